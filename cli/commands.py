@@ -1,0 +1,349 @@
+"""One function per command: find the deck, call state/ (or runner/, cockpit/), print."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from state.deck import Deck, find_deck, init_deck
+from state.errors import JobdeckError, SpecError, SpecErrors
+
+
+def _deck(args: argparse.Namespace) -> Deck:
+    return find_deck(args.deck)
+
+
+def _spec(deck: Deck) -> Any:
+    from state.loader import load_spec
+
+    return load_spec(deck.spec_path).spec
+
+
+def _store(deck: Deck) -> Any:
+    from state.board import open_store
+
+    return open_store(deck)
+
+
+def _print_json(value: Any) -> None:
+    sys.stdout.write(json.dumps(value, indent=2, ensure_ascii=False) + "\n")
+
+
+# -- deck and spec -------------------------------------------------------------------
+
+
+def cmd_init(args: argparse.Namespace) -> int:
+    root = Path(args.dir)
+    example = resources.files("cli").joinpath("examples/starter.json").read_bytes()
+    deck = init_deck(root, example)
+    print(f"created deck {deck.root}")
+    print(f"  jobs.json      the registry: edit it, or `jobdeck add` / `jobdeck edit`")
+    print(f"  workspaces/    where jobs run and keep every attempt's output")
+    print(f"  .jobdeck/      the chain of work (events.jsonl) and the lock")
+    print(f"next: cd {args.dir} && jobdeck validate && jobdeck run --once && jobdeck ls")
+    return 0
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    from state.loader import load_spec
+
+    path = Path(args.file) if args.file else _deck(args).spec_path
+    try:
+        loaded = load_spec(path)
+    except SpecError as exc:
+        errors = exc.errors if isinstance(exc, SpecErrors) else [exc]
+        if args.json:
+            _print_json([{"path": e.path, "line": e.line, "column": e.column, "job": e.job,
+                          "field": e.field, "message": e.message, "hint": e.hint} for e in errors])
+        else:
+            for error in errors:
+                print(error, file=sys.stderr)
+            print(f"{len(errors)} problem{'s' if len(errors) != 1 else ''} in {path}", file=sys.stderr)
+        return 1
+    jobs = loaded.spec.jobs
+    if args.json:
+        _print_json([])
+    else:
+        print(f"{path}: valid ({len(jobs)} job{'s' if len(jobs) != 1 else ''}, {len(loaded.spec.agents)} agents)")
+    return 0
+
+
+def cmd_schema(args: argparse.Namespace) -> int:
+    from state.spec import json_schema
+
+    text = json.dumps(json_schema(), indent=2) + "\n"
+    if args.output:
+        Path(args.output).write_text(text)
+        print(f"wrote {args.output}; add \"$schema\": \"{args.output}\" to jobs.json for editor completion")
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+def cmd_add(args: argparse.Namespace) -> int:
+    from state.specfile import add_jobs
+
+    deck = _deck(args)
+    jobs = _jobs_from_source(args.source) if args.source else []
+    if args.id or args.argv or args.model:
+        jobs.append(_job_from_flags(args))
+    ids, _ = add_jobs(deck, jobs, replace=args.replace)
+    print(f"added {len(ids)} job{'s' if len(ids) != 1 else ''}: {', '.join(ids[:10])}{' ...' if len(ids) > 10 else ''}")
+    return 0
+
+
+def _job_from_flags(args: argparse.Namespace) -> dict[str, Any]:
+    if not args.id:
+        raise JobdeckError("--id is required", hint="jobdeck add --id hello -- echo hi")
+    job: dict[str, Any] = {"id": args.id}
+    if args.argv:
+        job["command"] = " ".join(args.argv) if args.shell else list(args.argv)
+        if args.shell:
+            job["shell"] = True
+    for flag, key in (("title", "title"), ("model", "model"), ("prompt", "prompt"), ("agent", "agent"),
+                      ("workspace", "workspace"), ("risk", "risk"), ("schedule", "schedule"),
+                      ("timezone", "timezone"), ("trigger", "trigger"), ("priority", "priority")):
+        value = getattr(args, flag)
+        if value is not None:
+            job[key] = value
+    if args.depends_on:
+        job["depends_on"] = args.depends_on
+    if args.label:
+        job["labels"] = args.label
+    if args.max_attempts is not None:
+        job["retry"] = {"max_attempts": args.max_attempts}
+    timeout = {k: v for k, v in (("idle", args.idle_timeout), ("hard", args.hard_timeout)) if v}
+    if timeout:
+        job["timeout"] = timeout
+    return job
+
+
+def _jobs_from_source(source: str) -> list[dict[str, Any]]:
+    from state.strictjson import StrictJSONError, loads
+
+    where = "stdin" if source == "-" else source
+    try:
+        text = sys.stdin.read() if source == "-" else Path(source).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise JobdeckError(f"cannot read {where}: {exc}") from None
+    stripped = text.strip()
+    try:
+        if stripped.startswith(("[", "{")) and "\n{" not in stripped:
+            value = loads(stripped)
+            items = value.get("jobs", [value]) if isinstance(value, dict) and "id" not in value else value
+            items = items if isinstance(items, list) else [items]
+        else:
+            items = [loads(line) for line in stripped.splitlines() if line.strip()]
+    except StrictJSONError as exc:
+        raise SpecError(exc.message, path=where, line=exc.line, column=exc.column, hint=exc.hint) from None
+    if not all(isinstance(item, dict) for item in items):
+        raise SpecError("every job must be a JSON object", path=where)
+    return items
+
+
+def cmd_edit(args: argparse.Namespace) -> int:
+    from cli.edit import edit
+
+    return edit(_deck(args))
+
+
+# -- reading state -------------------------------------------------------------------
+
+
+def cmd_ls(args: argparse.Namespace) -> int:
+    from cli import render
+    from state.views import cards
+
+    deck = _deck(args)
+    spec = _spec(deck)
+    with _store(deck) as store:
+        found = cards(spec, store.board, time.time())
+    if args.status:
+        wanted = {s.strip() for s in args.status.split(",")}
+        found = [c for c in found if c.column.value in wanted]
+    elif not args.json:
+        found = [c for c in found if c.column.value != "cancelled"]
+    if args.label:
+        found = [c for c in found if args.label in c.labels]
+    if args.workspace:
+        found = [c for c in found if c.workspace == args.workspace]
+    if args.json:
+        sys.stdout.write(json.dumps([c.to_json() for c in found], ensure_ascii=False) + "\n")
+    else:
+        render.cards_table(found, time.time())
+    return 0
+
+
+def _job_and_state(deck: Deck, job_id: str) -> tuple[Any, Any, Any]:
+    from state.errors import UnknownJob
+
+    spec = _spec(deck)
+    job = spec.job(job_id)
+    if job is None:
+        raise UnknownJob(f"no job '{job_id}' in {deck.spec_path}", hint="see `jobdeck ls` for the ids")
+    store = _store(deck)
+    return spec, job, store
+
+
+def cmd_show(args: argparse.Namespace) -> int:
+    from cli import render
+    from state.views import card
+
+    deck = _deck(args)
+    spec, job, store = _job_and_state(deck, args.id)
+    with store:
+        state = store.board.state(job.id)
+        job_card = card(job, state, store.board, time.time())
+    chain = [r for r in _records(deck) if r.get("job") == job.id]
+    if args.json:
+        _print_json({
+            "spec": job.model_dump(mode="json", by_alias=True, exclude_defaults=True),
+            "card": job_card.to_json(),
+            "state": state.to_json(),
+            "chain": chain,
+        })
+        return 0
+    render.job_detail(deck, job, state, job_card, chain)
+    return 0
+
+
+def _records(deck: Deck) -> list[dict[str, Any]]:
+    from state.events import EventLog
+
+    return EventLog(deck.events_path).read_new()
+
+
+def cmd_events(args: argparse.Namespace) -> int:
+    from cli import render
+
+    deck = _deck(args)
+    records = _records(deck)
+    if args.id:
+        records = [r for r in records if r.get("job") == args.id]
+    if args.limit:
+        records = records[-args.limit:]
+    if args.json:
+        for record in records:
+            sys.stdout.write(json.dumps(record, ensure_ascii=False) + "\n")
+    else:
+        render.events(records)
+    return 0
+
+
+def cmd_logs(args: argparse.Namespace) -> int:
+    from cli.logs import show_logs
+
+    deck = _deck(args)
+    spec, job, store = _job_and_state(deck, args.id)
+    with store:
+        state = store.board.state(job.id)
+    return show_logs(deck, store, job, state, attempt=args.attempt, stderr=args.stderr, follow=args.follow)
+
+
+def cmd_audit(args: argparse.Namespace) -> int:
+    from state.events import verify
+
+    deck = _deck(args)
+    count, broken = verify(deck.events_path)
+    if args.json:
+        _print_json({"records": count, "ok": broken is None,
+                     "break": None if broken is None else {"line": broken.line, "seq": broken.seq, "problem": broken.problem}})
+    elif broken is None:
+        print(f"chain of work verified: {count} records, no breaks")
+    else:
+        print(f"chain of work BROKEN at line {broken.line} (seq {broken.seq}): {broken.problem}", file=sys.stderr)
+        print(f"{count} records before it verified", file=sys.stderr)
+    return 0 if broken is None else 1
+
+
+# -- operator actions ----------------------------------------------------------------
+
+
+def _act(args: argparse.Namespace, action: str, ids: list[str], **extra: Any) -> int:
+    from state.actions import act
+
+    deck = _deck(args)
+    spec = _spec(deck)
+    status = 0
+    with _store(deck) as store:
+        for job_id in ids:
+            try:
+                records = act(store, spec, job_id, action, reason=args.reason, **extra)
+            except JobdeckError as exc:
+                print(f"jobdeck: {exc}", file=sys.stderr)
+                status = max(status, exc.exit_code)
+                continue
+            for record in records:
+                if args.json:
+                    sys.stdout.write(json.dumps(record) + "\n")
+                else:
+                    print(f"{record['type']} {record['job']} (event {record['seq']})")
+    return status
+
+
+def cmd_approve(args: argparse.Namespace) -> int:
+    return _act(args, "approve", args.id)
+
+
+def cmd_reject(args: argparse.Namespace) -> int:
+    return _act(args, "reject", args.id)
+
+
+def cmd_retry(args: argparse.Namespace) -> int:
+    return _act(args, "retry", args.id)
+
+
+def cmd_cancel(args: argparse.Namespace) -> int:
+    return _act(args, "cancel", args.id)
+
+
+def cmd_pause(args: argparse.Namespace) -> int:
+    return _act(args, "pause", args.id)
+
+
+def cmd_resume(args: argparse.Namespace) -> int:
+    return _act(args, "resume", args.id)
+
+
+def cmd_trigger(args: argparse.Namespace) -> int:
+    inputs = {}
+    for item in args.input:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise JobdeckError(f"--input {item!r} is not KEY=VALUE")
+        inputs[key] = value
+    return _act(args, "trigger", [args.id], inputs=inputs)
+
+
+# -- runner and cockpit ----------------------------------------------------------------
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from runner.command import run_command
+
+    return run_command(_deck(args), args)
+
+
+def cmd_cockpit(args: argparse.Namespace) -> int:
+    from cockpit.app import run_cockpit
+
+    return run_cockpit(_deck(args))
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from cli.demo import run_demo
+
+    return run_demo(Path(args.dir), headless=args.headless)
+
+
+def environ_editor() -> list[str]:
+    """The user's editor command ($VISUAL, $EDITOR, else vi), split like a shell would."""
+    import shlex
+
+    return shlex.split(os.environ.get("VISUAL") or os.environ.get("EDITOR") or "vi")

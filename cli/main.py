@@ -1,0 +1,182 @@
+"""The jobdeck command line: argument parsing and dispatch, nothing else.
+
+Every command's work lives in state/, runner/ or cockpit/; this module turns
+their JobdeckErrors into one clean line on stderr and a stable exit code:
+0 success, 1 the answer is "no" (invalid spec, refused action, failed job),
+2 usage or environment problem (no deck, bad arguments, lock timeout), 130 on ^C.
+Heavy packages (pydantic, rich, textual, litellm) are imported only by the
+commands that need them, so `jobdeck --help` and `jobdeck ls` start fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from state.errors import JobdeckError
+
+EPILOG = """\
+examples:
+  jobdeck init mydeck && cd mydeck      create a deck with an example jobs.json
+  jobdeck validate                      check jobs.json; every problem, one line each
+  jobdeck run --once                    run what is ready now, then exit (for cron)
+  jobdeck ls --status review --json     the review queue, for jq
+  jobdeck approve publish --reason ok   approve a job waiting in review or for approval
+  jobdeck cockpit                       the kanban board
+
+The deck is found from --deck, then $JOBDECK_DECK, then the nearest parent
+directory holding a jobs.json. Exit codes: 0 ok, 1 refused/invalid/failed,
+2 usage or environment error, 130 interrupted.
+"""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The full argument parser (also used by the help-text test)."""
+    parser = argparse.ArgumentParser(
+        prog="jobdeck",
+        description="A file-based AI task orchestrator with a terminal cockpit.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--deck", metavar="DIR", help="the deck directory (default: $JOBDECK_DECK or the nearest parent with jobs.json)")
+    parser.add_argument("--version", action="version", version="jobdeck 0.1.0")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    def command(name: str, help_text: str, description: str | None = None) -> argparse.ArgumentParser:
+        return sub.add_parser(name, help=help_text, description=description or help_text,
+                              formatter_class=argparse.RawDescriptionHelpFormatter)
+
+    p = command("init", "create a deck (jobs.json, workspaces/, .jobdeck/)")
+    p.add_argument("dir", nargs="?", default=".", help="where to create it (default: here)")
+
+    p = command("validate", "check jobs.json and print every problem")
+    p.add_argument("--json", action="store_true", help="print the problems as JSON")
+    p.add_argument("file", nargs="?", help="validate this file instead of the deck's jobs.json")
+
+    p = command("schema", "print the JSON Schema of jobs.json (point \"$schema\" at it)")
+    p.add_argument("-o", "--output", metavar="FILE", help="write it to FILE instead of stdout")
+
+    p = command("ls", "list jobs with their status")
+    p.add_argument("--status", metavar="S[,S]", help="only these columns: backlog,running,review,done,failed,cancelled")
+    p.add_argument("--label", metavar="L", help="only jobs with this label")
+    p.add_argument("--workspace", metavar="W", help="only jobs in this workspace")
+    p.add_argument("--json", action="store_true", help="JSON array of cards, for scripts")
+
+    p = command("show", "one job: spec, state, attempts, chain of work")
+    p.add_argument("id")
+    p.add_argument("--json", action="store_true")
+
+    p = command("logs", "print a job's output (latest attempt)")
+    p.add_argument("id")
+    p.add_argument("-f", "--follow", action="store_true", help="keep printing as the output grows")
+    p.add_argument("--attempt", type=int, metavar="N", help="attempt number (default: latest)")
+    p.add_argument("--stderr", action="store_true", help="print stderr.log instead of the output")
+
+    p = command("add", "add jobs to jobs.json (validated, one atomic change)",
+                "Add one job from flags, or many from a JSON/JSONL file ('-' for stdin).\n\n"
+                "  jobdeck add --id hello -- echo hi\n"
+                "  jobdeck add --id sum --model openai/gpt-4o-mini --prompt 'Summarise {{input}}' --depends-on hello\n"
+                "  jq -c '.[]' new-jobs.json | jobdeck add --from -")
+    p.add_argument("--from", dest="source", metavar="FILE", help="JSON (a job, a list, or {\"jobs\": [...]}) or JSONL; '-' = stdin")
+    p.add_argument("--id")
+    p.add_argument("--title")
+    p.add_argument("--model")
+    p.add_argument("--prompt")
+    p.add_argument("--agent")
+    p.add_argument("--shell", action="store_true", help="run the command through /bin/sh -c")
+    p.add_argument("--depends-on", action="append", default=[], metavar="ID")
+    p.add_argument("--workspace")
+    p.add_argument("--risk", choices=["low", "medium", "high"])
+    p.add_argument("--schedule", metavar="CRON")
+    p.add_argument("--timezone", metavar="TZ")
+    p.add_argument("--trigger", metavar="GLOB")
+    p.add_argument("--label", action="append", default=[], metavar="L")
+    p.add_argument("--priority", type=int)
+    p.add_argument("--max-attempts", type=int)
+    p.add_argument("--idle-timeout", metavar="DURATION")
+    p.add_argument("--hard-timeout", metavar="DURATION")
+    p.add_argument("--replace", action="store_true", help="replace jobs whose id exists")
+    p.add_argument("argv", nargs="*", metavar="-- COMMAND ARGS", help="the command (after --)")
+
+    p = command("edit", "edit jobs.json in $EDITOR; installed only if valid and unchanged meanwhile")
+
+    for name, help_text in (
+        ("approve", "approve a job in review, or a high-risk job before it runs"),
+        ("reject", "reject a job in review (or awaiting approval): it goes to failed"),
+        ("retry", "send a failed, reviewed, cancelled or done job back to the backlog"),
+        ("cancel", "cancel a job (a running attempt is terminated)"),
+        ("pause", "keep a job from starting until resumed"),
+        ("resume", "undo pause"),
+    ):
+        p = command(name, help_text)
+        p.add_argument("id", nargs="+")
+        p.add_argument("--reason", metavar="TEXT", help="recorded in the chain of work")
+        p.add_argument("--json", action="store_true", help="print the stored events as JSON lines")
+
+    p = command("trigger", "start a new cycle of a job and everything downstream of it")
+    p.add_argument("id")
+    p.add_argument("--input", action="append", default=[], metavar="KEY=VALUE", help="inputs for this run ({{inputs.KEY}}; 'input' fills {{input}})")
+    p.add_argument("--reason", metavar="TEXT")
+    p.add_argument("--json", action="store_true")
+
+    p = command("events", "print the chain of work (all jobs, or one)")
+    p.add_argument("id", nargs="?")
+    p.add_argument("--json", action="store_true", help="raw records as JSON lines")
+    p.add_argument("-n", "--limit", type=int, metavar="N", help="only the last N")
+
+    p = command("audit", "check the chain of work")
+    p.add_argument("what", choices=["verify"], help="verify: check every record's hash and link")
+    p.add_argument("--json", action="store_true")
+
+    p = command("run", "run jobs: long-running, or --once for scripts and cron",
+                "Claim ready jobs and run them. Without --once it keeps running, woken by\n"
+                "changes to the deck, child exits and timers (cron, retry backoff).\n\n"
+                "exit codes with --once / --job: 0 every job it ran ended done, 1 otherwise.")
+    p.add_argument("--once", action="store_true", help="run until nothing more can run now, then exit")
+    p.add_argument("--job", metavar="ID", help="run this job (and its missing upstream), then exit with its outcome")
+    p.add_argument("--wait", action="store_true", help="with --job: wait for approval/retries instead of giving up")
+    p.add_argument("--parallel", type=int, metavar="N", help="attempts at once (default: limits.parallel)")
+    p.add_argument("--json", action="store_true", help="print events as JSON lines")
+    p.add_argument("--quiet", action="store_true", help="print nothing but errors")
+    p.add_argument("--grace", type=float, default=10.0, metavar="S", help="on SIGTERM, let attempts finish this long (default 10)")
+
+    p = command("cockpit", "open the kanban board (Textual TUI)")
+
+    p = command("demo", "copy the nightly enrichment example into a fresh deck, run it, open the cockpit")
+    p.add_argument("dir", nargs="?", default="demo-deck", help="where to create the demo deck (default: ./demo-deck)")
+    p.add_argument("--headless", action="store_true", help="no cockpit: run to the end and print a summary")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the `jobdeck` console script."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    from cli import commands
+
+    handler = getattr(commands, "cmd_" + args.command.replace("-", "_"))
+    try:
+        return handler(args)
+    except JobdeckError as exc:
+        print(f"jobdeck: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("jobdeck: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        sys.stderr.close()  # `jobdeck ls | head`: not an error
+        return 0
+
+
+def runner_main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of `job-runner`: the same as `jobdeck run`."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    deck_args: list[str] = []
+    if args[:1] == ["--deck"] and len(args) >= 2:
+        deck_args, args = args[:2], args[2:]
+    return main([*deck_args, "run", *args])
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,222 @@
+"""The board: a pure fold of the event log into one JobState per job, kept up to date.
+
+``Store`` is the one read/write path for state. Readers call ``refresh()`` to
+fold only the records appended since last time; writers call ``commit()``,
+which under the deck lock catches up, checks every event against the state
+machine (fencing tokens included), appends the batch with one fsync and folds
+it. ``board.json`` is a derived snapshot: it lets a new reader start from a
+known position instead of re-reading a long log, and lets scripts read the
+board with ``jq``; it is never the source of truth.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from state.atomic import write_atomic
+from state.deck import Deck
+from state.errors import IllegalTransition, StateError
+from state.events import GENESIS, EventLog
+from state.lock import DeckLock
+from state.machine import JobState, transition
+from state.redact import Redactor
+
+SNAPSHOT_FORMAT = 1
+
+
+@dataclass
+class Board:
+    """JobState per job id, as folded from the records applied so far."""
+
+    jobs: dict[str, JobState] = field(default_factory=dict)
+    rejected: list[tuple[int, str]] = field(default_factory=list)
+    """(seq, why) of records in the log that the state machine refused (e.g. stale tokens)."""
+
+    def state(self, job: str) -> JobState:
+        """The job's state; a job with no events is in the backlog."""
+        found = self.jobs.get(job)
+        return found if found is not None else JobState(job)
+
+    def apply(self, record: Mapping[str, Any]) -> JobState | None:
+        """Fold one stored record; return the job's new state (None for deck-level records)."""
+        job = record.get("job")
+        if not isinstance(job, str):
+            return None
+        try:
+            new = transition(self.state(job), record, record.get("ts", 0.0))
+        except (IllegalTransition, KeyError, TypeError) as exc:
+            self.rejected.append((record.get("seq", -1), str(exc)))
+            return None
+        self.jobs[job] = new
+        return new
+
+
+@dataclass(frozen=True, slots=True)
+class Rejected:
+    """An event a commit refused, and why."""
+
+    body: Mapping[str, Any]
+    error: IllegalTransition
+
+
+class Store:
+    """The deck's state: an event log, its folded board, and the lock that guards writes."""
+
+    def __init__(self, deck: Deck, *, redactor: Redactor | None = None,
+                 lock_timeout: float = 30.0, from_snapshot: bool = True) -> None:
+        self.deck = deck
+        self.board = Board()
+        self.log = EventLog(deck.events_path)
+        self.lock = DeckLock(deck.lock_path, timeout=lock_timeout)
+        self.redactor = redactor or Redactor({})
+        if from_snapshot:
+            self._resume_from_snapshot()
+
+    def close(self) -> None:
+        self.log.close()
+        self.lock.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- reading -----------------------------------------------------------------
+
+    def refresh(self) -> list[dict[str, Any]]:
+        """Fold the records appended since the last refresh; return them."""
+        records = self.log.read_new()
+        for record in records:
+            self.board.apply(record)
+        return records
+
+    def has_new(self) -> bool:
+        """Whether the log has grown past what was folded (cheap: one stat)."""
+        return self.log.size() > self.log.offset
+
+    # -- writing -----------------------------------------------------------------
+
+    def commit(self, bodies: Iterable[Mapping[str, Any]], *, now: float | None = None,
+               strict: bool = True) -> tuple[list[dict[str, Any]], list[Rejected]]:
+        """Check and durably append events; return (stored records, refused events).
+
+        With ``strict``, the first refused event raises IllegalTransition and nothing
+        is written; otherwise refused events are skipped and returned.
+        """
+        with self.lock:
+            self.refresh()
+            return self._commit_locked(list(bodies), now, strict)
+
+    def transact(self, decide: Callable[[Board], Iterable[Mapping[str, Any]]], *,
+                 now: float | None = None, strict: bool = True
+                 ) -> tuple[list[dict[str, Any]], list[Rejected]]:
+        """Under the lock, call ``decide(board)`` on the caught-up board and commit its events."""
+        with self.lock:
+            self.refresh()
+            return self._commit_locked(list(decide(self.board)), now, strict)
+
+    def _commit_locked(self, bodies: list[Mapping[str, Any]], now: float | None,
+                       strict: bool) -> tuple[list[dict[str, Any]], list[Rejected]]:
+        now = time.time() if now is None else now
+        pending: dict[str, JobState] = {}
+        accepted: list[dict[str, Any]] = []
+        refused: list[Rejected] = []
+        seq = self.log.seq
+        for body in bodies:
+            event = dict(self.redactor.deep(dict(body)))  # type: ignore[arg-type]
+            job = event.get("job")
+            if isinstance(job, str):
+                state = pending.get(job) or self.board.state(job)
+                try:
+                    pending[job] = transition(state, {**event, "seq": seq + 1}, event.get("ts", now))
+                except IllegalTransition as exc:
+                    if strict:
+                        raise
+                    refused.append(Rejected(body, exc))
+                    continue
+            seq += 1
+            accepted.append(event)
+        if not accepted:
+            return [], refused
+        records = self.log.append(accepted, now)
+        for record in records:
+            self.board.apply(record)
+        return records, refused
+
+    # -- snapshot ----------------------------------------------------------------
+
+    def snapshot(self, extra: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        """The board as a JSON-ready dict, with the log position it reflects."""
+        return {
+            "format": SNAPSHOT_FORMAT,
+            "generated": time.time(),
+            "events": {"offset": self.log.offset, "seq": self.log.seq, "hash": self.log.last_hash},
+            "states": {job: st.to_json() for job, st in self.board.jobs.items()},
+            **(extra or {}),
+        }
+
+    def write_snapshot(self, extra: Mapping[str, Any] | None = None) -> None:
+        """Write board.json atomically (not fsynced: it can always be rebuilt)."""
+        data = json.dumps(self.snapshot(extra), separators=(",", ":")).encode()
+        write_atomic(self.deck.board_path, data, durable=False)
+
+    def _resume_from_snapshot(self) -> None:
+        snapshot = read_snapshot(self.deck)
+        if snapshot is None:
+            return
+        position = snapshot.get("events", {})
+        offset, seq, last_hash = position.get("offset", 0), position.get("seq", 0), position.get("hash", GENESIS)
+        if not _log_matches(self.deck, offset, last_hash):
+            return
+        try:
+            states = {job: JobState.from_json(data) for job, data in snapshot.get("states", {}).items()}
+        except (KeyError, TypeError, ValueError):
+            return
+        self.board.jobs = states
+        self.log.resume_at(offset, seq, last_hash)
+
+
+def read_snapshot(deck: Deck) -> dict[str, Any] | None:
+    """board.json if present and readable, else None (it is only a cache)."""
+    try:
+        data = json.loads(deck.board_path.read_bytes())
+    except (OSError, ValueError):
+        return None
+    if not isinstance(data, dict) or data.get("format") != SNAPSHOT_FORMAT:
+        return None
+    return data
+
+
+def _log_matches(deck: Deck, offset: int, last_hash: str) -> bool:
+    """Whether the log's record ending at ``offset`` has hash ``last_hash``."""
+    if offset == 0:
+        return last_hash == GENESIS
+    try:
+        with open(deck.events_path, "rb") as f:
+            start = max(0, offset - 65536)
+            f.seek(start)
+            chunk = f.read(offset - start)
+    except OSError:
+        return False
+    if len(chunk) != offset - start or not chunk.endswith(b"\n"):
+        return False
+    line = chunk[chunk.rfind(b"\n", 0, len(chunk) - 1) + 1:]
+    try:
+        return json.loads(line).get("hash") == last_hash
+    except ValueError:
+        return False
+
+
+def open_store(deck: Deck, **kwargs: Any) -> Store:
+    """A Store on ``deck``, folded up to the end of the log."""
+    if not deck.state_dir.is_dir():
+        raise StateError(f"{deck.state_dir} is missing", hint="run `jobdeck init` to create a deck")
+    store = Store(deck, **kwargs)
+    store.refresh()
+    return store
+

@@ -1,0 +1,115 @@
+"""Where a deck lives on disk and how to find it; every path is checked to stay inside.
+
+Layout::
+
+    <deck>/jobs.json                      the spec (people write it)
+    <deck>/.jobdeck/lock                  the one lock file
+    <deck>/.jobdeck/events.jsonl          the chain of work (state)
+    <deck>/.jobdeck/board.json            derived snapshot for scripts
+    <deck>/.jobdeck/runners/<id>.json     runner heartbeats
+    <deck>/workspaces/<ws>/inbox/         drop files here to trigger jobs
+    <deck>/workspaces/<ws>/runs/<job>/<n>/  one directory per attempt
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+
+from state.atomic import DIR_MODE, FILE_MODE, make_private_dir, write_atomic
+from state.errors import DeckNotFound, JobdeckError
+from state.ids import ID_RE
+
+SPEC_NAME = "jobs.json"
+STATE_NAME = ".jobdeck"
+ENV_VAR = "JOBDECK_DECK"
+
+
+def check_name(value: str, what: str) -> str:
+    """``value`` if it is a safe job id / workspace name, else a JobdeckError."""
+    if not isinstance(value, str) or not ID_RE.match(value):
+        raise JobdeckError(
+            f"invalid {what} {value!r}",
+            hint="use 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit",
+        )
+    return value
+
+
+class Deck:
+    """A deck directory: its paths and nothing else (no I/O beyond path checks)."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root.resolve()
+        self.spec_path = self.root / SPEC_NAME
+        self.state_dir = self.root / STATE_NAME
+        self.lock_path = self.state_dir / "lock"
+        self.events_path = self.state_dir / "events.jsonl"
+        self.board_path = self.state_dir / "board.json"
+        self.runners_dir = self.state_dir / "runners"
+        self.workspaces_dir = self.root / "workspaces"
+
+    def __repr__(self) -> str:
+        return f"Deck({str(self.root)!r})"
+
+    def inside(self, path: Path) -> Path:
+        """``path`` resolved, if it stays inside the deck; JobdeckError otherwise."""
+        resolved = path.resolve()
+        if resolved != self.root and self.root not in resolved.parents:
+            raise JobdeckError(f"path {path} leaves the deck {self.root}")
+        return resolved
+
+    def workspace_dir(self, workspace: str) -> Path:
+        return self.inside(self.workspaces_dir / check_name(workspace, "workspace name"))
+
+    def inbox_dir(self, workspace: str) -> Path:
+        return self.workspace_dir(workspace) / "inbox"
+
+    def job_runs_dir(self, workspace: str, job: str) -> Path:
+        return self.inside(self.workspace_dir(workspace) / "runs" / check_name(job, "job id"))
+
+    def attempt_dir(self, workspace: str, job: str, attempt: int) -> Path:
+        return self.job_runs_dir(workspace, job) / str(int(attempt))
+
+    def ensure_state_dirs(self) -> None:
+        """Create the state directory tree if missing (0700)."""
+        make_private_dir(self.state_dir)
+        make_private_dir(self.runners_dir)
+        make_private_dir(self.workspaces_dir)
+
+
+def find_deck(explicit: str | os.PathLike[str] | None = None, *,
+              cwd: Path | None = None, environ: Mapping[str, str] | None = None) -> Deck:
+    """The deck from ``--deck``, then $JOBDECK_DECK, then the nearest ancestor with jobs.json."""
+    environ = os.environ if environ is None else environ
+    for source, value in (("--deck", explicit), (ENV_VAR, environ.get(ENV_VAR))):
+        if value:
+            root = Path(value).expanduser()
+            if not (root / SPEC_NAME).is_file():
+                raise DeckNotFound(
+                    f"{source} {root}: no {SPEC_NAME} there",
+                    hint=f"create one with `jobdeck init {root}`",
+                )
+            return Deck(root)
+    here = (cwd or Path.cwd()).resolve()
+    for directory in (here, *here.parents):
+        if (directory / SPEC_NAME).is_file():
+            return Deck(directory)
+    raise DeckNotFound(
+        f"not inside a deck (no {SPEC_NAME} in {here} or any parent)",
+        hint="run `jobdeck init` here, or pass --deck DIR / set JOBDECK_DECK",
+    )
+
+
+def init_deck(root: Path, example: bytes) -> Deck:
+    """Create a deck at ``root`` with ``example`` as its jobs.json; refuse to overwrite one."""
+    deck = Deck(root)
+    if deck.spec_path.exists():
+        raise JobdeckError(f"{deck.spec_path} already exists", hint="this is already a deck")
+    make_private_dir(deck.root)
+    os.chmod(deck.root, DIR_MODE)
+    deck.ensure_state_dirs()
+    make_private_dir(deck.inbox_dir("default"))
+    deck.lock_path.touch(mode=FILE_MODE, exist_ok=True)
+    write_atomic(deck.spec_path, example)
+    return deck

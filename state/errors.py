@@ -1,0 +1,110 @@
+"""The one exception hierarchy: every error a user can cause is a JobdeckError.
+
+The CLI prints ``str(error)`` as a single line and exits with ``error.exit_code``;
+the cockpit shows it in a notification. Messages say what, where, and how to fix.
+"""
+
+from __future__ import annotations
+
+
+class JobdeckError(Exception):
+    """Base class of every error jobdeck reports to a user."""
+
+    exit_code = 2
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def __str__(self) -> str:
+        return f"{self.message} (hint: {self.hint})" if self.hint else self.message
+
+
+class DeckNotFound(JobdeckError):
+    """No deck at the given place, or none above the current directory."""
+
+
+class SpecError(JobdeckError):
+    """jobs.json cannot be used: bad JSON, a schema error, a cycle, a bad cron..."""
+
+    exit_code = 1
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        path: str | None = None,
+        line: int | None = None,
+        column: int | None = None,
+        job: str | None = None,
+        field: str | None = None,
+        hint: str | None = None,
+    ) -> None:
+        super().__init__(message, hint=hint)
+        self.path, self.line, self.column = path, line, column
+        self.job, self.field = job, field
+
+    @property
+    def location(self) -> str:
+        where = self.path or "jobs.json"
+        if self.line is not None:
+            where += f":{self.line}:{self.column or 1}"
+        if self.job is not None:
+            where += f": job '{self.job}'"
+        if self.field:
+            where += f", field '{self.field}'"
+        return where
+
+    def __str__(self) -> str:
+        text = f"{self.location}: {self.message}"
+        return f"{text} (hint: {self.hint})" if self.hint else text
+
+
+class SpecErrors(SpecError):
+    """Several spec problems found at once; ``errors`` holds each one."""
+
+    def __init__(self, errors: list[SpecError]) -> None:
+        self.errors = errors
+        first = errors[0]
+        super().__init__(
+            first.message, path=first.path, line=first.line, column=first.column,
+            job=first.job, field=first.field, hint=first.hint,
+        )
+
+    def __str__(self) -> str:
+        return "\n".join(str(e) for e in self.errors)
+
+
+class LockTimeout(JobdeckError):
+    """The deck lock could not be taken in time."""
+
+
+class StateError(JobdeckError):
+    """The state directory is unreadable or an action does not apply."""
+
+
+class IllegalTransition(StateError):
+    """An event that the state machine does not allow from the job's status."""
+
+    exit_code = 1
+
+
+class StaleToken(IllegalTransition):
+    """An event carrying a fencing token that is no longer the job's current one."""
+
+
+class UnknownJob(JobdeckError):
+    """A job id that jobs.json does not declare."""
+
+    exit_code = 1
+
+
+class EditConflict(JobdeckError):
+    """jobs.json changed on disk while it was being edited."""
+
+    exit_code = 1
+
+
+class AgentError(JobdeckError):
+    """An agent could not be set up or run (missing executable, bad config)."""

@@ -1,0 +1,168 @@
+"""The append-only, hash-chained event log: the chain of work for every job.
+
+One JSON record per line. Each record carries ``seq``, ``ts``, ``type``, the
+``prev`` hash (of the record before it) and its own ``hash`` over its body, so
+an edited, removed or reordered record is detected by ``verify``. Records are
+appended under the deck lock and fsynced before they count; several records
+written in one ``append`` share one fsync (group commit). A torn last line left
+by a crash is ignored by readers and cut off by the next writer.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from state.atomic import FILE_MODE
+
+GENESIS = "0" * 32
+_ENVELOPE = ("hash",)
+
+
+def record_hash(prev: str, body: dict[str, Any]) -> str:
+    """Hash of a record: its predecessor's hash and its canonical body."""
+    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+    return hashlib.sha256(f"{prev}\n{canonical}".encode()).hexdigest()[:32]
+
+
+def encode(record: dict[str, Any]) -> bytes:
+    """One log line for ``record``."""
+    return json.dumps(record, separators=(",", ":"), ensure_ascii=True).encode() + b"\n"
+
+
+class EventLog:
+    """Reads new records incrementally and appends records (caller holds the deck lock)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.offset = 0        # bytes of complete lines consumed
+        self.seq = 0           # seq of the last record consumed
+        self.last_hash = GENESIS
+        self.skipped = 0       # unreadable lines passed over (see verify for details)
+        self._fd: int | None = None
+
+    def _open(self) -> int:
+        if self._fd is None:
+            self._fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT, FILE_MODE)
+        return self._fd
+
+    def close(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+    def resume_at(self, offset: int, seq: int, last_hash: str) -> None:
+        """Continue reading after a known position (e.g. from a board snapshot)."""
+        self.offset, self.seq, self.last_hash = offset, seq, last_hash
+
+    def size(self) -> int:
+        try:
+            return os.stat(self.path).st_size
+        except FileNotFoundError:
+            return 0
+
+    def read_new(self) -> list[dict[str, Any]]:
+        """Records appended since the last call; a trailing partial line is left for later."""
+        try:
+            with open(self.path, "rb") as f:
+                f.seek(self.offset)
+                chunk = f.read()
+        except FileNotFoundError:
+            return []
+        end = chunk.rfind(b"\n")
+        if end < 0:
+            return []
+        records: list[dict[str, Any]] = []
+        for line in chunk[: end + 1].splitlines():
+            record = _parse(line)
+            if record is None:
+                self.skipped += 1
+                continue
+            records.append(record)
+            self.seq = record.get("seq", self.seq)
+            self.last_hash = record.get("hash", self.last_hash)
+        self.offset += end + 1
+        return records
+
+    def append(self, bodies: list[dict[str, Any]], now: float) -> list[dict[str, Any]]:
+        """Seal and durably append ``bodies`` as one batch; return the stored records.
+
+        The caller holds the deck lock and has called ``read_new`` under it, so
+        ``seq`` and ``last_hash`` are those of the true last record.
+        """
+        fd = self._open()
+        size = os.fstat(fd).st_size
+        if size != self.offset:
+            if size < self.offset:
+                raise OSError(f"{self.path} shrank from {self.offset} to {size} bytes")
+            # Bytes past the last complete line: a crashed writer's torn record.
+            os.truncate(self.path, self.offset)
+        records = []
+        prev, seq = self.last_hash, self.seq
+        for body in bodies:
+            seq += 1
+            fields = {k: v for k, v in body.items() if k not in ("seq", "ts", "prev", "hash")}
+            record = {"seq": seq, "ts": round(body.get("ts", now), 6), **fields, "prev": prev}
+            record["hash"] = prev = record_hash(record["prev"], {k: v for k, v in record.items() if k != "hash"})
+            records.append(record)
+        data = b"".join(encode(r) for r in records)
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view):]
+        os.fdatasync(fd)
+        self.offset += len(data)
+        self.seq, self.last_hash = seq, prev
+        return records
+
+
+def _parse(line: bytes) -> dict[str, Any] | None:
+    try:
+        record = json.loads(line)
+    except (ValueError, RecursionError):
+        return None
+    if not isinstance(record, dict) or not isinstance(record.get("type"), str):
+        return None
+    return record
+
+
+@dataclass(frozen=True, slots=True)
+class ChainBreak:
+    """The first place the chain of work does not verify."""
+
+    line: int
+    seq: int | None
+    problem: str
+
+
+def iter_records(path: Path) -> Iterator[tuple[int, bytes]]:
+    """(line number, raw line) for every complete line of the log."""
+    with open(path, "rb") as f:
+        for number, line in enumerate(f, 1):
+            if line.endswith(b"\n"):
+                yield number, line
+
+
+def verify(path: Path) -> tuple[int, ChainBreak | None]:
+    """Check every record's hash and link; return (records checked, first break or None)."""
+    prev, expected_seq, count = GENESIS, 1, 0
+    if not path.exists():
+        return 0, None
+    for number, line in iter_records(path):
+        record = _parse(line)
+        if record is None:
+            return count, ChainBreak(number, None, "not a valid record (unparseable JSON)")
+        seq = record.get("seq")
+        if record.get("prev") != prev:
+            return count, ChainBreak(number, seq, "does not link to the record before it (a record was removed, inserted or edited)")
+        body = {k: v for k, v in record.items() if k != "hash"}
+        if record.get("hash") != record_hash(prev, body):
+            return count, ChainBreak(number, seq, "its content does not match its hash (the record was edited)")
+        if seq != expected_seq:
+            return count, ChainBreak(number, seq, f"sequence number {seq}, expected {expected_seq}")
+        prev, expected_seq, count = record["hash"], expected_seq + 1, count + 1
+    return count, None

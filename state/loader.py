@@ -1,0 +1,288 @@
+"""The one way jobs.json is read: bytes in, a validated Spec or a located SpecError out.
+
+Every check a hand-edited registry needs lives here, so the CLI, the runner and
+the cockpit agree on what is valid. A missing, empty or half-written file is an
+error, never "no jobs"; ``SpecSource`` keeps the last good spec for long-running
+readers.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from state import strictjson
+from state.errors import SpecError, SpecErrors
+from state.graph import find_cycle
+from state.schedule import check_cron, zone
+
+
+@dataclass(frozen=True, slots=True)
+class Fingerprint:
+    """Identity of one version of a file, cheap to compare without reading it."""
+
+    ino: int
+    size: int
+    mtime_ns: int
+
+    @classmethod
+    def of(cls, path: Path) -> Fingerprint | None:
+        try:
+            st = os.stat(path)
+        except FileNotFoundError:
+            return None
+        return cls(st.st_ino, st.st_size, st.st_mtime_ns)
+
+
+@dataclass(frozen=True, slots=True)
+class LoadedSpec:
+    """A valid spec with the exact bytes it came from (for compare-and-swap)."""
+
+    spec: Any  # state.spec.Spec, typed loosely so this module imports pydantic lazily
+    raw: bytes
+    digest: str
+
+
+def load_spec(path: Path) -> LoadedSpec:
+    """Read and validate ``path``; raise SpecError (or SpecErrors) on any problem."""
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise SpecError(
+            "file not found", path=str(path),
+            hint="create a deck with `jobdeck init`, or pass --deck DIR",
+        ) from None
+    except IsADirectoryError:
+        raise SpecError("is a directory, not a file", path=str(path)) from None
+    except PermissionError:
+        raise SpecError("permission denied", path=str(path), hint="check the file's owner and mode") from None
+    return parse_spec(raw, str(path))
+
+
+def parse_spec(raw: bytes, where: str = "jobs.json") -> LoadedSpec:
+    """Validate the bytes of a jobs.json; ``where`` names it in errors."""
+    text = _decode(raw, where)
+    if not text.strip():
+        raise SpecError(
+            "the file is empty", path=where, line=1, column=1,
+            hint='a deck with no jobs is written {"jobs": []}; an empty file is never read as "no jobs"',
+        )
+    try:
+        data = strictjson.loads(text)
+    except strictjson.StrictJSONError as exc:
+        raise SpecError(exc.message, path=where, line=exc.line, column=exc.column, hint=exc.hint) from None
+    if not isinstance(data, dict):
+        raise SpecError(
+            f"the top level is {_kind(data)}, not an object", path=where, line=1, column=1,
+            hint='jobs.json looks like {"jobs": [{"id": "hello", "command": ["echo", "hi"]}]}',
+        )
+    if "jobs" not in data:
+        raise SpecError(
+            "no 'jobs' list", path=where, line=1, column=1,
+            hint='add "jobs": [] at the top level; a file without it is never read as "no jobs"',
+        )
+    spec = _validate_schema(data, text, where)
+    _check_semantics(spec, text, where)
+    return LoadedSpec(spec, raw, hashlib.sha256(raw).hexdigest())
+
+
+def _decode(raw: bytes, where: str) -> str:
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        good = raw[: exc.start]
+        line = good.count(b"\n") + 1
+        column = len(good) - (good.rfind(b"\n") + 1) + 1
+        raise SpecError(
+            f"not UTF-8 (byte 0x{raw[exc.start]:02x})", path=where, line=line, column=column,
+            hint="save the file as UTF-8",
+        ) from None
+
+
+def _kind(value: Any) -> str:
+    return {list: "an array", str: "a string", bool: "a boolean", type(None): "null"}.get(
+        type(value), "a number"
+    )
+
+
+def _validate_schema(data: dict[str, Any], text: str, where: str) -> Any:
+    from pydantic import ValidationError
+
+    from state.spec import Spec
+
+    try:
+        return Spec.model_validate(data)
+    except ValidationError as exc:
+        errors = [_from_pydantic(err, data, text, where) for err in exc.errors(include_url=False)]
+        raise (errors[0] if len(errors) == 1 else SpecErrors(errors)) from None
+
+
+def _from_pydantic(err: dict[str, Any], data: dict[str, Any], text: str, where: str) -> SpecError:
+    loc = list(err["loc"])
+    job_id = None
+    field_path = loc
+    if len(loc) >= 2 and loc[0] == "jobs" and isinstance(loc[1], int):
+        jobs = data.get("jobs")
+        entry = jobs[loc[1]] if isinstance(jobs, list) and loc[1] < len(jobs) else None
+        raw_id = entry.get("id") if isinstance(entry, dict) else None
+        job_id = raw_id if isinstance(raw_id, str) else f"#{loc[1] + 1}"
+        field_path = loc[2:]
+    # pydantic adds the union member / validator name to the path; drop those.
+    field_path = [p for p in field_path if not (isinstance(p, str) and ("[" in p or p in ("str", "EnvRef", "list[str]", "function-after")))]
+    field = ".".join(str(p) for p in field_path) or None
+    message, hint = _describe(err, field_path)
+    line = _line_of(text, job_id, field_path[-1] if field_path else None)
+    return SpecError(message, path=where, line=line, job=job_id, field=field, hint=hint)
+
+
+def _describe(err: dict[str, Any], field_path: list[Any]) -> tuple[str, str | None]:
+    kind = err["type"]
+    name = field_path[-1] if field_path else None
+    if kind == "extra_forbidden":
+        from state.spec import AgentSpec, Job, Limits, Retry, Spec, Timeout, Validate
+
+        known: list[str] = []
+        for model in (Job, Spec, Retry, Timeout, Validate, AgentSpec, Limits):
+            known += [f.alias or n for n, f in model.model_fields.items()]
+        close = difflib.get_close_matches(str(name), known, n=1)
+        return (f"unknown field '{name}'", f"did you mean '{close[0]}'?" if close else "remove it, or see `jobdeck schema`")
+    if kind == "missing":
+        return (f"missing required field '{name}'", None)
+    if kind == "string_pattern_mismatch":
+        return ("must be 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit", None)
+    message = err["msg"]
+    if message.startswith("Value error, "):
+        message = message[len("Value error, "):]
+    elif message.startswith("Assertion failed, "):
+        message = message[len("Assertion failed, "):]
+    else:
+        message = message[0].lower() + message[1:]
+    if kind.endswith("_type") or kind == "literal_error":
+        message += f" (got {_short(err.get('input'))})"
+    return message, None
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _line_of(text: str, job_id: str | None, field: Any) -> int | None:
+    """Best-effort line of a job (and a field within it) for error messages."""
+    start = 0
+    if job_id and not job_id.startswith("#"):
+        match = re.search(r'"id"\s*:\s*' + re.escape(strictjson.json_string(job_id)), text)
+        if not match:
+            return None
+        start = match.start()
+        obj_start = text.rfind("{", 0, start)
+        start = obj_start if obj_start >= 0 else start
+    if isinstance(field, str):
+        match = re.compile(r'"' + re.escape(field) + r'"\s*:').search(text, start)
+        if match:
+            start = match.start()
+    elif not job_id:
+        return None
+    return text.count("\n", 0, start) + 1
+
+
+def _check_semantics(spec: Any, text: str, where: str) -> None:
+    from state.spec import BUILTIN_AGENT_TYPES
+
+    errors: list[SpecError] = []
+
+    def err(message: str, job: str | None = None, field: str | None = None, hint: str | None = None) -> None:
+        errors.append(SpecError(message, path=where, line=_line_of(text, job, field), job=job, field=field, hint=hint))
+
+    seen: set[str] = set()
+    for job in spec.jobs:
+        if job.id in seen:
+            err(f"duplicate job id '{job.id}'", job.id, "id", "job ids must be unique; rename one of them")
+        seen.add(job.id)
+    plugin_types: set[str] | None = None
+    for name, agent in spec.agents.items():
+        if agent.type not in BUILTIN_AGENT_TYPES:
+            if plugin_types is None:
+                plugin_types = _plugin_agent_types()
+            if agent.type not in plugin_types:
+                errors.append(SpecError(
+                    f"agent '{name}' has unknown type '{agent.type}'", path=where,
+                    line=_line_of(text, None, "type"), field=f"agents.{name}.type",
+                    hint=f"built-in types: {', '.join(sorted(BUILTIN_AGENT_TYPES))}",
+                ))
+    for job in spec.jobs:
+        for dep in job.depends_on:
+            if dep == job.id:
+                err("a job cannot depend on itself", job.id, "depends_on")
+            elif dep not in seen:
+                close = difflib.get_close_matches(dep, list(seen), n=1)
+                err(f"depends on unknown job '{dep}'", job.id, "depends_on",
+                    f"did you mean '{close[0]}'?" if close else "declare that job, or remove the dependency")
+        if job.agent is not None and job.agent not in spec.agents and job.agent not in BUILTIN_AGENT_TYPES:
+            close = difflib.get_close_matches(job.agent, list(spec.agents), n=1)
+            err(f"unknown agent '{job.agent}'", job.id, "agent",
+                f"did you mean '{close[0]}'?" if close else "declare it in the 'agents' section")
+        try:
+            zone(job.timezone)
+        except ValueError as exc:
+            err(str(exc), job.id, "timezone")
+        else:
+            if job.schedule is not None:
+                try:
+                    check_cron(job.schedule, job.timezone)
+                except ValueError as exc:
+                    err(str(exc), job.id, "schedule", "examples: \"0 2 * * *\" (02:00 daily), \"@hourly\"")
+        if job.trigger is not None and ("/" in job.trigger or job.trigger in ("", ".", "..")):
+            err("a trigger is a file name pattern like '*.csv', not a path", job.id, "trigger")
+        if job.timeout.idle and job.timeout.hard and job.timeout.idle > job.timeout.hard:
+            err("the idle timeout is longer than the hard timeout, so it can never fire", job.id, "timeout")
+        if job.retry.max_delay < job.retry.delay:
+            err("retry.max_delay is shorter than retry.delay", job.id, "retry")
+    if not errors:
+        cycle = find_cycle({job.id: job.depends_on for job in spec.jobs})
+        if cycle:
+            err("dependency cycle: " + " -> ".join(cycle), cycle[0], "depends_on",
+                "remove one of these dependencies")
+    if errors:
+        raise errors[0] if len(errors) == 1 else SpecErrors(errors)
+
+
+def _plugin_agent_types() -> set[str]:
+    from importlib.metadata import entry_points
+
+    return {ep.name for ep in entry_points(group="jobdeck.agents")}
+
+
+class SpecSource:
+    """A long-running reader's view of jobs.json: reloads on change, keeps the last good spec.
+
+    ``error`` holds the current problem (None when the file on disk is valid); ``current``
+    is the newest valid spec ever read, so a bad save never empties the board.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.current: LoadedSpec | None = None
+        self.error: SpecError | None = None
+        self._seen: Fingerprint | None = None
+
+    def refresh(self) -> bool:
+        """Reload if the file changed; True when ``current`` or ``error`` changed."""
+        fingerprint = Fingerprint.of(self.path)
+        if fingerprint is not None and fingerprint == self._seen:
+            return False
+        self._seen = fingerprint
+        try:
+            loaded = load_spec(self.path)
+        except SpecError as exc:
+            changed = str(exc) != str(self.error)
+            self.error = exc
+            return changed
+        changed = self.error is not None or self.current is None or loaded.digest != self.current.digest
+        self.current, self.error = loaded, None
+        return changed

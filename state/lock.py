@@ -1,0 +1,89 @@
+"""The one deck lock: an flock on ``.jobdeck/lock``, a file never replaced or deleted.
+
+The lock guards the event log and jobdeck's own writes of jobs.json. It is never
+taken on a file that gets replaced (an flock on a replaced inode excludes nobody),
+and only whole-file ``flock`` is used, never fcntl record locks, which are dropped
+when any descriptor of the file is closed.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+from types import TracebackType
+
+import portalocker
+
+from state.atomic import FILE_MODE
+from state.errors import LockTimeout
+
+_EXCLUSIVE_NOW = portalocker.LockFlags.EXCLUSIVE | portalocker.LockFlags.NON_BLOCKING
+
+
+class DeckLock:
+    """A re-entrant-per-object exclusive lock with a timeout, held as a context manager."""
+
+    def __init__(self, path: Path, *, timeout: float = 30.0) -> None:
+        self.path = path
+        self.timeout = timeout
+        self._fd: int | None = None
+        self._file = None
+        self._depth = 0
+
+    def _open(self) -> None:
+        if self._file is None:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, FILE_MODE)
+            self._file = os.fdopen(fd, "r+b", buffering=0)
+
+    def acquire(self, timeout: float | None = None) -> None:
+        """Take the lock, waiting up to ``timeout`` seconds, else raise LockTimeout."""
+        if self._depth:
+            self._depth += 1
+            return
+        self._open()
+        limit = self.timeout if timeout is None else timeout
+        deadline = time.monotonic() + limit
+        pause = 0.0005
+        while True:
+            try:
+                portalocker.lock(self._file, _EXCLUSIVE_NOW)
+                break
+            except portalocker.exceptions.LockException:
+                if time.monotonic() >= deadline:
+                    raise LockTimeout(
+                        f"the deck lock {self.path} is held by another process "
+                        f"for more than {limit:g}s",
+                        hint="is a runner or `jobdeck edit` stuck? check with `fuser -v` on that file",
+                    ) from None
+                time.sleep(pause)  # flock has no timed wait; back off briefly
+                pause = min(pause * 2, 0.02)
+        self._depth = 1
+
+    def release(self) -> None:
+        """Release one level of the lock; the flock is dropped at the outermost."""
+        if not self._depth:
+            return
+        self._depth -= 1
+        if not self._depth and self._file is not None:
+            portalocker.unlock(self._file)
+
+    def close(self) -> None:
+        """Release and close the descriptor."""
+        self._depth = 1
+        self.release()
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+
+    def __enter__(self) -> DeckLock:
+        self.acquire()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.release()

@@ -1,0 +1,297 @@
+"""The job state machine: one table of pure transitions, time injected.
+
+``transition(state, event, now)`` returns the job's next state or raises
+IllegalTransition; it never reads the clock or touches a file. Events are plain
+dicts as stored in events.jsonl (see state/events.py for the envelope).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
+from enum import StrEnum
+from typing import Any
+
+from state.errors import IllegalTransition, StaleToken
+
+
+class Status(StrEnum):
+    """The column a job is in."""
+
+    BACKLOG = "backlog"
+    RUNNING = "running"
+    REVIEW = "review"
+    DONE = "done"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+OPEN = frozenset({Status.BACKLOG, Status.RUNNING, Status.REVIEW})
+COLUMNS = (Status.BACKLOG, Status.RUNNING, Status.REVIEW, Status.DONE, Status.FAILED)
+
+
+@dataclass(frozen=True, slots=True)
+class Attempt:
+    """One execution of a job: when, by whom, how it ended."""
+
+    n: int
+    token: int
+    runner: str
+    workspace: str
+    started: float
+    ended: float | None = None
+    outcome: str | None = None  # succeeded | failed | interrupted | cancelled
+    reason: str | None = None
+    exit_code: int | None = None
+    output_bytes: int | None = None
+    usage: Mapping[str, Any] | None = None
+    cost: float | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {k: getattr(self, k) for k in self.__slots__ if getattr(self, k) is not None}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Attempt:
+        return cls(**{k: data[k] for k in cls.__slots__ if k in data})
+
+
+@dataclass(frozen=True, slots=True)
+class JobState:
+    """Everything the event log says about one job."""
+
+    job: str
+    status: Status = Status.BACKLOG
+    cycle: int = 0
+    tries: int = 0
+    token: int | None = None
+    attempts: tuple[Attempt, ...] = ()
+    not_before: float | None = None
+    approved: bool = False
+    paused: bool | None = None
+    reason: str | None = None
+    reasons: tuple[str, ...] = ()
+    inputs: Mapping[str, str] = field(default_factory=dict)
+    since: float | None = None
+    updated: float | None = None
+
+    @property
+    def attempt(self) -> Attempt | None:
+        """The latest attempt, if any."""
+        return self.attempts[-1] if self.attempts else None
+
+    @property
+    def next_attempt(self) -> int:
+        """Number the next attempt of this job gets (attempt numbers never repeat)."""
+        return self.attempts[-1].n + 1 if self.attempts else 1
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"job": self.job, "status": self.status.value}
+        for name in ("cycle", "tries", "token", "not_before", "approved", "paused", "reason", "since", "updated"):
+            value = getattr(self, name)
+            if value not in (None, False, 0):
+                out[name] = value
+        if self.reasons:
+            out["reasons"] = list(self.reasons)
+        if self.inputs:
+            out["inputs"] = dict(self.inputs)
+        if self.attempts:
+            out["attempts"] = [a.to_json() for a in self.attempts]
+        return out
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> JobState:
+        return cls(
+            job=data["job"],
+            status=Status(data["status"]),
+            cycle=data.get("cycle", 0),
+            tries=data.get("tries", 0),
+            token=data.get("token"),
+            attempts=tuple(Attempt.from_json(a) for a in data.get("attempts", ())),
+            not_before=data.get("not_before"),
+            approved=data.get("approved", False),
+            paused=data.get("paused"),
+            reason=data.get("reason"),
+            reasons=tuple(data.get("reasons", ())),
+            inputs=data.get("inputs", {}),
+            since=data.get("since"),
+            updated=data.get("updated"),
+        )
+
+
+Event = Mapping[str, Any]
+Handler = Callable[[JobState, Event, float], JobState]
+
+
+def _moved(state: JobState, status: Status, now: float, **changes: Any) -> JobState:
+    return replace(state, status=status, since=now, updated=now, **changes)
+
+
+def _check_token(state: JobState, event: Event) -> None:
+    if state.token is None or event.get("token") != state.token:
+        raise StaleToken(
+            f"job '{state.job}': event '{event['type']}' carries token {event.get('token')}, "
+            f"current is {state.token}"
+        )
+
+
+def _end_attempt(state: JobState, event: Event, now: float, outcome: str) -> tuple[Attempt, ...]:
+    last = state.attempts[-1]
+    ended = replace(
+        last,
+        ended=now,
+        outcome=outcome,
+        reason=event.get("reason"),
+        exit_code=event.get("exit_code"),
+        output_bytes=event.get("output_bytes"),
+        usage=event.get("usage"),
+        cost=event.get("cost"),
+    )
+    return state.attempts[:-1] + (ended,)
+
+
+def _claimed(state: JobState, event: Event, now: float) -> JobState:
+    attempt = Attempt(
+        n=event["attempt"], token=event["seq"], runner=event.get("runner", "?"),
+        workspace=event.get("workspace", "default"), started=now,
+    )
+    if attempt.n != state.next_attempt:
+        raise IllegalTransition(f"job '{state.job}': claim of attempt {attempt.n}, expected {state.next_attempt}")
+    return _moved(
+        state, Status.RUNNING, now, token=attempt.token, tries=state.tries + 1,
+        attempts=state.attempts + (attempt,), not_before=None, reason=None, reasons=(),
+    )
+
+
+def _succeeded(state: JobState, event: Event, now: float) -> JobState:
+    _check_token(state, event)
+    attempts = _end_attempt(state, event, now, "succeeded")
+    reasons = tuple(event.get("reasons", ()))
+    if event.get("review"):
+        return _moved(state, Status.REVIEW, now, attempts=attempts, token=None,
+                      reason=event.get("reason") or "review", reasons=reasons)
+    return _moved(state, Status.DONE, now, attempts=attempts, token=None, reason=None, reasons=())
+
+
+def _failed(state: JobState, event: Event, now: float) -> JobState:
+    _check_token(state, event)
+    attempts = _end_attempt(state, event, now, "failed")
+    reason = event.get("reason", "failed")
+    retry_at = event.get("retry_at")
+    if retry_at is not None:
+        return _moved(state, Status.BACKLOG, now, attempts=attempts, token=None,
+                      not_before=retry_at, reason=reason, reasons=tuple(event.get("reasons", ())))
+    return _moved(state, Status.FAILED, now, attempts=attempts, token=None, reason=reason,
+                  reasons=tuple(event.get("reasons", ())))
+
+
+def _interrupted(state: JobState, event: Event, now: float) -> JobState:
+    _check_token(state, event)
+    attempts = _end_attempt(state, event, now, "interrupted")
+    if event.get("retry_at") is not None:
+        return _moved(state, Status.BACKLOG, now, attempts=attempts, token=None,
+                      not_before=event["retry_at"], reason="interrupted")
+    return _moved(state, Status.REVIEW, now, attempts=attempts, token=None, reason="interrupted",
+                  reasons=("the runner stopped while this attempt ran; it may or may not have finished",))
+
+
+def _ended_after_cancel(state: JobState, event: Event, now: float) -> JobState:
+    # The attempt of a cancelled job ends later; record how, stay cancelled.
+    if state.token is None or event.get("token") != state.token:
+        raise StaleToken(f"job '{state.job}': late event with stale token {event.get('token')}")
+    return replace(state, attempts=_end_attempt(state, event, now, "cancelled"), token=None, updated=now)
+
+
+def _approved(state: JobState, event: Event, now: float) -> JobState:
+    if state.status == Status.REVIEW:
+        return _moved(state, Status.DONE, now, reason=None, reasons=())
+    if state.approved:
+        raise IllegalTransition(f"job '{state.job}' is already approved")
+    return replace(state, approved=True, updated=now)
+
+
+def _rejected(state: JobState, event: Event, now: float) -> JobState:
+    why = event.get("reason") or "rejected by the operator"
+    return _moved(state, Status.FAILED, now, reason=f"rejected: {why}", approved=False, not_before=None)
+
+
+def _retried(state: JobState, event: Event, now: float) -> JobState:
+    return _moved(state, Status.BACKLOG, now, tries=0, approved=False, not_before=None,
+                  reason=None, reasons=())
+
+
+def _triggered(state: JobState, event: Event, now: float) -> JobState:
+    return _moved(state, Status.BACKLOG, now, cycle=state.cycle + 1, tries=0, approved=False,
+                  not_before=None, reason=None, reasons=(), inputs=dict(event.get("inputs", {})))
+
+
+def _cancelled(state: JobState, event: Event, now: float) -> JobState:
+    why = event.get("reason") or "cancelled by the operator"
+    # token stays set while running, so the attempt's late end can still be recorded.
+    return _moved(state, Status.CANCELLED, now, reason=why, not_before=None)
+
+
+def _paused(state: JobState, event: Event, now: float) -> JobState:
+    return replace(state, paused=True, updated=now)
+
+
+def _resumed(state: JobState, event: Event, now: float) -> JobState:
+    return replace(state, paused=False, updated=now)
+
+
+def _noted(state: JobState, event: Event, now: float) -> JobState:
+    if "token" in event:
+        _check_token(state, event)
+    return state
+
+
+B, R, V, D, F, C = (Status.BACKLOG, Status.RUNNING, Status.REVIEW, Status.DONE, Status.FAILED,
+                    Status.CANCELLED)
+ANY = (B, R, V, D, F, C)
+
+#: (status, event type) -> handler. Anything missing is an illegal transition.
+TABLE: dict[tuple[Status, str], Handler] = {
+    (B, "claimed"): _claimed,
+    (R, "succeeded"): _succeeded,
+    (R, "failed"): _failed,
+    (R, "interrupted"): _interrupted,
+    (C, "succeeded"): _ended_after_cancel,
+    (C, "failed"): _ended_after_cancel,
+    (C, "interrupted"): _ended_after_cancel,
+    (V, "approved"): _approved,
+    (B, "approved"): _approved,
+    (V, "rejected"): _rejected,
+    (B, "rejected"): _rejected,
+    (V, "retried"): _retried,
+    (F, "retried"): _retried,
+    (D, "retried"): _retried,
+    (C, "retried"): _retried,
+    (B, "cancelled"): _cancelled,
+    (R, "cancelled"): _cancelled,
+    (V, "cancelled"): _cancelled,
+    **{(s, "triggered"): _triggered for s in (B, V, D, F, C)},
+    **{(s, "paused"): _paused for s in ANY},
+    **{(s, "resumed"): _resumed for s in ANY},
+    **{(s, "progress"): _noted for s in ANY},
+}
+
+#: Event types an operator may append (from the CLI or the cockpit).
+OPERATOR_EVENTS = frozenset({"approved", "rejected", "retried", "cancelled", "triggered", "paused", "resumed"})
+
+
+def transition(state: JobState, event: Event, now: float) -> JobState:
+    """The job's state after ``event`` at time ``now``; IllegalTransition if not allowed."""
+    handler = TABLE.get((state.status, event["type"]))
+    if handler is None:
+        raise IllegalTransition(
+            f"job '{state.job}' is {state.status.value}; '{event['type']}' does not apply",
+        )
+    return handler(state, event, now)
+
+
+def allowed(state: JobState, event_type: str) -> bool:
+    """Whether ``event_type`` applies to a job in ``state`` (for enabling actions)."""
+    if (state.status, event_type) not in TABLE:
+        return False
+    if event_type == "approved" and state.status == Status.BACKLOG:
+        return not state.approved
+    return True

@@ -1,0 +1,81 @@
+"""Keep secrets out of everything jobdeck writes: events, logs, outputs.
+
+Secrets are the values of environment variables whose names look secret
+(``*_KEY``, ``*TOKEN*``, ``*SECRET*``, ``*PASSWORD*``...) plus any variable a spec
+references with ``{"env": NAME}``. Every occurrence is replaced by
+``[REDACTED:NAME]`` before a byte reaches disk.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterable, Mapping
+
+_SECRET_NAME = re.compile(r"(KEY|TOKEN|SECRET|PASSW|CREDENTIAL|AUTH|PRIVATE)", re.IGNORECASE)
+MIN_SECRET_LENGTH = 6
+
+
+class Redactor:
+    """Replaces known secret values in text and bytes."""
+
+    def __init__(self, secrets: Mapping[str, str]) -> None:
+        values = {v: k for k, v in secrets.items() if v and len(v) >= MIN_SECRET_LENGTH}
+        self._names = values
+        self._pattern = (
+            re.compile("|".join(re.escape(v) for v in sorted(values, key=len, reverse=True)))
+            if values else None
+        )
+        self._bytes_pattern = (
+            re.compile(b"|".join(re.escape(v.encode()) for v in sorted(values, key=len, reverse=True)))
+            if values else None
+        )
+
+    @classmethod
+    def from_environ(cls, environ: Mapping[str, str] | None = None,
+                     referenced: Iterable[str] = ()) -> Redactor:
+        """Secrets from the environment: secret-looking names and ``referenced`` names."""
+        environ = os.environ if environ is None else environ
+        wanted = set(referenced)
+        return cls({name: value for name, value in environ.items()
+                    if name in wanted or _SECRET_NAME.search(name)})
+
+    def __bool__(self) -> bool:
+        return self._pattern is not None
+
+    def text(self, value: str) -> str:
+        if self._pattern is None:
+            return value
+        return self._pattern.sub(lambda m: f"[REDACTED:{self._names[m.group(0)]}]", value)
+
+    def data(self, value: bytes) -> bytes:
+        if self._bytes_pattern is None:
+            return value
+        return self._bytes_pattern.sub(
+            lambda m: f"[REDACTED:{self._names[m.group(0).decode()]}]".encode(), value
+        )
+
+    def tail_keep(self) -> int:
+        """Bytes to hold back at a chunk boundary so a secret split across chunks is caught."""
+        return max((len(v.encode()) for v in self._names), default=1) - 1
+
+    def safe_cut(self, data: bytes, cut: int) -> int:
+        """A split point at or after ``cut`` that does not fall inside a secret."""
+        cut = max(cut, 0)
+        if self._bytes_pattern is not None:
+            for match in self._bytes_pattern.finditer(data):
+                if match.start() < cut < match.end():
+                    return match.end()
+        return cut
+
+    def deep(self, value: object) -> object:
+        """Redact every string inside a JSON-like value."""
+        if self._pattern is None:
+            return value
+        if isinstance(value, str):
+            return self.text(value)
+        if isinstance(value, dict):
+            return {k: self.deep(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [self.deep(v) for v in value]
+        return value

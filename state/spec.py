@@ -1,0 +1,312 @@
+"""The jobs.json model: what should run. Written by people; never by the runner.
+
+Every field carries a docstring; they become the JSON Schema descriptions that
+editors show when jobs.json names the schema in ``$schema`` (``jobdeck schema``).
+The terse form ``{"id": "x", "command": [...]}`` is a complete job: everything
+else has a default.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    WithJsonSchema,
+    field_validator,
+    model_validator,
+)
+
+from state.durations import parse_duration
+from state.ids import ID_PATTERN
+ENV_NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]{0,127}$"
+
+#: Agent types jobdeck ships; others come from the ``jobdeck.agents`` entry point group.
+BUILTIN_AGENT_TYPES = frozenset({"shell", "llm", "claude", "codex", "aider", "gemini"})
+
+Identifier = Annotated[str, StringConstraints(pattern=ID_PATTERN)]
+Duration = Annotated[
+    float,
+    BeforeValidator(parse_duration),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "number", "exclusiveMinimum": 0},
+                {"type": "string", "pattern": r"^(\d+(\.\d+)?(ms|s|m|h|d))+$"},
+            ],
+            "description": "Seconds, or a string like '90s', '5m', '2h', '1h30m'.",
+        }
+    ),
+]
+
+
+def _drop_comments(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: v for k, v in value.items() if not (k.startswith("//") or k == "$comment")}
+    return value
+
+
+class _Model(BaseModel):
+    """Strict base: unknown fields are errors; ``"//"`` and ``$comment`` keys are notes."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        frozen=True,
+        use_attribute_docstrings=True,
+        populate_by_name=True,
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _comments(cls, value: Any) -> Any:
+        return _drop_comments(value)
+
+
+class EnvRef(_Model):
+    """A value taken from the runner's environment at run time, never written down."""
+
+    env: Annotated[str, StringConstraints(pattern=ENV_NAME_PATTERN)]
+    """Name of the environment variable to read, e.g. "OPENAI_API_KEY"."""
+
+
+EnvValue = str | EnvRef
+
+
+class Timeout(_Model):
+    """Limits on one attempt's time."""
+
+    idle: Duration | None = None
+    """Fail the attempt when it produces no new output (bytes or tokens) for this long."""
+    hard: Duration | None = None
+    """Fail the attempt when it has run this long in total (wall time)."""
+    grace: Duration = 5.0
+    """After SIGTERM on a timeout or cancel, wait this long before SIGKILL."""
+
+
+class Retry(_Model):
+    """How often and how soon to try again after a transient failure."""
+
+    max_attempts: int = Field(1, ge=1, le=100)
+    """Attempts in all, the first included; 1 means never retry."""
+    backoff: Literal["fixed", "linear", "exponential"] = "exponential"
+    """Growth of the wait between attempts: delay, delay*n, or delay*2^(n-1)."""
+    delay: Duration = 5.0
+    """Wait before the first retry."""
+    max_delay: Duration = 600.0
+    """Upper bound on any single wait."""
+    jitter: float = Field(0.1, ge=0.0, le=1.0)
+    """Random spread added to each wait, as a fraction of it (0.1 = up to +10%)."""
+    retryable_exit_codes: list[int] = Field(default_factory=list)
+    """Exit codes that mean "try again" (e.g. 75 for EX_TEMPFAIL); others fail for good."""
+    on_timeout: bool = True
+    """Treat an idle or hard timeout as transient (retry) rather than final."""
+
+
+class Validate(_Model):
+    """Checks an attempt's output must pass before it counts as done."""
+
+    json_schema: dict[str, Any] | None = None
+    """The output must be JSON valid against this JSON Schema."""
+    required: list[str] | None = None
+    """The output must be a JSON object with these top-level fields."""
+    regex: str | None = None
+    """The output must contain a match for this regular expression."""
+    command: list[str] | None = Field(None, min_length=1)
+    """A validator run with the output file as its last argument; exit 0 means valid."""
+
+    @field_validator("regex")
+    @classmethod
+    def _compiles(cls, pattern: str | None) -> str | None:
+        if pattern is not None:
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                raise ValueError(f"not a valid regular expression: {exc}") from None
+        return pattern
+
+    @model_validator(mode="after")
+    def _something(self) -> Validate:
+        if not any((self.json_schema, self.required, self.regex, self.command)):
+            raise ValueError("give at least one of json_schema, required, regex, command")
+        return self
+
+
+class AgentSpec(_Model):
+    """A named way to run jobs, declared once in the ``agents`` section."""
+
+    type: str = "shell"
+    """Agent kind: shell, llm, claude, codex, aider, gemini, or a plugin's name."""
+    command: list[str] | str | None = None
+    """For shell-like agents: argv template ({{prompt}}, {{input}}, {{output}} are filled in)."""
+    shell: bool = False
+    """Run ``command`` through /bin/sh. Off by default: argv runs without a shell."""
+    model: str | None = None
+    """For llm agents: the litellm model name, e.g. "openai/gpt-4o-mini"."""
+    fallbacks: list[str] = Field(default_factory=list)
+    """Models to try in order when the model fails persistently (auth, bad request)."""
+    context_model: str | None = None
+    """A larger-context model to switch to when the context window is exceeded."""
+    api_base: str | None = None
+    """Base URL of an OpenAI-compatible endpoint (a local server, a proxy)."""
+    api_key: EnvRef | None = None
+    """API key, as an environment reference; never write the key itself."""
+    max_concurrent: int | None = Field(None, ge=1)
+    """At most this many attempts of this agent at once, across all jobs."""
+    env: dict[str, EnvValue] = Field(default_factory=dict)
+    """Environment for the agent's process: values or {"env": "NAME"} references."""
+    options: dict[str, Any] = Field(default_factory=dict)
+    """Agent-specific settings (for llm: temperature, max_tokens...)."""
+
+
+class Job(_Model):
+    """One unit of work: what runs, when, with what limits, and how its output is judged."""
+
+    id: Identifier
+    """Unique id: letters, digits, '.', '_', '-'; at most 64 characters."""
+    title: str | None = None
+    """Short human title for the cockpit; defaults to the id."""
+    description: str | None = None
+    """Longer notes for people; never sent to the agent."""
+
+    command: list[str] | str | None = None
+    """Run this command (argv list; a string only with shell: true). Terse form of a shell job."""
+    shell: bool = False
+    """Run ``command`` through /bin/sh -c. Off by default."""
+    model: str | None = None
+    """Call this LLM (litellm name). Terse form of an llm job; needs ``prompt``."""
+    prompt: str | None = None
+    """Prompt template: {{input}}, {{inputs.NAME}}, {{deps.JOB}} are filled in."""
+    agent: Identifier | None = None
+    """Name of an agent in the ``agents`` section (or a built-in: claude, codex, aider, gemini)."""
+    fallbacks: list[str] = Field(default_factory=list)
+    """LLM models to fall back to, in order, on persistent errors."""
+    context_model: str | None = None
+    """Larger-context LLM to use when the context window is exceeded."""
+    mock_response: str | list[str] | None = None
+    """Offline stand-in for the LLM's answer (litellm mock_response); a list gives one per attempt."""
+    output: Literal["text", "json"] = "text"
+    """Expected output format; "json" parses the output and applies ``validate``."""
+    repair: bool = False
+    """For llm json output: on invalid output, re-ask once with the validation errors."""
+
+    depends_on: list[Identifier] = Field(default_factory=list)
+    """Jobs that must be done (with valid output) before this one starts."""
+    workspace: Identifier = "default"
+    """Workspace directory the job runs in (workspaces/<name>)."""
+    inputs: dict[str, str] = Field(default_factory=dict)
+    """Named values for the prompt and the environment (JOBDECK_INPUT_<NAME>)."""
+    env: dict[str, EnvValue] = Field(default_factory=dict)
+    """Environment variables: plain values or {"env": "NAME"} references to the runner's env."""
+
+    timeout: Timeout = Field(default_factory=Timeout)
+    """Idle and hard time limits per attempt."""
+    retry: Retry = Field(default_factory=Retry)
+    """Retry policy for transient failures."""
+    schedule: str | None = None
+    """Cron expression (5 fields) or alias (@hourly, @daily, @weekly, @monthly, @yearly)."""
+    timezone: str = "UTC"
+    """IANA time zone the schedule is read in, e.g. "Europe/Paris"."""
+    trigger: str | None = None
+    """Glob pattern; a matching file dropped in workspaces/<ws>/inbox/ starts a run with it."""
+
+    risk: Literal["low", "medium", "high"] = "low"
+    """high: needs approval before it runs; medium: output goes to review unless review says otherwise."""
+    review: Literal["always", "never", "on_invalid"] | None = None
+    """When output waits for a person: always, never, or on_invalid (default; always for medium risk)."""
+    validate_: Validate | None = Field(None, alias="validate")
+    """Checks the output must pass; failures go to review and never reach dependents."""
+
+    priority: int = Field(0, ge=-1000, le=1000)
+    """Higher runs first among ready jobs; ties go to the oldest."""
+    labels: list[str] = Field(default_factory=list)
+    """Free-form tags for filtering in the cockpit and ``jobdeck ls``."""
+    concurrency: Identifier | None = None
+    """Key shared by jobs that must not run beyond limits.keys[KEY] at once (default 1)."""
+    idempotent: bool = False
+    """Safe to re-run after a crash mid-attempt; otherwise an interrupted attempt goes to review."""
+    paused: bool = False
+    """Never started while true (a running attempt finishes)."""
+
+    @model_validator(mode="after")
+    def _one_way_to_run(self) -> Job:
+        ways = [name for name in ("command", "model", "agent") if getattr(self, name) is not None]
+        if not ways:
+            raise ValueError("say how the job runs: give 'command', 'model' (with 'prompt') or 'agent'")
+        if "command" in ways and "model" in ways:
+            raise ValueError("give 'command' or 'model', not both")
+        if self.model is not None and self.prompt is None:
+            raise ValueError("an llm job ('model') needs a 'prompt'")
+        if isinstance(self.command, str) and not self.shell:
+            raise ValueError(
+                "'command' is a string but 'shell' is false; use an argv list like "
+                '["echo", "hi"], or set "shell": true'
+            )
+        if isinstance(self.command, list) and not self.command:
+            raise ValueError("'command' is an empty list")
+        return self
+
+    @property
+    def name(self) -> str:
+        """The title, or the id when there is none."""
+        return self.title or self.id
+
+    @property
+    def review_policy(self) -> str:
+        """The effective review policy after applying the risk default."""
+        if self.review is not None:
+            return self.review
+        return "always" if self.risk == "medium" else "on_invalid"
+
+
+class Limits(_Model):
+    """How much runs at once."""
+
+    parallel: int = Field(4, ge=1, le=1024)
+    """Attempts running at once across the deck (``jobdeck run --parallel`` overrides)."""
+    models: dict[str, int] = Field(default_factory=dict)
+    """Per-model limit, e.g. {"openai/gpt-4o": 2}."""
+    keys: dict[str, int] = Field(default_factory=dict)
+    """Per concurrency-key limit for jobs that name the key (default 1 per key)."""
+
+
+class Spec(_Model):
+    """The whole registry: agents, limits, and jobs."""
+
+    schema_: str | None = Field(None, alias="$schema")
+    """Path or URL of the JSON Schema, for editors."""
+    agents: dict[Identifier, AgentSpec] = Field(default_factory=dict)
+    """Named agents jobs can refer to with ``agent``."""
+    limits: Limits = Field(default_factory=Limits)
+    """Concurrency limits."""
+    jobs: list[Job]
+    """The jobs, in any order; ``depends_on`` defines the order they run in."""
+
+    def job(self, job_id: str) -> Job | None:
+        """The job with this id, or None."""
+        return self.by_id.get(job_id)
+
+    @property
+    def by_id(self) -> dict[str, Job]:
+        """Jobs keyed by id (built once per spec)."""
+        cached = self.__dict__.get("_by_id")
+        if cached is None:
+            cached = {job.id: job for job in self.jobs}
+            object.__setattr__(self, "_by_id", cached)
+        return cached
+
+
+def json_schema() -> dict[str, Any]:
+    """The JSON Schema of jobs.json."""
+    schema = Spec.model_json_schema(by_alias=True)
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = "jobdeck jobs.json"
+    # "//" and "$comment" keys are allowed everywhere as notes.
+    for definition in [schema, *schema.get("$defs", {}).values()]:
+        if definition.get("additionalProperties") is False:
+            definition["patternProperties"] = {"^//": {}, "^\\$comment$": {"type": "string"}}
+    return schema

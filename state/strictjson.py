@@ -1,0 +1,211 @@
+"""Strict JSON for hand-edited files: one error with line:column, never a traceback.
+
+The fast path is the C parser with hooks that refuse what plain JSON allows but a
+registry must not (duplicate keys, NaN/Infinity, huge numbers). When a hook fires,
+or nesting is too deep, a small position-tracking scanner re-reads the text to
+say exactly where the problem is.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+MAX_DEPTH = 64
+MAX_INT_DIGITS = 30
+
+
+class StrictJSONError(ValueError):
+    """A JSON problem at a 1-based line and column."""
+
+    def __init__(self, message: str, line: int, column: int, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message, self.line, self.column, self.hint = message, line, column, hint
+
+
+class _Refused(Exception):
+    """Raised from a parser hook; the scanner then finds where."""
+
+
+def _pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    obj = dict(pairs)
+    if len(obj) != len(pairs):
+        raise _Refused
+    return obj
+
+
+def _constant(name: str) -> Any:
+    raise _Refused
+
+
+def _int(text: str) -> int:
+    if len(text.lstrip("-")) > MAX_INT_DIGITS:
+        raise _Refused
+    return int(text)
+
+
+def _float(text: str) -> float:
+    value = float(text)
+    if value in (float("inf"), float("-inf")):
+        raise _Refused
+    return value
+
+
+def _line_col(text: str, pos: int) -> tuple[int, int]:
+    line = text.count("\n", 0, pos) + 1
+    column = pos - (text.rfind("\n", 0, pos) + 1) + 1
+    return line, column
+
+
+def loads(text: str) -> Any:
+    """Parse ``text`` as strict JSON or raise StrictJSONError with a position."""
+    try:
+        return json.loads(
+            text,
+            object_pairs_hook=_pairs,
+            parse_constant=_constant,
+            parse_int=_int,
+            parse_float=_float,
+        )
+    except json.JSONDecodeError as exc:
+        raise StrictJSONError(_explain(exc.msg), exc.lineno, exc.colno, _hint(text, exc)) from None
+    except (_Refused, RecursionError, ValueError):
+        # ValueError: int() beyond Python's digit limit. Locate the culprit.
+        problem = _Scanner(text).find_problem()
+        if problem is None:  # pragma: no cover - the hooks and scanner agree
+            raise StrictJSONError("invalid JSON", 1, 1) from None
+        message, pos, hint = problem
+        line, column = _line_col(text, pos)
+        raise StrictJSONError(message, line, column, hint) from None
+
+
+def _explain(msg: str) -> str:
+    return {
+        "Expecting value": "expected a value (string, number, object, array, true, false or null)",
+        "Expecting property name enclosed in double quotes": "expected a key in double quotes",
+        "Extra data": "unexpected text after the end of the JSON document",
+        "Unterminated string starting at": "unterminated string",
+        "Invalid control character at": "raw control character in a string (write it as \\n, \\t...)",
+    }.get(msg, msg[0].lower() + msg[1:] if msg else "invalid JSON")
+
+
+def _hint(text: str, exc: json.JSONDecodeError) -> str | None:
+    before = text[: exc.pos].rstrip()
+    if exc.msg.startswith("Expecting property name") and before.endswith(","):
+        return "remove the trailing comma; JSON does not allow one"
+    if exc.msg == "Expecting value" and before.endswith(","):
+        return "remove the trailing comma; JSON does not allow one"
+    if exc.msg == "Expecting value" and not text.strip():
+        return "the file is empty; a deck needs at least {\"jobs\": []}"
+    if exc.msg.startswith("Expecting ',' delimiter"):
+        return "a comma is missing between two items, or a bracket is not closed"
+    if exc.msg == "Expecting value" and text[exc.pos: exc.pos + 2] in ("//", "/*"):
+        return "JSON has no comments; use a \"//\" key instead"
+    if exc.msg == "Expecting property name enclosed in double quotes" and text[exc.pos: exc.pos + 1] == "'":
+        return "JSON strings use double quotes"
+    return None
+
+
+class _Scanner:
+    """An iterative JSON scanner that reports the first refused construct's position.
+
+    Only run after the C parser refused the text through a hook, so the syntax is
+    known to be otherwise valid up to the problem.
+    """
+
+    _WS = " \t\n\r"
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.pos = 0
+
+    def _skip_ws(self) -> None:
+        text, pos = self.text, self.pos
+        while pos < len(text) and text[pos] in self._WS:
+            pos += 1
+        self.pos = pos
+
+    def _string(self) -> str:
+        end = self.pos + 1
+        text = self.text
+        while True:
+            ch = text[end]
+            if ch == "\\":
+                end += 2
+            elif ch == '"':
+                break
+            else:
+                end += 1
+        raw = text[self.pos: end + 1]
+        self.pos = end + 1
+        return json.loads(raw)
+
+    def find_problem(self) -> tuple[str, int, str | None] | None:
+        # Each frame: ("obj", keys_seen) or ("arr", None)
+        stack: list[tuple[str, set[str] | None]] = []
+        text = self.text
+        expect_key = False
+        while True:
+            self._skip_ws()
+            if self.pos >= len(text):
+                return None
+            ch = text[self.pos]
+            if expect_key:
+                expect_key = False
+                if ch == "}":
+                    stack.pop()
+                    self.pos += 1
+                    continue
+                key_pos = self.pos
+                key = self._string()
+                keys = stack[-1][1]
+                assert keys is not None
+                if key in keys:
+                    return (f"duplicate key '{key}'", key_pos,
+                            "each key may appear once per object; remove or rename one")
+                keys.add(key)
+                self._skip_ws()
+                self.pos += 1  # ':'
+                continue
+            if ch in "{[":
+                if len(stack) >= MAX_DEPTH:
+                    return (f"nesting deeper than {MAX_DEPTH} levels", self.pos,
+                            "jobs.json never needs this depth; is the file generated wrongly?")
+                stack.append(("obj", set()) if ch == "{" else ("arr", None))
+                self.pos += 1
+                expect_key = ch == "{"
+                if ch == "[":
+                    self._skip_ws()
+                    if text[self.pos] == "]":
+                        stack.pop()
+                        self.pos += 1
+                continue
+            if ch in "]}":
+                stack.pop()
+                self.pos += 1
+                continue
+            if ch == ",":
+                self.pos += 1
+                expect_key = bool(stack) and stack[-1][0] == "obj"
+                continue
+            if ch == '"':
+                self._string()
+                continue
+            start = self.pos
+            while self.pos < len(text) and text[self.pos] not in self._WS + ",]}":
+                self.pos += 1
+            token = text[start: self.pos]
+            if token in ("NaN", "Infinity", "-Infinity"):
+                return (f"{token} is not valid JSON", start, "use null or a number")
+            if token not in ("true", "false", "null"):
+                if any(c in token for c in ".eE"):
+                    if float(token) in (float("inf"), float("-inf")):
+                        return (f"number {token[:20]} is too large", start, None)
+                elif len(token.lstrip("-")) > MAX_INT_DIGITS:
+                    return (f"number {token[:20]}... has {len(token)} digits, too large", start,
+                            f"integers are limited to {MAX_INT_DIGITS} digits")
+
+
+def json_string(value: str) -> str:
+    """``value`` as a JSON string literal, the way it appears in a file."""
+    return json.dumps(value, ensure_ascii=False)

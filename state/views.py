@@ -1,0 +1,144 @@
+"""What the board means for a person or a scheduler: readiness and the derived card state.
+
+Shared by ``jobdeck ls``, the cockpit and the runner so all three agree on why a
+job is (not) running. Pure functions of spec, board and an injected ``now``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from state.board import Board
+from state.machine import JobState, Status
+from state.schedule import next_fire
+
+
+def is_paused(job: Any, state: JobState) -> bool:
+    """Operator pause/resume overrides the spec's ``paused``."""
+    return state.paused if state.paused is not None else job.paused
+
+
+def needs_approval(job: Any) -> bool:
+    """High-risk jobs wait for an operator's approval before each cycle runs."""
+    return job.risk == "high"
+
+
+def waits_for_fire(job: Any, state: JobState) -> bool:
+    """Scheduled and triggered jobs start only when fired (cron, inbox, `jobdeck trigger`)."""
+    return (job.schedule is not None or job.trigger is not None) and state.cycle == 0
+
+
+def blockers(job: Any, board: Board) -> list[tuple[str, Status]]:
+    """Dependencies that are not done, with their status."""
+    out = []
+    for dep in job.depends_on:
+        status = board.state(dep).status
+        if status != Status.DONE:
+            out.append((dep, status))
+    return out
+
+
+def is_ready(job: Any, state: JobState, board: Board, now: float) -> bool:
+    """Whether the job may be claimed now (capacity aside)."""
+    return (
+        state.status == Status.BACKLOG
+        and not is_paused(job, state)
+        and (state.not_before is None or state.not_before <= now)
+        and not waits_for_fire(job, state)
+        and (not needs_approval(job) or state.approved)
+        and not blockers(job, board)
+    )
+
+
+def ready_jobs(spec: Any, board: Board, now: float) -> list[Any]:
+    """Jobs that may start now, highest priority first, then longest waiting."""
+    ready = [(job, board.state(job.id)) for job in spec.jobs]
+    ready = [(job, st) for job, st in ready if is_ready(job, st, board, now)]
+    ready.sort(key=lambda pair: (-pair[0].priority, pair[1].since or 0.0))
+    return [job for job, _ in ready]
+
+
+def agent_label(job: Any) -> str:
+    """A short name for how the job runs: model, agent, or command."""
+    if job.model:
+        return job.model
+    if job.agent:
+        return job.agent
+    command = job.command
+    return command.split()[0] if isinstance(command, str) and command.split() else (command[0] if command else "?")
+
+
+@dataclass(frozen=True, slots=True)
+class Card:
+    """One job as the board shows it."""
+
+    id: str
+    title: str
+    column: Status
+    agent: str
+    attempt: int
+    max_attempts: int
+    workspace: str
+    priority: int
+    labels: tuple[str, ...]
+    since: float | None
+    flags: tuple[str, ...] = field(default_factory=tuple)
+    reason: str | None = None
+    next_fire: float | None = None
+    retry_at: float | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        out = {name: getattr(self, name) for name in self.__slots__}
+        out["column"] = self.column.value
+        out["labels"] = list(self.labels)
+        out["flags"] = list(self.flags)
+        return out
+
+
+def card(job: Any, state: JobState, board: Board, now: float) -> Card:
+    """The card for ``job``: its column and every derived flag worth showing."""
+    flags: list[str] = []
+    fire = None
+    if state.status == Status.BACKLOG:
+        for dep, status in blockers(job, board):
+            flags.append(f"blocked by {dep}" + ("" if status in (Status.BACKLOG, Status.RUNNING) else f" ({status.value})"))
+        if needs_approval(job) and not state.approved:
+            flags.append("awaiting approval")
+        if state.not_before is not None and state.not_before > now:
+            flags.append("retrying")
+    if job.schedule is not None:
+        try:
+            fire = next_fire(job.schedule, job.timezone, now)
+        except (ValueError, KeyError):
+            fire = None
+        if state.status == Status.BACKLOG and state.cycle == 0:
+            flags.append("waiting for schedule")
+    elif job.trigger is not None and state.status == Status.BACKLOG and state.cycle == 0:
+        flags.append(f"waiting for {job.trigger} in inbox")
+    if is_paused(job, state):
+        flags.append("paused")
+    if state.reason == "interrupted":
+        flags.append("interrupted")
+    last = state.attempt
+    return Card(
+        id=job.id,
+        title=job.name,
+        column=state.status,
+        agent=agent_label(job),
+        attempt=last.n if last else 0,
+        max_attempts=job.retry.max_attempts,
+        workspace=job.workspace,
+        priority=job.priority,
+        labels=tuple(job.labels),
+        since=state.since,
+        flags=tuple(flags),
+        reason=state.reason,
+        next_fire=fire,
+        retry_at=state.not_before if state.status == Status.BACKLOG else None,
+    )
+
+
+def cards(spec: Any, board: Board, now: float) -> list[Card]:
+    """Cards for every job in the spec, in spec order."""
+    return [card(job, board.state(job.id), board, now) for job in spec.jobs]
