@@ -35,6 +35,8 @@ class Board:
     jobs: dict[str, JobState] = field(default_factory=dict)
     rejected: list[tuple[int, str]] = field(default_factory=list)
     """(seq, why) of records in the log that the state machine refused (e.g. stale tokens)."""
+    files: set[str] = field(default_factory=set)
+    """Keys of inbox files that already triggered a run (each file fires once)."""
 
     def state(self, job: str) -> JobState:
         """The job's state; a job with no events is in the backlog."""
@@ -52,6 +54,8 @@ class Board:
             self.rejected.append((record.get("seq", -1), str(exc)))
             return None
         self.jobs[job] = new
+        if "file" in record and record["type"] == "triggered":
+            self.files.add(record["file"])
         return new
 
 
@@ -157,6 +161,7 @@ class Store:
             "generated": time.time(),
             "events": {"offset": self.log.offset, "seq": self.log.seq, "hash": self.log.last_hash},
             "states": {job: st.to_json() for job, st in self.board.jobs.items()},
+            "files": sorted(self.board.files),
             **(extra or {}),
         }
 
@@ -178,6 +183,7 @@ class Store:
         except (KeyError, TypeError, ValueError):
             return
         self.board.jobs = states
+        self.board.files = set(snapshot.get("files", ()))
         self.log.resume_at(offset, seq, last_hash)
 
 

@@ -73,6 +73,8 @@ class JobState:
     inputs: Mapping[str, str] = field(default_factory=dict)
     since: float | None = None
     updated: float | None = None
+    last_fire: float | None = None
+    """The latest cron fire time handled (triggered, skipped or armed)."""
 
     @property
     def attempt(self) -> Attempt | None:
@@ -86,7 +88,8 @@ class JobState:
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {"job": self.job, "status": self.status.value}
-        for name in ("cycle", "tries", "token", "not_before", "approved", "paused", "reason", "since", "updated"):
+        for name in ("cycle", "tries", "token", "not_before", "approved", "paused", "reason", "since", "updated",
+                     "last_fire"):
             value = getattr(self, name)
             if value not in (None, False, 0):
                 out[name] = value
@@ -115,6 +118,7 @@ class JobState:
             inputs=data.get("inputs", {}),
             since=data.get("since"),
             updated=data.get("updated"),
+            last_fire=data.get("last_fire"),
         )
 
 
@@ -175,7 +179,7 @@ def _succeeded(state: JobState, event: Event, now: float) -> JobState:
 def _failed(state: JobState, event: Event, now: float) -> JobState:
     _check_token(state, event)
     attempts = _end_attempt(state, event, now, "failed")
-    reason = event.get("reason", "failed")
+    reason = event.get("message") or event.get("reason", "failed")
     retry_at = event.get("retry_at")
     if retry_at is not None:
         return _moved(state, Status.BACKLOG, now, attempts=attempts, token=None,
@@ -221,7 +225,8 @@ def _retried(state: JobState, event: Event, now: float) -> JobState:
 
 def _triggered(state: JobState, event: Event, now: float) -> JobState:
     return _moved(state, Status.BACKLOG, now, cycle=state.cycle + 1, tries=0, approved=False,
-                  not_before=None, reason=None, reasons=(), inputs=dict(event.get("inputs", {})))
+                  not_before=None, reason=None, reasons=(), inputs=dict(event.get("inputs", {})),
+                  last_fire=event.get("fire", state.last_fire))
 
 
 def _cancelled(state: JobState, event: Event, now: float) -> JobState:
@@ -241,6 +246,8 @@ def _resumed(state: JobState, event: Event, now: float) -> JobState:
 def _noted(state: JobState, event: Event, now: float) -> JobState:
     if "token" in event:
         _check_token(state, event)
+    if "fire" in event:  # a cron fire that was armed or skipped (overlap) still counts as handled
+        return replace(state, last_fire=event["fire"])
     return state
 
 

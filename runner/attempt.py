@@ -1,0 +1,257 @@
+"""One attempt, from claimed to result: its directory, lease, environment, agent, verdict.
+
+The attempt directory and its lease are created while the claim's lock is held
+(see ``open_attempt``), so another runner's recovery can never see a claimed
+attempt without a held lease unless its runner really died. The lease
+descriptor is inherited by the child (``pass_fds``): an orphaned child keeps
+the lease after its runner is killed, and no one re-runs the attempt meanwhile.
+``result.json`` is written last, atomically; it carries the outcome event so
+recovery can record it if the runner died before appending it.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import re
+import socket
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from agents.base import AttemptContext, Failure, Outcome, OutputSink
+from runner.backoff import retry_delay
+from state.atomic import FILE_MODE, make_private_dir, write_atomic
+from state.deck import Deck
+from state.errors import AgentError, JobdeckError
+from state.machine import JobState, Status
+from state.redact import Redactor
+
+LEASE = "lease"
+RESULT = "result.json"
+OUTPUT = "output"
+STDERR = "stderr.log"
+
+
+@dataclass
+class Claimed:
+    """A claim this runner holds: the attempt's identity and its lease descriptor."""
+
+    job_id: str
+    attempt: int
+    token: int
+    workspace: str
+    tries: int
+    directory: Path
+    lease_fd: int
+    started: float
+
+    def release(self) -> None:
+        """Drop the lease (closing our descriptor; a child's inherited one closes with it)."""
+        if self.lease_fd >= 0:
+            os.close(self.lease_fd)
+            self.lease_fd = -1
+
+
+def open_attempt(deck: Deck, job_id: str, workspace: str, attempt: int) -> tuple[Path, int]:
+    """Create the attempt directory and take its lease. Call with the deck lock held."""
+    runs = deck.job_runs_dir(workspace, job_id)
+    make_private_dir(runs)
+    directory = runs / str(attempt)
+    directory.mkdir(mode=0o700, exist_ok=True)
+    fd = os.open(directory / LEASE, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, FILE_MODE)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        raise JobdeckError(f"lease of {directory} is held by another process") from None
+    return directory, fd
+
+
+def lease_held(directory: Path) -> bool:
+    """Whether some live process holds the attempt's lease."""
+    try:
+        fd = os.open(directory / LEASE, os.O_RDWR | os.O_CLOEXEC)
+    except FileNotFoundError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)
+    return False
+
+
+def write_claim(claimed: Claimed, runner_id: str) -> None:
+    """claim.json: who runs this attempt (for people; the event log is the truth)."""
+    record = {"job": claimed.job_id, "attempt": claimed.attempt, "token": claimed.token,
+              "runner": runner_id, "host": socket.gethostname(), "pid": os.getpid(),
+              "started": claimed.started}
+    write_atomic(claimed.directory / "claim.json", json.dumps(record).encode(), durable=False)
+
+
+def env_name(job_id: str) -> str:
+    """JOBDECK_INPUT_<ID>: a job id made into an environment variable suffix."""
+    return re.sub(r"[^A-Za-z0-9]", "_", job_id).upper()
+
+
+def resolve_env(values: Mapping[str, Any], environ: Mapping[str, str], where: str) -> dict[str, str]:
+    """Plain values as they are; {"env": NAME} references read from ``environ``."""
+    out = {}
+    for key, value in values.items():
+        if isinstance(value, str):
+            out[key] = value
+        else:
+            if value.env not in environ:
+                raise AgentError(f"{where}: environment variable {value.env} is not set",
+                                 hint=f"export {value.env}=... in the runner's environment")
+            out[key] = environ[value.env]
+    return out
+
+
+def latest_output(deck: Deck, job_id: str, state: JobState) -> Path | None:
+    """Output of the job's latest successful attempt."""
+    for attempt in reversed(state.attempts):
+        if attempt.outcome == "succeeded":
+            return deck.attempt_dir(attempt.workspace, job_id, attempt.n) / OUTPUT
+    return None
+
+
+def build_context(deck: Deck, spec: Any, job: Any, agent_spec: Any, claimed: Claimed,
+                  board: Any, redactor: Redactor, emit: Callable[[Mapping[str, Any]], None],
+                  environ: Mapping[str, str]) -> AttemptContext:
+    """Everything the agent needs: paths, inputs, dependency outputs, environment, limits."""
+    state = board.state(job.id)
+    inputs = {**job.inputs, **state.inputs}
+    dep_outputs = {}
+    for dep in job.depends_on:
+        path = latest_output(deck, dep, board.state(dep))
+        if path is not None:
+            dep_outputs[dep] = path
+    previous = None
+    if len(state.attempts) >= 2:
+        before = state.attempts[-2]
+        candidate = deck.attempt_dir(before.workspace, job.id, before.n) / OUTPUT
+        previous = candidate if candidate.exists() else None
+    workspace_dir = deck.workspace_dir(job.workspace)
+    output = OutputSink(claimed.directory / OUTPUT, redactor)
+    env = dict(environ)
+    if agent_spec is not None:
+        env.update(resolve_env(agent_spec.env, environ, f"agent '{job.agent}'"))
+    env.update(resolve_env(job.env, environ, f"job '{job.id}'"))
+    env.update({
+        "JOBDECK_DECK": str(deck.root),
+        "JOBDECK_JOB": job.id,
+        "JOBDECK_ATTEMPT": str(claimed.attempt),
+        "JOBDECK_ATTEMPT_DIR": str(claimed.directory),
+        "JOBDECK_OUTPUT": str(output.path),
+        "JOBDECK_WORKSPACE": str(workspace_dir),
+    })
+    if previous is not None:
+        env["JOBDECK_PREVIOUS_OUTPUT"] = str(previous)
+    if "input" in inputs:
+        env["JOBDECK_INPUT"] = inputs["input"]
+    for name, value in inputs.items():
+        env[f"JOBDECK_VAR_{env_name(name)}"] = value
+    for dep, path in dep_outputs.items():
+        env[f"JOBDECK_INPUT_{env_name(dep)}"] = str(path)
+    return AttemptContext(
+        job=job, agent_spec=agent_spec, attempt=claimed.attempt, attempt_dir=claimed.directory,
+        workspace_dir=workspace_dir, output=output, stderr_path=claimed.directory / STDERR,
+        env=env, inputs=inputs, dep_outputs=dep_outputs, previous_output=previous,
+        idle_timeout=job.timeout.idle, hard_timeout=job.timeout.hard, grace=job.timeout.grace,
+        pass_fds=(claimed.lease_fd,), redactor=redactor, emit=emit,
+    )
+
+
+def verdict(job: Any, claimed: Claimed, outcome: Outcome, reasons: list[str], now: float,
+            *, retry_after_floor: float | None = None) -> dict[str, Any]:
+    """The outcome event for an attempt: succeeded (done or review) or failed (retry or final)."""
+    base: dict[str, Any] = {"job": job.id, "token": claimed.token, "attempt": claimed.attempt,
+                            "exit_code": outcome.exit_code, "usage": outcome.usage, "cost": outcome.cost}
+    if outcome.model:
+        base["model"] = outcome.model
+    base = {k: v for k, v in base.items() if v is not None}
+    if outcome.ok:
+        policy = job.review_policy
+        if reasons and policy == "never":
+            return {**base, "type": "failed", "reason": "invalid_output", "reasons": reasons,
+                    "message": "output failed validation and review is 'never'"}
+        review = policy == "always" or bool(reasons)
+        event = {**base, "type": "succeeded", "review": review}
+        if review:
+            event["reason"] = "invalid output" if reasons else f"review required ({'risk ' + job.risk if job.review is None else 'review: always'})"
+            event["reasons"] = reasons
+        return event
+    event = {**base, "type": "failed", "reason": outcome.reason, "failure": outcome.failure.value if outcome.failure else None}
+    if outcome.message:
+        event["message"] = outcome.message
+    if outcome.failure == Failure.TRANSIENT and claimed.tries < job.retry.max_attempts:
+        delay = retry_delay(job.retry, claimed.tries, retry_after=outcome.retry_after)
+        event["retry_at"] = now + delay
+    return {k: v for k, v in event.items() if v is not None}
+
+
+def write_result(claimed: Claimed, event: Mapping[str, Any], output_bytes: int, ended: float) -> None:
+    """result.json, last: the completion marker with the outcome event inside."""
+    record = {"job": claimed.job_id, "attempt": claimed.attempt, "token": claimed.token,
+              "started": claimed.started, "ended": ended, "output_bytes": output_bytes,
+              "event": dict(event)}
+    write_atomic(claimed.directory / RESULT, json.dumps(record).encode(), durable=False)
+
+
+def read_result(directory: Path) -> dict[str, Any] | None:
+    """The outcome event stored in result.json, if the file is complete."""
+    try:
+        record = json.loads((directory / RESULT).read_bytes())
+    except (OSError, ValueError):
+        return None
+    event = record.get("event") if isinstance(record, dict) else None
+    return event if isinstance(event, dict) else None
+
+
+async def run_attempt(deck: Deck, spec: Any, job: Any, claimed: Claimed, board: Any,
+                      redactor: Redactor, emit: Callable[[Mapping[str, Any]], None],
+                      environ: Mapping[str, str] | None = None,
+                      clock: Callable[[], float] = time.time) -> dict[str, Any]:
+    """Run the attempt to its end and return its outcome event (result.json written)."""
+    from agents.registry import agent_for
+
+    environ = os.environ if environ is None else environ
+    output_bytes = 0
+    try:
+        agent, agent_spec = agent_for(job, spec)
+        ctx = build_context(deck, spec, job, agent_spec, claimed, board, redactor, emit, environ)
+        try:
+            outcome = await agent.run(ctx)
+        finally:
+            ctx.output.close()
+            output_bytes = ctx.output.bytes_written
+        reasons: list[str] = []
+        if outcome.ok and (job.validate_ is not None or job.output == "json"):
+            from agents.validation import check_output
+
+            reasons = check_output(job, ctx.output.path, ctx.env)
+    except AgentError as exc:
+        outcome = Outcome.failed("agent_error", Failure.PERSISTENT, redactor.text(str(exc)))
+        reasons = []
+    event = verdict(job, claimed, outcome, reasons, clock())
+    event["output_bytes"] = output_bytes
+    write_result(claimed, event, output_bytes, clock())
+    return event
+
+
+def interrupted_event(job: Any, state: JobState, token: int, now: float, why: str) -> dict[str, Any]:
+    """Event for an attempt whose runner stopped: retried only when the job is idempotent."""
+    event: dict[str, Any] = {"type": "interrupted", "job": state.job, "token": token, "reason": why}
+    if job is not None and job.idempotent and state.tries < job.retry.max_attempts:
+        event["retry_at"] = now
+    return event
+
+
+def is_running(state: JobState) -> bool:
+    return state.status == Status.RUNNING

@@ -1,0 +1,123 @@
+"""`jobdeck run`: the long-running runner, `--once` for scripts, `--job ID` for one job."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import signal
+import sys
+from typing import Any
+
+from runner.loop import Runner
+from runner.report import Reporter
+from state.deck import Deck
+from state.errors import JobdeckError, SpecError
+from state.loader import load_spec
+from state.machine import Status
+
+
+def _upstream(spec: Any, job_id: str, board: Any) -> set[str]:
+    """The job and every dependency (transitively) that is not done yet."""
+    wanted, stack = set(), [job_id]
+    while stack:
+        current = stack.pop()
+        if current in wanted:
+            continue
+        wanted.add(current)
+        for dep in spec.job(current).depends_on:
+            if board.state(dep).status != Status.DONE:
+                stack.append(dep)
+    return wanted
+
+
+def run_command(deck: Deck, args: argparse.Namespace) -> int:
+    """Run the runner as the CLI asked; return the exit code."""
+    try:
+        spec = load_spec(deck.spec_path).spec
+    except SpecError:
+        if args.once or args.job:
+            raise
+        spec = None  # the long-running runner waits for a valid jobs.json
+    reporter = Reporter(json_lines=args.json, quiet=args.quiet)
+    only = None
+    if args.job:
+        only = _prepare_job(deck, spec, args.job)
+    runner = Runner(deck, parallel=args.parallel, once=bool(args.once or args.job), only=only,
+                    report=reporter, grace=args.grace)
+    if args.job:
+        return asyncio.run(_run_job(runner, args.job, wait=args.wait))
+    asyncio.run(_serve(runner))
+    if args.once:
+        board = runner.store.board  # type: ignore[union-attr]
+        failed = [job for job in sorted(runner.ran) if board.state(job).status != Status.DONE]
+        if not args.quiet and not args.json:
+            done = len(runner.ran) - len(failed)
+            print(f"ran {len(runner.ran)} job{'s' if len(runner.ran) != 1 else ''}: {done} done"
+                  + (f", not done: {', '.join(failed[:10])}" if failed else ""), file=sys.stderr)
+        return 1 if failed else 0
+    return 0
+
+
+def _prepare_job(deck: Deck, spec: Any, job_id: str) -> set[str]:
+    from state.actions import act
+    from state.board import open_store
+    from state.errors import UnknownJob
+
+    if spec.job(job_id) is None:
+        raise UnknownJob(f"no job '{job_id}' in jobs.json", hint="see `jobdeck ls` for the ids")
+    with open_store(deck) as store:
+        state = store.board.state(job_id)
+        if state.status == Status.RUNNING:
+            raise JobdeckError(f"job '{job_id}' is already running", hint=f"follow it with `jobdeck logs {job_id} -f`")
+        if state.status != Status.BACKLOG:
+            act(store, spec, job_id, "retry", reason="jobdeck run --job", via="runner")
+        elif spec.job(job_id).schedule or spec.job(job_id).trigger:
+            if state.cycle == 0:
+                act(store, spec, job_id, "trigger", reason="jobdeck run --job", via="runner")
+        return _upstream(spec, job_id, store.board)
+
+
+async def _serve(runner: Runner) -> None:
+    loop = asyncio.get_running_loop()
+    signals = {"count": 0}
+
+    def on_signal() -> None:
+        signals["count"] += 1
+        if signals["count"] == 1:
+            runner.request_stop()
+        else:
+            runner.cancel_all()
+
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, on_signal)
+    await runner.run()
+
+
+async def _run_job(runner: Runner, job_id: str, *, wait: bool) -> int:
+    """Run until the job is done or cannot progress (without --wait)."""
+    task = asyncio.create_task(_serve(runner))
+    runner.once = False
+    try:
+        while not task.done():
+            await asyncio.wait([task], timeout=0.05)
+            store = runner.store
+            if store is None or runner.spec is None:
+                continue
+            state = store.board.state(job_id)
+            if state.status == Status.DONE or state.status in (Status.FAILED, Status.CANCELLED) \
+                    or (state.status == Status.REVIEW and not wait):
+                break
+            if not wait and not runner.tasks and runner.idle(runner.clock()):
+                break
+    finally:
+        runner.request_stop()
+        await task
+    state = runner.store.board.state(job_id)  # type: ignore[union-attr]
+    if state.status != Status.DONE:
+        from state.views import card
+
+        info = card(runner.spec.job(job_id), state, runner.store.board, runner.clock())  # type: ignore[union-attr]
+        detail = "; ".join(filter(None, [state.reason, *info.flags]))
+        print(f"jobdeck run: job '{job_id}' is {state.status.value}" + (f" ({detail})" if detail else ""), file=sys.stderr)
+        return 1
+    return 0

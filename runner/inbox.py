@@ -1,0 +1,65 @@
+"""Event triggers: files dropped in workspaces/<ws>/inbox/ start runs of matching jobs.
+
+Each file fires once, even across restarts: the trigger event records the
+file's key (workspace, name, inode, mtime), and the board remembers every key
+it has seen. A file still being written is left until its size stops changing
+between two scans.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+from typing import Any
+
+from state.deck import Deck
+
+
+def file_key(workspace: str, entry: os.DirEntry[str]) -> str:
+    st = entry.stat()
+    return f"{workspace}/{entry.name}:{st.st_ino}:{st.st_mtime_ns}:{st.st_size}"
+
+
+class InboxScanner:
+    """Finds new inbox files for jobs with a ``trigger`` pattern."""
+
+    def __init__(self, deck: Deck) -> None:
+        self.deck = deck
+        self._sizes: dict[str, int] = {}
+
+    def scan(self, spec: Any, seen: set[str]) -> list[tuple[Any, str, str]]:
+        """(job, file key, file path) for each new, settled file matching a job's trigger."""
+        found = []
+        by_workspace: dict[str, list[Any]] = {}
+        for job in spec.jobs:
+            if job.trigger is not None:
+                by_workspace.setdefault(job.workspace, []).append(job)
+        for workspace, jobs in by_workspace.items():
+            inbox = self.deck.inbox_dir(workspace)
+            try:
+                entries = sorted(os.scandir(inbox), key=lambda e: e.name)
+            except FileNotFoundError:
+                inbox.mkdir(mode=0o700, parents=True, exist_ok=True)
+                continue
+            for entry in entries:
+                if entry.name.startswith(".") or not entry.is_file(follow_symlinks=False):
+                    continue
+                key = file_key(workspace, entry)
+                if key in seen:
+                    continue
+                path = f"{workspace}/{entry.name}"
+                size = entry.stat().st_size
+                if self._sizes.get(path) != size:
+                    self._sizes[path] = size  # settle: fire on the next scan if unchanged
+                    continue
+                for job in jobs:
+                    if fnmatch.fnmatch(entry.name, job.trigger):
+                        found.append((job, key, entry.path))
+        return found
+
+    def unsettled(self) -> bool:
+        """Whether a file was seen growing and needs another scan."""
+        return bool(self._sizes)
+
+    def forget(self, keys: set[str]) -> None:
+        self._sizes = {p: s for p, s in self._sizes.items() if not any(k.startswith(p + ":") for k in keys)}

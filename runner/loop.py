@@ -1,0 +1,484 @@
+"""The runner loop: wake on change, decide, claim, supervise, record. One turn at a time.
+
+``turn()`` does one pass without waiting (tests drive it step by step with an
+injected clock); ``run()`` alternates turns with waiting for a wake-up: a change
+in the deck directory (jobs.json, events.jsonl, an inbox), an attempt's end,
+or the next timer (retry backoff, cron fire, orphan check, heartbeat).
+Every decision that writes is taken under the deck lock on a caught-up board,
+and each batch of events costs one fsync (group commit).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+import socket
+import sys
+import time
+import traceback
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from runner import cron
+from runner.attempt import (
+    Claimed,
+    interrupted_event,
+    open_attempt,
+    run_attempt,
+    write_claim,
+    write_result,
+)
+from runner.capacity import Capacity
+from runner.heartbeat import INTERVAL as HEARTBEAT_INTERVAL
+from runner.heartbeat import Heartbeat
+from runner.inbox import InboxScanner
+from runner.recovery import orphaned_events
+from runner.selection import ReadyIndex
+from state.board import Board, Store, open_store
+from state.deck import Deck
+from state.graph import downstream
+from state.loader import SpecSource
+from state.machine import Status
+from state.redact import Redactor
+from state.views import is_ready
+
+ORPHAN_CHECK = 2.0
+FINAL = frozenset({Status.DONE, Status.FAILED, Status.REVIEW, Status.CANCELLED})
+
+
+class Runner:
+    """Claims and runs the deck's ready jobs."""
+
+    def __init__(self, deck: Deck, *, parallel: int | None = None, once: bool = False,
+                 only: set[str] | None = None, clock: Callable[[], float] = time.time,
+                 report: Callable[[Mapping[str, Any]], None] | None = None,
+                 runner_id: str | None = None, environ: Mapping[str, str] | None = None,
+                 grace: float = 10.0, watch: bool = True) -> None:
+        self.deck = deck
+        self.parallel_override = parallel
+        self.once = once
+        self.clock = clock
+        self.report = report or (lambda record: None)
+        self.runner_id = runner_id or f"{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(2)}"
+        self.environ = dict(os.environ if environ is None else environ)
+        self.grace = grace
+        self.watch = watch
+        self.source = SpecSource(deck.spec_path)
+        self.index = ReadyIndex()
+        self.index.only = only
+        self.inbox = InboxScanner(deck)
+        self.store: Store | None = None
+        self.spec: Any = None
+        self.capacity = Capacity(parallel or 1)
+        self.claims: dict[str, Claimed] = {}
+        self.tasks: dict[str, asyncio.Task[None]] = {}
+        self.finished: list[tuple[Claimed, dict[str, Any]]] = []
+        self.progress: list[dict[str, Any]] = []
+        self.cancel_why: dict[str, str] = {}
+        self.running_ids: set[str] = set()
+        self.ran: set[str] = set()
+        self.stopping = False
+        self.wake = asyncio.Event()
+        self.heartbeat: Heartbeat | None = None
+        self.spec_error_reported: str | None = None
+        self._next_orphan_check = 0.0
+        self._inbox_due = True
+        self._watcher: asyncio.Task[None] | None = None
+
+    # -- set-up and tear-down ---------------------------------------------------------
+
+    def start(self) -> None:
+        """Open the store, load the spec, start watching."""
+        self.deck.ensure_state_dirs()
+        self.source.refresh()
+        referenced = set()
+        if self.source.current is not None:
+            referenced = _env_refs(self.source.current.spec)
+        redactor = Redactor.from_environ(self.environ, referenced)
+        self.store = open_store(self.deck, redactor=redactor)
+        self.redactor = redactor
+        self.running_ids = {job for job, st in self.store.board.jobs.items() if st.status == Status.RUNNING}
+        self._apply_spec()
+        self.heartbeat = Heartbeat(self.deck.runners_dir, self.runner_id, self.capacity.parallel)
+        self.report({"type": "runner_started", "runner": self.runner_id, "parallel": self.capacity.parallel})
+        if self.watch:
+            self._watcher = asyncio.get_running_loop().create_task(self._watch())
+
+    def close(self) -> None:
+        if self._watcher is not None:
+            self._watcher.cancel()
+        if self.heartbeat is not None:
+            self.heartbeat.stop()
+        if self.store is not None:
+            self.store.write_snapshot()
+            self.store.close()
+
+    def _apply_spec(self) -> None:
+        """Adopt the newest good spec; report a bad one once."""
+        error = self.source.error
+        if error is not None and str(error) != self.spec_error_reported:
+            self.spec_error_reported = str(error)
+            self.report({"type": "spec_error", "message": str(error),
+                         "keeping": "last good spec" if self.source.current else "no spec yet"})
+        if error is None:
+            self.spec_error_reported = None
+        current = self.source.current.spec if self.source.current else None
+        if current is not None and current is not self.spec:
+            self.spec = current
+            self.capacity.parallel = self.parallel_override or current.limits.parallel
+            self.index.reset(current)
+            self._recount()
+            self._inbox_due = True
+            if self._watcher is not None:  # the inboxes to watch may have changed
+                self._watcher.cancel()
+                self._watcher = asyncio.get_running_loop().create_task(self._watch())
+
+    def _recount(self) -> None:
+        used = Capacity(self.capacity.parallel)
+        for job_id in self.running_ids:
+            job = self.spec.job(job_id) if self.spec else None
+            if job is not None:
+                used.take(job, self.spec, own=job_id in self.claims)
+        self.capacity.used, self.capacity.mine = used.used, len(self.claims)
+
+    # -- one turn ---------------------------------------------------------------------
+
+    async def turn(self) -> float | None:
+        """One pass: record ends, fire schedules and triggers, recover orphans, claim.
+
+        Returns the time of the next timer (epoch seconds) or None.
+        """
+        assert self.store is not None
+        now = self.clock()
+        if self.source.refresh():
+            self._apply_spec()
+        self._absorb(self.store.refresh())
+        self._cancel_revoked()
+        self._record_finished(now)
+        if self.spec is not None:
+            self._fire_schedules(now)
+            self._fire_inbox()
+            self._recover_orphans(now)
+            if not self.stopping:
+                self._claim(now)
+        if self.heartbeat is not None:
+            self.heartbeat.beat(sorted(self.claims), now)
+        return self._next_timer(now)
+
+    def _absorb(self, records: list[dict[str, Any]]) -> None:
+        """Track which jobs changed (for readiness and capacity)."""
+        changed = set()
+        board = self.store.board  # type: ignore[union-attr]
+        for record in records:
+            job = record.get("job")
+            if isinstance(job, str):
+                changed.add(job)
+            self.report(record)
+        for job_id in changed:
+            running = board.state(job_id).status == Status.RUNNING
+            if running and job_id not in self.running_ids:
+                self.running_ids.add(job_id)
+            elif not running and job_id in self.running_ids:
+                self.running_ids.discard(job_id)
+        if changed:
+            self.index.touch(changed)
+            self._recount()
+
+    def _cancel_revoked(self) -> None:
+        """Stop our attempts whose claim is no longer current (operator cancel)."""
+        board = self.store.board  # type: ignore[union-attr]
+        for job_id, claimed in self.claims.items():
+            state = board.state(job_id)
+            task = self.tasks.get(job_id)
+            if task is None or task.done() or job_id in self.cancel_why:
+                continue
+            if state.status != Status.RUNNING or state.token != claimed.token:
+                self.cancel_why[job_id] = "cancelled"
+                task.cancel()
+
+    def _record_finished(self, now: float) -> None:
+        if not self.finished and not self.progress:
+            return
+        finished, self.finished = self.finished, []
+        bodies = list(self.progress) + [event for _, event in finished]
+        self.progress = []
+        records, refused = self.store.commit(bodies, now=now, strict=False)  # type: ignore[union-attr]
+        for rejected in refused:
+            self.report({"type": "refused", "job": rejected.body.get("job"), "message": str(rejected.error)})
+        for claimed, _ in finished:
+            claimed.release()
+            self.claims.pop(claimed.job_id, None)
+            self.tasks.pop(claimed.job_id, None)
+            self.cancel_why.pop(claimed.job_id, None)
+        self._absorb(records)
+
+    def _fire_schedules(self, now: float) -> None:
+        board = self.store.board  # type: ignore[union-attr]
+        scheduled = [job for job in self.spec.jobs if job.schedule is not None]
+        if not scheduled:
+            return
+        events: list[dict[str, Any]] = []
+        deps = {job.id: job.depends_on for job in self.spec.jobs}
+        for job in scheduled:
+            state = board.state(job.id)
+            targets = downstream([job.id], deps)
+            busy = any(board.state(t).status == Status.RUNNING for t in targets)
+            decision = cron.decide(job, state.last_fire, now, busy)
+            if decision is None:
+                continue
+            if decision.action == "arm":
+                events.append({"type": "progress", "job": job.id, "what": "schedule_armed", "fire": decision.fire})
+            elif decision.action == "skip":
+                events.append({"type": "progress", "job": job.id, "what": "fire_skipped", "fire": decision.fire,
+                               "reason": "previous cycle still running"})
+            else:
+                for target in targets:
+                    event = {"type": "triggered", "job": target, "source": "cron", "root": job.id, "by": self.runner_id}
+                    if target == job.id:
+                        event.update(fire=decision.fire, missed=decision.missed)
+                    events.append(event)
+        if events:
+            self._commit(events, now)
+
+    def _fire_inbox(self) -> None:
+        if not self._inbox_due and not self.inbox.unsettled():
+            return
+        self._inbox_due = False
+        board = self.store.board  # type: ignore[union-attr]
+        found = self.inbox.scan(self.spec, board.files)
+        if not found:
+            return
+        deps = {job.id: job.depends_on for job in self.spec.jobs}
+        events = []
+        for job, key, path in found:
+            targets = downstream([job.id], deps)
+            if any(board.state(t).status == Status.RUNNING for t in targets):
+                self._inbox_due = True  # try again when the running cycle ends
+                continue
+            for target in targets:
+                event = {"type": "triggered", "job": target, "source": "inbox", "root": job.id, "by": self.runner_id}
+                if target == job.id:
+                    event.update(file=key, inputs={"input": path})
+                events.append(event)
+        if events:
+            self._commit(events, self.clock())
+            self.inbox.forget({key for _, key, _ in found})
+
+    def _recover_orphans(self, now: float) -> None:
+        foreign = self.running_ids - set(self.claims)
+        if not foreign or now < self._next_orphan_check:
+            return
+        self._next_orphan_check = now + ORPHAN_CHECK
+
+        def decide(board: Board) -> list[dict[str, Any]]:
+            ids = {j for j, st in board.jobs.items() if st.status == Status.RUNNING}
+            return orphaned_events(self.deck, self.spec, board, ids, set(self.claims), now)
+
+        records, _ = self.store.transact(decide, now=now, strict=False)  # type: ignore[union-attr]
+        self._absorb(records)
+
+    def _claim(self, now: float) -> None:
+        if self.capacity.full:
+            return
+        board = self.store.board  # type: ignore[union-attr]
+        self.index.update(board, now)
+        if not self.index.ready:
+            return
+        spec = self.spec
+
+        def fits(job: Any) -> bool:
+            return self.capacity.fits(job, spec)
+
+        store = self.store
+        assert store is not None
+        with store.lock:
+            self._absorb(store.refresh())
+            candidates = []
+
+            def choose(job: Any) -> bool:
+                if fits(job) and is_ready(job, board.state(job.id), board, now):
+                    self.capacity.take(job, spec)
+                    candidates.append(job)
+                    return True
+                return False
+
+            self.index.take(choose, lambda: self.capacity.full)
+            if not candidates:
+                return
+            bodies = [{"type": "claimed", "job": job.id, "attempt": board.state(job.id).next_attempt,
+                       "runner": self.runner_id, "workspace": job.workspace, "pid": os.getpid()}
+                      for job in candidates]
+            records, refused = store.commit(bodies, now=now, strict=False)
+            for rejected in refused:
+                job = spec.job(rejected.body["job"])
+                self.capacity.give_back(job, spec)
+            opened = []
+            for record in records:
+                directory, lease_fd = open_attempt(self.deck, record["job"], record["workspace"], record["attempt"])
+                opened.append(Claimed(record["job"], record["attempt"], record["seq"], record["workspace"],
+                                      board.state(record["job"]).tries, directory, lease_fd, record["ts"]))
+        for record in records:
+            self.report(record)
+        for claimed in opened:
+            self.claims[claimed.job_id] = claimed
+            self.running_ids.add(claimed.job_id)
+            self.ran.add(claimed.job_id)
+            write_claim(claimed, self.runner_id)
+            job = spec.job(claimed.job_id)
+            self.tasks[claimed.job_id] = asyncio.get_running_loop().create_task(self._attempt(job, claimed))
+        self.index.touch([c.job_id for c in opened])
+
+    def _commit(self, events: list[dict[str, Any]], now: float) -> None:
+        records, refused = self.store.commit(events, now=now, strict=False)  # type: ignore[union-attr]
+        for rejected in refused:
+            self.report({"type": "refused", "job": rejected.body.get("job"), "message": str(rejected.error)})
+        self._absorb(records)
+
+    # -- attempts ---------------------------------------------------------------------
+
+    async def _attempt(self, job: Any, claimed: Claimed) -> None:
+        def emit(event: Mapping[str, Any]) -> None:
+            self.progress.append({**event, "job": job.id, "token": claimed.token})
+
+        try:
+            event = await run_attempt(self.deck, self.spec, job, claimed, self.store.board,  # type: ignore[union-attr]
+                                      self.redactor, emit, self.environ, self.clock)
+        except asyncio.CancelledError:
+            why = self.cancel_why.get(job.id, "runner stopped")
+            if why == "cancelled":
+                event = {"type": "failed", "job": job.id, "token": claimed.token, "reason": "cancelled"}
+            else:
+                event = interrupted_event(job, self.store.board.state(job.id), claimed.token,  # type: ignore[union-attr]
+                                          self.clock(), why)
+            write_result(claimed, event, 0, self.clock())
+        except Exception as exc:  # a bug in jobdeck, not the job: record it, keep the runner alive
+            detail = "".join(traceback.format_exception(exc))
+            with open(claimed.directory / "stderr.log", "a") as log:
+                log.write(self.redactor.text(detail))
+            event = {"type": "failed", "job": job.id, "token": claimed.token, "reason": "runner_error",
+                     "message": self.redactor.text(f"{type(exc).__name__}: {exc}")}
+            write_result(claimed, event, 0, self.clock())
+        self.finished.append((claimed, event))
+        self.wake.set()
+
+    # -- waiting ------------------------------------------------------------------------
+
+    def _next_timer(self, now: float) -> float | None:
+        times = []
+        wait = self.index.next_wait()
+        if wait is not None:
+            times.append(wait)
+        if self.spec is not None:
+            board = self.store.board  # type: ignore[union-attr]
+            scheduled = [job for job in self.spec.jobs if job.schedule is not None]
+            if scheduled:
+                nxt = cron.next_due(scheduled, {j.id: board.state(j.id).last_fire for j in scheduled}, now)
+                if nxt is not None:
+                    times.append(nxt)
+        if self.running_ids - set(self.claims):
+            times.append(self._next_orphan_check)
+        if self.inbox.unsettled():
+            times.append(now + 0.2)
+        if self.heartbeat is not None and not self.once:
+            times.append(self.heartbeat.last + HEARTBEAT_INTERVAL)
+        return min(times) if times else None
+
+    def idle(self, now: float) -> bool:
+        """Nothing running, nothing to record, nothing ready, no retry of ours pending."""
+        if self.tasks or self.finished or self.progress:
+            return False
+        board = self.store.board  # type: ignore[union-attr]
+        self.index.update(board, now)
+        if self.index.ready and not self.stopping:
+            return False
+        for job_id in self.ran:
+            state = board.state(job_id)
+            if state.status == Status.BACKLOG and state.not_before is not None:
+                return False
+        return True
+
+    async def _watch(self) -> None:
+        import watchfiles
+
+        paths = [self.deck.root, self.deck.state_dir]
+        if self.spec is not None:
+            for workspace in {job.workspace for job in self.spec.jobs if job.trigger}:
+                inbox = self.deck.inbox_dir(workspace)
+                inbox.mkdir(mode=0o700, parents=True, exist_ok=True)
+                paths.append(inbox)
+        inboxes = {str(p) for p in paths[2:]}
+
+        def interesting(change: Any, path: str) -> bool:
+            name = os.path.basename(path)
+            return name in ("jobs.json", "events.jsonl") or os.path.dirname(path) in inboxes
+
+        async for changes in watchfiles.awatch(*paths, watch_filter=interesting, recursive=False,
+                                                step=20, debounce=200, rust_timeout=0):
+            if any(os.path.dirname(p) in inboxes for _, p in changes):
+                self._inbox_due = True
+            self.wake.set()
+
+    async def run(self) -> None:
+        """Turn until stopped (or, with ``once``, until idle)."""
+        self.start()
+        try:
+            while True:
+                self.wake.clear()
+                deadline = await self.turn()
+                now = self.clock()
+                if self.once and self.idle(now):
+                    return
+                if self.stopping and not self.tasks and not self.finished:
+                    return
+                timeout = None if deadline is None else max(0.0, deadline - now)
+                try:
+                    await asyncio.wait_for(self.wake.wait(), timeout)
+                except TimeoutError:
+                    pass
+        finally:
+            await self.shutdown()
+
+    async def shutdown(self, grace: float | None = None) -> None:
+        """Stop claiming; let attempts finish within the grace period, then stop them."""
+        self.stopping = True
+        grace = self.grace if grace is None else grace
+        if self.tasks:
+            _, pending = await asyncio.wait(list(self.tasks.values()), timeout=grace)
+            for task in pending:
+                task.cancel()
+            if pending:
+                await asyncio.wait(pending)
+        if self.store is not None:
+            self._record_finished(self.clock())
+        self.close()
+
+    def request_stop(self) -> None:
+        """First signal: stop claiming and wind down."""
+        self.stopping = True
+        self.wake.set()
+
+    def cancel_all(self) -> None:
+        """Second signal: stop every attempt now."""
+        self.stopping = True
+        self.grace = 0.0
+        for job_id, task in self.tasks.items():
+            self.cancel_why.setdefault(job_id, "runner stopped")
+            task.cancel()
+        self.wake.set()
+
+
+def _env_refs(spec: Any) -> set[str]:
+    names = set()
+    for holder in [*spec.jobs, *spec.agents.values()]:
+        for value in holder.env.values():
+            if not isinstance(value, str):
+                names.add(value.env)
+    for agent in spec.agents.values():
+        if agent.api_key is not None:
+            names.add(agent.api_key.env)
+    return names
+
+
+def print_error(message: str) -> None:
+    print(f"jobdeck run: {message}", file=sys.stderr)

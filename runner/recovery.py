@@ -1,0 +1,38 @@
+"""Attempts left running by a runner that is gone: record their result, or mark them interrupted.
+
+Called under the deck lock. Lease still held → still running somewhere (an
+orphaned child, or another runner): leave it. Lease free and result.json
+present → the runner died after finishing: record the stored outcome. Lease
+free and no result → interrupted: retried only when the job is idempotent,
+otherwise sent to review.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from runner.attempt import interrupted_event, lease_held, read_result
+from state.board import Board
+from state.deck import Deck
+from state.machine import Status
+
+
+def orphaned_events(deck: Deck, spec: Any, board: Board, job_ids: set[str], mine: set[str],
+                    now: float) -> list[dict[str, Any]]:
+    """Events resolving every running attempt in ``job_ids`` that no live process holds."""
+    events = []
+    for job_id in sorted(job_ids - mine):
+        state = board.state(job_id)
+        attempt = state.attempt
+        if state.status != Status.RUNNING or attempt is None or state.token is None:
+            continue
+        directory = deck.attempt_dir(attempt.workspace, job_id, attempt.n)
+        if lease_held(directory):
+            continue
+        stored = read_result(directory)
+        if stored is not None and stored.get("token") == state.token:
+            events.append({**stored, "recovered": True})
+        else:
+            job = spec.job(job_id) if spec is not None else None
+            events.append(interrupted_event(job, state, state.token, now, "runner died"))
+    return events

@@ -1,0 +1,96 @@
+"""What the runner prints: a line per transition (rich on a terminal), or JSON lines."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from collections.abc import Mapping
+from typing import Any, TextIO
+
+_WORDS = {
+    "claimed": "started",
+    "succeeded": "succeeded",
+    "failed": "failed",
+    "interrupted": "interrupted",
+    "triggered": "triggered",
+    "cancelled": "cancelled",
+    "approved": "approved",
+    "rejected": "rejected",
+    "retried": "retried",
+}
+_STYLE = {"started": "yellow", "succeeded": "green", "failed": "red", "interrupted": "magenta",
+          "review": "magenta", "done": "green", "retry": "yellow", "spec_error": "red"}
+
+
+class Reporter:
+    """Prints runner events for people (plain or coloured) or scripts (--json)."""
+
+    def __init__(self, *, json_lines: bool = False, quiet: bool = False, stream: TextIO | None = None) -> None:
+        self.json_lines = json_lines
+        self.quiet = quiet
+        self.stream = stream or sys.stdout
+        self.console = None
+        if not json_lines and not quiet and self.stream.isatty():
+            from rich.console import Console
+
+            self.console = Console(file=self.stream, highlight=False)
+
+    def __call__(self, record: Mapping[str, Any]) -> None:
+        kind = record.get("type")
+        if self.json_lines:
+            if kind not in ("progress",) or record.get("what") != "started":
+                self.stream.write(json.dumps(dict(record), ensure_ascii=False) + "\n")
+                self.stream.flush()
+            return
+        if self.quiet and kind != "spec_error":
+            return
+        line, style = self._describe(record)
+        if line is None:
+            return
+        stamp = time.strftime("%H:%M:%S", time.localtime(record.get("ts", time.time())))
+        if self.console is not None:
+            from rich.markup import escape
+
+            self.console.print(f"[dim]{stamp}[/] [{style}]{escape(line)}[/]" if style else f"[dim]{stamp}[/] {escape(line)}")
+        else:
+            stream = sys.stderr if kind == "spec_error" else self.stream
+            stream.write(f"{stamp} {line}\n")
+            stream.flush()
+
+    def _describe(self, record: Mapping[str, Any]) -> tuple[str | None, str | None]:
+        kind = record.get("type")
+        job = record.get("job", "")
+        if kind == "runner_started":
+            return f"runner {record['runner']} started (parallel {record['parallel']})", None
+        if kind == "spec_error":
+            return f"jobs.json is invalid, keeping the {record['keeping']}: {record['message']}", "red"
+        if kind == "refused":
+            return f"{job}: event refused: {record.get('message')}", "dim"
+        if kind == "claimed":
+            return f"{job} started (attempt {record.get('attempt')})", "yellow"
+        if kind == "succeeded":
+            if record.get("review"):
+                reasons = "; ".join(record.get("reasons") or []) or record.get("reason", "")
+                return f"{job} needs review: {reasons}", "magenta"
+            return f"{job} done", "green"
+        if kind == "failed":
+            why = record.get("message") or record.get("reason")
+            if record.get("retry_at"):
+                wait = max(0.0, record["retry_at"] - record.get("ts", time.time()))
+                return f"{job} failed ({why}); retry in {wait:.1f}s", "yellow"
+            return f"{job} failed: {why}", "red"
+        if kind == "interrupted":
+            return f"{job} interrupted ({record.get('reason')})" + ("; will retry" if record.get("retry_at") else "; sent to review"), "magenta"
+        if kind == "progress":
+            what = record.get("what")
+            if what == "fire_skipped":
+                return f"{job}: schedule fire skipped ({record.get('reason')})", "dim"
+            if what in ("retry", "fallback", "cooldown"):
+                return f"{job}: {what} {record.get('model', '')} ({record.get('reason', '')})", "dim"
+            return None, None
+        word = _WORDS.get(str(kind))
+        if word and job:
+            by = record.get("by")
+            return f"{job} {word}" + (f" by {by}" if by else ""), None
+        return None, None

@@ -1,0 +1,96 @@
+"""Which jobs to start next, kept incrementally so a turn costs O(changes), not O(jobs).
+
+Jobs whose readiness may have changed are marked dirty (the job of every new
+event and its dependents, jobs whose retry time passed, everything on a spec
+change); only those are re-evaluated. Ready jobs sit in a heap ordered by
+priority, then by how long they have waited.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from state.board import Board
+from state.graph import dependents
+from state.machine import Status
+from state.views import is_ready
+
+
+class ReadyIndex:
+    """Ready jobs of one spec, updated from dirty marks."""
+
+    def __init__(self) -> None:
+        self.spec: Any = None
+        self.ready: set[str] = set()
+        self._heap: list[tuple[int, float, int, str]] = []
+        self._dirty: set[str] = set()
+        self._waits: list[tuple[float, str]] = []  # (not_before, job) for retry timers
+        self._reverse: dict[str, list[str]] = {}
+        self._counter = 0
+        self.only: set[str] | None = None
+
+    def reset(self, spec: Any) -> None:
+        """A new spec: everything is re-evaluated."""
+        self.spec = spec
+        self._reverse = dependents({job.id: job.depends_on for job in spec.jobs})
+        self.ready.clear()
+        self._heap.clear()
+        self._dirty = set(spec.by_id)
+
+    def touch(self, job_ids: Iterable[str]) -> None:
+        """These jobs changed state: re-evaluate them and their direct dependents."""
+        for job_id in job_ids:
+            self._dirty.add(job_id)
+            self._dirty.update(self._reverse.get(job_id, ()))
+
+    def next_wait(self) -> float | None:
+        """The earliest retry time among waiting jobs."""
+        return self._waits[0][0] if self._waits else None
+
+    def update(self, board: Board, now: float) -> None:
+        """Re-evaluate dirty jobs and jobs whose retry time has come."""
+        while self._waits and self._waits[0][0] <= now:
+            self._dirty.add(heapq.heappop(self._waits)[1])
+        if not self._dirty or self.spec is None:
+            return
+        by_id = self.spec.by_id
+        for job_id in self._dirty:
+            job = by_id.get(job_id)
+            if job is None or (self.only is not None and job_id not in self.only):
+                self.ready.discard(job_id)
+                continue
+            state = board.state(job_id)
+            if is_ready(job, state, board, now):
+                if job_id not in self.ready:
+                    self.ready.add(job_id)
+                    self._counter += 1
+                    heapq.heappush(self._heap, (-job.priority, state.since or 0.0, self._counter, job_id))
+            else:
+                self.ready.discard(job_id)
+                if state.status == Status.BACKLOG and state.not_before is not None and state.not_before > now:
+                    heapq.heappush(self._waits, (state.not_before, job_id))
+        self._dirty.clear()
+
+    def take(self, fits: Callable[[Any], bool], full: Callable[[], bool]) -> list[Any]:
+        """Pop ready jobs in order while ``fits(job)`` accepts them, until ``full()``."""
+        chosen: list[Any] = []
+        skipped: list[tuple[int, float, int, str]] = []
+        by_id = self.spec.by_id if self.spec is not None else {}
+        while self._heap:
+            entry = heapq.heappop(self._heap)
+            job_id = entry[3]
+            if job_id not in self.ready:
+                continue  # stale heap entry
+            job = by_id[job_id]
+            if fits(job):
+                self.ready.discard(job_id)
+                chosen.append(job)
+            else:
+                skipped.append(entry)
+            if full():
+                break
+        for entry in skipped:
+            heapq.heappush(self._heap, entry)
+        return chosen
