@@ -53,7 +53,7 @@ class SpecError(JobdeckError):
         if self.job is not None:
             where += f": job '{self.job}'"
         if self.field:
-            where += f", field '{self.field}'"
+            where += f"{',' if self.job is not None else ':'} field '{self.field}'"
         return where
 
     def __str__(self) -> str:

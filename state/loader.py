@@ -118,8 +118,52 @@ def _validate_schema(data: dict[str, Any], text: str, where: str) -> Any:
     try:
         return Spec.model_validate(data)
     except ValidationError as exc:
-        errors = [_from_pydantic(err, data, text, where) for err in exc.errors(include_url=False)]
+        found = _merge_union_errors(exc.errors(include_url=False))
+        errors = [_from_pydantic(err, data, text, where) for err in found]
         raise (errors[0] if len(errors) == 1 else SpecErrors(errors)) from None
+
+
+#: Union members pydantic names in an error's location, and how to say them.
+_UNION_MEMBERS = {"str": "a string", "list[str]": "a list of strings", "EnvRef": 'an {"env": "NAME"} reference'}
+
+
+def _merge_union_errors(errors: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One error per problem: a value that fits no member of a union is one error, not one per member.
+
+    When the value got inside one member (a list with a bad item, an env reference with a bad
+    name), that member's errors are the useful ones; otherwise say which kinds would do.
+    """
+    groups: dict[tuple[Any, ...], dict[str, list[dict[str, Any]]]] = {}
+    order: list[Any] = []
+    for err in errors:
+        loc = tuple(err["loc"])
+        at = next((i for i, p in enumerate(loc) if i and isinstance(p, str) and p in _UNION_MEMBERS), None)
+        if at is None:
+            order.append(err)
+            continue
+        prefix = loc[:at]
+        if prefix not in groups:
+            groups[prefix] = {}
+            order.append(prefix)
+        groups[prefix].setdefault(loc[at], []).append(err)
+    merged: list[dict[str, Any]] = []
+    for item in order:
+        if isinstance(item, dict):
+            merged.append(item)
+            continue
+        members = groups[item]
+        if len(members) == 1:
+            merged.extend(next(iter(members.values())))
+            continue
+        inside = [errs for errs in members.values()
+                  if any(len(e["loc"]) > len(item) + 1 or not e["type"].endswith("_type") for e in errs)]
+        if len(inside) == 1:
+            merged.extend(inside[0])
+            continue
+        first = next(iter(members.values()))[0]
+        kinds = " or ".join(_UNION_MEMBERS[name] for name in members)
+        merged.append({"type": "union_type", "loc": item, "msg": f"must be {kinds}", "input": first.get("input")})
+    return merged
 
 
 def _from_pydantic(err: dict[str, Any], data: dict[str, Any], text: str, where: str) -> SpecError:
@@ -154,8 +198,16 @@ def _describe(err: dict[str, Any], field_path: list[Any]) -> tuple[str, str | No
     if kind == "missing":
         return (f"missing required field '{name}'", None)
     if kind == "string_pattern_mismatch":
-        return ("must be 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit", None)
-    message = err["msg"]
+        from state.ids import ID_PATTERN
+        from state.spec import ENV_NAME_PATTERN
+
+        pattern = (err.get("ctx") or {}).get("pattern")
+        if pattern == ID_PATTERN:
+            return ("must be 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit", None)
+        if pattern == ENV_NAME_PATTERN:
+            return ("must be an environment variable name: letters, digits and '_', not starting with a digit", None)
+        return (f"must match the pattern {pattern}", None)
+    message = _PLAIN.get(kind) or err["msg"]
     if message.startswith("Value error, "):
         message = message[len("Value error, "):]
     elif message.startswith("Assertion failed, "):
@@ -167,16 +219,34 @@ def _describe(err: dict[str, Any], field_path: list[Any]) -> tuple[str, str | No
     return message, None
 
 
+#: pydantic's wording for wrong JSON types, in terms of JSON.
+_PLAIN = {
+    "model_type": "must be a JSON object",
+    "model_attributes_type": "must be a JSON object",
+    "dict_type": "must be a JSON object",
+    "list_type": "must be a list",
+    "string_type": "must be a string",
+    "int_type": "must be an integer",
+    "int_parsing": "must be an integer",
+    "int_from_float": "must be a whole number",
+    "float_type": "must be a number",
+    "float_parsing": "must be a number",
+    "bool_type": "must be true or false",
+    "bool_parsing": "must be true or false",
+}
+
+
 def _short(value: Any) -> str:
     text = repr(value)
     return text if len(text) <= 40 else text[:37] + "..."
 
 
-def _line_of(text: str, job_id: str | None, field: Any) -> int | None:
-    """Best-effort line of a job (and a field within it) for error messages."""
+def _line_of(text: str, job_id: str | None, field: Any, nth: int = 0) -> int | None:
+    """Best-effort line of a job (its ``nth`` declaration) and a field within it, for errors."""
     start = 0
     if job_id and not job_id.startswith("#"):
-        match = re.search(r'"id"\s*:\s*' + re.escape(strictjson.json_string(job_id)), text)
+        pattern = re.compile(r'"id"\s*:\s*' + re.escape(strictjson.json_string(job_id)))
+        match = next((m for i, m in enumerate(pattern.finditer(text)) if i == nth), None)
         if not match:
             return None
         start = match.start()
@@ -196,14 +266,17 @@ def _check_semantics(spec: Any, text: str, where: str) -> None:
 
     errors: list[SpecError] = []
 
-    def err(message: str, job: str | None = None, field: str | None = None, hint: str | None = None) -> None:
-        errors.append(SpecError(message, path=where, line=_line_of(text, job, field), job=job, field=field, hint=hint))
+    def err(message: str, job: str | None = None, field: str | None = None, hint: str | None = None,
+            nth: int = 0) -> None:
+        errors.append(SpecError(message, path=where, line=_line_of(text, job, field, nth), job=job,
+                                field=field, hint=hint))
 
-    seen: set[str] = set()
+    seen: dict[str, int] = {}
     for job in spec.jobs:
         if job.id in seen:
-            err(f"duplicate job id '{job.id}'", job.id, "id", "job ids must be unique; rename one of them")
-        seen.add(job.id)
+            err(f"duplicate job id '{job.id}'", job.id, "id", "job ids must be unique; rename one of them",
+                nth=seen[job.id])
+        seen[job.id] = seen.get(job.id, 0) + 1
     plugin_types: set[str] | None = None
     for name, agent in spec.agents.items():
         if agent.type not in BUILTIN_AGENT_TYPES:

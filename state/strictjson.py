@@ -9,6 +9,7 @@ say exactly where the problem is.
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 MAX_DEPTH = 64
@@ -59,6 +60,19 @@ def _line_col(text: str, pos: int) -> tuple[int, int]:
 
 def loads(text: str) -> Any:
     """Parse ``text`` as strict JSON or raise StrictJSONError with a position."""
+    if not text.isascii():
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError as exc:  # text decoded with errors="surrogateescape"
+            line, column = _line_col(text, exc.start)
+            raise StrictJSONError("not UTF-8 text", line, column, "save the file as UTF-8") from None
+    value = _loads(text)
+    if "\\u" in text and _LONE_SURROGATE.search(text) and _has_surrogate(value):
+        _raise_surrogate(text)
+    return value
+
+
+def _loads(text: str) -> Any:
     try:
         return json.loads(
             text,
@@ -68,6 +82,9 @@ def loads(text: str) -> Any:
             parse_float=_float,
         )
     except json.JSONDecodeError as exc:
+        if exc.msg.startswith("Expecting") and not text[exc.pos:].strip() and text.strip():
+            raise StrictJSONError("the file ends before the JSON does", exc.lineno, exc.colno,
+                                  "a bracket or brace is not closed, or the file was cut off mid-save") from None
         raise StrictJSONError(_explain(exc.msg), exc.lineno, exc.colno, _hint(text, exc)) from None
     except (_Refused, RecursionError, ValueError):
         # ValueError: int() beyond Python's digit limit. Locate the culprit.
@@ -77,6 +94,45 @@ def loads(text: str) -> Any:
         message, pos, hint = problem
         line, column = _line_col(text, pos)
         raise StrictJSONError(message, line, column, hint) from None
+
+
+# A \uD800-\uDBFF escape not followed by a \uDC00-\uDFFF one, or the reverse: valid JSON
+# syntax, but the string cannot be written as UTF-8 (to a file, an argv, an environment).
+_LONE_SURROGATE = re.compile(
+    r"\\u[dD][89abAB][0-9a-fA-F]{2}(?!\\u[dD][c-fC-F][0-9a-fA-F]{2})"
+    r"|(?<!\\u[dD][89abAB][0-9a-fA-F]{2})\\u[dD][c-fC-F][0-9a-fA-F]{2}"
+)
+
+
+def _has_surrogate(value: Any) -> bool:
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            try:
+                item.encode("utf-8")
+            except UnicodeEncodeError:
+                return True
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return False
+
+
+def _raise_surrogate(text: str) -> None:
+    line, column, escape = 1, 1, "\\uD800"
+    for match in _LONE_SURROGATE.finditer(text):
+        before = text[: match.start()]
+        if (len(before) - len(before.rstrip("\\"))) % 2 == 0:  # not an escaped backslash + 'u'
+            line, column = _line_col(text, match.start())
+            escape = match.group(0)
+            break
+    raise StrictJSONError(
+        f"unpaired surrogate escape {escape} in a string", line, column,
+        "a \\uD800-\\uDFFF escape must be half of a pair; write the character itself",
+    )
 
 
 def _explain(msg: str) -> str:
