@@ -1,0 +1,63 @@
+"""Shared fixtures: a fresh deck in tmp_path, and the CLI run as a real subprocess."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+
+import pytest
+
+from state.deck import Deck, init_deck
+
+ROOT = Path(__file__).resolve().parent.parent
+
+#: The smallest useful jobs.json: two shell jobs, one depending on the other.
+TWO_JOBS = b"""{"jobs": [
+  {"id": "hello", "command": ["echo", "hi"]},
+  {"id": "world", "command": ["echo", "world"], "depends_on": ["hello"]}
+]}
+"""
+
+RunCli = Callable[..., subprocess.CompletedProcess[str]]
+
+
+def cli_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The environment for a CLI subprocess: this checkout first, no inherited deck."""
+    env = {k: v for k, v in os.environ.items() if k not in ("JOBDECK_DECK", "VISUAL", "EDITOR")}
+    env["PYTHONPATH"] = str(ROOT)
+    env.update(extra or {})
+    return env
+
+
+def run_cli(*args: str, cwd: Path | str | None = None, env: Mapping[str, str] | None = None,
+            input: str | None = None, timeout: float = 120.0) -> subprocess.CompletedProcess[str]:
+    """Run ``jobdeck ARGS`` as ``python -m cli.main`` and capture its text output."""
+    return subprocess.run(
+        [sys.executable, "-m", "cli.main", *args],
+        cwd=cwd or ROOT, env=cli_env(env), input=input if input is not None else "",
+        capture_output=True, text=True, timeout=timeout,
+    )
+
+
+@pytest.fixture
+def cli() -> RunCli:
+    """``cli("ls", "--json", cwd=..., env=...)`` runs the real CLI in a subprocess."""
+    return run_cli
+
+
+@pytest.fixture
+def deck(tmp_path: Path) -> Deck:
+    """A fresh deck in tmp_path/deck whose jobs.json holds TWO_JOBS."""
+    return init_deck(tmp_path / "deck", TWO_JOBS)
+
+
+def python_with_modules(code: str, argv: Sequence[str] = (), cwd: Path | None = None) -> set[str]:
+    """Run ``code`` in a fresh interpreter; return the modules it had loaded at the end."""
+    wrapper = code + "\nimport sys as _s\nprint('\\n'.join(sorted(_s.modules)))\n"
+    done = subprocess.run([sys.executable, "-c", wrapper, *argv], cwd=cwd or ROOT, env=cli_env(),
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    return set(done.stdout.split())

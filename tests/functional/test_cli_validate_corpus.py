@@ -1,0 +1,87 @@
+"""`jobdeck validate` on a corpus of broken jobs.json files: one clear line per problem.
+
+Each file in tests/corpus/ is paired in expected.json with the substrings its errors
+must contain (one per problem, in order) and, where it makes sense, the line of the
+first problem. The CLI runs as a real subprocess, as a user would run it.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from conftest import ROOT, run_cli
+
+CORPUS = ROOT / "tests" / "corpus"
+EXPECTED: dict[str, dict[str, Any]] = json.loads((CORPUS / "expected.json").read_text())
+
+
+@pytest.fixture(scope="module")
+def results() -> dict[str, subprocess.CompletedProcess[str]]:
+    """Run `jobdeck validate FILE` for every corpus file, a few at a time."""
+    def validate(name: str) -> subprocess.CompletedProcess[str]:
+        return run_cli("validate", f"tests/corpus/{name}", cwd=ROOT)
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        return dict(zip(EXPECTED, pool.map(validate, EXPECTED)))
+
+
+def test_corpus_is_complete() -> None:
+    """Every corpus file has an expectation, and there are at least 30 broken files."""
+    files = {p.name for p in CORPUS.glob("*.json")} - {"expected.json"}
+    assert files == set(EXPECTED)
+    assert sum(1 for e in EXPECTED.values() if not e.get("valid")) >= 30
+
+
+@pytest.mark.parametrize("name", sorted(n for n, e in EXPECTED.items() if not e.get("valid")))
+def test_broken_file_gives_one_clear_line_per_problem(
+        name: str, results: dict[str, subprocess.CompletedProcess[str]]) -> None:
+    """Exit 1; each problem is one line naming the file and a line:col or a job and field."""
+    expected = EXPECTED[name]
+    done = results[name]
+    path = f"tests/corpus/{name}"
+    assert done.returncode == 1, done.stderr
+    assert "Traceback" not in done.stderr + done.stdout
+    *problems, summary = done.stderr.splitlines()
+    wanted = expected["errors"]
+    assert summary == f"{len(wanted)} problem{'s' if len(wanted) != 1 else ''} in {path}"
+    assert len(problems) == len(wanted), done.stderr
+    for line, substring in zip(problems, wanted):
+        assert line.startswith(f"{path}:"), line
+        assert re.match(re.escape(path) + r":\d+:\d+: ", line) or "job '" in line, line
+        assert substring in line, line
+    if "line" in expected:
+        first_line = int(re.match(re.escape(path) + r":(\d+):", problems[0]).group(1))
+        assert first_line == expected["line"], problems[0]
+
+
+@pytest.mark.parametrize("name", sorted(n for n, e in EXPECTED.items() if e.get("valid")))
+def test_valid_file_is_accepted(name: str, results: dict[str, subprocess.CompletedProcess[str]]) -> None:
+    """The ok-cases (terse form, a UTF-8 BOM, comment keys) validate."""
+    done = results[name]
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith(f"tests/corpus/{name}: valid (")
+
+
+def test_validate_json_lists_every_problem() -> None:
+    """--json gives the problems as records a script can use."""
+    done = run_cli("validate", "--json", "tests/corpus/several-problems.json", cwd=ROOT)
+    assert done.returncode == 1
+    problems = json.loads(done.stdout)
+    assert [(p["job"], p["field"], p["line"]) for p in problems] == [
+        ("hello", None, 3), ("world", "comand", 4), ("../up", "id", 5)]
+    assert problems[1]["hint"] == "did you mean 'command'?"
+
+
+def test_validate_checks_the_deck_jobs_json(tmp_path: Path) -> None:
+    """Without a FILE, validate checks the deck's own jobs.json found from the cwd."""
+    (tmp_path / "jobs.json").write_text('{"jobs": [{"id": "a", "command": ["true"], "depends_on": ["b"]}]}')
+    done = run_cli("validate", cwd=tmp_path)
+    assert done.returncode == 1
+    assert f"{tmp_path / 'jobs.json'}:1:1: job 'a', field 'depends_on': depends on unknown job 'b'" in done.stderr
