@@ -13,6 +13,7 @@ from state.events import verify
 
 WRITER = """
 import sys
+from pathlib import Path
 from state.board import Store
 from state.deck import Deck
 
