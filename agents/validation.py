@@ -1,0 +1,165 @@
+"""Output validation: does an attempt's output pass the job's ``validate`` checks?
+
+The runner calls ``check_output`` after a successful attempt; the llm agent calls
+it too when a job opts into one repair re-ask. An empty list means valid; each
+string is a reason a person can act on (the review queue shows them).
+
+JSON output (``output: "json"``, ``validate.json_schema`` or ``validate.required``)
+may be wrapped in one Markdown code fence (```` ```json ... ``` ````), because
+models add one even when told not to; the fence is stripped before parsing.
+Prose around the JSON is not tolerated: it is what a repair re-ask is for.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from state.redact import Redactor
+
+VALIDATOR_TIMEOUT = 60.0
+"""Seconds a ``validate.command`` may run before it counts as a failure."""
+MAX_REASONS = 20
+MAX_REASON_CHARS = 2000
+_FENCE = re.compile(r"\A\s*```[A-Za-z0-9_-]*[ \t]*\r?\n(?P<body>.*?)\r?\n?```\s*\Z", re.DOTALL)
+
+
+def strip_fences(text: str) -> str:
+    """The text inside one Markdown code fence that wraps all of ``text``, else ``text``."""
+    match = _FENCE.match(text)
+    return match.group("body") if match else text
+
+
+def parse_json_output(text: str) -> Any:
+    """Parse model or tool output as JSON, tolerating one wrapping code fence.
+
+    Raises:
+        ValueError: with a one-line description of where parsing failed.
+    """
+    body = strip_fences(text)
+    try:
+        return json.loads(body)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{exc.msg} (line {exc.lineno}, column {exc.colno})") from None
+    except RecursionError:
+        raise ValueError("nested too deeply") from None
+
+
+def wants_json(job: Any) -> bool:
+    """Whether the job's output must be JSON."""
+    rules = job.validate_
+    return job.output == "json" or bool(rules and (rules.json_schema is not None or rules.required))
+
+
+def check_output(job: Any, output_path: Path, env: Mapping[str, str]) -> list[str]:
+    """Reasons the output at ``output_path`` fails ``job``'s checks (empty: valid).
+
+    Args:
+        job: the job's spec (state.spec.Job); uses ``output`` and ``validate``.
+        output_path: the attempt's output file.
+        env: environment for a ``validate.command`` (and the source of secrets to redact).
+
+    Returns:
+        Human-readable reasons, at most ``MAX_REASONS``, secrets redacted.
+    """
+    rules = job.validate_
+    try:
+        data = Path(output_path).read_bytes()
+    except OSError as exc:
+        return [f"cannot read the output: {exc.strerror or exc}"]
+    reasons: list[str] = []
+    text = data.decode("utf-8", "replace")
+    if wants_json(job):
+        reasons.extend(_json_reasons(data, rules))
+    if rules is not None and rules.regex is not None and re.search(rules.regex, text) is None:
+        reasons.append(f"output does not match the regex {rules.regex!r}")
+    if rules is not None and rules.command:
+        reasons.extend(_command_reasons(list(rules.command), Path(output_path), env))
+    redactor = Redactor.from_environ(env)
+    return [_clip(redactor.text(reason)) for reason in reasons[:MAX_REASONS]]
+
+
+def _json_reasons(data: bytes, rules: Any) -> list[str]:
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return [f"output is not valid UTF-8 (byte {exc.start})"]
+    try:
+        value = parse_json_output(text)
+    except ValueError as exc:
+        return [f"output is not valid JSON: {exc}" if text.strip() else "output is empty; expected JSON"]
+    reasons: list[str] = []
+    if rules is not None and rules.required:
+        if not isinstance(value, dict):
+            reasons.append(f"output is a JSON {_json_type(value)}, expected an object with fields "
+                           + ", ".join(repr(name) for name in rules.required))
+        else:
+            reasons.extend(f"missing required field {name!r}" for name in rules.required if name not in value)
+    if rules is not None and rules.json_schema is not None:
+        reasons.extend(_schema_reasons(value, rules.json_schema))
+    return reasons
+
+
+def _schema_reasons(value: Any, schema: dict[str, Any]) -> list[str]:
+    import jsonschema  # lazily: only jobs with a schema pay for it
+
+    validator_class = jsonschema.validators.validator_for(schema, default=jsonschema.Draft202012Validator)
+    try:
+        validator_class.check_schema(schema)
+    except jsonschema.SchemaError as exc:
+        return [f"validate.json_schema is not a valid JSON Schema: {exc.message}"]
+    errors = sorted(validator_class(schema).iter_errors(value), key=lambda e: list(e.absolute_path))
+    return [f"at {_json_path(error.absolute_path)}: {error.message}" for error in errors[:MAX_REASONS]]
+
+
+def _json_path(parts: Any) -> str:
+    path = "$"
+    for part in parts:
+        path += f"[{part}]" if isinstance(part, int) else f".{part}"
+    return path
+
+
+def _json_type(value: Any) -> str:
+    return {list: "array", str: "string", bool: "boolean", type(None): "null"}.get(type(value), "number")
+
+
+def _command_reasons(command: list[str], output_path: Path, env: Mapping[str, str]) -> list[str]:
+    argv = [*command, str(output_path)]
+    try:
+        proc = subprocess.Popen(
+            argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+            cwd=output_path.parent, env=dict(env), start_new_session=True,
+        )
+    except FileNotFoundError:
+        return [f"validator command not found: {command[0]}"]
+    except PermissionError:
+        return [f"validator command not executable: {command[0]}"]
+    try:
+        _, stderr = proc.communicate(timeout=VALIDATOR_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        _kill_group(proc.pid)
+        proc.communicate()
+        return [f"validator {command[0]} did not finish within {VALIDATOR_TIMEOUT:g}s"]
+    if proc.returncode == 0:
+        return []
+    message = stderr.decode("utf-8", "replace").strip()
+    if proc.returncode < 0:
+        return [f"validator {command[0]} was killed by signal {-proc.returncode}" + (f": {message}" if message else "")]
+    return [message or f"validator {command[0]} exited with code {proc.returncode}"]
+
+
+def _kill_group(pgid: int) -> None:
+    try:
+        os.killpg(pgid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def _clip(reason: str) -> str:
+    return reason if len(reason) <= MAX_REASON_CHARS else reason[: MAX_REASON_CHARS - 1] + "…"
