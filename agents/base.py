@@ -100,12 +100,30 @@ class OutputSink:
         """Record activity without bytes (e.g. a keep-alive token)."""
         self.last_activity = self.clock()
 
+    def flush(self) -> None:
+        """Write the bytes held back for redaction.
+
+        Call only at a boundary no secret can span, such as the end of a model's
+        reply; ``close`` does this too.
+        """
+        if self._held and self._fd >= 0:
+            held, self._held = self._held, b""
+            self._write(self.redactor.data(held))
+
+    def restart(self) -> None:
+        """Empty the file so a replacement can be written (keep the old content elsewhere first).
+
+        A reader tailing the file sees it shrink to zero and start again.
+        """
+        self.flush()
+        os.ftruncate(self._fd, 0)
+        self.bytes_written = 0
+        self.last_activity = self.clock()
+
     def close(self) -> None:
         if self._fd < 0:
             return
-        if self._held:
-            self._write(self.redactor.data(self._held))
-            self._held = b""
+        self.flush()
         os.close(self._fd)
         self._fd = -1
 
@@ -139,6 +157,9 @@ class AttemptContext:
     redactor: Redactor = field(default_factory=lambda: Redactor({}))
     emit: Callable[[Mapping[str, Any]], None] = lambda event: None
     """Report a progress event (retry, model switch) for the chain of work."""
+    state_dir: Path | None = None
+    """The deck's ``.jobdeck`` directory. When set, LLM model cooldowns are shared
+    with other runner processes through ``cooldowns.json`` in it."""
 
 
 class Agent(ABC):
