@@ -1,0 +1,251 @@
+"""`jobdeck cockpit`: the app shell. It wires the model, the file watcher and the screens.
+
+``make_app`` is the one way to build the cockpit, for the CLI and the tests
+alike. The watcher runs in a worker and only posts ``DeckChanged``; the handler
+folds new events into the model and hands the delta to every open screen.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from collections.abc import Iterable
+from functools import partial
+from pathlib import Path
+
+from textual import on, work
+from textual.app import App, SuspendNotSupported, SystemCommand
+from textual.binding import Binding
+from textual.message import Message
+from textual.screen import Screen
+
+from state.deck import Deck
+from state.errors import EditConflict, JobdeckError, SpecError
+
+from cockpit.board_screen import BoardScreen
+from cockpit.confirm_screen import ConfirmScreen
+from cockpit.detail_screen import DetailScreen
+from cockpit.help_screen import HelpScreen
+from cockpit.job_screen import JobScreen
+from cockpit.model import DeckModel
+from cockpit.new_job_screen import NewJobScreen
+from cockpit.operations import EditSession, Operator
+from cockpit.review_screen import ReviewScreen
+from cockpit.watcher import changes, deck_targets
+
+FULL_TICK = 10
+"""Every this many one-second ticks, all cards' ages and clock-dependent flags are redrawn."""
+
+
+class CockpitApp(App[None]):
+    """The kanban cockpit of one deck."""
+
+    CSS_PATH = "cockpit.tcss"
+    TITLE = "jobdeck"
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (110, "-wide")]
+    BINDINGS = [
+        Binding("q", "quit", "quit"),
+        Binding("question_mark", "help", "help"),
+    ]
+
+    class DeckChanged(Message):
+        """Something the board reads changed on disk (bursts coalesce into one refresh)."""
+
+        def can_replace(self, message: Message) -> bool:
+            return isinstance(message, CockpitApp.DeckChanged)
+
+    class WatchFailed(Message):
+        """The file watcher stopped; the cockpit falls back to polling."""
+
+        def __init__(self, error: str) -> None:
+            super().__init__()
+            self.error = error
+
+    def __init__(self, model: DeckModel, *, watch: bool = True, poll: float | None = 5.0,
+                 ticking: bool = True) -> None:
+        super().__init__()
+        self.model = model
+        self.operator = Operator(model)
+        self.watching = watch
+        self.poll = poll
+        self.ticking = ticking
+        self._ticks = 0
+        self._stop_watch: asyncio.Event | None = None
+
+    def get_default_screen(self) -> Screen:
+        return BoardScreen(self.model)
+
+    def on_mount(self) -> None:
+        if self.watching:
+            self._stop_watch = asyncio.Event()
+            self.watch_deck(self._stop_watch)
+        if self.poll:
+            self.set_interval(self.poll, self.sync)
+        if self.ticking:
+            self.set_interval(1.0, self._tick)
+
+    # -- keeping up with the disk ----------------------------------------------------
+
+    @work(exclusive=True, group="watch", exit_on_error=False)
+    async def watch_deck(self, stop: asyncio.Event) -> None:
+        folders, wanted = deck_targets(self.model.deck)
+        try:
+            async for _ in changes(folders, wanted, stop):
+                self.post_message(self.DeckChanged())
+        except (OSError, RuntimeError) as exc:
+            self.post_message(self.WatchFailed(str(exc)))
+
+    @on(DeckChanged)
+    def _deck_changed(self) -> None:
+        self.sync()
+
+    @on(WatchFailed)
+    def _watch_failed(self, message: WatchFailed) -> None:
+        self.notify(f"file watching stopped ({message.error}); checking every second instead",
+                    severity="warning")
+        self.set_interval(1.0, self.sync)
+
+    def sync(self) -> None:
+        """Fold what changed on disk into the model and show it on every open screen."""
+        delta = self.model.refresh()
+        self.model.read_heartbeats()
+        for screen in self.screen_stack:
+            if isinstance(screen, JobScreen):
+                screen.deck_changed(delta)
+
+    def _tick(self) -> None:
+        self._ticks += 1
+        full = self._ticks % FULL_TICK == 0
+        if full:
+            delta = self.model.retime()
+            if delta:
+                for screen in self.screen_stack:
+                    if isinstance(screen, JobScreen):
+                        screen.deck_changed(delta)
+        for screen in self.screen_stack:
+            tick = getattr(screen, "tick", None)
+            if tick is not None:
+                tick(full)
+
+    # -- screens -------------------------------------------------------------------
+
+    def open_detail(self, job_id: str) -> None:
+        if self.model.job(job_id) is not None:
+            self.push_screen(DetailScreen(self.model, job_id, live=self.watching))
+
+    def open_review(self) -> None:
+        if not isinstance(self.screen, ReviewScreen):
+            self.push_screen(ReviewScreen(self.model, live=self.watching))
+
+    def action_help(self) -> None:
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen())
+
+    def new_job(self) -> None:
+        def added(job_id: str | None) -> None:
+            if job_id:
+                self.sync()
+                self.notify(f"added job {job_id} to jobs.json", timeout=3)
+
+        self.push_screen(NewJobScreen(), added)
+
+    async def action_quit(self) -> None:
+        if self._stop_watch is not None:
+            self._stop_watch.set()
+        self.exit()
+
+    # -- edit jobs.json in $EDITOR -------------------------------------------------------
+
+    def edit_spec(self) -> None:
+        """Suspend, edit a private copy, validate, install by compare-and-swap (like `jobdeck edit`)."""
+        try:
+            session = EditSession.start(self.model.deck)
+        except OSError as exc:
+            self.notify(f"cannot edit jobs.json: {exc}", severity="error")
+            return
+        self._edit_round(session)
+
+    def _edit_round(self, session: EditSession) -> None:
+        try:
+            try:
+                with self.suspend():
+                    session.run_editor()
+            except SuspendNotSupported:  # headless (tests): the editor needs no terminal
+                session.run_editor()
+            installed = session.finish()
+        except SpecError as exc:
+            self._offer_again(session, "jobs.json would not be valid. Edit again?", str(exc))
+            return
+        except EditConflict as exc:
+            self._offer_again(session, "jobs.json changed on disk while you edited. Edit again on top of it?",
+                              f"{exc.message}. Your version is kept in the copy you will edit.", rebase=True)
+            return
+        except JobdeckError as exc:
+            self.notify(str(exc), title="edit", severity="error")
+            return
+        self.sync()
+        self.notify("installed jobs.json" if installed else "no changes", timeout=3)
+
+    def _offer_again(self, session: EditSession, question: str, detail: str, *, rebase: bool = False) -> None:
+        self.notify(detail, title="jobs.json not installed", severity="error")
+
+        def answered(again: bool | None) -> None:
+            if again:
+                if rebase:
+                    session.rebase()
+                self._edit_round(session)
+            else:
+                self.notify(f"nothing installed; your copy is kept at {session.copy}", severity="warning")
+
+        self.push_screen(ConfirmScreen(question, detail=detail, yes="Edit again", no="Give up"), answered)
+
+    # -- command palette -------------------------------------------------------------------
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        if isinstance(screen, JobScreen):
+            for title, help_text, action in (
+                ("Approve", "approve the selected job (a)", "approve"),
+                ("Reject", "reject the selected job with a reason (R)", "reject"),
+                ("Retry", "queue the selected job again (r)", "retry"),
+                ("Cancel job", "cancel the selected job (x)", "cancel_job"),
+                ("Pause / resume", "pause or resume the selected job (p)", "pause"),
+                ("Run now", "start a new cycle of the selected job (t)", "trigger"),
+                ("Edit jobs.json", "open jobs.json in $EDITOR, validated on save (e)", "edit"),
+                ("New job", "add a job to jobs.json (n)", "new_job"),
+            ):
+                yield SystemCommand(title, help_text, partial(screen.run_action, action))
+        if isinstance(screen, BoardScreen):
+            yield SystemCommand("Review queue", "everything waiting on you (v)", self.open_review)
+            yield SystemCommand("Filter", "filter the board by text, label:, ws:, status: (/)",
+                                partial(screen.run_action, "filter"))
+            yield SystemCommand("Toggle cancelled", "show or hide the Cancelled column (c)",
+                                partial(screen.run_action, "toggle_cancelled"))
+        yield SystemCommand("Help", "every key (?)", self.action_help)
+
+
+def make_app(deck_path: str | os.PathLike[str], *, watch: bool = True, now: float | None = None,
+             poll: float | None = 5.0) -> CockpitApp:
+    """Build the cockpit for the deck at ``deck_path``.
+
+    ``now`` freezes the clock (tests, screenshots); ``watch=False`` turns the file
+    watcher off; ``poll`` is the safety-net re-check interval in seconds (None: never).
+    """
+    deck = Deck(Path(deck_path))
+    clock = (lambda: now) if now is not None else time.time
+    model = DeckModel(deck, clock)
+    model.load()
+    model.read_heartbeats()
+    return CockpitApp(model, watch=watch, poll=poll, ticking=now is None)
+
+
+def run_cockpit(deck: Deck) -> int:
+    """Run the cockpit in this terminal until the operator quits."""
+    app = make_app(deck.root)
+    try:
+        app.run()
+    finally:
+        app.operator.close()
+        app.model.close()
+    return app.return_code or 0

@@ -1,0 +1,174 @@
+"""The kanban board: one JobColumn per status, updated from the model's deltas.
+
+The board remembers which column each shown job sits in, so a delta moves a
+job with one remove and one add, and updates a card that stayed in place with
+one cell update. Filters and spec reloads that touch most cards rebuild the
+affected columns instead.
+"""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.containers import Horizontal
+from textual.reactive import reactive
+
+from state.machine import COLUMNS, Status
+from state.views import Card
+
+from cockpit.card_cell import CardCell
+from cockpit.card_table import CardTable
+from cockpit.filtering import matches
+from cockpit.job_column import JobColumn
+from cockpit.model import DeckModel, Delta
+
+ALL_COLUMNS = (*COLUMNS, Status.CANCELLED)
+REBUILD_AT = 300
+"""A delta touching more cards than this rebuilds the columns instead of editing rows."""
+
+
+class Board(Horizontal):
+    """Backlog / Running / Review / Done / Failed (and Cancelled behind a toggle)."""
+
+    show_cancelled: reactive[bool] = reactive(False)
+    """Whether the Cancelled column is shown."""
+    filter_text: reactive[str] = reactive("")
+    """The filter applied to every column (see cockpit.filtering)."""
+
+    def __init__(self, model: DeckModel, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.model = model
+        self.columns = {status: JobColumn(status) for status in ALL_COLUMNS}
+        self._placed: dict[str, Status] = {}
+        self._last_table: CardTable | None = None
+
+    def compose(self) -> ComposeResult:
+        yield from self.columns.values()
+
+    def on_mount(self) -> None:
+        self.columns[Status.CANCELLED].display = self.show_cancelled
+        self.rebuild()
+
+    # -- keeping up with the model -------------------------------------------------
+
+    def rebuild(self) -> None:
+        """Place every card again (first paint, filter change)."""
+        now = self.model.clock()
+        per_column: dict[Status, list[CardCell]] = {status: [] for status in ALL_COLUMNS}
+        self._placed = {}
+        order = self.model.order
+        for job_id, card in self.model.cards.items():
+            if self._wanted(card):
+                per_column[card.column].append(CardCell(card, now, order.get(job_id, 0)))
+                self._placed[job_id] = card.column
+        for status, cells in per_column.items():
+            self.columns[status].table.replace_all(cells)
+        self._update_counts()
+
+    def apply(self, delta: Delta) -> None:
+        """Show a delta: move, update or remove only the rows it names."""
+        if len(delta.changed) + len(delta.removed) > REBUILD_AT:
+            self.rebuild()
+            return
+        now, order = self.model.clock(), self.model.order
+        touched: set[Status] = set()
+        for job_id in delta.removed:
+            where = self._placed.pop(job_id, None)
+            if where is not None:
+                self.columns[where].table.drop(job_id)
+                touched.add(where)
+        for job_id, card in delta.changed.items():
+            target = card.column if self._wanted(card) else None
+            where = self._placed.get(job_id)
+            if where is not None and where != target:
+                self.columns[where].table.drop(job_id)
+                del self._placed[job_id]
+                touched.add(where)
+            if target is not None:
+                self.columns[target].table.put(CardCell(card, now, order.get(job_id, 0)))
+                self._placed[job_id] = target
+                touched.add(target)
+        for status in touched:
+            self.columns[status].table.settle()
+        self._update_counts()
+
+    def retick(self, statuses: tuple[Status, ...] = ALL_COLUMNS) -> None:
+        """Redraw clock-dependent texts (ages, retry in, fires in) in these columns."""
+        now = self.model.clock()
+        for status in statuses:
+            self.columns[status].table.retick(now)
+
+    def _wanted(self, card: Card) -> bool:
+        return not self.filter_text or matches(card, self.filter_text)
+
+    def _update_counts(self) -> None:
+        totals = dict.fromkeys(ALL_COLUMNS, 0)
+        for card in self.model.cards.values():
+            totals[card.column] += 1
+        for status, column in self.columns.items():
+            column.set_count(column.table.row_count, totals[status])
+
+    def watch_filter_text(self) -> None:
+        if self.is_mounted:
+            self.rebuild()
+
+    def watch_show_cancelled(self, show: bool) -> None:
+        if not self.is_mounted:
+            return
+        column = self.columns[Status.CANCELLED]
+        column.display = show
+        if not show and self.screen.focused is column.table:
+            self.focus_column(-1)
+
+    # -- the cursor ----------------------------------------------------------------
+
+    def tables(self) -> list[CardTable]:
+        """The visible columns' tables, left to right."""
+        return [column.table for column in self.columns.values() if column.display]
+
+    @property
+    def current_table(self) -> CardTable | None:
+        """The focused column's table, or the one focused last."""
+        focused = self.screen.focused
+        if isinstance(focused, CardTable):
+            self._last_table = focused
+        return self._last_table
+
+    @property
+    def selected_id(self) -> str | None:
+        table = self.current_table
+        return table.selected_id if table is not None else None
+
+    def focus_column(self, step: int) -> None:
+        """Focus the next non-empty column in the direction of ``step`` (wrapping)."""
+        tables = self.tables()
+        current = self.current_table
+        start = tables.index(current) if current in tables else -step
+        for offset in range(1, len(tables) + 1):
+            candidate = tables[(start + step * offset) % len(tables)]
+            if candidate.row_count:
+                candidate.focus()
+                self._last_table = candidate
+                return
+
+    def focus_first(self) -> None:
+        """Focus the first column that has cards (on start)."""
+        for table in self.tables():
+            if table.row_count:
+                table.focus()
+                self._last_table = table
+                return
+        tables = self.tables()
+        if tables:
+            tables[0].focus()
+            self._last_table = tables[0]
+
+    def select(self, job_id: str) -> bool:
+        """Put the cursor on a job's card; False if it is not shown."""
+        where = self._placed.get(job_id)
+        if where is None:
+            return False
+        table = self.columns[where].table
+        table.focus()
+        self._last_table = table
+        table.move_cursor(row=table.get_row_index(job_id), animate=False)
+        return True

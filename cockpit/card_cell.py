@@ -1,0 +1,149 @@
+"""How one card looks in a board column: three lines laid out at render time.
+
+A ``CardCell`` is the single cell of a board row. It is a Rich renderable that
+fits itself to the column's width when drawn, so a resize needs no rebuild, and
+it carries the card's sort key so a column can keep its order.
+
+    publish        1/3 4m      id, attempt n/max, age
+    Publish the summary        title (or agent)
+    awaiting approval          flags / reason (or agent)
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.console import Console, ConsoleOptions, RenderResult
+from rich.measure import Measurement
+from rich.text import Text
+
+from state.machine import Status
+from state.views import Card
+
+from cockpit.sanitize import inert
+from cockpit.timefmt import age
+
+HEIGHT = 3
+
+#: Style of a flag, by its first word(s).
+FLAG_STYLES = (
+    ("awaiting approval", "bold magenta"),
+    ("interrupted", "bold yellow"),
+    ("blocked by", "yellow"),
+    ("retry", "yellow"),
+    ("paused", "italic"),
+    ("fires", "cyan"),
+    ("waiting for", "cyan"),
+)
+REASON_STYLES = {
+    Status.REVIEW: "magenta",
+    Status.FAILED: "red",
+    Status.CANCELLED: "dim",
+}
+
+
+def sort_key(card: Card, position: int) -> tuple[Any, ...]:
+    """Order within a column: backlog by priority; review/running oldest first; the rest newest first."""
+    since = card.since or 0.0
+    if card.column == Status.BACKLOG:
+        return (-card.priority, position)
+    if card.column in (Status.RUNNING, Status.REVIEW):
+        return (since, position)
+    return (-since, position)
+
+
+def flag_texts(card: Card, now: float) -> list[str]:
+    """The card's derived state in words, with clock-relative times filled in."""
+    out: list[str] = []
+    for flag in card.flags:
+        if flag == "retrying" and card.retry_at is not None:
+            out.append(f"retry in {age(card.retry_at - now)}")
+        elif flag == "waiting for schedule" and card.next_fire is not None:
+            out.append(f"fires in {age(card.next_fire - now)}")
+        else:
+            out.append(flag)
+    return out
+
+
+def status_line(card: Card, now: float) -> Text:
+    """The third line: flags, else the reason it needs someone, else agent / next fire."""
+    flags = flag_texts(card, now)
+    if flags:
+        text = Text()
+        for i, flag in enumerate(flags):
+            if i:
+                text.append(", ", "dim")
+            style = next((s for prefix, s in FLAG_STYLES if flag.startswith(prefix)), "")
+            text.append(inert(flag), style)
+        return text
+    if card.reason and card.column in REASON_STYLES:
+        reason = "needs review" if card.reason == "review" else card.reason
+        return Text(inert(reason), REASON_STYLES[card.column])
+    if card.next_fire is not None and card.column != Status.RUNNING:
+        return Text(f"next in {age(card.next_fire - now)}", "cyan")
+    return Text(inert(card.agent), "dim")
+
+
+def age_text(card: Card, now: float) -> str:
+    """'1/3 4m': attempt and time in the column (elapsed, for a running job)."""
+    parts = []
+    if card.attempt:
+        parts.append(f"{card.attempt}/{card.max_attempts}")
+    if card.since is not None:
+        parts.append(age(now - card.since))
+    return " ".join(parts)
+
+
+def clock_text(card: Card, now: float) -> str:
+    """Every clock-dependent text of a card; a tick redraws only cards where it changed."""
+    text = age_text(card, now)
+    if card.retry_at is not None:
+        text += f"|{age(card.retry_at - now)}"
+    if card.next_fire is not None:
+        text += f"|{age(card.next_fire - now)}"
+    return text
+
+
+class CardCell:
+    """A card rendered as a three-line DataTable cell."""
+
+    __slots__ = ("card", "position", "order", "corner", "clock", "lines")
+
+    def __init__(self, card: Card, now: float, position: int) -> None:
+        self.card = card
+        self.position = position
+        self.order = sort_key(card, position)
+        self.corner = age_text(card, now)
+        self.clock = clock_text(card, now)
+        second = Text(inert(card.title)) if card.title != card.id else Text(inert(card.agent), "dim")
+        third = status_line(card, now)
+        if card.title == card.id and third.plain == card.agent:
+            third = Text("")
+        self.lines = (second, third)
+
+    def __rich_measure__(self, console: Console, options: ConsoleOptions) -> Measurement:
+        return Measurement(1, options.max_width)
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        width = max(1, options.max_width)
+        corner = self.corner
+        room = width - len(corner) - 1 if corner else width
+        if room < 4:  # too narrow for both: the id wins
+            corner, room = "", width
+        first = Text(self.card.id, "bold", no_wrap=True, overflow="ellipsis")
+        first.truncate(room, overflow="ellipsis")
+        if corner:
+            first.pad_right(width - first.cell_len - len(corner))
+            first.append(corner, "dim")
+        yield first
+        for line in self.lines:
+            line = line.copy()
+            line.no_wrap, line.overflow = True, "ellipsis"
+            line.truncate(width, overflow="ellipsis")
+            yield line
+
+    def __eq__(self, other: object) -> bool:
+        return (isinstance(other, CardCell) and self.card == other.card
+                and self.position == other.position and self.clock == other.clock)
+
+    __hash__ = None  # type: ignore[assignment]

@@ -1,0 +1,79 @@
+"""One job in full: spec, attempts, reasons, usage/cost, chain of work, live output."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.widgets import Footer, Static
+
+from cockpit.job_details import details, heading
+from cockpit.job_screen import JobScreen
+from cockpit.model import DeckModel, Delta
+from cockpit.output_tail import OutputTail
+
+
+class DetailScreen(JobScreen):
+    """Opened with Enter on a card; Esc goes back to where it was opened from."""
+
+    BINDINGS = [
+        Binding("escape,backspace", "back", "back"),
+        Binding("o", "focus_output", "output", show=False),
+    ]
+
+    def __init__(self, model: DeckModel, job_id: str, *, live: bool = True) -> None:
+        super().__init__(classes="detail-screen")
+        self.model = model
+        self.job_id = job_id
+        self.tail = OutputTail(id="detail-tail", live=live)
+
+    def compose(self) -> ComposeResult:
+        yield Static(id="detail-heading", markup=False)
+        with Horizontal(id="detail-body"):
+            with VerticalScroll(id="detail-info"):
+                yield Static(id="detail-text", markup=False)
+            with Vertical(id="detail-output"):
+                yield Static(id="output-title", markup=False)
+                yield self.tail
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self._show()
+        self.query_one("#detail-info").focus()
+
+    def selected_job_id(self) -> str | None:
+        return self.job_id
+
+    def deck_changed(self, delta: Delta) -> None:
+        if self.job_id in delta.touched or self.job_id in delta.changed or delta.spec_changed:
+            self._show()
+            self.refresh_bindings()
+
+    def tick(self, full: bool) -> None:
+        self._show(info=full)
+
+    def _show(self, info: bool = True) -> None:
+        model, job_id = self.model, self.job_id
+        job, card = model.job(job_id), model.cards.get(job_id)
+        if job is None or card is None:
+            self.query_one("#detail-heading", Static).update(
+                Text(f"{job_id}: no longer in jobs.json", "bold red"))
+            return
+        now = model.clock()
+        state = model.state(job_id)
+        self.query_one("#detail-heading", Static).update(heading(job, state, card, now))
+        if info:
+            self.query_one("#detail-text", Static).update(details(job, state, card, model.chain(job_id), now))
+        attempt = state.attempt
+        title = Text("output", "bold")
+        if attempt is not None:
+            title.append(f" · attempt {attempt.n}" + (" (running)" if attempt.ended is None else f" ({attempt.outcome})"), "dim")
+        self.query_one("#output-title", Static).update(title)
+        self.tail.follow(model.output_path(job_id))
+
+    def action_back(self) -> None:
+        self.dismiss()
+
+    def action_focus_output(self) -> None:
+        self.tail.focus()

@@ -1,0 +1,38 @@
+"""A board column: its title (name and count) over its CardTable."""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.containers import Vertical
+from textual.widgets import Static
+
+from state.machine import Status
+
+from cockpit.card_table import CardTable
+
+TITLES = {
+    Status.BACKLOG: "Backlog",
+    Status.RUNNING: "Running",
+    Status.REVIEW: "Review",
+    Status.DONE: "Done",
+    Status.FAILED: "Failed",
+    Status.CANCELLED: "Cancelled",
+}
+
+
+class JobColumn(Vertical):
+    """One status column of the board."""
+
+    def __init__(self, status: Status) -> None:
+        super().__init__(id=f"column-{status.value}", classes=f"job-column -{status.value}")
+        self.status = status
+        self.table = CardTable(id=f"table-{status.value}")
+
+    def compose(self) -> ComposeResult:
+        yield Static(TITLES[self.status], classes="column-title", markup=False)
+        yield self.table
+
+    def set_count(self, shown: int, total: int) -> None:
+        """Show 'Review 3', or 'Review 1/3' while a filter hides some."""
+        count = str(total) if shown == total else f"{shown}/{total}"
+        self.query_one(".column-title", Static).update(f"{TITLES[self.status]} {count}")

@@ -1,0 +1,138 @@
+"""The operator's job keys, shared by every screen that has a selected job.
+
+Board, detail and review screens subclass ``JobScreen`` and say which job is
+selected; the keys here turn into events through ``Operator.act`` (attributed
+to the cockpit). Destructive actions ask first; refusals become error toasts.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, cast
+
+from textual.binding import Binding
+from textual.screen import Screen
+
+from state.errors import JobdeckError
+from state.machine import Status, allowed
+from state.views import needs_approval
+
+from cockpit.confirm_screen import ConfirmScreen
+from cockpit.model import Delta
+from cockpit.reason_screen import ReasonScreen
+
+if TYPE_CHECKING:
+    from cockpit.app import CockpitApp
+
+#: Action name -> the event it appends (for enabling keys).
+EVENT_OF = {"approve": "approved", "reject": "rejected", "retry": "retried", "cancel_job": "cancelled",
+            "trigger": "triggered"}
+DONE_WORDS = {"approve": "approved", "reject": "rejected", "retry": "queued again", "cancel": "cancelled",
+              "pause": "paused", "resume": "resumed", "trigger": "triggered"}
+
+
+class JobScreen(Screen[None]):
+    """A screen with a selected job and the keys that act on it."""
+
+    BINDINGS = [
+        Binding("a", "approve", "approve"),
+        Binding("r", "retry", "retry"),
+        Binding("x", "cancel_job", "cancel"),
+        Binding("R", "reject", "reject", show=False),
+        Binding("p", "pause", "pause/resume", show=False),
+        Binding("t", "trigger", "run now", show=False),
+        Binding("e", "edit", "edit jobs.json", show=False),
+        Binding("n", "new_job", "new job", show=False),
+    ]
+
+    @property
+    def cockpit(self) -> CockpitApp:
+        return cast("CockpitApp", self.app)
+
+    def selected_job_id(self) -> str | None:
+        """The job the keys act on (None: nothing selected)."""
+        raise NotImplementedError
+
+    def deck_changed(self, delta: Delta) -> None:
+        """Called after every refresh of the model; screens update what they show."""
+
+    # -- enabling keys -----------------------------------------------------------
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action not in EVENT_OF and action not in ("pause",):
+            return True
+        job_id = self.selected_job_id()
+        model = self.cockpit.model
+        job = model.job(job_id) if job_id else None
+        if job is None:
+            return False
+        if action == "pause":
+            return True
+        state = model.state(job.id)
+        if action in ("approve", "reject") and state.status == Status.BACKLOG and not needs_approval(job):
+            return False
+        return allowed(state, EVENT_OF[action])
+
+    # -- the keys ----------------------------------------------------------------
+
+    def action_approve(self) -> None:
+        self._on_selected(lambda job_id: self.run_job_action(job_id, "approve"))
+
+    def action_retry(self) -> None:
+        self._on_selected(lambda job_id: self.run_job_action(job_id, "retry"))
+
+    def action_trigger(self) -> None:
+        self._on_selected(lambda job_id: self.run_job_action(job_id, "trigger"))
+
+    def action_pause(self) -> None:
+        self._on_selected(lambda job_id: self.run_job_action(job_id, self.cockpit.operator.pause_action(job_id)))
+
+    def action_cancel_job(self) -> None:
+        def ask(job_id: str) -> None:
+            def answered(yes: bool | None) -> None:
+                if yes:
+                    self.run_job_action(job_id, "cancel")
+
+            running = self.cockpit.model.state(job_id).status == Status.RUNNING
+            self.app.push_screen(ConfirmScreen(
+                f"Cancel job {job_id}?",
+                detail="Its running process group will be terminated." if running else
+                "It will not run again until retried or triggered.",
+                yes="Cancel job", no="Keep"), answered)
+
+        self._on_selected(ask)
+
+    def action_reject(self) -> None:
+        def ask(job_id: str) -> None:
+            def answered(reason: str | None) -> None:
+                if reason:
+                    self.run_job_action(job_id, "reject", reason=reason)
+
+            self.app.push_screen(ReasonScreen(job_id), answered)
+
+        self._on_selected(ask)
+
+    def action_edit(self) -> None:
+        self.cockpit.edit_spec()
+
+    def action_new_job(self) -> None:
+        self.cockpit.new_job()
+
+    def run_job_action(self, job_id: str, action: str, *, reason: str | None = None) -> bool:
+        """Append the action's event; show a refusal as an error toast, never a traceback."""
+        try:
+            records = self.cockpit.operator.act(job_id, action, reason=reason)
+        except JobdeckError as exc:
+            self.notify(str(exc), title=f"cannot {action}", severity="error")
+            return False
+        self.cockpit.sync()
+        targets = sorted({record["job"] for record in records if "job" in record})
+        also = f" (+{len(targets) - 1} downstream)" if len(targets) > 1 else ""
+        self.notify(f"{job_id} {DONE_WORDS.get(action, action)}{also}", timeout=3)
+        return True
+
+    def _on_selected(self, then: Any) -> None:
+        job_id = self.selected_job_id()
+        if job_id is None:
+            self.notify("no job selected", severity="warning", timeout=2)
+            return
+        then(job_id)

@@ -1,0 +1,244 @@
+"""What the cockpit knows about a deck, kept current incrementally; no Textual here.
+
+``DeckModel`` owns the spec source (last good spec + current error), the Store
+(folds only new events) and one Card per job. ``refresh()`` answers "what
+changed since last time" as a ``Delta`` so the board touches only those rows.
+A job's card depends on its own state and on its dependencies' status, so a
+change to one job re-derives that job and its direct dependents only.
+"""
+
+from __future__ import annotations
+
+import gc
+import json
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from state.board import Store, open_store
+from state.deck import Deck
+from state.errors import SpecError
+from state.graph import dependents
+from state.loader import SpecSource
+from state.machine import COLUMNS, JobState, Status
+from state.views import Card, card
+
+from cockpit.runners import Heartbeat, read_heartbeats
+from cockpit.timefmt import start_of_day
+
+
+@dataclass(frozen=True, slots=True)
+class BoardStats:
+    """The header's numbers."""
+
+    counts: dict[Status, int]
+    running: int
+    capacity: int
+    failures_last_hour: int
+    cost_today: float
+    runners: tuple[Heartbeat, ...]
+    """Runners whose heartbeat is fresh."""
+
+
+@dataclass(slots=True)
+class Delta:
+    """What one refresh changed."""
+
+    changed: dict[str, Card] = field(default_factory=dict)
+    """New or re-derived cards (the board compares them with what it shows)."""
+    removed: set[str] = field(default_factory=set)
+    """Jobs no longer in the spec."""
+    spec_changed: bool = False
+    """The spec or its error changed (banner, detail screens)."""
+    touched: set[str] = field(default_factory=set)
+    """Jobs that got new events (open detail screens re-read them)."""
+
+    def __bool__(self) -> bool:
+        return bool(self.changed or self.removed or self.spec_changed or self.touched)
+
+
+_Finished = tuple[tuple[float, str, float], ...]  # (ended, outcome, cost) per ended attempt
+
+
+class DeckModel:
+    """Spec + board + cards for one deck, refreshed on demand."""
+
+    def __init__(self, deck: Deck, clock: Callable[[], float]) -> None:
+        self.deck = deck
+        self.clock = clock
+        self.source = SpecSource(deck.spec_path)
+        self.store: Store = open_store(deck)
+        self.cards: dict[str, Card] = {}
+        self.order: dict[str, int] = {}
+        """Position of each job in jobs.json (the backlog's tie-break)."""
+        self.heartbeats: list[Heartbeat] = []
+        self._dependents: dict[str, list[str]] = {}
+        self._timed: set[str] = set()
+        self._finished: dict[str, _Finished] = {}
+        self._history_end = self.store.log.offset
+        self._chains: dict[str, list[dict[str, Any]]] = {}
+        self._live: dict[str, list[dict[str, Any]]] = {}
+
+    # -- reading -----------------------------------------------------------------
+
+    @property
+    def spec(self) -> Any | None:
+        """The last good spec (None only if jobs.json was never valid)."""
+        return self.source.current.spec if self.source.current else None
+
+    @property
+    def spec_error(self) -> SpecError | None:
+        """Why the jobs.json on disk is not being used, if it is not."""
+        return self.source.error
+
+    def job(self, job_id: str) -> Any | None:
+        spec = self.spec
+        return spec.job(job_id) if spec is not None else None
+
+    def state(self, job_id: str) -> JobState:
+        return self.store.board.state(job_id)
+
+    def output_path(self, job_id: str, n: int | None = None) -> Path | None:
+        """The output file of attempt ``n`` (default: the latest) of a job, if it has one."""
+        attempts = self.state(job_id).attempts
+        chosen = next((a for a in attempts if a.n == n), None) if n is not None else (attempts[-1] if attempts else None)
+        if chosen is None:
+            return None
+        return self.deck.attempt_dir(chosen.workspace, job_id, chosen.n) / "output"
+
+    def chain(self, job_id: str) -> list[dict[str, Any]]:
+        """Every event record of a job, oldest first: its chain of work."""
+        if job_id not in self._chains:
+            self._chains[job_id] = _scan_history(self.deck.events_path, job_id, self._history_end)
+        return self._chains[job_id] + self._live.get(job_id, [])
+
+    # -- refreshing --------------------------------------------------------------
+
+    def load(self) -> Delta:
+        """The first full read; every card is new."""
+        gc.disable()  # the first read builds many small objects; collections would only slow it
+        try:
+            return self.refresh()
+        finally:
+            gc.enable()
+
+    def refresh(self) -> Delta:
+        """Catch up with the disk: spec, new events, heartbeats."""
+        delta = Delta()
+        old_spec = self.spec
+        if self.source.refresh():
+            delta.spec_changed = True
+        records = self.store.refresh()
+        for record in records:
+            job = record.get("job")
+            if isinstance(job, str):
+                delta.touched.add(job)
+                self._live.setdefault(job, []).append(record)
+        if self.spec is not old_spec:
+            self._reindex(delta)
+        else:
+            affected = set(delta.touched)
+            for job in delta.touched:
+                affected.update(self._dependents.get(job, ()))
+            self._recard(affected, delta)
+        for job in delta.touched:
+            self._note_finished(job)
+        return delta
+
+    def retime(self) -> Delta:
+        """Re-derive cards whose flags depend on the clock (retry at, next fire)."""
+        delta = Delta()
+        self._recard(self._timed, delta)
+        return delta
+
+    def read_heartbeats(self) -> None:
+        self.heartbeats = read_heartbeats(self.deck.runners_dir)
+
+    def _reindex(self, delta: Delta) -> None:
+        spec = self.spec
+        jobs = spec.jobs if spec is not None else []
+        self.order = {job.id: i for i, job in enumerate(jobs)}
+        self._dependents = dependents({job.id: job.depends_on for job in jobs})
+        delta.removed = set(self.cards) - set(self.order)
+        for job_id in delta.removed:
+            del self.cards[job_id]
+            self._timed.discard(job_id)
+        self._recard(self.order, delta)
+        for job_id in self.order:
+            self._note_finished(job_id)
+
+    def _recard(self, job_ids: Iterable[str], delta: Delta) -> None:
+        spec = self.spec
+        if spec is None:
+            return
+        board, now = self.store.board, self.clock()
+        for job_id in list(job_ids):
+            job = spec.job(job_id)
+            if job is None:
+                continue
+            new = card(job, board.state(job_id), board, now)
+            if new.next_fire is not None or new.retry_at is not None:
+                self._timed.add(job_id)
+            else:
+                self._timed.discard(job_id)
+            if self.cards.get(job_id) != new:
+                self.cards[job_id] = new
+                delta.changed[job_id] = new
+
+    def _note_finished(self, job_id: str) -> None:
+        finished = tuple(
+            (a.ended, a.outcome or "", a.cost or 0.0)
+            for a in self.state(job_id).attempts if a.ended is not None
+        )
+        if finished:
+            self._finished[job_id] = finished
+        else:
+            self._finished.pop(job_id, None)
+
+    # -- the header --------------------------------------------------------------
+
+    def stats(self) -> BoardStats:
+        now = self.clock()
+        counts = dict.fromkeys((*COLUMNS, Status.CANCELLED), 0)
+        for job_card in self.cards.values():
+            counts[job_card.column] += 1
+        hour_ago, today = now - 3600, start_of_day(now)
+        failures, cost = 0, 0.0
+        for finished in self._finished.values():
+            for ended, outcome, spent in finished:
+                if outcome == "failed" and ended >= hour_ago:
+                    failures += 1
+                if ended >= today:
+                    cost += spent
+        alive = tuple(h for h in self.heartbeats if h.alive(now))
+        declared = [h.parallel for h in alive if h.parallel]
+        spec = self.spec
+        capacity = sum(declared) if declared else (spec.limits.parallel if spec is not None else 0)
+        return BoardStats(counts, counts[Status.RUNNING], capacity, failures, cost, alive)
+
+    def close(self) -> None:
+        self.store.close()
+
+
+def _scan_history(path: Path, job_id: str, end: int) -> list[dict[str, Any]]:
+    """The job's records in the first ``end`` bytes of the log (a substring test skips the rest)."""
+    if end <= 0:
+        return []
+    needle = b'"job":' + json.dumps(job_id).encode() + b","
+    found: list[dict[str, Any]] = []
+    try:
+        with open(path, "rb") as log:
+            data = log.read(end)
+    except OSError:
+        return found
+    for line in data.splitlines():
+        if needle in line:
+            try:
+                record = json.loads(line)
+            except ValueError:
+                continue
+            if isinstance(record, dict) and record.get("job") == job_id:
+                found.append(record)
+    return found
+

@@ -1,0 +1,80 @@
+"""`n`: a form for one new job, added to jobs.json the way `jobdeck add` does it."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Button, Input, Label, Select, Static
+
+from state.errors import JobdeckError
+
+FIELDS = (
+    ("id", "id", "letters, digits, . _ - (required)"),
+    ("title", "title", "short human title"),
+    ("command", "command", "argv, split like a shell: echo 'hello world'"),
+    ("model", "model", "or an LLM: e.g. openai/gpt-4o-mini (needs a prompt)"),
+    ("prompt", "prompt", "prompt for the model"),
+    ("workspace", "workspace", "default"),
+    ("labels", "labels", "comma-separated"),
+    ("depends_on", "depends on", "comma-separated job ids"),
+    ("schedule", "schedule", "cron, e.g. 0 2 * * * or @daily"),
+)
+
+
+class NewJobScreen(ModalScreen[str | None]):
+    """Dismissed with the new job's id once it is in jobs.json; errors stay on the form."""
+
+    BINDINGS = [Binding("escape", "close", "cancel"), Binding("ctrl+s", "add", "add job")]
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll(id="new-job", classes="dialog"):
+            yield Static(Text("New job", "bold"), classes="dialog-title")
+            for key, label, placeholder in FIELDS:
+                with Horizontal(classes="form-row"):
+                    yield Label(label, classes="form-label")
+                    yield Input(placeholder=placeholder, id=f"field-{key}")
+            with Horizontal(classes="form-row"):
+                yield Label("risk", classes="form-label")
+                yield Select([("low", "low"), ("medium (review output)", "medium"),
+                              ("high (approve first)", "high")], value="low", allow_blank=False, id="field-risk")
+            yield Static("", id="form-error", classes="dialog-error", markup=False)
+            with Horizontal(classes="dialog-buttons"):
+                yield Button("Add (Ctrl+S)", id="add", variant="primary")
+                yield Button("Cancel (Esc)", id="cancel")
+
+    def on_mount(self) -> None:
+        self.query_one("#field-id", Input).focus()
+
+    def values(self) -> dict[str, str]:
+        found = {key: self.query_one(f"#field-{key}", Input).value for key, _, _ in FIELDS}
+        found["risk"] = str(self.query_one("#field-risk", Select).value)
+        return found
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        self.action_add()
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        if event.button.id == "add":
+            self.action_add()
+        else:
+            self.dismiss(None)
+
+    def action_add(self) -> None:
+        from cockpit.app import CockpitApp
+        from cockpit.operations import job_from_form
+
+        app = self.app
+        assert isinstance(app, CockpitApp)
+        try:
+            job_id = app.operator.add_job(job_from_form(self.values()))
+        except JobdeckError as exc:
+            self.query_one("#form-error", Static).update(Text(str(exc), "red"))
+            return
+        self.dismiss(job_id)
+
+    def action_close(self) -> None:
+        self.dismiss(None)

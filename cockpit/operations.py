@@ -1,0 +1,146 @@
+"""What the operator's keys do to the deck, without any UI: events through state.actions,
+jobs.json only through state.specfile (the `jobdeck edit` / `jobdeck add` path).
+
+Actions use their own Store: ``act`` catches up with the log under the lock and
+folds what it reads into the Store it is given, so the cockpit's reading Store
+would never hear of those records. With a separate acting Store, every event,
+including the ones just appended, reaches the board through the normal refresh.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import subprocess
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from state.actions import act
+from state.board import Store, open_store
+from state.deck import Deck
+from state.errors import JobdeckError
+from state.loader import parse_spec
+from state.specfile import add_jobs, install
+from state.views import is_paused
+
+from cockpit.model import DeckModel
+
+VIA = "cockpit"
+
+
+class Operator:
+    """Appends operator events for the cockpit, attributed ``via="cockpit"``."""
+
+    def __init__(self, model: DeckModel, *, by: str | None = None) -> None:
+        self.model = model
+        self.by = by
+        self._store: Store | None = None
+
+    def act(self, job_id: str, action: str, *, reason: str | None = None) -> list[dict[str, Any]]:
+        """Apply ``action`` to a job; JobdeckError (e.g. IllegalTransition) when it does not apply."""
+        spec = self.model.spec
+        if spec is None:
+            raise JobdeckError("jobs.json has not been valid since the cockpit started",
+                               hint="fix it (e to edit) before acting on jobs")
+        if self._store is None:
+            self._store = open_store(self.model.deck)
+        return act(self._store, spec, job_id, action, reason=reason, via=VIA, by=self.by)
+
+    def pause_action(self, job_id: str) -> str:
+        """'resume' for a paused job, 'pause' otherwise."""
+        job = self.model.job(job_id)
+        if job is not None and is_paused(job, self.model.state(job_id)):
+            return "resume"
+        return "pause"
+
+    def add_job(self, fields: dict[str, Any]) -> str:
+        """Add one job to jobs.json (validated, compare-and-swap); return its id."""
+        ids, _ = add_jobs(self.model.deck, [fields])
+        return ids[0]
+
+    def close(self) -> None:
+        if self._store is not None:
+            self._store.close()
+
+
+def job_from_form(values: dict[str, str]) -> dict[str, Any]:
+    """A job dict from the new-job form's text fields (empty fields are left out)."""
+    job: dict[str, Any] = {"id": values.get("id", "").strip()}
+    command = values.get("command", "").strip()
+    if command:
+        try:
+            job["command"] = shlex.split(command)
+        except ValueError as exc:
+            raise JobdeckError(f"command: {exc}", hint="quote arguments as in a shell") from None
+    for key in ("title", "model", "prompt", "workspace", "schedule"):
+        value = values.get(key, "").strip()
+        if value:
+            job[key] = value
+    for key, field in (("labels", "labels"), ("depends_on", "depends_on")):
+        items = [item.strip() for item in values.get(key, "").split(",") if item.strip()]
+        if items:
+            job[field] = items
+    risk = values.get("risk", "").strip()
+    if risk and risk != "low":
+        job["risk"] = risk
+    return job
+
+
+def editor_argv() -> list[str]:
+    """The user's editor ($VISUAL, $EDITOR, else vi), split like a shell would."""
+    return shlex.split(os.environ.get("VISUAL") or os.environ.get("EDITOR") or "vi")
+
+
+@dataclass
+class EditSession:
+    """One `jobdeck edit`-style edit: a private copy, validated, installed by compare-and-swap."""
+
+    deck: Deck
+    base: bytes
+    copy: Path
+
+    @classmethod
+    def start(cls, deck: Deck) -> EditSession:
+        base = deck.spec_path.read_bytes()
+        fd, name = tempfile.mkstemp(prefix="jobs.", suffix=".json", dir=deck.state_dir)
+        with os.fdopen(fd, "wb") as f:
+            f.write(base)
+        return cls(deck, base, Path(name))
+
+    def run_editor(self) -> None:
+        """Run the editor on the copy (the caller has handed it the terminal)."""
+        argv = [*editor_argv(), str(self.copy)]
+        try:
+            code = subprocess.call(argv)
+        except FileNotFoundError:
+            raise JobdeckError(f"editor not found: {argv[0]}", hint="set $EDITOR, e.g. EDITOR=nano") from None
+        if code != 0:
+            raise JobdeckError(f"the editor exited with code {code}; nothing was installed",
+                               hint=f"your copy is kept at {self.copy}")
+
+    def finish(self) -> bool:
+        """Validate and install the copy; False when nothing changed.
+
+        Raises SpecError for an invalid copy and EditConflict when jobs.json changed
+        meanwhile; the copy is kept in both cases.
+        """
+        edited = self.copy.read_bytes()
+        if edited == self.base:
+            self.discard()
+            return False
+        parse_spec(edited, "jobs.json")
+        install(self.deck, self.base, edited)
+        self.discard()
+        return True
+
+    def rebase(self) -> None:
+        """Continue on top of the jobs.json now on disk (after a conflict); the copy keeps the edit."""
+        self.base = self.deck.spec_path.read_bytes()
+
+    def discard(self) -> None:
+        try:
+            self.copy.unlink()
+        except FileNotFoundError:
+            pass

@@ -1,0 +1,128 @@
+"""A live, inert view of an attempt's output file.
+
+The widget reads only the bytes appended since its last read, keeps the last
+``KEEP`` characters, and shows them as plain ``Text`` after stripping control
+sequences, so agent output can neither drive the terminal nor inject markup.
+A watcher on the attempt's directory (workers post, the handler reads) keeps it
+live while the attempt runs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import codecs
+from pathlib import Path
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.containers import VerticalScroll
+from textual.message import Message
+from textual.widgets import Static
+
+from cockpit.sanitize import inert
+from cockpit.watcher import changes
+
+KEEP = 64 * 1024
+"""Characters of output kept on screen (the tail end)."""
+
+
+class OutputTail(VerticalScroll):
+    """The tail of one output file, following it as it grows."""
+
+    class Grew(Message):
+        """The followed file may have grown (bursts coalesce into one read)."""
+
+        def can_replace(self, message: Message) -> bool:
+            return isinstance(message, OutputTail.Grew)
+
+    def __init__(self, *, placeholder: str = "(no output yet)", id: str | None = None,
+                 live: bool = True) -> None:
+        super().__init__(id=id)
+        self.path: Path | None = None
+        self.placeholder = placeholder
+        self.live = live
+        self._offset = 0
+        self._decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        self._buffer = ""
+        self._dropped = False
+        self._stop: asyncio.Event | None = None
+
+    def compose(self) -> ComposeResult:
+        yield Static(Text(self.placeholder, "dim"), classes="tail-text", markup=False)
+
+    @property
+    def text(self) -> str:
+        """What is shown now (already made inert)."""
+        return inert(self._buffer)
+
+    def follow(self, path: Path | None) -> None:
+        """Show ``path`` (re-reading it from the start when it is a different file)."""
+        if path != self.path:
+            self.path = path
+            self._offset, self._buffer, self._dropped = 0, "", False
+            self._decoder.reset()
+            self._stop_watching()
+        self.read_more()
+        if path is not None and self._stop is None and self.live and path.parent.is_dir():
+            self._stop = asyncio.Event()
+            self._watch(path, self._stop)
+
+    def read_more(self) -> None:
+        """Append whatever the file gained since the last read."""
+        if self.path is None:
+            self._show()
+            return
+        try:
+            with open(self.path, "rb") as output:
+                size = output.seek(0, 2)
+                if size < self._offset:  # rewritten from the start
+                    self._offset, self._buffer = 0, ""
+                    self._decoder.reset()
+                start = max(self._offset, size - 4 * KEEP)
+                if start > self._offset:
+                    self._dropped = True
+                output.seek(start)
+                data = output.read(size - start)
+        except OSError:
+            self._show()
+            return
+        self._offset = start + len(data)
+        if not data:
+            if not self._buffer:
+                self._show()
+            return
+        self._buffer += self._decoder.decode(data)
+        if len(self._buffer) > KEEP:
+            self._buffer, self._dropped = self._buffer[-KEEP:], True
+        self._show()
+
+    def _show(self) -> None:
+        at_end = self.scroll_y >= self.max_scroll_y
+        static = self.query_one(".tail-text", Static)
+        if not self._buffer:
+            static.update(Text(self.placeholder, "dim"))
+            return
+        shown = Text("… earlier output not shown\n", "dim") if self._dropped else Text()
+        shown.append(inert(self._buffer))
+        static.update(shown)
+        if at_end:
+            self.call_after_refresh(self.scroll_end, animate=False)
+
+    @work(exclusive=True, group="tail")
+    async def _watch(self, path: Path, stop: asyncio.Event) -> None:
+        target = str(path)
+        async for _ in changes([path.parent], lambda _change, changed: changed == target, stop):
+            self.post_message(self.Grew())
+
+    @on(Grew)
+    def _grew(self) -> None:
+        self.read_more()
+
+    def _stop_watching(self) -> None:
+        if self._stop is not None:
+            self._stop.set()
+            self._stop = None
+
+    def on_unmount(self) -> None:
+        self._stop_watching()

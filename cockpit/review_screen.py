@@ -1,0 +1,176 @@
+"""Everything waiting on the operator, oldest first, with the reason and the output beside it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.widgets import DataTable, Footer, Static
+
+from state.machine import Status
+from state.views import Card
+
+from cockpit.job_details import t
+from cockpit.job_screen import JobScreen
+from cockpit.model import DeckModel, Delta
+from cockpit.output_tail import OutputTail
+from cockpit.sanitize import inert
+from cockpit.timefmt import age
+
+KIND_STYLES = {"review": "magenta", "approval": "bold magenta", "interrupted": "bold yellow", "failed": "red"}
+
+
+@dataclass(frozen=True, slots=True)
+class Waiting:
+    """One item of the queue."""
+
+    card: Card
+    kind: str
+
+    @property
+    def why(self) -> str:
+        if self.kind == "approval":
+            return "high risk: approve before it runs"
+        reason = self.card.reason or ""
+        return "output waits for review" if reason == "review" else reason
+
+
+def waiting(cards: dict[str, Card]) -> list[Waiting]:
+    """Review, approval, interrupted and failed jobs, oldest first."""
+    found = []
+    for card in cards.values():
+        if card.column == Status.REVIEW:
+            found.append(Waiting(card, "interrupted" if card.reason == "interrupted" else "review"))
+        elif card.column == Status.FAILED:
+            found.append(Waiting(card, "failed"))
+        elif card.column == Status.BACKLOG and "awaiting approval" in card.flags:
+            found.append(Waiting(card, "approval"))
+    found.sort(key=lambda item: (item.card.since or 0.0, item.card.id))
+    return found
+
+
+class ReviewScreen(JobScreen):
+    """The review queue (v)."""
+
+    BINDINGS = [
+        Binding("escape,v", "back", "back"),
+        Binding("enter", "open", "open", show=False),
+        Binding("j", "cursor(1)", show=False),
+        Binding("k", "cursor(-1)", show=False),
+    ]
+
+    def __init__(self, model: DeckModel, *, live: bool = True) -> None:
+        super().__init__(classes="review-screen")
+        self.model = model
+        self.items: list[Waiting] = []
+        self.tail = OutputTail(id="review-tail", live=live, placeholder="(no output)")
+
+    def compose(self) -> ComposeResult:
+        yield Static(id="review-title", markup=False)
+        with Horizontal(id="review-body"):
+            yield DataTable(id="review-queue", cursor_type="row", zebra_stripes=True)
+            with Vertical(id="review-side"):
+                yield Static(id="review-why", markup=False)
+                yield self.tail
+        yield Footer()
+
+    def on_mount(self) -> None:
+        table = self.query_one("#review-queue", DataTable)
+        for label, key in (("waiting", "age"), ("job", "job"), ("kind", "kind"), ("why", "why")):
+            table.add_column(label, key=key)
+        self._fill()
+        table.focus()
+
+    @property
+    def queue(self) -> DataTable[Text]:
+        return self.query_one("#review-queue", DataTable)
+
+    def selected_job_id(self) -> str | None:
+        table = self.queue
+        if not table.row_count:
+            return None
+        return table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+
+    def deck_changed(self, delta: Delta) -> None:
+        self._fill()
+
+    def tick(self, full: bool) -> None:
+        if full:
+            self._fill()
+
+    def _fill(self) -> None:
+        """Show the queue; rows are edited in place while the order is unchanged."""
+        items = waiting(self.model.cards)
+        now = self.model.clock()
+        table = self.queue
+        selected = self.selected_job_id()
+        keys = [item.card.id for item in items]
+        rows = {item.card.id: self._row(item, now) for item in items}
+        if keys == [str(key.value) for key in table.rows]:
+            for key, cells in rows.items():
+                for column, cell in zip(("age", "job", "kind", "why"), cells):
+                    if table.get_cell(key, column) != cell:
+                        table.update_cell(key, column, cell)
+        else:
+            table.clear()
+            for key, cells in rows.items():
+                table.add_row(*cells, key=key)
+            if selected in rows:
+                table.move_cursor(row=keys.index(selected), animate=False)
+        self.items = items
+        self.query_one("#review-title", Static).update(Text(
+            f"Review queue: {len(items)} waiting on you (oldest first)" if items else
+            "Review queue: nothing is waiting on you", "bold"))
+        self._show_side()
+        self.refresh_bindings()
+
+    def _row(self, item: Waiting, now: float) -> tuple[Text, ...]:
+        since = item.card.since
+        return (t(age(now - since) if since else "-", "dim"), t(item.card.id, "bold"),
+                t(item.kind, KIND_STYLES[item.kind]), t(item.why))
+
+    def _show_side(self) -> None:
+        job_id = self.selected_job_id()
+        item = next((i for i in self.items if i.card.id == job_id), None)
+        why = self.query_one("#review-why", Static)
+        if item is None:
+            why.update(Text("Approve (a), reject (R), retry (r) or cancel (x) the selected job.", "dim"))
+            self.tail.follow(None)
+            return
+        state = self.model.state(item.card.id)
+        text = Text()
+        text.append(item.card.id, "bold")
+        if item.card.title != item.card.id:
+            text.append(f"  {inert(item.card.title)}")
+        text.append(f"\n{item.kind}: ", KIND_STYLES[item.kind])
+        text.append(inert(item.why))
+        for reason in state.reasons:
+            text.append(f"\n- {inert(reason)}", "red")
+        text.append("\noutput" + (f" of attempt {state.attempt.n}" if state.attempt else "") + ":", "bold")
+        why.update(text)
+        self.tail.follow(self.model.output_path(item.card.id))
+
+    @on(DataTable.RowHighlighted)
+    def _highlighted(self) -> None:
+        self._show_side()
+        self.refresh_bindings()
+
+    @on(DataTable.RowSelected)
+    def _selected(self, event: DataTable.RowSelected) -> None:
+        event.stop()
+        self.action_open()
+
+    def action_open(self) -> None:
+        job_id = self.selected_job_id()
+        if job_id is not None:
+            self.cockpit.open_detail(job_id)
+
+    def action_cursor(self, step: int) -> None:
+        (self.queue.action_cursor_down if step > 0 else self.queue.action_cursor_up)()
+
+    def action_back(self) -> None:
+        self.dismiss()

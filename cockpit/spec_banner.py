@@ -1,0 +1,40 @@
+"""The banner shown while jobs.json on disk is invalid (the board keeps the last good spec)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from rich.text import Text
+from textual.widgets import Static
+
+from state.errors import SpecError, SpecErrors
+
+
+def describe(error: SpecError, has_spec: bool) -> Text:
+    """'jobs.json is invalid (showing the last good version): jobs.json:3:7: job 'x', ...'."""
+    errors = error.errors if isinstance(error, SpecErrors) else [error]
+    first = errors[0]
+    where = Path(first.path).name if first.path else "jobs.json"
+    if first.line is not None:
+        where += f":{first.line}:{first.column or 1}"
+    if first.job is not None:
+        where += f": job '{first.job}'"
+    if first.field:
+        where += f", field '{first.field}'"
+    head = "jobs.json is invalid; showing the last good version" if has_spec else "jobs.json is invalid; no jobs to show"
+    text = Text(f"{head}\n", "bold")
+    text.append(f"{where}: {first.message}")
+    if first.hint:
+        text.append(f" (hint: {first.hint})", "italic")
+    if len(errors) > 1:
+        text.append(f"  (+{len(errors) - 1} more: run `jobdeck validate`)")
+    return text
+
+
+class SpecBanner(Static):
+    """Hidden while jobs.json is valid; otherwise says what is wrong and where."""
+
+    def show_error(self, error: SpecError | None, has_spec: bool) -> None:
+        self.display = error is not None
+        if error is not None:
+            self.update(describe(error, has_spec))

@@ -1,0 +1,92 @@
+"""Decks in known states for the cockpit tests, built from real events (no runner needed).
+
+Every event is committed through ``Store.commit`` with an explicit time, so the
+board a test sees is fixed; outputs are written where a runner would put them.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from state.board import open_store
+from state.deck import Deck, init_deck
+
+NOW = 1_750_000_000.0  # 2025-06-15 15:06:40 UTC: a fixed "now" for every cockpit test
+
+JOBS: list[dict[str, Any]] = [
+    {"id": "fetch", "title": "Fetch today's notes", "command": ["echo", "notes"],
+     "retry": {"max_attempts": 3}, "labels": ["ingest"]},
+    {"id": "summarise", "title": "Summarise the notes", "command": ["cat"], "depends_on": ["fetch"],
+     "labels": ["llm"]},
+    {"id": "publish", "title": "Publish the summary", "command": ["true"], "risk": "high",
+     "depends_on": ["fetch"]},
+    {"id": "report", "title": "Weekly report", "command": ["true"], "workspace": "reports",
+     "labels": ["llm", "weekly"]},
+    {"id": "lint", "title": "Lint the repo", "command": ["false"]},
+    {"id": "flaky", "title": "Flaky upload", "command": ["true"], "retry": {"max_attempts": 4}},
+    {"id": "deploy", "title": "Deploy", "command": ["true"], "depends_on": ["lint"]},
+    {"id": "nightly", "title": "Nightly check", "command": ["date"], "schedule": "0 2 * * *"},
+    {"id": "crashy", "title": "Crashy migration", "command": ["true"]},
+    {"id": "old", "title": "Old experiment", "command": ["true"]},
+    {"id": "held", "title": "Held back", "command": ["true"], "paused": True},
+]
+
+
+def write_spec(deck: Deck, jobs: Sequence[Mapping[str, Any]], **extra: Any) -> None:
+    deck.spec_path.write_text(json.dumps({"jobs": list(jobs), **extra}, indent=2) + "\n")
+
+
+def new_deck(root: Path, jobs: Sequence[Mapping[str, Any]] = JOBS, **extra: Any) -> Deck:
+    deck = init_deck(root, b'{"jobs": []}\n')
+    write_spec(deck, jobs, **extra)
+    return deck
+
+
+def commit(deck: Deck, events: Sequence[Mapping[str, Any]], at: float) -> list[dict[str, Any]]:
+    with open_store(deck) as store:
+        records, _ = store.commit(events, now=at)
+    return records
+
+
+def claim(deck: Deck, job: str, at: float, *, workspace: str = "default", output: str | None = None) -> int:
+    """Claim the job's next attempt; return the fencing token (the claim's seq)."""
+    with open_store(deck) as store:
+        n = store.board.state(job).next_attempt
+        (record,), _ = store.commit([{"type": "claimed", "job": job, "attempt": n, "runner": "r1",
+                                      "workspace": workspace}], now=at)
+    directory = deck.attempt_dir(workspace, job, n)
+    directory.mkdir(parents=True, exist_ok=True)
+    if output is not None:
+        (directory / "output").write_text(output)
+    return record["seq"]
+
+
+def run(deck: Deck, job: str, at: float, took: float, outcome: str = "succeeded", *,
+        workspace: str = "default", output: str = "", **fields: Any) -> int:
+    token = claim(deck, job, at, workspace=workspace, output=output)
+    commit(deck, [{"type": outcome, "job": job, "token": token, **fields}], at + took)
+    return token
+
+
+def busy_deck(root: Path, now: float = NOW) -> Deck:
+    """A deck with a job in every column and most derived flags."""
+    deck = new_deck(root)
+    h = 3600.0
+    run(deck, "fetch", now - 2 * h, 4.0, output="notes for today\n", cost=0.0)
+    claim(deck, "summarise", now - 95, output="Summary so far: the cockpit\n")
+    run(deck, "report", now - 50 * 60, 30.0, workspace="reports",
+        output='{"title": "weekly"}\n', review=True, reason="validation failed",
+        reasons=["missing required field 'summary'", "output is not valid against the schema"],
+        cost=0.0123, usage={"prompt_tokens": 812, "completion_tokens": 240})
+    run(deck, "lint", now - 40 * 60, 12.0, "failed", output="src/app.py:3: E501 line too long\n",
+        reason="exit code 1", exit_code=1, cost=0.0)
+    run(deck, "flaky", now - 10 * 60, 2.0, "failed", output="upload failed: 503\n",
+        reason="HTTP 503 (transient)", retry_at=now + 5 * 60)
+    crash = claim(deck, "crashy", now - 30 * 60, output="migrating table 3 of 7\n")
+    commit(deck, [{"type": "interrupted", "job": "crashy", "token": crash}], now - 20 * 60)
+    commit(deck, [{"type": "cancelled", "job": "old", "reason": "superseded", "by": "ops@host",
+                   "via": "cli"}], now - 3 * h)
+    return deck
