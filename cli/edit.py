@@ -16,6 +16,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+from state.atomic import write_atomic
 from state.deck import Deck
 from state.errors import EditConflict, JobdeckError, SpecError
 from state.loader import parse_spec
@@ -42,7 +43,16 @@ def _run_editor(path: Path) -> None:
                            hint=f"your copy is kept at {path}")
 
 
+def _diff(old: bytes, new: bytes, old_name: str, new_name: str) -> None:
+    sys.stderr.writelines(difflib.unified_diff(
+        old.decode("utf-8", "replace").splitlines(True),
+        new.decode("utf-8", "replace").splitlines(True),
+        old_name, new_name,
+    ))
+
+
 def edit(deck: Deck) -> int:
+    """Edit jobs.json through a private copy; 0 installed or unchanged, 1 not installed."""
     base = deck.spec_path.read_bytes()
     fd, name = tempfile.mkstemp(prefix="jobs.", suffix=".json", dir=deck.state_dir)
     copy = Path(name)
@@ -68,12 +78,13 @@ def edit(deck: Deck) -> int:
         except EditConflict as exc:
             current = deck.spec_path.read_bytes()
             print(f"jobdeck: {exc}", file=sys.stderr)
-            sys.stderr.writelines(difflib.unified_diff(
-                base.decode("utf-8", "replace").splitlines(True),
-                current.decode("utf-8", "replace").splitlines(True),
-                "jobs.json (when you started)", "jobs.json (now on disk)",
-            ))
-            if _ask("edit again, starting from the file on disk (your version is shown in the diff above)?"):
+            _diff(base, current, "jobs.json (when you started)", "jobs.json (now on disk)")
+            _diff(base, edited, "jobs.json (when you started)", "your version")
+            if _ask("edit again, starting from the file on disk (re-apply your changes shown above)?"):
+                kept = copy.with_name(copy.stem + ".yours.json")
+                write_atomic(kept, edited)
+                print(f"your version is kept at {kept}", file=sys.stderr)
+                copy.write_bytes(current)  # re-editing the old base would undo the save on disk
                 base = current
                 continue
             print(f"nothing installed; your copy is kept at {copy}", file=sys.stderr)
