@@ -1,0 +1,132 @@
+"""`jobdeck add`: one job from flags, many from JSON/JSONL, always one validated atomic change."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from conftest import RunCli
+from state.deck import Deck
+from state.loader import load_spec
+
+
+def jobs_of(deck: Deck) -> dict[str, dict]:
+    """The jobs in the deck's jobs.json as written, keyed by id."""
+    return {job["id"]: job for job in json.loads(deck.spec_path.read_text())["jobs"]}
+
+
+def test_add_from_flags(deck: Deck, cli: RunCli) -> None:
+    done = cli("--deck", str(deck.root), "add", "--id", "greet", "--label", "daily", "--max-attempts", "3",
+               "--idle-timeout", "30s", "--depends-on", "hello", "--priority", "5", "--", "echo", "-n", "hi there")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "added 1 job: greet"
+    assert jobs_of(deck)["greet"] == {
+        "id": "greet", "command": ["echo", "-n", "hi there"], "priority": 5, "depends_on": ["hello"],
+        "labels": ["daily"], "retry": {"max_attempts": 3}, "timeout": {"idle": "30s"},
+    }
+    job = load_spec(deck.spec_path).spec.job("greet")
+    assert job.timeout.idle == 30.0 and job.retry.max_attempts == 3
+
+
+def test_add_llm_job_and_shell_job_from_flags(deck: Deck, cli: RunCli) -> None:
+    llm = cli("--deck", str(deck.root), "add", "--id", "sum", "--model", "openai/gpt-4o-mini",
+              "--prompt", "Summarise {{input}}", "--depends-on", "hello")
+    shell = cli("--deck", str(deck.root), "add", "--id", "piped", "--shell", "--", "echo hi | tr a-z A-Z")
+    assert (llm.returncode, shell.returncode) == (0, 0), llm.stderr + shell.stderr
+    jobs = jobs_of(deck)
+    assert jobs["sum"] == {"id": "sum", "model": "openai/gpt-4o-mini", "prompt": "Summarise {{input}}",
+                           "depends_on": ["hello"]}
+    assert jobs["piped"] == {"id": "piped", "command": "echo hi | tr a-z A-Z", "shell": True}
+
+
+def test_add_many_from_a_json_list(deck: Deck, cli: RunCli, tmp_path: Path) -> None:
+    source = tmp_path / "new.json"
+    source.write_text(json.dumps([{"id": f"batch-{n}", "command": ["echo", str(n)]} for n in range(3)]))
+    done = cli("--deck", str(deck.root), "add", "--from", str(source))
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "added 3 jobs: batch-0, batch-1, batch-2"
+    assert list(jobs_of(deck)) == ["hello", "world", "batch-0", "batch-1", "batch-2"]
+
+
+def test_add_from_a_jobs_document(deck: Deck, cli: RunCli, tmp_path: Path) -> None:
+    source = tmp_path / "other-deck.json"
+    source.write_text('{"jobs": [{"id": "imported", "command": ["true"]}]}')
+    done = cli("--deck", str(deck.root), "add", "--from", str(source))
+    assert done.returncode == 0, done.stderr
+    assert "imported" in jobs_of(deck)
+
+
+def test_add_jsonl_from_stdin(deck: Deck, cli: RunCli) -> None:
+    lines = "".join(json.dumps({"id": f"line-{n}", "command": ["echo", str(n)], "depends_on": ["hello"]}) + "\n"
+                    for n in range(4))
+    done = cli("--deck", str(deck.root), "add", "--from", "-", input=lines)
+    assert done.returncode == 0, done.stderr
+    assert [j for j in jobs_of(deck) if j.startswith("line-")] == ["line-0", "line-1", "line-2", "line-3"]
+    assert len(load_spec(deck.spec_path).spec.jobs) == 6
+
+
+def test_duplicate_id_is_refused_and_nothing_is_written(deck: Deck, cli: RunCli) -> None:
+    before = deck.spec_path.read_bytes()
+    done = cli("--deck", str(deck.root), "add", "--id", "hello", "--", "echo", "again")
+    assert done.returncode == 1
+    assert "job 'hello', field 'id': job 'hello' already exists (hint: pick another id, or pass --replace)" \
+        in done.stderr
+    assert "Traceback" not in done.stderr
+    assert deck.spec_path.read_bytes() == before
+
+
+def test_replace_swaps_the_job_in_place(deck: Deck, cli: RunCli) -> None:
+    done = cli("--deck", str(deck.root), "add", "--replace", "--id", "hello", "--", "echo", "replaced")
+    assert done.returncode == 0, done.stderr
+    jobs = jobs_of(deck)
+    assert list(jobs) == ["hello", "world"]
+    assert jobs["hello"]["command"] == ["echo", "replaced"]
+
+
+def test_one_invalid_job_in_a_batch_writes_nothing(deck: Deck, cli: RunCli) -> None:
+    """The batch is one change: a single bad job (here a cycle) and none of them is added."""
+    before = deck.spec_path.read_bytes()
+    lines = "\n".join([
+        json.dumps({"id": "fine", "command": ["true"]}),
+        json.dumps({"id": "loop-a", "command": ["true"], "depends_on": ["loop-b"]}),
+        json.dumps({"id": "loop-b", "command": ["true"], "depends_on": ["loop-a"]}),
+    ])
+    done = cli("--deck", str(deck.root), "add", "--from", "-", input=lines)
+    assert done.returncode == 1
+    assert "dependency cycle: loop-a -> loop-b -> loop-a" in done.stderr
+    assert deck.spec_path.read_bytes() == before
+
+
+def test_invalid_job_from_flags_is_refused(deck: Deck, cli: RunCli) -> None:
+    before = deck.spec_path.read_bytes()
+    done = cli("--deck", str(deck.root), "add", "--id", "../escape", "--", "true")
+    bad_dep = cli("--deck", str(deck.root), "add", "--id", "late", "--depends-on", "helo", "--", "true")
+    assert (done.returncode, bad_dep.returncode) == (1, 1)
+    assert "job '../escape', field 'id': must be 1-64 letters" in done.stderr
+    assert "depends on unknown job 'helo' (hint: did you mean 'hello'?)" in bad_dep.stderr
+    assert deck.spec_path.read_bytes() == before
+
+
+def test_bad_input_file_is_located(deck: Deck, cli: RunCli, tmp_path: Path) -> None:
+    source = tmp_path / "new.json"
+    source.write_text('[\n  {"id": "x", "command": ["true"]},\n]\n')
+    done = cli("--deck", str(deck.root), "add", "--from", str(source))
+    assert done.returncode == 1
+    assert f"{source}:3:1: " in done.stderr and "trailing comma" in done.stderr
+
+
+def test_add_refuses_when_jobs_json_itself_is_broken(deck: Deck, cli: RunCli) -> None:
+    deck.spec_path.write_text('{"jobs": [\n  {"id": "hello", "command": ["echo"]},\n]}\n')
+    before = deck.spec_path.read_bytes()
+    done = cli("--deck", str(deck.root), "add", "--id", "more", "--", "true")
+    assert done.returncode == 1
+    assert f"{deck.spec_path}:3:1:" in done.stderr
+    assert deck.spec_path.read_bytes() == before
+
+
+def test_add_keeps_comment_keys(deck: Deck, cli: RunCli) -> None:
+    deck.spec_path.write_text('{"//": "top note", "jobs": [{"id": "hello", "//": "job note", "command": ["true"]}]}')
+    done = cli("--deck", str(deck.root), "add", "--id", "more", "--", "true")
+    assert done.returncode == 0, done.stderr
+    document = json.loads(deck.spec_path.read_text())
+    assert document["//"] == "top note" and document["jobs"][0]["//"] == "job note"
