@@ -1,0 +1,80 @@
+"""Every command explains itself, and a command run outside a deck says how to make one."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import pytest
+
+from cli.main import build_parser
+from conftest import RunCli
+
+
+def subcommands() -> dict[str, argparse.ArgumentParser]:
+    parser = build_parser()
+    action = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    return dict(action.choices)
+
+
+def command_help() -> dict[str, str | None]:
+    parser = build_parser()
+    action = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    return {choice.dest: choice.help for choice in action._choices_actions}
+
+
+def test_every_command_and_option_has_help_text() -> None:
+    """Like sqlite-utils: no command, argument or option without a line of help."""
+    helps = command_help()
+    assert set(helps) == set(subcommands())
+    missing = [name for name, text in helps.items() if not text]
+    missing += [f"{name} {action.option_strings or action.dest}"
+                for name, parser in subcommands().items()
+                for action in parser._actions
+                if not isinstance(action, argparse._HelpAction) and not action.help]
+    assert missing == []
+
+
+@pytest.mark.parametrize("name", sorted(subcommands()))
+def test_command_help_runs(name: str, cli: RunCli, tmp_path: Path) -> None:
+    """`jobdeck COMMAND --help` works anywhere (no deck needed) and shows the summary."""
+    done = cli(name, "--help", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith(f"usage: jobdeck {name}")
+    description = subcommands()[name].description.splitlines()[0]
+    assert " ".join(description.split()) in " ".join(done.stdout.split())
+
+
+def test_top_level_help_lists_every_command(cli: RunCli, tmp_path: Path) -> None:
+    done = cli("--help", cwd=tmp_path)
+    assert done.returncode == 0
+    for name in subcommands():
+        assert f"    {name} " in done.stdout or f"    {name}\n" in done.stdout, name
+    assert "JOBDECK_DECK" in done.stdout
+
+
+def test_ls_outside_a_deck_says_so_and_how_to_make_one(cli: RunCli, tmp_path: Path) -> None:
+    done = cli("ls", cwd=tmp_path)
+    assert done.returncode == 2
+    assert done.stdout == ""
+    assert done.stderr.count("\n") == 1
+    assert done.stderr.startswith(f"jobdeck: not inside a deck (no jobs.json in {tmp_path.resolve()} or any parent)")
+    assert "run `jobdeck init`" in done.stderr
+
+
+@pytest.mark.parametrize("how", ["--deck", "JOBDECK_DECK"])
+def test_named_deck_that_is_not_one(how: str, cli: RunCli, tmp_path: Path) -> None:
+    missing = tmp_path / "nowhere"
+    if how == "--deck":
+        done = cli("--deck", str(missing), "ls", cwd=tmp_path)
+    else:
+        done = cli("ls", cwd=tmp_path, env={"JOBDECK_DECK": str(missing)})
+    assert done.returncode == 2
+    assert done.stderr == f"jobdeck: {how} {missing}: no jobs.json there (hint: create one with `jobdeck init {missing}`)\n"
+
+
+def test_unknown_command_is_a_usage_error(cli: RunCli, tmp_path: Path) -> None:
+    done = cli("frobnicate", cwd=tmp_path)
+    assert done.returncode == 2
+    assert "invalid choice: 'frobnicate'" in done.stderr
+    assert "Traceback" not in done.stderr
