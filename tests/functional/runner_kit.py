@@ -1,0 +1,88 @@
+"""Helpers for runner tests: make a deck, run the CLI as a real process, wait on conditions."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def make_deck(tmp: Path, jobs: Sequence[dict[str, Any]], **top: Any) -> Path:
+    """A deck at tmp/deck with these jobs."""
+    from state.deck import init_deck
+
+    deck = tmp / "deck"
+    init_deck(deck, json.dumps({**top, "jobs": list(jobs)}, indent=1).encode())
+    return deck
+
+
+def env_for(deck: Path, **extra: str) -> dict[str, str]:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
+    env["JOBDECK_DECK"] = str(deck)
+    env.update(extra)
+    return env
+
+
+def jobdeck(deck: Path, *args: str, timeout: float = 60, check: bool = False,
+            env: dict[str, str] | None = None, input: str | None = None) -> subprocess.CompletedProcess[str]:
+    """Run `jobdeck ARGS` as a subprocess on ``deck``."""
+    result = subprocess.run([sys.executable, "-m", "cli.main", *args], cwd=deck, env=env or env_for(deck),
+                            capture_output=True, text=True, timeout=timeout, input=input)
+    if check and result.returncode != 0:
+        raise AssertionError(f"jobdeck {' '.join(args)} -> {result.returncode}\n{result.stdout}\n{result.stderr}")
+    return result
+
+
+def start_runner(deck: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
+    """A long-running `jobdeck run` in the background."""
+    return subprocess.Popen([sys.executable, "-m", "cli.main", "run", *args], cwd=deck,
+                            env=env or env_for(deck), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def wait_for(condition: Callable[[], Any], timeout: float = 30.0, what: str = "condition") -> Any:
+    """Poll ``condition`` until it returns something truthy; fail after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    pause = 0.01
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(pause)
+        pause = min(pause * 1.5, 0.2)
+
+
+def board(deck: Path) -> dict[str, Any]:
+    """job id -> state dict, folded fresh from the event log."""
+    from state.board import Store
+    from state.deck import Deck
+
+    with Store(Deck(deck), from_snapshot=False) as store:
+        store.refresh()
+        return {job: st for job, st in store.board.jobs.items()}
+
+
+def status(deck: Path, job: str) -> str:
+    st = board(deck).get(job)
+    return st.status.value if st else "backlog"
+
+
+def events(deck: Path) -> list[dict[str, Any]]:
+    path = deck / ".jobdeck" / "events.jsonl"
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def output_of(deck: Path, job: str, attempt: int = 1, workspace: str = "default") -> str:
+    path = deck / "workspaces" / workspace / "runs" / job / str(attempt) / "output"
+    return path.read_text() if path.exists() else ""

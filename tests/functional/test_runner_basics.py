@@ -1,0 +1,137 @@
+"""The runner end to end with real processes: outcomes, timeouts, retries, DAGs, review."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+from tests.functional.runner_kit import board, events, jobdeck, make_deck, output_of, status
+
+
+def test_once_runs_dag_with_parallel_branches_and_blocks_dependents_of_a_failure(tmp_path: Path) -> None:
+    deck = make_deck(tmp_path, [
+        {"id": "load", "command": ["sh", "-c", "echo leads"]},
+        {"id": "score", "command": ["sh", "-c", "cat \"$JOBDECK_INPUT_LOAD\"; echo scored"], "depends_on": ["load"]},
+        {"id": "research", "command": ["sh", "-c", "exit 4"], "depends_on": ["load"]},
+        {"id": "write", "command": ["echo", "written"], "depends_on": ["score", "research"]},
+    ])
+    result = jobdeck(deck, "run", "--once")
+    assert result.returncode == 1, result.stderr
+    states = board(deck)
+    assert states["load"].status.value == "done"
+    assert states["score"].status.value == "done"
+    assert states["research"].status.value == "failed"
+    assert "write" not in states  # never started
+    assert output_of(deck, "score") == "leads\nscored\n"
+    ls = json.loads(jobdeck(deck, "ls", "--json", check=True).stdout)
+    write = next(card for card in ls if card["id"] == "write")
+    assert "blocked by research (failed)" in write["flags"]
+    # score and research ran side by side: both claimed before either finished
+    types = [(e["type"], e.get("job")) for e in events(deck)]
+    first_end = min(i for i, t in enumerate(types) if t[0] in ("succeeded", "failed") and t[1] in ("score", "research"))
+    assert types.index(("claimed", "score")) < first_end and types.index(("claimed", "research")) < first_end
+
+
+def test_idle_timeout_and_hard_timeout_are_distinct_and_keep_partial_output(tmp_path: Path) -> None:
+    deck = make_deck(tmp_path, [
+        {"id": "stall", "command": ["sh", "-c", "echo partial; sleep 30"], "timeout": {"idle": 0.5, "grace": 0.5}},
+        {"id": "chatty", "command": ["sh", "-c", "while true; do echo tick; sleep 0.05; done"],
+         "timeout": {"idle": 0.9, "hard": 1, "grace": 0.5}},
+    ])
+    started = time.monotonic()
+    result = jobdeck(deck, "run", "--once")
+    assert result.returncode == 1
+    assert time.monotonic() - started < 15
+    states = board(deck)
+    assert states["stall"].attempts[0].reason == "idle_timeout"
+    assert states["chatty"].attempts[0].reason == "hard_timeout"
+    assert output_of(deck, "stall") == "partial\n"
+    assert output_of(deck, "chatty").count("tick") >= 5
+
+
+def test_transient_failure_retries_with_backoff_then_succeeds(tmp_path: Path) -> None:
+    deck = make_deck(tmp_path, [
+        {"id": "flaky", "command": ["sh", "-c", "echo try $JOBDECK_ATTEMPT; [ \"$JOBDECK_ATTEMPT\" -ge 3 ] || exit 75"],
+         "retry": {"max_attempts": 3, "backoff": "exponential", "delay": 0.2, "jitter": 0, "retryable_exit_codes": [75]}},
+    ])
+    assert jobdeck(deck, "run", "--once").returncode == 0
+    fails = [e for e in events(deck) if e["type"] == "failed"]
+    claims = [e for e in events(deck) if e["type"] == "claimed"]
+    assert len(fails) == 2 and len(claims) == 3
+    # exponential: 0.2 s then 0.4 s between a failure and the next claim
+    assert claims[1]["ts"] - fails[0]["ts"] >= 0.2
+    assert claims[2]["ts"] - fails[1]["ts"] >= 0.4
+    assert status(deck, "flaky") == "done"
+    assert output_of(deck, "flaky", 3) == "try 3\n"
+
+
+def test_persistent_failure_is_not_retried(tmp_path: Path) -> None:
+    deck = make_deck(tmp_path, [
+        {"id": "broken", "command": ["sh", "-c", "exit 2"], "retry": {"max_attempts": 5, "retryable_exit_codes": [75]}},
+        {"id": "missing", "command": ["/nonexistent/tool"]},
+    ])
+    assert jobdeck(deck, "run", "--once").returncode == 1
+    states = board(deck)
+    assert states["broken"].status.value == "failed" and len(states["broken"].attempts) == 1
+    assert states["missing"].status.value == "failed"
+    assert "command not found" in states["missing"].reason
+
+
+def test_review_policy_and_high_risk_approval(tmp_path: Path) -> None:
+    deck = make_deck(tmp_path, [
+        {"id": "draft", "command": ["echo", "draft"], "risk": "medium"},
+        {"id": "crm", "command": ["echo", "written"], "risk": "high", "depends_on": ["draft"]},
+    ])
+    assert jobdeck(deck, "run", "--once").returncode == 1
+    assert status(deck, "draft") == "review"
+    jobdeck(deck, "approve", "draft", "--reason", "reads well", check=True)
+    assert jobdeck(deck, "run", "--once").returncode == 0  # crm still awaits approval: nothing ran
+    assert status(deck, "crm") == "backlog"
+    assert "crm" not in {e.get("job") for e in events(deck) if e["type"] == "claimed"}
+    jobdeck(deck, "approve", "crm", check=True)
+    assert jobdeck(deck, "run", "--once").returncode == 0
+    assert status(deck, "crm") == "done"
+    approvals = [e for e in events(deck) if e["type"] == "approved"]
+    assert [a["job"] for a in approvals] == ["draft", "crm"] and all(a["via"] == "cli" for a in approvals)
+
+
+def test_run_job_runs_missing_upstream_and_exits_with_its_outcome(tmp_path: Path) -> None:
+    deck = make_deck(tmp_path, [
+        {"id": "a", "command": ["echo", "a"]},
+        {"id": "b", "command": ["echo", "b"], "depends_on": ["a"]},
+        {"id": "other", "command": ["echo", "other"]},
+        {"id": "bad", "command": ["false"]},
+    ])
+    assert jobdeck(deck, "run", "--job", "b").returncode == 0
+    states = board(deck)
+    assert states["a"].status.value == "done" and states["b"].status.value == "done"
+    assert "other" not in states
+    result = jobdeck(deck, "run", "--job", "bad")
+    assert result.returncode == 1 and "bad" in result.stderr
+    # running a done job again starts a new attempt
+    assert jobdeck(deck, "run", "--job", "b").returncode == 0
+    assert len(board(deck)["b"].attempts) == 2
+
+
+def test_secret_from_env_ref_is_redacted_everywhere(tmp_path: Path) -> None:
+    canary = "sk-canary-runner-0123456789"
+    deck = make_deck(tmp_path, [
+        {"id": "leaky", "command": ["sh", "-c", "echo key=$API_KEY; echo $API_KEY >&2; exit 3"],
+         "env": {"API_KEY": {"env": "JOBDECK_CANARY"}}},
+    ])
+    from tests.functional.runner_kit import env_for
+
+    jobdeck(deck, "run", "--once", env=env_for(deck, JOBDECK_CANARY=canary))
+    for path in deck.rglob("*"):
+        if path.is_file():
+            assert canary.encode() not in path.read_bytes(), path
+    assert "[REDACTED:JOBDECK_CANARY]" in output_of(deck, "leaky")
+
+
+def test_invalid_spec_at_start_of_once_is_one_clear_error(tmp_path: Path) -> None:
+    deck = make_deck(tmp_path, [{"id": "a", "command": ["true"]}])
+    (deck / "jobs.json").write_text('{"jobs": [{"id": "a", "command": ["true"],}]}')
+    result = jobdeck(deck, "run", "--once")
+    assert result.returncode == 1
+    assert "jobs.json:1:" in result.stderr and "Traceback" not in result.stderr
