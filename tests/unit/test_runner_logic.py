@@ -1,0 +1,74 @@
+"""Pure runner logic with injected time and randomness: backoff, cron decisions, capacity."""
+
+from __future__ import annotations
+
+import random
+from datetime import datetime, timezone
+
+import pytest
+
+from runner.backoff import retry_delay
+from runner.capacity import Capacity
+from runner.cron import decide
+from state.spec import Job, Retry, Spec
+
+
+def utc(*args: int) -> float:
+    return datetime(*args, tzinfo=timezone.utc).timestamp()
+
+
+@pytest.mark.parametrize(("backoff", "expected"), [
+    ("fixed", [2, 2, 2, 2]), ("linear", [2, 4, 6, 8]), ("exponential", [2, 4, 8, 10]),
+])
+def test_backoff_shapes_are_capped(backoff: str, expected: list[float]) -> None:
+    retry = Retry(backoff=backoff, delay=2, max_delay=10, jitter=0)
+    assert [retry_delay(retry, n) for n in (1, 2, 3, 4)] == expected
+
+
+def test_jitter_stays_within_its_fraction() -> None:
+    retry = Retry(backoff="fixed", delay=10, max_delay=100, jitter=0.2)
+    rng = random.Random(1)
+    delays = [retry_delay(retry, 1, rng=rng) for _ in range(500)]
+    assert min(delays) >= 10 and max(delays) <= 12 and len(set(delays)) > 100
+
+
+def test_retry_after_is_honoured_even_past_max_delay() -> None:
+    retry = Retry(delay=1, max_delay=5, jitter=0)
+    assert retry_delay(retry, 1, retry_after=30) == 30
+    assert retry_delay(retry, 1, retry_after=0.5) == 1
+
+
+def test_cron_decisions() -> None:
+    job = Job(id="n", command=["true"], schedule="*/15 * * * *")
+    assert decide(job, None, utc(2026, 1, 1, 0, 7), busy=False).action == "arm"
+    assert decide(job, utc(2026, 1, 1, 0, 7), utc(2026, 1, 1, 0, 14), busy=False) is None
+    fire = decide(job, utc(2026, 1, 1, 0, 7), utc(2026, 1, 1, 1, 1), busy=False)
+    assert fire.action == "fire" and fire.fire == utc(2026, 1, 1, 1, 0) and fire.missed == 3
+    busy = decide(job, utc(2026, 1, 1, 0, 7), utc(2026, 1, 1, 0, 16), busy=True)
+    assert busy.action == "skip" and busy.fire == utc(2026, 1, 1, 0, 15)
+
+
+def test_capacity_counts_global_agent_model_and_key_limits() -> None:
+    spec = Spec.model_validate({
+        "agents": {"w": {"type": "llm", "model": "m1", "max_concurrent": 1}},
+        "limits": {"parallel": 3, "models": {"m2": 1}, "keys": {"crm": 2}},
+        "jobs": [
+            {"id": "a", "agent": "w", "prompt": "x"}, {"id": "b", "agent": "w", "prompt": "y"},
+            {"id": "c", "model": "m2", "prompt": "x"}, {"id": "d", "model": "m2", "prompt": "x"},
+            {"id": "e", "command": ["true"], "concurrency": "crm"},
+            {"id": "f", "command": ["true"], "concurrency": "crm"},
+            {"id": "g", "command": ["true"], "concurrency": "crm"},
+        ]})
+    cap = Capacity(parallel=10)
+    job = spec.by_id
+    cap.take(job["a"], spec)
+    assert not cap.fits(job["b"], spec)
+    cap.take(job["c"], spec)
+    assert not cap.fits(job["d"], spec)
+    cap.take(job["e"], spec), cap.take(job["f"], spec)
+    assert not cap.fits(job["g"], spec)
+    cap.give_back(job["e"], spec)
+    assert cap.fits(job["g"], spec)
+    small = Capacity(parallel=1)
+    small.take(job["e"], spec)
+    assert small.full and not small.fits(job["g"], spec)
