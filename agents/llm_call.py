@@ -1,0 +1,158 @@
+"""One streamed litellm call: tokens into the attempt's output as they arrive.
+
+This is the only module that imports litellm, and only inside ``load_litellm``,
+so ``import agents`` (and ``jobdeck --help``) never pays its ~3.5 s import. The
+call runs under one ``asyncio.timeout`` whose deadline is the earlier of the
+attempt's hard deadline and "last token + idle timeout"; it is pushed forward on
+every chunk. On expiry the request is cancelled and the tokens already written
+stay in the output file.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import warnings
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from agents.base import OutputSink
+from agents.failures import ProviderFailure, classify
+
+
+def load_litellm() -> Any:
+    """Import litellm configured for an unattended runner (no network at import, no .env, quiet)."""
+    # Without these, importing litellm fetches a price map over the network and
+    # loads .env files from the working directory.
+    os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+    os.environ["LITELLM_MODE"] = "PRODUCTION"
+    import litellm
+
+    litellm.suppress_debug_info = True
+    # litellm trips pydantic's deprecation warnings on every streamed chunk; they are
+    # litellm's to fix and would only clutter the runner's stderr.
+    warnings.filterwarnings("ignore", category=DeprecationWarning, module=r"litellm(\.|$)")
+    return litellm
+
+
+@dataclass
+class CallResult:
+    """How one call ended."""
+
+    model: str
+    text: str = ""
+    """Everything the model streamed, unredacted (kept in memory for a repair re-ask only)."""
+    bytes_written: int = 0
+    """Bytes handed to the output sink (some may still be held back for redaction)."""
+    usage: dict[str, int] = field(default_factory=dict)
+    cost: float | None = None
+    failure: ProviderFailure | None = None
+    timed_out: str | None = None
+    """None, "idle_timeout" or "hard_timeout"."""
+
+    @property
+    def ok(self) -> bool:
+        return self.failure is None and self.timed_out is None
+
+
+async def stream_call(request: Mapping[str, Any], sink: OutputSink, *, idle: float | None,
+                      hard_deadline: float | None, mock: bool = False) -> CallResult:
+    """Run ``litellm.acompletion(**request, stream=True)`` and stream its tokens into ``sink``.
+
+    Args:
+        request: keyword arguments for acompletion (model, messages, api_base...).
+        sink: the attempt's output.
+        idle: seconds allowed without a chunk (also before the first one), or None.
+        hard_deadline: event-loop time by which the call must end, or None.
+        mock: the request carries ``mock_response`` (cost is reported as 0).
+
+    Returns:
+        The result; provider errors and timeouts are results, not exceptions.
+
+    Raises:
+        asyncio.CancelledError: the runner cancelled the attempt (the request is closed first).
+    """
+    litellm = load_litellm()
+    loop = asyncio.get_running_loop()
+    result = CallResult(model=str(request["model"]))
+    pieces: list[str] = []
+    streamed = 0
+    deadline_kind = "hard_timeout"
+
+    def next_deadline() -> float | None:
+        nonlocal deadline_kind
+        deadline, deadline_kind = hard_deadline, "hard_timeout"
+        if idle is not None:
+            idle_deadline = loop.time() + idle
+            if deadline is None or idle_deadline < deadline:
+                deadline, deadline_kind = idle_deadline, "idle_timeout"
+        return deadline
+
+    scope = asyncio.timeout(next_deadline())
+    usage: Any = None
+    try:
+        async with scope:
+            response = await litellm.acompletion(**request, stream=True, max_retries=0)
+            try:
+                async for chunk in response:
+                    if idle is not None:
+                        scope.reschedule(next_deadline())
+                    piece = _content(chunk)
+                    if piece:
+                        data = piece.encode()
+                        pieces.append(piece)
+                        sink.write(data)
+                        streamed += len(data)
+                    usage = getattr(chunk, "usage", None) or usage
+            finally:
+                await response.aclose()
+    except TimeoutError as exc:
+        if not scope.expired():
+            result.failure = classify(exc)
+        else:
+            result.timed_out = deadline_kind
+    except asyncio.CancelledError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - every provider error is classified, none is swallowed
+        result.failure = classify(exc)
+    result.text = "".join(pieces)
+    result.bytes_written = streamed
+    result.usage = _usage(usage)
+    result.cost = 0.0 if mock else _cost(litellm, result.model, usage, result.usage)
+    return result
+
+
+def _content(chunk: Any) -> str | None:
+    choices = getattr(chunk, "choices", None)
+    if not choices:
+        return None
+    delta = getattr(choices[0], "delta", None)
+    return getattr(delta, "content", None) if delta is not None else None
+
+
+def _usage(usage: Any) -> dict[str, int]:
+    if usage is None:
+        return {}
+    counts = {}
+    for name in ("prompt_tokens", "completion_tokens", "total_tokens"):
+        value = getattr(usage, name, None)
+        if isinstance(value, int):
+            counts[name] = value
+    return counts
+
+
+def _cost(litellm: Any, model: str, usage: Any, counts: dict[str, int]) -> float | None:
+    reported = getattr(usage, "cost", None)
+    if isinstance(reported, int | float):
+        return float(reported)
+    if not counts:
+        return None
+    try:
+        prompt_cost, completion_cost = litellm.cost_per_token(
+            model=model, prompt_tokens=counts.get("prompt_tokens", 0),
+            completion_tokens=counts.get("completion_tokens", 0),
+        )
+    except Exception:  # noqa: BLE001 - models without a price (local, custom) have no cost; that is not an error
+        return None
+    return float(prompt_cost + completion_cost)
