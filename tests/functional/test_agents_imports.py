@@ -1,0 +1,27 @@
+"""Importing the agents layer never imports litellm (or textual); only an LLM call does."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+PROBE = """
+import sys
+import agents, agents.base, agents.registry, agents.llm, agents.llm_call, agents.presets
+import agents.validation, agents.breaker, agents.failures, agents.shell
+from state.spec import Spec
+spec = Spec.model_validate({"jobs": [{"id": "a", "model": "openai/x", "prompt": "hi"}]})
+agent, _ = agents.registry.agent_for(spec.jobs[0], spec)
+assert type(agent).__name__ == "LLMAgent"
+heavy = sorted(name for name in ("litellm", "openai", "textual", "jsonschema") if name in sys.modules)
+print(",".join(heavy))
+"""
+
+
+def test_agents_import_without_litellm() -> None:
+    result = subprocess.run([sys.executable, "-c", PROBE], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == ""

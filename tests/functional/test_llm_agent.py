@@ -1,0 +1,349 @@
+"""The llm agent through the real litellm path against the local OpenAI-compatible server.
+
+Every test scripts the server per model name, runs one or more real attempts
+(real output files, real HTTP), and checks what reached the output, the events
+and the server. A canary API key is set for the whole module; after the last
+test no file under the module's deck may contain it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import os
+import secrets
+import socket
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the repo root, for tests.fixtures
+
+from agents.base import Failure, Outcome  # noqa: E402
+from agents.breaker import Breaker  # noqa: E402
+from agents.llm import LLMAgent  # noqa: E402
+from agents.registry import Registry  # noqa: E402
+from agents.validation import check_output  # noqa: E402
+from state.errors import AgentError  # noqa: E402
+from tests.fixtures.attempts import Attempt, make_attempt, make_spec  # noqa: E402
+from tests.fixtures.llm_server import (  # noqa: E402
+    LLMServer, Reply, Stall, bad_request, context_too_long, rate_limited, server_error, unauthorized,
+)
+
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning:litellm.*")
+
+CANARY = "sk-canary-" + secrets.token_hex(12)
+KEY_VAR = "JOBDECK_TEST_API_KEY"
+
+
+@pytest.fixture(scope="session")
+def litellm_loaded() -> Any:
+    """litellm imported once per test process (it takes seconds)."""
+    from agents.llm_call import load_litellm
+
+    return load_litellm()
+
+
+@pytest.fixture(scope="module", autouse=True)
+def canary_key() -> Iterator[str]:
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv(KEY_VAR, CANARY)
+        yield CANARY
+
+
+@pytest.fixture(scope="module")
+def deck(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    root = tmp_path_factory.mktemp("llm-deck")
+    yield root
+    leaks = [str(p) for p in root.rglob("*") if p.is_file() and CANARY.encode() in p.read_bytes()]
+    assert not leaks, f"the canary API key reached: {leaks}"
+
+
+@pytest.fixture(scope="module")
+def server(litellm_loaded: Any) -> Iterator[LLMServer]:
+    with LLMServer() as running:
+        yield running
+
+
+@pytest.fixture
+def name(request: pytest.FixtureRequest) -> str:
+    """A model-name prefix unique to the test, so scripts never cross tests."""
+    full = request.node.name
+    return f"{full.removeprefix('test_')[:32]}-{hashlib.sha1(full.encode()).hexdigest()[:6]}"
+
+
+def local_agents(base_url: str, **options: Any) -> dict[str, Any]:
+    return {"local": {"type": "llm", "api_base": base_url, "api_key": {"env": KEY_VAR},
+                      "options": {"retry_delay": 0.01, **options}}}
+
+
+def attempt(deck: Path, server_url: str, job_id: str, model: str, *, options: dict[str, Any] | None = None,
+            idle: float | None = None, hard: float | None = None, **job: Any) -> Attempt:
+    spec = {"id": job_id, "agent": "local", "model": f"openai/{model}", "prompt": "Say hello.", **job}
+    return make_attempt(deck, spec, agents=local_agents(server_url, **(options or {})), idle=idle, hard=hard)
+
+
+def run(record: Attempt, agent: LLMAgent | None = None) -> Outcome:
+    try:
+        return asyncio.run((agent or LLMAgent(Breaker())).run(record.ctx))
+    finally:
+        record.close()
+
+
+async def wait_until(condition: Callable[[], bool], timeout: float = 10.0) -> None:
+    """Poll a condition from the event loop (the output file is written by the same loop)."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise TimeoutError("condition not met")
+        await asyncio.sleep(0.01)
+
+
+def test_tokens_stream_into_the_output_before_the_reply_ends(deck: Path, server: LLMServer, name: str) -> None:
+    gate = threading.Event()
+    first = "first token, long enough to pass the redaction hold-back " + "." * 40
+    server.script(name, Reply([first, " second", " third"], gate=gate, gate_after=1))
+    record = attempt(deck, server.base_url, name, name)
+
+    async def scenario() -> Outcome:
+        task = asyncio.create_task(LLMAgent(Breaker()).run(record.ctx))
+        await wait_until(lambda: record.ctx.output.path.read_text().startswith("first token"))
+        assert not task.done(), "the reply was still held by the server"
+        gate.set()
+        return await task
+
+    outcome = asyncio.run(scenario())
+    record.close()
+    assert outcome.ok and outcome.model == f"openai/{name}"
+    assert record.ctx.output.path.read_text() == first + " second third"
+    assert outcome.usage is not None and outcome.usage["completion_tokens"] >= 1
+    assert outcome.usage["calls"] == 1
+    assert server.calls(name)[0].authorization == f"Bearer {CANARY}", "the key comes from the env reference"
+
+
+def test_a_stall_ends_in_an_idle_timeout_and_keeps_the_partial_output(deck: Path, server: LLMServer,
+                                                                      name: str) -> None:
+    server.script(name, Stall(["partial ", "answer "]))
+    record = attempt(deck, server.base_url, name, name, idle=0.3, hard=30)
+    started = time.monotonic()
+    outcome = run(record)
+    assert time.monotonic() - started < 5
+    assert (outcome.ok, outcome.reason, outcome.failure) == (False, "idle_timeout", Failure.TRANSIENT)
+    assert record.ctx.output.path.read_text() == "partial answer "
+    assert len(server.calls(name)) == 1, "a timeout ends the attempt; the runner decides on another"
+
+
+def test_the_hard_timeout_bounds_the_whole_call(deck: Path, server: LLMServer, name: str) -> None:
+    server.script(name, Reply(["tick "] * 100, delay=0.02))
+    record = attempt(deck, server.base_url, name, name, idle=5, hard=0.5, retry={"on_timeout": False})
+    outcome = run(record)
+    assert (outcome.reason, outcome.failure) == ("hard_timeout", Failure.PERSISTENT)
+    kept = record.ctx.output.path.read_text()
+    assert kept.startswith("tick ") and len(kept) < len("tick ") * 100
+
+
+def test_429_retry_after_is_honoured_within_the_attempt(deck: Path, server: LLMServer, name: str) -> None:
+    server.script(name, rate_limited(retry_after=1))
+    record = attempt(deck, server.base_url, name, name)
+    outcome = run(record)
+    assert outcome.ok
+    first, second = server.calls(name)
+    assert second.at - first.at >= 1.0
+    [retry] = record.progress("retry")
+    assert retry["reason"].startswith("rate_limit") and retry["delay"] >= 1.0
+
+
+def test_a_retry_after_longer_than_the_attempt_waits_goes_to_the_runner(deck: Path, server: LLMServer,
+                                                                        name: str) -> None:
+    server.script(name, rate_limited(retry_after=120))
+    record = attempt(deck, server.base_url, name, name)
+    outcome = run(record)
+    assert (outcome.ok, outcome.reason, outcome.failure) == (False, "rate_limit", Failure.TRANSIENT)
+    assert outcome.retry_after is not None and outcome.retry_after >= 119
+    assert len(server.calls(name)) == 1 and not record.progress("retry")
+
+
+def test_401_falls_back_to_the_next_model_without_retrying(deck: Path, server: LLMServer, name: str) -> None:
+    # A provider echoing the whole key in its error is the worst case for leaks.
+    server.script(f"{name}-primary", unauthorized(f"Incorrect API key provided: {CANARY}"))
+    record = attempt(deck, server.base_url, name, f"{name}-primary", fallbacks=[f"openai/{name}-backup"])
+    outcome = run(record)
+    assert outcome.ok and outcome.model == f"openai/{name}-backup"
+    assert len(server.calls(f"{name}-primary")) == 1 and len(server.calls(f"{name}-backup")) == 1
+    assert not record.progress("retry")
+    [fallback] = record.progress("fallback")
+    assert fallback["from"] == f"openai/{name}-primary" and fallback["reason"].startswith("auth")
+    assert CANARY not in json.dumps(record.events) and f"[REDACTED:{KEY_VAR}]" in fallback["reason"]
+
+
+def test_503_is_retried_then_succeeds(deck: Path, server: LLMServer, name: str) -> None:
+    server.script(name, server_error(503))
+    record = attempt(deck, server.base_url, name, name)
+    outcome = run(record)
+    assert outcome.ok and len(server.calls(name)) == 2
+    [retry] = record.progress("retry")
+    assert retry["reason"].startswith("server_error") and retry["model"] == f"openai/{name}"
+    assert record.ctx.output.path.read_text() == "Hello, world."
+
+
+def test_context_length_switches_to_the_context_model(deck: Path, server: LLMServer, name: str) -> None:
+    server.script(f"{name}-small", context_too_long())
+    record = attempt(deck, server.base_url, name, f"{name}-small", context_model=f"openai/{name}-large")
+    outcome = run(record)
+    assert outcome.ok and outcome.model == f"openai/{name}-large"
+    [switch] = record.progress("fallback")
+    assert switch["reason"].startswith("context") and switch["model"] == f"openai/{name}-large"
+
+
+def test_context_length_without_a_context_model_fails_as_context(deck: Path, server: LLMServer, name: str) -> None:
+    server.script(name, context_too_long())
+    outcome = run(attempt(deck, server.base_url, name, name))
+    assert (outcome.reason, outcome.failure) == ("context", Failure.CONTEXT)
+
+
+def test_a_bad_request_on_the_last_model_is_persistent(deck: Path, server: LLMServer, name: str) -> None:
+    server.script(name, bad_request())
+    outcome = run(attempt(deck, server.base_url, name, name))
+    assert (outcome.reason, outcome.failure) == ("bad_request", Failure.PERSISTENT)
+    assert outcome.message is not None and "temperature" in outcome.message
+    assert len(server.calls(name)) == 1
+
+
+def test_repeated_failures_cool_a_model_down_for_every_job(deck: Path, server: LLMServer, name: str) -> None:
+    registry = Registry(Breaker(threshold=2, cooldown=60))
+    flaky, steady = f"{name}-flaky", f"{name}-steady"
+    server.script(flaky, server_error(503), server_error(503))
+    records, outcomes = [], []
+    for job_id in (f"{name}-a", f"{name}-b"):
+        job = {"id": job_id, "agent": "local", "model": f"openai/{flaky}", "fallbacks": [f"openai/{steady}"],
+               "prompt": "Say hello."}
+        spec = make_spec(job, local_agents(server.base_url))
+        agent, named = registry.agent_for(spec.jobs[0], spec)
+        records.append(make_attempt(deck, job, agents=local_agents(server.base_url)))
+        assert named is not None and named.type == "llm"
+        outcomes.append(run(records[-1], agent))  # type: ignore[arg-type]
+    assert all(outcome.ok and outcome.model == f"openai/{steady}" for outcome in outcomes)
+    assert len(server.calls(flaky)) == 2, "the second job never called the cooling model"
+    opened = records[0].progress("cooldown")
+    assert opened and opened[0]["model"] == f"openai/{flaky}" and opened[0]["seconds"] >= 60
+    skipped = records[1].progress("cooldown")
+    assert skipped and skipped[0]["reason"].startswith("skipped")
+    assert records[1].progress("fallback")[0]["model"] == f"openai/{steady}"
+
+
+def test_a_refused_connection_is_transient(deck: Path, name: str, litellm_loaded: Any) -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    record = attempt(deck, f"http://127.0.0.1:{port}/v1", name, name, options={"retries": 1})
+    outcome = run(record)
+    assert not outcome.ok and outcome.failure is Failure.TRANSIENT
+    assert len(record.progress("retry")) == 1
+
+
+def test_a_stream_broken_after_tokens_ends_the_attempt_and_keeps_them(deck: Path, name: str,
+                                                                        litellm_loaded: Any) -> None:
+    token = "a partial answer that is longer than any redaction hold-back " * 2
+    with LLMServer() as own:
+        own.script(name, Stall([token]))
+        record = attempt(deck, own.base_url, name, name)
+
+        async def scenario() -> Outcome:
+            task = asyncio.create_task(LLMAgent(Breaker()).run(record.ctx))
+            await wait_until(lambda: record.ctx.output.path.read_text().startswith("a partial"))
+            await asyncio.to_thread(own.stop)
+            return await task
+
+        outcome = asyncio.run(scenario())
+        record.close()
+        assert not outcome.ok and outcome.failure is Failure.TRANSIENT
+        assert outcome.message is not None and "stream broke after" in outcome.message
+        assert len(own.calls(name)) == 1, "no retry once tokens were written"
+        assert record.ctx.output.path.read_text() == token
+
+
+def test_cancelling_the_attempt_stops_the_request_and_keeps_output(deck: Path, server: LLMServer,
+                                                                   name: str) -> None:
+    server.script(name, Stall(["kept " * 20]))
+    record = attempt(deck, server.base_url, name, name)
+
+    async def scenario() -> None:
+        task = asyncio.create_task(LLMAgent(Breaker()).run(record.ctx))
+        await wait_until(lambda: record.ctx.output.path.stat().st_size > 0)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+    asyncio.run(scenario())
+    record.close()
+    assert record.ctx.output.path.read_text() == "kept " * 20
+
+
+def test_invalid_json_is_reported_with_reasons(deck: Path, server: LLMServer, name: str) -> None:
+    server.script(name, Reply(["Sure! Here it is: {\"title\": 1}"]))
+    record = attempt(deck, server.base_url, name, name, output="json",
+                     validate={"required": ["title"]})
+    outcome = run(record)
+    assert outcome.ok, "without repair the agent succeeds; the runner's validation sends it to review"
+    reasons = check_output(record.ctx.job, record.ctx.output.path, record.ctx.env)
+    assert len(reasons) == 1 and reasons[0].startswith("output is not valid JSON")
+    assert len(server.calls(name)) == 1
+
+
+def test_repair_reasks_once_with_the_validation_errors(deck: Path, server: LLMServer, name: str) -> None:
+    schema = {"type": "object", "properties": {"title": {"type": "string"}}, "required": ["title"]}
+    server.script(name, Reply(["```json\n{\"title\": 7}\n```"]), Reply(['{"title": "seven"}']))
+    record = attempt(deck, server.base_url, name, name, output="json", repair=True,
+                     validate={"json_schema": schema})
+    outcome = run(record)
+    assert outcome.ok and outcome.usage is not None and outcome.usage["calls"] == 2
+    assert record.ctx.output.path.read_text() == '{"title": "seven"}'
+    assert (record.ctx.attempt_dir / "output.invalid").read_text() == "```json\n{\"title\": 7}\n```"
+    assert check_output(record.ctx.job, record.ctx.output.path, record.ctx.env) == []
+    first, second = server.calls(name)
+    assert second.messages[:-2] == first.messages
+    assert second.messages[-2] == {"role": "assistant", "content": "```json\n{\"title\": 7}\n```"}
+    assert "7 is not of type 'string'" in second.messages[-1]["content"]
+    [repair] = record.progress("repair")
+    assert "title" in repair["reason"]
+
+
+def test_a_model_echoing_the_key_is_redacted_in_the_output(deck: Path, server: LLMServer, name: str) -> None:
+    half = len(CANARY) // 2
+    server.script(name, Reply(["the key is ", CANARY[:half], CANARY[half:], " ok"]))
+    record = attempt(deck, server.base_url, name, name)
+    assert run(record).ok
+    assert record.ctx.output.path.read_text() == f"the key is [REDACTED:{KEY_VAR}] ok"
+
+
+def test_mock_response_answers_offline_without_a_key(deck: Path, server: LLMServer, name: str) -> None:
+    env = {k: v for k, v in os.environ.items() if k != "OPENAI_API_KEY"}
+    agents = {"demo": {"type": "llm", "model": "openai/gpt-4o-mini", "api_key": {"env": "OPENAI_API_KEY"}}}
+    job = {"id": name, "agent": "demo", "prompt": "Summarise.", "mock_response": ["first answer", "second answer"]}
+    before = len(server.calls())
+    record = make_attempt(deck, job, agents=agents, attempt=2, env=env)
+    outcome = run(record)
+    assert outcome.ok and outcome.cost == 0.0
+    assert record.ctx.output.path.read_text() == "second answer"
+    assert len(server.calls()) == before
+
+
+def test_mock_response_list_feeds_the_repair_reask(deck: Path, name: str, litellm_loaded: Any) -> None:
+    job = {"id": name, "model": "openai/gpt-4o-mini", "prompt": "JSON please.", "output": "json",
+           "repair": True, "mock_response": ["not json", '{"a": 1}']}
+    record = make_attempt(deck, job)
+    assert run(record).ok
+    assert record.ctx.output.path.read_text() == '{"a": 1}'
+
+
+def test_a_missing_key_variable_is_a_configuration_error(deck: Path, server: LLMServer, name: str) -> None:
+    agents = {"local": {"type": "llm", "api_base": server.base_url, "api_key": {"env": "JOBDECK_TEST_UNSET_KEY"}}}
+    record = make_attempt(deck, {"id": name, "agent": "local", "model": "openai/x", "prompt": "hi"}, agents=agents)
+    with pytest.raises(AgentError, match="JOBDECK_TEST_UNSET_KEY"):
+        run(record)

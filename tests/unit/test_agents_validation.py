@@ -1,0 +1,122 @@
+"""check_output: every validate rule, the JSON fence, and the validator command's contract."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from agents.validation import check_output, parse_json_output, strip_fences
+from state.spec import Job
+
+
+def job(**fields: Any) -> Job:
+    return Job.model_validate({"id": "j", "command": ["true"], **fields})
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "output"
+    path.write_text(text)
+    return path
+
+
+@pytest.mark.parametrize("text", ['```json\n{"a": 1}\n```', '```\n{"a": 1}\n```\n', '  ```JSON\r\n{"a": 1}```  '])
+def test_one_wrapping_fence_is_stripped(text: str) -> None:
+    assert parse_json_output(text) == {"a": 1}
+
+
+def test_prose_around_a_fence_is_not_json() -> None:
+    assert strip_fences('Here:\n```json\n{"a": 1}\n```') == 'Here:\n```json\n{"a": 1}\n```'
+    with pytest.raises(ValueError, match="line 1"):
+        parse_json_output('Here:\n```json\n{"a": 1}\n```')
+
+
+def test_text_output_without_rules_is_always_valid(tmp_path: Path) -> None:
+    assert check_output(job(), write(tmp_path, "anything"), {}) == []
+
+
+def test_json_output_must_parse(tmp_path: Path) -> None:
+    assert check_output(job(output="json"), write(tmp_path, '```json\n[1, 2]\n```'), {}) == []
+    [reason] = check_output(job(output="json"), write(tmp_path, '{"a": '), {})
+    assert reason.startswith("output is not valid JSON") and "line 1" in reason
+    assert check_output(job(output="json"), write(tmp_path, "  \n"), {}) == ["output is empty; expected JSON"]
+
+
+def test_required_fields(tmp_path: Path) -> None:
+    rules = job(validate={"required": ["title", "body"]})
+    assert check_output(rules, write(tmp_path, '{"title": "t"}'), {}) == ["missing required field 'body'"]
+    [reason] = check_output(rules, write(tmp_path, "[1]"), {})
+    assert "JSON array, expected an object" in reason
+
+
+def test_json_schema_reasons_name_the_path(tmp_path: Path) -> None:
+    schema = {"type": "object", "properties": {"items": {"type": "array", "items": {"type": "integer"}}},
+              "required": ["items"]}
+    rules = job(validate={"json_schema": schema})
+    assert check_output(rules, write(tmp_path, '{"items": [1, 2]}'), {}) == []
+    assert check_output(rules, write(tmp_path, '{"items": [1, "x"]}'), {}) == ["at $.items[1]: 'x' is not of type 'integer'"]
+
+
+def test_an_invalid_schema_is_reported_not_raised(tmp_path: Path) -> None:
+    [reason] = check_output(job(validate={"json_schema": {"type": "nonsense"}}), write(tmp_path, "{}"), {})
+    assert reason.startswith("validate.json_schema is not a valid JSON Schema")
+
+
+def test_regex(tmp_path: Path) -> None:
+    rules = job(validate={"regex": r"^DONE$"})
+    assert check_output(rules, write(tmp_path, "step\nDONE"), {}) == ["output does not match the regex '^DONE$'"]
+    assert check_output(job(validate={"regex": r"(?m)^DONE$"}), write(tmp_path, "step\nDONE\n"), {}) == []
+
+
+def validator(tmp_path: Path, body: str) -> list[str]:
+    script = tmp_path / "validator.py"
+    script.write_text(body)
+    return [sys.executable, str(script)]
+
+
+def test_validator_command_gets_the_output_path_last_and_its_stderr_is_the_reason(tmp_path: Path) -> None:
+    command = validator(tmp_path, (
+        "import sys, json\n"
+        "data = json.load(open(sys.argv[-1]))\n"
+        "if data.get('ok') is not True:\n"
+        "    sys.exit(print('field ok must be true', file=sys.stderr) or 3)\n"
+    ))
+    rules = job(validate={"command": command})
+    assert check_output(rules, write(tmp_path, json.dumps({"ok": True})), {}) == []
+    assert check_output(rules, write(tmp_path, json.dumps({"ok": False})), {}) == ["field ok must be true"]
+
+
+def test_validator_without_stderr_reports_its_exit_code(tmp_path: Path) -> None:
+    rules = job(validate={"command": validator(tmp_path, "raise SystemExit(4)\n")})
+    [reason] = check_output(rules, write(tmp_path, "x"), {})
+    assert reason.endswith("exited with code 4")
+
+
+def test_validator_runs_without_a_shell(tmp_path: Path) -> None:
+    rules = job(validate={"command": [sys.executable, "-c", "import sys; sys.exit(sys.argv[1] != '$(id)')", "$(id)"]})
+    assert check_output(rules, write(tmp_path, "x"), {}) == []
+
+
+def test_missing_validator_and_timeout(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    missing = job(validate={"command": ["/nonexistent/validator"]})
+    assert check_output(missing, write(tmp_path, "x"), {}) == ["validator command not found: /nonexistent/validator"]
+    monkeypatch.setattr("agents.validation.VALIDATOR_TIMEOUT", 0.2)
+    slow = job(validate={"command": validator(tmp_path, "import time\ntime.sleep(30)\n")})
+    [reason] = check_output(slow, write(tmp_path, "x"), {})
+    assert "did not finish within 0.2s" in reason
+
+
+def test_secrets_in_reasons_are_redacted(tmp_path: Path) -> None:
+    env = {"SERVICE_TOKEN": "tok-secret-123456"}
+    rules = job(validate={"command": validator(tmp_path, "import sys\nsys.exit(print('bad tok-secret-123456', file=sys.stderr) or 1)\n")})
+    assert check_output(rules, write(tmp_path, "x"), env) == ["bad [REDACTED:SERVICE_TOKEN]"]
+
+
+def test_several_rules_report_together(tmp_path: Path) -> None:
+    rules = job(output="json", validate={"required": ["a"], "regex": "zzz"})
+    assert check_output(rules, write(tmp_path, "{}"), {}) == [
+        "missing required field 'a'", "output does not match the regex 'zzz'",
+    ]
