@@ -5,11 +5,14 @@ from __future__ import annotations
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.widgets import DataTable, Footer, Input
+from textual.widgets import DataTable, Input
+
+from state.machine import Status
 
 from cockpit.board import Board
 from cockpit.filter_bar import FilterBar
 from cockpit.job_screen import JobScreen
+from cockpit.key_hints import KeyHints
 from cockpit.model import DeckModel, Delta
 from cockpit.spec_banner import SpecBanner
 from cockpit.status_bar import StatusBar
@@ -42,7 +45,7 @@ class BoardScreen(JobScreen):
         yield SpecBanner(id="spec-banner", markup=False)
         yield self.board
         yield FilterBar(id="filter")
-        yield Footer()
+        yield KeyHints()
 
     def on_mount(self) -> None:
         self.query_one(FilterBar).display = False
@@ -59,12 +62,7 @@ class BoardScreen(JobScreen):
 
     def tick(self, full: bool) -> None:
         """Redraw clock-dependent text: running cards every second, all cards on ``full`` ticks."""
-        if full:
-            self.board.retick()
-        else:
-            from state.machine import Status
-
-            self.board.retick((Status.RUNNING,))
+        self.board.retick() if full else self.board.retick((Status.RUNNING,))
         self._show_header()
 
     def _show_header(self) -> None:

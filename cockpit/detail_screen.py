@@ -6,10 +6,11 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 
 from cockpit.job_details import details, heading
 from cockpit.job_screen import JobScreen
+from cockpit.key_hints import KeyHints
 from cockpit.model import DeckModel, Delta
 from cockpit.output_tail import OutputTail
 
@@ -36,7 +37,7 @@ class DetailScreen(JobScreen):
             with Vertical(id="detail-output"):
                 yield Static(id="output-title", markup=False)
                 yield self.tail
-        yield Footer()
+        yield KeyHints()
 
     def on_mount(self) -> None:
         self._show()

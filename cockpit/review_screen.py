@@ -9,13 +9,14 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
-from textual.widgets import DataTable, Footer, Static
+from textual.widgets import DataTable, Static
 
 from state.machine import Status
 from state.views import Card
 
 from cockpit.job_details import t
 from cockpit.job_screen import JobScreen
+from cockpit.key_hints import KeyHints
 from cockpit.model import DeckModel, Delta
 from cockpit.output_tail import OutputTail
 from cockpit.sanitize import inert
@@ -76,7 +77,7 @@ class ReviewScreen(JobScreen):
             with Vertical(id="review-side"):
                 yield Static(id="review-why", markup=False)
                 yield self.tail
-        yield Footer()
+        yield KeyHints()
 
     def on_mount(self) -> None:
         table = self.query_one("#review-queue", DataTable)

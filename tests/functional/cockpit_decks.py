@@ -90,3 +90,45 @@ def busy_deck(root: Path, now: float = NOW) -> Deck:
     commit(deck, [{"type": "cancelled", "job": "old", "reason": "superseded", "by": "ops@host",
                    "via": "cli"}], now - 3 * h)
     return deck
+
+
+# -- driving the app ---------------------------------------------------------------
+
+
+def events(deck: Deck) -> list[dict[str, Any]]:
+    """Every record of the deck's events.jsonl."""
+    return [json.loads(line) for line in deck.events_path.read_text().splitlines() if line.strip()]
+
+
+async def wait_until(pilot: Any, condition: Any, timeout: float = 5.0, what: str = "condition") -> None:
+    """Let the app run until ``condition()`` holds; fail after ``timeout`` seconds."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        await pilot.pause(0.02)
+
+
+def column_ids(app: Any, status: str) -> list[str]:
+    """Job ids shown in a board column, top to bottom."""
+    from cockpit.board_screen import BoardScreen
+    from state.machine import Status
+
+    screen = next(s for s in app.screen_stack if isinstance(s, BoardScreen))
+    return screen.board.columns[Status(status)].table.ids()
+
+
+def shown_columns(app: Any) -> dict[str, str]:
+    """job id -> the visible column it is shown in."""
+    from cockpit.board_screen import BoardScreen
+
+    screen = next(s for s in app.screen_stack if isinstance(s, BoardScreen))
+    found = {}
+    for status, column in screen.board.columns.items():
+        if not column.display:
+            continue
+        for job_id in column_ids(app, status.value):
+            found[job_id] = status.value
+    return found

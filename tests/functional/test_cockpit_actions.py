@@ -1,0 +1,211 @@
+"""Every operator key appends its event (via the cockpit) and the board shows the result."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+import sys
+from pathlib import Path
+
+import pytest
+
+from cockpit.app import make_app
+from cockpit.confirm_screen import ConfirmScreen
+from cockpit.new_job_screen import NewJobScreen
+from cockpit.reason_screen import ReasonScreen
+from cockpit_decks import NOW, busy_deck, claim, column_ids, events, shown_columns, wait_until
+
+pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture
+def deck(tmp_path: Path):
+    return busy_deck(tmp_path / "deck")
+
+
+def last_event(deck) -> dict:
+    return events(deck)[-1]
+
+
+def select(app, job_id: str) -> None:
+    assert app.screen.board.select(job_id), f"{job_id} is not on the board"
+
+
+def error_toasts(app) -> list[str]:
+    return [n.message for n in app._notifications if n.severity == "error"]
+
+
+async def test_approve_in_review_moves_the_job_to_done(deck) -> None:
+    app = make_app(deck.root, watch=False, now=NOW)
+    async with app.run_test(size=(120, 40)) as pilot:
+        select(app, "report")
+        await pilot.press("a")
+        event = last_event(deck)
+        assert (event["type"], event["job"], event["via"]) == ("approved", "report", "cockpit")
+        assert "@" in event["by"]
+        assert "report" in column_ids(app, "done")
+        assert "report" not in column_ids(app, "review")
+
+
+async def test_approve_before_a_high_risk_job_runs(deck) -> None:
+    app = make_app(deck.root, watch=False, now=NOW)
+    async with app.run_test(size=(120, 40)) as pilot:
+        select(app, "publish")
+        await pilot.press("a")
+        assert (last_event(deck)["type"], last_event(deck)["job"]) == ("approved", "publish")
+        cell = app.screen.board.columns["backlog"].table.cell("publish")
+        assert "awaiting approval" not in cell.lines[1].plain
+        before = len(events(deck))
+        await pilot.press("a")  # already approved: the key no longer applies
+        assert len(events(deck)) == before
+
+
+async def test_retry_a_failed_job(deck) -> None:
+    app = make_app(deck.root, watch=False, now=NOW)
+    async with app.run_test(size=(120, 40)) as pilot:
+        select(app, "lint")
+        await pilot.press("r")
+        assert (last_event(deck)["type"], last_event(deck)["job"]) == ("retried", "lint")
+        assert shown_columns(app)["lint"] == "backlog"
+        # deploy was blocked by the failed lint; now only by a lint that has not run
+        deploy = app.screen.board.columns["backlog"].table.cell("deploy")
+        assert deploy.lines[1].plain == "blocked by lint"
+
+
+async def test_cancel_asks_first(deck) -> None:
+    app = make_app(deck.root, watch=False, now=NOW)
+    async with app.run_test(size=(120, 40)) as pilot:
+        select(app, "summarise")
+        before = len(events(deck))
+        await pilot.press("x")
+        assert isinstance(app.screen, ConfirmScreen)
+        await pilot.press("n")
+        assert not isinstance(app.screen, ConfirmScreen)
+        assert len(events(deck)) == before
+        await pilot.press("x")
+        await pilot.press("y")
+        event = last_event(deck)
+        assert (event["type"], event["job"], event["via"]) == ("cancelled", "summarise", "cockpit")
+        assert "summarise" not in shown_columns(app)  # cancelled is hidden by default
+
+
+async def test_reject_asks_for_a_reason(deck) -> None:
+    app = make_app(deck.root, watch=False, now=NOW)
+    async with app.run_test(size=(120, 40)) as pilot:
+        select(app, "report")
+        before = len(events(deck))
+        await pilot.press("R")
+        assert isinstance(app.screen, ReasonScreen)
+        await pilot.press("enter")  # no reason yet: refused, the dialog stays
+        assert isinstance(app.screen, ReasonScreen) and len(events(deck)) == before
+        await pilot.press("escape")
+        assert len(events(deck)) == before
+        await pilot.press("R", *"summary is missing", "enter")
+        event = last_event(deck)
+        assert (event["type"], event["job"], event["reason"]) == ("rejected", "report", "summary is missing")
+        assert shown_columns(app)["report"] == "failed"
+
+
+async def test_pause_then_resume(deck) -> None:
+    app = make_app(deck.root, watch=False, now=NOW)
+    async with app.run_test(size=(120, 40)) as pilot:
+        select(app, "flaky")
+        await pilot.press("p")
+        assert (last_event(deck)["type"], last_event(deck)["job"]) == ("paused", "flaky")
+        assert "paused" in app.screen.board.columns["backlog"].table.cell("flaky").lines[1].plain
+        await pilot.press("p")
+        assert (last_event(deck)["type"], last_event(deck)["job"]) == ("resumed", "flaky")
+        select(app, "held")  # paused in jobs.json: p resumes it
+        await pilot.press("p")
+        assert (last_event(deck)["type"], last_event(deck)["job"]) == ("resumed", "held")
+
+
+async def test_run_now_triggers_the_job_and_its_dependents(deck) -> None:
+    app = make_app(deck.root, watch=False, now=NOW)
+    async with app.run_test(size=(120, 40)) as pilot:
+        select(app, "lint")
+        await pilot.press("t")
+        triggered = [e for e in events(deck) if e["type"] == "triggered"]
+        assert [(e["job"], e["root"]) for e in triggered] == [("lint", "lint"), ("deploy", "lint")]
+        assert shown_columns(app)["lint"] == "backlog"
+
+
+async def test_a_refused_action_is_an_error_toast_not_a_traceback(deck) -> None:
+    app = make_app(deck.root, watch=False, now=NOW)
+    async with app.run_test(size=(120, 40)) as pilot:
+        select(app, "fetch")  # done; its dependent summarise is running
+        before = len(events(deck))
+        await pilot.press("t")
+        assert len(events(deck)) == before
+        assert any("summarise" in message and "running" in message for message in error_toasts(app))
+        assert app.is_running
+
+
+async def test_an_action_raced_by_another_process_is_refused_cleanly(deck) -> None:
+    app = make_app(deck.root, watch=False, now=NOW, poll=None)
+    async with app.run_test(size=(120, 40)) as pilot:
+        select(app, "lint")
+        from cockpit_decks import commit
+
+        commit(deck, [{"type": "retried", "job": "lint", "by": "someone", "via": "cli"}], NOW)
+        await pilot.press("r")  # the board still shows lint failed; the log says backlog
+        assert any("cannot retry" in message for message in error_toasts(app))
+        assert [e["type"] for e in events(deck)].count("retried") == 1
+
+
+def write_editor(tmp_path: Path, script: str) -> str:
+    editor = tmp_path / "editor.py"
+    editor.write_text(f"#!{sys.executable}\nimport sys, json\npath = sys.argv[1]\n{script}\n")
+    editor.chmod(editor.stat().st_mode | stat.S_IEXEC)
+    return str(editor)
+
+
+async def test_edit_installs_a_valid_jobs_json(deck, tmp_path, monkeypatch) -> None:
+    monkeypatch.delenv("VISUAL", raising=False)
+    monkeypatch.setenv("EDITOR", write_editor(tmp_path, (
+        "doc = json.load(open(path))\n"
+        "doc['jobs'].append({'id': 'added', 'command': ['true']})\n"
+        "json.dump(doc, open(path, 'w'))")))
+    app = make_app(deck.root, watch=False, now=NOW)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("e")
+        await wait_until(pilot, lambda: "added" in column_ids(app, "backlog"), what="the new job")
+        assert [job["id"] for job in json.loads(deck.spec_path.read_text())["jobs"]][-1] == "added"
+        assert not list(deck.state_dir.glob("jobs.*.json")), "the private copy is removed"
+
+
+async def test_edit_shows_why_an_invalid_edit_is_not_installed(deck, tmp_path, monkeypatch) -> None:
+    monkeypatch.delenv("VISUAL", raising=False)
+    monkeypatch.setenv("EDITOR", write_editor(tmp_path, (
+        "doc = json.load(open(path))\n"
+        "doc['jobs'][0]['depends_on'] = ['nope']\n"
+        "json.dump(doc, open(path, 'w'), indent=1)")))
+    original = deck.spec_path.read_bytes()
+    app = make_app(deck.root, watch=False, now=NOW)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("e")
+        assert isinstance(app.screen, ConfirmScreen)
+        assert "depends on unknown job 'nope'" in app.screen.detail
+        assert "job 'fetch'" in app.screen.detail
+        await pilot.press("n")
+        assert deck.spec_path.read_bytes() == original
+        assert any("kept at" in n.message for n in app._notifications)
+
+
+async def test_new_job_form_adds_to_jobs_json(deck) -> None:
+    app = make_app(deck.root, watch=False, now=NOW)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("n")
+        assert isinstance(app.screen, NewJobScreen)
+        await pilot.press(*"lint", "ctrl+s")  # duplicate id: the error stays on the form
+        assert isinstance(app.screen, NewJobScreen)
+        assert "already exists" in str(app.screen.query_one("#form-error").render())
+        app.screen.query_one("#field-id").value = "hello"
+        app.screen.query_one("#field-command").value = "echo 'hello world'"
+        app.screen.query_one("#field-labels").value = "demo, new"
+        await pilot.press("ctrl+s")
+        assert not isinstance(app.screen, NewJobScreen)
+        job = json.loads(deck.spec_path.read_text())["jobs"][-1]
+        assert job == {"id": "hello", "command": ["echo", "hello world"], "labels": ["demo", "new"]}
+        assert "hello" in column_ids(app, "backlog")

@@ -1,0 +1,174 @@
+"""The board: columns, cards, header, navigation, filter, the Cancelled toggle."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from cockpit.app import make_app
+from cockpit.board_screen import BoardScreen
+from cockpit.card_table import CardTable
+from cockpit.status_bar import StatusBar
+from cockpit_decks import NOW, busy_deck, column_ids, shown_columns, wait_until
+
+pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture
+def deck(tmp_path: Path):
+    return busy_deck(tmp_path / "deck")
+
+
+async def test_every_job_is_in_its_column(deck) -> None:
+    app = make_app(deck.root, watch=False, now=NOW)
+    async with app.run_test(size=(120, 40)):
+        assert shown_columns(app) == {
+            "publish": "backlog", "deploy": "backlog", "nightly": "backlog", "held": "backlog",
+            "flaky": "backlog", "summarise": "running", "report": "review", "crashy": "review",
+            "fetch": "done", "lint": "failed",
+        }
+        # review: oldest first; backlog: spec order at equal priority
+        assert column_ids(app, "review") == ["report", "crashy"]
+        assert column_ids(app, "backlog") == ["publish", "flaky", "deploy", "nightly", "held"]
+
+
+async def test_cards_show_derived_state(deck) -> None:
+    app = make_app(deck.root, watch=False, now=NOW)
+    async with app.run_test(size=(120, 40)):
+        board = app.screen.board
+        def third_line(job: str, status: str) -> str:
+            cell = board.columns[status].table.cell(job)
+            return cell.lines[1].plain
+        from state.machine import Status as S
+        assert third_line("publish", S.BACKLOG) == "awaiting approval"
+        assert third_line("deploy", S.BACKLOG) == "blocked by lint (failed)"
+        assert third_line("flaky", S.BACKLOG) == "retry in 5m"
+        assert third_line("held", S.BACKLOG) == "paused"
+        assert third_line("nightly", S.BACKLOG).startswith("waiting for schedule") or \
+            third_line("nightly", S.BACKLOG).startswith("fires in")
+        assert third_line("crashy", S.REVIEW) == "interrupted"
+        assert third_line("lint", S.FAILED) == "exit code 1"
+        summarise = board.columns[S.RUNNING].table.cell("summarise")
+        assert summarise.corner == "1/1 1m"  # attempt 1 of 1, running for 95 s
+
+
+async def test_header_counts_failures_cost_and_runner(deck) -> None:
+    app = make_app(deck.root, watch=False, now=NOW)
+    async with app.run_test(size=(120, 40)):
+        stats = app.screen.query_one(StatusBar).stats
+        assert stats is not None
+        assert [stats.counts[s] for s in stats.counts][:5] == [5, 1, 2, 1, 1]
+        assert (stats.running, stats.capacity) == (1, 4)
+        assert stats.failures_last_hour == 2  # lint and flaky's first attempt
+        assert stats.cost_today == pytest.approx(0.0123)
+        assert stats.runners == ()
+        text = app.screen.query_one(StatusBar).render().plain
+        assert "Running 1/4" in text and "2 failed/1h" in text and "$0.01 today" in text
+        assert "no runner" in text
+
+
+async def test_a_fresh_heartbeat_shows_a_runner_alive(deck) -> None:
+    import json
+
+    beat = {"pid": 123, "host": "h", "heartbeat": NOW - 3, "parallel": 2, "running": 1}
+    (deck.runners_dir / "r1.json").write_text(json.dumps(beat))
+    (deck.runners_dir / "r0.json").write_text(json.dumps({**beat, "heartbeat": NOW - 60}))
+    app = make_app(deck.root, watch=False, now=NOW)
+    async with app.run_test(size=(120, 40)):
+        stats = app.screen.query_one(StatusBar).stats
+        assert [h.runner for h in stats.runners] == ["r1"]
+        assert stats.capacity == 2
+        assert "runner up" in app.screen.query_one(StatusBar).render().plain
+
+
+async def test_keys_move_between_cards_and_columns(deck) -> None:
+    app = make_app(deck.root, watch=False, now=NOW)
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = app.screen
+        assert isinstance(screen, BoardScreen)
+        assert screen.selected_job_id() == "publish"
+        await pilot.press("j")
+        assert screen.selected_job_id() == "flaky"
+        await pilot.press("down", "down")
+        assert screen.selected_job_id() == "nightly"
+        await pilot.press("k")
+        assert screen.selected_job_id() == "deploy"
+        await pilot.press("l")
+        assert screen.selected_job_id() == "summarise"
+        await pilot.press("right")
+        assert screen.selected_job_id() == "report"
+        await pilot.press("tab")
+        assert screen.selected_job_id() == "fetch"
+        await pilot.press("tab", "tab")  # failed, then wraps round to the backlog
+        assert screen.selected_job_id() == "deploy"
+        await pilot.press("shift+tab", "h")
+        assert screen.selected_job_id() == "fetch"
+        assert isinstance(app.focused, CardTable)
+
+
+async def test_enter_opens_the_detail_and_escape_comes_back(deck) -> None:
+    from cockpit.detail_screen import DetailScreen
+
+    app = make_app(deck.root, watch=False, now=NOW)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("l", "enter")
+        assert isinstance(app.screen, DetailScreen) and app.screen.job_id == "summarise"
+        await pilot.press("escape")
+        assert isinstance(app.screen, BoardScreen)
+        assert app.screen.selected_job_id() == "summarise"
+
+
+async def test_filter_by_text_label_and_workspace(deck) -> None:
+    app = make_app(deck.root, watch=False, now=NOW)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("slash", *"label:llm", "enter")
+        await wait_until(pilot, lambda: set(shown_columns(app)) == {"summarise", "report"}, what="label filter")
+        title = app.screen.board.columns["review"].query_one(".column-title").render()
+        assert str(title) == "Review 1/2"
+        await pilot.press("slash", *[" "] * 0)
+        filter_bar = app.screen.query_one("#filter")
+        filter_bar.value = "ws:reports"
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: set(shown_columns(app)) == {"report"}, what="workspace filter")
+        await pilot.press("slash")
+        filter_bar.value = "flaky"
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: set(shown_columns(app)) == {"flaky"}, what="text filter")
+        await pilot.press("escape")
+        assert len(shown_columns(app)) == 10
+        assert not filter_bar.display
+
+
+async def test_cancelled_column_is_behind_a_toggle(deck) -> None:
+    app = make_app(deck.root, watch=False, now=NOW)
+    async with app.run_test(size=(120, 40)) as pilot:
+        cancelled = app.screen.board.columns["cancelled"]
+        assert not cancelled.display and column_ids(app, "cancelled") == ["old"]
+        await pilot.press("c")
+        assert cancelled.display
+        await pilot.press("c")
+        assert not cancelled.display
+
+
+async def test_works_at_80x24(deck) -> None:
+    app = make_app(deck.root, watch=False, now=NOW)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        for column in app.screen.board.columns.values():
+            if column.display:
+                assert column.size.width >= 14
+        assert app.screen.has_class("-narrow")
+
+
+def test_building_the_app_does_not_import_litellm(deck) -> None:
+    code = (
+        "import sys; from cockpit.app import make_app; make_app(sys.argv[1], watch=False); "
+        "assert 'litellm' not in sys.modules, 'litellm imported'; print('ok')"
+    )
+    result = subprocess.run([sys.executable, "-c", code, str(deck.root)], capture_output=True, text=True,
+                            cwd=Path(__file__).resolve().parents[2], timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "ok"

@@ -1,0 +1,115 @@
+"""The cockpit keeps up with the disk: other processes' events, the live tail, a bad jobs.json."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from cockpit.app import make_app
+from cockpit.detail_screen import DetailScreen
+from cockpit.review_screen import ReviewScreen
+from cockpit.spec_banner import SpecBanner
+from cockpit_decks import JOBS, NOW, busy_deck, column_ids, events, shown_columns, wait_until, write_spec
+
+pytestmark = pytest.mark.anyio
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def deck(tmp_path: Path):
+    return busy_deck(tmp_path / "deck")
+
+
+def append_from_another_process(deck, event: dict) -> None:
+    code = ("import json, sys; from pathlib import Path; from state.deck import Deck; "
+            "from state.board import open_store; "
+            "store = open_store(Deck(Path(sys.argv[1]))); store.commit([json.loads(sys.argv[2])])")
+    subprocess.run([sys.executable, "-c", code, str(deck.root), json.dumps(event)], check=True,
+                   cwd=ROOT, timeout=60)
+
+
+async def test_an_event_from_another_process_shows_without_a_key_press(deck) -> None:
+    token = next(e["seq"] for e in reversed(events(deck)) if e["type"] == "claimed" and e["job"] == "summarise")
+    app = make_app(deck.root, now=NOW, poll=None)  # the watcher alone must notice
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        assert column_ids(app, "running") == ["summarise"]
+        append_from_another_process(deck, {"type": "succeeded", "job": "summarise", "token": token})
+        await wait_until(pilot, lambda: shown_columns(app).get("summarise") == "done", what="summarise in Done")
+        assert column_ids(app, "running") == []
+
+
+async def test_detail_tails_the_running_output_inertly(deck) -> None:
+    output = deck.attempt_dir("default", "summarise", 1) / "output"
+    app = make_app(deck.root, now=NOW, poll=None)
+    async with app.run_test(size=(120, 40)) as pilot:
+        app.screen.board.select("summarise")
+        await pilot.press("enter")
+        screen = app.screen
+        assert isinstance(screen, DetailScreen)
+        await wait_until(pilot, lambda: "Summary so far" in screen.tail.text, what="the output so far")
+        with output.open("a") as f:
+            f.write("\x1b[2J\x1b]0;pwned\x07[bold red]not markup[/] \x1b[31mred\x1b[0m\nstill going")
+        await wait_until(pilot, lambda: "still going" in screen.tail.text, what="the appended output")
+        shown = screen.tail.query_one(".tail-text").render()
+        assert "[bold red]not markup[/] red\nstill going" in shown.plain
+        assert "\x1b" not in shown.plain and "pwned" not in shown.plain
+        assert not any("bold" in str(span.style) for span in shown.spans)
+
+
+async def test_detail_shows_attempts_reasons_usage_and_chain(deck) -> None:
+    app = make_app(deck.root, watch=False, now=NOW)
+    async with app.run_test(size=(120, 40)) as pilot:
+        app.screen.board.select("report")
+        await pilot.press("enter")
+        from rich.console import Console
+
+        console = Console(width=200, record=True, file=open(os.devnull, "w"))
+        console.print(app.screen.query_one("#detail-text").content)
+        page = console.export_text()
+        for expected in ("missing required field 'summary'", "succeeded", "in 812 out 240", "$0.0123",
+                         '"workspace": "reports"', "claimed", "chain of work (2 events)"):
+            assert expected in page, expected
+
+
+async def test_invalid_jobs_json_shows_a_banner_and_keeps_the_board(deck) -> None:
+    app = make_app(deck.root, now=NOW, poll=None)
+    async with app.run_test(size=(120, 40)) as pilot:
+        banner = app.screen.query_one(SpecBanner)
+        assert not banner.display
+        good = deck.spec_path.read_text()
+        deck.spec_path.write_text(good.replace('"id": "lint",', '"id": "lint",,', 1))
+        await wait_until(pilot, lambda: banner.display, what="the banner")
+        message = str(banner.render())
+        assert "jobs.json is invalid; showing the last good version" in message
+        line = next(i for i, text in enumerate(good.splitlines(), 1) if '"id": "lint"' in text)
+        assert f"jobs.json:{line}:" in message
+        assert len(shown_columns(app)) == 10
+        write_spec(deck, JOBS + [{"id": "extra", "command": ["true"]}])
+        await wait_until(pilot, lambda: not banner.display, what="the banner to go")
+        assert "extra" in column_ids(app, "backlog")
+
+
+async def test_review_queue_lists_what_waits_oldest_first(deck) -> None:
+    app = make_app(deck.root, watch=False, now=NOW)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("v")
+        screen = app.screen
+        assert isinstance(screen, ReviewScreen)
+        assert [(i.card.id, i.kind) for i in screen.items] == [
+            ("publish", "approval"), ("report", "review"), ("lint", "failed"), ("crashy", "interrupted")]
+        await pilot.press("j")
+        assert screen.selected_job_id() == "report"
+        why = str(screen.query_one("#review-why").render())
+        assert "missing required field 'summary'" in why
+        await wait_until(pilot, lambda: '{"title": "weekly"}' in screen.tail.text, what="report's output")
+        await pilot.press("a")
+        assert (events(deck)[-1]["type"], events(deck)[-1]["job"]) == ("approved", "report")
+        assert [i.card.id for i in screen.items] == ["publish", "lint", "crashy"]
+        await pilot.press("escape")
+        assert shown_columns(app)["report"] == "done"
