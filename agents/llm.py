@@ -25,7 +25,9 @@ cooldown is reported through ``ctx.emit`` with its reason, redacted.
 ``mock_response`` (a string, or a list indexed by attempt number) answers
 offline through litellm's mock path, streamed like a real reply. With
 ``output: "json"`` and ``repair: true``, an answer failing ``validate`` is kept
-as ``output.invalid`` and the model is asked once more with the reasons.
+as ``output.invalid`` and the model is asked once more with the reasons (a
+failed re-ask puts the first answer back, for review). Without ``repair`` the
+answer is returned as it is and the runner's validation judges it.
 """
 
 from __future__ import annotations
@@ -162,11 +164,17 @@ class LLMAgent(Agent):
         if not reasons:
             return outcome
         _emit(ctx, redact, "repair", outcome.model, "; ".join(reasons))
-        _keep_invalid(ctx)
+        first_answer = _keep_invalid(ctx)
         repair = REPAIR_PROMPT.format(reasons="\n".join(f"- {reason}" for reason in reasons))
         messages = [*messages, {"role": "assistant", "content": text}, {"role": "user", "content": repair}]
-        outcome, _ = await chain.answer(messages, call=1)
-        return outcome
+        repaired, _ = await chain.answer(messages, call=1)
+        if repaired.ok:
+            return repaired
+        # An answer that fails validation beats none: put it back for review.
+        _emit(ctx, redact, "repair", repaired.model, f"repair failed ({repaired.reason}): {repaired.message}")
+        ctx.output.restart()
+        ctx.output.write(first_answer)
+        return Outcome.success(model=outcome.model, **tally.fields())
 
 
 class _Chain:
@@ -322,10 +330,11 @@ def _emit(ctx: AttemptContext, redact: Redact, what: str, model: str | None, rea
     ctx.emit({"type": "progress", "what": what, "model": model, "reason": redact(reason), **extra})
 
 
-def _keep_invalid(ctx: AttemptContext) -> None:
-    """Copy the rejected answer to ``output.invalid`` (0600), then empty the output for the repair."""
+def _keep_invalid(ctx: AttemptContext) -> bytes:
+    """Copy the rejected answer to ``output.invalid`` (0600), empty the output for the repair; return it."""
     data = ctx.output.path.read_bytes()
     fd = os.open(ctx.attempt_dir / "output.invalid", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with open(fd, "wb") as kept:
         kept.write(data)
     ctx.output.restart()
+    return data

@@ -347,3 +347,14 @@ def test_a_missing_key_variable_is_a_configuration_error(deck: Path, server: LLM
     record = make_attempt(deck, {"id": name, "agent": "local", "model": "openai/x", "prompt": "hi"}, agents=agents)
     with pytest.raises(AgentError, match="JOBDECK_TEST_UNSET_KEY"):
         run(record)
+
+
+def test_a_failed_repair_puts_the_first_answer_back_for_review(deck: Path, server: LLMServer, name: str) -> None:
+    server.script(name, Reply(['{"wrong": true}']), bad_request())
+    record = attempt(deck, server.base_url, name, name, output="json", repair=True,
+                     validate={"required": ["title"]})
+    outcome = run(record)
+    assert outcome.ok and len(server.calls(name)) == 2
+    assert record.ctx.output.path.read_text() == '{"wrong": true}'
+    assert check_output(record.ctx.job, record.ctx.output.path, record.ctx.env) == ["missing required field 'title'"]
+    assert record.progress("repair")[-1]["reason"].startswith("repair failed (bad_request)")
