@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any
+from typing import Any, NoReturn
 
 MAX_DEPTH = 64
 MAX_INT_DIGITS = 30
@@ -67,9 +67,37 @@ def loads(text: str) -> Any:
             line, column = _line_col(text, exc.start)
             raise StrictJSONError("not UTF-8 text", line, column, "save the file as UTF-8") from None
     value = _loads(text)
+    if _deeper_than(value, MAX_DEPTH):
+        # The C parser's own limit depends on the caller's stack depth; apply ours always.
+        _raise_located(text)
     if "\\u" in text and _LONE_SURROGATE.search(text) and _has_surrogate(value):
         _raise_surrogate(text)
     return value
+
+
+def _deeper_than(value: Any, limit: int) -> bool:
+    level, depth = [value], 0
+    while level:
+        depth += 1
+        if depth > limit:
+            return True
+        below = []
+        for item in level:
+            if type(item) is dict or type(item) is list:
+                for child in item.values() if type(item) is dict else item:
+                    if type(child) is dict or type(child) is list:
+                        below.append(child)
+        level = below
+    return False
+
+
+def _raise_located(text: str) -> NoReturn:
+    problem = _Scanner(text).find_problem()
+    if problem is None:  # pragma: no cover - the hooks and scanner agree
+        raise StrictJSONError("invalid JSON", 1, 1)
+    message, pos, hint = problem
+    line, column = _line_col(text, pos)
+    raise StrictJSONError(message, line, column, hint)
 
 
 def _loads(text: str) -> Any:
@@ -88,12 +116,8 @@ def _loads(text: str) -> Any:
         raise StrictJSONError(_explain(exc.msg), exc.lineno, exc.colno, _hint(text, exc)) from None
     except (_Refused, RecursionError, ValueError):
         # ValueError: int() beyond Python's digit limit. Locate the culprit.
-        problem = _Scanner(text).find_problem()
-        if problem is None:  # pragma: no cover - the hooks and scanner agree
-            raise StrictJSONError("invalid JSON", 1, 1) from None
-        message, pos, hint = problem
-        line, column = _line_col(text, pos)
-        raise StrictJSONError(message, line, column, hint) from None
+        pass
+    _raise_located(text)
 
 
 # A \uD800-\uDBFF escape not followed by a \uDC00-\uDFFF one, or the reverse: valid JSON
@@ -121,7 +145,7 @@ def _has_surrogate(value: Any) -> bool:
     return False
 
 
-def _raise_surrogate(text: str) -> None:
+def _raise_surrogate(text: str) -> NoReturn:
     line, column, escape = 1, 1, "\\uD800"
     for match in _LONE_SURROGATE.finditer(text):
         before = text[: match.start()]

@@ -1,0 +1,84 @@
+"""Strict JSON: what plain json accepts but a hand-edited registry must not, located exactly."""
+
+from __future__ import annotations
+
+import pytest
+
+from state.strictjson import MAX_DEPTH, StrictJSONError, loads
+
+
+def located(text: str) -> StrictJSONError:
+    with pytest.raises(StrictJSONError) as caught:
+        loads(text)
+    return caught.value
+
+
+def test_plain_json_loads() -> None:
+    assert loads('{"a": [1, 2.5, "x", true, null], "b": {"c": -3}}') == {
+        "a": [1, 2.5, "x", True, None], "b": {"c": -3}}
+
+
+@pytest.mark.parametrize(("text", "line", "column", "message"), [
+    ('{"a": 1,\n "a": 2}', 2, 2, "duplicate key 'a'"),
+    ('{"x": {"a": 1, "b": {"k": 1, "k": 2}}}', 1, 30, "duplicate key 'k'"),
+    ('[1,\n  NaN]', 2, 3, "NaN is not valid JSON"),
+    ('{"v": -Infinity}', 1, 7, "-Infinity is not valid JSON"),
+    ('[\n\n   1e999]', 3, 4, "number 1e999 is too large"),
+    ("[" + "1" * 31 + "]", 1, 2, "has 31 digits, too large"),
+    ("[" + "9" * 5000 + "]", 1, 2, "has 5000 digits"),
+    ("[" * (MAX_DEPTH + 1) + "]" * (MAX_DEPTH + 1), 1, MAX_DEPTH + 1, f"deeper than {MAX_DEPTH}"),
+    ("[" * 100_000, 1, MAX_DEPTH + 1, f"deeper than {MAX_DEPTH}"),
+    ('{"a": 1,}', 1, 9, "expected a key in double quotes"),
+    ('[1, 2,\n]', 2, 1, "expected a value"),
+    ('{"a" 1}', 1, 6, "expecting ':' delimiter"),
+    ('{"a": "b\nc"}', 1, 9, "raw control character"),
+    ('{"a": 1} x', 1, 10, "unexpected text after the end"),
+    ('{"a": [1, 2', 1, 12, "the file ends before the JSON does"),
+    ('["\\ud800"]', 1, 3, "unpaired surrogate escape \\ud800"),
+    ('[\n "ok", "\\udc00x"]', 2, 9, "unpaired surrogate escape \\udc00"),
+])
+def test_problems_are_located(text: str, line: int, column: int, message: str) -> None:
+    error = located(text)
+    assert message in error.message
+    assert (error.line, error.column) == (line, column)
+
+
+def test_hints_for_common_hand_editing_mistakes() -> None:
+    assert "trailing comma" in located('{"a": [1,]}').hint
+    assert "trailing comma" in located('{"a": 1,}').hint
+    assert "comma is missing" in located('{"a": 1 "b": 2}').hint
+    assert '"//" key' in located('{"a": // note\n 1}').hint
+    assert "double quotes" in located("{'a': 1}").hint
+
+
+def test_exactly_max_depth_is_allowed() -> None:
+    assert loads("[" * MAX_DEPTH + "]" * MAX_DEPTH) is not None
+    assert loads('{"a": ' * (MAX_DEPTH - 2) + '{"b": [1]}' + "}" * (MAX_DEPTH - 2)) is not None
+
+
+@pytest.mark.parametrize("depth", [MAX_DEPTH + 1, 500, 990, 5000])
+def test_the_depth_limit_does_not_depend_on_the_callers_stack(depth: int) -> None:
+    """Python's parser gives up near its recursion limit, which varies with the call site;
+    the limit here is the same for the CLI, the runner and the cockpit."""
+    def nested(levels: int) -> str:
+        return loads("[" * depth + "]" * depth) if levels == 0 else nested(levels - 1)
+
+    for stack in (0, 400):
+        with pytest.raises(StrictJSONError, match=f"deeper than {MAX_DEPTH}") as caught:
+            nested(stack)
+        assert (caught.value.line, caught.value.column) == (1, MAX_DEPTH + 1)
+
+
+def test_a_paired_surrogate_and_an_escaped_backslash_are_fine() -> None:
+    assert loads('["\\ud83d\\ude00"]') == ["\U0001F600"]
+    assert loads('["\\\\ud800"]') == ["\\ud800"]
+
+
+def test_surrogate_escaped_text_is_refused() -> None:
+    """Text read with errors='surrogateescape' (a non-UTF-8 stdin) is not valid to write back."""
+    error = located('{"a":\n "caf\udce9"}')
+    assert (error.message, error.line, error.column) == ("not UTF-8 text", 2, 6)
+
+
+def test_twenty_nine_digit_integers_are_fine() -> None:
+    assert loads("[" + "9" * 30 + "]") == [int("9" * 30)]
