@@ -49,5 +49,15 @@ def write_atomic(path: Path, data: bytes, *, durable: bool = True, mode: int = F
 
 
 def make_private_dir(path: Path) -> None:
-    """Create ``path`` (and parents) as 0700 directories; existing ones are kept."""
-    path.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
+    """Create ``path`` and its missing parents as 0700 directories; existing ones are kept.
+
+    ``mkdir(parents=True)`` would create the parents with the umask's mode (often 0755).
+    """
+    missing = []
+    while not path.is_dir():
+        missing.append(path)
+        if path.parent == path:
+            break
+        path = path.parent
+    for directory in reversed(missing):
+        directory.mkdir(mode=DIR_MODE, exist_ok=True)

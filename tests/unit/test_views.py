@@ -1,0 +1,79 @@
+"""Readiness and cards: what may start now, in which order, and why the rest waits."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from state.board import Board
+from state.loader import parse_spec
+from state.machine import JobState, Status, transition
+from state.views import card, cards, ready_jobs
+
+NOW = 1_700_000_000.0
+
+
+def spec_of(*jobs: dict[str, Any]) -> Any:
+    return parse_spec(json.dumps({"jobs": list(jobs)}).encode()).spec
+
+
+def job(job_id: str, **fields: Any) -> dict[str, Any]:
+    return {"id": job_id, "command": ["true"], **fields}
+
+
+def back_in_backlog(job_id: str, at: float, not_before: float | None = None) -> JobState:
+    """A job that ran once, failed transiently at ``at`` and waits in the backlog."""
+    running = transition(JobState(job_id), {"type": "claimed", "attempt": 1, "seq": 1}, at - 1)
+    return transition(running, {"type": "failed", "token": 1, "retry_at": not_before or at}, at)
+
+
+def test_ready_jobs_highest_priority_first_then_longest_waiting() -> None:
+    spec = spec_of(job("never-ran"), job("late", priority=5), job("early", priority=5), job("low", priority=-1),
+                   job("fresh", priority=5))
+    board = Board({"late": back_in_backlog("late", NOW - 10), "early": back_in_backlog("early", NOW - 50)})
+    assert [j.id for j in ready_jobs(spec, board, NOW)] == ["fresh", "early", "late", "never-ran", "low"]
+
+
+def test_jobs_that_must_wait_are_not_ready() -> None:
+    spec = spec_of(
+        job("up"), job("down", depends_on=["up"]), job("paused", paused=True),
+        job("backoff"), job("risky", risk="high"), job("cron", schedule="@daily"),
+        job("inbox", trigger="*.csv"), job("busy"), job("finished"),
+    )
+    running = transition(JobState("busy"), {"type": "claimed", "attempt": 1, "seq": 1}, NOW)
+    done = transition(transition(JobState("finished"), {"type": "claimed", "attempt": 1, "seq": 2}, NOW),
+                      {"type": "succeeded", "token": 2}, NOW)
+    board = Board({"backoff": back_in_backlog("backoff", NOW - 5, not_before=NOW + 30),
+                   "busy": running, "finished": done})
+    assert [j.id for j in ready_jobs(spec, board, NOW)] == ["up"]
+    assert "backoff" in [j.id for j in ready_jobs(spec, board, NOW + 30)]
+
+
+def test_dependency_done_approval_given_and_fire_make_jobs_ready() -> None:
+    spec = spec_of(job("up"), job("down", depends_on=["up"]), job("risky", risk="high"),
+                   job("cron", schedule="@daily"))
+    up_done = transition(transition(JobState("up"), {"type": "claimed", "attempt": 1, "seq": 1}, NOW),
+                         {"type": "succeeded", "token": 1}, NOW)
+    approved = transition(JobState("risky"), {"type": "approved"}, NOW)
+    fired = transition(JobState("cron"), {"type": "triggered"}, NOW)
+    board = Board({"up": up_done, "risky": approved, "cron": fired})
+    assert [j.id for j in ready_jobs(spec, board, NOW)] == ["down", "risky", "cron"]
+
+
+def test_cards_explain_why_a_job_waits() -> None:
+    spec = spec_of(job("up"), job("down", depends_on=["up"], risk="high", paused=True),
+                   job("cron", schedule="0 2 * * *", timezone="Europe/Paris"), job("backoff"),
+                   job("interrupted", labels=["x"]))
+    interrupted = transition(transition(JobState("interrupted"), {"type": "claimed", "attempt": 1, "seq": 9}, NOW),
+                             {"type": "interrupted", "token": 9}, NOW)
+    board = Board({"backoff": back_in_backlog("backoff", NOW, not_before=NOW + 60), "interrupted": interrupted})
+    by_id = {c.id: c for c in cards(spec, board, NOW)}
+    assert by_id["down"].flags == ("blocked by up", "awaiting approval", "paused")
+    assert by_id["cron"].flags == ("waiting for schedule",)
+    assert by_id["cron"].next_fire is not None and NOW < by_id["cron"].next_fire <= NOW + 86400
+    assert by_id["backoff"].flags == ("retrying",)
+    assert by_id["backoff"].retry_at == NOW + 60
+    assert by_id["interrupted"].column == Status.REVIEW
+    assert by_id["interrupted"].flags == ("interrupted",)
+    assert by_id["interrupted"].to_json()["labels"] == ["x"]
+    assert card(spec.job("backoff"), board.state("backoff"), board, NOW + 61).flags == ()
