@@ -1,0 +1,98 @@
+"""board.json: a reader resumes from the snapshot and ends where a full fold ends; a bad one is ignored."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from state.board import Store, open_store, read_snapshot
+from state.deck import Deck
+
+
+def run_jobs(store: Store, first: int, count: int) -> None:
+    """Claim and finish ``count`` jobs (some fail, some need review), one commit per event."""
+    for n in range(first, first + count):
+        job = f"job-{n}"
+        store.commit([{"type": "claimed", "job": job, "attempt": 1, "runner": "test"}])
+        token = store.board.state(job).token
+        if n % 3 == 0:
+            end: dict[str, Any] = {"type": "failed", "reason": "exit 1", "exit_code": 1}
+        elif n % 3 == 1:
+            end = {"type": "succeeded", "review": True, "reasons": ["check me"]}
+        else:
+            end = {"type": "succeeded", "exit_code": 0}
+        store.commit([{**end, "job": job, "token": token}])
+
+
+def full_fold(deck: Deck) -> dict[str, Any]:
+    with open_store(deck, from_snapshot=False) as store:
+        return {job: state.to_json() for job, state in store.board.jobs.items()}
+
+
+def test_store_resumes_from_snapshot_and_equals_a_full_fold(deck: Deck) -> None:
+    with Store(deck) as store:
+        run_jobs(store, 0, 30)
+        store.write_snapshot()
+        snapshot_offset = store.log.offset
+        run_jobs(store, 30, 10)
+        store.commit([{"type": "retried", "job": "job-0", "by": "op"}])
+
+    resumed = Store(deck)
+    assert resumed.log.offset == snapshot_offset > 0  # did not start from the beginning
+    assert len(resumed.board.jobs) == 30
+    new_records = resumed.refresh()
+    assert [r["seq"] for r in new_records] == list(range(61, 82))
+    assert {job: s.to_json() for job, s in resumed.board.jobs.items()} == full_fold(deck)
+    assert resumed.board.state("job-0").status == "backlog"
+    resumed.close()
+
+
+def test_snapshot_is_readable_by_scripts(deck: Deck) -> None:
+    with Store(deck) as store:
+        run_jobs(store, 0, 3)
+        store.write_snapshot()
+    snapshot = read_snapshot(deck)
+    assert snapshot is not None
+    assert {job: s["status"] for job, s in snapshot["states"].items()} == {
+        "job-0": "failed", "job-1": "review", "job-2": "done"}
+    assert snapshot["events"]["seq"] == 6
+
+
+@pytest.mark.parametrize("tamper", [
+    "hash", "offset-past-end", "offset-mid-line", "log-rewritten", "garbage", "format", "bad-state",
+])
+def test_a_tampered_or_mismatched_snapshot_is_ignored(deck: Deck, tamper: str) -> None:
+    with Store(deck) as store:
+        run_jobs(store, 0, 6)
+        store.write_snapshot()
+        run_jobs(store, 6, 2)
+    snapshot = json.loads(deck.board_path.read_bytes())
+    # Make the snapshot claim something the log does not back, in different ways.
+    if tamper == "hash":
+        snapshot["events"]["hash"] = "f" * 32
+    elif tamper == "offset-past-end":
+        snapshot["events"]["offset"] = deck.events_path.stat().st_size + 100
+    elif tamper == "offset-mid-line":
+        snapshot["events"]["offset"] -= 5
+    elif tamper == "format":
+        snapshot["format"] = 999
+    elif tamper == "bad-state":
+        snapshot["states"]["job-1"]["status"] = "exploded"
+    if tamper == "log-rewritten":  # a different history of the same shape (e.g. restored from elsewhere)
+        deck.events_path.unlink()
+        with Store(deck, from_snapshot=False) as store:
+            run_jobs(store, 0, 8)
+    if tamper == "garbage":
+        deck.board_path.write_bytes(b'{"format": 1, "events": ')
+    else:
+        snapshot["states"]["job-2"]["status"] = "failed"  # a lie that would show if trusted
+        deck.board_path.write_text(json.dumps(snapshot))
+
+    store = Store(deck)
+    assert store.log.offset == 0 and store.board.jobs == {}
+    store.refresh()
+    assert {job: s.to_json() for job, s in store.board.jobs.items()} == full_fold(deck)
+    assert store.board.state("job-2").status == "done"
+    store.close()
