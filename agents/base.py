@@ -69,7 +69,8 @@ class OutputSink:
     holding back a few bytes until the next write or ``close``.
     """
 
-    def __init__(self, path: Path, redactor: Redactor, *, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, path: Path, redactor: Redactor, *, clock: Callable[[], float] = time.monotonic,
+                 lazy: bool = False) -> None:
         self.path = path
         self.redactor = redactor
         self.clock = clock
@@ -77,7 +78,11 @@ class OutputSink:
         self.last_activity = clock()
         self._held = b""
         self._keep = redactor.tail_keep() if redactor else 0
-        self._fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        self._fd = -1 if lazy else self._open()
+        self._closed = False
+
+    def _open(self) -> int:
+        return os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o600)
 
     def write(self, data: bytes) -> None:
         if not data:
@@ -90,6 +95,8 @@ class OutputSink:
         self._write(data)
 
     def _write(self, data: bytes) -> None:
+        if self._fd < 0 and data:
+            self._fd = self._open()
         view = memoryview(data)
         while view:
             n = os.write(self._fd, view)

@@ -57,7 +57,7 @@ async def stop_group(proc: asyncio.subprocess.Process, grace: float) -> None:
 async def run_process(argv: Sequence[str], ctx: AttemptContext, *, stdin: bytes | None = None,
                       cwd: Path | None = None) -> ProcessResult:
     """Run ``argv`` (no shell) for one attempt; return its exit status or timeout kind."""
-    stderr_sink = OutputSink(ctx.stderr_path, ctx.redactor, clock=ctx.output.clock)
+    stderr_sink = OutputSink(ctx.stderr_path, ctx.redactor, clock=ctx.output.clock, lazy=True)
     try:
         proc = await asyncio.create_subprocess_exec(
             *argv,

@@ -24,7 +24,7 @@ from typing import Any
 
 from agents.base import AttemptContext, Failure, Outcome, OutputSink
 from runner.backoff import retry_delay
-from state.atomic import FILE_MODE, make_private_dir, write_atomic
+from state.atomic import FILE_MODE, make_private_dir
 from state.deck import Deck
 from state.errors import AgentError, JobdeckError
 from state.machine import JobState, Status
@@ -59,9 +59,14 @@ class Claimed:
 def open_attempt(deck: Deck, job_id: str, workspace: str, attempt: int) -> tuple[Path, int]:
     """Create the attempt directory and take its lease. Call with the deck lock held."""
     runs = deck.job_runs_dir(workspace, job_id)
-    make_private_dir(runs)
     directory = runs / str(attempt)
-    directory.mkdir(mode=0o700, exist_ok=True)
+    try:
+        directory.mkdir(mode=0o700)
+    except FileNotFoundError:
+        make_private_dir(runs)
+        directory.mkdir(mode=0o700, exist_ok=True)
+    except FileExistsError:
+        pass
     fd = os.open(directory / LEASE, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, FILE_MODE)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -87,11 +92,11 @@ def lease_held(directory: Path) -> bool:
 
 
 def write_claim(claimed: Claimed, runner_id: str) -> None:
-    """claim.json: who runs this attempt (for people; the event log is the truth)."""
+    """Who runs this attempt, written into the lease file (for people; the event log is the truth)."""
     record = {"job": claimed.job_id, "attempt": claimed.attempt, "token": claimed.token,
               "runner": runner_id, "host": socket.gethostname(), "pid": os.getpid(),
               "started": claimed.started}
-    write_atomic(claimed.directory / "claim.json", json.dumps(record).encode(), durable=False)
+    os.pwrite(claimed.lease_fd, json.dumps(record).encode() + b"\n", 0)
 
 
 def env_name(job_id: str) -> str:
@@ -197,11 +202,20 @@ def verdict(job: Any, claimed: Claimed, outcome: Outcome, reasons: list[str], no
 
 
 def write_result(claimed: Claimed, event: Mapping[str, Any], output_bytes: int, ended: float) -> None:
-    """result.json, last: the completion marker with the outcome event inside."""
+    """result.json, last: the completion marker with the outcome event inside.
+
+    Written once into a fresh file, not renamed over: a reader treats a torn
+    result.json as no result (the attempt is then "interrupted"), which is safe.
+    Not fsynced: the outcome event in the log is the durable record.
+    """
     record = {"job": claimed.job_id, "attempt": claimed.attempt, "token": claimed.token,
               "started": claimed.started, "ended": ended, "output_bytes": output_bytes,
               "event": dict(event)}
-    write_atomic(claimed.directory / RESULT, json.dumps(record).encode(), durable=False)
+    fd = os.open(claimed.directory / RESULT, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, FILE_MODE)
+    try:
+        os.write(fd, json.dumps(record).encode())
+    finally:
+        os.close(fd)
 
 
 def read_result(directory: Path) -> dict[str, Any] | None:

@@ -70,6 +70,7 @@ class Runner:
         self.inbox = InboxScanner(deck)
         self.store: Store | None = None
         self.spec: Any = None
+        self.scheduled: list[Any] = []
         self.capacity = Capacity(parallel or 1)
         self.claims: dict[str, Claimed] = {}
         self.tasks: dict[str, asyncio.Task[None]] = {}
@@ -89,7 +90,8 @@ class Runner:
     # -- set-up and tear-down ---------------------------------------------------------
 
     def start(self) -> None:
-        """Open the store, load the spec, start watching."""
+        """Open the store, load the spec, start watching. Call inside the event loop."""
+        _use_pidfd_child_watcher()
         self.deck.ensure_state_dirs()
         self.source.refresh()
         referenced = set()
@@ -126,6 +128,7 @@ class Runner:
         current = self.source.current.spec if self.source.current else None
         if current is not None and current is not self.spec:
             self.spec = current
+            self.scheduled = [job for job in current.jobs if job.schedule is not None]
             self.capacity.parallel = self.parallel_override or current.limits.parallel
             self.index.reset(current)
             self._recount()
@@ -155,13 +158,11 @@ class Runner:
             self._apply_spec()
         self._absorb(self.store.refresh())
         self._cancel_revoked()
-        self._record_finished(now)
         if self.spec is not None:
             self._fire_schedules(now)
             self._fire_inbox()
             self._recover_orphans(now)
-            if not self.stopping:
-                self._claim(now)
+        self._settle(now)
         if self.heartbeat is not None:
             self.heartbeat.beat(sorted(self.claims), now)
         return self._next_timer(now)
@@ -197,25 +198,26 @@ class Runner:
                 self.cancel_why[job_id] = "cancelled"
                 task.cancel()
 
-    def _record_finished(self, now: float) -> None:
+    def _record_finished(self, now: float) -> list[Claimed]:
+        """Seal the outcome and progress events of ended attempts (lock held, not flushed)."""
         if not self.finished and not self.progress:
-            return
+            return []
         finished, self.finished = self.finished, []
-        bodies = list(self.progress) + [event for _, event in finished]
+        bodies = self.progress + [event for _, event in finished]
         self.progress = []
-        records, refused = self.store.commit(bodies, now=now, strict=False)  # type: ignore[union-attr]
-        for rejected in refused:
-            self.report({"type": "refused", "job": rejected.body.get("job"), "message": str(rejected.error)})
         for claimed, _ in finished:
-            claimed.release()
             self.claims.pop(claimed.job_id, None)
             self.tasks.pop(claimed.job_id, None)
             self.cancel_why.pop(claimed.job_id, None)
+        records, refused = self.store.commit(bodies, now=now, strict=False, flush=False)  # type: ignore[union-attr]
+        for rejected in refused:
+            self.report({"type": "refused", "job": rejected.body.get("job"), "message": str(rejected.error)})
         self._absorb(records)
+        return [claimed for claimed, _ in finished]
 
     def _fire_schedules(self, now: float) -> None:
         board = self.store.board  # type: ignore[union-attr]
-        scheduled = [job for job in self.spec.jobs if job.schedule is not None]
+        scheduled = self.scheduled
         if not scheduled:
             return
         events: list[dict[str, Any]] = []
@@ -278,56 +280,79 @@ class Runner:
         records, _ = self.store.transact(decide, now=now, strict=False)  # type: ignore[union-attr]
         self._absorb(records)
 
-    def _claim(self, now: float) -> None:
-        if self.capacity.full:
+    def _settle(self, now: float) -> None:
+        """Record ended attempts and claim new ones: one lock hold, one fsync."""
+        store = self.store
+        assert store is not None
+        may_claim = self.spec is not None and not self.stopping
+        if not self.finished and not self.progress and (not may_claim or self.capacity.full):
             return
+        with store.lock:
+            self._absorb(store.refresh())
+            ended = self._record_finished(now)
+            claims = self._choose_and_seal_claims(now) if may_claim else []
+            try:
+                store.flush()
+            except OSError as exc:
+                # Nothing was stored (the board was re-read). Ended attempts keep their
+                # result.json: freeing their leases lets recovery record them later.
+                self.report({"type": "write_error", "message": str(exc)})
+                for claimed in ended:
+                    claimed.release()
+                self.running_ids = {j for j, st in store.board.jobs.items() if st.status == Status.RUNNING}
+                if self.spec is not None:
+                    self.index.reset(self.spec)
+                self._recount()
+                return
+            opened = [self._open(record) for record in claims]
+        for claimed in ended:
+            claimed.release()  # the outcome is durable: the attempt may be recovered by anyone
+        for record in claims:
+            self.report(record)
+        for claimed in opened:
+            job = self.spec.job(claimed.job_id)
+            self.tasks[claimed.job_id] = asyncio.get_running_loop().create_task(self._attempt(job, claimed))
+
+    def _choose_and_seal_claims(self, now: float) -> list[dict[str, Any]]:
+        if self.capacity.full:
+            return []
         board = self.store.board  # type: ignore[union-attr]
         self.index.update(board, now)
         if not self.index.ready:
-            return
+            return []
         spec = self.spec
+        chosen: list[Any] = []
 
-        def fits(job: Any) -> bool:
-            return self.capacity.fits(job, spec)
+        def choose(job: Any) -> bool:
+            if self.capacity.fits(job, spec) and is_ready(job, board.state(job.id), board, now):
+                self.capacity.take(job, spec)
+                chosen.append(job)
+                return True
+            return False
 
-        store = self.store
-        assert store is not None
-        with store.lock:
-            self._absorb(store.refresh())
-            candidates = []
+        self.index.take(choose, lambda: self.capacity.full)
+        if not chosen:
+            return []
+        bodies = [{"type": "claimed", "job": job.id, "attempt": board.state(job.id).next_attempt,
+                   "runner": self.runner_id, "workspace": job.workspace, "pid": os.getpid()}
+                  for job in chosen]
+        records, refused = self.store.commit(bodies, now=now, strict=False, flush=False)  # type: ignore[union-attr]
+        for rejected in refused:
+            self.capacity.give_back(spec.job(rejected.body["job"]), spec)
+        return records
 
-            def choose(job: Any) -> bool:
-                if fits(job) and is_ready(job, board.state(job.id), board, now):
-                    self.capacity.take(job, spec)
-                    candidates.append(job)
-                    return True
-                return False
-
-            self.index.take(choose, lambda: self.capacity.full)
-            if not candidates:
-                return
-            bodies = [{"type": "claimed", "job": job.id, "attempt": board.state(job.id).next_attempt,
-                       "runner": self.runner_id, "workspace": job.workspace, "pid": os.getpid()}
-                      for job in candidates]
-            records, refused = store.commit(bodies, now=now, strict=False)
-            for rejected in refused:
-                job = spec.job(rejected.body["job"])
-                self.capacity.give_back(job, spec)
-            opened = []
-            for record in records:
-                directory, lease_fd = open_attempt(self.deck, record["job"], record["workspace"], record["attempt"])
-                opened.append(Claimed(record["job"], record["attempt"], record["seq"], record["workspace"],
-                                      board.state(record["job"]).tries, directory, lease_fd, record["ts"]))
-        for record in records:
-            self.report(record)
-        for claimed in opened:
-            self.claims[claimed.job_id] = claimed
-            self.running_ids.add(claimed.job_id)
-            self.ran.add(claimed.job_id)
-            write_claim(claimed, self.runner_id)
-            job = spec.job(claimed.job_id)
-            self.tasks[claimed.job_id] = asyncio.get_running_loop().create_task(self._attempt(job, claimed))
-        self.index.touch([c.job_id for c in opened])
+    def _open(self, record: dict[str, Any]) -> Claimed:
+        """Create the attempt directory and lease for a durable claim (lock held)."""
+        job_id = record["job"]
+        directory, lease_fd = open_attempt(self.deck, job_id, record["workspace"], record["attempt"])
+        claimed = Claimed(job_id, record["attempt"], record["seq"], record["workspace"],
+                          self.store.board.state(job_id).tries, directory, lease_fd, record["ts"])  # type: ignore[union-attr]
+        write_claim(claimed, self.runner_id)
+        self.claims[job_id] = claimed
+        self.running_ids.add(job_id)
+        self.ran.add(job_id)
+        self.index.touch([job_id])
+        return claimed
 
     def _commit(self, events: list[dict[str, Any]], now: float) -> None:
         records, refused = self.store.commit(events, now=now, strict=False)  # type: ignore[union-attr]
@@ -371,7 +396,7 @@ class Runner:
             times.append(wait)
         if self.spec is not None:
             board = self.store.board  # type: ignore[union-attr]
-            scheduled = [job for job in self.spec.jobs if job.schedule is not None]
+            scheduled = self.scheduled
             if scheduled:
                 nxt = cron.next_due(scheduled, {j.id: board.state(j.id).last_fire for j in scheduled}, now)
                 if nxt is not None:
@@ -450,7 +475,7 @@ class Runner:
             if pending:
                 await asyncio.wait(pending)
         if self.store is not None:
-            self._record_finished(self.clock())
+            self._settle(self.clock())
         self.close()
 
     def request_stop(self) -> None:
@@ -466,6 +491,19 @@ class Runner:
             self.cancel_why.setdefault(job_id, "runner stopped")
             task.cancel()
         self.wake.set()
+
+
+def _use_pidfd_child_watcher() -> None:
+    """On Python 3.11, replace the thread-per-child watcher with pidfds (3.12+ does this itself)."""
+    if sys.version_info >= (3, 12) or not hasattr(os, "pidfd_open"):
+        return
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        watcher = asyncio.PidfdChildWatcher()
+        watcher.attach_loop(asyncio.get_running_loop())
+        asyncio.set_child_watcher(watcher)
 
 
 def _env_refs(spec: Any) -> set[str]:

@@ -94,6 +94,8 @@ class Store:
 
     def refresh(self) -> list[dict[str, Any]]:
         """Fold the records appended since the last refresh; return them."""
+        if not self.has_new():
+            return []
         records = self.log.read_new()
         for record in records:
             self.board.apply(record)
@@ -106,23 +108,47 @@ class Store:
     # -- writing -----------------------------------------------------------------
 
     def commit(self, bodies: Iterable[Mapping[str, Any]], *, now: float | None = None,
-               strict: bool = True) -> tuple[list[dict[str, Any]], list[Rejected]]:
+               strict: bool = True, flush: bool = True) -> tuple[list[dict[str, Any]], list[Rejected]]:
         """Check and durably append events; return (stored records, refused events).
 
         With ``strict``, the first refused event raises IllegalTransition and nothing
-        is written; otherwise refused events are skipped and returned.
+        is written; otherwise refused events are skipped and returned. With
+        ``flush=False`` (lock held by the caller) the records are sealed and folded
+        but written only by ``flush()``, so several commits share one fsync.
         """
         with self.lock:
-            self.refresh()
-            return self._commit_locked(list(bodies), now, strict)
+            if not self.log.pending:
+                self.refresh()
+            records, refused = self._commit_locked(list(bodies), now, strict)
+            if flush:
+                self.flush()
+            return records, refused
+
+    def flush(self) -> None:
+        """Durably write sealed records; on failure the board is re-read from disk."""
+        try:
+            self.log.flush()
+        except OSError:
+            self.reload()
+            raise
+
+    def reload(self) -> None:
+        """Forget everything folded and re-read the log (after a failed write)."""
+        self.log.close()
+        self.board = Board()
+        self.log = EventLog(self.deck.events_path)
+        self.refresh()
 
     def transact(self, decide: Callable[[Board], Iterable[Mapping[str, Any]]], *,
                  now: float | None = None, strict: bool = True
                  ) -> tuple[list[dict[str, Any]], list[Rejected]]:
         """Under the lock, call ``decide(board)`` on the caught-up board and commit its events."""
         with self.lock:
-            self.refresh()
-            return self._commit_locked(list(decide(self.board)), now, strict)
+            if not self.log.pending:
+                self.refresh()
+            records, refused = self._commit_locked(list(decide(self.board)), now, strict)
+            self.flush()
+            return records, refused
 
     def _commit_locked(self, bodies: list[Mapping[str, Any]], now: float | None,
                        strict: bool) -> tuple[list[dict[str, Any]], list[Rejected]]:
@@ -147,7 +173,7 @@ class Store:
             accepted.append(event)
         if not accepted:
             return [], refused
-        records = self.log.append(accepted, now)
+        records = self.log.seal(accepted, now)
         for record in records:
             self.board.apply(record)
         return records, refused

@@ -48,6 +48,7 @@ class Deck:
         self.board_path = self.state_dir / "board.json"
         self.runners_dir = self.state_dir / "runners"
         self.workspaces_dir = self.root / "workspaces"
+        self._workspaces: dict[str, Path] = {}
 
     def __repr__(self) -> str:
         return f"Deck({str(self.root)!r})"
@@ -60,13 +61,20 @@ class Deck:
         return resolved
 
     def workspace_dir(self, workspace: str) -> Path:
-        return self.inside(self.workspaces_dir / check_name(workspace, "workspace name"))
+        """workspaces/<name>, checked (symlinks included) to stay inside the deck."""
+        found = self._workspaces.get(workspace)
+        if found is None:
+            found = self.inside(self.workspaces_dir / check_name(workspace, "workspace name"))
+            self._workspaces[workspace] = found
+        return found
 
     def inbox_dir(self, workspace: str) -> Path:
         return self.workspace_dir(workspace) / "inbox"
 
     def job_runs_dir(self, workspace: str, job: str) -> Path:
-        return self.inside(self.workspace_dir(workspace) / "runs" / check_name(job, "job id"))
+        # A checked name is one path component that cannot be "." or "..", so joining
+        # it under a checked workspace cannot leave the deck.
+        return self.workspace_dir(workspace) / "runs" / check_name(job, "job id")
 
     def attempt_dir(self, workspace: str, job: str, attempt: int) -> Path:
         return self.job_runs_dir(workspace, job) / str(int(attempt))

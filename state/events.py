@@ -45,6 +45,7 @@ class EventLog:
         self.last_hash = GENESIS
         self.skipped = 0       # unreadable lines passed over (see verify for details)
         self._fd: int | None = None
+        self._pending: list[bytes] = []
 
     def _open(self) -> int:
         if self._fd is None:
@@ -95,6 +96,36 @@ class EventLog:
         The caller holds the deck lock and has called ``read_new`` under it, so
         ``seq`` and ``last_hash`` are those of the true last record.
         """
+        records = self.seal(bodies, now)
+        self.flush()
+        return records
+
+    def seal(self, bodies: list[dict[str, Any]], now: float) -> list[dict[str, Any]]:
+        """Number and hash ``bodies`` after the last record; ``flush`` writes them.
+
+        Sealing several batches before one flush lets them share one fsync (group
+        commit). Until the flush succeeds they are not stored.
+        """
+        records = []
+        prev, seq = self.last_hash, self.seq
+        for body in bodies:
+            seq += 1
+            fields = {k: v for k, v in body.items() if k not in ("seq", "ts", "prev", "hash")}
+            record = {"seq": seq, "ts": round(body.get("ts", now), 6), **fields, "prev": prev}
+            record["hash"] = prev = record_hash(prev, {k: v for k, v in record.items() if k != "hash"})
+            records.append(record)
+        self._pending.extend(encode(r) for r in records)
+        self.seq, self.last_hash = seq, prev
+        return records
+
+    @property
+    def pending(self) -> bool:
+        return bool(self._pending)
+
+    def flush(self) -> None:
+        """Write every sealed record in one write and fsync it."""
+        if not self._pending:
+            return
         fd = self._open()
         size = os.fstat(fd).st_size
         if size != self.offset:
@@ -102,22 +133,13 @@ class EventLog:
                 raise OSError(f"{self.path} shrank from {self.offset} to {size} bytes")
             # Bytes past the last complete line: a crashed writer's torn record.
             os.truncate(self.path, self.offset)
-        records = []
-        prev, seq = self.last_hash, self.seq
-        for body in bodies:
-            seq += 1
-            fields = {k: v for k, v in body.items() if k not in ("seq", "ts", "prev", "hash")}
-            record = {"seq": seq, "ts": round(body.get("ts", now), 6), **fields, "prev": prev}
-            record["hash"] = prev = record_hash(record["prev"], {k: v for k, v in record.items() if k != "hash"})
-            records.append(record)
-        data = b"".join(encode(r) for r in records)
+        data = b"".join(self._pending)
         view = memoryview(data)
         while view:
             view = view[os.write(fd, view):]
         os.fdatasync(fd)
+        self._pending.clear()
         self.offset += len(data)
-        self.seq, self.last_hash = seq, prev
-        return records
 
 
 def _parse(line: bytes) -> dict[str, Any] | None:
