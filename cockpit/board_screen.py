@@ -29,7 +29,7 @@ class BoardScreen(JobScreen):
         Binding("tab", "column(1)", "next column", show=False),
         Binding("shift+tab", "column(-1)", "previous column", show=False),
         Binding("slash", "filter", "filter"),
-        Binding("v", "review", "review queue"),
+        Binding("v", "review", "review"),
         Binding("c", "toggle_cancelled", "cancelled", show=False),
         Binding("escape", "clear_filter", "clear filter", show=False),
     ]

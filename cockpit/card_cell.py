@@ -85,9 +85,9 @@ def status_line(card: Card, now: float) -> Text:
 
 
 def age_text(card: Card, now: float) -> str:
-    """'1/3 4m': attempt and time in the column (elapsed, for a running job)."""
+    """'1/3 4m': attempt (when retries are possible) and time in the column (elapsed, if running)."""
     parts = []
-    if card.attempt:
+    if card.attempt and (card.max_attempts > 1 or card.attempt > 1):
         parts.append(f"{card.attempt}/{card.max_attempts}")
     if card.since is not None:
         parts.append(age(now - card.since))

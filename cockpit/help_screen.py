@@ -2,33 +2,34 @@
 
 from __future__ import annotations
 
+from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Vertical
+from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
 KEYS = (
     ("Board", (
-        ("←↓↑→  h j k l", "move between cards and columns"),
+        ("← ↓ ↑ →  h j k l", "move between cards and columns"),
         ("Tab  Shift+Tab", "next / previous column"),
-        ("Enter", "open the job: spec, attempts, output, chain of work"),
+        ("Enter", "open: spec, attempts, output, chain of work"),
         ("v", "review queue: everything waiting on you"),
-        ("/", "filter: text, label:NAME, ws:NAME, status:NAME"),
+        ("/", "filter: text  label:L  ws:W  status:S"),
         ("c", "show / hide the Cancelled column"),
     )),
-    ("Act on the selected job", (
-        ("a", "approve (review, or a high-risk job before it runs)"),
-        ("R", "reject, with a reason (asks first)"),
-        ("r", "retry (failed, review, done, cancelled)"),
+    ("Act on the selected job (each is an event in its chain of work)", (
+        ("a", "approve (review, or high risk before it runs)"),
+        ("R", "reject with a reason (asks first)"),
+        ("r", "retry"),
         ("x", "cancel (asks first)"),
         ("p", "pause / resume"),
-        ("t", "run now (a new cycle of it and its dependents)"),
+        ("t", "run now: a new cycle, dependents included"),
     )),
     ("Deck", (
-        ("e", "edit jobs.json in $EDITOR (validated like `jobdeck edit`)"),
+        ("e", "edit jobs.json in $EDITOR, validated on save"),
         ("n", "new job"),
         ("Ctrl+P", "command palette"),
         ("Esc", "back / close"),
@@ -37,15 +38,17 @@ KEYS = (
 )
 
 
-def keys_table() -> Table:
-    table = Table.grid(padding=(0, 2))
-    table.add_column(style="bold", no_wrap=True)
-    table.add_column()
+def keys_table() -> Group:
+    parts: list[RenderableType] = []
     for title, rows in KEYS:
-        table.add_row(Text(title, "bold underline"), Text(""))
+        parts.append(Text(title, "bold underline"))
+        table = Table.grid(padding=(0, 2))
+        table.add_column(style="bold", no_wrap=True, min_width=16)
+        table.add_column()
         for key, what in rows:
             table.add_row(Text(key), Text(what))
-    return table
+        parts.append(table)
+    return Group(*parts)
 
 
 class HelpScreen(ModalScreen[None]):
@@ -54,10 +57,9 @@ class HelpScreen(ModalScreen[None]):
     BINDINGS = [Binding("escape,question_mark,q", "close", "close")]
 
     def compose(self) -> ComposeResult:
-        with Vertical(id="help", classes="dialog"):
-            yield Static(Text("jobdeck cockpit — keys", "bold"), classes="dialog-title")
+        with VerticalScroll(id="help", classes="dialog"):
+            yield Static(Text("jobdeck cockpit: keys  (Esc closes)", "bold"))
             yield Static(keys_table(), id="help-keys")
-            yield Static(Text("Every action is an event in the chain of work, attributed to you.", "dim"))
 
     def action_close(self) -> None:
         self.dismiss()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from textual import events
 from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import Static
@@ -31,6 +32,13 @@ class JobColumn(Vertical):
     def compose(self) -> ComposeResult:
         yield Static(TITLES[self.status], classes="column-title", markup=False)
         yield self.table
+
+    def on_descendant_focus(self, event: events.DescendantFocus) -> None:
+        # A class, not :focus-within, so the title is restyled when focus moves.
+        self.add_class("-focused")
+
+    def on_descendant_blur(self, event: events.DescendantBlur) -> None:
+        self.remove_class("-focused")
 
     def set_count(self, shown: int, total: int) -> None:
         """Show 'Review 3', or 'Review 1/3' while a filter hides some."""

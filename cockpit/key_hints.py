@@ -39,7 +39,7 @@ class KeyHints(Static):
                 continue
             seen.add(binding.action)
             text.append(f" {self.app.get_key_display(binding)} ", "bold reverse")
-            text.append(f" {binding.description}  ")
+            text.append(f" {binding.description} ")
         text.append(" ^p ", "bold reverse")
         text.append(" palette")
         return text

@@ -36,6 +36,8 @@ class Waiting:
     def why(self) -> str:
         if self.kind == "approval":
             return "high risk: approve before it runs"
+        if self.kind == "interrupted":
+            return "the runner stopped mid-attempt; check the output"
         reason = self.card.reason or ""
         return "output waits for review" if reason == "review" else reason
 

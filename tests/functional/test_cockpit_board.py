@@ -52,7 +52,8 @@ async def test_cards_show_derived_state(deck) -> None:
         assert third_line("crashy", S.REVIEW) == "interrupted"
         assert third_line("lint", S.FAILED) == "exit code 1"
         summarise = board.columns[S.RUNNING].table.cell("summarise")
-        assert summarise.corner == "1/1 1m"  # attempt 1 of 1, running for 95 s
+        assert summarise.corner == "1m"  # running for 95 s; a single-attempt job shows no n/max
+        assert board.columns[S.BACKLOG].table.cell("flaky").corner == "1/4 9m"  # back in the backlog since its failure 9m58s ago
 
 
 async def test_header_counts_failures_cost_and_runner(deck) -> None:
@@ -102,6 +103,9 @@ async def test_keys_move_between_cards_and_columns(deck) -> None:
         assert screen.selected_job_id() == "report"
         await pilot.press("tab")
         assert screen.selected_job_id() == "fetch"
+        await pilot.pause()
+        focused = [s.value for s, column in screen.board.columns.items() if column.has_class("-focused")]
+        assert focused == ["done"]
         await pilot.press("tab", "tab")  # failed, then wraps round to the backlog
         assert screen.selected_job_id() == "deploy"
         await pilot.press("shift+tab", "h")
