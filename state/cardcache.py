@@ -1,0 +1,159 @@
+"""The board's cards, cached in ``.jobdeck/cards.jsonl`` so `jobdeck ls --json` starts fast.
+
+Validating a 10,000-job jobs.json with pydantic takes most of a second, yet the
+cards change only when jobs.json, the event log or the clock moves (a cron fire,
+the end of a retry wait). Whoever computes the cards the slow way stores them with
+what they were computed from; ``cached_cards`` returns them only while jobs.json
+holds the same bytes, the log ends at the same record, the card code is unchanged
+and no card's times have come due. This module imports only the standard library:
+the point is to answer without loading pydantic, portalocker or croniter.
+
+The file is a private cache, not an interface (scripts use `jobdeck ls --json` or
+board.json): a header line, an index line ([column, workspace, labels] per card, for
+the ls filters) and one line per card, encoded exactly as ``json.dumps`` encodes it
+inside a list, so the unfiltered answer is the lines joined, with nothing re-encoded.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from state.atomic import write_atomic
+from state.deck import Deck
+
+CARDS_NAME = "cards.jsonl"
+CARDS_FORMAT = 2
+
+#: Modules whose code decides what a card says; editing one invalidates the cache.
+_CARD_CODE = ("views.py", "machine.py", "schedule.py", "cardcache.py")
+
+
+@dataclass(frozen=True, slots=True)
+class CachedCards:
+    """Cards read back from the cache: encoded rows, and what the ls filters look at."""
+
+    rows: list[str]
+    """Each card as JSON text, as ``json.dumps(card, ensure_ascii=False)`` writes it."""
+    index: list[tuple[str, str, list[str]]]
+    """(column, workspace, labels) of each card, in the same order."""
+
+    def to_json(self, keep: Sequence[bool] | None = None) -> str:
+        """The JSON array of the cards (those marked in ``keep``), as `ls --json` prints it."""
+        rows = self.rows if keep is None else [row for row, wanted in zip(self.rows, keep) if wanted]
+        return "[" + ", ".join(rows) + "]"
+
+
+def cards_path(deck: Deck) -> Path:
+    """Where the cached cards live."""
+    return deck.state_dir / CARDS_NAME
+
+
+def spec_digest(raw: bytes) -> str:
+    """The fingerprint of a jobs.json version (the same as LoadedSpec.digest)."""
+    return hashlib.sha256(raw).hexdigest()
+
+
+def cached_cards(deck: Deck, now: float) -> CachedCards | None:
+    """The cached cards if they still match the deck at ``now``, else None."""
+    try:
+        data = cards_path(deck).read_bytes()
+        raw_spec = deck.spec_path.read_bytes()
+    except OSError:
+        return None
+    first = data.find(b"\n")
+    second = data.find(b"\n", first + 1)
+    try:
+        header = json.loads(data[:first])
+        index = json.loads(data[first + 1: second])
+    except ValueError:
+        return None
+    if not isinstance(header, dict) or header.get("format") != CARDS_FORMAT or header.get("code") != _code_stamp():
+        return None
+    valid_until = header.get("valid_until")
+    if valid_until is not None and not now < valid_until:
+        return None
+    if header.get("spec") != spec_digest(raw_spec):
+        return None
+    position = header.get("events")
+    if not isinstance(position, dict) or not log_ends_at(deck.events_path, position.get("offset"),
+                                                        position.get("hash")):
+        return None
+    body = data[second + 1:]
+    if first < 0 or second < 0 or header.get("cards") != hashlib.sha256(body).hexdigest():
+        return None  # cut short or altered: not the file save_cards wrote
+    rows = body.decode().split("\n")[:-1]
+    if not isinstance(index, list) or len(index) != len(rows):
+        return None
+    return CachedCards(rows, index)
+
+
+def save_cards(deck: Deck, cards: Sequence[Mapping[str, Any]], *, spec: str, offset: int,
+               last_hash: str, now: float) -> None:
+    """Cache ``cards`` (JSON rows computed at ``now`` from jobs.json ``spec`` and the log up to ``offset``).
+
+    A deck the caller may read but not write is fine: the cache is skipped.
+    """
+    body = "".join(json.dumps(card, ensure_ascii=False) + "\n" for card in cards).encode()
+    header = {
+        "format": CARDS_FORMAT,
+        "code": _code_stamp(),
+        "spec": spec,
+        "events": {"offset": offset, "hash": last_hash},
+        "valid_until": valid_until(cards, now),
+        "cards": hashlib.sha256(body).hexdigest(),
+    }
+    index = [[card["column"], card["workspace"], card["labels"]] for card in cards]
+    data = (json.dumps(header) + "\n" + json.dumps(index, ensure_ascii=False) + "\n").encode() + body
+    try:
+        write_atomic(cards_path(deck), data, durable=False)
+    except OSError:
+        pass  # only a cache: a read-only deck answers the slow way every time
+
+
+def valid_until(rows: Sequence[Mapping[str, Any]], now: float) -> float | None:
+    """The first time after ``now`` at which some card would read differently (None: never)."""
+    times = [row["next_fire"] for row in rows if row.get("next_fire") is not None]
+    times += [row["retry_at"] for row in rows if row.get("retry_at") is not None and row["retry_at"] > now]
+    return min(times, default=None)
+
+
+def log_ends_at(path: Path, offset: Any, last_hash: Any) -> bool:
+    """Whether the log at ``path`` is exactly ``offset`` bytes and its last record has ``last_hash``."""
+    if not isinstance(offset, int) or not isinstance(last_hash, str):
+        return False
+    try:
+        with open(path, "rb") as log:
+            size = os.fstat(log.fileno()).st_size
+            if size != offset:
+                return False
+            if offset == 0:
+                return True
+            log.seek(max(0, offset - 65536))
+            tail = log.read()
+    except FileNotFoundError:
+        return offset == 0
+    if not tail.endswith(b"\n"):
+        return False
+    last_line = tail[tail.rfind(b"\n", 0, len(tail) - 1) + 1:]
+    try:
+        record = json.loads(last_line)
+    except ValueError:
+        return False
+    return isinstance(record, dict) and record.get("hash") == last_hash
+
+
+def _code_stamp() -> str:
+    here = Path(__file__).parent
+    stamps = []
+    for name in _CARD_CODE:
+        try:
+            stamps.append(str(os.stat(here / name).st_mtime_ns))
+        except OSError:
+            stamps.append("-")
+    return ":".join(stamps)

@@ -1,0 +1,56 @@
+"""`jobdeck init`: a private deck with a commented, valid example, never over an existing one."""
+
+from __future__ import annotations
+
+import json
+import stat
+from pathlib import Path
+
+from conftest import RunCli
+
+
+def mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+def test_init_creates_a_private_deck(cli: RunCli, tmp_path: Path) -> None:
+    done = cli("init", "mydeck", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    root = tmp_path / "mydeck"
+    assert done.stdout.startswith(f"created deck {root}")
+    for directory in (root, root / ".jobdeck", root / ".jobdeck" / "runners", root / "workspaces",
+                      root / "workspaces" / "default", root / "workspaces" / "default" / "inbox"):
+        assert mode(directory) == 0o700, directory
+    for file in (root / "jobs.json", root / ".jobdeck" / "lock"):
+        assert mode(file) == 0o600, file
+    assert not list(root.glob("**/.*.tmp"))
+
+
+def test_init_writes_state_files_private_too(cli: RunCli, tmp_path: Path) -> None:
+    """Files created later (the event log, the ls cache) are 0600 as well."""
+    cli("init", "d", cwd=tmp_path)
+    root = tmp_path / "d"
+    assert cli("approve", "publish", cwd=root).returncode == 0
+    assert cli("ls", cwd=root).returncode == 0
+    assert mode(root / ".jobdeck" / "events.jsonl") == 0o600
+    assert mode(root / ".jobdeck" / "cards.jsonl") == 0o600
+
+
+def test_example_jobs_json_is_valid_and_commented(cli: RunCli, tmp_path: Path) -> None:
+    cli("init", "d", cwd=tmp_path)
+    root = tmp_path / "d"
+    done = cli("validate", cwd=root)
+    assert done.returncode == 0, done.stderr
+    document = json.loads((root / "jobs.json").read_text())
+    assert "//" in document
+    assert all("//" in job for job in document["jobs"])
+
+
+def test_init_refuses_to_overwrite_a_deck(cli: RunCli, tmp_path: Path) -> None:
+    cli("init", "d", cwd=tmp_path)
+    jobs = tmp_path / "d" / "jobs.json"
+    jobs.write_text('{"jobs": []}')
+    done = cli("init", "d", cwd=tmp_path)
+    assert done.returncode == 2
+    assert done.stderr == f"jobdeck: {jobs} already exists (hint: this is already a deck)\n"
+    assert jobs.read_text() == '{"jobs": []}'
