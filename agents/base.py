@@ -113,7 +113,7 @@ class OutputSink:
         Call only at a boundary no secret can span, such as the end of a model's
         reply; ``close`` does this too.
         """
-        if self._held and self._fd >= 0:
+        if self._held and not self._closed:
             held, self._held = self._held, b""
             self._write(self.redactor.data(held))
 
@@ -123,16 +123,19 @@ class OutputSink:
         A reader tailing the file sees it shrink to zero and start again.
         """
         self.flush()
-        os.ftruncate(self._fd, 0)
+        if self._fd >= 0:
+            os.ftruncate(self._fd, 0)
         self.bytes_written = 0
         self.last_activity = self.clock()
 
     def close(self) -> None:
-        if self._fd < 0:
+        if self._closed:
             return
         self.flush()
-        os.close(self._fd)
-        self._fd = -1
+        self._closed = True
+        if self._fd >= 0:
+            os.close(self._fd)
+            self._fd = -1
 
 
 @dataclass
