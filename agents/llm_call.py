@@ -146,7 +146,10 @@ def _cost(litellm: Any, model: str, usage: Any, counts: dict[str, int]) -> float
     reported = getattr(usage, "cost", None)
     if isinstance(reported, int | float):
         return float(reported)
-    if not counts:
+    # litellm prices the usage chunk itself when it knows the model; asking again
+    # for a model missing from its price map costs ~1 ms of CPU per call for nothing.
+    prices = getattr(litellm, "model_cost", {})
+    if not counts or (model not in prices and model.split("/", 1)[-1] not in prices):
         return None
     try:
         prompt_cost, completion_cost = litellm.cost_per_token(
