@@ -8,6 +8,7 @@ folds new events into the model and hands the delta to every open screen.
 from __future__ import annotations
 
 import asyncio
+import gc
 import os
 import time
 from collections.abc import Iterable
@@ -25,14 +26,13 @@ from state.errors import EditConflict, JobdeckError, SpecError
 
 from cockpit.board_screen import BoardScreen
 from cockpit.confirm_screen import ConfirmScreen
-from cockpit.detail_screen import DetailScreen
-from cockpit.help_screen import HelpScreen
 from cockpit.job_screen import JobScreen
 from cockpit.model import DeckModel
-from cockpit.new_job_screen import NewJobScreen
 from cockpit.operations import EditSession, Operator
-from cockpit.review_screen import ReviewScreen
 from cockpit.watcher import changes, deck_targets
+
+# Screens opened later (detail, review, help, new job) are imported when first
+# opened: the board is on screen sooner.
 
 FULL_TICK = 10
 """Every this many one-second ticks, all cards' ages and clock-dependent flags are redrawn."""
@@ -131,18 +131,26 @@ class CockpitApp(App[None]):
     # -- screens -------------------------------------------------------------------
 
     def open_detail(self, job_id: str) -> None:
+        from cockpit.detail_screen import DetailScreen
+
         if self.model.job(job_id) is not None:
             self.push_screen(DetailScreen(self.model, job_id, live=self.watching))
 
     def open_review(self) -> None:
+        from cockpit.review_screen import ReviewScreen
+
         if not isinstance(self.screen, ReviewScreen):
             self.push_screen(ReviewScreen(self.model, live=self.watching))
 
     def action_help(self) -> None:
+        from cockpit.help_screen import HelpScreen
+
         if not isinstance(self.screen, HelpScreen):
             self.push_screen(HelpScreen())
 
     def new_job(self) -> None:
+        from cockpit.new_job_screen import NewJobScreen
+
         def added(job_id: str | None) -> None:
             if job_id:
                 self.sync()
@@ -234,8 +242,13 @@ def make_app(deck_path: str | os.PathLike[str], *, watch: bool = True, now: floa
     """
     deck = Deck(Path(deck_path))
     clock = (lambda: now) if now is not None else time.time
-    model = DeckModel(deck, clock)
-    model.load()
+    gc.disable()  # reading a big deck makes many long-lived objects; collecting meanwhile only costs
+    try:
+        model = DeckModel(deck, clock)
+        model.load()
+    finally:
+        gc.enable()
+    gc.freeze()  # and later collections need not walk them again
     model.read_heartbeats()
     return CockpitApp(model, watch=watch, poll=poll, ticking=now is None)
 

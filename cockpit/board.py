@@ -105,7 +105,7 @@ class Board(Horizontal):
         for card in self.model.cards.values():
             totals[card.column] += 1
         for status, column in self.columns.items():
-            column.set_count(column.table.row_count, totals[status])
+            column.set_count(column.table.card_count, totals[status])
 
     def watch_filter_text(self) -> None:
         if self.is_mounted:

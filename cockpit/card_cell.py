@@ -107,7 +107,7 @@ def clock_text(card: Card, now: float) -> str:
 class CardCell:
     """A card rendered as a three-line DataTable cell."""
 
-    __slots__ = ("card", "position", "order", "corner", "clock", "lines")
+    __slots__ = ("card", "position", "order", "corner", "clock", "_now", "_lines")
 
     def __init__(self, card: Card, now: float, position: int) -> None:
         self.card = card
@@ -115,11 +115,20 @@ class CardCell:
         self.order = sort_key(card, position)
         self.corner = age_text(card, now)
         self.clock = clock_text(card, now)
-        second = Text(inert(card.title)) if card.title != card.id else Text(inert(card.agent), "dim")
-        third = status_line(card, now)
-        if card.title == card.id and third.plain == card.agent:
-            third = Text("")
-        self.lines = (second, third)
+        self._now = now
+        self._lines: tuple[Text, Text] | None = None
+
+    @property
+    def lines(self) -> tuple[Text, Text]:
+        """Lines two and three, built on first use: only cards scrolled into view pay for them."""
+        if self._lines is None:
+            card = self.card
+            second = Text(inert(card.title)) if card.title != card.id else Text(inert(card.agent), "dim")
+            third = status_line(card, self._now)
+            if card.title == card.id and third.plain == card.agent:
+                third = Text("")
+            self._lines = (second, third)
+        return self._lines
 
     def __rich_measure__(self, console: Console, options: ConsoleOptions) -> Measurement:
         return Measurement(1, options.max_width)

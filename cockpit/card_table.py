@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from textual.binding import Binding
 from textual.coordinate import Coordinate
 from textual.events import Resize
+from textual.message import Message
 from textual.widgets import DataTable
 
 from state.views import Card
@@ -20,10 +21,17 @@ from state.views import Card
 from cockpit.card_cell import HEIGHT, CardCell, clock_text
 
 COLUMN = "card"
+FIRST_ROWS = 40
+"""Rows a rebuild adds at once (more than a tall terminal shows); the rest follow in chunks."""
+CHUNK_ROWS = 400
+"""Rows added per event-loop turn while a big column fills in, so keys stay responsive."""
 
 
 class CardTable(DataTable[CardCell]):
     """The cards of one column, in the column's order, with a row cursor."""
+
+    class FilledIn(Message):
+        """Every card of the last rebuild is now a row."""
 
     BINDINGS = [
         Binding("j", "cursor_down", "down", show=False),
@@ -40,6 +48,7 @@ class CardTable(DataTable[CardCell]):
         self.add_column("", width=10, key=COLUMN)
         self._max_order: tuple[object, ...] | None = None
         self._needs_sort = False
+        self._pending: dict[str, CardCell] = {}
 
     # -- what is shown -----------------------------------------------------------
 
@@ -59,11 +68,17 @@ class CardTable(DataTable[CardCell]):
     def cell(self, job_id: str) -> CardCell | None:
         return self.get_cell(job_id, COLUMN) if job_id in self.rows else None
 
+    @property
+    def card_count(self) -> int:
+        """Cards in this column, including those still being added after a rebuild."""
+        return self.row_count + len(self._pending)
+
     # -- incremental changes -----------------------------------------------------
 
     def put(self, cell: CardCell) -> None:
         """Add the card, or update its row if it is already here and looks different."""
         job_id = cell.card.id
+        self._pending.pop(job_id, None)
         old = self.cell(job_id)
         if old is None:
             self.add_row(cell, key=job_id, height=HEIGHT)
@@ -77,6 +92,7 @@ class CardTable(DataTable[CardCell]):
                 self._needs_sort = True
 
     def drop(self, job_id: str) -> None:
+        self._pending.pop(job_id, None)
         if job_id in self.rows:
             self.remove_row(job_id)
 
@@ -87,19 +103,38 @@ class CardTable(DataTable[CardCell]):
         self._needs_sort = False
         selected = self.selected_id
         self.sort(COLUMN, key=lambda cell: cell.order)
-        self._max_order = max((self.get_cell(key, COLUMN).order for key in self.rows), default=None)
+        last = self.coordinate_to_cell_key(Coordinate(self.row_count - 1, 0)).row_key
+        self._max_order = self.get_cell(last, COLUMN).order
         self._keep_cursor_on(selected)
 
     def replace_all(self, cells: Iterable[CardCell]) -> None:
-        """Show exactly ``cells`` (a rebuild, for filters and spec reloads)."""
+        """Show exactly ``cells`` (a rebuild: first paint, filters, spec reloads).
+
+        The first screenful is added now; the rest in chunks on later event-loop
+        turns (DataTable's per-row cost makes 10,000 rows take over a second).
+        """
         selected = self.selected_id
         ordered = sorted(cells, key=lambda cell: cell.order)
         self.clear()
-        for cell in ordered:
+        for cell in ordered[:FIRST_ROWS]:
             self.add_row(cell, key=cell.card.id, height=HEIGHT)
-        self._max_order = ordered[-1].order if ordered else None
+        self._pending = {cell.card.id: cell for cell in ordered[FIRST_ROWS:]}
+        self._max_order = ordered[min(len(ordered), FIRST_ROWS) - 1].order if ordered else None
         self._needs_sort = False
         self._keep_cursor_on(selected)
+        if self._pending:
+            self.call_later(self._fill_in)
+
+    def _fill_in(self) -> None:
+        """Add the next chunk of pending rows (in order) and come back for more."""
+        for _ in range(min(CHUNK_ROWS, len(self._pending))):
+            job_id = next(iter(self._pending))
+            self.put(self._pending[job_id])
+        self.settle()
+        if self._pending:
+            self.set_timer(0.001, self._fill_in)
+        else:
+            self.post_message(self.FilledIn())
 
     def retick(self, now: float) -> None:
         """Redraw the cards whose clock-dependent text (age, retry in, fires in) changed."""
@@ -113,7 +148,9 @@ class CardTable(DataTable[CardCell]):
 
     def _keep_cursor_on(self, job_id: str | None) -> None:
         if job_id is not None and job_id in self.rows:
-            self.move_cursor(row=self.get_row_index(job_id), animate=False)
+            row = self.get_row_index(job_id)
+            if row != self.cursor_row:
+                self.move_cursor(row=row, animate=False)
 
     # -- layout ------------------------------------------------------------------
 

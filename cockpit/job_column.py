@@ -28,6 +28,7 @@ class JobColumn(Vertical):
         super().__init__(id=f"column-{status.value}", classes=f"job-column -{status.value}")
         self.status = status
         self.table = CardTable(id=f"table-{status.value}")
+        self._title = ""
 
     def compose(self) -> ComposeResult:
         yield Static(TITLES[self.status], classes="column-title", markup=False)
@@ -43,4 +44,7 @@ class JobColumn(Vertical):
     def set_count(self, shown: int, total: int) -> None:
         """Show 'Review 3', or 'Review 1/3' while a filter hides some."""
         count = str(total) if shown == total else f"{shown}/{total}"
-        self.query_one(".column-title", Static).update(f"{TITLES[self.status]} {count}")
+        title = f"{TITLES[self.status]} {count}"
+        if title != self._title:
+            self._title = title
+            self.query_one(".column-title", Static).update(title, layout=False)

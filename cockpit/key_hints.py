@@ -18,6 +18,7 @@ class KeyHints(Static):
 
     def __init__(self) -> None:
         super().__init__(markup=False, id="key-hints")
+        self._shown = ""
 
     def on_mount(self) -> None:
         self.screen.bindings_updated_signal.subscribe(self, self._bindings_changed)
@@ -28,7 +29,10 @@ class KeyHints(Static):
 
     def _bindings_changed(self, screen: Screen) -> None:
         if screen is self.screen:
-            self.update(self.hints())
+            hints = self.hints()
+            if hints.plain != self._shown:  # most cursor moves change nothing here
+                self._shown = hints.plain
+                self.update(hints, layout=False)
 
     def hints(self) -> Text:
         text = Text(no_wrap=True, overflow="ellipsis")

@@ -9,7 +9,6 @@ change to one job re-derives that job and its direct dependents only.
 
 from __future__ import annotations
 
-import gc
 import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -117,11 +116,7 @@ class DeckModel:
 
     def load(self) -> Delta:
         """The first full read; every card is new."""
-        gc.disable()  # the first read builds many small objects; collections would only slow it
-        try:
-            return self.refresh()
-        finally:
-            gc.enable()
+        return self.refresh()
 
     def refresh(self) -> Delta:
         """Catch up with the disk: spec, new events, heartbeats."""

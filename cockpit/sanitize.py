@@ -28,6 +28,8 @@ _CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 
 def inert(text: str, *, tab_size: int = 4) -> str:
     """``text`` without control sequences; a bare carriage return keeps only what follows it."""
+    if text.isascii() and text.isprintable():  # the common case, checked in C
+        return text
     text = _SEQUENCE.sub("", text)
     if "\r" in text:
         text = "\n".join(_overwrite(line) for line in text.replace("\r\n", "\n").split("\n"))

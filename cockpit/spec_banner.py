@@ -34,7 +34,13 @@ def describe(error: SpecError, has_spec: bool) -> Text:
 class SpecBanner(Static):
     """Hidden while jobs.json is valid; otherwise says what is wrong and where."""
 
+    _shown: str | None = "\0"  # nothing decided yet: the first call always applies
+
     def show_error(self, error: SpecError | None, has_spec: bool) -> None:
-        self.display = error is not None
-        if error is not None:
-            self.update(describe(error, has_spec))
+        text = describe(error, has_spec) if error is not None else None
+        if (text.plain if text else None) == self._shown:
+            return
+        self._shown = text.plain if text else None
+        self.display = text is not None
+        if text is not None:
+            self.update(text)

@@ -1,0 +1,229 @@
+"""Cockpit latency and memory on decks of 100, 1,000 and 10,000 jobs, measured on a real terminal.
+
+Usage: .venv/bin/python bench/cockpit.py [--jobs 100,1000,10000] [--runs 5] [--changes 5]
+
+Each run starts `python -m cli.main cockpit` on a pseudo-terminal (120x40) and
+reads what it draws, the way a terminal would:
+
+- first paint: from spawning the process to the board's column titles on the
+  terminal (interpreter start, imports, reading jobs.json and the event log,
+  first render), measured twice: "cold", with no board.json so the whole log is
+  folded, and "warm", with the board.json snapshot a runner leaves behind;
+- change to screen: from another process's event being durable in
+  events.jsonl (a running job succeeds) to the header's new running count on
+  the terminal (file watcher, incremental fold, row move, repaint);
+- memory: the cockpit's resident set size after the first paint.
+
+Targets at 10,000 jobs: first paint under 1.5 s, change to screen under 250 ms.
+Prints medians (and min/max) per deck size.
+"""
+
+from __future__ import annotations
+
+import argparse
+import fcntl
+import json
+import os
+import pty
+import re
+import select
+import statistics
+import struct
+import subprocess
+import sys
+import tempfile
+import termios
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from state.board import Store  # noqa: E402
+from state.deck import Deck, init_deck  # noqa: E402
+
+RUNNING = 6
+"""Jobs left running in each deck; each measured change finishes one of them."""
+ESCAPES = re.compile(rb"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[()][0-9A-Za-z]|\x1b[=>78]")
+
+
+def build_deck(root: Path, jobs: int) -> Deck:
+    """A deck of ``jobs`` jobs: 70% done, 10% failed, 5% in review, RUNNING running, the rest waiting."""
+    spec_jobs = []
+    for n in range(jobs):
+        job: dict[str, object] = {"id": f"job-{n:05d}", "title": f"Step {n} of the pipeline",
+                                  "command": ["echo", str(n)], "labels": [f"group-{n % 7}"]}
+        if n % 10 and n % 10 != 9:
+            job["depends_on"] = [f"job-{n - 1:05d}"]
+        if n % 500 == 0:
+            job["schedule"] = "0 2 * * *"
+        if n % 250 == 3:
+            job["risk"] = "high"
+        spec_jobs.append(job)
+    deck = init_deck(root, json.dumps({"limits": {"parallel": 8}, "jobs": spec_jobs}, indent=1).encode())
+    now = time.time() - 3600
+    claims, results = [], []
+    finished = int(jobs * 0.85)
+    for n in range(finished + RUNNING):
+        claims.append({"type": "claimed", "job": f"job-{n:05d}", "attempt": 1, "runner": "bench",
+                       "workspace": "default"})
+    with Store(deck, from_snapshot=False) as store:
+        store.refresh()
+        stored, _ = store.commit(claims, now=now)
+        for n, record in enumerate(stored[:finished]):
+            job, token = record["job"], record["seq"]
+            if n % 20 == 7:
+                results.append({"type": "failed", "job": job, "token": token, "reason": "exit code 1",
+                                "exit_code": 1})
+            elif n % 20 == 11:
+                results.append({"type": "succeeded", "job": job, "token": token, "review": True,
+                                "reasons": ["output is not valid JSON"], "cost": 0.001})
+            else:
+                results.append({"type": "succeeded", "job": job, "token": token, "cost": 0.0004})
+        store.commit(results, now=now + 5)
+    return deck
+
+
+def running_tokens(deck: Deck) -> list[tuple[str, int]]:
+    with Store(deck, from_snapshot=False) as store:
+        store.refresh()
+        return [(job, state.token) for job, state in store.board.jobs.items()
+                if state.status.value == "running" and state.token is not None]
+
+
+class Terminal:
+    """A child process on a pseudo-terminal, with what it printed as plain text."""
+
+    def __init__(self, argv: list[str], cwd: Path, size: tuple[int, int] = (120, 40)) -> None:
+        master, slave = pty.openpty()
+        fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", size[1], size[0], 0, 0))
+        env = {**os.environ, "TERM": "xterm-256color", "COLUMNS": str(size[0]), "LINES": str(size[1])}
+        env.pop("NO_COLOR", None)
+        self.started = time.perf_counter()
+        self.process = subprocess.Popen(argv, cwd=cwd, env=env, stdin=slave, stdout=slave, stderr=slave,
+                                        start_new_session=True)
+        os.close(slave)
+        self.master = master
+        self.text = b""
+
+    def wait_for(self, pattern: bytes, timeout: float = 30.0) -> float:
+        """perf_counter() when ``pattern`` first shows in the output read from now on."""
+        deadline = time.perf_counter() + timeout
+        seen = b""
+        while True:
+            remaining = deadline - time.perf_counter()
+            if remaining <= 0:
+                raise TimeoutError(f"{pattern!r} not shown; last output: {self.text[-400:]!r}")
+            ready, _, _ = select.select([self.master], [], [], remaining)
+            if not ready:
+                continue
+            try:
+                chunk = os.read(self.master, 1 << 16)
+            except OSError:
+                raise TimeoutError(f"the cockpit exited; output: {self.text[-400:]!r}") from None
+            at = time.perf_counter()
+            seen += chunk
+            self.text = (self.text + chunk)[-200_000:]
+            if pattern in ESCAPES.sub(b"", seen):
+                return at
+
+    def drain(self, quiet: float = 0.3) -> None:
+        """Read until the terminal has been quiet for ``quiet`` seconds."""
+        while select.select([self.master], [], [], quiet)[0]:
+            try:
+                self.text = (self.text + os.read(self.master, 1 << 16))[-200_000:]
+            except OSError:
+                return
+
+    def rss_mb(self) -> float:
+        for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+        return float("nan")
+
+    def close(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        os.close(self.master)
+
+
+def one_run(template: Path, work: Path, changes: int, *, snapshot: bool) -> tuple[float, list[float], float]:
+    """(first paint s, change-to-screen latencies s, RSS MB) for one cockpit start on a fresh copy."""
+    deck_dir = work / "deck"
+    subprocess.run(["rm", "-rf", str(deck_dir)], check=True)
+    subprocess.run(["cp", "-a", str(template), str(deck_dir)], check=True)
+    deck = Deck(deck_dir)
+    if snapshot:
+        with Store(deck, from_snapshot=False) as store:
+            store.refresh()
+            store.write_snapshot()
+    tokens = running_tokens(deck)
+    term = Terminal([sys.executable, "-m", "cli.main", "--deck", str(deck_dir), "cockpit"], ROOT)
+    try:
+        shown = term.wait_for(b"Failed ")
+        first_paint = shown - term.started
+        term.drain()
+        rss = term.rss_mb()
+        latencies = []
+        running = len(tokens)
+        capacity = 8
+        with Store(deck) as store:
+            store.refresh()
+            for job, token in tokens[:changes]:
+                store.commit([{"type": "succeeded", "job": job, "token": token}])
+                durable = time.perf_counter()
+                running -= 1
+                seen = term.wait_for(f"Running {running}/{capacity}".encode(), timeout=10)
+                latencies.append(seen - durable)
+                term.drain(0.2)
+        return first_paint, latencies, rss
+    finally:
+        term.close()
+
+
+def summary(values: list[float], scale: float = 1000.0, unit: str = "ms") -> str:
+    if not values:
+        return "-"
+    median = statistics.median(values) * scale
+    return f"{median:.0f} {unit} (min {min(values) * scale:.0f}, max {max(values) * scale:.0f})"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--jobs", default="100,1000,10000", help="comma-separated deck sizes")
+    parser.add_argument("--runs", type=int, default=5, help="cockpit starts per deck size")
+    parser.add_argument("--changes", type=int, default=5, help="changes measured per start (at most %d)" % RUNNING)
+    args = parser.parse_args()
+    sizes = [int(size) for size in args.jobs.split(",")]
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="bench-cockpit-") as tmp:
+        for size in sizes:
+            template = Path(tmp) / f"template-{size}"
+            build_deck(template, size)
+            cold, warm, latencies, memory = [], [], [], []
+            for run in range(args.runs):
+                for snapshot, paints in ((False, cold), (True, warm)):
+                    paint, changed, rss = one_run(template, Path(tmp), min(args.changes, RUNNING),
+                                                  snapshot=snapshot)
+                    paints.append(paint)
+                    latencies += changed
+                    memory.append(rss)
+            rows.append((size, cold, warm, latencies, memory))
+            print(f"{size:>6} jobs  first paint cold {summary(cold)}, warm {summary(warm)}  "
+                  f"change to screen {summary(latencies)}  RSS {statistics.median(memory):.0f} MB", flush=True)
+    print("\n| jobs | first paint, cold (median) | first paint, warm (median) "
+          "| change to screen (median, max) | RSS (median) |")
+    print("|---:|---:|---:|---:|---:|")
+    for size, cold, warm, latencies, memory in rows:
+        print(f"| {size:,} | {statistics.median(cold) * 1000:.0f} ms | {statistics.median(warm) * 1000:.0f} ms | "
+              f"{statistics.median(latencies) * 1000:.0f} ms, {max(latencies) * 1000:.0f} ms | "
+              f"{statistics.median(memory):.0f} MB |")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
