@@ -92,6 +92,9 @@ class Runner:
     def start(self) -> None:
         """Open the store, load the spec, start watching. Call inside the event loop."""
         _use_pidfd_child_watcher()
+        import agents.registry  # noqa: F401  (pay for the agent modules before the first claim, not after it)
+        import agents.shell  # noqa: F401
+
         self.deck.ensure_state_dirs()
         self.source.refresh()
         referenced = set()

@@ -47,7 +47,7 @@ def start_runner(deck: Path, *args: str, env: dict[str, str] | None = None) -> s
                             env=env or env_for(deck), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
-def wait_for(condition: Callable[[], Any], timeout: float = 30.0, what: str = "condition") -> Any:
+def wait_for(condition: Callable[[], Any], timeout: float = 90.0, what: str = "condition") -> Any:
     """Poll ``condition`` until it returns something truthy; fail after ``timeout``."""
     deadline = time.monotonic() + timeout
     pause = 0.01
