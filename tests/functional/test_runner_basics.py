@@ -135,3 +135,25 @@ def test_invalid_spec_at_start_of_once_is_one_clear_error(tmp_path: Path) -> Non
     result = jobdeck(deck, "run", "--once")
     assert result.returncode == 1
     assert "jobs.json:1:" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_invalid_output_goes_to_review_with_reasons_and_never_reaches_dependents(tmp_path: Path) -> None:
+    schema = {"type": "object", "required": ["score"], "properties": {"score": {"type": "integer"}}}
+    deck = make_deck(tmp_path, [
+        {"id": "score", "command": ["echo", '{"score": "high"}'], "output": "json",
+         "validate": {"json_schema": schema}},
+        {"id": "use", "command": ["sh", "-c", "cat \"$JOBDECK_INPUT_SCORE\""], "depends_on": ["score"]},
+        {"id": "tagged", "command": ["echo", "no ticket here"], "validate": {"regex": "TICKET-[0-9]+"}},
+        {"id": "strict", "command": ["echo", "nope"], "validate": {"regex": "^ok"}, "review": "never"},
+    ])
+    assert jobdeck(deck, "run", "--once").returncode == 1
+    states = board(deck)
+    assert states["score"].status.value == "review" and states["score"].reason == "invalid output"
+    assert any("score" in reason for reason in states["score"].reasons), states["score"].reasons
+    assert "use" not in states  # the dependent never started
+    assert states["tagged"].status.value == "review" and states["tagged"].reasons
+    assert states["strict"].status.value == "failed"
+    # an operator who accepts the output lets the dependent run on it
+    jobdeck(deck, "approve", "score", check=True)
+    assert jobdeck(deck, "run", "--once").returncode == 0
+    assert output_of(deck, "use") == '{"score": "high"}\n'
