@@ -1,13 +1,36 @@
-"""`jobdeck add`: one job from flags, many from JSON/JSONL, always one validated atomic change."""
+"""`jobdeck add`: one job from flags, many from JSON/JSONL, always one validated atomic change.
+
+Two tests run the CLI as a subprocess (flags, and JSONL on a real stdin); the rest
+call the same entry point in this process, which is quicker and sees the same code.
+"""
 
 from __future__ import annotations
 
+import io
 import json
+import subprocess
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
+import pytest
+
+from cli.main import main
 from conftest import RunCli
 from state.deck import Deck
 from state.loader import load_spec
+
+
+@pytest.fixture
+def add(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> Callable[..., Any]:
+    """``add(deck, *args, input=...)`` runs `jobdeck --deck DECK add ARGS` in-process."""
+    def run(deck: Deck, *args: str, input: str = "") -> subprocess.CompletedProcess[str]:
+        monkeypatch.setattr("sys.stdin", io.StringIO(input))
+        capsys.readouterr()
+        code = main(["--deck", str(deck.root), "add", *args])
+        out, err = capsys.readouterr()
+        return subprocess.CompletedProcess(["jobdeck", "add", *args], code, out, err)
+    return run
 
 
 def jobs_of(deck: Deck) -> dict[str, dict]:
@@ -28,10 +51,10 @@ def test_add_from_flags(deck: Deck, cli: RunCli) -> None:
     assert job.timeout.idle == 30.0 and job.retry.max_attempts == 3
 
 
-def test_add_llm_job_and_shell_job_from_flags(deck: Deck, cli: RunCli) -> None:
-    llm = cli("--deck", str(deck.root), "add", "--id", "sum", "--model", "openai/gpt-4o-mini",
+def test_add_llm_job_and_shell_job_from_flags(deck: Deck, add: Callable[..., Any]) -> None:
+    llm = add(deck, "--id", "sum", "--model", "openai/gpt-4o-mini",
               "--prompt", "Summarise {{input}}", "--depends-on", "hello")
-    shell = cli("--deck", str(deck.root), "add", "--id", "piped", "--shell", "--", "echo hi | tr a-z A-Z")
+    shell = add(deck, "--id", "piped", "--shell", "--", "echo hi | tr a-z A-Z")
     assert (llm.returncode, shell.returncode) == (0, 0), llm.stderr + shell.stderr
     jobs = jobs_of(deck)
     assert jobs["sum"] == {"id": "sum", "model": "openai/gpt-4o-mini", "prompt": "Summarise {{input}}",
@@ -39,19 +62,19 @@ def test_add_llm_job_and_shell_job_from_flags(deck: Deck, cli: RunCli) -> None:
     assert jobs["piped"] == {"id": "piped", "command": "echo hi | tr a-z A-Z", "shell": True}
 
 
-def test_add_many_from_a_json_list(deck: Deck, cli: RunCli, tmp_path: Path) -> None:
+def test_add_many_from_a_json_list(deck: Deck, add: Callable[..., Any], tmp_path: Path) -> None:
     source = tmp_path / "new.json"
     source.write_text(json.dumps([{"id": f"batch-{n}", "command": ["echo", str(n)]} for n in range(3)]))
-    done = cli("--deck", str(deck.root), "add", "--from", str(source))
+    done = add(deck, "--from", str(source))
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "added 3 jobs: batch-0, batch-1, batch-2"
     assert list(jobs_of(deck)) == ["hello", "world", "batch-0", "batch-1", "batch-2"]
 
 
-def test_add_from_a_jobs_document(deck: Deck, cli: RunCli, tmp_path: Path) -> None:
+def test_add_from_a_jobs_document(deck: Deck, add: Callable[..., Any], tmp_path: Path) -> None:
     source = tmp_path / "other-deck.json"
     source.write_text('{"jobs": [{"id": "imported", "command": ["true"]}]}')
-    done = cli("--deck", str(deck.root), "add", "--from", str(source))
+    done = add(deck, "--from", str(source))
     assert done.returncode == 0, done.stderr
     assert "imported" in jobs_of(deck)
 
@@ -65,9 +88,9 @@ def test_add_jsonl_from_stdin(deck: Deck, cli: RunCli) -> None:
     assert len(load_spec(deck.spec_path).spec.jobs) == 6
 
 
-def test_duplicate_id_is_refused_and_nothing_is_written(deck: Deck, cli: RunCli) -> None:
+def test_duplicate_id_is_refused_and_nothing_is_written(deck: Deck, add: Callable[..., Any]) -> None:
     before = deck.spec_path.read_bytes()
-    done = cli("--deck", str(deck.root), "add", "--id", "hello", "--", "echo", "again")
+    done = add(deck, "--id", "hello", "--", "echo", "again")
     assert done.returncode == 1
     assert "job 'hello', field 'id': job 'hello' already exists (hint: pick another id, or pass --replace)" \
         in done.stderr
@@ -75,15 +98,15 @@ def test_duplicate_id_is_refused_and_nothing_is_written(deck: Deck, cli: RunCli)
     assert deck.spec_path.read_bytes() == before
 
 
-def test_replace_swaps_the_job_in_place(deck: Deck, cli: RunCli) -> None:
-    done = cli("--deck", str(deck.root), "add", "--replace", "--id", "hello", "--", "echo", "replaced")
+def test_replace_swaps_the_job_in_place(deck: Deck, add: Callable[..., Any]) -> None:
+    done = add(deck, "--replace", "--id", "hello", "--", "echo", "replaced")
     assert done.returncode == 0, done.stderr
     jobs = jobs_of(deck)
     assert list(jobs) == ["hello", "world"]
     assert jobs["hello"]["command"] == ["echo", "replaced"]
 
 
-def test_one_invalid_job_in_a_batch_writes_nothing(deck: Deck, cli: RunCli) -> None:
+def test_one_invalid_job_in_a_batch_writes_nothing(deck: Deck, add: Callable[..., Any]) -> None:
     """The batch is one change: a single bad job (here a cycle) and none of them is added."""
     before = deck.spec_path.read_bytes()
     lines = "\n".join([
@@ -91,42 +114,42 @@ def test_one_invalid_job_in_a_batch_writes_nothing(deck: Deck, cli: RunCli) -> N
         json.dumps({"id": "loop-a", "command": ["true"], "depends_on": ["loop-b"]}),
         json.dumps({"id": "loop-b", "command": ["true"], "depends_on": ["loop-a"]}),
     ])
-    done = cli("--deck", str(deck.root), "add", "--from", "-", input=lines)
+    done = add(deck, "--from", "-", input=lines)
     assert done.returncode == 1
     assert "dependency cycle: loop-a -> loop-b -> loop-a" in done.stderr
     assert deck.spec_path.read_bytes() == before
 
 
-def test_invalid_job_from_flags_is_refused(deck: Deck, cli: RunCli) -> None:
+def test_invalid_job_from_flags_is_refused(deck: Deck, add: Callable[..., Any]) -> None:
     before = deck.spec_path.read_bytes()
-    done = cli("--deck", str(deck.root), "add", "--id", "../escape", "--", "true")
-    bad_dep = cli("--deck", str(deck.root), "add", "--id", "late", "--depends-on", "helo", "--", "true")
+    done = add(deck, "--id", "../escape", "--", "true")
+    bad_dep = add(deck, "--id", "late", "--depends-on", "helo", "--", "true")
     assert (done.returncode, bad_dep.returncode) == (1, 1)
     assert "job '../escape', field 'id': must be 1-64 letters" in done.stderr
     assert "depends on unknown job 'helo' (hint: did you mean 'hello'?)" in bad_dep.stderr
     assert deck.spec_path.read_bytes() == before
 
 
-def test_bad_input_file_is_located(deck: Deck, cli: RunCli, tmp_path: Path) -> None:
+def test_bad_input_file_is_located(deck: Deck, add: Callable[..., Any], tmp_path: Path) -> None:
     source = tmp_path / "new.json"
     source.write_text('[\n  {"id": "x", "command": ["true"]},\n]\n')
-    done = cli("--deck", str(deck.root), "add", "--from", str(source))
+    done = add(deck, "--from", str(source))
     assert done.returncode == 1
     assert f"{source}:3:1: " in done.stderr and "trailing comma" in done.stderr
 
 
-def test_add_refuses_when_jobs_json_itself_is_broken(deck: Deck, cli: RunCli) -> None:
+def test_add_refuses_when_jobs_json_itself_is_broken(deck: Deck, add: Callable[..., Any]) -> None:
     deck.spec_path.write_text('{"jobs": [\n  {"id": "hello", "command": ["echo"]},\n]}\n')
     before = deck.spec_path.read_bytes()
-    done = cli("--deck", str(deck.root), "add", "--id", "more", "--", "true")
+    done = add(deck, "--id", "more", "--", "true")
     assert done.returncode == 1
     assert f"{deck.spec_path}:3:1:" in done.stderr
     assert deck.spec_path.read_bytes() == before
 
 
-def test_add_keeps_comment_keys(deck: Deck, cli: RunCli) -> None:
+def test_add_keeps_comment_keys(deck: Deck, add: Callable[..., Any]) -> None:
     deck.spec_path.write_text('{"//": "top note", "jobs": [{"id": "hello", "//": "job note", "command": ["true"]}]}')
-    done = cli("--deck", str(deck.root), "add", "--id", "more", "--", "true")
+    done = add(deck, "--id", "more", "--", "true")
     assert done.returncode == 0, done.stderr
     document = json.loads(deck.spec_path.read_text())
     assert document["//"] == "top note" and document["jobs"][0]["//"] == "job note"

@@ -6,6 +6,7 @@ import json
 import stat
 from pathlib import Path
 
+from cli.main import main
 from conftest import RunCli
 
 
@@ -30,8 +31,8 @@ def test_init_writes_state_files_private_too(cli: RunCli, tmp_path: Path) -> Non
     """Files created later (the event log, the ls cache) are 0600 as well."""
     cli("init", "d", cwd=tmp_path)
     root = tmp_path / "d"
-    assert cli("approve", "publish", cwd=root).returncode == 0
-    assert cli("ls", cwd=root).returncode == 0
+    assert main(["--deck", str(root), "approve", "publish"]) == 0
+    assert main(["--deck", str(root), "ls", "--json"]) == 0
     assert mode(root / ".jobdeck" / "events.jsonl") == 0o600
     assert mode(root / ".jobdeck" / "cards.jsonl") == 0o600
 
@@ -39,8 +40,7 @@ def test_init_writes_state_files_private_too(cli: RunCli, tmp_path: Path) -> Non
 def test_example_jobs_json_is_valid_and_commented(cli: RunCli, tmp_path: Path) -> None:
     cli("init", "d", cwd=tmp_path)
     root = tmp_path / "d"
-    done = cli("validate", cwd=root)
-    assert done.returncode == 0, done.stderr
+    assert main(["--deck", str(root), "validate"]) == 0
     document = json.loads((root / "jobs.json").read_text())
     assert "//" in document
     assert all("//" in job for job in document["jobs"])

@@ -13,20 +13,23 @@ from state.events import verify
 
 WRITER = """
 import sys
+import time
 from pathlib import Path
 from state.board import Store
 from state.deck import Deck
 
 deck, who, count = Deck(Path(sys.argv[1])), sys.argv[2], int(sys.argv[3])
-sys.stdin.readline()  # start together
 with Store(deck, from_snapshot=False) as store:
-    n = 0
+    print("ready", flush=True)
+    sys.stdin.readline()  # start together, once both are ready
+    started = time.monotonic()
+    n = commits = 0
     while n < count:
-        batch = 3 if n % 10 == 0 and n + 3 <= count else 1  # some group commits too
+        batch = min(1 + commits % 8, count - n)  # 1 to 8 events per commit (one fsync each), in turn
         store.commit([{"type": "progress", "job": f"job-{who}", "writer": who, "n": n + k}
                       for k in range(batch)])
-        n += batch
-print("done", flush=True)
+        n, commits = n + batch, commits + 1
+print("done", started, time.monotonic(), flush=True)
 """
 
 
@@ -53,20 +56,29 @@ def test_two_processes_appending_concurrently_lose_nothing(deck: Deck) -> None:
         for who in ("A", "B")
     ]
     for writer in writers:
+        assert writer.stdout.readline() == "ready\n"
+    for writer in writers:
         writer.stdin.write("go\n")
         writer.stdin.flush()
+    spans = []
     for writer in writers:
         out, err = writer.communicate(timeout=240)
         assert writer.returncode == 0, err
-        assert out.strip() == "done"
+        word, started, ended = out.split()
+        assert word == "done"
+        spans.append((float(started), float(ended)))
+    (a_start, a_end), (b_start, b_end) = spans
+    assert a_start < b_end and b_start < a_end, "the writers did not run at the same time"
 
     stored = records(deck)
     assert len(stored) == 2 * per_writer
     assert [r["seq"] for r in stored] == list(range(1, 2 * per_writer + 1))
     for who in ("A", "B"):
         assert [r["n"] for r in stored if r["writer"] == who] == list(range(per_writer))
+    # A writer in a tight loop can keep re-taking the lock while the other backs off, so
+    # the log may hold one long run per writer; the order within each run is still checked.
     switches = sum(1 for a, b in zip(stored, stored[1:]) if a["writer"] != b["writer"])
-    assert switches >= 2, "the writers never interleaved; the test proved nothing"
+    assert switches >= 1
     assert verify(deck.events_path) == (2 * per_writer, None)
     with open_store(deck, from_snapshot=False) as store:
         assert store.log.seq == 2 * per_writer
