@@ -28,7 +28,8 @@ class BoardScreen(JobScreen):
         Binding("enter", "open", "open", show=False),
         Binding("tab", "column(1)", "next column", show=False),
         Binding("shift+tab", "column(-1)", "previous column", show=False),
-        Binding("slash", "filter", "filter"),
+        # priority: handled as the key arrives, so "/foo" typed fast lands in the filter
+        Binding("slash", "filter", "filter", priority=True),
         Binding("v", "review", "review"),
         Binding("c", "toggle_cancelled", "cancelled", show=False),
         Binding("escape", "clear_filter", "clear filter", show=False),
@@ -98,8 +99,11 @@ class BoardScreen(JobScreen):
 
     def action_filter(self) -> None:
         bar = self.query_one(FilterBar)
+        if self.focused is bar:  # a "/" typed in the filter itself
+            bar.insert_text_at_cursor("/")
+            return
         bar.display = True
-        bar.focus()
+        self.set_focus(bar)
 
     def action_clear_filter(self) -> None:
         bar = self.query_one(FilterBar)
