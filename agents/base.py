@@ -107,6 +107,28 @@ class OutputSink:
         """Record activity without bytes (e.g. a keep-alive token)."""
         self.last_activity = self.clock()
 
+    def direct_fd(self) -> int:
+        """The file's descriptor, for a child that writes its output straight into it.
+
+        Only for a child that cannot see any secret (nothing to redact): its bytes
+        then skip the runner entirely. Call ``sync_activity`` to notice its writes.
+        """
+        if self._fd < 0:
+            self._fd = self._open()
+        self._direct = True
+        return self._fd
+
+    def sync_activity(self, wall_now: float | None = None) -> None:
+        """For a direct child: take size and last write time from the file itself."""
+        if not getattr(self, "_direct", False):
+            return
+        st = os.fstat(self._fd)
+        if st.st_size != self.bytes_written:
+            self.bytes_written = st.st_size
+            wall_now = time.time() if wall_now is None else wall_now
+            # the file's mtime is the child's last write; express it on our clock
+            self.last_activity = max(self.last_activity, self.clock() - max(0.0, wall_now - st.st_mtime_ns / 1e9))
+
     def flush(self) -> None:
         """Write the bytes held back for redaction.
 
@@ -131,6 +153,7 @@ class OutputSink:
     def close(self) -> None:
         if self._closed:
             return
+        self.sync_activity()
         self.flush()
         self._closed = True
         if self._fd >= 0:

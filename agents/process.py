@@ -56,14 +56,20 @@ async def stop_group(proc: asyncio.subprocess.Process, grace: float) -> None:
 
 async def run_process(argv: Sequence[str], ctx: AttemptContext, *, stdin: bytes | None = None,
                       cwd: Path | None = None) -> ProcessResult:
-    """Run ``argv`` (no shell) for one attempt; return its exit status or timeout kind."""
+    """Run ``argv`` (no shell) for one attempt; return its exit status or timeout kind.
+
+    When the child's environment holds no known secret, it writes stdout and
+    stderr straight into the attempt's files (nothing to redact, nothing to
+    relay); otherwise its output is piped through the redacting sinks.
+    """
     stderr_sink = OutputSink(ctx.stderr_path, ctx.redactor, clock=ctx.output.clock, lazy=True)
+    direct = not ctx.redactor.exposed_in({**ctx.env, "argv": "\0".join(argv), "stdin": (stdin or b"").decode("utf-8", "replace")})
     try:
         proc = await asyncio.create_subprocess_exec(
             *argv,
             stdin=asyncio.subprocess.PIPE if stdin is not None else asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
+            stdout=ctx.output.direct_fd() if direct else asyncio.subprocess.PIPE,
+            stderr=stderr_sink.direct_fd() if direct else asyncio.subprocess.PIPE,
             cwd=cwd or ctx.workspace_dir,
             env=ctx.env,
             start_new_session=True,
@@ -76,7 +82,7 @@ async def run_process(argv: Sequence[str], ctx: AttemptContext, *, stdin: bytes 
         stderr_sink.close()
         raise AgentError(f"command not executable: {argv[0]}") from None
     ctx.emit({"type": "progress", "what": "started", "pid": proc.pid})
-    pumps = [
+    pumps = [] if direct else [
         asyncio.create_task(_pump(proc.stdout, ctx.output)),  # type: ignore[arg-type]
         asyncio.create_task(_pump(proc.stderr, stderr_sink)),  # type: ignore[arg-type]
     ]
@@ -93,6 +99,9 @@ async def run_process(argv: Sequence[str], ctx: AttemptContext, *, stdin: bytes 
     waiter = asyncio.create_task(proc.wait())
     try:
         while not waiter.done():
+            if direct and ctx.idle_timeout is not None:
+                ctx.output.sync_activity()
+                stderr_sink.sync_activity()
             deadline = _next_deadline(ctx, started, stderr_sink)
             if deadline is not None and deadline[0] <= time.monotonic():
                 timed_out = deadline[1]
@@ -112,6 +121,8 @@ async def run_process(argv: Sequence[str], ctx: AttemptContext, *, stdin: bytes 
         raise
     finally:
         stderr_sink.close()
+        if stderr_sink.bytes_written == 0:
+            ctx.stderr_path.unlink(missing_ok=True)
     return ProcessResult(proc.returncode, timed_out)
 
 

@@ -40,6 +40,12 @@ class Redactor:
         return cls({name: value for name, value in environ.items()
                     if name in wanted or _SECRET_NAME.search(name)})
 
+    def exposed_in(self, environ: Mapping[str, str]) -> bool:
+        """Whether any known secret is visible in ``environ`` (so a child could print it)."""
+        if self._pattern is None:
+            return False
+        return any(self._pattern.search(value) for value in environ.values())
+
     def __bool__(self) -> bool:
         return self._pattern is not None
 

@@ -59,9 +59,10 @@ def test_transient_failure_retries_with_backoff_then_succeeds(tmp_path: Path) ->
     fails = [e for e in events(deck) if e["type"] == "failed"]
     claims = [e for e in events(deck) if e["type"] == "claimed"]
     assert len(fails) == 2 and len(claims) == 3
-    # exponential: 0.2 s then 0.4 s between a failure and the next claim
-    assert claims[1]["ts"] - fails[0]["ts"] >= 0.2
-    assert claims[2]["ts"] - fails[1]["ts"] >= 0.4
+    # exponential: retry 0.2 s, then 0.4 s after each failed attempt ended; never claimed early
+    assert fails[0]["retry_at"] - claims[0]["ts"] >= 0.2
+    assert fails[1]["retry_at"] - claims[1]["ts"] >= 0.4
+    assert claims[1]["ts"] >= fails[0]["retry_at"] and claims[2]["ts"] >= fails[1]["retry_at"]
     assert status(deck, "flaky") == "done"
     assert output_of(deck, "flaky", 3) == "try 3\n"
 
