@@ -52,9 +52,17 @@ def litellm_loaded() -> Any:
 
 @pytest.fixture(scope="module", autouse=True)
 def canary_key() -> Iterator[str]:
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv(KEY_VAR, CANARY)
-        yield CANARY
+    """Set the canary key; afterwards restore os.environ as it was.
+
+    litellm adds TIKTOKEN_CACHE_DIR to os.environ on its first call; left there it
+    would leak into later tests' runner subprocesses (whose redactor treats
+    *TOKEN* names as secrets).
+    """
+    before = dict(os.environ)
+    os.environ[KEY_VAR] = CANARY
+    yield CANARY
+    os.environ.clear()
+    os.environ.update(before)
 
 
 @pytest.fixture(scope="module")
