@@ -164,10 +164,7 @@ def cmd_ls(args: argparse.Namespace) -> int:
 
         cached = cached_cards(deck, time.time())
         if cached is not None:  # jobs.json and the log unchanged since the cards were computed
-            keep = None
-            if args.status or args.label or args.workspace:
-                keep = [_listed({"column": c, "workspace": w, "labels": ls}, args) for c, w, ls in cached.index]
-            sys.stdout.write(cached.to_json(keep) + "\n")
+            sys.stdout.write(cached.to_json(_keep(cached.index, args)) + "\n")
             return 0
     import gc
 
@@ -184,17 +181,23 @@ def cmd_ls(args: argparse.Namespace) -> int:
         with _store(deck) as store:
             found = cards(loaded.spec, store.board, now)
             offset, last_hash = store.log.offset, store.log.last_hash
-        rows = [c.to_json() for c in found]
+        encoded = save_cards(deck, [c.to_json() for c in found], spec=loaded.digest, offset=offset,
+                             last_hash=last_hash, now=now)
+        keep = _keep(encoded.index, args)
+        if args.json:
+            sys.stdout.write(encoded.to_json(keep) + "\n")
+        else:
+            from cli import render
+
+            render.cards_table([c for c, shown in zip(found, keep) if shown], time.time())
     finally:
         gc.enable()
-    save_cards(deck, rows, spec=loaded.digest, offset=offset, last_hash=last_hash, now=now)
-    if args.json:
-        sys.stdout.write(json.dumps([row for row in rows if _listed(row, args)], ensure_ascii=False) + "\n")
-    else:
-        from cli import render
-
-        render.cards_table([c for c, row in zip(found, rows) if _listed(row, args)], time.time())
     return 0
+
+
+def _keep(index: list[tuple[str, str, list[str]]], args: argparse.Namespace) -> list[bool]:
+    """Which cards `ls` shows, given each card's (column, workspace, labels) and the filters."""
+    return [_listed({"column": c, "workspace": w, "labels": ls}, args) for c, w, ls in index]
 
 
 def _listed(row: dict[str, Any], args: argparse.Namespace) -> bool:

@@ -94,12 +94,16 @@ def cached_cards(deck: Deck, now: float) -> CachedCards | None:
 
 
 def save_cards(deck: Deck, cards: Sequence[Mapping[str, Any]], *, spec: str, offset: int,
-               last_hash: str, now: float) -> None:
-    """Cache ``cards`` (JSON rows computed at ``now`` from jobs.json ``spec`` and the log up to ``offset``).
+               last_hash: str, now: float) -> CachedCards:
+    """Cache ``cards`` (JSON rows computed at ``now`` from jobs.json ``spec`` and the log up to
+    ``offset``) and return them encoded, the way ``cached_cards`` will return them.
 
     A deck the caller may read but not write is fine: the cache is skipped.
     """
-    body = "".join(json.dumps(card, ensure_ascii=False) + "\n" for card in cards).encode()
+    encode = json.JSONEncoder(ensure_ascii=False).encode  # what json.dumps(..., ensure_ascii=False) uses
+    cached = CachedCards([encode(card) for card in cards],
+                         [(card["column"], card["workspace"], card["labels"]) for card in cards])
+    body = "".join(row + "\n" for row in cached.rows).encode()
     header = {
         "format": CARDS_FORMAT,
         "code": _code_stamp(),
@@ -108,12 +112,12 @@ def save_cards(deck: Deck, cards: Sequence[Mapping[str, Any]], *, spec: str, off
         "valid_until": valid_until(cards, now),
         "cards": hashlib.sha256(body).hexdigest(),
     }
-    index = [[card["column"], card["workspace"], card["labels"]] for card in cards]
-    data = (json.dumps(header) + "\n" + json.dumps(index, ensure_ascii=False) + "\n").encode() + body
+    data = (json.dumps(header) + "\n" + encode(cached.index) + "\n").encode() + body
     try:
         write_atomic(cards_path(deck), data, durable=False)
     except OSError:
         pass  # only a cache: a read-only deck answers the slow way every time
+    return cached
 
 
 def valid_until(rows: Sequence[Mapping[str, Any]], now: float) -> float | None:
