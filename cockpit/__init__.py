@@ -1,0 +1,23 @@
+"""The cockpit: a Textual kanban of one deck (`jobdeck cockpit`).
+
+How it is put together, and where it departs from the target design:
+
+- ``model.DeckModel`` (no Textual) owns the last good spec, a reading Store and
+  one Card per job; ``refresh()`` returns a ``Delta`` of the cards that changed.
+- ``app.CockpitApp`` runs a ``watchfiles`` worker (group "watch") over the deck
+  root, .jobdeck/ and .jobdeck/runners/ (each folder non-recursively, so the
+  attempt directories under workspaces/ never reach the watcher) and posts
+  ``DeckChanged``; bursts coalesce via ``can_replace``. A slow poll (5 s) backs it
+  up. ``OutputTail`` watches only the attempt directory it shows.
+- ``board.Board`` holds one ``CardTable`` (DataTable keyed by job id) per
+  column and applies deltas row by row; large rebuilds add the first screenful
+  at once and the rest in chunks after the first paint.
+- Keys act through ``operations.Operator``: events via ``state.actions.act``
+  with ``via="cockpit"`` on a second Store (``act`` folds what it reads into the
+  Store it is given, which would hide those records from the board's refresh);
+  jobs.json only via ``state.specfile`` (edit and new job).
+- The footer is ``key_hints.KeyHints``, one Text line: Textual's Footer
+  rebuilds a widget per key on each bindings change, i.e. on every cursor move.
+- Agent output and every string from a file are shown through
+  ``sanitize.inert`` and ``rich.text.Text``, never as markup.
+"""

@@ -64,7 +64,13 @@ class CockpitApp(App[None]):
 
     def __init__(self, model: DeckModel, *, watch: bool = True, poll: float | None = 5.0,
                  ticking: bool = True) -> None:
-        super().__init__()
+        # NO_COLOR: Textual's default turns colours into greys, which leaves red and
+        # magenta text dark on a dark background; with ANSI colours the NoColor filter
+        # drops colour entirely and the terminal's own foreground is used.
+        no_color = "NO_COLOR" in os.environ
+        super().__init__(ansi_color=True if no_color else None)
+        if no_color:
+            self.add_class("-no-color")
         self.model = model
         self.operator = Operator(model)
         self.watching = watch

@@ -176,3 +176,14 @@ def test_building_the_app_does_not_import_litellm(deck) -> None:
                             cwd=Path(__file__).resolve().parents[2], timeout=60)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "ok"
+
+
+async def test_no_color_drops_colour_and_marks_the_cursor_in_reverse(deck, monkeypatch) -> None:
+    monkeypatch.setenv("NO_COLOR", "1")
+    app = make_app(deck.root, watch=False, now=NOW)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        assert app.no_color and app.has_class("-no-color")
+        table = app.screen.board.columns["backlog"].table
+        cursor = table.get_component_styles("datatable--cursor")
+        assert cursor.text_style.reverse
