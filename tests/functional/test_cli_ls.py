@@ -188,3 +188,38 @@ def test_cards_expire_when_a_retry_wait_or_a_cron_fire_comes_due(busy_deck: Deck
     assert cached_cards(busy_deck, due - 1) is not None
     assert cached_cards(busy_deck, due) is None
     assert cached_cards(busy_deck, due + 1) is None
+
+
+def test_ls_table_lists_open_jobs_with_why_they_wait(busy_deck: Deck, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--deck", str(busy_deck.root), "ls"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].split() == ["ID", "STATUS", "AGENT", "TRY", "SINCE", "NOTES"]
+    rows = {line.split()[0]: line for line in lines[1:]}
+    assert list(rows) == ["fetch", "clean", "report", "publish", "nightly", "flaky", "checked"]  # not cancelled
+    assert rows["report"].split()[1:3] == ["backlog", "openai/gpt-4o-mini"]
+    assert rows["report"].endswith("blocked by clean (review)")
+    assert "looks odd" not in rows["clean"] and rows["clean"].split()[1] == "review"
+    assert rows["checked"].split()[1:4] == ["failed", "true", "1/1"]
+    assert "retry in 59m" in rows["flaky"] or "retry in 1h" in rows["flaky"]
+    columns = {line.index(line.split()[1]) for line in lines}  # STATUS starts in one column
+    assert len(columns) == 1
+    assert main(["--deck", str(busy_deck.root), "ls", "--status", "cancelled"]) == 0
+    assert capsys.readouterr().out.splitlines()[1].split()[:2] == ["dropped", "cancelled"]
+
+
+def test_text_from_jobs_cannot_drive_the_terminal(busy_deck: Deck, capsys: pytest.CaptureFixture[str]) -> None:
+    """A reason with escape sequences and line breaks prints as inert text, on one line."""
+    hostile = "boom\x1b]0;owned\x07\x1b[2J\nsecond line"
+    with Store(busy_deck) as store:
+        store.commit([{"type": "retried", "job": "checked"}])
+        store.commit([{"type": "claimed", "job": "checked", "attempt": 2}])
+        store.commit([{"type": "failed", "job": "checked", "reason": hostile,
+                       "token": store.board.state("checked").token}])
+    shown = {}
+    for argv in (["ls"], ["events", "checked"]):
+        assert main(["--deck", str(busy_deck.root), *argv]) == 0
+        shown[argv[0]] = capsys.readouterr().out
+        assert "\x1b" not in shown[argv[0]] and "\x07" not in shown[argv[0]]
+    checked = next(line for line in shown["ls"].splitlines() if line.startswith("checked"))
+    assert checked.endswith("boom\\x1b]0;owned\\x07\\x1b[2J second line")
+    assert 'reason="boom\\u001b]0;owned\\u0007\\u001b[2J\\nsecond line"' in shown["events"]
