@@ -154,6 +154,41 @@ def _running(deck: Path) -> bool:
     return any(state.status.value == "running" for state in board(deck).values())
 
 
+def test_interactive_demo_runs_a_runner_for_the_cockpit_and_stops_it_on_quit(
+        tmp_path: Path, monkeypatch: Any, capsys: Any) -> None:
+    """`jobdeck demo` without --headless, the cockpit replaced by an operator who approves and quits."""
+    import cli.demo
+    import cockpit.app
+
+    started: list[subprocess.Popen[bytes]] = []
+    real_start = cli.demo.start_runner
+
+    def start_and_keep(deck: Any, pace: str | None) -> subprocess.Popen[bytes]:
+        started.append(real_start(deck, pace))
+        return started[-1]
+
+    def operator(deck: Any) -> int:
+        root = deck.root
+        assert started and started[0].poll() is None, "the cockpit opens with the runner already up"
+        wait_for(lambda: columns(root) == END_STATE and not _running(root), timeout=120,
+                 what="the fired pipeline to reach review and approval")
+        jobdeck(root, "approve", "crm-writeback", check=True)  # what `a` in the review queue appends
+        wait_for(lambda: columns(root)["nightly-report"] == "done", timeout=60, what="the approved write-back")
+        return 0
+
+    monkeypatch.setenv("JOBDECK_DEMO_PACE", "0.01")
+    monkeypatch.setattr(cli.demo, "start_runner", start_and_keep)
+    monkeypatch.setattr(cockpit.app, "run_cockpit", operator)
+    deck = tmp_path / "demo"
+    assert cli.demo.run_demo(deck) == 0
+    runner = started[0]
+    assert runner.returncode == 0  # stopped by SIGTERM when the cockpit quit, cleanly
+    assert not list((deck / ".jobdeck" / "runners").glob("*.json"))  # its heartbeat is gone with it
+    assert sorted(json.loads(crm_file(deck).read_text())["contacts"]) == NIGHTLY_LEADS
+    assert "crm-writeback done" in (deck / "logs" / "runner.log").read_text()
+    assert f"jobdeck --deck {deck} cockpit" in capsys.readouterr().out
+
+
 def test_demo_refuses_a_directory_that_is_not_empty(tmp_path: Path) -> None:
     target = tmp_path / "taken"
     target.mkdir()
