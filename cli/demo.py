@@ -67,6 +67,9 @@ def example_dir() -> Path:
 def create_demo_deck(root: Path, example: Path | None = None) -> Deck:
     """A new deck at ``root`` holding the example; refuses an existing non-empty directory."""
     example = example or example_dir()
+    if example.resolve() in (root.resolve(), *root.resolve().parents):
+        raise JobdeckError(f"{root} is inside the example {example}; the demo copies it elsewhere",
+                           hint="pick a directory outside it, e.g. `jobdeck demo /tmp/jobdeck-demo`")
     if root.exists() and (not root.is_dir() or any(root.iterdir())):
         raise JobdeckError(f"{root} already exists and is not empty; the demo needs a fresh directory",
                            hint=f"pick a new one, e.g. `jobdeck demo {root}-2`")
@@ -101,6 +104,7 @@ def fire_head(deck: Deck) -> str:
 
 
 def runner_log(deck: Deck) -> Path:
+    """Where the demo's runner writes: not in a watched folder, so its own log wakes no one."""
     return deck.root / "logs" / "runner.log"
 
 
@@ -245,12 +249,13 @@ def _problem(job_id: str, state: Any, why: str) -> str | None:
 
 
 def print_summary(deck: Deck, rows: list[Row], head: str) -> None:
+    """The --headless table: one aligned line per job (plain text, for CI logs), then the counts."""
     headers = ("JOB", "WORKSPACE", "COLUMN", "TRIES", "WHY")
     cells = [(r.job, r.workspace, r.column, str(r.tries), r.why + (f"  <-- {r.problem}" if r.problem else ""))
              for r in rows]
     widths = [max(len(h), *(len(c[i]) for c in cells)) for i, h in enumerate(headers[:-1])]
     for line in [headers, *cells]:
-        print("  ".join(value.ljust(width) for value, width in zip(line, widths)) + "  " + line[-1])
+        print(("  ".join(value.ljust(width) for value, width in zip(line, widths)) + "  " + line[-1]).rstrip())
     counts: dict[str, int] = {}
     for row in rows:
         counts[row.column] = counts.get(row.column, 0) + 1
