@@ -1,0 +1,165 @@
+#!/usr/bin/env python3
+"""Runner throughput and latency, side by side with peer job runners in the same run.
+
+    .venv/bin/python bench/throughput.py [--jobs 1000] [--parallel 2] [--runs 3]
+
+1. 1,000 `true` jobs: `jobdeck add --from` (one atomic change) + `jobdeck run --once
+   --parallel 2`, against task-spooler (`tsp -S 2`), `nq`, GNU `parallel -j2` and
+   `xargs -P2`, whichever are installed (apt-get install task-spooler nq parallel).
+2. Dependency-done to dependent-started latency on a chain of 50 jobs.
+3. Claim-to-start with 100 and with 100,000 past events in the log.
+Prints medians (min-max) of --runs runs and ratios against each peer.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+JOBDECK = [sys.executable, "-m", "cli.main"]
+
+
+def env(**extra: str) -> dict[str, str]:
+    out = dict(os.environ)
+    out["PYTHONPATH"] = str(ROOT)
+    out.update(extra)
+    return out
+
+
+def timed(argv: list[str] | str, **kwargs: object) -> float:
+    start = time.perf_counter()
+    subprocess.run(argv, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, **kwargs)  # type: ignore[call-overload]
+    return time.perf_counter() - start
+
+
+def new_deck(tmp: Path, jobs: list[dict[str, object]] | None = None) -> Path:
+    from state.deck import init_deck
+
+    deck = tmp / f"deck{time.perf_counter_ns()}"
+    init_deck(deck, json.dumps({"jobs": jobs or []}).encode())
+    return deck
+
+
+def jobdeck_run(tmp: Path, n: int, parallel: int) -> float:
+    deck = new_deck(tmp)
+    jobs = tmp / "jobs.jsonl"
+    jobs.write_text("".join(json.dumps({"id": f"t{i:05d}", "command": ["true"]}) + "\n" for i in range(n)))
+    total = timed([*JOBDECK, "--deck", str(deck), "add", "--from", str(jobs)], env=env())
+    total += timed([*JOBDECK, "--deck", str(deck), "run", "--once", "--quiet", "--parallel", str(parallel)], env=env())
+    shutil.rmtree(deck)
+    return total
+
+
+def peers(n: int, parallel: int) -> dict[str, object]:
+    found: dict[str, object] = {}
+    if shutil.which("xargs"):
+        found["xargs -P"] = lambda tmp: timed(f"seq {n} | xargs -P{parallel} -n1 true", shell=True)
+    if shutil.which("parallel"):
+        found["GNU parallel"] = lambda tmp: timed(f"seq {n} | parallel -j{parallel} true", shell=True)
+    if shutil.which("tsp"):
+        def tsp(tmp: Path) -> float:
+            socket = str(tmp / f"tsp{time.perf_counter_ns()}")
+            e = env(TS_SOCKET=socket, TS_MAXFINISHED=str(n + 10))
+            start = time.perf_counter()
+            subprocess.run(["tsp", "-S", str(parallel)], env=e, check=True, stdout=subprocess.DEVNULL)
+            for _ in range(n):
+                subprocess.run(["tsp", "-n", "true"], env=e, check=True, stdout=subprocess.DEVNULL)
+            subprocess.run(["tsp", "-w"], env=e, stdout=subprocess.DEVNULL)
+            elapsed = time.perf_counter() - start
+            subprocess.run(["tsp", "-K"], env=e, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            return elapsed
+        found["task-spooler"] = tsp
+    if shutil.which("nq"):
+        def nq(tmp: Path) -> float:
+            qdir = tmp / f"nq{time.perf_counter_ns()}"
+            qdir.mkdir()
+            e = env(NQDIR=str(qdir))
+            start = time.perf_counter()
+            for _ in range(n):
+                subprocess.run(["nq", "-q", "true"], env=e, check=True)
+            subprocess.run(["nq", "-w"], env=e, check=True)
+            return time.perf_counter() - start
+        found["nq (serial)"] = nq
+    return found
+
+
+def chain_latency(tmp: Path, length: int = 50) -> list[float]:
+    """ms from a job's last instruction to its dependent's first, along a chain."""
+    stamp = ["sh", "-c", "date +%s.%N; date +%s.%N"]
+    jobs = [{"id": f"c{i:03d}", "command": stamp, **({"depends_on": [f"c{i - 1:03d}"]} if i else {})}
+            for i in range(length)]
+    deck = new_deck(tmp, jobs)
+    subprocess.run([*JOBDECK, "--deck", str(deck), "run", "--once", "--quiet"], env=env(), check=True)
+    marks = []
+    for i in range(length):
+        out = (deck / "workspaces/default/runs" / f"c{i:03d}" / "1" / "output").read_text().split()
+        marks.append((float(out[0]), float(out[1])))
+    shutil.rmtree(deck)
+    return [(marks[i + 1][0] - marks[i][1]) * 1000 for i in range(length - 1)]
+
+
+def claim_to_start(tmp: Path, history: int) -> float:
+    """ms from the claim event to the job's first instruction, with ``history`` past events."""
+    from state.board import open_store
+    from state.deck import Deck
+
+    deck = new_deck(tmp, [{"id": "target", "command": ["date", "+%s.%N"]}, {"id": "filler", "command": ["true"]}])
+    with open_store(Deck(deck)) as store:
+        batch = 5000
+        for start in range(0, history, batch):
+            store.commit([{"type": "progress", "job": "filler", "what": "history", "n": k}
+                          for k in range(start, min(history, start + batch))])
+    subprocess.run([*JOBDECK, "--deck", str(deck), "run", "--once", "--quiet"], env=env(), check=True)
+    claim = next(json.loads(line) for line in (deck / ".jobdeck/events.jsonl").read_text().splitlines()
+                 if '"claimed"' in line and '"target"' in line)
+    started = float((deck / "workspaces/default/runs/target/1/output").read_text())
+    shutil.rmtree(deck)
+    return (started - claim["ts"]) * 1000
+
+
+def summary(values: list[float]) -> str:
+    return f"{statistics.median(values):.3f} (min {min(values):.3f}, max {max(values):.3f})"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--jobs", type=int, default=1000)
+    parser.add_argument("--parallel", type=int, default=2)
+    parser.add_argument("--runs", type=int, default=3)
+    args = parser.parse_args()
+    tmp = Path(tempfile.mkdtemp(prefix="jobdeck-bench-"))
+    try:
+        results: dict[str, list[float]] = {"jobdeck": []}
+        tools = peers(args.jobs, args.parallel)
+        for name in tools:
+            results[name] = []
+        for _ in range(args.runs):  # interleave tools so drift hits all alike
+            results["jobdeck"].append(jobdeck_run(tmp, args.jobs, args.parallel))
+            for name, run in tools.items():
+                results[name].append(run(tmp))  # type: ignore[operator]
+        print(f"## {args.jobs} `true` jobs, parallel {args.parallel}, {args.runs} runs (seconds, end to end)")
+        ours = statistics.median(results["jobdeck"])
+        for name, values in results.items():
+            ratio = "" if name == "jobdeck" else f"   jobdeck/peer = {ours / statistics.median(values):.2f}"
+            print(f"{name:14} {summary(values)}{ratio}")
+        latencies = [x for _ in range(args.runs) for x in chain_latency(tmp)]
+        print(f"\n## dependency done -> dependent started (ms, chain of 50, {args.runs} runs)\n{summary(latencies)}")
+        for history in (100, 100_000):
+            values = [claim_to_start(tmp, history) for _ in range(args.runs)]
+            print(f"\n## claim -> start with {history} past events (ms)\n{summary(values)}")
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
