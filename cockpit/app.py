@@ -130,9 +130,8 @@ class CockpitApp(App[None]):
                     if isinstance(screen, JobScreen):
                         screen.deck_changed(delta)
         for screen in self.screen_stack:
-            tick = getattr(screen, "tick", None)
-            if tick is not None:
-                tick(full)
+            if isinstance(screen, JobScreen):
+                screen.tick(full)
 
     # -- screens -------------------------------------------------------------------
 

@@ -63,7 +63,10 @@ class BoardScreen(JobScreen):
 
     def tick(self, full: bool) -> None:
         """Redraw clock-dependent text: running cards every second, all cards on ``full`` ticks."""
-        self.board.retick() if full else self.board.retick((Status.RUNNING,))
+        if full:
+            self.board.retick()
+        else:
+            self.board.retick((Status.RUNNING,))
         self._show_header()
 
     def _show_header(self) -> None:
@@ -124,7 +127,11 @@ class BoardScreen(JobScreen):
         self._apply_filter()
         if not bar.value:
             bar.display = False
-        self.board.focus_first() if self.board.current_table is None else self.board.current_table.focus()
+        table = self.board.current_table
+        if table is not None and table.row_count:
+            table.focus()
+        else:
+            self.board.focus_first()
 
     def _apply_filter(self) -> None:
         if self._filter_timer is not None:

@@ -43,13 +43,15 @@ REASON_STYLES = {
 
 
 def sort_key(card: Card, position: int) -> tuple[Any, ...]:
-    """Order within a column: backlog by priority; review/running oldest first; the rest newest first."""
-    since = card.since or 0.0
+    """Order within a column: backlog by priority, then jobs.json order; elsewhere oldest first.
+
+    Oldest first means a job arriving in a column lands at the bottom, where the
+    DataTable appends it without re-sorting (a re-sort of thousands of done
+    jobs per change would cost more than the rest of the update).
+    """
     if card.column == Status.BACKLOG:
         return (-card.priority, position)
-    if card.column in (Status.RUNNING, Status.REVIEW):
-        return (since, position)
-    return (-since, position)
+    return (card.since or 0.0, position)
 
 
 def flag_texts(card: Card, now: float) -> list[str]:

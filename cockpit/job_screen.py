@@ -55,6 +55,9 @@ class JobScreen(Screen[None]):
     def deck_changed(self, delta: Delta) -> None:
         """Called after every refresh of the model; screens update what they show."""
 
+    def tick(self, full: bool) -> None:
+        """Called every second (``full`` every tenth): redraw clock-dependent text."""
+
     # -- enabling keys -----------------------------------------------------------
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:

@@ -1,0 +1,65 @@
+"""Pure helpers of the cockpit: inert output, the board filter, card texts."""
+
+from __future__ import annotations
+
+from rich.text import Text
+
+from cockpit.card_cell import CardCell, age_text, flag_texts
+from cockpit.filtering import matches
+from cockpit.sanitize import inert
+from state.machine import Status
+from state.views import Card
+
+NOW = 1_000_000.0
+
+
+def card(**changes: object) -> Card:
+    fields = dict(id="build", title="Build it", column=Status.BACKLOG, agent="make", attempt=0,
+                  max_attempts=1, workspace="default", priority=0, labels=("ci", "nightly"), since=None)
+    fields.update(changes)
+    return Card(**fields)  # type: ignore[arg-type]
+
+
+def test_inert_strips_terminal_control_sequences() -> None:
+    evil = ("\x1b[2J\x1b[H\x1b]0;title\x07\x1b]52;c;Y2xpcA==\x07\x1b]8;;http://x\x1b\\link\x1b]8;;\x1b\\"
+            "\x1bP+q\x1b\\\x9b31mred\x1b[0m \x07bell\x00 \u202eevil\u202c")
+    assert inert(evil) == "linkred bell evil"
+
+
+def test_inert_keeps_text_newlines_and_markup_like_brackets() -> None:
+    assert inert("[bold]x[/bold]\n\ty") == "[bold]x[/bold]\n    y"
+    assert Text(inert("[red]no[/red]")).plain == "[red]no[/red]"
+
+
+def test_inert_shows_the_last_redraw_of_a_progress_line() -> None:
+    assert inert("10%\r50%\r100%\ndone\r\n") == "100%\ndone\n"
+
+
+def test_inert_drops_a_sequence_cut_at_a_chunk_end() -> None:
+    assert inert("abc\x1b[3") == "abc3"  # the tail re-sanitizes its whole buffer, so the rest comes later
+    assert "\x1b" not in inert("abc\x1b")
+
+
+def test_filter_terms_all_must_match() -> None:
+    job = card()
+    assert matches(job, "build")
+    assert matches(job, "BUILD label:night")
+    assert matches(job, "ws:default status:back")
+    assert not matches(job, "build label:deploy")
+    assert not matches(job, "workspace:reports")
+    assert not matches(job, "status:done")
+
+
+def test_card_texts_use_the_injected_clock() -> None:
+    retrying = card(attempt=2, max_attempts=3, since=NOW - 130, flags=("retrying",), retry_at=NOW + 45)
+    assert age_text(retrying, NOW) == "2/3 2m"
+    assert flag_texts(retrying, NOW) == ["retry in 45s"]
+    single = card(attempt=1, since=NOW - 5, column=Status.RUNNING)
+    assert age_text(single, NOW) == "5s"
+
+
+def test_card_cells_compare_by_what_they_show() -> None:
+    a, b = CardCell(card(since=NOW - 5), NOW, 0), CardCell(card(since=NOW - 5), NOW + 1, 0)
+    assert a == CardCell(card(since=NOW - 5), NOW, 0)
+    assert a != b  # the age moved from 5s to 6s
+    assert a.lines[0].plain == "Build it" and a.lines[1].plain == "make"
