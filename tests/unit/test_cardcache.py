@@ -10,11 +10,11 @@ from hypothesis import strategies as st
 
 from state.cardcache import CachedCards, valid_until
 
-json_leaves = st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False),
-                        st.text(max_size=12))
-cards = st.lists(st.dictionaries(st.text(max_size=6), st.recursive(
-    json_leaves, lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=3), inner, max_size=3),
-    max_leaves=8), max_size=5), max_size=6)
+texts = st.text(max_size=12)  # any code point: quotes, control characters, U+2028, astral
+values = st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False), texts,
+                   st.lists(texts, max_size=3))
+cards = st.lists(st.fixed_dictionaries({"id": texts, "title": texts, "since": values, "labels": st.lists(texts),
+                                        "flags": st.lists(texts, max_size=2), "reason": values}), max_size=6)
 
 
 @settings(max_examples=100, deadline=None)
