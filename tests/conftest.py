@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import pytest
@@ -52,12 +52,3 @@ def cli() -> RunCli:
 def deck(tmp_path: Path) -> Deck:
     """A fresh deck in tmp_path/deck whose jobs.json holds TWO_JOBS."""
     return init_deck(tmp_path / "deck", TWO_JOBS)
-
-
-def python_with_modules(code: str, argv: Sequence[str] = (), cwd: Path | None = None) -> set[str]:
-    """Run ``code`` in a fresh interpreter; return the modules it had loaded at the end."""
-    wrapper = code + "\nimport sys as _s\nprint('\\n'.join(sorted(_s.modules)))\n"
-    done = subprocess.run([sys.executable, "-c", wrapper, *argv], cwd=cwd or ROOT, env=cli_env(),
-                          capture_output=True, text=True, timeout=120)
-    assert done.returncode == 0, done.stderr
-    return set(done.stdout.split())
