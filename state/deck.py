@@ -114,8 +114,9 @@ def init_deck(root: Path, example: bytes) -> Deck:
     deck = Deck(root)
     if deck.spec_path.exists():
         raise JobdeckError(f"{deck.spec_path} already exists", hint="this is already a deck")
-    make_private_dir(deck.root)
-    os.chmod(deck.root, DIR_MODE)
+    if not deck.root.exists():
+        make_private_dir(deck.root)
+        os.chmod(deck.root, DIR_MODE)  # the deck's own directory: private (an existing one is left as it is)
     deck.ensure_state_dirs()
     make_private_dir(deck.inbox_dir("default"))
     deck.lock_path.touch(mode=FILE_MODE, exist_ok=True)
