@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -28,6 +27,8 @@ END_STATE = {
     "news-signals": "review", "outreach-drafts": "review",
     "account-brief": "backlog", "queue-outreach": "backlog", "crm-writeback": "backlog", "nightly-report": "backlog",
 }
+#: After a second cycle (the inbox): news-signals' next offline answer is valid, so the brief runs too.
+INBOX_END_STATE = {**END_STATE, "news-signals": "done", "account-brief": "done"}
 NIGHTLY_LEADS = ["L001", "L002", "L003", "L004", "L005", "L006"]
 LATE_LEADS = ["L009", "L010"]
 
@@ -115,48 +116,13 @@ def test_headless_demo_ends_as_designed_and_one_approval_writes_the_crm_once(tmp
     assert crm_file(deck).stat().st_mtime_ns == stamp
 
 
-def test_a_csv_dropped_in_the_inbox_enriches_only_its_leads(tmp_path: Path) -> None:
-    from cli.demo import create_demo_deck
-
-    deck = create_demo_deck(tmp_path / "deck").root
-    log = tmp_path / "runner.log"
-    with open(log, "wb") as sink:
-        runner = subprocess.Popen([sys.executable, "-m", "cli.main", "run"], cwd=deck, env=env_for(deck),
-                                  stdin=subprocess.DEVNULL, stdout=sink, stderr=subprocess.STDOUT)
-    try:
-        wait_for(lambda: any((deck / ".jobdeck" / "runners").glob("*.json")), what="the runner's heartbeat")
-        # written elsewhere, then renamed in: the runner never sees a half-written file
-        staged = deck / "workspaces" / "crm" / ".late-leads.csv"
-        shutil.copy(EXAMPLE / "samples" / "late-leads.csv", staged)
-        os.rename(staged, deck / "workspaces" / "crm" / "inbox" / "late-leads.csv")
-        wait_for(lambda: columns(deck) == END_STATE and not _running(deck), timeout=120,
-                 what=f"the inbox cycle to settle (runner log: {log})")
-        trigger = next(e for e in events(deck) if e["type"] == "triggered" and e["job"] == "load-leads")
-        assert trigger["source"] == "inbox" and trigger["inputs"]["input"].endswith("inbox/late-leads.csv")
-
-        merged = latest_output(deck, "merge-enrichment")
-        assert [lead["lead_id"] for lead in merged["leads"]] == LATE_LEADS
-        assert merged["ignored"]["lead-scoring"] == NIGHTLY_LEADS  # the model's other answers are dropped
-        assert [lead["lead_id"] for lead in latest_output(deck, "hot-leads")["hot"]] == ["L009"]
-
-        jobdeck(deck, "approve", "crm-writeback", check=True)
-        wait_for(lambda: columns(deck)["nightly-report"] == "done", timeout=60, what="the approved write-back")
-    finally:
-        runner.send_signal(signal.SIGTERM)
-        runner.wait(timeout=60)
-    crm = json.loads(crm_file(deck).read_text())
-    assert sorted(crm["contacts"]) == ["L002", "L004", *LATE_LEADS]
-    assert [(c["lead_id"], c["action"]) for c in crm["changes"]] == [("L009", "created"), ("L010", "created")]
-    assert crm["contacts"]["L002"]["enrichment"] is None  # not in this batch: untouched
-
-
-def _running(deck: Path) -> bool:
-    return any(state.status.value == "running" for state in board(deck).values())
-
-
-def test_interactive_demo_runs_a_runner_for_the_cockpit_and_stops_it_on_quit(
+def test_interactive_demo_approve_then_inbox_csv_enriches_only_its_leads(
         tmp_path: Path, monkeypatch: Any, capsys: Any) -> None:
-    """`jobdeck demo` without --headless, the cockpit replaced by an operator who approves and quits."""
+    """`jobdeck demo` as a newcomer uses it, the cockpit replaced by an operator in another shell.
+
+    The operator approves the write-back, drops the sample CSV into the inbox,
+    approves the new cycle's write-back and quits; the demo's runner does the rest.
+    """
     import cli.demo
     import cockpit.app
 
@@ -174,6 +140,29 @@ def test_interactive_demo_runs_a_runner_for_the_cockpit_and_stops_it_on_quit(
                  what="the fired pipeline to reach review and approval")
         jobdeck(root, "approve", "crm-writeback", check=True)  # what `a` in the review queue appends
         wait_for(lambda: columns(root)["nightly-report"] == "done", timeout=60, what="the approved write-back")
+        nightly = json.loads(crm_file(root).read_text())["contacts"]
+        assert sorted(nightly) == NIGHTLY_LEADS
+
+        # written elsewhere, then renamed in: the runner never sees a half-written file
+        staged = root / "workspaces" / "crm" / ".late-leads.csv"
+        shutil.copy(EXAMPLE / "samples" / "late-leads.csv", staged)
+        os.rename(staged, root / "workspaces" / "crm" / "inbox" / "late-leads.csv")
+        wait_for(lambda: board(root)["load-leads"].cycle == 2 and columns(root) == INBOX_END_STATE
+                 and not _running(root), timeout=120, what="the inbox cycle to settle")
+        trigger = [e for e in events(root) if e["type"] == "triggered" and e["job"] == "load-leads"][-1]
+        assert trigger["source"] == "inbox" and trigger["inputs"]["input"].endswith("inbox/late-leads.csv")
+        merged = latest_output(root, "merge-enrichment")
+        assert [lead["lead_id"] for lead in merged["leads"]] == LATE_LEADS
+        assert merged["ignored"]["lead-scoring"] == NIGHTLY_LEADS  # the model's other answers are dropped
+        assert [lead["lead_id"] for lead in latest_output(root, "hot-leads")["hot"]] == ["L009"]
+
+        jobdeck(root, "approve", "crm-writeback", check=True)  # every cycle needs its own approval
+        wait_for(lambda: board(root)["nightly-report"].cycle == 2 and columns(root)["nightly-report"] == "done",
+                 timeout=60, what="the second approved write-back")
+        crm = json.loads(crm_file(root).read_text())
+        assert sorted(crm["contacts"]) == NIGHTLY_LEADS + LATE_LEADS
+        assert [(c["lead_id"], c["action"]) for c in crm["changes"][6:]] == [("L009", "created"), ("L010", "created")]
+        assert {lead: crm["contacts"][lead] for lead in NIGHTLY_LEADS} == nightly  # not in this batch: untouched
         return 0
 
     monkeypatch.setenv("JOBDECK_DEMO_PACE", "0.01")
@@ -183,10 +172,13 @@ def test_interactive_demo_runs_a_runner_for_the_cockpit_and_stops_it_on_quit(
     assert cli.demo.run_demo(deck) == 0
     runner = started[0]
     assert runner.returncode == 0  # stopped by SIGTERM when the cockpit quit, cleanly
-    assert not list((deck / ".jobdeck" / "runners").glob("*.json"))  # its heartbeat is gone with it
-    assert sorted(json.loads(crm_file(deck).read_text())["contacts"]) == NIGHTLY_LEADS
+    assert not list((deck / ".jobdeck" / "runners").glob("*.json"))  # its heartbeat went with it
     assert "crm-writeback done" in (deck / "logs" / "runner.log").read_text()
     assert f"jobdeck --deck {deck} cockpit" in capsys.readouterr().out
+
+
+def _running(deck: Path) -> bool:
+    return any(state.status.value == "running" for state in board(deck).values())
 
 
 def test_demo_refuses_a_directory_that_is_not_empty(tmp_path: Path) -> None:
