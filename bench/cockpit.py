@@ -135,6 +135,11 @@ class Terminal:
             except OSError:
                 return
 
+    def cpu_seconds(self) -> float:
+        """User + system CPU time the child has used (less sensitive to a busy machine than wall time)."""
+        fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
     def rss_mb(self) -> float:
         for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
             if line.startswith("VmRSS:"):
@@ -151,8 +156,9 @@ class Terminal:
         os.close(self.master)
 
 
-def one_run(template: Path, work: Path, changes: int, *, snapshot: bool) -> tuple[float, list[float], float]:
-    """(first paint s, change-to-screen latencies s, RSS MB) for one cockpit start on a fresh copy."""
+def one_run(template: Path, work: Path, changes: int, *,
+            snapshot: bool) -> tuple[float, float, list[float], float]:
+    """(first paint s, its CPU s, change-to-screen latencies s, RSS MB) for one start on a fresh copy."""
     deck_dir = work / "deck"
     subprocess.run(["rm", "-rf", str(deck_dir)], check=True)
     subprocess.run(["cp", "-a", str(template), str(deck_dir)], check=True)
@@ -166,6 +172,7 @@ def one_run(template: Path, work: Path, changes: int, *, snapshot: bool) -> tupl
     try:
         shown = term.wait_for(b"Failed ")
         first_paint = shown - term.started
+        cpu = term.cpu_seconds()
         term.drain()
         rss = term.rss_mb()
         latencies = []
@@ -180,7 +187,7 @@ def one_run(template: Path, work: Path, changes: int, *, snapshot: bool) -> tupl
                 seen = term.wait_for(f"Running {running}/{capacity}".encode(), timeout=10)
                 latencies.append(seen - durable)
                 term.drain(0.2)
-        return first_paint, latencies, rss
+        return first_paint, cpu, latencies, rss
     finally:
         term.close()
 
@@ -204,24 +211,27 @@ def main() -> int:
         for size in sizes:
             template = Path(tmp) / f"template-{size}"
             build_deck(template, size)
-            cold, warm, latencies, memory = [], [], [], []
+            cold, warm, cpu_cold, cpu_warm, latencies, memory = [], [], [], [], [], []
             for run in range(args.runs):
-                for snapshot, paints in ((False, cold), (True, warm)):
-                    paint, changed, rss = one_run(template, Path(tmp), min(args.changes, RUNNING),
-                                                  snapshot=snapshot)
+                for snapshot, paints, cpus in ((False, cold, cpu_cold), (True, warm, cpu_warm)):
+                    paint, cpu, changed, rss = one_run(template, Path(tmp), min(args.changes, RUNNING),
+                                                       snapshot=snapshot)
                     paints.append(paint)
+                    cpus.append(cpu)
                     latencies += changed
                     memory.append(rss)
-            rows.append((size, cold, warm, latencies, memory))
-            print(f"{size:>6} jobs  first paint cold {summary(cold)}, warm {summary(warm)}  "
-                  f"change to screen {summary(latencies)}  RSS {statistics.median(memory):.0f} MB", flush=True)
-    print("\n| jobs | first paint, cold (median) | first paint, warm (median) "
-          "| change to screen (median, max) | RSS (median) |")
-    print("|---:|---:|---:|---:|---:|")
-    for size, cold, warm, latencies, memory in rows:
-        print(f"| {size:,} | {statistics.median(cold) * 1000:.0f} ms | {statistics.median(warm) * 1000:.0f} ms | "
-              f"{statistics.median(latencies) * 1000:.0f} ms, {max(latencies) * 1000:.0f} ms | "
-              f"{statistics.median(memory):.0f} MB |")
+            rows.append((size, cold, warm, cpu_cold, cpu_warm, latencies, memory))
+            print(f"{size:>6} jobs  first paint cold {summary(cold)} [cpu {summary(cpu_cold)}], "
+                  f"warm {summary(warm)} [cpu {summary(cpu_warm)}]  change to screen {summary(latencies)}  "
+                  f"RSS {statistics.median(memory):.0f} MB", flush=True)
+    print(f"\nload average at the end: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
+    print("\n| jobs | first paint, cold | (its CPU time) | first paint, warm | (its CPU time) "
+          "| change to screen (median, max) | RSS |")
+    print("|---:|---:|---:|---:|---:|---:|---:|")
+    ms = lambda values: f"{statistics.median(values) * 1000:.0f} ms"  # noqa: E731
+    for size, cold, warm, cpu_cold, cpu_warm, latencies, memory in rows:
+        print(f"| {size:,} | {ms(cold)} | {ms(cpu_cold)} | {ms(warm)} | {ms(cpu_warm)} | "
+              f"{ms(latencies)}, {max(latencies) * 1000:.0f} ms | {statistics.median(memory):.0f} MB |")
     return 0
 
 
