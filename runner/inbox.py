@@ -44,6 +44,9 @@ class InboxScanner:
             for entry in entries:
                 if entry.name.startswith(".") or not entry.is_file(follow_symlinks=False):
                     continue
+                matching = [job for job in jobs if fnmatch.fnmatch(entry.name, job.trigger)]
+                if not matching:
+                    continue  # not for us: never tracked, never a reason to wake up again
                 key = file_key(workspace, entry)
                 if key in seen:
                     continue
@@ -52,9 +55,7 @@ class InboxScanner:
                 if self._sizes.get(path) != size:
                     self._sizes[path] = size  # settle: fire on the next scan if unchanged
                     continue
-                for job in jobs:
-                    if fnmatch.fnmatch(entry.name, job.trigger):
-                        found.append((job, key, entry.path))
+                found.extend((job, key, entry.path) for job in matching)
         return found
 
     def unsettled(self) -> bool:

@@ -36,6 +36,7 @@ from runner.inbox import InboxScanner
 from runner.recovery import orphaned_events
 from runner.selection import ReadyIndex
 from state.board import Board, Store, open_store
+from state.crashpoint import crash_point
 from state.deck import Deck
 from state.graph import downstream
 from state.loader import SpecSource
@@ -294,6 +295,8 @@ class Runner:
             self._absorb(store.refresh())
             ended = self._record_finished(now)
             claims = self._choose_and_seal_claims(now) if may_claim else []
+            if claims:
+                crash_point("claim.after_seal")
             try:
                 store.flush()
             except OSError as exc:
@@ -307,9 +310,17 @@ class Runner:
                     self.index.reset(self.spec)
                 self._recount()
                 return
+            if claims:
+                crash_point("claim.after_flush")
+            if ended:
+                crash_point("complete.after_flush")
             opened = [self._open(record) for record in claims]
+            if opened:
+                crash_point("claim.after_open")
         for claimed in ended:
             claimed.release()  # the outcome is durable: the attempt may be recovered by anyone
+        if ended:
+            crash_point("complete.after_release")
         for record in claims:
             self.report(record)
         for claimed in opened:
@@ -414,7 +425,7 @@ class Runner:
 
     def idle(self, now: float) -> bool:
         """Nothing running, nothing to record, nothing ready, no retry of ours pending."""
-        if self.tasks or self.finished or self.progress:
+        if self.tasks or self.finished or self.progress or self.inbox.unsettled():
             return False
         board = self.store.board  # type: ignore[union-attr]
         self.index.update(board, now)

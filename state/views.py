@@ -78,6 +78,7 @@ class Card:
     column: Status
     agent: str
     attempt: int
+    """Tries used in the current cycle (resets on a new cycle or an operator retry)."""
     max_attempts: int
     workspace: str
     priority: int
@@ -120,13 +121,12 @@ def card(job: Any, state: JobState, board: Board, now: float) -> Card:
         flags.append("paused")
     if state.reason == "interrupted":
         flags.append("interrupted")
-    last = state.attempt
     return Card(
         id=job.id,
         title=job.name,
         column=state.status,
         agent=agent_label(job),
-        attempt=last.n if last else 0,
+        attempt=state.tries,
         max_attempts=job.retry.max_attempts,
         workspace=job.workspace,
         priority=job.priority,

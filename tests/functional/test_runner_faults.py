@@ -207,3 +207,12 @@ def test_kill_9_at_random_moments_loses_nothing_and_runs_nothing_twice(tmp_path:
 @pytest.mark.timeout(3600)
 def test_kill_9_long(tmp_path: Path) -> None:
     _crash_loop(tmp_path, jobs=1000, kills=1000, seed=11)
+
+
+def test_run_once_fires_a_file_already_waiting_in_the_inbox(tmp_path: Path) -> None:
+    deck = make_deck(tmp_path, [{"id": "count", "command": ["sh", "-c", "wc -l < \"$JOBDECK_INPUT\""], "trigger": "*.csv"}])
+    inbox = deck / "workspaces" / "default" / "inbox"
+    (inbox / "notes.txt").write_text("not for any job\n")
+    (inbox / "batch.csv").write_text("1\n2\n")
+    assert jobdeck(deck, "run", "--once").returncode == 0
+    assert status(deck, "count") == "done" and output_of(deck, "count").strip() == "2"
