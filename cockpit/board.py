@@ -168,6 +168,8 @@ class Board(Horizontal):
         if where is None:
             return False
         table = self.columns[where].table
+        if not table.reveal(job_id):
+            return False
         table.focus()
         self._last_table = table
         table.move_cursor(row=table.get_row_index(job_id), animate=False)

@@ -146,6 +146,14 @@ class CardTable(DataTable[CardCell]):
     def cards(self) -> Iterable[Card]:
         return (self.get_cell(key, COLUMN).card for key in self.rows)
 
+    def reveal(self, job_id: str) -> bool:
+        """Make sure a card still waiting to be added is a row now; False if it is not in this column."""
+        cell = self._pending.get(job_id)
+        if cell is not None:
+            self.put(cell)
+            self.settle()
+        return job_id in self.rows
+
     def _keep_cursor_on(self, job_id: str | None) -> None:
         if job_id is not None and job_id in self.rows:
             row = self.get_row_index(job_id)

@@ -17,9 +17,9 @@ from watchfiles import Change, awatch
 
 from state.deck import Deck
 
-STEP_MS = 50
+STEP_MS = 20
 """Quiet time after a change before it is reported."""
-DEBOUNCE_MS = 150
+DEBOUNCE_MS = 100
 """Longest a continuous burst is held back before it is reported anyway."""
 RUST_TIMEOUT_MS = 500
 """How often the watcher thread wakes to notice that it should stop."""

@@ -187,3 +187,36 @@ async def test_no_color_drops_colour_and_marks_the_cursor_in_reverse(deck, monke
         table = app.screen.board.columns["backlog"].table
         cursor = table.get_component_styles("datatable--cursor")
         assert cursor.text_style.reverse
+
+
+async def test_a_long_column_fills_in_after_the_first_paint_and_keeps_up_with_changes(
+        tmp_path, monkeypatch) -> None:
+    from cockpit.card_table import FIRST_ROWS
+    from cockpit_decks import claim, commit, new_deck
+
+    fill_in = CardTable._fill_in
+    monkeypatch.setattr(CardTable, "_fill_in", lambda table: None)  # the test drives the fill
+
+    jobs = [{"id": f"job-{n:03d}", "command": ["true"], "priority": n % 3} for n in range(300)]
+    deck = new_deck(tmp_path / "deck", jobs)
+    for n in range(0, 300, 50):
+        token = claim(deck, f"job-{n:03d}", NOW - 600 + n)
+        commit(deck, [{"type": "succeeded", "job": f"job-{n:03d}", "token": token}], NOW - 500 + n)
+    app = make_app(deck.root, watch=False, now=NOW, poll=None)
+    async with app.run_test(size=(120, 40)) as pilot:
+        backlog = app.screen.board.columns["backlog"].table
+        assert (backlog.row_count, backlog.card_count) == (FIRST_ROWS, 294)
+        assert str(app.screen.board.columns["backlog"].query_one(".column-title").render()) == "Backlog 294"
+        assert app.screen.board.select("job-298")  # a card not yet a row is revealed on demand
+        claim(deck, "job-299", NOW)  # moves while still waiting to be added
+        app.sync()
+        while backlog._pending:
+            fill_in(backlog)
+        await pilot.pause()
+        expected = sorted((j for j in jobs if j["id"] not in {f"job-{n:03d}" for n in range(0, 300, 50)}
+                           and j["id"] != "job-299"),
+                          key=lambda j: (-j["priority"], int(j["id"][4:])))
+        assert column_ids(app, "backlog") == [j["id"] for j in expected]
+        assert column_ids(app, "running") == ["job-299"]
+        assert column_ids(app, "done") == [f"job-{n:03d}" for n in range(0, 300, 50)]  # oldest first
+        assert app.screen.selected_job_id() == "job-298"
