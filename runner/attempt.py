@@ -25,6 +25,7 @@ from typing import Any
 from agents.base import AttemptContext, Failure, Outcome, OutputSink
 from runner.backoff import retry_delay
 from state.atomic import FILE_MODE, make_private_dir
+from state.crashpoint import crash_point
 from state.deck import Deck
 from state.errors import AgentError, JobdeckError
 from state.machine import JobState, Status
@@ -256,6 +257,7 @@ async def run_attempt(deck: Deck, spec: Any, job: Any, claimed: Claimed, board: 
     event = verdict(job, claimed, outcome, reasons, clock())
     event["output_bytes"] = output_bytes
     write_result(claimed, event, output_bytes, clock())
+    crash_point("complete.after_result")
     return event
 
 

@@ -10,6 +10,8 @@ import os
 import secrets
 from pathlib import Path
 
+from state.crashpoint import crash_point
+
 FILE_MODE = 0o600
 DIR_MODE = 0o700
 
@@ -26,14 +28,17 @@ def fsync_dir(path: Path) -> None:
 def write_atomic(path: Path, data: bytes, *, durable: bool = True, mode: int = FILE_MODE) -> None:
     """Replace ``path`` with ``data`` atomically; with ``durable``, survive power loss."""
     tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
+    crash_point("atomic.before_write")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
     try:
         view = memoryview(data)
         while view:
             written = os.write(fd, view)
             view = view[written:]
+        crash_point("atomic.after_write")
         if durable:
             os.fsync(fd)
+            crash_point("atomic.after_fsync")
     except BaseException:
         os.close(fd)
         tmp.unlink(missing_ok=True)
@@ -44,8 +49,10 @@ def write_atomic(path: Path, data: bytes, *, durable: bool = True, mode: int = F
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+    crash_point("atomic.after_rename")
     if durable:
         fsync_dir(path.parent)
+        crash_point("atomic.after_dir_fsync")
 
 
 def make_private_dir(path: Path) -> None:

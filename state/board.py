@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from state.atomic import write_atomic
+from state.crashpoint import crash_point
 from state.deck import Deck
 from state.errors import IllegalTransition, StateError
 from state.events import GENESIS, EventLog
@@ -121,7 +122,9 @@ class Store:
                 self.refresh()
             records, refused = self._commit_locked(list(bodies), now, strict)
             if flush:
+                crash_point("commit.before_flush")
                 self.flush()
+                crash_point("commit.after_flush")
             return records, refused
 
     def flush(self) -> None:
@@ -147,7 +150,9 @@ class Store:
             if not self.log.pending:
                 self.refresh()
             records, refused = self._commit_locked(list(decide(self.board)), now, strict)
+            crash_point("commit.before_flush")
             self.flush()
+            crash_point("commit.after_flush")
             return records, refused
 
     def _commit_locked(self, bodies: list[Mapping[str, Any]], now: float | None,

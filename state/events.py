@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from state.atomic import FILE_MODE
+from state.crashpoint import armed, crash_point
 
 GENESIS = "0" * 32
 _ENVELOPE = ("hash",)
@@ -135,9 +136,15 @@ class EventLog:
             os.truncate(self.path, self.offset)
         data = b"".join(self._pending)
         view = memoryview(data)
+        crash_point("log.before_write")
+        if armed("log.torn_write"):  # leave half a batch behind, as a crash mid-write would
+            view = view[os.write(fd, view[: max(1, len(view) // 2)]):]
+            crash_point("log.torn_write")
         while view:
             view = view[os.write(fd, view):]
+        crash_point("log.after_write")
         os.fdatasync(fd)
+        crash_point("log.after_fsync")
         self._pending.clear()
         self.offset += len(data)
 
