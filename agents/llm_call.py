@@ -11,6 +11,7 @@ stay in the output file.
 from __future__ import annotations
 
 import asyncio
+import functools
 import os
 import warnings
 from collections.abc import Mapping
@@ -21,8 +22,14 @@ from agents.base import OutputSink
 from agents.failures import ProviderFailure, classify
 
 
+@functools.cache
 def load_litellm() -> Any:
-    """Import litellm configured for an unattended runner (no network at import, no .env, quiet)."""
+    """Import litellm configured for an unattended runner (no network at import, no .env, quiet).
+
+    Cached: configuring again per call would re-add the warnings filter, and every
+    change to the filters resets Python's per-location warning registry, which
+    makes each of litellm's per-chunk warnings slow again.
+    """
     # Without these, importing litellm fetches a price map over the network and
     # loads .env files from the working directory.
     os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
@@ -98,13 +105,14 @@ async def stream_call(request: Mapping[str, Any], sink: OutputSink, *, idle: flo
                 async for chunk in response:
                     if idle is not None:
                         scope.reschedule(next_deadline())
-                    piece = _content(chunk)
+                    piece, last = _content(chunk)
                     if piece:
                         data = piece.encode()
                         pieces.append(piece)
                         sink.write(data)
                         streamed += len(data)
-                    usage = getattr(chunk, "usage", None) or usage
+                    if last:
+                        usage = getattr(chunk, "usage", None) or usage
             finally:
                 await response.aclose()
     except TimeoutError as exc:
@@ -123,12 +131,19 @@ async def stream_call(request: Mapping[str, Any], sink: OutputSink, *, idle: flo
     return result
 
 
-def _content(chunk: Any) -> str | None:
+def _content(chunk: Any) -> tuple[str | None, bool]:
+    """The chunk's text, and whether it may carry usage (no text, or the finishing chunk).
+
+    Usage comes in the chunk after the last token; looking for it on every chunk
+    costs a pydantic attribute miss (an exception inside) per token.
+    """
     choices = getattr(chunk, "choices", None)
     if not choices:
-        return None
-    delta = getattr(choices[0], "delta", None)
-    return getattr(delta, "content", None) if delta is not None else None
+        return None, True
+    choice = choices[0]
+    delta = getattr(choice, "delta", None)
+    content = getattr(delta, "content", None) if delta is not None else None
+    return content, not content or getattr(choice, "finish_reason", None) is not None
 
 
 def _usage(usage: Any) -> dict[str, int]:
