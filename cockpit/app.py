@@ -11,7 +11,7 @@ import asyncio
 import gc
 import os
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from functools import partial
 from pathlib import Path
 
@@ -26,6 +26,7 @@ from state.errors import EditConflict, JobdeckError, SpecError
 
 from cockpit.board_screen import BoardScreen
 from cockpit.confirm_screen import ConfirmScreen
+from cockpit.fast_start import cached_board, save_board
 from cockpit.job_screen import JobScreen
 from cockpit.model import DeckModel
 from cockpit.operations import EditSession, Operator
@@ -55,6 +56,14 @@ class CockpitApp(App[None]):
         def can_replace(self, message: Message) -> bool:
             return isinstance(message, CockpitApp.DeckChanged)
 
+    class Loaded(Message):
+        """The full model was read in a worker (the board showed cached cards meanwhile)."""
+
+        def __init__(self, model: DeckModel | None, error: str | None = None) -> None:
+            super().__init__()
+            self.model = model
+            self.error = error
+
     class WatchFailed(Message):
         """The file watcher stopped; the cockpit falls back to polling."""
 
@@ -83,15 +92,42 @@ class CockpitApp(App[None]):
         return BoardScreen(self.model)
 
     def on_mount(self) -> None:
-        if self.watching:
-            self._stop_watch = asyncio.Event()
-            self.watch_deck(self._stop_watch)
+        if self.model.ready:
+            self._start_watching()
+        else:
+            self.call_after_refresh(self.load_deck)  # after the first paint, not competing with it
         if self.poll:
             self.set_interval(self.poll, self.sync)
         if self.ticking:
             self.set_interval(1.0, self._tick)
 
     # -- keeping up with the disk ----------------------------------------------------
+
+    def _start_watching(self) -> None:
+        if self.watching:
+            self._stop_watch = asyncio.Event()
+            self.watch_deck(self._stop_watch)
+
+    @work(thread=True, exclusive=True, group="load", exit_on_error=False)
+    def load_deck(self) -> None:
+        """Read the deck behind a board painted from the card cache (posts Loaded)."""
+        try:
+            self.post_message(self.Loaded(_read_model(self.model.deck, self.model.clock)))
+        except (JobdeckError, OSError) as exc:
+            self.post_message(self.Loaded(None, str(exc)))
+
+    @on(Loaded)
+    def _loaded(self, message: Loaded) -> None:
+        if message.model is None:
+            self.notify(f"cannot read the deck: {message.error}", severity="error", timeout=30)
+            return
+        delta = self.model.adopt(message.model)
+        self.model.read_heartbeats()
+        for screen in self.screen_stack:
+            if isinstance(screen, JobScreen):
+                screen.deck_changed(delta)
+        self._start_watching()
+        self.sync()
 
     @work(exclusive=True, group="watch", exit_on_error=False)
     async def watch_deck(self, stop: asyncio.Event) -> None:
@@ -114,6 +150,8 @@ class CockpitApp(App[None]):
 
     def sync(self) -> None:
         """Fold what changed on disk into the model and show it on every open screen."""
+        if not self.model.ready:
+            return
         delta = self.model.refresh()
         self.model.read_heartbeats()
         for screen in self.screen_stack:
@@ -135,16 +173,21 @@ class CockpitApp(App[None]):
 
     # -- screens -------------------------------------------------------------------
 
+    def _still_loading(self) -> bool:
+        if not self.model.ready:
+            self.notify("still reading the deck; a moment", severity="warning", timeout=2)
+        return not self.model.ready
+
     def open_detail(self, job_id: str) -> None:
         from cockpit.detail_screen import DetailScreen
 
-        if self.model.job(job_id) is not None:
+        if not self._still_loading() and self.model.job(job_id) is not None:
             self.push_screen(DetailScreen(self.model, job_id, live=self.watching))
 
     def open_review(self) -> None:
         from cockpit.review_screen import ReviewScreen
 
-        if not isinstance(self.screen, ReviewScreen):
+        if not self._still_loading() and not isinstance(self.screen, ReviewScreen):
             self.push_screen(ReviewScreen(self.model, live=self.watching))
 
     def action_help(self) -> None:
@@ -166,7 +209,18 @@ class CockpitApp(App[None]):
     async def action_quit(self) -> None:
         if self._stop_watch is not None:
             self._stop_watch.set()
+        self.save_card_cache()
         self.exit()
+
+    def save_card_cache(self) -> None:
+        """Leave the cards for the next start (and `jobdeck ls --json`), exact as of now."""
+        model = self.model
+        if not model.ready or model.source.current is None or model.spec_error is not None:
+            return
+        model.retime()  # clock-dependent flags as of now, like a fresh computation
+        log = model.store.log
+        save_board(model.deck, model.cards_in_order(), spec_digest=model.source.current.digest,
+                   offset=log.offset, last_hash=log.last_hash, now=model.clock())
 
     # -- edit jobs.json in $EDITOR -------------------------------------------------------
 
@@ -239,14 +293,26 @@ class CockpitApp(App[None]):
 
 
 def make_app(deck_path: str | os.PathLike[str], *, watch: bool = True, now: float | None = None,
-             poll: float | None = 5.0) -> CockpitApp:
+             poll: float | None = 5.0, fast_start: bool = True) -> CockpitApp:
     """Build the cockpit for the deck at ``deck_path``.
 
     ``now`` freezes the clock (tests, screenshots); ``watch=False`` turns the file
-    watcher off; ``poll`` is the safety-net re-check interval in seconds (None: never).
+    watcher off; ``poll`` is the safety-net re-check interval in seconds (None: never);
+    ``fast_start`` paints cached cards (if still valid) while the deck is read.
     """
     deck = Deck(Path(deck_path))
     clock = (lambda: now) if now is not None else time.time
+    cached = cached_board(deck, clock()) if fast_start else None
+    if cached is not None:
+        model = DeckModel.provisional(deck, clock, cached)
+    else:
+        model = _read_model(deck, clock)
+        model.read_heartbeats()
+    return CockpitApp(model, watch=watch, poll=poll, ticking=now is None)
+
+
+def _read_model(deck: Deck, clock: Callable[[], float]) -> DeckModel:
+    """Read jobs.json and the log into a full model."""
     gc.disable()  # reading a big deck makes many long-lived objects; collecting meanwhile only costs
     try:
         model = DeckModel(deck, clock)
@@ -254,8 +320,7 @@ def make_app(deck_path: str | os.PathLike[str], *, watch: bool = True, now: floa
     finally:
         gc.enable()
     gc.freeze()  # and later collections need not walk them again
-    model.read_heartbeats()
-    return CockpitApp(model, watch=watch, poll=poll, ticking=now is None)
+    return model
 
 
 def run_cockpit(deck: Deck) -> int:

@@ -38,6 +38,8 @@ class BoardStats:
     cost_today: float
     runners: tuple[Heartbeat, ...]
     """Runners whose heartbeat is fresh."""
+    loading: bool = False
+    """The board shows cached cards while the deck is still being read."""
 
 
 @dataclass(slots=True)
@@ -63,6 +65,9 @@ _Finished = tuple[tuple[float, str, float], ...]  # (ended, outcome, cost) per e
 class DeckModel:
     """Spec + board + cards for one deck, refreshed on demand."""
 
+    ready = True
+    """False while the board shows cached cards and the model is still being read."""
+
     def __init__(self, deck: Deck, clock: Callable[[], float]) -> None:
         self.deck = deck
         self.clock = clock
@@ -78,6 +83,29 @@ class DeckModel:
         self._history_end = self.store.log.offset
         self._chains: dict[str, list[dict[str, Any]]] = {}
         self._live: dict[str, list[dict[str, Any]]] = {}
+
+    @classmethod
+    def provisional(cls, deck: Deck, clock: Callable[[], float], cached: list[Card]) -> DeckModel:
+        """A model that only knows cached cards (``ready`` is False until ``adopt``)."""
+        model = cls.__new__(cls)
+        model.deck, model.clock, model.ready = deck, clock, False
+        model.source = SpecSource(deck.spec_path)
+        model.cards = {card.id: card for card in cached}
+        model.order = {card.id: i for i, card in enumerate(cached)}
+        model.heartbeats = []
+        model._dependents, model._timed, model._finished = {}, set(), {}
+        model._chains, model._live = {}, {}
+        return model
+
+    def adopt(self, loaded: DeckModel) -> Delta:
+        """Become ``loaded`` (read in a worker); the delta is what differs from the cached cards."""
+        shown = self.cards
+        vars(self).clear()
+        vars(self).update(vars(loaded))
+        self.ready = True
+        delta = Delta(spec_changed=True, removed=set(shown) - set(self.cards))
+        delta.changed = {job: card for job, card in self.cards.items() if shown.get(job) != card}
+        return delta
 
     # -- reading -----------------------------------------------------------------
 
@@ -96,7 +124,7 @@ class DeckModel:
         return spec.job(job_id) if spec is not None else None
 
     def state(self, job_id: str) -> JobState:
-        return self.store.board.state(job_id)
+        return self.store.board.state(job_id) if self.ready else JobState(job_id)
 
     def output_path(self, job_id: str, n: int | None = None) -> Path | None:
         """The output file of attempt ``n`` (default: the latest) of a job, if it has one."""
@@ -108,6 +136,8 @@ class DeckModel:
 
     def chain(self, job_id: str) -> list[dict[str, Any]]:
         """Every event record of a job, oldest first: its chain of work."""
+        if not self.ready:
+            return []
         if job_id not in self._chains:
             self._chains[job_id] = _scan_history(self.deck.events_path, job_id, self._history_end)
         return self._chains[job_id] + self._live.get(job_id, [])
@@ -121,6 +151,8 @@ class DeckModel:
     def refresh(self) -> Delta:
         """Catch up with the disk: spec, new events, heartbeats."""
         delta = Delta()
+        if not self.ready:
+            return delta
         old_spec = self.spec
         if self.source.refresh():
             delta.spec_changed = True
@@ -146,6 +178,10 @@ class DeckModel:
         delta = Delta()
         self._recard(self._timed, delta)
         return delta
+
+    def cards_in_order(self) -> list[Card]:
+        """Every card in jobs.json order."""
+        return [self.cards[job_id] for job_id in self.order if job_id in self.cards]
 
     def read_heartbeats(self) -> None:
         self.heartbeats = read_heartbeats(self.deck.runners_dir)
@@ -195,6 +231,11 @@ class DeckModel:
 
     def stats(self) -> BoardStats:
         now = self.clock()
+        if not self.ready:
+            counts = dict.fromkeys((*COLUMNS, Status.CANCELLED), 0)
+            for job_card in self.cards.values():
+                counts[job_card.column] += 1
+            return BoardStats(counts, counts[Status.RUNNING], 0, 0, 0.0, (), loading=True)
         counts = dict.fromkeys((*COLUMNS, Status.CANCELLED), 0)
         for job_card in self.cards.values():
             counts[job_card.column] += 1
@@ -213,7 +254,8 @@ class DeckModel:
         return BoardStats(counts, counts[Status.RUNNING], capacity, failures, cost, alive)
 
     def close(self) -> None:
-        self.store.close()
+        if self.ready:
+            self.store.close()
 
 
 def _scan_history(path: Path, job_id: str, end: int) -> list[dict[str, Any]]:

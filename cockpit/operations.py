@@ -40,6 +40,8 @@ class Operator:
 
     def act(self, job_id: str, action: str, *, reason: str | None = None) -> list[dict[str, Any]]:
         """Apply ``action`` to a job; JobdeckError (e.g. IllegalTransition) when it does not apply."""
+        if not self.model.ready:
+            raise JobdeckError("still reading the deck", hint="try again in a moment")
         spec = self.model.spec
         if spec is None:
             raise JobdeckError("jobs.json has not been valid since the cockpit started",

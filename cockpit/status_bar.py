@@ -40,6 +40,9 @@ class StatusBar(Widget):
             text.append(" ")
             text.append(f"{label}{value}", style)
         text.append("  ")
+        if stats.loading:
+            text.append("reading the deck…", "italic")
+            return text
         fails = stats.failures_last_hour
         text.append(f"{fails} failed/1h" if wide else f"{fails}✗/1h", "red" if fails else "dim")
         text.append("  ")

@@ -1,0 +1,84 @@
+"""Fast start: the board painted from the card cache while the deck is read behind it."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from cockpit.app import make_app
+from cockpit_decks import NOW, commit, events, new_deck, run, shown_columns, wait_until
+
+pytestmark = pytest.mark.anyio
+ROOT = Path(__file__).resolve().parents[2]
+JOBS = [
+    {"id": "a", "command": ["true"]},
+    {"id": "b", "title": "Bee", "command": ["true"], "depends_on": ["a"], "labels": ["x"]},
+    {"id": "c", "command": ["true"], "risk": "high"},
+    {"id": "d", "command": ["false"]},
+]
+
+
+@pytest.fixture
+def deck(tmp_path: Path):
+    deck = new_deck(tmp_path / "deck", JOBS)
+    run(deck, "a", NOW - 300, 5)
+    run(deck, "b", NOW - 200, 5, review=True, reasons=["looks odd"])
+    run(deck, "d", NOW - 100, 5, "failed", reason="exit code 1")
+    return deck
+
+
+def ls_json(deck) -> str:
+    result = subprocess.run([sys.executable, "-m", "cli.main", "--deck", str(deck.root), "ls", "--json"],
+                            cwd=ROOT, capture_output=True, text=True, timeout=60, check=True)
+    return result.stdout
+
+
+async def test_quit_leaves_the_cards_and_the_next_start_paints_them_first(deck) -> None:
+    first = make_app(deck.root, watch=False, now=NOW)
+    assert first.model.ready  # no cache yet: the slow, complete start
+    async with first.run_test(size=(120, 40)) as pilot:
+        expected = shown_columns(first)
+        await pilot.press("q")
+    cache = deck.state_dir / "cards.jsonl"
+    assert cache.exists()
+    from_cockpit = ls_json(deck)  # served from the cockpit's cache
+    cache.unlink()
+    assert ls_json(deck) == from_cockpit  # the slow path computes the same bytes
+
+    ls_json(deck)  # ls leaves the cache too
+    second = make_app(deck.root, watch=False, now=NOW)
+    assert not second.model.ready
+    async with second.run_test(size=(120, 40)) as pilot:
+        assert shown_columns(second) == expected
+        await wait_until(pilot, lambda: second.model.ready, what="the deck to be read")
+        assert shown_columns(second) == expected
+        second.screen.board.select("c")
+        await pilot.press("a")
+        assert (events(deck)[-1]["type"], events(deck)[-1]["job"]) == ("approved", "c")
+
+
+async def test_a_stale_cache_is_not_used(deck) -> None:
+    ls_json(deck)
+    commit(deck, [{"type": "retried", "job": "d", "by": "x", "via": "cli"}], NOW)
+    app = make_app(deck.root, watch=False, now=NOW)
+    assert app.model.ready  # the log moved on: read the slow way
+    async with app.run_test(size=(120, 40)):
+        assert shown_columns(app)["d"] == "backlog"
+
+
+async def test_keys_wait_for_the_deck(deck, monkeypatch) -> None:
+    import cockpit.app as app_module
+
+    ls_json(deck)
+    monkeypatch.setattr(app_module.CockpitApp, "load_deck", lambda self: None)  # never finishes
+    app = make_app(deck.root, watch=False, now=NOW)
+    async with app.run_test(size=(120, 40)) as pilot:
+        before = len(events(deck))
+        app.screen.board.select("c")
+        await pilot.press("a", "enter", "v")
+        assert len(events(deck)) == before
+        assert app.screen is app.screen_stack[0]  # no detail or review over a half-read deck
+        assert "reading the deck" in app.screen.query_one("#status-bar").render().plain
