@@ -137,13 +137,23 @@ class EventLog:
         data = b"".join(self._pending)
         view = memoryview(data)
         crash_point("log.before_write")
-        if armed("log.torn_write"):  # leave half a batch behind, as a crash mid-write would
-            view = view[os.write(fd, view[: max(1, len(view) // 2)]):]
-            crash_point("log.torn_write")
-        while view:
-            view = view[os.write(fd, view):]
-        crash_point("log.after_write")
-        os.fdatasync(fd)
+        try:
+            if armed("log.torn_write"):  # leave half a batch behind, as a crash mid-write would
+                view = view[os.write(fd, view[: max(1, len(view) // 2)]):]
+                crash_point("log.torn_write")
+            while view:
+                view = view[os.write(fd, view):]
+            crash_point("log.after_write")
+            os.fdatasync(fd)
+        except OSError:
+            # A full disk or a size limit can let part of the batch in. Whole lines of it
+            # would read as stored records although the caller is told none were, so cut
+            # the file back to where this flush began (we hold the lock; the bytes are ours).
+            try:
+                os.ftruncate(fd, self.offset)
+            except OSError:
+                pass
+            raise
         crash_point("log.after_fsync")
         self._pending.clear()
         self.offset += len(data)
