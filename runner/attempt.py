@@ -212,9 +212,15 @@ def write_result(claimed: Claimed, event: Mapping[str, Any], output_bytes: int, 
     record = {"job": claimed.job_id, "attempt": claimed.attempt, "token": claimed.token,
               "started": claimed.started, "ended": ended, "output_bytes": output_bytes,
               "event": dict(event)}
-    fd = os.open(claimed.directory / RESULT, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, FILE_MODE)
+    path = claimed.directory / RESULT
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, FILE_MODE)
     try:
-        os.write(fd, json.dumps(record).encode())
+        data = json.dumps(record).encode()
+        if os.write(fd, data) != len(data):
+            raise OSError(f"short write to {path}")
+    except OSError:
+        path.unlink(missing_ok=True)  # a full disk leaves an empty or cut-off file: no result is clearer
+        raise
     finally:
         os.close(fd)
 
@@ -256,7 +262,10 @@ async def run_attempt(deck: Deck, spec: Any, job: Any, claimed: Claimed, board: 
         reasons = []
     event = verdict(job, claimed, outcome, reasons, clock())
     event["output_bytes"] = output_bytes
-    write_result(claimed, event, output_bytes, clock())
+    try:
+        write_result(claimed, event, output_bytes, clock())
+    except OSError:
+        pass  # e.g. a full disk: the outcome still goes to the log, which is the durable record
     crash_point("complete.after_result")
     return event
 
