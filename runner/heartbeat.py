@@ -29,7 +29,10 @@ class Heartbeat:
         self.last = now
         record = {"id": self.runner_id, "pid": os.getpid(), "host": socket.gethostname(),
                   "heartbeat": now, "parallel": self.parallel, "running": running}
-        write_atomic(self.path, json.dumps(record).encode(), durable=False)
+        try:
+            write_atomic(self.path, json.dumps(record).encode(), durable=False)
+        except OSError:
+            pass  # advisory only (leases, not heartbeats, decide who runs what); the next beat retries
 
     def stop(self) -> None:
         self.path.unlink(missing_ok=True)
