@@ -45,6 +45,7 @@ from state.redact import Redactor
 from state.views import is_ready
 
 ORPHAN_CHECK = 2.0
+WRITE_RETRY = 1.0
 FINAL = frozenset({Status.DONE, Status.FAILED, Status.REVIEW, Status.CANCELLED})
 
 
@@ -85,6 +86,7 @@ class Runner:
         self.heartbeat: Heartbeat | None = None
         self.spec_error_reported: str | None = None
         self._next_orphan_check = 0.0
+        self._write_retry_at = 0.0
         self._inbox_due = True
         self._watcher: asyncio.Task[None] | None = None
 
@@ -117,7 +119,7 @@ class Runner:
         if self.heartbeat is not None:
             self.heartbeat.stop()
         if self.store is not None:
-            self.store.write_snapshot()
+            _write_quietly(self.store.write_snapshot)  # only a cache: rebuilt from the log
             self.store.close()
 
     def _apply_spec(self) -> None:
@@ -162,10 +164,13 @@ class Runner:
             self._apply_spec()
         self._absorb(self.store.refresh())
         self._cancel_revoked()
-        if self.spec is not None:
-            self._fire_schedules(now)
-            self._fire_inbox()
-            self._recover_orphans(now)
+        if self.spec is not None and now >= self._write_retry_at:
+            try:
+                self._fire_schedules(now)
+                self._fire_inbox()
+                self._recover_orphans(now)
+            except OSError as exc:  # nothing was stored; the board was re-read
+                self._on_write_error(exc, now)
         self._settle(now)
         if self.heartbeat is not None:
             self.heartbeat.beat(sorted(self.claims), now)
@@ -291,8 +296,11 @@ class Runner:
         may_claim = self.spec is not None and not self.stopping
         if not self.finished and not self.progress and (not may_claim or self.capacity.full):
             return
+        if now < self._write_retry_at:
+            return  # the last write failed (disk full, read-only): wait before trying again
         with store.lock:
             self._absorb(store.refresh())
+            unflushed = (list(self.finished), list(self.progress))
             ended = self._record_finished(now)
             claims = self._choose_and_seal_claims(now) if may_claim else []
             if claims:
@@ -300,21 +308,20 @@ class Runner:
             try:
                 store.flush()
             except OSError as exc:
-                # Nothing was stored (the board was re-read). Ended attempts keep their
-                # result.json: freeing their leases lets recovery record them later.
-                self.report({"type": "write_error", "message": str(exc)})
-                for claimed in ended:
-                    claimed.release()
-                self.running_ids = {j for j, st in store.board.jobs.items() if st.status == Status.RUNNING}
-                if self.spec is not None:
-                    self.index.reset(self.spec)
-                self._recount()
+                self._write_failed(exc, now, unflushed)
                 return
+            if self._write_retry_at:
+                self._write_retry_at = 0.0
+                self.report({"type": "write_resumed"})
             if claims:
                 crash_point("claim.after_flush")
             if ended:
                 crash_point("complete.after_flush")
-            opened = [self._open(record) for record in claims]
+            opened = []
+            for record in claims:
+                claimed = self._open(record, now)
+                if claimed is not None:
+                    opened.append(claimed)
             if opened:
                 crash_point("claim.after_open")
         for claimed in ended:
@@ -326,6 +333,33 @@ class Runner:
         for claimed in opened:
             job = self.spec.job(claimed.job_id)
             self.tasks[claimed.job_id] = asyncio.get_running_loop().create_task(self._attempt(job, claimed))
+
+    def _write_failed(self, exc: OSError, now: float,
+                      unflushed: tuple[list[tuple[Claimed, dict[str, Any]]], list[dict[str, Any]]]) -> None:
+        """Nothing of the batch was stored (the board was re-read): keep the ended attempts to retry.
+
+        Their leases stay held, so no recovery marks them interrupted meanwhile; their
+        outcomes are committed by the first settle that can write again.
+        """
+        finished, progress = unflushed
+        self.finished = finished + self.finished
+        self.progress = progress + self.progress
+        for claimed, _ in finished:
+            self.claims[claimed.job_id] = claimed
+        self._on_write_error(exc, now)
+
+    def _on_write_error(self, exc: OSError, now: float) -> None:
+        """Report a failed write once per streak, pause writing, and resync with the re-read board."""
+        store = self.store
+        assert store is not None
+        if not self._write_retry_at:
+            self.report({"type": "write_error", "message": str(exc),
+                         "next": "starting nothing new; retrying every second"})
+        self._write_retry_at = now + WRITE_RETRY
+        self.running_ids = {j for j, st in store.board.jobs.items() if st.status == Status.RUNNING}
+        if self.spec is not None:
+            self.index.reset(self.spec)
+        self._recount()
 
     def _choose_and_seal_claims(self, now: float) -> list[dict[str, Any]]:
         if self.capacity.full:
@@ -355,13 +389,28 @@ class Runner:
             self.capacity.give_back(spec.job(rejected.body["job"]), spec)
         return records
 
-    def _open(self, record: dict[str, Any]) -> Claimed:
-        """Create the attempt directory and lease for a durable claim (lock held)."""
+    def _open(self, record: dict[str, Any], now: float) -> Claimed | None:
+        """Create the attempt directory and lease for a durable claim (lock held).
+
+        If that fails (disk full, read-only deck) the attempt never starts: it is
+        recorded as a transient failure that is retried, since nothing ran.
+        """
         job_id = record["job"]
-        directory, lease_fd = open_attempt(self.deck, job_id, record["workspace"], record["attempt"])
+        directory = self.deck.attempt_dir(record["workspace"], job_id, record["attempt"])
         claimed = Claimed(job_id, record["attempt"], record["seq"], record["workspace"],
-                          self.store.board.state(job_id).tries, directory, lease_fd, record["ts"])  # type: ignore[union-attr]
-        write_claim(claimed, self.runner_id)
+                          self.store.board.state(job_id).tries, directory, -1, record["ts"])  # type: ignore[union-attr]
+        try:
+            claimed.directory, claimed.lease_fd = open_attempt(self.deck, job_id, record["workspace"], record["attempt"])
+            write_claim(claimed, self.runner_id)
+        except OSError as exc:
+            claimed.release()
+            self.finished.append((claimed, {
+                "type": "failed", "job": job_id, "token": claimed.token, "attempt": claimed.attempt,
+                "reason": "not_started", "failure": "transient", "retry_at": now + WRITE_RETRY,
+                "message": f"the attempt could not be set up, nothing ran: {exc}"}))
+            self.claims[job_id] = claimed
+            self.running_ids.add(job_id)
+            return None
         self.claims[job_id] = claimed
         self.running_ids.add(job_id)
         self.ran.add(job_id)
@@ -390,14 +439,18 @@ class Runner:
             else:
                 event = interrupted_event(job, self.store.board.state(job.id), claimed.token,  # type: ignore[union-attr]
                                           self.clock(), why)
-            write_result(claimed, event, 0, self.clock())
+            _write_quietly(lambda: write_result(claimed, event, 0, self.clock()))
         except Exception as exc:  # a bug in jobdeck, not the job: record it, keep the runner alive
             detail = "".join(traceback.format_exception(exc))
-            with open(claimed.directory / "stderr.log", "a") as log:
-                log.write(self.redactor.text(detail))
+
+            def log_detail() -> None:
+                with open(claimed.directory / "stderr.log", "a") as log:
+                    log.write(self.redactor.text(detail))
+
+            _write_quietly(log_detail)
             event = {"type": "failed", "job": job.id, "token": claimed.token, "reason": "runner_error",
                      "message": self.redactor.text(f"{type(exc).__name__}: {exc}")}
-            write_result(claimed, event, 0, self.clock())
+            _write_quietly(lambda: write_result(claimed, event, 0, self.clock()))
         self.finished.append((claimed, event))
         self.wake.set()
 
@@ -419,6 +472,8 @@ class Runner:
             times.append(self._next_orphan_check)
         if self.inbox.unsettled():
             times.append(now + 0.2)
+        if self._write_retry_at:
+            times.append(self._write_retry_at)
         if self.heartbeat is not None and not self.once:
             times.append(self.heartbeat.last + HEARTBEAT_INTERVAL)
         return min(times) if times else None
@@ -505,6 +560,14 @@ class Runner:
             self.cancel_why.setdefault(job_id, "runner stopped")
             task.cancel()
         self.wake.set()
+
+
+def _write_quietly(write: Callable[[], None]) -> None:
+    """Run a write whose loss is safe (result.json, diagnostics): a full disk must not kill the attempt's task."""
+    try:
+        write()
+    except OSError:
+        pass
 
 
 def _use_pidfd_child_watcher() -> None:
