@@ -1,0 +1,117 @@
+"""Four runners on one deck; one is frozen (SIGSTOP) while it holds claims, and its claims are revoked.
+
+While it is frozen the others must not run its jobs (its leases are still held).
+The operator then cancels one of its jobs and retries it, so another runner runs
+it again under a new fencing token. When the frozen runner wakes (SIGCONT) and
+tries to record the outcome of its old attempt, the token is stale: the write
+must be refused and nothing from the old token may appear after the cancel.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.functional.runner_kit import events, make_deck
+from tests.torture.kit import (
+    audit,
+    board,
+    jobdeck,
+    ledger_script,
+    start_runner,
+    starts,
+    stop,
+    wait_for,
+    write_figure,
+)
+
+
+def _jobs(ledger: Path, count: int) -> list[dict]:
+    quick, slow = ledger_script(ledger), ledger_script(ledger, pause="0.4")
+    return [{"id": f"r{i:05d}", "command": ["bash", "-c", slow if i % 10 == 0 else quick]} for i in range(count)]
+
+
+def _running_of(deck: Path, pid: int) -> list[str]:
+    """Jobs whose current attempt was claimed by the runner with this pid."""
+    claimed_by = {e["job"]: e["pid"] for e in events(deck) if e["type"] == "claimed"}
+    return [job for job, st in board(deck).items()
+            if st.status.value == "running" and claimed_by.get(job) == pid]
+
+
+def _several_runners(tmp_path: Path, jobs: int, freezes: int, seed: int) -> dict[str, int]:
+    rng = random.Random(seed)
+    ledger = tmp_path / "ledger"
+    ledger.mkdir()
+    spec = _jobs(ledger, jobs)
+    ids = [j["id"] for j in spec]
+    deck = make_deck(tmp_path, spec, limits={"parallel": 3})
+    outs = [tmp_path / f"runner{n}.out" for n in range(4)]
+    runners = []
+    for out in outs:
+        with open(out, "w") as sink:
+            runners.append(start_runner(deck, stdout=sink))
+    victim = runners[0]
+    revoked: list[tuple[str, int]] = []  # (job, stale token)
+    try:
+        for _ in range(freezes):
+            wait_for(lambda: _running_of(deck, victim.pid), timeout=60, what="the victim to hold a claim")
+            time.sleep(rng.uniform(0.0, 0.1))  # a random moment to freeze at
+            os.kill(victim.pid, signal.SIGSTOP)
+            held = _running_of(deck, victim.pid)
+            if not held:
+                os.kill(victim.pid, signal.SIGCONT)
+                continue
+            job = held[0]
+            token = board(deck)[job].token
+            # its child is not frozen: wait for it to end so the retry cannot overlap it
+            wait_for(lambda: not (ledger / f"{job}.running").exists() and starts(ledger, job),
+                     timeout=30, what="the frozen runner's child to finish")
+            others_done = sum(1 for st in board(deck).values() if st.status.value == "done")
+            wait_for(lambda: sum(1 for st in board(deck).values() if st.status.value == "done") > others_done + 5
+                     or all(board(deck).get(j) is not None and board(deck)[j].status.value != "backlog" for j in ids),
+                     timeout=60, what="the other runners to keep working")
+            assert board(deck)[job].status.value == "running", "a frozen runner's claim was taken over"
+            assert jobdeck(deck, "cancel", job, "--reason", "torture").returncode == 0
+            assert jobdeck(deck, "retry", job, "--reason", "torture").returncode == 0
+            revoked.append((job, token))
+            wait_for(lambda: board(deck)[job].status.value == "done", timeout=60,
+                     what="the retried job to be run by another runner")
+            os.kill(victim.pid, signal.SIGCONT)
+        wait_for(lambda: all(board(deck).get(j) is not None and board(deck)[j].status.value == "done" for j in ids),
+                 timeout=300, what="every job done")
+    finally:
+        for runner in runners:
+            stop(runner)
+    refused = [json.loads(line) for line in outs[0].read_text().splitlines()
+               if line.startswith("{") and json.loads(line).get("type") == "refused"]
+    log = events(deck)
+    for job, token in revoked:
+        assert any(r.get("job") == job for r in refused), f"the stale outcome of {job} was not refused"
+        cancel_seq = max(e["seq"] for e in log if e["job"] == job and e["type"] == "cancelled") if log else 0
+        stale = [e for e in log if e.get("job") == job and e.get("token") == token and e["seq"] > cancel_seq]
+        assert stale == [], f"a transition with the stale token {token} of {job} was stored: {stale}"
+    result = audit(deck, ledger, ids)
+    assert result.corrupt_files == [] and result.chain_ok
+    assert result.double_starts == [], result.double_starts
+    assert result.lost_jobs == []
+    runners_used = {e["runner"] for e in log if e["type"] == "claimed"}
+    assert len(runners_used) == 4, "every runner should have claimed work"
+    return {"jobs": jobs, "runners": 4, "freezes": len(revoked), "refused": len(refused),
+            "double": len(result.double_starts), "lost": len(result.lost_jobs), "corrupt": 0,
+            "stale_stored": 0}
+
+
+def test_four_runners_one_frozen_stale_writes_refused(tmp_path: Path) -> None:
+    write_figure("several_runners", _several_runners(tmp_path, jobs=400, freezes=1, seed=3))
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(2400)
+def test_four_runners_long(tmp_path: Path) -> None:
+    write_figure("several_runners_long", _several_runners(tmp_path, jobs=5000, freezes=10, seed=5))
