@@ -15,6 +15,7 @@ from typing import Any
 
 from rich.console import Console, ConsoleOptions, RenderResult
 from rich.measure import Measurement
+from rich.segment import Segment
 from rich.text import Text
 
 from state.machine import Status
@@ -109,7 +110,7 @@ def clock_text(card: Card, now: float) -> str:
 class CardCell:
     """A card rendered as a three-line DataTable cell."""
 
-    __slots__ = ("card", "position", "order", "corner", "clock", "_now", "_lines")
+    __slots__ = ("card", "position", "order", "corner", "clock", "_now", "_lines", "_drawn")
 
     def __init__(self, card: Card, now: float, position: int) -> None:
         self.card = card
@@ -119,6 +120,7 @@ class CardCell:
         self.clock = clock_text(card, now)
         self._now = now
         self._lines: tuple[Text, Text] | None = None
+        self._drawn: tuple[int, list[Segment]] | None = None
 
     @property
     def lines(self) -> tuple[Text, Text]:
@@ -136,7 +138,17 @@ class CardCell:
         return Measurement(1, options.max_width)
 
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        # DataTable drops its cell cache on every change to the table, so a card is
+        # redrawn far more often than it changes: keep its segments per width.
         width = max(1, options.max_width)
+        if self._drawn is None or self._drawn[0] != width:
+            segments: list[Segment] = []
+            for line in self._layout(width):
+                segments.extend(console.render(line, options))
+            self._drawn = (width, segments)
+        return self._drawn[1]
+
+    def _layout(self, width: int) -> list[Text]:
         corner = self.corner
         room = width - len(corner) - 1 if corner else width
         if room < 4:  # too narrow for both: the id wins
@@ -146,12 +158,13 @@ class CardCell:
         if corner:
             first.pad_right(width - first.cell_len - len(corner))
             first.append(corner, "dim")
-        yield first
+        lines = [first]
         for line in self.lines:
             line = line.copy()
             line.no_wrap, line.overflow = True, "ellipsis"
             line.truncate(width, overflow="ellipsis")
-            yield line
+            lines.append(line)
+        return lines
 
     def __eq__(self, other: object) -> bool:
         return (isinstance(other, CardCell) and self.card == other.card
