@@ -87,6 +87,7 @@ class Runner:
         self.spec_error_reported: str | None = None
         self._next_orphan_check = 0.0
         self._write_retry_at = 0.0
+        self._inbox_waiting: set[str] = set()
         self._inbox_due = True
         self._watcher: asyncio.Task[None] | None = None
 
@@ -97,6 +98,8 @@ class Runner:
         _use_pidfd_child_watcher()
         import agents.registry  # noqa: F401  (pay for the agent modules before the first claim, not after it)
         import agents.shell  # noqa: F401
+        if self.watch:
+            import watchfiles  # noqa: F401  (imported here, not in the watcher task that runs before the first attempt)
 
         self.deck.ensure_state_dirs()
         self.source.refresh()
@@ -258,23 +261,33 @@ class Runner:
         self._inbox_due = False
         board = self.store.board  # type: ignore[union-attr]
         found = self.inbox.scan(self.spec, board.files)
+        self._inbox_waiting = set()
         if not found:
             return
         deps = {job.id: job.depends_on for job in self.spec.jobs}
         events = []
+        covered: set[str] = set()
+        deferred: set[str] = set()
         for job, key, path in found:
             targets = downstream([job.id], deps)
-            if any(board.state(t).status == Status.RUNNING for t in targets):
-                self._inbox_due = True  # try again when the running cycle ends
+            # One file per cycle: a second trigger of a job whose cycle has not ended
+            # (running, or triggered and not yet run) would replace the first file's input
+            # while both files were marked as seen, so the first would never run.
+            if covered & set(targets) or any(_cycle_open(board.state(t)) for t in targets):
+                deferred.add(key)
                 continue
+            covered.update(targets)
             for target in targets:
                 event = {"type": "triggered", "job": target, "source": "inbox", "root": job.id, "by": self.runner_id}
                 if target == job.id:
                     event.update(file=key, inputs={"input": path})
                 events.append(event)
+        self._inbox_waiting = {job.id for job, key, _ in found if key in deferred}
+        if deferred:
+            self._inbox_due = True  # try again when the open cycle ends
         if events:
             self._commit(events, self.clock())
-            self.inbox.forget({key for _, key, _ in found})
+            self.inbox.forget({key for _, key, _ in found if key not in deferred})
 
     def _recover_orphans(self, now: float) -> None:
         foreign = self.running_ids - set(self.claims)
@@ -490,6 +503,11 @@ class Runner:
             state = board.state(job_id)
             if state.status == Status.BACKLOG and state.not_before is not None:
                 return False
+        if self._inbox_waiting and not self.stopping and self.spec is not None:
+            deps = {job.id: job.depends_on for job in self.spec.jobs}
+            for root in self._inbox_waiting:  # a deferred inbox file can fire now
+                if not any(_cycle_open(board.state(t)) for t in downstream([root], deps)):
+                    return False
         return True
 
     async def _watch(self) -> None:
@@ -560,6 +578,11 @@ class Runner:
             self.cancel_why.setdefault(job_id, "runner stopped")
             task.cancel()
         self.wake.set()
+
+
+def _cycle_open(state: Any) -> bool:
+    """Whether a triggered cycle of the job is still under way (running, or triggered and not finished)."""
+    return state.status == Status.RUNNING or (state.status == Status.BACKLOG and state.cycle > 0)
 
 
 def _write_quietly(write: Callable[[], None]) -> None:
