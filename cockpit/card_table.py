@@ -25,6 +25,9 @@ FIRST_ROWS = 40
 """Rows a rebuild adds at once (more than a tall terminal shows); the rest follow in chunks."""
 CHUNK_ROWS = 400
 """Rows added per event-loop turn while a big column fills in, so keys stay responsive."""
+LIMIT = 1000
+"""Rows a column shows at most; the filter reaches the rest. DataTable's bookkeeping
+per change is linear in its rows, which at 7,000+ rows cost more than the update."""
 
 
 class CardTable(DataTable[CardCell]):
@@ -42,13 +45,16 @@ class CardTable(DataTable[CardCell]):
         Binding("right,l", "screen.column(1)", "column right", show=False),
     ]
 
-    def __init__(self, *, id: str | None = None) -> None:
+    def __init__(self, *, id: str | None = None, keep_newest: bool = False) -> None:
         super().__init__(cursor_type="row", show_header=False, zebra_stripes=True,
                          cell_padding=1, id=id)
         self.add_column("", width=10, key=COLUMN)
+        self.keep_newest = keep_newest
+        """Past LIMIT, show the last cards in order (history columns) rather than the first."""
         self._max_order: tuple[object, ...] | None = None
         self._needs_sort = False
         self._pending: dict[str, CardCell] = {}
+        self._all: dict[str, CardCell] = {}
 
     # -- what is shown -----------------------------------------------------------
 
@@ -70,17 +76,25 @@ class CardTable(DataTable[CardCell]):
 
     @property
     def card_count(self) -> int:
-        """Cards in this column, including those still being added after a rebuild."""
+        """Cards shown in this column, including those still being added after a rebuild."""
         return self.row_count + len(self._pending)
+
+    @property
+    def total_count(self) -> int:
+        """Cards that belong in this column, shown or past LIMIT."""
+        return len(self._all)
 
     # -- incremental changes -----------------------------------------------------
 
     def put(self, cell: CardCell) -> None:
         """Add the card, or update its row if it is already here and looks different."""
         job_id = cell.card.id
+        self._all[job_id] = cell
         self._pending.pop(job_id, None)
         old = self.cell(job_id)
         if old is None:
+            if self.card_count >= LIMIT and not self._belongs_in_window(cell):
+                return
             self.add_row(cell, key=job_id, height=HEIGHT)
             if self._max_order is not None and cell.order < self._max_order:
                 self._needs_sort = True
@@ -92,19 +106,58 @@ class CardTable(DataTable[CardCell]):
                 self._needs_sort = True
 
     def drop(self, job_id: str) -> None:
-        self._pending.pop(job_id, None)
+        if self._all.pop(job_id, None) is None:
+            return
+        shown = self._pending.pop(job_id, None) is not None
         if job_id in self.rows:
             self.remove_row(job_id)
+            shown = True
+        if shown and len(self._all) > self.card_count:
+            self._promote()
+
+    def _belongs_in_window(self, cell: CardCell) -> bool:
+        """Whether a card arriving in a full column displaces a shown one."""
+        edge = self._edge_order()
+        if edge is None:
+            return True
+        return cell.order > edge if self.keep_newest else cell.order < edge
+
+    def _edge_order(self) -> tuple[object, ...] | None:
+        """The order of the shown card that would give way to a better one."""
+        if not self.row_count:
+            return None
+        if self.keep_newest:
+            first = self.coordinate_to_cell_key(Coordinate(0, 0)).row_key
+            return self.get_cell(first, COLUMN).order
+        return self._max_order
+
+    def _promote(self) -> None:
+        """Show the best card past LIMIT in place of one that left."""
+        shown = set(self._pending)
+        hidden = [cell for job_id, cell in self._all.items() if job_id not in shown and job_id not in self.rows]
+        if hidden:
+            best = (max if self.keep_newest else min)(hidden, key=lambda cell: cell.order)
+            self.add_row(best, key=best.card.id, height=HEIGHT)
+            self._needs_sort = True
+
+    def _trim(self) -> None:
+        """Give way at the far end until the column is within LIMIT (after a sort)."""
+        while self.card_count > LIMIT and self.row_count:
+            edge = 0 if self.keep_newest else self.row_count - 1
+            self.remove_row(self.coordinate_to_cell_key(Coordinate(edge, 0)).row_key)
 
     def settle(self) -> None:
         """Restore the column's order after puts that landed out of place; keep the cursor's job."""
-        if not self._needs_sort:
+        if not self._needs_sort and self.card_count <= LIMIT:
             return
-        self._needs_sort = False
         selected = self.selected_id
-        self.sort(COLUMN, key=lambda cell: cell.order)
-        last = self.coordinate_to_cell_key(Coordinate(self.row_count - 1, 0)).row_key
-        self._max_order = self.get_cell(last, COLUMN).order
+        if self._needs_sort:
+            self._needs_sort = False
+            self.sort(COLUMN, key=lambda cell: cell.order)
+        self._trim()
+        if self.row_count:
+            last = self.coordinate_to_cell_key(Coordinate(self.row_count - 1, 0)).row_key
+            self._max_order = self.get_cell(last, COLUMN).order
         self._keep_cursor_on(selected)
 
     def replace_all(self, cells: Iterable[CardCell]) -> None:
@@ -115,6 +168,8 @@ class CardTable(DataTable[CardCell]):
         """
         selected = self.selected_id
         ordered = sorted(cells, key=lambda cell: cell.order)
+        self._all = {cell.card.id: cell for cell in ordered}
+        ordered = ordered[-LIMIT:] if self.keep_newest else ordered[:LIMIT]
         self.clear()
         for cell in ordered[:FIRST_ROWS]:
             self.add_row(cell, key=cell.card.id, height=HEIGHT)
@@ -147,7 +202,7 @@ class CardTable(DataTable[CardCell]):
         return (self.get_cell(key, COLUMN).card for key in self.rows)
 
     def reveal(self, job_id: str) -> bool:
-        """Make sure a card still waiting to be added is a row now; False if it is not in this column."""
+        """Make sure a card still waiting to be added is a row now; False if it is not shown."""
         cell = self._pending.get(job_id)
         if cell is not None:
             self.put(cell)

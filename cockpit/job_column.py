@@ -27,7 +27,8 @@ class JobColumn(Vertical):
     def __init__(self, status: Status) -> None:
         super().__init__(id=f"column-{status.value}", classes=f"job-column -{status.value}")
         self.status = status
-        self.table = CardTable(id=f"table-{status.value}")
+        history = status in (Status.DONE, Status.FAILED, Status.CANCELLED)
+        self.table = CardTable(id=f"table-{status.value}", keep_newest=history)
         self._title = ""
 
     def compose(self) -> ComposeResult:
@@ -42,7 +43,7 @@ class JobColumn(Vertical):
         self.remove_class("-focused")
 
     def set_count(self, shown: int, total: int) -> None:
-        """Show 'Review 3', or 'Review 1/3' while a filter hides some."""
+        """Show 'Review 3', or 'Review 1/3' while a filter (or the row limit) hides some."""
         count = str(total) if shown == total else f"{shown}/{total}"
         title = f"{TITLES[self.status]} {count}"
         if title != self._title:

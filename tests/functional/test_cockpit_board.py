@@ -220,3 +220,30 @@ async def test_a_long_column_fills_in_after_the_first_paint_and_keeps_up_with_ch
         assert column_ids(app, "running") == ["job-299"]
         assert column_ids(app, "done") == [f"job-{n:03d}" for n in range(0, 300, 50)]  # oldest first
         assert app.screen.selected_job_id() == "job-298"
+
+
+async def test_a_column_past_its_row_limit_shows_the_most_relevant_cards(tmp_path, monkeypatch) -> None:
+    import cockpit.card_table
+    from cockpit_decks import commit, new_deck, run
+
+    monkeypatch.setattr(cockpit.card_table, "LIMIT", 5)
+    jobs = [{"id": f"d{n:02d}", "command": ["true"]} for n in range(8)]
+    jobs += [{"id": f"b{n:02d}", "command": ["true"], "priority": n} for n in range(7)]
+    deck = new_deck(tmp_path / "deck", jobs)
+    for n in range(8):
+        run(deck, f"d{n:02d}", NOW - 1000 + 10 * n, 1)
+    app = make_app(deck.root, watch=False, now=NOW, poll=None)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_until(pilot, lambda: len(column_ids(app, "done")) == 5, what="done to fill")
+        assert column_ids(app, "done") == ["d03", "d04", "d05", "d06", "d07"]  # the newest, oldest first
+        assert column_ids(app, "backlog") == ["b06", "b05", "b04", "b03", "b02"]  # the most urgent
+        title = app.screen.board.columns["done"].query_one(".column-title").render()
+        assert str(title) == "Done 5/8"
+        commit(deck, [{"type": "retried", "job": "d05", "by": "x", "via": "cli"}], NOW)
+        app.sync()  # d05 leaves Done: the next newest hidden card (d02) takes its place
+        assert column_ids(app, "done") == ["d02", "d03", "d04", "d06", "d07"]
+        assert column_ids(app, "backlog") == ["b06", "b05", "b04", "b03", "b02"]  # d05 (priority 0) stays hidden
+        run(deck, "b06", NOW + 1, 1)
+        app.sync()  # b06 leaves the backlog (b01 shows); arrives in Done as the newest (d02 gives way)
+        assert column_ids(app, "backlog") == ["b05", "b04", "b03", "b02", "b01"]
+        assert column_ids(app, "done") == ["d03", "d04", "d06", "d07", "b06"]
