@@ -9,8 +9,10 @@ reads what it draws, the way a terminal would:
   terminal (interpreter start, imports, reading jobs.json and the event log,
   first render), measured three ways: "cold", with no board.json so the whole
   log is folded; "warm", with the board.json snapshot a runner leaves behind;
-  "cached", with a valid .jobdeck/cards.jsonl (left by `jobdeck ls` or by the
-  cockpit on quit: an idle deck), painted before jobs.json is validated;
+  "cached", with the .jobdeck/cards.jsonl that `jobdeck ls` or the cockpit (on
+  quit) leaves, painted before jobs.json is validated; "behind", the same with
+  events appended after the cards were saved (a runner at work), so the first
+  picture is corrected once the deck is read;
 - change to screen: from another process's event being durable in
   events.jsonl (a running job succeeds) to the header's new running count on
   the terminal (file watcher, incremental fold, row move, repaint);
@@ -158,7 +160,7 @@ class Terminal:
         os.close(self.master)
 
 
-MODES = ("cold", "warm", "cached")
+MODES = ("cold", "warm", "cached", "behind")
 
 
 def one_run(template: Path, work: Path, changes: int, *, mode: str) -> tuple[float, float, list[float], float]:
@@ -167,13 +169,19 @@ def one_run(template: Path, work: Path, changes: int, *, mode: str) -> tuple[flo
     subprocess.run(["rm", "-rf", str(deck_dir)], check=True)
     subprocess.run(["cp", "-a", str(template), str(deck_dir)], check=True)
     deck = Deck(deck_dir)
-    if mode in ("warm", "cached"):
+    if mode != "cold":
         with Store(deck, from_snapshot=False) as store:
             store.refresh()
             store.write_snapshot()
-    if mode == "cached":
+    if mode in ("cached", "behind"):
         subprocess.run([sys.executable, "-m", "cli.main", "--deck", str(deck_dir), "ls", "--json"],
                        cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
+    if mode == "behind":
+        ids = [job["id"] for job in json.loads((deck_dir / "jobs.json").read_text())["jobs"]]
+        waiting = ids[-5:]  # never claimed: pausing them is always allowed
+        with Store(deck) as store:
+            store.refresh()
+            store.commit([{"type": "paused", "job": job, "by": "bench", "via": "cli"} for job in waiting])
     tokens = running_tokens(deck)
     term = Terminal([sys.executable, "-m", "cli.main", "--deck", str(deck_dir), "cockpit"], ROOT)
     try:
@@ -236,8 +244,8 @@ def main() -> int:
                 f"RSS {statistics.median(memory):.0f} MB", flush=True)
     print(f"\nload average at the end: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
     print("\nfirst paint: wall (CPU), medians\n")
-    print("| jobs | cold | warm | cached | change to screen (median, max) | RSS |")
-    print("|---:|---:|---:|---:|---:|---:|")
+    print("| jobs | " + " | ".join(MODES) + " | change to screen (median, max) | RSS |")
+    print("|---:|" + "---:|" * len(MODES) + "---:|---:|")
     ms = lambda values: f"{statistics.median(values) * 1000:.0f} ms"  # noqa: E731
     for size, paints, latencies, memory in rows:
         cells = " | ".join(f"{ms(paints[mode][0])} ({ms(paints[mode][1])})" for mode in MODES)

@@ -26,7 +26,7 @@ from state.errors import EditConflict, JobdeckError, SpecError
 
 from cockpit.board_screen import BoardScreen
 from cockpit.confirm_screen import ConfirmScreen
-from cockpit.fast_start import cached_board, save_board
+from cockpit.fast_start import last_cards, save_board
 from cockpit.job_screen import JobScreen
 from cockpit.model import DeckModel
 from cockpit.operations import EditSession, Operator
@@ -219,7 +219,7 @@ class CockpitApp(App[None]):
             return
         model.retime()  # clock-dependent flags as of now, like a fresh computation
         log = model.store.log
-        save_board(model.deck, model.cards_in_order(), spec_digest=model.source.current.digest,
+        save_board(model.deck, model.cards_in_order(), spec=model.source.current.digest,
                    offset=log.offset, last_hash=log.last_hash, now=model.clock())
 
     # -- edit jobs.json in $EDITOR -------------------------------------------------------
@@ -298,11 +298,11 @@ def make_app(deck_path: str | os.PathLike[str], *, watch: bool = True, now: floa
 
     ``now`` freezes the clock (tests, screenshots); ``watch=False`` turns the file
     watcher off; ``poll`` is the safety-net re-check interval in seconds (None: never);
-    ``fast_start`` paints cached cards (if still valid) while the deck is read.
+    ``fast_start`` paints the last saved cards (cockpit/fast_start.py) while the deck is read.
     """
     deck = Deck(Path(deck_path))
     clock = (lambda: now) if now is not None else time.time
-    cached = cached_board(deck, clock()) if fast_start else None
+    cached = last_cards(deck) if fast_start else None
     if cached is not None:
         model = DeckModel.provisional(deck, clock, cached)
     else:

@@ -1,11 +1,12 @@
-"""Start from the card cache: paint the board before jobs.json is validated.
+"""Start from the last cards: paint the board before jobs.json is validated.
 
-`jobdeck ls` keeps the board's cards in ``.jobdeck/cards.jsonl`` (state/cardcache.py)
-together with what they were computed from. While jobs.json, the log and the
-clock still match, those cards are the board, and reading them needs neither
+`jobdeck ls` and the cockpit (on quit) keep the board's cards in
+``.jobdeck/cards.jsonl`` (state/cardcache.py). Reading them needs neither
 pydantic nor a fold of the log: most of a second at 10,000 jobs. The cockpit
-paints them at once and builds its full model in a worker behind them; it
-saves the cache again on quit, so a restart on an idle deck is fast.
+paints them at once, as long as they were computed from the jobs.json on disk,
+even if events were appended since (the header says "reading the deck…"),
+and reads the deck in a worker behind them; what changed since the cards were
+saved is then applied like any other change.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from state.cardcache import cached_cards, save_cards
+from state.cardcache import CARDS_FORMAT, cards_path, save_cards, spec_digest
 from state.deck import Deck
 from state.machine import Status
 from state.views import Card
@@ -26,19 +27,29 @@ def card_from_json(data: Mapping[str, Any]) -> Card:
                    "flags": tuple(data["flags"])})
 
 
-def cached_board(deck: Deck, now: float) -> list[Card] | None:
-    """The cached cards in jobs.json order, if they still describe the deck at ``now``."""
-    cached = cached_cards(deck, now)
-    if cached is None:
-        return None
+def last_cards(deck: Deck) -> list[Card] | None:
+    """The last saved cards in jobs.json order, if they were computed from the jobs.json on disk.
+
+    The cards may be behind the event log; they are a first picture, not the board.
+    """
     try:
-        return [card_from_json(row) for row in json.loads(cached.to_json())]  # one parse, not 10,000
-    except (ValueError, KeyError, TypeError):
+        data = cards_path(deck).read_bytes()
+        raw_spec = deck.spec_path.read_bytes()
+        header_end = data.index(b"\n")
+        index_end = data.index(b"\n", header_end + 1)
+        header = json.loads(data[:header_end])
+        if not isinstance(header, dict) or header.get("format") != CARDS_FORMAT:
+            return None
+        if header.get("spec") != spec_digest(raw_spec):
+            return None
+        rows = data[index_end + 1:].decode().split("\n")[:-1]
+        return [card_from_json(row) for row in json.loads("[" + ",".join(rows) + "]")]  # one parse
+    except (OSError, ValueError, KeyError, TypeError):
         return None
 
 
-def save_board(deck: Deck, cards: list[Card], *, spec_digest: str, offset: int, last_hash: str,
+def save_board(deck: Deck, cards: list[Card], *, spec: str, offset: int, last_hash: str,
                now: float) -> None:
     """Store the cards for the next start (and for `jobdeck ls --json`)."""
-    save_cards(deck, [card.to_json() for card in cards], spec=spec_digest, offset=offset,
+    save_cards(deck, [card.to_json() for card in cards], spec=spec, offset=offset,
                last_hash=last_hash, now=now)

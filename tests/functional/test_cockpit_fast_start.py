@@ -60,13 +60,24 @@ async def test_quit_leaves_the_cards_and_the_next_start_paints_them_first(deck) 
         assert (events(deck)[-1]["type"], events(deck)[-1]["job"]) == ("approved", "c")
 
 
-async def test_a_stale_cache_is_not_used(deck) -> None:
+async def test_cards_behind_the_log_are_a_first_picture_then_catch_up(deck) -> None:
     ls_json(deck)
     commit(deck, [{"type": "retried", "job": "d", "by": "x", "via": "cli"}], NOW)
     app = make_app(deck.root, watch=False, now=NOW)
-    assert app.model.ready  # the log moved on: read the slow way
+    assert not app.model.ready
+    async with app.run_test(size=(120, 40)) as pilot:
+        assert shown_columns(app)["d"] == "failed"  # as the cards were saved
+        await wait_until(pilot, lambda: app.model.ready, what="the deck to be read")
+        await wait_until(pilot, lambda: shown_columns(app).get("d") == "backlog", what="d to move")
+
+
+async def test_cards_from_another_jobs_json_are_not_used(deck) -> None:
+    ls_json(deck)
+    deck.spec_path.write_text(deck.spec_path.read_text().replace('"Bee"', '"Bees"'))
+    app = make_app(deck.root, watch=False, now=NOW)
+    assert app.model.ready  # the slow, complete start
     async with app.run_test(size=(120, 40)):
-        assert shown_columns(app)["d"] == "backlog"
+        assert app.screen.board.columns["review"].table.cell("b").card.title == "Bees"
 
 
 async def test_keys_wait_for_the_deck(deck, monkeypatch) -> None:
