@@ -28,7 +28,7 @@ ENV_VAR = "JOBDECK_DECK"
 
 def check_name(value: str, what: str) -> str:
     """``value`` if it is a safe job id / workspace name, else a JobdeckError."""
-    if not isinstance(value, str) or not ID_RE.match(value):
+    if not isinstance(value, str) or not ID_RE.fullmatch(value):  # match() lets "$" pass a trailing newline
         raise JobdeckError(
             f"invalid {what} {value!r}",
             hint="use 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit",
