@@ -270,10 +270,11 @@ class Runner:
         deferred: set[str] = set()
         for job, key, path in found:
             targets = downstream([job.id], deps)
-            # One file per cycle: a second trigger of a job whose cycle has not ended
-            # (running, or triggered and not yet run) would replace the first file's input
-            # while both files were marked as seen, so the first would never run.
-            if covered & set(targets) or any(_cycle_open(board.state(t)) for t in targets):
+            # One file per trigger: a second trigger of a job still running, or triggered
+            # and not yet claimed (e.g. two files in one scan), would replace the first
+            # file's input while both were marked as seen, so the first would never run.
+            if covered & set(targets) or _trigger_pending(board.state(job.id)) \
+                    or any(board.state(t).status == Status.RUNNING for t in targets):
                 deferred.add(key)
                 continue
             covered.update(targets)
@@ -506,7 +507,9 @@ class Runner:
         if self._inbox_waiting and not self.stopping and self.spec is not None:
             deps = {job.id: job.depends_on for job in self.spec.jobs}
             for root in self._inbox_waiting:  # a deferred inbox file can fire now
-                if not any(_cycle_open(board.state(t)) for t in downstream([root], deps)):
+                targets = downstream([root], deps)
+                if not _trigger_pending(board.state(root)) and \
+                        not any(board.state(t).status == Status.RUNNING for t in targets):
                     return False
         return True
 
@@ -580,9 +583,9 @@ class Runner:
         self.wake.set()
 
 
-def _cycle_open(state: Any) -> bool:
-    """Whether a triggered cycle of the job is still under way (running, or triggered and not finished)."""
-    return state.status == Status.RUNNING or (state.status == Status.BACKLOG and state.cycle > 0)
+def _trigger_pending(state: Any) -> bool:
+    """Whether the job was triggered with an input file and has not been claimed since."""
+    return state.status == Status.BACKLOG and state.cycle > 0 and state.tries == 0 and "input" in state.inputs
 
 
 def _write_quietly(write: Callable[[], None]) -> None:
