@@ -110,17 +110,28 @@ def clock_text(card: Card, now: float) -> str:
 class CardCell:
     """A card rendered as a three-line DataTable cell."""
 
-    __slots__ = ("card", "position", "order", "corner", "clock", "_now", "_lines", "_drawn")
+    __slots__ = ("card", "position", "order", "_now", "_clock", "_lines", "_drawn")
 
     def __init__(self, card: Card, now: float, position: int) -> None:
         self.card = card
         self.position = position
         self.order = sort_key(card, position)
-        self.corner = age_text(card, now)
-        self.clock = clock_text(card, now)
         self._now = now
+        self._clock: str | None = None
         self._lines: tuple[Text, Text] | None = None
         self._drawn: tuple[int, list[Segment]] | None = None
+
+    @property
+    def corner(self) -> str:
+        """Attempt and age, top right."""
+        return age_text(self.card, self._now)
+
+    @property
+    def clock(self) -> str:
+        """The card's clock-dependent texts (computed on first use: most cards past LIMIT never are)."""
+        if self._clock is None:
+            self._clock = clock_text(self.card, self._now)
+        return self._clock
 
     @property
     def lines(self) -> tuple[Text, Text]:
