@@ -13,26 +13,16 @@ import re
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from enum import StrEnum
 from typing import Any
 
-
-class Kind(StrEnum):
-    """What the llm agent does about an error."""
-
-    TRANSIENT = "transient"
-    """Try the same model again after a backoff."""
-    PERSISTENT = "persistent"
-    """The same request to the same model fails the same way: next model."""
-    CONTEXT = "context"
-    """The prompt does not fit: a larger-context model."""
+from agents.base import Failure
 
 
 @dataclass(frozen=True, slots=True)
 class ProviderFailure:
     """One failed call, classified."""
 
-    kind: Kind
+    kind: Failure
     reason: str
     """Short machine-readable reason: rate_limit, server_error, connection, auth, not_found, bad_request, context."""
     message: str
@@ -42,7 +32,7 @@ class ProviderFailure:
     @property
     def model_level(self) -> bool:
         """Whether the failure says something about the model (breaker counts it), not about this request."""
-        return self.kind is Kind.TRANSIENT or self.reason in ("auth", "not_found")
+        return self.kind is Failure.TRANSIENT or self.reason in ("auth", "not_found")
 
 
 _TRANSIENT_NAMES = {
@@ -66,23 +56,23 @@ def classify(exc: BaseException, *, now: Callable[[], float] = time.time) -> Pro
         message = f"HTTP {status}: {message}"
     retry_after = retry_after_seconds(_headers(exc), now=now)
     if "ContextWindowExceededError" in names:
-        return ProviderFailure(Kind.CONTEXT, "context", message, status)
+        return ProviderFailure(Failure.CONTEXT, "context", message, status)
     if status == 429 or "RateLimitError" in names:
-        return ProviderFailure(Kind.TRANSIENT, "rate_limit", message, status, retry_after)
+        return ProviderFailure(Failure.TRANSIENT, "rate_limit", message, status, retry_after)
     for name in names:
         if name in _TRANSIENT_NAMES:
-            return ProviderFailure(Kind.TRANSIENT, _TRANSIENT_NAMES[name], message, status, retry_after)
+            return ProviderFailure(Failure.TRANSIENT, _TRANSIENT_NAMES[name], message, status, retry_after)
     if status is not None:
         if status in (408, 409) or status >= 500:
-            return ProviderFailure(Kind.TRANSIENT, "server_error", message, status, retry_after)
+            return ProviderFailure(Failure.TRANSIENT, "server_error", message, status, retry_after)
         if status in (401, 403):
-            return ProviderFailure(Kind.PERSISTENT, "auth", message, status)
+            return ProviderFailure(Failure.PERSISTENT, "auth", message, status)
         if status == 404:
-            return ProviderFailure(Kind.PERSISTENT, "not_found", message, status)
-        return ProviderFailure(Kind.PERSISTENT, "bad_request", message, status)
+            return ProviderFailure(Failure.PERSISTENT, "not_found", message, status)
+        return ProviderFailure(Failure.PERSISTENT, "bad_request", message, status)
     if isinstance(exc, OSError):
-        return ProviderFailure(Kind.TRANSIENT, "connection", message)
-    return ProviderFailure(Kind.PERSISTENT, "error", f"{type(exc).__name__}: {message}")
+        return ProviderFailure(Failure.TRANSIENT, "connection", message)
+    return ProviderFailure(Failure.PERSISTENT, "error", f"{type(exc).__name__}: {message}")
 
 
 def retry_after_seconds(headers: Mapping[str, str] | None, *, now: Callable[[], float] = time.time) -> float | None:

@@ -43,7 +43,6 @@ from typing import Any
 from agents.base import Agent, AttemptContext, Failure, Outcome
 from agents.breaker import Breaker
 from agents.envref import resolve
-from agents.failures import Kind
 from agents.llm_call import CallResult, stream_call
 from agents.template import render, values_for
 from agents.validation import check_output
@@ -217,14 +216,14 @@ class _Chain:
                                       f"stream broke after {result.bytes_written} bytes: {message}",
                                       model=model, **self.tally.fields()), result.text
             switch = (model, f"{failure.reason}: {failure.message}")
-            if failure.kind is Kind.CONTEXT:
+            if failure.kind is Failure.CONTEXT:
                 if settings.context_model and not context_used:
                     context_used = True
                     queue.appendleft(settings.context_model)
                     continue
                 return Outcome.failed("context", Failure.CONTEXT, message, model=model,
                                       **self.tally.fields()), ""
-            if failure.kind is Kind.TRANSIENT:
+            if failure.kind is Failure.TRANSIENT:
                 retry_after = failure.retry_after if opened is None else max(opened, failure.retry_after or 0.0)
                 deferred = _sooner(deferred, Outcome.failed(failure.reason, Failure.TRANSIENT, message,
                                                             retry_after=retry_after, model=model))
@@ -258,7 +257,7 @@ class _Chain:
             if opened is not None:
                 _emit(ctx, self.redact, "cooldown", model,
                       f"{failure.reason}: {failure.message}; skipped for {opened:.0f}s", seconds=round(opened, 3))
-            if failure.kind is not Kind.TRANSIENT or result.bytes_written or opened is not None:
+            if failure.kind is not Failure.TRANSIENT or result.bytes_written or opened is not None:
                 return result, opened
             tries += 1
             delay = _backoff(tries, settings.retry_delay, failure.retry_after)

@@ -80,7 +80,9 @@ async def stream_call(request: Mapping[str, Any], sink: OutputSink, *, idle: flo
     Raises:
         asyncio.CancelledError: the runner cancelled the attempt (the request is closed first).
     """
-    litellm = load_litellm()
+    # The first import takes seconds: do it off the event loop, which also serves every
+    # other attempt, the heartbeat and operator actions.
+    litellm = await asyncio.to_thread(load_litellm)
     loop = asyncio.get_running_loop()
     result = CallResult(model=str(request["model"]))
     pieces: list[str] = []

@@ -11,6 +11,7 @@ recovery can record it if the runner died before appending it.
 
 from __future__ import annotations
 
+import asyncio
 import fcntl
 import json
 import os
@@ -171,6 +172,7 @@ def build_context(deck: Deck, spec: Any, job: Any, agent_spec: Any, claimed: Cla
         env=env, inputs=inputs, dep_outputs=dep_outputs, previous_output=previous,
         idle_timeout=job.timeout.idle, hard_timeout=job.timeout.hard, grace=job.timeout.grace,
         pass_fds=(claimed.lease_fd,), redactor=redactor, emit=emit,
+        state_dir=deck.state_dir,  # model cooldowns are shared with every runner on the deck
     )
 
 
@@ -256,7 +258,8 @@ async def run_attempt(deck: Deck, spec: Any, job: Any, claimed: Claimed, board: 
         if outcome.ok and (job.validate_ is not None or job.output == "json"):
             from agents.validation import check_output
 
-            reasons = check_output(job, ctx.output.path, ctx.env)
+            # a validator command may take a while: keep the event loop free
+            reasons = await asyncio.to_thread(check_output, job, ctx.output.path, ctx.env)
     except AgentError as exc:
         outcome = Outcome.failed("agent_error", Failure.PERSISTENT, redactor.text(str(exc)))
         reasons = []

@@ -13,6 +13,8 @@ import re
 from collections.abc import Iterable, Mapping
 
 _SECRET_NAME = re.compile(r"(KEY|TOKEN|SECRET|PASSW|CREDENTIAL|AUTH|PRIVATE)", re.IGNORECASE)
+# Locations, not secrets: TIKTOKEN_CACHE_DIR, SSH_AUTH_SOCK, GOOGLE_APPLICATION_CREDENTIALS (a path)...
+_LOCATION_NAME = re.compile(r"(_DIR|_PATH|_FILE|_SOCK|_HOME|_URL)$|^(PATH|HOME|PWD|SHELL)$", re.IGNORECASE)
 MIN_SECRET_LENGTH = 6
 
 
@@ -38,7 +40,7 @@ class Redactor:
         environ = os.environ if environ is None else environ
         wanted = set(referenced)
         return cls({name: value for name, value in environ.items()
-                    if name in wanted or _SECRET_NAME.search(name)})
+                    if name in wanted or (_SECRET_NAME.search(name) and not _LOCATION_NAME.search(name))})
 
     def exposed_in(self, environ: Mapping[str, str]) -> bool:
         """Whether any known secret is visible in ``environ`` (so a child could print it)."""

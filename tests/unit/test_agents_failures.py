@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import pytest
 
-from agents.failures import Kind, classify, retry_after_seconds
+from agents.base import Failure
+from agents.failures import classify, retry_after_seconds
 
 
 def error(name: str, status: int | None = None, message: str = "boom", headers: dict[str, str] | None = None,
@@ -24,21 +25,21 @@ def error(name: str, status: int | None = None, message: str = "boom", headers: 
 
 
 @pytest.mark.parametrize(("exc", "kind", "reason"), [
-    (error("RateLimitError", 429), Kind.TRANSIENT, "rate_limit"),
-    (error("ServiceUnavailableError", 503), Kind.TRANSIENT, "server_error"),
-    (error("InternalServerError", 500), Kind.TRANSIENT, "server_error"),
-    (error("APIError", 502), Kind.TRANSIENT, "server_error"),
-    (error("Timeout", 408), Kind.TRANSIENT, "timeout"),
-    (error("APIConnectionError"), Kind.TRANSIENT, "connection"),
-    (error("AuthenticationError", 401), Kind.PERSISTENT, "auth"),
-    (error("PermissionDeniedError", 403), Kind.PERSISTENT, "auth"),
-    (error("NotFoundError", 404), Kind.PERSISTENT, "not_found"),
-    (error("BadRequestError", 400), Kind.PERSISTENT, "bad_request"),
-    (error("ContextWindowExceededError", 400, base=error("BadRequestError").__class__), Kind.CONTEXT, "context"),
-    (ConnectionRefusedError("refused"), Kind.TRANSIENT, "connection"),
-    (ValueError("a bug"), Kind.PERSISTENT, "error"),
+    (error("RateLimitError", 429), Failure.TRANSIENT, "rate_limit"),
+    (error("ServiceUnavailableError", 503), Failure.TRANSIENT, "server_error"),
+    (error("InternalServerError", 500), Failure.TRANSIENT, "server_error"),
+    (error("APIError", 502), Failure.TRANSIENT, "server_error"),
+    (error("Timeout", 408), Failure.TRANSIENT, "timeout"),
+    (error("APIConnectionError"), Failure.TRANSIENT, "connection"),
+    (error("AuthenticationError", 401), Failure.PERSISTENT, "auth"),
+    (error("PermissionDeniedError", 403), Failure.PERSISTENT, "auth"),
+    (error("NotFoundError", 404), Failure.PERSISTENT, "not_found"),
+    (error("BadRequestError", 400), Failure.PERSISTENT, "bad_request"),
+    (error("ContextWindowExceededError", 400, base=error("BadRequestError").__class__), Failure.CONTEXT, "context"),
+    (ConnectionRefusedError("refused"), Failure.TRANSIENT, "connection"),
+    (ValueError("a bug"), Failure.PERSISTENT, "error"),
 ])
-def test_classify(exc: Exception, kind: Kind, reason: str) -> None:
+def test_classify(exc: Exception, kind: Failure, reason: str) -> None:
     failure = classify(exc)
     assert (failure.kind, failure.reason) == (kind, reason)
 
