@@ -46,6 +46,12 @@ class Board(Horizontal):
 
     def on_mount(self) -> None:
         self.columns[Status.CANCELLED].display = self.show_cancelled
+        # The first frame is drawn before the tables hear of their size: start from
+        # an estimate (terminal width shared by the columns, less gaps and scrollbar).
+        tables = self.tables()
+        estimate = (self.app.size.width - (len(tables) - 1)) // max(1, len(tables)) - 1
+        for table in tables:
+            table.fit(estimate)
         self.rebuild()
 
     # -- keeping up with the model -------------------------------------------------

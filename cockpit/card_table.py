@@ -219,7 +219,11 @@ class CardTable(DataTable[CardCell]):
 
     def on_resize(self, event: Resize) -> None:
         """Cards fill the column: the one DataTable column is as wide as the widget."""
-        width = max(1, self.scrollable_content_region.width - 2 * self.cell_padding)
+        self.fit(self.scrollable_content_region.width)
+
+    def fit(self, width: int) -> None:
+        """Make the card column ``width`` cells wide, padding included."""
+        width = max(1, width - 2 * self.cell_padding)
         column = self.columns[COLUMN]  # type: ignore[index]
         if column.width != width:
             column.width = width

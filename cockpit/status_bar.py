@@ -35,7 +35,7 @@ class StatusBar(Widget):
         for status in COLUMNS:
             count = stats.counts[status]
             label = f"{TITLES[status]} " if wide else SHORT[status.value]
-            value = f"{count}/{stats.capacity}" if status.value == "running" else str(count)
+            value = f"{count}/{stats.capacity}" if status.value == "running" and not stats.loading else str(count)
             style = "bold red" if status.value == "failed" and count else ""
             text.append(" ")
             text.append(f"{label}{value}", style)
