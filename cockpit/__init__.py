@@ -11,7 +11,12 @@ How it is put together, and where it departs from the target design:
   up. ``OutputTail`` watches only the attempt directory it shows.
 - ``board.Board`` holds one ``CardTable`` (DataTable keyed by job id) per
   column and applies deltas row by row; large rebuilds add the first screenful
-  at once and the rest in chunks after the first paint.
+  at once and the rest in chunks after the first paint. A column shows at most
+  1,000 cards (DataTable's per-change cost is linear in its rows); the title
+  says how many are shown and the filter reaches the rest.
+- ``fast_start`` paints the cards last saved in .jobdeck/cards.jsonl (by
+  `jobdeck ls` or the cockpit on quit) when they come from the jobs.json on
+  disk, and the full model is read in a thread worker behind them.
 - Keys act through ``operations.Operator``: events via ``state.actions.act``
   with ``via="cockpit"`` on a second Store (``act`` folds what it reads into the
   Store it is given, which would hide those records from the board's refresh);

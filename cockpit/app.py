@@ -27,6 +27,7 @@ from state.errors import EditConflict, JobdeckError, SpecError
 from cockpit.board_screen import BoardScreen
 from cockpit.confirm_screen import ConfirmScreen
 from cockpit.fast_start import last_cards, save_board
+from cockpit.job_commands import JobCommands
 from cockpit.job_screen import JobScreen
 from cockpit.model import DeckModel
 from cockpit.operations import EditSession, Operator
@@ -44,6 +45,7 @@ class CockpitApp(App[None]):
 
     CSS_PATH = "cockpit.tcss"
     TITLE = "jobdeck"
+    COMMANDS = App.COMMANDS | {JobCommands}
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (110, "-wide")]
     BINDINGS = [
         Binding("q", "quit", "quit"),

@@ -247,3 +247,22 @@ async def test_a_column_past_its_row_limit_shows_the_most_relevant_cards(tmp_pat
         app.sync()  # b06 leaves the backlog (b01 shows); arrives in Done as the newest (d02 gives way)
         assert column_ids(app, "backlog") == ["b05", "b04", "b03", "b02", "b01"]
         assert column_ids(app, "done") == ["d03", "d04", "d06", "d07", "b06"]
+
+
+async def test_command_palette_opens_a_job(deck) -> None:
+    from cockpit.detail_screen import DetailScreen
+
+    app = make_app(deck.root, watch=False, now=NOW)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("ctrl+p", *"open crashy")
+        await wait_until(pilot, lambda: "open crashy" in _palette_text(app), what="the hit")
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: isinstance(app.screen, DetailScreen), what="the detail")
+        assert app.screen.job_id == "crashy"
+
+
+def _palette_text(app) -> str:
+    from textual.command import CommandList
+
+    lists = app.screen.query(CommandList)
+    return " ".join(str(option.prompt) for option in lists.first().options) if lists else ""
