@@ -92,8 +92,8 @@ def _kill_runner_at(tmp_path: Path, points: list[str], jobs: int) -> dict[str, f
     assert result.lost_jobs == [], result.lost_jobs
     assert restarts, "no crashed runner ever got as far as a claim"
     assert max(restarts) < RESTART_LIMIT, f"restart to first claim took {max(restarts):.2f}s"
-    figures = {"kills": len(points), "jobs": jobs, "restart_median": sorted(restarts)[len(restarts) // 2],
-               "restart_max": max(restarts), "corrupt": len(result.corrupt_files),
+    figures = {"kills": len(points), "jobs": jobs, "restart_median_s": round(sorted(restarts)[len(restarts) // 2], 2),
+               "restart_max_s": round(max(restarts), 2), "corrupt": len(result.corrupt_files),
                "double": len(result.double_starts), "lost": len(result.lost_jobs),
                "temp_files_left": len(result.leftover_temp_files),
                "interrupted": sum(1 for s in result.states.values() if s == "review")}
