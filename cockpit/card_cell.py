@@ -87,10 +87,13 @@ def status_line(card: Card, now: float) -> Text:
     return Text(inert(card.agent), "dim")
 
 
-def age_text(card: Card, now: float) -> str:
-    """'1/3 4m': attempt (when retries are possible) and time in the column (elapsed, if running)."""
+def age_text(card: Card, now: float, *, always_attempt: bool = False) -> str:
+    """'1/3 4m': attempt and time in the column (elapsed, if running).
+
+    '1/1' says little, so a single-attempt job shows only its age unless ``always_attempt``.
+    """
     parts = []
-    if card.attempt and (card.max_attempts > 1 or card.attempt > 1):
+    if card.attempt and (always_attempt or card.max_attempts > 1 or card.attempt > 1):
         parts.append(f"{card.attempt}/{card.max_attempts}")
     if card.since is not None:
         parts.append(age(now - card.since))
@@ -160,7 +163,9 @@ class CardCell:
         return self._drawn[1]
 
     def _layout(self, width: int) -> list[Text]:
-        corner = self.corner
+        corner = age_text(self.card, self._now, always_attempt=True)
+        if len(self.card.id) + len(corner) + 1 > width:  # narrow: drop a '1/1'
+            corner = self.corner
         room = width - len(corner) - 1 if corner else width
         if room < 4:  # too narrow for both: the id wins
             corner, room = "", width
