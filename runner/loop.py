@@ -38,6 +38,7 @@ from runner.selection import ReadyIndex
 from state.board import Board, Store, open_store
 from state.crashpoint import crash_point
 from state.deck import Deck
+from state.errors import LockTimeout
 from state.graph import downstream
 from state.loader import SpecSource
 from state.machine import Status
@@ -540,7 +541,14 @@ class Runner:
         try:
             while True:
                 self.wake.clear()
-                deadline = await self.turn()
+                try:
+                    deadline = await self.turn()
+                except LockTimeout as exc:
+                    # Another process holds the deck lock too long (e.g. a stopped runner or
+                    # editor). Every write starts by taking the lock, so nothing was changed:
+                    # report it and try again rather than exit and orphan our attempts.
+                    self.report({"type": "lock_timeout", "message": str(exc)})
+                    deadline = self.clock() + 1.0
                 now = self.clock()
                 if self.once and self.idle(now):
                     return
