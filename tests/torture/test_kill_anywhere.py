@@ -50,7 +50,7 @@ RESTART_LIMIT = 2.0
 def _crash_runner(deck: Path, point: str) -> float | None:
     """Run a runner armed at ``point`` until it dies; return seconds to its first claim, if any."""
     began = time.monotonic()
-    runner = start_runner(deck, "--quiet", env=env_for(deck, JOBDECK_CRASH_AT=point))
+    runner = start_runner(deck, "--quiet", env=env_for(deck, JOBDECK_CRASH_AT=point, PYTHONFAULTHANDLER="1"))
     first_claim: float | None = None
 
     def died_or_claimed() -> bool:
@@ -61,6 +61,10 @@ def _crash_runner(deck: Path, point: str) -> float | None:
 
     try:
         wait_for(died_or_claimed, timeout=60, what=f"the runner to reach {point}")
+    except AssertionError:
+        runner.send_signal(signal.SIGABRT)  # faulthandler prints where every thread is stuck
+        _, err = runner.communicate(timeout=30)
+        raise AssertionError(f"the runner did not reach {point} in 60 s; its stacks:\n{err[-6000:]}") from None
     finally:
         stop(runner)
     _, err = runner.communicate()

@@ -37,6 +37,16 @@ def _jobs(ledger: Path, count: int) -> list[dict]:
     return [{"id": f"r{i:05d}", "command": ["bash", "-c", slow if i % 10 == 0 else quick]} for i in range(count)]
 
 
+def _holds_deck_lock(deck: Path, pid: int) -> bool:
+    """Whether ``pid`` holds the flock on .jobdeck/lock (from /proc/locks)."""
+    inode = (deck / ".jobdeck" / "lock").stat().st_ino
+    for line in Path("/proc/locks").read_text().splitlines():
+        fields = line.split()
+        if len(fields) > 5 and fields[1] == "FLOCK" and fields[4] == str(pid) and fields[5].endswith(f":{inode}"):
+            return True
+    return False
+
+
 def _running_of(deck: Path, pid: int) -> list[str]:
     """Jobs whose current attempt was claimed by the runner with this pid."""
     claimed_by = {e["job"]: e["pid"] for e in events(deck) if e["type"] == "claimed"}
@@ -64,7 +74,8 @@ def _several_runners(tmp_path: Path, jobs: int, freezes: int, seed: int) -> dict
             time.sleep(rng.uniform(0.0, 0.1))  # a random moment to freeze at
             os.kill(victim.pid, signal.SIGSTOP)
             held = _running_of(deck, victim.pid)
-            if not held:
+            if not held or _holds_deck_lock(deck, victim.pid):
+                # frozen inside the deck lock, every runner would wait for it (see docs/RELIABILITY.md)
                 os.kill(victim.pid, signal.SIGCONT)
                 continue
             job = held[0]
