@@ -74,7 +74,7 @@ class CockpitApp(App[None]):
             self.error = error
 
     def __init__(self, model: DeckModel, *, watch: bool = True, poll: float | None = 5.0,
-                 ticking: bool = True) -> None:
+                 ticking: bool = True, save_on_start: bool = False) -> None:
         # NO_COLOR: Textual's default turns colours into greys, which leaves red and
         # magenta text dark on a dark background; with ANSI colours the NoColor filter
         # drops colour entirely and the terminal's own foreground is used.
@@ -87,6 +87,7 @@ class CockpitApp(App[None]):
         self.watching = watch
         self.poll = poll
         self.ticking = ticking
+        self.save_on_start = save_on_start
         self._ticks = 0
         self._stop_watch: asyncio.Event | None = None
 
@@ -96,6 +97,8 @@ class CockpitApp(App[None]):
     def on_mount(self) -> None:
         if self.model.ready:
             self._start_watching()
+            if self.save_on_start:  # so the next start can paint first, even after a kill
+                self.call_after_refresh(self.save_card_cache, in_worker=True)
         else:
             self.call_after_refresh(self.load_deck)  # after the first paint, not competing with it
         if self.poll:
@@ -214,15 +217,19 @@ class CockpitApp(App[None]):
         self.save_card_cache()
         self.exit()
 
-    def save_card_cache(self) -> None:
+    def save_card_cache(self, *, in_worker: bool = False) -> None:
         """Leave the cards for the next start (and `jobdeck ls --json`), exact as of now."""
         model = self.model
         if not model.ready or model.source.current is None or model.spec_error is not None:
             return
         model.retime()  # clock-dependent flags as of now, like a fresh computation
         log = model.store.log
-        save_board(model.deck, model.cards_in_order(), spec=model.source.current.digest,
-                   offset=log.offset, last_hash=log.last_hash, now=model.clock())
+        save = partial(save_board, model.deck, model.cards_in_order(), spec=model.source.current.digest,
+                       offset=log.offset, last_hash=log.last_hash, now=model.clock())
+        if in_worker:
+            self.run_worker(save, thread=True, group="save", exit_on_error=False)
+        else:
+            save()
 
     # -- edit jobs.json in $EDITOR -------------------------------------------------------
 
@@ -310,7 +317,9 @@ def make_app(deck_path: str | os.PathLike[str], *, watch: bool = True, now: floa
     else:
         model = _read_model(deck, clock)
         model.read_heartbeats()
-    return CockpitApp(model, watch=watch, poll=poll, ticking=now is None)
+    # A frozen clock (tests, screenshots) must not stamp the shared card cache with its fake time.
+    return CockpitApp(model, watch=watch, poll=poll, ticking=now is None,
+                      save_on_start=now is None and cached is None)
 
 
 def _read_model(deck: Deck, clock: Callable[[], float]) -> DeckModel:
