@@ -106,8 +106,12 @@ def audit(deck: Path, ledger: Path, job_ids: list[str]) -> Audit:
 
 
 def start_runner(deck: Path, *args: str, env: dict[str, str] | None = None,
-                 preexec_fn: Any = None, stdout: Any = subprocess.PIPE) -> subprocess.Popen[str]:
-    """`jobdeck run --json ARGS` in the background (JSON lines on stdout)."""
+                 preexec_fn: Any = None, stdout: Any = subprocess.DEVNULL) -> subprocess.Popen[str]:
+    """`jobdeck run --json ARGS` in the background (JSON lines on stdout).
+
+    Pass a file as ``stdout`` to keep the lines; never an unread pipe: a runner
+    that prints an event per transition fills a pipe's 64 KiB and blocks on it.
+    """
     return subprocess.Popen([sys.executable, "-m", "cli.main", "run", "--json", *args], cwd=deck,
                             env=env or env_for(deck), stdout=stdout, stderr=subprocess.PIPE,
                             text=True, preexec_fn=preexec_fn)
