@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import stat
 import sys
 from pathlib import Path
@@ -14,7 +13,7 @@ from cockpit.app import make_app
 from cockpit.confirm_screen import ConfirmScreen
 from cockpit.new_job_screen import NewJobScreen
 from cockpit.reason_screen import ReasonScreen
-from cockpit_decks import NOW, busy_deck, claim, column_ids, events, shown_columns, wait_until
+from cockpit_decks import NOW, busy_deck, column_ids, events, shown_columns, wait_until
 
 pytestmark = pytest.mark.anyio
 
