@@ -16,21 +16,21 @@ from functools import partial
 from pathlib import Path
 
 from textual import on, work
-from textual.app import App, SuspendNotSupported, SystemCommand
+from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.message import Message
 from textual.screen import Screen
 
 from state.deck import Deck
-from state.errors import EditConflict, JobdeckError, SpecError
+from state.errors import JobdeckError
 
 from cockpit.board_screen import BoardScreen
-from cockpit.confirm_screen import ConfirmScreen
 from cockpit.fast_start import last_cards, save_board
 from cockpit.job_commands import JobCommands
 from cockpit.job_screen import JobScreen
 from cockpit.model import DeckModel
-from cockpit.operations import EditSession, Operator
+from cockpit.operations import Operator
+from cockpit.spec_editor import SpecEditor
 from cockpit.watcher import changes, deck_targets
 
 # Screens opened later (detail, review, help, new job) are imported when first
@@ -231,50 +231,9 @@ class CockpitApp(App[None]):
         else:
             save()
 
-    # -- edit jobs.json in $EDITOR -------------------------------------------------------
-
     def edit_spec(self) -> None:
-        """Suspend, edit a private copy, validate, install by compare-and-swap (like `jobdeck edit`)."""
-        try:
-            session = EditSession.start(self.model.deck)
-        except OSError as exc:
-            self.notify(f"cannot edit jobs.json: {exc}", severity="error")
-            return
-        self._edit_round(session)
-
-    def _edit_round(self, session: EditSession) -> None:
-        try:
-            try:
-                with self.suspend():
-                    session.run_editor()
-            except SuspendNotSupported:  # headless (tests): the editor needs no terminal
-                session.run_editor()
-            installed = session.finish()
-        except SpecError as exc:
-            self._offer_again(session, "jobs.json would not be valid. Edit again?", str(exc))
-            return
-        except EditConflict as exc:
-            self._offer_again(session, "jobs.json changed on disk while you edited. Edit again on top of it?",
-                              f"{exc.message}. Your version is kept in the copy you will edit.", rebase=True)
-            return
-        except JobdeckError as exc:
-            self.notify(str(exc), title="edit", severity="error")
-            return
-        self.sync()
-        self.notify("installed jobs.json" if installed else "no changes", timeout=3)
-
-    def _offer_again(self, session: EditSession, question: str, detail: str, *, rebase: bool = False) -> None:
-        self.notify(detail, title="jobs.json not installed", severity="error")
-
-        def answered(again: bool | None) -> None:
-            if again:
-                if rebase:
-                    session.rebase()
-                self._edit_round(session)
-            else:
-                self.notify(f"nothing installed; your copy is kept at {session.copy}", severity="warning")
-
-        self.push_screen(ConfirmScreen(question, detail=detail, yes="Edit again", no="Give up"), answered)
+        """Edit jobs.json in $EDITOR (suspended), validated and installed like `jobdeck edit`."""
+        SpecEditor(self, self.model.deck, on_installed=self.sync).start()
 
     # -- command palette -------------------------------------------------------------------
 
