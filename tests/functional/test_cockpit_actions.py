@@ -208,3 +208,23 @@ async def test_new_job_form_adds_to_jobs_json(deck) -> None:
         job = json.loads(deck.spec_path.read_text())["jobs"][-1]
         assert job == {"id": "hello", "command": ["echo", "hello world"], "labels": ["demo", "new"]}
         assert "hello" in column_ids(app, "backlog")
+
+
+async def test_edit_never_overwrites_a_save_made_meanwhile(deck, tmp_path, monkeypatch) -> None:
+    monkeypatch.delenv("VISUAL", raising=False)
+    spec = str(deck.spec_path)
+    monkeypatch.setenv("EDITOR", write_editor(tmp_path, (
+        f"other = json.load(open({spec!r}))\n"
+        "other['jobs'].append({'id': 'saved-by-hand', 'command': ['true']})\n"
+        f"json.dump(other, open({spec!r}, 'w'))\n"
+        "mine = json.load(open(path))\n"
+        "mine['jobs'].append({'id': 'mine', 'command': ['true']})\n"
+        "json.dump(mine, open(path, 'w'))")))
+    app = make_app(deck.root, watch=False, now=NOW)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("e")
+        assert isinstance(app.screen, ConfirmScreen)
+        assert "changed on disk" in app.screen.question
+        await pilot.press("n")
+        ids = [job["id"] for job in json.loads(deck.spec_path.read_text())["jobs"]]
+        assert "saved-by-hand" in ids and "mine" not in ids
