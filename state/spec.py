@@ -46,7 +46,8 @@ Duration = Annotated[
 
 
 def _drop_comments(value: Any) -> Any:
-    if isinstance(value, dict):
+    # Runs for every object in jobs.json: copy only the rare dict that has a comment key.
+    if isinstance(value, dict) and any(k[:1] in ("/", "$") for k in value):
         return {k: v for k, v in value.items() if not (k.startswith("//") or k == "$comment")}
     return value
 
