@@ -78,7 +78,7 @@ def _load(tmp_path: Path, queued: int, llm: int) -> dict[str, float]:
 
 
 def test_queued_jobs_and_concurrent_llm_calls_stay_within_memory(tmp_path: Path) -> None:
-    write_figure("load", _load(tmp_path, queued=600, llm=20))
+    write_figure("load", _load(tmp_path, queued=300, llm=20))
 
 
 @pytest.mark.slow
