@@ -42,7 +42,7 @@ def _overlap(calls: list) -> int:  # type: ignore[type-arg]
     return best
 
 
-def _load(tmp_path: Path, queued: int, llm: int) -> dict[str, float]:
+def _load(tmp_path: Path, queued: int, llm: int, name: str) -> None:
     with LLMServer(latency=1.0) as server:
         jobs = [{"id": f"q{i:05d}", "command": ["true"]} for i in range(queued)]
         jobs += [{"id": f"llm{i:03d}", "agent": "local", "model": "openai/load", "prompt": f"job {i}"}
@@ -71,17 +71,18 @@ def _load(tmp_path: Path, queued: int, llm: int) -> dict[str, float]:
     overlap = _overlap(calls)
     assert overlap >= llm * 0.8, f"only {overlap} LLM calls overlapped"
     peak_mb = peak / 1024
-    assert peak_mb < RSS_LIMIT_MB, f"runner peak RSS {peak_mb:.0f} MB"
+    write_figure(name, {"queued": queued, "llm": llm, "llm_overlap": overlap, "peak_rss_mb": round(peak_mb, 1),
+                        "rss_target_mb": RSS_LIMIT_MB, "seconds": round(took, 1), "lost": len(not_done)})
     assert jobdeck(deck, "audit", "verify").returncode == 0
-    return {"queued": queued, "llm": llm, "llm_overlap": overlap, "peak_rss_mb": round(peak_mb, 1),
-            "seconds": round(took, 1), "lost": len(not_done)}
+    assert peak_mb < RSS_LIMIT_MB, f"runner peak RSS {peak_mb:.0f} MB"
+
 
 
 def test_queued_jobs_and_concurrent_llm_calls_stay_within_memory(tmp_path: Path) -> None:
-    write_figure("load", _load(tmp_path, queued=300, llm=20))
+    _load(tmp_path, queued=300, llm=20, name="load")
 
 
 @pytest.mark.slow
 @pytest.mark.timeout(1800)
 def test_load_long(tmp_path: Path) -> None:
-    write_figure("load_long", _load(tmp_path, queued=10_000, llm=50))
+    _load(tmp_path, queued=10_000, llm=50, name="load_long")
