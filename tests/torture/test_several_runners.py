@@ -37,6 +37,11 @@ def _jobs(ledger: Path, count: int) -> list[dict]:
     return [{"id": f"r{i:05d}", "command": ["bash", "-c", slow if i % 10 == 0 else quick]} for i in range(count)]
 
 
+def _all_done(deck: Path, ids: list[str]) -> bool:
+    states = board(deck)
+    return all(states.get(j) is not None and states[j].status.value == "done" for j in ids)
+
+
 def _holds_deck_lock(deck: Path, pid: int) -> bool:
     """Whether ``pid`` holds the flock on .jobdeck/lock (from /proc/locks)."""
     inode = (deck / ".jobdeck" / "lock").stat().st_ino
@@ -70,7 +75,13 @@ def _several_runners(tmp_path: Path, jobs: int, freezes: int, seed: int) -> dict
     revoked: list[tuple[str, int]] = []  # (job, stale token)
     try:
         for _ in range(freezes):
-            wait_for(lambda: _running_of(deck, victim.pid), timeout=60, what="the victim to hold a claim")
+            if _all_done(deck, ids):
+                break  # the others finished the deck: no claim left to freeze on
+            wait_for(lambda: _running_of(deck, victim.pid) or _all_done(deck, ids), timeout=60,
+                     what="the victim to hold a claim")
+            assert victim.poll() is None, "the victim runner died"
+            if _all_done(deck, ids):
+                break
             time.sleep(rng.uniform(0.0, 0.1))  # a random moment to freeze at
             os.kill(victim.pid, signal.SIGSTOP)
             held = _running_of(deck, victim.pid)
@@ -94,8 +105,7 @@ def _several_runners(tmp_path: Path, jobs: int, freezes: int, seed: int) -> dict
             wait_for(lambda: board(deck)[job].status.value == "done", timeout=60,
                      what="the retried job to be run by another runner")
             os.kill(victim.pid, signal.SIGCONT)
-        wait_for(lambda: all(board(deck).get(j) is not None and board(deck)[j].status.value == "done" for j in ids),
-                 timeout=300, what="every job done")
+        wait_for(lambda: _all_done(deck, ids), timeout=600, what="every job done")
     finally:
         for runner in runners:
             stop(runner)
@@ -111,6 +121,7 @@ def _several_runners(tmp_path: Path, jobs: int, freezes: int, seed: int) -> dict
     assert result.corrupt_files == [] and result.chain_ok
     assert result.double_starts == [], result.double_starts
     assert result.lost_jobs == []
+    assert revoked, "the victim was never frozen holding a claim: the test proved nothing"
     runners_used = {e["runner"] for e in log if e["type"] == "claimed"}
     assert len(runners_used) == 4, "every runner should have claimed work"
     return {"jobs": jobs, "runners": 4, "freezes": len(revoked), "refused": len(refused),
