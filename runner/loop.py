@@ -444,6 +444,15 @@ class Runner:
         def emit(event: Mapping[str, Any]) -> None:
             self.progress.append({**event, "job": job.id, "token": claimed.token})
 
+        if self._revoked(claimed):
+            # The claim was revoked between the settle that made it and this task's first
+            # step (e.g. the runner was stopped and the operator cancelled and retried the
+            # job meanwhile): fencing would refuse our events, but only not starting the
+            # program prevents a stale second run.
+            event = {"type": "failed", "job": job.id, "token": claimed.token, "reason": "cancelled"}
+            self.finished.append((claimed, event))
+            self.wake.set()
+            return
         try:
             event = await run_attempt(self.deck, self.spec, job, claimed, self.store.board,  # type: ignore[union-attr]
                                       self.redactor, emit, self.environ, self.clock)
@@ -468,6 +477,14 @@ class Runner:
             _write_quietly(lambda: write_result(claimed, event, 0, self.clock()))
         self.finished.append((claimed, event))
         self.wake.set()
+
+    def _revoked(self, claimed: Claimed) -> bool:
+        """Whether the log, read now, no longer shows ``claimed`` as the job's current attempt."""
+        store = self.store
+        assert store is not None
+        self._absorb(store.refresh())
+        state = store.board.state(claimed.job_id)
+        return state.status != Status.RUNNING or state.token != claimed.token
 
     # -- waiting ------------------------------------------------------------------------
 
