@@ -91,8 +91,11 @@ def _several_runners(tmp_path: Path, jobs: int, freezes: int, seed: int) -> dict
                 continue
             job = held[0]
             token = board(deck)[job].token
-            # its child is not frozen: wait for it to end so the retry cannot overlap it
-            wait_for(lambda: not (ledger / f"{job}.running").exists() and starts(ledger, job),
+            # its child, if it was started, is not frozen: wait for it to end so the retry
+            # cannot overlap it (a claim frozen before its spawn has no child at all)
+            frozen_at = time.monotonic()
+            wait_for(lambda: not (ledger / f"{job}.running").exists()
+                     and (starts(ledger, job) or time.monotonic() - frozen_at > 2.0),
                      timeout=30, what="the frozen runner's child to finish")
             others_done = sum(1 for st in board(deck).values() if st.status.value == "done")
             wait_for(lambda: sum(1 for st in board(deck).values() if st.status.value == "done") > others_done + 5
@@ -114,6 +117,8 @@ def _several_runners(tmp_path: Path, jobs: int, freezes: int, seed: int) -> dict
     log = events(deck)
     for job, token in revoked:
         assert any(r.get("job") == job for r in refused), f"the stale outcome of {job} was not refused"
+        tries = starts(ledger, job)
+        assert tries in (["1", "2"], ["2"]), f"{job}: the revoked attempt started after its retry: {tries}"
         cancel_seq = max(e["seq"] for e in log if e["job"] == job and e["type"] == "cancelled") if log else 0
         stale = [e for e in log if e.get("job") == job and e.get("token") == token and e["seq"] > cancel_seq]
         assert stale == [], f"a transition with the stale token {token} of {job} was stored: {stale}"
