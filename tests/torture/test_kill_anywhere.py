@@ -91,8 +91,12 @@ def _kill_runner_at(tmp_path: Path, points: list[str], jobs: int) -> dict[str, f
     ids = [job["id"] for job in spec]
     deck = make_deck(tmp_path, spec, limits={"parallel": 4})
     restarts = []
+    kills = 0
     for point in points:
+        if kills and audit_states_final(deck, ids):
+            break  # the deck is done: the remaining points have nothing to crash in
         took = _crash_runner(deck, point, ids)
+        kills += 1
         if took is not None:
             restarts.append(took)
     runner = start_runner(deck, "--quiet")
@@ -108,7 +112,7 @@ def _kill_runner_at(tmp_path: Path, points: list[str], jobs: int) -> dict[str, f
     assert result.lost_jobs == [], result.lost_jobs
     assert restarts, "no crashed runner ever got as far as a claim"
     assert max(restarts) < RESTART_LIMIT, f"restart to first claim took {max(restarts):.2f}s"
-    figures = {"kills": len(points), "jobs": jobs, "restart_median_s": round(sorted(restarts)[len(restarts) // 2], 2),
+    figures = {"kills": kills, "jobs": jobs, "restart_median_s": round(sorted(restarts)[len(restarts) // 2], 2),
                "restart_max_s": round(max(restarts), 2), "corrupt": len(result.corrupt_files),
                "double": len(result.double_starts), "lost": len(result.lost_jobs),
                "temp_files_left": len(result.leftover_temp_files),
@@ -191,9 +195,11 @@ def _events_lenient(deck: Path) -> list[dict]:
 @pytest.mark.slow
 @pytest.mark.timeout(2400)
 def test_runner_killed_at_random_crash_points_long(tmp_path: Path) -> None:
-    """300 kills: every point, at a random hit count (seeded), on one deck of 6,000 jobs."""
+    """200 kills: random points at random hit counts (seeded), on one deck of 6,000 jobs."""
     rng = random.Random(20261121)
     names = sorted({p.split(":")[0] for p in RUNNER_POINTS})
-    points = [f"{rng.choice(names)}:{rng.randint(1, 6)}" for _ in range(300)]
+    # atomic.* points are hit by heartbeats (every 5 s): only the first is quick to reach
+    points = [f"{name}:{1 if name.startswith('atomic.') else rng.randint(1, 6)}"
+              for name in (rng.choice(names) for _ in range(200))]
     figures = _kill_runner_at(tmp_path, points, jobs=6000)
     write_figure("kill_anywhere_runner_long", figures)
