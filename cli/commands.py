@@ -372,10 +372,3 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from cli.demo import run_demo
 
     return run_demo(Path(args.dir), headless=args.headless)
-
-
-def environ_editor() -> list[str]:
-    """The user's editor command ($VISUAL, $EDITOR, else vi), split like a shell would."""
-    import shlex
-
-    return shlex.split(os.environ.get("VISUAL") or os.environ.get("EDITOR") or "vi")

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import difflib
 import os
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -20,7 +19,7 @@ from state.atomic import write_atomic
 from state.deck import Deck
 from state.errors import EditConflict, JobdeckError, SpecError
 from state.loader import parse_spec
-from state.specfile import install
+from state.specfile import install, run_editor
 
 
 def _ask(question: str) -> bool:
@@ -28,19 +27,6 @@ def _ask(question: str) -> bool:
         return False
     answer = input(f"{question} [Y/n] ").strip().lower()
     return answer in ("", "y", "yes")
-
-
-def _run_editor(path: Path) -> None:
-    from cli.commands import environ_editor
-
-    argv = [*environ_editor(), str(path)]
-    try:
-        code = subprocess.call(argv)
-    except FileNotFoundError:
-        raise JobdeckError(f"editor not found: {argv[0]}", hint="set $EDITOR, e.g. EDITOR=nano") from None
-    if code != 0:
-        raise JobdeckError(f"the editor exited with code {code}; nothing was installed",
-                           hint=f"your copy is kept at {path}")
 
 
 def _diff(old: bytes, new: bytes, old_name: str, new_name: str) -> None:
@@ -59,7 +45,7 @@ def edit(deck: Deck) -> int:
     with os.fdopen(fd, "wb") as f:
         f.write(base)
     while True:
-        _run_editor(copy)
+        run_editor(copy)
         edited = copy.read_bytes()
         if edited == base:
             copy.unlink()

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import shlex
-import subprocess
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,7 +21,7 @@ from state.board import Store, open_store
 from state.deck import Deck
 from state.errors import JobdeckError
 from state.loader import parse_spec
-from state.specfile import add_jobs, install
+from state.specfile import add_jobs, install, run_editor
 from state.views import is_paused
 
 from cockpit.model import DeckModel
@@ -90,11 +89,6 @@ def job_from_form(values: dict[str, str]) -> dict[str, Any]:
     return job
 
 
-def editor_argv() -> list[str]:
-    """The user's editor ($VISUAL, $EDITOR, else vi), split like a shell would."""
-    return shlex.split(os.environ.get("VISUAL") or os.environ.get("EDITOR") or "vi")
-
-
 @dataclass
 class EditSession:
     """One `jobdeck edit`-style edit: a private copy, validated, installed by compare-and-swap."""
@@ -113,14 +107,7 @@ class EditSession:
 
     def run_editor(self) -> None:
         """Run the editor on the copy (the caller has handed it the terminal)."""
-        argv = [*editor_argv(), str(self.copy)]
-        try:
-            code = subprocess.call(argv)
-        except FileNotFoundError:
-            raise JobdeckError(f"editor not found: {argv[0]}", hint="set $EDITOR, e.g. EDITOR=nano") from None
-        if code != 0:
-            raise JobdeckError(f"the editor exited with code {code}; nothing was installed",
-                               hint=f"your copy is kept at {self.copy}")
+        run_editor(self.copy)
 
     def finish(self) -> bool:
         """Validate and install the copy; False when nothing changed.

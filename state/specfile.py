@@ -8,12 +8,16 @@ the bytes the change was based on; otherwise EditConflict, and nothing is lost.
 from __future__ import annotations
 
 import json
+import os
+import shlex
+import subprocess
 from collections.abc import Iterable, Mapping
+from pathlib import Path
 from typing import Any
 
 from state.atomic import write_atomic
 from state.deck import Deck
-from state.errors import EditConflict, SpecError
+from state.errors import EditConflict, JobdeckError, SpecError
 from state.lock import DeckLock
 from state.loader import LoadedSpec, parse_spec
 from state.strictjson import StrictJSONError, loads
@@ -66,3 +70,20 @@ def add_jobs(deck: Deck, jobs: Iterable[Mapping[str, Any]], *, replace: bool = F
     new = (json.dumps(document, indent=2, ensure_ascii=False) + "\n").encode()
     loaded = install(deck, base, new)
     return [str(job.get("id")) for job in new_jobs], loaded
+
+
+def editor_argv() -> list[str]:
+    """The user's editor command ($VISUAL, $EDITOR, else vi), split like a shell would."""
+    return shlex.split(os.environ.get("VISUAL") or os.environ.get("EDITOR") or "vi")
+
+
+def run_editor(path: Path) -> None:
+    """Run the user's editor on ``path`` (a private copy of jobs.json) in this terminal."""
+    argv = [*editor_argv(), str(path)]
+    try:
+        code = subprocess.call(argv)
+    except FileNotFoundError:
+        raise JobdeckError(f"editor not found: {argv[0]}", hint="set $EDITOR, e.g. EDITOR=nano") from None
+    if code != 0:
+        raise JobdeckError(f"the editor exited with code {code}; nothing was installed",
+                           hint=f"your copy is kept at {path}")
