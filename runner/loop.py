@@ -30,6 +30,7 @@ from runner.attempt import (
     write_result,
 )
 from runner.capacity import Capacity
+from runner.firing import inbox_events, schedule_events, trigger_pending
 from runner.heartbeat import INTERVAL as HEARTBEAT_INTERVAL
 from runner.heartbeat import Heartbeat
 from runner.inbox import InboxScanner
@@ -229,30 +230,10 @@ class Runner:
         return [claimed for claimed, _ in finished]
 
     def _fire_schedules(self, now: float) -> None:
-        board = self.store.board  # type: ignore[union-attr]
-        scheduled = self.scheduled
-        if not scheduled:
+        if not self.scheduled:
             return
-        events: list[dict[str, Any]] = []
         deps = {job.id: job.depends_on for job in self.spec.jobs}
-        for job in scheduled:
-            state = board.state(job.id)
-            targets = downstream([job.id], deps)
-            busy = any(board.state(t).status == Status.RUNNING for t in targets)
-            decision = cron.decide(job, state.last_fire, now, busy)
-            if decision is None:
-                continue
-            if decision.action == "arm":
-                events.append({"type": "progress", "job": job.id, "what": "schedule_armed", "fire": decision.fire})
-            elif decision.action == "skip":
-                events.append({"type": "progress", "job": job.id, "what": "fire_skipped", "fire": decision.fire,
-                               "reason": "previous cycle still running"})
-            else:
-                for target in targets:
-                    event = {"type": "triggered", "job": target, "source": "cron", "root": job.id, "by": self.runner_id}
-                    if target == job.id:
-                        event.update(fire=decision.fire, missed=decision.missed)
-                    events.append(event)
+        events = schedule_events(self.scheduled, deps, self.store.board, now, self.runner_id)  # type: ignore[union-attr]
         if events:
             self._commit(events, now)
 
@@ -266,24 +247,7 @@ class Runner:
         if not found:
             return
         deps = {job.id: job.depends_on for job in self.spec.jobs}
-        events = []
-        covered: set[str] = set()
-        deferred: set[str] = set()
-        for job, key, path in found:
-            targets = downstream([job.id], deps)
-            # One file per trigger: a second trigger of a job still running, or triggered
-            # and not yet claimed (e.g. two files in one scan), would replace the first
-            # file's input while both were marked as seen, so the first would never run.
-            if covered & set(targets) or _trigger_pending(board.state(job.id)) \
-                    or any(board.state(t).status == Status.RUNNING for t in targets):
-                deferred.add(key)
-                continue
-            covered.update(targets)
-            for target in targets:
-                event = {"type": "triggered", "job": target, "source": "inbox", "root": job.id, "by": self.runner_id}
-                if target == job.id:
-                    event.update(file=key, inputs={"input": path})
-                events.append(event)
+        events, deferred = inbox_events(found, deps, board, self.runner_id)
         self._inbox_waiting = {job.id for job, key, _ in found if key in deferred}
         if deferred:
             self._inbox_due = True  # try again when the open cycle ends
@@ -526,7 +490,7 @@ class Runner:
             deps = {job.id: job.depends_on for job in self.spec.jobs}
             for root in self._inbox_waiting:  # a deferred inbox file can fire now
                 targets = downstream([root], deps)
-                if not _trigger_pending(board.state(root)) and \
+                if not trigger_pending(board.state(root)) and \
                         not any(board.state(t).status == Status.RUNNING for t in targets):
                     return False
         return True
@@ -608,11 +572,6 @@ class Runner:
         self.wake.set()
 
 
-def _trigger_pending(state: Any) -> bool:
-    """Whether the job was triggered with an input file and has not been claimed since."""
-    return state.status == Status.BACKLOG and state.cycle > 0 and state.tries == 0 and "input" in state.inputs
-
-
 def _write_quietly(write: Callable[[], None]) -> None:
     """Run a write whose loss is safe (result.json, diagnostics): a full disk must not kill the attempt's task."""
     try:
@@ -644,7 +603,3 @@ def _env_refs(spec: Any) -> set[str]:
         if agent.api_key is not None:
             names.add(agent.api_key.env)
     return names
-
-
-def print_error(message: str) -> None:
-    print(f"jobdeck run: {message}", file=sys.stderr)

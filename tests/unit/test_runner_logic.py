@@ -72,3 +72,19 @@ def test_capacity_counts_global_agent_model_and_key_limits() -> None:
     small = Capacity(parallel=1)
     small.take(job["e"], spec)
     assert small.full and not small.fits(job["g"], spec)
+
+
+def test_two_inbox_files_for_one_job_fire_one_cycle_and_defer_the_other() -> None:
+    from runner.firing import inbox_events
+    from state.board import Board
+
+    spec = Spec.model_validate({"jobs": [
+        {"id": "enrich", "command": ["true"], "trigger": "*.csv"},
+        {"id": "report", "command": ["true"], "depends_on": ["enrich"]},
+    ]})
+    deps = {job.id: job.depends_on for job in spec.jobs}
+    job = spec.by_id["enrich"]
+    found = [(job, "default/a.csv:1:1:1", "/in/a.csv"), (job, "default/b.csv:2:1:1", "/in/b.csv")]
+    events, deferred = inbox_events(found, deps, Board(), "r1")
+    assert [(e["job"], e.get("inputs")) for e in events] == [("enrich", {"input": "/in/a.csv"}), ("report", None)]
+    assert events[0]["file"] == "default/a.csv:1:1:1" and deferred == {"default/b.csv:2:1:1"}
