@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 
 from rich.text import Text
 from textual.widgets import Static
@@ -14,13 +13,7 @@ def describe(error: SpecError, has_spec: bool) -> Text:
     """'jobs.json is invalid (showing the last good version): jobs.json:3:7: job 'x', ...'."""
     errors = error.errors if isinstance(error, SpecErrors) else [error]
     first = errors[0]
-    where = Path(first.path).name if first.path else "jobs.json"
-    if first.line is not None:
-        where += f":{first.line}:{first.column or 1}"
-    if first.job is not None:
-        where += f": job '{first.job}'"
-    if first.field:
-        where += f", field '{first.field}'"
+    where = first.where(short=True)
     head = "jobs.json is invalid; showing the last good version" if has_spec else "jobs.json is invalid; no jobs to show"
     text = Text(f"{head}\n", "bold")
     text.append(f"{where}: {first.message}")

@@ -47,7 +47,13 @@ class SpecError(JobdeckError):
 
     @property
     def location(self) -> str:
+        return self.where()
+
+    def where(self, *, short: bool = False) -> str:
+        """'path:line:col: job 'x', field 'y'' (``short``: the file's name instead of its path)."""
         where = self.path or "jobs.json"
+        if short and self.path:
+            where = where.replace("\\", "/").rsplit("/", 1)[-1]
         if self.line is not None:
             where += f":{self.line}:{self.column or 1}"
         if self.job is not None:
