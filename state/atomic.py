@@ -2,18 +2,83 @@
 
 Every file jobdeck rewrites goes through ``write_atomic`` so a reader sees the old
 bytes or the new bytes, never a mixture, and a crash never leaves a torn file.
+A writer killed before its rename leaves its temp file behind; the temp file's
+name carries the writer's pid, so the next writer in that directory removes it
+once that process is gone, and never one whose writer is still alive.
 """
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import os
+import re
 import secrets
+import socket
 from pathlib import Path
 
 from state.crashpoint import crash_point
 
 FILE_MODE = 0o600
 DIR_MODE = 0o700
+
+#: ``.<target>.<pid>.<origin>.<random>.tmp``; see ``temp_name``.
+_TEMP_NAME = re.compile(r"\.(?P<target>.+)\.(?P<pid>[0-9]{1,10})\.(?P<origin>[0-9a-f]{8})\.[0-9a-f]{8}\.tmp")
+
+
+@functools.cache
+def pid_origin() -> str:
+    """8 hex digits naming where this process's pids mean something: host, boot and pid namespace.
+
+    A pid is only checked for liveness by a process with the same origin; a temp
+    file written from another host sharing the deck (or another container, or
+    before a reboot) is never judged by a pid that belongs to someone else.
+    """
+    try:
+        with open("/proc/sys/kernel/random/boot_id") as f:
+            boot = f.read().strip()
+        namespace = os.stat("/proc/self/ns/pid").st_ino
+    except OSError:
+        boot, namespace = "", 0
+    return hashlib.sha256(f"{socket.gethostname()}\0{boot}\0{namespace}".encode()).hexdigest()[:8]
+
+
+def temp_name(target: Path) -> Path:
+    """A fresh temp path next to ``target``, naming this process as its writer."""
+    return target.with_name(f".{target.name}.{os.getpid()}.{pid_origin()}.{secrets.token_hex(4)}.tmp")
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError):
+        return True  # someone else's process, or a number we cannot judge: keep its file
+    return True
+
+
+def remove_stale_temps(directory: Path) -> list[str]:
+    """Remove temp files in ``directory`` whose writer (on this machine) has died; return their names."""
+    removed = []
+    origin = pid_origin()
+    try:
+        entries = list(os.scandir(directory))
+    except OSError:
+        return removed
+    for entry in entries:
+        name = entry.name
+        if not (name.endswith(".tmp") and name.startswith(".")):
+            continue
+        match = _TEMP_NAME.fullmatch(name)
+        if match is None or match["origin"] != origin or _alive(int(match["pid"])):
+            continue
+        try:
+            os.unlink(entry.path)
+        except OSError:
+            continue  # already removed by another writer, or the directory is read-only: harmless litter
+        removed.append(name)
+    return removed
 
 
 def fsync_dir(path: Path) -> None:
@@ -26,8 +91,12 @@ def fsync_dir(path: Path) -> None:
 
 
 def write_atomic(path: Path, data: bytes, *, durable: bool = True, mode: int = FILE_MODE) -> None:
-    """Replace ``path`` with ``data`` atomically; with ``durable``, survive power loss."""
-    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
+    """Replace ``path`` with ``data`` atomically; with ``durable``, survive power loss.
+
+    Temp files of dead writers in the same directory are removed first.
+    """
+    remove_stale_temps(path.parent)
+    tmp = temp_name(path)
     crash_point("atomic.before_write")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
     try:

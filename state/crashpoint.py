@@ -3,9 +3,11 @@
 ``JOBDECK_CRASH_AT=name`` (or ``name:n`` for the n-th time the point is reached)
 makes ``crash_point(name)`` send SIGKILL to the process itself, so a test can
 prove that a crash between any two steps of a write (before/after the write,
-the fsync, the rename, the directory fsync) loses nothing. The variable is read
-once at import; when it is unset, ``crash_point`` is a function that returns at
-once, so the hooks cost one call in production.
+the fsync, the rename, the directory fsync) loses nothing. With
+``JOBDECK_CRASH_SIGNAL=SIGSTOP`` the process stops there instead, so a test can
+act while it is frozen at that step (and SIGCONT it). The variables are read
+once at import; when they are unset, ``crash_point`` is a function that returns
+at once, so the hooks cost one call in production.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import os
 import signal
 
 ENV_VAR = "JOBDECK_CRASH_AT"
+SIGNAL_VAR = "JOBDECK_CRASH_SIGNAL"
 
 
 def _parse(value: str) -> tuple[str, int]:
@@ -22,6 +25,7 @@ def _parse(value: str) -> tuple[str, int]:
 
 
 _TARGET = _parse(os.environ[ENV_VAR]) if os.environ.get(ENV_VAR) else None
+_SIGNAL = signal.Signals[os.environ.get(SIGNAL_VAR) or "SIGKILL"] if _TARGET else signal.SIGKILL
 _hits = 0
 
 
@@ -30,14 +34,14 @@ def _off(name: str) -> None:
 
 
 def _armed(name: str) -> None:
-    """SIGKILL this process on the armed point's n-th hit."""
+    """Signal this process on the armed point's n-th hit (only that one: a stopped process goes on)."""
     global _hits
     assert _TARGET is not None
     if name != _TARGET[0]:
         return
     _hits += 1
-    if _hits >= _TARGET[1]:
-        os.kill(os.getpid(), signal.SIGKILL)
+    if _hits == _TARGET[1]:
+        os.kill(os.getpid(), _SIGNAL)
 
 
 crash_point = _off if _TARGET is None else _armed
