@@ -178,7 +178,7 @@ class CardTable(DataTable[CardCell]):
         self._needs_sort = False
         self._keep_cursor_on(selected)
         if self._pending:
-            self.call_later(self._fill_in)
+            self.call_after_refresh(self._fill_in)
 
     def _fill_in(self) -> None:
         """Add the next chunk of pending rows (in order) and come back for more."""
