@@ -8,9 +8,9 @@ dicts as stored in events.jsonl (see state/events.py for the envelope).
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, replace
 from enum import StrEnum
-from typing import Any
+from types import MappingProxyType
+from typing import Any, NamedTuple
 
 from state.errors import IllegalTransition, StaleToken
 
@@ -30,8 +30,7 @@ OPEN = frozenset({Status.BACKLOG, Status.RUNNING, Status.REVIEW})
 COLUMNS = (Status.BACKLOG, Status.RUNNING, Status.REVIEW, Status.DONE, Status.FAILED)
 
 
-@dataclass(frozen=True, slots=True)
-class Attempt:
+class Attempt(NamedTuple):
     """One execution of a job: when, by whom, how it ended."""
 
     n: int
@@ -48,16 +47,19 @@ class Attempt:
     cost: float | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return {k: getattr(self, k) for k in self.__slots__ if getattr(self, k) is not None}
+        return {k: v for k, v in zip(self._fields, self) if v is not None}
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Attempt:
-        return cls(**{k: data[k] for k in cls.__slots__ if k in data})
+        return cls(**{k: data[k] for k in cls._fields if k in data})
 
 
-@dataclass(frozen=True, slots=True)
-class JobState:
-    """Everything the event log says about one job."""
+class JobState(NamedTuple):
+    """Everything the event log says about one job.
+
+    A NamedTuple rather than a frozen dataclass: folding the log makes one new state
+    per record, and ``_replace`` costs less than half of ``dataclasses.replace``.
+    """
 
     job: str
     status: Status = Status.BACKLOG
@@ -70,7 +72,7 @@ class JobState:
     paused: bool | None = None
     reason: str | None = None
     reasons: tuple[str, ...] = ()
-    inputs: Mapping[str, str] = field(default_factory=dict)
+    inputs: Mapping[str, str] = MappingProxyType({})
     since: float | None = None
     updated: float | None = None
     last_fire: float | None = None
@@ -127,7 +129,7 @@ Handler = Callable[[JobState, Event, float], JobState]
 
 
 def _moved(state: JobState, status: Status, now: float, **changes: Any) -> JobState:
-    return replace(state, status=status, since=now, updated=now, **changes)
+    return state._replace(status=status, since=now, updated=now, **changes)
 
 
 def _check_token(state: JobState, event: Event) -> None:
@@ -140,8 +142,7 @@ def _check_token(state: JobState, event: Event) -> None:
 
 def _end_attempt(state: JobState, event: Event, now: float, outcome: str) -> tuple[Attempt, ...]:
     last = state.attempts[-1]
-    ended = replace(
-        last,
+    ended = last._replace(
         ended=now,
         outcome=outcome,
         reason=event.get("reason"),
@@ -202,7 +203,7 @@ def _ended_after_cancel(state: JobState, event: Event, now: float) -> JobState:
     # The attempt of a cancelled job ends later; record how, stay cancelled.
     if state.token is None or event.get("token") != state.token:
         raise StaleToken(f"job '{state.job}': late event with stale token {event.get('token')}")
-    return replace(state, attempts=_end_attempt(state, event, now, "cancelled"), token=None, updated=now)
+    return state._replace(attempts=_end_attempt(state, event, now, "cancelled"), token=None, updated=now)
 
 
 def _approved(state: JobState, event: Event, now: float) -> JobState:
@@ -210,7 +211,7 @@ def _approved(state: JobState, event: Event, now: float) -> JobState:
         return _moved(state, Status.DONE, now, reason=None, reasons=())
     if state.approved:
         raise IllegalTransition(f"job '{state.job}' is already approved")
-    return replace(state, approved=True, updated=now)
+    return state._replace(approved=True, updated=now)
 
 
 def _rejected(state: JobState, event: Event, now: float) -> JobState:
@@ -236,18 +237,18 @@ def _cancelled(state: JobState, event: Event, now: float) -> JobState:
 
 
 def _paused(state: JobState, event: Event, now: float) -> JobState:
-    return replace(state, paused=True, updated=now)
+    return state._replace(paused=True, updated=now)
 
 
 def _resumed(state: JobState, event: Event, now: float) -> JobState:
-    return replace(state, paused=False, updated=now)
+    return state._replace(paused=False, updated=now)
 
 
 def _noted(state: JobState, event: Event, now: float) -> JobState:
     if "token" in event:
         _check_token(state, event)
     if "fire" in event:  # a cron fire that was armed or skipped (overlap) still counts as handled
-        return replace(state, last_fire=event["fire"])
+        return state._replace(last_fire=event["fire"])
     return state
 
 
