@@ -289,9 +289,7 @@ class Runner:
             except OSError as exc:
                 self._write_failed(exc, now, unflushed)
                 return
-            if self._write_retry_at:
-                self._write_retry_at = 0.0
-                self.report({"type": "write_resumed"})
+            failing = bool(self._write_retry_at)
             if claims:
                 crash_point("claim.after_flush")
             if ended:
@@ -303,6 +301,9 @@ class Runner:
                     opened.append(claimed)
             if opened:
                 crash_point("claim.after_open")
+            if failing and len(opened) == len(claims):  # the log and attempt directories are writable again
+                self._write_retry_at = 0.0
+                self.report({"type": "write_resumed"})
         for claimed in ended:
             claimed.release()  # the outcome is durable: the attempt may be recovered by anyone
         if ended:
@@ -389,6 +390,7 @@ class Runner:
                 "message": f"the attempt could not be set up, nothing ran: {exc}"}))
             self.claims[job_id] = claimed
             self.running_ids.add(job_id)
+            self._on_write_error(exc, now)  # the log took the claim but the deck refuses files: pause claiming
             return None
         self.claims[job_id] = claimed
         self.running_ids.add(job_id)
