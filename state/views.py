@@ -6,8 +6,8 @@ job is (not) running. Pure functions of spec, board and an injected ``now``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any
+from functools import lru_cache
+from typing import Any, NamedTuple
 
 from state.board import Board
 from state.machine import JobState, Status
@@ -69,9 +69,8 @@ def agent_label(job: Any) -> str:
     return command.split()[0] if isinstance(command, str) and command.split() else (command[0] if command else "?")
 
 
-@dataclass(frozen=True, slots=True)
-class Card:
-    """One job as the board shows it."""
+class Card(NamedTuple):
+    """One job as the board shows it (a NamedTuple: one is built per job on every full read)."""
 
     id: str
     title: str
@@ -84,13 +83,13 @@ class Card:
     priority: int
     labels: tuple[str, ...]
     since: float | None
-    flags: tuple[str, ...] = field(default_factory=tuple)
+    flags: tuple[str, ...] = ()
     reason: str | None = None
     next_fire: float | None = None
     retry_at: float | None = None
 
     def to_json(self) -> dict[str, Any]:
-        out = {name: getattr(self, name) for name in self.__slots__}
+        out = self._asdict()
         out["column"] = self.column.value
         out["labels"] = list(self.labels)
         out["flags"] = list(self.flags)
@@ -99,23 +98,23 @@ class Card:
 
 def card(job: Any, state: JobState, board: Board, now: float) -> Card:
     """The card for ``job``: its column and every derived flag worth showing."""
+    status = state.status
+    backlog = status is Status.BACKLOG
     flags: list[str] = []
-    fire = None
-    if state.status == Status.BACKLOG:
-        for dep, status in blockers(job, board):
-            flags.append(f"blocked by {dep}" + ("" if status in (Status.BACKLOG, Status.RUNNING) else f" ({status.value})"))
+    if backlog:
+        for dep, dep_status in blockers(job, board):
+            flags.append(f"blocked by {dep}" + ("" if dep_status in (Status.BACKLOG, Status.RUNNING)
+                                                else f" ({dep_status.value})"))
         if needs_approval(job) and not state.approved:
             flags.append("awaiting approval")
         if state.not_before is not None and state.not_before > now:
             flags.append("retrying")
+    fire = None
     if job.schedule is not None:
-        try:
-            fire = next_fire(job.schedule, job.timezone, now)
-        except (ValueError, KeyError):
-            fire = None
-        if state.status == Status.BACKLOG and state.cycle == 0:
+        fire = _fire_after(job.schedule, job.timezone, now)
+        if backlog and state.cycle == 0:
             flags.append("waiting for schedule")
-    elif job.trigger is not None and state.status == Status.BACKLOG and state.cycle == 0:
+    elif backlog and job.trigger is not None and state.cycle == 0:
         flags.append(f"waiting for {job.trigger} in inbox")
     if is_paused(job, state):
         flags.append("paused")
@@ -124,7 +123,7 @@ def card(job: Any, state: JobState, board: Board, now: float) -> Card:
     return Card(
         id=job.id,
         title=job.name,
-        column=state.status,
+        column=status,
         agent=agent_label(job),
         attempt=state.tries,
         max_attempts=job.retry.max_attempts,
@@ -135,8 +134,17 @@ def card(job: Any, state: JobState, board: Board, now: float) -> Card:
         flags=tuple(flags),
         reason=state.reason,
         next_fire=fire,
-        retry_at=state.not_before if state.status == Status.BACKLOG else None,
+        retry_at=state.not_before if backlog else None,
     )
+
+
+@lru_cache(maxsize=256)
+def _fire_after(schedule: str, tz: str, now: float) -> float | None:
+    # Cards are built for every job at one ``now``: jobs sharing a schedule share the answer.
+    try:
+        return next_fire(schedule, tz, now)
+    except (ValueError, KeyError):
+        return None
 
 
 def cards(spec: Any, board: Board, now: float) -> list[Card]:
