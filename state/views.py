@@ -99,7 +99,7 @@ class Card(NamedTuple):
 def card(job: Any, state: JobState, board: Board, now: float) -> Card:
     """The card for ``job``: its column and every derived flag worth showing."""
     status = state.status
-    backlog = status is Status.BACKLOG
+    backlog = status == Status.BACKLOG
     flags: list[str] = []
     if backlog:
         for dep, dep_status in blockers(job, board):
