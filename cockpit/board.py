@@ -62,8 +62,9 @@ class Board(Horizontal):
         per_column: dict[Status, list[CardCell]] = {status: [] for status in ALL_COLUMNS}
         self._placed = {}
         order = self.model.order
+        query = self.filter_text  # read once: a reactive's getter costs more than a card's placing
         for job_id, card in self.model.cards.items():
-            if self._wanted(card):
+            if not query or matches(card, query):
                 per_column[card.column].append(CardCell(card, now, order.get(job_id, 0)))
                 self._placed[job_id] = card.column
         for status, cells in per_column.items():
