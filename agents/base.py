@@ -78,11 +78,15 @@ class OutputSink:
         self.last_activity = clock()
         self._held = b""
         self._keep = redactor.tail_keep() if redactor else 0
+        self.opened = False
+        """Whether the file was created (a lazy sink creates it on the first write)."""
         self._fd = -1 if lazy else self._open()
         self._closed = False
 
     def _open(self) -> int:
-        return os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o600)
+        fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o600)
+        self.opened = True
+        return fd
 
     def write(self, data: bytes) -> None:
         if not data:
@@ -190,6 +194,8 @@ class AttemptContext:
     redactor: Redactor = field(default_factory=lambda: Redactor({}))
     emit: Callable[[Mapping[str, Any]], None] = lambda event: None
     """Report a progress event (retry, model switch) for the chain of work."""
+    pid: int | None = None
+    """The child process's pid once started (set by ``run_process``); recorded in the outcome."""
     state_dir: Path | None = None
     """The deck's ``.jobdeck`` directory. When set, LLM model cooldowns are shared
     with other runner processes through ``cooldowns.json`` in it."""

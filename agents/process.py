@@ -17,9 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from agents.base import AttemptContext, OutputSink
+from agents.child import PIPE, Child
 from state.errors import AgentError
-
-CHUNK = 65536
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,11 +29,6 @@ class ProcessResult:
     timed_out: str | None  # None, "idle_timeout" or "hard_timeout"
 
 
-async def _pump(stream: asyncio.StreamReader, sink: OutputSink) -> None:
-    while chunk := await stream.read(CHUNK):
-        sink.write(chunk)
-
-
 def _signal_group(pid: int, sig: int) -> None:
     try:
         os.killpg(pid, sig)
@@ -42,16 +36,16 @@ def _signal_group(pid: int, sig: int) -> None:
         pass
 
 
-async def stop_group(proc: asyncio.subprocess.Process, grace: float) -> None:
+async def stop_group(child: Child, grace: float) -> None:
     """SIGTERM the process group, SIGKILL it after ``grace`` seconds if still alive."""
-    _signal_group(proc.pid, signal.SIGTERM)
+    _signal_group(child.pid, signal.SIGTERM)
     try:
-        await asyncio.wait_for(proc.wait(), grace)
+        await asyncio.wait_for(child.wait(), grace)
     except TimeoutError:
         pass
     # Kill stragglers in the group even if the leader exited on SIGTERM.
-    _signal_group(proc.pid, signal.SIGKILL)
-    await proc.wait()
+    _signal_group(child.pid, signal.SIGKILL)
+    await child.wait()
 
 
 async def run_process(argv: Sequence[str], ctx: AttemptContext, *, stdin: bytes | None = None,
@@ -65,38 +59,24 @@ async def run_process(argv: Sequence[str], ctx: AttemptContext, *, stdin: bytes 
     stderr_sink = OutputSink(ctx.stderr_path, ctx.redactor, clock=ctx.output.clock, lazy=True)
     direct = not ctx.redactor.exposed_in({**ctx.env, "argv": "\0".join(argv), "stdin": (stdin or b"").decode("utf-8", "replace")})
     try:
-        proc = await asyncio.create_subprocess_exec(
-            *argv,
-            stdin=asyncio.subprocess.PIPE if stdin is not None else asyncio.subprocess.DEVNULL,
-            stdout=ctx.output.direct_fd() if direct else asyncio.subprocess.PIPE,
-            stderr=stderr_sink.direct_fd() if direct else asyncio.subprocess.PIPE,
-            cwd=cwd or ctx.workspace_dir,
-            env=ctx.env,
-            start_new_session=True,
-            pass_fds=ctx.pass_fds,
-        )
+        child = Child.spawn(
+            argv, cwd=cwd or ctx.workspace_dir, env=ctx.env, stdin=stdin, pass_fds=ctx.pass_fds,
+            stdout=ctx.output.direct_fd() if direct else PIPE,
+            stderr=stderr_sink.direct_fd() if direct else PIPE,
+            on_stdout=None if direct else ctx.output.write,
+            on_stderr=None if direct else stderr_sink.write)
     except FileNotFoundError:
         stderr_sink.close()
+        _discard_if_empty(stderr_sink, ctx)
         raise AgentError(f"command not found: {argv[0]}", hint="check the job's command and PATH") from None
     except PermissionError:
         stderr_sink.close()
+        _discard_if_empty(stderr_sink, ctx)
         raise AgentError(f"command not executable: {argv[0]}") from None
-    ctx.emit({"type": "progress", "what": "started", "pid": proc.pid})
-    pumps = [] if direct else [
-        asyncio.create_task(_pump(proc.stdout, ctx.output)),  # type: ignore[arg-type]
-        asyncio.create_task(_pump(proc.stderr, stderr_sink)),  # type: ignore[arg-type]
-    ]
-    if stdin is not None:
-        assert proc.stdin is not None
-        try:
-            proc.stdin.write(stdin)
-            await proc.stdin.drain()
-        except (BrokenPipeError, ConnectionResetError):
-            pass
-        proc.stdin.close()
+    ctx.pid = child.pid
     started = time.monotonic()
     timed_out: str | None = None
-    waiter = asyncio.create_task(proc.wait())
+    waiter = asyncio.ensure_future(child.wait())
     try:
         while not waiter.done():
             if direct and ctx.idle_timeout is not None:
@@ -109,21 +89,24 @@ async def run_process(argv: Sequence[str], ctx: AttemptContext, *, stdin: bytes 
             timeout = None if deadline is None else max(0.0, deadline[0] - time.monotonic())
             await asyncio.wait([waiter], timeout=timeout)
         if timed_out:
-            await stop_group(proc, ctx.grace)
-        elif _group_alive(proc.pid):
+            await stop_group(child, ctx.grace)
+        elif _group_alive(child.pid):
             # The leader exited; a grandchild left in its group would hold the pipes open.
-            _signal_group(proc.pid, signal.SIGKILL)
-        await asyncio.gather(*pumps)
+            _signal_group(child.pid, signal.SIGKILL)
+        await child.streams_closed()
     except asyncio.CancelledError:
-        await asyncio.shield(stop_group(proc, ctx.grace))
-        for pump in pumps:
-            pump.cancel()
+        await asyncio.shield(stop_group(child, ctx.grace))
+        child.close_streams()
         raise
     finally:
         stderr_sink.close()
-        if stderr_sink.bytes_written == 0:
-            ctx.stderr_path.unlink(missing_ok=True)
-    return ProcessResult(proc.returncode, timed_out)
+        _discard_if_empty(stderr_sink, ctx)
+    return ProcessResult(child.returncode, timed_out)
+
+
+def _discard_if_empty(sink: OutputSink, ctx: AttemptContext) -> None:
+    if sink.bytes_written == 0 and sink.opened:
+        ctx.stderr_path.unlink(missing_ok=True)
 
 
 def _group_alive(pgid: int) -> bool:

@@ -36,6 +36,7 @@ LEASE = "lease"
 RESULT = "result.json"
 OUTPUT = "output"
 STDERR = "stderr.log"
+_HOST = socket.gethostname()
 
 
 @dataclass
@@ -62,14 +63,17 @@ def open_attempt(deck: Deck, job_id: str, workspace: str, attempt: int) -> tuple
     """Create the attempt directory and take its lease. Call with the deck lock held."""
     runs = deck.job_runs_dir(workspace, job_id)
     directory = runs / str(attempt)
+    path = str(directory)
     try:
-        directory.mkdir(mode=0o700)
+        if attempt == 1:  # the job's first attempt: its runs directory is new too (usually)
+            os.mkdir(runs, 0o700)
+        os.mkdir(path, 0o700)
     except FileNotFoundError:
         make_private_dir(runs)
         directory.mkdir(mode=0o700, exist_ok=True)
     except FileExistsError:
-        pass
-    fd = os.open(directory / LEASE, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, FILE_MODE)
+        make_private_dir(directory)
+    fd = os.open(path + "/" + LEASE, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, FILE_MODE)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
@@ -96,7 +100,7 @@ def lease_held(directory: Path) -> bool:
 def write_claim(claimed: Claimed, runner_id: str) -> None:
     """Who runs this attempt, written into the lease file (for people; the event log is the truth)."""
     record = {"job": claimed.job_id, "attempt": claimed.attempt, "token": claimed.token,
-              "runner": runner_id, "host": socket.gethostname(), "pid": os.getpid(),
+              "runner": runner_id, "host": _HOST, "pid": os.getpid(),
               "started": claimed.started}
     os.pwrite(claimed.lease_fd, json.dumps(record).encode() + b"\n", 0)
 
@@ -246,6 +250,7 @@ async def run_attempt(deck: Deck, spec: Any, job: Any, claimed: Claimed, board: 
 
     environ = os.environ if environ is None else environ
     output_bytes = 0
+    pid = None
     try:
         agent, agent_spec = agent_for(job, spec)
         ctx = build_context(deck, spec, job, agent_spec, claimed, board, redactor, emit, environ)
@@ -253,7 +258,7 @@ async def run_attempt(deck: Deck, spec: Any, job: Any, claimed: Claimed, board: 
             outcome = await agent.run(ctx)
         finally:
             ctx.output.close()
-            output_bytes = ctx.output.bytes_written
+            output_bytes, pid = ctx.output.bytes_written, ctx.pid
         reasons: list[str] = []
         if outcome.ok and (job.validate_ is not None or job.output == "json"):
             from agents.validation import check_output
@@ -265,6 +270,8 @@ async def run_attempt(deck: Deck, spec: Any, job: Any, claimed: Claimed, board: 
         reasons = []
     event = verdict(job, claimed, outcome, reasons, clock())
     event["output_bytes"] = output_bytes
+    if pid is not None:
+        event["pid"] = pid
     try:
         write_result(claimed, event, output_bytes, clock())
     except OSError:
