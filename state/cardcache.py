@@ -6,7 +6,7 @@ the end of a retry wait). Whoever computes the cards the slow way stores them wi
 what they were computed from; ``cached_cards`` returns them only while jobs.json
 holds the same bytes, the log ends at the same record, the card code is unchanged
 and no card's times have come due. This module imports only the standard library:
-the point is to answer without loading pydantic, portalocker or croniter.
+the point is to answer without loading pydantic or croniter.
 
 The file is a private cache, not an interface (scripts use `jobdeck ls --json` or
 board.json): a header line, an index line ([column, workspace, labels] per card, for
