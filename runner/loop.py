@@ -36,6 +36,7 @@ from runner.heartbeat import Heartbeat
 from runner.inbox import InboxScanner
 from runner.recovery import orphaned_events
 from runner.selection import ReadyIndex
+from runner.watcher import DeckWatcher
 from state.board import Board, Store, open_store
 from state.crashpoint import crash_point
 from state.deck import Deck
@@ -91,7 +92,8 @@ class Runner:
         self._write_retry_at = 0.0
         self._inbox_waiting: set[str] = set()
         self._inbox_due = True
-        self._watcher: asyncio.Task[None] | None = None
+        self._watcher: DeckWatcher | None = None
+        self._poll = False  # the watcher failed: look for changes on a timer instead
 
     # -- set-up and tear-down ---------------------------------------------------------
 
@@ -116,11 +118,11 @@ class Runner:
         self.heartbeat = Heartbeat(self.deck.runners_dir, self.runner_id, self.capacity.parallel)
         self.report({"type": "runner_started", "runner": self.runner_id, "parallel": self.capacity.parallel})
         if self.watch:
-            self._watcher = asyncio.get_running_loop().create_task(self._watch())
+            self._start_watcher()
 
     def close(self) -> None:
         if self._watcher is not None:
-            self._watcher.cancel()
+            self._watcher.stop()
         if self.heartbeat is not None:
             self.heartbeat.stop()
         if self.store is not None:
@@ -145,8 +147,8 @@ class Runner:
             self._recount()
             self._inbox_due = True
             if self._watcher is not None:  # the inboxes to watch may have changed
-                self._watcher.cancel()
-                self._watcher = asyncio.get_running_loop().create_task(self._watch())
+                self._watcher.stop()
+                self._start_watcher()
 
     def _recount(self) -> None:
         used = Capacity(self.capacity.parallel)
@@ -238,7 +240,7 @@ class Runner:
             self._commit(events, now)
 
     def _fire_inbox(self) -> None:
-        if not self._inbox_due and not self.inbox.unsettled():
+        if not self._inbox_due and not self._poll and not self.inbox.unsettled():
             return
         self._inbox_due = False
         board = self.store.board  # type: ignore[union-attr]
@@ -472,6 +474,8 @@ class Runner:
             times.append(now + 0.2)
         if self._write_retry_at:
             times.append(self._write_retry_at)
+        if self._poll:
+            times.append(now + 1.0)
         if self.heartbeat is not None and not self.once:
             times.append(self.heartbeat.last + HEARTBEAT_INTERVAL)
         return min(times) if times else None
@@ -497,26 +501,27 @@ class Runner:
                     return False
         return True
 
-    async def _watch(self) -> None:
-        import watchfiles
-
-        paths = [self.deck.root, self.deck.state_dir]
+    def _start_watcher(self) -> None:
+        inboxes = []
         if self.spec is not None:
-            for workspace in {job.workspace for job in self.spec.jobs if job.trigger}:
+            for workspace in sorted({job.workspace for job in self.spec.jobs if job.trigger}):
                 inbox = self.deck.inbox_dir(workspace)
                 inbox.mkdir(mode=0o700, parents=True, exist_ok=True)
-                paths.append(inbox)
-        inboxes = {str(p) for p in paths[2:]}
+                inboxes.append(inbox)
+        self._watcher = DeckWatcher(asyncio.get_running_loop(), self.deck.root, self.deck.state_dir,
+                                    inboxes, self._changed, self._watch_failed)
+        self._watcher.start()
 
-        def interesting(change: Any, path: str) -> bool:
-            name = os.path.basename(path)
-            return name in ("jobs.json", "events.jsonl") or os.path.dirname(path) in inboxes
+    def _changed(self, inbox: bool) -> None:
+        if inbox:
+            self._inbox_due = True
+        self.wake.set()
 
-        async for changes in watchfiles.awatch(*paths, watch_filter=interesting, recursive=False,
-                                                step=20, debounce=200, rust_timeout=0):
-            if any(os.path.dirname(p) in inboxes for _, p in changes):
-                self._inbox_due = True
-            self.wake.set()
+    def _watch_failed(self, record: dict[str, Any]) -> None:
+        self.report(record)
+        self._poll = True
+        self._inbox_due = True
+        self.wake.set()
 
     async def run(self) -> None:
         """Turn until stopped (or, with ``once``, until idle)."""
