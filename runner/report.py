@@ -31,17 +31,31 @@ class Reporter:
         self.quiet = quiet
         self.stream = stream or sys.stdout
         self.console = None
+        self.broken = False
         if not json_lines and not quiet and self.stream.isatty():
             from rich.console import Console
 
             self.console = Console(file=self.stream, highlight=False)
 
     def __call__(self, record: Mapping[str, Any]) -> None:
+        """Print ``record``; a stream that cannot be written (full disk, closed pipe) is given up, not fatal."""
+        if self.broken:
+            return
+        try:
+            self._print(record)
+        except (OSError, ValueError) as exc:  # the runner's work matters more than its commentary
+            self.broken = True
+            try:
+                sys.stderr.write(f"jobdeck: cannot write the runner's output ({exc}); running on without it\n")
+                sys.stderr.flush()
+            except (OSError, ValueError):
+                pass
+
+    def _print(self, record: Mapping[str, Any]) -> None:
         kind = record.get("type")
         if self.json_lines:
-            if kind not in ("progress",) or record.get("what") != "started":
-                self.stream.write(json.dumps(dict(record), ensure_ascii=False) + "\n")
-                self.stream.flush()
+            self.stream.write(json.dumps(dict(record), ensure_ascii=False) + "\n")
+            self.stream.flush()
             return
         if self.quiet and kind != "spec_error":
             return

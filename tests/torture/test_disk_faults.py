@@ -17,8 +17,10 @@ import os
 import resource
 import signal
 import subprocess
+import threading
 import time
 from collections.abc import Iterator
+from typing import Any
 from pathlib import Path
 
 import pytest
@@ -134,6 +136,13 @@ def test_full_disk_then_recovery(tmp_path: Path, small_disk: Path) -> None:
                                        "interrupted": sum(1 for s in result.states.values() if s == "review")})
 
 
+def _relay(stream: Any, sink: Any) -> None:
+    with sink:
+        for line in stream:
+            sink.write(line)
+            sink.flush()
+
+
 def test_file_size_limit_on_the_log_then_recovery(tmp_path: Path) -> None:
     """RLIMIT_FSIZE caps events.jsonl: writes fail with EFBIG; raising the limit lets the runner go on."""
     ledger = tmp_path / "ledger"
@@ -147,9 +156,12 @@ def test_file_size_limit_on_the_log_then_recovery(tmp_path: Path) -> None:
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
         resource.setrlimit(resource.RLIMIT_FSIZE, (limit, resource.RLIM_INFINITY))
 
+    # The limit binds every file the runner writes, its stdout too: relay that through a
+    # pipe to a file written by this process, so only the deck's files meet the limit.
     out = tmp_path / "runner.out"
-    with open(out, "w") as sink:
-        runner = start_runner(deck, stdout=sink, preexec_fn=cap)
+    runner = start_runner(deck, stdout=subprocess.PIPE, preexec_fn=cap)
+    relay = threading.Thread(target=_relay, args=(runner.stdout, open(out, "w")), daemon=True)
+    relay.start()
     try:
         wait_for(lambda: runner.poll() is not None or any(r.get("type") == "write_error" for r in _reports(out)),
                  timeout=60, what="the log to hit its size limit")
