@@ -11,7 +11,8 @@ import asyncio
 import gc
 import os
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from functools import partial
 from pathlib import Path
 
@@ -25,7 +26,7 @@ from state.deck import Deck
 from state.errors import JobdeckError
 
 from cockpit.board_screen import BoardScreen
-from cockpit.fast_start import last_cards, save_board
+from cockpit.fast_start import last_cards, previewed_jobs, save_board
 from cockpit.job_commands import JobCommands
 from cockpit.job_screen import JobScreen
 from cockpit.model import DeckModel
@@ -97,8 +98,7 @@ class CockpitApp(App[None]):
     def on_mount(self) -> None:
         if self.model.ready:
             self._start_watching()
-            if self.save_on_start:  # so the next start can paint first, even after a kill
-                self.call_after_refresh(self.save_card_cache, in_worker=True)
+            self._save_first_cards()
         else:
             self.call_after_refresh(self.load_deck)  # after the first paint, not competing with it
         if self.poll:
@@ -113,11 +113,15 @@ class CockpitApp(App[None]):
             self._stop_watch = asyncio.Event()
             self.watch_deck(self._stop_watch)
 
+    def _save_first_cards(self) -> None:
+        if self.save_on_start:  # so the next start can paint first, even after a kill
+            self.call_after_refresh(self.save_card_cache, in_worker=True)
+
     @work(thread=True, exclusive=True, group="load", exit_on_error=False)
     def load_deck(self) -> None:
-        """Read the deck behind a board painted from the card cache (posts Loaded)."""
+        """Read the deck behind a board painted from saved cards or a preview (posts Loaded)."""
         try:
-            self.post_message(self.Loaded(_read_model(self.model.deck, self.model.clock)))
+            self.post_message(self.Loaded(_in_full(self.model)))
         except (JobdeckError, OSError) as exc:
             self.post_message(self.Loaded(None, str(exc)))
 
@@ -133,6 +137,7 @@ class CockpitApp(App[None]):
                 screen.deck_changed(delta)
         self._start_watching()
         self.sync()
+        self._save_first_cards()
 
     @work(exclusive=True, group="watch", exit_on_error=False)
     async def watch_deck(self, stop: asyncio.Event) -> None:
@@ -266,31 +271,46 @@ def make_app(deck_path: str | os.PathLike[str], *, watch: bool = True, now: floa
 
     ``now`` freezes the clock (tests, screenshots); ``watch=False`` turns the file
     watcher off; ``poll`` is the safety-net re-check interval in seconds (None: never);
-    ``fast_start`` paints the last saved cards (cockpit/fast_start.py) while the deck is read.
+    ``fast_start`` paints the last saved cards, or a big deck's preview of jobs.json
+    (cockpit/fast_start.py), and validates the deck behind them.
     """
     deck = Deck(Path(deck_path))
     clock = (lambda: now) if now is not None else time.time
-    cached = last_cards(deck) if fast_start else None
-    if cached is not None:
-        model = DeckModel.provisional(deck, clock, cached)
-    else:
-        model = _read_model(deck, clock)
-        model.read_heartbeats()
+    with _collector_paused():
+        cached = last_cards(deck) if fast_start else None
+        jobs = previewed_jobs(deck) if fast_start and cached is None else None
+        if cached is not None:
+            model = DeckModel.provisional(deck, clock, cached)
+        elif jobs is not None:
+            model = DeckModel.previewed(deck, clock, jobs)
+        else:
+            model = DeckModel(deck, clock)
+            model.load()
+            model.read_heartbeats()
     # A frozen clock (tests, screenshots) must not stamp the shared card cache with its fake time.
     return CockpitApp(model, watch=watch, poll=poll, ticking=now is None,
                       save_on_start=now is None and cached is None)
 
 
-def _read_model(deck: Deck, clock: Callable[[], float]) -> DeckModel:
-    """Read jobs.json and the log into a full model."""
-    gc.disable()  # reading a big deck makes many long-lived objects; collecting meanwhile only costs
+def _in_full(model: DeckModel) -> DeckModel:
+    """The full model behind a provisional one (in a worker)."""
+    with _collector_paused():
+        return model.read_in_full()
+
+
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Read a deck with the garbage collector paused, then freeze what was read out of later collections.
+
+    Reading a big deck makes many long-lived objects: collecting meanwhile frees
+    nothing, and later full collections need not walk them again.
+    """
+    gc.disable()
     try:
-        model = DeckModel(deck, clock)
-        model.load()
+        yield
     finally:
         gc.enable()
-    gc.freeze()  # and later collections need not walk them again
-    return model
+        gc.freeze()
 
 
 def run_cockpit(deck: Deck) -> int:

@@ -18,7 +18,12 @@ from typing import Any
 from state.cardcache import CARDS_FORMAT, cards_path, save_cards, spec_digest
 from state.deck import Deck
 from state.machine import Status
+from state.preview import JobPreview, preview_jobs
 from state.views import Card
+
+PREVIEW_AT = 1000
+"""Decks with this many jobs or more are painted from a preview of jobs.json and validated
+behind it; smaller ones validate in a fraction of the time a provisional board would show."""
 
 
 def card_from_json(data: Mapping[str, Any]) -> Card:
@@ -46,6 +51,16 @@ def last_cards(deck: Deck) -> list[Card] | None:
         return [card_from_json(row) for row in json.loads("[" + ",".join(rows) + "]")]  # one parse
     except (OSError, ValueError, KeyError, TypeError):
         return None
+
+
+def previewed_jobs(deck: Deck) -> list[JobPreview] | None:
+    """A preview of the jobs.json on disk (state/preview.py), if the deck is big enough to need one."""
+    try:
+        raw = deck.spec_path.read_bytes()
+    except OSError:
+        return None
+    jobs = preview_jobs(raw)
+    return jobs if jobs is not None and len(jobs) >= PREVIEW_AT else None
 
 
 def save_board(deck: Deck, cards: list[Card], *, spec: str, offset: int, last_hash: str,

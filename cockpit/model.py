@@ -10,7 +10,7 @@ change to one job re-derives that job and its direct dependents only.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,6 +21,7 @@ from state.errors import SpecError
 from state.graph import dependents
 from state.loader import SpecSource
 from state.machine import COLUMNS, JobState, Status
+from state.preview import JobPreview
 from state.views import Card, card
 
 from cockpit.runners import Heartbeat, read_heartbeats
@@ -66,13 +67,13 @@ class DeckModel:
     """Spec + board + cards for one deck, refreshed on demand."""
 
     ready = True
-    """False while the board shows cached cards and the model is still being read."""
+    """False while the board shows saved cards or a preview and the model is still being read."""
 
-    def __init__(self, deck: Deck, clock: Callable[[], float]) -> None:
+    def __init__(self, deck: Deck, clock: Callable[[], float], store: Store | None = None) -> None:
         self.deck = deck
         self.clock = clock
         self.source = SpecSource(deck.spec_path)
-        self.store: Store = open_store(deck)
+        self.store: Store = store if store is not None else open_store(deck)
         self.cards: dict[str, Card] = {}
         self.order: dict[str, int] = {}
         """Position of each job in jobs.json (the backlog's tie-break)."""
@@ -95,6 +96,28 @@ class DeckModel:
         model.heartbeats = []
         model._dependents, model._timed, model._finished = {}, set(), {}
         model._chains, model._live = {}, {}
+        model.store = None  # type: ignore[assignment]  # the log is folded by the full read
+        return model
+
+    @classmethod
+    def previewed(cls, deck: Deck, clock: Callable[[], float], jobs: Sequence[JobPreview]) -> DeckModel:
+        """A model that folded the log but knows jobs.json only from a preview (``ready`` is
+        False until ``adopt``); its Store is handed on to the full read (``read_in_full``)."""
+        model = cls(deck, clock)
+        model.ready = False
+        board, now = model.store.board, clock()
+        model.cards = {job.id: card(job, board.state(job.id), board, now) for job in jobs}
+        model.order = {job.id: i for i, job in enumerate(jobs)}
+        return model
+
+    def read_in_full(self) -> DeckModel:
+        """A ready model of the same deck: jobs.json validated, the log folded (for a worker).
+
+        A previewed model's fold is reused, not repeated; this model must not be used
+        meanwhile (it is not ready, so nothing reads its Store).
+        """
+        model = DeckModel(self.deck, self.clock, self.store)
+        model.load()
         return model
 
     def adopt(self, loaded: DeckModel) -> Delta:
@@ -254,7 +277,7 @@ class DeckModel:
         return BoardStats(counts, counts[Status.RUNNING], capacity, failures, cost, alive)
 
     def close(self) -> None:
-        if self.ready:
+        if self.store is not None:
             self.store.close()
 
 

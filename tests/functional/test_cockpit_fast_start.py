@@ -93,3 +93,84 @@ async def test_keys_wait_for_the_deck(deck, monkeypatch) -> None:
         assert len(events(deck)) == before
         assert app.screen is app.screen_stack[0]  # no detail or review over a half-read deck
         assert "reading the deck" in app.screen.query_one("#status-bar").render().plain
+
+
+# -- no saved cards: a big deck is painted from a preview of jobs.json ---------------------------
+
+
+def big_deck(root: Path, jobs: int):
+    """``jobs`` jobs (enough for a preview), a few of them run, one waiting for approval."""
+    from cockpit.fast_start import PREVIEW_AT
+
+    assert jobs >= PREVIEW_AT
+    spec = [{"id": f"job-{n:04d}", "title": f"Step {n}", "command": ["true"], "labels": [f"g{n % 3}"],
+             **({"depends_on": [f"job-{n - 1:04d}"]} if n % 4 else {}),
+             **({"risk": "high"} if n == 7 else {}), **({"schedule": "0 2 * * *"} if n == 9 else {})}
+            for n in range(jobs)]
+    deck = new_deck(root, spec)
+    run(deck, "job-0000", NOW - 300, 5)
+    run(deck, "job-0001", NOW - 200, 5, review=True, reasons=["looks odd"])
+    run(deck, "job-0004", NOW - 100, 5, "failed", reason="exit code 1")
+    return deck
+
+
+async def test_a_big_deck_without_saved_cards_is_painted_from_a_preview_then_validated(tmp_path: Path) -> None:
+    from cockpit.fast_start import PREVIEW_AT
+
+    deck = big_deck(tmp_path / "deck", PREVIEW_AT + 10)
+    exact = make_app(deck.root, watch=False, now=NOW, fast_start=False)
+    assert exact.model.ready
+    app = make_app(deck.root, watch=False, now=NOW)
+    assert not app.model.ready  # painted from the preview, validated behind it
+    assert app.model.cards == exact.model.cards
+    async with app.run_test(size=(120, 40)) as pilot:
+        assert shown_columns(app)["job-0001"] == "review"
+        assert "reading the deck" in app.screen.query_one("#status-bar").render().plain
+        await wait_until(pilot, lambda: app.model.ready, what="the deck to be read")
+        assert app.model.cards == exact.model.cards
+        assert not app.screen.query_one("#spec-banner").display
+        app.screen.board.select("job-0007")
+        await pilot.press("a")
+        assert (events(deck)[-1]["type"], events(deck)[-1]["job"]) == ("approved", "job-0007")
+    exact.model.close()
+
+
+async def test_an_invalid_jobs_json_painted_from_a_preview_ends_with_the_banner(deck, monkeypatch) -> None:
+    import cockpit.fast_start
+
+    monkeypatch.setattr(cockpit.fast_start, "PREVIEW_AT", 1)  # this small deck stands for a big one
+    spec = deck.spec_path.read_text()
+    deck.spec_path.write_text(spec.replace('"risk": "high"', '"risk": "high", "comand": ["x"]'))
+    app = make_app(deck.root, watch=False, now=NOW)
+    assert not app.model.ready  # the preview does not judge unknown fields; the loader does
+    async with app.run_test(size=(120, 40)) as pilot:
+        assert set(shown_columns(app)) == {"a", "b", "c", "d"}
+        await wait_until(pilot, lambda: app.model.ready, what="the deck to be read")
+        await pilot.pause()
+        banner = app.screen.query_one("#spec-banner")
+        assert banner.display
+        assert "unknown field 'comand'" in banner.render().plain
+        assert shown_columns(app) == {}  # jobs.json was never valid: no jobs to show
+
+
+async def test_a_jobs_json_the_preview_cannot_read_is_validated_first(deck, monkeypatch) -> None:
+    import cockpit.fast_start
+
+    monkeypatch.setattr(cockpit.fast_start, "PREVIEW_AT", 1)
+    deck.spec_path.write_text(deck.spec_path.read_text().replace('"id": "d"', '"id": "d", "priority": "5"'))
+    app = make_app(deck.root, watch=False, now=NOW)
+    assert app.model.ready  # pydantic coerces "5"; the preview leaves such files to it
+    assert app.model.job("d").priority == 5
+
+
+async def test_a_start_from_a_preview_leaves_the_cards_for_the_next_start(deck, monkeypatch) -> None:
+    import cockpit.fast_start
+    from cockpit.fast_start import last_cards
+
+    monkeypatch.setattr(cockpit.fast_start, "PREVIEW_AT", 1)
+    app = make_app(deck.root, watch=False)  # the real clock: only it may stamp the saved cards
+    assert not app.model.ready
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_until(pilot, lambda: app.model.ready, what="the deck to be read")
+        await wait_until(pilot, lambda: last_cards(deck) is not None, what="the cards to be saved")
+    assert [card.id for card in last_cards(deck)] == ["a", "b", "c", "d"]
