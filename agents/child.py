@@ -77,6 +77,11 @@ class Child:
     def returncode(self) -> int | None:
         return self.popen.returncode
 
+    @property
+    def exited(self) -> asyncio.Future[int]:
+        """Resolves to the exit status; for ``asyncio.wait`` (which never cancels it). Do not cancel it."""
+        return self._exit
+
     async def wait(self) -> int:
         """The exit status (negative: killed by that signal). Cancelling the wait leaves the child alone."""
         return await asyncio.shield(self._exit)

@@ -76,9 +76,9 @@ async def run_process(argv: Sequence[str], ctx: AttemptContext, *, stdin: bytes 
     ctx.pid = child.pid
     started = time.monotonic()
     timed_out: str | None = None
-    waiter = asyncio.ensure_future(child.wait())
+    exited = child.exited
     try:
-        while not waiter.done():
+        while not exited.done():
             if direct and ctx.idle_timeout is not None:
                 ctx.output.sync_activity()
                 stderr_sink.sync_activity()
@@ -87,7 +87,7 @@ async def run_process(argv: Sequence[str], ctx: AttemptContext, *, stdin: bytes 
                 timed_out = deadline[1]
                 break
             timeout = None if deadline is None else max(0.0, deadline[0] - time.monotonic())
-            await asyncio.wait([waiter], timeout=timeout)
+            await asyncio.wait([exited], timeout=timeout)
         if timed_out:
             await stop_group(child, ctx.grace)
         elif _group_alive(child.pid):

@@ -542,9 +542,11 @@ class Runner:
                     return
                 if self.stopping and not self.tasks and not self.finished:
                     return
-                timeout = None if deadline is None else max(0.0, deadline - now)
+                if deadline is None:
+                    await self.wake.wait()
+                    continue
                 try:
-                    await asyncio.wait_for(self.wake.wait(), timeout)
+                    await asyncio.wait_for(self.wake.wait(), max(0.0, deadline - now))
                 except TimeoutError:
                     pass
         finally:
