@@ -12,10 +12,12 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Callable, Iterable
 from pathlib import Path
-
-from watchfiles import Change, awatch
+from typing import TYPE_CHECKING
 
 from state.deck import Deck
+
+if TYPE_CHECKING:
+    from watchfiles import Change
 
 STEP_MS = 20
 """Quiet time after a change before it is reported."""
@@ -39,6 +41,8 @@ def deck_targets(deck: Deck) -> tuple[list[Path], Callable[[Change, str], bool]]
 async def changes(folders: Iterable[Path], wanted: Callable[[Change, str], bool] | None,
                   stop: asyncio.Event) -> AsyncIterator[set[tuple[Change, str]]]:
     """Batches of wanted changes in ``folders`` until ``stop`` is set."""
+    from watchfiles import awatch  # here, not at import: it is not needed for the first paint
+
     paths = [str(f) for f in folders]
     if not paths:
         return
