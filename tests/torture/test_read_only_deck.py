@@ -233,7 +233,7 @@ def test_immutable_deck_then_recovery(lockable: Path) -> None:
     result, refused = _final_audit(deck, ledger, ids)
     write_figure("disk_faults_read_only", {
         "faults": 1, "jobs": len(ids), "write_errors_reported": fault.errors_reported,
-        "starts_while_read_only": fault.starts_while_refused, "corrupt": 0, "lost": 0, "double": 0,
+        "starts_while_read_only": fault.starts_while_refused, "corrupt": 0, "lost": len(refused), "double": 0,
         "failed_by_refused_write": len(refused),
         "of_them_ran": sum(1 for j in refused if starts(ledger, j)),
         "interrupted": sum(1 for s in result.states.values() if s == "review")})
@@ -260,7 +260,7 @@ def test_read_only_mount_over_the_deck_then_recovery(tmp_path: Path) -> None:
         "faults": 1, "jobs": len(ids), "write_errors_reported": fault.errors_reported,
         "starts_while_read_only": fault.starts_while_refused,
         "events_while_read_only": fault.events_while_refused, "window_s": fault.window_s,
-        "corrupt": 0, "lost": 0, "double": 0, "failed_by_refused_write": len(refused),
+        "corrupt": 0, "lost": len(refused), "double": 0, "failed_by_refused_write": len(refused),
         "of_them_ran": sum(1 for j in refused if starts(ledger, j)),
         "interrupted": sum(1 for s in result.states.values() if s == "review")})
 
