@@ -14,7 +14,6 @@ import asyncio
 import os
 import secrets
 import socket
-import sys
 import time
 import traceback
 from collections.abc import Callable, Mapping
@@ -99,7 +98,6 @@ class Runner:
 
     def start(self) -> None:
         """Open the store, load the spec, start watching. Call inside the event loop."""
-        _use_pidfd_child_watcher()
         import agents.registry  # noqa: F401  (pay for the agent modules before the first claim, not after it)
         import agents.shell  # noqa: F401
         if self.watch:
@@ -587,19 +585,6 @@ def _write_quietly(write: Callable[[], None]) -> None:
         write()
     except OSError:
         pass
-
-
-def _use_pidfd_child_watcher() -> None:
-    """On Python 3.11, replace the thread-per-child watcher with pidfds (3.12+ does this itself)."""
-    if sys.version_info >= (3, 12) or not hasattr(os, "pidfd_open"):
-        return
-    import warnings
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)
-        watcher = asyncio.PidfdChildWatcher()
-        watcher.attach_loop(asyncio.get_running_loop())
-        asyncio.set_child_watcher(watcher)
 
 
 def _env_refs(spec: Any) -> set[str]:
