@@ -18,7 +18,7 @@ from pathlib import Path
 
 from agents.base import AttemptContext, OutputSink
 from agents.child import PIPE, Child
-from state.errors import AgentError
+from state.errors import AgentError, NotStarted
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,10 +59,14 @@ async def run_process(argv: Sequence[str], ctx: AttemptContext, *, stdin: bytes 
     stderr_sink = OutputSink(ctx.stderr_path, ctx.redactor, clock=ctx.output.clock, lazy=True)
     direct = not ctx.redactor.exposed_in({**ctx.env, "argv": "\0".join(argv), "stdin": (stdin or b"").decode("utf-8", "replace")})
     try:
+        stdout, stderr = (ctx.output.direct_fd(), stderr_sink.direct_fd()) if direct else (PIPE, PIPE)
+    except OSError as exc:  # the attempt's files cannot be created (disk full, read-only deck)
+        stderr_sink.close()
+        raise NotStarted(str(exc)) from exc
+    try:
         child = Child.spawn(
             argv, cwd=cwd or ctx.workspace_dir, env=ctx.env, stdin=stdin, pass_fds=ctx.pass_fds,
-            stdout=ctx.output.direct_fd() if direct else PIPE,
-            stderr=stderr_sink.direct_fd() if direct else PIPE,
+            stdout=stdout, stderr=stderr,
             on_stdout=None if direct else ctx.output.write,
             on_stderr=None if direct else stderr_sink.write)
     except FileNotFoundError:
@@ -105,8 +109,12 @@ async def run_process(argv: Sequence[str], ctx: AttemptContext, *, stdin: bytes 
 
 
 def _discard_if_empty(sink: OutputSink, ctx: AttemptContext) -> None:
+    """Remove an empty stderr.log; if the deck refuses (read-only), an empty file is harmless."""
     if sink.bytes_written == 0 and sink.opened:
-        ctx.stderr_path.unlink(missing_ok=True)
+        try:
+            ctx.stderr_path.unlink(missing_ok=True)
+        except OSError:
+            pass
 
 
 def _group_alive(pgid: int) -> bool:

@@ -28,7 +28,7 @@ from runner.backoff import retry_delay
 from state.atomic import FILE_MODE, make_private_dir
 from state.crashpoint import crash_point
 from state.deck import Deck
-from state.errors import AgentError, JobdeckError
+from state.errors import AgentError, JobdeckError, NotStarted
 from state.machine import JobState, Status
 from state.redact import Redactor
 
@@ -253,7 +253,10 @@ async def run_attempt(deck: Deck, spec: Any, job: Any, claimed: Claimed, board: 
     pid = None
     try:
         agent, agent_spec = agent_for(job, spec)
-        ctx = build_context(deck, spec, job, agent_spec, claimed, board, redactor, emit, environ)
+        try:
+            ctx = build_context(deck, spec, job, agent_spec, claimed, board, redactor, emit, environ)
+        except OSError as exc:  # e.g. the output file cannot be created on a full or read-only deck
+            raise NotStarted(str(exc)) from exc
         try:
             outcome = await agent.run(ctx)
         finally:
@@ -268,6 +271,8 @@ async def run_attempt(deck: Deck, spec: Any, job: Any, claimed: Claimed, board: 
     except AgentError as exc:
         outcome = Outcome.failed("agent_error", Failure.PERSISTENT, redactor.text(str(exc)))
         reasons = []
+    except NotStarted as exc:
+        return not_started_event(claimed, clock(), exc)
     event = verdict(job, claimed, outcome, reasons, clock())
     event["output_bytes"] = output_bytes
     if pid is not None:
@@ -278,6 +283,17 @@ async def run_attempt(deck: Deck, spec: Any, job: Any, claimed: Claimed, board: 
         pass  # e.g. a full disk: the outcome still goes to the log, which is the durable record
     crash_point("complete.after_result")
     return event
+
+
+RETRY_NOT_STARTED = 1.0
+"""Seconds before an attempt that could not be set up is tried again (nothing ran)."""
+
+
+def not_started_event(claimed: Claimed, now: float, exc: BaseException) -> dict[str, Any]:
+    """Outcome of an attempt whose directory or files could not be set up: transient, retried soon."""
+    return {"type": "failed", "job": claimed.job_id, "token": claimed.token, "attempt": claimed.attempt,
+            "reason": "not_started", "failure": "transient", "retry_at": now + RETRY_NOT_STARTED,
+            "message": f"the attempt could not be set up, nothing ran: {exc}"}
 
 
 def interrupted_event(job: Any, state: JobState, token: int, now: float, why: str) -> dict[str, Any]:

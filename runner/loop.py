@@ -23,6 +23,7 @@ from runner import cron
 from runner.attempt import (
     Claimed,
     interrupted_event,
+    not_started_event,
     open_attempt,
     run_attempt,
     write_claim,
@@ -384,10 +385,7 @@ class Runner:
             write_claim(claimed, self.runner_id)
         except OSError as exc:
             claimed.release()
-            self.finished.append((claimed, {
-                "type": "failed", "job": job_id, "token": claimed.token, "attempt": claimed.attempt,
-                "reason": "not_started", "failure": "transient", "retry_at": now + WRITE_RETRY,
-                "message": f"the attempt could not be set up, nothing ran: {exc}"}))
+            self.finished.append((claimed, not_started_event(claimed, now, exc)))
             self.claims[job_id] = claimed
             self.running_ids.add(job_id)
             self._on_write_error(exc, now)  # the log took the claim but the deck refuses files: pause claiming

@@ -114,3 +114,7 @@ class EditConflict(JobdeckError):
 
 class AgentError(JobdeckError):
     """An agent could not be set up or run (missing executable, bad config)."""
+
+
+class NotStarted(JobdeckError):
+    """The attempt's files could not be set up (disk full, read-only deck); nothing ran, so it may be retried."""
