@@ -11,8 +11,8 @@ from typing import Any
 from runner.loop import Runner
 from runner.report import Reporter
 from state.deck import Deck
-from state.errors import JobdeckError, SpecError
-from state.loader import load_spec
+from state.errors import JobdeckError
+from state.loader import SpecSource
 from state.machine import Status
 
 
@@ -32,18 +32,17 @@ def _upstream(spec: Any, job_id: str, board: Any) -> set[str]:
 
 def run_command(deck: Deck, args: argparse.Namespace) -> int:
     """Run the runner as the CLI asked; return the exit code."""
-    try:
-        spec = load_spec(deck.spec_path).spec
-    except SpecError:
-        if args.once or args.job:
-            raise
-        spec = None  # the long-running runner waits for a valid jobs.json
+    source = SpecSource(deck.spec_path)  # read once, here; the runner takes it over
+    source.refresh()
+    if source.error is not None and (args.once or args.job):
+        raise source.error
+    spec = source.current.spec if source.current else None  # the long-running runner waits for a valid one
     reporter = Reporter(json_lines=args.json, quiet=args.quiet)
     only = None
     if args.job:
         only = _prepare_job(deck, spec, args.job)
     runner = Runner(deck, parallel=args.parallel, once=bool(args.once or args.job), only=only,
-                    report=reporter, grace=args.grace)
+                    report=reporter, grace=args.grace, source=source)
     if args.job:
         return asyncio.run(_run_job(runner, args.job, wait=args.wait))
     asyncio.run(_serve(runner))

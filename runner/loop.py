@@ -59,7 +59,7 @@ class Runner:
                  only: set[str] | None = None, clock: Callable[[], float] = time.time,
                  report: Callable[[Mapping[str, Any]], None] | None = None,
                  runner_id: str | None = None, environ: Mapping[str, str] | None = None,
-                 grace: float = 10.0, watch: bool = True) -> None:
+                 grace: float = 10.0, watch: bool = True, source: SpecSource | None = None) -> None:
         self.deck = deck
         self.parallel_override = parallel
         self.once = once
@@ -69,7 +69,7 @@ class Runner:
         self.environ = dict(os.environ if environ is None else environ)
         self.grace = grace
         self.watch = watch
-        self.source = SpecSource(deck.spec_path)
+        self.source = source or SpecSource(deck.spec_path)
         self.index = ReadyIndex()
         self.index.only = only
         self.inbox = InboxScanner(deck)
