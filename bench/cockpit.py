@@ -12,7 +12,12 @@ reads what it draws, the way a terminal would:
   "cached", with the .jobdeck/cards.jsonl that `jobdeck ls` or the cockpit (on
   quit) leaves, painted before jobs.json is validated; "behind", the same with
   events appended after the cards were saved (a runner at work), so the first
-  picture is corrected once the deck is read;
+  picture is corrected once the deck is read. Decks of 1,000 jobs or more with
+  no saved cards ("cold", "warm") are painted from a preview of jobs.json and
+  validated behind it;
+- deck read: from spawning the process to the header's full form ("no
+  runner"), i.e. jobs.json validated, the log folded, the board exact and the
+  keys acting (the same moment as the first paint when nothing was deferred);
 - change to screen: from another process's event being durable in
   events.jsonl (a running job succeeds) to the header's new running count on
   the terminal (file watcher, incremental fold, row move, repaint);
@@ -131,6 +136,10 @@ class Terminal:
             if pattern in ESCAPES.sub(b"", seen):
                 return at
 
+    def has_shown(self, pattern: bytes) -> bool:
+        """Whether ``pattern`` is in what was read so far (the last 200 kB)."""
+        return pattern in ESCAPES.sub(b"", self.text)
+
     def drain(self, quiet: float = 0.3) -> None:
         """Read until the terminal has been quiet for ``quiet`` seconds."""
         while select.select([self.master], [], [], quiet)[0]:
@@ -163,8 +172,10 @@ class Terminal:
 MODES = ("cold", "warm", "cached", "behind")
 
 
-def one_run(template: Path, work: Path, changes: int, *, mode: str) -> tuple[float, float, list[float], float]:
-    """(first paint s, its CPU s, change-to-screen latencies s, RSS MB) for one start on a fresh copy."""
+def one_run(template: Path, work: Path, changes: int, *,
+            mode: str) -> tuple[float, float, float, list[float], float]:
+    """(first paint s, its CPU s, deck read s, change-to-screen latencies s, RSS MB) for one start
+    on a fresh copy."""
     deck_dir = work / "deck"
     subprocess.run(["rm", "-rf", str(deck_dir)], check=True)
     subprocess.run(["cp", "-a", str(template), str(deck_dir)], check=True)
@@ -188,7 +199,9 @@ def one_run(template: Path, work: Path, changes: int, *, mode: str) -> tuple[flo
         shown = term.wait_for(b"Failed ")
         first_paint = shown - term.started
         cpu = term.cpu_seconds()
-        term.wait_for(b"no runner")  # the header's full form: the deck is read (cached mode reads it now)
+        # the header's full form: the deck is read (a start from saved cards or a preview reads it now)
+        read_at = shown if term.has_shown(b"no runner") else term.wait_for(b"no runner")
+        read = read_at - term.started
         term.drain()
         rss = term.rss_mb()
         latencies = []
@@ -203,7 +216,7 @@ def one_run(template: Path, work: Path, changes: int, *, mode: str) -> tuple[flo
                 seen = term.wait_for(f"Running {running}/{capacity}".encode(), timeout=10)
                 latencies.append(seen - durable)
                 term.drain(0.2)
-        return first_paint, cpu, latencies, rss
+        return first_paint, cpu, read, latencies, rss
     finally:
         term.close()
 
@@ -222,24 +235,27 @@ def main() -> int:
     parser.add_argument("--changes", type=int, default=5, help="changes measured per start (at most %d)" % RUNNING)
     args = parser.parse_args()
     sizes = [int(size) for size in args.jobs.split(",")]
+    print(f"load average at the start: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs", flush=True)
     rows = []
     with tempfile.TemporaryDirectory(prefix="bench-cockpit-") as tmp:
         for size in sizes:
             template = Path(tmp) / f"template-{size}"
             build_deck(template, size)
-            paints = {mode: ([], []) for mode in MODES}  # wall, CPU
+            paints = {mode: ([], [], []) for mode in MODES}  # wall, CPU, deck read
             latencies, memory = [], []
             for run in range(args.runs):
                 for mode in MODES:
-                    paint, cpu, changed, rss = one_run(template, Path(tmp), min(args.changes, RUNNING),
+                    paint, cpu, read, changed, rss = one_run(template, Path(tmp), min(args.changes, RUNNING),
                                                        mode=mode)
                     paints[mode][0].append(paint)
                     paints[mode][1].append(cpu)
+                    paints[mode][2].append(read)
                     latencies += changed
                     memory.append(rss)
             rows.append((size, paints, latencies, memory))
             print(f"{size:>6} jobs  " + "  ".join(
-                f"first paint {mode} {summary(paints[mode][0])} [cpu {summary(paints[mode][1])}]"
+                f"first paint {mode} {summary(paints[mode][0])} [cpu {summary(paints[mode][1])}, "
+                f"read {summary(paints[mode][2])}]"
                 for mode in MODES) + f"  change to screen {summary(latencies)}  "
                 f"RSS {statistics.median(memory):.0f} MB", flush=True)
     print(f"\nload average at the end: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
@@ -251,6 +267,11 @@ def main() -> int:
         cells = " | ".join(f"{ms(paints[mode][0])} ({ms(paints[mode][1])})" for mode in MODES)
         print(f"| {size:,} | {cells} | {ms(latencies)}, {max(latencies) * 1000:.0f} ms | "
               f"{statistics.median(memory):.0f} MB |")
+    print("\ndeck read (the board exact, keys acting): wall, medians\n")
+    print("| jobs | " + " | ".join(MODES) + " |")
+    print("|---:|" + "---:|" * len(MODES))
+    for size, paints, _, _ in rows:
+        print(f"| {size:,} | " + " | ".join(ms(paints[mode][2]) for mode in MODES) + " |")
     return 0
 
 
