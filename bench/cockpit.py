@@ -12,7 +12,7 @@ reads what it draws, the way a terminal would:
   "cached", with the .jobdeck/cards.jsonl that `jobdeck ls` or the cockpit (on
   quit) leaves, painted before jobs.json is validated; "behind", the same with
   events appended after the cards were saved (a runner at work), so the first
-  picture is corrected once the deck is read. Decks of 3,000 jobs or more with
+  picture is corrected once the deck is read. Decks of 2,000 jobs or more with
   no saved cards ("cold", "warm") are painted from a preview of jobs.json and
   validated behind it;
 - deck read: from spawning the process to the header's full form ("no
