@@ -129,6 +129,9 @@ class CockpitApp(App[None]):
     def _loaded(self, message: Loaded) -> None:
         if message.model is None:
             self.notify(f"cannot read the deck: {message.error}", severity="error", timeout=30)
+            for screen in self.screen_stack:
+                if isinstance(screen, BoardScreen):
+                    screen.board.release_rows()
             return
         delta = self.model.adopt(message.model)
         self.model.read_heartbeats()

@@ -67,12 +67,23 @@ class Board(Horizontal):
             if not query or matches(card, query):
                 per_column[card.column].append(CardCell(card, now, order.get(job_id, 0)))
                 self._placed[job_id] = card.column
+        # While the deck is read behind a provisional board, the rows past the first
+        # screenful wait: adding them would slow that read (one interpreter) for rows
+        # nobody has scrolled to yet.
+        hold = not self.model.ready
         for status, cells in per_column.items():
-            self.columns[status].table.replace_all(cells)
+            self.columns[status].table.replace_all(cells, hold=hold)
         self._update_counts()
+
+    def release_rows(self) -> None:
+        """Go on adding the rows a provisional rebuild held back (the deck is read, or cannot be)."""
+        for column in self.columns.values():
+            column.table.hold_rows(False)
 
     def apply(self, delta: Delta) -> None:
         """Show a delta: move, update or remove only the rows it names."""
+        if self.model.ready:
+            self.release_rows()
         if len(delta.changed) + len(delta.removed) > REBUILD_AT:
             self.rebuild()
             return

@@ -55,6 +55,7 @@ class CardTable(DataTable[CardCell]):
         self._needs_sort = False
         self._pending: dict[str, CardCell] = {}
         self._all: dict[str, CardCell] = {}
+        self._held = False
 
     # -- what is shown -----------------------------------------------------------
 
@@ -160,12 +161,14 @@ class CardTable(DataTable[CardCell]):
             self._max_order = self.get_cell(last, COLUMN).order
         self._keep_cursor_on(selected)
 
-    def replace_all(self, cells: Iterable[CardCell]) -> None:
+    def replace_all(self, cells: Iterable[CardCell], *, hold: bool = False) -> None:
         """Show exactly ``cells`` (a rebuild: first paint, filters, spec reloads).
 
         The first screenful is added now; the rest in chunks on later event-loop
-        turns (DataTable's per-row cost makes 10,000 rows take over a second).
+        turns (DataTable's per-row cost makes 10,000 rows take over a second), or
+        with ``hold`` only once ``hold_rows(False)`` is called.
         """
+        self._held = hold
         selected = self.selected_id
         ordered = sorted(cells, key=lambda cell: cell.order)
         self._all = {cell.card.id: cell for cell in ordered}
@@ -177,11 +180,19 @@ class CardTable(DataTable[CardCell]):
         self._max_order = ordered[min(len(ordered), FIRST_ROWS) - 1].order if ordered else None
         self._needs_sort = False
         self._keep_cursor_on(selected)
-        if self._pending:
+        if self._pending and not hold:
+            self.call_after_refresh(self._fill_in)
+
+    def hold_rows(self, hold: bool) -> None:
+        """Hold back, or go on adding, the rows past the first screenful."""
+        was_held, self._held = self._held, hold
+        if was_held and not hold and self._pending:
             self.call_after_refresh(self._fill_in)
 
     def _fill_in(self) -> None:
         """Add the next chunk of pending rows (in order) and come back for more."""
+        if self._held:
+            return
         for _ in range(min(CHUNK_ROWS, len(self._pending))):
             job_id = next(iter(self._pending))
             self.put(self._pending[job_id])

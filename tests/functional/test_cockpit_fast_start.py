@@ -174,3 +174,21 @@ async def test_a_start_from_a_preview_leaves_the_cards_for_the_next_start(deck, 
         await wait_until(pilot, lambda: app.model.ready, what="the deck to be read")
         await wait_until(pilot, lambda: last_cards(deck) is not None, what="the cards to be saved")
     assert [card.id for card in last_cards(deck)] == ["a", "b", "c", "d"]
+
+
+async def test_rows_past_the_first_screenful_wait_until_the_deck_is_read(tmp_path: Path, monkeypatch) -> None:
+    import cockpit.app as app_module
+    from cockpit.card_table import FIRST_ROWS
+
+    deck = new_deck(tmp_path / "deck", [{"id": f"j{n:03d}", "command": ["true"]} for n in range(FIRST_ROWS + 20)])
+    ls_json(deck)
+    load_deck = app_module.CockpitApp.load_deck
+    monkeypatch.setattr(app_module.CockpitApp, "load_deck", lambda self: None)  # read on demand below
+    app = make_app(deck.root, watch=False, now=NOW)
+    async with app.run_test(size=(120, 40)) as pilot:
+        backlog = app.screen.board.columns["backlog"].table
+        await pilot.pause(0.2)
+        assert (backlog.row_count, backlog.card_count) == (FIRST_ROWS, FIRST_ROWS + 20)  # held back
+        load_deck(app)
+        await wait_until(pilot, lambda: app.model.ready, what="the deck to be read")
+        await wait_until(pilot, lambda: backlog.row_count == FIRST_ROWS + 20, what="the held rows")
