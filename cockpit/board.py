@@ -40,6 +40,8 @@ class Board(Horizontal):
         self.columns = {status: JobColumn(status) for status in ALL_COLUMNS}
         self._placed: dict[str, Status] = {}
         self._last_table: CardTable | None = None
+        self._rows_held = False
+        self._filling = False
 
     def compose(self) -> ComposeResult:
         yield from self.columns.values()
@@ -67,22 +69,38 @@ class Board(Horizontal):
             if not query or matches(card, query):
                 per_column[card.column].append(CardCell(card, now, order.get(job_id, 0)))
                 self._placed[job_id] = card.column
+        for status, cells in per_column.items():
+            self.columns[status].table.replace_all(cells)
+        self._update_counts()
         # While the deck is read behind a provisional board, the rows past the first
         # screenful wait: adding them would slow that read (one interpreter) for rows
         # nobody has scrolled to yet.
-        hold = not self.model.ready
-        for status, cells in per_column.items():
-            self.columns[status].table.replace_all(cells, hold=hold)
-        self._update_counts()
+        self._rows_held = not self.model.ready
+        self._fill_later()
 
     def release_rows(self) -> None:
         """Go on adding the rows a provisional rebuild held back (the deck is read, or cannot be)."""
-        for column in self.columns.values():
-            column.table.hold_rows(False)
+        self._rows_held = False
+        self._fill_later()
+
+    def _fill_later(self) -> None:
+        if not self._filling and not self._rows_held:
+            self._filling = True
+            self.call_after_refresh(self._fill_next)
+
+    def _fill_next(self) -> None:
+        """Add one chunk of waiting rows to one column, then yield: a change on disk waits
+        for one chunk at most, not one per column."""
+        self._filling = False
+        waiting = [column.table for column in self.columns.values() if column.table.filling]
+        if waiting and not self._rows_held:
+            waiting[0].fill_chunk()
+            self._filling = True
+            self.set_timer(0.001, self._fill_next)
 
     def apply(self, delta: Delta) -> None:
         """Show a delta: move, update or remove only the rows it names."""
-        if self.model.ready:
+        if self._rows_held and self.model.ready:
             self.release_rows()
         if len(delta.changed) + len(delta.removed) > REBUILD_AT:
             self.rebuild()

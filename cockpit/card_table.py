@@ -13,7 +13,6 @@ from collections.abc import Iterable
 from textual.binding import Binding
 from textual.coordinate import Coordinate
 from textual.events import Resize
-from textual.message import Message
 from textual.widgets import DataTable
 
 from state.views import Card
@@ -24,7 +23,7 @@ COLUMN = "card"
 FIRST_ROWS = 40
 """Rows a rebuild adds at once (more than a tall terminal shows); the rest follow in chunks."""
 CHUNK_ROWS = 400
-"""Rows added per event-loop turn while a big column fills in, so keys stay responsive."""
+"""Rows added per event-loop turn while a big column fills in, so keys and changes stay responsive."""
 LIMIT = 1000
 """Rows a column shows at most; the filter reaches the rest. DataTable's bookkeeping
 per change is linear in its rows, which at 7,000+ rows cost more than the update."""
@@ -32,9 +31,6 @@ per change is linear in its rows, which at 7,000+ rows cost more than the update
 
 class CardTable(DataTable[CardCell]):
     """The cards of one column, in the column's order, with a row cursor."""
-
-    class FilledIn(Message):
-        """Every card of the last rebuild is now a row."""
 
     BINDINGS = [
         Binding("j", "cursor_down", "down", show=False),
@@ -55,7 +51,6 @@ class CardTable(DataTable[CardCell]):
         self._needs_sort = False
         self._pending: dict[str, CardCell] = {}
         self._all: dict[str, CardCell] = {}
-        self._held = False
 
     # -- what is shown -----------------------------------------------------------
 
@@ -161,14 +156,13 @@ class CardTable(DataTable[CardCell]):
             self._max_order = self.get_cell(last, COLUMN).order
         self._keep_cursor_on(selected)
 
-    def replace_all(self, cells: Iterable[CardCell], *, hold: bool = False) -> None:
+    def replace_all(self, cells: Iterable[CardCell]) -> None:
         """Show exactly ``cells`` (a rebuild: first paint, filters, spec reloads).
 
-        The first screenful is added now; the rest in chunks on later event-loop
-        turns (DataTable's per-row cost makes 10,000 rows take over a second), or
-        with ``hold`` only once ``hold_rows(False)`` is called.
+        The first screenful is added now; the rest wait for ``fill_chunk`` (the
+        board calls it on later event-loop turns: DataTable's per-row cost makes
+        10,000 rows take over a second).
         """
-        self._held = hold
         selected = self.selected_id
         ordered = sorted(cells, key=lambda cell: cell.order)
         self._all = {cell.card.id: cell for cell in ordered}
@@ -180,27 +174,18 @@ class CardTable(DataTable[CardCell]):
         self._max_order = ordered[min(len(ordered), FIRST_ROWS) - 1].order if ordered else None
         self._needs_sort = False
         self._keep_cursor_on(selected)
-        if self._pending and not hold:
-            self.call_after_refresh(self._fill_in)
 
-    def hold_rows(self, hold: bool) -> None:
-        """Hold back, or go on adding, the rows past the first screenful."""
-        was_held, self._held = self._held, hold
-        if was_held and not hold and self._pending:
-            self.call_after_refresh(self._fill_in)
+    @property
+    def filling(self) -> bool:
+        """Whether rows of the last rebuild are still waiting to be added."""
+        return bool(self._pending)
 
-    def _fill_in(self) -> None:
-        """Add the next chunk of pending rows (in order) and come back for more."""
-        if self._held:
-            return
+    def fill_chunk(self) -> None:
+        """Add the next CHUNK_ROWS rows waiting since the last rebuild (in order)."""
         for _ in range(min(CHUNK_ROWS, len(self._pending))):
             job_id = next(iter(self._pending))
             self.put(self._pending[job_id])
         self.settle()
-        if self._pending:
-            self.set_timer(0.001, self._fill_in)
-        else:
-            self.post_message(self.FilledIn())
 
     def retick(self, now: float) -> None:
         """Redraw the cards whose clock-dependent text (age, retry in, fires in) changed."""

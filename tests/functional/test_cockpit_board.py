@@ -194,8 +194,9 @@ async def test_a_long_column_fills_in_after_the_first_paint_and_keeps_up_with_ch
     from cockpit.card_table import FIRST_ROWS
     from cockpit_decks import claim, commit, new_deck
 
-    fill_in = CardTable._fill_in
-    monkeypatch.setattr(CardTable, "_fill_in", lambda table: None)  # the test drives the fill
+    from cockpit.board import Board
+
+    monkeypatch.setattr(Board, "_fill_next", lambda board: None)  # the test drives the fill
 
     jobs = [{"id": f"job-{n:03d}", "command": ["true"], "priority": n % 3} for n in range(300)]
     deck = new_deck(tmp_path / "deck", jobs)
@@ -210,8 +211,8 @@ async def test_a_long_column_fills_in_after_the_first_paint_and_keeps_up_with_ch
         assert app.screen.board.select("job-298")  # a card not yet a row is revealed on demand
         claim(deck, "job-299", NOW)  # moves while still waiting to be added
         app.sync()
-        while backlog._pending:
-            fill_in(backlog)
+        while backlog.filling:
+            backlog.fill_chunk()
         await pilot.pause()
         expected = sorted((j for j in jobs if j["id"] not in {f"job-{n:03d}" for n in range(0, 300, 50)}
                            and j["id"] != "job-299"),
