@@ -11,7 +11,8 @@ How it is put together, and where it departs from the target design:
   up. ``OutputTail`` watches only the attempt directory it shows.
 - ``board.Board`` holds one ``CardTable`` (DataTable keyed by job id) per
   column and applies deltas row by row; large rebuilds add the first screenful
-  at once and the rest in chunks after the first paint. A column shows at most
+  at once and the rest after the first paint, one chunk per event-loop turn (on
+  a provisional board, only once the deck is read). A column shows at most
   1,000 cards (DataTable's per-change cost is linear in its rows); the title
   says how many are shown and the filter reaches the rest.
 - ``fast_start`` paints the cards last saved in .jobdeck/cards.jsonl (by
