@@ -2,15 +2,16 @@
 
 This is the only module that imports litellm, and only inside ``load_litellm``,
 so ``import agents`` (and ``jobdeck --help``) never pays its ~3.5 s import. The
-call runs under one ``asyncio.timeout`` whose deadline is the earlier of the
-attempt's hard deadline and "last token + idle timeout"; it is pushed forward on
-every chunk. On expiry the request is cancelled and the tokens already written
-stay in the output file.
+call runs under one ``asyncio.timeout`` that expires at the earlier of the
+attempt's hard deadline and "last chunk + idle timeout" (``_Deadline``). On
+expiry the request is cancelled and the tokens already written stay in the
+output file.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import os
 import warnings
@@ -20,6 +21,10 @@ from typing import Any
 
 from agents.base import OutputSink
 from agents.failures import ProviderFailure, classify
+
+
+#: A timer firing later than this (seconds) means the event loop was busy, not the stream idle.
+LATE = 0.05
 
 
 @functools.cache
@@ -37,6 +42,10 @@ def load_litellm() -> Any:
     import litellm
 
     litellm.suppress_debug_info = True
+    # OpenAI-compatible providers go through the OpenAI SDK, whose chat resources
+    # (~450 modules, 0.5 s) would otherwise be imported by the first call, on the event loop.
+    with contextlib.suppress(ImportError):
+        import openai.resources.chat  # noqa: F401
     # litellm trips pydantic's deprecation warnings on every streamed chunk; they are
     # litellm's to fix and would only clutter the runner's stderr.
     warnings.filterwarnings("ignore", category=DeprecationWarning, module=r"litellm(\.|$)")
@@ -83,45 +92,38 @@ async def stream_call(request: Mapping[str, Any], sink: OutputSink, *, idle: flo
     # The first import takes seconds: do it off the event loop, which also serves every
     # other attempt, the heartbeat and operator actions.
     litellm = await asyncio.to_thread(load_litellm)
-    loop = asyncio.get_running_loop()
     result = CallResult(model=str(request["model"]))
     pieces: list[str] = []
     streamed = 0
-    deadline_kind = "hard_timeout"
-
-    def next_deadline() -> float | None:
-        nonlocal deadline_kind
-        deadline, deadline_kind = hard_deadline, "hard_timeout"
-        if idle is not None:
-            idle_deadline = loop.time() + idle
-            if deadline is None or idle_deadline < deadline:
-                deadline, deadline_kind = idle_deadline, "idle_timeout"
-        return deadline
-
-    scope = asyncio.timeout(next_deadline())
+    scope = asyncio.timeout(None)
+    deadline = _Deadline(scope, idle, hard_deadline)
+    now = deadline.loop.time
     usage: Any = None
     try:
         async with scope:
-            response = await litellm.acompletion(**request, stream=True, max_retries=0)
+            deadline.start()
             try:
-                async for chunk in response:
-                    if idle is not None:
-                        scope.reschedule(next_deadline())
-                    piece, last = _content(chunk)
-                    if piece:
-                        data = piece.encode()
-                        pieces.append(piece)
-                        sink.write(data)
-                        streamed += len(data)
-                    if last:
-                        usage = getattr(chunk, "usage", None) or usage
+                response = await litellm.acompletion(**request, stream=True, max_retries=0)
+                try:
+                    async for chunk in response:
+                        deadline.last_chunk = now()
+                        piece, last = _content(chunk)
+                        if piece:
+                            data = piece.encode()
+                            pieces.append(piece)
+                            sink.write(data)
+                            streamed += len(data)
+                        if last:
+                            usage = getattr(chunk, "usage", None) or usage
+                finally:
+                    await response.aclose()
             finally:
-                await response.aclose()
+                deadline.stop()
     except TimeoutError as exc:
         if not scope.expired():
             result.failure = classify(exc)
         else:
-            result.timed_out = deadline_kind
+            result.timed_out = deadline.kind
     except asyncio.CancelledError:
         raise
     except Exception as exc:  # noqa: BLE001 - every provider error is classified, none is swallowed
@@ -131,6 +133,57 @@ async def stream_call(request: Mapping[str, Any], sink: OutputSink, *, idle: flo
     result.usage = _usage(usage)
     result.cost = 0.0 if mock else _cost(litellm, result.model, usage, result.usage)
     return result
+
+
+class _Deadline:
+    """Expires a call's timeout scope at its hard deadline or ``idle`` seconds after the last chunk.
+
+    A chunk only records when it arrived (``last_chunk``); the timer looks at that
+    when it fires and, if the stream moved since it was set, sets itself again for
+    the new deadline. So a token costs no timer handle (each one would stay in the
+    event loop's heap until its deadline, long after the next token replaced it).
+    """
+
+    def __init__(self, scope: asyncio.Timeout, idle: float | None, hard_deadline: float | None) -> None:
+        self.loop = asyncio.get_running_loop()
+        self.scope, self.idle, self.hard_deadline = scope, idle, hard_deadline
+        self.last_chunk = self.loop.time()
+        """Event-loop time of the last chunk (or of the start)."""
+        self.kind = "hard_timeout"
+        """The deadline in force: "idle_timeout" or "hard_timeout"."""
+        self._timer: asyncio.TimerHandle | None = None
+        self._graced: float | None = None
+
+    def start(self) -> None:
+        """Arm the timer; call inside the scope."""
+        self._check()
+
+    def stop(self) -> None:
+        """Disarm the timer; call before leaving the scope."""
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+    def _check(self) -> None:
+        due, self.kind = self.hard_deadline, "hard_timeout"
+        if self.idle is not None:
+            idle_due = self.last_chunk + self.idle
+            if due is None or idle_due < due:
+                due, self.kind = idle_due, "idle_timeout"
+        self._timer = None
+        if due is None:
+            return
+        now = self.loop.time()
+        late = now - due
+        if late > LATE and self.kind == "idle_timeout" and self._graced != self.last_chunk:
+            # The event loop was busy past the deadline, so chunks that arrived meanwhile
+            # are not read yet: give the stream as much time again before judging it.
+            self._graced = self.last_chunk
+            self._timer = self.loop.call_at(now + min(late, self.idle or late), self._check)
+        elif late >= 0:
+            self.scope.reschedule(due)  # in the past: the scope expires at once
+        else:
+            self._timer = self.loop.call_at(due, self._check)
 
 
 def _content(chunk: Any) -> tuple[str | None, bool]:

@@ -147,6 +147,60 @@ def test_a_stall_ends_in_an_idle_timeout_and_keeps_the_partial_output(deck: Path
     assert len(server.calls(name)) == 1, "a timeout ends the attempt; the runner decides on another"
 
 
+def test_the_idle_timeout_counts_from_the_last_token_not_from_the_start(deck: Path, server: LLMServer,
+                                                                       name: str) -> None:
+    # six tokens over ~0.6 s (longer than the idle timeout), then nothing until the client gives up
+    never = threading.Event()
+    server.script(name, Reply([f"t{n} " for n in range(8)], delay=0.1, gate=never, gate_after=6))
+    record = attempt(deck, server.base_url, name, name, idle=0.35, hard=30)
+    outcome = run(record)
+    never.set()
+    assert (outcome.ok, outcome.reason) == (False, "idle_timeout")
+    assert record.ctx.output.path.read_text() == "t0 t1 t2 t3 t4 t5 ", "every token before the stall is kept"
+
+
+def test_a_reply_that_never_starts_ends_in_an_idle_timeout(deck: Path, server: LLMServer, name: str) -> None:
+    server.script(name, Reply(["late"], latency=5))
+    record = attempt(deck, server.base_url, name, name, idle=0.3, hard=30)
+    started = time.monotonic()
+    outcome = run(record)
+    assert (outcome.ok, outcome.reason) == (False, "idle_timeout")
+    assert time.monotonic() - started < 3, "the idle timeout runs before the first token too"
+
+
+def test_the_hard_timeout_applies_before_the_first_token(deck: Path, server: LLMServer, name: str) -> None:
+    server.script(name, Reply(["late"], latency=5))
+    record = attempt(deck, server.base_url, name, name, idle=30, hard=0.5)
+    started = time.monotonic()
+    outcome = run(record)
+    assert (outcome.ok, outcome.reason) == (False, "hard_timeout")
+    assert time.monotonic() - started < 3
+
+
+def test_a_busy_event_loop_does_not_count_as_an_idle_stream(deck: Path, server: LLMServer, name: str) -> None:
+    server.script(name, Reply(["on ", "time"], latency=0.05))
+    record = attempt(deck, server.base_url, name, name, idle=0.3, hard=30)
+
+    async def scenario() -> Outcome:
+        # the runner's loop blocked (a 10,000-job jobs.json reloading, say) while the reply arrives
+        asyncio.get_running_loop().call_later(0.02, time.sleep, 0.8)
+        return await LLMAgent(Breaker()).run(record.ctx)
+
+    outcome = asyncio.run(scenario())
+    record.close()
+    assert outcome.ok, f"{outcome.reason}: {outcome.message}"
+    assert record.ctx.output.path.read_text() == "on time"
+
+
+def test_a_reply_streaming_longer_than_the_idle_timeout_completes(deck: Path, server: LLMServer,
+                                                                  name: str) -> None:
+    server.script(name, Reply(["tick "] * 8, delay=0.1))
+    record = attempt(deck, server.base_url, name, name, idle=0.35, hard=30)
+    outcome = run(record)
+    assert outcome.ok, outcome.message
+    assert record.ctx.output.path.read_text() == "tick " * 8
+
+
 def test_the_hard_timeout_bounds_the_whole_call(deck: Path, server: LLMServer, name: str) -> None:
     server.script(name, Reply(["tick "] * 100, delay=0.02))
     record = attempt(deck, server.base_url, name, name, idle=5, hard=0.5, retry={"on_timeout": False})
