@@ -92,10 +92,8 @@ class OutputSink:
         if not data:
             return
         self.last_activity = self.clock()
-        data = self._held + data
         if self._keep:
-            cut = self.redactor.safe_cut(data, len(data) - self._keep)
-            data, self._held = self.redactor.data(data[:cut]), data[cut:]
+            data, self._held = self.redactor.split(self._held + data, self._keep)
         self._write(data)
 
     def _write(self, data: bytes) -> None:

@@ -32,6 +32,7 @@ class Redactor:
             re.compile(b"|".join(re.escape(v.encode()) for v in sorted(values, key=len, reverse=True)))
             if values else None
         )
+        self._bytes_marks = {v.encode(): f"[REDACTED:{k}]".encode() for v, k in values.items()}
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str] | None = None,
@@ -59,22 +60,34 @@ class Redactor:
     def data(self, value: bytes) -> bytes:
         if self._bytes_pattern is None:
             return value
-        return self._bytes_pattern.sub(
-            lambda m: f"[REDACTED:{self._names[m.group(0).decode()]}]".encode(), value
-        )
+        return self._bytes_pattern.sub(lambda m: self._bytes_marks[m.group(0)], value)
 
     def tail_keep(self) -> int:
         """Bytes to hold back at a chunk boundary so a secret split across chunks is caught."""
         return max((len(v.encode()) for v in self._names), default=1) - 1
 
-    def safe_cut(self, data: bytes, cut: int) -> int:
-        """A split point at or after ``cut`` that does not fall inside a secret."""
-        cut = max(cut, 0)
+    def split(self, data: bytes, keep: int) -> tuple[bytes, bytes]:
+        """``data`` but its last ``keep`` bytes, redacted; and those bytes as they are.
+
+        For a stream: the held-back tail is prepended to the next chunk, so a secret
+        split across chunks is still caught. The split never falls inside a secret:
+        one that crosses it is redacted whole. One pass over ``data``.
+        """
+        cut = max(len(data) - keep, 0)
+        pieces: list[bytes] = []
+        done = 0
         if self._bytes_pattern is not None:
             for match in self._bytes_pattern.finditer(data):
-                if match.start() < cut < match.end():
-                    return match.end()
-        return cut
+                start, end = match.span()
+                if start >= cut:
+                    break
+                pieces += (data[done:start], self._bytes_marks[match.group(0)])
+                done = end
+        if not pieces:
+            return data[:cut], data[cut:]
+        cut = max(cut, done)
+        pieces.append(data[done:cut])
+        return b"".join(pieces), data[cut:]
 
     def deep(self, value: object) -> object:
         """Redact every string inside a JSON-like value."""

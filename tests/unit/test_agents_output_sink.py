@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from agents.base import OutputSink
 from state.redact import Redactor
 
@@ -48,3 +52,19 @@ def test_a_lazy_sink_without_data_creates_no_file(tmp_path: Path) -> None:
     lazy = OutputSink(tmp_path / "err", Redactor({"API_KEY": SECRET}), lazy=True)
     lazy.close()
     assert not (tmp_path / "err").exists()
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from([b"x", b"ab ", SECRET.encode(), b"sk-", b"secret", b"\n", "é".encode()]), max_size=12),
+       st.lists(st.integers(min_value=0, max_value=40), max_size=8))
+def test_any_chunking_writes_what_redacting_the_whole_would(tmp_path_factory: pytest.TempPathFactory,
+                                                             parts: list[bytes], cuts: list[int]) -> None:
+    redactor = Redactor({"API_KEY": SECRET, "OTHER_TOKEN": "sk-secret"})
+    whole = b"".join(parts)
+    bounds = sorted({min(cut, len(whole)) for cut in cuts} | {0, len(whole)})
+    path = tmp_path_factory.mktemp("chunks") / "out"
+    sink = OutputSink(path, redactor)
+    for start, end in zip(bounds, bounds[1:]):
+        sink.write(whole[start:end])
+    sink.close()
+    assert path.read_bytes() == redactor.data(whole)

@@ -42,10 +42,12 @@ def test_values_with_regex_characters_are_matched_literally() -> None:
 
 
 def test_a_secret_split_across_stream_chunks_is_not_cut() -> None:
-    """Streaming writers hold back tail_keep() bytes and cut at safe_cut() so a secret stays whole."""
+    """Streaming writers hold back tail_keep() bytes; split() never cuts inside a secret."""
     redactor = Redactor({"API_KEY": "s3cr3t-value"})
     assert redactor.tail_keep() == len("s3cr3t-value") - 1
     data = b"prefix s3cr3t-value suffix"
-    cut_inside = data.index(b"s3cr3t") + 3
-    assert redactor.safe_cut(data, cut_inside) == data.index(b"s3cr3t") + len(b"s3cr3t-value")
-    assert redactor.safe_cut(data, 3) == 3
+    keep_into_secret = len(data) - (data.index(b"s3cr3t") + 3)
+    assert redactor.split(data, keep_into_secret) == (b"prefix [REDACTED:API_KEY]", b" suffix")
+    assert redactor.split(data, len(data) - 3) == (b"pre", data[3:])
+    assert redactor.split(b"short", 10) == (b"", b"short")
+    assert Redactor({}).split(b"no secrets", 3) == (b"no secr", b"ets")
