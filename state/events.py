@@ -80,8 +80,7 @@ class EventLog:
         if end < 0:
             return []
         records: list[dict[str, Any]] = []
-        for line in chunk[: end + 1].splitlines():
-            record = _parse(line)
+        for record in _parse_lines(chunk[: end + 1].splitlines()):
             if record is None:
                 self.skipped += 1
                 continue
@@ -157,6 +156,24 @@ class EventLog:
         crash_point("log.after_fsync")
         self._pending.clear()
         self.offset += len(data)
+
+
+def _parse_lines(lines: list[bytes]) -> list[dict[str, Any] | None]:
+    """Each line's record, or None where a line is not one.
+
+    One ``json.loads`` over all the lines as an array is about twice as fast as
+    one per line; a batch that does not parse into exactly one well-formed record
+    per line (a torn or edited line) is parsed line by line instead.
+    """
+    if len(lines) > 1:
+        try:
+            batch = json.loads(b"[" + b",".join(lines) + b"]")
+        except (ValueError, RecursionError):
+            batch = None
+        if isinstance(batch, list) and len(batch) == len(lines) and \
+                all(isinstance(r, dict) and isinstance(r.get("type"), str) for r in batch):
+            return batch
+    return [_parse(line) for line in lines]
 
 
 def _parse(line: bytes) -> dict[str, Any] | None:
