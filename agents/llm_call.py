@@ -5,7 +5,9 @@ so ``import agents`` (and ``jobdeck --help``) never pays its ~3.5 s import. The
 call runs under one ``asyncio.timeout`` that expires at the earlier of the
 attempt's hard deadline and "last chunk + idle timeout" (``_Deadline``). On
 expiry the request is cancelled and the tokens already written stay in the
-output file.
+output file. Tokens reach the file at the end of the event-loop turn that read
+them: the chunks of a burst (litellm hands over every event of one network read
+in one turn) cost one write, not one each.
 """
 
 from __future__ import annotations
@@ -116,6 +118,18 @@ async def stream_call(request: Mapping[str, Any], sink: OutputSink, *, idle: flo
     deadline = _Deadline(scope, idle, hard_deadline)
     now = deadline.loop.time
     usage: Any = None
+    unwritten: list[bytes] = []
+    write_failed: list[OSError] = []
+
+    def write_at_end_of_turn() -> None:
+        if not unwritten:
+            return
+        try:
+            sink.write(b"".join(unwritten))
+        except OSError as exc:  # raised in the call itself, like any failure to write the output
+            write_failed.append(exc)
+        unwritten.clear()
+
     try:
         async with scope:
             deadline.start()
@@ -124,16 +138,23 @@ async def stream_call(request: Mapping[str, Any], sink: OutputSink, *, idle: flo
                 try:
                     async for chunk in response:
                         deadline.last_chunk = now()
+                        if write_failed:
+                            raise write_failed[0]
                         piece, last = _content(chunk)
                         if piece:
                             data = piece.encode()
                             pieces.append(piece)
-                            sink.write(data)
+                            if not unwritten:
+                                deadline.loop.call_soon(write_at_end_of_turn)
+                            unwritten.append(data)
                             streamed += len(data)
                         if last:
                             usage = getattr(chunk, "usage", None) or usage
                 finally:
                     await response.aclose()
+                    write_at_end_of_turn()
+                if write_failed:
+                    raise write_failed[0]
             finally:
                 deadline.stop()
     except TimeoutError as exc:

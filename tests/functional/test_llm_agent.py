@@ -25,12 +25,13 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the repo root, for tests.fixtures
 
-from agents.base import Failure, Outcome  # noqa: E402
+from agents.base import Failure, Outcome, OutputSink  # noqa: E402
 from agents.breaker import Breaker  # noqa: E402
 from agents.llm import LLMAgent  # noqa: E402
 from agents.registry import Registry  # noqa: E402
 from agents.validation import check_output  # noqa: E402
 from state.errors import AgentError  # noqa: E402
+from state.redact import Redactor  # noqa: E402
 from tests.fixtures.attempts import Attempt, make_attempt, make_spec  # noqa: E402
 from tests.fixtures.llm_server import (  # noqa: E402
     LLMServer, Reply, Stall, bad_request, context_too_long, rate_limited, server_error, unauthorized,
@@ -190,6 +191,18 @@ def test_a_busy_event_loop_does_not_count_as_an_idle_stream(deck: Path, server: 
     record.close()
     assert outcome.ok, f"{outcome.reason}: {outcome.message}"
     assert record.ctx.output.path.read_text() == "on time"
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full")
+def test_an_output_that_cannot_be_written_fails_the_attempt(deck: Path, server: LLMServer, name: str) -> None:
+    server.script(name, Reply(["a ", "b ", "c"]))
+    record = attempt(deck, server.base_url, name, name, idle=5, hard=30)
+    record.ctx.output.close()
+    # every write fails with ENOSPC (no redaction, so nothing is held back for close() to write)
+    record.ctx.output = OutputSink(Path("/dev/full"), Redactor({}))
+    outcome = run(record)
+    assert not outcome.ok and outcome.failure is Failure.TRANSIENT
+    assert "No space left on device" in (outcome.message or "")
 
 
 def test_a_reply_streaming_longer_than_the_idle_timeout_completes(deck: Path, server: LLMServer,
