@@ -174,3 +174,19 @@ def write_figure(name: str, row: dict[str, Any]) -> None:
 
 __all__ = ["ROOT", "Audit", "audit", "board", "claims_by_pid", "drain", "env_for", "jobdeck",
            "ledger_jobs", "restart_to_running", "start_runner", "starts", "stop", "wait_for", "write_figure"]
+
+
+def reports(path: Path) -> list[dict]:
+    """The JSON lines a runner printed to ``path`` (`run --json`); other lines are skipped."""
+    records = []
+    for line in path.read_text(errors="replace").splitlines():
+        try:
+            records.append(json.loads(line))
+        except ValueError:
+            pass
+    return records
+
+
+def total_starts(ledger: Path, ids: list[str]) -> int:
+    """How many attempts of ``ids`` the ledger saw start."""
+    return sum(len(starts(ledger, j)) for j in ids)

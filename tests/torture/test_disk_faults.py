@@ -27,6 +27,8 @@ import pytest
 
 from tests.functional.runner_kit import make_deck
 from tests.torture.kit import (
+    reports,
+    total_starts,
     FINAL,
     audit,
     board,
@@ -74,20 +76,6 @@ def _fill(directory: Path) -> Path:
     return filler
 
 
-def _reports(path: Path) -> list[dict]:
-    records = []
-    for line in path.read_text(errors="replace").splitlines():
-        try:
-            records.append(json.loads(line))
-        except ValueError:
-            pass
-    return records
-
-
-def _total_starts(ledger: Path, ids: list[str]) -> int:
-    return sum(len(starts(ledger, j)) for j in ids)
-
-
 def _all_final(deck: Path, ids: list[str]) -> bool:
     states = board(deck)
     return all(states.get(j) is not None and states[j].status.value in FINAL for j in ids)
@@ -95,9 +83,9 @@ def _all_final(deck: Path, ids: list[str]) -> bool:
 
 def _hold_still(ledger: Path, ids: list[str], seconds: float) -> tuple[int, int]:
     """Starts before and after an observation window (a fixed window: we look for an absence)."""
-    before = _total_starts(ledger, ids)
+    before = total_starts(ledger, ids)
     time.sleep(seconds)
-    return before, _total_starts(ledger, ids)
+    return before, total_starts(ledger, ids)
 
 
 def test_full_disk_then_recovery(tmp_path: Path, small_disk: Path) -> None:
@@ -110,20 +98,20 @@ def test_full_disk_then_recovery(tmp_path: Path, small_disk: Path) -> None:
     with open(out, "w") as sink:
         runner = start_runner(deck, stdout=sink)
     try:
-        wait_for(lambda: _total_starts(ledger, ids) >= 30, timeout=60, what="the first 30 jobs")
+        wait_for(lambda: total_starts(ledger, ids) >= 30, timeout=60, what="the first 30 jobs")
         # 1. ENOSPC
         filler = _fill(small_disk)
-        wait_for(lambda: runner.poll() is not None or any(r.get("type") == "write_error" for r in _reports(out)),
+        wait_for(lambda: runner.poll() is not None or any(r.get("type") == "write_error" for r in reports(out)),
                  timeout=30, what="the runner to report the full disk")
         assert runner.poll() is None, f"the runner died on a full disk: {runner.stderr.read() if runner.stderr else ''}"
         time.sleep(0.5)  # let attempts claimed before the fault end
         before, after = _hold_still(ledger, ids, 2.0)
         assert after == before, f"{after - before} attempts started while the disk was full"
         assert not _all_final(deck, ids)
-        full_errors = sum(1 for r in _reports(out) if r.get("type") == "write_error")
+        full_errors = sum(1 for r in reports(out) if r.get("type") == "write_error")
         filler.unlink()
         (small_disk / "filler2").unlink()
-        wait_for(lambda: _total_starts(ledger, ids) > after, timeout=30, what="the runner to resume after ENOSPC")
+        wait_for(lambda: total_starts(ledger, ids) > after, timeout=30, what="the runner to resume after ENOSPC")
         wait_for(lambda: _all_final(deck, ids), timeout=120, what="every job final after the disk came back")
         assert runner.poll() is None
     finally:
@@ -163,7 +151,7 @@ def test_file_size_limit_on_the_log_then_recovery(tmp_path: Path) -> None:
     relay = threading.Thread(target=_relay, args=(runner.stdout, open(out, "w")), daemon=True)
     relay.start()
     try:
-        wait_for(lambda: runner.poll() is not None or any(r.get("type") == "write_error" for r in _reports(out)),
+        wait_for(lambda: runner.poll() is not None or any(r.get("type") == "write_error" for r in reports(out)),
                  timeout=60, what="the log to hit its size limit")
         assert runner.poll() is None, "the runner died at the file size limit"
         time.sleep(0.5)

@@ -34,6 +34,8 @@ import pytest
 
 from tests.functional.runner_kit import make_deck
 from tests.torture.kit import (
+    reports,
+    total_starts,
     FINAL,
     audit,
     board,
@@ -97,20 +99,6 @@ def unmount(deck: Path) -> None:
     subprocess.run(["umount", "-l", str(deck)], check=True, capture_output=True)
 
 
-def _reports(path: Path) -> list[dict]:
-    records = []
-    for line in path.read_text(errors="replace").splitlines():
-        try:
-            records.append(json.loads(line))
-        except ValueError:
-            pass
-    return records
-
-
-def _total_starts(ledger: Path, ids: list[str]) -> int:
-    return sum(len(starts(ledger, j)) for j in ids)
-
-
 def _running(ledger: Path) -> list[str]:
     return [p.name for p in ledger.glob("*.running")]
 
@@ -139,31 +127,31 @@ def _through_fault(deck: Path, ledger: Path, ids: list[str], out: Path, runner: 
                    apply: Callable[[Path], None], remove: Callable[[Path], None]) -> FaultRun:
     """Apply the fault mid-run, check the runner holds still, remove it, wait until every job is final."""
     log = deck / ".jobdeck" / "events.jsonl"
-    wait_for(lambda: _total_starts(ledger, ids) >= 30, timeout=60, what="the first 30 jobs")
+    wait_for(lambda: total_starts(ledger, ids) >= 30, timeout=60, what="the first 30 jobs")
     apply(deck)
     try:
-        wait_for(lambda: runner.poll() is not None or any(r.get("type") == "write_error" for r in _reports(out)),
+        wait_for(lambda: runner.poll() is not None or any(r.get("type") == "write_error" for r in reports(out)),
                  timeout=30, what="the runner to report the read-only deck")
         assert runner.poll() is None, f"the runner died: {runner.stderr.read() if runner.stderr else ''}"
         # attempts that were running when the deck turned read-only end; nothing new may start
         wait_for(lambda: not _running(ledger), timeout=30, what="the attempts running at the fault to end")
-        began, refused_at, log_at = time.monotonic(), _total_starts(ledger, ids), len(log.read_bytes().splitlines())
+        began, refused_at, log_at = time.monotonic(), total_starts(ledger, ids), len(log.read_bytes().splitlines())
         time.sleep(2.5)  # an observation window (we look for an absence): two write retries
         window = time.monotonic() - began
         assert runner.poll() is None
-        assert _total_starts(ledger, ids) == refused_at, "attempts started while the deck was read-only"
+        assert total_starts(ledger, ids) == refused_at, "attempts started while the deck was read-only"
         assert not _all_final(deck, ids)
         verified = jobdeck(deck, "audit", "verify")  # the last good state stays readable
         assert verified.returncode == 0, verified.stdout + verified.stderr
-        errors = sum(1 for r in _reports(out) if r.get("type") == "write_error")
+        errors = sum(1 for r in reports(out) if r.get("type") == "write_error")
         grown = len(log.read_bytes().splitlines()) - log_at
     finally:
         remove(deck)
-    wait_for(lambda: _total_starts(ledger, ids) > refused_at, timeout=30,
+    wait_for(lambda: total_starts(ledger, ids) > refused_at, timeout=30,
              what="the runner to resume after the deck became writable")
     wait_for(lambda: _all_final(deck, ids), timeout=120, what="every job final after the deck came back")
     assert runner.poll() is None
-    assert any(r.get("type") == "write_resumed" for r in _reports(out))
+    assert any(r.get("type") == "write_resumed" for r in reports(out))
     return FaultRun(errors, 0, grown, round(window, 1))
 
 
@@ -260,12 +248,12 @@ def test_deck_turns_read_only_between_claim_and_start(lockable: Path) -> None:
                  what="the runner to stop after its third claim")
         assert runner.poll() is None
         freeze(deck)
-        frozen_at = _total_starts(ledger, ids)
+        frozen_at = total_starts(ledger, ids)
         runner.send_signal(signal.SIGCONT)
-        wait_for(lambda: any(r.get("type") == "write_error" for r in _reports(out)), timeout=30,
+        wait_for(lambda: any(r.get("type") == "write_error" for r in reports(out)), timeout=30,
                  what="the runner to report the read-only deck")
         wait_for(lambda: not _running(ledger), timeout=30, what="attempts started before the freeze to end")
-        assert _total_starts(ledger, ids) == frozen_at, "an attempt started on a read-only deck"
+        assert total_starts(ledger, ids) == frozen_at, "an attempt started on a read-only deck"
         thaw(deck)
         wait_for(lambda: _all_final(deck, ids), timeout=60, what="every job final after the thaw")
     finally:
@@ -294,7 +282,7 @@ def test_attempt_ending_on_a_read_only_deck_is_recorded_as_it_ended(lockable: Pa
         wait_for(lambda: starts(ledger, "j"), timeout=60, what="the job to start")
         freeze(deck)
         (ledger / "go").touch()
-        wait_for(lambda: any(r.get("type") == "write_error" for r in _reports(out)), timeout=30,
+        wait_for(lambda: any(r.get("type") == "write_error" for r in reports(out)), timeout=30,
                  what="the runner to report the read-only deck")
         thaw(deck)
         wait_for(lambda: _all_final(deck, ["j"]), timeout=60, what="the job final after the thaw")
