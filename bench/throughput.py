@@ -9,6 +9,12 @@
 2. Dependency-done to dependent-started latency on a chain of 50 jobs.
 3. Claim-to-start with 100 and with 100,000 past events in the log.
 Prints medians (min-max) of --runs runs and ratios against each peer.
+
+Every timed run starts on a settled disk (``os.sync()`` first): the deck is on
+ext4 mounted with ``discard``, so the blocks freed by deleting the previous
+run's files are discarded at the next journal commit, which a tool that fsyncs
+(jobdeck) would otherwise pay for another tool's clean-up (it made single runs
+swing between 2.3 and 7 s).
 """
 
 from __future__ import annotations
@@ -54,6 +60,7 @@ def jobdeck_run(tmp: Path, n: int, parallel: int) -> float:
     deck = new_deck(tmp)
     jobs = tmp / "jobs.jsonl"
     jobs.write_text("".join(json.dumps({"id": f"t{i:05d}", "command": ["true"]}) + "\n" for i in range(n)))
+    os.sync()
     total = timed([*JOBDECK, "--deck", str(deck), "add", "--from", str(jobs)], env=env())
     total += timed([*JOBDECK, "--deck", str(deck), "run", "--once", "--quiet", "--parallel", str(parallel)], env=env())
     shutil.rmtree(deck)
@@ -144,8 +151,10 @@ def main() -> None:
         for name in tools:
             results[name] = []
         for _ in range(args.runs):  # interleave tools so drift hits all alike
+            os.sync()
             results["jobdeck"].append(jobdeck_run(tmp, args.jobs, args.parallel))
             for name, run in tools.items():
+                os.sync()
                 results[name].append(run(tmp))  # type: ignore[operator]
         print(f"## {args.jobs} `true` jobs, parallel {args.parallel}, {args.runs} runs (seconds, end to end)")
         ours = statistics.median(results["jobdeck"])
