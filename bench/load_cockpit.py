@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import statistics
 import subprocess
 import sys
@@ -63,6 +64,8 @@ def main() -> int:
     parser.add_argument("--queued", type=int, default=10_000)
     parser.add_argument("--llm", type=int, default=50)
     parser.add_argument("--gates", type=int, default=5)
+    parser.add_argument("--profile", metavar="FILE",
+                        help="record the cockpit with py-spy (raw folded stacks) while the gates are timed")
     args = parser.parse_args()
     print(f"load average at the start: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs", flush=True)
     with tempfile.TemporaryDirectory(prefix="jobdeck-load-") as tmp, LLMServer(latency=1.0, tokens=50) as server:
@@ -70,7 +73,7 @@ def main() -> int:
         build_deck(deck, args.queued, args.llm, args.gates, server.base_url)
         log = deck / ".jobdeck" / "events.jsonl"
         term = Terminal([sys.executable, "-m", "cli.main", "--deck", str(deck), "cockpit"], ROOT)
-        runner = None
+        runner = profiler = None
         try:
             term.wait_for(b"Failed 0", timeout=60)
             env = {**os.environ, "PYTHONPATH": str(ROOT), KEY_VAR: "sk-bench-load"}
@@ -82,6 +85,10 @@ def main() -> int:
                 if runner.poll() is not None:
                     raise SystemExit(f"the runner exited early: {runner.stderr.read()[-2000:]}")  # type: ignore[union-attr]
                 term.drain(0.05)
+            if args.profile:
+                profiler = subprocess.Popen([str(Path(sys.executable).parent / "py-spy"), "record", "--nonblocking",
+                                             "-f", "raw", "-o", args.profile, "--pid", str(term.process.pid)],
+                                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             latencies, peak = [], 0
             for n in range(args.gates):
                 (Path(tmp) / f"gate{n}").touch()
@@ -94,10 +101,16 @@ def main() -> int:
                 peak = max(peak, status_kb(runner.pid).get("VmHWM", 0))
                 print(f"gate{n}: failed event -> screen {latencies[-1] * 1000:.0f} ms "
                       f"(queue left: runner busy: {runner.poll() is None})", flush=True)
+            if profiler is not None:
+                profiler.send_signal(signal.SIGINT)
+                profiler.wait()
             while runner.poll() is None:
                 peak = max(peak, status_kb(runner.pid).get("VmHWM", 0))
                 term.drain(0.05)
         finally:
+            if profiler is not None and profiler.poll() is None:
+                profiler.send_signal(signal.SIGINT)
+                profiler.wait()
             term.close()
             if runner is not None and runner.poll() is None:
                 runner.terminate()

@@ -1,19 +1,25 @@
 """One board column's list of cards: a DataTable keyed by job id, changed row by row.
 
-Rows are added, updated in place and removed as jobs move; the table is only
-rebuilt wholesale when a filter or a spec reload changes most of it (DataTable's
-``remove_row`` is linear in the row count, so thousands of single removals cost
-more than one rebuild).
+The column knows every card that belongs in it (kept sorted) and shows a window
+of at most LIMIT of them. ``put`` and ``drop`` only note a change (a shown card
+that changed in place is redrawn at once); ``settle`` then brings the rows in line
+with the window in one pass per delta: the rows that left go in one removal
+(DataTable's ``remove_row`` renumbers every row, so a hundred single removals
+cost a hundred times that), the newcomers are added in order. The table is only
+rebuilt wholesale when a filter or a spec reload changes most of it.
 """
 
 from __future__ import annotations
 
+from bisect import bisect_left, bisect_right, insort
 from collections.abc import Iterable
 
 from textual.binding import Binding
 from textual.coordinate import Coordinate
 from textual.events import Resize
+from textual._two_way_dict import TwoWayDict
 from textual.widgets import DataTable
+from textual.widgets.data_table import CellKey, RowKey
 
 from state.views import Card
 
@@ -47,10 +53,13 @@ class CardTable(DataTable[CardCell]):
         self.add_column("", width=10, key=COLUMN)
         self.keep_newest = keep_newest
         """Past LIMIT, show the last cards in order (history columns) rather than the first."""
-        self._max_order: tuple[object, ...] | None = None
-        self._needs_sort = False
-        self._pending: dict[str, CardCell] = {}
         self._all: dict[str, CardCell] = {}
+        """Every card that belongs in this column, shown or past LIMIT."""
+        self._sorted: list[tuple[tuple[object, ...], str]] = []
+        """(order, id) of every card in ``_all``, ascending."""
+        self._dirty = False
+        self._needs_sort = False
+        self._filling = False
 
     # -- what is shown -----------------------------------------------------------
 
@@ -73,7 +82,7 @@ class CardTable(DataTable[CardCell]):
     @property
     def card_count(self) -> int:
         """Cards shown in this column, including those still being added after a rebuild."""
-        return self.row_count + len(self._pending)
+        return min(LIMIT, len(self._all))
 
     @property
     def total_count(self) -> int:
@@ -83,78 +92,95 @@ class CardTable(DataTable[CardCell]):
     # -- incremental changes -----------------------------------------------------
 
     def put(self, cell: CardCell) -> None:
-        """Add the card, or update its row if it is already here and looks different."""
+        """Note the card (new, or changed); a row already shown is updated now, the rest at ``settle``."""
         job_id = cell.card.id
+        old = self._all.get(job_id)
+        if old is None or old.order != cell.order:
+            if old is not None:
+                self._unsort(old)
+            insort(self._sorted, (cell.order, job_id))
+            self._dirty = True
         self._all[job_id] = cell
-        self._pending.pop(job_id, None)
-        old = self.cell(job_id)
-        if old is None:
-            if self.card_count >= LIMIT and not self._belongs_in_window(cell):
-                return
-            self.add_row(cell, key=job_id, height=HEIGHT)
-            if self._max_order is not None and cell.order < self._max_order:
-                self._needs_sort = True
-            else:
-                self._max_order = cell.order
-        elif old != cell:
-            self.update_cell(job_id, COLUMN, cell)
-            if old.order != cell.order:
-                self._needs_sort = True
+        if job_id in self.rows:
+            shown: CardCell = self.get_cell(job_id, COLUMN)
+            if shown != cell:
+                self.update_cell(job_id, COLUMN, cell)
+                if shown.order != cell.order:
+                    self._needs_sort = True
 
     def drop(self, job_id: str) -> None:
-        if self._all.pop(job_id, None) is None:
-            return
-        shown = self._pending.pop(job_id, None) is not None
-        if job_id in self.rows:
-            self.remove_row(job_id)
-            shown = True
-        if shown and len(self._all) > self.card_count:
-            self._promote()
+        """Note that the card left this column (its row goes at ``settle``)."""
+        old = self._all.pop(job_id, None)
+        if old is not None:
+            self._unsort(old)
+            self._dirty = True
 
-    def _belongs_in_window(self, cell: CardCell) -> bool:
-        """Whether a card arriving in a full column displaces a shown one."""
-        edge = self._edge_order()
-        if edge is None:
-            return True
-        return cell.order > edge if self.keep_newest else cell.order < edge
+    def _unsort(self, cell: CardCell) -> None:
+        entry = (cell.order, cell.card.id)
+        at = bisect_left(self._sorted, entry)
+        if at < len(self._sorted) and self._sorted[at] == entry:
+            del self._sorted[at]
 
-    def _edge_order(self) -> tuple[object, ...] | None:
-        """The order of the shown card that would give way to a better one."""
-        if not self.row_count:
-            return None
-        if self.keep_newest:
-            first = self.coordinate_to_cell_key(Coordinate(0, 0)).row_key
-            return self.get_cell(first, COLUMN).order
-        return self._max_order
-
-    def _promote(self) -> None:
-        """Show the best card past LIMIT in place of one that left."""
-        shown = set(self._pending)
-        hidden = [cell for job_id, cell in self._all.items() if job_id not in shown and job_id not in self.rows]
-        if hidden:
-            best = (max if self.keep_newest else min)(hidden, key=lambda cell: cell.order)
-            self.add_row(best, key=best.card.id, height=HEIGHT)
-            self._needs_sort = True
-
-    def _trim(self) -> None:
-        """Give way at the far end until the column is within LIMIT (after a sort)."""
-        while self.card_count > LIMIT and self.row_count:
-            edge = 0 if self.keep_newest else self.row_count - 1
-            self.remove_row(self.coordinate_to_cell_key(Coordinate(edge, 0)).row_key)
+    def _window(self) -> list[tuple[tuple[object, ...], str]]:
+        """(order, id) of the cards this column shows, in order: the first LIMIT, or the last."""
+        return self._sorted[-LIMIT:] if self.keep_newest else self._sorted[:LIMIT]
 
     def settle(self) -> None:
-        """Restore the column's order after puts that landed out of place; keep the cursor's job."""
-        if not self._needs_sort and self.card_count <= LIMIT:
+        """Make the rows the column's window again after puts and drops: one removal of every row
+        that left it, then the newcomers, in order; the cursor stays on its job."""
+        if not self._dirty and not self._needs_sort:
             return
+        self._dirty = False
         selected = self.selected_id
+        window = self._window()
+        wanted = {job_id for _, job_id in window}
+        self._remove_rows([key for key in self.rows if key.value not in wanted])
+        covered = len(window)
+        if self._filling and self.row_count:  # rows past the last one shown wait for fill_chunk
+            covered = bisect_right(window, self._last_row())
+        rows = self.rows
+        last = self._last_row() if self.row_count else None
+        for entry in window[:covered]:
+            if entry[1] not in rows:
+                self.add_row(self._all[entry[1]], key=entry[1], height=HEIGHT)
+                if last is not None and entry < last:
+                    self._needs_sort = True
         if self._needs_sort:
             self._needs_sort = False
             self.sort(COLUMN, key=lambda cell: cell.order)
-        self._trim()
-        if self.row_count:
-            last = self.coordinate_to_cell_key(Coordinate(self.row_count - 1, 0)).row_key
-            self._max_order = self.get_cell(last, COLUMN).order
         self._keep_cursor_on(selected)
+
+    def _last_row(self) -> tuple[tuple[object, ...], str]:
+        key = self.coordinate_to_cell_key(Coordinate(self.row_count - 1, 0)).row_key
+        return self.get_cell(key, COLUMN).order, key.value or ""
+
+    def _remove_rows(self, keys: list[RowKey]) -> None:
+        """Remove these rows in one pass.
+
+        DataTable.remove_row renumbers every row after the one it removes (linear in
+        the rows), so a column that loses a hundred cards in one delta would pay a
+        hundred times; this does the renumbering once, on the same fields as
+        remove_row does (Textual 1.x to 8.x).
+        """
+        if len(keys) <= 2:
+            for key in keys:
+                self.remove_row(key)
+            return
+        gone = set(keys)
+        locations = self._row_locations
+        kept = [key for key in (locations.get_key(i) for i in range(self.row_count)) if key not in gone]
+        self._require_update_dimensions = True
+        self.check_idle()
+        self._row_locations = TwoWayDict({key: index for index, key in enumerate(kept)})
+        for key in gone:
+            for column_key in self._data[key]:
+                self._updated_cells.discard(CellKey(key, column_key))
+            del self.rows[key]
+            del self._data[key]
+        self.cursor_coordinate = self.cursor_coordinate
+        self.hover_coordinate = self.hover_coordinate
+        self._update_count += 1
+        self.refresh(layout=True)
 
     def replace_all(self, cells: Iterable[CardCell]) -> None:
         """Show exactly ``cells`` (a rebuild: first paint, filters, spec reloads).
@@ -164,28 +190,30 @@ class CardTable(DataTable[CardCell]):
         10,000 rows take over a second).
         """
         selected = self.selected_id
-        ordered = sorted(cells, key=lambda cell: cell.order)
-        self._all = {cell.card.id: cell for cell in ordered}
-        ordered = ordered[-LIMIT:] if self.keep_newest else ordered[:LIMIT]
+        self._all = {cell.card.id: cell for cell in cells}
+        self._sorted = sorted((cell.order, job_id) for job_id, cell in self._all.items())
+        window = self._window()
         self.clear()
-        for cell in ordered[:FIRST_ROWS]:
-            self.add_row(cell, key=cell.card.id, height=HEIGHT)
-        self._pending = {cell.card.id: cell for cell in ordered[FIRST_ROWS:]}
-        self._max_order = ordered[min(len(ordered), FIRST_ROWS) - 1].order if ordered else None
-        self._needs_sort = False
+        for _, job_id in window[:FIRST_ROWS]:
+            self.add_row(self._all[job_id], key=job_id, height=HEIGHT)
+        self._filling = len(window) > FIRST_ROWS
+        self._dirty = self._needs_sort = False
         self._keep_cursor_on(selected)
 
     @property
     def filling(self) -> bool:
         """Whether rows of the last rebuild are still waiting to be added."""
-        return bool(self._pending)
+        return self._filling
 
     def fill_chunk(self) -> None:
         """Add the next CHUNK_ROWS rows waiting since the last rebuild (in order)."""
-        for _ in range(min(CHUNK_ROWS, len(self._pending))):
-            job_id = next(iter(self._pending))
-            self.put(self._pending[job_id])
         self.settle()
+        window = self._window()
+        start = bisect_right(window, self._last_row()) if self.row_count else 0
+        for _, job_id in window[start:start + CHUNK_ROWS]:
+            if job_id not in self.rows:
+                self.add_row(self._all[job_id], key=job_id, height=HEIGHT)
+        self._filling = start + CHUNK_ROWS < len(window)
 
     def retick(self, now: float) -> None:
         """Redraw the cards whose clock-dependent text (age, retry in, fires in) changed."""
@@ -199,10 +227,9 @@ class CardTable(DataTable[CardCell]):
 
     def reveal(self, job_id: str) -> bool:
         """Make sure a card still waiting to be added is a row now; False if it is not shown."""
-        cell = self._pending.get(job_id)
-        if cell is not None:
-            self.put(cell)
-            self.settle()
+        self.settle()
+        while self._filling and job_id in self._all and job_id not in self.rows:
+            self.fill_chunk()
         return job_id in self.rows
 
     def _keep_cursor_on(self, job_id: str | None) -> None:

@@ -250,6 +250,34 @@ async def test_a_column_past_its_row_limit_shows_the_most_relevant_cards(tmp_pat
         assert column_ids(app, "done") == ["d03", "d04", "d06", "d07", "b06"]
 
 
+async def test_many_cards_leaving_a_column_at_once_keep_it_in_order_and_the_cursor_on_its_job(
+        tmp_path, monkeypatch) -> None:
+    import cockpit.card_table
+    from cockpit_decks import commit, new_deck
+
+    monkeypatch.setattr(cockpit.card_table, "LIMIT", 20)
+    jobs = [{"id": f"j{n:02d}", "command": ["true"]} for n in range(40)]
+    deck = new_deck(tmp_path / "deck", jobs)
+    app = make_app(deck.root, watch=False, now=NOW, poll=None)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_until(pilot, lambda: len(column_ids(app, "backlog")) == 20, what="the backlog to fill")
+        assert app.screen.board.select("j12")
+        claimed = [f"j{n:02d}" for n in (0, 1, 2, 3, 5, 8, 13, 21)]  # one delta; j21 was past the limit
+        commit(deck, [{"type": "claimed", "job": job, "attempt": 1, "runner": "r1", "workspace": "default"}
+                      for job in claimed], NOW)
+        app.sync()
+        backlog = app.screen.board.columns["backlog"].table
+        expected = [f"j{n:02d}" for n in range(40) if f"j{n:02d}" not in claimed][:20]
+        assert column_ids(app, "backlog") == expected  # the next cards moved up in order
+        assert [backlog.get_row_index(job) for job in expected] == list(range(20))
+        assert app.screen.selected_job_id() == "j12"
+        assert column_ids(app, "running") == claimed
+        title = app.screen.board.columns["backlog"].query_one(".column-title").render()
+        assert str(title) == "Backlog 20/32"
+        await pilot.press("down")
+        assert app.screen.selected_job_id() == "j14"
+
+
 async def test_command_palette_opens_a_job(deck) -> None:
     from cockpit.detail_screen import DetailScreen
 
