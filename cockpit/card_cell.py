@@ -17,6 +17,7 @@ from rich.console import Console, ConsoleOptions, RenderResult
 from rich.measure import Measurement
 from rich.segment import Segment
 from rich.text import Text
+from textual.strip import Strip
 
 from state.machine import Status
 from state.views import Card
@@ -25,6 +26,8 @@ from cockpit.sanitize import inert
 from cockpit.timefmt import age
 
 HEIGHT = 3
+STRIPS_KEPT = 24
+"""Drawn lines kept per card: its three lines in either stripe, with and without the cursor, and more."""
 
 #: Style of a flag, by its first word(s).
 FLAG_STYLES = (
@@ -113,7 +116,7 @@ def clock_text(card: Card, now: float) -> str:
 class CardCell:
     """A card rendered as a three-line DataTable cell."""
 
-    __slots__ = ("card", "position", "order", "_now", "_clock", "_lines", "_drawn")
+    __slots__ = ("card", "position", "order", "_now", "_clock", "_lines", "_drawn", "_strips")
 
     def __init__(self, card: Card, now: float, position: int) -> None:
         self.card = card
@@ -123,6 +126,7 @@ class CardCell:
         self._clock: str | None = None
         self._lines: tuple[Text, Text] | None = None
         self._drawn: tuple[int, list[Segment]] | None = None
+        self._strips: dict[tuple[object, ...], Strip] | None = None
 
     @property
     def corner(self) -> str:
@@ -181,6 +185,15 @@ class CardCell:
             line.truncate(width, overflow="ellipsis")
             lines.append(line)
         return lines
+
+    def strip(self, look: tuple[object, ...]) -> Strip | None:
+        """A line of this card as the table drew it for ``look`` (see CardTable._render_line)."""
+        return self._strips.get(look) if self._strips is not None else None
+
+    def keep_strip(self, look: tuple[object, ...], strip: Strip) -> None:
+        if self._strips is None or len(self._strips) >= STRIPS_KEPT:
+            self._strips = {}
+        self._strips[look] = strip
 
     def __eq__(self, other: object) -> bool:
         return (isinstance(other, CardCell) and self.card == other.card

@@ -14,9 +14,12 @@ from __future__ import annotations
 from bisect import bisect_left, bisect_right, insort
 from collections.abc import Iterable
 
+from rich.style import Style
 from textual.binding import Binding
 from textual.coordinate import Coordinate
 from textual.events import Resize
+from textual.geometry import Region
+from textual.strip import Strip
 from textual._two_way_dict import TwoWayDict
 from textual.widgets import DataTable
 from textual.widgets.data_table import CellKey, RowKey
@@ -47,6 +50,9 @@ class CardTable(DataTable[CardCell]):
         Binding("right,l", "screen.column(1)", "column right", show=False),
     ]
 
+    _style_epoch = 0
+    """Bumped when the table's styles change: lines kept on cells are drawn again."""
+
     def __init__(self, *, id: str | None = None, keep_newest: bool = False) -> None:
         super().__init__(cursor_type="row", show_header=False, zebra_stripes=True,
                          cell_padding=1, id=id)
@@ -60,6 +66,7 @@ class CardTable(DataTable[CardCell]):
         self._dirty = False
         self._needs_sort = False
         self._filling = False
+        self._line_style: Style | None = None
 
     # -- what is shown -----------------------------------------------------------
 
@@ -237,6 +244,49 @@ class CardTable(DataTable[CardCell]):
             row = self.get_row_index(job_id)
             if row != self.cursor_row:
                 self.move_cursor(row=row, animate=False)
+
+    # -- drawing -------------------------------------------------------------------
+
+    def notify_style_update(self) -> None:
+        super().notify_style_update()
+        self._style_epoch += 1
+
+    def render_lines(self, crop: Region) -> list[Strip]:
+        self._line_style = self.rich_style  # a walk up the DOM: once per paint, not once per line
+        try:
+            return super().render_lines(crop)
+        finally:
+            self._line_style = None
+
+    def render_line(self, y: int) -> Strip:
+        # DataTable.render_line without a header or fixed rows (this table has neither).
+        scroll_x, scroll_y = self.scroll_offset
+        style = self._line_style if self._line_style is not None else self.rich_style
+        return self._render_line(y + scroll_y, scroll_x, scroll_x + self.size.width, style)
+
+    def _render_line(self, y: int, x1: int, x2: int, base_style: Style) -> Strip:
+        """A line of a card, drawn once per look and kept on its cell.
+
+        DataTable forgets every drawn line on any change to the table, and drawing one
+        costs a dozen style lookups up the DOM; under a stream of changes the cards on
+        screen are mostly the same ones, shifted. A line's look depends only on its
+        card, its place in the card, stripe parity, cursor and hover, crop, width and
+        the table's styles, so that is what it is kept by.
+        """
+        offsets = self._y_offsets
+        if not 0 <= y < len(offsets):
+            return super()._render_line(y, x1, x2, base_style)
+        row_key, line_no = offsets[y]
+        row = self._row_locations.get(row_key)
+        cell: CardCell = self.get_cell(row_key, COLUMN)
+        look = (line_no, row % 2, self.show_cursor and self.cursor_row == row,
+                self._show_hover_cursor and self.hover_row == row, x1, x2, self.size.width,
+                self.columns[COLUMN].width, base_style, self._pseudo_class_state, self._style_epoch)  # type: ignore[index]
+        strip = cell.strip(look)
+        if strip is None:
+            strip = super()._render_line(y, x1, x2, base_style)
+            cell.keep_strip(look, strip)
+        return strip
 
     # -- layout ------------------------------------------------------------------
 

@@ -278,6 +278,48 @@ async def test_many_cards_leaving_a_column_at_once_keep_it_in_order_and_the_curs
         assert app.screen.selected_job_id() == "j14"
 
 
+async def test_card_lines_kept_between_paints_are_the_lines_the_table_would_draw_now(tmp_path) -> None:
+    from textual.widgets import DataTable
+
+    from cockpit_decks import claim, new_deck
+
+    jobs = [{"id": f"j{n:02d}", "command": ["true"], "priority": n % 2} for n in range(12)]
+    deck = new_deck(tmp_path / "deck", jobs)
+    app = make_app(deck.root, watch=False, now=NOW, poll=None)
+    async with app.run_test(size=(120, 40)) as pilot:
+        board = app.screen.board
+        backlog = board.columns["backlog"].table
+
+        def drawn_fresh_and_kept_agree() -> None:
+            for table in board.tables():
+                style = table.rich_style
+                kept = [list(table.render_line(y)) for y in range(table.size.height)]
+                table._clear_caches()
+                scroll_x, scroll_y = table.scroll_offset
+                fresh = [list(DataTable._render_line(table, y + scroll_y, scroll_x, scroll_x + table.size.width,
+                                                     style)) for y in range(table.size.height)]
+                assert kept == fresh, table.id
+
+        await pilot.pause()
+        drawn_fresh_and_kept_agree()
+        await pilot.press("down", "down")  # the cursor moves: both rows look different
+        drawn_fresh_and_kept_agree()
+        claim(deck, "j01", NOW)  # a card leaves: the rows below change stripe
+        app.sync()
+        await pilot.pause()
+        drawn_fresh_and_kept_agree()
+        await pilot.press("tab")  # the backlog loses focus: its cursor is drawn unfocused
+        assert app.focused is not backlog
+        drawn_fresh_and_kept_agree()
+        app.theme = "textual-light" if app.theme != "textual-light" else "nord"
+        await pilot.pause()
+        drawn_fresh_and_kept_agree()
+        app.stylesheet.add_source("CardTable > .datatable--even-row { color: red; }")
+        app.refresh_css()  # only the stripes' style changes, not the table's own
+        await pilot.pause()
+        drawn_fresh_and_kept_agree()
+
+
 async def test_command_palette_opens_a_job(deck) -> None:
     from cockpit.detail_screen import DetailScreen
 
