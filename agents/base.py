@@ -70,7 +70,7 @@ class OutputSink:
     """
 
     def __init__(self, path: Path, redactor: Redactor, *, clock: Callable[[], float] = time.monotonic,
-                 lazy: bool = False) -> None:
+                 lazy: bool = False, fd: int | None = None) -> None:
         self.path = path
         self.redactor = redactor
         self.clock = clock
@@ -80,7 +80,10 @@ class OutputSink:
         self._keep = redactor.tail_keep() if redactor else 0
         self.opened = False
         """Whether the file was created (a lazy sink creates it on the first write)."""
-        self._fd = -1 if lazy else self._open()
+        if fd is not None:  # already open (O_APPEND), e.g. created along with the attempt's lease
+            self._fd, self.opened = fd, True
+        else:
+            self._fd = -1 if lazy else self._open()
         self._closed = False
 
     def _open(self) -> int:

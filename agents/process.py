@@ -64,19 +64,20 @@ async def run_process(argv: Sequence[str], ctx: AttemptContext, *, stdin: bytes 
         stderr_sink.close()
         raise NotStarted(str(exc)) from exc
     try:
-        child = Child.spawn(
+        child = await Child.start(
             argv, cwd=cwd or ctx.workspace_dir, env=ctx.env, stdin=stdin, pass_fds=ctx.pass_fds,
             stdout=stdout, stderr=stderr,
             on_stdout=None if direct else ctx.output.write,
             on_stderr=None if direct else stderr_sink.write)
     except FileNotFoundError:
         stderr_sink.close()
-        _discard_if_empty(stderr_sink, ctx)
         raise AgentError(f"command not found: {argv[0]}", hint="check the job's command and PATH") from None
     except PermissionError:
         stderr_sink.close()
-        _discard_if_empty(stderr_sink, ctx)
         raise AgentError(f"command not executable: {argv[0]}") from None
+    except BaseException:  # cancelled while starting (the child was killed) or a bug
+        stderr_sink.close()
+        raise
     ctx.pid = child.pid
     started = time.monotonic()
     timed_out: str | None = None
@@ -104,17 +105,7 @@ async def run_process(argv: Sequence[str], ctx: AttemptContext, *, stdin: bytes 
         raise
     finally:
         stderr_sink.close()
-        _discard_if_empty(stderr_sink, ctx)
     return ProcessResult(child.returncode, timed_out)
-
-
-def _discard_if_empty(sink: OutputSink, ctx: AttemptContext) -> None:
-    """Remove an empty stderr.log; if the deck refuses (read-only), an empty file is harmless."""
-    if sink.bytes_written == 0 and sink.opened:
-        try:
-            ctx.stderr_path.unlink(missing_ok=True)
-        except OSError:
-            pass
 
 
 def _group_alive(pgid: int) -> bool:

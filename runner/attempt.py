@@ -2,7 +2,8 @@
 
 The attempt directory and its lease are created while the claim's lock is held
 (see ``open_attempt``), so another runner's recovery can never see a claimed
-attempt without a held lease unless its runner really died. The lease
+attempt without a held lease unless its runner really died. The lease is a
+flock on the attempt's ``stderr.log``, which therefore always exists; its
 descriptor is inherited by the child (``pass_fds``): an orphaned child keeps
 the lease after its runner is killed, and no one re-runs the attempt meanwhile.
 ``result.json`` is written last, atomically; it carries the outcome event so
@@ -12,6 +13,7 @@ recovery can record it if the runner died before appending it.
 from __future__ import annotations
 
 import asyncio
+import errno
 import fcntl
 import json
 import os
@@ -32,10 +34,13 @@ from state.errors import AgentError, JobdeckError, NotStarted
 from state.machine import JobState, Status
 from state.redact import Redactor
 
-LEASE = "lease"
 RESULT = "result.json"
 OUTPUT = "output"
 STDERR = "stderr.log"
+LEASE = STDERR
+"""The file whose flock is the attempt's lease: one file fewer per attempt than a lease of its own."""
+LEGACY_LEASE = "lease"
+"""The lease file of attempts made by jobdeck before 0.1 (still honoured by recovery)."""
 _HOST = socket.gethostname()
 
 
@@ -51,16 +56,29 @@ class Claimed:
     directory: Path
     lease_fd: int
     started: float
+    output_fd: int = -1
+    """The attempt's output file, created with the lease; the attempt's OutputSink takes it over."""
+
+    def take_output(self) -> int:
+        fd, self.output_fd = self.output_fd, -1
+        return fd
 
     def release(self) -> None:
         """Drop the lease (closing our descriptor; a child's inherited one closes with it)."""
+        if self.output_fd >= 0:
+            os.close(self.take_output())
         if self.lease_fd >= 0:
             os.close(self.lease_fd)
             self.lease_fd = -1
 
 
-def open_attempt(deck: Deck, job_id: str, workspace: str, attempt: int) -> tuple[Path, int]:
-    """Create the attempt directory and take its lease. Call with the deck lock held."""
+def open_attempt(deck: Deck, job_id: str, workspace: str, attempt: int) -> tuple[Path, int, int]:
+    """Create the attempt directory, take its lease and create its output file.
+
+    Returns (directory, lease descriptor, output descriptor). Call with the deck
+    lock held. The lease descriptor is read-only: the child inherits it, and
+    must not get a way around the redaction of its stderr through it.
+    """
     runs = deck.job_runs_dir(workspace, job_id)
     directory = runs / str(attempt)
     path = str(directory)
@@ -73,21 +91,28 @@ def open_attempt(deck: Deck, job_id: str, workspace: str, attempt: int) -> tuple
         directory.mkdir(mode=0o700, exist_ok=True)
     except FileExistsError:
         make_private_dir(directory)
-    fd = os.open(path + "/" + LEASE, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, FILE_MODE)
+    fd = os.open(path + "/" + LEASE, os.O_RDONLY | os.O_CREAT | os.O_CLOEXEC, FILE_MODE)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        output = os.open(path + "/" + OUTPUT, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, FILE_MODE)
     except BlockingIOError:
         os.close(fd)
         raise JobdeckError(f"lease of {directory} is held by another process") from None
-    return directory, fd
+    except BaseException:
+        os.close(fd)
+        raise
+    return directory, fd, output
 
 
 def lease_held(directory: Path) -> bool:
     """Whether some live process holds the attempt's lease."""
     try:
-        fd = os.open(directory / LEASE, os.O_RDWR | os.O_CLOEXEC)
+        fd = os.open(directory / LEASE, os.O_RDONLY | os.O_CLOEXEC)
     except FileNotFoundError:
-        return False
+        try:
+            fd = os.open(directory / LEGACY_LEASE, os.O_RDONLY | os.O_CLOEXEC)
+        except FileNotFoundError:
+            return False
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
@@ -95,14 +120,6 @@ def lease_held(directory: Path) -> bool:
     finally:
         os.close(fd)
     return False
-
-
-def write_claim(claimed: Claimed, runner_id: str) -> None:
-    """Who runs this attempt, written into the lease file (for people; the event log is the truth)."""
-    record = {"job": claimed.job_id, "attempt": claimed.attempt, "token": claimed.token,
-              "runner": runner_id, "host": _HOST, "pid": os.getpid(),
-              "started": claimed.started}
-    os.pwrite(claimed.lease_fd, json.dumps(record).encode() + b"\n", 0)
 
 
 def env_name(job_id: str) -> str:
@@ -149,7 +166,7 @@ def build_context(deck: Deck, spec: Any, job: Any, agent_spec: Any, claimed: Cla
         candidate = deck.attempt_dir(before.workspace, job.id, before.n) / OUTPUT
         previous = candidate if candidate.exists() else None
     workspace_dir = deck.workspace_dir(job.workspace)
-    output = OutputSink(claimed.directory / OUTPUT, redactor)
+    output = OutputSink(claimed.directory / OUTPUT, redactor, fd=claimed.take_output() if claimed.output_fd >= 0 else None)
     env = dict(environ)
     if agent_spec is not None:
         env.update(resolve_env(agent_spec.env, environ, f"agent '{job.agent}'"))
@@ -211,24 +228,57 @@ def verdict(job: Any, claimed: Claimed, outcome: Outcome, reasons: list[str], no
 def write_result(claimed: Claimed, event: Mapping[str, Any], output_bytes: int, ended: float) -> None:
     """result.json, last: the completion marker with the outcome event inside.
 
-    Written once into a fresh file, not renamed over: a reader treats a torn
-    result.json as no result (the attempt is then "interrupted"), which is safe.
-    Not fsynced: the outcome event in the log is the durable record.
+    The file gets its name only once its content is written (an unnamed
+    O_TMPFILE, then linked), so it is never seen empty or cut off, even when
+    the deck turns full or read-only halfway. Not renamed over anything and not
+    fsynced: the outcome event in the log is the durable record; result.json
+    only lets recovery record an outcome whose event never reached the log.
+    Where the file system has no O_TMPFILE it is written in place, and a reader
+    treats a torn one as no result (the attempt is then "interrupted"), which is safe.
     """
     record = {"job": claimed.job_id, "attempt": claimed.attempt, "token": claimed.token,
               "started": claimed.started, "ended": ended, "output_bytes": output_bytes,
               "event": dict(event)}
+    data = json.dumps(record).encode()
     path = claimed.directory / RESULT
+    try:
+        fd = os.open(claimed.directory, os.O_TMPFILE | os.O_WRONLY | os.O_CLOEXEC, FILE_MODE)
+    except OSError as exc:
+        if exc.errno not in (errno.EOPNOTSUPP, errno.EISDIR, errno.EINVAL):
+            raise
+        _write_in_place(path, data)
+        return
+    try:
+        _write_all(fd, data, path)
+        try:
+            _link(fd, path)
+        except FileExistsError:  # left by an attempt whose claim a crash took back: this one counts
+            path.unlink()
+            _link(fd, path)
+    finally:
+        os.close(fd)
+
+
+def _link(fd: int, path: Path) -> None:
+    """Give the unnamed file ``fd`` the name ``path`` (linkat with AT_SYMLINK_FOLLOW on its /proc link;
+    a src_dir_fd makes os.link use linkat, which an absolute source path ignores)."""
+    os.link(f"/proc/self/fd/{fd}", path, src_dir_fd=fd, follow_symlinks=True)
+
+
+def _write_in_place(path: Path, data: bytes) -> None:
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, FILE_MODE)
     try:
-        data = json.dumps(record).encode()
-        if os.write(fd, data) != len(data):
-            raise OSError(f"short write to {path}")
+        _write_all(fd, data, path)
     except OSError:
         path.unlink(missing_ok=True)  # a full disk leaves an empty or cut-off file: no result is clearer
         raise
     finally:
         os.close(fd)
+
+
+def _write_all(fd: int, data: bytes, path: Path) -> None:
+    if os.write(fd, data) != len(data):
+        raise OSError(errno.ENOSPC, f"short write to {path}")
 
 
 def read_result(directory: Path) -> dict[str, Any] | None:

@@ -26,7 +26,6 @@ from runner.attempt import (
     not_started_event,
     open_attempt,
     run_attempt,
-    write_claim,
     write_result,
 )
 from runner.capacity import Capacity
@@ -177,7 +176,7 @@ class Runner:
                 self._recover_orphans(now)
             except OSError as exc:  # nothing was stored; the board was re-read
                 self._on_write_error(exc, now)
-        self._settle(now)
+        await self._settle(now)
         if self.heartbeat is not None:
             self.heartbeat.beat(sorted(self.claims), now)
         return self._next_timer(now)
@@ -269,7 +268,7 @@ class Runner:
         records, _ = self.store.transact(decide, now=now, strict=False)  # type: ignore[union-attr]
         self._absorb(records)
 
-    def _settle(self, now: float) -> None:
+    async def _settle(self, now: float) -> None:
         """Record ended attempts and claim new ones: one lock hold, one fsync."""
         store = self.store
         assert store is not None
@@ -285,9 +284,21 @@ class Runner:
             claims = self._choose_and_seal_claims(now) if may_claim else []
             if claims:
                 crash_point("claim.after_seal")
+            prepared: list[tuple[Claimed, OSError | None]] = []
             try:
-                store.flush()
+                # While the batch's fsync runs on another thread, the claimed attempts'
+                # directories and leases are made here, and then the event loop gets on
+                # with other attempts. Nothing claimed starts before the fsync is done.
+                flushing = store.log.start_flush() if store.log.pending else None
+                prepared = [self._prepare(record) for record in claims]
+                if flushing is not None:
+                    if flushing.syncing is not None:
+                        await asyncio.wrap_future(flushing.syncing)
+                    flushing.wait()
             except OSError as exc:
+                for claimed, _ in prepared:
+                    claimed.release()
+                store.reload()
                 self._write_failed(exc, now, unflushed)
                 return
             failing = bool(self._write_retry_at)
@@ -295,11 +306,7 @@ class Runner:
                 crash_point("claim.after_flush")
             if ended:
                 crash_point("complete.after_flush")
-            opened = []
-            for record in claims:
-                claimed = self._open(record, now)
-                if claimed is not None:
-                    opened.append(claimed)
+            opened = [claimed for claimed, error in prepared if self._adopt(claimed, error, now)]
             if opened:
                 crash_point("claim.after_open")
             if failing and len(opened) == len(claims):  # the log and attempt directories are writable again
@@ -370,31 +377,41 @@ class Runner:
             self.capacity.give_back(spec.job(rejected.body["job"]), spec)
         return records
 
-    def _open(self, record: dict[str, Any], now: float) -> Claimed | None:
-        """Create the attempt directory and lease for a durable claim (lock held).
+    def _prepare(self, record: dict[str, Any]) -> tuple[Claimed, OSError | None]:
+        """Create the attempt directory and take the lease for a sealed claim (lock held).
 
-        If that fails (disk full, read-only deck) the attempt never starts: it is
-        recorded as a transient failure that is retried, since nothing ran.
+        Runs while the claim's fsync is in flight; returns the error, if any,
+        instead of raising it, for ``_adopt`` to record once the claim is durable.
         """
         job_id = record["job"]
         directory = self.deck.attempt_dir(record["workspace"], job_id, record["attempt"])
         claimed = Claimed(job_id, record["attempt"], record["seq"], record["workspace"],
                           self.store.board.state(job_id).tries, directory, -1, record["ts"])  # type: ignore[union-attr]
         try:
-            claimed.directory, claimed.lease_fd = open_attempt(self.deck, job_id, record["workspace"], record["attempt"])
-            write_claim(claimed, self.runner_id)
+            claimed.directory, claimed.lease_fd, claimed.output_fd = open_attempt(
+                self.deck, job_id, record["workspace"], record["attempt"])
         except OSError as exc:
             claimed.release()
-            self.finished.append((claimed, not_started_event(claimed, now, exc)))
-            self.claims[job_id] = claimed
-            self.running_ids.add(job_id)
-            self._on_write_error(exc, now)  # the log took the claim but the deck refuses files: pause claiming
-            return None
+            return claimed, exc
+        return claimed, None
+
+    def _adopt(self, claimed: Claimed, error: OSError | None, now: float) -> bool:
+        """Make a durable claim ours to run (lock held).
+
+        If its attempt could not be set up (disk full, read-only deck) it never
+        starts: it is recorded as a transient failure that is retried, since
+        nothing ran.
+        """
+        job_id = claimed.job_id
         self.claims[job_id] = claimed
         self.running_ids.add(job_id)
+        if error is not None:
+            self.finished.append((claimed, not_started_event(claimed, now, error)))
+            self._on_write_error(error, now)  # the log took the claim but the deck refuses files: pause claiming
+            return False
         self.ran.add(job_id)
         self.index.touch([job_id])
-        return claimed
+        return True
 
     def _commit(self, events: list[dict[str, Any]], now: float) -> None:
         records, refused = self.store.commit(events, now=now, strict=False)  # type: ignore[union-attr]
@@ -559,7 +576,7 @@ class Runner:
             if pending:
                 await asyncio.wait(pending)
         if self.store is not None:
-            self._settle(self.clock())
+            await self._settle(self.clock())
         self.close()
 
     def request_stop(self) -> None:

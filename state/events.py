@@ -13,16 +13,27 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from state.atomic import FILE_MODE
 from state.crashpoint import armed, crash_point
 
 GENESIS = "0" * 32
 _ENVELOPE = ("hash",)
+T = TypeVar("T")
+_syncer: ThreadPoolExecutor | None = None
+
+
+def _background_sync(fd: int) -> Future[None]:
+    """Start ``fdatasync(fd)`` on the syncer thread (it releases the GIL while the disk works)."""
+    global _syncer
+    if _syncer is None:
+        _syncer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="jobdeck-fsync")
+    return _syncer.submit(os.fdatasync, fd)
 
 
 def record_hash(prev: str, body: dict[str, Any]) -> str:
@@ -69,7 +80,13 @@ class EventLog:
             return 0
 
     def read_new(self) -> list[dict[str, Any]]:
-        """Records appended since the last call; a trailing partial line is left for later."""
+        """Records appended since the last call; a trailing partial line is left for later.
+
+        Nothing while records of ours are sealed but not yet stored: they may be in
+        the file already, and they are folded into the caller's board already.
+        """
+        if self._pending:
+            return []
         try:
             with open(self.path, "rb") as f:
                 f.seek(self.offset)
@@ -122,10 +139,36 @@ class EventLog:
     def pending(self) -> bool:
         return bool(self._pending)
 
-    def flush(self) -> None:
-        """Write every sealed record in one write and fsync it."""
+    def flush(self, during: Callable[[], T] | None = None) -> T | None:
+        """Write every sealed record in one write and fsync it.
+
+        ``during``, if given, runs on this thread while the fsync runs on another,
+        and its result is returned once both are done: work that may happen
+        before the records are durable but not before they are written. If the
+        fsync fails, the records are cut off again and the OSError is raised
+        after ``during`` finished; the caller undoes what ``during`` did.
+        """
         if not self._pending:
-            return
+            return during() if during is not None else None
+        if during is None:
+            self.start_flush(background=False).wait()
+            return None
+        flushing = self.start_flush()
+        try:
+            result = during()
+        finally:
+            flushing.wait()
+        return result
+
+    def start_flush(self, *, background: bool = True) -> Flush:
+        """Write every sealed record in one write and start its fsync; ``Flush.wait`` ends it.
+
+        The fsync runs on a thread of its own (it releases the GIL while the disk
+        works), so the caller can do other work meanwhile, or await
+        ``Flush.syncing`` from an event loop. Until ``wait`` returns the records
+        are written but not stored: ``read_new`` does not read them back.
+        Raises OSError if the write fails (the records are cut off again).
+        """
         fd = self._open()
         size = os.fstat(fd).st_size
         if size != self.offset:
@@ -143,19 +186,46 @@ class EventLog:
             while view:
                 view = view[os.write(fd, view):]
             crash_point("log.after_write")
-            os.fdatasync(fd)
+            if not background:
+                os.fdatasync(fd)
         except OSError:
-            # A full disk or a size limit can let part of the batch in. Whole lines of it
-            # would read as stored records although the caller is told none were, so cut
-            # the file back to where this flush began (we hold the lock; the bytes are ours).
-            try:
-                os.ftruncate(fd, self.offset)
-            except OSError:
-                pass
+            self._cut(fd)
             raise
+        return Flush(self, fd, len(data), _background_sync(fd) if background else None)
+
+    def _cut(self, fd: int) -> None:
+        """Cut the file back to where the flush began.
+
+        A full disk or a size limit can let part of the batch in. Whole lines of it
+        would read as stored records although the caller is told none were (we hold
+        the lock; the bytes are ours).
+        """
+        try:
+            os.ftruncate(fd, self.offset)
+        except OSError:
+            pass
+
+
+class Flush:
+    """A batch of records written to the log, its fsync under way (see ``EventLog.start_flush``)."""
+
+    def __init__(self, log: EventLog, fd: int, size: int, syncing: Future[None] | None) -> None:
+        self.log = log
+        self.fd = fd
+        self.size = size
+        self.syncing = syncing
+        """The fsync, done on the syncer thread (None: it was done before this was made)."""
+
+    def wait(self) -> None:
+        """Until the records are durable; then they count. Raises the fsync's OSError."""
+        log = self.log
+        error = self.syncing.exception() if self.syncing is not None else None
+        if error is not None:
+            log._cut(self.fd)
+            raise error
         crash_point("log.after_fsync")
-        self._pending.clear()
-        self.offset += len(data)
+        log._pending.clear()
+        log.offset += self.size
 
 
 def _parse_lines(lines: list[bytes]) -> list[dict[str, Any] | None]:
