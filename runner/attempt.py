@@ -18,9 +18,9 @@ import fcntl
 import json
 import os
 import re
-import socket
 import time
 from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -41,7 +41,6 @@ LEASE = STDERR
 """The file whose flock is the attempt's lease: one file fewer per attempt than a lease of its own."""
 LEGACY_LEASE = "lease"
 """The lease file of attempts made by jobdeck before 0.1 (still honoured by recovery)."""
-_HOST = socket.gethostname()
 
 
 @dataclass
@@ -327,12 +326,33 @@ async def run_attempt(deck: Deck, spec: Any, job: Any, claimed: Claimed, board: 
     event["output_bytes"] = output_bytes
     if pid is not None:
         event["pid"] = pid
-    try:
-        write_result(claimed, event, output_bytes, clock())
-    except OSError:
-        pass  # e.g. a full disk: the outcome still goes to the log, which is the durable record
-    crash_point("complete.after_result")
+    _results().submit(_write_result_quietly, claimed, event, output_bytes, clock())
     return event
+
+
+_results_pool: ThreadPoolExecutor | None = None
+
+
+def _results() -> ThreadPoolExecutor:
+    """The thread that writes result.json files, off the path from a child's exit to its outcome's commit.
+
+    Safe in any order with the commit: once the outcome is in the log, recovery
+    never looks at the attempt again; before, result.json either exists whole
+    (O_TMPFILE) and is recorded, or not, and the attempt is `interrupted`, as if
+    the runner had died a moment sooner. The pool's thread is joined at exit.
+    """
+    global _results_pool
+    if _results_pool is None:
+        _results_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="jobdeck-results")
+    return _results_pool
+
+
+def _write_result_quietly(claimed: Claimed, event: Mapping[str, Any], output_bytes: int, ended: float) -> None:
+    try:
+        write_result(claimed, event, output_bytes, ended)
+    except OSError:
+        return  # e.g. a full disk: the outcome still goes to the log, which is the durable record
+    crash_point("complete.after_result")
 
 
 RETRY_NOT_STARTED = 1.0

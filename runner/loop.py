@@ -48,6 +48,8 @@ from state.views import is_ready
 
 ORPHAN_CHECK = 2.0
 WRITE_RETRY = 1.0
+WATCH_AFTER = 0.05
+"""Seconds without a wake-up after which the deck watcher is started (see ``Runner.run``)."""
 FINAL = frozenset({Status.DONE, Status.FAILED, Status.REVIEW, Status.CANCELLED})
 
 
@@ -100,8 +102,6 @@ class Runner:
         """Open the store, load the spec, start watching. Call inside the event loop."""
         import agents.registry  # noqa: F401  (pay for the agent modules before the first claim, not after it)
         import agents.shell  # noqa: F401
-        if self.watch:
-            import watchfiles  # noqa: F401  (imported here, not in the watcher task that runs before the first attempt)
 
         self.deck.ensure_state_dirs()
         self.source.refresh()
@@ -115,8 +115,6 @@ class Runner:
         self._apply_spec()
         self.heartbeat = Heartbeat(self.deck.runners_dir, self.runner_id, self.capacity.parallel)
         self.report({"type": "runner_started", "runner": self.runner_id, "parallel": self.capacity.parallel})
-        if self.watch:
-            self._start_watcher()
 
     def close(self) -> None:
         if self._watcher is not None:
@@ -537,8 +535,16 @@ class Runner:
         self.wake.set()
 
     async def run(self) -> None:
-        """Turn until stopped (or, with ``once``, until idle)."""
+        """Turn until stopped (or, with ``once``, until idle).
+
+        The deck watcher starts the first time nothing happens for WATCH_AFTER
+        seconds: while attempts end every few milliseconds, each turn re-reads
+        what changed anyway, and a run of short jobs does not pay for starting
+        it (importing watchfiles and anyio costs more than a hundred such jobs'
+        turns). The turn after it starts sees whatever changed before.
+        """
         self.start()
+        loop = asyncio.get_running_loop()
         try:
             while True:
                 self.wake.clear()
@@ -555,13 +561,19 @@ class Runner:
                     return
                 if self.stopping and not self.tasks and not self.finished:
                     return
-                if deadline is None:
+                unwatched = self.watch and self._watcher is None and not self._poll
+                timeout = None if deadline is None else max(0.0, deadline - now)
+                if unwatched:
+                    timeout = WATCH_AFTER if timeout is None else min(timeout, WATCH_AFTER)
+                if timeout is None:
                     await self.wake.wait()
                     continue
-                try:
-                    await asyncio.wait_for(self.wake.wait(), max(0.0, deadline - now))
-                except TimeoutError:
-                    pass
+                rang = []
+                timer = loop.call_later(timeout, lambda: (rang.append(True), self.wake.set()))
+                await self.wake.wait()
+                timer.cancel()
+                if unwatched and rang:
+                    self._start_watcher()
         finally:
             await self.shutdown()
 

@@ -8,8 +8,16 @@ else has a default.
 
 from __future__ import annotations
 
+import os
 import re
 from typing import Annotated, Any, Literal
+
+# These models are built without pydantic plugins: looking for plugins reads the
+# metadata of every installed distribution (litellm brings many), ~20-40 ms of
+# every command. Only while this module runs (restored at its end), so nothing
+# else, and no job's child process, which inherits the environment, sees it.
+_PLUGINS_SETTING = os.environ.get("PYDANTIC_DISABLE_PLUGINS")
+os.environ["PYDANTIC_DISABLE_PLUGINS"] = "__all__"
 
 from pydantic import (
     BaseModel,
@@ -346,3 +354,9 @@ def json_schema() -> dict[str, Any]:
         if definition.get("additionalProperties") is False:
             definition["patternProperties"] = {"^//": {}, "^\\$comment$": {"type": "string"}}
     return schema
+
+
+if _PLUGINS_SETTING is None:
+    del os.environ["PYDANTIC_DISABLE_PLUGINS"]
+else:
+    os.environ["PYDANTIC_DISABLE_PLUGINS"] = _PLUGINS_SETTING
