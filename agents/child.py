@@ -19,11 +19,9 @@ from __future__ import annotations
 import asyncio
 import io
 import os
-import signal
 import subprocess
 import threading
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 CHUNK = 65536
@@ -64,38 +62,6 @@ class Child:
         """
         popen = _popen(argv, cwd, env, stdout, stderr, stdin is not None, pass_fds)
         return cls._attach(popen, asyncio.get_running_loop(), on_stdout, on_stderr, stdin)
-
-    @classmethod
-    async def start(cls, argv: Sequence[str], *, cwd: Path | str, env: Mapping[str, str],
-                    stdout: int, stderr: int, on_stdout: Callable[[bytes], None] | None = None,
-                    on_stderr: Callable[[bytes], None] | None = None, stdin: bytes | None = None,
-                    pass_fds: Sequence[int] = ()) -> Child:
-        """``spawn``, with the fork and exec done on a spawner thread.
-
-        Starting a process costs the calling thread most of a millisecond (the
-        parent waits in vfork until the child has exec'd); on a thread of its
-        own that time overlaps with the event loop's other work on another CPU.
-        If the waiting task is cancelled, the child is still started and then
-        returned to nobody, so it is killed (its whole group) before the
-        cancellation goes on.
-        """
-        loop = asyncio.get_running_loop()
-        starting = loop.run_in_executor(_spawner(), _popen, argv, cwd, env, stdout, stderr,
-                                        stdin is not None, pass_fds)
-        try:
-            popen = await asyncio.shield(starting)
-        except asyncio.CancelledError:
-            try:
-                popen = await starting
-            except OSError:
-                raise asyncio.CancelledError from None
-            _kill_group(popen.pid)
-            for stream in (popen.stdin, popen.stdout, popen.stderr):
-                if stream is not None:
-                    stream.close()
-            popen.wait()
-            raise
-        return cls._attach(popen, loop, on_stdout, on_stderr, stdin)
 
     @classmethod
     def _attach(cls, popen: subprocess.Popen[bytes], loop: asyncio.AbstractEventLoop,
@@ -230,28 +196,11 @@ class Child:
             stream.close()
 
 
-_spawner_pool: ThreadPoolExecutor | None = None
-
-
-def _spawner() -> ThreadPoolExecutor:
-    global _spawner_pool
-    if _spawner_pool is None:
-        _spawner_pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="jobdeck-spawn")
-    return _spawner_pool
-
-
 def _popen(argv: Sequence[str], cwd: Path | str, env: Mapping[str, str], stdout: int, stderr: int,
            stdin_pipe: bool, pass_fds: Sequence[int]) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
         list(argv), stdin=PIPE if stdin_pipe else _devnull(), stdout=stdout, stderr=stderr,
         cwd=cwd, env=dict(env), start_new_session=True, pass_fds=tuple(pass_fds), bufsize=0)
-
-
-def _kill_group(pgid: int) -> None:
-    try:
-        os.killpg(pgid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
 
 
 def _take(popen: subprocess.Popen[bytes], name: str) -> io.FileIO:

@@ -64,7 +64,7 @@ async def run_process(argv: Sequence[str], ctx: AttemptContext, *, stdin: bytes 
         stderr_sink.close()
         raise NotStarted(str(exc)) from exc
     try:
-        child = await Child.start(
+        child = Child.spawn(
             argv, cwd=cwd or ctx.workspace_dir, env=ctx.env, stdin=stdin, pass_fds=ctx.pass_fds,
             stdout=stdout, stderr=stderr,
             on_stdout=None if direct else ctx.output.write,
@@ -75,9 +75,6 @@ async def run_process(argv: Sequence[str], ctx: AttemptContext, *, stdin: bytes 
     except PermissionError:
         stderr_sink.close()
         raise AgentError(f"command not executable: {argv[0]}") from None
-    except BaseException:  # cancelled while starting (the child was killed) or a bug
-        stderr_sink.close()
-        raise
     ctx.pid = child.pid
     started = time.monotonic()
     timed_out: str | None = None
