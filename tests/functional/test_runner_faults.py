@@ -126,12 +126,20 @@ def test_second_signal_stops_attempts_at_once_and_records_why(tmp_path: Path) ->
     assert state.attempts[0].reason == "runner stopped"
 
 
+def _save(path: Path, text: str) -> None:
+    temp = path.with_name(path.name + ".new")
+    temp.write_text(text)
+    os.replace(temp, path)
+
+
 def test_spec_that_becomes_invalid_keeps_the_runner_on_the_last_good_spec(tmp_path: Path) -> None:
     deck = make_deck(tmp_path, [{"id": "first", "command": ["echo", "1"]}])
     runner = start_runner(deck)
     try:
         wait_for(lambda: status(deck, "first") == "done", what="first job")
-        (deck / "jobs.json").write_text('{"jobs": [{"id": "first", "command": ["echo"]},')  # half-written
+        # half-written; saved by rename so the runner never sees a third, empty state in between
+        # (write_text truncates first), which would be a second, different error to report
+        _save(deck / "jobs.json", '{"jobs": [{"id": "first", "command": ["echo"]},')
         from state.board import open_store
         from state.deck import Deck
 
@@ -140,7 +148,7 @@ def test_spec_that_becomes_invalid_keeps_the_runner_on_the_last_good_spec(tmp_pa
         wait_for(lambda: len(board(deck)["first"].attempts) == 2 and status(deck, "first") == "done",
                  what="job re-run on the last good spec")
         good = {"jobs": [{"id": "first", "command": ["echo", "1"]}, {"id": "second", "command": ["echo", "2"]}]}
-        (deck / "jobs.json").write_text(json.dumps(good))
+        _save(deck / "jobs.json", json.dumps(good))
         wait_for(lambda: status(deck, "second") == "done", what="job from the repaired spec")
     finally:
         _stop(runner)
