@@ -104,20 +104,23 @@ def open_attempt(deck: Deck, job_id: str, workspace: str, attempt: int) -> tuple
 
 
 def lease_held(directory: Path) -> bool:
-    """Whether some live process holds the attempt's lease."""
-    try:
-        fd = os.open(directory / LEASE, os.O_RDONLY | os.O_CLOEXEC)
-    except FileNotFoundError:
+    """Whether some live process holds the attempt's lease.
+
+    An attempt made by an older jobdeck has a ``lease`` file, and perhaps a
+    ``stderr.log`` nobody locks: its lease file decides.
+    """
+    for name in (LEGACY_LEASE, LEASE):
         try:
-            fd = os.open(directory / LEGACY_LEASE, os.O_RDONLY | os.O_CLOEXEC)
+            fd = os.open(directory / name, os.O_RDONLY | os.O_CLOEXEC)
         except FileNotFoundError:
-            return False
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        return True
-    finally:
-        os.close(fd)
+            continue
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        finally:
+            os.close(fd)
+        return False
     return False
 
 
