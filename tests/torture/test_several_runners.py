@@ -100,9 +100,13 @@ def _several_runners(tmp_path: Path, jobs: int, freezes: int, seed: int) -> dict
                      and (starts(ledger, job) or time.monotonic() - frozen_at > 2.0),
                      timeout=30, what="the frozen runner's child to finish")
             others_done = sum(1 for st in board(deck).values() if st.status.value == "done")
-            wait_for(lambda: sum(1 for st in board(deck).values() if st.status.value == "done") > others_done + 5
-                     or all(board(deck).get(j) is not None and board(deck)[j].status.value != "backlog" for j in ids),
-                     timeout=60, what="the other runners to keep working")
+
+            def others_kept_working() -> bool:  # one read of the board per look (it folds the whole log)
+                states = board(deck)
+                return sum(1 for st in states.values() if st.status.value == "done") > others_done + 5 \
+                    or all(states.get(j) is not None and states[j].status.value != "backlog" for j in ids)
+
+            wait_for(others_kept_working, timeout=60, what="the other runners to keep working")
             assert board(deck)[job].status.value == "running", "a frozen runner's claim was taken over"
             assert jobdeck(deck, "cancel", job, "--reason", "torture").returncode == 0
             assert jobdeck(deck, "retry", job, "--reason", "torture").returncode == 0
