@@ -287,16 +287,15 @@ class Runner:
                 # While the batch's fsync runs on another thread, the claimed attempts'
                 # directories and leases are made here, and then the event loop gets on
                 # with other attempts. Nothing claimed starts before the fsync is done.
-                flushing = store.log.start_flush() if store.log.pending else None
+                flushing = store.start_flush()
                 prepared = [self._prepare(record) for record in claims]
                 if flushing is not None:
                     if flushing.syncing is not None:
                         await asyncio.wrap_future(flushing.syncing)
-                    flushing.wait()
-            except OSError as exc:
+                    store.finish_flush(flushing)
+            except OSError as exc:  # nothing of the batch was stored; the board was re-read
                 for claimed, _ in prepared:
                     claimed.release()
-                store.reload()
                 self._write_failed(exc, now, unflushed)
                 return
             failing = bool(self._write_retry_at)

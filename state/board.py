@@ -21,7 +21,7 @@ from state.atomic import write_atomic
 from state.crashpoint import crash_point
 from state.deck import Deck
 from state.errors import IllegalTransition, StateError
-from state.events import GENESIS, EventLog
+from state.events import GENESIS, EventLog, Flush
 from state.lock import DeckLock
 from state.machine import JobState, transition
 from state.redact import Redactor
@@ -131,6 +131,29 @@ class Store:
         """Durably write sealed records; on failure the board is re-read from disk."""
         try:
             self.log.flush()
+        except OSError:
+            self.reload()
+            raise
+
+    def start_flush(self) -> Flush | None:
+        """Write sealed records and start their fsync on another thread (None: nothing sealed).
+
+        ``finish_flush`` makes them count. Meanwhile other work may go on, but
+        nothing that depends on the records being durable (see ``EventLog.start_flush``).
+        On failure the board is re-read from disk.
+        """
+        if not self.log.pending:
+            return None
+        try:
+            return self.log.start_flush()
+        except OSError:
+            self.reload()
+            raise
+
+    def finish_flush(self, flushing: Flush) -> None:
+        """Until the records of ``start_flush`` are durable; on failure the board is re-read from disk."""
+        try:
+            flushing.wait()
         except OSError:
             self.reload()
             raise
