@@ -4,8 +4,10 @@
     .venv/bin/python bench/throughput.py [--jobs 1000] [--parallel 2] [--runs 3]
 
 1. 1,000 `true` jobs: `jobdeck add --from` (one atomic change) + `jobdeck run --once
-   --parallel 2`, against task-spooler (`tsp -S 2`), `nq`, GNU `parallel -j2` and
-   `xargs -P2`, whichever are installed (apt-get install task-spooler nq parallel).
+   --parallel 2`, against task-spooler (`tsp -S 2`; with `-n`, output discarded, and
+   by default, each job's output kept in a file as jobdeck keeps it), `nq`, GNU
+   `parallel -j2` and `xargs -P2`, whichever are installed (apt-get install
+   task-spooler nq parallel).
 2. Dependency-done to dependent-started latency on a chain of 50 jobs.
 3. Claim-to-start with 100 and with 100,000 past events in the log.
 Prints medians (min-max) of --runs runs and ratios against each peer.
@@ -74,18 +76,23 @@ def peers(n: int, parallel: int) -> dict[str, object]:
     if shutil.which("parallel"):
         found["GNU parallel"] = lambda tmp: timed(f"seq {n} | parallel -j{parallel} true", shell=True)
     if shutil.which("tsp"):
-        def tsp(tmp: Path) -> float:
+        def tsp(tmp: Path, keep_output: bool) -> float:
             socket = str(tmp / f"tsp{time.perf_counter_ns()}")
-            e = env(TS_SOCKET=socket, TS_MAXFINISHED=str(n + 10))
+            outputs = tmp / f"tsp-out{time.perf_counter_ns()}"
+            outputs.mkdir()
+            e = env(TS_SOCKET=socket, TS_MAXFINISHED=str(n + 10), TMPDIR=str(outputs))
             start = time.perf_counter()
             subprocess.run(["tsp", "-S", str(parallel)], env=e, check=True, stdout=subprocess.DEVNULL)
             for _ in range(n):
-                subprocess.run(["tsp", "-n", "true"], env=e, check=True, stdout=subprocess.DEVNULL)
+                subprocess.run(["tsp", "true"] if keep_output else ["tsp", "-n", "true"],
+                               env=e, check=True, stdout=subprocess.DEVNULL)
             subprocess.run(["tsp", "-w"], env=e, stdout=subprocess.DEVNULL)
             elapsed = time.perf_counter() - start
             subprocess.run(["tsp", "-K"], env=e, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             return elapsed
-        found["task-spooler"] = tsp
+        # -n: output discarded (the harder peer); default: each job's output kept in a file, as jobdeck does
+        found["task-spooler"] = lambda tmp: tsp(tmp, False)
+        found["tsp (outputs)"] = lambda tmp: tsp(tmp, True)
     if shutil.which("nq"):
         def nq(tmp: Path) -> float:
             qdir = tmp / f"nq{time.perf_counter_ns()}"
