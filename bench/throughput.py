@@ -150,6 +150,8 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=1000)
     parser.add_argument("--parallel", type=int, default=2)
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--history", type=int, default=100_000, help="past events for the second claim-cost figure")
+    parser.add_argument("--chain", type=int, default=50, help="jobs in the dependency chain")
     args = parser.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="jobdeck-bench-"))
     try:
@@ -168,9 +170,9 @@ def main() -> None:
         for name, values in results.items():
             ratio = "" if name == "jobdeck" else f"   jobdeck/peer = {ours / statistics.median(values):.2f}"
             print(f"{name:14} {summary(values)}{ratio}")
-        latencies = [x for _ in range(args.runs) for x in chain_latency(tmp)]
-        print(f"\n## dependency done -> dependent started (ms, chain of 50, {args.runs} runs)\n{summary(latencies)}")
-        for history in (100, 100_000):
+        latencies = [x for _ in range(args.runs) for x in chain_latency(tmp, args.chain)]
+        print(f"\n## dependency done -> dependent started (ms, chain of {args.chain}, {args.runs} runs)\n{summary(latencies)}")
+        for history in (100, args.history):
             values = [claim_to_start(tmp, history) for _ in range(args.runs)]
             print(f"\n## claim -> start with {history} past events (ms)\n{summary(values)}")
     finally:
