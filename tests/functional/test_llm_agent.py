@@ -160,22 +160,15 @@ def test_the_idle_timeout_counts_from_the_last_token_not_from_the_start(deck: Pa
     assert record.ctx.output.path.read_text() == "t0 t1 t2 t3 t4 t5 ", "every token before the stall is kept"
 
 
-def test_a_reply_that_never_starts_ends_in_an_idle_timeout(deck: Path, server: LLMServer, name: str) -> None:
+@pytest.mark.parametrize(("idle", "hard", "reason"), [(0.3, 30, "idle_timeout"), (30, 0.5, "hard_timeout")])
+def test_timeouts_apply_before_the_first_token(deck: Path, server: LLMServer, name: str,
+                                               idle: float, hard: float, reason: str) -> None:
     server.script(name, Reply(["late"], latency=5))
-    record = attempt(deck, server.base_url, name, name, idle=0.3, hard=30)
+    record = attempt(deck, server.base_url, name, name, idle=idle, hard=hard)
     started = time.monotonic()
     outcome = run(record)
-    assert (outcome.ok, outcome.reason) == (False, "idle_timeout")
-    assert time.monotonic() - started < 3, "the idle timeout runs before the first token too"
-
-
-def test_the_hard_timeout_applies_before_the_first_token(deck: Path, server: LLMServer, name: str) -> None:
-    server.script(name, Reply(["late"], latency=5))
-    record = attempt(deck, server.base_url, name, name, idle=30, hard=0.5)
-    started = time.monotonic()
-    outcome = run(record)
-    assert (outcome.ok, outcome.reason) == (False, "hard_timeout")
-    assert time.monotonic() - started < 3
+    assert (outcome.ok, outcome.reason) == (False, reason)
+    assert time.monotonic() - started < 3, f"the {reason} runs before the first token too"
 
 
 def test_a_busy_event_loop_does_not_count_as_an_idle_stream(deck: Path, server: LLMServer, name: str) -> None:
