@@ -567,11 +567,17 @@ class Runner:
                 if timeout is None:
                     await self.wake.wait()
                     continue
-                rang = []
-                timer = loop.call_later(timeout, lambda: (rang.append(True), self.wake.set()))
+                timed_out = False
+
+                def ring() -> None:
+                    nonlocal timed_out
+                    timed_out = True
+                    self.wake.set()
+
+                timer = loop.call_later(timeout, ring)
                 await self.wake.wait()
                 timer.cancel()
-                if unwatched and rang:
+                if unwatched and timed_out:
                     self._start_watcher()
         finally:
             await self.shutdown()

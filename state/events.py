@@ -13,18 +13,17 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 from state.atomic import FILE_MODE
 from state.crashpoint import armed, crash_point
 
 GENESIS = "0" * 32
 _ENVELOPE = ("hash",)
-T = TypeVar("T")
 _syncer: ThreadPoolExecutor | None = None
 
 
@@ -139,26 +138,10 @@ class EventLog:
     def pending(self) -> bool:
         return bool(self._pending)
 
-    def flush(self, during: Callable[[], T] | None = None) -> T | None:
-        """Write every sealed record in one write and fsync it.
-
-        ``during``, if given, runs on this thread while the fsync runs on another,
-        and its result is returned once both are done: work that may happen
-        before the records are durable but not before they are written. If the
-        fsync fails, the records are cut off again and the OSError is raised
-        after ``during`` finished; the caller undoes what ``during`` did.
-        """
-        if not self._pending:
-            return during() if during is not None else None
-        if during is None:
+    def flush(self) -> None:
+        """Write every sealed record in one write and fsync it (on this thread)."""
+        if self._pending:
             self.start_flush(background=False).wait()
-            return None
-        flushing = self.start_flush()
-        try:
-            result = during()
-        finally:
-            flushing.wait()
-        return result
 
     def start_flush(self, *, background: bool = True) -> Flush:
         """Write every sealed record in one write and start its fsync; ``Flush.wait`` ends it.
