@@ -60,13 +60,10 @@ class Child:
         directly, or ``PIPE``, whose chunks go to ``on_stdout`` / ``on_stderr``.
         Raises OSError (e.g. FileNotFoundError) if the program cannot be started.
         """
-        popen = _popen(argv, cwd, env, stdout, stderr, stdin is not None, pass_fds)
-        return cls._attach(popen, asyncio.get_running_loop(), on_stdout, on_stderr, stdin)
-
-    @classmethod
-    def _attach(cls, popen: subprocess.Popen[bytes], loop: asyncio.AbstractEventLoop,
-                on_stdout: Callable[[bytes], None] | None, on_stderr: Callable[[bytes], None] | None,
-                stdin: bytes | None) -> Child:
+        loop = asyncio.get_running_loop()
+        popen = subprocess.Popen(
+            list(argv), stdin=PIPE if stdin is not None else _devnull(), stdout=stdout, stderr=stderr,
+            cwd=cwd, env=dict(env), start_new_session=True, pass_fds=tuple(pass_fds), bufsize=0)
         child = cls(popen, loop)
         if on_stdout is not None:
             child._drain(_take(popen, "stdout"), on_stdout)
@@ -194,13 +191,6 @@ class Child:
             self.loop.add_writer(fd, writable)
         else:
             stream.close()
-
-
-def _popen(argv: Sequence[str], cwd: Path | str, env: Mapping[str, str], stdout: int, stderr: int,
-           stdin_pipe: bool, pass_fds: Sequence[int]) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
-        list(argv), stdin=PIPE if stdin_pipe else _devnull(), stdout=stdout, stderr=stderr,
-        cwd=cwd, env=dict(env), start_new_session=True, pass_fds=tuple(pass_fds), bufsize=0)
 
 
 def _take(popen: subprocess.Popen[bytes], name: str) -> io.FileIO:
