@@ -273,9 +273,17 @@ def _log_matches(deck: Deck, offset: int, last_hash: str) -> bool:
 
 
 def open_store(deck: Deck, **kwargs: Any) -> Store:
-    """A Store on ``deck``, folded up to the end of the log."""
+    """A Store on ``deck``, folded up to the end of the log.
+
+    A deck whose state directory is missing (a fresh clone of a repository that
+    keeps jobs.json but not .jobdeck/) gets an empty one: nothing has happened yet.
+    """
     if not deck.state_dir.is_dir():
-        raise StateError(f"{deck.state_dir} is missing", hint="run `jobdeck init` to create a deck")
+        try:
+            deck.ensure_state_dirs()
+        except OSError as exc:
+            raise StateError(f"cannot create the deck's state directory {deck.state_dir}: {exc.strerror}",
+                             hint="jobdeck keeps its events there; make the deck directory writable") from None
     store = Store(deck, **kwargs)
     store.refresh()
     return store

@@ -16,8 +16,8 @@ import time
 from pathlib import Path
 from types import TracebackType
 
-from state.atomic import FILE_MODE
-from state.errors import LockTimeout
+from state.atomic import FILE_MODE, make_private_dir
+from state.errors import LockTimeout, StateError
 
 
 class DeckLock:
@@ -35,7 +35,7 @@ class DeckLock:
             self._depth += 1
             return
         if self._fd < 0:
-            self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, FILE_MODE)
+            self._fd = self._open()
         limit = self.timeout if timeout is None else timeout
         deadline = time.monotonic() + limit
         pause = 0.0005
@@ -53,6 +53,18 @@ class DeckLock:
                 time.sleep(pause)  # flock has no timed wait; back off briefly
                 pause = min(pause * 2, 0.02)
         self._depth = 1
+
+    def _open(self) -> int:
+        try:
+            return os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, FILE_MODE)
+        except FileNotFoundError:  # a deck without its state directory yet (jobs.json alone)
+            pass
+        try:
+            make_private_dir(self.path.parent)
+            return os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, FILE_MODE)
+        except OSError as exc:
+            raise StateError(f"cannot create the deck lock {self.path}: {exc.strerror}",
+                             hint="jobdeck keeps its lock and events there; make the deck directory writable") from None
 
     def release(self) -> None:
         """Release one level of the lock; the flock is dropped at the outermost."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import stat
 from pathlib import Path
 
@@ -54,3 +55,23 @@ def test_init_refuses_to_overwrite_a_deck(cli: RunCli, tmp_path: Path) -> None:
     assert done.returncode == 2
     assert done.stderr == f"jobdeck: {jobs} already exists (hint: this is already a deck)\n"
     assert jobs.read_text() == '{"jobs": []}'
+
+
+def test_a_hand_written_jobs_json_is_a_deck_without_init(cli: RunCli, tmp_path: Path) -> None:
+    """A fresh clone of a repository that keeps jobs.json but not .jobdeck/: every command works
+    and the state directory appears, private, on first use."""
+    root = tmp_path / "clone"
+    root.mkdir()
+    (root / "jobs.json").write_text('{"jobs": [{"id": "a", "command": ["echo", "hi"]}]}')
+    (tmp_path / "more.jsonl").write_text('{"id": "b", "command": ["true"]}\n')
+    listed = cli("--deck", str(root), "ls")
+    assert listed.returncode == 0, listed.stderr
+    assert "a   backlog" in listed.stdout
+    assert mode(root / ".jobdeck") == 0o700
+    shutil.rmtree(root / ".jobdeck")
+    added = cli("--deck", str(root), "add", "--from", str(tmp_path / "more.jsonl"))  # takes the lock first
+    assert (added.returncode, added.stderr) == (0, "")
+    assert mode(root / ".jobdeck" / "lock") == 0o600
+    ran = cli("--deck", str(root), "run", "--once", "--quiet")
+    assert ran.returncode == 0, ran.stderr
+    assert (root / "workspaces" / "default" / "runs" / "a" / "1" / "output").read_text() == "hi\n"
