@@ -3,7 +3,8 @@
 Jobs whose readiness may have changed are marked dirty (the job of every new
 event and its dependents, jobs whose retry time passed, everything on a spec
 change); only those are re-evaluated. Ready jobs sit in a heap ordered by
-priority, then by how long they have waited.
+priority, then by how long they have waited, then by their place in jobs.json
+(the order the cockpit's backlog shows them in).
 """
 
 from __future__ import annotations
@@ -24,17 +25,18 @@ class ReadyIndex:
     def __init__(self) -> None:
         self.spec: Any = None
         self.ready: set[str] = set()
-        self._heap: list[tuple[int, float, int, str]] = []
+        self._heap: list[tuple[int, float, int, str]] = []  # (-priority, waiting since, place, id)
         self._dirty: set[str] = set()
         self._waits: list[tuple[float, str]] = []  # (not_before, job) for retry timers
         self._reverse: dict[str, list[str]] = {}
-        self._counter = 0
+        self._place: dict[str, int] = {}
         self.only: set[str] | None = None
 
     def reset(self, spec: Any) -> None:
         """A new spec: everything is re-evaluated."""
         self.spec = spec
         self._reverse = dependents({job.id: job.depends_on for job in spec.jobs})
+        self._place = {job.id: n for n, job in enumerate(spec.jobs)}
         self.ready.clear()
         self._heap.clear()
         self._dirty = set(spec.by_id)
@@ -65,8 +67,7 @@ class ReadyIndex:
             if is_ready(job, state, board, now):
                 if job_id not in self.ready:
                     self.ready.add(job_id)
-                    self._counter += 1
-                    heapq.heappush(self._heap, (-job.priority, state.since or 0.0, self._counter, job_id))
+                    heapq.heappush(self._heap, (-job.priority, state.since or 0.0, self._place[job_id], job_id))
             else:
                 self.ready.discard(job_id)
                 if state.status == Status.BACKLOG and state.not_before is not None and state.not_before > now:

@@ -231,7 +231,7 @@ class Job(_Model):
     """Checks the output must pass; failures go to review and never reach dependents."""
 
     priority: int = Field(0, ge=-1000, le=1000)
-    """Higher runs first among ready jobs; ties go to the oldest."""
+    """Higher runs first among ready jobs; ties go to the one waiting longest, then to the one earlier in jobs.json."""
     labels: list[str] = Field(default_factory=list)
     """Free-form tags for filtering in the cockpit and ``jobdeck ls``."""
     concurrency: Identifier | None = None

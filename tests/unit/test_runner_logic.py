@@ -88,3 +88,19 @@ def test_two_inbox_files_for_one_job_fire_one_cycle_and_defer_the_other() -> Non
     events, deferred = inbox_events(found, deps, Board(), "r1")
     assert [(e["job"], e.get("inputs")) for e in events] == [("enrich", {"input": "/in/a.csv"}), ("report", None)]
     assert events[0]["file"] == "default/a.csv:1:1:1" and deferred == {"default/b.csv:2:1:1"}
+
+
+def test_ready_jobs_start_by_priority_then_waiting_time_then_jobs_json_order() -> None:
+    from runner.selection import ReadyIndex
+    from state.board import Board
+
+    ids = [f"j{n:02d}" for n in range(40)]
+    random.Random(7).shuffle(ids)  # jobs.json order is not id order
+    spec = Spec.model_validate({"jobs": [{"id": i, "command": ["true"], "priority": 1 if i in ("j05", "j30") else 0}
+                                         for i in ids]})
+    index = ReadyIndex()
+    index.reset(spec)
+    index.update(Board(), now=0.0)
+    taken = [job.id for job in index.take(lambda job: True, lambda: False)]
+    high = [i for i in ids if i in ("j05", "j30")]
+    assert taken == high + [i for i in ids if i not in high]
