@@ -103,6 +103,19 @@ class Settings:
             max_retry_wait=_number(own["max_retry_wait"], "max_retry_wait"), mock=mock,
         )
 
+    def key_for(self, model: str) -> str | None:
+        """The api_key for a call to ``model``: only a model served where the key belongs.
+
+        With ``api_base`` every call goes to that one endpoint (a proxy, a local
+        server), which the key is for. Otherwise the key is the first model's
+        provider's: a fallback at another provider gets none, and litellm uses
+        that provider's own variable (e.g. ANTHROPIC_API_KEY), so an OpenAI key is
+        never sent to Anthropic.
+        """
+        if self.api_key is None or self.api_base or model == self.models[0]:
+            return self.api_key
+        return self.api_key if _provider(model) == _provider(self.models[0]) is not None else None
+
     def mock_for(self, attempt: int, call: int) -> str | None:
         """The mock answer for a call: list item ``attempt - 1`` (+1 for the repair re-ask), last one repeating."""
         if self.mock is None or isinstance(self.mock, str):
@@ -110,6 +123,16 @@ class Settings:
         if not self.mock:
             return ""
         return self.mock[min(max(attempt - 1, 0) + call, len(self.mock) - 1)]
+
+
+def _provider(model: str) -> str | None:
+    """litellm's provider for ``model`` ("openai/gpt-4o" and "gpt-4o" are both openai); None if unknown."""
+    from agents.llm_call import load_litellm
+
+    try:
+        return str(load_litellm().get_llm_provider(model)[1])
+    except Exception:  # litellm raises its own errors for a model it cannot place
+        return None
 
 
 def _number(value: Any, name: str, kind: type = float) -> Any:
@@ -275,8 +298,9 @@ class _Chain:
             return request
         if self.settings.api_base:
             request["api_base"] = self.settings.api_base
-        if self.settings.api_key is not None:
-            request["api_key"] = self.settings.api_key
+        key = self.settings.key_for(model)
+        if key is not None:
+            request["api_key"] = key
         return request
 
     def _timeout(self, result: CallResult) -> Outcome:

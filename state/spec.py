@@ -163,7 +163,9 @@ class AgentSpec(_Model):
     api_base: str | None = None
     """Base URL of an OpenAI-compatible endpoint (a local server, a proxy)."""
     api_key: EnvRef | None = None
-    """API key, as an environment reference; never write the key itself."""
+    """API key, as an environment reference; never write the key itself. Sent to the model's provider
+    only: a fallback at another provider gets its own key from litellm's variable for it (e.g.
+    ANTHROPIC_API_KEY), unless api_base sends every model to one endpoint."""
     max_concurrent: int | None = Field(None, ge=1)
     """At most this many attempts of this agent at once, across all jobs."""
     env: dict[str, EnvValue] = Field(default_factory=dict)

@@ -69,3 +69,16 @@ def test_mock_lists_are_indexed_by_attempt_and_the_repair_takes_the_next(tmp_pat
 def test_a_missing_key_variable_names_it(tmp_path: Path) -> None:
     with pytest.raises(AgentError, match="UNIT_LLM_KEY"):
         settings(tmp_path, {}, env={})
+
+
+def test_the_api_key_goes_only_to_models_of_its_provider(tmp_path: Path) -> None:
+    """Without an api_base, a fallback at another provider must not get the first model's key."""
+    direct = {**AGENT, "api_base": None, "model": "openai/gpt-4o-mini",
+              "fallbacks": ["anthropic/claude-3-5-haiku-latest", "gpt-4o", "openai/gpt-4.1", "no-such-model-xyz"]}
+    got = settings(tmp_path, {}, direct)
+    assert [got.key_for(model) for model in got.models] == \
+        ["sk-unit-123456", None, "sk-unit-123456", "sk-unit-123456", None]
+    assert got.key_for("anthropic/claude-3-opus") is None  # the context model is a call like any other
+    (tmp_path / "p").mkdir()
+    proxied = settings(tmp_path / "p", {}, {**direct, "api_base": "http://127.0.0.1:9/v1"})
+    assert {proxied.key_for(model) for model in proxied.models} == {"sk-unit-123456"}  # one endpoint serves them all
