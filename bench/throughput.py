@@ -10,6 +10,10 @@
    task-spooler nq parallel).
 2. Dependency-done to dependent-started latency on a chain of 50 jobs.
 3. Claim-to-start with 100 and with 100,000 past events in the log.
+The "durable floor" row is not a tool: it is ``bench/durable_floor.py``, the
+per-job file and process work jobdeck's guarantees require (claim synced before
+the job starts, attempt directory, lease, output, result.json) in a bare
+Python loop, so jobdeck's distance from it is its own overhead.
 Prints medians (min-max) of --runs runs and ratios against each peer.
 
 Every timed run starts on a settled disk (``os.sync()`` first): the deck is on
@@ -69,8 +73,17 @@ def jobdeck_run(tmp: Path, n: int, parallel: int) -> float:
     return total
 
 
+def durable_floor(tmp: Path, n: int, parallel: int) -> float:
+    """bench/durable_floor.py: the file and process work jobdeck's guarantees need, and nothing else."""
+    work = tmp / f"floor{time.perf_counter_ns()}"
+    elapsed = timed([sys.executable, str(ROOT / "bench" / "durable_floor.py"), str(work),
+                     "--jobs", str(n), "--parallel", str(parallel)])
+    shutil.rmtree(work)
+    return elapsed
+
+
 def peers(n: int, parallel: int) -> dict[str, object]:
-    found: dict[str, object] = {}
+    found: dict[str, object] = {"durable floor": lambda tmp: durable_floor(tmp, n, parallel)}
     if shutil.which("xargs"):
         found["xargs -P"] = lambda tmp: timed(f"seq {n} | xargs -P{parallel} -n1 true", shell=True)
     if shutil.which("parallel"):

@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parents[2]
 SMALL = {
     "throughput": (["bench/throughput.py", "--jobs", "20", "--runs", "1", "--history", "500", "--chain", "5"],
                    ["## 20 `true` jobs, parallel 2", "## dependency done -> dependent started",
-                    "## claim -> start with 500 past events"]),
+                    "durable floor", "## claim -> start with 500 past events"]),
     "state": (["bench/state.py", "--jobs", "100", "--events", "200"], ["fold 200 events from the start"]),
     "ls": (["bench/ls.py", "--jobs", "200", "--runs", "1"], ["ls --json warm"]),
     "spawn": (["bench/spawn.py", "--jobs", "20", "--runs", "1"], ["posix_spawn(setsid, dup2)"]),
