@@ -74,7 +74,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--stderr", action="store_true", help="print stderr.log instead of the output")
 
     p = command("add", "add jobs to jobs.json (validated, one atomic change)",
-                "Add one job from flags, or many from a JSON/JSONL file ('-' for stdin).\n\n"
+                "Add one job from flags, or many from a JSON/JSONL file ('-' for stdin). The jobs go at\n"
+                "the end of the \"jobs\" list, laid out like the jobs before them; the rest of the file\n"
+                "stays exactly as you wrote it (a job replaced with --replace keeps its place).\n\n"
                 "  jobdeck add --id hello -- echo hi\n"
                 "  jobdeck add --id sum --model openai/gpt-4o-mini --prompt 'Summarise {{input}}' --depends-on hello\n"
                 "  jq -c '.[]' new-jobs.json | jobdeck add --from -")

@@ -67,9 +67,125 @@ def add_jobs(deck: Deck, jobs: Iterable[Mapping[str, Any]], *, replace: bool = F
         else:
             index[job.get("id")] = len(existing)
             existing.append(job)
-    new = (json.dumps(document, indent=2, ensure_ascii=False) + "\n").encode()
-    loaded = install(deck, base, new)
+    text = base.decode("utf-8-sig")
+    spliced = splice_jobs(text, new_jobs)
+    if spliced is None or loads(spliced) != document:  # a layout the splice does not handle: write it anew
+        spliced = json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+    loaded = install(deck, base, spliced.encode())
     return [str(job.get("id")) for job in new_jobs], loaded
+
+
+_DECODER = json.JSONDecoder()
+_SPACE = " \t\r\n"
+
+
+def splice_jobs(text: str, jobs: list[dict[str, Any]]) -> str | None:
+    """``text`` (a valid jobs.json) with ``jobs`` put into its "jobs" list and nothing else touched.
+
+    People write jobs.json by hand: their layout, key order and comments stay as
+    they are, and a diff shows only the added lines. A job whose id is already
+    there replaces that entry where it stands; the others go at the end, laid
+    out like the entries before them. None if the text has no "jobs" list.
+    """
+    span = _member(text, "jobs")
+    if span is None or text[span[0]] != "[":
+        return None
+    start, end = span
+    items = _items(text, start, end)
+    where = {}
+    for n, (a, b) in enumerate(items):
+        found = _member(text[a:b], "id")
+        if found is not None:
+            where[_DECODER.decode(text[a:b][found[0]:found[1]])] = n
+    outer = _indent_of(text, start)
+    unit = _unit(text, items)
+    if items and "\n" not in text[start:items[0][0]]:  # a list on one line stays on one line
+        indent, separator = None, ", "
+    else:
+        indent = _indent_of(text, items[0][0]) if items else outer + unit
+        separator = ",\n" + indent
+    edits: list[tuple[int, int, str]] = []
+    appended = []
+    for job in jobs:
+        rendered = _render(job, indent, unit)
+        n = where.get(job.get("id"))
+        if n is None:
+            appended.append(rendered)
+        else:
+            edits.append((items[n][0], items[n][1], rendered))
+    if appended and items:
+        edits.append((items[-1][1], items[-1][1], separator + separator.join(appended)))
+    elif appended:
+        edits.append((start, end, "[" + ("" if indent is None else "\n" + indent) + separator.join(appended)
+                      + ("" if indent is None else "\n" + outer) + "]"))
+    for a, b, replacement in sorted(edits, reverse=True):
+        text = text[:a] + replacement + text[b:]
+    return text
+
+
+def _render(job: dict[str, Any], indent: str | None, unit: str = "  ") -> str:
+    """A job as a person would write it: a field per line, each short value on its field's line."""
+    if indent is None:
+        return json.dumps(job, ensure_ascii=False)
+    lines = []
+    for key, value in job.items():
+        compact = json.dumps(value, ensure_ascii=False)
+        if len(compact) > 80:
+            compact = json.dumps(value, indent=len(unit), ensure_ascii=False).replace("\n", "\n" + indent + unit)
+        lines.append(f"{indent}{unit}{json.dumps(key, ensure_ascii=False)}: {compact}")
+    return "{\n" + ",\n".join(lines) + "\n" + indent + "}"
+
+
+def _unit(text: str, items: list[tuple[int, int]]) -> str:
+    """The indentation step of the fields of the first job written over several lines ("  " if none)."""
+    for a, b in items:
+        lines = text[a:b].split("\n")
+        if len(lines) > 1:
+            outer, inner = _indent_of(text, a), _indent_of(lines[1], len(lines[1]))
+            if inner.startswith(outer) and len(inner) > len(outer):
+                return inner[len(outer):]
+            break
+    return "  "
+
+
+def _skip(text: str, pos: int) -> int:
+    while pos < len(text) and text[pos] in _SPACE:
+        pos += 1
+    return pos
+
+
+def _member(text: str, name: str) -> tuple[int, int] | None:
+    """Where the value of the top-level object's member ``name`` starts and ends in ``text``."""
+    pos = _skip(text, 0)
+    if text[pos:pos + 1] != "{":
+        return None
+    pos = _skip(text, pos + 1)
+    while text[pos:pos + 1] == '"':
+        key, pos = json.decoder.scanstring(text, pos + 1)  # type: ignore[attr-defined]
+        pos = _skip(text, _skip(text, pos) + 1)  # past the ':'
+        _, end = _DECODER.raw_decode(text, pos)
+        if key == name:
+            return pos, end
+        pos = _skip(text, end)
+        pos = _skip(text, pos + 1) if text[pos:pos + 1] == "," else pos
+    return None
+
+
+def _items(text: str, start: int, end: int) -> list[tuple[int, int]]:
+    """Where each item of the list text[start:end] starts and ends."""
+    spans = []
+    pos = _skip(text, start + 1)
+    while pos < end - 1:
+        _, stop = _DECODER.raw_decode(text, pos)
+        spans.append((pos, stop))
+        pos = _skip(text, _skip(text, stop) + 1)  # past the ','
+    return spans
+
+
+def _indent_of(text: str, pos: int) -> str:
+    """The white space that starts the line ``pos`` is on."""
+    line = text[text.rfind("\n", 0, pos) + 1:pos]
+    return line[:len(line) - len(line.lstrip(" \t"))]
 
 
 def editor_argv() -> list[str]:

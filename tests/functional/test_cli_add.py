@@ -153,3 +153,14 @@ def test_add_keeps_comment_keys(deck: Deck, add: Callable[..., Any]) -> None:
     assert done.returncode == 0, done.stderr
     document = json.loads(deck.spec_path.read_text())
     assert document["//"] == "top note" and document["jobs"][0]["//"] == "job note"
+
+
+def test_add_keeps_a_hand_written_layout(deck: Deck, add: Callable[..., Any]) -> None:
+    """jobs.json is edited by hand: `add` puts its job in and leaves every other byte alone."""
+    hand = ('{\n  "//": "my notes",\n  "jobs": [\n    {"id": "hello", "command": ["echo", "hello"]}\n  ],\n'
+            '  "limits": {"parallel": 3}\n}\n')
+    deck.spec_path.write_text(hand)
+    done = add(deck, "--id", "bye", "--", "echo", "bye")
+    assert done.returncode == 0, done.stderr
+    assert deck.spec_path.read_text() == hand.replace(
+        '"hello"]}\n', '"hello"]},\n    {\n      "id": "bye",\n      "command": ["echo", "bye"]\n    }\n')
