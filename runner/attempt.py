@@ -324,7 +324,7 @@ async def run_attempt(deck: Deck, spec: Any, job: Any, claimed: Claimed, board: 
         outcome = Outcome.failed("agent_error", Failure.PERSISTENT, redactor.text(str(exc)))
         reasons = []
     except NotStarted as exc:
-        return not_started_event(claimed, clock(), exc)
+        return not_started_event(claimed, board.state(job.id), clock(), exc)
     event = verdict(job, claimed, outcome, reasons, clock())
     event["output_bytes"] = output_bytes
     if pid is not None:
@@ -359,13 +359,26 @@ def _write_result_quietly(claimed: Claimed, event: Mapping[str, Any], output_byt
 
 
 RETRY_NOT_STARTED = 1.0
-"""Seconds before an attempt that could not be set up is tried again (nothing ran)."""
+"""Seconds before an attempt that could not be set up is tried again (nothing ran)..."""
+MAX_NOT_STARTED_WAIT = 60.0
+"""...doubled for each such attempt in a row, up to this."""
 
 
-def not_started_event(claimed: Claimed, now: float, exc: BaseException) -> dict[str, Any]:
-    """Outcome of an attempt whose directory or files could not be set up: transient, retried soon."""
+def not_started_event(claimed: Claimed, state: JobState, now: float, exc: BaseException) -> dict[str, Any]:
+    """Outcome of an attempt whose directory or files could not be set up: transient, retried soon.
+
+    Nothing ran, so it does not use up one of the job's tries (the state machine
+    gives it back), however long the deck refuses files; the waits grow instead,
+    so a deck that stays read-only does not fill the log.
+    """
+    streak = 0
+    for attempt in reversed(state.attempts[:-1]):  # the last one is this attempt
+        if attempt.reason != "not_started":
+            break
+        streak += 1
+    wait = min(RETRY_NOT_STARTED * 2 ** streak, MAX_NOT_STARTED_WAIT)
     return {"type": "failed", "job": claimed.job_id, "token": claimed.token, "attempt": claimed.attempt,
-            "reason": "not_started", "failure": "transient", "retry_at": now + RETRY_NOT_STARTED,
+            "reason": "not_started", "failure": "transient", "retry_at": now + wait,
             "message": f"the attempt could not be set up, nothing ran: {exc}"}
 
 

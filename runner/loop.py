@@ -403,7 +403,8 @@ class Runner:
         self.claims[job_id] = claimed
         self.running_ids.add(job_id)
         if error is not None:
-            self.finished.append((claimed, not_started_event(claimed, now, error)))
+            state = self.store.board.state(job_id)  # type: ignore[union-attr]
+            self.finished.append((claimed, not_started_event(claimed, state, now, error)))
             self._on_write_error(error, now)  # the log took the claim but the deck refuses files: pause claiming
             return False
         self.ran.add(job_id)

@@ -195,8 +195,10 @@ def _failed(state: JobState, event: Event, now: float) -> JobState:
     attempts = _end_attempt(state, event, now, "failed")
     reason = event.get("message") or event.get("reason", "failed")
     retry_at = event.get("retry_at")
+    # An attempt that could not be set up never ran: it does not count as one of the job's tries.
+    tries = state.tries - 1 if event.get("reason") == "not_started" and state.tries > 0 else state.tries
     if retry_at is not None:
-        return _moved(state, Status.BACKLOG, now, attempts=attempts, token=None,
+        return _moved(state, Status.BACKLOG, now, attempts=attempts, token=None, tries=tries,
                       not_before=retry_at, reason=reason, reasons=tuple(event.get("reasons", ())))
     return _moved(state, Status.FAILED, now, attempts=attempts, token=None, reason=reason,
                   reasons=tuple(event.get("reasons", ())))

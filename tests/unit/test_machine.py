@@ -189,3 +189,22 @@ def test_pause_and_resume_override_and_survive_a_round_trip_through_json() -> No
     assert state.status == Status.RUNNING and state.paused is True
     assert JobState.from_json(state.to_json()) == state
     assert transition(state, ev("resumed"), T0 + 2).paused is False
+
+
+def test_an_attempt_that_never_started_gives_its_try_back_and_waits_longer_each_time() -> None:
+    """A deck that refuses files for a while must not use up a job's tries: nothing ran."""
+    from runner.attempt import MAX_NOT_STARTED_WAIT, Claimed, not_started_event
+
+    state, waits = claimed(), []
+    ran = transition(state, ev("failed", token=7, reason="exit 1", retry_at=T0 + 1), T0 + 1)
+    state = claimed(ran, seq=8)
+    assert state.tries == 2
+    for n in range(9):
+        attempt = state.attempts[-1]
+        event = not_started_event(Claimed("job", attempt.n, attempt.token, "default", state.tries, None, -1, T0),  # type: ignore[arg-type]
+                                  state, T0 + 10, OSError("read-only file system"))
+        waits.append(event["retry_at"] - (T0 + 10))
+        state = transition(state, event, T0 + 10)
+        assert (state.status, state.tries) == (Status.BACKLOG, 1), "only the attempt that ran counts"
+        state = claimed(state, seq=9 + n)
+    assert waits == [1, 2, 4, 8, 16, 32, 60, 60, 60] and MAX_NOT_STARTED_WAIT == 60
