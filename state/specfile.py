@@ -92,17 +92,12 @@ def splice_jobs(text: str, jobs: list[dict[str, Any]]) -> str | None:
         return None
     start, end = span
     items = _items(text, start, end)
-    where = {}
-    for n, (a, b) in enumerate(items):
-        found = _member(text[a:b], "id")
-        if found is not None:
-            where[_DECODER.decode(text[a:b][found[0]:found[1]])] = n
-    outer = _indent_of(text, start)
-    unit = _unit(text, items)
+    where = {value.get("id"): n for n, (_, _, value) in enumerate(items) if isinstance(value, dict)}
+    outer, unit = _leading(text, start), _unit(text, items)
     if items and "\n" not in text[start:items[0][0]]:  # a list on one line stays on one line
         indent, separator = None, ", "
     else:
-        indent = _indent_of(text, items[0][0]) if items else outer + unit
+        indent = _leading(text, items[0][0]) if items else outer + unit
         separator = ",\n" + indent
     edits: list[tuple[int, int, str]] = []
     appended = []
@@ -118,12 +113,14 @@ def splice_jobs(text: str, jobs: list[dict[str, Any]]) -> str | None:
     elif appended:
         edits.append((start, end, "[" + ("" if indent is None else "\n" + indent) + separator.join(appended)
                       + ("" if indent is None else "\n" + outer) + "]"))
-    for a, b, replacement in sorted(edits, reverse=True):
-        text = text[:a] + replacement + text[b:]
-    return text
+    pieces, done = [], 0
+    for a, b, replacement in sorted(edits):
+        pieces += [text[done:a], replacement]
+        done = b
+    return "".join(pieces) + text[done:]
 
 
-def _render(job: dict[str, Any], indent: str | None, unit: str = "  ") -> str:
+def _render(job: dict[str, Any], indent: str | None, unit: str) -> str:
     """A job as a person would write it: a field per line, each short value on its field's line."""
     if indent is None:
         return json.dumps(job, ensure_ascii=False)
@@ -136,16 +133,23 @@ def _render(job: dict[str, Any], indent: str | None, unit: str = "  ") -> str:
     return "{\n" + ",\n".join(lines) + "\n" + indent + "}"
 
 
-def _unit(text: str, items: list[tuple[int, int]]) -> str:
+def _unit(text: str, items: list[tuple[int, int, Any]]) -> str:
     """The indentation step of the fields of the first job written over several lines ("  " if none)."""
-    for a, b in items:
-        lines = text[a:b].split("\n")
-        if len(lines) > 1:
-            outer, inner = _indent_of(text, a), _indent_of(lines[1], len(lines[1]))
+    for a, b, _ in items:
+        first_break = text.find("\n", a, b)
+        if first_break >= 0:
+            second_end = text.find("\n", first_break + 1, b)
+            outer, inner = _leading(text, a), _leading(text, b if second_end < 0 else second_end)
             if inner.startswith(outer) and len(inner) > len(outer):
                 return inner[len(outer):]
             break
     return "  "
+
+
+def _leading(text: str, pos: int) -> str:
+    """The white space that starts the line ``pos`` is on."""
+    line = text[text.rfind("\n", 0, pos) + 1:pos]
+    return line[:len(line) - len(line.lstrip(" \t"))]
 
 
 def _skip(text: str, pos: int) -> int:
@@ -171,21 +175,15 @@ def _member(text: str, name: str) -> tuple[int, int] | None:
     return None
 
 
-def _items(text: str, start: int, end: int) -> list[tuple[int, int]]:
-    """Where each item of the list text[start:end] starts and ends."""
-    spans = []
+def _items(text: str, start: int, end: int) -> list[tuple[int, int, Any]]:
+    """(start, end, value) of each item of the list text[start:end]."""
+    items = []
     pos = _skip(text, start + 1)
     while pos < end - 1:
-        _, stop = _DECODER.raw_decode(text, pos)
-        spans.append((pos, stop))
+        value, stop = _DECODER.raw_decode(text, pos)
+        items.append((pos, stop, value))
         pos = _skip(text, _skip(text, stop) + 1)  # past the ','
-    return spans
-
-
-def _indent_of(text: str, pos: int) -> str:
-    """The white space that starts the line ``pos`` is on."""
-    line = text[text.rfind("\n", 0, pos) + 1:pos]
-    return line[:len(line) - len(line.lstrip(" \t"))]
+    return items
 
 
 def editor_argv() -> list[str]:
