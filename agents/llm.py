@@ -114,7 +114,8 @@ class Settings:
         """
         if self.api_key is None or self.api_base or model == self.models[0]:
             return self.api_key
-        return self.api_key if _provider(model) == _provider(self.models[0]) is not None else None
+        provider = _provider(self.models[0])
+        return self.api_key if provider is not None and _provider(model) == provider else None
 
     def mock_for(self, attempt: int, call: int) -> str | None:
         """The mock answer for a call: list item ``attempt - 1`` (+1 for the repair re-ask), last one repeating."""

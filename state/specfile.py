@@ -48,7 +48,8 @@ def add_jobs(deck: Deck, jobs: Iterable[Mapping[str, Any]], *, replace: bool = F
     """
     base = deck.spec_path.read_bytes()
     try:
-        document = loads(base.decode("utf-8-sig"))
+        text = base.decode("utf-8-sig")
+        document = loads(text)
     except (StrictJSONError, UnicodeDecodeError):
         parse_spec(base, str(deck.spec_path))  # raises the located error
         raise
@@ -67,7 +68,6 @@ def add_jobs(deck: Deck, jobs: Iterable[Mapping[str, Any]], *, replace: bool = F
         else:
             index[job.get("id")] = len(existing)
             existing.append(job)
-    text = base.decode("utf-8-sig")
     spliced = splice_jobs(text, new_jobs)
     if spliced is None or loads(spliced) != document:  # a layout the splice does not handle: write it anew
         spliced = json.dumps(document, indent=2, ensure_ascii=False) + "\n"
