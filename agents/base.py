@@ -21,7 +21,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from state.redact import Redactor
+from jobdeck.state.redact import Redactor
 
 
 class Failure(StrEnum):

@@ -23,7 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from state.atomic import write_atomic
+from jobdeck.state.atomic import write_atomic
 
 
 @dataclass

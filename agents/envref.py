@@ -11,7 +11,7 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
-from state.errors import AgentError
+from jobdeck.state.errors import AgentError
 
 
 def resolve(value: Any, env: Mapping[str, str], *, what: str) -> str:

@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from agents.base import Failure
+from jobdeck.agents.base import Failure
 
 
 @dataclass(frozen=True, slots=True)

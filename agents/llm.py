@@ -40,14 +40,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from agents.base import Agent, AttemptContext, Failure, Outcome
-from agents.breaker import Breaker
-from agents.envref import resolve
-from agents.llm_call import CallResult, stream_call
-from agents.template import render, values_for
-from agents.validation import check_output
-from state.errors import AgentError
-from state.redact import Redactor
+from jobdeck.agents.base import Agent, AttemptContext, Failure, Outcome
+from jobdeck.agents.breaker import Breaker
+from jobdeck.agents.envref import resolve
+from jobdeck.agents.llm_call import CallResult, stream_call
+from jobdeck.agents.template import render, values_for
+from jobdeck.agents.validation import check_output
+from jobdeck.state.errors import AgentError
+from jobdeck.state.redact import Redactor
 
 COOLDOWN_FILE = "cooldowns.json"
 Redact = Callable[[str], str]
@@ -128,7 +128,7 @@ class Settings:
 
 def _provider(model: str) -> str | None:
     """litellm's provider for ``model`` ("openai/gpt-4o" and "gpt-4o" are both openai); None if unknown."""
-    from agents.llm_call import load_litellm
+    from jobdeck.agents.llm_call import load_litellm
 
     try:
         return str(load_litellm().get_llm_provider(model)[1])

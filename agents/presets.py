@@ -21,12 +21,12 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, replace
 
-from agents.base import AttemptContext, Outcome
-from agents.envref import agent_env
-from agents.process import run_process
-from agents.shell import ShellAgent, exit_outcome
-from agents.template import render, values_for
-from state.errors import AgentError
+from jobdeck.agents.base import AttemptContext, Outcome
+from jobdeck.agents.envref import agent_env
+from jobdeck.agents.process import run_process
+from jobdeck.agents.shell import ShellAgent, exit_outcome
+from jobdeck.agents.template import render, values_for
+from jobdeck.state.errors import AgentError
 
 MAX_ARG_BYTES = 100_000
 """Longer prompts go on stdin (or a file): the kernel's limit for one argument is 128 KiB."""

@@ -16,9 +16,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from agents.base import AttemptContext, OutputSink
-from agents.child import PIPE, Child
-from state.errors import AgentError, NotStarted
+from jobdeck.agents.base import AttemptContext, OutputSink
+from jobdeck.agents.child import PIPE, Child
+from jobdeck.state.errors import AgentError, NotStarted
 
 
 @dataclass(frozen=True, slots=True)

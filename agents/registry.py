@@ -14,9 +14,9 @@ from __future__ import annotations
 from importlib import metadata
 from typing import Any
 
-from agents.base import Agent
-from agents.breaker import Breaker
-from state.errors import AgentError
+from jobdeck.agents.base import Agent
+from jobdeck.agents.breaker import Breaker
+from jobdeck.state.errors import AgentError
 
 ENTRY_POINT_GROUP = "jobdeck.agents"
 
@@ -53,14 +53,14 @@ class Registry:
 
     def _build(self, kind: str) -> Agent:
         if kind == "shell":
-            from agents.shell import ShellAgent
+            from jobdeck.agents.shell import ShellAgent
 
             return ShellAgent()
         if kind == "llm":
-            from agents.llm import LLMAgent
+            from jobdeck.agents.llm import LLMAgent
 
             return LLMAgent(self.breaker)
-        from agents.presets import PRESETS, PresetAgent
+        from jobdeck.agents.presets import PRESETS, PresetAgent
 
         if kind in PRESETS:
             return PresetAgent(PRESETS[kind])
@@ -81,7 +81,7 @@ def _plugin(kind: str) -> Agent:
         raise AgentError(f"agent plugin '{kind}' ({found[0].value}) failed to load: {exc}") from None
     agent = loaded() if callable(loaded) and not isinstance(loaded, Agent) else loaded
     if not isinstance(agent, Agent):
-        raise AgentError(f"agent plugin '{kind}' ({found[0].value}) did not provide an agents.base.Agent")
+        raise AgentError(f"agent plugin '{kind}' ({found[0].value}) did not provide a jobdeck.agents.base.Agent")
     return agent
 
 

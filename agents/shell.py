@@ -9,9 +9,9 @@ The rendered prompt, if the job has one, is written to the child's stdin.
 
 from __future__ import annotations
 
-from agents.base import Agent, AttemptContext, Failure, Outcome
-from agents.process import run_process
-from agents.template import render, values_for
+from jobdeck.agents.base import Agent, AttemptContext, Failure, Outcome
+from jobdeck.agents.process import run_process
+from jobdeck.agents.template import render, values_for
 
 
 def exit_outcome(returncode: int | None, timed_out: str | None, ctx: AttemptContext) -> Outcome:
@@ -43,7 +43,7 @@ class ShellAgent(Agent):
         command = ctx.job.command if ctx.job.command is not None else (spec.command if spec else None)
         shell = ctx.job.shell or bool(spec and spec.shell and ctx.job.command is None)
         if command is None:
-            from state.errors import AgentError
+            from jobdeck.state.errors import AgentError
 
             raise AgentError(f"job '{ctx.job.id}' has no command to run")
         if shell:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping
 
-from state.errors import AgentError
+from jobdeck.state.errors import AgentError
 
 PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z0-9._-]+)?)\s*\}\}")
 MAX_DEP_BYTES = 1_000_000
@@ -36,7 +36,7 @@ def render(template: str, values: Mapping[str, str], lookup: Callable[[str], str
 
 def values_for(ctx: object) -> tuple[dict[str, str], Callable[[str], str | None]]:
     """Template values for an attempt context, with lazy reading of dependency outputs."""
-    from agents.base import AttemptContext
+    from jobdeck.agents.base import AttemptContext
 
     assert isinstance(ctx, AttemptContext)
     values: dict[str, str] = {"output": str(ctx.output.path), "attempt": str(ctx.attempt)}

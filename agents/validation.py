@@ -21,7 +21,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from state.redact import Redactor
+from jobdeck.state.redact import Redactor
 
 VALIDATOR_TIMEOUT = 60.0
 """Seconds a ``validate.command`` may run before it counts as a failure."""

@@ -2,7 +2,7 @@
 
 Usage: .venv/bin/python bench/cockpit.py [--jobs 100,1000,10000] [--runs 5] [--changes 5]
 
-Each run starts `python -m cli.main cockpit` on a pseudo-terminal (120x40) and
+Each run starts `python -m jobdeck cockpit` on a pseudo-terminal (120x40) and
 reads what it draws, the way a terminal would:
 
 - first paint: from spawning the process to the board's column titles on the
@@ -46,10 +46,9 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
 
-from state.board import Store  # noqa: E402
-from state.deck import Deck, init_deck  # noqa: E402
+from jobdeck.state.board import Store  # noqa: E402
+from jobdeck.state.deck import Deck, init_deck  # noqa: E402
 
 RUNNING = 6
 """Jobs left running in each deck; each measured change finishes one of them."""
@@ -185,7 +184,7 @@ def one_run(template: Path, work: Path, changes: int, *,
             store.refresh()
             store.write_snapshot()
     if mode in ("cached", "behind"):
-        subprocess.run([sys.executable, "-m", "cli.main", "--deck", str(deck_dir), "ls", "--json"],
+        subprocess.run([sys.executable, "-m", "jobdeck", "--deck", str(deck_dir), "ls", "--json"],
                        cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
     if mode == "behind":
         ids = [job["id"] for job in json.loads((deck_dir / "jobs.json").read_text())["jobs"]]
@@ -194,7 +193,7 @@ def one_run(template: Path, work: Path, changes: int, *,
             store.refresh()
             store.commit([{"type": "paused", "job": job, "by": "bench", "via": "cli"} for job in waiting])
     tokens = running_tokens(deck)
-    term = Terminal([sys.executable, "-m", "cli.main", "--deck", str(deck_dir), "cockpit"], ROOT)
+    term = Terminal([sys.executable, "-m", "jobdeck", "--deck", str(deck_dir), "cockpit"], ROOT)
     try:
         shown = term.wait_for(b"Failed ")
         first_paint = shown - term.started

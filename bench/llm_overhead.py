@@ -40,7 +40,6 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
 
 API_KEY_VAR = "JOBDECK_BENCH_API_KEY"
 #: Batches of the replay measurement; its figure is their minimum.
@@ -48,7 +47,7 @@ REPLAYS = 15
 
 
 async def direct(url: str, jobs: int, concurrency: int) -> int:
-    from agents.llm_call import load_litellm
+    from jobdeck.agents.llm_call import load_litellm
 
     litellm = load_litellm()
     gate = asyncio.Semaphore(concurrency)
@@ -69,11 +68,11 @@ async def direct(url: str, jobs: int, concurrency: int) -> int:
 
 
 async def agent(url: str, jobs: int, concurrency: int, deck: Path, prefix: str) -> int:
-    from agents.base import AttemptContext, OutputSink
-    from agents.breaker import Breaker
-    from agents.llm import LLMAgent
-    from state.redact import Redactor
-    from state.spec import Spec
+    from jobdeck.agents.base import AttemptContext, OutputSink
+    from jobdeck.agents.breaker import Breaker
+    from jobdeck.agents.llm import LLMAgent
+    from jobdeck.state.redact import Redactor
+    from jobdeck.state.spec import Spec
 
     os.environ[API_KEY_VAR] = "sk-bench-agent"
     spec = Spec.model_validate({
@@ -107,7 +106,7 @@ async def agent(url: str, jobs: int, concurrency: int, deck: Path, prefix: str) 
 
 async def recorded_chunks(url: str) -> list[Any]:
     """The chunk objects litellm makes of one real streamed reply."""
-    from agents.llm_call import load_litellm
+    from jobdeck.agents.llm_call import load_litellm
 
     litellm = load_litellm()
     response = await litellm.acompletion(
@@ -125,7 +124,7 @@ def replay(url: str, jobs: int, repeats: int) -> dict[str, float]:
     other process involved, so the minimum over ``repeats`` batches is stable
     even on a busy machine.
     """
-    from agents.llm_call import load_litellm
+    from jobdeck.agents.llm_call import load_litellm
 
     litellm = load_litellm()
     chunks = asyncio.run(recorded_chunks(url))

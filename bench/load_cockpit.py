@@ -31,12 +31,12 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT))  # the repo root, for tests.fixtures
 sys.path.insert(0, str(ROOT / "bench"))
 
 from cockpit import Terminal  # noqa: E402  (bench/cockpit.py)
 from runner_memory import KEY_VAR, MODEL, status_kb  # noqa: E402
-from state.deck import init_deck  # noqa: E402
+from jobdeck.state.deck import init_deck  # noqa: E402
 from tests.fixtures.llm_server import LLMServer  # noqa: E402
 
 
@@ -75,13 +75,13 @@ def main() -> int:
         deck = Path(tmp) / "deck"
         build_deck(deck, args.queued, args.llm, args.gates, server.base_url)
         log = deck / ".jobdeck" / "events.jsonl"
-        term = Terminal([sys.executable, "-m", "cli.main", "--deck", str(deck), "cockpit"], ROOT)
+        term = Terminal([sys.executable, "-m", "jobdeck", "--deck", str(deck), "cockpit"], ROOT)
         runner = profiler = None
         try:
             term.wait_for(b"Failed 0", timeout=60)
-            env = {**os.environ, "PYTHONPATH": str(ROOT), KEY_VAR: "sk-bench-load"}
+            env = {**os.environ, KEY_VAR: "sk-bench-load"}
             parallel = args.gates + args.llm + 4
-            runner = subprocess.Popen([sys.executable, "-m", "cli.main", "--deck", str(deck), "run", "--once",
+            runner = subprocess.Popen([sys.executable, "-m", "jobdeck", "--deck", str(deck), "run", "--once",
                                        "--quiet", "--parallel", str(parallel)], cwd=ROOT, env=env,
                                       stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
             while len(server.calls(MODEL.split("/", 1)[1])) < min(args.llm, 10):  # the LLM jobs are in flight

@@ -25,11 +25,10 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
 
-from state.board import Store  # noqa: E402
-from state.cardcache import CARDS_NAME  # noqa: E402
-from state.deck import init_deck  # noqa: E402
+from jobdeck.state.board import Store  # noqa: E402
+from jobdeck.state.cardcache import CARDS_NAME  # noqa: E402
+from jobdeck.state.deck import init_deck  # noqa: E402
 
 
 def build_deck(root: Path, jobs: int) -> None:
@@ -51,7 +50,7 @@ def build_deck(root: Path, jobs: int) -> None:
     for n in range(0, jobs, 10):
         job_id = f"job-{n:05d}"
         deck_events.append({"type": "claimed", "job": job_id, "attempt": 1, "runner": "bench"})
-    from state.deck import Deck
+    from jobdeck.state.deck import Deck
 
     with Store(Deck(root)) as store:
         store.commit(deck_events)
@@ -64,8 +63,8 @@ def time_ls(root: Path, *, cold: bool) -> tuple[float, float, bytes]:
     """Wall and CPU time of one `jobdeck ls --json` subprocess, and its output."""
     if cold:
         (root / ".jobdeck" / CARDS_NAME).unlink(missing_ok=True)
-    argv = [sys.executable, "-m", "cli.main", "--deck", str(root), "ls", "--json"]
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    argv = [sys.executable, "-m", "jobdeck", "--deck", str(root), "ls", "--json"]
+    env = dict(os.environ)
     cpu_before = _children_cpu()
     start = time.perf_counter()
     done = subprocess.run(argv, capture_output=True, env=env, cwd=ROOT, check=True)

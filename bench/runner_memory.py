@@ -28,9 +28,9 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT))  # the repo root, for tests.fixtures
 
-from state.deck import Deck, init_deck  # noqa: E402
+from jobdeck.state.deck import Deck, init_deck  # noqa: E402
 from tests.fixtures.llm_server import LLMServer  # noqa: E402
 
 KEY_VAR = "JOBDECK_BENCH_MEMORY_KEY"
@@ -69,8 +69,8 @@ def one_run(args: argparse.Namespace, tmp: Path) -> dict[str, float]:
     with LLMServer(latency=args.latency, tokens=args.tokens) as server:
         deck = tmp / "deck"
         build_deck(deck, args.queued, args.llm, server.base_url)
-        env = {**os.environ, "PYTHONPATH": str(ROOT), "JOBDECK_DECK": str(deck), KEY_VAR: "sk-bench-memory"}
-        command = [sys.executable, "-m", "cli.main", "run", "--once", "--quiet", "--parallel", str(args.parallel)]
+        env = {**os.environ, "JOBDECK_DECK": str(deck), KEY_VAR: "sk-bench-memory"}
+        command = [sys.executable, "-m", "jobdeck", "run", "--once", "--quiet", "--parallel", str(args.parallel)]
         began = time.monotonic()
         with open(tmp / "runner.stderr", "w+") as errors:
             runner = subprocess.Popen(command, cwd=deck, env=env, stdout=subprocess.DEVNULL, stderr=errors)
@@ -88,7 +88,7 @@ def one_run(args: argparse.Namespace, tmp: Path) -> dict[str, float]:
         calls = sorted(call.at for call in server.calls(MODEL.split("/", 1)[1]))
     if runner.returncode != 0:
         raise SystemExit(f"runner exited {runner.returncode}\n{stderr[-2000:]}")
-    from state.board import Store
+    from jobdeck.state.board import Store
 
     with Store(Deck(deck)) as store:
         done = sum(state.status.value == "done" for state in store.board.jobs.values())

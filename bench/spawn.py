@@ -21,8 +21,7 @@ import threading
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-import state.spec  # noqa: E402,F401  (make the process as big as a runner)
+import jobdeck.state.spec  # noqa: E402,F401  (make the process as big as a runner)
 
 TRUE = shutil.which("true") or "/bin/true"
 

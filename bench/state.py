@@ -19,12 +19,11 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
 
-from state import strictjson  # noqa: E402
-from state.board import Store  # noqa: E402
-from state.deck import init_deck  # noqa: E402
-from state.loader import _check_semantics, _validate_schema  # noqa: E402
+from jobdeck.state import strictjson  # noqa: E402
+from jobdeck.state.board import Store  # noqa: E402
+from jobdeck.state.deck import init_deck  # noqa: E402
+from jobdeck.state.loader import _check_semantics, _validate_schema  # noqa: E402
 
 
 def jobs_json(count: int) -> bytes:
@@ -47,7 +46,7 @@ def main() -> int:
     parser.add_argument("--jobs", type=int, default=10_000)
     parser.add_argument("--events", type=int, default=20_000)
     args = parser.parse_args()
-    import state.spec  # noqa: F401  (import cost is not part of the phases)
+    import jobdeck.state.spec  # noqa: F401  (import cost is not part of the phases)
 
     raw = jobs_json(args.jobs)
     text = raw.decode()

@@ -37,13 +37,11 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-JOBDECK = [sys.executable, "-m", "cli.main"]
+JOBDECK = [sys.executable, "-m", "jobdeck"]
 
 
 def env(**extra: str) -> dict[str, str]:
     out = dict(os.environ)
-    out["PYTHONPATH"] = str(ROOT)
     out.update(extra)
     return out
 
@@ -55,7 +53,7 @@ def timed(argv: list[str] | str, **kwargs: object) -> float:
 
 
 def new_deck(tmp: Path, jobs: list[dict[str, object]] | None = None) -> Path:
-    from state.deck import init_deck
+    from jobdeck.state.deck import init_deck
 
     deck = tmp / f"deck{time.perf_counter_ns()}"
     init_deck(deck, json.dumps({"jobs": jobs or []}).encode())
@@ -137,8 +135,8 @@ def chain_latency(tmp: Path, length: int = 50) -> list[float]:
 
 def claim_to_start(tmp: Path, history: int) -> float:
     """ms from the claim event to the job's first instruction, with ``history`` past events."""
-    from state.board import open_store
-    from state.deck import Deck
+    from jobdeck.state.board import open_store
+    from jobdeck.state.deck import Deck
 
     deck = new_deck(tmp, [{"id": "target", "command": ["date", "+%s.%N"]}, {"id": "filler", "command": ["true"]}])
     with open_store(Deck(deck)) as store:

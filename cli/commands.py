@@ -10,8 +10,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from state.deck import Deck, find_deck, init_deck
-from state.errors import JobdeckError, SpecError, SpecErrors
+from jobdeck.state.deck import Deck, find_deck, init_deck
+from jobdeck.state.errors import JobdeckError, SpecError, SpecErrors
 
 
 def _deck(args: argparse.Namespace) -> Deck:
@@ -19,13 +19,13 @@ def _deck(args: argparse.Namespace) -> Deck:
 
 
 def _spec(deck: Deck) -> Any:
-    from state.loader import load_spec
+    from jobdeck.state.loader import load_spec
 
     return load_spec(deck.spec_path).spec
 
 
 def _store(deck: Deck) -> Any:
-    from state.board import open_store
+    from jobdeck.state.board import open_store
 
     return open_store(deck)
 
@@ -41,7 +41,7 @@ def cmd_init(args: argparse.Namespace) -> int:
     from importlib import resources
 
     root = Path(args.dir)
-    example = resources.files("cli").joinpath("examples/starter.json").read_bytes()
+    example = resources.files("jobdeck.cli").joinpath("examples/starter.json").read_bytes()
     deck = init_deck(root, example)
     print(f"created deck {deck.root}")
     print(f"  jobs.json      the registry: edit it, or `jobdeck add` / `jobdeck edit`")
@@ -52,7 +52,7 @@ def cmd_init(args: argparse.Namespace) -> int:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    from state.loader import load_spec
+    from jobdeck.state.loader import load_spec
 
     path = Path(args.file) if args.file else _deck(args).spec_path
     try:
@@ -76,7 +76,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def cmd_schema(args: argparse.Namespace) -> int:
-    from state.spec import json_schema
+    from jobdeck.state.spec import json_schema
 
     text = json.dumps(json_schema(), indent=2) + "\n"
     if args.output:
@@ -88,7 +88,7 @@ def cmd_schema(args: argparse.Namespace) -> int:
 
 
 def cmd_add(args: argparse.Namespace) -> int:
-    from state.specfile import add_jobs
+    from jobdeck.state.specfile import add_jobs
 
     deck = _deck(args)
     jobs = _jobs_from_source(args.source) if args.source else []
@@ -126,7 +126,7 @@ def _job_from_flags(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _jobs_from_source(source: str) -> list[dict[str, Any]]:
-    from state.strictjson import StrictJSONError, loads
+    from jobdeck.state.strictjson import StrictJSONError, loads
 
     where = "stdin" if source == "-" else source
     try:
@@ -149,7 +149,7 @@ def _jobs_from_source(source: str) -> list[dict[str, Any]]:
 
 
 def cmd_edit(args: argparse.Namespace) -> int:
-    from cli.edit import edit
+    from jobdeck.cli.edit import edit
 
     return edit(_deck(args))
 
@@ -160,7 +160,7 @@ def cmd_edit(args: argparse.Namespace) -> int:
 def cmd_ls(args: argparse.Namespace) -> int:
     deck = _deck(args)
     if args.json:
-        from state.cardcache import cached_cards
+        from jobdeck.state.cardcache import cached_cards
 
         cached = cached_cards(deck, time.time())
         if cached is not None:  # jobs.json and the log unchanged since the cards were computed
@@ -168,9 +168,9 @@ def cmd_ls(args: argparse.Namespace) -> int:
             return 0
     import gc
 
-    from state.cardcache import save_cards
-    from state.loader import load_spec
-    from state.views import cards
+    from jobdeck.state.cardcache import save_cards
+    from jobdeck.state.loader import load_spec
+    from jobdeck.state.views import cards
 
     # Building ~10 objects per job: collector passes over them cost ~20% of a large ls
     # and free nothing.
@@ -187,7 +187,7 @@ def cmd_ls(args: argparse.Namespace) -> int:
         if args.json:
             sys.stdout.write(encoded.to_json(keep) + "\n")
         else:
-            from cli import render
+            from jobdeck.cli import render
 
             render.cards_table([c for c, shown in zip(found, keep) if shown], time.time())
     finally:
@@ -213,7 +213,7 @@ def _listed(row: dict[str, Any], args: argparse.Namespace) -> bool:
 
 
 def _job_and_state(deck: Deck, job_id: str) -> tuple[Any, Any, Any]:
-    from state.errors import UnknownJob
+    from jobdeck.state.errors import UnknownJob
 
     spec = _spec(deck)
     job = spec.job(job_id)
@@ -224,8 +224,8 @@ def _job_and_state(deck: Deck, job_id: str) -> tuple[Any, Any, Any]:
 
 
 def cmd_show(args: argparse.Namespace) -> int:
-    from cli import render
-    from state.views import card
+    from jobdeck.cli import render
+    from jobdeck.state.views import card
 
     deck = _deck(args)
     spec, job, store = _job_and_state(deck, args.id)
@@ -246,13 +246,13 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 
 def _records(deck: Deck) -> list[dict[str, Any]]:
-    from state.events import EventLog
+    from jobdeck.state.events import EventLog
 
     return EventLog(deck.events_path).read_new()
 
 
 def cmd_events(args: argparse.Namespace) -> int:
-    from cli import render
+    from jobdeck.cli import render
 
     deck = _deck(args)
     records = _records(deck)
@@ -269,7 +269,7 @@ def cmd_events(args: argparse.Namespace) -> int:
 
 
 def cmd_logs(args: argparse.Namespace) -> int:
-    from cli.logs import show_logs
+    from jobdeck.cli.logs import show_logs
 
     deck = _deck(args)
     spec, job, store = _job_and_state(deck, args.id)
@@ -279,7 +279,7 @@ def cmd_logs(args: argparse.Namespace) -> int:
 
 
 def cmd_audit(args: argparse.Namespace) -> int:
-    from state.events import verify
+    from jobdeck.state.events import verify
 
     deck = _deck(args)
     count, broken = verify(deck.events_path)
@@ -298,7 +298,7 @@ def cmd_audit(args: argparse.Namespace) -> int:
 
 
 def _act(args: argparse.Namespace, action: str, ids: list[str], **extra: Any) -> int:
-    from state.actions import act
+    from jobdeck.state.actions import act
 
     deck = _deck(args)
     spec = _spec(deck)
@@ -357,18 +357,18 @@ def cmd_trigger(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from runner.command import run_command
+    from jobdeck.runner.command import run_command
 
     return run_command(_deck(args), args)
 
 
 def cmd_cockpit(args: argparse.Namespace) -> int:
-    from cockpit.app import run_cockpit
+    from jobdeck.cockpit.app import run_cockpit
 
     return run_cockpit(_deck(args))
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from cli.demo import run_demo
+    from jobdeck.cli.demo import run_demo
 
     return run_demo(Path(args.dir), headless=args.headless)

@@ -22,9 +22,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from state.atomic import make_private_dir
-from state.deck import Deck, init_deck
-from state.errors import JobdeckError
+from jobdeck.state.atomic import make_private_dir
+from jobdeck.state.deck import Deck, init_deck
+from jobdeck.state.errors import JobdeckError
 
 EXAMPLE = "nightly-enrichment"
 DEFAULT_PACE = "1"
@@ -90,8 +90,8 @@ def create_demo_deck(root: Path, example: Path | None = None) -> Deck:
 
 def fire_head(deck: Deck) -> str:
     """Start a cycle of the scheduled head job (and everything downstream) now; return its id."""
-    from state.actions import act
-    from state.board import open_store
+    from jobdeck.state.actions import act
+    from jobdeck.state.board import open_store
 
     spec = _spec(deck)
     heads = [job.id for job in spec.jobs if job.schedule is not None]
@@ -110,14 +110,12 @@ def runner_log(deck: Deck) -> Path:
 
 def runner_command(deck: Deck, *args: str) -> list[str]:
     """``jobdeck --deck DECK run ARGS`` in this interpreter (no dependence on $PATH)."""
-    return [sys.executable, "-m", "cli.main", "--deck", str(deck.root), "run", *args]
+    return [sys.executable, "-m", "jobdeck", "--deck", str(deck.root), "run", *args]
 
 
 def runner_env(pace: str | None) -> dict[str, str]:
-    """The runner's environment: ours, the package importable, and the step pace."""
+    """The runner's environment: ours and the step pace."""
     env = dict(os.environ)
-    package_root = str(Path(__file__).resolve().parents[1])
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [package_root, env.get("PYTHONPATH")]))
     if pace is None:
         env.pop("JOBDECK_DEMO_PACE", None)
     else:
@@ -149,7 +147,7 @@ def start_runner(deck: Deck, pace: str | None) -> subprocess.Popen[bytes]:
 
 def _heartbeat_of(deck: Deck, pid: int) -> bool:
     """Whether the runner with this pid has written its heartbeat (it does so on its first turn)."""
-    from cockpit.runners import read_heartbeats
+    from jobdeck.cockpit.runners import read_heartbeats
 
     return any(beat.pid == pid for beat in read_heartbeats(deck.runners_dir))
 
@@ -200,8 +198,8 @@ class Row:
 
 def summarise(deck: Deck) -> list[Row]:
     """Every job's column, tries this cycle and reason, checked against the expected end state."""
-    from state.board import open_store
-    from state.views import card
+    from jobdeck.state.board import open_store
+    from jobdeck.state.views import card
 
     spec = _spec(deck)
     now = time.time()
@@ -265,7 +263,7 @@ def print_summary(deck: Deck, rows: list[Row], head: str) -> None:
 
 
 def _spec(deck: Deck) -> Any:
-    from state.loader import load_spec
+    from jobdeck.state.loader import load_spec
 
     return load_spec(deck.spec_path).spec
 
@@ -290,7 +288,7 @@ def run_demo(path: Path, *, headless: bool = False) -> int:
         print("end state as expected. Next: approve the CRM write-back and run again:")
         print(f"  jobdeck --deck {shown} approve crm-writeback && jobdeck --deck {shown} run --once")
         return 0
-    from cockpit.app import run_cockpit
+    from jobdeck.cockpit.app import run_cockpit
 
     runner = start_runner(deck, os.environ.get("JOBDECK_DEMO_PACE") or DEFAULT_PACE)
     try:

@@ -15,11 +15,11 @@ import sys
 import tempfile
 from pathlib import Path
 
-from state.atomic import write_atomic
-from state.deck import Deck
-from state.errors import EditConflict, JobdeckError, SpecError
-from state.loader import parse_spec
-from state.specfile import install, run_editor
+from jobdeck.state.atomic import write_atomic
+from jobdeck.state.deck import Deck
+from jobdeck.state.errors import EditConflict, JobdeckError, SpecError
+from jobdeck.state.loader import parse_spec
+from jobdeck.state.specfile import install, run_editor
 
 
 def _ask(question: str) -> bool:

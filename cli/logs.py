@@ -6,8 +6,8 @@ import os
 import sys
 from typing import Any
 
-from state.deck import Deck
-from state.errors import JobdeckError
+from jobdeck.state.deck import Deck
+from jobdeck.state.errors import JobdeckError
 
 
 def show_logs(deck: Deck, store: Any, job: Any, state: Any, *, attempt: int | None,

@@ -14,7 +14,8 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from state.errors import JobdeckError
+from jobdeck import __version__
+from jobdeck.state.errors import JobdeckError
 
 EPILOG = """\
 examples:
@@ -40,7 +41,7 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--deck", metavar="DIR", help="the deck directory (default: $JOBDECK_DECK or the nearest parent with jobs.json)")
-    parser.add_argument("--version", action="version", version="jobdeck 0.1.0")
+    parser.add_argument("--version", action="version", version=f"jobdeck {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     def command(name: str, help_text: str, description: str | None = None) -> argparse.ArgumentParser:
@@ -155,7 +156,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `jobdeck` console script."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    from cli import commands
+    from jobdeck.cli import commands
 
     handler = getattr(commands, "cmd_" + args.command.replace("-", "_"))
     try:

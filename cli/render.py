@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, TextIO
 
-from state.durations import format_duration
+from jobdeck.state.durations import format_duration
 
 STATUS_STYLE = {"backlog": "cyan", "running": "yellow", "review": "magenta", "done": "green",
                 "failed": "red", "cancelled": "dim"}

@@ -22,17 +22,17 @@ from textual.binding import Binding
 from textual.message import Message
 from textual.screen import Screen
 
-from state.deck import Deck
-from state.errors import JobdeckError
+from jobdeck.state.deck import Deck
+from jobdeck.state.errors import JobdeckError
 
-from cockpit.board_screen import BoardScreen
-from cockpit.fast_start import last_cards, previewed_jobs, save_board
-from cockpit.job_commands import JobCommands
-from cockpit.job_screen import JobScreen
-from cockpit.model import DeckModel
-from cockpit.operations import Operator
-from cockpit.spec_editor import SpecEditor
-from cockpit.watcher import changes, deck_targets
+from jobdeck.cockpit.board_screen import BoardScreen
+from jobdeck.cockpit.fast_start import last_cards, previewed_jobs, save_board
+from jobdeck.cockpit.job_commands import JobCommands
+from jobdeck.cockpit.job_screen import JobScreen
+from jobdeck.cockpit.model import DeckModel
+from jobdeck.cockpit.operations import Operator
+from jobdeck.cockpit.spec_editor import SpecEditor
+from jobdeck.cockpit.watcher import changes, deck_targets
 
 # Screens opened later (detail, review, help, new job) are imported when first
 # opened: the board is on screen sooner.
@@ -192,25 +192,25 @@ class CockpitApp(App[None]):
         return not self.model.ready
 
     def open_detail(self, job_id: str) -> None:
-        from cockpit.detail_screen import DetailScreen
+        from jobdeck.cockpit.detail_screen import DetailScreen
 
         if not self._still_loading() and self.model.job(job_id) is not None:
             self.push_screen(DetailScreen(self.model, job_id, live=self.watching))
 
     def open_review(self) -> None:
-        from cockpit.review_screen import ReviewScreen
+        from jobdeck.cockpit.review_screen import ReviewScreen
 
         if not self._still_loading() and not isinstance(self.screen, ReviewScreen):
             self.push_screen(ReviewScreen(self.model, live=self.watching))
 
     def action_help(self) -> None:
-        from cockpit.help_screen import HelpScreen
+        from jobdeck.cockpit.help_screen import HelpScreen
 
         if not isinstance(self.screen, HelpScreen):
             self.push_screen(HelpScreen())
 
     def new_job(self) -> None:
-        from cockpit.new_job_screen import NewJobScreen
+        from jobdeck.cockpit.new_job_screen import NewJobScreen
 
         def added(job_id: str | None) -> None:
             if job_id:

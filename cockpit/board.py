@@ -12,14 +12,14 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal
 from textual.reactive import reactive
 
-from state.machine import COLUMNS, Status
-from state.views import Card
+from jobdeck.state.machine import COLUMNS, Status
+from jobdeck.state.views import Card
 
-from cockpit.card_cell import CardCell
-from cockpit.card_table import CardTable
-from cockpit.filtering import matches
-from cockpit.job_column import JobColumn
-from cockpit.model import DeckModel, Delta
+from jobdeck.cockpit.card_cell import CardCell
+from jobdeck.cockpit.card_table import CardTable
+from jobdeck.cockpit.filtering import matches
+from jobdeck.cockpit.job_column import JobColumn
+from jobdeck.cockpit.model import DeckModel, Delta
 
 ALL_COLUMNS = (*COLUMNS, Status.CANCELLED)
 REBUILD_AT = 300

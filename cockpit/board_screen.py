@@ -7,15 +7,15 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.widgets import DataTable, Input
 
-from state.machine import Status
+from jobdeck.state.machine import Status
 
-from cockpit.board import Board
-from cockpit.filter_bar import FilterBar
-from cockpit.job_screen import JobScreen
-from cockpit.key_hints import KeyHints
-from cockpit.model import DeckModel, Delta
-from cockpit.spec_banner import SpecBanner
-from cockpit.status_bar import StatusBar
+from jobdeck.cockpit.board import Board
+from jobdeck.cockpit.filter_bar import FilterBar
+from jobdeck.cockpit.job_screen import JobScreen
+from jobdeck.cockpit.key_hints import KeyHints
+from jobdeck.cockpit.model import DeckModel, Delta
+from jobdeck.cockpit.spec_banner import SpecBanner
+from jobdeck.cockpit.status_bar import StatusBar
 
 FILTER_DELAY = 0.15
 """Seconds of no typing before the filter is applied (each application re-places cards)."""

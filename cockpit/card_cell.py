@@ -19,11 +19,11 @@ from rich.segment import Segment
 from rich.text import Text
 from textual.strip import Strip
 
-from state.machine import Status
-from state.views import Card
+from jobdeck.state.machine import Status
+from jobdeck.state.views import Card
 
-from cockpit.sanitize import inert
-from cockpit.timefmt import age
+from jobdeck.cockpit.sanitize import inert
+from jobdeck.cockpit.timefmt import age
 
 HEIGHT = 3
 STRIPS_KEPT = 24

@@ -24,9 +24,9 @@ from textual._two_way_dict import TwoWayDict
 from textual.widgets import DataTable
 from textual.widgets.data_table import CellKey, RowKey
 
-from state.views import Card
+from jobdeck.state.views import Card
 
-from cockpit.card_cell import HEIGHT, CardCell, clock_text
+from jobdeck.cockpit.card_cell import HEIGHT, CardCell, clock_text
 
 COLUMN = "card"
 FIRST_ROWS = 40

@@ -8,11 +8,11 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import Static
 
-from cockpit.job_details import details, heading
-from cockpit.job_screen import JobScreen
-from cockpit.key_hints import KeyHints
-from cockpit.model import DeckModel, Delta
-from cockpit.output_tail import OutputTail
+from jobdeck.cockpit.job_details import details, heading
+from jobdeck.cockpit.job_screen import JobScreen
+from jobdeck.cockpit.key_hints import KeyHints
+from jobdeck.cockpit.model import DeckModel, Delta
+from jobdeck.cockpit.output_tail import OutputTail
 
 
 class DetailScreen(JobScreen):

@@ -15,11 +15,11 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from state.cardcache import CARDS_FORMAT, cards_path, save_cards, spec_digest
-from state.deck import Deck
-from state.machine import Status
-from state.preview import JobPreview, preview_jobs
-from state.views import Card
+from jobdeck.state.cardcache import CARDS_FORMAT, cards_path, save_cards, spec_digest
+from jobdeck.state.deck import Deck
+from jobdeck.state.machine import Status
+from jobdeck.state.preview import JobPreview, preview_jobs
+from jobdeck.state.views import Card
 
 PREVIEW_AT = 2000
 """Decks with this many jobs or more are painted from a preview of jobs.json and validated

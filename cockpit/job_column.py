@@ -7,9 +7,9 @@ from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import Static
 
-from state.machine import Status
+from jobdeck.state.machine import Status
 
-from cockpit.card_table import CardTable
+from jobdeck.cockpit.card_table import CardTable
 
 TITLES = {
     Status.BACKLOG: "Backlog",

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, cast
 from textual.command import Hit, Hits, Provider
 
 if TYPE_CHECKING:
-    from cockpit.app import CockpitApp
+    from jobdeck.cockpit.app import CockpitApp
 
 MAX_HITS = 40
 """Hits offered per query: enough to pick from, few enough for a 10,000-job deck."""

@@ -15,13 +15,13 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from state.durations import format_duration
-from state.machine import JobState
-from state.views import Card
+from jobdeck.state.durations import format_duration
+from jobdeck.state.machine import JobState
+from jobdeck.state.views import Card
 
-from cockpit.card_cell import flag_texts
-from cockpit.sanitize import inert
-from cockpit.timefmt import relative, stamp
+from jobdeck.cockpit.card_cell import flag_texts
+from jobdeck.cockpit.sanitize import inert
+from jobdeck.cockpit.timefmt import relative, stamp
 
 STATUS_STYLES = {"backlog": "cyan", "running": "yellow", "review": "magenta", "done": "green",
                  "failed": "red", "cancelled": "dim"}

@@ -12,16 +12,16 @@ from typing import TYPE_CHECKING, Any, cast
 from textual.binding import Binding
 from textual.screen import Screen
 
-from state.errors import JobdeckError
-from state.machine import Status, allowed
-from state.views import needs_approval
+from jobdeck.state.errors import JobdeckError
+from jobdeck.state.machine import Status, allowed
+from jobdeck.state.views import needs_approval
 
-from cockpit.confirm_screen import ConfirmScreen
-from cockpit.model import Delta
-from cockpit.reason_screen import ReasonScreen
+from jobdeck.cockpit.confirm_screen import ConfirmScreen
+from jobdeck.cockpit.model import Delta
+from jobdeck.cockpit.reason_screen import ReasonScreen
 
 if TYPE_CHECKING:
-    from cockpit.app import CockpitApp
+    from jobdeck.cockpit.app import CockpitApp
 
 #: Action name -> the event it appends (for enabling keys).
 EVENT_OF = {"approve": "approved", "reject": "rejected", "retry": "retried", "cancel_job": "cancelled",

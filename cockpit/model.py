@@ -15,17 +15,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from state.board import Store, open_store
-from state.deck import Deck
-from state.errors import SpecError
-from state.graph import dependents
-from state.loader import SpecSource
-from state.machine import COLUMNS, JobState, Status
-from state.preview import JobPreview
-from state.views import Card, card
+from jobdeck.state.board import Store, open_store
+from jobdeck.state.deck import Deck
+from jobdeck.state.errors import SpecError
+from jobdeck.state.graph import dependents
+from jobdeck.state.loader import SpecSource
+from jobdeck.state.machine import COLUMNS, JobState, Status
+from jobdeck.state.preview import JobPreview
+from jobdeck.state.views import Card, card
 
-from cockpit.runners import Heartbeat, read_heartbeats
-from cockpit.timefmt import start_of_day
+from jobdeck.cockpit.runners import Heartbeat, read_heartbeats
+from jobdeck.cockpit.timefmt import start_of_day
 
 
 @dataclass(frozen=True, slots=True)

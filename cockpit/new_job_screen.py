@@ -9,7 +9,7 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Select, Static
 
-from state.errors import JobdeckError
+from jobdeck.state.errors import JobdeckError
 
 FIELDS = (
     ("id", "id", "letters, digits, . _ - (required)"),
@@ -64,8 +64,8 @@ class NewJobScreen(ModalScreen[str | None]):
             self.dismiss(None)
 
     def action_add(self) -> None:
-        from cockpit.app import CockpitApp
-        from cockpit.operations import job_from_form
+        from jobdeck.cockpit.app import CockpitApp
+        from jobdeck.cockpit.operations import job_from_form
 
         app = self.app
         assert isinstance(app, CockpitApp)

@@ -16,15 +16,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from state.actions import act
-from state.board import Store, open_store
-from state.deck import Deck
-from state.errors import JobdeckError
-from state.loader import parse_spec
-from state.specfile import add_jobs, install, run_editor
-from state.views import is_paused
+from jobdeck.state.actions import act
+from jobdeck.state.board import Store, open_store
+from jobdeck.state.deck import Deck
+from jobdeck.state.errors import JobdeckError
+from jobdeck.state.loader import parse_spec
+from jobdeck.state.specfile import add_jobs, install, run_editor
+from jobdeck.state.views import is_paused
 
-from cockpit.model import DeckModel
+from jobdeck.cockpit.model import DeckModel
 
 VIA = "cockpit"
 

@@ -20,8 +20,8 @@ from textual.containers import VerticalScroll
 from textual.message import Message
 from textual.widgets import Static
 
-from cockpit.sanitize import inert
-from cockpit.watcher import changes
+from jobdeck.cockpit.sanitize import inert
+from jobdeck.cockpit.watcher import changes
 
 KEEP = 64 * 1024
 """Characters of output kept on screen (the tail end)."""

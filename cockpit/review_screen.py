@@ -11,16 +11,16 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.widgets import DataTable, Static
 
-from state.machine import Status
-from state.views import Card
+from jobdeck.state.machine import Status
+from jobdeck.state.views import Card
 
-from cockpit.job_details import t
-from cockpit.job_screen import JobScreen
-from cockpit.key_hints import KeyHints
-from cockpit.model import DeckModel, Delta
-from cockpit.output_tail import OutputTail
-from cockpit.sanitize import inert
-from cockpit.timefmt import age
+from jobdeck.cockpit.job_details import t
+from jobdeck.cockpit.job_screen import JobScreen
+from jobdeck.cockpit.key_hints import KeyHints
+from jobdeck.cockpit.model import DeckModel, Delta
+from jobdeck.cockpit.output_tail import OutputTail
+from jobdeck.cockpit.sanitize import inert
+from jobdeck.cockpit.timefmt import age
 
 KIND_STYLES = {"review": "magenta", "approval": "bold magenta", "interrupted": "bold yellow", "failed": "red"}
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from rich.text import Text
 from textual.widgets import Static
 
-from state.errors import SpecError, SpecErrors
+from jobdeck.state.errors import SpecError, SpecErrors
 
 
 def describe(error: SpecError, has_spec: bool) -> Text:

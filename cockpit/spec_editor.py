@@ -12,11 +12,11 @@ from collections.abc import Callable
 
 from textual.app import App, SuspendNotSupported
 
-from state.deck import Deck
-from state.errors import EditConflict, JobdeckError, SpecError
+from jobdeck.state.deck import Deck
+from jobdeck.state.errors import EditConflict, JobdeckError, SpecError
 
-from cockpit.confirm_screen import ConfirmScreen
-from cockpit.operations import EditSession
+from jobdeck.cockpit.confirm_screen import ConfirmScreen
+from jobdeck.cockpit.operations import EditSession
 
 
 class SpecEditor:

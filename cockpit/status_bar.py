@@ -6,10 +6,10 @@ from rich.text import Text
 from textual.reactive import reactive
 from textual.widget import Widget
 
-from state.machine import COLUMNS
+from jobdeck.state.machine import COLUMNS
 
-from cockpit.job_column import TITLES
-from cockpit.model import BoardStats
+from jobdeck.cockpit.job_column import TITLES
+from jobdeck.cockpit.model import BoardStats
 
 SHORT = {"backlog": "B", "running": "R", "review": "V", "done": "D", "failed": "F"}
 

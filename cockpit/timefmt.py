@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from state.durations import format_duration
+from jobdeck.state.durations import format_duration
 
 
 def age(seconds: float) -> str:

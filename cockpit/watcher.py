@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator, Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from state.deck import Deck
+from jobdeck.state.deck import Deck
 
 if TYPE_CHECKING:
     from watchfiles import Change

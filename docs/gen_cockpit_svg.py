@@ -18,7 +18,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "tests" / "functional")]
 
-from cockpit.app import make_app  # noqa: E402
+from jobdeck.cockpit.app import make_app  # noqa: E402
 from cockpit_decks import NOW, busy_deck  # noqa: E402
 
 

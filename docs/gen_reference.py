@@ -27,12 +27,11 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
 
-from state.errors import SpecError, SpecErrors  # noqa: E402
-from state.ids import ID_PATTERN  # noqa: E402
-from state.loader import parse_spec  # noqa: E402
-from state.spec import json_schema  # noqa: E402
+from jobdeck.state.errors import SpecError, SpecErrors  # noqa: E402
+from jobdeck.state.ids import ID_PATTERN  # noqa: E402
+from jobdeck.state.loader import parse_spec  # noqa: E402
+from jobdeck.state.spec import json_schema  # noqa: E402
 
 DOC = ROOT / "docs" / "jobs-json.md"
 CORPUS = ROOT / "tests" / "corpus"

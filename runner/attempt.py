@@ -25,14 +25,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from agents.base import AttemptContext, Failure, Outcome, OutputSink
-from runner.backoff import retry_delay
-from state.atomic import FILE_MODE, make_private_dir
-from state.crashpoint import crash_point
-from state.deck import Deck
-from state.errors import AgentError, JobdeckError, NotStarted
-from state.machine import JobState, Status
-from state.redact import Redactor
+from jobdeck.agents.base import AttemptContext, Failure, Outcome, OutputSink
+from jobdeck.runner.backoff import retry_delay
+from jobdeck.state.atomic import FILE_MODE, make_private_dir
+from jobdeck.state.crashpoint import crash_point
+from jobdeck.state.deck import Deck
+from jobdeck.state.errors import AgentError, JobdeckError, NotStarted
+from jobdeck.state.machine import JobState, Status
+from jobdeck.state.redact import Redactor
 
 RESULT = "result.json"
 OUTPUT = "output"
@@ -298,7 +298,7 @@ async def run_attempt(deck: Deck, spec: Any, job: Any, claimed: Claimed, board: 
                       environ: Mapping[str, str] | None = None,
                       clock: Callable[[], float] = time.time) -> dict[str, Any]:
     """Run the attempt to its end and return its outcome event (result.json written)."""
-    from agents.registry import agent_for
+    from jobdeck.agents.registry import agent_for
 
     environ = os.environ if environ is None else environ
     output_bytes = 0
@@ -316,7 +316,7 @@ async def run_attempt(deck: Deck, spec: Any, job: Any, claimed: Claimed, board: 
             output_bytes, pid = ctx.output.bytes_written, ctx.pid
         reasons: list[str] = []
         if outcome.ok and (job.validate_ is not None or job.output == "json"):
-            from agents.validation import check_output
+            from jobdeck.agents.validation import check_output
 
             # a validator command may take a while: keep the event loop free
             reasons = await asyncio.to_thread(check_output, job, ctx.output.path, ctx.env)

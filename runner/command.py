@@ -8,12 +8,12 @@ import signal
 import sys
 from typing import Any
 
-from runner.loop import Runner
-from runner.report import Reporter
-from state.deck import Deck
-from state.errors import JobdeckError
-from state.loader import SpecSource
-from state.machine import Status
+from jobdeck.runner.loop import Runner
+from jobdeck.runner.report import Reporter
+from jobdeck.state.deck import Deck
+from jobdeck.state.errors import JobdeckError
+from jobdeck.state.loader import SpecSource
+from jobdeck.state.machine import Status
 
 
 def _upstream(spec: Any, job_id: str, board: Any) -> set[str]:
@@ -58,9 +58,9 @@ def run_command(deck: Deck, args: argparse.Namespace) -> int:
 
 
 def _prepare_job(deck: Deck, spec: Any, job_id: str) -> set[str]:
-    from state.actions import act
-    from state.board import open_store
-    from state.errors import UnknownJob
+    from jobdeck.state.actions import act
+    from jobdeck.state.board import open_store
+    from jobdeck.state.errors import UnknownJob
 
     if spec.job(job_id) is None:
         raise UnknownJob(f"no job '{job_id}' in jobs.json", hint="see `jobdeck ls` for the ids")
@@ -113,7 +113,7 @@ async def _run_job(runner: Runner, job_id: str, *, wait: bool) -> int:
         await task
     state = runner.store.board.state(job_id)  # type: ignore[union-attr]
     if state.status != Status.DONE:
-        from state.views import card
+        from jobdeck.state.views import card
 
         info = card(runner.spec.job(job_id), state, runner.store.board, runner.clock())  # type: ignore[union-attr]
         detail = "; ".join(filter(None, [state.reason, *info.flags]))

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from state.schedule import last_fire
+from jobdeck.state.schedule import last_fire
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,7 +43,7 @@ def decide(job: Any, last_handled: float | None, now: float, busy: bool) -> Fire
 
 def _count_between(job: Any, after: float, upto: float, cap: int = 1000) -> int:
     """How many fires fall in (after, upto), not counting ``upto`` itself (capped)."""
-    from state.schedule import next_fire
+    from jobdeck.state.schedule import next_fire
 
     count, t = 0, after
     while count < cap:
@@ -56,7 +56,7 @@ def _count_between(job: Any, after: float, upto: float, cap: int = 1000) -> int:
 
 def next_due(jobs: list[Any], last: dict[str, float | None], now: float) -> float | None:
     """The earliest upcoming fire among ``jobs`` (for the runner's timer)."""
-    from state.schedule import next_fire
+    from jobdeck.state.schedule import next_fire
 
     times = [next_fire(job.schedule, job.timezone, max(now, last.get(job.id) or now))
              for job in jobs if job.schedule is not None]

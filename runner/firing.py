@@ -10,10 +10,10 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from runner import cron
-from state.board import Board
-from state.graph import downstream
-from state.machine import JobState, Status
+from jobdeck.runner import cron
+from jobdeck.state.board import Board
+from jobdeck.state.graph import downstream
+from jobdeck.state.machine import JobState, Status
 
 
 def _busy(targets: Sequence[str], board: Board) -> bool:

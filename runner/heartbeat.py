@@ -8,7 +8,7 @@ import socket
 import time
 from pathlib import Path
 
-from state.atomic import write_atomic
+from jobdeck.state.atomic import write_atomic
 
 INTERVAL = 5.0
 

@@ -12,7 +12,7 @@ import fnmatch
 import os
 from typing import Any
 
-from state.deck import Deck
+from jobdeck.state.deck import Deck
 
 
 def file_key(workspace: str, entry: os.DirEntry[str]) -> str:

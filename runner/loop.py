@@ -19,8 +19,8 @@ import traceback
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from runner import cron
-from runner.attempt import (
+from jobdeck.runner import cron
+from jobdeck.runner.attempt import (
     Claimed,
     interrupted_event,
     not_started_event,
@@ -28,23 +28,23 @@ from runner.attempt import (
     run_attempt,
     write_result,
 )
-from runner.capacity import Capacity
-from runner.firing import inbox_events, schedule_events, trigger_pending
-from runner.heartbeat import INTERVAL as HEARTBEAT_INTERVAL
-from runner.heartbeat import Heartbeat
-from runner.inbox import InboxScanner
-from runner.recovery import orphaned_events
-from runner.selection import ReadyIndex
-from runner.watcher import DeckWatcher
-from state.board import Board, Store, open_store
-from state.crashpoint import crash_point
-from state.deck import Deck
-from state.errors import LockTimeout
-from state.graph import downstream
-from state.loader import SpecSource
-from state.machine import Status
-from state.redact import Redactor
-from state.views import is_ready
+from jobdeck.runner.capacity import Capacity
+from jobdeck.runner.firing import inbox_events, schedule_events, trigger_pending
+from jobdeck.runner.heartbeat import INTERVAL as HEARTBEAT_INTERVAL
+from jobdeck.runner.heartbeat import Heartbeat
+from jobdeck.runner.inbox import InboxScanner
+from jobdeck.runner.recovery import orphaned_events
+from jobdeck.runner.selection import ReadyIndex
+from jobdeck.runner.watcher import DeckWatcher
+from jobdeck.state.board import Board, Store, open_store
+from jobdeck.state.crashpoint import crash_point
+from jobdeck.state.deck import Deck
+from jobdeck.state.errors import LockTimeout
+from jobdeck.state.graph import downstream
+from jobdeck.state.loader import SpecSource
+from jobdeck.state.machine import Status
+from jobdeck.state.redact import Redactor
+from jobdeck.state.views import is_ready
 
 ORPHAN_CHECK = 2.0
 WRITE_RETRY = 1.0
@@ -100,8 +100,8 @@ class Runner:
 
     def start(self) -> None:
         """Open the store, load the spec, start watching. Call inside the event loop."""
-        import agents.registry  # noqa: F401  (pay for the agent modules before the first claim, not after it)
-        import agents.shell  # noqa: F401
+        import jobdeck.agents.registry  # noqa: F401  (pay for the agent modules before the first claim, not after it)
+        import jobdeck.agents.shell  # noqa: F401
 
         self.deck.ensure_state_dirs()
         self.source.refresh()

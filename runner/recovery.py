@@ -11,10 +11,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from runner.attempt import interrupted_event, lease_held, read_result
-from state.board import Board
-from state.deck import Deck
-from state.machine import Status
+from jobdeck.runner.attempt import interrupted_event, lease_held, read_result
+from jobdeck.state.board import Board
+from jobdeck.state.deck import Deck
+from jobdeck.state.machine import Status
 
 
 def orphaned_events(deck: Deck, spec: Any, board: Board, job_ids: set[str], mine: set[str],

@@ -13,10 +13,10 @@ import heapq
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from state.board import Board
-from state.graph import dependents
-from state.machine import Status
-from state.views import is_ready
+from jobdeck.state.board import Board
+from jobdeck.state.graph import dependents
+from jobdeck.state.machine import Status
+from jobdeck.state.views import is_ready
 
 
 class ReadyIndex:

@@ -12,11 +12,11 @@ import socket
 from collections.abc import Mapping
 from typing import Any
 
-from state.board import Board, Store
-from state.errors import IllegalTransition, UnknownJob
-from state.graph import downstream
-from state.machine import Status, allowed
-from state.views import needs_approval
+from jobdeck.state.board import Board, Store
+from jobdeck.state.errors import IllegalTransition, UnknownJob
+from jobdeck.state.graph import downstream
+from jobdeck.state.machine import Status, allowed
+from jobdeck.state.views import needs_approval
 
 ACTIONS = {
     "approve": "approved",

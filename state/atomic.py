@@ -17,7 +17,7 @@ import secrets
 import socket
 from pathlib import Path
 
-from state.crashpoint import crash_point
+from jobdeck.state.crashpoint import crash_point
 
 FILE_MODE = 0o600
 DIR_MODE = 0o700

@@ -17,14 +17,14 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from state.atomic import write_atomic
-from state.crashpoint import crash_point
-from state.deck import Deck
-from state.errors import IllegalTransition, StateError
-from state.events import GENESIS, EventLog, Flush
-from state.lock import DeckLock
-from state.machine import JobState, transition
-from state.redact import Redactor
+from jobdeck.state.atomic import write_atomic
+from jobdeck.state.crashpoint import crash_point
+from jobdeck.state.deck import Deck
+from jobdeck.state.errors import IllegalTransition, StateError
+from jobdeck.state.events import GENESIS, EventLog, Flush
+from jobdeck.state.lock import DeckLock
+from jobdeck.state.machine import JobState, transition
+from jobdeck.state.redact import Redactor
 
 SNAPSHOT_FORMAT = 1
 

@@ -24,8 +24,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from state.atomic import write_atomic
-from state.deck import Deck
+from jobdeck.state.atomic import write_atomic
+from jobdeck.state.deck import Deck
 
 CARDS_NAME = "cards.jsonl"
 CARDS_FORMAT = 2

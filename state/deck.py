@@ -17,9 +17,9 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 
-from state.atomic import DIR_MODE, FILE_MODE, make_private_dir, write_atomic
-from state.errors import DeckNotFound, JobdeckError
-from state.ids import ID_RE
+from jobdeck.state.atomic import DIR_MODE, FILE_MODE, make_private_dir, write_atomic
+from jobdeck.state.errors import DeckNotFound, JobdeckError
+from jobdeck.state.ids import ID_RE
 
 SPEC_NAME = "jobs.json"
 STATE_NAME = ".jobdeck"

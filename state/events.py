@@ -19,8 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from state.atomic import FILE_MODE
-from state.crashpoint import armed, crash_point
+from jobdeck.state.atomic import FILE_MODE
+from jobdeck.state.crashpoint import armed, crash_point
 
 GENESIS = "0" * 32
 _ENVELOPE = ("hash",)

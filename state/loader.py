@@ -17,10 +17,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from state import strictjson
-from state.errors import SpecError, SpecErrors
-from state.graph import find_cycle
-from state.schedule import check_cron, zone
+from jobdeck.state import strictjson
+from jobdeck.state.errors import SpecError, SpecErrors
+from jobdeck.state.graph import find_cycle
+from jobdeck.state.schedule import check_cron, zone
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,7 +114,7 @@ def _kind(value: Any) -> str:
 def _validate_schema(data: dict[str, Any], text: str, where: str) -> Any:
     from pydantic import ValidationError
 
-    from state.spec import Spec
+    from jobdeck.state.spec import Spec
 
     # The collector's passes over the thousands of objects validation builds free nothing
     # and double its time on a 10,000-job file.
@@ -196,7 +196,7 @@ def _describe(err: dict[str, Any], field_path: list[Any]) -> tuple[str, str | No
     kind = err["type"]
     name = field_path[-1] if field_path else None
     if kind == "extra_forbidden":
-        from state.spec import AgentSpec, Job, Limits, Retry, Spec, Timeout, Validate
+        from jobdeck.state.spec import AgentSpec, Job, Limits, Retry, Spec, Timeout, Validate
 
         known: list[str] = []
         for model in (Job, Spec, Retry, Timeout, Validate, AgentSpec, Limits):
@@ -206,8 +206,8 @@ def _describe(err: dict[str, Any], field_path: list[Any]) -> tuple[str, str | No
     if kind == "missing":
         return (f"missing required field '{name}'", None)
     if kind == "string_pattern_mismatch":
-        from state.ids import ID_PATTERN
-        from state.spec import ENV_NAME_PATTERN
+        from jobdeck.state.ids import ID_PATTERN
+        from jobdeck.state.spec import ENV_NAME_PATTERN
 
         pattern = (err.get("ctx") or {}).get("pattern")
         if pattern == ID_PATTERN:
@@ -270,7 +270,7 @@ def _line_of(text: str, job_id: str | None, field: Any, nth: int = 0) -> int | N
 
 
 def _check_semantics(spec: Any, text: str, where: str) -> None:
-    from state.spec import BUILTIN_AGENT_TYPES
+    from jobdeck.state.spec import BUILTIN_AGENT_TYPES
 
     errors: list[SpecError] = []
 

@@ -16,8 +16,8 @@ import time
 from pathlib import Path
 from types import TracebackType
 
-from state.atomic import FILE_MODE, make_private_dir
-from state.errors import LockTimeout, StateError
+from jobdeck.state.atomic import FILE_MODE, make_private_dir
+from jobdeck.state.errors import LockTimeout, StateError
 
 
 class DeckLock:

@@ -12,7 +12,7 @@ from enum import StrEnum
 from types import MappingProxyType
 from typing import Any, NamedTuple
 
-from state.errors import IllegalTransition, StaleToken
+from jobdeck.state.errors import IllegalTransition, StaleToken
 
 
 class Status(StrEnum):

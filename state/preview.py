@@ -15,7 +15,7 @@ import json
 from collections.abc import Sequence
 from typing import Any, NamedTuple
 
-from state.ids import ID_RE
+from jobdeck.state.ids import ID_RE
 
 RISKS = frozenset({"low", "medium", "high"})
 

@@ -30,8 +30,8 @@ from pydantic import (
     model_validator,
 )
 
-from state.durations import parse_duration
-from state.ids import ID_PATTERN
+from jobdeck.state.durations import parse_duration
+from jobdeck.state.ids import ID_PATTERN
 ENV_NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]{0,127}$"
 
 #: Agent types jobdeck ships; others come from the ``jobdeck.agents`` entry point group.

@@ -15,12 +15,12 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from state.atomic import write_atomic
-from state.deck import Deck
-from state.errors import EditConflict, JobdeckError, SpecError
-from state.lock import DeckLock
-from state.loader import LoadedSpec, parse_spec
-from state.strictjson import StrictJSONError, loads
+from jobdeck.state.atomic import write_atomic
+from jobdeck.state.deck import Deck
+from jobdeck.state.errors import EditConflict, JobdeckError, SpecError
+from jobdeck.state.lock import DeckLock
+from jobdeck.state.loader import LoadedSpec, parse_spec
+from jobdeck.state.strictjson import StrictJSONError, loads
 
 
 def install(deck: Deck, base: bytes, new: bytes, *, lock: DeckLock | None = None) -> LoadedSpec:

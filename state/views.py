@@ -9,9 +9,9 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Any, NamedTuple
 
-from state.board import Board
-from state.machine import JobState, Status
-from state.schedule import next_fire
+from jobdeck.state.board import Board
+from jobdeck.state.machine import JobState, Status
+from jobdeck.state.schedule import next_fire
 
 
 def is_paused(job: Any, state: JobState) -> bool:

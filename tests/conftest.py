@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from state.deck import Deck, init_deck
+from jobdeck.state.deck import Deck, init_deck
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -25,18 +25,17 @@ RunCli = Callable[..., subprocess.CompletedProcess[str]]
 
 
 def cli_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
-    """The environment for a CLI subprocess: this checkout first, no inherited deck."""
+    """The environment for a CLI subprocess: no inherited deck."""
     env = {k: v for k, v in os.environ.items() if k not in ("JOBDECK_DECK", "VISUAL", "EDITOR")}
-    env["PYTHONPATH"] = str(ROOT)
     env.update(extra or {})
     return env
 
 
 def run_cli(*args: str, cwd: Path | str | None = None, env: Mapping[str, str] | None = None,
             input: str | None = None, timeout: float = 120.0) -> subprocess.CompletedProcess[str]:
-    """Run ``jobdeck ARGS`` as ``python -m cli.main`` and capture its text output."""
+    """Run ``jobdeck ARGS`` as ``python -m jobdeck`` and capture its text output."""
     return subprocess.run(
-        [sys.executable, "-m", "cli.main", *args],
+        [sys.executable, "-m", "jobdeck", *args],
         cwd=cwd or ROOT, env=cli_env(env), input=input if input is not None else "",
         capture_output=True, text=True, timeout=timeout,
     )

@@ -11,8 +11,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from state.board import open_store
-from state.deck import Deck, init_deck
+from jobdeck.state.board import open_store
+from jobdeck.state.deck import Deck, init_deck
 
 NOW = 1_750_000_000.0  # 2025-06-15 15:06:40 UTC: a fixed "now" for every cockpit test
 
@@ -113,8 +113,8 @@ async def wait_until(pilot: Any, condition: Any, timeout: float = 5.0, what: str
 
 def column_ids(app: Any, status: str) -> list[str]:
     """Job ids shown in a board column, top to bottom."""
-    from cockpit.board_screen import BoardScreen
-    from state.machine import Status
+    from jobdeck.cockpit.board_screen import BoardScreen
+    from jobdeck.state.machine import Status
 
     screen = next(s for s in app.screen_stack if isinstance(s, BoardScreen))
     return screen.board.columns[Status(status)].table.ids()
@@ -122,7 +122,7 @@ def column_ids(app: Any, status: str) -> list[str]:
 
 def shown_columns(app: Any) -> dict[str, str]:
     """job id -> the visible column it is shown in."""
-    from cockpit.board_screen import BoardScreen
+    from jobdeck.cockpit.board_screen import BoardScreen
 
     screen = next(s for s in app.screen_stack if isinstance(s, BoardScreen))
     found = {}

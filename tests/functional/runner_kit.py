@@ -16,7 +16,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def make_deck(tmp: Path, jobs: Sequence[dict[str, Any]], **top: Any) -> Path:
     """A deck at tmp/deck with these jobs."""
-    from state.deck import init_deck
+    from jobdeck.state.deck import init_deck
 
     deck = tmp / "deck"
     init_deck(deck, json.dumps({**top, "jobs": list(jobs)}, indent=1).encode())
@@ -25,7 +25,6 @@ def make_deck(tmp: Path, jobs: Sequence[dict[str, Any]], **top: Any) -> Path:
 
 def env_for(deck: Path, **extra: str) -> dict[str, str]:
     env = dict(os.environ)
-    env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
     env["JOBDECK_DECK"] = str(deck)
     env.update(extra)
     return env
@@ -34,7 +33,7 @@ def env_for(deck: Path, **extra: str) -> dict[str, str]:
 def jobdeck(deck: Path, *args: str, timeout: float = 60, check: bool = False,
             env: dict[str, str] | None = None, input: str | None = None) -> subprocess.CompletedProcess[str]:
     """Run `jobdeck ARGS` as a subprocess on ``deck``."""
-    result = subprocess.run([sys.executable, "-m", "cli.main", *args], cwd=deck, env=env or env_for(deck),
+    result = subprocess.run([sys.executable, "-m", "jobdeck", *args], cwd=deck, env=env or env_for(deck),
                             capture_output=True, text=True, timeout=timeout, input=input)
     if check and result.returncode != 0:
         raise AssertionError(f"jobdeck {' '.join(args)} -> {result.returncode}\n{result.stdout}\n{result.stderr}")
@@ -43,7 +42,7 @@ def jobdeck(deck: Path, *args: str, timeout: float = 60, check: bool = False,
 
 def start_runner(deck: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
     """A long-running `jobdeck run` in the background."""
-    return subprocess.Popen([sys.executable, "-m", "cli.main", "run", *args], cwd=deck,
+    return subprocess.Popen([sys.executable, "-m", "jobdeck", "run", *args], cwd=deck,
                             env=env or env_for(deck), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
@@ -63,8 +62,8 @@ def wait_for(condition: Callable[[], Any], timeout: float = 90.0, what: str = "c
 
 def board(deck: Path) -> dict[str, Any]:
     """job id -> state dict, folded fresh from the event log."""
-    from state.board import Store
-    from state.deck import Deck
+    from jobdeck.state.board import Store
+    from jobdeck.state.deck import Deck
 
     with Store(Deck(deck), from_snapshot=False) as store:
         store.refresh()

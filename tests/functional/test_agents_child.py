@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from agents.child import PIPE, Child
+from jobdeck.agents.child import PIPE, Child
 
 ENV = {"PATH": os.environ["PATH"], "LC_ALL": "C"}
 

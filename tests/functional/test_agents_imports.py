@@ -11,8 +11,8 @@ ROOT = Path(__file__).resolve().parents[2]
 PROBE = """
 import sys
 import agents, agents.base, agents.registry, agents.llm, agents.llm_call, agents.presets
-import agents.validation, agents.breaker, agents.failures, agents.shell
-from state.spec import Spec
+import jobdeck.agents.validation, agents.breaker, agents.failures, agents.shell
+from jobdeck.state.spec import Spec
 spec = Spec.model_validate({"jobs": [{"id": "a", "model": "openai/x", "prompt": "hi"}]})
 agent, _ = agents.registry.agent_for(spec.jobs[0], spec)
 assert type(agent).__name__ == "LLMAgent"

@@ -15,9 +15,9 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))  # the repo root, for tests.fixtures
 
-from agents.base import Failure, Outcome  # noqa: E402
-from agents.presets import PRESETS, PresetAgent  # noqa: E402
-from agents.registry import Registry  # noqa: E402
+from jobdeck.agents.base import Failure, Outcome  # noqa: E402
+from jobdeck.agents.presets import PRESETS, PresetAgent  # noqa: E402
+from jobdeck.agents.registry import Registry  # noqa: E402
 from tests.fixtures.attempts import Attempt, make_attempt  # noqa: E402
 
 STAND_INS = ROOT / "tests" / "fixtures" / "bin"

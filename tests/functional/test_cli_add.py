@@ -15,10 +15,10 @@ from typing import Any
 
 import pytest
 
-from cli.main import main
+from jobdeck.cli.main import main
 from conftest import RunCli
-from state.deck import Deck
-from state.loader import load_spec
+from jobdeck.state.deck import Deck
+from jobdeck.state.loader import load_spec
 
 
 @pytest.fixture

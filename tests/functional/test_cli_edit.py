@@ -18,8 +18,8 @@ from pathlib import Path
 import pytest
 
 from conftest import ROOT, cli_env, run_cli
-from state.deck import Deck
-from state.loader import load_spec
+from jobdeck.state.deck import Deck
+from jobdeck.state.loader import load_spec
 
 EDITOR = '''
 import json, os, sys
@@ -111,7 +111,7 @@ def test_after_a_conflict_re_editing_starts_from_the_file_on_disk(
     controller, terminal = pty.openpty()
     try:
         process = subprocess.Popen(
-            [sys.executable, "-m", "cli.main", "--deck", str(deck.root), "edit"],
+            [sys.executable, "-m", "jobdeck", "--deck", str(deck.root), "edit"],
             stdin=terminal, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=ROOT, text=True,
             env=cli_env({**editor_env, "EDIT_MODE": "race-then-redo"}),
         )

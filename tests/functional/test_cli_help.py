@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from cli.main import build_parser, main
+from jobdeck.cli.main import build_parser, main
 from conftest import RunCli
 
 

@@ -7,7 +7,7 @@ import shutil
 import stat
 from pathlib import Path
 
-from cli.main import main
+from jobdeck.cli.main import main
 from conftest import RunCli
 
 

@@ -17,11 +17,11 @@ from pathlib import Path
 
 import pytest
 
-from cli.main import main
+from jobdeck.cli.main import main
 from conftest import ROOT, cli_env
-from state.board import Store
-from state.cardcache import cached_cards, cards_path
-from state.deck import Deck, init_deck
+from jobdeck.state.board import Store
+from jobdeck.state.cardcache import cached_cards, cards_path
+from jobdeck.state.deck import Deck, init_deck
 
 SPEC = {"jobs": [
     {"id": "fetch", "command": ["true"], "labels": ["etl"]},
@@ -36,7 +36,7 @@ SPEC = {"jobs": [
 
 LS = """
 import contextlib, io, json, os, sys
-from cli.main import main
+from jobdeck.cli.main import main
 cache, runs, results = sys.argv[1], json.loads(sys.argv[2]), []
 def inode():
     try:

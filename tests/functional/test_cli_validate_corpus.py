@@ -5,7 +5,7 @@ must contain (one per problem, in order) and, where it makes sense, the line of 
 first problem. Each file is validated by its own process running the CLI's entry
 point with its real stdout, stderr and exit status. Those processes are forked from
 this one with the spec model already imported, so 60 files cost about a second
-instead of 60 interpreter starts; the last tests run `python -m cli.main` itself.
+instead of 60 interpreter starts; the last tests run `python -m jobdeck` itself.
 """
 
 from __future__ import annotations
@@ -23,9 +23,9 @@ from typing import Any
 
 import pytest
 
-import state.loader  # noqa: F401  (imported before forking, so each child starts warm)
-import state.spec  # noqa: F401
-from cli.main import main
+import jobdeck.state.loader  # noqa: F401  (imported before forking, so each child starts warm)
+import jobdeck.state.spec  # noqa: F401
+from jobdeck.cli.main import main
 from conftest import ROOT, run_cli
 
 CORPUS = ROOT / "tests" / "corpus"

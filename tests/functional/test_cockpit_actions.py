@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from cockpit.app import make_app
-from cockpit.confirm_screen import ConfirmScreen
-from cockpit.new_job_screen import NewJobScreen
-from cockpit.reason_screen import ReasonScreen
+from jobdeck.cockpit.app import make_app
+from jobdeck.cockpit.confirm_screen import ConfirmScreen
+from jobdeck.cockpit.new_job_screen import NewJobScreen
+from jobdeck.cockpit.reason_screen import ReasonScreen
 from cockpit_decks import NOW, busy_deck, column_ids, events, shown_columns, wait_until
 
 pytestmark = pytest.mark.anyio

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from cockpit.app import make_app
-from cockpit.board_screen import BoardScreen
-from cockpit.card_table import CardTable
-from cockpit.status_bar import StatusBar
+from jobdeck.cockpit.app import make_app
+from jobdeck.cockpit.board_screen import BoardScreen
+from jobdeck.cockpit.card_table import CardTable
+from jobdeck.cockpit.status_bar import StatusBar
 from cockpit_decks import NOW, busy_deck, column_ids, shown_columns, wait_until
 
 pytestmark = pytest.mark.anyio
@@ -42,7 +42,7 @@ async def test_cards_show_derived_state(deck) -> None:
         def third_line(job: str, status: str) -> str:
             cell = board.columns[status].table.cell(job)
             return cell.lines[1].plain
-        from state.machine import Status as S
+        from jobdeck.state.machine import Status as S
         assert third_line("publish", S.BACKLOG) == "awaiting approval"
         assert third_line("deploy", S.BACKLOG) == "blocked by lint (failed)"
         assert third_line("flaky", S.BACKLOG) == "retry in 5m"
@@ -114,7 +114,7 @@ async def test_keys_move_between_cards_and_columns(deck) -> None:
 
 
 async def test_enter_opens_the_detail_and_escape_comes_back(deck) -> None:
-    from cockpit.detail_screen import DetailScreen
+    from jobdeck.cockpit.detail_screen import DetailScreen
 
     app = make_app(deck.root, watch=False, now=NOW)
     async with app.run_test(size=(120, 40)) as pilot:
@@ -191,10 +191,10 @@ async def test_no_color_drops_colour_and_marks_the_cursor_in_reverse(deck, monke
 
 async def test_a_long_column_fills_in_after_the_first_paint_and_keeps_up_with_changes(
         tmp_path, monkeypatch) -> None:
-    from cockpit.card_table import FIRST_ROWS
+    from jobdeck.cockpit.card_table import FIRST_ROWS
     from cockpit_decks import claim, commit, new_deck
 
-    from cockpit.board import Board
+    from jobdeck.cockpit.board import Board
 
     monkeypatch.setattr(Board, "_fill_next", lambda board: None)  # the test drives the fill
 
@@ -224,10 +224,10 @@ async def test_a_long_column_fills_in_after_the_first_paint_and_keeps_up_with_ch
 
 
 async def test_a_column_past_its_row_limit_shows_the_most_relevant_cards(tmp_path, monkeypatch) -> None:
-    import cockpit.card_table
+    from jobdeck.cockpit import card_table
     from cockpit_decks import commit, new_deck, run
 
-    monkeypatch.setattr(cockpit.card_table, "LIMIT", 5)
+    monkeypatch.setattr(card_table, "LIMIT", 5)
     jobs = [{"id": f"d{n:02d}", "command": ["true"]} for n in range(8)]
     jobs += [{"id": f"b{n:02d}", "command": ["true"], "priority": n} for n in range(7)]
     deck = new_deck(tmp_path / "deck", jobs)
@@ -252,10 +252,10 @@ async def test_a_column_past_its_row_limit_shows_the_most_relevant_cards(tmp_pat
 
 async def test_many_cards_leaving_a_column_at_once_keep_it_in_order_and_the_cursor_on_its_job(
         tmp_path, monkeypatch) -> None:
-    import cockpit.card_table
+    from jobdeck.cockpit import card_table
     from cockpit_decks import commit, new_deck
 
-    monkeypatch.setattr(cockpit.card_table, "LIMIT", 20)
+    monkeypatch.setattr(card_table, "LIMIT", 20)
     jobs = [{"id": f"j{n:02d}", "command": ["true"]} for n in range(40)]
     deck = new_deck(tmp_path / "deck", jobs)
     app = make_app(deck.root, watch=False, now=NOW, poll=None)
@@ -321,7 +321,7 @@ async def test_card_lines_kept_between_paints_are_the_lines_the_table_would_draw
 
 
 async def test_command_palette_opens_a_job(deck) -> None:
-    from cockpit.detail_screen import DetailScreen
+    from jobdeck.cockpit.detail_screen import DetailScreen
 
     app = make_app(deck.root, watch=False, now=NOW)
     async with app.run_test(size=(120, 40)) as pilot:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from cockpit.app import make_app
+from jobdeck.cockpit.app import make_app
 from cockpit_decks import NOW, commit, events, new_deck, run, shown_columns, wait_until
 
 pytestmark = pytest.mark.anyio
@@ -31,7 +31,7 @@ def deck(tmp_path: Path):
 
 
 def ls_json(deck) -> str:
-    result = subprocess.run([sys.executable, "-m", "cli.main", "--deck", str(deck.root), "ls", "--json"],
+    result = subprocess.run([sys.executable, "-m", "jobdeck", "--deck", str(deck.root), "ls", "--json"],
                             cwd=ROOT, capture_output=True, text=True, timeout=60, check=True)
     return result.stdout
 
@@ -81,7 +81,7 @@ async def test_cards_from_another_jobs_json_are_not_used(deck) -> None:
 
 
 async def test_keys_wait_for_the_deck(deck, monkeypatch) -> None:
-    import cockpit.app as app_module
+    import jobdeck.cockpit.app as app_module
 
     ls_json(deck)
     monkeypatch.setattr(app_module.CockpitApp, "load_deck", lambda self: None)  # never finishes
@@ -100,7 +100,7 @@ async def test_keys_wait_for_the_deck(deck, monkeypatch) -> None:
 
 def big_deck(root: Path, jobs: int):
     """``jobs`` jobs (enough for a preview), a few of them run, one waiting for approval."""
-    from cockpit.fast_start import PREVIEW_AT
+    from jobdeck.cockpit.fast_start import PREVIEW_AT
 
     assert jobs >= PREVIEW_AT
     spec = [{"id": f"job-{n:04d}", "title": f"Step {n}", "command": ["true"], "labels": [f"g{n % 3}"],
@@ -115,7 +115,7 @@ def big_deck(root: Path, jobs: int):
 
 
 async def test_a_big_deck_without_saved_cards_is_painted_from_a_preview_then_validated(tmp_path: Path) -> None:
-    from cockpit.fast_start import PREVIEW_AT
+    from jobdeck.cockpit.fast_start import PREVIEW_AT
 
     deck = big_deck(tmp_path / "deck", PREVIEW_AT + 10)
     exact = make_app(deck.root, watch=False, now=NOW, fast_start=False)
@@ -136,9 +136,9 @@ async def test_a_big_deck_without_saved_cards_is_painted_from_a_preview_then_val
 
 
 async def test_an_invalid_jobs_json_painted_from_a_preview_ends_with_the_banner(deck, monkeypatch) -> None:
-    import cockpit.fast_start
+    from jobdeck.cockpit import fast_start
 
-    monkeypatch.setattr(cockpit.fast_start, "PREVIEW_AT", 1)  # this small deck stands for a big one
+    monkeypatch.setattr(fast_start, "PREVIEW_AT", 1)  # this small deck stands for a big one
     spec = deck.spec_path.read_text()
     deck.spec_path.write_text(spec.replace('"risk": "high"', '"risk": "high", "comand": ["x"]'))
     app = make_app(deck.root, watch=False, now=NOW)
@@ -154,9 +154,9 @@ async def test_an_invalid_jobs_json_painted_from_a_preview_ends_with_the_banner(
 
 
 async def test_a_jobs_json_the_preview_cannot_read_is_validated_first(deck, monkeypatch) -> None:
-    import cockpit.fast_start
+    from jobdeck.cockpit import fast_start
 
-    monkeypatch.setattr(cockpit.fast_start, "PREVIEW_AT", 1)
+    monkeypatch.setattr(fast_start, "PREVIEW_AT", 1)
     deck.spec_path.write_text(deck.spec_path.read_text().replace('"id": "d"', '"id": "d", "priority": "5"'))
     app = make_app(deck.root, watch=False, now=NOW)
     assert app.model.ready  # pydantic coerces "5"; the preview leaves such files to it
@@ -164,10 +164,10 @@ async def test_a_jobs_json_the_preview_cannot_read_is_validated_first(deck, monk
 
 
 async def test_a_start_from_a_preview_leaves_the_cards_for_the_next_start(deck, monkeypatch) -> None:
-    import cockpit.fast_start
-    from cockpit.fast_start import last_cards
+    from jobdeck.cockpit import fast_start
+    from jobdeck.cockpit.fast_start import last_cards
 
-    monkeypatch.setattr(cockpit.fast_start, "PREVIEW_AT", 1)
+    monkeypatch.setattr(fast_start, "PREVIEW_AT", 1)
     app = make_app(deck.root, watch=False)  # the real clock: only it may stamp the saved cards
     assert not app.model.ready
     async with app.run_test(size=(120, 40)) as pilot:
@@ -177,8 +177,8 @@ async def test_a_start_from_a_preview_leaves_the_cards_for_the_next_start(deck, 
 
 
 async def test_rows_past_the_first_screenful_wait_until_the_deck_is_read(tmp_path: Path, monkeypatch) -> None:
-    import cockpit.app as app_module
-    from cockpit.card_table import FIRST_ROWS
+    import jobdeck.cockpit.app as app_module
+    from jobdeck.cockpit.card_table import FIRST_ROWS
 
     deck = new_deck(tmp_path / "deck", [{"id": f"j{n:03d}", "command": ["true"]} for n in range(FIRST_ROWS + 20)])
     ls_json(deck)

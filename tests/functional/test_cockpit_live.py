@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from cockpit.app import make_app
-from cockpit.detail_screen import DetailScreen
-from cockpit.review_screen import ReviewScreen
-from cockpit.spec_banner import SpecBanner
+from jobdeck.cockpit.app import make_app
+from jobdeck.cockpit.detail_screen import DetailScreen
+from jobdeck.cockpit.review_screen import ReviewScreen
+from jobdeck.cockpit.spec_banner import SpecBanner
 from cockpit_decks import JOBS, NOW, busy_deck, column_ids, events, shown_columns, wait_until, write_spec
 
 pytestmark = pytest.mark.anyio

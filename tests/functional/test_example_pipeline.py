@@ -55,7 +55,7 @@ def crm_file(deck: Path) -> Path:
 
 def test_headless_demo_ends_as_designed_and_one_approval_writes_the_crm_once(tmp_path: Path) -> None:
     deck = tmp_path / "demo"
-    demo = subprocess.run([sys.executable, "-m", "cli.main", "demo", str(deck), "--headless"],
+    demo = subprocess.run([sys.executable, "-m", "jobdeck", "demo", str(deck), "--headless"],
                           cwd=tmp_path, env=env_for(deck), capture_output=True, text=True, timeout=300)
     assert demo.returncode == 0, demo.stdout + demo.stderr
     assert "end state as expected" in demo.stdout
@@ -123,11 +123,11 @@ def test_interactive_demo_approve_then_inbox_csv_enriches_only_its_leads(
     The operator approves the write-back, drops the sample CSV into the inbox,
     approves the new cycle's write-back and quits; the demo's runner does the rest.
     """
-    import cli.demo
-    import cockpit.app
+    from jobdeck.cli import demo
+    from jobdeck.cockpit import app as cockpit_app
 
     started: list[subprocess.Popen[bytes]] = []
-    real_start = cli.demo.start_runner
+    real_start = demo.start_runner
 
     def start_and_keep(deck: Any, pace: str | None) -> subprocess.Popen[bytes]:
         started.append(real_start(deck, pace))
@@ -166,10 +166,10 @@ def test_interactive_demo_approve_then_inbox_csv_enriches_only_its_leads(
         return 0
 
     monkeypatch.setenv("JOBDECK_DEMO_PACE", "0.01")
-    monkeypatch.setattr(cli.demo, "start_runner", start_and_keep)
-    monkeypatch.setattr(cockpit.app, "run_cockpit", operator)
+    monkeypatch.setattr(demo, "start_runner", start_and_keep)
+    monkeypatch.setattr(cockpit_app, "run_cockpit", operator)
     deck = tmp_path / "demo"
-    assert cli.demo.run_demo(deck) == 0
+    assert demo.run_demo(deck) == 0
     runner = started[0]
     assert runner.returncode == 0  # stopped by SIGTERM when the cockpit quit, cleanly
     assert not list((deck / ".jobdeck" / "runners").glob("*.json"))  # its heartbeat went with it
@@ -185,7 +185,7 @@ def test_demo_refuses_a_directory_that_is_not_empty(tmp_path: Path) -> None:
     target = tmp_path / "taken"
     target.mkdir()
     (target / "notes.txt").write_text("mine\n")
-    done = subprocess.run([sys.executable, "-m", "cli.main", "demo", str(target), "--headless"],
+    done = subprocess.run([sys.executable, "-m", "jobdeck", "demo", str(target), "--headless"],
                           cwd=tmp_path, env=env_for(target), capture_output=True, text=True, timeout=60)
     assert done.returncode == 2
     assert "already exists and is not empty" in done.stderr and "Traceback" not in done.stderr

@@ -25,13 +25,13 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the repo root, for tests.fixtures
 
-from agents.base import Failure, Outcome, OutputSink  # noqa: E402
-from agents.breaker import Breaker  # noqa: E402
-from agents.llm import LLMAgent  # noqa: E402
-from agents.registry import Registry  # noqa: E402
-from agents.validation import check_output  # noqa: E402
-from state.errors import AgentError  # noqa: E402
-from state.redact import Redactor  # noqa: E402
+from jobdeck.agents.base import Failure, Outcome, OutputSink  # noqa: E402
+from jobdeck.agents.breaker import Breaker  # noqa: E402
+from jobdeck.agents.llm import LLMAgent  # noqa: E402
+from jobdeck.agents.registry import Registry  # noqa: E402
+from jobdeck.agents.validation import check_output  # noqa: E402
+from jobdeck.state.errors import AgentError  # noqa: E402
+from jobdeck.state.redact import Redactor  # noqa: E402
 from tests.fixtures.attempts import Attempt, make_attempt, make_spec  # noqa: E402
 from tests.fixtures.llm_server import (  # noqa: E402
     LLMServer, Reply, Stall, bad_request, context_too_long, rate_limited, server_error, unauthorized,
@@ -46,7 +46,7 @@ KEY_VAR = "JOBDECK_TEST_API_KEY"
 @pytest.fixture(scope="session")
 def litellm_loaded() -> Any:
     """litellm imported once per test process (it takes seconds)."""
-    from agents.llm_call import load_litellm
+    from jobdeck.agents.llm_call import load_litellm
 
     return load_litellm()
 

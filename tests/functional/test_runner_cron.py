@@ -6,8 +6,8 @@ import asyncio
 from datetime import datetime, timezone
 from pathlib import Path
 
-from runner.loop import Runner
-from state.deck import Deck
+from jobdeck.runner.loop import Runner
+from jobdeck.state.deck import Deck
 from tests.functional.runner_kit import events, make_deck
 
 

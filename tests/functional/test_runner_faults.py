@@ -140,8 +140,8 @@ def test_spec_that_becomes_invalid_keeps_the_runner_on_the_last_good_spec(tmp_pa
         # half-written; saved by rename so the runner never sees a third, empty state in between
         # (write_text truncates first), which would be a second, different error to report
         _save(deck / "jobs.json", '{"jobs": [{"id": "first", "command": ["echo"]},')
-        from state.board import open_store
-        from state.deck import Deck
+        from jobdeck.state.board import open_store
+        from jobdeck.state.deck import Deck
 
         with open_store(Deck(deck)) as store:  # an operator action while jobs.json is broken
             store.commit([{"type": "retried", "job": "first", "by": "test"}])

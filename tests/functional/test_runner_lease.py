@@ -9,8 +9,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from runner.attempt import lease_held, open_attempt
-from state.deck import init_deck
+from jobdeck.runner.attempt import lease_held, open_attempt
+from jobdeck.state.deck import init_deck
 
 HOLDER = """
 import fcntl, os, sys

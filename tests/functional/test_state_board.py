@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from state.board import Store, open_store, read_snapshot
-from state.deck import Deck
+from jobdeck.state.board import Store, open_store, read_snapshot
+from jobdeck.state.deck import Deck
 
 
 def run_jobs(store: Store, first: int, count: int) -> None:

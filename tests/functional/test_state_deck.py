@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from conftest import TWO_JOBS, RunCli
-from state.deck import Deck, find_deck, init_deck
-from state.errors import DeckNotFound, JobdeckError
+from jobdeck.state.deck import Deck, find_deck, init_deck
+from jobdeck.state.errors import DeckNotFound, JobdeckError
 
 
 @pytest.fixture

@@ -7,16 +7,16 @@ import subprocess
 import sys
 
 from conftest import ROOT, cli_env, run_cli
-from state.board import Store, open_store
-from state.deck import Deck
-from state.events import verify
+from jobdeck.state.board import Store, open_store
+from jobdeck.state.deck import Deck
+from jobdeck.state.events import verify
 
 WRITER = """
 import sys
 import time
 from pathlib import Path
-from state.board import Store
-from state.deck import Deck
+from jobdeck.state.board import Store
+from jobdeck.state.deck import Deck
 
 deck, who, count = Deck(Path(sys.argv[1])), sys.argv[2], int(sys.argv[3])
 with Store(deck, from_snapshot=False) as store:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from conftest import TWO_JOBS
-from state.deck import Deck
-from state.loader import SpecSource
+from jobdeck.state.deck import Deck
+from jobdeck.state.loader import SpecSource
 
 
 @pytest.mark.parametrize(("bad", "message"), [

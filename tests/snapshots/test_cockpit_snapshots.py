@@ -15,7 +15,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "functional"))  # shared deck builders
 
-from cockpit.app import make_app  # noqa: E402
+from jobdeck.cockpit.app import make_app  # noqa: E402
 from cockpit_decks import NOW, busy_deck  # noqa: E402
 
 SIZES = [pytest.param((80, 24), id="80x24"), pytest.param((120, 40), id="120x40")]

@@ -30,6 +30,6 @@ def _install(path: str) -> None:
 
 if __name__ == "__main__":
     _install(os.environ["JOBDECK_AUDIT_LOG"])
-    from cli.main import main
+    from jobdeck.cli.main import main
 
     sys.exit(main(sys.argv[1:]))

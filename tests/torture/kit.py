@@ -112,7 +112,7 @@ def start_runner(deck: Path, *args: str, env: dict[str, str] | None = None,
     Pass a file as ``stdout`` to keep the lines; never an unread pipe: a runner
     that prints an event per transition fills a pipe's 64 KiB and blocks on it.
     """
-    return subprocess.Popen([sys.executable, "-m", "cli.main", "run", "--json", *args], cwd=deck,
+    return subprocess.Popen([sys.executable, "-m", "jobdeck", "run", "--json", *args], cwd=deck,
                             env=env or env_for(deck), stdout=stdout, stderr=subprocess.PIPE,
                             text=True, preexec_fn=preexec_fn)
 

@@ -19,9 +19,9 @@ from pathlib import Path
 
 import pytest
 
-from state.deck import Deck, check_name
-from state.errors import JobdeckError, SpecError
-from state.loader import parse_spec
+from jobdeck.state.deck import Deck, check_name
+from jobdeck.state.errors import JobdeckError, SpecError
+from jobdeck.state.loader import parse_spec
 from tests.functional.runner_kit import make_deck
 from tests.torture.kit import ROOT, board, env_for, jobdeck, write_figure
 
@@ -104,7 +104,7 @@ def _output(deck: Path, job: str, attempt: int = 1) -> str:
 
 def _audited(deck: Path, log: Path, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "tests.torture.audited", *args], cwd=deck,
-                          env=env_for(deck, JOBDECK_AUDIT_LOG=str(log)), capture_output=True, text=True,
+                          env=env_for(deck, JOBDECK_AUDIT_LOG=str(log), PYTHONPATH=str(ROOT)),  # ROOT: for tests.torture capture_output=True, text=True,
                           timeout=300)
 
 
@@ -170,7 +170,7 @@ def test_agent_output_renders_inert_in_the_cockpit() -> None:
     from rich.console import Console
     from rich.text import Text
 
-    from cockpit.sanitize import inert
+    from jobdeck.cockpit.sanitize import inert
 
     rendered = 0
     for sample in HOSTILE_OUTPUT * 50 + hostile_values(2_000, seed=3):

@@ -54,7 +54,7 @@ def _load(tmp_path: Path, queued: int, llm: int, name: str) -> None:
             job["priority"] = 10
         deck = make_deck(tmp_path, jobs, agents=agents, limits={"parallel": llm + 4})
         began = time.monotonic()
-        runner = subprocess.Popen([sys.executable, "-m", "cli.main", "run", "--once", "--quiet"], cwd=deck,
+        runner = subprocess.Popen([sys.executable, "-m", "jobdeck", "run", "--once", "--quiet"], cwd=deck,
                                   env=env_for(deck, LOAD_KEY="sk-load"), stdout=subprocess.DEVNULL,
                                   stderr=subprocess.PIPE, text=True)
         peak = 0

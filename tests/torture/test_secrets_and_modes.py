@@ -45,7 +45,7 @@ def test_canary_key_never_lands_under_the_deck_and_modes_are_private(tmp_path: P
         deck = make_deck(tmp_path, jobs, agents=agents)
         env = env_for(deck, CANARY_KEY=canary, STAND_IN_ECHO="ANTHROPIC_API_KEY",
                       PATH=f"{STAND_INS}{os.pathsep}{os.environ['PATH']}")
-        done = subprocess.run([sys.executable, "-m", "cli.main", "run", "--once", "--json"], cwd=deck, env=env,
+        done = subprocess.run([sys.executable, "-m", "jobdeck", "run", "--once", "--json"], cwd=deck, env=env,
                               capture_output=True, text=True, timeout=180)
         received = server.calls("canary-model")
     states = board(deck)

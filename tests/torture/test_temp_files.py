@@ -17,7 +17,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from state.atomic import _TEMP_NAME
+from jobdeck.state.atomic import _TEMP_NAME
 from tests.functional.runner_kit import make_deck
 from tests.torture.kit import (
     corrupt_files,
@@ -46,7 +46,7 @@ def _stopped(pid: int) -> bool:
 
 
 def _add(deck: Path, job_id: str, **env: str) -> subprocess.Popen[str]:
-    return subprocess.Popen([sys.executable, "-m", "cli.main", "add", "--id", job_id, "--", "true"], cwd=deck,
+    return subprocess.Popen([sys.executable, "-m", "jobdeck", "add", "--id", job_id, "--", "true"], cwd=deck,
                             env=env_for(deck, **env), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from agents.breaker import Breaker
+from jobdeck.agents.breaker import Breaker
 
 
 class Clock:

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import pytest
 
-from agents.base import Failure
-from agents.failures import classify, retry_after_seconds
+from jobdeck.agents.base import Failure
+from jobdeck.agents.failures import classify, retry_after_seconds
 
 
 def error(name: str, status: int | None = None, message: str = "boom", headers: dict[str, str] | None = None,

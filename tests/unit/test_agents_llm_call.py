@@ -6,7 +6,7 @@ from types import SimpleNamespace
 
 from pydantic import BaseModel, ConfigDict
 
-from agents.llm_call import _content, _field, _usage
+from jobdeck.agents.llm_call import _content, _field, _usage
 
 
 class Loose(BaseModel):

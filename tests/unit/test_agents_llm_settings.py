@@ -10,8 +10,8 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the repo root, for tests.fixtures
 
-from agents.llm import Settings  # noqa: E402
-from state.errors import AgentError  # noqa: E402
+from jobdeck.agents.llm import Settings  # noqa: E402
+from jobdeck.state.errors import AgentError  # noqa: E402
 from tests.fixtures.attempts import make_attempt  # noqa: E402
 
 AGENT = {"type": "llm", "model": "openai/base", "fallbacks": ["openai/fb1"], "context_model": "openai/big",

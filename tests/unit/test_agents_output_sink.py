@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from agents.base import OutputSink
-from state.redact import Redactor
+from jobdeck.agents.base import OutputSink
+from jobdeck.state.redact import Redactor
 
 SECRET = "sk-secret-0123456789"
 

@@ -10,8 +10,8 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the repo root, for tests.fixtures
 
-from agents.presets import MAX_ARG_BYTES, PRESETS, PresetAgent  # noqa: E402
-from state.errors import AgentError  # noqa: E402
+from jobdeck.agents.presets import MAX_ARG_BYTES, PRESETS, PresetAgent  # noqa: E402
+from jobdeck.state.errors import AgentError  # noqa: E402
 from tests.fixtures.attempts import make_attempt  # noqa: E402
 
 PROMPT = "--help; rm -rf / $(id) `id` 'quoted' \"double\"\nsecond line"

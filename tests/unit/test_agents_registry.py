@@ -9,12 +9,12 @@ from typing import Any
 
 import pytest
 
-from agents.llm import LLMAgent
-from agents.presets import PresetAgent
-from agents.registry import Registry, agent_type
-from agents.shell import ShellAgent
-from state.errors import AgentError
-from state.spec import Spec
+from jobdeck.agents.llm import LLMAgent
+from jobdeck.agents.presets import PresetAgent
+from jobdeck.agents.registry import Registry, agent_type
+from jobdeck.agents.shell import ShellAgent
+from jobdeck.state.errors import AgentError
+from jobdeck.state.spec import Spec
 
 
 def resolve(registry: Registry, job: dict[str, Any], agents: dict[str, Any] | None = None) -> tuple[Any, Any]:
@@ -78,7 +78,7 @@ def plugin(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable
 
 def test_plugins_load_through_the_entry_point_group(plugin: Callable[[str, str, str], None]) -> None:
     plugin("echo", "jobdeck_echo_plugin", (
-        "from agents.base import Agent, Outcome\n"
+        "from jobdeck.agents.base import Agent, Outcome\n"
         "class PROVIDED(Agent):\n"
         "    type = 'echo'\n"
         "    async def run(self, ctx):\n"

@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from agents.validation import check_output, parse_json_output, strip_fences
-from state.spec import Job
+from jobdeck.agents.validation import check_output, parse_json_output, strip_fences
+from jobdeck.state.spec import Job
 
 
 def job(**fields: Any) -> Job:
@@ -103,7 +103,7 @@ def test_validator_runs_without_a_shell(tmp_path: Path) -> None:
 def test_missing_validator_and_timeout(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     missing = job(validate={"command": ["/nonexistent/validator"]})
     assert check_output(missing, write(tmp_path, "x"), {}) == ["validator command not found: /nonexistent/validator"]
-    monkeypatch.setattr("agents.validation.VALIDATOR_TIMEOUT", 0.2)
+    monkeypatch.setattr("jobdeck.agents.validation.VALIDATOR_TIMEOUT", 0.2)
     slow = job(validate={"command": validator(tmp_path, "import time\ntime.sleep(30)\n")})
     [reason] = check_output(slow, write(tmp_path, "x"), {})
     assert "did not finish within 0.2s" in reason

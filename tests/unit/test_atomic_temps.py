@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from state.atomic import pid_origin, remove_stale_temps, temp_name, write_atomic
+from jobdeck.state.atomic import pid_origin, remove_stale_temps, temp_name, write_atomic
 
 
 def _dead_pid() -> int:

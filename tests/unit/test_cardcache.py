@@ -8,7 +8,7 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from state.cardcache import CachedCards, valid_until
+from jobdeck.state.cardcache import CachedCards, valid_until
 
 texts = st.text(max_size=12)  # any code point: quotes, control characters, U+2028, astral
 values = st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False), texts,

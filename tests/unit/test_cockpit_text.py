@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from rich.text import Text
 
-from cockpit.card_cell import CardCell, age_text, flag_texts
-from cockpit.filtering import matches
-from cockpit.sanitize import inert
-from state.machine import Status
-from state.views import Card
+from jobdeck.cockpit.card_cell import CardCell, age_text, flag_texts
+from jobdeck.cockpit.filtering import matches
+from jobdeck.cockpit.sanitize import inert
+from jobdeck.state.machine import Status
+from jobdeck.state.views import Card
 
 NOW = 1_000_000.0
 

@@ -9,7 +9,7 @@ from types import ModuleType
 import pytest
 
 from conftest import ROOT
-from state.loader import parse_spec
+from jobdeck.state.loader import parse_spec
 
 DOC = ROOT / "docs" / "jobs-json.md"
 
@@ -35,7 +35,7 @@ def test_every_model_and_the_error_list_are_generated() -> None:
 
 
 def test_the_job_table_names_every_field() -> None:
-    from state.spec import Job
+    from jobdeck.state.spec import Job
 
     text = DOC.read_text()
     for name, field in Job.model_fields.items():

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from state.durations import format_duration, parse_duration
+from jobdeck.state.durations import format_duration, parse_duration
 
 
 @pytest.mark.parametrize(("written", "seconds"), [

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from state.events import _parse, _parse_lines
+from jobdeck.state.events import _parse, _parse_lines
 
 GOOD = [json.dumps({"seq": n, "type": "note", "text": f"n{n}"}).encode() for n in range(5)]
 

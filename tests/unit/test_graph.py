@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from state.graph import dependents, downstream, find_cycle, topological
+from jobdeck.state.graph import dependents, downstream, find_cycle, topological
 
 
 def test_a_dag_has_no_cycle() -> None:

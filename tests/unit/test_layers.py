@@ -73,7 +73,7 @@ def test_read_commands_do_not_import_litellm_or_textual(tmp_path: Path) -> None:
     (tmp_path / ".jobdeck").mkdir()
     code = f"""
 import contextlib, io, json, sys
-from cli.main import main
+from jobdeck.cli.main import main
 added = {{}}
 for argv in {READ_COMMANDS!r}:
     with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):

@@ -15,8 +15,8 @@ from typing import Any
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from state.errors import SpecError
-from state.loader import LoadedSpec, parse_spec
+from jobdeck.state.errors import SpecError
+from jobdeck.state.loader import LoadedSpec, parse_spec
 
 #: FUZZ_EXAMPLES=5000 for a longer hunt; the default keeps the suite fast.
 FUZZ = settings(max_examples=int(os.environ.get("FUZZ_EXAMPLES", "150")), deadline=None,

@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from state.errors import IllegalTransition, StaleToken
-from state.machine import OPERATOR_EVENTS, JobState, Status, allowed, transition
+from jobdeck.state.errors import IllegalTransition, StaleToken
+from jobdeck.state.machine import OPERATOR_EVENTS, JobState, Status, allowed, transition
 
 T0 = 1_700_000_000.0
 
@@ -193,7 +193,7 @@ def test_pause_and_resume_override_and_survive_a_round_trip_through_json() -> No
 
 def test_an_attempt_that_never_started_gives_its_try_back_and_waits_longer_each_time() -> None:
     """A deck that refuses files for a while must not use up a job's tries: nothing ran."""
-    from runner.attempt import MAX_NOT_STARTED_WAIT, Claimed, not_started_event
+    from jobdeck.runner.attempt import MAX_NOT_STARTED_WAIT, Claimed, not_started_event
 
     state, waits = claimed(), []
     ran = transition(state, ev("failed", token=7, reason="exit 1", retry_at=T0 + 1), T0 + 1)

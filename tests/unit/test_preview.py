@@ -17,13 +17,13 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from state.board import Board
-from state.errors import SpecError
-from state.ids import ID_RE
-from state.loader import parse_spec
-from state.machine import JobState, transition
-from state.preview import preview_jobs
-from state.views import card
+from jobdeck.state.board import Board
+from jobdeck.state.errors import SpecError
+from jobdeck.state.ids import ID_RE
+from jobdeck.state.loader import parse_spec
+from jobdeck.state.machine import JobState, transition
+from jobdeck.state.preview import preview_jobs
+from jobdeck.state.views import card
 
 NOW = 1_750_000_000.0
 CORPUS = Path(__file__).resolve().parents[1] / "corpus"

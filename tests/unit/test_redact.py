@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from state.redact import Redactor
+from jobdeck.state.redact import Redactor
 
 
 def test_secret_looking_and_referenced_variables_are_secrets() -> None:

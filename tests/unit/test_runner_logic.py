@@ -7,10 +7,10 @@ from datetime import datetime, timezone
 
 import pytest
 
-from runner.backoff import retry_delay
-from runner.capacity import Capacity
-from runner.cron import decide
-from state.spec import Job, Retry, Spec
+from jobdeck.runner.backoff import retry_delay
+from jobdeck.runner.capacity import Capacity
+from jobdeck.runner.cron import decide
+from jobdeck.state.spec import Job, Retry, Spec
 
 
 def utc(*args: int) -> float:
@@ -75,8 +75,8 @@ def test_capacity_counts_global_agent_model_and_key_limits() -> None:
 
 
 def test_two_inbox_files_for_one_job_fire_one_cycle_and_defer_the_other() -> None:
-    from runner.firing import inbox_events
-    from state.board import Board
+    from jobdeck.runner.firing import inbox_events
+    from jobdeck.state.board import Board
 
     spec = Spec.model_validate({"jobs": [
         {"id": "enrich", "command": ["true"], "trigger": "*.csv"},
@@ -91,8 +91,8 @@ def test_two_inbox_files_for_one_job_fire_one_cycle_and_defer_the_other() -> Non
 
 
 def test_ready_jobs_start_by_priority_then_waiting_time_then_jobs_json_order() -> None:
-    from runner.selection import ReadyIndex
-    from state.board import Board
+    from jobdeck.runner.selection import ReadyIndex
+    from jobdeck.state.board import Board
 
     ids = [f"j{n:02d}" for n in range(40)]
     random.Random(7).shuffle(ids)  # jobs.json order is not id order

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from state.specfile import splice_jobs
+from jobdeck.state.specfile import splice_jobs
 
 HAND = """{
     "//": "my deck: fetch, then sum",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from state.strictjson import MAX_DEPTH, StrictJSONError, loads
+from jobdeck.state.strictjson import MAX_DEPTH, StrictJSONError, loads
 
 
 def located(text: str) -> StrictJSONError:

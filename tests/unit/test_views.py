@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from state.board import Board
-from state.loader import parse_spec
-from state.machine import JobState, Status, transition
-from state.views import card, cards, ready_jobs
+from jobdeck.state.board import Board
+from jobdeck.state.loader import parse_spec
+from jobdeck.state.machine import JobState, Status, transition
+from jobdeck.state.views import card, cards, ready_jobs
 
 NOW = 1_700_000_000.0
 
