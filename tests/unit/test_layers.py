@@ -11,6 +11,7 @@ import ast
 import importlib.util
 import json
 import pkgutil
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -22,41 +23,63 @@ from conftest import ROOT, TWO_JOBS, cli_env
 HEAVY = ("textual", "litellm")
 
 
+def layer_of(module: str) -> str:
+    """The layer a module name belongs to: ``jobdeck.state.loader`` -> ``state``; other packages by their top name."""
+    parts = module.split(".")
+    return parts[1] if parts[0] == "jobdeck" and len(parts) > 1 else parts[0]
+
+
 def loaded_after(code: str, cwd: Path = ROOT) -> set[str]:
-    """Top-level names of the modules a fresh interpreter has loaded after running ``code``."""
+    """Layers and top-level packages a fresh interpreter has loaded after running ``code``."""
     wrapper = (code + "\nimport sys as _sys, json as _json\n"
                "_sys.__stderr__.write('\\nMODULES=' + _json.dumps(sorted(_sys.modules)) + '\\n')\n")
     done = subprocess.run([sys.executable, "-c", wrapper], cwd=cwd, env=cli_env(),
                           capture_output=True, text=True, timeout=120)
     marker = done.stderr.rfind("MODULES=")
     assert marker >= 0, done.stderr
-    return {name.split(".")[0] for name in json.loads(done.stderr[marker + len("MODULES="):])}
+    return {layer_of(name) for name in json.loads(done.stderr[marker + len("MODULES="):])}
 
 
-def modules_of(package: str) -> list[str]:
-    """``package`` and every module under it that exists in this checkout."""
-    if importlib.util.find_spec(package) is None:
-        return []
-    path = ROOT / package
-    return [package] + [f"{package}.{info.name}" for info in pkgutil.walk_packages([str(path)])
-                        if not info.name.startswith("_")]
+LAYERS = ("state", "agents", "runner", "cockpit", "cli")
+
+
+def modules_of(layer: str) -> list[str]:
+    """``jobdeck.<layer>`` and every module under it; fails when the layer is not installed.
+
+    A check over an empty list passes while checking nothing, so a missing package
+    (a rename, a broken install) is an error here, not a silent pass.
+    """
+    package = f"jobdeck.{layer}"
+    spec = importlib.util.find_spec(package)
+    assert spec is not None and spec.submodule_search_locations, f"{package} is not importable"
+    names = [package] + [f"{package}.{info.name}" for info in pkgutil.iter_modules(spec.submodule_search_locations)
+                         if not info.name.startswith("_")]
+    assert len(names) > 3, f"{package} has only {names}"
+    return names
+
+
+def import_all(layers: tuple[str, ...]) -> set[str]:
+    """What a fresh interpreter has loaded after importing every module of ``layers``."""
+    names = [m for layer in layers for m in modules_of(layer)]
+    loaded = loaded_after("import importlib\n" + "".join(f"importlib.import_module({n!r})\n" for n in names))
+    assert set(layers) <= loaded, f"importing {layers} did not load them: {sorted(loaded)}"
+    return loaded
 
 
 def test_state_runner_and_agents_import_neither_textual_nor_litellm() -> None:
-    wanted = ["state", "state.loader", "state.board", "state.views", "state.actions",
-              "agents", "agents.base", "agents.shell", "runner"]
-    names = [n for n in wanted if importlib.util.find_spec(n) is not None]
-    names += [m for p in ("state", "runner", "agents") for m in modules_of(p) if m not in names]
-    loaded = loaded_after("import importlib\n" + "".join(f"importlib.import_module({n!r})\n" for n in names))
-    assert {"state", "agents", "runner"} & loaded
+    loaded = import_all(("state", "agents", "runner"))
     for heavy in HEAVY:
-        assert heavy not in loaded, f"importing {names} loaded {heavy}"
+        assert heavy not in loaded, f"importing state, agents and runner loaded {heavy}"
+
+
+def test_state_imports_no_other_layer() -> None:
+    loaded = import_all(("state",))
+    assert not loaded & {"agents", "runner", "cockpit", "cli", "rich", *HEAVY}
 
 
 def test_cockpit_does_not_import_litellm() -> None:
-    names = modules_of("cockpit")
-    loaded = loaded_after("import importlib\n" + "".join(f"importlib.import_module({n!r})\n" for n in names))
-    assert "litellm" not in loaded
+    loaded = import_all(("cockpit",))
+    assert "textual" in loaded and "litellm" not in loaded
 
 
 READ_COMMANDS = [["--help"], ["ls"], ["ls", "--json"], ["show", "hello"], ["validate"], ["events"],
@@ -99,7 +122,7 @@ print(json.dumps(added))
 
 
 def imports_in(path: Path) -> list[tuple[str, bool]]:
-    """(top-level module, imported at module level?) for each absolute import in ``path``."""
+    """(layer or top-level module, imported at module level?) for each absolute import in ``path``."""
     tree = ast.parse(path.read_text(), str(path))
     found: list[tuple[str, bool]] = []
 
@@ -107,17 +130,23 @@ def imports_in(path: Path) -> list[tuple[str, bool]]:
         for child in ast.iter_child_nodes(node):
             inner = top and not isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda))
             if isinstance(child, ast.Import):
-                found.extend((alias.name.split(".")[0], top) for alias in child.names)
+                found.extend((layer_of(alias.name), top) for alias in child.names)
             elif isinstance(child, ast.ImportFrom) and child.level == 0 and child.module:
-                found.append((child.module.split(".")[0], top))
+                if child.module == "jobdeck":  # from jobdeck import state
+                    found.extend((alias.name, top) for alias in child.names)
+                else:
+                    found.append((layer_of(child.module), top))
             visit(child, inner)
 
     visit(tree, True)
     return found
 
 
-def sources(package: str) -> list[Path]:
-    return sorted((ROOT / package).rglob("*.py")) if (ROOT / package).is_dir() else []
+def sources(layer: str) -> list[Path]:
+    """The layer's source files in this checkout; fails when there are none to check."""
+    found = sorted((ROOT / layer).rglob("*.py"))
+    assert len(found) > 3, f"{layer}/ has no sources to check"
+    return found
 
 
 FORBIDDEN = {
@@ -151,6 +180,25 @@ def test_litellm_is_imported_lazily_and_only_by_agents() -> None:
 def test_the_ast_check_sees_imports_inside_functions(tmp_path: Path) -> None:
     """The checker itself: a lazy import is found, and known as not module-level."""
     sample = tmp_path / "sample.py"
-    sample.write_text("import os\nfrom state import deck\ndef f():\n    import litellm\n"
-                      "class C:\n    from textual import app\n")
-    assert imports_in(sample) == [("os", True), ("state", True), ("litellm", False), ("textual", True)]
+    sample.write_text("import os\nfrom jobdeck.state import deck\ndef f():\n    import litellm\n"
+                      "class C:\n    from textual import app\nimport jobdeck.runner.loop\nfrom jobdeck import cli\n"
+                      "from agents import Agent\n")
+    assert imports_in(sample) == [("os", True), ("state", True), ("litellm", False), ("textual", True),
+                                  ("runner", True), ("cli", True), ("agents", True)]
+
+
+def test_the_installed_layers_are_this_checkout() -> None:
+    """jobdeck.<layer> is the top-level folder of this repository, not another copy."""
+    for layer in LAYERS:
+        spec = importlib.util.find_spec(f"jobdeck.{layer}")
+        assert spec is not None and spec.origin is not None
+        assert Path(spec.origin).resolve().parent == (ROOT / layer).resolve(), spec.origin
+
+
+def test_no_module_imports_a_layer_by_its_bare_name() -> None:
+    """`import agents` would load whatever package owns that name (the OpenAI Agents SDK does)."""
+    bare = re.compile(r"^\s*(?:from|import) (?:state|agents|runner|cockpit|cli)\b", re.M)
+    problems = [f"{path.relative_to(ROOT)}: {match.group(0).strip()}"
+                for layer in LAYERS for path in sources(layer)
+                for match in bare.finditer(path.read_text())]
+    assert problems == []
