@@ -1,6 +1,6 @@
 """`jobdeck demo`: the nightly enrichment example in a fresh deck, running, in the cockpit.
 
-A newcomer's first command. It copies ``examples/nightly-enrichment/`` into a
+A newcomer's first command. It copies the ``nightly-enrichment`` example (package data) into a
 new deck, fires the pipeline's head once (its cron would wait for 02:00),
 starts ``jobdeck run`` in the background and opens the cockpit; quitting the
 cockpit stops that runner. ``--headless`` runs the same deck with
@@ -56,11 +56,13 @@ RETRIED = "firmographics"
 
 
 def example_dir() -> Path:
-    """The example shipped in the repository next to the ``cli`` package."""
-    found = Path(__file__).resolve().parents[1] / "examples" / EXAMPLE
+    """The example, installed with jobdeck as package data (``jobdeck.examples``)."""
+    from importlib import resources
+
+    found = Path(str(resources.files("jobdeck.examples") / EXAMPLE))
     if not (found / "jobs.json").is_file():
-        raise JobdeckError(f"the {EXAMPLE} example is not installed with this copy of jobdeck ({found})",
-                           hint="run the demo from a clone of the repository (pip install -e .)")
+        raise JobdeckError(f"the {EXAMPLE} example is missing from this install of jobdeck ({found})",
+                           hint="reinstall jobdeck: pip install --force-reinstall jobdeck")
     return found
 
 
