@@ -57,13 +57,14 @@ def wants_json(job: Any) -> bool:
     return job.output == "json" or bool(rules and (rules.json_schema is not None or rules.required))
 
 
-def check_output(job: Any, output_path: Path, env: Mapping[str, str]) -> list[str]:
+def check_output(job: Any, output_path: Path, env: Mapping[str, str], redactor: Redactor | None = None) -> list[str]:
     """Reasons the output at ``output_path`` fails ``job``'s checks (empty: valid).
 
     Args:
         job: the job's spec (state.spec.Job); uses ``output`` and ``validate``.
         output_path: the attempt's output file.
-        env: environment for a ``validate.command`` (and the source of secrets to redact).
+        env: environment for a ``validate.command``.
+        redactor: the attempt's redactor (default: the well-known credentials in ``env``).
 
     Returns:
         Human-readable reasons, at most ``MAX_REASONS``, secrets redacted.
@@ -81,7 +82,7 @@ def check_output(job: Any, output_path: Path, env: Mapping[str, str]) -> list[st
         reasons.append(f"output does not match the regex {rules.regex!r}")
     if rules is not None and rules.command:
         reasons.extend(_command_reasons(list(rules.command), Path(output_path), env))
-    redactor = Redactor.from_environ(env)
+    redactor = redactor or Redactor.from_environ(env)
     return [_clip(redactor.text(reason)) for reason in reasons[:MAX_REASONS]]
 
 

@@ -105,12 +105,8 @@ class Runner:
 
         self.deck.ensure_state_dirs()
         self.source.refresh()
-        referenced = set()
-        if self.source.current is not None:
-            referenced = _env_refs(self.source.current.spec)
-        redactor = Redactor.from_environ(self.environ, referenced)
-        self.store = open_store(self.deck, redactor=redactor)
-        self.redactor = redactor
+        self.redactor = Redactor.for_spec(self.source.current.spec if self.source.current else None, self.environ)
+        self.store = open_store(self.deck, redactor=self.redactor)
         self.running_ids = {job for job, st in self.store.board.jobs.items() if st.status == Status.RUNNING}
         self._apply_spec()
         self.heartbeat = Heartbeat(self.deck.runners_dir, self.runner_id, self.capacity.parallel)
@@ -137,6 +133,9 @@ class Runner:
         current = self.source.current.spec if self.source.current else None
         if current is not None and current is not self.spec:
             self.spec = current
+            # a job added while the runner is up may reference new secrets
+            self.redactor = Redactor.for_spec(current, self.environ)
+            self.store.redactor = self.redactor  # type: ignore[union-attr]
             self.scheduled = [job for job in current.jobs if job.schedule is not None]
             self.capacity.parallel = self.parallel_override or current.limits.parallel
             self.index.reset(current)
@@ -619,14 +618,3 @@ def _write_quietly(write: Callable[[], None]) -> None:
     except OSError:
         pass
 
-
-def _env_refs(spec: Any) -> set[str]:
-    names = set()
-    for holder in [*spec.jobs, *spec.agents.values()]:
-        for value in holder.env.values():
-            if not isinstance(value, str):
-                names.add(value.env)
-    for agent in spec.agents.values():
-        if agent.api_key is not None:
-            names.add(agent.api_key.env)
-    return names

@@ -186,7 +186,13 @@ class Store:
         refused: list[Rejected] = []
         seq = self.log.seq
         for body in bodies:
-            event = dict(self.redactor.deep(dict(body)))  # type: ignore[arg-type]
+            try:
+                event = self.redactor.event(body)
+            except ValueError as exc:
+                if strict:
+                    raise IllegalTransition(str(exc)) from None
+                refused.append(Rejected(body, IllegalTransition(str(exc))))
+                continue
             job = event.get("job")
             if isinstance(job, str):
                 state = pending.get(job) or self.board.state(job)

@@ -1,9 +1,16 @@
 """Keep secrets out of everything jobdeck writes: events, logs, outputs.
 
-Secrets are the values of environment variables whose names look secret
-(``*_KEY``, ``*TOKEN*``, ``*SECRET*``, ``*PASSWORD*``...) plus any variable a spec
-references with ``{"env": NAME}``. Every occurrence is replaced by
-``[REDACTED:NAME]`` before a byte reaches disk.
+A secret is the value of an environment variable that jobs.json references
+(``{"env": NAME}`` in a job's or agent's ``env``, an agent's ``api_key``) or of a
+well-known credential variable (``WELL_KNOWN``: provider API keys, cloud and forge
+tokens). Exact occurrences of those values are replaced by ``[REDACTED:NAME]``
+before a byte reaches disk; encoded forms (base64, URL-encoding) are not.
+
+A name that merely looks secret is not enough: ``GIT_AUTHOR_NAME`` or
+``MAX_TOKENS=128000`` are everyday values, and redacting them rewrote people's
+names and turned valid JSON output into invalid JSON. Identifiers (event type,
+job, workspace, runner) are never rewritten: a job called ``github-sync`` stays
+``github-sync`` whatever ``AUTH_PROVIDER`` holds.
 """
 
 from __future__ import annotations
@@ -11,11 +18,36 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, Any
 
-_SECRET_NAME = re.compile(r"(KEY|TOKEN|SECRET|PASSW|CREDENTIAL|AUTH|PRIVATE)", re.IGNORECASE)
-# Locations, not secrets: TIKTOKEN_CACHE_DIR, SSH_AUTH_SOCK, GOOGLE_APPLICATION_CREDENTIALS (a path)...
-_LOCATION_NAME = re.compile(r"(_DIR|_PATH|_FILE|_SOCK|_HOME|_URL)$|^(PATH|HOME|PWD|SHELL)$", re.IGNORECASE)
+from jobdeck.state.ids import ID_RE
+
+if TYPE_CHECKING:
+    from jobdeck.state.spec import Spec
+
 MIN_SECRET_LENGTH = 6
+
+WELL_KNOWN = frozenset({
+    # LLM providers (the variables litellm and the providers' own SDKs read)
+    "OPENAI_API_KEY", "ANTHROPIC_API_KEY", "GEMINI_API_KEY", "GOOGLE_API_KEY", "AZURE_API_KEY",
+    "AZURE_OPENAI_API_KEY", "MISTRAL_API_KEY", "COHERE_API_KEY", "CO_API_KEY", "GROQ_API_KEY",
+    "DEEPSEEK_API_KEY", "OPENROUTER_API_KEY", "TOGETHER_API_KEY", "TOGETHERAI_API_KEY", "XAI_API_KEY",
+    "FIREWORKS_API_KEY", "FIREWORKS_AI_API_KEY", "PERPLEXITYAI_API_KEY", "PERPLEXITY_API_KEY",
+    "REPLICATE_API_KEY", "REPLICATE_API_TOKEN", "HF_TOKEN", "HUGGINGFACE_API_KEY", "HUGGING_FACE_HUB_TOKEN",
+    "VOYAGE_API_KEY", "CEREBRAS_API_KEY", "NVIDIA_NIM_API_KEY", "DATABRICKS_TOKEN", "WATSONX_APIKEY",
+    "LITELLM_API_KEY", "LITELLM_MASTER_KEY",
+    # clouds and forges
+    "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AZURE_CLIENT_SECRET", "GITHUB_TOKEN", "GH_TOKEN",
+    "GITLAB_TOKEN", "GITLAB_PRIVATE_TOKEN", "BITBUCKET_TOKEN", "NPM_TOKEN", "PYPI_TOKEN", "TWINE_PASSWORD",
+    "SLACK_BOT_TOKEN", "SLACK_TOKEN", "DISCORD_TOKEN", "TELEGRAM_BOT_TOKEN",
+})
+"""Credential variables redacted whenever they are set, referenced or not."""
+
+IDENTIFIER_FIELDS = frozenset({"type", "job", "workspace", "runner", "by", "via", "seq", "ts", "prev", "hash"})
+"""Event fields that name things: never rewritten, so a log never holds an id no reader accepts."""
+
+ID_FIELDS = ("job", "workspace")
+"""Event fields that must hold a valid id (they become paths)."""
 
 
 class Redactor:
@@ -37,11 +69,15 @@ class Redactor:
     @classmethod
     def from_environ(cls, environ: Mapping[str, str] | None = None,
                      referenced: Iterable[str] = ()) -> Redactor:
-        """Secrets from the environment: secret-looking names and ``referenced`` names."""
+        """Secrets from the environment: the ``referenced`` names and the ``WELL_KNOWN`` ones."""
         environ = os.environ if environ is None else environ
-        wanted = set(referenced)
-        return cls({name: value for name, value in environ.items()
-                    if name in wanted or (_SECRET_NAME.search(name) and not _LOCATION_NAME.search(name))})
+        wanted = WELL_KNOWN.union(referenced)
+        return cls({name: environ[name] for name in sorted(wanted) if environ.get(name)})
+
+    @classmethod
+    def for_spec(cls, spec: Spec | None, environ: Mapping[str, str] | None = None) -> Redactor:
+        """The redactor for a deck running ``spec``: what it references, and the well-known names."""
+        return cls.from_environ(environ, referenced_env(spec) if spec is not None else ())
 
     def exposed_in(self, environ: Mapping[str, str]) -> bool:
         """Whether any known secret is visible in ``environ`` (so a child could print it)."""
@@ -89,6 +125,19 @@ class Redactor:
         pieces.append(data[done:cut])
         return b"".join(pieces), data[cut:]
 
+    def event(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        """An event body with its values redacted, its identifier fields untouched.
+
+        Raises ValueError when the redacted body no longer holds valid ids, so a
+        record no reader accepts is refused before it reaches the log.
+        """
+        redacted = {key: value if key in IDENTIFIER_FIELDS else self.deep(value) for key, value in body.items()}
+        for key in ID_FIELDS:
+            value = redacted.get(key)
+            if value is not None and not (isinstance(value, str) and ID_RE.fullmatch(value)):
+                raise ValueError(f"event field {key!r} is not a valid id: {value!r}")
+        return redacted
+
     def deep(self, value: object) -> object:
         """Redact every string inside a JSON-like value."""
         if self._pattern is None:
@@ -100,3 +149,12 @@ class Redactor:
         if isinstance(value, list):
             return [self.deep(v) for v in value]
         return value
+
+
+def referenced_env(spec: Spec) -> set[str]:
+    """Names of the environment variables ``spec`` reads its values from (``{"env": NAME}``)."""
+    names: set[str] = set()
+    for holder in [*spec.jobs, *spec.agents.values()]:
+        names.update(value.env for value in holder.env.values() if not isinstance(value, str))
+    names.update(agent.api_key.env for agent in spec.agents.values() if agent.api_key is not None)
+    return names

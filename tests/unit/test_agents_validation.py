@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from jobdeck.agents.validation import check_output, parse_json_output, strip_fences
+from jobdeck.state.redact import Redactor
 from jobdeck.state.spec import Job
 
 
@@ -110,9 +111,14 @@ def test_missing_validator_and_timeout(tmp_path: Path, monkeypatch: pytest.Monke
 
 
 def test_secrets_in_reasons_are_redacted(tmp_path: Path) -> None:
-    env = {"SERVICE_TOKEN": "tok-secret-123456"}
-    rules = job(validate={"command": validator(tmp_path, "import sys\nsys.exit(print('bad tok-secret-123456', file=sys.stderr) or 1)\n")})
-    assert check_output(rules, write(tmp_path, "x"), env) == ["bad [REDACTED:SERVICE_TOKEN]"]
+    """The attempt's redactor (what the spec references) and the well-known credentials."""
+    env = {"SERVICE_TOKEN": "tok-secret-123456", "OPENAI_API_KEY": "sk-well-known-9"}
+    printed = "import sys\nsys.exit(print('bad tok-secret-123456 sk-well-known-9', file=sys.stderr) or 1)\n"
+    rules = job(validate={"command": validator(tmp_path, printed)})
+    attempt_redactor = Redactor.from_environ(env, referenced=["SERVICE_TOKEN"])
+    assert check_output(rules, write(tmp_path, "x"), env, attempt_redactor) == [
+        "bad [REDACTED:SERVICE_TOKEN] [REDACTED:OPENAI_API_KEY]"]
+    assert check_output(rules, write(tmp_path, "x"), env) == ["bad tok-secret-123456 [REDACTED:OPENAI_API_KEY]"]
 
 
 def test_several_rules_report_together(tmp_path: Path) -> None:

@@ -2,17 +2,47 @@
 
 from __future__ import annotations
 
+import pytest
+
 from jobdeck.state.redact import Redactor
 
 
-def test_secret_looking_and_referenced_variables_are_secrets() -> None:
+def test_referenced_and_well_known_variables_are_secrets_and_nothing_else() -> None:
     environ = {"OPENAI_API_KEY": "sk-live-123456", "GITHUB_TOKEN": "ghp_abcdef", "DB_PASSWORD": "hunter22",
-               "HOME": "/home/me", "PLAIN": "visible-value", "MY_CUSTOM": "custom-secret"}
+               "HOME": "/home/me", "PLAIN": "visible-value", "MY_CUSTOM": "custom-secret",
+               "GIT_AUTHOR_NAME": "Ada Lovelace", "MAX_TOKENS": "128000", "AUTH_PROVIDER": "github"}
     redactor = Redactor.from_environ(environ, referenced=["MY_CUSTOM"])
-    text = "key sk-live-123456 token ghp_abcdef pw hunter22 home /home/me plain visible-value c custom-secret"
+    text = ("key sk-live-123456 token ghp_abcdef pw hunter22 home /home/me plain visible-value c custom-secret "
+            "by Ada Lovelace {\"context_window\": 128000} via github")
     assert redactor.text(text) == (
-        "key [REDACTED:OPENAI_API_KEY] token [REDACTED:GITHUB_TOKEN] pw [REDACTED:DB_PASSWORD] "
-        "home /home/me plain visible-value c [REDACTED:MY_CUSTOM]")
+        "key [REDACTED:OPENAI_API_KEY] token [REDACTED:GITHUB_TOKEN] pw hunter22 "
+        "home /home/me plain visible-value c [REDACTED:MY_CUSTOM] "
+        "by Ada Lovelace {\"context_window\": 128000} via github")
+
+
+def test_a_spec_references_its_secrets_through_env_and_api_key() -> None:
+    from jobdeck.state.loader import parse_spec
+
+    spec = parse_spec(b"""{"agents": {"w": {"type": "llm", "model": "openai/x", "api_key": {"env": "WRITER_KEY"},
+                                           "env": {"A": {"env": "AGENT_VAR"}}}},
+        "jobs": [{"id": "j", "command": ["true"], "env": {"T": {"env": "JOB_VAR"}, "LITERAL": "x"}}]}""").spec
+    environ = {"WRITER_KEY": "writer-secret", "AGENT_VAR": "agent-secret", "JOB_VAR": "job-secret",
+               "UNREFERENCED_TOKEN": "not-referenced"}
+    redactor = Redactor.for_spec(spec, environ)
+    assert redactor.text("writer-secret agent-secret job-secret not-referenced") == (
+        "[REDACTED:WRITER_KEY] [REDACTED:AGENT_VAR] [REDACTED:JOB_VAR] not-referenced")
+
+
+def test_identifiers_in_an_event_are_never_rewritten() -> None:
+    redactor = Redactor({"AUTH_PROVIDER": "github"})
+    event = {"type": "failed", "job": "github-sync", "workspace": "github", "runner": "github-1",
+             "by": "me@github", "message": "push to github refused"}
+    assert redactor.event(event) == {**event, "message": "push to [REDACTED:AUTH_PROVIDER] refused"}
+
+
+def test_an_event_whose_ids_are_invalid_is_refused() -> None:
+    with pytest.raises(ValueError, match="not a valid id"):
+        Redactor({}).event({"type": "claimed", "job": "../escape"})
 
 
 def test_short_and_empty_values_are_not_treated_as_secrets() -> None:

@@ -1,0 +1,58 @@
+"""Redaction against an operator's real environment: everyday variables stay, referenced secrets go.
+
+An operator's shell has variables whose names look secret and whose values are
+ordinary (``AUTH_PROVIDER=github``, ``GIT_AUTHOR_NAME``, ``MAX_TOKENS=128000``).
+They must not rewrite ids, names or JSON. A secret that a job added while the
+runner is up references must be redacted from the first attempt on.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from tests.functional.runner_kit import (board, env_for, events, jobdeck, make_deck, output_of, start_runner,
+                                         wait_for)
+
+
+def test_everyday_values_of_secret_looking_variables_rewrite_nothing(tmp_path: Path) -> None:
+    jobs = [
+        {"id": "github-sync", "command": ["sh", "-c", "echo pushed to github by \"$GIT_AUTHOR_NAME\""]},
+        {"id": "window", "command": ["echo", '{"context_window": 128000}'], "output": "json"},
+    ]
+    deck = make_deck(tmp_path, jobs)
+    env = env_for(deck, AUTH_PROVIDER="github", GIT_AUTHOR_NAME="Ada Lovelace", MAX_TOKENS="128000")
+    first = jobdeck(deck, "run", "--once", env=env)
+    assert first.returncode == 0, first.stdout + first.stderr
+    assert {e["job"] for e in events(deck) if "job" in e} == {"github-sync", "window"}
+    assert output_of(deck, "github-sync") == "pushed to github by Ada Lovelace\n"
+    assert json.loads(output_of(deck, "window")) == {"context_window": 128000}
+    assert board(deck)["window"].status.value == "done"  # valid JSON, not sent to review
+    # and the deck keeps working, with or without the variable
+    for env in (env, env_for(deck)):
+        assert jobdeck(deck, "retry", "github-sync", env=env).returncode == 0
+        again = jobdeck(deck, "run", "--once", env=env)
+        assert again.returncode == 0, again.stderr
+
+
+def test_a_job_added_while_the_runner_is_up_has_its_referenced_secret_redacted(tmp_path: Path) -> None:
+    secret = "s3cret-added-later-7731"
+    deck = make_deck(tmp_path, [{"id": "first", "command": ["true"]}])
+    runner = start_runner(deck, env=env_for(deck, ACCESS_CODE=secret))
+    try:
+        wait_for(lambda: board(deck).get("first") and board(deck)["first"].status.value == "done",
+                 what="the first job to finish")
+        spec = json.loads((deck / "jobs.json").read_text())
+        spec["jobs"].append({"id": "leaky", "command": ["sh", "-c", "echo key=$K; echo err=$K >&2; exit 3"],
+                             "env": {"K": {"env": "ACCESS_CODE"}}, "retry": {"max_attempts": 1}})
+        (deck / "jobs.json.new").write_text(json.dumps(spec))
+        (deck / "jobs.json.new").replace(deck / "jobs.json")  # an editor's save
+        wait_for(lambda: board(deck).get("leaky") and board(deck)["leaky"].status.value == "failed",
+                 what="the added job to fail")
+    finally:
+        runner.terminate()
+        runner.wait(30)
+    run_dir = deck / "workspaces" / "default" / "runs" / "leaky" / "1"
+    assert "key=[REDACTED:ACCESS_CODE]" in (run_dir / "output").read_text()
+    leaks = [str(p.relative_to(deck)) for p in deck.rglob("*") if p.is_file() and secret.encode() in p.read_bytes()]
+    assert leaks == []
