@@ -24,6 +24,9 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    StrictBool,
+    StrictFloat,
+    StrictInt,
     StringConstraints,
     WithJsonSchema,
     field_validator,
@@ -37,6 +40,8 @@ ENV_NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]{0,127}$"
 #: Agent types jobdeck ships; others come from the ``jobdeck.agents`` entry point group.
 BUILTIN_AGENT_TYPES = frozenset({"shell", "llm", "claude", "codex", "aider", "gemini"})
 
+# Numbers and switches are taken as JSON writes them: "3" for a count or "true" for a
+# switch is a mistake to report, not a value to guess (pydantic's lax mode would coerce).
 Identifier = Annotated[str, StringConstraints(pattern=ID_PATTERN)]
 Duration = Annotated[
     float,
@@ -100,7 +105,7 @@ class Timeout(_Model):
 class Retry(_Model):
     """How often and how soon to try again after a transient failure."""
 
-    max_attempts: int = Field(1, ge=1, le=100)
+    max_attempts: StrictInt = Field(1, ge=1, le=100)
     """Attempts in all, the first included; 1 means never retry."""
     backoff: Literal["fixed", "linear", "exponential"] = "exponential"
     """Growth of the wait between attempts: delay, delay*n, or delay*2^(n-1)."""
@@ -108,11 +113,11 @@ class Retry(_Model):
     """Wait before the first retry."""
     max_delay: Duration = 600.0
     """Upper bound on any single wait."""
-    jitter: float = Field(0.1, ge=0.0, le=1.0)
+    jitter: StrictFloat = Field(0.1, ge=0.0, le=1.0)
     """Random spread added to each wait, as a fraction of it (0.1 = up to +10%)."""
     retryable_exit_codes: list[int] = Field(default_factory=list)
     """Exit codes that mean "try again" (e.g. 75 for EX_TEMPFAIL); others fail for good."""
-    on_timeout: bool = True
+    on_timeout: StrictBool = True
     """Treat an idle or hard timeout as transient (retry) rather than final."""
 
 
@@ -152,7 +157,7 @@ class AgentSpec(_Model):
     """Agent kind: shell, llm, claude, codex, aider, gemini, or a plugin's name."""
     command: list[str] | str | None = None
     """For shell-like agents: argv template ({{prompt}}, {{input}}, {{output}} are filled in)."""
-    shell: bool = False
+    shell: StrictBool = False
     """Run ``command`` through /bin/sh. Off by default: argv runs without a shell."""
     model: str | None = None
     """For llm agents: the litellm model name, e.g. "openai/gpt-4o-mini"."""
@@ -166,7 +171,7 @@ class AgentSpec(_Model):
     """API key, as an environment reference; never write the key itself. Sent to the model's provider
     only: a fallback at another provider gets its own key from litellm's variable for it (e.g.
     ANTHROPIC_API_KEY), unless api_base sends every model to one endpoint."""
-    max_concurrent: int | None = Field(None, ge=1)
+    max_concurrent: StrictInt | None = Field(None, ge=1)
     """At most this many attempts of this agent at once, across all jobs."""
     env: dict[str, EnvValue] = Field(default_factory=dict)
     """Environment for the agent's process: values or {"env": "NAME"} references."""
@@ -186,7 +191,7 @@ class Job(_Model):
 
     command: list[str] | str | None = None
     """Run this command (argv list; a string only with shell: true). Terse form of a shell job."""
-    shell: bool = False
+    shell: StrictBool = False
     """Run ``command`` through /bin/sh -c. Off by default."""
     model: str | None = None
     """Call this LLM (litellm name). Terse form of an llm job; needs ``prompt``."""
@@ -202,7 +207,7 @@ class Job(_Model):
     """Offline stand-in for the LLM's answer (litellm mock_response); a list gives one per attempt."""
     output: Literal["text", "json"] = "text"
     """Expected output format; "json" parses the output and applies ``validate``."""
-    repair: bool = False
+    repair: StrictBool = False
     """For llm json output: on invalid output, re-ask once with the validation errors."""
 
     depends_on: list[Identifier] = Field(default_factory=list)
@@ -232,15 +237,15 @@ class Job(_Model):
     validate_: Validate | None = Field(None, alias="validate")
     """Checks the output must pass; failures go to review and never reach dependents."""
 
-    priority: int = Field(0, ge=-1000, le=1000)
+    priority: StrictInt = Field(0, ge=-1000, le=1000)
     """Higher runs first among ready jobs; ties go to the one waiting longest, then to the one earlier in jobs.json."""
     labels: list[str] = Field(default_factory=list)
     """Free-form tags for filtering in the cockpit and ``jobdeck ls``."""
     concurrency: Identifier | None = None
     """Key shared by jobs that must not run beyond limits.keys[KEY] at once (default 1)."""
-    idempotent: bool = False
+    idempotent: StrictBool = False
     """Safe to re-run after a crash mid-attempt; otherwise an interrupted attempt goes to review."""
-    paused: bool = False
+    paused: StrictBool = False
     """Never started while true (a running attempt finishes)."""
 
     @model_validator(mode="after")
@@ -277,7 +282,7 @@ class Job(_Model):
 class Limits(_Model):
     """How much runs at once."""
 
-    parallel: int = Field(4, ge=1, le=1024)
+    parallel: StrictInt = Field(4, ge=1, le=1024)
     """Attempts running at once across the deck (``jobdeck run --parallel`` overrides)."""
     models: dict[str, int] = Field(default_factory=dict)
     """Per-model limit, e.g. {"openai/gpt-4o": 2}."""

@@ -159,8 +159,8 @@ async def test_a_jobs_json_the_preview_cannot_read_is_validated_first(deck, monk
     monkeypatch.setattr(fast_start, "PREVIEW_AT", 1)
     deck.spec_path.write_text(deck.spec_path.read_text().replace('"id": "d"', '"id": "d", "priority": "5"'))
     app = make_app(deck.root, watch=False, now=NOW)
-    assert app.model.ready  # pydantic coerces "5"; the preview leaves such files to it
-    assert app.model.job("d").priority == 5
+    assert app.model.ready  # the preview leaves such files to the loader, which judges them first
+    assert app.model.spec_error is not None and "must be an integer (got '5')" in str(app.model.spec_error)
 
 
 async def test_a_start_from_a_preview_leaves_the_cards_for_the_next_start(deck, monkeypatch) -> None:
