@@ -20,6 +20,7 @@ from typing import Any
 from jobdeck.state import strictjson
 from jobdeck.state.errors import SpecError, SpecErrors
 from jobdeck.state.graph import find_cycle
+from jobdeck.state.ids import env_suffix
 from jobdeck.state.schedule import check_cron, zone
 
 
@@ -297,7 +298,13 @@ def _check_semantics(spec: Any, text: str, where: str) -> None:
                     hint=f"built-in types: {', '.join(sorted(BUILTIN_AGENT_TYPES))}",
                 ))
     for job in spec.jobs:
+        suffixes: dict[str, str] = {}
         for dep in job.depends_on:
+            other = suffixes.setdefault(env_suffix(dep), dep)
+            if other != dep:
+                err(f"depends on both '{other}' and '{dep}', which share the variable "
+                    f"JOBDECK_INPUT_{env_suffix(dep)}", job.id, "depends_on",
+                    "rename one of them: ids that differ only in '-', '.', '_' or case collide")
             if dep == job.id:
                 err("a job cannot depend on itself", job.id, "depends_on")
             elif dep not in seen:
