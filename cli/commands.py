@@ -40,14 +40,18 @@ def _print_json(value: Any) -> None:
 def cmd_init(args: argparse.Namespace) -> int:
     from importlib import resources
 
-    root = Path(args.dir)
+    if args.dir and args.deck and Path(args.dir).resolve() != Path(args.deck).resolve():
+        raise JobdeckError(f"two places for the new deck: --deck {args.deck} and {args.dir}",
+                           hint="give one of them")
+    where = args.dir or args.deck or "."
+    root = Path(where)
     example = resources.files("jobdeck.cli").joinpath("examples/starter.json").read_bytes()
     deck = init_deck(root, example)
     print(f"created deck {deck.root}")
     print(f"  jobs.json      the registry: edit it, or `jobdeck add` / `jobdeck edit`")
     print(f"  workspaces/    where jobs run and keep every attempt's output")
     print(f"  .jobdeck/      the chain of work (events.jsonl) and the lock")
-    print(f"next: cd {args.dir} && jobdeck validate && jobdeck run --once && jobdeck ls")
+    print(f"next: cd {where} && jobdeck validate && jobdeck run --once && jobdeck ls")
     return 0
 
 
@@ -203,7 +207,7 @@ def _keep(index: list[tuple[str, str, list[str]]], args: argparse.Namespace) -> 
 def _listed(row: dict[str, Any], args: argparse.Namespace) -> bool:
     """Whether `ls` shows this card (a JSON row) under --status, --label and --workspace."""
     if args.status:
-        if row["column"] not in {s.strip() for s in args.status.split(",")}:
+        if row["column"] not in args.status:
             return False
     elif not args.json and row["column"] == "cancelled":
         return False
@@ -258,6 +262,11 @@ def cmd_events(args: argparse.Namespace) -> int:
     records = _records(deck)
     if args.id:
         records = [r for r in records if r.get("job") == args.id]
+        if not records and _spec(deck).job(args.id) is None:  # a removed job's history is still shown
+            from jobdeck.state.errors import UnknownJob
+
+            raise UnknownJob(f"no job '{args.id}' in {deck.spec_path} or its chain of work",
+                             hint="see `jobdeck ls` for the ids")
     if args.limit:
         records = records[-args.limit:]
     if args.json:
@@ -300,8 +309,14 @@ def cmd_audit(args: argparse.Namespace) -> int:
 def _act(args: argparse.Namespace, action: str, ids: list[str], **extra: Any) -> int:
     from jobdeck.state.actions import act
 
+    from jobdeck.state.errors import UnknownJob
+
     deck = _deck(args)
     spec = _spec(deck)
+    unknown = [job_id for job_id in ids if spec.job(job_id) is None]
+    if unknown:  # nothing is applied unless every id names a job
+        raise UnknownJob(f"no job {', '.join(map(repr, unknown))} in {deck.spec_path}; nothing was done",
+                         hint="see `jobdeck ls` for the ids")
     status = 0
     with _store(deck) as store:
         for job_id in ids:

@@ -11,6 +11,7 @@ commands that need them, so `jobdeck --help` and `jobdeck ls` start fast.
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from collections.abc import Sequence
 
@@ -32,6 +33,41 @@ directory holding a jobs.json. Exit codes: 0 ok, 1 refused/invalid/failed,
 """
 
 
+STATUSES = ("backlog", "running", "review", "done", "failed", "cancelled")
+
+
+def positive_int(text: str) -> int:
+    """An argparse type: a whole number of at least 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} must be at least 1")
+    return value
+
+
+def seconds(text: str) -> float:
+    """An argparse type: a finite number of seconds, 0 or more."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not math.isfinite(value) or value < 0:
+        raise argparse.ArgumentTypeError(f"{text!r} must be a finite number of seconds, 0 or more")
+    return value
+
+
+def statuses(text: str) -> list[str]:
+    """An argparse type: a comma-separated list of board columns."""
+    wanted = [part.strip() for part in text.split(",") if part.strip()]
+    unknown = [part for part in wanted if part not in STATUSES]
+    if unknown or not wanted:
+        raise argparse.ArgumentTypeError(f"unknown status {', '.join(map(repr, unknown)) or repr(text)}; "
+                                         f"choose from {','.join(STATUSES)}")
+    return wanted
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The full argument parser (also used by the help-text test)."""
     parser = argparse.ArgumentParser(
@@ -49,7 +85,7 @@ def build_parser() -> argparse.ArgumentParser:
                               formatter_class=argparse.RawDescriptionHelpFormatter)
 
     p = command("init", "create a deck (jobs.json, workspaces/, .jobdeck/)")
-    p.add_argument("dir", nargs="?", default=".", help="where to create it (default: here)")
+    p.add_argument("dir", nargs="?", help="where to create it (default: --deck, else here)")
 
     p = command("validate", "check jobs.json and print every problem")
     p.add_argument("--json", action="store_true", help="print the problems as JSON")
@@ -59,7 +95,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", metavar="FILE", help="write it to FILE instead of stdout")
 
     p = command("ls", "list jobs with their status")
-    p.add_argument("--status", metavar="S[,S]", help="only these columns: backlog,running,review,done,failed,cancelled")
+    p.add_argument("--status", metavar="S[,S]", type=statuses, help="only these columns: " + ",".join(STATUSES))
     p.add_argument("--label", metavar="L", help="only jobs with this label")
     p.add_argument("--workspace", metavar="W", help="only jobs in this workspace")
     p.add_argument("--json", action="store_true", help="JSON array of cards, for scripts")
@@ -71,7 +107,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = command("logs", "print a job's output (latest attempt)")
     p.add_argument("id", help="the job's id")
     p.add_argument("-f", "--follow", action="store_true", help="keep printing as the output grows")
-    p.add_argument("--attempt", type=int, metavar="N", help="attempt number (default: latest)")
+    p.add_argument("--attempt", type=positive_int, metavar="N", help="attempt number (default: latest)")
     p.add_argument("--stderr", action="store_true", help="print stderr.log instead of the output")
 
     p = command("add", "add jobs to jobs.json (validated, one atomic change)",
@@ -96,7 +132,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--trigger", metavar="GLOB", help="run when a matching file lands in the workspace inbox")
     p.add_argument("--label", action="append", default=[], metavar="L", help="a label (repeatable)")
     p.add_argument("--priority", type=int, help="higher runs first among ready jobs")
-    p.add_argument("--max-attempts", type=int, help="attempts in all, the first included")
+    p.add_argument("--max-attempts", type=positive_int, help="attempts in all, the first included")
     p.add_argument("--idle-timeout", metavar="DURATION", help="fail when silent this long, e.g. 90s")
     p.add_argument("--hard-timeout", metavar="DURATION", help="fail after this long in total, e.g. 2h")
     p.add_argument("--replace", action="store_true", help="replace jobs whose id exists")
@@ -126,7 +162,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = command("events", "print the chain of work (all jobs, or one)")
     p.add_argument("id", nargs="?", help="only this job's events")
     p.add_argument("--json", action="store_true", help="raw records as JSON lines")
-    p.add_argument("-n", "--limit", type=int, metavar="N", help="only the last N")
+    p.add_argument("-n", "--limit", type=positive_int, metavar="N", help="only the last N")
 
     p = command("audit", "check the chain of work")
     p.add_argument("what", choices=["verify"], help="verify: check every record's hash and link")
@@ -139,10 +175,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--once", action="store_true", help="run until nothing more can run now, then exit")
     p.add_argument("--job", metavar="ID", help="run this job (and its missing upstream), then exit with its outcome")
     p.add_argument("--wait", action="store_true", help="with --job: wait for approval/retries instead of giving up")
-    p.add_argument("--parallel", type=int, metavar="N", help="attempts at once (default: limits.parallel)")
+    p.add_argument("--parallel", type=positive_int, metavar="N", help="attempts at once (default: limits.parallel)")
     p.add_argument("--json", action="store_true", help="print events as JSON lines")
     p.add_argument("--quiet", action="store_true", help="print nothing but errors")
-    p.add_argument("--grace", type=float, default=10.0, metavar="S", help="on SIGTERM, let attempts finish this long (default 10)")
+    p.add_argument("--grace", type=seconds, default=10.0, metavar="S", help="on SIGTERM, let attempts finish this long (default 10)")
 
     p = command("cockpit", "open the kanban board (Textual TUI)")
 

@@ -1,0 +1,50 @@
+"""Bad command-line input gets one clear line and the documented exit code, and changes nothing."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from conftest import RunCli
+from jobdeck.state.deck import Deck
+
+
+@pytest.mark.parametrize("argv, expected", [
+    (["run", "--once", "--parallel", "-5"], "'-5' must be at least 1"),
+    (["run", "--once", "--parallel", "0"], "'0' must be at least 1"),
+    (["run", "--once", "--grace", "-1"], "must be a finite number of seconds"),
+    (["run", "--once", "--grace", "nan"], "must be a finite number of seconds"),
+    (["ls", "--status", "bogus"], "unknown status 'bogus'"),
+    (["ls", "--status", "done,bogus"], "unknown status 'bogus'"),
+    (["logs", "hello", "--attempt", "0"], "'0' must be at least 1"),
+    (["events", "-n", "-1"], "'-1' must be at least 1"),
+])
+def test_bad_arguments_are_usage_errors(deck: Deck, cli: RunCli, argv: list[str], expected: str) -> None:
+    done = cli(*argv, cwd=deck.root, timeout=20)  # --parallel -5 used to hang: the timeout catches it
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert expected in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_an_action_on_several_ids_applies_none_when_one_is_unknown(deck: Deck, cli: RunCli) -> None:
+    done = cli("pause", "hello", "nope", cwd=deck.root)
+    assert done.returncode == 1
+    assert "no job 'nope'" in done.stderr and "nothing was done" in done.stderr
+    assert not deck.events_path.exists() or b"paused" not in deck.events_path.read_bytes()
+
+
+def test_events_of_an_unknown_job_is_an_error(deck: Deck, cli: RunCli) -> None:
+    done = cli("events", "nojob", cwd=deck.root)
+    assert done.returncode == 1 and "no job 'nojob'" in done.stderr
+    assert cli("events", "hello", cwd=deck.root).returncode == 0
+
+
+def test_init_honours_deck(tmp_path: Path, cli: RunCli) -> None:
+    target = tmp_path / "made-by-flag"
+    done = cli("--deck", str(target), "init", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert (target / "jobs.json").is_file() and not (tmp_path / "jobs.json").exists()
+    both = cli("--deck", str(tmp_path / "one"), "init", str(tmp_path / "two"), cwd=tmp_path)
+    assert both.returncode == 2 and "two places for the new deck" in both.stderr
+    assert not (tmp_path / "one").exists() and not (tmp_path / "two").exists()
