@@ -19,12 +19,12 @@ from jobdeck.state.board import Store, open_store
 from jobdeck.state.deck import Deck
 from jobdeck.state.errors import SpecError
 from jobdeck.state.graph import dependents
+from jobdeck.state.heartbeat import Heartbeat, read_heartbeats
 from jobdeck.state.loader import SpecSource
 from jobdeck.state.machine import COLUMNS, JobState, Status
 from jobdeck.state.preview import JobPreview
 from jobdeck.state.views import Card, card
 
-from jobdeck.cockpit.runners import Heartbeat, read_heartbeats
 from jobdeck.cockpit.timefmt import start_of_day
 
 
