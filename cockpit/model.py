@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from jobdeck.state.attempts import OUTPUT
 from jobdeck.state.board import Store, open_store
 from jobdeck.state.deck import Deck
 from jobdeck.state.errors import SpecError
@@ -155,7 +156,7 @@ class DeckModel:
         chosen = next((a for a in attempts if a.n == n), None) if n is not None else (attempts[-1] if attempts else None)
         if chosen is None:
             return None
-        return self.deck.attempt_dir(chosen.workspace, job_id, chosen.n) / "output"
+        return self.deck.attempt_dir(chosen.workspace, job_id, chosen.n) / OUTPUT
 
     def chain(self, job_id: str) -> list[dict[str, Any]]:
         """Every event record of a job, oldest first: its chain of work."""

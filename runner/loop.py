@@ -35,6 +35,7 @@ from jobdeck.runner.inbox import InboxScanner
 from jobdeck.runner.recovery import orphaned_events
 from jobdeck.runner.selection import ReadyIndex
 from jobdeck.runner.watcher import DeckWatcher
+from jobdeck.state.attempts import STDERR
 from jobdeck.state.board import Board, Store, open_store
 from jobdeck.state.crashpoint import crash_point
 from jobdeck.state.deck import Deck
@@ -447,7 +448,7 @@ class Runner:
             detail = "".join(traceback.format_exception(exc))
 
             def log_detail() -> None:
-                with open(claimed.directory / "stderr.log", "a") as log:
+                with open(claimed.directory / STDERR, "a") as log:
                     log.write(self.redactor.text(detail))
 
             _write_quietly(log_detail)
