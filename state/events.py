@@ -256,6 +256,39 @@ def iter_records(path: Path) -> Iterator[tuple[int, bytes]]:
                 yield number, line
 
 
+def grown_since(path: Path, offset: object, last_hash: object) -> int | None:
+    """Bytes appended to the log since it ended at ``offset`` with the record ``last_hash``;
+    None if that record is not there any more (the log was cut, edited or replaced).
+
+    A reader that saved where it stopped (board.json, the card cache) checks that
+    position so, reading at most the 64 KiB before ``offset``.
+    """
+    if not isinstance(offset, int) or not isinstance(last_hash, str) or offset < 0:
+        return None
+    try:
+        with open(path, "rb") as log:
+            size = os.fstat(log.fileno()).st_size
+            if offset == 0:
+                return size if last_hash == GENESIS else None
+            if size < offset:
+                return None
+            start = max(0, offset - 65536)
+            log.seek(start)
+            tail = log.read(offset - start)
+    except FileNotFoundError:
+        return 0 if offset == 0 and last_hash == GENESIS else None
+    except OSError:
+        return None
+    if len(tail) != offset - start or not tail.endswith(b"\n"):
+        return None
+    last_line = tail[tail.rfind(b"\n", 0, len(tail) - 1) + 1:]
+    try:
+        record = json.loads(last_line)
+    except ValueError:
+        return None
+    return size - offset if isinstance(record, dict) and record.get("hash") == last_hash else None
+
+
 def verify(path: Path) -> tuple[int, ChainBreak | None]:
     """Check every record's hash and link; return (records checked, first break or None)."""
     prev, expected_seq, count = GENESIS, 1, 0
