@@ -14,13 +14,15 @@ import hashlib
 import json
 import os
 from collections.abc import Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from jobdeck.state.atomic import FILE_MODE
 from jobdeck.state.crashpoint import armed, crash_point
+
+if TYPE_CHECKING:  # imported on the first write (~4 ms): `ls --json` from the card cache never writes
+    from concurrent.futures import Future, ThreadPoolExecutor
 
 GENESIS = "0" * 32
 _ENVELOPE = ("hash",)
@@ -31,6 +33,8 @@ def _background_sync(fd: int) -> Future[None]:
     """Start ``fdatasync(fd)`` on the syncer thread (it releases the GIL while the disk works)."""
     global _syncer
     if _syncer is None:
+        from concurrent.futures import ThreadPoolExecutor
+
         _syncer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="jobdeck-fsync")
     return _syncer.submit(os.fdatasync, fd)
 
