@@ -25,6 +25,7 @@ from typing import Any
 from jobdeck.state.atomic import make_private_dir
 from jobdeck.state.deck import Deck, init_deck
 from jobdeck.state.errors import JobdeckError
+from jobdeck.state.heartbeat import read_heartbeats
 
 EXAMPLE = "nightly-enrichment"
 DEFAULT_PACE = "1"
@@ -149,8 +150,6 @@ def start_runner(deck: Deck, pace: str | None) -> subprocess.Popen[bytes]:
 
 def _heartbeat_of(deck: Deck, pid: int) -> bool:
     """Whether the runner with this pid has written its heartbeat (it does so on its first turn)."""
-    from jobdeck.cockpit.runners import read_heartbeats
-
     return any(beat.pid == pid for beat in read_heartbeats(deck.runners_dir))
 
 

@@ -6,6 +6,7 @@ import os
 import sys
 from typing import Any
 
+from jobdeck.state.attempts import OUTPUT, RESULT, STDERR
 from jobdeck.state.deck import Deck
 from jobdeck.state.errors import JobdeckError
 
@@ -17,7 +18,7 @@ def show_logs(deck: Deck, store: Any, job: Any, state: Any, *, attempt: int | No
         raise JobdeckError(f"job '{job.id}' has no attempt {attempt or ''}".rstrip(),
                            hint="it has not run yet; see `jobdeck show " + job.id + "`")
     directory = deck.attempt_dir(chosen.workspace, job.id, chosen.n)
-    path = directory / ("stderr.log" if stderr else "output")
+    path = directory / (STDERR if stderr else OUTPUT)
     out = sys.stdout.buffer
     offset = 0
     if path.exists():
@@ -31,7 +32,7 @@ def show_logs(deck: Deck, store: Any, job: Any, state: Any, *, attempt: int | No
     import watchfiles
 
     # Follow until the attempt's result.json exists (the attempt ended).
-    while not (directory / "result.json").exists():
+    while not (directory / RESULT).exists():
         for _ in watchfiles.watch(directory, step=50, rust_timeout=1000, yield_on_timeout=True):
             break
         if path.exists() and os.path.getsize(path) > offset:

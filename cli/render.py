@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, TextIO
 
+from jobdeck.state.attempts import OUTPUT
 from jobdeck.state.durations import format_duration
 
 STATUS_STYLE = {"backlog": "cyan", "running": "yellow", "review": "magenta", "done": "green",
@@ -134,7 +135,7 @@ def job_detail(deck: Any, job: Any, state: Any, card: Any, chain: Sequence[dict[
             table.add_row(str(attempt.n), attempt.outcome or "running", escape(attempt.reason or ""),
                           "" if attempt.exit_code is None else str(attempt.exit_code),
                           when(attempt.started, now), took,
-                          str(deck.attempt_dir(attempt.workspace, job.id, attempt.n) / "output"))
+                          str(deck.attempt_dir(attempt.workspace, job.id, attempt.n) / OUTPUT))
         console.print(table)
     console.print("[bold]chain of work[/]")
     sys.stdout.flush()

@@ -15,16 +15,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from jobdeck.state.attempts import OUTPUT
 from jobdeck.state.board import Store, open_store
 from jobdeck.state.deck import Deck
 from jobdeck.state.errors import SpecError
 from jobdeck.state.graph import dependents
+from jobdeck.state.heartbeat import Heartbeat, read_heartbeats
 from jobdeck.state.loader import SpecSource
 from jobdeck.state.machine import COLUMNS, JobState, Status
 from jobdeck.state.preview import JobPreview
 from jobdeck.state.views import Card, card
 
-from jobdeck.cockpit.runners import Heartbeat, read_heartbeats
 from jobdeck.cockpit.timefmt import start_of_day
 
 
@@ -155,7 +156,7 @@ class DeckModel:
         chosen = next((a for a in attempts if a.n == n), None) if n is not None else (attempts[-1] if attempts else None)
         if chosen is None:
             return None
-        return self.deck.attempt_dir(chosen.workspace, job_id, chosen.n) / "output"
+        return self.deck.attempt_dir(chosen.workspace, job_id, chosen.n) / OUTPUT
 
     def chain(self, job_id: str) -> list[dict[str, Any]]:
         """Every event record of a job, oldest first: its chain of work."""

@@ -28,20 +28,12 @@ from typing import Any
 from jobdeck.agents.base import AttemptContext, Failure, Outcome, OutputSink
 from jobdeck.runner.backoff import retry_delay
 from jobdeck.state.atomic import FILE_MODE, make_private_dir
+from jobdeck.state.attempts import LEASE, LEGACY_LEASE, OUTPUT, RESULT, STDERR
 from jobdeck.state.crashpoint import crash_point
 from jobdeck.state.deck import Deck
 from jobdeck.state.errors import AgentError, JobdeckError, NotStarted
 from jobdeck.state.machine import JobState, Status
 from jobdeck.state.redact import Redactor
-
-RESULT = "result.json"
-OUTPUT = "output"
-STDERR = "stderr.log"
-LEASE = STDERR
-"""The file whose flock is the attempt's lease: one file fewer per attempt than a lease of its own."""
-LEGACY_LEASE = "lease"
-"""The lease file of attempts made by jobdeck before 0.1 (still honoured by recovery)."""
-
 
 @dataclass
 class Claimed:

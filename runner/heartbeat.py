@@ -1,38 +1,37 @@
-"""The runner's heartbeat file, so the cockpit and `jobdeck ls` can tell a runner is alive."""
+"""The runner's heartbeat: its record (state/heartbeat.py) rewritten every few seconds while it runs."""
 
 from __future__ import annotations
 
-import json
 import os
 import socket
 import time
 from pathlib import Path
 
-from jobdeck.state.atomic import write_atomic
-
-INTERVAL = 5.0
+from jobdeck.state.heartbeat import INTERVAL, Heartbeat, remove_heartbeat, write_heartbeat
 
 
-class Heartbeat:
-    """``.jobdeck/runners/<id>.json``, rewritten every few seconds, removed on clean exit."""
+class HeartbeatWriter:
+    """Writes one runner's heartbeat at most every ``INTERVAL`` seconds, and removes it on clean exit."""
 
     def __init__(self, directory: Path, runner_id: str, parallel: int) -> None:
-        self.path = directory / f"{runner_id}.json"
+        self.directory = directory
         self.runner_id = runner_id
         self.parallel = parallel
         self.last = 0.0
 
     def beat(self, running: list[str], now: float | None = None, *, force: bool = False) -> None:
+        """Record ``running`` (the ids of the jobs under way), unless the last beat is recent."""
         now = time.time() if now is None else now
         if not force and now - self.last < INTERVAL:
             return
         self.last = now
-        record = {"id": self.runner_id, "pid": os.getpid(), "host": socket.gethostname(),
-                  "heartbeat": now, "parallel": self.parallel, "running": running}
+        record = Heartbeat(runner=self.runner_id, pid=os.getpid(), host=socket.gethostname(), at=now,
+                           parallel=self.parallel, running=tuple(running))
         try:
-            write_atomic(self.path, json.dumps(record).encode(), durable=False)
+            write_heartbeat(self.directory, record)
         except OSError:
             pass  # advisory only (leases, not heartbeats, decide who runs what); the next beat retries
 
     def stop(self) -> None:
-        self.path.unlink(missing_ok=True)
+        """Remove the heartbeat: the runner is exiting cleanly."""
+        remove_heartbeat(self.directory, self.runner_id)

@@ -30,17 +30,18 @@ from jobdeck.runner.attempt import (
 )
 from jobdeck.runner.capacity import Capacity
 from jobdeck.runner.firing import inbox_events, schedule_events, trigger_pending
-from jobdeck.runner.heartbeat import INTERVAL as HEARTBEAT_INTERVAL
-from jobdeck.runner.heartbeat import Heartbeat
+from jobdeck.runner.heartbeat import HeartbeatWriter
 from jobdeck.runner.inbox import InboxScanner
 from jobdeck.runner.recovery import orphaned_events
 from jobdeck.runner.selection import ReadyIndex
 from jobdeck.runner.watcher import DeckWatcher
+from jobdeck.state.attempts import STDERR
 from jobdeck.state.board import Board, Store, open_store
 from jobdeck.state.crashpoint import crash_point
 from jobdeck.state.deck import Deck
 from jobdeck.state.errors import LockTimeout
 from jobdeck.state.graph import downstream
+from jobdeck.state.heartbeat import INTERVAL as HEARTBEAT_INTERVAL
 from jobdeck.state.loader import SpecSource
 from jobdeck.state.machine import Status
 from jobdeck.state.redact import Redactor
@@ -87,7 +88,7 @@ class Runner:
         self.ran: set[str] = set()
         self.stopping = False
         self.wake = asyncio.Event()
-        self.heartbeat: Heartbeat | None = None
+        self.heartbeat: HeartbeatWriter | None = None
         self.spec_error_reported: str | None = None
         self._next_orphan_check = 0.0
         self._write_retry_at = 0.0
@@ -109,7 +110,7 @@ class Runner:
         self.store = open_store(self.deck, redactor=self.redactor)
         self.running_ids = {job for job, st in self.store.board.jobs.items() if st.status == Status.RUNNING}
         self._apply_spec()
-        self.heartbeat = Heartbeat(self.deck.runners_dir, self.runner_id, self.capacity.parallel)
+        self.heartbeat = HeartbeatWriter(self.deck.runners_dir, self.runner_id, self.capacity.parallel)
         self.report({"type": "runner_started", "runner": self.runner_id, "parallel": self.capacity.parallel})
 
     def close(self) -> None:
@@ -446,7 +447,7 @@ class Runner:
             detail = "".join(traceback.format_exception(exc))
 
             def log_detail() -> None:
-                with open(claimed.directory / "stderr.log", "a") as log:
+                with open(claimed.directory / STDERR, "a") as log:
                     log.write(self.redactor.text(detail))
 
             _write_quietly(log_detail)

@@ -21,7 +21,7 @@ from jobdeck.state.atomic import write_atomic
 from jobdeck.state.crashpoint import crash_point
 from jobdeck.state.deck import Deck
 from jobdeck.state.errors import IllegalTransition, StateError
-from jobdeck.state.events import GENESIS, EventLog, Flush
+from jobdeck.state.events import GENESIS, EventLog, Flush, grown_since
 from jobdeck.state.lock import DeckLock
 from jobdeck.state.machine import JobState, transition
 from jobdeck.state.redact import Redactor
@@ -236,7 +236,7 @@ class Store:
             return
         position = snapshot.get("events", {})
         offset, seq, last_hash = position.get("offset", 0), position.get("seq", 0), position.get("hash", GENESIS)
-        if not _log_matches(self.deck, offset, last_hash):
+        if grown_since(self.deck.events_path, offset, last_hash) is None:
             return
         try:
             states = {job: JobState.from_json(data) for job, data in snapshot.get("states", {}).items()}
@@ -256,26 +256,6 @@ def read_snapshot(deck: Deck) -> dict[str, Any] | None:
     if not isinstance(data, dict) or data.get("format") != SNAPSHOT_FORMAT:
         return None
     return data
-
-
-def _log_matches(deck: Deck, offset: int, last_hash: str) -> bool:
-    """Whether the log's record ending at ``offset`` has hash ``last_hash``."""
-    if offset == 0:
-        return last_hash == GENESIS
-    try:
-        with open(deck.events_path, "rb") as f:
-            start = max(0, offset - 65536)
-            f.seek(start)
-            chunk = f.read(offset - start)
-    except OSError:
-        return False
-    if len(chunk) != offset - start or not chunk.endswith(b"\n"):
-        return False
-    line = chunk[chunk.rfind(b"\n", 0, len(chunk) - 1) + 1:]
-    try:
-        return json.loads(line).get("hash") == last_hash
-    except ValueError:
-        return False
 
 
 def open_store(deck: Deck, **kwargs: Any) -> Store:

@@ -26,6 +26,7 @@ from typing import Any
 
 from jobdeck.state.atomic import write_atomic
 from jobdeck.state.deck import Deck
+from jobdeck.state.events import grown_since
 
 CARDS_NAME = "cards.jsonl"
 CARDS_FORMAT = 2
@@ -79,8 +80,8 @@ def cached_cards(deck: Deck, now: float) -> CachedCards | None:
     if header.get("spec") != spec_digest(raw_spec):
         return None
     position = header.get("events")
-    if not isinstance(position, dict) or not log_ends_at(deck.events_path, position.get("offset"),
-                                                        position.get("hash")):
+    if not isinstance(position, dict) or grown_since(deck.events_path, position.get("offset"),
+                                                     position.get("hash")) != 0:
         return None
     body = data[second + 1:]
     if first < 0 or second < 0 or header.get("cards") != hashlib.sha256(body).hexdigest():
@@ -123,31 +124,6 @@ def valid_until(rows: Sequence[Mapping[str, Any]], now: float) -> float | None:
     times = [row["next_fire"] for row in rows if row.get("next_fire") is not None]
     times += [row["retry_at"] for row in rows if row.get("retry_at") is not None and row["retry_at"] > now]
     return min(times, default=None)
-
-
-def log_ends_at(path: Path, offset: Any, last_hash: Any) -> bool:
-    """Whether the log at ``path`` is exactly ``offset`` bytes and its last record has ``last_hash``."""
-    if not isinstance(offset, int) or not isinstance(last_hash, str):
-        return False
-    try:
-        with open(path, "rb") as log:
-            size = os.fstat(log.fileno()).st_size
-            if size != offset:
-                return False
-            if offset == 0:
-                return True
-            log.seek(max(0, offset - 65536))
-            tail = log.read()
-    except FileNotFoundError:
-        return offset == 0
-    if not tail.endswith(b"\n"):
-        return False
-    last_line = tail[tail.rfind(b"\n", 0, len(tail) - 1) + 1:]
-    try:
-        record = json.loads(last_line)
-    except ValueError:
-        return False
-    return isinstance(record, dict) and record.get("hash") == last_hash
 
 
 def _code_stamp() -> str:

@@ -14,13 +14,15 @@ import hashlib
 import json
 import os
 from collections.abc import Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from jobdeck.state.atomic import FILE_MODE
 from jobdeck.state.crashpoint import armed, crash_point
+
+if TYPE_CHECKING:  # imported on the first write (~4 ms): `ls --json` from the card cache never writes
+    from concurrent.futures import Future, ThreadPoolExecutor
 
 GENESIS = "0" * 32
 _ENVELOPE = ("hash",)
@@ -31,6 +33,8 @@ def _background_sync(fd: int) -> Future[None]:
     """Start ``fdatasync(fd)`` on the syncer thread (it releases the GIL while the disk works)."""
     global _syncer
     if _syncer is None:
+        from concurrent.futures import ThreadPoolExecutor
+
         _syncer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="jobdeck-fsync")
     return _syncer.submit(os.fdatasync, fd)
 
@@ -254,6 +258,39 @@ def iter_records(path: Path) -> Iterator[tuple[int, bytes]]:
         for number, line in enumerate(f, 1):
             if line.endswith(b"\n"):
                 yield number, line
+
+
+def grown_since(path: Path, offset: object, last_hash: object) -> int | None:
+    """Bytes appended to the log since it ended at ``offset`` with the record ``last_hash``;
+    None if that record is not there any more (the log was cut, edited or replaced).
+
+    A reader that saved where it stopped (board.json, the card cache) checks that
+    position so, reading at most the 64 KiB before ``offset``.
+    """
+    if not isinstance(offset, int) or not isinstance(last_hash, str) or offset < 0:
+        return None
+    try:
+        with open(path, "rb") as log:
+            size = os.fstat(log.fileno()).st_size
+            if offset == 0:
+                return size if last_hash == GENESIS else None
+            if size < offset:
+                return None
+            start = max(0, offset - 65536)
+            log.seek(start)
+            tail = log.read(offset - start)
+    except FileNotFoundError:
+        return 0 if offset == 0 and last_hash == GENESIS else None
+    except OSError:
+        return None
+    if len(tail) != offset - start or not tail.endswith(b"\n"):
+        return None
+    last_line = tail[tail.rfind(b"\n", 0, len(tail) - 1) + 1:]
+    try:
+        record = json.loads(last_line)
+    except ValueError:
+        return None
+    return size - offset if isinstance(record, dict) and record.get("hash") == last_hash else None
 
 
 def verify(path: Path) -> tuple[int, ChainBreak | None]:

@@ -74,13 +74,14 @@ async def test_header_counts_failures_cost_and_runner(deck) -> None:
 async def test_a_fresh_heartbeat_shows_a_runner_alive(deck) -> None:
     import json
 
-    beat = {"pid": 123, "host": "h", "heartbeat": NOW - 3, "parallel": 2, "running": 1}
+    beat = {"pid": 123, "host": "h", "heartbeat": NOW - 3, "parallel": 2, "running": ["deploy"]}
     (deck.runners_dir / "r1.json").write_text(json.dumps(beat))
     (deck.runners_dir / "r0.json").write_text(json.dumps({**beat, "heartbeat": NOW - 60}))
     app = make_app(deck.root, watch=False, now=NOW)
     async with app.run_test(size=(120, 40)):
         stats = app.screen.query_one(StatusBar).stats
         assert [h.runner for h in stats.runners] == ["r1"]
+        assert stats.runners[0].running == ("deploy",)
         assert stats.capacity == 2
         assert "runner up" in app.screen.query_one(StatusBar).render().plain
 

@@ -9,7 +9,7 @@ import sys
 from conftest import ROOT, cli_env, run_cli
 from jobdeck.state.board import Store, open_store
 from jobdeck.state.deck import Deck
-from jobdeck.state.events import verify
+from jobdeck.state.events import GENESIS, grown_since, verify
 
 WRITER = """
 import sys
@@ -148,3 +148,22 @@ def test_the_log_is_private(deck: Deck) -> None:
     """events.jsonl is created 0600 (it holds the chain of work)."""
     commit_notes(deck, 1)
     assert deck.events_path.stat().st_mode & 0o777 == 0o600
+
+
+def test_a_saved_position_tells_how_far_the_log_grew_or_that_it_changed(deck: Deck) -> None:
+    """The check board.json and the card cache make: grown by N bytes, not at all, or not the same log."""
+    assert grown_since(deck.events_path, 0, GENESIS) == 0  # no log yet: nothing happened
+    commit_notes(deck, 2)
+    with open_store(deck) as store:
+        offset, last_hash = store.log.offset, store.log.last_hash
+    assert grown_since(deck.events_path, offset, last_hash) == 0
+    assert grown_since(deck.events_path, 0, GENESIS) == offset
+    commit_notes(deck, 1)
+    assert grown_since(deck.events_path, offset, last_hash) == deck.events_path.stat().st_size - offset
+
+    assert grown_since(deck.events_path, offset, "0" * 31 + "1") is None  # another record ends there
+    assert grown_since(deck.events_path, offset - 1, last_hash) is None   # not the end of a record
+    assert grown_since(deck.events_path, 0, last_hash) is None
+    assert grown_since(deck.events_path, "12", last_hash) is None         # a foreign snapshot or cache
+    deck.events_path.write_bytes(deck.events_path.read_bytes()[: offset - 10])
+    assert grown_since(deck.events_path, offset, last_hash) is None       # cut short

@@ -1,0 +1,94 @@
+"""Runner heartbeats, ``.jobdeck/runners/<id>.json``: the one module that writes and reads them.
+
+A runner rewrites its file every ``INTERVAL`` seconds and removes it on a clean
+exit; the cockpit and `jobdeck demo` read them to tell which runners are alive.
+They are advisory (leases, not heartbeats, decide who runs what), so they are
+written without an fsync and a reader skips a file it cannot make sense of.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from jobdeck.state.atomic import write_atomic
+
+INTERVAL = 5.0
+"""Seconds between two beats of a runner."""
+STALE_AFTER = 15.0
+"""A heartbeat older than this (three beats missed) is taken for a dead runner."""
+
+
+@dataclass(frozen=True, slots=True)
+class Heartbeat:
+    """One runner's last heartbeat."""
+
+    runner: str
+    """The runner's id (the file's name)."""
+    pid: int | None
+    """The runner's process id (None when the file does not give one)."""
+    host: str
+    """The machine the runner runs on."""
+    at: float
+    """When the runner wrote it (stored as ``heartbeat``)."""
+    parallel: int | None
+    """How many attempts the runner may run at once."""
+    running: tuple[str, ...] = ()
+    """Ids of the jobs the runner has an attempt of under way; their count is its load."""
+
+    def alive(self, now: float) -> bool:
+        """Whether the heartbeat is recent enough to trust."""
+        return now - self.at < STALE_AFTER
+
+    def to_json(self) -> dict[str, Any]:
+        """The record as stored on disk."""
+        return {"id": self.runner, "pid": self.pid, "host": self.host, "heartbeat": self.at,
+                "parallel": self.parallel, "running": list(self.running)}
+
+
+def heartbeat_path(runners_dir: Path, runner: str) -> Path:
+    """Where the runner ``runner`` keeps its heartbeat."""
+    return runners_dir / f"{runner}.json"
+
+
+def write_heartbeat(runners_dir: Path, beat: Heartbeat) -> None:
+    """Replace the runner's heartbeat file with ``beat`` (atomically, not fsynced); raises OSError."""
+    write_atomic(heartbeat_path(runners_dir, beat.runner), json.dumps(beat.to_json()).encode(), durable=False)
+
+
+def remove_heartbeat(runners_dir: Path, runner: str) -> None:
+    """Remove the runner's heartbeat file (on a clean exit), if it is there."""
+    heartbeat_path(runners_dir, runner).unlink(missing_ok=True)
+
+
+def read_heartbeats(runners_dir: Path) -> list[Heartbeat]:
+    """Every readable heartbeat file; half-written or foreign files are skipped."""
+    found: list[Heartbeat] = []
+    try:
+        paths = sorted(runners_dir.glob("*.json"))
+    except OSError:
+        return found
+    for path in paths:
+        try:
+            data = json.loads(path.read_bytes())
+            found.append(Heartbeat(
+                runner=str(data.get("id", path.stem)),
+                pid=_int(data.get("pid")),
+                host=str(data.get("host", "?")),
+                at=float(data["heartbeat"]),
+                parallel=_int(data.get("parallel")),
+                running=_job_ids(data.get("running")),
+            ))
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+            continue
+    return found
+
+
+def _int(value: object) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _job_ids(value: object) -> tuple[str, ...]:
+    return tuple(item for item in value if isinstance(item, str)) if isinstance(value, list) else ()
