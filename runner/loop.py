@@ -42,7 +42,7 @@ from jobdeck.state.deck import Deck
 from jobdeck.state.errors import LockTimeout
 from jobdeck.state.graph import downstream
 from jobdeck.state.loader import SpecSource
-from jobdeck.state.machine import Status
+from jobdeck.state.machine import EventType, Status
 from jobdeck.state.redact import Redactor
 from jobdeck.state.views import is_ready
 
@@ -366,7 +366,7 @@ class Runner:
         self.index.take(choose, lambda: self.capacity.full)
         if not chosen:
             return []
-        bodies = [{"type": "claimed", "job": job.id, "attempt": board.state(job.id).next_attempt,
+        bodies = [{"type": EventType.CLAIMED, "job": job.id, "attempt": board.state(job.id).next_attempt,
                    "runner": self.runner_id, "workspace": job.workspace, "pid": os.getpid()}
                   for job in chosen]
         records, refused = self.store.commit(bodies, now=now, strict=False, flush=False)  # type: ignore[union-attr]
@@ -428,7 +428,7 @@ class Runner:
             # step (e.g. the runner was stopped and the operator cancelled and retried the
             # job meanwhile): fencing would refuse our events, but only not starting the
             # program prevents a stale second run.
-            event = {"type": "failed", "job": job.id, "token": claimed.token, "reason": "cancelled"}
+            event = {"type": EventType.FAILED, "job": job.id, "token": claimed.token, "reason": "cancelled"}
             self.finished.append((claimed, event))
             self.wake.set()
             return
@@ -438,7 +438,7 @@ class Runner:
         except asyncio.CancelledError:
             why = self.cancel_why.get(job.id, "runner stopped")
             if why == "cancelled":
-                event = {"type": "failed", "job": job.id, "token": claimed.token, "reason": "cancelled"}
+                event = {"type": EventType.FAILED, "job": job.id, "token": claimed.token, "reason": "cancelled"}
             else:
                 event = interrupted_event(job, self.store.board.state(job.id), claimed.token,  # type: ignore[union-attr]
                                           self.clock(), why)
@@ -451,7 +451,7 @@ class Runner:
                     log.write(self.redactor.text(detail))
 
             _write_quietly(log_detail)
-            event = {"type": "failed", "job": job.id, "token": claimed.token, "reason": "runner_error",
+            event = {"type": EventType.FAILED, "job": job.id, "token": claimed.token, "reason": "runner_error",
                      "message": self.redactor.text(f"{type(exc).__name__}: {exc}")}
             _write_quietly(lambda: write_result(claimed, event, 0, self.clock()))
         self.finished.append((claimed, event))

@@ -8,6 +8,8 @@ import time
 from collections.abc import Mapping
 from typing import Any, TextIO
 
+from jobdeck.state.machine import EventType
+
 _WORDS = {
     "claimed": "started",
     "succeeded": "succeeded",
@@ -81,22 +83,22 @@ class Reporter:
             return f"jobs.json is invalid, keeping the {record['keeping']}: {record['message']}", "red"
         if kind == "refused":
             return f"{job}: event refused: {record.get('message')}", "dim"
-        if kind == "claimed":
+        if kind == EventType.CLAIMED:
             return f"{job} started (attempt {record.get('attempt')})", "yellow"
-        if kind == "succeeded":
+        if kind == EventType.SUCCEEDED:
             if record.get("review"):
                 reasons = "; ".join(record.get("reasons") or []) or record.get("reason", "")
                 return f"{job} needs review: {reasons}", "magenta"
             return f"{job} done", "green"
-        if kind == "failed":
+        if kind == EventType.FAILED:
             why = record.get("message") or record.get("reason")
             if record.get("retry_at"):
                 wait = max(0.0, record["retry_at"] - record.get("ts", time.time()))
                 return f"{job} failed ({why}); retry in {wait:.1f}s", "yellow"
             return f"{job} failed: {why}", "red"
-        if kind == "interrupted":
+        if kind == EventType.INTERRUPTED:
             return f"{job} interrupted ({record.get('reason')})" + ("; will retry" if record.get("retry_at") else "; sent to review"), "magenta"
-        if kind == "progress":
+        if kind == EventType.PROGRESS:
             what = record.get("what")
             if what == "fire_skipped":
                 return f"{job}: schedule fire skipped ({record.get('reason')})", "dim"

@@ -10,7 +10,8 @@ from typing import Any
 import pytest
 
 from jobdeck.state.errors import IllegalTransition, StaleToken
-from jobdeck.state.machine import OPERATOR_EVENTS, JobState, Status, allowed, transition
+from jobdeck.state.events import encode, record_hash
+from jobdeck.state.machine import OPERATOR_EVENTS, TABLE, EventType, JobState, Status, allowed, transition
 
 T0 = 1_700_000_000.0
 
@@ -182,6 +183,21 @@ def test_transitions_are_pure() -> None:
 def test_operator_events_apply_to_the_columns_an_operator_sees() -> None:
     assert {"approved", "rejected", "retried", "cancelled"} <= OPERATOR_EVENTS
     assert "claimed" not in OPERATOR_EVENTS and "succeeded" not in OPERATOR_EVENTS
+
+
+def test_every_event_type_the_machine_handles_is_an_event_type_member() -> None:
+    handled = [event_type for _, event_type in TABLE]
+    assert all(type(event_type) is EventType for event_type in handled)
+    assert set(handled) == set(EventType)
+    assert all(type(event_type) is EventType for event_type in OPERATOR_EVENTS)
+
+
+@pytest.mark.parametrize("event_type", list(EventType))
+def test_an_event_type_is_written_as_its_plain_value(event_type: EventType) -> None:
+    """A record built with a member is the same bytes, and the same hash, as one built with its string."""
+    member, plain = {"type": event_type, "job": "a"}, {"type": event_type.value, "job": "a"}
+    assert encode(member) == encode(plain) == f'{{"type":"{event_type.value}","job":"a"}}\n'.encode()
+    assert record_hash("0", member) == record_hash("0", plain)
 
 
 def test_pause_and_resume_override_and_survive_a_round_trip_through_json() -> None:
