@@ -8,19 +8,9 @@ import time
 from collections.abc import Mapping
 from typing import Any, TextIO
 
+from jobdeck.state.actions import ACTION_OF_EVENT
 from jobdeck.state.machine import EventType
 
-_WORDS = {
-    "claimed": "started",
-    "succeeded": "succeeded",
-    "failed": "failed",
-    "interrupted": "interrupted",
-    "triggered": "triggered",
-    "cancelled": "cancelled",
-    "approved": "approved",
-    "rejected": "rejected",
-    "retried": "retried",
-}
 _STYLE = {"started": "yellow", "succeeded": "green", "failed": "red", "interrupted": "magenta",
           "review": "magenta", "done": "green", "retry": "yellow", "spec_error": "red"}
 
@@ -105,8 +95,8 @@ class Reporter:
             if what in ("retry", "fallback", "cooldown"):
                 return f"{job}: {what} {record.get('model', '')} ({record.get('reason', '')})", "dim"
             return None, None
-        word = _WORDS.get(str(kind))
-        if word and job:
+        action = ACTION_OF_EVENT.get(str(kind))
+        if action is not None and action.moves and job:  # a pause or resume moves nothing: no line
             by = record.get("by")
-            return f"{job} {word}" + (f" by {by}" if by else ""), None
+            return f"{job} {action.event}" + (f" by {by}" if by else ""), None
         return None, None
