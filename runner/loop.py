@@ -230,8 +230,8 @@ class Runner:
     def _fire_schedules(self, now: float) -> None:
         if not self.scheduled:
             return
-        deps = {job.id: job.depends_on for job in self.spec.jobs}
-        events = schedule_events(self.scheduled, deps, self.store.board, now, self.runner_id)  # type: ignore[union-attr]
+        events = schedule_events(self.scheduled, self.spec.dependencies, self.store.board,  # type: ignore[union-attr]
+                                 now, self.runner_id)
         if events:
             self._commit(events, now)
 
@@ -244,8 +244,7 @@ class Runner:
         self._inbox_waiting = set()
         if not found:
             return
-        deps = {job.id: job.depends_on for job in self.spec.jobs}
-        events, deferred = inbox_events(found, deps, board, self.runner_id)
+        events, deferred = inbox_events(found, self.spec.dependencies, board, self.runner_id)
         self._inbox_waiting = {job.id for job, key, _ in found if key in deferred}
         if deferred:
             self._inbox_due = True  # try again when the open cycle ends
@@ -504,9 +503,8 @@ class Runner:
             if state.status == Status.BACKLOG and state.not_before is not None:
                 return False
         if self._inbox_waiting and not self.stopping and self.spec is not None:
-            deps = {job.id: job.depends_on for job in self.spec.jobs}
             for root in self._inbox_waiting:  # a deferred inbox file can fire now
-                targets = downstream([root], deps)
+                targets = downstream([root], self.spec.dependencies)
                 if not trigger_pending(board.state(root)) and \
                         not any(board.state(t).status == Status.RUNNING for t in targets):
                     return False

@@ -85,7 +85,7 @@ def act(store: Store, spec: Any, job_id: str, action: str, *, reason: str | None
         if reason:
             base["reason"] = reason
         if action == "trigger":
-            targets = downstream([job_id], {j.id: j.depends_on for j in spec.jobs})
+            targets = downstream([job_id], spec.dependencies)
             busy = [t for t in targets if board.state(t).status == Status.RUNNING]
             if busy:
                 raise IllegalTransition(
