@@ -47,6 +47,7 @@ from jobdeck.agents.llm_call import CallResult, stream_call
 from jobdeck.agents.template import render, values_for
 from jobdeck.agents.validation import check_output
 from jobdeck.state.errors import AgentError
+from jobdeck.state.machine import EventType
 from jobdeck.state.redact import Redactor
 
 COOLDOWN_FILE = "cooldowns.json"
@@ -351,7 +352,7 @@ def _redactor(ctx: AttemptContext, settings: Settings) -> Redact:
 
 
 def _emit(ctx: AttemptContext, redact: Redact, what: str, model: str | None, reason: str, **extra: Any) -> None:
-    ctx.emit({"type": "progress", "what": what, "model": model, "reason": redact(reason), **extra})
+    ctx.emit({"type": EventType.PROGRESS, "what": what, "model": model, "reason": redact(reason), **extra})
 
 
 def _keep_invalid(ctx: AttemptContext) -> bytes:

@@ -12,9 +12,9 @@ from typing import TYPE_CHECKING, Any, cast
 from textual.binding import Binding
 from textual.screen import Screen
 
+from jobdeck.state.actions import ACTIONS, refusal
 from jobdeck.state.errors import JobdeckError
-from jobdeck.state.machine import Status, allowed
-from jobdeck.state.views import needs_approval
+from jobdeck.state.machine import Status
 
 from jobdeck.cockpit.confirm_screen import ConfirmScreen
 from jobdeck.cockpit.model import Delta
@@ -23,11 +23,8 @@ from jobdeck.cockpit.reason_screen import ReasonScreen
 if TYPE_CHECKING:
     from jobdeck.cockpit.app import CockpitApp
 
-#: Action name -> the event it appends (for enabling keys).
-EVENT_OF = {"approve": "approved", "reject": "rejected", "retry": "retried", "cancel_job": "cancelled",
-            "trigger": "triggered"}
-DONE_WORDS = {"approve": "approved", "reject": "rejected", "retry": "queued again", "cancel": "cancelled",
-              "pause": "paused", "resume": "resumed", "trigger": "triggered"}
+#: The screen's actions named otherwise than the operator action they take.
+OPERATOR_ACTION = {"cancel_job": "cancel"}
 
 
 class JobScreen(Screen[None]):
@@ -61,19 +58,15 @@ class JobScreen(Screen[None]):
     # -- enabling keys -----------------------------------------------------------
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action not in EVENT_OF and action not in ("pause",):
+        operator_action = ACTIONS.get(OPERATOR_ACTION.get(action, action))
+        if operator_action is None:
             return True
         job_id = self.selected_job_id()
         model = self.cockpit.model
         job = model.job(job_id) if job_id else None
         if job is None:
             return False
-        if action == "pause":
-            return True
-        state = model.state(job.id)
-        if action in ("approve", "reject") and state.status == Status.BACKLOG and not needs_approval(job):
-            return False
-        return allowed(state, EVENT_OF[action])
+        return refusal(operator_action, job, model.state(job.id)) is None
 
     # -- the keys ----------------------------------------------------------------
 
@@ -130,7 +123,7 @@ class JobScreen(Screen[None]):
         self.cockpit.sync()
         targets = sorted({record["job"] for record in records if "job" in record})
         also = f" (+{len(targets) - 1} downstream)" if len(targets) > 1 else ""
-        self.notify(f"{job_id} {DONE_WORDS.get(action, action)}{also}", timeout=3)
+        self.notify(f"{job_id} {ACTIONS[action].done}{also}", timeout=3)
         return True
 
     def _on_selected(self, then: Any) -> None:

@@ -214,7 +214,7 @@ class DeckModel:
         spec = self.spec
         jobs = spec.jobs if spec is not None else []
         self.order = {job.id: i for i, job in enumerate(jobs)}
-        self._dependents = dependents({job.id: job.depends_on for job in jobs})
+        self._dependents = dependents(spec.dependencies if spec is not None else {})
         delta.removed = set(self.cards) - set(self.order)
         for job_id in delta.removed:
             del self.cards[job_id]

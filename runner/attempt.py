@@ -32,7 +32,7 @@ from jobdeck.state.attempts import LEASE, LEGACY_LEASE, OUTPUT, RESULT, STDERR
 from jobdeck.state.crashpoint import crash_point
 from jobdeck.state.deck import Deck
 from jobdeck.state.errors import AgentError, JobdeckError, NotStarted
-from jobdeck.state.machine import JobState, Status
+from jobdeck.state.machine import EventType, JobState, Status
 from jobdeck.state.redact import Redactor
 
 @dataclass
@@ -202,15 +202,15 @@ def verdict(job: Any, claimed: Claimed, outcome: Outcome, reasons: list[str], no
     if outcome.ok:
         policy = job.review_policy
         if reasons and policy == "never":
-            return {**base, "type": "failed", "reason": "invalid_output", "reasons": reasons,
+            return {**base, "type": EventType.FAILED, "reason": "invalid_output", "reasons": reasons,
                     "message": "output failed validation and review is 'never'"}
         review = policy == "always" or bool(reasons)
-        event = {**base, "type": "succeeded", "review": review}
+        event = {**base, "type": EventType.SUCCEEDED, "review": review}
         if review:
             event["reason"] = "invalid output" if reasons else f"review required ({'risk ' + job.risk if job.review is None else 'review: always'})"
             event["reasons"] = reasons
         return event
-    event = {**base, "type": "failed", "reason": outcome.reason, "failure": outcome.failure.value if outcome.failure else None}
+    event = {**base, "type": EventType.FAILED, "reason": outcome.reason, "failure": outcome.failure.value if outcome.failure else None}
     if outcome.message:
         event["message"] = outcome.message
     if outcome.failure == Failure.TRANSIENT and claimed.tries < job.retry.max_attempts:
@@ -369,14 +369,14 @@ def not_started_event(claimed: Claimed, state: JobState, now: float, exc: BaseEx
             break
         streak += 1
     wait = min(RETRY_NOT_STARTED * 2 ** streak, MAX_NOT_STARTED_WAIT)
-    return {"type": "failed", "job": claimed.job_id, "token": claimed.token, "attempt": claimed.attempt,
+    return {"type": EventType.FAILED, "job": claimed.job_id, "token": claimed.token, "attempt": claimed.attempt,
             "reason": "not_started", "failure": "transient", "retry_at": now + wait,
             "message": f"the attempt could not be set up, nothing ran: {exc}"}
 
 
 def interrupted_event(job: Any, state: JobState, token: int, now: float, why: str) -> dict[str, Any]:
     """Event for an attempt whose runner stopped: retried only when the job is idempotent."""
-    event: dict[str, Any] = {"type": "interrupted", "job": state.job, "token": token, "reason": why}
+    event: dict[str, Any] = {"type": EventType.INTERRUPTED, "job": state.job, "token": token, "reason": why}
     if job is not None and job.idempotent and state.tries < job.retry.max_attempts:
         event["retry_at"] = now
     return event

@@ -13,7 +13,7 @@ from typing import Any
 from jobdeck.runner import cron
 from jobdeck.state.board import Board
 from jobdeck.state.graph import downstream
-from jobdeck.state.machine import JobState, Status
+from jobdeck.state.machine import EventType, JobState, Status
 
 
 def _busy(targets: Sequence[str], board: Board) -> bool:
@@ -25,7 +25,7 @@ def _cycle(job_id: str, targets: Sequence[str], source: str, runner_id: str,
     """``triggered`` events for ``targets``; ``head`` fields go on the fired job's own event."""
     events = []
     for target in targets:
-        event = {"type": "triggered", "job": target, "source": source, "root": job_id, "by": runner_id}
+        event = {"type": EventType.TRIGGERED, "job": target, "source": source, "root": job_id, "by": runner_id}
         if target == job_id:
             event.update(head)
         events.append(event)
@@ -42,9 +42,9 @@ def schedule_events(scheduled: Sequence[Any], deps: Mapping[str, Sequence[str]],
         if decision is None:
             continue
         if decision.action == "arm":
-            events.append({"type": "progress", "job": job.id, "what": "schedule_armed", "fire": decision.fire})
+            events.append({"type": EventType.PROGRESS, "job": job.id, "what": "schedule_armed", "fire": decision.fire})
         elif decision.action == "skip":
-            events.append({"type": "progress", "job": job.id, "what": "fire_skipped", "fire": decision.fire,
+            events.append({"type": EventType.PROGRESS, "job": job.id, "what": "fire_skipped", "fire": decision.fire,
                            "reason": "previous cycle still running"})
         else:
             events += _cycle(job.id, targets, "cron", runner_id,

@@ -43,7 +43,7 @@ from jobdeck.state.errors import LockTimeout
 from jobdeck.state.graph import downstream
 from jobdeck.state.heartbeat import INTERVAL as HEARTBEAT_INTERVAL
 from jobdeck.state.loader import SpecSource
-from jobdeck.state.machine import Status
+from jobdeck.state.machine import EventType, Status
 from jobdeck.state.redact import Redactor
 from jobdeck.state.views import is_ready
 
@@ -230,8 +230,8 @@ class Runner:
     def _fire_schedules(self, now: float) -> None:
         if not self.scheduled:
             return
-        deps = {job.id: job.depends_on for job in self.spec.jobs}
-        events = schedule_events(self.scheduled, deps, self.store.board, now, self.runner_id)  # type: ignore[union-attr]
+        events = schedule_events(self.scheduled, self.spec.dependencies, self.store.board,  # type: ignore[union-attr]
+                                 now, self.runner_id)
         if events:
             self._commit(events, now)
 
@@ -244,8 +244,7 @@ class Runner:
         self._inbox_waiting = set()
         if not found:
             return
-        deps = {job.id: job.depends_on for job in self.spec.jobs}
-        events, deferred = inbox_events(found, deps, board, self.runner_id)
+        events, deferred = inbox_events(found, self.spec.dependencies, board, self.runner_id)
         self._inbox_waiting = {job.id for job, key, _ in found if key in deferred}
         if deferred:
             self._inbox_due = True  # try again when the open cycle ends
@@ -366,7 +365,7 @@ class Runner:
         self.index.take(choose, lambda: self.capacity.full)
         if not chosen:
             return []
-        bodies = [{"type": "claimed", "job": job.id, "attempt": board.state(job.id).next_attempt,
+        bodies = [{"type": EventType.CLAIMED, "job": job.id, "attempt": board.state(job.id).next_attempt,
                    "runner": self.runner_id, "workspace": job.workspace, "pid": os.getpid()}
                   for job in chosen]
         records, refused = self.store.commit(bodies, now=now, strict=False, flush=False)  # type: ignore[union-attr]
@@ -428,7 +427,7 @@ class Runner:
             # step (e.g. the runner was stopped and the operator cancelled and retried the
             # job meanwhile): fencing would refuse our events, but only not starting the
             # program prevents a stale second run.
-            event = {"type": "failed", "job": job.id, "token": claimed.token, "reason": "cancelled"}
+            event = {"type": EventType.FAILED, "job": job.id, "token": claimed.token, "reason": "cancelled"}
             self.finished.append((claimed, event))
             self.wake.set()
             return
@@ -438,7 +437,7 @@ class Runner:
         except asyncio.CancelledError:
             why = self.cancel_why.get(job.id, "runner stopped")
             if why == "cancelled":
-                event = {"type": "failed", "job": job.id, "token": claimed.token, "reason": "cancelled"}
+                event = {"type": EventType.FAILED, "job": job.id, "token": claimed.token, "reason": "cancelled"}
             else:
                 event = interrupted_event(job, self.store.board.state(job.id), claimed.token,  # type: ignore[union-attr]
                                           self.clock(), why)
@@ -451,7 +450,7 @@ class Runner:
                     log.write(self.redactor.text(detail))
 
             _write_quietly(log_detail)
-            event = {"type": "failed", "job": job.id, "token": claimed.token, "reason": "runner_error",
+            event = {"type": EventType.FAILED, "job": job.id, "token": claimed.token, "reason": "runner_error",
                      "message": self.redactor.text(f"{type(exc).__name__}: {exc}")}
             _write_quietly(lambda: write_result(claimed, event, 0, self.clock()))
         self.finished.append((claimed, event))
@@ -504,9 +503,8 @@ class Runner:
             if state.status == Status.BACKLOG and state.not_before is not None:
                 return False
         if self._inbox_waiting and not self.stopping and self.spec is not None:
-            deps = {job.id: job.depends_on for job in self.spec.jobs}
             for root in self._inbox_waiting:  # a deferred inbox file can fire now
-                targets = downstream([root], deps)
+                targets = downstream([root], self.spec.dependencies)
                 if not trigger_pending(board.state(root)) and \
                         not any(board.state(t).status == Status.RUNNING for t in targets):
                     return False

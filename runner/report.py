@@ -8,17 +8,9 @@ import time
 from collections.abc import Mapping
 from typing import Any, TextIO
 
-_WORDS = {
-    "claimed": "started",
-    "succeeded": "succeeded",
-    "failed": "failed",
-    "interrupted": "interrupted",
-    "triggered": "triggered",
-    "cancelled": "cancelled",
-    "approved": "approved",
-    "rejected": "rejected",
-    "retried": "retried",
-}
+from jobdeck.state.actions import ACTION_OF_EVENT
+from jobdeck.state.machine import EventType
+
 _STYLE = {"started": "yellow", "succeeded": "green", "failed": "red", "interrupted": "magenta",
           "review": "magenta", "done": "green", "retry": "yellow", "spec_error": "red"}
 
@@ -81,30 +73,30 @@ class Reporter:
             return f"jobs.json is invalid, keeping the {record['keeping']}: {record['message']}", "red"
         if kind == "refused":
             return f"{job}: event refused: {record.get('message')}", "dim"
-        if kind == "claimed":
+        if kind == EventType.CLAIMED:
             return f"{job} started (attempt {record.get('attempt')})", "yellow"
-        if kind == "succeeded":
+        if kind == EventType.SUCCEEDED:
             if record.get("review"):
                 reasons = "; ".join(record.get("reasons") or []) or record.get("reason", "")
                 return f"{job} needs review: {reasons}", "magenta"
             return f"{job} done", "green"
-        if kind == "failed":
+        if kind == EventType.FAILED:
             why = record.get("message") or record.get("reason")
             if record.get("retry_at"):
                 wait = max(0.0, record["retry_at"] - record.get("ts", time.time()))
                 return f"{job} failed ({why}); retry in {wait:.1f}s", "yellow"
             return f"{job} failed: {why}", "red"
-        if kind == "interrupted":
+        if kind == EventType.INTERRUPTED:
             return f"{job} interrupted ({record.get('reason')})" + ("; will retry" if record.get("retry_at") else "; sent to review"), "magenta"
-        if kind == "progress":
+        if kind == EventType.PROGRESS:
             what = record.get("what")
             if what == "fire_skipped":
                 return f"{job}: schedule fire skipped ({record.get('reason')})", "dim"
             if what in ("retry", "fallback", "cooldown"):
                 return f"{job}: {what} {record.get('model', '')} ({record.get('reason', '')})", "dim"
             return None, None
-        word = _WORDS.get(str(kind))
-        if word and job:
+        action = ACTION_OF_EVENT.get(str(kind))
+        if action is not None and action.moves and job:  # a pause or resume moves nothing: no line
             by = record.get("by")
-            return f"{job} {word}" + (f" by {by}" if by else ""), None
+            return f"{job} {action.event}" + (f" by {by}" if by else ""), None
         return None, None

@@ -35,7 +35,7 @@ class ReadyIndex:
     def reset(self, spec: Any) -> None:
         """A new spec: everything is re-evaluated."""
         self.spec = spec
-        self._reverse = dependents({job.id: job.depends_on for job in spec.jobs})
+        self._reverse = dependents(spec.dependencies)
         self._place = {job.id: n for n, job in enumerate(spec.jobs)}
         self.ready.clear()
         self._heap.clear()

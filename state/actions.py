@@ -1,4 +1,4 @@
-"""Operator actions (approve, reject, retry, cancel, pause, resume, trigger) as events.
+"""Operator actions (approve, reject, retry, cancel, pause, resume, trigger): one table, applied as events.
 
 The CLI and the cockpit both call ``act``; it checks the action against the spec
 and the caught-up board under the lock, then appends one event per affected job,
@@ -10,23 +10,50 @@ from __future__ import annotations
 import getpass
 import socket
 from collections.abc import Mapping
-from typing import Any
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any
 
 from jobdeck.state.board import Board, Store
 from jobdeck.state.errors import IllegalTransition, UnknownJob
 from jobdeck.state.graph import downstream
-from jobdeck.state.machine import Status, allowed
+from jobdeck.state.machine import EventType, JobState, Status, allowed
 from jobdeck.state.views import needs_approval
 
-ACTIONS = {
-    "approve": "approved",
-    "reject": "rejected",
-    "retry": "retried",
-    "cancel": "cancelled",
-    "pause": "paused",
-    "resume": "resumed",
-    "trigger": "triggered",
-}
+if TYPE_CHECKING:
+    from jobdeck.state.spec import Job
+
+
+@dataclass(frozen=True, slots=True)
+class Action:
+    """One operator action: the event it appends, where it applies, how messages say it."""
+
+    name: str
+    """What the operator asks for: ``jobdeck retry``, ``act(..., "retry")``."""
+    event: EventType
+    """The event it appends to the log."""
+    statuses: frozenset[Status]
+    """The columns it applies to: the machine handles ``event`` from each of them and no other."""
+    done: str
+    """What the job is once it is done, for messages: "build queued again"."""
+    moves: bool = True
+    """Whether it can move a job to another column; pause and resume only set a flag."""
+
+
+#: Every operator action by name; the CLI, the cockpit and the runner's report read this table.
+ACTIONS: Mapping[str, Action] = MappingProxyType({action.name: action for action in (
+    Action("approve", EventType.APPROVED, frozenset({Status.REVIEW, Status.BACKLOG}), "approved"),
+    Action("reject", EventType.REJECTED, frozenset({Status.REVIEW, Status.BACKLOG}), "rejected"),
+    Action("retry", EventType.RETRIED, frozenset({Status.REVIEW, Status.FAILED, Status.DONE, Status.CANCELLED}),
+           "queued again"),
+    Action("cancel", EventType.CANCELLED, frozenset({Status.BACKLOG, Status.RUNNING, Status.REVIEW}), "cancelled"),
+    Action("pause", EventType.PAUSED, frozenset(Status), "paused", moves=False),
+    Action("resume", EventType.RESUMED, frozenset(Status), "resumed", moves=False),
+    Action("trigger", EventType.TRIGGERED, frozenset(Status) - {Status.RUNNING}, "triggered"),
+)})
+
+#: The action that appends each operator event.
+ACTION_OF_EVENT: Mapping[str, Action] = MappingProxyType({action.event: action for action in ACTIONS.values()})
 
 
 def operator() -> str:
@@ -49,7 +76,7 @@ def act(store: Store, spec: Any, job_id: str, action: str, *, reason: str | None
     job = spec.job(job_id)
     if job is None:
         raise UnknownJob(f"no job '{job_id}' in jobs.json", hint="see `jobdeck ls` for the ids")
-    event_type = ACTIONS[action]
+    event_type = ACTIONS[action].event
     who = by or operator()
 
     def decide(board: Board) -> list[dict[str, Any]]:
@@ -58,7 +85,7 @@ def act(store: Store, spec: Any, job_id: str, action: str, *, reason: str | None
         if reason:
             base["reason"] = reason
         if action == "trigger":
-            targets = downstream([job_id], {j.id: j.depends_on for j in spec.jobs})
+            targets = downstream([job_id], spec.dependencies)
             busy = [t for t in targets if board.state(t).status == Status.RUNNING]
             if busy:
                 raise IllegalTransition(
@@ -72,17 +99,29 @@ def act(store: Store, spec: Any, job_id: str, action: str, *, reason: str | None
                     event["inputs"] = dict(inputs)
                 events.append(event)
             return events
-        if action in ("approve", "reject") and state.status == Status.BACKLOG and not needs_approval(job):
-            raise IllegalTransition(
-                f"job '{job_id}' is in the backlog and needs no approval",
-                hint="approve/reject apply to jobs in review and to high-risk jobs before they run",
-            )
-        if not allowed(state, event_type):
-            raise IllegalTransition(
-                f"cannot {action} job '{job_id}': it is {state.status.value}"
-                + (" and already approved" if action == "approve" and state.approved else ""),
-            )
+        refused = refusal(ACTIONS[action], job, state)
+        if refused is not None:
+            raise refused
         return [{**base, "job": job_id}]
 
     records, _ = store.transact(decide, now=now)
     return records
+
+
+def refusal(action: Action, job: Job, state: JobState) -> IllegalTransition | None:
+    """Why ``action`` does not apply to ``job`` in ``state`` now, or None when it does.
+
+    The cockpit enables its keys by the same test ``act`` refuses by.
+    """
+    if action.event in (EventType.APPROVED, EventType.REJECTED) and state.status == Status.BACKLOG \
+            and not needs_approval(job):
+        return IllegalTransition(
+            f"job '{job.id}' is in the backlog and needs no approval",
+            hint="approve/reject apply to jobs in review and to high-risk jobs before they run",
+        )
+    if not allowed(state, action.event):
+        return IllegalTransition(
+            f"cannot {action.name} job '{job.id}': it is {state.status.value}"
+            + (" and already approved" if action.event == EventType.APPROVED and state.approved else ""),
+        )
+    return None

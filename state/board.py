@@ -23,7 +23,7 @@ from jobdeck.state.deck import Deck
 from jobdeck.state.errors import IllegalTransition, StateError
 from jobdeck.state.events import GENESIS, EventLog, Flush, grown_since
 from jobdeck.state.lock import DeckLock
-from jobdeck.state.machine import JobState, transition
+from jobdeck.state.machine import EventType, JobState, transition
 from jobdeck.state.redact import Redactor
 
 SNAPSHOT_FORMAT = 1
@@ -55,7 +55,7 @@ class Board:
             self.rejected.append((record.get("seq", -1), str(exc)))
             return None
         self.jobs[job] = new
-        if "file" in record and record["type"] == "triggered":
+        if "file" in record and record["type"] == EventType.TRIGGERED:
             self.files.add(record["file"])
         return new
 

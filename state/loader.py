@@ -332,7 +332,7 @@ def _check_semantics(spec: Any, text: str, where: str) -> None:
         if job.retry.max_delay < job.retry.delay:
             err("retry.max_delay is shorter than retry.delay", job.id, "retry")
     if not errors:
-        cycle = find_cycle({job.id: job.depends_on for job in spec.jobs})
+        cycle = find_cycle(spec.dependencies)
         if cycle:
             err("dependency cycle: " + " -> ".join(cycle), cycle[0], "depends_on",
                 "remove one of these dependencies")

@@ -26,6 +26,30 @@ class Status(StrEnum):
     CANCELLED = "cancelled"
 
 
+class EventType(StrEnum):
+    """What a record in events.jsonl says happened to a job.
+
+    A StrEnum, so a record carries its plain value on disk and a record read back
+    (a str) compares equal to the member.
+    """
+
+    # Written by a runner about an attempt.
+    CLAIMED = "claimed"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    INTERRUPTED = "interrupted"
+    # Appended by an operator (see OPERATOR_EVENTS and state/actions.py); a runner triggers too.
+    APPROVED = "approved"
+    REJECTED = "rejected"
+    RETRIED = "retried"
+    CANCELLED = "cancelled"
+    TRIGGERED = "triggered"
+    PAUSED = "paused"
+    RESUMED = "resumed"
+    # A note on the way (an LLM retry, a cron fire armed or skipped); the job stays where it is.
+    PROGRESS = "progress"
+
+
 OPEN = frozenset({Status.BACKLOG, Status.RUNNING, Status.REVIEW})
 COLUMNS = (Status.BACKLOG, Status.RUNNING, Status.REVIEW, Status.DONE, Status.FAILED)
 
@@ -272,33 +296,34 @@ B, R, V, D, F, C = (Status.BACKLOG, Status.RUNNING, Status.REVIEW, Status.DONE, 
 ANY = (B, R, V, D, F, C)
 
 #: (status, event type) -> handler. Anything missing is an illegal transition.
-TABLE: dict[tuple[Status, str], Handler] = {
-    (B, "claimed"): _claimed,
-    (R, "succeeded"): _succeeded,
-    (R, "failed"): _failed,
-    (R, "interrupted"): _interrupted,
-    (C, "succeeded"): _ended_after_cancel,
-    (C, "failed"): _ended_after_cancel,
-    (C, "interrupted"): _ended_after_cancel,
-    (V, "approved"): _approved,
-    (B, "approved"): _approved,
-    (V, "rejected"): _rejected,
-    (B, "rejected"): _rejected,
-    (V, "retried"): _retried,
-    (F, "retried"): _retried,
-    (D, "retried"): _retried,
-    (C, "retried"): _retried,
-    (B, "cancelled"): _cancelled,
-    (R, "cancelled"): _cancelled,
-    (V, "cancelled"): _cancelled,
-    **{(s, "triggered"): _triggered for s in (B, V, D, F, C)},
-    **{(s, "paused"): _paused for s in ANY},
-    **{(s, "resumed"): _resumed for s in ANY},
-    **{(s, "progress"): _noted for s in ANY},
+TABLE: dict[tuple[Status, EventType], Handler] = {
+    (B, EventType.CLAIMED): _claimed,
+    (R, EventType.SUCCEEDED): _succeeded,
+    (R, EventType.FAILED): _failed,
+    (R, EventType.INTERRUPTED): _interrupted,
+    (C, EventType.SUCCEEDED): _ended_after_cancel,
+    (C, EventType.FAILED): _ended_after_cancel,
+    (C, EventType.INTERRUPTED): _ended_after_cancel,
+    (V, EventType.APPROVED): _approved,
+    (B, EventType.APPROVED): _approved,
+    (V, EventType.REJECTED): _rejected,
+    (B, EventType.REJECTED): _rejected,
+    (V, EventType.RETRIED): _retried,
+    (F, EventType.RETRIED): _retried,
+    (D, EventType.RETRIED): _retried,
+    (C, EventType.RETRIED): _retried,
+    (B, EventType.CANCELLED): _cancelled,
+    (R, EventType.CANCELLED): _cancelled,
+    (V, EventType.CANCELLED): _cancelled,
+    **{(s, EventType.TRIGGERED): _triggered for s in (B, V, D, F, C)},
+    **{(s, EventType.PAUSED): _paused for s in ANY},
+    **{(s, EventType.RESUMED): _resumed for s in ANY},
+    **{(s, EventType.PROGRESS): _noted for s in ANY},
 }
 
 #: Event types an operator may append (from the CLI or the cockpit).
-OPERATOR_EVENTS = frozenset({"approved", "rejected", "retried", "cancelled", "triggered", "paused", "resumed"})
+OPERATOR_EVENTS = frozenset({EventType.APPROVED, EventType.REJECTED, EventType.RETRIED, EventType.CANCELLED,
+                             EventType.TRIGGERED, EventType.PAUSED, EventType.RESUMED})
 
 
 def transition(state: JobState, event: Event, now: float) -> JobState:
@@ -315,6 +340,6 @@ def allowed(state: JobState, event_type: str) -> bool:
     """Whether ``event_type`` applies to a job in ``state`` (for enabling actions)."""
     if (state.status, event_type) not in TABLE:
         return False
-    if event_type == "approved" and state.status == Status.BACKLOG:
+    if event_type == EventType.APPROVED and state.status == Status.BACKLOG:
         return not state.approved
     return True

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import re
+from functools import cached_property
 from typing import Annotated, Any, Literal
 
 # These models are built without pydantic plugins: looking for plugins reads the
@@ -306,14 +307,17 @@ class Spec(_Model):
         """The job with this id, or None."""
         return self.by_id.get(job_id)
 
-    @property
+    # cached_property writes the instance's __dict__ directly, which a frozen model allows, and pydantic
+    # leaves it out of fields, schema, dumps and equality; model_copy(update=...) would keep a stale value.
+    @cached_property
     def by_id(self) -> dict[str, Job]:
         """Jobs keyed by id (built once per spec)."""
-        cached = self.__dict__.get("_by_id")
-        if cached is None:
-            cached = {job.id: job for job in self.jobs}
-            object.__setattr__(self, "_by_id", cached)
-        return cached
+        return {job.id: job for job in self.jobs}
+
+    @cached_property
+    def dependencies(self) -> dict[str, list[str]]:
+        """Each job's id and the ids it depends on (built once per spec): the dependency graph."""
+        return {job.id: job.depends_on for job in self.jobs}
 
 
 def _attribute_docs() -> dict[str, dict[str, str]]:

@@ -52,3 +52,15 @@ def test_downstream_is_the_roots_and_everything_depending_on_them_in_order() -> 
 
 def test_dependents_reverses_edges() -> None:
     assert dependents({"a": [], "b": ["a"], "c": ["a"]}) == {"a": ["b", "c"], "b": [], "c": []}
+
+
+def test_the_spec_builds_its_dependency_graph_once_and_keeps_it_out_of_the_model() -> None:
+    from jobdeck.state.loader import parse_spec
+
+    raw = b'{"jobs": [{"id": "a", "command": ["true"]}, {"id": "b", "command": ["true"], "depends_on": ["a"]}]}'
+    spec = parse_spec(raw).spec
+    assert spec.dependencies == {"a": [], "b": ["a"]}
+    assert spec.dependencies is spec.dependencies
+    assert downstream(["a"], spec.dependencies) == ["a", "b"]
+    assert spec == parse_spec(raw).spec
+    assert "dependencies" not in spec.model_dump() and "by_id" not in spec.model_dump()

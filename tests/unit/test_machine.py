@@ -9,8 +9,10 @@ from typing import Any
 
 import pytest
 
+from jobdeck.state.actions import ACTION_OF_EVENT, ACTIONS, Action
 from jobdeck.state.errors import IllegalTransition, StaleToken
-from jobdeck.state.machine import OPERATOR_EVENTS, JobState, Status, allowed, transition
+from jobdeck.state.events import encode, record_hash
+from jobdeck.state.machine import OPERATOR_EVENTS, TABLE, EventType, JobState, Status, allowed, transition
 
 T0 = 1_700_000_000.0
 
@@ -182,6 +184,35 @@ def test_transitions_are_pure() -> None:
 def test_operator_events_apply_to_the_columns_an_operator_sees() -> None:
     assert {"approved", "rejected", "retried", "cancelled"} <= OPERATOR_EVENTS
     assert "claimed" not in OPERATOR_EVENTS and "succeeded" not in OPERATOR_EVENTS
+
+
+def test_every_event_type_the_machine_handles_is_an_event_type_member() -> None:
+    handled = [event_type for _, event_type in TABLE]
+    assert all(type(event_type) is EventType for event_type in handled)
+    assert set(handled) == set(EventType)
+    assert all(type(event_type) is EventType for event_type in OPERATOR_EVENTS)
+
+
+@pytest.mark.parametrize("event_type", list(EventType))
+def test_an_event_type_is_written_as_its_plain_value(event_type: EventType) -> None:
+    """A record built with a member is the same bytes, and the same hash, as one built with its string."""
+    member, plain = {"type": event_type, "job": "a"}, {"type": event_type.value, "job": "a"}
+    assert encode(member) == encode(plain) == f'{{"type":"{event_type.value}","job":"a"}}\n'.encode()
+    assert record_hash("0", member) == record_hash("0", plain)
+
+
+def test_every_operator_event_has_one_action_and_every_action_appends_one() -> None:
+    assert {action.event for action in ACTIONS.values()} == OPERATOR_EVENTS
+    assert {event_type: action.name for event_type, action in ACTION_OF_EVENT.items()} == \
+        {action.event: name for name, action in ACTIONS.items()}
+
+
+@pytest.mark.parametrize("action", list(ACTIONS.values()), ids=list(ACTIONS))
+def test_the_machine_handles_an_action_from_exactly_the_columns_the_table_claims(action: Action) -> None:
+    assert {status for status, event_type in TABLE if event_type == action.event} == action.statuses
+    moved = {status for status in action.statuses
+             if transition(in_status(status), ev(action.event, by="op"), T0 + 9).status != status}
+    assert bool(moved) == action.moves
 
 
 def test_pause_and_resume_override_and_survive_a_round_trip_through_json() -> None:
