@@ -20,14 +20,9 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from jobdeck.runner import cron
-from jobdeck.runner.attempt import (
-    Claimed,
-    interrupted_event,
-    not_started_event,
-    open_attempt,
-    run_attempt,
-    write_result,
-)
+from jobdeck.runner.attempt import Claimed, open_attempt
+from jobdeck.runner.attempt_events import interrupted_event, not_started_event, write_result
+from jobdeck.runner.attempt_run import run_attempt
 from jobdeck.runner.capacity import Capacity
 from jobdeck.runner.firing import inbox_events, schedule_events, trigger_pending
 from jobdeck.runner.heartbeat import INTERVAL as HEARTBEAT_INTERVAL
