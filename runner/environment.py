@@ -13,7 +13,8 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from jobdeck.agents.base import AttemptContext, OutputSink
+from jobdeck.agents.base import AttemptContext
+from jobdeck.agents.output_sink import OutputSink
 from jobdeck.runner.attempt import OUTPUT, STDERR, Claimed
 from jobdeck.state.deck import Deck
 from jobdeck.state.errors import AgentError
