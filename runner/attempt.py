@@ -18,7 +18,6 @@ from pathlib import Path
 from jobdeck.state.atomic import FILE_MODE, make_private_dir
 from jobdeck.state.deck import Deck
 from jobdeck.state.errors import JobdeckError
-from jobdeck.state.machine import JobState, Status
 
 RESULT = "result.json"
 OUTPUT = "output"
@@ -108,7 +107,3 @@ def lease_held(directory: Path) -> bool:
             os.close(fd)
         return False
     return False
-
-
-def is_running(state: JobState) -> bool:
-    return state.status == Status.RUNNING

@@ -45,7 +45,6 @@ from jobdeck.state.views import is_ready
 ORPHAN_CHECK = 2.0
 WATCH_AFTER = 0.05
 """Seconds without a wake-up after which the deck watcher is started (see ``Runner.run``)."""
-FINAL = frozenset({Status.DONE, Status.FAILED, Status.REVIEW, Status.CANCELLED})
 
 
 class Runner:

@@ -14,8 +14,7 @@ from jobdeck.runner.attempt import Claimed
 from jobdeck.runner.backoff import retry_delay
 
 
-def verdict(job: Any, claimed: Claimed, outcome: Outcome, reasons: list[str], now: float,
-            *, retry_after_floor: float | None = None) -> dict[str, Any]:
+def verdict(job: Any, claimed: Claimed, outcome: Outcome, reasons: list[str], now: float) -> dict[str, Any]:
     """The outcome event for an attempt: succeeded (done or review) or failed (retry or final)."""
     base: dict[str, Any] = {"job": job.id, "token": claimed.token, "attempt": claimed.attempt,
                             "exit_code": outcome.exit_code, "usage": outcome.usage, "cost": outcome.cost}

@@ -26,7 +26,6 @@ class Status(StrEnum):
     CANCELLED = "cancelled"
 
 
-OPEN = frozenset({Status.BACKLOG, Status.RUNNING, Status.REVIEW})
 COLUMNS = (Status.BACKLOG, Status.RUNNING, Status.REVIEW, Status.DONE, Status.FAILED)
 
 
