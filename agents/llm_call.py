@@ -22,8 +22,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from jobdeck.agents.base import OutputSink
 from jobdeck.agents.failures import ProviderFailure, classify
+from jobdeck.agents.output_sink import OutputSink
 
 
 #: A timer firing later than this (seconds) means the event loop was busy, not the stream idle.

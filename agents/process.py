@@ -16,8 +16,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from jobdeck.agents.base import AttemptContext, OutputSink
+from jobdeck.agents.base import AttemptContext
 from jobdeck.agents.child import PIPE, Child
+from jobdeck.agents.output_sink import OutputSink
 from jobdeck.state.errors import AgentError, NotStarted
 
 

@@ -68,9 +68,10 @@ async def direct(url: str, jobs: int, concurrency: int) -> int:
 
 
 async def agent(url: str, jobs: int, concurrency: int, deck: Path, prefix: str) -> int:
-    from jobdeck.agents.base import AttemptContext, OutputSink
+    from jobdeck.agents.base import AttemptContext
     from jobdeck.agents.breaker import Breaker
     from jobdeck.agents.llm import LLMAgent
+    from jobdeck.agents.output_sink import OutputSink
     from jobdeck.state.redact import Redactor
     from jobdeck.state.spec import Spec
 

@@ -91,11 +91,6 @@ class CardTable(DataTable[CardCell]):
         """Cards shown in this column, including those still being added after a rebuild."""
         return min(LIMIT, len(self._all))
 
-    @property
-    def total_count(self) -> int:
-        """Cards that belong in this column, shown or past LIMIT."""
-        return len(self._all)
-
     # -- incremental changes -----------------------------------------------------
 
     def put(self, cell: CardCell) -> None:

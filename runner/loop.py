@@ -20,14 +20,9 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from jobdeck.runner import cron
-from jobdeck.runner.attempt import (
-    Claimed,
-    interrupted_event,
-    not_started_event,
-    open_attempt,
-    run_attempt,
-    write_result,
-)
+from jobdeck.runner.attempt import Claimed, open_attempt
+from jobdeck.runner.attempt_events import interrupted_event, not_started_event, write_result
+from jobdeck.runner.attempt_run import run_attempt
 from jobdeck.runner.capacity import Capacity
 from jobdeck.runner.firing import inbox_events, schedule_events, trigger_pending
 from jobdeck.runner.heartbeat import HeartbeatWriter
@@ -35,6 +30,7 @@ from jobdeck.runner.inbox import InboxScanner
 from jobdeck.runner.recovery import orphaned_events
 from jobdeck.runner.selection import ReadyIndex
 from jobdeck.runner.watcher import DeckWatcher
+from jobdeck.runner.write_pause import WritePause, write_quietly
 from jobdeck.state.attempts import STDERR
 from jobdeck.state.board import Board, Store, open_store
 from jobdeck.state.crashpoint import crash_point
@@ -48,10 +44,8 @@ from jobdeck.state.redact import Redactor
 from jobdeck.state.views import is_ready
 
 ORPHAN_CHECK = 2.0
-WRITE_RETRY = 1.0
 WATCH_AFTER = 0.05
 """Seconds without a wake-up after which the deck watcher is started (see ``Runner.run``)."""
-FINAL = frozenset({Status.DONE, Status.FAILED, Status.REVIEW, Status.CANCELLED})
 
 
 class Runner:
@@ -91,7 +85,7 @@ class Runner:
         self.heartbeat: HeartbeatWriter | None = None
         self.spec_error_reported: str | None = None
         self._next_orphan_check = 0.0
-        self._write_retry_at = 0.0
+        self.writes = WritePause(self.report, self._resync)
         self._inbox_waiting: set[str] = set()
         self._inbox_due = True
         self._watcher: DeckWatcher | None = None
@@ -119,7 +113,7 @@ class Runner:
         if self.heartbeat is not None:
             self.heartbeat.stop()
         if self.store is not None:
-            _write_quietly(self.store.write_snapshot)  # only a cache: rebuilt from the log
+            write_quietly(self.store.write_snapshot)  # only a cache: rebuilt from the log
             self.store.close()
 
     def _apply_spec(self) -> None:
@@ -167,13 +161,13 @@ class Runner:
             self._apply_spec()
         self._absorb(self.store.refresh())
         self._cancel_revoked()
-        if self.spec is not None and now >= self._write_retry_at:
+        if self.spec is not None and not self.writes.paused(now):
             try:
                 self._fire_schedules(now)
                 self._fire_inbox()
                 self._recover_orphans(now)
             except OSError as exc:  # nothing was stored; the board was re-read
-                self._on_write_error(exc, now)
+                self.writes.failed(exc, now)
         await self._settle(now)
         if self.heartbeat is not None:
             self.heartbeat.beat(sorted(self.claims), now)
@@ -272,7 +266,7 @@ class Runner:
         may_claim = self.spec is not None and not self.stopping
         if not self.finished and not self.progress and (not may_claim or self.capacity.full):
             return
-        if now < self._write_retry_at:
+        if self.writes.paused(now):
             return  # the last write failed (disk full, read-only): wait before trying again
         with store.lock:
             self._absorb(store.refresh())
@@ -295,9 +289,10 @@ class Runner:
             except OSError as exc:  # nothing of the batch was stored; the board was re-read
                 for claimed, _ in prepared:
                     claimed.release()
-                self._write_failed(exc, now, unflushed)
+                self._keep_unrecorded(unflushed)
+                self.writes.failed(exc, now)
                 return
-            failing = bool(self._write_retry_at)
+            failing = self.writes.failing
             if claims:
                 crash_point("claim.after_flush")
             if ended:
@@ -306,8 +301,7 @@ class Runner:
             if opened:
                 crash_point("claim.after_open")
             if failing and len(opened) == len(claims):  # the log and attempt directories are writable again
-                self._write_retry_at = 0.0
-                self.report({"type": "write_resumed"})
+                self.writes.resumed()
         for claimed in ended:
             claimed.release()  # the outcome is durable: the attempt may be recovered by anyone
         if ended:
@@ -318,8 +312,7 @@ class Runner:
             job = self.spec.job(claimed.job_id)
             self.tasks[claimed.job_id] = asyncio.get_running_loop().create_task(self._attempt(job, claimed))
 
-    def _write_failed(self, exc: OSError, now: float,
-                      unflushed: tuple[list[tuple[Claimed, dict[str, Any]]], list[dict[str, Any]]]) -> None:
+    def _keep_unrecorded(self, unflushed: tuple[list[tuple[Claimed, dict[str, Any]]], list[dict[str, Any]]]) -> None:
         """Nothing of the batch was stored (the board was re-read): keep the ended attempts to retry.
 
         Their leases stay held, so no recovery marks them interrupted meanwhile; their
@@ -330,16 +323,11 @@ class Runner:
         self.progress = progress + self.progress
         for claimed, _ in finished:
             self.claims[claimed.job_id] = claimed
-        self._on_write_error(exc, now)
 
-    def _on_write_error(self, exc: OSError, now: float) -> None:
-        """Report a failed write once per streak, pause writing, and resync with the re-read board."""
+    def _resync(self) -> None:
+        """After a failed write: running jobs, readiness and capacity as the re-read board has them."""
         store = self.store
         assert store is not None
-        if not self._write_retry_at:
-            self.report({"type": "write_error", "message": str(exc),
-                         "next": "starting nothing new; retrying every second"})
-        self._write_retry_at = now + WRITE_RETRY
         self.running_ids = {j for j, st in store.board.jobs.items() if st.status == Status.RUNNING}
         if self.spec is not None:
             self.index.reset(self.spec)
@@ -404,7 +392,7 @@ class Runner:
         if error is not None:
             state = self.store.board.state(job_id)  # type: ignore[union-attr]
             self.finished.append((claimed, not_started_event(claimed, state, now, error)))
-            self._on_write_error(error, now)  # the log took the claim but the deck refuses files: pause claiming
+            self.writes.failed(error, now)  # the log took the claim but the deck refuses files: pause claiming
             return False
         self.ran.add(job_id)
         self.index.touch([job_id])
@@ -441,7 +429,7 @@ class Runner:
             else:
                 event = interrupted_event(job, self.store.board.state(job.id), claimed.token,  # type: ignore[union-attr]
                                           self.clock(), why)
-            _write_quietly(lambda: write_result(claimed, event, 0, self.clock()))
+            write_quietly(lambda: write_result(claimed, event, 0, self.clock()))
         except Exception as exc:  # a bug in jobdeck, not the job: record it, keep the runner alive
             detail = "".join(traceback.format_exception(exc))
 
@@ -449,10 +437,10 @@ class Runner:
                 with open(claimed.directory / STDERR, "a") as log:
                     log.write(self.redactor.text(detail))
 
-            _write_quietly(log_detail)
+            write_quietly(log_detail)
             event = {"type": EventType.FAILED, "job": job.id, "token": claimed.token, "reason": "runner_error",
                      "message": self.redactor.text(f"{type(exc).__name__}: {exc}")}
-            _write_quietly(lambda: write_result(claimed, event, 0, self.clock()))
+            write_quietly(lambda: write_result(claimed, event, 0, self.clock()))
         self.finished.append((claimed, event))
         self.wake.set()
 
@@ -482,8 +470,8 @@ class Runner:
             times.append(self._next_orphan_check)
         if self.inbox.unsettled():
             times.append(now + 0.2)
-        if self._write_retry_at:
-            times.append(self._write_retry_at)
+        if self.writes.failing:
+            times.append(self.writes.retry_at)
         if self._poll:
             times.append(now + 1.0)
         if self.heartbeat is not None and not self.once:
@@ -609,11 +597,4 @@ class Runner:
             task.cancel()
         self.wake.set()
 
-
-def _write_quietly(write: Callable[[], None]) -> None:
-    """Run a write whose loss is safe (result.json, diagnostics): a full disk must not kill the attempt's task."""
-    try:
-        write()
-    except OSError:
-        pass
 

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from jobdeck.runner.attempt import interrupted_event, lease_held, read_result
+from jobdeck.runner.attempt import lease_held
+from jobdeck.runner.attempt_events import interrupted_event, read_result
 from jobdeck.state.board import Board
 from jobdeck.state.deck import Deck
 from jobdeck.state.machine import Status

@@ -4,7 +4,7 @@ One JSON record per line. Each record carries ``seq``, ``ts``, ``type``, the
 ``prev`` hash (of the record before it) and its own ``hash`` over its body, so
 an edited, removed or reordered record is detected by ``verify``. Records are
 appended under the deck lock and fsynced before they count; several records
-written in one ``append`` share one fsync (group commit). A torn last line left
+written in one ``flush`` share one fsync (group commit). A torn last line left
 by a crash is ignored by readers and cut off by the next writer.
 """
 
@@ -25,7 +25,6 @@ if TYPE_CHECKING:  # imported on the first write (~4 ms): `ls --json` from the c
     from concurrent.futures import Future, ThreadPoolExecutor
 
 GENESIS = "0" * 32
-_ENVELOPE = ("hash",)
 _syncer: ThreadPoolExecutor | None = None
 
 
@@ -108,16 +107,6 @@ class EventLog:
             self.seq = record.get("seq", self.seq)
             self.last_hash = record.get("hash", self.last_hash)
         self.offset += end + 1
-        return records
-
-    def append(self, bodies: list[dict[str, Any]], now: float) -> list[dict[str, Any]]:
-        """Seal and durably append ``bodies`` as one batch; return the stored records.
-
-        The caller holds the deck lock and has called ``read_new`` under it, so
-        ``seq`` and ``last_hash`` are those of the true last record.
-        """
-        records = self.seal(bodies, now)
-        self.flush()
         return records
 
     def seal(self, bodies: list[dict[str, Any]], now: float) -> list[dict[str, Any]]:

@@ -50,7 +50,6 @@ class EventType(StrEnum):
     PROGRESS = "progress"
 
 
-OPEN = frozenset({Status.BACKLOG, Status.RUNNING, Status.REVIEW})
 COLUMNS = (Status.BACKLOG, Status.RUNNING, Status.REVIEW, Status.DONE, Status.FAILED)
 
 

@@ -25,9 +25,10 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the repo root, for tests.fixtures
 
-from jobdeck.agents.base import Failure, Outcome, OutputSink  # noqa: E402
+from jobdeck.agents.base import Failure, Outcome  # noqa: E402
 from jobdeck.agents.breaker import Breaker  # noqa: E402
 from jobdeck.agents.llm import LLMAgent  # noqa: E402
+from jobdeck.agents.output_sink import OutputSink  # noqa: E402
 from jobdeck.agents.registry import Registry  # noqa: E402
 from jobdeck.agents.validation import check_output  # noqa: E402
 from jobdeck.state.errors import AgentError  # noqa: E402

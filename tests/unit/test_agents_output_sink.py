@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from jobdeck.agents.base import OutputSink
+from jobdeck.agents.output_sink import OutputSink
 from jobdeck.state.redact import Redactor
 
 SECRET = "sk-secret-0123456789"

@@ -224,7 +224,8 @@ def test_pause_and_resume_override_and_survive_a_round_trip_through_json() -> No
 
 def test_an_attempt_that_never_started_gives_its_try_back_and_waits_longer_each_time() -> None:
     """A deck that refuses files for a while must not use up a job's tries: nothing ran."""
-    from jobdeck.runner.attempt import MAX_NOT_STARTED_WAIT, Claimed, not_started_event
+    from jobdeck.runner.attempt import Claimed
+    from jobdeck.runner.attempt_events import MAX_NOT_STARTED_WAIT, not_started_event
 
     state, waits = claimed(), []
     ran = transition(state, ev("failed", token=7, reason="exit 1", retry_at=T0 + 1), T0 + 1)

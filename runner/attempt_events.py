@@ -1,0 +1,118 @@
+"""Outcome events of attempts that get no verdict (not started, interrupted), and result.json, which keeps one.
+
+An attempt that could not be set up (``not_started_event``) or whose runner
+stopped (``interrupted_event``) gets its outcome here rather than from a verdict.
+``result.json`` is written last in the attempt directory, atomically, and carries
+the outcome event, so recovery can record it if the runner died before appending it.
+"""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from jobdeck.runner.attempt import Claimed
+from jobdeck.state.atomic import FILE_MODE
+from jobdeck.state.attempts import RESULT
+from jobdeck.state.machine import EventType, JobState
+
+RETRY_NOT_STARTED = 1.0
+"""Seconds before an attempt that could not be set up is tried again (nothing ran)..."""
+MAX_NOT_STARTED_WAIT = 60.0
+"""...doubled for each such attempt in a row, up to this."""
+
+
+def not_started_event(claimed: Claimed, state: JobState, now: float, exc: BaseException) -> dict[str, Any]:
+    """Outcome of an attempt whose directory or files could not be set up: transient, retried soon.
+
+    Nothing ran, so it does not use up one of the job's tries (the state machine
+    gives it back), however long the deck refuses files; the waits grow instead,
+    so a deck that stays read-only does not fill the log.
+    """
+    streak = 0
+    for attempt in reversed(state.attempts[:-1]):  # the last one is this attempt
+        if attempt.reason != "not_started":
+            break
+        streak += 1
+    wait = min(RETRY_NOT_STARTED * 2 ** streak, MAX_NOT_STARTED_WAIT)
+    return {"type": EventType.FAILED, "job": claimed.job_id, "token": claimed.token, "attempt": claimed.attempt,
+            "reason": "not_started", "failure": "transient", "retry_at": now + wait,
+            "message": f"the attempt could not be set up, nothing ran: {exc}"}
+
+
+def interrupted_event(job: Any, state: JobState, token: int, now: float, why: str) -> dict[str, Any]:
+    """Event for an attempt whose runner stopped: retried only when the job is idempotent."""
+    event: dict[str, Any] = {"type": EventType.INTERRUPTED, "job": state.job, "token": token, "reason": why}
+    if job is not None and job.idempotent and state.tries < job.retry.max_attempts:
+        event["retry_at"] = now
+    return event
+
+
+def write_result(claimed: Claimed, event: Mapping[str, Any], output_bytes: int, ended: float) -> None:
+    """result.json, last: the completion marker with the outcome event inside.
+
+    The file gets its name only once its content is written (an unnamed
+    O_TMPFILE, then linked), so it is never seen empty or cut off, even when
+    the deck turns full or read-only halfway. Not renamed over anything and not
+    fsynced: the outcome event in the log is the durable record; result.json
+    only lets recovery record an outcome whose event never reached the log.
+    Where the file system has no O_TMPFILE it is written in place, and a reader
+    treats a torn one as no result (the attempt is then "interrupted"), which is safe.
+    """
+    record = {"job": claimed.job_id, "attempt": claimed.attempt, "token": claimed.token,
+              "started": claimed.started, "ended": ended, "output_bytes": output_bytes,
+              "event": dict(event)}
+    data = json.dumps(record).encode()
+    path = claimed.directory / RESULT
+    try:
+        fd = os.open(claimed.directory, os.O_TMPFILE | os.O_WRONLY | os.O_CLOEXEC, FILE_MODE)
+    except OSError as exc:
+        if exc.errno not in (errno.EOPNOTSUPP, errno.EISDIR, errno.EINVAL):
+            raise
+        _write_in_place(path, data)
+        return
+    try:
+        _write_all(fd, data, path)
+        try:
+            _link(fd, path)
+        except FileExistsError:  # left by an attempt whose claim a crash took back: this one counts
+            path.unlink()
+            _link(fd, path)
+    finally:
+        os.close(fd)
+
+
+def _link(fd: int, path: Path) -> None:
+    """Give the unnamed file ``fd`` the name ``path`` (linkat with AT_SYMLINK_FOLLOW on its /proc link;
+    a src_dir_fd makes os.link use linkat, which an absolute source path ignores)."""
+    os.link(f"/proc/self/fd/{fd}", path, src_dir_fd=fd, follow_symlinks=True)
+
+
+def _write_in_place(path: Path, data: bytes) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, FILE_MODE)
+    try:
+        _write_all(fd, data, path)
+    except OSError:
+        path.unlink(missing_ok=True)  # a full disk leaves an empty or cut-off file: no result is clearer
+        raise
+    finally:
+        os.close(fd)
+
+
+def _write_all(fd: int, data: bytes, path: Path) -> None:
+    if os.write(fd, data) != len(data):
+        raise OSError(errno.ENOSPC, f"short write to {path}")
+
+
+def read_result(directory: Path) -> dict[str, Any] | None:
+    """The outcome event stored in result.json, if the file is complete."""
+    try:
+        record = json.loads((directory / RESULT).read_bytes())
+    except (OSError, ValueError):
+        return None
+    event = record.get("event") if isinstance(record, dict) else None
+    return event if isinstance(event, dict) else None

@@ -1,0 +1,90 @@
+"""One attempt run to its end: context, agent, output validation, verdict, result.json.
+
+The runner awaits ``run_attempt`` in a task of its own per attempt; every step
+that is not the agent's own work lives in the module it names (``environment``,
+``verdict``, ``attempt_events``), so this one reads as the attempt's timeline.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from jobdeck.agents.base import Failure, Outcome
+from jobdeck.runner.attempt import Claimed
+from jobdeck.runner.attempt_events import not_started_event, write_result
+from jobdeck.runner.environment import build_context
+from jobdeck.runner.verdict import verdict
+from jobdeck.state.crashpoint import crash_point
+from jobdeck.state.deck import Deck
+from jobdeck.state.errors import AgentError, NotStarted
+from jobdeck.state.redact import Redactor
+
+
+async def run_attempt(deck: Deck, spec: Any, job: Any, claimed: Claimed, board: Any,
+                      redactor: Redactor, emit: Callable[[Mapping[str, Any]], None],
+                      environ: Mapping[str, str] | None = None,
+                      clock: Callable[[], float] = time.time) -> dict[str, Any]:
+    """Run the attempt to its end and return its outcome event (result.json written)."""
+    from jobdeck.agents.registry import agent_for
+
+    environ = os.environ if environ is None else environ
+    output_bytes = 0
+    pid = None
+    try:
+        agent, agent_spec = agent_for(job, spec)
+        try:
+            ctx = build_context(deck, spec, job, agent_spec, claimed, board, redactor, emit, environ)
+        except OSError as exc:  # e.g. the output file cannot be created on a full or read-only deck
+            raise NotStarted(str(exc)) from exc
+        try:
+            outcome = await agent.run(ctx)
+        finally:
+            ctx.output.close()
+            output_bytes, pid = ctx.output.bytes_written, ctx.pid
+        reasons: list[str] = []
+        if outcome.ok and (job.validate_ is not None or job.output == "json"):
+            from jobdeck.agents.validation import check_output
+
+            # a validator command may take a while: keep the event loop free
+            reasons = await asyncio.to_thread(check_output, job, ctx.output.path, ctx.env, ctx.redactor)
+    except AgentError as exc:
+        outcome = Outcome.failed("agent_error", Failure.PERSISTENT, redactor.text(str(exc)))
+        reasons = []
+    except NotStarted as exc:
+        return not_started_event(claimed, board.state(job.id), clock(), exc)
+    event = verdict(job, claimed, outcome, reasons, clock())
+    event["output_bytes"] = output_bytes
+    if pid is not None:
+        event["pid"] = pid
+    _results().submit(_write_result_quietly, claimed, event, output_bytes, clock())
+    return event
+
+
+_results_pool: ThreadPoolExecutor | None = None
+
+
+def _results() -> ThreadPoolExecutor:
+    """The thread that writes result.json files, off the path from a child's exit to its outcome's commit.
+
+    Safe in any order with the commit: once the outcome is in the log, recovery
+    never looks at the attempt again; before, result.json either exists whole
+    (O_TMPFILE) and is recorded, or not, and the attempt is `interrupted`, as if
+    the runner had died a moment sooner. The pool's thread is joined at exit.
+    """
+    global _results_pool
+    if _results_pool is None:
+        _results_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="jobdeck-results")
+    return _results_pool
+
+
+def _write_result_quietly(claimed: Claimed, event: Mapping[str, Any], output_bytes: int, ended: float) -> None:
+    try:
+        write_result(claimed, event, output_bytes, ended)
+    except OSError:
+        return  # e.g. a full disk: the outcome still goes to the log, which is the durable record
+    crash_point("complete.after_result")

@@ -1,0 +1,42 @@
+"""The verdict on an attempt the agent saw through: its outcome event, from the agent's Outcome.
+
+The agent only says how its work ended; whether that makes the job done, sent to
+review, retried after a backoff or failed for good is the job's policy (review,
+retry), applied here in one pure function.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from jobdeck.agents.base import Failure, Outcome
+from jobdeck.runner.attempt import Claimed
+from jobdeck.runner.backoff import retry_delay
+from jobdeck.state.machine import EventType
+
+
+def verdict(job: Any, claimed: Claimed, outcome: Outcome, reasons: list[str], now: float) -> dict[str, Any]:
+    """The outcome event for an attempt: succeeded (done or review) or failed (retry or final)."""
+    base: dict[str, Any] = {"job": job.id, "token": claimed.token, "attempt": claimed.attempt,
+                            "exit_code": outcome.exit_code, "usage": outcome.usage, "cost": outcome.cost}
+    if outcome.model:
+        base["model"] = outcome.model
+    base = {k: v for k, v in base.items() if v is not None}
+    if outcome.ok:
+        policy = job.review_policy
+        if reasons and policy == "never":
+            return {**base, "type": EventType.FAILED, "reason": "invalid_output", "reasons": reasons,
+                    "message": "output failed validation and review is 'never'"}
+        review = policy == "always" or bool(reasons)
+        event = {**base, "type": EventType.SUCCEEDED, "review": review}
+        if review:
+            event["reason"] = "invalid output" if reasons else f"review required ({'risk ' + job.risk if job.review is None else 'review: always'})"
+            event["reasons"] = reasons
+        return event
+    event = {**base, "type": EventType.FAILED, "reason": outcome.reason, "failure": outcome.failure.value if outcome.failure else None}
+    if outcome.message:
+        event["message"] = outcome.message
+    if outcome.failure == Failure.TRANSIENT and claimed.tries < job.retry.max_attempts:
+        delay = retry_delay(job.retry, claimed.tries, retry_after=outcome.retry_after)
+        event["retry_at"] = now + delay
+    return {k: v for k, v in event.items() if v is not None}
