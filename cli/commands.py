@@ -372,7 +372,7 @@ def cmd_trigger(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from jobdeck.runner.command import run_command
+    from jobdeck.cli.run import run_command
 
     return run_command(_deck(args), args)
 

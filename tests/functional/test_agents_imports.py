@@ -10,11 +10,12 @@ ROOT = Path(__file__).resolve().parents[2]
 
 PROBE = """
 import sys
-import agents, agents.base, agents.registry, agents.llm, agents.llm_call, agents.presets
-import jobdeck.agents.validation, agents.breaker, agents.failures, agents.shell
+import jobdeck.agents, jobdeck.agents.base, jobdeck.agents.registry, jobdeck.agents.llm, jobdeck.agents.llm_call
+import jobdeck.agents.presets, jobdeck.agents.validation, jobdeck.agents.breaker, jobdeck.agents.failures
+import jobdeck.agents.shell
 from jobdeck.state.spec import Spec
 spec = Spec.model_validate({"jobs": [{"id": "a", "model": "openai/x", "prompt": "hi"}]})
-agent, _ = agents.registry.agent_for(spec.jobs[0], spec)
+agent, _ = jobdeck.agents.registry.agent_for(spec.jobs[0], spec)
 assert type(agent).__name__ == "LLMAgent"
 heavy = sorted(name for name in ("litellm", "openai", "textual", "jsonschema") if name in sys.modules)
 print(",".join(heavy))
@@ -22,6 +23,6 @@ print(",".join(heavy))
 
 
 def test_agents_import_without_litellm() -> None:
-    result = subprocess.run([sys.executable, "-c", PROBE], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    result = subprocess.run([sys.executable, "-c", PROBE], cwd=ROOT.parent, capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == ""

@@ -8,7 +8,7 @@ import os
 
 import pytest
 
-from jobdeck.runner.report import Reporter
+from jobdeck.cli.report import Reporter
 
 RECORD = {"type": "succeeded", "job": "fetch", "seq": 3, "ts": 0.0, "review": False}
 

@@ -11,12 +11,8 @@ from typing import Any, TextIO
 from jobdeck.state.actions import ACTION_OF_EVENT
 from jobdeck.state.machine import EventType
 
-_STYLE = {"started": "yellow", "succeeded": "green", "failed": "red", "interrupted": "magenta",
-          "review": "magenta", "done": "green", "retry": "yellow", "spec_error": "red"}
-
-
 class Reporter:
-    """Prints runner events for people (plain or coloured) or scripts (--json)."""
+    """Prints runner events for people (one plain line each) or scripts (--json)."""
 
     def __init__(self, *, json_lines: bool = False, quiet: bool = False, stream: TextIO | None = None) -> None:
         self.json_lines = json_lines

@@ -9,7 +9,7 @@ import sys
 from typing import Any
 
 from jobdeck.runner.loop import Runner
-from jobdeck.runner.report import Reporter
+from jobdeck.cli.report import Reporter
 from jobdeck.state.deck import Deck
 from jobdeck.state.errors import JobdeckError
 from jobdeck.state.loader import SpecSource
