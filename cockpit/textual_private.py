@@ -10,7 +10,8 @@ and ``textual._two_way_dict``), so no other cockpit module touches them, and
 tests/unit/test_textual_private.py fails when one of them is gone, changes its
 signature or stops behaving as relied on here.
 
-Checked against Textual 8.2.8 (pyproject.toml allows 8.x only).
+Checked against Textual 8.2.8 (the whole test suite) and 8.0.0 (the cockpit's
+tests and the guard); pyproject.toml allows 8.x only.
 """
 
 from __future__ import annotations
