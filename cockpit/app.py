@@ -93,7 +93,7 @@ class CockpitApp(App[None]):
         self._stop_watch: asyncio.Event | None = None
 
     def get_default_screen(self) -> Screen:
-        return BoardScreen(self.model)
+        return BoardScreen(self.model, self.operator)
 
     def on_mount(self) -> None:
         if self.model.ready:
@@ -155,6 +155,10 @@ class CockpitApp(App[None]):
     def _deck_changed(self) -> None:
         self.sync()
 
+    @on(JobScreen.Acted)
+    def _acted(self) -> None:
+        self.sync()
+
     @on(WatchFailed)
     def _watch_failed(self, message: WatchFailed) -> None:
         self.notify(f"file watching stopped ({message.error}); checking every second instead",
@@ -191,17 +195,19 @@ class CockpitApp(App[None]):
             self.notify("still reading the deck; a moment", severity="warning", timeout=2)
         return not self.model.ready
 
-    def open_detail(self, job_id: str) -> None:
+    @on(JobScreen.OpenDetail)
+    def open_detail(self, message: JobScreen.OpenDetail) -> None:
         from jobdeck.cockpit.detail_screen import DetailScreen
 
-        if not self._still_loading() and self.model.job(job_id) is not None:
-            self.push_screen(DetailScreen(self.model, job_id, live=self.watching))
+        if not self._still_loading() and self.model.job(message.job_id) is not None:
+            self.push_screen(DetailScreen(self.model, self.operator, message.job_id, live=self.watching))
 
+    @on(JobScreen.OpenReview)
     def open_review(self) -> None:
         from jobdeck.cockpit.review_screen import ReviewScreen
 
         if not self._still_loading() and not isinstance(self.screen, ReviewScreen):
-            self.push_screen(ReviewScreen(self.model, live=self.watching))
+            self.push_screen(ReviewScreen(self.model, self.operator, live=self.watching))
 
     def action_help(self) -> None:
         from jobdeck.cockpit.help_screen import HelpScreen
@@ -209,6 +215,7 @@ class CockpitApp(App[None]):
         if not isinstance(self.screen, HelpScreen):
             self.push_screen(HelpScreen())
 
+    @on(JobScreen.NewJob)
     def new_job(self) -> None:
         from jobdeck.cockpit.new_job_screen import NewJobScreen
 
@@ -217,7 +224,7 @@ class CockpitApp(App[None]):
                 self.sync()
                 self.notify(f"added job {job_id} to jobs.json", timeout=3)
 
-        self.push_screen(NewJobScreen(), added)
+        self.push_screen(NewJobScreen(self.operator), added)
 
     async def action_quit(self) -> None:
         if self._stop_watch is not None:
@@ -239,6 +246,7 @@ class CockpitApp(App[None]):
         else:
             save()
 
+    @on(JobScreen.EditSpec)
     def edit_spec(self) -> None:
         """Edit jobs.json in $EDITOR (suspended), validated and installed like `jobdeck edit`."""
         SpecEditor(self, self.model.deck, on_installed=self.sync).start()
