@@ -29,7 +29,7 @@ from jobdeck.cockpit.board_screen import BoardScreen
 from jobdeck.cockpit.fast_start import last_cards, previewed_jobs, save_board
 from jobdeck.cockpit.job_commands import JobCommands
 from jobdeck.cockpit.job_screen import JobScreen
-from jobdeck.cockpit.model import DeckModel
+from jobdeck.cockpit.model import DeckModel, Delta
 from jobdeck.cockpit.operations import Operator
 from jobdeck.cockpit.spec_editor import SpecEditor
 from jobdeck.cockpit.watcher import changes, deck_targets
@@ -135,9 +135,7 @@ class CockpitApp(App[None]):
             return
         delta = self.model.adopt(message.model)
         self.model.read_heartbeats()
-        for screen in self.screen_stack:
-            if isinstance(screen, JobScreen):
-                screen.deck_changed(delta)
+        self._broadcast(delta)
         self._start_watching()
         self.sync()
         self._save_first_cards()
@@ -171,9 +169,7 @@ class CockpitApp(App[None]):
             return
         delta = self.model.refresh()
         self.model.read_heartbeats()
-        for screen in self.screen_stack:
-            if isinstance(screen, JobScreen):
-                screen.deck_changed(delta)
+        self._broadcast(delta)
 
     def _tick(self) -> None:
         self._ticks += 1
@@ -181,12 +177,18 @@ class CockpitApp(App[None]):
         if full:
             delta = self.model.retime()
             if delta:
-                for screen in self.screen_stack:
-                    if isinstance(screen, JobScreen):
-                        screen.deck_changed(delta)
-        for screen in self.screen_stack:
-            if isinstance(screen, JobScreen):
-                screen.tick(full)
+                self._broadcast(delta)
+        for screen in self._job_screens():
+            screen.tick(full)
+
+    def _broadcast(self, delta: Delta) -> None:
+        """Hand a change of the model to every open job screen, so the ones under the top one keep up too."""
+        for screen in self._job_screens():
+            screen.deck_changed(delta)
+
+    def _job_screens(self) -> list[JobScreen]:
+        """The open screens that show jobs, bottom to top."""
+        return [screen for screen in self.screen_stack if isinstance(screen, JobScreen)]
 
     # -- screens -------------------------------------------------------------------
 
