@@ -29,7 +29,7 @@ from jobdeck.cockpit.board_screen import BoardScreen
 from jobdeck.cockpit.fast_start import last_cards, previewed_jobs, save_board
 from jobdeck.cockpit.job_commands import JobCommands
 from jobdeck.cockpit.job_screen import JobScreen
-from jobdeck.cockpit.model import DeckModel
+from jobdeck.cockpit.model import DeckModel, Delta
 from jobdeck.cockpit.operations import Operator
 from jobdeck.cockpit.spec_editor import SpecEditor
 from jobdeck.cockpit.watcher import changes, deck_targets
@@ -93,7 +93,7 @@ class CockpitApp(App[None]):
         self._stop_watch: asyncio.Event | None = None
 
     def get_default_screen(self) -> Screen:
-        return BoardScreen(self.model)
+        return BoardScreen(self.model, self.operator)
 
     def on_mount(self) -> None:
         if self.model.ready:
@@ -135,9 +135,7 @@ class CockpitApp(App[None]):
             return
         delta = self.model.adopt(message.model)
         self.model.read_heartbeats()
-        for screen in self.screen_stack:
-            if isinstance(screen, JobScreen):
-                screen.deck_changed(delta)
+        self._broadcast(delta)
         self._start_watching()
         self.sync()
         self._save_first_cards()
@@ -155,6 +153,10 @@ class CockpitApp(App[None]):
     def _deck_changed(self) -> None:
         self.sync()
 
+    @on(JobScreen.Acted)
+    def _acted(self) -> None:
+        self.sync()
+
     @on(WatchFailed)
     def _watch_failed(self, message: WatchFailed) -> None:
         self.notify(f"file watching stopped ({message.error}); checking every second instead",
@@ -167,9 +169,7 @@ class CockpitApp(App[None]):
             return
         delta = self.model.refresh()
         self.model.read_heartbeats()
-        for screen in self.screen_stack:
-            if isinstance(screen, JobScreen):
-                screen.deck_changed(delta)
+        self._broadcast(delta)
 
     def _tick(self) -> None:
         self._ticks += 1
@@ -177,12 +177,18 @@ class CockpitApp(App[None]):
         if full:
             delta = self.model.retime()
             if delta:
-                for screen in self.screen_stack:
-                    if isinstance(screen, JobScreen):
-                        screen.deck_changed(delta)
-        for screen in self.screen_stack:
-            if isinstance(screen, JobScreen):
-                screen.tick(full)
+                self._broadcast(delta)
+        for screen in self._job_screens():
+            screen.tick(full)
+
+    def _broadcast(self, delta: Delta) -> None:
+        """Hand a change of the model to every open job screen, so the ones under the top one keep up too."""
+        for screen in self._job_screens():
+            screen.deck_changed(delta)
+
+    def _job_screens(self) -> list[JobScreen]:
+        """The open screens that show jobs, bottom to top."""
+        return [screen for screen in self.screen_stack if isinstance(screen, JobScreen)]
 
     # -- screens -------------------------------------------------------------------
 
@@ -191,17 +197,19 @@ class CockpitApp(App[None]):
             self.notify("still reading the deck; a moment", severity="warning", timeout=2)
         return not self.model.ready
 
-    def open_detail(self, job_id: str) -> None:
+    @on(JobScreen.OpenDetail)
+    def open_detail(self, message: JobScreen.OpenDetail) -> None:
         from jobdeck.cockpit.detail_screen import DetailScreen
 
-        if not self._still_loading() and self.model.job(job_id) is not None:
-            self.push_screen(DetailScreen(self.model, job_id, live=self.watching))
+        if not self._still_loading() and self.model.job(message.job_id) is not None:
+            self.push_screen(DetailScreen(self.model, self.operator, message.job_id, live=self.watching))
 
+    @on(JobScreen.OpenReview)
     def open_review(self) -> None:
         from jobdeck.cockpit.review_screen import ReviewScreen
 
         if not self._still_loading() and not isinstance(self.screen, ReviewScreen):
-            self.push_screen(ReviewScreen(self.model, live=self.watching))
+            self.push_screen(ReviewScreen(self.model, self.operator, live=self.watching))
 
     def action_help(self) -> None:
         from jobdeck.cockpit.help_screen import HelpScreen
@@ -209,6 +217,7 @@ class CockpitApp(App[None]):
         if not isinstance(self.screen, HelpScreen):
             self.push_screen(HelpScreen())
 
+    @on(JobScreen.NewJob)
     def new_job(self) -> None:
         from jobdeck.cockpit.new_job_screen import NewJobScreen
 
@@ -217,7 +226,7 @@ class CockpitApp(App[None]):
                 self.sync()
                 self.notify(f"added job {job_id} to jobs.json", timeout=3)
 
-        self.push_screen(NewJobScreen(), added)
+        self.push_screen(NewJobScreen(self.operator), added)
 
     async def action_quit(self) -> None:
         if self._stop_watch is not None:
@@ -239,6 +248,7 @@ class CockpitApp(App[None]):
         else:
             save()
 
+    @on(JobScreen.EditSpec)
     def edit_spec(self) -> None:
         """Edit jobs.json in $EDITOR (suspended), validated and installed like `jobdeck edit`."""
         SpecEditor(self, self.model.deck, on_installed=self.sync).start()

@@ -14,6 +14,7 @@ from jobdeck.cockpit.filter_bar import FilterBar
 from jobdeck.cockpit.job_screen import JobScreen
 from jobdeck.cockpit.key_hints import KeyHints
 from jobdeck.cockpit.model import DeckModel, Delta
+from jobdeck.cockpit.operations import Operator
 from jobdeck.cockpit.spec_banner import SpecBanner
 from jobdeck.cockpit.status_bar import StatusBar
 
@@ -35,9 +36,8 @@ class BoardScreen(JobScreen):
         Binding("escape", "clear_filter", "clear filter", show=False),
     ]
 
-    def __init__(self, model: DeckModel) -> None:
-        super().__init__(id="board-screen")
-        self.model = model
+    def __init__(self, model: DeckModel, operator: Operator) -> None:
+        super().__init__(model, operator, id="board-screen")
         self.board = Board(model, id="board")
         self._filter_timer = None
 
@@ -82,20 +82,20 @@ class BoardScreen(JobScreen):
     def action_open(self) -> None:
         job_id = self.selected_job_id()
         if job_id is not None:
-            self.cockpit.open_detail(job_id)
+            self.post_message(self.OpenDetail(job_id))
 
     @on(DataTable.RowSelected)
     def _row_selected(self, event: DataTable.RowSelected) -> None:
         event.stop()
         if event.row_key.value is not None:
-            self.cockpit.open_detail(event.row_key.value)
+            self.post_message(self.OpenDetail(event.row_key.value))
 
     @on(DataTable.RowHighlighted)
     def _row_highlighted(self) -> None:
         self.refresh_bindings()
 
     def action_review(self) -> None:
-        self.cockpit.open_review()
+        self.post_message(self.OpenReview())
 
     def action_toggle_cancelled(self) -> None:
         self.board.show_cancelled = not self.board.show_cancelled

@@ -187,7 +187,7 @@ class CardCell:
         return lines
 
     def strip(self, look: tuple[object, ...]) -> Strip | None:
-        """A line of this card as the table drew it for ``look`` (see CardTable._render_line)."""
+        """A line of this card as the table drew it for ``look`` (see textual_private.HeaderlessTable)."""
         return self._strips.get(look) if self._strips is not None else None
 
     def keep_strip(self, look: tuple[object, ...], strip: Strip) -> None:

@@ -6,7 +6,9 @@ that changed in place is redrawn at once); ``settle`` then brings the rows in li
 with the window in one pass per delta: the rows that left go in one removal
 (DataTable's ``remove_row`` renumbers every row, so a hundred single removals
 cost a hundred times that), the newcomers are added in order. The table is only
-rebuilt wholesale when a filter or a spec reload changes most of it.
+rebuilt wholesale when a filter or a spec reload changes most of it. The
+shortcuts through DataTable's private members (removing many rows at once,
+keeping drawn lines on the cards) live in cockpit/textual_private.py.
 """
 
 from __future__ import annotations
@@ -14,19 +16,15 @@ from __future__ import annotations
 from bisect import bisect_left, bisect_right, insort
 from collections.abc import Iterable
 
-from rich.style import Style
 from textual.binding import Binding
 from textual.coordinate import Coordinate
 from textual.events import Resize
-from textual.geometry import Region
-from textual.strip import Strip
-from textual._two_way_dict import TwoWayDict
-from textual.widgets import DataTable
-from textual.widgets.data_table import CellKey, RowKey
+from textual.widgets.data_table import RowKey
 
 from jobdeck.state.views import Card
 
 from jobdeck.cockpit.card_cell import HEIGHT, CardCell, clock_text
+from jobdeck.cockpit.textual_private import HeaderlessTable
 
 COLUMN = "card"
 FIRST_ROWS = 40
@@ -38,7 +36,7 @@ LIMIT = 1000
 per change is linear in its rows, which at 7,000+ rows cost more than the update."""
 
 
-class CardTable(DataTable[CardCell]):
+class CardTable(HeaderlessTable[CardCell]):
     """The cards of one column, in the column's order, with a row cursor."""
 
     BINDINGS = [
@@ -50,12 +48,8 @@ class CardTable(DataTable[CardCell]):
         Binding("right,l", "screen.column(1)", "column right", show=False),
     ]
 
-    _style_epoch = 0
-    """Bumped when the table's styles change: lines kept on cells are drawn again."""
-
     def __init__(self, *, id: str | None = None, keep_newest: bool = False) -> None:
-        super().__init__(cursor_type="row", show_header=False, zebra_stripes=True,
-                         cell_padding=1, id=id)
+        super().__init__(cursor_type="row", zebra_stripes=True, cell_padding=1, id=id)
         self.add_column("", width=10, key=COLUMN)
         self.keep_newest = keep_newest
         """Past LIMIT, show the last cards in order (history columns) rather than the first."""
@@ -66,7 +60,6 @@ class CardTable(DataTable[CardCell]):
         self._dirty = False
         self._needs_sort = False
         self._filling = False
-        self._line_style: Style | None = None
 
     # -- what is shown -----------------------------------------------------------
 
@@ -136,7 +129,7 @@ class CardTable(DataTable[CardCell]):
         selected = self.selected_id
         window = self._window()
         wanted = {job_id for _, job_id in window}
-        self._remove_rows([key for key in self.rows if key.value not in wanted])
+        self.remove_rows([key for key in self.rows if key.value not in wanted])
         covered = len(window)
         if self._filling and self.row_count:  # rows past the last one shown wait for fill_chunk
             covered = bisect_right(window, self._last_row())
@@ -155,34 +148,6 @@ class CardTable(DataTable[CardCell]):
     def _last_row(self) -> tuple[tuple[object, ...], str]:
         key = self.coordinate_to_cell_key(Coordinate(self.row_count - 1, 0)).row_key
         return self.get_cell(key, COLUMN).order, key.value or ""
-
-    def _remove_rows(self, keys: list[RowKey]) -> None:
-        """Remove these rows in one pass.
-
-        DataTable.remove_row renumbers every row after the one it removes (linear in
-        the rows), so a column that loses a hundred cards in one delta would pay a
-        hundred times; this does the renumbering once, on the same fields as
-        remove_row does (Textual 1.x to 8.x).
-        """
-        if len(keys) <= 2:
-            for key in keys:
-                self.remove_row(key)
-            return
-        gone = set(keys)
-        locations = self._row_locations
-        kept = [key for key in (locations.get_key(i) for i in range(self.row_count)) if key not in gone]
-        self._require_update_dimensions = True
-        self.check_idle()
-        self._row_locations = TwoWayDict({key: index for index, key in enumerate(kept)})
-        for key in gone:
-            for column_key in self._data[key]:
-                self._updated_cells.discard(CellKey(key, column_key))
-            del self.rows[key]
-            del self._data[key]
-        self.cursor_coordinate = self.cursor_coordinate
-        self.hover_coordinate = self.hover_coordinate
-        self._update_count += 1
-        self.refresh(layout=True)
 
     def replace_all(self, cells: Iterable[CardCell]) -> None:
         """Show exactly ``cells`` (a rebuild: first paint, filters, spec reloads).
@@ -242,46 +207,9 @@ class CardTable(DataTable[CardCell]):
 
     # -- drawing -------------------------------------------------------------------
 
-    def notify_style_update(self) -> None:
-        super().notify_style_update()
-        self._style_epoch += 1
-
-    def render_lines(self, crop: Region) -> list[Strip]:
-        self._line_style = self.rich_style  # a walk up the DOM: once per paint, not once per line
-        try:
-            return super().render_lines(crop)
-        finally:
-            self._line_style = None
-
-    def render_line(self, y: int) -> Strip:
-        # DataTable.render_line without a header or fixed rows (this table has neither).
-        scroll_x, scroll_y = self.scroll_offset
-        style = self._line_style if self._line_style is not None else self.rich_style
-        return self._render_line(y + scroll_y, scroll_x, scroll_x + self.size.width, style)
-
-    def _render_line(self, y: int, x1: int, x2: int, base_style: Style) -> Strip:
-        """A line of a card, drawn once per look and kept on its cell.
-
-        DataTable forgets every drawn line on any change to the table, and drawing one
-        costs a dozen style lookups up the DOM; under a stream of changes the cards on
-        screen are mostly the same ones, shifted. A line's look depends only on its
-        card, its place in the card, stripe parity, cursor and hover, crop, width and
-        the table's styles, so that is what it is kept by.
-        """
-        offsets = self._y_offsets
-        if not 0 <= y < len(offsets):
-            return super()._render_line(y, x1, x2, base_style)
-        row_key, line_no = offsets[y]
-        row = self._row_locations.get(row_key)
-        cell: CardCell = self.get_cell(row_key, COLUMN)
-        look = (line_no, row % 2, self.show_cursor and self.cursor_row == row,
-                self._show_hover_cursor and self.hover_row == row, x1, x2, self.size.width,
-                self.columns[COLUMN].width, base_style, self._pseudo_class_state, self._style_epoch)  # type: ignore[index]
-        strip = cell.strip(look)
-        if strip is None:
-            strip = super()._render_line(y, x1, x2, base_style)
-            cell.keep_strip(look, strip)
-        return strip
+    def line_keeper(self, row_key: RowKey) -> CardCell:
+        """A card keeps its drawn lines on its cell, so they go when the card changes."""
+        return self.get_cell(row_key, COLUMN)
 
     # -- layout ------------------------------------------------------------------
 

@@ -12,6 +12,7 @@ from jobdeck.cockpit.job_details import details, heading
 from jobdeck.cockpit.job_screen import JobScreen
 from jobdeck.cockpit.key_hints import KeyHints
 from jobdeck.cockpit.model import DeckModel, Delta
+from jobdeck.cockpit.operations import Operator
 from jobdeck.cockpit.output_tail import OutputTail
 
 
@@ -23,9 +24,8 @@ class DetailScreen(JobScreen):
         Binding("o", "focus_output", "output", show=False),
     ]
 
-    def __init__(self, model: DeckModel, job_id: str, *, live: bool = True) -> None:
-        super().__init__(classes="detail-screen")
-        self.model = model
+    def __init__(self, model: DeckModel, operator: Operator, job_id: str, *, live: bool = True) -> None:
+        super().__init__(model, operator, classes="detail-screen")
         self.job_id = job_id
         self.tail = OutputTail(id="detail-tail", live=live)
 

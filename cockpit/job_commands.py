@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 from functools import partial
-from typing import TYPE_CHECKING, cast
 
 from textual.command import Hit, Hits, Provider
 
-if TYPE_CHECKING:
-    from jobdeck.cockpit.app import CockpitApp
+from jobdeck.cockpit.job_screen import JobScreen
 
 MAX_HITS = 40
 """Hits offered per query: enough to pick from, few enough for a 10,000-job deck."""
@@ -18,14 +16,18 @@ class JobCommands(Provider):
     """Open a job's detail from the palette."""
 
     async def search(self, query: str) -> Hits:
-        app = cast("CockpitApp", self.app)
+        # The palette may be opened over a dialog: the cards come from the job screen beneath.
+        screen = next((s for s in reversed(self.app.screen_stack) if isinstance(s, JobScreen)), None)
+        if screen is None:
+            return
         matcher = self.matcher(query)
         found = 0
-        for card in list(app.model.cards.values()):
+        for card in list(screen.model.cards.values()):
             text = f"open {card.id}" + (f"  {card.title}" if card.title != card.id else "")
             score = matcher.match(text)
             if score > 0:
-                yield Hit(score, matcher.highlight(text), partial(app.open_detail, card.id), text=text,
+                open_detail = partial(self.app.post_message, JobScreen.OpenDetail(card.id))
+                yield Hit(score, matcher.highlight(text), open_detail, text=text,
                           help=f"{card.column.value}: spec, attempts, output, chain of work")
                 found += 1
                 if found >= MAX_HITS:

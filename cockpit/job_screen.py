@@ -3,13 +3,16 @@
 Board, detail and review screens subclass ``JobScreen`` and say which job is
 selected; the keys here turn into events through ``Operator.act`` (attributed
 to the cockpit). Destructive actions ask first; refusals become error toasts.
+What only the app can do (open a screen, edit jobs.json, refresh every screen)
+is asked for with the messages below, so no screen imports the app.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, cast
+from typing import Any
 
 from textual.binding import Binding
+from textual.message import Message
 from textual.screen import Screen
 
 from jobdeck.state.actions import ACTIONS, refusal
@@ -17,11 +20,9 @@ from jobdeck.state.errors import JobdeckError
 from jobdeck.state.machine import Status
 
 from jobdeck.cockpit.confirm_screen import ConfirmScreen
-from jobdeck.cockpit.model import Delta
+from jobdeck.cockpit.model import DeckModel, Delta
+from jobdeck.cockpit.operations import Operator
 from jobdeck.cockpit.reason_screen import ReasonScreen
-
-if TYPE_CHECKING:
-    from jobdeck.cockpit.app import CockpitApp
 
 #: The screen's actions named otherwise than the operator action they take.
 OPERATOR_ACTION = {"cancel_job": "cancel"}
@@ -41,9 +42,30 @@ class JobScreen(Screen[None]):
         Binding("n", "new_job", "new job", show=False),
     ]
 
-    @property
-    def cockpit(self) -> CockpitApp:
-        return cast("CockpitApp", self.app)
+    class Acted(Message):
+        """An operator key appended events: the app shows them on every screen now."""
+
+    class OpenDetail(Message):
+        """Open a job's detail screen."""
+
+        def __init__(self, job_id: str) -> None:
+            super().__init__()
+            self.job_id = job_id
+
+    class OpenReview(Message):
+        """Open the review queue."""
+
+    class EditSpec(Message):
+        """Edit jobs.json in $EDITOR."""
+
+    class NewJob(Message):
+        """Open the new-job form."""
+
+    def __init__(self, model: DeckModel, operator: Operator, *, id: str | None = None,
+                 classes: str | None = None) -> None:
+        super().__init__(id=id, classes=classes)
+        self.model = model
+        self.operator = operator
 
     def selected_job_id(self) -> str | None:
         """The job the keys act on (None: nothing selected)."""
@@ -62,7 +84,7 @@ class JobScreen(Screen[None]):
         if operator_action is None:
             return True
         job_id = self.selected_job_id()
-        model = self.cockpit.model
+        model = self.model
         job = model.job(job_id) if job_id else None
         if job is None:
             return False
@@ -80,7 +102,7 @@ class JobScreen(Screen[None]):
         self._on_selected(lambda job_id: self.run_job_action(job_id, "trigger"))
 
     def action_pause(self) -> None:
-        self._on_selected(lambda job_id: self.run_job_action(job_id, self.cockpit.operator.pause_action(job_id)))
+        self._on_selected(lambda job_id: self.run_job_action(job_id, self.operator.pause_action(job_id)))
 
     def action_cancel_job(self) -> None:
         def ask(job_id: str) -> None:
@@ -88,7 +110,7 @@ class JobScreen(Screen[None]):
                 if yes:
                     self.run_job_action(job_id, "cancel")
 
-            running = self.cockpit.model.state(job_id).status == Status.RUNNING
+            running = self.model.state(job_id).status == Status.RUNNING
             self.app.push_screen(ConfirmScreen(
                 f"Cancel job {job_id}?",
                 detail="Its running process group will be terminated." if running else
@@ -108,19 +130,19 @@ class JobScreen(Screen[None]):
         self._on_selected(ask)
 
     def action_edit(self) -> None:
-        self.cockpit.edit_spec()
+        self.post_message(self.EditSpec())
 
     def action_new_job(self) -> None:
-        self.cockpit.new_job()
+        self.post_message(self.NewJob())
 
     def run_job_action(self, job_id: str, action: str, *, reason: str | None = None) -> bool:
         """Append the action's event; show a refusal as an error toast, never a traceback."""
         try:
-            records = self.cockpit.operator.act(job_id, action, reason=reason)
+            records = self.operator.act(job_id, action, reason=reason)
         except JobdeckError as exc:
             self.notify(str(exc), title=f"cannot {action}", severity="error")
             return False
-        self.cockpit.sync()
+        self.post_message(self.Acted())
         targets = sorted({record["job"] for record in records if "job" in record})
         also = f" (+{len(targets) - 1} downstream)" if len(targets) > 1 else ""
         self.notify(f"{job_id} {ACTIONS[action].done}{also}", timeout=3)

@@ -11,6 +11,8 @@ from textual.widgets import Button, Input, Label, Select, Static
 
 from jobdeck.state.errors import JobdeckError
 
+from jobdeck.cockpit.operations import Operator, job_from_form
+
 FIELDS = (
     ("id", "id", "letters, digits, . _ - (required)"),
     ("title", "title", "short human title"),
@@ -28,6 +30,10 @@ class NewJobScreen(ModalScreen[str | None]):
     """Dismissed with the new job's id once it is in jobs.json; errors stay on the form."""
 
     BINDINGS = [Binding("escape", "close", "cancel"), Binding("ctrl+s", "add", "add job")]
+
+    def __init__(self, operator: Operator) -> None:
+        super().__init__()
+        self.operator = operator
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="new-job", classes="dialog"):
@@ -64,13 +70,8 @@ class NewJobScreen(ModalScreen[str | None]):
             self.dismiss(None)
 
     def action_add(self) -> None:
-        from jobdeck.cockpit.app import CockpitApp
-        from jobdeck.cockpit.operations import job_from_form
-
-        app = self.app
-        assert isinstance(app, CockpitApp)
         try:
-            job_id = app.operator.add_job(job_from_form(self.values()))
+            job_id = self.operator.add_job(job_from_form(self.values()))
         except JobdeckError as exc:
             self.query_one("#form-error", Static).update(Text(str(exc), "red"))
             return

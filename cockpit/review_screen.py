@@ -18,6 +18,7 @@ from jobdeck.cockpit.job_details import t
 from jobdeck.cockpit.job_screen import JobScreen
 from jobdeck.cockpit.key_hints import KeyHints
 from jobdeck.cockpit.model import DeckModel, Delta
+from jobdeck.cockpit.operations import Operator
 from jobdeck.cockpit.output_tail import OutputTail
 from jobdeck.cockpit.sanitize import inert
 from jobdeck.cockpit.timefmt import age
@@ -66,9 +67,8 @@ class ReviewScreen(JobScreen):
         Binding("k", "cursor(-1)", show=False),
     ]
 
-    def __init__(self, model: DeckModel, *, live: bool = True) -> None:
-        super().__init__(classes="review-screen")
-        self.model = model
+    def __init__(self, model: DeckModel, operator: Operator, *, live: bool = True) -> None:
+        super().__init__(model, operator, classes="review-screen")
         self.items: list[Waiting] = []
         self.tail = OutputTail(id="review-tail", live=live, placeholder="(no output)")
 
@@ -170,7 +170,7 @@ class ReviewScreen(JobScreen):
     def action_open(self) -> None:
         job_id = self.selected_job_id()
         if job_id is not None:
-            self.cockpit.open_detail(job_id)
+            self.post_message(self.OpenDetail(job_id))
 
     def action_cursor(self, step: int) -> None:
         (self.queue.action_cursor_down if step > 0 else self.queue.action_cursor_up)()

@@ -170,11 +170,11 @@ async def test_works_at_80x24(deck) -> None:
 
 def test_building_the_app_does_not_import_litellm(deck) -> None:
     code = (
-        "import sys; from cockpit.app import make_app; make_app(sys.argv[1], watch=False); "
+        "import sys; from jobdeck.cockpit.app import make_app; make_app(sys.argv[1], watch=False); "
         "assert 'litellm' not in sys.modules, 'litellm imported'; print('ok')"
     )
     result = subprocess.run([sys.executable, "-c", code, str(deck.root)], capture_output=True, text=True,
-                            cwd=Path(__file__).resolve().parents[2], timeout=60)
+                            cwd=deck.root, timeout=60)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "ok"
 
