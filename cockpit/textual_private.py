@@ -5,8 +5,8 @@ changes, and two of DataTable's own paths cost too much there: removing rows one
 by one, and drawing every line again after any change. The shortcuts around them
 read and write DataTable's private members (``_row_locations``, ``_data``,
 ``_updated_cells``, ``_update_count``, ``_require_update_dimensions``,
-``_y_offsets``, ``_show_hover_cursor``, ``_pseudo_class_state``, ``_render_line``
-and ``textual._two_way_dict``), so no other cockpit module touches them, and
+``_y_offsets``, ``_show_hover_cursor``, ``_pseudo_class_state``, ``_render_line``,
+``textual._two_way_dict``, and rich's ``Style._meta``), so no other cockpit module touches them, and
 tests/unit/test_textual_private.py fails when one of them is gone, changes its
 signature or stops behaving as relied on here.
 
@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections.abc import Collection
 from typing import Protocol, TypeVar
 
+from rich.segment import Segment
 from rich.style import Style
 from textual._two_way_dict import TwoWayDict
 from textual.geometry import Region
@@ -135,4 +136,25 @@ class HeaderlessTable(DataTable[CellType]):
         if strip is None:
             strip = super()._render_line(y, x1, x2, base_style)
             keeper.keep_strip(look, strip)
+        elif _row_meta(strip) not in (row, None):
+            # DataTable writes each cell's row index into its segments' meta (clicks and
+            # hover read it); a line kept from before the row moved names the old index.
+            strip = _with_row_meta(strip, row)
+            keeper.keep_strip(look, strip)
         return strip
+
+
+def _row_meta(strip: Strip) -> object:
+    """The row index DataTable wrote into a drawn line's mouse metadata (None if it wrote none)."""
+    for segment in strip:
+        if segment.style is not None and segment.style._meta:  # rich's serialised meta: skip the decode when empty
+            return segment.style.meta.get("row")
+    return None
+
+
+def _with_row_meta(strip: Strip, row: int | None) -> Strip:
+    """``strip`` with every segment's metadata naming ``row``; text, styles and other metadata unchanged."""
+    moved = Style.from_meta({"row": row})
+    return Strip([Segment(segment.text, segment.style + moved, segment.control)
+                  if segment.style is not None and segment.style._meta else segment for segment in strip],
+                 strip.cell_length)

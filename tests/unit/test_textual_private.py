@@ -124,7 +124,7 @@ def layout(table: DataTable[str]) -> dict[str, object]:
 
 
 def looks(strip: Strip) -> list[tuple[str, Style | None]]:
-    """A line's text and styles, without the mouse metadata (see the xfail test below)."""
+    """A line's text and styles, without the mouse metadata (see the moved-by-two-rows test below)."""
     return [(segment.text, segment.style.clear_meta_and_links() if segment.style else None) for segment in strip]
 
 
@@ -150,6 +150,7 @@ async def test_the_private_fields_are_there_on_a_live_table() -> None:
         assert isinstance(table._update_count, int) and isinstance(table._require_update_dimensions, bool)
         assert isinstance(table._show_hover_cursor, bool)
         assert table._pseudo_class_state is not None  # set by DataTable.render_lines
+        assert Style.from_meta({"row": 1})._meta and not Style(bold=True)._meta  # rich: meta, serialised
         assert table._y_offsets == [(RowKey(f"r{n}"), line) for n in range(ROWS) for line in range(HEIGHT)]
 
 
@@ -242,12 +243,11 @@ async def test_render_line_draws_what_datatable_render_line_does() -> None:
 
 
 @pytest.mark.anyio
-@pytest.mark.xfail(strict=True, reason="a kept line keeps the mouse metadata (row index) of where it was drawn")
 async def test_a_kept_line_moved_by_two_rows_still_points_the_mouse_at_its_row() -> None:
     """DataTable puts each cell's row index in its segments' meta, which clicks and hover read.
 
     The look keeps stripe parity, not the row index, so a row that moves up by two
-    is drawn from a line that still names its old index.
+    is drawn from a kept line: its metadata must name the new index.
     """
     async with Tables().run_test(size=(60, 30)) as pilot:
         table = pilot.app.query_one("#one-pass", KeepingTable)
