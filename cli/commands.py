@@ -284,7 +284,7 @@ def cmd_logs(args: argparse.Namespace) -> int:
     spec, job, store = _job_and_state(deck, args.id)
     with store:
         state = store.board.state(job.id)
-    return show_logs(deck, store, job, state, attempt=args.attempt, stderr=args.stderr, follow=args.follow)
+    return show_logs(deck, store, job, state, attempt=args.attempt, stderr=args.stderr, follow=args.follow, raw=args.raw)
 
 
 def cmd_audit(args: argparse.Namespace) -> int:

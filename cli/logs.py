@@ -1,45 +1,104 @@
-"""`jobdeck logs`: a job's output (or stderr), optionally followed as it grows."""
+"""`jobdeck logs`: a job's output (or stderr), optionally followed as it grows.
+
+The output is copied in chunks, never read whole (an attempt may write
+gigabytes). On a terminal it is made inert first (``state.terminal.inert``): a
+job's escape sequences must not set the operator's title or clipboard. A pipe,
+or ``--raw``, gets the bytes exactly as the job wrote them.
+"""
 
 from __future__ import annotations
 
-import os
+import codecs
 import sys
-from typing import Any
+from pathlib import Path
+from typing import IO, Any
 
 from jobdeck.state.attempts import OUTPUT, RESULT, STDERR
 from jobdeck.state.deck import Deck
 from jobdeck.state.errors import JobdeckError
+from jobdeck.state.terminal import inert
+
+CHUNK = 1 << 16
+HELD_LINE = 1 << 16
+"""On a terminal, a line is cleaned whole (a sequence may span a chunk): this much is held at most."""
 
 
 def show_logs(deck: Deck, store: Any, job: Any, state: Any, *, attempt: int | None,
-              stderr: bool, follow: bool) -> int:
+              stderr: bool, follow: bool, raw: bool = False) -> int:
     chosen = state.attempt if attempt is None else next((a for a in state.attempts if a.n == attempt), None)
     if chosen is None:
-        raise JobdeckError(f"job '{job.id}' has no attempt {attempt or ''}".rstrip(),
-                           hint="it has not run yet; see `jobdeck show " + job.id + "`")
+        if not state.attempts:
+            raise JobdeckError(f"job '{job.id}' has no attempt yet", hint=f"it has not run; see `jobdeck show {job.id}`")
+        numbers = sorted(a.n for a in state.attempts)
+        raise JobdeckError(f"job '{job.id}' has no attempt {attempt}",
+                           hint=f"its attempts are {_ranges(numbers)}; see `jobdeck show {job.id}`")
     directory = deck.attempt_dir(chosen.workspace, job.id, chosen.n)
     path = directory / (STDERR if stderr else OUTPUT)
     out = sys.stdout.buffer
-    offset = 0
-    if path.exists():
-        with open(path, "rb") as f:
-            data = f.read()
-        out.write(data)
-        out.flush()
-        offset = len(data)
-    if not follow:
-        return 0
-    import watchfiles
+    copy = Copier(out, clean=not raw and sys.stdout.isatty())
+    offset = copy.from_file(path, 0)
+    if follow:
+        import watchfiles
 
-    # Follow until the attempt's result.json exists (the attempt ended).
-    while not (directory / RESULT).exists():
-        for _ in watchfiles.watch(directory, step=50, rust_timeout=1000, yield_on_timeout=True):
-            break
-        if path.exists() and os.path.getsize(path) > offset:
-            with open(path, "rb") as f:
-                f.seek(offset)
-                data = f.read()
-            out.write(data)
-            out.flush()
-            offset += len(data)
+        # Follow until the attempt's result.json exists (the attempt ended).
+        while not (directory / RESULT).exists():
+            for _ in watchfiles.watch(directory, step=50, rust_timeout=1000, yield_on_timeout=True):
+                break
+            offset = copy.from_file(path, offset)
+        offset = copy.from_file(path, offset)
+    copy.finish()
     return 0
+
+
+class Copier:
+    """Copies output to ``out`` chunk by chunk, made inert when ``clean``."""
+
+    def __init__(self, out: IO[bytes], *, clean: bool) -> None:
+        self.out = out
+        self.clean = clean
+        self.decoder = codecs.getincrementaldecoder("utf-8")("replace")
+        self.held = ""
+
+    def from_file(self, path: Path, offset: int) -> int:
+        """Copy what ``path`` holds past ``offset``; the new offset."""
+        try:
+            with open(path, "rb") as source:
+                source.seek(offset)
+                while chunk := source.read(CHUNK):
+                    self.write(chunk)
+                    offset += len(chunk)
+        except FileNotFoundError:
+            pass
+        self.out.flush()
+        return offset
+
+    def write(self, chunk: bytes) -> None:
+        if not self.clean:
+            self.out.write(chunk)
+            return
+        text = self.held + self.decoder.decode(chunk)
+        cut = text.rfind("\n") + 1
+        if cut == 0 and len(text) > HELD_LINE:
+            cut = len(text)
+        self.held = text[cut:]
+        if cut:
+            self.out.write(inert(text[:cut]).encode())
+
+    def finish(self) -> None:
+        if self.clean:
+            rest = self.held + self.decoder.decode(b"", final=True)
+            self.held = ""
+            if rest:
+                self.out.write(inert(rest).encode())
+        self.out.flush()
+
+
+def _ranges(numbers: list[int]) -> str:
+    """``[1, 2, 3, 5]`` -> ``1-3, 5``."""
+    spans: list[list[int]] = []
+    for n in numbers:
+        if spans and n == spans[-1][1] + 1:
+            spans[-1][1] = n
+        else:
+            spans.append([n, n])
+    return ", ".join(str(a) if a == b else f"{a}-{b}" for a, b in spans)

@@ -109,6 +109,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-f", "--follow", action="store_true", help="keep printing as the output grows")
     p.add_argument("--attempt", type=positive_int, metavar="N", help="attempt number (default: latest)")
     p.add_argument("--stderr", action="store_true", help="print stderr.log instead of the output")
+    p.add_argument("--raw", action="store_true",
+                   help="the bytes as written, escape sequences included, even on a terminal (a pipe always gets them)")
 
     p = command("add", "add jobs to jobs.json (validated, one atomic change)",
                 "Add one job from flags, or many from a JSON/JSONL file ('-' for stdin). The jobs go at\n"
@@ -198,7 +200,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return handler(args)
     except JobdeckError as exc:
-        print(f"jobdeck: {exc}", file=sys.stderr)
+        from jobdeck.state.terminal import one_line
+
+        for line in str(exc).splitlines() or [""]:  # several spec errors: one line each
+            print(f"jobdeck: {one_line(line)}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         print("jobdeck: interrupted", file=sys.stderr)

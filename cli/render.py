@@ -2,8 +2,8 @@
 
 The board and the chain of work can be 10,000+ lines, so they are written as plain
 aligned text (rich's Table took 13 s of CPU for 10,000 cards); rich is kept for the
-one-job detail view. Everything printed from the deck passes through ``clean`` so
-text written by a job cannot drive the terminal.
+one-job detail view. Everything printed from the deck passes through ``clean``
+(``state.terminal.one_line``) so text written by a job cannot drive the terminal.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from typing import Any, TextIO
 
 from jobdeck.state.attempts import OUTPUT
 from jobdeck.state.durations import format_duration
+from jobdeck.state.terminal import one_line as clean
 
 STATUS_STYLE = {"backlog": "cyan", "running": "yellow", "review": "magenta", "done": "green",
                 "failed": "red", "cancelled": "dim"}
@@ -48,17 +49,6 @@ def notes(card: Any, now: float) -> str:
 ANSI_STATUS = {"backlog": "36", "running": "33", "review": "35", "done": "32", "failed": "31",
                "cancelled": "2"}
 CARD_HEADERS = ("ID", "STATUS", "AGENT", "TRY", "SINCE", "NOTES")
-
-
-def clean(text: str) -> str:
-    """``text`` safe for a terminal: line breaks become spaces, other control characters escapes."""
-    if text.isprintable():
-        return text
-    return "".join(
-        ch if ch.isprintable() else " " if ch in "\n\r\t" else f"\\x{ord(ch):02x}" if ord(ch) < 256
-        else f"\\u{ord(ch):04x}"
-        for ch in text
-    )
 
 
 def _width(text: str) -> int:
@@ -113,17 +103,17 @@ def job_detail(deck: Any, job: Any, state: Any, card: Any, chain: Sequence[dict[
     console = Console(highlight=False, soft_wrap=False)
     now = time.time()
     status = state.status.value
-    console.print(f"[bold]{escape(job.id)}[/]  {escape(job.name)}  [{STATUS_STYLE[status]}]{status}[/]")
+    console.print(f"[bold]{escape(job.id)}[/]  {escape(clean(job.name))}  [{STATUS_STYLE[status]}]{status}[/]")
     if notes(card, now):
-        console.print(f"  {escape(notes(card, now))}")
-    console.print(f"  agent {escape(card.agent)}  workspace {job.workspace}  risk {job.risk}  "
+        console.print(f"  {escape(clean(notes(card, now)))}")
+    console.print(f"  agent {escape(clean(card.agent))}  workspace {job.workspace}  risk {job.risk}  "
                   f"cycle {state.cycle}  tries {state.tries}/{job.retry.max_attempts}")
     if job.depends_on:
         console.print(f"  depends on {', '.join(job.depends_on)}")
     if state.reasons:
         console.print("[bold]reasons[/]")
         for reason in state.reasons:
-            console.print(f"  - {escape(reason)}")
+            console.print(f"  - {escape(clean(reason))}")
     console.print("[bold]spec[/]")
     console.print(escape(json.dumps(job.model_dump(mode="json", by_alias=True, exclude_defaults=True), indent=2)))
     if state.attempts:
@@ -132,7 +122,7 @@ def job_detail(deck: Any, job: Any, state: Any, card: Any, chain: Sequence[dict[
             table.add_column(name)
         for attempt in state.attempts:
             took = format_duration(attempt.ended - attempt.started) if attempt.ended else "running"
-            table.add_row(str(attempt.n), attempt.outcome or "running", escape(attempt.reason or ""),
+            table.add_row(str(attempt.n), attempt.outcome or "running", escape(clean(attempt.reason or "")),
                           "" if attempt.exit_code is None else str(attempt.exit_code),
                           when(attempt.started, now), took,
                           str(deck.attempt_dir(attempt.workspace, job.id, attempt.n) / OUTPUT))

@@ -10,6 +10,7 @@ from typing import Any, TextIO
 
 from jobdeck.state.actions import ACTION_OF_EVENT
 from jobdeck.state.machine import EventType
+from jobdeck.state.terminal import one_line
 
 class Reporter:
     """Prints runner events for people (one plain line each) or scripts (--json)."""
@@ -50,6 +51,7 @@ class Reporter:
         line, style = self._describe(record)
         if line is None:
             return
+        line = one_line(line)  # reasons and messages come from jobs and validators: never raw to a terminal or a cron mail
         stamp = time.strftime("%H:%M:%S", time.localtime(record.get("ts", time.time())))
         if self.console is not None:
             from rich.markup import escape

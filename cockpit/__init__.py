@@ -27,5 +27,5 @@ How it is put together, and where it departs from the target design:
 - The footer is ``key_hints.KeyHints``, one Text line: Textual's Footer
   rebuilds a widget per key on each bindings change, i.e. on every cursor move.
 - Agent output and every string from a file are shown through
-  ``sanitize.inert`` and ``rich.text.Text``, never as markup.
+  ``jobdeck.state.terminal.inert`` and ``rich.text.Text``, never as markup.
 """

@@ -22,7 +22,7 @@ from textual.strip import Strip
 from jobdeck.state.machine import Status
 from jobdeck.state.views import Card
 
-from jobdeck.cockpit.sanitize import inert
+from jobdeck.state.terminal import inert
 from jobdeck.cockpit.timefmt import age
 
 HEIGHT = 3

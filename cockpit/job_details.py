@@ -20,7 +20,7 @@ from jobdeck.state.machine import JobState
 from jobdeck.state.views import Card
 
 from jobdeck.cockpit.card_cell import flag_texts
-from jobdeck.cockpit.sanitize import inert
+from jobdeck.state.terminal import inert
 from jobdeck.cockpit.timefmt import relative, stamp
 
 STATUS_STYLES = {"backlog": "cyan", "running": "yellow", "review": "magenta", "done": "green",

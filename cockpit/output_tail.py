@@ -20,7 +20,7 @@ from textual.containers import VerticalScroll
 from textual.message import Message
 from textual.widgets import Static
 
-from jobdeck.cockpit.sanitize import inert
+from jobdeck.state.terminal import inert
 from jobdeck.cockpit.watcher import changes
 
 KEEP = 64 * 1024

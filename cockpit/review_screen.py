@@ -20,7 +20,7 @@ from jobdeck.cockpit.key_hints import KeyHints
 from jobdeck.cockpit.model import DeckModel, Delta
 from jobdeck.cockpit.operations import Operator
 from jobdeck.cockpit.output_tail import OutputTail
-from jobdeck.cockpit.sanitize import inert
+from jobdeck.state.terminal import inert
 from jobdeck.cockpit.timefmt import age
 
 KIND_STYLES = {"review": "magenta", "approval": "bold magenta", "interrupted": "bold yellow", "failed": "red"}

@@ -170,7 +170,7 @@ def test_agent_output_renders_inert_in_the_cockpit() -> None:
     from rich.console import Console
     from rich.text import Text
 
-    from jobdeck.cockpit.sanitize import inert
+    from jobdeck.state.terminal import inert
 
     rendered = 0
     for sample in HOSTILE_OUTPUT * 50 + hostile_values(2_000, seed=3):

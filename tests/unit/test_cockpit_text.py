@@ -6,7 +6,7 @@ from rich.text import Text
 
 from jobdeck.cockpit.card_cell import CardCell, age_text, flag_texts
 from jobdeck.cockpit.filtering import matches
-from jobdeck.cockpit.sanitize import inert
+from jobdeck.state.terminal import inert
 from jobdeck.state.machine import Status
 from jobdeck.state.views import Card
 

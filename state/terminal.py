@@ -1,9 +1,11 @@
-"""Make agent output inert before it reaches the screen.
+"""Make text from jobs inert before it reaches a terminal: the cockpit's and the CLI's.
 
 Agent output is untrusted: it may carry terminal control sequences (cursor
 moves, title changes, OSC 52 clipboard writes, hyperlinks) and text that looks
-like Rich/Textual markup. Everything shown in the cockpit goes through
-``inert`` and is then wrapped in ``rich.text.Text`` so it is never parsed.
+like Rich/Textual markup. Output shown as text goes through ``inert`` (sequences
+removed, as a terminal would not show them); a value printed within a line (an id,
+a reason, a message) goes through ``one_line`` (line breaks become spaces, other
+controls visible escapes). Neither is ever parsed as markup by the caller.
 """
 
 from __future__ import annotations
@@ -40,3 +42,14 @@ def _overwrite(line: str) -> str:
     """What a terminal would show for a line redrawn with ``\\r`` (progress bars)."""
     parts = [part for part in line.split("\r") if part]
     return parts[-1] if parts else ""
+
+
+def one_line(text: str) -> str:
+    """``text`` safe within one line: line breaks become spaces, other controls visible escapes (``\\x1b``)."""
+    if text.isprintable():
+        return text
+    return "".join(
+        ch if ch.isprintable() else " " if ch in "\n\r\t" else f"\\x{ord(ch):02x}" if ord(ch) < 256
+        else f"\\u{ord(ch):04x}"
+        for ch in text
+    )
