@@ -3,7 +3,7 @@
 Every command's work lives in state/, runner/ or cockpit/; this module turns
 their JobdeckErrors into one clean line on stderr and a stable exit code:
 0 success, 1 the answer is "no" (invalid spec, refused action, failed job),
-2 usage or environment problem (no deck, bad arguments, lock timeout), 130 on ^C.
+2 usage or environment problem (no deck, bad arguments, lock timeout), 130 on ^C, 143 when SIGTERM stopped a run.
 Heavy packages (pydantic, rich, textual, litellm) are imported only by the
 commands that need them, so `jobdeck --help` and `jobdeck ls` start fast.
 """
@@ -29,7 +29,7 @@ examples:
 
 The deck is found from --deck, then $JOBDECK_DECK, then the nearest parent
 directory holding a jobs.json. Exit codes: 0 ok, 1 refused/invalid/failed,
-2 usage or environment error, 130 interrupted.
+2 usage or environment error, 130 interrupted (^C), 143 terminated (SIGTERM).
 """
 
 

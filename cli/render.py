@@ -42,7 +42,7 @@ def notes(card: Any, now: float) -> str:
     if card.next_fire:
         parts.append(f"next fire {datetime.fromtimestamp(card.next_fire).strftime('%Y-%m-%d %H:%M')}")
     if card.reason and card.column.value in ("review", "failed", "cancelled"):
-        parts.insert(0, card.reason)
+        parts = [card.reason] + [p for p in parts if p != card.reason]
     return "; ".join(parts)
 
 

@@ -45,16 +45,19 @@ def run_command(deck: Deck, args: argparse.Namespace) -> int:
                     report=reporter, grace=args.grace, source=source)
     if args.job:
         return asyncio.run(_run_job(runner, args.job, wait=args.wait))
-    asyncio.run(_serve(runner))
+    stopped_by = asyncio.run(_serve(runner))
     if args.once:
         board = runner.store.board  # type: ignore[union-attr]
         failed = [job for job in sorted(runner.ran) if board.state(job).status != Status.DONE]
         if not args.quiet and not args.json:
             done = len(runner.ran) - len(failed)
             print(f"ran {len(runner.ran)} job{'s' if len(runner.ran) != 1 else ''}: {done} done"
-                  + (f", not done: {', '.join(failed[:10])}" if failed else ""), file=sys.stderr)
+                  + (f", not done: {', '.join(failed[:10])}" if failed else "")
+                  + (f"; stopped by {signal.Signals(stopped_by).name}" if stopped_by else ""), file=sys.stderr)
+        if stopped_by:
+            return 128 + stopped_by
         return 1 if failed else 0
-    return 0
+    return 0  # a long-running runner stopped on request has done its job
 
 
 def _prepare_job(deck: Deck, spec: Any, job_id: str) -> set[str]:
@@ -76,20 +79,26 @@ def _prepare_job(deck: Deck, spec: Any, job_id: str) -> set[str]:
         return _upstream(spec, job_id, store.board)
 
 
-async def _serve(runner: Runner) -> None:
-    loop = asyncio.get_running_loop()
-    signals = {"count": 0}
+async def _serve(runner: Runner) -> int | None:
+    """Run until done or stopped; the first signal that stopped it, if one did.
 
-    def on_signal() -> None:
-        signals["count"] += 1
-        if signals["count"] == 1:
+    The first SIGINT or SIGTERM stops claiming and gives attempts ``--grace``
+    seconds; a second stops them at once.
+    """
+    loop = asyncio.get_running_loop()
+    received: list[int] = []
+
+    def on_signal(signum: int) -> None:
+        received.append(signum)
+        if len(received) == 1:
             runner.request_stop()
         else:
             runner.cancel_all()
 
     for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, on_signal)
+        loop.add_signal_handler(sig, on_signal, sig)
     await runner.run()
+    return received[0] if received else None
 
 
 async def _run_job(runner: Runner, job_id: str, *, wait: bool) -> int:
@@ -110,7 +119,9 @@ async def _run_job(runner: Runner, job_id: str, *, wait: bool) -> int:
                 break
     finally:
         runner.request_stop()
-        await task
+        stopped_by = await task
+    if stopped_by:
+        return 128 + stopped_by
     state = runner.store.board.state(job_id)  # type: ignore[union-attr]
     if state.status != Status.DONE:
         from jobdeck.state.views import card

@@ -44,12 +44,32 @@ def not_started_event(claimed: Claimed, state: JobState, now: float, exc: BaseEx
             "message": f"the attempt could not be set up, nothing ran: {exc}"}
 
 
+MAX_INTERRUPTED_RERUNS = 3
+"""Interruptions in a row after which even an idempotent job goes to review (its runner may be what dies)."""
+
+
 def interrupted_event(job: Any, state: JobState, token: int, now: float, why: str) -> dict[str, Any]:
-    """Event for an attempt whose runner stopped: retried only when the job is idempotent."""
+    """Event for an attempt whose runner stopped: re-run at once when the job is idempotent, else review.
+
+    The runner stopping is not the job failing: the re-run does not use one of the
+    job's tries (the machine gives it back), so ``max_attempts: 1`` is re-run too,
+    up to MAX_INTERRUPTED_RERUNS interruptions in a row.
+    """
     event: dict[str, Any] = {"type": EventType.INTERRUPTED, "job": state.job, "token": token, "reason": why}
-    if job is not None and job.idempotent and state.tries < job.retry.max_attempts:
+    if job is not None and job.idempotent and _interruptions_in_a_row(state) < MAX_INTERRUPTED_RERUNS:
         event["retry_at"] = now
     return event
+
+
+def _interruptions_in_a_row(state: JobState) -> int:
+    """How many of the job's attempts before the current one ended interrupted, counting back."""
+    count = 0
+    for attempt in reversed(state.attempts[:-1] if state.attempts and state.attempts[-1].outcome is None
+                            else state.attempts):
+        if attempt.outcome != "interrupted":
+            break
+        count += 1
+    return count
 
 
 def write_result(claimed: Claimed, event: Mapping[str, Any], output_bytes: int, ended: float) -> None:

@@ -81,6 +81,8 @@ class Runner:
         self.running_ids: set[str] = set()
         self.ran: set[str] = set()
         self.stopping = False
+        self.grace_over = False
+        """Set when a stop's grace has run out: attempts still running, or still to start, are stopped."""
         self.wake = asyncio.Event()
         self.heartbeat: HeartbeatWriter | None = None
         self.spec_error_reported: str | None = None
@@ -420,6 +422,9 @@ class Runner:
             self.wake.set()
             return
         try:
+            if self.grace_over:  # claimed in the turn the stop arrived, after its grace ran out
+                self.cancel_why.setdefault(job.id, "runner stopped before the attempt could start")
+                raise asyncio.CancelledError
             event = await run_attempt(self.deck, self.spec, job, claimed, self.store.board,  # type: ignore[union-attr]
                                       self.redactor, emit, self.environ, self.clock)
         except asyncio.CancelledError:
@@ -584,14 +589,24 @@ class Runner:
         self.close()
 
     def request_stop(self) -> None:
-        """First signal: stop claiming and wind down."""
+        """First signal: stop claiming, let running attempts finish within ``grace`` seconds, then stop them."""
+        if not self.stopping:
+            asyncio.get_running_loop().call_later(self.grace, self._end_grace)
         self.stopping = True
+        self.wake.set()
+
+    def _end_grace(self) -> None:
+        self.grace_over = True
+        for job_id, task in self.tasks.items():
+            self.cancel_why.setdefault(job_id, f"runner stopped; attempt past the {self.grace:g}s grace")
+            task.cancel()
         self.wake.set()
 
     def cancel_all(self) -> None:
         """Second signal: stop every attempt now."""
         self.stopping = True
         self.grace = 0.0
+        self.grace_over = True
         for job_id, task in self.tasks.items():
             self.cancel_why.setdefault(job_id, "runner stopped")
             task.cancel()

@@ -230,8 +230,8 @@ def _failed(state: JobState, event: Event, now: float) -> JobState:
 def _interrupted(state: JobState, event: Event, now: float) -> JobState:
     _check_token(state, event)
     attempts = _end_attempt(state, event, now, "interrupted")
-    if event.get("retry_at") is not None:
-        return _moved(state, Status.BACKLOG, now, attempts=attempts, token=None,
+    if event.get("retry_at") is not None:  # an idempotent job: its runner stopped, the try is given back
+        return _moved(state, Status.BACKLOG, now, attempts=attempts, token=None, tries=max(state.tries - 1, 0),
                       not_before=event["retry_at"], reason="interrupted")
     return _moved(state, Status.REVIEW, now, attempts=attempts, token=None, reason="interrupted",
                   reasons=("the runner stopped while this attempt ran; it may or may not have finished",))

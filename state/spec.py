@@ -245,7 +245,7 @@ class Job(_Model):
     concurrency: Identifier | None = None
     """Key shared by jobs that must not run beyond limits.keys[KEY] at once (default 1)."""
     idempotent: StrictBool = False
-    """Safe to re-run after a crash mid-attempt; otherwise an interrupted attempt goes to review."""
+    """Safe to re-run after a crash mid-attempt: an interrupted attempt is re-run at once without using a try (up to 3 interruptions in a row); otherwise it goes to review."""
     paused: StrictBool = False
     """Never started while true (a running attempt finishes)."""
 

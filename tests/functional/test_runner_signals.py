@@ -1,0 +1,68 @@
+"""Stopping a runner: --grace is honoured, the exit code says it was stopped, idempotent jobs re-run."""
+
+from __future__ import annotations
+
+import signal
+import time
+from pathlib import Path
+
+from tests.functional.runner_kit import board, jobdeck, make_deck, start_runner, wait_for
+
+
+def running(deck: Path, job: str) -> bool:
+    state = board(deck).get(job)
+    return state is not None and state.status.value == "running"
+
+
+def test_sigterm_gives_running_attempts_the_grace_then_stops_them(tmp_path: Path) -> None:
+    deck = make_deck(tmp_path, [{"id": "long", "command": ["sleep", "40"]}])
+    runner = start_runner(deck, "--once", "--grace", "1")
+    wait_for(lambda: running(deck, "long"), what="the job to start")
+    stopped_at = time.monotonic()
+    runner.send_signal(signal.SIGTERM)
+    code = runner.wait(30)
+    took = time.monotonic() - stopped_at
+    assert code == 128 + signal.SIGTERM, runner.stderr.read()
+    assert took < 10, f"the runner took {took:.1f}s to stop with --grace 1"
+    assert "stopped by SIGTERM" in runner.stderr.read()
+    state = board(deck)["long"]
+    assert state.status.value == "review" and state.attempts[-1].outcome == "interrupted"
+
+
+def test_sigint_exits_130_even_when_the_attempt_then_ends_done(tmp_path: Path) -> None:
+    marker = tmp_path / "go"
+    deck = make_deck(tmp_path, [{"id": "short", "command": ["sh", "-c", f"while [ ! -e {marker} ]; do sleep 0.05; done"]}])
+    runner = start_runner(deck, "--once")
+    wait_for(lambda: running(deck, "short"), what="the job to start")
+    runner.send_signal(signal.SIGINT)
+    marker.touch()  # the attempt finishes well within the grace
+    assert runner.wait(30) == 130
+    assert board(deck)["short"].status.value == "done"
+
+
+def test_an_interrupted_idempotent_job_with_one_attempt_is_run_again(tmp_path: Path) -> None:
+    marker = tmp_path / "second-run"
+    script = f"if [ -e {marker}.first ]; then touch {marker}; else touch {marker}.first; sleep 40; fi"
+    deck = make_deck(tmp_path, [{"id": "safe", "command": ["sh", "-c", script], "idempotent": True,
+                                 "retry": {"max_attempts": 1}}])
+    runner = start_runner(deck, "--once", "--grace", "0")
+    wait_for(lambda: running(deck, "safe"), what="the job to start")
+    runner.send_signal(signal.SIGTERM)
+    runner.wait(30)
+    state = board(deck)["safe"]
+    assert state.status.value == "backlog" and state.attempts[-1].outcome == "interrupted", state
+    again = jobdeck(deck, "run", "--once")
+    assert again.returncode == 0, again.stderr
+    assert marker.exists() and board(deck)["safe"].status.value == "done"
+    listed = jobdeck(deck, "ls").stdout
+    assert "1/1" in listed  # the interrupted attempt gave its try back
+
+
+def test_ls_names_an_interruption_once(tmp_path: Path) -> None:
+    deck = make_deck(tmp_path, [{"id": "long", "command": ["sleep", "40"]}])
+    runner = start_runner(deck, "--once", "--grace", "0")
+    wait_for(lambda: running(deck, "long"), what="the job to start")
+    runner.send_signal(signal.SIGTERM)
+    runner.wait(30)
+    line = next(line for line in jobdeck(deck, "ls").stdout.splitlines() if line.startswith("long"))
+    assert line.count("interrupted") == 1, line
