@@ -57,6 +57,10 @@ def classify(exc: BaseException, *, now: Callable[[], float] = time.time) -> Pro
     retry_after = retry_after_seconds(_headers(exc), now=now)
     if "ContextWindowExceededError" in names:
         return ProviderFailure(Failure.CONTEXT, "context", message, status)
+    if _MISSING_KEY.search(message):  # providers' SDKs say so in many ways, litellm often as an HTTP 500
+        missing = _KEY_NAME.search(message)
+        return ProviderFailure(Failure.PERSISTENT, "auth", f"no API key{f': set {missing.group(0)}' if missing else ''}"
+                               f" ({message})", status)
     if status == 429 or "RateLimitError" in names:
         return ProviderFailure(Failure.TRANSIENT, "rate_limit", message, status, retry_after)
     for name in names:
@@ -73,6 +77,11 @@ def classify(exc: BaseException, *, now: Callable[[], float] = time.time) -> Pro
     if isinstance(exc, OSError):
         return ProviderFailure(Failure.TRANSIENT, "connection", message)
     return ProviderFailure(Failure.PERSISTENT, "error", f"{type(exc).__name__}: {message}")
+
+
+_MISSING_KEY = re.compile(r"missing credentials|api[ _-]?key (?:is )?(?:missing|not (?:set|found|provided))|"
+                          r"(?:no|missing) api[ _-]?key|set the \S*_API_KEY", re.IGNORECASE)
+_KEY_NAME = re.compile(r"\b[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)*_(?:API_KEY|TOKEN|KEY)\b")
 
 
 def retry_after_seconds(headers: Mapping[str, str] | None, *, now: Callable[[], float] = time.time) -> float | None:

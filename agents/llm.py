@@ -43,7 +43,7 @@ from typing import Any
 from jobdeck.agents.base import Agent, AttemptContext, Failure, Outcome
 from jobdeck.agents.breaker import Breaker
 from jobdeck.agents.envref import resolve
-from jobdeck.agents.llm_call import CallResult, stream_call
+from jobdeck.agents.llm_call import CallResult, missing_key, stream_call
 from jobdeck.agents.template import render, values_for
 from jobdeck.agents.validation import check_output
 from jobdeck.state.errors import AgentError
@@ -264,6 +264,10 @@ class _Chain:
         ctx, settings = self.ctx, self.settings
         loop = asyncio.get_running_loop()
         mock = settings.mock_for(ctx.attempt, call)
+        if mock is None:
+            no_key = await missing_key(model, settings.key_for(model), settings.api_base)
+            if no_key is not None:  # the operator's to fix, not the model's: no retry, no cooldown
+                return CallResult(model=model, failure=no_key), None
         tries = 0
         while True:
             result = await stream_call(self._request(model, messages, mock), ctx.output, idle=ctx.idle_timeout,

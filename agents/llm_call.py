@@ -22,6 +22,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from jobdeck.agents.base import Failure
 from jobdeck.agents.failures import ProviderFailure, classify
 from jobdeck.agents.output_sink import OutputSink
 
@@ -90,6 +91,26 @@ class CallResult:
     @property
     def ok(self) -> bool:
         return self.failure is None and self.timed_out is None
+
+
+async def missing_key(model: str, api_key: str | None, api_base: str | None) -> ProviderFailure | None:
+    """A failure naming the variable to set when ``model`` has no key to call with; None if it has one.
+
+    Asked before the call: without a key the provider's SDK fails in ways litellm
+    reports as a server error, which would be retried and cool the model down.
+    """
+    if api_key or api_base:  # a key given, or an endpoint of the agent's own (which may need none)
+        return None
+    litellm = await _loaded_litellm()
+    try:
+        found = litellm.validate_environment(model=model)
+    except Exception:  # noqa: BLE001 - a model litellm cannot map: let the call itself say what is wrong
+        return None
+    missing = [name for name in found.get("missing_keys") or [] if name.endswith(("_KEY", "_TOKEN"))]
+    if found.get("keys_in_environment") or not missing:
+        return None
+    return ProviderFailure(Failure.PERSISTENT, "auth",
+                           f"no API key: set {' or '.join(missing)}, or give the agent \"api_key\": {{\"env\": NAME}}")
 
 
 async def stream_call(request: Mapping[str, Any], sink: OutputSink, *, idle: float | None,

@@ -427,3 +427,16 @@ def test_a_failed_repair_puts_the_first_answer_back_for_review(deck: Path, serve
     assert record.ctx.output.path.read_text() == '{"wrong": true}'
     assert check_output(record.ctx.job, record.ctx.output.path, record.ctx.env) == ["missing required field 'title'"]
     assert record.progress("repair")[-1]["reason"].startswith("repair failed (bad_request)")
+
+
+def test_a_missing_api_key_is_an_auth_failure_that_names_the_variable(deck: Path, monkeypatch: Any,
+                                                                      name: str) -> None:
+    """No key, no api_base, no mock: one attempt, not retried, not cooled down, and no request sent."""
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    breaker = Breaker()
+    record = make_attempt(deck, {"id": name, "model": "openai/gpt-4o-mini", "prompt": "hi"})
+    outcome = run(record, LLMAgent(breaker))
+    assert not outcome.ok and outcome.failure is Failure.PERSISTENT and outcome.reason == "auth"
+    assert "OPENAI_API_KEY" in (outcome.message or "")
+    assert breaker.blocked_for("openai/gpt-4o-mini") == 0
+    assert outcome.usage is None or outcome.usage.get("calls", 0) == 0

@@ -74,3 +74,16 @@ def test_retry_after_from_headers() -> None:
 def test_retry_after_seconds(headers: dict[str, str], seconds: float | None) -> None:
     now = 1445412480.0  # Wed, 21 Oct 2015 07:28:00 GMT
     assert retry_after_seconds(headers, now=lambda: now) == seconds
+
+
+def test_a_missing_key_reported_as_a_server_error_is_an_auth_failure() -> None:
+    """litellm reports the OpenAI SDK's "Missing credentials" as an HTTP 500."""
+    class Missing(Exception):
+        status_code = 500
+
+    failure = classify(Missing("Missing credentials. Please pass an `api_key`, or set the `OPENAI_API_KEY` "
+                               "environment variable."))
+    assert (failure.kind, failure.reason) == (Failure.PERSISTENT, "auth")
+    assert failure.message.startswith("no API key: set OPENAI_API_KEY")
+    ordinary = classify(Missing("upstream connect error"))
+    assert (ordinary.kind, ordinary.reason) == (Failure.TRANSIENT, "server_error")
