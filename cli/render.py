@@ -107,7 +107,7 @@ def job_detail(deck: Any, job: Any, state: Any, card: Any, chain: Sequence[dict[
     if notes(card, now):
         console.print(f"  {escape(clean(notes(card, now)))}")
     console.print(f"  agent {escape(clean(card.agent))}  workspace {job.workspace}  risk {job.risk}  "
-                  f"cycle {state.cycle}  tries {state.tries}/{job.retry.max_attempts}")
+                  f"cycle {state.cycle}  tries used {state.tries}/{job.retry.max_attempts}")
     if job.depends_on:
         console.print(f"  depends on {', '.join(job.depends_on)}")
     if state.reasons:
@@ -122,7 +122,10 @@ def job_detail(deck: Any, job: Any, state: Any, card: Any, chain: Sequence[dict[
             table.add_column(name)
         for attempt in state.attempts:
             took = format_duration(attempt.ended - attempt.started) if attempt.ended else "running"
-            table.add_row(str(attempt.n), attempt.outcome or "running", escape(clean(attempt.reason or "")),
+            outcome = attempt.outcome or "running"
+            if attempt.reason == "not_started" or (attempt.outcome == "interrupted" and job.idempotent):
+                outcome += " (not a try)"  # the runner could not start it, or stopped it: `ls` TRY does not count it
+            table.add_row(str(attempt.n), outcome, escape(clean(attempt.reason or "")),
                           "" if attempt.exit_code is None else str(attempt.exit_code),
                           when(attempt.started, now), took,
                           str(deck.attempt_dir(attempt.workspace, job.id, attempt.n) / OUTPUT))

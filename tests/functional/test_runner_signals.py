@@ -56,6 +56,8 @@ def test_an_interrupted_idempotent_job_with_one_attempt_is_run_again(tmp_path: P
     assert marker.exists() and board(deck)["safe"].status.value == "done"
     listed = jobdeck(deck, "ls").stdout
     assert "1/1" in listed  # the interrupted attempt gave its try back
+    shown = jobdeck(deck, "show", "safe").stdout  # and show says why it lists two attempts
+    assert "tries used 1/1" in shown and "interrupted (not a try)" in shown, shown
 
 
 def test_ls_names_an_interruption_once(tmp_path: Path) -> None:
