@@ -6,7 +6,7 @@ import signal
 import time
 from pathlib import Path
 
-from tests.functional.runner_kit import board, jobdeck, make_deck, start_runner, wait_for
+from tests.functional.runner_kit import board, env_for, jobdeck, make_deck, start_runner, wait_for
 
 
 def running(deck: Path, job: str) -> bool:
@@ -56,7 +56,7 @@ def test_an_interrupted_idempotent_job_with_one_attempt_is_run_again(tmp_path: P
     assert marker.exists() and board(deck)["safe"].status.value == "done"
     listed = jobdeck(deck, "ls").stdout
     assert "1/1" in listed  # the interrupted attempt gave its try back
-    shown = jobdeck(deck, "show", "safe").stdout  # and show says why it lists two attempts
+    shown = jobdeck(deck, "show", "safe", env=env_for(deck, COLUMNS="200")).stdout  # and why show lists two
     assert "tries used 1/1" in shown and "interrupted (not a try)" in shown, shown
 
 
