@@ -21,6 +21,7 @@ from jobdeck.state.atomic import write_atomic
 from jobdeck.state.crashpoint import crash_point
 from jobdeck.state.deck import Deck
 from jobdeck.state.errors import IllegalTransition, StateError
+from jobdeck.state.ids import ID_RE
 from jobdeck.state.events import GENESIS, EventLog, Flush, grown_since
 from jobdeck.state.lock import DeckLock
 from jobdeck.state.machine import EventType, JobState, transition
@@ -48,6 +49,9 @@ class Board:
         """Fold one stored record; return the job's new state (None for deck-level records)."""
         job = record.get("job")
         if not isinstance(job, str):
+            return None
+        if not ID_RE.fullmatch(job):  # e.g. an id rewritten by an older redactor: no job has it, no path may use it
+            self.rejected.append((record.get("seq", -1), f"invalid job id {job!r}"))
             return None
         try:
             new = transition(self.state(job), record, record.get("ts", 0.0))
@@ -239,7 +243,8 @@ class Store:
         if grown_since(self.deck.events_path, offset, last_hash) is None:
             return
         try:
-            states = {job: JobState.from_json(data) for job, data in snapshot.get("states", {}).items()}
+            states = {job: JobState.from_json(data) for job, data in snapshot.get("states", {}).items()
+                      if ID_RE.fullmatch(job)}  # as the fold does: a record with an invalid id names no job
         except (KeyError, TypeError, ValueError):
             return
         self.board.jobs = states

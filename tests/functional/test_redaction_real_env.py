@@ -56,3 +56,23 @@ def test_a_job_added_while_the_runner_is_up_has_its_referenced_secret_redacted(t
     assert "key=[REDACTED:ACCESS_CODE]" in (run_dir / "output").read_text()
     leaks = [str(p.relative_to(deck)) for p in deck.rglob("*") if p.is_file() and secret.encode() in p.read_bytes()]
     assert leaks == []
+
+
+def test_a_log_holding_an_invalid_job_id_still_runs_the_deck(tmp_path: Path) -> None:
+    """A record an older redactor rewrote ("[REDACTED:X]-sync") names no job: it is skipped, not fatal."""
+    from jobdeck.state.board import open_store
+    from jobdeck.state.deck import Deck
+
+    deck = make_deck(tmp_path, [{"id": "github-sync", "command": ["true"]}])
+    handle = Deck(deck)
+    handle.ensure_state_dirs()
+    with open_store(handle) as store:  # written as the older runner did, past today's checks
+        store.log.seal([{"type": "claimed", "job": "[REDACTED:AUTH_PROVIDER]-sync", "runner": "r",
+                         "workspace": "default", "attempt": 1, "pid": 1}], 1.0)
+        store.log.flush()
+    for _ in range(2):  # the second run starts from the board.json the first one wrote
+        done = jobdeck(deck, "run", "--once")
+        assert done.returncode == 0, done.stderr
+        assert jobdeck(deck, "retry", "github-sync").returncode == 0
+    assert board(deck)["github-sync"].status.value == "backlog"
+    assert jobdeck(deck, "audit", "verify").returncode == 0
