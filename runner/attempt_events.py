@@ -13,12 +13,15 @@ import json
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from jobdeck.runner.attempt import Claimed
 from jobdeck.state.atomic import FILE_MODE
 from jobdeck.state.attempts import RESULT
 from jobdeck.state.machine import EventType, JobState
+
+if TYPE_CHECKING:
+    from jobdeck.state.spec import Job
 
 RETRY_NOT_STARTED = 1.0
 """Seconds before an attempt that could not be set up is tried again (nothing ran)..."""
@@ -44,7 +47,7 @@ def not_started_event(claimed: Claimed, state: JobState, now: float, exc: BaseEx
             "message": f"the attempt could not be set up, nothing ran: {exc}"}
 
 
-def interrupted_event(job: Any, state: JobState, token: int, now: float, why: str) -> dict[str, Any]:
+def interrupted_event(job: Job | None, state: JobState, token: int, now: float, why: str) -> dict[str, Any]:
     """Event for an attempt whose runner stopped: retried only when the job is idempotent."""
     event: dict[str, Any] = {"type": EventType.INTERRUPTED, "job": state.job, "token": token, "reason": why}
     if job is not None and job.idempotent and state.tries < job.retry.max_attempts:
