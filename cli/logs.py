@@ -4,14 +4,19 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import Any
+from typing import TYPE_CHECKING
 
 from jobdeck.state.attempts import OUTPUT, RESULT, STDERR
 from jobdeck.state.deck import Deck
 from jobdeck.state.errors import JobdeckError
 
+if TYPE_CHECKING:
+    from jobdeck.state.board import Store
+    from jobdeck.state.machine import JobState
+    from jobdeck.state.spec import Job
 
-def show_logs(deck: Deck, store: Any, job: Any, state: Any, *, attempt: int | None,
+
+def show_logs(deck: Deck, store: Store, job: Job, state: JobState, *, attempt: int | None,
               stderr: bool, follow: bool) -> int:
     chosen = state.attempt if attempt is None else next((a for a in state.attempts if a.n == attempt), None)
     if chosen is None:
