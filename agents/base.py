@@ -17,10 +17,13 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from jobdeck.agents.output_sink import OutputSink
 from jobdeck.state.redact import Redactor
+
+if TYPE_CHECKING:
+    from jobdeck.state.spec import AgentSpec, Job
 
 
 class Failure(StrEnum):
@@ -64,10 +67,10 @@ class Outcome:
 class AttemptContext:
     """Everything an agent needs to run one attempt. Built by the runner."""
 
-    job: Any
-    """The job's spec (state.spec.Job)."""
-    agent_spec: Any | None
-    """The named agent's spec (state.spec.AgentSpec), or None for terse jobs."""
+    job: Job
+    """The job's spec."""
+    agent_spec: AgentSpec | None
+    """The named agent's spec, or None for terse jobs."""
     attempt: int
     attempt_dir: Path
     workspace_dir: Path

@@ -9,12 +9,16 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING
 
 from jobdeck.state.errors import AgentError
 
+if TYPE_CHECKING:
+    from jobdeck.agents.base import AttemptContext
+    from jobdeck.state.spec import EnvValue
 
-def resolve(value: Any, env: Mapping[str, str], *, what: str) -> str:
+
+def resolve(value: EnvValue, env: Mapping[str, str], *, what: str) -> str:
     """A plain value, or the value of the environment variable a reference names.
 
     Looks in ``env`` (the attempt's environment) first, then the runner's own.
@@ -32,7 +36,7 @@ def resolve(value: Any, env: Mapping[str, str], *, what: str) -> str:
     return found
 
 
-def agent_env(ctx: Any) -> dict[str, str]:
+def agent_env(ctx: AttemptContext) -> dict[str, str]:
     """The attempt's environment with the named agent's ``env`` applied on top."""
     env = dict(ctx.env)
     spec = ctx.agent_spec

@@ -12,16 +12,19 @@ inside its first call.
 from __future__ import annotations
 
 from importlib import metadata
-from typing import Any
+from typing import TYPE_CHECKING
 
 from jobdeck.agents.base import Agent
 from jobdeck.agents.breaker import Breaker
 from jobdeck.state.errors import AgentError
 
+if TYPE_CHECKING:
+    from jobdeck.state.spec import AgentSpec, Job, Spec
+
 ENTRY_POINT_GROUP = "jobdeck.agents"
 
 
-def agent_type(job: Any, spec: Any) -> str:
+def agent_type(job: Job, spec: Spec) -> str:
     """The agent type name a job runs with."""
     if job.agent is not None:
         named = spec.agents.get(job.agent)
@@ -38,7 +41,7 @@ class Registry:
         self.breaker = breaker or Breaker()
         self._agents: dict[str, Agent] = {}
 
-    def agent_for(self, job: Any, spec: Any) -> tuple[Agent, Any | None]:
+    def agent_for(self, job: Job, spec: Spec) -> tuple[Agent, AgentSpec | None]:
         """(Agent instance, the named AgentSpec or None) for ``job``.
 
         Raises:
@@ -89,6 +92,6 @@ def _plugin(kind: str) -> Agent:
 default_registry = Registry()
 
 
-def agent_for(job: Any, spec: Any) -> tuple[Agent, Any | None]:
+def agent_for(job: Job, spec: Spec) -> tuple[Agent, AgentSpec | None]:
     """(Agent instance, the named AgentSpec or None) for ``job``, from the process-wide registry."""
     return default_registry.agent_for(job, spec)

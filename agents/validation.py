@@ -19,9 +19,12 @@ import signal
 import subprocess
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from jobdeck.state.redact import Redactor
+
+if TYPE_CHECKING:
+    from jobdeck.state.spec import Job, Validate
 
 VALIDATOR_TIMEOUT = 60.0
 """Seconds a ``validate.command`` may run before it counts as a failure."""
@@ -51,13 +54,13 @@ def parse_json_output(text: str) -> Any:
         raise ValueError("nested too deeply") from None
 
 
-def wants_json(job: Any) -> bool:
+def wants_json(job: Job) -> bool:
     """Whether the job's output must be JSON."""
     rules = job.validate_
     return job.output == "json" or bool(rules and (rules.json_schema is not None or rules.required))
 
 
-def check_output(job: Any, output_path: Path, env: Mapping[str, str], redactor: Redactor | None = None) -> list[str]:
+def check_output(job: Job, output_path: Path, env: Mapping[str, str], redactor: Redactor | None = None) -> list[str]:
     """Reasons the output at ``output_path`` fails ``job``'s checks (empty: valid).
 
     Args:
@@ -86,7 +89,7 @@ def check_output(job: Any, output_path: Path, env: Mapping[str, str], redactor: 
     return [_clip(redactor.text(reason)) for reason in reasons[:MAX_REASONS]]
 
 
-def _json_reasons(data: bytes, rules: Any) -> list[str]:
+def _json_reasons(data: bytes, rules: Validate | None) -> list[str]:
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:

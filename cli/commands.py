@@ -8,23 +8,27 @@ import os
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from jobdeck.state.deck import Deck, find_deck, init_deck
 from jobdeck.state.errors import JobdeckError, SpecError, SpecErrors
+
+if TYPE_CHECKING:  # each command imports what it uses: `--help` and the cached `ls` load no pydantic
+    from jobdeck.state.board import Store
+    from jobdeck.state.spec import Job, Spec
 
 
 def _deck(args: argparse.Namespace) -> Deck:
     return find_deck(args.deck)
 
 
-def _spec(deck: Deck) -> Any:
+def _spec(deck: Deck) -> Spec:
     from jobdeck.state.loader import load_spec
 
     return load_spec(deck.spec_path).spec
 
 
-def _store(deck: Deck) -> Any:
+def _store(deck: Deck) -> Store:
     from jobdeck.state.board import open_store
 
     return open_store(deck)
@@ -216,7 +220,7 @@ def _listed(row: dict[str, Any], args: argparse.Namespace) -> bool:
     return not args.workspace or row["workspace"] == args.workspace
 
 
-def _job_and_state(deck: Deck, job_id: str) -> tuple[Any, Any, Any]:
+def _job_and_state(deck: Deck, job_id: str) -> tuple[Spec, Job, Store]:
     from jobdeck.state.errors import UnknownJob
 
     spec = _spec(deck)

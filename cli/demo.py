@@ -20,12 +20,16 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from jobdeck.state.atomic import make_private_dir
 from jobdeck.state.deck import Deck, init_deck
 from jobdeck.state.errors import JobdeckError
 from jobdeck.state.heartbeat import read_heartbeats
+
+if TYPE_CHECKING:
+    from jobdeck.state.machine import Attempt, JobState
+    from jobdeck.state.spec import Spec
 
 EXAMPLE = "nightly-enrichment"
 DEFAULT_PACE = "1"
@@ -216,7 +220,7 @@ def summarise(deck: Deck) -> list[Row]:
     return rows
 
 
-def _why(state: Any, flags: tuple[str, ...]) -> str:
+def _why(state: JobState, flags: tuple[str, ...]) -> str:
     cycle_attempts = state.attempts[len(state.attempts) - state.tries:] if state.tries else ()
     retried = [f"attempt {a.n} failed ({_reason_words(a)}), retried" for a in cycle_attempts[:-1]
                if a.outcome == "failed"]
@@ -227,13 +231,13 @@ def _why(state: Any, flags: tuple[str, ...]) -> str:
     return "; ".join(parts)
 
 
-def _reason_words(attempt: Any) -> str:
+def _reason_words(attempt: Attempt) -> str:
     """'exit code 75', 'idle timeout'... from an attempt's reason code."""
     words = (attempt.reason or "failed").replace("_", " ")
     return f"{words} {attempt.exit_code}" if attempt.reason == "exit_code" else words
 
 
-def _problem(job_id: str, state: Any, why: str) -> str | None:
+def _problem(job_id: str, state: JobState, why: str) -> str | None:
     expected = EXPECTED.get(job_id)
     if expected is None:
         return "not part of the example's expected end state"
@@ -263,7 +267,7 @@ def print_summary(deck: Deck, rows: list[Row], head: str) -> None:
                     if c in counts) + f" (after firing {head} once; runner log: {runner_log(deck)})")
 
 
-def _spec(deck: Deck) -> Any:
+def _spec(deck: Deck) -> Spec:
     from jobdeck.state.loader import load_spec
 
     return load_spec(deck.spec_path).spec

@@ -11,7 +11,7 @@ from __future__ import annotations
 import codecs
 import sys
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING
 
 from jobdeck.state.attempts import OUTPUT, RESULT, STDERR
 from jobdeck.state.deck import Deck
@@ -22,8 +22,13 @@ CHUNK = 1 << 16
 HELD_LINE = 1 << 16
 """On a terminal, a line is cleaned whole (a sequence may span a chunk): this much is held at most."""
 
+if TYPE_CHECKING:
+    from jobdeck.state.board import Store
+    from jobdeck.state.machine import JobState
+    from jobdeck.state.spec import Job
 
-def show_logs(deck: Deck, store: Any, job: Any, state: Any, *, attempt: int | None,
+
+def show_logs(deck: Deck, store: Store, job: Job, state: JobState, *, attempt: int | None,
               stderr: bool, follow: bool, raw: bool = False) -> int:
     chosen = state.attempt if attempt is None else next((a for a in state.attempts if a.n == attempt), None)
     if chosen is None:

@@ -17,11 +17,17 @@ import time
 import unicodedata
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from jobdeck.state.attempts import OUTPUT
 from jobdeck.state.durations import format_duration
 from jobdeck.state.terminal import one_line as clean
+
+if TYPE_CHECKING:
+    from jobdeck.state.deck import Deck
+    from jobdeck.state.machine import JobState
+    from jobdeck.state.spec import Job
+    from jobdeck.state.views import Card
 
 STATUS_STYLE = {"backlog": "cyan", "running": "yellow", "review": "magenta", "done": "green",
                 "failed": "red", "cancelled": "dim"}
@@ -35,7 +41,7 @@ def when(ts: float | None, now: float | None = None) -> str:
     return f"{format_duration(delta)} ago" if delta >= 0 else f"in {format_duration(-delta)}"
 
 
-def notes(card: Any, now: float) -> str:
+def notes(card: Card, now: float) -> str:
     parts = list(card.flags)
     if card.retry_at and card.retry_at > now:
         parts = [p for p in parts if p != "retrying"] + [f"retry {when(card.retry_at, now)}"]
@@ -69,7 +75,7 @@ def _styled(text: str, code: str, enabled: bool) -> str:
     return f"\x1b[{code}m{text}\x1b[0m" if enabled else text
 
 
-def cards_table(cards: Sequence[Any], now: float, out: TextIO | None = None) -> None:
+def cards_table(cards: Sequence[Card], now: float, out: TextIO | None = None) -> None:
     """The board as aligned columns; on a terminal, long notes fold under the NOTES column."""
     out = out or sys.stdout
     if not cards:
@@ -94,7 +100,7 @@ def cards_table(cards: Sequence[Any], now: float, out: TextIO | None = None) -> 
     out.write("\n".join(lines) + "\n")
 
 
-def job_detail(deck: Any, job: Any, state: Any, card: Any, chain: Sequence[dict[str, Any]]) -> None:
+def job_detail(deck: Deck, job: Job, state: JobState, card: Card, chain: Sequence[dict[str, Any]]) -> None:
     """One job: header, notes, spec, attempts table, then its chain of work."""
     from rich.console import Console
     from rich.markup import escape

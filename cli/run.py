@@ -6,7 +6,7 @@ import argparse
 import asyncio
 import signal
 import sys
-from typing import Any
+from typing import TYPE_CHECKING
 
 from jobdeck.runner.loop import Runner
 from jobdeck.cli.report import Reporter
@@ -15,8 +15,12 @@ from jobdeck.state.errors import JobdeckError
 from jobdeck.state.loader import SpecSource
 from jobdeck.state.machine import Status
 
+if TYPE_CHECKING:
+    from jobdeck.state.board import Board
+    from jobdeck.state.spec import Spec
 
-def _upstream(spec: Any, job_id: str, board: Any) -> set[str]:
+
+def _upstream(spec: Spec, job_id: str, board: Board) -> set[str]:
     """The job and every dependency (transitively) that is not done yet."""
     wanted, stack = set(), [job_id]
     while stack:
@@ -24,7 +28,7 @@ def _upstream(spec: Any, job_id: str, board: Any) -> set[str]:
         if current in wanted:
             continue
         wanted.add(current)
-        for dep in spec.job(current).depends_on:
+        for dep in spec.dependencies[current]:
             if board.state(dep).status != Status.DONE:
                 stack.append(dep)
     return wanted
@@ -40,6 +44,7 @@ def run_command(deck: Deck, args: argparse.Namespace) -> int:
     reporter = Reporter(json_lines=args.json, quiet=args.quiet)
     only = None
     if args.job:
+        assert spec is not None  # refresh() leaves a spec or an error, and the error was raised above
         only = _prepare_job(deck, spec, args.job)
     runner = Runner(deck, parallel=args.parallel, once=bool(args.once or args.job), only=only,
                     report=reporter, grace=args.grace, source=source)
@@ -47,7 +52,7 @@ def run_command(deck: Deck, args: argparse.Namespace) -> int:
         return asyncio.run(_run_job(runner, args.job, wait=args.wait))
     stopped_by = asyncio.run(_serve(runner))
     if args.once:
-        board = runner.store.board  # type: ignore[union-attr]
+        board = runner.store.board
         failed = [job for job in sorted(runner.ran) if board.state(job).status != Status.DONE]
         if not args.quiet and not args.json:
             done = len(runner.ran) - len(failed)
@@ -60,12 +65,13 @@ def run_command(deck: Deck, args: argparse.Namespace) -> int:
     return 0  # a long-running runner stopped on request has done its job
 
 
-def _prepare_job(deck: Deck, spec: Any, job_id: str) -> set[str]:
+def _prepare_job(deck: Deck, spec: Spec, job_id: str) -> set[str]:
     from jobdeck.state.actions import act
     from jobdeck.state.board import open_store
     from jobdeck.state.errors import UnknownJob
 
-    if spec.job(job_id) is None:
+    job = spec.job(job_id)
+    if job is None:
         raise UnknownJob(f"no job '{job_id}' in jobs.json", hint="see `jobdeck ls` for the ids")
     with open_store(deck) as store:
         state = store.board.state(job_id)
@@ -73,7 +79,7 @@ def _prepare_job(deck: Deck, spec: Any, job_id: str) -> set[str]:
             raise JobdeckError(f"job '{job_id}' is already running", hint=f"follow it with `jobdeck logs {job_id} -f`")
         if state.status != Status.BACKLOG:
             act(store, spec, job_id, "retry", reason="jobdeck run --job", via="runner")
-        elif spec.job(job_id).schedule or spec.job(job_id).trigger:
+        elif job.schedule or job.trigger:
             if state.cycle == 0:
                 act(store, spec, job_id, "trigger", reason="jobdeck run --job", via="runner")
         return _upstream(spec, job_id, store.board)
@@ -108,10 +114,9 @@ async def _run_job(runner: Runner, job_id: str, *, wait: bool) -> int:
     try:
         while not task.done():
             await asyncio.wait([task], timeout=0.05)
-            store = runner.store
-            if store is None or runner.spec is None:
+            if not runner.started or runner.spec is None:
                 continue
-            state = store.board.state(job_id)
+            state = runner.store.board.state(job_id)
             if state.status == Status.DONE or state.status in (Status.FAILED, Status.CANCELLED) \
                     or (state.status == Status.REVIEW and not wait):
                 break
@@ -122,11 +127,12 @@ async def _run_job(runner: Runner, job_id: str, *, wait: bool) -> int:
         stopped_by = await task
     if stopped_by:
         return 128 + stopped_by
-    state = runner.store.board.state(job_id)  # type: ignore[union-attr]
+    state = runner.store.board.state(job_id)
     if state.status != Status.DONE:
         from jobdeck.state.views import card
 
-        info = card(runner.spec.job(job_id), state, runner.store.board, runner.clock())  # type: ignore[union-attr]
+        # runner.spec.job() is None if jobs.json dropped the job while it ran (card() then raises)
+        info = card(runner.spec.job(job_id), state, runner.store.board, runner.clock())  # type: ignore[union-attr, arg-type]
         detail = "; ".join(filter(None, [state.reason, *info.flags]))
         print(f"jobdeck run: job '{job_id}' is {state.status.value}" + (f" ({detail})" if detail else ""), file=sys.stderr)
         return 1

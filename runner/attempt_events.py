@@ -13,12 +13,15 @@ import json
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from jobdeck.runner.attempt import Claimed
 from jobdeck.state.atomic import FILE_MODE
 from jobdeck.state.attempts import RESULT
 from jobdeck.state.machine import EventType, JobState
+
+if TYPE_CHECKING:
+    from jobdeck.state.spec import Job
 
 RETRY_NOT_STARTED = 1.0
 """Seconds before an attempt that could not be set up is tried again (nothing ran)..."""
@@ -48,7 +51,7 @@ MAX_INTERRUPTED_RERUNS = 3
 """Interruptions in a row after which even an idempotent job goes to review (its runner may be what dies)."""
 
 
-def interrupted_event(job: Any, state: JobState, token: int, now: float, why: str) -> dict[str, Any]:
+def interrupted_event(job: Job | None, state: JobState, token: int, now: float, why: str) -> dict[str, Any]:
     """Event for an attempt whose runner stopped: re-run at once when the job is idempotent, else review.
 
     The runner stopping is not the job failing: the re-run does not use one of the

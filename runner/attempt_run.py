@@ -12,7 +12,7 @@ import os
 import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from jobdeck.agents.base import Failure, Outcome
 from jobdeck.runner.attempt import Claimed
@@ -24,8 +24,12 @@ from jobdeck.state.deck import Deck
 from jobdeck.state.errors import AgentError, NotStarted
 from jobdeck.state.redact import Redactor
 
+if TYPE_CHECKING:
+    from jobdeck.state.board import Board
+    from jobdeck.state.spec import Job, Spec
 
-async def run_attempt(deck: Deck, spec: Any, job: Any, claimed: Claimed, board: Any,
+
+async def run_attempt(deck: Deck, spec: Spec, job: Job, claimed: Claimed, board: Board,
                       redactor: Redactor, emit: Callable[[Mapping[str, Any]], None],
                       environ: Mapping[str, str] | None = None,
                       clock: Callable[[], float] = time.time) -> dict[str, Any]:

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import random
-from typing import Any
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from jobdeck.state.spec import Retry
 
 
-def retry_delay(retry: Any, failed_tries: int, *, retry_after: float | None = None,
+def retry_delay(retry: Retry, failed_tries: int, *, retry_after: float | None = None,
                 rng: random.Random | None = None) -> float:
     """Seconds to wait before the next attempt after ``failed_tries`` failures (>= 1).
 

@@ -9,10 +9,13 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from jobdeck.state.spec import Job, Spec
 
 
-def limit_keys(job: Any, spec: Any) -> list[tuple[str, str, int]]:
+def limit_keys(job: Job, spec: Spec) -> list[tuple[str, str, int]]:
     """The (kind, name, limit) buckets a job's attempt occupies."""
     buckets: list[tuple[str, str, int]] = []
     if job.agent is not None:
@@ -35,17 +38,17 @@ class Capacity:
     mine: int = 0
     used: Counter[tuple[str, str]] = field(default_factory=Counter)
 
-    def fits(self, job: Any, spec: Any) -> bool:
+    def fits(self, job: Job, spec: Spec) -> bool:
         if self.mine >= self.parallel:
             return False
         return all(self.used[(kind, name)] < limit for kind, name, limit in limit_keys(job, spec))
 
-    def take(self, job: Any, spec: Any, *, own: bool = True) -> None:
+    def take(self, job: Job, spec: Spec, *, own: bool = True) -> None:
         self.mine += own
         for kind, name, _ in limit_keys(job, spec):
             self.used[(kind, name)] += 1
 
-    def give_back(self, job: Any, spec: Any, *, own: bool = True) -> None:
+    def give_back(self, job: Job, spec: Spec, *, own: bool = True) -> None:
         self.mine -= own
         for kind, name, _ in limit_keys(job, spec):
             self.used[(kind, name)] -= 1

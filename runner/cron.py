@@ -9,9 +9,12 @@ recorded, so it is not considered again. A job seen for the first time is
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
 
 from jobdeck.state.schedule import last_fire
+
+if TYPE_CHECKING:
+    from jobdeck.state.spec import Job
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,7 +27,7 @@ class FireDecision:
     """Fires coalesced into this one (0 = none missed)."""
 
 
-def decide(job: Any, last_handled: float | None, now: float, busy: bool) -> FireDecision | None:
+def decide(job: Job, last_handled: float | None, now: float, busy: bool) -> FireDecision | None:
     """The decision for ``job`` at ``now``, or None when nothing is due.
 
     ``last_handled`` is the JobState's ``last_fire``; ``busy`` says whether the job
@@ -37,24 +40,24 @@ def decide(job: Any, last_handled: float | None, now: float, busy: bool) -> Fire
     latest = last_fire(job.schedule, job.timezone, now)
     if latest <= last_handled:
         return None
-    missed = _count_between(job, last_handled, latest)
+    missed = _count_between(job.schedule, job.timezone, last_handled, latest)
     return FireDecision("skip" if busy else "fire", latest, missed)
 
 
-def _count_between(job: Any, after: float, upto: float, cap: int = 1000) -> int:
+def _count_between(schedule: str, timezone: str, after: float, upto: float, cap: int = 1000) -> int:
     """How many fires fall in (after, upto), not counting ``upto`` itself (capped)."""
     from jobdeck.state.schedule import next_fire
 
     count, t = 0, after
     while count < cap:
-        t = next_fire(job.schedule, job.timezone, t)
+        t = next_fire(schedule, timezone, t)
         if t >= upto:
             break
         count += 1
     return count
 
 
-def next_due(jobs: list[Any], last: dict[str, float | None], now: float) -> float | None:
+def next_due(jobs: list[Job], last: dict[str, float | None], now: float) -> float | None:
     """The earliest upcoming fire among ``jobs`` (for the runner's timer)."""
     from jobdeck.state.schedule import next_fire
 

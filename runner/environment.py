@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from jobdeck.agents.base import AttemptContext
 from jobdeck.agents.output_sink import OutputSink
@@ -22,8 +22,12 @@ from jobdeck.state.errors import AgentError
 from jobdeck.state.machine import JobState
 from jobdeck.state.redact import Redactor
 
+if TYPE_CHECKING:
+    from jobdeck.state.board import Board
+    from jobdeck.state.spec import AgentSpec, EnvValue, Job, Spec
 
-def resolve_env(values: Mapping[str, Any], environ: Mapping[str, str], where: str) -> dict[str, str]:
+
+def resolve_env(values: Mapping[str, EnvValue], environ: Mapping[str, str], where: str) -> dict[str, str]:
     """Plain values as they are; {"env": NAME} references read from ``environ``."""
     out = {}
     for key, value in values.items():
@@ -45,8 +49,8 @@ def latest_output(deck: Deck, job_id: str, state: JobState) -> Path | None:
     return None
 
 
-def build_context(deck: Deck, spec: Any, job: Any, agent_spec: Any, claimed: Claimed,
-                  board: Any, redactor: Redactor, emit: Callable[[Mapping[str, Any]], None],
+def build_context(deck: Deck, spec: Spec, job: Job, agent_spec: AgentSpec | None, claimed: Claimed,
+                  board: Board, redactor: Redactor, emit: Callable[[Mapping[str, Any]], None],
                   environ: Mapping[str, str]) -> AttemptContext:
     """Everything the agent needs: paths, inputs, dependency outputs, environment, limits."""
     state = board.state(job.id)

@@ -8,12 +8,15 @@ it; a fire while any of those runs is skipped (cron) or deferred (inbox).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from jobdeck.runner import cron
 from jobdeck.state.board import Board
 from jobdeck.state.graph import downstream
 from jobdeck.state.machine import EventType, JobState, Status
+
+if TYPE_CHECKING:
+    from jobdeck.state.spec import Job
 
 
 def _busy(targets: Sequence[str], board: Board) -> bool:
@@ -32,7 +35,7 @@ def _cycle(job_id: str, targets: Sequence[str], source: str, runner_id: str,
     return events
 
 
-def schedule_events(scheduled: Sequence[Any], deps: Mapping[str, Sequence[str]], board: Board,
+def schedule_events(scheduled: Sequence[Job], deps: Mapping[str, Sequence[str]], board: Board,
                     now: float, runner_id: str) -> list[dict[str, Any]]:
     """Events for every scheduled job whose fire is due: armed, skipped, or a new cycle."""
     events: list[dict[str, Any]] = []
@@ -57,7 +60,7 @@ def trigger_pending(state: JobState) -> bool:
     return state.status == Status.BACKLOG and state.cycle > 0 and state.tries == 0 and "input" in state.inputs
 
 
-def inbox_events(found: Sequence[tuple[Any, str, str]], deps: Mapping[str, Sequence[str]], board: Board,
+def inbox_events(found: Sequence[tuple[Job, str, str]], deps: Mapping[str, Sequence[str]], board: Board,
                  runner_id: str) -> tuple[list[dict[str, Any]], set[str]]:
     """(events, deferred file keys) for new inbox files ``(job, key, path)``.
 

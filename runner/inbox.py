@@ -10,9 +10,12 @@ from __future__ import annotations
 
 import fnmatch
 import os
-from typing import Any
+from typing import TYPE_CHECKING
 
 from jobdeck.state.deck import Deck
+
+if TYPE_CHECKING:
+    from jobdeck.state.spec import Job, Spec
 
 
 def file_key(workspace: str, entry: os.DirEntry[str]) -> str:
@@ -27,13 +30,13 @@ class InboxScanner:
         self.deck = deck
         self._sizes: dict[str, int] = {}
 
-    def scan(self, spec: Any, seen: set[str]) -> list[tuple[Any, str, str]]:
+    def scan(self, spec: Spec, seen: set[str]) -> list[tuple[Job, str, str]]:
         """(job, file key, file path) for each new, settled file matching a job's trigger."""
-        found = []
-        by_workspace: dict[str, list[Any]] = {}
+        found: list[tuple[Job, str, str]] = []
+        by_workspace: dict[str, list[tuple[Job, str]]] = {}  # (job, its trigger pattern)
         for job in spec.jobs:
             if job.trigger is not None:
-                by_workspace.setdefault(job.workspace, []).append(job)
+                by_workspace.setdefault(job.workspace, []).append((job, job.trigger))
         for workspace, jobs in by_workspace.items():
             inbox = self.deck.inbox_dir(workspace)
             try:
@@ -44,7 +47,7 @@ class InboxScanner:
             for entry in entries:
                 if entry.name.startswith(".") or not entry.is_file(follow_symlinks=False):
                     continue
-                matching = [job for job in jobs if fnmatch.fnmatch(entry.name, job.trigger)]
+                matching = [job for job, pattern in jobs if fnmatch.fnmatch(entry.name, pattern)]
                 if not matching:
                     continue  # not for us: never tracked, never a reason to wake up again
                 key = file_key(workspace, entry)

@@ -17,7 +17,7 @@ import socket
 import time
 import traceback
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from jobdeck.runner import cron
 from jobdeck.runner.attempt import Claimed, open_attempt
@@ -42,6 +42,9 @@ from jobdeck.state.loader import SpecSource
 from jobdeck.state.machine import EventType, Status
 from jobdeck.state.redact import Redactor
 from jobdeck.state.views import is_ready
+
+if TYPE_CHECKING:
+    from jobdeck.state.spec import Job, Spec
 
 ORPHAN_CHECK = 2.0
 WATCH_AFTER = 0.05
@@ -69,9 +72,9 @@ class Runner:
         self.index = ReadyIndex()
         self.index.only = only
         self.inbox = InboxScanner(deck)
-        self.store: Store | None = None
-        self.spec: Any = None
-        self.scheduled: list[Any] = []
+        self._store: Store | None = None
+        self.spec: Spec | None = None
+        self.scheduled: list[Job] = []
         self.capacity = Capacity(parallel or 1)
         self.claims: dict[str, Claimed] = {}
         self.tasks: dict[str, asyncio.Task[None]] = {}
@@ -93,6 +96,18 @@ class Runner:
         self._watcher: DeckWatcher | None = None
         self._poll = False  # the watcher failed: look for changes on a timer instead
 
+    @property
+    def store(self) -> Store:
+        """The deck's state, opened by ``start()``."""
+        if self._store is None:
+            raise RuntimeError("the runner's store is opened by start(); call it first")
+        return self._store
+
+    @property
+    def started(self) -> bool:
+        """Whether ``start()`` has opened the store."""
+        return self._store is not None
+
     # -- set-up and tear-down ---------------------------------------------------------
 
     def start(self) -> None:
@@ -103,8 +118,8 @@ class Runner:
         self.deck.ensure_state_dirs()
         self.source.refresh()
         self.redactor = Redactor.for_spec(self.source.current.spec if self.source.current else None, self.environ)
-        self.store = open_store(self.deck, redactor=self.redactor)
-        self.running_ids = {job for job, st in self.store.board.jobs.items() if st.status == Status.RUNNING}
+        self._store = store = open_store(self.deck, redactor=self.redactor)
+        self.running_ids = {job for job, st in store.board.jobs.items() if st.status == Status.RUNNING}
         self._apply_spec()
         self.heartbeat = HeartbeatWriter(self.deck.runners_dir, self.runner_id, self.capacity.parallel)
         self.report({"type": "runner_started", "runner": self.runner_id, "parallel": self.capacity.parallel})
@@ -114,9 +129,9 @@ class Runner:
             self._watcher.stop()
         if self.heartbeat is not None:
             self.heartbeat.stop()
-        if self.store is not None:
-            write_quietly(self.store.write_snapshot)  # only a cache: rebuilt from the log
-            self.store.close()
+        if self._store is not None:
+            write_quietly(self._store.write_snapshot)  # only a cache: rebuilt from the log
+            self._store.close()
 
     def _apply_spec(self) -> None:
         """Adopt the newest good spec; report a bad one once."""
@@ -132,7 +147,7 @@ class Runner:
             self.spec = current
             # a job added while the runner is up may reference new secrets
             self.redactor = Redactor.for_spec(current, self.environ)
-            self.store.redactor = self.redactor  # type: ignore[union-attr]
+            self.store.redactor = self.redactor
             self.scheduled = [job for job in current.jobs if job.schedule is not None]
             self.capacity.parallel = self.parallel_override or current.limits.parallel
             self.index.reset(current)
@@ -144,10 +159,11 @@ class Runner:
 
     def _recount(self) -> None:
         used = Capacity(self.capacity.parallel)
+        spec = self.spec
         for job_id in self.running_ids:
-            job = self.spec.job(job_id) if self.spec else None
-            if job is not None:
-                used.take(job, self.spec, own=job_id in self.claims)
+            job = spec.job(job_id) if spec else None
+            if spec is not None and job is not None:
+                used.take(job, spec, own=job_id in self.claims)
         self.capacity.used, self.capacity.mine = used.used, len(self.claims)
 
     # -- one turn ---------------------------------------------------------------------
@@ -157,16 +173,16 @@ class Runner:
 
         Returns the time of the next timer (epoch seconds) or None.
         """
-        assert self.store is not None
         now = self.clock()
         if self.source.refresh():
             self._apply_spec()
         self._absorb(self.store.refresh())
         self._cancel_revoked()
-        if self.spec is not None and not self.writes.paused(now):
+        spec = self.spec
+        if spec is not None and not self.writes.paused(now):
             try:
-                self._fire_schedules(now)
-                self._fire_inbox()
+                self._fire_schedules(spec, now)
+                self._fire_inbox(spec)
                 self._recover_orphans(now)
             except OSError as exc:  # nothing was stored; the board was re-read
                 self.writes.failed(exc, now)
@@ -178,7 +194,7 @@ class Runner:
     def _absorb(self, records: list[dict[str, Any]]) -> None:
         """Track which jobs changed (for readiness and capacity)."""
         changed = set()
-        board = self.store.board  # type: ignore[union-attr]
+        board = self.store.board
         for record in records:
             job = record.get("job")
             if isinstance(job, str):
@@ -196,7 +212,7 @@ class Runner:
 
     def _cancel_revoked(self) -> None:
         """Stop our attempts whose claim is no longer current (operator cancel)."""
-        board = self.store.board  # type: ignore[union-attr]
+        board = self.store.board
         for job_id, claimed in self.claims.items():
             state = board.state(job_id)
             task = self.tasks.get(job_id)
@@ -217,30 +233,30 @@ class Runner:
             self.claims.pop(claimed.job_id, None)
             self.tasks.pop(claimed.job_id, None)
             self.cancel_why.pop(claimed.job_id, None)
-        records, refused = self.store.commit(bodies, now=now, strict=False, flush=False)  # type: ignore[union-attr]
+        records, refused = self.store.commit(bodies, now=now, strict=False, flush=False)
         for rejected in refused:
             self.report({"type": "refused", "job": rejected.body.get("job"), "message": str(rejected.error)})
         self._absorb(records)
         return [claimed for claimed, _ in finished]
 
-    def _fire_schedules(self, now: float) -> None:
+    def _fire_schedules(self, spec: Spec, now: float) -> None:
         if not self.scheduled:
             return
-        events = schedule_events(self.scheduled, self.spec.dependencies, self.store.board,  # type: ignore[union-attr]
+        events = schedule_events(self.scheduled, spec.dependencies, self.store.board,
                                  now, self.runner_id)
         if events:
             self._commit(events, now)
 
-    def _fire_inbox(self) -> None:
+    def _fire_inbox(self, spec: Spec) -> None:
         if not self._inbox_due and not self._poll and not self.inbox.unsettled():
             return
         self._inbox_due = False
-        board = self.store.board  # type: ignore[union-attr]
-        found = self.inbox.scan(self.spec, board.files)
+        board = self.store.board
+        found = self.inbox.scan(spec, board.files)
         self._inbox_waiting = set()
         if not found:
             return
-        events, deferred = inbox_events(found, self.spec.dependencies, board, self.runner_id)
+        events, deferred = inbox_events(found, spec.dependencies, board, self.runner_id)
         self._inbox_waiting = {job.id for job, key, _ in found if key in deferred}
         if deferred:
             self._inbox_due = True  # try again when the open cycle ends
@@ -258,15 +274,14 @@ class Runner:
             ids = {j for j, st in board.jobs.items() if st.status == Status.RUNNING}
             return orphaned_events(self.deck, self.spec, board, ids, set(self.claims), now)
 
-        records, _ = self.store.transact(decide, now=now, strict=False)  # type: ignore[union-attr]
+        records, _ = self.store.transact(decide, now=now, strict=False)
         self._absorb(records)
 
     async def _settle(self, now: float) -> None:
         """Record ended attempts and claim new ones: one lock hold, one fsync."""
         store = self.store
-        assert store is not None
-        may_claim = self.spec is not None and not self.stopping
-        if not self.finished and not self.progress and (not may_claim or self.capacity.full):
+        claim_from = None if self.stopping else self.spec  # None: no claims this time
+        if not self.finished and not self.progress and (claim_from is None or self.capacity.full):
             return
         if self.writes.paused(now):
             return  # the last write failed (disk full, read-only): wait before trying again
@@ -274,7 +289,7 @@ class Runner:
             self._absorb(store.refresh())
             unflushed = (list(self.finished), list(self.progress))
             ended = self._record_finished(now)
-            claims = self._choose_and_seal_claims(now) if may_claim else []
+            claims = self._choose_and_seal_claims(claim_from, now) if claim_from is not None else []
             if claims:
                 crash_point("claim.after_seal")
             prepared: list[tuple[Claimed, OSError | None]] = []
@@ -310,9 +325,10 @@ class Runner:
             crash_point("complete.after_release")
         for record in claims:
             self.report(record)
-        for claimed in opened:
-            job = self.spec.job(claimed.job_id)
-            self.tasks[claimed.job_id] = asyncio.get_running_loop().create_task(self._attempt(job, claimed))
+        if claim_from is not None:  # (else nothing was claimed or opened)
+            for claimed in opened:
+                job = claim_from.by_id[claimed.job_id]
+                self.tasks[claimed.job_id] = asyncio.get_running_loop().create_task(self._attempt(job, claimed))
 
     def _keep_unrecorded(self, unflushed: tuple[list[tuple[Claimed, dict[str, Any]]], list[dict[str, Any]]]) -> None:
         """Nothing of the batch was stored (the board was re-read): keep the ended attempts to retry.
@@ -329,23 +345,21 @@ class Runner:
     def _resync(self) -> None:
         """After a failed write: running jobs, readiness and capacity as the re-read board has them."""
         store = self.store
-        assert store is not None
         self.running_ids = {j for j, st in store.board.jobs.items() if st.status == Status.RUNNING}
         if self.spec is not None:
             self.index.reset(self.spec)
         self._recount()
 
-    def _choose_and_seal_claims(self, now: float) -> list[dict[str, Any]]:
+    def _choose_and_seal_claims(self, spec: Spec, now: float) -> list[dict[str, Any]]:
         if self.capacity.full:
             return []
-        board = self.store.board  # type: ignore[union-attr]
+        board = self.store.board
         self.index.update(board, now)
         if not self.index.ready:
             return []
-        spec = self.spec
-        chosen: list[Any] = []
+        chosen: list[Job] = []
 
-        def choose(job: Any) -> bool:
+        def choose(job: Job) -> bool:
             if self.capacity.fits(job, spec) and is_ready(job, board.state(job.id), board, now):
                 self.capacity.take(job, spec)
                 chosen.append(job)
@@ -358,9 +372,9 @@ class Runner:
         bodies = [{"type": EventType.CLAIMED, "job": job.id, "attempt": board.state(job.id).next_attempt,
                    "runner": self.runner_id, "workspace": job.workspace, "pid": os.getpid()}
                   for job in chosen]
-        records, refused = self.store.commit(bodies, now=now, strict=False, flush=False)  # type: ignore[union-attr]
+        records, refused = self.store.commit(bodies, now=now, strict=False, flush=False)
         for rejected in refused:
-            self.capacity.give_back(spec.job(rejected.body["job"]), spec)
+            self.capacity.give_back(spec.by_id[rejected.body["job"]], spec)
         return records
 
     def _prepare(self, record: dict[str, Any]) -> tuple[Claimed, OSError | None]:
@@ -372,7 +386,7 @@ class Runner:
         job_id = record["job"]
         directory = self.deck.attempt_dir(record["workspace"], job_id, record["attempt"])
         claimed = Claimed(job_id, record["attempt"], record["seq"], record["workspace"],
-                          self.store.board.state(job_id).tries, directory, -1, record["ts"])  # type: ignore[union-attr]
+                          self.store.board.state(job_id).tries, directory, -1, record["ts"])
         try:
             claimed.directory, claimed.lease_fd, claimed.output_fd = open_attempt(
                 self.deck, job_id, record["workspace"], record["attempt"])
@@ -392,7 +406,7 @@ class Runner:
         self.claims[job_id] = claimed
         self.running_ids.add(job_id)
         if error is not None:
-            state = self.store.board.state(job_id)  # type: ignore[union-attr]
+            state = self.store.board.state(job_id)
             self.finished.append((claimed, not_started_event(claimed, state, now, error)))
             self.writes.failed(error, now)  # the log took the claim but the deck refuses files: pause claiming
             return False
@@ -401,14 +415,14 @@ class Runner:
         return True
 
     def _commit(self, events: list[dict[str, Any]], now: float) -> None:
-        records, refused = self.store.commit(events, now=now, strict=False)  # type: ignore[union-attr]
+        records, refused = self.store.commit(events, now=now, strict=False)
         for rejected in refused:
             self.report({"type": "refused", "job": rejected.body.get("job"), "message": str(rejected.error)})
         self._absorb(records)
 
     # -- attempts ---------------------------------------------------------------------
 
-    async def _attempt(self, job: Any, claimed: Claimed) -> None:
+    async def _attempt(self, job: Job, claimed: Claimed) -> None:
         def emit(event: Mapping[str, Any]) -> None:
             self.progress.append({**event, "job": job.id, "token": claimed.token})
 
@@ -425,14 +439,16 @@ class Runner:
             if self.grace_over:  # claimed in the turn the stop arrived, after its grace ran out
                 self.cancel_why.setdefault(job.id, "runner stopped before the attempt could start")
                 raise asyncio.CancelledError
-            event = await run_attempt(self.deck, self.spec, job, claimed, self.store.board,  # type: ignore[union-attr]
+            spec = self.spec
+            assert spec is not None, "jobs are claimed only from a spec, and the runner never drops its spec"
+            event = await run_attempt(self.deck, spec, job, claimed, self.store.board,
                                       self.redactor, emit, self.environ, self.clock)
         except asyncio.CancelledError:
             why = self.cancel_why.get(job.id, "runner stopped")
             if why == "cancelled":
                 event = {"type": EventType.FAILED, "job": job.id, "token": claimed.token, "reason": "cancelled"}
             else:
-                event = interrupted_event(job, self.store.board.state(job.id), claimed.token,  # type: ignore[union-attr]
+                event = interrupted_event(job, self.store.board.state(job.id), claimed.token,
                                           self.clock(), why)
             write_quietly(lambda: write_result(claimed, event, 0, self.clock()))
         except Exception as exc:  # a bug in jobdeck, not the job: record it, keep the runner alive
@@ -452,7 +468,6 @@ class Runner:
     def _revoked(self, claimed: Claimed) -> bool:
         """Whether the log, read now, no longer shows ``claimed`` as the job's current attempt."""
         store = self.store
-        assert store is not None
         self._absorb(store.refresh())
         state = store.board.state(claimed.job_id)
         return state.status != Status.RUNNING or state.token != claimed.token
@@ -465,7 +480,7 @@ class Runner:
         if wait is not None:
             times.append(wait)
         if self.spec is not None:
-            board = self.store.board  # type: ignore[union-attr]
+            board = self.store.board
             scheduled = self.scheduled
             if scheduled:
                 nxt = cron.next_due(scheduled, {j.id: board.state(j.id).last_fire for j in scheduled}, now)
@@ -487,7 +502,7 @@ class Runner:
         """Nothing running, nothing to record, nothing ready, no retry of ours pending."""
         if self.tasks or self.finished or self.progress or self.inbox.unsettled():
             return False
-        board = self.store.board  # type: ignore[union-attr]
+        board = self.store.board
         self.index.update(board, now)
         if self.index.ready and not self.stopping:
             return False
@@ -584,7 +599,7 @@ class Runner:
                 task.cancel()
             if pending:
                 await asyncio.wait(pending)
-        if self.store is not None:
+        if self.started:
             await self._settle(self.clock())
         self.close()
 

@@ -9,7 +9,7 @@ otherwise sent to review.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from jobdeck.runner.attempt import lease_held
 from jobdeck.runner.attempt_events import interrupted_event, read_result
@@ -17,8 +17,11 @@ from jobdeck.state.board import Board
 from jobdeck.state.deck import Deck
 from jobdeck.state.machine import Status
 
+if TYPE_CHECKING:
+    from jobdeck.state.spec import Spec
 
-def orphaned_events(deck: Deck, spec: Any, board: Board, job_ids: set[str], mine: set[str],
+
+def orphaned_events(deck: Deck, spec: Spec | None, board: Board, job_ids: set[str], mine: set[str],
                     now: float) -> list[dict[str, Any]]:
     """Events resolving every running attempt in ``job_ids`` that no live process holds."""
     events = []

@@ -11,19 +11,22 @@ from __future__ import annotations
 
 import heapq
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import TYPE_CHECKING
 
 from jobdeck.state.board import Board
 from jobdeck.state.graph import dependents
 from jobdeck.state.machine import Status
 from jobdeck.state.views import is_ready
 
+if TYPE_CHECKING:
+    from jobdeck.state.spec import Job, Spec
+
 
 class ReadyIndex:
     """Ready jobs of one spec, updated from dirty marks."""
 
     def __init__(self) -> None:
-        self.spec: Any = None
+        self.spec: Spec | None = None
         self.ready: set[str] = set()
         self._heap: list[tuple[int, float, int, str]] = []  # (-priority, waiting since, place, id)
         self._dirty: set[str] = set()
@@ -32,7 +35,7 @@ class ReadyIndex:
         self._place: dict[str, int] = {}
         self.only: set[str] | None = None
 
-    def reset(self, spec: Any) -> None:
+    def reset(self, spec: Spec) -> None:
         """A new spec: everything is re-evaluated."""
         self.spec = spec
         self._reverse = dependents(spec.dependencies)
@@ -74,9 +77,9 @@ class ReadyIndex:
                     heapq.heappush(self._waits, (state.not_before, job_id))
         self._dirty.clear()
 
-    def take(self, fits: Callable[[Any], bool], full: Callable[[], bool]) -> list[Any]:
+    def take(self, fits: Callable[[Job], bool], full: Callable[[], bool]) -> list[Job]:
         """Pop ready jobs in order while ``fits(job)`` accepts them, until ``full()``."""
-        chosen: list[Any] = []
+        chosen: list[Job] = []
         skipped: list[tuple[int, float, int, str]] = []
         by_id = self.spec.by_id if self.spec is not None else {}
         while self._heap:

@@ -7,15 +7,18 @@ retry), applied here in one pure function.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from jobdeck.agents.base import Failure, Outcome
 from jobdeck.runner.attempt import Claimed
 from jobdeck.runner.backoff import retry_delay
 from jobdeck.state.machine import EventType
 
+if TYPE_CHECKING:
+    from jobdeck.state.spec import Job
 
-def verdict(job: Any, claimed: Claimed, outcome: Outcome, reasons: list[str], now: float) -> dict[str, Any]:
+
+def verdict(job: Job, claimed: Claimed, outcome: Outcome, reasons: list[str], now: float) -> dict[str, Any]:
     """The outcome event for an attempt: succeeded (done or review) or failed (retry or final)."""
     base: dict[str, Any] = {"job": job.id, "token": claimed.token, "attempt": claimed.attempt,
                             "exit_code": outcome.exit_code, "usage": outcome.usage, "cost": outcome.cost}

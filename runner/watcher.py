@@ -19,7 +19,12 @@ import os
 import threading
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
+
+if TYPE_CHECKING:  # watchfiles (and anyio) are imported when the watch starts
+    from watchfiles import Change
+
+_T = TypeVar("_T")
 
 WATCHED_NAMES = ("jobs.json", "events.jsonl")
 
@@ -47,7 +52,7 @@ class DeckWatcher:
         if self._thread.is_alive() and self._thread is not threading.current_thread():
             self._thread.join(timeout=1.0)
 
-    def _interesting(self, change: Any, path: str) -> bool:
+    def _interesting(self, change: Change, path: str) -> bool:
         return os.path.basename(path) in WATCHED_NAMES or os.path.dirname(path) in self.inboxes
 
     def _run(self) -> None:
@@ -64,7 +69,7 @@ class DeckWatcher:
             self._post(self.report, {"type": "watch_error", "message": f"{type(exc).__name__}: {exc}",
                                      "next": "changes by other processes are noticed only on timers"})
 
-    def _post(self, call: Callable[[Any], None], arg: Any) -> bool:
+    def _post(self, call: Callable[[_T], None], arg: _T) -> bool:
         if self._stop.is_set():
             return False
         try:

@@ -21,7 +21,7 @@ from jobdeck.state.machine import EventType, JobState, Status, allowed
 from jobdeck.state.views import needs_approval
 
 if TYPE_CHECKING:
-    from jobdeck.state.spec import Job
+    from jobdeck.state.spec import Job, Spec
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,7 +65,7 @@ def operator() -> str:
     return f"{user}@{socket.gethostname()}"
 
 
-def act(store: Store, spec: Any, job_id: str, action: str, *, reason: str | None = None,
+def act(store: Store, spec: Spec, job_id: str, action: str, *, reason: str | None = None,
         via: str = "cli", by: str | None = None, inputs: Mapping[str, str] | None = None,
         now: float | None = None) -> list[dict[str, Any]]:
     """Apply an operator ``action`` to a job; return the stored event records.
@@ -94,7 +94,7 @@ def act(store: Store, spec: Any, job_id: str, action: str, *, reason: str | None
                 )
             events = []
             for target in targets:
-                event = {**base, "job": target, "source": f"{via}:{who}", "root": job_id}
+                event: dict[str, Any] = {**base, "job": target, "source": f"{via}:{who}", "root": job_id}
                 if target == job_id and inputs:
                     event["inputs"] = dict(inputs)
                 events.append(event)

@@ -15,13 +15,16 @@ import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from jobdeck.state import strictjson
 from jobdeck.state.errors import SpecError, SpecErrors
 from jobdeck.state.graph import find_cycle
 from jobdeck.state.ids import env_suffix
 from jobdeck.state.schedule import check_cron, zone
+
+if TYPE_CHECKING:  # pydantic is imported only when a spec is validated
+    from jobdeck.state.spec import Spec
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,7 +48,7 @@ class Fingerprint:
 class LoadedSpec:
     """A valid spec with the exact bytes it came from (for compare-and-swap)."""
 
-    spec: Any  # state.spec.Spec, typed loosely so this module imports pydantic lazily
+    spec: Spec
     raw: bytes
     digest: str
 
@@ -112,7 +115,7 @@ def _kind(value: Any) -> str:
     )
 
 
-def _validate_schema(data: dict[str, Any], text: str, where: str) -> Any:
+def _validate_schema(data: dict[str, Any], text: str, where: str) -> Spec:
     from pydantic import ValidationError
 
     from jobdeck.state.spec import Spec
@@ -270,7 +273,7 @@ def _line_of(text: str, job_id: str | None, field: Any, nth: int = 0) -> int | N
     return text.count("\n", 0, start) + 1
 
 
-def _check_semantics(spec: Any, text: str, where: str) -> None:
+def _check_semantics(spec: Spec, text: str, where: str) -> None:
     from jobdeck.state.spec import BUILTIN_AGENT_TYPES
 
     errors: list[SpecError] = []

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 from jobdeck.state.ids import ID_RE
 
 if TYPE_CHECKING:
-    from jobdeck.state.spec import Spec
+    from jobdeck.state.spec import AgentSpec, Job, Spec
 
 MIN_SECRET_LENGTH = 6
 
@@ -154,7 +154,8 @@ class Redactor:
 def referenced_env(spec: Spec) -> set[str]:
     """Names of the environment variables ``spec`` reads its values from (``{"env": NAME}``)."""
     names: set[str] = set()
-    for holder in [*spec.jobs, *spec.agents.values()]:
+    holders: list[Job | AgentSpec] = [*spec.jobs, *spec.agents.values()]
+    for holder in holders:
         names.update(value.env for value in holder.env.values() if not isinstance(value, str))
     names.update(agent.api_key.env for agent in spec.agents.values() if agent.api_key is not None)
     return names

@@ -7,31 +7,38 @@ job is (not) running. Pure functions of spec, board and an injected ``now``.
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple, TypeAlias
 
 from jobdeck.state.board import Board
 from jobdeck.state.machine import JobState, Status
 from jobdeck.state.schedule import next_fire
 
+if TYPE_CHECKING:  # types only: the cockpit builds cards from a preview before it imports pydantic
+    from jobdeck.state.preview import JobPreview
+    from jobdeck.state.spec import Job, Spec
 
-def is_paused(job: Any, state: JobState) -> bool:
+    CardJob: TypeAlias = Job | JobPreview
+    """What a card is built from: a validated job, or a big deck's preview of one (state/preview.py)."""
+
+
+def is_paused(job: CardJob, state: JobState) -> bool:
     """Operator pause/resume overrides the spec's ``paused``."""
     return state.paused if state.paused is not None else job.paused
 
 
-def needs_approval(job: Any) -> bool:
+def needs_approval(job: CardJob) -> bool:
     """High-risk jobs wait for an operator's approval before each cycle runs."""
     return job.risk == "high"
 
 
-def waits_for_fire(job: Any, state: JobState) -> bool:
+def waits_for_fire(job: CardJob, state: JobState) -> bool:
     """Scheduled and triggered jobs start only when fired (cron, inbox, `jobdeck trigger`)."""
     return (job.schedule is not None or job.trigger is not None) and state.cycle == 0
 
 
-def blockers(job: Any, board: Board) -> list[tuple[str, Status]]:
+def blockers(job: CardJob, board: Board) -> list[tuple[str, Status]]:
     """Dependencies that are not done, with their status."""
-    out = []
+    out: list[tuple[str, Status]] = []
     for dep in job.depends_on:
         status = board.state(dep).status
         if status != Status.DONE:
@@ -39,7 +46,7 @@ def blockers(job: Any, board: Board) -> list[tuple[str, Status]]:
     return out
 
 
-def is_ready(job: Any, state: JobState, board: Board, now: float) -> bool:
+def is_ready(job: Job, state: JobState, board: Board, now: float) -> bool:
     """Whether the job may be claimed now (capacity aside)."""
     return (
         state.status == Status.BACKLOG
@@ -51,7 +58,7 @@ def is_ready(job: Any, state: JobState, board: Board, now: float) -> bool:
     )
 
 
-def ready_jobs(spec: Any, board: Board, now: float) -> list[Any]:
+def ready_jobs(spec: Spec, board: Board, now: float) -> list[Job]:
     """Jobs that may start now, highest priority first, then longest waiting."""
     ready = [(job, board.state(job.id)) for job in spec.jobs]
     ready = [(job, st) for job, st in ready if is_ready(job, st, board, now)]
@@ -59,7 +66,7 @@ def ready_jobs(spec: Any, board: Board, now: float) -> list[Any]:
     return [job for job, _ in ready]
 
 
-def agent_label(job: Any) -> str:
+def agent_label(job: CardJob) -> str:
     """A short name for how the job runs: model, agent, or command."""
     if job.model:
         return job.model
@@ -96,7 +103,7 @@ class Card(NamedTuple):
         return out
 
 
-def card(job: Any, state: JobState, board: Board, now: float) -> Card:
+def card(job: CardJob, state: JobState, board: Board, now: float) -> Card:
     """The card for ``job``: its column and every derived flag worth showing."""
     status = state.status
     backlog = status == Status.BACKLOG
@@ -147,6 +154,6 @@ def _fire_after(schedule: str, tz: str, now: float) -> float | None:
         return None
 
 
-def cards(spec: Any, board: Board, now: float) -> list[Card]:
+def cards(spec: Spec, board: Board, now: float) -> list[Card]:
     """Cards for every job in the spec, in spec order."""
     return [card(job, board.state(job.id), board, now) for job in spec.jobs]
