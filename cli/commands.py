@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import time
 from pathlib import Path
@@ -52,9 +51,9 @@ def cmd_init(args: argparse.Namespace) -> int:
     example = resources.files("jobdeck.cli").joinpath("examples/starter.json").read_bytes()
     deck = init_deck(root, example)
     print(f"created deck {deck.root}")
-    print(f"  jobs.json      the registry: edit it, or `jobdeck add` / `jobdeck edit`")
-    print(f"  workspaces/    where jobs run and keep every attempt's output")
-    print(f"  .jobdeck/      the chain of work (events.jsonl) and the lock")
+    print("  jobs.json      the registry: edit it, or `jobdeck add` / `jobdeck edit`")
+    print("  workspaces/    where jobs run and keep every attempt's output")
+    print("  .jobdeck/      the chain of work (events.jsonl) and the lock")
     print(f"next: cd {where} && jobdeck validate && jobdeck run --once && jobdeck ls")
     return 0
 

@@ -131,9 +131,9 @@ async def _run_job(runner: Runner, job_id: str, *, wait: bool) -> int:
     if state.status != Status.DONE:
         from jobdeck.state.views import card
 
-        # runner.spec.job() is None if jobs.json dropped the job while it ran (card() then raises)
-        info = card(runner.spec.job(job_id), state, runner.store.board, runner.clock())  # type: ignore[union-attr, arg-type]
-        detail = "; ".join(filter(None, [state.reason, *info.flags]))
+        job = runner.spec.job(job_id) if runner.spec is not None else None
+        flags = card(job, state, runner.store.board, runner.clock()).flags if job is not None else ["no longer in jobs.json"]
+        detail = "; ".join(filter(None, [state.reason, *flags]))
         print(f"jobdeck run: job '{job_id}' is {state.status.value}" + (f" ({detail})" if detail else ""), file=sys.stderr)
         return 1
     return 0
