@@ -202,3 +202,16 @@ def test_no_module_imports_a_layer_by_its_bare_name() -> None:
                 for layer in LAYERS for path in sources(layer)
                 for match in bare.finditer(path.read_text())]
     assert problems == []
+
+
+def test_no_module_imports_another_layers_private_name() -> None:
+    """A leading underscore is a layer's own business: other layers go through its public names."""
+    problems = []
+    for layer in LAYERS:
+        for path in sources(layer):
+            for node in ast.walk(ast.parse(path.read_text(), str(path))):
+                if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("jobdeck."):
+                    private = [alias.name for alias in node.names if alias.name.startswith("_")]
+                    if private and layer_of(node.module) != layer:
+                        problems.append(f"{path.relative_to(ROOT)} imports {private} from {node.module}")
+    assert problems == []
