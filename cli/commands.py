@@ -290,6 +290,29 @@ def cmd_logs(args: argparse.Namespace) -> int:
     return show_logs(deck, store, job, state, attempt=args.attempt, stderr=args.stderr, follow=args.follow, raw=args.raw)
 
 
+def cmd_stats(args: argparse.Namespace) -> int:
+    from jobdeck.cli import render
+
+    deck = _deck(args)
+    with _store(deck) as store:
+        rollups = store.board.rollups
+    unknown = [job for job in args.id if job not in rollups.jobs]
+    if unknown and args.id:
+        known = _spec(deck)
+        missing = [job for job in unknown if known.job(job) is None]
+        if missing:
+            from jobdeck.state.errors import UnknownJob
+
+            raise UnknownJob(f"no job {', '.join(map(repr, missing))} in {deck.spec_path}",
+                             hint="see `jobdeck ls` for the ids")
+    report = render.stats_report(rollups, args.id or sorted(rollups.jobs), days=args.days, now=time.time())
+    if args.json:
+        _print_json(report)
+    else:
+        render.stats_table(report)
+    return 0
+
+
 def cmd_audit(args: argparse.Namespace) -> int:
     from jobdeck.state.events import verify
 

@@ -166,6 +166,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="raw records as JSON lines")
     p.add_argument("-n", "--limit", type=positive_int, metavar="N", help="only the last N")
 
+    p = command("stats", "how jobs have done: runs, failure rate, durations, cost (from rollups, not the log)",
+                "Per job: ended attempts, the share that failed, median and p90 duration of successful\n"
+                "attempts, cost and when it last ended; then the deck's totals per day. Kept as the log\n"
+                "is written, so it costs the same at a million events as at a thousand.\n\n"
+                "  jobdeck stats                      every job, the last 7 days\n"
+                "  jobdeck stats fetch --days 30      one job, a month of daily totals\n"
+                "  jobdeck stats --json | jq '.jobs[] | select(.failure_rate > 0.1)'")
+    p.add_argument("id", nargs="*", help="only these jobs")
+    p.add_argument("--days", type=positive_int, default=7, metavar="N", help="daily totals for the last N days (default 7)")
+    p.add_argument("--json", action="store_true", help="the rollups as one JSON object")
+
     p = command("audit", "check the chain of work")
     p.add_argument("what", choices=["verify"], help="verify: check every record's hash and link")
     p.add_argument("--json", action="store_true", help="the result as a JSON object")

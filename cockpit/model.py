@@ -61,9 +61,6 @@ class Delta:
         return bool(self.changed or self.removed or self.spec_changed or self.touched)
 
 
-_Finished = tuple[tuple[float, str, float], ...]  # (ended, outcome, cost) per ended attempt
-
-
 class DeckModel:
     """Spec + board + cards for one deck, refreshed on demand."""
 
@@ -81,7 +78,6 @@ class DeckModel:
         self.heartbeats: list[Heartbeat] = []
         self._dependents: dict[str, list[str]] = {}
         self._timed: set[str] = set()
-        self._finished: dict[str, _Finished] = {}
         self._history_end = self.store.log.offset
         self._chains: dict[str, list[dict[str, Any]]] = {}
         self._live: dict[str, list[dict[str, Any]]] = {}
@@ -95,7 +91,7 @@ class DeckModel:
         model.cards = {card.id: card for card in cached}
         model.order = {card.id: i for i, card in enumerate(cached)}
         model.heartbeats = []
-        model._dependents, model._timed, model._finished = {}, set(), {}
+        model._dependents, model._timed = {}, set()
         model._chains, model._live = {}, {}
         model.store = None  # type: ignore[assignment]  # the log is folded by the full read
         return model
@@ -193,8 +189,6 @@ class DeckModel:
             for job in delta.touched:
                 affected.update(self._dependents.get(job, ()))
             self._recard(affected, delta)
-        for job in delta.touched:
-            self._note_finished(job)
         return delta
 
     def retime(self) -> Delta:
@@ -220,8 +214,6 @@ class DeckModel:
             del self.cards[job_id]
             self._timed.discard(job_id)
         self._recard(self.order, delta)
-        for job_id in self.order:
-            self._note_finished(job_id)
 
     def _recard(self, job_ids: Iterable[str], delta: Delta) -> None:
         spec = self.spec
@@ -241,16 +233,6 @@ class DeckModel:
                 self.cards[job_id] = new
                 delta.changed[job_id] = new
 
-    def _note_finished(self, job_id: str) -> None:
-        finished = tuple(
-            (a.ended, a.outcome or "", a.cost or 0.0)
-            for a in self.state(job_id).attempts if a.ended is not None
-        )
-        if finished:
-            self._finished[job_id] = finished
-        else:
-            self._finished.pop(job_id, None)
-
     # -- the header --------------------------------------------------------------
 
     def stats(self) -> BoardStats:
@@ -263,14 +245,8 @@ class DeckModel:
         counts = dict.fromkeys((*COLUMNS, Status.CANCELLED), 0)
         for job_card in self.cards.values():
             counts[job_card.column] += 1
-        hour_ago, today = now - 3600, start_of_day(now)
-        failures, cost = 0, 0.0
-        for finished in self._finished.values():
-            for ended, outcome, spent in finished:
-                if outcome == "failed" and ended >= hour_ago:
-                    failures += 1
-                if ended >= today:
-                    cost += spent
+        rollups = self.store.board.rollups  # kept by the fold: no pass over past attempts
+        failures, cost = rollups.failures_since(now - 3600), rollups.cost_since(start_of_day(now))
         alive = tuple(h for h in self.heartbeats if h.alive(now))
         declared = [h.parallel for h in alive if h.parallel]
         spec = self.spec

@@ -26,6 +26,7 @@ from jobdeck.state.events import GENESIS, EventLog, Flush, grown_since
 from jobdeck.state.lock import DeckLock
 from jobdeck.state.machine import EventType, JobState, transition
 from jobdeck.state.redact import Redactor
+from jobdeck.state.rollups import Rollups
 
 SNAPSHOT_FORMAT = 1
 
@@ -39,6 +40,8 @@ class Board:
     """(seq, why) of records in the log that the state machine refused (e.g. stale tokens)."""
     files: set[str] = field(default_factory=set)
     """Keys of inbox files that already triggered a run (each file fires once)."""
+    rollups: Rollups = field(default_factory=Rollups)
+    """Counts, durations and cost of ended attempts (state/rollups.py)."""
 
     def state(self, job: str) -> JobState:
         """The job's state; a job with no events is in the backlog."""
@@ -53,12 +56,17 @@ class Board:
         if not ID_RE.fullmatch(job):  # e.g. an id rewritten by an older redactor: no job has it, no path may use it
             self.rejected.append((record.get("seq", -1), f"invalid job id {job!r}"))
             return None
+        old = self.state(job)
         try:
-            new = transition(self.state(job), record, record.get("ts", 0.0))
+            new = transition(old, record, record.get("ts", 0.0))
         except (IllegalTransition, KeyError, TypeError) as exc:
             self.rejected.append((record.get("seq", -1), str(exc)))
             return None
         self.jobs[job] = new
+        ended = new.attempts[-1] if new.attempts else None
+        if ended is not None and ended.ended is not None and ended.reason != "not_started" \
+                and (not old.attempts or old.attempts[-1].ended is None):
+            self.rollups.add(job, ended, record.get("model"))
         if "file" in record and record["type"] == EventType.TRIGGERED:
             self.files.add(record["file"])
         return new
@@ -226,6 +234,7 @@ class Store:
             "events": {"offset": self.log.offset, "seq": self.log.seq, "hash": self.log.last_hash},
             "states": {job: st.to_json() for job, st in self.board.jobs.items()},
             "files": sorted(self.board.files),
+            "rollups": self.board.rollups.to_json(),
             **(extra or {}),
         }
 
@@ -245,9 +254,11 @@ class Store:
         try:
             states = {job: JobState.from_json(data) for job, data in snapshot.get("states", {}).items()
                       if ID_RE.fullmatch(job)}  # as the fold does: a record with an invalid id names no job
-        except (KeyError, TypeError, ValueError):
+            rollups = Rollups.from_json(snapshot["rollups"])
+        except (KeyError, TypeError, ValueError, AttributeError):
             return
         self.board.jobs = states
+        self.board.rollups = rollups
         self.board.files = set(snapshot.get("files", ()))
         self.log.resume_at(offset, seq, last_hash)
 

@@ -1,0 +1,203 @@
+"""Per-job and per-hour rollups of ended attempts, kept as the log is folded.
+
+History questions (how long does this job take, how often does it fail, what
+did today cost) are asked by `jobdeck stats`, the cockpit's header and the
+decision service. Answering them from the log would cost time that grows with
+history; these rollups are updated in O(1) per ended attempt by the board's fold
+and saved in board.json with the states, so they cost the same at a million
+events as at a thousand.
+
+Durations go into a fixed log-scale histogram (``Histogram``): a quantile is
+exact to within one bucket, about 9% of its value, whatever the number of runs.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from jobdeck.state.machine import Attempt
+
+BUCKETS_PER_DOUBLING = 8
+"""Histogram resolution: bucket k holds durations in [2^(k/8), 2^((k+1)/8)) hundredths of a second."""
+HOURS_KEPT = 24 * 90
+"""Hourly buckets kept for per-day questions (90 days)."""
+RECENT_FAILURES_KEPT = 1000
+"""Failure times kept for "failed in the last hour" (the newest; older ones age out)."""
+
+
+@dataclass(slots=True)
+class Histogram:
+    """Counts of durations in log-scale buckets (sparse: only buckets that were hit)."""
+
+    counts: dict[int, int] = field(default_factory=dict)
+    total: int = 0
+
+    @staticmethod
+    def bucket(seconds: float) -> int:
+        return int(math.floor(math.log2(max(seconds, 0.0) * 100 + 1) * BUCKETS_PER_DOUBLING))
+
+    @staticmethod
+    def bounds(bucket: int) -> tuple[float, float]:
+        """The durations (seconds) bucket ``bucket`` covers."""
+        low = (2 ** (bucket / BUCKETS_PER_DOUBLING) - 1) / 100
+        high = (2 ** ((bucket + 1) / BUCKETS_PER_DOUBLING) - 1) / 100
+        return low, high
+
+    def add(self, seconds: float) -> None:
+        key = self.bucket(seconds)
+        self.counts[key] = self.counts.get(key, 0) + 1
+        self.total += 1
+
+    def quantile(self, q: float) -> float | None:
+        """The duration below which a fraction ``q`` of runs ended (interpolated within its bucket)."""
+        if not self.total:
+            return None
+        rank = q * self.total
+        seen = 0
+        for key in sorted(self.counts):
+            count = self.counts[key]
+            if seen + count >= rank:
+                low, high = self.bounds(key)
+                return low + (high - low) * ((rank - seen) / count if count else 0.0)
+            seen += count
+        return self.bounds(max(self.counts))[1]
+
+    def to_json(self) -> dict[str, int]:
+        return {str(k): v for k, v in sorted(self.counts.items())}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, int]) -> Histogram:
+        counts = {int(k): int(v) for k, v in data.items()}
+        return cls(counts, sum(counts.values()))
+
+
+@dataclass(slots=True)
+class JobRollup:
+    """What one job's ended attempts add up to."""
+
+    ended: int = 0
+    outcomes: dict[str, int] = field(default_factory=dict)
+    """Ended attempts by outcome: succeeded, failed, interrupted, cancelled."""
+    reasons: dict[str, int] = field(default_factory=dict)
+    """Failed and interrupted attempts by reason (exit_code, idle_timeout, rate_limit, ...)."""
+    durations: Histogram = field(default_factory=Histogram)
+    """Wall time of succeeded attempts."""
+    cost: float = 0.0
+    tokens: int = 0
+    last_ended: float | None = None
+
+    def failure_rate(self) -> float | None:
+        """Failed attempts over ended ones (None before the first)."""
+        return self.outcomes.get("failed", 0) / self.ended if self.ended else None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"ended": self.ended, "outcomes": self.outcomes, "reasons": self.reasons,
+                "durations": self.durations.to_json(), "cost": self.cost, "tokens": self.tokens,
+                "last_ended": self.last_ended}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> JobRollup:
+        return cls(int(data["ended"]), dict(data["outcomes"]), dict(data["reasons"]),
+                   Histogram.from_json(data["durations"]), float(data["cost"]), int(data["tokens"]),
+                   data.get("last_ended"))
+
+
+@dataclass(slots=True)
+class HourRollup:
+    """What ended in one hour (UTC), for per-day and per-model questions."""
+
+    succeeded: int = 0
+    failed: int = 0
+    cost: float = 0.0
+    by_model: dict[str, float] = field(default_factory=dict)
+    """Cost per model."""
+
+    def to_json(self) -> dict[str, Any]:
+        return {"succeeded": self.succeeded, "failed": self.failed, "cost": self.cost, "by_model": self.by_model}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> HourRollup:
+        return cls(int(data["succeeded"]), int(data["failed"]), float(data["cost"]), dict(data["by_model"]))
+
+
+@dataclass(slots=True)
+class Rollups:
+    """Every job's rollup, the hourly totals and the recent failures."""
+
+    jobs: dict[str, JobRollup] = field(default_factory=dict)
+    hours: dict[int, HourRollup] = field(default_factory=dict)
+    """Keyed by hours since the epoch (``int(ts // 3600)``)."""
+    recent_failures: list[float] = field(default_factory=list)
+    """End times of the newest failed attempts, oldest first."""
+
+    def add(self, job: str, attempt: Attempt, model: str | None = None) -> None:
+        """Count one ended attempt (called once, when the fold ends it)."""
+        if attempt.ended is None:
+            return
+        outcome = attempt.outcome or "failed"
+        rollup = self.jobs.get(job)
+        if rollup is None:
+            rollup = self.jobs[job] = JobRollup()
+        rollup.ended += 1
+        rollup.outcomes[outcome] = rollup.outcomes.get(outcome, 0) + 1
+        if outcome in ("failed", "interrupted") and attempt.reason:
+            rollup.reasons[attempt.reason] = rollup.reasons.get(attempt.reason, 0) + 1
+        if outcome == "succeeded":
+            rollup.durations.add(attempt.ended - attempt.started)
+        cost = attempt.cost or 0.0
+        rollup.cost += cost
+        rollup.tokens += _tokens(attempt.usage)
+        rollup.last_ended = attempt.ended
+        key = int(attempt.ended // 3600)
+        hour = self.hours.get(key)
+        if hour is None:
+            hour = self.hours[key] = HourRollup()
+            if len(self.hours) > HOURS_KEPT:
+                for old in sorted(self.hours)[:len(self.hours) - HOURS_KEPT]:
+                    del self.hours[old]
+        if outcome == "succeeded":
+            hour.succeeded += 1
+        elif outcome == "failed":
+            hour.failed += 1
+            self.recent_failures.append(attempt.ended)
+            if len(self.recent_failures) > RECENT_FAILURES_KEPT:
+                del self.recent_failures[:len(self.recent_failures) - RECENT_FAILURES_KEPT]
+        if cost:
+            hour.cost += cost
+            name = model or (attempt.usage or {}).get("model") or "unknown"
+            hour.by_model[str(name)] = hour.by_model.get(str(name), 0.0) + cost
+
+    def failures_since(self, since: float) -> int:
+        return sum(1 for ended in self.recent_failures if ended >= since)
+
+    def cost_since(self, since: float) -> float:
+        """Cost of attempts that ended in the hours from ``since`` on (whole hours: since is rounded down)."""
+        first = int(since // 3600)
+        return sum(hour.cost for key, hour in self.hours.items() if key >= first)
+
+    def hours_between(self, start: float, end: float) -> Iterable[tuple[int, HourRollup]]:
+        first, last = int(start // 3600), int(end // 3600)
+        return sorted((key, hour) for key, hour in self.hours.items() if first <= key <= last)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"jobs": {job: rollup.to_json() for job, rollup in self.jobs.items()},
+                "hours": {str(k): hour.to_json() for k, hour in sorted(self.hours.items())},
+                "recent_failures": self.recent_failures}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Rollups:
+        return cls({job: JobRollup.from_json(value) for job, value in data["jobs"].items()},
+                   {int(k): HourRollup.from_json(value) for k, value in data["hours"].items()},
+                   [float(t) for t in data["recent_failures"]])
+
+
+def _tokens(usage: Mapping[str, Any] | None) -> int:
+    if not usage:
+        return 0
+    total = usage.get("total_tokens")
+    if isinstance(total, int):
+        return total
+    return sum(v for k, v in usage.items() if k in ("prompt_tokens", "completion_tokens") and isinstance(v, int))
