@@ -83,7 +83,7 @@ def test_cockpit_does_not_import_litellm() -> None:
 
 
 READ_COMMANDS = [["--help"], ["ls"], ["ls", "--json"], ["show", "hello"], ["validate"], ["events"],
-                 ["audit", "verify"], ["schema"], ["logs", "hello"]]
+                 ["audit", "verify"], ["schema"], ["logs", "hello"], ["stats"]]
 
 
 def test_read_commands_do_not_import_litellm_or_textual(tmp_path: Path) -> None:
