@@ -31,13 +31,17 @@ if TYPE_CHECKING:
 def show_logs(deck: Deck, store: Store, job: Job, state: JobState, *, attempt: int | None,
               stderr: bool, follow: bool, raw: bool = False) -> int:
     chosen = state.attempt if attempt is None else next((a for a in state.attempts if a.n == attempt), None)
-    if chosen is None:
-        if not state.attempts:
-            raise JobdeckError(f"job '{job.id}' has no attempt yet", hint=f"it has not run; see `jobdeck show {job.id}`")
+    if chosen is not None:
+        directory = deck.attempt_dir(chosen.workspace, job.id, chosen.n)
+    elif attempt is not None and state.attempts and attempt < state.attempts[0].n \
+            and deck.attempt_dir(job.workspace, job.id, attempt).is_dir():
+        directory = deck.attempt_dir(job.workspace, job.id, attempt)  # older than the board keeps: on disk still
+    elif not state.attempts:
+        raise JobdeckError(f"job '{job.id}' has no attempt yet", hint=f"it has not run; see `jobdeck show {job.id}`")
+    else:
         numbers = sorted(a.n for a in state.attempts)
         raise JobdeckError(f"job '{job.id}' has no attempt {attempt}",
-                           hint=f"its attempts are {_ranges(numbers)}; see `jobdeck show {job.id}`")
-    directory = deck.attempt_dir(chosen.workspace, job.id, chosen.n)
+                           hint=f"its latest attempts are {_ranges(numbers)}; see `jobdeck show {job.id}`")
     path = directory / (STDERR if stderr else OUTPUT)
     out = sys.stdout.buffer
     copy = Copier(out, clean=not raw and sys.stdout.isatty())

@@ -53,6 +53,12 @@ class EventType(StrEnum):
 COLUMNS = (Status.BACKLOG, Status.RUNNING, Status.REVIEW, Status.DONE, Status.FAILED)
 
 
+ATTEMPTS_KEPT = 20
+"""Attempts a JobState keeps, the newest: the state's size (and a claim's cost) is the present, not the past.
+
+Older attempts stay on disk (their directories, until retention removes them) and in the log."""
+
+
 class Attempt(NamedTuple):
     """One execution of a job: when, by whom, how it ended."""
 
@@ -90,6 +96,7 @@ class JobState(NamedTuple):
     tries: int = 0
     token: int | None = None
     attempts: tuple[Attempt, ...] = ()
+    """The newest ATTEMPTS_KEPT attempts, oldest first."""
     not_before: float | None = None
     approved: bool = False
     paused: bool | None = None
@@ -199,7 +206,7 @@ def _claimed(state: JobState, event: Event, now: float) -> JobState:
         raise IllegalTransition(f"job '{state.job}': claim of attempt {attempt.n}, expected {state.next_attempt}")
     return _moved(
         state, Status.RUNNING, now, token=attempt.token, tries=state.tries + 1,
-        attempts=state.attempts + (attempt,), not_before=None, reason=None, reasons=(),
+        attempts=(*state.attempts[1 - ATTEMPTS_KEPT:], attempt), not_before=None, reason=None, reasons=(),
     )
 
 

@@ -19,3 +19,22 @@ def test_stats_after_a_run(deck: Deck, cli: RunCli) -> None:
     assert table.splitlines()[1].split()[:3] == ["hello", "1", "0%"]
     unknown = cli("stats", "nope", cwd=deck.root)
     assert unknown.returncode == 1 and "no job 'nope'" in unknown.stderr
+
+
+def test_logs_reads_an_attempt_older_than_the_board_keeps(deck: Deck, cli: RunCli) -> None:
+    from jobdeck.state.board import open_store
+    from jobdeck.state.machine import ATTEMPTS_KEPT
+
+    with open_store(deck) as store:
+        for _ in range(ATTEMPTS_KEPT + 3):
+            attempt = store.board.state("hello").next_attempt
+            store.commit([{"type": "claimed", "job": "hello", "attempt": attempt, "runner": "r"}])
+            store.commit([{"type": "failed", "job": "hello", "token": store.board.state("hello").token,
+                           "reason": "exit_code", "retry_at": 0.0}])
+            directory = deck.attempt_dir("default", "hello", attempt)
+            directory.mkdir(parents=True)
+            (directory / "output").write_text(f"attempt {attempt}\n")
+    assert cli("logs", "hello", "--attempt", "2", cwd=deck.root).stdout == "attempt 2\n"
+    assert cli("logs", "hello", cwd=deck.root).stdout == f"attempt {ATTEMPTS_KEPT + 3}\n"
+    missing = cli("logs", "hello", "--attempt", "99", cwd=deck.root)
+    assert missing.returncode == 2 and f"its latest attempts are 4-{ATTEMPTS_KEPT + 3}" in missing.stderr

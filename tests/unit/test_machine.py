@@ -240,3 +240,18 @@ def test_an_attempt_that_never_started_gives_its_try_back_and_waits_longer_each_
         assert (state.status, state.tries) == (Status.BACKLOG, 1), "only the attempt that ran counts"
         state = claimed(state, seq=9 + n)
     assert waits == [1, 2, 4, 8, 16, 32, 60, 60, 60] and MAX_NOT_STARTED_WAIT == 60
+
+
+def test_a_state_keeps_only_its_newest_attempts_and_numbers_on() -> None:
+    """Claims cost the same at the thousandth attempt as at the first: the tuple is bounded."""
+    from jobdeck.state.machine import ATTEMPTS_KEPT
+
+    state = JobState("a")
+    for seq in range(1, 2 * (ATTEMPTS_KEPT + 5), 2):
+        state = transition(state, {"type": "claimed", "job": "a", "attempt": state.next_attempt, "seq": seq,
+                                   "runner": "r"}, float(seq))
+        state = transition(state, {"type": "failed", "job": "a", "token": state.token, "seq": seq + 1,
+                                   "reason": "x", "retry_at": 0.0}, float(seq + 1))
+    assert len(state.attempts) == ATTEMPTS_KEPT
+    assert [a.n for a in state.attempts] == list(range(6, ATTEMPTS_KEPT + 6))
+    assert state.next_attempt == ATTEMPTS_KEPT + 6
