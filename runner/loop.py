@@ -47,6 +47,9 @@ if TYPE_CHECKING:
     from jobdeck.state.spec import Job, Spec
 
 ORPHAN_CHECK = 2.0
+CHECKPOINT_EVENTS = 1000
+CHECKPOINT_SECONDS = 30.0
+"""A running runner rewrites board.json this often: a command replays at most this much of the log."""
 WATCH_AFTER = 0.05
 """Seconds without a wake-up after which the deck watcher is started (see ``Runner.run``)."""
 
@@ -84,6 +87,8 @@ class Runner:
         self.running_ids: set[str] = set()
         self.ran: set[str] = set()
         self.stopping = False
+        self._checkpoint_seq = 0
+        self._checkpoint_at = 0.0
         self.grace_over = False
         """Set when a stop's grace has run out: attempts still running, or still to start, are stopped."""
         self.wake = asyncio.Event()
@@ -120,6 +125,7 @@ class Runner:
         self.redactor = Redactor.for_spec(self.source.current.spec if self.source.current else None, self.environ)
         self._store = store = open_store(self.deck, redactor=self.redactor)
         self.running_ids = {job for job, st in store.board.jobs.items() if st.status == Status.RUNNING}
+        self._checkpoint_seq, self._checkpoint_at = store.log.seq, self.clock()
         self._apply_spec()
         self.heartbeat = HeartbeatWriter(self.deck.runners_dir, self.runner_id, self.capacity.parallel)
         self.report({"type": "runner_started", "runner": self.runner_id, "parallel": self.capacity.parallel})
@@ -189,7 +195,20 @@ class Runner:
         await self._settle(now)
         if self.heartbeat is not None:
             self.heartbeat.beat(sorted(self.claims), now)
+        self._checkpoint(now)
         return self._next_timer(now)
+
+    def _checkpoint(self, now: float) -> None:
+        """Rewrite board.json every CHECKPOINT_EVENTS records or CHECKPOINT_SECONDS, so no reader replays more.
+
+        A state's size is bounded (ATTEMPTS_KEPT attempts per job), so this costs the
+        same whatever the history; it is only a cache, and a failed write is retried later.
+        """
+        behind = self.store.log.seq - self._checkpoint_seq
+        if behind <= 0 or (behind < CHECKPOINT_EVENTS and now - self._checkpoint_at < CHECKPOINT_SECONDS):
+            return
+        write_quietly(self.store.write_snapshot)
+        self._checkpoint_seq, self._checkpoint_at = self.store.log.seq, now
 
     def _absorb(self, records: list[dict[str, Any]]) -> None:
         """Track which jobs changed (for readiness and capacity)."""

@@ -96,3 +96,33 @@ def test_a_tampered_or_mismatched_snapshot_is_ignored(deck: Deck, tamper: str) -
     assert {job: s.to_json() for job, s in store.board.jobs.items()} == full_fold(deck)
     assert store.board.state("job-2").status == "done"
     store.close()
+
+
+def test_a_running_runner_checkpoints_board_json_so_readers_replay_a_bounded_tail(tmp_path) -> None:
+    """Past CHECKPOINT_EVENTS records the runner rewrites board.json while it keeps running."""
+    import signal
+    import subprocess
+    import sys
+
+    from jobdeck.runner.loop import CHECKPOINT_EVENTS
+    from jobdeck.state.events import grown_since
+    from tests.functional.runner_kit import env_for, make_deck, wait_for
+
+    jobs = [{"id": f"j{n:03d}", "command": ["true"]} for n in range(CHECKPOINT_EVENTS // 2 + 20)]
+    deck_dir = make_deck(tmp_path, jobs)
+    deck = Deck(deck_dir)
+    runner = subprocess.Popen([sys.executable, "-m", "jobdeck", "run", "--quiet", "--parallel", "8"],
+                              cwd=deck_dir, env=env_for(deck_dir), stdout=subprocess.DEVNULL,
+                              stderr=subprocess.PIPE, text=True)
+    try:
+        def checkpointed() -> bool:
+            snapshot = read_snapshot(deck)
+            return snapshot is not None and snapshot["events"]["seq"] >= CHECKPOINT_EVENTS
+        wait_for(checkpointed, timeout=120, what="a checkpoint while the runner runs")
+        assert runner.poll() is None, runner.stderr.read() if runner.stderr else ""
+        snapshot = read_snapshot(deck)
+        behind = grown_since(deck.events_path, snapshot["events"]["offset"], snapshot["events"]["hash"])
+        assert behind is not None  # the snapshot still matches the log it was taken of
+    finally:
+        runner.send_signal(signal.SIGTERM)
+        runner.wait(60)
