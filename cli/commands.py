@@ -188,6 +188,8 @@ def cmd_ls(args: argparse.Namespace) -> int:
         with _store(deck) as store:
             found = cards(loaded.spec, store.board, now)
             offset, last_hash = store.log.offset, store.log.last_hash
+            if store.chain_warning:
+                print(f"jobdeck: warning: {store.chain_warning}", file=sys.stderr)
         encoded = save_cards(deck, [c.to_json() for c in found], spec=loaded.digest, offset=offset,
                              last_hash=last_hash, now=now)
         keep = _keep(encoded.index, args)
@@ -314,19 +316,37 @@ def cmd_stats(args: argparse.Namespace) -> int:
 
 
 def cmd_audit(args: argparse.Namespace) -> int:
+    from jobdeck.state.board import read_snapshot
     from jobdeck.state.events import verify
 
     deck = _deck(args)
-    count, broken = verify(deck.events_path)
+    snapshot = read_snapshot(deck)
+    position = snapshot.get("events", {}) if snapshot else {}
+    anchor = (position["seq"], position["hash"]) if isinstance(position.get("seq"), int) and position.get("hash") else None
+    count, broken = verify(deck.events_path, anchor)
+    head = _head(deck) if broken is None else None
     if args.json:
-        _print_json({"records": count, "ok": broken is None,
+        _print_json({"records": count, "ok": broken is None, "head": head,
                      "break": None if broken is None else {"line": broken.line, "seq": broken.seq, "problem": broken.problem}})
     elif broken is None:
-        print(f"chain of work verified: {count} records, no breaks")
+        print(f"chain of work verified: {count} records, no breaks"
+              + (f"; head seq {head['seq']} hash {head['hash']}" if head else ""))
     else:
         print(f"chain of work BROKEN at line {broken.line} (seq {broken.seq}): {broken.problem}", file=sys.stderr)
         print(f"{count} records before it verified", file=sys.stderr)
     return 0 if broken is None else 1
+
+
+def _head(deck: Deck) -> dict[str, Any] | None:
+    """The last record's seq and hash: what to keep elsewhere to detect a rewrite later."""
+    from jobdeck.state.events import EventLog
+
+    log = EventLog(deck.events_path)
+    try:
+        log.read_new()  # folds nothing; leaves seq and last_hash at the end of the log
+    finally:
+        log.close()
+    return {"seq": log.seq, "hash": log.last_hash} if log.seq else None
 
 
 # -- operator actions ----------------------------------------------------------------

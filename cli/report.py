@@ -46,7 +46,7 @@ class Reporter:
             self.stream.write(json.dumps(dict(record), ensure_ascii=False) + "\n")
             self.stream.flush()
             return
-        if self.quiet and kind != "spec_error":
+        if self.quiet and kind not in ("spec_error", "chain_warning"):
             return
         line, style = self._describe(record)
         if line is None:
@@ -58,7 +58,7 @@ class Reporter:
 
             self.console.print(f"[dim]{stamp}[/] [{style}]{escape(line)}[/]" if style else f"[dim]{stamp}[/] {escape(line)}")
         else:
-            stream = sys.stderr if kind == "spec_error" else self.stream
+            stream = sys.stderr if kind in ("spec_error", "chain_warning") else self.stream
             stream.write(f"{stamp} {line}\n")
             stream.flush()
 
@@ -67,6 +67,8 @@ class Reporter:
         job = record.get("job", "")
         if kind == "runner_started":
             return f"runner {record['runner']} started (parallel {record['parallel']})", None
+        if kind == "chain_warning":
+            return f"warning: {record['message']}", "red"
         if kind == "spec_error":
             return f"jobs.json is invalid, keeping the {record['keeping']}: {record['message']}", "red"
         if kind == "refused":

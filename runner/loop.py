@@ -126,6 +126,8 @@ class Runner:
         self._store = store = open_store(self.deck, redactor=self.redactor)
         self.running_ids = {job for job, st in store.board.jobs.items() if st.status == Status.RUNNING}
         self._checkpoint_seq, self._checkpoint_at = store.log.seq, self.clock()
+        if store.chain_warning:
+            self.report({"type": "chain_warning", "message": store.chain_warning})
         self._apply_spec()
         self.heartbeat = HeartbeatWriter(self.deck.runners_dir, self.runner_id, self.capacity.parallel)
         self.report({"type": "runner_started", "runner": self.runner_id, "parallel": self.capacity.parallel})

@@ -90,6 +90,8 @@ class Store:
         self.log = EventLog(deck.events_path)
         self.lock = DeckLock(deck.lock_path, timeout=lock_timeout)
         self.redactor = redactor or Redactor({})
+        self.chain_warning: str | None = None
+        """Set when board.json saw a record the log no longer holds (found while opening)."""
         if from_snapshot:
             self._resume_from_snapshot()
 
@@ -250,6 +252,9 @@ class Store:
         position = snapshot.get("events", {})
         offset, seq, last_hash = position.get("offset", 0), position.get("seq", 0), position.get("hash", GENESIS)
         if grown_since(self.deck.events_path, offset, last_hash) is None:
+            if isinstance(seq, int) and seq > 0:
+                self.chain_warning = (f"the chain of work no longer holds the record board.json saw at seq {seq}: "
+                                      "records were removed or rewritten; see `jobdeck audit verify`")
             return
         try:
             states = {job: JobState.from_json(data) for job, data in snapshot.get("states", {}).items()

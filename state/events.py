@@ -282,11 +282,17 @@ def grown_since(path: Path, offset: object, last_hash: object) -> int | None:
     return size - offset if isinstance(record, dict) and record.get("hash") == last_hash else None
 
 
-def verify(path: Path) -> tuple[int, ChainBreak | None]:
-    """Check every record's hash and link; return (records checked, first break or None)."""
+def verify(path: Path, anchor: tuple[int, str] | None = None) -> tuple[int, ChainBreak | None]:
+    """Check every record's hash and link; return (records checked, first break or None).
+
+    ``anchor`` is a (seq, hash) recorded outside the log (board.json's position):
+    the log must still hold that record, which catches records cut off its end and
+    history rewritten with recomputed hashes up to there.
+    """
     prev, expected_seq, count = GENESIS, 1, 0
     if not path.exists():
-        return 0, None
+        return 0, None if anchor is None or anchor[0] == 0 else ChainBreak(
+            0, anchor[0], f"the log is gone, but board.json saw it reach seq {anchor[0]}")
     for number, line in iter_records(path):
         record = _parse(line)
         if record is None:
@@ -299,5 +305,11 @@ def verify(path: Path) -> tuple[int, ChainBreak | None]:
             return count, ChainBreak(number, seq, "its content does not match its hash (the record was edited)")
         if seq != expected_seq:
             return count, ChainBreak(number, seq, f"sequence number {seq}, expected {expected_seq}")
+        if anchor is not None and seq == anchor[0] and record["hash"] != anchor[1]:
+            return count, ChainBreak(number, seq, "it is not the record board.json saw at this seq (history was rewritten)")
         prev, expected_seq, count = record["hash"], expected_seq + 1, count + 1
+    if anchor is not None and count < anchor[0]:
+        return count, ChainBreak(count + 1, count + 1,
+                                 f"the log ends at seq {count}, but board.json saw it reach seq {anchor[0]} "
+                                 "(records were removed from its end)")
     return count, None
