@@ -35,7 +35,7 @@ from jobdeck.state.attempts import STDERR
 from jobdeck.state.board import Board, Store, open_store
 from jobdeck.state.crashpoint import crash_point
 from jobdeck.state.deck import Deck
-from jobdeck.state.errors import LockTimeout
+from jobdeck.state.errors import LockTimeout, LogReplaced
 from jobdeck.state.graph import downstream
 from jobdeck.state.heartbeat import INTERVAL as HEARTBEAT_INTERVAL
 from jobdeck.state.loader import SpecSource
@@ -90,6 +90,8 @@ class Runner:
         self._inbox_due = True
         self._watcher: DeckWatcher | None = None
         self._poll = False  # the watcher failed: look for changes on a timer instead
+        self.log_lost: LogReplaced | None = None
+        """Set when events.jsonl was moved, replaced or truncated: nothing more is written, the runner stops."""
 
     # -- set-up and tear-down ---------------------------------------------------------
 
@@ -101,7 +103,13 @@ class Runner:
         self.deck.ensure_state_dirs()
         self.source.refresh()
         self.redactor = Redactor.for_spec(self.source.current.spec if self.source.current else None, self.environ)
-        self.store = open_store(self.deck, redactor=self.redactor)
+        store = open_store(self.deck, redactor=self.redactor)
+        try:
+            store.check_history()  # an empty log beside earlier attempts: refuse to run everything again
+        except BaseException:
+            store.close()
+            raise
+        self.store = store
         self.running_ids = {job for job, st in self.store.board.jobs.items() if st.status == Status.RUNNING}
         self._apply_spec()
         self.heartbeat = HeartbeatWriter(self.deck.runners_dir, self.runner_id, self.capacity.parallel)
@@ -113,7 +121,8 @@ class Runner:
         if self.heartbeat is not None:
             self.heartbeat.stop()
         if self.store is not None:
-            write_quietly(self.store.write_snapshot)  # only a cache: rebuilt from the log
+            if self.log_lost is None:
+                write_quietly(self.store.write_snapshot)  # only a cache: rebuilt from the log
             self.store.close()
 
     def _apply_spec(self) -> None:
@@ -292,6 +301,9 @@ class Runner:
                 self._keep_unrecorded(unflushed)
                 self.writes.failed(exc, now)
                 return
+            except LogReplaced:  # nothing was written; the ended attempts' outcomes are in their result.json
+                self._keep_unrecorded(unflushed)
+                raise
             failing = self.writes.failing
             if claims:
                 crash_point("claim.after_flush")
@@ -410,7 +422,18 @@ class Runner:
         def emit(event: Mapping[str, Any]) -> None:
             self.progress.append({**event, "job": job.id, "token": claimed.token})
 
-        if self._revoked(claimed):
+        try:
+            revoked = self._revoked(claimed)
+        except LogReplaced as exc:
+            # The claim is durable in the log that was moved away; the runner is stopping.
+            # Nothing starts: result.json says so, for recovery once the log is restored.
+            self._lose_log(exc)
+            event = not_started_event(claimed, self.store.board.state(job.id), self.clock(), exc)  # type: ignore[union-attr]
+            write_quietly(lambda: write_result(claimed, event, 0, self.clock()))
+            self.finished.append((claimed, event))
+            self.wake.set()
+            return
+        if revoked:
             # The claim was revoked between the settle that made it and this task's first
             # step (e.g. the runner was stopped and the operator cancelled and retried the
             # job meanwhile): fencing would refuse our events, but only not starting the
@@ -451,6 +474,13 @@ class Runner:
         self._absorb(store.refresh())
         state = store.board.state(claimed.job_id)
         return state.status != Status.RUNNING or state.token != claimed.token
+
+    def _lose_log(self, exc: LogReplaced) -> None:
+        """The log is not the file this runner has been appending to: write nothing more, stop claiming."""
+        if self.log_lost is None:
+            self.log_lost = LogReplaced(exc.path, exc.how, holder="the runner")
+            self.report({"type": "log_replaced", "message": str(self.log_lost)})
+        self.stopping = True
 
     # -- waiting ------------------------------------------------------------------------
 
@@ -542,11 +572,16 @@ class Runner:
                     # report it and try again rather than exit and orphan our attempts.
                     self.report({"type": "lock_timeout", "message": str(exc)})
                     deadline = self.clock() + 1.0
+                except LogReplaced as exc:
+                    # Appending to the moved file would split the chain of work, and reading the
+                    # new one from our offset would fold garbage: stop, letting attempts finish.
+                    self._lose_log(exc)
+                    break
                 now = self.clock()
                 if self.once and self.idle(now):
-                    return
+                    break
                 if self.stopping and not self.tasks and not self.finished:
-                    return
+                    break
                 unwatched = self.watch and self._watcher is None and not self._poll
                 timeout = None if deadline is None else max(0.0, deadline - now)
                 if unwatched:
@@ -568,9 +603,15 @@ class Runner:
                     self._start_watcher()
         finally:
             await self.shutdown()
+        if self.log_lost is not None:
+            raise self.log_lost
 
     async def shutdown(self, grace: float | None = None) -> None:
-        """Stop claiming; let attempts finish within the grace period, then stop them."""
+        """Stop claiming; let attempts finish within the grace period, then stop them.
+
+        With the log lost, their outcomes are left in their result.json files (and
+        their leases dropped at exit) for recovery to record once the log is restored.
+        """
         self.stopping = True
         grace = self.grace if grace is None else grace
         if self.tasks:
@@ -579,8 +620,11 @@ class Runner:
                 task.cancel()
             if pending:
                 await asyncio.wait(pending)
-        if self.store is not None:
-            await self._settle(self.clock())
+        if self.store is not None and self.log_lost is None:
+            try:
+                await self._settle(self.clock())
+            except LogReplaced as exc:
+                self._lose_log(exc)
         self.close()
 
     def request_stop(self) -> None:
