@@ -16,10 +16,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from jobdeck.state.atomic import FILE_MODE, make_private_dir
+from jobdeck.state.attempt_dirs import used_by
 from jobdeck.state.attempts import LEASE, LEGACY_LEASE, OUTPUT
 from jobdeck.state.deck import Deck
-from jobdeck.state.errors import JobdeckError
-
+from jobdeck.state.errors import AttemptRefused
 
 
 @dataclass
@@ -56,26 +56,39 @@ def open_attempt(deck: Deck, job_id: str, workspace: str, attempt: int) -> tuple
     Returns (directory, lease descriptor, output descriptor). Call with the deck
     lock held. The lease descriptor is read-only: the child inherits it, and
     must not get a way around the redaction of its stderr through it.
+    Raises AttemptRefused if the directory exists and an attempt used it (see
+    ``state/attempt_dirs.py``): its output and result are never appended to or replaced.
     """
     runs = deck.job_runs_dir(workspace, job_id)
     directory = runs / str(attempt)
     path = str(directory)
-    try:
-        if attempt == 1:  # the job's first attempt: its runs directory is new too (usually)
+    if attempt == 1:  # the job's first attempt: its runs directory is new too (usually)
+        try:
             os.mkdir(runs, 0o700)
-        os.mkdir(path, 0o700)
-    except FileNotFoundError:
-        make_private_dir(runs)
-        directory.mkdir(mode=0o700, exist_ok=True)
+        except FileExistsError:
+            pass
+        except FileNotFoundError:
+            make_private_dir(runs)
+    try:
+        try:
+            os.mkdir(path, 0o700)
+        except FileNotFoundError:
+            make_private_dir(runs)
+            os.mkdir(path, 0o700)
     except FileExistsError:
-        make_private_dir(directory)
+        used = used_by(directory)
+        if used is not None:
+            raise AttemptRefused(
+                f"{directory} already holds {used} of an attempt the event log does not record",
+                hint="was events.jsonl restored from an older copy? check that attempt, then "
+                     "`jobdeck retry` the job (its next attempt gets a directory of its own)") from None
     fd = os.open(path + "/" + LEASE, os.O_RDONLY | os.O_CREAT | os.O_CLOEXEC, FILE_MODE)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         output = os.open(path + "/" + OUTPUT, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, FILE_MODE)
     except BlockingIOError:
         os.close(fd)
-        raise JobdeckError(f"lease of {directory} is held by another process") from None
+        raise AttemptRefused(f"lease of {directory} is held by another process") from None
     except BaseException:
         os.close(fd)
         raise

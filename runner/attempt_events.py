@@ -44,6 +44,17 @@ def not_started_event(claimed: Claimed, state: JobState, now: float, exc: BaseEx
             "message": f"the attempt could not be set up, nothing ran: {exc}"}
 
 
+def refused_event(claimed: Claimed, exc: BaseException) -> dict[str, Any]:
+    """Outcome of a claim whose attempt directory jobdeck will not write into: failed, left to the operator.
+
+    Nothing ran. Not retried automatically: the directory shows something is wrong
+    with the deck (an attempt the log does not record, or a link), which a retry
+    would not mend.
+    """
+    return {"type": EventType.FAILED, "job": claimed.job_id, "token": claimed.token, "attempt": claimed.attempt,
+            "reason": "attempt_refused", "failure": "persistent", "message": f"nothing ran: {exc}"}
+
+
 def interrupted_event(job: Any, state: JobState, token: int, now: float, why: str) -> dict[str, Any]:
     """Event for an attempt whose runner stopped: retried only when the job is idempotent."""
     event: dict[str, Any] = {"type": EventType.INTERRUPTED, "job": state.job, "token": token, "reason": why}

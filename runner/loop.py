@@ -21,7 +21,7 @@ from typing import Any
 
 from jobdeck.runner import cron
 from jobdeck.runner.attempt import Claimed, open_attempt
-from jobdeck.runner.attempt_events import interrupted_event, not_started_event, write_result
+from jobdeck.runner.attempt_events import interrupted_event, not_started_event, refused_event, write_result
 from jobdeck.runner.attempt_run import run_attempt
 from jobdeck.runner.capacity import Capacity
 from jobdeck.runner.firing import inbox_events, schedule_events, trigger_pending
@@ -35,7 +35,7 @@ from jobdeck.state.attempts import STDERR
 from jobdeck.state.board import Board, Store, open_store
 from jobdeck.state.crashpoint import crash_point
 from jobdeck.state.deck import Deck
-from jobdeck.state.errors import LockTimeout, LogReplaced
+from jobdeck.state.errors import AttemptRefused, LockTimeout, LogReplaced
 from jobdeck.state.graph import downstream
 from jobdeck.state.heartbeat import INTERVAL as HEARTBEAT_INTERVAL
 from jobdeck.state.loader import SpecSource
@@ -284,7 +284,7 @@ class Runner:
             claims = self._choose_and_seal_claims(now) if may_claim else []
             if claims:
                 crash_point("claim.after_seal")
-            prepared: list[tuple[Claimed, OSError | None]] = []
+            prepared: list[tuple[Claimed, OSError | AttemptRefused | None]] = []
             try:
                 # While the batch's fsync runs on another thread, the claimed attempts'
                 # directories and leases are made here, and then the event loop gets on
@@ -373,7 +373,7 @@ class Runner:
             self.capacity.give_back(spec.job(rejected.body["job"]), spec)
         return records
 
-    def _prepare(self, record: dict[str, Any]) -> tuple[Claimed, OSError | None]:
+    def _prepare(self, record: dict[str, Any]) -> tuple[Claimed, OSError | AttemptRefused | None]:
         """Create the attempt directory and take the lease for a sealed claim (lock held).
 
         Runs while the claim's fsync is in flight; returns the error, if any,
@@ -386,21 +386,26 @@ class Runner:
         try:
             claimed.directory, claimed.lease_fd, claimed.output_fd = open_attempt(
                 self.deck, job_id, record["workspace"], record["attempt"])
-        except OSError as exc:
+        except (OSError, AttemptRefused) as exc:
             claimed.release()
             return claimed, exc
         return claimed, None
 
-    def _adopt(self, claimed: Claimed, error: OSError | None, now: float) -> bool:
+    def _adopt(self, claimed: Claimed, error: OSError | AttemptRefused | None, now: float) -> bool:
         """Make a durable claim ours to run (lock held).
 
         If its attempt could not be set up (disk full, read-only deck) it never
         starts: it is recorded as a transient failure that is retried, since
-        nothing ran.
+        nothing ran. If its directory must not be written into (another
+        attempt's files are there), it fails for the operator to look at.
         """
         job_id = claimed.job_id
         self.claims[job_id] = claimed
         self.running_ids.add(job_id)
+        if isinstance(error, AttemptRefused):
+            self.finished.append((claimed, refused_event(claimed, error)))
+            self.ran.add(job_id)  # it ends failed: `run --once` says so
+            return False
         if error is not None:
             state = self.store.board.state(job_id)  # type: ignore[union-attr]
             self.finished.append((claimed, not_started_event(claimed, state, now, error)))

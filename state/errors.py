@@ -135,3 +135,7 @@ class LogReplaced(StateError):
 
 class HistoryLost(StateError):
     """The event log is empty or missing although the workspaces hold attempts of an earlier history."""
+
+
+class AttemptRefused(JobdeckError):
+    """An attempt directory that jobdeck will not write into: used by another attempt, or reached through a link."""
