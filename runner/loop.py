@@ -31,6 +31,7 @@ from jobdeck.runner.recovery import orphaned_events
 from jobdeck.runner.selection import ReadyIndex
 from jobdeck.runner.watcher import DeckWatcher
 from jobdeck.runner.write_pause import WritePause, write_quietly
+from jobdeck.state.attempt_dirs import open_in
 from jobdeck.state.attempts import STDERR
 from jobdeck.state.board import Board, Store, open_store
 from jobdeck.state.crashpoint import crash_point
@@ -384,7 +385,7 @@ class Runner:
         claimed = Claimed(job_id, record["attempt"], record["seq"], record["workspace"],
                           self.store.board.state(job_id).tries, directory, -1, record["ts"])  # type: ignore[union-attr]
         try:
-            claimed.directory, claimed.lease_fd, claimed.output_fd = open_attempt(
+            claimed.directory, claimed.dir_fd, claimed.lease_fd, claimed.output_fd = open_attempt(
                 self.deck, job_id, record["workspace"], record["attempt"])
         except (OSError, AttemptRefused) as exc:
             claimed.release()
@@ -462,7 +463,9 @@ class Runner:
             detail = "".join(traceback.format_exception(exc))
 
             def log_detail() -> None:
-                with open(claimed.directory / STDERR, "a") as log:
+                fd = open_in(claimed.dir_fd if claimed.dir_fd >= 0 else claimed.directory, STDERR,
+                             os.O_WRONLY | os.O_CREAT | os.O_APPEND)
+                with open(fd, "a") as log:
                     log.write(self.redactor.text(detail))
 
             write_quietly(log_detail)
