@@ -108,13 +108,18 @@ class EventLog:
         """Continue reading after a known position (e.g. from a board snapshot)."""
         self.offset, self.seq, self.last_hash = offset, seq, last_hash
         self._tail = b""
+        try:  # the file the caller just found that position in
+            st = os.stat(self.path)
+        except FileNotFoundError:
+            return
+        self._identity = (st.st_dev, st.st_ino)
 
     def size(self) -> int:
         """The log's size (0 if it does not exist yet); LogReplaced if it is not the file read so far."""
         try:
             st = os.stat(self.path)
         except FileNotFoundError:
-            if self._identity is not None:
+            if self._identity is not None or self.offset:
                 raise LogReplaced(str(self.path), "moved or removed") from None
             return 0
         self._check(st)
@@ -131,7 +136,7 @@ class EventLog:
         try:
             f = open(self.path, "rb")
         except FileNotFoundError:
-            if self._identity is not None:
+            if self._identity is not None or self.offset:
                 raise LogReplaced(str(self.path), "moved or removed") from None
             return []
         with f:

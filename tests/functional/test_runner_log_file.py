@@ -130,3 +130,30 @@ def test_a_missing_log_beside_earlier_attempts_refuses_to_run_everything_again(t
             assert "history is lost" in done.stderr and "runs/" in done.stderr and "Traceback" not in done.stderr
         assert _starts(ledger) == {"a": 1, "b": 1, "c": 1}
         assert not log.exists() or log.stat().st_size == 0
+
+
+def test_the_cockpit_model_keeps_its_board_while_the_log_is_away_and_reads_on_once_it_is_back(tmp_path: Path) -> None:
+    import time
+
+    from jobdeck.cockpit.model import DeckModel
+    from jobdeck.state.deck import Deck
+
+    ledger, gate = tmp_path / "ledger", tmp_path / "gate"
+    ledger.mkdir()
+    gate.touch()
+    deck = make_deck(tmp_path, _jobs(ledger, gate))
+    assert jobdeck(deck, "run", "--job", "a").returncode == 0
+    model = DeckModel(Deck(deck), time.time)
+    model.load()
+    assert model.cards["a"].column.value == "done" and model.log_error is None
+
+    log = deck / ".jobdeck" / "events.jsonl"
+    os.rename(log, log.with_name("events.jsonl.1"))
+    model.refresh()
+    assert model.log_error is not None and "moved or removed" in model.log_error
+    assert model.cards["a"].column.value == "done"  # not an empty board
+
+    os.rename(log.with_name("events.jsonl.1"), log)
+    assert jobdeck(deck, "run", "--job", "b").returncode == 0
+    model.refresh()
+    assert model.log_error is None and model.cards["b"].column.value == "done"
