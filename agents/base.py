@@ -97,6 +97,9 @@ class AttemptContext:
     state_dir: Path | None = None
     """The deck's ``.jobdeck`` directory. When set, LLM model cooldowns are shared
     with other runner processes through ``cooldowns.json`` in it."""
+    attempt_dir_fd: int | None = None
+    """``attempt_dir``, open. Files an agent creates there are opened relative to it
+    (``state.attempt_dirs.open_in``), so no link a job put in the workspace is followed."""
 
 
 class Agent(ABC):

@@ -46,6 +46,7 @@ from jobdeck.agents.envref import resolve
 from jobdeck.agents.llm_call import CallResult, missing_key, stream_call
 from jobdeck.agents.template import render, values_for
 from jobdeck.agents.validation import check_output
+from jobdeck.state.attempt_dirs import open_in
 from jobdeck.state.errors import AgentError
 from jobdeck.state.machine import EventType
 from jobdeck.state.redact import Redactor
@@ -362,7 +363,8 @@ def _emit(ctx: AttemptContext, redact: Redact, what: str, model: str | None, rea
 def _keep_invalid(ctx: AttemptContext) -> bytes:
     """Copy the rejected answer to ``output.invalid`` (0600), empty the output for the repair; return it."""
     data = ctx.output.path.read_bytes()
-    fd = os.open(ctx.attempt_dir / "output.invalid", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    fd = open_in(ctx.attempt_dir if ctx.attempt_dir_fd is None else ctx.attempt_dir_fd, "output.invalid",
+                 os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
     with open(fd, "wb") as kept:
         kept.write(data)
     ctx.output.restart()

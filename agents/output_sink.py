@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from jobdeck.state.attempt_dirs import open_in
 from jobdeck.state.redact import Redactor
 
 
@@ -24,8 +25,11 @@ class OutputSink:
     """
 
     def __init__(self, path: Path, redactor: Redactor, *, clock: Callable[[], float] = time.monotonic,
+                 dir_fd: int | None = None,
                  lazy: bool = False, fd: int | None = None) -> None:
         self.path = path
+        self.dir_fd = dir_fd
+        """The open directory ``path`` is in: the file is opened relative to it (a link is never followed either way)."""
         self.redactor = redactor
         self.clock = clock
         self.bytes_written = 0
@@ -41,7 +45,8 @@ class OutputSink:
         self._closed = False
 
     def _open(self) -> int:
-        fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o600)
+        fd = open_in(self.path.parent if self.dir_fd is None else self.dir_fd, self.path.name,
+                     os.O_WRONLY | os.O_CREAT | os.O_APPEND)
         self.opened = True
         return fd
 

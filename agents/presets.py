@@ -26,6 +26,7 @@ from jobdeck.agents.envref import agent_env
 from jobdeck.agents.process import run_process
 from jobdeck.agents.shell import ShellAgent, exit_outcome
 from jobdeck.agents.template import render, values_for
+from jobdeck.state.attempt_dirs import open_in
 from jobdeck.state.errors import AgentError
 
 MAX_ARG_BYTES = 100_000
@@ -83,7 +84,8 @@ class PresetAgent(ShellAgent):
             return argv + [part.replace("{{prompt}}", prompt) for part in self.preset.prompt_arg], None
         if any("{{prompt_file}}" in part for part in self.preset.long_prompt):
             prompt_file = ctx.attempt_dir / "prompt.txt"
-            fd = os.open(prompt_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            fd = open_in(ctx.attempt_dir if ctx.attempt_dir_fd is None else ctx.attempt_dir_fd, prompt_file.name,
+                         os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
             with open(fd, "w", encoding="utf-8") as handle:
                 handle.write(prompt)
             return argv + [part.replace("{{prompt_file}}", str(prompt_file)) for part in self.preset.long_prompt], None

@@ -57,7 +57,8 @@ async def run_process(argv: Sequence[str], ctx: AttemptContext, *, stdin: bytes 
     stderr straight into the attempt's files (nothing to redact, nothing to
     relay); otherwise its output is piped through the redacting sinks.
     """
-    stderr_sink = OutputSink(ctx.stderr_path, ctx.redactor, clock=ctx.output.clock, lazy=True)
+    stderr_sink = OutputSink(ctx.stderr_path, ctx.redactor, clock=ctx.output.clock, lazy=True,
+                             dir_fd=ctx.attempt_dir_fd)
     direct = not ctx.redactor.exposed_in({**ctx.env, "argv": "\0".join(argv), "stdin": (stdin or b"").decode("utf-8", "replace")})
     try:
         stdout, stderr = (ctx.output.direct_fd(), stderr_sink.direct_fd()) if direct else (PIPE, PIPE)

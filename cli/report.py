@@ -71,6 +71,8 @@ class Reporter:
             return f"warning: {record['message']}", "red"
         if kind == "spec_error":
             return f"jobs.json is invalid, keeping the {record['keeping']}: {record['message']}", "red"
+        if kind == "log_replaced":
+            return f"stopping, letting running attempts finish: {record.get('message')}", "red"
         if kind == "refused":
             return f"{job}: event refused: {record.get('message')}", "dim"
         if kind == EventType.CLAIMED:

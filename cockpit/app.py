@@ -91,6 +91,7 @@ class CockpitApp(App[None]):
         self.save_on_start = save_on_start
         self._ticks = 0
         self._stop_watch: asyncio.Event | None = None
+        self._log_error: str | None = None  # the log problem last notified, so it is said once
 
     def get_default_screen(self) -> Screen:
         return BoardScreen(self.model, self.operator)
@@ -168,6 +169,11 @@ class CockpitApp(App[None]):
         if not self.model.ready:
             return
         delta = self.model.refresh()
+        if self.model.log_error != self._log_error:
+            self._log_error = self.model.log_error
+            if self._log_error is not None:
+                self.notify(f"the board shows the state before this: {self._log_error}", severity="error",
+                            timeout=60)
         self.model.read_heartbeats()
         self._broadcast(delta)
 

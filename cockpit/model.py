@@ -18,7 +18,7 @@ from typing import Any
 from jobdeck.state.attempts import OUTPUT
 from jobdeck.state.board import Store, open_store
 from jobdeck.state.deck import Deck
-from jobdeck.state.errors import SpecError
+from jobdeck.state.errors import LogReplaced, SpecError
 from jobdeck.state.graph import dependents
 from jobdeck.state.heartbeat import Heartbeat, read_heartbeats
 from jobdeck.state.loader import SpecSource
@@ -66,6 +66,9 @@ class DeckModel:
 
     ready = True
     """False while the board shows saved cards or a preview and the model is still being read."""
+    log_error: str | None = None
+    """Why the event log cannot be read on from where it was (moved, replaced, truncated): the board
+    stays as it was until the original file is back."""
 
     def __init__(self, deck: Deck, clock: Callable[[], float], store: Store | None = None) -> None:
         self.deck = deck
@@ -176,7 +179,11 @@ class DeckModel:
         old_spec = self.spec
         if self.source.refresh():
             delta.spec_changed = True
-        records = self.store.refresh()
+        try:
+            records = self.store.refresh()
+            self.log_error = None
+        except LogReplaced as exc:
+            records, self.log_error = [], str(exc)
         for record in records:
             job = record.get("job")
             if isinstance(job, str):

@@ -10,16 +10,16 @@ the lease after its runner is killed, and no one re-runs the attempt meanwhile.
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from jobdeck.state.atomic import FILE_MODE, make_private_dir
-from jobdeck.state.attempts import LEASE, LEGACY_LEASE, OUTPUT
+from jobdeck.state.attempt_dirs import open_in, open_subdir, open_workspace, used_by
+from jobdeck.state.attempts import LEASE, LEGACY_LEASE, OUTPUT, RUNS
 from jobdeck.state.deck import Deck
-from jobdeck.state.errors import JobdeckError
-
+from jobdeck.state.errors import AttemptRefused
 
 
 @dataclass
@@ -36,6 +36,8 @@ class Claimed:
     started: float
     output_fd: int = -1
     """The attempt's output file, created with the lease; the attempt's OutputSink takes it over."""
+    dir_fd: int = -1
+    """The attempt directory, open: jobdeck's own files in it are opened relative to it, never through a link."""
 
     def take_output(self) -> int:
         fd, self.output_fd = self.output_fd, -1
@@ -48,51 +50,82 @@ class Claimed:
         if self.lease_fd >= 0:
             os.close(self.lease_fd)
             self.lease_fd = -1
+        if self.dir_fd >= 0:
+            os.close(self.dir_fd)
+            self.dir_fd = -1
 
 
-def open_attempt(deck: Deck, job_id: str, workspace: str, attempt: int) -> tuple[Path, int, int]:
+def open_attempt(deck: Deck, job_id: str, workspace: str, attempt: int) -> tuple[Path, int, int, int]:
     """Create the attempt directory, take its lease and create its output file.
 
-    Returns (directory, lease descriptor, output descriptor). Call with the deck
-    lock held. The lease descriptor is read-only: the child inherits it, and
-    must not get a way around the redaction of its stderr through it.
+    Returns (directory, its descriptor, lease descriptor, output descriptor). Call
+    with the deck lock held. The lease descriptor is read-only: the child inherits
+    it, and must not get a way around the redaction of its stderr through it.
+    Nothing is opened or made through a link (see ``state/attempt_dirs.py``).
+    Raises AttemptRefused if a link is in the way, or if the directory exists and
+    an attempt used it: its output and result are never appended to or replaced.
     """
-    runs = deck.job_runs_dir(workspace, job_id)
-    directory = runs / str(attempt)
-    path = str(directory)
+    directory = deck.attempt_dir(workspace, job_id, attempt)
+    workspace_fd = open_workspace(deck, workspace)
     try:
-        if attempt == 1:  # the job's first attempt: its runs directory is new too (usually)
-            os.mkdir(runs, 0o700)
-        os.mkdir(path, 0o700)
-    except FileNotFoundError:
-        make_private_dir(runs)
-        directory.mkdir(mode=0o700, exist_ok=True)
-    except FileExistsError:
-        make_private_dir(directory)
-    fd = os.open(path + "/" + LEASE, os.O_RDONLY | os.O_CREAT | os.O_CLOEXEC, FILE_MODE)
+        runs_fd = open_subdir(workspace_fd, RUNS, directory.parent.parent)
+        try:
+            job_fd = open_subdir(runs_fd, job_id, directory.parent)
+        finally:
+            os.close(runs_fd)
+    finally:
+        os.close(workspace_fd)
+    try:
+        name = str(attempt)
+        try:
+            os.mkdir(name, 0o700, dir_fd=job_fd)
+            made = True
+        except FileExistsError:
+            made = False
+        dir_fd = open_subdir(job_fd, name, directory)
+    finally:
+        os.close(job_fd)
+    try:
+        used = None if made else used_by(dir_fd)
+        if used is not None:
+            raise AttemptRefused(
+                f"{directory} already holds {used} of an attempt the event log does not record",
+                hint="was events.jsonl restored from an older copy? check that attempt, then "
+                     "`jobdeck retry` the job (its next attempt gets a directory of its own)")
+        fd = open_in(dir_fd, LEASE, os.O_RDONLY | os.O_CREAT)
+    except BaseException:
+        os.close(dir_fd)
+        raise
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        output = os.open(path + "/" + OUTPUT, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, FILE_MODE)
+        output = open_in(dir_fd, OUTPUT, os.O_WRONLY | os.O_CREAT | os.O_APPEND)
     except BlockingIOError:
         os.close(fd)
-        raise JobdeckError(f"lease of {directory} is held by another process") from None
+        os.close(dir_fd)
+        raise AttemptRefused(f"lease of {directory} is held by another process") from None
     except BaseException:
         os.close(fd)
+        os.close(dir_fd)
         raise
-    return directory, fd, output
+    return directory, dir_fd, fd, output
 
 
-def lease_held(directory: Path) -> bool:
-    """Whether some live process holds the attempt's lease.
+def lease_held(directory: Path | int) -> bool:
+    """Whether some live process holds the attempt's lease (``directory``: a path or an open descriptor).
 
     An attempt made by an older jobdeck has a ``lease`` file, and perhaps a
-    ``stderr.log`` nobody locks: its lease file decides.
+    ``stderr.log`` nobody locks: its lease file decides. A link in place of
+    either is not followed, and is no lease.
     """
     for name in (LEGACY_LEASE, LEASE):
         try:
-            fd = os.open(directory / name, os.O_RDONLY | os.O_CLOEXEC)
+            fd = open_in(directory, name, os.O_RDONLY)
         except FileNotFoundError:
             continue
+        except OSError as exc:
+            if exc.errno == errno.ELOOP:
+                continue
+            raise
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

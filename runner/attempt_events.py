@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from jobdeck.runner.attempt import Claimed
 from jobdeck.state.atomic import FILE_MODE
+from jobdeck.state.attempt_dirs import DIR_FLAGS, open_in
 from jobdeck.state.attempts import RESULT
 from jobdeck.state.machine import EventType, JobState
 
@@ -47,6 +48,17 @@ def not_started_event(claimed: Claimed, state: JobState, now: float, exc: BaseEx
             "message": f"the attempt could not be set up, nothing ran: {exc}"}
 
 
+def refused_event(claimed: Claimed, exc: BaseException) -> dict[str, Any]:
+    """Outcome of a claim whose attempt directory jobdeck will not write into: failed, left to the operator.
+
+    Nothing ran. Not retried automatically: the directory shows something is wrong
+    with the deck (an attempt the log does not record, or a link), which a retry
+    would not mend.
+    """
+    return {"type": EventType.FAILED, "job": claimed.job_id, "token": claimed.token, "attempt": claimed.attempt,
+            "reason": "attempt_refused", "failure": "persistent", "message": f"nothing ran: {exc}"}
+
+
 MAX_INTERRUPTED_RERUNS = 3
 """Interruptions in a row after which even an idempotent job goes to review (its runner may be what dies)."""
 
@@ -75,8 +87,12 @@ def _interruptions_in_a_row(state: JobState) -> int:
     return count
 
 
-def write_result(claimed: Claimed, event: Mapping[str, Any], output_bytes: int, ended: float) -> None:
+def write_result(claimed: Claimed, event: Mapping[str, Any], output_bytes: int, ended: float, *,
+                 dir_fd: int | None = None) -> None:
     """result.json, last: the completion marker with the outcome event inside.
+
+    Written relative to ``dir_fd`` (default: the claim's open attempt directory),
+    through no link.
 
     The file gets its name only once its content is written (an unnamed
     O_TMPFILE, then linked), so it is never seen empty or cut off, even when
@@ -91,36 +107,53 @@ def write_result(claimed: Claimed, event: Mapping[str, Any], output_bytes: int, 
               "event": dict(event)}
     data = json.dumps(record).encode()
     path = claimed.directory / RESULT
+    own = None
+    if dir_fd is None:
+        dir_fd = claimed.dir_fd
+    if dir_fd < 0:
+        dir_fd = own = os.open(claimed.directory, DIR_FLAGS)
     try:
-        fd = os.open(claimed.directory, os.O_TMPFILE | os.O_WRONLY | os.O_CLOEXEC, FILE_MODE)
+        _write_result_in(dir_fd, data, path)
+    finally:
+        if own is not None:
+            os.close(own)
+
+
+def _write_result_in(dir_fd: int, data: bytes, path: Path) -> None:
+    try:
+        fd = os.open(".", os.O_TMPFILE | os.O_WRONLY | os.O_CLOEXEC, FILE_MODE, dir_fd=dir_fd)
     except OSError as exc:
         if exc.errno not in (errno.EOPNOTSUPP, errno.EISDIR, errno.EINVAL):
             raise
-        _write_in_place(path, data)
+        _write_in_place(dir_fd, data, path)
         return
     try:
         _write_all(fd, data, path)
         try:
-            _link(fd, path)
-        except FileExistsError:  # left by an attempt whose claim a crash took back: this one counts
-            path.unlink()
-            _link(fd, path)
+            _link(fd, dir_fd)
+        except FileExistsError:  # left by a job in its place (a link is removed, never followed)
+            os.unlink(RESULT, dir_fd=dir_fd)
+            _link(fd, dir_fd)
     finally:
         os.close(fd)
 
 
-def _link(fd: int, path: Path) -> None:
-    """Give the unnamed file ``fd`` the name ``path`` (linkat with AT_SYMLINK_FOLLOW on its /proc link;
-    a src_dir_fd makes os.link use linkat, which an absolute source path ignores)."""
-    os.link(f"/proc/self/fd/{fd}", path, src_dir_fd=fd, follow_symlinks=True)
+def _link(fd: int, dir_fd: int) -> None:
+    """Name the unnamed file ``fd`` result.json in ``dir_fd`` (linkat with AT_SYMLINK_FOLLOW on its
+    /proc link, which is the file itself; a src_dir_fd makes os.link use linkat, which an absolute
+    source path ignores). linkat never follows a link at the new name: it fails with EEXIST."""
+    os.link(f"/proc/self/fd/{fd}", RESULT, src_dir_fd=fd, dst_dir_fd=dir_fd, follow_symlinks=True)
 
 
-def _write_in_place(path: Path, data: bytes) -> None:
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, FILE_MODE)
+def _write_in_place(dir_fd: int, data: bytes, path: Path) -> None:
+    fd = open_in(dir_fd, RESULT, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
     try:
         _write_all(fd, data, path)
     except OSError:
-        path.unlink(missing_ok=True)  # a full disk leaves an empty or cut-off file: no result is clearer
+        try:  # a full disk leaves an empty or cut-off file: no result is clearer
+            os.unlink(RESULT, dir_fd=dir_fd)
+        except FileNotFoundError:
+            pass
         raise
     finally:
         os.close(fd)
@@ -131,10 +164,12 @@ def _write_all(fd: int, data: bytes, path: Path) -> None:
         raise OSError(errno.ENOSPC, f"short write to {path}")
 
 
-def read_result(directory: Path) -> dict[str, Any] | None:
-    """The outcome event stored in result.json, if the file is complete."""
+def read_result(directory: Path | int) -> dict[str, Any] | None:
+    """The outcome event stored in result.json (in a path or an open directory), if the file is
+    complete and not a link."""
     try:
-        record = json.loads((directory / RESULT).read_bytes())
+        with open(open_in(directory, RESULT, os.O_RDONLY), "rb") as file:
+            record = json.loads(file.read())
     except (OSError, ValueError):
         return None
     event = record.get("event") if isinstance(record, dict) else None

@@ -65,7 +65,10 @@ async def run_attempt(deck: Deck, spec: Spec, job: Job, claimed: Claimed, board:
     event["output_bytes"] = output_bytes
     if pid is not None:
         event["pid"] = pid
-    _results().submit(_write_result_quietly, claimed, event, output_bytes, clock())
+    # The claim's directory descriptor closes when its outcome is stored, maybe before the
+    # result is written: the writer gets a descriptor of its own.
+    dir_fd = os.dup(claimed.dir_fd) if claimed.dir_fd >= 0 else None
+    _results().submit(_write_result_quietly, claimed, event, output_bytes, clock(), dir_fd)
     return event
 
 
@@ -86,9 +89,13 @@ def _results() -> ThreadPoolExecutor:
     return _results_pool
 
 
-def _write_result_quietly(claimed: Claimed, event: Mapping[str, Any], output_bytes: int, ended: float) -> None:
+def _write_result_quietly(claimed: Claimed, event: Mapping[str, Any], output_bytes: int, ended: float,
+                          dir_fd: int | None) -> None:
     try:
-        write_result(claimed, event, output_bytes, ended)
+        write_result(claimed, event, output_bytes, ended, dir_fd=dir_fd)
     except OSError:
         return  # e.g. a full disk: the outcome still goes to the log, which is the durable record
+    finally:
+        if dir_fd is not None:
+            os.close(dir_fd)
     crash_point("complete.after_result")

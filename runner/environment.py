@@ -94,4 +94,5 @@ def build_context(deck: Deck, spec: Spec, job: Job, agent_spec: AgentSpec | None
         idle_timeout=job.timeout.idle, hard_timeout=job.timeout.hard, grace=job.timeout.grace,
         pass_fds=(claimed.lease_fd,), redactor=redactor, emit=emit,
         state_dir=deck.state_dir,  # model cooldowns are shared with every runner on the deck
+        attempt_dir_fd=claimed.dir_fd if claimed.dir_fd >= 0 else None,
     )

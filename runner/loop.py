@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from jobdeck.runner import cron
 from jobdeck.runner.attempt import Claimed, open_attempt
-from jobdeck.runner.attempt_events import interrupted_event, not_started_event, write_result
+from jobdeck.runner.attempt_events import interrupted_event, not_started_event, refused_event, write_result
 from jobdeck.runner.attempt_run import run_attempt
 from jobdeck.runner.capacity import Capacity
 from jobdeck.runner.firing import inbox_events, schedule_events, trigger_pending
@@ -31,11 +31,12 @@ from jobdeck.runner.recovery import orphaned_events
 from jobdeck.runner.selection import ReadyIndex
 from jobdeck.runner.watcher import DeckWatcher
 from jobdeck.runner.write_pause import WritePause, write_quietly
+from jobdeck.state.attempt_dirs import open_in
 from jobdeck.state.attempts import STDERR
 from jobdeck.state.board import Board, Store, open_store
 from jobdeck.state.crashpoint import crash_point
 from jobdeck.state.deck import Deck
-from jobdeck.state.errors import LockTimeout
+from jobdeck.state.errors import AttemptRefused, LockTimeout, LogReplaced
 from jobdeck.state.graph import downstream
 from jobdeck.state.heartbeat import INTERVAL as HEARTBEAT_INTERVAL
 from jobdeck.state.loader import SpecSource
@@ -100,6 +101,8 @@ class Runner:
         self._inbox_due = True
         self._watcher: DeckWatcher | None = None
         self._poll = False  # the watcher failed: look for changes on a timer instead
+        self.log_lost: LogReplaced | None = None
+        """Set when events.jsonl was moved, replaced or truncated: nothing more is written, the runner stops."""
 
     @property
     def store(self) -> Store:
@@ -123,7 +126,13 @@ class Runner:
         self.deck.ensure_state_dirs()
         self.source.refresh()
         self.redactor = Redactor.for_spec(self.source.current.spec if self.source.current else None, self.environ)
-        self._store = store = open_store(self.deck, redactor=self.redactor)
+        store = open_store(self.deck, redactor=self.redactor)
+        try:
+            store.check_history()  # an empty log beside earlier attempts: refuse to run everything again
+        except BaseException:
+            store.close()
+            raise
+        self._store = store
         self.running_ids = {job for job, st in store.board.jobs.items() if st.status == Status.RUNNING}
         self._checkpoint_seq, self._checkpoint_at = store.log.seq, self.clock()
         if store.chain_warning:
@@ -138,7 +147,8 @@ class Runner:
         if self.heartbeat is not None:
             self.heartbeat.stop()
         if self._store is not None:
-            write_quietly(self._store.write_snapshot)  # only a cache: rebuilt from the log
+            if self.log_lost is None:
+                write_quietly(self._store.write_snapshot)  # only a cache: rebuilt from the log
             self._store.close()
 
     def _apply_spec(self) -> None:
@@ -313,7 +323,7 @@ class Runner:
             claims = self._choose_and_seal_claims(claim_from, now) if claim_from is not None else []
             if claims:
                 crash_point("claim.after_seal")
-            prepared: list[tuple[Claimed, OSError | None]] = []
+            prepared: list[tuple[Claimed, OSError | AttemptRefused | None]] = []
             try:
                 # While the batch's fsync runs on another thread, the claimed attempts'
                 # directories and leases are made here, and then the event loop gets on
@@ -330,6 +340,9 @@ class Runner:
                 self._keep_unrecorded(unflushed)
                 self.writes.failed(exc, now)
                 return
+            except LogReplaced:  # nothing was written; the ended attempts' outcomes are in their result.json
+                self._keep_unrecorded(unflushed)
+                raise
             failing = self.writes.failing
             if claims:
                 crash_point("claim.after_flush")
@@ -398,7 +411,7 @@ class Runner:
             self.capacity.give_back(spec.by_id[rejected.body["job"]], spec)
         return records
 
-    def _prepare(self, record: dict[str, Any]) -> tuple[Claimed, OSError | None]:
+    def _prepare(self, record: dict[str, Any]) -> tuple[Claimed, OSError | AttemptRefused | None]:
         """Create the attempt directory and take the lease for a sealed claim (lock held).
 
         Runs while the claim's fsync is in flight; returns the error, if any,
@@ -409,23 +422,28 @@ class Runner:
         claimed = Claimed(job_id, record["attempt"], record["seq"], record["workspace"],
                           self.store.board.state(job_id).tries, directory, -1, record["ts"])
         try:
-            claimed.directory, claimed.lease_fd, claimed.output_fd = open_attempt(
+            claimed.directory, claimed.dir_fd, claimed.lease_fd, claimed.output_fd = open_attempt(
                 self.deck, job_id, record["workspace"], record["attempt"])
-        except OSError as exc:
+        except (OSError, AttemptRefused) as exc:
             claimed.release()
             return claimed, exc
         return claimed, None
 
-    def _adopt(self, claimed: Claimed, error: OSError | None, now: float) -> bool:
+    def _adopt(self, claimed: Claimed, error: OSError | AttemptRefused | None, now: float) -> bool:
         """Make a durable claim ours to run (lock held).
 
         If its attempt could not be set up (disk full, read-only deck) it never
         starts: it is recorded as a transient failure that is retried, since
-        nothing ran.
+        nothing ran. If its directory must not be written into (another
+        attempt's files are there), it fails for the operator to look at.
         """
         job_id = claimed.job_id
         self.claims[job_id] = claimed
         self.running_ids.add(job_id)
+        if isinstance(error, AttemptRefused):
+            self.finished.append((claimed, refused_event(claimed, error)))
+            self.ran.add(job_id)  # it ends failed: `run --once` says so
+            return False
         if error is not None:
             state = self.store.board.state(job_id)
             self.finished.append((claimed, not_started_event(claimed, state, now, error)))
@@ -447,7 +465,18 @@ class Runner:
         def emit(event: Mapping[str, Any]) -> None:
             self.progress.append({**event, "job": job.id, "token": claimed.token})
 
-        if self._revoked(claimed):
+        try:
+            revoked = self._revoked(claimed)
+        except LogReplaced as exc:
+            # The claim is durable in the log that was moved away; the runner is stopping.
+            # Nothing starts: result.json says so, for recovery once the log is restored.
+            self._lose_log(exc)
+            event = not_started_event(claimed, self.store.board.state(job.id), self.clock(), exc)  # type: ignore[union-attr]
+            write_quietly(lambda: write_result(claimed, event, 0, self.clock()))
+            self.finished.append((claimed, event))
+            self.wake.set()
+            return
+        if revoked:
             # The claim was revoked between the settle that made it and this task's first
             # step (e.g. the runner was stopped and the operator cancelled and retried the
             # job meanwhile): fencing would refuse our events, but only not starting the
@@ -476,7 +505,9 @@ class Runner:
             detail = "".join(traceback.format_exception(exc))
 
             def log_detail() -> None:
-                with open(claimed.directory / STDERR, "a") as log:
+                fd = open_in(claimed.dir_fd if claimed.dir_fd >= 0 else claimed.directory, STDERR,
+                             os.O_WRONLY | os.O_CREAT | os.O_APPEND)
+                with open(fd, "a") as log:
                     log.write(self.redactor.text(detail))
 
             write_quietly(log_detail)
@@ -492,6 +523,13 @@ class Runner:
         self._absorb(store.refresh())
         state = store.board.state(claimed.job_id)
         return state.status != Status.RUNNING or state.token != claimed.token
+
+    def _lose_log(self, exc: LogReplaced) -> None:
+        """The log is not the file this runner has been appending to: write nothing more, stop claiming."""
+        if self.log_lost is None:
+            self.log_lost = LogReplaced(exc.path, exc.how, holder="the runner")
+            self.report({"type": "log_replaced", "message": str(self.log_lost)})
+        self.stopping = True
 
     # -- waiting ------------------------------------------------------------------------
 
@@ -583,11 +621,16 @@ class Runner:
                     # report it and try again rather than exit and orphan our attempts.
                     self.report({"type": "lock_timeout", "message": str(exc)})
                     deadline = self.clock() + 1.0
+                except LogReplaced as exc:
+                    # Appending to the moved file would split the chain of work, and reading the
+                    # new one from our offset would fold garbage: stop, letting attempts finish.
+                    self._lose_log(exc)
+                    break
                 now = self.clock()
                 if self.once and self.idle(now):
-                    return
+                    break
                 if self.stopping and not self.tasks and not self.finished:
-                    return
+                    break
                 unwatched = self.watch and self._watcher is None and not self._poll
                 timeout = None if deadline is None else max(0.0, deadline - now)
                 if unwatched:
@@ -609,9 +652,15 @@ class Runner:
                     self._start_watcher()
         finally:
             await self.shutdown()
+        if self.log_lost is not None:
+            raise self.log_lost
 
     async def shutdown(self, grace: float | None = None) -> None:
-        """Stop claiming; let attempts finish within the grace period, then stop them."""
+        """Stop claiming; let attempts finish within the grace period, then stop them.
+
+        With the log lost, their outcomes are left in their result.json files (and
+        their leases dropped at exit) for recovery to record once the log is restored.
+        """
         self.stopping = True
         grace = self.grace if grace is None else grace
         if self.tasks:
@@ -620,8 +669,11 @@ class Runner:
                 task.cancel()
             if pending:
                 await asyncio.wait(pending)
-        if self.started:
-            await self._settle(self.clock())
+        if self.started and self.log_lost is None:
+            try:
+                await self._settle(self.clock())
+            except LogReplaced as exc:
+                self._lose_log(exc)
         self.close()
 
     def request_stop(self) -> None:

@@ -9,12 +9,15 @@ otherwise sent to review.
 
 from __future__ import annotations
 
+import os
 from typing import TYPE_CHECKING, Any
 
 from jobdeck.runner.attempt import lease_held
 from jobdeck.runner.attempt_events import interrupted_event, read_result
+from jobdeck.state.attempt_dirs import open_attempt_dir
 from jobdeck.state.board import Board
 from jobdeck.state.deck import Deck
+from jobdeck.state.errors import AttemptRefused
 from jobdeck.state.machine import Status
 
 if TYPE_CHECKING:
@@ -30,10 +33,18 @@ def orphaned_events(deck: Deck, spec: Spec | None, board: Board, job_ids: set[st
         attempt = state.attempt
         if state.status != Status.RUNNING or attempt is None or state.token is None:
             continue
-        directory = deck.attempt_dir(attempt.workspace, job_id, attempt.n)
-        if lease_held(directory):
+        try:
+            attempt_fd = open_attempt_dir(deck, attempt.workspace, job_id, attempt.n)
+        except (FileNotFoundError, NotADirectoryError, AttemptRefused):  # gone, or a link: no lease, no result
+            held, stored = False, None
+        else:
+            try:
+                held = lease_held(attempt_fd)
+                stored = None if held else read_result(attempt_fd)
+            finally:
+                os.close(attempt_fd)
+        if held:
             continue
-        stored = read_result(directory)
         if stored is not None and stored.get("token") == state.token:
             events.append({**stored, "recovered": True})
         else:

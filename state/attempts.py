@@ -6,6 +6,8 @@ the CLI show them; the names are the on-disk format they all share.
 
 from __future__ import annotations
 
+RUNS = "runs"
+"""The directory in a workspace that holds every job's attempt directories (``runs/<job>/<n>/``)."""
 OUTPUT = "output"
 """The job's stdout (or streamed tokens), appended as produced, redacted."""
 STDERR = "stderr.log"

@@ -18,9 +18,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from jobdeck.state.atomic import write_atomic
+from jobdeck.state.attempt_dirs import find_used_attempt
 from jobdeck.state.crashpoint import crash_point
 from jobdeck.state.deck import Deck
-from jobdeck.state.errors import IllegalTransition, StateError
+from jobdeck.state.errors import HistoryLost, IllegalTransition, StateError
 from jobdeck.state.ids import ID_RE
 from jobdeck.state.events import GENESIS, EventLog, Flush, grown_since
 from jobdeck.state.lock import DeckLock
@@ -117,8 +118,28 @@ class Store:
         return records
 
     def has_new(self) -> bool:
-        """Whether the log has grown past what was folded (cheap: one stat)."""
+        """Whether the log has grown past what was folded (cheap: one stat).
+
+        Raises LogReplaced if the file at the log's path is not the one folded so far.
+        """
         return self.log.size() > self.log.offset
+
+    def check_history(self) -> None:
+        """HistoryLost if the log is missing or empty while the workspaces hold attempts of an earlier one.
+
+        Writing a new log then would start every job's story again: jobs already done
+        would run again. Only an empty log is checked, so this costs nothing after
+        the first record.
+        """
+        if self.log.offset or self.log.seq:
+            return
+        used = find_used_attempt(self.deck.workspaces_dir)
+        if used is not None:
+            raise HistoryLost(
+                f"{self.deck.events_path} is missing or empty, but {used} holds an earlier attempt's files: "
+                "the deck's history is lost, and running or changing jobs now would repeat work already done",
+                hint="put the log back (was it moved? a backup?); to start over on purpose, "
+                     "move the workspaces' runs/ directories aside first")
 
     # -- writing -----------------------------------------------------------------
 
@@ -194,6 +215,8 @@ class Store:
 
     def _commit_locked(self, bodies: list[Mapping[str, Any]], now: float | None,
                        strict: bool) -> tuple[list[dict[str, Any]], list[Rejected]]:
+        if not self.log.seq:  # the first record of a log: is it really the deck's first?
+            self.check_history()
         now = time.time() if now is None else now
         pending: dict[str, JobState] = {}
         accepted: list[dict[str, Any]] = []

@@ -18,6 +18,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from jobdeck.state.atomic import DIR_MODE, FILE_MODE, make_private_dir, write_atomic
+from jobdeck.state.attempts import RUNS
 from jobdeck.state.errors import DeckNotFound, JobdeckError
 from jobdeck.state.ids import ID_RE
 
@@ -74,9 +75,11 @@ class Deck:
     def job_runs_dir(self, workspace: str, job: str) -> Path:
         # A checked name is one path component that cannot be "." or "..", so joining
         # it under a checked workspace cannot leave the deck.
-        return self.workspace_dir(workspace) / "runs" / check_name(job, "job id")
+        return self.workspace_dir(workspace) / RUNS / check_name(job, "job id")
 
     def attempt_dir(self, workspace: str, job: str, attempt: int) -> Path:
+        # A path to show and to read through; jobdeck writes there only through
+        # descriptors that follow no link (state/attempt_dirs.py).
         return self.job_runs_dir(workspace, job) / str(int(attempt))
 
     def ensure_state_dirs(self) -> None:

@@ -118,3 +118,24 @@ class AgentError(JobdeckError):
 
 class NotStarted(JobdeckError):
     """The attempt's files could not be set up (disk full, read-only deck); nothing ran, so it may be retried."""
+
+
+class LogReplaced(StateError):
+    """events.jsonl is no longer the file this process read and appended to (moved, replaced or truncated)."""
+
+    def __init__(self, path: str, how: str, *, holder: str = "jobdeck") -> None:
+        super().__init__(
+            f"{path} was {how} while {holder} had it open: nothing more is written to the log "
+            "(jobdeck never renames or truncates it)",
+            hint="put the original file back at that path, then start the runner again; "
+                 "logrotate, copytruncate included, must not touch it",
+        )
+        self.path, self.how = path, how
+
+
+class HistoryLost(StateError):
+    """The event log is empty or missing although the workspaces hold attempts of an earlier history."""
+
+
+class AttemptRefused(JobdeckError):
+    """An attempt directory that jobdeck will not write into: used by another attempt, or reached through a link."""

@@ -6,6 +6,12 @@ an edited, removed or reordered record is detected by ``verify``. Records are
 appended under the deck lock and fsynced before they count; several records
 written in one ``flush`` share one fsync (group commit). A torn last line left
 by a crash is ignored by readers and cut off by the next writer.
+
+A log is one file. A reader or writer remembers which file it read (device and
+inode) and the bytes just before the place it reached; if the file at the path
+is another one, is gone, or no longer holds those bytes (moved, replaced,
+truncated: a logrotate), it raises LogReplaced rather than append to the old
+file or read the new one from the middle.
 """
 
 from __future__ import annotations
@@ -20,11 +26,14 @@ from typing import TYPE_CHECKING, Any
 
 from jobdeck.state.atomic import FILE_MODE
 from jobdeck.state.crashpoint import armed, crash_point
+from jobdeck.state.errors import LogReplaced
 
 if TYPE_CHECKING:  # imported on the first write (~4 ms): `ls --json` from the card cache never writes
     from concurrent.futures import Future, ThreadPoolExecutor
 
 GENESIS = "0" * 32
+TAIL = 48
+"""Bytes before the read position a reader keeps to tell that the file still holds them (a record's hash ends there)."""
 _syncer: ThreadPoolExecutor | None = None
 
 
@@ -60,11 +69,35 @@ class EventLog:
         self.skipped = 0       # unreadable lines passed over (see verify for details)
         self._fd: int | None = None
         self._pending: list[bytes] = []
+        self._identity: tuple[int, int] | None = None  # (st_dev, st_ino) of the file read or opened
+        self._tail = b""  # the last bytes before ``offset``, as read or written
+        self._written_tail = b""  # the last bytes of the flush under way
 
     def _open(self) -> int:
         if self._fd is None:
-            self._fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT, FILE_MODE)
+            flags = os.O_RDWR | os.O_APPEND | os.O_CLOEXEC
+            if self._identity is None and self.offset == 0:
+                flags |= os.O_CREAT  # a new log; one that was read must still be there
+            try:
+                fd = os.open(self.path, flags, FILE_MODE)
+            except FileNotFoundError:
+                raise LogReplaced(str(self.path), "moved or removed") from None
+            st = os.fstat(fd)
+            if self._identity is not None and (st.st_dev, st.st_ino) != self._identity:
+                os.close(fd)
+                raise LogReplaced(str(self.path), "moved or replaced")
+            self._identity = (st.st_dev, st.st_ino)
+            self._fd = fd
         return self._fd
+
+    def _check(self, st: os.stat_result) -> None:
+        """LogReplaced unless ``st`` (the file at the path now) is the file read so far, not cut short."""
+        if self._identity is None:
+            return
+        if (st.st_dev, st.st_ino) != self._identity:
+            raise LogReplaced(str(self.path), "moved or replaced")
+        if st.st_size < self.offset:
+            raise LogReplaced(str(self.path), "truncated")
 
     def close(self) -> None:
         if self._fd is not None:
@@ -74,12 +107,23 @@ class EventLog:
     def resume_at(self, offset: int, seq: int, last_hash: str) -> None:
         """Continue reading after a known position (e.g. from a board snapshot)."""
         self.offset, self.seq, self.last_hash = offset, seq, last_hash
+        self._tail = b""
+        try:  # the file the caller just found that position in
+            st = os.stat(self.path)
+        except FileNotFoundError:
+            return
+        self._identity = (st.st_dev, st.st_ino)
 
     def size(self) -> int:
+        """The log's size (0 if it does not exist yet); LogReplaced if it is not the file read so far."""
         try:
-            return os.stat(self.path).st_size
+            st = os.stat(self.path)
         except FileNotFoundError:
+            if self._identity is not None or self.offset:
+                raise LogReplaced(str(self.path), "moved or removed") from None
             return 0
+        self._check(st)
+        return st.st_size
 
     def read_new(self) -> list[dict[str, Any]]:
         """Records appended since the last call; a trailing partial line is left for later.
@@ -90,11 +134,21 @@ class EventLog:
         if self._pending:
             return []
         try:
-            with open(self.path, "rb") as f:
-                f.seek(self.offset)
-                chunk = f.read()
+            f = open(self.path, "rb")
         except FileNotFoundError:
+            if self._identity is not None or self.offset:
+                raise LogReplaced(str(self.path), "moved or removed") from None
             return []
+        with f:
+            st = os.fstat(f.fileno())
+            self._check(st)
+            tail = self._tail
+            f.seek(self.offset - len(tail))
+            chunk = f.read()
+        if not chunk.startswith(tail):
+            raise LogReplaced(str(self.path), "truncated or rewritten")
+        self._identity = (st.st_dev, st.st_ino)
+        chunk = chunk[len(tail):]
         end = chunk.rfind(b"\n")
         if end < 0:
             return []
@@ -107,6 +161,7 @@ class EventLog:
             self.seq = record.get("seq", self.seq)
             self.last_hash = record.get("hash", self.last_hash)
         self.offset += end + 1
+        self._tail = (tail + chunk[: end + 1])[-TAIL:]
         return records
 
     def seal(self, bodies: list[dict[str, Any]], now: float) -> list[dict[str, Any]]:
@@ -143,16 +198,30 @@ class EventLog:
         works), so the caller can do other work meanwhile, or await
         ``Flush.syncing`` from an event loop. Until ``wait`` returns the records
         are written but not stored: ``read_new`` does not read them back.
-        Raises OSError if the write fails (the records are cut off again).
+        Raises OSError if the write fails (the records are cut off again), and
+        LogReplaced, writing nothing, if the file at the log's path is not the one
+        read so far (every append checks: the lock is held, so no jobdeck writer
+        can be replacing it meanwhile).
         """
         fd = self._open()
-        size = os.fstat(fd).st_size
+        st = os.fstat(fd)
+        try:
+            at_path = os.stat(self.path)
+        except FileNotFoundError:
+            raise LogReplaced(str(self.path), "moved or removed") from None
+        if (at_path.st_dev, at_path.st_ino) != (st.st_dev, st.st_ino):
+            raise LogReplaced(str(self.path), "moved or replaced")
+        size = st.st_size
+        if size < self.offset:
+            raise LogReplaced(str(self.path), "truncated")
+        tail = self._tail
+        if tail and os.pread(fd, len(tail), self.offset - len(tail)) != tail:
+            raise LogReplaced(str(self.path), "truncated or rewritten")
         if size != self.offset:
-            if size < self.offset:
-                raise OSError(f"{self.path} shrank from {self.offset} to {size} bytes")
             # Bytes past the last complete line: a crashed writer's torn record.
-            os.truncate(self.path, self.offset)
+            os.ftruncate(fd, self.offset)
         data = b"".join(self._pending)
+        self._written_tail = (tail + data)[-TAIL:]
         view = memoryview(data)
         crash_point("log.before_write")
         try:
@@ -202,6 +271,7 @@ class Flush:
         crash_point("log.after_fsync")
         log._pending.clear()
         log.offset += self.size
+        log._tail = log._written_tail
 
 
 def _parse_lines(lines: list[bytes]) -> list[dict[str, Any] | None]:

@@ -3,6 +3,10 @@
 People save jobs.json without our lock, so every write here re-reads the file
 under the lock and installs the new bytes only if the file still holds exactly
 the bytes the change was based on; otherwise EditConflict, and nothing is lost.
+
+A jobs.json that is a symbolic link (to a file kept in a repository, say) is
+followed on purpose: the regular file it leads to is rewritten, atomically, in
+its own directory, and the link stays a link (``spec_file``).
 """
 
 from __future__ import annotations
@@ -10,6 +14,7 @@ from __future__ import annotations
 import json
 import os
 import shlex
+import stat
 import subprocess
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -23,13 +28,37 @@ from jobdeck.state.loader import LoadedSpec, parse_spec
 from jobdeck.state.strictjson import StrictJSONError, loads
 
 
+def spec_file(deck: Deck) -> Path:
+    """The file jobdeck writes for jobs.json: jobs.json itself, or the regular file its link leads to.
+
+    Writing the link's target in place of the link would turn the link into a
+    file of its own, and the target (the file people edit) would never get the
+    change. Only a regular file is written through a link; a link that leads
+    nowhere, or to anything else, is a JobdeckError.
+    """
+    path = deck.spec_path
+    if not path.is_symlink():
+        return path
+    try:
+        target = path.resolve(strict=True)
+        mode = target.stat().st_mode
+    except (OSError, RuntimeError):  # dangling, a loop, or unreachable
+        raise JobdeckError(f"{path} is a symbolic link to {os.readlink(path)}, which cannot be reached",
+                           hint="point the link at the jobs.json file, or replace it with that file") from None
+    if not stat.S_ISREG(mode):
+        raise JobdeckError(f"{path} is a symbolic link to {target}, which is not a regular file",
+                           hint="point the link at the jobs.json file, or replace it with that file")
+    return target
+
+
 def install(deck: Deck, base: bytes, new: bytes, *, lock: DeckLock | None = None) -> LoadedSpec:
-    """Validate ``new`` and replace jobs.json with it if it still holds ``base``."""
+    """Validate ``new`` and replace jobs.json (or the file its link leads to) with it if it still holds ``base``."""
     loaded = parse_spec(new, str(deck.spec_path))
     lock = lock or DeckLock(deck.lock_path)
     with lock:
+        target = spec_file(deck)
         try:
-            current = deck.spec_path.read_bytes()
+            current = target.read_bytes()
         except FileNotFoundError:
             current = b""
         if current != base:
@@ -37,7 +66,10 @@ def install(deck: Deck, base: bytes, new: bytes, *, lock: DeckLock | None = None
                 f"{deck.spec_path} changed on disk while you were editing",
                 hint="your version was not installed; re-apply your change to the new file",
             )
-        write_atomic(deck.spec_path, new)
+        if target == deck.spec_path:
+            write_atomic(target, new)
+        else:  # a file of the operator's outside jobdeck's keeping: its permissions stay as they are
+            write_atomic(target, new, mode=stat.S_IMODE(target.stat().st_mode))
     return loaded
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
@@ -164,3 +165,38 @@ def test_add_keeps_a_hand_written_layout(deck: Deck, add: Callable[..., Any]) ->
     assert done.returncode == 0, done.stderr
     assert deck.spec_path.read_text() == hand.replace(
         '"hello"]}\n', '"hello"]},\n    {\n      "id": "bye",\n      "command": ["echo", "bye"]\n    }\n')
+
+
+def _link_jobs_json(deck: Deck, tmp_path: Path) -> Path:
+    """Move the deck's jobs.json into tmp_path/repo (0644, as a repository keeps it) and link it back."""
+    target = tmp_path / "repo" / "jobs.json"
+    target.parent.mkdir()
+    deck.spec_path.rename(target)
+    target.chmod(0o644)
+    deck.spec_path.symlink_to(Path("..") / "repo" / "jobs.json")
+    return target
+
+
+def test_add_through_a_linked_jobs_json_writes_the_file_it_leads_to(
+        deck: Deck, cli: RunCli, tmp_path: Path) -> None:
+    target = _link_jobs_json(deck, tmp_path)
+    done = cli("--deck", str(deck.root), "add", "--id", "greet", "--", "echo", "hi")
+    assert done.returncode == 0, done.stderr
+    assert deck.spec_path.is_symlink() and os.readlink(deck.spec_path) == "../repo/jobs.json"
+    assert [job["id"] for job in json.loads(target.read_text())["jobs"]] == ["hello", "world", "greet"]
+    assert target.stat().st_mode & 0o777 == 0o644  # the operator's file keeps its permissions
+    assert sorted(p.name for p in target.parent.iterdir()) == ["jobs.json"]  # no temp file left
+    assert [job.id for job in load_spec(deck.spec_path).spec.jobs] == ["hello", "world", "greet"]
+
+
+def test_a_link_to_anything_but_a_regular_file_is_refused(deck: Deck, tmp_path: Path) -> None:
+    from jobdeck.state.errors import JobdeckError
+    from jobdeck.state.specfile import install
+
+    base = deck.spec_path.read_bytes()
+    (tmp_path / "a-directory").mkdir()
+    deck.spec_path.unlink()
+    deck.spec_path.symlink_to(tmp_path / "a-directory")
+    with pytest.raises(JobdeckError, match="not a regular file"):
+        install(deck, base, base.replace(b'"hi"', b'"hey"', 1))
+    assert deck.spec_path.is_symlink() and list((tmp_path / "a-directory").iterdir()) == []

@@ -148,3 +148,16 @@ def test_failing_editor_installs_nothing(deck: Deck, editor_env: dict[str, str])
     assert done.returncode == 2
     assert "the editor exited with code 3; nothing was installed" in done.stderr
     assert deck.spec_path.read_bytes() == before
+
+
+def test_edit_through_a_linked_jobs_json_installs_into_the_file_it_leads_to(
+        deck: Deck, editor_env: dict[str, str], tmp_path: Path) -> None:
+    target = tmp_path / "repo" / "jobs.json"
+    target.parent.mkdir()
+    deck.spec_path.rename(target)
+    deck.spec_path.symlink_to(target)
+    done = run_cli("--deck", str(deck.root), "edit", env={**editor_env, "EDIT_MODE": "change"})
+    assert done.returncode == 0, done.stderr
+    assert deck.spec_path.is_symlink() and deck.spec_path.resolve() == target
+    assert json.loads(target.read_text())["jobs"][0]["labels"] == ["edited"]
+    assert load_spec(deck.spec_path).spec.job("hello").labels == ["edited"]

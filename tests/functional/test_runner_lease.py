@@ -34,11 +34,14 @@ def held_by_another_process(path: Path) -> Iterator[None]:
 
 def test_the_lease_is_the_flock_on_stderr_log(tmp_path: Path) -> None:
     deck = init_deck(tmp_path / "deck", b'{"jobs": [{"id": "j", "command": ["true"]}]}')
-    directory, lease, output = open_attempt(deck, "j", "default", 1)
+    directory, directory_fd, lease, output = open_attempt(deck, "j", "default", 1)
     assert sorted(p.name for p in directory.iterdir()) == ["output", "stderr.log"]
     assert lease_held(directory)  # our own descriptor, as another runner's recovery sees it
+    assert lease_held(directory_fd)
     os.close(lease)
     os.close(output)
+    assert not lease_held(directory_fd)
+    os.close(directory_fd)
     assert not lease_held(directory)
     with held_by_another_process(directory / "stderr.log"):
         assert lease_held(directory)
