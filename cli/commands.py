@@ -70,7 +70,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
             for error in errors:
                 print(error, file=sys.stderr)
             print(f"{len(errors)} problem{'s' if len(errors) != 1 else ''} in {path}", file=sys.stderr)
-        return 1
+        return exc.exit_code  # 2 when the file cannot be read at all
     jobs = loaded.spec.jobs
     if args.json:
         _print_json([])

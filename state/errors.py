@@ -82,6 +82,12 @@ class SpecErrors(SpecError):
         return "\n".join(str(e) for e in self.errors)
 
 
+class SpecUnreadable(SpecError):
+    """jobs.json is there but the system will not let it be read (permissions, I/O): an environment problem."""
+
+    exit_code = 2
+
+
 class LockTimeout(JobdeckError):
     """The deck lock could not be taken in time."""
 

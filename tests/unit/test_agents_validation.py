@@ -138,9 +138,9 @@ def test_output_larger_than_the_in_memory_checks_read_fails_them_unread(
 
     path = tmp_path / "output"
     with path.open("wb") as f:  # sparse: as big as it says, without the bytes on disk
-        f.truncate(MAX_CHECKED_BYTES + 1)
+        f.truncate(MAX_CHECKED_BYTES + (4 << 20))
     reasons = check_output(job(**rules), path, {})
-    assert reasons == [f"output is 16 MiB, more than the 16 MiB the {check} check reads; "
+    assert reasons == [f"output is 20 MiB, more than the 16 MiB the {check} check reads; "
                        "check a larger output with validate.command"]
     path.write_bytes(b'"ok' + b"k" * (MAX_CHECKED_BYTES - 4) + b'"')
     assert check_output(job(**rules), path, {}) == [], "up to the bound, the output is read and checked"
