@@ -11,7 +11,8 @@ from pathlib import Path
 from typing import Any
 
 from jobdeck.state.deck import Deck, find_deck, init_deck
-from jobdeck.state.errors import JobdeckError, SpecError, SpecErrors
+from jobdeck.state.errors import (DeckAccessError, JobdeckError, SpecError, SpecErrors, SpecUnreadable,
+                                  deck_access_error)
 
 
 def _deck(args: argparse.Namespace) -> Deck:
@@ -61,6 +62,8 @@ def cmd_validate(args: argparse.Namespace) -> int:
     path = Path(args.file) if args.file else _deck(args).spec_path
     try:
         loaded = load_spec(path)
+    except SpecUnreadable:
+        raise  # not a problem in the file: one line, exit 2
     except SpecError as exc:
         errors = exc.errors if isinstance(exc, SpecErrors) else [exc]
         if args.json:
@@ -70,7 +73,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
             for error in errors:
                 print(error, file=sys.stderr)
             print(f"{len(errors)} problem{'s' if len(errors) != 1 else ''} in {path}", file=sys.stderr)
-        return exc.exit_code  # 2 when the file cannot be read at all
+        return 1
     jobs = loaded.spec.jobs
     if args.json:
         _print_json([])
@@ -252,7 +255,10 @@ def cmd_show(args: argparse.Namespace) -> int:
 def _records(deck: Deck) -> list[dict[str, Any]]:
     from jobdeck.state.events import EventLog
 
-    return EventLog(deck.events_path).read_new()
+    try:
+        return EventLog(deck.events_path).read_new()
+    except OSError as exc:
+        raise deck_access_error(exc, "read the chain of work", deck.events_path) from None
 
 
 def cmd_events(args: argparse.Namespace) -> int:
@@ -291,7 +297,10 @@ def cmd_audit(args: argparse.Namespace) -> int:
     from jobdeck.state.events import verify
 
     deck = _deck(args)
-    count, broken = verify(deck.events_path)
+    try:
+        count, broken = verify(deck.events_path)
+    except OSError as exc:
+        raise deck_access_error(exc, "read the chain of work", deck.events_path) from None
     if args.json:
         _print_json({"records": count, "ok": broken is None,
                      "break": None if broken is None else {"line": broken.line, "seq": broken.seq, "problem": broken.problem}})
@@ -322,6 +331,8 @@ def _act(args: argparse.Namespace, action: str, ids: list[str], **extra: Any) ->
         for job_id in ids:
             try:
                 records = act(store, spec, job_id, action, reason=args.reason, **extra)
+            except DeckAccessError:
+                raise  # the same for every job: say it once
             except JobdeckError as exc:
                 print(f"jobdeck: {exc}", file=sys.stderr)
                 status = max(status, exc.exit_code)
