@@ -7,9 +7,8 @@ root ignores file modes). Every run has a timeout: a command that hangs fails th
 from __future__ import annotations
 
 import json
-import os
+import shutil
 import signal
-import subprocess
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -134,9 +133,8 @@ def _spec_unreadable(deck: Path) -> None:
 
 
 def _fresh_read_only_deck(deck: Path) -> None:
-    for directory, _, _ in os.walk(deck / ".jobdeck"):
-        os.chmod(directory, 0o700)
-    subprocess.run(["rm", "-rf", str(deck / ".jobdeck"), str(deck / "workspaces")], check=True)
+    shutil.rmtree(deck / ".jobdeck")
+    shutil.rmtree(deck / "workspaces")
     deck.chmod(0o500)  # only jobs.json, in a directory nothing can be created in
 
 
