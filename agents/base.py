@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from jobdeck.agents.output_sink import OutputSink
 from jobdeck.state.redact import Redactor
+from jobdeck.state.sizes import format_size
 
 if TYPE_CHECKING:
     from jobdeck.state.spec import AgentSpec, Job
@@ -43,7 +44,7 @@ class Outcome:
 
     ok: bool
     reason: str = "succeeded"
-    """Short machine-readable reason: succeeded, exit_code, idle_timeout, hard_timeout, rate_limit..."""
+    """Short machine-readable reason: succeeded, exit_code, idle_timeout, hard_timeout, output_limit, rate_limit..."""
     failure: Failure | None = None
     message: str | None = None
     """One line for people, already redacted."""
@@ -102,6 +103,14 @@ class AttemptContext:
     (``state.attempt_dirs.open_in``), so no link a job put in the workspace is followed."""
 
 
+def output_limit_outcome(ctx: AttemptContext, exit_code: int | None = None) -> Outcome:
+    """The outcome of an attempt whose output passed its size limit: a failure retrying would repeat."""
+    limit = ctx.output.limit or 0
+    field = "output_limit" if getattr(ctx.job, "output_limit", None) is not None else "limits.output"
+    return Outcome.failed("output_limit", Failure.PERSISTENT, f"output passed {format_size(limit)} ({field})",
+                          exit_code=exit_code)
+
+
 class Agent(ABC):
     """Executes attempts of jobs. One instance may run many attempts concurrently."""
 
@@ -117,7 +126,10 @@ class Agent(ABC):
 
         Returns:
             The Outcome. Timeouts are outcomes (reason ``idle_timeout`` /
-            ``hard_timeout``), not exceptions.
+            ``hard_timeout``), not exceptions. Output written past
+            ``ctx.output.limit`` is not kept, and the runner records the
+            attempt as an ``output_limit`` failure whatever this returns;
+            an agent should stop its work once ``ctx.output.over_limit``.
 
         Raises:
             asyncio.CancelledError: after stopping all work, when the runner cancels.

@@ -161,6 +161,8 @@ async def stream_call(request: Mapping[str, Any], sink: OutputSink, *, idle: flo
                         deadline.last_chunk = now()
                         if write_failed:
                             raise write_failed[0]
+                        if sink.over_limit:  # nothing more would be kept; the runner fails the attempt
+                            break
                         piece, last = _content(chunk)
                         if piece:
                             data = piece.encode()

@@ -1,8 +1,10 @@
 """The attempt's output file as an agent writes it: streamed to disk, redacted, stamped with activity.
 
 Agents write their output (and a child's stderr) through an ``OutputSink`` so a
-secret is redacted before it reaches the disk, and so the idle timeout has one
-clock to read: the sink's last activity.
+secret is redacted before it reaches the disk, so the idle timeout has one
+clock to read (the sink's last activity), and so the output's size limit is
+kept in one place: the file never holds more than ``limit`` bytes once the
+attempt ends.
 """
 
 from __future__ import annotations
@@ -15,6 +17,12 @@ from pathlib import Path
 from jobdeck.state.attempt_dirs import open_in
 from jobdeck.state.redact import Redactor
 
+LOOK_MIN = 0.005
+"""Seconds: the shortest wait between two looks at the size of a file a child writes directly."""
+LOOK_MAX = 0.5
+"""Seconds: the longest such wait; a child that starts writing at disk speed right after a
+look may pass the limit by as much as it writes in this time before it is stopped."""
+
 
 class OutputSink:
     """The attempt's output file: appended as data arrives, redacted, activity-stamped.
@@ -26,7 +34,7 @@ class OutputSink:
 
     def __init__(self, path: Path, redactor: Redactor, *, clock: Callable[[], float] = time.monotonic,
                  dir_fd: int | None = None,
-                 lazy: bool = False, fd: int | None = None) -> None:
+                 lazy: bool = False, fd: int | None = None, limit: int | None = None) -> None:
         self.path = path
         self.dir_fd = dir_fd
         """The open directory ``path`` is in: the file is opened relative to it (a link is never followed either way)."""
@@ -34,6 +42,11 @@ class OutputSink:
         self.clock = clock
         self.bytes_written = 0
         self.last_activity = clock()
+        self.limit = limit
+        """Bytes the output may hold (None: no limit); what is written past it is not kept."""
+        self.over_limit = False
+        """Whether more than ``limit`` bytes were written: the attempt must be stopped."""
+        self._looked = (self.last_activity, 0)  # (time, size) at the last look, for the growth rate
         self._held = b""
         self._keep = redactor.tail_keep() if redactor else 0
         self.opened = False
@@ -59,6 +72,9 @@ class OutputSink:
         self._write(data)
 
     def _write(self, data: bytes) -> None:
+        if self.limit is not None and self.bytes_written + len(data) > self.limit:
+            self.over_limit = True
+            data = data[:max(0, self.limit - self.bytes_written)]
         if self._fd < 0 and data:
             self._fd = self._open()
         view = memoryview(data)
@@ -89,9 +105,28 @@ class OutputSink:
         st = os.fstat(self._fd)
         if st.st_size != self.bytes_written:
             self.bytes_written = st.st_size
+            self.over_limit = self.over_limit or (self.limit is not None and st.st_size > self.limit)
             wall_now = time.time() if wall_now is None else wall_now
             # the file's mtime is the child's last write; express it on our clock
             self.last_activity = max(self.last_activity, self.clock() - max(0.0, wall_now - st.st_mtime_ns / 1e9))
+
+    def next_look(self, timeout: float | None) -> float | None:
+        """``timeout`` cut short to when the output's size should next be looked at, if it has a limit.
+
+        The wait is half the time the output would take to reach its limit at the
+        rate it grew since the last look, kept between LOOK_MIN and LOOK_MAX: a
+        fast writer is looked at often as it nears the limit, a quiet one twice a second.
+        """
+        if self.limit is None:
+            return timeout
+        now = self.clock()
+        then, size = self._looked
+        self._looked = (now, self.bytes_written)
+        grown, elapsed = self.bytes_written - size, now - then
+        wait = LOOK_MAX
+        if grown > 0 and elapsed > 0:
+            wait = max(LOOK_MIN, min(LOOK_MAX, (self.limit - self.bytes_written) * elapsed / grown / 2))
+        return wait if timeout is None else min(timeout, wait)
 
     def flush(self) -> None:
         """Write the bytes held back for redaction.
@@ -112,6 +147,7 @@ class OutputSink:
         if self._fd >= 0:
             os.ftruncate(self._fd, 0)
         self.bytes_written = 0
+        self.over_limit = False
         self.last_activity = self.clock()
 
     def close(self) -> None:
@@ -120,6 +156,17 @@ class OutputSink:
         self.sync_activity()
         self.flush()
         self._closed = True
+        if self.over_limit and self._fd >= 0:
+            self._clip()
         if self._fd >= 0:
             os.close(self._fd)
             self._fd = -1
+
+    def _clip(self) -> None:
+        """Cut a file a child wrote past the limit back to it (the child is stopped by now)."""
+        assert self.limit is not None
+        try:
+            os.ftruncate(self._fd, self.limit)
+        except OSError:  # e.g. a deck turned read-only: the file keeps the excess
+            return
+        self.bytes_written = min(self.bytes_written, self.limit)

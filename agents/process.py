@@ -2,8 +2,9 @@
 
 The child's stdout goes to the attempt's OutputSink as it arrives; stderr goes to
 stderr.log, redacted. The idle timeout is measured from the last byte on either
-stream; the hard timeout from the start. On expiry or cancellation the whole
-process group gets SIGTERM, then SIGKILL after the grace period.
+stream; the hard timeout from the start. On expiry, cancellation or output
+past the sink's limit the whole process group gets SIGTERM, then SIGKILL after
+the grace period.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ class ProcessResult:
     """How the process ended."""
 
     returncode: int | None
-    timed_out: str | None  # None, "idle_timeout" or "hard_timeout"
+    timed_out: str | None  # None, "idle_timeout", "hard_timeout" or "output_limit" (why it was stopped)
 
 
 def _signal_group(pid: int, sig: int) -> None:
@@ -83,15 +84,18 @@ async def run_process(argv: Sequence[str], ctx: AttemptContext, *, stdin: bytes 
     exited = child.exited
     try:
         while not exited.done():
-            if direct and ctx.idle_timeout is not None:
+            if direct and (ctx.idle_timeout is not None or ctx.output.limit is not None):
                 ctx.output.sync_activity()
                 stderr_sink.sync_activity()
+            if ctx.output.over_limit:
+                timed_out = "output_limit"
+                break
             deadline = _next_deadline(ctx, started, stderr_sink)
             if deadline is not None and deadline[0] <= time.monotonic():
                 timed_out = deadline[1]
                 break
             timeout = None if deadline is None else max(0.0, deadline[0] - time.monotonic())
-            await asyncio.wait([exited], timeout=timeout)
+            await asyncio.wait([exited], timeout=ctx.output.next_look(timeout))
         if timed_out:
             await stop_group(child, ctx.grace)
         elif _group_alive(child.pid):

@@ -9,7 +9,7 @@ The rendered prompt, if the job has one, is written to the child's stdin.
 
 from __future__ import annotations
 
-from jobdeck.agents.base import Agent, AttemptContext, Failure, Outcome
+from jobdeck.agents.base import Agent, AttemptContext, Failure, Outcome, output_limit_outcome
 from jobdeck.agents.process import run_process
 from jobdeck.agents.template import render, values_for
 
@@ -17,6 +17,8 @@ from jobdeck.agents.template import render, values_for
 def exit_outcome(returncode: int | None, timed_out: str | None, ctx: AttemptContext) -> Outcome:
     """Map a process end to an Outcome using the job's retry policy."""
     retry = ctx.job.retry
+    if timed_out == "output_limit":
+        return output_limit_outcome(ctx, returncode)
     if timed_out:
         limit = ctx.idle_timeout if timed_out == "idle_timeout" else ctx.hard_timeout
         what = "no output" if timed_out == "idle_timeout" else "running"

@@ -2,18 +2,27 @@
 
 Substitution is plain text replacement of whole placeholders; a value is never
 re-parsed (no shell, no nested templates). Unknown placeholders are errors, so a
-typo never silently sends an empty string to a model.
+typo never silently sends an empty string to a model. A dependency's output is
+read only when a template names it, and only if it is at most
+``MAX_TEMPLATE_BYTES``: a larger one is refused, never cut short or loaded whole.
 """
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Callable, Mapping
+from pathlib import Path
 
 from jobdeck.state.errors import AgentError
+from jobdeck.state.ids import env_suffix
+from jobdeck.state.sizes import format_size
 
 PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z0-9._-]+)?)\s*\}\}")
-MAX_DEP_BYTES = 1_000_000
+MAX_TEMPLATE_BYTES = 1 << 20
+"""The largest dependency output a ``{{deps.JOB}}`` or ``{{input}}`` takes (1 MiB): a prompt or an
+argument that big is already past what a model's context or the kernel's argument limit take, and
+a program reads a bigger one from its file ($JOBDECK_INPUT_<JOB>)."""
 
 
 def render(template: str, values: Mapping[str, str], lookup: Callable[[str], str | None] | None = None) -> str:
@@ -44,14 +53,37 @@ def values_for(ctx: object) -> tuple[dict[str, str], Callable[[str], str | None]
         values[f"inputs.{name}"] = value
     if "input" in ctx.inputs:
         values["input"] = ctx.inputs["input"]
-    elif len(ctx.dep_outputs) == 1:
-        values["input"] = next(iter(ctx.dep_outputs.values())).read_bytes()[:MAX_DEP_BYTES].decode("utf-8", "replace")
 
     def lookup(name: str) -> str | None:
         if name.startswith("deps.") and name[5:] in ctx.dep_outputs:
-            return ctx.dep_outputs[name[5:]].read_bytes()[:MAX_DEP_BYTES].decode("utf-8", "replace")
-        if name == "input":
+            return dep_output(name[5:], ctx.dep_outputs[name[5:]], name)
+        if name == "input":  # the one dependency's output, if there is exactly one
+            if len(ctx.dep_outputs) == 1:
+                return dep_output(*next(iter(ctx.dep_outputs.items())), name)
             return ""
         return None
 
     return values, lookup
+
+
+def dep_output(job_id: str, path: Path, placeholder: str) -> str:
+    """The text of dependency ``job_id``'s output at ``path``, for ``{{placeholder}}``.
+
+    Raises:
+        AgentError: the output cannot be read, or is larger than MAX_TEMPLATE_BYTES.
+    """
+    try:
+        with open(path, "rb") as f:
+            size = os.fstat(f.fileno()).st_size
+            data = f.read(MAX_TEMPLATE_BYTES + 1) if size <= MAX_TEMPLATE_BYTES else b""
+    except OSError as exc:
+        raise AgentError(f"{{{{{placeholder}}}}}: cannot read the output of '{job_id}': {exc.strerror}") from None
+    size = max(size, len(data))
+    if size > MAX_TEMPLATE_BYTES:
+        raise AgentError(
+            f"{{{{{placeholder}}}}}: the output of '{job_id}' is {format_size(size)}, more than the "
+            f"{format_size(MAX_TEMPLATE_BYTES)} a template value may hold",
+            hint=f"read it from the file named by $JOBDECK_INPUT_{env_suffix(job_id)} instead",
+        )
+    return data.decode("utf-8", "replace")
+

@@ -8,6 +8,10 @@ JSON output (``output: "json"``, ``validate.json_schema`` or ``validate.required
 may be wrapped in one Markdown code fence (```` ```json ... ``` ````), because
 models add one even when told not to; the fence is stripped before parsing.
 Prose around the JSON is not tolerated: it is what a repair re-ask is for.
+
+The JSON and regex checks hold the output in memory, so they read at most
+``MAX_CHECKED_BYTES``; a larger output fails them unread (a ``validate.command``
+reads the file itself and has no such bound).
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from jobdeck.state.redact import Redactor
+from jobdeck.state.sizes import format_size
 
 if TYPE_CHECKING:
     from jobdeck.state.spec import Job, Validate
@@ -30,6 +35,9 @@ VALIDATOR_TIMEOUT = 60.0
 """Seconds a ``validate.command`` may run before it counts as a failure."""
 MAX_REASONS = 20
 MAX_REASON_CHARS = 2000
+MAX_CHECKED_BYTES = 16 << 20
+"""The largest output the JSON and regex checks read (16 MiB): parsed JSON takes several times its
+size in memory, and every check runs in the runner's own process."""
 _FENCE = re.compile(r"\A\s*```[A-Za-z0-9_-]*[ \t]*\r?\n(?P<body>.*?)\r?\n?```\s*\Z", re.DOTALL)
 
 
@@ -73,20 +81,37 @@ def check_output(job: Job, output_path: Path, env: Mapping[str, str], redactor: 
         Human-readable reasons, at most ``MAX_REASONS``, secrets redacted.
     """
     rules = job.validate_
-    try:
-        data = Path(output_path).read_bytes()
-    except OSError as exc:
-        return [f"cannot read the output: {exc.strerror or exc}"]
     reasons: list[str] = []
-    text = data.decode("utf-8", "replace")
-    if wants_json(job):
-        reasons.extend(_json_reasons(data, rules))
-    if rules is not None and rules.regex is not None and re.search(rules.regex, text) is None:
-        reasons.append(f"output does not match the regex {rules.regex!r}")
+    regex = rules.regex if rules is not None else None
+    if wants_json(job) or regex is not None:
+        try:
+            data, size = _read_checked(Path(output_path))
+        except OSError as exc:
+            return [f"cannot read the output: {exc.strerror or exc}"]
+        if data is None:
+            checks = " and ".join(name for name, wanted in (("JSON", wants_json(job)), ("regex", regex is not None))
+                                  if wanted)
+            reasons.append(f"output is {format_size(size)}, more than the {format_size(MAX_CHECKED_BYTES)} "
+                           f"the {checks} check reads; check a larger output with validate.command")
+        else:
+            if wants_json(job):
+                reasons.extend(_json_reasons(data, rules))
+            if regex is not None and re.search(regex, data.decode("utf-8", "replace")) is None:
+                reasons.append(f"output does not match the regex {regex!r}")
     if rules is not None and rules.command:
         reasons.extend(_command_reasons(list(rules.command), Path(output_path), env))
     redactor = redactor or Redactor.from_environ(env)
     return [_clip(redactor.text(reason)) for reason in reasons[:MAX_REASONS]]
+
+
+def _read_checked(path: Path) -> tuple[bytes | None, int]:
+    """The output's bytes (None if it is larger than MAX_CHECKED_BYTES: then it is not read), and its size."""
+    with open(path, "rb") as f:
+        size = os.fstat(f.fileno()).st_size
+        if size > MAX_CHECKED_BYTES:
+            return None, size
+        data = f.read(MAX_CHECKED_BYTES + 1)
+    return (data if len(data) <= MAX_CHECKED_BYTES else None), max(size, len(data))
 
 
 def _json_reasons(data: bytes, rules: Validate | None) -> list[str]:

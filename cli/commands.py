@@ -10,7 +10,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from jobdeck.state.deck import Deck, find_deck, init_deck
-from jobdeck.state.errors import JobdeckError, SpecError, SpecErrors
+from jobdeck.state.errors import (DeckAccessError, JobdeckError, SpecError, SpecErrors, SpecUnreadable,
+                                  deck_access_error)
 
 if TYPE_CHECKING:  # each command imports what it uses: `--help` and the cached `ls` load no pydantic
     from jobdeck.state.board import Store
@@ -64,6 +65,8 @@ def cmd_validate(args: argparse.Namespace) -> int:
     path = Path(args.file) if args.file else _deck(args).spec_path
     try:
         loaded = load_spec(path)
+    except SpecUnreadable:
+        raise  # not a problem in the file: one line, exit 2
     except SpecError as exc:
         errors = exc.errors if isinstance(exc, SpecErrors) else [exc]
         if args.json:
@@ -257,7 +260,10 @@ def cmd_show(args: argparse.Namespace) -> int:
 def _records(deck: Deck) -> list[dict[str, Any]]:
     from jobdeck.state.events import EventLog
 
-    return EventLog(deck.events_path).read_new()
+    try:
+        return EventLog(deck.events_path).read_new()
+    except OSError as exc:
+        raise deck_access_error(exc, "read the chain of work", deck.events_path) from None
 
 
 def cmd_events(args: argparse.Namespace) -> int:
@@ -323,7 +329,10 @@ def cmd_audit(args: argparse.Namespace) -> int:
     snapshot = read_snapshot(deck)
     position = snapshot.get("events", {}) if snapshot else {}
     anchor = (position["seq"], position["hash"]) if isinstance(position.get("seq"), int) and position.get("hash") else None
-    count, broken = verify(deck.events_path, anchor)
+    try:
+        count, broken = verify(deck.events_path, anchor)
+    except OSError as exc:
+        raise deck_access_error(exc, "read the chain of work", deck.events_path) from None
     head = _head(deck) if broken is None else None
     if args.json:
         _print_json({"records": count, "ok": broken is None, "head": head,
@@ -368,6 +377,8 @@ def _act(args: argparse.Namespace, action: str, ids: list[str], **extra: Any) ->
         for job_id in ids:
             try:
                 records = act(store, spec, job_id, action, reason=args.reason, **extra)
+            except DeckAccessError:
+                raise  # the same for every job: say it once
             except JobdeckError as exc:
                 print(f"jobdeck: {exc}", file=sys.stderr)
                 status = max(status, exc.exit_code)

@@ -15,10 +15,10 @@ import sys
 import tempfile
 from pathlib import Path
 
-from jobdeck.state.atomic import write_atomic
+from jobdeck.state.atomic import make_private_dir, write_atomic
 from jobdeck.state.deck import Deck
-from jobdeck.state.errors import EditConflict, JobdeckError, SpecError
-from jobdeck.state.loader import parse_spec
+from jobdeck.state.errors import EditConflict, JobdeckError, SpecError, deck_access_error
+from jobdeck.state.loader import parse_spec, read_spec_file
 from jobdeck.state.specfile import install, run_editor
 
 
@@ -37,13 +37,22 @@ def _diff(old: bytes, new: bytes, old_name: str, new_name: str) -> None:
     ))
 
 
+def _private_copy(deck: Deck, base: bytes) -> Path:
+    """A copy of jobs.json for the editor, in the deck's state directory (created if the deck has none yet)."""
+    try:
+        make_private_dir(deck.state_dir)  # a fresh clone holds jobs.json alone
+        fd, name = tempfile.mkstemp(prefix="jobs.", suffix=".json", dir=deck.state_dir)
+        with os.fdopen(fd, "wb") as f:
+            f.write(base)
+    except OSError as exc:
+        raise deck_access_error(exc, "make a private copy of jobs.json to edit", deck.state_dir) from None
+    return Path(name)
+
+
 def edit(deck: Deck) -> int:
     """Edit jobs.json through a private copy; 0 installed or unchanged, 1 not installed."""
-    base = deck.spec_path.read_bytes()
-    fd, name = tempfile.mkstemp(prefix="jobs.", suffix=".json", dir=deck.state_dir)
-    copy = Path(name)
-    with os.fdopen(fd, "wb") as f:
-        f.write(base)
+    base = read_spec_file(deck.spec_path)
+    copy = _private_copy(deck, base)
     while True:
         run_editor(copy)
         edited = copy.read_bytes()

@@ -4,6 +4,9 @@ Every command's work lives in state/, runner/ or cockpit/; this module turns
 their JobdeckErrors into one clean line on stderr and a stable exit code:
 0 success, 1 the answer is "no" (invalid spec, refused action, failed job),
 2 usage or environment problem (no deck, bad arguments, lock timeout), 130 on ^C, 143 when SIGTERM stopped a run.
+The layers turn the system's refusals into JobdeckErrors that say what could
+not be done; an OSError that still reaches this module is printed the same
+way (file and reason, exit 2) as a last resort, never as a traceback.
 Heavy packages (pydantic, rich, textual, litellm) are imported only by the
 commands that need them, so `jobdeck --help` and `jobdeck ls` start fast.
 """
@@ -222,6 +225,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:
         sys.stderr.close()  # `jobdeck ls | head`: not an error
         return 0
+    except OSError as exc:
+        where = f"{exc.filename}: " if exc.filename is not None else ""
+        print(f"jobdeck: {where}{exc.strerror or exc}", file=sys.stderr)
+        return 2
 
 
 def runner_main(argv: Sequence[str] | None = None) -> int:

@@ -12,12 +12,19 @@ from jobdeck.state.actions import ACTION_OF_EVENT
 from jobdeck.state.machine import EventType
 from jobdeck.state.terminal import one_line
 
+#: Records about the runner's own trouble: printed on stderr, even with --quiet.
+_PROBLEMS = frozenset({"spec_error", "write_error", "lock_timeout", "watch_error", "chain_warning", "log_replaced"})
+
+
 class Reporter:
     """Prints runner events for people (one plain line each) or scripts (--json)."""
 
-    def __init__(self, *, json_lines: bool = False, quiet: bool = False, stream: TextIO | None = None) -> None:
+    def __init__(self, *, json_lines: bool = False, quiet: bool = False, stream: TextIO | None = None,
+                 unprinted: frozenset[str] = frozenset()) -> None:
         self.json_lines = json_lines
         self.quiet = quiet
+        self.unprinted = unprinted
+        """Record types left out of the lines for people (the command says it in its own last line)."""
         self.stream = stream or sys.stdout
         self.console = None
         self.broken = False
@@ -46,7 +53,7 @@ class Reporter:
             self.stream.write(json.dumps(dict(record), ensure_ascii=False) + "\n")
             self.stream.flush()
             return
-        if self.quiet and kind not in ("spec_error", "chain_warning"):
+        if (self.quiet and kind not in _PROBLEMS) or kind in self.unprinted:
             return
         line, style = self._describe(record)
         if line is None:
@@ -58,7 +65,7 @@ class Reporter:
 
             self.console.print(f"[dim]{stamp}[/] [{style}]{escape(line)}[/]" if style else f"[dim]{stamp}[/] {escape(line)}")
         else:
-            stream = sys.stderr if kind in ("spec_error", "chain_warning") else self.stream
+            stream = sys.stderr if kind in _PROBLEMS else self.stream
             stream.write(f"{stamp} {line}\n")
             stream.flush()
 
@@ -73,6 +80,14 @@ class Reporter:
             return f"jobs.json is invalid, keeping the {record['keeping']}: {record['message']}", "red"
         if kind == "log_replaced":
             return f"stopping, letting running attempts finish: {record.get('message')}", "red"
+        if kind == "write_error":
+            return f"the deck refuses writes, {record.get('next', 'retrying')}: {record.get('message')}", "red"
+        if kind == "write_resumed":
+            return "the deck takes writes again", "green"
+        if kind == "lock_timeout":
+            return f"{record.get('message')}; trying again", "red"
+        if kind == "watch_error":
+            return f"watching the deck failed ({record.get('message')}); {record.get('next')}", "red"
         if kind == "refused":
             return f"{job}: event refused: {record.get('message')}", "dim"
         if kind == EventType.CLAIMED:

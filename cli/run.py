@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 from jobdeck.runner.loop import Runner
 from jobdeck.cli.report import Reporter
 from jobdeck.state.deck import Deck
-from jobdeck.state.errors import JobdeckError
+from jobdeck.state.errors import JobdeckError, deck_access_error
 from jobdeck.state.loader import SpecSource
 from jobdeck.state.machine import Status
 
@@ -41,7 +41,10 @@ def run_command(deck: Deck, args: argparse.Namespace) -> int:
     if source.error is not None and (args.once or args.job):
         raise source.error
     spec = source.current.spec if source.current else None  # the long-running runner waits for a valid one
-    reporter = Reporter(json_lines=args.json, quiet=args.quiet)
+    # A run that ends by itself ends with the deck's refusal, if any, as its one error line.
+    ends = bool(args.once or args.job)
+    reporter = Reporter(json_lines=args.json, quiet=args.quiet,
+                        unprinted=frozenset({"write_error", "write_resumed"} if ends else ()))
     only = None
     if args.job:
         assert spec is not None  # refresh() leaves a spec or an error, and the error was raised above
@@ -51,6 +54,7 @@ def run_command(deck: Deck, args: argparse.Namespace) -> int:
     if args.job:
         return asyncio.run(_run_job(runner, args.job, wait=args.wait))
     stopped_by = asyncio.run(_serve(runner))
+    _raise_unwritable(runner)
     if args.once:
         board = runner.store.board
         failed = [job for job in sorted(runner.ran) if board.state(job).status != Status.DONE]
@@ -83,6 +87,15 @@ def _prepare_job(deck: Deck, spec: Spec, job_id: str) -> set[str]:
             if state.cycle == 0:
                 act(store, spec, job_id, "trigger", reason="jobdeck run --job", via="runner")
         return _upstream(spec, job_id, store.board)
+
+
+def _raise_unwritable(runner: Runner) -> None:
+    """The runner ended while the deck still refused its writes: say so, as an environment error."""
+    error = runner.writes.error
+    if isinstance(error, JobdeckError):
+        raise error
+    if error is not None:
+        raise deck_access_error(error, "record the runner's work", runner.deck.events_path)
 
 
 async def _serve(runner: Runner) -> int | None:
@@ -122,9 +135,12 @@ async def _run_job(runner: Runner, job_id: str, *, wait: bool) -> int:
                 break
             if not wait and not runner.tasks and runner.idle(runner.clock()):
                 break
+            if runner.stuck(runner.clock()):
+                break
     finally:
         runner.request_stop()
         stopped_by = await task
+    _raise_unwritable(runner)
     if stopped_by:
         return 128 + stopped_by
     state = runner.store.board.state(job_id)

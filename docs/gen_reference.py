@@ -77,6 +77,8 @@ def _type(prop: dict[str, Any]) -> str:
         options = [o for o in prop["anyOf"] if o.get("type") != "null"]
         if any("(ms|s|m|h|d)" in o.get("pattern", "") for o in options):
             return "[duration](#durations)"
+        if any("[kKmMgGtT]" in o.get("pattern", "") for o in options):
+            return "[size](#sizes)"
         return " or ".join(_type(o) for o in options)
     if "enum" in prop:
         return " \\| ".join(f'`{json.dumps(v)}`' for v in prop["enum"])

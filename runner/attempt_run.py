@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
-from jobdeck.agents.base import Failure, Outcome
+from jobdeck.agents.base import Failure, Outcome, output_limit_outcome
 from jobdeck.runner.attempt import Claimed
 from jobdeck.runner.attempt_events import not_started_event, write_result
 from jobdeck.runner.environment import build_context
@@ -50,6 +50,8 @@ async def run_attempt(deck: Deck, spec: Spec, job: Job, claimed: Claimed, board:
         finally:
             ctx.output.close()
             output_bytes, pid = ctx.output.bytes_written, ctx.pid
+        if ctx.output.over_limit and outcome.reason != "output_limit":  # whatever the agent made of it
+            outcome = output_limit_outcome(ctx, outcome.exit_code)
         reasons: list[str] = []
         if outcome.ok and (job.validate_ is not None or job.output == "json"):
             from jobdeck.agents.validation import check_output

@@ -66,7 +66,8 @@ def build_context(deck: Deck, spec: Spec, job: Job, agent_spec: AgentSpec | None
         candidate = deck.attempt_dir(before.workspace, job.id, before.n) / OUTPUT
         previous = candidate if candidate.exists() else None
     workspace_dir = deck.workspace_dir(job.workspace)
-    output = OutputSink(claimed.directory / OUTPUT, redactor, fd=claimed.take_output() if claimed.output_fd >= 0 else None)
+    output = OutputSink(claimed.directory / OUTPUT, redactor, fd=claimed.take_output() if claimed.output_fd >= 0 else None,
+                        limit=spec.output_limit(job)[0])
     env = dict(environ)
     if agent_spec is not None:
         env.update(resolve_env(agent_spec.env, environ, f"agent '{job.agent}'"))

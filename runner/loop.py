@@ -36,7 +36,7 @@ from jobdeck.state.attempts import STDERR
 from jobdeck.state.board import Board, Store, open_store
 from jobdeck.state.crashpoint import crash_point
 from jobdeck.state.deck import Deck
-from jobdeck.state.errors import AttemptRefused, LockTimeout, LogReplaced
+from jobdeck.state.errors import AttemptRefused, DeckAccessError, LockTimeout, LogReplaced, deck_access_error
 from jobdeck.state.graph import downstream
 from jobdeck.state.heartbeat import INTERVAL as HEARTBEAT_INTERVAL
 from jobdeck.state.loader import SpecSource
@@ -51,6 +51,8 @@ ORPHAN_CHECK = 2.0
 CHECKPOINT_EVENTS = 1000
 CHECKPOINT_SECONDS = 30.0
 """A running runner rewrites board.json this often: a command replays at most this much of the log."""
+ONCE_PATIENCE = 5.0
+"""Seconds ``--once`` keeps retrying to record ended attempts while the deck refuses writes."""
 WATCH_AFTER = 0.05
 """Seconds without a wake-up after which the deck watcher is started (see ``Runner.run``)."""
 
@@ -123,7 +125,10 @@ class Runner:
         import jobdeck.agents.registry  # noqa: F401  (pay for the agent modules before the first claim, not after it)
         import jobdeck.agents.shell  # noqa: F401
 
-        self.deck.ensure_state_dirs()
+        try:
+            self.deck.ensure_state_dirs()
+        except OSError as exc:
+            raise deck_access_error(exc, "create the deck's state directories") from None
         self.source.refresh()
         self.redactor = Redactor.for_spec(self.source.current.spec if self.source.current else None, self.environ)
         store = open_store(self.deck, redactor=self.redactor)
@@ -557,6 +562,17 @@ class Runner:
             times.append(self.heartbeat.last + HEARTBEAT_INTERVAL)
         return min(times) if times else None
 
+    def stuck(self, now: float) -> bool:
+        """The deck refuses writes and nothing of ours runs: a run that should end can only give up.
+
+        Outcomes waiting to be recorded get ONCE_PATIENCE seconds from the first failed
+        write; after that their leases are let go with the process, and recovery records
+        them from result.json.
+        """
+        if not self.writes.failing or any(not task.done() for task in self.tasks.values()):
+            return False
+        return not (self.finished or self.progress) or now - self.writes.since >= ONCE_PATIENCE
+
     def idle(self, now: float) -> bool:
         """Nothing running, nothing to record, nothing ready, no retry of ours pending."""
         if self.tasks or self.finished or self.progress or self.inbox.unsettled():
@@ -626,8 +642,11 @@ class Runner:
                     # new one from our offset would fold garbage: stop, letting attempts finish.
                     self._lose_log(exc)
                     break
+                except (OSError, DeckAccessError) as exc:  # the deck refused a read or write, e.g. of the lock
+                    self.writes.failed(exc, self.clock())
+                    deadline = self.writes.retry_at
                 now = self.clock()
-                if self.once and self.idle(now):
+                if self.once and (self.idle(now) or self.stuck(now)):
                     break
                 if self.stopping and not self.tasks and not self.finished:
                     break

@@ -15,7 +15,7 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 from jobdeck.state.board import Board, Store
-from jobdeck.state.errors import IllegalTransition, UnknownJob
+from jobdeck.state.errors import IllegalTransition, UnknownJob, deck_access_error
 from jobdeck.state.graph import downstream
 from jobdeck.state.machine import EventType, JobState, Status, allowed
 from jobdeck.state.views import needs_approval
@@ -70,8 +70,9 @@ def act(store: Store, spec: Spec, job_id: str, action: str, *, reason: str | Non
         now: float | None = None) -> list[dict[str, Any]]:
     """Apply an operator ``action`` to a job; return the stored event records.
 
-    Raises UnknownJob for an id not in the spec and IllegalTransition (with the
-    job's status) when the action does not apply now.
+    Raises UnknownJob for an id not in the spec, IllegalTransition (with the
+    job's status) when the action does not apply now, and DeckAccessError when
+    the chain of work cannot be read or written (then nothing was recorded).
     """
     job = spec.job(job_id)
     if job is None:
@@ -104,7 +105,10 @@ def act(store: Store, spec: Spec, job_id: str, action: str, *, reason: str | Non
             raise refused
         return [{**base, "job": job_id}]
 
-    records, _ = store.transact(decide, now=now)
+    try:
+        records, _ = store.transact(decide, now=now)
+    except OSError as exc:
+        raise deck_access_error(exc, f"record {action} of job '{job_id}'", store.deck.events_path) from None
     return records
 
 

@@ -21,7 +21,7 @@ from jobdeck.state.atomic import write_atomic
 from jobdeck.state.attempt_dirs import find_used_attempt
 from jobdeck.state.crashpoint import crash_point
 from jobdeck.state.deck import Deck
-from jobdeck.state.errors import HistoryLost, IllegalTransition, StateError
+from jobdeck.state.errors import HistoryLost, IllegalTransition, StateError, deck_access_error
 from jobdeck.state.ids import ID_RE
 from jobdeck.state.events import GENESIS, EventLog, Flush, grown_since
 from jobdeck.state.lock import DeckLock
@@ -315,6 +315,10 @@ def open_store(deck: Deck, **kwargs: Any) -> Store:
             raise StateError(f"cannot create the deck's state directory {deck.state_dir}: {exc.strerror}",
                              hint="jobdeck keeps its events there; make the deck directory writable") from None
     store = Store(deck, **kwargs)
-    store.refresh()
+    try:
+        store.refresh()
+    except OSError as exc:
+        store.close()
+        raise deck_access_error(exc, "read the chain of work", deck.events_path) from None
     return store
 

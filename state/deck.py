@@ -19,7 +19,7 @@ from pathlib import Path
 
 from jobdeck.state.atomic import DIR_MODE, FILE_MODE, make_private_dir, write_atomic
 from jobdeck.state.attempts import RUNS
-from jobdeck.state.errors import DeckNotFound, JobdeckError
+from jobdeck.state.errors import DeckNotFound, JobdeckError, deck_access_error
 from jobdeck.state.ids import ID_RE
 
 SPEC_NAME = "jobs.json"
@@ -96,7 +96,7 @@ def find_deck(explicit: str | os.PathLike[str] | None = None, *,
     for source, value in (("--deck", explicit), (ENV_VAR, environ.get(ENV_VAR))):
         if value:
             root = Path(value).expanduser()
-            if not (root / SPEC_NAME).is_file():
+            if not _holds_spec(root):
                 raise DeckNotFound(
                     f"{source} {root}: no {SPEC_NAME} there",
                     hint=f"create one with `jobdeck init {root}`",
@@ -104,12 +104,20 @@ def find_deck(explicit: str | os.PathLike[str] | None = None, *,
             return Deck(root)
     here = (cwd or Path.cwd()).resolve()
     for directory in (here, *here.parents):
-        if (directory / SPEC_NAME).is_file():
+        if _holds_spec(directory):
             return Deck(directory)
     raise DeckNotFound(
         f"not inside a deck (no {SPEC_NAME} in {here} or any parent)",
         hint="run `jobdeck init` here, or pass --deck DIR / set JOBDECK_DECK",
     )
+
+
+def _holds_spec(directory: Path) -> bool:
+    """Whether ``directory`` has a jobs.json; DeckAccessError if the system will not say."""
+    try:
+        return (directory / SPEC_NAME).is_file()
+    except OSError as exc:  # not "no such file": e.g. a directory on the path that cannot be searched
+        raise deck_access_error(exc, "look for the deck", directory / SPEC_NAME) from None
 
 
 def init_deck(root: Path, example: bytes) -> Deck:

@@ -6,6 +6,8 @@ the cockpit shows it in a notification. Messages say what, where, and how to fix
 
 from __future__ import annotations
 
+import errno
+
 
 class JobdeckError(Exception):
     """Base class of every error jobdeck reports to a user."""
@@ -82,12 +84,43 @@ class SpecErrors(SpecError):
         return "\n".join(str(e) for e in self.errors)
 
 
+class SpecUnreadable(SpecError):
+    """jobs.json is there but the system will not let it be read (permissions, I/O): an environment problem."""
+
+    exit_code = 2
+
+
 class LockTimeout(JobdeckError):
     """The deck lock could not be taken in time."""
 
 
 class StateError(JobdeckError):
     """The state directory is unreadable or an action does not apply."""
+
+
+class DeckAccessError(StateError):
+    """The system refuses to read or write a file of the deck (permissions, read-only or full disk)."""
+
+
+def deck_access_error(exc: OSError, doing: str, path: object = None) -> DeckAccessError:
+    """A one-line DeckAccessError for ``exc``: what could not be done, to which file, and what to check.
+
+    ``doing`` completes "cannot ...", e.g. "read the chain of work"; ``path`` names the
+    file when ``exc`` does not.
+    """
+    where = exc.filename if exc.filename is not None else path
+    problem = exc.strerror or str(exc)
+    return DeckAccessError(f"cannot {doing}: {where}: {problem}" if where is not None else f"cannot {doing}: {problem}",
+                           hint=_ACCESS_HINTS.get(exc.errno or 0))
+
+
+_ACCESS_HINTS = {
+    errno.EACCES: "check the owner and mode of that file and that every directory above it can be entered (x)",
+    errno.EPERM: "the file or its directory refuses changes (owner, mode, or an immutable flag)",
+    errno.EROFS: "the deck is on a read-only file system",
+    errno.ENOSPC: "the disk is full",
+    errno.EDQUOT: "the disk quota is used up",
+}
 
 
 class IllegalTransition(StateError):

@@ -17,7 +17,7 @@ from pathlib import Path
 from types import TracebackType
 
 from jobdeck.state.atomic import FILE_MODE, make_private_dir
-from jobdeck.state.errors import LockTimeout, StateError
+from jobdeck.state.errors import LockTimeout, StateError, deck_access_error
 
 
 class DeckLock:
@@ -59,6 +59,8 @@ class DeckLock:
             return os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, FILE_MODE)
         except FileNotFoundError:  # a deck without its state directory yet (jobs.json alone)
             pass
+        except OSError as exc:  # e.g. a lock file this user may not write
+            raise deck_access_error(exc, "take the deck lock", self.path) from None
         try:
             make_private_dir(self.path.parent)
             return os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, FILE_MODE)

@@ -36,6 +36,8 @@ from pydantic import (
 
 from jobdeck.state.durations import parse_duration
 from jobdeck.state.ids import ID_PATTERN
+from jobdeck.state.sizes import SIZE_PATTERN, parse_size
+
 ENV_NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]{0,127}$"
 
 #: Agent types jobdeck ships; others come from the ``jobdeck.agents`` entry point group.
@@ -57,6 +59,21 @@ Duration = Annotated[
         }
     ),
 ]
+Size = Annotated[
+    int,
+    BeforeValidator(parse_size),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "integer", "exclusiveMinimum": 0},
+                {"type": "string", "pattern": SIZE_PATTERN},
+            ],
+            "description": "Bytes, or a string like '500MB', '64KiB', '1GiB'.",
+        }
+    ),
+]
+DEFAULT_OUTPUT_LIMIT = 1 << 30
+"""``limits.output`` when jobs.json does not set it: 1 GiB."""
 
 
 def _drop_comments(value: Any) -> Any:
@@ -248,6 +265,8 @@ class Job(_Model):
     """Safe to re-run after a crash mid-attempt: an interrupted attempt is re-run at once without using a try (up to 3 interruptions in a row); otherwise it goes to review."""
     paused: StrictBool = False
     """Never started while true (a running attempt finishes)."""
+    output_limit: Size | None = None
+    """Stop an attempt whose output passes this size (e.g. "100MB"); it fails for good. Default: limits.output."""
 
     @model_validator(mode="after")
     def _one_way_to_run(self) -> Job:
@@ -281,7 +300,7 @@ class Job(_Model):
 
 
 class Limits(_Model):
-    """How much runs at once."""
+    """How much runs at once, and how much output one attempt may write."""
 
     parallel: StrictInt = Field(4, ge=1, le=1024)
     """Attempts running at once across the deck (``jobdeck run --parallel`` overrides)."""
@@ -289,6 +308,8 @@ class Limits(_Model):
     """Per-model limit, e.g. {"openai/gpt-4o": 2}."""
     keys: dict[str, int] = Field(default_factory=dict)
     """Per concurrency-key limit for jobs that name the key (default 1 per key)."""
+    output: Size = DEFAULT_OUTPUT_LIMIT
+    """Stop an attempt whose output passes this size (1 GiB by default); a job's output_limit overrides it."""
 
 
 class Spec(_Model):
@@ -299,7 +320,7 @@ class Spec(_Model):
     agents: dict[Identifier, AgentSpec] = Field(default_factory=dict)
     """Named agents jobs can refer to with ``agent``."""
     limits: Limits = Field(default_factory=Limits)
-    """Concurrency limits."""
+    """Concurrency and output limits."""
     jobs: list[Job]
     """The jobs, in any order; ``depends_on`` defines the order they run in."""
 
@@ -313,6 +334,12 @@ class Spec(_Model):
     def by_id(self) -> dict[str, Job]:
         """Jobs keyed by id (built once per spec)."""
         return {job.id: job for job in self.jobs}
+
+    def output_limit(self, job: Job) -> tuple[int, str]:
+        """The most output one attempt of ``job`` may write, and the field that sets it."""
+        if job.output_limit is not None:
+            return job.output_limit, "output_limit"
+        return self.limits.output, "limits.output"
 
     @cached_property
     def dependencies(self) -> dict[str, list[str]]:

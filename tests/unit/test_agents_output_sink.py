@@ -68,3 +68,51 @@ def test_any_chunking_writes_what_redacting_the_whole_would(tmp_path_factory: py
         sink.write(whole[start:end])
     sink.close()
     assert path.read_bytes() == redactor.data(whole)
+
+
+def test_output_past_the_limit_is_not_kept_and_marks_the_sink(tmp_path: Path) -> None:
+    sink = OutputSink(tmp_path / "out", Redactor({}), limit=10)
+    sink.write(b"0123456789")
+    assert not sink.over_limit, "exactly the limit is within it"
+    sink.write(b"abc")
+    sink.write(b"more")
+    sink.close()
+    assert sink.over_limit and (tmp_path / "out").read_bytes() == b"0123456789" and sink.bytes_written == 10
+
+
+def test_a_file_a_child_wrote_past_the_limit_is_cut_back_to_it(tmp_path: Path) -> None:
+    import os
+
+    sink = OutputSink(tmp_path / "out", Redactor({}), limit=100)
+    fd = sink.direct_fd()
+    os.write(fd, b"x" * 250)  # as the child would, straight into the file
+    sink.sync_activity()
+    assert sink.over_limit
+    sink.close()
+    assert (tmp_path / "out").stat().st_size == 100 and sink.bytes_written == 100
+
+
+def test_restart_clears_the_limit_mark(tmp_path: Path) -> None:
+    sink = OutputSink(tmp_path / "out", Redactor({}), limit=4)
+    sink.write(b"too long")
+    sink.restart()
+    sink.write(b"ok")
+    sink.close()
+    assert not sink.over_limit and (tmp_path / "out").read_bytes() == b"ok"
+
+
+def test_the_size_is_looked_at_sooner_the_faster_the_output_nears_its_limit(tmp_path: Path) -> None:
+    from jobdeck.agents.output_sink import LOOK_MAX, LOOK_MIN
+
+    now = [100.0]
+    sink = OutputSink(tmp_path / "out", Redactor({}), clock=lambda: now[0], limit=1000)
+    assert OutputSink(tmp_path / "other", Redactor({})).next_look(7.0) == 7.0, "no limit: no looks"
+    assert sink.next_look(None) == LOOK_MAX, "quiet output: the longest wait"
+    assert sink.next_look(0.1) == 0.1, "a sooner deadline stays"
+    now[0] += 0.1
+    sink.write(b"x" * 100)  # 1000 bytes/s: 900 bytes to go is 0.9 s, looked at after half of it
+    assert sink.next_look(None) == pytest.approx(0.45)
+    now[0] += 0.1
+    sink.write(b"x" * 850)  # 8500 bytes/s, 50 bytes to go
+    assert sink.next_look(None) == LOOK_MIN
+    sink.close()

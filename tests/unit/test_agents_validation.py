@@ -126,3 +126,28 @@ def test_several_rules_report_together(tmp_path: Path) -> None:
     assert check_output(rules, write(tmp_path, "{}"), {}) == [
         "missing required field 'a'", "output does not match the regex 'zzz'",
     ]
+
+
+@pytest.mark.parametrize(("rules", "check"), [
+    ({"output": "json"}, "JSON"), ({"validate": {"regex": "ok"}}, "regex"),
+    ({"output": "json", "validate": {"regex": "ok"}}, "JSON and regex"),
+])
+def test_output_larger_than_the_in_memory_checks_read_fails_them_unread(
+        tmp_path: Path, rules: dict[str, Any], check: str) -> None:
+    from jobdeck.agents.validation import MAX_CHECKED_BYTES
+
+    path = tmp_path / "output"
+    with path.open("wb") as f:  # sparse: as big as it says, without the bytes on disk
+        f.truncate(MAX_CHECKED_BYTES + (4 << 20))
+    reasons = check_output(job(**rules), path, {})
+    assert reasons == [f"output is 20 MiB, more than the 16 MiB the {check} check reads; "
+                       "check a larger output with validate.command"]
+    path.write_bytes(b'"ok' + b"k" * (MAX_CHECKED_BYTES - 4) + b'"')
+    assert check_output(job(**rules), path, {}) == [], "up to the bound, the output is read and checked"
+
+
+def test_a_validator_command_alone_never_reads_the_output_in_the_runner(tmp_path: Path) -> None:
+    path = tmp_path / "output"
+    with path.open("wb") as f:
+        f.truncate(1 << 40)  # 1 TiB, sparse: reading it would never end
+    assert check_output(job(validate={"command": ["test", "-s"]}), path, {}) == []

@@ -32,3 +32,28 @@ def test_a_full_stream_is_given_up_after_one_notice(capsys: pytest.CaptureFixtur
         stream.close()
     except OSError:
         pass
+
+
+def test_the_runners_own_trouble_goes_to_stderr_even_when_quiet(capsys: pytest.CaptureFixture[str]) -> None:
+    stream = io.StringIO()
+    reporter = Reporter(quiet=True, stream=stream)
+    reporter({"type": "write_error", "message": "/d/.jobdeck/events.jsonl: Permission denied",
+              "next": "starting nothing new; retrying every second", "ts": 0.0})
+    reporter({"type": "lock_timeout", "message": "the deck lock /d/.jobdeck/lock is held", "ts": 0.0})
+    reporter(RECORD)
+    err = capsys.readouterr().err.splitlines()
+    assert [line.split(" ", 1)[1] for line in err] == [
+        "the deck refuses writes, starting nothing new; retrying every second: "
+        "/d/.jobdeck/events.jsonl: Permission denied",
+        "the deck lock /d/.jobdeck/lock is held; trying again"]
+    assert stream.getvalue() == ""
+
+
+def test_a_record_the_command_reports_itself_is_not_printed(capsys: pytest.CaptureFixture[str]) -> None:
+    stream = io.StringIO()
+    reporter = Reporter(stream=stream, unprinted=frozenset({"write_error"}))
+    reporter({"type": "write_error", "message": "full", "ts": 0.0})
+    assert capsys.readouterr().err == "" and stream.getvalue() == ""
+    json_stream = io.StringIO()
+    Reporter(json_lines=True, stream=json_stream, unprinted=frozenset({"write_error"}))({"type": "write_error"})
+    assert json.loads(json_stream.getvalue()) == {"type": "write_error"}, "scripts still get every record"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 from datetime import datetime, timezone
+from pathlib import Path
 
 import pytest
 
@@ -104,3 +105,30 @@ def test_ready_jobs_start_by_priority_then_waiting_time_then_jobs_json_order() -
     taken = [job.id for job in index.take(lambda job: True, lambda: False)]
     high = [i for i in ids if i in ("j05", "j30")]
     assert taken == high + [i for i in ids if i not in high]
+
+
+class _Task:
+    def __init__(self, done: bool) -> None:
+        self._done = done
+
+    def done(self) -> bool:
+        return self._done
+
+
+def test_a_run_that_ends_by_itself_gives_up_on_a_deck_that_refuses_writes(tmp_path: Path) -> None:
+    from jobdeck.runner.loop import ONCE_PATIENCE, Runner
+    from jobdeck.runner.write_pause import WritePause
+    from jobdeck.state.deck import Deck
+
+    runner = Runner(Deck(tmp_path), once=True, watch=False)
+    runner.writes = WritePause(report=lambda record: None, resync=lambda: None)
+    assert not runner.stuck(100.0), "writes succeed"
+    runner.writes.failed(PermissionError(13, "Permission denied", "events.jsonl"), 100.0)
+    assert runner.stuck(100.0), "nothing runs and nothing waits to be recorded"
+    runner.tasks["a"] = _Task(done=False)  # type: ignore[assignment]
+    assert not runner.stuck(200.0), "an attempt still runs: it is waited for"
+    runner.tasks["a"] = _Task(done=True)  # type: ignore[assignment]
+    runner.finished.append((None, {"type": "succeeded", "job": "a"}))  # type: ignore[arg-type]
+    runner.writes.failed(PermissionError(13, "Permission denied", "events.jsonl"), 101.0)
+    assert not runner.stuck(100.0 + ONCE_PATIENCE - 0.01), "its outcome gets a few seconds to be recorded"
+    assert runner.stuck(100.0 + ONCE_PATIENCE), "counted from the first failed write"

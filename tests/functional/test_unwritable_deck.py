@@ -1,0 +1,189 @@
+"""A deck the user may not read or write: one line, exit 2, and never a hang or a traceback.
+
+These run the CLI as a user file permissions apply to (tests/fixtures/unprivileged.py:
+root ignores file modes). Every run has a timeout: a command that hangs fails the test.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import signal
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.fixtures.unprivileged import User, unprivileged
+from tests.functional.runner_kit import wait_for
+
+HINT = "(hint: check the owner and mode of that file and that every directory above it can be entered (x))"
+JOBS = [{"id": "done-once", "command": ["echo", "hi"]}, {"id": "gate", "command": ["true"], "risk": "high"}]
+
+
+@pytest.fixture
+def user() -> User:
+    found = unprivileged()
+    if found is None:
+        pytest.skip("no Python the throwaway user may run (the suite's interpreter is not reachable to it)")
+    return found
+
+
+@pytest.fixture
+def deck(user: User) -> Iterator[Path]:
+    """A deck owned by ``user`` whose first job has run, with a second job ready to run."""
+    with user.home() as home:
+        root = home / "deck"
+        root.mkdir()
+        (root / "jobs.json").write_text(json.dumps({"jobs": JOBS[:1]}))
+        user.own(root)
+        assert user.jobdeck("run", "--once", cwd=root).returncode == 0
+        (root / "jobs.json").write_text(json.dumps({"jobs": [*JOBS, {"id": "ready", "command": ["true"]}]}))
+        yield root
+
+
+def log_of(deck: Path) -> Path:
+    return deck / ".jobdeck" / "events.jsonl"
+
+
+def unwritable_log_error(deck: Path, doing: str) -> str:
+    return f"jobdeck: cannot {doing}: {log_of(deck)}: Permission denied {HINT}"
+
+
+@pytest.mark.parametrize("mode", [[], ["--json"], ["--quiet"], ["--job", "ready"]], ids=" ".join)
+def test_run_once_on_a_log_it_cannot_write_says_so_in_one_line_and_exits_2(user: User, deck: Path,
+                                                                          mode: list[str]) -> None:
+    log_of(deck).chmod(0o444)
+    before = log_of(deck).read_bytes()
+    started = time.monotonic()
+    done = user.jobdeck("run", *(mode if "--job" in mode else ["--once", *mode]), cwd=deck, timeout=30)
+    assert time.monotonic() - started < 15
+    assert done.returncode == 2
+    assert done.stderr.splitlines() == [unwritable_log_error(deck, "record the runner's work")]
+    if "--json" in mode:
+        reports = [json.loads(line) for line in done.stdout.splitlines()]
+        assert [r["type"] for r in reports if r["type"] == "write_error"] == ["write_error"]
+    assert log_of(deck).read_bytes() == before
+
+
+def test_the_long_running_runner_reports_an_unwritable_log_once_and_exits_2_when_stopped(
+        user: User, deck: Path) -> None:
+    log_of(deck).chmod(0o444)
+    stderr = deck.parent / "runner.err"
+    with stderr.open("w") as err:
+        runner = user.start(user.cli("run"), cwd=deck, stderr=err)
+    try:
+        wait_for(lambda: "refuses writes" in stderr.read_text(), timeout=30)
+        time.sleep(2.5)  # not a race: the runner retries its writes every second; let it retry twice
+        runner.send_signal(signal.SIGTERM)
+        assert runner.wait(30) == 2
+    finally:
+        if runner.poll() is None:
+            runner.kill()
+    lines = stderr.read_text().splitlines()
+    assert len(lines) == 2, lines
+    assert lines[0].endswith(f"the deck refuses writes, starting nothing new; retrying every second: "
+                             f"{log_of(deck)}: Permission denied")
+    assert lines[1] == unwritable_log_error(deck, "record the runner's work")
+
+
+def test_an_action_on_a_log_it_cannot_write_is_one_line_and_exit_2(user: User, deck: Path) -> None:
+    log_of(deck).chmod(0o444)
+    done = user.jobdeck("approve", "gate", "ready", cwd=deck)
+    assert done.returncode == 2
+    assert done.stderr.splitlines() == [unwritable_log_error(deck, "record approve of job 'gate'")]
+
+
+def test_ls_where_jobs_json_cannot_be_reached_is_one_line_and_exit_2(user: User, deck: Path) -> None:
+    deck.chmod(0o600)  # the deck directory cannot be entered
+    done = user.jobdeck("--deck", str(deck), "ls", cwd=deck.parent)
+    assert (done.returncode, done.stderr.splitlines()) == (2, [
+        f"jobdeck: cannot look for the deck: {deck / 'jobs.json'}: Permission denied {HINT}"])
+    deck.chmod(0o700)
+    (deck / "jobs.json").chmod(0)
+    done = user.jobdeck("ls", cwd=deck)
+    assert (done.returncode, done.stderr.splitlines()) == (2, [
+        f"jobdeck: {deck / 'jobs.json'}: cannot open it: Permission denied (hint: check the file's owner and "
+        "mode, and that every directory on its path can be entered (x))"])
+
+
+def _log_read_only(deck: Path) -> None:
+    log_of(deck).chmod(0o444)
+
+
+def _log_unreadable(deck: Path) -> None:
+    log_of(deck).chmod(0)
+
+
+def _lock_read_only(deck: Path) -> None:
+    (deck / ".jobdeck" / "lock").chmod(0o444)
+
+
+def _state_dir_read_only(deck: Path) -> None:
+    (deck / ".jobdeck").chmod(0o500)
+
+
+def _state_dir_closed(deck: Path) -> None:
+    (deck / ".jobdeck").chmod(0)
+
+
+def _spec_unreadable(deck: Path) -> None:
+    (deck / "jobs.json").chmod(0)
+
+
+def _fresh_read_only_deck(deck: Path) -> None:
+    shutil.rmtree(deck / ".jobdeck")
+    shutil.rmtree(deck / "workspaces")
+    deck.chmod(0o500)  # only jobs.json, in a directory nothing can be created in
+
+
+#: Every command but init and demo (which make decks) and cockpit (a terminal UI), with arguments.
+COMMANDS = [
+    ["validate"], ["schema"], ["ls"], ["ls", "--json"], ["show", "gate"], ["logs", "done-once"],
+    ["add", "--id", "added", "--", "true"], ["edit"], ["approve", "gate"], ["reject", "gate"],
+    ["retry", "done-once"], ["cancel", "ready"], ["pause", "ready"], ["resume", "ready"], ["trigger", "gate"],
+    ["events"], ["events", "gate"], ["audit", "verify"], ["stats"], ["run", "--once"], ["run", "--job", "ready"],
+]
+
+#: Runs each command in one interpreter and reports, per command, its exit code, its stderr and
+#: any exception that escaped main() (a traceback the user would have seen).
+DRIVER = """
+import contextlib, io, json, sys, traceback
+from jobdeck.cli.main import main
+results = []
+for argv in json.loads(sys.argv[1]):
+    err = io.StringIO()
+    with contextlib.redirect_stdout(io.TextIOWrapper(io.BytesIO())), contextlib.redirect_stderr(err):
+        try:
+            code, escaped = main(argv), None
+        except SystemExit as exc:
+            code, escaped = exc.code, None
+        except BaseException:
+            code, escaped = None, traceback.format_exc()
+    results.append([argv, code, err.getvalue(), escaped])
+print(json.dumps(results))
+"""
+
+
+def run_every_command(user: User, deck: Path, timeout: float = 120) -> list[tuple[list[str], int, str, str]]:
+    done = user.run(user.python_argv(DRIVER, json.dumps([["--deck", str(deck), *argv] for argv in COMMANDS])),
+                    cwd=deck.parent, timeout=timeout, env={"EDITOR": "sed -i s/true/false/"})
+    assert done.returncode == 0, done.stderr
+    return [tuple(result) for result in json.loads(done.stdout)]
+
+
+@pytest.mark.parametrize("fault", [_log_read_only, _log_unreadable, _lock_read_only, _state_dir_read_only,
+                                   _state_dir_closed, _spec_unreadable, _fresh_read_only_deck],
+                         ids=lambda fault: fault.__name__.strip("_"))
+def test_every_command_on_a_deck_it_cannot_read_or_write_ends_cleanly(user: User, deck: Path,
+                                                                      fault: Callable[[Path], None]) -> None:
+    fault(deck)
+    for argv, code, stderr, escaped in run_every_command(user, deck):
+        command = " ".join(argv[2:])
+        assert escaped is None, f"`jobdeck {command}` raised:\n{escaped}"
+        assert code in (0, 1, 2), f"`jobdeck {command}` exited {code}: {stderr}"
+        if code == 2:
+            lines = stderr.splitlines()
+            assert len(lines) == 1 and lines[0].startswith("jobdeck: "), f"`jobdeck {command}`: {stderr}"
+

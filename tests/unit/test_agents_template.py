@@ -1,0 +1,56 @@
+"""Templates: dependency outputs are read only when named, and only up to MAX_TEMPLATE_BYTES."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from jobdeck.agents.base import AttemptContext
+from jobdeck.agents.output_sink import OutputSink
+from jobdeck.agents.template import MAX_TEMPLATE_BYTES, render, values_for
+from jobdeck.state.errors import AgentError
+from jobdeck.state.redact import Redactor
+from jobdeck.state.spec import Job
+
+
+def context(tmp_path: Path, deps: dict[str, bytes | int]) -> AttemptContext:
+    """An attempt whose dependencies wrote these outputs (an int: a sparse file that size)."""
+    outputs = {}
+    for job_id, content in deps.items():
+        path = tmp_path / f"{job_id}.out"
+        with path.open("wb") as f:
+            if isinstance(content, int):
+                f.truncate(content)
+            else:
+                f.write(content)
+        outputs[job_id] = path
+    job = Job.model_validate({"id": "j", "command": ["true"], "depends_on": list(deps)})
+    return AttemptContext(job=job, agent_spec=None, attempt=1, attempt_dir=tmp_path, workspace_dir=tmp_path,
+                          output=OutputSink(tmp_path / "output", Redactor({}), lazy=True),
+                          stderr_path=tmp_path / "stderr.log", env={}, dep_outputs=outputs)
+
+
+def test_dependency_outputs_fill_their_placeholders(tmp_path: Path) -> None:
+    values, lookup = values_for(context(tmp_path, {"fetch": b"rows"}))
+    assert render("{{deps.fetch}} / {{input}}", values, lookup) == "rows / rows"
+
+
+def test_a_dependency_output_too_big_for_a_template_is_refused_unread(tmp_path: Path) -> None:
+    values, lookup = values_for(context(tmp_path, {"fetch-all": 1 << 40}))  # 1 TiB, sparse
+    for placeholder in ("deps.fetch-all", "input"):
+        with pytest.raises(AgentError) as caught:
+            render("{{%s}}" % placeholder, values, lookup)
+        assert str(caught.value) == (
+            "{{%s}}: the output of 'fetch-all' is 1 TiB, more than the 1 MiB a template value may hold "
+            "(hint: read it from the file named by $JOBDECK_INPUT_FETCH_ALL instead)" % placeholder)
+
+
+def test_a_big_dependency_output_no_template_names_is_never_read(tmp_path: Path) -> None:
+    values, lookup = values_for(context(tmp_path, {"fetch": 1 << 40}))
+    assert render("summarise {{output}}", values, lookup) == f"summarise {tmp_path / 'output'}"
+
+
+def test_a_dependency_output_of_exactly_the_bound_is_taken_whole(tmp_path: Path) -> None:
+    values, lookup = values_for(context(tmp_path, {"fetch": b"a" * MAX_TEMPLATE_BYTES}))
+    assert len(render("{{deps.fetch}}", values, lookup)) == MAX_TEMPLATE_BYTES
