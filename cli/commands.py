@@ -15,6 +15,8 @@ from jobdeck.state.errors import (DeckAccessError, JobdeckError, SpecError, Spec
 
 if TYPE_CHECKING:  # each command imports what it uses: `--help` and the cached `ls` load no pydantic
     from jobdeck.state.board import Store
+    from jobdeck.state.lightspec import LightSpec
+    from jobdeck.state.preview import JobPreview
     from jobdeck.state.spec import Job, Spec
 
 
@@ -23,9 +25,28 @@ def _deck(args: argparse.Namespace) -> Deck:
 
 
 def _spec(deck: Deck) -> Spec:
+    """jobs.json validated in full (pydantic); marks it valid for the light read paths."""
+    return _validated(deck)[0]
+
+
+def _validated(deck: Deck) -> tuple[Spec, str]:
+    from jobdeck.state.lightspec import mark_valid
     from jobdeck.state.loader import load_spec
 
-    return load_spec(deck.spec_path).spec
+    loaded = load_spec(deck.spec_path)
+    mark_valid(deck, loaded.digest)
+    return loaded.spec, loaded.digest
+
+
+def _read_spec(deck: Deck) -> tuple[Spec | LightSpec, str]:
+    """jobs.json and its digest for a command that reads ids, workspaces and card fields.
+
+    Without pydantic when the loader has accepted these bytes before (state/lightspec.py).
+    """
+    from jobdeck.state.lightspec import light_spec
+
+    found = light_spec(deck)
+    return (found, found.digest) if found is not None else _validated(deck)
 
 
 def _store(deck: Deck) -> Store:
@@ -179,21 +200,20 @@ def cmd_ls(args: argparse.Namespace) -> int:
     import gc
 
     from jobdeck.state.cardcache import save_cards
-    from jobdeck.state.loader import load_spec
     from jobdeck.state.views import cards
 
     # Building ~10 objects per job: collector passes over them cost ~20% of a large ls
     # and free nothing.
     gc.disable()
     try:
-        loaded = load_spec(deck.spec_path)
+        spec, digest = _read_spec(deck)
         now = time.time()
         with _store(deck) as store:
-            found = cards(loaded.spec, store.board, now)
+            found = cards(spec, store.board, now)
             offset, last_hash = store.log.offset, store.log.last_hash
             if store.chain_warning:
                 print(f"jobdeck: warning: {store.chain_warning}", file=sys.stderr)
-        encoded = save_cards(deck, [c.to_json() for c in found], spec=loaded.digest, offset=offset,
+        encoded = save_cards(deck, [c.to_json() for c in found], spec=digest, offset=offset,
                              last_hash=last_hash, now=now)
         keep = _keep(encoded.index, args)
         if args.json:
@@ -224,10 +244,12 @@ def _listed(row: dict[str, Any], args: argparse.Namespace) -> bool:
     return not args.workspace or row["workspace"] == args.workspace
 
 
-def _job_and_state(deck: Deck, job_id: str) -> tuple[Spec, Job, Store]:
+def _job_and_state(deck: Deck, job_id: str, *, light: bool = False
+                   ) -> tuple[Spec | LightSpec, Job | JobPreview, Store]:
+    """The spec, the job and an open store; ``light``: the job may be a preview (no pydantic)."""
     from jobdeck.state.errors import UnknownJob
 
-    spec = _spec(deck)
+    spec = _read_spec(deck)[0] if light else _spec(deck)
     job = spec.job(job_id)
     if job is None:
         raise UnknownJob(f"no job '{job_id}' in {deck.spec_path}", hint="see `jobdeck ls` for the ids")
@@ -239,8 +261,11 @@ def cmd_show(args: argparse.Namespace) -> int:
     from jobdeck.cli import render
     from jobdeck.state.views import card
 
+    from jobdeck.state.spec import Job
+
     deck = _deck(args)
     spec, job, store = _job_and_state(deck, args.id)
+    assert isinstance(job, Job)  # show prints the validated spec
     with store:
         state = store.board.state(job.id)
         job_card = card(job, state, store.board, time.time())
@@ -273,7 +298,7 @@ def cmd_events(args: argparse.Namespace) -> int:
     records = _records(deck)
     if args.id:
         records = [r for r in records if r.get("job") == args.id]
-        if not records and _spec(deck).job(args.id) is None:  # a removed job's history is still shown
+        if not records and _read_spec(deck)[0].job(args.id) is None:  # a removed job's history is still shown
             from jobdeck.state.errors import UnknownJob
 
             raise UnknownJob(f"no job '{args.id}' in {deck.spec_path} or its chain of work",
@@ -292,7 +317,7 @@ def cmd_logs(args: argparse.Namespace) -> int:
     from jobdeck.cli.logs import show_logs
 
     deck = _deck(args)
-    spec, job, store = _job_and_state(deck, args.id)
+    spec, job, store = _job_and_state(deck, args.id, light=True)
     with store:
         state = store.board.state(job.id)
     return show_logs(deck, store, job, state, attempt=args.attempt, stderr=args.stderr, follow=args.follow, raw=args.raw)
@@ -306,7 +331,7 @@ def cmd_stats(args: argparse.Namespace) -> int:
         rollups = store.board.rollups
     unknown = [job for job in args.id if job not in rollups.jobs]
     if unknown and args.id:
-        known = _spec(deck)
+        known = _read_spec(deck)[0]
         missing = [job for job in unknown if known.job(job) is None]
         if missing:
             from jobdeck.state.errors import UnknownJob
@@ -367,7 +392,7 @@ def _act(args: argparse.Namespace, action: str, ids: list[str], **extra: Any) ->
     from jobdeck.state.errors import UnknownJob
 
     deck = _deck(args)
-    spec = _spec(deck)
+    spec = _read_spec(deck)[0]
     unknown = [job_id for job_id in ids if spec.job(job_id) is None]
     if unknown:  # nothing is applied unless every id names a job
         raise UnknownJob(f"no job {', '.join(map(repr, unknown))} in {deck.spec_path}; nothing was done",

@@ -25,10 +25,11 @@ HELD_LINE = 1 << 16
 if TYPE_CHECKING:
     from jobdeck.state.board import Store
     from jobdeck.state.machine import JobState
+    from jobdeck.state.preview import JobPreview
     from jobdeck.state.spec import Job
 
 
-def show_logs(deck: Deck, store: Store, job: Job, state: JobState, *, attempt: int | None,
+def show_logs(deck: Deck, store: Store, job: Job | JobPreview, state: JobState, *, attempt: int | None,
               stderr: bool, follow: bool, raw: bool = False) -> int:
     chosen = state.attempt if attempt is None else next((a for a in state.attempts if a.n == attempt), None)
     if chosen is not None:

@@ -21,6 +21,8 @@ from jobdeck.state.machine import EventType, JobState, Status, allowed
 from jobdeck.state.views import needs_approval
 
 if TYPE_CHECKING:
+    from jobdeck.state.lightspec import LightSpec
+    from jobdeck.state.preview import JobPreview
     from jobdeck.state.spec import Job, Spec
 
 
@@ -65,7 +67,7 @@ def operator() -> str:
     return f"{user}@{socket.gethostname()}"
 
 
-def act(store: Store, spec: Spec, job_id: str, action: str, *, reason: str | None = None,
+def act(store: Store, spec: Spec | LightSpec, job_id: str, action: str, *, reason: str | None = None,
         via: str = "cli", by: str | None = None, inputs: Mapping[str, str] | None = None,
         now: float | None = None) -> list[dict[str, Any]]:
     """Apply an operator ``action`` to a job; return the stored event records.
@@ -112,7 +114,7 @@ def act(store: Store, spec: Spec, job_id: str, action: str, *, reason: str | Non
     return records
 
 
-def refusal(action: Action, job: Job, state: JobState) -> IllegalTransition | None:
+def refusal(action: Action, job: Job | JobPreview, state: JobState) -> IllegalTransition | None:
     """Why ``action`` does not apply to ``job`` in ``state`` now, or None when it does.
 
     The cockpit enables its keys by the same test ``act`` refuses by.

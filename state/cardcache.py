@@ -72,7 +72,7 @@ def cached_cards(deck: Deck, now: float) -> CachedCards | None:
         index = json.loads(data[first + 1: second])
     except ValueError:
         return None
-    if not isinstance(header, dict) or header.get("format") != CARDS_FORMAT or header.get("code") != _code_stamp():
+    if not isinstance(header, dict) or header.get("format") != CARDS_FORMAT or header.get("code") != code_stamp():
         return None
     valid_until = header.get("valid_until")
     if valid_until is not None and not now < valid_until:
@@ -105,7 +105,7 @@ def save_cards(deck: Deck, cards: Sequence[Mapping[str, Any]], *, spec: str, off
     body = "".join(row + "\n" for row in cached.rows).encode()
     header = {
         "format": CARDS_FORMAT,
-        "code": _code_stamp(),
+        "code": code_stamp(),
         "spec": spec,
         "events": {"offset": offset, "hash": last_hash},
         "valid_until": valid_until(cards, now),
@@ -126,7 +126,7 @@ def valid_until(rows: Sequence[Mapping[str, Any]], now: float) -> float | None:
     return min(times, default=None)
 
 
-def _code_stamp() -> str:
+def code_stamp() -> str:
     """Changes whenever a module of state/ does (the fold, the loader, the cards...)."""
     here = Path(__file__).parent
     try:
