@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Group, RenderableType
 from rich.table import Table
@@ -23,6 +23,9 @@ from jobdeck.cockpit.card_cell import flag_texts
 from jobdeck.state.terminal import inert
 from jobdeck.cockpit.timefmt import relative, stamp
 
+if TYPE_CHECKING:
+    from jobdeck.state.spec import Job
+
 STATUS_STYLES = {"backlog": "cyan", "running": "yellow", "review": "magenta", "done": "green",
                  "failed": "red", "cancelled": "dim"}
 ENVELOPE = {"seq", "ts", "type", "job", "prev", "hash"}
@@ -33,7 +36,7 @@ def t(value: object, style: str = "") -> Text:
     return Text(inert(value if isinstance(value, str) else str(value)), style)
 
 
-def heading(job: Any, state: JobState, card: Card, now: float) -> Text:
+def heading(job: Job, state: JobState, card: Card, now: float) -> Text:
     """'publish  Publish the summary  [review]  awaiting approval'."""
     status = state.status.value
     text = Text()
@@ -54,7 +57,7 @@ def section(title: str) -> Text:
     return Text(f"\n{title}", "bold underline")
 
 
-def summary(job: Any, state: JobState, card: Card) -> Text:
+def summary(job: Job, state: JobState, card: Card) -> Text:
     parts = [f"agent {card.agent}", f"workspace {job.workspace}", f"risk {job.risk}",
              f"cycle {state.cycle}", f"tries {state.tries}/{job.retry.max_attempts}"]
     if job.depends_on:
@@ -97,7 +100,7 @@ def reasons(state: JobState) -> RenderableType | None:
     return Group(*(t(f"- {reason}", "red") for reason in state.reasons))
 
 
-def spec_text(job: Any) -> Text:
+def spec_text(job: Job) -> Text:
     declared = job.model_dump(mode="json", by_alias=True, exclude_defaults=True)
     return t(json.dumps(declared, indent=2, ensure_ascii=False))
 
@@ -118,7 +121,7 @@ def chain_lines(records: Sequence[Mapping[str, Any]]) -> RenderableType:
     return Group(*lines)
 
 
-def details(job: Any, state: JobState, card: Card, chain: Sequence[Mapping[str, Any]],
+def details(job: Job, state: JobState, card: Card, chain: Sequence[Mapping[str, Any]],
             now: float) -> RenderableType:
     """Everything about one job, top to bottom."""
     parts: list[RenderableType] = [summary(job, state, card)]

@@ -9,7 +9,7 @@ is asked for with the messages below, so no screen imports the app.
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
 
 from textual.binding import Binding
 from textual.message import Message
@@ -148,7 +148,7 @@ class JobScreen(Screen[None]):
         self.notify(f"{job_id} {ACTIONS[action].done}{also}", timeout=3)
         return True
 
-    def _on_selected(self, then: Any) -> None:
+    def _on_selected(self, then: Callable[[str], object]) -> None:
         job_id = self.selected_job_id()
         if job_id is None:
             self.notify("no job selected", severity="warning", timeout=2)

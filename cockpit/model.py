@@ -13,7 +13,7 @@ import json
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from jobdeck.state.attempts import OUTPUT
 from jobdeck.state.board import Store, open_store
@@ -27,6 +27,9 @@ from jobdeck.state.preview import JobPreview
 from jobdeck.state.views import Card, card
 
 from jobdeck.cockpit.timefmt import start_of_day
+
+if TYPE_CHECKING:  # the cockpit paints from a preview before pydantic is loaded
+    from jobdeck.state.spec import Job, Spec
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,7 +136,7 @@ class DeckModel:
     # -- reading -----------------------------------------------------------------
 
     @property
-    def spec(self) -> Any | None:
+    def spec(self) -> Spec | None:
         """The last good spec (None only if jobs.json was never valid)."""
         return self.source.current.spec if self.source.current else None
 
@@ -142,7 +145,7 @@ class DeckModel:
         """Why the jobs.json on disk is not being used, if it is not."""
         return self.source.error
 
-    def job(self, job_id: str) -> Any | None:
+    def job(self, job_id: str) -> Job | None:
         spec = self.spec
         return spec.job(job_id) if spec is not None else None
 
