@@ -295,7 +295,10 @@ def cmd_logs(args: argparse.Namespace) -> int:
     spec, job, store = _job_and_state(deck, args.id)
     with store:
         state = store.board.state(job.id)
-    return show_logs(deck, store, job, state, attempt=args.attempt, stderr=args.stderr, follow=args.follow, raw=args.raw)
+    policy = spec.retention
+    return show_logs(deck, store, job, state, attempt=args.attempt, stderr=args.stderr, follow=args.follow, raw=args.raw,
+                     retention=policy.keep_days is not None or policy.keep_attempts is not None
+                     or job.retention is not None)
 
 
 def cmd_stats(args: argparse.Namespace) -> int:
@@ -426,6 +429,21 @@ def cmd_trigger(args: argparse.Namespace) -> int:
 
 
 # -- runner and cockpit ----------------------------------------------------------------
+
+
+def cmd_gc(args: argparse.Namespace) -> int:
+    from jobdeck.cli import render
+    from jobdeck.state.gc import collect
+
+    deck = _deck(args)
+    spec = _spec(deck)
+    with _store(deck) as store:
+        report = collect(deck, store, spec, time.time(), dry_run=args.dry_run)
+    if args.json:
+        _print_json(render.gc_json(report, verbose=args.verbose))
+    else:
+        sys.stdout.write(render.gc_text(report, verbose=args.verbose, policy=spec.retention))
+    return 0
 
 
 def cmd_run(args: argparse.Namespace) -> int:

@@ -96,7 +96,7 @@ def _decide(spec: Spec, state: JobState, needed: dict[tuple[str, int], str], fou
     if keep_days is None and keep_attempts is None:
         return keep("no retention policy")
     if keep_attempts is not None and found.n > state.next_attempt - 1 - keep_attempts:
-        return keep(f"among the job's last {keep_attempts} attempts")
+        return keep(f"among the job's last {_attempts(keep_attempts)}")
     age = now - found.mtime
     if keep_days is not None and age < keep_days * DAY:
         return keep(f"younger than {keep_days} days")
@@ -104,5 +104,9 @@ def _decide(spec: Spec, state: JobState, needed: dict[tuple[str, int], str], fou
     if keep_days is not None:
         reasons.append(f"older than {keep_days} days")
     if keep_attempts is not None:
-        reasons.append(f"not among the last {keep_attempts} attempts")
+        reasons.append(f"not among the last {_attempts(keep_attempts)}")
     return Decision(found, True, " and ".join(reasons))
+
+
+def _attempts(count: int) -> str:
+    return "attempt" if count == 1 else f"{count} attempts"
