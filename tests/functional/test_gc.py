@@ -119,3 +119,18 @@ def test_without_a_policy_nothing_is_removed(tmp_path: Path, cli: RunCli) -> Non
     assert done.returncode == 0
     assert "no retention policy in jobs.json" in done.stdout
     assert attempts(deck, "up") == ["1", "2"]
+
+
+def test_the_long_running_runner_applies_an_automatic_policy(tmp_path: Path, cli: RunCli) -> None:
+    from tests.functional.runner_kit import wait_for
+    from tests.torture.kit import start_runner, stop
+
+    deck = make_deck(tmp_path, cli, rounds=3)
+    deck.spec_path.write_text(json.dumps(dict(JOBS, retention={"keep_attempts": 1, "auto": True})))
+    runner = start_runner(deck.root)
+    try:
+        wait_for(lambda: attempts(deck, "up") == attempts(deck, "down") == ["3"], timeout=30,
+                 what="the runner's gc")
+    finally:
+        stop(runner)
+    assert runner.returncode == 0
