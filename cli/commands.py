@@ -320,7 +320,15 @@ def cmd_logs(args: argparse.Namespace) -> int:
     spec, job, store = _job_and_state(deck, args.id, light=True)
     with store:
         state = store.board.state(job.id)
-    return show_logs(deck, store, job, state, attempt=args.attempt, stderr=args.stderr, follow=args.follow, raw=args.raw)
+
+    def retention_stated() -> bool:  # asked only when an attempt directory is gone: validates jobs.json then
+        full = _spec(deck)
+        policy, own = full.retention, full.job(job.id)
+        return policy.keep_days is not None or policy.keep_attempts is not None \
+            or (own is not None and own.retention is not None)
+
+    return show_logs(deck, store, job, state, attempt=args.attempt, stderr=args.stderr, follow=args.follow,
+                     raw=args.raw, retention=retention_stated)
 
 
 def cmd_stats(args: argparse.Namespace) -> int:
@@ -451,6 +459,21 @@ def cmd_trigger(args: argparse.Namespace) -> int:
 
 
 # -- runner and cockpit ----------------------------------------------------------------
+
+
+def cmd_gc(args: argparse.Namespace) -> int:
+    from jobdeck.cli import render
+    from jobdeck.state.gc import collect
+
+    deck = _deck(args)
+    spec = _spec(deck)
+    with _store(deck) as store:
+        report = collect(deck, store, spec, time.time(), dry_run=args.dry_run)
+    if args.json:
+        _print_json(render.gc_json(report, verbose=args.verbose))
+    else:
+        sys.stdout.write(render.gc_text(report, verbose=args.verbose, policy=spec.retention))
+    return 0
 
 
 def cmd_run(args: argparse.Namespace) -> int:

@@ -9,6 +9,7 @@ or ``--raw``, gets the bytes exactly as the job wrote them.
 from __future__ import annotations
 
 import codecs
+from collections.abc import Callable
 import sys
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
@@ -30,13 +31,17 @@ if TYPE_CHECKING:
 
 
 def show_logs(deck: Deck, store: Store, job: Job | JobPreview, state: JobState, *, attempt: int | None,
-              stderr: bool, follow: bool, raw: bool = False) -> int:
+              stderr: bool, follow: bool, raw: bool = False, retention: Callable[[], bool] = bool) -> int:
+    """Print the chosen attempt's output (or stderr); ``retention()``: jobs.json states a retention policy."""
     chosen = state.attempt if attempt is None else next((a for a in state.attempts if a.n == attempt), None)
     if chosen is not None:
         directory = deck.attempt_dir(chosen.workspace, job.id, chosen.n)
-    elif attempt is not None and state.attempts and attempt < state.attempts[0].n \
-            and deck.attempt_dir(job.workspace, job.id, attempt).is_dir():
-        directory = deck.attempt_dir(job.workspace, job.id, attempt)  # older than the board keeps: on disk still
+        if not directory.is_dir():
+            raise _gone(job.id, chosen.n, directory, retention)
+    elif attempt is not None and state.attempts and attempt < state.attempts[0].n:
+        directory = deck.attempt_dir(job.workspace, job.id, attempt)  # older than the board keeps: on disk still?
+        if not directory.is_dir():
+            raise _gone(job.id, attempt, directory, retention)
     elif not state.attempts:
         raise JobdeckError(f"job '{job.id}' has no attempt yet", hint=f"it has not run; see `jobdeck show {job.id}`")
     else:
@@ -58,6 +63,15 @@ def show_logs(deck: Deck, store: Store, job: Job | JobPreview, state: JobState, 
         offset = copy.from_file(path, offset)
     copy.finish()
     return 0
+
+
+def _gone(job_id: str, n: int, directory: Path, retention: Callable[[], bool]) -> JobdeckError:
+    """The error for an attempt the log records whose directory is no longer there."""
+    if retention():
+        return JobdeckError(f"attempt {n} of job '{job_id}' was removed by retention (`jobdeck gc`)",
+                            hint=f"its record stays: see `jobdeck show {job_id}`")
+    return JobdeckError(f"attempt {n} of job '{job_id}' is no longer on disk ({directory} is gone)",
+                        hint=f"its record stays: see `jobdeck show {job_id}`")
 
 
 class Copier:

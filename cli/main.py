@@ -184,6 +184,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("what", choices=["verify"], help="verify: check every record's hash and link")
     p.add_argument("--json", action="store_true", help="the result as a JSON object")
 
+    p = command("gc", "remove the attempt directories jobs.json's retention policy lets go",
+                "Apply the \"retention\" policy of jobs.json (keep_days, keep_attempts): remove the\n"
+                "attempt directories it lets go and print each with its reason and the bytes freed.\n"
+                "Without a policy nothing is removed. Never removed: a job's latest attempt (output\n"
+                "waiting for review included), a running job's attempts, the output a dependent is given.")
+    p.add_argument("--dry-run", action="store_true", help="only say what would be removed")
+    p.add_argument("--verbose", action="store_true", help="also list what is kept, and why")
+    p.add_argument("--json", action="store_true", help="the result as one JSON object")
+
     p = command("run", "run jobs: long-running, or --once for scripts and cron",
                 "Claim ready jobs and run them. Without --once it keeps running, woken by\n"
                 "changes to the deck, child exits and timers (cron, retry backoff).\n\n"

@@ -25,9 +25,10 @@ from jobdeck.state.terminal import one_line as clean
 
 if TYPE_CHECKING:
     from jobdeck.state.deck import Deck
+    from jobdeck.state.gc import GcReport
     from jobdeck.state.machine import JobState
     from jobdeck.state.rollups import Rollups
-    from jobdeck.state.spec import Job
+    from jobdeck.state.spec import Job, Retention
     from jobdeck.state.views import Card
 
 STATUS_STYLE = {"backlog": "cyan", "running": "yellow", "review": "magenta", "done": "green",
@@ -217,3 +218,40 @@ def stats_table(report: Mapping[str, Any], out: TextIO | None = None) -> None:
 
 def _seconds(value: float | None) -> str:
     return "-" if value is None else format_duration(value) if value >= 1 else f"{value:.2f}s"
+
+
+def gc_json(report: GcReport, *, verbose: bool) -> dict[str, Any]:
+    """`jobdeck gc --json`: what was (or would be) removed, with reasons and bytes."""
+    out: dict[str, Any] = {
+        "dry_run": report.dry_run,
+        "removed": [{"workspace": item.attempt.workspace, "job": item.attempt.job, "attempt": item.attempt.n,
+                     "why": item.why, "bytes": item.bytes} for item in report.removed],
+        "bytes_freed": report.bytes_freed,
+        "tombstones_finished": report.tombstones,
+        "errors": report.errors,
+    }
+    if verbose:
+        out["kept"] = [{"workspace": d.attempt.workspace, "job": d.attempt.job, "attempt": d.attempt.n,
+                        "why": d.why} for d in report.kept]
+    return out
+
+
+def gc_text(report: GcReport, *, verbose: bool, policy: Retention) -> str:
+    """`jobdeck gc`: one line per attempt directory removed (and kept, with ``verbose``), then a total."""
+    from jobdeck.state.sizes import format_size
+
+    lines = []
+    verb = "would remove" if report.dry_run else "removed"
+    for item in report.removed:
+        lines.append(f"{verb} {clean(item.attempt.where)}  ({item.why}, {format_size(item.bytes)})")
+    if verbose:
+        lines.extend(f"kept {clean(d.attempt.where)}  ({clean(d.why)})" for d in report.kept)
+    lines.extend(f"could not remove {clean(error)}" for error in report.errors)
+    if policy.keep_days is None and policy.keep_attempts is None and not report.removed:
+        lines.append("no retention policy in jobs.json: every attempt is kept (see `retention` in docs/jobs-json.md)")
+    count = len(report.removed)
+    total = f"{verb} {count} attempt director{'y' if count == 1 else 'ies'}, {format_size(report.bytes_freed)}"
+    if report.tombstones:
+        total += f"; finished {report.tombstones} left by an interrupted gc"
+    lines.append(total)
+    return "\n".join(lines) + "\n"

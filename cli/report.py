@@ -88,6 +88,13 @@ class Reporter:
             return f"{record.get('message')}; trying again", "red"
         if kind == "watch_error":
             return f"watching the deck failed ({record.get('message')}); {record.get('next')}", "red"
+        if kind == "gc":
+            from jobdeck.state.sizes import format_size
+
+            errors = f"; could not remove {len(record['errors'])}" if record.get("errors") else ""
+            return f"retention removed {record['removed']} attempt directories ({format_size(record['bytes_freed'])}){errors}", "dim"
+        if kind == "gc_error":
+            return f"retention (gc) failed: {record.get('message')}; trying again in an hour", "red"
         if kind == "refused":
             return f"{job}: event refused: {record.get('message')}", "dim"
         if kind == EventType.CLAIMED:

@@ -42,11 +42,11 @@ def resolve_env(values: Mapping[str, EnvValue], environ: Mapping[str, str], wher
 
 
 def latest_output(deck: Deck, job_id: str, state: JobState) -> Path | None:
-    """Output of the job's latest successful attempt."""
-    for attempt in reversed(state.attempts):
-        if attempt.outcome == "succeeded":
-            return deck.attempt_dir(attempt.workspace, job_id, attempt.n) / OUTPUT
-    return None
+    """Output of the job's latest successful attempt (retention keeps it: state/retention.py)."""
+    attempt = state.last_success
+    if attempt is None:
+        return None
+    return deck.attempt_dir(attempt.workspace, job_id, attempt.n) / OUTPUT
 
 
 def build_context(deck: Deck, spec: Spec, job: Job, agent_spec: AgentSpec | None, claimed: Claimed,

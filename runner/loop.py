@@ -37,6 +37,7 @@ from jobdeck.state.board import Board, Store, open_store
 from jobdeck.state.crashpoint import crash_point
 from jobdeck.state.deck import Deck
 from jobdeck.state.errors import AttemptRefused, DeckAccessError, LockTimeout, LogReplaced, deck_access_error
+from jobdeck.state.gc import GcReport, collect
 from jobdeck.state.graph import downstream
 from jobdeck.state.heartbeat import INTERVAL as HEARTBEAT_INTERVAL
 from jobdeck.state.loader import SpecSource
@@ -53,6 +54,8 @@ CHECKPOINT_SECONDS = 30.0
 """A running runner rewrites board.json this often: a command replays at most this much of the log."""
 ONCE_PATIENCE = 5.0
 """Seconds ``--once`` keeps retrying to record ended attempts while the deck refuses writes."""
+GC_INTERVAL = 3600.0
+"""Seconds between two automatic gcs (``retention.auto``) of a long-running runner."""
 WATCH_AFTER = 0.05
 """Seconds without a wake-up after which the deck watcher is started (see ``Runner.run``)."""
 
@@ -103,6 +106,8 @@ class Runner:
         self._inbox_due = True
         self._watcher: DeckWatcher | None = None
         self._poll = False  # the watcher failed: look for changes on a timer instead
+        self._gc_due = 0.0
+        self._gc: asyncio.Future[GcReport] | None = None
         self.log_lost: LogReplaced | None = None
         """Set when events.jsonl was moved, replaced or truncated: nothing more is written, the runner stops."""
 
@@ -213,6 +218,7 @@ class Runner:
         if self.heartbeat is not None:
             self.heartbeat.beat(sorted(self.claims), now)
         self._checkpoint(now)
+        self._collect_garbage(now)
         return self._next_timer(now)
 
     def _checkpoint(self, now: float) -> None:
@@ -226,6 +232,34 @@ class Runner:
             return
         write_quietly(self.store.write_snapshot)
         self._checkpoint_seq, self._checkpoint_at = self.store.log.seq, now
+
+    def _collect_garbage(self, now: float) -> None:
+        """With ``retention.auto``, start a gc on a thread, at most every GC_INTERVAL, when nothing waits to be recorded."""
+        spec = self.spec
+        if (spec is None or not spec.retention.auto or self.once or self.stopping or now < self._gc_due
+                or self._gc is not None or self.finished or self.progress):
+            return
+        self._gc_due = now + GC_INTERVAL
+        self._gc = asyncio.ensure_future(asyncio.to_thread(self._gc_thread, spec, now))
+        self._gc.add_done_callback(self._gc_ended)
+
+    def _gc_thread(self, spec: Spec, now: float) -> GcReport:
+        store = open_store(self.deck)  # a lock descriptor of its own: flock does not exclude its own descriptor
+        with store:
+            return collect(self.deck, store, spec, now)
+
+    def _gc_ended(self, future: asyncio.Future[GcReport]) -> None:
+        self._gc = None
+        if future.cancelled():
+            return
+        error = future.exception()
+        if error is not None:
+            self.report({"type": "gc_error", "message": str(error)})
+            return
+        report = future.result()
+        if report.removed or report.errors or report.tombstones:
+            self.report({"type": "gc", "removed": len(report.removed), "bytes_freed": report.bytes_freed,
+                         "errors": report.errors})
 
     def _absorb(self, records: list[dict[str, Any]]) -> None:
         """Track which jobs changed (for readiness and capacity)."""

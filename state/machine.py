@@ -114,6 +114,14 @@ class JobState(NamedTuple):
         return self.attempts[-1] if self.attempts else None
 
     @property
+    def last_success(self) -> Attempt | None:
+        """The latest kept attempt that succeeded: the one whose output dependents are given."""
+        for attempt in reversed(self.attempts):
+            if attempt.outcome == "succeeded":
+                return attempt
+        return None
+
+    @property
     def next_attempt(self) -> int:
         """Number the next attempt of this job gets (attempt numbers never repeat)."""
         return self.attempts[-1].n + 1 if self.attempts else 1

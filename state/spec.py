@@ -197,6 +197,15 @@ class AgentSpec(_Model):
     """Agent-specific settings (for llm: temperature, max_tokens...)."""
 
 
+class JobRetention(_Model):
+    """A job's own retention: each field given here replaces the top-level one for this job."""
+
+    keep_days: StrictInt | None = Field(None, ge=1, le=36500)
+    """Keep this job's attempt directories for this many days (null: no age limit for this job)."""
+    keep_attempts: StrictInt | None = Field(None, ge=1, le=1_000_000)
+    """Keep this job's last N attempts (null: no count limit for this job)."""
+
+
 class Job(_Model):
     """One unit of work: what runs, when, with what limits, and how its output is judged."""
 
@@ -267,6 +276,8 @@ class Job(_Model):
     """Never started while true (a running attempt finishes)."""
     output_limit: Size | None = None
     """Stop an attempt whose output passes this size (e.g. "100MB"); it fails for good. Default: limits.output."""
+    retention: JobRetention | None = None
+    """This job's own keep_days / keep_attempts, overriding the top-level ``retention`` field by field."""
 
     @model_validator(mode="after")
     def _one_way_to_run(self) -> Job:
@@ -312,6 +323,21 @@ class Limits(_Model):
     """Stop an attempt whose output passes this size (1 GiB by default); a job's output_limit overrides it."""
 
 
+class Retention(_Model):
+    """Which attempt directories `jobdeck gc` may remove; without a stated limit, every attempt is kept.
+
+    An attempt goes only when every stated limit lets it go, and never when it is
+    the job's latest, its job is running, or it holds the output dependents are given.
+    """
+
+    keep_days: StrictInt | None = Field(None, ge=1, le=36500)
+    """Keep attempt directories for this many days after they were last written."""
+    keep_attempts: StrictInt | None = Field(None, ge=1, le=1_000_000)
+    """Keep each job's last N attempts, whatever their age."""
+    auto: StrictBool = False
+    """Let the long-running runner apply this policy itself, at most once an hour, when it is quiet."""
+
+
 class Spec(_Model):
     """The whole registry: agents, limits, and jobs."""
 
@@ -321,6 +347,8 @@ class Spec(_Model):
     """Named agents jobs can refer to with ``agent``."""
     limits: Limits = Field(default_factory=Limits)
     """Concurrency and output limits."""
+    retention: Retention = Field(default_factory=Retention)
+    """How long attempt directories are kept (`jobdeck gc`); by default, forever."""
     jobs: list[Job]
     """The jobs, in any order; ``depends_on`` defines the order they run in."""
 
@@ -340,6 +368,18 @@ class Spec(_Model):
         if job.output_limit is not None:
             return job.output_limit, "output_limit"
         return self.limits.output, "limits.output"
+
+    def retention_for(self, job_id: str) -> tuple[int | None, int | None]:
+        """The (keep_days, keep_attempts) that apply to ``job_id``'s attempts: its own fields, else the deck's."""
+        keep_days, keep_attempts = self.retention.keep_days, self.retention.keep_attempts
+        job = self.job(job_id)
+        own = job.retention if job is not None else None
+        if own is not None:
+            if "keep_days" in own.model_fields_set:
+                keep_days = own.keep_days
+            if "keep_attempts" in own.model_fields_set:
+                keep_attempts = own.keep_attempts
+        return keep_days, keep_attempts
 
     @cached_property
     def dependencies(self) -> dict[str, list[str]]:

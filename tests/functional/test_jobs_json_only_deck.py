@@ -24,6 +24,7 @@ COMMANDS = [
     ["add", "--id", "added", "--", "true"], ["edit"], ["approve", "gate"], ["reject", "gate"],
     ["retry", "gate"], ["cancel", "gate"], ["pause", "gate"], ["resume", "gate"], ["trigger", "gate"],
     ["events"], ["events", "gate"], ["audit", "verify"], ["stats"], ["run", "--once"], ["run", "--job", "after"],
+    ["gc"], ["gc", "--dry-run", "--verbose", "--json"],
 ]
 
 #: Runs each command in one interpreter, on a fresh jobs.json-only deck of its own, and reports

@@ -144,6 +144,7 @@ COMMANDS = [
     ["add", "--id", "added", "--", "true"], ["edit"], ["approve", "gate"], ["reject", "gate"],
     ["retry", "done-once"], ["cancel", "ready"], ["pause", "ready"], ["resume", "ready"], ["trigger", "gate"],
     ["events"], ["events", "gate"], ["audit", "verify"], ["stats"], ["run", "--once"], ["run", "--job", "ready"],
+    ["gc"], ["gc", "--dry-run", "--verbose", "--json"],
 ]
 
 #: Runs each command in one interpreter and reports, per command, its exit code, its stderr and

@@ -31,7 +31,8 @@ def test_generated_parts_match_the_code() -> None:
 def test_every_model_and_the_error_list_are_generated() -> None:
     regions = re.findall(r"<!-- generated: ([^>]*?) -->", DOC.read_text())
     assert set(regions) == {"fields Spec", "fields Job", "fields Timeout", "fields Retry", "fields Validate",
-                            "fields AgentSpec", "fields Limits", "fields EnvRef", "errors"}
+                            "fields AgentSpec", "fields Limits", "fields Retention", "fields JobRetention", "fields EnvRef",
+                            "errors"}
 
 
 def test_the_job_table_names_every_field() -> None:

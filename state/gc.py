@@ -1,0 +1,266 @@
+"""Carrying out retention: find the attempt directories, remove what state/retention.py says may go.
+
+Every directory is reached as in state/attempt_dirs.py: the workspace opened and
+checked to be inside the deck, then ``runs``, ``<job>`` and each entry opened
+relative to the one above, never through a link; a link planted anywhere there
+is skipped, and nothing it leads to is read or removed.
+
+Removal is in two steps, so that a kill at any moment leaves either the whole
+attempt or a tombstone: under the deck lock (the board read and the decision
+made in the same hold, so no claim comes in between), each directory is renamed
+to ``.gc-<n>`` in its job directory; after the lock is let go, the tombstones are
+removed (``shutil.rmtree`` with ``dir_fd``, which follows no link). A tombstone
+left by an earlier gc is finished by the next one. Attempt numbers come from the
+log, so a removed attempt's number, and its directory, are never used again.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import shutil
+import stat
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from jobdeck.state.attempt_dirs import DIR_FLAGS, open_workspace
+from jobdeck.state.attempts import RUNS
+from jobdeck.state.crashpoint import crash_point
+from jobdeck.state.errors import AttemptRefused
+from jobdeck.state.ids import ID_RE
+from jobdeck.state.retention import AttemptDir, Decision, decide
+
+if TYPE_CHECKING:
+    from jobdeck.state.board import Store
+    from jobdeck.state.deck import Deck
+    from jobdeck.state.spec import Spec
+
+TOMBSTONE = ".gc-"
+"""Prefix of an attempt directory being removed: ``runs/<job>/.gc-<n>``."""
+
+
+@dataclass
+class Removed:
+    """An attempt directory gc removed (or, on a dry run, would remove)."""
+
+    attempt: AttemptDir
+    why: str
+    bytes: int
+
+
+@dataclass
+class GcReport:
+    """What one gc did."""
+
+    dry_run: bool
+    removed: list[Removed] = field(default_factory=list)
+    kept: list[Decision] = field(default_factory=list)
+    tombstones: int = 0
+    """Tombstones of an earlier, interrupted gc that this one finished."""
+    errors: list[str] = field(default_factory=list)
+    """Directories that could not be removed, one line each (the rest went on)."""
+
+    @property
+    def bytes_freed(self) -> int:
+        return sum(item.bytes for item in self.removed)
+
+
+def collect(deck: Deck, store: Store, spec: Spec, now: float, *, dry_run: bool = False) -> GcReport:
+    """Apply ``spec``'s retention to the deck: finish old tombstones, decide, remove (or only say, ``dry_run``)."""
+    report = GcReport(dry_run=dry_run)
+    if not dry_run:
+        for workspace, job, name in _tombstones(deck):
+            report.tombstones += 1
+            _remove_tombstone(deck, workspace, job, name, report)
+    found = scan(deck)  # outside the lock: a directory made meanwhile is simply not considered
+    with store.lock:
+        store.refresh()
+        decisions = decide(spec, store.board, found, now)
+        doomed = [d for d in decisions if d.delete]
+        report.kept = [d for d in decisions if not d.delete]
+        buried: list[Decision] = []
+        for decision in doomed:
+            attempt = decision.attempt
+            if dry_run:
+                report.removed.append(Removed(attempt, decision.why, _size_of(deck, attempt, str(attempt.n))))
+                continue
+            try:
+                with _job_dir(deck, attempt.workspace, attempt.job) as job_fd:
+                    crash_point("gc.before_rename")
+                    _bury(job_fd, attempt.n)
+                    crash_point("gc.renamed")
+            except (OSError, AttemptRefused) as exc:
+                report.errors.append(f"{attempt.where}: {_why(exc)}")
+                continue
+            buried.append(decision)
+    for decision in buried:  # the lock is let go: the runner need not wait for the disk
+        attempt = decision.attempt
+        tombstone = f"{TOMBSTONE}{attempt.n}"
+        size = _size_of(deck, attempt, tombstone)
+        if _remove_tombstone(deck, attempt.workspace, attempt.job, tombstone, report):
+            report.removed.append(Removed(attempt, decision.why, size))
+    return report
+
+
+def scan(deck: Deck) -> list[AttemptDir]:
+    """Every attempt directory under ``workspaces/*/runs/*/`` that is a real directory reached through no link."""
+    found: list[AttemptDir] = []
+    for workspace, job, job_fd in _job_dirs(deck):
+        for name in sorted(os.listdir(job_fd)):
+            if not name.isdigit() or not name.isascii():
+                continue
+            try:
+                st = os.stat(name, dir_fd=job_fd, follow_symlinks=False)
+            except FileNotFoundError:
+                continue
+            if stat.S_ISDIR(st.st_mode):
+                found.append(AttemptDir(workspace, job, int(name), _newest(job_fd, name, st.st_mtime)))
+    return found
+
+
+def _tombstones(deck: Deck) -> list[tuple[str, str, str]]:
+    found = []
+    for workspace, job, job_fd in _job_dirs(deck):
+        found.extend((workspace, job, name) for name in sorted(os.listdir(job_fd)) if name.startswith(TOMBSTONE))
+    return found
+
+
+def _job_dirs(deck: Deck) -> Iterator[tuple[str, str, int]]:
+    """(workspace, job, open job directory) for each ``runs/<job>`` reached through no link; each fd closed after."""
+    try:
+        names = sorted(os.listdir(deck.workspaces_dir))
+    except (FileNotFoundError, NotADirectoryError):
+        return
+    seen: set[tuple[int, int]] = set()
+    for workspace in names:
+        if not ID_RE.fullmatch(workspace):
+            continue
+        try:
+            ws_fd = open_workspace(deck, workspace, create=False)
+        except (OSError, AttemptRefused):  # gone, not a directory, or leading out of the deck
+            continue
+        try:
+            st = os.fstat(ws_fd)
+            if (st.st_dev, st.st_ino) in seen:  # a workspace that is a link to another one
+                continue
+            seen.add((st.st_dev, st.st_ino))
+            runs_fd = _open_dir(ws_fd, RUNS)
+            if runs_fd is None:
+                continue
+            try:
+                for job in sorted(os.listdir(runs_fd)):
+                    if not ID_RE.fullmatch(job):
+                        continue
+                    job_fd = _open_dir(runs_fd, job)
+                    if job_fd is None:
+                        continue
+                    try:
+                        yield workspace, job, job_fd
+                    finally:
+                        os.close(job_fd)
+            finally:
+                os.close(runs_fd)
+        finally:
+            os.close(ws_fd)
+
+
+def _open_dir(parent: int, name: str) -> int | None:
+    """The directory ``name`` in ``parent``, or None when it is missing, a link or not a directory."""
+    try:
+        return os.open(name, DIR_FLAGS, dir_fd=parent)
+    except OSError as exc:
+        if exc.errno in (errno.ENOENT, errno.ELOOP, errno.ENOTDIR):
+            return None
+        raise
+
+
+@contextmanager
+def _job_dir(deck: Deck, workspace: str, job: str) -> Iterator[int]:
+    """``workspaces/<workspace>/runs/<job>``, opened through no link (AttemptRefused if one is in the way)."""
+    ws_fd = open_workspace(deck, workspace, create=False)
+    fd = ws_fd
+    try:
+        for name in (RUNS, job):
+            below = _open_dir(fd, name)
+            if below is None:
+                raise AttemptRefused(f"workspaces/{workspace}/runs/{job} is no longer a directory reached through no link")
+            if fd != ws_fd:
+                os.close(fd)
+            fd = below
+        yield fd
+    finally:
+        if fd != ws_fd:
+            os.close(fd)
+        os.close(ws_fd)
+
+
+def _bury(job_fd: int, n: int) -> None:
+    """Rename the attempt directory ``n`` to its tombstone; refuse anything that is not a real directory."""
+    st = os.stat(str(n), dir_fd=job_fd, follow_symlinks=False)
+    if not stat.S_ISDIR(st.st_mode):
+        raise AttemptRefused("it is no longer a directory")
+    os.rename(str(n), f"{TOMBSTONE}{n}", src_dir_fd=job_fd, dst_dir_fd=job_fd)
+
+
+def _remove_tombstone(deck: Deck, workspace: str, job: str, name: str, report: GcReport) -> bool:
+    """Remove the tombstone ``name`` (a link or file in its place: just that entry); whether it is gone."""
+    try:
+        with _job_dir(deck, workspace, job) as job_fd:
+            st = os.stat(name, dir_fd=job_fd, follow_symlinks=False)
+            if stat.S_ISDIR(st.st_mode):
+                shutil.rmtree(name, dir_fd=job_fd)
+            else:
+                os.unlink(name, dir_fd=job_fd)
+    except FileNotFoundError:
+        return True
+    except (OSError, AttemptRefused) as exc:
+        report.errors.append(f"{workspace}/runs/{job}/{name}: {_why(exc)}")
+        return False
+    return True
+
+
+def _newest(job_fd: int, name: str, mtime: float) -> float:
+    """The newest mtime of the directory ``name`` and its entries (links not followed)."""
+    fd = _open_dir(job_fd, name)
+    if fd is None:
+        return mtime
+    try:
+        for entry in os.listdir(fd):
+            try:
+                mtime = max(mtime, os.stat(entry, dir_fd=fd, follow_symlinks=False).st_mtime)
+            except FileNotFoundError:
+                continue
+    finally:
+        os.close(fd)
+    return mtime
+
+
+def _size_of(deck: Deck, attempt: AttemptDir, name: str) -> int:
+    """Bytes of the regular files in ``runs/<job>/<name>`` of ``attempt``'s workspace (0 if it cannot be read)."""
+    try:
+        with _job_dir(deck, attempt.workspace, attempt.job) as job_fd:
+            return _size(job_fd, name)
+    except (OSError, AttemptRefused):
+        return 0
+
+
+def _size(job_fd: int, name: str) -> int:
+    """Bytes of the regular files under ``name`` (``os.fwalk`` follows no link)."""
+    total = 0
+    for _, _, files, dir_fd in os.fwalk(name, dir_fd=job_fd):
+        for file_name in files:
+            try:
+                st = os.stat(file_name, dir_fd=dir_fd, follow_symlinks=False)
+            except FileNotFoundError:
+                continue
+            if stat.S_ISREG(st.st_mode):
+                total += st.st_size
+    return total
+
+
+def _why(exc: BaseException) -> str:
+    if isinstance(exc, OSError):
+        return exc.strerror or str(exc)
+    return str(exc).splitlines()[0] if str(exc) else type(exc).__name__

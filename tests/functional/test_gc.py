@@ -1,0 +1,136 @@
+"""`jobdeck gc`: retention applied to real attempt directories, through no link, surviving kill -9."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+from pathlib import Path
+
+from conftest import RunCli
+from jobdeck.state.deck import Deck, init_deck
+
+JOBS = {"retention": {"keep_attempts": 1}, "jobs": [
+    {"id": "up", "command": ["sh", "-c", "echo up $JOBDECK_ATTEMPT"]},
+    {"id": "down", "command": ["sh", "-c", "cat \"$JOBDECK_INPUT_UP\""], "depends_on": ["up"]},
+]}
+
+
+def make_deck(tmp_path: Path, cli: RunCli, rounds: int = 4) -> Deck:
+    """A deck where ``up`` and ``down`` each ran ``rounds`` times."""
+    deck = init_deck(tmp_path / "deck", json.dumps(JOBS).encode())
+    for n in range(rounds):
+        if n:
+            assert cli("--deck", str(deck.root), "retry", "up", "down").returncode == 0
+        done = cli("--deck", str(deck.root), "run", "--once", "--quiet")
+        assert done.returncode == 0, done.stderr
+    return deck
+
+
+def attempts(deck: Deck, job: str) -> list[str]:
+    return sorted(os.listdir(deck.job_runs_dir("default", job)))
+
+
+def test_dry_run_removes_nothing_and_gc_removes_what_the_policy_lets_go(tmp_path: Path, cli: RunCli) -> None:
+    deck = make_deck(tmp_path, cli)
+    before = attempts(deck, "up")
+    dry = cli("--deck", str(deck.root), "gc", "--dry-run", "--json", "--verbose")
+    assert dry.returncode == 0, dry.stderr
+    report = json.loads(dry.stdout)
+    assert [(item["job"], item["attempt"]) for item in report["removed"]] == [
+        ("down", 1), ("down", 2), ("down", 3), ("up", 1), ("up", 2), ("up", 3)]
+    assert report["bytes_freed"] > 0
+    assert attempts(deck, "up") == before == ["1", "2", "3", "4"]
+
+    done = cli("--deck", str(deck.root), "gc")
+    assert done.returncode == 0, done.stderr
+    assert "removed default/runs/up/1  (not among the last attempt" in done.stdout
+    assert done.stdout.splitlines()[-1].startswith("removed 6 attempt directories, ")
+    assert attempts(deck, "up") == attempts(deck, "down") == ["4"]
+
+    logs = cli("--deck", str(deck.root), "logs", "up", "--attempt", "2")
+    assert logs.returncode == 2
+    assert logs.stderr.splitlines() == [
+        "jobdeck: attempt 2 of job 'up' was removed by retention (`jobdeck gc`) (hint: its record stays: "
+        "see `jobdeck show up`)"]
+
+    # The deck runs on: the next attempt gets a new number, no removed directory comes back.
+    assert cli("--deck", str(deck.root), "retry", "up", "down").returncode == 0
+    assert cli("--deck", str(deck.root), "run", "--once", "--quiet").returncode == 0
+    assert attempts(deck, "up") == attempts(deck, "down") == ["4", "5"]
+    assert (deck.attempt_dir("default", "down", 5) / "output").read_text() == "up 5\n"
+    assert cli("--deck", str(deck.root), "audit", "verify").returncode == 0
+
+
+def test_a_dependents_input_and_the_review_queue_stay(tmp_path: Path, cli: RunCli) -> None:
+    deck = make_deck(tmp_path, cli, rounds=2)
+    spec = dict(JOBS, jobs=[dict(JOBS["jobs"][0], command=["sh", "-c", "exit 3"]), JOBS["jobs"][1]])
+    deck.spec_path.write_text(json.dumps(spec))
+    assert cli("--deck", str(deck.root), "retry", "up").returncode == 0
+    assert cli("--deck", str(deck.root), "run", "--once", "--quiet").returncode == 1  # up/3 fails
+    done = cli("--deck", str(deck.root), "gc", "--verbose")
+    assert "kept default/runs/up/2  (the output 'down' is given)" in done.stdout
+    assert attempts(deck, "up") == ["2", "3"]
+
+
+def test_gc_follows_no_link_planted_among_runs(tmp_path: Path, cli: RunCli) -> None:
+    deck = make_deck(tmp_path, cli, rounds=3)
+    outside = tmp_path / "outside"
+    (outside / "1").mkdir(parents=True)
+    (outside / "1" / "precious").write_text("keep me")
+    (outside / "precious").write_text("keep me too")
+    runs = deck.workspace_dir("default") / "runs"
+    os.symlink(outside, runs / "stranger")  # a job directory that is a link
+    os.symlink(outside / "1", runs / "up" / "0")  # an attempt directory that is a link
+    os.symlink(outside / "precious", deck.attempt_dir("default", "up", 1) / "planted")  # a link inside an attempt
+    os.symlink(outside, deck.attempt_dir("default", "up", 2) / "planted-dir")
+
+    done = cli("--deck", str(deck.root), "gc")
+    assert done.returncode == 0, done.stderr
+    assert attempts(deck, "up") == ["0", "3"]
+    assert (outside / "1" / "precious").read_text() == "keep me"
+    assert (outside / "precious").read_text() == "keep me too"
+    assert sorted(os.listdir(outside)) == ["1", "precious"]
+
+
+def test_a_kill_during_gc_leaves_a_deck_the_next_gc_completes(tmp_path: Path, cli: RunCli) -> None:
+    deck = make_deck(tmp_path, cli)
+    killed = cli("--deck", str(deck.root), "gc", env={"JOBDECK_CRASH_AT": "gc.renamed:2"})
+    assert killed.returncode == -signal.SIGKILL
+    # down/1 and down/2 became tombstones; nothing else was touched
+    assert attempts(deck, "down") == [".gc-1", ".gc-2", "3", "4"]
+    assert attempts(deck, "up") == ["1", "2", "3", "4"]
+
+    done = cli("--deck", str(deck.root), "gc", "--json")
+    report = json.loads(done.stdout)
+    assert report["tombstones_finished"] == 2
+    assert attempts(deck, "down") == attempts(deck, "up") == ["4"]
+
+    assert cli("--deck", str(deck.root), "retry", "up", "down").returncode == 0
+    assert cli("--deck", str(deck.root), "run", "--once", "--quiet").returncode == 0
+    assert attempts(deck, "up") == attempts(deck, "down") == ["4", "5"]
+    assert cli("--deck", str(deck.root), "audit", "verify").returncode == 0
+
+
+def test_without_a_policy_nothing_is_removed(tmp_path: Path, cli: RunCli) -> None:
+    deck = make_deck(tmp_path, cli, rounds=2)
+    deck.spec_path.write_text(json.dumps({"jobs": JOBS["jobs"]}))
+    done = cli("--deck", str(deck.root), "gc")
+    assert done.returncode == 0
+    assert "no retention policy in jobs.json" in done.stdout
+    assert attempts(deck, "up") == ["1", "2"]
+
+
+def test_the_long_running_runner_applies_an_automatic_policy(tmp_path: Path, cli: RunCli) -> None:
+    from tests.functional.runner_kit import wait_for
+    from tests.torture.kit import start_runner, stop
+
+    deck = make_deck(tmp_path, cli, rounds=3)
+    deck.spec_path.write_text(json.dumps(dict(JOBS, retention={"keep_attempts": 1, "auto": True})))
+    runner = start_runner(deck.root)
+    try:
+        wait_for(lambda: attempts(deck, "up") == attempts(deck, "down") == ["3"], timeout=30,
+                 what="the runner's gc")
+    finally:
+        stop(runner)
+    assert runner.returncode == 0
