@@ -30,6 +30,10 @@ SMALL = {
                        "--latency", "0.05", "--tokens", "5"], ["peak RSS median"]),
     "load_cockpit": (["bench/load_cockpit.py", "--queued", "100", "--llm", "2", "--gates", "1"],
                      ["gate0: failed event -> screen", "cockpit open: change to screen median"]),
+    "history": (["bench/history.py", "--tiny"],
+                ["## history at 2,000 events", "| audit verify |", "| run --once to first claim, no board.json |",
+                 "| cockpit first paint (no card cache) |", "disk: .jobdeck/", "## summary"]),
+    "cli": (["bench/cli.py", "--tiny"], ["| `python -c pass` |", "| `jobdeck approve ", "| `jobdeck add --id added"]),
 }
 
 
