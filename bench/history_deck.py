@@ -343,11 +343,12 @@ def build_deck(root: Path, events: int, *, seed: int = 15, end: float | None = N
     with writers, Store(deck, from_snapshot=False) as store:
         def commit() -> None:
             nonlocal commit_seconds
-            written.append(writers.submit(write_attempts, history.unwritten))
-            history.unwritten = []
             started = time.perf_counter()
             records, _ = store.commit(batch)
             commit_seconds += time.perf_counter() - started
+            # after the commit, as a runner makes them: a directory beside an empty log is a lost history
+            written.append(writers.submit(write_attempts, history.unwritten))
+            history.unwritten = []
             if records[-1]["seq"] != seq:
                 raise RuntimeError(f"expected seq {seq}, the log says {records[-1]['seq']}")
             batch.clear()
