@@ -4,7 +4,8 @@
     .venv/bin/python bench/throughput.py [--jobs 1000] [--parallel 2] [--runs 3]
 
 1. 1,000 `true` jobs: `jobdeck add --from` (one atomic change) + `jobdeck run --once
-   --parallel 2`, against task-spooler (`tsp -S 2`; with `-n`, output discarded, and
+   --parallel 2`, and the same with every job `idempotent` (the fast path: each
+   attempt starts without waiting for its claim's fsync), against task-spooler (`tsp -S 2`; with `-n`, output discarded, and
    by default, each job's output kept in a file as jobdeck keeps it), `nq`, GNU
    `parallel -j2` and `xargs -P2`, whichever are installed (apt-get install
    task-spooler nq parallel).
@@ -60,10 +61,12 @@ def new_deck(tmp: Path, jobs: list[dict[str, object]] | None = None) -> Path:
     return deck
 
 
-def jobdeck_run(tmp: Path, n: int, parallel: int) -> float:
+def jobdeck_run(tmp: Path, n: int, parallel: int, idempotent: bool = False) -> float:
+    """``idempotent``: every job ``"idempotent": true``, so each starts without waiting for its claim's fsync."""
     deck = new_deck(tmp)
     jobs = tmp / "jobs.jsonl"
-    jobs.write_text("".join(json.dumps({"id": f"t{i:05d}", "command": ["true"]}) + "\n" for i in range(n)))
+    extra = {"idempotent": True} if idempotent else {}
+    jobs.write_text("".join(json.dumps({"id": f"t{i:05d}", "command": ["true"], **extra}) + "\n" for i in range(n)))
     os.sync()
     total = timed([*JOBDECK, "--deck", str(deck), "add", "--from", str(jobs)], env=env())
     total += timed([*JOBDECK, "--deck", str(deck), "run", "--once", "--quiet", "--parallel", str(parallel)], env=env())
@@ -167,7 +170,9 @@ def main() -> None:
     tmp = Path(tempfile.mkdtemp(prefix="jobdeck-bench-"))
     try:
         results: dict[str, list[float]] = {"jobdeck": []}
-        tools = peers(args.jobs, args.parallel)
+        tools: dict[str, object] = {
+            "jobdeck (idempotent)": lambda tmp: jobdeck_run(tmp, args.jobs, args.parallel, idempotent=True)}
+        tools.update(peers(args.jobs, args.parallel))
         for name in tools:
             results[name] = []
         for _ in range(args.runs):  # interleave tools so drift hits all alike
@@ -180,7 +185,11 @@ def main() -> None:
         ours = statistics.median(results["jobdeck"])
         for name, values in results.items():
             ratio = "" if name == "jobdeck" else f"   jobdeck/peer = {ours / statistics.median(values):.2f}"
-            print(f"{name:14} {summary(values)}{ratio}")
+            print(f"{name:20} {summary(values)}{ratio}")
+        fast = statistics.median(results["jobdeck (idempotent)"])
+        print("\njobdeck (idempotent)/peer: " + ", ".join(
+            f"{name} {fast / statistics.median(values):.2f}" for name, values in results.items()
+            if name != "jobdeck (idempotent)"))
         latencies = [x for _ in range(args.runs) for x in chain_latency(tmp, args.chain)]
         print(f"\n## dependency done -> dependent started (ms, chain of {args.chain}, {args.runs} runs)\n{summary(latencies)}")
         for history in (100, args.history):

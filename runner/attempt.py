@@ -38,6 +38,12 @@ class Claimed:
     """The attempt's output file, created with the lease; the attempt's OutputSink takes it over."""
     dir_fd: int = -1
     """The attempt directory, open: jobdeck's own files in it are opened relative to it, never through a link."""
+    unsynced: bool = False
+    """Started before its claim was durable (an idempotent job's fast path, see ``Runner._settle``)."""
+    unstored: bool = False
+    """Its claim's write failed after it started: no outcome of it is recorded (the log holds no claim)."""
+    moved_aside: Path | None = None
+    """Where ``open_attempt`` moved a used directory it found at this attempt's place (idempotent jobs only)."""
 
     def take_output(self) -> int:
         fd, self.output_fd = self.output_fd, -1
@@ -55,15 +61,25 @@ class Claimed:
             self.dir_fd = -1
 
 
-def open_attempt(deck: Deck, job_id: str, workspace: str, attempt: int) -> tuple[Path, int, int, int]:
+def open_attempt(deck: Deck, job_id: str, workspace: str, attempt: int,
+                 set_aside: str | None = None) -> tuple[Path, int, int, int, Path | None]:
     """Create the attempt directory, take its lease and create its output file.
 
-    Returns (directory, its descriptor, lease descriptor, output descriptor). Call
-    with the deck lock held. The lease descriptor is read-only: the child inherits
-    it, and must not get a way around the redaction of its stderr through it.
-    Nothing is opened or made through a link (see ``state/attempt_dirs.py``).
-    Raises AttemptRefused if a link is in the way, or if the directory exists and
-    an attempt used it: its output and result are never appended to or replaced.
+    Returns (directory, its descriptor, lease descriptor, output descriptor, where
+    a used directory was moved, or None). Call with the deck lock held. The lease
+    descriptor is read-only: the child inherits it, and must not get a way around
+    the redaction of its stderr through it. Nothing is opened or made through a
+    link (see ``state/attempt_dirs.py``). Raises AttemptRefused if a link is in
+    the way, or if the directory exists and an attempt used it: its output and
+    result are never appended to or replaced.
+
+    ``set_aside`` (given for an idempotent job only: the new claim's token) lets a
+    used directory whose lease is free be moved aside as ``<n>.lost-<set_aside>``,
+    untouched, and a new one made in its place. An idempotent job's attempt may
+    start before its claim is durable; if the claim is then lost (power cut, a
+    failed fsync) its directory holds an attempt the log does not record, and the
+    job's next claim has the same number. Re-running an idempotent job is allowed
+    by definition, and the moved directory keeps every file of the lost attempt.
     """
     directory = deck.attempt_dir(workspace, job_id, attempt)
     workspace_fd = open_workspace(deck, workspace)
@@ -75,6 +91,7 @@ def open_attempt(deck: Deck, job_id: str, workspace: str, attempt: int) -> tuple
             os.close(runs_fd)
     finally:
         os.close(workspace_fd)
+    moved = None
     try:
         name = str(attempt)
         try:
@@ -83,6 +100,12 @@ def open_attempt(deck: Deck, job_id: str, workspace: str, attempt: int) -> tuple
         except FileExistsError:
             made = False
         dir_fd = open_subdir(job_fd, name, directory)
+        if not made and set_aside is not None and used_by(dir_fd) is not None and not lease_held(dir_fd):
+            os.close(dir_fd)
+            moved = directory.parent / move_aside(job_fd, name, set_aside)
+            os.mkdir(name, 0o700, dir_fd=job_fd)
+            made = True
+            dir_fd = open_subdir(job_fd, name, directory)
     finally:
         os.close(job_fd)
     try:
@@ -107,7 +130,26 @@ def open_attempt(deck: Deck, job_id: str, workspace: str, attempt: int) -> tuple
         os.close(fd)
         os.close(dir_fd)
         raise
-    return directory, dir_fd, fd, output
+    return directory, dir_fd, fd, output, moved
+
+
+def move_aside(job_fd: int, name: str, token: str) -> str:
+    """Rename the directory ``name`` in ``job_fd`` to a free ``<name>.lost-<token>[.<k>]``; return the new name.
+
+    ``rename`` moves a link in ``name``'s place, not what it leads to (the caller
+    opened ``name`` as a directory without following links, under the deck lock).
+    """
+    base = f"{name}.lost-{token}"
+    target, k = base, 1
+    while True:
+        try:
+            os.stat(target, dir_fd=job_fd, follow_symlinks=False)
+        except FileNotFoundError:
+            break
+        k += 1
+        target = f"{base}.{k}"
+    os.rename(name, target, src_dir_fd=job_fd, dst_dir_fd=job_fd)
+    return target
 
 
 def lease_held(directory: Path | int) -> bool:

@@ -297,12 +297,23 @@ class Runner:
         if not self.finished and not self.progress:
             return []
         finished, self.finished = self.finished, []
+        lost = [claimed for claimed, _ in finished if claimed.unstored]
+        if lost:  # started early, and its claim was never stored: there is nothing to record it against
+            unstored = {claimed.token for claimed in lost}
+            finished = [(claimed, event) for claimed, event in finished if not claimed.unstored]
+            self.progress = [event for event in self.progress if event.get("token") not in unstored]
         bodies = self.progress + [event for _, event in finished]
         self.progress = []
         for claimed, _ in finished:
             self.claims.pop(claimed.job_id, None)
             self.tasks.pop(claimed.job_id, None)
             self.cancel_why.pop(claimed.job_id, None)
+        for claimed in lost:
+            if self.claims.get(claimed.job_id) is claimed:
+                self.claims.pop(claimed.job_id, None)
+                self.tasks.pop(claimed.job_id, None)
+                self.cancel_why.pop(claimed.job_id, None)
+            claimed.release()
         records, refused = self.store.commit(bodies, now=now, strict=False, flush=False)
         for rejected in refused:
             self.report({"type": "refused", "job": rejected.body.get("job"), "message": str(rejected.error)})
@@ -358,24 +369,39 @@ class Runner:
         with store.lock:
             self._absorb(store.refresh())
             unflushed = (list(self.finished), list(self.progress))
+            # The log's first batch never starts anything early: lost, it would leave an
+            # empty log beside a used attempt directory, which reads as a lost history.
+            fast = claim_from is not None and store.log.seq > 0
             ended = self._record_finished(now)
             claims = self._choose_and_seal_claims(claim_from, now) if claim_from is not None else []
             if claims:
                 crash_point("claim.after_seal")
             prepared: list[tuple[Claimed, OSError | AttemptRefused | None]] = []
+            early: list[Claimed] = []
             try:
                 # While the batch's fsync runs on another thread, the claimed attempts'
                 # directories and leases are made here, and then the event loop gets on
-                # with other attempts. Nothing claimed starts before the fsync is done.
+                # with other attempts. Nothing claimed starts before the fsync is done,
+                # except an idempotent job's attempt (see ``_start_early``).
                 flushing = store.start_flush()
-                prepared = [self._prepare(record) for record in claims]
+                prepared = [self._prepare(record, claim_from) for record in claims]
                 if flushing is not None:
                     if flushing.syncing is not None:
-                        await asyncio.wrap_future(flushing.syncing)
+                        if fast and claim_from is not None:
+                            early = self._start_early(prepared, claim_from, now)
+                        try:
+                            await asyncio.wrap_future(flushing.syncing)
+                        except OSError:
+                            pass  # finish_flush raises it, once it has cut the batch off and re-read the board
+                        if early:
+                            crash_point("claim.early_before_stored")
                     store.finish_flush(flushing)
             except OSError as exc:  # nothing of the batch was stored; the board was re-read
                 for claimed, _ in prepared:
-                    claimed.release()
+                    if claimed.unsynced:
+                        self._unstore(claimed)
+                    else:
+                        claimed.release()
                 self._keep_unrecorded(unflushed)
                 self.writes.failed(exc, now)
                 return
@@ -387,7 +413,8 @@ class Runner:
                 crash_point("claim.after_flush")
             if ended:
                 crash_point("complete.after_flush")
-            opened = [claimed for claimed, error in prepared if self._adopt(claimed, error, now)]
+            opened = early + [claimed for claimed, error in prepared
+                              if not claimed.unsynced and self._adopt(claimed, error, now)]
             if opened:
                 crash_point("claim.after_open")
             if failing and len(opened) == len(claims):  # the log and attempt directories are writable again
@@ -398,10 +425,50 @@ class Runner:
             crash_point("complete.after_release")
         for record in claims:
             self.report(record)
+        for claimed, _ in prepared:
+            if claimed.moved_aside is not None:
+                self.report({"type": "attempt_moved_aside", "job": claimed.job_id, "attempt": claimed.attempt,
+                             "to": str(claimed.moved_aside)})
         if claim_from is not None:  # (else nothing was claimed or opened)
             for claimed in opened:
-                job = claim_from.by_id[claimed.job_id]
-                self.tasks[claimed.job_id] = asyncio.get_running_loop().create_task(self._attempt(job, claimed))
+                if not claimed.unsynced:
+                    job = claim_from.by_id[claimed.job_id]
+                    self.tasks[claimed.job_id] = asyncio.get_running_loop().create_task(self._attempt(job, claimed))
+
+    def _start_early(self, prepared: list[tuple[Claimed, OSError | AttemptRefused | None]], spec: Spec,
+                     now: float) -> list[Claimed]:
+        """Start the attempts of idempotent jobs now, while their claims' fsync is still running (lock held).
+
+        An idempotent job may be run again after a crash by definition, so its claim
+        need not be durable before it starts: its attempt is started as soon as the
+        claim is written and the attempt directory made, and the fsync (the same
+        group commit) goes on meanwhile. Its outcome is recorded by a later settle,
+        after this one has made the claim durable, so an outcome is never stored
+        before its claim (the log is appended in order). If the claim is lost (power
+        cut before the fsync), recovery finds it running and re-runs it, or, with no
+        claim at all in the log, the job's next claim moves the used directory aside
+        (``open_attempt``). If the fsync fails, the attempt is stopped and nothing of
+        it is recorded (``_unstore``). Every other job keeps the rule: nothing
+        claimed starts before its claim is durable.
+        """
+        early = []
+        loop = asyncio.get_running_loop()
+        for claimed, error in prepared:
+            job = spec.by_id[claimed.job_id]
+            if error is None and job.idempotent:
+                claimed.unsynced = True
+                self._adopt(claimed, None, now)
+                self.tasks[claimed.job_id] = loop.create_task(self._attempt(job, claimed))
+                early.append(claimed)
+        return early
+
+    def _unstore(self, claimed: Claimed) -> None:
+        """An attempt started early whose claim the failed write did not store: stop it, record nothing of it."""
+        claimed.unstored = True
+        task = self.tasks.get(claimed.job_id)
+        if task is not None and not task.done():
+            self.cancel_why.setdefault(claimed.job_id, "its claim could not be stored")
+            task.cancel()
 
     def _keep_unrecorded(self, unflushed: tuple[list[tuple[Claimed, dict[str, Any]]], list[dict[str, Any]]]) -> None:
         """Nothing of the batch was stored (the board was re-read): keep the ended attempts to retry.
@@ -433,7 +500,9 @@ class Runner:
         chosen: list[Job] = []
 
         def choose(job: Job) -> bool:
-            if self.capacity.fits(job, spec) and is_ready(job, board.state(job.id), board, now):
+            # (an attempt of ours whose claim a failed write lost may still be stopping: not twice at once)
+            if self.capacity.fits(job, spec) and is_ready(job, board.state(job.id), board, now) \
+                    and job.id not in self.claims:
                 self.capacity.take(job, spec)
                 chosen.append(job)
                 return True
@@ -450,7 +519,8 @@ class Runner:
             self.capacity.give_back(spec.by_id[rejected.body["job"]], spec)
         return records
 
-    def _prepare(self, record: dict[str, Any]) -> tuple[Claimed, OSError | AttemptRefused | None]:
+    def _prepare(self, record: dict[str, Any], spec: Spec | None = None
+                 ) -> tuple[Claimed, OSError | AttemptRefused | None]:
         """Create the attempt directory and take the lease for a sealed claim (lock held).
 
         Runs while the claim's fsync is in flight; returns the error, if any,
@@ -460,9 +530,11 @@ class Runner:
         directory = self.deck.attempt_dir(record["workspace"], job_id, record["attempt"])
         claimed = Claimed(job_id, record["attempt"], record["seq"], record["workspace"],
                           self.store.board.state(job_id).tries, directory, -1, record["ts"])
+        job = spec.job(job_id) if spec is not None else None
+        set_aside = str(record["seq"]) if job is not None and job.idempotent else None
         try:
-            claimed.directory, claimed.dir_fd, claimed.lease_fd, claimed.output_fd = open_attempt(
-                self.deck, job_id, record["workspace"], record["attempt"])
+            claimed.directory, claimed.dir_fd, claimed.lease_fd, claimed.output_fd, claimed.moved_aside = \
+                open_attempt(self.deck, job_id, record["workspace"], record["attempt"], set_aside)
         except (OSError, AttemptRefused) as exc:
             claimed.release()
             return claimed, exc
@@ -502,7 +574,8 @@ class Runner:
 
     async def _attempt(self, job: Job, claimed: Claimed) -> None:
         def emit(event: Mapping[str, Any]) -> None:
-            self.progress.append({**event, "job": job.id, "token": claimed.token})
+            if not claimed.unstored:
+                self.progress.append({**event, "job": job.id, "token": claimed.token})
 
         try:
             revoked = self._revoked(claimed)

@@ -34,7 +34,7 @@ def held_by_another_process(path: Path) -> Iterator[None]:
 
 def test_the_lease_is_the_flock_on_stderr_log(tmp_path: Path) -> None:
     deck = init_deck(tmp_path / "deck", b'{"jobs": [{"id": "j", "command": ["true"]}]}')
-    directory, directory_fd, lease, output = open_attempt(deck, "j", "default", 1)
+    directory, directory_fd, lease, output, _ = open_attempt(deck, "j", "default", 1)
     assert sorted(p.name for p in directory.iterdir()) == ["output", "stderr.log"]
     assert lease_held(directory)  # our own descriptor, as another runner's recovery sees it
     assert lease_held(directory_fd)
