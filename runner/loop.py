@@ -42,6 +42,7 @@ from jobdeck.state.heartbeat import INTERVAL as HEARTBEAT_INTERVAL
 from jobdeck.state.loader import SpecSource
 from jobdeck.state.machine import EventType, Status
 from jobdeck.state.redact import Redactor
+from jobdeck.state.segments import segment_bytes
 from jobdeck.state.views import is_ready
 
 if TYPE_CHECKING:
@@ -92,6 +93,8 @@ class Runner:
         self.stopping = False
         self._checkpoint_seq = 0
         self._checkpoint_at = 0.0
+        self._segment_bytes = segment_bytes()
+        self._rotate_after = 0.0  # after a failed rotation, when to try again
         self.grace_over = False
         """Set when a stop's grace has run out: attempts still running, or still to start, are stopped."""
         self.wake = asyncio.Event()
@@ -213,7 +216,23 @@ class Runner:
         if self.heartbeat is not None:
             self.heartbeat.beat(sorted(self.claims), now)
         self._checkpoint(now)
+        self._rotate(now)
         return self._next_timer(now)
+
+    def _rotate(self, now: float) -> None:
+        """Close the live log as a segment once it passes the segment size (a quiet moment: all flushed)."""
+        store = self.store
+        if store.log.offset < self._segment_bytes or store.log.pending or now < self._rotate_after:
+            return
+        try:
+            rotation = store.rotate()
+            if rotation.closed is not None:
+                write_quietly(store.write_snapshot)  # readers resume in the new live file
+                self.report({"type": "log_rotated", "closed": rotation.closed, "first": rotation.first})
+                self._checkpoint_seq, self._checkpoint_at = store.log.seq, now
+        except OSError as exc:  # nothing changed that a reader could see; try again later
+            self._rotate_after = now + 60.0
+            self.report({"type": "log_rotate_failed", "message": str(exc)})
 
     def _checkpoint(self, now: float) -> None:
         """Rewrite board.json every CHECKPOINT_EVENTS records or CHECKPOINT_SECONDS, so no reader replays more.
