@@ -224,3 +224,22 @@ def test_kill_9_of_a_runner_inside_its_own_rotation_loses_nothing(tmp_path: Path
     _nothing_ran_twice(deck, ledger, ids)
     assert _closed(deck), "the restarted runner did not rotate"
     assert jobdeck(deck, "audit", "verify").returncode == 0
+
+
+def test_the_cockpit_shows_a_jobs_whole_chain_across_segments(deck: Deck) -> None:
+    """A model opened before two rotations still lists every record of a job, once each, oldest first."""
+    import time
+
+    from jobdeck.cockpit.model import DeckModel
+
+    with Store(deck) as store:
+        store.commit([{"type": "triggered", "job": "a"}])
+    model = DeckModel(deck, time.time)
+    jobdeck(deck.root, "log", "rotate", check=True)
+    with Store(deck) as store:
+        store.commit([{"type": "paused", "job": "a", "by": "me", "via": "cli"}])
+    jobdeck(deck.root, "log", "compact", check=True)
+    model.refresh()
+    chain = model.chain("a")
+    assert [r["type"] for r in chain] == ["triggered", "paused"]
+    assert [r["seq"] for r in chain] == [1, 3]
