@@ -225,7 +225,9 @@ class Runner:
         if store.log.offset < self._segment_bytes or store.log.pending or now < self._rotate_after:
             return
         try:
-            rotation = store.rotate()
+            with store.lock:  # re-entrant: rotate's own catch-up then finds nothing left to fold
+                self._absorb(store.refresh())  # another process's records since this turn's refresh
+                rotation = store.rotate()
             if rotation.closed is not None:
                 write_quietly(store.write_snapshot)  # readers resume in the new live file
                 self.report({"type": "log_rotated", "closed": rotation.closed, "first": rotation.first})
