@@ -29,23 +29,24 @@ def audit(deck: Deck, args: argparse.Namespace) -> int:
         raise deck_access_error(exc, "read the chain of work", deck.events_path) from None
     broken = report.broken
     head = report.head if broken is None else None
+    missing = args.segment is not None and not report.segments
     if args.json:
         _print_json(report.to_json())
-    elif not report.segments:
+    elif missing:
         print(f"no segment begins at seq {args.segment}; see `ls {deck.events_path.parent / 'log'}`", file=sys.stderr)
-        return 1
     else:
         checked = ", ".join(f"{s.file} (seq {s.first}-{s.last})" if s.last is not None else f"{s.file} (empty)"
                             for s in report.segments)
         if broken is None:
             print(f"chain of work verified: {report.records} records, no breaks"
                   + (f"; head seq {head[0]} hash {head[1]}" if head else ""))
-            print(f"segments checked: {checked}")
+            if checked:
+                print(f"segments checked: {checked}")
         else:
             print(f"chain of work BROKEN at line {broken.line} (seq {broken.seq}) of {broken.file}: {broken.problem}",
                   file=sys.stderr)
             print(f"{report.records} records before it verified; segments checked: {checked}", file=sys.stderr)
-    return 0 if broken is None and report.segments else 1
+    return 0 if broken is None and not missing else 1
 
 
 def rotate(deck: Deck, args: argparse.Namespace) -> int:
