@@ -355,40 +355,15 @@ def cmd_stats(args: argparse.Namespace) -> int:
 
 
 def cmd_audit(args: argparse.Namespace) -> int:
-    from jobdeck.state.board import read_snapshot
-    from jobdeck.state.events import verify
+    from jobdeck.cli.chain import audit
 
-    deck = _deck(args)
-    snapshot = read_snapshot(deck)
-    position = snapshot.get("events", {}) if snapshot else {}
-    anchor = (position["seq"], position["hash"]) if isinstance(position.get("seq"), int) and position.get("hash") else None
-    try:
-        count, broken = verify(deck.events_path, anchor)
-    except OSError as exc:
-        raise deck_access_error(exc, "read the chain of work", deck.events_path) from None
-    head = _head(deck) if broken is None else None
-    if args.json:
-        _print_json({"records": count, "ok": broken is None, "head": head,
-                     "break": None if broken is None else {"line": broken.line, "seq": broken.seq, "problem": broken.problem}})
-    elif broken is None:
-        print(f"chain of work verified: {count} records, no breaks"
-              + (f"; head seq {head['seq']} hash {head['hash']}" if head else ""))
-    else:
-        print(f"chain of work BROKEN at line {broken.line} (seq {broken.seq}): {broken.problem}", file=sys.stderr)
-        print(f"{count} records before it verified", file=sys.stderr)
-    return 0 if broken is None else 1
+    return audit(_deck(args), args)
 
 
-def _head(deck: Deck) -> dict[str, Any] | None:
-    """The last record's seq and hash: what to keep elsewhere to detect a rewrite later."""
-    from jobdeck.state.events import EventLog
+def cmd_log(args: argparse.Namespace) -> int:
+    from jobdeck.cli.chain import rotate
 
-    log = EventLog(deck.events_path)
-    try:
-        log.read_new()  # folds nothing; leaves seq and last_hash at the end of the log
-    finally:
-        log.close()
-    return {"seq": log.seq, "hash": log.last_hash} if log.seq else None
+    return rotate(_deck(args), args)
 
 
 # -- operator actions ----------------------------------------------------------------

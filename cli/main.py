@@ -181,7 +181,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="the rollups as one JSON object")
 
     p = command("audit", "check the chain of work")
-    p.add_argument("what", choices=["verify"], help="verify: check every record's hash and link")
+    p.add_argument("what", choices=["verify"], help="verify: check every record's hash and link, in every segment")
+    p.add_argument("--from", dest="from_seq", type=positive_int, metavar="SEQ",
+                   help="only the segments from the one holding SEQ on")
+    p.add_argument("--segment", type=positive_int, metavar="FIRST",
+                   help="only the segment that begins at seq FIRST (.jobdeck/log/events-<FIRST>.jsonl[.gz])")
     p.add_argument("--json", action="store_true", help="the result as a JSON object")
 
     p = command("gc", "remove the attempt directories jobs.json's retention policy lets go",
@@ -192,6 +196,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dry-run", action="store_true", help="only say what would be removed")
     p.add_argument("--verbose", action="store_true", help="also list what is kept, and why")
     p.add_argument("--json", action="store_true", help="the result as one JSON object")
+
+    p = command("log", "rotate the chain of work into a closed segment (and compress closed ones)",
+                "Close .jobdeck/events.jsonl as .jobdeck/log/events-<first seq>.jsonl and start a new\n"
+                "live file that links to it (the runner does this itself past $JOBDECK_LOG_SEGMENT bytes,\n"
+                "default 64 MiB). Safe while runners run: it takes the deck lock.\n\n"
+                "  jobdeck log rotate       close the live segment now\n"
+                "  jobdeck log compact      rotate, then gzip every closed segment")
+    p.add_argument("what", choices=["rotate", "compact"], help="rotate: close the live segment; compact: also gzip closed ones")
+    p.add_argument("--json", action="store_true", help="what was done, as a JSON object")
 
     p = command("run", "run jobs: long-running, or --once for scripts and cron",
                 "Claim ready jobs and run them. Without --once it keeps running, woken by\n"

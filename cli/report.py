@@ -13,7 +13,8 @@ from jobdeck.state.machine import EventType
 from jobdeck.state.terminal import one_line
 
 #: Records about the runner's own trouble: printed on stderr, even with --quiet.
-_PROBLEMS = frozenset({"spec_error", "write_error", "lock_timeout", "watch_error", "chain_warning", "log_replaced"})
+_PROBLEMS = frozenset({"spec_error", "write_error", "lock_timeout", "watch_error", "chain_warning", "log_replaced",
+                       "log_rotate_failed"})
 
 
 class Reporter:
@@ -84,6 +85,10 @@ class Reporter:
             return f"the deck refuses writes, {record.get('next', 'retrying')}: {record.get('message')}", "red"
         if kind == "write_resumed":
             return "the deck takes writes again", "green"
+        if kind == "log_rotated":
+            return f"the log passed its segment size: closed {record.get('closed')}", "dim"
+        if kind == "log_rotate_failed":
+            return f"rotating the log failed ({record.get('message')}); trying again in a minute", "red"
         if kind == "lock_timeout":
             return f"{record.get('message')}; trying again", "red"
         if kind == "watch_error":

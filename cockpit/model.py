@@ -24,6 +24,7 @@ from jobdeck.state.heartbeat import Heartbeat, read_heartbeats
 from jobdeck.state.loader import SpecSource
 from jobdeck.state.machine import COLUMNS, JobState, Status
 from jobdeck.state.preview import JobPreview
+from jobdeck.state.segments import all_segments, open_segment
 from jobdeck.state.views import Card, card
 
 from jobdeck.cockpit.timefmt import start_of_day
@@ -85,6 +86,7 @@ class DeckModel:
         self._dependents: dict[str, list[str]] = {}
         self._timed: set[str] = set()
         self._history_end = self.store.log.offset
+        self._history_first = self.store.log.first_seq  # the segment _history_end is an offset into
         self._chains: dict[str, list[dict[str, Any]]] = {}
         self._live: dict[str, list[dict[str, Any]]] = {}
 
@@ -165,7 +167,7 @@ class DeckModel:
         if not self.ready:
             return []
         if job_id not in self._chains:
-            self._chains[job_id] = _scan_history(self.deck.events_path, job_id, self._history_end)
+            self._chains[job_id] = _scan_history(self.deck.events_path, job_id, self._history_first, self._history_end)
         return self._chains[job_id] + self._live.get(job_id, [])
 
     # -- refreshing --------------------------------------------------------------
@@ -268,15 +270,13 @@ class DeckModel:
             self.store.close()
 
 
-def _scan_history(path: Path, job_id: str, end: int) -> list[dict[str, Any]]:
-    """The job's records in the first ``end`` bytes of the log (a substring test skips the rest)."""
-    if end <= 0:
-        return []
+def _scan_history(path: Path, job_id: str, first: int, end: int) -> list[dict[str, Any]]:
+    """The job's records up to byte ``end`` of the segment beginning at seq ``first``, and in every
+    segment before it (a substring test skips the rest)."""
     needle = b'"job":' + json.dumps(job_id).encode() + b","
     found: list[dict[str, Any]] = []
     try:
-        with open(path, "rb") as log:
-            data = log.read(end)
+        data = b"".join(_history_bytes(path, first, end))
     except OSError:
         return found
     for line in data.splitlines():
@@ -289,3 +289,13 @@ def _scan_history(path: Path, job_id: str, end: int) -> list[dict[str, Any]]:
                 found.append(record)
     return found
 
+
+def _history_bytes(path: Path, first: int, end: int) -> list[bytes]:
+    """The log's bytes up to byte ``end`` of the segment beginning at seq ``first`` (rotated since, maybe)."""
+    chunks = []
+    for segment in all_segments(path):
+        if segment.first > first or (segment.first == first and end <= 0):
+            break
+        with open_segment(segment.path) as f:
+            chunks.append(f.read(end) if segment.first == first else f.read())
+    return chunks

@@ -43,6 +43,7 @@ from jobdeck.state.heartbeat import INTERVAL as HEARTBEAT_INTERVAL
 from jobdeck.state.loader import SpecSource
 from jobdeck.state.machine import EventType, Status
 from jobdeck.state.redact import Redactor
+from jobdeck.state.segments import segment_bytes
 from jobdeck.state.views import is_ready
 
 if TYPE_CHECKING:
@@ -95,6 +96,8 @@ class Runner:
         self.stopping = False
         self._checkpoint_seq = 0
         self._checkpoint_at = 0.0
+        self._segment_bytes = segment_bytes()
+        self._rotate_after = 0.0  # after a failed rotation, when to try again
         self.grace_over = False
         """Set when a stop's grace has run out: attempts still running, or still to start, are stopped."""
         self.wake = asyncio.Event()
@@ -219,7 +222,25 @@ class Runner:
             self.heartbeat.beat(sorted(self.claims), now)
         self._checkpoint(now)
         self._collect_garbage(now)
+        self._rotate(now)
         return self._next_timer(now)
+
+    def _rotate(self, now: float) -> None:
+        """Close the live log as a segment once it passes the segment size (a quiet moment: all flushed)."""
+        store = self.store
+        if store.log.offset < self._segment_bytes or store.log.pending or now < self._rotate_after:
+            return
+        try:
+            with store.lock:  # re-entrant: rotate's own catch-up then finds nothing left to fold
+                self._absorb(store.refresh())  # another process's records since this turn's refresh
+                rotation = store.rotate()
+            if rotation.closed is not None:
+                write_quietly(store.write_snapshot)  # readers resume in the new live file
+                self.report({"type": "log_rotated", "closed": rotation.closed, "first": rotation.first})
+                self._checkpoint_seq, self._checkpoint_at = store.log.seq, now
+        except OSError as exc:  # nothing changed that a reader could see; try again later
+            self._rotate_after = now + 60.0
+            self.report({"type": "log_rotate_failed", "message": str(exc)})
 
     def _checkpoint(self, now: float) -> None:
         """Rewrite board.json every CHECKPOINT_EVENTS records or CHECKPOINT_SECONDS, so no reader replays more.

@@ -28,6 +28,7 @@ from jobdeck.state.lock import DeckLock
 from jobdeck.state.machine import EventType, JobState, transition
 from jobdeck.state.redact import Redactor
 from jobdeck.state.rollups import Rollups
+from jobdeck.state.segments import Rotation, closed_segments, compress, live_first, position_holds, rotate
 
 SNAPSHOT_FORMAT = 1
 
@@ -249,6 +250,18 @@ class Store:
             self.board.apply(record)
         return records, refused
 
+    def rotate(self, *, compress_closed: bool = False) -> Rotation:
+        """Close the live log as a segment and start a new one, under the lock (state/segments.py).
+
+        With ``compress_closed``, every closed segment is then gzipped.
+        """
+        with self.lock:
+            self.refresh()
+            rotation = rotate(self.log)
+            if compress_closed:
+                rotation.compressed = compress(self.deck.events_path)
+        return rotation
+
     # -- snapshot ----------------------------------------------------------------
 
     def snapshot(self, extra: Mapping[str, Any] | None = None) -> dict[str, Any]:
@@ -256,7 +269,8 @@ class Store:
         return {
             "format": SNAPSHOT_FORMAT,
             "generated": time.time(),
-            "events": {"offset": self.log.offset, "seq": self.log.seq, "hash": self.log.last_hash},
+            "events": {"offset": self.log.offset, "seq": self.log.seq, "hash": self.log.last_hash,
+                       "segment": self.log.first_seq},  # the offset is into the file that begins at this seq
             "states": {job: st.to_json() for job, st in self.board.jobs.items()},
             "files": sorted(self.board.files),
             "rollups": self.board.rollups.to_json(),
@@ -274,7 +288,14 @@ class Store:
             return
         position = snapshot.get("events", {})
         offset, seq, last_hash = position.get("offset", 0), position.get("seq", 0), position.get("hash", GENESIS)
-        if grown_since(self.deck.events_path, offset, last_hash) is None:
+        first = live_first(self.deck.events_path)
+        segment = position.get("segment", first)
+        closed = segment != first
+        if closed:  # taken before a rotation: the position is in a closed segment
+            found = [s for s in closed_segments(self.deck.events_path, first) if s.first == segment]
+            if not found or not isinstance(seq, int) or not position_holds(found[0].path, offset, last_hash):
+                return  # (a closed segment archived elsewhere, say): the log is read from its start
+        elif grown_since(self.deck.events_path, offset, last_hash) is None:
             if isinstance(seq, int) and seq > 0:
                 self.chain_warning = (f"the chain of work no longer holds the record board.json saw at seq {seq}: "
                                       "records were removed or rewritten; see `jobdeck audit verify`")
@@ -288,7 +309,7 @@ class Store:
         self.board.jobs = states
         self.board.rollups = rollups
         self.board.files = set(snapshot.get("files", ()))
-        self.log.resume_at(offset, seq, last_hash)
+        self.log.resume_at(offset, seq, last_hash, first_seq=segment, closed=closed)
 
 
 def read_snapshot(deck: Deck) -> dict[str, Any] | None:

@@ -5,6 +5,7 @@ Layout::
     <deck>/jobs.json                      the spec (people write it)
     <deck>/.jobdeck/lock                  the one lock file
     <deck>/.jobdeck/events.jsonl          the chain of work (state)
+    <deck>/.jobdeck/log/events-<seq>.jsonl[.gz]  its closed segments (state/segments.py)
     <deck>/.jobdeck/board.json            derived snapshot for scripts
     <deck>/.jobdeck/runners/<id>.json     runner heartbeats
     <deck>/workspaces/<ws>/inbox/         drop files here to trigger jobs

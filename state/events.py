@@ -7,11 +7,15 @@ appended under the deck lock and fsynced before they count; several records
 written in one ``flush`` share one fsync (group commit). A torn last line left
 by a crash is ignored by readers and cut off by the next writer.
 
-A log is one file. A reader or writer remembers which file it read (device and
-inode) and the bytes just before the place it reached; if the file at the path
-is another one, is gone, or no longer holds those bytes (moved, replaced,
-truncated: a logrotate), it raises LogReplaced rather than append to the old
-file or read the new one from the middle.
+A log is one live file, and the closed segments jobdeck rotated out of it
+(state/segments.py). A reader or writer remembers which file it read (device and
+inode) and the bytes just before the place it reached. If the file at the path
+is another one that begins with a ``segment`` record continuing the chain from
+the closed segments, it was a rotation: the reader reads the rest of the closed
+file it was in, and goes on in the new one. Otherwise, if the file is another
+one, is gone, or no longer holds those bytes (moved, replaced, truncated: a
+logrotate), it raises LogReplaced rather than append to the old file or read
+the new one from the middle.
 """
 
 from __future__ import annotations
@@ -19,8 +23,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -30,6 +32,8 @@ from jobdeck.state.errors import LogReplaced
 
 if TYPE_CHECKING:  # imported on the first write (~4 ms): `ls --json` from the card cache never writes
     from concurrent.futures import Future, ThreadPoolExecutor
+
+    from jobdeck.state.chain import ChainBreak
 
 GENESIS = "0" * 32
 TAIL = 48
@@ -67,6 +71,7 @@ class EventLog:
         self.seq = 0           # seq of the last record consumed
         self.last_hash = GENESIS
         self.skipped = 0       # unreadable lines passed over (see verify for details)
+        self.first_seq = 1     # seq of the live file's first record (a rotation's segment record)
         self._fd: int | None = None
         self._pending: list[bytes] = []
         self._identity: tuple[int, int] | None = None  # (st_dev, st_ino) of the file read or opened
@@ -104,10 +109,17 @@ class EventLog:
             os.close(self._fd)
             self._fd = None
 
-    def resume_at(self, offset: int, seq: int, last_hash: str) -> None:
-        """Continue reading after a known position (e.g. from a board snapshot)."""
-        self.offset, self.seq, self.last_hash = offset, seq, last_hash
+    def resume_at(self, offset: int, seq: int, last_hash: str, *, first_seq: int = 1, closed: bool = False) -> None:
+        """Continue reading after a known position (e.g. from a board snapshot).
+
+        ``closed``: the position is in the closed segment that begins at ``first_seq``,
+        rotated out since; the next read goes on from there into the live file.
+        """
+        self.offset, self.seq, self.last_hash, self.first_seq = offset, seq, last_hash, first_seq
         self._tail = b""
+        if closed:
+            self._identity = (-1, -1)  # no file at the path is that one: the next read follows the rotation
+            return
         try:  # the file the caller just found that position in
             st = os.stat(self.path)
         except FileNotFoundError:
@@ -122,8 +134,18 @@ class EventLog:
             if self._identity is not None or self.offset:
                 raise LogReplaced(str(self.path), "moved or removed") from None
             return 0
+        if self._identity is not None and (st.st_dev, st.st_ino) != self._identity and self._rotated():
+            return self.offset + 1  # grown, as far as the caller needs to know: read_new follows the rotation
         self._check(st)
         return st.st_size
+
+    def _rotated(self) -> bool:
+        """Whether the file at the path begins with a segment record after our position (a rotation, it seems)."""
+        from jobdeck.state.segments import SEGMENT_TYPE, read_first
+
+        head = read_first(self.path)
+        return head is not None and head.get("type") == SEGMENT_TYPE and isinstance(head.get("seq"), int) \
+            and head["seq"] > self.seq
 
     def read_new(self) -> list[dict[str, Any]]:
         """Records appended since the last call; a trailing partial line is left for later.
@@ -133,6 +155,16 @@ class EventLog:
         """
         if self._pending:
             return []
+        records: list[dict[str, Any]] = []
+        for _ in range(100):  # a rotation met while reading is followed; as many again would be absurd
+            try:
+                return records + self._read_live()
+            except _Rotated:
+                records += self._follow()
+        raise LogReplaced(str(self.path), "rotated again and again while being read")
+
+    def _read_live(self) -> list[dict[str, Any]]:
+        """New records of the live file; _Rotated if it is a rotation's new file, not the one read so far."""
         try:
             f = open(self.path, "rb")
         except FileNotFoundError:
@@ -141,6 +173,10 @@ class EventLog:
             return []
         with f:
             st = os.fstat(f.fileno())
+            if self._identity is not None and (st.st_dev, st.st_ino) != self._identity and self._rotated():
+                raise _Rotated
+            if self._identity is None and self.offset == 0 and self.seq == 0 and self._rotated():
+                raise _Rotated  # a new reader: the history before the live file is in the closed segments
             self._check(st)
             tail = self._tail
             f.seek(self.offset - len(tail))
@@ -152,17 +188,82 @@ class EventLog:
         end = chunk.rfind(b"\n")
         if end < 0:
             return []
+        records = self._fold_lines(chunk[: end + 1].splitlines())
+        if self.offset == 0 and records and isinstance(records[0].get("seq"), int):
+            self.first_seq = records[0]["seq"]
+        self.offset += end + 1
+        self._tail = (tail + chunk[: end + 1])[-TAIL:]
+        return records
+
+    def _fold_lines(self, lines: list[bytes]) -> list[dict[str, Any]]:
+        """The records of ``lines``, moving seq and last_hash past them."""
         records: list[dict[str, Any]] = []
-        for record in _parse_lines(chunk[: end + 1].splitlines()):
+        for record in _parse_lines(lines):
             if record is None:
                 self.skipped += 1
                 continue
             records.append(record)
             self.seq = record.get("seq", self.seq)
             self.last_hash = record.get("hash", self.last_hash)
-        self.offset += end + 1
-        self._tail = (tail + chunk[: end + 1])[-TAIL:]
         return records
+
+    def _follow(self) -> list[dict[str, Any]]:
+        """Read the closed segments from our position to the live file, then stand at its start.
+
+        LogReplaced unless they continue the chain from where we were to the live
+        file's segment record: the file at the path was then not put there by a rotation.
+        """
+        from jobdeck.state.segments import SEGMENT_TYPE, closed_segments, lines_of, read_first
+
+        head = read_first(self.path)
+        if head is None or head.get("type") != SEGMENT_TYPE or not isinstance(head.get("seq"), int):
+            raise LogReplaced(str(self.path), "moved or replaced")
+        live_first = head["seq"]
+        closed = closed_segments(self.path, live_first)
+        if self.seq:
+            closed = [s for s in closed if s.first >= max(s2.first for s2 in closed if s2.first <= self.seq)] \
+                if any(s.first <= self.seq for s in closed) else []
+            if not closed:
+                raise LogReplaced(str(self.path), "moved or replaced (no closed segment holds the records read so far)")
+        records: list[dict[str, Any]] = []
+        for index, segment in enumerate(closed):
+            resume = index == 0 and self.seq > 0
+            if not resume and segment.first != self.seq + 1:
+                raise LogReplaced(str(self.path), f"incomplete: the closed segments before {segment.name} "
+                                                  f"end at seq {self.seq}")
+            start = self.offset - len(self._tail) if resume else 0
+            if resume and segment.path.suffix != ".gz" and self._identity != (-1, -1):
+                st = os.stat(segment.path)
+                if (st.st_dev, st.st_ino) != self._identity:
+                    raise LogReplaced(str(self.path), f"moved or replaced (the closed segment {segment.name} "
+                                                      "is not the file read so far)")
+            lines = [line for _, line in lines_of(segment.path, start)]
+            if resume and self._tail:
+                data = b"".join(lines)
+                if not data.startswith(self._tail):
+                    raise LogReplaced(str(self.path), f"rewritten (the closed segment {segment.name})")
+                lines = data[len(self._tail):].splitlines(keepends=True)
+            if lines and _link(lines[0]) != self.last_hash:
+                raise LogReplaced(str(self.path), f"moved or replaced (the closed segment {segment.name} "
+                                                  "does not continue the chain from the records read so far)")
+            records += self._fold_lines([line.rstrip(b"\n") for line in lines])
+        if self.seq != live_first - 1 or self.last_hash != head.get("prev"):
+            raise LogReplaced(str(self.path), "moved or replaced (the closed segments do not end "
+                                              "where the live file begins)")
+        self.close()
+        st = os.stat(self.path)
+        self._identity = (st.st_dev, st.st_ino)
+        self.offset, self._tail, self.first_seq = 0, b"", live_first
+        return records
+
+    def adopt(self, fd: int, record: dict[str, Any], tail: bytes, size: int) -> None:
+        """Stand at the end of the live file a rotation just made (``fd``, holding only ``record``); closes ``fd``."""
+        st = os.fstat(fd)
+        os.close(fd)
+        self.close()
+        self._identity = (st.st_dev, st.st_ino)
+        self.offset, self._tail = size, tail
+        self.seq, self.last_hash, self.first_seq = record["seq"], record["hash"], record["seq"]
 
     def seal(self, bodies: list[dict[str, Any]], now: float) -> list[dict[str, Any]]:
         """Number and hash ``bodies`` after the last record; ``flush`` writes them.
@@ -251,6 +352,16 @@ class EventLog:
             pass
 
 
+class _Rotated(Exception):
+    """The file at the log's path is a rotation's new live file (internal to EventLog.read_new)."""
+
+
+def _link(line: bytes) -> object:
+    """The ``prev`` of a raw line (None if it is not a record)."""
+    record = _parse(line)
+    return None if record is None else record.get("prev")
+
+
 class Flush:
     """A batch of records written to the log, its fsync under way (see ``EventLog.start_flush``)."""
 
@@ -302,23 +413,6 @@ def _parse(line: bytes) -> dict[str, Any] | None:
     return record
 
 
-@dataclass(frozen=True, slots=True)
-class ChainBreak:
-    """The first place the chain of work does not verify."""
-
-    line: int
-    seq: int | None
-    problem: str
-
-
-def iter_records(path: Path) -> Iterator[tuple[int, bytes]]:
-    """(line number, raw line) for every complete line of the log."""
-    with open(path, "rb") as f:
-        for number, line in enumerate(f, 1):
-            if line.endswith(b"\n"):
-                yield number, line
-
-
 def grown_since(path: Path, offset: object, last_hash: object) -> int | None:
     """Bytes appended to the log since it ended at ``offset`` with the record ``last_hash``;
     None if that record is not there any more (the log was cut, edited or replaced).
@@ -353,33 +447,8 @@ def grown_since(path: Path, offset: object, last_hash: object) -> int | None:
 
 
 def verify(path: Path, anchor: tuple[int, str] | None = None) -> tuple[int, ChainBreak | None]:
-    """Check every record's hash and link; return (records checked, first break or None).
+    """Check every record of every segment (state/chain.py); return (records checked, first break or None)."""
+    from jobdeck.state.chain import verify_chain
 
-    ``anchor`` is a (seq, hash) recorded outside the log (board.json's position):
-    the log must still hold that record, which catches records cut off its end and
-    history rewritten with recomputed hashes up to there.
-    """
-    prev, expected_seq, count = GENESIS, 1, 0
-    if not path.exists():
-        return 0, None if anchor is None or anchor[0] == 0 else ChainBreak(
-            0, anchor[0], f"the log is gone, but board.json saw it reach seq {anchor[0]}")
-    for number, line in iter_records(path):
-        record = _parse(line)
-        if record is None:
-            return count, ChainBreak(number, None, "not a valid record (unparseable JSON)")
-        seq = record.get("seq")
-        if record.get("prev") != prev:
-            return count, ChainBreak(number, seq, "does not link to the record before it (a record was removed, inserted or edited)")
-        body = {k: v for k, v in record.items() if k != "hash"}
-        if record.get("hash") != record_hash(prev, body):
-            return count, ChainBreak(number, seq, "its content does not match its hash (the record was edited)")
-        if seq != expected_seq:
-            return count, ChainBreak(number, seq, f"sequence number {seq}, expected {expected_seq}")
-        if anchor is not None and seq == anchor[0] and record["hash"] != anchor[1]:
-            return count, ChainBreak(number, seq, "it is not the record board.json saw at this seq (history was rewritten)")
-        prev, expected_seq, count = record["hash"], expected_seq + 1, count + 1
-    if anchor is not None and count < anchor[0]:
-        return count, ChainBreak(count + 1, count + 1,
-                                 f"the log ends at seq {count}, but board.json saw it reach seq {anchor[0]} "
-                                 "(records were removed from its end)")
-    return count, None
+    report = verify_chain(path, anchor)
+    return report.records, report.broken

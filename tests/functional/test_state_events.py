@@ -130,7 +130,8 @@ def test_audit_verify_names_the_line_of_an_edited_record(deck: Deck) -> None:
 
     as_json = json.loads(run_cli("--deck", str(deck.root), "audit", "verify", "--json").stdout)
     assert as_json == {"records": 6, "ok": False, "head": None,
-                       "break": {"line": 7, "seq": 7, "problem": as_json["break"]["problem"]}}
+                       "segments": [{"file": "events.jsonl", "first": 1, "last": 6, "records": 6}],
+                       "break": {"file": "events.jsonl", "line": 7, "seq": 7, "problem": as_json["break"]["problem"]}}
 
 
 def test_audit_verify_names_the_line_where_a_record_was_removed(deck: Deck) -> None:

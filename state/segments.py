@@ -1,0 +1,284 @@
+"""Log segments: the chain of work rolled into closed files, and read or checked across them.
+
+The live log stays ``.jobdeck/events.jsonl``; closed segments live in
+``.jobdeck/log/events-<first seq>.jsonl`` (``.jsonl.gz`` once compressed). A
+rotation, under the deck lock, hard-links the live file to its segment name,
+then puts a new live file in its place (temp file, fsync, rename) whose first
+record, of type ``segment``, links to the closed segment's last hash and
+continues its seq. So the chain is one chain across files, and a reader still
+holding the old file can tell a rotation (the new file starts with a
+``segment`` record that continues where the closed files end) from a log that
+was moved or replaced behind jobdeck's back (LogReplaced).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, TYPE_CHECKING, Any
+
+from jobdeck.state.atomic import FILE_MODE
+from jobdeck.state.crashpoint import crash_point
+from jobdeck.state.errors import StateError
+
+if TYPE_CHECKING:
+    from jobdeck.state.events import EventLog
+
+SEGMENT_BYTES = 64 * 1024 * 1024
+"""Size past which the runner rotates the live log (override: $JOBDECK_LOG_SEGMENT, in bytes)."""
+SEGMENT_ENV = "JOBDECK_LOG_SEGMENT"
+SEGMENT_TYPE = "segment"
+"""The type of the first record of every live file after the first: where the previous segment ended."""
+_NAME = re.compile(r"events-(\d+)\.jsonl(\.gz)?")
+
+
+def segment_bytes() -> int:
+    """The rotation size: $JOBDECK_LOG_SEGMENT if it is a positive integer, else SEGMENT_BYTES."""
+    value = os.environ.get(SEGMENT_ENV, "")
+    return int(value) if value.isdigit() and int(value) > 0 else SEGMENT_BYTES
+
+
+def log_dir(events_path: Path) -> Path:
+    """Where the closed segments of the log at ``events_path`` live."""
+    return events_path.parent / "log"
+
+
+def segment_name(first: int) -> str:
+    return f"events-{first:012d}.jsonl"
+
+
+@dataclass(frozen=True, slots=True)
+class Segment:
+    """One file of the log: a closed segment or the live file."""
+
+    first: int
+    """Seq of its first record (1 for the log's first file)."""
+    path: Path
+    live: bool = False
+
+    @property
+    def name(self) -> str:
+        return self.path.name
+
+
+def open_segment(path: Path) -> IO[bytes]:
+    """A closed segment (or the live file) for reading, decompressed if it is a .gz."""
+    if path.suffix == ".gz":
+        import gzip  # only for compressed segments: the CLI's start stays lean
+
+        return gzip.open(path, "rb")
+    return open(path, "rb")
+
+
+def read_first(path: Path) -> dict[str, Any] | None:
+    """The first record of a file, or None (missing, empty or not a record)."""
+    try:
+        with open_segment(path) as f:
+            line = f.readline(1 << 20)
+    except (OSError, EOFError):
+        return None
+    if not line.endswith(b"\n"):
+        return None
+    try:
+        record = json.loads(line)
+    except ValueError:
+        return None
+    return record if isinstance(record, dict) else None
+
+
+def live_first(events_path: Path) -> int:
+    """Seq of the live file's first record: the segment record's, else 1 (the log's first file)."""
+    record = read_first(events_path)
+    if record is not None and record.get("type") == SEGMENT_TYPE and isinstance(record.get("seq"), int):
+        return record["seq"]
+    return 1
+
+
+def closed_segments(events_path: Path, before: int | None = None) -> list[Segment]:
+    """The closed segments, oldest first, that begin before the live file (or before seq ``before``).
+
+    A name at or after the live file's first seq is the live file itself, linked by a
+    rotation that was interrupted before the new live file took its place: not closed.
+    Where both a segment and its .gz exist (compression interrupted), the plain file is read.
+    """
+    limit = live_first(events_path) if before is None else before
+    found: dict[int, Path] = {}
+    try:
+        names = os.listdir(log_dir(events_path))
+    except FileNotFoundError:
+        return []
+    for name in names:
+        match = _NAME.fullmatch(name)
+        if match is None:
+            continue
+        first = int(match.group(1))
+        if first < limit and (first not in found or not match.group(2)):
+            found[first] = log_dir(events_path) / name
+    return [Segment(first, found[first]) for first in sorted(found)]
+
+
+def all_segments(events_path: Path) -> list[Segment]:
+    """Every file of the log in order: the closed segments, then the live file."""
+    first = live_first(events_path)
+    return [*closed_segments(events_path, first), Segment(first, events_path, live=True)]
+
+
+def segment_holding(events_path: Path, seq: int, before: int) -> Segment | None:
+    """The closed segment (beginning before seq ``before``) that holds seq ``seq``."""
+    holding = None
+    for segment in closed_segments(events_path, before):
+        if segment.first <= max(seq, 1):
+            holding = segment
+    return holding
+
+
+def lines_of(path: Path, offset: int = 0) -> Iterator[tuple[int, bytes]]:
+    """(line number, raw line) of every complete line of a segment, from byte ``offset``.
+
+    Line numbers count from the start of the file only when ``offset`` is 0.
+    """
+    with open_segment(path) as f:
+        if offset:
+            f.seek(offset)
+        for number, line in enumerate(f, 1):
+            if line.endswith(b"\n"):
+                yield number, line
+
+
+def position_holds(path: Path, offset: object, last_hash: object) -> bool:
+    """Whether the segment at ``path`` has the record ``last_hash`` ending at byte ``offset``."""
+    if not isinstance(offset, int) or not isinstance(last_hash, str) or offset <= 0:
+        return False
+    start = max(0, offset - 65536)
+    try:
+        with open_segment(path) as f:
+            f.seek(start)
+            tail = f.read(offset - start)
+    except (OSError, EOFError):
+        return False
+    if len(tail) != offset - start or not tail.endswith(b"\n"):
+        return False
+    try:
+        record = json.loads(tail[tail.rfind(b"\n", 0, len(tail) - 1) + 1:])
+    except ValueError:
+        return False
+    return isinstance(record, dict) and record.get("hash") == last_hash
+
+
+# -- rotation ------------------------------------------------------------------------
+
+
+@dataclass
+class Rotation:
+    """What a rotation or compaction did."""
+
+    closed: str | None = None
+    """The file name the live segment was closed under (None: nothing to rotate)."""
+    first: int | None = None
+    """Seq of the new live file's first record (its segment record)."""
+    compressed: list[str] = field(default_factory=list)
+    """Closed segments compressed to .gz."""
+
+
+def rotate(log: EventLog, now: float | None = None) -> Rotation:
+    """Close the live file as a segment and start a new one (caller holds the deck lock, log caught up).
+
+    Every step leaves a log that reads the same: the hard link adds a name to the
+    live file; the new live file appears only by rename, complete and fsynced,
+    with a first record that links to the closed file's last hash. A crash before
+    the rename leaves the link, which later rotations and readers recognise as the
+    live file itself.
+    """
+    from jobdeck.state.events import GENESIS, TAIL, encode, record_hash
+
+    if log.pending:
+        raise StateError("cannot rotate the log with records sealed but not written")
+    path = log.path
+    if not log.seq or (log.first_seq > 1 and log.seq <= log.first_seq):
+        return Rotation()  # the live file holds no record, or only its segment record
+    first = log.first_seq
+    live = log._open()  # checks it is still the file read so far
+    st = os.fstat(live)
+    if st.st_size != log.offset:  # a torn record left by a crashed writer: not part of the closed file
+        if st.st_size < log.offset:
+            from jobdeck.state.errors import LogReplaced
+
+            raise LogReplaced(str(path), "truncated")
+        os.ftruncate(live, log.offset)
+    os.fsync(live)
+    directory = log_dir(path)
+    directory.mkdir(mode=0o700, exist_ok=True)
+    closed = directory / segment_name(first)
+    try:
+        os.link(path, closed)
+    except FileExistsError:  # an interrupted rotation of this same file linked it already
+        if not os.path.samefile(path, closed):
+            raise StateError(f"{closed} exists and is not the live log {path}",
+                             hint="a closed segment was restored by hand? move it aside and rotate again") from None
+    _fsync_dir(directory)
+    crash_point("rotate.after_link")
+    ts = round(time.time() if now is None else now, 6)
+    body = {"seq": log.seq + 1, "ts": ts, "type": SEGMENT_TYPE,
+            "closed": {"file": closed.name, "first": first, "last": log.seq, "bytes": log.offset},
+            "prev": log.last_hash or GENESIS}
+    record = {**body, "hash": record_hash(body["prev"], body)}
+    line = encode(record)
+    temp = path.with_name(path.name + ".next")
+    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, FILE_MODE)
+    try:
+        os.write(fd, line)
+        os.fsync(fd)
+        crash_point("rotate.before_rename")
+        os.replace(temp, path)
+    except BaseException:
+        os.close(fd)
+        raise
+    crash_point("rotate.after_rename")
+    _fsync_dir(path.parent)
+    log.adopt(fd, record, line[-TAIL:], len(line))
+    return Rotation(closed=closed.name, first=record["seq"])
+
+
+def compress(events_path: Path) -> list[str]:
+    """Gzip every closed segment not yet compressed (caller holds the deck lock); return their names.
+
+    The .gz is written beside, fsynced and renamed into place before the plain file
+    is removed, so a segment is always whole under one of its two names.
+    """
+    import gzip
+
+    done = []
+    for segment in closed_segments(events_path):
+        if segment.path.suffix == ".gz":
+            continue
+        target = segment.path.with_name(segment.path.name + ".gz")
+        if not target.exists():
+            temp = segment.path.with_name(segment.path.name + ".gz.tmp")
+            with open(segment.path, "rb") as source, open(temp, "wb") as raw:
+                with gzip.GzipFile(fileobj=raw, mode="wb", mtime=0) as packed:
+                    while chunk := source.read(1 << 20):
+                        packed.write(chunk)
+                raw.flush()
+                os.fsync(raw.fileno())
+            os.chmod(temp, FILE_MODE)
+            crash_point("compress.before_rename")
+            os.replace(temp, target)
+            _fsync_dir(target.parent)
+        crash_point("compress.before_unlink")
+        segment.path.unlink()
+        _fsync_dir(target.parent)
+        done.append(target.name)
+    return done
+
+
+def _fsync_dir(directory: Path) -> None:
+    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

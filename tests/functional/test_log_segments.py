@@ -1,0 +1,245 @@
+"""Log segments: rotation through jobdeck keeps one chain, readers follow it, audit checks every segment."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from jobdeck.state.board import Store, read_snapshot
+from jobdeck.state.deck import Deck
+from jobdeck.state.errors import LogReplaced
+from jobdeck.state.events import EventLog
+from tests.functional.runner_kit import board, env_for, jobdeck, make_deck
+from tests.torture.kit import drain, ledger_jobs, starts
+
+
+def _notes(deck: Deck, count: int, tag: str) -> None:
+    with Store(deck) as store:
+        for n in range(count):
+            store.commit([{"type": "note", "text": f"{tag}-{n:03d}"}])
+
+
+def _all_records(deck: Path) -> list[dict]:
+    """Every record of every segment, read by a fresh reader as `jobdeck events` does."""
+    return EventLog(Deck(deck).events_path).read_new()
+
+
+def _closed(deck: Path) -> list[str]:
+    directory = deck / ".jobdeck" / "log"
+    return sorted(os.listdir(directory)) if directory.exists() else []
+
+
+def test_rotation_keeps_one_chain_that_old_and_new_readers_read_whole(deck: Deck) -> None:
+    """Rotate and compact from the CLI between writes: a reader that held the old file, a fresh reader,
+    `jobdeck events` and a Store resuming from a board.json taken before the rotations all see seq 1..N."""
+    _notes(deck, 5, "a")
+    holder = EventLog(deck.events_path)
+    assert [r["seq"] for r in holder.read_new()] == [1, 2, 3, 4, 5]
+    with Store(deck) as store:
+        store.refresh()
+        store.write_snapshot()  # at seq 5, in the first file
+    assert jobdeck(deck.root, "log", "rotate", check=True).stdout.startswith("closed ")
+    _notes(deck, 3, "b")
+    compacted = json.loads(jobdeck(deck.root, "log", "compact", "--json", check=True).stdout)
+    _notes(deck, 2, "c")
+    assert compacted["closed"] == "events-000000000006.jsonl" and compacted["live_first"] == 10
+    assert _closed(deck.root) == ["events-000000000001.jsonl.gz", "events-000000000006.jsonl.gz"]
+
+    assert [r["seq"] for r in holder.read_new()] == list(range(6, 13))
+    records = _all_records(deck.root)
+    assert [r["seq"] for r in records] == list(range(1, 13))
+    assert [r["type"] for r in records if r["type"] == "segment"] == ["segment", "segment"]
+    assert records[5]["prev"] == records[4]["hash"] and records[9]["prev"] == records[8]["hash"]
+    shown = jobdeck(deck.root, "events", "--json", check=True).stdout.splitlines()
+    assert [json.loads(line)["seq"] for line in shown] == list(range(1, 13))
+
+    audit = jobdeck(deck.root, "audit", "verify", "--json", check=True)
+    report = json.loads(audit.stdout)
+    assert report["ok"] and report["records"] == 12 and report["head"]["seq"] == 12
+    assert [(s["file"], s["first"], s["last"]) for s in report["segments"]] == [
+        ("events-000000000001.jsonl.gz", 1, 5), ("events-000000000006.jsonl.gz", 6, 9), ("events.jsonl", 10, 12)]
+
+
+def test_a_board_json_from_before_a_rotation_still_resumes(deck: Deck) -> None:
+    _notes(deck, 4, "a")
+    with Store(deck) as store:
+        store.refresh()
+        store.write_snapshot()
+        before = read_snapshot(deck)
+        store.rotate(compress_closed=True)
+        store.commit([{"type": "note", "text": "after"}])
+    deck.board_path.write_text(json.dumps(before))
+    with Store(deck) as store:
+        assert (store.log.seq, store.log.first_seq) == (4, 1)  # resumed inside the closed, compressed segment
+        assert [r["seq"] for r in store.refresh()] == [5, 6]
+        assert store.chain_warning is None and store.log.first_seq == 5
+        store.commit([{"type": "note", "text": "again"}])
+    assert [r["seq"] for r in _all_records(deck.root)] == list(range(1, 8))
+
+
+def test_an_edited_record_in_a_closed_segment_is_named_by_segment_line_and_seq(deck: Deck) -> None:
+    _notes(deck, 6, "a")
+    jobdeck(deck.root, "log", "rotate", check=True)
+    _notes(deck, 6, "b")
+    jobdeck(deck.root, "log", "rotate", check=True)
+    _notes(deck, 2, "c")
+    first = deck.state_dir / "log" / "events-000000000001.jsonl"
+    data = first.read_bytes()
+    first.write_bytes(data.replace(b"a-003", b"a-666"))
+
+    done = jobdeck(deck.root, "audit", "verify")
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert "BROKEN at line 4 (seq 4) of events-000000000001.jsonl" in done.stderr
+    assert "the record was edited" in done.stderr
+    later = jobdeck(deck.root, "audit", "verify", "--from", "10")
+    assert later.returncode == 0, later.stderr
+    assert "events-000000000007.jsonl (seq 7-13), events.jsonl (seq 14-16)" in later.stdout
+    assert jobdeck(deck.root, "audit", "verify", "--segment", "1").returncode == 1
+    assert jobdeck(deck.root, "audit", "verify", "--segment", "7").returncode == 0
+
+    first.write_bytes(data)
+    assert jobdeck(deck.root, "audit", "verify").returncode == 0
+    first.unlink()  # a closed segment lost: the next one no longer links to anything before it
+    gone = jobdeck(deck.root, "audit", "verify", "--json")
+    broken = json.loads(gone.stdout)["break"]
+    assert gone.returncode == 1 and (broken["file"], broken["line"], broken["seq"]) == ("events-000000000007.jsonl", 1, 7)
+    assert "a segment is missing" in broken["problem"]
+
+
+def test_a_replaced_log_that_is_no_rotation_still_raises(deck: Deck) -> None:
+    """After a rotation the live file begins with a segment record; a copy put in its place is still refused."""
+    _notes(deck, 3, "a")
+    jobdeck(deck.root, "log", "rotate", check=True)
+    _notes(deck, 2, "b")
+    with Store(deck) as store:
+        store.refresh()
+        copy = deck.events_path.with_name("copy")
+        shutil.copy(deck.events_path, copy)
+        os.replace(copy, deck.events_path)  # same bytes, another file: not jobdeck's rotation
+        with pytest.raises(LogReplaced):
+            store.refresh()
+        with pytest.raises(LogReplaced):
+            store.commit([{"type": "note", "text": "lost?"}])
+
+
+def _nothing_ran_twice(deck: Path, ledger: Path, ids: list[str]) -> None:
+    """Every job ended done after one start, or in review as interrupted (its runner was killed) after at most one."""
+    drain(deck, ids)
+    states = board(deck)
+    for job in ids:
+        st = states[job]
+        if st.status.value == "done":
+            assert starts(ledger, job) == ["1"], (job, starts(ledger, job))
+        else:
+            assert (st.status.value, st.reason) == ("review", "interrupted") and len(starts(ledger, job)) <= 1, job
+    assert not (ledger / "doubles").exists()
+    claims = [r["job"] for r in _all_records(deck) if r["type"] == "claimed"]
+    assert len(claims) == len(set(claims)), claims
+
+
+def test_a_runner_rotates_by_itself_while_log_compact_runs_from_another_process(tmp_path: Path) -> None:
+    ledger = tmp_path / "ledger"
+    ledger.mkdir()
+    spec = ledger_jobs(ledger, 40)
+    ids = [job["id"] for job in spec]
+    deck = make_deck(tmp_path, spec, limits={"parallel": 4})
+    env = env_for(deck, JOBDECK_LOG_SEGMENT="6000")
+    out = tmp_path / "runner.jsonl"
+    with open(out, "w") as sink:
+        runner = subprocess.Popen([sys.executable, "-m", "jobdeck", "run", "--json"], cwd=deck, env=env,
+                                  stdout=sink, stderr=subprocess.PIPE, text=True)
+    try:
+        compactions = 0
+        while not all(st.status.value == "done" for st in board(deck).values()) or len(board(deck)) < len(ids):
+            assert runner.poll() is None, runner.communicate()[1]
+            jobdeck(deck, "log", "compact", check=True)
+            compactions += 1
+        rotated = [r for r in map(json.loads, out.read_text().splitlines()) if r.get("type") == "log_rotated"]
+        assert rotated, "the runner never rotated by itself"
+        assert not [r for r in map(json.loads, out.read_text().splitlines()) if r.get("type") == "log_replaced"]
+    finally:
+        runner.send_signal(signal.SIGTERM)
+        runner.communicate(timeout=60)
+    assert runner.returncode == 0
+    assert compactions >= 1 and len(_closed(deck)) >= 3
+    assert all(starts(ledger, j) == ["1"] for j in ids), {j: starts(ledger, j) for j in ids}
+    assert not (ledger / "doubles").exists()
+    claims = [r["job"] for r in _all_records(deck) if r["type"] == "claimed"]
+    assert sorted(claims) == ids
+    assert jobdeck(deck, "audit", "verify").returncode == 0
+
+
+ROTATION_POINTS = ["rotate.after_link", "rotate.before_rename", "rotate.after_rename",
+                   "compress.before_rename", "compress.before_unlink"]
+
+
+@pytest.mark.parametrize("point", ROTATION_POINTS)
+def test_kill_9_inside_a_compaction_loses_nothing(tmp_path: Path, point: str) -> None:
+    ledger = tmp_path / "ledger"
+    ledger.mkdir()
+    spec = ledger_jobs(ledger, 6)
+    ids = [job["id"] for job in spec]
+    deck = make_deck(tmp_path, spec)
+    half = {"JOBDECK_LOG_SEGMENT": "100000000"}
+    jobdeck(deck, "log", "rotate", check=True)  # nothing to rotate yet: a no-op
+    runner = subprocess.run([sys.executable, "-m", "jobdeck", "run", "--job", ids[0]], cwd=deck,
+                            env=env_for(deck, **half), capture_output=True, text=True, timeout=120)
+    assert runner.returncode == 0, runner.stderr
+    if point.startswith("compress"):
+        jobdeck(deck, "log", "rotate", check=True)  # a closed segment to compress
+        jobdeck(deck, "run", "--job", ids[1], check=True)
+    crashed = jobdeck(deck, "log", "compact", env=env_for(deck, JOBDECK_CRASH_AT=point))
+    assert crashed.returncode == -signal.SIGKILL, (crashed.returncode, crashed.stderr)
+    assert jobdeck(deck, "audit", "verify").returncode == 0
+    jobdeck(deck, "run", "--once", env=env_for(deck, JOBDECK_LOG_SEGMENT="2000"))
+    jobdeck(deck, "log", "compact", check=True)
+    _nothing_ran_twice(deck, ledger, ids)
+    assert all(st.status.value == "done" for st in board(deck).values())
+    audit = json.loads(jobdeck(deck, "audit", "verify", "--json").stdout)
+    assert audit["ok"], audit
+    assert all(name.endswith(".jsonl.gz") for name in _closed(deck)), _closed(deck)
+
+
+@pytest.mark.parametrize("point", ["rotate.after_link:1", "rotate.before_rename:1", "rotate.after_rename:1"])
+def test_kill_9_of_a_runner_inside_its_own_rotation_loses_nothing(tmp_path: Path, point: str) -> None:
+    ledger = tmp_path / "ledger"
+    ledger.mkdir()
+    spec = ledger_jobs(ledger, 12)
+    ids = [job["id"] for job in spec]
+    deck = make_deck(tmp_path, spec, limits={"parallel": 3})
+    small = {"JOBDECK_LOG_SEGMENT": "3000"}
+    crashed = subprocess.run([sys.executable, "-m", "jobdeck", "run", "--quiet"], cwd=deck,
+                             env=env_for(deck, JOBDECK_CRASH_AT=point, **small), capture_output=True, text=True,
+                             timeout=120)
+    assert crashed.returncode == -signal.SIGKILL, (crashed.returncode, crashed.stderr)
+    assert jobdeck(deck, "audit", "verify").returncode == 0
+    jobdeck(deck, "run", "--once", env=env_for(deck, **small))
+    _nothing_ran_twice(deck, ledger, ids)
+    assert _closed(deck), "the restarted runner did not rotate"
+    assert jobdeck(deck, "audit", "verify").returncode == 0
+
+
+def test_the_cockpit_shows_a_jobs_whole_chain_across_segments(deck: Deck) -> None:
+    """A model opened before two rotations still lists every record of a job, once each, oldest first."""
+    import time
+
+    from jobdeck.cockpit.model import DeckModel
+
+    with Store(deck) as store:
+        store.commit([{"type": "triggered", "job": "a"}])
+    model = DeckModel(deck, time.time)
+    jobdeck(deck.root, "log", "rotate", check=True)
+    with Store(deck) as store:
+        store.commit([{"type": "paused", "job": "a", "by": "me", "via": "cli"}])
+    jobdeck(deck.root, "log", "compact", check=True)
+    model.refresh()
+    chain = model.chain("a")
+    assert [r["type"] for r in chain] == ["triggered", "paused"]
+    assert [r["seq"] for r in chain] == [1, 3]
