@@ -60,10 +60,17 @@ def light_spec(deck: Deck) -> LightSpec | None:
 
 def mark_valid(deck: Deck, digest: str) -> None:
     """Record that the loader accepted the jobs.json with ``digest`` (a cache: a failed write is fine)."""
+    marker = _marker(digest)
+    path = deck.state_dir / VALID_NAME
+    try:
+        if path.read_text() == marker:
+            return  # already marked: a command that changes nothing writes nothing
+    except OSError:
+        pass
     if not deck.state_dir.is_dir():
         return
     try:
-        write_atomic(deck.state_dir / VALID_NAME, _marker(digest).encode(), durable=False)
+        write_atomic(path, marker.encode(), durable=False)
     except OSError:
         pass
 

@@ -56,7 +56,9 @@ def test_dead_writers_temp_files_are_removed_live_ones_kept(tmp_path: Path) -> N
     spec_before = (deck / "jobs.json").read_bytes()
     killed = []
 
-    # 1. A runner killed between writing its heartbeat's temp file and the rename.
+    # 1. A runner killed between writing its heartbeat's temp file and the rename (jobs.json is
+    #    already marked valid, so the heartbeat is the runner's first atomic write).
+    assert jobdeck(deck, "ls").returncode == 0
     runner = start_runner(deck, "--quiet", env=env_for(deck, JOBDECK_CRASH_AT="atomic.after_write"))
     runner.wait(60)
     assert runner.returncode == -signal.SIGKILL, runner.stderr.read() if runner.stderr else ""
