@@ -17,10 +17,13 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from jobdeck.agents.output_sink import OutputSink
 from jobdeck.state.redact import Redactor
+
+if TYPE_CHECKING:
+    from jobdeck.agents.boundary import Boundary
 
 
 class Failure(StrEnum):
@@ -94,6 +97,10 @@ class AttemptContext:
     state_dir: Path | None = None
     """The deck's ``.jobdeck`` directory. When set, LLM model cooldowns are shared
     with other runner processes through ``cooldowns.json`` in it."""
+    boundary: Boundary | None = None
+    """What holds every process the attempt starts (``agents/boundary.py``); None: the
+    child's process group only. ``run_process`` puts its child inside: agents start
+    processes through it."""
 
 
 class Agent(ABC):

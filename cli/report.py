@@ -64,7 +64,10 @@ class Reporter:
         kind = record.get("type")
         job = record.get("job", "")
         if kind == "runner_started":
-            return f"runner {record['runner']} started (parallel {record['parallel']})", None
+            boundary = record.get("boundary")
+            why = record.get("boundary_why")
+            return (f"runner {record['runner']} started (parallel {record['parallel']}"
+                    + (f", boundary {boundary}" if boundary else "") + (f": {why}" if why else "") + ")"), None
         if kind == "spec_error":
             return f"jobs.json is invalid, keeping the {record['keeping']}: {record['message']}", "red"
         if kind == "refused":

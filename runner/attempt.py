@@ -6,6 +6,9 @@ attempt without a held lease unless its runner really died. The lease is a
 flock on the attempt's ``stderr.log``, which therefore always exists; its
 descriptor is inherited by the child (``pass_fds``): an orphaned child keeps
 the lease after its runner is killed, and no one re-runs the attempt meanwhile.
+Whatever the child starts inherits the descriptor too; none of it outlives the
+attempt holding it: the attempt's boundary (``agents/boundary.py``) is stopped
+before its lease is released.
 """
 
 from __future__ import annotations
@@ -14,11 +17,15 @@ import fcntl
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from jobdeck.state.atomic import FILE_MODE, make_private_dir
 from jobdeck.state.attempts import LEASE, LEGACY_LEASE, OUTPUT
 from jobdeck.state.deck import Deck
 from jobdeck.state.errors import JobdeckError
+
+if TYPE_CHECKING:
+    from jobdeck.agents.boundary import Boundary
 
 
 
@@ -36,6 +43,8 @@ class Claimed:
     started: float
     output_fd: int = -1
     """The attempt's output file, created with the lease; the attempt's OutputSink takes it over."""
+    boundary: Boundary | None = None
+    """What will hold the attempt's processes (made when the attempt starts)."""
 
     def take_output(self) -> int:
         fd, self.output_fd = self.output_fd, -1

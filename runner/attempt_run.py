@@ -44,8 +44,14 @@ async def run_attempt(deck: Deck, spec: Any, job: Any, claimed: Claimed, board: 
         try:
             outcome = await agent.run(ctx)
         finally:
-            ctx.output.close()
-            output_bytes, pid = ctx.output.bytes_written, ctx.pid
+            try:
+                if claimed.boundary is not None:  # nothing the attempt started outlives it
+                    await asyncio.shield(claimed.boundary.stop(ctx.grace))
+            finally:
+                if claimed.boundary is not None:
+                    claimed.boundary.close()
+                ctx.output.close()
+                output_bytes, pid = ctx.output.bytes_written, ctx.pid
         reasons: list[str] = []
         if outcome.ok and (job.validate_ is not None or job.output == "json"):
             from jobdeck.agents.validation import check_output

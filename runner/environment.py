@@ -75,6 +75,8 @@ def build_context(deck: Deck, spec: Any, job: Any, agent_spec: Any, claimed: Cla
         "JOBDECK_OUTPUT": str(output.path),
         "JOBDECK_WORKSPACE": str(workspace_dir),
     })
+    if claimed.boundary is not None:
+        env.update(claimed.boundary.env)
     if previous is not None:
         env["JOBDECK_PREVIOUS_OUTPUT"] = str(previous)
     if "input" in inputs:
@@ -90,4 +92,5 @@ def build_context(deck: Deck, spec: Any, job: Any, agent_spec: Any, claimed: Cla
         idle_timeout=job.timeout.idle, hard_timeout=job.timeout.hard, grace=job.timeout.grace,
         pass_fds=(claimed.lease_fd,), redactor=redactor, emit=emit,
         state_dir=deck.state_dir,  # model cooldowns are shared with every runner on the deck
+        boundary=claimed.boundary,
     )

@@ -19,6 +19,7 @@ import traceback
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from jobdeck.agents.containment import Containment
 from jobdeck.runner import cron
 from jobdeck.runner.attempt import Claimed, open_attempt
 from jobdeck.runner.attempt_events import interrupted_event, not_started_event, write_result
@@ -90,6 +91,7 @@ class Runner:
         self._inbox_due = True
         self._watcher: DeckWatcher | None = None
         self._poll = False  # the watcher failed: look for changes on a timer instead
+        self.containment: Containment | None = None
 
     # -- set-up and tear-down ---------------------------------------------------------
 
@@ -105,13 +107,20 @@ class Runner:
         self.running_ids = {job for job, st in self.store.board.jobs.items() if st.status == Status.RUNNING}
         self._apply_spec()
         self.heartbeat = HeartbeatWriter(self.deck.runners_dir, self.runner_id, self.capacity.parallel)
-        self.report({"type": "runner_started", "runner": self.runner_id, "parallel": self.capacity.parallel})
+        self.containment = Containment.detect(self.environ.get("JOBDECK_BOUNDARY", "auto"))
+        started = {"type": "runner_started", "runner": self.runner_id, "parallel": self.capacity.parallel,
+                   "boundary": self.containment.kind}
+        if self.containment.why:
+            started["boundary_why"] = self.containment.why
+        self.report(started)
 
     def close(self) -> None:
         if self._watcher is not None:
             self._watcher.stop()
         if self.heartbeat is not None:
             self.heartbeat.stop()
+        if self.containment is not None:
+            self.containment.close()
         if self.store is not None:
             write_quietly(self.store.write_snapshot)  # only a cache: rebuilt from the log
             self.store.close()
@@ -419,6 +428,8 @@ class Runner:
             self.finished.append((claimed, event))
             self.wake.set()
             return
+        if self.containment is not None:
+            claimed.boundary = self.containment.open(claimed.directory, claimed.lease_fd)
         try:
             event = await run_attempt(self.deck, self.spec, job, claimed, self.store.board,  # type: ignore[union-attr]
                                       self.redactor, emit, self.environ, self.clock)
@@ -441,6 +452,9 @@ class Runner:
             event = {"type": EventType.FAILED, "job": job.id, "token": claimed.token, "reason": "runner_error",
                      "message": self.redactor.text(f"{type(exc).__name__}: {exc}")}
             write_quietly(lambda: write_result(claimed, event, 0, self.clock()))
+        finally:
+            if claimed.boundary is not None:
+                claimed.boundary.close()  # stopped by run_attempt, unless it never got to start anything
         self.finished.append((claimed, event))
         self.wake.set()
 
