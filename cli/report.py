@@ -68,6 +68,9 @@ class Reporter:
             why = record.get("boundary_why")
             return (f"runner {record['runner']} started (parallel {record['parallel']}"
                     + (f", boundary {boundary}" if boundary else "") + (f": {why}" if why else "") + ")"), None
+        if kind == "leftovers":
+            return (f"{job}: its runner and program are gone; stopping {record.get('processes')} "
+                    f"process(es) it left before resolving it"), "dim"
         if kind == "spec_error":
             return f"jobs.json is invalid, keeping the {record['keeping']}: {record['message']}", "red"
         if kind == "refused":

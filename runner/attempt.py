@@ -8,7 +8,8 @@ descriptor is inherited by the child (``pass_fds``): an orphaned child keeps
 the lease after its runner is killed, and no one re-runs the attempt meanwhile.
 Whatever the child starts inherits the descriptor too; none of it outlives the
 attempt holding it: the attempt's boundary (``agents/boundary.py``) is stopped
-before its lease is released.
+before its lease is released, and after a runner crash recovery stops what is
+left once the leader has exited (``runner/recovery.py``).
 """
 
 from __future__ import annotations

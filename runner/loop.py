@@ -17,8 +17,10 @@ import socket
 import time
 import traceback
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Any
 
+from jobdeck.agents.boundary import Boundary
 from jobdeck.agents.containment import Containment
 from jobdeck.runner import cron
 from jobdeck.runner.attempt import Claimed, open_attempt
@@ -28,7 +30,7 @@ from jobdeck.runner.capacity import Capacity
 from jobdeck.runner.firing import inbox_events, schedule_events, trigger_pending
 from jobdeck.runner.heartbeat import HeartbeatWriter
 from jobdeck.runner.inbox import InboxScanner
-from jobdeck.runner.recovery import orphaned_events
+from jobdeck.runner.recovery import abandoned_boundaries, orphaned_events
 from jobdeck.runner.selection import ReadyIndex
 from jobdeck.runner.watcher import DeckWatcher
 from jobdeck.runner.write_pause import WritePause, write_quietly
@@ -92,6 +94,7 @@ class Runner:
         self._watcher: DeckWatcher | None = None
         self._poll = False  # the watcher failed: look for changes on a timer instead
         self.containment: Containment | None = None
+        self._abandoned: dict[Path, asyncio.Task[None]] = {}  # dead runners' attempts whose leftovers are being stopped
 
     # -- set-up and tear-down ---------------------------------------------------------
 
@@ -260,13 +263,35 @@ class Runner:
         if not foreign or now < self._next_orphan_check:
             return
         self._next_orphan_check = now + ORPHAN_CHECK
+        self._stop_abandoned(foreign)
 
         def decide(board: Board) -> list[dict[str, Any]]:
             ids = {j for j, st in board.jobs.items() if st.status == Status.RUNNING}
-            return orphaned_events(self.deck, self.spec, board, ids, set(self.claims), now)
+            return orphaned_events(self.deck, self.spec, board, ids, set(self.claims), now, busy=set(self._abandoned))
 
         records, _ = self.store.transact(decide, now=now, strict=False)  # type: ignore[union-attr]
         self._absorb(records)
+
+    def _stop_abandoned(self, foreign: set[str]) -> None:
+        """Stop what dead runners' attempts left behind once their leaders are gone (then recovery resolves them)."""
+        for found in abandoned_boundaries(self.deck, self.store.board, foreign):  # type: ignore[union-attr]
+            if found.directory in self._abandoned:
+                continue
+            job = self.spec.job(found.job_id) if self.spec is not None else None
+            grace = job.timeout.grace if job is not None else self.grace
+            self.report({"type": "leftovers", "job": found.job_id, "attempt_dir": str(found.directory),
+                         "processes": found.processes})
+            self._abandoned[found.directory] = asyncio.get_running_loop().create_task(
+                self._empty_abandoned(found.directory, found.boundary, grace))
+
+    async def _empty_abandoned(self, directory: Path, boundary: Boundary, grace: float) -> None:
+        try:
+            await boundary.stop(grace)
+        finally:
+            boundary.close()
+            self._abandoned.pop(directory, None)
+            self._next_orphan_check = 0.0  # resolve the attempt at the next turn
+            self.wake.set()
 
     async def _settle(self, now: float) -> None:
         """Record ended attempts and claim new ones: one lock hold, one fsync."""
@@ -593,6 +618,8 @@ class Runner:
                 task.cancel()
             if pending:
                 await asyncio.wait(pending)
+        if self._abandoned:  # leftovers of dead runners' attempts: SIGKILLed at the latest after their grace
+            await asyncio.wait(list(self._abandoned.values()))
         if self.store is not None:
             await self._settle(self.clock())
         self.close()

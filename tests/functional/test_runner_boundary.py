@@ -1,4 +1,4 @@
-"""Detached descendants (setsid daemons) end with their attempt.
+"""Detached descendants (setsid daemons) end with their attempt, with or without a runner crash.
 
 Each test runs with both boundaries: a cgroup per attempt (where this user may
 make cgroups) and the subreaper fallback (``JOBDECK_BOUNDARY=subreaper``).
@@ -96,3 +96,40 @@ def test_a_setsid_daemon_ends_with_its_attempt(tmp_path: Path, boundary: str, re
     assert started["type"] == "runner_started" and started["boundary"] == boundary
     for job in pids:  # nothing reached the output after the outcome: the daemons are dead, checked above
         assert "late" not in output_of(deck, job)
+
+
+def test_a_runner_killed_while_a_daemon_lives_is_recovered_without_waiting_for_it(
+        tmp_path: Path, boundary: str) -> None:  # noqa: F811
+    gate, leader_pid, daemon_pid = tmp_path / "gate", tmp_path / "leader.pid", tmp_path / "daemon.pid"
+    script = (f"if [ \"$JOBDECK_ATTEMPT\" = 1 ]; then {_daemon(daemon_pid, 60)}; echo $$ > {leader_pid}; "
+              f"while [ ! -e {gate} ]; do sleep 0.05; done; fi; echo finished")
+    deck = make_deck(tmp_path, [{"id": "slow", "idempotent": True, "retry": {"max_attempts": 2},
+                                 "timeout": {"grace": 1}, "command": ["sh", "-c", script]}])
+    runner_env = env_for(deck, JOBDECK_BOUNDARY=boundary)
+    first = start_runner(deck, env=runner_env)
+    second: subprocess.Popen[str] | None = None
+    try:
+        wait_for(lambda: leader_pid.exists() and leader_pid.read_text().strip(), what="the job to start")
+        first.kill()  # kill -9: the leader and the daemon are orphaned, both hold the lease
+        first.wait()
+        second = start_runner(deck, env=runner_env)
+        runners = deck / ".jobdeck" / "runners"
+        wait_for(lambda: len(list(runners.glob("*.json"))) == 2, what="the second runner's first turn")
+        # the leader still runs: the attempt stays leased and nothing of it is stopped
+        assert board(deck)["slow"].status.value == "running"
+        assert not _dead(int(leader_pid.read_text())) and not _dead(int(daemon_pid.read_text()))
+        gate.touch()  # the leader exits; only the daemon holds the lease now
+        wait_for(lambda: board(deck)["slow"].attempts[0].outcome is not None, timeout=20,
+                 what="the attempt resolved (the daemon would hold it for 60 s)")
+        assert board(deck)["slow"].attempts[0].outcome == "interrupted"
+        assert _dead(int(daemon_pid.read_text()))
+        assert "late" not in output_of(deck, "slow")
+        wait_for(lambda: board(deck)["slow"].status.value == "done", what="the retry")
+        assert output_of(deck, "slow", attempt=2) == "finished\n"
+    finally:
+        for proc in (first, second):
+            if proc is not None and proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+                proc.wait(30)
+        gate.touch()
+        _reap_leftover(daemon_pid)
