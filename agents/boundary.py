@@ -60,6 +60,8 @@ class Boundary(ABC):
         self.lease_fd = lease_fd
         self.runner = runner
         self.leader: Proc | None = None
+        self.denied: set[tuple[int, int]] = set()
+        """Members this process may not signal (another user's): not waited for."""
 
     @property
     def env(self) -> dict[str, str]:
@@ -98,7 +100,13 @@ class Boundary(ABC):
 
     def _signal(self, members: list[Proc], sig: int) -> None:
         for proc in members:
-            proctree.send(proc, sig)
+            try:
+                proctree.send(proc, sig)
+            except PermissionError:
+                self.denied.add((proc.pid, proc.start))
+
+    def _reachable(self) -> list[Proc]:
+        return [proc for proc in self.members() if (proc.pid, proc.start) not in self.denied]
 
     def _kill(self, members: list[Proc]) -> None:
         # Stopped first, all of them: signalled one by one, a process could otherwise see
@@ -107,8 +115,11 @@ class Boundary(ABC):
         self._signal(members, signal.SIGKILL)
 
     async def stop(self, grace: float) -> None:
-        """SIGTERM everything inside, SIGKILL what is left after ``grace`` seconds; return once nothing is."""
-        members = self.members()
+        """SIGTERM everything inside, SIGKILL what is left after ``grace`` seconds; return once nothing is.
+
+        A member this process may not signal (a setuid program's) is left alone.
+        """
+        members = self._reachable()
         if not members:
             return
         self._signal(members, signal.SIGTERM)
@@ -118,7 +129,7 @@ class Boundary(ABC):
         while members and time.monotonic() < deadline:
             await asyncio.sleep(min(pause, max(0.0, deadline - time.monotonic())))
             pause = min(pause * 2, self.poll)
-            members = self.members()
+            members = self._reachable()
             new = [proc for proc in members if (proc.pid, proc.start) not in told]
             if new:  # forked before its parent got the signal: it gets its own
                 self._signal(new, signal.SIGTERM)
@@ -129,7 +140,7 @@ class Boundary(ABC):
             self._kill(members)  # again each round: a process may have forked before its SIGKILL landed
             await asyncio.sleep(pause)
             pause = min(pause * 2, self.poll)
-            members = self.members()
+            members = self._reachable()
 
     def close(self) -> None:
         """Let go of what the boundary holds (its cgroup). Call after ``stop``."""

@@ -149,10 +149,11 @@ def holds_any(pid: int, files: set[tuple[int, int]]) -> bool:
 
 
 def send(proc: Proc, sig: int) -> bool:
-    """Signal ``proc`` if it is still that process; whether the signal was sent.
+    """Signal ``proc`` if it is still that process; False if it is gone.
 
     Through a pidfd where there is one, so a pid that was reused after the
-    check is never signalled.
+    check is never signalled. Raises PermissionError for a process this one may
+    not signal (another user's, e.g. a setuid program).
     """
     try:
         pidfd = os.pidfd_open(proc.pid)
@@ -163,14 +164,14 @@ def send(proc: Proc, sig: int) -> bool:
             return False
         try:
             os.kill(proc.pid, sig)
-        except (ProcessLookupError, PermissionError):
+        except ProcessLookupError:
             return False
         return True
     try:
         if same(proc) is None:
             return False
         signal.pidfd_send_signal(pidfd, sig)
-    except (ProcessLookupError, PermissionError):
+    except ProcessLookupError:
         return False
     finally:
         os.close(pidfd)
