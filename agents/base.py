@@ -26,6 +26,9 @@ from jobdeck.state.sizes import format_size
 if TYPE_CHECKING:
     from jobdeck.state.spec import AgentSpec, Job
 
+if TYPE_CHECKING:
+    from jobdeck.agents.boundary import Boundary
+
 
 class Failure(StrEnum):
     """How a failed attempt should be handled."""
@@ -101,6 +104,11 @@ class AttemptContext:
     attempt_dir_fd: int | None = None
     """``attempt_dir``, open. Files an agent creates there are opened relative to it
     (``state.attempt_dirs.open_in``), so no link a job put in the workspace is followed."""
+
+    boundary: Boundary | None = None
+    """What holds every process the attempt starts (``agents/boundary.py``); None: the
+    child's process group only. ``run_process`` puts its child inside: agents start
+    processes through it."""
 
 
 def output_limit_outcome(ctx: AttemptContext, exit_code: int | None = None) -> Outcome:

@@ -11,7 +11,10 @@ is fed through a non-blocking writer.
 
 The child is the leader of a new session and process group, so the whole group
 can be signalled. Its exit status is collected here, by ``waitpid`` on its own
-pid only, never by a wait for any child.
+pid only, never by a wait for any child. With ``keep_zombie`` the status is read
+at exit but the child is left unreaped until ``release()``: until then its pid
+(and so its group and session ids) cannot name another process, which is what
+lets a boundary signal and recognise what the child left behind.
 """
 
 from __future__ import annotations
@@ -41,10 +44,13 @@ def _devnull() -> int:
 class Child:
     """A started child: its pid, a future for its exit, and its pipes being drained."""
 
-    def __init__(self, popen: subprocess.Popen[bytes], loop: asyncio.AbstractEventLoop) -> None:
+    def __init__(self, popen: subprocess.Popen[bytes], loop: asyncio.AbstractEventLoop,
+                 keep_zombie: bool = False) -> None:
         self.popen = popen
         self.pid = popen.pid
         self.loop = loop
+        self.keep_zombie = keep_zombie
+        self._reaped = False
         self._exit: asyncio.Future[int] = loop.create_future()
         self._streams: list[asyncio.Future[None]] = []
         self._watch_exit()
@@ -53,18 +59,23 @@ class Child:
     def spawn(cls, argv: Sequence[str], *, cwd: Path | str, env: Mapping[str, str],
               stdout: int, stderr: int, on_stdout: Callable[[bytes], None] | None = None,
               on_stderr: Callable[[bytes], None] | None = None, stdin: bytes | None = None,
-              pass_fds: Sequence[int] = ()) -> Child:
+              pass_fds: Sequence[int] = (), keep_zombie: bool = False,
+              started: Callable[[int], None] | None = None) -> Child:
         """Start ``argv`` (no shell) in a new session.
 
         ``stdout`` and ``stderr`` are each a descriptor the child writes into
         directly, or ``PIPE``, whose chunks go to ``on_stdout`` / ``on_stderr``.
+        ``started`` gets the pid the moment the program runs, before anything
+        else is set up (a boundary takes the child in then).
         Raises OSError (e.g. FileNotFoundError) if the program cannot be started.
         """
         loop = asyncio.get_running_loop()
         popen = subprocess.Popen(
             list(argv), stdin=PIPE if stdin is not None else _devnull(), stdout=stdout, stderr=stderr,
             cwd=cwd, env=dict(env), start_new_session=True, pass_fds=tuple(pass_fds), bufsize=0)
-        child = cls(popen, loop)
+        if started is not None:
+            started(popen.pid)
+        child = cls(popen, loop, keep_zombie)
         if on_stdout is not None:
             child._drain(_take(popen, "stdout"), on_stdout)
         if on_stderr is not None:
@@ -91,6 +102,16 @@ class Child:
         if self._streams:
             await asyncio.gather(*self._streams)
 
+    def release(self) -> None:
+        """Collect the exit status of a ``keep_zombie`` child now, or when it exits if it has not yet."""
+        self.keep_zombie = False
+        if self._exit.done() and not self._reaped:
+            self._reaped = True
+            try:
+                os.waitpid(self.pid, 0)
+            except ChildProcessError:
+                pass
+
     def close_streams(self) -> None:
         """Stop draining the pipes now (e.g. after the group was killed and a stray holds one open)."""
         for future in self._streams:
@@ -114,30 +135,44 @@ class Child:
         self.loop.add_reader(pidfd, exited)
 
     def _wait_in_thread(self) -> None:
+        code = self._collect(0)
         try:
-            _, status = os.waitpid(self.pid, 0)
-        except ChildProcessError:
-            status = None
-        try:
-            self.loop.call_soon_threadsafe(self._exited, status)
+            self.loop.call_soon_threadsafe(self._exited, code)
         except RuntimeError:  # the loop is closed: nobody is waiting any more
             pass
 
     def _reap(self, flags: int) -> None:
-        try:
-            pid, status = os.waitpid(self.pid, flags)
-        except ChildProcessError:  # reaped elsewhere; the status is lost
-            pid, status = self.pid, None
-        if pid == 0:  # not yet (cannot happen after the pidfd fired, but be safe)
+        code = self._collect(flags)
+        if code is None:  # not yet (cannot happen after the pidfd fired, but be safe)
             self.loop.call_later(0.01, self._reap, flags)
             return
-        self._exited(status)
+        self._exited(code)
 
-    def _exited(self, status: int | None) -> None:
-        code = 255 if status is None else os.waitstatus_to_exitcode(status)
+    def _collect(self, flags: int) -> int | None:
+        """The exit code (negative: the signal that killed it), 255 if lost; None if not exited yet."""
+        if self.keep_zombie:
+            try:
+                info = os.waitid(os.P_PID, self.pid, os.WEXITED | os.WNOWAIT | flags)
+            except ChildProcessError:  # reaped elsewhere; the status is lost
+                return 255
+            if info is None:
+                return None
+            return info.si_status if info.si_code == os.CLD_EXITED else -info.si_status
+        try:
+            pid, status = os.waitpid(self.pid, flags)
+        except ChildProcessError:
+            return 255
+        if pid == 0:
+            return None
+        self._reaped = True
+        return os.waitstatus_to_exitcode(status)
+
+    def _exited(self, code: int) -> None:
         self.popen.returncode = code  # Popen must not wait for it again
         if not self._exit.done():
             self._exit.set_result(code)
+        if not self.keep_zombie:
+            self.release()
 
     # -- pipes ----------------------------------------------------------------------
 

@@ -1,23 +1,25 @@
-"""Run a child process in its own process group, stream its output, enforce timeouts.
+"""Run a child process inside the attempt's boundary, stream its output, enforce timeouts.
 
 The child's stdout goes to the attempt's OutputSink as it arrives; stderr goes to
 stderr.log, redacted. The idle timeout is measured from the last byte on either
-stream; the hard timeout from the start. On expiry, cancellation or output
-past the sink's limit the whole process group gets SIGTERM, then SIGKILL after
-the grace period.
+stream; the hard timeout from the start. When the child exits, its time is up,
+its output passes the sink's limit or the attempt is cancelled, everything in the
+attempt's boundary (``agents/boundary.py``: its process group, and the setsid
+daemons it left) gets SIGTERM, then SIGKILL after the grace period; only then
+does the attempt end, so nothing the child started outlives it or writes into
+it afterwards.
 """
 
 from __future__ import annotations
 
 import asyncio
-import os
-import signal
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from jobdeck.agents.base import AttemptContext
+from jobdeck.agents.boundary import GroupBoundary
 from jobdeck.agents.child import PIPE, Child
 from jobdeck.agents.output_sink import OutputSink
 from jobdeck.state.errors import AgentError, NotStarted
@@ -31,23 +33,8 @@ class ProcessResult:
     timed_out: str | None  # None, "idle_timeout", "hard_timeout" or "output_limit" (why it was stopped)
 
 
-def _signal_group(pid: int, sig: int) -> None:
-    try:
-        os.killpg(pid, sig)
-    except (ProcessLookupError, PermissionError):
-        pass
-
-
-async def stop_group(child: Child, grace: float) -> None:
-    """SIGTERM the process group, SIGKILL it after ``grace`` seconds if still alive."""
-    _signal_group(child.pid, signal.SIGTERM)
-    try:
-        await asyncio.wait_for(child.wait(), grace)
-    except TimeoutError:
-        pass
-    # Kill stragglers in the group even if the leader exited on SIGTERM.
-    _signal_group(child.pid, signal.SIGKILL)
-    await child.wait()
+STRAY_PIPE_WAIT = 1.0
+"""Seconds to wait for the pipes' end once the boundary is empty (a process outside it may hold them)."""
 
 
 async def run_process(argv: Sequence[str], ctx: AttemptContext, *, stdin: bytes | None = None,
@@ -61,6 +48,8 @@ async def run_process(argv: Sequence[str], ctx: AttemptContext, *, stdin: bytes 
     stderr_sink = OutputSink(ctx.stderr_path, ctx.redactor, clock=ctx.output.clock, lazy=True,
                              dir_fd=ctx.attempt_dir_fd)
     direct = not ctx.redactor.exposed_in({**ctx.env, "argv": "\0".join(argv), "stdin": (stdin or b"").decode("utf-8", "replace")})
+    boundary = ctx.boundary if ctx.boundary is not None else GroupBoundary()
+    boundary.prepare()
     try:
         stdout, stderr = (ctx.output.direct_fd(), stderr_sink.direct_fd()) if direct else (PIPE, PIPE)
     except OSError as exc:  # the attempt's files cannot be created (disk full, read-only deck)
@@ -71,7 +60,7 @@ async def run_process(argv: Sequence[str], ctx: AttemptContext, *, stdin: bytes 
             argv, cwd=cwd or ctx.workspace_dir, env=ctx.env, stdin=stdin, pass_fds=ctx.pass_fds,
             stdout=stdout, stderr=stderr,
             on_stdout=None if direct else ctx.output.write,
-            on_stderr=None if direct else stderr_sink.write)
+            on_stderr=None if direct else stderr_sink.write, keep_zombie=boundary.keeps_leader, started=boundary.adopt)
     except FileNotFoundError:
         stderr_sink.close()
         raise AgentError(f"command not found: {argv[0]}", hint="check the job's command and PATH") from None
@@ -96,27 +85,27 @@ async def run_process(argv: Sequence[str], ctx: AttemptContext, *, stdin: bytes 
                 break
             timeout = None if deadline is None else max(0.0, deadline[0] - time.monotonic())
             await asyncio.wait([exited], timeout=ctx.output.next_look(timeout))
-        if timed_out:
-            await stop_group(child, ctx.grace)
-        elif _group_alive(child.pid):
-            # The leader exited; a grandchild left in its group would hold the pipes open.
-            _signal_group(child.pid, signal.SIGKILL)
-        await child.streams_closed()
+        # The child exited or its time is up: what it started goes too, daemons included.
+        await boundary.stop(ctx.grace)
+        await child.wait()
+        await _drained(child)
     except asyncio.CancelledError:
-        await asyncio.shield(stop_group(child, ctx.grace))
+        await asyncio.shield(boundary.stop(ctx.grace))
         child.close_streams()
         raise
     finally:
+        child.release()
+        boundary.release_leader()
         stderr_sink.close()
     return ProcessResult(child.returncode, timed_out)
 
 
-def _group_alive(pgid: int) -> bool:
+async def _drained(child: Child) -> None:
+    """Until the pipes reach end of file; a holder outside the boundary does not hold the attempt up."""
     try:
-        os.killpg(pgid, 0)
-    except (ProcessLookupError, PermissionError):
-        return False
-    return True
+        await asyncio.wait_for(child.streams_closed(), STRAY_PIPE_WAIT)
+    except TimeoutError:
+        child.close_streams()
 
 
 def _next_deadline(ctx: AttemptContext, started: float, stderr_sink: OutputSink) -> tuple[float, str] | None:

@@ -74,7 +74,13 @@ class Reporter:
         kind = record.get("type")
         job = record.get("job", "")
         if kind == "runner_started":
-            return f"runner {record['runner']} started (parallel {record['parallel']})", None
+            boundary = record.get("boundary")
+            why = record.get("boundary_why")
+            return (f"runner {record['runner']} started (parallel {record['parallel']}"
+                    + (f", boundary {boundary}" if boundary else "") + (f": {why}" if why else "") + ")"), None
+        if kind == "leftovers":
+            return (f"{job}: its runner and program are gone; stopping {record.get('processes')} "
+                    f"process(es) it left before resolving it"), "dim"
         if kind == "chain_warning":
             return f"warning: {record['message']}", "red"
         if kind == "spec_error":

@@ -6,6 +6,10 @@ attempt without a held lease unless its runner really died. The lease is a
 flock on the attempt's ``stderr.log``, which therefore always exists; its
 descriptor is inherited by the child (``pass_fds``): an orphaned child keeps
 the lease after its runner is killed, and no one re-runs the attempt meanwhile.
+Whatever the child starts inherits the descriptor too; none of it outlives the
+attempt holding it: the attempt's boundary (``agents/boundary.py``) is stopped
+before its lease is released, and after a runner crash recovery stops what is
+left once the leader has exited (``runner/recovery.py``).
 """
 
 from __future__ import annotations
@@ -15,11 +19,16 @@ import fcntl
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from jobdeck.state.attempt_dirs import open_in, open_subdir, open_workspace, used_by
 from jobdeck.state.attempts import LEASE, LEGACY_LEASE, OUTPUT, RUNS
 from jobdeck.state.deck import Deck
 from jobdeck.state.errors import AttemptRefused
+
+if TYPE_CHECKING:
+    from jobdeck.agents.boundary import Boundary
+
 
 
 @dataclass
@@ -44,6 +53,8 @@ class Claimed:
     """Its claim's write failed after it started: no outcome of it is recorded (the log holds no claim)."""
     moved_aside: Path | None = None
     """Where ``open_attempt`` moved a used directory it found at this attempt's place (idempotent jobs only)."""
+    boundary: Boundary | None = None
+    """What will hold the attempt's processes (made when the attempt starts)."""
 
     def take_output(self) -> int:
         fd, self.output_fd = self.output_fd, -1

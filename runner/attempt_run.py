@@ -48,8 +48,14 @@ async def run_attempt(deck: Deck, spec: Spec, job: Job, claimed: Claimed, board:
         try:
             outcome = await agent.run(ctx)
         finally:
-            ctx.output.close()
-            output_bytes, pid = ctx.output.bytes_written, ctx.pid
+            try:
+                if claimed.boundary is not None:  # nothing the attempt started outlives it
+                    await asyncio.shield(claimed.boundary.stop(ctx.grace))
+            finally:
+                if claimed.boundary is not None:
+                    claimed.boundary.close()
+                ctx.output.close()
+                output_bytes, pid = ctx.output.bytes_written, ctx.pid
         if ctx.output.over_limit and outcome.reason != "output_limit":  # whatever the agent made of it
             outcome = output_limit_outcome(ctx, outcome.exit_code)
         reasons: list[str] = []

@@ -80,6 +80,8 @@ def build_context(deck: Deck, spec: Spec, job: Job, agent_spec: AgentSpec | None
         "JOBDECK_OUTPUT": str(output.path),
         "JOBDECK_WORKSPACE": str(workspace_dir),
     })
+    if claimed.boundary is not None:
+        env.update(claimed.boundary.env)
     if previous is not None:
         env["JOBDECK_PREVIOUS_OUTPUT"] = str(previous)
     if "input" in inputs:
@@ -96,4 +98,5 @@ def build_context(deck: Deck, spec: Spec, job: Job, agent_spec: AgentSpec | None
         pass_fds=(claimed.lease_fd,), redactor=redactor, emit=emit,
         state_dir=deck.state_dir,  # model cooldowns are shared with every runner on the deck
         attempt_dir_fd=claimed.dir_fd if claimed.dir_fd >= 0 else None,
+        boundary=claimed.boundary,
     )

@@ -17,8 +17,11 @@ import socket
 import time
 import traceback
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from jobdeck.agents.boundary import Boundary
+from jobdeck.agents.containment import Containment
 from jobdeck.runner import cron
 from jobdeck.runner.attempt import Claimed, open_attempt
 from jobdeck.runner.attempt_events import interrupted_event, not_started_event, refused_event, write_result
@@ -27,7 +30,7 @@ from jobdeck.runner.capacity import Capacity
 from jobdeck.runner.firing import inbox_events, schedule_events, trigger_pending
 from jobdeck.runner.heartbeat import HeartbeatWriter
 from jobdeck.runner.inbox import InboxScanner
-from jobdeck.runner.recovery import orphaned_events
+from jobdeck.runner.recovery import abandoned_boundaries, orphaned_events
 from jobdeck.runner.selection import ReadyIndex
 from jobdeck.runner.watcher import DeckWatcher
 from jobdeck.runner.write_pause import WritePause, write_quietly
@@ -109,6 +112,8 @@ class Runner:
         self._inbox_due = True
         self._watcher: DeckWatcher | None = None
         self._poll = False  # the watcher failed: look for changes on a timer instead
+        self.containment: Containment | None = None
+        self._abandoned: dict[Path, asyncio.Task[None]] = {}  # dead runners' attempts whose leftovers are being stopped
         self._gc_due = 0.0
         self._gc: asyncio.Future[GcReport] | None = None
         self.log_lost: LogReplaced | None = None
@@ -152,13 +157,20 @@ class Runner:
             self.report({"type": "chain_warning", "message": store.chain_warning})
         self._apply_spec()
         self.heartbeat = HeartbeatWriter(self.deck.runners_dir, self.runner_id, self.capacity.parallel)
-        self.report({"type": "runner_started", "runner": self.runner_id, "parallel": self.capacity.parallel})
+        self.containment = Containment.detect(self.environ.get("JOBDECK_BOUNDARY", "auto"))
+        started = {"type": "runner_started", "runner": self.runner_id, "parallel": self.capacity.parallel,
+                   "boundary": self.containment.kind}
+        if self.containment.why:
+            started["boundary_why"] = self.containment.why
+        self.report(started)
 
     def close(self) -> None:
         if self._watcher is not None:
             self._watcher.stop()
         if self.heartbeat is not None:
             self.heartbeat.stop()
+        if self.containment is not None:
+            self.containment.close()
         if self._store is not None:
             if self.log_lost is None:
                 write_quietly(self._store.write_snapshot)  # only a cache: rebuilt from the log
@@ -371,13 +383,35 @@ class Runner:
         if not foreign or now < self._next_orphan_check:
             return
         self._next_orphan_check = now + ORPHAN_CHECK
+        self._stop_abandoned(foreign)
 
         def decide(board: Board) -> list[dict[str, Any]]:
             ids = {j for j, st in board.jobs.items() if st.status == Status.RUNNING}
-            return orphaned_events(self.deck, self.spec, board, ids, set(self.claims), now)
+            return orphaned_events(self.deck, self.spec, board, ids, set(self.claims), now, busy=set(self._abandoned))
 
         records, _ = self.store.transact(decide, now=now, strict=False)
         self._absorb(records)
+
+    def _stop_abandoned(self, foreign: set[str]) -> None:
+        """Stop what dead runners' attempts left behind once their leaders are gone (then recovery resolves them)."""
+        for found in abandoned_boundaries(self.deck, self.store.board, foreign):  # type: ignore[union-attr]
+            if found.directory in self._abandoned:
+                continue
+            job = self.spec.job(found.job_id) if self.spec is not None else None
+            grace = job.timeout.grace if job is not None else self.grace
+            self.report({"type": "leftovers", "job": found.job_id, "attempt_dir": str(found.directory),
+                         "processes": found.processes})
+            self._abandoned[found.directory] = asyncio.get_running_loop().create_task(
+                self._empty_abandoned(found.directory, found.boundary, grace))
+
+    async def _empty_abandoned(self, directory: Path, boundary: Boundary, grace: float) -> None:
+        try:
+            await boundary.stop(grace)
+        finally:
+            boundary.close()
+            self._abandoned.pop(directory, None)
+            self._next_orphan_check = 0.0  # resolve the attempt at the next turn
+            self.wake.set()
 
     async def _settle(self, now: float) -> None:
         """Record ended attempts and claim new ones: one lock hold, one fsync."""
@@ -618,6 +652,8 @@ class Runner:
             self.finished.append((claimed, event))
             self.wake.set()
             return
+        if self.containment is not None:
+            claimed.boundary = self.containment.open(claimed.directory, claimed.lease_fd)
         try:
             if self.grace_over:  # claimed in the turn the stop arrived, after its grace ran out
                 self.cancel_why.setdefault(job.id, "runner stopped before the attempt could start")
@@ -647,6 +683,9 @@ class Runner:
             event = {"type": EventType.FAILED, "job": job.id, "token": claimed.token, "reason": "runner_error",
                      "message": self.redactor.text(f"{type(exc).__name__}: {exc}")}
             write_quietly(lambda: write_result(claimed, event, 0, self.clock()))
+        finally:
+            if claimed.boundary is not None:
+                claimed.boundary.close()  # stopped by run_attempt, unless it never got to start anything
         self.finished.append((claimed, event))
         self.wake.set()
 
@@ -816,6 +855,8 @@ class Runner:
                 task.cancel()
             if pending:
                 await asyncio.wait(pending)
+        if self._abandoned:  # leftovers of dead runners' attempts: SIGKILLed at the latest after their grace
+            await asyncio.wait(list(self._abandoned.values()))
         if self.started and self.log_lost is None:
             try:
                 await self._settle(self.clock())

@@ -5,13 +5,25 @@ orphaned child, or another runner): leave it. Lease free and result.json
 present → the runner died after finishing: record the stored outcome. Lease
 free and no result → interrupted: retried only when the job is idempotent,
 otherwise sent to review.
+
+The lease descriptor is inherited by everything the attempt's leader starts, so
+after a runner crash a daemon could hold it long after the leader exited. The
+attempt's boundary record (``agents/boundary.py``) says who the leader and the
+runner were: when both are gone, what is left in the attempt's boundary is
+stopped first (``abandoned_boundaries``, outside the lock), and the attempt is
+resolved once nothing is (``busy`` holds the ones being stopped). A leader
+still running keeps the attempt as it is, even if it closed its lease descriptor.
 """
 
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING, Any
+from collections.abc import Set
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, NamedTuple
 
+from jobdeck.agents.boundary import Boundary, read_record
+from jobdeck.agents.containment import reopen
 from jobdeck.runner.attempt import lease_held
 from jobdeck.runner.attempt_events import interrupted_event, read_result
 from jobdeck.state.attempt_dirs import open_attempt_dir
@@ -25,13 +37,16 @@ if TYPE_CHECKING:
 
 
 def orphaned_events(deck: Deck, spec: Spec | None, board: Board, job_ids: set[str], mine: set[str],
-                    now: float) -> list[dict[str, Any]]:
+                    now: float, busy: Set[Path] = frozenset()) -> list[dict[str, Any]]:
     """Events resolving every running attempt in ``job_ids`` that no live process holds."""
     events = []
     for job_id in sorted(job_ids - mine):
         state = board.state(job_id)
         attempt = state.attempt
         if state.status != Status.RUNNING or attempt is None or state.token is None:
+            continue
+        directory = deck.attempt_dir(attempt.workspace, job_id, attempt.n)
+        if directory in busy:
             continue
         try:
             attempt_fd = open_attempt_dir(deck, attempt.workspace, job_id, attempt.n)
@@ -40,6 +55,9 @@ def orphaned_events(deck: Deck, spec: Spec | None, board: Board, job_ids: set[st
         else:
             try:
                 held = lease_held(attempt_fd)
+                if not held:  # the lease is free, but the program may still run (its runner recorded it)
+                    record = read_record(directory)
+                    held = record is not None and record.local and record.leader_alive()
                 stored = None if held else read_result(attempt_fd)
             finally:
                 os.close(attempt_fd)
@@ -51,3 +69,39 @@ def orphaned_events(deck: Deck, spec: Spec | None, board: Board, job_ids: set[st
             job = spec.job(job_id) if spec is not None else None
             events.append(interrupted_event(job, state, state.token, now, "runner died"))
     return events
+
+
+class Abandoned(NamedTuple):
+    """A dead runner's attempt whose leader is gone too, and what it left running."""
+
+    job_id: str
+    directory: Path
+    boundary: Boundary
+    processes: int
+
+
+def abandoned_boundaries(deck: Deck, board: Board, job_ids: set[str]) -> list[Abandoned]:
+    """The boundaries of ``job_ids``' running attempts whose runner and leader are gone but that hold processes.
+
+    Only attempts whose record can be checked from here (same host, boot and
+    pid namespace); an emptied cgroup of such an attempt is removed on the way.
+    """
+    found = []
+    for job_id in sorted(job_ids):
+        state = board.state(job_id)
+        attempt = state.attempt
+        if state.status != Status.RUNNING or attempt is None:
+            continue
+        directory = deck.attempt_dir(attempt.workspace, job_id, attempt.n)
+        record = read_record(directory)
+        if record is None or not record.local or record.runner_alive() or record.leader_alive():
+            continue
+        boundary = reopen(record, directory, lambda directory=directory: lease_held(directory))
+        if boundary is None:
+            continue
+        processes = len(boundary.members())
+        if processes:
+            found.append(Abandoned(job_id, directory, boundary, processes))
+        else:
+            boundary.close()
+    return found

@@ -117,7 +117,7 @@ class Timeout(_Model):
     hard: Duration | None = None
     """Fail the attempt when it has run this long in total (wall time)."""
     grace: Duration = 5.0
-    """After SIGTERM on a timeout or cancel, wait this long before SIGKILL."""
+    """After SIGTERM (timeout, cancel, or what the program left running at its exit), wait this long before SIGKILL."""
 
 
 class Retry(_Model):

@@ -11,6 +11,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -85,3 +87,19 @@ def events(deck: Path) -> list[dict[str, Any]]:
 def output_of(deck: Path, job: str, attempt: int = 1, workspace: str = "default") -> str:
     path = deck / "workspaces" / workspace / "runs" / job / str(attempt) / "output"
     return path.read_text() if path.exists() else ""
+
+
+def cgroups_writable() -> bool:
+    """Whether this user may make cgroups below its own (what the cgroup boundary needs)."""
+    from jobdeck.agents.cgroups import own_directory
+
+    own = own_directory()
+    return own is not None and os.access(own, os.W_OK) and os.access(own / "cgroup.procs", os.W_OK)
+
+
+@pytest.fixture(params=["cgroup", "subreaper"])
+def boundary(request: pytest.FixtureRequest) -> str:
+    """Each attempt boundary in turn (the value of JOBDECK_BOUNDARY); cgroup only where it can be used."""
+    if request.param == "cgroup" and not cgroups_writable():
+        pytest.skip("this user cannot make cgroups here")
+    return str(request.param)

@@ -22,6 +22,7 @@ SMALL = {
     "state": (["bench/state.py", "--jobs", "100", "--events", "200"], ["fold 200 events from the start"]),
     "ls": (["bench/ls.py", "--jobs", "200", "--runs", "1"], ["ls --json warm"]),
     "spawn": (["bench/spawn.py", "--jobs", "20", "--runs", "1"], ["posix_spawn(setsid, dup2)"]),
+    "boundary": (["bench/boundary.py", "--jobs", "10", "--runs", "1"], ["group      runner cpu", "subreaper  runner cpu"]),
     "llm_overhead": (["bench/llm_overhead.py", "--jobs", "10", "--runs", "1", "--concurrency", "5",
                       "--latency", "0.05", "--tokens", "5"], ["agent overhead, wall", "ok 10/10"]),
     "cockpit": (["bench/cockpit.py", "--jobs", "100", "--runs", "1", "--changes", "1"],
