@@ -8,6 +8,8 @@ missing segment, and, against board.json's anchor, records cut off the end.
 
 from __future__ import annotations
 
+import itertools
+
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -89,12 +91,13 @@ def verify_chain(events_path: Path, anchor: tuple[int, str] | None = None, *,
     for seg in chosen:
         name = seg.name
         count, last = 0, None
+        lines = lines_of(seg.path)  # streamed: a segment is read a line at a time, whatever its size
         try:
-            lines = list(lines_of(seg.path))
+            head = next(lines, None)
         except FileNotFoundError:
             report.broken = ChainBreak(0, seg.first, "the segment file is gone (removed while being checked?)", name)
             return report
-        for number, line in lines:
+        for number, line in itertools.chain([head] if head is not None else [], lines):
             record = _parse(line)
             if record is None:
                 report.broken = ChainBreak(number, None, "not a valid record (unparseable JSON)", name)
