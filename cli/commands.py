@@ -269,16 +269,24 @@ def cmd_show(args: argparse.Namespace) -> int:
     with store:
         state = store.board.state(job.id)
         job_card = card(job, state, store.board, time.time())
-    chain = [r for r in _records(deck) if r.get("job") == job.id]
+    if args.chain > 0:  # read back from the end of the log: the cost of the job's recent past only
+        from jobdeck.state.segments import recent_records
+
+        chain, older = recent_records(deck.events_path, job.id, args.chain)
+    else:
+        chain, older = [r for r in _records(deck) if r.get("job") == job.id], False
     if args.json:
         _print_json({
             "spec": job.model_dump(mode="json", by_alias=True, exclude_defaults=True),
             "card": job_card.to_json(),
             "state": state.to_json(),
             "chain": chain,
+            "chain_complete": not older,
         })
         return 0
     render.job_detail(deck, job, state, job_card, chain)
+    if older:
+        print(f"(older records of {job.id}: `jobdeck events {job.id}`, or `jobdeck show {job.id} --chain 0`)")
     return 0
 
 

@@ -105,6 +105,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = command("show", "one job: spec, state, attempts, chain of work")
     p.add_argument("id", help="the job's id")
+    p.add_argument("--chain", type=int, default=30, metavar="N",
+                   help="its newest N records of the chain of work (default 30; 0: all, read from the whole log)")
     p.add_argument("--json", action="store_true", help="spec, card, state and chain as one JSON object")
 
     p = command("logs", "print a job's output (latest attempt)")

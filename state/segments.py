@@ -282,3 +282,57 @@ def _fsync_dir(directory: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+READ_BACK_BLOCK = 1 << 20
+
+
+def recent_records(events_path: Path, job_id: str, limit: int) -> tuple[list[dict[str, Any]], bool]:
+    """The job's newest ``limit`` records, oldest first, and whether it has older ones.
+
+    Read from the end of the log backwards (gzip segments forwards, one line at a
+    time), so `show` costs what the job's recent history costs, not the whole log.
+    """
+    needle = b'"job":"' + job_id.encode() + b'"'
+    found: list[dict[str, Any]] = []
+    for segment in reversed(all_segments(events_path)):
+        try:
+            lines = _backwards(segment.path) if not segment.path.name.endswith(".gz") else reversed(
+                [line for _, line in lines_of(segment.path) if needle in line])
+            for line in lines:
+                if needle not in line:
+                    continue
+                try:
+                    record = json.loads(line)
+                except ValueError:
+                    continue
+                if isinstance(record, dict) and record.get("job") == job_id:
+                    if len(found) == limit:
+                        return found[::-1], True
+                    found.append(record)
+        except FileNotFoundError:
+            continue
+    return found[::-1], False
+
+
+def _backwards(path: Path) -> Iterator[bytes]:
+    """The complete lines of a plain file, last first (a torn last line is left out)."""
+    with open(path, "rb") as f:
+        position = f.seek(0, os.SEEK_END)
+        rest = b""
+        first = True
+        while position > 0:
+            start = max(0, position - READ_BACK_BLOCK)
+            f.seek(start)
+            block = f.read(position - start) + rest
+            position = start
+            lines = block.split(b"\n")
+            if first:
+                if len(lines) == 1 and position > 0:
+                    continue  # all of this block is a torn last line: look further back for its start
+                lines.pop()  # after the last newline: empty, or a torn line
+                first = False
+            rest = lines.pop(0) if position > 0 and lines else b""
+            yield from reversed([line for line in lines if line])
+        if rest:
+            yield rest
