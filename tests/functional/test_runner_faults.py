@@ -85,7 +85,7 @@ def test_orphaned_child_keeps_its_lease_and_is_not_started_again(tmp_path: Path)
          "command": ["sh", "-c", f"echo x >> {starts}; while [ ! -e {gate} ]; do sleep 0.05; done; echo finished"]},
     ])
     runner = start_runner(deck)
-    wait_for(lambda: starts.exists(), what="the job to start")
+    wait_for(lambda: starts.exists() and "x" in starts.read_text(), what="the job to start")  # >> creates it before echo writes
     runner.kill()  # kill -9: the child is orphaned but holds the lease
     runner.wait()
     second = start_runner(deck)
