@@ -31,6 +31,8 @@ from jobdeck.state.rollups import Rollups
 from jobdeck.state.segments import Rotation, closed_segments, compress, live_first, position_holds, rotate
 
 SNAPSHOT_FORMAT = 1
+CATCH_UP_BYTES = 4 << 20
+"""How much of the log a reader folds at a time when it catches up from far back."""
 
 
 @dataclass
@@ -117,6 +119,19 @@ class Store:
         for record in records:
             self.board.apply(record)
         return records
+
+    def catch_up(self) -> None:
+        """Fold everything appended so far, CATCH_UP_BYTES at a time, keeping none of the records.
+
+        A reader with no board.json to start from folds the whole log: read in one
+        piece, a million records held 1.7 GB at once; a chunk at a time, one chunk.
+        """
+        while self.has_new():
+            records = self.log.read_new(CATCH_UP_BYTES) or self.log.read_new()  # a line longer than a chunk
+            if not records:
+                return  # a torn last line: left for the writer to cut off
+            for record in records:
+                self.board.apply(record)
 
     def has_new(self) -> bool:
         """Whether the log has grown past what was folded (cheap: one stat).
@@ -337,7 +352,7 @@ def open_store(deck: Deck, **kwargs: Any) -> Store:
                              hint="jobdeck keeps its events there; make the deck directory writable") from None
     store = Store(deck, **kwargs)
     try:
-        store.refresh()
+        store.catch_up()
     except OSError as exc:
         store.close()
         raise deck_access_error(exc, "read the chain of work", deck.events_path) from None

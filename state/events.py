@@ -147,8 +147,11 @@ class EventLog:
         return head is not None and head.get("type") == SEGMENT_TYPE and isinstance(head.get("seq"), int) \
             and head["seq"] > self.seq
 
-    def read_new(self) -> list[dict[str, Any]]:
+    def read_new(self, limit: int | None = None) -> list[dict[str, Any]]:
         """Records appended since the last call; a trailing partial line is left for later.
+
+        ``limit``: read at most about that many bytes of the live file this call
+        (the records of its complete lines; the rest is read by the next call).
 
         Nothing while records of ours are sealed but not yet stored: they may be in
         the file already, and they are folded into the caller's board already.
@@ -158,12 +161,12 @@ class EventLog:
         records: list[dict[str, Any]] = []
         for _ in range(100):  # a rotation met while reading is followed; as many again would be absurd
             try:
-                return records + self._read_live()
+                return records + self._read_live(limit)
             except _Rotated:
                 records += self._follow()
         raise LogReplaced(str(self.path), "rotated again and again while being read")
 
-    def _read_live(self) -> list[dict[str, Any]]:
+    def _read_live(self, limit: int | None = None) -> list[dict[str, Any]]:
         """New records of the live file; _Rotated if it is a rotation's new file, not the one read so far."""
         try:
             f = open(self.path, "rb")
@@ -180,7 +183,7 @@ class EventLog:
             self._check(st)
             tail = self._tail
             f.seek(self.offset - len(tail))
-            chunk = f.read()
+            chunk = f.read() if limit is None else f.read(len(tail) + limit)
         if not chunk.startswith(tail):
             raise LogReplaced(str(self.path), "truncated or rewritten")
         self._identity = (st.st_dev, st.st_ino)

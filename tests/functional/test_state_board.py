@@ -126,3 +126,18 @@ def test_a_running_runner_checkpoints_board_json_so_readers_replay_a_bounded_tai
     finally:
         runner.send_signal(signal.SIGTERM)
         runner.wait(60)
+
+
+def test_catching_up_a_chunk_at_a_time_folds_what_one_piece_does(deck: Deck, monkeypatch) -> None:
+    """A reader with no board.json folds the log a few MiB at a time; here a few hundred bytes."""
+    import jobdeck.state.board as board_module
+
+    with Store(deck) as store:
+        run_jobs(store, 0, 40)
+    whole = full_fold(deck)
+    with open(deck.events_path, "ab") as log:
+        log.write(b'{"seq": 999, "torn')  # a torn last line: skipped, not waited on
+    monkeypatch.setattr(board_module, "CATCH_UP_BYTES", 300)  # shorter than some records, longer than most
+    with open_store(deck, from_snapshot=False) as chunked:
+        assert {job: state.to_json() for job, state in chunked.board.jobs.items()} == whole
+        assert chunked.log.seq == 80
