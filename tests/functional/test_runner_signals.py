@@ -46,7 +46,8 @@ def test_an_interrupted_idempotent_job_with_one_attempt_is_run_again(tmp_path: P
     deck = make_deck(tmp_path, [{"id": "safe", "command": ["sh", "-c", script], "idempotent": True,
                                  "retry": {"max_attempts": 1}}])
     runner = start_runner(deck, "--once", "--grace", "0")
-    wait_for(lambda: running(deck, "safe"), what="the job to start")
+    first = Path(f"{marker}.first")
+    wait_for(lambda: running(deck, "safe") and first.exists(), what="the job's program to start")
     runner.send_signal(signal.SIGTERM)
     runner.wait(30)
     state = board(deck)["safe"]
