@@ -17,6 +17,31 @@ _PROBLEMS = frozenset({"spec_error", "write_error", "lock_timeout", "watch_error
                        "log_rotate_failed"})
 
 
+class _Fields(dict[str, Any]):
+    """A record's fields for a template; a field the record lacks reads as None."""
+
+    def __missing__(self, key: str) -> None:
+        return None
+
+
+#: The runner's own reports that read one way: (template over the record's fields, style, defaults).
+_NOTES: dict[str, tuple[str, str | None, dict[str, Any]]] = {
+    "leftovers": ("{job}: its runner and program are gone; stopping {processes} process(es) it left "
+                  "before resolving it", "dim", {"job": ""}),
+    "chain_warning": ("warning: {message}", "red", {}),
+    "spec_error": ("jobs.json is invalid, keeping the {keeping}: {message}", "red", {}),
+    "log_replaced": ("stopping, letting running attempts finish: {message}", "red", {}),
+    "write_error": ("the deck refuses writes, {next}: {message}", "red", {"next": "retrying"}),
+    "write_resumed": ("the deck takes writes again", "green", {}),
+    "log_rotated": ("the log passed its segment size: closed {closed}", "dim", {}),
+    "log_rotate_failed": ("rotating the log failed ({message}); trying again in a minute", "red", {}),
+    "lock_timeout": ("{message}; trying again", "red", {}),
+    "watch_error": ("watching the deck failed ({message}); {next}", "red", {}),
+    "gc_error": ("retention (gc) failed: {message}; trying again in an hour", "red", {}),
+    "refused": ("{job}: event refused: {message}", "dim", {"job": ""}),
+}
+
+
 class Reporter:
     """Prints runner events for people (one plain line each) or scripts (--json)."""
 
@@ -78,36 +103,15 @@ class Reporter:
             why = record.get("boundary_why")
             return (f"runner {record['runner']} started (parallel {record['parallel']}"
                     + (f", boundary {boundary}" if boundary else "") + (f": {why}" if why else "") + ")"), None
-        if kind == "leftovers":
-            return (f"{job}: its runner and program are gone; stopping {record.get('processes')} "
-                    f"process(es) it left before resolving it"), "dim"
-        if kind == "chain_warning":
-            return f"warning: {record['message']}", "red"
-        if kind == "spec_error":
-            return f"jobs.json is invalid, keeping the {record['keeping']}: {record['message']}", "red"
-        if kind == "log_replaced":
-            return f"stopping, letting running attempts finish: {record.get('message')}", "red"
-        if kind == "write_error":
-            return f"the deck refuses writes, {record.get('next', 'retrying')}: {record.get('message')}", "red"
-        if kind == "write_resumed":
-            return "the deck takes writes again", "green"
-        if kind == "log_rotated":
-            return f"the log passed its segment size: closed {record.get('closed')}", "dim"
-        if kind == "log_rotate_failed":
-            return f"rotating the log failed ({record.get('message')}); trying again in a minute", "red"
-        if kind == "lock_timeout":
-            return f"{record.get('message')}; trying again", "red"
-        if kind == "watch_error":
-            return f"watching the deck failed ({record.get('message')}); {record.get('next')}", "red"
         if kind == "gc":
             from jobdeck.state.sizes import format_size
 
             errors = f"; could not remove {len(record['errors'])}" if record.get("errors") else ""
             return f"retention removed {record['removed']} attempt directories ({format_size(record['bytes_freed'])}){errors}", "dim"
-        if kind == "gc_error":
-            return f"retention (gc) failed: {record.get('message')}; trying again in an hour", "red"
-        if kind == "refused":
-            return f"{job}: event refused: {record.get('message')}", "dim"
+        note = _NOTES.get(str(kind))
+        if note is not None:
+            template, style, defaults = note
+            return template.format_map(_Fields({**defaults, **record})), style
         if kind == EventType.CLAIMED:
             return f"{job} started (attempt {record.get('attempt')})", "yellow"
         if kind == EventType.SUCCEEDED:
