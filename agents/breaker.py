@@ -16,7 +16,6 @@ cooldown; a success closes it).
 
 from __future__ import annotations
 
-import json
 import os
 import time
 from collections.abc import Callable
@@ -24,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from jobdeck.state.atomic import write_atomic
+from jobdeck.state.cooldowns import cooldowns_data, read_cooldowns
 
 
 @dataclass
@@ -104,7 +104,7 @@ class Breaker:
         if mtime == self._file_mtime:
             return
         self._file_mtime = mtime
-        for model, (until, reason) in _read(self.path).items():
+        for model, (until, reason) in read_cooldowns(self.path).items():
             health = self._models.setdefault(model, ModelHealth())
             if until > health.until:
                 health.until, health.reason = until, reason
@@ -113,29 +113,14 @@ class Breaker:
     def _save(self, model: str, health: ModelHealth | None) -> None:
         if self.path is None:
             return
-        shared = {m: v for m, v in _read(self.path).items() if v[0] > self.clock()}
+        shared = {m: v for m, v in read_cooldowns(self.path).items() if v[0] > self.clock()}
         if health is None:
             shared.pop(model, None)
         else:
             shared[model] = (health.until, health.reason)
-        data = {m: {"until": until, "reason": reason} for m, (until, reason) in sorted(shared.items())}
         try:
-            write_atomic(self.path, json.dumps(data, indent=1).encode() + b"\n", durable=False)
+            write_atomic(self.path, cooldowns_data(shared), durable=False)
             self._file_mtime = os.stat(self.path).st_mtime_ns
         except OSError:
             # Sharing is best effort: this process's own breaker state stays correct.
             self._file_mtime = None
-
-
-def _read(path: Path) -> dict[str, tuple[float, str]]:
-    try:
-        raw = json.loads(path.read_bytes())
-    except (OSError, ValueError):
-        return {}
-    if not isinstance(raw, dict):
-        return {}
-    entries: dict[str, tuple[float, str]] = {}
-    for model, value in raw.items():
-        if isinstance(value, dict) and isinstance(value.get("until"), int | float):
-            entries[str(model)] = (float(value["until"]), str(value.get("reason", "")))
-    return entries

@@ -47,11 +47,11 @@ from jobdeck.agents.llm_call import CallResult, missing_key, stream_call
 from jobdeck.agents.template import render, values_for
 from jobdeck.agents.validation import check_output
 from jobdeck.state.attempt_dirs import open_in
+from jobdeck.state.cooldowns import COOLDOWN_FILE
 from jobdeck.state.errors import AgentError
 from jobdeck.state.machine import EventType
 from jobdeck.state.redact import Redactor
 
-COOLDOWN_FILE = "cooldowns.json"
 Redact = Callable[[str], str]
 #: Agent options read by jobdeck; every other option is passed to litellm.
 OWN_OPTIONS = {"retries": 2, "retry_delay": 0.5, "max_retry_wait": 30.0, "system": None}
