@@ -1,4 +1,4 @@
-"""Operator actions (approve, reject, retry, cancel, pause, resume, trigger): one table, applied as events.
+"""Operator actions (approve, reject, retry, cancel, pause, resume, trigger, pin, hold, release): one table, applied as events.
 
 The CLI and the cockpit both call ``act``; it checks the action against the spec
 and the caught-up board under the lock, then appends one event per affected job,
@@ -52,6 +52,9 @@ ACTIONS: Mapping[str, Action] = MappingProxyType({action.name: action for action
     Action("pause", EventType.PAUSED, frozenset(Status), "paused", moves=False),
     Action("resume", EventType.RESUMED, frozenset(Status), "resumed", moves=False),
     Action("trigger", EventType.TRIGGERED, frozenset(Status) - {Status.RUNNING}, "triggered"),
+    Action("pin", EventType.PINNED, frozenset({Status.BACKLOG}), "pinned to start next", moves=False),
+    Action("hold", EventType.HELD, frozenset({Status.BACKLOG}), "held until released", moves=False),
+    Action("release", EventType.RELEASED, frozenset({Status.BACKLOG}), "released", moves=False),
 )})
 
 #: The action that appends each operator event.
@@ -114,6 +117,10 @@ def act(store: Store, spec: Spec | LightSpec, job_id: str, action: str, *, reaso
     return records
 
 
+_OVERRIDE_STATE = {EventType.PINNED: "already pinned", EventType.HELD: "already held",
+                   EventType.RELEASED: "neither pinned nor held"}
+
+
 def refusal(action: Action, job: Job | JobPreview, state: JobState) -> IllegalTransition | None:
     """Why ``action`` does not apply to ``job`` in ``state`` now, or None when it does.
 
@@ -126,8 +133,11 @@ def refusal(action: Action, job: Job | JobPreview, state: JobState) -> IllegalTr
             hint="approve/reject apply to jobs in review and to high-risk jobs before they run",
         )
     if not allowed(state, action.event):
+        if state.status == Status.BACKLOG and action.event in _OVERRIDE_STATE:
+            return IllegalTransition(f"cannot {action.name} job '{job.id}': it is {_OVERRIDE_STATE[action.event]}")
         return IllegalTransition(
             f"cannot {action.name} job '{job.id}': it is {state.status.value}"
             + (" and already approved" if action.event == EventType.APPROVED and state.approved else ""),
+            hint="pin, hold and release apply to jobs in the backlog" if action.event in _OVERRIDE_STATE else None,
         )
     return None

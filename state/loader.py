@@ -253,20 +253,31 @@ def _from_pydantic(err: dict[str, Any], data: dict[str, Any], text: str, where: 
     # pydantic adds the union member / validator name to the path; drop those.
     field_path = [p for p in field_path if not (isinstance(p, str) and ("[" in p or p in ("str", "EnvRef", "list[str]", "function-after")))]
     field = ".".join(str(p) for p in field_path) or None
-    message, hint = _describe(err, field_path)
+    message, hint = _describe(err, field_path, in_job=job_id is not None)
     line = _line_of(text, job_id, field_path[-1] if field_path else None)
     return SpecError(message, path=where, line=line, job=job_id, field=field, hint=hint)
 
 
-def _describe(err: dict[str, Any], field_path: list[Any]) -> tuple[str, str | None]:
+def _model_at(parent_path: list[Any]) -> type[Any]:
+    """The model an object at ``parent_path`` (e.g. ``jobs.3.retry``) is validated as, for "did you mean"."""
+    from jobdeck.state import spec
+
+    by_field = {"jobs": spec.Job, "agents": spec.AgentSpec, "timeout": spec.Timeout, "retry": spec.Retry,
+                "validate": spec.Validate, "limits": spec.Limits, "decide": spec.Decide, "budget": spec.Budget,
+                "scorer": spec.ScorerAgent, "env": spec.EnvRef, "api_key": spec.EnvRef,
+                "retention": spec.JobRetention if parent_path[:1] == ["jobs"] else spec.Retention}
+    for name in reversed(parent_path):
+        if isinstance(name, str) and name in by_field:
+            return by_field[name]
+    return spec.Spec
+
+
+def _describe(err: dict[str, Any], field_path: list[Any], *, in_job: bool = False) -> tuple[str, str | None]:
     kind = err["type"]
     name = field_path[-1] if field_path else None
     if kind == "extra_forbidden":
-        from jobdeck.state.spec import AgentSpec, Job, Limits, Retry, Spec, Timeout, Validate
-
-        known: list[str] = []
-        for model in (Job, Spec, Retry, Timeout, Validate, AgentSpec, Limits):
-            known += [f.alias or n for n, f in model.model_fields.items()]
+        model = _model_at(["jobs", 0, *field_path[:-1]] if in_job else field_path[:-1])
+        known = [f.alias or n for n, f in model.model_fields.items()]
         close = difflib.get_close_matches(str(name), known, n=1)
         return (f"unknown field '{name}'", f"did you mean '{close[0]}'?" if close else "remove it, or see `jobdeck schema`")
     if kind == "missing":

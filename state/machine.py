@@ -46,6 +46,12 @@ class EventType(StrEnum):
     TRIGGERED = "triggered"
     PAUSED = "paused"
     RESUMED = "resumed"
+    # Operator overrides of the decision service (state/actions.py): run next, keep from starting, undo either.
+    PINNED = "pinned"
+    HELD = "held"
+    RELEASED = "released"
+    # The decision service's verdict on a job (start, defer, hold), with its reasons; the job stays where it is.
+    DECIDED = "decided"
     # A note on the way (an LLM retry, a cron fire armed or skipped); the job stays where it is.
     PROGRESS = "progress"
 
@@ -107,6 +113,10 @@ class JobState(NamedTuple):
     updated: float | None = None
     last_fire: float | None = None
     """The latest cron fire time handled (triggered, skipped or armed)."""
+    override: str | None = None
+    """The operator's override of the decision service: "pin" (start next; cleared by its claim) or "hold"."""
+    override_at: float | None = None
+    """When the override was made (pins run in the order they were made)."""
 
     @property
     def attempt(self) -> Attempt | None:
@@ -129,7 +139,7 @@ class JobState(NamedTuple):
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {"job": self.job, "status": self.status.value}
         for name in ("cycle", "tries", "token", "not_before", "approved", "paused", "reason", "since", "updated",
-                     "last_fire"):
+                     "last_fire", "override", "override_at"):
             value = getattr(self, name)
             if value not in (None, False, 0):
                 out[name] = value
@@ -159,6 +169,8 @@ class JobState(NamedTuple):
             since=data.get("since"),
             updated=data.get("updated"),
             last_fire=data.get("last_fire"),
+            override=data.get("override"),
+            override_at=data.get("override_at"),
         )
 
 
@@ -212,9 +224,13 @@ def _claimed(state: JobState, event: Event, now: float) -> JobState:
     )
     if attempt.n != state.next_attempt:
         raise IllegalTransition(f"job '{state.job}': claim of attempt {attempt.n}, expected {state.next_attempt}")
+    if state.override == "hold":
+        raise IllegalTransition(f"job '{state.job}' is held by the operator; release it first")
+    pinned = state.override == "pin"
     return _moved(
         state, Status.RUNNING, now, token=attempt.token, tries=state.tries + 1,
         attempts=(*state.attempts[1 - ATTEMPTS_KEPT:], attempt), not_before=None, reason=None, reasons=(),
+        override=None if pinned else state.override, override_at=None if pinned else state.override_at,
     )
 
 
@@ -297,6 +313,24 @@ def _resumed(state: JobState, event: Event, now: float) -> JobState:
     return state._replace(paused=False, updated=now)
 
 
+def _pinned(state: JobState, event: Event, now: float) -> JobState:
+    return state._replace(override="pin", override_at=now, updated=now)
+
+
+def _held(state: JobState, event: Event, now: float) -> JobState:
+    return state._replace(override="hold", override_at=now, updated=now)
+
+
+def _released(state: JobState, event: Event, now: float) -> JobState:
+    if state.override is None:
+        raise IllegalTransition(f"job '{state.job}' is neither pinned nor held; there is nothing to release")
+    return state._replace(override=None, override_at=None, updated=now)
+
+
+def _decided(state: JobState, event: Event, now: float) -> JobState:
+    return state
+
+
 def _noted(state: JobState, event: Event, now: float) -> JobState:
     if "token" in event:
         _check_token(state, event)
@@ -333,11 +367,16 @@ TABLE: dict[tuple[Status, EventType], Handler] = {
     **{(s, EventType.PAUSED): _paused for s in ANY},
     **{(s, EventType.RESUMED): _resumed for s in ANY},
     **{(s, EventType.PROGRESS): _noted for s in ANY},
+    **{(s, EventType.DECIDED): _decided for s in ANY},
+    (B, EventType.PINNED): _pinned,
+    (B, EventType.HELD): _held,
+    (B, EventType.RELEASED): _released,
 }
 
 #: Event types an operator may append (from the CLI or the cockpit).
 OPERATOR_EVENTS = frozenset({EventType.APPROVED, EventType.REJECTED, EventType.RETRIED, EventType.CANCELLED,
-                             EventType.TRIGGERED, EventType.PAUSED, EventType.RESUMED})
+                             EventType.TRIGGERED, EventType.PAUSED, EventType.RESUMED, EventType.PINNED,
+                             EventType.HELD, EventType.RELEASED})
 
 
 def transition(state: JobState, event: Event, now: float) -> JobState:
@@ -356,4 +395,10 @@ def allowed(state: JobState, event_type: str) -> bool:
         return False
     if event_type == EventType.APPROVED and state.status == Status.BACKLOG:
         return not state.approved
+    if event_type == EventType.RELEASED:
+        return state.override is not None
+    if event_type == EventType.PINNED:
+        return state.override != "pin"
+    if event_type == EventType.HELD:
+        return state.override != "hold"
     return True

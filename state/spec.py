@@ -76,6 +76,32 @@ DEFAULT_OUTPUT_LIMIT = 1 << 30
 """``limits.output`` when jobs.json does not set it: 1 GiB."""
 
 
+_CLOCK = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
+
+
+def _deadline(value: Any) -> Any:
+    if not isinstance(value, str):
+        return value
+    if _CLOCK.match(value):
+        return value
+    from datetime import datetime
+    try:
+        datetime.fromisoformat(value)
+    except ValueError:
+        raise ValueError(f"'{value}' is neither a time of day like \"06:00\" nor an ISO-8601 datetime like "
+                         "\"2026-12-24T06:00:00+01:00\"") from None
+    return value
+
+
+def _window(value: Any) -> Any:
+    if not isinstance(value, str):
+        return value
+    start, dash, end = value.partition("-")
+    if not dash or not _CLOCK.match(start.strip()) or not _CLOCK.match(end.strip()) or start.strip() == end.strip():
+        raise ValueError(f"'{value}' is not a daily window like \"22:00-06:00\" (start-end, 24-hour clock)")
+    return f"{start.strip()}-{end.strip()}"
+
+
 def _drop_comments(value: Any) -> Any:
     # Runs for every object in jobs.json: copy only the rare dict that has a comment key.
     if isinstance(value, dict) and any(k[:1] in ("/", "$") for k in value):
@@ -278,6 +304,13 @@ class Job(_Model):
     """Stop an attempt whose output passes this size (e.g. "100MB"); it fails for good. Default: limits.output."""
     retention: JobRetention | None = None
     """This job's own keep_days / keep_attempts, overriding the top-level ``retention`` field by field."""
+    deadline: Annotated[str, BeforeValidator(_deadline)] | None = None
+    """When its output is due: a time of day like "06:00" in ``timezone`` (for each cycle: the first such time
+    after the cycle began), or an ISO-8601 datetime like "2026-12-24T06:00:00+01:00". Read by the decision service."""
+    max_wait: Duration | None = None
+    """The longest this job may wait once ready; past it the decision service starts it first, whatever the score."""
+    window: Annotated[str, BeforeValidator(_window)] | None = None
+    """Start only inside this daily window, e.g. "22:00-06:00" in ``timezone`` (pin the job to run it now anyway)."""
 
     @model_validator(mode="after")
     def _one_way_to_run(self) -> Job:
@@ -338,6 +371,54 @@ class Retention(_Model):
     """Let the long-running runner apply this policy itself, at most once an hour, when it is quiet."""
 
 
+class Budget(_Model):
+    """Money the decision service may let jobs spend; jobs that would spend past it are held, with the reason."""
+
+    daily: Annotated[float, Field(gt=0)] | None = None
+    """USD per day (UTC), counting ended attempts' cost and the estimate of running ones."""
+    per_job: Annotated[float, Field(gt=0)] | None = None
+    """USD one attempt may be expected to cost (its history's mean, or ``default_cost``)."""
+
+    @field_validator("daily", "per_job", mode="before")
+    @classmethod
+    def _number(cls, value: Any) -> Any:
+        if isinstance(value, bool) or not isinstance(value, int | float | None):
+            raise ValueError("give a number of US dollars, like 5 or 0.25")
+        return value
+
+
+class ScorerAgent(_Model):
+    """Ask an llm agent to rank the ready jobs (the heuristic answers when it is late, wrong or unsure)."""
+
+    agent: Identifier
+    """Name of an llm agent in the ``agents`` section."""
+    timeout: Duration = 20.0
+    """How long one ranking may take before the heuristic's answer is used."""
+    min_confidence: StrictFloat = Field(0.5, ge=0.0, le=1.0)
+    """Answers whose stated confidence is below this fall back to the heuristic."""
+
+
+class Decide(_Model):
+    """The decision service: ranks ready jobs with reasons (deadlines, budget, review capacity, provider health)."""
+
+    mode: Literal["off", "shadow", "advise", "live"] = "off"
+    """off: priority, then waiting time, then jobs.json order. shadow: that order, with every decision recorded to
+    compare. advise: the cockpit shows the ranking and reasons; the runner follows only what the operator pins.
+    live: the runner follows the ranking within the written constraints; an override always wins."""
+    scorer: Literal["heuristic"] | ScorerAgent = "heuristic"
+    """"heuristic" (transparent, the default) or {"agent": NAME} to ask an llm agent."""
+    budget: Budget = Field(default_factory=Budget)
+    """Daily and per-job spending limits."""
+    review_capacity: StrictInt | None = Field(None, ge=0)
+    """How many outputs may wait for a person before jobs whose output goes to review are held."""
+    horizon: Duration = 3600.0
+    """How close a deadline must be (in slack) before its job goes ahead of jobs without one."""
+    default_duration: Duration = 300.0
+    """The duration assumed for a job with no successful run yet (reasons say so)."""
+    default_cost: Annotated[float, Field(ge=0)] = 0.0
+    """The cost (USD) assumed for an attempt of an llm job with no history (reasons say so)."""
+
+
 class Spec(_Model):
     """The whole registry: agents, limits, and jobs."""
 
@@ -349,8 +430,19 @@ class Spec(_Model):
     """Concurrency and output limits."""
     retention: Retention = Field(default_factory=Retention)
     """How long attempt directories are kept (`jobdeck gc`); by default, forever."""
+    decide: Decide = Field(default_factory=Decide)
+    """The decision service: mode (off, shadow, advise, live), scorer, budget, review capacity."""
     jobs: list[Job]
     """The jobs, in any order; ``depends_on`` defines the order they run in."""
+
+    @model_validator(mode="after")
+    def _scorer_is_an_llm_agent(self) -> Spec:
+        scorer = self.decide.scorer
+        if isinstance(scorer, ScorerAgent):
+            named = self.agents.get(scorer.agent)
+            if named is None or named.type != "llm":
+                raise ValueError(f"decide.scorer names agent '{scorer.agent}', which is not an llm agent in 'agents'")
+        return self
 
     def job(self, job_id: str) -> Job | None:
         """The job with this id, or None."""

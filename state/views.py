@@ -51,6 +51,7 @@ def is_ready(job: Job, state: JobState, board: Board, now: float) -> bool:
     return (
         state.status == Status.BACKLOG
         and not is_paused(job, state)
+        and state.override != "hold"
         and (state.not_before is None or state.not_before <= now)
         and not waits_for_fire(job, state)
         and (not needs_approval(job) or state.approved)

@@ -210,9 +210,32 @@ def test_every_operator_event_has_one_action_and_every_action_appends_one() -> N
 @pytest.mark.parametrize("action", list(ACTIONS.values()), ids=list(ACTIONS))
 def test_the_machine_handles_an_action_from_exactly_the_columns_the_table_claims(action: Action) -> None:
     assert {status for status, event_type in TABLE if event_type == action.event} == action.statuses
+    # (release undoes a pin or a hold, so it is tried on a held job)
+    start = {"release": {"override": "hold", "override_at": T0}}.get(action.name, {})
     moved = {status for status in action.statuses
-             if transition(in_status(status), ev(action.event, by="op"), T0 + 9).status != status}
+             if transition(in_status(status)._replace(**start), ev(action.event, by="op"), T0 + 9).status != status}
     assert bool(moved) == action.moves
+
+
+def test_a_pin_is_spent_by_the_claim_a_hold_refuses_claims_and_release_undoes_either() -> None:
+    pinned = transition(JobState("j"), ev("pinned", by="op"), T0 + 1)
+    assert (pinned.override, pinned.override_at) == ("pin", T0 + 1)
+    assert JobState.from_json(pinned.to_json()) == pinned
+    running = transition(pinned, ev("claimed", attempt=1, seq=5), T0 + 2)
+    assert running.override is None and running.override_at is None
+    held = transition(JobState("j"), ev("held", by="op"), T0 + 1)
+    assert not allowed(held, "held") and allowed(held, "released") and allowed(held, "pinned")
+    with pytest.raises(IllegalTransition, match="held by the operator"):
+        transition(held, ev("claimed", attempt=1, seq=5), T0 + 2)
+    assert transition(held, ev("released", by="op"), T0 + 3).override is None
+    with pytest.raises(IllegalTransition, match="nothing to release"):
+        transition(JobState("j"), ev("released", by="op"), T0 + 3)
+
+
+def test_a_decision_is_a_note_in_every_column() -> None:
+    for status in Status:
+        state = in_status(status)
+        assert transition(state, ev("decided", action="start", reasons=["x"]), T0 + 9) == state
 
 
 def test_pause_and_resume_override_and_survive_a_round_trip_through_json() -> None:
