@@ -40,7 +40,7 @@ def loaded_after(code: str, cwd: Path = ROOT) -> set[str]:
     return {layer_of(name) for name in json.loads(done.stderr[marker + len("MODULES="):])}
 
 
-LAYERS = ("state", "agents", "runner", "cockpit", "cli")
+LAYERS = ("state", "decide", "agents", "runner", "cockpit", "cli")
 
 
 def modules_of(layer: str) -> list[str]:
@@ -74,7 +74,14 @@ def test_state_runner_and_agents_import_neither_textual_nor_litellm() -> None:
 
 def test_state_imports_no_other_layer() -> None:
     loaded = import_all(("state",))
-    assert not loaded & {"agents", "runner", "cockpit", "cli", "rich", *HEAVY}
+    assert not loaded & {"decide", "agents", "runner", "cockpit", "cli", "rich", *HEAVY}
+
+
+def test_the_decision_service_imports_only_state() -> None:
+    """decide/ is advisory and pure: it reads state, and nothing of how jobs run or are shown."""
+    loaded = import_all(("decide",))
+    assert "state" in loaded
+    assert not loaded & {"agents", "runner", "cockpit", "cli", "rich", "pydantic", *HEAVY}
 
 
 def test_cockpit_does_not_import_litellm() -> None:
@@ -150,7 +157,8 @@ def sources(layer: str) -> list[Path]:
 
 
 FORBIDDEN = {
-    "state": {"textual", "litellm", "runner", "agents", "cockpit", "cli", "rich"},
+    "state": {"textual", "litellm", "decide", "runner", "agents", "cockpit", "cli", "rich"},
+    "decide": {"textual", "litellm", "runner", "agents", "cockpit", "cli", "rich", "pydantic"},
     "runner": {"textual", "cockpit", "cli"},
     "agents": {"textual", "cockpit", "cli", "runner"},
     "cockpit": {"litellm", "runner"},
@@ -168,7 +176,7 @@ def test_no_forbidden_imports_in_source(package: str) -> None:
 def test_litellm_is_imported_lazily_and_only_by_agents() -> None:
     """Only agents/ may import litellm, and only inside a function (it costs ~3.5 s)."""
     problems = []
-    for package in ("state", "runner", "agents", "cockpit", "cli"):
+    for package in ("state", "decide", "runner", "agents", "cockpit", "cli"):
         for path in sources(package):
             for module, top in imports_in(path):
                 if module == "litellm" and (package != "agents" or top):
@@ -197,7 +205,7 @@ def test_the_installed_layers_are_this_checkout() -> None:
 
 def test_no_module_imports_a_layer_by_its_bare_name() -> None:
     """`import agents` would load whatever package owns that name (the OpenAI Agents SDK does)."""
-    bare = re.compile(r"^\s*(?:from|import) (?:state|agents|runner|cockpit|cli)\b", re.M)
+    bare = re.compile(r"^\s*(?:from|import) (?:state|decide|agents|runner|cockpit|cli)\b", re.M)
     problems = [f"{path.relative_to(ROOT)}: {match.group(0).strip()}"
                 for layer in LAYERS for path in sources(layer)
                 for match in bare.finditer(path.read_text())]

@@ -1,0 +1,235 @@
+"""The transparent scorer: deadline slack, max_wait, the operator's priority; gates for budget, reviews, windows.
+
+Ranking (lower key starts first), in four classes:
+
+0. pinned by the operator, in the order of the pins;
+1. waited past ``max_wait``: the longest overdue first (no job starves);
+2. a deadline (its own, or a pending dependent's) with less slack than
+   ``decide.horizon``: the latest possible start first. The latest start is the
+   deadline less the p90 duration of the job and of its path to that deadline,
+   less a retry margin for a job that fails often;
+3. everything else as ``off`` orders it: priority, waiting time, jobs.json order.
+
+A job's key changes only when it crosses ``since + max_wait`` or ``latest start -
+horizon``; ``Heuristic.order`` says when, so a caller can keep the ranking in a
+heap and touch a job only when its key changes. The gates (window, cooldown,
+budget, review capacity) depend on the whole deck and are asked of the jobs at
+the head of the ranking only.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from jobdeck.decide.outlook import Outlook
+from jobdeck.decide.policy import JobPolicy, Policy
+from jobdeck.decide.times import clock_text, day_start, next_clock, window_state
+from jobdeck.decide.verdict import DEFER, HOLD, START, SortKey, Verdict
+from jobdeck.state.board import Board
+from jobdeck.state.durations import format_duration as dur
+from jobdeck.state.machine import JobState, Status
+
+PIN, OVERDUE, URGENT, NORMAL = range(4)
+
+
+@dataclass(frozen=True, slots=True)
+class Estimate:
+    """What a job's history says of its next attempt."""
+
+    p90: float
+    runs: int
+    """Succeeded attempts behind ``p90`` (0: the policy's default_duration)."""
+    cost: float
+    failure_rate: float | None
+    margin: float
+    """Time kept for retries: expected extra attempts (from the failure rate) times p90."""
+
+
+@dataclass(frozen=True, slots=True)
+class Slack:
+    """How late a job may start and still meet a deadline, and which deadline binds."""
+
+    latest_start: float
+    deadline: float
+    owner: str
+    """The job whose deadline it is (the job itself, or a pending dependent)."""
+    path: float
+    """p90 duration (with margins) from this job's start to the owner's end."""
+
+
+class Heuristic:
+    """Scores and gates ready jobs of one policy against one board. Pure: it reads, never writes."""
+
+    def __init__(self, policy: Policy, board: Board) -> None:
+        self.policy = policy
+        self.board = board
+        self._estimates: dict[str, tuple[int, Estimate]] = {}
+
+    # -- what history says ---------------------------------------------------------
+
+    def estimate(self, job_id: str) -> Estimate:
+        """p90 duration, mean cost and failure rate from the job's rollup (cached until it ends again)."""
+        rollup = self.board.rollups.jobs.get(job_id)
+        version = rollup.ended if rollup is not None else 0
+        cached = self._estimates.get(job_id)
+        if cached is not None and cached[0] == version:
+            return cached[1]
+        policy, job = self.policy, self.policy.jobs[job_id]
+        runs = rollup.durations.total if rollup is not None else 0
+        p90 = (rollup.durations.quantile(0.9) if rollup is not None and runs else None) or policy.default_duration
+        if rollup is not None and rollup.ended and (rollup.cost or job.model is None):
+            cost = rollup.cost / rollup.ended
+        else:
+            cost = policy.default_cost if job.model is not None else 0.0
+        rate = rollup.failure_rate() if rollup is not None else None
+        extra = min(rate / (1.0 - rate), job.max_attempts - 1) if rate and rate < 1.0 and job.max_attempts > 1 \
+            else (job.max_attempts - 1 if rate == 1.0 else 0.0)
+        found = Estimate(p90, runs, cost, rate, extra * p90)
+        self._estimates[job_id] = (version, found)
+        return found
+
+    def deadline_of(self, job: JobPolicy, state: JobState, now: float) -> float | None:
+        """The job's own deadline for its current cycle."""
+        if job.deadline_at is not None:
+            return job.deadline_at
+        if job.deadline_clock is not None:
+            return next_clock(job.deadline_clock, job.timezone, state.since or now)
+        return None
+
+    def slack(self, job_id: str, now: float, _seen: dict[str, Slack | None] | None = None) -> Slack | None:
+        """The binding deadline through this job: its own or a pending dependent's, whichever leaves less room."""
+        seen = {} if _seen is None else _seen
+        if job_id in seen:
+            return seen[job_id]
+        seen[job_id] = None  # (the spec has no cycles; this only guards the recursion)
+        policy = self.policy
+        job = policy.jobs[job_id]
+        board = self.board
+        estimate = self.estimate(job_id)
+        own = estimate.p90 + estimate.margin
+        best: Slack | None = None
+        deadline = self.deadline_of(job, board.state(job_id), now)
+        if deadline is not None:
+            best = Slack(deadline - own, deadline, job_id, own)
+        for child in policy.dependents.get(job_id, ()):
+            if board.state(child).status != Status.BACKLOG:
+                continue
+            below = self.slack(child, now, seen)
+            if below is not None and (best is None or below.latest_start - own < best.latest_start):
+                best = Slack(below.latest_start - own, below.deadline, below.owner, below.path + own)
+        seen[job_id] = best
+        return best
+
+    # -- ranking ---------------------------------------------------------------------
+
+    def order(self, job_id: str, state: JobState, now: float) -> tuple[SortKey, float, list[str], float | None]:
+        """The job's sort key, score and ranking reasons at ``now``, and when its key next changes."""
+        policy = self.policy
+        job = policy.jobs[job_id]
+        since = state.since or now
+        estimate = self.estimate(job_id)
+        reasons: list[str] = []
+        if not estimate.runs:
+            reasons.append(f"no history: assumed {dur(estimate.p90)}"
+                           + (f", ${estimate.cost:.2f}" if job.model is not None else ""))
+        if estimate.failure_rate and estimate.margin:
+            reasons.append(f"fails {estimate.failure_rate:.0%} of runs: {dur(estimate.margin)} kept for retries")
+        overdue_at = since + job.max_wait if job.max_wait is not None else None
+        slack = self.slack(job_id, now)
+        changes: list[float] = []
+        if state.override == "pin":
+            reasons.insert(0, "pinned by the operator")
+            return (PIN, state.override_at or 0.0), 1000.0, reasons, None
+        if overdue_at is not None and now >= overdue_at:
+            reasons.insert(0, f"waited {dur(now - since)}, past max_wait {dur(job.max_wait or 0)}: starts first")
+            return (OVERDUE, overdue_at), 900.0, reasons, None
+        if overdue_at is not None:
+            changes.append(overdue_at)
+        if slack is not None:
+            left = slack.latest_start - now
+            reasons.insert(0, self._deadline_reason(job_id, slack, now))
+            if left <= policy.horizon:
+                score = 500.0 + 400.0 * (1.0 - max(0.0, min(left / policy.horizon, 1.0)))
+                return (URGENT, slack.latest_start), score, reasons, min(changes, default=None)
+            changes.append(slack.latest_start - policy.horizon)
+        if job.priority:
+            reasons.append(f"priority {job.priority}")
+        if overdue_at is not None:
+            reasons.append(f"waited {dur(now - since)} of max_wait {dur(job.max_wait or 0)}")
+        score = max(0.0, min(100.0 + job.priority / 10.0, 300.0))
+        return (NORMAL, -job.priority, since, job.place), score, reasons, min(changes, default=None)
+
+    def _deadline_reason(self, job_id: str, slack: Slack, now: float) -> str:
+        owner = self.policy.jobs[slack.owner]
+        when = clock_text(slack.deadline, owner.timezone, now)
+        left = slack.latest_start - now
+        room = f"slack {dur(left)}" if left >= 0 else f"late by {dur(-left)}"
+        estimate = self.estimate(job_id)
+        if slack.owner == job_id:
+            return f"deadline {when}, p90 duration {dur(estimate.p90)}, {room}"
+        return f"feeds {slack.owner} (deadline {when}): critical path p90 {dur(slack.path)}, {room}"
+
+    # -- gates ----------------------------------------------------------------------
+
+    def gate(self, job_id: str, state: JobState, outlook: Outlook) -> tuple[str, float | None, str | None, str | None]:
+        """(action, until, needs, reason): whether the deck lets this job start now, whatever its rank."""
+        if state.override == "hold":
+            return HOLD, None, "release", "held by the operator"
+        if state.override == "pin":
+            return START, None, None, None
+        policy, now = self.policy, outlook.now
+        job = policy.jobs[job_id]
+        if job.window is not None:
+            inside, change = window_state(job.window[0], job.window[1], job.timezone, now)
+            if not inside:
+                return (DEFER, change, None, f"window {job.window_text} ({job.timezone}) opens at "
+                        f"{clock_text(change, job.timezone, now)}, in {dur(change - now)}")
+        if job.model is not None and job.model in outlook.cooldowns:
+            until, why = outlook.cooldowns[job.model]
+            return (DEFER, until, None, f"model {job.model} cools down until {clock_text(until, 'UTC', now)} UTC"
+                    + (f" ({why})" if why else ""))
+        cost = self.estimate(job_id).cost
+        if policy.per_job_budget is not None and cost > policy.per_job_budget:
+            return (HOLD, None, "budget", f"expected cost ${cost:.2f} is over the per-job budget "
+                    f"${policy.per_job_budget:.2f}")
+        if policy.daily_budget is not None and cost and \
+                outlook.spent_today + outlook.committed + cost > policy.daily_budget:
+            return (HOLD, day_start(now) + 86400, "budget",
+                    f"budget: ${outlook.spent_today:.2f} spent today + ${outlook.committed:.2f} running + "
+                    f"${cost:.2f} for this job > ${policy.daily_budget:.2f} a day")
+        if policy.review_capacity is not None and job.reviewed and outlook.review_waiting >= policy.review_capacity:
+            return (HOLD, None, "reviews", f"review queue {outlook.review_waiting} of capacity "
+                    f"{policy.review_capacity}, and its output goes to review")
+        return START, None, None, None
+
+    # -- together -------------------------------------------------------------------
+
+    def verdict(self, job_id: str, state: JobState, outlook: Outlook) -> Verdict:
+        """The job's whole verdict: gate first, then its place in the ranking."""
+        key, score, reasons, _ = self.order(job_id, state, outlook.now)
+        action, until, needs, why = self.gate(job_id, state, outlook)
+        if action != START and why is not None:
+            reasons.insert(0, why)
+        return Verdict(job_id, action, score, tuple(reasons), key, until, needs)
+
+    def rank(self, ready: list[str], outlook: Outlook) -> list[Verdict]:
+        """Every ready job's verdict: those that may start in rank order (rank 1 first), then the rest.
+
+        Gates are applied in rank order against one outlook, each start counting
+        its cost and its review: the ranking the runner would follow this turn.
+        """
+        board = self.board
+        ordered = sorted((self.order(job_id, board.state(job_id), outlook.now)[0], job_id) for job_id in ready)
+        outlook = Outlook(outlook.now, outlook.spent_today, outlook.committed, outlook.review_waiting,
+                          outlook.cooldowns)
+        starts: list[Verdict] = []
+        others: list[Verdict] = []
+        for _, job_id in ordered:
+            found = self.verdict(job_id, board.state(job_id), outlook)
+            if found.action == START:
+                outlook.commit(self.estimate(job_id).cost, self.policy.jobs[job_id].reviewed)
+                starts.append(Verdict(found.job, found.action, found.score, found.reasons, found.key,
+                                      rank=len(starts) + 1))
+            else:
+                others.append(found)
+        return starts + others

@@ -1,0 +1,40 @@
+"""What the gates read besides one job: money spent, the review queue, models cooling down, the time."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from jobdeck.decide.times import day_start
+from jobdeck.state.board import Board
+from jobdeck.state.machine import Status
+
+
+@dataclass(slots=True)
+class Outlook:
+    """The deck's capacity at ``now``; ``commit`` counts a job the runner starts in the same turn."""
+
+    now: float
+    spent_today: float = 0.0
+    """Cost of attempts that ended since midnight UTC."""
+    committed: float = 0.0
+    """Estimated cost of attempts running now (or started this turn)."""
+    review_waiting: int = 0
+    """Jobs whose output waits for a person."""
+    cooldowns: Mapping[str, tuple[float, str]] = field(default_factory=dict)
+    """Model -> (until, reason), from the breaker's shared file."""
+
+    def commit(self, cost: float, reviewed: bool) -> None:
+        """A job starts: its expected cost is spoken for, and its output may join the review queue."""
+        self.committed += cost
+        if reviewed:
+            self.review_waiting += 1
+
+
+def outlook_of(board: Board, now: float, cooldowns: Mapping[str, tuple[float, str]],
+               running_cost: float = 0.0) -> Outlook:
+    """The outlook of ``board`` at ``now`` (running_cost: the estimates of attempts running now)."""
+    spent = board.rollups.cost_since(day_start(now))
+    waiting = sum(1 for state in board.jobs.values() if state.status == Status.REVIEW)
+    live = {model: entry for model, entry in cooldowns.items() if entry[0] > now}
+    return Outlook(now, spent, running_cost, waiting, live)

@@ -1,0 +1,105 @@
+"""The decision policy of a spec, compiled once per spec: per-job deadlines, windows, waits, and a digest.
+
+Every ``decided`` event carries ``policy``, the digest of the fields that shape
+a decision, so a decision can always be traced to the policy that made it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from jobdeck.decide.times import ClockTime, parse_clock, parse_instant
+from jobdeck.state.graph import dependents
+
+if TYPE_CHECKING:
+    from jobdeck.state.spec import Job, Spec
+
+
+@dataclass(frozen=True, slots=True)
+class JobPolicy:
+    """What the decision service needs to know of one job."""
+
+    id: str
+    place: int
+    """Its position in jobs.json (the last tie-break, as in ``off``)."""
+    priority: int
+    timezone: str
+    deadline_clock: ClockTime | None
+    deadline_at: float | None
+    deadline_text: str | None
+    max_wait: float | None
+    window: tuple[ClockTime, ClockTime] | None
+    window_text: str | None
+    scheduled: bool
+    reviewed: bool
+    """Its output always waits for a person (medium risk, or review: always)."""
+    model: str | None
+    """The model it calls, for cooldowns and cost (None: no llm)."""
+    max_attempts: int
+
+
+@dataclass(frozen=True, slots=True)
+class Policy:
+    """The ``decide`` section and every job's policy, with the digest decisions carry."""
+
+    mode: str
+    scorer: str | None
+    """The llm agent asked to rank, or None for the heuristic."""
+    scorer_timeout: float
+    min_confidence: float
+    daily_budget: float | None
+    per_job_budget: float | None
+    review_capacity: int | None
+    horizon: float
+    default_duration: float
+    default_cost: float
+    jobs: Mapping[str, JobPolicy]
+    dependents: Mapping[str, list[str]]
+    digest: str
+
+
+def _model(job: Job, spec: Spec) -> str | None:
+    if job.model is not None:
+        return job.model
+    named = spec.agents.get(job.agent) if job.agent is not None else None
+    if named is not None and named.type == "llm":
+        return named.model
+    return None
+
+
+def _job_policy(job: Job, place: int, spec: Spec) -> JobPolicy:
+    clock = at = None
+    if job.deadline is not None:
+        if len(job.deadline) == 5:
+            clock = parse_clock(job.deadline)
+        else:
+            at = parse_instant(job.deadline, job.timezone)
+    window = None
+    if job.window is not None:
+        start, _, end = job.window.partition("-")
+        window = (parse_clock(start), parse_clock(end))
+    return JobPolicy(job.id, place, job.priority, job.timezone, clock, at, job.deadline, job.max_wait, window,
+                     job.window, job.schedule is not None, job.review_policy == "always", _model(job, spec),
+                     job.retry.max_attempts)
+
+
+def policy_of(spec: Spec) -> Policy:
+    """The policy ``spec`` states (cheap enough to build once per spec change)."""
+    decide = spec.decide
+    scorer = decide.scorer
+    agent = None if isinstance(scorer, str) else scorer.agent
+    jobs = {job.id: _job_policy(job, place, spec) for place, job in enumerate(spec.jobs)}
+    shaping = {
+        "decide": decide.model_dump(mode="json"),
+        "jobs": {job.id: [job.deadline, job.max_wait, job.window, job.priority, job.timezone, job.review_policy,
+                          job.depends_on] for job in spec.jobs},
+    }
+    digest = hashlib.sha256(json.dumps(shaping, sort_keys=True, separators=(",", ":")).encode()).hexdigest()[:12]
+    return Policy(decide.mode, agent, 20.0 if agent is None else scorer.timeout,
+                  0.0 if agent is None else scorer.min_confidence, decide.budget.daily, decide.budget.per_job,
+                  decide.review_capacity, decide.horizon, decide.default_duration, decide.default_cost, jobs,
+                  dependents(spec.dependencies), digest)

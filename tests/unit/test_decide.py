@@ -1,0 +1,169 @@
+"""The heuristic's ranking, gates and reasons, on hand-built boards with an injected clock."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+
+import pytest
+
+from jobdeck.decide.heuristic import Heuristic
+from jobdeck.decide.outlook import Outlook, outlook_of
+from jobdeck.decide.policy import policy_of
+from jobdeck.state.board import Board
+from jobdeck.state.machine import Attempt, JobState, Status
+from jobdeck.state.spec import Spec
+
+# 2026-12-06 04:00 UTC: two hours before a 06:00 UTC deadline.
+NOW = datetime(2026, 12, 6, 4, 0, tzinfo=timezone.utc).timestamp()
+
+
+def spec(*jobs: dict[str, Any], **decide: Any) -> Spec:
+    return Spec.model_validate({"decide": {"mode": "live", **decide},
+                                "agents": {"llm": {"type": "llm", "model": "openai/m"}},
+                                "jobs": [{"command": ["true"], **job} for job in jobs]})
+
+
+def board(*states: JobState, history: dict[str, list[tuple[float, str, float]]] | None = None) -> Board:
+    """A board with these states and, per job, ended attempts as (duration, outcome, cost)."""
+    found = Board({state.job: state for state in states})
+    for job, runs in (history or {}).items():
+        for n, (seconds, outcome, cost) in enumerate(runs, 1):
+            found.rollups.add(job, Attempt(n, n, "r", "default", NOW - 86400, NOW - 86400 + seconds, outcome,
+                                           cost=cost or None))
+    return found
+
+
+def ready(job: str, since: float = NOW - 60, **fields: Any) -> JobState:
+    return JobState(job, Status.BACKLOG, since=since, **fields)
+
+
+def test_a_job_with_a_close_deadline_goes_ahead_of_higher_priority_work_and_says_why() -> None:
+    heuristic = Heuristic(policy_of(spec({"id": "adhoc", "priority": 5}, {"id": "report", "deadline": "06:00"})),
+                          board(ready("adhoc"), ready("report"), history={"report": [(6000, "succeeded", 0)] * 5}))
+    ranked = heuristic.rank(["adhoc", "report"], Outlook(NOW))
+    assert [v.job for v in ranked] == ["report", "adhoc"]
+    reasons = ranked[0].reasons
+    assert reasons[0].startswith("deadline 06:00, p90 duration 1h") and "slack" in reasons[0]
+    assert ranked[0].rank == 1 and ranked[0].score > ranked[1].score
+
+
+def test_a_far_deadline_leaves_the_operators_order_alone_until_its_slack_is_within_the_horizon() -> None:
+    heuristic = Heuristic(policy_of(spec({"id": "adhoc", "priority": 5}, {"id": "report", "deadline": "06:00"})),
+                          board(ready("adhoc"), ready("report"), history={"report": [(60, "succeeded", 0)] * 5}))
+    assert [v.job for v in heuristic.rank(["adhoc", "report"], Outlook(NOW))] == ["adhoc", "report"]
+    key, _, _, change = heuristic.order("report", heuristic.board.state("report"), NOW)
+    slack = heuristic.slack("report", NOW)
+    assert slack is not None and change == pytest.approx(slack.latest_start - 3600)
+    later = change + 1
+    assert [v.job for v in heuristic.rank(["adhoc", "report"], Outlook(later))] == ["report", "adhoc"]
+
+
+def test_a_job_feeding_a_deadline_inherits_it_through_the_critical_path() -> None:
+    heuristic = Heuristic(
+        policy_of(spec({"id": "other", "priority": 1}, {"id": "fetch"},
+                       {"id": "report", "depends_on": ["fetch"], "deadline": "06:00"})),
+        board(ready("other"), ready("fetch"), ready("report"),
+              history={"fetch": [(3000, "succeeded", 0)] * 3, "report": [(3000, "succeeded", 0)] * 3}))
+    ranked = heuristic.rank(["other", "fetch"], Outlook(NOW))
+    assert [v.job for v in ranked] == ["fetch", "other"]
+    assert ranked[0].reasons[0].startswith("feeds report (deadline 06:00): critical path p90 1h")
+
+
+def test_a_flaky_job_keeps_time_for_its_retries() -> None:
+    runs = [(600, "succeeded", 0)] * 2 + [(600, "failed", 0)] * 2
+    steady = Heuristic(policy_of(spec({"id": "j", "deadline": "06:00", "retry": {"max_attempts": 3}})),
+                       board(ready("j"), history={"j": runs[:2]}))
+    flaky = Heuristic(policy_of(spec({"id": "j", "deadline": "06:00", "retry": {"max_attempts": 3}})),
+                      board(ready("j"), history={"j": runs}))
+    assert flaky.estimate("j").margin == pytest.approx(flaky.estimate("j").p90)  # 50% failures: one retry
+    assert flaky.slack("j", NOW).latest_start < steady.slack("j", NOW).latest_start  # type: ignore[union-attr]
+    assert any("fails 50% of runs" in r for r in flaky.order("j", flaky.board.state("j"), NOW)[2])
+
+
+def test_max_wait_is_a_hard_bound_on_waiting() -> None:
+    heuristic = Heuristic(policy_of(spec({"id": "urgent", "deadline": "04:30"}, {"id": "old", "max_wait": "1h"})),
+                          board(ready("urgent"), ready("old", since=NOW - 3599)))
+    assert [v.job for v in heuristic.rank(["urgent", "old"], Outlook(NOW))] == ["urgent", "old"]
+    _, _, _, change = heuristic.order("old", heuristic.board.state("old"), NOW)
+    assert change == pytest.approx(NOW + 1)
+    ranked = heuristic.rank(["urgent", "old"], Outlook(NOW + 1))
+    assert [v.job for v in ranked] == ["old", "urgent"]
+    assert "past max_wait 1h" in ranked[0].reasons[0]
+
+
+def test_no_history_uses_the_stated_defaults_and_says_so() -> None:
+    heuristic = Heuristic(policy_of(spec({"id": "ask", "agent": "llm"}, default_duration="10m", default_cost=0.3)),
+                          board(ready("ask")))
+    [verdict] = heuristic.rank(["ask"], Outlook(NOW))
+    assert "no history: assumed 10m00s, $0.30" in verdict.reasons
+
+
+def test_gates_defer_for_a_closed_window_and_a_cooling_model() -> None:
+    heuristic = Heuristic(policy_of(spec({"id": "night", "window": "22:00-03:00"}, {"id": "ask", "agent": "llm"})),
+                          board(ready("night"), ready("ask")))
+    night, ask = (heuristic.verdict(j, heuristic.board.state(j), Outlook(NOW, cooldowns={"openai/m": (NOW + 90, "rate_limit")}))
+                  for j in ("night", "ask"))
+    assert (night.action, night.until) == ("defer", datetime(2026, 12, 6, 22, 0, tzinfo=timezone.utc).timestamp())
+    assert night.reasons[0].startswith("window 22:00-03:00 (UTC) opens at 22:00, in 18h00m")
+    assert (ask.action, ask.until) == ("defer", NOW + 90)
+    assert "cools down" in ask.reasons[0] and "rate_limit" in ask.reasons[0]
+    inside = Outlook(datetime(2026, 12, 6, 23, 0, tzinfo=timezone.utc).timestamp())
+    assert heuristic.verdict("night", heuristic.board.state("night"), inside).action == "start"
+
+
+def test_the_budget_holds_what_would_overspend_counting_what_starts_before_it() -> None:
+    history = {j: [(60, "succeeded", 0.4)] * 2 for j in ("a", "b", "c")}
+    heuristic = Heuristic(policy_of(spec({"id": "a", "agent": "llm"}, {"id": "b", "agent": "llm"},
+                                         {"id": "c", "agent": "llm"}, {"id": "free"}, budget={"daily": 1.0})),
+                          board(*(ready(j) for j in "abc"), ready("free"), history=history))
+    ranked = heuristic.rank(["a", "b", "c", "free"], Outlook(NOW, spent_today=0.1))
+    assert [(v.job, v.action) for v in ranked] == [("a", "start"), ("b", "start"), ("free", "start"), ("c", "hold")]
+    held = ranked[-1]
+    assert held.needs == "budget" and held.until is not None
+    assert held.reasons[0] == "budget: $0.10 spent today + $0.80 running + $0.40 for this job > $1.00 a day"
+
+
+def test_a_job_over_the_per_job_budget_is_held() -> None:
+    heuristic = Heuristic(policy_of(spec({"id": "big", "agent": "llm"}, budget={"per_job": 0.25})),
+                          board(ready("big"), history={"big": [(60, "succeeded", 0.5)]}))
+    verdict = heuristic.verdict("big", heuristic.board.state("big"), Outlook(NOW))
+    assert (verdict.action, verdict.needs) == ("hold", "budget")
+    assert "expected cost $0.50 is over the per-job budget $0.25" in verdict.reasons[0]
+
+
+def test_review_capacity_holds_only_jobs_whose_output_goes_to_review() -> None:
+    heuristic = Heuristic(policy_of(spec({"id": "checked", "risk": "medium"}, {"id": "plain"}, review_capacity=2)),
+                          board(ready("checked"), ready("plain"), JobState("x", Status.REVIEW),
+                                JobState("y", Status.REVIEW)))
+    outlook = outlook_of(heuristic.board, NOW, {})
+    assert outlook.review_waiting == 2
+    verdicts = {v.job: v for v in heuristic.rank(["checked", "plain"], outlook)}
+    assert (verdicts["checked"].action, verdicts["checked"].needs) == ("hold", "reviews")
+    assert verdicts["plain"].action == "start"
+
+
+def test_the_operator_wins_a_pin_skips_the_gates_and_goes_first_a_hold_holds() -> None:
+    heuristic = Heuristic(policy_of(spec({"id": "urgent", "deadline": "04:10"}, {"id": "night", "window": "22:00-23:00"},
+                                         {"id": "kept"})),
+                          board(ready("urgent"), ready("night", override="pin", override_at=NOW - 5),
+                                ready("kept", override="hold", override_at=NOW - 5)))
+    ranked = heuristic.rank(["urgent", "night", "kept"], Outlook(NOW))
+    assert [(v.job, v.action) for v in ranked] == [("night", "start"), ("urgent", "start"), ("kept", "hold")]
+    assert ranked[0].reasons[0] == "pinned by the operator" and ranked[-1].needs == "release"
+
+
+def test_the_policy_digest_follows_what_shapes_decisions_only() -> None:
+    base = policy_of(spec({"id": "a", "deadline": "06:00"})).digest
+    assert policy_of(spec({"id": "a", "deadline": "06:00", "title": "A"})).digest == base
+    assert policy_of(spec({"id": "a", "deadline": "06:30"})).digest != base
+    assert policy_of(spec({"id": "a", "deadline": "06:00"}, budget={"daily": 3})).digest != base
+
+
+def test_a_deadline_of_each_cycle_is_the_first_after_the_cycle_began_in_the_jobs_time_zone() -> None:
+    policy = policy_of(spec({"id": "j", "deadline": "06:00", "timezone": "Europe/Paris"}))
+    heuristic = Heuristic(policy, board(ready("j")))
+    # 04:00 UTC is 05:00 in Paris: the deadline is 06:00 Paris, 05:00 UTC, an hour away
+    assert heuristic.deadline_of(policy.jobs["j"], ready("j", since=NOW), NOW) == NOW + 3600
+    began_after = ready("j", since=NOW + 7200)
+    assert heuristic.deadline_of(policy.jobs["j"], began_after, NOW) == NOW + 3600 + 86400
