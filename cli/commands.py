@@ -431,6 +431,33 @@ def cmd_resume(args: argparse.Namespace) -> int:
     return _act(args, "resume", args.id)
 
 
+def cmd_pin(args: argparse.Namespace) -> int:
+    return _act(args, "pin", args.id)
+
+
+def cmd_hold(args: argparse.Namespace) -> int:
+    return _act(args, "hold", args.id)
+
+
+def cmd_release(args: argparse.Namespace) -> int:
+    return _act(args, "release", args.id)
+
+
+def cmd_why(args: argparse.Namespace) -> int:
+    from jobdeck.cli.deciding import cmd_why as why
+
+    deck = _deck(args)
+    spec = _spec(deck)
+    with _store(deck) as store:
+        return why(args, deck, spec, store.board)
+
+
+def cmd_decisions(args: argparse.Namespace) -> int:
+    from jobdeck.cli.deciding import cmd_decisions as decisions
+
+    return decisions(args, _records(_deck(args)))
+
+
 def cmd_trigger(args: argparse.Namespace) -> int:
     inputs = {}
     for item in args.input:

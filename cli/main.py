@@ -61,6 +61,16 @@ def seconds(text: str) -> float:
     return value
 
 
+def duration(text: str) -> float:
+    """An argparse type: a duration like 90, '90s', '24h', '1h30m'."""
+    from jobdeck.state.durations import parse_duration
+
+    try:
+        return parse_duration(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def statuses(text: str) -> list[str]:
     """An argparse type: a comma-separated list of board columns."""
     wanted = [part.strip() for part in text.split(",") if part.strip()]
@@ -154,6 +164,9 @@ def build_parser() -> argparse.ArgumentParser:
         ("cancel", "cancel a job (a running attempt is terminated)"),
         ("pause", "keep a job from starting until resumed"),
         ("resume", "undo pause"),
+        ("pin", "start a backlog job next, before the decision service's ranking (once)"),
+        ("hold", "keep a backlog job from starting, whatever the decision service says, until released"),
+        ("release", "undo pin or hold"),
     ):
         p = command(name, help_text)
         p.add_argument("id", nargs="+", help="one or more job ids")
@@ -170,6 +183,27 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("id", nargs="?", help="only this job's events")
     p.add_argument("--json", action="store_true", help="raw records as JSON lines")
     p.add_argument("-n", "--limit", type=positive_int, metavar="N", help="only the last N")
+
+    p = command("why", "every reason a job is or is not running now, and its rank with the reasons",
+                "Written constraints first (status, pause, hold, schedule, approval, retry wait,\n"
+                "dependencies, limits), then the decision service's verdict: start, defer until a time,\n"
+                "or hold until something changes, with reasons tied to numbers.\n\n"
+                "  jobdeck why report\n"
+                "  jobdeck why report --json | jq .verdict.reasons")
+    p.add_argument("id", help="the job's id")
+    p.add_argument("--json", action="store_true", help="the answer as one JSON object")
+
+    p = command("decisions", "the decision service's history, and how following it would do (--report)",
+                "Every `decided` event: the mode, the job, the action (start, defer, hold) and the\n"
+                "reasons. With --report: where the service would have started another job than the\n"
+                "runner did (shadow, advise), waits, deadlines met and missed, failures and cost.\n\n"
+                "  jobdeck decisions -n 20\n"
+                "  jobdeck decisions --report --since 24h")
+    p.add_argument("id", nargs="?", help="only this job's decisions")
+    p.add_argument("--report", action="store_true", help="the comparison: differences, waits, deadlines, cost")
+    p.add_argument("--since", type=duration, metavar="DURATION", help="only the last DURATION (e.g. 24h, 90m)")
+    p.add_argument("-n", "--limit", type=positive_int, metavar="N", help="only the last N decisions")
+    p.add_argument("--json", action="store_true", help="JSON lines (with --report: one JSON object)")
 
     p = command("stats", "how jobs have done: runs, failure rate, durations, cost (from rollups, not the log)",
                 "Per job: ended attempts, the share that failed, median and p90 duration of successful\n"

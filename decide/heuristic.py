@@ -195,7 +195,7 @@ class Heuristic:
         if policy.daily_budget is not None and cost and \
                 outlook.spent_today + outlook.committed + cost > policy.daily_budget:
             return (HOLD, day_start(now) + 86400, "budget",
-                    f"budget: ${outlook.spent_today:.2f} spent today + ${outlook.committed:.2f} running + "
+                    f"budget: ${outlook.spent_today:.2f} spent today + ${outlook.committed:.2f} running or starting first + "
                     f"${cost:.2f} for this job > ${policy.daily_budget:.2f} a day")
         if policy.review_capacity is not None and job.reviewed and outlook.review_waiting >= policy.review_capacity:
             return (HOLD, None, "reviews", f"review queue {outlook.review_waiting} of capacity "

@@ -11,23 +11,10 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from jobdeck.state.limits import limit_keys
+
 if TYPE_CHECKING:
     from jobdeck.state.spec import Job, Spec
-
-
-def limit_keys(job: Job, spec: Spec) -> list[tuple[str, str, int]]:
-    """The (kind, name, limit) buckets a job's attempt occupies."""
-    buckets: list[tuple[str, str, int]] = []
-    if job.agent is not None:
-        named = spec.agents.get(job.agent)
-        if named is not None and named.max_concurrent:
-            buckets.append(("agent", job.agent, named.max_concurrent))
-    model = job.model or (spec.agents[job.agent].model if job.agent in spec.agents else None)
-    if model and model in spec.limits.models:
-        buckets.append(("model", model, spec.limits.models[model]))
-    if job.concurrency is not None:
-        buckets.append(("key", job.concurrency, spec.limits.keys.get(job.concurrency, 1)))
-    return buckets
 
 
 @dataclass

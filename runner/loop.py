@@ -31,6 +31,7 @@ from jobdeck.runner.firing import inbox_events, schedule_events, trigger_pending
 from jobdeck.runner.heartbeat import HeartbeatWriter
 from jobdeck.runner.inbox import InboxScanner
 from jobdeck.runner.recovery import abandoned_boundaries, orphaned_events
+from jobdeck.runner.deciding import Deciding
 from jobdeck.runner.selection import ReadyIndex
 from jobdeck.runner.watcher import DeckWatcher
 from jobdeck.runner.write_pause import WritePause, write_quietly
@@ -38,6 +39,7 @@ from jobdeck.state.attempt_dirs import open_in
 from jobdeck.state.attempts import STDERR
 from jobdeck.state.board import Board, Store, open_store
 from jobdeck.state.crashpoint import crash_point
+from jobdeck.state.cooldowns import COOLDOWN_FILE
 from jobdeck.state.deck import Deck
 from jobdeck.state.errors import AttemptRefused, DeckAccessError, LockTimeout, LogReplaced, deck_access_error
 from jobdeck.state.gc import GcReport, collect
@@ -83,6 +85,7 @@ class Runner:
         self.watch = watch
         self.source = source or SpecSource(deck.spec_path)
         self.index = ReadyIndex()
+        self.deciding = Deciding(deck.state_dir / COOLDOWN_FILE)
         self.index.only = only
         self.inbox = InboxScanner(deck)
         self._store: Store | None = None
@@ -193,6 +196,7 @@ class Runner:
             self.store.redactor = self.redactor
             self.scheduled = [job for job in current.jobs if job.schedule is not None]
             self.capacity.parallel = self.parallel_override or current.limits.parallel
+            self.index.keyer = self.deciding.reset(current, self.store.board)
             self.index.reset(current)
             self._recount()
             self._inbox_due = True
@@ -553,26 +557,31 @@ class Runner:
         if not self.index.ready:
             return []
         chosen: list[Job] = []
+        deciding = self.deciding
+        deciding.begin_turn(board, now, self.running_ids)
+        notes: list[dict[str, Any]] = []  # the gates' refusals (live mode)
 
         def choose(job: Job) -> bool:
             # (an attempt of ours whose claim a failed write lost may still be stopping: not twice at once)
             if self.capacity.fits(job, spec) and is_ready(job, board.state(job.id), board, now) \
-                    and job.id not in self.claims:
+                    and job.id not in self.claims and deciding.admits(job, board.state(job.id), notes):
                 self.capacity.take(job, spec)
                 chosen.append(job)
                 return True
             return False
 
         self.index.take(choose, lambda: self.capacity.full)
-        if not chosen:
+        if not chosen and not notes:
             return []
-        bodies = [{"type": EventType.CLAIMED, "job": job.id, "attempt": board.state(job.id).next_attempt,
-                   "runner": self.runner_id, "workspace": job.workspace, "pid": os.getpid()}
-                  for job in chosen]
+        passed_over = self.index.in_order() if chosen and deciding.mode in ("shadow", "advise") else []
+        bodies = notes + deciding.claimed(chosen, passed_over, board) + [
+            {"type": EventType.CLAIMED, "job": job.id, "attempt": board.state(job.id).next_attempt,
+             "runner": self.runner_id, "workspace": job.workspace, "pid": os.getpid()} for job in chosen]
         records, refused = self.store.commit(bodies, now=now, strict=False, flush=False)
         for rejected in refused:
-            self.capacity.give_back(spec.by_id[rejected.body["job"]], spec)
-        return records
+            if rejected.body["type"] == EventType.CLAIMED:
+                self.capacity.give_back(spec.by_id[rejected.body["job"]], spec)
+        return [record for record in records if record["type"] == EventType.CLAIMED]
 
     def _prepare(self, record: dict[str, Any], spec: Spec | None = None
                  ) -> tuple[Claimed, OSError | AttemptRefused | None]:
@@ -725,6 +734,8 @@ class Runner:
             times.append(self.writes.retry_at)
         if self._poll:
             times.append(now + 1.0)
+        if self.deciding.next_look is not None:
+            times.append(self.deciding.next_look)
         if self.heartbeat is not None and not self.once:
             times.append(self.heartbeat.last + HEARTBEAT_INTERVAL)
         return min(times) if times else None
@@ -746,7 +757,7 @@ class Runner:
             return False
         board = self.store.board
         self.index.update(board, now)
-        if self.index.ready and not self.stopping:
+        if self.index.ready - self.deciding.refused and not self.stopping:
             return False
         for job_id in self.ran:
             state = board.state(job_id)

@@ -2,24 +2,31 @@
 
 Jobs whose readiness may have changed are marked dirty (the job of every new
 event and its dependents, jobs whose retry time passed, everything on a spec
-change); only those are re-evaluated. Ready jobs sit in a heap ordered by
-priority, then by how long they have waited, then by their place in jobs.json
-(the order the cockpit's backlog shows them in).
+change); only those are re-evaluated. Ready jobs sit in a heap ordered by their
+key: by default the jobs the operator pinned, in pin order, then priority, then
+how long they have waited, then their place in jobs.json (the order the
+cockpit's backlog shows them in). In the decision service's ``live`` mode the
+key is its ranking (``keyer``), which also says when a job's key next changes;
+the job is re-keyed then, so a turn still costs O(changes).
 """
 
 from __future__ import annotations
 
 import heapq
 from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from jobdeck.state.board import Board
 from jobdeck.state.graph import dependents
-from jobdeck.state.machine import Status
+from jobdeck.state.machine import JobState, Status
 from jobdeck.state.views import is_ready
 
 if TYPE_CHECKING:
     from jobdeck.state.spec import Job, Spec
+
+SortKey = tuple[Any, ...]
+Keyer = Callable[[str, JobState, float], tuple[SortKey, float | None]]
+"""A ranking: a ready job's sort key at ``now`` (lower starts first), and when that key next changes."""
 
 
 class ReadyIndex:
@@ -28,7 +35,10 @@ class ReadyIndex:
     def __init__(self) -> None:
         self.spec: Spec | None = None
         self.ready: set[str] = set()
-        self._heap: list[tuple[int, float, int, str]] = []  # (-priority, waiting since, place, id)
+        self._heap: list[tuple[SortKey, str]] = []  # (key, id); an entry whose key is not _keys[id] is stale
+        self._keys: dict[str, SortKey] = {}
+        self.keyer: Keyer | None = None
+        """The decision service's ranking (live mode); None: the operator's order."""
         self._dirty: set[str] = set()
         self._waits: list[tuple[float, str]] = []  # (not_before, job) for retry timers
         self._reverse: dict[str, list[str]] = {}
@@ -42,7 +52,24 @@ class ReadyIndex:
         self._place = {job.id: n for n, job in enumerate(spec.jobs)}
         self.ready.clear()
         self._heap.clear()
+        self._keys.clear()
         self._dirty = set(spec.by_id)
+
+    def rekey(self, keyer: Keyer | None) -> None:
+        """Order by ``keyer`` from now on (every ready job is re-keyed)."""
+        self.keyer = keyer
+        self._heap.clear()
+        self._keys.clear()
+        self._dirty.update(self.ready)
+        self.ready.clear()
+
+    def key(self, job: Job, state: JobState, now: float) -> tuple[SortKey, float | None]:
+        """The job's place in the order, and when it next changes."""
+        if self.keyer is not None:
+            return self.keyer(job.id, state, now)
+        if state.override == "pin":
+            return (0, state.override_at or 0.0), None
+        return (1, -job.priority, state.since or 0.0, self._place[job.id]), None
 
     def touch(self, job_ids: Iterable[str]) -> None:
         """These jobs changed state: re-evaluate them and their direct dependents."""
@@ -50,8 +77,13 @@ class ReadyIndex:
             self._dirty.add(job_id)
             self._dirty.update(self._reverse.get(job_id, ()))
 
+    def in_order(self) -> list[str]:
+        """The ready jobs in the order they would start (for shadow comparisons; O(n log n))."""
+        return [job_id for _, job_id in sorted((key, job_id) for job_id, key in self._keys.items()
+                                               if job_id in self.ready)]
+
     def next_wait(self) -> float | None:
-        """The earliest retry time among waiting jobs."""
+        """The earliest retry time (or key change) among waiting jobs."""
         return self._waits[0][0] if self._waits else None
 
     def update(self, board: Board, now: float) -> None:
@@ -68,11 +100,16 @@ class ReadyIndex:
                 continue
             state = board.state(job_id)
             if is_ready(job, state, board, now):
-                if job_id not in self.ready:
-                    self.ready.add(job_id)
-                    heapq.heappush(self._heap, (-job.priority, state.since or 0.0, self._place[job_id], job_id))
+                self.ready.add(job_id)
+                key, change = self.key(job, state, now)
+                if self._keys.get(job_id) != key:
+                    self._keys[job_id] = key
+                    heapq.heappush(self._heap, (key, job_id))
+                if change is not None:
+                    heapq.heappush(self._waits, (change, job_id))
             else:
                 self.ready.discard(job_id)
+                self._keys.pop(job_id, None)
                 if state.status == Status.BACKLOG and state.not_before is not None and state.not_before > now:
                     heapq.heappush(self._waits, (state.not_before, job_id))
         self._dirty.clear()
@@ -80,16 +117,17 @@ class ReadyIndex:
     def take(self, fits: Callable[[Job], bool], full: Callable[[], bool]) -> list[Job]:
         """Pop ready jobs in order while ``fits(job)`` accepts them, until ``full()``."""
         chosen: list[Job] = []
-        skipped: list[tuple[int, float, int, str]] = []
+        skipped: list[tuple[SortKey, str]] = []
         by_id = self.spec.by_id if self.spec is not None else {}
         while self._heap:
             entry = heapq.heappop(self._heap)
-            job_id = entry[3]
-            if job_id not in self.ready:
+            key, job_id = entry
+            if job_id not in self.ready or self._keys.get(job_id) != key:
                 continue  # stale heap entry
             job = by_id[job_id]
             if fits(job):
                 self.ready.discard(job_id)
+                del self._keys[job_id]
                 chosen.append(job)
             else:
                 skipped.append(entry)

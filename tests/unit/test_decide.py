@@ -121,7 +121,7 @@ def test_the_budget_holds_what_would_overspend_counting_what_starts_before_it() 
     assert [(v.job, v.action) for v in ranked] == [("a", "start"), ("b", "start"), ("free", "start"), ("c", "hold")]
     held = ranked[-1]
     assert held.needs == "budget" and held.until is not None
-    assert held.reasons[0] == "budget: $0.10 spent today + $0.80 running + $0.40 for this job > $1.00 a day"
+    assert held.reasons[0] == "budget: $0.10 spent today + $0.80 running or starting first + $0.40 for this job > $1.00 a day"
 
 
 def test_a_job_over_the_per_job_budget_is_held() -> None:

@@ -1,0 +1,93 @@
+"""`jobdeck why` and `jobdeck decisions`: the decision service's answers, for a person or a script."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from typing import Any
+
+from jobdeck.state.durations import format_duration as dur
+from jobdeck.state.errors import UnknownJob
+from jobdeck.state.terminal import one_line
+
+
+def cmd_why(args: argparse.Namespace, deck: Any, spec: Any, board: Any) -> int:
+    from jobdeck.decide.why import why
+    from jobdeck.state.cooldowns import COOLDOWN_FILE, read_cooldowns
+
+    if spec.job(args.id) is None:
+        raise UnknownJob(f"no job '{args.id}' in {deck.spec_path}", hint="see `jobdeck ls` for the ids")
+    answer = why(spec, board, args.id, time.time(), read_cooldowns(deck.state_dir / COOLDOWN_FILE))
+    if args.json:
+        sys.stdout.write(json.dumps(answer.to_json(), indent=2) + "\n")
+        return 0
+    print(f"{answer.job}: {one_line(answer.summary)}")
+    for line in answer.blocking:
+        print(f"  - {one_line(line)}")
+    verdict = answer.verdict
+    if verdict is not None:
+        said = {"start": "start", "defer": "defer", "hold": "hold"}[verdict.action]
+        if verdict.action == "defer" and verdict.until is not None:
+            said += f" for {dur(max(verdict.until - time.time(), 0.0))}"
+        if verdict.needs:
+            said += f" (needs {verdict.needs})"
+        where = f", rank {verdict.rank} of {answer.ready} ready" if verdict.rank else ""
+        print(f"decision service ({answer.mode}, policy {answer.policy}): {said}, score {verdict.score:.0f}{where}")
+        for reason in verdict.reasons:
+            print(f"  - {one_line(reason)}")
+    elif answer.mode == "off" and answer.rank is not None:
+        print("decision service off (decide.mode): ready jobs start by pin, priority, waiting time, jobs.json order")
+    return 0
+
+
+def _when(ts: float) -> str:
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(ts))
+
+
+def cmd_decisions(args: argparse.Namespace, records: list[dict[str, Any]]) -> int:
+    from jobdeck.decide.report import report
+
+    since = time.time() - args.since if args.since else None
+    if args.report:
+        found = report(records, since)
+        if args.json:
+            sys.stdout.write(json.dumps(found.to_json(), indent=2) + "\n")
+            return 0
+        data = found.to_json()
+        modes = ", ".join(f"{mode} {n}" for mode, n in sorted(found.by_mode.items())) or "none"
+        print(f"decisions: {found.decisions} ({modes}); policies {', '.join(data['policies']) or '-'}")
+        actions = ", ".join(f"{a} {n}" for a, n in sorted(found.by_action.items())) or "-"
+        print(f"  actions: {actions}" + (f"; held for {dict(found.held_for)}" if found.held_for else ""))
+        share = f" ({found.differed / found.claims:.0%})" if found.claims else ""
+        print(f"claims: {found.claims}; the service would have started another job first in {found.differed}{share}")
+        for example in data["examples"]:
+            print(f"  {_when(example['ts'])} ran {example['claimed']}, advised {', '.join(example['advised']) or '-'}"
+                  + (f": {one_line(example['reasons'][0])}" if example["reasons"] else ""))
+        waits = [data["wait_p50"], data["wait_p95"], data["wait_max"]]
+        if waits[0] is not None:
+            print(f"waits: p50 {dur(waits[0])}, p95 {dur(waits[1])}, max {dur(waits[2])}")
+        print(f"deadlines: {found.deadline_misses} missed of {found.deadline_jobs}")
+        for miss in data["missed"][:10]:
+            print(f"  {miss['job']}: due {_when(miss['deadline'])}, done {_when(miss['done'])}")
+        print(f"outcomes: {found.succeeded} succeeded, {found.failed} failed for good; cost ${found.cost:.2f}")
+        return 0
+    decided = [r for r in records if r.get("type") == "decided" and (since is None or r.get("ts", 0) >= since)]
+    if args.id:
+        decided = [r for r in decided if r.get("job") == args.id]
+    if args.limit:
+        decided = decided[-args.limit:]
+    for record in decided:
+        if args.json:
+            sys.stdout.write(json.dumps(record, ensure_ascii=False) + "\n")
+            continue
+        extra = f" (needs {record['needs']})" if record.get("needs") else ""
+        if record.get("followed") is False:
+            extra += f"; advised {', '.join(record.get('advised', [])[:3])}"
+        print(f"{_when(record['ts'])} {record.get('mode', '?'):6} {record['job']}: {record.get('action')}{extra}")
+        for reason in record.get("reasons", [])[:3]:
+            print(f"    {one_line(str(reason))}")
+    if not decided and not args.json:
+        print("no decisions recorded (decide.mode is off, or nothing was ready since)", file=sys.stderr)
+    return 0

@@ -1,0 +1,107 @@
+"""``jobdeck decisions --report``: what the decision service said, and what then happened.
+
+Folded from the chain of work: each ``decided`` event, each claim's wait (from
+the job entering the backlog to its claim), each attempt's end, cost and
+deadline. In shadow and advise modes it shows where the service would have
+started another job than the runner did (``followed: false``); in live mode,
+what following it gave.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from jobdeck.state.machine import EventType
+
+BACKLOG_ENTRIES = frozenset({EventType.TRIGGERED, EventType.RETRIED})
+
+
+def _quantile(values: list[float], q: float) -> float | None:
+    if not values:
+        return None
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+@dataclass
+class Report:
+    """Counts and waits over a stretch of the log."""
+
+    decisions: int = 0
+    by_mode: Counter[str] = field(default_factory=Counter)
+    by_action: Counter[str] = field(default_factory=Counter)
+    held_for: Counter[str] = field(default_factory=Counter)
+    claims: int = 0
+    differed: int = 0
+    """Claims where the service would have started another job first."""
+    examples: list[dict[str, Any]] = field(default_factory=list)
+    waits: list[float] = field(default_factory=list)
+    deadline_jobs: int = 0
+    deadline_misses: int = 0
+    missed: list[dict[str, Any]] = field(default_factory=list)
+    failed: int = 0
+    succeeded: int = 0
+    cost: float = 0.0
+    policies: set[str] = field(default_factory=set)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "decisions": self.decisions, "by_mode": dict(self.by_mode), "by_action": dict(self.by_action),
+            "held_for": dict(self.held_for), "claims": self.claims, "differed": self.differed,
+            "examples": self.examples, "wait_p50": _quantile(self.waits, 0.5), "wait_p95": _quantile(self.waits, 0.95),
+            "wait_max": max(self.waits, default=None), "deadline_jobs": self.deadline_jobs,
+            "deadline_misses": self.deadline_misses, "missed": self.missed, "succeeded": self.succeeded,
+            "failed": self.failed, "cost": round(self.cost, 6), "policies": sorted(self.policies),
+        }
+
+
+def report(records: Iterable[Mapping[str, Any]], since: float | None = None, examples: int = 10) -> Report:
+    """The report of ``records`` (in log order) from ``since`` on."""
+    out = Report()
+    entered: dict[str, float] = {}
+    deadline_of: dict[str, float] = {}
+    for record in records:
+        kind, job, ts = record.get("type"), record.get("job"), record.get("ts", 0.0)
+        if not isinstance(job, str):
+            continue
+        if kind in BACKLOG_ENTRIES or (kind == EventType.FAILED and record.get("retry_at") is not None):
+            entered[job] = ts
+        if since is not None and ts < since:
+            continue
+        if kind == EventType.DECIDED:
+            out.decisions += 1
+            out.by_mode[str(record.get("mode"))] += 1
+            out.by_action[str(record.get("action"))] += 1
+            if record.get("policy"):
+                out.policies.add(str(record["policy"]))
+            if record.get("needs"):
+                out.held_for[str(record["needs"])] += 1
+            if isinstance(record.get("deadline"), int | float):
+                deadline_of[job] = float(record["deadline"])
+            if record.get("followed") is False:
+                out.differed += 1
+                if len(out.examples) < examples:
+                    out.examples.append({"ts": ts, "claimed": job, "advised": record.get("advised", [])[:3],
+                                         "reasons": record.get("advised_why") or record.get("reasons", [])[:2]})
+        elif kind == EventType.CLAIMED:
+            out.claims += 1
+            if job in entered:
+                out.waits.append(max(ts - entered.pop(job), 0.0))
+        elif kind in (EventType.SUCCEEDED, EventType.FAILED):
+            cost = record.get("cost")
+            if isinstance(cost, int | float):
+                out.cost += cost
+            if kind == EventType.FAILED and record.get("retry_at") is None:
+                out.failed += 1
+            if kind == EventType.SUCCEEDED:
+                out.succeeded += 1
+                deadline = deadline_of.pop(job, None)
+                if deadline is not None:
+                    out.deadline_jobs += 1
+                    if ts > deadline:
+                        out.deadline_misses += 1
+                        out.missed.append({"job": job, "deadline": deadline, "done": ts})
+    return out

@@ -1,0 +1,147 @@
+"""``jobdeck why ID``: every reason a job is or is not running now, and its rank with the reasons.
+
+Written constraints first (status, pause, hold, schedule, approval, retry wait,
+dependencies, limits), then the decision service's gates and ranking. Pure: it
+reads the spec, the board, the cooldowns and the clock.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from jobdeck.decide.heuristic import Heuristic
+from jobdeck.decide.outlook import outlook_of
+from jobdeck.decide.policy import policy_of
+from jobdeck.decide.times import clock_text
+from jobdeck.decide.verdict import START, Verdict
+from jobdeck.state.board import Board
+from jobdeck.state.durations import format_duration as dur
+from jobdeck.state.limits import limit_keys
+from jobdeck.state.machine import Status
+from jobdeck.state.views import blockers, is_paused, is_ready, needs_approval, waits_for_fire
+
+if TYPE_CHECKING:
+    from jobdeck.state.spec import Job, Spec
+
+
+@dataclass
+class Why:
+    """What keeps a job from running (``blocking``), and where the ranking puts it."""
+
+    job: str
+    status: str
+    mode: str
+    summary: str
+    blocking: list[str] = field(default_factory=list)
+    verdict: Verdict | None = None
+    rank: int | None = None
+    ready: int = 0
+    """How many jobs are ready now."""
+    policy: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"job": self.job, "status": self.status, "mode": self.mode, "summary": self.summary,
+                "blocking": self.blocking, "verdict": self.verdict.to_json() if self.verdict else None,
+                "rank": self.rank, "ready": self.ready, "policy": self.policy}
+
+
+def _status_line(job: Job, board: Board, now: float) -> str | None:
+    state = board.state(job.id)
+    attempt = state.attempt
+    if state.status == Status.RUNNING and attempt is not None:
+        return f"it is running: attempt {attempt.n}, for {dur(max(now - attempt.started, 0.0))}"
+    if state.status == Status.REVIEW:
+        return f"its output waits for review: {state.reason or 'review'}"
+    if state.status == Status.DONE:
+        return "it is done" + ("; it runs again at its next schedule" if job.schedule else "; `jobdeck trigger` runs it again")
+    if state.status == Status.FAILED:
+        return f"it failed: {state.reason or 'failed'}; `jobdeck retry {job.id}` queues it again"
+    if state.status == Status.CANCELLED:
+        return f"it was cancelled: {state.reason or ''}".rstrip(": ")
+    return None
+
+
+def _written(job: Job, spec: Spec, board: Board, now: float) -> list[str]:
+    """The written constraints that keep a backlog job from starting."""
+    state = board.state(job.id)
+    found: list[str] = []
+    if is_paused(job, state):
+        found.append("paused (`jobdeck resume` lets it start)")
+    if state.override == "hold":
+        found.append("held by the operator (`jobdeck release` lets it start)")
+    if waits_for_fire(job, state):
+        found.append(f"waits for its schedule ({job.schedule})" if job.schedule else
+                     f"waits for a file matching {job.trigger} in its inbox")
+    if needs_approval(job) and not state.approved:
+        found.append("high risk: waits for approval (`jobdeck approve`)")
+    if state.not_before is not None and state.not_before > now:
+        found.append(f"waits to retry until {clock_text(state.not_before, 'UTC', now)} UTC, "
+                     f"in {dur(state.not_before - now)} ({state.reason or 'retry'})")
+    for dep, status in blockers(job, board):
+        found.append(f"depends on {dep}, which is {status.value}")
+    return found
+
+
+def _limits(job: Job, spec: Spec, board: Board) -> list[str]:
+    """Limits that are full now (counting every running attempt on the board)."""
+    running = [spec.by_id[j] for j, st in board.jobs.items() if st.status == Status.RUNNING and j in spec.by_id]
+    found = []
+    if len(running) >= spec.limits.parallel:
+        found.append(f"limits.parallel {spec.limits.parallel}: {len(running)} running")
+    used: Counter[tuple[str, str]] = Counter()
+    for other in running:
+        for kind, name, _ in limit_keys(other, spec):
+            used[(kind, name)] += 1
+    for kind, name, limit in limit_keys(job, spec):
+        if used[(kind, name)] >= limit:
+            found.append(f"{kind} {name} allows {limit} at once: {used[(kind, name)]} running")
+    return found
+
+
+def why(spec: Spec, board: Board, job_id: str, now: float,
+        cooldowns: Mapping[str, tuple[float, str]] | None = None) -> Why:
+    """Why ``job_id`` is or is not running at ``now``. The caller checks the id is in ``spec``."""
+    job = spec.by_id[job_id]
+    state = board.state(job_id)
+    policy = policy_of(spec)
+    found = Why(job_id, state.status.value, policy.mode, "", policy=policy.digest)
+    line = _status_line(job, board, now)
+    if line is not None:
+        found.summary = line
+        return found
+    found.blocking = _written(job, spec, board, now)
+    ready = [j.id for j in spec.jobs if is_ready(j, board.state(j.id), board, now)]
+    found.ready = len(ready)
+    heuristic = Heuristic(policy, board)
+    running = [j for j, st in board.jobs.items() if st.status == Status.RUNNING and j in policy.jobs]
+    outlook = outlook_of(board, now, cooldowns or {}, sum(heuristic.estimate(j).cost for j in running))
+    if found.blocking:
+        found.verdict = heuristic.verdict(job_id, state, outlook)
+        found.summary = "it cannot start yet: " + "; ".join(found.blocking)
+        return found
+    found.blocking = _limits(job, spec, board)
+    if policy.mode == "live":
+        ranked = heuristic.rank(ready, outlook)
+        found.verdict = next(v for v in ranked if v.job == job_id)
+        found.rank = found.verdict.rank
+    else:  # the runner's order: pins, then priority, waiting time, jobs.json order
+        place = {j.id: n for n, j in enumerate(spec.jobs)}
+
+        def operator_order(jid: str) -> tuple[Any, ...]:
+            st = board.state(jid)
+            if st.override == "pin":
+                return (0, st.override_at or 0.0)
+            return (1, -spec.by_id[jid].priority, st.since or 0.0, place[jid])
+        found.rank = sorted(ready, key=operator_order).index(job_id) + 1
+        if policy.mode != "off":
+            found.verdict = next(v for v in heuristic.rank(ready, outlook) if v.job == job_id)
+    if found.verdict is not None and found.verdict.action != START and policy.mode == "live":
+        found.blocking.append(found.verdict.reasons[0])
+    if found.blocking:
+        found.summary = "it is ready but cannot start now: " + "; ".join(found.blocking)
+    else:
+        found.summary = f"it is ready: {found.rank} of {found.ready} in the order the runner starts jobs"
+    return found

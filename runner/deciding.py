@@ -1,0 +1,149 @@
+"""The runner's side of the decision service: which order to claim in, and the ``decided`` events.
+
+By mode (``decide.mode`` in jobs.json):
+
+- ``off``: the operator's order (pins, priority, waiting time, jobs.json order); nothing recorded.
+- ``shadow`` and ``advise``: the same claims in the same order; each claim records what the
+  service would have started instead (``advised``) and the claimed job's verdict, so
+  ``jobdeck decisions --report`` can say where it would have differed.
+- ``live``: the ready index is ordered by the ranking, and a job the gates refuse
+  (window, cooldown, budget, review capacity) is skipped with a ``decided`` event,
+  once per change of verdict.
+
+The service itself (``jobdeck.decide``) only reads; every record is written here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from jobdeck.decide.heuristic import Heuristic
+from jobdeck.decide.outlook import Outlook, outlook_of
+from jobdeck.decide.policy import Policy, policy_of
+from jobdeck.decide.verdict import START, SortKey, Verdict
+from jobdeck.state.board import Board
+from jobdeck.state.cooldowns import read_cooldowns
+from jobdeck.state.machine import EventType, JobState
+
+if TYPE_CHECKING:
+    from jobdeck.runner.selection import Keyer
+    from jobdeck.state.spec import Job, Spec
+
+ADVISED_KEPT = 5
+"""How many of the service's first choices a shadow ``decided`` event names."""
+
+
+@dataclass
+class Deciding:
+    """The decision service as one runner uses it, rebuilt on every spec change."""
+
+    cooldowns_path: Path
+    policy: Policy | None = None
+    heuristic: Heuristic | None = None
+    said: dict[str, tuple[str, str | None]] = field(default_factory=dict)
+    """The last verdict recorded per job (action, needs): a hold is recorded once, not every turn."""
+    outlook: Outlook | None = None
+    refused: set[str] = field(default_factory=set)
+    """Ready jobs the gates refused this turn (live): with nothing else to do, ``run --once`` may end."""
+    next_look: float | None = None
+    """When a deferred job's time comes (window opens, cooldown ends, the budget's day turns)."""
+    _cooldowns: tuple[int, dict[str, tuple[float, str]]] = (-1, {})
+
+    @property
+    def mode(self) -> str:
+        return self.policy.mode if self.policy is not None else "off"
+
+    def reset(self, spec: Spec, board: Board) -> Keyer | None:
+        """Adopt ``spec``'s policy; return the ready index's keyer (None: the operator's order)."""
+        if spec.decide.mode == "off":
+            self.policy = self.heuristic = None
+            return None
+        self.policy = policy_of(spec)
+        self.heuristic = Heuristic(self.policy, board)
+        self.said.clear()
+        if self.policy.mode != "live":
+            return None
+        heuristic = self.heuristic
+
+        def keyer(job_id: str, state: JobState, now: float) -> tuple[SortKey, float | None]:
+            key, _, _, change = heuristic.order(job_id, state, now)
+            return key, change
+        return keyer
+
+    def begin_turn(self, board: Board, now: float, running: Iterable[str]) -> None:
+        """Take the turn's outlook: spend so far, the review queue, cooldowns, running jobs' estimates."""
+        self.refused.clear()
+        if self.heuristic is None:
+            return
+        self.heuristic.board = board
+        running_cost = sum(self.heuristic.estimate(job_id).cost for job_id in running
+                           if job_id in self.heuristic.policy.jobs)
+        self.outlook = outlook_of(board, now, self._read_cooldowns(), running_cost)
+        self.next_look = None
+
+    def _read_cooldowns(self) -> dict[str, tuple[float, str]]:
+        try:
+            stamp = self.cooldowns_path.stat().st_mtime_ns
+        except OSError:
+            return {}
+        if stamp != self._cooldowns[0]:
+            self._cooldowns = (stamp, read_cooldowns(self.cooldowns_path))
+        return self._cooldowns[1]
+
+    # -- live: the gate on each job the ranking puts forward ---------------------------
+
+    def admits(self, job: Job, state: JobState, notes: list[dict[str, Any]]) -> bool:
+        """Live mode: whether the gates let ``job`` start now; a refusal is noted once per change."""
+        if self.heuristic is None or self.outlook is None or self.mode != "live":
+            return True
+        verdict = self.heuristic.verdict(job.id, state, self.outlook)
+        if verdict.action == START:
+            self.outlook.commit(self.heuristic.estimate(job.id).cost, self.heuristic.policy.jobs[job.id].reviewed)
+            return True
+        self.refused.add(job.id)
+        if verdict.until is not None:
+            self.next_look = verdict.until if self.next_look is None else min(self.next_look, verdict.until)
+        if self.said.get(job.id) != (verdict.action, verdict.needs):
+            self.said[job.id] = (verdict.action, verdict.needs)
+            notes.append(self._event(verdict))
+        return False
+
+    # -- every mode but off: what each claim is recorded with --------------------------
+
+    def claimed(self, chosen: list[Job], passed_over: list[str], board: Board) -> list[dict[str, Any]]:
+        """The ``decided`` events for this turn's claims (live: the verdict followed; else: the advice).
+
+        ``passed_over`` are the ready jobs not chosen this turn, in the runner's order.
+        """
+        heuristic, outlook = self.heuristic, self.outlook
+        if heuristic is None or outlook is None or not chosen:
+            return []
+        events = []
+        if self.mode == "live":
+            for n, job in enumerate(chosen, 1):
+                order = heuristic.order(job.id, board.state(job.id), outlook.now)
+                self.said.pop(job.id, None)
+                events.append(self._event(Verdict(job.id, START, order[1], tuple(order[2]), rank=n), followed=True))
+            return events
+        ranked = heuristic.rank([job.id for job in chosen] + passed_over, outlook)
+        starts = [v for v in ranked if v.action == START]
+        first = {v.job for v in starts[:len(chosen)]}
+        by_job = {v.job: v for v in ranked}
+        for job in chosen:
+            extra: dict[str, Any] = {"followed": job.id in first, "advised": [v.job for v in starts[:ADVISED_KEPT]]}
+            if job.id not in first and starts:
+                extra["advised_why"] = list(starts[0].reasons[:2])
+            events.append(self._event(by_job[job.id], **extra))
+        return events
+
+    def _event(self, verdict: Verdict, **extra: Any) -> dict[str, Any]:
+        assert self.policy is not None and self.heuristic is not None and self.outlook is not None
+        body: dict[str, Any] = {"type": EventType.DECIDED, "mode": self.policy.mode, "policy": self.policy.digest,
+                                **verdict.to_json(), **extra}
+        slack = self.heuristic.slack(verdict.job, self.outlook.now)
+        if slack is not None and slack.owner == verdict.job:
+            body["deadline"] = slack.deadline  # for the report: was it met?
+        return body

@@ -1,0 +1,175 @@
+"""The decision service in a real runner: shadow changes nothing, live follows the ranking, guardrails hold.
+
+Decks are real directories; history is seeded through ``Store.commit`` with past
+timestamps (what a deck that ran for days holds); `jobdeck run --once` runs as a
+subprocess and the claim order is read back from the chain of work.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+from conftest import RunCli
+from jobdeck.state.board import open_store
+from jobdeck.state.deck import Deck, init_deck
+
+DAY = 86400.0
+
+
+def deadline_in(minutes: float) -> str:
+    """A time of day ``minutes`` from now (UTC), for a job whose deadline is close."""
+    return time.strftime("%H:%M", time.gmtime(time.time() + minutes * 60))
+
+
+def make_deck(root: Path, mode: str, jobs: list[dict[str, Any]], **decide: Any) -> Deck:
+    spec = {"decide": {"mode": mode, **decide}, "jobs": [{"command": ["true"], **job} for job in jobs]}
+    return init_deck(root, json.dumps(spec, indent=1).encode())
+
+
+def seed(deck: Deck, job: str, runs: int, seconds: float, *, cost: float | None = None, ago: float = DAY,
+         outcome: str = "succeeded") -> None:
+    """``runs`` past attempts of ``job``, each ``seconds`` long, ended ``ago`` seconds back; it is left queued again."""
+    with open_store(deck) as store:
+        for _ in range(runs):
+            start = time.time() - ago - seconds
+            if store.board.state(job).status != "backlog":
+                store.commit([{"type": "retried", "job": job, "by": "past"}], now=start)
+            state = store.board.state(job)
+            store.commit([{"type": "claimed", "job": job, "attempt": state.next_attempt, "runner": "past"}], now=start)
+            ended: dict[str, Any] = {"type": outcome, "job": job, "token": store.board.state(job).token}
+            if cost is not None:
+                ended["cost"] = cost
+            if outcome == "failed":
+                ended["reason"], ended["retry_at"] = "exit_code", 0.0
+            store.commit([ended], now=start + seconds)
+        if store.board.state(job).status != "backlog":
+            store.commit([{"type": "retried", "job": job, "by": "past"}])
+
+
+def claims(deck: Deck) -> list[str]:
+    with open_store(deck) as store:
+        pass
+    lines = deck.events_path.read_text().splitlines()
+    return [r["job"] for r in map(json.loads, lines) if r["type"] == "claimed" and r.get("runner") != "past"]
+
+
+def decided(deck: Deck) -> list[dict[str, Any]]:
+    return [r for r in map(json.loads, deck.events_path.read_text().splitlines()) if r["type"] == "decided"]
+
+
+PIPELINE = [
+    {"id": "adhoc-1", "priority": 5}, {"id": "adhoc-2", "priority": 5}, {"id": "adhoc-3", "priority": 2},
+    {"id": "fetch"}, {"id": "enrich", "depends_on": ["fetch"]},
+    {"id": "report", "depends_on": ["enrich"], "deadline": deadline_in(25)},
+    {"id": "tidy", "priority": -1},
+]
+
+
+def pipeline_deck(root: Path, mode: str) -> Deck:
+    deck = make_deck(root, mode, PIPELINE, horizon="1h")
+    for job in ("fetch", "enrich", "report"):  # each takes ~7 minutes: the pipeline needs ~22 of its 25
+        seed(deck, job, 3, 420)
+    return deck
+
+
+def test_shadow_claims_in_exactly_the_order_off_gives_and_records_where_it_would_differ(tmp_path: Path,
+                                                                                        cli: RunCli) -> None:
+    off, shadow = pipeline_deck(tmp_path / "off", "off"), pipeline_deck(tmp_path / "shadow", "shadow")
+    for deck in (off, shadow):
+        done = cli("run", "--once", "--parallel", "1", "--quiet", cwd=deck.root)
+        assert done.returncode == 0, done.stderr
+    assert claims(shadow) == claims(off)
+    assert claims(off)[:3] == ["adhoc-1", "adhoc-2", "adhoc-3"]  # the operator's order: priority first
+    assert decided(off) == []
+    notes = decided(shadow)
+    assert [n["job"] for n in notes] == claims(shadow)
+    assert all(n["mode"] == "shadow" and n["policy"] and n["reasons"] for n in notes)
+    differed = [n for n in notes if n["followed"] is False]
+    assert differed and differed[0]["job"] == "adhoc-1" and differed[0]["advised"][0] == "fetch"
+    assert differed[0]["advised_why"][0].startswith("feeds report (deadline ")
+    report = json.loads(cli("decisions", "--report", "--since", "1h", "--json", cwd=shadow.root).stdout)
+    assert report["claims"] == len(PIPELINE) and report["differed"] == len(differed)
+    assert cli("audit", "verify", cwd=shadow.root).returncode == 0
+
+
+def test_live_starts_the_deadline_path_first_and_says_why(tmp_path: Path, cli: RunCli) -> None:
+    deck = pipeline_deck(tmp_path / "live", "live")
+    done = cli("run", "--once", "--parallel", "1", "--quiet", cwd=deck.root)
+    assert done.returncode == 0, done.stderr
+    assert claims(deck)[:3] == ["fetch", "enrich", "report"]
+    assert claims(deck)[3:] == ["adhoc-1", "adhoc-2", "adhoc-3", "tidy"]
+    first = decided(deck)[0]
+    assert (first["job"], first["action"], first["followed"]) == ("fetch", "start", True)
+    assert first["reasons"][0].startswith("feeds report (deadline ") and "slack" in first["reasons"][0]
+    assert cli("audit", "verify", cwd=deck.root).returncode == 0
+
+
+def test_live_never_spends_past_the_daily_budget_and_holds_with_the_reason(tmp_path: Path, cli: RunCli) -> None:
+    deck = make_deck(tmp_path / "d", "live", [{"id": "spent"}, {"id": "ask-a"}, {"id": "cheap"}, {"id": "free"}],
+                     budget={"daily": 1.0})
+    seed(deck, "ask-a", 2, 5, cost=0.3, ago=2 * DAY)
+    seed(deck, "cheap", 2, 5, cost=0.1, ago=2 * DAY)
+    seed(deck, "spent", 1, 5, cost=0.8, ago=60)  # today: $0.80 of $1.00 is gone
+    done = cli("run", "--once", "--parallel", "4", "--quiet", cwd=deck.root)
+    assert done.returncode == 0, done.stderr
+    assert sorted(claims(deck)) == ["cheap", "free"]  # $0.10 fits in what is left; $0.30 and $0.80 do not
+    holds = {n["job"]: n for n in decided(deck) if n["action"] == "hold"}
+    assert set(holds) == {"spent", "ask-a"} and all(n["needs"] == "budget" for n in holds.values())
+    assert holds["ask-a"]["reasons"][0].startswith("budget: $0.80 spent today + $")
+    assert holds["ask-a"]["reasons"][0].endswith("$0.30 for this job > $1.00 a day")
+    why = json.loads(cli("why", "ask-a", "--json", cwd=deck.root).stdout)
+    assert why["verdict"]["action"] == "hold" and "budget" in why["summary"]
+
+
+def test_live_holds_work_that_would_overfill_the_review_queue(tmp_path: Path, cli: RunCli) -> None:
+    deck = make_deck(tmp_path / "d", "live", [{"id": "waiting", "risk": "medium"}, {"id": "checked", "risk": "medium"},
+                                             {"id": "plain"}], review_capacity=1)
+    with open_store(deck) as store:
+        store.commit([{"type": "claimed", "job": "waiting", "attempt": 1, "runner": "past"}])
+        store.commit([{"type": "succeeded", "job": "waiting", "token": store.board.state("waiting").token,
+                       "review": True}])
+    done = cli("run", "--once", "--parallel", "1", "--quiet", cwd=deck.root)
+    assert done.returncode == 0, done.stderr
+    assert claims(deck) == ["plain"]
+    [hold] = [n for n in decided(deck) if n["action"] == "hold"]
+    assert hold["job"] == "checked" and hold["needs"] == "reviews"
+    assert cli("approve", "waiting", cwd=deck.root).returncode == 0
+    assert cli("run", "--once", "--quiet", cwd=deck.root).returncode == 1  # checked's output waits for review
+    assert claims(deck) == ["plain", "checked"]
+
+
+def test_the_operator_wins_pin_hold_and_release_from_the_command_line(tmp_path: Path, cli: RunCli) -> None:
+    deck = make_deck(tmp_path / "d", "off", [{"id": "a", "priority": 3}, {"id": "b"}, {"id": "c"}])
+    assert cli("pin", "c", "--reason", "customer waiting", cwd=deck.root).returncode == 0
+    assert cli("hold", "a", cwd=deck.root).returncode == 0
+    again = cli("hold", "a", cwd=deck.root)
+    assert again.returncode == 1 and "already held" in again.stderr
+    assert cli("release", "b", cwd=deck.root).stderr.strip() == \
+        "jobdeck: cannot release job 'b': it is neither pinned nor held"
+    why = cli("why", "a", cwd=deck.root).stdout
+    assert "held by the operator" in why
+    assert cli("run", "--once", "--parallel", "1", "--quiet", cwd=deck.root).returncode == 0
+    assert claims(deck) == ["c", "b"]
+    events = [json.loads(line) for line in deck.events_path.read_text().splitlines()]
+    pin = next(e for e in events if e["type"] == "pinned")
+    assert pin["reason"] == "customer waiting" and "@" in pin["by"]
+    assert cli("release", "a", cwd=deck.root).returncode == 0
+    assert cli("run", "--once", "--quiet", cwd=deck.root).returncode == 0
+    assert claims(deck) == ["c", "b", "a"]
+
+
+def test_a_closed_window_defers_in_live_mode_and_run_once_still_ends(tmp_path: Path, cli: RunCli) -> None:
+    hour = time.gmtime(time.time() + 3 * 3600).tm_hour
+    window = f"{hour:02d}:00-{(hour + 1) % 24:02d}:00"
+    deck = make_deck(tmp_path / "d", "live", [{"id": "night", "window": window}, {"id": "now"}])
+    done = cli("run", "--once", "--quiet", cwd=deck.root, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert claims(deck) == ["now"]
+    [defer] = [n for n in decided(deck) if n["job"] == "night"]
+    assert defer["action"] == "defer" and defer["reasons"][0].startswith(f"window {window} (UTC) opens at")
+    assert cli("pin", "night", cwd=deck.root).returncode == 0  # run it now anyway
+    assert cli("run", "--once", "--quiet", cwd=deck.root).returncode == 0
+    assert claims(deck) == ["now", "night"]
