@@ -4,14 +4,15 @@ Ranking (lower key starts first), in four classes:
 
 0. pinned by the operator, in the order of the pins;
 1. waited past ``max_wait``: the longest overdue first (no job starves);
-2. a deadline (its own, or a pending dependent's) with less slack than
-   ``decide.horizon``: the latest possible start first. The latest start is the
-   deadline less the p90 duration of the job and of its path to that deadline,
-   less a retry margin for a job that fails often;
+2. a latest start within ``decide.horizon``: the earliest latest start first.
+   A deadline's latest start (its own, or a pending dependent's) is the deadline
+   less the p90 duration of the job and of its path to that deadline, less a
+   retry margin for a job that fails often; ``max_wait``'s is ``since + max_wait``,
+   so a job nearing its bound starts while slots still come free before it;
 3. everything else as ``off`` orders it: priority, waiting time, jobs.json order.
 
-A job's key changes only when it crosses ``since + max_wait`` or ``latest start -
-horizon``; ``Heuristic.order`` says when, so a caller can keep the ranking in a
+A job's key changes only when it crosses ``latest start - horizon`` or ``since +
+max_wait``; ``Heuristic.order`` says when, so a caller can keep the ranking in a
 heap and touch a job only when its key changes. The gates (window, cooldown,
 budget, review capacity) depend on the whole deck and are asked of the jobs at
 the head of the ranking only.
@@ -40,6 +41,9 @@ class Estimate:
     runs: int
     """Succeeded attempts behind ``p90`` (0: the policy's default_duration)."""
     cost: float
+    """Mean cost of an attempt (the policy's default_cost for an llm job with no history)."""
+    cost_high: float
+    """The most an attempt may cost, as far as history knows: the budget gate plans for this."""
     failure_rate: float | None
     margin: float
     """Time kept for retries: expected extra attempts (from the failure rate) times p90."""
@@ -78,13 +82,13 @@ class Heuristic:
         runs = rollup.durations.total if rollup is not None else 0
         p90 = (rollup.durations.quantile(0.9) if rollup is not None and runs else None) or policy.default_duration
         if rollup is not None and rollup.ended and (rollup.cost or job.model is None):
-            cost = rollup.cost / rollup.ended
+            cost, high = rollup.cost / rollup.ended, max(rollup.cost_max, rollup.cost / rollup.ended)
         else:
-            cost = policy.default_cost if job.model is not None else 0.0
+            cost = high = policy.default_cost if job.model is not None else 0.0
         rate = rollup.failure_rate() if rollup is not None else None
         extra = min(rate / (1.0 - rate), job.max_attempts - 1) if rate and rate < 1.0 and job.max_attempts > 1 \
             else (job.max_attempts - 1 if rate == 1.0 else 0.0)
-        found = Estimate(p90, runs, cost, rate, extra * p90)
+        found = Estimate(p90, runs, cost, high, rate, extra * p90)
         self._estimates[job_id] = (version, found)
         return found
 
@@ -145,17 +149,21 @@ class Heuristic:
             return (OVERDUE, overdue_at), 900.0, reasons, None
         if overdue_at is not None:
             changes.append(overdue_at)
-        if slack is not None:
-            left = slack.latest_start - now
-            reasons.insert(0, self._deadline_reason(job_id, slack, now))
+        # The latest start: the binding deadline's, or max_wait's; within the horizon the job goes ahead.
+        latest = [(slack.latest_start, self._deadline_reason(job_id, slack, now))] if slack is not None else []
+        if overdue_at is not None:
+            latest.append((overdue_at, f"must start by {clock_text(overdue_at, job.timezone, now)} (max_wait "
+                                       f"{dur(job.max_wait or 0)}), in {dur(overdue_at - now)}"))
+        if latest:
+            start_by, why = min(latest)
+            reasons.insert(0, why)
+            left = start_by - now
             if left <= policy.horizon:
                 score = 500.0 + 400.0 * (1.0 - max(0.0, min(left / policy.horizon, 1.0)))
-                return (URGENT, slack.latest_start), score, reasons, min(changes, default=None)
-            changes.append(slack.latest_start - policy.horizon)
+                return (URGENT, start_by), score, reasons, min(changes, default=None)
+            changes.append(start_by - policy.horizon)
         if job.priority:
             reasons.append(f"priority {job.priority}")
-        if overdue_at is not None:
-            reasons.append(f"waited {dur(now - since)} of max_wait {dur(job.max_wait or 0)}")
         score = max(0.0, min(100.0 + job.priority / 10.0, 300.0))
         return (NORMAL, -job.priority, since, job.place), score, reasons, min(changes, default=None)
 
@@ -188,15 +196,15 @@ class Heuristic:
             until, why = outlook.cooldowns[job.model]
             return (DEFER, until, None, f"model {job.model} cools down until {clock_text(until, 'UTC', now)} UTC"
                     + (f" ({why})" if why else ""))
-        cost = self.estimate(job_id).cost
+        cost = self.estimate(job_id).cost_high
         if policy.per_job_budget is not None and cost > policy.per_job_budget:
-            return (HOLD, None, "budget", f"expected cost ${cost:.2f} is over the per-job budget "
+            return (HOLD, None, "budget", f"it may cost ${cost:.2f}, over the per-job budget "
                     f"${policy.per_job_budget:.2f}")
         if policy.daily_budget is not None and cost and \
                 outlook.spent_today + outlook.committed + cost > policy.daily_budget:
             return (HOLD, day_start(now) + 86400, "budget",
-                    f"budget: ${outlook.spent_today:.2f} spent today + ${outlook.committed:.2f} running or starting first + "
-                    f"${cost:.2f} for this job > ${policy.daily_budget:.2f} a day")
+                    f"budget: ${outlook.spent_today:.2f} spent today + ${outlook.committed:.2f} running or starting "
+                    f"first + up to ${cost:.2f} for this job > ${policy.daily_budget:.2f} a day")
         if policy.review_capacity is not None and job.reviewed and outlook.review_waiting >= policy.review_capacity:
             return (HOLD, None, "reviews", f"review queue {outlook.review_waiting} of capacity "
                     f"{policy.review_capacity}, and its output goes to review")
@@ -227,7 +235,7 @@ class Heuristic:
         for _, job_id in ordered:
             found = self.verdict(job_id, board.state(job_id), outlook)
             if found.action == START:
-                outlook.commit(self.estimate(job_id).cost, self.policy.jobs[job_id].reviewed)
+                outlook.commit(self.estimate(job_id).cost_high, self.policy.jobs[job_id].reviewed)
                 starts.append(Verdict(found.job, found.action, found.score, found.reasons, found.key,
                                       rank=len(starts) + 1))
             else:

@@ -32,9 +32,14 @@ class Outlook:
 
 
 def outlook_of(board: Board, now: float, cooldowns: Mapping[str, tuple[float, str]],
-               running_cost: float = 0.0) -> Outlook:
-    """The outlook of ``board`` at ``now`` (running_cost: the estimates of attempts running now)."""
+               running_cost: float = 0.0, running_reviewed: int = 0) -> Outlook:
+    """The outlook of ``board`` at ``now``.
+
+    ``running_cost`` is the estimated cost of the attempts running now;
+    ``running_reviewed`` counts those whose output will wait for review (the
+    queue they will join counts against review capacity already).
+    """
     spent = board.rollups.cost_since(day_start(now))
-    waiting = sum(1 for state in board.jobs.values() if state.status == Status.REVIEW)
+    waiting = running_reviewed + sum(1 for state in board.jobs.values() if state.status == Status.REVIEW)
     live = {model: entry for model, entry in cooldowns.items() if entry[0] > now}
     return Outlook(now, spent, running_cost, waiting, live)

@@ -117,7 +117,8 @@ def why(spec: Spec, board: Board, job_id: str, now: float,
     found.ready = len(ready)
     heuristic = Heuristic(policy, board)
     running = [j for j, st in board.jobs.items() if st.status == Status.RUNNING and j in policy.jobs]
-    outlook = outlook_of(board, now, cooldowns or {}, sum(heuristic.estimate(j).cost for j in running))
+    outlook = outlook_of(board, now, cooldowns or {}, sum(heuristic.estimate(j).cost_high for j in running),
+                         sum(1 for j in running if policy.jobs[j].reviewed))
     if found.blocking:
         found.verdict = heuristic.verdict(job_id, state, outlook)
         found.summary = "it cannot start yet: " + "; ".join(found.blocking)

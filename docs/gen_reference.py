@@ -39,7 +39,8 @@ REGION = re.compile(r"(<!-- generated: (?P<what>[^>]*?) -->\n)(?P<body>.*?)(<!--
 
 #: Section anchors for the models, as titled in the document.
 ANCHORS = {"Spec": "top-level", "Job": "job", "Timeout": "timeout", "Retry": "retry",
-           "Validate": "validate", "AgentSpec": "agents", "Limits": "limits", "Retention": "retention", "JobRetention": "retention", "EnvRef": "environment-references"}
+           "Validate": "validate", "AgentSpec": "agents", "Limits": "limits", "Retention": "retention", "JobRetention": "retention", "EnvRef": "environment-references",
+           "Decide": "decide", "Budget": "decide", "ScorerAgent": "decide"}
 
 
 def render(document: str) -> str:

@@ -29,7 +29,7 @@ from jobdeck.state.cooldowns import read_cooldowns
 from jobdeck.state.machine import EventType, JobState
 
 if TYPE_CHECKING:
-    from jobdeck.runner.selection import Keyer
+    from jobdeck.runner.selection import ReadyIndex
     from jobdeck.state.spec import Job, Spec
 
 ADVISED_KEPT = 5
@@ -56,22 +56,26 @@ class Deciding:
     def mode(self) -> str:
         return self.policy.mode if self.policy is not None else "off"
 
-    def reset(self, spec: Spec, board: Board) -> Keyer | None:
-        """Adopt ``spec``'s policy; return the ready index's keyer (None: the operator's order)."""
+    def reset(self, spec: Spec, board: Board, index: ReadyIndex) -> None:
+        """Adopt ``spec``'s policy, and order ``index`` by it (live) or beside it (shadow, advise).
+
+        Call before ``index.reset(spec)``.
+        """
+        index.keyer = index.advisor = None
         if spec.decide.mode == "off":
             self.policy = self.heuristic = None
-            return None
+            return
         self.policy = policy_of(spec)
-        self.heuristic = Heuristic(self.policy, board)
+        self.heuristic = heuristic = Heuristic(self.policy, board)
         self.said.clear()
-        if self.policy.mode != "live":
-            return None
-        heuristic = self.heuristic
 
         def keyer(job_id: str, state: JobState, now: float) -> tuple[SortKey, float | None]:
             key, _, _, change = heuristic.order(job_id, state, now)
             return key, change
-        return keyer
+        if self.policy.mode == "live":
+            index.keyer = keyer
+        else:
+            index.advisor = keyer
 
     def begin_turn(self, board: Board, now: float, running: Iterable[str]) -> None:
         """Take the turn's outlook: spend so far, the review queue, cooldowns, running jobs' estimates."""
@@ -79,9 +83,11 @@ class Deciding:
         if self.heuristic is None:
             return
         self.heuristic.board = board
-        running_cost = sum(self.heuristic.estimate(job_id).cost for job_id in running
-                           if job_id in self.heuristic.policy.jobs)
-        self.outlook = outlook_of(board, now, self._read_cooldowns(), running_cost)
+        jobs = self.heuristic.policy.jobs
+        mine = [job_id for job_id in running if job_id in jobs]
+        running_cost = sum(self.heuristic.estimate(job_id).cost_high for job_id in mine)
+        self.outlook = outlook_of(board, now, self._read_cooldowns(), running_cost,
+                                  sum(1 for job_id in mine if jobs[job_id].reviewed))
         self.next_look = None
 
     def _read_cooldowns(self) -> dict[str, tuple[float, str]]:
@@ -101,7 +107,7 @@ class Deciding:
             return True
         verdict = self.heuristic.verdict(job.id, state, self.outlook)
         if verdict.action == START:
-            self.outlook.commit(self.heuristic.estimate(job.id).cost, self.heuristic.policy.jobs[job.id].reviewed)
+            self.outlook.commit(self.heuristic.estimate(job.id).cost_high, self.heuristic.policy.jobs[job.id].reviewed)
             return True
         self.refused.add(job.id)
         if verdict.until is not None:
@@ -113,10 +119,12 @@ class Deciding:
 
     # -- every mode but off: what each claim is recorded with --------------------------
 
-    def claimed(self, chosen: list[Job], passed_over: list[str], board: Board) -> list[dict[str, Any]]:
+    def claimed(self, chosen: list[Job], index: ReadyIndex, board: Board) -> list[dict[str, Any]]:
         """The ``decided`` events for this turn's claims (live: the verdict followed; else: the advice).
 
-        ``passed_over`` are the ready jobs not chosen this turn, in the runner's order.
+        In shadow and advise modes ``index`` keeps the service's order beside the
+        runner's (``ReadyIndex.advisor``); the advice is its first jobs that pass the
+        gates, and it still counts the jobs just chosen.
         """
         heuristic, outlook = self.heuristic, self.outlook
         if heuristic is None or outlook is None or not chosen:
@@ -128,15 +136,25 @@ class Deciding:
                 self.said.pop(job.id, None)
                 events.append(self._event(Verdict(job.id, START, order[1], tuple(order[2]), rank=n), followed=True))
             return events
-        ranked = heuristic.rank([job.id for job in chosen] + passed_over, outlook)
-        starts = [v for v in ranked if v.action == START]
+        trial = Outlook(outlook.now, outlook.spent_today, outlook.committed, outlook.review_waiting,
+                        outlook.cooldowns)
+        starts: list[Verdict] = []
+        for job_id in index.advised(3 * ADVISED_KEPT + len(chosen)):
+            verdict = heuristic.verdict(job_id, board.state(job_id), trial)
+            if verdict.action == START:
+                trial.commit(heuristic.estimate(job_id).cost_high, heuristic.policy.jobs[job_id].reviewed)
+                starts.append(verdict)
+                if len(starts) >= max(ADVISED_KEPT, len(chosen)):
+                    break
         first = {v.job for v in starts[:len(chosen)]}
-        by_job = {v.job: v for v in ranked}
         for job in chosen:
+            verdict = heuristic.verdict(job.id, board.state(job.id), outlook)
+            rank = index.advice_rank(job.id) if verdict.action == START else None
             extra: dict[str, Any] = {"followed": job.id in first, "advised": [v.job for v in starts[:ADVISED_KEPT]]}
             if job.id not in first and starts:
                 extra["advised_why"] = list(starts[0].reasons[:2])
-            events.append(self._event(by_job[job.id], **extra))
+            events.append(self._event(Verdict(verdict.job, verdict.action, verdict.score, verdict.reasons,
+                                              verdict.key, verdict.until, verdict.needs, rank), **extra))
         return events
 
     def _event(self, verdict: Verdict, **extra: Any) -> dict[str, Any]:

@@ -32,7 +32,7 @@ from jobdeck.runner.heartbeat import HeartbeatWriter
 from jobdeck.runner.inbox import InboxScanner
 from jobdeck.runner.recovery import abandoned_boundaries, orphaned_events
 from jobdeck.runner.deciding import Deciding
-from jobdeck.runner.selection import ReadyIndex
+from jobdeck.runner.selection import ReadyIndex, pick
 from jobdeck.runner.watcher import DeckWatcher
 from jobdeck.runner.write_pause import WritePause, write_quietly
 from jobdeck.state.attempt_dirs import open_in
@@ -49,7 +49,6 @@ from jobdeck.state.loader import SpecSource
 from jobdeck.state.machine import EventType, Status
 from jobdeck.state.redact import Redactor
 from jobdeck.state.segments import segment_bytes
-from jobdeck.state.views import is_ready
 
 if TYPE_CHECKING:
     from jobdeck.state.spec import Job, Spec
@@ -196,7 +195,7 @@ class Runner:
             self.store.redactor = self.redactor
             self.scheduled = [job for job in current.jobs if job.schedule is not None]
             self.capacity.parallel = self.parallel_override or current.limits.parallel
-            self.index.keyer = self.deciding.reset(current, self.store.board)
+            self.deciding.reset(current, self.store.board, self.index)
             self.index.reset(current)
             self._recount()
             self._inbox_due = True
@@ -556,27 +555,13 @@ class Runner:
         self.index.update(board, now)
         if not self.index.ready:
             return []
-        chosen: list[Job] = []
-        deciding = self.deciding
-        deciding.begin_turn(board, now, self.running_ids)
-        notes: list[dict[str, Any]] = []  # the gates' refusals (live mode)
-
-        def choose(job: Job) -> bool:
-            # (an attempt of ours whose claim a failed write lost may still be stopping: not twice at once)
-            if self.capacity.fits(job, spec) and is_ready(job, board.state(job.id), board, now) \
-                    and job.id not in self.claims and deciding.admits(job, board.state(job.id), notes):
-                self.capacity.take(job, spec)
-                chosen.append(job)
-                return True
-            return False
-
-        self.index.take(choose, lambda: self.capacity.full)
-        if not chosen and not notes:
+        # (an attempt of ours whose claim a failed write lost may still be stopping: not twice at once)
+        picked = pick(self.index, self.capacity, self.deciding, spec, board, now, self.running_ids, self.claims)
+        if not picked.chosen and not picked.decided:
             return []
-        passed_over = self.index.in_order() if chosen and deciding.mode in ("shadow", "advise") else []
-        bodies = notes + deciding.claimed(chosen, passed_over, board) + [
+        bodies = picked.decided + [
             {"type": EventType.CLAIMED, "job": job.id, "attempt": board.state(job.id).next_attempt,
-             "runner": self.runner_id, "workspace": job.workspace, "pid": os.getpid()} for job in chosen]
+             "runner": self.runner_id, "workspace": job.workspace, "pid": os.getpid()} for job in picked.chosen]
         records, refused = self.store.commit(bodies, now=now, strict=False, flush=False)
         for rejected in refused:
             if rejected.body["type"] == EventType.CLAIMED:

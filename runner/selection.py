@@ -13,7 +13,8 @@ the job is re-keyed then, so a turn still costs O(changes).
 from __future__ import annotations
 
 import heapq
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from jobdeck.state.board import Board
@@ -22,6 +23,8 @@ from jobdeck.state.machine import JobState, Status
 from jobdeck.state.views import is_ready
 
 if TYPE_CHECKING:
+    from jobdeck.runner.capacity import Capacity
+    from jobdeck.runner.deciding import Deciding
     from jobdeck.state.spec import Job, Spec
 
 SortKey = tuple[Any, ...]
@@ -39,6 +42,10 @@ class ReadyIndex:
         self._keys: dict[str, SortKey] = {}
         self.keyer: Keyer | None = None
         """The decision service's ranking (live mode); None: the operator's order."""
+        self.advisor: Keyer | None = None
+        """The decision service's ranking kept beside the runner's order (shadow, advise), to say what it advises."""
+        self._advice: list[tuple[SortKey, str]] = []
+        self._advice_keys: dict[str, SortKey] = {}
         self._dirty: set[str] = set()
         self._waits: list[tuple[float, str]] = []  # (not_before, job) for retry timers
         self._reverse: dict[str, list[str]] = {}
@@ -53,6 +60,8 @@ class ReadyIndex:
         self.ready.clear()
         self._heap.clear()
         self._keys.clear()
+        self._advice.clear()
+        self._advice_keys.clear()
         self._dirty = set(spec.by_id)
 
     def rekey(self, keyer: Keyer | None) -> None:
@@ -77,10 +86,19 @@ class ReadyIndex:
             self._dirty.add(job_id)
             self._dirty.update(self._reverse.get(job_id, ()))
 
-    def in_order(self) -> list[str]:
-        """The ready jobs in the order they would start (for shadow comparisons; O(n log n))."""
-        return [job_id for _, job_id in sorted((key, job_id) for job_id, key in self._keys.items()
-                                               if job_id in self.ready)]
+    def advised(self, limit: int) -> list[str]:
+        """The first ``limit`` jobs in the advisor's order, among those ready at the last update (O(limit log n))."""
+        heap, keys = self._advice, self._advice_keys
+        while heap and keys.get(heap[0][1]) != heap[0][0]:
+            heapq.heappop(heap)  # stale: re-keyed, or no longer ready
+        return [job_id for key, job_id in heapq.nsmallest(limit * 2 + 8, heap) if keys.get(job_id) == key][:limit]
+
+    def advice_rank(self, job_id: str) -> int | None:
+        """The job's place (1 = first) in the advisor's order (O(n))."""
+        mine = self._advice_keys.get(job_id)
+        if mine is None:
+            return None
+        return 1 + sum(1 for key in self._advice_keys.values() if key < mine)
 
     def next_wait(self) -> float | None:
         """The earliest retry time (or key change) among waiting jobs."""
@@ -107,9 +125,17 @@ class ReadyIndex:
                     heapq.heappush(self._heap, (key, job_id))
                 if change is not None:
                     heapq.heappush(self._waits, (change, job_id))
+                if self.advisor is not None:
+                    key, change = self.advisor(job_id, state, now)
+                    if self._advice_keys.get(job_id) != key:
+                        self._advice_keys[job_id] = key
+                        heapq.heappush(self._advice, (key, job_id))
+                    if change is not None:
+                        heapq.heappush(self._waits, (change, job_id))
             else:
                 self.ready.discard(job_id)
                 self._keys.pop(job_id, None)
+                self._advice_keys.pop(job_id, None)
                 if state.status == Status.BACKLOG and state.not_before is not None and state.not_before > now:
                     heapq.heappush(self._waits, (state.not_before, job_id))
         self._dirty.clear()
@@ -136,3 +162,38 @@ class ReadyIndex:
         for entry in skipped:
             heapq.heappush(self._heap, entry)
         return chosen
+
+
+@dataclass
+class Picked:
+    """One turn's choice: the jobs to claim, and the ``decided`` events to record with the claims."""
+
+    chosen: list[Job] = field(default_factory=list)
+    decided: list[dict[str, Any]] = field(default_factory=list)
+
+
+def pick(index: ReadyIndex, capacity: Capacity, deciding: Deciding, spec: Spec, board: Board, now: float,
+         running: Collection[str], busy: Collection[str]) -> Picked:
+    """The ready jobs to claim now, in the index's order, that fit ``capacity`` and pass the decision gates.
+
+    ``running`` are the jobs running on the board (their estimated cost is spoken
+    for); ``busy`` are this runner's own attempts, never claimed twice. Capacity
+    is taken for each chosen job. The runner and bench/decide_replay.py both
+    choose through here.
+    """
+    picked = Picked()
+    deciding.begin_turn(board, now, running)
+    refusals: list[dict[str, Any]] = []
+
+    def choose(job: Job) -> bool:
+        state = board.state(job.id)
+        if capacity.fits(job, spec) and is_ready(job, state, board, now) and job.id not in busy \
+                and deciding.admits(job, state, refusals):
+            capacity.take(job, spec)
+            picked.chosen.append(job)
+            return True
+        return False
+
+    index.take(choose, lambda: capacity.full)
+    picked.decided = refusals + deciding.claimed(picked.chosen, index, board)
+    return picked

@@ -86,6 +86,8 @@ class JobRollup:
     durations: Histogram = field(default_factory=Histogram)
     """Wall time of succeeded attempts."""
     cost: float = 0.0
+    cost_max: float = 0.0
+    """The most one attempt has cost (the decision service's budget gate plans for it)."""
     tokens: int = 0
     last_ended: float | None = None
 
@@ -95,14 +97,14 @@ class JobRollup:
 
     def to_json(self) -> dict[str, Any]:
         return {"ended": self.ended, "outcomes": self.outcomes, "reasons": self.reasons,
-                "durations": self.durations.to_json(), "cost": self.cost, "tokens": self.tokens,
-                "last_ended": self.last_ended}
+                "durations": self.durations.to_json(), "cost": self.cost, "cost_max": self.cost_max,
+                "tokens": self.tokens, "last_ended": self.last_ended}
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> JobRollup:
         return cls(int(data["ended"]), dict(data["outcomes"]), dict(data["reasons"]),
-                   Histogram.from_json(data["durations"]), float(data["cost"]), int(data["tokens"]),
-                   data.get("last_ended"))
+                   Histogram.from_json(data["durations"]), float(data["cost"]), float(data.get("cost_max", 0.0)),
+                   int(data["tokens"]), data.get("last_ended"))
 
 
 @dataclass(slots=True)
@@ -149,6 +151,7 @@ class Rollups:
             rollup.durations.add(attempt.ended - attempt.started)
         cost = attempt.cost or 0.0
         rollup.cost += cost
+        rollup.cost_max = max(rollup.cost_max, cost)
         rollup.tokens += _tokens(attempt.usage)
         rollup.last_ended = attempt.ended
         key = int(attempt.ended // 3600)

@@ -375,9 +375,9 @@ class Budget(_Model):
     """Money the decision service may let jobs spend; jobs that would spend past it are held, with the reason."""
 
     daily: Annotated[float, Field(gt=0)] | None = None
-    """USD per day (UTC), counting ended attempts' cost and the estimate of running ones."""
+    """USD per day (UTC): what ended attempts cost, plus the most each running or next attempt may cost."""
     per_job: Annotated[float, Field(gt=0)] | None = None
-    """USD one attempt may be expected to cost (its history's mean, or ``default_cost``)."""
+    """USD one attempt may cost: the most it has cost before (or ``default_cost``) must stay within it."""
 
     @field_validator("daily", "per_job", mode="before")
     @classmethod
@@ -412,7 +412,7 @@ class Decide(_Model):
     review_capacity: StrictInt | None = Field(None, ge=0)
     """How many outputs may wait for a person before jobs whose output goes to review are held."""
     horizon: Duration = 3600.0
-    """How close a deadline must be (in slack) before its job goes ahead of jobs without one."""
+    """How close a job's latest start (from a deadline, or max_wait) must be before it goes ahead of the rest."""
     default_duration: Duration = 300.0
     """The duration assumed for a job with no successful run yet (reasons say so)."""
     default_cost: Annotated[float, Field(ge=0)] = 0.0

@@ -119,7 +119,7 @@ def test_live_never_spends_past_the_daily_budget_and_holds_with_the_reason(tmp_p
     holds = {n["job"]: n for n in decided(deck) if n["action"] == "hold"}
     assert set(holds) == {"spent", "ask-a"} and all(n["needs"] == "budget" for n in holds.values())
     assert holds["ask-a"]["reasons"][0].startswith("budget: $0.80 spent today + $")
-    assert holds["ask-a"]["reasons"][0].endswith("$0.30 for this job > $1.00 a day")
+    assert holds["ask-a"]["reasons"][0].endswith("up to $0.30 for this job > $1.00 a day")
     why = json.loads(cli("why", "ask-a", "--json", cwd=deck.root).stdout)
     assert why["verdict"]["action"] == "hold" and "budget" in why["summary"]
 

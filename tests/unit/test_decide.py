@@ -82,13 +82,17 @@ def test_a_flaky_job_keeps_time_for_its_retries() -> None:
 
 
 def test_max_wait_is_a_hard_bound_on_waiting() -> None:
-    heuristic = Heuristic(policy_of(spec({"id": "urgent", "deadline": "04:30"}, {"id": "old", "max_wait": "1h"})),
-                          board(ready("urgent"), ready("old", since=NOW - 3599)))
-    assert [v.job for v in heuristic.rank(["urgent", "old"], Outlook(NOW))] == ["urgent", "old"]
+    heuristic = Heuristic(policy_of(spec({"id": "urgent", "deadline": "04:10"}, {"id": "old", "max_wait": "1h"},
+                                         {"id": "eager", "priority": 9})),
+                          board(ready("urgent"), ready("old", since=NOW - 1800), ready("eager")))
+    # urgent must start by 04:05, old by 04:30: earliest latest start first, both ahead of priority
+    ranked = heuristic.rank(["urgent", "old", "eager"], Outlook(NOW))
+    assert [v.job for v in ranked] == ["urgent", "old", "eager"]
+    assert ranked[1].reasons[0] == "must start by 04:30 (max_wait 1h00m), in 30m00s"
     _, _, _, change = heuristic.order("old", heuristic.board.state("old"), NOW)
-    assert change == pytest.approx(NOW + 1)
-    ranked = heuristic.rank(["urgent", "old"], Outlook(NOW + 1))
-    assert [v.job for v in ranked] == ["old", "urgent"]
+    assert change == pytest.approx(NOW + 1800)
+    ranked = heuristic.rank(["urgent", "old", "eager"], Outlook(NOW + 1800))
+    assert [v.job for v in ranked] == ["old", "urgent", "eager"]
     assert "past max_wait 1h" in ranked[0].reasons[0]
 
 
@@ -121,7 +125,7 @@ def test_the_budget_holds_what_would_overspend_counting_what_starts_before_it() 
     assert [(v.job, v.action) for v in ranked] == [("a", "start"), ("b", "start"), ("free", "start"), ("c", "hold")]
     held = ranked[-1]
     assert held.needs == "budget" and held.until is not None
-    assert held.reasons[0] == "budget: $0.10 spent today + $0.80 running or starting first + $0.40 for this job > $1.00 a day"
+    assert held.reasons[0] == "budget: $0.10 spent today + $0.80 running or starting first + up to $0.40 for this job > $1.00 a day"
 
 
 def test_a_job_over_the_per_job_budget_is_held() -> None:
@@ -129,7 +133,7 @@ def test_a_job_over_the_per_job_budget_is_held() -> None:
                           board(ready("big"), history={"big": [(60, "succeeded", 0.5)]}))
     verdict = heuristic.verdict("big", heuristic.board.state("big"), Outlook(NOW))
     assert (verdict.action, verdict.needs) == ("hold", "budget")
-    assert "expected cost $0.50 is over the per-job budget $0.25" in verdict.reasons[0]
+    assert "it may cost $0.50, over the per-job budget $0.25" in verdict.reasons[0]
 
 
 def test_review_capacity_holds_only_jobs_whose_output_goes_to_review() -> None:
