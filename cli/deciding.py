@@ -23,18 +23,22 @@ def cmd_why(args: argparse.Namespace, deck: Any, spec: Any, board: Any) -> int:
     if args.json:
         sys.stdout.write(json.dumps(answer.to_json(), indent=2) + "\n")
         return 0
-    print(f"{answer.job}: {one_line(answer.summary)}")
+    print(f"{answer.job}: {one_line(answer.headline)}")
     for line in answer.blocking:
         print(f"  - {one_line(line)}")
     verdict = answer.verdict
     if verdict is not None:
-        said = {"start": "start", "defer": "defer", "hold": "hold"}[verdict.action]
-        if verdict.action == "defer" and verdict.until is not None:
-            said += f" for {dur(max(verdict.until - time.time(), 0.0))}"
-        if verdict.needs:
-            said += f" (needs {verdict.needs})"
-        where = f", rank {verdict.rank} of {answer.ready} ready" if verdict.rank else ""
-        print(f"decision service ({answer.mode}, policy {answer.policy}): {said}, score {verdict.score:.0f}{where}")
+        where = f"decision service ({answer.mode}, policy {answer.policy})"
+        if answer.rank is None and answer.status == "backlog" and verdict.action == "start":
+            print(f"{where}, once it is ready: score {verdict.score:.0f}")
+        else:
+            said = verdict.action
+            if verdict.action == "defer" and verdict.until is not None:
+                said += f" for {dur(max(verdict.until - time.time(), 0.0))}"
+            if verdict.needs:
+                said += f" (needs {verdict.needs})"
+            rank = f", rank {verdict.rank} of {answer.ready} ready" if verdict.rank else ""
+            print(f"{where}: {said}, score {verdict.score:.0f}{rank}")
         for reason in verdict.reasons:
             print(f"  - {one_line(reason)}")
     elif answer.mode == "off" and answer.rank is not None:

@@ -34,7 +34,8 @@ class Why:
     job: str
     status: str
     mode: str
-    summary: str
+    headline: str
+    """One line: running, done, "cannot start yet", "ready: 3 of 12"..."""
     blocking: list[str] = field(default_factory=list)
     verdict: Verdict | None = None
     rank: int | None = None
@@ -42,8 +43,14 @@ class Why:
     """How many jobs are ready now."""
     policy: str | None = None
 
+    @property
+    def summary(self) -> str:
+        """The headline with every blocking reason."""
+        return f"{self.headline}: " + "; ".join(self.blocking) if self.blocking else self.headline
+
     def to_json(self) -> dict[str, Any]:
-        return {"job": self.job, "status": self.status, "mode": self.mode, "summary": self.summary,
+        return {"job": self.job, "status": self.status, "mode": self.mode, "headline": self.headline,
+                "summary": self.summary,
                 "blocking": self.blocking, "verdict": self.verdict.to_json() if self.verdict else None,
                 "rank": self.rank, "ready": self.ready, "policy": self.policy}
 
@@ -110,7 +117,7 @@ def why(spec: Spec, board: Board, job_id: str, now: float,
     found = Why(job_id, state.status.value, policy.mode, "", policy=policy.digest)
     line = _status_line(job, board, now)
     if line is not None:
-        found.summary = line
+        found.headline = line
         return found
     found.blocking = _written(job, spec, board, now)
     ready = [j.id for j in spec.jobs if is_ready(j, board.state(j.id), board, now)]
@@ -121,7 +128,7 @@ def why(spec: Spec, board: Board, job_id: str, now: float,
                          sum(1 for j in running if policy.jobs[j].reviewed))
     if found.blocking:
         found.verdict = heuristic.verdict(job_id, state, outlook)
-        found.summary = "it cannot start yet: " + "; ".join(found.blocking)
+        found.headline = "it cannot start yet"
         return found
     found.blocking = _limits(job, spec, board)
     if policy.mode == "live":
@@ -142,7 +149,7 @@ def why(spec: Spec, board: Board, job_id: str, now: float,
     if found.verdict is not None and found.verdict.action != START and policy.mode == "live":
         found.blocking.append(found.verdict.reasons[0])
     if found.blocking:
-        found.summary = "it is ready but cannot start now: " + "; ".join(found.blocking)
+        found.headline = "it is ready but cannot start now"
     else:
-        found.summary = f"it is ready: {found.rank} of {found.ready} in the order the runner starts jobs"
+        found.headline = f"it is ready: {found.rank} of {found.ready} in the order the runner starts jobs"
     return found
