@@ -126,6 +126,8 @@ def card(job: CardJob, state: JobState, board: Board, now: float) -> Card:
         flags.append(f"waiting for {job.trigger} in inbox")
     if is_paused(job, state):
         flags.append("paused")
+    if backlog and state.override is not None:
+        flags.append("held by the operator" if state.override == "hold" else "pinned to start next")
     if state.reason == "interrupted":
         flags.append("interrupted")
     return Card(

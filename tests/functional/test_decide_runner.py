@@ -173,3 +173,34 @@ def test_a_closed_window_defers_in_live_mode_and_run_once_still_ends(tmp_path: P
     assert cli("pin", "night", cwd=deck.root).returncode == 0  # run it now anyway
     assert cli("run", "--once", "--quiet", cwd=deck.root).returncode == 0
     assert claims(deck) == ["now", "night"]
+
+
+def test_ls_shows_a_pin_and_a_hold(tmp_path: Path, cli: RunCli) -> None:
+    deck = make_deck(tmp_path / "d", "off", [{"id": "a"}, {"id": "b"}])
+    assert cli("pin", "a", cwd=deck.root).returncode == 0
+    assert cli("hold", "b", cwd=deck.root).returncode == 0
+    cards = {c["id"]: c for c in json.loads(cli("ls", "--json", cwd=deck.root).stdout)}
+    assert cards["a"]["flags"] == ["pinned to start next"] and cards["b"]["flags"] == ["held by the operator"]
+
+
+def test_a_policy_typo_gets_one_line_with_the_fix(tmp_path: Path, cli: RunCli) -> None:
+    bad = {"agents": {"sh": {"type": "shell", "command": ["true"]}},
+           "decide": {"mod": "live", "scorer": {"agent": "sh"}, "budget": {"daily": "5"}},
+           "jobs": [{"id": "a", "command": ["true"], "deadline": "6am", "window": "22-06", "max_wait": "soon"}]}
+    (tmp_path / "jobs.json").write_text(json.dumps(bad))
+    done = cli("validate", cwd=tmp_path)
+    assert done.returncode == 1
+    lines = (done.stdout + done.stderr).splitlines()
+    assert any("field 'decide.mod': unknown field 'mod' (hint: did you mean 'mode'?)" in line for line in lines)
+    assert any("field 'decide.budget.daily': give a number of US dollars, like 5 or 0.25" in line for line in lines)
+    assert any("job 'a', field 'deadline': '6am' is neither a time of day like \"06:00\"" in line for line in lines)
+    assert any("job 'a', field 'window': '22-06' is not a daily window like \"22:00-06:00\"" in line for line in lines)
+    assert any("job 'a', field 'max_wait': 'soon' is not a duration" in line for line in lines)
+    assert lines[-1] == f"5 problems in {tmp_path / 'jobs.json'}"
+    bad["decide"] = {"scorer": {"agent": "sh"}}
+    bad["jobs"] = [{"id": "a", "command": ["true"]}]
+    (tmp_path / "jobs.json").write_text(json.dumps(bad))
+    done = cli("validate", cwd=tmp_path)
+    assert done.returncode == 1
+    assert "decide.scorer names agent 'sh', which is not an llm agent in 'agents'" in done.stdout + done.stderr
+    assert "Traceback" not in done.stdout + done.stderr
