@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 from jobdeck.decide.heuristic import Heuristic
 from jobdeck.decide.outlook import Outlook, outlook_of
 from jobdeck.decide.policy import Policy, policy_of
-from jobdeck.decide.verdict import START, SortKey, Verdict
+from jobdeck.decide.verdict import DEFER, START, SortKey, Verdict
 from jobdeck.state.board import Board
 from jobdeck.state.cooldowns import read_cooldowns
 from jobdeck.state.machine import EventType, JobState
@@ -48,8 +48,10 @@ class Deciding:
     outlook: Outlook | None = None
     refused: set[str] = field(default_factory=set)
     """Ready jobs the gates refused this turn (live): with nothing else to do, ``run --once`` may end."""
+    deferred: dict[str, float] = field(default_factory=dict)
+    """Jobs deferred this turn (window, cooldown), and until when: the ready index parks them till then."""
     next_look: float | None = None
-    """When a deferred job's time comes (window opens, cooldown ends, the budget's day turns)."""
+    """When a held job should be looked at again whatever happens (the budget's day turns)."""
     _cooldowns: tuple[int, dict[str, tuple[float, str]]] = (-1, {})
 
     @property
@@ -80,6 +82,7 @@ class Deciding:
     def begin_turn(self, board: Board, now: float, running: Iterable[str]) -> None:
         """Take the turn's outlook: spend so far, the review queue, cooldowns, running jobs' estimates."""
         self.refused.clear()
+        self.deferred.clear()
         if self.heuristic is None:
             return
         self.heuristic.board = board
@@ -110,7 +113,9 @@ class Deciding:
             self.outlook.commit(self.heuristic.estimate(job.id).cost_high, self.heuristic.policy.jobs[job.id].reviewed)
             return True
         self.refused.add(job.id)
-        if verdict.until is not None:
+        if verdict.action == DEFER and verdict.until is not None:
+            self.deferred[job.id] = verdict.until
+        elif verdict.until is not None:
             self.next_look = verdict.until if self.next_look is None else min(self.next_look, verdict.until)
         if self.said.get(job.id) != (verdict.action, verdict.needs):
             self.said[job.id] = (verdict.action, verdict.needs)

@@ -86,6 +86,13 @@ class ReadyIndex:
             self._dirty.add(job_id)
             self._dirty.update(self._reverse.get(job_id, ()))
 
+    def park(self, job_id: str, until: float) -> None:
+        """Take a ready job out of the order until ``until``, when it is re-evaluated."""
+        self.ready.discard(job_id)
+        self._keys.pop(job_id, None)
+        self._advice_keys.pop(job_id, None)
+        heapq.heappush(self._waits, (until, job_id))
+
     def advised(self, limit: int) -> list[str]:
         """The first ``limit`` jobs in the advisor's order, among those ready at the last update (O(limit log n))."""
         heap, keys = self._advice, self._advice_keys
@@ -195,5 +202,7 @@ def pick(index: ReadyIndex, capacity: Capacity, deciding: Deciding, spec: Spec, 
         return False
 
     index.take(choose, lambda: capacity.full)
+    for job_id, until in deciding.deferred.items():
+        index.park(job_id, until)  # a closed window or a cooling model: not worth a look before then
     picked.decided = refusals + deciding.claimed(picked.chosen, index, board)
     return picked
