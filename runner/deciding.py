@@ -8,7 +8,8 @@ By mode (``decide.mode`` in jobs.json):
   ``jobdeck decisions --report`` can say where it would have differed.
 - ``live``: the ready index is ordered by the ranking, and a job the gates refuse
   (window, cooldown, budget, review capacity) is skipped with a ``decided`` event,
-  once per change of verdict.
+  once per change of verdict. With a scorer agent, its accepted answer reorders jobs
+  within the ranking's classes (``runner/scoring.py``).
 
 The service itself (``jobdeck.decide``) only reads; every record is written here.
 """
@@ -29,6 +30,7 @@ from jobdeck.state.cooldowns import read_cooldowns
 from jobdeck.state.machine import EventType, JobState
 
 if TYPE_CHECKING:
+    from jobdeck.runner.scoring import Scoring
     from jobdeck.runner.selection import Keyer
     from jobdeck.state.spec import Job, Spec
 
@@ -50,6 +52,8 @@ class Deciding:
     """Ready jobs the gates refused this turn (live): with nothing else to do, ``run --once`` may end."""
     next_look: float | None = None
     """When a deferred job's time comes (window opens, cooldown ends, the budget's day turns)."""
+    scoring: Scoring | None = None
+    """The model scorer (live mode with ``decide.scorer: {"agent": NAME}``), told of every spec change."""
     _cooldowns: tuple[int, dict[str, tuple[float, str]]] = (-1, {})
 
     @property
@@ -60,13 +64,21 @@ class Deciding:
         """Adopt ``spec``'s policy; return the ready index's keyer (None: the operator's order)."""
         if spec.decide.mode == "off":
             self.policy = self.heuristic = None
-            return None
-        self.policy = policy_of(spec)
-        self.heuristic = Heuristic(self.policy, board)
-        self.said.clear()
-        if self.policy.mode != "live":
+        else:
+            self.policy = policy_of(spec)
+            self.heuristic = Heuristic(self.policy, board)
+            self.said.clear()
+        scoring = self.scoring
+        if scoring is not None:
+            scoring.reset(spec, self.policy, self.heuristic)
+        if self.policy is None or self.heuristic is None or self.policy.mode != "live":
             return None
         heuristic = self.heuristic
+        if scoring is not None and scoring.active:
+            def scored_keyer(job_id: str, state: JobState, now: float) -> tuple[SortKey, float | None]:
+                key, _, _, change = heuristic.order(job_id, state, now)
+                return scoring.key(job_id, key), change
+            return scored_keyer
 
         def keyer(job_id: str, state: JobState, now: float) -> tuple[SortKey, float | None]:
             key, _, _, change = heuristic.order(job_id, state, now)
@@ -126,7 +138,10 @@ class Deciding:
             for n, job in enumerate(chosen, 1):
                 order = heuristic.order(job.id, board.state(job.id), outlook.now)
                 self.said.pop(job.id, None)
-                events.append(self._event(Verdict(job.id, START, order[1], tuple(order[2]), rank=n), followed=True))
+                reasons, extra = tuple(order[2]), {}
+                if self.scoring is not None:
+                    reasons, extra = self.scoring.annotate(job.id, reasons)
+                events.append(self._event(Verdict(job.id, START, order[1], reasons, rank=n), followed=True, **extra))
             return events
         ranked = heuristic.rank([job.id for job in chosen] + passed_over, outlook)
         starts = [v for v in ranked if v.action == START]
