@@ -128,6 +128,8 @@ def test_a_good_answer_reorders_live_claims_and_its_reasons_and_cost_are_recorde
     with open_store(deck) as store:  # the budget gate's "spent today" includes the ranking
         assert store.board.rollups.cost_since(day_start(time.time())) == pytest.approx(event["cost"])
     assert cli("audit", "verify", cwd=deck.root).returncode == 0
+    [today] = json.loads(cli("stats", "--json", cwd=deck.root).stdout)["days"]
+    assert today["by_model"] == {MODEL: pytest.approx(event["cost"], abs=1e-6)}  # (stats rounds to 6 places)
     shown = cli("events", cwd=deck.root)
     assert shown.returncode == 0 and "scored" in shown.stdout, shown.stderr
 
