@@ -29,7 +29,7 @@ from conftest import RunCli, cli_env  # noqa: E402
 from jobdeck.decide.times import day_start  # noqa: E402
 from jobdeck.state.board import open_store  # noqa: E402
 from jobdeck.state.deck import Deck, init_deck  # noqa: E402
-from tests.fixtures.llm_server import LLMServer, Reply  # noqa: E402
+from tests.fixtures.llm_server import LLMServer, Reply, unauthorized  # noqa: E402
 
 MODEL = "openai/gpt-4o-mini"  # in litellm's local price map: the call has a cost to count
 WIRE = "gpt-4o-mini"  # the name the server sees
@@ -139,7 +139,9 @@ def test_a_good_answer_reorders_live_claims_and_its_reasons_and_cost_are_recorde
     (answer(["d", "c", "b", "zz"]), "fallback: invalid answer: unknown job id(s) zz"),
     (answer(["d", "c", "b"]), "fallback: invalid answer: job id(s) left out: a"),
     (answer(["d", "c", "b", "a"], confidence=0.2), "fallback: confidence 0.20 is below min_confidence 0.50"),
-], ids=["garbage", "unknown-id", "missing-id", "low-confidence"])
+    (unauthorized(f"Incorrect API key provided: {ENV[KEY_VAR]}."), "fallback: auth: HTTP 401: Incorrect API key "
+     f"provided: [REDACTED:{KEY_VAR}]."),
+], ids=["garbage", "unknown-id", "missing-id", "low-confidence", "provider-error"])
 def test_an_unusable_answer_falls_back_to_the_heuristic_and_says_why(tmp_path: Path, server: LLMServer,
                                                                     reply: Reply, why: str) -> None:
     deck = scorer_deck(tmp_path, server)
@@ -149,6 +151,7 @@ def test_an_unusable_answer_falls_back_to_the_heuristic_and_says_why(tmp_path: P
     assert claims(deck) == ["gate", *QUEUED]
     decided = [r for r in records(deck) if r["type"] == "decided" and r["job"] in QUEUED]
     assert [r["job"] for r in decided] == QUEUED and all(r["scorer"].startswith(why) for r in decided)
+    assert ENV[KEY_VAR] not in deck.events_path.read_text()
 
 
 def test_a_ranking_that_would_breach_max_wait_falls_back(tmp_path: Path, server: LLMServer) -> None:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 
 import pytest
 
 from jobdeck.agents.ranker import RankingRejected, Reply, parse, question
-from jobdeck.decide.heuristic import NORMAL, OVERDUE, PIN, URGENT
+from jobdeck.decide.heuristic import NORMAL, OVERDUE, PIN, URGENT, Heuristic
 from jobdeck.decide.policy import policy_of
 from jobdeck.runner.scoring import Answer, Asked, Scoring, breaches, effective_order
 from jobdeck.state.board import Board
@@ -127,3 +128,60 @@ def test_a_scored_record_counts_its_cost_in_the_days_spend() -> None:
     board.apply({"seq": 3, "ts": NOW + 2, "type": "scored", "agent": "r", "model": "m", "cost": float("nan")})
     assert board.rollups.cost_since(NOW - NOW % 86400) == 0.25
     assert board.rollups.hours[int(NOW // 3600)].by_model == {"m": 0.25}
+
+
+def live_spec(daily: float | None = None) -> Spec:
+    return Spec.model_validate({
+        "agents": {"r": {"type": "llm", "model": "openai/x", "api_base": "http://127.0.0.1:9/v1"}},
+        "decide": {"mode": "live", "scorer": {"agent": "r"}, "budget": {"daily": daily}},
+        "jobs": [{"id": job, "command": ["true"]} for job in ("a", "b", "c")]})
+
+
+def test_a_question_is_put_only_when_a_job_is_ready_the_last_one_did_not_see(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The call is replaced (no litellm here); the thread, the hand-back to the loop and the judging are real."""
+    asked: list[list[str]] = []
+
+    def fake_ask(settings: object, messages: list[dict[str, str]], timeout: float) -> Reply:
+        ids = [job["id"] for job in json.loads(messages[1]["content"])["jobs"]]
+        asked.append(ids)
+        return reply(list(reversed(ids)))
+
+    monkeypatch.setattr("jobdeck.runner.scoring.ask", fake_ask)
+
+    async def scenario() -> list[dict[str, object]]:
+        events: asyncio.Queue[dict[str, object]] = asyncio.Queue()
+        scoring = Scoring({}, events.put_nowait, clock=lambda: NOW)
+        spec, board = live_spec(), Board()
+        policy = policy_of(spec)
+        scoring.reset(spec, policy, Heuristic(policy, board))
+        assert scoring.status == "waiting for r: heuristic order"
+        seen = []
+        assert scoring.look({"a", "b"}, board, NOW, 1)
+        assert not scoring.look({"a", "b", "c"}, board, NOW, 1)  # one question at a time
+        seen.append(await asyncio.wait_for(events.get(), 10))
+        assert scoring.status == "ranked by r (confidence 0.90)"
+        assert not scoring.look({"a", "b"}, board, NOW, 1) and not scoring.look({"a"}, board, NOW, 1)
+        assert scoring.look({"a", "c"}, board, NOW, 1)  # c is new
+        scoring.reset(spec, policy, Heuristic(policy, board))  # a new spec while the question is out
+        seen.append(await asyncio.wait_for(events.get(), 10))
+        assert scoring.answer is None
+        return seen
+
+    accepted, dropped = asyncio.run(scenario())
+    assert asked == [["a", "b"], ["a", "c"]]
+    assert accepted["outcome"] == "accepted" and accepted["order"] == ["b", "a"]
+    assert dropped["outcome"] == "dropped" and "policy" not in dropped
+
+
+def test_no_question_while_today_s_spend_and_the_last_call_would_pass_the_budget() -> None:
+    async def scenario() -> tuple[bool, str]:
+        scoring = Scoring({}, lambda event: None, clock=lambda: NOW)
+        spec, board = live_spec(daily=1.0), Board()
+        board.rollups.add_spend(NOW, 0.99, "m")
+        policy = policy_of(spec)
+        scoring.reset(spec, policy, Heuristic(policy, board))
+        scoring.last_cost = 0.02
+        return scoring.look({"a"}, board, NOW, 1), scoring.status
+
+    assert asyncio.run(scenario()) == (False, "fallback: budget: $0.99 spent today + $0.02 for a ranking > $1.00 a day")
