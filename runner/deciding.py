@@ -74,15 +74,11 @@ class Deciding:
         if self.policy is None or self.heuristic is None or self.policy.mode != "live":
             return None
         heuristic = self.heuristic
-        if scoring is not None and scoring.active:
-            def scored_keyer(job_id: str, state: JobState, now: float) -> tuple[SortKey, float | None]:
-                key, _, _, change = heuristic.order(job_id, state, now)
-                return scoring.key(job_id, key), change
-            return scored_keyer
+        ranking = scoring if scoring is not None and scoring.active else None
 
         def keyer(job_id: str, state: JobState, now: float) -> tuple[SortKey, float | None]:
             key, _, _, change = heuristic.order(job_id, state, now)
-            return key, change
+            return (key if ranking is None else ranking.key(job_id, key)), change
         return keyer
 
     def begin_turn(self, board: Board, now: float, running: Iterable[str]) -> None:
