@@ -191,8 +191,8 @@ async def stream_call(request: Mapping[str, Any], sink: OutputSink, *, idle: flo
         result.failure = classify(exc)
     result.text = "".join(pieces)
     result.bytes_written = streamed
-    result.usage = _usage(usage)
-    result.cost = 0.0 if mock else _cost(litellm, result.model, usage, result.usage)
+    result.usage = usage_counts(usage)
+    result.cost = 0.0 if mock else call_cost(litellm, result.model, usage, result.usage)
     return result
 
 
@@ -274,7 +274,7 @@ def _field(model: Any, name: str) -> Any:
     return getattr(model, name, None)
 
 
-def _usage(usage: Any) -> dict[str, int]:
+def usage_counts(usage: Any) -> dict[str, int]:
     """The provider's token counts; none when it reported none (litellm then fills in zeros)."""
     if usage is None:
         return {}
@@ -286,7 +286,7 @@ def _usage(usage: Any) -> dict[str, int]:
     return counts if any(counts.values()) else {}
 
 
-def _cost(litellm: Any, model: str, usage: Any, counts: dict[str, int]) -> float | None:
+def call_cost(litellm: Any, model: str, usage: Any, counts: dict[str, int]) -> float | None:
     reported = getattr(usage, "cost", None)
     if isinstance(reported, int | float):
         return float(reported)

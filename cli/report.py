@@ -10,6 +10,7 @@ from typing import Any, TextIO
 
 from jobdeck.state.actions import ACTION_OF_EVENT
 from jobdeck.state.machine import EventType
+from jobdeck.state.rollups import SCORED_TYPE
 from jobdeck.state.terminal import one_line
 
 #: Records about the runner's own trouble: printed on stderr, even with --quiet.
@@ -108,6 +109,9 @@ class Reporter:
 
             errors = f"; could not remove {len(record['errors'])}" if record.get("errors") else ""
             return f"retention removed {record['removed']} attempt directories ({format_size(record['bytes_freed'])}){errors}", "dim"
+        if kind == SCORED_TYPE:
+            said = record.get("why") or f"confidence {record.get('confidence')}"
+            return f"scorer {record.get('agent')}: {record.get('outcome')} ({said})", "dim"
         note = _NOTES.get(str(kind))
         if note is not None:
             template, style, defaults = note

@@ -16,7 +16,7 @@ class Outlook:
 
     now: float
     spent_today: float = 0.0
-    """Cost of attempts that ended since midnight UTC."""
+    """Cost of attempts (and model scorer calls) that ended since midnight UTC."""
     committed: float = 0.0
     """Estimated cost of attempts running now (or started this turn)."""
     review_waiting: int = 0

@@ -8,7 +8,8 @@ By mode (``decide.mode`` in jobs.json):
   ``jobdeck decisions --report`` can say where it would have differed.
 - ``live``: the ready index is ordered by the ranking, and a job the gates refuse
   (window, cooldown, budget, review capacity) is skipped with a ``decided`` event,
-  once per change of verdict.
+  once per change of verdict. With a scorer agent, its accepted answer reorders jobs
+  within the ranking's classes (``runner/scoring.py``).
 
 The service itself (``jobdeck.decide``) only reads; every record is written here.
 """
@@ -29,6 +30,7 @@ from jobdeck.state.cooldowns import read_cooldowns
 from jobdeck.state.machine import EventType, JobState
 
 if TYPE_CHECKING:
+    from jobdeck.runner.scoring import Scoring
     from jobdeck.runner.selection import ReadyIndex
     from jobdeck.state.spec import Job, Spec
 
@@ -52,6 +54,8 @@ class Deciding:
     """Jobs deferred this turn (window, cooldown), and until when: the ready index parks them till then."""
     next_look: float | None = None
     """When a held job should be looked at again whatever happens (the budget's day turns)."""
+    scoring: Scoring | None = None
+    """The model scorer (live mode with ``decide.scorer: {"agent": NAME}``), told of every spec change."""
     _cooldowns: tuple[int, dict[str, tuple[float, str]]] = (-1, {})
 
     @property
@@ -66,14 +70,21 @@ class Deciding:
         index.keyer = index.advisor = None
         if spec.decide.mode == "off":
             self.policy = self.heuristic = None
+        else:
+            self.policy = policy_of(spec)
+            self.heuristic = Heuristic(self.policy, board)
+            self.said.clear()
+        scoring = self.scoring
+        if scoring is not None:
+            scoring.reset(spec, self.policy, self.heuristic)
+        if self.policy is None or self.heuristic is None:
             return
-        self.policy = policy_of(spec)
-        self.heuristic = heuristic = Heuristic(self.policy, board)
-        self.said.clear()
+        heuristic = self.heuristic
+        ranking = scoring if scoring is not None and scoring.active and self.policy.mode == "live" else None
 
         def keyer(job_id: str, state: JobState, now: float) -> tuple[SortKey, float | None]:
             key, _, _, change = heuristic.order(job_id, state, now)
-            return key, change
+            return (key if ranking is None else ranking.key(job_id, key)), change
         if self.policy.mode == "live":
             index.keyer = keyer
         else:
@@ -139,7 +150,10 @@ class Deciding:
             for n, job in enumerate(chosen, 1):
                 order = heuristic.order(job.id, board.state(job.id), outlook.now)
                 self.said.pop(job.id, None)
-                events.append(self._event(Verdict(job.id, START, order[1], tuple(order[2]), rank=n), followed=True))
+                reasons, extra = tuple(order[2]), {}
+                if self.scoring is not None:
+                    reasons, extra = self.scoring.annotate(job.id, reasons)
+                events.append(self._event(Verdict(job.id, START, order[1], reasons, rank=n), followed=True, **extra))
             return events
         trial = Outlook(outlook.now, outlook.spent_today, outlook.committed, outlook.review_waiting,
                         outlook.cooldowns)

@@ -32,6 +32,7 @@ from jobdeck.runner.heartbeat import HeartbeatWriter
 from jobdeck.runner.inbox import InboxScanner
 from jobdeck.runner.recovery import abandoned_boundaries, orphaned_events
 from jobdeck.runner.deciding import Deciding
+from jobdeck.runner.scoring import Scoring
 from jobdeck.runner.selection import ReadyIndex, pick
 from jobdeck.runner.watcher import DeckWatcher
 from jobdeck.runner.write_pause import WritePause, write_quietly
@@ -84,7 +85,8 @@ class Runner:
         self.watch = watch
         self.source = source or SpecSource(deck.spec_path)
         self.index = ReadyIndex()
-        self.deciding = Deciding(deck.state_dir / COOLDOWN_FILE)
+        self.deciding = Deciding(deck.state_dir / COOLDOWN_FILE,
+                                 scoring=Scoring(self.environ, self._scored, clock))
         self.index.only = only
         self.inbox = InboxScanner(deck)
         self._store: Store | None = None
@@ -232,6 +234,7 @@ class Runner:
                 self._recover_orphans(now)
             except OSError as exc:  # nothing was stored; the board was re-read
                 self.writes.failed(exc, now)
+        self._ask_scorer(now)
         await self._settle(now)
         if self.heartbeat is not None:
             self.heartbeat.beat(sorted(self.claims), now)
@@ -547,6 +550,20 @@ class Runner:
         if self.spec is not None:
             self.index.reset(self.spec)
         self._recount()
+
+    def _ask_scorer(self, now: float) -> None:
+        """Live mode with a scorer agent: put it a question if a job became ready it has not seen (off the loop)."""
+        scoring = self.deciding.scoring
+        if scoring is None or not scoring.active or self.stopping or self.spec is None:
+            return
+        self.index.update(self.store.board, now)
+        scoring.look(self.index.ready, self.store.board, now, self.capacity.parallel)
+
+    def _scored(self, event: dict[str, Any]) -> None:
+        """The scorer answered (on the loop): record its event with the next batch, re-key by the order in force."""
+        self.progress.append(event)
+        self.index.rekey(self.index.keyer)
+        self.wake.set()
 
     def _choose_and_seal_claims(self, spec: Spec, now: float) -> list[dict[str, Any]]:
         if self.capacity.full:

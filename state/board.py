@@ -27,7 +27,7 @@ from jobdeck.state.events import GENESIS, EventLog, Flush, grown_since
 from jobdeck.state.lock import DeckLock
 from jobdeck.state.machine import EventType, JobState, transition
 from jobdeck.state.redact import Redactor
-from jobdeck.state.rollups import Rollups
+from jobdeck.state.rollups import SCORED_TYPE, Rollups
 from jobdeck.state.segments import Rotation, closed_segments, compress, live_first, position_holds, rotate
 
 SNAPSHOT_FORMAT = 1
@@ -56,6 +56,8 @@ class Board:
         """Fold one stored record; return the job's new state (None for deck-level records)."""
         job = record.get("job")
         if not isinstance(job, str):
+            if record.get("type") == SCORED_TYPE:  # the scorer's call is spend, like an attempt's
+                self.rollups.add_spend(record.get("ts", 0.0), record.get("cost"), record.get("model"))
             return None
         if not ID_RE.fullmatch(job):  # e.g. an id rewritten by an older redactor: no job has it, no path may use it
             self.rejected.append((record.get("seq", -1), f"invalid job id {job!r}"))

@@ -24,6 +24,8 @@ BUCKETS_PER_DOUBLING = 8
 """Histogram resolution: bucket k holds durations in [2^(k/8), 2^((k+1)/8)) hundredths of a second."""
 HOURS_KEPT = 24 * 90
 """Hourly buckets kept for per-day questions (90 days)."""
+SCORED_TYPE = "scored"
+"""A deck-level record (no job, no transition): a model scorer's ranking and what its call cost, counted as spend."""
 RECENT_FAILURES_KEPT = 1000
 """Failure times kept for "failed in the last hour" (the newest; older ones age out)."""
 
@@ -154,13 +156,7 @@ class Rollups:
         rollup.cost_max = max(rollup.cost_max, cost)
         rollup.tokens += _tokens(attempt.usage)
         rollup.last_ended = attempt.ended
-        key = int(attempt.ended // 3600)
-        hour = self.hours.get(key)
-        if hour is None:
-            hour = self.hours[key] = HourRollup()
-            if len(self.hours) > HOURS_KEPT:
-                for old in sorted(self.hours)[:len(self.hours) - HOURS_KEPT]:
-                    del self.hours[old]
+        hour = self._hour(int(attempt.ended // 3600))
         if outcome == "succeeded":
             hour.succeeded += 1
         elif outcome == "failed":
@@ -173,11 +169,29 @@ class Rollups:
             name = model or (attempt.usage or {}).get("model") or "unknown"
             hour.by_model[str(name)] = hour.by_model.get(str(name), 0.0) + cost
 
+    def add_spend(self, ts: float, cost: Any, model: Any) -> None:
+        """Count money spent outside an attempt (a model scorer's call) in its hour's cost."""
+        if isinstance(cost, bool) or not isinstance(cost, int | float) or not cost > 0 or not math.isfinite(cost):
+            return
+        hour = self._hour(int(ts // 3600))
+        hour.cost += cost
+        name = str(model or "unknown")
+        hour.by_model[name] = hour.by_model.get(name, 0.0) + cost
+
+    def _hour(self, key: int) -> HourRollup:
+        hour = self.hours.get(key)
+        if hour is None:
+            hour = self.hours[key] = HourRollup()
+            if len(self.hours) > HOURS_KEPT:
+                for old in sorted(self.hours)[:len(self.hours) - HOURS_KEPT]:
+                    del self.hours[old]
+        return hour
+
     def failures_since(self, since: float) -> int:
         return sum(1 for ended in self.recent_failures if ended >= since)
 
     def cost_since(self, since: float) -> float:
-        """Cost of attempts that ended in the hours from ``since`` on (whole hours: since is rounded down)."""
+        """Cost of attempts and scorer calls that ended from the hour of ``since`` on (whole hours)."""
         first = int(since // 3600)
         return sum(hour.cost for key, hour in self.hours.items() if key >= first)
 

@@ -6,7 +6,7 @@ from types import SimpleNamespace
 
 from pydantic import BaseModel, ConfigDict
 
-from jobdeck.agents.llm_call import _content, _field, _usage
+from jobdeck.agents.llm_call import _content, _field, usage_counts
 
 
 class Loose(BaseModel):
@@ -41,6 +41,6 @@ def test_content_and_whether_the_chunk_may_carry_usage() -> None:
 
 def test_usage_is_what_the_provider_reported_and_nothing_when_it_reported_zeros() -> None:
     reported = SimpleNamespace(prompt_tokens=4, completion_tokens=50, total_tokens=54, cost=None)
-    assert _usage(reported) == {"prompt_tokens": 4, "completion_tokens": 50, "total_tokens": 54}
-    assert _usage(SimpleNamespace(prompt_tokens=0, completion_tokens=0, total_tokens=0)) == {}
-    assert _usage(None) == {}
+    assert usage_counts(reported) == {"prompt_tokens": 4, "completion_tokens": 50, "total_tokens": 54}
+    assert usage_counts(SimpleNamespace(prompt_tokens=0, completion_tokens=0, total_tokens=0)) == {}
+    assert usage_counts(None) == {}
