@@ -43,6 +43,8 @@ import argparse
 import heapq
 import json
 import os
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import random
 import statistics
 import sys
@@ -58,6 +60,7 @@ from jobdeck.decide.heuristic import Heuristic
 from jobdeck.decide.policy import policy_of
 from jobdeck.runner.capacity import Capacity
 from jobdeck.runner.deciding import Deciding
+from jobdeck.runner.scoring import Scoring
 from jobdeck.runner.selection import ReadyIndex, pick
 from jobdeck.state.board import open_store
 from jobdeck.state.cooldowns import COOLDOWN_FILE
@@ -143,12 +146,70 @@ def scenario(rng: random.Random, scale: float) -> tuple[list[Work], list[tuple[f
     return work, fires
 
 
-def spec_of(work: list[Work], mode: str) -> dict[str, Any]:
-    return {"agents": {"writer": {"type": "llm", "model": MODEL}},
-            "limits": {"parallel": PARALLEL},
-            "decide": {"mode": mode, "budget": {"daily": BUDGET}, "review_capacity": REVIEW_CAPACITY,
-                       "horizon": "1h", "default_duration": "10m", "default_cost": 0.12},
-            "jobs": [item.spec for item in work]}
+SCORER_KEY = "JOBDECK_REPLAY_SCORER_KEY"
+
+
+def spec_of(work: list[Work], mode: str, scorer_url: str | None = None) -> dict[str, Any]:
+    """jobs.json of the day; ``live+scorer`` is live with a scorer agent at ``scorer_url``."""
+    spec: dict[str, Any] = {
+        "agents": {"writer": {"type": "llm", "model": MODEL}},
+        "limits": {"parallel": PARALLEL},
+        "decide": {"mode": mode.split("+")[0], "budget": {"daily": BUDGET}, "review_capacity": REVIEW_CAPACITY,
+                   "horizon": "1h", "default_duration": "10m", "default_cost": 0.12},
+        "jobs": [item.spec for item in work]}
+    if mode == "live+scorer":
+        spec["agents"]["ranker"] = {"type": "llm", "model": MODEL, "api_base": scorer_url,
+                                    "api_key": {"env": SCORER_KEY}}
+        spec["decide"]["scorer"] = {"agent": "ranker", "timeout": "5s"}
+    return spec
+
+
+class ScorerServer:
+    """A stand-in for a small ranking model on 127.0.0.1: OpenAI's chat completions, answering from the features.
+
+    Its rule, a plausible model's: urgent jobs first, then the least slack, then the
+    cheapest (so more work fits the budget), then the longest waiting.
+    """
+
+    def __init__(self) -> None:
+        self.asked = 0
+
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+                pass
+
+            def do_POST(self) -> None:  # noqa: N802 - stdlib name
+                body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))))
+                outer.asked += 1
+                jobs = json.loads(body["messages"][-1]["content"])["jobs"]
+                jobs.sort(key=lambda j: (j["class"] != "urgent", j["slack_s"] if j["slack_s"] is not None else 1e12,
+                                         j["cost_usd"], -j["waiting_s"]))
+                answer = {"order": [j["id"] for j in jobs], "confidence": 0.8,
+                          "reasons": {j["id"]: ("least slack" if j["slack_s"] is not None else "cheap, waiting")
+                                      for j in jobs}}
+                text = json.dumps(answer)
+                reply = {"id": "replay", "object": "chat.completion", "created": int(time.time()), "model": body["model"],
+                         "choices": [{"index": 0, "message": {"role": "assistant", "content": text},
+                                      "finish_reason": "stop"}],
+                         "usage": {"prompt_tokens": len(body["messages"][-1]["content"]) // 4,
+                                   "completion_tokens": len(text) // 4,
+                                   "total_tokens": (len(body["messages"][-1]["content"]) + len(text)) // 4}}
+                data = json.dumps(reply).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def stop(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
 
 
 @dataclass
@@ -164,6 +225,7 @@ class Result:
     cost: float = 0.0
     never_started: int = 0
     decided_events: int = 0
+    scored: dict[str, int] = field(default_factory=dict)
     seconds: float = 0.0
 
     def row(self) -> dict[str, Any]:
@@ -174,22 +236,27 @@ class Result:
                 "wait p50 (min)": round(q(0.5), 1), "wait p95 (min)": round(q(0.95), 1),
                 "wait max (min)": round(waits[-1] / 60 if waits else 0.0, 1), "past max_wait": self.past_max_wait,
                 "review queue max": self.review_max, "cost": f"${self.cost:.2f}", "never started": self.never_started,
-                "decided events": self.decided_events, "replay s": round(self.seconds, 1)}
+                "decided events": self.decided_events,
+                "scorer answers": ", ".join(f"{n} {k}" for k, n in sorted(self.scored.items())) or "-",
+                "replay s": round(self.seconds, 1)}
 
 
-def replay(mode: str, seed: int, scale: float, base: Path) -> Result:
+def replay(mode: str, seed: int, scale: float, base: Path, scorer_url: str | None = None) -> Result:
     rng = random.Random(seed)
     work, fires = scenario(rng, scale)
     by_id = {item.spec["id"]: item for item in work}
     root = Path(tempfile.mkdtemp(prefix=f"replay-{mode}-", dir=base))
-    deck = init_deck(root, json.dumps(spec_of(work, mode)).encode())
-    spec = Spec.model_validate(spec_of(work, mode))
+    data = spec_of(work, mode, scorer_url)
+    deck = init_deck(root, json.dumps(data).encode())
+    spec = Spec.model_validate(data)
     store = open_store(deck)
     index, capacity = ReadyIndex(), Capacity(PARALLEL)
-    deciding = Deciding(deck.state_dir / COOLDOWN_FILE)
+    clock = [DAY0]
+    answers: list[dict[str, Any]] = []
+    scoring = Scoring({SCORER_KEY: "sk-replay"}, answers.append, lambda: clock[0]) if scorer_url else None
+    deciding = Deciding(deck.state_dir / COOLDOWN_FILE, scoring=scoring)
     deciding.reset(spec, store.board, index)
     index.reset(spec)
-    clock = [DAY0]
     breaker = Breaker(path=deck.state_dir / COOLDOWN_FILE, clock=lambda: clock[0])
     outcome_rng = random.Random(seed + 1)
     result = Result(mode)
@@ -279,6 +346,11 @@ def replay(mode: str, seed: int, scale: float, base: Path) -> Result:
             commit(bodies, now)
         board = store.board
         index.update(board, now)
+        if scoring is not None and scoring.look_and_wait(index.ready, board, now, PARALLEL):
+            result.scored[answers[-1]["outcome"]] = result.scored.get(answers[-1]["outcome"], 0) + 1
+            commit(answers[-1:], now)  # its cost counts in the day's spend
+            index.rekey(index.keyer)
+            index.update(board, now)
         if not capacity.full and index.ready:
             picked = pick(index, capacity, deciding, spec, board, now, running, running)
             claims = [{"type": "claimed", "job": job.id, "attempt": board.state(job.id).next_attempt,
@@ -383,7 +455,8 @@ def _base() -> str | None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--modes", default="off,shadow,live", help="comma-separated modes to replay")
+    parser.add_argument("--modes", default="off,shadow,live,live+scorer",
+                        help="comma-separated modes to replay (live+scorer: live with a scorer agent on a local server)")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--scale", type=float, default=1.0, help="scale the ad-hoc, housekeeping and draft counts")
     parser.add_argument("--overhead", type=int, default=1000, metavar="N", help="ready jobs for the overhead figure (0: skip)")
@@ -392,8 +465,15 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.tiny:
         args.scale, args.overhead = 0.2, 100
-    with tempfile.TemporaryDirectory(prefix="decide-replay-", dir=_base()) as tmp:
-        results = [replay(mode, args.seed, args.scale, Path(tmp)) for mode in args.modes.split(",")]
+    os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+    server = ScorerServer() if "live+scorer" in args.modes.split(",") else None
+    try:
+        with tempfile.TemporaryDirectory(prefix="decide-replay-", dir=_base()) as tmp:
+            results = [replay(mode, args.seed, args.scale, Path(tmp), server.url if server else None)
+                       for mode in args.modes.split(",")]
+    finally:
+        if server is not None:
+            server.stop()
     rows = [r.row() for r in results]
     figures: dict[str, Any] = {"replay": rows}
     if args.overhead:

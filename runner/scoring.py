@@ -144,12 +144,36 @@ class Scoring:
     # -- asking ------------------------------------------------------------------------------
 
     def look(self, ready: Iterable[str], board: Board, now: float, parallel: int) -> bool:
-        """Put a question if a job is ready that the last one did not see; True if one was put."""
-        if not self.active or self.settings is None or self._in_flight:
+        """Put a question if a job is ready that the last one did not see; True if one was put (off the loop)."""
+        prepared = self._prepare(ready, board, now, parallel)
+        if prepared is None:
             return False
+        asked, messages = prepared
+        assert self.policy is not None
+        self._loop = asyncio.get_running_loop()
+        threading.Thread(target=self._ask, args=(asked, self.settings, messages, self.policy.scorer_timeout),
+                         name="jobdeck-scorer", daemon=True).start()
+        return True
+
+    def look_and_wait(self, ready: Iterable[str], board: Board, now: float, parallel: int) -> bool:
+        """``look``, but the question is answered and judged before it returns (bench/decide_replay.py's clock
+        jumps from event to event, so nothing can go on while it is out)."""
+        prepared = self._prepare(ready, board, now, parallel)
+        if prepared is None:
+            return False
+        asked, messages = prepared
+        assert self.policy is not None and self.settings is not None
+        self._answered(asked, ask(self.settings, messages, self.policy.scorer_timeout))
+        return True
+
+    def _prepare(self, ready: Iterable[str], board: Board, now: float,
+                 parallel: int) -> tuple[Asked, list[dict[str, str]]] | None:
+        """The question to put now, if one is due (marks it in flight)."""
+        if not self.active or self.settings is None or self._in_flight:
+            return None
         ready_now = set(ready)
         if not ready_now - self._seen:
-            return False
+            return None
         self._seen = ready_now
         policy, heuristic = self.policy, self.heuristic
         assert policy is not None and heuristic is not None
@@ -159,16 +183,12 @@ class Scoring:
                 self.answer = None
                 self.status = (f"fallback: budget: ${spent:.2f} spent today + ${self.last_cost:.2f} for a ranking "
                                f"> ${policy.daily_budget:.2f} a day")
-                return False
+                return None
         asked, features = self._question(ready_now, board, now, parallel)
         if not asked.ids:
-            return False
+            return None
         self._asked, self._in_flight = asked, True
-        self._loop = asyncio.get_running_loop()
-        messages = question(features, now=_iso(now), parallel=parallel)
-        threading.Thread(target=self._ask, args=(asked, self.settings, messages, policy.scorer_timeout),
-                         name="jobdeck-scorer", daemon=True).start()
-        return True
+        return asked, question(features, now=_iso(now), parallel=parallel)
 
     def _question(self, ready: set[str], board: Board, now: float,
                   parallel: int) -> tuple[Asked, list[dict[str, Any]]]:

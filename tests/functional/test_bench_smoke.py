@@ -35,7 +35,8 @@ SMALL = {
                 ["## history at 2,000 events", "| audit verify |", "| run --once to first claim, no board.json |",
                  "| cockpit first paint (no card cache) |", "disk: .jobdeck/", "## summary"]),
     "decide_replay": (["bench/decide_replay.py", "--tiny"],
-                      ["## decide replay: ", "| off | ", "| shadow | ", "| live | ", "decision overhead"]),
+                      ["## decide replay: ", "| off | ", "| shadow | ", "| live | ", "| live+scorer | ", "accepted |",
+                       "decision overhead"]),
     "cli": (["bench/cli.py", "--tiny"], ["| `python -c pass` |", "| `jobdeck approve ", "| `jobdeck add --id added"]),
 }
 
