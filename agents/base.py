@@ -109,6 +109,9 @@ class AttemptContext:
     """What holds every process the attempt starts (``agents/boundary.py``); None: the
     child's process group only. ``run_process`` puts its child inside: agents start
     processes through it."""
+    route: str | None = None
+    """For llm agents: the model to try first, chosen by the decision service from the job's own
+    model and fallbacks (the others follow in their written order); None: the written order."""
 
 
 def output_limit_outcome(ctx: AttemptContext, exit_code: int | None = None) -> Outcome:

@@ -86,6 +86,8 @@ class Settings:
         if not model:
             raise AgentError(f"job '{job.id}' has no model", hint="set 'model' on the job or its agent")
         chain = [model, *(job.fallbacks or (spec.fallbacks if spec else []))]
+        if ctx.route is not None and ctx.route in chain:  # the decision service's choice, among these only
+            chain = [ctx.route, *(m for m in chain if m != ctx.route)]
         options = dict(spec.options) if spec else {}
         reserved = sorted(RESERVED_OPTIONS & options.keys())
         if reserved:

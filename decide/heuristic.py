@@ -31,6 +31,8 @@ from jobdeck.state.durations import format_duration as dur
 from jobdeck.state.machine import JobState, Status
 
 PIN, OVERDUE, URGENT, NORMAL = range(4)
+LOW_BUDGET = 0.8
+"""The share of the daily budget spoken for past which a job is routed to its cheapest model."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -192,9 +194,10 @@ class Heuristic:
             if not inside:
                 return (DEFER, change, None, f"window {job.window_text} ({job.timezone}) opens at "
                         f"{clock_text(change, job.timezone, now)}, in {dur(change - now)}")
-        if job.model is not None and job.model in outlook.cooldowns:
-            until, why = outlook.cooldowns[job.model]
-            return (DEFER, until, None, f"model {job.model} cools down until {clock_text(until, 'UTC', now)} UTC"
+        if job.models and all(model in outlook.cooldowns for model in job.models):
+            until, why = min(outlook.cooldowns[model] for model in job.models)
+            which = f"model {job.model} cools" if len(job.models) == 1 else f"all {len(job.models)} of its models cool"
+            return (DEFER, until, None, f"{which} down until {clock_text(until, 'UTC', now)} UTC"
                     + (f" ({why})" if why else ""))
         cost = self.estimate(job_id).cost_high
         if policy.per_job_budget is not None and cost > policy.per_job_budget:
@@ -209,6 +212,37 @@ class Heuristic:
             return (HOLD, None, "reviews", f"review queue {outlook.review_waiting} of capacity "
                     f"{policy.review_capacity}, and its output goes to review")
         return START, None, None, None
+
+    def route(self, job_id: str, outlook: Outlook) -> tuple[str | None, str | None]:
+        """The model to start the job on when its written order is not the best one now, and why.
+
+        Only among the models the job names (model, then fallbacks): past one that
+        is cooling down, or, once LOW_BUDGET of the day's budget is spoken for, to
+        the one whose runs have cost least. (None, None): the written order.
+        """
+        policy, job = self.policy, self.policy.jobs[job_id]
+        if len(job.models) < 2:
+            return None, None
+        usable = [model for model in job.models if model not in outlook.cooldowns]
+        if not usable:
+            return None, None  # the gate defers it
+        budget = policy.daily_budget
+        used = outlook.spent_today + outlook.committed
+        if budget is not None and used >= LOW_BUDGET * budget:
+            priced = [(cost, n, model) for n, model in enumerate(usable)
+                      if (cost := self.board.rollups.model_cost(model)) is not None]
+            if priced:
+                cost, _, cheapest = min(priced)
+                if cheapest != job.models[0]:
+                    first = self.board.rollups.model_cost(job.models[0])
+                    against = f" against ${first:.3f} on {job.models[0]}" if first is not None else ""
+                    return cheapest, (f"budget {used / budget:.0%} used: routed to {cheapest}, "
+                                      f"${cost:.3f} a run{against}")
+        if usable[0] != job.models[0]:
+            until, _ = outlook.cooldowns[job.models[0]]
+            return usable[0], (f"{job.models[0]} cools down until {clock_text(until, 'UTC', outlook.now)} UTC: "
+                               f"routed to {usable[0]}")
+        return None, None
 
     # -- together -------------------------------------------------------------------
 

@@ -38,7 +38,9 @@ class JobPolicy:
     reviewed: bool
     """Its output always waits for a person (medium risk, or review: always)."""
     model: str | None
-    """The model it calls, for cooldowns and cost (None: no llm)."""
+    """The model it calls first, for cooldowns and cost (None: no llm)."""
+    models: tuple[str, ...]
+    """The models it may call, in the written order (model, then fallbacks): what routing chooses among."""
     max_attempts: int
 
 
@@ -62,13 +64,14 @@ class Policy:
     digest: str
 
 
-def _model(job: Job, spec: Spec) -> str | None:
+def _models(job: Job, spec: Spec) -> tuple[str, ...]:
+    """The llm models a job may call, written order (none for other agents)."""
     if job.model is not None:
-        return job.model
+        return tuple(dict.fromkeys([job.model, *job.fallbacks]))
     named = spec.agents.get(job.agent) if job.agent is not None else None
-    if named is not None and named.type == "llm":
-        return named.model
-    return None
+    if named is not None and named.type == "llm" and named.model:
+        return tuple(dict.fromkeys([named.model, *(job.fallbacks or named.fallbacks)]))
+    return ()
 
 
 def _job_policy(job: Job, place: int, spec: Spec) -> JobPolicy:
@@ -82,9 +85,10 @@ def _job_policy(job: Job, place: int, spec: Spec) -> JobPolicy:
     if job.window is not None:
         start, _, end = job.window.partition("-")
         window = (parse_clock(start), parse_clock(end))
+    models = _models(job, spec)
     return JobPolicy(job.id, place, job.priority, job.timezone, clock, at, job.deadline, job.max_wait, window,
-                     job.window, job.schedule is not None, job.review_policy == "always", _model(job, spec),
-                     job.retry.max_attempts)
+                     job.window, job.schedule is not None, job.review_policy == "always",
+                     models[0] if models else None, models, job.retry.max_attempts)
 
 
 def policy_of(spec: Spec) -> Policy:
@@ -96,7 +100,7 @@ def policy_of(spec: Spec) -> Policy:
     shaping = {
         "decide": decide.model_dump(mode="json"),
         "jobs": {job.id: [job.deadline, job.max_wait, job.window, job.priority, job.timezone, job.review_policy,
-                          job.depends_on] for job in spec.jobs},
+                          job.depends_on, list(jobs[job.id].models)] for job in spec.jobs},
     }
     digest = hashlib.sha256(json.dumps(shaping, sort_keys=True, separators=(",", ":")).encode()).hexdigest()[:12]
     return Policy(decide.mode, agent, 20.0 if agent is None else scorer.timeout,

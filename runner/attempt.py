@@ -55,6 +55,8 @@ class Claimed:
     """Where ``open_attempt`` moved a used directory it found at this attempt's place (idempotent jobs only)."""
     boundary: Boundary | None = None
     """What will hold the attempt's processes (made when the attempt starts)."""
+    route: str | None = None
+    """The model the decision service routed this attempt to (live mode), from its claim."""
 
     def take_output(self) -> int:
         fd, self.output_fd = self.output_fd, -1

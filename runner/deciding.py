@@ -50,6 +50,8 @@ class Deciding:
     outlook: Outlook | None = None
     refused: set[str] = field(default_factory=set)
     """Ready jobs the gates refused this turn (live): with nothing else to do, ``run --once`` may end."""
+    routes: dict[str, str] = field(default_factory=dict)
+    """This turn's claims that go to another model than their first (live): job -> model."""
     deferred: dict[str, float] = field(default_factory=dict)
     """Jobs deferred this turn (window, cooldown), and until when: the ready index parks them till then."""
     next_look: float | None = None
@@ -94,6 +96,7 @@ class Deciding:
         """Take the turn's outlook: spend so far, the review queue, cooldowns, running jobs' estimates."""
         self.refused.clear()
         self.deferred.clear()
+        self.routes.clear()
         if self.heuristic is None:
             return
         self.heuristic.board = board
@@ -151,8 +154,13 @@ class Deciding:
                 order = heuristic.order(job.id, board.state(job.id), outlook.now)
                 self.said.pop(job.id, None)
                 reasons, extra = tuple(order[2]), {}
+                model, why = heuristic.route(job.id, outlook)
+                if model is not None and why is not None:
+                    self.routes[job.id] = model
+                    reasons, extra = (why, *reasons), {"route": model}
                 if self.scoring is not None:
-                    reasons, extra = self.scoring.annotate(job.id, reasons)
+                    reasons, scored = self.scoring.annotate(job.id, reasons)
+                    extra.update(scored)
                 events.append(self._event(Verdict(job.id, START, order[1], reasons, rank=n), followed=True, **extra))
             return events
         trial = Outlook(outlook.now, outlook.spent_today, outlook.committed, outlook.review_waiting,

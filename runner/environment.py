@@ -99,4 +99,5 @@ def build_context(deck: Deck, spec: Spec, job: Job, agent_spec: AgentSpec | None
         state_dir=deck.state_dir,  # model cooldowns are shared with every runner on the deck
         attempt_dir_fd=claimed.dir_fd if claimed.dir_fd >= 0 else None,
         boundary=claimed.boundary,
+        route=claimed.route,
     )

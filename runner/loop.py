@@ -578,7 +578,9 @@ class Runner:
             return []
         bodies = picked.decided + [
             {"type": EventType.CLAIMED, "job": job.id, "attempt": board.state(job.id).next_attempt,
-             "runner": self.runner_id, "workspace": job.workspace, "pid": os.getpid()} for job in picked.chosen]
+             "runner": self.runner_id, "workspace": job.workspace, "pid": os.getpid(),
+             **({"route": self.deciding.routes[job.id]} if job.id in self.deciding.routes else {})}
+            for job in picked.chosen]
         records, refused = self.store.commit(bodies, now=now, strict=False, flush=False)
         for rejected in refused:
             if rejected.body["type"] == EventType.CLAIMED:
@@ -595,7 +597,7 @@ class Runner:
         job_id = record["job"]
         directory = self.deck.attempt_dir(record["workspace"], job_id, record["attempt"])
         claimed = Claimed(job_id, record["attempt"], record["seq"], record["workspace"],
-                          self.store.board.state(job_id).tries, directory, -1, record["ts"])
+                          self.store.board.state(job_id).tries, directory, -1, record["ts"], route=record.get("route"))
         job = spec.job(job_id) if spec is not None else None
         set_aside = str(record["seq"]) if job is not None and job.idempotent else None
         try:

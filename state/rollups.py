@@ -136,6 +136,8 @@ class Rollups:
     """Keyed by hours since the epoch (``int(ts // 3600)``)."""
     recent_failures: list[float] = field(default_factory=list)
     """End times of the newest failed attempts, oldest first."""
+    models: dict[str, tuple[int, float]] = field(default_factory=dict)
+    """Per model: ended attempts that named it, and their cost (what a run on it costs, for routing)."""
 
     def add(self, job: str, attempt: Attempt, model: str | None = None) -> None:
         """Count one ended attempt (called once, when the fold ends it)."""
@@ -164,10 +166,13 @@ class Rollups:
             self.recent_failures.append(attempt.ended)
             if len(self.recent_failures) > RECENT_FAILURES_KEPT:
                 del self.recent_failures[:len(self.recent_failures) - RECENT_FAILURES_KEPT]
+        name = model or (attempt.usage or {}).get("model")
+        if name:
+            runs, spent = self.models.get(str(name), (0, 0.0))
+            self.models[str(name)] = (runs + 1, spent + cost)
         if cost:
             hour.cost += cost
-            name = model or (attempt.usage or {}).get("model") or "unknown"
-            hour.by_model[str(name)] = hour.by_model.get(str(name), 0.0) + cost
+            hour.by_model[str(name or "unknown")] = hour.by_model.get(str(name or "unknown"), 0.0) + cost
 
     def add_spend(self, ts: float, cost: Any, model: Any) -> None:
         """Count money spent outside an attempt (a model scorer's call) in its hour's cost."""
@@ -187,6 +192,11 @@ class Rollups:
                     del self.hours[old]
         return hour
 
+    def model_cost(self, model: str) -> float | None:
+        """Mean cost of an attempt that ran on ``model`` (None before the first)."""
+        runs, spent = self.models.get(model, (0, 0.0))
+        return spent / runs if runs else None
+
     def failures_since(self, since: float) -> int:
         return sum(1 for ended in self.recent_failures if ended >= since)
 
@@ -202,13 +212,15 @@ class Rollups:
     def to_json(self) -> dict[str, Any]:
         return {"jobs": {job: rollup.to_json() for job, rollup in self.jobs.items()},
                 "hours": {str(k): hour.to_json() for k, hour in sorted(self.hours.items())},
-                "recent_failures": self.recent_failures}
+                "recent_failures": self.recent_failures,
+                "models": {model: list(value) for model, value in sorted(self.models.items())}}
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Rollups:
         return cls({job: JobRollup.from_json(value) for job, value in data["jobs"].items()},
                    {int(k): HourRollup.from_json(value) for k, value in data["hours"].items()},
-                   [float(t) for t in data["recent_failures"]])
+                   [float(t) for t in data["recent_failures"]],
+                   {model: (int(value[0]), float(value[1])) for model, value in data.get("models", {}).items()})
 
 
 def _tokens(usage: Mapping[str, Any] | None) -> int:

@@ -204,3 +204,39 @@ def test_a_policy_typo_gets_one_line_with_the_fix(tmp_path: Path, cli: RunCli) -
     assert done.returncode == 1
     assert "decide.scorer names agent 'sh', which is not an llm agent in 'agents'" in done.stdout + done.stderr
     assert "Traceback" not in done.stdout + done.stderr
+
+
+def test_live_routes_a_job_to_its_cheapest_model_when_the_budget_runs_low(tmp_path: Path, cli: RunCli) -> None:
+    deck = make_deck(tmp_path / "d", "live",
+                     [{"id": "spent"}, {"id": "other"},
+                      {"id": "ask", "model": "openai/gpt-4o-mini", "fallbacks": ["openai/gpt-4.1-mini"],
+                       "prompt": "hi", "mock_response": "ok", "command": None}],
+                     budget={"daily": 1.0})
+    spec = json.loads(deck.spec_path.read_text())
+    for job in spec["jobs"]:  # (make_deck gives every job a command; the llm job has none)
+        if job.get("command") is None:
+            del job["command"]
+    deck.spec_path.write_text(json.dumps(spec))
+    with open_store(deck) as store:
+        for job, model, cost in (("ask", "openai/gpt-4o-mini", 0.02), ("other", "openai/gpt-4.1-mini", 0.001)):
+            for _ in range(2):
+                start = time.time() - 2 * DAY
+                if store.board.state(job).status != "backlog":
+                    store.commit([{"type": "retried", "job": job, "by": "past"}], now=start)
+                attempt = store.board.state(job).next_attempt
+                store.commit([{"type": "claimed", "job": job, "attempt": attempt, "runner": "past"}], now=start)
+                store.commit([{"type": "succeeded", "job": job, "token": store.board.state(job).token, "cost": cost,
+                               "model": model}], now=start + 5)
+        store.commit([{"type": "retried", "job": j, "by": "past"} for j in ("ask", "other")])
+    seed(deck, "spent", 1, 5, cost=0.85, ago=60)  # 85% of the day is gone; 87% with ask itself
+    done = cli("run", "--once", "--job", "ask", cwd=deck.root, env={"LITELLM_LOCAL_MODEL_COST_MAP": "True"})
+    assert done.returncode == 0, done.stderr
+    records = [json.loads(line) for line in deck.events_path.read_text().splitlines()]
+    [claim] = [r for r in records if r["type"] == "claimed" and r["job"] == "ask" and r["runner"] != "past"]
+    assert claim["route"] == "openai/gpt-4.1-mini"
+    [note] = [r for r in records if r["type"] == "decided" and r["job"] == "ask"]
+    assert note["route"] == "openai/gpt-4.1-mini"
+    assert note["reasons"][0].startswith("budget 87% used: routed to openai/gpt-4.1-mini, $0.001 a run against "
+                                         "$0.020 on openai/gpt-4o-mini")
+    ended = [r for r in records if r["type"] == "succeeded" and r["job"] == "ask"][-1]
+    assert ended["model"] == "openai/gpt-4.1-mini"  # the attempt called the routed model first

@@ -21,7 +21,7 @@ NOW = datetime(2026, 12, 6, 4, 0, tzinfo=timezone.utc).timestamp()
 def spec(*jobs: dict[str, Any], **decide: Any) -> Spec:
     return Spec.model_validate({"decide": {"mode": "live", **decide},
                                 "agents": {"llm": {"type": "llm", "model": "openai/m"}},
-                                "jobs": [{"command": ["true"], **job} for job in jobs]})
+                                "jobs": [job if "model" in job else {"command": ["true"], **job} for job in jobs]})
 
 
 def board(*states: JobState, history: dict[str, list[tuple[float, str, float]]] | None = None) -> Board:
@@ -171,3 +171,22 @@ def test_a_deadline_of_each_cycle_is_the_first_after_the_cycle_began_in_the_jobs
     assert heuristic.deadline_of(policy.jobs["j"], ready("j", since=NOW), NOW) == NOW + 3600
     began_after = ready("j", since=NOW + 7200)
     assert heuristic.deadline_of(policy.jobs["j"], began_after, NOW) == NOW + 3600 + 86400
+
+
+def test_routing_goes_past_a_cooling_model_and_to_the_cheapest_when_the_budget_runs_low() -> None:
+    job = {"id": "ask", "model": "openai/big", "fallbacks": ["openai/small", "openai/mid"], "prompt": "hi"}
+    history = board(ready("ask"))
+    for model, cost in (("openai/big", 0.05), ("openai/small", 0.004), ("openai/mid", 0.02)):
+        history.rollups.models[model] = (10, cost * 10)
+    heuristic = Heuristic(policy_of(spec(job, budget={"daily": 1.0})), history)
+    assert heuristic.route("ask", Outlook(NOW, spent_today=0.1)) == (None, None)  # the written order
+    cooling = Outlook(NOW, spent_today=0.1, cooldowns={"openai/big": (NOW + 120, "rate_limit")})
+    assert heuristic.route("ask", cooling) == ("openai/small", "openai/big cools down until 04:02 UTC: routed to "
+                                                               "openai/small")
+    model, why = heuristic.route("ask", Outlook(NOW, spent_today=0.85))
+    assert model == "openai/small"
+    assert why == "budget 85% used: routed to openai/small, $0.004 a run against $0.050 on openai/big"
+    everything = {m: (NOW + 60, "rate_limit") for m in ("openai/big", "openai/small", "openai/mid")}
+    verdict = heuristic.verdict("ask", heuristic.board.state("ask"), Outlook(NOW, cooldowns=everything))
+    assert verdict.action == "defer" and verdict.reasons[0].startswith("all 3 of its models cool down until")
+    assert heuristic.verdict("ask", heuristic.board.state("ask"), cooling).action == "start"
