@@ -19,6 +19,7 @@ from jobdeck.state.actions import ACTIONS, refusal
 from jobdeck.state.errors import JobdeckError
 from jobdeck.state.machine import Status
 
+from jobdeck.cockpit.advice import Advisor
 from jobdeck.cockpit.confirm_screen import ConfirmScreen
 from jobdeck.cockpit.model import DeckModel, Delta
 from jobdeck.cockpit.operations import Operator
@@ -66,6 +67,8 @@ class JobScreen(Screen[None]):
         super().__init__(id=id, classes=classes)
         self.model = model
         self.operator = operator
+        self.advisor = Advisor(model.deck)
+        """The decision service for `w` (and the board's ranking), keeping the policy of the last spec."""
 
     def selected_job_id(self) -> str | None:
         """The job the keys act on (None: nothing selected)."""
