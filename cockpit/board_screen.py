@@ -48,6 +48,7 @@ class BoardScreen(JobScreen):
         Binding("v", "review", "review"),
         Binding("c", "toggle_cancelled", "cancelled", show=False),
         Binding("escape", "clear_filter", "clear filter", show=False),
+        Binding("A", "accept", "accept"),
     ]
 
     class Ranked(Message):
@@ -145,6 +146,25 @@ class BoardScreen(JobScreen):
             self.ask_ranking()
 
     # -- keys ----------------------------------------------------------------------
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "accept":
+            return self._advised_first() is not None
+        return super().check_action(action, parameters)
+
+    def _advised_first(self) -> str | None:
+        """In advise mode, the job the service would start first, unless it is pinned already."""
+        advice = self.board.advice
+        top = advice.top if advice is not None and advice.mode == "advise" else None
+        if top is None or self.model.state(top.job).override == "pin":
+            return None
+        return top.job
+
+    def action_accept(self) -> None:
+        """Accept the advice: pin the top-ranked job, so the runner (which keeps its own order in advise) starts it next."""
+        job_id = self._advised_first()
+        if job_id is not None:
+            self.run_job_action(job_id, "pin")
 
     def action_column(self, step: int) -> None:
         self.board.focus_column(step)
