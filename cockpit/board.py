@@ -140,7 +140,13 @@ class Board(Horizontal):
         now, table = self.model.clock(), self.columns[Status.BACKLOG].table
         cards = [self.model.cards[job_id] for job_id, where in self._placed.items()
                  if where == Status.BACKLOG and job_id in self.model.cards]
-        changed = [cell for cell in map(self._cell, cards, [now] * len(cards)) if table.kept(cell.card.id) != cell]
+        changed = []
+        for card in cards:  # a new ranking moves few cards: compare places and lines, build only those cells
+            kept = table.kept(card.id)
+            position = self.model.order.get(card.id, 0)
+            advised = advice.advised(card, position) if advice is not None else None
+            if kept is None or kept.card != card or kept.advised != advised:
+                changed.append(CardCell(card, now, position, advised))
         if new_order or len(changed) > REBUILD_AT:
             at_top = table.row_count > 0 and table.cursor_row == 0
             table.replace_all(self._cell(card, now) for card in cards)
