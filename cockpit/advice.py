@@ -120,9 +120,11 @@ class Advisor:
                 ready.append(job.id)
             elif state.override == "hold" and is_ready(job, state._replace(override=None), board, now):
                 held.append(job.id)
-        running = [job for job, state in board.jobs.items() if state.status == Status.RUNNING and job in spec.by_id]
-        outlook = outlook_of(board, now, read_cooldowns(self.cooldowns_path),
-                             sum(heuristic.estimate(job).cost for job in running))
+        policy = heuristic.policy
+        running = [job for job, state in board.jobs.items() if state.status == Status.RUNNING and job in policy.jobs]
+        outlook = outlook_of(board, now, read_cooldowns(self.cooldowns_path),  # as the runner takes its turn
+                             sum(heuristic.estimate(job).cost_high for job in running),
+                             sum(1 for job in running if policy.jobs[job].reviewed))
         ranked = heuristic.rank(ready, outlook)
         ranked += [heuristic.verdict(job, board.state(job), outlook) for job in held]
         return Advice(mode, {v.job: v for v in ranked}, {v.job: 0 if v.action == START else 1 for v in ranked},
@@ -153,31 +155,38 @@ def reason_line(verdict: Verdict, heuristic: Heuristic, now: float) -> tuple[str
         return "▲ pinned", "bold yellow"
     if klass == OVERDUE:
         return f"▲ waited past {age(job.max_wait or 0.0)}", "bold yellow"
+    glyph, style = ("▲", "bold yellow") if klass == URGENT else ("·", "dim")
     slack = heuristic.slack(verdict.job, now)
+    since = heuristic.board.state(verdict.job).since or now
+    start_by = since + job.max_wait if job.max_wait is not None else None
+    if start_by is not None and (slack is None or start_by < slack.latest_start):  # max_wait binds first
+        return f"{glyph} start by {clock_text(start_by, job.timezone, now)}, in {age(start_by - now)}", style
     if slack is not None:
         owner = heuristic.policy.jobs[slack.owner]
         left = slack.latest_start - now
         due = ("due " if slack.owner == verdict.job else f"for {slack.owner} ") \
             + clock_text(slack.deadline, owner.timezone, now)
-        room = f"slack {age(left)}" if left >= 0 else f"late {age(-left)}"
-        return f"{'▲' if klass == URGENT else '·'} {due}, {room}", "bold yellow" if klass == URGENT else "dim"
+        return f"{glyph} {due}, " + (f"slack {age(left)}" if left >= 0 else f"late {age(-left)}"), style
     return (f"· priority {job.priority}" if job.priority else "· in order"), "dim"
 
 
 def why_lines(answer: Why, now: float) -> list[tuple[str, str]]:
-    """`jobdeck why`'s text, line by line, each with a style."""
-    lines = [(answer.summary, "bold")]
+    """`jobdeck why`'s text (cli/deciding.py), line by line, each with a style."""
+    lines = [(answer.headline, "bold")]
     lines += [(f"  - {reason}", "") for reason in answer.blocking]
     verdict = answer.verdict
     if verdict is not None:
-        said = verdict.action
-        if verdict.action == DEFER and verdict.until is not None:
-            said += f" for {dur(max(verdict.until - now, 0.0))}"
-        if verdict.needs:
-            said += f" (needs {verdict.needs})"
-        where = f", rank {verdict.rank} of {answer.ready} ready" if verdict.rank else ""
-        lines.append((f"decision service ({answer.mode}, policy {answer.policy}): {said}, "
-                      f"score {verdict.score:.0f}{where}", "bold"))
+        where = f"decision service ({answer.mode}, policy {answer.policy})"
+        if answer.rank is None and answer.status == Status.BACKLOG.value and verdict.action == START:
+            lines.append((f"{where}, once it is ready: score {verdict.score:.0f}", "bold"))
+        else:
+            said = verdict.action
+            if verdict.action == DEFER and verdict.until is not None:
+                said += f" for {dur(max(verdict.until - now, 0.0))}"
+            if verdict.needs:
+                said += f" (needs {verdict.needs})"
+            rank = f", rank {verdict.rank} of {answer.ready} ready" if verdict.rank else ""
+            lines.append((f"{where}: {said}, score {verdict.score:.0f}{rank}", "bold"))
         lines += [(f"  - {reason}", "") for reason in verdict.reasons]
     elif answer.mode == "off" and answer.rank is not None:
         lines.append(("decision service off (decide.mode): ready jobs start by pin, priority, waiting time, "

@@ -146,10 +146,11 @@ async def test_w_shows_what_blocks_a_job(advised) -> None:
     app = make_app(advised.root, watch=False, now=NOW)
     async with app.run_test(size=(80, 24)) as pilot:
         text = await ask_why(pilot, app, "after")
-        assert "it cannot start yet: depends on big, which is backlog" in text
+        assert "it cannot start yet\n  - depends on big, which is backlog\n" in text
+        assert "decision service (advise, policy " in text and "once it is ready: score 100" in text
         await pilot.press("w")  # w closes it too
         text = await ask_why(pilot, app, "costly")
-        assert "hold (needs budget)" in text and "expected cost $0.05 is over the per-job budget $0.01" in text
+        assert "hold (needs budget)" in text and "it may cost $0.05, over the per-job budget $0.01" in text
 
 
 async def test_w_in_off_mode_gives_the_runners_order(tmp_path: Path) -> None:

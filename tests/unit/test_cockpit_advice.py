@@ -63,15 +63,17 @@ def test_ranked_jobs_come_first_then_held_and_deferred_then_the_rest_as_today(tm
 
 def test_pins_waits_past_max_wait_and_a_dependents_deadline_say_so(tmp_path: Path) -> None:
     the_spec = spec({"id": "first"}, {"id": "starved", "max_wait": "1h"}, {"id": "feeder"},
-                    {"id": "report", "depends_on": ["feeder"], "deadline": "04:40"}, {"id": "late", "deadline": "04:02"})
+                    {"id": "report", "depends_on": ["feeder"], "deadline": "04:40"}, {"id": "late", "deadline": "04:02"},
+                    {"id": "waiting", "max_wait": "2h", "deadline": "05:30"})
     board = Board({"first": ready("first", override="pin", override_at=NOW - 1),
                    "starved": ready("starved", since=NOW - 7200), "feeder": ready("feeder"),
-                   "report": ready("report"), "late": ready("late")})
+                   "report": ready("report"), "late": ready("late"), "waiting": ready("waiting", since=NOW - 5400)})
     assert order_and_lines(the_spec, board, tmp_path) == [
         ("first", "▲ pinned"),
         ("starved", "▲ waited past 1h"),
         ("late", "▲ due 04:02, late 3m"),
         ("feeder", "▲ for report 04:40, slack 30m"),
+        ("waiting", "▲ start by 04:30, in 30m"),  # its max_wait comes before its deadline's latest start
         ("report", None),
     ]
 
@@ -128,8 +130,10 @@ def test_why_lines_are_jobdeck_whys_text(tmp_path: Path) -> None:
     assert ": start, score " in lines[1]
     assert lines[2].startswith("  - deadline 06:00, p90 duration 1h") and "slack" in lines[2]
     blocked = [line for line, _ in why_lines(the_advisor.why(the_spec, history, "after", NOW), NOW)]
-    assert blocked[:2] == ["it cannot start yet: depends on adhoc, which is backlog",
-                           "  - depends on adhoc, which is backlog"]
+    assert blocked[:3] == ["it cannot start yet", "  - depends on adhoc, which is backlog",
+                           blocked[2]]
+    assert blocked[2].startswith("decision service (advise, policy ") and blocked[2].endswith(
+        ", once it is ready: score 100")
     off = spec({"id": "adhoc"}, mode="off")
     assert [line for line, _ in why_lines(the_advisor.why(off, Board(), "adhoc", NOW), NOW)] == [
         "it is ready: 1 of 1 in the order the runner starts jobs",
