@@ -245,3 +245,21 @@ async def test_pin_is_refused_outside_the_backlog(tmp_path: Path) -> None:
         assert not enabled(app, "P") and not enabled(app, "H") and not enabled(app, "u")
         await pilot.press("P", "H", "u")
         assert count(deck) == before
+
+
+async def test_at_80_columns_the_shared_job_keys_give_way_in_the_footer(advised) -> None:
+    """A backlog card at the top of the ranking has more hints than 80 columns hold."""
+    from jobdeck.cockpit.key_hints import KeyHints
+
+    def footer(app) -> str:
+        return str(app.screen.query_one(KeyHints).render())
+
+    for size, shown, gave_way in (((120, 40), ["x  cancel", "w  why", "A  accept"], []),
+                                  ((80, 24), ["x  cancel", "A  accept"], ["w  why"])):
+        app = make_app(advised.root, watch=False, now=NOW)
+        async with app.run_test(size=size) as pilot:
+            await advice_shown(pilot, app)
+            await pilot.pause()
+            text = footer(app)
+            assert len(text) <= size[0] and text.endswith("?  help  ^p  palette")
+            assert all(hint in text for hint in shown) and not any(hint in text for hint in gave_way), text
