@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 from jobdeck.decide.heuristic import NORMAL, OVERDUE, PIN, URGENT, Heuristic
 from jobdeck.decide.outlook import outlook_of
 from jobdeck.decide.policy import Policy, policy_of
-from jobdeck.decide.times import clock_text
+from jobdeck.decide.times import clock_text, window_state
 from jobdeck.decide.verdict import DEFER, HOLD, START, Verdict
 from jobdeck.decide.why import Why, why
 from jobdeck.state.board import Board
@@ -146,7 +146,8 @@ def reason_line(verdict: Verdict, heuristic: Heuristic, now: float) -> tuple[str
     if verdict.action == HOLD:
         return ("⏸ held" if verdict.needs == "release" else f"⏸ {verdict.needs}"), "magenta"
     if verdict.action == DEFER:
-        cause = "window" if job.window is not None and verdict.reasons[0].startswith("window") else "cooldown"
+        cause = "window" if job.window is not None and not window_state(*job.window, job.timezone, now)[0] \
+            else "cooldown"
         until = "" if verdict.until is None else " " + clock_text(verdict.until, job.timezone if cause == "window"
                                                                   else "UTC", now)
         return f"⏱ {cause}{until}", "cyan"
