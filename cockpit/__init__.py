@@ -24,8 +24,14 @@ How it is put together, and where it departs from the target design:
   with ``via="cockpit"`` on a second Store (``act`` folds what it reads into the
   Store it is given, which would hide those records from the board's refresh);
   jobs.json only via ``state.specfile`` (edit and new job).
+- ``advice`` (no Textual) is the decision service as the board shows it: in
+  advise and live modes the backlog in its ranking with a reason line per card,
+  ranked in a thread worker over a snapshot of the board (``snapshot``); `w`
+  opens ``why_screen.WhyScreen``, `jobdeck why` for the selected job.
 - The footer is ``key_hints.KeyHints``, one Text line: Textual's Footer
-  rebuilds a widget per key on each bindings change, i.e. on every cursor move.
+  rebuilds a widget per key on each bindings change, i.e. on every cursor move;
+  when the hints are wider than the terminal, the screen's shared job keys give
+  way first, so quit, help and the palette stay.
 - Agent output and every string from a file are shown through
   ``jobdeck.state.terminal.inert`` and ``rich.text.Text``, never as markup.
 """

@@ -271,6 +271,10 @@ class CockpitApp(App[None]):
                 ("Cancel job", "cancel the selected job (x)", "cancel_job"),
                 ("Pause / resume", "pause or resume the selected job (p)", "pause"),
                 ("Run now", "start a new cycle of the selected job (t)", "trigger"),
+                ("Why", "what keeps the selected job from running, its rank and the reasons (w)", "why"),
+                ("Pin", "start the selected backlog job next, once (P)", "pin"),
+                ("Hold", "keep the selected backlog job from starting until released (H)", "hold"),
+                ("Release", "undo a pin or hold of the selected job (u)", "release"),
                 ("Edit jobs.json", "open jobs.json in $EDITOR, validated on save (e)", "edit"),
                 ("New job", "add a job to jobs.json (n)", "new_job"),
             ):
@@ -281,6 +285,8 @@ class CockpitApp(App[None]):
                                 partial(screen.run_action, "filter"))
             yield SystemCommand("Toggle cancelled", "show or hide the Cancelled column (c)",
                                 partial(screen.run_action, "toggle_cancelled"))
+            yield SystemCommand("Accept advice", "pin the job the decision service ranks first (A, advise mode)",
+                                partial(screen.run_action, "accept"))
         yield SystemCommand("Help", "every key (?)", self.action_help)
 
 

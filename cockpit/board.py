@@ -3,7 +3,8 @@
 The board remembers which column each shown job sits in, so a delta moves a
 job with one remove and one add, and updates a card that stayed in place with
 one cell update. Filters and spec reloads that touch most cards rebuild the
-affected columns instead.
+affected columns instead. In advise and live modes the backlog follows the
+decision service's ranking (``advise``), computed off the UI thread.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from textual.reactive import reactive
 from jobdeck.state.machine import COLUMNS, Status
 from jobdeck.state.views import Card
 
+from jobdeck.cockpit.advice import Advice
 from jobdeck.cockpit.card_cell import CardCell
 from jobdeck.cockpit.card_table import CardTable
 from jobdeck.cockpit.filtering import matches
@@ -39,6 +41,8 @@ class Board(Horizontal):
         self.model = model
         self.columns = {status: JobColumn(status) for status in ALL_COLUMNS}
         self._placed: dict[str, Status] = {}
+        self.advice: Advice | None = None
+        """The ranking the backlog is shown in (None: the operator's order, as in off and shadow)."""
         self._last_table: CardTable | None = None
         self._rows_held = False
         self._filling = False
@@ -63,11 +67,10 @@ class Board(Horizontal):
         now = self.model.clock()
         per_column: dict[Status, list[CardCell]] = {status: [] for status in ALL_COLUMNS}
         self._placed = {}
-        order = self.model.order
         query = self.filter_text  # read once: a reactive's getter costs more than a card's placing
         for job_id, card in self.model.cards.items():
             if not query or matches(card, query):
-                per_column[card.column].append(CardCell(card, now, order.get(job_id, 0)))
+                per_column[card.column].append(self._cell(card, now))
                 self._placed[job_id] = card.column
         for status, cells in per_column.items():
             self.columns[status].table.replace_all(cells)
@@ -105,7 +108,7 @@ class Board(Horizontal):
         if len(delta.changed) + len(delta.removed) > REBUILD_AT:
             self.rebuild()
             return
-        now, order = self.model.clock(), self.model.order
+        now = self.model.clock()
         touched: set[Status] = set()
         for job_id in delta.removed:
             where = self._placed.pop(job_id, None)
@@ -120,12 +123,47 @@ class Board(Horizontal):
                 del self._placed[job_id]
                 touched.add(where)
             if target is not None:
-                self.columns[target].table.put(CardCell(card, now, order.get(job_id, 0)))
+                self.columns[target].table.put(self._cell(card, now))
                 self._placed[job_id] = target
                 touched.add(target)
         for status in touched:
             self.columns[status].table.settle()
         self._update_counts()
+
+    def advise(self, advice: Advice | None) -> None:
+        """Show the backlog in ``advice``'s order with its reason lines (None: in the operator's order)."""
+        if advice == self.advice:
+            return
+        # Advised and unadvised sort keys do not compare: a change of mode re-places the whole column.
+        new_order = (advice is None) != (self.advice is None)
+        self.advice = advice
+        now, table = self.model.clock(), self.columns[Status.BACKLOG].table
+        cards = [self.model.cards[job_id] for job_id, where in self._placed.items()
+                 if where == Status.BACKLOG and job_id in self.model.cards]
+        changed = []
+        for card in cards:  # a new ranking moves few cards: compare places and lines, build only those cells
+            kept = table.kept(card.id)
+            position = self.model.order.get(card.id, 0)
+            advised = advice.advised(card, position) if advice is not None else None
+            if kept is None or kept.card != card or kept.advised != advised:
+                changed.append(CardCell(card, now, position, advised))
+        if new_order or len(changed) > REBUILD_AT:
+            at_top = table.row_count > 0 and table.cursor_row == 0
+            table.replace_all(self._cell(card, now) for card in cards)
+            if new_order and at_top:  # the board opened (or the mode changed) on the first card: stay on the first
+                table.move_cursor(row=0, animate=False)
+            self._fill_later()
+        else:
+            for cell in changed:
+                table.put(cell)
+            table.settle()
+
+    def _cell(self, card: Card, now: float) -> CardCell:
+        position = self.model.order.get(card.id, 0)
+        advice = self.advice
+        if advice is None or card.column != Status.BACKLOG:
+            return CardCell(card, now, position)
+        return CardCell(card, now, position, advice.advised(card, position))
 
     def retick(self, statuses: tuple[Status, ...] = ALL_COLUMNS) -> None:
         """Redraw clock-dependent texts (ages, retry in, fires in) in these columns."""

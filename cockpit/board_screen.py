@@ -1,14 +1,25 @@
-"""The main screen: header, spec banner, the board, the filter, the footer."""
+"""The main screen: header, spec banner, the board, the filter, the footer.
+
+In advise and live modes it asks for the decision service's ranking of the
+backlog whenever the board changes (and on the ten-second tick, as slack runs
+down): one thread worker at a time, over a snapshot of the board; a change
+while it works asks for one more pass after it.
+"""
 
 from __future__ import annotations
 
-from textual import on
+from typing import TYPE_CHECKING
+
+from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
+from textual.message import Message
 from textual.widgets import DataTable, Input
 
+from jobdeck.state.board import Board as BoardState
 from jobdeck.state.machine import Status
 
+from jobdeck.cockpit.advice import ADVISING_MODES, Advice, snapshot
 from jobdeck.cockpit.board import Board
 from jobdeck.cockpit.filter_bar import FilterBar
 from jobdeck.cockpit.job_screen import JobScreen
@@ -17,6 +28,9 @@ from jobdeck.cockpit.model import DeckModel, Delta
 from jobdeck.cockpit.operations import Operator
 from jobdeck.cockpit.spec_banner import SpecBanner
 from jobdeck.cockpit.status_bar import StatusBar
+
+if TYPE_CHECKING:
+    from jobdeck.state.spec import Spec
 
 FILTER_DELAY = 0.15
 """Seconds of no typing before the filter is applied (each application re-places cards)."""
@@ -34,12 +48,24 @@ class BoardScreen(JobScreen):
         Binding("v", "review", "review"),
         Binding("c", "toggle_cancelled", "cancelled", show=False),
         Binding("escape", "clear_filter", "clear filter", show=False),
+        Binding("A", "accept", "accept"),
     ]
+
+    class Ranked(Message):
+        """The worker ranked the backlog (``advice``), or could not (``error``)."""
+
+        def __init__(self, advice: Advice | None, error: str | None = None) -> None:
+            super().__init__()
+            self.advice = advice
+            self.error = error
 
     def __init__(self, model: DeckModel, operator: Operator) -> None:
         super().__init__(model, operator, id="board-screen")
         self.board = Board(model, id="board")
         self._filter_timer = None
+        self._ranking = False
+        self._rank_again = False
+        self._rank_error: str | None = None  # the last failure notified, so it is said once
 
     def compose(self) -> ComposeResult:
         yield StatusBar(self.model.deck.root.name, id="status-bar")
@@ -52,6 +78,7 @@ class BoardScreen(JobScreen):
         self.query_one(FilterBar).display = False
         self._show_header()
         self.board.focus_first()
+        self.ask_ranking()
 
     def selected_job_id(self) -> str | None:
         return self.board.selected_id
@@ -60,11 +87,14 @@ class BoardScreen(JobScreen):
         self.board.apply(delta)
         self._show_header()
         self.refresh_bindings()
+        if delta:
+            self.ask_ranking()
 
     def tick(self, full: bool) -> None:
         """Redraw clock-dependent text: running cards every second, all cards on ``full`` ticks."""
         if full:
             self.board.retick()
+            self.ask_ranking()
         else:
             self.board.retick((Status.RUNNING,))
         self._show_header()
@@ -73,7 +103,68 @@ class BoardScreen(JobScreen):
         self.query_one(StatusBar).stats = self.model.stats()
         self.query_one(SpecBanner).show_error(self.model.spec_error, self.model.spec is not None)
 
+    # -- the decision service's ranking ---------------------------------------------
+
+    def ask_ranking(self) -> None:
+        """Rank the backlog again in advise and live modes; show the operator's order otherwise."""
+        model = self.model
+        spec = model.spec if model.ready else None
+        if spec is None or spec.decide.mode not in ADVISING_MODES:
+            self._rank_again = False
+            if self.board.advice is not None:
+                self.board.advise(None)
+                self.refresh_bindings()
+            return
+        if self._ranking:
+            self._rank_again = True
+            return
+        self._ranking = True
+        self._rank(spec, snapshot(model.store.board), model.clock())
+
+    @work(thread=True, group="ranking", exit_on_error=False)
+    def _rank(self, spec: Spec, board: BoardState, now: float) -> None:
+        try:
+            advice = self.advisor.advise(spec, board, now)
+        except Exception as exc:  # a fault of the service: the board stays as it was, and says so once
+            self.post_message(self.Ranked(None, f"{type(exc).__name__}: {exc}"))
+            return
+        self.post_message(self.Ranked(advice))
+
+    @on(Ranked)
+    def _ranked(self, message: Ranked) -> None:
+        self._ranking = False
+        if message.advice is not None:
+            spec = self.model.spec
+            if spec is not None and spec.decide.mode == message.advice.mode:  # else the spec changed meanwhile
+                self.board.advise(message.advice)
+                self.refresh_bindings()
+        elif message.error != self._rank_error:
+            self.notify(f"the decision service failed: {message.error}", severity="error", timeout=10)
+        self._rank_error = message.error
+        if self._rank_again:
+            self._rank_again = False
+            self.ask_ranking()
+
     # -- keys ----------------------------------------------------------------------
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "accept":
+            return self._advised_first() is not None
+        return super().check_action(action, parameters)
+
+    def _advised_first(self) -> str | None:
+        """In advise mode, the job the service would start first, unless it is pinned already."""
+        advice = self.board.advice
+        top = advice.top if advice is not None and advice.mode == "advise" else None
+        if top is None or self.model.state(top.job).override == "pin":
+            return None
+        return top.job
+
+    def action_accept(self) -> None:
+        """Accept the advice: pin the top-ranked job, so the runner (which keeps its own order in advise) starts it next."""
+        job_id = self._advised_first()
+        if job_id is not None:
+            self.run_job_action(job_id, "pin")
 
     def action_column(self, step: int) -> None:
         self.board.focus_column(step)

@@ -6,7 +6,7 @@ it carries the card's sort key so a column can keep its order.
 
     publish        1/3 4m      id, attempt n/max, age
     Publish the summary        title (or agent)
-    awaiting approval          flags / reason (or agent)
+    awaiting approval          flags / reason (or agent); in advise mode, the decision's reason
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from jobdeck.state.machine import Status
 from jobdeck.state.views import Card
 
 from jobdeck.state.terminal import inert
+from jobdeck.cockpit.advice import Advised
 from jobdeck.cockpit.timefmt import age
 
 HEIGHT = 3
@@ -46,15 +47,15 @@ REASON_STYLES = {
 }
 
 
-def sort_key(card: Card, position: int) -> tuple[Any, ...]:
-    """Order within a column: backlog by priority, then jobs.json order; elsewhere oldest first.
+def sort_key(card: Card, position: int, advised: Advised | None = None) -> tuple[Any, ...]:
+    """Order within a column: backlog by priority, then jobs.json order (or as advised); elsewhere oldest first.
 
     Oldest first means a job arriving in a column lands at the bottom, where the
     DataTable appends it without re-sorting (a re-sort of thousands of done
     jobs per change would cost more than the rest of the update).
     """
     if card.column == Status.BACKLOG:
-        return (-card.priority, position)
+        return advised.order if advised is not None else (-card.priority, position)
     return (card.since or 0.0, position)
 
 
@@ -116,12 +117,14 @@ def clock_text(card: Card, now: float) -> str:
 class CardCell:
     """A card rendered as a three-line DataTable cell."""
 
-    __slots__ = ("card", "position", "order", "_now", "_clock", "_lines", "_drawn", "_strips")
+    __slots__ = ("card", "position", "advised", "order", "_now", "_clock", "_lines", "_drawn", "_strips")
 
-    def __init__(self, card: Card, now: float, position: int) -> None:
+    def __init__(self, card: Card, now: float, position: int, advised: Advised | None = None) -> None:
         self.card = card
         self.position = position
-        self.order = sort_key(card, position)
+        self.advised = advised
+        """The decision service's place and reason for a backlog card (advise and live modes)."""
+        self.order = sort_key(card, position, advised)
         self._now = now
         self._clock: str | None = None
         self._lines: tuple[Text, Text] | None = None
@@ -146,7 +149,11 @@ class CardCell:
         if self._lines is None:
             card = self.card
             second = Text(inert(card.title)) if card.title != card.id else Text(inert(card.agent), "dim")
-            third = status_line(card, self._now)
+            advised = self.advised
+            if advised is not None and advised.line is not None:
+                third = Text(inert(advised.line), advised.style)
+            else:
+                third = status_line(card, self._now)
             if card.title == card.id and third.plain == card.agent:
                 third = Text("")
             self._lines = (second, third)
@@ -196,7 +203,7 @@ class CardCell:
         self._strips[look] = strip
 
     def __eq__(self, other: object) -> bool:
-        return (isinstance(other, CardCell) and self.card == other.card
-                and self.position == other.position and self.clock == other.clock)
+        return (isinstance(other, CardCell) and self.card == other.card and self.position == other.position
+                and self.advised == other.advised and self.clock == other.clock)
 
     __hash__ = None  # type: ignore[assignment]

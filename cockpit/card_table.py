@@ -79,6 +79,10 @@ class CardTable(HeaderlessTable[CardCell]):
     def cell(self, job_id: str) -> CardCell | None:
         return self.get_cell(job_id, COLUMN) if job_id in self.rows else None
 
+    def kept(self, job_id: str) -> CardCell | None:
+        """The cell the column keeps for a job, whether shown, waiting to be added or past LIMIT."""
+        return self._all.get(job_id)
+
     @property
     def card_count(self) -> int:
         """Cards shown in this column, including those still being added after a rebuild."""
@@ -187,7 +191,7 @@ class CardTable(HeaderlessTable[CardCell]):
         for key in list(self.rows):
             cell: CardCell = self.get_cell(key, COLUMN)
             if clock_text(cell.card, now) != cell.clock:
-                self.update_cell(key, COLUMN, CardCell(cell.card, now, cell.position))
+                self.update_cell(key, COLUMN, CardCell(cell.card, now, cell.position, cell.advised))
 
     def cards(self) -> Iterable[Card]:
         return (self.get_cell(key, COLUMN).card for key in self.rows)

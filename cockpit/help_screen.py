@@ -13,8 +13,7 @@ from textual.widgets import Static
 
 KEYS = (
     ("Board", (
-        ("← ↓ ↑ →  h j k l", "move between cards and columns"),
-        ("Tab  Shift+Tab", "next / previous column"),
+        ("← ↓ ↑ →  h j k l", "move between cards and columns (also Tab, Shift+Tab)"),
         ("Enter", "open: spec, attempts, output, chain of work"),
         ("v", "review queue: everything waiting on you"),
         ("/", "filter: text  label:L  ws:W  status:S"),
@@ -23,17 +22,18 @@ KEYS = (
     ("Act on the selected job (each is an event in its chain of work)", (
         ("a", "approve (review, or high risk before it runs)"),
         ("R", "reject with a reason (asks first)"),
-        ("r", "retry"),
-        ("x", "cancel (asks first)"),
+        ("r  x", "retry / cancel (cancel asks first)"),
         ("p", "pause / resume"),
         ("t", "run now: a new cycle, dependents included"),
+        ("P  H  u", "pin (start next, once) / hold / release either"),
+        ("w", "why: what keeps it from running, its rank, reasons"),
+        ("A", "accept the advice: pin the top-ranked job (advise)"),
     )),
     ("Deck", (
         ("e", "edit jobs.json in $EDITOR, validated on save"),
         ("n", "new job"),
         ("Ctrl+P", "command palette"),
-        ("Esc", "back / close"),
-        ("q", "quit"),
+        ("Esc  q", "back, close / quit"),
     )),
 )
 

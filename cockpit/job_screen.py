@@ -19,6 +19,7 @@ from jobdeck.state.actions import ACTIONS, refusal
 from jobdeck.state.errors import JobdeckError
 from jobdeck.state.machine import Status
 
+from jobdeck.cockpit.advice import Advisor, snapshot
 from jobdeck.cockpit.confirm_screen import ConfirmScreen
 from jobdeck.cockpit.model import DeckModel, Delta
 from jobdeck.cockpit.operations import Operator
@@ -38,6 +39,10 @@ class JobScreen(Screen[None]):
         Binding("R", "reject", "reject", show=False),
         Binding("p", "pause", "pause/resume", show=False),
         Binding("t", "trigger", "run now", show=False),
+        Binding("w", "why", "why"),
+        Binding("P", "pin", "pin", show=False),
+        Binding("H", "hold", "hold", show=False),
+        Binding("u", "release", "release", show=False),
         Binding("e", "edit", "edit jobs.json", show=False),
         Binding("n", "new_job", "new job", show=False),
     ]
@@ -66,6 +71,8 @@ class JobScreen(Screen[None]):
         super().__init__(id=id, classes=classes)
         self.model = model
         self.operator = operator
+        self.advisor = Advisor(model.deck)
+        """The decision service for `w` (and the board's ranking), keeping the policy of the last spec."""
 
     def selected_job_id(self) -> str | None:
         """The job the keys act on (None: nothing selected)."""
@@ -103,6 +110,29 @@ class JobScreen(Screen[None]):
 
     def action_pause(self) -> None:
         self._on_selected(lambda job_id: self.run_job_action(job_id, self.operator.pause_action(job_id)))
+
+    def action_pin(self) -> None:
+        self._on_selected(lambda job_id: self.run_job_action(job_id, "pin"))
+
+    def action_hold(self) -> None:
+        self._on_selected(lambda job_id: self.run_job_action(job_id, "hold"))
+
+    def action_release(self) -> None:
+        self._on_selected(lambda job_id: self.run_job_action(job_id, "release"))
+
+    def action_why(self) -> None:
+        from jobdeck.cockpit.why_screen import WhyScreen
+
+        def ask(job_id: str) -> None:
+            model = self.model
+            spec = model.spec if model.ready else None
+            if spec is None or spec.job(job_id) is None:
+                self.notify("still reading the deck; a moment" if not model.ready else
+                            f"{job_id} is not in the jobs.json in use", severity="warning", timeout=3)
+                return
+            self.app.push_screen(WhyScreen(self.advisor, spec, snapshot(model.store.board), job_id, model.clock()))
+
+        self._on_selected(ask)
 
     def action_cancel_job(self) -> None:
         def ask(job_id: str) -> None:

@@ -3,14 +3,21 @@
 Textual's Footer rebuilds a widget per key on every bindings change, which on
 a slow machine costs more than the key press itself; the cockpit changes its
 hints on every cursor move (approve only shows for jobs that can be approved),
-so it draws them as a single Text instead.
+so it draws them as a single Text instead. When the line is wider than the
+terminal, the screen's keys give way from the right and the app's own (quit,
+help, palette) stay: at 80 columns a backlog card has more keys than room.
 """
 
 from __future__ import annotations
 
 from rich.text import Text
+from textual.app import App
+from textual.binding import Binding
+from textual.events import Resize
 from textual.screen import Screen
 from textual.widgets import Static
+
+PALETTE = ("^p", "palette", True)
 
 
 class KeyHints(Static):
@@ -27,23 +34,47 @@ class KeyHints(Static):
     def on_unmount(self) -> None:
         self.screen.bindings_updated_signal.unsubscribe(self)
 
+    def on_resize(self, event: Resize) -> None:
+        self._bindings_changed(self.screen)
+
     def _bindings_changed(self, screen: Screen) -> None:
         if screen is self.screen:
-            hints = self.hints()
+            hints = self.hints(self.size.width)
             if hints.plain != self._shown:  # most cursor moves change nothing here
                 self._shown = hints.plain
                 self.update(hints, layout=False)
 
-    def hints(self) -> Text:
-        text = Text(no_wrap=True, overflow="ellipsis")
+    def hints(self, width: int = 0) -> Text:
+        """The hints, fitted to ``width`` cells (0: all of them)."""
+        screen_keys: list[tuple[str, str, bool]] = []
+        app_keys: list[tuple[str, str, bool]] = []
+        own = {binding.action for binding in vars(type(self.screen)).get("BINDINGS", ()) if isinstance(binding, Binding)}
         seen: set[str] = set()
         for active in self.screen.active_bindings.values():
             binding = active.binding
             if not binding.show or not active.enabled or binding.action in seen:
                 continue
             seen.add(binding.action)
-            text.append(f" {self.app.get_key_display(binding)} ", "bold reverse")
-            text.append(f" {binding.description} ")
-        text.append(" ^p ", "bold reverse")
-        text.append(" palette")
+            (app_keys if isinstance(active.node, App) else screen_keys).append(
+                (self.app.get_key_display(binding), binding.description, binding.action in own))
+        app_keys.append(PALETTE)
+        if width:
+            room = width + 1 - sum(_cells(hint) for hint in app_keys)  # the last hint has no trailing space
+            # The screen's own keys (back, filter, review) say where one is: the shared job keys give way first.
+            for giving_way in [hint for hint in reversed(screen_keys) if not hint[2]] + screen_keys[::-1]:
+                if sum(_cells(hint) for hint in screen_keys) <= room:
+                    break
+                if giving_way in screen_keys:
+                    screen_keys.remove(giving_way)
+        text = Text(no_wrap=True, overflow="ellipsis")
+        for key, description, _ in screen_keys + app_keys:
+            text.append(f" {key} ", "bold reverse")
+            text.append(f" {description} ")
+        text.rstrip()
         return text
+
+
+def _cells(hint: tuple[str, str, bool]) -> int:
+    """Cells one hint takes: ' k ' and ' description '."""
+    key, description, _ = hint
+    return len(key) + len(description) + 4

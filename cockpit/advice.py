@@ -1,0 +1,195 @@
+"""The decision service as the cockpit shows it: the backlog's order and reason lines, and `w`'s answer.
+
+No Textual here. The ranking costs tens of milliseconds on a 1,000-job deck
+(the policy alone ~50 ms per spec), so the board asks for it in a thread worker;
+``snapshot`` is what that worker reads instead of the model's live Board, which
+the UI thread folds new events into meanwhile.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+from jobdeck.decide.heuristic import NORMAL, OVERDUE, PIN, URGENT, Heuristic
+from jobdeck.decide.outlook import outlook_of
+from jobdeck.decide.policy import Policy, policy_of
+from jobdeck.decide.times import clock_text, window_state
+from jobdeck.decide.verdict import DEFER, HOLD, START, Verdict
+from jobdeck.decide.why import Why, why
+from jobdeck.state.board import Board
+from jobdeck.state.cooldowns import COOLDOWN_FILE, read_cooldowns
+from jobdeck.state.deck import Deck
+from jobdeck.state.durations import format_duration as dur
+from jobdeck.state.machine import Status
+from jobdeck.state.rollups import Rollups
+from jobdeck.state.views import Card, is_ready
+
+from jobdeck.cockpit.timefmt import age
+
+if TYPE_CHECKING:
+    from jobdeck.state.spec import Spec
+
+ADVISING_MODES = frozenset({"advise", "live"})
+"""The modes in which the backlog is shown in the decision service's order."""
+
+
+class Advised(NamedTuple):
+    """A backlog card's place in the advised order, and its reason line (None: no verdict)."""
+
+    order: tuple[Any, ...]
+    line: str | None = None
+    style: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Advice:
+    """The decision service's ranking of one board: a verdict per ready (or operator-held) backlog job."""
+
+    mode: str
+    verdicts: Mapping[str, Verdict] = field(default_factory=dict)
+    groups: Mapping[str, int] = field(default_factory=dict)
+    """0: may start now (in rank order); 1: deferred or held."""
+    lines: Mapping[str, tuple[str, str]] = field(default_factory=dict)
+    """Each verdict's reason line for its card, with its style."""
+
+    @property
+    def top(self) -> Verdict | None:
+        """The job the service would start first, if any may start."""
+        return next((v for v in self.verdicts.values() if v.rank == 1), None)
+
+    def advised(self, card: Card, position: int) -> Advised:
+        """Where a backlog card goes: ranked jobs first, then deferred and held ones, then the rest as today."""
+        verdict = self.verdicts.get(card.id)
+        if verdict is None:
+            return Advised((2, -card.priority, position))
+        line, style = self.lines[card.id]
+        return Advised((self.groups[card.id], _steady(verdict.key, card), card.id), line, style)
+
+
+def _steady(key: tuple[Any, ...], card: Card) -> tuple[Any, ...]:
+    """The verdict's sort key, the same from one ranking to the next while the job's place is.
+
+    The heuristic's ``NORMAL`` key, (class, -priority, since, jobs.json place),
+    counts a job that was never queued (no ``since``) as waiting from ``now``, which
+    sorts it after every job that waits; infinity sorts it there too without moving
+    the card on each ranking.
+    """
+    if key and key[0] == NORMAL and card.since is None:
+        return (*key[:2], math.inf, *key[3:])
+    return key
+
+
+def snapshot(board: Board) -> Board:
+    """A Board a worker may read while the UI thread folds new events into ``board``.
+
+    Job states are immutable, so copying the maps is enough; a job's rollup is
+    shared: the fold only adds to it, and what the heuristic reads of one (counts,
+    a sorted copy of its histogram's buckets) is read whole.
+    """
+    rollups = board.rollups
+    return Board(jobs=dict(board.jobs), rollups=Rollups(dict(rollups.jobs), dict(rollups.hours)))
+
+
+class Advisor:
+    """Ranks a deck's backlog for the board and answers `w`; keeps the policy of the last spec it saw."""
+
+    def __init__(self, deck: Deck) -> None:
+        self.cooldowns_path = deck.state_dir / COOLDOWN_FILE
+        self._policy: tuple[Spec, Policy] | None = None
+
+    def policy(self, spec: Spec) -> Policy:
+        if self._policy is None or self._policy[0] is not spec:
+            self._policy = (spec, policy_of(spec))
+        return self._policy[1]
+
+    def advise(self, spec: Spec, board: Board, now: float) -> Advice:
+        """The backlog's ranking at ``now`` (``board``: a snapshot); empty when the mode does not advise."""
+        mode = spec.decide.mode
+        if mode not in ADVISING_MODES:
+            return Advice(mode)
+        heuristic = Heuristic(self.policy(spec), board)
+        ready, held = [], []
+        for job in spec.jobs:
+            state = board.state(job.id)
+            if state.status != Status.BACKLOG:
+                continue
+            if is_ready(job, state, board, now):
+                ready.append(job.id)
+            elif state.override == "hold" and is_ready(job, state._replace(override=None), board, now):
+                held.append(job.id)
+        policy = heuristic.policy
+        running = [job for job, state in board.jobs.items() if state.status == Status.RUNNING and job in policy.jobs]
+        outlook = outlook_of(board, now, read_cooldowns(self.cooldowns_path),  # as the runner takes its turn
+                             sum(heuristic.estimate(job).cost_high for job in running),
+                             sum(1 for job in running if policy.jobs[job].reviewed))
+        ranked = heuristic.rank(ready, outlook)
+        ranked += [heuristic.verdict(job, board.state(job), outlook) for job in held]
+        return Advice(mode, {v.job: v for v in ranked}, {v.job: 0 if v.action == START else 1 for v in ranked},
+                      {v.job: reason_line(v, heuristic, now) for v in ranked})
+
+    def why(self, spec: Spec, board: Board, job_id: str, now: float) -> Why:
+        """`jobdeck why` for one job (``board``: a snapshot)."""
+        return why(spec, board, job_id, now, read_cooldowns(self.cooldowns_path))
+
+
+def reason_line(verdict: Verdict, heuristic: Heuristic, now: float) -> tuple[str, str]:
+    """A card's short reason and its style: '▲ due 06:00, slack 6m', '⏸ budget', '· priority 5'.
+
+    Cards are a dozen cells wide at 80 columns, so the line leads with what
+    decides (the glyph: ahead, deferred, held) and the time that matters, in the
+    card's coarse units; `w` shows every reason in full.
+    """
+    job = heuristic.policy.jobs[verdict.job]
+    if verdict.action == HOLD:
+        return ("⏸ held" if verdict.needs == "release" else f"⏸ {verdict.needs}"), "magenta"
+    if verdict.action == DEFER:
+        cause = "window" if job.window is not None and not window_state(*job.window, job.timezone, now)[0] \
+            else "cooldown"
+        until = "" if verdict.until is None else " " + clock_text(verdict.until, job.timezone if cause == "window"
+                                                                  else "UTC", now)
+        return f"⏱ {cause}{until}", "cyan"
+    klass = verdict.key[0] if verdict.key else NORMAL
+    if klass == PIN:
+        return "▲ pinned", "bold yellow"
+    if klass == OVERDUE:
+        return f"▲ waited past {age(job.max_wait or 0.0)}", "bold yellow"
+    glyph, style = ("▲", "bold yellow") if klass == URGENT else ("·", "dim")
+    slack = heuristic.slack(verdict.job, now)
+    since = heuristic.board.state(verdict.job).since or now
+    start_by = since + job.max_wait if job.max_wait is not None else None
+    if start_by is not None and (slack is None or start_by < slack.latest_start):  # max_wait binds first
+        return f"{glyph} start by {clock_text(start_by, job.timezone, now)}, in {age(start_by - now)}", style
+    if slack is not None:
+        owner = heuristic.policy.jobs[slack.owner]
+        left = slack.latest_start - now
+        due = ("due " if slack.owner == verdict.job else f"for {slack.owner} ") \
+            + clock_text(slack.deadline, owner.timezone, now)
+        return f"{glyph} {due}, " + (f"slack {age(left)}" if left >= 0 else f"late {age(-left)}"), style
+    return (f"· priority {job.priority}" if job.priority else "· in order"), "dim"
+
+
+def why_lines(answer: Why, now: float) -> list[tuple[str, str]]:
+    """`jobdeck why`'s text (cli/deciding.py), line by line, each with a style."""
+    lines = [(answer.headline, "bold")]
+    lines += [(f"  - {reason}", "") for reason in answer.blocking]
+    verdict = answer.verdict
+    if verdict is not None:
+        where = f"decision service ({answer.mode}, policy {answer.policy})"
+        if answer.rank is None and answer.status == Status.BACKLOG.value and verdict.action == START:
+            lines.append((f"{where}, once it is ready: score {verdict.score:.0f}", "bold"))
+        else:
+            said = verdict.action
+            if verdict.action == DEFER and verdict.until is not None:
+                said += f" for {dur(max(verdict.until - now, 0.0))}"
+            if verdict.needs:
+                said += f" (needs {verdict.needs})"
+            rank = f", rank {verdict.rank} of {answer.ready} ready" if verdict.rank else ""
+            lines.append((f"{where}: {said}, score {verdict.score:.0f}{rank}", "bold"))
+        lines += [(f"  - {reason}", "") for reason in verdict.reasons]
+    elif answer.mode == "off" and answer.rank is not None:
+        lines.append(("decision service off (decide.mode): ready jobs start by pin, priority, waiting time, "
+                      "jobs.json order", "dim"))
+    return lines
