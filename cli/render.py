@@ -225,14 +225,14 @@ def gc_json(report: GcReport, *, verbose: bool) -> dict[str, Any]:
     out: dict[str, Any] = {
         "dry_run": report.dry_run,
         "removed": [{"workspace": item.attempt.workspace, "job": item.attempt.job, "attempt": item.attempt.n,
-                     "why": item.why, "bytes": item.bytes} for item in report.removed],
+                     "directory": item.attempt.name, "why": item.why, "bytes": item.bytes} for item in report.removed],
         "bytes_freed": report.bytes_freed,
         "tombstones_finished": report.tombstones,
         "errors": report.errors,
     }
     if verbose:
         out["kept"] = [{"workspace": d.attempt.workspace, "job": d.attempt.job, "attempt": d.attempt.n,
-                        "why": d.why} for d in report.kept]
+                        "directory": d.attempt.name, "why": d.why} for d in report.kept]
     return out
 
 
