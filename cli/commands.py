@@ -7,11 +7,14 @@ import json
 import sys
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from jobdeck.state.deck import Deck, find_deck, init_deck
 from jobdeck.state.errors import (DeckAccessError, JobdeckError, SpecError, SpecErrors, SpecUnreadable,
                                   deck_access_error)
+
+T = TypeVar("T")
 
 if TYPE_CHECKING:  # each command imports what it uses: `--help` and the cached `ls` load no pydantic
     from jobdeck.state.board import Store
@@ -272,9 +275,11 @@ def cmd_show(args: argparse.Namespace) -> int:
     if args.chain > 0:  # read back from the end of the log: the cost of the job's recent past only
         from jobdeck.state.segments import recent_records
 
-        chain, older = recent_records(deck.events_path, job.id, args.chain)
+        chain, older = _reading(deck, lambda: recent_records(deck.events_path, job.id, args.chain))
     else:
-        chain, older = [r for r in _records(deck) if r.get("job") == job.id], False
+        from jobdeck.state.segments import job_records
+
+        chain, older = _reading(deck, lambda: job_records(deck.events_path, job.id)), False
     if args.json:
         _print_json({
             "spec": job.model_dump(mode="json", by_alias=True, exclude_defaults=True),
@@ -290,27 +295,38 @@ def cmd_show(args: argparse.Namespace) -> int:
     return 0
 
 
+def _reading(deck: Deck, read: Callable[[], T]) -> T:
+    """``read()`` of the log, its OSError made one line."""
+    try:
+        return read()
+    except OSError as exc:
+        raise deck_access_error(exc, "read the chain of work", deck.events_path) from None
+
+
 def _records(deck: Deck) -> list[dict[str, Any]]:
     from jobdeck.state.events import EventLog
 
-    try:
-        return EventLog(deck.events_path).read_new()
-    except OSError as exc:
-        raise deck_access_error(exc, "read the chain of work", deck.events_path) from None
+    return _reading(deck, lambda: EventLog(deck.events_path).read_new())
 
 
 def cmd_events(args: argparse.Namespace) -> int:
     from jobdeck.cli import render
 
     deck = _deck(args)
-    records = _records(deck)
-    if args.id:
-        records = [r for r in records if r.get("job") == args.id]
+    if args.id:  # only the job's lines are parsed: memory is its history, not the log's
+        from jobdeck.state.segments import job_records, recent_records
+
+        if args.limit:
+            records = _reading(deck, lambda: recent_records(deck.events_path, args.id, args.limit)[0])
+        else:
+            records = _reading(deck, lambda: job_records(deck.events_path, args.id))
         if not records and _read_spec(deck)[0].job(args.id) is None:  # a removed job's history is still shown
             from jobdeck.state.errors import UnknownJob
 
             raise UnknownJob(f"no job '{args.id}' in {deck.spec_path} or its chain of work",
                              hint="see `jobdeck ls` for the ids")
+    else:
+        records = _records(deck)
     if args.limit:
         records = records[-args.limit:]
     if args.json:
