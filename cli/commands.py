@@ -192,14 +192,26 @@ def cmd_edit(args: argparse.Namespace) -> int:
 
 
 def cmd_ls(args: argparse.Namespace) -> int:
-    deck = _deck(args)
-    if args.json:
-        from jobdeck.state.cardcache import cached_cards
+    from jobdeck.state.cardcache import board_stamp, cached_cards
 
-        cached = cached_cards(deck, time.time())
-        if cached is not None:  # jobs.json and the log unchanged since the cards were computed
-            sys.stdout.write(cached.to_json(_keep(cached.index, args)) + "\n")
-            return 0
+    deck = _deck(args)
+    board = board_stamp(deck)
+    cached = cached_cards(deck, time.time())
+    # jobs.json and the log unchanged since the cards were computed; the table also needs the same
+    # board.json, for the chain warning the fold would give
+    if cached is not None and (args.json or cached.board == board):
+        if cached.warning and not args.json:
+            print(f"jobdeck: warning: {cached.warning}", file=sys.stderr)
+        keep = _keep(cached.index, args)
+        if args.json:
+            sys.stdout.write(cached.to_json(keep) + "\n")
+        else:
+            from jobdeck.cli import render
+            from jobdeck.state.views import Card
+
+            rows = json.loads("[" + ",".join(row for row, shown in zip(cached.rows, keep) if shown) + "]")
+            render.cards_table([Card.from_json(row) for row in rows], time.time())
+        return 0
     import gc
 
     from jobdeck.state.cardcache import save_cards
@@ -213,11 +225,11 @@ def cmd_ls(args: argparse.Namespace) -> int:
         now = time.time()
         with _store(deck) as store:
             found = cards(spec, store.board, now)
-            offset, last_hash = store.log.offset, store.log.last_hash
-            if store.chain_warning:
-                print(f"jobdeck: warning: {store.chain_warning}", file=sys.stderr)
+            offset, last_hash, warning = store.log.offset, store.log.last_hash, store.chain_warning
+            if warning:
+                print(f"jobdeck: warning: {warning}", file=sys.stderr)
         encoded = save_cards(deck, [c.to_json() for c in found], spec=digest, offset=offset,
-                             last_hash=last_hash, now=now)
+                             last_hash=last_hash, now=now, board=board, warning=warning)
         keep = _keep(encoded.index, args)
         if args.json:
             sys.stdout.write(encoded.to_json(keep) + "\n")
