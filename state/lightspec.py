@@ -19,7 +19,7 @@ from functools import cached_property
 from jobdeck.state.atomic import write_atomic
 from jobdeck.state.cardcache import code_stamp, spec_digest
 from jobdeck.state.deck import Deck
-from jobdeck.state.loader import read_spec_file
+from jobdeck.state.specbytes import read_spec_file
 from jobdeck.state.preview import JobPreview, preview_jobs
 
 VALID_NAME = "spec.ok"
