@@ -40,3 +40,17 @@ def test_an_edited_jobs_json_is_validated_again_before_it_is_used(deck: Deck, cl
         done = cli(*argv, cwd=deck.root)
         assert done.returncode == 1 and "unknown field" in done.stderr, (argv, done.stderr)
     assert b"paused" not in (deck.events_path.read_bytes() if deck.events_path.exists() else b"")
+
+
+def test_show_loads_no_rich_and_prints_whole_paths_in_a_pipe(deck: Deck, cli: RunCli) -> None:
+    assert cli("run", "--once", cwd=deck.root).returncode == 0
+    rc, heavy = modules_loaded_by(deck, ["show", "hello"])
+    assert rc == 0 and not [m for m in heavy if m.startswith("rich")], heavy
+    shown = cli("show", "hello", cwd=deck.root, env={"COLUMNS": "40"})
+    assert shown.returncode == 0, shown.stderr
+    lines = shown.stdout.splitlines()
+    header = lines.index("attempts") + 1
+    assert lines[header].split() == ["N", "OUTCOME", "REASON", "EXIT", "STARTED", "TOOK", "OUTPUT"]
+    assert lines[header + 1].split()[:2] == ["1", "succeeded"]
+    assert lines[header + 1].endswith(str(deck.attempt_dir("default", "hello", 1) / "output"))
+    assert "\x1b" not in shown.stdout  # no colour in a pipe
