@@ -37,7 +37,7 @@ def _validated(deck: Deck) -> tuple[Spec, str]:
     from jobdeck.state.loader import load_spec
 
     loaded = load_spec(deck.spec_path)
-    mark_valid(deck, loaded.digest)
+    mark_valid(deck, loaded.digest, loaded.spec)
     return loaded.spec, loaded.digest
 
 
@@ -274,13 +274,23 @@ def _job_and_state(deck: Deck, job_id: str, *, light: bool = False
 
 def cmd_show(args: argparse.Namespace) -> int:
     from jobdeck.cli import render
+    from jobdeck.state.lightspec import LightSpec, validated_job
     from jobdeck.state.views import card
 
-    from jobdeck.state.spec import Job
-
     deck = _deck(args)
-    spec, job, store = _job_and_state(deck, args.id)
-    assert isinstance(job, Job)  # show prints the validated spec
+    spec, job, store = _job_and_state(deck, args.id, light=True)
+    # the validated spec kept when jobs.json was marked valid; else validate it now (which keeps it)
+    kept = validated_job(deck, spec.digest, job.id) if isinstance(spec, LightSpec) else None
+    if kept is None:
+        full = _spec(deck) if isinstance(spec, LightSpec) else spec
+        validated = full.job(args.id)
+        if validated is None:
+            from jobdeck.state.errors import UnknownJob
+
+            raise UnknownJob(f"no job '{args.id}' in {deck.spec_path}", hint="see `jobdeck ls` for the ids")
+        job, kept = validated, (validated.model_dump(mode="json", by_alias=True, exclude_defaults=True),
+                                validated.idempotent)
+    spec_json, idempotent = kept
     with store:
         state = store.board.state(job.id)
         job_card = card(job, state, store.board, time.time())
@@ -294,14 +304,14 @@ def cmd_show(args: argparse.Namespace) -> int:
         chain, older = _reading(deck, lambda: job_records(deck.events_path, job.id)), False
     if args.json:
         _print_json({
-            "spec": job.model_dump(mode="json", by_alias=True, exclude_defaults=True),
+            "spec": spec_json,
             "card": job_card.to_json(),
             "state": state.to_json(),
             "chain": chain,
             "chain_complete": not older,
         })
         return 0
-    render.job_detail(deck, job, state, job_card, chain)
+    render.job_detail(deck, job, state, job_card, chain, spec_json=spec_json, idempotent=idempotent)
     if older:
         print(f"(older records of {job.id}: `jobdeck events {job.id}`, or `jobdeck show {job.id} --chain 0`)")
     return 0

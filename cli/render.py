@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from jobdeck.state.deck import Deck
     from jobdeck.state.gc import GcReport
     from jobdeck.state.machine import JobState
+    from jobdeck.state.preview import JobPreview
     from jobdeck.state.rollups import Rollups
     from jobdeck.state.spec import Job, Retention
     from jobdeck.state.views import Card
@@ -100,9 +101,9 @@ def cards_table(cards: Sequence[Card], now: float, out: TextIO | None = None) ->
     out.write("\n".join(lines) + "\n")
 
 
-def job_detail(deck: Deck, job: Job, state: JobState, card: Card, chain: Sequence[dict[str, Any]],
-               out: TextIO | None = None) -> None:
-    """One job: header, notes, spec, attempts table, then its chain of work."""
+def job_detail(deck: Deck, job: Job | JobPreview, state: JobState, card: Card, chain: Sequence[dict[str, Any]], *,
+               spec_json: Mapping[str, Any], idempotent: bool, out: TextIO | None = None) -> None:
+    """One job: header, notes, spec (``spec_json``: as validated), attempts table, then its chain of work."""
     out = out or sys.stdout
     colour = _colour(out)
     now = time.time()
@@ -118,13 +119,13 @@ def job_detail(deck: Deck, job: Job, state: JobState, card: Card, chain: Sequenc
         lines.append(_styled("reasons", "1", colour))
         lines.extend(f"  - {clean(reason)}" for reason in state.reasons)
     lines.append(_styled("spec", "1", colour))
-    lines.append(json.dumps(job.model_dump(mode="json", by_alias=True, exclude_defaults=True), indent=2))
+    lines.append(json.dumps(spec_json, indent=2))
     if state.attempts:
         rows = [ATTEMPT_HEADERS]
         for attempt in state.attempts:
             took = format_duration(attempt.ended - attempt.started) if attempt.ended else "running"
             outcome = attempt.outcome or "running"
-            if attempt.reason == "not_started" or (attempt.outcome == "interrupted" and job.idempotent):
+            if attempt.reason == "not_started" or (attempt.outcome == "interrupted" and idempotent):
                 outcome += " (not a try)"  # the runner could not start it, or stopped it: `ls` TRY does not count it
             rows.append((str(attempt.n), outcome, clean(attempt.reason or ""),
                          "" if attempt.exit_code is None else str(attempt.exit_code), when(attempt.started, now),
