@@ -274,23 +274,11 @@ def _job_and_state(deck: Deck, job_id: str, *, light: bool = False
 
 def cmd_show(args: argparse.Namespace) -> int:
     from jobdeck.cli import render
-    from jobdeck.state.lightspec import LightSpec, validated_job
     from jobdeck.state.views import card
 
     deck = _deck(args)
     spec, job, store = _job_and_state(deck, args.id, light=True)
-    # the validated spec kept when jobs.json was marked valid; else validate it now (which keeps it)
-    kept = validated_job(deck, spec.digest, job.id) if isinstance(spec, LightSpec) else None
-    if kept is None:
-        full = _spec(deck) if isinstance(spec, LightSpec) else spec
-        validated = full.job(args.id)
-        if validated is None:
-            from jobdeck.state.errors import UnknownJob
-
-            raise UnknownJob(f"no job '{args.id}' in {deck.spec_path}", hint="see `jobdeck ls` for the ids")
-        job, kept = validated, (validated.model_dump(mode="json", by_alias=True, exclude_defaults=True),
-                                validated.idempotent)
-    spec_json, idempotent = kept
+    job, spec_json, idempotent = _as_validated(deck, spec, job)
     with store:
         state = store.board.state(job.id)
         job_card = card(job, state, store.board, time.time())
@@ -315,6 +303,22 @@ def cmd_show(args: argparse.Namespace) -> int:
     if older:
         print(f"(older records of {job.id}: `jobdeck events {job.id}`, or `jobdeck show {job.id} --chain 0`)")
     return 0
+
+
+def _as_validated(deck: Deck, spec: Spec | LightSpec, job: Job | JobPreview
+                  ) -> tuple[Job | JobPreview, dict[str, Any], bool]:
+    """The job with its spec as validated and whether it is idempotent, for `show`: from the form kept
+    when jobs.json was marked valid, else validated now (which keeps it for the next time)."""
+    from jobdeck.state.errors import UnknownJob
+    from jobdeck.state.lightspec import LightSpec, validated_job
+
+    kept = validated_job(deck, spec.digest, job.id) if isinstance(spec, LightSpec) else None
+    if kept is not None:
+        return job, *kept
+    validated = (_spec(deck) if isinstance(spec, LightSpec) else spec).job(job.id)
+    if validated is None:  # jobs.json changed meanwhile
+        raise UnknownJob(f"no job '{job.id}' in {deck.spec_path}", hint="see `jobdeck ls` for the ids")
+    return validated, validated.model_dump(mode="json", by_alias=True, exclude_defaults=True), validated.idempotent
 
 
 def _reading(deck: Deck, read: Callable[[], T]) -> T:
