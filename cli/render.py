@@ -108,7 +108,8 @@ def job_detail(deck: Deck, job: Job | JobPreview, state: JobState, card: Card, c
     colour = _colour(out)
     now = time.time()
     status = state.status.value
-    lines = [f"{_styled(clean(job.id), '1', colour)}  {clean(job.name)}  {_styled(status, ANSI_STATUS[status], colour)}"]
+    title = f"{_styled(clean(job.id), '1', colour)}  {clean(job.name)}"
+    lines = [f"{title}  {_styled(status, ANSI_STATUS[status], colour)}"]
     if notes(card, now):
         lines.append(f"  {clean(notes(card, now))}")
     lines.append(f"  agent {clean(card.agent)}  workspace {job.workspace}  risk {job.risk}  "
