@@ -7,11 +7,14 @@ import json
 import sys
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from jobdeck.state.deck import Deck, find_deck, init_deck
 from jobdeck.state.errors import (DeckAccessError, JobdeckError, SpecError, SpecErrors, SpecUnreadable,
                                   deck_access_error)
+
+T = TypeVar("T")
 
 if TYPE_CHECKING:  # each command imports what it uses: `--help` and the cached `ls` load no pydantic
     from jobdeck.state.board import Store
@@ -34,7 +37,7 @@ def _validated(deck: Deck) -> tuple[Spec, str]:
     from jobdeck.state.loader import load_spec
 
     loaded = load_spec(deck.spec_path)
-    mark_valid(deck, loaded.digest)
+    mark_valid(deck, loaded.digest, loaded.spec)
     return loaded.spec, loaded.digest
 
 
@@ -189,14 +192,26 @@ def cmd_edit(args: argparse.Namespace) -> int:
 
 
 def cmd_ls(args: argparse.Namespace) -> int:
-    deck = _deck(args)
-    if args.json:
-        from jobdeck.state.cardcache import cached_cards
+    from jobdeck.state.cardcache import board_stamp, cached_cards
 
-        cached = cached_cards(deck, time.time())
-        if cached is not None:  # jobs.json and the log unchanged since the cards were computed
-            sys.stdout.write(cached.to_json(_keep(cached.index, args)) + "\n")
-            return 0
+    deck = _deck(args)
+    board = board_stamp(deck)
+    cached = cached_cards(deck, time.time())
+    # jobs.json and the log unchanged since the cards were computed; the table also needs the same
+    # board.json, for the chain warning the fold would give
+    if cached is not None and (args.json or cached.board == board):
+        if cached.warning and not args.json:
+            print(f"jobdeck: warning: {cached.warning}", file=sys.stderr)
+        keep = _keep(cached.index, args)
+        if args.json:
+            sys.stdout.write(cached.to_json(keep) + "\n")
+        else:
+            from jobdeck.cli import render
+            from jobdeck.state.views import Card
+
+            rows = json.loads("[" + ",".join(row for row, shown in zip(cached.rows, keep) if shown) + "]")
+            render.cards_table([Card.from_json(row) for row in rows], time.time())
+        return 0
     import gc
 
     from jobdeck.state.cardcache import save_cards
@@ -210,11 +225,11 @@ def cmd_ls(args: argparse.Namespace) -> int:
         now = time.time()
         with _store(deck) as store:
             found = cards(spec, store.board, now)
-            offset, last_hash = store.log.offset, store.log.last_hash
-            if store.chain_warning:
-                print(f"jobdeck: warning: {store.chain_warning}", file=sys.stderr)
+            offset, last_hash, warning = store.log.offset, store.log.last_hash, store.chain_warning
+            if warning:
+                print(f"jobdeck: warning: {warning}", file=sys.stderr)
         encoded = save_cards(deck, [c.to_json() for c in found], spec=digest, offset=offset,
-                             last_hash=last_hash, now=now)
+                             last_hash=last_hash, now=now, board=board, warning=warning)
         keep = _keep(encoded.index, args)
         if args.json:
             sys.stdout.write(encoded.to_json(keep) + "\n")
@@ -261,56 +276,83 @@ def cmd_show(args: argparse.Namespace) -> int:
     from jobdeck.cli import render
     from jobdeck.state.views import card
 
-    from jobdeck.state.spec import Job
-
     deck = _deck(args)
-    spec, job, store = _job_and_state(deck, args.id)
-    assert isinstance(job, Job)  # show prints the validated spec
+    spec, job, store = _job_and_state(deck, args.id, light=True)
+    job, spec_json, idempotent = _as_validated(deck, spec, job)
     with store:
         state = store.board.state(job.id)
         job_card = card(job, state, store.board, time.time())
     if args.chain > 0:  # read back from the end of the log: the cost of the job's recent past only
         from jobdeck.state.segments import recent_records
 
-        chain, older = recent_records(deck.events_path, job.id, args.chain)
+        chain, older = _reading(deck, lambda: recent_records(deck.events_path, job.id, args.chain))
     else:
-        chain, older = [r for r in _records(deck) if r.get("job") == job.id], False
+        from jobdeck.state.segments import job_records
+
+        chain, older = _reading(deck, lambda: job_records(deck.events_path, job.id)), False
     if args.json:
         _print_json({
-            "spec": job.model_dump(mode="json", by_alias=True, exclude_defaults=True),
+            "spec": spec_json,
             "card": job_card.to_json(),
             "state": state.to_json(),
             "chain": chain,
             "chain_complete": not older,
         })
         return 0
-    render.job_detail(deck, job, state, job_card, chain)
+    render.job_detail(deck, job, state, job_card, chain, spec_json=spec_json, idempotent=idempotent)
     if older:
         print(f"(older records of {job.id}: `jobdeck events {job.id}`, or `jobdeck show {job.id} --chain 0`)")
     return 0
 
 
+def _as_validated(deck: Deck, spec: Spec | LightSpec, job: Job | JobPreview
+                  ) -> tuple[Job | JobPreview, dict[str, Any], bool]:
+    """The job with its spec as validated and whether it is idempotent, for `show`: from the form kept
+    when jobs.json was marked valid, else validated now (which keeps it for the next time)."""
+    from jobdeck.state.errors import UnknownJob
+    from jobdeck.state.lightspec import LightSpec, validated_job
+
+    kept = validated_job(deck, spec.digest, job.id) if isinstance(spec, LightSpec) else None
+    if kept is not None:
+        return job, *kept
+    validated = (_spec(deck) if isinstance(spec, LightSpec) else spec).job(job.id)
+    if validated is None:  # jobs.json changed meanwhile
+        raise UnknownJob(f"no job '{job.id}' in {deck.spec_path}", hint="see `jobdeck ls` for the ids")
+    return validated, validated.model_dump(mode="json", by_alias=True, exclude_defaults=True), validated.idempotent
+
+
+def _reading(deck: Deck, read: Callable[[], T]) -> T:
+    """``read()`` of the log, its OSError made one line."""
+    try:
+        return read()
+    except OSError as exc:
+        raise deck_access_error(exc, "read the chain of work", deck.events_path) from None
+
+
 def _records(deck: Deck) -> list[dict[str, Any]]:
     from jobdeck.state.events import EventLog
 
-    try:
-        return EventLog(deck.events_path).read_new()
-    except OSError as exc:
-        raise deck_access_error(exc, "read the chain of work", deck.events_path) from None
+    return _reading(deck, lambda: EventLog(deck.events_path).read_new())
 
 
 def cmd_events(args: argparse.Namespace) -> int:
     from jobdeck.cli import render
 
     deck = _deck(args)
-    records = _records(deck)
-    if args.id:
-        records = [r for r in records if r.get("job") == args.id]
+    if args.id:  # only the job's lines are parsed: memory is its history, not the log's
+        from jobdeck.state.segments import job_records, recent_records
+
+        if args.limit:
+            records = _reading(deck, lambda: recent_records(deck.events_path, args.id, args.limit)[0])
+        else:
+            records = _reading(deck, lambda: job_records(deck.events_path, args.id))
         if not records and _read_spec(deck)[0].job(args.id) is None:  # a removed job's history is still shown
             from jobdeck.state.errors import UnknownJob
 
             raise UnknownJob(f"no job '{args.id}' in {deck.spec_path} or its chain of work",
                              hint="see `jobdeck ls` for the ids")
+    else:
+        records = _records(deck)
     if args.limit:
         records = records[-args.limit:]
     if args.json:

@@ -18,7 +18,8 @@ from pathlib import Path
 from jobdeck.state.atomic import make_private_dir, write_atomic
 from jobdeck.state.deck import Deck
 from jobdeck.state.errors import EditConflict, SpecError, deck_access_error
-from jobdeck.state.loader import parse_spec, read_spec_file
+from jobdeck.state.loader import parse_spec
+from jobdeck.state.specbytes import read_spec_file
 from jobdeck.state.specfile import install, run_editor
 
 

@@ -81,8 +81,20 @@ def statuses(text: str) -> list[str]:
     return wanted
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The full argument parser (also used by the help-text test)."""
+class _Unbuilt:
+    """Stands in for the parser of a command this run does not build; its arguments go nowhere."""
+
+    def add_argument(self, *args: object, **kwargs: object) -> None:
+        pass
+
+
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The full argument parser (also used by the help-text test).
+
+    With ``only``, a command's name, the parser of that command alone: building
+    every command's arguments costs ~6 ms that a run of one command need not pay.
+    A name that is no command gets the full parser (and its error message).
+    """
     parser = argparse.ArgumentParser(
         prog="jobdeck",
         description="A file-based AI task orchestrator with a terminal cockpit.",
@@ -93,7 +105,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"jobdeck {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
-    def command(name: str, help_text: str, description: str | None = None) -> argparse.ArgumentParser:
+    def command(name: str, help_text: str, description: str | None = None) -> argparse.ArgumentParser | _Unbuilt:
+        if only is not None and name != only:
+            return _Unbuilt()
         return sub.add_parser(name, help=help_text, description=description or help_text,
                               formatter_class=argparse.RawDescriptionHelpFormatter)
 
@@ -259,12 +273,29 @@ def build_parser() -> argparse.ArgumentParser:
     p = command("demo", "copy the nightly enrichment example into a fresh deck, run it, open the cockpit")
     p.add_argument("dir", nargs="?", default="demo-deck", help="where to create the demo deck (default: ./demo-deck)")
     p.add_argument("--headless", action="store_true", help="no cockpit: run to the end and print a summary")
+    if only is not None and only not in sub.choices:
+        return build_parser()
     return parser
+
+
+def named_command(argv: Sequence[str]) -> str | None:
+    """The command ``argv`` names, when it can be told without parsing: the first word after
+    ``--deck DIR``. None when an option comes first (``--help``, an abbreviated ``--deck``...)."""
+    i = 0
+    while i < len(argv):
+        if argv[i] == "--deck":
+            i += 2
+        elif argv[i].startswith("--deck="):
+            i += 1
+        else:
+            return None if argv[i].startswith("-") else argv[i]
+    return None
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `jobdeck` console script."""
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else argv
+    parser = build_parser(named_command(argv))
     args = parser.parse_args(argv)
     from jobdeck.cli import commands
 

@@ -1,8 +1,9 @@
 """Human output for the CLI; scripts use --json instead.
 
-The board and the chain of work can be 10,000+ lines, so they are written as plain
-aligned text (rich's Table took 13 s of CPU for 10,000 cards); rich is kept for the
-one-job detail view. Everything printed from the deck passes through ``clean``
+Everything is written as plain aligned text, with ANSI bold and colour on a
+terminal only: the board and the chain of work can be 10,000+ lines (rich's Table
+took 13 s of CPU for 10,000 cards), and importing and running rich cost `show`
+~50 ms of its start. Everything printed from the deck passes through ``clean``
 (``state.terminal.one_line``) so text written by a job cannot drive the terminal.
 """
 
@@ -27,13 +28,10 @@ if TYPE_CHECKING:
     from jobdeck.state.deck import Deck
     from jobdeck.state.gc import GcReport
     from jobdeck.state.machine import JobState
+    from jobdeck.state.preview import JobPreview
     from jobdeck.state.rollups import Rollups
     from jobdeck.state.spec import Job, Retention
     from jobdeck.state.views import Card
-
-STATUS_STYLE = {"backlog": "cyan", "running": "yellow", "review": "magenta", "done": "green",
-                "failed": "red", "cancelled": "dim"}
-
 
 def when(ts: float | None, now: float | None = None) -> str:
     """'12s ago' / 'in 5m' / '-'."""
@@ -57,6 +55,7 @@ def notes(card: Card, now: float) -> str:
 ANSI_STATUS = {"backlog": "36", "running": "33", "review": "35", "done": "32", "failed": "31",
                "cancelled": "2"}
 CARD_HEADERS = ("ID", "STATUS", "AGENT", "TRY", "SINCE", "NOTES")
+ATTEMPT_HEADERS = ("N", "OUTCOME", "REASON", "EXIT", "STARTED", "TOOK", "OUTPUT")
 
 
 def _width(text: str) -> int:
@@ -102,45 +101,44 @@ def cards_table(cards: Sequence[Card], now: float, out: TextIO | None = None) ->
     out.write("\n".join(lines) + "\n")
 
 
-def job_detail(deck: Deck, job: Job, state: JobState, card: Card, chain: Sequence[dict[str, Any]]) -> None:
-    """One job: header, notes, spec, attempts table, then its chain of work."""
-    from rich.console import Console
-    from rich.markup import escape
-    from rich.table import Table
-
-    console = Console(highlight=False, soft_wrap=False)
+def job_detail(deck: Deck, job: Job | JobPreview, state: JobState, card: Card, chain: Sequence[dict[str, Any]], *,
+               spec_json: Mapping[str, Any], idempotent: bool, out: TextIO | None = None) -> None:
+    """One job: header, notes, spec (``spec_json``: as validated), attempts table, then its chain of work."""
+    out = out or sys.stdout
+    colour = _colour(out)
     now = time.time()
     status = state.status.value
-    console.print(f"[bold]{escape(job.id)}[/]  {escape(clean(job.name))}  [{STATUS_STYLE[status]}]{status}[/]")
+    title = f"{_styled(clean(job.id), '1', colour)}  {clean(job.name)}"
+    lines = [f"{title}  {_styled(status, ANSI_STATUS[status], colour)}"]
     if notes(card, now):
-        console.print(f"  {escape(clean(notes(card, now)))}")
-    console.print(f"  agent {escape(clean(card.agent))}  workspace {job.workspace}  risk {job.risk}  "
-                  f"cycle {state.cycle}  tries used {state.tries}/{job.retry.max_attempts}")
+        lines.append(f"  {clean(notes(card, now))}")
+    lines.append(f"  agent {clean(card.agent)}  workspace {job.workspace}  risk {job.risk}  "
+                 f"cycle {state.cycle}  tries used {state.tries}/{job.retry.max_attempts}")
     if job.depends_on:
-        console.print(f"  depends on {', '.join(job.depends_on)}")
+        lines.append(f"  depends on {', '.join(job.depends_on)}")
     if state.reasons:
-        console.print("[bold]reasons[/]")
-        for reason in state.reasons:
-            console.print(f"  - {escape(clean(reason))}")
-    console.print("[bold]spec[/]")
-    console.print(escape(json.dumps(job.model_dump(mode="json", by_alias=True, exclude_defaults=True), indent=2)))
+        lines.append(_styled("reasons", "1", colour))
+        lines.extend(f"  - {clean(reason)}" for reason in state.reasons)
+    lines.append(_styled("spec", "1", colour))
+    lines.append(json.dumps(spec_json, indent=2))
     if state.attempts:
-        table = Table(title="attempts", box=None, header_style="bold", title_justify="left")
-        for name in ("N", "OUTCOME", "REASON", "EXIT", "STARTED", "TOOK", "OUTPUT"):
-            table.add_column(name)
+        rows = [ATTEMPT_HEADERS]
         for attempt in state.attempts:
             took = format_duration(attempt.ended - attempt.started) if attempt.ended else "running"
             outcome = attempt.outcome or "running"
-            if attempt.reason == "not_started" or (attempt.outcome == "interrupted" and job.idempotent):
+            if attempt.reason == "not_started" or (attempt.outcome == "interrupted" and idempotent):
                 outcome += " (not a try)"  # the runner could not start it, or stopped it: `ls` TRY does not count it
-            table.add_row(str(attempt.n), outcome, escape(clean(attempt.reason or "")),
-                          "" if attempt.exit_code is None else str(attempt.exit_code),
-                          when(attempt.started, now), took,
-                          str(deck.attempt_dir(attempt.workspace, job.id, attempt.n) / OUTPUT))
-        console.print(table)
-    console.print("[bold]chain of work[/]")
-    sys.stdout.flush()
-    events(chain)
+            rows.append((str(attempt.n), outcome, clean(attempt.reason or ""),
+                         "" if attempt.exit_code is None else str(attempt.exit_code), when(attempt.started, now),
+                         took, clean(str(deck.attempt_dir(attempt.workspace, job.id, attempt.n) / OUTPUT))))
+        widths = [max(_width(row[i]) for row in rows) for i in range(len(ATTEMPT_HEADERS) - 1)]
+        lines.append(_styled("attempts", "1", colour))
+        for i, row in enumerate(rows):
+            line = ("  ".join(_pad(cell, width) for cell, width in zip(row, widths)) + "  " + row[-1]).rstrip()
+            lines.append(_styled(line, "1", colour) if i == 0 else line)
+    lines.append(_styled("chain of work", "1", colour))
+    out.write("\n".join(lines) + "\n")
+    events(chain, out)
 
 
 def events(records: Sequence[dict[str, Any]], out: TextIO | None = None) -> None:
@@ -225,14 +223,14 @@ def gc_json(report: GcReport, *, verbose: bool) -> dict[str, Any]:
     out: dict[str, Any] = {
         "dry_run": report.dry_run,
         "removed": [{"workspace": item.attempt.workspace, "job": item.attempt.job, "attempt": item.attempt.n,
-                     "why": item.why, "bytes": item.bytes} for item in report.removed],
+                     "directory": item.attempt.name, "why": item.why, "bytes": item.bytes} for item in report.removed],
         "bytes_freed": report.bytes_freed,
         "tombstones_finished": report.tombstones,
         "errors": report.errors,
     }
     if verbose:
         out["kept"] = [{"workspace": d.attempt.workspace, "job": d.attempt.job, "attempt": d.attempt.n,
-                        "why": d.why} for d in report.kept]
+                        "directory": d.attempt.name, "why": d.why} for d in report.kept]
     return out
 
 

@@ -44,7 +44,8 @@ def run_command(deck: Deck, args: argparse.Namespace) -> int:
     if source.current is not None:
         from jobdeck.state.lightspec import mark_valid
 
-        mark_valid(deck, source.current.digest)  # the next `ls` or `pause` need not validate it again
+        # the next `ls`, `show` or `pause` need not validate it again
+        mark_valid(deck, source.current.digest, source.current.spec)
     # A run that ends by itself ends with the deck's refusal, if any, as its one error line.
     ends = bool(args.once or args.job)
     reporter = Reporter(json_lines=args.json, quiet=args.quiet,

@@ -12,12 +12,9 @@ saved is then applied like any other change.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
-from typing import Any
 
 from jobdeck.state.cardcache import CARDS_FORMAT, cards_path, save_cards, spec_digest
 from jobdeck.state.deck import Deck
-from jobdeck.state.machine import Status
 from jobdeck.state.preview import JobPreview, preview_jobs
 from jobdeck.state.views import Card
 
@@ -26,12 +23,6 @@ PREVIEW_AT = 2000
 behind it. Smaller ones validate first: the first frame is exact and comes within the
 budget (1,000 jobs: ~1.2 s), where a preview would paint ~0.4 s sooner but leave the
 keys waiting until ~0.5 s after that."""
-
-
-def card_from_json(data: Mapping[str, Any]) -> Card:
-    """The Card that ``Card.to_json`` wrote."""
-    return Card(**{**data, "column": Status(data["column"]), "labels": tuple(data["labels"]),
-                   "flags": tuple(data["flags"])})
 
 
 def last_cards(deck: Deck) -> list[Card] | None:
@@ -50,7 +41,7 @@ def last_cards(deck: Deck) -> list[Card] | None:
         if header.get("spec") != spec_digest(raw_spec):
             return None
         rows = data[index_end + 1:].decode().split("\n")[:-1]
-        return [card_from_json(row) for row in json.loads("[" + ",".join(rows) + "]")]  # one parse
+        return [Card.from_json(row) for row in json.loads("[" + ",".join(rows) + "]")]  # one parse
     except (OSError, ValueError, KeyError, TypeError):
         return None
 

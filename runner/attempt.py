@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from jobdeck.state.attempt_dirs import open_in, open_subdir, open_workspace, used_by
-from jobdeck.state.attempts import LEASE, LEGACY_LEASE, OUTPUT, RUNS
+from jobdeck.state.attempts import LEASE, LEGACY_LEASE, OUTPUT, RUNS, SET_ASIDE
 from jobdeck.state.deck import Deck
 from jobdeck.state.errors import AttemptRefused
 
@@ -152,7 +152,7 @@ def move_aside(job_fd: int, name: str, token: str) -> str:
     ``rename`` moves a link in ``name``'s place, not what it leads to (the caller
     opened ``name`` as a directory without following links, under the deck lock).
     """
-    base = f"{name}.lost-{token}"
+    base = f"{name}{SET_ASIDE}{token}"
     target, k = base, 1
     while True:
         try:

@@ -8,7 +8,7 @@ attributed to the operator. jobs.json is never written here.
 from __future__ import annotations
 
 import getpass
-import socket
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
@@ -67,7 +67,7 @@ def operator() -> str:
         user = getpass.getuser()
     except (KeyError, OSError):
         user = "unknown"
-    return f"{user}@{socket.gethostname()}"
+    return f"{user}@{os.uname().nodename}"  # gethostname(), without importing socket (~5 ms)
 
 
 def act(store: Store, spec: Spec | LightSpec, job_id: str, action: str, *, reason: str | None = None,

@@ -13,8 +13,6 @@ import functools
 import hashlib
 import os
 import re
-import secrets
-import socket
 from pathlib import Path
 
 from jobdeck.state.crashpoint import crash_point
@@ -40,12 +38,12 @@ def pid_origin() -> str:
         namespace = os.stat("/proc/self/ns/pid").st_ino
     except OSError:
         boot, namespace = "", 0
-    return hashlib.sha256(f"{socket.gethostname()}\0{boot}\0{namespace}".encode()).hexdigest()[:8]
+    return hashlib.sha256(f"{os.uname().nodename}\0{boot}\0{namespace}".encode()).hexdigest()[:8]
 
 
 def temp_name(target: Path) -> Path:
     """A fresh temp path next to ``target``, naming this process as its writer."""
-    return target.with_name(f".{target.name}.{os.getpid()}.{pid_origin()}.{secrets.token_hex(4)}.tmp")
+    return target.with_name(f".{target.name}.{os.getpid()}.{pid_origin()}.{os.urandom(4).hex()}.tmp")
 
 
 def _alive(pid: int) -> bool:

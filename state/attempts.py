@@ -6,6 +6,8 @@ the CLI show them; the names are the on-disk format they all share.
 
 from __future__ import annotations
 
+import re
+
 RUNS = "runs"
 """The directory in a workspace that holds every job's attempt directories (``runs/<job>/<n>/``)."""
 OUTPUT = "output"
@@ -22,3 +24,16 @@ BOUNDARY_XATTR = "user.jobdeck"
 """The extended attribute of the lease file that records the attempt's boundary (leader, runner, cgroup)."""
 BOUNDARY = "boundary"
 """The same record as a file, on filesystems without user extended attributes."""
+SET_ASIDE = ".lost-"
+"""Joins the number and the new claim's token in ``<n>.lost-<token>[.<k>]``: an idempotent job's attempt
+directory whose claim the log lost, moved aside by the fast path (``runner/attempt.py``)."""
+
+_ATTEMPT_DIR_RE = re.compile(r"([0-9]+)(\.lost-[0-9]+(?:\.[0-9]+)?)?")
+
+
+def parse_attempt_dir(name: str) -> tuple[int, str] | None:
+    """(attempt number, set-aside suffix or "") of an attempt directory's name; None for any other name."""
+    match = _ATTEMPT_DIR_RE.fullmatch(name)
+    if match is None:
+        return None
+    return int(match[1]), match[2] or ""

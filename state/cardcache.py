@@ -1,12 +1,14 @@
-"""The board's cards, cached in ``.jobdeck/cards.jsonl`` so `jobdeck ls --json` starts fast.
+"""The board's cards, cached in ``.jobdeck/cards.jsonl`` so `jobdeck ls` starts fast.
 
 Validating a 10,000-job jobs.json with pydantic takes most of a second, yet the
 cards change only when jobs.json, the event log or the clock moves (a cron fire,
 the end of a retry wait). Whoever computes the cards the slow way stores them with
 what they were computed from; ``cached_cards`` returns them only while jobs.json
 holds the same bytes, the log ends at the same record, the card code is unchanged
-and no card's times have come due. This module imports only the standard library:
-the point is to answer without loading pydantic or croniter.
+and no card's times have come due. `ls --json` takes them on that alone; the table
+also wants the same board.json (``board_stamp``), so that the chain warning the fold
+gave, kept with the cards, is still the one to give. This module imports only the
+standard library: the point is to answer without loading pydantic or croniter.
 
 The file is a private cache, not an interface (scripts use `jobdeck ls --json` or
 board.json): a header line, an index line ([column, workspace, labels] per card, for
@@ -20,9 +22,8 @@ import hashlib
 import json
 import os
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from jobdeck.state.atomic import write_atomic
 from jobdeck.state.deck import Deck
@@ -33,14 +34,17 @@ CARDS_FORMAT = 2
 
 
 
-@dataclass(frozen=True, slots=True)
-class CachedCards:
+class CachedCards(NamedTuple):
     """Cards read back from the cache: encoded rows, and what the ls filters look at."""
 
     rows: list[str]
     """Each card as JSON text, as ``json.dumps(card, ensure_ascii=False)`` writes it."""
     index: list[tuple[str, str, list[str]]]
     """(column, workspace, labels) of each card, in the same order."""
+    board: str | None = None
+    """``board_stamp`` of the board.json the cards were folded from (None: not recorded)."""
+    warning: str | None = None
+    """The chain warning the store gave while the cards were computed (``Store.chain_warning``)."""
 
     def to_json(self, keep: Sequence[bool] | None = None) -> str:
         """The JSON array of the cards (those marked in ``keep``), as `ls --json` prints it."""
@@ -89,19 +93,23 @@ def cached_cards(deck: Deck, now: float) -> CachedCards | None:
     rows = body.decode().split("\n")[:-1]
     if not isinstance(index, list) or len(index) != len(rows):
         return None
-    return CachedCards(rows, index)
+    board, warning = header.get("board"), header.get("warning")
+    return CachedCards(rows, index, board if isinstance(board, str) else None,
+                       warning if isinstance(warning, str) else None)
 
 
 def save_cards(deck: Deck, cards: Sequence[Mapping[str, Any]], *, spec: str, offset: int,
-               last_hash: str, now: float) -> CachedCards:
+               last_hash: str, now: float, board: str | None = None, warning: str | None = None) -> CachedCards:
     """Cache ``cards`` (JSON rows computed at ``now`` from jobs.json ``spec`` and the log up to
     ``offset``) and return them encoded, the way ``cached_cards`` will return them.
 
+    ``board`` (``board_stamp`` taken before the store read board.json) and ``warning``
+    let `jobdeck ls` answer from the cache exactly as the fold would, warning included.
     A deck the caller may read but not write is fine: the cache is skipped.
     """
     encode = json.JSONEncoder(ensure_ascii=False).encode  # what json.dumps(..., ensure_ascii=False) uses
     cached = CachedCards([encode(card) for card in cards],
-                         [(card["column"], card["workspace"], card["labels"]) for card in cards])
+                         [(card["column"], card["workspace"], card["labels"]) for card in cards], board, warning)
     body = "".join(row + "\n" for row in cached.rows).encode()
     header = {
         "format": CARDS_FORMAT,
@@ -110,6 +118,8 @@ def save_cards(deck: Deck, cards: Sequence[Mapping[str, Any]], *, spec: str, off
         "events": {"offset": offset, "hash": last_hash},
         "valid_until": valid_until(cards, now),
         "cards": hashlib.sha256(body).hexdigest(),
+        "board": board,
+        "warning": warning,
     }
     data = (json.dumps(header) + "\n" + encode(cached.index) + "\n").encode() + body
     try:
@@ -117,6 +127,15 @@ def save_cards(deck: Deck, cards: Sequence[Mapping[str, Any]], *, spec: str, off
     except OSError:
         pass  # only a cache: a read-only deck answers the slow way every time
     return cached
+
+
+def board_stamp(deck: Deck) -> str:
+    """Which board.json is on disk (device, inode, size, mtime): a rewrite changes it; "-" when there is none."""
+    try:
+        st = os.stat(deck.board_path)
+    except OSError:
+        return "-"
+    return f"{st.st_dev}:{st.st_ino}:{st.st_size}:{st.st_mtime_ns}"
 
 
 def valid_until(rows: Sequence[Mapping[str, Any]], now: float) -> float | None:

@@ -8,7 +8,7 @@ is skipped, and nothing it leads to is read or removed.
 Removal is in two steps, so that a kill at any moment leaves either the whole
 attempt or a tombstone: under the deck lock (the board read and the decision
 made in the same hold, so no claim comes in between), each directory is renamed
-to ``.gc-<n>`` in its job directory; after the lock is let go, the tombstones are
+to ``.gc-<name>`` in its job directory; after the lock is let go, the tombstones are
 removed (``shutil.rmtree`` with ``dir_fd``, which follows no link). A tombstone
 left by an earlier gc is finished by the next one. Attempt numbers come from the
 log, so a removed attempt's number, and its directory, are never used again.
@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from jobdeck.state.attempt_dirs import DIR_FLAGS, open_workspace
-from jobdeck.state.attempts import RUNS
+from jobdeck.state.attempts import RUNS, parse_attempt_dir
 from jobdeck.state.crashpoint import crash_point
 from jobdeck.state.errors import AttemptRefused
 from jobdeck.state.ids import ID_RE
@@ -38,7 +38,7 @@ if TYPE_CHECKING:
     from jobdeck.state.spec import Spec
 
 TOMBSTONE = ".gc-"
-"""Prefix of an attempt directory being removed: ``runs/<job>/.gc-<n>``."""
+"""Prefix of an attempt directory being removed: ``runs/<job>/.gc-<n>`` (or ``.gc-<n>.lost-<token>``)."""
 
 
 @dataclass
@@ -84,12 +84,12 @@ def collect(deck: Deck, store: Store, spec: Spec, now: float, *, dry_run: bool =
         for decision in doomed:
             attempt = decision.attempt
             if dry_run:
-                report.removed.append(Removed(attempt, decision.why, _size_of(deck, attempt, str(attempt.n))))
+                report.removed.append(Removed(attempt, decision.why, _size_of(deck, attempt, attempt.name)))
                 continue
             try:
                 with _job_dir(deck, attempt.workspace, attempt.job) as job_fd:
                     crash_point("gc.before_rename")
-                    _bury(job_fd, attempt.n)
+                    _bury(job_fd, attempt.name)
                     crash_point("gc.renamed")
             except (OSError, AttemptRefused) as exc:
                 report.errors.append(f"{attempt.where}: {_why(exc)}")
@@ -97,7 +97,7 @@ def collect(deck: Deck, store: Store, spec: Spec, now: float, *, dry_run: bool =
             buried.append(decision)
     for decision in buried:  # the lock is let go: the runner need not wait for the disk
         attempt = decision.attempt
-        tombstone = f"{TOMBSTONE}{attempt.n}"
+        tombstone = f"{TOMBSTONE}{attempt.name}"
         size = _size_of(deck, attempt, tombstone)
         if _remove_tombstone(deck, attempt.workspace, attempt.job, tombstone, report):
             report.removed.append(Removed(attempt, decision.why, size))
@@ -105,18 +105,22 @@ def collect(deck: Deck, store: Store, spec: Spec, now: float, *, dry_run: bool =
 
 
 def scan(deck: Deck) -> list[AttemptDir]:
-    """Every attempt directory under ``workspaces/*/runs/*/`` that is a real directory reached through no link."""
+    """Every attempt directory under ``workspaces/*/runs/*/`` that is a real directory reached through no link.
+
+    The directories the fast path set aside (``<n>.lost-<token>``) are among them.
+    """
     found: list[AttemptDir] = []
     for workspace, job, job_fd in _job_dirs(deck):
         for name in sorted(os.listdir(job_fd)):
-            if not name.isdigit() or not name.isascii():
+            parsed = parse_attempt_dir(name)
+            if parsed is None:
                 continue
             try:
                 st = os.stat(name, dir_fd=job_fd, follow_symlinks=False)
             except FileNotFoundError:
                 continue
             if stat.S_ISDIR(st.st_mode):
-                found.append(AttemptDir(workspace, job, int(name), _newest(job_fd, name, st.st_mtime)))
+                found.append(AttemptDir(workspace, job, parsed[0], _newest(job_fd, name, st.st_mtime), parsed[1]))
     return found
 
 
@@ -196,12 +200,12 @@ def _job_dir(deck: Deck, workspace: str, job: str) -> Iterator[int]:
         os.close(ws_fd)
 
 
-def _bury(job_fd: int, n: int) -> None:
-    """Rename the attempt directory ``n`` to its tombstone; refuse anything that is not a real directory."""
-    st = os.stat(str(n), dir_fd=job_fd, follow_symlinks=False)
+def _bury(job_fd: int, name: str) -> None:
+    """Rename the attempt directory ``name`` to its tombstone; refuse anything that is not a real directory."""
+    st = os.stat(name, dir_fd=job_fd, follow_symlinks=False)
     if not stat.S_ISDIR(st.st_mode):
         raise AttemptRefused("it is no longer a directory")
-    os.rename(str(n), f"{TOMBSTONE}{n}", src_dir_fd=job_fd, dst_dir_fd=job_fd)
+    os.rename(name, f"{TOMBSTONE}{name}", src_dir_fd=job_fd, dst_dir_fd=job_fd)
 
 
 def _remove_tombstone(deck: Deck, workspace: str, job: str, name: str, report: GcReport) -> bool:

@@ -9,20 +9,31 @@ only when ``.jobdeck/spec.ok`` says the loader accepted these very bytes with
 this very code. Anything else (a new or edited jobs.json, a new jobdeck, a file
 the preview finds unusual) goes through the full loader, which then marks the
 file valid for the next command.
+
+`show` also prints a job's spec as validated (defaults left out, terse forms
+expanded) and whether it is idempotent: when marking a file valid, each job's
+validated form is kept in ``.jobdeck/spec.jobs.jsonl`` under the same marker,
+one line per job, so `show` reads its job's line instead of building the models.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from functools import cached_property
+from typing import TYPE_CHECKING, Any
 
 from jobdeck.state.atomic import write_atomic
 from jobdeck.state.cardcache import code_stamp, spec_digest
 from jobdeck.state.deck import Deck
-from jobdeck.state.loader import read_spec_file
+from jobdeck.state.specbytes import read_spec_file
 from jobdeck.state.preview import JobPreview, preview_jobs
 
+if TYPE_CHECKING:
+    from jobdeck.state.spec import Spec
+
 VALID_NAME = "spec.ok"
+JOBS_NAME = "spec.jobs.jsonl"
 
 
 class LightSpec:
@@ -58,17 +69,49 @@ def light_spec(deck: Deck) -> LightSpec | None:
     return LightSpec(jobs, digest) if jobs is not None else None
 
 
-def mark_valid(deck: Deck, digest: str) -> None:
-    """Record that the loader accepted the jobs.json with ``digest`` (a cache: a failed write is fine)."""
+def validated_job(deck: Deck, digest: str, job_id: str) -> tuple[dict[str, Any], bool] | None:
+    """The job's validated spec (as ``model_dump(mode="json", by_alias=True, exclude_defaults=True)``)
+    and whether it is idempotent, kept when the jobs.json with ``digest`` was marked valid; else None."""
+    start = b'{"id": ' + json.dumps(job_id).encode() + b","
+    try:
+        with open(deck.state_dir / JOBS_NAME, "rb") as f:
+            if f.readline() != _jobs_header(digest):
+                return None
+            for line in f:
+                if line.startswith(start) and line.endswith(b"\n"):
+                    record = json.loads(line)
+                    return record["spec"], record["idempotent"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return None
+
+
+def mark_valid(deck: Deck, digest: str, spec: Spec) -> None:
+    """Record that the loader accepted ``spec``, the jobs.json with ``digest``, and keep each job's
+    validated form for `show` (caches: a failed write is fine)."""
     marker = _marker(digest)
+    if not deck.state_dir.is_dir():
+        return
+    jobs_path, header = deck.state_dir / JOBS_NAME, _jobs_header(digest)
+    try:
+        with open(jobs_path, "rb") as f:
+            kept = f.readline() == header
+    except OSError:
+        kept = False
+    if not kept:  # once per version of jobs.json: ~2.4 ms per 100 jobs (10,000 jobs: 0.24 s, 1.2 MiB)
+        lines = [header.decode()] + [json.dumps({"id": job.id, "idempotent": job.idempotent,
+                                        "spec": job.model_dump(mode="json", by_alias=True, exclude_defaults=True)},
+                                       ensure_ascii=False) + "\n" for job in spec.jobs]
+        try:
+            write_atomic(jobs_path, "".join(lines).encode(), durable=False)
+        except OSError:
+            pass
     path = deck.state_dir / VALID_NAME
     try:
         if path.read_text() == marker:
             return  # already marked: a command that changes nothing writes nothing
     except OSError:
         pass
-    if not deck.state_dir.is_dir():
-        return
     try:
         write_atomic(path, marker.encode(), durable=False)
     except OSError:
@@ -77,3 +120,8 @@ def mark_valid(deck: Deck, digest: str) -> None:
 
 def _marker(digest: str) -> str:
     return f"{digest} {code_stamp()}\n"
+
+
+def _jobs_header(digest: str) -> bytes:
+    """The first line of spec.jobs.jsonl: the marker, as a JSON line like the rest."""
+    return (json.dumps({"valid": _marker(digest).strip()}) + "\n").encode()

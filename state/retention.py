@@ -6,7 +6,9 @@ deck lock, and act on its answer. The operator states the policy in jobs.json
 (``retention``); with none stated, everything is kept. Whatever the policy, an
 attempt stays while it may still be read by jobdeck: the job's latest attempt
 (the output waiting for review is one), every attempt of a running job, and the
-output dependents are handed (``JOBDECK_INPUT_<dep>``).
+output dependents are handed (``JOBDECK_INPUT_<dep>``). A directory the fast
+path set aside (``<n>.lost-<token>``) is none of those: the log's attempt ``n``
+is the directory ``<n>`` beside it, so only the policy and a running job keep it.
 """
 
 from __future__ import annotations
@@ -32,11 +34,18 @@ class AttemptDir:
     n: int
     mtime: float
     """When anything in it was last written (the newest mtime of the directory and its entries)."""
+    aside: str = ""
+    """``.lost-<token>[.<k>]`` when the fast path set it aside (``state/attempts.py``), else empty."""
+
+    @property
+    def name(self) -> str:
+        """Its name in ``runs/<job>/``."""
+        return f"{self.n}{self.aside}"
 
     @property
     def where(self) -> str:
         """Its path below ``workspaces/``, for messages."""
-        return f"{self.workspace}/runs/{self.job}/{self.n}"
+        return f"{self.workspace}/runs/{self.job}/{self.name}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,13 +94,14 @@ def _decide(spec: Spec, state: JobState, needed: dict[tuple[str, int], str], fou
         return keep("its job is running")
     if found.n >= state.next_attempt:
         return keep("an attempt the log does not record")
-    if found.n == state.next_attempt - 1:
-        if state.status == Status.REVIEW:
-            return keep("the latest attempt, waiting for review")
-        return keep("the job's latest attempt")
-    dependent = needed.get((found.job, found.n))
-    if dependent is not None:
-        return keep(f"the output '{dependent}' is given")
+    if not found.aside:
+        if found.n == state.next_attempt - 1:
+            if state.status == Status.REVIEW:
+                return keep("the latest attempt, waiting for review")
+            return keep("the job's latest attempt")
+        dependent = needed.get((found.job, found.n))
+        if dependent is not None:
+            return keep(f"the output '{dependent}' is given")
     keep_days, keep_attempts = spec.retention_for(found.job)
     if keep_days is None and keep_attempts is None:
         return keep("no retention policy")

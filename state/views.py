@@ -6,14 +6,14 @@ job is (not) running. Pure functions of spec, board and an injected ``now``.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any, NamedTuple, TypeAlias
 
-from jobdeck.state.board import Board
 from jobdeck.state.machine import JobState, Status
-from jobdeck.state.schedule import next_fire
 
 if TYPE_CHECKING:  # types only: the cockpit builds cards from a preview before it imports pydantic
+    from jobdeck.state.board import Board
     from jobdeck.state.preview import JobPreview
     from jobdeck.state.spec import Job, Spec
 
@@ -103,6 +103,12 @@ class Card(NamedTuple):
         out["flags"] = list(self.flags)
         return out
 
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Card:
+        """The Card that ``to_json`` wrote."""
+        return cls(**{**data, "column": Status(data["column"]), "labels": tuple(data["labels"]),
+                      "flags": tuple(data["flags"])})
+
 
 def card(job: CardJob, state: JobState, board: Board, now: float) -> Card:
     """The card for ``job``: its column and every derived flag worth showing."""
@@ -151,6 +157,8 @@ def card(job: CardJob, state: JobState, board: Board, now: float) -> Card:
 @lru_cache(maxsize=256)
 def _fire_after(schedule: str, tz: str, now: float) -> float | None:
     # Cards are built for every job at one ``now``: jobs sharing a schedule share the answer.
+    from jobdeck.state.schedule import next_fire  # datetime, zoneinfo and croniter: only for scheduled jobs
+
     try:
         return next_fire(schedule, tz, now)
     except (ValueError, KeyError):

@@ -9,7 +9,8 @@ import sys
 from conftest import RunCli, cli_env
 from jobdeck.state.deck import Deck
 
-COMMANDS = [["ls"], ["pause", "hello"], ["resume", "hello"], ["logs", "hello"], ["events", "hello"], ["stats", "hello"]]
+COMMANDS = [["ls"], ["pause", "hello"], ["resume", "hello"], ["logs", "hello"], ["events", "hello"], ["stats", "hello"],
+            ["show", "hello"]]
 
 
 def modules_loaded_by(deck: Deck, argv: list[str]) -> tuple[int, list[str]]:
@@ -36,7 +37,42 @@ def test_an_edited_jobs_json_is_validated_again_before_it_is_used(deck: Deck, cl
     spec = json.loads(deck.spec_path.read_text())
     spec["jobs"][0]["comand"] = ["typo"]
     deck.spec_path.write_text(json.dumps(spec))
-    for argv in (["pause", "hello"], ["logs", "hello"], ["ls"]):
+    for argv in (["pause", "hello"], ["logs", "hello"], ["ls"], ["show", "hello"]):
         done = cli(*argv, cwd=deck.root)
         assert done.returncode == 1 and "unknown field" in done.stderr, (argv, done.stderr)
     assert b"paused" not in (deck.events_path.read_bytes() if deck.events_path.exists() else b"")
+
+
+def test_show_loads_no_rich_and_prints_whole_paths_in_a_pipe(deck: Deck, cli: RunCli) -> None:
+    assert cli("run", "--once", cwd=deck.root).returncode == 0
+    rc, heavy = modules_loaded_by(deck, ["show", "hello"])
+    assert rc == 0 and not [m for m in heavy if m.startswith("rich")], heavy
+    shown = cli("show", "hello", cwd=deck.root, env={"COLUMNS": "40"})
+    assert shown.returncode == 0, shown.stderr
+    lines = shown.stdout.splitlines()
+    header = lines.index("attempts") + 1
+    assert lines[header].split() == ["N", "OUTCOME", "REASON", "EXIT", "STARTED", "TOOK", "OUTPUT"]
+    assert lines[header + 1].split()[:2] == ["1", "succeeded"]
+    assert lines[header + 1].endswith(str(deck.attempt_dir("default", "hello", 1) / "output"))
+    assert "\x1b" not in shown.stdout  # no colour in a pipe
+
+
+def test_show_prints_the_kept_validated_spec_as_validating_prints_it(deck: Deck, cli: RunCli) -> None:
+    spec = json.loads(deck.spec_path.read_text())
+    spec["jobs"][0].update({"command": "echo hi", "shell": True, "idempotent": True, "retry": {"max_attempts": 2}})
+    deck.spec_path.write_text(json.dumps(spec))
+    kept = deck.state_dir / "spec.jobs.jsonl"
+    validating = [cli("show", "hello", *extra, cwd=deck.root) for extra in ([], ["--json"])]  # validates, keeps it
+    assert kept.exists()
+    rc, heavy = modules_loaded_by(deck, ["show", "hello", "--json"])
+    assert (rc, heavy) == (0, [])
+    from_kept = [cli("show", "hello", *extra, cwd=deck.root) for extra in ([], ["--json"])]
+    assert [r.stdout for r in from_kept] == [r.stdout for r in validating]
+    assert json.loads(from_kept[1].stdout)["spec"]["retry"] == {"max_attempts": 2}
+
+    # the kept forms of another jobs.json are never shown: it is validated again
+    spec["jobs"][0]["retry"] = {"max_attempts": 3}
+    deck.spec_path.write_text(json.dumps(spec))
+    kept_before = kept.read_bytes()
+    assert json.loads(cli("show", "hello", "--json", cwd=deck.root).stdout)["spec"]["retry"] == {"max_attempts": 3}
+    assert kept.read_bytes() != kept_before

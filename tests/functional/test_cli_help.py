@@ -80,3 +80,19 @@ def test_unknown_command_is_a_usage_error(cli: RunCli, tmp_path: Path) -> None:
     assert done.returncode == 2
     assert "invalid choice: 'frobnicate'" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_a_command_built_alone_parses_and_explains_itself_as_in_the_full_parser() -> None:
+    """`build_parser(only=NAME)` (what `main` builds for `jobdeck NAME ...`) loses no argument of NAME."""
+    from jobdeck.cli.main import named_command
+
+    full = subcommands()
+    for name, parser in full.items():
+        alone = build_parser(name)
+        action = next(a for a in alone._actions if isinstance(a, argparse._SubParsersAction))
+        assert list(action.choices) == [name]
+        assert action.choices[name].format_help() == parser.format_help(), name
+    assert build_parser("nope").format_help() == build_parser().format_help()  # no such command: all of them
+    assert [named_command(argv) for argv in (["ls"], ["--deck", "d", "show", "x"], ["--deck=d", "ls"],
+                                             ["--help"], ["--dec", "d", "ls"], [])] == [
+        "ls", "show", "ls", None, None, None]

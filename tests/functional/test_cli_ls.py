@@ -2,7 +2,7 @@
 
 `ls --json` serves cards from .jobdeck/cards.jsonl without loading pydantic when
 jobs.json, the event log and the clock all still match what the cards were computed
-from. Each test compares against a fresh slow-path run and checks which path ran.
+from; the `ls` table too, when board.json is also the one they were folded from. Each test compares against a fresh slow-path run and checks which path ran.
 """
 
 from __future__ import annotations
@@ -127,6 +127,45 @@ def test_fast_path_prints_exactly_what_the_slow_path_prints(busy_deck: Deck) -> 
         "flaky": "backlog", "dropped": "cancelled", "checked": "failed"}
     assert [c["id"] for c in json.loads(slow[3][1])] == ["fetch", "clean"]
     assert ls_json(busy_deck) == (0, slow[0][1], False)  # a fresh process: no pydantic at all
+
+
+def test_the_table_from_the_cache_is_the_table_from_the_fold(busy_deck: Deck) -> None:
+    """`ls` without --json serves its table from the same cards, at one frozen clock."""
+    plan = [[["--deck", str(busy_deck.root), "ls", *filters], drop] for filters in FILTERS for drop in (True, False)]
+    frozen = "import time\n_now = time.time()\ntime.time = lambda: _now\n"
+    done = subprocess.run([sys.executable, "-c", frozen + LS, str(cards_path(busy_deck)), json.dumps(plan)],
+                          cwd=ROOT, env=cli_env(), capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    runs = json.loads(done.stdout)["runs"]
+    for filters, (slow, fast) in zip(FILTERS, zip(runs[::2], runs[1::2])):
+        assert slow[0] == fast[0] == 0 and slow[2] and not fast[2], filters
+        assert fast[1] == slow[1], filters
+    assert runs[0][1].splitlines()[0].split() == ["ID", "STATUS", "AGENT", "TRY", "SINCE", "NOTES"]
+    fresh = subprocess.run([sys.executable, "-c", LS, str(cards_path(busy_deck)),
+                            json.dumps([[["--deck", str(busy_deck.root), "ls"], False]])],
+                           cwd=ROOT, env=cli_env(), capture_output=True, text=True, timeout=120)
+    [(code, out, slow)] = json.loads(fresh.stdout)["runs"]
+    assert (code, slow, json.loads(fresh.stdout)["pydantic"]) == (0, False, False)  # a fresh process: no pydantic
+    assert out.splitlines()[0] == runs[0][1].splitlines()[0]
+
+
+def test_the_table_warns_of_a_cut_chain_from_the_cache_too_and_a_new_board_json_is_folded(
+        busy_deck: Deck, capsys: pytest.CaptureFixture[str]) -> None:
+    with Store(busy_deck) as store:
+        store.refresh()
+        store.write_snapshot()
+    lines = busy_deck.events_path.read_bytes().splitlines(keepends=True)
+    busy_deck.events_path.write_bytes(b"".join(lines[:-1]))  # the record board.json saw is gone
+    warned = []
+    for _ in range(2):  # the fold, then the cache
+        before = cards_path(busy_deck).stat().st_ino if cards_path(busy_deck).exists() else None
+        assert main(["--deck", str(busy_deck.root), "ls"]) == 0
+        warned.append(("no longer holds the record board.json saw" in capsys.readouterr().err,
+                       cards_path(busy_deck).stat().st_ino != before))
+    assert warned == [(True, True), (True, False)]
+    busy_deck.board_path.unlink()  # a board.json other than the one the cards were folded from
+    assert main(["--deck", str(busy_deck.root), "ls"]) == 0
+    assert "no longer holds" not in capsys.readouterr().err
 
 
 def test_a_new_event_is_seen(busy_deck: Deck) -> None:

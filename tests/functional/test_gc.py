@@ -134,3 +134,28 @@ def test_the_long_running_runner_applies_an_automatic_policy(tmp_path: Path, cli
     finally:
         stop(runner)
     assert runner.returncode == 0
+
+
+def test_directories_the_fast_path_set_aside_go_by_the_same_policy(tmp_path: Path, cli: RunCli) -> None:
+    spec = {"retention": {"keep_attempts": 1}, "jobs": [
+        {"id": "up", "command": ["sh", "-c", "echo up $JOBDECK_ATTEMPT"], "idempotent": True}]}
+    deck = init_deck(tmp_path / "deck", json.dumps(spec).encode())
+    assert cli("--deck", str(deck.root), "run", "--once", "--quiet").returncode == 0
+    # attempt 2 as an early claim lost to a power cut leaves it: output written, no claim in the log
+    lost = deck.attempt_dir("default", "up", 2)
+    lost.mkdir()
+    (lost / "stderr.log").write_text("")
+    (lost / "output").write_text("partial\n")
+    for _ in range(2):
+        assert cli("--deck", str(deck.root), "retry", "up").returncode == 0
+        assert cli("--deck", str(deck.root), "run", "--once", "--quiet").returncode == 0
+    aside = [name for name in attempts(deck, "up") if ".lost-" in name]
+    assert len(aside) == 1 and aside[0].startswith("2.lost-"), attempts(deck, "up")
+
+    dry = json.loads(cli("--deck", str(deck.root), "gc", "--dry-run", "--json").stdout)
+    assert [item["directory"] for item in dry["removed"]] == ["1", "2", aside[0]]
+    done = cli("--deck", str(deck.root), "gc")
+    assert done.returncode == 0, done.stderr
+    assert f"removed default/runs/up/{aside[0]}  (not among the last attempt" in done.stdout
+    assert attempts(deck, "up") == ["3"]
+    assert cli("--deck", str(deck.root), "logs", "up").stdout == "up 3\n"

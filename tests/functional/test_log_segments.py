@@ -243,3 +243,30 @@ def test_the_cockpit_shows_a_jobs_whole_chain_across_segments(deck: Deck) -> Non
     chain = model.chain("a")
     assert [r["type"] for r in chain] == ["triggered", "paused"]
     assert [r["seq"] for r in chain] == [1, 3]
+
+
+def test_one_jobs_chain_is_read_from_every_segment_without_a_torn_last_line(deck: Deck) -> None:
+    """`events JOB` and `show JOB --chain 0` scan each segment for the job's lines: gzipped, plain and live."""
+    def action(kind: str, job: str) -> None:
+        with Store(deck) as store:
+            store.commit([{"type": kind, "job": job, "by": "me", "via": "cli"}])
+
+    action("paused", "hello")
+    action("paused", "world")
+    jobdeck(deck.root, "log", "compact", check=True)
+    action("resumed", "hello")
+    jobdeck(deck.root, "log", "rotate", check=True)
+    action("resumed", "world")
+    action("paused", "hello")
+    with open(deck.events_path, "ab") as log:  # a crash mid-append leaves a torn line naming the job
+        log.write(b'{"seq":99,"type":"resumed","job":"hello","by":"me"')
+    assert _closed(deck.root) == ["events-000000000001.jsonl.gz", "events-000000000003.jsonl"]
+
+    expected = [(r["seq"], r["type"]) for r in _all_records(deck.root) if r.get("job") == "hello"]
+    assert expected == [(1, "paused"), (4, "resumed"), (7, "paused")]
+    events = jobdeck(deck.root, "events", "hello", "--json", check=True).stdout.splitlines()
+    assert [(r["seq"], r["type"]) for r in map(json.loads, events)] == expected
+    last = jobdeck(deck.root, "events", "hello", "--json", "--limit", "2", check=True).stdout.splitlines()
+    assert [json.loads(line)["seq"] for line in last] == [4, 7]
+    shown = json.loads(jobdeck(deck.root, "show", "hello", "--chain", "0", "--json", check=True).stdout)
+    assert [(r["seq"], r["type"]) for r in shown["chain"]] == expected and shown["chain_complete"]

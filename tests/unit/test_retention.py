@@ -94,6 +94,20 @@ def test_running_review_latest_unrecorded_and_needed_outputs_stay() -> None:
     assert [key for key, (delete, _) in why.items() if delete] == [("up", 1), ("up", 2), ("up", 4), ("rev", 1)]
 
 
+def test_a_directory_set_aside_is_neither_the_latest_nor_a_given_output() -> None:
+    spec = make_spec([{"id": "up"}, {"id": "down", "depends_on": ["up"]}], {"keep_days": 30})
+    board = Board({"up": state("up", [ended(1), ended(2)]), "down": state("down", [ended(1)])})
+    found = dirs("up", range(1, 3)) + [AttemptDir("default", "up", 2, NOW - 100 * DAY, ".lost-7"),
+                                       AttemptDir("default", "up", 1, NOW - 10 * DAY, ".lost-4.2")]
+    why = {d.attempt.where: (d.delete, d.why) for d in decide(spec, board, found, NOW)}
+    assert why == {
+        "default/runs/up/1": (True, "older than 30 days"),
+        "default/runs/up/2": (False, "the job's latest attempt"),  # also the output 'down' is given
+        "default/runs/up/2.lost-7": (True, "older than 30 days"),
+        "default/runs/up/1.lost-4.2": (False, "younger than 30 days"),
+    }
+
+
 def test_an_attempt_still_ending_after_a_cancel_stays() -> None:
     spec = make_spec([{"id": "a"}], {"keep_attempts": 1})
     board = Board({"a": state("a", [ended(1), ended(2)._replace(ended=None, outcome=None)], Status.CANCELLED, token=2)})
@@ -130,7 +144,8 @@ def decks(draw: st.DrawFn) -> tuple[Spec, Board, list[AttemptDir]]:
             token = attempts[-1].token
         board.jobs[job["id"]] = state(job["id"], attempts, status, token)
         for n in draw(st.lists(st.integers(1, total + 2), unique=True)):
-            found.append(AttemptDir("default", job["id"], n, NOW - draw(st.floats(0, 10)) * DAY))
+            aside = draw(st.sampled_from(["", "", ".lost-9"]))
+            found.append(AttemptDir("default", job["id"], n, NOW - draw(st.floats(0, 10)) * DAY, aside))
     return spec, board, found
 
 
@@ -142,8 +157,11 @@ def test_retention_never_removes_what_is_still_needed(deck: tuple[Spec, Board, l
     for attempt, why in plan(spec, board, found, NOW):
         job = board.state(attempt.job)
         assert job.status != Status.RUNNING and job.token is None
-        assert attempt.n < job.next_attempt - 1, "the latest attempt (and anything newer) stays"
-        if attempt.job in dependents:
+        if attempt.aside:  # not what the log records as attempt n: only the policy keeps it
+            assert attempt.n < job.next_attempt, "a directory numbered past the log stays"
+        else:
+            assert attempt.n < job.next_attempt - 1, "the latest attempt (and anything newer) stays"
+        if attempt.job in dependents and not attempt.aside:
             assert job.last_success is None or job.last_success.n != attempt.n
         keep_days, keep_attempts = spec.retention_for(attempt.job)
         assert keep_days is not None or keep_attempts is not None
