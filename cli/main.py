@@ -295,7 +295,20 @@ def named_command(argv: Sequence[str]) -> str | None:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `jobdeck` console script."""
     argv = sys.argv[1:] if argv is None else argv
-    parser = build_parser(named_command(argv))
+    name = named_command(argv)
+    parser = build_parser(name)
+    if name is None and not any(arg.startswith("-") and not arg.startswith("--deck") for arg in argv):
+        sys.stdout.write(parser.format_help())  # no command at all: what there is, not just the usage line
+        return 2
+    if name is not None:
+        commands_known = next(action.choices for action in parser._actions if action.dest == "command")
+        if name not in commands_known:
+            import difflib
+
+            close = difflib.get_close_matches(name, list(commands_known), n=2)
+            hint = f"did you mean {' or '.join(repr(c) for c in close)}?" if close else "see `jobdeck --help`"
+            print(f"jobdeck: no command {name!r} (hint: {hint})", file=sys.stderr)
+            return 2
     args = parser.parse_args(argv)
     from jobdeck.cli import commands
 

@@ -78,7 +78,7 @@ def test_named_deck_that_is_not_one(how: str, cli: RunCli, tmp_path: Path) -> No
 def test_unknown_command_is_a_usage_error(cli: RunCli, tmp_path: Path) -> None:
     done = cli("frobnicate", cwd=tmp_path)
     assert done.returncode == 2
-    assert "invalid choice: 'frobnicate'" in done.stderr
+    assert done.stderr == "jobdeck: no command 'frobnicate' (hint: see `jobdeck --help`)\n"
     assert "Traceback" not in done.stderr
 
 
@@ -96,3 +96,13 @@ def test_a_command_built_alone_parses_and_explains_itself_as_in_the_full_parser(
     assert [named_command(argv) for argv in (["ls"], ["--deck", "d", "show", "x"], ["--deck=d", "ls"],
                                              ["--help"], ["--dec", "d", "ls"], [])] == [
         "ls", "show", "ls", None, None, None]
+
+
+def test_a_mistyped_command_gets_the_nearest_names_and_no_command_gets_the_help(cli: RunCli, tmp_path: Path) -> None:
+    typo = cli("lss", cwd=tmp_path)
+    assert (typo.returncode, typo.stderr) == (2, "jobdeck: no command 'lss' (hint: did you mean 'ls'?)\n")
+    assert "did you mean 'decisions'?" in cli("decision", cwd=tmp_path).stderr
+    assert "see `jobdeck --help`" in cli("frobnicate", "--json", cwd=tmp_path).stderr
+    bare = cli(cwd=tmp_path)
+    assert bare.returncode == 2 and "positional arguments:" in bare.stdout and "examples:" in bare.stdout
+    assert cli("--deck", str(tmp_path), cwd=tmp_path).stdout == bare.stdout
