@@ -543,4 +543,4 @@ def cmd_cockpit(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     from jobdeck.cli.demo import run_demo
 
-    return run_demo(Path(args.dir), headless=args.headless)
+    return run_demo(Path(args.dir) if args.dir is not None else None, headless=args.headless)

@@ -276,11 +276,46 @@ def _spec(deck: Deck) -> Spec:
 # -- the command ---------------------------------------------------------------------
 
 
-def run_demo(path: Path, *, headless: bool = False) -> int:
+DEFAULT_DIR = "demo-deck"
+
+
+def free_demo_dir(cwd: Path) -> Path:
+    """``demo-deck`` in ``cwd``, or the first of ``demo-deck-2``, ``-3``... that is free (a second demo is new)."""
+    n = 1
+    while True:
+        candidate = cwd / (DEFAULT_DIR if n == 1 else f"{DEFAULT_DIR}-{n}")
+        if not candidate.exists() or (candidate.is_dir() and not any(candidate.iterdir())):
+            return candidate
+        n += 1
+
+
+def command_name() -> str:
+    """How to type jobdeck again from here: ``jobdeck`` when that is on $PATH and is this one, else this path."""
+    invoked = Path(sys.argv[0]) if sys.argv and sys.argv[0] else None
+    on_path = shutil.which("jobdeck")
+    if invoked is not None and invoked.name == "jobdeck":
+        if on_path is not None and Path(on_path).resolve() == invoked.resolve():
+            return "jobdeck"
+        try:
+            return str(invoked.resolve().relative_to(Path.cwd()))
+        except ValueError:
+            return str(invoked.resolve())
+    if on_path is not None:
+        return "jobdeck"
+    return f"{sys.executable} -m jobdeck"
+
+
+def run_demo(path: Path | None, *, headless: bool = False) -> int:
     """`jobdeck demo [DIR] [--headless]`; returns the exit code."""
+    if path is None:
+        path = free_demo_dir(Path.cwd())
+        if path.name != DEFAULT_DIR:
+            print(f"{DEFAULT_DIR} is taken (an earlier demo): making {path.name}", flush=True)
+        path = Path(path.name)
     deck = create_demo_deck(path)
     head = fire_head(deck)
     shown = str(path)
+    me = command_name()
     if headless:
         print(f"demo deck {deck.root}: fired {head}; running until nothing more can run...", flush=True)
         run_once(deck)
@@ -291,7 +326,7 @@ def run_demo(path: Path, *, headless: bool = False) -> int:
             print(f"jobdeck demo: {len(problems)} job(s) not in the expected end state", file=sys.stderr)
             return 1
         print("end state as expected. Next: approve the CRM write-back and run again:")
-        print(f"  jobdeck --deck {shown} approve crm-writeback && jobdeck --deck {shown} run --once")
+        print(f"  {me} --deck {shown} approve crm-writeback && {me} --deck {shown} run --once")
         return 0
     from jobdeck.cockpit.app import run_cockpit
 
@@ -302,7 +337,7 @@ def run_demo(path: Path, *, headless: bool = False) -> int:
         print("stopping the runner (running attempts may finish first)...", flush=True)
         stop_runner(runner)
     print(f"demo deck: {deck.root}  (runner log: {runner_log(deck)})")
-    print(f"  continue:   jobdeck --deck {shown} run   # in one terminal")
-    print(f"              jobdeck --deck {shown} cockpit   # in another")
+    print(f"  continue:   {me} --deck {shown} run   # in one terminal")
+    print(f"              {me} --deck {shown} cockpit   # in another")
     print(f"  the inbox:  cp {shown}/samples/late-leads.csv {shown}/workspaces/crm/inbox/")
     return code

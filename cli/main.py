@@ -271,7 +271,8 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     p = command("cockpit", "open the kanban board (Textual TUI)")
 
     p = command("demo", "copy the nightly enrichment example into a fresh deck, run it, open the cockpit")
-    p.add_argument("dir", nargs="?", default="demo-deck", help="where to create the demo deck (default: ./demo-deck)")
+    p.add_argument("dir", nargs="?", help="where to create the demo deck (default: ./demo-deck, or demo-deck-2, -3... "
+                                         "when an earlier demo has it)")
     p.add_argument("--headless", action="store_true", help="no cockpit: run to the end and print a summary")
     if only is not None and only not in sub.choices:
         return build_parser()

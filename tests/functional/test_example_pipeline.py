@@ -190,3 +190,22 @@ def test_demo_refuses_a_directory_that_is_not_empty(tmp_path: Path) -> None:
     assert done.returncode == 2
     assert "already exists and is not empty" in done.stderr and "Traceback" not in done.stderr
     assert sorted(p.name for p in target.iterdir()) == ["notes.txt"]
+
+
+def test_the_quick_start_works_twice_in_a_row_and_its_hint_runs_as_printed(tmp_path: Path) -> None:
+    """`jobdeck demo --headless` then `jobdeck demo` again: a second deck, not "already exists"; the
+    printed next step is a command that works from here, whether or not `jobdeck` is on $PATH."""
+    env = {k: v for k, v in os.environ.items() if k != "JOBDECK_DECK"}
+    env["PATH"] = "/usr/bin:/bin"  # a fresh shell after the quick start: the venv is not activated
+    first = subprocess.run([sys.executable, "-m", "jobdeck", "demo", "--headless"], cwd=tmp_path, env=env,
+                           capture_output=True, text=True, timeout=300)
+    assert first.returncode == 0, first.stderr
+    hint = first.stdout.splitlines()[-1].strip()
+    assert "--deck demo-deck approve crm-writeback &&" in hint and not hint.startswith("jobdeck ")
+    done = subprocess.run(hint, shell=True, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr  # approved, and the run that follows ends with every job done
+    second = subprocess.run([sys.executable, "-m", "jobdeck", "demo", "--headless"], cwd=tmp_path, env=env,
+                            capture_output=True, text=True, timeout=300)
+    assert second.returncode == 0, second.stderr
+    assert second.stdout.splitlines()[0] == "demo-deck is taken (an earlier demo): making demo-deck-2"
+    assert (tmp_path / "demo-deck-2" / "jobs.json").is_file()
