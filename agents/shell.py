@@ -12,6 +12,7 @@ from __future__ import annotations
 from jobdeck.agents.base import Agent, AttemptContext, Failure, Outcome, output_limit_outcome
 from jobdeck.agents.process import run_process
 from jobdeck.agents.template import render, values_for
+from jobdeck.state.terminal import exit_words
 
 
 def exit_outcome(returncode: int | None, timed_out: str | None, ctx: AttemptContext) -> Outcome:
@@ -29,7 +30,7 @@ def exit_outcome(returncode: int | None, timed_out: str | None, ctx: AttemptCont
     if returncode == 0:
         return Outcome.success(exit_code=0)
     if returncode is not None and returncode < 0:
-        return Outcome.failed("signal", Failure.PERSISTENT, f"killed by signal {-returncode}", exit_code=returncode)
+        return Outcome.failed("signal", Failure.PERSISTENT, exit_words(returncode), exit_code=returncode)
     failure = Failure.TRANSIENT if returncode in retry.retryable_exit_codes else Failure.PERSISTENT
     return Outcome.failed("exit_code", failure, f"exited with code {returncode}", exit_code=returncode)
 

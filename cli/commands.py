@@ -105,7 +105,8 @@ def cmd_validate(args: argparse.Namespace) -> int:
     if args.json:
         _print_json([])
     else:
-        print(f"{path}: valid ({len(jobs)} job{'s' if len(jobs) != 1 else ''}, {len(loaded.spec.agents)} agents)")
+        agents = len(loaded.spec.agents)
+        print(f"{path}: valid ({len(jobs)} job{'s' if len(jobs) != 1 else ''}, {agents} agent{'s' if agents != 1 else ''})")
     return 0
 
 

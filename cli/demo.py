@@ -227,7 +227,7 @@ def _why(state: JobState, flags: tuple[str, ...]) -> str:
     parts = list(retried)
     if state.reason and state.status.value in ("review", "failed", "cancelled"):
         parts.append(state.reason + (f": {state.reasons[0]}" if state.reasons else ""))
-    parts += [flag for flag in flags if not flag.startswith("next fire")]
+    parts += [flag for flag in flags if not flag.startswith("next fire") and flag != state.reason]
     return "; ".join(parts)
 
 

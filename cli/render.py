@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 from jobdeck.state.attempts import OUTPUT
 from jobdeck.state.durations import format_duration
+from jobdeck.state.terminal import exit_words
 from jobdeck.state.terminal import one_line as clean
 
 if TYPE_CHECKING:
@@ -129,7 +130,7 @@ def job_detail(deck: Deck, job: Job | JobPreview, state: JobState, card: Card, c
             if attempt.reason == "not_started" or (attempt.outcome == "interrupted" and idempotent):
                 outcome += " (not a try)"  # the runner could not start it, or stopped it: `ls` TRY does not count it
             rows.append((str(attempt.n), outcome, clean(attempt.reason or ""),
-                         "" if attempt.exit_code is None else str(attempt.exit_code), when(attempt.started, now),
+                         exit_words(attempt.exit_code), when(attempt.started, now),
                          took, clean(str(deck.attempt_dir(attempt.workspace, job.id, attempt.n) / OUTPUT))))
         widths = [max(_width(row[i]) for row in rows) for i in range(len(ATTEMPT_HEADERS) - 1)]
         lines.append(_styled("attempts", "1", colour))

@@ -154,7 +154,7 @@ async def _run_job(runner: Runner, job_id: str, *, wait: bool) -> int:
 
         job = runner.spec.job(job_id) if runner.spec is not None else None
         flags = card(job, state, runner.store.board, runner.clock()).flags if job is not None else ["no longer in jobs.json"]
-        detail = "; ".join(filter(None, [state.reason, *flags]))
+        detail = "; ".join(filter(None, [state.reason, *(flag for flag in flags if flag != state.reason)]))
         print(f"jobdeck run: job '{job_id}' is {state.status.value}" + (f" ({detail})" if detail else ""), file=sys.stderr)
         return 1
     return 0

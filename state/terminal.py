@@ -53,3 +53,17 @@ def one_line(text: str) -> str:
         else f"\\u{ord(ch):04x}"
         for ch in text
     )
+
+
+def exit_words(code: int | None) -> str:
+    """An exit code as people say it: ``0``, ``1``, ``killed by SIGTERM`` (a negative code is the signal)."""
+    if code is None:
+        return ""
+    if code >= 0:
+        return str(code)
+    import signal
+
+    try:
+        return f"killed by {signal.Signals(-code).name}"
+    except ValueError:
+        return f"killed by signal {-code}"
