@@ -16,7 +16,7 @@ from __future__ import annotations
 import argparse
 import math
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from jobdeck import __version__
 from jobdeck.state.errors import JobdeckError
@@ -31,7 +31,7 @@ examples:
   jobdeck cockpit                       the kanban board
 
 The deck is found from --deck, then $JOBDECK_DECK, then the nearest parent
-directory holding a jobs.json. Exit codes: 0 ok, 1 refused/invalid/failed,
+directory holding a jobs.json. Exit codes: 0 ok, 1 refused/invalid/failed/unhealthy,
 2 usage or environment error, 130 interrupted (^C), 143 terminated (SIGTERM).
 """
 
@@ -225,6 +225,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = command("demo", "copy the nightly enrichment example into a fresh deck, run it, open the cockpit")
     p.add_argument("dir", nargs="?", default="demo-deck", help="where to create the demo deck (default: ./demo-deck)")
     p.add_argument("--headless", action="store_true", help="no cockpit: run to the end and print a summary")
+
+    from jobdeck.cli import status
+
+    status.add_parser(command)
     return parser
 
 
@@ -232,9 +236,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `jobdeck` console script."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    from jobdeck.cli import commands
-
-    handler = getattr(commands, "cmd_" + args.command.replace("-", "_"))
+    handler = _handler(args)
     try:
         return handler(args)
     except JobdeckError as exc:
@@ -253,6 +255,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         where = f"{exc.filename}: " if exc.filename is not None else ""
         print(f"jobdeck: {where}{exc.strerror or exc}", file=sys.stderr)
         return 2
+
+
+def _handler(args: argparse.Namespace) -> Callable[[argparse.Namespace], int]:
+    """The function that runs the command: "module:function" set by its parser, else commands.cmd_<name>."""
+    target = getattr(args, "handler", None)
+    if target is not None:
+        from importlib import import_module
+
+        module, name = target.split(":")
+        return getattr(import_module(module), name)  # type: ignore[no-any-return]
+    from jobdeck.cli import commands
+
+    return getattr(commands, "cmd_" + args.command.replace("-", "_"))  # type: ignore[no-any-return]
 
 
 def runner_main(argv: Sequence[str] | None = None) -> int:
