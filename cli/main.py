@@ -226,9 +226,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("dir", nargs="?", default="demo-deck", help="where to create the demo deck (default: ./demo-deck)")
     p.add_argument("--headless", action="store_true", help="no cockpit: run to the end and print a summary")
 
-    from jobdeck.cli import status
+    from jobdeck.cli import notify, status
 
     status.add_parser(command)
+    notify.add_parser(command)
     return parser
 
 

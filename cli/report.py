@@ -14,7 +14,7 @@ from jobdeck.state.terminal import one_line
 
 #: Records about the runner's own trouble: printed on stderr, even with --quiet.
 _PROBLEMS = frozenset({"spec_error", "write_error", "lock_timeout", "watch_error", "chain_warning", "log_replaced",
-                       "log_rotate_failed"})
+                       "log_rotate_failed", "notify_failed", "notify_error"})
 
 
 class _Fields(dict[str, Any]):
@@ -39,6 +39,8 @@ _NOTES: dict[str, tuple[str, str | None, dict[str, Any]]] = {
     "watch_error": ("watching the deck failed ({message}); {next}", "red", {}),
     "gc_error": ("retention (gc) failed: {message}; trying again in an hour", "red", {}),
     "refused": ("{job}: event refused: {message}", "dim", {"job": ""}),
+    "notify_failed": ("sending to {target} failed after {tries} tr(ies): {message}", "red", {}),
+    "notify_error": ("notify: {message}", "red", {}),
 }
 
 

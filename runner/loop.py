@@ -30,6 +30,7 @@ from jobdeck.runner.capacity import Capacity
 from jobdeck.runner.firing import inbox_events, schedule_events, trigger_pending
 from jobdeck.runner.heartbeat import HeartbeatWriter
 from jobdeck.runner.inbox import InboxScanner
+from jobdeck.runner.notifier import Notifier
 from jobdeck.runner.recovery import abandoned_boundaries, orphaned_events
 from jobdeck.runner.selection import ReadyIndex
 from jobdeck.runner.watcher import DeckWatcher
@@ -60,6 +61,8 @@ ONCE_PATIENCE = 5.0
 """Seconds ``--once`` keeps retrying to record ended attempts while the deck refuses writes."""
 GC_INTERVAL = 3600.0
 """Seconds between two automatic gcs (``retention.auto``) of a long-running runner."""
+NOTIFY_DRAIN = 5.0
+"""Seconds a stopping runner waits for its queued alerts to be sent."""
 WATCH_AFTER = 0.05
 """Seconds without a wake-up after which the deck watcher is started (see ``Runner.run``)."""
 
@@ -76,7 +79,9 @@ class Runner:
         self.parallel_override = parallel
         self.once = once
         self.clock = clock
-        self.report = report or (lambda record: None)
+        self._printout = report or (lambda record: None)
+        self.report = self._report  # printed, and seen by the notifier
+        self.notifier: Notifier | None = None
         self.runner_id = runner_id or f"{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(2)}"
         self.environ = dict(os.environ if environ is None else environ)
         self.grace = grace
@@ -151,6 +156,10 @@ class Runner:
             store.close()
             raise
         self._store = store
+        self.notifier = Notifier(str(self.deck.root), self.environ, self.redactor,
+                                 raised_path=self.deck.state_dir / "alerts-raised.json")
+        loop = asyncio.get_running_loop()
+        self.notifier.wake = lambda: loop.call_soon_threadsafe(self.wake.set)
         self.running_ids = {job for job, st in store.board.jobs.items() if st.status == Status.RUNNING}
         self._checkpoint_seq, self._checkpoint_at = store.log.seq, self.clock()
         if store.chain_warning:
@@ -163,8 +172,33 @@ class Runner:
         if self.containment.why:
             started["boundary_why"] = self.containment.why
         self.report(started)
+        self.notifier.started(self.clock())
+
+    def _report(self, record: Mapping[str, Any]) -> None:
+        self._printout(record)
+        if self.notifier is not None:
+            self.notifier.seen(record)
+
+    def _notify(self, now: float) -> None:
+        """Alerts and pings for what this turn saw (queued for the senders' threads); record failed sends."""
+        notifier = self.notifier
+        if notifier is None:
+            return
+        if notifier.active:
+            notifier.turn(self.spec, self.store.board, now)
+        for problem in notifier.problems:
+            self.report({"type": "notify_error", "message": problem})
+        notifier.problems.clear()
+        for failure in notifier.failures():
+            self.report({"type": "notify_failed", **failure})
+            job = failure.get("job")
+            if job is not None and self.spec is not None and self.spec.job(job) is not None:
+                self.progress.append({"type": EventType.PROGRESS, "job": job, "what": "notify_failed",
+                                      "target": failure["target"], "reason": failure["message"]})
 
     def close(self) -> None:
+        if self.notifier is not None:
+            self.notifier.close()
         if self._watcher is not None:
             self._watcher.stop()
         if self.heartbeat is not None:
@@ -191,6 +225,8 @@ class Runner:
             # a job added while the runner is up may reference new secrets
             self.redactor = Redactor.for_spec(current, self.environ)
             self.store.redactor = self.redactor
+            if self.notifier is not None:
+                self.notifier.configure(current, self.redactor)
             self.scheduled = [job for job in current.jobs if job.schedule is not None]
             self.capacity.parallel = self.parallel_override or current.limits.parallel
             self.index.reset(current)
@@ -232,6 +268,7 @@ class Runner:
         await self._settle(now)
         if self.heartbeat is not None:
             self.heartbeat.beat(sorted(self.claims), now)
+        self._notify(now)
         self._checkpoint(now)
         self._collect_garbage(now)
         self._rotate(now)
@@ -857,6 +894,11 @@ class Runner:
                 await asyncio.wait(pending)
         if self._abandoned:  # leftovers of dead runners' attempts: SIGKILLed at the latest after their grace
             await asyncio.wait(list(self._abandoned.values()))
+        if self.notifier is not None and self.notifier.active:  # a run's last alerts go out before it exits
+            self.notifier.turn(self.spec, self.store.board, self.clock())
+            self.notifier.flush(self.clock())
+            await asyncio.to_thread(self.notifier.drain, NOTIFY_DRAIN)
+            self._notify(self.clock())
         if self.started and self.log_lost is None:
             try:
                 await self._settle(self.clock())
