@@ -30,6 +30,8 @@ from jobdeck.runner.capacity import Capacity
 from jobdeck.runner.firing import inbox_events, schedule_events, trigger_pending
 from jobdeck.runner.heartbeat import HeartbeatWriter
 from jobdeck.runner.inbox import InboxScanner
+from jobdeck.runner.metrics import TextfileWriter, textfile_path
+from jobdeck.runner.metrics import snapshot as metrics_snapshot
 from jobdeck.runner.notifier import Notifier
 from jobdeck.runner.recovery import abandoned_boundaries, orphaned_events
 from jobdeck.runner.selection import ReadyIndex
@@ -82,6 +84,7 @@ class Runner:
         self._printout = report or (lambda record: None)
         self.report = self._report  # printed, and seen by the notifier
         self.notifier: Notifier | None = None
+        self._metrics: TextfileWriter | None = None
         self.runner_id = runner_id or f"{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(2)}"
         self.environ = dict(os.environ if environ is None else environ)
         self.grace = grace
@@ -196,6 +199,35 @@ class Runner:
                 self.progress.append({"type": EventType.PROGRESS, "job": job, "what": "notify_failed",
                                       "target": failure["target"], "reason": failure["message"]})
 
+    def _write_metrics(self, now: float, *, force: bool = False) -> asyncio.Future[None] | None:
+        """With ``metrics.textfile``, rewrite it every ``metrics.every`` seconds, on a thread (runner/metrics.py)."""
+        spec = self.spec
+        if spec is None or spec.metrics.textfile is None:
+            self._metrics = None
+            return None
+        path = textfile_path(self.deck.root, spec.metrics.textfile)
+        writer = self._metrics
+        if writer is None or writer.path != path or writer.every != spec.metrics.every:
+            writer = self._metrics = TextfileWriter(path, spec.metrics.every)
+        if writer.pending is not None or not (force or now >= writer.due):
+            return None
+        writer.due = now + writer.every
+        beats = {self.runner_id: self.heartbeat.last} if self.heartbeat is not None and self.heartbeat.last else {}
+        figures = metrics_snapshot(spec, self.store.board, beats)
+        written = asyncio.get_running_loop().run_in_executor(None, writer.write, figures)
+
+        def done(future: asyncio.Future[None]) -> None:
+            writer.pending = None
+            error = None if future.cancelled() else future.exception()
+            message = f"{path}: {getattr(error, 'strerror', None) or error}" if error is not None else None
+            if message is not None and message != writer.error:
+                self.report({"type": "metrics_error", "message": message})
+            writer.error = message
+
+        writer.pending = written
+        written.add_done_callback(done)
+        return written
+
     def close(self) -> None:
         if self.notifier is not None:
             self.notifier.close()
@@ -269,6 +301,7 @@ class Runner:
         if self.heartbeat is not None:
             self.heartbeat.beat(sorted(self.claims), now)
         self._notify(now)
+        self._write_metrics(now)
         self._checkpoint(now)
         self._collect_garbage(now)
         self._rotate(now)
@@ -764,6 +797,11 @@ class Runner:
             times.append(now + 1.0)
         if self.heartbeat is not None and not self.once:
             times.append(self.heartbeat.last + HEARTBEAT_INTERVAL)
+        if self._metrics is not None and not self.once:
+            times.append(self._metrics.due)
+        summary = self.notifier.next_due() if self.notifier is not None and not self.once else None
+        if summary is not None:  # a throttled rule's summary goes out when its window ends
+            times.append(summary)
         return min(times) if times else None
 
     def stuck(self, now: float) -> bool:
@@ -904,6 +942,12 @@ class Runner:
                 await self._settle(self.clock())
             except LogReplaced as exc:
                 self._lose_log(exc)
+            if self._metrics is not None:  # the figures a stopped runner leaves are its last ones
+                if self._metrics.pending is not None:
+                    await asyncio.wait([self._metrics.pending])
+                final = self._write_metrics(self.clock(), force=True)
+                if final is not None:
+                    await asyncio.wait([final])
         self.close()
 
     def request_stop(self) -> None:

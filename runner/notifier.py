@@ -195,6 +195,10 @@ class Notifier:
             if message is not None:
                 self._send(target, message)
 
+    def next_due(self) -> float | None:
+        """When the next held summary is due, if one is held."""
+        return min((t.next_due for t in self.throttles.values() if t.next_due is not None), default=None)
+
     def flush(self, now: float) -> None:
         """Send every held summary now (the runner is stopping)."""
         for (_, target), throttle in self.throttles.items():

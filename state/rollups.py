@@ -132,6 +132,8 @@ class Rollups:
     """Keyed by hours since the epoch (``int(ts // 3600)``)."""
     recent_failures: list[float] = field(default_factory=list)
     """End times of the newest failed attempts, oldest first."""
+    cost_by_model: dict[str, float] = field(default_factory=dict)
+    """Cost per model over the whole history (the hours keep 90 days): a counter for metrics."""
 
     def add(self, job: str, attempt: Attempt, model: str | None = None) -> None:
         """Count one ended attempt (called once, when the fold ends it)."""
@@ -169,6 +171,7 @@ class Rollups:
             hour.cost += cost
             name = model or (attempt.usage or {}).get("model") or "unknown"
             hour.by_model[str(name)] = hour.by_model.get(str(name), 0.0) + cost
+            self.cost_by_model[str(name)] = self.cost_by_model.get(str(name), 0.0) + cost
 
     def failures_since(self, since: float) -> int:
         return sum(1 for ended in self.recent_failures if ended >= since)
@@ -185,13 +188,14 @@ class Rollups:
     def to_json(self) -> dict[str, Any]:
         return {"jobs": {job: rollup.to_json() for job, rollup in self.jobs.items()},
                 "hours": {str(k): hour.to_json() for k, hour in sorted(self.hours.items())},
-                "recent_failures": self.recent_failures}
+                "recent_failures": self.recent_failures, "cost_by_model": self.cost_by_model}
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Rollups:
         return cls({job: JobRollup.from_json(value) for job, value in data["jobs"].items()},
                    {int(k): HourRollup.from_json(value) for k, value in data["hours"].items()},
-                   [float(t) for t in data["recent_failures"]])
+                   [float(t) for t in data["recent_failures"]],
+                   {str(k): float(v) for k, v in data.get("cost_by_model", {}).items()})
 
 
 def _tokens(usage: Mapping[str, Any] | None) -> int:

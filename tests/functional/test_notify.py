@@ -156,3 +156,22 @@ def test_notify_test_sends_one_message_per_target(tmp_path: Path) -> None:
                                             "not set (notify.targets.unset.url)"]
         unknown = jobdeck(deck, "notify", "test", "nope", env=env)
         assert unknown.returncode == 2 and unknown.stderr.startswith("jobdeck: no target 'nope' in notify.targets")
+
+
+def test_a_running_runner_sends_the_summary_when_the_window_ends(tmp_path: Path) -> None:
+    import signal
+
+    from tests.functional.runner_kit import start_runner
+
+    notify = {"targets": {"here": {"url": {"env": "HERE_URL"}}}, "rules": [{"to": ["here"], "throttle": "1s"}]}
+    with Receiver() as receiver:
+        deck = make_deck(tmp_path, [{"id": f"bad{n}", "command": ["false"]} for n in range(5)], notify=notify)
+        runner = start_runner(deck, env=env_for(deck, HERE_URL=receiver.json_url))
+        try:
+            receiver.wait(2, timeout=30)  # the first failure at once, the other four summed up a second later
+            assert runner.poll() is None  # not the stop's flush: the runner still runs
+            assert [m["title"] for m in receiver.messages()][1] == "jobdeck needs you: 4 failed"
+        finally:
+            runner.send_signal(signal.SIGTERM)
+            runner.wait(30)
+        assert len(receiver.messages()) == 2
