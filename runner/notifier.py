@@ -70,6 +70,7 @@ class Notifier:
         self.ping_every = 60.0
         self._pinged = float("-inf")
         self._all_jobs = True  # the first turn looks at every job for waiting approvals
+        self._dependents_of: tuple[Spec, dict[str, list[str]]] | None = None
         self.problems: list[str] = []
         """Configuration problems found (an unset variable): reported once each by the runner."""
 
@@ -150,7 +151,8 @@ class Notifier:
                 touched = set(spec.by_id)
                 self._all_jobs = False
             elif touched:  # a job that ended may have unblocked the high-risk jobs that wait on it
-                touched |= {job_id for job_id, deps in spec.dependencies.items() if touched.intersection(deps)}
+                dependents = self._dependents(spec)
+                touched |= {down for job_id in touched for down in dependents.get(job_id, ())}
             alerts += approvals(spec, board, sorted(touched), now)
         failing = False
         if spec is not None and self.rules:
@@ -165,6 +167,16 @@ class Notifier:
                         self._offer(index, rule, target, alert, now)
         self._send_due(now)
         self._ping(now, fail=failing)
+
+    def _dependents(self, spec: Spec) -> dict[str, list[str]]:
+        """Each job's direct dependents, built once per spec."""
+        if self._dependents_of is None or self._dependents_of[0] is not spec:
+            dependents: dict[str, list[str]] = {}
+            for job_id, deps in spec.dependencies.items():
+                for dep in deps:
+                    dependents.setdefault(dep, []).append(job_id)
+            self._dependents_of = (spec, dependents)
+        return self._dependents_of[1]
 
     def _new_approvals(self, alerts: list[Alert], board: Board) -> list[Alert]:
         """``alerts`` without the approval alerts an earlier runner raised; keeps the file of raised ones current."""

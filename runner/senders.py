@@ -114,17 +114,25 @@ class Worker:
 
 
 def apprise_sender(url: str) -> Callable[[Send, float], str | None]:
-    """Delivers through Apprise to ``url`` on the calling thread, within ``timeout`` (its cto/rto and deadline)."""
+    """Delivers through Apprise to ``url`` on the calling thread, within ``timeout`` (the URL's cto and rto).
+
+    The Apprise object is built by the first send and kept: parsing the URL costs more than
+    a local send. Each target's sends run on its one worker thread, so it is never shared.
+    """
+    bells: dict[float, Any] = {}
 
     def deliver(send: Send, timeout: float) -> str | None:
         import apprise  # lazily: only a runner with a URL target pays for it (~0.3 s, on this thread)
 
-        # Sent on this (daemon) thread: async_mode off and no service deadline, since either puts the
-        # send on Apprise's own thread pool, which an exiting interpreter waits for while a target
-        # hangs. The URL's connect and read timeouts (cto, rto) bound it instead.
-        bell = apprise.Apprise(asset=apprise.AppriseAsset(async_mode=False, service_timeout=0))
-        if not bell.add(_with_timeouts(url, timeout)):
-            return "Apprise does not understand the URL (check its scheme)"
+        bell = bells.get(timeout)
+        if bell is None:
+            # Sent on this (daemon) thread: async_mode off and no service deadline, since either puts
+            # the send on Apprise's own thread pool, which an exiting interpreter waits for while a
+            # target hangs. The URL's connect and read timeouts (cto, rto) bound it instead.
+            bell = apprise.Apprise(asset=apprise.AppriseAsset(async_mode=False, service_timeout=0))
+            if not bell.add(_with_timeouts(url, timeout)):
+                return "Apprise does not understand the URL (check its scheme)"
+            bells[timeout] = bell
         warnings: list[str] = []
 
         def keep(entry: Any, *_: Any) -> None:

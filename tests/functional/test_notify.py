@@ -29,11 +29,14 @@ def test_each_needs_you_change_sends_exactly_one_message(tmp_path: Path) -> None
                                                                           "retryable_exit_codes": [75]}},
             {"id": "pub", "command": ["echo", "draft"], "review": "always"},
             {"id": "risky", "command": ["true"], "risk": "high"},
-            {"id": "fine", "command": ["true"]}]
+            {"id": "fine", "command": ["true"]},
+            {"id": "gate", "command": ["true"], "risk": "high", "depends_on": ["fine"]}]
     with Receiver() as receiver:
         deck = make_deck(tmp_path, jobs, notify=NEEDS_YOU_TO_HERE)
         run_once(deck, HERE_URL=receiver.json_url)
-        expected = ["jobdeck needs you: approval risky", "jobdeck needs you: failed bad",
+        # gate waits for approval only once fine is done: raised when fine's success is seen
+        expected = ["jobdeck needs you: approval gate", "jobdeck needs you: approval risky",
+                    "jobdeck needs you: failed bad",
                     "jobdeck needs you: failed flaky", "jobdeck needs you: review pub"]
         assert titles(receiver) == expected  # flaky's retry was no alert; its final failure was one
         assert all(m["type"] == "failure" for m in receiver.messages())
