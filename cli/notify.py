@@ -53,10 +53,9 @@ def cmd_notify(args: argparse.Namespace) -> int:
     redactor = Redactor.for_spec(spec, os.environ)
     notifier = Notifier(str(deck.root), os.environ, redactor)
     now = time.time()
-    alert = Alert("runner", "test", f"test message from jobdeck at {socket.gethostname()}, deck {deck.root}: "
-                                    "alerts reach this target", None, now)
-    send = notifier.safe(message([alert]))
-    send = type(send)(title="jobdeck test", body=send.body, needs_you=False, payload=send.payload)
+    alert = Alert("test", "test", f"test message from jobdeck at {socket.gethostname()}, deck {deck.root}: "
+                                  "alerts reach this target", None, now)
+    send = notifier.safe(message([alert]))  # titled "jobdeck news: test"
     results: dict[str, str | None] = {}
     for name, target in targets.items():
         if args.target is not None and name != args.target:

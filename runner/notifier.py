@@ -29,6 +29,8 @@ if TYPE_CHECKING:
     from jobdeck.state.spec import Notify, NotifyRule, NotifyTarget, Spec
 
 PING_TIMEOUT = 10.0
+DROPS_EVERY = 60.0
+"""Seconds between two reports of messages dropped for one target."""
 
 
 def _approval_key(job_id: str, board: Board) -> str:
@@ -71,6 +73,7 @@ class Notifier:
         self._pinged = float("-inf")
         self._all_jobs = True  # the first turn looks at every job for waiting approvals
         self._dependents_of: tuple[Spec, dict[str, list[str]]] | None = None
+        self._drops_reported: dict[str, tuple[int, float]] = {}
         self.problems: list[str] = []
         """Configuration problems found (an unset variable): reported once each by the runner."""
 
@@ -167,6 +170,17 @@ class Notifier:
                         self._offer(index, rule, target, alert, now)
         self._send_due(now)
         self._ping(now, fail=failing)
+        self._report_drops(now)
+
+    def _report_drops(self, now: float) -> None:
+        """One line per target and minute for messages a full queue dropped (not one per message or job)."""
+        for name, worker in self.workers.items():
+            reported, at = self._drops_reported.get(name, (0, float("-inf")))
+            if worker.dropped > reported and now - at >= DROPS_EVERY:
+                self._drops_reported[name] = (worker.dropped, now)
+                self._failures.append({"target": name, "job": None, "tries": 0, "message":
+                                       f"queue full, the target is not keeping up: {worker.dropped - reported} "
+                                       f"message(s) dropped"})
 
     def _dependents(self, spec: Spec) -> dict[str, list[str]]:
         """Each job's direct dependents, built once per spec."""
@@ -213,6 +227,7 @@ class Notifier:
 
     def flush(self, now: float) -> None:
         """Send every held summary now (the runner is stopping)."""
+        self._drops_reported = {name: (count, float("-inf")) for name, (count, _) in self._drops_reported.items()}
         for (_, target), throttle in self.throttles.items():
             if throttle.held:
                 held, throttle.held = throttle.held, []
@@ -223,10 +238,7 @@ class Notifier:
         worker = self.workers.get(target)
         if worker is None:
             return
-        send = self.safe(message)
-        if not worker.put(send):
-            self._failed({"target": target, "job": send.job, "message": "queue full: the target is not keeping up; "
-                                                                       "message dropped", "tries": 0})
+        worker.put(self.safe(message))  # a full queue counts the drop: reported by _report_drops
 
     def safe(self, message: Message) -> Send:
         """The send for ``message``: secrets redacted, no control sequences, one line per line."""

@@ -338,10 +338,8 @@ class Retention(_Model):
     """Let the long-running runner apply this policy itself, at most once an hour, when it is quiet."""
 
 
-ALERT_KINDS = ("approval", "review", "failed", "runner", "hold", "pipeline_done")
-"""What an alert can be about; see state/notify_rules.py for when each is raised."""
 ALERT_GROUPS = {"needs_you": ("approval", "review", "failed", "runner", "hold"), "news": ("pipeline_done",)}
-"""Names for several kinds at once, usable in a rule's ``on``."""
+"""Names for several alert kinds at once, usable in a rule's ``on`` (state/notify_rules.py raises the alerts)."""
 AlertName = Literal["needs_you", "news", "approval", "review", "failed", "runner", "hold", "pipeline_done"]
 
 
@@ -367,7 +365,7 @@ class NotifyTarget(_Model):
 class NotifyRule(_Model):
     """Which alerts go to which targets, and how often."""
 
-    on: list[AlertName] = Field(default_factory=lambda: ["needs_you"], min_length=1)
+    on: list[AlertName] = Field(["needs_you"], min_length=1)
     """Alert kinds: approval, review, failed, runner, hold, pipeline_done; or the groups needs_you and news."""
     to: list[Identifier] = Field(min_length=1)
     """Names of targets in ``notify.targets``."""

@@ -34,6 +34,8 @@ SMALL = {
     "history": (["bench/history.py", "--tiny"],
                 ["## history at 2,000 events", "| audit verify |", "| run --once to first claim, no board.json |",
                  "| cockpit first paint (no card cache) |", "disk: .jobdeck/", "## summary"]),
+    "notify": (["bench/notify.py", "--jobs", "20", "--runs", "1"],
+               ["json:// target that hangs", "no notify section"]),
     "cli": (["bench/cli.py", "--tiny"], ["| `python -c pass` |", "| `jobdeck approve ", "| `jobdeck add --id added"]),
 }
 

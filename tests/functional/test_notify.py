@@ -152,7 +152,7 @@ def test_notify_test_sends_one_message_per_target(tmp_path: Path) -> None:
         env.pop("NOT_SET_ANYWHERE", None)
         sent = jobdeck(deck, "notify", "test", "here", env=env)
         assert (sent.returncode, sent.stdout) == (0, "here: sent\n")
-        assert [m["title"] for m in receiver.messages()] == ["jobdeck test"]
+        assert [m["title"] for m in receiver.messages()] == ["jobdeck news: test"]
         both = jobdeck(deck, "notify", "test", env=env)
         assert both.returncode == 1
         assert both.stdout.splitlines() == ["here: sent", "unset: failed: environment variable NOT_SET_ANYWHERE is "

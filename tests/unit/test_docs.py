@@ -32,6 +32,7 @@ def test_every_model_and_the_error_list_are_generated() -> None:
     regions = re.findall(r"<!-- generated: ([^>]*?) -->", DOC.read_text())
     assert set(regions) == {"fields Spec", "fields Job", "fields Timeout", "fields Retry", "fields Validate",
                             "fields AgentSpec", "fields Limits", "fields Retention", "fields JobRetention", "fields EnvRef",
+                            "fields Notify", "fields NotifyTarget", "fields NotifyRule", "fields Metrics",
                             "errors"}
 
 

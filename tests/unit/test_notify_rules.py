@@ -113,3 +113,13 @@ def test_notify_rules_name_declared_targets_and_the_variables_are_secrets() -> N
     assert spec.notify.effective_rules()[0].kinds == {"approval", "review", "failed", "runner", "hold"}
     redactor = Redactor.for_spec(spec, {"NTFY_URL": "ntfy://tok-123456@host/t", "HC_URL": "https://hc/abcdef-1"})
     assert redactor.text("ntfy://tok-123456@host/t https://hc/abcdef-1") == "[REDACTED:NTFY_URL] [REDACTED:HC_URL]"
+
+
+def test_the_spec_and_the_rules_agree_on_what_needs_you() -> None:
+    from typing import get_args
+
+    from jobdeck.state.notify_rules import NEEDS_YOU
+    from jobdeck.state.spec import ALERT_GROUPS, AlertName
+
+    assert set(ALERT_GROUPS["needs_you"]) == NEEDS_YOU
+    assert set(get_args(AlertName)) == {"needs_you", "news", *NEEDS_YOU, *ALERT_GROUPS["news"]}
