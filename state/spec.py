@@ -343,6 +343,13 @@ ALERT_GROUPS = {"needs_you": ("approval", "review", "failed", "runner", "hold"),
 AlertName = Literal["needs_you", "news", "approval", "review", "failed", "runner", "hold", "pipeline_done"]
 
 
+def _duration_or_zero(value: Any) -> float:
+    """A duration, or 0 (a throttle of 0 sends every alert at once)."""
+    if value == 0 and not isinstance(value, bool) or value == "0":
+        return 0.0
+    return parse_duration(value)
+
+
 class NotifyTarget(_Model):
     """Where alerts go: an Apprise URL taken from the environment, or a local command."""
 
@@ -369,7 +376,7 @@ class NotifyRule(_Model):
     """Alert kinds: approval, review, failed, runner, hold, pipeline_done; or the groups needs_you and news."""
     to: list[Identifier] = Field(min_length=1)
     """Names of targets in ``notify.targets``."""
-    throttle: Annotated[float, BeforeValidator(lambda v: 0.0 if v in (0, "0") else parse_duration(v)),
+    throttle: Annotated[float, BeforeValidator(_duration_or_zero),
                         WithJsonSchema({"anyOf": [{"type": "number", "minimum": 0}, {"type": "string"}],
                                         "description": "Seconds, or '30s', '5m'; 0 sends every alert at once."})] = 60.0
     """At most one message per target this often: alerts in between are summed up in one message at its end."""

@@ -123,3 +123,17 @@ def test_the_spec_and_the_rules_agree_on_what_needs_you() -> None:
 
     assert set(ALERT_GROUPS["needs_you"]) == NEEDS_YOU
     assert set(get_args(AlertName)) == {"needs_you", "news", *NEEDS_YOU, *ALERT_GROUPS["news"]}
+
+
+def test_a_throttle_is_a_duration_or_zero() -> None:
+    import pytest
+
+    from jobdeck.state.errors import SpecError
+
+    for given, seconds in ((0, 0.0), ("0", 0.0), ("5m", 300.0), (90, 90.0)):
+        rules = spec_of(job("a"), notify={"targets": {"t": {"command": ["true"]}},
+                                          "rules": [{"to": ["t"], "throttle": given}]}).notify.rules
+        assert rules[0].throttle == seconds
+    for bad in (False, "soon", -1):
+        with pytest.raises(SpecError, match="throttle"):
+            spec_of(job("a"), notify={"targets": {"t": {"command": ["true"]}}, "rules": [{"to": ["t"], "throttle": bad}]})
