@@ -88,6 +88,7 @@ class Notifier:
         if config == self.config:
             return
         old = self.config
+        self.flush(time.time())  # alerts held under the old rules go out rather than vanish with them
         self.config = config
         self.rules = config.effective_rules()
         self.throttles = {}

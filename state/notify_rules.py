@@ -72,8 +72,7 @@ def from_record(record: Mapping[str, Any], spec: Spec | None) -> Alert | None:
         return Alert("hold", f"hold:{job}:{seq}", f"{job}: held by the decision service ({why})", job, at)
     if kind in RUNNER_TROUBLE:  # reported again every retry while it lasts: one alert an hour per kind
         return Alert("runner", f"runner:{kind}:{int(at // 3600)}",
-                     f"runner {record.get('runner') or ''} in trouble ({kind}): {record.get('message', '')}".replace(
-                         "runner  in", "runner in"), None, at)
+                     f"runner in trouble ({kind}): {record.get('message', '')}", None, at)
     return None
 
 

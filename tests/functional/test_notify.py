@@ -178,3 +178,27 @@ def test_a_running_runner_sends_the_summary_when_the_window_ends(tmp_path: Path)
             runner.send_signal(signal.SIGTERM)
             runner.wait(30)
         assert len(receiver.messages()) == 2
+
+
+def test_runner_trouble_is_one_alert(tmp_path: Path) -> None:
+    import signal
+
+    from tests.functional.runner_kit import start_runner, wait_for
+
+    with Receiver() as receiver:
+        deck = make_deck(tmp_path, [{"id": "ok", "command": ["true"]}], notify=NEEDS_YOU_TO_HERE)
+        runner = start_runner(deck, env=env_for(deck, HERE_URL=receiver.json_url))
+        try:
+            wait_for(lambda: list((deck / ".jobdeck" / "runners").glob("*.json")), what="the runner's heartbeat")
+            good = (deck / "jobs.json").read_text()
+            (deck / "jobs.json").write_text(good.replace('"command"', '"comand"'))  # a typo the runner rejects
+            receiver.wait(1, timeout=30)
+            (deck / "jobs.json").write_text(good.replace('"ok"', '"ok2"'))  # fixed, and a new job runs
+            wait_for(lambda: any(e["type"] == "succeeded" and e["job"] == "ok2" for e in events(deck)),
+                     what="the fixed spec's job to run")
+        finally:
+            runner.send_signal(signal.SIGTERM)
+            runner.wait(30)
+        [message] = receiver.messages()
+        assert message["title"] == "jobdeck needs you: runner"
+        assert "spec_error" in message["message"] and "comand" in message["message"]
