@@ -62,7 +62,8 @@ def snapshot(spec: Spec | None, board: Board, heartbeats: dict[str, float]) -> S
     for bucket, count in merged.counts.items():
         low, high = Histogram.bounds(bucket)
         total += (low + high) / 2 * count  # the rollups keep counts, not sums: each run at its bucket's middle
-        per_bound[next((i for i, bound in enumerate(DURATION_BUCKETS) if high <= bound), len(DURATION_BUCKETS))] += count
+        slot = next((i for i, bound in enumerate(DURATION_BUCKETS) if high <= bound), len(DURATION_BUCKETS))
+        per_bound[slot] += count
     cumulative, running = [], 0
     for bound, count in zip([*DURATION_BUCKETS, float("inf")], per_bound):
         running += count

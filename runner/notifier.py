@@ -249,7 +249,9 @@ class Notifier:
         jobs = {alert.job for alert in message.alerts}
         payload = self.redactor.deep({"title": message.title, "body": message.body, "needs_you": message.needs_you,
                                       "deck": self.deck_root, "alerts": [a.to_json() for a in message.alerts]})
-        return Send(title=one_line(self.redactor.text(message.title)), body=clean(message.body),
+        # the deck's place ends the body: one person often runs several decks
+        return Send(title=one_line(self.redactor.text(message.title)),
+                    body=clean(f"{message.body}\ndeck: {self.deck_root}"),
                     needs_you=message.needs_you, payload=payload,  # type: ignore[arg-type]
                     job=next(iter(jobs)) if len(jobs) == 1 else None)
 

@@ -76,9 +76,9 @@ def job_problems(spec: Spec | None, board: Board, now: float, *, waiting_age: fl
         elif (state.status == Status.REVIEW and waiting_age is not None and state.since is not None
               and now - state.since > waiting_age):
             age = now - state.since
-            found.append(Problem("review_waiting", f"job {job_id}: output waiting for review for {format_duration(age)} "
-                                                   f"(hint: `jobdeck show {job_id}`, then approve or reject)",
-                                 job=job_id, age=age))
+            found.append(Problem("review_waiting",
+                                 f"job {job_id}: output waiting for review for {format_duration(age)} "
+                                 f"(hint: `jobdeck show {job_id}`, then approve or reject)", job=job_id, age=age))
     if waiting_age is not None and spec is not None:
         found += _approvals_waiting(spec, board, now, waiting_age)
     return found

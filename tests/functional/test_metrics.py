@@ -47,7 +47,8 @@ def test_a_run_leaves_a_textfile_that_parses_and_counts_right(tmp_path: Path) ->
 
 def test_a_long_running_runner_rewrites_it(tmp_path: Path) -> None:
     marker = tmp_path / "go"
-    deck = make_deck(tmp_path, [{"id": "waits", "command": ["sh", "-c", f"while [ ! -e {marker} ]; do sleep 0.05; done"]}],
+    waits = {"id": "waits", "command": ["sh", "-c", f"while [ ! -e {marker} ]; do sleep 0.05; done"]}
+    deck = make_deck(tmp_path, [waits],
                      metrics={"textfile": str(tmp_path / "jobdeck.prom"), "every": "0.2s"})
     textfile = tmp_path / "jobdeck.prom"
     runner = start_runner(deck)

@@ -138,7 +138,8 @@ def test_a_hanging_target_does_not_slow_the_runner(tmp_path: Path) -> None:
         took = time.monotonic() - started
         assert receiver.requests, "the target was never reached"
     without, with_hang = per_job_seconds(plain), per_job_seconds(hanging)
-    print(f"per-job: no target {without * 1000:.2f} ms, hanging target {with_hang * 1000:.2f} ms; exit after {took:.1f}s")
+    print(f"per-job: no target {without * 1000:.2f} ms, hanging target {with_hang * 1000:.2f} ms; "
+          f"exit after {took:.1f}s")
     assert with_hang < without * 2 + 0.002, (without, with_hang)
     assert took < 40  # the stop waits at most 5 s for queued alerts
     assert "queue full" in result.stderr  # 200 alerts for a dead target: dropped and said, not piled up

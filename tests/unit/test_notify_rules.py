@@ -136,4 +136,5 @@ def test_a_throttle_is_a_duration_or_zero() -> None:
         assert rules[0].throttle == seconds
     for bad in (False, "soon", -1):
         with pytest.raises(SpecError, match="throttle"):
-            spec_of(job("a"), notify={"targets": {"t": {"command": ["true"]}}, "rules": [{"to": ["t"], "throttle": bad}]})
+            spec_of(job("a"), notify={"targets": {"t": {"command": ["true"]}},
+                                      "rules": [{"to": ["t"], "throttle": bad}]})
