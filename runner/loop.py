@@ -932,16 +932,22 @@ class Runner:
                 await asyncio.wait(pending)
         if self._abandoned:  # leftovers of dead runners' attempts: SIGKILLed at the latest after their grace
             await asyncio.wait(list(self._abandoned.values()))
-        if self.notifier is not None and self.notifier.active:  # a run's last alerts go out before it exits
-            self.notifier.turn(self.spec, self.store.board, self.clock())
-            self.notifier.flush(self.clock())
-            await asyncio.to_thread(self.notifier.drain, NOTIFY_DRAIN)
-            self._notify(self.clock())
         if self.started and self.log_lost is None:
             try:
                 await self._settle(self.clock())
             except LogReplaced as exc:
                 self._lose_log(exc)
+        if self.notifier is not None and self.notifier.active:  # a run's last alerts go out before it exits
+            self.notifier.turn(self.spec, self.store.board, self.clock())
+            self.notifier.flush(self.clock())
+            await asyncio.to_thread(self.notifier.drain, NOTIFY_DRAIN)
+            self._notify(self.clock())  # sends that failed become progress events, stored just below
+        if self.started and self.log_lost is None:
+            if self.progress:
+                try:
+                    await self._settle(self.clock())
+                except LogReplaced as exc:
+                    self._lose_log(exc)
             if self._metrics is not None:  # the figures a stopped runner leaves are its last ones
                 if self._metrics.pending is not None:
                     await asyncio.wait([self._metrics.pending])

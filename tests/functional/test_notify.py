@@ -203,3 +203,20 @@ def test_runner_trouble_is_one_alert(tmp_path: Path) -> None:
         [message] = receiver.messages()
         assert message["title"] == "jobdeck needs you: runner"
         assert "spec_error" in message["message"] and "comand" in message["message"]
+
+
+def test_an_attempt_a_stopping_runner_interrupts_is_one_review_alert(tmp_path: Path) -> None:
+    import signal
+
+    from tests.functional.runner_kit import board, start_runner, wait_for
+
+    with Receiver() as receiver:
+        deck = make_deck(tmp_path, [{"id": "long", "command": ["sleep", "60"]}], notify=NEEDS_YOU_TO_HERE)
+        runner = start_runner(deck, "--grace", "0.5", env=env_for(deck, HERE_URL=receiver.json_url))
+        wait_for(lambda: (st := board(deck).get("long")) is not None and st.status.value == "running",
+                 what="the job to start")
+        runner.send_signal(signal.SIGTERM)
+        runner.wait(30)
+        assert board(deck)["long"].status.value == "review"
+        # told before the runner exited
+        assert titles(receiver) == ["jobdeck needs you: review long"]
