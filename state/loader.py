@@ -262,10 +262,11 @@ def _describe(err: dict[str, Any], field_path: list[Any]) -> tuple[str, str | No
     kind = err["type"]
     name = field_path[-1] if field_path else None
     if kind == "extra_forbidden":
-        from jobdeck.state.spec import AgentSpec, Job, Limits, Retry, Spec, Timeout, Validate
+        from jobdeck.state.spec import (AgentSpec, Job, Limits, Metrics, Notify, NotifyRule, NotifyTarget, Retry, Spec,
+                                        Timeout, Validate)
 
         known: list[str] = []
-        for model in (Job, Spec, Retry, Timeout, Validate, AgentSpec, Limits):
+        for model in (Job, Spec, Retry, Timeout, Validate, AgentSpec, Limits, Notify, NotifyTarget, NotifyRule, Metrics):
             known += [f.alias or n for n, f in model.model_fields.items()]
         close = difflib.get_close_matches(str(name), known, n=1)
         return (f"unknown field '{name}'", f"did you mean '{close[0]}'?" if close else "remove it, or see `jobdeck schema`")

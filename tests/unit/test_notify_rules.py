@@ -138,3 +138,17 @@ def test_a_throttle_is_a_duration_or_zero() -> None:
         with pytest.raises(SpecError, match="throttle"):
             spec_of(job("a"), notify={"targets": {"t": {"command": ["true"]}},
                                       "rules": [{"to": ["t"], "throttle": bad}]})
+
+
+def test_a_typo_in_the_notify_and_metrics_sections_gets_a_suggestion() -> None:
+    import pytest
+
+    from jobdeck.state.errors import SpecError
+
+    with pytest.raises(SpecError) as found:
+        spec_of(job("a"), notify={"targets": {"t": {"comand": ["true"]}}, "rules": [{"to": ["t"], "throtle": 0}]},
+                metrics={"textfle": "x.prom"})
+    lines = str(found.value).splitlines()
+    assert any("field 'notify.targets.t.comand'" in line and "did you mean 'command'?" in line for line in lines)
+    assert any("field 'notify.rules.0.throtle'" in line and "did you mean 'throttle'?" in line for line in lines)
+    assert any("field 'metrics.textfle'" in line and "did you mean 'textfile'?" in line for line in lines)
