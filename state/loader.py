@@ -266,7 +266,8 @@ def _describe(err: dict[str, Any], field_path: list[Any]) -> tuple[str, str | No
                                         Timeout, Validate)
 
         known: list[str] = []
-        for model in (Job, Spec, Retry, Timeout, Validate, AgentSpec, Limits, Notify, NotifyTarget, NotifyRule, Metrics):
+        for model in (Job, Spec, Retry, Timeout, Validate, AgentSpec, Limits, Notify, NotifyTarget, NotifyRule,
+                      Metrics):
             known += [f.alias or n for n, f in model.model_fields.items()]
         close = difflib.get_close_matches(str(name), known, n=1)
         return (f"unknown field '{name}'", f"did you mean '{close[0]}'?" if close else "remove it, or see `jobdeck schema`")
