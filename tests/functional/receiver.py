@@ -14,6 +14,8 @@ class Receiver:
 
     def __init__(self, *, hang: bool = False) -> None:
         self.requests: list[tuple[str, str, Any]] = []
+        self.arrived: list[float] = []
+        """When each request arrived (time.monotonic()), in the order of ``requests``."""
         self.changed = threading.Condition()
         self.released = threading.Event()
         receiver = self
@@ -24,6 +26,7 @@ class Receiver:
                 raw = self.rfile.read(length) if length else b""
                 with receiver.changed:
                     receiver.requests.append((self.command, self.path, json.loads(raw) if raw else None))
+                    receiver.arrived.append(time.monotonic())
                     receiver.changed.notify_all()
                 if hang:
                     receiver.released.wait(120)

@@ -220,3 +220,22 @@ def test_an_attempt_a_stopping_runner_interrupts_is_one_review_alert(tmp_path: P
         assert board(deck)["long"].status.value == "review"
         # told before the runner exited
         assert titles(receiver) == ["jobdeck needs you: review long"]
+
+
+def test_a_running_runner_pings_at_most_every_ping_every(tmp_path: Path) -> None:
+    import signal
+
+    from tests.functional.runner_kit import start_runner
+
+    with Receiver() as receiver:
+        deck = make_deck(tmp_path, [{"id": "ok", "command": ["true"]}],
+                         notify={"ping": {"env": "PING_URL"}, "ping_every": "1s"})
+        runner = start_runner(deck, env=env_for(deck, PING_URL=receiver.url))
+        try:
+            receiver.wait(3, timeout=30)  # the start's, then at most one a second, on the runner's turns (5 s apart when idle)
+        finally:
+            runner.send_signal(signal.SIGTERM)
+            runner.wait(30)
+        assert {path for _, path, _ in receiver.requests} == {"/ping"}
+        gaps = [later - earlier for earlier, later in zip(receiver.arrived[1:], receiver.arrived[2:])]
+        assert all(gap >= 0.9 for gap in gaps), gaps  # throttled: never two pings within ping_every
