@@ -232,7 +232,8 @@ def test_a_running_runner_pings_at_most_every_ping_every(tmp_path: Path) -> None
                          notify={"ping": {"env": "PING_URL"}, "ping_every": "1s"})
         runner = start_runner(deck, env=env_for(deck, PING_URL=receiver.url))
         try:
-            receiver.wait(3, timeout=30)  # the start's, then at most one a second, on the runner's turns (5 s apart when idle)
+            # the start's, then at most one a second, on the runner's turns (5 s apart when idle)
+            receiver.wait(3, timeout=30)
         finally:
             runner.send_signal(signal.SIGTERM)
             runner.wait(30)
