@@ -267,6 +267,20 @@ def print_summary(deck: Deck, rows: list[Row], head: str) -> None:
                     if c in counts) + f" (after firing {head} once; runner log: {runner_log(deck)})")
 
 
+def print_alerts(deck: Deck) -> None:
+    """What the example's notify hook kept in alerts.log: the alerts that would reach a phone."""
+    from jobdeck.state.terminal import one_line
+
+    try:
+        lines = (deck.root / "alerts.log").read_text(encoding="utf-8", errors="replace").splitlines()
+    except OSError:
+        return
+    print(f"\nalerts for the operator (notify section; kept in {deck.root / 'alerts.log'}):")
+    for line in lines:
+        if not line.startswith(" "):  # the title lines; each message's body follows, indented
+            print("  " + one_line(line))
+
+
 def _spec(deck: Deck) -> Spec:
     from jobdeck.state.loader import load_spec
 
@@ -321,6 +335,7 @@ def run_demo(path: Path | None, *, headless: bool = False) -> int:
         run_once(deck)
         rows = summarise(deck)
         print_summary(deck, rows, head)
+        print_alerts(deck)
         problems = [row for row in rows if row.problem]
         if problems:
             print(f"jobdeck demo: {len(problems)} job(s) not in the expected end state", file=sys.stderr)

@@ -16,7 +16,7 @@ from __future__ import annotations
 import argparse
 import math
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from jobdeck import __version__
 from jobdeck.state.errors import JobdeckError
@@ -31,7 +31,7 @@ examples:
   jobdeck cockpit                       the kanban board
 
 The deck is found from --deck, then $JOBDECK_DECK, then the nearest parent
-directory holding a jobs.json. Exit codes: 0 ok, 1 refused/invalid/failed,
+directory holding a jobs.json. Exit codes: 0 ok, 1 refused/invalid/failed/unhealthy,
 2 usage or environment error, 130 interrupted (^C), 143 terminated (SIGTERM).
 """
 
@@ -86,6 +86,15 @@ class _Unbuilt:
 
     def add_argument(self, *args: object, **kwargs: object) -> None:
         pass
+
+    def set_defaults(self, **kwargs: object) -> None:
+        pass
+
+    def add_subparsers(self, **kwargs: object) -> _Unbuilt:
+        return self
+
+    def add_parser(self, *args: object, **kwargs: object) -> _Unbuilt:
+        return self
 
 
 def build_parser(only: str | None = None) -> argparse.ArgumentParser:
@@ -274,6 +283,11 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     p.add_argument("dir", nargs="?", help="where to create the demo deck (default: ./demo-deck, or demo-deck-2, -3... "
                                          "when an earlier demo has it)")
     p.add_argument("--headless", action="store_true", help="no cockpit: run to the end and print a summary")
+
+    from jobdeck.cli import notify, status
+
+    status.add_parser(command)
+    notify.add_parser(command)
     if only is not None and only not in sub.choices:
         return build_parser()
     return parser
@@ -311,9 +325,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"jobdeck: no command {name!r} (hint: {hint})", file=sys.stderr)
             return 2
     args = parser.parse_args(argv)
-    from jobdeck.cli import commands
-
-    handler = getattr(commands, "cmd_" + args.command.replace("-", "_"))
+    handler = _handler(args)
     try:
         return handler(args)
     except JobdeckError as exc:
@@ -332,6 +344,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         where = f"{exc.filename}: " if exc.filename is not None else ""
         print(f"jobdeck: {where}{exc.strerror or exc}", file=sys.stderr)
         return 2
+
+
+def _handler(args: argparse.Namespace) -> Callable[[argparse.Namespace], int]:
+    """The function that runs the command: "module:function" set by its parser, else commands.cmd_<name>."""
+    target = getattr(args, "handler", None)
+    if target is not None:
+        from importlib import import_module
+
+        module, name = target.split(":")
+        return getattr(import_module(module), name)  # type: ignore[no-any-return]
+    from jobdeck.cli import commands
+
+    return getattr(commands, "cmd_" + args.command.replace("-", "_"))  # type: ignore[no-any-return]
 
 
 def runner_main(argv: Sequence[str] | None = None) -> int:

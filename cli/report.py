@@ -15,7 +15,8 @@ from jobdeck.state.terminal import one_line
 
 #: Records about the runner's own trouble: printed on stderr, even with --quiet.
 _PROBLEMS = frozenset({"spec_error", "write_error", "lock_timeout", "watch_error", "chain_warning", "log_replaced",
-                       "log_rotate_failed"})
+                       "log_rotate_failed", "notify_failed", "notify_error",
+                       "metrics_error"})
 
 
 class _Fields(dict[str, Any]):
@@ -40,6 +41,9 @@ _NOTES: dict[str, tuple[str, str | None, dict[str, Any]]] = {
     "watch_error": ("watching the deck failed ({message}); {next}", "red", {}),
     "gc_error": ("retention (gc) failed: {message}; trying again in an hour", "red", {}),
     "refused": ("{job}: event refused: {message}", "dim", {"job": ""}),
+    "notify_failed": ("sending to {target} failed after {tries} tr(ies): {message}", "red", {}),
+    "notify_error": ("notify: {message}", "red", {}),
+    "metrics_error": ("cannot write the metrics textfile {message}; trying again", "red", {}),
 }
 
 

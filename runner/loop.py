@@ -30,6 +30,9 @@ from jobdeck.runner.capacity import Capacity
 from jobdeck.runner.firing import inbox_events, schedule_events, trigger_pending
 from jobdeck.runner.heartbeat import HeartbeatWriter
 from jobdeck.runner.inbox import InboxScanner
+from jobdeck.runner.metrics import TextfileWriter, textfile_path
+from jobdeck.runner.metrics import snapshot as metrics_snapshot
+from jobdeck.runner.notifier import Notifier
 from jobdeck.runner.recovery import abandoned_boundaries, orphaned_events
 from jobdeck.runner.deciding import Deciding
 from jobdeck.runner.scoring import Scoring
@@ -62,6 +65,8 @@ ONCE_PATIENCE = 5.0
 """Seconds ``--once`` keeps retrying to record ended attempts while the deck refuses writes."""
 GC_INTERVAL = 3600.0
 """Seconds between two automatic gcs (``retention.auto``) of a long-running runner."""
+NOTIFY_DRAIN = 5.0
+"""Seconds a stopping runner waits for its queued alerts to be sent."""
 WATCH_AFTER = 0.05
 """Seconds without a wake-up after which the deck watcher is started (see ``Runner.run``)."""
 
@@ -78,7 +83,10 @@ class Runner:
         self.parallel_override = parallel
         self.once = once
         self.clock = clock
-        self.report = report or (lambda record: None)
+        self._printout = report or (lambda record: None)
+        self.report = self._report  # printed, and seen by the notifier
+        self.notifier: Notifier | None = None
+        self._metrics: TextfileWriter | None = None
         self.runner_id = runner_id or f"{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(2)}"
         self.environ = dict(os.environ if environ is None else environ)
         self.grace = grace
@@ -155,6 +163,10 @@ class Runner:
             store.close()
             raise
         self._store = store
+        self.notifier = Notifier(str(self.deck.root), self.environ, self.redactor,
+                                 raised_path=self.deck.state_dir / "alerts-raised.json")
+        loop = asyncio.get_running_loop()
+        self.notifier.wake = lambda: loop.call_soon_threadsafe(self.wake.set)
         self.running_ids = {job for job, st in store.board.jobs.items() if st.status == Status.RUNNING}
         self._checkpoint_seq, self._checkpoint_at = store.log.seq, self.clock()
         if store.chain_warning:
@@ -167,8 +179,62 @@ class Runner:
         if self.containment.why:
             started["boundary_why"] = self.containment.why
         self.report(started)
+        self.notifier.started(self.clock())
+
+    def _report(self, record: Mapping[str, Any]) -> None:
+        self._printout(record)
+        if self.notifier is not None:
+            self.notifier.seen(record)
+
+    def _notify(self, now: float) -> None:
+        """Alerts and pings for what this turn saw (queued for the senders' threads); record failed sends."""
+        notifier = self.notifier
+        if notifier is None:
+            return
+        if notifier.active:
+            notifier.turn(self.spec, self.store.board, now)
+        for problem in notifier.problems:
+            self.report({"type": "notify_error", "message": problem})
+        notifier.problems.clear()
+        for failure in notifier.failures():
+            self.report({"type": "notify_failed", **failure})
+            job = failure.get("job")
+            if job is not None and self.spec is not None and self.spec.job(job) is not None:
+                self.progress.append({"type": EventType.PROGRESS, "job": job, "what": "notify_failed",
+                                      "target": failure["target"], "reason": failure["message"]})
+
+    def _write_metrics(self, now: float, *, force: bool = False) -> asyncio.Future[None] | None:
+        """With ``metrics.textfile``, rewrite it every ``metrics.every`` seconds, on a thread (runner/metrics.py)."""
+        spec = self.spec
+        if spec is None or spec.metrics.textfile is None:
+            self._metrics = None
+            return None
+        path = textfile_path(self.deck.root, spec.metrics.textfile)
+        writer = self._metrics
+        if writer is None or writer.path != path or writer.every != spec.metrics.every:
+            writer = self._metrics = TextfileWriter(path, spec.metrics.every)
+        if writer.pending is not None or not (force or now >= writer.due):
+            return None
+        writer.due = now + writer.every
+        beats = {self.runner_id: self.heartbeat.last} if self.heartbeat is not None and self.heartbeat.last else {}
+        figures = metrics_snapshot(spec, self.store.board, beats)
+        written = asyncio.get_running_loop().run_in_executor(None, writer.write, figures)
+
+        def done(future: asyncio.Future[None]) -> None:
+            writer.pending = None
+            error = None if future.cancelled() else future.exception()
+            message = f"{path}: {getattr(error, 'strerror', None) or error}" if error is not None else None
+            if message is not None and message != writer.error:
+                self.report({"type": "metrics_error", "message": message})
+            writer.error = message
+
+        writer.pending = written
+        written.add_done_callback(done)
+        return written
 
     def close(self) -> None:
+        if self.notifier is not None:
+            self.notifier.close()
         if self._watcher is not None:
             self._watcher.stop()
         if self.heartbeat is not None:
@@ -195,6 +261,8 @@ class Runner:
             # a job added while the runner is up may reference new secrets
             self.redactor = Redactor.for_spec(current, self.environ)
             self.store.redactor = self.redactor
+            if self.notifier is not None:
+                self.notifier.configure(current, self.redactor)
             self.scheduled = [job for job in current.jobs if job.schedule is not None]
             self.capacity.parallel = self.parallel_override or current.limits.parallel
             self.deciding.reset(current, self.store.board, self.index)
@@ -238,6 +306,8 @@ class Runner:
         await self._settle(now)
         if self.heartbeat is not None:
             self.heartbeat.beat(sorted(self.claims), now)
+        self._notify(now)
+        self._write_metrics(now)
         self._checkpoint(now)
         self._collect_garbage(now)
         self._rotate(now)
@@ -742,6 +812,11 @@ class Runner:
             times.append(self.deciding.next_look)
         if self.heartbeat is not None and not self.once:
             times.append(self.heartbeat.last + HEARTBEAT_INTERVAL)
+        if self._metrics is not None and not self.once:
+            times.append(self._metrics.due)
+        summary = self.notifier.next_due() if self.notifier is not None and not self.once else None
+        if summary is not None:  # a throttled rule's summary goes out when its window ends
+            times.append(summary)
         return min(times) if times else None
 
     def stuck(self, now: float) -> bool:
@@ -877,6 +952,23 @@ class Runner:
                 await self._settle(self.clock())
             except LogReplaced as exc:
                 self._lose_log(exc)
+        if self.notifier is not None and self.notifier.active:  # a run's last alerts go out before it exits
+            self.notifier.turn(self.spec, self.store.board, self.clock())
+            self.notifier.flush(self.clock())
+            await asyncio.to_thread(self.notifier.drain, NOTIFY_DRAIN)
+            self._notify(self.clock())  # sends that failed become progress events, stored just below
+        if self.started and self.log_lost is None:
+            if self.progress:
+                try:
+                    await self._settle(self.clock())
+                except LogReplaced as exc:
+                    self._lose_log(exc)
+            if self._metrics is not None:  # the figures a stopped runner leaves are its last ones
+                if self._metrics.pending is not None:
+                    await asyncio.wait([self._metrics.pending])
+                final = self._write_metrics(self.clock(), force=True)
+                if final is not None:
+                    await asyncio.wait([final])
         self.close()
 
     def request_stop(self) -> None:

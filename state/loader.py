@@ -195,7 +195,8 @@ def _model_at(parent_path: list[Any]) -> type[Any]:
 
     by_field = {"jobs": spec.Job, "agents": spec.AgentSpec, "timeout": spec.Timeout, "retry": spec.Retry,
                 "validate": spec.Validate, "limits": spec.Limits, "decide": spec.Decide, "budget": spec.Budget,
-                "scorer": spec.ScorerAgent, "env": spec.EnvRef, "api_key": spec.EnvRef,
+                "scorer": spec.ScorerAgent, "env": spec.EnvRef, "api_key": spec.EnvRef, "notify": spec.Notify,
+                "targets": spec.NotifyTarget, "rules": spec.NotifyRule, "metrics": spec.Metrics, "url": spec.EnvRef,
                 "retention": spec.JobRetention if parent_path[:1] == ["jobs"] else spec.Retention}
     for name in reversed(parent_path):
         if isinstance(name, str) and name in by_field:

@@ -1,7 +1,7 @@
 """Keep secrets out of everything jobdeck writes: events, logs, outputs.
 
 A secret is the value of an environment variable that jobs.json references
-(``{"env": NAME}`` in a job's or agent's ``env``, an agent's ``api_key``) or of a
+(``{"env": NAME}`` in a job's or agent's ``env``, an agent's ``api_key``, a notify target or ping) or of a
 well-known credential variable (``WELL_KNOWN``: provider API keys, cloud and forge
 tokens). Exact occurrences of those values are replaced by ``[REDACTED:NAME]``
 before a byte reaches disk; encoded forms (base64, URL-encoding) are not.
@@ -158,4 +158,5 @@ def referenced_env(spec: Spec) -> set[str]:
     for holder in holders:
         names.update(value.env for value in holder.env.values() if not isinstance(value, str))
     names.update(agent.api_key.env for agent in spec.agents.values() if agent.api_key is not None)
+    names.update(spec.notify.referenced_env())
     return names

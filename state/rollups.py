@@ -138,6 +138,8 @@ class Rollups:
     """End times of the newest failed attempts, oldest first."""
     models: dict[str, tuple[int, float]] = field(default_factory=dict)
     """Per model: ended attempts that named it, and their cost (what a run on it costs, for routing)."""
+    cost_by_model: dict[str, float] = field(default_factory=dict)
+    """Cost per model over the whole history (the hours keep 90 days): a counter for metrics."""
 
     def add(self, job: str, attempt: Attempt, model: str | None = None) -> None:
         """Count one ended attempt (called once, when the fold ends it)."""
@@ -173,6 +175,7 @@ class Rollups:
         if cost:
             hour.cost += cost
             hour.by_model[str(name or "unknown")] = hour.by_model.get(str(name or "unknown"), 0.0) + cost
+            self.cost_by_model[str(name or "unknown")] = self.cost_by_model.get(str(name or "unknown"), 0.0) + cost
 
     def add_spend(self, ts: float, cost: Any, model: Any) -> None:
         """Count money spent outside an attempt (a model scorer's call) in its hour's cost."""
@@ -182,6 +185,7 @@ class Rollups:
         hour.cost += cost
         name = str(model or "unknown")
         hour.by_model[name] = hour.by_model.get(name, 0.0) + cost
+        self.cost_by_model[name] = self.cost_by_model.get(name, 0.0) + cost
 
     def _hour(self, key: int) -> HourRollup:
         hour = self.hours.get(key)
@@ -212,7 +216,7 @@ class Rollups:
     def to_json(self) -> dict[str, Any]:
         return {"jobs": {job: rollup.to_json() for job, rollup in self.jobs.items()},
                 "hours": {str(k): hour.to_json() for k, hour in sorted(self.hours.items())},
-                "recent_failures": self.recent_failures,
+                "recent_failures": self.recent_failures, "cost_by_model": self.cost_by_model,
                 "models": {model: list(value) for model, value in sorted(self.models.items())}}
 
     @classmethod
@@ -220,7 +224,8 @@ class Rollups:
         return cls({job: JobRollup.from_json(value) for job, value in data["jobs"].items()},
                    {int(k): HourRollup.from_json(value) for k, value in data["hours"].items()},
                    [float(t) for t in data["recent_failures"]],
-                   {model: (int(value[0]), float(value[1])) for model, value in data.get("models", {}).items()})
+                   {model: (int(value[0]), float(value[1])) for model, value in data.get("models", {}).items()},
+                   {str(k): float(v) for k, v in data.get("cost_by_model", {}).items()})
 
 
 def _tokens(usage: Mapping[str, Any] | None) -> int:

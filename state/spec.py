@@ -419,6 +419,100 @@ class Decide(_Model):
     """The cost (USD) assumed for an attempt of an llm job with no history (reasons say so)."""
 
 
+ALERT_GROUPS = {"needs_you": ("approval", "review", "failed", "runner", "hold"), "news": ("pipeline_done",)}
+"""Names for several alert kinds at once, usable in a rule's ``on`` (state/notify_rules.py raises the alerts)."""
+AlertName = Literal["needs_you", "news", "approval", "review", "failed", "runner", "hold", "pipeline_done"]
+
+
+def _duration_or_zero(value: Any) -> float:
+    """A duration, or 0 (a throttle of 0 sends every alert at once)."""
+    if value == 0 and not isinstance(value, bool) or value == "0":
+        return 0.0
+    return parse_duration(value)
+
+
+class NotifyTarget(_Model):
+    """Where alerts go: an Apprise URL taken from the environment, or a local command."""
+
+    url: EnvRef | None = None
+    """An Apprise URL (ntfy://, slack://, mailto://, json://...), as {"env": "NAME"}: URLs hold tokens."""
+    command: list[str] | None = Field(None, min_length=1)
+    """A hook run without a shell: the alert as JSON on stdin, JOBDECK_* variables in its environment."""
+    timeout: Duration = 10.0
+    """Give up one try of a send after this long."""
+    retries: StrictInt = Field(2, ge=0, le=10)
+    """Tries after the first when a send fails (1 s, 2 s, 4 s... apart)."""
+
+    @model_validator(mode="after")
+    def _one_way(self) -> NotifyTarget:
+        if (self.url is None) == (self.command is None):
+            raise ValueError("give a target either 'url' (an {\"env\": NAME} reference) or 'command', not both")
+        return self
+
+
+class NotifyRule(_Model):
+    """Which alerts go to which targets, and how often."""
+
+    on: list[AlertName] = Field(["needs_you"], min_length=1)
+    """Alert kinds: approval, review, failed, runner, hold, pipeline_done; or the groups needs_you and news."""
+    to: list[Identifier] = Field(min_length=1)
+    """Names of targets in ``notify.targets``."""
+    throttle: Annotated[float, BeforeValidator(_duration_or_zero),
+                        WithJsonSchema({"anyOf": [{"type": "number", "minimum": 0}, {"type": "string"}],
+                                        "description": "Seconds, or '30s', '5m'; 0 sends every alert at once."})] = 60.0
+    """At most one message per target this often: alerts in between are summed up in one message at its end."""
+
+    @property
+    def kinds(self) -> frozenset[str]:
+        """The alert kinds this rule covers, groups expanded."""
+        return frozenset(kind for name in self.on for kind in ALERT_GROUPS.get(name, (name,)))
+
+
+class Notify(_Model):
+    """Tell the operator when they are needed: alert targets, rules, and a dead man's switch ping."""
+
+    targets: dict[Identifier, NotifyTarget] = Field(default_factory=dict)
+    """Named places alerts go."""
+    rules: list[NotifyRule] | None = None
+    """Which alerts go where; without rules, "needs you" alerts go to every target."""
+    ping: EnvRef | None = None
+    """A Healthchecks-style URL, as {"env": "NAME"}: pinged at the runner's start, at most every ping_every
+    while it runs, and at URL/fail when a job fails for good or the runner is in trouble."""
+    ping_every: Duration = 60.0
+    """Least time between two pings of ``ping``."""
+
+    @model_validator(mode="after")
+    def _known_targets(self) -> Notify:
+        for n, rule in enumerate(self.rules or ()):
+            unknown = [name for name in rule.to if name not in self.targets]
+            if unknown:
+                raise ValueError(f"rule {n + 1} sends to {', '.join(map(repr, unknown))}, which notify.targets "
+                                 f"does not declare")
+        return self
+
+    def effective_rules(self) -> list[NotifyRule]:
+        """The rules in force: the declared ones, or needs_you to every target."""
+        if self.rules is not None:
+            return self.rules
+        return [NotifyRule(to=list(self.targets))] if self.targets else []
+
+    def referenced_env(self) -> set[str]:
+        """Names of the environment variables the targets and the ping read (their values are secrets)."""
+        names = {target.url.env for target in self.targets.values() if target.url is not None}
+        if self.ping is not None:
+            names.add(self.ping.env)
+        return names
+
+
+class Metrics(_Model):
+    """A Prometheus textfile the runner rewrites, for node_exporter's textfile collector."""
+
+    textfile: str | None = None
+    """Where to write it (absolute, or relative to the deck), e.g. /var/lib/node_exporter/textfile/jobdeck.prom."""
+    every: Duration = 15.0
+    """Seconds between two rewrites."""
+
+
 class Spec(_Model):
     """The whole registry: agents, limits, and jobs."""
 
@@ -434,6 +528,10 @@ class Spec(_Model):
     """The decision service: mode (off, shadow, advise, live), scorer, budget, review capacity."""
     jobs: list[Job]
     """The jobs, in any order; ``depends_on`` defines the order they run in."""
+    notify: Notify = Field(default_factory=Notify)
+    """Alerts for the operator (Apprise URLs, a command hook) and a dead man's switch ping."""
+    metrics: Metrics = Field(default_factory=Metrics)
+    """A Prometheus textfile written by the runner."""
 
     @model_validator(mode="after")
     def _scorer_is_an_llm_agent(self) -> Spec:

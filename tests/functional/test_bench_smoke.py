@@ -37,6 +37,8 @@ SMALL = {
     "decide_replay": (["bench/decide_replay.py", "--tiny"],
                       ["## decide replay: ", "| off | ", "| shadow | ", "| live | ", "| live+scorer | ", "accepted |",
                        "decision overhead"]),
+    "notify": (["bench/notify.py", "--jobs", "20", "--runs", "1"],
+               ["json:// target that hangs", "no notify section"]),
     "cli": (["bench/cli.py", "--tiny"], ["| `python -c pass` |", "| `jobdeck approve ", "| `jobdeck add --id added"]),
 }
 

@@ -85,6 +85,12 @@ def test_headless_demo_ends_as_designed_and_one_approval_writes_the_crm_once(tmp
     assert "crm-writeback" not in states or not states["crm-writeback"].attempts
     shipped = (EXAMPLE / "data" / "crm.json").read_bytes()
     assert crm_file(deck).read_bytes() == shipped
+    # the notify hook was told once of each thing waiting for a person
+    alerts = [line.split("  ", 1)[1] for line in (deck / "alerts.log").read_text().splitlines()
+              if not line.startswith(" ")]
+    assert sorted(alerts) == ["jobdeck needs you: approval crm-writeback", "jobdeck needs you: review news-signals",
+                              "jobdeck needs you: review outreach-drafts"]
+    assert any(line.endswith("jobdeck needs you: approval crm-writeback") for line in demo.stdout.splitlines())
 
     jobdeck(deck, "approve", "crm-writeback", check=True)
     jobdeck(deck, "run", "--once", check=True)
@@ -114,6 +120,7 @@ def test_headless_demo_ends_as_designed_and_one_approval_writes_the_crm_once(tmp
         "crm": "../../data/crm.json", "created": [], "updated": [], "unchanged": NIGHTLY_LEADS}
     assert crm_file(deck).read_bytes() == written
     assert crm_file(deck).stat().st_mtime_ns == stamp
+    assert (deck / "alerts.log").read_text().count("approval crm-writeback") == 1  # approved each time it waited
 
 
 def test_interactive_demo_approve_then_inbox_csv_enriches_only_its_leads(

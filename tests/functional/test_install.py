@@ -97,7 +97,8 @@ def every_command_works(python: Path, work: Path) -> None:
     assert timed.returncode == 0, timed.stderr
     loaded = {line.split("|")[-1].strip() for line in timed.stderr.splitlines() if line.startswith("import time:")}
     assert "jobdeck.cli.main" in loaded  # the measurement saw jobdeck's own modules
-    foreign = sorted(name for name in loaded if name.split(".")[0] in ("agents", "openai", "litellm", "textual"))
+    foreign = sorted(name for name in loaded if name.split(".")[0] in ("agents", "openai", "litellm", "textual",
+                                                                      "apprise", "prometheus_client"))
     assert foreign == [], f"`jobdeck ls` imported {foreign[:5]}"
 
 

@@ -20,7 +20,7 @@ import pytest
 
 from conftest import ROOT, TWO_JOBS, cli_env
 
-HEAVY = ("textual", "litellm")
+HEAVY = ("textual", "litellm", "apprise", "prometheus_client")
 
 
 def layer_of(module: str) -> str:
@@ -90,7 +90,7 @@ def test_cockpit_does_not_import_litellm() -> None:
 
 
 READ_COMMANDS = [["--help"], ["ls"], ["ls", "--json"], ["show", "hello"], ["validate"], ["events"],
-                 ["audit", "verify"], ["schema"], ["logs", "hello"], ["stats"]]
+                 ["audit", "verify"], ["schema"], ["logs", "hello"], ["stats"], ["status", "--json"]]
 
 
 def test_read_commands_do_not_import_litellm_or_textual(tmp_path: Path) -> None:
@@ -183,6 +183,25 @@ def test_litellm_is_imported_lazily_and_only_by_agents() -> None:
                     problems.append(f"{path.relative_to(ROOT)} imports litellm"
                                     + (" at module level" if top else ""))
     assert problems == []
+
+
+LAZY_ONLY_IN = {"apprise": "runner/senders.py", "prometheus_client": "runner/metrics.py"}
+"""Packages one module imports, inside a function: the alert sender, the metrics writer."""
+
+
+@pytest.mark.parametrize("package", sorted(LAZY_ONLY_IN))
+def test_alert_and_metrics_packages_are_imported_lazily_by_one_module(package: str) -> None:
+    problems, found = [], []
+    for layer in LAYERS:
+        for path in sources(layer):
+            for module, top in imports_in(path):
+                if module != package:
+                    continue
+                where = str(path.relative_to(ROOT))
+                found.append(where)
+                if where != LAZY_ONLY_IN[package] or top:
+                    problems.append(where + (" at module level" if top else ""))
+    assert problems == [] and found, (problems, found)
 
 
 def test_the_ast_check_sees_imports_inside_functions(tmp_path: Path) -> None:

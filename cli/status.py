@@ -1,0 +1,99 @@
+"""`jobdeck status [--check]`: is a runner alive, and is anything stuck? For people, monitors and scripts."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections import Counter
+from typing import Any
+
+from jobdeck.state.deck import find_deck
+from jobdeck.state.errors import SpecError
+
+UNHEALTHY = 1
+"""Exit code of `status --check` when it found a problem (the table's 1: the answer is "no")."""
+
+
+def duration(text: str) -> float:
+    """An argparse type: a duration such as 30m, 2h or 90 (seconds)."""
+    from jobdeck.state.durations import parse_duration
+
+    value: float | str = text.strip()
+    try:
+        value = float(value)
+    except ValueError:
+        pass
+    try:
+        return parse_duration(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def add_parser(command: Any) -> None:
+    """Declare `status` with the parser's ``command(name, help, description)`` helper."""
+    p = command("status", "is a runner alive and is anything stuck? (--check: exit 1 when not, for monitors)",
+                "One line per runner, the jobs per column, then one line per problem: no runner or a\n"
+                "stale heartbeat, a job running past its hard timeout, and with --review-age an output\n"
+                "waiting for review (or a high-risk job for approval) longer than that.\n\n"
+                "  jobdeck status --check --review-age 4h || notify-me   cron or a systemd timer\n"
+                "  jobdeck status --json | jq '.problems[].message'\n\n"
+                "exit codes with --check: 0 healthy, 1 a problem was found, 2 no deck or unreadable state.")
+    p.add_argument("--check", action="store_true", help="exit 1 when anything needs a person (0 when healthy)")
+    p.add_argument("--review-age", type=duration, metavar="DURATION",
+                   help="report reviews and approvals waiting longer than this, e.g. 4h")
+    p.add_argument("--json", action="store_true", help="runners, counts and problems as one JSON object")
+    p.set_defaults(handler="jobdeck.cli.status:cmd_status")
+
+
+def gather(deck_dir: str | None, now: float, *, waiting_age: float | None) -> dict[str, Any]:
+    """What `status` shows: runners, jobs per column and the problems found (plain data, JSON-ready)."""
+    from jobdeck.state.board import open_store
+    from jobdeck.state.health import Problem, job_problems, runner_problems
+    from jobdeck.state.heartbeat import read_heartbeats
+    from jobdeck.state.loader import load_spec
+
+    deck = find_deck(deck_dir)
+    beats = read_heartbeats(deck.runners_dir)
+    problems = runner_problems(beats, now)
+    spec = None
+    try:
+        spec = load_spec(deck.spec_path).spec
+    except SpecError as exc:  # the runner keeps its last good spec: say so, and check what can be checked
+        problems.append(Problem("spec_error", f"jobs.json is invalid, runners keep the last good spec: "
+                                              f"{str(exc).splitlines()[0]}"))
+    with open_store(deck) as store:
+        board = store.board
+        problems += job_problems(spec, board, now, waiting_age=waiting_age)
+        counts = Counter(state.status.value for state in board.jobs.values())
+    never_ran = sum(1 for job in spec.jobs if job.id not in board.jobs) if spec is not None else 0
+    if never_ran:
+        counts["backlog"] += never_ran
+    return {
+        "ok": not problems,
+        "deck": str(deck.root),
+        "runners": [{"id": b.runner, "pid": b.pid, "host": b.host, "heartbeat": b.at, "age": round(now - b.at, 1),
+                     "alive": b.alive(now), "running": list(b.running)} for b in beats],
+        "jobs": dict(sorted(counts.items())),
+        "problems": [problem.to_json() for problem in problems],
+    }
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from jobdeck.state.terminal import one_line
+
+    report = gather(args.deck, time.time(), waiting_age=args.review_age)
+    if args.json:
+        sys.stdout.write(json.dumps(report, indent=2) + "\n")
+    else:
+        for runner in report["runners"]:
+            state = "alive" if runner["alive"] else "stale"
+            print(one_line(f"runner {runner['id']} (pid {runner['pid']}, {runner['host']}): {state}, "
+                           f"beat {runner['age']:g}s ago, {len(runner['running'])} running"))
+        print("jobs: " + (", ".join(f"{n} {status}" for status, n in report["jobs"].items()) or "none"))
+        for problem in report["problems"]:
+            print(one_line(f"problem: {problem['message']}"))
+        if report["ok"]:
+            print("ok")
+    return UNHEALTHY if args.check and not report["ok"] else 0

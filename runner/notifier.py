@@ -1,0 +1,295 @@
+"""The runner's alerts and dead man's switch: records in, messages out, never on the loop's time.
+
+The loop hands every record it sees to ``seen`` (a list append) and calls ``turn``
+once per turn: the rules (state/notify_rules.py) pick the alerts, throttle and
+de-duplicate them, and the messages go on the target's queue (runner/senders.py).
+Every message is redacted and made one-line-safe before it leaves. A send that
+fails for good comes back through ``failures()`` for the loop to record.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections import deque
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from jobdeck.runner.senders import Send, Worker, apprise_sender, command_sender, ping_sender
+from jobdeck.state.atomic import write_atomic
+from jobdeck.state.notify_rules import Alert, Dedup, Message, Throttle, approvals, from_record
+from jobdeck.state.notify_rules import message as compose
+from jobdeck.state.terminal import one_line
+
+if TYPE_CHECKING:
+    from jobdeck.state.board import Board
+    from jobdeck.state.redact import Redactor
+    from jobdeck.state.spec import Notify, NotifyRule, NotifyTarget, Spec
+
+PING_TIMEOUT = 10.0
+DROPS_EVERY = 60.0
+"""Seconds between two reports of messages dropped for one target."""
+
+
+def _approval_key(job_id: str, board: Board) -> str:
+    state = board.state(job_id)
+    return f"approval:{job_id}:{state.cycle}:{state.since}"
+
+
+def _read_raised(path: Path | None) -> set[str]:
+    if path is None:
+        return set()
+    try:
+        keys = json.loads(path.read_bytes())
+    except (OSError, ValueError):
+        return set()
+    return {key for key in keys if isinstance(key, str) and key.count(":") == 3} if isinstance(keys, list) else set()
+
+
+class Notifier:
+    """Turns what the runner sees into alerts and pings for the deck's ``notify`` section."""
+
+    def __init__(self, deck_root: str, environ: Mapping[str, str], redactor: Redactor,
+                 raised_path: Path | None = None) -> None:
+        self.deck_root = deck_root
+        self.raised_path = raised_path
+        """Where the approval alerts already raised are kept, so a restarted (or cron) runner does not repeat them."""
+        self.approvals_raised: set[str] | None = None
+        self.environ = dict(environ)
+        self.redactor = redactor
+        self.config: Notify | None = None
+        self.rules: list[NotifyRule] = []
+        self.workers: dict[str, Worker] = {}
+        self.throttles: dict[tuple[int, str], Throttle] = {}
+        self.dedup = Dedup()
+        self.records: list[Mapping[str, Any]] = []
+        self._failures: deque[dict[str, Any]] = deque()
+        self.wake: Any = None
+        """Called (from a worker thread) when a failure is waiting: the runner wakes its loop."""
+        self.ping: Worker | None = None
+        self.ping_every = 60.0
+        self._pinged = float("-inf")
+        self._all_jobs = True  # the first turn looks at every job for waiting approvals
+        self._dependents_of: tuple[Spec, dict[str, list[str]]] | None = None
+        self._drops_reported: dict[str, tuple[int, float]] = {}
+        self.problems: list[str] = []
+        """Configuration problems found (an unset variable): reported once each by the runner."""
+
+    @property
+    def active(self) -> bool:
+        return bool(self.workers) or self.ping is not None
+
+    def configure(self, spec: Spec, redactor: Redactor) -> None:
+        """Adopt ``spec``'s notify section; targets whose settings did not change keep their thread and queue."""
+        self.redactor = redactor
+        config = spec.notify
+        if config == self.config:
+            return
+        old = self.config
+        self.flush(time.time())  # alerts held under the old rules go out rather than vanish with them
+        self.config = config
+        self.rules = config.effective_rules()
+        self.throttles = {}
+        keep = {name for name, target in config.targets.items()
+                if old is not None and old.targets.get(name) == target and name in self.workers}
+        for name in [name for name in self.workers if name not in keep]:
+            self.workers.pop(name).stop()
+        for name, target in config.targets.items():
+            if name not in keep:
+                worker = self._worker(name, target)
+                if worker is not None:
+                    self.workers[name] = worker
+        if old is None or old.ping != config.ping:
+            if self.ping is not None:
+                self.ping.stop()
+                self.ping = None
+            url = self._env(config.ping.env, "notify.ping") if config.ping is not None else None
+            if url:
+                self.ping = Worker("ping", ping_sender(url), timeout=PING_TIMEOUT, retries=1, failed=self._failed,
+                                   limit=2)
+        self.ping_every = config.ping_every
+
+    def _worker(self, name: str, target: NotifyTarget) -> Worker | None:
+        if target.url is not None:
+            url = self._env(target.url.env, f"notify.targets.{name}.url")
+            if not url:
+                return None
+            deliver = apprise_sender(url)
+        else:
+            deliver = command_sender(list(target.command or ()), self.environ, self.deck_root)
+        return Worker(name, deliver, timeout=target.timeout, retries=target.retries, failed=self._failed)
+
+    def _env(self, variable: str, field: str) -> str | None:
+        value = self.environ.get(variable)
+        if not value:
+            self.problems.append(f"{field}: environment variable {variable} is not set; nothing is sent there")
+        return value
+
+    # -- on the loop ----------------------------------------------------------------------
+
+    def seen(self, record: Mapping[str, Any]) -> None:
+        """Remember a record of the log or a runner report for the next ``turn``."""
+        if self.rules or self.ping is not None:
+            self.records.append(record)
+
+    def started(self, now: float) -> None:
+        """The runner has started: ping."""
+        self._ping(now, fail=False, force=True)
+
+    def turn(self, spec: Spec | None, board: Board, now: float) -> None:
+        """Raise the alerts for what was seen since the last turn, send what is due, ping if it is time."""
+        records, self.records = self.records, []
+        alerts: list[Alert] = []
+        touched: set[str] = set()
+        for record in records:
+            alert = from_record(record, spec)
+            if alert is not None:
+                alerts.append(alert)
+            job = record.get("job")
+            if isinstance(job, str):
+                touched.add(job)
+        if spec is not None and self.rules:
+            if self._all_jobs:
+                touched = set(spec.by_id)
+                self._all_jobs = False
+            elif touched:  # a job that ended may have unblocked the high-risk jobs that wait on it
+                dependents = self._dependents(spec)
+                touched |= {down for job_id in touched for down in dependents.get(job_id, ())}
+            alerts += approvals(spec, board, sorted(touched), now)
+        failing = False
+        if spec is not None and self.rules:
+            alerts = self._new_approvals(alerts, board)
+        for alert in alerts:
+            if not self.dedup.first(alert):
+                continue
+            failing = failing or alert.kind in ("failed", "runner")
+            for index, rule in enumerate(self.rules):
+                if alert.kind in rule.kinds:
+                    for target in rule.to:
+                        self._offer(index, rule, target, alert, now)
+        self._send_due(now)
+        self._ping(now, fail=failing)
+        self._report_drops(now)
+
+    def _report_drops(self, now: float) -> None:
+        """One line per target and minute for messages a full queue dropped (not one per message or job)."""
+        for name, worker in self.workers.items():
+            reported, at = self._drops_reported.get(name, (0, float("-inf")))
+            if worker.dropped > reported and now - at >= DROPS_EVERY:
+                self._drops_reported[name] = (worker.dropped, now)
+                self._failures.append({"target": name, "job": None, "tries": 0, "message":
+                                       f"queue full, the target is not keeping up: {worker.dropped - reported} "
+                                       f"message(s) dropped"})
+
+    def _dependents(self, spec: Spec) -> dict[str, list[str]]:
+        """Each job's direct dependents, built once per spec."""
+        if self._dependents_of is None or self._dependents_of[0] is not spec:
+            dependents: dict[str, list[str]] = {}
+            for job_id, deps in spec.dependencies.items():
+                for dep in deps:
+                    dependents.setdefault(dep, []).append(job_id)
+            self._dependents_of = (spec, dependents)
+        return self._dependents_of[1]
+
+    def _new_approvals(self, alerts: list[Alert], board: Board) -> list[Alert]:
+        """``alerts`` without the approval alerts an earlier runner raised; keeps the file of raised ones current."""
+        raised = self.approvals_raised
+        if raised is None:
+            raised = self.approvals_raised = _read_raised(self.raised_path)
+        kept = {key for key in raised if key == _approval_key(key.split(":")[1], board)}
+        fresh = [alert for alert in alerts if alert.kind != "approval" or alert.key not in kept]
+        kept |= {alert.key for alert in fresh if alert.kind == "approval"}
+        if kept != raised:
+            self.approvals_raised = kept
+            if self.raised_path is not None:
+                try:
+                    write_atomic(self.raised_path, json.dumps(sorted(kept)).encode(), durable=False)
+                except OSError:
+                    pass  # only saves a repeated alert after a restart
+        return fresh
+
+    def _offer(self, index: int, rule: NotifyRule, target: str, alert: Alert, now: float) -> None:
+        throttle = self.throttles.setdefault((index, target), Throttle(rule.throttle))
+        message = throttle.offer(alert, now)
+        if message is not None:
+            self._send(target, message)
+
+    def _send_due(self, now: float) -> None:
+        for (_, target), throttle in self.throttles.items():
+            message = throttle.due(now)
+            if message is not None:
+                self._send(target, message)
+
+    def next_due(self) -> float | None:
+        """When the next held summary is due, if one is held."""
+        return min((t.next_due for t in self.throttles.values() if t.next_due is not None), default=None)
+
+    def flush(self, now: float) -> None:
+        """Send every held summary now (the runner is stopping)."""
+        self._drops_reported = {name: (count, float("-inf")) for name, (count, _) in self._drops_reported.items()}
+        for (_, target), throttle in self.throttles.items():
+            if throttle.held:
+                held, throttle.held = throttle.held, []
+                throttle.last = now
+                self._send(target, compose(held))
+
+    def _send(self, target: str, message: Message) -> None:
+        worker = self.workers.get(target)
+        if worker is None:
+            return
+        worker.put(self.safe(message))  # a full queue counts the drop: reported by _report_drops
+
+    def safe(self, message: Message) -> Send:
+        """The send for ``message``: secrets redacted, no control sequences, one line per line."""
+        def clean(text: str) -> str:
+            return "\n".join(one_line(line) for line in self.redactor.text(text).splitlines())
+
+        jobs = {alert.job for alert in message.alerts}
+        payload = self.redactor.deep({"title": message.title, "body": message.body, "needs_you": message.needs_you,
+                                      "deck": self.deck_root, "alerts": [a.to_json() for a in message.alerts]})
+        # the deck's place ends the body: one person often runs several decks
+        return Send(title=one_line(self.redactor.text(message.title)),
+                    body=clean(f"{message.body}\ndeck: {self.deck_root}"),
+                    needs_you=message.needs_you, payload=payload,  # type: ignore[arg-type]
+                    job=next(iter(jobs)) if len(jobs) == 1 else None)
+
+    def _ping(self, now: float, *, fail: bool, force: bool = False) -> None:
+        if self.ping is None or not (fail or force or now - self._pinged >= self.ping_every):
+            return
+        self._pinged = now
+        self.ping.put(Send(title="ping", body="", needs_you=fail, payload={}))
+
+    # -- from the worker threads ------------------------------------------------------------
+
+    def _failed(self, failure: dict[str, Any]) -> None:
+        failure["message"] = self.redactor.text(str(failure.get("message", "")))
+        self._failures.append(failure)
+        wake = self.wake
+        if wake is not None:
+            wake()
+
+    def failures(self) -> list[dict[str, Any]]:
+        """Sends that failed for good since the last call (safe from the loop while workers run)."""
+        found = []
+        while self._failures:
+            found.append(self._failures.popleft())
+        return found
+
+    def drain(self, timeout: float) -> bool:
+        """Wait up to ``timeout`` seconds for every queued send to be handled (a thread may call it)."""
+        deadline = time.monotonic() + timeout
+        workers = [*self.workers.values(), *([self.ping] if self.ping is not None else [])]
+        while any(not worker.idle() for worker in workers):
+            if time.monotonic() >= deadline:
+                return False
+            threading.Event().wait(0.01)
+        return True
+
+    def close(self) -> None:
+        """Stop every worker thread (a send under way finishes in the background: the threads are daemons)."""
+        for worker in self.workers.values():
+            worker.stop()
+        if self.ping is not None:
+            self.ping.stop()

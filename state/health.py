@@ -1,0 +1,107 @@
+"""Is the deck being looked after? The problems `jobdeck status --check` reports, as a pure function.
+
+A monitor (cron, systemd timer, Nagios-style check) needs one answer it can act on:
+a runner is alive and nothing is stuck, or a line per problem. Time is passed in,
+so the rules are tested without clocks; the CLI only reads the files and prints.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from jobdeck.state.durations import format_duration
+from jobdeck.state.heartbeat import STALE_AFTER, Heartbeat
+from jobdeck.state.machine import Status
+from jobdeck.state.views import blockers, is_paused, needs_approval, waits_for_fire
+
+if TYPE_CHECKING:
+    from jobdeck.state.board import Board
+    from jobdeck.state.spec import Spec
+
+OVERRUN_SLACK = 5.0
+"""Seconds past hard timeout + grace before a running job counts as stuck: the runner stops it at the
+deadline, but a turn, a kill and the outcome's fsync take a moment."""
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """One thing that needs a person."""
+
+    kind: str
+    """no_runner, stale_heartbeat, spec_error, overrun, review_waiting or approval_waiting."""
+    message: str
+    """One line: what, where, how to fix."""
+    job: str | None = None
+    """The job concerned, if any."""
+    age: float | None = None
+    """How long it has been so (seconds), when that is known."""
+
+    def to_json(self) -> dict[str, Any]:
+        return {k: v for k, v in (("kind", self.kind), ("message", self.message), ("job", self.job),
+                                  ("age", None if self.age is None else round(self.age, 1))) if v is not None}
+
+
+def runner_problems(beats: list[Heartbeat], now: float) -> list[Problem]:
+    """No runner, or every runner's heartbeat stale (a stale file beside a live runner is a dead one's leftover)."""
+    if not beats:
+        return [Problem("no_runner", "no runner: no heartbeat in .jobdeck/runners/ (hint: start `jobdeck run`)")]
+    if any(beat.alive(now) for beat in beats):
+        return []
+    newest = max(beats, key=lambda beat: beat.at)
+    age = now - newest.at
+    return [Problem("stale_heartbeat",
+                    f"runner {newest.runner} (pid {newest.pid}, {newest.host}): heartbeat {format_duration(age)} old, "
+                    f"stale after {STALE_AFTER:g}s (hint: is it stopped or hung? restart `jobdeck run`)",
+                    age=age)]
+
+
+def job_problems(spec: Spec | None, board: Board, now: float, *, waiting_age: float | None) -> list[Problem]:
+    """Running jobs past their hard timeout; reviews and approvals waiting longer than ``waiting_age``.
+
+    Without a valid spec only reviews are judged (timeouts and risk are in jobs.json).
+    """
+    found: list[Problem] = []
+    for job_id, state in board.jobs.items():
+        job = spec.job(job_id) if spec is not None else None
+        if state.status == Status.RUNNING and job is not None and job.timeout.hard is not None:
+            attempt = state.attempt
+            started = attempt.started if attempt is not None else state.since
+            if started is not None and now - started > job.timeout.hard + job.timeout.grace + OVERRUN_SLACK:
+                age = now - started
+                found.append(Problem(
+                    "overrun", f"job {job_id}: running {format_duration(age)}, past its hard timeout of "
+                               f"{format_duration(job.timeout.hard)} (hint: is its runner alive? "
+                               f"`jobdeck cancel {job_id}`)", job=job_id, age=age))
+        elif (state.status == Status.REVIEW and waiting_age is not None and state.since is not None
+              and now - state.since > waiting_age):
+            age = now - state.since
+            found.append(Problem("review_waiting",
+                                 f"job {job_id}: output waiting for review for {format_duration(age)} "
+                                 f"(hint: `jobdeck show {job_id}`, then approve or reject)", job=job_id, age=age))
+    if waiting_age is not None and spec is not None:
+        found += _approvals_waiting(spec, board, now, waiting_age)
+    return found
+
+
+def _approvals_waiting(spec: Spec, board: Board, now: float, waiting_age: float) -> list[Problem]:
+    """High-risk jobs that could run but for an approval, waiting longer than ``waiting_age``.
+
+    The wait runs from the later of the job's return to the backlog and its last dependency's end; a job
+    that never ran and has no dependencies has no such moment, and is not judged.
+    """
+    found: list[Problem] = []
+    for job in spec.jobs:
+        if not needs_approval(job):
+            continue
+        state = board.state(job.id)
+        if (state.status != Status.BACKLOG or state.approved or waits_for_fire(job, state)
+                or is_paused(job, state) or blockers(job, board)):
+            continue
+        moments = [t for t in (state.since, *(board.state(dep).since for dep in job.depends_on)) if t is not None]
+        if moments and now - max(moments) > waiting_age:
+            age = now - max(moments)
+            found.append(Problem("approval_waiting",
+                                 f"job {job.id}: high-risk job waiting for approval for {format_duration(age)} "
+                                 f"(hint: `jobdeck approve {job.id}`)", job=job.id, age=age))
+    return found

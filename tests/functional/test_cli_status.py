@@ -1,0 +1,98 @@
+"""`jobdeck status --check`: exit 0 with a live runner and nothing stuck, else 1 and one line per problem."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from tests.functional.runner_kit import board, jobdeck, make_deck, start_runner, wait_for
+
+
+@contextmanager
+def runner_on(deck: Path, *args: str) -> Iterator[subprocess.Popen[str]]:
+    """A long-running runner, stopped (and continued first, if it was stopped) at the end."""
+    runner = start_runner(deck, *args)
+    try:
+        wait_for(lambda: list((deck / ".jobdeck" / "runners").glob("*.json")), what="the runner's heartbeat")
+        yield runner
+    finally:
+        runner.send_signal(signal.SIGCONT)
+        runner.send_signal(signal.SIGTERM)
+        runner.wait(30)
+
+
+def check(deck: Path, *extra: str) -> tuple[int, list[str]]:
+    result = jobdeck(deck, "status", "--check", *extra)
+    assert result.stderr == "", result.stderr
+    return result.returncode, [line for line in result.stdout.splitlines() if line.startswith("problem:")]
+
+
+def status_of(deck: Path, job: str) -> str | None:
+    state = board(deck).get(job)
+    return state.status.value if state else None
+
+
+def test_healthy_with_a_live_runner_and_nothing_stuck(tmp_path: Path) -> None:
+    deck = make_deck(tmp_path, [{"id": "quick", "command": ["true"]}])
+    with runner_on(deck):
+        wait_for(lambda: status_of(deck, "quick") == "done", what="the job to end")
+        code, problems = check(deck, "--review-age", "1s")
+        assert (code, problems) == (0, [])
+        report = json.loads(jobdeck(deck, "status", "--json").stdout)
+        assert report["ok"] is True and report["jobs"] == {"done": 1}
+        assert [r["alive"] for r in report["runners"]] == [True]
+
+
+def test_no_runner_is_a_problem(tmp_path: Path) -> None:
+    deck = make_deck(tmp_path, [{"id": "quick", "command": ["true"]}])
+    code, problems = check(deck)
+    assert code == 1
+    assert problems == ["problem: no runner: no heartbeat in .jobdeck/runners/ (hint: start `jobdeck run`)"]
+
+
+def test_a_killed_runners_heartbeat_goes_stale(tmp_path: Path) -> None:
+    deck = make_deck(tmp_path, [{"id": "quick", "command": ["true"]}])
+    runner = start_runner(deck)
+    beats = wait_for(lambda: list((deck / ".jobdeck" / "runners").glob("*.json")), what="the heartbeat")
+    runner.kill()
+    runner.wait(30)
+    assert check(deck) == (0, [])  # the file a kill -9 left is fresh for STALE_AFTER seconds
+    # The clock moves on a minute: age the real leftover instead of waiting for it.
+    record = json.loads(beats[0].read_text())
+    record["heartbeat"] -= 60
+    beats[0].write_text(json.dumps(record))
+    code, problems = check(deck)
+    assert code == 1 and len(problems) == 1
+    assert f"pid {runner.pid}" in problems[0] and "stale after 15s" in problems[0]
+    report = json.loads(jobdeck(deck, "status", "--json").stdout)
+    assert [p["kind"] for p in report["problems"]] == ["stale_heartbeat"]
+
+
+def test_a_job_running_past_its_hard_timeout(tmp_path: Path) -> None:
+    # A runner that hangs (SIGSTOP) cannot enforce the timeout; its heartbeat is still young.
+    deck = make_deck(tmp_path, [{"id": "stuck", "command": ["sleep", "60"],
+                                  "timeout": {"hard": "1s", "grace": "0.1s"}}])
+    with runner_on(deck) as runner:
+        wait_for(lambda: status_of(deck, "stuck") == "running", what="the job to start")
+        os.kill(runner.pid, signal.SIGSTOP)
+        found = wait_for(lambda: (lambda r: r if r[0] == 1 else None)(check(deck)), timeout=30,
+                         what="status --check to see the overrun")
+        assert len(found[1]) == 1 and found[1][0].startswith("problem: job stuck: running ")
+        assert "past its hard timeout of 1.0s" in found[1][0]
+
+
+def test_a_review_waiting_longer_than_review_age(tmp_path: Path) -> None:
+    deck = make_deck(tmp_path, [{"id": "pub", "command": ["echo", "draft"], "review": "always"}])
+    with runner_on(deck):
+        wait_for(lambda: status_of(deck, "pub") == "review", what="the output to wait for review")
+        assert check(deck, "--review-age", "1h") == (0, [])
+        code, problems = wait_for(lambda: (lambda r: r if r[0] == 1 else None)(check(deck, "--review-age", "1s")),
+                                  timeout=30, what="the review to be older than 1s")
+        assert problems == [p for p in problems if "job pub: output waiting for review" in p] and len(problems) == 1
+        bad = jobdeck(deck, "status", "--check", "--review-age", "soon")
+        assert bad.returncode == 2 and "'soon' is not a duration" in bad.stderr

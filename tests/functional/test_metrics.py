@@ -1,0 +1,90 @@
+"""The Prometheus textfile: written atomically by the runner, parsed back with prometheus_client's own parser."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import stat
+from pathlib import Path
+from typing import Any
+
+from prometheus_client.parser import text_string_to_metric_families
+
+from tests.functional.runner_kit import jobdeck, make_deck, start_runner, wait_for
+
+
+def parse(path: Path) -> dict[str, dict[tuple[tuple[str, str], ...], float]]:
+    """metric sample name -> {labels: value}, as Prometheus' own parser reads the file."""
+    found: dict[str, dict[tuple[tuple[str, str], ...], float]] = {}
+    for family in text_string_to_metric_families(path.read_text()):
+        for sample in family.samples:
+            found.setdefault(sample.name, {})[tuple(sorted(sample.labels.items()))] = sample.value
+    return found
+
+
+def test_a_run_leaves_a_textfile_that_parses_and_counts_right(tmp_path: Path) -> None:
+    jobs: list[dict[str, Any]] = [{"id": f"ok{n}", "command": ["true"]} for n in range(5)]
+    jobs += [{"id": "bad", "command": ["false"]}, {"id": "pub", "command": ["true"], "review": "always"},
+             {"id": "later", "command": ["true"], "depends_on": ["bad"]}]
+    deck = make_deck(tmp_path, jobs, metrics={"textfile": "prom/jobdeck.prom"})
+    (deck / "prom").mkdir()
+    result = jobdeck(deck, "run", "--once")
+    assert result.returncode == 1, result.stderr
+    textfile = deck / "prom" / "jobdeck.prom"
+    metrics = parse(textfile)
+    assert metrics["jobdeck_jobs"] == {(("status", "backlog"),): 1, (("status", "cancelled"),): 0,
+                                       (("status", "done"),): 5, (("status", "failed"),): 1,
+                                       (("status", "review"),): 1, (("status", "running"),): 0}
+    assert metrics["jobdeck_attempts_total"] == {(("outcome", "failed"),): 1, (("outcome", "succeeded"),): 6}
+    assert metrics["jobdeck_attempt_duration_seconds_count"] == {(): 6}
+    assert metrics["jobdeck_attempt_duration_seconds_bucket"][(("le", "+Inf"),)] == 6
+    [beat] = metrics["jobdeck_runner_heartbeat_timestamp_seconds"].values()
+    assert abs(beat - textfile.stat().st_mtime) < 30
+    assert stat.S_IMODE(textfile.stat().st_mode) == 0o644  # node_exporter runs as another user
+    assert [p.name for p in (deck / "prom").iterdir()] == ["jobdeck.prom"]  # no temp file left
+
+
+def test_a_long_running_runner_rewrites_it(tmp_path: Path) -> None:
+    marker = tmp_path / "go"
+    waits = {"id": "waits", "command": ["sh", "-c", f"while [ ! -e {marker} ]; do sleep 0.05; done"]}
+    deck = make_deck(tmp_path, [waits],
+                     metrics={"textfile": str(tmp_path / "jobdeck.prom"), "every": "0.2s"})
+    textfile = tmp_path / "jobdeck.prom"
+    runner = start_runner(deck)
+    try:
+        wait_for(lambda: textfile.exists() and parse(textfile)["jobdeck_jobs"][(("status", "running"),)] == 1,
+                 what="the textfile to show the job running")
+        inode = textfile.stat().st_ino
+        marker.touch()
+        wait_for(lambda: parse(textfile)["jobdeck_jobs"][(("status", "done"),)] == 1, what="the job done in the file")
+        assert textfile.stat().st_ino != inode  # replaced by a rename, never rewritten in place
+    finally:
+        runner.send_signal(signal.SIGTERM)
+        runner.wait(30)
+
+
+def test_an_unwritable_place_is_one_line_and_the_runner_goes_on(tmp_path: Path) -> None:
+    deck = make_deck(tmp_path, [{"id": "ok", "command": ["true"]}],
+                     metrics={"textfile": str(tmp_path / "missing" / "jobdeck.prom")})
+    result = jobdeck(deck, "run", "--once")
+    assert result.returncode == 0
+    lines = [line for line in result.stderr.splitlines() if "metrics textfile" in line]
+    assert len(lines) == 1 and "No such file or directory" in lines[0], result.stderr
+
+
+def test_status_and_textfile_agree_on_the_heartbeat(tmp_path: Path) -> None:
+    deck = make_deck(tmp_path, [{"id": "ok", "command": ["true"]}],
+                     metrics={"textfile": str(tmp_path / "jobdeck.prom"), "every": "0.2s"})
+    runner = start_runner(deck)
+    try:
+        textfile = tmp_path / "jobdeck.prom"
+        wait_for(textfile.exists, what="the textfile")
+        status = json.loads(jobdeck(deck, "status", "--json").stdout)
+        [runner_id] = [r["id"] for r in status["runners"]]
+        beats = parse(textfile)["jobdeck_runner_heartbeat_timestamp_seconds"]
+        assert list(beats) == [(("runner", runner_id),)]
+    finally:
+        runner.send_signal(signal.SIGTERM)
+        runner.wait(30)
+    assert os.path.exists(tmp_path / "jobdeck.prom")

@@ -1,0 +1,242 @@
+"""Alerts through Apprise to a real HTTP receiver on 127.0.0.1: one per "needs you" change, bursts bounded,
+a hanging target costs the runner nothing, no secret leaves, and the ping URL is pinged."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+from tests.functional.receiver import Receiver
+from tests.functional.runner_kit import env_for, events, jobdeck, make_deck
+
+NEEDS_YOU_TO_HERE = {"targets": {"here": {"url": {"env": "HERE_URL"}}},
+                     "rules": [{"on": ["needs_you"], "to": ["here"], "throttle": 0}]}
+
+
+def run_once(deck: Path, **env: str) -> Any:
+    return jobdeck(deck, "run", "--once", env=env_for(deck, **env), timeout=120)
+
+
+def titles(receiver: Receiver) -> list[str]:
+    return sorted(message["title"] for message in receiver.messages())
+
+
+def test_each_needs_you_change_sends_exactly_one_message(tmp_path: Path) -> None:
+    jobs = [{"id": "bad", "command": ["false"]},
+            {"id": "flaky", "command": ["sh", "-c", "exit 75"], "retry": {"max_attempts": 2, "delay": 0.01,
+                                                                          "retryable_exit_codes": [75]}},
+            {"id": "pub", "command": ["echo", "draft"], "review": "always"},
+            {"id": "risky", "command": ["true"], "risk": "high"},
+            {"id": "fine", "command": ["true"]},
+            {"id": "gate", "command": ["true"], "risk": "high", "depends_on": ["fine"]}]
+    with Receiver() as receiver:
+        deck = make_deck(tmp_path, jobs, notify=NEEDS_YOU_TO_HERE)
+        run_once(deck, HERE_URL=receiver.json_url)
+        # gate waits for approval only once fine is done: raised when fine's success is seen
+        expected = ["jobdeck needs you: approval gate", "jobdeck needs you: approval risky",
+                    "jobdeck needs you: failed bad",
+                    "jobdeck needs you: failed flaky", "jobdeck needs you: review pub"]
+        assert titles(receiver) == expected  # flaky's retry was no alert; its final failure was one
+        assert all(m["type"] == "failure" for m in receiver.messages())
+        run_once(deck, HERE_URL=receiver.json_url)  # a second runner repeats none of them
+        assert titles(receiver) == expected
+        jobdeck(deck, "approve", "risky", check=True)
+        run_once(deck, HERE_URL=receiver.json_url)  # risky ends done: news, which this rule does not send
+        assert titles(receiver) == expected
+
+
+def test_news_goes_only_where_a_rule_sends_it(tmp_path: Path) -> None:
+    notify = {"targets": {"here": {"url": {"env": "HERE_URL"}}}, "rules": [{"on": ["news"], "to": ["here"]}]}
+    with Receiver() as receiver:
+        deck = make_deck(tmp_path, [{"id": "fetch", "command": ["true"]},
+                                    {"id": "publish", "command": ["true"], "depends_on": ["fetch"]},
+                                    {"id": "bad", "command": ["false"]}], notify=notify)
+        run_once(deck, HERE_URL=receiver.json_url)
+        assert titles(receiver) == ["jobdeck news: pipeline_done publish"]
+        assert receiver.messages()[0]["type"] == "info"
+
+
+def test_a_burst_of_100_failures_sends_a_bounded_number_of_messages(tmp_path: Path) -> None:
+    notify = {"targets": {"here": {"url": {"env": "HERE_URL"}}}, "rules": [{"to": ["here"], "throttle": "1h"}]}
+    with Receiver() as receiver:
+        deck = make_deck(tmp_path, [{"id": f"bad{n:03}", "command": ["false"]} for n in range(100)], notify=notify)
+        run_once(deck, HERE_URL=receiver.json_url)
+        failed = [e for e in events(deck) if e["type"] == "failed"]
+        assert len(failed) == 100
+        messages = receiver.messages()
+        # the first at once; the other 99 summed up in one message when the window ends (here: the run's end)
+        assert len(messages) == 2, [m["title"] for m in messages]
+        assert messages[1]["title"] == "jobdeck needs you: 99 failed"
+        assert "and 89 more" in messages[1]["message"]
+
+
+def test_no_secret_leaves_in_a_message(tmp_path: Path) -> None:
+    secret = "tok-9f8e7d6c5b4a"
+    leak = {"id": "leaky", "command": ["sh", "-c", 'echo "using $TOKEN"'], "env": {"TOKEN": {"env": "API_TOKEN"}},
+            "validate": {"command": ["sh", "-c", 'echo "rejected token $TOKEN" >&2; exit 1']}}
+    with Receiver() as receiver:
+        deck = make_deck(tmp_path, [leak], notify=NEEDS_YOU_TO_HERE)
+        run_once(deck, HERE_URL=receiver.json_url, API_TOKEN=secret)
+        messages = receiver.messages()
+        assert [m["title"] for m in messages] == ["jobdeck needs you: review leaky"]
+        assert "rejected token [REDACTED:API_TOKEN]" in messages[0]["message"]
+        assert secret not in json.dumps(receiver.requests)
+
+
+def test_a_command_target_gets_the_alert_on_stdin(tmp_path: Path) -> None:
+    seen = tmp_path / "alert.json"
+    hook = {"command": ["sh", "-c", f'cat > {seen}; echo "$JOBDECK_ALERT_KINDS $JOBDECK_JOB_ID" > {seen}.env']}
+    notify = {"targets": {"hook": hook}, "rules": [{"to": ["hook"], "throttle": 0}]}
+    deck = make_deck(tmp_path, [{"id": "bad", "command": ["false"]}], notify=notify)
+    run_once(deck)
+    alert = json.loads(seen.read_text())
+    assert alert["title"] == "jobdeck needs you: failed bad" and alert["alerts"][0]["job"] == "bad"
+    assert Path(f"{seen}.env").read_text() == "failed bad\n"
+
+
+def test_a_failed_send_is_recorded_not_fatal(tmp_path: Path) -> None:
+    notify = {"targets": {"broken": {"command": ["sh", "-c", "echo nope >&2; exit 3"], "retries": 1}},
+              "rules": [{"to": ["broken"], "throttle": 0}]}
+    deck = make_deck(tmp_path, [{"id": "bad", "command": ["false"]}], notify=notify)
+    result = run_once(deck)
+    assert result.returncode == 1  # bad failed; the runner itself did not
+    assert "sending to broken failed after 2 tr(ies): sh exited with code 3: nope" in result.stderr
+    notes = [e for e in events(deck) if e["type"] == "progress" and e.get("what") == "notify_failed"]
+    assert [(n["job"], n["target"]) for n in notes] == [("bad", "broken")]
+
+
+def test_the_ping_url_is_pinged_at_start_and_fail_on_a_failure(tmp_path: Path) -> None:
+    with Receiver() as receiver:
+        deck = make_deck(tmp_path, [{"id": "ok", "command": ["true"]}], notify={"ping": {"env": "PING_URL"}})
+        run_once(deck, PING_URL=receiver.url)
+        assert [(m, p) for m, p, _ in receiver.requests] == [("GET", "/ping")]
+        (deck / "jobs.json").write_text(json.dumps({"jobs": [{"id": "bad", "command": ["false"]}],
+                                                    "notify": {"ping": {"env": "PING_URL"}}}))
+        run_once(deck, PING_URL=receiver.url)
+        assert [p for _, p, _ in receiver.requests] == ["/ping", "/ping", "/ping/fail"]
+
+
+def per_job_seconds(deck: Path) -> float:
+    records = events(deck)
+    claims = [r["ts"] for r in records if r["type"] == "claimed"]
+    ends = [r["ts"] for r in records if r["type"] in ("succeeded", "failed")]
+    return (max(ends) - min(claims)) / len(claims)
+
+
+def test_a_hanging_target_does_not_slow_the_runner(tmp_path: Path) -> None:
+    jobs = [{"id": f"bad{n:03}", "command": ["false"]} for n in range(200)]
+    plain = make_deck(tmp_path / "plain", jobs)
+    run_once(plain)
+    with Receiver(hang=True) as receiver:
+        notify = {"targets": {"stuck": {"url": {"env": "HERE_URL"}, "timeout": 30, "retries": 0}},
+                  "rules": [{"to": ["stuck"], "throttle": 0}], "ping": {"env": "PING_URL"}}
+        hanging = make_deck(tmp_path / "hanging", jobs, notify=notify)
+        started = time.monotonic()
+        result = run_once(hanging, HERE_URL=receiver.json_url, PING_URL=receiver.url)
+        took = time.monotonic() - started
+        assert receiver.requests, "the target was never reached"
+    without, with_hang = per_job_seconds(plain), per_job_seconds(hanging)
+    print(f"per-job: no target {without * 1000:.2f} ms, hanging target {with_hang * 1000:.2f} ms; "
+          f"exit after {took:.1f}s")
+    assert with_hang < without * 2 + 0.002, (without, with_hang)
+    assert took < 40  # the stop waits at most 5 s for queued alerts
+    assert "queue full" in result.stderr  # 200 alerts for a dead target: dropped and said, not piled up
+
+
+def test_notify_test_sends_one_message_per_target(tmp_path: Path) -> None:
+    notify = {"targets": {"here": {"url": {"env": "HERE_URL"}}, "unset": {"url": {"env": "NOT_SET_ANYWHERE"}}}}
+    with Receiver() as receiver:
+        deck = make_deck(tmp_path, [{"id": "a", "command": ["true"]}], notify=notify)
+        env = env_for(deck, HERE_URL=receiver.json_url)
+        env.pop("NOT_SET_ANYWHERE", None)
+        sent = jobdeck(deck, "notify", "test", "here", env=env)
+        assert (sent.returncode, sent.stdout) == (0, "here: sent\n")
+        assert [m["title"] for m in receiver.messages()] == ["jobdeck news: test"]
+        both = jobdeck(deck, "notify", "test", env=env)
+        assert both.returncode == 1
+        assert both.stdout.splitlines() == ["here: sent", "unset: failed: environment variable NOT_SET_ANYWHERE is "
+                                            "not set (notify.targets.unset.url)"]
+        unknown = jobdeck(deck, "notify", "test", "nope", env=env)
+        assert unknown.returncode == 2 and unknown.stderr.startswith("jobdeck: no target 'nope' in notify.targets")
+
+
+def test_a_running_runner_sends_the_summary_when_the_window_ends(tmp_path: Path) -> None:
+    import signal
+
+    from tests.functional.runner_kit import start_runner
+
+    notify = {"targets": {"here": {"url": {"env": "HERE_URL"}}}, "rules": [{"to": ["here"], "throttle": "1s"}]}
+    with Receiver() as receiver:
+        deck = make_deck(tmp_path, [{"id": f"bad{n}", "command": ["false"]} for n in range(5)], notify=notify)
+        runner = start_runner(deck, env=env_for(deck, HERE_URL=receiver.json_url))
+        try:
+            receiver.wait(2, timeout=30)  # the first failure at once, the other four summed up a second later
+            assert runner.poll() is None  # not the stop's flush: the runner still runs
+            assert [m["title"] for m in receiver.messages()][1] == "jobdeck needs you: 4 failed"
+        finally:
+            runner.send_signal(signal.SIGTERM)
+            runner.wait(30)
+        assert len(receiver.messages()) == 2
+
+
+def test_runner_trouble_is_one_alert(tmp_path: Path) -> None:
+    import signal
+
+    from tests.functional.runner_kit import start_runner, wait_for
+
+    with Receiver() as receiver:
+        deck = make_deck(tmp_path, [{"id": "ok", "command": ["true"]}], notify=NEEDS_YOU_TO_HERE)
+        runner = start_runner(deck, env=env_for(deck, HERE_URL=receiver.json_url))
+        try:
+            wait_for(lambda: list((deck / ".jobdeck" / "runners").glob("*.json")), what="the runner's heartbeat")
+            good = (deck / "jobs.json").read_text()
+            (deck / "jobs.json").write_text(good.replace('"command"', '"comand"'))  # a typo the runner rejects
+            receiver.wait(1, timeout=30)
+            (deck / "jobs.json").write_text(good.replace('"ok"', '"ok2"'))  # fixed, and a new job runs
+            wait_for(lambda: any(e["type"] == "succeeded" and e["job"] == "ok2" for e in events(deck)),
+                     what="the fixed spec's job to run")
+        finally:
+            runner.send_signal(signal.SIGTERM)
+            runner.wait(30)
+        [message] = receiver.messages()
+        assert message["title"] == "jobdeck needs you: runner"
+        assert "spec_error" in message["message"] and "comand" in message["message"]
+
+
+def test_an_attempt_a_stopping_runner_interrupts_is_one_review_alert(tmp_path: Path) -> None:
+    import signal
+
+    from tests.functional.runner_kit import board, start_runner, wait_for
+
+    with Receiver() as receiver:
+        deck = make_deck(tmp_path, [{"id": "long", "command": ["sleep", "60"]}], notify=NEEDS_YOU_TO_HERE)
+        runner = start_runner(deck, "--grace", "0.5", env=env_for(deck, HERE_URL=receiver.json_url))
+        wait_for(lambda: (st := board(deck).get("long")) is not None and st.status.value == "running",
+                 what="the job to start")
+        runner.send_signal(signal.SIGTERM)
+        runner.wait(30)
+        assert board(deck)["long"].status.value == "review"
+        # told before the runner exited
+        assert titles(receiver) == ["jobdeck needs you: review long"]
+
+
+def test_a_running_runner_pings_at_most_every_ping_every(tmp_path: Path) -> None:
+    import signal
+
+    from tests.functional.runner_kit import start_runner
+
+    with Receiver() as receiver:
+        deck = make_deck(tmp_path, [{"id": "ok", "command": ["true"]}],
+                         notify={"ping": {"env": "PING_URL"}, "ping_every": "1s"})
+        runner = start_runner(deck, env=env_for(deck, PING_URL=receiver.url))
+        try:
+            # the start's, then at most one a second, on the runner's turns (5 s apart when idle)
+            receiver.wait(3, timeout=30)
+        finally:
+            runner.send_signal(signal.SIGTERM)
+            runner.wait(30)
+        assert {path for _, path, _ in receiver.requests} == {"/ping"}
+        gaps = [later - earlier for earlier, later in zip(receiver.arrived[1:], receiver.arrived[2:])]
+        assert all(gap >= 0.9 for gap in gaps), gaps  # throttled: never two pings within ping_every
