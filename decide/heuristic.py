@@ -70,6 +70,10 @@ class Heuristic:
         self.policy = policy
         self.board = board
         self._estimates: dict[str, tuple[int, Estimate]] = {}
+        self._depends_on: dict[str, tuple[str, ...]] = {}
+        for parent, children in policy.dependents.items():
+            for child in children:
+                self._depends_on[child] = (*self._depends_on.get(child, ()), parent)
 
     # -- what history says ---------------------------------------------------------
 
@@ -125,6 +129,42 @@ class Heuristic:
                 best = Slack(below.latest_start - own, below.deadline, below.owner, below.path + own)
         seen[job_id] = best
         return best
+
+    def remaining(self, job_id: str, now: float, _seen: dict[str, float] | None = None) -> float:
+        """p90 seconds until ``job_id`` ends: itself (what is left of it, if running) after its slowest unfinished
+        upstream path."""
+        seen = {} if _seen is None else _seen
+        if job_id in seen:
+            return seen[job_id]
+        seen[job_id] = 0.0
+        state = self.board.state(job_id)
+        estimate = self.estimate(job_id)
+        if state.status == Status.DONE:
+            return 0.0
+        own = estimate.p90 + estimate.margin
+        if state.status == Status.RUNNING and state.attempt is not None:
+            own = max(own - (now - state.attempt.started), 0.0)
+        job = self.policy.jobs.get(job_id)
+        upstream = max((self.remaining(dep, now, seen) for dep in self._depends_on.get(job_id, ())
+                        if dep in self.policy.jobs), default=0.0)
+        seen[job_id] = own + (upstream if job is not None and state.status != Status.RUNNING else 0.0)
+        return seen[job_id]
+
+    def at_risk(self, job_id: str, now: float) -> tuple[float, str] | None:
+        """(deadline, reason) when a job with its own deadline would end after it at p90 from now; else None."""
+        job = self.policy.jobs[job_id]
+        state = self.board.state(job_id)
+        if state.status not in (Status.BACKLOG, Status.RUNNING):
+            return None
+        deadline = self.deadline_of(job, state, now)
+        if deadline is None:
+            return None
+        left = self.remaining(job_id, now)
+        if now + left <= deadline:
+            return None
+        when = clock_text(deadline, job.timezone, now)
+        return deadline, (f"deadline {when} at risk: what is left of its path takes {dur(left)} at p90, so it "
+                          f"ends about {clock_text(now + left, job.timezone, now)}, {dur(now + left - deadline)} late")
 
     # -- ranking ---------------------------------------------------------------------
 

@@ -35,6 +35,8 @@ if TYPE_CHECKING:
     from jobdeck.state.spec import Job, Spec
 
 ADVISED_KEPT = 5
+RISK_EVERY = 60.0
+"""Seconds between two looks at whether a deadline is at risk."""
 """How many of the service's first choices a shadow ``decided`` event names."""
 
 
@@ -56,6 +58,10 @@ class Deciding:
     """Jobs deferred this turn (window, cooldown), and until when: the ready index parks them till then."""
     next_look: float | None = None
     """When a held job should be looked at again whatever happens (the budget's day turns)."""
+    warned: set[tuple[str, int, float]] = field(default_factory=set)
+    """(job, cycle, deadline) already said to be at risk: once per cycle."""
+    risk_look: float | None = None
+    """When to look at the deadlines again (the decision service's own timer)."""
     scoring: Scoring | None = None
     """The model scorer (live mode with ``decide.scorer: {"agent": NAME}``), told of every spec change."""
     _cooldowns: tuple[int, dict[str, tuple[float, str]]] = (-1, {})
@@ -115,6 +121,34 @@ class Deciding:
         if stamp != self._cooldowns[0]:
             self._cooldowns = (stamp, read_cooldowns(self.cooldowns_path))
         return self._cooldowns[1]
+
+    # -- every mode but off: deadlines at risk ------------------------------------------
+
+    def at_risk(self, board: Board, now: float) -> list[dict[str, Any]]:
+        """``decided`` events (action ``at_risk``) for jobs whose deadline the rest of their path would miss.
+
+        Each once per job and cycle; checked at most once a minute (and at ``risk_look``).
+        """
+        heuristic, policy = self.heuristic, self.policy
+        if heuristic is None or policy is None or (self.risk_look is not None and now < self.risk_look):
+            return []
+        heuristic.board = board
+        self.risk_look = now + RISK_EVERY
+        events = []
+        for job_id, job in policy.jobs.items():
+            if job.deadline_clock is None and job.deadline_at is None:
+                continue
+            found = heuristic.at_risk(job_id, now)
+            if found is None:
+                continue
+            deadline, why = found
+            key = (job_id, board.state(job_id).cycle, deadline)
+            if key in self.warned:
+                continue
+            self.warned.add(key)
+            events.append({"type": EventType.DECIDED, "job": job_id, "mode": policy.mode, "policy": policy.digest,
+                           "action": "at_risk", "deadline": deadline, "reasons": [why]})
+        return events
 
     # -- live: the gate on each job the ranking puts forward ---------------------------
 

@@ -303,6 +303,8 @@ class Runner:
             except OSError as exc:  # nothing was stored; the board was re-read
                 self.writes.failed(exc, now)
         self._ask_scorer(now)
+        if not self.writes.paused(now):
+            self.progress.extend(self.deciding.at_risk(self.store.board, now))  # stored by _settle, just below
         await self._settle(now)
         if self.heartbeat is not None:
             self.heartbeat.beat(sorted(self.claims), now)
@@ -810,6 +812,8 @@ class Runner:
             times.append(now + 1.0)
         if self.deciding.next_look is not None:
             times.append(self.deciding.next_look)
+        if self.deciding.risk_look is not None and not self.once:
+            times.append(self.deciding.risk_look)
         if self.heartbeat is not None and not self.once:
             times.append(self.heartbeat.last + HEARTBEAT_INTERVAL)
         if self._metrics is not None and not self.once:

@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from jobdeck.state.board import Board
     from jobdeck.state.spec import Spec
 
-NEEDS_YOU = frozenset({"approval", "review", "failed", "runner", "hold"})
+NEEDS_YOU = frozenset({"approval", "review", "failed", "runner", "hold", "deadline"})
 RUNNER_TROUBLE = frozenset({"write_error", "log_replaced", "lock_timeout", "spec_error"})
 """Runner reports that mean it cannot do its work as asked."""
 LISTED = 10
@@ -35,7 +35,7 @@ class Alert:
     """One thing to tell the operator."""
 
     kind: str
-    """approval, review, failed, runner, hold or pipeline_done."""
+    """approval, review, failed, runner, hold, deadline or pipeline_done."""
     key: str
     """What makes it the same alert again: the kind, the job and the state change it is about."""
     text: str
@@ -68,8 +68,13 @@ def from_record(record: Mapping[str, Any], spec: Spec | None) -> Alert | None:
     if kind == EventType.SUCCEEDED and spec is not None and isinstance(job, str) and _is_last(spec, job):
         return Alert("pipeline_done", f"done:{job}:{seq}", f"{job}: pipeline finished", job, at)
     if kind == "decided" and record.get("action") == "hold" and isinstance(job, str):
-        why = record.get("reason") or "held"
-        return Alert("hold", f"hold:{job}:{seq}", f"{job}: held by the decision service ({why})", job, at)
+        why = (record.get("reasons") or [record.get("reason") or "held"])[0]
+        needs = f", needs {record['needs']}" if record.get("needs") else ""
+        return Alert("hold", f"hold:{job}:{seq}", f"{job}: held by the decision service{needs} ({why}); "
+                                                  f"jobdeck why {job}", job, at)
+    if kind == "decided" and record.get("action") == "at_risk" and isinstance(job, str):
+        why = (record.get("reasons") or ["deadline at risk"])[0]
+        return Alert("deadline", f"deadline:{job}:{seq}", f"{job}: {why}; jobdeck why {job}", job, at)
     if kind in RUNNER_TROUBLE:  # reported again every retry while it lasts: one alert an hour per kind
         return Alert("runner", f"runner:{kind}:{int(at // 3600)}",
                      f"runner in trouble ({kind}): {record.get('message', '')}", None, at)

@@ -419,9 +419,11 @@ class Decide(_Model):
     """The cost (USD) assumed for an attempt of an llm job with no history (reasons say so)."""
 
 
-ALERT_GROUPS = {"needs_you": ("approval", "review", "failed", "runner", "hold"), "news": ("pipeline_done",)}
+ALERT_GROUPS = {"needs_you": ("approval", "review", "failed", "runner", "hold", "deadline"),
+                "news": ("pipeline_done",)}
 """Names for several alert kinds at once, usable in a rule's ``on`` (state/notify_rules.py raises the alerts)."""
-AlertName = Literal["needs_you", "news", "approval", "review", "failed", "runner", "hold", "pipeline_done"]
+AlertName = Literal["needs_you", "news", "approval", "review", "failed", "runner", "hold", "deadline",
+                    "pipeline_done"]
 
 
 def _duration_or_zero(value: Any) -> float:
@@ -454,7 +456,7 @@ class NotifyRule(_Model):
     """Which alerts go to which targets, and how often."""
 
     on: list[AlertName] = Field(["needs_you"], min_length=1)
-    """Alert kinds: approval, review, failed, runner, hold, pipeline_done; or the groups needs_you and news."""
+    """Alert kinds: approval, review, failed, runner, hold, deadline, pipeline_done; or the groups needs_you and news."""
     to: list[Identifier] = Field(min_length=1)
     """Names of targets in ``notify.targets``."""
     throttle: Annotated[float, BeforeValidator(_duration_or_zero),

@@ -240,3 +240,27 @@ def test_live_routes_a_job_to_its_cheapest_model_when_the_budget_runs_low(tmp_pa
                                          "$0.020 on openai/gpt-4o-mini")
     ended = [r for r in records if r["type"] == "succeeded" and r["job"] == "ask"][-1]
     assert ended["model"] == "openai/gpt-4.1-mini"  # the attempt called the routed model first
+
+
+def test_a_deadline_at_risk_tells_the_operator_once(tmp_path: Path, cli: RunCli) -> None:
+    seen = tmp_path / "alerts.jsonl"
+    hook = {"command": ["sh", "-c", f"cat >> {seen}; echo >> {seen}"]}
+    deck = make_deck(tmp_path / "d", "shadow",
+                     [{"id": "fetch", "command": ["sh", "-c", "sleep 0.3"]},
+                      {"id": "report", "depends_on": ["fetch"], "deadline": deadline_in(12)}],
+                     budget={"daily": 1.0})
+    spec = json.loads(deck.spec_path.read_text())
+    spec["notify"] = {"targets": {"hook": hook}, "rules": [{"to": ["hook"], "throttle": 0}]}
+    deck.spec_path.write_text(json.dumps(spec))
+    for job in ("fetch", "report"):  # each takes ~8 minutes: the path needs ~16 of its 12
+        seed(deck, job, 3, 480)
+    done = cli("run", "--once", "--quiet", cwd=deck.root)
+    assert done.returncode == 0, done.stderr
+    [risk] = [n for n in decided(deck) if n["action"] == "at_risk"]
+    assert risk["job"] == "report" and risk["reasons"][0].startswith(f"deadline {deadline_in(12)} at risk: ")
+    alerts = [json.loads(line) for line in seen.read_text().splitlines() if line.strip()]
+    kinds = [a["kind"] for alert in alerts for a in alert["alerts"]]
+    assert kinds == ["deadline"]
+    assert alerts[0]["title"] == "jobdeck needs you: deadline report"
+    assert cli("run", "--once", "--quiet", cwd=deck.root).returncode == 0  # nothing new: no second alert
+    assert len([n for n in decided(deck) if n["action"] == "at_risk"]) == 1

@@ -190,3 +190,17 @@ def test_routing_goes_past_a_cooling_model_and_to_the_cheapest_when_the_budget_r
     verdict = heuristic.verdict("ask", heuristic.board.state("ask"), Outlook(NOW, cooldowns=everything))
     assert verdict.action == "defer" and verdict.reasons[0].startswith("all 3 of its models cool down until")
     assert heuristic.verdict("ask", heuristic.board.state("ask"), cooling).action == "start"
+
+
+def test_a_deadline_is_at_risk_when_the_rest_of_its_path_ends_after_it() -> None:
+    spec_ = spec({"id": "fetch"}, {"id": "report", "depends_on": ["fetch"], "deadline": "04:15"})
+    history = {"fetch": [(600, "succeeded", 0)] * 3, "report": [(600, "succeeded", 0)] * 3}
+    heuristic = Heuristic(policy_of(spec_), board(ready("fetch"), ready("report"), history=history))
+    deadline, why = heuristic.at_risk("report", NOW) or (0.0, "")
+    # two ~10-minute jobs (p90 9m56s each, to the histogram's bucket) left, 15 minutes to go
+    assert deadline == NOW + 900 and why.startswith("deadline 04:15 at risk: what is left of its path takes 19m")
+    running = JobState("fetch", Status.RUNNING, attempts=(Attempt(1, 1, "r", "default", NOW - 500),), since=NOW - 500)
+    heuristic = Heuristic(policy_of(spec_), board(running, ready("report"), history=history))
+    assert heuristic.at_risk("report", NOW) is None  # fetch is mostly done: its last ~1.5m, then report's ~10m
+    assert heuristic.remaining("report", NOW) == pytest.approx(heuristic.estimate("fetch").p90 - 500
+                                                               + heuristic.estimate("report").p90)
