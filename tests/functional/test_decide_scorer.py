@@ -177,6 +177,18 @@ def test_a_job_near_its_max_wait_stays_ahead_whatever_the_answer(tmp_path: Path,
     assert claims(deck) == ["gate", "a", "d", "c", "b"]
 
 
+def test_an_answer_cannot_start_what_a_gate_holds(tmp_path: Path, server: LLMServer) -> None:
+    # d's output goes to review and the review capacity is 0: held, whatever place the model gives it.
+    jobs = [*({"id": j, "command": ["true"]} for j in "abc"), {"id": "d", "command": ["true"], "risk": "medium"}]
+    deck = scorer_deck(tmp_path, server, jobs=jobs, review_capacity=0)
+    server.script(WIRE, answer(["d", "c", "b", "a"]))
+    event = run_through_one_answer(deck)
+    assert event["outcome"] == "accepted"
+    assert claims(deck) == ["gate", "c", "b", "a"]
+    [hold] = [r for r in records(deck) if r["type"] == "decided" and r["action"] == "hold"]
+    assert (hold["job"], hold["needs"]) == ("d", "reviews")
+
+
 def test_a_late_answer_falls_back(tmp_path: Path, server: LLMServer) -> None:
     deck = scorer_deck(tmp_path, server, timeout="2s")
     server.script(WIRE, Reply([json.dumps({"order": ["d", "c", "b", "a"], "confidence": 1.0})], latency=30))
