@@ -227,6 +227,11 @@ def cmd_ls(args: argparse.Namespace) -> int:
         with _store(deck) as store:
             found = cards(spec, store.board, now)
             offset, last_hash, warning = store.log.offset, store.log.last_hash, store.chain_warning
+            if store.board.held is not None:
+                from jobdeck.state.actions import deck_hold_text
+
+                notice = f"the deck is {deck_hold_text(store.board.held)}; no new starts (`jobdeck release`)"
+                warning = f"{warning}; {notice}" if warning else notice
             if warning:
                 print(f"jobdeck: warning: {warning}", file=sys.stderr)
         encoded = save_cards(deck, [c.to_json() for c in found], spec=digest, offset=offset,
@@ -479,11 +484,24 @@ def cmd_pin(args: argparse.Namespace) -> int:
 
 
 def cmd_hold(args: argparse.Namespace) -> int:
-    return _act(args, "hold", args.id)
+    return _act(args, "hold", args.id) if args.id else _hold_deck(args, True)
 
 
 def cmd_release(args: argparse.Namespace) -> int:
-    return _act(args, "release", args.id)
+    return _act(args, "release", args.id) if args.id else _hold_deck(args, False)
+
+
+def _hold_deck(args: argparse.Namespace, hold: bool) -> int:
+    from jobdeck.state.actions import hold_deck
+
+    deck = _deck(args)
+    with _store(deck) as store:
+        record = hold_deck(store, hold, reason=args.reason)
+    if args.json:
+        sys.stdout.write(json.dumps(record) + "\n")
+    else:
+        print(f"deck {'held: no new starts until `jobdeck release`' if hold else 'released'} (event {record['seq']})")
+    return 0
 
 
 def cmd_why(args: argparse.Namespace) -> int:

@@ -188,11 +188,15 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
         ("pause", "keep a job from starting until resumed"),
         ("resume", "undo pause"),
         ("pin", "start a backlog job next, before the decision service's ranking (once)"),
-        ("hold", "keep a backlog job from starting, whatever the decision service says, until released"),
-        ("release", "undo pin or hold"),
+        ("hold", "keep a backlog job, or with no id the whole deck, from starting until released"),
+        ("release", "undo pin or hold (no id: release the deck)"),
     ):
         p = command(name, help_text)
-        p.add_argument("id", nargs="+", help="one or more job ids")
+        if name in ("hold", "release"):
+            p.add_argument("id", nargs="*", help="one or more job ids; none: the whole deck (no new starts while "
+                                                 "held; running attempts finish; cron fires and inbox files are kept)")
+        else:
+            p.add_argument("id", nargs="+", help="one or more job ids")
         p.add_argument("--reason", metavar="TEXT", help="recorded in the chain of work")
         p.add_argument("--json", action="store_true", help="print the stored events as JSON lines")
 

@@ -39,6 +39,7 @@ from jobdeck.runner.scoring import Scoring
 from jobdeck.runner.selection import ReadyIndex, pick
 from jobdeck.runner.watcher import DeckWatcher
 from jobdeck.runner.write_pause import WritePause, write_quietly
+from jobdeck.state.actions import deck_hold_text
 from jobdeck.state.attempt_dirs import open_in
 from jobdeck.state.attempts import STDERR
 from jobdeck.state.board import Board, Store, open_store
@@ -128,6 +129,7 @@ class Runner:
         self._abandoned: dict[Path, asyncio.Task[None]] = {}  # dead runners' attempts whose leftovers are being stopped
         self._gc_due = 0.0
         self._gc: asyncio.Future[GcReport] | None = None
+        self._said_held = False
         self.log_lost: LogReplaced | None = None
         """Set when events.jsonl was moved, replaced or truncated: nothing more is written, the runner stops."""
 
@@ -302,6 +304,7 @@ class Runner:
                 self._recover_orphans(now)
             except OSError as exc:  # nothing was stored; the board was re-read
                 self.writes.failed(exc, now)
+        self._say_hold()
         self._ask_scorer(now)
         if not self.writes.paused(now):
             self.progress.extend(self.deciding.at_risk(self.store.board, now))  # stored by _settle, just below
@@ -623,6 +626,16 @@ class Runner:
             self.index.reset(self.spec)
         self._recount()
 
+    def _say_hold(self) -> None:
+        """Report the operator's hold of the whole deck (and its release) once each."""
+        held = self.store.board.held
+        if (held is not None) != self._said_held:
+            self._said_held = held is not None
+            if held is not None:
+                self.report({"type": "deck_held", "message": deck_hold_text(held)})
+            else:
+                self.report({"type": "deck_released"})
+
     def _ask_scorer(self, now: float) -> None:
         """Live mode with a scorer agent: put it a question if a job became ready it has not seen (off the loop)."""
         scoring = self.deciding.scoring
@@ -641,6 +654,8 @@ class Runner:
         if self.capacity.full:
             return []
         board = self.store.board
+        if board.held is not None:  # the operator holds the deck: nothing new starts
+            return []
         self.index.update(board, now)
         if not self.index.ready:
             return []
@@ -840,7 +855,7 @@ class Runner:
             return False
         board = self.store.board
         self.index.update(board, now)
-        if self.index.ready - self.deciding.refused and not self.stopping:
+        if self.index.ready - self.deciding.refused and not self.stopping and board.held is None:
             return False
         for job_id in self.ran:
             state = board.state(job_id)

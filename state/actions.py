@@ -121,6 +121,39 @@ _OVERRIDE_STATE = {EventType.PINNED: "already pinned", EventType.HELD: "already 
                    EventType.RELEASED: "neither pinned nor held"}
 
 
+def hold_deck(store: Store, hold: bool, *, reason: str | None = None, via: str = "cli", by: str | None = None,
+              now: float | None = None) -> dict[str, Any]:
+    """Hold the whole deck (no new starts; running attempts finish, fires and inbox files are kept) or release it.
+
+    Raises IllegalTransition when the deck is already held (or not held, to release).
+    """
+    def decide(board: Board) -> list[dict[str, Any]]:
+        if hold and board.held is not None:
+            raise IllegalTransition(f"the deck is already held ({deck_hold_text(board.held)})",
+                                    hint="`jobdeck release` lets jobs start again")
+        if not hold and board.held is None:
+            raise IllegalTransition("the deck is not held", hint="`jobdeck release ID` releases one job")
+        body: dict[str, Any] = {"type": EventType.HELD if hold else EventType.RELEASED, "by": by or operator(),
+                                "via": via}
+        if reason:
+            body["reason"] = reason
+        return [body]
+
+    try:
+        records, _ = store.transact(decide, now=now)
+    except OSError as exc:
+        raise deck_access_error(exc, "hold the deck" if hold else "release the deck", store.deck.events_path) from None
+    return records[0]
+
+
+def deck_hold_text(held: Mapping[str, Any]) -> str:
+    """``held by ana@box since 2026-12-06 14:03 UTC: maintenance``."""
+    import time as _time
+
+    since = _time.strftime("%Y-%m-%d %H:%M UTC", _time.gmtime(float(held.get("ts", 0.0))))
+    return f"held by {held.get('by', '?')} since {since}" + (f": {held['reason']}" if held.get("reason") else "")
+
+
 def refusal(action: Action, job: Job | JobPreview, state: JobState) -> IllegalTransition | None:
     """Why ``action`` does not apply to ``job`` in ``state`` now, or None when it does.
 

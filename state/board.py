@@ -46,6 +46,8 @@ class Board:
     """Keys of inbox files that already triggered a run (each file fires once)."""
     rollups: Rollups = field(default_factory=Rollups)
     """Counts, durations and cost of ended attempts (state/rollups.py)."""
+    held: dict[str, Any] | None = None
+    """The whole deck held by the operator (``jobdeck hold`` with no id): by, reason, ts. No new starts."""
 
     def state(self, job: str) -> JobState:
         """The job's state; a job with no events is in the backlog."""
@@ -56,8 +58,13 @@ class Board:
         """Fold one stored record; return the job's new state (None for deck-level records)."""
         job = record.get("job")
         if not isinstance(job, str):
-            if record.get("type") == SCORED_TYPE:  # the scorer's call is spend, like an attempt's
+            kind = record.get("type")
+            if kind == SCORED_TYPE:  # the scorer's call is spend, like an attempt's
                 self.rollups.add_spend(record.get("ts", 0.0), record.get("cost"), record.get("model"))
+            elif kind == EventType.HELD:
+                self.held = {k: record[k] for k in ("by", "via", "reason", "ts", "seq") if k in record}
+            elif kind == EventType.RELEASED:
+                self.held = None
             return None
         if not ID_RE.fullmatch(job):  # e.g. an id rewritten by an older redactor: no job has it, no path may use it
             self.rejected.append((record.get("seq", -1), f"invalid job id {job!r}"))
@@ -291,6 +298,7 @@ class Store:
             "states": {job: st.to_json() for job, st in self.board.jobs.items()},
             "files": sorted(self.board.files),
             "rollups": self.board.rollups.to_json(),
+            **({"held": self.board.held} if self.board.held else {}),
             **(extra or {}),
         }
 
@@ -326,6 +334,7 @@ class Store:
         self.board.jobs = states
         self.board.rollups = rollups
         self.board.files = set(snapshot.get("files", ()))
+        self.board.held = snapshot.get("held")
         self.log.resume_at(offset, seq, last_hash, first_seq=segment, closed=closed)
 
 

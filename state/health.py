@@ -29,7 +29,7 @@ class Problem:
     """One thing that needs a person."""
 
     kind: str
-    """no_runner, stale_heartbeat, spec_error, overrun, review_waiting or approval_waiting."""
+    """no_runner, stale_heartbeat, spec_error, deck_held, overrun, review_waiting or approval_waiting."""
     message: str
     """One line: what, where, how to fix."""
     job: str | None = None
@@ -57,11 +57,17 @@ def runner_problems(beats: list[Heartbeat], now: float) -> list[Problem]:
 
 
 def job_problems(spec: Spec | None, board: Board, now: float, *, waiting_age: float | None) -> list[Problem]:
-    """Running jobs past their hard timeout; reviews and approvals waiting longer than ``waiting_age``.
+    """A held deck; running jobs past their hard timeout; reviews and approvals waiting longer than ``waiting_age``.
 
     Without a valid spec only reviews are judged (timeouts and risk are in jobs.json).
     """
     found: list[Problem] = []
+    if board.held is not None:  # deliberate, but a hold forgotten after maintenance is what this check is for
+        held_for = now - float(board.held.get("ts", now))
+        who = board.held.get("by", "?")
+        why = f" ({board.held['reason']})" if board.held.get("reason") else ""
+        found.append(Problem("deck_held", f"the deck is held by {who} for {format_duration(held_for)}{why}: no new "
+                                          f"starts (hint: `jobdeck release`)", age=held_for))
     for job_id, state in board.jobs.items():
         job = spec.job(job_id) if spec is not None else None
         if state.status == Status.RUNNING and job is not None and job.timeout.hard is not None:

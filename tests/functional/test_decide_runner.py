@@ -264,3 +264,30 @@ def test_a_deadline_at_risk_tells_the_operator_once(tmp_path: Path, cli: RunCli)
     assert alerts[0]["title"] == "jobdeck needs you: deadline report"
     assert cli("run", "--once", "--quiet", cwd=deck.root).returncode == 0  # nothing new: no second alert
     assert len([n for n in decided(deck) if n["action"] == "at_risk"]) == 1
+
+
+def test_holding_the_deck_stops_new_starts_keeps_fires_and_is_reported(tmp_path: Path, cli: RunCli) -> None:
+    deck = make_deck(tmp_path / "d", "off", [{"id": "a"}, {"id": "b", "trigger": "*.csv"}])
+    held = cli("hold", "--reason", "provider maintenance", cwd=deck.root)
+    assert held.returncode == 0 and held.stdout.startswith("deck held: no new starts")
+    again = cli("hold", cwd=deck.root)
+    assert again.returncode == 1 and "the deck is already held (held by " in again.stderr
+    inbox = deck.inbox_dir("default")
+    inbox.mkdir(parents=True, exist_ok=True)
+    (inbox / "late.csv").write_text("x\n")
+    run = cli("run", "--once", cwd=deck.root)
+    assert run.returncode == 0, run.stderr
+    assert "the deck is held by " in run.stderr and "provider maintenance" in run.stderr
+    assert claims(deck) == []
+    records = [json.loads(line) for line in deck.events_path.read_text().splitlines()]
+    assert [r["job"] for r in records if r["type"] == "triggered"] == ["b"]  # the file fired: kept, not lost
+    listed = cli("ls", cwd=deck.root)
+    assert "no new starts (`jobdeck release`)" in listed.stderr
+    check = cli("status", "--check", cwd=deck.root)
+    assert check.returncode == 1 and "problem: the deck is held by " in check.stdout
+    assert "(provider maintenance): no new starts (hint: `jobdeck release`)" in check.stdout
+    assert cli("release", cwd=deck.root).returncode == 0
+    assert cli("run", "--once", "--quiet", cwd=deck.root).returncode == 0
+    assert sorted(claims(deck)) == ["a", "b"]
+    assert cli("release", cwd=deck.root).stderr.strip() == \
+        "jobdeck: the deck is not held (hint: `jobdeck release ID` releases one job)"
