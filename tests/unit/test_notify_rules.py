@@ -34,7 +34,11 @@ def test_needs_you_and_news_and_what_is_neither() -> None:
     assert kind_of({"type": "succeeded", "job": "up", "review": True, "reasons": ["invalid"]}) == "review"
     assert kind_of({"type": "interrupted", "job": "up"}) == "review"
     assert kind_of({"type": "failed", "job": "up", "message": "exit 1"}) == "failed"
-    assert kind_of({"type": "decided", "job": "up", "action": "hold", "reason": "budget"}) == "hold"
+    assert kind_of({"type": "decided", "job": "up", "action": "hold", "needs": "budget",
+                    "reasons": ["budget: $0.90 spent today"]}) == "hold"
+    assert kind_of({"type": "decided", "job": "up", "action": "at_risk", "reasons": ["deadline 06:00 at risk"]}) \
+        == "deadline"
+    assert kind_of({"type": "decided", "job": "up", "action": "start", "reasons": ["priority 5"]}) is None
     assert kind_of({"type": "write_error", "message": "disk full"}) == "runner"
     assert kind_of({"type": "succeeded", "job": "down"}) == "pipeline_done"
     # retries, cooldowns, transient failures, a success mid-pipeline: nothing
@@ -110,7 +114,7 @@ def test_notify_rules_name_declared_targets_and_the_variables_are_secrets() -> N
                                                   "hook": {"command": ["./alert.sh"]}},
                                       "ping": {"env": "HC_URL"}})
     assert [rule.to for rule in spec.notify.effective_rules()] == [["phone", "hook"]]
-    assert spec.notify.effective_rules()[0].kinds == {"approval", "review", "failed", "runner", "hold"}
+    assert spec.notify.effective_rules()[0].kinds == {"approval", "review", "failed", "runner", "hold", "deadline"}
     redactor = Redactor.for_spec(spec, {"NTFY_URL": "ntfy://tok-123456@host/t", "HC_URL": "https://hc/abcdef-1"})
     assert redactor.text("ntfy://tok-123456@host/t https://hc/abcdef-1") == "[REDACTED:NTFY_URL] [REDACTED:HC_URL]"
 
