@@ -23,26 +23,10 @@ def cmd_why(args: argparse.Namespace, deck: Any, spec: Any, board: Any) -> int:
     if args.json:
         sys.stdout.write(json.dumps(answer.to_json(), indent=2) + "\n")
         return 0
-    print(f"{answer.job}: {one_line(answer.headline)}")
-    for line in answer.blocking:
-        print(f"  - {one_line(line)}")
-    verdict = answer.verdict
-    if verdict is not None:
-        where = f"decision service ({answer.mode}, policy {answer.policy})"
-        if answer.rank is None and answer.status == "backlog" and verdict.action == "start":
-            print(f"{where}, once it is ready: score {verdict.score:.0f}")
-        else:
-            said = verdict.action
-            if verdict.action == "defer" and verdict.until is not None:
-                said += f" for {dur(max(verdict.until - time.time(), 0.0))}"
-            if verdict.needs:
-                said += f" (needs {verdict.needs})"
-            rank = f", rank {verdict.rank} of {answer.ready} ready" if verdict.rank else ""
-            print(f"{where}: {said}, score {verdict.score:.0f}{rank}")
-        for reason in verdict.reasons:
-            print(f"  - {one_line(reason)}")
-    elif answer.mode == "off" and answer.rank is not None:
-        print("decision service off (decide.mode): ready jobs start by pin, priority, waiting time, jobs.json order")
+    lines = answer.lines(time.time())
+    print(f"{answer.job}: {one_line(lines[0][0])}")
+    for text, _ in lines[1:]:
+        print(one_line(text))
     return 0
 
 

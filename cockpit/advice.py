@@ -22,7 +22,6 @@ from jobdeck.decide.why import Why, why
 from jobdeck.state.board import Board
 from jobdeck.state.cooldowns import COOLDOWN_FILE, read_cooldowns
 from jobdeck.state.deck import Deck
-from jobdeck.state.durations import format_duration as dur
 from jobdeck.state.machine import Status
 from jobdeck.state.rollups import Rollups
 from jobdeck.state.views import Card, is_ready
@@ -172,24 +171,6 @@ def reason_line(verdict: Verdict, heuristic: Heuristic, now: float) -> tuple[str
 
 
 def why_lines(answer: Why, now: float) -> list[tuple[str, str]]:
-    """`jobdeck why`'s text (cli/deciding.py), line by line, each with a style."""
-    lines = [(answer.headline, "bold")]
-    lines += [(f"  - {reason}", "") for reason in answer.blocking]
-    verdict = answer.verdict
-    if verdict is not None:
-        where = f"decision service ({answer.mode}, policy {answer.policy})"
-        if answer.rank is None and answer.status == Status.BACKLOG.value and verdict.action == START:
-            lines.append((f"{where}, once it is ready: score {verdict.score:.0f}", "bold"))
-        else:
-            said = verdict.action
-            if verdict.action == DEFER and verdict.until is not None:
-                said += f" for {dur(max(verdict.until - now, 0.0))}"
-            if verdict.needs:
-                said += f" (needs {verdict.needs})"
-            rank = f", rank {verdict.rank} of {answer.ready} ready" if verdict.rank else ""
-            lines.append((f"{where}: {said}, score {verdict.score:.0f}{rank}", "bold"))
-        lines += [(f"  - {reason}", "") for reason in verdict.reasons]
-    elif answer.mode == "off" and answer.rank is not None:
-        lines.append(("decision service off (decide.mode): ready jobs start by pin, priority, waiting time, "
-                      "jobs.json order", "dim"))
-    return lines
+    """`jobdeck why`'s text, line by line, each with a Rich style."""
+    styles = {"head": "bold", "": "", "note": "dim"}
+    return [(text, styles[weight]) for text, weight in answer.lines(now)]

@@ -16,7 +16,7 @@ from jobdeck.decide.heuristic import Heuristic
 from jobdeck.decide.outlook import outlook_of
 from jobdeck.decide.policy import policy_of
 from jobdeck.decide.times import clock_text
-from jobdeck.decide.verdict import START, Verdict
+from jobdeck.decide.verdict import DEFER, START, Verdict
 from jobdeck.state.board import Board
 from jobdeck.state.durations import format_duration as dur
 from jobdeck.state.limits import limit_keys
@@ -47,6 +47,30 @@ class Why:
     def summary(self) -> str:
         """The headline with every blocking reason."""
         return f"{self.headline}: " + "; ".join(self.blocking) if self.blocking else self.headline
+
+    def lines(self, now: float) -> list[tuple[str, str]]:
+        """What `jobdeck why` prints (and the cockpit's `w` shows), line by line, each with its weight:
+        "head" for the headline and the verdict, "" for a reason, "note" for an aside."""
+        out = [(self.headline, "head")]
+        out += [(f"  - {reason}", "") for reason in self.blocking]
+        verdict = self.verdict
+        if verdict is not None:
+            where = f"decision service ({self.mode}, policy {self.policy})"
+            if self.rank is None and self.status == Status.BACKLOG.value and verdict.action == START:
+                out.append((f"{where}, once it is ready: score {verdict.score:.0f}", "head"))
+            else:
+                said = verdict.action
+                if verdict.action == DEFER and verdict.until is not None:
+                    said += f" for {dur(max(verdict.until - now, 0.0))}"
+                if verdict.needs:
+                    said += f" (needs {verdict.needs})"
+                rank = f", rank {verdict.rank} of {self.ready} ready" if verdict.rank else ""
+                out.append((f"{where}: {said}, score {verdict.score:.0f}{rank}", "head"))
+            out += [(f"  - {reason}", "") for reason in verdict.reasons]
+        elif self.mode == "off" and self.rank is not None:
+            out.append(("decision service off (decide.mode): ready jobs start by pin, priority, waiting time, "
+                        "jobs.json order", "note"))
+        return out
 
     def to_json(self) -> dict[str, Any]:
         return {"job": self.job, "status": self.status, "mode": self.mode, "headline": self.headline,
