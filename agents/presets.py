@@ -96,10 +96,10 @@ class PresetAgent(ShellAgent):
 
     async def run(self, ctx: AttemptContext) -> Outcome:
         argv, stdin = self.invocation(ctx)
-        if ctx.agent_spec is not None and ctx.agent_spec.env:
-            ctx = replace(ctx, env=agent_env(ctx))
-        result = await run_process(argv, ctx, stdin=stdin)
-        return exit_outcome(result.returncode, result.timed_out, ctx)
+        own = replace(ctx, env=agent_env(ctx)) if ctx.agent_spec is not None and ctx.agent_spec.env else ctx
+        result = await run_process(argv, own, stdin=stdin)
+        ctx.pid = own.pid  # the runner records the pid from its own context
+        return exit_outcome(result.returncode, result.timed_out, own)
 
 
 def _extra_args(spec: object | None) -> list[str]:

@@ -98,6 +98,7 @@ def test_named_agent_model_args_and_env(tmp_path: Path) -> None:
                         "env": {"STAND_IN_ECHO": "AGENT_SETTING", "AGENT_SETTING": {"env": "FROM_RUNNER"}}}}
     record = make_attempt(tmp_path, job("coder"), agents=agents, env=env(FROM_RUNNER="resolved"))
     assert run(record).ok
+    assert record.ctx.pid is not None  # the runner records the child's pid from this context
     seen = report(record)
     assert seen["argv"] == ["--model", "gemini-2.5-pro", "--yolo", f"--prompt={RENDERED}"]
     assert seen["echo"] == "resolved"
