@@ -217,6 +217,13 @@ class CockpitApp(App[None]):
         if not self._still_loading() and not isinstance(self.screen, ReviewScreen):
             self.push_screen(ReviewScreen(self.model, self.operator, live=self.watching))
 
+    @on(JobScreen.OpenStats)
+    def open_stats(self) -> None:
+        from jobdeck.cockpit.stats_screen import StatsScreen
+
+        if not self._still_loading() and not isinstance(self.screen, StatsScreen):
+            self.push_screen(StatsScreen(self.model.store.board.rollups, self.model.clock()))
+
     def action_help(self) -> None:
         from jobdeck.cockpit.help_screen import HelpScreen
 
@@ -281,6 +288,7 @@ class CockpitApp(App[None]):
                 yield SystemCommand(title, help_text, partial(screen.run_action, action))
         if isinstance(screen, BoardScreen):
             yield SystemCommand("Review queue", "everything waiting on you (v)", self.open_review)
+            yield SystemCommand("Stats", "runs, failures and cost per hour over the last 24 hours (s)", self.open_stats)
             yield SystemCommand("Filter", "filter the board by text, label:, ws:, status: (/)",
                                 partial(screen.run_action, "filter"))
             yield SystemCommand("Toggle cancelled", "show or hide the Cancelled column (c)",

@@ -46,6 +46,7 @@ class BoardScreen(JobScreen):
         # priority: handled as the key arrives, so "/foo" typed fast lands in the filter
         Binding("slash", "filter", "filter", priority=True),
         Binding("v", "review", "review"),
+        Binding("s", "stats", "stats", show=False),
         Binding("c", "toggle_cancelled", "cancelled", show=False),
         Binding("escape", "clear_filter", "clear filter", show=False),
         Binding("A", "accept", "accept"),
@@ -187,6 +188,9 @@ class BoardScreen(JobScreen):
 
     def action_review(self) -> None:
         self.post_message(self.OpenReview())
+
+    def action_stats(self) -> None:
+        self.post_message(self.OpenStats())
 
     def action_toggle_cancelled(self) -> None:
         self.board.show_cancelled = not self.board.show_cancelled

@@ -15,7 +15,7 @@ KEYS = (
     ("Board", (
         ("← ↓ ↑ →  h j k l", "move between cards and columns (also Tab, Shift+Tab)"),
         ("Enter", "open: spec, attempts, output, chain of work"),
-        ("v", "review queue: everything waiting on you"),
+        ("v  s", "review queue: everything waiting on you / the last 24 h"),
         ("/", "filter: text  label:L  ws:W  status:S"),
         ("c", "show / hide the Cancelled column"),
     )),

@@ -60,6 +60,9 @@ class JobScreen(Screen[None]):
     class OpenReview(Message):
         """Open the review queue."""
 
+    class OpenStats(Message):
+        """Open the last 24 hours' runs, failures and cost."""
+
     class EditSpec(Message):
         """Edit jobs.json in $EDITOR."""
 

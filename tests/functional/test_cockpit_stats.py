@@ -1,0 +1,41 @@
+"""`s`: the last 24 hours' runs, failures and cost per hour, from the rollups, at 80x24."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from textual.widgets import Sparkline
+
+from jobdeck.cockpit.app import make_app
+from jobdeck.cockpit.stats_screen import StatsScreen
+from cockpit_decks import NOW, new_deck, run, wait_until
+
+pytestmark = pytest.mark.anyio
+
+
+async def test_s_shows_the_last_day_hour_by_hour_and_fits_80x24(tmp_path: Path) -> None:
+    deck = new_deck(tmp_path / "deck")
+    run(deck, "fetch", NOW - 5 * 3600, 4.0, cost=0.25, usage={"model": "openai/gpt-4o-mini"})
+    run(deck, "lint", NOW - 3600, 2.0, "failed", reason="exit code 1", exit_code=1)
+    run(deck, "report", NOW - 60, 3.0, cost=0.5, model="openai/gpt-4o")
+    run(deck, "summarise", NOW - 30 * 3600, 3.0, cost=9.0)  # a day and more ago: not in the window
+    app = make_app(deck.root, watch=False, now=NOW)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        await pilot.press("s")
+        await wait_until(pilot, lambda: isinstance(app.screen, StatsScreen), what="the stats screen")
+        screen = app.screen
+        done, failed, cost = (list(screen.query_one(f"#spark-{name}", Sparkline).data or [])
+                              for name in ("done", "failed", "cost"))
+        assert len(done) == 24 and done[-1] == 1 and done[-6] == 1 and sum(done) == 2
+        assert failed[-2] == 1 and sum(failed) == 1
+        assert cost[-1] == pytest.approx(0.5) and sum(cost) == pytest.approx(0.75)
+        text = {w.id: str(w.render()) for w in screen.query("Static") if w.id}
+        assert text["stats-done"] == "done: 2 in 24h, most in an hour 1"
+        assert text["stats-failed"] == "failed: 1, 33% failed, most in an hour 1"
+        assert text["stats-cost"] == "cost: $0.75, most in an hour $0.50"
+        assert text["stats-models"] == "by model: openai/gpt-4o $0.50, openai/gpt-4o-mini $0.25"
+        assert screen.query_one("#stats").region.bottom <= 24  # all of it on an 80x24 screen
+        await pilot.press("escape")
+        await wait_until(pilot, lambda: not isinstance(app.screen, StatsScreen), what="the board again")
