@@ -76,6 +76,7 @@ class BoardScreen(JobScreen):
 
     def on_mount(self) -> None:
         self.query_one(FilterBar).display = False
+        self.watch(self.board, "folded", self._show_folded)
         self._show_header()
         self.board.focus_first()
         self.ask_ranking()
@@ -98,6 +99,9 @@ class BoardScreen(JobScreen):
         else:
             self.board.retick((Status.RUNNING,))
         self._show_header()
+
+    def _show_folded(self, folded: tuple[Status, ...]) -> None:
+        self.query_one(StatusBar).folded = folded
 
     def _show_header(self) -> None:
         self.query_one(StatusBar).stats = self.model.stats()

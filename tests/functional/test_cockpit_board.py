@@ -338,3 +338,32 @@ def _palette_text(app) -> str:
 
     lists = app.screen.query(CommandList)
     return " ".join(str(option.prompt) for option in lists.first().options) if lists else ""
+
+
+@pytest.mark.parametrize("width", [80, 84, 94, 95, 100, 160])
+@pytest.mark.parametrize("cancelled", [False, True], ids=["cancelled-hidden", "cancelled-shown"])
+async def test_every_shown_column_renders_or_the_header_says_it_is_folded(deck, width, cancelled) -> None:
+    from jobdeck.cockpit.board import COLUMN_WIDTH
+
+    app = make_app(deck.root, watch=False, now=NOW)
+    async with app.run_test(size=(width, 24)) as pilot:
+        board = app.screen.board
+        if cancelled:
+            await pilot.press("c")
+        await pilot.pause()
+        shown = board.shown_statuses()
+        in_view = [status for status in shown if board.columns[status].display]
+        assert [status for status in shown if status not in in_view] == list(board.folded)
+        for status in in_view:
+            assert board.columns[status].size.width >= COLUMN_WIDTH, (status, board.columns[status].size)
+        header = app.screen.query_one(StatusBar).render().plain
+        assert ("folded" in header) == bool(board.folded)
+        assert len(in_view) == min(len(shown), (width + 1) // (COLUMN_WIDTH + 1))
+        if cancelled:  # c brings the Cancelled column into view, whatever the width
+            assert board.columns["cancelled"].display
+        seen = set(in_view)
+        for _ in shown:  # → visits every shown column, bringing a folded one into view
+            await pilot.press("right")
+            await pilot.pause()
+            seen.update(status for status in shown if board.columns[status].display)
+        assert seen == set(shown)
