@@ -72,7 +72,7 @@ class BoardScreen(JobScreen):
         yield SpecBanner(id="spec-banner", markup=False)
         yield self.board
         yield FilterBar(id="filter")
-        yield KeyHints()
+        yield KeyHints(selected=self.selected_job_id)
 
     def on_mount(self) -> None:
         self.query_one(FilterBar).display = False

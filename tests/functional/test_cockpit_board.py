@@ -367,3 +367,14 @@ async def test_every_shown_column_renders_or_the_header_says_it_is_folded(deck, 
             await pilot.pause()
             seen.update(status for status in shown if board.columns[status].display)
         assert seen == set(shown)
+
+
+async def test_the_footer_shows_the_selected_cards_full_id(tmp_path) -> None:
+    from cockpit_decks import new_deck
+
+    deck = new_deck(tmp_path / "deck", [{"id": "merge-enrichment-of-leads", "command": ["true"]}])
+    app = make_app(deck.root, watch=False, now=NOW)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        footer = app.screen.query_one("#key-hints").render().plain
+        assert footer.startswith(" merge-enrichment-of-leads │")

@@ -63,3 +63,16 @@ def test_card_cells_compare_by_what_they_show() -> None:
     assert a == CardCell(card(since=NOW - 5), NOW, 0)
     assert a != b  # the age moved from 5s to 6s
     assert a.lines[0].plain == "Build it" and a.lines[1].plain == "make"
+
+
+def first_line(cell: CardCell, width: int) -> str:
+    return cell._layout(width)[0].plain
+
+
+def test_a_card_gives_its_id_the_room_first_then_the_attempt_and_age() -> None:
+    long = card(id="merge-enrichment", attempt=1, max_attempts=3, since=NOW - 57)
+    cell = CardCell(long, NOW, 0)
+    assert first_line(cell, 30) == "merge-enrichment       1/3 57s"
+    assert first_line(cell, 22) == "merge-enrichment   57s"  # no room for the attempt: the age alone
+    assert first_line(cell, 18) == "merge-enrichment"  # no room for either: the whole id
+    assert first_line(cell, 13) == "merge-enrich…"  # cut only when the id alone is wider than the card
