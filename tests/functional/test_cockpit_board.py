@@ -378,3 +378,24 @@ async def test_the_footer_shows_the_selected_cards_full_id(tmp_path) -> None:
         await pilot.pause()
         footer = app.screen.query_one("#key-hints").render().plain
         assert footer.startswith(" merge-enrichment-of-leads │")
+
+
+def test_textual_reads_escape_then_a_key_within_its_delay_as_alt_key() -> None:
+    """Why cockpit/escape_keys.py exists: the bytes of Esc-then-c and of Alt+c are the same."""
+    from textual._xterm_parser import XTermParser
+
+    parser = XTermParser()
+    keys = [event.key for event in [*parser.feed("\x1bc"), *parser.feed("")] if hasattr(event, "key")]
+    assert keys == ["alt+c"]
+
+
+async def test_escape_then_a_key_typed_fast_is_both_keys(deck) -> None:
+    from textual import events
+
+    app = make_app(deck.root, watch=False, now=NOW)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("slash", "x")
+        filter_bar = app.screen.query_one("#filter")
+        app.post_message(events.Key("alt+c", "c"))  # what the parser makes of Esc and c within ESCDELAY
+        await wait_until(pilot, lambda: app.screen.board.show_cancelled, what="c after the Escape")
+        assert filter_bar.value == "" and not filter_bar.display  # the Escape cleared the filter

@@ -108,7 +108,9 @@ async def test_review_queue_lists_what_waits_oldest_first(deck) -> None:
         why = str(screen.query_one("#review-why").render())
         assert "missing required field 'summary'" in why
         await wait_until(pilot, lambda: '{"title": "weekly"}' in screen.tail.text, what="report's output")
+        app.undo.seconds = 0.01
         await pilot.press("a")
+        await wait_until(pilot, lambda: events(deck)[-1]["type"] == "approved", what="the approve, after its undo")
         assert (events(deck)[-1]["type"], events(deck)[-1]["job"]) == ("approved", "report")
         assert [i.card.id for i in screen.items] == ["publish", "lint", "crashy"]
         await pilot.press("escape")
