@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -399,3 +400,65 @@ async def test_escape_then_a_key_typed_fast_is_both_keys(deck) -> None:
         app.post_message(events.Key("alt+c", "c"))  # what the parser makes of Esc and c within ESCDELAY
         await wait_until(pilot, lambda: app.screen.board.show_cancelled, what="c after the Escape")
         assert filter_bar.value == "" and not filter_bar.display  # the Escape cleared the filter
+
+
+def _contrast(style) -> float:
+    def luminance(color) -> float:
+        channels = [c / 255 for c in color.get_truecolor()]
+        r, g, b = (c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in channels)
+        return 0.2126 * r + 0.7152 * g + 0.0722 * b
+
+    light, dark = sorted((luminance(style.color), luminance(style.bgcolor)), reverse=True)
+    return (light + 0.05) / (dark + 0.05)
+
+
+async def test_every_column_title_is_readable_focused_or_not(deck) -> None:
+    app = make_app(deck.root, watch=False, now=NOW)
+    async with app.run_test(size=(160, 50)) as pilot:
+        for _ in range(2):  # the focused column changes its title's colours: see each both ways
+            await pilot.pause()
+            for status, column in app.screen.board.columns.items():
+                if column.display:
+                    title = column.query_one(".column-title")
+                    drawn = next(s for s in title.render_line(0) if s.text.strip())
+                    assert _contrast(drawn.style) >= 4.5, (status, drawn.text, drawn.style)  # WCAG AA
+            await pilot.press("tab")
+
+
+@pytest.mark.parametrize("width", [80, 100, 160])
+async def test_the_header_uses_long_labels_when_they_fit_and_never_runs_fields_together(deck, width) -> None:
+    app = make_app(deck.root, watch=False, now=NOW)
+    async with app.run_test(size=(width, 30)) as pilot:
+        await pilot.pause()
+        bar = app.screen.query_one(StatusBar)
+        header = bar.render().plain
+        assert len(header) <= width
+        long = bar.line(wide=True).plain
+        if len(long) <= width:
+            assert header == long and "Backlog 5 Running 1/4 Review 2 Done 1 Failed 1" in header
+        else:
+            assert "B5 R1/4 V2 D1 F1" in header
+        fields = header.split(" │ ")  # each field stands apart, whatever collapses spaces
+        assert any(f.endswith("/1h") for f in fields) and any(f.startswith("$") for f in fields)
+
+
+async def test_help_explains_the_short_header_and_fits_80x24(deck) -> None:
+    from rich.console import Console
+
+    from jobdeck.cockpit.help_screen import HelpScreen
+    from jobdeck.cockpit.status_bar import SHORT
+
+    app = make_app(deck.root, watch=False, now=NOW)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("question_mark")
+        await pilot.pause()
+        assert isinstance(app.screen, HelpScreen)
+        box = app.screen.query_one("#help")
+        assert box.virtual_size.height <= box.scrollable_content_region.height  # no scrolling needed
+        console = Console(width=200, record=True, file=open(os.devnull, "w"))
+        console.print(app.screen.query_one("#help-keys").content)
+        text = console.export_text()
+        legend = text.split("Board")[0]  # the header's short forms, as the header shows them, come first
+        assert "B4 R0/4 V2 D7 F0" in legend and "".join(SHORT.values()) == "BRVDF"
+        for shown in ("✗/1h", "$0.00", "no runner", "folded ←/→", "undo"):
+            assert shown in text
