@@ -314,6 +314,9 @@ class CockpitApp(App[None]):
                                 partial(screen.run_action, "toggle_cancelled"))
             yield SystemCommand("Accept advice", "pin the job the decision service ranks first (A, advise mode)",
                                 partial(screen.run_action, "accept"))
+        if self.undo.pending is not None:
+            pending = self.undo.pending
+            yield SystemCommand("Undo", f"take back {pending.action} {pending.job_id} (z)", self.action_undo)
         yield SystemCommand("Help", "every key (?)", self.action_help)
 
 

@@ -4,7 +4,9 @@ The board remembers which column each shown job sits in, so a delta moves a
 job with one remove and one add, and updates a card that stayed in place with
 one cell update. Filters and spec reloads that touch most cards rebuild the
 affected columns instead. In advise and live modes the backlog follows the
-decision service's ranking (``advise``), computed off the UI thread.
+decision service's ranking (``advise``), computed off the UI thread. When the
+terminal is too narrow for every shown column, the board shows as many adjacent
+ones as fit around the focused one and says which it folded away (``folded``).
 """
 
 from __future__ import annotations
@@ -87,7 +89,8 @@ class Board(Horizontal):
         return [status for status in ALL_COLUMNS if status != Status.CANCELLED or self.show_cancelled]
 
     def _fold(self, width: int, focused: Status | None = None) -> None:
-        """Show as many adjacent columns as fit in ``width``, the ``focused`` one (or the last focused) among them."""
+        """Show as many adjacent columns as fit in ``width``, with the ``focused`` one (or the last
+        focused) among them."""
         shown = self.shown_statuses()
         if focused is None and self._last_table is not None:
             focused = next((s for s in shown if self.columns[s].table is self._last_table), None)

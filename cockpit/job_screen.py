@@ -129,7 +129,8 @@ class JobScreen(Screen[None]):
             "run again.", "Run now"))
 
     def action_pause(self) -> None:
-        self._on_selected(lambda job_id: self.post_message(self.OfferUndo(job_id, self.operator.pause_action(job_id))))
+        self._on_selected(lambda job_id: self.post_message(
+            self.OfferUndo(job_id, self.operator.pause_action(job_id))))
 
     def _confirm(self, job_id: str, action: str, question: str, detail: str, yes: str) -> None:
         def answered(yes: bool | None) -> None:

@@ -334,6 +334,18 @@ async def test_command_palette_opens_a_job(deck) -> None:
         assert app.screen.job_id == "crashy"
 
 
+async def test_command_palette_offers_the_undo_while_it_lasts(deck) -> None:
+    app = make_app(deck.root, watch=False, now=NOW)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        assert app.screen.board.select("flaky")
+        await pilot.press("p", "ctrl+p", *"undo")
+        await wait_until(pilot, lambda: "Undo" in _palette_text(app), what="the undo in the palette")
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: app.undo.pending is None, what="the undo")
+        assert "paused" not in app.screen.board.columns["backlog"].table.cell("flaky").lines[1].plain
+
+
 def _palette_text(app) -> str:
     from textual.command import CommandList
 

@@ -76,3 +76,15 @@ def test_a_card_gives_its_id_the_room_first_then_the_attempt_and_age() -> None:
     assert first_line(cell, 22) == "merge-enrichment   57s"  # no room for the attempt: the age alone
     assert first_line(cell, 18) == "merge-enrichment"  # no room for either: the whole id
     assert first_line(cell, 13) == "merge-enrich…"  # cut only when the id alone is wider than the card
+
+
+def test_the_board_folds_the_fewest_columns_and_keeps_the_focused_one_in_view() -> None:
+    from jobdeck.cockpit.board import columns_that_fit, fold_start
+
+    assert [columns_that_fit(width) for width in (80, 84, 94, 95, 160)] == [5, 5, 5, 6, 10]
+    assert fold_start(6, 5, focused=0, start=0) == 0  # Backlog..Failed in view
+    assert fold_start(6, 5, focused=5, start=0) == 1  # → to Cancelled slides by one
+    assert fold_start(6, 5, focused=3, start=1) == 1  # back to Done: no need to move
+    assert fold_start(6, 5, focused=0, start=1) == 0
+    assert fold_start(6, 1, focused=4, start=0) == 4  # one column at a time
+    assert fold_start(5, 5, focused=4, start=3) == 0  # all fit: nothing folded
