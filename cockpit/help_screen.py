@@ -17,7 +17,7 @@ HEADER = (
         ("B4 R0/4 V2 D7 F0", "Backlog, Running/capacity, reView, Done, Failed"),
         ("1✗/1h  $0.00", "attempts failed in the last hour; cost today"),
         ("○ no runner", "no runner's heartbeat is fresh"),
-        ("2 folded ←/→", "columns with no room on screen; ←/→ reach them"),
+        ("BC folded ←/→", "columns with no room on screen; ←/→ reach them"),
     ),
 )
 

@@ -18,6 +18,7 @@ from jobdeck.cockpit.job_column import TITLES
 from jobdeck.cockpit.model import BoardStats
 
 SHORT = {"backlog": "B", "running": "R", "review": "V", "done": "D", "failed": "F"}
+FOLDED_SHORT = {**SHORT, "cancelled": "C"}
 DIVIDER = " │ "
 
 
@@ -73,10 +74,9 @@ class StatusBar(Widget):
                 text.append(f"● {names}", "bold green")
             else:
                 text.append("○ no runner", "bold yellow")
-        if self.folded:
-            count = len(self.folded)
-            note = (f"{count} column{'s' if count > 1 else ''} folded: ←/→" if wide
-                    else f"{count} folded ←/→")
+        if self.folded:  # named, in the header's own letters when short: "B folded ←/→"
+            note = (", ".join(TITLES[status] for status in self.folded) + " folded: ←/→" if wide
+                    else "".join(FOLDED_SHORT[status.value] for status in self.folded) + " folded ←/→")
             text.append(DIVIDER, "dim")
             text.append(note, "bold")
         return text

@@ -371,6 +371,10 @@ async def test_every_shown_column_renders_or_the_header_says_it_is_folded(deck, 
             assert board.columns[status].size.width >= COLUMN_WIDTH, (status, board.columns[status].size)
         header = app.screen.query_one(StatusBar).render().plain
         assert ("folded" in header) == bool(board.folded)
+        if board.folded:  # named: "B folded ←/→", or in full when the long header fits
+            letters = {"backlog": "B", "running": "R", "review": "V", "done": "D", "failed": "F", "cancelled": "C"}
+            names = "".join(letters[status.value] for status in board.folded)
+            assert f"{names} folded ←/→" in header or "folded: ←/→" in header
         assert len(in_view) == min(len(shown), (width + 1) // (COLUMN_WIDTH + 1))
         if cancelled:  # c brings the Cancelled column into view, whatever the width
             assert board.columns["cancelled"].display
