@@ -4,8 +4,9 @@ Textual's Footer rebuilds a widget per key on every bindings change, which on
 a slow machine costs more than the key press itself; the cockpit changes its
 hints on every cursor move (approve only shows for jobs that can be approved),
 so it draws them as a single Text instead. When the line is wider than the
-terminal, the screen's keys give way from the right and the app's own (quit,
-help, palette) stay: at 80 columns a backlog card has more keys than room. On the board it starts
+terminal, the screen's keys give way from the right (the job's first key, its
+likeliest act, last of all) and the app's own (quit, help, palette, undo) stay:
+at 80 columns a backlog card has more keys than room. On the board it starts
 with the selected card's full id, which a narrow card may have to cut.
 """
 
@@ -68,8 +69,10 @@ class KeyHints(Static):
             room = width + 1 - sum(_cells(hint) for hint in app_keys)  # the last hint has no trailing space
             if job_id:
                 room -= len(job_id) + 3
-            # The screen's own keys (back, filter, review) say where one is: the shared job keys give way first.
-            for giving_way in [hint for hint in reversed(screen_keys) if not hint[2]] + screen_keys[::-1]:
+            # The screen's own keys (back, filter, review) say where one is: the shared job keys give way
+            # first, but for the first of them (the likeliest act on this job), which goes last.
+            shared = [hint for hint in screen_keys if not hint[2]]
+            for giving_way in shared[:0:-1] + [hint for hint in reversed(screen_keys) if hint[2]] + shared[:1]:
                 if sum(_cells(hint) for hint in screen_keys) <= room:
                     break
                 if giving_way in screen_keys:

@@ -478,3 +478,17 @@ async def test_help_explains_the_short_header_and_fits_80x24(deck) -> None:
         assert "B4 R0/4 V2 D7 F0" in legend and "".join(SHORT.values()) == "BRVDF"
         for shown in ("✗/1h", "$0.00", "no runner", "folded ←/→", "undo"):
             assert shown in text
+
+
+async def test_at_80_columns_the_footer_keeps_the_id_and_the_jobs_first_key(tmp_path) -> None:
+    from cockpit_decks import long_ids_deck
+
+    deck = long_ids_deck(tmp_path / "deck")
+    app = make_app(deck.root, watch=False, now=NOW)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        assert app.screen.board.select("merge-enrichment")
+        await pilot.pause()
+        footer = app.screen.query_one("#key-hints").render().plain
+        assert footer.startswith(" merge-enrichment │ r  retry ")  # the review key gave way, not the act
+        assert footer.endswith("?  help  ^p  palette") and len(footer) <= 80
