@@ -291,29 +291,8 @@ class CockpitApp(App[None]):
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
         if isinstance(screen, JobScreen):
-            for title, help_text, action in (
-                ("Approve", "approve the selected job (a)", "approve"),
-                ("Reject", "reject the selected job with a reason (R)", "reject"),
-                ("Retry", "queue the selected job again (r)", "retry"),
-                ("Cancel job", "cancel the selected job (x)", "cancel_job"),
-                ("Pause / resume", "pause or resume the selected job (p)", "pause"),
-                ("Run now", "start a new cycle of the selected job (t)", "trigger"),
-                ("Why", "what keeps the selected job from running, its rank and the reasons (w)", "why"),
-                ("Pin", "start the selected backlog job next, once (P)", "pin"),
-                ("Hold", "keep the selected backlog job from starting until released (H)", "hold"),
-                ("Release", "undo a pin or hold of the selected job (u)", "release"),
-                ("Edit jobs.json", "open jobs.json in $EDITOR, validated on save (e)", "edit"),
-                ("New job", "add a job to jobs.json (n)", "new_job"),
-            ):
+            for title, help_text, action in screen.palette():
                 yield SystemCommand(title, help_text, partial(screen.run_action, action))
-        if isinstance(screen, BoardScreen):
-            yield SystemCommand("Review queue", "everything waiting on you (v)", self.open_review)
-            yield SystemCommand("Filter", "filter the board by text, label:, ws:, status: (/)",
-                                partial(screen.run_action, "filter"))
-            yield SystemCommand("Toggle cancelled", "show or hide the Cancelled column (c)",
-                                partial(screen.run_action, "toggle_cancelled"))
-            yield SystemCommand("Accept advice", "pin the job the decision service ranks first (A, advise mode)",
-                                partial(screen.run_action, "accept"))
         if self.undo.pending is not None:
             pending = self.undo.pending
             yield SystemCommand("Undo", f"take back {pending.action} {pending.job_id} (z)", self.action_undo)

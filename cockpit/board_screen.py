@@ -32,6 +32,14 @@ from jobdeck.cockpit.status_bar import StatusBar
 if TYPE_CHECKING:
     from jobdeck.state.spec import Spec
 
+BOARD_COMMANDS = (
+    ("Review queue", "everything waiting on you (v)", "review"),
+    ("Filter", "filter the board by text, label:, ws:, status: (/)", "filter"),
+    ("Toggle cancelled", "show or hide the Cancelled column (c)", "toggle_cancelled"),
+    ("Accept advice", "pin the job the decision service ranks first (A, advise mode)", "accept"),
+)
+"""The command palette's entries for the board's own keys: title, help, action."""
+
 FILTER_DELAY = 0.15
 """Seconds of no typing before the filter is applied (each application re-places cards)."""
 
@@ -83,6 +91,9 @@ class BoardScreen(JobScreen):
 
     def selected_job_id(self) -> str | None:
         return self.board.selected_id
+
+    def palette(self) -> tuple[tuple[str, str, str], ...]:
+        return super().palette() + BOARD_COMMANDS
 
     def deck_changed(self, delta: Delta) -> None:
         self.board.apply(delta)

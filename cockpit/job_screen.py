@@ -30,6 +30,22 @@ from jobdeck.cockpit.undo import write_action
 #: The screen's actions named otherwise than the operator action they take.
 OPERATOR_ACTION = {"cancel_job": "cancel"}
 
+#: The command palette's entries for the job keys: title, help, action.
+JOB_COMMANDS = (
+    ("Approve", "approve the selected job (a)", "approve"),
+    ("Reject", "reject the selected job with a reason (R)", "reject"),
+    ("Retry", "queue the selected job again (r)", "retry"),
+    ("Cancel job", "cancel the selected job (x)", "cancel_job"),
+    ("Pause / resume", "pause or resume the selected job (p)", "pause"),
+    ("Run now", "start a new cycle of the selected job (t)", "trigger"),
+    ("Why", "what keeps the selected job from running, its rank and the reasons (w)", "why"),
+    ("Pin", "start the selected backlog job next, once (P)", "pin"),
+    ("Hold", "keep the selected backlog job from starting until released (H)", "hold"),
+    ("Release", "undo a pin or hold of the selected job (u)", "release"),
+    ("Edit jobs.json", "open jobs.json in $EDITOR, validated on save (e)", "edit"),
+    ("New job", "add a job to jobs.json (n)", "new_job"),
+)
+
 
 class JobScreen(Screen[None]):
     """A screen with a selected job and the keys that act on it."""
@@ -90,6 +106,10 @@ class JobScreen(Screen[None]):
 
     def deck_changed(self, delta: Delta) -> None:
         """Called after every refresh of the model; screens update what they show."""
+
+    def palette(self) -> tuple[tuple[str, str, str], ...]:
+        """The command palette's entries for this screen's keys: title, help, action."""
+        return JOB_COMMANDS
 
     def tick(self, full: bool) -> None:
         """Called every second (``full`` every tenth): redraw clock-dependent text."""

@@ -334,6 +334,17 @@ async def test_command_palette_opens_a_job(deck) -> None:
         assert app.screen.job_id == "crashy"
 
 
+async def test_command_palette_runs_the_boards_own_commands(deck) -> None:
+    from jobdeck.cockpit.review_screen import ReviewScreen
+
+    app = make_app(deck.root, watch=False, now=NOW)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("ctrl+p", *"review queue")
+        await wait_until(pilot, lambda: "Review queue" in _palette_text(app), what="the command")
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: isinstance(app.screen, ReviewScreen), what="the review queue")
+
+
 async def test_command_palette_offers_the_undo_while_it_lasts(deck) -> None:
     app = make_app(deck.root, watch=False, now=NOW)
     async with app.run_test(size=(120, 40)) as pilot:
