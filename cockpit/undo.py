@@ -5,6 +5,7 @@ the chain of work). Approve and retry have no opposite event, so they wait
 ``seconds`` before they are written, and an undo drops them. One action waits
 at a time: a new one writes the one before it, and quitting writes what waits
 (the operator asked for it). The undo key is ``z``: ``u`` already releases a pin.
+``write_action`` is how every job key writes its event, undoable or not.
 """
 
 from __future__ import annotations
