@@ -16,9 +16,10 @@ from contextlib import contextmanager
 from functools import partial
 from pathlib import Path
 
-from textual import on, work
+from textual import events, on, work
 from textual.app import App, SystemCommand
 from textual.binding import Binding
+from textual.constants import ESCAPE_DELAY
 from textual.message import Message
 from textual.screen import Screen
 
@@ -26,12 +27,14 @@ from jobdeck.state.deck import Deck
 from jobdeck.state.errors import JobdeckError
 
 from jobdeck.cockpit.board_screen import BoardScreen
+from jobdeck.cockpit.escape_keys import split_alt
 from jobdeck.cockpit.fast_start import last_cards, previewed_jobs, save_board
 from jobdeck.cockpit.job_commands import JobCommands
 from jobdeck.cockpit.job_screen import JobScreen
 from jobdeck.cockpit.model import DeckModel, Delta
 from jobdeck.cockpit.operations import Operator
 from jobdeck.cockpit.spec_editor import SpecEditor
+from jobdeck.cockpit.undo import UNDO_KEY, UNDO_SECONDS, Undo
 from jobdeck.cockpit.watcher import changes, deck_targets
 
 # Screens opened later (detail, review, help, new job) are imported when first
@@ -51,6 +54,7 @@ class CockpitApp(App[None]):
     BINDINGS = [
         Binding("q", "quit", "quit"),
         Binding("question_mark", "help", "help"),
+        Binding(UNDO_KEY, "undo", "undo"),  # offered only while an undo lasts
     ]
 
     class DeckChanged(Message):
@@ -75,7 +79,7 @@ class CockpitApp(App[None]):
             self.error = error
 
     def __init__(self, model: DeckModel, *, watch: bool = True, poll: float | None = 5.0,
-                 ticking: bool = True, save_on_start: bool = False) -> None:
+                 ticking: bool = True, save_on_start: bool = False, undo_seconds: float = UNDO_SECONDS) -> None:
         # NO_COLOR: Textual's default turns colours into greys, which leaves red and
         # magenta text dark on a dark background; with ANSI colours the NoColor filter
         # drops colour entirely and the terminal's own foreground is used.
@@ -85,6 +89,7 @@ class CockpitApp(App[None]):
             self.add_class("-no-color")
         self.model = model
         self.operator = Operator(model)
+        self.undo = Undo(self, self.operator, self.sync, seconds=undo_seconds)
         self.watching = watch
         self.poll = poll
         self.ticking = ticking
@@ -106,6 +111,15 @@ class CockpitApp(App[None]):
             self.set_interval(self.poll, self.sync)
         if self.ticking:
             self.set_interval(1.0, self._tick)
+
+    async def on_event(self, event: events.Event) -> None:
+        keys = split_alt(event) if isinstance(event, events.Key) and not event.is_forwarded else None
+        if keys is None:
+            await super().on_event(event)
+        else:  # as if typed apart: the key comes one escape delay later, when what the Escape did
+            escape, key = keys  # (a dialog closed, the focus moved) is done, as it would be for slower hands
+            self.post_message(escape)
+            self.set_timer(ESCAPE_DELAY, partial(self.post_message, key))
 
     # -- keeping up with the disk ----------------------------------------------------
 
@@ -157,6 +171,18 @@ class CockpitApp(App[None]):
     @on(JobScreen.Acted)
     def _acted(self) -> None:
         self.sync()
+
+    @on(JobScreen.OfferUndo)
+    def _offer_undo(self, message: JobScreen.OfferUndo) -> None:
+        self.undo.offer(message.job_id, message.action)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "undo":
+            return self.undo.pending is not None
+        return True
+
+    def action_undo(self) -> None:
+        self.undo.undo()
 
     @on(WatchFailed)
     def _watch_failed(self, message: WatchFailed) -> None:
@@ -244,6 +270,7 @@ class CockpitApp(App[None]):
     async def action_quit(self) -> None:
         if self._stop_watch is not None:
             self._stop_watch.set()
+        self.undo.settle()  # an approve or retry waiting out its undo: the operator asked for it
         self.save_card_cache()
         self.exit()
 
@@ -271,41 +298,23 @@ class CockpitApp(App[None]):
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
         if isinstance(screen, JobScreen):
-            for title, help_text, action in (
-                ("Approve", "approve the selected job (a)", "approve"),
-                ("Reject", "reject the selected job with a reason (R)", "reject"),
-                ("Retry", "queue the selected job again (r)", "retry"),
-                ("Cancel job", "cancel the selected job (x)", "cancel_job"),
-                ("Pause / resume", "pause or resume the selected job (p)", "pause"),
-                ("Run now", "start a new cycle of the selected job (t)", "trigger"),
-                ("Why", "what keeps the selected job from running, its rank and the reasons (w)", "why"),
-                ("Pin", "start the selected backlog job next, once (P)", "pin"),
-                ("Hold", "keep the selected backlog job from starting until released (H)", "hold"),
-                ("Release", "undo a pin or hold of the selected job (u)", "release"),
-                ("Edit jobs.json", "open jobs.json in $EDITOR, validated on save (e)", "edit"),
-                ("New job", "add a job to jobs.json (n)", "new_job"),
-            ):
+            for title, help_text, action in screen.palette():
                 yield SystemCommand(title, help_text, partial(screen.run_action, action))
-        if isinstance(screen, BoardScreen):
-            yield SystemCommand("Review queue", "everything waiting on you (v)", self.open_review)
-            yield SystemCommand("Stats", "runs, failures and cost per hour over the last 24 hours (s)", self.open_stats)
-            yield SystemCommand("Filter", "filter the board by text, label:, ws:, status: (/)",
-                                partial(screen.run_action, "filter"))
-            yield SystemCommand("Toggle cancelled", "show or hide the Cancelled column (c)",
-                                partial(screen.run_action, "toggle_cancelled"))
-            yield SystemCommand("Accept advice", "pin the job the decision service ranks first (A, advise mode)",
-                                partial(screen.run_action, "accept"))
+        if self.undo.pending is not None:
+            pending = self.undo.pending
+            yield SystemCommand("Undo", f"take back {pending.action} {pending.job_id} (z)", self.action_undo)
         yield SystemCommand("Help", "every key (?)", self.action_help)
 
 
 def make_app(deck_path: str | os.PathLike[str], *, watch: bool = True, now: float | None = None,
-             poll: float | None = 5.0, fast_start: bool = True) -> CockpitApp:
+             poll: float | None = 5.0, fast_start: bool = True, undo_seconds: float = UNDO_SECONDS) -> CockpitApp:
     """Build the cockpit for the deck at ``deck_path``.
 
     ``now`` freezes the clock (tests, screenshots); ``watch=False`` turns the file
     watcher off; ``poll`` is the safety-net re-check interval in seconds (None: never);
     ``fast_start`` paints the last saved cards, or a big deck's preview of jobs.json
-    (cockpit/fast_start.py), and validates the deck behind them.
+    (cockpit/fast_start.py), and validates the deck behind them; ``undo_seconds`` is how long
+    an approve or retry waits for an undo (cockpit/undo.py).
     """
     deck = Deck(Path(deck_path))
     clock = (lambda: now) if now is not None else time.time
@@ -322,7 +331,7 @@ def make_app(deck_path: str | os.PathLike[str], *, watch: bool = True, now: floa
             model.read_heartbeats()
     # A frozen clock (tests, screenshots) must not stamp the shared card cache with its fake time.
     return CockpitApp(model, watch=watch, poll=poll, ticking=now is None,
-                      save_on_start=now is None and cached is None)
+                      save_on_start=now is None and cached is None, undo_seconds=undo_seconds)
 
 
 def _in_full(model: DeckModel) -> DeckModel:

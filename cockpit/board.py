@@ -4,11 +4,14 @@ The board remembers which column each shown job sits in, so a delta moves a
 job with one remove and one add, and updates a card that stayed in place with
 one cell update. Filters and spec reloads that touch most cards rebuild the
 affected columns instead. In advise and live modes the backlog follows the
-decision service's ranking (``advise``), computed off the UI thread.
+decision service's ranking (``advise``), computed off the UI thread. When the
+terminal is too narrow for every shown column, the board shows as many adjacent
+ones as fit around the focused one and says which it folded away (``folded``).
 """
 
 from __future__ import annotations
 
+from textual import events
 from textual.app import ComposeResult
 from textual.containers import Horizontal
 from textual.reactive import reactive
@@ -26,6 +29,22 @@ from jobdeck.cockpit.model import DeckModel, Delta
 ALL_COLUMNS = (*COLUMNS, Status.CANCELLED)
 REBUILD_AT = 300
 """A delta touching more cards than this rebuilds the columns instead of editing rows."""
+COLUMN_WIDTH = 15
+"""The narrowest column (cockpit.tcss's min-width): five fit in 80 cells, six need 95."""
+
+
+def columns_that_fit(width: int) -> int:
+    """How many columns of at least COLUMN_WIDTH, one cell apart, fit in ``width`` cells."""
+    return max(1, (width + 1) // (COLUMN_WIDTH + 1))
+
+
+def fold_start(shown: int, room: int, focused: int, start: int) -> int:
+    """The first of ``room`` adjacent columns (out of ``shown``) in view: ``start`` moved as
+    little as needed to keep the ``focused`` one in view."""
+    if shown <= room:
+        return 0
+    start = min(start, focused, shown - room)
+    return max(start, focused - room + 1, 0)
 
 
 class Board(Horizontal):
@@ -35,6 +54,8 @@ class Board(Horizontal):
     """Whether the Cancelled column is shown."""
     filter_text: reactive[str] = reactive("")
     """The filter applied to every column (see cockpit.filtering)."""
+    folded: reactive[tuple[Status, ...]] = reactive(())
+    """The shown columns folded out of view because the terminal is too narrow for them all."""
 
     def __init__(self, model: DeckModel, *, id: str | None = None) -> None:
         super().__init__(id=id)
@@ -46,19 +67,52 @@ class Board(Horizontal):
         self._last_table: CardTable | None = None
         self._rows_held = False
         self._filling = False
+        self._fold_start = 0
 
     def compose(self) -> ComposeResult:
         yield from self.columns.values()
 
     def on_mount(self) -> None:
-        self.columns[Status.CANCELLED].display = self.show_cancelled
+        self._fold(self.app.size.width)
         # The first frame is drawn before the tables hear of their size: start from
         # an estimate (terminal width shared by the columns, less gaps and scrollbar).
-        tables = self.tables()
+        tables = self.tables_in_view()
         estimate = (self.app.size.width - (len(tables) - 1)) // max(1, len(tables)) - 1
         for table in tables:
             table.fit(estimate)
         self.rebuild()
+
+    # -- folding columns a narrow terminal has no room for ------------------------
+
+    def shown_statuses(self) -> list[Status]:
+        """The columns the operator asked to see (Cancelled behind its toggle), left to right."""
+        return [status for status in ALL_COLUMNS if status != Status.CANCELLED or self.show_cancelled]
+
+    def _fold(self, width: int, focused: Status | None = None) -> None:
+        """Show as many adjacent columns as fit in ``width``, with the ``focused`` one (or the last
+        focused) among them."""
+        shown = self.shown_statuses()
+        if focused is None and self._last_table is not None:
+            focused = next((s for s in shown if self.columns[s].table is self._last_table), None)
+        room = columns_that_fit(width)
+        at = shown.index(focused) if focused in shown else self._fold_start
+        self._fold_start = start = fold_start(len(shown), room, at, self._fold_start)
+        in_view = set(shown[start:start + room])
+        for status, column in self.columns.items():
+            column.display = status in in_view
+        self.folded = tuple(status for status in shown if status not in in_view)
+
+    def on_resize(self) -> None:
+        self._fold(self.size.width)
+
+    def _bring_into_view(self, table: CardTable) -> None:
+        status = next(s for s, column in self.columns.items() if column.table is table)
+        if not self.columns[status].display:
+            self._fold(self.size.width or self.app.size.width, status)
+
+    def on_descendant_focus(self, event: events.DescendantFocus) -> None:
+        if isinstance(event.widget, CardTable):  # a click, or the focus chain: keep its column in view
+            self._bring_into_view(event.widget)
 
     # -- keeping up with the model -------------------------------------------------
 
@@ -189,15 +243,26 @@ class Board(Horizontal):
         if not self.is_mounted:
             return
         column = self.columns[Status.CANCELLED]
-        column.display = show
         if not show and self.screen.focused is column.table:
             self.focus_column(-1)
+        self._fold(self.size.width)
+        if show and not column.display:  # folded away: go and show it, even empty
+            self._focus(column.table)
 
     # -- the cursor ----------------------------------------------------------------
 
     def tables(self) -> list[CardTable]:
-        """The visible columns' tables, left to right."""
+        """The shown columns' tables, left to right, folded ones included."""
+        return [self.columns[status].table for status in self.shown_statuses()]
+
+    def tables_in_view(self) -> list[CardTable]:
+        """The tables of the columns on screen, left to right."""
         return [column.table for column in self.columns.values() if column.display]
+
+    def _focus(self, table: CardTable) -> None:
+        self._bring_into_view(table)
+        table.focus()
+        self._last_table = table
 
     @property
     def current_table(self) -> CardTable | None:
@@ -213,28 +278,26 @@ class Board(Horizontal):
         return table.selected_id if table is not None else None
 
     def focus_column(self, step: int) -> None:
-        """Focus the next non-empty column in the direction of ``step`` (wrapping)."""
+        """Focus the next non-empty column in the direction of ``step`` (wrapping); a folded column
+        is visited even when empty, so every shown column can be seen."""
         tables = self.tables()
         current = self.current_table
         start = tables.index(current) if current in tables else -step
         for offset in range(1, len(tables) + 1):
             candidate = tables[(start + step * offset) % len(tables)]
-            if candidate.row_count:
-                candidate.focus()
-                self._last_table = candidate
+            if candidate.row_count or not candidate.parent.display:
+                self._focus(candidate)
                 return
 
     def focus_first(self) -> None:
         """Focus the first column that has cards (on start)."""
         for table in self.tables():
             if table.row_count:
-                table.focus()
-                self._last_table = table
+                self._focus(table)
                 return
         tables = self.tables()
         if tables:
-            tables[0].focus()
-            self._last_table = tables[0]
+            self._focus(tables[0])
 
     def select(self, job_id: str) -> bool:
         """Put the cursor on a job's card; False if it is not shown."""
@@ -244,7 +307,6 @@ class Board(Horizontal):
         table = self.columns[where].table
         if not table.reveal(job_id):
             return False
-        table.focus()
-        self._last_table = table
+        self._focus(table)
         table.move_cursor(row=table.get_row_index(job_id), animate=False)
         return True

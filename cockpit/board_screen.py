@@ -32,6 +32,15 @@ from jobdeck.cockpit.status_bar import StatusBar
 if TYPE_CHECKING:
     from jobdeck.state.spec import Spec
 
+BOARD_COMMANDS = (
+    ("Review queue", "everything waiting on you (v)", "review"),
+    ("Stats", "runs, failures and cost per hour over the last 24 hours (s)", "stats"),
+    ("Filter", "filter the board by text, label:, ws:, status: (/)", "filter"),
+    ("Toggle cancelled", "show or hide the Cancelled column (c)", "toggle_cancelled"),
+    ("Accept advice", "pin the job the decision service ranks first (A, advise mode)", "accept"),
+)
+"""The command palette's entries for the board's own keys: title, help, action."""
+
 FILTER_DELAY = 0.15
 """Seconds of no typing before the filter is applied (each application re-places cards)."""
 
@@ -73,16 +82,20 @@ class BoardScreen(JobScreen):
         yield SpecBanner(id="spec-banner", markup=False)
         yield self.board
         yield FilterBar(id="filter")
-        yield KeyHints()
+        yield KeyHints(selected=self.selected_job_id)
 
     def on_mount(self) -> None:
         self.query_one(FilterBar).display = False
+        self.watch(self.board, "folded", self._show_folded)
         self._show_header()
         self.board.focus_first()
         self.ask_ranking()
 
     def selected_job_id(self) -> str | None:
         return self.board.selected_id
+
+    def palette(self) -> tuple[tuple[str, str, str], ...]:
+        return super().palette() + BOARD_COMMANDS
 
     def deck_changed(self, delta: Delta) -> None:
         self.board.apply(delta)
@@ -99,6 +112,9 @@ class BoardScreen(JobScreen):
         else:
             self.board.retick((Status.RUNNING,))
         self._show_header()
+
+    def _show_folded(self, folded: tuple[Status, ...]) -> None:
+        self.query_one(StatusBar).folded = folded
 
     def _show_header(self) -> None:
         self.query_one(StatusBar).stats = self.model.stats()

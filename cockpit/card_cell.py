@@ -174,14 +174,17 @@ class CardCell:
         return self._drawn[1]
 
     def _layout(self, width: int) -> list[Text]:
-        corner = age_text(self.card, self._now, always_attempt=True)
-        if len(self.card.id) + len(corner) + 1 > width:  # narrow: drop a '1/1'
-            corner = self.corner
-        room = width - len(corner) - 1 if corner else width
-        if room < 4:  # too narrow for both: the id wins
-            corner, room = "", width
-        first = Text(self.card.id, "bold", no_wrap=True, overflow="ellipsis")
-        first.truncate(room, overflow="ellipsis")
+        # The id comes first (it is what an operator types elsewhere): the attempt and
+        # age take what room it leaves, the age alone if that is all, else nothing.
+        card_id = self.card.id
+        corner = ""
+        for candidate in (age_text(self.card, self._now, always_attempt=True), self.corner,
+                          age(self._now - self.card.since) if self.card.since is not None else ""):
+            if candidate and len(card_id) + 1 + len(candidate) <= width:
+                corner = candidate
+                break
+        first = Text(card_id, "bold", no_wrap=True, overflow="ellipsis")
+        first.truncate(width, overflow="ellipsis")
         if corner:
             first.pad_right(width - first.cell_len - len(corner))
             first.append(corner, "dim")

@@ -1,4 +1,9 @@
-"""A yes/no question before a destructive action (cancel, re-edit)."""
+"""A yes/no question before an action that cannot be taken back (cancel, run now, a high-risk approve).
+
+Every confirmation in the cockpit follows one convention: the action is
+``y`` (its button names it, "Cancel job (y)"), and the default, focused and
+named "(Enter)", is the choice that changes nothing; n and Esc choose it too.
+"""
 
 from __future__ import annotations
 
@@ -9,16 +14,29 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Static
 
+ACT_KEY = "y"
+"""The key that takes the action in every confirmation."""
+
+
+def act_label(action: str) -> str:
+    """'Cancel job (y)': the button that acts."""
+    return f"{action} ({ACT_KEY})"
+
+
+def keep_label(choice: str) -> str:
+    """'Keep (Enter)': the default button, which changes nothing."""
+    return f"{choice} (Enter)"
+
 
 class ConfirmScreen(ModalScreen[bool]):
-    """Ask; dismiss with True for yes (y, Enter on Yes) and False for no (n, Esc)."""
+    """Ask; dismiss with True for y (or a click on the action) and False for Enter, n or Esc."""
 
     BINDINGS = [
-        Binding("y", "answer(True)", "yes"),
+        Binding(ACT_KEY, "answer(True)", "yes"),
         Binding("n,escape", "answer(False)", "no"),
     ]
 
-    def __init__(self, question: str, *, detail: str = "", yes: str = "Yes", no: str = "No") -> None:
+    def __init__(self, question: str, *, detail: str = "", yes: str = "Yes", no: str = "Keep") -> None:
         super().__init__(classes="dialog-screen")
         self.question, self.detail, self.yes, self.no = question, detail, yes, no
 
@@ -28,8 +46,8 @@ class ConfirmScreen(ModalScreen[bool]):
             if self.detail:
                 yield Static(Text(self.detail), classes="dialog-detail")
             with Horizontal(classes="dialog-buttons"):
-                yield Button(f"{self.yes} (y)", id="yes", variant="error")
-                yield Button(f"{self.no} (n)", id="no")
+                yield Button(act_label(self.yes), id="yes", variant="error")
+                yield Button(keep_label(self.no), id="no")
 
     def on_mount(self) -> None:
         self.query_one("#no", Button).focus()

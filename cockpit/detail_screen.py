@@ -52,7 +52,9 @@ class DetailScreen(JobScreen):
             self.refresh_bindings()
 
     def tick(self, full: bool) -> None:
-        self._show(info=full)
+        # A running attempt's "took" moves every second, as the tail does; the rest only on full ticks.
+        attempt = self.model.state(self.job_id).attempt if self.model.job(self.job_id) is not None else None
+        self._show(info=full or (attempt is not None and attempt.ended is None))
 
     def _show(self, info: bool = True) -> None:
         model, job_id = self.model, self.job_id

@@ -1,4 +1,4 @@
-"""`?`: every key, on one screen that fits 80x24."""
+"""`?`: what the header's short forms say, and every key, on one screen that fits 80x24."""
 
 from __future__ import annotations
 
@@ -11,36 +11,39 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
+HEADER = (
+    "The header (long labels when there is room)",
+    (
+        ("B4 R0/4 V2 D7 F0", "Backlog, Running/capacity, reView, Done, Failed"),
+        ("1✗/1h  $0.00", "attempts failed in the last hour; cost today"),
+        ("○ no runner", "no runner's heartbeat is fresh"),
+        ("BC folded ←/→", "columns with no room on screen; ←/→ reach them"),
+    ),
+)
+
 KEYS = (
     ("Board", (
-        ("← ↓ ↑ →  h j k l", "move between cards and columns (also Tab, Shift+Tab)"),
-        ("Enter", "open: spec, attempts, output, chain of work"),
-        ("v  s", "review queue: everything waiting on you / the last 24 h"),
-        ("/", "filter: text  label:L  ws:W  status:S"),
-        ("c", "show / hide the Cancelled column"),
+        ("← ↓ ↑ →  h j k l", "cards and columns (also Tab, Shift+Tab)"),
+        ("Enter  v  s", "open the job / the review queue / the last 24 h"),
+        ("/  c", "filter (label:L ws:W status:S) / Cancelled"),
     )),
     ("Act on the selected job (each is an event in its chain of work)", (
-        ("a", "approve (review, or high risk before it runs)"),
-        ("R", "reject with a reason (asks first)"),
-        ("r  x", "retry / cancel (cancel asks first)"),
-        ("p", "pause / resume"),
-        ("t", "run now: a new cycle, dependents included"),
-        ("P  H  u", "pin (start next, once) / hold / release either"),
-        ("w", "why: what keeps it from running, its rank, reasons"),
-        ("A", "accept the advice: pin the top-ranked job (advise)"),
+        ("a", "approve (a high-risk job asks first)"),
+        ("r  p", "retry / pause or resume"),
+        ("z", "undo the last a, r or p (while its toast lasts)"),
+        ("x  R  t", "cancel / reject / run now (each asks first)"),
+        ("P  H  u", "pin (start next, once) / hold / release"),
+        ("w  A", "why it waits / accept the advice (advise)"),
     )),
     ("Deck", (
-        ("e", "edit jobs.json in $EDITOR, validated on save"),
-        ("n", "new job"),
-        ("Ctrl+P", "command palette"),
-        ("Esc  q", "back, close / quit"),
+        ("e  n", "edit jobs.json in $EDITOR / new job"),
+        ("Ctrl+P  Esc  q", "command palette / back, close / quit"),
     )),
 )
 
-
 def keys_table() -> Group:
     parts: list[RenderableType] = []
-    for title, rows in KEYS:
+    for title, rows in (HEADER, *KEYS):
         parts.append(Text(title, "bold underline"))
         table = Table.grid(padding=(0, 2))
         table.add_column(style="bold", no_wrap=True, min_width=16)

@@ -2,7 +2,9 @@
 
 Board, detail and review screens subclass ``JobScreen`` and say which job is
 selected; the keys here turn into events through ``Operator.act`` (attributed
-to the cockpit). Destructive actions ask first; refusals become error toasts.
+to the cockpit). Actions that cannot be taken back ask first (cancel, reject,
+run now, approving a high-risk job); approve, retry, pause and resume go
+through the app's undo (cockpit/undo.py). Refusals become error toasts.
 What only the app can do (open a screen, edit jobs.json, refresh every screen)
 is asked for with the messages below, so no screen imports the app.
 """
@@ -16,7 +18,6 @@ from textual.message import Message
 from textual.screen import Screen
 
 from jobdeck.state.actions import ACTIONS, refusal
-from jobdeck.state.errors import JobdeckError
 from jobdeck.state.machine import Status
 
 from jobdeck.cockpit.advice import Advisor, snapshot
@@ -24,9 +25,26 @@ from jobdeck.cockpit.confirm_screen import ConfirmScreen
 from jobdeck.cockpit.model import DeckModel, Delta
 from jobdeck.cockpit.operations import Operator
 from jobdeck.cockpit.reason_screen import ReasonScreen
+from jobdeck.cockpit.undo import write_action
 
 #: The screen's actions named otherwise than the operator action they take.
 OPERATOR_ACTION = {"cancel_job": "cancel"}
+
+#: The command palette's entries for the job keys: title, help, action.
+JOB_COMMANDS = (
+    ("Approve", "approve the selected job (a)", "approve"),
+    ("Reject", "reject the selected job with a reason (R)", "reject"),
+    ("Retry", "queue the selected job again (r)", "retry"),
+    ("Cancel job", "cancel the selected job (x)", "cancel_job"),
+    ("Pause / resume", "pause or resume the selected job (p)", "pause"),
+    ("Run now", "start a new cycle of the selected job (t)", "trigger"),
+    ("Why", "what keeps the selected job from running, its rank and the reasons (w)", "why"),
+    ("Pin", "start the selected backlog job next, once (P)", "pin"),
+    ("Hold", "keep the selected backlog job from starting until released (H)", "hold"),
+    ("Release", "undo a pin or hold of the selected job (u)", "release"),
+    ("Edit jobs.json", "open jobs.json in $EDITOR, validated on save (e)", "edit"),
+    ("New job", "add a job to jobs.json (n)", "new_job"),
+)
 
 
 class JobScreen(Screen[None]):
@@ -57,6 +75,14 @@ class JobScreen(Screen[None]):
             super().__init__()
             self.job_id = job_id
 
+    class OfferUndo(Message):
+        """Take an action the operator can undo for a few seconds (the app keeps the one undo slot)."""
+
+        def __init__(self, job_id: str, action: str) -> None:
+            super().__init__()
+            self.job_id = job_id
+            self.action = action
+
     class OpenReview(Message):
         """Open the review queue."""
 
@@ -84,6 +110,10 @@ class JobScreen(Screen[None]):
     def deck_changed(self, delta: Delta) -> None:
         """Called after every refresh of the model; screens update what they show."""
 
+    def palette(self) -> tuple[tuple[str, str, str], ...]:
+        """The command palette's entries for this screen's keys: title, help, action."""
+        return JOB_COMMANDS
+
     def tick(self, full: bool) -> None:
         """Called every second (``full`` every tenth): redraw clock-dependent text."""
 
@@ -103,16 +133,34 @@ class JobScreen(Screen[None]):
     # -- the keys ----------------------------------------------------------------
 
     def action_approve(self) -> None:
-        self._on_selected(lambda job_id: self.run_job_action(job_id, "approve"))
+        def approve(job_id: str) -> None:
+            job = self.model.job(job_id)
+            if job is None or job.risk != "high":
+                self.post_message(self.OfferUndo(job_id, "approve"))
+                return
+            self._confirm(job_id, "approve", f"Approve high-risk job {job_id}?",
+                          "A high-risk job's approval is its go-ahead: it cannot be taken back.", "Approve")
+
+        self._on_selected(approve)
 
     def action_retry(self) -> None:
-        self._on_selected(lambda job_id: self.run_job_action(job_id, "retry"))
+        self._on_selected(lambda job_id: self.post_message(self.OfferUndo(job_id, "retry")))
 
     def action_trigger(self) -> None:
-        self._on_selected(lambda job_id: self.run_job_action(job_id, "trigger"))
+        self._on_selected(lambda job_id: self._confirm(
+            job_id, "trigger", f"Run {job_id} now?", "A new cycle starts: the job and the jobs that depend on it "
+            "run again.", "Run now"))
 
     def action_pause(self) -> None:
-        self._on_selected(lambda job_id: self.run_job_action(job_id, self.operator.pause_action(job_id)))
+        self._on_selected(lambda job_id: self.post_message(
+            self.OfferUndo(job_id, self.operator.pause_action(job_id))))
+
+    def _confirm(self, job_id: str, action: str, question: str, detail: str, yes: str) -> None:
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self.run_job_action(job_id, action)
+
+        self.app.push_screen(ConfirmScreen(question, detail=detail, yes=yes, no="Keep"), answered)
 
     def action_pin(self) -> None:
         self._on_selected(lambda job_id: self.run_job_action(job_id, "pin"))
@@ -139,16 +187,10 @@ class JobScreen(Screen[None]):
 
     def action_cancel_job(self) -> None:
         def ask(job_id: str) -> None:
-            def answered(yes: bool | None) -> None:
-                if yes:
-                    self.run_job_action(job_id, "cancel")
-
             running = self.model.state(job_id).status == Status.RUNNING
-            self.app.push_screen(ConfirmScreen(
-                f"Cancel job {job_id}?",
-                detail="Its running process group will be terminated." if running else
-                "It will not run again until retried or triggered.",
-                yes="Cancel job", no="Keep"), answered)
+            self._confirm(job_id, "cancel", f"Cancel job {job_id}?",
+                          "Its running process group will be terminated." if running else
+                          "It will not run again until retried or triggered.", "Cancel job")
 
         self._on_selected(ask)
 
@@ -169,17 +211,11 @@ class JobScreen(Screen[None]):
         self.post_message(self.NewJob())
 
     def run_job_action(self, job_id: str, action: str, *, reason: str | None = None) -> bool:
-        """Append the action's event; show a refusal as an error toast, never a traceback."""
-        try:
-            records = self.operator.act(job_id, action, reason=reason)
-        except JobdeckError as exc:
-            self.notify(str(exc), title=f"cannot {action}", severity="error")
-            return False
-        self.post_message(self.Acted())
-        targets = sorted({record["job"] for record in records if "job" in record})
-        also = f" (+{len(targets) - 1} downstream)" if len(targets) > 1 else ""
-        self.notify(f"{job_id} {ACTIONS[action].done}{also}", timeout=3)
-        return True
+        """Append the action's event now; show a refusal as an error toast, never a traceback."""
+        done = write_action(self.app, self.operator, job_id, action, reason=reason)
+        if done:
+            self.post_message(self.Acted())
+        return done
 
     def _on_selected(self, then: Callable[[str], object]) -> None:
         job_id = self.selected_job_id()

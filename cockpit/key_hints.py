@@ -4,11 +4,15 @@ Textual's Footer rebuilds a widget per key on every bindings change, which on
 a slow machine costs more than the key press itself; the cockpit changes its
 hints on every cursor move (approve only shows for jobs that can be approved),
 so it draws them as a single Text instead. When the line is wider than the
-terminal, the screen's keys give way from the right and the app's own (quit,
-help, palette) stay: at 80 columns a backlog card has more keys than room.
+terminal, the screen's keys give way from the right (the job's first key, its
+likeliest act, last of all) and the app's own (quit, help, palette, undo) stay:
+at 80 columns a backlog card has more keys than room. On the board it starts
+with the selected card's full id, which a narrow card may have to cut.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 from rich.text import Text
 from textual.app import App
@@ -23,9 +27,11 @@ PALETTE = ("^p", "palette", True)
 class KeyHints(Static):
     """' a approve  r retry  / filter ... ^p palette' for the screen's active bindings."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, selected: Callable[[], str | None] | None = None) -> None:
         super().__init__(markup=False, id="key-hints")
         self._shown = ""
+        self.selected = selected
+        """Gives the selected job's id, shown first (None: the screen shows it elsewhere)."""
 
     def on_mount(self) -> None:
         self.screen.bindings_updated_signal.subscribe(self, self._bindings_changed)
@@ -58,15 +64,23 @@ class KeyHints(Static):
             (app_keys if isinstance(active.node, App) else screen_keys).append(
                 (self.app.get_key_display(binding), binding.description, binding.action in own))
         app_keys.append(PALETTE)
+        job_id = self.selected() if self.selected is not None else None
         if width:
             room = width + 1 - sum(_cells(hint) for hint in app_keys)  # the last hint has no trailing space
-            # The screen's own keys (back, filter, review) say where one is: the shared job keys give way first.
-            for giving_way in [hint for hint in reversed(screen_keys) if not hint[2]] + screen_keys[::-1]:
+            if job_id:
+                room -= len(job_id) + 3
+            # The screen's own keys (back, filter, review) say where one is: the shared job keys give way
+            # first, but for the first of them (the likeliest act on this job), which goes last.
+            shared = [hint for hint in screen_keys if not hint[2]]
+            for giving_way in shared[:0:-1] + [hint for hint in reversed(screen_keys) if hint[2]] + shared[:1]:
                 if sum(_cells(hint) for hint in screen_keys) <= room:
                     break
                 if giving_way in screen_keys:
                     screen_keys.remove(giving_way)
         text = Text(no_wrap=True, overflow="ellipsis")
+        if job_id:
+            text.append(f" {job_id} ", "bold")
+            text.append("│", "dim")
         for key, description, _ in screen_keys + app_keys:
             text.append(f" {key} ", "bold reverse")
             text.append(f" {description} ")

@@ -1,4 +1,8 @@
-"""Reject a job: ask for the reason (it goes into the chain of work) and confirm."""
+"""Reject a job: ask for the reason (it goes into the chain of work) and confirm.
+
+It keeps the convention of cockpit.confirm_screen: Enter never rejects. Enter
+in the reason field moves to the buttons, where y rejects and Enter keeps.
+"""
 
 from __future__ import annotations
 
@@ -9,11 +13,17 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Static
 
+from jobdeck.cockpit.confirm_screen import ACT_KEY, act_label, keep_label
+
 
 class ReasonScreen(ModalScreen[str | None]):
     """Dismiss with the reason typed, or None when the operator backs out."""
 
-    BINDINGS = [Binding("escape", "back_out", "keep the job")]
+    BINDINGS = [
+        Binding("escape", "back_out", "keep the job"),
+        Binding(ACT_KEY, "confirm", "reject"),  # an Input takes the letter while it has focus
+        Binding("n", "back_out", "keep the job"),
+    ]
 
     def __init__(self, job_id: str, *, action: str = "Reject") -> None:
         super().__init__(classes="dialog-screen")
@@ -22,29 +32,38 @@ class ReasonScreen(ModalScreen[str | None]):
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
             yield Static(Text(f"{self.action} job {self.job_id}?", "bold"), classes="dialog-title")
-            yield Static(Text("Why? The reason is recorded in the chain of work."), classes="dialog-detail")
+            yield Static(Text(f"Why? The reason is recorded in the chain of work. Type it, Enter, "
+                              f"then {ACT_KEY} to {self.action.lower()}."), classes="dialog-detail")
             yield Input(placeholder="reason", id="reason")
             yield Static("", id="reason-error", classes="dialog-error", markup=False)
             with Horizontal(classes="dialog-buttons"):
-                yield Button(f"{self.action} (Enter)", id="confirm", variant="error")
-                yield Button("Keep (Esc)", id="keep")
+                yield Button(act_label(self.action), id="confirm", variant="error")
+                yield Button(keep_label("Keep"), id="keep")
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         event.stop()
-        self._confirm()
+        if self._reason() is not None:
+            self.query_one("#keep", Button).focus()
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         if event.button.id == "confirm":
-            self._confirm()
+            self.action_confirm()
         else:
             self.dismiss(None)
 
-    def _confirm(self) -> None:
+    def _reason(self) -> str | None:
         reason = self.query_one("#reason", Input).value.strip()
         if not reason:
             self.query_one("#reason-error", Static).update("give a reason")
-            return
-        self.dismiss(reason)
+            self.query_one("#reason", Input).focus()
+            return None
+        self.query_one("#reason-error", Static).update("")
+        return reason
+
+    def action_confirm(self) -> None:
+        reason = self._reason()
+        if reason is not None:
+            self.dismiss(reason)
 
     def action_back_out(self) -> None:
         self.dismiss(None)

@@ -72,7 +72,7 @@ class StatsScreen(ModalScreen[None]):
             models = ", ".join(f"{model} ${cost:.2f}" for model, cost in sorted(day.by_model.items(),
                                                                                 key=lambda kv: -kv[1]))
             yield Static(Text(f"by model: {models or 'nothing spent'}", "dim"), id="stats-models")
-            yield Static(Text(f"each bar is one hour, oldest left; `jobdeck stats` for per-job numbers", "dim"))
+            yield Static(Text("each bar is one hour, oldest left; `jobdeck stats` for per-job numbers", "dim"))
 
     def action_close(self) -> None:
         self.dismiss()

@@ -1,4 +1,10 @@
-"""The header line: counts per column, running/capacity, recent failures, cost today, runners."""
+"""The header line: counts per column, running/capacity, recent failures, cost today, runners.
+
+Each field has a long form ("Backlog 4", "1 failed/1h", "$0.00 today") and a
+short one ("B4", "1✗/1h", "$0.00"); the long forms are used when the whole line
+fits, and `?` explains the short ones. Fields are divided by a visible mark, so
+no renderer (a screenshot viewer collapses spaces) can run two of them together.
+"""
 
 from __future__ import annotations
 
@@ -6,32 +12,46 @@ from rich.text import Text
 from textual.reactive import reactive
 from textual.widget import Widget
 
-from jobdeck.state.machine import COLUMNS
+from jobdeck.state.machine import COLUMNS, Status
 
 from jobdeck.cockpit.job_column import TITLES
 from jobdeck.cockpit.model import BoardStats
 
 SHORT = {"backlog": "B", "running": "R", "review": "V", "done": "D", "failed": "F"}
+FOLDED_SHORT = {**SHORT, "cancelled": "C"}
+DIVIDER = " │ "
 
 
 class StatusBar(Widget):
-    """One line summarising the deck; the short form is used below 110 columns."""
+    """One line summarising the deck, in long labels when they fit and short ones otherwise."""
 
     stats: reactive[BoardStats | None] = reactive(None)
     """The numbers to show (None until the first refresh)."""
+    folded: reactive[tuple[Status, ...]] = reactive(())
+    """Board columns folded out of view (said at the end of the line, with the keys that reach them)."""
 
     def __init__(self, deck_name: str, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self.deck_name = deck_name
 
     def render(self) -> Text:
+        width = self.size.width
+        for wide in (True, False):
+            text = self.line(wide=wide)
+            if not width or text.cell_len <= width:
+                return text
+        return self.line(wide=False, deck_room=max(0, len(self.deck_name) - (text.cell_len - width)))
+
+    def line(self, *, wide: bool, deck_room: int | None = None) -> Text:
+        """The header with long (``wide``) or short labels; the deck name cut to ``deck_room`` cells."""
         stats = self.stats
-        text = Text()
+        text = Text(no_wrap=True, overflow="ellipsis")
         text.append(" jobdeck ", "bold reverse")
-        text.append(f" {self.deck_name} ", "bold")
+        name = self.deck_name if deck_room is None else self.deck_name[:deck_room]
+        if name:
+            text.append(f" {name}", "bold")
         if stats is None:
             return text
-        wide = self.size.width >= 110
         for status in COLUMNS:
             count = stats.counts[status]
             label = f"{TITLES[status]} " if wide else SHORT[status.value]
@@ -39,18 +59,24 @@ class StatusBar(Widget):
             style = "bold red" if status.value == "failed" and count else ""
             text.append(" ")
             text.append(f"{label}{value}", style)
-        text.append("  ")
         if stats.loading:
+            text.append(DIVIDER, "dim")
             text.append("reading the deck…", "italic")
-            return text
-        fails = stats.failures_last_hour
-        text.append(f"{fails} failed/1h" if wide else f"{fails}✗/1h", "red" if fails else "dim")
-        text.append("  ")
-        text.append(f"${stats.cost_today:.2f} today" if wide else f"${stats.cost_today:.2f}")
-        text.append("  ")
-        if stats.runners:
-            names = "runner up" if len(stats.runners) == 1 else f"{len(stats.runners)} runners up"
-            text.append(f"● {names}", "bold green")
         else:
-            text.append("○ no runner", "bold yellow")
+            fails = stats.failures_last_hour
+            text.append(DIVIDER, "dim")
+            text.append(f"{fails} failed/1h" if wide else f"{fails}✗/1h", "red" if fails else "dim")
+            text.append(DIVIDER, "dim")
+            text.append(f"${stats.cost_today:.2f} today" if wide else f"${stats.cost_today:.2f}")
+            text.append(DIVIDER, "dim")
+            if stats.runners:
+                names = "runner up" if len(stats.runners) == 1 else f"{len(stats.runners)} runners up"
+                text.append(f"● {names}", "bold green")
+            else:
+                text.append("○ no runner", "bold yellow")
+        if self.folded:  # named, in the header's own letters when short: "B folded ←/→"
+            note = (", ".join(TITLES[status] for status in self.folded) + " folded: ←/→" if wide
+                    else "".join(FOLDED_SHORT[status.value] for status in self.folded) + " folded ←/→")
+            text.append(DIVIDER, "dim")
+            text.append(note, "bold")
         return text

@@ -132,3 +132,31 @@ def shown_columns(app: Any) -> dict[str, str]:
         for job_id in column_ids(app, status.value):
             found[job_id] = status.value
     return found
+
+
+LONG_IDS: list[dict[str, Any]] = [
+    {"id": "account-brief-for-sales", "title": "Account briefs for sales", "command": ["true"],
+     "depends_on": ["news-signals"]},
+    {"id": "crm-writeback", "title": "Write enrichment back to the CRM", "command": ["true"], "risk": "high"},
+    {"id": "company-research", "title": "Research each account", "command": ["cat"],
+     "retry": {"max_attempts": 3}},
+    {"id": "news-signals", "title": "Buying signals from the news", "command": ["true"],
+     "retry": {"max_attempts": 3}},
+    {"id": "merge-enrichment", "title": "Merge scores into the CRM export", "command": ["true"],
+     "retry": {"max_attempts": 2}},
+    {"id": "firmographics", "title": "Company size and industry", "command": ["false"]},
+    {"id": "stale-experiment-2024", "title": "An experiment nobody runs", "command": ["true"]},
+]
+
+
+def long_ids_deck(root: Path, now: float = NOW) -> Deck:
+    """A card with a long id in every column, Cancelled included."""
+    deck = new_deck(root, LONG_IDS)
+    claim(deck, "company-research", now - 57, output="researching\n")
+    run(deck, "news-signals", now - 15 * 60, 20.0, review=True, reason="validation failed",
+        reasons=["'very high' is not one of ['low', 'medium', 'high']"])
+    run(deck, "merge-enrichment", now - 30 * 60, 5.0)
+    run(deck, "firmographics", now - 5 * 60, 3.0, "failed", reason="exit code 75", exit_code=75)
+    commit(deck, [{"type": "cancelled", "job": "stale-experiment-2024", "reason": "superseded", "by": "ops@host",
+                   "via": "cli"}], now - 3600)
+    return deck

@@ -31,15 +31,20 @@ def select(app, job_id: str) -> None:
     assert app.screen.board.select(job_id), f"{job_id} is not on the board"
 
 
+def footer(app) -> str:
+    return app.screen.query_one("#key-hints").render().plain
+
+
 def error_toasts(app) -> list[str]:
     return [n.message for n in app._notifications if n.severity == "error"]
 
 
 async def test_approve_in_review_moves_the_job_to_done(deck) -> None:
-    app = make_app(deck.root, watch=False, now=NOW)
+    app = make_app(deck.root, watch=False, now=NOW, undo_seconds=0.05)
     async with app.run_test(size=(120, 40)) as pilot:
         select(app, "report")
         await pilot.press("a")
+        await wait_until(pilot, lambda: last_event(deck)["type"] == "approved", what="the approve, once its undo ends")
         event = last_event(deck)
         assert (event["type"], event["job"], event["via"]) == ("approved", "report", "cockpit")
         assert "@" in event["by"]
@@ -47,24 +52,53 @@ async def test_approve_in_review_moves_the_job_to_done(deck) -> None:
         assert "report" not in column_ids(app, "review")
 
 
-async def test_approve_before_a_high_risk_job_runs(deck) -> None:
+async def test_an_approve_waits_out_its_undo_and_z_drops_it(deck) -> None:
+    app = make_app(deck.root, watch=False, now=NOW, undo_seconds=60)
+    async with app.run_test(size=(120, 40)) as pilot:
+        select(app, "report")
+        before = len(events(deck))
+        await pilot.press("a")
+        assert len(events(deck)) == before  # not written while the undo lasts
+        assert any("z to undo" in n.message for n in app._notifications)
+        assert " z  undo " in footer(app)
+        await pilot.press("z")
+        assert len(events(deck)) == before and app.undo.pending is None
+        assert " z  undo " not in footer(app)
+        assert "report" in column_ids(app, "review")
+
+
+async def test_quitting_writes_the_approve_that_waits_for_its_undo(deck) -> None:
+    app = make_app(deck.root, watch=False, now=NOW, undo_seconds=60)
+    async with app.run_test(size=(120, 40)) as pilot:
+        select(app, "report")
+        await pilot.press("a", "q")
+    assert (last_event(deck)["type"], last_event(deck)["job"]) == ("approved", "report")
+
+
+async def test_approve_before_a_high_risk_job_runs_asks_first(deck) -> None:
     app = make_app(deck.root, watch=False, now=NOW)
     async with app.run_test(size=(120, 40)) as pilot:
         select(app, "publish")
+        before = len(events(deck))
         await pilot.press("a")
+        assert isinstance(app.screen, ConfirmScreen)
+        await pilot.press("enter")  # the default keeps it waiting
+        assert not isinstance(app.screen, ConfirmScreen) and len(events(deck)) == before
+        await pilot.press("a", "y")
         assert (last_event(deck)["type"], last_event(deck)["job"]) == ("approved", "publish")
         cell = app.screen.board.columns["backlog"].table.cell("publish")
         assert "awaiting approval" not in cell.lines[1].plain
         before = len(events(deck))
         await pilot.press("a")  # already approved: the key no longer applies
-        assert len(events(deck)) == before
+        assert len(events(deck)) == before and not isinstance(app.screen, ConfirmScreen)
 
 
 async def test_retry_a_failed_job(deck) -> None:
-    app = make_app(deck.root, watch=False, now=NOW)
+    app = make_app(deck.root, watch=False, now=NOW, undo_seconds=0.05)
     async with app.run_test(size=(120, 40)) as pilot:
         select(app, "lint")
         await pilot.press("r")
+        await wait_until(pilot, lambda: last_event(deck)["type"] == "retried", what="the retry")
         assert (last_event(deck)["type"], last_event(deck)["job"]) == ("retried", "lint")
         assert shown_columns(app)["lint"] == "backlog"
         # deploy was blocked by the failed lint; now only by a lint that has not run
@@ -100,7 +134,11 @@ async def test_reject_asks_for_a_reason(deck) -> None:
         assert isinstance(app.screen, ReasonScreen) and len(events(deck)) == before
         await pilot.press("escape")
         assert len(events(deck)) == before
-        await pilot.press("R", *"summary is missing", "enter")
+        await pilot.press("R", *"no summary, y missing", "enter")  # y in the field is text
+        assert isinstance(app.screen, ReasonScreen) and len(events(deck)) == before
+        await pilot.press("enter")  # on the buttons, Enter keeps the job, as in every confirmation
+        assert not isinstance(app.screen, ReasonScreen) and len(events(deck)) == before
+        await pilot.press("R", *"summary is missing", "enter", "y")
         event = last_event(deck)
         assert (event["type"], event["job"], event["reason"]) == ("rejected", "report", "summary is missing")
         assert shown_columns(app)["report"] == "failed"
@@ -120,11 +158,29 @@ async def test_pause_then_resume(deck) -> None:
         assert (last_event(deck)["type"], last_event(deck)["job"]) == ("resumed", "held")
 
 
-async def test_run_now_triggers_the_job_and_its_dependents(deck) -> None:
+async def test_z_undoes_a_pause_with_a_resume_and_u_still_releases(deck) -> None:
+    app = make_app(deck.root, watch=False, now=NOW)
+    async with app.run_test(size=(120, 40)) as pilot:
+        select(app, "flaky")
+        await pilot.press("p")
+        assert any(n.message == "flaky paused — z to undo" for n in app._notifications)
+        await pilot.press("z")
+        assert [e["type"] for e in events(deck)[-2:]] == ["paused", "resumed"]
+        assert "paused" not in app.screen.board.columns["backlog"].table.cell("flaky").lines[1].plain
+        before = len(events(deck))
+        await pilot.press("z")  # the undo is spent
+        assert len(events(deck)) == before
+
+
+async def test_run_now_asks_first_then_triggers_the_job_and_its_dependents(deck) -> None:
     app = make_app(deck.root, watch=False, now=NOW)
     async with app.run_test(size=(120, 40)) as pilot:
         select(app, "lint")
         await pilot.press("t")
+        assert isinstance(app.screen, ConfirmScreen)
+        await pilot.press("n")
+        assert not [e for e in events(deck) if e["type"] == "triggered"]
+        await pilot.press("t", "y")
         triggered = [e for e in events(deck) if e["type"] == "triggered"]
         assert [(e["job"], e["root"]) for e in triggered] == [("lint", "lint"), ("deploy", "lint")]
         assert shown_columns(app)["lint"] == "backlog"
@@ -135,7 +191,7 @@ async def test_a_refused_action_is_an_error_toast_not_a_traceback(deck) -> None:
     async with app.run_test(size=(120, 40)) as pilot:
         select(app, "fetch")  # done; its dependent summarise is running
         before = len(events(deck))
-        await pilot.press("t")
+        await pilot.press("t", "y")
         assert len(events(deck)) == before
         assert any("summarise" in message and "running" in message for message in error_toasts(app))
         assert app.is_running
@@ -148,7 +204,9 @@ async def test_an_action_raced_by_another_process_is_refused_cleanly(deck) -> No
         from cockpit_decks import commit
 
         commit(deck, [{"type": "retried", "job": "lint", "by": "someone", "via": "cli"}], NOW)
+        app.undo.seconds = 0.01
         await pilot.press("r")  # the board still shows lint failed; the log says backlog
+        await wait_until(pilot, lambda: app.undo.pending is None, what="the retry's undo to end")
         assert any("cannot retry" in message for message in error_toasts(app))
         assert [e["type"] for e in events(deck)].count("retried") == 1
 

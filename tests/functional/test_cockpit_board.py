@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -333,8 +334,172 @@ async def test_command_palette_opens_a_job(deck) -> None:
         assert app.screen.job_id == "crashy"
 
 
+async def test_command_palette_runs_the_boards_own_commands(deck) -> None:
+    from jobdeck.cockpit.review_screen import ReviewScreen
+
+    app = make_app(deck.root, watch=False, now=NOW)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("ctrl+p", *"review queue")
+        await wait_until(pilot, lambda: "Review queue" in _palette_text(app), what="the command")
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: isinstance(app.screen, ReviewScreen), what="the review queue")
+
+
+async def test_command_palette_offers_the_undo_while_it_lasts(deck) -> None:
+    app = make_app(deck.root, watch=False, now=NOW)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        assert app.screen.board.select("flaky")
+        await pilot.press("p", "ctrl+p", *"undo")
+        await wait_until(pilot, lambda: "Undo" in _palette_text(app), what="the undo in the palette")
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: app.undo.pending is None, what="the undo")
+        assert "paused" not in app.screen.board.columns["backlog"].table.cell("flaky").lines[1].plain
+
+
 def _palette_text(app) -> str:
     from textual.command import CommandList
 
     lists = app.screen.query(CommandList)
     return " ".join(str(option.prompt) for option in lists.first().options) if lists else ""
+
+
+@pytest.mark.parametrize("width", [80, 84, 94, 95, 100, 160])
+@pytest.mark.parametrize("cancelled", [False, True], ids=["cancelled-hidden", "cancelled-shown"])
+async def test_every_shown_column_renders_or_the_header_says_it_is_folded(deck, width, cancelled) -> None:
+    from jobdeck.cockpit.board import COLUMN_WIDTH
+
+    app = make_app(deck.root, watch=False, now=NOW)
+    async with app.run_test(size=(width, 24)) as pilot:
+        board = app.screen.board
+        if cancelled:
+            await pilot.press("c")
+        await pilot.pause()
+        shown = board.shown_statuses()
+        in_view = [status for status in shown if board.columns[status].display]
+        assert [status for status in shown if status not in in_view] == list(board.folded)
+        for status in in_view:
+            assert board.columns[status].size.width >= COLUMN_WIDTH, (status, board.columns[status].size)
+        header = app.screen.query_one(StatusBar).render().plain
+        assert ("folded" in header) == bool(board.folded)
+        if board.folded:  # named: "B folded ←/→", or in full when the long header fits
+            letters = {"backlog": "B", "running": "R", "review": "V", "done": "D", "failed": "F", "cancelled": "C"}
+            names = "".join(letters[status.value] for status in board.folded)
+            assert f"{names} folded ←/→" in header or "folded: ←/→" in header
+        assert len(in_view) == min(len(shown), (width + 1) // (COLUMN_WIDTH + 1))
+        if cancelled:  # c brings the Cancelled column into view, whatever the width
+            assert board.columns["cancelled"].display
+        seen = set(in_view)
+        for _ in shown:  # → visits every shown column, bringing a folded one into view
+            await pilot.press("right")
+            await pilot.pause()
+            seen.update(status for status in shown if board.columns[status].display)
+        assert seen == set(shown)
+
+
+async def test_the_footer_shows_the_selected_cards_full_id(tmp_path) -> None:
+    from cockpit_decks import new_deck
+
+    deck = new_deck(tmp_path / "deck", [{"id": "merge-enrichment-of-leads", "command": ["true"]}])
+    app = make_app(deck.root, watch=False, now=NOW)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        footer = app.screen.query_one("#key-hints").render().plain
+        assert footer.startswith(" merge-enrichment-of-leads │")
+
+
+def test_textual_reads_escape_then_a_key_within_its_delay_as_alt_key() -> None:
+    """Why cockpit/escape_keys.py exists: the bytes of Esc-then-c and of Alt+c are the same."""
+    from textual._xterm_parser import XTermParser
+
+    parser = XTermParser()
+    keys = [event.key for event in [*parser.feed("\x1bc"), *parser.feed("")] if hasattr(event, "key")]
+    assert keys == ["alt+c"]
+
+
+async def test_escape_then_a_key_typed_fast_is_both_keys(deck) -> None:
+    from textual import events
+
+    app = make_app(deck.root, watch=False, now=NOW)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("slash", "x")
+        filter_bar = app.screen.query_one("#filter")
+        app.post_message(events.Key("alt+c", "c"))  # what the parser makes of Esc and c within ESCDELAY
+        await wait_until(pilot, lambda: app.screen.board.show_cancelled, what="c after the Escape")
+        assert filter_bar.value == "" and not filter_bar.display  # the Escape cleared the filter
+
+
+def _contrast(style) -> float:
+    def luminance(color) -> float:
+        channels = [c / 255 for c in color.get_truecolor()]
+        r, g, b = (c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in channels)
+        return 0.2126 * r + 0.7152 * g + 0.0722 * b
+
+    light, dark = sorted((luminance(style.color), luminance(style.bgcolor)), reverse=True)
+    return (light + 0.05) / (dark + 0.05)
+
+
+async def test_every_column_title_is_readable_focused_or_not(deck) -> None:
+    app = make_app(deck.root, watch=False, now=NOW)
+    async with app.run_test(size=(160, 50)) as pilot:
+        for _ in range(2):  # the focused column changes its title's colours: see each both ways
+            await pilot.pause()
+            for status, column in app.screen.board.columns.items():
+                if column.display:
+                    title = column.query_one(".column-title")
+                    drawn = next(s for s in title.render_line(0) if s.text.strip())
+                    assert _contrast(drawn.style) >= 4.5, (status, drawn.text, drawn.style)  # WCAG AA
+            await pilot.press("tab")
+
+
+@pytest.mark.parametrize("width", [80, 100, 160])
+async def test_the_header_uses_long_labels_when_they_fit_and_never_runs_fields_together(deck, width) -> None:
+    app = make_app(deck.root, watch=False, now=NOW)
+    async with app.run_test(size=(width, 30)) as pilot:
+        await pilot.pause()
+        bar = app.screen.query_one(StatusBar)
+        header = bar.render().plain
+        assert len(header) <= width
+        long = bar.line(wide=True).plain
+        if len(long) <= width:
+            assert header == long and "Backlog 5 Running 1/4 Review 2 Done 1 Failed 1" in header
+        else:
+            assert "B5 R1/4 V2 D1 F1" in header
+        fields = header.split(" │ ")  # each field stands apart, whatever collapses spaces
+        assert any(f.endswith("/1h") for f in fields) and any(f.startswith("$") for f in fields)
+
+
+async def test_help_explains_the_short_header_and_fits_80x24(deck) -> None:
+    from rich.console import Console
+
+    from jobdeck.cockpit.help_screen import HelpScreen
+    from jobdeck.cockpit.status_bar import SHORT
+
+    app = make_app(deck.root, watch=False, now=NOW)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("question_mark")
+        await pilot.pause()
+        assert isinstance(app.screen, HelpScreen)
+        box = app.screen.query_one("#help")
+        assert box.virtual_size.height <= box.scrollable_content_region.height  # no scrolling needed
+        console = Console(width=200, record=True, file=open(os.devnull, "w"))
+        console.print(app.screen.query_one("#help-keys").content)
+        text = console.export_text()
+        legend = text.split("Board")[0]  # the header's short forms, as the header shows them, come first
+        assert "B4 R0/4 V2 D7 F0" in legend and "".join(SHORT.values()) == "BRVDF"
+        for shown in ("✗/1h", "$0.00", "no runner", "folded ←/→", "undo"):
+            assert shown in text
+
+
+async def test_at_80_columns_the_footer_keeps_the_id_and_the_jobs_first_key(tmp_path) -> None:
+    from cockpit_decks import long_ids_deck
+
+    deck = long_ids_deck(tmp_path / "deck")
+    app = make_app(deck.root, watch=False, now=NOW)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        assert app.screen.board.select("merge-enrichment")
+        await pilot.pause()
+        footer = app.screen.query_one("#key-hints").render().plain
+        assert footer.startswith(" merge-enrichment │ r  retry ")  # the review key gave way, not the act
+        assert footer.endswith("?  help  ^p  palette") and len(footer) <= 80

@@ -56,7 +56,7 @@ async def test_quit_leaves_the_cards_and_the_next_start_paints_them_first(deck) 
         await wait_until(pilot, lambda: second.model.ready, what="the deck to be read")
         assert shown_columns(second) == expected
         second.screen.board.select("c")
-        await pilot.press("a")
+        await pilot.press("a", "y")  # high risk: asks first
         assert (events(deck)[-1]["type"], events(deck)[-1]["job"]) == ("approved", "c")
 
 
@@ -130,7 +130,7 @@ async def test_a_big_deck_without_saved_cards_is_painted_from_a_preview_then_val
         assert app.model.cards == exact.model.cards
         assert not app.screen.query_one("#spec-banner").display
         app.screen.board.select("job-0007")
-        await pilot.press("a")
+        await pilot.press("a", "y")  # high risk: asks first
         assert (events(deck)[-1]["type"], events(deck)[-1]["job"]) == ("approved", "job-0007")
     exact.model.close()
 

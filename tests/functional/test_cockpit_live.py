@@ -108,8 +108,32 @@ async def test_review_queue_lists_what_waits_oldest_first(deck) -> None:
         why = str(screen.query_one("#review-why").render())
         assert "missing required field 'summary'" in why
         await wait_until(pilot, lambda: '{"title": "weekly"}' in screen.tail.text, what="report's output")
+        app.undo.seconds = 0.01
         await pilot.press("a")
+        await wait_until(pilot, lambda: events(deck)[-1]["type"] == "approved", what="the approve, after its undo")
         assert (events(deck)[-1]["type"], events(deck)[-1]["job"]) == ("approved", "report")
         assert [i.card.id for i in screen.items] == ["publish", "lint", "crashy"]
         await pilot.press("escape")
         assert shown_columns(app)["report"] == "done"
+
+
+async def test_the_attempts_table_keeps_time_while_the_job_runs(deck) -> None:
+    clock = [NOW]
+    app = make_app(deck.root, watch=False, now=NOW)
+    app.model.clock = lambda: clock[0]
+    async with app.run_test(size=(120, 40)) as pilot:
+        app.screen.board.select("summarise")  # claimed 95 s ago, still running
+        await pilot.press("enter")
+        screen = app.screen
+
+        def attempts() -> str:
+            from rich.console import Console
+
+            console = Console(width=200, record=True, file=open(os.devnull, "w"))
+            console.print(screen.query_one("#detail-text").content)
+            return console.export_text()
+
+        assert "running" in attempts() and "1m35s" in attempts()
+        clock[0] += 20
+        screen.tick(False)  # the app's one-second tick (not the ten-second full one)
+        await wait_until(pilot, lambda: "1m55s" in attempts(), what="the running attempt's time to move")

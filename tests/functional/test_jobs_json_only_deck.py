@@ -78,7 +78,7 @@ async def test_the_cockpit_opens_and_acts_on_a_deck_that_is_only_a_jobs_json(tmp
     app = make_app(tmp_path, watch=False)
     async with app.run_test(size=(120, 40)) as pilot:
         assert app.screen.board.select("gate")
-        await pilot.press("a")
+        await pilot.press("a", "y")  # gate is high risk: its approval asks first
         await pilot.pause()
     log = (tmp_path / ".jobdeck" / "events.jsonl").read_text().splitlines()
     assert [(json.loads(line)["type"], json.loads(line)["job"]) for line in log] == [("approved", "gate")]

@@ -1,4 +1,4 @@
-"""Screenshots of the cockpit's screens at 80x24 and 120x40, compared with stored SVGs.
+"""Screenshots of the cockpit's screens at 80x24, 100x30, 120x40 and 160x50, compared with stored SVGs.
 
 Deterministic by construction: a fixed deck built from events with fixed times,
 a frozen clock (``now=``), no file watcher, no timers, local time pinned to UTC.
@@ -16,7 +16,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "functional"))  # shared deck builders
 
 from jobdeck.cockpit.app import make_app  # noqa: E402
-from cockpit_decks import NOW, busy_deck  # noqa: E402
+from cockpit_decks import NOW, busy_deck, long_ids_deck  # noqa: E402
 
 SIZES = [pytest.param((80, 24), id="80x24"), pytest.param((120, 40), id="120x40")]
 
@@ -70,3 +70,48 @@ def test_reject_dialog(snap_compare, app) -> None:
         await pilot.press("R", *"no summary")
 
     assert snap_compare(app, terminal_size=(80, 24), run_before=reject)
+
+
+BOARD_SIZES = [pytest.param((80, 24), id="80x24"), pytest.param((100, 30), id="100x30"),
+               pytest.param((160, 50), id="160x50")]
+
+
+@pytest.fixture
+def long_ids_app(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setenv("TZ", "UTC")
+    time.tzset()
+    deck = long_ids_deck(tmp_path / "deck")
+    yield make_app(deck.root, watch=False, now=NOW, poll=None)
+    monkeypatch.undo()
+    time.tzset()
+
+
+@pytest.mark.parametrize("size", BOARD_SIZES)
+@pytest.mark.parametrize("cancelled", [False, True], ids=["cancelled-hidden", "cancelled-shown"])
+def test_board_with_long_ids(snap_compare, long_ids_app, size, cancelled) -> None:
+    """Every column renders or the header says it is folded; ids before attempt and age; the selected id in full."""
+    async def show(pilot) -> None:
+        if cancelled:
+            await pilot.press("c")
+        await pilot.pause()
+
+    assert snap_compare(long_ids_app, terminal_size=size, run_before=show)
+
+
+def test_undo_offered_after_a_pause(snap_compare, app) -> None:
+    async def pause(pilot) -> None:
+        await pilot.pause()  # the board's first focus lands before the selection
+        pilot.app.screen.board.select("flaky")
+        await pilot.press("p")
+        await pilot.pause()
+
+    assert snap_compare(app, terminal_size=(80, 24), run_before=pause)
+
+
+def test_confirm_run_now(snap_compare, app) -> None:
+    async def trigger(pilot) -> None:
+        await pilot.pause()
+        pilot.app.screen.board.select("lint")
+        await pilot.press("t")
+
+    assert snap_compare(app, terminal_size=(80, 24), run_before=trigger)

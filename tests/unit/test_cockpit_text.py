@@ -63,3 +63,28 @@ def test_card_cells_compare_by_what_they_show() -> None:
     assert a == CardCell(card(since=NOW - 5), NOW, 0)
     assert a != b  # the age moved from 5s to 6s
     assert a.lines[0].plain == "Build it" and a.lines[1].plain == "make"
+
+
+def first_line(cell: CardCell, width: int) -> str:
+    return cell._layout(width)[0].plain
+
+
+def test_a_card_gives_its_id_the_room_first_then_the_attempt_and_age() -> None:
+    long = card(id="merge-enrichment", attempt=1, max_attempts=3, since=NOW - 57)
+    cell = CardCell(long, NOW, 0)
+    assert first_line(cell, 30) == "merge-enrichment       1/3 57s"
+    assert first_line(cell, 22) == "merge-enrichment   57s"  # no room for the attempt: the age alone
+    assert first_line(cell, 18) == "merge-enrichment"  # no room for either: the whole id
+    assert first_line(cell, 13) == "merge-enrich…"  # cut only when the id alone is wider than the card
+
+
+def test_the_board_folds_the_fewest_columns_and_keeps_the_focused_one_in_view() -> None:
+    from jobdeck.cockpit.board import columns_that_fit, fold_start
+
+    assert [columns_that_fit(width) for width in (80, 84, 94, 95, 160)] == [5, 5, 5, 6, 10]
+    assert fold_start(6, 5, focused=0, start=0) == 0  # Backlog..Failed in view
+    assert fold_start(6, 5, focused=5, start=0) == 1  # → to Cancelled slides by one
+    assert fold_start(6, 5, focused=3, start=1) == 1  # back to Done: no need to move
+    assert fold_start(6, 5, focused=0, start=1) == 0
+    assert fold_start(6, 1, focused=4, start=0) == 4  # one column at a time
+    assert fold_start(5, 5, focused=4, start=3) == 0  # all fit: nothing folded

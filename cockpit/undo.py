@@ -1,0 +1,116 @@
+"""A short undo for the operator keys that do not ask first: approve (short of high risk), retry, pause, resume.
+
+Pause and resume are written at once and undone by their opposite (both stay in
+the chain of work). Approve and retry have no opposite event, so they wait
+``seconds`` before they are written, and an undo drops them. One action waits
+at a time: a new one writes the one before it, and quitting writes what waits
+(the operator asked for it). The undo key is ``z``: ``u`` already releases a pin.
+``write_action`` is how every job key writes its event, undoable or not.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from textual.app import App
+from textual.timer import Timer
+
+from jobdeck.state.actions import ACTIONS
+from jobdeck.state.errors import JobdeckError
+
+from jobdeck.cockpit.operations import Operator
+
+UNDO_KEY = "z"
+UNDO_SECONDS = 5.0
+"""How long an undo is offered (and an approve or retry waits before it is written)."""
+INVERSE = {"pause": "resume", "resume": "pause"}
+"""Actions written at once, and the action that takes each back."""
+
+
+@dataclass(frozen=True, slots=True)
+class Undoable:
+    """The last action the operator can still take back."""
+
+    job_id: str
+    action: str
+    written: bool
+    """True: in the log already (undone by its inverse); False: waiting to be written."""
+
+
+def write_action(app: App[object], operator: Operator, job_id: str, action: str, *,
+                 reason: str | None = None, then: str = "", timeout: float = 3) -> bool:
+    """Append the action's event and say so in a toast (``then`` added to it); a refusal is an
+    error toast, never a traceback."""
+    try:
+        records = operator.act(job_id, action, reason=reason)
+    except JobdeckError as exc:
+        app.notify(str(exc), title=f"cannot {action}", severity="error")
+        return False
+    targets = sorted({record["job"] for record in records if "job" in record})
+    also = f" (+{len(targets) - 1} downstream)" if len(targets) > 1 else ""
+    app.notify(f"{job_id} {ACTIONS[action].done}{also}{then}", timeout=timeout)
+    return True
+
+
+class Undo:
+    """The app's one undo slot; ``written`` is called after every event this appends."""
+
+    def __init__(self, app: App[object], operator: Operator, written: Callable[[], None], *,
+                 seconds: float = UNDO_SECONDS) -> None:
+        self.app = app
+        self.operator = operator
+        self.written = written
+        self.seconds = seconds
+        self.pending: Undoable | None = None
+        self._timer: Timer | None = None
+
+    def offer(self, job_id: str, action: str) -> None:
+        """Take ``action`` on the job with an undo: written now (pause, resume) or after ``seconds``."""
+        if self.pending is not None and (self.pending.job_id, self.pending.action) == (job_id, action):
+            return  # the same key twice: one action
+        self.settle()
+        if action in INVERSE:
+            if not self._write(job_id, action, then=f" — {UNDO_KEY} to undo", timeout=self.seconds):
+                return
+            self._hold(Undoable(job_id, action, written=True))
+        else:
+            self._hold(Undoable(job_id, action, written=False))
+            self.app.notify(f"{action} {job_id} in {self.seconds:g}s — {UNDO_KEY} to undo", timeout=self.seconds)
+
+    def undo(self) -> None:
+        """Take the pending action back: drop it if it waits, write its inverse if it was written."""
+        pending = self._release()
+        if pending is None:
+            return
+        if pending.written:
+            self._write(pending.job_id, INVERSE[pending.action])
+        else:
+            self.app.notify(f"undone: {pending.action} {pending.job_id} (nothing written)", timeout=3)
+
+    def settle(self) -> None:
+        """Write the action that waits, now (a new action, quitting); the undo is gone either way."""
+        pending = self._release()
+        if pending is not None and not pending.written:
+            self._write(pending.job_id, pending.action)
+
+    def _hold(self, pending: Undoable) -> None:
+        self.pending = pending
+        self._timer = self.app.set_timer(self.seconds, self.settle)
+        self.app.refresh_bindings()
+
+    def _release(self) -> Undoable | None:
+        pending, self.pending = self.pending, None
+        if self._timer is not None:
+            self._timer.stop()
+            self._timer = None
+        if pending is not None:
+            self.app.refresh_bindings()
+        return pending
+
+    def _write(self, job_id: str, action: str, **toast: Any) -> bool:
+        done = write_action(self.app, self.operator, job_id, action, **toast)
+        if done:
+            self.written()
+        return done
