@@ -46,6 +46,8 @@ class BoardStats:
     """Runners whose heartbeat is fresh."""
     loading: bool = False
     """The board shows cached cards while the deck is still being read."""
+    held_by: str | None = None
+    """Who holds the whole deck (`jobdeck hold` with no id), when it is held: nothing new starts."""
 
 
 @dataclass(slots=True)
@@ -263,7 +265,9 @@ class DeckModel:
         declared = [h.parallel for h in alive if h.parallel]
         spec = self.spec
         capacity = sum(declared) if declared else (spec.limits.parallel if spec is not None else 0)
-        return BoardStats(counts, counts[Status.RUNNING], capacity, failures, cost, alive)
+        held = self.store.board.held
+        return BoardStats(counts, counts[Status.RUNNING], capacity, failures, cost, alive,
+                          held_by=str(held.get("by", "?")) if held is not None else None)
 
     def close(self) -> None:
         if self.store is not None:

@@ -74,6 +74,9 @@ class StatusBar(Widget):
                 text.append(f"● {names}", "bold green")
             else:
                 text.append("○ no runner", "bold yellow")
+            if stats.held_by is not None:
+                text.append(DIVIDER, "dim")
+                text.append(f"⏸ deck held by {stats.held_by}" if wide else "⏸ HELD", "bold reverse yellow")
         if self.folded:  # named, in the header's own letters when short: "B folded ←/→"
             note = (", ".join(TITLES[status] for status in self.folded) + " folded: ←/→" if wide
                     else "".join(FOLDED_SHORT[status.value] for status in self.folded) + " folded ←/→")
