@@ -8,19 +8,16 @@ or ``--raw``, gets the bytes exactly as the job wrote them.
 
 from __future__ import annotations
 
-import codecs
 from collections.abc import Callable
 import sys
 from pathlib import Path
-from typing import IO, TYPE_CHECKING
+from typing import TYPE_CHECKING
 
 from jobdeck.state.attempts import OUTPUT, RESULT, STDERR
 from jobdeck.state.deck import Deck
 from jobdeck.state.errors import JobdeckError
-from jobdeck.state.terminal import inert
+from jobdeck.state.terminal import Copier
 
-CHUNK = 1 << 16
-HELD_LINE = 1 << 16
 """On a terminal, a line is cleaned whole (a sequence may span a chunk): this much is held at most."""
 
 if TYPE_CHECKING:
@@ -72,49 +69,6 @@ def _gone(job_id: str, n: int, directory: Path, retention: Callable[[], bool]) -
                             hint=f"its record stays: see `jobdeck show {job_id}`")
     return JobdeckError(f"attempt {n} of job '{job_id}' is no longer on disk ({directory} is gone)",
                         hint=f"its record stays: see `jobdeck show {job_id}`")
-
-
-class Copier:
-    """Copies output to ``out`` chunk by chunk, made inert when ``clean``."""
-
-    def __init__(self, out: IO[bytes], *, clean: bool) -> None:
-        self.out = out
-        self.clean = clean
-        self.decoder = codecs.getincrementaldecoder("utf-8")("replace")
-        self.held = ""
-
-    def from_file(self, path: Path, offset: int) -> int:
-        """Copy what ``path`` holds past ``offset``; the new offset."""
-        try:
-            with open(path, "rb") as source:
-                source.seek(offset)
-                while chunk := source.read(CHUNK):
-                    self.write(chunk)
-                    offset += len(chunk)
-        except FileNotFoundError:
-            pass
-        self.out.flush()
-        return offset
-
-    def write(self, chunk: bytes) -> None:
-        if not self.clean:
-            self.out.write(chunk)
-            return
-        text = self.held + self.decoder.decode(chunk)
-        cut = text.rfind("\n") + 1
-        if cut == 0 and len(text) > HELD_LINE:
-            cut = len(text)
-        self.held = text[cut:]
-        if cut:
-            self.out.write(inert(text[:cut]).encode())
-
-    def finish(self) -> None:
-        if self.clean:
-            rest = self.held + self.decoder.decode(b"", final=True)
-            self.held = ""
-            if rest:
-                self.out.write(inert(rest).encode())
-        self.out.flush()
 
 
 def _ranges(numbers: list[int]) -> str:

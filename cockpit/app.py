@@ -243,6 +243,16 @@ class CockpitApp(App[None]):
         if not self._still_loading() and not isinstance(self.screen, ReviewScreen):
             self.push_screen(ReviewScreen(self.model, self.operator, live=self.watching))
 
+    @on(JobScreen.OpenOutput)
+    def open_output(self, message: JobScreen.OpenOutput) -> None:
+        from jobdeck.cockpit.pager import show_in_pager
+
+        path = self.model.output_path(message.job_id)
+        if path is None:
+            self.notify(f"{message.job_id}: no attempt yet", severity="warning", timeout=3)
+            return
+        show_in_pager(self, path, message.job_id)
+
     @on(JobScreen.OpenStats)
     def open_stats(self) -> None:
         from jobdeck.cockpit.stats_screen import StatsScreen

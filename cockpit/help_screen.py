@@ -24,7 +24,7 @@ HEADER = (
 KEYS = (
     ("Board", (
         ("← ↓ ↑ →  h j k l", "cards and columns (also Tab, Shift+Tab)"),
-        ("Enter  v  s", "open the job / the review queue / the last 24 h"),
+        ("Enter  o  v  s", "open the job / its output in $PAGER / review / 24 h"),
         ("/  c", "filter (label:L ws:W status:S) / Cancelled"),
     )),
     ("Act on the selected job (each is an event in its chain of work)", (

@@ -39,6 +39,7 @@ JOB_COMMANDS = (
     ("Pause / resume", "pause or resume the selected job (p)", "pause"),
     ("Run now", "start a new cycle of the selected job (t)", "trigger"),
     ("Why", "what keeps the selected job from running, its rank and the reasons (w)", "why"),
+    ("Output in $PAGER", "page the selected job's latest output, escape sequences removed (o)", "output"),
     ("Pin", "start the selected backlog job next, once (P)", "pin"),
     ("Hold", "keep the selected backlog job from starting until released (H)", "hold"),
     ("Release", "undo a pin or hold of the selected job (u)", "release"),
@@ -58,6 +59,7 @@ class JobScreen(Screen[None]):
         Binding("p", "pause", "pause/resume", show=False),
         Binding("t", "trigger", "run now", show=False),
         Binding("w", "why", "why"),
+        Binding("o", "output", "output", show=False),
         Binding("P", "pin", "pin", show=False),
         Binding("H", "hold", "hold", show=False),
         Binding("u", "release", "release", show=False),
@@ -88,6 +90,13 @@ class JobScreen(Screen[None]):
 
     class OpenStats(Message):
         """Open the last 24 hours' runs, failures and cost."""
+
+    class OpenOutput(Message):
+        """Page the job's latest output in $PAGER."""
+
+        def __init__(self, job_id: str) -> None:
+            super().__init__()
+            self.job_id = job_id
 
     class EditSpec(Message):
         """Edit jobs.json in $EDITOR."""
@@ -203,6 +212,9 @@ class JobScreen(Screen[None]):
             self.app.push_screen(ReasonScreen(job_id), answered)
 
         self._on_selected(ask)
+
+    def action_output(self) -> None:
+        self._on_selected(lambda job_id: self.post_message(self.OpenOutput(job_id)))
 
     def action_edit(self) -> None:
         self.post_message(self.EditSpec())

@@ -10,7 +10,10 @@ controls visible escapes). Neither is ever parsed as markup by the caller.
 
 from __future__ import annotations
 
+import codecs
 import re
+from pathlib import Path
+from typing import IO
 
 _SEQUENCE = re.compile(
     r"""
@@ -67,3 +70,52 @@ def exit_words(code: int | None) -> str:
         return f"killed by {signal.Signals(-code).name}"
     except ValueError:
         return f"killed by signal {-code}"
+
+
+CHUNK = 1 << 16
+HELD_LINE = 1 << 16
+"""The longest line held back to be made inert whole (a longer one is cut)."""
+
+
+class Copier:
+    """Copies output to ``out`` chunk by chunk, made inert when ``clean`` (a terminal: `jobdeck logs`, the pager)."""
+
+    def __init__(self, out: IO[bytes], *, clean: bool) -> None:
+        self.out = out
+        self.clean = clean
+        self.decoder = codecs.getincrementaldecoder("utf-8")("replace")
+        self.held = ""
+
+    def from_file(self, path: Path, offset: int) -> int:
+        """Copy what ``path`` holds past ``offset``; the new offset."""
+        try:
+            with open(path, "rb") as source:
+                source.seek(offset)
+                while chunk := source.read(CHUNK):
+                    self.write(chunk)
+                    offset += len(chunk)
+        except FileNotFoundError:
+            pass
+        self.out.flush()
+        return offset
+
+    def write(self, chunk: bytes) -> None:
+        if not self.clean:
+            self.out.write(chunk)
+            return
+        text = self.held + self.decoder.decode(chunk)
+        cut = text.rfind("\n") + 1
+        if cut == 0 and len(text) > HELD_LINE:
+            cut = len(text)
+        self.held = text[cut:]
+        if cut:
+            self.out.write(inert(text[:cut]).encode())
+
+    def finish(self) -> None:
+        """Write what is held back; on a terminal, end with a newline so the prompt starts a line of its own."""
+        if self.clean:
+            rest = self.held + self.decoder.decode(b"", final=True)
+            self.held = ""
+            if rest:
+                self.out.write(inert(rest).encode() + b"\n")
+        self.out.flush()

@@ -39,3 +39,23 @@ async def test_s_shows_the_last_day_hour_by_hour_and_fits_80x24(tmp_path: Path) 
         assert screen.query_one("#stats").region.bottom <= 24  # all of it on an 80x24 screen
         await pilot.press("escape")
         await wait_until(pilot, lambda: not isinstance(app.screen, StatsScreen), what="the board again")
+
+
+async def test_o_pages_the_latest_output_inert_through_the_pager(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The job's output reaches $PAGER without its escape sequences, and ends with a newline."""
+    from cockpit_decks import run as run_job
+
+    deck = new_deck(tmp_path / "deck")
+    run_job(deck, "fetch", NOW - 60, 2.0, output="plain \x1b]52;c;ZXZpbA==\x07line\n\x1b[31mred\x1b[0m")
+    seen = tmp_path / "paged.txt"
+    monkeypatch.setenv("PAGER", f"tee {seen}")
+    app = make_app(deck.root, watch=False, now=NOW)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        from jobdeck.cockpit.board_screen import BoardScreen
+
+        board = next(s for s in app.screen_stack if isinstance(s, BoardScreen)).board
+        assert board.select("fetch")
+        await pilot.press("o")
+        await wait_until(pilot, lambda: seen.exists() and seen.read_text().endswith("\n"), what="the pager")
+    assert seen.read_text() == "plain line\nred\n"
