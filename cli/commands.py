@@ -212,6 +212,7 @@ def cmd_ls(args: argparse.Namespace) -> int:
 
             rows = json.loads("[" + ",".join(row for row, shown in zip(cached.rows, keep) if shown) + "]")
             render.cards_table([Card.from_json(row) for row in rows], time.time())
+            _say_hidden(cached.index, args)
         return 0
     import gc
 
@@ -243,6 +244,7 @@ def cmd_ls(args: argparse.Namespace) -> int:
             from jobdeck.cli import render
 
             render.cards_table([c for c, shown in zip(found, keep) if shown], time.time())
+            _say_hidden(encoded.index, args)
     finally:
         gc.enable()
     return 0
@@ -253,12 +255,22 @@ def _keep(index: list[tuple[str, str, list[str]]], args: argparse.Namespace) -> 
     return [_listed({"column": c, "workspace": w, "labels": ls}, args) for c, w, ls in index]
 
 
+def _say_hidden(index: list[tuple[str, str, list[str]]], args: argparse.Namespace) -> None:
+    """Under the table: how many cancelled jobs it left out, and how to see them."""
+    if args.status or args.all:
+        return
+    hidden = sum(1 for column, workspace, labels in index if column == "cancelled"
+                 and _listed({"column": "backlog", "workspace": workspace, "labels": labels}, args))
+    if hidden:
+        print(f"{hidden} cancelled not shown (--all)")
+
+
 def _listed(row: dict[str, Any], args: argparse.Namespace) -> bool:
-    """Whether `ls` shows this card (a JSON row) under --status, --label and --workspace."""
+    """Whether `ls` shows this card (a JSON row) under --status, --label, --workspace and --all."""
     if args.status:
         if row["column"] not in args.status:
             return False
-    elif not args.json and row["column"] == "cancelled":
+    elif not args.json and not args.all and row["column"] == "cancelled":
         return False
     if args.label and args.label not in row["labels"]:
         return False

@@ -134,6 +134,7 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     p.add_argument("--status", metavar="S[,S]", type=statuses, help="only these columns: " + ",".join(STATUSES))
     p.add_argument("--label", metavar="L", help="only jobs with this label")
     p.add_argument("--workspace", metavar="W", help="only jobs in this workspace")
+    p.add_argument("--all", action="store_true", help="cancelled jobs too (the table leaves them out; --json has them)")
     p.add_argument("--json", action="store_true", help="JSON array of cards, for scripts")
 
     p = command("show", "one job: spec, state, attempts, chain of work")

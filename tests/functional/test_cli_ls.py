@@ -233,7 +233,8 @@ def test_ls_table_lists_open_jobs_with_why_they_wait(busy_deck: Deck, capsys: py
     assert main(["--deck", str(busy_deck.root), "ls"]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert lines[0].split() == ["ID", "STATUS", "AGENT", "TRY", "SINCE", "NOTES"]
-    rows = {line.split()[0]: line for line in lines[1:]}
+    assert lines[-1] == "1 cancelled not shown (--all)"
+    rows = {line.split()[0]: line for line in lines[1:-1]}
     assert list(rows) == ["fetch", "clean", "report", "publish", "nightly", "flaky", "checked"]  # not cancelled
     assert rows["report"].split()[1:3] == ["backlog", "openai/gpt-4o-mini"]
     assert rows["report"].endswith("blocked by clean (review)")
@@ -262,3 +263,14 @@ def test_text_from_jobs_cannot_drive_the_terminal(busy_deck: Deck, capsys: pytes
     checked = next(line for line in shown["ls"].splitlines() if line.startswith("checked"))
     assert checked.endswith("boom\\x1b]0;owned\\x07\\x1b[2J second line")
     assert 'reason="boom\\u001b]0;owned\\u0007\\u001b[2J\\nsecond line"' in shown["events"]
+
+
+def test_the_table_says_how_many_cancelled_jobs_it_leaves_out(tmp_path: Path, cli) -> None:
+    (tmp_path / "jobs.json").write_text('{"jobs": [{"id": "a", "command": ["true"]}, {"id": "b", "command": ["true"]}]}')
+    assert cli("cancel", "b", cwd=tmp_path).returncode == 0
+    for _ in range(2):  # computed, then from the card cache
+        shown = cli("ls", cwd=tmp_path).stdout.splitlines()
+        assert [line.split()[0] for line in shown[1:-1]] == ["a"] and shown[-1] == "1 cancelled not shown (--all)"
+    everything = cli("ls", "--all", cwd=tmp_path).stdout.splitlines()
+    assert [line.split()[0] for line in everything[1:]] == ["a", "b"]
+    assert "not shown" not in cli("ls", "--status", "backlog", cwd=tmp_path).stdout
