@@ -158,7 +158,7 @@ class Rollups:
         cost = attempt.cost or 0.0
         rollup.cost += cost
         rollup.cost_max = max(rollup.cost_max, cost)
-        rollup.tokens += _tokens(attempt.usage)
+        rollup.tokens += tokens_of(attempt.usage)
         rollup.last_ended = attempt.ended
         hour = self._hour(int(attempt.ended // 3600))
         if outcome == "succeeded":
@@ -228,7 +228,8 @@ class Rollups:
                    {str(k): float(v) for k, v in data.get("cost_by_model", {}).items()})
 
 
-def _tokens(usage: Mapping[str, Any] | None) -> int:
+def tokens_of(usage: Mapping[str, Any] | None) -> int:
+    """Tokens a record's ``usage`` reports: its total, else prompt plus completion."""
     if not usage:
         return 0
     total = usage.get("total_tokens")
