@@ -242,7 +242,7 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     p.add_argument("--since", type=duration, metavar="DURATION",
                    help="only the last DURATION (e.g. 24h, 7d), from the top of the hour it begins in")
     p.add_argument("--days", type=positive_int, default=7, metavar="N",
-                   help="daily totals for the last N days (default 7; with --since, the window's days)")
+                   help="daily totals for the last N days (default 7), within the window")
     p.add_argument("--json", action="store_true", help="the report as one JSON object")
 
     p = command("audit", "check the chain of work")

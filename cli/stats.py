@@ -53,7 +53,7 @@ def stats_report(history: History, rollups: Rollups, jobs: Sequence[str], *, sin
                      "p50": tally.run.quantile(0.5), "p90": tally.run.quantile(0.9)})
     workspaces = [{"workspace": scope[10:], **scope_report(tally)}
                   for scope, tally in sorted(window.items()) if scope.startswith("workspace:")]
-    first_day = start_of_local_day(since if since is not None else now - (days - 1) * 86400)
+    first_day = max(start_of_local_day(now - (days - 1) * 86400), since if since is not None else 0.0)
     return {"since": since, "from": int(since // HOUR) * HOUR if since is not None else None,
             "deck": scope_report(window.get(DECK)), "workspaces": workspaces, "jobs": rows,
             "days": daily(history, first_day), "failed_last_hour": rollups.failures_since(now - 3600)}

@@ -108,6 +108,38 @@ class Tally:
         if other.last_ended is not None and (self.last_ended is None or other.last_ended > self.last_ended):
             self.last_ended = other.last_ended
 
+    def subtract(self, other: Tally) -> None:
+        """Take ``other``, a part of this tally, out of it (``last_ended`` stays: a part cannot tell it)."""
+        self.runs -= other.runs
+        for mine, theirs in ((self.outcomes, other.outcomes), (self.reasons, other.reasons),
+                             (self.run.counts, other.run.counts), (self.wait.counts, other.wait.counts),
+                             (self.interventions, other.interventions)):
+            for key, count in theirs.items():
+                left = mine.get(key, 0) - count
+                if left:
+                    mine[key] = left
+                else:
+                    mine.pop(key, None)
+        self.run.total -= other.run.total
+        self.wait.total -= other.wait.total
+        self.retries -= other.retries
+        self.rate_limits -= other.rate_limits
+        self.cooldowns -= other.cooldowns
+        self.cooldown_skips -= other.cooldown_skips
+        self.tokens -= other.tokens
+        self.cost -= other.cost
+        for model, (runs, tokens, cost) in other.models.items():
+            mine_ = self.models[model]
+            mine_[0] -= runs
+            mine_[1] -= tokens
+            mine_[2] -= cost
+            if not mine_[0] and not mine_[1] and abs(mine_[2]) < 1e-9:
+                del self.models[model]
+        self.deadlines_met -= other.deadlines_met
+        self.deadlines_missed -= other.deadlines_missed
+        if abs(self.cost) < 1e-9:
+            self.cost = 0.0
+
     def failures_by_class(self) -> dict[str, int]:
         """Failed attempts by class, and interrupted ones as "interrupted"."""
         classes: dict[str, int] = {}
@@ -372,8 +404,25 @@ class History:
         if since is None:
             return self.total
         first = int(since // HOUR)
+        inside = self.hours_from(first)
+        before = [hour for hour in self.hours_from(-1 << 62) if hour < first]
+        if len(before) >= len(inside):
+            return self._sum(inside)
+        # a window reaching far back: the whole history less what came before it reads fewer hours
+        window: dict[str, Tally] = {}
+        for scope, tally in self.total.items():
+            window[scope] = Tally()
+            window[scope].merge(tally)
+        for scope, tally in self._sum(before).items():
+            window[scope].subtract(tally)
+            if window[scope].last_ended is not None and window[scope].last_ended < first * HOUR:
+                window[scope].last_ended = None
+        return {scope: tally for scope, tally in window.items() if tally.to_json()}
+
+    def _sum(self, hours: Iterable[int]) -> dict[str, Tally]:
+        """Per scope, the sum of ``hours``."""
         summed: dict[str, Tally] = {}
-        for hour in self.hours_from(first):
+        for hour in hours:
             for scope, tally in self.hour(hour).items():
                 summed.setdefault(scope, Tally()).merge(tally)
         return summed
