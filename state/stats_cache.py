@@ -97,16 +97,17 @@ def _from_cache(deck: Deck, log: EventLog) -> History | None:
 
 
 def _save(deck: Deck, history: History, log: EventLog) -> None:
-    body = history.hour_lines()
+    pieces = history.hour_lines()
+    body = sum(len(piece) for piece in pieces)
     header: dict[str, Any] = {
         "format": CACHE_FORMAT, "bytes": 0,
         "events": {"offset": log.offset, "seq": log.seq, "hash": log.last_hash, "segment": log.first_seq},
         "history": history.state_json()}
-    size = len(json.dumps(header, separators=(",", ":"))) + 1 + len(body)
+    size = len(json.dumps(header, separators=(",", ":"))) + 1 + body
     while header["bytes"] != size:  # the header holds the file's size, its own digits included
         header["bytes"] = size
-        size = len(json.dumps(header, separators=(",", ":"))) + 1 + len(body)
-    data = json.dumps(header, separators=(",", ":")).encode() + b"\n" + body
+        size = len(json.dumps(header, separators=(",", ":"))) + 1 + body
+    data = b"".join([json.dumps(header, separators=(",", ":")).encode(), b"\n", *pieces])
     try:
         write_atomic(cache_path(deck), data, durable=False)
     except OSError:

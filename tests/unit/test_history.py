@@ -75,13 +75,13 @@ def test_the_stored_history_folds_on_as_if_it_had_never_been_stored() -> None:
     whole.fold(log.records)
     first = History()
     first.fold(log.records[:cut])
-    data = b"{}\n" + first.hour_lines()
+    data = b"".join([b"{}\n", *first.hour_lines()])
     resumed = History.from_json(_round_trip(first), HourLines(data, 3))
     resumed.fold(log.records[cut:])
-    again = HourLines(b"{}\n" + resumed.hour_lines(), 3)
+    again = HourLines(b"".join([b"{}\n", *resumed.hour_lines()]), 3)
     assert again.keys_from(None) == whole.hours_from(0)
     for hour in whole.hours_from(0):
-        assert again.get(hour) == HourLines(b"{}\n" + whole.hour_lines(), 3).get(hour)
+        assert again.get(hour) == HourLines(b"".join([b"{}\n", *whole.hour_lines()]), 3).get(hour)
     assert {s: t.to_json() for s, t in resumed.total.items()} == {s: t.to_json() for s, t in whole.total.items()}
 
 
