@@ -8,7 +8,8 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, TextIO
 
 from jobdeck.cli.render import aligned, seconds, when
-from jobdeck.state.history import DECK, HOUR, History, Tally
+from jobdeck.state.history import DECK, HOUR, History
+from jobdeck.state.tally import Tally
 from jobdeck.state.terminal import one_line as clean
 
 if TYPE_CHECKING:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import random
 from typing import Any
 
-from jobdeck.state.history import DECK, HOUR, History, HourLines, Tally
+from jobdeck.state.history import DECK, HOUR, History, HourLines
+from jobdeck.state.tally import Tally, failure_class
 from jobdeck.state.timeline import Timeline
 
 
@@ -124,3 +125,12 @@ def test_the_timeline_measures_waits_and_deadlines_as_decisions_report_does() ->
     timeline = Timeline()
     assert timeline.enters_backlog(records[0]) and timeline.claimed("a", 30.0) == 20.0
     assert timeline.decided(records[1]) == 50.0 and timeline.succeeded("a", 60.0) == (50.0, False)
+
+
+def test_failure_reasons_as_the_runner_and_the_agents_record_them_fall_in_the_issues_classes() -> None:
+    recorded = {"exit_code": "exit", "signal": "exit", "idle_timeout": "idle_timeout", "hard_timeout": "hard_timeout",
+                "invalid_output": "invalid_output", "auth": "provider_auth", "rate_limit": "provider_rate_limit",
+                "server_error": "provider_server", "connection": "provider_server", "runner_error": "other"}
+    assert {reason: failure_class(reason) for reason in recorded} == recorded
+    tally = Tally(runs=3, outcomes={"failed": 2, "interrupted": 1}, reasons={"exit_code": 1, "signal": 1})
+    assert tally.failures_by_class() == {"exit": 2, "interrupted": 1}
