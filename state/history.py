@@ -13,17 +13,18 @@ tallies so that the next call folds only what was appended (state/stats_cache.py
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from jobdeck.state.buckets import Buckets, StoredLines
 from jobdeck.state.machine import EventType
 from jobdeck.state.rollups import SCORED_TYPE, tokens_of
 from jobdeck.state.tally import Tally
 from jobdeck.state.timeline import Timeline
 
 HOUR = 3600
+DAY = 86400
 DECK = "deck"
 """The scope of the whole deck; a workspace's is ``workspace:NAME``, a job's ``job:ID``."""
 
@@ -43,79 +44,18 @@ class OpenAttempt:
     cancelled: bool = False
 
 
-def _hour_json(tallies: Mapping[str, Tally]) -> bytes:
-    return json.dumps({scope: tally.to_json() for scope, tally in tallies.items()}, separators=(",", ":")).encode()
-
-
-class HourLines:
-    """Stored hours, one line each (``HOUR<TAB>{scope: tally}``, oldest first), indexed from the newest back.
-
-    A question about the last day parses the last day's lines only: a long
-    history's older hours are neither split nor parsed.
-    """
-
-    def __init__(self, data: bytes = b"", start: int = 0) -> None:
-        self.data = data
-        self.start = start
-        """Where the first hour's line begins in ``data``."""
-        self._scanned = len(data)
-        """Lines from here on are indexed."""
-        self._lines: dict[int, tuple[int, int]] = {}
-        """Hour -> where its line begins and where its tallies begin."""
-        self._oldest: int | None = None
-
-    def _back_to(self, hour: int | None) -> None:
-        """Index lines back to one older than ``hour`` (or to the first, for None); ValueError if torn."""
-        data = self.data
-        while self._scanned > self.start and (hour is None or self._oldest is None or self._oldest >= hour):
-            begin = data.rfind(b"\n", self.start, self._scanned - 1) + 1 or self.start
-            tab = data.index(b"\t", begin, self._scanned)
-            found = int(data[begin:tab])
-            if self._oldest is not None and found >= self._oldest:
-                raise ValueError("hours out of order")
-            self._lines[found] = (begin, tab + 1)
-            self._oldest, self._scanned = found, begin
-
-    def get(self, hour: int) -> bytes | None:
-        self._back_to(hour)
-        where = self._lines.get(hour)
-        if where is None:
-            return None
-        end = self.data.index(b"\n", where[1])
-        return self.data[where[1]:end]
-
-    def keys_from(self, first: int | None) -> list[int]:
-        """Stored hours from ``first`` on (all of them for None), oldest first."""
-        self._back_to(first)
-        return sorted(h for h in self._lines if first is None or h >= first)
-
-    def before(self, hour: int) -> memoryview:
-        """The lines of the stored hours older than ``hour``, as they are (not copied)."""
-        self._back_to(hour)
-        newer = [begin for h, (begin, _) in self._lines.items() if h >= hour]
-        return memoryview(self.data)[self.start:min(newer, default=len(self.data))]
-
-
 @dataclass
 class History:
-    """Hourly tallies per scope, their sum over the whole log, and what the fold is waiting on."""
+    """Tallies per scope per hour and per day, their sum over the whole log, and what the fold is waiting on."""
 
     total: dict[str, Tally] = field(default_factory=dict)
     open: dict[str, OpenAttempt] = field(default_factory=dict)
     timeline: Timeline = field(default_factory=Timeline)
     workspace_of: dict[str, str] = field(default_factory=dict)
     """Each job's workspace, as its latest claim named it."""
-    stored: HourLines = field(default_factory=HourLines)
-    """Hours as stored, read into ``hours`` on first use."""
-    hours: dict[int, dict[str, Tally]] = field(default_factory=dict)
-    """Hours in use, keyed by hours since the epoch (``int(ts // 3600)``), then by scope."""
-    touched: set[int] = field(default_factory=set)
-    """Hours the fold changed since they were stored."""
-    spilled: dict[int, bytes] = field(default_factory=dict)
-    """Changed hours the fold has moved past, kept as they will be stored rather than as tallies.
-
-    A fold of a million records from the start made 300,000 tallies, 685 MB at
-    once; the log is in time order, so an hour behind the latest is rarely met again."""
+    hours: Buckets = field(default_factory=lambda: Buckets(HOUR))
+    days: Buckets = field(default_factory=lambda: Buckets(DAY))
+    """The same tallies per UTC day: a window of months reads its days, not thousands of hours."""
 
     # -- folding ---------------------------------------------------------------------------
 
@@ -146,14 +86,8 @@ class History:
                 for tally in self._tallies(job, ts):
                     tally.interventions[kind] = tally.interventions.get(kind, 0) + 1
         if latest is not None:
-            self._spill(int(latest // HOUR) - 1)
-
-    def _spill(self, before: int) -> None:
-        """Keep the hours older than ``before`` as bytes: changed ones in ``spilled``, the rest in ``stored``."""
-        for hour in [hour for hour in self.hours if hour < before]:
-            tallies = self.hours.pop(hour)
-            if hour in self.touched:
-                self.spilled[hour] = _hour_json(tallies)
+            self.hours.spill(int(latest // HOUR) - 1)
+            self.days.spill(int(latest // DAY) - 1)
 
     def _claimed(self, job: str, record: Mapping[str, Any], ts: float) -> None:
         workspace = str(record.get("workspace", "default"))
@@ -229,7 +163,8 @@ class History:
         usage = record.get("usage")
         tokens = tokens_of(usage if isinstance(usage, Mapping) else None)
         model = str(record.get("model") or "unknown")
-        for tally in (self._hour(int(ts // HOUR), DECK), self._total(DECK)):
+        for tally in (self.hours.tally(int(ts // HOUR), DECK), self.days.tally(int(ts // DAY), DECK),
+                      self._total(DECK)):
             tally.cost += cost
             tally.tokens += tokens
             counts = tally.models.setdefault(model, [0, 0, 0.0])
@@ -237,24 +172,16 @@ class History:
             counts[2] += cost
 
     def _tallies(self, job: str, ts: float) -> list[Tally]:
-        """The tallies a record of ``job`` at ``ts`` counts in: its hour's and the totals, per scope."""
+        """The tallies a record of ``job`` at ``ts`` counts in: its hour's, its day's and the totals, per scope."""
         scopes = [DECK, f"job:{job}"]
         attempt = self.open.get(job)
         workspace = attempt.workspace if attempt is not None else self.workspace_of.get(job)
         if workspace is not None:
             scopes.append(f"workspace:{workspace}")
-        hour = int(ts // HOUR)
-        return [self._hour(hour, scope) for scope in scopes] + [self._total(scope) for scope in scopes]
-
-    def _hour(self, hour: int, scope: str) -> Tally:
-        tallies = self.hour(hour)
-        if not tallies:
-            tallies = self.hours[hour] = {}
-        self.touched.add(hour)
-        tally = tallies.get(scope)
-        if tally is None:
-            tally = tallies[scope] = Tally()
-        return tally
+        hour, day = int(ts // HOUR), int(ts // DAY)
+        return [*(self.hours.tally(hour, scope) for scope in scopes),
+                *(self.days.tally(day, scope) for scope in scopes),
+                *(self._total(scope) for scope in scopes)]
 
     def _total(self, scope: str) -> Tally:
         tally = self.total.get(scope)
@@ -265,15 +192,22 @@ class History:
     # -- reading ---------------------------------------------------------------------------
 
     def window(self, since: float | None) -> dict[str, Tally]:
-        """Per scope, the sum of the hours from the one holding ``since`` on (everything for None)."""
+        """Per scope, the sum of the hours from the one holding ``since`` on (everything for None).
+
+        Read as the hours up to the next whole day and the days after, or, when
+        that is fewer lines, as the totals less the days and hours before it.
+        """
         if since is None:
             return self.total
         first = int(since // HOUR)
-        inside = self.hours_from(first)
-        before = [hour for hour in self.hours_from(-1 << 62) if hour < first]
+        first_day = -(-first * HOUR // DAY)  # the first day that begins at or after the window
+        day_of_first = first * HOUR // DAY
+        inside = ([(self.hours, h) for h in self.hours.keys_between(first, first_day * DAY // HOUR)]
+                  + [(self.days, d) for d in self.days.keys_from(first_day)])
+        before = ([(self.days, d) for d in self.days.keys_between(-1 << 62, day_of_first)]
+                  + [(self.hours, h) for h in self.hours.keys_between(day_of_first * DAY // HOUR, first)])
         if len(before) >= len(inside):
             return self._sum(inside)
-        # a window reaching far back: the whole history less what came before it reads fewer hours
         window: dict[str, Tally] = {}
         for scope, tally in self.total.items():
             window[scope] = Tally()
@@ -284,29 +218,22 @@ class History:
                 window[scope].last_ended = None
         return {scope: tally for scope, tally in window.items() if tally.to_json()}
 
-    def _sum(self, hours: Iterable[int]) -> dict[str, Tally]:
-        """Per scope, the sum of ``hours``."""
+    @staticmethod
+    def _sum(buckets: Iterable[tuple[Buckets, int]]) -> dict[str, Tally]:
+        """Per scope, the sum of ``buckets``."""
         summed: dict[str, Tally] = {}
-        for hour in hours:
-            for scope, tally in self.hour(hour).items():
+        for level, key in buckets:
+            for scope, tally in level.get(key).items():
                 summed.setdefault(scope, Tally()).merge(tally)
         return summed
 
     def hours_from(self, first: int) -> list[int]:
         """The hours anything happened in, from ``first`` on, oldest first."""
-        return sorted({*self.stored.keys_from(first), *(h for h in self.spilled if h >= first),
-                       *(h for h in self.hours if h >= first and self.hours[h])})
+        return self.hours.keys_from(first)
 
     def hour(self, hour: int) -> dict[str, Tally]:
         """The tallies of one hour, by scope (empty if nothing happened in it)."""
-        tallies = self.hours.get(hour)
-        if tallies is None:
-            raw = self.spilled.pop(hour, None) or self.stored.get(hour)
-            if raw is None:
-                return {}
-            tallies = self.hours[hour] = {scope: Tally.from_json(data) for scope, data in json.loads(raw).items()}
-        return tallies
-
+        return self.hours.get(hour)
 
     # -- storing ---------------------------------------------------------------------------
 
@@ -316,28 +243,13 @@ class History:
                 "open": {job: [a.token, a.started, a.workspace, a.cancelled] for job, a in self.open.items()},
                 "timeline": self.timeline.to_json(), "workspace_of": self.workspace_of}
 
-    def hour_lines(self) -> list[bytes | memoryview]:
-        """Every hour as stored, in pieces: the lines the fold did not change as they were read, the others anew."""
-        if not self.touched:
-            return [memoryview(self.stored.data)[self.stored.start:]]
-        first = min(self.touched)
-        lines: list[bytes | memoryview] = [self.stored.before(first)]
-        for hour in sorted({*self.stored.keys_from(first), *self.touched}):
-            if hour not in self.touched:
-                raw = self.stored.get(hour)
-            elif hour in self.spilled:
-                raw = self.spilled[hour]
-            else:
-                raw = _hour_json(self.hours.get(hour, {}))
-            if raw:
-                lines.append(b"%d\t%s\n" % (hour, raw))
-        return lines
-
     @classmethod
-    def from_json(cls, data: Mapping[str, Any], stored: HourLines) -> History:
-        """The history as stored, its hours in ``stored``; KeyError, TypeError or ValueError if it is not one."""
+    def from_json(cls, data: Mapping[str, Any], hours: StoredLines, days: StoredLines) -> History:
+        """The history as stored, its buckets in ``hours`` and ``days``.
+
+        KeyError, TypeError or ValueError if ``data`` is not one."""
         return cls({str(scope): Tally.from_json(tally) for scope, tally in data["total"].items()},
                    {str(job): OpenAttempt(int(a[0]), float(a[1]), str(a[2]), bool(a[3]))
                     for job, a in data["open"].items()},
                    Timeline.from_json(data["timeline"]), {str(k): str(v) for k, v in data["workspace_of"].items()},
-                   stored)
+                   Buckets(HOUR, hours), Buckets(DAY, days))

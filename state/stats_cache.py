@@ -8,10 +8,11 @@ cache whose record is no longer at its offset (the log cut, rewritten or
 replaced), torn, of another format or unreadable is ignored and the history is
 folded again from the log's start; it is never trusted over the log.
 
-The file is one JSON line (format, position, totals, pending state) and then a
-line per hour (``HOUR<TAB>{scope: tally}``, oldest first). Only the hours a
-question needs are parsed, and an update writes again only the hours the fold
-changed: the others are copied as they were read. It is written atomically,
+The file is one JSON line (format, position, totals, pending state), then a
+line per hour (``HOUR<TAB>{scope: tally}``, oldest first), then one per UTC day
+(state/buckets.py). Only the lines a question needs are parsed, and an update
+writes again only the hours and days the fold changed: the others are copied
+as they were read. It is written atomically,
 0600, not fsynced (it can always be rebuilt), and not at all where the deck
 refuses writes.
 """
@@ -28,11 +29,12 @@ from jobdeck.state.board import CATCH_UP_BYTES
 from jobdeck.state.deck import Deck
 from jobdeck.state.errors import deck_access_error
 from jobdeck.state.events import EventLog, grown_since
-from jobdeck.state.history import History, HourLines
+from jobdeck.state.buckets import StoredLines
+from jobdeck.state.history import History
 from jobdeck.state.segments import closed_segments, live_first, position_holds
 
 CACHE_NAME = "stats-cache.json"
-CACHE_FORMAT = 1
+CACHE_FORMAT = 2
 """Bump when History's fold or layout changes: a cache of another format is folded again."""
 
 
@@ -89,7 +91,10 @@ def _from_cache(deck: Deck, log: EventLog) -> History | None:
                 return None
         elif grown_since(deck.events_path, offset, last_hash) is None:
             return None
-        history = History.from_json(header["history"], HourLines(data, end + 1))
+        days_at = end + 1 + header["hour_bytes"]
+        if not end < days_at <= len(data):
+            return None
+        history = History.from_json(header["history"], StoredLines(data, end + 1, days_at), StoredLines(data, days_at))
     except (OSError, KeyError, TypeError, ValueError, AttributeError, IndexError):
         return None
     log.resume_at(offset, seq, last_hash, first_seq=segment, closed=closed)
@@ -97,10 +102,11 @@ def _from_cache(deck: Deck, log: EventLog) -> History | None:
 
 
 def _save(deck: Deck, history: History, log: EventLog) -> None:
-    pieces = history.hour_lines()
+    hours, days = history.hours.lines(), history.days.lines()
+    pieces = [*hours, *days]
     body = sum(len(piece) for piece in pieces)
     header: dict[str, Any] = {
-        "format": CACHE_FORMAT, "bytes": 0,
+        "format": CACHE_FORMAT, "bytes": 0, "hour_bytes": sum(len(piece) for piece in hours),
         "events": {"offset": log.offset, "seq": log.seq, "hash": log.last_hash, "segment": log.first_seq},
         "history": history.state_json()}
     size = len(json.dumps(header, separators=(",", ":"))) + 1 + body

@@ -5,7 +5,8 @@ from __future__ import annotations
 import random
 from typing import Any
 
-from jobdeck.state.history import DECK, HOUR, History, HourLines
+from jobdeck.state.buckets import StoredLines
+from jobdeck.state.history import DECK, HOUR, History
 from jobdeck.state.tally import Tally, failure_class
 from jobdeck.state.timeline import Timeline
 
@@ -55,7 +56,8 @@ def test_a_window_is_the_sum_of_its_whole_hours_whichever_way_it_is_summed() -> 
     history.fold(log.records)
     end = log.records[-1]["ts"]
     span = end - log.records[0]["ts"]
-    for back in (3 * HOUR, span - 3 * HOUR):  # fewer hours inside than before it (summed), then more (subtracted)
+    # hours only; hours to the next day and whole days; the totals less the days and hours before
+    for back in (3 * HOUR, 40 * HOUR, span - 3 * HOUR):
         since = end - back
         first = int(since // HOUR) * HOUR  # by hand: the attempts that ended from the window's first hour on
         ended = [r for r in log.records if r["type"] in ("succeeded", "failed", "interrupted") and r["ts"] >= first]
@@ -69,27 +71,40 @@ def test_a_window_is_the_sum_of_its_whole_hours_whichever_way_it_is_summed() -> 
         assert abs(window[DECK].cost - summed.cost) < 1e-6
 
 
+def stored(history: History) -> History:
+    """``history`` written as the stats cache writes it and read back."""
+    import json
+
+    hours, days = b"".join(history.hours.lines()), b"".join(history.days.lines())
+    data = b"{}\n" + hours + days
+    state = json.loads(json.dumps(history.state_json()))
+    return History.from_json(state, StoredLines(data, 3, 3 + len(hours)), StoredLines(data, 3 + len(hours)))
+
+
 def test_the_stored_history_folds_on_as_if_it_had_never_been_stored() -> None:
     log = random_log(11)
     cut = len(log.records) // 2
     whole = History()
     whole.fold(log.records)
-    first = History()
-    first.fold(log.records[:cut])
-    data = b"".join([b"{}\n", *first.hour_lines()])
-    resumed = History.from_json(_round_trip(first), HourLines(data, 3))
+    resumed = stored(_folded(log.records[:cut]))
     resumed.fold(log.records[cut:])
-    again = HourLines(b"".join([b"{}\n", *resumed.hour_lines()]), 3)
-    assert again.keys_from(None) == whole.hours_from(0)
-    for hour in whole.hours_from(0):
-        assert again.get(hour) == HourLines(b"".join([b"{}\n", *whole.hour_lines()]), 3).get(hour)
+    again, reference = stored(resumed), stored(whole)
+    for level in ("hours", "days"):
+        keys = getattr(reference, level).keys_from(0)
+        assert len(keys) > 1 and getattr(again, level).keys_from(0) == keys
+        for key in keys:
+            assert getattr(again, level).stored.get(key) == getattr(reference, level).stored.get(key)
     assert {s: t.to_json() for s, t in resumed.total.items()} == {s: t.to_json() for s, t in whole.total.items()}
+    end = log.records[-1]["ts"]
+    for back in (5 * HOUR, 30 * HOUR, end - log.records[0]["ts"] - 5 * HOUR):  # read back from what was stored
+        assert {s: t.to_json() for s, t in again.window(end - back).items()} \
+            == {s: t.to_json() for s, t in whole.window(end - back).items()}
 
 
-def _round_trip(history: History) -> dict[str, Any]:
-    import json
-
-    return json.loads(json.dumps(history.state_json()))
+def _folded(records: list[dict[str, Any]]) -> History:
+    history = History()
+    history.fold(records)
+    return history
 
 
 def test_a_stale_token_and_an_attempt_that_never_ran_are_not_runs() -> None:
