@@ -176,6 +176,18 @@ def test_stats_since_agrees_with_a_hand_count_at_the_window_boundary(deck: Deck,
     assert "deadlines: 1 of 2 met (50%)" in table
 
 
+def add_runs_to_the_cached_total(cache: Path, runs: int) -> bytes:
+    """Add ``runs`` to the deck's total in the stats cache, as no log holds it; the new header line."""
+    header, _, lines = cache.read_bytes().partition(b"\n")
+    doctored = json.loads(header)
+    doctored["history"]["total"]["deck"]["runs"] += runs
+    for _ in range(2):
+        doctored["bytes"] = len(json.dumps(doctored, separators=(",", ":"))) + 1 + len(lines)
+    header = json.dumps(doctored, separators=(",", ":")).encode()
+    cache.write_bytes(header + b"\n" + lines)
+    return header
+
+
 def test_stats_folds_only_what_was_appended_and_never_trusts_a_cache_over_the_log(deck: Deck, cli: RunCli,
                                                                                   tmp_path: Path) -> None:
     from jobdeck.state.board import open_store
@@ -188,12 +200,7 @@ def test_stats_folds_only_what_was_appended_and_never_trusts_a_cache_over_the_lo
     assert cache.stat().st_mode & 0o777 == 0o600
 
     # a doctored count the log does not hold shows through: the cache is read, not the log folded again
-    header, _, hours = cache.read_bytes().partition(b"\n")
-    doctored = json.loads(header)
-    doctored["history"]["total"]["deck"]["runs"] += 1000
-    for _ in range(2):
-        doctored["bytes"] = len(json.dumps(doctored, separators=(",", ":"))) + 1 + len(hours)
-    cache.write_bytes(json.dumps(doctored, separators=(",", ":")).encode() + b"\n" + hours)
+    header = add_runs_to_the_cached_total(cache, 1000)
     assert stats_json(cli, deck)["deck"]["runs"] == 1007
 
     # what is appended next is folded on top (the window's hours are the log's)
@@ -227,3 +234,31 @@ def test_stats_folds_only_what_was_appended_and_never_trusts_a_cache_over_the_lo
     replaced = stats_json(cli, deck, "--since", "2h")
     assert replaced["deck"]["runs"] == 1 and replaced["deck"]["outcomes"] == {"succeeded": 1}
     assert cache.read_bytes() != old_cache
+
+
+def test_a_cache_from_before_a_rotation_and_a_compaction_folds_on_from_the_closed_segment(deck: Deck,
+                                                                                         cli: RunCli) -> None:
+    from jobdeck.state.board import open_store
+    from jobdeck.state.stats_cache import cache_path
+
+    boundary = two_hour_window()
+    build_history(deck, boundary)
+    assert stats_json(cli, deck)["deck"]["runs"] == 7
+    folded_at = json.loads(add_runs_to_the_cached_total(cache_path(deck), 1000))["events"]
+    with open_store(deck) as store:
+        store.commit([{"type": "retried", "job": "world", "by": "carol"}], now=boundary + 2000)
+    assert cli("log", "compact", cwd=deck.root).returncode == 0  # closes the live file as a gzipped segment
+    with open_store(deck) as store:
+        store.commit([{"type": "claimed", "job": "world", "attempt": 4, "runner": "r", "workspace": "ops"}],
+                     now=boundary + 2100)
+        store.commit([{"type": "succeeded", "job": "world", "token": store.board.state("world").token}],
+                     now=boundary + 2200)
+    assert list((deck.state_dir / "log").glob("*.gz"))
+    assert stats_json(cli, deck)["deck"]["runs"] == 1008  # the cache was read on from its closed segment
+    resumed = stats_json(cli, deck, "--since", "2h")
+    moved_to = json.loads(cache_path(deck).read_bytes().partition(b"\n")[0])["events"]
+    assert moved_to["segment"] != folded_at["segment"] and moved_to["seq"] > folded_at["seq"]
+    cache_path(deck).unlink()
+    cold = stats_json(cli, deck, "--since", "2h")
+    assert resumed.pop("since") < cold.pop("since") and resumed == cold
+    assert cold["deck"]["runs"] == 7 and cold["deck"]["interventions"] == {"cancelled": 1, "retried": 4}
