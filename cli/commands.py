@@ -384,17 +384,17 @@ def cmd_logs(args: argparse.Namespace) -> int:
 
 def cmd_stats(args: argparse.Namespace) -> int:
     from jobdeck.cli.stats import stats_report, stats_table
-    from jobdeck.state.stats_cache import load_history
+    from jobdeck.state.stats_cache import answer
 
     deck = _deck(args)
     with _store(deck) as store:
         rollups = store.board.rollups
-    history = load_history(deck)
     now = time.time()
     since = now - args.since if args.since is not None else None
+    report = answer(deck, lambda history: stats_report(history, rollups, args.id, since=since, days=args.days,
+                                                       now=now))
     if args.id:
-        seen = history.total
-        unknown = [job for job in args.id if f"job:{job}" not in seen]
+        unknown = [row["id"] for row in report["jobs"] if not row["runs"] and not row["interventions"]]
         known = _read_spec(deck)[0] if unknown else None
         missing = [job for job in unknown if known is not None and known.job(job) is None]
         if missing:
@@ -402,7 +402,6 @@ def cmd_stats(args: argparse.Namespace) -> int:
 
             raise UnknownJob(f"no job {', '.join(map(repr, missing))} in {deck.spec_path}",
                              hint="see `jobdeck ls` for the ids")
-    report = stats_report(history, rollups, args.id, since=since, days=args.days, now=now)
     if args.json:
         _print_json(report)
     else:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 
+from jobdeck.state.errors import StatsCacheDamaged
 from jobdeck.state.tally import Tally
 
 
@@ -89,7 +90,11 @@ class Buckets:
             raw = self.spilled.pop(key, None) or self.stored.get(key)
             if raw is None:
                 return {}
-            tallies = self.live[key] = {scope: Tally.from_json(data) for scope, data in json.loads(raw).items()}
+            try:
+                tallies = {scope: Tally.from_json(data) for scope, data in json.loads(raw).items()}
+            except (ValueError, TypeError, KeyError, AttributeError):
+                raise StatsCacheDamaged(f"the stats cache's line for {key} does not parse") from None
+            self.live[key] = tallies
         return tallies
 
     def tally(self, key: int, scope: str) -> Tally:

@@ -6,7 +6,8 @@ and segment, as board.json keeps its own), so the next `jobdeck stats` folds
 only what was appended since. The position is checked as board.json's is: a
 cache whose record is no longer at its offset (the log cut, rewritten or
 replaced), torn, of another format or unreadable is ignored and the history is
-folded again from the log's start; it is never trusted over the log.
+folded again from the log's start, as is one with a line found not to parse
+when a question reads it; it is never trusted over the log.
 
 The file is one JSON line (format, position, totals, pending state), then a
 line per hour (``HOUR<TAB>{scope: tally}``, oldest first), then one per UTC day
@@ -20,14 +21,14 @@ refuses writes.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from jobdeck.state.atomic import write_atomic
 from jobdeck.state.board import CATCH_UP_BYTES
 from jobdeck.state.deck import Deck
-from jobdeck.state.errors import deck_access_error
+from jobdeck.state.errors import StatsCacheDamaged, deck_access_error
 from jobdeck.state.events import EventLog, grown_since
 from jobdeck.state.buckets import StoredLines
 from jobdeck.state.history import History
@@ -37,15 +38,28 @@ CACHE_NAME = "stats-cache.json"
 CACHE_FORMAT = 2
 """Bump when History's fold or layout changes: a cache of another format is folded again."""
 
+T = TypeVar("T")
+
 
 def cache_path(deck: Deck) -> Path:
     return deck.state_dir / CACHE_NAME
 
 
-def load_history(deck: Deck) -> History:
-    """The deck's history folded to the end of the log: from the cache where it holds, then the cache updated."""
+def answer(deck: Deck, question: Callable[[History], T]) -> T:
+    """``question`` asked of the deck's history; a cache found damaged on the way is folded again and asked again."""
+    try:
+        return question(load_history(deck))
+    except StatsCacheDamaged:
+        return question(load_history(deck, cached=False))
+
+
+def load_history(deck: Deck, *, cached: bool = True) -> History:
+    """The deck's history folded to the end of the log: from the cache where it holds, then the cache updated.
+
+    ``cached=False`` folds the whole log whatever the cache holds (and replaces it).
+    """
     log = EventLog(deck.events_path)
-    history = _from_cache(deck, log)
+    history = _from_cache(deck, log) if cached else None
     cached = history is not None
     if history is None:
         history, log = History(), EventLog(deck.events_path)

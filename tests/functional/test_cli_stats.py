@@ -221,6 +221,14 @@ def test_stats_folds_only_what_was_appended_and_never_trusts_a_cache_over_the_lo
     refolded = stats_json(cli, deck, "--since", "2h")
     assert refolded.pop("since") > grown.pop("since") and refolded == grown
 
+    # a line damaged in place (the size unchanged) is found when read, and the log folded again
+    data = cache.read_bytes()
+    days_at = data.index(b"\n") + 1 + json.loads(data.partition(b"\n")[0])["hour_bytes"]
+    last_hour = data.rindex(b"\t{", 0, days_at)  # the hour lines come first, then the days'
+    cache.write_bytes(data[:last_hour + 1] + b"[" + data[last_hour + 2:])
+    assert stats_json(cli, deck)["deck"]["runs"] == 8  # the daily totals read the last 7 days' hours
+    assert b"\t[" not in cache.read_bytes()
+
     # a cache of another log (here: the same deck's, before its log was replaced) is not used
     old_cache = cache.read_bytes()
     for name in ("events.jsonl", "board.json", "stats-cache.json"):
