@@ -119,8 +119,11 @@ def stats_table(report: Mapping[str, Any], now: float, out: TextIO | None = None
     deck = report["deck"]
     scopes = [("deck", deck), *((f"workspace {w['workspace']}", w) for w in report["workspaces"]),
               *((row["id"], row) for row in report["jobs"])]
-    for line in aligned(HEADERS, [_row(name, row, now) for name, row in scopes]):
-        out.write(line + "\n")
+    if not deck["runs"] and len(scopes) == 1:
+        out.write("no attempt has ended yet\n")
+    else:
+        for line in aligned(HEADERS, [_row(name, row, now) for name, row in scopes]):
+            out.write(line + "\n")
     failing = [(name, row["failures"]) for name, row in scopes if row["failures"]]
     if failing:
         out.write("\nfailures by class\n")

@@ -4,9 +4,9 @@ The board's rollups (state/rollups.py) answer "how has this job done" over its
 whole life; `jobdeck stats --since 24h` asks about a window, and about things
 the board does not keep: waits, failure classes, rate limits, operators
 stepping in, deadlines. Those need the log, so the log is folded once into one
-``Tally`` per hour and scope, and a window is the sum of its hours (whole hours:
-a window starts at the top of the hour its start falls in). Durations go into
-rollups' log-scale ``Histogram``, so quantiles merge across hours. The fold's
+``Tally`` per scope per hour and per day, and a window is the sum of its whole
+hours (it starts at the top of the hour its start falls in), read per day where
+it can. Durations go into rollups' log-scale ``Histogram``, so quantiles merge. The fold's
 pending state (open attempts, backlog entries, deadlines) is kept with the
 tallies so that the next call folds only what was appended (state/stats_cache.py).
 """
