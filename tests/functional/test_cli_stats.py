@@ -127,8 +127,13 @@ def build_history(deck: Deck, boundary: float) -> None:
 
 
 def two_hour_window() -> float:
-    """The top of the hour a ``--since 2h`` window begins in (the test runs well inside an hour)."""
+    """The top of the hour two hours back: where ``--since window_from(it)`` begins for the next half hour."""
     return (int(time.time() // 3600) - 2) * 3600
+
+
+def window_from(boundary: float) -> str:
+    """A ``--since`` reaching to the middle of the hour that begins at ``boundary``, in seconds."""
+    return str(int(time.time() - (boundary + 1800)))
 
 
 def stats_json(cli: RunCli, deck: Deck, *args: str) -> dict[str, Any]:
@@ -140,7 +145,7 @@ def stats_json(cli: RunCli, deck: Deck, *args: str) -> dict[str, Any]:
 def test_stats_since_agrees_with_a_hand_count_at_the_window_boundary(deck: Deck, cli: RunCli) -> None:
     boundary = two_hour_window()
     build_history(deck, boundary)
-    report = stats_json(cli, deck, "--since", "2h")
+    report = stats_json(cli, deck, "--since", window_from(boundary))
     assert report["from"] == boundary
     whole = report["deck"]
     assert whole["runs"] == 6
@@ -169,7 +174,7 @@ def test_stats_since_agrees_with_a_hand_count_at_the_window_boundary(deck: Deck,
     assert everything["deck"]["failures"] == {"exit": 1, "idle_timeout": 1, "interrupted": 1}
     assert everything["deck"]["retries"] == 2
 
-    table = cli("stats", "--since", "2h", cwd=deck.root).stdout.splitlines()
+    table = cli("stats", "--since", window_from(boundary), cwd=deck.root).stdout.splitlines()
     assert table[1].split()[:3] == ["SCOPE", "RUNS", "OK"]
     assert table[2].split()[:3] == ["deck", "6", "50%"]
     assert "operators stepped in 4 times (cancelled 1, retried 3): 66.67 per 100 runs" in table
@@ -196,7 +201,7 @@ def test_stats_folds_only_what_was_appended_and_never_trusts_a_cache_over_the_lo
 
     boundary = two_hour_window()
     build_history(deck, boundary)
-    first = stats_json(cli, deck, "--since", "2h")
+    first = stats_json(cli, deck, "--since", window_from(boundary))
     cache = cache_path(deck)
     assert cache.stat().st_mode & 0o777 == 0o600
 
@@ -211,7 +216,7 @@ def test_stats_folds_only_what_was_appended_and_never_trusts_a_cache_over_the_lo
                      now=boundary + 2100)
         store.commit([{"type": "succeeded", "job": "world", "token": store.board.state("world").token}],
                      now=boundary + 2200)
-    grown = stats_json(cli, deck, "--since", "2h")
+    grown = stats_json(cli, deck, "--since", window_from(boundary))
     assert grown["deck"]["runs"] == first["deck"]["runs"] + 1 == 7
     assert grown["deck"]["interventions"] == {"cancelled": 1, "retried": 4}
     assert stats_json(cli, deck)["deck"]["runs"] == 1008
@@ -219,8 +224,8 @@ def test_stats_folds_only_what_was_appended_and_never_trusts_a_cache_over_the_lo
     # a torn cache is folded again from the log
     cache.write_bytes(cache.read_bytes()[:len(header) // 2])
     assert stats_json(cli, deck)["deck"]["runs"] == 8
-    refolded = stats_json(cli, deck, "--since", "2h")
-    assert refolded.pop("since") > grown.pop("since") and refolded == grown
+    refolded = stats_json(cli, deck, "--since", window_from(boundary))
+    assert refolded.pop("since") and grown.pop("since") and refolded == grown  # (since: the moment asked)
 
     # a line damaged in place (the size unchanged) is found when read, and the log folded again
     data = cache.read_bytes()
@@ -240,7 +245,7 @@ def test_stats_folds_only_what_was_appended_and_never_trusts_a_cache_over_the_lo
         store.commit([{"type": "succeeded", "job": "hello", "token": store.board.state("hello").token}],
                      now=boundary + 20)
     cache.write_bytes(old_cache)
-    replaced = stats_json(cli, deck, "--since", "2h")
+    replaced = stats_json(cli, deck, "--since", window_from(boundary))
     assert replaced["deck"]["runs"] == 1 and replaced["deck"]["outcomes"] == {"succeeded": 1}
     assert cache.read_bytes() != old_cache
 
@@ -264,10 +269,10 @@ def test_a_cache_from_before_a_rotation_and_a_compaction_folds_on_from_the_close
                      now=boundary + 2200)
     assert list((deck.state_dir / "log").glob("*.gz"))
     assert stats_json(cli, deck)["deck"]["runs"] == 1008  # the cache was read on from its closed segment
-    resumed = stats_json(cli, deck, "--since", "2h")
+    resumed = stats_json(cli, deck, "--since", window_from(boundary))
     moved_to = json.loads(cache_path(deck).read_bytes().partition(b"\n")[0])["events"]
     assert moved_to["segment"] != folded_at["segment"] and moved_to["seq"] > folded_at["seq"]
     cache_path(deck).unlink()
-    cold = stats_json(cli, deck, "--since", "2h")
-    assert resumed.pop("since") < cold.pop("since") and resumed == cold
+    cold = stats_json(cli, deck, "--since", window_from(boundary))
+    assert resumed.pop("since") and cold.pop("since") and resumed == cold
     assert cold["deck"]["runs"] == 7 and cold["deck"]["interventions"] == {"cancelled": 1, "retried": 4}
