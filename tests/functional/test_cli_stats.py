@@ -133,7 +133,7 @@ def two_hour_window() -> float:
 
 def window_from(boundary: float) -> str:
     """A ``--since`` reaching to the middle of the hour that begins at ``boundary``, in seconds."""
-    return str(int(time.time() - (boundary + 1800)))
+    return f"{int(time.time() - (boundary + 1800))}s"
 
 
 def stats_json(cli: RunCli, deck: Deck, *args: str) -> dict[str, Any]:
