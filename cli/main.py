@@ -66,7 +66,7 @@ def duration(text: str) -> float:
     from jobdeck.state.durations import parse_duration
 
     try:
-        return parse_duration(text)
+        return parse_duration(float(text) if text.strip().isdigit() else text)  # a bare number is seconds
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
