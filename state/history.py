@@ -19,7 +19,7 @@ from typing import Any
 
 from jobdeck.state.buckets import Buckets, StoredLines
 from jobdeck.state.machine import EventType
-from jobdeck.state.rollups import SCORED_TYPE, tokens_of
+from jobdeck.state.rollups import SCORED_TYPE, Histogram, tokens_of
 from jobdeck.state.tally import Tally
 from jobdeck.state.timeline import Timeline
 
@@ -98,8 +98,9 @@ class History:
         self.workspace_of[job] = workspace
         wait = self.timeline.claimed(job, ts)
         if wait is not None:
+            bucket = Histogram.bucket(wait)
             for tally in self._tallies(job, ts):
-                tally.wait.add(wait)
+                tally.wait.add_to(bucket)
 
     def _ended(self, job: str, record: Mapping[str, Any], ts: float) -> None:
         attempt = self.open.get(job)
@@ -116,6 +117,7 @@ class History:
         cost = float(cost) if isinstance(cost, int | float) and not isinstance(cost, bool) else 0.0
         model = record.get("model") or (usage.get("model") if isinstance(usage, Mapping) else None)
         kept = self.timeline.succeeded(job, ts) if outcome == EventType.SUCCEEDED else None
+        took = Histogram.bucket(ts - attempt.started)
         for tally in self._tallies(job, ts):
             tally.runs += 1
             tally.outcomes[outcome] = tally.outcomes.get(outcome, 0) + 1
@@ -123,7 +125,7 @@ class History:
                 reason = str(record.get("reason") or "failed")
                 tally.reasons[reason] = tally.reasons.get(reason, 0) + 1
             elif outcome == EventType.SUCCEEDED:
-                tally.run.add(ts - attempt.started)
+                tally.run.add_to(took)
             if record.get("retry_at") is not None and outcome != "cancelled":
                 tally.retries += 1
             tally.tokens += tokens

@@ -49,8 +49,11 @@ class Histogram:
         return low, high
 
     def add(self, seconds: float) -> None:
-        key = self.bucket(seconds)
-        self.counts[key] = self.counts.get(key, 0) + 1
+        self.add_to(self.bucket(seconds))
+
+    def add_to(self, bucket: int) -> None:
+        """Count one duration whose ``bucket`` is known (one log per duration however many histograms take it)."""
+        self.counts[bucket] = self.counts.get(bucket, 0) + 1
         self.total += 1
 
     def quantile(self, q: float) -> float | None:
