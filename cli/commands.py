@@ -400,25 +400,29 @@ def cmd_logs(args: argparse.Namespace) -> int:
 
 
 def cmd_stats(args: argparse.Namespace) -> int:
-    from jobdeck.cli import render
+    from jobdeck.cli.stats import stats_report, stats_table
+    from jobdeck.state.stats_cache import answer
 
     deck = _deck(args)
     with _store(deck) as store:
         rollups = store.board.rollups
-    unknown = [job for job in args.id if job not in rollups.jobs]
-    if unknown and args.id:
-        known = _read_spec(deck)[0]
-        missing = [job for job in unknown if known.job(job) is None]
+    now = time.time()
+    since = now - args.since if args.since is not None else None
+    report = answer(deck, lambda history: stats_report(history, rollups, args.id, since=since, days=args.days,
+                                                       now=now))
+    if args.id:
+        unknown = [row["id"] for row in report["jobs"] if not row["runs"] and not row["interventions"]]
+        known = _read_spec(deck)[0] if unknown else None
+        missing = [job for job in unknown if known is not None and known.job(job) is None]
         if missing:
             from jobdeck.state.errors import UnknownJob
 
             raise UnknownJob(f"no job {', '.join(map(repr, missing))} in {deck.spec_path}",
                              hint="see `jobdeck ls` for the ids")
-    report = render.stats_report(rollups, args.id or sorted(rollups.jobs), days=args.days, now=time.time())
     if args.json:
         _print_json(report)
     else:
-        render.stats_table(report)
+        stats_table(report, now)
     return 0
 
 

@@ -66,7 +66,7 @@ def duration(text: str) -> float:
     from jobdeck.state.durations import parse_duration
 
     try:
-        return parse_duration(text)
+        return parse_duration(float(text) if text.strip().isdigit() else text)  # a bare number is seconds
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
@@ -233,16 +233,22 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     p.add_argument("-n", "--limit", type=positive_int, metavar="N", help="only the last N decisions")
     p.add_argument("--json", action="store_true", help="JSON lines (with --report: one JSON object)")
 
-    p = command("stats", "how jobs have done: runs, failure rate, durations, cost (from rollups, not the log)",
-                "Per job: ended attempts, the share that failed, median and p90 duration of successful\n"
-                "attempts, cost and when it last ended; then the deck's totals per day. Kept as the log\n"
-                "is written, so it costs the same at a million events as at a thousand.\n\n"
-                "  jobdeck stats                      every job, the last 7 days\n"
-                "  jobdeck stats fetch --days 30      one job, a month of daily totals\n"
+    p = command("stats", "how the deck has done: runs, failures by class, waits, durations, cost, interventions",
+                "Per deck, per workspace and per job: runs, success rate, failures by class, wait (backlog\n"
+                "to claim) and run time p50/p95, retries, rate-limit hits and cooldowns, tokens and cost per\n"
+                "model, operator interventions per 100 runs and deadlines met; then the totals per day.\n"
+                "Folded from the log into .jobdeck/stats-cache.json, an hour at a time: a window is whole\n"
+                "hours, and the next call folds only what was appended.\n\n"
+                "  jobdeck stats                      all history, with the last 7 days' totals\n"
+                "  jobdeck stats --since 24h          the last day (from the top of the hour)\n"
+                "  jobdeck stats fetch --since 7d     one job, a week\n"
                 "  jobdeck stats --json | jq '.jobs[] | select(.failure_rate > 0.1)'")
     p.add_argument("id", nargs="*", help="only these jobs")
-    p.add_argument("--days", type=positive_int, default=7, metavar="N", help="daily totals for the last N days (default 7)")
-    p.add_argument("--json", action="store_true", help="the rollups as one JSON object")
+    p.add_argument("--since", type=duration, metavar="DURATION",
+                   help="only the last DURATION (e.g. 24h, 7d), from the top of the hour it begins in")
+    p.add_argument("--days", type=positive_int, default=7, metavar="N",
+                   help="daily totals for the last N days (default 7), within the window")
+    p.add_argument("--json", action="store_true", help="the report as one JSON object")
 
     p = command("audit", "check the chain of work")
     p.add_argument("what", choices=["verify"], help="verify: check every record's hash and link, in every segment")

@@ -30,7 +30,6 @@ if TYPE_CHECKING:
     from jobdeck.state.gc import GcReport
     from jobdeck.state.machine import JobState
     from jobdeck.state.preview import JobPreview
-    from jobdeck.state.rollups import Rollups
     from jobdeck.state.spec import Job, Retention
     from jobdeck.state.views import Card
 
@@ -157,65 +156,14 @@ def events(records: Sequence[dict[str, Any]], out: TextIO | None = None) -> None
     out.write("".join(line + "\n" for line in lines))
 
 
-def stats_report(rollups: Rollups, jobs: Sequence[str], *, days: int, now: float) -> dict[str, Any]:
-    """The rollups of ``jobs`` and the deck's daily totals, as plain JSON-ready values."""
-    rows = []
-    for job in jobs:
-        rollup = rollups.jobs.get(job)
-        if rollup is None:
-            rows.append({"id": job, "ended": 0})
-            continue
-        rows.append({"id": job, "ended": rollup.ended, "outcomes": rollup.outcomes,
-                     "failure_rate": rollup.failure_rate(), "reasons": rollup.reasons,
-                     "p50": rollup.durations.quantile(0.5), "p90": rollup.durations.quantile(0.9),
-                     "cost": round(rollup.cost, 6), "tokens": rollup.tokens, "last_ended": rollup.last_ended})
-    per_day: dict[str, dict[str, Any]] = {}
-    first = start_of_local_day(now) - (days - 1) * 86400
-    for key, hour in rollups.hours_between(first, now):
-        day = datetime.fromtimestamp(key * 3600).strftime("%Y-%m-%d")
-        total = per_day.setdefault(day, {"day": day, "succeeded": 0, "failed": 0, "cost": 0.0, "by_model": {}})
-        total["succeeded"] += hour.succeeded
-        total["failed"] += hour.failed
-        total["cost"] = round(total["cost"] + hour.cost, 6)
-        for model, cost in hour.by_model.items():
-            total["by_model"][model] = round(total["by_model"].get(model, 0.0) + cost, 6)
-    return {"jobs": rows, "days": [per_day[day] for day in sorted(per_day)],
-            "failed_last_hour": rollups.failures_since(now - 3600)}
+def aligned(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
+    """``headers`` and ``rows`` as lines of left-aligned columns, two spaces apart."""
+    widths = [max(_width(h), *(_width(r[i]) for r in rows)) for i, h in enumerate(headers)]
+    return ["  ".join(_pad(c, w) for c, w in zip(row, widths)).rstrip() for row in (headers, *rows)]
 
 
-def start_of_local_day(now: float) -> float:
-    moment = datetime.fromtimestamp(now)
-    return moment.replace(hour=0, minute=0, second=0, microsecond=0).timestamp()
-
-
-def stats_table(report: Mapping[str, Any], out: TextIO | None = None) -> None:
-    """The stats report as aligned columns."""
-    out = out or sys.stdout
-    headers = ("JOB", "RUNS", "FAILED", "P50", "P90", "COST", "LAST")
-    rows = []
-    for row in report["jobs"]:
-        if not row["ended"]:
-            rows.append((clean(row["id"]), "0", "-", "-", "-", "-", "never"))
-            continue
-        rate = row["failure_rate"]
-        rows.append((clean(row["id"]), str(row["ended"]), f"{rate:.0%}" if rate is not None else "-",
-                     _seconds(row["p50"]), _seconds(row["p90"]), f"${row['cost']:.2f}",
-                     when(row["last_ended"])))
-    if not rows:
-        out.write("no attempt has ended yet\n")
-    else:
-        widths = [max(_width(h), *(_width(r[i]) for r in rows)) for i, h in enumerate(headers)]
-        out.write("  ".join(_pad(h, w) for h, w in zip(headers, widths)).rstrip() + "\n")
-        for row in rows:
-            out.write("  ".join(_pad(c, w) for c, w in zip(row, widths)).rstrip() + "\n")
-    if report["days"]:
-        out.write("\nDAY         DONE  FAILED  COST\n")
-        for day in report["days"]:
-            out.write(f"{day['day']}  {day['succeeded']:>4}  {day['failed']:>6}  ${day['cost']:.2f}\n")
-    out.write(f"failed in the last hour: {report['failed_last_hour']}\n")
-
-
-def _seconds(value: float | None) -> str:
+def seconds(value: float | None) -> str:
+    """A duration for a table: '-', '0.42s', '3m 5s'."""
     return "-" if value is None else format_duration(value) if value >= 1 else f"{value:.2f}s"
 
 

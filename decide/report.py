@@ -15,8 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from jobdeck.state.machine import EventType
-
-BACKLOG_ENTRIES = frozenset({EventType.TRIGGERED, EventType.RETRIED})
+from jobdeck.state.timeline import Timeline
 
 
 def _quantile(values: list[float], q: float) -> float | None:
@@ -61,14 +60,12 @@ class Report:
 def report(records: Iterable[Mapping[str, Any]], since: float | None = None, examples: int = 10) -> Report:
     """The report of ``records`` (in log order) from ``since`` on."""
     out = Report()
-    entered: dict[str, float] = {}
-    deadline_of: dict[str, float] = {}
+    timeline = Timeline()
     for record in records:
         kind, job, ts = record.get("type"), record.get("job"), record.get("ts", 0.0)
         if not isinstance(job, str):
             continue
-        if kind in BACKLOG_ENTRIES or (kind == EventType.FAILED and record.get("retry_at") is not None):
-            entered[job] = ts
+        timeline.enters_backlog(record)
         if since is not None and ts < since:
             continue
         if kind == EventType.DECIDED:
@@ -79,8 +76,7 @@ def report(records: Iterable[Mapping[str, Any]], since: float | None = None, exa
                 out.policies.add(str(record["policy"]))
             if record.get("needs"):
                 out.held_for[str(record["needs"])] += 1
-            if isinstance(record.get("deadline"), int | float):
-                deadline_of[job] = float(record["deadline"])
+            timeline.decided(record)
             if record.get("followed") is False:
                 out.differed += 1
                 if len(out.examples) < examples:
@@ -88,8 +84,9 @@ def report(records: Iterable[Mapping[str, Any]], since: float | None = None, exa
                                          "reasons": record.get("advised_why") or record.get("reasons", [])[:2]})
         elif kind == EventType.CLAIMED:
             out.claims += 1
-            if job in entered:
-                out.waits.append(max(ts - entered.pop(job), 0.0))
+            wait = timeline.claimed(job, ts)
+            if wait is not None:
+                out.waits.append(wait)
         elif kind in (EventType.SUCCEEDED, EventType.FAILED):
             cost = record.get("cost")
             if isinstance(cost, int | float):
@@ -98,10 +95,10 @@ def report(records: Iterable[Mapping[str, Any]], since: float | None = None, exa
                 out.failed += 1
             if kind == EventType.SUCCEEDED:
                 out.succeeded += 1
-                deadline = deadline_of.pop(job, None)
-                if deadline is not None:
+                kept = timeline.succeeded(job, ts)
+                if kept is not None:
                     out.deadline_jobs += 1
-                    if ts > deadline:
+                    if not kept[1]:
                         out.deadline_misses += 1
-                        out.missed.append({"job": job, "deadline": deadline, "done": ts})
+                        out.missed.append({"job": job, "deadline": kept[0], "done": ts})
     return out

@@ -166,6 +166,10 @@ class LogReplaced(StateError):
         self.path, self.how = path, how
 
 
+class StatsCacheDamaged(StateError):
+    """A line of .jobdeck/stats-cache.json does not parse: the cache is folded again from the log."""
+
+
 class HistoryLost(StateError):
     """The event log is empty or missing although the workspaces hold attempts of an earlier history."""
 

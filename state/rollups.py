@@ -49,8 +49,11 @@ class Histogram:
         return low, high
 
     def add(self, seconds: float) -> None:
-        key = self.bucket(seconds)
-        self.counts[key] = self.counts.get(key, 0) + 1
+        self.add_to(self.bucket(seconds))
+
+    def add_to(self, bucket: int) -> None:
+        """Count one duration whose ``bucket`` is known (one log per duration however many histograms take it)."""
+        self.counts[bucket] = self.counts.get(bucket, 0) + 1
         self.total += 1
 
     def quantile(self, q: float) -> float | None:
@@ -158,7 +161,7 @@ class Rollups:
         cost = attempt.cost or 0.0
         rollup.cost += cost
         rollup.cost_max = max(rollup.cost_max, cost)
-        rollup.tokens += _tokens(attempt.usage)
+        rollup.tokens += tokens_of(attempt.usage)
         rollup.last_ended = attempt.ended
         hour = self._hour(int(attempt.ended // 3600))
         if outcome == "succeeded":
@@ -228,7 +231,8 @@ class Rollups:
                    {str(k): float(v) for k, v in data.get("cost_by_model", {}).items()})
 
 
-def _tokens(usage: Mapping[str, Any] | None) -> int:
+def tokens_of(usage: Mapping[str, Any] | None) -> int:
+    """Tokens a record's ``usage`` reports: its total, else prompt plus completion."""
     if not usage:
         return 0
     total = usage.get("total_tokens")

@@ -39,6 +39,8 @@ SMALL = {
                        "decision overhead"]),
     "notify": (["bench/notify.py", "--jobs", "20", "--runs", "1"],
                ["json:// target that hangs", "no notify section"]),
+    "stats": (["bench/stats.py", "--tiny"], ["## jobdeck stats at 2,0", "| cold (no stats cache) |",
+                                             "| grown by 1,000 records |", "target: warm under 1 s"]),
     "cli": (["bench/cli.py", "--tiny"], ["| `python -c pass` |", "| `jobdeck approve ", "| `jobdeck add --id added"]),
 }
 

@@ -1,0 +1,257 @@
+"""The chain of work folded into hourly tallies per deck, workspace and job, for `jobdeck stats`.
+
+The board's rollups (state/rollups.py) answer "how has this job done" over its
+whole life; `jobdeck stats --since 24h` asks about a window, and about things
+the board does not keep: waits, failure classes, rate limits, operators
+stepping in, deadlines. Those need the log, so the log is folded once into one
+``Tally`` per scope per hour and per day, and a window is the sum of its whole
+hours (it starts at the top of the hour its start falls in), read per day where
+it can. Durations go into rollups' log-scale ``Histogram``, so quantiles merge. The fold's
+pending state (open attempts, backlog entries, deadlines) is kept with the
+tallies so that the next call folds only what was appended (state/stats_cache.py).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from jobdeck.state.buckets import Buckets, StoredLines
+from jobdeck.state.machine import EventType
+from jobdeck.state.rollups import SCORED_TYPE, Histogram, tokens_of
+from jobdeck.state.tally import Tally
+from jobdeck.state.timeline import Timeline
+
+HOUR = 3600
+DAY = 86400
+DECK = "deck"
+"""The scope of the whole deck; a workspace's is ``workspace:NAME``, a job's ``job:ID``."""
+
+INTERVENTIONS = frozenset({EventType.APPROVED, EventType.REJECTED, EventType.RETRIED, EventType.CANCELLED,
+                           EventType.PINNED, EventType.HELD, EventType.RELEASED})
+"""Operator records (they carry ``by``) counted as a person stepping in."""
+ENDINGS = frozenset({EventType.SUCCEEDED, EventType.FAILED, EventType.INTERRUPTED})
+
+
+@dataclass(slots=True)
+class OpenAttempt:
+    """A claimed attempt whose end the fold has not seen yet."""
+
+    token: int
+    started: float
+    workspace: str
+    cancelled: bool = False
+
+
+@dataclass
+class History:
+    """Tallies per scope per hour and per day, their sum over the whole log, and what the fold is waiting on."""
+
+    total: dict[str, Tally] = field(default_factory=dict)
+    open: dict[str, OpenAttempt] = field(default_factory=dict)
+    timeline: Timeline = field(default_factory=Timeline)
+    workspace_of: dict[str, str] = field(default_factory=dict)
+    """Each job's workspace, as its latest claim named it."""
+    hours: Buckets = field(default_factory=lambda: Buckets(HOUR))
+    days: Buckets = field(default_factory=lambda: Buckets(DAY))
+    """The same tallies per UTC day: a window of months reads its days, not thousands of hours."""
+
+    # -- folding ---------------------------------------------------------------------------
+
+    def fold(self, records: Iterable[Mapping[str, Any]]) -> None:
+        """Count ``records`` (in log order, each once)."""
+        latest: float | None = None
+        for record in records:
+            job = record.get("job")
+            kind = record.get("type")
+            if not isinstance(job, str):
+                if kind == SCORED_TYPE:
+                    self._spend(record)
+                continue
+            ts = record.get("ts", 0.0)
+            latest = ts if latest is None or ts > latest else latest
+            self.timeline.enters_backlog(record)
+            if kind == EventType.CLAIMED:
+                self._claimed(job, record, ts)
+            elif kind in ENDINGS:
+                self._ended(job, record, ts)
+            elif kind == EventType.PROGRESS:
+                self._progress(job, record, ts)
+            elif kind == EventType.DECIDED:
+                self.timeline.decided(record)
+            if kind == EventType.CANCELLED and job in self.open:
+                self.open[job].cancelled = True  # the attempt's end is then recorded as cancelled
+            if kind in INTERVENTIONS and record.get("by"):
+                for tally in self._tallies(job, ts):
+                    tally.interventions[kind] = tally.interventions.get(kind, 0) + 1
+        if latest is not None:
+            self.hours.spill(int(latest // HOUR) - 1)
+            self.days.spill(int(latest // DAY) - 1)
+
+    def _claimed(self, job: str, record: Mapping[str, Any], ts: float) -> None:
+        workspace = str(record.get("workspace", "default"))
+        token = record.get("seq")
+        if not isinstance(token, int):
+            return
+        self.open[job] = OpenAttempt(token, ts, workspace)
+        self.workspace_of[job] = workspace
+        wait = self.timeline.claimed(job, ts)
+        if wait is not None:
+            bucket = Histogram.bucket(wait)
+            for tally in self._tallies(job, ts):
+                tally.wait.add_to(bucket)
+
+    def _ended(self, job: str, record: Mapping[str, Any], ts: float) -> None:
+        attempt = self.open.get(job)
+        if attempt is None or record.get("token") != attempt.token:
+            return  # a stale token: the state machine refuses it, and so does this count
+        del self.open[job]
+        if record.get("reason") == "not_started":
+            return  # nothing ran
+        kind = record["type"]
+        outcome = "cancelled" if attempt.cancelled else str(kind)
+        usage = record.get("usage")
+        tokens = tokens_of(usage if isinstance(usage, Mapping) else None)
+        cost = record.get("cost")
+        cost = float(cost) if isinstance(cost, int | float) and not isinstance(cost, bool) else 0.0
+        model = record.get("model") or (usage.get("model") if isinstance(usage, Mapping) else None)
+        kept = self.timeline.succeeded(job, ts) if outcome == EventType.SUCCEEDED else None
+        took = Histogram.bucket(ts - attempt.started)
+        for tally in self._tallies(job, ts):
+            tally.runs += 1
+            tally.outcomes[outcome] = tally.outcomes.get(outcome, 0) + 1
+            if outcome == EventType.FAILED:
+                reason = str(record.get("reason") or "failed")
+                tally.reasons[reason] = tally.reasons.get(reason, 0) + 1
+            elif outcome == EventType.SUCCEEDED:
+                tally.run.add_to(took)
+            if record.get("retry_at") is not None and outcome != "cancelled":
+                tally.retries += 1
+            tally.tokens += tokens
+            tally.cost += cost
+            if model:
+                counts = tally.models.setdefault(str(model), [0, 0, 0.0])
+                counts[0] += 1
+                counts[1] += tokens
+                counts[2] += cost
+            if kept is not None:
+                if kept[1]:
+                    tally.deadlines_met += 1
+                else:
+                    tally.deadlines_missed += 1
+            if tally.last_ended is None or ts > tally.last_ended:
+                tally.last_ended = ts
+
+    def _progress(self, job: str, record: Mapping[str, Any], ts: float) -> None:
+        what, reason = record.get("what"), str(record.get("reason") or "")
+        if what not in ("retry", "cooldown"):
+            return
+        skipped = what == "cooldown" and reason.startswith("skipped")
+        for tally in self._tallies(job, ts):
+            if skipped:
+                tally.cooldown_skips += 1
+                continue
+            if what == "cooldown":
+                tally.cooldowns += 1
+            if reason.startswith("rate_limit"):
+                tally.rate_limits += 1
+
+    def _spend(self, record: Mapping[str, Any]) -> None:
+        """A deck-level call's cost (the model scorer's), counted as the rollups count it."""
+        cost, ts = record.get("cost"), record.get("ts", 0.0)
+        if isinstance(cost, bool) or not isinstance(cost, int | float) or not cost > 0:
+            return
+        usage = record.get("usage")
+        tokens = tokens_of(usage if isinstance(usage, Mapping) else None)
+        model = str(record.get("model") or "unknown")
+        for tally in (self.hours.tally(int(ts // HOUR), DECK), self.days.tally(int(ts // DAY), DECK),
+                      self._total(DECK)):
+            tally.cost += cost
+            tally.tokens += tokens
+            counts = tally.models.setdefault(model, [0, 0, 0.0])
+            counts[1] += tokens
+            counts[2] += cost
+
+    def _tallies(self, job: str, ts: float) -> list[Tally]:
+        """The tallies a record of ``job`` at ``ts`` counts in: its hour's, its day's and the totals, per scope."""
+        scopes = [DECK, f"job:{job}"]
+        attempt = self.open.get(job)
+        workspace = attempt.workspace if attempt is not None else self.workspace_of.get(job)
+        if workspace is not None:
+            scopes.append(f"workspace:{workspace}")
+        hour, day = int(ts // HOUR), int(ts // DAY)
+        return [*(self.hours.tally(hour, scope) for scope in scopes),
+                *(self.days.tally(day, scope) for scope in scopes),
+                *(self._total(scope) for scope in scopes)]
+
+    def _total(self, scope: str) -> Tally:
+        tally = self.total.get(scope)
+        if tally is None:
+            tally = self.total[scope] = Tally()
+        return tally
+
+    # -- reading ---------------------------------------------------------------------------
+
+    def window(self, since: float | None) -> dict[str, Tally]:
+        """Per scope, the sum of the hours from the one holding ``since`` on (everything for None).
+
+        Read as the hours up to the next whole day and the days after, or, when
+        that is fewer lines, as the totals less the days and hours before it.
+        """
+        if since is None:
+            return self.total
+        first = int(since // HOUR)
+        first_day = -(-first * HOUR // DAY)  # the first day that begins at or after the window
+        day_of_first = first * HOUR // DAY
+        inside = ([(self.hours, h) for h in self.hours.keys_between(first, first_day * DAY // HOUR)]
+                  + [(self.days, d) for d in self.days.keys_from(first_day)])
+        before = ([(self.days, d) for d in self.days.keys_between(-1 << 62, day_of_first)]
+                  + [(self.hours, h) for h in self.hours.keys_between(day_of_first * DAY // HOUR, first)])
+        if len(before) >= len(inside):
+            return self._sum(inside)
+        window: dict[str, Tally] = {}
+        for scope, tally in self.total.items():
+            window[scope] = Tally()
+            window[scope].merge(tally)
+        for scope, tally in self._sum(before).items():
+            window[scope].subtract(tally)
+            if window[scope].last_ended is not None and window[scope].last_ended < first * HOUR:
+                window[scope].last_ended = None
+        return {scope: tally for scope, tally in window.items() if tally.to_json()}
+
+    @staticmethod
+    def _sum(buckets: Iterable[tuple[Buckets, int]]) -> dict[str, Tally]:
+        """Per scope, the sum of ``buckets``."""
+        summed: dict[str, Tally] = {}
+        for level, key in buckets:
+            for scope, tally in level.get(key).items():
+                summed.setdefault(scope, Tally()).merge(tally)
+        return summed
+
+    def hours_from(self, first: int) -> list[int]:
+        """The hours anything happened in, from ``first`` on, oldest first."""
+        return self.hours.keys_from(first)
+
+    def hour(self, hour: int) -> dict[str, Tally]:
+        """The tallies of one hour, by scope (empty if nothing happened in it)."""
+        return self.hours.get(hour)
+
+    # -- storing ---------------------------------------------------------------------------
+
+    def state_json(self) -> dict[str, Any]:
+        """Everything but the hours: the totals and the fold's pending state."""
+        return {"total": {scope: tally.to_json() for scope, tally in self.total.items()},
+                "open": {job: [a.token, a.started, a.workspace, a.cancelled] for job, a in self.open.items()},
+                "timeline": self.timeline.to_json(), "workspace_of": self.workspace_of}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any], hours: StoredLines, days: StoredLines) -> History:
+        """The history as stored, its buckets in ``hours`` and ``days``.
+
+        KeyError, TypeError or ValueError if ``data`` is not one."""
+        return cls({str(scope): Tally.from_json(tally) for scope, tally in data["total"].items()},
+                   {str(job): OpenAttempt(int(a[0]), float(a[1]), str(a[2]), bool(a[3]))
+                    for job, a in data["open"].items()},
+                   Timeline.from_json(data["timeline"]), {str(k): str(v) for k, v in data["workspace_of"].items()},
+                   Buckets(HOUR, hours), Buckets(DAY, days))

@@ -1,0 +1,134 @@
+"""`.jobdeck/stats-cache.json`: the log's history (state/history.py) as folded so far, and where.
+
+Folding a million records takes seconds; the cache keeps the hourly tallies and
+the fold's pending state with the log position they reflect (offset, seq, hash
+and segment, as board.json keeps its own), so the next `jobdeck stats` folds
+only what was appended since. The position is checked as board.json's is: a
+cache whose record is no longer at its offset (the log cut, rewritten or
+replaced), torn, of another format or unreadable is ignored and the history is
+folded again from the log's start, as is one with a line found not to parse
+when a question reads it; it is never trusted over the log.
+
+The file is one JSON line (format, position, totals, pending state), then a
+line per hour (``HOUR<TAB>{scope: tally}``, oldest first), then one per UTC day
+(state/buckets.py). Only the lines a question needs are parsed, and an update
+writes again only the hours and days the fold changed: the others are copied
+as they were read. It is written atomically,
+0600, not fsynced (it can always be rebuilt), and not at all where the deck
+refuses writes.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any, TypeVar
+
+from jobdeck.state.atomic import write_atomic
+from jobdeck.state.board import CATCH_UP_BYTES
+from jobdeck.state.deck import Deck
+from jobdeck.state.errors import StatsCacheDamaged, deck_access_error
+from jobdeck.state.events import EventLog, grown_since
+from jobdeck.state.buckets import StoredLines
+from jobdeck.state.history import History
+from jobdeck.state.segments import closed_segments, live_first, position_holds
+
+CACHE_NAME = "stats-cache.json"
+CACHE_FORMAT = 2
+"""Bump when History's fold or layout changes: a cache of another format is folded again."""
+
+T = TypeVar("T")
+
+
+def cache_path(deck: Deck) -> Path:
+    return deck.state_dir / CACHE_NAME
+
+
+def answer(deck: Deck, question: Callable[[History], T]) -> T:
+    """``question`` asked of the deck's history; a cache found damaged on the way is folded again and asked again."""
+    try:
+        return question(load_history(deck))
+    except StatsCacheDamaged:
+        return question(load_history(deck, cached=False))
+
+
+def load_history(deck: Deck, *, cached: bool = True) -> History:
+    """The deck's history folded to the end of the log: from the cache where it holds, then the cache updated.
+
+    ``cached=False`` folds the whole log whatever the cache holds (and replaces it).
+    """
+    log = EventLog(deck.events_path)
+    history = _from_cache(deck, log) if cached else None
+    cached = history is not None
+    if history is None:
+        history, log = History(), EventLog(deck.events_path)
+    folded = 0
+    try:
+        while True:
+            records = log.read_new(CATCH_UP_BYTES) or log.read_new()  # a line longer than a chunk
+            if not records:
+                break  # the end, or a torn last line the writer will cut off
+            history.fold(records)
+            folded += len(records)
+    except OSError as exc:
+        raise deck_access_error(exc, "read the chain of work", deck.events_path) from None
+    finally:
+        log.close()
+    if folded or not cached:
+        _save(deck, history, log)
+    return history
+
+
+def _from_cache(deck: Deck, log: EventLog) -> History | None:
+    """The cached history with ``log`` standing at its position; None if there is none that holds."""
+    try:
+        data = cache_path(deck).read_bytes()
+        end = data.index(b"\n")
+        header = json.loads(data[:end])
+    except (OSError, ValueError):
+        return None
+    if not isinstance(header, dict) or header.get("format") != CACHE_FORMAT \
+            or not isinstance(header.get("events"), dict) or header.get("bytes") != len(data):
+        return None  # another format, or torn
+    position: Mapping[str, Any] = header["events"]
+    offset, seq, last_hash = position.get("offset"), position.get("seq"), position.get("hash")
+    if not isinstance(offset, int) or not isinstance(seq, int) or not isinstance(last_hash, str):
+        return None
+    try:
+        first = live_first(deck.events_path)
+        segment = position.get("segment", first)
+        closed = segment != first
+        if closed:  # folded before a rotation: the position is in a closed segment
+            found = [s for s in closed_segments(deck.events_path, first) if s.first == segment]
+            if not found or not position_holds(found[0].path, offset, last_hash):
+                return None
+        elif grown_since(deck.events_path, offset, last_hash) is None:
+            return None
+        days_at = end + 1 + header["hour_bytes"]
+        if not end < days_at <= len(data):
+            return None
+        history = History.from_json(header["history"], StoredLines(data, end + 1, days_at), StoredLines(data, days_at))
+    except (OSError, KeyError, TypeError, ValueError, AttributeError, IndexError):
+        return None
+    log.resume_at(offset, seq, last_hash, first_seq=segment, closed=closed)
+    return history
+
+
+def _save(deck: Deck, history: History, log: EventLog) -> None:
+    hours, days = history.hours.lines(), history.days.lines()
+    pieces = [*hours, *days]
+    body = sum(len(piece) for piece in pieces)
+    header: dict[str, Any] = {
+        "format": CACHE_FORMAT, "bytes": 0, "hour_bytes": sum(len(piece) for piece in hours),
+        "events": {"offset": log.offset, "seq": log.seq, "hash": log.last_hash, "segment": log.first_seq},
+        "history": history.state_json()}
+    size = len(json.dumps(header, separators=(",", ":"))) + 1 + body
+    while header["bytes"] != size:  # the header holds the file's size, its own digits included
+        header["bytes"] = size
+        size = len(json.dumps(header, separators=(",", ":"))) + 1 + body
+    data = b"".join([json.dumps(header, separators=(",", ":")).encode(), b"\n", *pieces])
+    try:
+        write_atomic(cache_path(deck), data, durable=False)
+    except OSError:
+        pass  # a deck that refuses writes still gets its answer; the next call folds again

@@ -1,0 +1,171 @@
+"""What happened in one scope over a stretch of time: the unit `jobdeck stats` counts in.
+
+A tally is added to (the fold), merged (the hours of a window) and taken from
+(a window reaching far back: the totals less the hours before it); its
+durations are rollups' log-scale histograms, so its quantiles survive merging.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from jobdeck.state.rollups import Histogram
+
+FAILURE_CLASSES: dict[str, tuple[str, ...]] = {
+    "exit": ("exit_code", "signal"),
+    "idle_timeout": ("idle_timeout",),
+    "hard_timeout": ("hard_timeout",),
+    "invalid_output": ("invalid_output", "output_limit"),
+    "provider_auth": ("auth",),
+    "provider_rate_limit": ("rate_limit",),
+    "provider_server": ("server_error", "connection", "timeout"),
+}
+"""Failed attempts' ``reason`` (runner/verdict.py, agents/failures.py) by class; any other is "other".
+
+Interrupted attempts are their own class, "interrupted"; cancelled ones are no failure."""
+CLASS_OF = {reason: name for name, reasons in FAILURE_CLASSES.items() for reason in reasons}
+
+
+def failure_class(reason: str | None) -> str:
+    """The class of a failed attempt's ``reason``."""
+    return CLASS_OF.get(reason or "", "other")
+
+
+@dataclass(slots=True)
+class Tally:
+    """What happened in one scope over a stretch of time (an hour, a window, the whole log)."""
+
+    runs: int = 0
+    """Attempts that ended (an attempt that could not be set up never ran and is not one)."""
+    outcomes: dict[str, int] = field(default_factory=dict)
+    """Ended attempts by outcome: succeeded, failed, interrupted, cancelled."""
+    reasons: dict[str, int] = field(default_factory=dict)
+    """Failed attempts by their ``reason``."""
+    run: Histogram = field(default_factory=Histogram)
+    """Wall time of succeeded attempts, from claim to end."""
+    wait: Histogram = field(default_factory=Histogram)
+    """Time from entering the backlog to the claim, counted at the claim."""
+    retries: int = 0
+    """Attempts that ended with an automatic retry due (``retry_at``)."""
+    rate_limits: int = 0
+    """LLM calls answered with a rate limit, as the agent reported them (a retry or a cooldown opened)."""
+    cooldowns: int = 0
+    """Cooldowns a model entered after failures."""
+    cooldown_skips: int = 0
+    """Calls not made because the model was cooling down."""
+    tokens: int = 0
+    cost: float = 0.0
+    models: dict[str, list[float]] = field(default_factory=dict)
+    """Per model: [attempts, tokens, cost] (a scorer's call adds tokens and cost, no attempt)."""
+    interventions: dict[str, int] = field(default_factory=dict)
+    """Operator records by type (approved, rejected, retried, cancelled, pinned, held, released)."""
+    deadlines_met: int = 0
+    deadlines_missed: int = 0
+    last_ended: float | None = None
+
+    def merge(self, other: Tally) -> None:
+        """Add ``other`` into this tally."""
+        self.runs += other.runs
+        _add_counts(self.outcomes, other.outcomes)
+        _add_counts(self.reasons, other.reasons)
+        _add_counts(self.run.counts, other.run.counts)
+        self.run.total += other.run.total
+        _add_counts(self.wait.counts, other.wait.counts)
+        self.wait.total += other.wait.total
+        self.retries += other.retries
+        self.rate_limits += other.rate_limits
+        self.cooldowns += other.cooldowns
+        self.cooldown_skips += other.cooldown_skips
+        self.tokens += other.tokens
+        self.cost += other.cost
+        for model, (runs, tokens, cost) in other.models.items():
+            mine = self.models.setdefault(model, [0, 0, 0.0])
+            mine[0] += runs
+            mine[1] += tokens
+            mine[2] += cost
+        _add_counts(self.interventions, other.interventions)
+        self.deadlines_met += other.deadlines_met
+        self.deadlines_missed += other.deadlines_missed
+        if other.last_ended is not None and (self.last_ended is None or other.last_ended > self.last_ended):
+            self.last_ended = other.last_ended
+
+    def subtract(self, other: Tally) -> None:
+        """Take ``other``, a part of this tally, out of it (``last_ended`` stays: a part cannot tell it)."""
+        self.runs -= other.runs
+        for mine, theirs in ((self.outcomes, other.outcomes), (self.reasons, other.reasons),
+                             (self.run.counts, other.run.counts), (self.wait.counts, other.wait.counts),
+                             (self.interventions, other.interventions)):
+            for key, count in theirs.items():
+                left = mine.get(key, 0) - count
+                if left:
+                    mine[key] = left
+                else:
+                    mine.pop(key, None)
+        self.run.total -= other.run.total
+        self.wait.total -= other.wait.total
+        self.retries -= other.retries
+        self.rate_limits -= other.rate_limits
+        self.cooldowns -= other.cooldowns
+        self.cooldown_skips -= other.cooldown_skips
+        self.tokens -= other.tokens
+        self.cost -= other.cost
+        for model, (runs, tokens, cost) in other.models.items():
+            mine_ = self.models[model]
+            mine_[0] -= runs
+            mine_[1] -= tokens
+            mine_[2] -= cost
+            if not mine_[0] and not mine_[1] and abs(mine_[2]) < 1e-9:
+                del self.models[model]
+        self.deadlines_met -= other.deadlines_met
+        self.deadlines_missed -= other.deadlines_missed
+        if abs(self.cost) < 1e-9:
+            self.cost = 0.0
+
+    def failures_by_class(self) -> dict[str, int]:
+        """Failed attempts by class, and interrupted ones as "interrupted"."""
+        classes: dict[str, int] = {}
+        for reason, count in self.reasons.items():
+            name = failure_class(reason)
+            classes[name] = classes.get(name, 0) + count
+        if self.outcomes.get("interrupted"):
+            classes["interrupted"] = self.outcomes["interrupted"]
+        return dict(sorted(classes.items()))
+
+    def to_json(self) -> dict[str, Any]:
+        """Only the fields that are not empty: a cache holds thousands of these."""
+        out: dict[str, Any] = {}
+        for name in ("runs", "outcomes", "reasons", "retries", "rate_limits", "cooldowns", "cooldown_skips",
+                     "tokens", "cost", "models", "interventions", "deadlines_met", "deadlines_missed",
+                     "last_ended"):
+            value = getattr(self, name)
+            if value:
+                out[name] = value
+        if "cost" in out:
+            out["cost"] = round(out["cost"], 9)
+        if "last_ended" in out:
+            out["last_ended"] = round(out["last_ended"], 3)
+        if "models" in out:
+            out["models"] = {model: [runs, tokens, round(cost, 9)]
+                             for model, (runs, tokens, cost) in out["models"].items()}
+        for name in ("run", "wait"):
+            histogram: Histogram = getattr(self, name)
+            if histogram.total:
+                out[name] = histogram.to_json()
+        return out
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Tally:
+        return cls(int(data.get("runs", 0)), dict(data.get("outcomes", {})), dict(data.get("reasons", {})),
+                   Histogram.from_json(data.get("run", {})), Histogram.from_json(data.get("wait", {})),
+                   int(data.get("retries", 0)), int(data.get("rate_limits", 0)), int(data.get("cooldowns", 0)),
+                   int(data.get("cooldown_skips", 0)), int(data.get("tokens", 0)), float(data.get("cost", 0.0)),
+                   {str(k): list(v) for k, v in data.get("models", {}).items()},
+                   dict(data.get("interventions", {})), int(data.get("deadlines_met", 0)),
+                   int(data.get("deadlines_missed", 0)), data.get("last_ended"))
+
+
+def _add_counts(into: dict[Any, int], other: Mapping[Any, int]) -> None:
+    for key, count in other.items():
+        into[key] = into.get(key, 0) + count

@@ -1,0 +1,151 @@
+"""state/history.py: the hourly fold behind `jobdeck stats`, against counts made by hand."""
+
+from __future__ import annotations
+
+import random
+from typing import Any
+
+from jobdeck.state.buckets import StoredLines
+from jobdeck.state.history import DECK, HOUR, History
+from jobdeck.state.tally import Tally, failure_class
+from jobdeck.state.timeline import Timeline
+
+
+class Log:
+    """Records as the log holds them: seq, ts, type, job and the event's fields."""
+
+    def __init__(self) -> None:
+        self.records: list[dict[str, Any]] = []
+
+    def add(self, ts: float, kind: str, job: str | None = None, **fields: Any) -> int:
+        record = {"seq": len(self.records) + 1, "ts": ts, "type": kind, **fields}
+        if job is not None:
+            record["job"] = job
+        self.records.append(record)
+        return record["seq"]
+
+    def attempt(self, start: float, end: float, job: str, outcome: str, **fields: Any) -> None:
+        token = self.add(start, "claimed", job, attempt=1, workspace=fields.pop("workspace", "default"))
+        self.add(end, outcome, job, token=token, **fields)
+
+
+def random_log(seed: int, hours: int = 48) -> Log:
+    rng = random.Random(seed)
+    log = Log()
+    ts = 1_800_000_000.0
+    for _ in range(hours * 6):
+        job = rng.choice(["a", "b", "c"])
+        log.add(ts, "triggered", job, by="op" if rng.random() < 0.3 else None)
+        ts += rng.uniform(1, 900)
+        outcome = rng.choice(["succeeded", "failed", "interrupted"])
+        fields: dict[str, Any] = {"workspace": rng.choice(["w1", "w2"]), "cost": round(rng.random(), 3),
+                                  "model": rng.choice(["m1", "m2"]), "usage": {"total_tokens": rng.randrange(99)}}
+        if outcome == "failed":
+            fields["reason"] = rng.choice(["exit_code", "rate_limit", "idle_timeout", "weird"])
+        start = ts
+        ts += rng.uniform(1, 1200)
+        log.attempt(start, ts, job, outcome, **fields)
+        if rng.random() < 0.2:
+            log.add(ts, "approved", job, by="op")
+    return log
+
+
+def test_a_window_is_the_sum_of_its_whole_hours_whichever_way_it_is_summed() -> None:
+    log = random_log(7)
+    history = History()
+    history.fold(log.records)
+    end = log.records[-1]["ts"]
+    span = end - log.records[0]["ts"]
+    # hours only; hours to the next day and whole days; the totals less the days and hours before
+    for back in (3 * HOUR, 40 * HOUR, span - 3 * HOUR):
+        since = end - back
+        first = int(since // HOUR) * HOUR  # by hand: the attempts that ended from the window's first hour on
+        ended = [r for r in log.records if r["type"] in ("succeeded", "failed", "interrupted") and r["ts"] >= first]
+        window = history.window(since)
+        assert window[DECK].runs == len(ended)
+        assert window[DECK].tokens == sum(r["usage"]["total_tokens"] for r in ended)
+        summed = Tally()
+        for hour in history.hours_from(int(since // HOUR)):
+            summed.merge(history.hour(hour)[DECK])
+        assert window[DECK].to_json() | {"cost": 0} == summed.to_json() | {"cost": 0}
+        assert abs(window[DECK].cost - summed.cost) < 1e-6
+
+
+def stored(history: History) -> History:
+    """``history`` written as the stats cache writes it and read back."""
+    import json
+
+    hours, days = b"".join(history.hours.lines()), b"".join(history.days.lines())
+    data = b"{}\n" + hours + days
+    state = json.loads(json.dumps(history.state_json()))
+    return History.from_json(state, StoredLines(data, 3, 3 + len(hours)), StoredLines(data, 3 + len(hours)))
+
+
+def test_the_stored_history_folds_on_as_if_it_had_never_been_stored() -> None:
+    log = random_log(11)
+    cut = len(log.records) // 2
+    whole = History()
+    whole.fold(log.records)
+    resumed = stored(_folded(log.records[:cut]))
+    resumed.fold(log.records[cut:])
+    again, reference = stored(resumed), stored(whole)
+    for level in ("hours", "days"):
+        keys = getattr(reference, level).keys_from(0)
+        assert len(keys) > 1 and getattr(again, level).keys_from(0) == keys
+        for key in keys:
+            assert getattr(again, level).stored.get(key) == getattr(reference, level).stored.get(key)
+    assert {s: t.to_json() for s, t in resumed.total.items()} == {s: t.to_json() for s, t in whole.total.items()}
+    end = log.records[-1]["ts"]
+    for back in (5 * HOUR, 30 * HOUR, end - log.records[0]["ts"] - 5 * HOUR):  # read back from what was stored
+        assert {s: t.to_json() for s, t in again.window(end - back).items()} \
+            == {s: t.to_json() for s, t in whole.window(end - back).items()}
+
+
+def _folded(records: list[dict[str, Any]]) -> History:
+    history = History()
+    history.fold(records)
+    return history
+
+
+def test_a_stale_token_and_an_attempt_that_never_ran_are_not_runs() -> None:
+    log = Log()
+    token = log.add(0.0, "claimed", "a", attempt=1)
+    log.add(5.0, "failed", "a", token=token + 100, reason="exit_code")  # refused by the machine
+    log.add(6.0, "failed", "a", token=token, reason="not_started", retry_at=9.0)
+    history = History()
+    history.fold(log.records)
+    assert history.total == {} and history.hours_from(0) == []
+
+
+def test_a_scorers_call_is_spend_on_its_model() -> None:
+    history = History()
+    history.fold([{"seq": 1, "ts": 7200.0, "type": "scored", "cost": 0.2, "model": "judge",
+                   "usage": {"total_tokens": 40}}])
+    assert history.hour(2)[DECK].models == {"judge": [0, 40, 0.2]} and history.total[DECK].cost == 0.2
+
+
+def test_the_timeline_measures_waits_and_deadlines_as_decisions_report_does() -> None:
+    from jobdeck.decide.report import report
+
+    records = [{"type": "triggered", "job": "a", "ts": 10.0},
+               {"type": "decided", "job": "a", "ts": 11.0, "deadline": 50.0},
+               {"type": "claimed", "job": "a", "ts": 30.0},
+               {"type": "succeeded", "job": "a", "ts": 60.0},
+               {"type": "failed", "job": "b", "ts": 70.0, "retry_at": 80.0},
+               {"type": "decided", "job": "b", "ts": 71.0, "deadline": 200.0},
+               {"type": "claimed", "job": "b", "ts": 90.0},
+               {"type": "succeeded", "job": "b", "ts": 100.0}]
+    folded = report(records)
+    assert folded.waits == [20.0, 20.0] and folded.deadline_jobs == 2 and folded.deadline_misses == 1
+    timeline = Timeline()
+    assert timeline.enters_backlog(records[0]) and timeline.claimed("a", 30.0) == 20.0
+    assert timeline.decided(records[1]) == 50.0 and timeline.succeeded("a", 60.0) == (50.0, False)
+
+
+def test_failure_reasons_as_the_runner_and_the_agents_record_them_fall_in_the_issues_classes() -> None:
+    recorded = {"exit_code": "exit", "signal": "exit", "idle_timeout": "idle_timeout", "hard_timeout": "hard_timeout",
+                "invalid_output": "invalid_output", "auth": "provider_auth", "rate_limit": "provider_rate_limit",
+                "server_error": "provider_server", "connection": "provider_server", "runner_error": "other"}
+    assert {reason: failure_class(reason) for reason in recorded} == recorded
+    tally = Tally(runs=3, outcomes={"failed": 2, "interrupted": 1}, reasons={"exit_code": 1, "signal": 1})
+    assert tally.failures_by_class() == {"exit": 2, "interrupted": 1}
