@@ -241,7 +241,7 @@ def test_ls_table_lists_open_jobs_with_why_they_wait(busy_deck: Deck, capsys: py
     assert "looks odd" not in rows["clean"] and rows["clean"].split()[1] == "review"
     assert rows["checked"].split()[1:4] == ["failed", "true", "1/1"]
     assert "retry in 59m" in rows["flaky"] or "retry in 1h" in rows["flaky"]
-    columns = {line.index(line.split()[1]) for line in lines}  # STATUS starts in one column
+    columns = {line.index(line.split()[1]) for line in lines[:-1]}  # STATUS starts in one column
     assert len(columns) == 1
     assert main(["--deck", str(busy_deck.root), "ls", "--status", "cancelled"]) == 0
     assert capsys.readouterr().out.splitlines()[1].split()[:2] == ["dropped", "cancelled"]
