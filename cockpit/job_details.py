@@ -86,6 +86,23 @@ def attempts_table(state: JobState, now: float) -> RenderableType:
     return table
 
 
+BARS = "▁▂▃▄▅▆▇█"
+
+
+def duration_trend(state: JobState) -> Text | None:
+    """The durations of the kept attempts that succeeded, oldest first, as a one-line sparkline; None under two."""
+    took = [a.ended - a.started for a in state.attempts if a.outcome == "succeeded" and a.ended is not None]
+    if len(took) < 2:
+        return None
+    low, high = min(took), max(took)
+    span = high - low
+    bars = "".join(BARS[round((value - low) / span * (len(BARS) - 1)) if span else 0] for value in took)
+    text = t(f"duration of the last {len(took)} successful runs  ", "dim")
+    text.append(bars, "bold cyan")
+    text.append(f"  {format_duration(low)} to {format_duration(high)}, latest {format_duration(took[-1])}", "dim")
+    return text
+
+
 def usage_text(usage: Mapping[str, Any] | None) -> str:
     if not usage:
         return ""
@@ -131,6 +148,9 @@ def details(job: Job, state: JobState, card: Card, chain: Sequence[Mapping[str, 
     if found is not None:
         parts += [section("validation / reasons"), found]
     parts += [section("attempts"), attempts_table(state, now)]
+    trend = duration_trend(state)
+    if trend is not None:
+        parts.append(trend)
     parts += [section("spec"), spec_text(job)]
     parts += [section(f"chain of work ({len(chain)} events)"), chain_lines(chain)]
     return Group(*parts)

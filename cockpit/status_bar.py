@@ -34,6 +34,12 @@ class StatusBar(Widget):
         super().__init__(id=id)
         self.deck_name = deck_name
 
+    def on_click(self) -> None:
+        """The header's counters lead to the last 24 hours (the stats screen, `s`)."""
+        from jobdeck.cockpit.job_screen import JobScreen
+
+        self.post_message(JobScreen.OpenStats())
+
     def render(self) -> Text:
         width = self.size.width
         for wide in (True, False):

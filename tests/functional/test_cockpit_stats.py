@@ -59,3 +59,34 @@ async def test_o_pages_the_latest_output_inert_through_the_pager(tmp_path: Path,
         await pilot.press("o")
         await wait_until(pilot, lambda: seen.exists() and seen.read_text().endswith("\n"), what="the pager")
     assert seen.read_text() == "plain line\nred\n"
+
+
+async def test_the_header_leads_to_the_stats_and_the_detail_shows_a_duration_trend(tmp_path: Path) -> None:
+    from jobdeck.cockpit.detail_screen import DetailScreen
+    from jobdeck.cockpit.status_bar import StatusBar
+    from cockpit_decks import commit
+
+    deck = new_deck(tmp_path / "deck")
+    for n, took in enumerate((4.0, 8.0, 2.0, 16.0)):
+        if n:
+            commit(deck, [{"type": "retried", "job": "fetch", "by": "op"}], NOW - 3000 + n * 100)
+        run(deck, "fetch", NOW - 3000 + n * 100 + 1, took)
+    app = make_app(deck.root, watch=False, now=NOW)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.pause()
+        await pilot.click(StatusBar)
+        await wait_until(pilot, lambda: isinstance(app.screen, StatsScreen), what="the stats from the header")
+        await pilot.press("escape")
+        await wait_until(pilot, lambda: not isinstance(app.screen, StatsScreen), what="the board")
+        from jobdeck.cockpit.board_screen import BoardScreen
+
+        board = next(s for s in app.screen_stack if isinstance(s, BoardScreen)).board
+        assert board.select("fetch")
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: isinstance(app.screen, DetailScreen), what="the detail")
+        from rich.console import Console
+
+        console = Console(width=200, record=True, file=open("/dev/null", "w"))
+        console.print(app.screen.query_one("#detail-text").content)
+        text = console.export_text()
+        assert "duration of the last 4 successful runs  ▂▄▁█  2.0s to 16s, latest 16s" in text
