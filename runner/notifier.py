@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from jobdeck.runner.senders import Send, Worker, apprise_sender, command_sender, ping_sender
 from jobdeck.state.atomic import write_atomic
-from jobdeck.state.notify_rules import Alert, Dedup, Message, Throttle, approvals, from_record
+from jobdeck.state.notify_rules import Alert, Dedup, Message, Throttle, approvals, digest, from_record
 from jobdeck.state.notify_rules import message as compose
 from jobdeck.state.terminal import one_line
 
@@ -32,6 +32,9 @@ PING_TIMEOUT = 10.0
 DROPS_EVERY = 60.0
 """Seconds between two reports of messages dropped for one target."""
 
+
+DIGEST_FILE = "digest-sent"
+"""Beside the raised-approvals file: the UTC day the last daily digest went out."""
 
 def _approval_key(job_id: str, board: Board) -> str:
     state = board.state(job_id)
@@ -57,6 +60,8 @@ class Notifier:
         self.raised_path = raised_path
         """Where the approval alerts already raised are kept, so a restarted (or cron) runner does not repeat them."""
         self.approvals_raised: set[str] | None = None
+        self.digest_day: int | None = None
+        """The UTC day (days since the epoch) the last digest was raised on."""
         self.environ = dict(environ)
         self.redactor = redactor
         self.config: Notify | None = None
@@ -161,6 +166,9 @@ class Notifier:
         failing = False
         if spec is not None and self.rules:
             alerts = self._new_approvals(alerts, board)
+            daily = self._digest(board, now)
+            if daily is not None:
+                alerts.append(daily)
         for alert in alerts:
             if not self.dedup.first(alert):
                 continue
@@ -192,6 +200,27 @@ class Notifier:
                     dependents.setdefault(dep, []).append(job_id)
             self._dependents_of = (spec, dependents)
         return self._dependents_of[1]
+
+    def _digest(self, board: Board, now: float) -> Alert | None:
+        """Yesterday's digest, once per UTC day across runner restarts, when a rule asks for it."""
+        if not any("digest" in rule.kinds for rule in self.rules):
+            return None
+        today = int(now // 86400)
+        path = self.raised_path.with_name(DIGEST_FILE) if self.raised_path is not None else None
+        if self.digest_day is None:
+            try:
+                self.digest_day = int(path.read_text()) if path is not None else None
+            except (OSError, ValueError):
+                self.digest_day = None
+        if self.digest_day is not None and self.digest_day >= today:
+            return None
+        self.digest_day = today
+        if path is not None:
+            try:
+                write_atomic(path, str(today).encode(), durable=False)
+            except OSError:
+                pass  # only saves a repeated digest after a restart
+        return digest(board, now)
 
     def _new_approvals(self, alerts: list[Alert], board: Board) -> list[Alert]:
         """``alerts`` without the approval alerts an earlier runner raised; keeps the file of raised ones current."""

@@ -11,6 +11,8 @@ a burst of 100 failures becomes two messages, not a hundred.
 
 from __future__ import annotations
 
+import time
+
 from collections import OrderedDict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -35,7 +37,7 @@ class Alert:
     """One thing to tell the operator."""
 
     kind: str
-    """approval, review, failed, runner, hold, deadline or pipeline_done."""
+    """approval, review, failed, runner, hold, deadline, pipeline_done or digest."""
     key: str
     """What makes it the same alert again: the kind, the job and the state change it is about."""
     text: str
@@ -49,6 +51,20 @@ class Alert:
 
     def to_json(self) -> dict[str, Any]:
         return {"kind": self.kind, "needs_you": self.needs_you, "job": self.job, "text": self.text, "at": self.at}
+
+
+def digest(board: Board, now: float) -> Alert | None:
+    """The daily digest (news): what the UTC day before ``now`` came to, and what waits now; None after a quiet day."""
+    today = int(now // 86400) * 86400
+    day = [hour for _, hour in board.rollups.hours_between(today - 86400, today - 1)]
+    done, failed, cost = sum(h.succeeded for h in day), sum(h.failed for h in day), sum(h.cost for h in day)
+    if not (done or failed or cost):
+        return None
+    waiting = sum(1 for state in board.jobs.values() if state.status == Status.REVIEW)
+    date = time.strftime("%Y-%m-%d", time.gmtime(today - 86400))
+    text = (f"{date} (UTC): {done} attempt(s) done, {failed} failed, ${cost:.2f} spent; "
+            f"{waiting} output(s) waiting for review now; jobdeck stats --since 24h")
+    return Alert("digest", f"digest:{date}", text, None, now)
 
 
 def from_record(record: Mapping[str, Any], spec: Spec | None) -> Alert | None:

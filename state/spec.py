@@ -420,10 +420,10 @@ class Decide(_Model):
 
 
 ALERT_GROUPS = {"needs_you": ("approval", "review", "failed", "runner", "hold", "deadline"),
-                "news": ("pipeline_done",)}
+                "news": ("pipeline_done", "digest")}
 """Names for several alert kinds at once, usable in a rule's ``on`` (state/notify_rules.py raises the alerts)."""
 AlertName = Literal["needs_you", "news", "approval", "review", "failed", "runner", "hold", "deadline",
-                    "pipeline_done"]
+                    "pipeline_done", "digest"]
 
 
 def _duration_or_zero(value: Any) -> float:
@@ -456,7 +456,8 @@ class NotifyRule(_Model):
     """Which alerts go to which targets, and how often."""
 
     on: list[AlertName] = Field(["needs_you"], min_length=1)
-    """Alert kinds: approval, review, failed, runner, hold, deadline, pipeline_done; or the groups needs_you and news."""
+    """Alert kinds: approval, review, failed, runner, hold, deadline, pipeline_done, digest (once a day, what the
+    day before came to); or the groups needs_you and news."""
     to: list[Identifier] = Field(min_length=1)
     """Names of targets in ``notify.targets``."""
     throttle: Annotated[float, BeforeValidator(_duration_or_zero),

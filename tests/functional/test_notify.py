@@ -240,3 +240,28 @@ def test_a_running_runner_pings_at_most_every_ping_every(tmp_path: Path) -> None
         assert {path for _, path, _ in receiver.requests} == {"/ping"}
         gaps = [later - earlier for earlier, later in zip(receiver.arrived[1:], receiver.arrived[2:])]
         assert all(gap >= 0.9 for gap in gaps), gaps  # throttled: never two pings within ping_every
+
+
+def test_the_daily_digest_is_news_once_a_day_across_runs(tmp_path: Path) -> None:
+    from jobdeck.state.board import open_store
+    from jobdeck.state.deck import Deck
+
+    seen = tmp_path / "digests.jsonl"
+    hook = {"command": ["sh", "-c", f"cat >> {seen}; echo >> {seen}"]}
+    deck = make_deck(tmp_path, [{"id": "a", "command": ["true"]}, {"id": "b", "command": ["true"]}],
+                     notify={"targets": {"hook": hook}, "rules": [{"on": ["digest"], "to": ["hook"], "throttle": 0}]})
+    yesterday = (int(time.time() // 86400) - 1) * 86400 + 3600
+    with open_store(Deck(deck)) as store:
+        for job, outcome, cost in (("a", "succeeded", 0.25), ("b", "failed", None)):
+            store.commit([{"type": "claimed", "job": job, "attempt": 1, "runner": "past"}], now=yesterday)
+            ended = {"type": outcome, "job": job, "token": store.board.state(job).token}
+            if cost:
+                ended["cost"] = cost
+            store.commit([ended], now=yesterday + 60)
+        store.commit([{"type": "retried", "job": j, "by": "op"} for j in ("a", "b")])
+    assert run_once(deck).returncode == 0
+    assert run_once(deck).returncode == 0  # the next run, the same day: no second digest
+    digests = [json.loads(line) for line in seen.read_text().splitlines() if line.strip()]
+    assert [a["kind"] for d in digests for a in d["alerts"]] == ["digest"]
+    day = time.strftime("%Y-%m-%d", time.gmtime(yesterday))
+    assert digests[0]["alerts"][0]["text"].startswith(f"{day} (UTC): 1 attempt(s) done, 1 failed, $0.25 spent; ")
