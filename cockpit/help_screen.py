@@ -24,7 +24,8 @@ HEADER = (
 KEYS = (
     ("Board", (
         ("← ↓ ↑ →  h j k l", "cards and columns (also Tab, Shift+Tab)"),
-        ("Enter  o  v  s", "open the job / its output in $PAGER / review / 24 h"),
+        ("Enter  o  y  Y", "open the job / its output in $PAGER / copy id / path"),
+        ("v  s", "the review queue / the last 24 hours"),
         ("/  c", "filter (label:L ws:W status:S) / Cancelled"),
     )),
     ("Act on the selected job (each is an event in its chain of work)", (

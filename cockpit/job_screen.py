@@ -40,6 +40,8 @@ JOB_COMMANDS = (
     ("Run now", "start a new cycle of the selected job (t)", "trigger"),
     ("Why", "what keeps the selected job from running, its rank and the reasons (w)", "why"),
     ("Output in $PAGER", "page the selected job's latest output, escape sequences removed (o)", "output"),
+    ("Copy id", "copy the selected job's id to the clipboard (y)", "copy_id"),
+    ("Copy output path", "copy the path of the selected job's latest output (Y)", "copy_path"),
     ("Pin", "start the selected backlog job next, once (P)", "pin"),
     ("Hold", "keep the selected backlog job from starting until released (H)", "hold"),
     ("Release", "undo a pin or hold of the selected job (u)", "release"),
@@ -60,6 +62,8 @@ class JobScreen(Screen[None]):
         Binding("t", "trigger", "run now", show=False),
         Binding("w", "why", "why"),
         Binding("o", "output", "output", show=False),
+        Binding("y", "copy_id", "copy id", show=False),
+        Binding("Y", "copy_path", "copy output path", show=False),
         Binding("P", "pin", "pin", show=False),
         Binding("H", "hold", "hold", show=False),
         Binding("u", "release", "release", show=False),
@@ -179,6 +183,23 @@ class JobScreen(Screen[None]):
 
     def action_release(self) -> None:
         self._on_selected(lambda job_id: self.run_job_action(job_id, "release"))
+
+    def action_copy_id(self) -> None:
+        self._on_selected(lambda job_id: self._copy(job_id, f"copied {job_id}"))
+
+    def action_copy_path(self) -> None:
+        def copy(job_id: str) -> None:
+            path = self.model.output_path(job_id)
+            if path is None:
+                self.notify(f"{job_id}: no attempt yet", severity="warning", timeout=3)
+            else:
+                self._copy(str(path), f"copied {path}")
+        self._on_selected(copy)
+
+    def _copy(self, text: str, said: str) -> None:
+        """To the clipboard of the terminal the cockpit runs in (OSC 52: over SSH too, where the terminal allows it)."""
+        self.app.copy_to_clipboard(text)
+        self.notify(said, timeout=2)
 
     def action_why(self) -> None:
         from jobdeck.cockpit.why_screen import WhyScreen

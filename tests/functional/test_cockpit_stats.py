@@ -90,3 +90,30 @@ async def test_the_header_leads_to_the_stats_and_the_detail_shows_a_duration_tre
         console.print(app.screen.query_one("#detail-text").content)
         text = console.export_text()
         assert "duration of the last 4 successful runs  ▂▄▁█  2.0s to 16s, latest 16s" in text
+
+
+async def test_y_and_shift_y_copy_the_id_and_the_output_path(tmp_path: Path) -> None:
+    from cockpit_decks import run as run_job
+
+    deck = new_deck(tmp_path / "deck")
+    run_job(deck, "fetch", NOW - 60, 2.0, output="x\n")
+    app = make_app(deck.root, watch=False, now=NOW)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        from jobdeck.cockpit.board_screen import BoardScreen
+
+        board = next(s for s in app.screen_stack if isinstance(s, BoardScreen)).board
+        assert board.select("fetch")
+        await pilot.press("y")
+        assert app.clipboard == "fetch"
+        await pilot.press("Y")
+        assert app.clipboard == str(deck.attempt_dir("default", "fetch", 1) / "output")
+
+
+async def test_no_color_gives_a_monochrome_cockpit(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("NO_COLOR", "1")
+    deck = new_deck(tmp_path / "deck")
+    app = make_app(deck.root, watch=False, now=NOW)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        assert app.no_color  # Textual then draws through its monochrome filter
