@@ -52,9 +52,9 @@ class CockpitApp(App[None]):
     COMMANDS = App.COMMANDS | {JobCommands}
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (110, "-wide")]
     BINDINGS = [
-        Binding("q", "quit", "quit"),
-        Binding("question_mark", "help", "help"),
-        Binding(UNDO_KEY, "undo", "undo"),  # offered only while an undo lasts
+        Binding("q", "quit", "quit", id="quit"),
+        Binding("question_mark", "help", "help", id="help"),
+        Binding(UNDO_KEY, "undo", "undo", id="undo"),  # offered only while an undo lasts
     ]
 
     class DeckChanged(Message):
@@ -85,6 +85,8 @@ class CockpitApp(App[None]):
         # drops colour entirely and the terminal's own foreground is used.
         no_color = "NO_COLOR" in os.environ
         super().__init__(ansi_color=True if no_color else None)
+        self.keymap_in_use: dict[str, str] = {}
+        """The operator's own keys (cockpit/keys_config.py), by action."""
         if no_color:
             self.add_class("-no-color")
         self.model = model
@@ -102,6 +104,13 @@ class CockpitApp(App[None]):
         return BoardScreen(self.model, self.operator)
 
     def on_mount(self) -> None:
+        from jobdeck.cockpit.keys_config import load_keymap
+
+        self.keymap_in_use, problems = load_keymap()
+        if self.keymap_in_use:
+            self.set_keymap(self.keymap_in_use)
+        for problem in problems:
+            self.notify(problem, title="keys.toml", severity="error", timeout=15)
         if self.model.ready:
             self._start_watching()
             self._save_first_cards()
@@ -264,7 +273,7 @@ class CockpitApp(App[None]):
         from jobdeck.cockpit.help_screen import HelpScreen
 
         if not isinstance(self.screen, HelpScreen):
-            self.push_screen(HelpScreen())
+            self.push_screen(HelpScreen(self.keymap_in_use))
 
     @on(JobScreen.NewJob)
     def new_job(self) -> None:

@@ -53,12 +53,12 @@ class BoardScreen(JobScreen):
         Binding("tab", "column(1)", "next column", show=False),
         Binding("shift+tab", "column(-1)", "previous column", show=False),
         # priority: handled as the key arrives, so "/foo" typed fast lands in the filter
-        Binding("slash", "filter", "filter", priority=True),
-        Binding("v", "review", "review"),
-        Binding("s", "stats", "stats", show=False),
-        Binding("c", "toggle_cancelled", "cancelled", show=False),
+        Binding("slash", "filter", "filter", priority=True, id="filter"),
+        Binding("v", "review", "review", id="review"),
+        Binding("s", "stats", "stats", show=False, id="stats"),
+        Binding("c", "toggle_cancelled", "cancelled", show=False, id="cancelled"),
         Binding("escape", "clear_filter", "clear filter", show=False),
-        Binding("A", "accept", "accept"),
+        Binding("A", "accept", "accept", id="accept"),
     ]
 
     class Ranked(Message):

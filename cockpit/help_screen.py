@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
@@ -60,9 +62,17 @@ class HelpScreen(ModalScreen[None]):
 
     BINDINGS = [Binding("escape,question_mark,q", "close", "close")]
 
+    def __init__(self, remapped: Mapping[str, str] | None = None) -> None:
+        super().__init__()
+        self.remapped = dict(remapped or {})
+
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="help", classes="dialog"):
             yield Static(Text("jobdeck cockpit: keys  (Esc closes)", "bold"))
+            if self.remapped:
+                yours = ", ".join(f"{action} {keys}" for action, keys in sorted(self.remapped.items()))
+                yield Static(Text(f"yours (keys.toml), over the defaults below: {yours}", "bold yellow"),
+                             id="help-remapped")
             yield Static(keys_table(), id="help-keys")
 
     def action_close(self) -> None:

@@ -54,21 +54,21 @@ class JobScreen(Screen[None]):
     """A screen with a selected job and the keys that act on it."""
 
     BINDINGS = [
-        Binding("a", "approve", "approve"),
-        Binding("r", "retry", "retry"),
-        Binding("x", "cancel_job", "cancel"),
-        Binding("R", "reject", "reject", show=False),
-        Binding("p", "pause", "pause/resume", show=False),
-        Binding("t", "trigger", "run now", show=False),
-        Binding("w", "why", "why"),
-        Binding("o", "output", "output", show=False),
-        Binding("y", "copy_id", "copy id", show=False),
-        Binding("Y", "copy_path", "copy output path", show=False),
-        Binding("P", "pin", "pin", show=False),
-        Binding("H", "hold", "hold", show=False),
-        Binding("u", "release", "release", show=False),
-        Binding("e", "edit", "edit jobs.json", show=False),
-        Binding("n", "new_job", "new job", show=False),
+        Binding("a", "approve", "approve", id="approve"),
+        Binding("r", "retry", "retry", id="retry"),
+        Binding("x", "cancel_job", "cancel", id="cancel"),
+        Binding("R", "reject", "reject", show=False, id="reject"),
+        Binding("p", "pause", "pause/resume", show=False, id="pause"),
+        Binding("t", "trigger", "run now", show=False, id="trigger"),
+        Binding("w", "why", "why", id="why"),
+        Binding("o", "output", "output", show=False, id="output"),
+        Binding("y", "copy_id", "copy id", show=False, id="copy_id"),
+        Binding("Y", "copy_path", "copy output path", show=False, id="copy_path"),
+        Binding("P", "pin", "pin", show=False, id="pin"),
+        Binding("H", "hold", "hold", show=False, id="hold"),
+        Binding("u", "release", "release", show=False, id="release"),
+        Binding("e", "edit", "edit jobs.json", show=False, id="edit"),
+        Binding("n", "new_job", "new job", show=False, id="new_job"),
     ]
 
     class Acted(Message):

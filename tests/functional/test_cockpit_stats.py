@@ -117,3 +117,29 @@ async def test_no_color_gives_a_monochrome_cockpit(tmp_path: Path, monkeypatch: 
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.pause()
         assert app.no_color  # Textual then draws through its monochrome filter
+
+
+async def test_keys_toml_remaps_an_action_and_says_what_it_cannot_read(tmp_path: Path,
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    from cockpit_decks import events
+
+    keys = tmp_path / "keys.toml"
+    keys.write_text('[keys]\npause = "ctrl+t"\nfly = "f"\n')
+    monkeypatch.setenv("JOBDECK_KEYS", str(keys))
+    deck = new_deck(tmp_path / "deck")
+    app = make_app(deck.root, watch=False, now=NOW)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.pause()
+        from jobdeck.cockpit.board_screen import BoardScreen
+
+        board = next(s for s in app.screen_stack if isinstance(s, BoardScreen)).board
+        assert board.select("fetch")
+        await pilot.press("p")  # no longer pause
+        await pilot.pause()
+        assert not deck.events_path.exists() or not [e for e in events(deck) if e["type"] == "paused"]
+        await pilot.press("ctrl+t")
+        await wait_until(pilot, lambda: [e for e in events(deck) if e["type"] == "paused"], what="the pause")
+        assert any("no action 'fly'" in str(n.message) for n in app._notifications)
+        await pilot.press("question_mark")
+        await pilot.pause()
+        assert "pause ctrl+t" in str(app.screen.query_one("#help-remapped").render())
