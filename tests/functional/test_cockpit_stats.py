@@ -14,6 +14,13 @@ from cockpit_decks import NOW, new_deck, run, wait_until
 pytestmark = pytest.mark.anyio
 
 
+def select(app, job_id: str) -> bool:
+    """Put the board's cursor on ``job_id``."""
+    from jobdeck.cockpit.board_screen import BoardScreen
+
+    return next(s for s in app.screen_stack if isinstance(s, BoardScreen)).board.select(job_id)
+
+
 async def test_s_shows_the_last_day_hour_by_hour_and_fits_80x24(tmp_path: Path) -> None:
     deck = new_deck(tmp_path / "deck")
     run(deck, "fetch", NOW - 5 * 3600, 4.0, cost=0.25, usage={"model": "openai/gpt-4o-mini"})
@@ -52,10 +59,7 @@ async def test_o_pages_the_latest_output_inert_through_the_pager(tmp_path: Path,
     app = make_app(deck.root, watch=False, now=NOW)
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.pause()
-        from jobdeck.cockpit.board_screen import BoardScreen
-
-        board = next(s for s in app.screen_stack if isinstance(s, BoardScreen)).board
-        assert board.select("fetch")
+        assert select(app, "fetch")
         await pilot.press("o")
         await wait_until(pilot, lambda: seen.exists() and seen.read_text().endswith("\n"), what="the pager")
     assert seen.read_text() == "plain line\nred\n"
@@ -78,10 +82,7 @@ async def test_the_header_leads_to_the_stats_and_the_detail_shows_a_duration_tre
         await wait_until(pilot, lambda: isinstance(app.screen, StatsScreen), what="the stats from the header")
         await pilot.press("escape")
         await wait_until(pilot, lambda: not isinstance(app.screen, StatsScreen), what="the board")
-        from jobdeck.cockpit.board_screen import BoardScreen
-
-        board = next(s for s in app.screen_stack if isinstance(s, BoardScreen)).board
-        assert board.select("fetch")
+        assert select(app, "fetch")
         await pilot.press("enter")
         await wait_until(pilot, lambda: isinstance(app.screen, DetailScreen), what="the detail")
         from rich.console import Console
@@ -100,10 +101,7 @@ async def test_y_and_shift_y_copy_the_id_and_the_output_path(tmp_path: Path) -> 
     app = make_app(deck.root, watch=False, now=NOW)
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.pause()
-        from jobdeck.cockpit.board_screen import BoardScreen
-
-        board = next(s for s in app.screen_stack if isinstance(s, BoardScreen)).board
-        assert board.select("fetch")
+        assert select(app, "fetch")
         await pilot.press("y")
         assert app.clipboard == "fetch"
         await pilot.press("Y")
@@ -130,10 +128,7 @@ async def test_keys_toml_remaps_an_action_and_says_what_it_cannot_read(tmp_path:
     app = make_app(deck.root, watch=False, now=NOW)
     async with app.run_test(size=(100, 30)) as pilot:
         await pilot.pause()
-        from jobdeck.cockpit.board_screen import BoardScreen
-
-        board = next(s for s in app.screen_stack if isinstance(s, BoardScreen)).board
-        assert board.select("fetch")
+        assert select(app, "fetch")
         await pilot.press("p")  # no longer pause
         await pilot.pause()
         assert not deck.events_path.exists() or not [e for e in events(deck) if e["type"] == "paused"]
