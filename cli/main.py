@@ -295,10 +295,14 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
                                          "when an earlier demo has it)")
     p.add_argument("--headless", action="store_true", help="no cockpit: run to the end and print a summary")
 
-    from jobdeck.cli import notify, status
+    if only in (None, "status"):  # (their modules are imported only when their parser is built)
+        from jobdeck.cli import status
 
-    status.add_parser(command)
-    notify.add_parser(command)
+        status.add_parser(command)
+    if only in (None, "notify"):
+        from jobdeck.cli import notify
+
+        notify.add_parser(command)
     if only is not None and only not in sub.choices:
         return build_parser()
     return parser
