@@ -103,7 +103,9 @@ class Heuristic:
         if job.deadline_at is not None:
             return job.deadline_at
         if job.deadline_clock is not None:
-            return next_clock(job.deadline_clock, job.timezone, state.since or now)
+            # the cycle began at its cron fire (a retry later in the cycle does not move the deadline)
+            began = state.last_fire if job.scheduled and state.last_fire else (state.since or now)
+            return next_clock(job.deadline_clock, job.timezone, began)
         return None
 
     def slack(self, job_id: str, now: float, _seen: dict[str, Slack | None] | None = None) -> Slack | None:

@@ -204,3 +204,11 @@ def test_a_deadline_is_at_risk_when_the_rest_of_its_path_ends_after_it() -> None
     assert heuristic.at_risk("report", NOW) is None  # fetch is mostly done: its last ~1.5m, then report's ~10m
     assert heuristic.remaining("report", NOW) == pytest.approx(heuristic.estimate("fetch").p90 - 500
                                                                + heuristic.estimate("report").p90)
+
+
+def test_a_scheduled_jobs_deadline_is_its_cycles_even_after_a_retry_late_in_it() -> None:
+    policy = policy_of(spec({"id": "j", "deadline": "06:00", "schedule": "0 1 * * *"}))
+    heuristic = Heuristic(policy, board(ready("j")))
+    fired = NOW - 3 * 3600  # 01:00
+    retried_late = ready("j", since=NOW + 2.5 * 3600, last_fire=fired)  # requeued at 06:30, after the deadline
+    assert heuristic.deadline_of(policy.jobs["j"], retried_late, NOW + 2.5 * 3600) == NOW + 2 * 3600  # 06:00 today
