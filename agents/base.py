@@ -24,7 +24,7 @@ from jobdeck.state.redact import Redactor
 from jobdeck.state.sizes import format_size
 
 if TYPE_CHECKING:
-    from jobdeck.state.spec import AgentSpec, Job
+    from jobdeck.state.spec import AgentSpec, Executor, Job
 
 if TYPE_CHECKING:
     from jobdeck.agents.boundary import Boundary
@@ -112,6 +112,16 @@ class AttemptContext:
     route: str | None = None
     """For llm agents: the model to try first, chosen by the decision service from the job's own
     model and fallbacks (the others follow in their written order); None: the written order."""
+    executor: tuple[str, Executor] | None = None
+    """Where the process runs when not here: the ``executors`` entry, by name (``agents/remote.py``)."""
+    token: int = 0
+    """The claim's token (the remote job's name carries it)."""
+    resume: Mapping[str, Any] | None = None
+    """A remote attempt this runner takes over from a dead one: its record (``remote.json``)."""
+    note: Callable[[str | None], None] = lambda text: None
+    """Say where the attempt is now, for its card (e.g. "queued on gpu (PD: Resources)"); None clears it."""
+    detach: Callable[[], bool] = lambda: False
+    """Whether a cancelled remote attempt should be left running (the runner is stopping, not the operator)."""
 
 
 def output_limit_outcome(ctx: AttemptContext, exit_code: int | None = None) -> Outcome:

@@ -43,8 +43,14 @@ async def run_process(argv: Sequence[str], ctx: AttemptContext, *, stdin: bytes 
 
     When the child's environment holds no known secret, it writes stdout and
     stderr straight into the attempt's files (nothing to redact, nothing to
-    relay); otherwise its output is piped through the redacting sinks.
+    relay); otherwise its output is piped through the redacting sinks. A job
+    placed on an executor runs there instead (``agents/remote.py``).
     """
+    if ctx.executor is not None:
+        from jobdeck.agents.remote import engine_for, run_remote
+
+        engine = engine_for(ctx.executor[0], ctx.executor[1], ctx.env)
+        return await run_remote(engine, argv, ctx, stdin=stdin, cwd=cwd, token=ctx.token)
     stderr_sink = OutputSink(ctx.stderr_path, ctx.redactor, clock=ctx.output.clock, lazy=True,
                              dir_fd=ctx.attempt_dir_fd)
     direct = not ctx.redactor.exposed_in({**ctx.env, "argv": "\0".join(argv), "stdin": (stdin or b"").decode("utf-8", "replace")})

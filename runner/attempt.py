@@ -19,7 +19,7 @@ import fcntl
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from jobdeck.state.attempt_dirs import open_in, open_subdir, open_workspace, used_by
 from jobdeck.state.attempts import LEASE, LEGACY_LEASE, OUTPUT, RUNS, SET_ASIDE
@@ -57,6 +57,8 @@ class Claimed:
     """What will hold the attempt's processes (made when the attempt starts)."""
     route: str | None = None
     """The model the decision service routed this attempt to (live mode), from its claim."""
+    resume: dict[str, Any] | None = None
+    """A dead runner's remote attempt this runner takes over: its ``remote.json`` (``agents/remote.py``)."""
 
     def take_output(self) -> int:
         fd, self.output_fd = self.output_fd, -1

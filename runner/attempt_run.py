@@ -32,7 +32,9 @@ if TYPE_CHECKING:
 async def run_attempt(deck: Deck, spec: Spec, job: Job, claimed: Claimed, board: Board,
                       redactor: Redactor, emit: Callable[[Mapping[str, Any]], None],
                       environ: Mapping[str, str] | None = None,
-                      clock: Callable[[], float] = time.time) -> dict[str, Any]:
+                      clock: Callable[[], float] = time.time, *,
+                      note: Callable[[str | None], None] | None = None,
+                      detach: Callable[[], bool] | None = None) -> dict[str, Any]:
     """Run the attempt to its end and return its outcome event (result.json written)."""
     from jobdeck.agents.registry import agent_for
 
@@ -45,6 +47,10 @@ async def run_attempt(deck: Deck, spec: Spec, job: Job, claimed: Claimed, board:
             ctx = build_context(deck, spec, job, agent_spec, claimed, board, redactor, emit, environ)
         except OSError as exc:  # e.g. the output file cannot be created on a full or read-only deck
             raise NotStarted(str(exc)) from exc
+        if note is not None:
+            ctx.note = note
+        if detach is not None:
+            ctx.detach = detach
         try:
             outcome = await agent.run(ctx)
         finally:
@@ -64,8 +70,9 @@ async def run_attempt(deck: Deck, spec: Spec, job: Job, claimed: Claimed, board:
 
             # a validator command may take a while: keep the event loop free
             reasons = await asyncio.to_thread(check_output, job, ctx.output.path, ctx.env, ctx.redactor)
-    except AgentError as exc:
-        outcome = Outcome.failed("agent_error", Failure.PERSISTENT, redactor.text(str(exc)))
+    except AgentError as exc:  # (a batch system's refusal may pass: it says so)
+        failure = Failure.TRANSIENT if getattr(exc, "transient", False) else Failure.PERSISTENT
+        outcome = Outcome.failed(getattr(exc, "reason", "agent_error"), failure, redactor.text(str(exc)))
         reasons = []
     except NotStarted as exc:
         return not_started_event(claimed, board.state(job.id), clock(), exc)

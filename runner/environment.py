@@ -100,4 +100,7 @@ def build_context(deck: Deck, spec: Spec, job: Job, agent_spec: AgentSpec | None
         attempt_dir_fd=claimed.dir_fd if claimed.dir_fd >= 0 else None,
         boundary=claimed.boundary,
         route=claimed.route,
+        executor=spec.executor_of(job),
+        token=claimed.token,
+        resume=claimed.resume,
     )

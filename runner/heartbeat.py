@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import socket
 import time
+from collections.abc import Mapping
 from pathlib import Path
 
 from jobdeck.state.heartbeat import INTERVAL, Heartbeat, remove_heartbeat, write_heartbeat
@@ -19,14 +20,15 @@ class HeartbeatWriter:
         self.parallel = parallel
         self.last = 0.0
 
-    def beat(self, running: list[str], now: float | None = None, *, force: bool = False) -> None:
+    def beat(self, running: list[str], now: float | None = None, *, force: bool = False,
+             notes: Mapping[str, str] | None = None) -> None:
         """Record ``running`` (the ids of the jobs under way), unless the last beat is recent."""
         now = time.time() if now is None else now
         if not force and now - self.last < INTERVAL:
             return
         self.last = now
         record = Heartbeat(runner=self.runner_id, pid=os.getpid(), host=socket.gethostname(), at=now,
-                           parallel=self.parallel, running=tuple(running))
+                           parallel=self.parallel, running=tuple(running), notes=dict(notes or {}))
         try:
             write_heartbeat(self.directory, record)
         except OSError:

@@ -17,10 +17,12 @@ import socket
 import time
 import traceback
 from collections.abc import Callable, Mapping
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from jobdeck.agents.boundary import Boundary
+from jobdeck.agents.remote import Detached
 from jobdeck.agents.containment import Containment
 from jobdeck.runner import cron
 from jobdeck.runner.attempt import Claimed, open_attempt
@@ -37,6 +39,7 @@ from jobdeck.runner.recovery import abandoned_boundaries, orphaned_events
 from jobdeck.runner.deciding import Deciding
 from jobdeck.runner.scoring import Scoring
 from jobdeck.runner.selection import ReadyIndex, pick
+from jobdeck.runner.takeover import can_take_over, take_over
 from jobdeck.runner.watcher import DeckWatcher
 from jobdeck.runner.write_pause import WritePause, write_quietly
 from jobdeck.state.actions import deck_hold_text
@@ -107,6 +110,8 @@ class Runner:
         self.finished: list[tuple[Claimed, dict[str, Any]]] = []
         self.progress: list[dict[str, Any]] = []
         self.cancel_why: dict[str, str] = {}
+        self.notes: dict[str, str] = {}
+        """Where attempts are, when their card should say (a batch system's queue), by job id."""
         self.running_ids: set[str] = set()
         self.ran: set[str] = set()
         self.stopping = False
@@ -310,7 +315,7 @@ class Runner:
             self.progress.extend(self.deciding.at_risk(self.store.board, now))  # stored by _settle, just below
         await self._settle(now)
         if self.heartbeat is not None:
-            self.heartbeat.beat(sorted(self.claims), now)
+            self.heartbeat.beat(sorted(self.claims), now, notes=self.notes)
         self._notify(now)
         self._write_metrics(now)
         self._checkpoint(now)
@@ -466,12 +471,43 @@ class Runner:
         self._next_orphan_check = now + ORPHAN_CHECK
         self._stop_abandoned(foreign)
 
+        taken: list[Claimed] = []
+
         def decide(board: Board) -> list[dict[str, Any]]:
             ids = {j for j, st in board.jobs.items() if st.status == Status.RUNNING}
-            return orphaned_events(self.deck, self.spec, board, ids, set(self.claims), now, busy=set(self._abandoned))
+            return orphaned_events(self.deck, self.spec, board, ids, set(self.claims), now, busy=set(self._abandoned),
+                                   take_over=partial(self._take_over, taken))
 
         records, _ = self.store.transact(decide, now=now, strict=False)
         self._absorb(records)
+        self._follow_taken(taken)
+
+    def _take_over(self, taken: list[Claimed], job_id: str, state: Any, record: dict[str, Any]) -> bool:
+        """A dead runner's remote attempt (lock held): take it over, or leave it be; False: resolve it as recovery does."""
+        if not can_take_over(self.spec, job_id, record):
+            return False  # its job or executor is gone from jobs.json: interrupted, as a local attempt is
+        if self.stopping:
+            return True  # the next runner takes it
+        claimed = take_over(self.deck, job_id, state, record)
+        if claimed is not None:  # (None: another runner holds it)
+            taken.append(claimed)
+        return True
+
+    def _follow_taken(self, taken: list[Claimed]) -> None:
+        """Run the attempts ``_take_over`` took as this runner's own, from where their jobs are now."""
+        spec = self.spec
+        if not taken or spec is None:
+            return
+        loop = asyncio.get_running_loop()
+        for claimed in taken:
+            self.claims[claimed.job_id] = claimed
+            self.running_ids.add(claimed.job_id)
+            self.ran.add(claimed.job_id)
+            record = claimed.resume or {}
+            self.report({"type": "taken_over", "job": claimed.job_id, "attempt": claimed.attempt,
+                         "executor": record.get("executor"), "remote_id": record.get("id")})
+            self.tasks[claimed.job_id] = loop.create_task(self._attempt(spec.by_id[claimed.job_id], claimed))
+        self._recount()
 
     def _stop_abandoned(self, foreign: set[str]) -> None:
         """Stop what dead runners' attempts left behind once their leaders are gone (then recovery resolves them)."""
@@ -761,7 +797,11 @@ class Runner:
             spec = self.spec
             assert spec is not None, "jobs are claimed only from a spec, and the runner never drops its spec"
             event = await run_attempt(self.deck, spec, job, claimed, self.store.board,
-                                      self.redactor, emit, self.environ, self.clock)
+                                      self.redactor, emit, self.environ, self.clock,
+                                      note=partial(self._note, job.id), detach=partial(self._detaching, job.id))
+        except Detached:  # its job runs on on the batch system: the next runner takes it over
+            self._let_go(claimed)
+            return
         except asyncio.CancelledError:
             why = self.cancel_why.get(job.id, "runner stopped")
             if why == "cancelled":
@@ -787,6 +827,32 @@ class Runner:
             if claimed.boundary is not None:
                 claimed.boundary.close()  # stopped by run_attempt, unless it never got to start anything
         self.finished.append((claimed, event))
+        self.wake.set()
+
+    def _note(self, job_id: str, text: str | None) -> None:
+        """Where an attempt is (e.g. queued on a cluster): on its card, through the heartbeat, soon."""
+        if self.notes.get(job_id) == text:
+            return
+        if text is None:
+            del self.notes[job_id]
+        else:
+            self.notes[job_id] = text
+        if self.heartbeat is not None:
+            self.heartbeat.last = 0.0  # beat at the next turn
+        self.wake.set()
+
+    def _detaching(self, job_id: str) -> bool:
+        """Whether a cancelled remote attempt is left running: the runner stops, the operator did not cancel it."""
+        return self.stopping and self.cancel_why.get(job_id, "runner stopped").startswith("runner stopped")
+
+    def _let_go(self, claimed: Claimed) -> None:
+        """Drop a detached attempt: no outcome, its lease free, its job still running where it was submitted."""
+        self.claims.pop(claimed.job_id, None)
+        self.tasks.pop(claimed.job_id, None)
+        self.cancel_why.pop(claimed.job_id, None)
+        self.notes.pop(claimed.job_id, None)
+        self.report({"type": "left_running", "job": claimed.job_id, "attempt": claimed.attempt})
+        claimed.release()
         self.wake.set()
 
     def _revoked(self, claimed: Claimed) -> bool:
@@ -991,10 +1057,19 @@ class Runner:
         self.close()
 
     def request_stop(self) -> None:
-        """First signal: stop claiming, let running attempts finish within ``grace`` seconds, then stop them."""
+        """First signal: stop claiming, let running attempts finish within ``grace`` seconds, then stop them.
+
+        Attempts on a batch system are let go at once: their jobs run on, for the next runner.
+        """
         if not self.stopping:
             asyncio.get_running_loop().call_later(self.grace, self._end_grace)
         self.stopping = True
+        spec = self.spec
+        for job_id, task in self.tasks.items():
+            job = spec.job(job_id) if spec is not None else None
+            if job is not None and spec is not None and spec.executor_of(job) is not None:
+                self.cancel_why.setdefault(job_id, "runner stopped")
+                task.cancel()
         self.wake.set()
 
     def _end_grace(self) -> None:

@@ -18,12 +18,13 @@ still running keeps the attempt as it is, even if it closed its lease descriptor
 from __future__ import annotations
 
 import os
-from collections.abc import Set
+from collections.abc import Callable, Set
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from jobdeck.agents.boundary import Boundary, read_record
 from jobdeck.agents.containment import reopen
+from jobdeck.agents.remote import read_record as read_remote
 from jobdeck.runner.attempt import lease_held
 from jobdeck.runner.attempt_events import interrupted_event, read_result
 from jobdeck.state.attempt_dirs import open_attempt_dir
@@ -36,9 +37,18 @@ if TYPE_CHECKING:
     from jobdeck.state.spec import Spec
 
 
+TakeOver = Callable[[str, Any, dict[str, Any]], bool]
+"""Given a job id, its state and its attempt's ``remote.json``: whether this runner took the attempt over."""
+
+
 def orphaned_events(deck: Deck, spec: Spec | None, board: Board, job_ids: set[str], mine: set[str],
-                    now: float, busy: Set[Path] = frozenset()) -> list[dict[str, Any]]:
-    """Events resolving every running attempt in ``job_ids`` that no live process holds."""
+                    now: float, busy: Set[Path] = frozenset(), take_over: TakeOver | None = None
+                    ) -> list[dict[str, Any]]:
+    """Events resolving every running attempt in ``job_ids`` that no live process holds.
+
+    An attempt on an executor whose job the batch system still hosts is not
+    resolved but offered to ``take_over`` (``runner/takeover.py``).
+    """
     events = []
     for job_id in sorted(job_ids - mine):
         state = board.state(job_id)
@@ -59,6 +69,9 @@ def orphaned_events(deck: Deck, spec: Spec | None, board: Board, job_ids: set[st
                     record = read_record(directory)
                     held = record is not None and record.local and record.leader_alive()
                 stored = None if held else read_result(attempt_fd)
+                remote = None if held or stored is not None else read_remote(attempt_fd)
+                if remote is not None and take_over is not None and take_over(job_id, state, remote):
+                    continue
             finally:
                 os.close(attempt_fd)
         if held:

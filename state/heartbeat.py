@@ -9,7 +9,8 @@ written without an fsync and a reader skips a file it cannot make sense of.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +38,8 @@ class Heartbeat:
     """How many attempts the runner may run at once."""
     running: tuple[str, ...] = ()
     """Ids of the jobs the runner has an attempt of under way; their count is its load."""
+    notes: Mapping[str, str] = field(default_factory=dict)
+    """Where some of those attempts are, by job id, when a card should say (e.g. "queued on gpu (PD: Resources)")."""
 
     def alive(self, now: float) -> bool:
         """Whether the heartbeat is recent enough to trust."""
@@ -45,7 +48,8 @@ class Heartbeat:
     def to_json(self) -> dict[str, Any]:
         """The record as stored on disk."""
         return {"id": self.runner, "pid": self.pid, "host": self.host, "heartbeat": self.at,
-                "parallel": self.parallel, "running": list(self.running)}
+                "parallel": self.parallel, "running": list(self.running),
+                **({"notes": dict(self.notes)} if self.notes else {})}
 
 
 def heartbeat_path(runners_dir: Path, runner: str) -> Path:
@@ -80,6 +84,7 @@ def read_heartbeats(runners_dir: Path) -> list[Heartbeat]:
                 at=float(data["heartbeat"]),
                 parallel=_int(data.get("parallel")),
                 running=_job_ids(data.get("running")),
+                notes=_notes(data.get("notes")),
             ))
         except (OSError, ValueError, KeyError, TypeError, AttributeError):
             continue
@@ -88,6 +93,12 @@ def read_heartbeats(runners_dir: Path) -> list[Heartbeat]:
 
 def _int(value: object) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _notes(value: object) -> dict[str, str]:
+    if not isinstance(value, dict):
+        return {}
+    return {k: v for k, v in value.items() if isinstance(k, str) and isinstance(v, str)}
 
 
 def _job_ids(value: object) -> tuple[str, ...]:

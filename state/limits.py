@@ -1,4 +1,4 @@
-"""The limit buckets an attempt occupies: per agent, per model, per concurrency key.
+"""The limit buckets an attempt occupies: per agent, per model, per executor, per concurrency key.
 
 The runner counts them to decide what fits (runner/capacity.py); ``jobdeck why``
 counts them to say which limit keeps a job waiting.
@@ -22,6 +22,9 @@ def limit_keys(job: Job, spec: Spec) -> list[tuple[str, str, int]]:
     model = job.model or (spec.agents[job.agent].model if job.agent in spec.agents else None)
     if model and model in spec.limits.models:
         buckets.append(("model", model, spec.limits.models[model]))
+    placed = spec.executor_of(job)
+    if placed is not None and placed[1].parallel is not None:
+        buckets.append(("executor", placed[0], placed[1].parallel))
     if job.concurrency is not None:
         buckets.append(("key", job.concurrency, spec.limits.keys.get(job.concurrency, 1)))
     return buckets

@@ -26,7 +26,9 @@ from jobdeck.state.specbytes import read_spec_file
 
 
 if TYPE_CHECKING:  # pydantic is imported only when a spec is validated
-    from jobdeck.state.spec import Spec
+    from collections.abc import Callable
+
+    from jobdeck.state.spec import Job, Spec
 
 
 @dataclass(frozen=True, slots=True)
@@ -305,6 +307,11 @@ def _check_semantics(spec: Spec, text: str, where: str) -> None:
                     line=_line_of(text, None, "type"), field=f"agents.{name}.type",
                     hint=f"built-in types: {', '.join(sorted(BUILTIN_AGENT_TYPES))}",
                 ))
+    for name, agent in spec.agents.items():
+        if agent.executor is not None and agent.executor not in spec.executors and agent.executor != "local":
+            errors.append(SpecError(f"agent '{name}' names unknown executor '{agent.executor}'", path=where,
+                                    line=_line_of(text, None, "executor"), field=f"agents.{name}.executor",
+                                    hint=_executor_hint(spec, agent.executor)))
     for job in spec.jobs:
         suffixes: dict[str, str] = {}
         for dep in job.depends_on:
@@ -323,6 +330,7 @@ def _check_semantics(spec: Spec, text: str, where: str) -> None:
             close = difflib.get_close_matches(job.agent, list(spec.agents), n=1)
             err(f"unknown agent '{job.agent}'", job.id, "agent",
                 f"did you mean '{close[0]}'?" if close else "declare it in the 'agents' section")
+        _check_executor(spec, job, err)
         try:
             zone(job.timezone)
         except ValueError as exc:
@@ -346,6 +354,26 @@ def _check_semantics(spec: Spec, text: str, where: str) -> None:
                 "remove one of these dependencies")
     if errors:
         raise errors[0] if len(errors) == 1 else SpecErrors(errors)
+
+
+def _check_executor(spec: Spec, job: Job, err: Callable[..., None]) -> None:
+    """A job's executor exists, and runs something it can host (a command, not a call the runner makes)."""
+    if job.executor is not None and job.executor not in spec.executors and job.executor != "local":
+        err(f"unknown executor '{job.executor}'", job.id, "executor", _executor_hint(spec, job.executor))
+        return
+    placed = spec.executor_of(job)
+    if placed is None:
+        return
+    agent = spec.agents.get(job.agent) if job.agent is not None else None
+    kind = agent.type if agent is not None else (job.agent or ("llm" if job.model is not None else "shell"))
+    if kind == "llm":
+        err(f"executor '{placed[0]}' hosts processes, and an llm job is a call the runner makes itself",
+            job.id, "executor", "run llm jobs on this machine: remove 'executor' (or the agent's)")
+
+
+def _executor_hint(spec: Spec, name: str) -> str:
+    close = difflib.get_close_matches(name, list(spec.executors), n=1)
+    return f"did you mean '{close[0]}'?" if close else "declare it in the 'executors' section"
 
 
 def _plugin_agent_types() -> set[str]:

@@ -221,6 +221,8 @@ class AgentSpec(_Model):
     """Environment for the agent's process: values or {"env": "NAME"} references."""
     options: dict[str, Any] = Field(default_factory=dict)
     """Agent-specific settings (for llm: temperature, max_tokens...)."""
+    executor: Identifier | None = None
+    """Where this agent's jobs run: the name of an ``executors`` entry (default: on this machine)."""
 
 
 class JobRetention(_Model):
@@ -309,6 +311,9 @@ class Job(_Model):
     after the cycle began), or an ISO-8601 datetime like "2026-12-24T06:00:00+01:00". Read by the decision service."""
     max_wait: Duration | None = None
     """The longest this job may wait once ready; past it the decision service starts it first, whatever the score."""
+    executor: Identifier | None = None
+    """Where the job's process runs: the name of an ``executors`` entry, e.g. a Slurm partition (default:
+    the agent's executor, else this machine). Only jobs that run a command (shell and CLI agents) can."""
     window: Annotated[str, BeforeValidator(_window)] | None = None
     """Start only inside this daily window, e.g. "22:00-06:00" in ``timezone`` (pin the job to run it now anyway)."""
 
@@ -516,6 +521,41 @@ class Metrics(_Model):
     """Seconds between two rewrites."""
 
 
+SBATCH_OPTION = r"^[a-z][a-z0-9-]{0,63}$"
+
+
+class Executor(_Model):
+    """Where attempts' processes run: this machine, or a batch system such as Slurm."""
+
+    type: Literal["local", "slurm"]
+    """local: a child of the runner (the default for every job). slurm: a batch job submitted with sbatch."""
+    partition: str | None = None
+    """Slurm: the partition to submit to (default: the cluster's default partition)."""
+    options: dict[Annotated[str, StringConstraints(pattern=SBATCH_OPTION)], str | StrictInt] = \
+        Field(default_factory=dict)
+    """Slurm: more sbatch options, long names without the dashes, e.g. {"gres": "gpu:1", "mem": "16G"}."""
+    parallel: StrictInt | None = Field(None, ge=1, le=100_000)
+    """At most this many attempts on this executor at once (they count toward limits.parallel too)."""
+    poll: Duration = 1.0
+    """Slurm: seconds between two looks at the queue (squeue) while attempts are on it."""
+
+    @field_validator("options")
+    @classmethod
+    def _not_ours(cls, options: dict[str, Any]) -> dict[str, Any]:
+        taken = sorted(RESERVED_SBATCH_OPTIONS.intersection(options))
+        if taken:
+            why = " (a job's timeout.hard sets --time)" if "time" in taken else ""
+            raise ValueError(f"jobdeck sets {', '.join(taken)} itself; leave {'it' if len(taken) == 1 else 'them'} "
+                             f"out of options{why}")
+        return options
+
+
+RESERVED_SBATCH_OPTIONS = frozenset({
+    "job-name", "output", "error", "input", "export", "export-file", "time", "parsable", "wrap", "chdir",
+    "partition", "signal", "open-mode", "array", "dependency", "hold", "wait", "test-only", "kill-on-invalid-dep"})
+"""sbatch options the Slurm executor gives itself (``partition`` has a field of its own)."""
+
+
 class Spec(_Model):
     """The whole registry: agents, limits, and jobs."""
 
@@ -529,6 +569,9 @@ class Spec(_Model):
     """How long attempt directories are kept (`jobdeck gc`); by default, forever."""
     decide: Decide = Field(default_factory=Decide)
     """The decision service: mode (off, shadow, advise, live), scorer, budget, review capacity."""
+    executors: dict[Identifier, Executor] = Field(default_factory=dict)
+    """Named places to run jobs' processes, e.g. {"gpu": {"type": "slurm", "partition": "gpu"}}; a job
+    or agent names one with ``executor``. Without one, a job runs on this machine."""
     jobs: list[Job]
     """The jobs, in any order; ``depends_on`` defines the order they run in."""
     notify: Notify = Field(default_factory=Notify)
@@ -548,6 +591,16 @@ class Spec(_Model):
     def job(self, job_id: str) -> Job | None:
         """The job with this id, or None."""
         return self.by_id.get(job_id)
+
+    def executor_of(self, job: Job) -> tuple[str, Executor] | None:
+        """The executor ``job``'s process runs on, by name, or None for this machine."""
+        name = job.executor
+        if name is None and job.agent is not None and job.agent in self.agents:
+            name = self.agents[job.agent].executor
+        if name is None:
+            return None
+        found = self.executors.get(name)
+        return None if found is None or found.type == "local" else (name, found)
 
     # cached_property writes the instance's __dict__ directly, which a frozen model allows, and pydantic
     # leaves it out of fields, schema, dumps and equality; model_copy(update=...) would keep a stale value.
