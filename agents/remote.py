@@ -387,6 +387,7 @@ async def _submit(engine: Engine, argv: Sequence[str], ctx: AttemptContext, stdi
         if found is None:
             raise NotTaken(f"{engine.name} did not take the job: {exc}", transient=True) from None
         job_id = found
+    crash_point("remote.submitted")  # (submitted, its id not recorded: found again by its name)
     record["id"] = job_id
     _write_record(ctx, record)
     crash_point("remote.after_submit")
@@ -440,13 +441,10 @@ async def _follow(engine: Engine, job_id: str | None, record: dict[str, Any], ct
                     raise Vanished(f"job {job_id} on {engine.name} is gone and left no result")
                 if state.phase == "ended":
                     ended_at = ended_at or time.monotonic()
-                    if time.monotonic() - ended_at >= RESULT_LAG:  # the wrapper itself was killed
+                    if time.monotonic() - ended_at >= RESULT_LAG:  # the wrapper itself was stopped
                         for tail in tails:
                             tail.pump()
-                        timed = "hard_timeout" if state.word == "TIMEOUT" else None
-                        if state.word in ("NODE_FAIL", "BOOT_FAIL", "PREEMPTED", "REVOKED", "DEADLINE"):
-                            raise Vanished(f"job {job_id} on {engine.name} ended {state.word}")
-                        return ProcessResult(state.exit_code, timed)
+                        return _ended_without_result(engine, job_id, state)
             if ctx.output.over_limit:
                 timed_out = "output_limit"
             elif running_since is not None and running_here is not None:
@@ -466,6 +464,21 @@ async def _follow(engine: Engine, job_id: str | None, record: dict[str, Any], ct
         raise
     finally:
         ctx.note(None)
+
+
+def _ended_without_result(engine: Engine, job_id: str | None, state: RemoteState) -> ProcessResult:
+    """How an attempt ended whose wrapper recorded nothing: only the engine's word is left.
+
+    Slurm's time limit is a hard timeout. A job that ran to its end (COMPLETED,
+    FAILED) has the batch script's exit status. Anything else (cancelled outside
+    jobdeck, a node failure, preemption, out of memory) says nothing of the
+    command: the attempt is interrupted, then retried or sent to review.
+    """
+    if state.word == "TIMEOUT":
+        return ProcessResult(state.exit_code, "hard_timeout")
+    if state.word in ("COMPLETED", "FAILED") and state.exit_code is not None:
+        return ProcessResult(state.exit_code, None)
+    raise Vanished(f"job {job_id} on {engine.name} ended {state.word or 'without a state'}, and left no result")
 
 
 def _timed_out(ctx: AttemptContext, running_since: float, running_here: float,

@@ -21,6 +21,7 @@ if TYPE_CHECKING:  # each command imports what it uses: `--help` and the cached 
     from jobdeck.state.lightspec import LightSpec
     from jobdeck.state.preview import JobPreview
     from jobdeck.state.spec import Job, Spec
+    from jobdeck.state.views import Card
 
 
 def _deck(args: argparse.Namespace) -> Deck:
@@ -204,14 +205,20 @@ def cmd_ls(args: argparse.Namespace) -> int:
         if cached.warning and not args.json:
             print(f"jobdeck: warning: {cached.warning}", file=sys.stderr)
         keep = _keep(cached.index, args)
-        if args.json:
+        notes = _runner_notes(deck, cached.index)
+        if args.json and not notes:
             sys.stdout.write(cached.to_json(keep) + "\n")
+            return 0
+        from jobdeck.state.views import Card
+
+        rows = json.loads("[" + ",".join(row for row, shown in zip(cached.rows, keep) if shown) + "]")
+        shown_cards = _noted([Card.from_json(row) for row in rows], notes)
+        if args.json:
+            sys.stdout.write(json.dumps([c.to_json() for c in shown_cards]) + "\n")
         else:
             from jobdeck.cli import render
-            from jobdeck.state.views import Card
 
-            rows = json.loads("[" + ",".join(row for row, shown in zip(cached.rows, keep) if shown) + "]")
-            render.cards_table([Card.from_json(row) for row in rows], time.time())
+            render.cards_table(shown_cards, time.time())
             _say_hidden(cached.index, args)
         return 0
     import gc
@@ -238,16 +245,39 @@ def cmd_ls(args: argparse.Namespace) -> int:
         encoded = save_cards(deck, [c.to_json() for c in found], spec=digest, offset=offset,
                              last_hash=last_hash, now=now, board=board, warning=warning)
         keep = _keep(encoded.index, args)
-        if args.json:
+        notes = _runner_notes(deck, encoded.index)
+        if args.json and not notes:
             sys.stdout.write(encoded.to_json(keep) + "\n")
+        elif args.json:
+            sys.stdout.write(json.dumps([c.to_json() for c in _noted(
+                [c for c, shown in zip(found, keep) if shown], notes)]) + "\n")
         else:
             from jobdeck.cli import render
 
-            render.cards_table([c for c, shown in zip(found, keep) if shown], time.time())
+            render.cards_table(_noted([c for c, shown in zip(found, keep) if shown], notes), time.time())
             _say_hidden(encoded.index, args)
     finally:
         gc.enable()
     return 0
+
+
+def _runner_notes(deck: Deck, index: list[tuple[str, str, list[str]]]) -> dict[str, str]:
+    """What live runners say of their attempts (e.g. "queued on gpu (PD: Resources)"), when any job runs."""
+    if not any(column == "running" for column, _, _ in index):
+        return {}
+    from jobdeck.state.heartbeat import read_heartbeats
+
+    now = time.time()
+    return {job: note for beat in read_heartbeats(deck.runners_dir) if beat.alive(now)
+            for job, note in beat.notes.items()}
+
+
+def _noted(shown: list[Card], notes: dict[str, str]) -> list[Card]:
+    """The cards, a running job's note from its runner first among its flags."""
+    if not notes:
+        return shown
+    return [card._replace(flags=(notes[card.id], *card.flags))
+            if card.id in notes and card.column.value == "running" else card for card in shown]
 
 
 def _keep(index: list[tuple[str, str, list[str]]], args: argparse.Namespace) -> list[bool]:

@@ -46,6 +46,10 @@ _NOTES: dict[str, tuple[str, str | None, dict[str, Any]]] = {
     "metrics_error": ("cannot write the metrics textfile {message}; trying again", "red", {}),
     "deck_held": ("the deck is {message}: nothing new starts until `jobdeck release`", "yellow", {}),
     "deck_released": ("the deck is released: jobs start again", "green", {}),
+    "taken_over": ("{job}: taken over (attempt {attempt}, job {remote_id} on {executor}, left by a runner "
+                   "that is gone)", "yellow", {"job": ""}),
+    "left_running": ("{job}: left running on its cluster (attempt {attempt}); the next runner takes it over",
+                     "yellow", {"job": ""}),
 }
 
 
@@ -143,6 +147,13 @@ class Reporter:
                 return f"{job}: schedule fire skipped ({record.get('reason')})", "dim"
             if what in ("retry", "fallback", "cooldown"):
                 return f"{job}: {what} {record.get('model', '')} ({record.get('reason', '')})", "dim"
+            remote = record.get("remote")
+            if remote == "submitted":
+                return f"{job}: submitted to {record.get('executor')} as job {record.get('remote_id')}", "dim"
+            if remote == "queued":
+                return f"{job}: queued on {record.get('executor')} ({record.get('why')})", "dim"
+            if remote == "running":
+                return f"{job}: running on {record.get('executor')} ({record.get('node')})", "dim"
             return None, None
         action = ACTION_OF_EVENT.get(str(kind))
         if action is not None and action.moves and job:  # a pause or resume moves nothing: no line

@@ -15,8 +15,9 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 from jobdeck.agents.base import Failure, Outcome, output_limit_outcome
+from jobdeck.agents.remote import Vanished
 from jobdeck.runner.attempt import Claimed
-from jobdeck.runner.attempt_events import not_started_event, write_result
+from jobdeck.runner.attempt_events import interrupted_event, not_started_event, write_result
 from jobdeck.runner.environment import build_context
 from jobdeck.runner.verdict import verdict
 from jobdeck.state.crashpoint import crash_point
@@ -76,15 +77,24 @@ async def run_attempt(deck: Deck, spec: Spec, job: Job, claimed: Claimed, board:
         reasons = []
     except NotStarted as exc:
         return not_started_event(claimed, board.state(job.id), clock(), exc)
+    except Vanished as exc:  # the batch system lost the attempt's job: as if its runner had died
+        event = interrupted_event(job, board.state(job.id), claimed.token, clock(), redactor.text(str(exc)))
+        _keep_result(claimed, event, output_bytes, clock())
+        return event
     event = verdict(job, claimed, outcome, reasons, clock())
     event["output_bytes"] = output_bytes
     if pid is not None:
         event["pid"] = pid
+    _keep_result(claimed, event, output_bytes, clock())
+    return event
+
+
+def _keep_result(claimed: Claimed, event: dict[str, Any], output_bytes: int, ended: float) -> None:
+    """Write the attempt's result.json off the loop."""
     # The claim's directory descriptor closes when its outcome is stored, maybe before the
     # result is written: the writer gets a descriptor of its own.
     dir_fd = os.dup(claimed.dir_fd) if claimed.dir_fd >= 0 else None
-    _results().submit(_write_result_quietly, claimed, event, output_bytes, clock(), dir_fd)
-    return event
+    _results().submit(_write_result_quietly, claimed, event, output_bytes, ended, dir_fd)
 
 
 _results_pool: ThreadPoolExecutor | None = None
