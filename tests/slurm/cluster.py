@@ -142,9 +142,13 @@ class SlurmCluster:
         return {"SLURM_CONF": str(self.conf)}
 
     def run(self, *args: str, check: bool = True, timeout: float = 30.0) -> subprocess.CompletedProcess[str]:
-        """Run a Slurm client command (``run("squeue", "-h")``) against this cluster."""
+        """Run a Slurm client command (``run("squeue", "-h")``) against this cluster.
+
+        It runs in the cluster's directory, so a job submitted without ``--output``
+        leaves its slurm-ID.out there, not in the repository.
+        """
         result = subprocess.run(args, env={**os.environ, **self.env}, capture_output=True, text=True,
-                                timeout=timeout, stdin=subprocess.DEVNULL)
+                                timeout=timeout, stdin=subprocess.DEVNULL, cwd=self.directory)
         if check and result.returncode != 0:
             raise SlurmError(f"{' '.join(args)} exited {result.returncode}: {result.stderr.strip()}")
         return result

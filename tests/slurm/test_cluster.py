@@ -82,4 +82,5 @@ def test_a_second_cluster_on_the_same_host_runs_beside_the_first(slurm: SlurmClu
         other.stop()
 
     assert other.processes() == [], "the stopped cluster left processes (its running job) behind"
-    assert wait_for_state(slurm, slurm.sbatch("--wrap", "true"), "COMPLETED") == "COMPLETED"
+    job_id = slurm.sbatch(f"--output={tmp_path}/after", "--wrap", "true")
+    assert wait_for_state(slurm, job_id, "COMPLETED", "FAILED", "CANCELLED") == "COMPLETED"
