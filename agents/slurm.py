@@ -20,6 +20,9 @@ from jobdeck.agents.remote import Engine, EngineUnreachable, RemoteState, Submis
 if TYPE_CHECKING:
     from jobdeck.state.spec import Executor
 
+CONCURRENT_COMMANDS = 8
+"""Client commands in flight at once: a runner that claims a hundred attempts does not
+hit the controller with a hundred sbatch calls at the same moment."""
 COMMAND_TIMEOUT = 60.0
 """Seconds a client command may take (Slurm's own MessageTimeout is 10 s, and a client retries)."""
 
@@ -40,6 +43,7 @@ class SlurmEngine(Engine):
 
     def __init__(self, name: str, spec: Executor, env: Mapping[str, str]) -> None:
         super().__init__(name, spec, env)
+        self._slots = asyncio.Semaphore(CONCURRENT_COMMANDS)
 
     async def submit(self, submission: Submission) -> str:
         argv = ["sbatch", "--parsable", f"--job-name={submission.name}", f"--output={submission.stdout}",
@@ -118,6 +122,10 @@ class SlurmEngine(Engine):
     async def _run(self, argv: list[str], env: Mapping[str, str] | None = None) -> tuple[int, str, str]:
         """Run a client command: (exit status, stdout, stderr). A command that cannot start or
         answer in time is an unreachable engine."""
+        async with self._slots:
+            return await self._run_now(argv, env)
+
+    async def _run_now(self, argv: list[str], env: Mapping[str, str] | None) -> tuple[int, str, str]:
         try:
             proc = await asyncio.create_subprocess_exec(
                 *argv, stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,

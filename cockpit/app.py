@@ -158,7 +158,7 @@ class CockpitApp(App[None]):
                     screen.board.release_rows()
             return
         delta = self.model.adopt(message.model)
-        self.model.read_heartbeats()
+        self.model.read_heartbeats(delta)
         self._broadcast(delta)
         self._start_watching()
         self.sync()
@@ -209,7 +209,7 @@ class CockpitApp(App[None]):
             if self._log_error is not None:
                 self.notify(f"the board shows the state before this: {self._log_error}", severity="error",
                             timeout=60)
-        self.model.read_heartbeats()
+        self.model.read_heartbeats(delta)
         self._broadcast(delta)
 
     def _tick(self) -> None:

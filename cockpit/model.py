@@ -85,6 +85,8 @@ class DeckModel:
         self.order: dict[str, int] = {}
         """Position of each job in jobs.json (the backlog's tie-break)."""
         self.heartbeats: list[Heartbeat] = []
+        self.notes: dict[str, str] = {}
+        """What live runners say of their attempts, by job id (from their heartbeats)."""
         self._dependents: dict[str, list[str]] = {}
         self._timed: set[str] = set()
         self._history_end = self.store.log.offset
@@ -100,7 +102,7 @@ class DeckModel:
         model.source = SpecSource(deck.spec_path)
         model.cards = {card.id: card for card in cached}
         model.order = {card.id: i for i, card in enumerate(cached)}
-        model.heartbeats = []
+        model.heartbeats, model.notes = [], {}
         model._dependents, model._timed = {}, set()
         model._chains, model._live = {}, {}
         model.store = None  # type: ignore[assignment]  # the log is folded by the full read
@@ -215,8 +217,16 @@ class DeckModel:
         """Every card in jobs.json order."""
         return [self.cards[job_id] for job_id in self.order if job_id in self.cards]
 
-    def read_heartbeats(self) -> None:
+    def read_heartbeats(self, delta: Delta | None = None) -> None:
+        """Read the runners' heartbeats; cards whose runner note changed (e.g. queued on a cluster) are
+        re-derived into ``delta``."""
         self.heartbeats = read_heartbeats(self.deck.runners_dir)
+        now = self.clock()
+        notes = {job: note for beat in self.heartbeats if beat.alive(now) for job, note in beat.notes.items()}
+        changed = {job for job in notes.keys() | self.notes.keys() if notes.get(job) != self.notes.get(job)}
+        self.notes = notes
+        if changed:
+            self._recard(changed, delta if delta is not None else Delta())
 
     def _reindex(self, delta: Delta) -> None:
         spec = self.spec
@@ -239,6 +249,9 @@ class DeckModel:
             if job is None:
                 continue
             new = card(job, board.state(job_id), board, now)
+            note = self.notes.get(job_id)
+            if note is not None and new.column == Status.RUNNING:  # where its runner says it is
+                new = new._replace(flags=(note, *new.flags))
             if new.next_fire is not None or new.retry_at is not None:
                 self._timed.add(job_id)
             else:

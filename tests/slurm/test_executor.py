@@ -301,3 +301,25 @@ def test_a_stopped_runner_leaves_the_job_running_for_the_next(tmp_path: Path, sl
     result = jobdeck(deck, "run", "--once", env=runner_env(deck, slurm), timeout=WAIT)
     assert result.returncode == 0, result.stdout + result.stderr
     assert status(deck, "train") == "done" and output_of(deck, "train") == "first\nsecond\n"
+
+
+def test_an_executors_parallel_limit_counts_its_cluster_attempts(tmp_path: Path, slurm: Any) -> None:
+    go = tmp_path / "go"
+    wait = ["sh", "-c", f"echo up; while [ ! -e {go} ]; do sleep 0.1; done"]
+    deck = slurm_deck(tmp_path, [{"id": "a", "command": wait}, {"id": "b", "command": ["echo", "b"]},
+                                 {"id": "here", "command": ["echo", "here"], "executor": "local"}],
+                      executors={"cluster": {"type": "slurm", "partition": "debug", "poll": 0.3, "parallel": 1}},
+                      limits={"parallel": 4})
+    proc = start_runner(deck, "--once", env=runner_env(deck, slurm))
+    try:
+        wait_for(lambda: running_remotely(deck, "a", slurm), WAIT, "a to run on the cluster")
+        wait_for(lambda: status(deck, "here") == "done", WAIT, "the local job, which the limit leaves alone")
+        assert status(deck, "b") == "backlog"
+        why = jobdeck(deck, "why", "b", env=runner_env(deck, slurm)).stdout
+        assert "executor cluster allows 1 at once: 1 running" in why, why
+        go.touch()
+        assert proc.wait(timeout=WAIT) == 0
+    finally:
+        stop(proc)
+    order = [(e["type"], e["job"]) for e in events(deck) if e["type"] in ("claimed", "succeeded") and e["job"] != "here"]
+    assert order == [("claimed", "a"), ("succeeded", "a"), ("claimed", "b"), ("succeeded", "b")]

@@ -1,0 +1,42 @@
+"""A running job's card says what its runner says of it (e.g. "queued on gpu (PD: Resources)")."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from jobdeck.cockpit.model import DeckModel
+from jobdeck.state.board import open_store
+from jobdeck.state.deck import Deck, init_deck
+from jobdeck.state.heartbeat import STALE_AFTER, Heartbeat, write_heartbeat
+from jobdeck.state.machine import EventType
+
+
+def test_a_runner_note_is_on_the_running_jobs_card_while_its_runner_lives(tmp_path: Path) -> None:
+    deck = init_deck(tmp_path / "deck", b'{"jobs": [{"id": "train", "command": ["true"]}, '
+                                         b'{"id": "idle", "command": ["true"]}]}')
+    store = open_store(deck)
+    store.commit([{"type": EventType.CLAIMED, "job": "train", "attempt": 1, "runner": "r1", "workspace": "default"}])
+    store.close()
+    deck.runners_dir.mkdir(parents=True, exist_ok=True)
+
+    def beat(notes: dict[str, str], at: float | None = None) -> None:
+        write_heartbeat(deck.runners_dir, Heartbeat("r1", 1, "host", time.time() if at is None else at, 4,
+                                                    ("train",), notes))
+
+    beat({"train": "queued on gpu (PD: Resources)", "idle": "not running: shown nowhere"})
+    model = DeckModel(Deck(deck.root), time.time)
+    model.load()
+    model.read_heartbeats()
+    assert model.cards["train"].flags[0] == "queued on gpu (PD: Resources)"
+    assert "not running: shown nowhere" not in model.cards["idle"].flags
+
+    beat({"train": "running on gpu (node7)"})
+    delta = model.refresh()
+    model.read_heartbeats(delta)
+    assert delta.changed["train"].flags[0] == "running on gpu (node7)"
+
+    beat({"train": "queued on gpu (PD: Priority)"}, at=time.time() - STALE_AFTER - 1)  # its runner is gone
+    delta = model.refresh()
+    model.read_heartbeats(delta)
+    assert "train" in delta.changed and not any("gpu" in flag for flag in model.cards["train"].flags)
