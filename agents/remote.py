@@ -51,6 +51,15 @@ from typing import TYPE_CHECKING, Any, Literal
 from jobdeck.agents.output_sink import OutputSink
 from jobdeck.agents.process import ProcessResult
 from jobdeck.state.atomic import write_atomic
+from jobdeck.state.attempts import (
+    REMOTE,
+    REMOTE_ERR,
+    REMOTE_OUT,
+    REMOTE_RESULT,
+    REMOTE_SCRATCH,
+    REMOTE_SCRIPT,
+    REMOTE_STDIN,
+)
 from jobdeck.state.crashpoint import crash_point
 from jobdeck.state.errors import AgentError, NotStarted
 
@@ -58,14 +67,6 @@ if TYPE_CHECKING:
     from jobdeck.agents.base import AttemptContext
     from jobdeck.state.spec import Executor
 
-RECORD = "remote.json"
-SCRIPT = "remote.sh"
-STDIN = "remote.stdin"
-RAW_OUT = "remote.out"
-RAW_ERR = "remote.err"
-RESULT = "remote.result"
-SCRATCH = (SCRIPT, STDIN, RAW_OUT, RAW_ERR, RESULT)
-"""Files of a remote attempt that go when it ends (the record stays, naming the engine's job)."""
 
 TICK = 0.2
 """Seconds between two looks at the attempt's files (output growth, the wrapper's result)."""
@@ -263,24 +264,8 @@ def wrapper_script(argv: Sequence[str], cwd: Path, stdin: Path | None, result: P
     ])
 
 
-def read_record(directory: Path | int) -> dict[str, Any] | None:
-    """The attempt's ``remote.json``: where it was submitted, under what name and id; None if none."""
-    from jobdeck.state.attempt_dirs import open_in
-
-    try:
-        fd = open_in(directory, RECORD, os.O_RDONLY)
-    except OSError:
-        return None
-    try:
-        with open(fd, "rb") as file:
-            data = json.loads(file.read())
-    except (OSError, ValueError):
-        return None
-    return data if isinstance(data, dict) and isinstance(data.get("name"), str) else None
-
-
 def _write_record(ctx: AttemptContext, record: Mapping[str, Any]) -> None:
-    write_atomic(ctx.attempt_dir / RECORD, json.dumps(record).encode(), mode=0o600)
+    write_atomic(ctx.attempt_dir / REMOTE, json.dumps(record).encode(), mode=0o600)
 
 
 def _read_result(path: Path) -> int | None:
@@ -318,14 +303,14 @@ async def run_remote(engine: Engine, argv: Sequence[str], ctx: AttemptContext, *
     while it runs on, ``AgentError`` when the engine refuses it.
     """
     directory = ctx.attempt_dir
-    result_path = directory / RESULT
+    result_path = directory / REMOTE_RESULT
     resume = ctx.resume
     if resume is not None:  # a new runner takes over: its output is copied again from the start
         ctx.output.restart()
         _truncate(ctx.stderr_path)
     stderr_sink = OutputSink(ctx.stderr_path, ctx.redactor, clock=ctx.output.clock, lazy=True,
                              dir_fd=ctx.attempt_dir_fd)
-    tails = (_Tail(directory / RAW_OUT, ctx.output), _Tail(directory / RAW_ERR, stderr_sink))
+    tails = (_Tail(directory / REMOTE_OUT, ctx.output), _Tail(directory / REMOTE_ERR, stderr_sink))
     record: dict[str, Any]
     job_id: str | None
     try:
@@ -364,10 +349,10 @@ async def _submit(engine: Engine, argv: Sequence[str], ctx: AttemptContext, stdi
     try:
         stdin_path = None
         if stdin is not None:
-            stdin_path = directory / STDIN
+            stdin_path = directory / REMOTE_STDIN
             write_atomic(stdin_path, stdin, mode=0o600, durable=False)
-        script = directory / SCRIPT
-        write_atomic(script, wrapper_script(argv, cwd, stdin_path, directory / RESULT, ctx).encode(), mode=0o600,
+        script = directory / REMOTE_SCRIPT
+        write_atomic(script, wrapper_script(argv, cwd, stdin_path, directory / REMOTE_RESULT, ctx).encode(), mode=0o600,
                      durable=False)
         record: dict[str, Any] = {"executor": engine.name, "engine": engine.kind, "name": name,
                                   "submitted": time.time()}
@@ -376,7 +361,7 @@ async def _submit(engine: Engine, argv: Sequence[str], ctx: AttemptContext, stdi
         raise NotStarted(str(exc)) from exc
     crash_point("remote.before_submit")
     hard = ctx.hard_timeout
-    submission = Submission(name, script, cwd, ctx.env, directory / RAW_OUT, directory / RAW_ERR,
+    submission = Submission(name, script, cwd, ctx.env, directory / REMOTE_OUT, directory / REMOTE_ERR,
                             None if hard is None else hard + ctx.grace)
     try:
         job_id = await engine.submit(submission)
@@ -551,7 +536,7 @@ def _truncate(path: Path) -> None:
 
 def clean_up(directory: Path) -> None:
     """Remove a finished remote attempt's scratch files (its raw output may hold what redaction hides)."""
-    for name in SCRATCH:
+    for name in REMOTE_SCRATCH:
         try:
             os.unlink(directory / name)
         except OSError:

@@ -65,7 +65,7 @@ def gather(deck_dir: str | None, now: float, *, waiting_age: float | None) -> di
                                               f"{str(exc).splitlines()[0]}"))
     with open_store(deck) as store:
         board = store.board
-        problems += job_problems(spec, board, now, waiting_age=waiting_age)
+        problems += job_problems(spec, board, now, waiting_age=waiting_age, deck=deck)
         counts = Counter(state.status.value for state in board.jobs.values())
     never_ran = sum(1 for job in spec.jobs if job.id not in board.jobs) if spec is not None else 0
     if never_ran:

@@ -24,10 +24,9 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 from jobdeck.agents.boundary import Boundary, read_record
 from jobdeck.agents.containment import reopen
-from jobdeck.agents.remote import read_record as read_remote
 from jobdeck.runner.attempt import lease_held
 from jobdeck.runner.attempt_events import interrupted_event, read_result
-from jobdeck.state.attempt_dirs import open_attempt_dir
+from jobdeck.state.attempt_dirs import open_attempt_dir, read_remote
 from jobdeck.state.board import Board
 from jobdeck.state.deck import Deck
 from jobdeck.state.errors import AttemptRefused

@@ -20,12 +20,14 @@ restored from an older copy, or lost; such a directory is never written into.
 from __future__ import annotations
 
 import errno
+import json
 import os
 import stat
 from pathlib import Path
+from typing import Any
 
 from jobdeck.state.atomic import DIR_MODE, FILE_MODE, make_private_dir
-from jobdeck.state.attempts import OUTPUT, RUNS, STDERR
+from jobdeck.state.attempts import OUTPUT, REMOTE, RUNS, STDERR
 from jobdeck.state.deck import Deck
 from jobdeck.state.errors import AttemptRefused
 
@@ -189,3 +191,18 @@ def refused_link(where: Path) -> AttemptRefused:
     return AttemptRefused(
         f"{where} is a symbolic link or not a directory; jobdeck does not write attempt files through it",
         hint="a job (or an archive it unpacked) may have put it there: remove it, then `jobdeck retry` the job")
+
+
+def read_remote(directory: Path | int) -> dict[str, Any] | None:
+    """An attempt's ``remote.json`` (where it was submitted, under what name and id), or None: a local
+    attempt, or a record that cannot be read. Opened through no link."""
+    try:
+        fd = open_in(directory, REMOTE, os.O_RDONLY)
+    except OSError:
+        return None
+    try:
+        with open(fd, "rb") as file:
+            data = json.loads(file.read())
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) and isinstance(data.get("name"), str) else None

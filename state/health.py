@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from jobdeck.state.attempt_dirs import read_remote
 from jobdeck.state.durations import format_duration
 from jobdeck.state.heartbeat import STALE_AFTER, Heartbeat
 from jobdeck.state.machine import Status
@@ -17,6 +18,7 @@ from jobdeck.state.views import blockers, is_paused, needs_approval, waits_for_f
 
 if TYPE_CHECKING:
     from jobdeck.state.board import Board
+    from jobdeck.state.deck import Deck
     from jobdeck.state.spec import Spec
 
 OVERRUN_SLACK = 5.0
@@ -56,8 +58,11 @@ def runner_problems(beats: list[Heartbeat], now: float) -> list[Problem]:
                     age=age)]
 
 
-def job_problems(spec: Spec | None, board: Board, now: float, *, waiting_age: float | None) -> list[Problem]:
+def job_problems(spec: Spec | None, board: Board, now: float, *, waiting_age: float | None,
+                 deck: Deck | None = None) -> list[Problem]:
     """A held deck; running jobs past their hard timeout; reviews and approvals waiting longer than ``waiting_age``.
+
+    With ``deck``, a job on a batch system counts from when it started running there (``remote.json``).
 
     Without a valid spec only reviews are judged (timeouts and risk are in jobs.json).
     """
@@ -73,6 +78,10 @@ def job_problems(spec: Spec | None, board: Board, now: float, *, waiting_age: fl
         if state.status == Status.RUNNING and job is not None and job.timeout.hard is not None:
             attempt = state.attempt
             started = attempt.started if attempt is not None else state.since
+            if deck is not None and attempt is not None and spec is not None and spec.executor_of(job) is not None:
+                # on a batch system, time in its queue is not running time
+                record = read_remote(deck.attempt_dir(attempt.workspace, job_id, attempt.n))
+                started = record.get("running_since") if record is not None else started
             if started is not None and now - started > job.timeout.hard + job.timeout.grace + OVERRUN_SLACK:
                 age = now - started
                 found.append(Problem(
