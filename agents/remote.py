@@ -411,6 +411,7 @@ async def _follow(engine: Engine, job_id: str | None, record: dict[str, Any], ct
                 tail.pump()
             code = _read_result(result_path)
             if code is not None:
+                _cross_check(ctx, engine, job_id, code)
                 return ProcessResult(code, None)
             state = engine.state(job_id) if job_id is not None else None
             if state is not None:
@@ -449,6 +450,20 @@ async def _follow(engine: Engine, job_id: str | None, record: dict[str, Any], ct
         raise
     finally:
         ctx.note(None)
+
+
+def _cross_check(ctx: AttemptContext, engine: Engine, job_id: str | None, code: int) -> None:
+    """When the engine has already reported the job's end, say so if its exit status is not the wrapper's.
+
+    The wrapper's record stands (it is the command's own status); a disagreement
+    means something stopped the batch script after the command ended, such as a
+    memory limit, and is worth a line in the chain of work.
+    """
+    state = engine.state(job_id) if job_id is not None else None
+    if state is None or state.phase != "ended" or state.exit_code is None or state.exit_code == code:
+        return
+    ctx.emit({"type": "progress", "remote": "disagrees", "executor": engine.name, "remote_id": job_id,
+              "state": state.word, "engine_exit": state.exit_code, "exit_code": code})
 
 
 def _ended_without_result(engine: Engine, job_id: str | None, state: RemoteState) -> ProcessResult:
