@@ -51,6 +51,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from jobdeck.agents.output_sink import OutputSink
 from jobdeck.agents.process import ProcessResult
 from jobdeck.state.atomic import write_atomic
+from jobdeck.state.attempt_dirs import open_in
 from jobdeck.state.attempts import (
     REMOTE,
     REMOTE_ERR,
@@ -271,7 +272,8 @@ def _write_record(ctx: AttemptContext, record: Mapping[str, Any]) -> None:
 def _read_result(path: Path) -> int | None:
     """The wrapper's recorded exit status (minus the signal for a shell's 128+N), or None if not there yet."""
     try:
-        data = json.loads(path.read_bytes())
+        with open(open_in(path.parent, path.name, os.O_RDONLY), "rb") as file:
+            data = json.loads(file.read())
         code = int(data["exit"])
     except (OSError, ValueError, KeyError, TypeError):
         return None
@@ -285,14 +287,16 @@ class _Tail:
         self.path, self.sink, self.offset = path, sink, 0
 
     def pump(self) -> None:
+        # Opened anew each time (a shared filesystem shows a file's growth on open), through no link.
         try:
-            with open(self.path, "rb") as file:
-                file.seek(self.offset)
-                while chunk := file.read(1 << 16):
-                    self.offset += len(chunk)
-                    self.sink.write(chunk)
-        except FileNotFoundError:
+            fd = open_in(self.path.parent, self.path.name, os.O_RDONLY)
+        except OSError:  # not there yet, or a link a job put in its place: nothing of it is copied
             return
+        with open(fd, "rb") as file:
+            file.seek(self.offset)
+            while chunk := file.read(1 << 16):
+                self.offset += len(chunk)
+                self.sink.write(chunk)
 
 
 async def run_remote(engine: Engine, argv: Sequence[str], ctx: AttemptContext, *, stdin: bytes | None = None,
@@ -544,7 +548,7 @@ def _write_record_quietly(ctx: AttemptContext, record: Mapping[str, Any]) -> Non
 
 def _truncate(path: Path) -> None:
     try:
-        os.truncate(path, 0)
+        os.close(open_in(path.parent, path.name, os.O_WRONLY | os.O_TRUNC))
     except OSError:
         pass
 

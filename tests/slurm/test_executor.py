@@ -65,6 +65,14 @@ def running_remotely(deck: Path, job: str, slurm: Any) -> str | None:
     return record["id"] if slurm_state(slurm, record["id"]) == "RUNNING" else None
 
 
+def following(deck: Path, pid: int, job: str) -> bool:
+    """Whether the runner with this pid says (in its heartbeat) that it follows the job on the cluster."""
+    from jobdeck.state.heartbeat import read_heartbeats
+
+    return any(beat.pid == pid and job in beat.running and beat.notes.get(job, "").startswith("running on")
+               for beat in read_heartbeats(deck / ".jobdeck" / "runners"))
+
+
 def stop(proc: subprocess.Popen[str]) -> str:
     if proc.poll() is None:
         proc.send_signal(signal.SIGTERM)
@@ -210,8 +218,7 @@ def test_a_runner_killed_mid_job_is_followed_by_one_that_takes_the_attempt_over(
     assert slurm_state(slurm, job_id) == "RUNNING", "the job outlives its runner"
     second = start_runner(deck, "--once", env=runner_env(deck, slurm))
     try:
-        wait_for(lambda: any(e.get("type") == "progress" and e.get("remote") == "running"
-                             for e in events(deck)[-3:]), WAIT, "the new runner to follow the job")
+        wait_for(lambda: following(deck, second.pid, "train"), WAIT, "the new runner to follow the job")
         go.touch()
         assert second.wait(timeout=WAIT) == 0
     finally:
@@ -251,8 +258,9 @@ def test_a_slurm_job_that_vanished_interrupts_the_attempt_and_an_idempotent_job_
     first.communicate()
     # The cluster loses the job and its result (as after a node failure and a purge): its record points nowhere.
     subprocess.run(["scancel", job_id], env={**os.environ, **slurm.env}, check=True)
-    wait_for(lambda: slurm_state(slurm, job_id) not in ("RUNNING", "PENDING"), WAIT, "the Slurm job to end")
-    (deck / "workspaces" / "default" / "runs" / "job" / "1" / "remote.result").unlink(missing_ok=True)
+    result = deck / "workspaces" / "default" / "runs" / "job" / "1" / "remote.result"
+    wait_for(result.exists, WAIT, "the wrapper to record the cancelled command's end")
+    result.unlink()
     path = deck / "workspaces" / "default" / "runs" / "job" / "1" / "remote.json"
     record = json.loads(path.read_text())
     path.write_text(json.dumps({**record, "id": "999999"}))
