@@ -31,9 +31,9 @@ def runner_env(deck: Path, slurm: Any, **extra: str) -> dict[str, str]:
     return env_for(deck, **slurm.env, **extra)
 
 
-def barrier(deck: Path) -> tuple[Path, list[str]]:
-    """A file the test creates to let a job go on, and a command that waits for it."""
-    path = deck / "go"
+def barrier(tmp_path: Path) -> tuple[Path, list[str]]:
+    """A file the test creates to let a job go on, and a command that prints, waits for it, prints again."""
+    path = tmp_path / "go"
     return path, ["sh", "-c", f"echo first; while [ ! -e {path} ]; do sleep 0.1; done; echo second"]
 
 
@@ -65,6 +65,30 @@ def running_remotely(deck: Path, job: str, slurm: Any) -> str | None:
     return record["id"] if slurm_state(slurm, record["id"]) == "RUNNING" else None
 
 
+def train_on_cluster(tmp_path: Path, slurm: Any, *runner_args: str) -> tuple[Path, Path, subprocess.Popen[str], str]:
+    """A deck whose job "train" runs on the cluster, waiting at a barrier: (deck, barrier, runner, Slurm id)."""
+    go, command = barrier(tmp_path)
+    deck = slurm_deck(tmp_path, [{"id": "train", "command": command}])
+    runner = start_runner(deck, *runner_args, env=runner_env(deck, slurm))
+    try:
+        job_id = wait_for(lambda: running_remotely(deck, "train", slurm), WAIT, "the job to run on the cluster")
+    except BaseException:
+        stop(runner)
+        raise
+    return deck, go, runner, job_id
+
+
+def finish(deck: Path, go: Path, runner: subprocess.Popen[str]) -> None:
+    """Let the job past its barrier; the `--once` runner ends, with the job done and its whole output kept."""
+    try:
+        go.touch()
+        assert runner.wait(timeout=WAIT) == 0
+    finally:
+        stop(runner)
+    assert status(deck, "train") == "done"
+    assert output_of(deck, "train") == "first\nsecond\n"
+
+
 def following(deck: Path, pid: int, job: str) -> bool:
     """Whether the runner with this pid says (in its heartbeat) that it follows the job on the cluster."""
     from jobdeck.state.heartbeat import read_heartbeats
@@ -81,24 +105,14 @@ def stop(proc: subprocess.Popen[str]) -> str:
 
 
 def test_output_is_streamed_while_the_job_runs_and_the_attempt_succeeds(tmp_path: Path, slurm: Any) -> None:
-    deck = slurm_deck(tmp_path, [{"id": "train", "command": []}])
-    go, command = barrier(deck)
-    spec = json.loads((deck / "jobs.json").read_text())
-    spec["jobs"][0]["command"] = command
-    (deck / "jobs.json").write_text(json.dumps(spec))
-    proc = start_runner(deck, "--once", env=runner_env(deck, slurm))
+    deck, go, proc, _ = train_on_cluster(tmp_path, slurm, "--once")
     try:
         wait_for(lambda: "first" in output_of(deck, "train"), WAIT, "the first line, while the job runs")
         assert status(deck, "train") == "running"
-        assert running_remotely(deck, "train", slurm), "the job runs on the cluster"
         wait_for(lambda: any(e.get("remote") == "running" and e.get("node") == slurm.node for e in events(deck)),
                  WAIT, "the runner to record where the job runs")
-        go.touch()
-        assert proc.wait(timeout=WAIT) == 0
     finally:
-        stop(proc)
-    assert status(deck, "train") == "done"
-    assert output_of(deck, "train") == "first\nsecond\n"
+        finish(deck, go, proc)
     kinds = [e.get("remote") for e in events(deck) if e["type"] == "progress"]
     assert kinds.count("submitted") == 1
     attempt_dir = deck / "workspaces" / "default" / "runs" / "train" / "1"
@@ -119,13 +133,10 @@ def test_secrets_are_redacted_and_on_no_command_line_or_script(tmp_path: Path, s
 
 
 def test_a_retryable_exit_code_is_retried_on_the_cluster(tmp_path: Path, slurm: Any) -> None:
+    marker = tmp_path / "marker"
     deck = slurm_deck(tmp_path, [{"id": "flaky", "command": [
-        "sh", "-c", "if [ -e ../../../../marker ]; then echo ok; exit 0; fi; touch ../../../../marker; exit 3"],
+        "sh", "-c", f"if [ -e {marker} ]; then echo ok; exit 0; fi; touch {marker}; exit 3"],
         "retry": {"max_attempts": 2, "retryable_exit_codes": [3], "delay": 0.1}}])
-    # (the job's working directory is its workspace: the marker lands beside the deck)
-    spec = json.loads((deck / "jobs.json").read_text())
-    spec["jobs"][0]["command"][2] = spec["jobs"][0]["command"][2].replace("../../../../marker", str(tmp_path / "marker"))
-    (deck / "jobs.json").write_text(json.dumps(spec))
     result = jobdeck(deck, "run", "--once", env=runner_env(deck, slurm), timeout=WAIT)
     assert result.returncode == 0, result.stdout + result.stderr
     ends = [e for e in events(deck) if e["type"] in ("failed", "succeeded")]
@@ -205,13 +216,7 @@ def test_a_queued_job_says_why_on_its_card_and_runs_once_the_node_is_back(tmp_pa
 
 
 def test_a_runner_killed_mid_job_is_followed_by_one_that_takes_the_attempt_over(tmp_path: Path, slurm: Any) -> None:
-    deck = slurm_deck(tmp_path, [{"id": "train", "command": []}])
-    go, command = barrier(deck)
-    spec = json.loads((deck / "jobs.json").read_text())
-    spec["jobs"][0]["command"] = command
-    (deck / "jobs.json").write_text(json.dumps(spec))
-    first = start_runner(deck, env=runner_env(deck, slurm))
-    job_id = wait_for(lambda: running_remotely(deck, "train", slurm), WAIT, "the job to run on the cluster")
+    deck, go, first, job_id = train_on_cluster(tmp_path, slurm)
     wait_for(lambda: "first" in output_of(deck, "train"), WAIT, "its first line")
     first.kill()
     first.communicate()
@@ -232,10 +237,7 @@ def test_a_runner_killed_mid_job_is_followed_by_one_that_takes_the_attempt_over(
 
 
 def test_a_crash_between_sbatch_and_its_record_does_not_submit_twice(tmp_path: Path, slurm: Any) -> None:
-    deck = slurm_deck(tmp_path, [{"id": "once", "command": ["sh", "-c", "echo ran >> ../../../../ran.txt; echo ok"]}])
-    spec = json.loads((deck / "jobs.json").read_text())
-    spec["jobs"][0]["command"][2] = f"echo ran >> {tmp_path / 'ran.txt'}; echo ok"
-    (deck / "jobs.json").write_text(json.dumps(spec))
+    deck = slurm_deck(tmp_path, [{"id": "once", "command": ["sh", "-c", f"echo ran >> {tmp_path / 'ran.txt'}; echo ok"]}])
     crashed = jobdeck(deck, "run", "--once", env=runner_env(deck, slurm, JOBDECK_CRASH_AT="remote.submitted"),
                       timeout=WAIT)
     assert crashed.returncode != 0
@@ -275,31 +277,15 @@ def test_a_slurm_job_that_vanished_interrupts_the_attempt_and_an_idempotent_job_
 
 
 def test_a_controller_restart_mid_job_loses_nothing(tmp_path: Path, slurm: Any) -> None:
-    deck = slurm_deck(tmp_path, [{"id": "train", "command": []}])
-    go, command = barrier(deck)
-    spec = json.loads((deck / "jobs.json").read_text())
-    spec["jobs"][0]["command"] = command
-    (deck / "jobs.json").write_text(json.dumps(spec))
-    proc = start_runner(deck, "--once", env=runner_env(deck, slurm))
+    deck, go, proc, _ = train_on_cluster(tmp_path, slurm, "--once")
     try:
-        wait_for(lambda: running_remotely(deck, "train", slurm), WAIT, "the job to run on the cluster")
         slurm.restart_controller()
-        go.touch()
-        assert proc.wait(timeout=WAIT) == 0
     finally:
-        stop(proc)
-    assert status(deck, "train") == "done"
-    assert output_of(deck, "train") == "first\nsecond\n"
+        finish(deck, go, proc)
 
 
 def test_a_stopped_runner_leaves_the_job_running_for_the_next(tmp_path: Path, slurm: Any) -> None:
-    deck = slurm_deck(tmp_path, [{"id": "train", "command": []}])
-    go, command = barrier(deck)
-    spec = json.loads((deck / "jobs.json").read_text())
-    spec["jobs"][0]["command"] = command
-    (deck / "jobs.json").write_text(json.dumps(spec))
-    first = start_runner(deck, env=runner_env(deck, slurm))
-    job_id = wait_for(lambda: running_remotely(deck, "train", slurm), WAIT, "the job to run on the cluster")
+    deck, go, first, job_id = train_on_cluster(tmp_path, slurm)
     started = time.monotonic()
     said = stop(first)
     assert time.monotonic() - started < 10, "a stop does not wait for the cluster's job"
@@ -312,8 +298,7 @@ def test_a_stopped_runner_leaves_the_job_running_for_the_next(tmp_path: Path, sl
 
 
 def test_an_executors_parallel_limit_counts_its_cluster_attempts(tmp_path: Path, slurm: Any) -> None:
-    go = tmp_path / "go"
-    wait = ["sh", "-c", f"echo up; while [ ! -e {go} ]; do sleep 0.1; done"]
+    go, wait = barrier(tmp_path)
     deck = slurm_deck(tmp_path, [{"id": "a", "command": wait}, {"id": "b", "command": ["echo", "b"]},
                                  {"id": "here", "command": ["echo", "here"], "executor": "local"}],
                       executors={"cluster": {"type": "slurm", "partition": "debug", "poll": 0.3, "parallel": 1}},
