@@ -316,3 +316,20 @@ def test_an_executors_parallel_limit_counts_its_cluster_attempts(tmp_path: Path,
         stop(proc)
     order = [(e["type"], e["job"]) for e in events(deck) if e["type"] in ("claimed", "succeeded") and e["job"] != "here"]
     assert order == [("claimed", "a"), ("succeeded", "a"), ("claimed", "b"), ("succeeded", "b")]
+
+
+def test_a_crash_before_sbatch_never_submits_that_attempt_and_an_idempotent_job_runs_again(
+        tmp_path: Path, slurm: Any) -> None:
+    ran = tmp_path / "ran.txt"
+    deck = slurm_deck(tmp_path, [{"id": "job", "command": ["sh", "-c", f"echo ran >> {ran}"], "idempotent": True}])
+    crashed = jobdeck(deck, "run", "--once", env=runner_env(deck, slurm, JOBDECK_CRASH_AT="remote.before_submit"),
+                      timeout=WAIT)
+    assert crashed.returncode != 0
+    first = remote_record(deck, "job")
+    assert first is not None and "id" not in first
+    result = jobdeck(deck, "run", "--once", env=runner_env(deck, slurm), timeout=WAIT)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert [e["type"] for e in events(deck) if e["type"] in ("interrupted", "succeeded", "failed")] == \
+        ["interrupted", "succeeded"]
+    assert ran.read_text() == "ran\n", "only the second attempt ran"
+    assert squeue(slurm, f"--name={first['name']}", "-o", "%i").split() == [], "the first was never submitted"
