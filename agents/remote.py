@@ -265,8 +265,10 @@ def wrapper_script(argv: Sequence[str], cwd: Path, stdin: Path | None, result: P
     ])
 
 
-def _write_record(ctx: AttemptContext, record: Mapping[str, Any]) -> None:
-    write_atomic(ctx.attempt_dir / REMOTE, json.dumps(record).encode(), mode=0o600)
+def _write_record(ctx: AttemptContext, record: Mapping[str, Any], *, durable: bool = False) -> None:
+    """Replace the attempt's ``remote.json``. Only the first write, before submitting, must survive a power
+    cut: a record without the id is enough to find the job again by its name."""
+    write_atomic(ctx.attempt_dir / REMOTE, json.dumps(record).encode(), mode=0o600, durable=durable)
 
 
 def _read_result(path: Path) -> int | None:
@@ -360,7 +362,8 @@ async def _submit(engine: Engine, argv: Sequence[str], ctx: AttemptContext, stdi
                      durable=False)
         record: dict[str, Any] = {"executor": engine.name, "engine": engine.kind, "name": name,
                                   "submitted": time.time()}
-        _write_record(ctx, record)  # before submitting: a runner that dies now is followed by one that looks
+        # before submitting: a runner that dies from here on is followed by one that looks for the job
+        _write_record(ctx, record, durable=True)
     except OSError as exc:
         raise NotStarted(str(exc)) from exc
     crash_point("remote.before_submit")
@@ -441,7 +444,9 @@ async def _follow(engine: Engine, job_id: str | None, record: dict[str, Any], ct
                 timed_out = _timed_out(ctx, running_since, running_here, stderr_sink)
             if timed_out is not None:
                 break
-            await asyncio.sleep(TICK)
+            # output comes only once the job runs: while it is queued, the engine's own looks suffice
+            queued = state is not None and state.phase == "queued"
+            await asyncio.sleep(engine.spec.poll if queued else TICK)
         assert job_id is not None  # (a job with no id never runs: it vanished above)
         code = await _stop(engine, job_id, ctx.grace, result_path, tails)
         return ProcessResult(code, timed_out)

@@ -12,7 +12,10 @@ from __future__ import annotations
 
 import asyncio
 import math
+import subprocess
 from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from typing import TYPE_CHECKING
 
 from jobdeck.agents.remote import Engine, EngineUnreachable, RemoteState, Submission, SubmitRefused
@@ -21,8 +24,8 @@ if TYPE_CHECKING:
     from jobdeck.state.spec import Executor
 
 CONCURRENT_COMMANDS = 8
-"""Client commands in flight at once: a runner that claims a hundred attempts does not
-hit the controller with a hundred sbatch calls at the same moment."""
+"""Client commands in flight at once (the engine's threads): a runner that claims a hundred
+attempts does not hit the controller with a hundred sbatch calls at the same moment."""
 COMMAND_TIMEOUT = 60.0
 """Seconds a client command may take (Slurm's own MessageTimeout is 10 s, and a client retries)."""
 
@@ -43,7 +46,7 @@ class SlurmEngine(Engine):
 
     def __init__(self, name: str, spec: Executor, env: Mapping[str, str]) -> None:
         super().__init__(name, spec, env)
-        self._slots = asyncio.Semaphore(CONCURRENT_COMMANDS)
+        self._pool: ThreadPoolExecutor | None = None
 
     async def submit(self, submission: Submission) -> str:
         argv = ["sbatch", "--parsable", f"--job-name={submission.name}", f"--output={submission.stdout}",
@@ -121,28 +124,28 @@ class SlurmEngine(Engine):
 
     async def _run(self, argv: list[str], env: Mapping[str, str] | None = None) -> tuple[int, str, str]:
         """Run a client command: (exit status, stdout, stderr). A command that cannot start or
-        answer in time is an unreachable engine."""
-        async with self._slots:
-            return await self._run_now(argv, env)
+        answer in time is an unreachable engine.
 
-    async def _run_now(self, argv: list[str], env: Mapping[str, str] | None) -> tuple[int, str, str]:
-        try:
-            proc = await asyncio.create_subprocess_exec(
-                *argv, stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
-                stderr=asyncio.subprocess.PIPE, env=dict(env if env is not None else self.env), umask=0o077)
-        except FileNotFoundError:
-            raise EngineUnreachable(f"{argv[0]} not found on PATH (is the Slurm client installed?)") from None
-        try:
-            out, err = await asyncio.wait_for(proc.communicate(), COMMAND_TIMEOUT)
-        except TimeoutError:
-            proc.kill()
-            await proc.wait()
-            raise EngineUnreachable(f"{argv[0]} did not answer within {COMMAND_TIMEOUT:g}s") from None
-        except asyncio.CancelledError:
-            if proc.returncode is None:
-                proc.kill()
-            raise
-        return proc.returncode or 0, out.decode("utf-8", "replace"), err.decode("utf-8", "replace")
+        Each runs on a thread of the engine's own, not as an asyncio subprocess: a runner that
+        ends while a look is in flight is not held up by cancelling it (the thread finishes the
+        command, which answers or times out), and asyncio's child watcher never meets the
+        processes the runner reaps itself.
+        """
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(CONCURRENT_COMMANDS, thread_name_prefix=f"slurm-{self.name}")
+        run = partial(_command, argv, dict(env if env is not None else self.env))
+        return await asyncio.get_running_loop().run_in_executor(self._pool, run)
+
+
+def _command(argv: list[str], env: dict[str, str]) -> tuple[int, str, str]:
+    try:
+        done = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, env=env, umask=0o077,
+                              timeout=COMMAND_TIMEOUT, check=False)
+    except FileNotFoundError:
+        raise EngineUnreachable(f"{argv[0]} not found on PATH (is the Slurm client installed?)") from None
+    except subprocess.TimeoutExpired:
+        raise EngineUnreachable(f"{argv[0]} did not answer within {COMMAND_TIMEOUT:g}s") from None
+    return done.returncode, done.stdout.decode("utf-8", "replace"), done.stderr.decode("utf-8", "replace")
 
 
 def time_limit(seconds: float) -> str:
