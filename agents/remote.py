@@ -150,7 +150,6 @@ class Engine(ABC):
         self._watched: dict[str, RemoteState | None] = {}
         self._misses: dict[str, int] = {}
         self._poller: asyncio.Task[None] | None = None
-        self._answered = asyncio.Event()
 
     @abstractmethod
     async def submit(self, submission: Submission) -> str:
