@@ -218,9 +218,12 @@ class JobScreen(Screen[None]):
     def action_cancel_job(self) -> None:
         def ask(job_id: str) -> None:
             running = self.model.state(job_id).status == Status.RUNNING
+            spec, job = self.model.spec, self.model.job(job_id)
+            placed = spec.executor_of(job) if spec is not None and job is not None else None
+            what = (f"Its batch job on {placed[0]} will be cancelled." if placed is not None else
+                    "Its running process group will be terminated.")
             self._confirm(job_id, "cancel", f"Cancel job {job_id}?",
-                          "Its running process group will be terminated." if running else
-                          "It will not run again until retried or triggered.", "Cancel job")
+                          what if running else "It will not run again until retried or triggered.", "Cancel job")
 
         self._on_selected(ask)
 

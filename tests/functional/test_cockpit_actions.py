@@ -123,6 +123,19 @@ async def test_cancel_asks_first(deck) -> None:
         assert "summarise" not in shown_columns(app)  # cancelled is hidden by default
 
 
+async def test_cancelling_a_job_on_a_cluster_says_its_batch_job_goes(deck) -> None:
+    spec = json.loads(deck.spec_path.read_text())
+    spec["executors"] = {"gpu": {"type": "slurm", "partition": "gpu"}}
+    next(job for job in spec["jobs"] if job["id"] == "summarise")["executor"] = "gpu"
+    deck.spec_path.write_text(json.dumps(spec))
+    app = make_app(deck.root, watch=False, now=NOW)
+    async with app.run_test(size=(120, 40)) as pilot:
+        select(app, "summarise")
+        await pilot.press("x")
+        assert isinstance(app.screen, ConfirmScreen)
+        assert app.screen.detail == "Its batch job on gpu will be cancelled."
+
+
 async def test_reject_asks_for_a_reason(deck) -> None:
     app = make_app(deck.root, watch=False, now=NOW)
     async with app.run_test(size=(120, 40)) as pilot:
