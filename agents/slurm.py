@@ -1,4 +1,4 @@
-"""The Slurm engine: sbatch, squeue, scontrol and scancel, as ``agents/remote.py`` asks of an engine.
+"""The Slurm engine: sbatch, squeue, scontrol and scancel (sacct where accounting exists), for ``agents/remote.py``.
 
 The client commands run without a shell, with the runner's Slurm settings
 (``SLURM_CONF`` and the like, see ``remote.client_env``). ``sbatch`` alone gets
@@ -47,6 +47,8 @@ class SlurmEngine(Engine):
     def __init__(self, name: str, spec: Executor, env: Mapping[str, str]) -> None:
         super().__init__(name, spec, env)
         self._pool: ThreadPoolExecutor | None = None
+        self._accounting: bool | None = None
+        """Whether ``sacct`` answers here (None: not asked yet)."""
 
     async def submit(self, submission: Submission) -> str:
         argv = ["sbatch", "--parsable", f"--job-name={submission.name}", f"--output={submission.stdout}",
@@ -80,12 +82,10 @@ class SlurmEngine(Engine):
             return {}
         code, out, err = await self._run(["squeue", "-h", "--states=all", "-j", ",".join(ids),
                                           "-o", "%i|%T|%r|%N"])
-        if code != 0:
-            if "Invalid job id" in err:  # none of them is known any more
-                return {job_id: RemoteState("gone") for job_id in ids}
-            raise EngineUnreachable(last_line(err) or f"squeue exited with code {code}")
         seen: dict[str, RemoteState] = {}
-        for line in out.splitlines():
+        if code != 0 and "Invalid job id" not in err:  # (that one: none of them is in the controller's memory)
+            raise EngineUnreachable(last_line(err) or f"squeue exited with code {code}")
+        for line in out.splitlines() if code == 0 else ():
             parts = line.split("|")
             if len(parts) != 4:
                 continue
@@ -99,7 +99,38 @@ class SlurmEngine(Engine):
         ended = [job_id for job_id, state in seen.items() if state.phase == "ended"]
         for job_id in ended:
             seen[job_id] = await self._ended(job_id, seen[job_id])
+        forgotten = [job_id for job_id in ids if job_id not in seen]
+        if forgotten:  # past MinJobAge the controller forgets a job; accounting, where there is any, does not
+            seen.update(await self._accounted(forgotten))
         return {job_id: seen.get(job_id, RemoteState("gone")) for job_id in ids}
+
+    async def _accounted(self, ids: Sequence[str]) -> dict[str, RemoteState]:
+        """The jobs accounting knows (``sacct``), with their end and exit status; nothing without accounting."""
+        if self._accounting is False:
+            return {}
+        try:
+            code, out, err = await self._run(["sacct", "-n", "-X", "-P", "-j", ",".join(ids),
+                                              "-o", "JobIDRaw,State,ExitCode"])
+        except EngineUnreachable as exc:  # no sacct at all, or it hangs: the jobs stay as squeue says
+            code, out, err = 1, "", str(exc)
+        if code != 0:
+            if "disabled" in err or "not found" in err:  # no accounting here: not asked again
+                self._accounting = False
+            return {}
+        self._accounting = True
+        found: dict[str, RemoteState] = {}
+        for line in out.splitlines():
+            parts = line.split("|")
+            if len(parts) != 3 or parts[0] not in ids:
+                continue
+            job_id, state, exit_code = parts[0], parts[1].split(" ")[0], parts[2]
+            if state in QUEUED:
+                found[job_id] = RemoteState("queued", word="PD")
+            elif state in RUNNING:
+                found[job_id] = RemoteState("running", word=state)
+            else:
+                found[job_id] = RemoteState("ended", word=state, exit_code=exit_status(exit_code))
+        return found
 
     async def _ended(self, job_id: str, state: RemoteState) -> RemoteState:
         """An ended job with its exit status (``scontrol``: ExitCode=code:signal of the batch script)."""
@@ -107,13 +138,8 @@ class SlurmEngine(Engine):
         if code != 0:
             return state
         fields = dict(item.partition("=")[::2] for item in out.split())
-        status, _, signum = fields.get("ExitCode", "").partition(":")
-        exit_code = None
-        if signum.isdigit() and int(signum):
-            exit_code = -int(signum)
-        elif status.isdigit():
-            exit_code = int(status)
-        return RemoteState("ended", word=fields.get("JobState", state.word), exit_code=exit_code)
+        return RemoteState("ended", word=fields.get("JobState", state.word),
+                           exit_code=exit_status(fields.get("ExitCode", "")))
 
     async def signal(self, job_id: str, signum: int) -> None:
         # --full: the batch script and everything it started, not only job steps
@@ -146,6 +172,14 @@ def _command(argv: list[str], env: dict[str, str]) -> tuple[int, str, str]:
     except subprocess.TimeoutExpired:
         raise EngineUnreachable(f"{argv[0]} did not answer within {COMMAND_TIMEOUT:g}s") from None
     return done.returncode, done.stdout.decode("utf-8", "replace"), done.stderr.decode("utf-8", "replace")
+
+
+def exit_status(text: str) -> int | None:
+    """Slurm's ``code:signal`` as an exit status, minus the signal when one killed the batch script."""
+    status, _, signum = text.partition(":")
+    if signum.isdigit() and int(signum):
+        return -int(signum)
+    return int(status) if status.isdigit() else None
 
 
 def time_limit(seconds: float) -> str:
