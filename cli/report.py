@@ -16,7 +16,7 @@ from jobdeck.state.terminal import one_line
 #: Records about the runner's own trouble: printed on stderr, even with --quiet.
 _PROBLEMS = frozenset({"spec_error", "write_error", "lock_timeout", "watch_error", "chain_warning", "log_replaced",
                        "log_rotate_failed", "notify_failed", "notify_error",
-                       "metrics_error", "deck_held"})
+                       "metrics_error", "deck_held", "remote_cancel_failed"})
 
 
 class _Fields(dict[str, Any]):
@@ -48,6 +48,10 @@ _NOTES: dict[str, tuple[str, str | None, dict[str, Any]]] = {
     "deck_released": ("the deck is released: jobs start again", "green", {}),
     "taken_over": ("{job}: taken over (attempt {attempt}, job {remote_id} on {executor}, left by a runner "
                    "that is gone)", "yellow", {"job": ""}),
+    "remote_cancelled": ("{job}: cancelled its job {remote_id} on {executor} (the attempt was cancelled while "
+                         "no runner followed it)", "yellow", {"job": ""}),
+    "remote_cancel_failed": ("{job}: could not cancel its job {remote_id} on {executor}: {message}", "red",
+                             {"job": ""}),
     "left_running": ("{job}: left running on its cluster (attempt {attempt}); the next runner takes it over",
                      "yellow", {"job": ""}),
 }

@@ -16,13 +16,13 @@ import secrets
 import socket
 import time
 import traceback
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from jobdeck.agents.boundary import Boundary
-from jobdeck.agents.remote import Detached
+from jobdeck.agents.remote import Detached, Engine, EngineUnreachable, clean_up, engine_for
 from jobdeck.agents.containment import Containment
 from jobdeck.runner import cron
 from jobdeck.runner.attempt import Claimed, open_attempt
@@ -39,7 +39,7 @@ from jobdeck.runner.recovery import abandoned_boundaries, orphaned_events
 from jobdeck.runner.deciding import Deciding
 from jobdeck.runner.scoring import Scoring
 from jobdeck.runner.selection import ReadyIndex, pick
-from jobdeck.runner.takeover import can_take_over, take_over
+from jobdeck.runner.takeover import can_take_over, left_on_cluster, take_over
 from jobdeck.runner.watcher import DeckWatcher
 from jobdeck.runner.write_pause import WritePause, write_quietly
 from jobdeck.state.actions import deck_hold_text
@@ -132,6 +132,7 @@ class Runner:
         self._poll = False  # the watcher failed: look for changes on a timer instead
         self.containment: Containment | None = None
         self._abandoned: dict[Path, asyncio.Task[None]] = {}  # dead runners' attempts whose leftovers are being stopped
+        self._cancelling: dict[Path, asyncio.Task[None]] = {}  # batch jobs of attempts cancelled with no runner up
         self._gc_due = 0.0
         self._gc: asyncio.Future[GcReport] | None = None
         self._said_held = False
@@ -179,6 +180,8 @@ class Runner:
         if store.chain_warning:
             self.report({"type": "chain_warning", "message": store.chain_warning})
         self._apply_spec()
+        if self.spec is not None and self.spec.executors:
+            self._stop_left_on_cluster(list(store.board.jobs))
         self.heartbeat = HeartbeatWriter(self.deck.runners_dir, self.runner_id, self.capacity.parallel)
         self.containment = Containment.detect(self.environ.get("JOBDECK_BOUNDARY", "auto"))
         started = {"type": "runner_started", "runner": self.runner_id, "parallel": self.capacity.parallel,
@@ -389,6 +392,10 @@ class Runner:
             if isinstance(job, str):
                 changed.add(job)
             self.report(record)
+        cancelled = {record["job"] for record in records if record.get("type") == EventType.CANCELLED
+                     and isinstance(record.get("job"), str)}
+        if cancelled:
+            self._stop_left_on_cluster(cancelled)
         for job_id in changed:
             running = board.state(job_id).status == Status.RUNNING
             if running and job_id not in self.running_ids:
@@ -481,6 +488,28 @@ class Runner:
         records, _ = self.store.transact(decide, now=now, strict=False)
         self._absorb(records)
         self._follow_taken(taken)
+
+    def _stop_left_on_cluster(self, job_ids: Iterable[str]) -> None:
+        """Cancel the batch jobs of attempts cancelled while no runner followed them (``left_on_cluster``)."""
+        spec = self.spec
+        for job_id, directory, record in left_on_cluster(self.deck, spec, self.store.board, job_ids,
+                                                          set(self.claims)):
+            if directory in self._cancelling or spec is None:
+                continue
+            engine = engine_for(record["executor"], spec.executors[record["executor"]], self.environ)
+            self._cancelling[directory] = asyncio.get_running_loop().create_task(
+                self._cancel_left(engine, job_id, directory, str(record["id"])))
+
+    async def _cancel_left(self, engine: Engine, job_id: str, directory: Path, remote_id: str) -> None:
+        try:
+            await engine.cancel(remote_id)
+            clean_up(directory)
+            self.report({"type": "remote_cancelled", "job": job_id, "executor": engine.name, "remote_id": remote_id})
+        except EngineUnreachable as exc:  # the next runner start, or the next cancel, tries again
+            self.report({"type": "remote_cancel_failed", "job": job_id, "executor": engine.name,
+                         "remote_id": remote_id, "message": str(exc)})
+        finally:
+            self._cancelling.pop(directory, None)
 
     def _take_over(self, taken: list[Claimed], job_id: str, state: Any, record: dict[str, Any]) -> bool:
         """A dead runner's remote attempt (lock held): take it over, or leave it be; False: resolve it as recovery does."""
@@ -1032,6 +1061,8 @@ class Runner:
                 await asyncio.wait(pending)
         if self._abandoned:  # leftovers of dead runners' attempts: SIGKILLed at the latest after their grace
             await asyncio.wait(list(self._abandoned.values()))
+        if self._cancelling:  # scancel of batch jobs nobody follows: a client command each
+            await asyncio.wait(list(self._cancelling.values()))
         if self.started and self.log_lost is None:
             try:
                 await self._settle(self.clock())

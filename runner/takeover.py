@@ -13,15 +13,19 @@ from __future__ import annotations
 
 import fcntl
 import os
+from collections.abc import Iterable, Set
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from jobdeck.runner.attempt import Claimed
-from jobdeck.state.attempt_dirs import open_attempt_dir, open_in
-from jobdeck.state.attempts import LEASE, OUTPUT
+from jobdeck.runner.attempt import Claimed, lease_held
+from jobdeck.state.attempt_dirs import open_attempt_dir, open_in, read_remote
+from jobdeck.state.attempts import LEASE, OUTPUT, REMOTE_SCRIPT
 from jobdeck.state.deck import Deck
 from jobdeck.state.errors import AttemptRefused
+from jobdeck.state.machine import Status
 
 if TYPE_CHECKING:
+    from jobdeck.state.board import Board
     from jobdeck.state.machine import JobState
     from jobdeck.state.spec import Spec
 
@@ -56,3 +60,29 @@ def take_over(deck: Deck, job_id: str, state: JobState, record: dict[str, Any]) 
     directory = deck.attempt_dir(attempt.workspace, job_id, attempt.n)
     return Claimed(job_id, attempt.n, state.token, attempt.workspace, state.tries, directory, lease,
                    attempt.started, output_fd=output, dir_fd=dir_fd, resume=record)
+
+
+def left_on_cluster(deck: Deck, spec: Spec | None, board: Board, job_ids: Iterable[str],
+                    mine: Set[str]) -> list[tuple[str, Path, dict[str, Any]]]:
+    """Attempts cancelled while no runner followed them, whose batch job may still run: (job, directory, record).
+
+    An operator's cancel ends a followed attempt through its runner, which stops
+    the batch job. With no runner up, nothing does; the next runner finds such
+    an attempt by its state (cancelled, its attempt never ended) and its files
+    (a batch script never cleaned up, a record with the job's id, a free lease).
+    """
+    found = []
+    for job_id in job_ids:
+        state = board.state(job_id)
+        attempt = state.attempt
+        if job_id in mine or attempt is None or attempt.outcome is not None or state.status == Status.RUNNING:
+            continue
+        directory = deck.attempt_dir(attempt.workspace, job_id, attempt.n)
+        if not os.path.lexists(directory / REMOTE_SCRIPT):  # a local attempt, or one a runner saw to its end
+            continue
+        record = read_remote(directory)
+        if (record is None or "id" not in record or spec is None
+                or record.get("executor") not in spec.executors or lease_held(directory)):
+            continue
+        found.append((job_id, directory, record))
+    return found

@@ -333,3 +333,21 @@ def test_a_crash_before_sbatch_never_submits_that_attempt_and_an_idempotent_job_
         ["interrupted", "succeeded"]
     assert ran.read_text() == "ran\n", "only the second attempt ran"
     assert squeue(slurm, f"--name={first['name']}", "-o", "%i").split() == [], "the first was never submitted"
+
+
+def test_a_job_cancelled_while_no_runner_follows_it_has_its_batch_job_cancelled_by_the_next(
+        tmp_path: Path, slurm: Any) -> None:
+    deck, go, first, job_id = train_on_cluster(tmp_path, slurm)
+    first.kill()
+    first.communicate()
+    jobdeck(deck, "cancel", "train", check=True)
+    assert slurm_state(slurm, job_id) == "RUNNING", "nothing has stopped it yet"
+    second = start_runner(deck, env=runner_env(deck, slurm))
+    try:
+        wait_for(lambda: slurm_state(slurm, job_id) in ("CANCELLED", "FAILED", "COMPLETED"), WAIT,
+                 "the next runner to cancel the batch job")
+    finally:
+        said = stop(second)
+    assert f"train: cancelled its job {job_id} on cluster" in said, said
+    assert status(deck, "train") == "cancelled"
+    assert not (deck / "workspaces" / "default" / "runs" / "train" / "1" / "remote.sh").exists()
