@@ -37,6 +37,7 @@ one is.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import os
 import shlex
@@ -234,8 +235,6 @@ def client_env(env: Mapping[str, str]) -> dict[str, str]:
 
 def remote_name(ctx: AttemptContext, token: int) -> str:
     """The engine job's name: deck, job, attempt and claim, so a submission can be found again."""
-    import hashlib
-
     deck = hashlib.sha256(str(ctx.state_dir or ctx.workspace_dir).encode()).hexdigest()[:8]
     return f"jobdeck.{deck}.{ctx.job.id}.{ctx.attempt}.{token}"
 
@@ -397,7 +396,12 @@ async def _find_again(engine: Engine, record: Mapping[str, Any], result_path: Pa
     """After a crash between submitting and recording the id: the job by its name, if it was submitted."""
     if result_path.exists():
         return None  # it ran and ended: its result says how
-    found = await engine.find(str(record["name"]))  # EngineUnreachable: not now, the next runner turn asks again
+    while True:
+        try:
+            found = await engine.find(str(record["name"]))
+            break
+        except EngineUnreachable:  # the controller is restarting, say: the attempt is ours, ask again
+            await asyncio.sleep(engine.spec.poll * GONE_LOOKS)
     if found is None:
         raise Vanished(f"no job named {record['name']} on {engine.name}: it was never submitted, or is gone")
     return found

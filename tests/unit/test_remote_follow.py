@@ -222,3 +222,30 @@ def test_a_cancel_while_queued_only_cancels(tmp_path: Path) -> None:
 
     asyncio.run(go())
     assert engine.cancelled == 1 and engine.signals == []
+
+
+def test_taking_over_while_the_engine_does_not_answer_waits_for_it(tmp_path: Path) -> None:
+    class Restarting(Scripted):
+        """A controller that answers a name lookup only on the third try."""
+
+        tries = 0
+
+        async def find(self, name: str) -> str | None:
+            self.tries += 1
+            if self.tries < 3:
+                raise EngineUnreachable("Unable to contact slurm controller (connect failure)")
+            return "44"
+
+    engine = Restarting([RemoteState("running")])
+    ctx = context(tmp_path, resume={"executor": "fake", "name": "jobdeck.x.j.1.7"})
+
+    async def go() -> Any:
+        task = asyncio.ensure_future(run_remote(engine, ["true"], ctx, token=7))
+        while engine.state("44") is None:
+            await asyncio.sleep(0.01)
+        (ctx.attempt_dir / REMOTE_RESULT).write_text('{"exit": 0}')
+        return await task
+
+    assert asyncio.run(go()).returncode == 0
+    assert engine.tries == 3 and not engine.submitted
+    assert json.loads((ctx.attempt_dir / REMOTE).read_text())["id"] == "44"
