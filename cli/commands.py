@@ -106,8 +106,11 @@ def cmd_validate(args: argparse.Namespace) -> int:
     if args.json:
         _print_json([])
     else:
-        agents = len(loaded.spec.agents)
-        print(f"{path}: valid ({len(jobs)} job{'s' if len(jobs) != 1 else ''}, {agents} agent{'s' if agents != 1 else ''})")
+        agents, executors = len(loaded.spec.agents), len(loaded.spec.executors)
+        counted = f"{len(jobs)} job{'s' if len(jobs) != 1 else ''}, {agents} agent{'s' if agents != 1 else ''}"
+        if executors:  # (said only where there are any: most decks run everything here)
+            counted += f", {executors} executor{'s' if executors != 1 else ''}"
+        print(f"{path}: valid ({counted})")
     return 0
 
 
