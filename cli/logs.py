@@ -9,6 +9,7 @@ or ``--raw``, gets the bytes exactly as the job wrote them.
 from __future__ import annotations
 
 from collections.abc import Callable
+import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -36,7 +37,7 @@ def show_logs(deck: Deck, store: Store, job: Job | JobPreview, state: JobState, 
         if not directory.is_dir():
             raise _gone(job.id, chosen.n, directory, retention)
     elif attempt is not None and state.attempts and attempt < state.attempts[0].n:
-        directory = deck.attempt_dir(job.workspace, job.id, attempt)  # older than the board keeps: on disk still?
+        directory = _older(deck, job, attempt)  # older than the board keeps: on disk still?
         if not directory.is_dir():
             raise _gone(job.id, attempt, directory, retention)
     elif not state.attempts:
@@ -60,6 +61,26 @@ def show_logs(deck: Deck, store: Store, job: Job | JobPreview, state: JobState, 
         offset = copy.from_file(path, offset)
     copy.finish()
     return 0
+
+
+def _older(deck: Deck, job: Job | JobPreview, n: int) -> Path:
+    """Where attempt ``n``, older than the board keeps, is: in the job's workspace, else in the workspace
+    it ran in before jobs.json moved the job (an attempt's number is the job's own, in whichever workspace)."""
+    here = deck.attempt_dir(job.workspace, job.id, n)
+    if here.is_dir():
+        return here
+    try:
+        names = sorted(entry.name for entry in os.scandir(deck.workspaces_dir) if entry.is_dir(follow_symlinks=False))
+    except OSError:
+        return here
+    for name in names:
+        try:
+            there = deck.attempt_dir(name, job.id, n)
+        except JobdeckError:  # a directory whose name is no workspace's
+            continue
+        if there.is_dir():
+            return there
+    return here
 
 
 def _gone(job_id: str, n: int, directory: Path, retention: Callable[[], bool]) -> JobdeckError:

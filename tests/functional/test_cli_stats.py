@@ -47,6 +47,25 @@ def test_logs_reads_an_attempt_older_than_the_board_keeps(deck: Deck, cli: RunCl
     assert missing.returncode == 2 and f"its latest attempts are 4-{ATTEMPTS_KEPT + 3}" in missing.stderr
 
 
+def test_logs_finds_an_old_attempt_in_the_workspace_the_job_ran_in_then(deck: Deck, cli: RunCli) -> None:
+    from jobdeck.state.board import open_store
+    from jobdeck.state.machine import ATTEMPTS_KEPT
+
+    with open_store(deck) as store:
+        for _ in range(ATTEMPTS_KEPT + 3):
+            attempt = store.board.state("hello").next_attempt
+            workspace = "before" if attempt <= 3 else "default"  # jobs.json moved the job after attempt 3
+            store.commit([{"type": "claimed", "job": "hello", "attempt": attempt, "runner": "r",
+                           "workspace": workspace}])
+            store.commit([{"type": "failed", "job": "hello", "token": store.board.state("hello").token,
+                           "reason": "exit_code", "retry_at": 0.0}])
+            directory = deck.attempt_dir(workspace, "hello", attempt)
+            directory.mkdir(parents=True)
+            (directory / "output").write_text(f"attempt {attempt} in {workspace}\n")
+    assert cli("logs", "hello", "--attempt", "2", cwd=deck.root).stdout == "attempt 2 in before\n"
+    assert cli("logs", "hello", "--attempt", "4", cwd=deck.root).stdout == "attempt 4 in default\n"
+
+
 def test_show_reads_the_newest_records_of_a_job_back_from_the_end(deck: Deck, cli: RunCli) -> None:
     from jobdeck.state.board import open_store
 
