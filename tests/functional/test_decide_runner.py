@@ -60,16 +60,18 @@ def decided(deck: Deck) -> list[dict[str, Any]]:
     return [r for r in map(json.loads, deck.events_path.read_text().splitlines()) if r["type"] == "decided"]
 
 
-PIPELINE = [
-    {"id": "adhoc-1", "priority": 5}, {"id": "adhoc-2", "priority": 5}, {"id": "adhoc-3", "priority": 2},
-    {"id": "fetch"}, {"id": "enrich", "depends_on": ["fetch"]},
-    {"id": "report", "depends_on": ["enrich"], "deadline": deadline_in(25)},
-    {"id": "tidy", "priority": -1},
-]
+def pipeline() -> list[dict[str, Any]]:
+    """Ad hoc jobs and a three-step path to a report due in 25 minutes (from when the test runs)."""
+    return [
+        {"id": "adhoc-1", "priority": 5}, {"id": "adhoc-2", "priority": 5}, {"id": "adhoc-3", "priority": 2},
+        {"id": "fetch"}, {"id": "enrich", "depends_on": ["fetch"]},
+        {"id": "report", "depends_on": ["enrich"], "deadline": deadline_in(25)},
+        {"id": "tidy", "priority": -1},
+    ]
 
 
 def pipeline_deck(root: Path, mode: str) -> Deck:
-    deck = make_deck(root, mode, PIPELINE, horizon="1h")
+    deck = make_deck(root, mode, pipeline(), horizon="1h")
     for job in ("fetch", "enrich", "report"):  # each takes ~7 minutes: the pipeline needs ~22 of its 25
         seed(deck, job, 3, 420)
     return deck
@@ -91,7 +93,7 @@ def test_shadow_claims_in_exactly_the_order_off_gives_and_records_where_it_would
     assert differed and differed[0]["job"] == "adhoc-1" and differed[0]["advised"][0] == "fetch"
     assert differed[0]["advised_why"][0].startswith("feeds report (deadline ")
     report = json.loads(cli("decisions", "--report", "--since", "1h", "--json", cwd=shadow.root).stdout)
-    assert report["claims"] == len(PIPELINE) and report["differed"] == len(differed)
+    assert report["claims"] == len(pipeline()) and report["differed"] == len(differed)
     assert cli("audit", "verify", cwd=shadow.root).returncode == 0
 
 
@@ -245,9 +247,10 @@ def test_live_routes_a_job_to_its_cheapest_model_when_the_budget_runs_low(tmp_pa
 def test_a_deadline_at_risk_tells_the_operator_once(tmp_path: Path, cli: RunCli) -> None:
     seen = tmp_path / "alerts.jsonl"
     hook = {"command": ["sh", "-c", f"cat >> {seen}; echo >> {seen}"]}
+    deadline = deadline_in(12)  # (once: the run may cross a minute's end)
     deck = make_deck(tmp_path / "d", "shadow",
                      [{"id": "fetch", "command": ["sh", "-c", "sleep 0.3"]},
-                      {"id": "report", "depends_on": ["fetch"], "deadline": deadline_in(12)}],
+                      {"id": "report", "depends_on": ["fetch"], "deadline": deadline}],
                      budget={"daily": 1.0})
     spec = json.loads(deck.spec_path.read_text())
     spec["notify"] = {"targets": {"hook": hook}, "rules": [{"to": ["hook"], "throttle": 0}]}
@@ -257,7 +260,7 @@ def test_a_deadline_at_risk_tells_the_operator_once(tmp_path: Path, cli: RunCli)
     done = cli("run", "--once", "--quiet", cwd=deck.root)
     assert done.returncode == 0, done.stderr
     [risk] = [n for n in decided(deck) if n["action"] == "at_risk"]
-    assert risk["job"] == "report" and risk["reasons"][0].startswith(f"deadline {deadline_in(12)} at risk: ")
+    assert risk["job"] == "report" and risk["reasons"][0].startswith(f"deadline {deadline} at risk: ")
     alerts = [json.loads(line) for line in seen.read_text().splitlines() if line.strip()]
     kinds = [a["kind"] for alert in alerts for a in alert["alerts"]]
     assert kinds == ["deadline"]
