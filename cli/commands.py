@@ -268,19 +268,16 @@ def _runner_notes(deck: Deck, index: list[tuple[str, str, list[str]]]) -> dict[s
     """What live runners say of their attempts (e.g. "queued on gpu (PD: Resources)"), when any job runs."""
     if not any(column == "running" for column, _, _ in index):
         return {}
-    from jobdeck.state.heartbeat import read_heartbeats
+    from jobdeck.state.heartbeat import live_notes, read_heartbeats
 
-    now = time.time()
-    return {job: note for beat in read_heartbeats(deck.runners_dir) if beat.alive(now)
-            for job, note in beat.notes.items()}
+    return live_notes(read_heartbeats(deck.runners_dir), time.time())
 
 
 def _noted(shown: list[Card], notes: dict[str, str]) -> list[Card]:
     """The cards, a running job's note from its runner first among its flags."""
-    if not notes:
-        return shown
-    return [card._replace(flags=(notes[card.id], *card.flags))
-            if card.id in notes and card.column.value == "running" else card for card in shown]
+    from jobdeck.state.views import noted
+
+    return [noted(card, notes.get(card.id)) for card in shown] if notes else shown
 
 
 def _keep(index: list[tuple[str, str, list[str]]], args: argparse.Namespace) -> list[bool]:

@@ -20,12 +20,12 @@ from jobdeck.state.board import Store, open_store
 from jobdeck.state.deck import Deck
 from jobdeck.state.errors import LogReplaced, SpecError
 from jobdeck.state.graph import dependents
-from jobdeck.state.heartbeat import Heartbeat, read_heartbeats
+from jobdeck.state.heartbeat import Heartbeat, live_notes, read_heartbeats
 from jobdeck.state.loader import SpecSource
 from jobdeck.state.machine import COLUMNS, JobState, Status
 from jobdeck.state.preview import JobPreview
 from jobdeck.state.segments import all_segments, open_segment
-from jobdeck.state.views import Card, card
+from jobdeck.state.views import Card, card, noted
 
 from jobdeck.cockpit.timefmt import start_of_day
 
@@ -221,8 +221,7 @@ class DeckModel:
         """Read the runners' heartbeats; cards whose runner note changed (e.g. queued on a cluster) are
         re-derived into ``delta``."""
         self.heartbeats = read_heartbeats(self.deck.runners_dir)
-        now = self.clock()
-        notes = {job: note for beat in self.heartbeats if beat.alive(now) for job, note in beat.notes.items()}
+        notes = live_notes(self.heartbeats, self.clock())
         changed = {job for job in notes.keys() | self.notes.keys() if notes.get(job) != self.notes.get(job)}
         self.notes = notes
         if changed:
@@ -248,10 +247,7 @@ class DeckModel:
             job = spec.job(job_id)
             if job is None:
                 continue
-            new = card(job, board.state(job_id), board, now)
-            note = self.notes.get(job_id)
-            if note is not None and new.column == Status.RUNNING:  # where its runner says it is
-                new = new._replace(flags=(note, *new.flags))
+            new = noted(card(job, board.state(job_id), board, now), self.notes.get(job_id))
             if new.next_fire is not None or new.retry_at is not None:
                 self._timed.add(job_id)
             else:

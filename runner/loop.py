@@ -386,14 +386,15 @@ class Runner:
     def _absorb(self, records: list[dict[str, Any]]) -> None:
         """Track which jobs changed (for readiness and capacity)."""
         changed = set()
+        cancelled = set()
         board = self.store.board
         for record in records:
             job = record.get("job")
             if isinstance(job, str):
                 changed.add(job)
+                if record.get("type") == EventType.CANCELLED:
+                    cancelled.add(job)
             self.report(record)
-        cancelled = {record["job"] for record in records if record.get("type") == EventType.CANCELLED
-                     and isinstance(record.get("job"), str)}
         if cancelled:
             self._stop_left_on_cluster(cancelled)
         for job_id in changed:

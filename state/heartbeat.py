@@ -95,6 +95,11 @@ def _int(value: object) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
+def live_notes(beats: list[Heartbeat], now: float) -> dict[str, str]:
+    """What live runners say of their attempts, by job id (e.g. "queued on gpu (PD: Resources)")."""
+    return {job: note for beat in beats if beat.alive(now) for job, note in beat.notes.items()}
+
+
 def _notes(value: object) -> dict[str, str]:
     if not isinstance(value, dict):
         return {}

@@ -165,6 +165,13 @@ def _fire_after(schedule: str, tz: str, now: float) -> float | None:
         return None
 
 
+def noted(card: Card, note: str | None) -> Card:
+    """``card`` with its runner's note (where a running attempt is) first among its flags."""
+    if note is None or card.column != Status.RUNNING:
+        return card
+    return card._replace(flags=(note, *card.flags))
+
+
 def cards(spec: Spec, board: Board, now: float) -> list[Card]:
     """Cards for every job in the spec, in spec order."""
     return [card(job, board.state(job.id), board, now) for job in spec.jobs]

@@ -1,7 +1,7 @@
 """bench/slurm.py at its --quick size: it keeps working, and it measures what it says it does.
 
-The bench starts a cluster of its own rather than using this session's (the
-``slurm`` fixture's): that is the path a full bench run takes, and its figures
+The bench starts a cluster of its own rather than the one the ``slurm``
+fixture started for this pytest process: that is the path a full bench run takes, and its figures
 never share the node with jobs other tests left behind. Two clusters side by
 side are fine (each has its own directory and ports). The figures themselves
 are not judged against the target here (performance is measured in bench/, not
