@@ -254,8 +254,8 @@ def wrapper_script(argv: Sequence[str], cwd: Path, stdin: Path | None, result: P
         "#!/bin/sh",
         f"# jobdeck: attempt {ctx.attempt} of job {ctx.job.id}",
         "trap 'jobdeck_signalled=1' TERM INT HUP",
-        f"jobdeck_end() {{ printf '{{\"exit\": %d}}\\n' \"$1\" > {q(str(tmp))} && mv -f {q(str(tmp))} {q(str(result))}; "
-        "exit \"$1\"; }",
+        f"jobdeck_end() {{ printf '{{\"exit\": %d}}\\n' \"$1\" > {q(str(tmp))} && "
+        f"mv -f {q(str(tmp))} {q(str(result))}; exit \"$1\"; }}",
         f"cd -- {q(str(cwd))} || jobdeck_end 126",
         " ".join(q(part) for part in argv) + f" < {q(str(stdin)) if stdin is not None else '/dev/null'}",
         "jobdeck_end $?",

@@ -21,7 +21,8 @@ ROOT = Path(__file__).resolve().parents[2]
 def test_slurm_bench_times_both_sides_on_real_jobs() -> None:
     done = subprocess.run([sys.executable, "bench/slurm.py", "--quick", "--json"], cwd=ROOT,
                           capture_output=True, text=True, timeout=240)
-    assert done.returncode == 0, f"bench/slurm.py exited {done.returncode}:\n{done.stdout[-2000:]}\n{done.stderr[-2000:]}"
+    assert done.returncode == 0, (f"bench/slurm.py exited {done.returncode}:\n"
+                                  f"{done.stdout[-2000:]}\n{done.stderr[-2000:]}")
     result = json.loads(done.stdout)
     assert (result["jobs"], result["rounds"]) == (10, 1)
     for side in ("plain", "jobdeck"):

@@ -184,7 +184,8 @@ def test_a_refused_submission_fails_the_job_with_slurms_reason(tmp_path: Path, s
     assert result.returncode != 0
     failed = [e for e in events(deck) if e["type"] == "failed"]
     assert len(failed) == 1 and failed[0]["reason"] == "not_submitted"
-    assert failed[0]["message"] == "cluster refused the job: Batch job submission failed: Invalid partition name specified"
+    assert failed[0]["message"] == ("cluster refused the job: Batch job submission failed: "
+                                    "Invalid partition name specified")
     assert status(deck, "after") == "done", "the rest of the deck ran"
     lines = [line for line in (result.stdout + result.stderr).splitlines() if "train" in line and "fail" in line]
     assert len(lines) == 1 and "Invalid partition name" in lines[0], result.stdout + result.stderr
@@ -237,7 +238,8 @@ def test_a_runner_killed_mid_job_is_followed_by_one_that_takes_the_attempt_over(
 
 
 def test_a_crash_between_sbatch_and_its_record_does_not_submit_twice(tmp_path: Path, slurm: Any) -> None:
-    deck = slurm_deck(tmp_path, [{"id": "once", "command": ["sh", "-c", f"echo ran >> {tmp_path / 'ran.txt'}; echo ok"]}])
+    ran = tmp_path / "ran.txt"
+    deck = slurm_deck(tmp_path, [{"id": "once", "command": ["sh", "-c", f"echo ran >> {ran}; echo ok"]}])
     crashed = jobdeck(deck, "run", "--once", env=runner_env(deck, slurm, JOBDECK_CRASH_AT="remote.submitted"),
                       timeout=WAIT)
     assert crashed.returncode != 0
@@ -246,16 +248,18 @@ def test_a_crash_between_sbatch_and_its_record_does_not_submit_twice(tmp_path: P
     result = jobdeck(deck, "run", "--once", env=runner_env(deck, slurm), timeout=WAIT)
     assert result.returncode == 0, result.stdout + result.stderr
     assert status(deck, "once") == "done"
-    assert (tmp_path / "ran.txt").read_text() == "ran\n", "the command ran once"
+    assert ran.read_text() == "ran\n", "the command ran once"
     assert len(squeue(slurm, f"--name={record['name']}", "-o", "%i").split()) == 1
 
 
 def test_a_slurm_job_that_vanished_interrupts_the_attempt_and_an_idempotent_job_is_retried(
         tmp_path: Path, slurm: Any) -> None:
-    deck = slurm_deck(tmp_path, [{"id": "job", "command": ["sh", "-c", "exec sleep 300"], "idempotent": True,
+    deck = slurm_deck(tmp_path, [{"id": "job", "command": ["sh", "-c", "echo up; exec sleep 300"], "idempotent": True,
                                   "retry": {"max_attempts": 2, "delay": 0.1}}])
     first = start_runner(deck, env=runner_env(deck, slurm))
     job_id = wait_for(lambda: running_remotely(deck, "job", slurm), WAIT, "the job to run on the cluster")
+    # its command runs, so the batch script is past setting its trap: the cancel below leaves a result
+    wait_for(lambda: "up" in output_of(deck, "job"), WAIT, "the command's first line")
     first.kill()
     first.communicate()
     # The cluster loses the job and its result (as after a node failure and a purge): its record points nowhere.
@@ -314,7 +318,8 @@ def test_an_executors_parallel_limit_counts_its_cluster_attempts(tmp_path: Path,
         assert proc.wait(timeout=WAIT) == 0
     finally:
         stop(proc)
-    order = [(e["type"], e["job"]) for e in events(deck) if e["type"] in ("claimed", "succeeded") and e["job"] != "here"]
+    order = [(e["type"], e["job"]) for e in events(deck)
+             if e["type"] in ("claimed", "succeeded") and e["job"] != "here"]
     assert order == [("claimed", "a"), ("succeeded", "a"), ("claimed", "b"), ("succeeded", "b")]
 
 
