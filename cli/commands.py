@@ -85,9 +85,18 @@ def cmd_init(args: argparse.Namespace) -> int:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
+    from jobdeck.state.lightspec import light_spec, mark_valid
     from jobdeck.state.loader import load_spec
+    from jobdeck.state.specbytes import read_spec_file
 
-    path = Path(args.file) if args.file else _deck(args).spec_path
+    deck = _deck(args) if not args.file else None
+    path = deck.spec_path if deck is not None else Path(args.file)
+    accepted = light_spec(deck) if deck is not None else None
+    if accepted is not None:  # these very bytes passed this very loader before: the verdict stands
+        document = json.loads(read_spec_file(path).decode("utf-8-sig"))
+        _say_valid(args, path, len(accepted.jobs), len(document.get("agents") or {}),
+                   len(document.get("executors") or {}))
+        return 0
     try:
         loaded = load_spec(path)
     except SpecUnreadable:
@@ -102,16 +111,21 @@ def cmd_validate(args: argparse.Namespace) -> int:
                 print(error, file=sys.stderr)
             print(f"{len(errors)} problem{'s' if len(errors) != 1 else ''} in {path}", file=sys.stderr)
         return 1
-    jobs = loaded.spec.jobs
+    if deck is not None:  # so the everyday commands after it need no models
+        mark_valid(deck, loaded.digest, loaded.spec)
+    spec = loaded.spec
+    _say_valid(args, path, len(spec.jobs), len(spec.agents), len(spec.executors))
+    return 0
+
+
+def _say_valid(args: argparse.Namespace, path: Path, jobs: int, agents: int, executors: int) -> None:
     if args.json:
         _print_json([])
-    else:
-        agents, executors = len(loaded.spec.agents), len(loaded.spec.executors)
-        counted = f"{len(jobs)} job{'s' if len(jobs) != 1 else ''}, {agents} agent{'s' if agents != 1 else ''}"
-        if executors:  # (said only where there are any: most decks run everything here)
-            counted += f", {executors} executor{'s' if executors != 1 else ''}"
-        print(f"{path}: valid ({counted})")
-    return 0
+        return
+    counted = f"{jobs} job{'s' if jobs != 1 else ''}, {agents} agent{'s' if agents != 1 else ''}"
+    if executors:  # (said only where there are any: most decks run everything here)
+        counted += f", {executors} executor{'s' if executors != 1 else ''}"
+    print(f"{path}: valid ({counted})")
 
 
 def cmd_schema(args: argparse.Namespace) -> int:

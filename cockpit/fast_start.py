@@ -15,6 +15,8 @@ import json
 
 from jobdeck.state.cardcache import CARDS_FORMAT, cards_path, save_cards, spec_digest
 from jobdeck.state.deck import Deck
+from jobdeck.state.errors import SpecError
+from jobdeck.state.lightspec import light_spec
 from jobdeck.state.preview import JobPreview, preview_jobs
 from jobdeck.state.views import Card
 
@@ -47,11 +49,20 @@ def last_cards(deck: Deck) -> list[Card] | None:
 
 
 def previewed_jobs(deck: Deck) -> list[JobPreview] | None:
-    """A preview of the jobs.json on disk (state/preview.py), if the deck is big enough to need one."""
+    """A preview of the jobs.json on disk (state/preview.py), if it is exact or the deck is big.
+
+    A preview is exact when the loader has accepted these very bytes before
+    (state/lightspec.py: `.jobdeck/spec.ok`): painting it first spares the first
+    frame importing pydantic and building the models (~0.1 s), whatever the size.
+    Otherwise only a deck of PREVIEW_AT jobs or more is painted from a preview.
+    """
     try:
+        accepted = light_spec(deck)
+        if accepted is not None:
+            return accepted.jobs
         raw = deck.spec_path.read_bytes()
-    except OSError:
-        return None
+    except (OSError, SpecError):
+        return None  # the loader says what is wrong
     jobs = preview_jobs(raw)
     return jobs if jobs is not None and len(jobs) >= PREVIEW_AT else None
 

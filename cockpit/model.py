@@ -21,6 +21,7 @@ from jobdeck.state.deck import Deck
 from jobdeck.state.errors import LogReplaced, SpecError
 from jobdeck.state.graph import dependents
 from jobdeck.state.heartbeat import Heartbeat, live_notes, read_heartbeats
+from jobdeck.state.lightspec import mark_valid
 from jobdeck.state.loader import SpecSource
 from jobdeck.state.machine import COLUMNS, JobState, Status
 from jobdeck.state.preview import JobPreview
@@ -127,6 +128,9 @@ class DeckModel:
         """
         model = DeckModel(self.deck, self.clock, self.store)
         model.load()
+        if model.source.current is not None and model.source.error is None:  # so the next start,
+            loaded = model.source.current  # and every read-only command, can skip the models
+            mark_valid(self.deck, loaded.digest, loaded.spec)
         return model
 
     def adopt(self, loaded: DeckModel) -> Delta:

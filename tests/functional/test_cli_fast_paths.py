@@ -76,3 +76,24 @@ def test_show_prints_the_kept_validated_spec_as_validating_prints_it(deck: Deck,
     kept_before = kept.read_bytes()
     assert json.loads(cli("show", "hello", "--json", cwd=deck.root).stdout)["spec"]["retry"] == {"max_attempts": 3}
     assert kept.read_bytes() != kept_before
+
+
+def test_validate_judges_new_bytes_in_full_and_says_the_same_of_bytes_it_accepted(deck: Deck, cli: RunCli) -> None:
+    spec = json.loads(deck.spec_path.read_text())
+    spec["agents"] = {"scribe": {"type": "llm", "model": "openai/gpt-4o-mini"}}
+    spec["executors"] = {"hpc": {"type": "slurm", "partition": "debug"}}
+    deck.spec_path.write_text(json.dumps(spec))
+    assert not (deck.state_dir / "spec.ok").exists()
+    in_full = [cli("validate", *extra, cwd=deck.root) for extra in ([], ["--json"])]  # the loader runs, marks it
+    assert in_full[0].returncode == 0, in_full[0].stderr
+    assert "valid (2 jobs, 1 agent, 1 executor)" in in_full[0].stdout
+    assert (deck.state_dir / "spec.ok").exists()
+    rc, heavy = modules_loaded_by(deck, ["validate"])
+    assert (rc, heavy) == (0, [])
+    again = [cli("validate", *extra, cwd=deck.root) for extra in ([], ["--json"])]
+    assert [(r.returncode, r.stdout) for r in again] == [(r.returncode, r.stdout) for r in in_full]
+
+    spec["executors"]["hpc"]["options"] = {"time": "1:00:00"}  # jobdeck sets --time itself
+    deck.spec_path.write_text(json.dumps(spec))
+    rejected = cli("validate", cwd=deck.root)
+    assert rejected.returncode == 1 and "timeout.hard" in rejected.stderr, rejected.stderr
