@@ -147,7 +147,7 @@ def cmd_add(args: argparse.Namespace) -> int:
     jobs = _jobs_from_source(args.source) if args.source else []
     if args.id or args.argv or args.model:
         jobs.append(_job_from_flags(args))
-    ids, _ = add_jobs(deck, jobs, replace=args.replace)
+    ids = add_jobs(deck, jobs, replace=args.replace)
     print(f"added {len(ids)} job{'s' if len(ids) != 1 else ''}: {', '.join(ids[:10])}{' ...' if len(ids) > 10 else ''}")
     return 0
 

@@ -58,7 +58,7 @@ class Operator:
 
     def add_job(self, fields: dict[str, Any]) -> str:
         """Add one job to jobs.json (validated, compare-and-swap); return its id."""
-        ids, _ = add_jobs(self.model.deck, [fields])
+        ids = add_jobs(self.model.deck, [fields])
         return ids[0]
 
     def close(self) -> None:

@@ -6,9 +6,14 @@ that only need a job's id, workspace, risk, dependencies and card fields (`ls`,
 `logs`, `events`, `stats`, the operator actions) read those from
 ``state.preview`` instead, which is exact for every file the loader accepts, but
 only when ``.jobdeck/spec.ok`` says the loader accepted these very bytes with
-this very code. Anything else (a new or edited jobs.json, a new jobdeck, a file
-the preview finds unusual) goes through the full loader, which then marks the
-file valid for the next command.
+this very code (it keeps the last KEPT_MARKERS versions it accepted). Anything
+else (a new or edited jobs.json, a new jobdeck, a file the preview finds
+unusual) goes through the full loader, which then marks the file valid for the
+next command. `validate` gives the same verdict from the marker.
+
+`add` marks the file it writes when the file it changed was accepted and each
+new job is plainly valid (``plainly_valid``: a command job with the everyday
+fields): what the loader would say of the result is then known without asking.
 
 `show` also prints a job's spec as validated (defaults left out, terse forms
 expanded) and whether it is idempotent: when marking a file valid, each job's
@@ -19,13 +24,14 @@ one line per job, so `show` reads its job's line instead of building the models.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Collection, Mapping, Sequence
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from jobdeck.state.atomic import write_atomic
 from jobdeck.state.cardcache import code_stamp, spec_digest
 from jobdeck.state.deck import Deck
+from jobdeck.state.ids import ID_RE, env_suffix
 from jobdeck.state.specbytes import read_spec_file
 from jobdeck.state.preview import JobPreview, preview_jobs
 
@@ -57,13 +63,12 @@ class LightSpec:
 
 def light_spec(deck: Deck) -> LightSpec | None:
     """The deck's jobs.json as a LightSpec if the loader has accepted these bytes; else None."""
-    try:
-        marker = (deck.state_dir / VALID_NAME).read_text()
-    except OSError:
+    markers = _accepted_markers(deck)
+    if not markers:
         return None
     raw = read_spec_file(deck.spec_path)
     digest = spec_digest(raw)
-    if marker != _marker(digest):
+    if _marker(digest) not in markers:
         return None
     jobs = preview_jobs(raw)
     return LightSpec(jobs, digest) if jobs is not None else None
@@ -106,14 +111,89 @@ def mark_valid(deck: Deck, digest: str, spec: Spec) -> None:
             write_atomic(jobs_path, "".join(lines).encode(), durable=False)
         except OSError:
             pass
-    path = deck.state_dir / VALID_NAME
-    try:
-        if path.read_text() == marker:
-            return  # already marked: a command that changes nothing writes nothing
-    except OSError:
+    _add_marker(deck, marker)
+
+
+def accepted(deck: Deck, raw: bytes) -> bool:
+    """Whether the loader has accepted ``raw`` as this deck's jobs.json (with this code)."""
+    return _marker(spec_digest(raw)) in _accepted_markers(deck)
+
+
+def mark_accepted(deck: Deck, raw: bytes) -> None:
+    """Mark ``raw`` accepted without keeping its jobs' validated forms: `show` validates it again
+    (``spec.jobs.jsonl`` stays with the version it was made for). A cache: a failed write is fine."""
+    _add_marker(deck, _marker(spec_digest(raw)))
+
+
+PLAIN_FIELDS = frozenset({"id", "title", "command", "shell", "workspace", "depends_on", "labels", "risk",
+                          "priority", "paused", "idempotent"})
+"""The fields of a job `plainly_valid` judges; a job with any other is left to the loader."""
+
+
+def plainly_valid(job: Mapping[str, Any], known: Collection[str]) -> bool:
+    """Whether the loader is sure to accept ``job`` appended to a jobs.json it accepted, whose job ids
+    (with any jobs appended before this one) are ``known``.
+
+    What `jobdeck add -- CMD` writes, judged without pydantic: a command job with
+    a title, workspace, labels, risk, priority and dependencies on jobs already
+    declared (so it can close no cycle). The judgement is narrower than the
+    loader's, never wider: False says only "ask the loader", which then gives the
+    located error, if there is one. tests/unit/test_lightspec_plain.py holds it to
+    the loader on every field's edge cases.
+    """
+    if not PLAIN_FIELDS.issuperset(job):
+        return False
+    job_id, command, shell = job.get("id"), job.get("command"), job.get("shell", False)
+    if type(job_id) is not str or not ID_RE.fullmatch(job_id) or job_id in known or type(shell) is not bool:
+        return False
+    if shell and type(command) is str:
         pass
+    elif type(command) is not list or not command or not all(type(arg) is str for arg in command):
+        return False
+    title, workspace, labels = job.get("title", ""), job.get("workspace", "default"), job.get("labels", [])
+    if type(title) is not str or type(workspace) is not str or not ID_RE.fullmatch(workspace):
+        return False
+    if type(labels) is not list or not all(type(label) is str for label in labels):
+        return False
+    if job.get("risk", "low") not in ("low", "medium", "high") or type(job.get("risk", "low")) is not str:
+        return False
+    priority = job.get("priority", 0)
+    if type(priority) is not int or not -1000 <= priority <= 1000:
+        return False
+    if type(job.get("paused", False)) is not bool or type(job.get("idempotent", False)) is not bool:
+        return False
+    depends_on = job.get("depends_on", [])
+    if type(depends_on) is not list:
+        return False
+    suffixes: dict[str, str] = {}
+    for dep in depends_on:
+        if type(dep) is not str or dep not in known or suffixes.setdefault(env_suffix(dep), dep) != dep:
+            return False
+    return True
+
+
+KEPT_MARKERS = 8
+"""Versions of jobs.json kept as accepted: going back to one (an undone `add`, a `git checkout`)
+needs no new validation."""
+
+
+def _accepted_markers(deck: Deck) -> list[str]:
+    """The versions of jobs.json the loader accepted, as markers, oldest first (one a line)."""
     try:
-        write_atomic(path, marker.encode(), durable=False)
+        return (deck.state_dir / VALID_NAME).read_text().splitlines(keepends=True)
+    except (OSError, UnicodeDecodeError):
+        return []
+
+
+def _add_marker(deck: Deck, marker: str) -> None:
+    """Keep ``marker`` as the newest of the last KEPT_MARKERS accepted versions made by this code."""
+    markers = _accepted_markers(deck)
+    if markers and markers[-1] == marker:
+        return  # already the newest: a command that changes nothing writes nothing
+    stamp = marker.split(" ", 1)[1]
+    kept = [line for line in markers if line != marker and line.endswith(" " + stamp)][-(KEPT_MARKERS - 1):]
+    try:
+        write_atomic(deck.state_dir / VALID_NAME, "".join([*kept, marker]).encode(), durable=False)
     except OSError:
         pass
 

@@ -23,8 +23,10 @@ from typing import Any
 from jobdeck.state.atomic import write_atomic
 from jobdeck.state.deck import Deck
 from jobdeck.state.errors import EditConflict, JobdeckError, SpecError
+from jobdeck.state.lightspec import accepted, mark_accepted, plainly_valid
 from jobdeck.state.lock import DeckLock
 from jobdeck.state.loader import LoadedSpec, parse_spec
+from jobdeck.state.specbytes import MAX_SPEC_BYTES
 from jobdeck.state.strictjson import StrictJSONError, loads
 
 
@@ -54,6 +56,11 @@ def spec_file(deck: Deck) -> Path:
 def install(deck: Deck, base: bytes, new: bytes, *, lock: DeckLock | None = None) -> LoadedSpec:
     """Validate ``new`` and replace jobs.json (or the file its link leads to) with it if it still holds ``base``."""
     loaded = parse_spec(new, str(deck.spec_path))
+    _install(deck, base, new, lock)
+    return loaded
+
+
+def _install(deck: Deck, base: bytes, new: bytes, lock: DeckLock | None) -> None:
     lock = lock or DeckLock(deck.lock_path)
     with lock:
         target = spec_file(deck)
@@ -70,10 +77,9 @@ def install(deck: Deck, base: bytes, new: bytes, *, lock: DeckLock | None = None
             write_atomic(target, new)
         else:  # a file of the operator's outside jobdeck's keeping: its permissions stay as they are
             write_atomic(target, new, mode=stat.S_IMODE(target.stat().st_mode))
-    return loaded
 
 
-def add_jobs(deck: Deck, jobs: Iterable[Mapping[str, Any]], *, replace: bool = False) -> tuple[list[str], LoadedSpec]:
+def add_jobs(deck: Deck, jobs: Iterable[Mapping[str, Any]], *, replace: bool = False) -> list[str]:
     """Add ``jobs`` to jobs.json in one atomic, validated change; return their ids.
 
     With ``replace``, a job whose id exists is replaced instead of being an error.
@@ -103,8 +109,25 @@ def add_jobs(deck: Deck, jobs: Iterable[Mapping[str, Any]], *, replace: bool = F
     spliced = splice_jobs(text, new_jobs)
     if spliced is None or loads(spliced) != document:  # a layout the splice does not handle: write it anew
         spliced = json.dumps(document, indent=2, ensure_ascii=False) + "\n"
-    loaded = install(deck, base, spliced.encode())
-    return [str(job.get("id")) for job in new_jobs], loaded
+    raw = spliced.encode()
+    if not replace and _plain_addition(deck, base, raw, new_jobs, known=set(index) - {job.get("id") for job in new_jobs}):
+        _install(deck, base, raw, None)  # what the loader would say is known: no need to build the models
+        mark_accepted(deck, raw)
+    else:
+        install(deck, base, raw)
+    return [str(job.get("id")) for job in new_jobs]
+
+
+def _plain_addition(deck: Deck, base: bytes, raw: bytes, jobs: list[dict[str, Any]], known: set[Any]) -> bool:
+    """Whether appending ``jobs`` to ``base`` gives a jobs.json the loader is sure to accept: ``base``
+    was accepted, and each job is plainly valid on its own (state/lightspec.py)."""
+    if len(raw) > MAX_SPEC_BYTES or not accepted(deck, base):
+        return False
+    for job in jobs:
+        if not plainly_valid(job, known):
+            return False
+        known.add(job["id"])
+    return True
 
 
 _DECODER = json.JSONDecoder()

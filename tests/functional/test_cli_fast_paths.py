@@ -97,3 +97,25 @@ def test_validate_judges_new_bytes_in_full_and_says_the_same_of_bytes_it_accepte
     deck.spec_path.write_text(json.dumps(spec))
     rejected = cli("validate", cwd=deck.root)
     assert rejected.returncode == 1 and "timeout.hard" in rejected.stderr, rejected.stderr
+
+
+def test_add_of_a_plain_job_to_an_accepted_jobs_json_builds_no_models_and_leaves_a_file_the_loader_accepts(
+        deck: Deck, cli: RunCli) -> None:
+    assert cli("ls", cwd=deck.root).returncode == 0  # the loader accepts jobs.json and says so
+    rc, heavy = modules_loaded_by(deck, ["add", "--id", "later", "--label", "nightly", "--depends-on", "hello",
+                                         "--", "echo", "hi"])
+    assert (rc, heavy) == (0, [])
+    from jobdeck.state.loader import load_spec
+    job = load_spec(deck.spec_path).spec.job("later")  # the loader itself agrees
+    assert job is not None and (job.command, job.depends_on, job.labels) == (["echo", "hi"], ["hello"], ["nightly"])
+    rc, heavy = modules_loaded_by(deck, ["ls"])  # and the next command reads it without the models too
+    assert (rc, heavy) == (0, [])
+    shown = cli("show", "later", "--json", cwd=deck.root)  # show validates the new version (no kept form yet)
+    assert shown.returncode == 0 and json.loads(shown.stdout)["spec"]["command"] == ["echo", "hi"], shown.stderr
+
+    # anything it does not judge goes to the loader, which says what is wrong, and nothing is written
+    before = deck.spec_path.read_bytes()
+    refused = cli("add", "--id", "typo", "--depends-on", "helo", "--", "true", cwd=deck.root)
+    assert refused.returncode == 1 and "depends on unknown job 'helo'" in refused.stderr, refused.stderr
+    assert "did you mean 'hello'" in refused.stderr
+    assert deck.spec_path.read_bytes() == before
