@@ -240,7 +240,7 @@ def cmd_ls(args: argparse.Namespace) -> int:
         return 0
     import gc
 
-    from jobdeck.state.cardcache import save_cards
+    from jobdeck.state.cardcache import known_fires, save_cards
     from jobdeck.state.views import cards
 
     # Building ~10 objects per job: collector passes over them cost ~20% of a large ls
@@ -250,7 +250,7 @@ def cmd_ls(args: argparse.Namespace) -> int:
         spec, digest = _read_spec(deck)
         now = time.time()
         with _store(deck) as store:
-            found = cards(spec, store.board, now)
+            found = cards(spec, store.board, now, known_fires(deck, digest, now))
             offset, last_hash, warning = store.log.offset, store.log.last_hash, store.chain_warning
             if store.board.held is not None:
                 from jobdeck.state.actions import deck_hold_text

@@ -116,6 +116,7 @@ def save_cards(deck: Deck, cards: Sequence[Mapping[str, Any]], *, spec: str, off
         "code": code_stamp(),
         "spec": spec,
         "events": {"offset": offset, "hash": last_hash},
+        "now": now,
         "valid_until": valid_until(cards, now),
         "cards": hashlib.sha256(body).hexdigest(),
         "board": board,
@@ -127,6 +128,35 @@ def save_cards(deck: Deck, cards: Sequence[Mapping[str, Any]], *, spec: str, off
     except OSError:
         pass  # only a cache: a read-only deck answers the slow way every time
     return cached
+
+
+def known_fires(deck: Deck, spec: str, now: float) -> dict[str, float]:
+    """Each scheduled job's next fire at ``now``, from the cached cards, when they still tell it.
+
+    Cards saved for jobs.json ``spec`` at a time ``t`` hold each schedule's first
+    fire after ``t``; none has passed until ``valid_until``, so for ``t <= now <
+    valid_until`` those are the first fires after ``now`` too, even when the log
+    has grown since. `ls` rebuilding its cards after a change then needs no cron
+    arithmetic (nor croniter's import, ~10 ms). Empty when they do not tell.
+    """
+    try:
+        data = cards_path(deck).read_bytes()
+        first = data.index(b"\n")
+        header = json.loads(data[:first])
+        if not (isinstance(header, dict) and header.get("format") == CARDS_FORMAT and header.get("spec") == spec
+                and header.get("code") == code_stamp()):
+            return {}
+        saved_at, until = header.get("now"), header.get("valid_until")
+        if not (isinstance(saved_at, float) and isinstance(until, float) and saved_at <= now < until):
+            return {}
+        second = data.index(b"\n", first + 1)
+        body = data[second + 1:]
+        if header.get("cards") != hashlib.sha256(body).hexdigest():
+            return {}
+        rows = json.loads("[" + ",".join(body.decode().split("\n")[:-1]) + "]")
+        return {row["id"]: row["next_fire"] for row in rows if isinstance(row.get("next_fire"), float)}
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return {}
 
 
 def board_stamp(deck: Deck) -> str:

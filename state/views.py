@@ -110,8 +110,11 @@ class Card(NamedTuple):
                       "flags": tuple(data["flags"])})
 
 
-def card(job: CardJob, state: JobState, board: Board, now: float) -> Card:
-    """The card for ``job``: its column and every derived flag worth showing."""
+def card(job: CardJob, state: JobState, board: Board, now: float, fires: Mapping[str, float] | None = None) -> Card:
+    """The card for ``job``: its column and every derived flag worth showing.
+
+    ``fires`` may give scheduled jobs' next fires at ``now``, known without cron arithmetic
+    (state/cardcache.known_fires)."""
     status = state.status
     backlog = status == Status.BACKLOG
     flags: list[str] = []
@@ -125,7 +128,9 @@ def card(job: CardJob, state: JobState, board: Board, now: float) -> Card:
             flags.append("retrying")
     fire = None
     if job.schedule is not None:
-        fire = _fire_after(job.schedule, job.timezone, now)
+        fire = fires.get(job.id) if fires else None
+        if fire is None:
+            fire = _fire_after(job.schedule, job.timezone, now)
         if backlog and state.cycle == 0:
             flags.append("waiting for schedule")
     elif backlog and job.trigger is not None and state.cycle == 0:
@@ -172,6 +177,6 @@ def noted(card: Card, note: str | None) -> Card:
     return card._replace(flags=(note, *card.flags))
 
 
-def cards(spec: Spec, board: Board, now: float) -> list[Card]:
-    """Cards for every job in the spec, in spec order."""
-    return [card(job, board.state(job.id), board, now) for job in spec.jobs]
+def cards(spec: Spec, board: Board, now: float, fires: Mapping[str, float] | None = None) -> list[Card]:
+    """Cards for every job in the spec, in spec order (``fires``: as for ``card``)."""
+    return [card(job, board.state(job.id), board, now, fires) for job in spec.jobs]

@@ -119,3 +119,31 @@ def test_add_of_a_plain_job_to_an_accepted_jobs_json_builds_no_models_and_leaves
     assert refused.returncode == 1 and "depends on unknown job 'helo'" in refused.stderr, refused.stderr
     assert "did you mean 'hello'" in refused.stderr
     assert deck.spec_path.read_bytes() == before
+
+
+def test_ls_after_a_change_takes_next_fires_from_the_cards_it_saved_until_one_is_due(deck: Deck, cli: RunCli) -> None:
+    spec = json.loads(deck.spec_path.read_text())
+    spec["jobs"].append({"id": "nightly", "command": ["true"], "schedule": "0 2 * * *", "timezone": "Europe/Paris"})
+    deck.spec_path.write_text(json.dumps(spec))
+
+    def listed() -> dict[str, object]:
+        done = cli("ls", "--json", cwd=deck.root)
+        assert done.returncode == 0, done.stderr
+        return {card["id"]: card["next_fire"] for card in json.loads(done.stdout)}
+
+    first = listed()  # validates, computes the fire with croniter, saves the cards
+    assert isinstance(first["nightly"], float) and first["hello"] is None
+    assert cli("pause", "hello", cwd=deck.root).returncode == 0  # the log grows: the cards are rebuilt
+    rc, heavy = modules_loaded_by(deck, ["ls"])
+    assert (rc, heavy) == (0, [])  # no croniter: the saved cards still tell the next fire
+    assert listed() == first
+
+    cache = deck.state_dir / "cards.jsonl"
+    header, rest = cache.read_bytes().split(b"\n", 1)
+    saved = json.loads(header)
+    saved["valid_until"] = saved["now"]  # as if the fire were due now: it must be worked out again
+    cache.write_bytes(json.dumps(saved).encode() + b"\n" + rest)
+    assert cli("resume", "hello", cwd=deck.root).returncode == 0
+    rc, heavy = modules_loaded_by(deck, ["ls"])
+    assert rc == 0 and "croniter" in heavy
+    assert listed() == first
