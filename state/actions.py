@@ -10,9 +10,8 @@ from __future__ import annotations
 import getpass
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from jobdeck.state.board import Board, Store
 from jobdeck.state.errors import IllegalTransition, UnknownJob, deck_access_error
@@ -26,8 +25,8 @@ if TYPE_CHECKING:
     from jobdeck.state.spec import Job, Spec
 
 
-@dataclass(frozen=True, slots=True)
-class Action:
+# A NamedTuple, not a dataclass: importing dataclasses (and inspect) costs the CLI ~7 ms at start.
+class Action(NamedTuple):
     """One operator action: the event it appends, where it applies, how messages say it."""
 
     name: str

@@ -14,8 +14,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from jobdeck.state.atomic import write_atomic
 from jobdeck.state.attempt_dirs import find_used_attempt
@@ -35,19 +34,29 @@ CATCH_UP_BYTES = 4 << 20
 """How much of the log a reader folds at a time when it catches up from far back."""
 
 
-@dataclass
+# A plain class (and Rejected a NamedTuple), not dataclasses: importing dataclasses (and inspect)
+# costs the CLI ~7 ms at start.
 class Board:
     """JobState per job id, as folded from the records applied so far."""
 
-    jobs: dict[str, JobState] = field(default_factory=dict)
-    rejected: list[tuple[int, str]] = field(default_factory=list)
+    jobs: dict[str, JobState]
+    rejected: list[tuple[int, str]]
     """(seq, why) of records in the log that the state machine refused (e.g. stale tokens)."""
-    files: set[str] = field(default_factory=set)
+    files: set[str]
     """Keys of inbox files that already triggered a run (each file fires once)."""
-    rollups: Rollups = field(default_factory=Rollups)
+    rollups: Rollups
     """Counts, durations and cost of ended attempts (state/rollups.py)."""
-    held: dict[str, Any] | None = None
+    held: dict[str, Any] | None
     """The whole deck held by the operator (``jobdeck hold`` with no id): by, reason, ts. No new starts."""
+
+    def __init__(self, jobs: dict[str, JobState] | None = None, rejected: list[tuple[int, str]] | None = None,
+                 files: set[str] | None = None, rollups: Rollups | None = None,
+                 held: dict[str, Any] | None = None) -> None:
+        self.jobs = {} if jobs is None else jobs
+        self.rejected = [] if rejected is None else rejected
+        self.files = set() if files is None else files
+        self.rollups = Rollups() if rollups is None else rollups
+        self.held = held
 
     def state(self, job: str) -> JobState:
         """The job's state; a job with no events is in the backlog."""
@@ -85,8 +94,7 @@ class Board:
         return new
 
 
-@dataclass(frozen=True, slots=True)
-class Rejected:
+class Rejected(NamedTuple):
     """An event a commit refused, and why."""
 
     body: Mapping[str, Any]

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
 from jobdeck.state.machine import Attempt
@@ -30,12 +29,27 @@ RECENT_FAILURES_KEPT = 1000
 """Failure times kept for "failed in the last hour" (the newest; older ones age out)."""
 
 
-@dataclass(slots=True)
+# Plain classes, not dataclasses: importing dataclasses (and inspect) costs the CLI ~7 ms at start.
+# Each keeps its fields' names, order and defaults, and compares and prints as a dataclass did.
 class Histogram:
     """Counts of durations in log-scale buckets (sparse: only buckets that were hit)."""
 
-    counts: dict[int, int] = field(default_factory=dict)
-    total: int = 0
+    __slots__ = ("counts", "total")
+
+    counts: dict[int, int]
+    total: int
+
+    def __init__(self, counts: dict[int, int] | None = None, total: int = 0) -> None:
+        self.counts = {} if counts is None else counts
+        self.total = total
+
+    def __repr__(self) -> str:
+        return f"Histogram(counts={self.counts!r}, total={self.total!r})"
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Histogram) or other.__class__ is not self.__class__:
+            return NotImplemented
+        return (self.counts, self.total) == (other.counts, other.total)
 
     @staticmethod
     def bucket(seconds: float) -> int:
@@ -79,22 +93,49 @@ class Histogram:
         return cls(counts, sum(counts.values()))
 
 
-@dataclass(slots=True)
 class JobRollup:
     """What one job's ended attempts add up to."""
 
-    ended: int = 0
-    outcomes: dict[str, int] = field(default_factory=dict)
+    __slots__ = ("cost", "cost_max", "durations", "ended", "last_ended", "outcomes", "reasons", "tokens")
+
+    ended: int
+    outcomes: dict[str, int]
     """Ended attempts by outcome: succeeded, failed, interrupted, cancelled."""
-    reasons: dict[str, int] = field(default_factory=dict)
+    reasons: dict[str, int]
     """Failed and interrupted attempts by reason (exit_code, idle_timeout, rate_limit, ...)."""
-    durations: Histogram = field(default_factory=Histogram)
+    durations: Histogram
     """Wall time of succeeded attempts."""
-    cost: float = 0.0
-    cost_max: float = 0.0
+    cost: float
+    cost_max: float
     """The most one attempt has cost (the decision service's budget gate plans for it)."""
-    tokens: int = 0
-    last_ended: float | None = None
+    tokens: int
+    last_ended: float | None
+
+    def __init__(self, ended: int = 0, outcomes: dict[str, int] | None = None, reasons: dict[str, int] | None = None,
+                 durations: Histogram | None = None, cost: float = 0.0, cost_max: float = 0.0, tokens: int = 0,
+                 last_ended: float | None = None) -> None:
+        self.ended = ended
+        self.outcomes = {} if outcomes is None else outcomes
+        self.reasons = {} if reasons is None else reasons
+        self.durations = Histogram() if durations is None else durations
+        self.cost = cost
+        self.cost_max = cost_max
+        self.tokens = tokens
+        self.last_ended = last_ended
+
+    def _key(self) -> tuple[Any, ...]:
+        return (self.ended, self.outcomes, self.reasons, self.durations, self.cost, self.cost_max, self.tokens,
+                self.last_ended)
+
+    def __repr__(self) -> str:
+        return (f"JobRollup(ended={self.ended!r}, outcomes={self.outcomes!r}, reasons={self.reasons!r}, "
+                f"durations={self.durations!r}, cost={self.cost!r}, cost_max={self.cost_max!r}, "
+                f"tokens={self.tokens!r}, last_ended={self.last_ended!r})")
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, JobRollup) or other.__class__ is not self.__class__:
+            return NotImplemented
+        return self._key() == other._key()
 
     def failure_rate(self) -> float | None:
         """Failed attempts over ended ones (None before the first)."""
@@ -112,15 +153,33 @@ class JobRollup:
                    int(data["tokens"]), data.get("last_ended"))
 
 
-@dataclass(slots=True)
 class HourRollup:
     """What ended in one hour (UTC), for per-day and per-model questions."""
 
-    succeeded: int = 0
-    failed: int = 0
-    cost: float = 0.0
-    by_model: dict[str, float] = field(default_factory=dict)
+    __slots__ = ("by_model", "cost", "failed", "succeeded")
+
+    succeeded: int
+    failed: int
+    cost: float
+    by_model: dict[str, float]
     """Cost per model."""
+
+    def __init__(self, succeeded: int = 0, failed: int = 0, cost: float = 0.0,
+                 by_model: dict[str, float] | None = None) -> None:
+        self.succeeded = succeeded
+        self.failed = failed
+        self.cost = cost
+        self.by_model = {} if by_model is None else by_model
+
+    def __repr__(self) -> str:
+        return (f"HourRollup(succeeded={self.succeeded!r}, failed={self.failed!r}, cost={self.cost!r}, "
+                f"by_model={self.by_model!r})")
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, HourRollup) or other.__class__ is not self.__class__:
+            return NotImplemented
+        return (self.succeeded, self.failed, self.cost, self.by_model) == \
+            (other.succeeded, other.failed, other.cost, other.by_model)
 
     def to_json(self) -> dict[str, Any]:
         return {"succeeded": self.succeeded, "failed": self.failed, "cost": self.cost, "by_model": self.by_model}
@@ -130,19 +189,41 @@ class HourRollup:
         return cls(int(data["succeeded"]), int(data["failed"]), float(data["cost"]), dict(data["by_model"]))
 
 
-@dataclass(slots=True)
 class Rollups:
     """Every job's rollup, the hourly totals and the recent failures."""
 
-    jobs: dict[str, JobRollup] = field(default_factory=dict)
-    hours: dict[int, HourRollup] = field(default_factory=dict)
+    __slots__ = ("cost_by_model", "hours", "jobs", "models", "recent_failures")
+
+    jobs: dict[str, JobRollup]
+    hours: dict[int, HourRollup]
     """Keyed by hours since the epoch (``int(ts // 3600)``)."""
-    recent_failures: list[float] = field(default_factory=list)
+    recent_failures: list[float]
     """End times of the newest failed attempts, oldest first."""
-    models: dict[str, tuple[int, float]] = field(default_factory=dict)
+    models: dict[str, tuple[int, float]]
     """Per model: ended attempts that named it, and their cost (what a run on it costs, for routing)."""
-    cost_by_model: dict[str, float] = field(default_factory=dict)
+    cost_by_model: dict[str, float]
     """Cost per model over the whole history (the hours keep 90 days): a counter for metrics."""
+
+    def __init__(self, jobs: dict[str, JobRollup] | None = None, hours: dict[int, HourRollup] | None = None,
+                 recent_failures: list[float] | None = None, models: dict[str, tuple[int, float]] | None = None,
+                 cost_by_model: dict[str, float] | None = None) -> None:
+        self.jobs = {} if jobs is None else jobs
+        self.hours = {} if hours is None else hours
+        self.recent_failures = [] if recent_failures is None else recent_failures
+        self.models = {} if models is None else models
+        self.cost_by_model = {} if cost_by_model is None else cost_by_model
+
+    def _key(self) -> tuple[Any, ...]:
+        return (self.jobs, self.hours, self.recent_failures, self.models, self.cost_by_model)
+
+    def __repr__(self) -> str:
+        return (f"Rollups(jobs={self.jobs!r}, hours={self.hours!r}, recent_failures={self.recent_failures!r}, "
+                f"models={self.models!r}, cost_by_model={self.cost_by_model!r})")
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Rollups) or other.__class__ is not self.__class__:
+            return NotImplemented
+        return self._key() == other._key()
 
     def add(self, job: str, attempt: Attempt, model: str | None = None) -> None:
         """Count one ended attempt (called once, when the fold ends it)."""
