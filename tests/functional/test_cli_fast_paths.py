@@ -13,10 +13,14 @@ COMMANDS = [["ls"], ["pause", "hello"], ["resume", "hello"], ["logs", "hello"], 
             ["show", "hello"]]
 
 
-def modules_loaded_by(deck: Deck, argv: list[str]) -> tuple[int, list[str]]:
+HEAVY = ("pydantic", "croniter", "rich")
+
+
+def modules_loaded_by(deck: Deck, argv: list[str], watched: tuple[str, ...] = HEAVY) -> tuple[int, list[str]]:
+    """Run ``jobdeck ARGV`` in a fresh interpreter: its exit code and the modules of ``watched`` it imported."""
     code = (f"import contextlib, io, json, sys\nfrom jobdeck.cli.main import main\n"
             f"with contextlib.redirect_stdout(io.TextIOWrapper(io.BytesIO())):\n    rc = main({argv!r})\n"
-            f"print(json.dumps([rc, sorted(m for m in sys.modules if m.split('.')[0] in ('pydantic', 'croniter', 'rich'))]))")
+            f"print(json.dumps([rc, sorted(m for m in sys.modules if m.split('.')[0] in {watched!r})]))")
     done = subprocess.run([sys.executable, "-c", code], cwd=deck.root, env=cli_env(), capture_output=True, text=True,
                           timeout=60)
     assert done.returncode == 0, done.stderr
@@ -147,3 +151,14 @@ def test_ls_after_a_change_takes_next_fires_from_the_cards_it_saved_until_one_is
     rc, heavy = modules_loaded_by(deck, ["ls"])
     assert rc == 0 and "croniter" in heavy
     assert listed() == first
+
+
+def test_everyday_commands_do_not_import_dataclasses(deck: Deck, cli: RunCli) -> None:
+    """Importing dataclasses loads inspect, ast, dis, tokenize...: ~7 ms, plus each decorated class, a
+    tenth of what `show` costs. The state these commands read is NamedTuples and plain classes."""
+    assert cli("run", "--once", cwd=deck.root).returncode == 0  # a history to fold; jobs.json accepted
+    for argv in (["show", "hello"], ["logs", "hello"], ["pause", "hello"], ["resume", "hello"], ["validate"],
+                 ["ls"], ["add", "--id", "extra", "--", "true"]):  # add last: it changes jobs.json
+        rc, slow = modules_loaded_by(deck, argv, ("dataclasses", "inspect"))
+        assert rc == 0, argv
+        assert slow == [], f"`jobdeck {' '.join(argv)}` imported {slow}"
