@@ -17,10 +17,10 @@ from pathlib import Path
 
 from jobdeck.state.atomic import make_private_dir, write_atomic
 from jobdeck.state.deck import Deck
-from jobdeck.state.errors import EditConflict, SpecError, deck_access_error
+from jobdeck.state.errors import DeckAccessError, EditConflict, SpecError, deck_access_error
 from jobdeck.state.loader import parse_spec
 from jobdeck.state.specbytes import read_spec_file
-from jobdeck.state.specfile import install, run_editor
+from jobdeck.state.specfile import install, run_editor, writable_spec_file
 
 
 def _ask(question: str) -> bool:
@@ -53,6 +53,7 @@ def _private_copy(deck: Deck, base: bytes) -> Path:
 def edit(deck: Deck) -> int:
     """Edit jobs.json through a private copy; 0 installed or unchanged, 1 not installed."""
     base = read_spec_file(deck.spec_path)
+    writable_spec_file(deck)  # before any editing: a read-only jobs.json would refuse it at the end
     copy = _private_copy(deck, base)
     while True:
         run_editor(copy)
@@ -71,6 +72,12 @@ def edit(deck: Deck) -> int:
             return 1
         try:
             install(deck, base, edited)
+        except (DeckAccessError, OSError) as exc:  # made read-only, or its disk full, while it was being edited
+            error = exc if isinstance(exc, DeckAccessError) else deck_access_error(exc, "install jobs.json",
+                                                                                   deck.spec_path)
+            print(f"jobdeck: {error}", file=sys.stderr)
+            print(f"nothing installed; your copy is kept at {copy}", file=sys.stderr)
+            return error.exit_code
         except EditConflict as exc:
             current = deck.spec_path.read_bytes()
             print(f"jobdeck: {exc}", file=sys.stderr)

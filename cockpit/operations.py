@@ -21,7 +21,7 @@ from jobdeck.state.board import Store, open_store
 from jobdeck.state.deck import Deck
 from jobdeck.state.errors import JobdeckError
 from jobdeck.state.loader import parse_spec
-from jobdeck.state.specfile import add_jobs, install, run_editor
+from jobdeck.state.specfile import add_jobs, install, run_editor, writable_spec_file
 from jobdeck.state.views import is_paused
 
 from jobdeck.cockpit.model import DeckModel
@@ -100,6 +100,7 @@ class EditSession:
     @classmethod
     def start(cls, deck: Deck) -> EditSession:
         base = deck.spec_path.read_bytes()
+        writable_spec_file(deck)  # a read-only jobs.json is said before any editing
         fd, name = tempfile.mkstemp(prefix="jobs.", suffix=".json", dir=deck.state_dir)
         with os.fdopen(fd, "wb") as f:
             f.write(base)

@@ -30,6 +30,9 @@ class SpecEditor:
     def start(self) -> None:
         try:
             session = EditSession.start(self.deck)
+        except JobdeckError as exc:  # read-only: said before any editing
+            self.app.notify(str(exc), title="edit", severity="error")
+            return
         except OSError as exc:
             self.app.notify(f"cannot edit jobs.json: {exc}", severity="error")
             return
@@ -51,7 +54,8 @@ class SpecEditor:
                               f"{exc.message}. Your version is kept in the copy you will edit.", rebase=True)
             return
         except JobdeckError as exc:
-            self.app.notify(str(exc), title="edit", severity="error")
+            self.app.notify(f"{exc}; nothing installed, your edit is kept at {session.copy}", title="edit",
+                            severity="error")
             return
         self.on_installed()
         self.app.notify("installed jobs.json" if installed else "no changes", timeout=3)

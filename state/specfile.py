@@ -22,7 +22,7 @@ from typing import Any
 
 from jobdeck.state.atomic import write_atomic
 from jobdeck.state.deck import Deck
-from jobdeck.state.errors import EditConflict, JobdeckError, SpecError
+from jobdeck.state.errors import DeckAccessError, EditConflict, JobdeckError, SpecError
 from jobdeck.state.lightspec import accepted, mark_accepted, plainly_valid
 from jobdeck.state.lock import DeckLock
 from jobdeck.state.loader import LoadedSpec, parse_spec
@@ -53,6 +53,23 @@ def spec_file(deck: Deck) -> Path:
     return target
 
 
+def writable_spec_file(deck: Deck) -> Path:
+    """``spec_file(deck)``, unless its mode says it is not to be changed (DeckAccessError).
+
+    Its directory would let a rename replace it anyway; a read-only jobs.json is the
+    operator saying no, and jobdeck does not go around it.
+    """
+    target = spec_file(deck)
+    try:
+        mode = os.stat(target).st_mode
+    except FileNotFoundError:
+        return target
+    if not mode & stat.S_IWUSR:
+        raise DeckAccessError(f"cannot change {target}: it is read-only",
+                              hint=f"make it writable to let jobdeck change it: chmod u+w {target}")
+    return target
+
+
 def install(deck: Deck, base: bytes, new: bytes, *, lock: DeckLock | None = None) -> LoadedSpec:
     """Validate ``new`` and replace jobs.json (or the file its link leads to) with it if it still holds ``base``."""
     loaded = parse_spec(new, str(deck.spec_path))
@@ -63,7 +80,7 @@ def install(deck: Deck, base: bytes, new: bytes, *, lock: DeckLock | None = None
 def _install(deck: Deck, base: bytes, new: bytes, lock: DeckLock | None) -> None:
     lock = lock or DeckLock(deck.lock_path)
     with lock:
-        target = spec_file(deck)
+        target = writable_spec_file(deck)
         try:
             current = target.read_bytes()
         except FileNotFoundError:

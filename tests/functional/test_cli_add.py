@@ -200,3 +200,20 @@ def test_a_link_to_anything_but_a_regular_file_is_refused(deck: Deck, tmp_path: 
     with pytest.raises(JobdeckError, match="not a regular file"):
         install(deck, base, base.replace(b'"hi"', b'"hey"', 1))
     assert deck.spec_path.is_symlink() and list((tmp_path / "a-directory").iterdir()) == []
+
+
+@pytest.mark.parametrize("linked", [False, True], ids=["jobs.json", "linked jobs.json"])
+def test_a_read_only_jobs_json_is_not_replaced(deck: Deck, cli: RunCli, tmp_path: Path, linked: bool) -> None:
+    """The directory would let a rename replace it, but its mode says it is not to be changed."""
+    target = _link_jobs_json(deck, tmp_path) if linked else deck.spec_path
+    assert cli("--deck", str(deck.root), "ls").returncode == 0  # accepted: add's plain path is open too
+    before = target.read_bytes()
+    target.chmod(0o444)
+    for argv in (["add", "--id", "greet", "--", "echo", "hi"], ["add", "--id", "greet", "--model", "m", "--prompt", "p"]):
+        done = cli("--deck", str(deck.root), *argv)
+        assert done.returncode == 2, done.stderr
+        assert done.stderr == f"jobdeck: cannot change {target}: it is read-only (hint: make it writable to let " \
+                              f"jobdeck change it: chmod u+w {target})\n"
+        assert target.read_bytes() == before and target.stat().st_mode & 0o777 == 0o444
+    target.chmod(0o644)
+    assert cli("--deck", str(deck.root), "add", "--id", "greet", "--", "echo", "hi").returncode == 0

@@ -52,6 +52,9 @@ elif mode == "invalid":
     copy.write_text('{"jobs": [{"id": "hello", "comand": ["echo", "hi"]}]}\\n')
 elif mode == "fail":
     sys.exit(3)
+elif mode == "then-read-only":
+    change(copy, label_hello)
+    os.chmod(os.environ["JOBS_JSON"], 0o444)            # made read-only while it was being edited
 '''
 
 
@@ -161,3 +164,19 @@ def test_edit_through_a_linked_jobs_json_installs_into_the_file_it_leads_to(
     assert deck.spec_path.is_symlink() and deck.spec_path.resolve() == target
     assert json.loads(target.read_text())["jobs"][0]["labels"] == ["edited"]
     assert load_spec(deck.spec_path).spec.job("hello").labels == ["edited"]
+
+
+def test_a_read_only_jobs_json_is_refused_before_editing_and_an_edit_made_meanwhile_is_kept(
+        deck: Deck, editor_env: dict[str, str]) -> None:
+    before = deck.spec_path.read_bytes()
+    deck.spec_path.chmod(0o444)
+    done = run_cli("--deck", str(deck.root), "edit", env={**editor_env, "EDIT_MODE": "change"})
+    assert done.returncode == 2 and "it is read-only" in done.stderr and "chmod u+w" in done.stderr, done.stderr
+    assert not Path(editor_env["EDIT_LOG"]).exists()  # the editor never opened: nothing to lose
+    deck.spec_path.chmod(0o644)
+
+    done = run_cli("--deck", str(deck.root), "edit", env={**editor_env, "EDIT_MODE": "then-read-only"})
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.startswith(f"jobdeck: cannot change {deck.spec_path}: it is read-only"), done.stderr
+    assert deck.spec_path.read_bytes() == before
+    assert json.loads(kept_copy(done.stderr).read_text())["jobs"][0]["labels"] == ["edited"]

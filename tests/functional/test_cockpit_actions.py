@@ -299,3 +299,29 @@ async def test_edit_never_overwrites_a_save_made_meanwhile(deck, tmp_path, monke
         await pilot.press("n")
         ids = [job["id"] for job in json.loads(deck.spec_path.read_text())["jobs"]]
         assert "saved-by-hand" in ids and "mine" not in ids
+
+
+async def test_edit_of_a_read_only_jobs_json_is_refused_before_the_editor_and_an_edit_made_meanwhile_is_kept(
+        deck, tmp_path, monkeypatch) -> None:
+    monkeypatch.delenv("VISUAL", raising=False)
+    opened = tmp_path / "opened"
+    monkeypatch.setenv("EDITOR", write_editor(tmp_path, (
+        f"open({str(opened)!r}, 'a').write('x')\n"
+        "doc = json.load(open(path))\n"
+        "doc['jobs'].append({'id': 'mine', 'command': ['true']})\n"
+        "json.dump(doc, open(path, 'w'))\n"
+        f"import os; os.chmod({str(deck.spec_path)!r}, 0o444)")))
+    original = deck.spec_path.read_bytes()
+    app = make_app(deck.root, watch=False, now=NOW)
+    async with app.run_test(size=(120, 40)) as pilot:
+        deck.spec_path.chmod(0o444)
+        await pilot.press("e")
+        assert any("it is read-only" in message for message in error_toasts(app))
+        assert not opened.exists()  # refused before the editor opened: nothing to lose
+        deck.spec_path.chmod(0o644)
+        await pilot.press("e")  # the editor makes it read-only while it edits
+        await wait_until(pilot, lambda: any("kept at" in message for message in error_toasts(app)),
+                         what="the kept copy to be named")
+        assert deck.spec_path.read_bytes() == original
+        kept = next(message for message in error_toasts(app) if "kept at" in message).rsplit("kept at ", 1)[1]
+        assert "mine" in [job["id"] for job in json.loads(Path(kept).read_text())["jobs"]]
