@@ -41,11 +41,6 @@ def run_command(deck: Deck, args: argparse.Namespace) -> int:
     if source.error is not None and (args.once or args.job):
         raise source.error
     spec = source.current.spec if source.current else None  # the long-running runner waits for a valid one
-    if source.current is not None:
-        from jobdeck.state.lightspec import mark_valid
-
-        # the next `ls`, `show` or `pause` need not validate it again
-        mark_valid(deck, source.current.digest, source.current.spec)
     # A run that ends by itself ends with the deck's refusal, if any, as its one error line.
     ends = bool(args.once or args.job)
     reporter = Reporter(json_lines=args.json, quiet=args.quiet,

@@ -53,6 +53,7 @@ from jobdeck.state.errors import AttemptRefused, DeckAccessError, LockTimeout, L
 from jobdeck.state.gc import GcReport, collect
 from jobdeck.state.graph import downstream
 from jobdeck.state.heartbeat import INTERVAL as HEARTBEAT_INTERVAL
+from jobdeck.state.lightspec import mark_valid
 from jobdeck.state.loader import SpecSource
 from jobdeck.state.machine import EventType, Status
 from jobdeck.state.redact import Redactor
@@ -268,6 +269,8 @@ class Runner:
         current = self.source.current.spec if self.source.current else None
         if current is not None and current is not self.spec:
             self.spec = current
+            assert self.source.current is not None
+            mark_valid(self.deck, self.source.current.digest, current)  # for the commands and the cockpit
             # a job added while the runner is up may reference new secrets
             self.redactor = Redactor.for_spec(current, self.environ)
             self.store.redactor = self.redactor

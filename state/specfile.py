@@ -23,7 +23,7 @@ from typing import Any
 from jobdeck.state.atomic import write_atomic
 from jobdeck.state.deck import Deck
 from jobdeck.state.errors import DeckAccessError, EditConflict, JobdeckError, SpecError
-from jobdeck.state.lightspec import accepted, mark_accepted, plainly_valid
+from jobdeck.state.lightspec import accepted, mark_accepted, mark_valid, plainly_valid
 from jobdeck.state.lock import DeckLock
 from jobdeck.state.loader import LoadedSpec, parse_spec
 from jobdeck.state.specbytes import MAX_SPEC_BYTES
@@ -74,6 +74,7 @@ def install(deck: Deck, base: bytes, new: bytes, *, lock: DeckLock | None = None
     """Validate ``new`` and replace jobs.json (or the file its link leads to) with it if it still holds ``base``."""
     loaded = parse_spec(new, str(deck.spec_path))
     _install(deck, base, new, lock)
+    mark_valid(deck, loaded.digest, loaded.spec)  # the commands after it need not validate it again
     return loaded
 
 

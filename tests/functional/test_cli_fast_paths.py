@@ -162,3 +162,23 @@ def test_everyday_commands_do_not_import_dataclasses(deck: Deck, cli: RunCli) ->
         rc, slow = modules_loaded_by(deck, argv, ("dataclasses", "inspect"))
         assert rc == 0, argv
         assert slow == [], f"`jobdeck {' '.join(argv)}` imported {slow}"
+
+
+def test_what_add_run_and_edit_validated_in_full_needs_no_validation_after_them(deck: Deck, cli: RunCli,
+                                                                               tmp_path) -> None:
+    done = cli("add", "--id", "nightly", "--schedule", "0 2 * * *", "--", "true", cwd=deck.root)
+    assert done.returncode == 0, done.stderr  # a schedule: judged by the loader, which marks what it installed
+    assert modules_loaded_by(deck, ["ls"], ("pydantic",)) == (0, [])
+
+    spec = json.loads(deck.spec_path.read_text())
+    spec["jobs"][0]["labels"] = ["by hand"]
+    deck.spec_path.write_text(json.dumps(spec))  # saved by hand: nobody has validated it
+    assert cli("run", "--once", cwd=deck.root).returncode == 0  # the runner adopts it, and says it is good
+    assert modules_loaded_by(deck, ["ls"], ("pydantic",)) == (0, [])
+
+    editor = tmp_path / "editor.py"
+    editor.write_text("import json, sys\ndoc = json.load(open(sys.argv[1]))\ndoc['jobs'][0]['labels'] = ['edited']\n"
+                      "json.dump(doc, open(sys.argv[1], 'w'))\n")
+    done = cli("edit", cwd=deck.root, env={"EDITOR": f"{sys.executable} {editor}", "VISUAL": ""})
+    assert done.returncode == 0, done.stderr
+    assert modules_loaded_by(deck, ["ls"], ("pydantic",)) == (0, [])
