@@ -75,9 +75,8 @@ def edit(deck: Deck) -> int:
         except (DeckAccessError, OSError) as exc:  # made read-only, or its disk full, while it was being edited
             error = exc if isinstance(exc, DeckAccessError) else deck_access_error(exc, "install jobs.json",
                                                                                    deck.spec_path)
-            print(f"jobdeck: {error}", file=sys.stderr)
-            print(f"nothing installed; your copy is kept at {copy}", file=sys.stderr)
-            return error.exit_code
+            raise DeckAccessError(f"{error.message}; nothing installed, your copy is kept at {copy}",
+                                  hint=error.hint) from None
         except EditConflict as exc:
             current = deck.spec_path.read_bytes()
             print(f"jobdeck: {exc}", file=sys.stderr)

@@ -28,7 +28,7 @@ from collections.abc import Collection, Mapping, Sequence
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-from jobdeck.state.atomic import write_atomic
+from jobdeck.state.atomic import make_private_dir, write_atomic
 from jobdeck.state.cardcache import code_stamp, spec_digest
 from jobdeck.state.deck import Deck
 from jobdeck.state.ids import ID_RE, env_suffix
@@ -95,7 +95,9 @@ def mark_valid(deck: Deck, digest: str, spec: Spec) -> None:
     """Record that the loader accepted ``spec``, the jobs.json with ``digest``, and keep each job's
     validated form for `show` (caches: a failed write is fine)."""
     marker = _marker(digest)
-    if not deck.state_dir.is_dir():
+    try:  # a deck that is only a jobs.json yet (a fresh clone) gets its state directory, as `ls` gives it
+        make_private_dir(deck.state_dir)
+    except OSError:
         return
     jobs_path, header = deck.state_dir / JOBS_NAME, _jobs_header(digest)
     try:

@@ -6,7 +6,7 @@ import json
 import subprocess
 import sys
 
-from conftest import RunCli, cli_env
+from conftest import RunCli, cli_env, run_cli
 from jobdeck.state.deck import Deck
 
 COMMANDS = [["ls"], ["pause", "hello"], ["resume", "hello"], ["logs", "hello"], ["events", "hello"], ["stats", "hello"],
@@ -182,3 +182,14 @@ def test_what_add_run_and_edit_validated_in_full_needs_no_validation_after_them(
     done = cli("edit", cwd=deck.root, env={"EDITOR": f"{sys.executable} {editor}", "VISUAL": ""})
     assert done.returncode == 0, done.stderr
     assert modules_loaded_by(deck, ["ls"], ("pydantic",)) == (0, [])
+
+
+def test_the_first_command_on_a_deck_that_is_only_a_jobs_json_marks_it_accepted(tmp_path) -> None:
+    from jobdeck.state.deck import Deck as DeckAt
+
+    deck = DeckAt(tmp_path / "clone")
+    deck.root.mkdir()
+    deck.spec_path.write_text(json.dumps({"jobs": [{"id": "hello", "command": ["true"]}]}))  # a fresh clone
+    assert run_cli("ls", cwd=deck.root).returncode == 0
+    assert (deck.state_dir / "spec.ok").exists()
+    assert modules_loaded_by(deck, ["pause", "hello"]) == (0, [])
