@@ -82,3 +82,23 @@ def test_the_shapes_add_writes_are_plainly_valid() -> None:
         assert plainly_valid(job, KNOWN), job
     assert not plainly_valid({"id": "added", "command": ["true"], "schedule": "@daily"}, KNOWN)  # left to the loader
     assert set(VALUES) == PLAIN_FIELDS  # every field it judges is tried above
+
+
+def test_spec_ok_keeps_the_last_accepted_versions_of_this_code_only(tmp_path) -> None:
+    from jobdeck.state.cardcache import spec_digest
+    from jobdeck.state.deck import init_deck
+    from jobdeck.state.lightspec import KEPT_MARKERS, VALID_NAME, _marker, accepted, mark_accepted
+
+    deck = init_deck(tmp_path / "deck", b'{"jobs": []}\n')
+    versions = [json.dumps({"jobs": [{"id": f"v{n}", "command": ["true"]}]}).encode() for n in range(KEPT_MARKERS + 2)]
+    (deck.state_dir / VALID_NAME).write_text("0" * 64 + " stamp-of-an-older-jobdeck\n")
+    for raw in versions:
+        mark_accepted(deck, raw)
+    assert not any(accepted(deck, raw) for raw in versions[:2])  # the oldest fell out
+    assert all(accepted(deck, raw) for raw in versions[2:])
+    lines = (deck.state_dir / VALID_NAME).read_text().splitlines(keepends=True)
+    assert len(lines) == KEPT_MARKERS and "older-jobdeck" not in "".join(lines)
+    mark_accepted(deck, versions[3])  # going back to a kept version makes it the newest, nothing else changes
+    assert (deck.state_dir / VALID_NAME).read_text().splitlines(keepends=True)[-1] == _marker(spec_digest(versions[3]))
+    assert all(accepted(deck, raw) for raw in versions[2:])
+    assert not accepted(deck, b'{"jobs": []}\n')
