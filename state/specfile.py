@@ -128,7 +128,8 @@ def add_jobs(deck: Deck, jobs: Iterable[Mapping[str, Any]], *, replace: bool = F
     if spliced is None or loads(spliced) != document:  # a layout the splice does not handle: write it anew
         spliced = json.dumps(document, indent=2, ensure_ascii=False) + "\n"
     raw = spliced.encode()
-    if not replace and _plain_addition(deck, base, raw, new_jobs, known=set(index) - {job.get("id") for job in new_jobs}):
+    declared = set(index) - {job.get("id") for job in new_jobs}
+    if not replace and _plain_addition(deck, base, raw, new_jobs, known=declared):
         _install(deck, base, raw, None)  # what the loader would say is known: no need to build the models
         mark_accepted(deck, raw)
     else:

@@ -209,7 +209,8 @@ def test_a_read_only_jobs_json_is_not_replaced(deck: Deck, cli: RunCli, tmp_path
     assert cli("--deck", str(deck.root), "ls").returncode == 0  # accepted: add's plain path is open too
     before = target.read_bytes()
     target.chmod(0o444)
-    for argv in (["add", "--id", "greet", "--", "echo", "hi"], ["add", "--id", "greet", "--model", "m", "--prompt", "p"]):
+    for argv in (["add", "--id", "greet", "--", "echo", "hi"],
+                 ["add", "--id", "greet", "--model", "m", "--prompt", "p"]):
         done = cli("--deck", str(deck.root), *argv)
         assert done.returncode == 2, done.stderr
         assert done.stderr == f"jobdeck: cannot change {target}: it is read-only (hint: make it writable to let " \

@@ -177,7 +177,8 @@ def test_a_read_only_jobs_json_is_refused_before_editing_and_an_edit_made_meanwh
 
     done = run_cli("--deck", str(deck.root), "edit", env={**editor_env, "EDIT_MODE": "then-read-only"})
     assert done.returncode == 2, done.stderr
-    assert done.stderr.startswith(f"jobdeck: cannot change {deck.spec_path}: it is read-only; nothing installed"), done.stderr
+    said = f"jobdeck: cannot change {deck.spec_path}: it is read-only; nothing installed"
+    assert done.stderr.startswith(said), done.stderr
     assert len(done.stderr.splitlines()) == 1
     assert deck.spec_path.read_bytes() == before
     assert json.loads(kept_copy(done.stderr).read_text())["jobs"][0]["labels"] == ["edited"]
