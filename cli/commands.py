@@ -17,6 +17,8 @@ from jobdeck.state.errors import (DeckAccessError, JobdeckError, SpecError, Spec
 T = TypeVar("T")
 
 if TYPE_CHECKING:  # each command imports what it uses: `--help` and the cached `ls` load no pydantic
+    import subprocess
+
     from jobdeck.state.board import Store
     from jobdeck.state.lightspec import LightSpec
     from jobdeck.state.preview import JobPreview
@@ -614,9 +616,42 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_cockpit(args: argparse.Namespace) -> int:
-    from jobdeck.cockpit.app import run_cockpit
+    deck = _deck(args)
+    validating = _validate_beside(deck)
+    from jobdeck.cockpit.app import run_cockpit  # Textual: ~0.2 s of imports
 
-    return run_cockpit(_deck(args))
+    if validating is not None:
+        import subprocess
+
+        try:
+            validating.wait(timeout=60)
+        except subprocess.TimeoutExpired:  # the cockpit validates it itself
+            validating.kill()
+            validating.wait()
+    return run_cockpit(deck)
+
+
+def _validate_beside(deck: Deck) -> subprocess.Popen[bytes] | None:
+    """A jobs.json not validated yet (saved by hand, say), validated by a second process while this
+    one imports Textual: the cockpit then paints it from its preview (~0.1 s sooner on two cores).
+
+    None when the loader has accepted it already. An invalid file leaves no mark, and the cockpit
+    reads it as before, banner and all.
+    """
+    import subprocess
+
+    from jobdeck.state.lightspec import light_spec
+
+    try:
+        if light_spec(deck) is not None:
+            return None
+    except (JobdeckError, OSError):
+        return None  # the cockpit says what is wrong with it
+    try:
+        return subprocess.Popen([sys.executable, "-m", "jobdeck", "--deck", str(deck.root), "validate"],
+                                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    except OSError:
+        return None
 
 
 def cmd_demo(args: argparse.Namespace) -> int:

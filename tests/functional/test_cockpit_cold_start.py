@@ -1,0 +1,70 @@
+"""`jobdeck cockpit` on a jobs.json never validated (saved by hand): a second process validates it
+while the cockpit loads Textual, so the board is painted from its preview; an invalid one still
+gets its banner. Typed into a real terminal (tmux, 80x24)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.skipif(shutil.which("tmux") is None, reason="needs tmux")
+
+
+@pytest.fixture
+def tmux() -> Iterator[Callable[..., str]]:
+    socket = f"jobdeck-cold-{uuid.uuid4().hex[:8]}"
+
+    def run(*args: str) -> str:
+        return subprocess.run(["tmux", "-L", socket, *args], capture_output=True, text=True, timeout=30).stdout
+
+    yield run
+    run("kill-server")
+
+
+def wait_for(condition: Callable[[], object], what: str, screen: Callable[[], str], timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}; the screen:\n{screen()}")
+        time.sleep(0.05)
+
+
+def validators_of(deck: Path) -> list[str]:
+    """The `jobdeck --deck DECK validate` processes still alive."""
+    found = subprocess.run(["pgrep", "-f", f"jobdeck --deck {deck} validate"], capture_output=True, text=True)
+    return found.stdout.split()
+
+
+@pytest.mark.parametrize("valid", [True, False], ids=["valid", "invalid"])
+def test_a_jobs_json_saved_by_hand_is_validated_beside_the_cockpit(tmp_path: Path, tmux: Callable[..., str],
+                                                                   valid: bool) -> None:
+    deck = tmp_path / "deck"
+    deck.mkdir()
+    job = {"id": "by-hand", "title": "Saved by hand", "command": ["true"]}
+    if not valid:
+        job["comand"] = ["typo"]
+    (deck / "jobs.json").write_text(json.dumps({"jobs": [job]}))  # no .jobdeck/ yet: never validated
+    tmux("new-session", "-d", "-s", "cold", "-x", "80", "-y", "24",
+         f"cd {deck} && TERM=xterm-256color {sys.executable} -m jobdeck cockpit; sleep 30")
+
+    def screen() -> str:
+        return tmux("capture-pane", "-p", "-t", "cold")
+
+    if valid:
+        wait_for(lambda: "by-hand" in screen(), "the job on the board", screen)
+        assert (deck / ".jobdeck" / "spec.ok").exists()  # the validator's mark, read before the first frame
+    else:
+        wait_for(lambda: "unknown field 'comand'" in screen(), "the banner", screen)
+        assert not (deck / ".jobdeck" / "spec.ok").exists()
+    assert validators_of(deck) == []  # waited for, not left behind
+    tmux("send-keys", "-t", "cold", "q")
+    wait_for(lambda: tmux("list-panes", "-t", "cold", "-F", "#{pane_current_command}").strip() == "sleep",
+             "the cockpit to quit (the shell moves on to `sleep`)", screen, timeout=30)
