@@ -14,12 +14,12 @@ import os
 import shutil
 import subprocess
 import sys
-import time
-import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+
+from tests.functional.tmux_kit import private_tmux, wait_for
 
 pytestmark = pytest.mark.skipif(shutil.which("tmux") is None, reason="needs tmux")
 
@@ -27,23 +27,10 @@ JOBDECK = f"{sys.executable} -m jobdeck"
 
 
 @pytest.fixture
-def tmux(tmp_path: Path) -> Iterator[Callable[..., str]]:
+def tmux() -> Iterator[Callable[..., str]]:
     """``tmux("send-keys", ...)`` on a private server; the session is ``first``."""
-    socket = f"jobdeck-first-{uuid.uuid4().hex[:8]}"
-
-    def run(*args: str) -> str:
-        return subprocess.run(["tmux", "-L", socket, *args], capture_output=True, text=True, timeout=30).stdout
-
-    yield run
-    run("kill-server")
-
-
-def wait_for(condition: Callable[[], object], what: str, screen: Callable[[], str], timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}; the screen:\n{screen()}")
-        time.sleep(0.1)
+    with private_tmux("first") as run:
+        yield run
 
 
 def records(deck: Path) -> list[dict]:
