@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import os
+import select
 import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -42,6 +43,10 @@ from jobdeck.cockpit.watcher import changes, deck_targets
 
 FULL_TICK = 10
 """Every this many one-second ticks, all cards' ages and clock-dependent flags are redrawn."""
+
+
+HANGUP_CHECK = 2.0
+"""Seconds between two looks for a terminal that hung up."""
 
 
 class CockpitApp(App[None]):
@@ -120,6 +125,20 @@ class CockpitApp(App[None]):
             self.set_interval(self.poll, self.sync)
         if self.ticking:
             self.set_interval(1.0, self._tick)
+        if not self.is_headless and os.isatty(0):
+            self.set_interval(HANGUP_CHECK, self._check_terminal)
+
+    async def _check_terminal(self) -> None:
+        """Quit, as `q` does, once the terminal has hung up.
+
+        A closed terminal whose hang-up signal does not reach this process (it was
+        started in a session of its own) leaves the input thread reading nothing in a
+        loop, a core busy for ever.
+        """
+        poller = select.poll()
+        poller.register(0, select.POLLIN)
+        if any(events & (select.POLLHUP | select.POLLERR) for _, events in poller.poll(0)):
+            await self.action_quit()
 
     async def on_event(self, event: events.Event) -> None:
         keys = split_alt(event) if isinstance(event, events.Key) and not event.is_forwarded else None
