@@ -148,9 +148,8 @@ def plainly_valid(job: Mapping[str, Any], known: Collection[str]) -> bool:
     job_id, command, shell = job.get("id"), job.get("command"), job.get("shell", False)
     if type(job_id) is not str or not ID_RE.fullmatch(job_id) or job_id in known or type(shell) is not bool:
         return False
-    if shell and type(command) is str:
-        pass
-    elif type(command) is not list or not command or not all(type(arg) is str for arg in command):
+    argv = type(command) is list and command and all(type(arg) is str for arg in command)
+    if not (argv or (shell and type(command) is str)):
         return False
     title, workspace, labels = job.get("title", ""), job.get("workspace", "default"), job.get("labels", [])
     if type(title) is not str or type(workspace) is not str or not ID_RE.fullmatch(workspace):
