@@ -67,6 +67,18 @@ def previewed_jobs(deck: Deck) -> list[JobPreview] | None:
     return jobs if jobs is not None and len(jobs) >= PREVIEW_AT else None
 
 
+def validated_first(deck: Deck) -> bool:
+    """Whether a start without saved cards would validate jobs.json before painting (a small deck whose
+    jobs.json the loader has not accepted yet, and the preview can read): what `previewed_jobs` leaves out."""
+    try:
+        if light_spec(deck) is not None:
+            return False
+        jobs = preview_jobs(deck.spec_path.read_bytes())
+    except (OSError, SpecError):
+        return False
+    return jobs is not None and len(jobs) < PREVIEW_AT
+
+
 def save_board(deck: Deck, cards: list[Card], *, spec: str, offset: int, last_hash: str,
                now: float) -> None:
     """Store the cards for the next start (and for `jobdeck ls --json`)."""

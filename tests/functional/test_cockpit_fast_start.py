@@ -192,3 +192,16 @@ async def test_rows_past_the_first_screenful_wait_until_the_deck_is_read(tmp_pat
         load_deck(app)
         await wait_until(pilot, lambda: app.model.ready, what="the deck to be read")
         await wait_until(pilot, lambda: backlog.row_count == FIRST_ROWS + 20, what="the held rows")
+
+
+def test_only_a_small_deck_not_yet_accepted_is_validated_before_its_first_paint(deck, tmp_path: Path) -> None:
+    """What `jobdeck cockpit` has a second process validate while it loads Textual (cli/commands.py)."""
+    from jobdeck.cockpit.fast_start import PREVIEW_AT, validated_first
+
+    assert validated_first(deck)  # never validated, small: the cockpit would validate it first
+    ls_json(deck)  # the loader accepts it and says so
+    assert not validated_first(deck)
+    big = big_deck(tmp_path / "big", PREVIEW_AT)
+    assert not validated_first(big)  # painted from its preview anyway
+    deck.spec_path.write_text(deck.spec_path.read_text().replace('"id": "d"', '"id": "d", "priority": "5"'))
+    assert not validated_first(deck)  # the preview cannot read it: the loader, in the cockpit, says why
