@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import sys
 import textwrap
 import time
@@ -20,6 +19,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, TextIO
 
+from jobdeck.cli.main import terminal_columns
 from jobdeck.state.attempts import OUTPUT
 from jobdeck.state.durations import format_duration
 from jobdeck.state.terminal import exit_words
@@ -88,7 +88,7 @@ def cards_table(cards: Sequence[Card], now: float, out: TextIO | None = None) ->
     widths = [max(_width(header), *(_width(row[i]) for row in rows)) for i, header in enumerate(CARD_HEADERS[:5])]
     colour = _colour(out)
     indent = sum(widths) + 2 * len(widths)
-    room = max(20, shutil.get_terminal_size().columns - indent) if out.isatty() else None
+    room = max(20, terminal_columns() - indent) if out.isatty() else None
     head = "  ".join(_pad(h, w) for h, w in zip(CARD_HEADERS, widths)) + "  " + CARD_HEADERS[5]
     lines = [_styled(head, "1", colour)]
     for row in rows:
