@@ -143,7 +143,7 @@ class Deciding:
                 continue
             deadline, why = found
             key = (job_id, board.state(job_id).cycle, deadline)
-            if key in self.warned:
+            if key in self.warned or board.warned.get(job_id) == key[1:]:  # told already, by this runner or another
                 continue
             self.warned.add(key)
             events.append({"type": EventType.DECIDED, "job": job_id, "mode": policy.mode, "policy": policy.digest,

@@ -48,15 +48,19 @@ class Board:
     """Counts, durations and cost of ended attempts (state/rollups.py)."""
     held: dict[str, Any] | None
     """The whole deck held by the operator (``jobdeck hold`` with no id): by, reason, ts. No new starts."""
+    warned: dict[str, tuple[int, Any]]
+    """Per job, the (cycle, deadline) of its latest ``at_risk`` decision: a deadline at risk is told once
+    per job and cycle, however many runners (a `run --once` from cron every few minutes) see it."""
 
     def __init__(self, jobs: dict[str, JobState] | None = None, rejected: list[tuple[int, str]] | None = None,
                  files: set[str] | None = None, rollups: Rollups | None = None,
-                 held: dict[str, Any] | None = None) -> None:
+                 held: dict[str, Any] | None = None, warned: dict[str, tuple[int, Any]] | None = None) -> None:
         self.jobs = {} if jobs is None else jobs
         self.rejected = [] if rejected is None else rejected
         self.files = set() if files is None else files
         self.rollups = Rollups() if rollups is None else rollups
         self.held = held
+        self.warned = {} if warned is None else warned
 
     def state(self, job: str) -> JobState:
         """The job's state; a job with no events is in the backlog."""
@@ -91,6 +95,8 @@ class Board:
             self.rollups.add(job, ended, record.get("model"))
         if "file" in record and record["type"] == EventType.TRIGGERED:
             self.files.add(record["file"])
+        elif record["type"] == EventType.DECIDED and record.get("action") == "at_risk":
+            self.warned[job] = (new.cycle, record.get("deadline"))
         return new
 
 
@@ -307,6 +313,7 @@ class Store:
             "files": sorted(self.board.files),
             "rollups": self.board.rollups.to_json(),
             **({"held": self.board.held} if self.board.held else {}),
+            **({"warned": {job: list(seen) for job, seen in self.board.warned.items()}} if self.board.warned else {}),
             **(extra or {}),
         }
 
@@ -337,12 +344,14 @@ class Store:
             states = {job: JobState.from_json(data) for job, data in snapshot.get("states", {}).items()
                       if ID_RE.fullmatch(job)}  # as the fold does: a record with an invalid id names no job
             rollups = Rollups.from_json(snapshot["rollups"])
+            warned = {job: (int(cycle), deadline) for job, (cycle, deadline) in snapshot.get("warned", {}).items()}
         except (KeyError, TypeError, ValueError, AttributeError):
             return
         self.board.jobs = states
         self.board.rollups = rollups
         self.board.files = set(snapshot.get("files", ()))
         self.board.held = snapshot.get("held")
+        self.board.warned = warned
         self.log.resume_at(offset, seq, last_hash, first_seq=segment, closed=closed)
 
 

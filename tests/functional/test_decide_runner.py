@@ -294,3 +294,19 @@ def test_holding_the_deck_stops_new_starts_keeps_fires_and_is_reported(tmp_path:
     assert sorted(claims(deck)) == ["a", "b"]
     assert cli("release", cwd=deck.root).stderr.strip() == \
         "jobdeck: the deck is not held (hint: `jobdeck release ID` releases one job)"
+
+
+def test_a_deadline_still_at_risk_is_told_once_across_runs_from_cron(tmp_path: Path, cli: RunCli) -> None:
+    """`run --once` every few minutes from cron: each run sees the same deadline at risk; one alert in all."""
+    deadline = deadline_in(12)
+    deck = make_deck(tmp_path / "d", "shadow",
+                     [{"id": "fetch", "paused": True},  # paused: the path never moves, the risk stays
+                      {"id": "report", "depends_on": ["fetch"], "deadline": deadline}])
+    for job in ("fetch", "report"):  # each takes ~8 minutes: the path needs ~16 of its 12
+        seed(deck, job, 3, 480)
+    for run in range(3):
+        assert cli("run", "--once", "--quiet", cwd=deck.root).returncode == 0
+        if run == 1:
+            deck.board_path.unlink()  # and from the log alone, without board.json
+    risks = [n for n in decided(deck) if n["action"] == "at_risk"]
+    assert [(n["job"], n["deadline"]) for n in risks] == [("report", risks[0]["deadline"])]
