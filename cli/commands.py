@@ -40,7 +40,7 @@ def _validated(deck: Deck) -> tuple[Spec, str]:
     from jobdeck.state.loader import load_spec
 
     loaded = load_spec(deck.spec_path)
-    mark_valid(deck, loaded.digest, loaded.spec)
+    mark_valid(deck, loaded.digest, loaded.spec, create=True)  # these commands make .jobdeck/ anyway
     return loaded.spec, loaded.digest
 
 
@@ -89,13 +89,12 @@ def cmd_init(args: argparse.Namespace) -> int:
 def cmd_validate(args: argparse.Namespace) -> int:
     from jobdeck.state.lightspec import light_spec, mark_valid
     from jobdeck.state.loader import load_spec
-    from jobdeck.state.specbytes import read_spec_file
 
     deck = _deck(args) if not args.file else None
     path = deck.spec_path if deck is not None else Path(args.file)
     accepted = light_spec(deck) if deck is not None else None
     if accepted is not None:  # these very bytes passed this very loader before: the verdict stands
-        document = json.loads(read_spec_file(path).decode("utf-8-sig"))
+        document = json.loads(accepted.raw.decode("utf-8-sig"))  # the bytes judged, not a second read
         _say_valid(args, path, len(accepted.jobs), len(document.get("agents") or {}),
                    len(document.get("executors") or {}))
         return 0
@@ -618,17 +617,29 @@ def cmd_run(args: argparse.Namespace) -> int:
 def cmd_cockpit(args: argparse.Namespace) -> int:
     deck = _deck(args)
     validating = _validate_beside(deck)
-    from jobdeck.cockpit.app import run_cockpit  # Textual: ~0.2 s of imports
+    try:
+        from jobdeck.cockpit.app import run_cockpit  # Textual: ~0.2 s of imports
 
-    if validating is not None:
-        import subprocess
-
-        try:
-            validating.wait(timeout=60)
-        except subprocess.TimeoutExpired:  # the cockpit validates it itself
+        if validating is not None:
+            _wait_a_while(validating)
+    finally:  # too slow, or no cockpit after all (Textual missing, ^C): nothing is to wait for it
+        if validating is not None and validating.poll() is None:
             validating.kill()
             validating.wait()
     return run_cockpit(deck)
+
+
+def _wait_a_while(process: subprocess.Popen[bytes]) -> None:
+    import subprocess
+
+    try:
+        process.wait(timeout=VALIDATE_BESIDE_S)
+    except subprocess.TimeoutExpired:
+        pass  # the cockpit validates it itself
+
+
+VALIDATE_BESIDE_S = 10.0
+"""The longest the cockpit waits for the second process validating jobs.json (normally ~0.2 s)."""
 
 
 def _validate_beside(deck: Deck) -> subprocess.Popen[bytes] | None:
@@ -642,10 +653,12 @@ def _validate_beside(deck: Deck) -> subprocess.Popen[bytes] | None:
     import subprocess
 
     from jobdeck.cockpit.fast_start import validated_first
+    from jobdeck.state.atomic import make_private_dir
 
     if not validated_first(deck):
         return None
     try:
+        make_private_dir(deck.state_dir)  # the cockpit makes it anyway; `validate` marks only where it is
         return subprocess.Popen([sys.executable, "-m", "jobdeck", "--deck", str(deck.root), "validate"],
                                 stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     except OSError:

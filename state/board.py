@@ -344,8 +344,9 @@ class Store:
             states = {job: JobState.from_json(data) for job, data in snapshot.get("states", {}).items()
                       if ID_RE.fullmatch(job)}  # as the fold does: a record with an invalid id names no job
             rollups = Rollups.from_json(snapshot["rollups"])
-            warned = {job: (int(cycle), deadline) for job, (cycle, deadline) in snapshot.get("warned", {}).items()}
-        except (KeyError, TypeError, ValueError, AttributeError):
+            warned = {job: (int(cycle), deadline) for job, (cycle, deadline) in snapshot.get("warned", {}).items()
+                      if type(cycle) is int}
+        except (KeyError, TypeError, ValueError, AttributeError, OverflowError):  # (json reads Infinity)
             return
         self.board.jobs = states
         self.board.rollups = rollups

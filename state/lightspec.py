@@ -23,9 +23,12 @@ one line per job, so `show` reads its job's line instead of building the models.
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
+import site
 from collections.abc import Collection, Mapping, Sequence
-from functools import cached_property
+from functools import cached_property, lru_cache
 from typing import TYPE_CHECKING, Any
 
 from jobdeck.state.atomic import make_private_dir, write_atomic
@@ -45,9 +48,11 @@ JOBS_NAME = "spec.jobs.jsonl"
 class LightSpec:
     """The jobs of a validated jobs.json as previews: the subset of ``Spec`` read paths use."""
 
-    def __init__(self, jobs: Sequence[JobPreview], digest: str) -> None:
+    def __init__(self, jobs: Sequence[JobPreview], digest: str, raw: bytes = b"") -> None:
         self.jobs = list(jobs)
         self.digest = digest
+        self.raw = raw
+        """The bytes the loader accepted (what ``digest`` is of)."""
 
     @cached_property
     def by_id(self) -> dict[str, JobPreview]:
@@ -71,7 +76,7 @@ def light_spec(deck: Deck) -> LightSpec | None:
     if _marker(digest) not in markers:
         return None
     jobs = preview_jobs(raw)
-    return LightSpec(jobs, digest) if jobs is not None else None
+    return LightSpec(jobs, digest, raw) if jobs is not None else None
 
 
 def validated_job(deck: Deck, digest: str, job_id: str) -> tuple[dict[str, Any], bool] | None:
@@ -91,12 +96,19 @@ def validated_job(deck: Deck, digest: str, job_id: str) -> tuple[dict[str, Any],
     return None
 
 
-def mark_valid(deck: Deck, digest: str, spec: Spec) -> None:
+def mark_valid(deck: Deck, digest: str, spec: Spec, *, create: bool = False) -> None:
     """Record that the loader accepted ``spec``, the jobs.json with ``digest``, and keep each job's
-    validated form for `show` (caches: a failed write is fine)."""
+    validated form for `show` (caches: a failed write is fine).
+
+    ``create``: make the state directory if the deck has none yet (a fresh clone), for a command that
+    makes it anyway (`ls`, `show`...); `validate` leaves a deck without one as it found it.
+    """
     marker = _marker(digest)
-    try:  # a deck that is only a jobs.json yet (a fresh clone) gets its state directory, as `ls` gives it
-        make_private_dir(deck.state_dir)
+    try:
+        if create:
+            make_private_dir(deck.state_dir)
+        elif not deck.state_dir.is_dir():
+            return
     except OSError:
         return
     jobs_path, header = deck.state_dir / JOBS_NAME, _jobs_header(digest)
@@ -148,13 +160,13 @@ def plainly_valid(job: Mapping[str, Any], known: Collection[str]) -> bool:
     job_id, command, shell = job.get("id"), job.get("command"), job.get("shell", False)
     if type(job_id) is not str or not ID_RE.fullmatch(job_id) or job_id in known or type(shell) is not bool:
         return False
-    argv = type(command) is list and command and all(type(arg) is str for arg in command)
-    if not (argv or (shell and type(command) is str)):
+    argv = type(command) is list and command and all(_text(arg) for arg in command)
+    if not (argv or (shell and _text(command))):
         return False
     title, workspace, labels = job.get("title", ""), job.get("workspace", "default"), job.get("labels", [])
-    if type(title) is not str or type(workspace) is not str or not ID_RE.fullmatch(workspace):
+    if not _text(title) or type(workspace) is not str or not ID_RE.fullmatch(workspace):
         return False
-    if type(labels) is not list or not all(type(label) is str for label in labels):
+    if type(labels) is not list or not all(_text(label) for label in labels):
         return False
     if job.get("risk", "low") not in ("low", "medium", "high") or type(job.get("risk", "low")) is not str:
         return False
@@ -173,6 +185,19 @@ def plainly_valid(job: Mapping[str, Any], known: Collection[str]) -> bool:
     return True
 
 
+def _text(value: Any) -> bool:
+    """A string jobs.json can hold: UTF-8 text (no lone surrogate, as a non-UTF-8 argument decodes to)."""
+    if type(value) is not str:
+        return False
+    if value.isascii():
+        return True
+    try:
+        value.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 KEPT_MARKERS = 8
 """Versions of jobs.json kept as accepted: going back to one (an undone `add`, a `git checkout`)
 needs no new validation."""
@@ -187,12 +212,13 @@ def _accepted_markers(deck: Deck) -> list[str]:
 
 
 def _add_marker(deck: Deck, marker: str) -> None:
-    """Keep ``marker`` as the newest of the last KEPT_MARKERS accepted versions made by this code."""
+    """Keep ``marker`` as the newest of the last KEPT_MARKERS accepted versions judged by this code
+    (in any environment)."""
     markers = _accepted_markers(deck)
     if markers and markers[-1] == marker:
         return  # already the newest: a command that changes nothing writes nothing
-    stamp = marker.split(" ", 1)[1]
-    kept = [line for line in markers if line != marker and line.endswith(" " + stamp)][-(KEPT_MARKERS - 1):]
+    code = " " + code_stamp() + "."  # other environments' verdicts stay (cron's PYTHONPATH, say); older code's go
+    kept = [line for line in markers if line != marker and code in line][-(KEPT_MARKERS - 1):]
     try:
         write_atomic(deck.state_dir / VALID_NAME, "".join([*kept, marker]).encode(), durable=False)
     except OSError:
@@ -200,7 +226,27 @@ def _add_marker(deck: Deck, marker: str) -> None:
 
 
 def _marker(digest: str) -> str:
-    return f"{digest} {code_stamp()}\n"
+    return f"{digest} {code_stamp()}.{environment_stamp()}\n"
+
+
+ZONEINFO_DIRS = ("/usr/share/zoneinfo", "/usr/lib/zoneinfo", "/usr/share/lib/zoneinfo", "/etc/zoneinfo")
+"""Where zoneinfo finds time zones on Linux unless PYTHONTZPATH says otherwise."""
+
+
+@lru_cache(maxsize=1)
+def environment_stamp() -> str:
+    """Changes when what the loader's verdict depends on beyond jobdeck's own code may have: the
+    packages installed (pydantic, croniter, tzdata, agent plugins' entry points), PYTHONPATH, the
+    system's time zones. Directory times, not contents: ~20 stats, no imports."""
+    places = [*getattr(site, "getsitepackages", list)(), getattr(site, "getusersitepackages", str)()]
+    places += os.environ.get("PYTHONPATH", "").split(os.pathsep) + list(ZONEINFO_DIRS)
+    seen = [os.environ.get("PYTHONPATH", ""), os.environ.get("PYTHONTZPATH", "")]
+    for place in places:
+        try:
+            seen.append(f"{place}:{os.stat(place).st_mtime_ns}" if place else "")
+        except OSError:
+            seen.append(f"{place}:-")
+    return hashlib.sha256("\n".join(seen).encode()).hexdigest()[:12]
 
 
 def _jobs_header(digest: str) -> bytes:

@@ -61,12 +61,16 @@ def writable_spec_file(deck: Deck) -> Path:
     """
     target = spec_file(deck)
     try:
-        mode = os.stat(target).st_mode
+        info = os.stat(target)
     except FileNotFoundError:
         return target
-    if not mode & stat.S_IWUSR:
-        raise DeckAccessError(f"cannot change {target}: it is read-only",
-                              hint=f"make it writable to let jobdeck change it: chmod u+w {target}")
+    # root may write anything: for it, read-only is no write bit at all
+    writable = bool(info.st_mode & 0o222) if os.geteuid() == 0 else os.access(target, os.W_OK)
+    if not writable:
+        mine = info.st_uid == os.geteuid()
+        raise DeckAccessError(f"cannot change {target}: it is read-only" + ("" if mine else " for you"),
+                              hint=f"make it writable to let jobdeck change it: chmod u+w {target}" if mine
+                              else f"it belongs to uid {info.st_uid}: change it as that user, or let yours write it")
     return target
 
 
@@ -110,6 +114,12 @@ def add_jobs(deck: Deck, jobs: Iterable[Mapping[str, Any]], *, replace: bool = F
         parse_spec(base, str(deck.spec_path))  # raises the located error
         raise
     new_jobs = [dict(job) for job in jobs]
+    for job in new_jobs:
+        try:
+            json.dumps(job, ensure_ascii=False).encode()
+        except UnicodeEncodeError:  # an argument whose bytes are not UTF-8 (Python keeps them as lone surrogates)
+            raise SpecError(f"job {job.get('id')!a} has text that is not UTF-8",
+                            hint="jobs.json is UTF-8: give the arguments as UTF-8 text") from None
     if not new_jobs:
         raise SpecError("no jobs to add", hint="give --command or --model, or a JSON/JSONL file")
     existing = document.setdefault("jobs", [])

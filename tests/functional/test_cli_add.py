@@ -218,3 +218,11 @@ def test_a_read_only_jobs_json_is_not_replaced(deck: Deck, cli: RunCli, tmp_path
         assert target.read_bytes() == before and target.stat().st_mode & 0o777 == 0o444
     target.chmod(0o644)
     assert cli("--deck", str(deck.root), "add", "--id", "greet", "--", "echo", "hi").returncode == 0
+
+
+def test_an_argument_that_is_not_utf8_is_one_line_and_writes_nothing(deck: Deck, cli: RunCli) -> None:
+    before = deck.spec_path.read_bytes()
+    done = cli("--deck", str(deck.root), "add", "--id", "bad", "--", "printf", os.fsdecode(b"\xff"))
+    assert (done.returncode, done.stderr) == (1, "jobdeck: jobs.json: job 'bad' has text that is not UTF-8 (hint: "
+                                                 "jobs.json is UTF-8: give the arguments as UTF-8 text)\n")
+    assert deck.spec_path.read_bytes() == before

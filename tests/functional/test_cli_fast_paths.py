@@ -193,3 +193,24 @@ def test_the_first_command_on_a_deck_that_is_only_a_jobs_json_marks_it_accepted(
     assert run_cli("ls", cwd=deck.root).returncode == 0
     assert (deck.state_dir / "spec.ok").exists()
     assert modules_loaded_by(deck, ["pause", "hello"]) == (0, [])
+
+
+def test_validate_vouches_for_a_verdict_only_in_the_environment_it_was_reached_in(deck: Deck, cli: RunCli,
+                                                                                   tmp_path) -> None:
+    """The loader's verdict also depends on what is installed (agent plugins' entry points, pydantic,
+    tzdata) and PYTHONPATH: another environment validates again, and validate leaves a deck that has
+    no .jobdeck/ without one."""
+    import shutil
+
+    shutil.rmtree(deck.state_dir)
+    assert cli("validate", cwd=deck.root).returncode == 0
+    assert not deck.state_dir.exists()  # a checkout validated in CI stays as it was
+    assert cli("ls", cwd=deck.root).returncode == 0  # marks it (ls makes .jobdeck/ anyway)
+    marker = deck.state_dir / "spec.ok"
+    assert len(marker.read_text().splitlines()) == 1
+    plugins = tmp_path / "plugins"
+    plugins.mkdir()
+    elsewhere = cli("validate", cwd=deck.root, env={"PYTHONPATH": str(plugins)})
+    assert elsewhere.returncode == 0, elsewhere.stderr
+    assert len(marker.read_text().splitlines()) == 2  # judged again there, and marked for there
+    assert modules_loaded_by(deck, ["validate"]) == (0, [])  # here, the first verdict still stands

@@ -310,3 +310,16 @@ def test_a_deadline_still_at_risk_is_told_once_across_runs_from_cron(tmp_path: P
             deck.board_path.unlink()  # and from the log alone, without board.json
     risks = [n for n in decided(deck) if n["action"] == "at_risk"]
     assert [(n["job"], n["deadline"]) for n in risks] == [("report", risks[0]["deadline"])]
+
+
+def test_a_board_json_with_a_bad_warned_entry_is_read_as_no_snapshot(tmp_path: Path, cli: RunCli) -> None:
+    deck = make_deck(tmp_path / "d", "shadow", [{"id": "report"}])
+    assert cli("run", "--once", "--quiet", cwd=deck.root).returncode == 0
+    for bad in ("[Infinity, 1]", '"x"', "[1]", "[1.5, 2]"):
+        board = json.loads(deck.board_path.read_text())
+        text = json.dumps({**board, "warned": {"report": "BAD"}}).replace('"BAD"', bad)
+        deck.board_path.write_text(text)
+        (deck.state_dir / "cards.jsonl").unlink(missing_ok=True)  # so ls reads board.json
+        listed = cli("ls", "--json", cwd=deck.root)
+        assert listed.returncode == 0 and "Traceback" not in listed.stderr, (bad, listed.stderr)
+        assert [card["column"] for card in json.loads(listed.stdout)] == ["done"]

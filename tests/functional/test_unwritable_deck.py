@@ -7,6 +7,7 @@ root ignores file modes). Every run has a timeout: a command that hangs fails th
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import signal
 import time
@@ -188,3 +189,16 @@ def test_every_command_on_a_deck_it_cannot_read_or_write_ends_cleanly(user: User
             lines = stderr.splitlines()
             assert len(lines) == 1 and lines[0].startswith("jobdeck: "), f"`jobdeck {command}`: {stderr}"
 
+
+
+def test_add_does_not_replace_a_jobs_json_of_another_owner_that_it_may_not_write(user: User, deck: Path) -> None:
+    """The deck's directory is the user's, so a rename could replace jobs.json; its mode says no."""
+    spec = deck / "jobs.json"
+    os.chown(spec, 0, 0)
+    spec.chmod(0o644)
+    before = spec.read_bytes()
+    done = user.jobdeck("add", "--id", "extra", "--", "true", cwd=deck)
+    assert done.returncode == 2, done.stderr
+    assert done.stderr == (f"jobdeck: cannot change {spec}: it is read-only for you (hint: it belongs to uid 0: "
+                           "change it as that user, or let yours write it)\n")
+    assert spec.read_bytes() == before and spec.stat().st_uid == 0

@@ -24,13 +24,14 @@ KNOWN = {job["id"] for job in BASE["jobs"]}
 
 VALUES: dict[str, list[Any]] = {
     "id": ["added", "a" * 64, "a" * 65, "-x", "x/y", "x\n", "", 7, None, "fetch", "é"],
-    "title": ["A title", "", None, 3, ["x"]],
-    "command": [["true"], ["echo", "hi"], [], ["a", 1], "echo hi", "", None, [None]],
+    "title": ["A title", "", None, 3, ["x"], "caf\u00e9", "\ud800", "a\udcff", "\x00"],
+    "command": [["true"], ["echo", "hi"], [], ["a", 1], "echo hi", "", None, [None], ["printf", "\udcff"],
+                "echo \ud800", ["\x00"]],
     "shell": [True, False, 1, "true", None],
     "workspace": ["default", "research", "../x", "a b", "", 5, None],
     "depends_on": [[], ["fetch"], ["missing"], ["added"], ["news-signals", "news_signals"], ["fetch", "fetch"],
                    "fetch", [3], None],
-    "labels": [[], ["nightly"], "nightly", [1], None],
+    "labels": [[], ["nightly"], "nightly", [1], None, ["\ud800"], ["\u00e9t\u00e9"]],
     "risk": ["low", "medium", "high", "HIGH", None, 1],
     "priority": [0, 5, -1000, 1000, 1001, -1001, True, 1.5, "5", None],
     "paused": [True, False, 0, "no", None],
