@@ -6,7 +6,9 @@ that only need a job's id, workspace, risk, dependencies and card fields (`ls`,
 `logs`, `events`, `stats`, the operator actions) read those from
 ``state.preview`` instead, which is exact for every file the loader accepts, but
 only when ``.jobdeck/spec.ok`` says the loader accepted these very bytes with
-this very code (it keeps the last KEPT_MARKERS versions it accepted). Anything
+this very code in this environment (``environment_stamp``: installed packages,
+agent plugins, PYTHONPATH, time zones); it keeps the last KEPT_MARKERS versions
+it accepted. Anything
 else (a new or edited jobs.json, a new jobdeck, a file the preview finds
 unusual) goes through the full loader, which then marks the file valid for the
 next command. `validate` gives the same verdict from the marker.
