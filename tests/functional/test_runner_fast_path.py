@@ -30,6 +30,15 @@ def _read(fifo: Path) -> str:
         return f.read()
 
 
+def _unblock(fifo: Path) -> None:
+    """A reader of ``fifo`` still waiting for its writer gets end of file (it holds an executor thread
+    that a failed test's loop would otherwise wait for without end)."""
+    try:
+        os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
+    except OSError:  # ENXIO: nobody is reading
+        pass
+
+
 class HeldSync:
     """Replaces the log's background fdatasync: each one waits for ``release`` (optionally fails)."""
 
@@ -149,10 +158,16 @@ def test_a_failed_fsync_stops_an_early_attempt_and_records_nothing_of_it(
             await runner.turn()
             assert first.lease_fd == -1, "its lease is let go, nothing recorded"
             # the next claim has the same number; the used directory is moved aside, the job runs again
-            said = await asyncio.wait_for(loop.run_in_executor(None, _read, fast), 30)
-            assert said == "started\n"
+            # (in this turn or a later one: the turns go on until it is seen running)
+            reading = loop.run_in_executor(None, _read, fast)
+            for _ in range(300):
+                if (await asyncio.wait([reading], timeout=0.1))[0]:
+                    break
+                await runner.turn()
+            assert await asyncio.wait_for(reading, 1) == "started\n"
             await _until_idle(runner)
         finally:
+            _unblock(fast)
             held.release.set()
             await runner.shutdown(0)
         held.pool.shutdown()
