@@ -29,9 +29,28 @@ RECENT_FAILURES_KEPT = 1000
 """Failure times kept for "failed in the last hour" (the newest; older ones age out)."""
 
 
-# Plain classes, not dataclasses: importing dataclasses (and inspect) costs the CLI ~7 ms at start.
-# Each keeps its fields' names, order and defaults, and compares and prints as a dataclass did.
-class Histogram:
+class _Record:
+    """Compares and prints by its slots, as a dataclass did: equal only to its own class, unhashable.
+
+    Plain classes, not dataclasses: importing dataclasses (and inspect) costs the CLI ~7 ms at start.
+    """
+
+    __slots__ = ()
+
+    def _values(self) -> tuple[Any, ...]:
+        return tuple(getattr(self, name) for name in self.__slots__)
+
+    def __repr__(self) -> str:
+        fields = ", ".join(f"{name}={getattr(self, name)!r}" for name in self.__slots__)
+        return f"{type(self).__name__}({fields})"
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, _Record) or other.__class__ is not self.__class__:
+            return NotImplemented
+        return self._values() == other._values()
+
+
+class Histogram(_Record):
     """Counts of durations in log-scale buckets (sparse: only buckets that were hit)."""
 
     __slots__ = ("counts", "total")
@@ -42,14 +61,6 @@ class Histogram:
     def __init__(self, counts: dict[int, int] | None = None, total: int = 0) -> None:
         self.counts = {} if counts is None else counts
         self.total = total
-
-    def __repr__(self) -> str:
-        return f"Histogram(counts={self.counts!r}, total={self.total!r})"
-
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, Histogram) or other.__class__ is not self.__class__:
-            return NotImplemented
-        return (self.counts, self.total) == (other.counts, other.total)
 
     @staticmethod
     def bucket(seconds: float) -> int:
@@ -93,7 +104,7 @@ class Histogram:
         return cls(counts, sum(counts.values()))
 
 
-class JobRollup:
+class JobRollup(_Record):
     """What one job's ended attempts add up to."""
 
     __slots__ = ("cost", "cost_max", "durations", "ended", "last_ended", "outcomes", "reasons", "tokens")
@@ -123,20 +134,6 @@ class JobRollup:
         self.tokens = tokens
         self.last_ended = last_ended
 
-    def _key(self) -> tuple[Any, ...]:
-        return (self.ended, self.outcomes, self.reasons, self.durations, self.cost, self.cost_max, self.tokens,
-                self.last_ended)
-
-    def __repr__(self) -> str:
-        return (f"JobRollup(ended={self.ended!r}, outcomes={self.outcomes!r}, reasons={self.reasons!r}, "
-                f"durations={self.durations!r}, cost={self.cost!r}, cost_max={self.cost_max!r}, "
-                f"tokens={self.tokens!r}, last_ended={self.last_ended!r})")
-
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, JobRollup) or other.__class__ is not self.__class__:
-            return NotImplemented
-        return self._key() == other._key()
-
     def failure_rate(self) -> float | None:
         """Failed attempts over ended ones (None before the first)."""
         return self.outcomes.get("failed", 0) / self.ended if self.ended else None
@@ -153,7 +150,7 @@ class JobRollup:
                    int(data["tokens"]), data.get("last_ended"))
 
 
-class HourRollup:
+class HourRollup(_Record):
     """What ended in one hour (UTC), for per-day and per-model questions."""
 
     __slots__ = ("by_model", "cost", "failed", "succeeded")
@@ -171,16 +168,6 @@ class HourRollup:
         self.cost = cost
         self.by_model = {} if by_model is None else by_model
 
-    def __repr__(self) -> str:
-        return (f"HourRollup(succeeded={self.succeeded!r}, failed={self.failed!r}, cost={self.cost!r}, "
-                f"by_model={self.by_model!r})")
-
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, HourRollup) or other.__class__ is not self.__class__:
-            return NotImplemented
-        return (self.succeeded, self.failed, self.cost, self.by_model) == \
-            (other.succeeded, other.failed, other.cost, other.by_model)
-
     def to_json(self) -> dict[str, Any]:
         return {"succeeded": self.succeeded, "failed": self.failed, "cost": self.cost, "by_model": self.by_model}
 
@@ -189,7 +176,7 @@ class HourRollup:
         return cls(int(data["succeeded"]), int(data["failed"]), float(data["cost"]), dict(data["by_model"]))
 
 
-class Rollups:
+class Rollups(_Record):
     """Every job's rollup, the hourly totals and the recent failures."""
 
     __slots__ = ("cost_by_model", "hours", "jobs", "models", "recent_failures")
@@ -212,18 +199,6 @@ class Rollups:
         self.recent_failures = [] if recent_failures is None else recent_failures
         self.models = {} if models is None else models
         self.cost_by_model = {} if cost_by_model is None else cost_by_model
-
-    def _key(self) -> tuple[Any, ...]:
-        return (self.jobs, self.hours, self.recent_failures, self.models, self.cost_by_model)
-
-    def __repr__(self) -> str:
-        return (f"Rollups(jobs={self.jobs!r}, hours={self.hours!r}, recent_failures={self.recent_failures!r}, "
-                f"models={self.models!r}, cost_by_model={self.cost_by_model!r})")
-
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, Rollups) or other.__class__ is not self.__class__:
-            return NotImplemented
-        return self._key() == other._key()
 
     def add(self, job: str, attempt: Attempt, model: str | None = None) -> None:
         """Count one ended attempt (called once, when the fold ends it)."""
