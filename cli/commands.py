@@ -17,8 +17,6 @@ from jobdeck.state.errors import (DeckAccessError, JobdeckError, SpecError, Spec
 T = TypeVar("T")
 
 if TYPE_CHECKING:  # each command imports what it uses: `--help` and the cached `ls` load no pydantic
-    import subprocess
-
     from jobdeck.state.board import Store
     from jobdeck.state.lightspec import LightSpec
     from jobdeck.state.preview import JobPreview
@@ -615,54 +613,9 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_cockpit(args: argparse.Namespace) -> int:
-    deck = _deck(args)
-    validating = _validate_beside(deck)
-    try:
-        from jobdeck.cockpit.app import run_cockpit  # Textual: ~0.2 s of imports
+    from jobdeck.cockpit.app import run_cockpit
 
-        if validating is not None:
-            _wait_a_while(validating)
-    finally:  # too slow, or no cockpit after all (Textual missing, ^C): nothing is to wait for it
-        if validating is not None and validating.poll() is None:
-            validating.kill()
-            validating.wait()
-    return run_cockpit(deck)
-
-
-def _wait_a_while(process: subprocess.Popen[bytes]) -> None:
-    import subprocess
-
-    try:
-        process.wait(timeout=VALIDATE_BESIDE_S)
-    except subprocess.TimeoutExpired:
-        pass  # the cockpit validates it itself
-
-
-VALIDATE_BESIDE_S = 10.0
-"""The longest the cockpit waits for the second process validating jobs.json (normally ~0.2 s)."""
-
-
-def _validate_beside(deck: Deck) -> subprocess.Popen[bytes] | None:
-    """A small deck's jobs.json not validated yet (saved by hand, say), validated by a second process
-    while this one imports Textual: the cockpit then paints it from its preview (~50 ms sooner on two
-    cores) instead of validating it first.
-
-    None when the cockpit would not validate first (accepted already, a big deck, a file the preview
-    cannot read). An invalid file leaves no mark, and the cockpit reads it as before, banner and all.
-    """
-    import subprocess
-
-    from jobdeck.cockpit.fast_start import validated_first
-    from jobdeck.state.atomic import make_private_dir
-
-    if not validated_first(deck):
-        return None
-    try:
-        make_private_dir(deck.state_dir)  # the cockpit makes it anyway; `validate` marks only where it is
-        return subprocess.Popen([sys.executable, "-m", "jobdeck", "--deck", str(deck.root), "validate"],
-                                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    except OSError:
-        return None
+    return run_cockpit(_deck(args))
 
 
 def cmd_demo(args: argparse.Namespace) -> int:

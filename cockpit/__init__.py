@@ -17,8 +17,8 @@ How it is put together, and where it departs from the target design:
   says how many are shown and the filter reaches the rest.
 - ``fast_start`` paints the cards last saved in .jobdeck/cards.jsonl (by
   `jobdeck ls` or the cockpit on quit) when they come from the jobs.json on
-  disk, or else a big deck's preview of jobs.json (state/preview.py, no
-  pydantic) over the folded log; the full model is read in a thread worker
+  disk, or else a preview of jobs.json (state/preview.py, no pydantic) over
+  the folded log; the full model is read in a thread worker
   behind them.
 - Keys act through ``operations.Operator``: events via ``state.actions.act``
   with ``via="cockpit"`` on a second Store (``act`` folds what it reads into the

@@ -350,7 +350,7 @@ def make_app(deck_path: str | os.PathLike[str], *, watch: bool = True, now: floa
 
     ``now`` freezes the clock (tests, screenshots); ``watch=False`` turns the file
     watcher off; ``poll`` is the safety-net re-check interval in seconds (None: never);
-    ``fast_start`` paints the last saved cards, or a big deck's preview of jobs.json
+    ``fast_start`` paints the last saved cards, or a preview of jobs.json
     (cockpit/fast_start.py), and validates the deck behind them; ``undo_seconds`` is how long
     an approve or retry waits for an undo (cockpit/undo.py).
     """

@@ -6,7 +6,8 @@ pydantic nor a fold of the log: most of a second at 10,000 jobs. The cockpit
 paints them at once, as long as they were computed from the jobs.json on disk,
 even if events were appended since (the header says "reading the deck…"),
 and reads the deck in a worker behind them; what changed since the cards were
-saved is then applied like any other change.
+saved is then applied like any other change. Without saved cards it paints a
+preview of jobs.json over the folded log (`previewed_jobs`).
 """
 
 from __future__ import annotations
@@ -19,12 +20,6 @@ from jobdeck.state.errors import SpecError
 from jobdeck.state.lightspec import light_spec
 from jobdeck.state.preview import JobPreview, preview_jobs
 from jobdeck.state.views import Card
-
-PREVIEW_AT = 2000
-"""Decks with this many jobs or more are painted from a preview of jobs.json and validated
-behind it. Smaller ones validate first: the first frame is exact and comes within the
-budget (1,000 jobs: ~1.2 s), where a preview would paint ~0.4 s sooner but leave the
-keys waiting until ~0.5 s after that."""
 
 
 def last_cards(deck: Deck) -> list[Card] | None:
@@ -49,12 +44,14 @@ def last_cards(deck: Deck) -> list[Card] | None:
 
 
 def previewed_jobs(deck: Deck) -> list[JobPreview] | None:
-    """A preview of the jobs.json on disk (state/preview.py), if it is exact or the deck is big.
+    """A preview of the jobs.json on disk (state/preview.py), if the preview can read it.
 
-    A preview is exact when the loader has accepted these very bytes before
-    (state/lightspec.py: `.jobdeck/spec.ok`): painting it first spares the first
-    frame importing pydantic and building the models (~0.1 s), whatever the size.
-    Otherwise only a deck of PREVIEW_AT jobs or more is painted from a preview.
+    The first frame then needs neither pydantic nor the models (~0.1 s on a small deck, about half
+    a second at 10,000 jobs); the loader reads jobs.json in full behind it. The preview is exact for
+    any file the loader accepts: when the loader has accepted these very bytes before
+    (state/lightspec.py: `.jobdeck/spec.ok`) it comes from that record, with no second parse. A file
+    the loader then refuses (an unknown field, say) is painted for as long as it takes to read it,
+    under "reading the deck…", and then shows its banner and no cards, as a validated start would.
     """
     try:
         accepted = light_spec(deck)
@@ -63,20 +60,7 @@ def previewed_jobs(deck: Deck) -> list[JobPreview] | None:
         raw = deck.spec_path.read_bytes()
     except (OSError, SpecError):
         return None  # the loader says what is wrong
-    jobs = preview_jobs(raw)
-    return jobs if jobs is not None and len(jobs) >= PREVIEW_AT else None
-
-
-def validated_first(deck: Deck) -> bool:
-    """Whether a start without saved cards would validate jobs.json before painting (a small deck whose
-    jobs.json the loader has not accepted yet, and the preview can read): what `previewed_jobs` leaves out."""
-    try:
-        if light_spec(deck) is not None:
-            return False
-        jobs = preview_jobs(deck.spec_path.read_bytes())
-    except (OSError, SpecError):
-        return False
-    return jobs is not None and len(jobs) < PREVIEW_AT
+    return preview_jobs(raw)
 
 
 def save_board(deck: Deck, cards: list[Card], *, spec: str, offset: int, last_hash: str,

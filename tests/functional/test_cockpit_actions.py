@@ -40,7 +40,7 @@ def error_toasts(app) -> list[str]:
 
 
 async def test_approve_in_review_moves_the_job_to_done(deck) -> None:
-    app = make_app(deck.root, watch=False, now=NOW, undo_seconds=0.05)
+    app = make_app(deck.root, fast_start=False, watch=False, now=NOW, undo_seconds=0.05)
     async with app.run_test(size=(120, 40)) as pilot:
         select(app, "report")
         await pilot.press("a")
@@ -53,7 +53,7 @@ async def test_approve_in_review_moves_the_job_to_done(deck) -> None:
 
 
 async def test_an_approve_waits_out_its_undo_and_z_drops_it(deck) -> None:
-    app = make_app(deck.root, watch=False, now=NOW, undo_seconds=60)
+    app = make_app(deck.root, fast_start=False, watch=False, now=NOW, undo_seconds=60)
     async with app.run_test(size=(120, 40)) as pilot:
         select(app, "report")
         before = len(events(deck))
@@ -68,7 +68,7 @@ async def test_an_approve_waits_out_its_undo_and_z_drops_it(deck) -> None:
 
 
 async def test_quitting_writes_the_approve_that_waits_for_its_undo(deck) -> None:
-    app = make_app(deck.root, watch=False, now=NOW, undo_seconds=60)
+    app = make_app(deck.root, fast_start=False, watch=False, now=NOW, undo_seconds=60)
     async with app.run_test(size=(120, 40)) as pilot:
         select(app, "report")
         await pilot.press("a", "q")
@@ -76,7 +76,7 @@ async def test_quitting_writes_the_approve_that_waits_for_its_undo(deck) -> None
 
 
 async def test_approve_before_a_high_risk_job_runs_asks_first(deck) -> None:
-    app = make_app(deck.root, watch=False, now=NOW)
+    app = make_app(deck.root, fast_start=False, watch=False, now=NOW)
     async with app.run_test(size=(120, 40)) as pilot:
         select(app, "publish")
         before = len(events(deck))
@@ -94,7 +94,7 @@ async def test_approve_before_a_high_risk_job_runs_asks_first(deck) -> None:
 
 
 async def test_retry_a_failed_job(deck) -> None:
-    app = make_app(deck.root, watch=False, now=NOW, undo_seconds=0.05)
+    app = make_app(deck.root, fast_start=False, watch=False, now=NOW, undo_seconds=0.05)
     async with app.run_test(size=(120, 40)) as pilot:
         select(app, "lint")
         await pilot.press("r")
@@ -107,7 +107,7 @@ async def test_retry_a_failed_job(deck) -> None:
 
 
 async def test_cancel_asks_first(deck) -> None:
-    app = make_app(deck.root, watch=False, now=NOW)
+    app = make_app(deck.root, fast_start=False, watch=False, now=NOW)
     async with app.run_test(size=(120, 40)) as pilot:
         select(app, "summarise")
         before = len(events(deck))
@@ -128,7 +128,7 @@ async def test_cancelling_a_job_on_a_cluster_says_its_batch_job_goes(deck) -> No
     spec["executors"] = {"gpu": {"type": "slurm", "partition": "gpu"}}
     next(job for job in spec["jobs"] if job["id"] == "summarise")["executor"] = "gpu"
     deck.spec_path.write_text(json.dumps(spec))
-    app = make_app(deck.root, watch=False, now=NOW)
+    app = make_app(deck.root, fast_start=False, watch=False, now=NOW)
     async with app.run_test(size=(120, 40)) as pilot:
         select(app, "summarise")
         await pilot.press("x")
@@ -137,7 +137,7 @@ async def test_cancelling_a_job_on_a_cluster_says_its_batch_job_goes(deck) -> No
 
 
 async def test_reject_asks_for_a_reason(deck) -> None:
-    app = make_app(deck.root, watch=False, now=NOW)
+    app = make_app(deck.root, fast_start=False, watch=False, now=NOW)
     async with app.run_test(size=(120, 40)) as pilot:
         select(app, "report")
         before = len(events(deck))
@@ -158,7 +158,7 @@ async def test_reject_asks_for_a_reason(deck) -> None:
 
 
 async def test_pause_then_resume(deck) -> None:
-    app = make_app(deck.root, watch=False, now=NOW)
+    app = make_app(deck.root, fast_start=False, watch=False, now=NOW)
     async with app.run_test(size=(120, 40)) as pilot:
         select(app, "flaky")
         await pilot.press("p")
@@ -172,7 +172,7 @@ async def test_pause_then_resume(deck) -> None:
 
 
 async def test_z_undoes_a_pause_with_a_resume_and_u_still_releases(deck) -> None:
-    app = make_app(deck.root, watch=False, now=NOW)
+    app = make_app(deck.root, fast_start=False, watch=False, now=NOW)
     async with app.run_test(size=(120, 40)) as pilot:
         select(app, "flaky")
         await pilot.press("p")
@@ -186,7 +186,7 @@ async def test_z_undoes_a_pause_with_a_resume_and_u_still_releases(deck) -> None
 
 
 async def test_run_now_asks_first_then_triggers_the_job_and_its_dependents(deck) -> None:
-    app = make_app(deck.root, watch=False, now=NOW)
+    app = make_app(deck.root, fast_start=False, watch=False, now=NOW)
     async with app.run_test(size=(120, 40)) as pilot:
         select(app, "lint")
         await pilot.press("t")
@@ -200,7 +200,7 @@ async def test_run_now_asks_first_then_triggers_the_job_and_its_dependents(deck)
 
 
 async def test_a_refused_action_is_an_error_toast_not_a_traceback(deck) -> None:
-    app = make_app(deck.root, watch=False, now=NOW)
+    app = make_app(deck.root, fast_start=False, watch=False, now=NOW)
     async with app.run_test(size=(120, 40)) as pilot:
         select(app, "fetch")  # done; its dependent summarise is running
         before = len(events(deck))
@@ -211,7 +211,7 @@ async def test_a_refused_action_is_an_error_toast_not_a_traceback(deck) -> None:
 
 
 async def test_an_action_raced_by_another_process_is_refused_cleanly(deck) -> None:
-    app = make_app(deck.root, watch=False, now=NOW, poll=None)
+    app = make_app(deck.root, fast_start=False, watch=False, now=NOW, poll=None)
     async with app.run_test(size=(120, 40)) as pilot:
         select(app, "lint")
         from cockpit_decks import commit
@@ -237,7 +237,7 @@ async def test_edit_installs_a_valid_jobs_json(deck, tmp_path, monkeypatch) -> N
         "doc = json.load(open(path))\n"
         "doc['jobs'].append({'id': 'added', 'command': ['true']})\n"
         "json.dump(doc, open(path, 'w'))")))
-    app = make_app(deck.root, watch=False, now=NOW)
+    app = make_app(deck.root, fast_start=False, watch=False, now=NOW)
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.press("e")
         await wait_until(pilot, lambda: "added" in column_ids(app, "backlog"), what="the new job")
@@ -252,7 +252,7 @@ async def test_edit_shows_why_an_invalid_edit_is_not_installed(deck, tmp_path, m
         "doc['jobs'][0]['depends_on'] = ['nope']\n"
         "json.dump(doc, open(path, 'w'), indent=1)")))
     original = deck.spec_path.read_bytes()
-    app = make_app(deck.root, watch=False, now=NOW)
+    app = make_app(deck.root, fast_start=False, watch=False, now=NOW)
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.press("e")
         assert isinstance(app.screen, ConfirmScreen)
@@ -264,7 +264,7 @@ async def test_edit_shows_why_an_invalid_edit_is_not_installed(deck, tmp_path, m
 
 
 async def test_new_job_form_adds_to_jobs_json(deck) -> None:
-    app = make_app(deck.root, watch=False, now=NOW)
+    app = make_app(deck.root, fast_start=False, watch=False, now=NOW)
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.press("n")
         assert isinstance(app.screen, NewJobScreen)
@@ -291,7 +291,7 @@ async def test_edit_never_overwrites_a_save_made_meanwhile(deck, tmp_path, monke
         "mine = json.load(open(path))\n"
         "mine['jobs'].append({'id': 'mine', 'command': ['true']})\n"
         "json.dump(mine, open(path, 'w'))")))
-    app = make_app(deck.root, watch=False, now=NOW)
+    app = make_app(deck.root, fast_start=False, watch=False, now=NOW)
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.press("e")
         assert isinstance(app.screen, ConfirmScreen)
@@ -312,7 +312,7 @@ async def test_edit_of_a_read_only_jobs_json_is_refused_before_the_editor_and_an
         "json.dump(doc, open(path, 'w'))\n"
         f"import os; os.chmod({str(deck.spec_path)!r}, 0o444)")))
     original = deck.spec_path.read_bytes()
-    app = make_app(deck.root, watch=False, now=NOW)
+    app = make_app(deck.root, fast_start=False, watch=False, now=NOW)
     async with app.run_test(size=(120, 40)) as pilot:
         deck.spec_path.chmod(0o444)
         await pilot.press("e")

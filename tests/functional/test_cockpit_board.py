@@ -24,7 +24,7 @@ def deck(tmp_path: Path):
 
 
 async def test_every_job_is_in_its_column(deck) -> None:
-    app = make_app(deck.root, watch=False, now=NOW)
+    app = make_app(deck.root, fast_start=False, watch=False, now=NOW)
     async with app.run_test(size=(120, 40)):
         assert shown_columns(app) == {
             "publish": "backlog", "deploy": "backlog", "nightly": "backlog", "held": "backlog",
@@ -37,7 +37,7 @@ async def test_every_job_is_in_its_column(deck) -> None:
 
 
 async def test_cards_show_derived_state(deck) -> None:
-    app = make_app(deck.root, watch=False, now=NOW)
+    app = make_app(deck.root, fast_start=False, watch=False, now=NOW)
     async with app.run_test(size=(120, 40)):
         board = app.screen.board
         def third_line(job: str, status: str) -> str:
@@ -58,7 +58,7 @@ async def test_cards_show_derived_state(deck) -> None:
 
 
 async def test_header_counts_failures_cost_and_runner(deck) -> None:
-    app = make_app(deck.root, watch=False, now=NOW)
+    app = make_app(deck.root, fast_start=False, watch=False, now=NOW)
     async with app.run_test(size=(120, 40)):
         stats = app.screen.query_one(StatusBar).stats
         assert stats is not None
@@ -78,7 +78,7 @@ async def test_a_fresh_heartbeat_shows_a_runner_alive(deck) -> None:
     beat = {"pid": 123, "host": "h", "heartbeat": NOW - 3, "parallel": 2, "running": ["deploy"]}
     (deck.runners_dir / "r1.json").write_text(json.dumps(beat))
     (deck.runners_dir / "r0.json").write_text(json.dumps({**beat, "heartbeat": NOW - 60}))
-    app = make_app(deck.root, watch=False, now=NOW)
+    app = make_app(deck.root, fast_start=False, watch=False, now=NOW)
     async with app.run_test(size=(120, 40)):
         stats = app.screen.query_one(StatusBar).stats
         assert [h.runner for h in stats.runners] == ["r1"]
@@ -88,7 +88,7 @@ async def test_a_fresh_heartbeat_shows_a_runner_alive(deck) -> None:
 
 
 async def test_keys_move_between_cards_and_columns(deck) -> None:
-    app = make_app(deck.root, watch=False, now=NOW)
+    app = make_app(deck.root, fast_start=False, watch=False, now=NOW)
     async with app.run_test(size=(120, 40)) as pilot:
         screen = app.screen
         assert isinstance(screen, BoardScreen)
@@ -118,7 +118,7 @@ async def test_keys_move_between_cards_and_columns(deck) -> None:
 async def test_enter_opens_the_detail_and_escape_comes_back(deck) -> None:
     from jobdeck.cockpit.detail_screen import DetailScreen
 
-    app = make_app(deck.root, watch=False, now=NOW)
+    app = make_app(deck.root, fast_start=False, watch=False, now=NOW)
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.press("l", "enter")
         assert isinstance(app.screen, DetailScreen) and app.screen.job_id == "summarise"
@@ -128,7 +128,7 @@ async def test_enter_opens_the_detail_and_escape_comes_back(deck) -> None:
 
 
 async def test_filter_by_text_label_and_workspace(deck) -> None:
-    app = make_app(deck.root, watch=False, now=NOW)
+    app = make_app(deck.root, fast_start=False, watch=False, now=NOW)
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.press("slash", *"label:llm", "enter")
         await wait_until(pilot, lambda: set(shown_columns(app)) == {"summarise", "report"}, what="label filter")
@@ -149,7 +149,7 @@ async def test_filter_by_text_label_and_workspace(deck) -> None:
 
 
 async def test_cancelled_column_is_behind_a_toggle(deck) -> None:
-    app = make_app(deck.root, watch=False, now=NOW)
+    app = make_app(deck.root, fast_start=False, watch=False, now=NOW)
     async with app.run_test(size=(120, 40)) as pilot:
         cancelled = app.screen.board.columns["cancelled"]
         assert not cancelled.display and column_ids(app, "cancelled") == ["old"]
@@ -160,7 +160,7 @@ async def test_cancelled_column_is_behind_a_toggle(deck) -> None:
 
 
 async def test_works_at_80x24(deck) -> None:
-    app = make_app(deck.root, watch=False, now=NOW)
+    app = make_app(deck.root, fast_start=False, watch=False, now=NOW)
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.pause()
         for column in app.screen.board.columns.values():
@@ -182,7 +182,7 @@ def test_building_the_app_does_not_import_litellm(deck) -> None:
 
 async def test_no_color_drops_colour_and_marks_the_cursor_in_reverse(deck, monkeypatch) -> None:
     monkeypatch.setenv("NO_COLOR", "1")
-    app = make_app(deck.root, watch=False, now=NOW)
+    app = make_app(deck.root, fast_start=False, watch=False, now=NOW)
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.pause()
         assert app.no_color and app.has_class("-no-color")
@@ -205,7 +205,7 @@ async def test_a_long_column_fills_in_after_the_first_paint_and_keeps_up_with_ch
     for n in range(0, 300, 50):
         token = claim(deck, f"job-{n:03d}", NOW - 600 + n)
         commit(deck, [{"type": "succeeded", "job": f"job-{n:03d}", "token": token}], NOW - 500 + n)
-    app = make_app(deck.root, watch=False, now=NOW, poll=None)
+    app = make_app(deck.root, fast_start=False, watch=False, now=NOW, poll=None)
     async with app.run_test(size=(120, 40)) as pilot:
         backlog = app.screen.board.columns["backlog"].table
         assert (backlog.row_count, backlog.card_count) == (FIRST_ROWS, 294)
@@ -235,7 +235,7 @@ async def test_a_column_past_its_row_limit_shows_the_most_relevant_cards(tmp_pat
     deck = new_deck(tmp_path / "deck", jobs)
     for n in range(8):
         run(deck, f"d{n:02d}", NOW - 1000 + 10 * n, 1)
-    app = make_app(deck.root, watch=False, now=NOW, poll=None)
+    app = make_app(deck.root, fast_start=False, watch=False, now=NOW, poll=None)
     async with app.run_test(size=(120, 40)) as pilot:
         await wait_until(pilot, lambda: len(column_ids(app, "done")) == 5, what="done to fill")
         assert column_ids(app, "done") == ["d03", "d04", "d05", "d06", "d07"]  # the newest, oldest first
@@ -260,7 +260,7 @@ async def test_many_cards_leaving_a_column_at_once_keep_it_in_order_and_the_curs
     monkeypatch.setattr(card_table, "LIMIT", 20)
     jobs = [{"id": f"j{n:02d}", "command": ["true"]} for n in range(40)]
     deck = new_deck(tmp_path / "deck", jobs)
-    app = make_app(deck.root, watch=False, now=NOW, poll=None)
+    app = make_app(deck.root, fast_start=False, watch=False, now=NOW, poll=None)
     async with app.run_test(size=(120, 40)) as pilot:
         await wait_until(pilot, lambda: len(column_ids(app, "backlog")) == 20, what="the backlog to fill")
         assert app.screen.board.select("j12")
@@ -287,7 +287,7 @@ async def test_card_lines_kept_between_paints_are_the_lines_the_table_would_draw
 
     jobs = [{"id": f"j{n:02d}", "command": ["true"], "priority": n % 2} for n in range(12)]
     deck = new_deck(tmp_path / "deck", jobs)
-    app = make_app(deck.root, watch=False, now=NOW, poll=None)
+    app = make_app(deck.root, fast_start=False, watch=False, now=NOW, poll=None)
     async with app.run_test(size=(120, 40)) as pilot:
         board = app.screen.board
         backlog = board.columns["backlog"].table
@@ -325,7 +325,7 @@ async def test_card_lines_kept_between_paints_are_the_lines_the_table_would_draw
 async def test_command_palette_opens_a_job(deck) -> None:
     from jobdeck.cockpit.detail_screen import DetailScreen
 
-    app = make_app(deck.root, watch=False, now=NOW)
+    app = make_app(deck.root, fast_start=False, watch=False, now=NOW)
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.press("ctrl+p", *"open crashy")
         await wait_until(pilot, lambda: "open crashy" in _palette_text(app), what="the hit")
@@ -337,7 +337,7 @@ async def test_command_palette_opens_a_job(deck) -> None:
 async def test_command_palette_runs_the_boards_own_commands(deck) -> None:
     from jobdeck.cockpit.review_screen import ReviewScreen
 
-    app = make_app(deck.root, watch=False, now=NOW)
+    app = make_app(deck.root, fast_start=False, watch=False, now=NOW)
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.press("ctrl+p", *"review queue")
         await wait_until(pilot, lambda: "Review queue" in _palette_text(app), what="the command")
@@ -346,7 +346,7 @@ async def test_command_palette_runs_the_boards_own_commands(deck) -> None:
 
 
 async def test_command_palette_offers_the_undo_while_it_lasts(deck) -> None:
-    app = make_app(deck.root, watch=False, now=NOW)
+    app = make_app(deck.root, fast_start=False, watch=False, now=NOW)
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.pause()
         assert app.screen.board.select("flaky")
@@ -369,7 +369,7 @@ def _palette_text(app) -> str:
 async def test_every_shown_column_renders_or_the_header_says_it_is_folded(deck, width, cancelled) -> None:
     from jobdeck.cockpit.board import COLUMN_WIDTH
 
-    app = make_app(deck.root, watch=False, now=NOW)
+    app = make_app(deck.root, fast_start=False, watch=False, now=NOW)
     async with app.run_test(size=(width, 24)) as pilot:
         board = app.screen.board
         if cancelled:
@@ -401,7 +401,7 @@ async def test_the_footer_shows_the_selected_cards_full_id(tmp_path) -> None:
     from cockpit_decks import new_deck
 
     deck = new_deck(tmp_path / "deck", [{"id": "merge-enrichment-of-leads", "command": ["true"]}])
-    app = make_app(deck.root, watch=False, now=NOW)
+    app = make_app(deck.root, fast_start=False, watch=False, now=NOW)
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.pause()
         footer = app.screen.query_one("#key-hints").render().plain
@@ -420,7 +420,7 @@ def test_textual_reads_escape_then_a_key_within_its_delay_as_alt_key() -> None:
 async def test_escape_then_a_key_typed_fast_is_both_keys(deck) -> None:
     from textual import events
 
-    app = make_app(deck.root, watch=False, now=NOW)
+    app = make_app(deck.root, fast_start=False, watch=False, now=NOW)
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.press("slash", "x")
         filter_bar = app.screen.query_one("#filter")
@@ -440,7 +440,7 @@ def _contrast(style) -> float:
 
 
 async def test_every_column_title_is_readable_focused_or_not(deck) -> None:
-    app = make_app(deck.root, watch=False, now=NOW)
+    app = make_app(deck.root, fast_start=False, watch=False, now=NOW)
     async with app.run_test(size=(160, 50)) as pilot:
         for _ in range(2):  # the focused column changes its title's colours: see each both ways
             await pilot.pause()
@@ -454,7 +454,7 @@ async def test_every_column_title_is_readable_focused_or_not(deck) -> None:
 
 @pytest.mark.parametrize("width", [80, 100, 160])
 async def test_the_header_uses_long_labels_when_they_fit_and_never_runs_fields_together(deck, width) -> None:
-    app = make_app(deck.root, watch=False, now=NOW)
+    app = make_app(deck.root, fast_start=False, watch=False, now=NOW)
     async with app.run_test(size=(width, 30)) as pilot:
         await pilot.pause()
         bar = app.screen.query_one(StatusBar)
@@ -475,7 +475,7 @@ async def test_help_explains_the_short_header_and_fits_80x24(deck) -> None:
     from jobdeck.cockpit.help_screen import HelpScreen
     from jobdeck.cockpit.status_bar import SHORT
 
-    app = make_app(deck.root, watch=False, now=NOW)
+    app = make_app(deck.root, fast_start=False, watch=False, now=NOW)
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.press("question_mark")
         await pilot.pause()
@@ -495,7 +495,7 @@ async def test_at_80_columns_the_footer_keeps_the_id_and_the_jobs_first_key(tmp_
     from cockpit_decks import long_ids_deck
 
     deck = long_ids_deck(tmp_path / "deck")
-    app = make_app(deck.root, watch=False, now=NOW)
+    app = make_app(deck.root, fast_start=False, watch=False, now=NOW)
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.pause()
         assert app.screen.board.select("merge-enrichment")

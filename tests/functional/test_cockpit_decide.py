@@ -68,7 +68,7 @@ async def ask_why(pilot, app, job: str) -> str:
 @pytest.mark.parametrize("mode", ["advise", "live"])
 async def test_the_backlog_follows_the_ranking_with_a_reason_on_each_card(tmp_path: Path, mode: str) -> None:
     deck = new_deck(tmp_path / "deck", JOBS, decide=decide(mode))
-    app = make_app(deck.root, watch=False, now=NOW)
+    app = make_app(deck.root, fast_start=False, watch=False, now=NOW)
     async with app.run_test(size=(120, 40)) as pilot:
         await advice_shown(pilot, app)
         assert column_ids(app, "backlog") == ADVISED  # the deadline job above the priority-5 one
@@ -81,7 +81,7 @@ async def test_the_backlog_follows_the_ranking_with_a_reason_on_each_card(tmp_pa
 @pytest.mark.parametrize("mode", ["off", "shadow"])
 async def test_off_and_shadow_keep_the_operators_order(tmp_path: Path, mode: str) -> None:
     deck = new_deck(tmp_path / "deck", JOBS, decide=decide(mode))
-    app = make_app(deck.root, watch=False, now=NOW)
+    app = make_app(deck.root, fast_start=False, watch=False, now=NOW)
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.pause()
         assert column_ids(app, "backlog") == OPERATORS_ORDER
@@ -91,7 +91,7 @@ async def test_off_and_shadow_keep_the_operators_order(tmp_path: Path, mode: str
 
 async def test_a_change_of_mode_in_jobs_json_reorders_the_backlog_both_ways(tmp_path: Path) -> None:
     deck = new_deck(tmp_path / "deck", JOBS, decide=decide("off"))
-    app = make_app(deck.root, watch=False, now=NOW, poll=None)
+    app = make_app(deck.root, fast_start=False, watch=False, now=NOW, poll=None)
     async with app.run_test(size=(120, 40)) as pilot:
         assert column_ids(app, "backlog")[0] == "big"  # the cursor is on the top card
         write_spec(deck, JOBS, decide=decide("advise"))
@@ -112,7 +112,7 @@ async def test_the_ranking_runs_in_a_worker_and_only_when_the_board_changes(advi
         return advise(self, *args)
 
     monkeypatch.setattr(Advisor, "advise", counted)
-    app = make_app(advised.root, watch=False, now=NOW, poll=None)
+    app = make_app(advised.root, fast_start=False, watch=False, now=NOW, poll=None)
     async with app.run_test(size=(120, 40)) as pilot:
         await advice_shown(pilot, app)
         assert len(threads) == 1 and threads[0] != threading.main_thread().name
@@ -129,7 +129,7 @@ async def test_the_ranking_runs_in_a_worker_and_only_when_the_board_changes(advi
 
 
 async def test_w_shows_why_a_ready_job_is_ranked_where_it_is(advised) -> None:
-    app = make_app(advised.root, watch=False, now=NOW)
+    app = make_app(advised.root, fast_start=False, watch=False, now=NOW)
     async with app.run_test(size=(80, 24)) as pilot:
         await advice_shown(pilot, app)
         text = await ask_why(pilot, app, "due")
@@ -143,7 +143,7 @@ async def test_w_shows_why_a_ready_job_is_ranked_where_it_is(advised) -> None:
 
 
 async def test_w_shows_what_blocks_a_job(advised) -> None:
-    app = make_app(advised.root, watch=False, now=NOW)
+    app = make_app(advised.root, fast_start=False, watch=False, now=NOW)
     async with app.run_test(size=(80, 24)) as pilot:
         text = await ask_why(pilot, app, "after")
         assert "it cannot start yet\n  - depends on big, which is backlog\n" in text
@@ -155,7 +155,7 @@ async def test_w_shows_what_blocks_a_job(advised) -> None:
 
 async def test_w_in_off_mode_gives_the_runners_order(tmp_path: Path) -> None:
     deck = new_deck(tmp_path / "deck", JOBS, decide=decide("off"))
-    app = make_app(deck.root, watch=False, now=NOW)
+    app = make_app(deck.root, fast_start=False, watch=False, now=NOW)
     async with app.run_test(size=(80, 24)) as pilot:
         text = await ask_why(pilot, app, "due")
         assert "it is ready: 2 of 4 in the order the runner starts jobs" in text
@@ -180,7 +180,7 @@ def count(deck) -> int:
 
 
 async def test_pin_hold_and_release_keys_append_events_and_move_the_card(advised) -> None:
-    app = make_app(advised.root, watch=False, now=NOW)
+    app = make_app(advised.root, fast_start=False, watch=False, now=NOW)
     async with app.run_test(size=(120, 40)) as pilot:
         await advice_shown(pilot, app)
         assert board_of(app).select("plain")
@@ -209,7 +209,7 @@ async def test_pin_hold_and_release_keys_append_events_and_move_the_card(advised
 
 
 async def test_accept_pins_the_top_ranked_job(advised) -> None:
-    app = make_app(advised.root, watch=False, now=NOW)
+    app = make_app(advised.root, fast_start=False, watch=False, now=NOW)
     async with app.run_test(size=(120, 40)) as pilot:
         await advice_shown(pilot, app)
         assert board_of(app).select("after")  # the key acts on the ranking, not on the card under the cursor
@@ -224,7 +224,7 @@ async def test_accept_pins_the_top_ranked_job(advised) -> None:
 
 async def test_accept_is_only_for_advise_mode(tmp_path: Path) -> None:
     deck = new_deck(tmp_path / "deck", JOBS, decide=decide("live"))
-    app = make_app(deck.root, watch=False, now=NOW)
+    app = make_app(deck.root, fast_start=False, watch=False, now=NOW)
     async with app.run_test(size=(120, 40)) as pilot:
         await advice_shown(pilot, app)
         assert not enabled(app, "A")
@@ -237,7 +237,7 @@ async def test_pin_is_refused_outside_the_backlog(tmp_path: Path) -> None:
 
     deck = new_deck(tmp_path / "deck", JOBS, decide=decide("advise"))
     run(deck, "big", NOW - 600, 5.0)
-    app = make_app(deck.root, watch=False, now=NOW)
+    app = make_app(deck.root, fast_start=False, watch=False, now=NOW)
     async with app.run_test(size=(120, 40)) as pilot:
         assert board_of(app).select("big")  # done
         await pilot.pause()
@@ -256,7 +256,7 @@ async def test_at_80_columns_the_shared_job_keys_give_way_in_the_footer(advised)
 
     for size, shown, gave_way in (((120, 40), ["x  cancel", "w  why", "A  accept"], []),
                                   ((80, 24), ["x  cancel", "A  accept"], ["w  why"])):
-        app = make_app(advised.root, watch=False, now=NOW)
+        app = make_app(advised.root, fast_start=False, watch=False, now=NOW)
         async with app.run_test(size=size) as pilot:
             await advice_shown(pilot, app)
             await pilot.pause()

@@ -16,7 +16,7 @@ pytestmark = pytest.mark.anyio
 async def test_the_header_shows_a_held_deck(tmp_path: Path) -> None:
     deck = new_deck(tmp_path / "deck")
     commit(deck, [{"type": "held", "by": "ana@box", "via": "cli", "reason": "maintenance"}], NOW - 60)
-    app = make_app(deck.root, watch=False, now=NOW)
+    app = make_app(deck.root, fast_start=False, watch=False, now=NOW)
     async with app.run_test(size=(160, 40)) as pilot:
         header = app.screen.query_one(StatusBar)
         await wait_until(pilot, lambda: header.stats is not None and not header.stats.loading, what="the deck read")

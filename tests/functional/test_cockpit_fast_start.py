@@ -38,8 +38,9 @@ def ls_json(deck) -> str:
 
 async def test_quit_leaves_the_cards_and_the_next_start_paints_them_first(deck) -> None:
     first = make_app(deck.root, watch=False, now=NOW)
-    assert first.model.ready  # no cache yet: the slow, complete start
+    assert not first.model.ready  # no cards saved yet: painted from a preview of jobs.json
     async with first.run_test(size=(120, 40)) as pilot:
+        await wait_until(pilot, lambda: first.model.ready, what="the deck to be read")
         expected = shown_columns(first)
         await pilot.press("q")
     cache = deck.state_dir / "cards.jsonl"
@@ -75,8 +76,10 @@ async def test_cards_from_another_jobs_json_are_not_used(deck) -> None:
     ls_json(deck)
     deck.spec_path.write_text(deck.spec_path.read_text().replace('"Bee"', '"Bees"'))
     app = make_app(deck.root, watch=False, now=NOW)
-    assert app.model.ready  # the slow, complete start
-    async with app.run_test(size=(120, 40)):
+    assert app.model.cards["b"].title == "Bees"  # painted from the new jobs.json, not the saved cards
+    async with app.run_test(size=(120, 40)) as pilot:
+        assert app.screen.board.columns["review"].table.cell("b").card.title == "Bees"
+        await wait_until(pilot, lambda: app.model.ready, what="the deck to be read")
         assert app.screen.board.columns["review"].table.cell("b").card.title == "Bees"
 
 
@@ -95,14 +98,11 @@ async def test_keys_wait_for_the_deck(deck, monkeypatch) -> None:
         assert "reading the deck" in app.screen.query_one("#status-bar").render().plain
 
 
-# -- no saved cards: a big deck is painted from a preview of jobs.json ---------------------------
+# -- no saved cards: painted from a preview of jobs.json ---------------------------------------
 
 
 def big_deck(root: Path, jobs: int):
-    """``jobs`` jobs (enough for a preview), a few of them run, one waiting for approval."""
-    from jobdeck.cockpit.fast_start import PREVIEW_AT
-
-    assert jobs >= PREVIEW_AT
+    """``jobs`` jobs, a few of them run, one waiting for approval."""
     spec = [{"id": f"job-{n:04d}", "title": f"Step {n}", "command": ["true"], "labels": [f"g{n % 3}"],
              **({"depends_on": [f"job-{n - 1:04d}"]} if n % 4 else {}),
              **({"risk": "high"} if n == 7 else {}), **({"schedule": "0 2 * * *"} if n == 9 else {})}
@@ -114,10 +114,11 @@ def big_deck(root: Path, jobs: int):
     return deck
 
 
-async def test_a_big_deck_without_saved_cards_is_painted_from_a_preview_then_validated(tmp_path: Path) -> None:
-    from jobdeck.cockpit.fast_start import PREVIEW_AT
-
-    deck = big_deck(tmp_path / "deck", PREVIEW_AT + 10)
+@pytest.mark.parametrize("jobs", [12, 2010])
+async def test_a_deck_without_saved_cards_is_painted_from_a_preview_then_validated(tmp_path: Path,
+                                                                                    jobs: int) -> None:
+    deck = big_deck(tmp_path / "deck", jobs)
+    assert not (deck.state_dir / "spec.ok").exists()  # never validated: the preview reads jobs.json
     exact = make_app(deck.root, watch=False, now=NOW, fast_start=False)
     assert exact.model.ready
     app = make_app(deck.root, watch=False, now=NOW)
@@ -129,16 +130,14 @@ async def test_a_big_deck_without_saved_cards_is_painted_from_a_preview_then_val
         await wait_until(pilot, lambda: app.model.ready, what="the deck to be read")
         assert app.model.cards == exact.model.cards
         assert not app.screen.query_one("#spec-banner").display
+        assert (deck.state_dir / "spec.ok").exists()  # the worker marks what it validated
         app.screen.board.select("job-0007")
         await pilot.press("a", "y")  # high risk: asks first
         assert (events(deck)[-1]["type"], events(deck)[-1]["job"]) == ("approved", "job-0007")
     exact.model.close()
 
 
-async def test_an_invalid_jobs_json_painted_from_a_preview_ends_with_the_banner(deck, monkeypatch) -> None:
-    from jobdeck.cockpit import fast_start
-
-    monkeypatch.setattr(fast_start, "PREVIEW_AT", 1)  # this small deck stands for a big one
+async def test_an_invalid_jobs_json_painted_from_a_preview_ends_with_the_banner(deck) -> None:
     spec = deck.spec_path.read_text()
     deck.spec_path.write_text(spec.replace('"risk": "high"', '"risk": "high", "comand": ["x"]'))
     app = make_app(deck.root, watch=False, now=NOW)
@@ -153,21 +152,16 @@ async def test_an_invalid_jobs_json_painted_from_a_preview_ends_with_the_banner(
         assert shown_columns(app) == {}  # jobs.json was never valid: no jobs to show
 
 
-async def test_a_jobs_json_the_preview_cannot_read_is_validated_first(deck, monkeypatch) -> None:
-    from jobdeck.cockpit import fast_start
-
-    monkeypatch.setattr(fast_start, "PREVIEW_AT", 1)
+async def test_a_jobs_json_the_preview_cannot_read_is_validated_first(deck) -> None:
     deck.spec_path.write_text(deck.spec_path.read_text().replace('"id": "d"', '"id": "d", "priority": "5"'))
     app = make_app(deck.root, watch=False, now=NOW)
     assert app.model.ready  # the preview leaves such files to the loader, which judges them first
     assert app.model.spec_error is not None and "must be an integer (got '5')" in str(app.model.spec_error)
 
 
-async def test_a_start_from_a_preview_leaves_the_cards_for_the_next_start(deck, monkeypatch) -> None:
-    from jobdeck.cockpit import fast_start
+async def test_a_start_from_a_preview_leaves_the_cards_for_the_next_start(deck) -> None:
     from jobdeck.cockpit.fast_start import last_cards
 
-    monkeypatch.setattr(fast_start, "PREVIEW_AT", 1)
     app = make_app(deck.root, watch=False)  # the real clock: only it may stamp the saved cards
     assert not app.model.ready
     async with app.run_test(size=(120, 40)) as pilot:
@@ -192,16 +186,3 @@ async def test_rows_past_the_first_screenful_wait_until_the_deck_is_read(tmp_pat
         load_deck(app)
         await wait_until(pilot, lambda: app.model.ready, what="the deck to be read")
         await wait_until(pilot, lambda: backlog.row_count == FIRST_ROWS + 20, what="the held rows")
-
-
-def test_only_a_small_deck_not_yet_accepted_is_validated_before_its_first_paint(deck, tmp_path: Path) -> None:
-    """What `jobdeck cockpit` has a second process validate while it loads Textual (cli/commands.py)."""
-    from jobdeck.cockpit.fast_start import PREVIEW_AT, validated_first
-
-    assert validated_first(deck)  # never validated, small: the cockpit would validate it first
-    ls_json(deck)  # the loader accepts it and says so
-    assert not validated_first(deck)
-    big = big_deck(tmp_path / "big", PREVIEW_AT)
-    assert not validated_first(big)  # painted from its preview anyway
-    deck.spec_path.write_text(deck.spec_path.read_text().replace('"id": "d"', '"id": "d", "priority": "5"'))
-    assert not validated_first(deck)  # the preview cannot read it: the loader, in the cockpit, says why

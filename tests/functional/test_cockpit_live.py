@@ -35,7 +35,7 @@ def append_from_another_process(deck, event: dict) -> None:
 
 async def test_an_event_from_another_process_shows_without_a_key_press(deck) -> None:
     token = next(e["seq"] for e in reversed(events(deck)) if e["type"] == "claimed" and e["job"] == "summarise")
-    app = make_app(deck.root, now=NOW, poll=None)  # the watcher alone must notice
+    app = make_app(deck.root, fast_start=False, now=NOW, poll=None)  # the watcher alone must notice
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.pause()
         assert column_ids(app, "running") == ["summarise"]
@@ -46,7 +46,7 @@ async def test_an_event_from_another_process_shows_without_a_key_press(deck) -> 
 
 async def test_detail_tails_the_running_output_inertly(deck) -> None:
     output = deck.attempt_dir("default", "summarise", 1) / "output"
-    app = make_app(deck.root, now=NOW, poll=None)
+    app = make_app(deck.root, fast_start=False, now=NOW, poll=None)
     async with app.run_test(size=(120, 40)) as pilot:
         app.screen.board.select("summarise")
         await pilot.press("enter")
@@ -63,7 +63,7 @@ async def test_detail_tails_the_running_output_inertly(deck) -> None:
 
 
 async def test_detail_shows_attempts_reasons_usage_and_chain(deck) -> None:
-    app = make_app(deck.root, watch=False, now=NOW)
+    app = make_app(deck.root, fast_start=False, watch=False, now=NOW)
     async with app.run_test(size=(120, 40)) as pilot:
         app.screen.board.select("report")
         await pilot.press("enter")
@@ -78,7 +78,7 @@ async def test_detail_shows_attempts_reasons_usage_and_chain(deck) -> None:
 
 
 async def test_invalid_jobs_json_shows_a_banner_and_keeps_the_board(deck) -> None:
-    app = make_app(deck.root, now=NOW, poll=None)
+    app = make_app(deck.root, fast_start=False, now=NOW, poll=None)
     async with app.run_test(size=(120, 40)) as pilot:
         banner = app.screen.query_one(SpecBanner)
         assert not banner.display
@@ -96,7 +96,7 @@ async def test_invalid_jobs_json_shows_a_banner_and_keeps_the_board(deck) -> Non
 
 
 async def test_review_queue_lists_what_waits_oldest_first(deck) -> None:
-    app = make_app(deck.root, watch=False, now=NOW)
+    app = make_app(deck.root, fast_start=False, watch=False, now=NOW)
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.press("v")
         screen = app.screen
@@ -119,7 +119,7 @@ async def test_review_queue_lists_what_waits_oldest_first(deck) -> None:
 
 async def test_the_attempts_table_keeps_time_while_the_job_runs(deck) -> None:
     clock = [NOW]
-    app = make_app(deck.root, watch=False, now=NOW)
+    app = make_app(deck.root, fast_start=False, watch=False, now=NOW)
     app.model.clock = lambda: clock[0]
     async with app.run_test(size=(120, 40)) as pilot:
         app.screen.board.select("summarise")  # claimed 95 s ago, still running

@@ -27,7 +27,7 @@ async def test_s_shows_the_last_day_hour_by_hour_and_fits_80x24(tmp_path: Path) 
     run(deck, "lint", NOW - 3600, 2.0, "failed", reason="exit code 1", exit_code=1)
     run(deck, "report", NOW - 60, 3.0, cost=0.5, model="openai/gpt-4o")
     run(deck, "summarise", NOW - 30 * 3600, 3.0, cost=9.0)  # a day and more ago: not in the window
-    app = make_app(deck.root, watch=False, now=NOW)
+    app = make_app(deck.root, fast_start=False, watch=False, now=NOW)
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.pause()
         await pilot.press("s")
@@ -56,7 +56,7 @@ async def test_o_pages_the_latest_output_inert_through_the_pager(tmp_path: Path,
     run_job(deck, "fetch", NOW - 60, 2.0, output="plain \x1b]52;c;ZXZpbA==\x07line\n\x1b[31mred\x1b[0m")
     seen = tmp_path / "paged.txt"
     monkeypatch.setenv("PAGER", f"tee {seen}")
-    app = make_app(deck.root, watch=False, now=NOW)
+    app = make_app(deck.root, fast_start=False, watch=False, now=NOW)
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.pause()
         assert select(app, "fetch")
@@ -75,7 +75,7 @@ async def test_the_header_leads_to_the_stats_and_the_detail_shows_a_duration_tre
         if n:
             commit(deck, [{"type": "retried", "job": "fetch", "by": "op"}], NOW - 3000 + n * 100)
         run(deck, "fetch", NOW - 3000 + n * 100 + 1, took)
-    app = make_app(deck.root, watch=False, now=NOW)
+    app = make_app(deck.root, fast_start=False, watch=False, now=NOW)
     async with app.run_test(size=(100, 30)) as pilot:
         await pilot.pause()
         await pilot.click(StatusBar)
@@ -98,7 +98,7 @@ async def test_y_and_shift_y_copy_the_id_and_the_output_path(tmp_path: Path) -> 
 
     deck = new_deck(tmp_path / "deck")
     run_job(deck, "fetch", NOW - 60, 2.0, output="x\n")
-    app = make_app(deck.root, watch=False, now=NOW)
+    app = make_app(deck.root, fast_start=False, watch=False, now=NOW)
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.pause()
         assert select(app, "fetch")
@@ -111,7 +111,7 @@ async def test_y_and_shift_y_copy_the_id_and_the_output_path(tmp_path: Path) -> 
 async def test_no_color_gives_a_monochrome_cockpit(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("NO_COLOR", "1")
     deck = new_deck(tmp_path / "deck")
-    app = make_app(deck.root, watch=False, now=NOW)
+    app = make_app(deck.root, fast_start=False, watch=False, now=NOW)
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.pause()
         assert app.no_color  # Textual then draws through its monochrome filter
@@ -125,7 +125,7 @@ async def test_keys_toml_remaps_an_action_and_says_what_it_cannot_read(tmp_path:
     keys.write_text('[keys]\npause = "ctrl+t"\nfly = "f"\n')
     monkeypatch.setenv("JOBDECK_KEYS", str(keys))
     deck = new_deck(tmp_path / "deck")
-    app = make_app(deck.root, watch=False, now=NOW)
+    app = make_app(deck.root, fast_start=False, watch=False, now=NOW)
     async with app.run_test(size=(100, 30)) as pilot:
         await pilot.pause()
         assert select(app, "fetch")

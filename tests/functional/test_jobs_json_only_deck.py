@@ -72,11 +72,13 @@ def test_every_command_works_on_a_deck_that_is_only_a_jobs_json(tmp_path: Path) 
 
 @pytest.mark.anyio
 async def test_the_cockpit_opens_and_acts_on_a_deck_that_is_only_a_jobs_json(tmp_path: Path) -> None:
+    from cockpit_decks import wait_until
     from jobdeck.cockpit.app import make_app
 
     (tmp_path / "jobs.json").write_text(json.dumps(JOBS))
     app = make_app(tmp_path, watch=False)
     async with app.run_test(size=(120, 40)) as pilot:
+        await wait_until(pilot, lambda: app.model.ready, what="the deck to be read")  # painted from a preview
         assert app.screen.board.select("gate")
         await pilot.press("a", "y")  # gate is high risk: its approval asks first
         await pilot.pause()
