@@ -7,7 +7,9 @@ simulated runner and its operators until the log holds the given number of
 events, committed through ``Store.commit``, with an attempt directory per
 attempt on disk. ``--cache DIR`` keeps the built decks (one per size) and
 reuses them: every measurement starts from the deck as built (the log cut back
-to its built length, board.json put back, caches and heartbeats removed).
+to its built length, board.json put back, caches and heartbeats removed), with
+jobs.json validated before (``.jobdeck/spec.ok`` kept, as a deck in use has it)
+unless the measure says otherwise.
 
 Per size, as medians of ``--runs`` rounds (the measures interleaved within a
 round), each command a fresh ``python -m jobdeck`` process (wall time; CPU time
@@ -15,15 +17,16 @@ from ``wait4``; peak RSS from GNU time, or VmHWM for the runner and the cockpit)
 
 - ``ls``, ``ls --json`` without and with ``.jobdeck/cards.jsonl``, ``show JOB``,
   ``logs JOB``, ``pause JOB`` then ``resume JOB``, ``audit verify``, with the
-  board.json a runner leaves ("fresh"); ``ls`` also with a board.json written
-  at 90% of the log ("old", as a long-running runner leaves it) and with none;
+  board.json a runner leaves ("fresh"); ``ls`` also on a jobs.json never
+  validated, with a board.json written at 90% of the log ("old", as a runner
+  killed long ago leaves it) and with none, each of these two followed by
+  ``show JOB`` (the command after: the first wrote board.json again);
 - ``run --once`` to its first claim (one job ready: spawn to the ``claimed``
   line of ``--json`` on stdout; the runner is then killed), with each board.json;
 - the cockpit on a 120x40 pseudo-terminal with no card cache: spawn to a known
   job id on the screen (first paint), to the header's "no runner" (deck read),
-  then its CPU use over a few idle seconds and its RSS; and its first paint
-  again with jobs.json validated before (``jobdeck validate`` run first, as a
-  deck in use has it), which lets it paint from a preview of jobs.json;
+  then its CPU use over a few idle seconds and its RSS, all on a jobs.json never
+  validated; and its first paint again with jobs.json validated before;
 - disk use of ``.jobdeck/`` and ``workspaces/``.
 
 Targets (issue 15): at 1M events every everyday command within 1.25x of its
@@ -55,10 +58,13 @@ from history_deck import READY_ROOT, SHOWN_JOB, STEPS, build_deck, job_id, spec_
 from jobdeck.state.board import Store  # noqa: E402
 from jobdeck.state.deck import Deck  # noqa: E402
 from jobdeck.state.events import grown_since  # noqa: E402
+from jobdeck.state.lightspec import JOBS_NAME, VALID_NAME  # noqa: E402
 
 CACHE_FORMAT = 1
 """Bump when history_deck.py builds different decks: cached decks of another format are rebuilt."""
 BOARDS = ("fresh", "old", "none")
+VALIDATION = (VALID_NAME, JOBS_NAME)
+"""The loader's verdict on jobs.json in .jobdeck/ (state/lightspec.py), kept across resets."""
 BOARD_LABEL = {"fresh": "fresh board.json", "old": "old board.json", "none": "no board.json"}
 EVERYDAY_RATIO, EVERYDAY_RSS_MB, FIRST_CLAIM_S, PAINT_S, IDLE_CPU = 1.25, 60.0, 0.300, 0.500, 0.01
 
@@ -130,11 +136,13 @@ class CachedDeck:
     def intact(self) -> bool:
         return self.manifest.get("format") == CACHE_FORMAT and self.built_state.is_dir()
 
-    def reset(self, board: str) -> None:
+    def reset(self, board: str, *, validated: bool = True) -> None:
         """Back to the deck as built, with board.json ``fresh`` (as the build left it), ``old`` or ``none``.
 
         Every file of .jobdeck/ is made what it was after the build, whatever it is
-        (the layout is the product's); files and folders made since are removed.
+        (the layout is the product's); files and folders made since are removed, except
+        the loader's verdict on jobs.json (``spec.ok``, ``spec.jobs.jsonl``) while
+        ``validated``: a deck in use has it, and it says nothing of the history.
         """
         if self.deck.spec_path.read_bytes() != self.spec:
             self.deck.spec_path.write_bytes(self.spec)
@@ -142,6 +150,8 @@ class CachedDeck:
         for folder, folders, files in os.walk(live_root):
             relative = Path(folder).relative_to(live_root)
             for name in files:
+                if validated and folder == str(live_root) and name in VALIDATION:
+                    continue
                 if not (self.built_state / relative / name).is_file():
                     os.unlink(Path(folder, name))
             for name in list(folders):
@@ -225,9 +235,11 @@ def check_settled(deck: Deck) -> None:
 # -- measures -------------------------------------------------------------------------------
 
 
+UNVALIDATED = "ls, jobs.json never validated"
 EVERYDAY = [
     # (label, board.json to reset to (None: as the measure before left it), arguments)
     ("ls", "fresh", ["ls"]),
+    (UNVALIDATED, "fresh", ["ls"]),
     ("ls --json, no card cache", "fresh", ["ls", "--json"]),
     ("ls --json, card cache", None, ["ls", "--json"]),
     (f"show {SHOWN_JOB}", "fresh", ["show", SHOWN_JOB]),
@@ -235,8 +247,13 @@ EVERYDAY = [
     (f"pause {SHOWN_JOB}", "fresh", ["pause", SHOWN_JOB]),
     (f"resume {SHOWN_JOB}", None, ["resume", SHOWN_JOB]),
     ("ls, old board.json", "old", ["ls"]),
+    (f"show {SHOWN_JOB}, the command after it", None, ["show", SHOWN_JOB]),
     ("ls, no board.json", "none", ["ls"]),
+    (f"show {SHOWN_JOB}, the command after that", None, ["show", SHOWN_JOB]),
 ]
+"""Each measure starts with jobs.json validated before (``.jobdeck/spec.ok``), as on a deck in use,
+except UNVALIDATED. A command that replays more than a bounded tail writes board.json again, so
+the command after an old or missing one replays little ("the command after")."""
 WHOLE_LOG = [("audit verify", "fresh", ["audit", "verify"])]
 """Commands that read every record by design: timed, held to the RSS target only."""
 
@@ -302,7 +319,7 @@ def cockpit_start(cached: CachedDeck, paint_job: str, idle_seconds: float, *, ac
 
     ``accepted``: jobs.json was validated before (`jobdeck validate` marks it in .jobdeck/spec.ok, as any
     command or runner does on a deck in use), so the cockpit may paint from its preview."""
-    cached.reset("fresh")
+    cached.reset("fresh", validated=accepted)
     if accepted:
         subprocess.run(jobdeck(cached.deck, "validate"), check=True, capture_output=True)
     term = Terminal(jobdeck(cached.deck, "cockpit"), ROOT)
@@ -345,15 +362,17 @@ def measure_size(cached: CachedDeck, runs: int, idle_seconds: float) -> dict[str
     deck = cached.deck
     results: dict[str, list[Sample]] = {}
     paint_job = paint_job_of(cached)
+    cached.reset("fresh")
+    subprocess.run(jobdeck(deck, "validate"), check=True, capture_output=True)  # as any command leaves it
     for _ in range(runs):
         for label, board, args in EVERYDAY + WHOLE_LOG:
             if board is not None:
-                cached.reset(board)
+                cached.reset(board, validated=label != UNVALIDATED)
             results.setdefault(label, []).append(timed(jobdeck(deck, *args), env={**os.environ, "COLUMNS": "120"}))
         for board in BOARDS:
             results.setdefault(f"run --once to first claim, {BOARD_LABEL[board]}", []).append(first_claim(cached, board))
         start = cockpit_start(cached, paint_job, idle_seconds)
-        results.setdefault("cockpit first paint (no card cache)", []).append(
+        results.setdefault("cockpit first paint (no card cache, jobs.json never validated)", []).append(
             Sample(start.paint, start.paint_cpu, start.rss_mb))
         results.setdefault("cockpit deck read", []).append(Sample(start.read, float("nan"), start.rss_mb))
         results.setdefault("cockpit idle CPU (share of a core)", []).append(Sample(start.idle_cpu, float("nan"), start.rss_mb))

@@ -45,7 +45,7 @@ from jobdeck.runner.write_pause import WritePause, write_quietly
 from jobdeck.state.actions import deck_hold_text
 from jobdeck.state.attempt_dirs import open_in
 from jobdeck.state.attempts import STDERR
-from jobdeck.state.board import Board, Store, open_store
+from jobdeck.state.board import SNAPSHOT_BEHIND, Board, Store, open_store
 from jobdeck.state.crashpoint import crash_point
 from jobdeck.state.cooldowns import COOLDOWN_FILE
 from jobdeck.state.deck import Deck
@@ -63,7 +63,7 @@ if TYPE_CHECKING:
     from jobdeck.state.spec import Job, Spec
 
 ORPHAN_CHECK = 2.0
-CHECKPOINT_EVENTS = 1000
+CHECKPOINT_EVENTS = SNAPSHOT_BEHIND
 CHECKPOINT_SECONDS = 30.0
 """A running runner rewrites board.json this often: a command replays at most this much of the log."""
 ONCE_PATIENCE = 5.0

@@ -31,6 +31,10 @@ from jobdeck.state.segments import Rotation, closed_segments, compress, live_fir
 
 SNAPSHOT_FORMAT = 1
 CATCH_UP_BYTES = 4 << 20
+SNAPSHOT_BEHIND = 1000
+"""Records past board.json after which whoever folded them writes it again: a runner as it runs
+(runner/loop.py `_checkpoint`), any reader on opening (`open_store`). So no command replays more
+than about this many, even after board.json was lost or left far behind."""
 """How much of the log a reader folds at a time when it catches up from far back."""
 
 
@@ -380,10 +384,16 @@ def open_store(deck: Deck, **kwargs: Any) -> Store:
             raise StateError(f"cannot create the deck's state directory {deck.state_dir}: {exc.strerror}",
                              hint="jobdeck keeps its events there; make the deck directory writable") from None
     store = Store(deck, **kwargs)
+    resumed_at = store.log.seq if kwargs.get("from_snapshot", True) else None  # (a full fold asked for: left as is)
     try:
         store.catch_up()
     except OSError as exc:
         store.close()
         raise deck_access_error(exc, "read the chain of work", deck.events_path) from None
+    if resumed_at is not None and store.log.seq - resumed_at >= SNAPSHOT_BEHIND and store.chain_warning is None:
+        try:  # the next command resumes here instead of replaying the same records again
+            store.write_snapshot()
+        except OSError:
+            pass  # only a cache (a deck this user may read but not write, a full disk)
     return store
 

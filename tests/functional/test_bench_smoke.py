@@ -33,7 +33,7 @@ SMALL = {
                      ["gate0: failed event -> screen", "cockpit open: change to screen median"]),
     "history": (["bench/history.py", "--tiny"],
                 ["## history at 2,000 events", "| audit verify |", "| run --once to first claim, no board.json |",
-                 "| cockpit first paint (no card cache) |", "disk: .jobdeck/", "## summary"]),
+                 "| cockpit first paint (no card cache, jobs.json never validated) |", "disk: .jobdeck/", "## summary"]),
     "decide_replay": (["bench/decide_replay.py", "--tiny"],
                       ["## decide replay: ", "| off | ", "| shadow | ", "| live | ", "| live+scorer | ", "accepted |",
                        "decision overhead"]),

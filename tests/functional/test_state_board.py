@@ -128,6 +128,52 @@ def test_a_running_runner_checkpoints_board_json_so_readers_replay_a_bounded_tai
         runner.wait(60)
 
 
+def run_many(store: Store, first: int, count: int) -> None:
+    """``count`` jobs claimed in one commit and ended in another: 2 * ``count`` records, two fsyncs."""
+    jobs = [f"job-{n}" for n in range(first, first + count)]
+    store.commit([{"type": "claimed", "job": job, "attempt": 1, "runner": "test"} for job in jobs])
+    store.commit([{"type": "succeeded", "job": job, "token": store.board.state(job).token} for job in jobs])
+
+
+def test_a_reader_far_behind_board_json_writes_it_again_so_the_next_one_is_not(deck: Deck) -> None:
+    from jobdeck.state.board import SNAPSHOT_BEHIND
+
+    with Store(deck) as store:
+        run_many(store, 0, SNAPSHOT_BEHIND // 2)  # no board.json yet: as after it was lost
+    with open_store(deck) as reader:
+        assert reader.log.seq == SNAPSHOT_BEHIND
+    assert read_snapshot(deck)["events"]["seq"] == SNAPSHOT_BEHIND  # the next command resumes here
+    assert Store(deck).log.seq == SNAPSHOT_BEHIND  # (and replays nothing)
+    assert read_snapshot(deck)["states"] == full_fold(deck)
+
+    with Store(deck) as store:
+        run_many(store, SNAPSHOT_BEHIND, SNAPSHOT_BEHIND // 2 - 1)
+        store.commit([{"type": "retried", "job": "job-0", "by": "op"}])  # one record short of the bound
+    open_store(deck).close()
+    assert read_snapshot(deck)["events"]["seq"] == SNAPSHOT_BEHIND  # a short tail is replayed, not rewritten
+    with Store(deck) as store:
+        store.commit([{"type": "retried", "job": "job-1", "by": "op"}])
+    open_store(deck).close()
+    assert read_snapshot(deck)["events"]["seq"] == 2 * SNAPSHOT_BEHIND
+
+
+def test_a_reader_leaves_a_board_json_the_log_no_longer_holds(deck: Deck) -> None:
+    """board.json that saw records since removed is evidence (`audit verify`): no reader replaces it."""
+    from jobdeck.state.board import SNAPSHOT_BEHIND
+
+    with Store(deck) as store:
+        run_many(store, 0, 10)
+        store.write_snapshot()
+        seen = store.log.seq
+    with open(deck.events_path, "r+b") as log:
+        log.truncate(len(log.readline()) + len(log.readline()))  # cut back to two records
+    with Store(deck) as store:
+        run_many(store, 10, SNAPSHOT_BEHIND)
+    with open_store(deck) as reader:
+        assert reader.chain_warning is not None
+    assert read_snapshot(deck)["events"]["seq"] == seen
+
+
 def test_catching_up_a_chunk_at_a_time_folds_what_one_piece_does(deck: Deck, monkeypatch) -> None:
     """A reader with no board.json folds the log a few MiB at a time; here a few hundred bytes."""
     import jobdeck.state.board as board_module
