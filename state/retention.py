@@ -59,8 +59,8 @@ class Decision:
 
 def decide(spec: Spec, board: Board, found: list[AttemptDir], now: float) -> list[Decision]:
     """A decision for each of ``found``, in its order."""
-    needed = needed_outputs(spec, board)
-    return [_decide(spec, board.state(found_dir.job), needed, found_dir, now) for found_dir in found]
+    needed, read = needed_outputs(spec, board), read_by_running(spec, board)
+    return [_decide(spec, board.state(found_dir.job), needed, read, found_dir, now) for found_dir in found]
 
 
 def plan(spec: Spec, board: Board, found: list[AttemptDir], now: float) -> list[tuple[AttemptDir, str]]:
@@ -85,8 +85,23 @@ def needed_outputs(spec: Spec, board: Board) -> dict[tuple[str, int], str]:
     return needed
 
 
-def _decide(spec: Spec, state: JobState, needed: dict[tuple[str, int], str], found: AttemptDir,
-            now: float) -> Decision:
+def read_by_running(spec: Spec, board: Board) -> dict[str, str]:
+    """Each job a running job depends on, with that running job's id.
+
+    A running dependent was handed the output its dependency had when it was
+    claimed, which a newer success since may have replaced as the one given: so
+    none of the dependency's attempts goes while the dependent runs.
+    """
+    read: dict[str, str] = {}
+    for job_id, deps in spec.dependencies.items():
+        if board.state(job_id).token is not None:
+            for dep in deps:
+                read.setdefault(dep, job_id)
+    return read
+
+
+def _decide(spec: Spec, state: JobState, needed: dict[tuple[str, int], str], read: dict[str, str],
+            found: AttemptDir, now: float) -> Decision:
     def keep(why: str) -> Decision:
         return Decision(found, False, why)
 
@@ -102,6 +117,9 @@ def _decide(spec: Spec, state: JobState, needed: dict[tuple[str, int], str], fou
         dependent = needed.get((found.job, found.n))
         if dependent is not None:
             return keep(f"the output '{dependent}' is given")
+        reader = read.get(found.job)
+        if reader is not None:
+            return keep(f"'{reader}', which depends on it, is running")
     keep_days, keep_attempts = spec.retention_for(found.job)
     if keep_days is None and keep_attempts is None:
         return keep("no retention policy")

@@ -94,6 +94,23 @@ def test_running_review_latest_unrecorded_and_needed_outputs_stay() -> None:
     assert [key for key, (delete, _) in why.items() if delete] == [("up", 1), ("up", 2), ("up", 4), ("rev", 1)]
 
 
+def test_no_attempt_of_a_dependency_goes_while_a_dependent_runs() -> None:
+    """The running dependent was handed attempt 1, up's last success when it was claimed; up has succeeded
+    again since, so 2 is now the output given, and 1 is still being read."""
+    spec = make_spec([{"id": "up"}, {"id": "down", "depends_on": ["up"]}, {"id": "other"}], {"keep_attempts": 1})
+    running = state("down", [ended(1)._replace(ended=None, outcome=None)], Status.RUNNING, token=1)
+    board = Board({"up": state("up", [ended(1), ended(2), ended(3)]), "down": running,
+                   "other": state("other", [ended(1), ended(2)])})
+    found = dirs("up", range(1, 4)) + [AttemptDir("default", "up", 1, NOW - DAY, ".lost-9")] + dirs("other", [1, 2])
+    why = {d.attempt.where: (d.delete, d.why) for d in decide(spec, board, found, NOW)}
+    assert why["default/runs/up/1"] == (False, "'down', which depends on it, is running")
+    assert why["default/runs/up/2"] == (False, "'down', which depends on it, is running")
+    assert why["default/runs/up/1.lost-9"][0]  # set aside: never handed to anyone
+    assert why["default/runs/other/1"][0]
+    board.jobs["down"] = state("down", [ended(1)])  # down has ended: up keeps what retention says
+    assert removed(spec, board, found[:3]) == [1, 2]
+
+
 def test_a_directory_set_aside_is_neither_the_latest_nor_a_given_output() -> None:
     spec = make_spec([{"id": "up"}, {"id": "down", "depends_on": ["up"]}], {"keep_days": 30})
     board = Board({"up": state("up", [ended(1), ended(2)]), "down": state("down", [ended(1)])})
