@@ -130,7 +130,7 @@ def job_detail(deck: Deck, job: Job | JobPreview, state: JobState, card: Card, c
                 outcome += " (not a try)"  # the runner could not start it, or stopped it: `ls` TRY does not count it
             rows.append((str(attempt.n), outcome, clean(attempt.reason or ""),
                          exit_words(attempt.exit_code), when(attempt.started, now),
-                         took, clean(str(deck.attempt_dir(attempt.workspace, job.id, attempt.n) / OUTPUT))))
+                         took, clean(_output_path(deck, attempt.workspace, job.id, attempt.n))))
         widths = [max(_width(row[i]) for row in rows) for i in range(len(ATTEMPT_HEADERS) - 1)]
         lines.append(_styled("attempts", "1", colour))
         for i, row in enumerate(rows):
@@ -139,6 +139,17 @@ def job_detail(deck: Deck, job: Job | JobPreview, state: JobState, card: Card, c
     lines.append(_styled("chain of work", "1", colour))
     out.write("\n".join(lines) + "\n")
     events(chain, out)
+
+
+def _output_path(deck: Deck, workspace: str, job_id: str, n: int) -> str:
+    """Where an attempt's output is, resolved; as written for a workspace that leads out of the deck."""
+    from jobdeck.state.attempts import RUNS
+    from jobdeck.state.errors import AttemptRefused
+
+    try:
+        return str(deck.attempt_dir(workspace, job_id, n) / OUTPUT)
+    except AttemptRefused:
+        return str(deck.workspaces_dir / workspace / RUNS / job_id / str(n) / OUTPUT)
 
 
 def events(records: Sequence[dict[str, Any]], out: TextIO | None = None) -> None:

@@ -13,6 +13,7 @@ import os
 from typing import TYPE_CHECKING
 
 from jobdeck.state.deck import Deck
+from jobdeck.state.errors import AttemptRefused
 
 if TYPE_CHECKING:
     from jobdeck.state.spec import Job, Spec
@@ -38,7 +39,10 @@ class InboxScanner:
             if job.trigger is not None:
                 by_workspace.setdefault(job.workspace, []).append((job, job.trigger))
         for workspace, jobs in by_workspace.items():
-            inbox = self.deck.inbox_dir(workspace)
+            try:
+                inbox = self.deck.inbox_dir(workspace)
+            except AttemptRefused:  # its workspace leads out of the deck: its jobs' claims say so
+                continue
             try:
                 entries = sorted(os.scandir(inbox), key=lambda e: e.name)
             except FileNotFoundError:

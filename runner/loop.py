@@ -44,7 +44,7 @@ from jobdeck.runner.watcher import DeckWatcher
 from jobdeck.runner.write_pause import WritePause, write_quietly
 from jobdeck.state.actions import deck_hold_text
 from jobdeck.state.attempt_dirs import open_in
-from jobdeck.state.attempts import STDERR
+from jobdeck.state.attempts import RUNS, STDERR
 from jobdeck.state.board import SNAPSHOT_BEHIND, Board, Store, open_store
 from jobdeck.state.crashpoint import crash_point
 from jobdeck.state.cooldowns import COOLDOWN_FILE
@@ -750,15 +750,15 @@ class Runner:
         Runs while the claim's fsync is in flight; returns the error, if any,
         instead of raising it, for ``_adopt`` to record once the claim is durable.
         """
-        job_id = record["job"]
-        directory = self.deck.attempt_dir(record["workspace"], job_id, record["attempt"])
-        claimed = Claimed(job_id, record["attempt"], record["seq"], record["workspace"],
-                          self.store.board.state(job_id).tries, directory, -1, record["ts"], route=record.get("route"))
+        job_id, workspace, n = record["job"], record["workspace"], record["attempt"]
+        as_written = self.deck.workspaces_dir / workspace / RUNS / job_id / str(n)  # until open_attempt resolves it
+        claimed = Claimed(job_id, n, record["seq"], workspace,
+                          self.store.board.state(job_id).tries, as_written, -1, record["ts"], route=record.get("route"))
         job = spec.job(job_id) if spec is not None else None
         set_aside = str(record["seq"]) if job is not None and job.idempotent else None
         try:
             claimed.directory, claimed.dir_fd, claimed.lease_fd, claimed.output_fd, claimed.moved_aside = \
-                open_attempt(self.deck, job_id, record["workspace"], record["attempt"], set_aside)
+                open_attempt(self.deck, job_id, workspace, n, set_aside)
         except (OSError, AttemptRefused) as exc:
             claimed.release()
             return claimed, exc
@@ -972,7 +972,10 @@ class Runner:
         inboxes = []
         if self.spec is not None:
             for workspace in sorted({job.workspace for job in self.spec.jobs if job.trigger}):
-                inbox = self.deck.inbox_dir(workspace)
+                try:
+                    inbox = self.deck.inbox_dir(workspace)
+                except AttemptRefused:  # its workspace leads out of the deck: not watched
+                    continue
                 inbox.mkdir(mode=0o700, parents=True, exist_ok=True)
                 inboxes.append(inbox)
         self._watcher = DeckWatcher(asyncio.get_running_loop(), self.deck.root, self.deck.state_dir,

@@ -54,7 +54,10 @@ def orphaned_events(deck: Deck, spec: Spec | None, board: Board, job_ids: set[st
         attempt = state.attempt
         if state.status != Status.RUNNING or attempt is None or state.token is None:
             continue
-        directory = deck.attempt_dir(attempt.workspace, job_id, attempt.n)
+        try:
+            directory = deck.attempt_dir(attempt.workspace, job_id, attempt.n)
+        except AttemptRefused:  # its workspace leads out of the deck: opening it says so below
+            directory = None
         if directory in busy:
             continue
         try:
@@ -104,7 +107,10 @@ def abandoned_boundaries(deck: Deck, board: Board, job_ids: set[str]) -> list[Ab
         attempt = state.attempt
         if state.status != Status.RUNNING or attempt is None:
             continue
-        directory = deck.attempt_dir(attempt.workspace, job_id, attempt.n)
+        try:
+            directory = deck.attempt_dir(attempt.workspace, job_id, attempt.n)
+        except AttemptRefused:  # its workspace leads out of the deck: nothing of it is read there
+            continue
         record = read_record(directory)
         if record is None or not record.local or record.runner_alive() or record.leader_alive():
             continue

@@ -77,7 +77,10 @@ def left_on_cluster(deck: Deck, spec: Spec | None, board: Board, job_ids: Iterab
         attempt = state.attempt
         if job_id in mine or attempt is None or attempt.outcome is not None or state.status == Status.RUNNING:
             continue
-        directory = deck.attempt_dir(attempt.workspace, job_id, attempt.n)
+        try:
+            directory = deck.attempt_dir(attempt.workspace, job_id, attempt.n)
+        except AttemptRefused:  # its workspace leads out of the deck: nothing of it is read there
+            continue
         if not os.path.lexists(directory / REMOTE_SCRIPT):  # a local attempt, or one a runner saw to its end
             continue
         record = read_remote(directory)

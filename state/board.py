@@ -322,7 +322,13 @@ class Store:
         }
 
     def write_snapshot(self, extra: Mapping[str, Any] | None = None) -> None:
-        """Write board.json atomically (not fsynced: it can always be rebuilt)."""
+        """Write board.json atomically (not fsynced: it can always be rebuilt).
+
+        Not while records are sealed but not yet written (a group commit under way): the
+        board already holds them, and a snapshot would pair it with a log that does not.
+        """
+        if self.log.pending:
+            return
         data = json.dumps(self.snapshot(extra), separators=(",", ":")).encode()
         write_atomic(self.deck.board_path, data, durable=False)
 

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from jobdeck.state.atomic import DIR_MODE, FILE_MODE, make_private_dir, write_atomic
 from jobdeck.state.attempts import RUNS
-from jobdeck.state.errors import DeckNotFound, JobdeckError, deck_access_error
+from jobdeck.state.errors import AttemptRefused, DeckNotFound, JobdeckError, deck_access_error
 from jobdeck.state.ids import ID_RE
 
 SPEC_NAME = "jobs.json"
@@ -63,10 +63,18 @@ class Deck:
         return resolved
 
     def workspace_dir(self, workspace: str) -> Path:
-        """workspaces/<name>, checked (symlinks included) to stay inside the deck."""
+        """workspaces/<name>, checked (symlinks included) to stay inside the deck.
+
+        Raises AttemptRefused for one that leads out of it: no attempt is written there.
+        """
         found = self._workspaces.get(workspace)
         if found is None:
-            found = self.inside(self.workspaces_dir / check_name(workspace, "workspace name"))
+            link = self.workspaces_dir / check_name(workspace, "workspace name")
+            try:
+                found = self.inside(link)
+            except JobdeckError:
+                raise AttemptRefused(f"workspace '{workspace}' leads outside the deck, to {link.resolve()}",
+                                     hint=f"make {link} a directory inside the deck") from None
             self._workspaces[workspace] = found
         return found
 

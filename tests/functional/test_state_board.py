@@ -174,6 +174,21 @@ def test_a_reader_leaves_a_board_json_the_log_no_longer_holds(deck: Deck) -> Non
     assert read_snapshot(deck)["events"]["seq"] == seen
 
 
+def test_no_snapshot_is_written_while_records_wait_for_their_flush(deck: Deck) -> None:
+    """A board holding sealed records that are not on disk yet must not be paired with the log as it is."""
+    with Store(deck) as store:
+        run_many(store, 0, 2)
+        store.write_snapshot()
+        with store.lock:
+            store.commit([{"type": "retried", "job": "job-0", "by": "op"}], flush=False)
+            store.write_snapshot()  # (a runner stopping in the middle of a group commit)
+            assert read_snapshot(deck)["events"]["seq"] == 4  # left as it was
+            store.flush()
+        store.write_snapshot()
+    assert read_snapshot(deck)["events"]["seq"] == 5
+    assert read_snapshot(deck)["states"] == full_fold(deck)
+
+
 def test_catching_up_a_chunk_at_a_time_folds_what_one_piece_does(deck: Deck, monkeypatch) -> None:
     """A reader with no board.json folds the log a few MiB at a time; here a few hundred bytes."""
     import jobdeck.state.board as board_module

@@ -8,7 +8,7 @@ import pytest
 
 from conftest import TWO_JOBS, RunCli
 from jobdeck.state.deck import Deck, find_deck, init_deck
-from jobdeck.state.errors import DeckNotFound, JobdeckError
+from jobdeck.state.errors import AttemptRefused, DeckNotFound, JobdeckError
 
 
 @pytest.fixture
@@ -57,7 +57,7 @@ def test_paths_outside_the_deck_are_refused(decks: dict[str, Deck]) -> None:
         with pytest.raises(JobdeckError):
             deck.attempt_dir(workspace, job, 1)
     (deck.workspaces_dir / "escape").symlink_to(decks["other"].root)
-    with pytest.raises(JobdeckError, match="leaves the deck"):
+    with pytest.raises(AttemptRefused, match="leads outside the deck"):
         deck.workspace_dir("escape")
 
 
