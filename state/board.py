@@ -380,6 +380,10 @@ def read_snapshot(deck: Deck) -> dict[str, Any] | None:
 def open_store(deck: Deck, **kwargs: Any) -> Store:
     """A Store on ``deck``, folded up to the end of the log.
 
+    Raises HistoryLost for a log that is missing or empty while attempt directories
+    show an earlier one (moved by an outside logrotate, say): every command says so,
+    rather than show the deck as if nothing had ever run.
+
     A deck whose state directory is missing (a fresh clone of a repository that
     keeps jobs.json but not .jobdeck/) gets an empty one: nothing has happened yet.
     """
@@ -393,9 +397,13 @@ def open_store(deck: Deck, **kwargs: Any) -> Store:
     resumed_at = store.log.seq if kwargs.get("from_snapshot", True) else None  # (a full fold asked for: left as is)
     try:
         store.catch_up()
+        store.check_history()  # an empty log beside earlier attempts is a lost history, not a new deck
     except OSError as exc:
         store.close()
         raise deck_access_error(exc, "read the chain of work", deck.events_path) from None
+    except HistoryLost:
+        store.close()
+        raise
     if resumed_at is not None and store.log.seq - resumed_at >= SNAPSHOT_BEHIND and store.chain_warning is None:
         try:  # the next command resumes here instead of replaying the same records again
             store.write_snapshot()

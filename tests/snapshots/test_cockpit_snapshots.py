@@ -26,7 +26,7 @@ def app(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setenv("TZ", "UTC")
     time.tzset()
     deck = busy_deck(tmp_path / "deck")
-    yield make_app(deck.root, watch=False, now=NOW, poll=None)
+    yield make_app(deck.root, watch=False, now=NOW, poll=None, fast_start=False)
     monkeypatch.undo()
     time.tzset()
 
@@ -81,7 +81,7 @@ def long_ids_app(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setenv("TZ", "UTC")
     time.tzset()
     deck = long_ids_deck(tmp_path / "deck")
-    yield make_app(deck.root, watch=False, now=NOW, poll=None)
+    yield make_app(deck.root, watch=False, now=NOW, poll=None, fast_start=False)
     monkeypatch.undo()
     time.tzset()
 
