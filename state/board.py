@@ -29,7 +29,8 @@ from jobdeck.state.redact import Redactor
 from jobdeck.state.rollups import SCORED_TYPE, Rollups
 from jobdeck.state.segments import Rotation, closed_segments, compress, live_first, position_holds, rotate
 
-SNAPSHOT_FORMAT = 1
+SNAPSHOT_FORMAT = 2
+"""2: ``paused`` kept when False (an operator's resume); a board.json of another format is rebuilt from the log."""
 CATCH_UP_BYTES = 4 << 20
 SNAPSHOT_BEHIND = 1000
 """Records past board.json after which whoever folded them writes it again: a runner as it runs

@@ -138,11 +138,13 @@ class JobState(NamedTuple):
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {"job": self.job, "status": self.status.value}
-        for name in ("cycle", "tries", "token", "not_before", "approved", "paused", "reason", "since", "updated",
+        for name in ("cycle", "tries", "token", "not_before", "approved", "reason", "since", "updated",
                      "last_fire", "override", "override_at"):
             value = getattr(self, name)
             if value not in (None, False, 0):
                 out[name] = value
+        if self.paused is not None:  # three states: False is the operator's resume of a job jobs.json pauses
+            out["paused"] = self.paused
         if self.reasons:
             out["reasons"] = list(self.reasons)
         if self.inputs:

@@ -189,6 +189,21 @@ def test_no_snapshot_is_written_while_records_wait_for_their_flush(deck: Deck) -
     assert read_snapshot(deck)["states"] == full_fold(deck)
 
 
+def test_an_operators_resume_of_a_job_jobs_json_pauses_survives_board_json(tmp_path) -> None:
+    """paused is None (as jobs.json says), True or False (resumed by the operator): False must not read back as None."""
+    from tests.functional.runner_kit import jobdeck, make_deck
+
+    deck = make_deck(tmp_path, [{"id": "a", "command": ["true"], "paused": True}])
+    jobdeck(deck, "resume", "a", check=True)
+    with open_store(Deck(deck)) as store:
+        store.write_snapshot()  # as a runner leaves it
+    assert Store(Deck(deck)).board.state("a").paused is False
+    listed = json.loads(jobdeck(deck, "ls", "--json", check=True).stdout)
+    assert "paused" not in next(card for card in listed if card["id"] == "a")["flags"]
+    ran = jobdeck(deck, "run", "--once")
+    assert "ran 1 job" in ran.stderr, ran.stderr
+
+
 def test_catching_up_a_chunk_at_a_time_folds_what_one_piece_does(deck: Deck, monkeypatch) -> None:
     """A reader with no board.json folds the log a few MiB at a time; here a few hundred bytes."""
     import jobdeck.state.board as board_module
