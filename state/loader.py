@@ -37,6 +37,8 @@ class Fingerprint(NamedTuple):
     ino: int
     size: int
     mtime_ns: int
+    ctime_ns: int
+    """Also set by any write, and not settable (``touch -r`` and ``cp -p`` put an old mtime back)."""
 
     @classmethod
     def of(cls, path: Path) -> Fingerprint | None:
@@ -46,7 +48,7 @@ class Fingerprint(NamedTuple):
             st = os.stat(path)
         except OSError:
             return None
-        return cls(st.st_ino, st.st_size, st.st_mtime_ns)
+        return cls(st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
 
 
 class LoadedSpec(NamedTuple):

@@ -44,6 +44,22 @@ def test_bad_save_keeps_the_last_good_spec_and_reports_why(deck: Deck, bad: byte
     assert source.current.spec.job("world").command == ["echo", "world", "again"]
 
 
+def test_a_same_size_edit_in_place_with_its_old_mtime_put_back_is_seen(deck: Deck) -> None:
+    """`touch -r`, `cp -p`, or two saves within one timestamp tick: inode, size and mtime all as before."""
+    source = SpecSource(deck.spec_path)
+    assert source.refresh() is True
+    before = os.stat(deck.spec_path)
+    edited = TWO_JOBS.replace(b'"hi"]', b'"yo"]')
+    assert len(edited) == len(TWO_JOBS)
+    with open(deck.spec_path, "r+b") as spec:  # in place: same inode
+        spec.write(edited)
+    os.utime(deck.spec_path, ns=(before.st_atime_ns, before.st_mtime_ns))
+    after = os.stat(deck.spec_path)
+    assert (after.st_ino, after.st_size, after.st_mtime_ns) == (before.st_ino, before.st_size, before.st_mtime_ns)
+    assert source.refresh() is True
+    assert source.current is not None and source.current.spec.job("hello").command == ["echo", "yo"]
+
+
 def test_first_read_of_a_bad_file_has_no_spec_and_an_error(deck: Deck) -> None:
     deck.spec_path.write_bytes(b"{")
     source = SpecSource(deck.spec_path)
