@@ -218,7 +218,7 @@ def cmd_ls(args: argparse.Namespace) -> int:
     # jobs.json and the log unchanged since the cards were computed; the table also needs the same
     # board.json, for the chain warning the fold would give
     if cached is not None and (args.json or cached.board == board):
-        if cached.warning and not args.json:
+        if cached.warning:  # as the fold below prints it, --json or not
             print(f"jobdeck: warning: {cached.warning}", file=sys.stderr)
         keep = _keep(cached.index, args)
         notes = _runner_notes(deck, cached.index)

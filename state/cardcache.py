@@ -22,13 +22,13 @@ import hashlib
 import json
 import os
 from collections.abc import Mapping, Sequence
-from functools import lru_cache
 from pathlib import Path
 from typing import Any, NamedTuple
 
 from jobdeck.state.atomic import write_atomic
 from jobdeck.state.deck import Deck
 from jobdeck.state.events import grown_since
+from jobdeck.state.stamps import code_stamp, environment_stamp
 
 CARDS_NAME = "cards.jsonl"
 CARDS_FORMAT = 2
@@ -77,9 +77,11 @@ def cached_cards(deck: Deck, now: float) -> CachedCards | None:
         index = json.loads(data[first + 1: second])
     except ValueError:
         return None
-    if not isinstance(header, dict) or header.get("format") != CARDS_FORMAT or header.get("code") != code_stamp():
+    if not isinstance(header, dict) or header.get("format") != CARDS_FORMAT or not _same_stamps(header):
         return None
-    valid_until = header.get("valid_until")
+    saved_at, valid_until = header.get("now"), header.get("valid_until")
+    if not isinstance(saved_at, (int, float)) or saved_at > now:  # the clock stepped back since: times may read differently
+        return None
     if valid_until is not None and not now < valid_until:
         return None
     if header.get("spec") != spec_digest(raw_spec):
@@ -115,6 +117,7 @@ def save_cards(deck: Deck, cards: Sequence[Mapping[str, Any]], *, spec: str, off
     header = {
         "format": CARDS_FORMAT,
         "code": code_stamp(),
+        "environment": environment_stamp(),
         "spec": spec,
         "events": {"offset": offset, "hash": last_hash},
         "now": now,
@@ -145,7 +148,7 @@ def known_fires(deck: Deck, spec: str, now: float) -> dict[str, float]:
         first = data.index(b"\n")
         header = json.loads(data[:first])
         if not (isinstance(header, dict) and header.get("format") == CARDS_FORMAT and header.get("spec") == spec
-                and header.get("code") == code_stamp()):
+                and _same_stamps(header)):
             return {}
         saved_at, until = header.get("now"), header.get("valid_until")
         if not (isinstance(saved_at, float) and isinstance(until, float) and saved_at <= now < until):
@@ -176,16 +179,7 @@ def valid_until(rows: Sequence[Mapping[str, Any]], now: float) -> float | None:
     return min(times, default=None)
 
 
-@lru_cache(maxsize=1)
-def code_stamp() -> str:
-    """Changes whenever a module of state/ does (the fold, the loader, the cards...).
-
-    Taken once per process (a scan of state/, ~0.25 ms, was taken for each cache checked): the
-    code a process runs is the code it loaded."""
-    here = Path(__file__).parent
-    try:
-        stamps = sorted(f"{entry.name}:{entry.stat().st_mtime_ns}" for entry in os.scandir(here)
-                        if entry.name.endswith(".py"))
-    except OSError:
-        return "-"
-    return hashlib.sha256("\n".join(stamps).encode()).hexdigest()[:16]
+def _same_stamps(header: Mapping[str, Any]) -> bool:
+    """Whether the cards were computed by this code in this environment (state/stamps.py): in another,
+    the loader may refuse the jobs.json they were computed from (an agent plugin gone, say)."""
+    return header.get("code") == code_stamp() and header.get("environment") == environment_stamp()

@@ -25,20 +25,18 @@ one line per job, so `show` reads its job's line instead of building the models.
 
 from __future__ import annotations
 
-import hashlib
 import json
-import os
-import site
 from collections.abc import Collection, Mapping, Sequence
-from functools import cached_property, lru_cache
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from jobdeck.state.atomic import make_private_dir, write_atomic
-from jobdeck.state.cardcache import code_stamp, spec_digest
+from jobdeck.state.cardcache import spec_digest
 from jobdeck.state.deck import Deck
 from jobdeck.state.ids import ID_RE, env_suffix
-from jobdeck.state.specbytes import read_spec_file
 from jobdeck.state.preview import JobPreview, preview_jobs
+from jobdeck.state.specbytes import read_spec_file
+from jobdeck.state.stamps import code_stamp, environment_stamp
 
 if TYPE_CHECKING:
     from jobdeck.state.spec import Spec
@@ -229,26 +227,6 @@ def _add_marker(deck: Deck, marker: str) -> None:
 
 def _marker(digest: str) -> str:
     return f"{digest} {code_stamp()}.{environment_stamp()}\n"
-
-
-ZONEINFO_DIRS = ("/usr/share/zoneinfo", "/usr/lib/zoneinfo", "/usr/share/lib/zoneinfo", "/etc/zoneinfo")
-"""Where zoneinfo finds time zones on Linux unless PYTHONTZPATH says otherwise."""
-
-
-@lru_cache(maxsize=1)
-def environment_stamp() -> str:
-    """Changes when what the loader's verdict depends on beyond jobdeck's own code may have: the
-    packages installed (pydantic, croniter, tzdata, agent plugins' entry points), PYTHONPATH, the
-    system's time zones. Directory times, not contents: ~20 stats, no imports."""
-    places = [*getattr(site, "getsitepackages", list)(), getattr(site, "getusersitepackages", str)()]
-    places += os.environ.get("PYTHONPATH", "").split(os.pathsep) + list(ZONEINFO_DIRS)
-    seen = [os.environ.get("PYTHONPATH", ""), os.environ.get("PYTHONTZPATH", "")]
-    for place in places:
-        try:
-            seen.append(f"{place}:{os.stat(place).st_mtime_ns}" if place else "")
-        except OSError:
-            seen.append(f"{place}:-")
-    return hashlib.sha256("\n".join(seen).encode()).hexdigest()[:12]
 
 
 def _jobs_header(digest: str) -> bytes:

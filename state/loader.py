@@ -22,7 +22,7 @@ from jobdeck.state.graph import find_cycle
 from jobdeck.state.ids import env_suffix
 from jobdeck.state.schedule import check_cron, zone
 from jobdeck.state.specbytes import read_spec_file
-
+from jobdeck.state.stamps import code_stamp, environment_stamp
 
 if TYPE_CHECKING:  # pydantic is imported only when a spec is validated
     from collections.abc import Callable
@@ -111,9 +111,8 @@ def _kind(value: Any) -> str:
 
 
 def _validate_schema(data: dict[str, Any], text: str, where: str) -> Spec:
-    from pydantic import ValidationError
-
     from jobdeck.state.spec import Spec
+    from pydantic import ValidationError
 
     # The collector's passes over the thousands of objects validation builds free nothing
     # and double its time on a 10,000-job file.
@@ -410,3 +409,8 @@ class SpecSource:
         changed = self.error is not None or self.current is None or loaded.digest != self.current.digest
         self.current, self.error = loaded, None
         return changed
+
+
+# Taken now, as this code is loaded, not when the first verdict is marked: a runner up for days marks
+# what the code and environment it loaded decided, even once an upgrade has changed both on disk.
+code_stamp(), environment_stamp()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 from conftest import RunCli, cli_env, run_cli
 from jobdeck.state.deck import Deck
@@ -214,3 +215,13 @@ def test_validate_vouches_for_a_verdict_only_in_the_environment_it_was_reached_i
     assert elsewhere.returncode == 0, elsewhere.stderr
     assert len(marker.read_text().splitlines()) == 2  # judged again there, and marked for there
     assert modules_loaded_by(deck, ["validate"]) == (0, [])  # here, the first verdict still stands
+
+
+def test_cards_saved_in_another_environment_are_not_used(deck: Deck, cli: RunCli, tmp_path: Path) -> None:
+    """An agent plugin on PYTHONPATH there, not here: here the loader may refuse the jobs.json the cards show."""
+    plugins = tmp_path / "plugins"
+    (plugins / "someplugin-0.1.dist-info").mkdir(parents=True)
+    there = cli("ls", "--json", cwd=deck.root, env={"PYTHONPATH": str(plugins)})
+    assert there.returncode == 0 and (deck.state_dir / "cards.jsonl").exists()
+    assert modules_loaded_by(deck, ["ls", "--json"])[1][:1] == ["pydantic"]  # judged here, not taken from there
+    assert modules_loaded_by(deck, ["ls", "--json"]) == (0, [])  # and now this environment's cards serve

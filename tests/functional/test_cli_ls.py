@@ -274,3 +274,15 @@ def test_the_table_says_how_many_cancelled_jobs_it_leaves_out(tmp_path: Path, cl
     everything = cli("ls", "--all", cwd=tmp_path).stdout.splitlines()
     assert [line.split()[0] for line in everything[1:]] == ["a", "b"]
     assert "not shown" not in cli("ls", "--status", "backlog", cwd=tmp_path).stdout
+
+
+def test_ls_json_from_its_cache_warns_as_the_fold_does(tmp_path: Path) -> None:
+    from conftest import run_cli
+    from jobdeck.state.deck import init_deck
+
+    deck = init_deck(tmp_path / "deck", b'{"jobs": [{"id": "a", "command": ["true"]}]}')
+    assert run_cli("hold", cwd=deck.root).returncode == 0
+    first, second = (run_cli("ls", "--json", cwd=deck.root) for _ in range(2))
+    assert (deck.state_dir / "cards.jsonl").exists()
+    assert first.stdout == second.stdout
+    assert "held" in first.stderr and second.stderr == first.stderr  # the second is served from the cards

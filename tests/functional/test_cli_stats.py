@@ -28,6 +28,13 @@ def test_stats_after_a_run(deck: Deck, cli: RunCli) -> None:
     assert unknown.returncode == 1 and "no job 'nope'" in unknown.stderr
 
 
+def test_stats_json_is_the_same_from_the_fold_and_from_its_cache(deck: Deck, cli: RunCli) -> None:
+    assert cli("run", "--once", cwd=deck.root).returncode == 0
+    folded = cli("stats", "--json", cwd=deck.root).stdout  # folds the log, leaves stats-cache.json
+    assert (deck.state_dir / "stats-cache.json").exists()
+    assert cli("stats", "--json", cwd=deck.root).stdout == folded  # it used to come back rounded to the ms
+
+
 def test_logs_reads_an_attempt_older_than_the_board_keeps(deck: Deck, cli: RunCli) -> None:
     from jobdeck.state.board import open_store
     from jobdeck.state.machine import ATTEMPTS_KEPT
