@@ -17,7 +17,7 @@ from pathlib import Path
 from types import TracebackType
 
 from jobdeck.state.atomic import FILE_MODE, make_private_dir
-from jobdeck.state.errors import LockTimeout, StateError, deck_access_error
+from jobdeck.state.errors import DeckAccessError, LockTimeout, StateError, deck_access_error
 
 
 class DeckLock:
@@ -55,6 +55,7 @@ class DeckLock:
         self._depth = 1
 
     def _open(self) -> int:
+        _check_owner(self.path.parent)
         try:
             return os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, FILE_MODE)
         except FileNotFoundError:  # a deck without its state directory yet (jobs.json alone)
@@ -95,3 +96,29 @@ class DeckLock:
         tb: TracebackType | None,
     ) -> None:
         self.release()
+
+
+def _check_owner(state_dir: Path) -> None:
+    """Refuse to write a deck whose state directory another user owns (root through sudo, say).
+
+    Everything a write makes there (a new live log at a rotation, board.json, segments) would be
+    this user's and private (0600), and would shut the deck's owner out of their own deck.
+    """
+    try:
+        owner = os.stat(state_dir).st_uid
+    except OSError:
+        return  # missing (made below, as this user) or not to be looked at (opening it says why)
+    me = os.geteuid()
+    if owner == me:
+        return
+    import pwd
+
+    def name(uid: int) -> str:
+        try:
+            return pwd.getpwuid(uid).pw_name
+        except KeyError:
+            return f"uid {uid}"
+
+    raise DeckAccessError(f"{state_dir} belongs to {name(owner)}, not to {name(me)}: what this would write there "
+                          f"would be {name(me)}'s alone and lock {name(owner)} out of the deck",
+                          hint=f"run it as {name(owner)} (sudo -u {name(owner)} jobdeck ...)")

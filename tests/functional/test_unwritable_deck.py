@@ -202,3 +202,33 @@ def test_add_does_not_replace_a_jobs_json_of_another_owner_that_it_may_not_write
     assert done.stderr == (f"jobdeck: cannot change {spec}: it is read-only for you (hint: it belongs to uid 0: "
                            "change it as that user, or let yours write it)\n")
     assert spec.read_bytes() == before and spec.stat().st_uid == 0
+
+
+@pytest.mark.parametrize("command", [["pause", "ready"], ["log", "rotate"], ["gc"], ["run", "--once"]], ids=" ".join)
+def test_another_user_writing_the_deck_is_refused_before_it_makes_a_file_there(user: User, deck: Path,
+                                                                                command: list[str]) -> None:
+    """sudo jobdeck ... on someone's deck made root-owned 0600 files there (a new live log at a rotation,
+    board.json) that locked the owner out; the deck now stays its owner's, whole."""
+    if not user.switching:
+        pytest.skip("needs root, to act on a deck another user owns")
+    import pwd
+    import subprocess
+    import sys
+
+    try:
+        owner = pwd.getpwuid(user.uid).pw_name
+    except KeyError:  # a throwaway uid, with no account
+        owner = f"uid {user.uid}"
+    state = deck / ".jobdeck"
+    before = {path: path.stat().st_uid for path in state.rglob("*")}
+    done = subprocess.run([sys.executable, "-m", "jobdeck", *command], cwd=deck, capture_output=True, text=True,
+                          timeout=60)
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.splitlines() == [
+        f"jobdeck: {state} belongs to {owner}, not to root: what this would write there would be root's "
+        f"alone and lock {owner} out of the deck (hint: run it as {owner} (sudo -u {owner} jobdeck ...))"]
+    assert {path: path.stat().st_uid for path in state.rglob("*")} == before  # nothing made, nothing taken over
+    read = subprocess.run([sys.executable, "-m", "jobdeck", "ls"], cwd=deck, capture_output=True, text=True, timeout=60)
+    assert read.returncode == 0 and "ready" in read.stdout  # reading is fine, and leaves no cache behind
+    assert {path: path.stat().st_uid for path in state.rglob("*")} == before
+    assert user.jobdeck("pause", "ready", cwd=deck).returncode == 0  # the owner's deck works as before
