@@ -7,6 +7,7 @@ the cockpit shows it in a notification. Messages say what, where, and how to fix
 from __future__ import annotations
 
 import errno
+import os
 
 
 class JobdeckError(Exception):
@@ -109,9 +110,36 @@ def deck_access_error(exc: OSError, doing: str, path: object = None) -> DeckAcce
     file when ``exc`` does not.
     """
     where = exc.filename if exc.filename is not None else path
+    hint = _ACCESS_HINTS.get(exc.errno or 0)
+    refused = _refusing_directory(exc)
+    if refused is not None:
+        where = refused
+        if exc.errno == errno.EACCES:
+            hint = "check the owner and mode of that directory (it must be writable) and that every directory " \
+                   "above it can be entered (x)"
     problem = exc.strerror or str(exc)
     return DeckAccessError(f"cannot {doing}: {where}: {problem}" if where is not None else f"cannot {doing}: {problem}",
-                           hint=_ACCESS_HINTS.get(exc.errno or 0))
+                           hint=hint)
+
+
+def _refusing_directory(exc: OSError) -> str | None:
+    """For a refused link or rename (``exc`` names two files), the directory that refused the new name.
+
+    ``filename`` is then the existing file, which is rarely the one at fault: the
+    write is refused by the directory that was to gain (or lose) a name. None for
+    any other error, or when the names are relative (to a directory descriptor).
+    """
+    if exc.filename2 is None or exc.errno not in _ACCESS_HINTS:
+        return None
+    names = [os.fspath(exc.filename2), os.fspath(exc.filename)]
+    if not all(isinstance(name, str) and os.path.isabs(name) for name in names):
+        return None
+    directories = [os.path.dirname(name) for name in names]
+    if exc.errno in (errno.EACCES, errno.EPERM):
+        for directory in directories:  # the new name's directory first: a link writes only there
+            if not os.access(directory, os.W_OK | os.X_OK):
+                return directory
+    return directories[0]
 
 
 _ACCESS_HINTS = {

@@ -232,3 +232,17 @@ def test_another_user_writing_the_deck_is_refused_before_it_makes_a_file_there(u
     assert read.returncode == 0 and "ready" in read.stdout  # reading is fine, and leaves no cache behind
     assert {path: path.stat().st_uid for path in state.rglob("*")} == before
     assert user.jobdeck("pause", "ready", cwd=deck).returncode == 0  # the owner's deck works as before
+
+
+def test_log_rotate_into_a_log_directory_it_cannot_write_names_that_directory(user: User, deck: Path) -> None:
+    """The closed segment is a new name in .jobdeck/log/: that directory refuses it, not events.jsonl."""
+    segments = deck / ".jobdeck" / "log"
+    segments.mkdir(exist_ok=True)
+    user.own(segments)
+    segments.chmod(0o500)
+    before = log_of(deck).read_bytes()
+    done = user.jobdeck("log", "rotate", cwd=deck)
+    assert (done.returncode, done.stderr.splitlines()) == (2, [
+        f"jobdeck: cannot rotate the chain of work: {segments}: Permission denied (hint: check the owner and mode "
+        "of that directory (it must be writable) and that every directory above it can be entered (x))"])
+    assert log_of(deck).read_bytes() == before and os.listdir(segments) == []
