@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from jobdeck.runner.attempt import Claimed
 from jobdeck.state.atomic import FILE_MODE
 from jobdeck.state.attempt_dirs import DIR_FLAGS, open_in
-from jobdeck.state.attempts import RESULT
+from jobdeck.state.attempts import RESULT, RUNS
 from jobdeck.state.machine import EventType, JobState
 
 if TYPE_CHECKING:
@@ -45,7 +45,20 @@ def not_started_event(claimed: Claimed, state: JobState, now: float, exc: BaseEx
     wait = min(RETRY_NOT_STARTED * 2 ** streak, MAX_NOT_STARTED_WAIT)
     return {"type": EventType.FAILED, "job": claimed.job_id, "token": claimed.token, "attempt": claimed.attempt,
             "reason": "not_started", "failure": "transient", "retry_at": now + wait,
-            "message": f"the attempt could not be set up, nothing ran: {exc}"}
+            "message": f"the attempt could not be set up, nothing ran: {_setup_error(claimed, exc)}"}
+
+
+def _setup_error(claimed: Claimed, exc: BaseException) -> str:
+    """``exc`` as "path: problem", with the full path: the attempt is set up relative to open directories,
+    so an OSError names only the last part (``'6'``, ``'stderr.log'``)."""
+    if not isinstance(exc, OSError) or not isinstance(exc.filename, str | bytes) or not exc.strerror:
+        return str(exc)
+    name = os.fsdecode(exc.filename)
+    directory = claimed.directory
+    # (a name shared by two levels goes to the attempt's own: its directory is made at every claim)
+    levels = {RUNS: directory.parent.parent, claimed.job_id: directory.parent, str(claimed.attempt): directory}
+    path = name if os.path.isabs(name) else levels.get(name, directory / name)
+    return f"{path}: {exc.strerror}"
 
 
 def refused_event(claimed: Claimed, exc: BaseException) -> dict[str, Any]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 import time
@@ -246,3 +247,16 @@ def test_log_rotate_into_a_log_directory_it_cannot_write_names_that_directory(us
         f"jobdeck: cannot rotate the chain of work: {segments}: Permission denied (hint: check the owner and mode "
         "of that directory (it must be writable) and that every directory above it can be entered (x))"])
     assert log_of(deck).read_bytes() == before and os.listdir(segments) == []
+
+
+def test_an_attempt_that_cannot_be_set_up_is_recorded_with_the_full_path_refused(user: User, deck: Path) -> None:
+    """The attempt's directory is made relative to runs/<job>/: its OSError names only '2', which says nothing."""
+    job_dir = deck / "workspaces" / "default" / "runs" / "done-once"
+    assert user.jobdeck("retry", "done-once", cwd=deck).returncode == 0
+    job_dir.chmod(0o500)
+    user.jobdeck("run", "--once", cwd=deck)
+    shown = json.loads(user.jobdeck("show", "done-once", "--json", cwd=deck).stdout)["state"]
+    assert shown["status"] == "backlog" and shown["attempts"][-1]["reason"] == "not_started"
+    assert shown["reason"] == ("the attempt could not be set up, nothing ran: "
+                               f"{job_dir}/{shown['attempts'][-1]['n']}: Permission denied")
+
