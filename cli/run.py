@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 from jobdeck.runner.loop import Runner
 from jobdeck.cli.report import Reporter
 from jobdeck.state.deck import Deck
-from jobdeck.state.errors import JobdeckError, deck_access_error
+from jobdeck.state.errors import DeckAccessError, JobdeckError, deck_access_error
 from jobdeck.state.loader import SpecSource
 from jobdeck.state.machine import Status
 
@@ -55,6 +55,8 @@ def run_command(deck: Deck, args: argparse.Namespace) -> int:
         return asyncio.run(_run_job(runner, args.job, wait=args.wait))
     stopped_by = asyncio.run(_serve(runner))
     _raise_unwritable(runner)
+    if not stopped_by:
+        _raise_not_started(runner)
     if args.once:
         board = runner.store.board
         failed = [job for job in sorted(runner.ran) if board.state(job).status != Status.DONE]
@@ -96,6 +98,23 @@ def _raise_unwritable(runner: Runner) -> None:
         raise error
     if error is not None:
         raise deck_access_error(error, "record the runner's work", runner.deck.events_path)
+
+
+def _raise_not_started(runner: Runner) -> None:
+    """Attempts this run claimed but could not set up (the deck refused their files): an environment error.
+
+    Nothing ran and each job waits to be retried with its try given back, so the
+    run's outcome is the deck's refusal (exit 2), one line per job.
+    """
+    lines = []
+    for job_id, state in sorted(runner.store.board.jobs.items()):
+        last = state.attempt
+        if state.status == Status.BACKLOG and last is not None and last.reason == "not_started" \
+                and last.runner == runner.runner_id:
+            lines.append(f"job '{job_id}': {state.reason} (hint: let jobdeck write in the directory it goes in "
+                         "(owner, mode, free space); its try is given back and the next `jobdeck run` retries it)")
+    if lines:
+        raise DeckAccessError("\n".join(lines))
 
 
 async def _serve(runner: Runner) -> int | None:
@@ -143,6 +162,7 @@ async def _run_job(runner: Runner, job_id: str, *, wait: bool) -> int:
     _raise_unwritable(runner)
     if stopped_by:
         return 128 + stopped_by
+    _raise_not_started(runner)
     state = runner.store.board.state(job_id)
     if state.status != Status.DONE:
         from jobdeck.state.views import card

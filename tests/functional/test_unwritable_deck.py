@@ -260,3 +260,23 @@ def test_an_attempt_that_cannot_be_set_up_is_recorded_with_the_full_path_refused
     assert shown["reason"] == ("the attempt could not be set up, nothing ran: "
                                f"{job_dir}/{shown['attempts'][-1]['n']}: Permission denied")
 
+
+
+@pytest.mark.parametrize("how", [["--once"], ["--once", "--quiet"], ["--job", "done-once"]], ids=" ".join)
+def test_a_run_whose_attempt_cannot_be_set_up_exits_2_naming_the_attempt_directory(user: User, deck: Path,
+                                                                                   how: list[str]) -> None:
+    """The claim is durable but runs/<job>/ refuses the attempt's directory: nothing ran, and the run says so."""
+    job_dir = deck / "workspaces" / "default" / "runs" / "done-once"
+    assert user.jobdeck("retry", "done-once", cwd=deck).returncode == 0
+    job_dir.chmod(0o500)
+    done = user.jobdeck("run", *how, cwd=deck)
+    assert done.returncode == 2, (done.stdout, done.stderr)
+    [line] = done.stderr.splitlines()
+    assert re.fullmatch(
+        rf"jobdeck: job 'done-once': the attempt could not be set up, nothing ran: {re.escape(str(job_dir))}/\d+: "
+        r"Permission denied \(hint: let jobdeck write in the directory it goes in \(owner, mode, free space\); "
+        r"its try is given back and the next `jobdeck run` retries it\)", line), line
+
+    job_dir.chmod(0o700)  # mended: the job runs once its retry is due
+    done = user.jobdeck("run", "--job", "done-once", "--wait", cwd=deck)
+    assert done.returncode == 0, done.stderr
