@@ -78,13 +78,26 @@ def _older(deck: Deck, job: Job | JobPreview, n: int) -> Path:
             there = deck.attempt_dir(name, job.id, n)
         except JobdeckError:  # a directory whose name is no workspace's
             continue
-        if there.is_dir():
+        if there.is_dir() or _tombstone(there).is_dir():
             return there
     return here
 
 
+def _tombstone(directory: Path) -> Path:
+    """Where `jobdeck gc` renames an attempt directory before removing it (``runs/<job>/.gc-<n>``)."""
+    from jobdeck.state.gc import TOMBSTONE
+
+    return directory.with_name(TOMBSTONE + directory.name)
+
+
 def _gone(job_id: str, n: int, directory: Path, retention: Callable[[], bool]) -> JobdeckError:
     """The error for an attempt the log records whose directory is no longer there."""
+    tombstone = _tombstone(directory)
+    if tombstone.is_dir():  # renamed by a gc that is still removing it, or that stopped or failed halfway
+        return JobdeckError(f"attempt {n} of job '{job_id}' is partly removed: a `jobdeck gc` began removing it "
+                            f"and has not finished (what is left is in {tombstone})",
+                            hint="run `jobdeck gc` again to finish it (it says why if it cannot); its record stays: "
+                                 f"see `jobdeck show {job_id}`")
     if retention():
         return JobdeckError(f"attempt {n} of job '{job_id}' was removed by retention (`jobdeck gc`)",
                             hint=f"its record stays: see `jobdeck show {job_id}`")

@@ -100,6 +100,11 @@ def test_a_kill_during_gc_leaves_a_deck_the_next_gc_completes(tmp_path: Path, cl
     # down/1 and down/2 became tombstones; nothing else was touched
     assert attempts(deck, "down") == [".gc-1", ".gc-2", "3", "4"]
     assert attempts(deck, "up") == ["1", "2", "3", "4"]
+    logs = cli("--deck", str(deck.root), "logs", "down", "--attempt", "2")
+    assert (logs.returncode, logs.stderr.splitlines()) == (2, [
+        "jobdeck: attempt 2 of job 'down' is partly removed: a `jobdeck gc` began removing it and has not finished "
+        f"(what is left is in {deck.job_runs_dir('default', 'down') / '.gc-2'}) (hint: run `jobdeck gc` again to "
+        "finish it (it says why if it cannot); its record stays: see `jobdeck show down`)"])
 
     done = cli("--deck", str(deck.root), "gc", "--json")
     report = json.loads(done.stdout)
