@@ -603,6 +603,11 @@ def cmd_gc(args: argparse.Namespace) -> int:
         _print_json(render.gc_json(report, verbose=args.verbose))
     else:
         sys.stdout.write(render.gc_text(report, verbose=args.verbose, policy=spec.retention))
+    if report.errors:  # the rest was done; what is left needs the operator, as any deck refusing writes does
+        from jobdeck.state.errors import DeckAccessError
+
+        sys.stdout.flush()
+        raise DeckAccessError("\n".join(render.gc_problems(report, deck.workspaces_dir)))
     return 0
 
 

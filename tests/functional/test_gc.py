@@ -4,11 +4,16 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import signal
+from collections.abc import Iterator
 from pathlib import Path
+
+import pytest
 
 from conftest import RunCli
 from jobdeck.state.deck import Deck, init_deck
+from tests.fixtures.unprivileged import User, unprivileged
 
 JOBS = {"retention": {"keep_attempts": 1}, "jobs": [
     {"id": "up", "command": ["sh", "-c", "echo up $JOBDECK_ATTEMPT"]},
@@ -164,3 +169,60 @@ def test_directories_the_fast_path_set_aside_go_by_the_same_policy(tmp_path: Pat
     assert f"removed default/runs/up/{aside[0]}  (not among the last attempt" in done.stdout
     assert attempts(deck, "up") == ["3"]
     assert cli("--deck", str(deck.root), "logs", "up").stdout == "up 3\n"
+
+
+@pytest.fixture
+def user_deck() -> Iterator[tuple[User, Path]]:
+    """A deck owned by a user file modes apply to, where ``up`` and ``down`` each ran 3 times."""
+    user = unprivileged()
+    if user is None:
+        pytest.skip("no Python the throwaway user may run (the suite's interpreter is not reachable to it)")
+    with user.home() as home:
+        root = home / "deck"
+        root.mkdir()
+        (root / "jobs.json").write_text(json.dumps(JOBS))
+        user.own(root)
+        for n in range(3):
+            if n:
+                assert user.jobdeck("retry", "up", "down", cwd=root).returncode == 0
+            done = user.jobdeck("run", "--once", "--quiet", cwd=root)
+            assert done.returncode == 0, done.stderr
+        yield user, root
+
+
+def test_an_attempt_gc_cannot_empty_exits_2_with_one_line_saying_how_to_mend_it(
+        user_deck: tuple[User, Path]) -> None:
+    user, root = user_deck
+    runs = Deck(root).job_runs_dir("default", "up")
+    (runs / "2").chmod(0o555)  # renamed to its tombstone, but its files cannot be removed
+    tombstone = runs / ".gc-2"
+    line = (f"jobdeck: could not remove {tombstone}: Permission denied (hint: make it writable, as its owner: "
+            f"`chmod -R u+rwX {shlex.quote(str(tombstone))}`, then run `jobdeck gc` again)")
+
+    done = user.jobdeck("gc", cwd=root)
+    assert (done.returncode, done.stderr.splitlines()) == (2, [line])
+    assert "removed default/runs/up/1  (not among the last attempt" in done.stdout
+    assert sorted(os.listdir(runs)) == [".gc-2", "3"]
+    logs = user.jobdeck("logs", "up", "--attempt", "2", cwd=root)
+    assert logs.returncode == 2 and "is partly removed" in logs.stderr
+
+    again = user.jobdeck("gc", "--json", cwd=root)
+    assert (again.returncode, again.stderr.splitlines()) == (2, [line])
+    assert json.loads(again.stdout)["errors"] == ["default/runs/up/.gc-2: Permission denied"]
+
+    assert user.run(shlex.split(line.split("`")[1]), cwd=root, timeout=30).returncode == 0  # the hint, as given
+    mended = user.jobdeck("gc", cwd=root)
+    assert (mended.returncode, mended.stderr) == (0, "")
+    assert sorted(os.listdir(runs)) == ["3"]
+
+
+def test_each_attempt_a_read_only_job_directory_keeps_is_a_line_of_its_own(user_deck: tuple[User, Path]) -> None:
+    user, root = user_deck
+    runs = Deck(root).job_runs_dir("default", "up")
+    runs.chmod(0o500)  # no attempt of up can be renamed to its tombstone
+    done = user.jobdeck("gc", cwd=root)
+    assert (done.returncode, done.stderr.splitlines()) == (2, [
+        f"jobdeck: could not remove {runs / str(n)}: Permission denied (hint: make it writable, as its owner: "
+        f"`chmod u+rwx {shlex.quote(str(runs))}`, then run `jobdeck gc` again)" for n in (1, 2)])
+    assert sorted(os.listdir(runs)) == ["1", "2", "3"]
+    assert "removed 2 attempt directories" in done.stdout.splitlines()[-1]  # down's went
