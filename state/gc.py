@@ -72,8 +72,8 @@ def collect(deck: Deck, store: Store, spec: Spec, now: float, *, dry_run: bool =
     report = GcReport(dry_run=dry_run)
     if not dry_run:
         for workspace, job, name in _tombstones(deck):
-            report.tombstones += 1
-            _remove_tombstone(deck, workspace, job, name, report)
+            if _remove_tombstone(deck, workspace, job, name, report):
+                report.tombstones += 1  # finished; one it could not remove is among the errors
     found = scan(deck)  # outside the lock: a directory made meanwhile is simply not considered
     with store.lock:
         store.refresh()

@@ -209,6 +209,7 @@ def test_an_attempt_gc_cannot_empty_exits_2_with_one_line_saying_how_to_mend_it(
     again = user.jobdeck("gc", "--json", cwd=root)
     assert (again.returncode, again.stderr.splitlines()) == (2, [line])
     assert json.loads(again.stdout)["errors"] == ["default/runs/up/.gc-2: Permission denied"]
+    assert json.loads(again.stdout)["tombstones_finished"] == 0  # the one it could not remove is not finished
 
     assert user.run(shlex.split(line.split("`")[1]), cwd=root, timeout=30).returncode == 0  # the hint, as given
     mended = user.jobdeck("gc", cwd=root)
