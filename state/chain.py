@@ -4,18 +4,28 @@ Each record links to the one before by hash, across segment files too (a live
 file's first record links to the last of the closed segment before it), so a
 walk in order detects an edited, removed, inserted or reordered record, a
 missing segment, and, against board.json's anchor, records cut off the end.
+
+The check takes no lock (at a million records it reads for seconds, and would
+stop the runner meanwhile): it opens the live file before it lists the closed
+segments, so a rotation during the check turns the file it holds into a closed
+segment, which it reads to its end before going on into the new live file; a
+segment compressed meanwhile is read from its .gz.
 """
 
 from __future__ import annotations
 
-import itertools
+import os
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from jobdeck.state.events import GENESIS, _parse, record_hash
-from jobdeck.state.segments import Segment, all_segments, lines_of
+from jobdeck.state.segments import Segment, closed_segments, complete_lines, open_closed, open_live, segment_name
+
+FOLLOWED_ROTATIONS = 100
+"""Rotations met during one check that it follows into the new live file; past them it stops where it is."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,67 +85,154 @@ def verify_chain(events_path: Path, anchor: tuple[int, str] | None = None, *,
 
     A range that does not start at the log's first segment trusts the link of its
     first record (the segment before it is not read). ``anchor`` is a (seq, hash)
-    recorded outside the log (board.json's position): the log must still hold that
-    record, and, when the range reaches the live file, reach at least that seq.
+    recorded outside the log (board.json's position), read before the check: the
+    log must still hold that record, and, when the range reaches the live file,
+    reach at least that seq.
     """
     report = ChainReport()
-    everything = all_segments(events_path)
-    chosen = select(everything, from_seq, segment)
-    whole = chosen[:1] == everything[:1]
-    prev: str | None = GENESIS if whole else None
-    expected: int | None = 1 if whole else None
-    if not events_path.exists() and len(everything) == 1:
+    live = open_live(events_path)
+    if live is None:
         if anchor is not None and anchor[0] > 0:
             report.broken = ChainBreak(0, anchor[0], f"the log is gone, but board.json saw it reach seq {anchor[0]}")
         return report
-    for seg in chosen:
-        name = seg.name
-        count, last = 0, None
-        lines = lines_of(seg.path)  # streamed: a segment is read a line at a time, whatever its size
-        try:
-            head = next(lines, None)
-        except FileNotFoundError:
-            report.broken = ChainBreak(0, seg.first, "the segment file is gone (removed while being checked?)", name)
-            return report
-        for number, line in itertools.chain([head] if head is not None else [], lines):
-            record = _parse(line)
-            if record is None:
-                report.broken = ChainBreak(number, None, "not a valid record (unparseable JSON)", name)
+    f, first = live
+    try:
+        everything = [*closed_segments(events_path, first), Segment(first, events_path, live=True)]
+        chosen = select(everything, from_seq, segment)
+        whole = chosen[:1] == everything[:1]
+        walk = _Walk(report, anchor, whole)
+        for seg in chosen:
+            if seg.live:
                 break
-            seq = record.get("seq")
-            if prev is None:  # the first record of a range: its link is trusted
-                prev, expected = record.get("prev"), seq
-            if number == 1 and seq != seg.first:
-                report.broken = ChainBreak(number, seq, f"the segment's first record should be seq {seg.first} "
-                                                        "(segments are named after it)", name)
+            if not walk.closed(seg):
+                return report
+        else:
+            return report  # --segment of a closed segment (or of none)
+        for _ in range(FOLLOWED_ROTATIONS):
+            if not walk.live(f, first, events_path):
+                return report
+            if segment is not None or walk.reached_live:
+                break  # --segment: that file alone, even if it was closed meanwhile
+            f.close()
+            live = open_live(events_path)
+            if live is None:
                 break
-            if record.get("prev") != prev:
-                problem = ("does not link to the last record of the segment before it (a segment is missing, "
-                           "or records were removed, inserted or edited)" if number == 1 and seg.first > 1
-                           else "does not link to the record before it (a record was removed, inserted or edited)")
-                report.broken = ChainBreak(number, seq, problem, name)
-                break
-            body = {k: v for k, v in record.items() if k != "hash"}
-            if record.get("hash") != record_hash(prev, body):
-                report.broken = ChainBreak(number, seq, "its content does not match its hash (the record was edited)", name)
-                break
-            if seq != expected:
-                report.broken = ChainBreak(number, seq, f"sequence number {seq}, expected {expected}", name)
-                break
-            if anchor is not None and seq == anchor[0] and record["hash"] != anchor[1]:
-                report.broken = ChainBreak(number, seq, "it is not the record board.json saw at this seq "
-                                                        "(history was rewritten)", name)
-                break
-            prev, expected, count, last = record["hash"], seq + 1, count + 1, seq
-        report.segments.append(CheckedSegment(name, seg.first, count, last))
-        report.records += count
-        if report.broken is not None:
-            return report
-    reached = (expected or 1) - 1
-    if chosen and chosen[-1].live and reached and prev is not None:
-        report.head = (reached, prev)
-    if anchor is not None and chosen and chosen[-1].live and reached < anchor[0]:
-        report.broken = ChainBreak(report.segments[-1].records + 1, reached + 1,
-                                   f"the log ends at seq {reached}, but board.json saw it reach seq {anchor[0]} "
-                                   "(records were removed from its end)", report.segments[-1].file)
+            f, newer = live
+            for seg in closed_segments(events_path, newer):
+                if seg.first > first and not walk.closed(seg):
+                    return report
+            first = newer
+    finally:
+        f.close()
+    walk.end_of_log()
     return report
+
+
+class _Walk:
+    """The chain checked so far: what the next record must link to and be numbered."""
+
+    def __init__(self, report: ChainReport, anchor: tuple[int, str] | None, whole: bool) -> None:
+        self.report, self.anchor = report, anchor
+        self.prev: str | None = GENESIS if whole else None
+        """The hash the next record must link to (None: trust the first record's link)."""
+        self.expected: int | None = 1 if whole else None
+        self.reached_live = False
+        """Whether the last file checked was still the live file when its end was read."""
+
+    def closed(self, seg: Segment) -> bool:
+        """Check a closed segment; False at a break (recorded in the report)."""
+        try:
+            path, f = open_closed(seg.path)
+        except FileNotFoundError:
+            self.report.broken = ChainBreak(0, seg.first, "the segment file is gone (removed while being checked?)",
+                                            seg.name)
+            return False
+        with f:
+            checked = self.lines(path.name, seg.first, complete_lines(f))
+        self.report.segments.append(checked)
+        return self.report.broken is None
+
+    def live(self, f: IO[bytes], first: int, events_path: Path) -> bool:
+        """Check the live file held open at ``f`` to its end, even if a rotation closes it meanwhile."""
+        lines = _Lines(f)
+        checked = self.lines(events_path.name, first, lines.read())
+        self.reached_live = _same_file(f, events_path)
+        if not self.reached_live and self.report.broken is None:
+            # Closed by a rotation (or replaced) since it was opened: whatever it holds now is all it will hold.
+            checked = self.lines(segment_name(first), first, lines.read(), checked)
+        self.report.segments.append(checked)
+        return self.report.broken is None
+
+    def lines(self, name: str, first: int, lines: Iterator[tuple[int, bytes]],
+              before: CheckedSegment | None = None) -> CheckedSegment:
+        """Check one file's lines (after ``before``, what was checked of it already), stopping at a break."""
+        count, last = (0, None) if before is None else (before.records, before.last)
+        for number, line in lines:
+            seq, problem = self._check(number, first, line)
+            if problem is not None:
+                self.report.broken = ChainBreak(number, seq, problem, name)
+                break
+            count, last = count + 1, seq
+        self.report.records += count - (0 if before is None else before.records)
+        return CheckedSegment(name, first, count, last)
+
+    def _check(self, number: int, first: int, line: bytes) -> tuple[int | None, str | None]:
+        """The line's seq, and what is wrong with it (None: it holds, and the walk moves past it)."""
+        record = _parse(line)
+        if record is None:
+            return None, "not a valid record (unparseable JSON)"
+        seq: int | None = record.get("seq")
+        if self.prev is None:  # the first record of a range: its link is trusted
+            self.prev, self.expected = record.get("prev"), seq
+        if number == 1 and seq != first:
+            return seq, f"the segment's first record should be seq {first} (segments are named after it)"
+        if record.get("prev") != self.prev:
+            return seq, ("does not link to the last record of the segment before it (a segment is missing, "
+                         "or records were removed, inserted or edited)" if number == 1 and first > 1
+                         else "does not link to the record before it (a record was removed, inserted or edited)")
+        body = {k: v for k, v in record.items() if k != "hash"}
+        if record.get("hash") != record_hash(self.prev, body):
+            return seq, "its content does not match its hash (the record was edited)"
+        if seq != self.expected or seq is None:
+            return seq, f"sequence number {seq}, expected {self.expected}"
+        if self.anchor is not None and seq == self.anchor[0] and record["hash"] != self.anchor[1]:
+            return seq, "it is not the record board.json saw at this seq (history was rewritten)"
+        self.prev, self.expected = record["hash"], seq + 1
+        return seq, None
+
+    def end_of_log(self) -> None:
+        """Record the head reached, and a log that ends before the anchor."""
+        report = self.report
+        reached = (self.expected or 1) - 1
+        if reached and self.prev is not None:
+            report.head = (reached, self.prev)
+        if self.anchor is not None and reached < self.anchor[0] and report.segments:
+            last = report.segments[-1]
+            report.broken = ChainBreak(last.records + 1, reached + 1,
+                                       f"the log ends at seq {reached}, but board.json saw it reach seq "
+                                       f"{self.anchor[0]} (records were removed from its end)", last.file)
+
+
+class _Lines:
+    """The complete lines of an open file, numbered from its start; reading again after its end goes on
+    with what was appended since (a line still being written is read whole later)."""
+
+    def __init__(self, f: IO[bytes]) -> None:
+        self.f, self.number, self.position = f, 0, 0
+
+    def read(self) -> Iterator[tuple[int, bytes]]:
+        for line in iter(self.f.readline, b""):
+            if not line.endswith(b"\n"):
+                self.f.seek(self.position)
+                return
+            self.number += 1
+            self.position += len(line)
+            yield self.number, line
+
+
+def _same_file(f: IO[bytes], path: Path) -> bool:
+    """Whether the open file ``f`` is still the one at ``path``."""
+    try:
+        return os.path.samestat(os.fstat(f.fileno()), os.stat(path))
+    except FileNotFoundError:
+        return False

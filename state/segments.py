@@ -75,13 +75,35 @@ def open_segment(path: Path) -> IO[bytes]:
     return open(path, "rb")
 
 
+def open_closed(path: Path) -> tuple[Path, IO[bytes]]:
+    """A closed segment opened for reading, and the name it was found under.
+
+    `log compact` removes the plain file once its .gz is in place, so a segment
+    listed under its plain name may be read under the other one.
+    """
+    try:
+        return path, open_segment(path)
+    except FileNotFoundError:
+        if path.suffix == ".gz":
+            raise
+    packed = path.with_name(path.name + ".gz")
+    return packed, open_segment(packed)
+
+
 def read_first(path: Path) -> dict[str, Any] | None:
     """The first record of a file, or None (missing, empty or not a record)."""
     try:
         with open_segment(path) as f:
-            line = f.readline(1 << 20)
+            return first_record(f)
     except (OSError, EOFError):
         return None
+
+
+def first_record(f: IO[bytes]) -> dict[str, Any] | None:
+    """The first record of an open file (read from its start, which it is left at), or None."""
+    f.seek(0)
+    line = f.readline(1 << 20)
+    f.seek(0)
     if not line.endswith(b"\n"):
         return None
     try:
@@ -91,12 +113,33 @@ def read_first(path: Path) -> dict[str, Any] | None:
     return record if isinstance(record, dict) else None
 
 
-def live_first(events_path: Path) -> int:
-    """Seq of the live file's first record: the segment record's, else 1 (the log's first file)."""
-    record = read_first(events_path)
+def first_seq(record: dict[str, Any] | None) -> int:
+    """Seq of a live file's first record: the segment record's, else 1 (the log's first file)."""
     if record is not None and record.get("type") == SEGMENT_TYPE and isinstance(record.get("seq"), int):
         return record["seq"]
     return 1
+
+
+def live_first(events_path: Path) -> int:
+    """Seq of the live file's first record: the segment record's, else 1 (the log's first file)."""
+    return first_seq(read_first(events_path))
+
+
+def open_live(events_path: Path) -> tuple[IO[bytes], int] | None:
+    """The live file opened for reading and the seq it begins at; None if there is none.
+
+    Both come from the one open file: a rotation meanwhile makes it a closed
+    segment, complete, instead of mixing two files.
+    """
+    try:
+        f = open(events_path, "rb")
+    except FileNotFoundError:
+        return None
+    try:
+        return f, first_seq(first_record(f))
+    except BaseException:
+        f.close()
+        raise
 
 
 def closed_segments(events_path: Path, before: int | None = None) -> list[Segment]:
@@ -143,11 +186,16 @@ def lines_of(path: Path, offset: int = 0) -> Iterator[tuple[int, bytes]]:
     Line numbers count from the start of the file only when ``offset`` is 0.
     """
     with open_segment(path) as f:
-        if offset:
-            f.seek(offset)
-        for number, line in enumerate(f, 1):
-            if line.endswith(b"\n"):
-                yield number, line
+        yield from complete_lines(f, offset)
+
+
+def complete_lines(f: IO[bytes], offset: int = 0) -> Iterator[tuple[int, bytes]]:
+    """(line number, raw line) of every complete line of an open file, from byte ``offset`` (see ``lines_of``)."""
+    if offset:
+        f.seek(offset)
+    for number, line in enumerate(f, 1):
+        if line.endswith(b"\n"):
+            yield number, line
 
 
 def position_holds(path: Path, offset: object, last_hash: object) -> bool:
