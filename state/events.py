@@ -216,18 +216,24 @@ class EventLog:
         LogReplaced unless they continue the chain from where we were to the live
         file's segment record: the file at the path was then not put there by a rotation.
         """
-        from jobdeck.state.segments import SEGMENT_TYPE, closed_segments, lines_of, read_first
+        from jobdeck.state.segments import (SEGMENT_TYPE, closed_segments, complete_lines, first_record,
+                                            open_closed)
 
-        head = read_first(self.path)
+        try:
+            live = open(self.path, "rb")
+        except FileNotFoundError:
+            raise LogReplaced(str(self.path), "moved or removed") from None
+        with live:  # its first record and identity from one file, whatever is rotated meanwhile
+            head = first_record(live)
+            st = os.fstat(live.fileno())
         if head is None or head.get("type") != SEGMENT_TYPE or not isinstance(head.get("seq"), int):
             raise LogReplaced(str(self.path), "moved or replaced")
         live_first = head["seq"]
         closed = closed_segments(self.path, live_first)
-        if self.seq:
-            closed = [s for s in closed if s.first >= max(s2.first for s2 in closed if s2.first <= self.seq)] \
-                if any(s.first <= self.seq for s in closed) else []
-            if not closed:
+        if self.seq:  # the file we were reading is closed now, under the name of its first seq
+            if not any(s.first == self.first_seq for s in closed):
                 raise LogReplaced(str(self.path), "moved or replaced (no closed segment holds the records read so far)")
+            closed = [s for s in closed if s.first >= self.first_seq]
         records: list[dict[str, Any]] = []
         for index, segment in enumerate(closed):
             resume = index == 0 and self.seq > 0
@@ -235,12 +241,14 @@ class EventLog:
                 raise LogReplaced(str(self.path), f"incomplete: the closed segments before {segment.name} "
                                                   f"end at seq {self.seq}")
             start = self.offset - len(self._tail) if resume else 0
-            if resume and segment.path.suffix != ".gz" and self._identity != (-1, -1):
-                st = os.stat(segment.path)
-                if (st.st_dev, st.st_ino) != self._identity:
-                    raise LogReplaced(str(self.path), f"moved or replaced (the closed segment {segment.name} "
-                                                      "is not the file read so far)")
-            lines = [line for _, line in lines_of(segment.path, start)]
+            path, f = open_closed(segment.path)  # its .gz if a compaction replaced it since it was listed
+            with f:
+                if resume and path.suffix != ".gz" and self._identity != (-1, -1):
+                    held = os.fstat(f.fileno())
+                    if (held.st_dev, held.st_ino) != self._identity:
+                        raise LogReplaced(str(self.path), f"moved or replaced (the closed segment {segment.name} "
+                                                          "is not the file read so far)")
+                lines = [line for _, line in complete_lines(f, start)]
             if resume and self._tail:
                 data = b"".join(lines)
                 if not data.startswith(self._tail):
@@ -254,7 +262,6 @@ class EventLog:
             raise LogReplaced(str(self.path), "moved or replaced (the closed segments do not end "
                                               "where the live file begins)")
         self.close()
-        st = os.stat(self.path)
         self._identity = (st.st_dev, st.st_ino)
         self.offset, self._tail, self.first_seq = 0, b"", live_first
         return records

@@ -72,3 +72,25 @@ def test_audit_verify_that_meets_a_rotation_reports_no_break_and_checks_on_to_th
     assert checked == [(1, 5), (6, 13), (14, 16), (17, 18)]
     assert report["segments"][-1]["file"] == "events.jsonl"
     assert jobdeck(deck.root, "audit", "verify", check=True).returncode == 0
+
+
+@pytest.mark.parametrize("command", [("events", "--json"), ("stats", "--json")])
+def test_a_reader_whose_closed_segment_is_compressed_under_it_reads_the_gz(deck: Deck,
+                                                                          command: tuple[str, ...]) -> None:
+    """`log compact` removes a plain segment once its .gz is in place: a fresh reader that listed the plain
+    name reads the .gz instead of failing (it exited 2, "No such file or directory")."""
+    _notes(deck, 5, "a")
+    jobdeck(deck.root, "log", "rotate", check=True)
+    _notes(deck, 4, "b")
+    deck.board_path.unlink()  # a reader with no board.json reads every segment (`stats` folds them anyway)
+    expected = json.loads(jobdeck(deck.root, *command, check=True).stdout) if command[0] == "stats" else None
+    (deck.state_dir / "stats-cache.json").unlink(missing_ok=True)
+    reader = _stopped_at(deck.root, OLDEST, *command)
+    jobdeck(deck.root, "log", "compact", check=True)
+    assert (deck.state_dir / "log" / (OLDEST + ".gz")).exists() and not (deck.state_dir / "log" / OLDEST).exists()
+    code, out, err = _go_on(reader)
+    assert code == 0, err
+    if command[0] == "events":
+        assert [json.loads(line)["seq"] for line in out.splitlines()] == list(range(1, 12))  # 11: the compaction's
+    else:
+        assert json.loads(out) == expected
