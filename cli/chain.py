@@ -5,10 +5,13 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from jobdeck.state.deck import Deck
 from jobdeck.state.errors import deck_access_error
+
+if TYPE_CHECKING:
+    from jobdeck.state.chain import ChainBreak, CheckedSegment
 
 
 def _print_json(value: Any) -> None:
@@ -35,8 +38,7 @@ def audit(deck: Deck, args: argparse.Namespace) -> int:
     elif missing:
         print(f"no segment begins at seq {args.segment}; see `ls {deck.events_path.parent / 'log'}`", file=sys.stderr)
     else:
-        checked = ", ".join(f"{s.file} (seq {s.first}-{s.last})" if s.last is not None else f"{s.file} (empty)"
-                            for s in report.segments)
+        checked = ", ".join(f"{s.file} ({_held(s, broken)})" for s in report.segments)
         if broken is None:
             print(f"chain of work verified: {report.records} records, no breaks"
                   + (f"; head seq {head[0]} hash {head[1]}" if head else ""))
@@ -47,6 +49,15 @@ def audit(deck: Deck, args: argparse.Namespace) -> int:
                   file=sys.stderr)
             print(f"{report.records} records before it verified; segments checked: {checked}", file=sys.stderr)
     return 0 if broken is None and not missing else 1
+
+
+def _held(segment: CheckedSegment, broken: ChainBreak | None) -> str:
+    """What a checked segment held, as `segments checked:` says it."""
+    if segment.last is not None:
+        return f"seq {segment.first}-{segment.last}"
+    if broken is not None and broken.file == segment.file:
+        return f"broken at line {broken.line}"
+    return "empty"
 
 
 def rotate(deck: Deck, args: argparse.Namespace) -> int:

@@ -83,11 +83,11 @@ def verify_chain(events_path: Path, anchor: tuple[int, str] | None = None, *,
                  from_seq: int | None = None, segment: int | None = None) -> ChainReport:
     """Check every record's hash, link and seq in the chosen segments, in order.
 
-    A range that does not start at the log's first segment trusts the link of its
-    first record (the segment before it is not read). ``anchor`` is a (seq, hash)
-    recorded outside the log (board.json's position), read before the check: the
-    log must still hold that record, and, when the range reaches the live file,
-    reach at least that seq.
+    A range (``from_seq``, ``segment``) that does not start at seq 1 trusts the
+    link of its first record (the segment before it is not read). ``anchor`` is a
+    (seq, hash) recorded outside the log (board.json's position), read before the
+    check: the log must still hold that record, and, when the range reaches the
+    live file, reach at least that seq.
     """
     report = ChainReport()
     live = open_live(events_path)
@@ -97,9 +97,11 @@ def verify_chain(events_path: Path, anchor: tuple[int, str] | None = None, *,
         return report
     f, first = live
     try:
-        everything = [*closed_segments(events_path, first), Segment(first, events_path, live=True)]
-        chosen = select(everything, from_seq, segment)
-        whole = chosen[:1] == everything[:1]
+        chosen = select([*closed_segments(events_path, first), Segment(first, events_path, live=True)],
+                        from_seq, segment)
+        # Whole from seq 1 unless a range was asked for: the oldest segment left is not the log's start
+        # once older ones are archived.
+        whole = (from_seq is None and segment is None) or (bool(chosen) and chosen[0].first == 1)
         walk = _Walk(report, anchor, whole)
         for seg in chosen:
             if seg.live:
@@ -187,6 +189,9 @@ class _Walk:
         if number == 1 and seq != first:
             return seq, f"the segment's first record should be seq {first} (segments are named after it)"
         if record.get("prev") != self.prev:
+            if number == 1 and first > 1 and self.prev == GENESIS:
+                return seq, (f"the segments before seq {first} are not in .jobdeck/log (a segment is missing: "
+                             f"archived or removed?); `audit verify --from {first}` checks the rest")
             return seq, ("does not link to the last record of the segment before it (a segment is missing, "
                          "or records were removed, inserted or edited)" if number == 1 and first > 1
                          else "does not link to the record before it (a record was removed, inserted or edited)")

@@ -1,0 +1,62 @@
+"""Closed segments archived as docs/RELIABILITY.md says (moved out of .jobdeck/log/, oldest first): what
+remains is checked with `--from`/`--segment`, and a reader that needs the whole log says what is missing."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+from jobdeck.state.board import Store
+from jobdeck.state.deck import Deck
+from tests.functional.runner_kit import jobdeck
+
+
+def _archived(deck: Deck, tmp_path: Path) -> None:
+    """Seq 1-35 closed as a segment and moved out of the deck; the live file holds seq 36 (its segment
+    record) and 37."""
+    with Store(deck) as store:
+        for n in range(35):
+            store.commit([{"type": "note", "text": f"a-{n:03d}"}])
+    jobdeck(deck.root, "log", "rotate", check=True)
+    jobdeck(deck.root, "pause", "hello", check=True)
+    archive = tmp_path / "archive"
+    archive.mkdir()
+    for segment in (deck.state_dir / "log").iterdir():
+        shutil.move(segment, archive / segment.name)
+
+
+def test_what_remains_after_archiving_verifies_from_a_later_seq_on(deck: Deck, tmp_path: Path) -> None:
+    _archived(deck, tmp_path)
+    for args in (["--from", "37"], ["--from", "36"], ["--segment", "36"]):
+        done = jobdeck(deck.root, "audit", "verify", *args)
+        assert done.returncode == 0, (args, done.stderr)
+        assert done.stdout.splitlines() == ["chain of work verified: 2 records, no breaks; head seq 37 hash "
+                                            + json.loads(deck.events_path.read_text().splitlines()[-1])["hash"],
+                                            "segments checked: events.jsonl (seq 36-37)"], args
+
+    whole = jobdeck(deck.root, "audit", "verify")  # from seq 1: the archived records are missing
+    assert whole.returncode == 1 and "Traceback" not in whole.stderr
+    assert whole.stderr.splitlines() == [
+        "chain of work BROKEN at line 1 (seq 36) of events.jsonl: the segments before seq 36 are not in "
+        ".jobdeck/log (a segment is missing: archived or removed?); `audit verify --from 36` checks the rest",
+        "0 records before it verified; segments checked: events.jsonl (broken at line 1)"]
+
+
+def test_a_range_from_seq_1_still_checks_the_first_records_link(deck: Deck) -> None:
+    """`--segment 1` (and `--from` within it) is a check from the log's start: its first record must link to
+    nothing before it."""
+    with Store(deck) as store:
+        store.commit([{"type": "note", "text": "a"}])
+    jobdeck(deck.root, "log", "rotate", check=True)
+    segment = deck.state_dir / "log" / "events-000000000001.jsonl"
+    record = json.loads(segment.read_text())
+    record["prev"] = "f" * 32  # links to a record that was never there; its own hash recomputed to match
+    from jobdeck.state.events import encode, record_hash
+
+    record["hash"] = record_hash(record["prev"], {k: v for k, v in record.items() if k != "hash"})
+    segment.write_bytes(encode(record))
+    for args in (["--segment", "1"], ["--from", "1"]):
+        done = jobdeck(deck.root, "audit", "verify", "--json", *args)
+        broken = json.loads(done.stdout)["break"]
+        assert done.returncode == 1 and (broken["file"], broken["line"], broken["seq"]) == (segment.name, 1, 1), args
