@@ -194,6 +194,19 @@ class LogReplaced(StateError):
         self.path, self.how = path, how
 
 
+class HistoryMissing(LogReplaced):
+    """Closed segments the reader needs are not in .jobdeck/log (archived or removed): the chain cannot be read
+    through them. A LogReplaced, so whatever stops or waits for a log it cannot follow does so for this too."""
+
+    def __init__(self, path: str, directory: str, start: int, end: int) -> None:
+        """``start``..``end - 1``: the seqs missing."""
+        missing = f"before seq {end}" if start == 1 else f"from seq {start} to {end - 1}"
+        StateError.__init__(self, f"the chain of work {missing} is not in {directory} (segments archived or removed?)",
+                            hint=f"put those segments back there to read it; `jobdeck audit verify --from {end}` "
+                                 "checks what remains")
+        self.path, self.how = path, f"missing its segments {missing}"
+
+
 class StatsCacheDamaged(StateError):
     """A line of .jobdeck/stats-cache.json does not parse: the cache is folded again from the log."""
 

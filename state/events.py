@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 from jobdeck.state.atomic import FILE_MODE
 from jobdeck.state.crashpoint import armed, crash_point
-from jobdeck.state.errors import LogReplaced
+from jobdeck.state.errors import HistoryMissing, LogReplaced
 
 if TYPE_CHECKING:  # imported on the first write (~4 ms): `ls --json` from the card cache never writes
     from concurrent.futures import Future, ThreadPoolExecutor
@@ -216,7 +216,7 @@ class EventLog:
         LogReplaced unless they continue the chain from where we were to the live
         file's segment record: the file at the path was then not put there by a rotation.
         """
-        from jobdeck.state.segments import (SEGMENT_TYPE, closed_segments, complete_lines, first_record,
+        from jobdeck.state.segments import (SEGMENT_TYPE, closed_segments, complete_lines, first_record, log_dir,
                                             open_closed)
 
         try:
@@ -237,9 +237,8 @@ class EventLog:
         records: list[dict[str, Any]] = []
         for index, segment in enumerate(closed):
             resume = index == 0 and self.seq > 0
-            if not resume and segment.first != self.seq + 1:
-                raise LogReplaced(str(self.path), f"incomplete: the closed segments before {segment.name} "
-                                                  f"end at seq {self.seq}")
+            if not resume and segment.first != self.seq + 1:  # archived: the segments are moved out oldest first
+                raise HistoryMissing(str(self.path), str(log_dir(self.path)), self.seq + 1, segment.first)
             start = self.offset - len(self._tail) if resume else 0
             path, f = open_closed(segment.path)  # its .gz if a compaction replaced it since it was listed
             with f:
@@ -258,6 +257,8 @@ class EventLog:
                 raise LogReplaced(str(self.path), f"moved or replaced (the closed segment {segment.name} "
                                                   "does not continue the chain from the records read so far)")
             records += self._fold_lines([line.rstrip(b"\n") for line in lines])
+        if self.seq < live_first - 1:
+            raise HistoryMissing(str(self.path), str(log_dir(self.path)), self.seq + 1, live_first)
         if self.seq != live_first - 1 or self.last_hash != head.get("prev"):
             raise LogReplaced(str(self.path), "moved or replaced (the closed segments do not end "
                                               "where the live file begins)")

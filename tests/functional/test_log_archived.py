@@ -60,3 +60,26 @@ def test_a_range_from_seq_1_still_checks_the_first_records_link(deck: Deck) -> N
         done = jobdeck(deck.root, "audit", "verify", "--json", *args)
         broken = json.loads(done.stdout)["break"]
         assert done.returncode == 1 and (broken["file"], broken["line"], broken["seq"]) == (segment.name, 1, 1), args
+
+
+def test_a_reader_that_needs_the_archived_segments_says_which_are_missing_and_reads_once_they_are_back(
+        deck: Deck, tmp_path: Path) -> None:
+    """`stats` and `events` read the log from seq 1 (so does any reader without board.json): after archiving
+    they exit 2 naming what is missing and where, not "events.jsonl was moved or replaced ... logrotate"."""
+    _archived(deck, tmp_path)
+    assert jobdeck(deck.root, "ls").returncode == 0  # board.json stands in the live file: nothing older needed
+    log = deck.state_dir / "log"
+    expected = (f"jobdeck: the chain of work before seq 36 is not in {log} (segments archived or removed?) "
+                f"(hint: put those segments back there to read it; `jobdeck audit verify --from 36` checks what "
+                "remains)")
+    deck.board_path.unlink()
+    for command in (["stats"], ["events"], ["ls"]):
+        done = jobdeck(deck.root, *command)
+        assert (done.returncode, done.stderr.splitlines()) == (2, [expected]), command
+
+    for segment in (tmp_path / "archive").iterdir():
+        shutil.move(segment, log / segment.name)
+    events = jobdeck(deck.root, "events", "--json", check=True).stdout.splitlines()
+    assert [json.loads(line)["seq"] for line in events] == list(range(1, 38))
+    assert json.loads(jobdeck(deck.root, "stats", "--json", check=True).stdout)
+    assert jobdeck(deck.root, "audit", "verify").returncode == 0
