@@ -37,7 +37,7 @@ def scope_report(tally: Tally | None) -> dict[str, Any]:
         "interventions_per_100_runs": round(100 * interventions / runs, 2) if runs else None,
         "deadlines": {"met": tally.deadlines_met, "missed": tally.deadlines_missed,
                       "adherence": tally.deadlines_met / deadlines if deadlines else None},
-        "last_ended": tally.last_ended,
+        "last_ended": round(tally.last_ended, 3) if tally.last_ended is not None else None,  # as stats-cache.json keeps it
     }
 
 

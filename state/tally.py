@@ -142,8 +142,13 @@ class Tally:
             value = getattr(self, name)
             if value:
                 out[name] = value
+        if "cost" in out:
+            out["cost"] = round(out["cost"], 9)
+        if "last_ended" in out:
+            out["last_ended"] = round(out["last_ended"], 3)
         if "models" in out:
-            out["models"] = {model: list(usage) for model, usage in out["models"].items()}
+            out["models"] = {model: [runs, tokens, round(cost, 9)]
+                             for model, (runs, tokens, cost) in out["models"].items()}
         for name in ("run", "wait"):
             histogram: Histogram = getattr(self, name)
             if histogram.total:
