@@ -1,0 +1,26 @@
+"""The detail screen's chain of work: read from every segment, compressed ones too, then kept live."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from cockpit_decks import NOW, commit, new_deck
+from jobdeck.cockpit.model import DeckModel
+from jobdeck.state.board import open_store
+
+
+def test_a_jobs_chain_spans_compressed_segments_and_takes_each_later_record_once(tmp_path: Path) -> None:
+    deck = new_deck(tmp_path / "deck", [{"id": "a", "command": ["true"]}, {"id": "b", "command": ["true"]}])
+    commit(deck, [{"type": "paused", "job": "a", "by": "op"}, {"type": "paused", "job": "b", "by": "op"}], NOW)
+    with open_store(deck) as store:
+        store.rotate(compress_closed=True)  # the first two records now only in a .gz segment
+    commit(deck, [{"type": "resumed", "job": "a", "by": "op"}], NOW + 1)
+    assert list((deck.state_dir / "log").glob("*.gz"))
+
+    model = DeckModel(deck, lambda: NOW + 2)
+    model.load()
+    assert [(r["seq"], r["type"]) for r in model.chain("a")] == [(1, "paused"), (4, "resumed")]  # (seq 3: the new segment's first record)
+    commit(deck, [{"type": "paused", "job": "a", "by": "op"}], NOW + 3)
+    model.refresh()
+    assert [(r["seq"], r["type"]) for r in model.chain("a")] == [(1, "paused"), (4, "resumed"), (5, "paused")]
+    model.close()
