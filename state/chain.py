@@ -15,7 +15,6 @@ segment compressed meanwhile is read from its .gz.
 from __future__ import annotations
 
 import os
-
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
