@@ -121,7 +121,8 @@ class Reporter:
         if kind == "gc":
             from jobdeck.state.sizes import format_size
 
-            errors = f"; could not remove {len(record['errors'])}" if record.get("errors") else ""
+            errors = (f"; could not remove {len(record['errors'])} (`jobdeck gc` names each and how to mend it)"
+                      if record.get("errors") else "")
             return f"retention removed {record['removed']} attempt directories ({format_size(record['bytes_freed'])}){errors}", "dim"
         if kind == SCORED_TYPE:
             said = record.get("why") or f"confidence {record.get('confidence')}"

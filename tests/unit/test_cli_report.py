@@ -57,3 +57,12 @@ def test_a_record_the_command_reports_itself_is_not_printed(capsys: pytest.Captu
     json_stream = io.StringIO()
     Reporter(json_lines=True, stream=json_stream, unprinted=frozenset({"write_error"}))({"type": "write_error"})
     assert json.loads(json_stream.getvalue()) == {"type": "write_error"}, "scripts still get every record"
+
+
+def test_an_automatic_gc_that_left_directories_says_where_to_learn_how_to_mend_them() -> None:
+    stream = io.StringIO()
+    Reporter(stream=stream)({"type": "gc", "removed": 3, "bytes_freed": 4096,
+                             "errors": ["default/runs/up/.gc-2: Permission denied"]})
+    line = stream.getvalue()
+    assert "retention removed 3 attempt directories" in line
+    assert "could not remove 1 (`jobdeck gc` names each and how to mend it)" in line
