@@ -229,6 +229,12 @@ class EventLog:
         if head is None or head.get("type") != SEGMENT_TYPE or not isinstance(head.get("seq"), int):
             raise LogReplaced(str(self.path), "moved or replaced")
         live_first = head["seq"]
+        ended = head.get("closed")
+        if (self.seq and live_first == self.seq + 1 and head.get("prev") == self.last_hash
+                and isinstance(ended, dict) and ended.get("last") == self.seq and ended.get("bytes") == self.offset):
+            # Read to its end before it was closed: nothing is needed from it, and it may be archived already.
+            self._stand_at_start(live_first, st)
+            return []
         closed = closed_segments(self.path, live_first)
         if self.seq:  # the file we were reading is closed now, under the name of its first seq
             if not any(s.first == self.first_seq for s in closed):
@@ -262,10 +268,14 @@ class EventLog:
         if self.seq != live_first - 1 or self.last_hash != head.get("prev"):
             raise LogReplaced(str(self.path), "moved or replaced (the closed segments do not end "
                                               "where the live file begins)")
+        self._stand_at_start(live_first, st)
+        return records
+
+    def _stand_at_start(self, live_first: int, st: os.stat_result) -> None:
+        """Read on from the start of the live file ``st``, whose first record is seq ``live_first``."""
         self.close()
         self._identity = (st.st_dev, st.st_ino)
         self.offset, self._tail, self.first_seq = 0, b"", live_first
-        return records
 
     def adopt(self, fd: int, record: dict[str, Any], tail: bytes, size: int) -> None:
         """Stand at the end of the live file a rotation just made (``fd``, holding only ``record``); closes ``fd``."""

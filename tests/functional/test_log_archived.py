@@ -83,3 +83,20 @@ def test_a_reader_that_needs_the_archived_segments_says_which_are_missing_and_re
     assert [json.loads(line)["seq"] for line in events] == list(range(1, 38))
     assert json.loads(jobdeck(deck.root, "stats", "--json", check=True).stdout)
     assert jobdeck(deck.root, "audit", "verify").returncode == 0
+
+
+def test_a_reader_that_read_a_segment_to_its_end_follows_on_after_it_is_archived(deck: Deck, tmp_path: Path) -> None:
+    """A running runner or an open cockpit had read everything when the newest closed segment was moved out."""
+    with Store(deck) as reader:
+        with Store(deck) as writer:
+            writer.commit([{"type": "note", "text": "before"}])
+        reader.refresh()  # at the end of the live file
+        jobdeck(deck.root, "log", "rotate", check=True)
+        archive = tmp_path / "archive"
+        archive.mkdir()
+        for segment in (deck.state_dir / "log").iterdir():
+            shutil.move(segment, archive / segment.name)
+        jobdeck(deck.root, "pause", "hello", check=True)
+        records = reader.refresh()  # it used to say events.jsonl was moved or replaced, and stop
+        assert [r["type"] for r in records] == ["segment", "paused"]
+        assert reader.board.state("hello").paused is True
