@@ -25,7 +25,7 @@ from textual.message import Message
 from textual.screen import Screen
 
 from jobdeck.state.deck import Deck
-from jobdeck.state.errors import JobdeckError
+from jobdeck.state.errors import JobdeckError, deck_access_error
 
 from jobdeck.cockpit.board_screen import BoardScreen
 from jobdeck.cockpit.escape_keys import split_alt
@@ -71,7 +71,7 @@ class CockpitApp(App[None]):
     class Loaded(Message):
         """The full model was read in a worker (the board showed cached cards meanwhile)."""
 
-        def __init__(self, model: DeckModel | None, error: str | None = None) -> None:
+        def __init__(self, model: DeckModel | None, error: JobdeckError | OSError | None = None) -> None:
             super().__init__()
             self.model = model
             self.error = error
@@ -95,6 +95,8 @@ class CockpitApp(App[None]):
         if no_color:
             self.add_class("-no-color")
         self.model = model
+        self.failure: JobdeckError | OSError | None = None
+        """Why the deck could not be read behind a board painted first (the cockpit then quits)."""
         self.operator = Operator(model)
         self.undo = Undo(self, self.operator, self.sync, seconds=undo_seconds)
         self.watching = watch
@@ -166,15 +168,13 @@ class CockpitApp(App[None]):
         try:
             self.post_message(self.Loaded(_in_full(self.model)))
         except (JobdeckError, OSError) as exc:
-            self.post_message(self.Loaded(None, str(exc)))
+            self.post_message(self.Loaded(None, exc))
 
     @on(Loaded)
     def _loaded(self, message: Loaded) -> None:
-        if message.model is None:
-            self.notify(f"cannot read the deck: {message.error}", severity="error", timeout=30)
-            for screen in self.screen_stack:
-                if isinstance(screen, BoardScreen):
-                    screen.board.release_rows()
+        if message.model is None:  # the board shows saved cards of a deck that cannot be read: it must not stay
+            self.failure = message.error
+            self.exit(return_code=2)  # run_cockpit says why, in one line, as a start that reads the deck first does
             return
         delta = self.model.adopt(message.model)
         self.model.read_heartbeats(delta)
@@ -394,11 +394,18 @@ def _collector_paused() -> Iterator[None]:
 
 
 def run_cockpit(deck: Deck) -> int:
-    """Run the cockpit in this terminal until the operator quits."""
+    """Run the cockpit in this terminal until the operator quits.
+
+    Raises what stopped it from reading the deck behind a board painted from saved cards or a preview.
+    """
     app = make_app(deck.root)
     try:
         app.run()
     finally:
         app.operator.close()
         app.model.close()
+    if isinstance(app.failure, OSError):
+        raise deck_access_error(app.failure, "read the deck", deck.state_dir)
+    if app.failure is not None:
+        raise app.failure
     return app.return_code or 0

@@ -186,3 +186,18 @@ async def test_rows_past_the_first_screenful_wait_until_the_deck_is_read(tmp_pat
         load_deck(app)
         await wait_until(pilot, lambda: app.model.ready, what="the deck to be read")
         await wait_until(pilot, lambda: backlog.row_count == FIRST_ROWS + 20, what="the held rows")
+
+
+async def test_a_deck_that_cannot_be_read_behind_its_saved_cards_quits_with_the_reason(deck) -> None:
+    """The log emptied by an outside copytruncate after `ls` saved the cards: the board must not stay on
+    cards of a deck that cannot be read (it showed them under "reading the deck…" for good)."""
+    from jobdeck.state.errors import HistoryLost
+
+    ls_json(deck)
+    (deck.attempt_dir("default", "a", 1) / "output").write_text("kept")  # an attempt's files stay
+    deck.events_path.write_bytes(b"")
+    app = make_app(deck.root, watch=False, now=NOW)
+    assert not app.model.ready  # painted from the saved cards
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_until(pilot, lambda: app.failure is not None, what="the deck read to fail")
+    assert isinstance(app.failure, HistoryLost) and app.return_code == 2
