@@ -23,6 +23,7 @@ from jobdeck.state.errors import JobdeckError
 from jobdeck.state.loader import parse_spec
 from jobdeck.state.specfile import add_jobs, install, run_editor, writable_spec_file
 from jobdeck.state.views import is_paused
+from jobdeck.state.lock import check_owner
 
 from jobdeck.cockpit.model import DeckModel
 
@@ -48,6 +49,11 @@ class Operator:
         if self._store is None:
             self._store = open_store(self.model.deck)
         return act(self._store, spec, job_id, action, reason=reason, via=VIA, by=self.by)
+
+    def check_writable(self) -> None:
+        """DeckAccessError now if no action could be written (another user's deck): an action that waits out
+        its undo must not look accepted and fail later, or be lost with the cockpit's exit."""
+        check_owner(self.model.deck.state_dir)
 
     def pause_action(self, job_id: str) -> str:
         """'resume' for a paused job, 'pause' otherwise."""

@@ -76,6 +76,11 @@ class Undo:
                 return
             self._hold(Undoable(job_id, action, written=True))
         else:
+            try:
+                self.operator.check_writable()
+            except JobdeckError as exc:
+                self.app.notify(str(exc), title=f"cannot {action}", severity="error")
+                return
             self._hold(Undoable(job_id, action, written=False))
             self.app.notify(f"{action} {job_id} in {self.seconds:g}s — {UNDO_KEY} to undo", timeout=self.seconds)
 

@@ -55,7 +55,7 @@ class DeckLock:
         self._depth = 1
 
     def _open(self) -> int:
-        _check_owner(self.path.parent)
+        check_owner(self.path.parent)
         try:
             return os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, FILE_MODE)
         except FileNotFoundError:  # a deck without its state directory yet (jobs.json alone)
@@ -98,7 +98,7 @@ class DeckLock:
         self.release()
 
 
-def _check_owner(state_dir: Path) -> None:
+def check_owner(state_dir: Path) -> None:
     """Refuse to write a deck whose state directory another user owns (root through sudo, say).
 
     Everything a write makes there (a new live log at a rotation, board.json, segments) would be
