@@ -22,7 +22,7 @@ from jobdeck.state.crashpoint import crash_point
 from jobdeck.state.deck import Deck
 from jobdeck.state.errors import HistoryLost, IllegalTransition, StateError, deck_access_error
 from jobdeck.state.ids import ID_RE
-from jobdeck.state.events import GENESIS, EventLog, Flush, grown_since
+from jobdeck.state.events import GENESIS, EventLog, Flush, file_identity, grown_since
 from jobdeck.state.lock import DeckLock
 from jobdeck.state.machine import EventType, JobState, transition
 from jobdeck.state.redact import Redactor
@@ -339,18 +339,24 @@ class Store:
             return
         position = snapshot.get("events", {})
         offset, seq, last_hash = position.get("offset", 0), position.get("seq", 0), position.get("hash", GENESIS)
-        first = live_first(self.deck.events_path)
-        segment = position.get("segment", first)
-        closed = segment != first
-        if closed:  # taken before a rotation: the position is in a closed segment
-            found = [s for s in closed_segments(self.deck.events_path, first) if s.first == segment]
-            if not found or not isinstance(seq, int) or not position_holds(found[0].path, offset, last_hash):
-                return  # (a closed segment archived elsewhere, say): the log is read from its start
-        elif grown_since(self.deck.events_path, offset, last_hash) is None:
-            if isinstance(seq, int) and seq > 0:
+        path = self.deck.events_path
+        for _ in range(10):  # each check looks at the path: one a rotation came between is made again
+            identity = file_identity(path)
+            first = live_first(path)
+            segment = position.get("segment", first)
+            closed = segment != first
+            if closed:  # taken before a rotation: the position is in a closed segment
+                found = [s for s in closed_segments(path, first) if s.first == segment]
+                holds = bool(found) and isinstance(seq, int) and position_holds(found[0].path, offset, last_hash)
+            else:
+                holds = grown_since(path, offset, last_hash) is not None
+            if file_identity(path) == identity:
+                break
+        if not holds:
+            if not closed and isinstance(seq, int) and seq > 0:
                 self.chain_warning = (f"the chain of work no longer holds the record board.json saw at seq {seq}: "
                                       "records were removed or rewritten; see `jobdeck audit verify`")
-            return
+            return  # (a closed segment archived elsewhere, say): the log is read from its start
         try:
             states = {job: JobState.from_json(data) for job, data in snapshot.get("states", {}).items()
                       if ID_RE.fullmatch(job)}  # as the fold does: a record with an invalid id names no job
@@ -364,7 +370,7 @@ class Store:
         self.board.files = set(snapshot.get("files", ()))
         self.board.held = snapshot.get("held")
         self.board.warned = warned
-        self.log.resume_at(offset, seq, last_hash, first_seq=segment, closed=closed)
+        self.log.resume_at(offset, seq, last_hash, first_seq=segment, closed=closed, identity=identity)
 
 
 def read_snapshot(deck: Deck) -> dict[str, Any] | None:

@@ -109,22 +109,21 @@ class EventLog:
             os.close(self._fd)
             self._fd = None
 
-    def resume_at(self, offset: int, seq: int, last_hash: str, *, first_seq: int = 1, closed: bool = False) -> None:
+    def resume_at(self, offset: int, seq: int, last_hash: str, *, first_seq: int = 1, closed: bool = False,
+                  identity: tuple[int, int] | None = None) -> None:
         """Continue reading after a known position (e.g. from a board snapshot).
 
         ``closed``: the position is in the closed segment that begins at ``first_seq``,
         rotated out since; the next read goes on from there into the live file.
+        ``identity``: the file the caller found that position in (``file_identity``), taken
+        before it looked: a rotation since is then followed, not taken for a truncation.
         """
         self.offset, self.seq, self.last_hash, self.first_seq = offset, seq, last_hash, first_seq
         self._tail = b""
         if closed:
             self._identity = (-1, -1)  # no file at the path is that one: the next read follows the rotation
             return
-        try:  # the file the caller just found that position in
-            st = os.stat(self.path)
-        except FileNotFoundError:
-            return
-        self._identity = (st.st_dev, st.st_ino)
+        self._identity = identity if identity is not None else file_identity(self.path)
 
     def size(self) -> int:
         """The log's size (0 if it does not exist yet); LogReplaced if it is not the file read so far."""
@@ -432,6 +431,15 @@ def _parse(line: bytes) -> dict[str, Any] | None:
     if not isinstance(record, dict) or not isinstance(record.get("type"), str):
         return None
     return record
+
+
+def file_identity(path: Path) -> tuple[int, int] | None:
+    """(device, inode) of the file at ``path``, None if there is none: what a rotation changes."""
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        return None
+    return (st.st_dev, st.st_ino)
 
 
 def grown_since(path: Path, offset: object, last_hash: object) -> int | None:

@@ -204,6 +204,35 @@ def test_an_operators_resume_of_a_job_jobs_json_pauses_survives_board_json(tmp_p
     assert "ran 1 job" in ran.stderr, ran.stderr
 
 
+@pytest.mark.parametrize("between", ["live_first", "grown_since"])
+def test_a_rotation_while_a_reader_resumes_from_board_json_is_followed(deck: Deck, monkeypatch,
+                                                                       between: str) -> None:
+    """A rotation between the checks a reader makes of board.json's position (a runner's own, a cron'd
+    compaction): it gave a false tamper warning, or a false "truncated" at the next read."""
+    import jobdeck.state.board as board_module
+    from tests.functional.runner_kit import jobdeck
+
+    with Store(deck) as store:
+        run_many(store, 0, 3)
+        store.write_snapshot()
+        store.commit([{"type": "retried", "job": "job-0", "by": "op"}])
+    real, rotated = getattr(board_module, between), []
+
+    def then_rotate(*args, **kwargs):  # the check, then a rotation by another process, once
+        result = real(*args, **kwargs)
+        if not rotated:
+            rotated.append(jobdeck(deck.root, "log", "rotate", check=True))
+        return result
+
+    monkeypatch.setattr(board_module, between, then_rotate)
+    with open_store(deck) as store:
+        assert rotated and store.chain_warning is None
+        assert {job: s.to_json() for job, s in store.board.jobs.items()} == full_fold(deck)
+        with Store(deck) as writer:
+            writer.commit([{"type": "retried", "job": "job-1", "by": "op"}])
+        assert [r["type"] for r in store.refresh()] == ["retried"]  # reads on, no "truncated"
+
+
 def test_catching_up_a_chunk_at_a_time_folds_what_one_piece_does(deck: Deck, monkeypatch) -> None:
     """A reader with no board.json folds the log a few MiB at a time; here a few hundred bytes."""
     import jobdeck.state.board as board_module
