@@ -29,8 +29,9 @@ from jobdeck.state.redact import Redactor
 from jobdeck.state.rollups import SCORED_TYPE, Rollups
 from jobdeck.state.segments import Rotation, closed_segments, compress, live_first, position_holds, rotate
 
-SNAPSHOT_FORMAT = 2
-"""2: ``paused`` kept when False (an operator's resume); a board.json of another format is rebuilt from the log."""
+SNAPSHOT_FORMAT = 3
+"""2: ``paused`` kept when False (an operator's resume); 3: an attempt ``accepted`` in review. A board.json of
+another format is rebuilt from the log."""
 CATCH_UP_BYTES = 4 << 20
 SNAPSHOT_BEHIND = 1000
 """Records past board.json after which whoever folded them writes it again: a runner as it runs

@@ -80,6 +80,9 @@ class Attempt(NamedTuple):
     output_bytes: int | None = None
     usage: Mapping[str, Any] | None = None
     cost: float | None = None
+    accepted: bool | None = None
+    """True when the operator approved it in review without it having succeeded (interrupted, say): its
+    output is then what dependents are given, as a success's is (``JobState.last_success``)."""
 
     def to_json(self) -> dict[str, Any]:
         return {k: v for k, v in zip(self._fields, self) if v is not None}
@@ -125,9 +128,10 @@ class JobState(NamedTuple):
 
     @property
     def last_success(self) -> Attempt | None:
-        """The latest kept attempt that succeeded: the one whose output dependents are given."""
+        """The latest kept attempt that succeeded, or that the operator accepted in review: the one whose
+        output dependents are given."""
         for attempt in reversed(self.attempts):
-            if attempt.outcome == "succeeded":
+            if attempt.outcome == "succeeded" or attempt.accepted:
                 return attempt
         return None
 
@@ -279,7 +283,10 @@ def _ended_after_cancel(state: JobState, event: Event, now: float) -> JobState:
 
 def _approved(state: JobState, event: Event, now: float) -> JobState:
     if state.status == Status.REVIEW:
-        return _moved(state, Status.DONE, now, reason=None, reasons=())
+        attempts = state.attempts
+        if attempts and attempts[-1].outcome != "succeeded":  # accepted as it is: dependents get its output
+            attempts = (*attempts[:-1], attempts[-1]._replace(accepted=True))
+        return _moved(state, Status.DONE, now, reason=None, reasons=(), attempts=attempts)
     if state.approved:
         raise IllegalTransition(f"job '{state.job}' is already approved")
     return state._replace(approved=True, updated=now)

@@ -69,6 +69,19 @@ def test_running_succeeded_needing_review_goes_to_review_with_reasons() -> None:
     assert state.reasons == ("missing field 'title'",)
 
 
+def test_an_interrupted_attempt_approved_in_review_is_the_output_dependents_are_given() -> None:
+    """Not an older cycle's success (it was), nor none at all when the job had never succeeded."""
+    done = transition(claimed(), ev("succeeded", token=7), T0 + 1)
+    again = claimed(transition(done, ev("triggered", by="op"), T0 + 2), seq=9, at=T0 + 3)
+    review = transition(again, ev("interrupted", token=9, review=True), T0 + 4)
+    assert review.status == Status.REVIEW and review.last_success.n == 1
+    approved = transition(review, ev("approved"), T0 + 5)
+    assert approved.status == Status.DONE
+    assert approved.last_success.n == 2 and approved.attempt.accepted is True
+    assert JobState.from_json(approved.to_json()) == approved  # as board.json keeps it
+    assert done.attempt.accepted is None  # a success needs no acceptance
+
+
 def test_running_failed_transiently_goes_back_to_backlog_until_retry_at() -> None:
     state = transition(claimed(), ev("failed", token=7, reason="rate limited", retry_at=T0 + 60), T0 + 3)
     assert state.status == Status.BACKLOG
