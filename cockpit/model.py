@@ -89,7 +89,6 @@ class DeckModel:
         """What live runners say of their attempts, by job id (from their heartbeats)."""
         self._dependents: dict[str, list[str]] = {}
         self._timed: set[str] = set()
-        self._history_seq = self.store.log.seq  # the chain up to here is read from the log; after it, kept live
         self._chains: dict[str, list[dict[str, Any]]] = {}
         self._live: dict[str, list[dict[str, Any]]] = {}
 
@@ -172,8 +171,8 @@ class DeckModel:
         """Every event record of a job, oldest first: its chain of work."""
         if not self.ready:
             return []
-        if job_id not in self._chains:
-            self._chains[job_id] = _scan_history(self.deck.events_path, job_id, self._history_seq)
+        if job_id not in self._chains:  # read up to what is folded; what is folded after, kept as it comes
+            self._chains[job_id] = _scan_history(self.deck.events_path, job_id, self.store.log.seq)
         return self._chains[job_id] + self._live.get(job_id, [])
 
     # -- refreshing --------------------------------------------------------------
@@ -199,7 +198,8 @@ class DeckModel:
             job = record.get("job")
             if isinstance(job, str):
                 delta.touched.add(job)
-                self._live.setdefault(job, []).append(record)
+                if job in self._chains:  # only the chains read so far: the rest are read when asked for
+                    self._live.setdefault(job, []).append(record)
         if self.spec is not old_spec:
             self._reindex(delta)
         else:

@@ -24,3 +24,16 @@ def test_a_jobs_chain_spans_compressed_segments_and_takes_each_later_record_once
     model.refresh()
     assert [(r["seq"], r["type"]) for r in model.chain("a")] == [(1, "paused"), (4, "resumed"), (5, "paused")]
     model.close()
+
+
+def test_the_detail_screen_draws_the_newest_records_and_says_how_many_older_there_are() -> None:
+    from rich.console import Console
+
+    from jobdeck.cockpit.job_details import CHAIN_SHOWN, chain_lines
+
+    records = [{"seq": n, "ts": NOW + n, "type": "progress", "job": "a", "n": n} for n in range(1, CHAIN_SHOWN + 51)]
+    console = Console(width=200, record=True)
+    console.print(chain_lines(records, "a"))
+    lines = console.export_text().splitlines()
+    assert lines[0] == "… 50 older events: jobdeck events a"
+    assert len(lines) == CHAIN_SHOWN + 1 and lines[1].split()[0] == "51" and lines[-1].split()[0] == str(CHAIN_SHOWN + 50)
