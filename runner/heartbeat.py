@@ -8,7 +8,7 @@ import time
 from collections.abc import Mapping
 from pathlib import Path
 
-from jobdeck.state.heartbeat import INTERVAL, Heartbeat, remove_heartbeat, write_heartbeat
+from jobdeck.state.heartbeat import INTERVAL, Heartbeat, remove_dead_heartbeats, remove_heartbeat, write_heartbeat
 
 
 class HeartbeatWriter:
@@ -19,6 +19,10 @@ class HeartbeatWriter:
         self.runner_id = runner_id
         self.parallel = parallel
         self.last = 0.0
+        try:  # what runners of this machine killed before left (a clean exit removes its own)
+            remove_dead_heartbeats(directory, socket.gethostname(), time.time())
+        except OSError:
+            pass
 
     def beat(self, running: list[str], now: float | None = None, *, force: bool = False,
              notes: Mapping[str, str] | None = None) -> None:

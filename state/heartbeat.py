@@ -9,6 +9,7 @@ written without an fsync and a reader skips a file it cannot make sense of.
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Mapping
 from pathlib import Path
 from types import MappingProxyType
@@ -65,6 +66,31 @@ def write_heartbeat(runners_dir: Path, beat: Heartbeat) -> None:
 def remove_heartbeat(runners_dir: Path, runner: str) -> None:
     """Remove the runner's heartbeat file (on a clean exit), if it is there."""
     heartbeat_path(runners_dir, runner).unlink(missing_ok=True)
+
+
+def remove_dead_heartbeats(runners_dir: Path, host: str, now: float) -> list[str]:
+    """Remove the heartbeats of runners of ``host`` that are stale and whose process is gone (killed, or a
+    machine that rebooted): nothing else removes them, and `jobdeck status` would list each for ever.
+    Return their runners' ids."""
+    removed = []
+    for beat in read_heartbeats(runners_dir):
+        if beat.host == host and beat.pid is not None and not beat.alive(now) and not _running(beat.pid):
+            try:
+                remove_heartbeat(runners_dir, beat.runner)
+            except OSError:
+                continue
+            removed.append(beat.runner)
+    return removed
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError):
+        return True  # someone's: not ours to judge
+    return True
 
 
 def read_heartbeats(runners_dir: Path) -> list[Heartbeat]:
