@@ -289,7 +289,7 @@ def _scan_history(path: Path, job_id: str, up_to: int) -> list[dict[str, Any]]:
     """The job's records up to seq ``up_to``, from every segment, a few MiB at a time
     (`segments.job_records`: it read the whole log into memory, 244 MB at a million events)."""
     try:
-        records = job_records(path, job_id)
+        records = job_records(path, job_id, complete=False)  # what remains, if older segments were archived
     except (OSError, StateError):
         return []
     return [record for record in records if isinstance(record.get("seq"), int) and record["seq"] <= up_to]

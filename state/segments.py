@@ -23,7 +23,7 @@ from typing import IO, TYPE_CHECKING, Any, NamedTuple
 
 from jobdeck.state.atomic import FILE_MODE
 from jobdeck.state.crashpoint import crash_point
-from jobdeck.state.errors import StateError
+from jobdeck.state.errors import HistoryMissing, StateError
 
 if TYPE_CHECKING:
     from jobdeck.state.events import EventLog
@@ -369,20 +369,25 @@ def recent_records(events_path: Path, job_id: str, limit: int) -> tuple[list[dic
     return found[::-1], False
 
 
-def job_records(events_path: Path, job_id: str) -> list[dict[str, Any]]:
+def job_records(events_path: Path, job_id: str, *, complete: bool = True) -> list[dict[str, Any]]:
     """Every record of the job, oldest first, from every segment.
 
     Each file is scanned 4 MiB at a time for the job's id, and only the lines
     holding it are parsed, so memory is the job's history, not the log's (a
     fold of the whole log held 1.8 GB at a million events). A torn last line is
     left out. A rotation or compression meeting the read makes it start again.
+    With ``complete``, HistoryMissing when the oldest segments were archived
+    (moved out of .jobdeck/log/); without, what remains.
     """
     needle = b'"job":"' + job_id.encode() + b'"'
     for _ in range(10):
         first = live_first(events_path)
         found: list[dict[str, Any]] = []
+        segments = all_segments(events_path)
+        if complete and segments and segments[0].first > 1:
+            raise HistoryMissing(str(events_path), str(log_dir(events_path)), 1, segments[0].first)
         try:
-            for segment in all_segments(events_path):
+            for segment in segments:
                 found.extend(_matching(segment.path, needle, job_id, missing_ok=segment.live))
         except FileNotFoundError:  # a closed segment compressed meanwhile
             continue

@@ -100,3 +100,16 @@ def test_a_reader_that_read_a_segment_to_its_end_follows_on_after_it_is_archived
         records = reader.refresh()  # it used to say events.jsonl was moved or replaced, and stop
         assert [r["type"] for r in records] == ["segment", "paused"]
         assert reader.board.state("hello").paused is True
+
+
+def test_a_jobs_whole_chain_after_archiving_says_what_is_missing(deck: Deck, tmp_path: Path) -> None:
+    """`events JOB` and `show --chain 0` printed what remained as if it were all, with exit 0."""
+    _archived(deck, tmp_path)
+    for command in (["events", "hello"], ["show", "hello", "--chain", "0"]):
+        done = jobdeck(deck.root, *command)
+        assert done.returncode == 2, (command, done.stdout)
+        assert done.stderr.splitlines() == [
+            f"jobdeck: the chain of work before seq 36 is not in {deck.state_dir / 'log'} (segments archived or "
+            "removed?) (hint: put those segments back there to read it; `jobdeck audit verify --from 36` checks "
+            "what remains)"], command
+    assert jobdeck(deck.root, "show", "hello").returncode == 0  # its recent records, read back from the end
