@@ -47,7 +47,8 @@ def temp_name(target: Path) -> Path:
     return target.with_name(f".{target.name}.{os.getpid()}.{pid_origin()}.{os.urandom(4).hex()}.tmp")
 
 
-def _alive(pid: int) -> bool:
+def process_alive(pid: int) -> bool:
+    """Whether process ``pid`` exists on this machine (one of another user's counts as alive)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -70,7 +71,7 @@ def remove_stale_temps(directory: Path) -> list[str]:
         if not (name.endswith(".tmp") and name.startswith(".")):
             continue
         match = _TEMP_NAME.fullmatch(name)
-        if match is None or match["origin"] != origin or _alive(int(match["pid"])):
+        if match is None or match["origin"] != origin or process_alive(int(match["pid"])):
             continue
         try:
             os.unlink(entry.path)

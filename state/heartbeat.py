@@ -9,13 +9,12 @@ written without an fsync and a reader skips a file it cannot make sense of.
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Mapping
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any, NamedTuple
 
-from jobdeck.state.atomic import write_atomic
+from jobdeck.state.atomic import process_alive, write_atomic
 
 INTERVAL = 5.0
 """Seconds between two beats of a runner."""
@@ -74,23 +73,13 @@ def remove_dead_heartbeats(runners_dir: Path, host: str, now: float) -> list[str
     Return their runners' ids."""
     removed = []
     for beat in read_heartbeats(runners_dir):
-        if beat.host == host and beat.pid is not None and not beat.alive(now) and not _running(beat.pid):
+        if beat.host == host and beat.pid is not None and not beat.alive(now) and not process_alive(beat.pid):
             try:
                 remove_heartbeat(runners_dir, beat.runner)
             except OSError:
                 continue
             removed.append(beat.runner)
     return removed
-
-
-def _running(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except (PermissionError, OverflowError):
-        return True  # someone's: not ours to judge
-    return True
 
 
 def read_heartbeats(runners_dir: Path) -> list[Heartbeat]:
