@@ -90,14 +90,15 @@ def fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def write_atomic(path: Path, data: bytes, *, durable: bool = True, mode: int = FILE_MODE) -> None:
+def write_atomic(path: Path, data: bytes, *, durable: bool = True, mode: int = FILE_MODE,
+                 cache: bool = False) -> None:
     """Replace ``path`` with ``data`` atomically; with ``durable``, survive power loss.
 
-    Temp files of dead writers in the same directory are removed first. Without ``durable``
-    (a cache, which whoever reads the deck may write), only in a directory this user owns:
-    root reading someone's deck must not leave them files they cannot read (PermissionError).
+    Temp files of dead writers in the same directory are removed first. A ``cache`` of the
+    deck's (which whoever reads the deck may write) is written only in a directory this user
+    owns: root reading someone's deck must not leave them files they cannot read (PermissionError).
     """
-    if not durable and os.stat(path.parent).st_uid != os.geteuid():
+    if cache and os.stat(path.parent).st_uid != os.geteuid():
         raise PermissionError(errno.EPERM, "a cache is written only by the owner of its directory", str(path))
     remove_stale_temps(path.parent)
     tmp = temp_name(path)

@@ -332,7 +332,7 @@ class Store:
         if self.log.pending:
             return
         data = json.dumps(self.snapshot(extra), separators=(",", ":")).encode()
-        write_atomic(self.deck.board_path, data, durable=False)
+        write_atomic(self.deck.board_path, data, durable=False, cache=True)
 
     def _resume_from_snapshot(self) -> None:
         snapshot = read_snapshot(self.deck)

@@ -128,7 +128,7 @@ def save_cards(deck: Deck, cards: Sequence[Mapping[str, Any]], *, spec: str, off
     }
     data = (json.dumps(header) + "\n" + encode(cached.index) + "\n").encode() + body
     try:
-        write_atomic(cards_path(deck), data, durable=False)
+        write_atomic(cards_path(deck), data, durable=False, cache=True)
     except OSError:
         pass  # only a cache: a read-only deck answers the slow way every time
     return cached

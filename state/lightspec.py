@@ -122,7 +122,7 @@ def mark_valid(deck: Deck, digest: str, spec: Spec, *, create: bool = False) -> 
                                         "spec": job.model_dump(mode="json", by_alias=True, exclude_defaults=True)},
                                        ensure_ascii=False) + "\n" for job in spec.jobs]
         try:
-            write_atomic(jobs_path, "".join(lines).encode(), durable=False)
+            write_atomic(jobs_path, "".join(lines).encode(), durable=False, cache=True)
         except OSError:
             pass
     _add_marker(deck, marker)
@@ -220,7 +220,7 @@ def _add_marker(deck: Deck, marker: str) -> None:
     code = " " + code_stamp() + "."  # other environments' verdicts stay (cron's PYTHONPATH, say); older code's go
     kept = [line for line in markers if line != marker and code in line][-(KEPT_MARKERS - 1):]
     try:
-        write_atomic(deck.state_dir / VALID_NAME, "".join([*kept, marker]).encode(), durable=False)
+        write_atomic(deck.state_dir / VALID_NAME, "".join([*kept, marker]).encode(), durable=False, cache=True)
     except OSError:
         pass
 

@@ -134,6 +134,6 @@ def _save(deck: Deck, history: History, log: EventLog) -> None:
         size = len(json.dumps(header, separators=(",", ":"))) + 1 + body
     data = b"".join([json.dumps(header, separators=(",", ":")).encode(), b"\n", *pieces])
     try:
-        write_atomic(cache_path(deck), data, durable=False)
+        write_atomic(cache_path(deck), data, durable=False, cache=True)
     except OSError:
         pass  # a deck that refuses writes still gets its answer; the next call folds again

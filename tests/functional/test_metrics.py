@@ -55,10 +55,14 @@ def test_a_long_running_runner_rewrites_it(tmp_path: Path) -> None:
     try:
         wait_for(lambda: textfile.exists() and parse(textfile)["jobdeck_jobs"][(("status", "running"),)] == 1,
                  what="the textfile to show the job running")
-        inode = textfile.stat().st_ino
-        marker.touch()
-        wait_for(lambda: parse(textfile)["jobdeck_jobs"][(("status", "done"),)] == 1, what="the job done in the file")
-        assert textfile.stat().st_ino != inode  # replaced by a rename, never rewritten in place
+        with open(textfile, "rb") as first:  # held open: its inode cannot be freed and given to a later file
+            seen = first.read()
+            marker.touch()
+            wait_for(lambda: parse(textfile)["jobdeck_jobs"][(("status", "done"),)] == 1,
+                     what="the job done in the file")
+            assert os.fstat(first.fileno()).st_ino != textfile.stat().st_ino  # replaced by a rename,
+            first.seek(0)
+            assert first.read() == seen  # never rewritten in place
     finally:
         runner.send_signal(signal.SIGTERM)
         runner.wait(30)

@@ -280,3 +280,23 @@ def test_a_run_whose_attempt_cannot_be_set_up_exits_2_naming_the_attempt_directo
     job_dir.chmod(0o700)  # mended: the job runs once its retry is due
     done = user.jobdeck("run", "--job", "done-once", "--wait", cwd=deck)
     assert done.returncode == 0, done.stderr
+
+
+def test_the_metrics_textfile_goes_into_a_directory_another_user_owns(user: User) -> None:
+    """node_exporter's textfile directory is rarely the operator's: only the deck's own caches are kept to
+    directories of the user's."""
+    if not user.switching:
+        pytest.skip("needs root, to make a directory another user owns")
+    with user.home() as home:
+        collector = home / "collector"
+        collector.mkdir()
+        collector.chmod(0o777)  # root's, writable by the operator (as a group would make it)
+        root = home / "deck"
+        root.mkdir()
+        (root / "jobs.json").write_text(json.dumps({"metrics": {"textfile": str(collector / "jobdeck.prom")},
+                                                    "jobs": JOBS[:1]}))
+        user.own(root)
+        assert collector.stat().st_uid != user.uid
+        done = user.jobdeck("run", "--once", cwd=root)
+        assert done.returncode == 0, done.stderr
+        assert "jobdeck_jobs" in (collector / "jobdeck.prom").read_text()
