@@ -22,12 +22,12 @@ from jobdeck.state.crashpoint import crash_point
 from jobdeck.state.deck import Deck
 from jobdeck.state.errors import HistoryLost, IllegalTransition, StateError, deck_access_error
 from jobdeck.state.ids import ID_RE
-from jobdeck.state.events import GENESIS, EventLog, Flush, file_identity, grown_since
+from jobdeck.state.events import GENESIS, EventLog, Flush
 from jobdeck.state.lock import DeckLock
 from jobdeck.state.machine import EventType, JobState, transition
 from jobdeck.state.redact import Redactor
 from jobdeck.state.rollups import SCORED_TYPE, Rollups
-from jobdeck.state.segments import Rotation, closed_segments, compress, live_first, position_holds, rotate
+from jobdeck.state.segments import Rotation, check_saved_position, compress, rotate
 
 SNAPSHOT_FORMAT = 3
 """2: ``paused`` kept when False (an operator's resume); 3: an attempt ``accepted`` in review. A board.json of
@@ -340,21 +340,9 @@ class Store:
             return
         position = snapshot.get("events", {})
         offset, seq, last_hash = position.get("offset", 0), position.get("seq", 0), position.get("hash", GENESIS)
-        path = self.deck.events_path
-        for _ in range(10):  # each check looks at the path: one a rotation came between is made again
-            identity = file_identity(path)
-            first = live_first(path)
-            segment = position.get("segment", first)
-            closed = segment != first
-            if closed:  # taken before a rotation: the position is in a closed segment
-                found = [s for s in closed_segments(path, first) if s.first == segment]
-                holds = bool(found) and isinstance(seq, int) and position_holds(found[0].path, offset, last_hash)
-            else:
-                holds = grown_since(path, offset, last_hash) is not None
-            if file_identity(path) == identity:
-                break
-        if not holds:
-            if not closed and isinstance(seq, int) and seq > 0:
+        saved = check_saved_position(self.deck.events_path, offset, last_hash, position.get("segment"))
+        if not saved.holds or (saved.closed and not isinstance(seq, int)):
+            if not saved.closed and isinstance(seq, int) and seq > 0:
                 self.chain_warning = (f"the chain of work no longer holds the record board.json saw at seq {seq}: "
                                       "records were removed or rewritten; see `jobdeck audit verify`")
             return  # (a closed segment archived elsewhere, say): the log is read from its start
@@ -371,7 +359,8 @@ class Store:
         self.board.files = set(snapshot.get("files", ()))
         self.board.held = snapshot.get("held")
         self.board.warned = warned
-        self.log.resume_at(offset, seq, last_hash, first_seq=segment, closed=closed, identity=identity)
+        self.log.resume_at(offset, seq, last_hash, first_seq=saved.segment, closed=saved.closed,
+                           identity=saved.identity)
 
 
 def read_snapshot(deck: Deck) -> dict[str, Any] | None:

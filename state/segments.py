@@ -198,6 +198,43 @@ def complete_lines(f: IO[bytes], offset: int = 0) -> Iterator[tuple[int, bytes]]
             yield number, line
 
 
+class SavedPosition(NamedTuple):
+    """Where a cache (board.json, stats-cache.json) stopped reading, checked against the log as it is."""
+
+    holds: bool
+    """Whether the log still holds that record where the cache saw it."""
+    segment: Any
+    """The first seq of the file the position is in."""
+    closed: bool
+    """Whether that file is a closed segment now."""
+    identity: tuple[int, int] | None
+    """The live file the checks looked at (``EventLog.resume_at`` takes it)."""
+
+
+def check_saved_position(events_path: Path, offset: object, last_hash: object, segment: object) -> SavedPosition:
+    """Check a saved position (``segment`` None: in the live file).
+
+    Each check looks at the path: one a rotation came between is made again, so a
+    rotation meeting the reader reads as one, not as records removed (a false tamper
+    warning) nor, at the next read, as a truncation.
+    """
+    from jobdeck.state.events import file_identity, grown_since
+
+    for _ in range(10):
+        identity = file_identity(events_path)
+        first = live_first(events_path)
+        begins = first if segment is None else segment
+        closed = begins != first
+        if closed:  # taken before a rotation: the position is in a closed segment
+            found = [s for s in closed_segments(events_path, first) if s.first == begins]
+            holds = bool(found) and position_holds(found[0].path, offset, last_hash)
+        else:
+            holds = grown_since(events_path, offset, last_hash) is not None
+        if file_identity(events_path) == identity:
+            break
+    return SavedPosition(holds, begins, closed, identity)
+
+
 def position_holds(path: Path, offset: object, last_hash: object) -> bool:
     """Whether the segment at ``path`` has the record ``last_hash`` ending at byte ``offset``."""
     if not isinstance(offset, int) or not isinstance(last_hash, str) or offset <= 0:

@@ -29,10 +29,10 @@ from jobdeck.state.atomic import write_atomic
 from jobdeck.state.board import CATCH_UP_BYTES
 from jobdeck.state.deck import Deck
 from jobdeck.state.errors import StatsCacheDamaged, deck_access_error
-from jobdeck.state.events import EventLog, file_identity, grown_since
+from jobdeck.state.events import EventLog
 from jobdeck.state.buckets import StoredLines
 from jobdeck.state.history import History
-from jobdeck.state.segments import closed_segments, live_first, position_holds
+from jobdeck.state.segments import check_saved_position
 
 CACHE_NAME = "stats-cache.json"
 CACHE_FORMAT = 2
@@ -96,19 +96,8 @@ def _from_cache(deck: Deck, log: EventLog) -> History | None:
     if not isinstance(offset, int) or not isinstance(seq, int) or not isinstance(last_hash, str):
         return None
     try:
-        for _ in range(10):  # each check looks at the path: one a rotation came between is made again
-            identity = file_identity(deck.events_path)
-            first = live_first(deck.events_path)
-            segment = position.get("segment", first)
-            closed = segment != first
-            if closed:  # folded before a rotation: the position is in a closed segment
-                found = [s for s in closed_segments(deck.events_path, first) if s.first == segment]
-                holds = bool(found) and position_holds(found[0].path, offset, last_hash)
-            else:
-                holds = grown_since(deck.events_path, offset, last_hash) is not None
-            if file_identity(deck.events_path) == identity:
-                break
-        if not holds:
+        saved = check_saved_position(deck.events_path, offset, last_hash, position.get("segment"))
+        if not saved.holds:
             return None
         days_at = end + 1 + header["hour_bytes"]
         if not end < days_at <= len(data):
@@ -116,7 +105,7 @@ def _from_cache(deck: Deck, log: EventLog) -> History | None:
         history = History.from_json(header["history"], StoredLines(data, end + 1, days_at), StoredLines(data, days_at))
     except (OSError, KeyError, TypeError, ValueError, AttributeError, IndexError):
         return None
-    log.resume_at(offset, seq, last_hash, first_seq=segment, closed=closed, identity=identity)
+    log.resume_at(offset, seq, last_hash, first_seq=saved.segment, closed=saved.closed, identity=saved.identity)
     return history
 
 
