@@ -145,13 +145,12 @@ def job_detail(deck: Deck, job: Job | JobPreview, state: JobState, card: Card, c
 
 def _output_path(deck: Deck, workspace: str, job_id: str, n: int) -> str:
     """Where an attempt's output is, resolved; as written for a workspace that leads out of the deck."""
-    from jobdeck.state.attempts import RUNS
     from jobdeck.state.errors import AttemptRefused
 
     try:
         return str(deck.attempt_dir(workspace, job_id, n) / OUTPUT)
     except AttemptRefused:
-        return str(deck.workspaces_dir / workspace / RUNS / job_id / str(n) / OUTPUT)
+        return str(deck.attempt_dir_as_named(workspace, job_id, n) / OUTPUT)
 
 
 def events(records: Sequence[dict[str, Any]], out: TextIO | None = None) -> None:

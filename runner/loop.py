@@ -44,7 +44,7 @@ from jobdeck.runner.watcher import DeckWatcher
 from jobdeck.runner.write_pause import WritePause, write_quietly
 from jobdeck.state.actions import deck_hold_text
 from jobdeck.state.attempt_dirs import open_in
-from jobdeck.state.attempts import RUNS, STDERR
+from jobdeck.state.attempts import STDERR
 from jobdeck.state.board import SNAPSHOT_BEHIND, Board, Store, open_store
 from jobdeck.state.crashpoint import crash_point
 from jobdeck.state.cooldowns import COOLDOWN_FILE
@@ -751,9 +751,9 @@ class Runner:
         instead of raising it, for ``_adopt`` to record once the claim is durable.
         """
         job_id, workspace, n = record["job"], record["workspace"], record["attempt"]
-        as_written = self.deck.workspaces_dir / workspace / RUNS / job_id / str(n)  # until open_attempt resolves it
-        claimed = Claimed(job_id, n, record["seq"], workspace,
-                          self.store.board.state(job_id).tries, as_written, -1, record["ts"], route=record.get("route"))
+        claimed = Claimed(job_id, n, record["seq"], workspace, self.store.board.state(job_id).tries,
+                          self.deck.attempt_dir_as_named(workspace, job_id, n),  # until open_attempt resolves it
+                          -1, record["ts"], route=record.get("route"))
         job = spec.job(job_id) if spec is not None else None
         set_aside = str(record["seq"]) if job is not None and job.idempotent else None
         try:

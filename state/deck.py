@@ -91,6 +91,11 @@ class Deck:
         # descriptors that follow no link (state/attempt_dirs.py).
         return self.job_runs_dir(workspace, job) / str(int(attempt))
 
+    def attempt_dir_as_named(self, workspace: str, job: str, attempt: int) -> Path:
+        """Where the attempt directory is named, links not followed (for messages, and where
+        ``attempt_dir`` refuses a workspace that leads out of the deck)."""
+        return self.workspaces_dir / workspace / RUNS / job / str(int(attempt))
+
     def ensure_state_dirs(self) -> None:
         """Create the state directory tree if missing (0700)."""
         make_private_dir(self.state_dir)
