@@ -11,10 +11,13 @@
    task-spooler nq parallel).
 2. Dependency-done to dependent-started latency on a chain of 50 jobs.
 3. Claim-to-start with 100 and with 100,000 past events in the log.
-The "durable floor" row is not a tool: it is ``bench/durable_floor.py``, the
+The "durable floor" rows are not tools: they are ``bench/durable_floor.py``, the
 per-job file and process work jobdeck's guarantees require (claim synced before
-the job starts, attempt directory, lease, output, result.json) in a bare
-Python loop, so jobdeck's distance from it is its own overhead.
+the job starts, attempt directory, lease, output, result.json, and where this
+process can make cgroups, as jobdeck's runner then does, a cgroup per job) in a
+bare Python loop, so jobdeck's distance from them is its own overhead. "idempotent
+floor" is the same loop with the fast path's rule: a job starts without waiting
+for its claim's sync.
 Prints medians (min-max) of --runs runs and ratios against each peer.
 
 Every timed run starts on a settled disk (``os.sync()`` first): the deck is on
@@ -74,17 +77,36 @@ def jobdeck_run(tmp: Path, n: int, parallel: int, idempotent: bool = False) -> f
     return total
 
 
-def durable_floor(tmp: Path, n: int, parallel: int) -> float:
+def writable_cgroup() -> str | None:
+    """The cgroup v2 directory this process is in, if it may make groups below it (as jobdeck's runner checks)."""
+    from jobdeck.agents.cgroups import own_directory
+
+    home = own_directory()
+    if home is None:
+        return None
+    probe = home / f"jobdeck-floor-probe-{os.getpid()}"
+    try:
+        probe.mkdir()
+    except OSError:
+        return None
+    probe.rmdir()
+    return str(home)
+
+
+def durable_floor(tmp: Path, n: int, parallel: int, idempotent: bool = False) -> float:
     """bench/durable_floor.py: the file and process work jobdeck's guarantees need, and nothing else."""
     work = tmp / f"floor{time.perf_counter_ns()}"
+    cgroup = writable_cgroup()
     elapsed = timed([sys.executable, str(ROOT / "bench" / "durable_floor.py"), str(work),
-                     "--jobs", str(n), "--parallel", str(parallel)])
+                     "--jobs", str(n), "--parallel", str(parallel),
+                     *(["--idempotent"] if idempotent else []), *(["--cgroup", cgroup] if cgroup else [])])
     shutil.rmtree(work)
     return elapsed
 
 
 def peers(n: int, parallel: int) -> dict[str, object]:
-    found: dict[str, object] = {"durable floor": lambda tmp: durable_floor(tmp, n, parallel)}
+    found: dict[str, object] = {"durable floor": lambda tmp: durable_floor(tmp, n, parallel),
+                                "idempotent floor": lambda tmp: durable_floor(tmp, n, parallel, idempotent=True)}
     if shutil.which("xargs"):
         found["xargs -P"] = lambda tmp: timed(f"seq {n} | xargs -P{parallel} -n1 true", shell=True)
     if shutil.which("parallel"):
@@ -181,7 +203,9 @@ def main() -> None:
             for name, run in tools.items():
                 os.sync()
                 results[name].append(run(tmp))  # type: ignore[operator]
+        cgroup = writable_cgroup()
         print(f"## {args.jobs} `true` jobs, parallel {args.parallel}, {args.runs} runs (seconds, end to end)")
+        print(f"floors: {'a cgroup per job below ' + cgroup if cgroup else 'no cgroup (none writable here)'}")
         ours = statistics.median(results["jobdeck"])
         for name, values in results.items():
             ratio = "" if name == "jobdeck" else f"   jobdeck/peer = {ours / statistics.median(values):.2f}"
