@@ -67,7 +67,8 @@ class DetailScreen(JobScreen):
         state = model.state(job_id)
         self.query_one("#detail-heading", Static).update(heading(job, state, card, now))
         if info:
-            self.query_one("#detail-text", Static).update(details(job, state, card, model.chain(job_id), now))
+            self.query_one("#detail-text", Static).update(
+                details(job, state, card, model.chain(job_id), now, model.archived_before(job_id)))
         attempt = state.attempt
         title = Text("output", "bold")
         if attempt is not None:

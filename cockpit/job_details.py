@@ -127,11 +127,15 @@ CHAIN_SHOWN = 200
 job runs, and a job run every minute for a week has ~30,000 (drawing 1,151 took ~80 ms)."""
 
 
-def chain_lines(records: Sequence[Mapping[str, Any]], job_id: str = "") -> RenderableType:
-    """The newest CHAIN_SHOWN records, oldest first, after a line saying how many older ones there are."""
-    if not records:
-        return Text("no events yet", "dim")
+def chain_lines(records: Sequence[Mapping[str, Any]], job_id: str = "",
+                archived_before: int | None = None) -> RenderableType:
+    """The newest CHAIN_SHOWN records, oldest first, after a line saying how many older ones there are
+    (and, when the log's oldest segments were archived, that the chain lacks what came before them)."""
     lines = []
+    if archived_before is not None:
+        lines.append(Text(f"… events before seq {archived_before:,} were archived out of .jobdeck/log", "dim"))
+    if not records:
+        return Group(*lines, Text("no events yet", "dim"))
     if len(records) > CHAIN_SHOWN:
         lines.append(Text(f"… {len(records) - CHAIN_SHOWN:,} older events: jobdeck events {inert(job_id)}", "dim"))
         records = records[-CHAIN_SHOWN:]
@@ -148,7 +152,7 @@ def chain_lines(records: Sequence[Mapping[str, Any]], job_id: str = "") -> Rende
 
 
 def details(job: Job, state: JobState, card: Card, chain: Sequence[Mapping[str, Any]],
-            now: float) -> RenderableType:
+            now: float, archived_before: int | None = None) -> RenderableType:
     """Everything about one job, top to bottom."""
     parts: list[RenderableType] = [summary(job, state, card)]
     if job.description:
@@ -161,5 +165,5 @@ def details(job: Job, state: JobState, card: Card, chain: Sequence[Mapping[str, 
     if trend is not None:
         parts.append(trend)
     parts += [section("spec"), spec_text(job)]
-    parts += [section(f"chain of work ({len(chain)} events)"), chain_lines(chain, job.id)]
+    parts += [section(f"chain of work ({len(chain)} events)"), chain_lines(chain, job.id, archived_before)]
     return Group(*parts)

@@ -24,7 +24,7 @@ from jobdeck.state.lightspec import mark_valid
 from jobdeck.state.loader import SpecSource
 from jobdeck.state.machine import COLUMNS, JobState, Status
 from jobdeck.state.preview import JobPreview
-from jobdeck.state.segments import job_records
+from jobdeck.state.segments import all_segments, job_records
 from jobdeck.state.views import Card, card, noted
 
 from jobdeck.cockpit.timefmt import start_of_day
@@ -90,6 +90,7 @@ class DeckModel:
         self._dependents: dict[str, list[str]] = {}
         self._timed: set[str] = set()
         self._chains: dict[str, list[dict[str, Any]]] = {}
+        self._archived: dict[str, int | None] = {}
         self._live: dict[str, list[dict[str, Any]]] = {}
 
     @classmethod
@@ -102,7 +103,7 @@ class DeckModel:
         model.order = {card.id: i for i, card in enumerate(cached)}
         model.heartbeats, model.notes = [], {}
         model._dependents, model._timed = {}, set()
-        model._chains, model._live = {}, {}
+        model._chains, model._archived, model._live = {}, {}, {}
         model.store = None  # type: ignore[assignment]  # the log is folded by the full read
         return model
 
@@ -172,8 +173,14 @@ class DeckModel:
         if not self.ready:
             return []
         if job_id not in self._chains:  # read up to what is folded; what is folded after, kept as it comes
-            self._chains[job_id] = _scan_history(self.deck.events_path, job_id, self.store.log.seq)
+            self._chains[job_id], self._archived[job_id] = \
+                _scan_history(self.deck.events_path, job_id, self.store.log.seq)
         return self._chains[job_id] + self._live.get(job_id, [])
+
+    def archived_before(self, job_id: str) -> int | None:
+        """The seq before which the log was archived when the job's chain was read (so it lacks what came
+        before), or None when the chain was read whole."""
+        return self._archived.get(job_id)
 
     # -- refreshing --------------------------------------------------------------
 
@@ -285,11 +292,14 @@ class DeckModel:
             self.store.close()
 
 
-def _scan_history(path: Path, job_id: str, up_to: int) -> list[dict[str, Any]]:
+def _scan_history(path: Path, job_id: str, up_to: int) -> tuple[list[dict[str, Any]], int | None]:
     """The job's records up to seq ``up_to``, from every segment, a few MiB at a time
-    (`segments.job_records`: it read the whole log into memory, 244 MB at a million events)."""
+    (`segments.job_records`: it read the whole log into memory, 244 MB at a million events), and the
+    first seq the log still holds if older segments were archived (None if it holds them all)."""
     try:
+        first = all_segments(path)[0].first
         records = job_records(path, job_id, complete=False)  # what remains, if older segments were archived
     except (OSError, StateError):
-        return []
-    return [record for record in records if isinstance(record.get("seq"), int) and record["seq"] <= up_to]
+        return [], None
+    return [record for record in records if isinstance(record.get("seq"), int) and record["seq"] <= up_to], \
+        first if first > 1 else None
