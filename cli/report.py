@@ -30,6 +30,8 @@ class _Fields(dict[str, Any]):
 _NOTES: dict[str, tuple[str, str | None, dict[str, Any]]] = {
     "leftovers": ("{job}: its runner and program are gone; stopping {processes} process(es) it left "
                   "before resolving it", "dim", {"job": ""}),
+    "revoked_left": ("{job}: cancelled while its runner was dead; stopping the {processes} process(es) it "
+                     "still runs", "dim", {"job": ""}),
     "chain_warning": ("warning: {message}", "red", {}),
     "spec_error": ("jobs.json is invalid, keeping the {keeping}: {message}", "red", {}),
     "log_replaced": ("stopping, letting running attempts finish: {message}", "red", {}),

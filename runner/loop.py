@@ -35,7 +35,7 @@ from jobdeck.runner.inbox import InboxScanner
 from jobdeck.runner.metrics import TextfileWriter, textfile_path
 from jobdeck.runner.metrics import snapshot as metrics_snapshot
 from jobdeck.runner.notifier import Notifier
-from jobdeck.runner.recovery import abandoned_boundaries, orphaned_events
+from jobdeck.runner.recovery import Abandoned, abandoned_boundaries, orphaned_events, revoked_left
 from jobdeck.runner.deciding import Deciding
 from jobdeck.runner.scoring import Scoring
 from jobdeck.runner.selection import ReadyIndex, pick
@@ -133,6 +133,7 @@ class Runner:
         self._poll = False  # the watcher failed: look for changes on a timer instead
         self.containment: Containment | None = None
         self._abandoned: dict[Path, asyncio.Task[None]] = {}  # dead runners' attempts whose leftovers are being stopped
+        self._revoked_due: set[str] = set()  # jobs whose attempt may have been cancelled while its runner was dead
         self._cancelling: dict[Path, asyncio.Task[None]] = {}  # batch jobs of attempts cancelled with no runner up
         self._gc_due = 0.0
         self._gc: asyncio.Future[GcReport] | None = None
@@ -177,6 +178,8 @@ class Runner:
         loop = asyncio.get_running_loop()
         self.notifier.wake = lambda: loop.call_soon_threadsafe(self.wake.set)
         self.running_ids = {job for job, st in store.board.jobs.items() if st.status == Status.RUNNING}
+        self._revoked_due = {job for job, st in store.board.jobs.items()
+                             if st.status != Status.RUNNING and st.attempt is not None and st.attempt.outcome is None}
         self._checkpoint_seq, self._checkpoint_at = store.log.seq, self.clock()
         if store.chain_warning:
             self.report({"type": "chain_warning", "message": store.chain_warning})
@@ -313,6 +316,7 @@ class Runner:
                 self._fire_schedules(spec, now)
                 self._fire_inbox(spec)
                 self._recover_orphans(now)
+                self._end_revoked(now)
             except OSError as exc:  # nothing was stored; the board was re-read
                 self.writes.failed(exc, now)
         self._say_hold()
@@ -400,6 +404,7 @@ class Runner:
             self.report(record)
         if cancelled:
             self._stop_left_on_cluster(cancelled)
+            self._revoked_due.update(cancelled)
         for job_id in changed:
             running = board.state(job_id).status == Status.RUNNING
             if running and job_id not in self.running_ids:
@@ -544,23 +549,41 @@ class Runner:
 
     def _stop_abandoned(self, foreign: set[str]) -> None:
         """Stop what dead runners' attempts left behind once their leaders are gone (then recovery resolves them)."""
-        for found in abandoned_boundaries(self.deck, self.store.board, foreign):  # type: ignore[union-attr]
-            if found.directory in self._abandoned:
-                continue
-            job = self.spec.job(found.job_id) if self.spec is not None else None
-            grace = job.timeout.grace if job is not None else self.grace
-            self.report({"type": "leftovers", "job": found.job_id, "attempt_dir": str(found.directory),
-                         "processes": found.processes})
-            self._abandoned[found.directory] = asyncio.get_running_loop().create_task(
-                self._empty_abandoned(found.directory, found.boundary, grace))
+        self._stop_left(abandoned_boundaries(self.deck, self.store.board, foreign), "leftovers")
 
-    async def _empty_abandoned(self, directory: Path, boundary: Boundary, grace: float) -> None:
+    def _end_revoked(self, now: float) -> None:
+        """Stop and end the attempts cancelled while their runner was dead: nothing else ever would (lock taken)."""
+        if not self._revoked_due:
+            return
+        due, self._revoked_due = self._revoked_due, set()
+
+        def decide(board: Board) -> list[dict[str, Any]]:
+            found, events = revoked_left(self.deck, board, due, set(self.claims), busy=set(self._abandoned))
+            self._stop_left(found, "revoked_left")
+            return events
+
+        records, _ = self.store.transact(decide, now=now, strict=False)
+        self._absorb(records)
+
+    def _stop_left(self, found: list[Abandoned], kind: str) -> None:
+        for left in found:
+            if left.directory in self._abandoned:
+                continue
+            job = self.spec.job(left.job_id) if self.spec is not None else None
+            grace = job.timeout.grace if job is not None else self.grace
+            self.report({"type": kind, "job": left.job_id, "attempt_dir": str(left.directory),
+                         "processes": left.processes})
+            self._abandoned[left.directory] = asyncio.get_running_loop().create_task(
+                self._empty_abandoned(left.job_id, left.directory, left.boundary, grace))
+
+    async def _empty_abandoned(self, job_id: str, directory: Path, boundary: Boundary, grace: float) -> None:
         try:
             await boundary.stop(grace)
         finally:
             boundary.close()
             self._abandoned.pop(directory, None)
             self._next_orphan_check = 0.0  # resolve the attempt at the next turn
+            self._revoked_due.add(job_id)  # (if it was cancelled: ended at the next turn)
             self.wake.set()
 
     async def _settle(self, now: float) -> None:
@@ -949,8 +972,8 @@ class Runner:
         return not (self.finished or self.progress) or now - self.writes.since >= ONCE_PATIENCE
 
     def idle(self, now: float) -> bool:
-        """Nothing running, nothing to record, nothing ready, no retry of ours pending."""
-        if self.tasks or self.finished or self.progress or self.inbox.unsettled():
+        """Nothing running or being stopped, nothing to record, nothing ready, no retry of ours pending."""
+        if self.tasks or self._abandoned or self.finished or self.progress or self.inbox.unsettled():
             return False
         board = self.store.board
         self.index.update(board, now)

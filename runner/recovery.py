@@ -18,7 +18,7 @@ still running keeps the attempt as it is, even if it closed its lease descriptor
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Set
+from collections.abc import Callable, Iterable, Set
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -27,10 +27,11 @@ from jobdeck.agents.containment import reopen
 from jobdeck.runner.attempt import lease_held
 from jobdeck.runner.attempt_events import interrupted_event, read_result
 from jobdeck.state.attempt_dirs import open_attempt_dir, read_remote
+from jobdeck.state.attempts import REMOTE_SCRIPT
 from jobdeck.state.board import Board
 from jobdeck.state.deck import Deck
 from jobdeck.state.errors import AttemptRefused
-from jobdeck.state.machine import Status
+from jobdeck.state.machine import EventType, Status
 
 if TYPE_CHECKING:
     from jobdeck.state.spec import Spec
@@ -104,22 +105,69 @@ def abandoned_boundaries(deck: Deck, board: Board, job_ids: set[str]) -> list[Ab
     found = []
     for job_id in sorted(job_ids):
         state = board.state(job_id)
+        if state.status == Status.RUNNING and state.attempt is not None:
+            left = _left_running(deck, job_id, state.attempt.workspace, state.attempt.n, leader_gone=True)
+            if left is not None:
+                found.append(left)
+    return found
+
+
+def revoked_left(deck: Deck, board: Board, job_ids: Iterable[str], mine: Set[str], busy: Set[Path] = frozenset()
+                 ) -> tuple[list[Abandoned], list[dict[str, Any]]]:
+    """Attempts cancelled while their runner was dead: (those still running, events ending those that are not).
+
+    An operator's cancel stops an attempt through its runner. With that runner
+    killed, nothing did: its program (the leader included) ran on. The next
+    runner finds such an attempt by its state (no longer running, its attempt
+    never ended) and its record (a runner gone), stops all of it, and then ends
+    it as its own runner would have: failed, ``cancelled``. An attempt whose
+    runner cannot be checked from here (another host) is left as it is.
+    """
+    found, events = [], []
+    for job_id in sorted(set(job_ids) - set(mine)):
+        state = board.state(job_id)
         attempt = state.attempt
-        if state.status != Status.RUNNING or attempt is None:
+        if state.status == Status.RUNNING or attempt is None or attempt.outcome is not None:
             continue
         try:
             directory = deck.attempt_dir(attempt.workspace, job_id, attempt.n)
         except AttemptRefused:  # its workspace leads out of the deck: nothing of it is read there
             continue
+        if directory in busy:
+            continue
         record = read_record(directory)
-        if record is None or not record.local or record.runner_alive() or record.leader_alive():
+        if record is None:  # its runner died before its program started, or an attempt not run here
+            try:
+                started = lease_held(directory)
+            except OSError:
+                started = False
+            if started or os.path.lexists(directory / REMOTE_SCRIPT):
+                continue
+        elif not record.local or record.runner_alive():
             continue
-        boundary = reopen(record, directory, lambda directory=directory: lease_held(directory))
-        if boundary is None:
-            continue
-        processes = len(boundary.members())
-        if processes:
-            found.append(Abandoned(job_id, directory, boundary, processes))
         else:
-            boundary.close()
-    return found
+            left = _left_running(deck, job_id, attempt.workspace, attempt.n, leader_gone=False)
+            if left is not None:
+                found.append(left)
+                continue
+        events.append({"type": EventType.FAILED, "job": job_id, "token": attempt.token, "reason": "cancelled"})
+    return found, events
+
+
+def _left_running(deck: Deck, job_id: str, workspace: str, n: int, *, leader_gone: bool) -> Abandoned | None:
+    """What a dead runner's attempt still runs (with ``leader_gone``, only once its leader exited), or None."""
+    try:
+        directory = deck.attempt_dir(workspace, job_id, n)
+    except AttemptRefused:  # its workspace leads out of the deck: nothing of it is read there
+        return None
+    record = read_record(directory)
+    if record is None or not record.local or record.runner_alive() or (leader_gone and record.leader_alive()):
+        return None
+    boundary = reopen(record, directory, lambda: lease_held(directory))
+    if boundary is None:
+        return None
+    processes = len(boundary.members())
+    if processes:
+        return Abandoned(job_id, directory, boundary, processes)
+    boundary.close()
+    return None

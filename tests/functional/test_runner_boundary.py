@@ -19,6 +19,7 @@ from tests.functional.runner_kit import (  # noqa: F401  (boundary: the fixture)
     boundary,
     env_for,
     events,
+    jobdeck,
     make_deck,
     output_of,
     start_runner,
@@ -133,3 +134,45 @@ def test_a_runner_killed_while_a_daemon_lives_is_recovered_without_waiting_for_i
                 proc.wait(30)
         gate.touch()
         _reap_leftover(daemon_pid)
+
+
+@pytest.mark.parametrize("later", ["run --once", "running runner"])
+def test_a_cancel_while_the_runner_is_dead_stops_the_whole_attempt_and_ends_it_once(
+        tmp_path: Path, boundary: str, later: str) -> None:  # noqa: F811
+    """kill -9 of the runner, then `jobdeck cancel`: the next runner (a cron'd `run --once`, or one already up
+    when the cancel comes) stops the leader and its daemon and records the end, as the dead runner would have."""
+    leader_pid, daemon_pid = tmp_path / "leader.pid", tmp_path / "daemon.pid"
+    script = f"{_daemon(daemon_pid, 60)}; echo $$ > {leader_pid}; sleep 60; echo finished"
+    deck = make_deck(tmp_path, [{"id": "long", "timeout": {"grace": 1}, "command": ["sh", "-c", script]}])
+    runner_env = env_for(deck, JOBDECK_BOUNDARY=boundary)
+    first = start_runner(deck, env=runner_env)
+    second: subprocess.Popen[str] | None = None
+    try:
+        wait_for(lambda: leader_pid.exists() and leader_pid.read_text().strip(), what="the job to start")
+        first.kill()  # kill -9: nothing follows the attempt now
+        first.wait()
+        leader, daemon = int(leader_pid.read_text()), int(daemon_pid.read_text())
+        if later == "running runner":
+            second = start_runner(deck, env=runner_env)
+            runners = deck / ".jobdeck" / "runners"
+            wait_for(lambda: len(list(runners.glob("*.json"))) == 2, what="the second runner's first turn")
+            assert not _dead(leader) and not _dead(daemon)  # running, its leader alive: not the runner's to stop
+        jobdeck(deck, "cancel", "long", env=runner_env, check=True)
+        if later == "run --once":
+            done = jobdeck(deck, "run", "--once", env=runner_env)
+            assert done.returncode == 0, done.stderr
+            assert "cancelled while its runner was dead; stopping the 4 process(es)" in done.stdout
+        ended = wait_for(lambda: _outcome(deck, "long"), timeout=20, what="the attempt ended")
+        assert _dead(leader) and _dead(daemon)
+        assert {k: ended[k] for k in ("type", "token", "reason")} == {"type": "failed", "token": 1, "reason": "cancelled"}
+        assert board(deck)["long"].status.value == "cancelled"
+        again = jobdeck(deck, "run", "--once", env=runner_env)
+        assert again.returncode == 0 and "cancelled while" not in again.stdout
+        assert sum(1 for e in events(deck) if e.get("job") == "long" and e["type"] == "failed") == 1
+    finally:
+        for proc in (first, second):
+            if proc is not None and proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+                proc.wait(30)
+        for pid_file in (leader_pid, daemon_pid):
+            _reap_leftover(pid_file)
