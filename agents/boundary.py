@@ -37,6 +37,7 @@ from jobdeck.agents import proctree
 from jobdeck.agents.proctree import Proc
 from jobdeck.state.atomic import FILE_MODE, pid_origin
 from jobdeck.state.attempts import BOUNDARY, BOUNDARY_XATTR, LEASE
+from jobdeck.state.liveness import running
 
 MARKER = "JOBDECK_ATTEMPT_ID"
 """The environment variable naming the attempt (a random token) in all its processes."""
@@ -231,8 +232,7 @@ def _pair(text: str) -> tuple[int, int]:
 
 
 def _alive(identity: tuple[int, int]) -> bool:
-    proc = proctree.read(identity[0])
-    return proc is not None and proc.start == identity[1] and not proc.dead
+    return running(*identity) is True  # the check runner heartbeats are judged by too
 
 
 def write_record(directory: Path, lease_fd: int, record: BoundaryRecord) -> bool:

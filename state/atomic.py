@@ -17,6 +17,7 @@ import re
 from pathlib import Path
 
 from jobdeck.state.crashpoint import crash_point
+from jobdeck.state.liveness import origin, process_alive
 
 FILE_MODE = 0o600
 DIR_MODE = 0o700
@@ -33,29 +34,14 @@ def pid_origin() -> str:
     file written from another host sharing the deck (or another container, or
     before a reboot) is never judged by a pid that belongs to someone else.
     """
-    try:
-        with open("/proc/sys/kernel/random/boot_id") as f:
-            boot = f.read().strip()
-        namespace = os.stat("/proc/self/ns/pid").st_ino
-    except OSError:
-        boot, namespace = "", 0
-    return hashlib.sha256(f"{os.uname().nodename}\0{boot}\0{namespace}".encode()).hexdigest()[:8]
+    here = origin()
+    host, boot, namespace = here if here is not None else (os.uname().nodename, "", 0)
+    return hashlib.sha256(f"{host}\0{boot}\0{namespace}".encode()).hexdigest()[:8]
 
 
 def temp_name(target: Path) -> Path:
     """A fresh temp path next to ``target``, naming this process as its writer."""
     return target.with_name(f".{target.name}.{os.getpid()}.{pid_origin()}.{os.urandom(4).hex()}.tmp")
-
-
-def process_alive(pid: int) -> bool:
-    """Whether process ``pid`` exists on this machine (one of another user's counts as alive)."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except (PermissionError, OverflowError):
-        return True  # someone else's process, or a number we cannot judge: keep its file
-    return True
 
 
 def remove_stale_temps(directory: Path) -> list[str]:
