@@ -74,7 +74,7 @@ def gather(deck_dir: str | None, now: float, *, waiting_age: float | None) -> di
         "ok": not problems,
         "deck": str(deck.root),
         "runners": [{"id": b.runner, "pid": b.pid, "host": b.host, "heartbeat": b.at, "age": round(now - b.at, 1),
-                     "alive": b.alive(now), "running": list(b.running)} for b in beats],
+                     "alive": b.alive(now), "gone": b.gone(), "running": list(b.running)} for b in beats],
         "jobs": dict(sorted(counts.items())),
         "problems": [problem.to_json() for problem in problems],
     }
@@ -88,7 +88,7 @@ def cmd_status(args: argparse.Namespace) -> int:
         sys.stdout.write(json.dumps(report, indent=2) + "\n")
     else:
         for runner in report["runners"]:
-            state = "alive" if runner["alive"] else "stale"
+            state = "alive" if runner["alive"] else "process gone" if runner["gone"] else "stale"
             print(one_line(f"runner {runner['id']} (pid {runner['pid']}, {runner['host']}): {state}, "
                            f"beat {runner['age']:g}s ago, {len(runner['running'])} running"))
         print("jobs: " + (", ".join(f"{n} {status}" for status, n in report["jobs"].items()) or "none"))

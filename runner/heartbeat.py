@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from jobdeck.state.heartbeat import INTERVAL, Heartbeat, remove_dead_heartbeats, remove_heartbeat, write_heartbeat
+from jobdeck.state.liveness import origin, start_time
 
 
 class HeartbeatWriter:
@@ -19,6 +20,9 @@ class HeartbeatWriter:
         self.runner_id = runner_id
         self.parallel = parallel
         self.last = 0.0
+        here = origin()  # what lets a reader see at once that this process has ended
+        self.boot, self.pid_namespace = (here.boot, here.pid_namespace) if here is not None else (None, None)
+        self.start = start_time(os.getpid())
         try:  # what runners of this machine killed before left (a clean exit removes its own)
             remove_dead_heartbeats(directory, socket.gethostname(), time.time())
         except OSError:
@@ -32,7 +36,8 @@ class HeartbeatWriter:
             return
         self.last = now
         record = Heartbeat(runner=self.runner_id, pid=os.getpid(), host=socket.gethostname(), at=now,
-                           parallel=self.parallel, running=tuple(running), notes=dict(notes or {}))
+                           parallel=self.parallel, running=tuple(running), notes=dict(notes or {}),
+                           boot=self.boot, pid_namespace=self.pid_namespace, start=self.start)
         try:
             write_heartbeat(self.directory, record)
         except OSError:

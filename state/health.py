@@ -2,7 +2,9 @@
 
 A monitor (cron, systemd timer, Nagios-style check) needs one answer it can act on:
 a runner is alive and nothing is stuck, or a line per problem. Time is passed in,
-so the rules are tested without clocks; the CLI only reads the files and prints.
+so the rules are tested without clocks (only ``Heartbeat.gone`` looks at /proc, and
+never for a heartbeat that does not name its process); the CLI only reads the files
+and prints.
 """
 
 from __future__ import annotations
@@ -45,13 +47,18 @@ class Problem:
 
 
 def runner_problems(beats: list[Heartbeat], now: float) -> list[Problem]:
-    """No runner, or every runner's heartbeat stale (a stale file beside a live runner is a dead one's leftover)."""
+    """No runner, or none alive: every heartbeat stale or its process gone (a dead runner's file beside a
+    live runner is only its leftover)."""
     if not beats:
         return [Problem("no_runner", "no runner: no heartbeat in .jobdeck/runners/ (hint: start `jobdeck run`)")]
     if any(beat.alive(now) for beat in beats):
         return []
     newest = max(beats, key=lambda beat: beat.at)
     age = now - newest.at
+    if newest.gone():
+        return [Problem("stale_heartbeat",
+                        f"runner {newest.runner} (pid {newest.pid}, {newest.host}): its process is gone (killed or "
+                        f"crashed; last beat {format_duration(age)} ago) (hint: restart `jobdeck run`)", age=age)]
     return [Problem("stale_heartbeat",
                     f"runner {newest.runner} (pid {newest.pid}, {newest.host}): heartbeat {format_duration(age)} old, "
                     f"stale after {STALE_AFTER:g}s (hint: is it stopped or hung? restart `jobdeck run`)",

@@ -1,9 +1,14 @@
 """Runner heartbeats, ``.jobdeck/runners/<id>.json``: the one module that writes and reads them.
 
 A runner rewrites its file every ``INTERVAL`` seconds and removes it on a clean
-exit; the cockpit and `jobdeck demo` read them to tell which runners are alive.
-They are advisory (leases, not heartbeats, decide who runs what), so they are
-written without an fsync and a reader skips a file it cannot make sense of.
+exit; `jobdeck status`, the cockpit and `jobdeck demo` read them to tell which
+runners are alive. A killed runner cannot remove its file, so the file names its
+process (host, boot, pid namespace, pid and start time: state/liveness.py) and a
+reader that can see that process in /proc knows at once when it has ended; any
+other reader (another host or container, or a file older than those fields) waits
+for the beat to go stale. They are advisory (leases, not heartbeats, decide who
+runs what), so they are written without an fsync and a reader skips a file it
+cannot make sense of.
 """
 
 from __future__ import annotations
@@ -14,12 +19,13 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, NamedTuple
 
-from jobdeck.state.atomic import process_alive, write_atomic
+from jobdeck.state.atomic import write_atomic
+from jobdeck.state.liveness import origin, process_alive, running
 
 INTERVAL = 5.0
 """Seconds between two beats of a runner."""
 STALE_AFTER = 15.0
-"""A heartbeat older than this (three beats missed) is taken for a dead runner."""
+"""A heartbeat older than this (three beats missed) is taken for a dead runner, or a hung one."""
 
 
 # A NamedTuple, not a dataclass: importing dataclasses (and inspect) costs the CLI ~7 ms at start.
@@ -40,16 +46,31 @@ class Heartbeat(NamedTuple):
     """Ids of the jobs the runner has an attempt of under way; their count is its load."""
     notes: Mapping[str, str] = MappingProxyType({})  # shared by every default, so read-only
     """Where some of those attempts are, by job id, when a card should say (e.g. "queued on gpu (PD: Resources)")."""
+    boot: str | None = None
+    """The boot of the runner's machine (``/proc/sys/kernel/random/boot_id``); None in older files."""
+    pid_namespace: int | None = None
+    """The runner's pid namespace (the inode of ``/proc/self/ns/pid``); None in older files."""
+    start: int | None = None
+    """When the runner's process started (clock ticks since boot): with ``pid``, that process and no other."""
 
     def alive(self, now: float) -> bool:
-        """Whether the heartbeat is recent enough to trust."""
-        return now - self.at < STALE_AFTER
+        """Whether the runner is alive: its heartbeat is recent, and its process is not known to have ended."""
+        return now - self.at < STALE_AFTER and not self.gone()
+
+    def gone(self) -> bool:
+        """Whether the runner's process has ended (or its pid names another process now), as this reader
+        can tell only from the same host, boot and pid namespace; False when it cannot tell."""
+        if self.pid is None or self.start is None or origin() != (self.host, self.boot, self.pid_namespace):
+            return False
+        return running(self.pid, self.start) is False
 
     def to_json(self) -> dict[str, Any]:
         """The record as stored on disk."""
         return {"id": self.runner, "pid": self.pid, "host": self.host, "heartbeat": self.at,
                 "parallel": self.parallel, "running": list(self.running),
-                **({"notes": dict(self.notes)} if self.notes else {})}
+                **({"notes": dict(self.notes)} if self.notes else {}),
+                **{key: value for key, value in (("boot_id", self.boot), ("pid_namespace", self.pid_namespace),
+                                                 ("start", self.start)) if value is not None}}
 
 
 def heartbeat_path(runners_dir: Path, runner: str) -> Path:
@@ -68,12 +89,16 @@ def remove_heartbeat(runners_dir: Path, runner: str) -> None:
 
 
 def remove_dead_heartbeats(runners_dir: Path, host: str, now: float) -> list[str]:
-    """Remove the heartbeats of runners of ``host`` that are stale and whose process is gone (killed, or a
-    machine that rebooted): nothing else removes them, and `jobdeck status` would list each for ever.
-    Return their runners' ids."""
+    """Remove the heartbeats of runners whose process is gone (killed, or a machine that rebooted): nothing
+    else removes them, and `jobdeck status` would list each for ever. Return their runners' ids.
+
+    A heartbeat that names its process (``Heartbeat.gone``) goes at once; one of ``host`` that cannot
+    be judged so (an older file, another boot) goes once stale if no process has its pid.
+    """
     removed = []
     for beat in read_heartbeats(runners_dir):
-        if beat.host == host and beat.pid is not None and not beat.alive(now) and not process_alive(beat.pid):
+        if beat.gone() or (beat.host == host and beat.pid is not None and not beat.alive(now)
+                           and not process_alive(beat.pid)):
             try:
                 remove_heartbeat(runners_dir, beat.runner)
             except OSError:
@@ -100,6 +125,9 @@ def read_heartbeats(runners_dir: Path) -> list[Heartbeat]:
                 parallel=_int(data.get("parallel")),
                 running=_job_ids(data.get("running")),
                 notes=_notes(data.get("notes")),
+                boot=_str(data.get("boot_id")),
+                pid_namespace=_int(data.get("pid_namespace")),
+                start=_int(data.get("start")),
             ))
         except (OSError, ValueError, KeyError, TypeError, AttributeError):
             continue
@@ -108,6 +136,10 @@ def read_heartbeats(runners_dir: Path) -> list[Heartbeat]:
 
 def _int(value: object) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _str(value: object) -> str | None:
+    return value if isinstance(value, str) else None
 
 
 def live_notes(beats: list[Heartbeat], now: float) -> dict[str, str]:

@@ -55,15 +55,18 @@ def test_no_runner_is_a_problem(tmp_path: Path) -> None:
     assert problems == ["problem: no runner: no heartbeat in .jobdeck/runners/ (hint: start `jobdeck run`)"]
 
 
-def test_a_killed_runners_heartbeat_goes_stale(tmp_path: Path) -> None:
+def test_a_killed_runners_heartbeat_goes_stale_where_its_process_cannot_be_seen(tmp_path: Path) -> None:
     deck = make_deck(tmp_path, [{"id": "quick", "command": ["true"]}])
     runner = start_runner(deck)
     beats = wait_for(lambda: list((deck / ".jobdeck" / "runners").glob("*.json")), what="the heartbeat")
     runner.kill()
     runner.wait(30)
+    # As a reader on another machine sees it (test_heartbeat_liveness.py: this one knows at once).
+    record = json.loads(beats[0].read_text())
+    record["boot_id"] = "another-boot"
+    beats[0].write_text(json.dumps(record))
     assert check(deck) == (0, [])  # the file a kill -9 left is fresh for STALE_AFTER seconds
     # The clock moves on a minute: age the real leftover instead of waiting for it.
-    record = json.loads(beats[0].read_text())
     record["heartbeat"] -= 60
     beats[0].write_text(json.dumps(record))
     code, problems = check(deck)

@@ -99,6 +99,13 @@ def test_a_setsid_daemon_ends_with_its_attempt(tmp_path: Path, boundary: str, re
         assert "late" not in output_of(deck, job)
 
 
+def _beat_of(deck: Path, pid: int) -> bool:
+    """Whether the runner with this pid has written its heartbeat."""
+    from jobdeck.state.heartbeat import read_heartbeats
+
+    return any(beat.pid == pid for beat in read_heartbeats(deck / ".jobdeck" / "runners"))
+
+
 def test_a_runner_killed_while_a_daemon_lives_is_recovered_without_waiting_for_it(
         tmp_path: Path, boundary: str) -> None:  # noqa: F811
     gate, leader_pid, daemon_pid = tmp_path / "gate", tmp_path / "leader.pid", tmp_path / "daemon.pid"
@@ -114,8 +121,8 @@ def test_a_runner_killed_while_a_daemon_lives_is_recovered_without_waiting_for_i
         first.kill()  # kill -9: the leader and the daemon are orphaned, both hold the lease
         first.wait()
         second = start_runner(deck, env=runner_env)
-        runners = deck / ".jobdeck" / "runners"
-        wait_for(lambda: len(list(runners.glob("*.json"))) == 2, what="the second runner's first turn")
+        second_pid = second.pid
+        wait_for(lambda: _beat_of(deck, second_pid), what="the second runner's first turn")
         # the leader still runs: the attempt stays leased and nothing of it is stopped
         assert board(deck)["slow"].status.value == "running"
         assert not _dead(int(leader_pid.read_text())) and not _dead(int(daemon_pid.read_text()))
