@@ -607,7 +607,7 @@ def cmd_gc(args: argparse.Namespace) -> int:
         from jobdeck.state.errors import DeckAccessError
 
         sys.stdout.flush()
-        raise DeckAccessError("\n".join(render.gc_problems(report, deck.workspaces_dir)))
+        raise DeckAccessError("\n".join(render.gc_problems(report)))
     return 0
 
 

@@ -26,8 +26,6 @@ from jobdeck.state.terminal import exit_words
 from jobdeck.state.terminal import one_line as clean
 
 if TYPE_CHECKING:
-    from pathlib import Path
-
     from jobdeck.state.deck import Deck
     from jobdeck.state.gc import GcReport
     from jobdeck.state.machine import JobState
@@ -187,7 +185,7 @@ def gc_json(report: GcReport, *, verbose: bool) -> dict[str, Any]:
                      "directory": item.attempt.name, "why": item.why, "bytes": item.bytes} for item in report.removed],
         "bytes_freed": report.bytes_freed,
         "tombstones_finished": report.tombstones,
-        "errors": report.errors,
+        "errors": [error.to_json() for error in report.errors],
     }
     if verbose:
         out["kept"] = [{"workspace": d.attempt.workspace, "job": d.attempt.job, "attempt": d.attempt.n,
@@ -215,35 +213,6 @@ def gc_text(report: GcReport, *, verbose: bool, policy: Retention) -> str:
     return "\n".join(lines) + "\n"
 
 
-def gc_problems(report: GcReport, workspaces: Path) -> list[str]:
+def gc_problems(report: GcReport) -> list[str]:
     """`jobdeck gc`'s errors, one line each: the directory it could not remove (full path), why, and how to mend it."""
-    import errno
-    import shlex
-
-    from jobdeck.state.gc import TOMBSTONE
-
-    lines = []
-    for error in report.errors:
-        where, _, why = error.partition(": ")  # "<workspace>/runs/<job>/<name>: <problem>"
-        path = workspaces / where
-        job_dir = path.parent
-        if why == os.strerror(errno.EACCES):
-            # A tombstone's files are what refused (its directory took the rename); an attempt
-            # not yet renamed was refused by its job directory.
-            commands = []
-            if not path.name.startswith(TOMBSTONE) or not os.access(job_dir, os.W_OK | os.X_OK):
-                commands.append(f"chmod u+rwx {shlex.quote(str(job_dir))}")
-            if path.name.startswith(TOMBSTONE):
-                commands.append(f"chmod -R u+rwX {shlex.quote(str(path))}")
-            fix = f"make it writable, as its owner: `{' && '.join(commands)}`"
-        elif why == os.strerror(errno.EPERM):
-            fix = f"it or its directory refuses changes: check owner and flags (`lsattr -d {shlex.quote(str(path))}`)"
-        elif why == os.strerror(errno.EROFS):
-            fix = "the deck is on a read-only file system: mount it read-write"
-        elif "(hint: " in why:  # a refusal that says itself how to mend it (a link in the way)
-            lines.append(clean(f"could not remove {path}: {why}"))
-            continue
-        else:
-            fix = "see what is there"
-        lines.append(clean(f"could not remove {path}: {why} (hint: {fix}, then run `jobdeck gc` again)"))
-    return lines
+    return [clean(str(error)) for error in report.errors]

@@ -388,7 +388,7 @@ class Runner:
         report = future.result()
         if report.removed or report.errors or report.tombstones:
             self.report({"type": "gc", "removed": len(report.removed), "bytes_freed": report.bytes_freed,
-                         "errors": report.errors})
+                         "errors": [error.to_json() for error in report.errors]})
 
     def _absorb(self, records: list[dict[str, Any]]) -> None:
         """Track which jobs changed (for readiness and capacity)."""

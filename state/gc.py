@@ -18,17 +18,19 @@ from __future__ import annotations
 
 import errno
 import os
+import shlex
 import shutil
 import stat
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from jobdeck.state.attempt_dirs import DIR_FLAGS, open_workspace
 from jobdeck.state.attempts import RUNS, parse_attempt_dir
 from jobdeck.state.crashpoint import crash_point
-from jobdeck.state.errors import AttemptRefused
+from jobdeck.state.errors import AttemptRefused, JobdeckError
 from jobdeck.state.ids import ID_RE
 from jobdeck.state.retention import AttemptDir, Decision, decide
 
@@ -50,6 +52,27 @@ class Removed:
     bytes: int
 
 
+@dataclass(frozen=True, slots=True)
+class GcError:
+    """A directory gc could not remove (an attempt, or the tombstone of one), and how to mend it.
+
+    Built where the removal failed, so `jobdeck gc`, its ``--json`` and the runner's own gc say the same.
+    """
+
+    path: Path
+    """The directory's full path."""
+    why: str
+    """What refused: the system's words (e.g. "Permission denied") or jobdeck's refusal."""
+    hint: str
+    """How to mend it (a command to run, where there is one)."""
+
+    def __str__(self) -> str:
+        return f"could not remove {self.path}: {self.why} (hint: {self.hint})"
+
+    def to_json(self) -> dict[str, Any]:
+        return {"path": str(self.path), "why": self.why, "hint": self.hint, "message": str(self)}
+
+
 @dataclass
 class GcReport:
     """What one gc did."""
@@ -59,8 +82,8 @@ class GcReport:
     kept: list[Decision] = field(default_factory=list)
     tombstones: int = 0
     """Tombstones of an earlier, interrupted gc that this one finished."""
-    errors: list[str] = field(default_factory=list)
-    """Directories that could not be removed, one line each (the rest went on)."""
+    errors: list[GcError] = field(default_factory=list)
+    """Directories that could not be removed (the rest went on)."""
 
     @property
     def bytes_freed(self) -> int:
@@ -92,7 +115,7 @@ def collect(deck: Deck, store: Store, spec: Spec, now: float, *, dry_run: bool =
                     _bury(job_fd, attempt.name)
                     crash_point("gc.renamed")
             except (OSError, AttemptRefused) as exc:
-                report.errors.append(f"{attempt.where}: {_why(exc)}")
+                report.errors.append(_error(deck.job_runs_dir(attempt.workspace, attempt.job) / attempt.name, exc))
                 continue
             buried.append(decision)
     for decision in buried:  # the lock is let go: the runner need not wait for the disk
@@ -220,7 +243,7 @@ def _remove_tombstone(deck: Deck, workspace: str, job: str, name: str, report: G
     except FileNotFoundError:
         return True
     except (OSError, AttemptRefused) as exc:
-        report.errors.append(f"{workspace}/runs/{job}/{name}: {_why(exc)}")
+        report.errors.append(_error(deck.job_runs_dir(workspace, job) / name, exc))
         return False
     return True
 
@@ -264,7 +287,25 @@ def _size(job_fd: int, name: str) -> int:
     return total
 
 
-def _why(exc: BaseException) -> str:
-    if isinstance(exc, OSError):
-        return exc.strerror or str(exc)
-    return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+def _error(path: Path, exc: OSError | AttemptRefused) -> GcError:
+    """What the failure to remove ``path`` (an attempt directory or a tombstone) was, and how to mend it."""
+    if isinstance(exc, JobdeckError):  # a refusal (a link in the way) says itself how to mend it
+        return GcError(path, exc.message.splitlines()[0], exc.hint or "see what is there, then run `jobdeck gc` again")
+    why = exc.strerror or str(exc)
+    tombstone = path.name.startswith(TOMBSTONE)
+    if exc.errno == errno.EACCES:
+        # A tombstone's files are what refused (its directory took the rename); an attempt
+        # not yet renamed was refused by its job directory.
+        commands = []
+        if not tombstone or not os.access(path.parent, os.W_OK | os.X_OK):
+            commands.append(f"chmod u+rwx {shlex.quote(str(path.parent))}")
+        if tombstone:
+            commands.append(f"chmod -R u+rwX {shlex.quote(str(path))}")
+        fix = f"make it writable, as its owner: `{' && '.join(commands)}`"
+    elif exc.errno == errno.EPERM:
+        fix = f"it or its directory refuses changes: check owner and flags (`lsattr -d {shlex.quote(str(path))}`)"
+    elif exc.errno == errno.EROFS:
+        fix = "the deck is on a read-only file system: mount it read-write"
+    else:
+        fix = "see what is there"
+    return GcError(path, why, f"{fix}, then run `jobdeck gc` again")

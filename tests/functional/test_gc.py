@@ -208,7 +208,10 @@ def test_an_attempt_gc_cannot_empty_exits_2_with_one_line_saying_how_to_mend_it(
 
     again = user.jobdeck("gc", "--json", cwd=root)
     assert (again.returncode, again.stderr.splitlines()) == (2, [line])
-    assert json.loads(again.stdout)["errors"] == ["default/runs/up/.gc-2: Permission denied"]
+    assert json.loads(again.stdout)["errors"] == [{  # the same, for a script: full path, and how to mend it
+        "path": str(tombstone), "why": "Permission denied",
+        "hint": f"make it writable, as its owner: `chmod -R u+rwX {shlex.quote(str(tombstone))}`, then run "
+                f"`jobdeck gc` again", "message": line.removeprefix("jobdeck: ")}]
     assert json.loads(again.stdout)["tombstones_finished"] == 0  # the one it could not remove is not finished
 
     assert user.run(shlex.split(line.split("`")[1]), cwd=root, timeout=30).returncode == 0  # the hint, as given
