@@ -96,7 +96,8 @@ class Reporter:
             self.stream.write(json.dumps(dict(record), ensure_ascii=False) + "\n")
             self.stream.flush()
             return
-        if (self.quiet and kind not in _PROBLEMS) or kind in self.unprinted:
+        problem = kind in _PROBLEMS or (kind == "gc" and bool(record.get("errors")))  # what needs the operator
+        if (self.quiet and not problem) or kind in self.unprinted:
             return
         line, style = self._describe(record)
         if line is None:
@@ -108,7 +109,7 @@ class Reporter:
 
             self.console.print(f"[dim]{stamp}[/] [{style}]{escape(line)}[/]" if style else f"[dim]{stamp}[/] {escape(line)}")
         else:
-            stream = sys.stderr if kind in _PROBLEMS else self.stream
+            stream = sys.stderr if problem else self.stream
             stream.write(f"{stamp} {line}\n")
             stream.flush()
 
@@ -123,9 +124,12 @@ class Reporter:
         if kind == "gc":
             from jobdeck.state.sizes import format_size
 
-            errors = (f"; could not remove {len(record['errors'])} (`jobdeck gc` names each and how to mend it)"
-                      if record.get("errors") else "")
-            return f"retention removed {record['removed']} attempt directories ({format_size(record['bytes_freed'])}){errors}", "dim"
+            removed = f"retention removed {record['removed']} attempt directories ({format_size(record['bytes_freed'])})"
+            errors = record.get("errors") or []
+            if not errors:
+                return removed, "dim"
+            more = f" (and {len(errors) - 1} more: `jobdeck gc` names each)" if len(errors) > 1 else ""
+            return f"{removed}; {errors[0]['message']}{more}", "red"
         if kind == SCORED_TYPE:
             said = record.get("why") or f"confidence {record.get('confidence')}"
             return f"scorer {record.get('agent')}: {record.get('outcome')} ({said})", "dim"

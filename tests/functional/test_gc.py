@@ -14,6 +14,7 @@ import pytest
 from conftest import RunCli
 from jobdeck.state.deck import Deck, init_deck
 from tests.fixtures.unprivileged import User, unprivileged
+from tests.functional.runner_kit import wait_for
 
 JOBS = {"retention": {"keep_attempts": 1}, "jobs": [
     {"id": "up", "command": ["sh", "-c", "echo up $JOBDECK_ATTEMPT"]},
@@ -230,3 +231,26 @@ def test_each_attempt_a_read_only_job_directory_keeps_is_a_line_of_its_own(user_
         f"`chmod u+rwx {shlex.quote(str(runs))}`, then run `jobdeck gc` again)" for n in (1, 2)])
     assert sorted(os.listdir(runs)) == ["1", "2", "3"]
     assert "removed 2 attempt directories" in done.stdout.splitlines()[-1]  # down's went
+
+
+def test_the_runners_own_gc_names_what_it_cannot_remove_and_how_to_mend_it(user_deck: tuple[User, Path],
+                                                                           tmp_path: Path) -> None:
+    """The runner said only how many it could not remove: the full path and the fix were `jobdeck gc`'s."""
+    user, root = user_deck
+    (root / "jobs.json").write_text(json.dumps(dict(JOBS, retention={"keep_attempts": 1, "auto": True})))
+    runs = Deck(root).job_runs_dir("default", "up")
+    (runs / "2").chmod(0o555)  # renamed to its tombstone, but its files cannot be removed
+    tombstone = runs / ".gc-2"
+    stderr_path = tmp_path / "runner.stderr"
+    with stderr_path.open("w") as stderr:
+        runner = user.start(user.cli("run", "--quiet"), cwd=root, stderr=stderr)
+    try:
+        wait_for(lambda: "could not remove" in stderr_path.read_text(), timeout=60, what="the runner's gc")
+    finally:
+        runner.send_signal(signal.SIGTERM)
+        runner.wait(30)
+    [line] = [line for line in stderr_path.read_text().splitlines() if "could not remove" in line]
+    assert " retention removed 3 attempt directories (" in line
+    assert line.endswith(f"; could not remove {tombstone}: Permission denied (hint: make it writable, as its owner: "
+                         f"`chmod -R u+rwX {shlex.quote(str(tombstone))}`, then run `jobdeck gc` again)"), line
+    assert sorted(os.listdir(runs)) == [".gc-2", "3"]

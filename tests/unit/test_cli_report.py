@@ -5,10 +5,12 @@ from __future__ import annotations
 import io
 import json
 import os
+from pathlib import Path
 
 import pytest
 
 from jobdeck.cli.report import Reporter
+from jobdeck.state.gc import GcError
 
 RECORD = {"type": "succeeded", "job": "fetch", "seq": 3, "ts": 0.0, "review": False}
 
@@ -59,10 +61,18 @@ def test_a_record_the_command_reports_itself_is_not_printed(capsys: pytest.Captu
     assert json.loads(json_stream.getvalue()) == {"type": "write_error"}, "scripts still get every record"
 
 
-def test_an_automatic_gc_that_left_directories_says_where_to_learn_how_to_mend_them() -> None:
+def test_an_automatic_gc_that_left_directories_names_the_first_and_how_to_mend_it_on_stderr(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    first = GcError(Path("/d/workspaces/default/runs/up/.gc-2"), "Permission denied",
+                    "make it writable, as its owner: `chmod -R u+rwX /d/workspaces/default/runs/up/.gc-2`, "
+                    "then run `jobdeck gc` again")
+    second = GcError(Path("/d/workspaces/default/runs/up/.gc-3"), "Permission denied", "the same")
     stream = io.StringIO()
-    Reporter(stream=stream)({"type": "gc", "removed": 3, "bytes_freed": 4096,
-                             "errors": ["default/runs/up/.gc-2: Permission denied"]})
-    line = stream.getvalue()
-    assert "retention removed 3 attempt directories" in line
-    assert "could not remove 1 (`jobdeck gc` names each and how to mend it)" in line
+    Reporter(stream=stream, quiet=True)({"type": "gc", "removed": 3, "bytes_freed": 4096,
+                                         "errors": [first.to_json(), second.to_json()]})
+    assert stream.getvalue() == ""
+    line = capsys.readouterr().err
+    assert line.endswith(" retention removed 3 attempt directories (4 KiB); could not remove "
+                         "/d/workspaces/default/runs/up/.gc-2: Permission denied (hint: make it writable, as its "
+                         "owner: `chmod -R u+rwX /d/workspaces/default/runs/up/.gc-2`, then run `jobdeck gc` again) "
+                         "(and 1 more: `jobdeck gc` names each)\n"), line
