@@ -3,8 +3,9 @@
 Every file jobdeck rewrites goes through ``write_atomic`` so a reader sees the old
 bytes or the new bytes, never a mixture, and a crash never leaves a torn file.
 A writer killed before its rename leaves its temp file behind; the temp file's
-name carries the writer's pid, so the next writer in that directory removes it
-once that process is gone, and never one whose writer is still alive.
+name carries the writer's pid and start time, so the next writer in that directory
+removes it once that process is gone (even if its pid was handed out again), and
+never one whose writer is still alive.
 """
 
 from __future__ import annotations
@@ -17,13 +18,14 @@ import re
 from pathlib import Path
 
 from jobdeck.state.crashpoint import crash_point
-from jobdeck.state.liveness import origin, process_alive
+from jobdeck.state.liveness import origin, process_alive, running, start_time
 
 FILE_MODE = 0o600
 DIR_MODE = 0o700
 
-#: ``.<target>.<pid>.<origin>.<random>.tmp``; see ``temp_name``.
-_TEMP_NAME = re.compile(r"\.(?P<target>.+)\.(?P<pid>[0-9]{1,10})\.(?P<origin>[0-9a-f]{8})\.[0-9a-f]{8}\.tmp")
+#: ``.<target>.<pid>-<start>.<origin>.<random>.tmp`` (``-<start>`` only where /proc gives it); see ``temp_name``.
+_TEMP_NAME = re.compile(r"\.(?P<target>.+)\.(?P<pid>[0-9]{1,10})(?:-(?P<start>[0-9a-f]{1,16}))?"
+                        r"\.(?P<origin>[0-9a-f]{8})\.[0-9a-f]{8}\.tmp")
 
 
 @functools.cache
@@ -41,13 +43,21 @@ def pid_origin() -> str:
 
 def temp_name(target: Path) -> Path:
     """A fresh temp path next to ``target``, naming this process as its writer."""
-    return target.with_name(f".{target.name}.{os.getpid()}.{pid_origin()}.{os.urandom(4).hex()}.tmp")
+    return target.with_name(f".{target.name}.{_writer(os.getpid())}.{pid_origin()}.{os.urandom(4).hex()}.tmp")
+
+
+@functools.cache
+def _writer(pid: int) -> str:
+    """``<pid>-<start time in hex>``, or the pid alone where /proc does not give the start (cached by pid: a
+    forked child is another writer)."""
+    start = start_time(pid)
+    return f"{pid}-{start:x}" if start is not None else str(pid)
 
 
 def remove_stale_temps(directory: Path) -> list[str]:
     """Remove temp files in ``directory`` whose writer (on this machine) has died; return their names."""
     removed = []
-    origin = pid_origin()
+    here = pid_origin()
     try:
         entries = list(os.scandir(directory))
     except OSError:
@@ -57,7 +67,7 @@ def remove_stale_temps(directory: Path) -> list[str]:
         if not (name.endswith(".tmp") and name.startswith(".")):
             continue
         match = _TEMP_NAME.fullmatch(name)
-        if match is None or match["origin"] != origin or process_alive(int(match["pid"])):
+        if match is None or match["origin"] != here or _writing(int(match["pid"]), match["start"]):
             continue
         try:
             os.unlink(entry.path)
@@ -65,6 +75,11 @@ def remove_stale_temps(directory: Path) -> list[str]:
             continue  # already removed by another writer, or the directory is read-only: harmless litter
         removed.append(name)
     return removed
+
+
+def _writing(pid: int, start: str | None) -> bool:
+    """Whether the writer of a temp file may still be at it (a name without a start time: its pid is there)."""
+    return running(pid, int(start, 16)) is not False if start is not None else process_alive(pid)
 
 
 def fsync_dir(path: Path) -> None:

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from jobdeck.state.atomic import pid_origin, remove_stale_temps, temp_name, write_atomic
+from jobdeck.state.liveness import start_time
 
 
 def _dead_pid() -> int:
@@ -21,9 +22,12 @@ def test_sweep_removes_only_dead_writers_from_this_origin(tmp_path: Path) -> Non
     dead = _dead_pid()
     origin = pid_origin()
     elsewhere = "ffffffff" if origin != "ffffffff" else "00000000"
+    parent, parent_start = os.getppid(), start_time(os.getppid()) or 0
     names = {
         "dead": f".board.json.{dead}.{origin}.0123abcd.tmp",
-        "alive": f".board.json.{os.getppid()}.{origin}.0123abcd.tmp",
+        "alive": f".board.json.{parent}.{origin}.0123abcd.tmp",
+        "alive_same_start": f".board.json.{parent}-{parent_start:x}.{origin}.0123abcd.tmp",
+        "pid_reused": f".board.json.{parent}-{parent_start + 1:x}.{origin}.0123abcd.tmp",  # its writer died
         "ours": temp_name(target).name,
         "other_origin": f".board.json.{dead}.{elsewhere}.0123abcd.tmp",
         "old_style": ".board.json.0123abcd.tmp",
@@ -31,8 +35,9 @@ def test_sweep_removes_only_dead_writers_from_this_origin(tmp_path: Path) -> Non
     }
     for name in names.values():
         (tmp_path / name).write_bytes(b"x")
-    assert remove_stale_temps(tmp_path) == [names["dead"]]
-    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(v for k, v in names.items() if k != "dead")
+    assert sorted(remove_stale_temps(tmp_path)) == sorted([names["dead"], names["pid_reused"]])
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        v for k, v in names.items() if k not in ("dead", "pid_reused"))
 
 
 def test_write_atomic_sweeps_its_directory_first(tmp_path: Path) -> None:
