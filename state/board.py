@@ -14,10 +14,12 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
 from typing import Any, NamedTuple
 
 from jobdeck.state.atomic import write_atomic
 from jobdeck.state.attempt_dirs import find_used_attempt
+from jobdeck.state.checkpoints import write_checkpoint
 from jobdeck.state.crashpoint import crash_point
 from jobdeck.state.deck import Deck
 from jobdeck.state.errors import HistoryLost, IllegalTransition, StateError, deck_access_error
@@ -297,11 +299,15 @@ class Store:
     def rotate(self, *, compress_closed: bool = False) -> Rotation:
         """Close the live log as a segment and start a new one, under the lock (state/segments.py).
 
-        With ``compress_closed``, every closed segment is then gzipped.
+        The board as of the end of the closed segment is left as its checkpoint
+        (state/checkpoints.py). With ``compress_closed``, every closed segment is then gzipped.
         """
         with self.lock:
             self.refresh()
+            boundary = None if self.log.pending else self.snapshot()  # (pending: rotate refuses)
             rotation = rotate(self.log)
+            if rotation.closed is not None and boundary is not None:
+                rotation.checkpoint = self._write_checkpoint(boundary)
             if compress_closed:
                 rotation.compressed = compress(self.deck.events_path)
         return rotation
@@ -331,8 +337,15 @@ class Store:
         """
         if self.log.pending:
             return
-        data = json.dumps(self.snapshot(extra), separators=(",", ":")).encode()
-        write_atomic(self.deck.board_path, data, durable=False, cache=True)
+        write_atomic(self.deck.board_path, encode_snapshot(self.snapshot(extra)), durable=False, cache=True)
+
+    def _write_checkpoint(self, boundary: dict[str, Any]) -> str | None:
+        """Write ``boundary`` (the snapshot at the end of the segment just closed) as its checkpoint; its name,
+        or None if it could not be written: it is only a cache, and the rotation is done."""
+        try:
+            return write_checkpoint(self.deck, boundary["events"]["segment"], encode_snapshot(boundary)).name
+        except OSError:  # a full disk, a directory this user does not own
+            return None
 
     def _resume_from_snapshot(self) -> None:
         snapshot = read_snapshot(self.deck)
@@ -363,10 +376,20 @@ class Store:
                            identity=saved.identity)
 
 
+def encode_snapshot(snapshot: Mapping[str, Any]) -> bytes:
+    """The bytes of board.json (or a checkpoint) for ``snapshot``."""
+    return json.dumps(snapshot, separators=(",", ":")).encode()
+
+
 def read_snapshot(deck: Deck) -> dict[str, Any] | None:
     """board.json if present and readable, else None (it is only a cache)."""
+    return read_snapshot_file(deck.board_path)
+
+
+def read_snapshot_file(path: Path) -> dict[str, Any] | None:
+    """The snapshot at ``path`` (board.json or a checkpoint) if present, readable and of SNAPSHOT_FORMAT, else None."""
     try:
-        data = json.loads(deck.board_path.read_bytes())
+        data = json.loads(path.read_bytes())
     except (OSError, ValueError):
         return None
     if not isinstance(data, dict) or data.get("format") != SNAPSHOT_FORMAT:

@@ -267,12 +267,16 @@ class Rotation:
     """Seq of the new live file's first record (its segment record)."""
     compressed: list[str]
     """Closed segments compressed to .gz."""
+    checkpoint: str | None
+    """The file name of the board's checkpoint at the closed segment's end (None: none written;
+    state/checkpoints.py)."""
 
     def __init__(self, closed: str | None = None, first: int | None = None,
                  compressed: list[str] | None = None) -> None:
         self.closed = closed
         self.first = first
         self.compressed = [] if compressed is None else compressed
+        self.checkpoint = None
 
 
 def rotate(log: EventLog, now: float | None = None) -> Rotation:
