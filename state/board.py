@@ -19,7 +19,7 @@ from typing import Any, NamedTuple
 
 from jobdeck.state.atomic import write_atomic
 from jobdeck.state.attempt_dirs import find_used_attempt
-from jobdeck.state.checkpoints import write_checkpoint
+from jobdeck.state.checkpoints import checkpoints, write_checkpoint
 from jobdeck.state.crashpoint import crash_point
 from jobdeck.state.deck import Deck
 from jobdeck.state.errors import HistoryLost, IllegalTransition, StateError, deck_access_error
@@ -29,7 +29,7 @@ from jobdeck.state.lock import DeckLock
 from jobdeck.state.machine import EventType, JobState, transition
 from jobdeck.state.redact import Redactor
 from jobdeck.state.rollups import SCORED_TYPE, Rollups
-from jobdeck.state.segments import Rotation, check_saved_position, compress, rotate
+from jobdeck.state.segments import Rotation, check_boundary, check_saved_position, compress, rotate
 
 SNAPSHOT_FORMAT = 3
 """2: ``paused`` kept when False (an operator's resume); 3: an attempt ``accepted`` in review. A board.json of
@@ -126,7 +126,10 @@ class Store:
         self.lock = DeckLock(deck.lock_path, timeout=lock_timeout)
         self.redactor = redactor or Redactor({})
         self.chain_warning: str | None = None
-        """Set when board.json saw a record the log no longer holds (found while opening)."""
+        """Set when board.json (or a checkpoint) saw a record the log no longer holds (found while opening)."""
+        self.resumed_at = 0
+        """Seq of the record board.json or a checkpoint was taken at, if the board was resumed from one
+        (0: folded from the log's start): the fold replays only the records after it."""
         if from_snapshot:
             self._resume_from_snapshot()
 
@@ -348,17 +351,38 @@ class Store:
             return None
 
     def _resume_from_snapshot(self) -> None:
+        """Resume from board.json; if it is missing or unusable, from the newest checkpoint the log agrees with."""
         snapshot = read_snapshot(self.deck)
-        if snapshot is None:
+        if snapshot is not None and self._resume(snapshot, "board.json"):
             return
+        for path in checkpoints(self.deck):
+            snapshot = read_snapshot_file(path)
+            if snapshot is not None and self._resume(snapshot, f"the checkpoint {path.parent.name}/{path.name}",
+                                                     boundary=True):
+                return
+
+    def _resume(self, snapshot: dict[str, Any], source: str, *, boundary: bool = False) -> bool:
+        """Take the board and log position of ``snapshot`` if its position checks against the log.
+
+        ``boundary``: a checkpoint, taken at the end of a closed segment; it is checked
+        against the segment record that follows (``segments.check_boundary``) and the fold
+        resumes at the start of the next file. A position the log disagrees with sets
+        ``chain_warning``; one in a segment no longer there (archived) is passed over quietly.
+        """
         position = snapshot.get("events", {})
         offset, seq, last_hash = position.get("offset", 0), position.get("seq", 0), position.get("hash", GENESIS)
-        saved = check_saved_position(self.deck.events_path, offset, last_hash, position.get("segment"))
+        if boundary:
+            saved = check_boundary(self.deck.events_path, seq, offset, last_hash, position.get("segment")) \
+                if isinstance(seq, int) and seq > 0 else None
+            if saved is None:
+                return False
+        else:
+            saved = check_saved_position(self.deck.events_path, offset, last_hash, position.get("segment"))
         if not saved.holds or (saved.closed and not isinstance(seq, int)):
-            if not saved.closed and isinstance(seq, int) and seq > 0:
-                self.chain_warning = (f"the chain of work no longer holds the record board.json saw at seq {seq}: "
+            if (boundary or not saved.closed) and isinstance(seq, int) and seq > 0 and self.chain_warning is None:
+                self.chain_warning = (f"the chain of work no longer holds the record {source} saw at seq {seq}: "
                                       "records were removed or rewritten; see `jobdeck audit verify`")
-            return  # (a closed segment archived elsewhere, say): the log is read from its start
+            return False  # (a closed segment archived elsewhere, say): the log is read from its start
         try:
             states = {job: JobState.from_json(data) for job, data in snapshot.get("states", {}).items()
                       if ID_RE.fullmatch(job)}  # as the fold does: a record with an invalid id names no job
@@ -366,14 +390,16 @@ class Store:
             warned = {job: (int(cycle), deadline) for job, (cycle, deadline) in snapshot.get("warned", {}).items()
                       if type(cycle) is int}
         except (KeyError, TypeError, ValueError, AttributeError, OverflowError):  # (json reads Infinity)
-            return
+            return False
         self.board.jobs = states
         self.board.rollups = rollups
         self.board.files = set(snapshot.get("files", ()))
         self.board.held = snapshot.get("held")
         self.board.warned = warned
-        self.log.resume_at(offset, seq, last_hash, first_seq=saved.segment, closed=saved.closed,
+        self.log.resume_at(0 if boundary else offset, seq, last_hash, first_seq=saved.segment, closed=saved.closed,
                            identity=saved.identity)
+        self.resumed_at = seq
+        return True
 
 
 def encode_snapshot(snapshot: Mapping[str, Any]) -> bytes:
@@ -414,7 +440,7 @@ def open_store(deck: Deck, **kwargs: Any) -> Store:
             raise StateError(f"cannot create the deck's state directory {deck.state_dir}: {exc.strerror}",
                              hint="jobdeck keeps its events there; make the deck directory writable") from None
     store = Store(deck, **kwargs)
-    resumed_at = store.log.seq if kwargs.get("from_snapshot", True) else None  # (a full fold asked for: left as is)
+    resumed_at = store.resumed_at if kwargs.get("from_snapshot", True) else None  # (a full fold asked for: left as is)
     try:
         store.catch_up()
         store.check_history()  # an empty log beside earlier attempts is a lost history, not a new deck

@@ -235,6 +235,45 @@ def check_saved_position(events_path: Path, offset: object, last_hash: object, s
     return SavedPosition(holds, begins, closed, identity)
 
 
+def check_boundary(events_path: Path, seq: int, offset: object, last_hash: object,
+                   segment: object) -> SavedPosition | None:
+    """Check a position saved at the end of a closed segment (a checkpoint's) against the log as it is.
+
+    The ``segment`` record opening the file after it names where the closed file ended
+    (last seq, bytes) and links to its last hash, so the position is checked against the
+    chain itself, even once the closed file is compressed or archived. Returns the start of
+    that file to resume from (``holds`` False: the log disagrees), or None when no file
+    left begins there (archived as well): nothing to resume in, and nothing to judge by.
+    """
+    from jobdeck.state.events import file_identity
+
+    begins = seq + 1
+    for _ in range(10):  # as check_saved_position: a rotation meeting the check makes it look again
+        identity = file_identity(events_path)
+        first = live_first(events_path)
+        if first == begins:
+            head, closed = read_first(events_path), False
+        elif first > begins:
+            found = [s for s in closed_segments(events_path, first) if s.first == begins]
+            if not found:
+                return None
+            try:
+                with open_closed(found[0].path)[1] as f:
+                    head = first_record(f)
+            except (OSError, EOFError):
+                head = None
+            closed = True
+        else:  # the log has not reached this boundary: it was cut back, or is another log
+            head, closed = None, False
+        if file_identity(events_path) == identity:
+            break
+    ended = head.get("closed") if head is not None else None
+    holds = (head is not None and head.get("type") == SEGMENT_TYPE and head.get("seq") == begins
+             and head.get("prev") == last_hash and isinstance(ended, dict)
+             and (ended.get("first"), ended.get("last"), ended.get("bytes")) == (segment, seq, offset))
+    return SavedPosition(holds, begins, closed, None if closed else identity)
+
+
 def position_holds(path: Path, offset: object, last_hash: object) -> bool:
     """Whether the segment at ``path`` has the record ``last_hash`` ending at byte ``offset``."""
     if not isinstance(offset, int) or not isinstance(last_hash, str) or offset <= 0:

@@ -73,6 +73,9 @@ def test_a_reader_that_needs_the_archived_segments_says_which_are_missing_and_re
                 f"(hint: put those segments back there to read it; `jobdeck audit verify --from 36` checks what "
                 "remains)")
     deck.board_path.unlink()
+    assert jobdeck(deck.root, "ls").returncode == 0  # from the checkpoint the rotation left: nothing older needed
+    shutil.rmtree(deck.state_dir / "checkpoints")
+    (deck.state_dir / "cards.jsonl").unlink()  # the cards that `ls` saved would answer it
     for command in (["stats"], ["events"], ["ls"]):
         done = jobdeck(deck.root, *command)
         assert (done.returncode, done.stderr.splitlines()) == (2, [expected]), command
