@@ -35,6 +35,7 @@ from typing import Any
 from jobdeck.state.attempts import OUTPUT, RESULT, STDERR
 from jobdeck.state.board import Store
 from jobdeck.state.deck import Deck, init_deck
+from jobdeck.state.segments import segment_bytes
 
 PIPELINES = 20
 STEPS = ("fetch", "parse", "enrich", "summarise", "publish")
@@ -342,7 +343,7 @@ def build_deck(root: Path, events: int, *, seed: int = 15, end: float | None = N
     written: list[Future[float]] = []
     with writers, Store(deck, from_snapshot=False) as store:
         def commit() -> None:
-            nonlocal commit_seconds
+            nonlocal commit_seconds, seq
             started = time.perf_counter()
             records, _ = store.commit(batch)
             commit_seconds += time.perf_counter() - started
@@ -352,6 +353,9 @@ def build_deck(root: Path, events: int, *, seed: int = 15, end: float | None = N
             if records[-1]["seq"] != seq:
                 raise RuntimeError(f"expected seq {seq}, the log says {records[-1]['seq']}")
             batch.clear()
+            if store.log.offset >= segment_bytes():  # as a runner rotates (and leaves a checkpoint)
+                store.rotate()
+                seq += 1  # the new live file's segment record
             if progress is not None:
                 progress(emitted)
             if old_board is not None and not old_board.exists() and emitted >= 0.9 * events:
