@@ -7,6 +7,7 @@ Layout::
     <deck>/.jobdeck/events.jsonl          the chain of work (state)
     <deck>/.jobdeck/log/events-<seq>.jsonl[.gz]  its closed segments (state/segments.py)
     <deck>/.jobdeck/board.json            derived snapshot for scripts
+    <deck>/.jobdeck/checkpoints/          the snapshot at each closed segment's end (state/checkpoints.py)
     <deck>/.jobdeck/runners/<id>.json     runner heartbeats
     <deck>/workspaces/<ws>/inbox/         drop files here to trigger jobs
     <deck>/workspaces/<ws>/runs/<job>/<n>/  one directory per attempt
