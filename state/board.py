@@ -32,14 +32,14 @@ from jobdeck.state.rollups import SCORED_TYPE, Rollups
 from jobdeck.state.segments import Rotation, check_boundary, check_saved_position, compress, rotate
 
 SNAPSHOT_FORMAT = 3
-"""2: ``paused`` kept when False (an operator's resume); 3: an attempt ``accepted`` in review. A board.json of
-another format is rebuilt from the log."""
+"""2: ``paused`` kept when False (an operator's resume); 3: an attempt ``accepted`` in review. A board.json
+(or checkpoint) of another format is passed over: the board is folded from the log."""
 CATCH_UP_BYTES = 4 << 20
+"""How much of the log a reader folds at a time when it catches up from far back."""
 SNAPSHOT_BEHIND = 1000
 """Records past board.json after which whoever folded them writes it again: a runner as it runs
-(runner/loop.py `_checkpoint`), any reader on opening (`open_store`). So no command replays more
-than about this many, even after board.json was lost or left far behind."""
-"""How much of the log a reader folds at a time when it catches up from far back."""
+(runner/loop.py `_checkpoint`), any reader on opening (`open_store`). So only the first command after
+board.json was lost (which replays what follows the newest checkpoint) or left far behind replays more."""
 
 
 # A plain class (and Rejected a NamedTuple), not dataclasses: importing dataclasses (and inspect)
