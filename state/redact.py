@@ -156,7 +156,7 @@ def referenced_env(spec: Spec) -> set[str]:
     names: set[str] = set()
     holders: list[Job | AgentSpec] = [*spec.jobs, *spec.agents.values()]
     for holder in holders:
-        names.update(value.env for value in holder.env.values() if not isinstance(value, str))
+        names.update(value.env for value in holder.env.values() if not isinstance(value, str) and value.secret)
     names.update(agent.api_key.env for agent in spec.agents.values() if agent.api_key is not None)
     names.update(spec.notify.referenced_env())
     return names

@@ -130,6 +130,9 @@ class EnvRef(_Model):
 
     env: Annotated[str, StringConstraints(pattern=ENV_NAME_PATTERN)]
     """Name of the environment variable to read, e.g. "OPENAI_API_KEY"."""
+    secret: bool = True
+    """Whether its value is redacted wherever jobdeck writes. false for an ordinary value, such as a batch
+    size read from the environment (an agent's api_key and the notify URLs are secret whatever this says)."""
 
 
 EnvValue = str | EnvRef

@@ -76,3 +76,16 @@ def test_a_log_holding_an_invalid_job_id_still_runs_the_deck(tmp_path: Path) -> 
         assert jobdeck(deck, "retry", "github-sync").returncode == 0
     assert board(deck)["github-sync"].status.value == "backlog"
     assert jobdeck(deck, "audit", "verify").returncode == 0
+
+
+def test_a_reference_declared_not_secret_passes_its_value_through_and_the_others_stay_redacted(tmp_path: Path) -> None:
+    """`{"env": NAME, "secret": false}` reads an ordinary value (a batch size) from the environment without
+    redacting it from the job's JSON output; a plain reference beside it is still a secret."""
+    jobs = [{"id": "batch", "output": "json", "env": {"BATCH": {"env": "BATCH_SIZE", "secret": False},
+                                                      "KEY": {"env": "ACCESS_CODE"}},
+             "command": ["sh", "-c", 'echo "{\\"rows\\": 300000, \\"batch\\": $BATCH, \\"key\\": \\"$KEY\\"}"']}]
+    deck = make_deck(tmp_path, jobs)
+    done = jobdeck(deck, "run", "--once", env=env_for(deck, BATCH_SIZE="100000", ACCESS_CODE="s3cret-ref-9912"))
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert json.loads(output_of(deck, "batch")) == {"rows": 300000, "batch": 100000, "key": "[REDACTED:ACCESS_CODE]"}
+    assert board(deck)["batch"].status.value == "done"
