@@ -146,7 +146,8 @@ def cmd_add(args: argparse.Namespace) -> int:
     jobs = _jobs_from_source(args.source) if args.source else []
     if args.id or args.argv or args.model:
         jobs.append(_job_from_flags(args))
-    ids = add_jobs(deck, jobs, replace=args.replace)
+    source = ("stdin" if args.source == "-" else args.source) if args.source else "the command line"
+    ids = add_jobs(deck, jobs, replace=args.replace, source=source)
     print(f"added {len(ids)} job{'s' if len(ids) != 1 else ''}: {', '.join(ids[:10])}{' ...' if len(ids) > 10 else ''}")
     return 0
 

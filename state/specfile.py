@@ -22,7 +22,7 @@ from typing import Any
 
 from jobdeck.state.atomic import write_atomic
 from jobdeck.state.deck import Deck
-from jobdeck.state.errors import DeckAccessError, EditConflict, JobdeckError, SpecError
+from jobdeck.state.errors import DeckAccessError, EditConflict, JobdeckError, SpecError, SpecErrors
 from jobdeck.state.lightspec import accepted, mark_accepted, mark_valid, plainly_valid
 from jobdeck.state.lock import DeckLock
 from jobdeck.state.loader import LoadedSpec, parse_spec
@@ -101,10 +101,13 @@ def _install(deck: Deck, base: bytes, new: bytes, lock: DeckLock | None) -> None
             write_atomic(target, new, mode=stat.S_IMODE(target.stat().st_mode))
 
 
-def add_jobs(deck: Deck, jobs: Iterable[Mapping[str, Any]], *, replace: bool = False) -> list[str]:
+def add_jobs(deck: Deck, jobs: Iterable[Mapping[str, Any]], *, replace: bool = False,
+             source: str = "the command line") -> list[str]:
     """Add ``jobs`` to jobs.json in one atomic, validated change; return their ids.
 
     With ``replace``, a job whose id exists is replaced instead of being an error.
+    ``source`` (a file, "stdin") is where the jobs came from: what is wrong with
+    one of them is told there, not at a line of a jobs.json that was never written.
     """
     base = deck.spec_path.read_bytes()
     try:
@@ -143,8 +146,23 @@ def add_jobs(deck: Deck, jobs: Iterable[Mapping[str, Any]], *, replace: bool = F
         _install(deck, base, raw, None)  # what the loader would say is known: no need to build the models
         mark_accepted(deck, raw)
     else:
-        install(deck, base, raw)
+        try:
+            install(deck, base, raw)
+        except SpecErrors as exc:
+            raise SpecErrors([_located(deck, error, new_jobs, source) for error in exc.errors]) from None
+        except SpecError as exc:
+            raise _located(deck, exc, new_jobs, source) from None
     return [str(job.get("id")) for job in new_jobs]
+
+
+def _located(deck: Deck, error: SpecError, jobs: list[dict[str, Any]], source: str) -> SpecError:
+    """``error``, found in the jobs.json an addition would make, told where the operator can see it: at the
+    added job's source, or at jobs.json as a whole (its line numbers are those of a file not written)."""
+    if error.path != str(deck.spec_path) or error.line is None:
+        return error
+    added = error.job is not None and any(job.get("id") == error.job for job in jobs)
+    where = source if added else f"{deck.spec_path} with the added jobs"
+    return SpecError(error.message, path=where, job=error.job, field=error.field, hint=error.hint)
 
 
 def _plain_addition(deck: Deck, base: bytes, raw: bytes, jobs: list[dict[str, Any]], known: set[Any]) -> bool:

@@ -131,6 +131,25 @@ def test_invalid_job_from_flags_is_refused(deck: Deck, add: Callable[..., Any]) 
     assert deck.spec_path.read_bytes() == before
 
 
+def test_a_bad_job_is_told_at_its_source_not_at_a_line_of_a_jobs_json_never_written(
+        deck: Deck, add: Callable[..., Any], tmp_path: Path) -> None:
+    """The loader judges the jobs.json the addition would make; its line numbers are that file's, which
+    does not exist. What is wrong with an added job is told where it came from."""
+    before = deck.spec_path.read_bytes()
+    source = tmp_path / "new.jsonl"
+    source.write_text('{"id": "x1", "command": ["true"]}\n{"id": "x2", "comand": ["true"]}\n')
+    from_file = add(deck, "--from", str(source))
+    from_stdin = add(deck, "--from", "-", input='{"id": "n2", "comand": ["echo"]}')
+    from_flags = add(deck, "--id", "n5", "--depends-on", "n5", "--", "true")
+    assert [done.returncode for done in (from_file, from_stdin, from_flags)] == [1, 1, 1]
+    assert from_file.stderr == (f"jobdeck: {source}: job 'x2', field 'comand': unknown field 'comand' "
+                                "(hint: did you mean 'command'?)\n")
+    assert from_stdin.stderr.startswith("jobdeck: stdin: job 'n2', field 'comand': unknown field 'comand'")
+    assert from_flags.stderr == ("jobdeck: the command line: job 'n5', field 'depends_on': "
+                                 "a job cannot depend on itself\n")
+    assert deck.spec_path.read_bytes() == before
+
+
 def test_bad_input_file_is_located(deck: Deck, add: Callable[..., Any], tmp_path: Path) -> None:
     source = tmp_path / "new.json"
     source.write_text('[\n  {"id": "x", "command": ["true"]},\n]\n')
