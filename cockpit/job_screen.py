@@ -133,15 +133,17 @@ class JobScreen(Screen[None]):
     # -- enabling keys -----------------------------------------------------------
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        operator_action = ACTIONS.get(OPERATOR_ACTION.get(action, action))
-        if operator_action is None:
+        name = OPERATOR_ACTION.get(action, action)
+        if name not in ACTIONS:
             return True
         job_id = self.selected_job_id()
         model = self.model
         job = model.job(job_id) if job_id else None
         if job is None:
             return False
-        return refusal(operator_action, job, model.state(job.id)) is None
+        if name == "pause":  # one key for both: the one that applies
+            name = self.operator.pause_action(job.id)
+        return refusal(ACTIONS[name], job, model.state(job.id)) is None
 
     # -- the keys ----------------------------------------------------------------
 

@@ -17,7 +17,7 @@ from jobdeck.state.board import Board, Store
 from jobdeck.state.errors import IllegalTransition, UnknownJob, deck_access_error
 from jobdeck.state.graph import downstream
 from jobdeck.state.machine import EventType, JobState, Status, allowed
-from jobdeck.state.views import needs_approval
+from jobdeck.state.views import is_paused, needs_approval
 
 if TYPE_CHECKING:
     from jobdeck.state.lightspec import LightSpec
@@ -164,6 +164,10 @@ def refusal(action: Action, job: Job | JobPreview, state: JobState) -> IllegalTr
             f"job '{job.id}' is in the backlog and needs no approval",
             hint="approve/reject apply to jobs in review and to high-risk jobs before they run",
         )
+    if action.event in (EventType.PAUSED, EventType.RESUMED) and \
+            is_paused(job, state) == (action.event == EventType.PAUSED):  # nothing to change: no event
+        return IllegalTransition(
+            f"cannot {action.name} job '{job.id}': it is {'already' if action.event == EventType.PAUSED else 'not'} paused")
     if not allowed(state, action.event):
         if state.status == Status.BACKLOG and action.event in _OVERRIDE_STATE:
             return IllegalTransition(f"cannot {action.name} job '{job.id}': it is {_OVERRIDE_STATE[action.event]}")
