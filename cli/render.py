@@ -12,11 +12,8 @@ from __future__ import annotations
 import json
 import os
 import sys
-import textwrap
 import time
-import unicodedata
 from collections.abc import Mapping, Sequence
-from datetime import datetime
 from typing import TYPE_CHECKING, Any, TextIO
 
 from jobdeck.cli.main import terminal_columns
@@ -46,7 +43,7 @@ def notes(card: Card, now: float) -> str:
     if card.retry_at and card.retry_at > now:
         parts = [p for p in parts if p != "retrying"] + [f"retry {when(card.retry_at, now)}"]
     if card.next_fire:
-        parts.append(f"next fire {datetime.fromtimestamp(card.next_fire).strftime('%Y-%m-%d %H:%M')}")
+        parts.append(f"next fire {time.strftime('%Y-%m-%d %H:%M', time.localtime(card.next_fire))}")
     if card.reason and card.column.value in ("review", "failed", "cancelled"):
         parts = [card.reason] + [p for p in parts if p != card.reason]
     return "; ".join(parts)
@@ -61,6 +58,8 @@ ATTEMPT_HEADERS = ("N", "OUTCOME", "REASON", "EXIT", "STARTED", "TOOK", "OUTPUT"
 def _width(text: str) -> int:
     if text.isascii():
         return len(text)
+    import unicodedata
+
     return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
 
 
@@ -95,7 +94,12 @@ def cards_table(cards: Sequence[Card], now: float, out: TextIO | None = None) ->
         cells = [_pad(cell, width) for cell, width in zip(row, widths)]
         cells[1] = _styled(cells[1], ANSI_STATUS[row[1]], colour)
         note = row[5]
-        parts = textwrap.wrap(note, room) if room and len(note) > room else [note]
+        if room and len(note) > room:
+            import textwrap  # (a long note on a terminal only)
+
+            parts = textwrap.wrap(note, room)
+        else:
+            parts = [note]
         lines.append(("  ".join(cells) + "  " + parts[0]).rstrip())
         lines.extend(" " * indent + part for part in parts[1:])
     out.write("\n".join(lines) + "\n")
@@ -158,7 +162,7 @@ def events(records: Sequence[dict[str, Any]], out: TextIO | None = None) -> None
     skip = {"seq", "ts", "type", "job", "prev", "hash"}
     lines = []
     for record in records:
-        stamp = datetime.fromtimestamp(record.get("ts", 0)).strftime("%Y-%m-%d %H:%M:%S")
+        stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(record.get("ts", 0)))
         detail = " ".join(f"{k}={json.dumps(v, ensure_ascii=False)}" for k, v in record.items() if k not in skip)
         kind = _styled(clean(str(record["type"])), "1", bold)
         lines.append(f"{record.get('seq', '?'):>6} {stamp} {clean(str(record.get('job') or '-')):<20} "
