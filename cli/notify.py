@@ -3,14 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
-
-from jobdeck.state.deck import find_deck
-from jobdeck.state.errors import JobdeckError, SpecError
 
 if TYPE_CHECKING:
     from jobdeck.runner.notifier import Notifier
@@ -32,10 +28,13 @@ def add_parser(command: Any) -> None:
 
 
 def cmd_notify(args: argparse.Namespace) -> int:
+    import json
     import os
     import socket
 
     from jobdeck.runner.notifier import Notifier
+    from jobdeck.state.deck import find_deck
+    from jobdeck.state.errors import JobdeckError, SpecError
     from jobdeck.state.loader import load_spec
     from jobdeck.state.notify_rules import Alert, message
     from jobdeck.state.redact import Redactor

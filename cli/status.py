@@ -3,14 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
-from collections import Counter
 from typing import Any
-
-from jobdeck.state.deck import find_deck
-from jobdeck.state.errors import SpecError
 
 UNHEALTHY = 1
 """Exit code of `status --check` when it found a problem (the table's 1: the answer is "no")."""
@@ -49,7 +44,11 @@ def add_parser(command: Any) -> None:
 
 def gather(deck_dir: str | None, now: float, *, waiting_age: float | None) -> dict[str, Any]:
     """What `status` shows: runners, jobs per column and the problems found (plain data, JSON-ready)."""
+    from collections import Counter
+
     from jobdeck.state.board import open_store
+    from jobdeck.state.deck import find_deck
+    from jobdeck.state.errors import SpecError
     from jobdeck.state.health import Problem, job_problems, runner_problems
     from jobdeck.state.heartbeat import read_heartbeats
     from jobdeck.state.loader import load_spec
@@ -81,6 +80,8 @@ def gather(deck_dir: str | None, now: float, *, waiting_age: float | None) -> di
 
 
 def cmd_status(args: argparse.Namespace) -> int:
+    import json
+
     from jobdeck.state.terminal import one_line
 
     report = gather(args.deck, time.time(), waiting_age=args.review_age)
