@@ -86,7 +86,6 @@ def cmd_init(args: argparse.Namespace) -> int:
 
 def cmd_validate(args: argparse.Namespace) -> int:
     from jobdeck.state.lightspec import light_spec, mark_valid
-    from jobdeck.state.loader import load_spec
 
     deck = _deck(args) if not args.file else None
     path = deck.spec_path if deck is not None else Path(args.file)
@@ -96,6 +95,8 @@ def cmd_validate(args: argparse.Namespace) -> int:
         _say_valid(args, path, len(accepted.jobs), len(document.get("agents") or {}),
                    len(document.get("executors") or {}))
         return 0
+    from jobdeck.state.loader import load_spec  # (zoneinfo, difflib...: only for bytes not judged before)
+
     try:
         loaded = load_spec(path)
     except SpecUnreadable:

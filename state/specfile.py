@@ -13,21 +13,21 @@ from __future__ import annotations
 
 import json
 import os
-import shlex
 import stat
-import subprocess
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from jobdeck.state.atomic import write_atomic
 from jobdeck.state.deck import Deck
 from jobdeck.state.errors import DeckAccessError, EditConflict, JobdeckError, SpecError, SpecErrors
 from jobdeck.state.lightspec import accepted, mark_accepted, mark_valid, plainly_valid
 from jobdeck.state.lock import DeckLock
-from jobdeck.state.loader import LoadedSpec, parse_spec
 from jobdeck.state.specbytes import MAX_SPEC_BYTES
 from jobdeck.state.strictjson import StrictJSONError, loads
+
+if TYPE_CHECKING:  # the loader (zoneinfo, difflib...) only for a change it must judge: `add` of a plain job needs none
+    from jobdeck.state.loader import LoadedSpec
 
 
 def spec_file(deck: Deck) -> Path:
@@ -76,6 +76,8 @@ def writable_spec_file(deck: Deck) -> Path:
 
 def install(deck: Deck, base: bytes, new: bytes, *, lock: DeckLock | None = None) -> LoadedSpec:
     """Validate ``new`` and replace jobs.json (or the file its link leads to) with it if it still holds ``base``."""
+    from jobdeck.state.loader import parse_spec
+
     loaded = parse_spec(new, str(deck.spec_path))
     _install(deck, base, new, lock)
     mark_valid(deck, loaded.digest, loaded.spec)  # the commands after it need not validate it again
@@ -114,6 +116,8 @@ def add_jobs(deck: Deck, jobs: Iterable[Mapping[str, Any]], *, replace: bool = F
         text = base.decode("utf-8-sig")
         document = loads(text)
     except (StrictJSONError, UnicodeDecodeError):
+        from jobdeck.state.loader import parse_spec
+
         parse_spec(base, str(deck.spec_path))  # raises the located error
         raise
     new_jobs = [dict(job) for job in jobs]
@@ -290,11 +294,15 @@ def _items(text: str, start: int, end: int) -> list[tuple[int, int, Any]]:
 
 def editor_argv() -> list[str]:
     """The user's editor command ($VISUAL, $EDITOR, else vi), split like a shell would."""
+    import shlex
+
     return shlex.split(os.environ.get("VISUAL") or os.environ.get("EDITOR") or "vi")
 
 
 def run_editor(path: Path) -> None:
     """Run the user's editor on ``path`` (a private copy of jobs.json) in this terminal."""
+    import subprocess
+
     argv = [*editor_argv(), str(path)]
     try:
         code = subprocess.call(argv)

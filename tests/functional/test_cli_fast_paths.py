@@ -165,6 +165,28 @@ def test_everyday_commands_do_not_import_dataclasses(deck: Deck, cli: RunCli) ->
         assert slow == [], f"`jobdeck {' '.join(argv)}` imported {slow}"
 
 
+def test_everyday_commands_on_an_accepted_jobs_json_import_neither_the_loader_nor_subprocess(
+        deck: Deck, cli: RunCli) -> None:
+    """The loader brings zoneinfo, difflib and sysconfig, subprocess brings threading and selectors: ~10 ms
+    that a command reading (or adding a plain job to) a jobs.json the loader accepted before does not need."""
+    assert cli("run", "--once", cwd=deck.root).returncode == 0  # a history to fold; jobs.json accepted
+    for argv in (["validate"], ["ls"], ["show", "hello"], ["logs", "hello"], ["pause", "hello"],
+                 ["add", "--id", "extra", "--", "true"]):  # add last: it changes jobs.json
+        rc, slow = modules_loaded_by(deck, argv, ("zoneinfo", "difflib", "subprocess"))
+        assert rc == 0, argv
+        assert slow == [], f"`jobdeck {' '.join(argv)}` imported {slow}"
+
+
+def test_help_reads_no_deck() -> None:
+    """`jobdeck --help` builds every command's parser; none of them needs the deck's modules, json or hashlib."""
+    code = ("import sys\nfrom jobdeck.cli.main import main\ntry:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
+            "print(sorted(m for m in sys.modules if m.startswith('jobdeck.state.') or m in ('json', 'hashlib')),"
+            " file=sys.stderr)")
+    done = subprocess.run([sys.executable, "-c", code], env=cli_env(), capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0 and "jobdeck ls" in done.stdout, done.stderr
+    assert done.stderr.strip() == "['jobdeck.state.errors']"
+
+
 def test_what_add_run_and_edit_validated_in_full_needs_no_validation_after_them(deck: Deck, cli: RunCli,
                                                                                tmp_path) -> None:
     done = cli("add", "--id", "nightly", "--schedule", "0 2 * * *", "--", "true", cwd=deck.root)
