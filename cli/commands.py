@@ -239,43 +239,36 @@ def cmd_ls(args: argparse.Namespace) -> int:
             render.cards_table(shown_cards, time.time())
             _say_hidden(cached.index, args)
         return 0
-    import gc
-
     from jobdeck.state.cardcache import known_fires, save_cards
     from jobdeck.state.views import cards
 
-    # Building ~10 objects per job: collector passes over them cost ~20% of a large ls
-    # and free nothing.
-    gc.disable()
-    try:
-        spec, digest = _read_spec(deck)
-        now = time.time()
-        with _store(deck) as store:
-            found = cards(spec, store.board, now, known_fires(deck, digest, now))
-            offset, last_hash, warning = store.log.offset, store.log.last_hash, store.chain_warning
-            if store.board.held is not None:
-                from jobdeck.state.actions import deck_hold_text
+    # (main() keeps the collector off: building ~10 objects per job, its passes cost ~20% of a large ls)
+    spec, digest = _read_spec(deck)
+    now = time.time()
+    with _store(deck) as store:
+        found = cards(spec, store.board, now, known_fires(deck, digest, now))
+        offset, last_hash, warning = store.log.offset, store.log.last_hash, store.chain_warning
+        if store.board.held is not None:
+            from jobdeck.state.actions import deck_hold_text
 
-                notice = f"the deck is {deck_hold_text(store.board.held)}; no new starts (`jobdeck release`)"
-                warning = f"{warning}; {notice}" if warning else notice
-            if warning:
-                print(f"jobdeck: warning: {warning}", file=sys.stderr)
-        encoded = save_cards(deck, [c.to_json() for c in found], spec=digest, offset=offset,
-                             last_hash=last_hash, now=now, board=board, warning=warning)
-        keep = _keep(encoded.index, args)
-        notes = _runner_notes(deck, encoded.index)
-        if args.json and not notes:
-            sys.stdout.write(encoded.to_json(keep) + "\n")
-        elif args.json:
-            sys.stdout.write(json.dumps([c.to_json() for c in _noted(
-                [c for c, shown in zip(found, keep) if shown], notes)]) + "\n")
-        else:
-            from jobdeck.cli import render
+            notice = f"the deck is {deck_hold_text(store.board.held)}; no new starts (`jobdeck release`)"
+            warning = f"{warning}; {notice}" if warning else notice
+        if warning:
+            print(f"jobdeck: warning: {warning}", file=sys.stderr)
+    encoded = save_cards(deck, [c.to_json() for c in found], spec=digest, offset=offset,
+                         last_hash=last_hash, now=now, board=board, warning=warning)
+    keep = _keep(encoded.index, args)
+    notes = _runner_notes(deck, encoded.index)
+    if args.json and not notes:
+        sys.stdout.write(encoded.to_json(keep) + "\n")
+    elif args.json:
+        sys.stdout.write(json.dumps([c.to_json() for c in _noted(
+            [c for c, shown in zip(found, keep) if shown], notes)]) + "\n")
+    else:
+        from jobdeck.cli import render
 
-            render.cards_table(_noted([c for c, shown in zip(found, keep) if shown], notes), time.time())
-            _say_hidden(encoded.index, args)
-    finally:
-        gc.enable()
+        render.cards_table(_noted([c for c, shown in zip(found, keep) if shown], notes), time.time())
+        _say_hidden(encoded.index, args)
     return 0
 
 

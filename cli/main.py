@@ -14,6 +14,7 @@ commands that need them, so `jobdeck --help` and `jobdeck ls` start fast.
 from __future__ import annotations
 
 import argparse
+import gc
 import math
 import os
 import sys
@@ -38,6 +39,11 @@ directory holding a jobs.json. Exit codes: 0 ok, 1 refused/invalid/failed/unheal
 
 
 STATUSES = ("backlog", "running", "review", "done", "failed", "cancelled")
+BRIEF = frozenset({"validate", "ls", "show", "logs", "events", "add", "approve", "reject", "retry", "cancel", "pause",
+                   "resume", "pin", "hold", "release", "trigger"})
+"""Commands that end within milliseconds of starting (``logs`` unless it follows): run with the cyclic garbage
+collector off. Its passes over the modules they import and the board they read free nothing (the state is
+NamedTuples and plain dicts, freed as they go) and cost ~2 ms of each, ~20% of an ``ls`` that folds the log."""
 
 
 def positive_int(text: str) -> int:
@@ -363,9 +369,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"jobdeck: no command {name!r} (hint: {hint})", file=sys.stderr)
             return 2
     args = parser.parse_args(argv)
-    handler = _handler(args)
+    collecting = gc.isenabled()
+    if args.command in BRIEF and not getattr(args, "follow", False):
+        gc.disable()
     try:
-        return handler(args)
+        return _handler(args)(args)
     except JobdeckError as exc:
         from jobdeck.state.terminal import one_line
 
@@ -382,6 +390,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         where = f"{exc.filename}: " if exc.filename is not None else ""
         print(f"jobdeck: {where}{exc.strerror or exc}", file=sys.stderr)
         return 2
+    finally:
+        if collecting:
+            gc.enable()
 
 
 def _handler(args: argparse.Namespace) -> Callable[[argparse.Namespace], int]:
