@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import gc
-import math
 import os
 import sys
 from collections.abc import Callable, Sequence
@@ -59,6 +58,8 @@ def positive_int(text: str) -> int:
 
 def seconds(text: str) -> float:
     """An argparse type: a finite number of seconds, 0 or more."""
+    import math
+
     try:
         value = float(text)
     except ValueError:
