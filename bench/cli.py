@@ -1,6 +1,6 @@
 """Everyday commands against `python -c pass`: what a jobdeck command costs over starting Python at all.
 
-Usage: .venv/bin/python bench/cli.py [--runs 21] [--events 2000] [--tiny]
+Usage: .venv/bin/python bench/cli.py [--runs 21] [--events 2000] [--python PATH] [--tiny]
 
 On a small deck (bench/history_deck.py: 100 jobs, a history of --events events,
 attempt directories on disk) each round runs, in turn, `python -c pass` (the
@@ -16,6 +16,12 @@ first, as an install writes it: with PYTHONDONTWRITEBYTECODE set (as in some
 containers) an editable install would otherwise compile every module it
 imports on every run, 25-45 ms that no installed jobdeck pays.
 
+``--python`` runs both `python -c pass` and jobdeck with another interpreter,
+one whose environment has jobdeck installed (``pip install .``, not ``-e``): the
+editable install's finder costs every start of this venv's Python ~14 ms, which
+`python -c pass` pays here and an installed jobdeck does not. The commands then
+run from the scratch directory, where no jobdeck/ folder hides the installed one.
+
 Target (issue 15): every command's median under 50 ms and at most 3x `python -c pass`.
 """
 
@@ -28,7 +34,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from history import Sample, jobdeck, load, timed  # noqa: E402  (bench/history.py)
+from history import ROOT, Sample, load, timed  # noqa: E402  (bench/history.py)
 from history_deck import SHOWN_JOB, build_deck  # noqa: E402
 from jobdeck.state.board import Store  # noqa: E402
 from jobdeck.state.deck import Deck  # noqa: E402
@@ -82,6 +88,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=21, help="rounds (each command once per round)")
     parser.add_argument("--events", type=int, default=2000, help="events in the deck's history")
+    parser.add_argument("--python", metavar="PATH", default=sys.executable,
+                        help="the interpreter to run `-c pass` and jobdeck with (default: this one)")
     parser.add_argument("--tiny", action="store_true", help="3 rounds on a 500-event deck: for the smoke test")
     args = parser.parse_args()
     runs, events = (3, 500) if args.tiny else (args.runs, args.events)
@@ -91,27 +99,33 @@ def main() -> int:
         built = build_deck(deck.root, events)
         approve = approvable(deck)
         env = {**os.environ, "COLUMNS": "120"}
-        timed(jobdeck(deck, "ls", "--json"), env=env)  # leaves the card cache, as any earlier `ls` would
+        python, where = args.python, (Path(scratch) if args.python != sys.executable else ROOT)
+
+        def jobdeck(*arguments: str) -> list[str]:
+            return [python, "-m", "jobdeck", "--deck", str(deck.root), *arguments]
+
+        timed(jobdeck("ls", "--json"), env=env, cwd=where)  # leaves the card cache, as any earlier `ls` would
         restore = Restore(deck)
         commands: list[tuple[str, list[str]]] = [
-            (BASELINE, [sys.executable, "-c", "pass"]),
-            ("jobdeck --help", jobdeck(deck, "--help")),
-            ("jobdeck ls", jobdeck(deck, "ls")),
-            ("jobdeck ls --json", jobdeck(deck, "ls", "--json")),
-            (f"jobdeck show {SHOWN_JOB}", jobdeck(deck, "show", SHOWN_JOB)),
-            (f"jobdeck logs {SHOWN_JOB}", jobdeck(deck, "logs", SHOWN_JOB)),
-            ("jobdeck validate", jobdeck(deck, "validate")),
-            ("jobdeck add --id added -- true", jobdeck(deck, "add", "--id", "added", "--", "true")),
-            (f"jobdeck approve {approve}", jobdeck(deck, "approve", approve)),
-            (f"jobdeck pause {SHOWN_JOB}", jobdeck(deck, "pause", SHOWN_JOB)),
+            (BASELINE, [python, "-c", "pass"]),
+            ("jobdeck --help", jobdeck("--help")),
+            ("jobdeck ls", jobdeck("ls")),
+            ("jobdeck ls --json", jobdeck("ls", "--json")),
+            (f"jobdeck show {SHOWN_JOB}", jobdeck("show", SHOWN_JOB)),
+            (f"jobdeck logs {SHOWN_JOB}", jobdeck("logs", SHOWN_JOB)),
+            ("jobdeck validate", jobdeck("validate")),
+            ("jobdeck add --id added -- true", jobdeck("add", "--id", "added", "--", "true")),
+            (f"jobdeck approve {approve}", jobdeck("approve", approve)),
+            (f"jobdeck pause {SHOWN_JOB}", jobdeck("pause", SHOWN_JOB)),
         ]
+        print(f"python: {python}")
         print(f"deck: {len(commands)} commands on 100 jobs and {built.events:,} events ({built.attempts:,} attempts); "
               f"{runs} rounds; load average at the start {load()}", flush=True)
         samples: dict[str, list[Sample]] = {name: [] for name, _ in commands}
         for round_number in range(runs):
             shift = round_number % len(commands)
             for name, argv in commands[shift:] + commands[:shift]:
-                samples[name].append(timed(argv, env=env))
+                samples[name].append(timed(argv, env=env, cwd=where))
                 restore()
         print(f"load average at the end: {load()}\n")
         base = samples[BASELINE]

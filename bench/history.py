@@ -84,14 +84,15 @@ TIME = "/usr/bin/time"
 (vfork, then exec, counts the parent's memory), while time's own fork starts from its small one."""
 
 
-def timed(argv: list[str], *, env: dict[str, str] | None = None) -> Sample:
-    """Run ``argv`` to its end with output to files; its wall time, CPU time (``wait4``) and peak RSS (GNU time)."""
+def timed(argv: list[str], *, env: dict[str, str] | None = None, cwd: Path = ROOT) -> Sample:
+    """Run ``argv`` in ``cwd`` to its end with output to files; its wall time, CPU time (``wait4``) and peak RSS
+    (GNU time)."""
     if not os.access(TIME, os.X_OK):
         raise SystemExit(f"{TIME} is missing: install GNU time (apt-get install time) for the peak RSS")
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err, \
             tempfile.NamedTemporaryFile(prefix="bench-rss-") as rss:
         start = time.perf_counter()
-        process = subprocess.Popen([TIME, "-f", "%M", "-o", rss.name, *argv], stdout=out, stderr=err, cwd=ROOT,
+        process = subprocess.Popen([TIME, "-f", "%M", "-o", rss.name, *argv], stdout=out, stderr=err, cwd=cwd,
                                    env=env)
         _, status, usage = os.wait4(process.pid, 0)  # the rusage of time and of the command it waited for
         wall = time.perf_counter() - start
