@@ -177,6 +177,25 @@ def test_everyday_commands_on_an_accepted_jobs_json_import_neither_the_loader_no
         assert slow == [], f"`jobdeck {' '.join(argv)}` imported {slow}"
 
 
+def test_main_leaves_the_collector_as_it_found_it(deck: Deck) -> None:
+    """main() turns the cyclic collector off for a brief command; a caller in the same process gets it back."""
+    import contextlib
+    import gc
+    import io
+
+    from jobdeck.cli.main import main
+
+    for enabled in (True, False):
+        (gc.enable if enabled else gc.disable)()
+        try:
+            with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+                assert main(["--deck", str(deck.root), "ls"]) == 0
+                assert main(["--deck", str(deck.root), "show", "nosuchjob"]) == 1  # ends in an error: the same
+            assert gc.isenabled() is enabled
+        finally:
+            gc.enable()
+
+
 def test_help_reads_no_deck() -> None:
     """`jobdeck --help` builds every command's parser; none of them needs the deck's modules, json or hashlib."""
     code = ("import sys\nfrom jobdeck.cli.main import main\ntry:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
