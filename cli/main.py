@@ -147,8 +147,11 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     def command(name: str, help_text: str, description: str | None = None) -> argparse.ArgumentParser | _Unbuilt:
         if only is not None and name != only:
             return _Unbuilt()
-        return sub.add_parser(name, help=help_text, description=description or help_text,
-                              formatter_class=_formatter)
+        parsed = sub.add_parser(name, help=help_text, description=description or help_text,
+                                formatter_class=_formatter)
+        # also after the command (`jobdeck ls --deck DIR`), as scripts and muscle memory write it
+        parsed.add_argument("--deck", metavar="DIR", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+        return parsed
 
     p = command("init", "create a deck (jobs.json, workspaces/, .jobdeck/)")
     p.add_argument("dir", nargs="?", help="where to create it (default: --deck, else here)")

@@ -112,6 +112,9 @@ def find_deck(explicit: str | os.PathLike[str] | None = None, *,
         if value:
             root = Path(value).expanduser()
             if not _holds_spec(root):
+                if root.exists() and not root.is_dir():
+                    raise DeckNotFound(f"{source} {root}: not a directory",
+                                       hint=f"a deck is the directory that holds {SPEC_NAME}")
                 raise DeckNotFound(
                     f"{source} {root}: no {SPEC_NAME} there",
                     hint=f"create one with `jobdeck init {root}`",

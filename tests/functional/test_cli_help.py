@@ -75,6 +75,25 @@ def test_named_deck_that_is_not_one(how: str, cli: RunCli, tmp_path: Path) -> No
     assert done.stderr == f"jobdeck: {how} {missing}: no jobs.json there (hint: create one with `jobdeck init {missing}`)\n"
 
 
+def test_a_file_named_as_the_deck_is_not_offered_init(cli: RunCli, tmp_path: Path) -> None:
+    a_file = tmp_path / "passwd"
+    a_file.write_text("root:x:0:0\n")
+    done = cli("--deck", str(a_file), "ls", cwd=tmp_path)
+    assert done.returncode == 2
+    assert done.stderr == f"jobdeck: --deck {a_file}: not a directory (hint: a deck is the directory that holds jobs.json)\n"
+
+
+def test_deck_may_follow_the_command(cli: RunCli, tmp_path: Path) -> None:
+    """`jobdeck ls --deck DIR` as well as `jobdeck --deck DIR ls`; after the command, it wins."""
+    for name in ("one", "two"):
+        assert cli("init", str(tmp_path / name), cwd=tmp_path).returncode == 0
+    added = cli("add", "--id", "solo", "--deck", str(tmp_path / "one"), "--", "true", cwd=tmp_path)
+    one = cli("ls", "--json", "--deck", str(tmp_path / "one"), cwd=tmp_path)
+    two = cli("--deck", str(tmp_path / "nowhere"), "ls", "--json", "--deck", str(tmp_path / "two"), cwd=tmp_path)
+    assert (added.returncode, one.returncode, two.returncode) == (0, 0, 0), added.stderr + one.stderr + two.stderr
+    assert '"solo"' in one.stdout and '"solo"' not in two.stdout
+
+
 def test_unknown_command_is_a_usage_error(cli: RunCli, tmp_path: Path) -> None:
     done = cli("frobnicate", cwd=tmp_path)
     assert done.returncode == 2
