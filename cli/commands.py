@@ -163,10 +163,13 @@ def _job_from_flags(args: argparse.Namespace) -> dict[str, Any]:
             job["shell"] = True
     for flag, key in (("title", "title"), ("model", "model"), ("prompt", "prompt"), ("agent", "agent"),
                       ("workspace", "workspace"), ("risk", "risk"), ("schedule", "schedule"),
-                      ("timezone", "timezone"), ("trigger", "trigger"), ("priority", "priority")):
+                      ("timezone", "timezone"), ("trigger", "trigger"), ("priority", "priority"),
+                      ("deadline", "deadline"), ("max_wait", "max_wait"), ("window", "window")):
         value = getattr(args, flag)
         if value is not None:
             job[key] = value
+    if args.idempotent:
+        job["idempotent"] = True
     if args.depends_on:
         job["depends_on"] = args.depends_on
     if args.label:

@@ -209,6 +209,10 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     p.add_argument("--max-attempts", type=positive_int, help="attempts in all, the first included")
     p.add_argument("--idle-timeout", metavar="DURATION", help="fail when silent this long, e.g. 90s")
     p.add_argument("--hard-timeout", metavar="DURATION", help="fail after this long in total, e.g. 2h")
+    p.add_argument("--deadline", metavar="TIME", help="when its output is due: 06:00 (in --timezone) or an ISO datetime")
+    p.add_argument("--max-wait", metavar="DURATION", help="the longest it may wait once ready, e.g. 3h")
+    p.add_argument("--window", metavar="HH:MM-HH:MM", help="start only inside this daily window, e.g. 22:00-06:00")
+    p.add_argument("--idempotent", action="store_true", help="safe to re-run after a crash mid-attempt")
     p.add_argument("--replace", action="store_true", help="replace jobs whose id exists")
     p.add_argument("argv", nargs="*", metavar="-- COMMAND ARGS", help="the command (after --)")
 

@@ -245,3 +245,13 @@ def test_an_argument_that_is_not_utf8_is_one_line_and_writes_nothing(deck: Deck,
     assert (done.returncode, done.stderr) == (1, "jobdeck: jobs.json: job 'bad' has text that is not UTF-8 (hint: "
                                                  "jobs.json is UTF-8: give the arguments as UTF-8 text)\n")
     assert deck.spec_path.read_bytes() == before
+
+
+def test_add_takes_the_decision_services_fields_from_flags(deck: Deck, add: Callable[..., Any]) -> None:
+    done = add(deck, "--id", "report", "--deadline", "06:00", "--max-wait", "3h", "--window", "22:00-06:00",
+               "--idempotent", "--", "echo", "hi")
+    assert done.returncode == 0, done.stderr
+    assert jobs_of(deck)["report"] == {"id": "report", "command": ["echo", "hi"], "deadline": "06:00",
+                                       "max_wait": "3h", "window": "22:00-06:00", "idempotent": True}
+    bad = add(deck, "--id", "late", "--window", "25:00-06:00", "--", "true")
+    assert bad.returncode == 1 and "job 'late', field 'window'" in bad.stderr and "late" not in jobs_of(deck)
