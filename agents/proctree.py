@@ -13,6 +13,8 @@ import signal
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
+from jobdeck.state.liveness import stat_fields
+
 _children_files: bool | None = None
 
 
@@ -36,18 +38,9 @@ class Proc:
 
 def read(pid: int) -> Proc | None:
     """The process ``pid`` now, or None if there is none."""
-    try:
-        fd = os.open(f"/proc/{pid}/stat", os.O_RDONLY | os.O_CLOEXEC)
-    except OSError:
+    fields = stat_fields(pid)
+    if fields is None:
         return None
-    try:
-        data = os.read(fd, 4096)
-    except OSError:
-        return None
-    finally:
-        os.close(fd)
-    # the command name (field 2) is in parentheses and may hold spaces and ")"
-    fields = data[data.rfind(b")") + 2:].split()
     try:
         return Proc(pid, fields[0].decode(), int(fields[1]), int(fields[2]), int(fields[3]), int(fields[19]))
     except (IndexError, ValueError):

@@ -65,6 +65,16 @@ def running(pid: int, start: int) -> bool | None:
 
 def _stat(pid: int) -> tuple[bytes, int] | None:
     """The state letter and start time from ``/proc/PID/stat``, or None if it cannot be read."""
+    fields = stat_fields(pid)
+    try:
+        return (fields[0], int(fields[19])) if fields is not None else None
+    except (IndexError, ValueError):
+        return None
+
+
+def stat_fields(pid: int) -> list[bytes] | None:
+    """The fields of ``/proc/PID/stat`` after the command name (the state letter first), or None if it cannot
+    be read (no such process, no /proc)."""
     try:
         fd = os.open(f"/proc/{pid}/stat", os.O_RDONLY | os.O_CLOEXEC)
     except OSError:
@@ -76,11 +86,7 @@ def _stat(pid: int) -> tuple[bytes, int] | None:
     finally:
         os.close(fd)
     # the command name (field 2) is in parentheses and may hold spaces and ")"
-    fields = data[data.rfind(b")") + 2:].split()
-    try:
-        return fields[0], int(fields[19])
-    except (IndexError, ValueError):
-        return None
+    return data[data.rfind(b")") + 2:].split()
 
 
 def process_alive(pid: int) -> bool:

@@ -161,8 +161,8 @@ def test_a_cancel_while_the_runner_is_dead_stops_the_whole_attempt_and_ends_it_o
         leader, daemon = int(leader_pid.read_text()), int(daemon_pid.read_text())
         if later == "running runner":
             second = start_runner(deck, env=runner_env)
-            runners = deck / ".jobdeck" / "runners"
-            wait_for(lambda: len(list(runners.glob("*.json"))) == 2, what="the second runner's first turn")
+            second_pid = second.pid
+            wait_for(lambda: _beat_of(deck, second_pid), what="the second runner's first turn")
             assert not _dead(leader) and not _dead(daemon)  # running, its leader alive: not the runner's to stop
         jobdeck(deck, "cancel", "long", env=runner_env, check=True)
         if later == "run --once":
