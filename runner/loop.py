@@ -601,7 +601,8 @@ class Runner:
             # empty log beside a used attempt directory, which reads as a lost history.
             fast = claim_from is not None and store.log.seq > 0
             ended = self._record_finished(now)
-            claims = self._choose_and_seal_claims(claim_from, now) if claim_from is not None else []
+            sealed = self._choose_and_seal_claims(claim_from, now) if claim_from is not None else []
+            claims = [record for record in sealed if record["type"] == EventType.CLAIMED]
             if claims:
                 crash_point("claim.after_seal")
             prepared: list[tuple[Claimed, OSError | AttemptRefused | None]] = []
@@ -651,7 +652,7 @@ class Runner:
             claimed.release()  # the outcome is durable: the attempt may be recovered by anyone
         if ended:
             crash_point("complete.after_release")
-        for record in claims:
+        for record in sealed:  # the claims and the decisions (a hold raises an alert)
             self.report(record)
         for claimed, _ in prepared:
             if claimed.moved_aside is not None:
@@ -743,6 +744,7 @@ class Runner:
         self.wake.set()
 
     def _choose_and_seal_claims(self, spec: Spec, now: float) -> list[dict[str, Any]]:
+        """This turn's claims and `decided` events, sealed (lock held, not flushed)."""
         if self.capacity.full:
             return []
         board = self.store.board
@@ -764,7 +766,7 @@ class Runner:
         for rejected in refused:
             if rejected.body["type"] == EventType.CLAIMED:
                 self.capacity.give_back(spec.by_id[rejected.body["job"]], spec)
-        return [record for record in records if record["type"] == EventType.CLAIMED]
+        return records
 
     def _prepare(self, record: dict[str, Any], spec: Spec | None = None
                  ) -> tuple[Claimed, OSError | AttemptRefused | None]:

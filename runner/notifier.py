@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from jobdeck.runner.senders import Send, Worker, apprise_sender, command_sender, ping_sender
 from jobdeck.state.atomic import write_atomic
-from jobdeck.state.notify_rules import Alert, Dedup, Message, Throttle, approvals, digest, from_record
+from jobdeck.state.notify_rules import Alert, Dedup, Message, Throttle, approvals, digest, from_record, wait_key
 from jobdeck.state.notify_rules import message as compose
 from jobdeck.state.terminal import one_line
 
@@ -36,9 +36,16 @@ DROPS_EVERY = 60.0
 DIGEST_FILE = "digest-sent"
 """Beside the raised-approvals file: the UTC day the last daily digest went out."""
 
-def _approval_key(job_id: str, board: Board) -> str:
-    state = board.state(job_id)
-    return f"approval:{job_id}:{state.cycle}:{state.since}"
+WAITS = frozenset({"approval", "hold"})
+"""Alerts about a job's wait, remembered across runners while the job's state stays as it was."""
+
+
+def _still_waiting(key: str, board: Board) -> bool:
+    """Whether the wait ``key`` (``wait_key``'s) was raised for is still the job's present state."""
+    parts = key.split(":")
+    if len(parts) not in (4, 5) or parts[0] not in WAITS:
+        return False
+    return key == wait_key(parts[0], parts[1], board, parts[4] if len(parts) == 5 else None)
 
 
 def _read_raised(path: Path | None) -> set[str]:
@@ -48,7 +55,7 @@ def _read_raised(path: Path | None) -> set[str]:
         keys = json.loads(path.read_bytes())
     except (OSError, ValueError):
         return set()
-    return {key for key in keys if isinstance(key, str) and key.count(":") == 3} if isinstance(keys, list) else set()
+    return {key for key in keys if isinstance(key, str)} if isinstance(keys, list) else set()
 
 
 class Notifier:
@@ -58,8 +65,9 @@ class Notifier:
                  raised_path: Path | None = None) -> None:
         self.deck_root = deck_root
         self.raised_path = raised_path
-        """Where the approval alerts already raised are kept, so a restarted (or cron) runner does not repeat them."""
-        self.approvals_raised: set[str] | None = None
+        """Where the approval and hold alerts already raised are kept, so a restarted (or cron) runner does not
+        repeat them."""
+        self.waits_raised: set[str] | None = None
         self.digest_day: int | None = None
         """The UTC day (days since the epoch) the last digest was raised on."""
         self.environ = dict(environ)
@@ -149,7 +157,7 @@ class Notifier:
         alerts: list[Alert] = []
         touched: set[str] = set()
         for record in records:
-            alert = from_record(record, spec)
+            alert = from_record(record, spec, board)
             if alert is not None:
                 alerts.append(alert)
             job = record.get("job")
@@ -165,7 +173,7 @@ class Notifier:
             alerts += approvals(spec, board, sorted(touched), now)
         failing = False
         if spec is not None and self.rules:
-            alerts = self._new_approvals(alerts, board)
+            alerts = self._new_waits(alerts, board)
             daily = self._digest(board, now)
             if daily is not None:
                 alerts.append(daily)
@@ -222,16 +230,16 @@ class Notifier:
                 pass  # only saves a repeated digest after a restart
         return digest(board, now)
 
-    def _new_approvals(self, alerts: list[Alert], board: Board) -> list[Alert]:
-        """``alerts`` without the approval alerts an earlier runner raised; keeps the file of raised ones current."""
-        raised = self.approvals_raised
+    def _new_waits(self, alerts: list[Alert], board: Board) -> list[Alert]:
+        """``alerts`` without the approval and hold alerts an earlier runner raised; keeps the file of them current."""
+        raised = self.waits_raised
         if raised is None:
-            raised = self.approvals_raised = _read_raised(self.raised_path)
-        kept = {key for key in raised if key == _approval_key(key.split(":")[1], board)}
-        fresh = [alert for alert in alerts if alert.kind != "approval" or alert.key not in kept]
-        kept |= {alert.key for alert in fresh if alert.kind == "approval"}
+            raised = self.waits_raised = _read_raised(self.raised_path)
+        kept = {key for key in raised if _still_waiting(key, board)}
+        fresh = [alert for alert in alerts if alert.kind not in WAITS or alert.key not in kept]
+        kept |= {alert.key for alert in fresh if alert.kind in WAITS and _still_waiting(alert.key, board)}
         if kept != raised:
-            self.approvals_raised = kept
+            self.waits_raised = kept
             if self.raised_path is not None:
                 try:
                     write_atomic(self.raised_path, json.dumps(sorted(kept)).encode(), durable=False)

@@ -67,8 +67,14 @@ def digest(board: Board, now: float) -> Alert | None:
     return Alert("digest", f"digest:{date}", text, None, now)
 
 
-def from_record(record: Mapping[str, Any], spec: Spec | None) -> Alert | None:
-    """The alert a record of the log (or a runner report) raises, if any."""
+def wait_key(kind: str, job_id: str, board: Board, needs: str | None = None) -> str:
+    """The key of an alert about ``job_id``'s present wait: the same for every runner until the job's state changes."""
+    state = board.state(job_id)
+    return f"{kind}:{job_id}:{state.cycle}:{state.since}" + (f":{needs}" if needs is not None else "")
+
+
+def from_record(record: Mapping[str, Any], spec: Spec | None, board: Board | None = None) -> Alert | None:
+    """The alert a record of the log (or a runner report) raises, if any (``board`` keys a hold by the job's state)."""
     kind, job, seq = record.get("type"), record.get("job"), record.get("seq")
     at = float(record.get("ts") or 0.0)
     if kind == EventType.SUCCEEDED and record.get("review"):
@@ -85,9 +91,12 @@ def from_record(record: Mapping[str, Any], spec: Spec | None) -> Alert | None:
         return Alert("pipeline_done", f"done:{job}:{seq}", f"{job}: pipeline finished", job, at)
     if kind == "decided" and record.get("action") == "hold" and isinstance(job, str):
         why = (record.get("reasons") or [record.get("reason") or "held"])[0]
+        needed = str(record.get("needs") or "held")
+        # the same hold seen again (a second runner, the next run from cron) is not a new alert: keyed on what it
+        # waits for and the job's state, not on the record
+        key = wait_key("hold", job, board, needed) if board is not None else f"hold:{job}:{needed}"
         needs = f", needs {record['needs']}" if record.get("needs") else ""
-        return Alert("hold", f"hold:{job}:{seq}", f"{job}: held by the decision service{needs} ({why}); "
-                                                  f"jobdeck why {job}", job, at)
+        return Alert("hold", key, f"{job}: held by the decision service{needs} ({why}); jobdeck why {job}", job, at)
     if kind == "decided" and record.get("action") == "at_risk" and isinstance(job, str):
         why = (record.get("reasons") or ["deadline at risk"])[0]
         return Alert("deadline", f"deadline:{job}:{seq}", f"{job}: {why}; jobdeck why {job}", job, at)
@@ -113,7 +122,7 @@ def approvals(spec: Spec, board: Board, job_ids: Iterable[str], now: float) -> l
         if (state.status != Status.BACKLOG or state.approved or waits_for_fire(job, state) or is_paused(job, state)
                 or blockers(job, board)):
             continue
-        found.append(Alert("approval", f"approval:{job_id}:{state.cycle}:{state.since}",  # read by runner/notifier.py
+        found.append(Alert("approval", wait_key("approval", job_id, board),
                            f"{job_id}: high-risk job waits for approval; jobdeck approve {job_id}", job_id, now))
     return found
 

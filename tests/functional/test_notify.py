@@ -265,3 +265,20 @@ def test_the_daily_digest_is_news_once_a_day_across_runs(tmp_path: Path) -> None
     assert [a["kind"] for d in digests for a in d["alerts"]] == ["digest"]
     day = time.strftime("%Y-%m-%d", time.gmtime(yesterday))
     assert digests[0]["alerts"][0]["text"].startswith(f"{day} (UTC): 1 attempt(s) done, 1 failed, $0.25 spent; ")
+
+
+def test_a_hold_by_the_decision_service_is_one_alert_across_runs(tmp_path: Path) -> None:
+    log = tmp_path / "alerts.log"
+    hook = {"command": ["sh", "-c", f'echo "$JOBDECK_ALERT_TITLE" >> {log}']}
+    notify = {"targets": {"log": hook}, "rules": [{"on": ["needs_you"], "to": ["log"], "throttle": 0}]}
+    jobs = [{"id": "b", "command": ["true"], "review": "always"},
+            {"id": "c", "command": ["true"], "review": "always", "depends_on": ["b"]},
+            {"id": "x", "command": ["true"], "review": "always"}]
+    deck = make_deck(tmp_path, jobs, notify=notify, decide={"mode": "live", "review_capacity": 1})
+    run_once(deck)
+    [hold] = [e for e in events(deck) if e["type"] == "decided" and e["action"] == "hold"]
+    assert (hold["job"], hold["needs"]) == ("x", "reviews")
+    expected = ["jobdeck needs you: hold x", "jobdeck needs you: review b"]
+    assert sorted(log.read_text().splitlines()) == expected
+    run_once(deck)  # x is held again for the same reason: the next run from cron does not say it again
+    assert sorted(log.read_text().splitlines()) == expected
