@@ -58,6 +58,22 @@ def _read_raised(path: Path | None) -> set[str]:
     return {key for key in keys if isinstance(key, str)} if isinstance(keys, list) else set()
 
 
+def _lines(text: str) -> str:
+    """``text`` with each line ``one_line``-safe: no control sequences, the line breaks kept."""
+    return "\n".join(one_line(line) for line in text.splitlines())
+
+
+def _inert(value: object) -> object:
+    """Every string inside a JSON-like value made ``_lines``-safe."""
+    if isinstance(value, str):
+        return _lines(value)
+    if isinstance(value, dict):
+        return {key: _inert(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_inert(item) for item in value]
+    return value
+
+
 class Notifier:
     """Turns what the runner sees into alerts and pings for the deck's ``notify`` section."""
 
@@ -281,11 +297,13 @@ class Notifier:
     def safe(self, message: Message) -> Send:
         """The send for ``message``: secrets redacted, no control sequences, one line per line."""
         def clean(text: str) -> str:
-            return "\n".join(one_line(line) for line in self.redactor.text(text).splitlines())
+            return _lines(self.redactor.text(text))
 
         jobs = {alert.job for alert in message.alerts}
-        payload = self.redactor.deep({"title": message.title, "body": message.body, "needs_you": message.needs_you,
-                                      "deck": self.deck_root, "alerts": [a.to_json() for a in message.alerts]})
+        # a hook may print its stdin to a terminal: every string it gets is as inert as the body
+        payload = _inert(self.redactor.deep({"title": message.title, "body": message.body,
+                                             "needs_you": message.needs_you, "deck": self.deck_root,
+                                             "alerts": [a.to_json() for a in message.alerts]}))
         # the deck's place ends the body: one person often runs several decks
         return Send(title=one_line(self.redactor.text(message.title)),
                     body=clean(f"{message.body}\ndeck: {self.deck_root}"),

@@ -282,3 +282,16 @@ def test_a_hold_by_the_decision_service_is_one_alert_across_runs(tmp_path: Path)
     assert sorted(log.read_text().splitlines()) == expected
     run_once(deck)  # x is held again for the same reason: the next run from cron does not say it again
     assert sorted(log.read_text().splitlines()) == expected
+
+
+def test_a_command_target_gets_no_control_sequence(tmp_path: Path) -> None:
+    seen = tmp_path / "alert.json"
+    hook = {"command": ["sh", "-c", f'cat > {seen}']}
+    notify = {"targets": {"hook": hook}, "rules": [{"to": ["hook"], "throttle": 0}]}
+    title_attack = {"id": "pwn", "command": ["true"],
+                    "validate": {"command": ["sh", "-c", r"printf 'bad \033]2;PWN\007 output\n' >&2; exit 1"]}}
+    deck = make_deck(tmp_path, [title_attack], notify=notify)
+    run_once(deck)
+    alert = json.loads(seen.read_text())  # (JSON escapes controls; a hook that prints the decoded text must not)
+    for text in (alert["body"], alert["alerts"][0]["text"]):
+        assert "\x1b" not in text and "\x07" not in text and "\\x1b]2;PWN\\x07" in text, text
