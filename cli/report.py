@@ -15,7 +15,7 @@ from jobdeck.state.terminal import one_line
 
 #: Records about the runner's own trouble: printed on stderr, even with --quiet.
 _PROBLEMS = frozenset({"spec_error", "write_error", "lock_timeout", "watch_error", "chain_warning", "log_replaced",
-                       "log_rotate_failed", "notify_failed", "notify_error",
+                       "log_rotate_failed", "notify_failed", "notify_unconfirmed", "notify_error",
                        "metrics_error", "deck_held", "remote_cancel_failed"})
 
 
@@ -45,6 +45,7 @@ _NOTES: dict[str, tuple[str, str | None, dict[str, Any]]] = {
     "refused": ("{job}: event refused: {message}", "dim", {"job": ""}),
     "notify_failed": ("sending to {target} failed after {tries} tr(ies): {message}", "red", {}),
     "notify_error": ("notify: {message}", "red", {}),
+    "notify_unconfirmed": ("alerts to {target} not confirmed as the runner stopped: {message}", "red", {}),
     "metrics_error": ("cannot write the metrics textfile {message}; trying again", "red", {}),
     "deck_held": ("the deck is {message}: nothing new starts until `jobdeck release`", "yellow", {}),
     "deck_released": ("the deck is released: jobs start again", "green", {}),

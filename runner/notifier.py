@@ -147,7 +147,9 @@ class Notifier:
                 return None
             deliver = apprise_sender(url)
         else:
-            deliver = command_sender(list(target.command or ()), self.environ, self.deck_root)
+            hook = command_sender(list(target.command or ()), self.environ, self.deck_root)
+            return Worker(name, hook, timeout=target.timeout, retries=target.retries, failed=self._failed,
+                          abort=hook.abort)
         return Worker(name, deliver, timeout=target.timeout, retries=target.retries, failed=self._failed)
 
     def _env(self, variable: str, field: str) -> str | None:
@@ -333,14 +335,37 @@ class Notifier:
         return found
 
     def drain(self, timeout: float) -> bool:
-        """Wait up to ``timeout`` seconds for every queued send to be handled (a thread may call it)."""
+        """Wait up to ``timeout`` seconds for every queued send to be handled (a thread may call it); False if some
+        were not.
+
+        Then what is still unsent is given up: each target's unconfirmed alerts come back through ``failures()``
+        (type ``notify_unconfirmed``) and a hook still running is killed, so that a stopped runner leaves no
+        process behind and says which alert may not have arrived.
+        """
         deadline = time.monotonic() + timeout
         workers = [*self.workers.values(), *([self.ping] if self.ping is not None else [])]
         while any(not worker.idle() for worker in workers):
             if time.monotonic() >= deadline:
+                self._give_up(timeout)
                 return False
             threading.Event().wait(0.01)
         return True
+
+    def _give_up(self, waited: float) -> None:
+        for name, worker in self.workers.items():
+            if worker.idle():
+                continue
+            sends = worker.unconfirmed()
+            worker.stop(abort=True)
+            if not sends:
+                continue  # it ended meanwhile
+            titles = ", ".join(f"'{send.title}'" for send in sends[:3]) + \
+                (f" and {len(sends) - 3} more" if len(sends) > 3 else "")
+            jobs = {send.job for send in sends}
+            stopped = "; the hook was stopped" if worker.abort is not None else ""
+            self._failures.append({"type": "notify_unconfirmed", "target": name, "tries": 0,
+                                   "job": next(iter(jobs)) if len(jobs) == 1 else None,
+                                   "message": f"{titles} still sending after {waited:g}s{stopped}"})
 
     def close(self) -> None:
         """Stop every worker thread (a send under way finishes in the background: the threads are daemons)."""

@@ -46,10 +46,14 @@ class Worker:
     """One target's thread: takes sends off its queue and delivers each with a timeout and retries."""
 
     def __init__(self, name: str, deliver: Callable[[Send, float], str | None], *, timeout: float, retries: int,
-                 failed: Failed, limit: int = QUEUE_LIMIT) -> None:
+                 failed: Failed, limit: int = QUEUE_LIMIT, abort: Callable[[], None] | None = None) -> None:
         self.name = name
         self.deliver = deliver
         """Delivers a send within a timeout; returns None on success, else why it failed (one line)."""
+        self.abort = abort
+        """Ends the delivery under way at once (a hook's process group), for a runner that will not wait."""
+        self.current: Send | None = None
+        """The send being delivered, if any."""
         self.timeout = timeout
         self.retries = retries
         self.failed = failed
@@ -73,9 +77,19 @@ class Worker:
         """Whether everything queued has been handled."""
         return self.queue.unfinished_tasks == 0
 
-    def stop(self) -> None:
-        """Stop after the send under way (waits between retries end at once); queued sends are dropped."""
+    def unconfirmed(self) -> list[Send]:
+        """The send under way and those queued behind it, oldest first."""
+        with self.queue.mutex:
+            queued = [send for send in self.queue.queue if send is not None]
+        current = self.current
+        return ([current] if current is not None else []) + queued
+
+    def stop(self, *, abort: bool = False) -> None:
+        """Stop after the send under way (or ending it, with ``abort``); waits between retries end at once, and
+        queued sends are dropped."""
         self.stopping.set()
+        if abort and self.abort is not None:
+            self.abort()
         try:
             self.queue.put_nowait(None)
         except queue.Full:
@@ -89,8 +103,10 @@ class Worker:
                     if send is None:
                         return
                     continue
+                self.current = send
                 self._send(send)
             finally:
+                self.current = None
                 self.queue.task_done()
 
     def _send(self, send: Send) -> None:
@@ -105,6 +121,8 @@ class Worker:
             if why is None:
                 self.sent += 1
                 return
+        if self.stopping.is_set() and self.abort is not None:
+            return  # ended by ``stop(abort=True)``, whose caller reports what was not confirmed
         self.failed({"target": self.name, "job": send.job, "message": why, "tries": attempt + 1})
 
 
@@ -153,10 +171,18 @@ def _with_timeouts(url: str, timeout: float) -> str:
     return url + ("&" if "?" in url else "?") + "&".join(extra)
 
 
-def command_sender(argv: list[str], environ: Mapping[str, str], cwd: str) -> Callable[[Send, float], str | None]:
+class CommandSender:
     """Runs ``argv`` (no shell) with the alert as JSON on stdin and JOBDECK_* variables; exit 0 is success."""
 
-    def deliver(send: Send, timeout: float) -> str | None:
+    def __init__(self, argv: list[str], environ: Mapping[str, str], cwd: str) -> None:
+        self.argv, self.environ, self.cwd = argv, environ, cwd
+        self.child: subprocess.Popen[bytes] | None = None
+        """The hook running now, if any."""
+        self.aborted = False
+        """Set by ``abort``: no hook starts, or keeps running, after it."""
+
+    def __call__(self, send: Send, timeout: float) -> str | None:
+        argv, environ, cwd = self.argv, self.environ, self.cwd
         env = dict(environ)
         env.update({"JOBDECK_ALERT_TITLE": send.title, "JOBDECK_ALERT_BODY": send.body,
                     "JOBDECK_ALERT_NEEDS_YOU": "1" if send.needs_you else "0",
@@ -165,21 +191,40 @@ def command_sender(argv: list[str], environ: Mapping[str, str], cwd: str) -> Cal
         if send.job:
             env["JOBDECK_JOB_ID"] = send.job
         try:
-            child = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                                     cwd=cwd, env=env, start_new_session=True)
+            child = self.child = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+                                                  stderr=subprocess.PIPE, cwd=cwd, env=env, start_new_session=True)
         except OSError as exc:
             return f"cannot run {argv[0]}: {exc.strerror or exc}"
+        if self.aborted:  # ``abort`` came as it started (it reads ``child`` after setting ``aborted``)
+            self.child = None
+            _kill_group(child)
+            return f"{argv[0]} was stopped"
         try:
             _, err = child.communicate(json.dumps(send.payload).encode(), timeout=timeout)
         except subprocess.TimeoutExpired:
             _kill_group(child)
             return f"{argv[0]} did not finish within {timeout:g}s"
+        finally:
+            self.child = None
         if child.returncode != 0:
             tail = err.decode("utf-8", "replace").strip().splitlines()[-1:] if err else []
             return f"{argv[0]} exited with code {child.returncode}" + (f": {tail[0][:200]}" if tail else "")
         return None
 
-    return deliver
+    def abort(self) -> None:
+        """Kill the running hook's process group, and any later one (from any thread); its delivery then fails."""
+        self.aborted = True
+        child = self.child
+        if child is not None:
+            try:
+                os.killpg(child.pid, signal.SIGKILL)
+            except OSError:
+                pass
+
+
+def command_sender(argv: list[str], environ: Mapping[str, str], cwd: str) -> CommandSender:
+    """A hook target's deliver function (see ``CommandSender``)."""
+    return CommandSender(argv, environ, cwd)
 
 
 def _kill_group(child: subprocess.Popen[bytes]) -> None:

@@ -295,3 +295,31 @@ def test_a_command_target_gets_no_control_sequence(tmp_path: Path) -> None:
     alert = json.loads(seen.read_text())  # (JSON escapes controls; a hook that prints the decoded text must not)
     for text in (alert["body"], alert["alerts"][0]["text"]):
         assert "\x1b" not in text and "\x07" not in text and "\\x1b]2;PWN\\x07" in text, text
+
+
+def alive(pid: int) -> bool:
+    """Whether ``pid`` runs (a zombie no longer does)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+def test_a_stopping_runner_stops_a_slow_hook_and_says_the_alert_is_unconfirmed(tmp_path: Path) -> None:
+    pid_file = tmp_path / "hook.pid"
+    hook = {"command": ["sh", "-c", f"echo $$ > {pid_file}; exec sleep 30"], "timeout": "60s"}
+    notify = {"targets": {"slow": hook}, "rules": [{"to": ["slow"], "throttle": 0}]}
+    deck = make_deck(tmp_path, [{"id": "bad", "command": ["false"]}], notify=notify)
+    started = time.monotonic()
+    result = run_once(deck)
+    took = time.monotonic() - started
+    assert result.returncode == 1  # bad failed
+    assert took < 20, took  # 5 s for the alerts, not the hook's 30
+    pid = int(pid_file.read_text())
+    assert not alive(pid)  # killed with its process group before the runner exited
+    line = ("alerts to slow not confirmed as the runner stopped: 'jobdeck needs you: failed bad' still sending "
+            "after 5s; the hook was stopped\n")
+    assert line in result.stderr, result.stderr
+    notes = [e for e in events(deck) if e["type"] == "progress" and e.get("what") == "notify_failed"]
+    assert [(n["job"], n["target"]) for n in notes] == [("bad", "slow")]
