@@ -16,19 +16,47 @@ if TYPE_CHECKING:
 
 def add_parser(command: Any) -> None:
     """Declare `notify` with the parser's ``command(name, help, description)`` helper."""
-    p = command("notify", "send a test alert to the targets of jobs.json's notify section",
-                "Send one test message to every target in jobs.json's \"notify\" section (or to TARGET),\n"
-                "the way the runner sends alerts: the URL from its environment variable, redacted,\n"
-                "with the target's timeout and retries. One line per target; exit 1 if any failed.\n\n"
-                "  NTFY_URL=ntfy://ntfy.sh/my-topic jobdeck notify test phone")
-    p.add_argument("what", choices=["test"], help="test: send a test message")
-    p.add_argument("target", nargs="?", help="only this target (default: all)")
-    p.add_argument("--json", action="store_true", help="the result per target as one JSON object")
+    description = ("Send one test message to every target in jobs.json's \"notify\" section (or to TARGET),\n"
+                   "the way the runner sends alerts: the URL from its environment variable, redacted,\n"
+                   "with the target's timeout and retries. One line per target; exit 1 if any failed.\n\n"
+                   "  NTFY_URL=ntfy://ntfy.sh/my-topic jobdeck notify test phone\n"
+                   "  jobdeck notify test --json | jq '.targets | map_values(.ok)'")
+    p = command("notify", "send a test alert to the targets of jobs.json's notify section", description)
+    p.add_argument("--json", action="store_true", help="the result as one JSON object (also after `test`)")
+    actions = p.add_subparsers(dest="what", metavar="test", required=True,
+                               help="what to do (test: send a test message)")
+    test = actions.add_parser("test", help="send a test message", description=description,
+                              formatter_class=argparse.RawDescriptionHelpFormatter)
+    test.add_argument("target", nargs="?", metavar="TARGET", help="only this target (default: all)")
+    test.add_argument("--json", action="store_true", default=argparse.SUPPRESS,
+                      help="the result as one JSON object: ok, targets (ok and error each), error")
     p.set_defaults(handler="jobdeck.cli.notify:cmd_notify")
 
 
 def cmd_notify(args: argparse.Namespace) -> int:
+    """Exit 0 when every target took the message, 1 when one did not (or there are none), 2 for a bad TARGET."""
+    from jobdeck.state.errors import JobdeckError
+
+    try:
+        return _test(args)
+    except JobdeckError as exc:
+        if not args.json:
+            raise
+        _print_json({}, str(exc))
+        return exc.exit_code
+
+
+def _print_json(results: dict[str, str | None], error: str | None) -> None:
     import json
+
+    from jobdeck.state.terminal import one_line
+
+    sys.stdout.write(json.dumps({"ok": error is None and all(why is None for why in results.values()),
+                                 "targets": {name: {"ok": why is None, "error": why} for name, why in results.items()},
+                                 "error": one_line(error) if error is not None else None}, indent=2) + "\n")
+
+
+def _test(args: argparse.Namespace) -> int:
     import os
     import socket
 
@@ -72,8 +100,7 @@ def cmd_notify(args: argparse.Namespace) -> int:
                 break
         results[name] = None if why is None else redactor.text(why)
     if args.json:
-        sys.stdout.write(json.dumps({name: {"ok": why is None, "error": why} for name, why in results.items()},
-                                    indent=2) + "\n")
+        _print_json(results, None)
     else:
         for name, why in results.items():
             print(one_line(f"{name}: sent" if why is None else f"{name}: failed: {why}"))

@@ -323,3 +323,27 @@ def test_a_stopping_runner_stops_a_slow_hook_and_says_the_alert_is_unconfirmed(t
     assert line in result.stderr, result.stderr
     notes = [e for e in events(deck) if e["type"] == "progress" and e.get("what") == "notify_failed"]
     assert [(n["job"], n["target"]) for n in notes] == [("bad", "slow")]
+
+
+def test_notify_test_takes_json_anywhere_and_answers_in_json_when_it_cannot_send(tmp_path: Path) -> None:
+    notify = {"targets": {"web": {"url": {"env": "NOT_SET_ANYWHERE"}}}}
+    deck = make_deck(tmp_path, [{"id": "a", "command": ["true"]}], notify=notify)
+    env = env_for(deck)
+    env.pop("NOT_SET_ANYWHERE", None)
+    for argv in (["notify", "test", "--json", "web"], ["notify", "--json", "test", "web"],
+                 ["notify", "test", "web", "--json"]):
+        result = jobdeck(deck, *argv, env=env)
+        assert result.returncode == 1, (argv, result.stderr)
+        assert json.loads(result.stdout) == {"ok": False, "error": None, "targets": {"web": {
+            "ok": False, "error": "environment variable NOT_SET_ANYWHERE is not set (notify.targets.web.url)"}}}
+    bare = jobdeck(deck, "notify", env=env)
+    assert bare.returncode == 2
+    usage, error = bare.stderr.splitlines()
+    assert usage.startswith("usage: jobdeck notify") and " test" in usage
+    assert error == "jobdeck notify: error: the following arguments are required: test"
+    empty = make_deck(tmp_path / "empty", [{"id": "a", "command": ["true"]}])
+    none = jobdeck(empty, "notify", "test", "--json")
+    assert none.returncode == 1 and none.stderr == ""
+    answer = json.loads(none.stdout)
+    assert (answer["ok"], answer["targets"]) == (False, {})
+    assert "no alert targets: jobs.json has no notify.targets" in answer["error"]
