@@ -58,7 +58,8 @@ def cmd_decisions(args: argparse.Namespace, records: list[dict[str, Any]]) -> in
             print(f"waits: p50 {dur(waits[0])}, p95 {dur(waits[1])}, max {dur(waits[2])}")
         print(f"deadlines: {found.deadline_misses} missed of {found.deadline_jobs}")
         for miss in data["missed"][:10]:
-            print(f"  {miss['job']}: due {_when(miss['deadline'])}, done {_when(miss['done'])}")
+            done = f"done {_when(miss['done'])}" if miss["done"] is not None else "not done by then"
+            print(f"  {miss['job']}: due {_when(miss['deadline'])}, {done}")
         print(f"outcomes: {found.succeeded} succeeded, {found.failed} failed for good; cost ${found.cost:.2f}")
         return 0
     decided = [r for r in records if r.get("type") == "decided" and (since is None or r.get("ts", 0) >= since)]

@@ -44,7 +44,7 @@ def scope_report(tally: Tally | None) -> dict[str, Any]:
 def stats_report(history: History, rollups: Rollups, jobs: Sequence[str], *, since: float | None, days: int,
                  now: float) -> dict[str, Any]:
     """The deck, each workspace and each of ``jobs`` (every job with a record when empty) over the window."""
-    window = history.window(since)
+    window = history.window(since, now)
     ids = list(jobs) or sorted(scope[4:] for scope in window if scope.startswith("job:"))
     rows = []
     for job in ids:
@@ -97,6 +97,9 @@ def start_of_local_day(moment: float) -> float:
     return datetime.fromtimestamp(moment).replace(hour=0, minute=0, second=0, microsecond=0).timestamp()
 
 
+CLASS_WORDS = {"exit": "exited non-zero"}
+"""Failure classes worded for the text report where the bare name misleads ("exit 2" reads as an exit code)."""
+
 HEADERS = ("SCOPE", "RUNS", "OK", "WAIT P50", "WAIT P95", "RUN P50", "RUN P95", "RETRIES", "RATE LIMITS",
            "COOLDOWNS", "COST", "LAST")
 
@@ -128,7 +131,7 @@ def stats_table(report: Mapping[str, Any], now: float, out: TextIO | None = None
     if failing:
         out.write("\nfailures by class\n")
         for name, classes in failing:
-            out.write(f"  {clean(name)}: {', '.join(f'{k} {v}' for k, v in classes.items())}\n")
+            out.write(f"  {clean(name)}: {', '.join(f'{v} {CLASS_WORDS.get(k, k)}' for k, v in classes.items())}\n")
     if deck["interventions"]:
         listed = ", ".join(f"{k} {v}" for k, v in deck["interventions"].items())
         per_100 = deck["interventions_per_100_runs"]
@@ -136,7 +139,7 @@ def stats_table(report: Mapping[str, Any], now: float, out: TextIO | None = None
                   + (f": {per_100:g} per 100 runs\n" if per_100 is not None else "\n"))
     met, missed = deck["deadlines"]["met"], deck["deadlines"]["missed"]
     if met or missed:
-        out.write(f"deadlines: {met} of {met + missed} met ({met / (met + missed):.0%})\n")
+        out.write(f"deadlines: {met} of {met + missed} met ({met / (met + missed):.0%}), {missed} missed\n")
     if deck["models"]:
         out.write("\n")
         rows = [(clean(m), str(v["runs"]), f"{v['tokens']:,}", f"${v['cost']:.2f}") for m, v in deck["models"].items()]

@@ -1,14 +1,15 @@
 """``jobdeck decisions --report``: what the decision service said, and what then happened.
 
 Folded from the chain of work: each ``decided`` event, each claim's wait (from
-the job entering the backlog to its claim), each attempt's end, cost and
-deadline. In shadow and advise modes it shows where the service would have
+the job entering the backlog ready to its claim), each attempt's end, cost and
+deadline (missed when its time passed without a success: state/timeline.py). In shadow and advise modes it shows where the service would have
 started another job than the runner did (``followed: false``); in live mode,
 what following it gave.
 """
 
 from __future__ import annotations
 
+import time
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -57,15 +58,32 @@ class Report:
         }
 
 
-def report(records: Iterable[Mapping[str, Any]], since: float | None = None, examples: int = 10) -> Report:
-    """The report of ``records`` (in log order) from ``since`` on."""
+def report(records: Iterable[Mapping[str, Any]], since: float | None = None, examples: int = 10,
+           now: float | None = None) -> Report:
+    """The report of ``records`` (in log order) from ``since`` on, its pending deadlines judged at ``now``."""
     out = Report()
     timeline = Timeline()
+
+    def missed(job: str, deadline: float, done: float | None) -> None:
+        if since is None or deadline >= since:
+            out.deadline_jobs += 1
+            out.deadline_misses += 1
+            out.missed.append({"job": job, "deadline": deadline, "done": done})
+
     for record in records:
         kind, job, ts = record.get("type"), record.get("job"), record.get("ts", 0.0)
+        for late, deadline in timeline.passed(ts):
+            missed(late, deadline, None)
         if not isinstance(job, str):
             continue
         timeline.enters_backlog(record)
+        if kind == EventType.CLAIMED and (since is None or ts >= since):
+            out.claims += 1
+            wait = timeline.claimed(job, ts, record.get("runner"))
+            if wait is not None:
+                out.waits.append(wait)
+        elif kind == EventType.CLAIMED:
+            timeline.claimed(job, ts, record.get("runner"))  # the runner's first claim may be before the window
         if since is not None and ts < since:
             continue
         if kind == EventType.DECIDED:
@@ -82,11 +100,6 @@ def report(records: Iterable[Mapping[str, Any]], since: float | None = None, exa
                 if len(out.examples) < examples:
                     out.examples.append({"ts": ts, "claimed": job, "advised": record.get("advised", [])[:3],
                                          "reasons": record.get("advised_why") or record.get("reasons", [])[:2]})
-        elif kind == EventType.CLAIMED:
-            out.claims += 1
-            wait = timeline.claimed(job, ts)
-            if wait is not None:
-                out.waits.append(wait)
         elif kind in (EventType.SUCCEEDED, EventType.FAILED):
             cost = record.get("cost")
             if isinstance(cost, int | float):
@@ -101,4 +114,6 @@ def report(records: Iterable[Mapping[str, Any]], since: float | None = None, exa
                     if not kept[1]:
                         out.deadline_misses += 1
                         out.missed.append({"job": job, "deadline": kept[0], "done": ts})
+    for late, deadline in timeline.overdue(time.time() if now is None else now):
+        missed(late, deadline, None)
     return out

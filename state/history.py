@@ -30,7 +30,9 @@ DECK = "deck"
 
 INTERVENTIONS = frozenset({EventType.APPROVED, EventType.REJECTED, EventType.RETRIED, EventType.CANCELLED,
                            EventType.PINNED, EventType.HELD, EventType.RELEASED})
-"""Operator records (they carry ``by``) counted as a person stepping in."""
+"""Operator records (they carry ``by``) counted as a person stepping in (hold and release of the whole deck too)."""
+RATE_LIMITED = "rate_limit"
+"""The reason an LLM agent gives a rate-limit answer (agents/failures.py), alone or before ": message"."""
 ENDINGS = frozenset({EventType.SUCCEEDED, EventType.FAILED, EventType.INTERRUPTED})
 
 
@@ -53,6 +55,8 @@ class History:
     timeline: Timeline = field(default_factory=Timeline)
     workspace_of: dict[str, str] = field(default_factory=dict)
     """Each job's workspace, as its latest claim named it."""
+    answer_counted: dict[str, bool] = field(default_factory=dict)
+    """Per running job: whether the last failed answer of its attempt's model was counted already (a cooldown)."""
     hours: Buckets = field(default_factory=lambda: Buckets(HOUR))
     days: Buckets = field(default_factory=lambda: Buckets(DAY))
     """The same tallies per UTC day: a window of months reads its days, not thousands of hours."""
@@ -65,11 +69,17 @@ class History:
         for record in records:
             job = record.get("job")
             kind = record.get("type")
+            ts = record.get("ts", 0.0)
+            for late, _ in self.timeline.passed(ts):  # its time passed with no success
+                for tally in self._tallies(late, ts):
+                    tally.deadlines_missed += 1
             if not isinstance(job, str):
                 if kind == SCORED_TYPE:
                     self._spend(record)
+                elif kind in (EventType.HELD, EventType.RELEASED) and record.get("by"):  # the whole deck
+                    for tally in self._deck_tallies(ts):
+                        tally.interventions[kind] = tally.interventions.get(kind, 0) + 1
                 continue
-            ts = record.get("ts", 0.0)
             latest = ts if latest is None or ts > latest else latest
             self.timeline.enters_backlog(record)
             if kind == EventType.CLAIMED:
@@ -96,7 +106,8 @@ class History:
             return
         self.open[job] = OpenAttempt(token, ts, workspace)
         self.workspace_of[job] = workspace
-        wait = self.timeline.claimed(job, ts)
+        self.answer_counted.pop(job, None)
+        wait = self.timeline.claimed(job, ts, record.get("runner"))
         if wait is not None:
             bucket = Histogram.bucket(wait)
             for tally in self._tallies(job, ts):
@@ -107,6 +118,7 @@ class History:
         if attempt is None or record.get("token") != attempt.token:
             return  # a stale token: the state machine refuses it, and so does this count
         del self.open[job]
+        counted = self.answer_counted.pop(job, False)
         if record.get("reason") == "not_started":
             return  # nothing ran
         kind = record["type"]
@@ -128,6 +140,8 @@ class History:
                 tally.run.add_to(took)
             if record.get("retry_at") is not None and outcome != "cancelled":
                 tally.retries += 1
+            if outcome == EventType.FAILED and record.get("reason") == RATE_LIMITED and not counted:
+                tally.rate_limits += 1  # the last model's last answer, which no progress event recorded
             tally.tokens += tokens
             tally.cost += cost
             if model:
@@ -144,17 +158,28 @@ class History:
                 tally.last_ended = ts
 
     def _progress(self, job: str, record: Mapping[str, Any], ts: float) -> None:
+        """Retries, cooldowns and fallbacks; each rate-limit answer once.
+
+        An LLM agent records each failed answer of a model once: a ``retry`` (tried
+        again), a ``cooldown`` (the model is set aside), or, for a model's last answer,
+        the ``fallback`` to the next model, or else the attempt's failure. A fallback
+        after a cooldown repeats the cooldown's answer, so it is not counted again.
+        """
         what, reason = record.get("what"), str(record.get("reason") or "")
-        if what not in ("retry", "cooldown"):
+        if what not in ("retry", "cooldown", "fallback"):
             return
         skipped = what == "cooldown" and reason.startswith("skipped")
-        for tally in self._tallies(job, ts):
-            if skipped:
+        if skipped:
+            for tally in self._tallies(job, ts):
                 tally.cooldown_skips += 1
-                continue
+            return
+        counted = self.answer_counted.get(job, False)
+        self.answer_counted[job] = what == "cooldown"
+        limited = reason.startswith(RATE_LIMITED) and not (what == "fallback" and counted)
+        for tally in self._tallies(job, ts):
             if what == "cooldown":
                 tally.cooldowns += 1
-            if reason.startswith("rate_limit"):
+            if limited:
                 tally.rate_limits += 1
 
     def _spend(self, record: Mapping[str, Any]) -> None:
@@ -165,13 +190,16 @@ class History:
         usage = record.get("usage")
         tokens = tokens_of(usage if isinstance(usage, Mapping) else None)
         model = str(record.get("model") or "unknown")
-        for tally in (self.hours.tally(int(ts // HOUR), DECK), self.days.tally(int(ts // DAY), DECK),
-                      self._total(DECK)):
+        for tally in self._deck_tallies(ts):
             tally.cost += cost
             tally.tokens += tokens
             counts = tally.models.setdefault(model, [0, 0, 0.0])
             counts[1] += tokens
             counts[2] += cost
+
+    def _deck_tallies(self, ts: float) -> list[Tally]:
+        """The deck's tallies a record at ``ts`` counts in: its hour's, its day's and the totals."""
+        return [self.hours.tally(int(ts // HOUR), DECK), self.days.tally(int(ts // DAY), DECK), self._total(DECK)]
 
     def _tallies(self, job: str, ts: float) -> list[Tally]:
         """The tallies a record of ``job`` at ``ts`` counts in: its hour's, its day's and the totals, per scope."""
@@ -193,8 +221,29 @@ class History:
 
     # -- reading ---------------------------------------------------------------------------
 
-    def window(self, since: float | None) -> dict[str, Tally]:
+    def window(self, since: float | None, now: float | None = None) -> dict[str, Tally]:
         """Per scope, the sum of the hours from the one holding ``since`` on (everything for None).
+
+        With ``now``, the deadlines pending in the window whose time has passed by
+        then, which no later record has counted yet, count as missed too.
+        """
+        window = self._window(since)
+        start = int(since // HOUR) * HOUR if since is not None else float("-inf")
+        overdue = [job for job, deadline in self.timeline.overdue(now) if deadline >= start] if now is not None else []
+        if not overdue:
+            return window
+        window = {scope: tally for scope, tally in window.items()}  # the totals themselves stay as folded
+        for job in overdue:
+            workspace = self.workspace_of.get(job)
+            for scope in (DECK, f"job:{job}", *([f"workspace:{workspace}"] if workspace is not None else [])):
+                copy = Tally()
+                copy.merge(window.get(scope) or Tally())
+                copy.deadlines_missed += 1
+                window[scope] = copy
+        return window
+
+    def _window(self, since: float | None) -> dict[str, Tally]:
+        """``window`` without the overdue deadlines.
 
         Read as the hours up to the next whole day and the days after, or, when
         that is fewer lines, as the totals less the days and hours before it.
@@ -243,7 +292,8 @@ class History:
         """Everything but the hours: the totals and the fold's pending state."""
         return {"total": {scope: tally.to_json() for scope, tally in self.total.items()},
                 "open": {job: [a.token, a.started, a.workspace, a.cancelled] for job, a in self.open.items()},
-                "timeline": self.timeline.to_json(), "workspace_of": self.workspace_of}
+                "timeline": self.timeline.to_json(), "workspace_of": self.workspace_of,
+                "answer_counted": self.answer_counted}
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any], hours: StoredLines, days: StoredLines) -> History:
@@ -254,4 +304,4 @@ class History:
                    {str(job): OpenAttempt(int(a[0]), float(a[1]), str(a[2]), bool(a[3]))
                     for job, a in data["open"].items()},
                    Timeline.from_json(data["timeline"]), {str(k): str(v) for k, v in data["workspace_of"].items()},
-                   Buckets(HOUR, hours), Buckets(DAY, days))
+                   {str(k): bool(v) for k, v in data["answer_counted"].items()}, Buckets(HOUR, hours), Buckets(DAY, days))

@@ -35,7 +35,7 @@ from jobdeck.state.history import History
 from jobdeck.state.segments import check_saved_position
 
 CACHE_NAME = "stats-cache.json"
-CACHE_FORMAT = 2
+CACHE_FORMAT = 3
 """Bump when History's fold or layout changes: a cache of another format is folded again."""
 
 T = TypeVar("T")

@@ -50,7 +50,8 @@ class Tally:
     retries: int = 0
     """Attempts that ended with an automatic retry due (``retry_at``)."""
     rate_limits: int = 0
-    """LLM calls answered with a rate limit, as the agent reported them (a retry or a cooldown opened)."""
+    """LLM calls answered with a rate limit, each once: retried, cooling the model down, ending in a fallback, or
+    ending the attempt."""
     cooldowns: int = 0
     """Cooldowns a model entered after failures."""
     cooldown_skips: int = 0
