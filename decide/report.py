@@ -2,7 +2,8 @@
 
 Folded from the chain of work: each ``decided`` event, each claim's wait (from
 the job entering the backlog ready to its claim), each attempt's end, cost and
-deadline (missed when its time passed without a success: state/timeline.py). In shadow and advise modes it shows where the service would have
+deadline (missed when its time passed without a success: state/timeline.py).
+In shadow and advise modes it shows where the service would have
 started another job than the runner did (``followed: false``); in live mode,
 what following it gave.
 """

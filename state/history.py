@@ -304,4 +304,5 @@ class History:
                    {str(job): OpenAttempt(int(a[0]), float(a[1]), str(a[2]), bool(a[3]))
                     for job, a in data["open"].items()},
                    Timeline.from_json(data["timeline"]), {str(k): str(v) for k, v in data["workspace_of"].items()},
-                   {str(k): bool(v) for k, v in data["answer_counted"].items()}, Buckets(HOUR, hours), Buckets(DAY, days))
+                   {str(k): bool(v) for k, v in data["answer_counted"].items()},
+                   Buckets(HOUR, hours), Buckets(DAY, days))

@@ -149,3 +149,27 @@ def test_failure_reasons_as_the_runner_and_the_agents_record_them_fall_in_the_is
     assert {reason: failure_class(reason) for reason in recorded} == recorded
     tally = Tally(runs=3, outcomes={"failed": 2, "interrupted": 1}, reasons={"exit_code": 1, "signal": 1})
     assert tally.failures_by_class() == {"exit": 2, "interrupted": 1}
+
+
+def test_a_deadline_is_missed_once_its_time_passes_without_a_success() -> None:
+    timeline = Timeline()
+    timeline.decided({"job": "late", "deadline": 100.0})
+    timeline.decided({"job": "never", "deadline": 300.0})
+    timeline.decided({"job": "ontime", "deadline": 1000.0})
+    assert timeline.passed(100.0) == []  # a success at the deadline itself is in time
+    assert timeline.succeeded("ontime", 50.0) == (1000.0, True)
+    assert timeline.passed(200.0) == [("late", 100.0)] and timeline.passed(250.0) == []
+    assert timeline.overdue(400.0) == [("never", 300.0)] == timeline.overdue(400.0)  # a reader's view: kept
+    again = Timeline.from_json(timeline.to_json())
+    assert again.passed(301.0) == [("never", 300.0)] and again.deadline_of == {}
+
+
+def test_a_plain_job_waits_from_its_runners_first_claim() -> None:
+    history = History()
+    history.fold([{"seq": 1, "ts": 10.0, "type": "claimed", "job": "a", "runner": "r1"},
+                  {"seq": 2, "ts": 14.0, "type": "succeeded", "job": "a", "token": 1},
+                  {"seq": 3, "ts": 14.0, "type": "claimed", "job": "b", "runner": "r1"},
+                  {"seq": 4, "ts": 15.0, "type": "triggered", "job": "c"},
+                  {"seq": 5, "ts": 20.0, "type": "claimed", "job": "c", "runner": "r2"}])
+    waits = {job: history.total[f"job:{job}"].wait.quantile(0.5) for job in "abc"}
+    assert waits["a"] < 0.01 and abs(waits["b"] - 4.0) < 0.4 and abs(waits["c"] - 5.0) < 0.5, waits
