@@ -245,11 +245,16 @@ class Heuristic:
         if policy.per_job_budget is not None and cost > policy.per_job_budget:
             return (HOLD, None, "budget", f"it may cost ${cost:.2f}, over the per-job budget "
                     f"${policy.per_job_budget:.2f}")
-        if policy.daily_budget is not None and cost and \
-                outlook.spent_today + outlook.committed + cost > policy.daily_budget:
-            return (HOLD, day_start(now) + 86400, "budget",
-                    f"budget: ${outlook.spent_today:.2f} spent today + ${outlook.committed:.2f} running or starting "
-                    f"first + up to ${cost:.2f} for this job > ${policy.daily_budget:.2f} a day")
+        if policy.daily_budget is not None:
+            used = outlook.spent_today + outlook.committed
+            # a job that calls a model may cost money whatever its estimate: none starts once the day's budget is used
+            if (cost or job.model is not None) and (used + cost > policy.daily_budget
+                                                    or used >= policy.daily_budget):
+                extra = f" + up to ${cost:.2f} for this job" if cost else ""
+                return (HOLD, day_start(now) + 86400, "budget",
+                        f"budget: ${outlook.spent_today:.2f} spent today + ${outlook.committed:.2f} running or "
+                        f"starting first{extra} {'>' if cost else '>='} ${policy.daily_budget:.2f} a day"
+                        + ("" if cost else f", and it calls {job.model}"))
         if policy.review_capacity is not None and job.reviewed and outlook.review_waiting >= policy.review_capacity:
             return (HOLD, None, "reviews", f"review queue {outlook.review_waiting} of capacity "
                     f"{policy.review_capacity}, and its output goes to review")

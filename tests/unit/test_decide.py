@@ -128,6 +128,19 @@ def test_the_budget_holds_what_would_overspend_counting_what_starts_before_it() 
     assert held.reasons[0] == "budget: $0.10 spent today + $0.80 running or starting first + up to $0.40 for this job > $1.00 a day"
 
 
+def test_once_the_days_budget_is_spent_an_llm_job_with_no_estimate_is_held_a_shell_job_is_not() -> None:
+    heuristic = Heuristic(policy_of(spec({"id": "ask", "agent": "llm"}, {"id": "sh"}, budget={"daily": 1.0})),
+                          board(ready("ask"), ready("sh")))
+    assert heuristic.estimate("ask").cost_high == 0.0  # default_cost 0, no history
+    spent = Outlook(NOW, spent_today=1.0)
+    ask, sh = (heuristic.verdict(j, heuristic.board.state(j), spent) for j in ("ask", "sh"))
+    assert (ask.action, ask.needs) == ("hold", "budget")
+    assert ask.reasons[0] == ("budget: $1.00 spent today + $0.00 running or starting first >= $1.00 a day, "
+                              "and it calls openai/m")
+    assert sh.action == "start"
+    assert heuristic.verdict("ask", heuristic.board.state("ask"), Outlook(NOW, spent_today=0.99)).action == "start"
+
+
 def test_a_job_over_the_per_job_budget_is_held() -> None:
     heuristic = Heuristic(policy_of(spec({"id": "big", "agent": "llm"}, budget={"per_job": 0.25})),
                           board(ready("big"), history={"big": [(60, "succeeded", 0.5)]}))
