@@ -17,6 +17,7 @@ from jobdeck.decide.outlook import outlook_of
 from jobdeck.decide.policy import policy_of
 from jobdeck.decide.times import clock_text
 from jobdeck.decide.verdict import DEFER, START, Verdict
+from jobdeck.state.actions import deck_hold_text
 from jobdeck.state.board import Board
 from jobdeck.state.durations import format_duration as dur
 from jobdeck.state.limits import limit_keys
@@ -99,6 +100,8 @@ def _written(job: Job, spec: Spec, board: Board, now: float) -> list[str]:
     """The written constraints that keep a backlog job from starting."""
     state = board.state(job.id)
     found: list[str] = []
+    if board.held is not None:
+        found.append(f"the whole deck is {deck_hold_text(board.held)} (`jobdeck release` lets jobs start)")
     if is_paused(job, state):
         found.append("paused (`jobdeck resume` lets it start)")
     if state.override == "hold":

@@ -286,6 +286,10 @@ def test_holding_the_deck_stops_new_starts_keeps_fires_and_is_reported(tmp_path:
     assert [r["job"] for r in records if r["type"] == "triggered"] == ["b"]  # the file fired: kept, not lost
     listed = cli("ls", cwd=deck.root)
     assert "no new starts (`jobdeck release`)" in listed.stderr
+    why = cli("why", "a", cwd=deck.root).stdout
+    assert why.startswith("a: it cannot start yet\n  - the whole deck is held by ") and "provider maintenance" in why
+    answer = json.loads(cli("why", "a", "--json", cwd=deck.root).stdout)
+    assert answer["headline"] == "it cannot start yet" and "the whole deck is held" in answer["blocking"][0]
     check = cli("status", "--check", cwd=deck.root)
     assert check.returncode == 1 and "problem: the deck is held by " in check.stdout
     assert "(provider maintenance): no new starts (hint: `jobdeck release`)" in check.stdout
