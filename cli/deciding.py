@@ -47,9 +47,13 @@ def cmd_decisions(args: argparse.Namespace, records: list[dict[str, Any]]) -> in
         modes = ", ".join(f"{mode} {n}" for mode, n in sorted(found.by_mode.items())) or "none"
         print(f"decisions: {found.decisions} ({modes}); policies {', '.join(data['policies']) or '-'}")
         actions = ", ".join(f"{a} {n}" for a, n in sorted(found.by_action.items())) or "-"
-        print(f"  actions: {actions}" + (f"; held for {dict(found.held_for)}" if found.held_for else ""))
+        held = ", ".join(f"{needs} {n}" for needs, n in found.held_for.most_common())
+        print(f"  actions: {actions}" + (f"; held for {held}" if held else ""))
         share = f" ({found.differed / found.claims:.0%})" if found.claims else ""
-        print(f"claims: {found.claims}; the service would have started another job first in {found.differed}{share}")
+        kept = (f"; it would not have started {found.kept_back} of them then (held or deferred)"
+                if found.kept_back else "")
+        print(f"claims: {found.claims}; the service would have started another job first in {found.differed}{share}"
+              + kept)
         for example in data["examples"]:
             print(f"  {_when(example['ts'])} ran {example['claimed']}, advised {', '.join(example['advised']) or '-'}"
                   + (f": {one_line(example['reasons'][0])}" if example["reasons"] else ""))

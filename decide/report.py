@@ -16,6 +16,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from jobdeck.decide.verdict import START
 from jobdeck.state.machine import EventType
 from jobdeck.state.timeline import Timeline
 
@@ -38,6 +39,8 @@ class Report:
     claims: int = 0
     differed: int = 0
     """Claims where the service would have started another job first."""
+    kept_back: int = 0
+    """Claims of a job the service would not have started then (held or deferred by a gate of live mode)."""
     examples: list[dict[str, Any]] = field(default_factory=list)
     waits: list[float] = field(default_factory=list)
     deadline_jobs: int = 0
@@ -52,6 +55,7 @@ class Report:
         return {
             "decisions": self.decisions, "by_mode": dict(self.by_mode), "by_action": dict(self.by_action),
             "held_for": dict(self.held_for), "claims": self.claims, "differed": self.differed,
+            "kept_back": self.kept_back,
             "examples": self.examples, "wait_p50": _quantile(self.waits, 0.5), "wait_p95": _quantile(self.waits, 0.95),
             "wait_max": max(self.waits, default=None), "deadline_jobs": self.deadline_jobs,
             "deadline_misses": self.deadline_misses, "missed": self.missed, "succeeded": self.succeeded,
@@ -96,7 +100,9 @@ def report(records: Iterable[Mapping[str, Any]], since: float | None = None, exa
             if record.get("needs"):
                 out.held_for[str(record["needs"])] += 1
             timeline.decided(record)
-            if record.get("followed") is False:
+            if record.get("followed") is False and record.get("action") != START:
+                out.kept_back += 1  # it would have started nothing in its place, not another job first
+            elif record.get("followed") is False:
                 out.differed += 1
                 if len(out.examples) < examples:
                     out.examples.append({"ts": ts, "claimed": job, "advised": record.get("advised", [])[:3],

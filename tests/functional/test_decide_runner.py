@@ -327,3 +327,16 @@ def test_a_board_json_with_a_bad_warned_entry_is_read_as_no_snapshot(tmp_path: P
         listed = cli("ls", "--json", cwd=deck.root)
         assert listed.returncode == 0 and "Traceback" not in listed.stderr, (bad, listed.stderr)
         assert [card["column"] for card in json.loads(listed.stdout)] == ["done"]
+
+
+def test_the_shadow_report_tells_a_job_it_would_have_held_from_one_it_would_have_put_after_another(
+        tmp_path: Path, cli: RunCli) -> None:
+    deck = make_deck(tmp_path / "d", "shadow", [{"id": "dear"}], budget={"daily": 1})
+    seed(deck, "dear", 1, 5, cost=2.0)  # it may cost $2: the service would hold it for the budget
+    assert cli("run", "--once", "--quiet", cwd=deck.root).returncode == 0  # shadow runs it anyway
+    [note] = decided(deck)
+    assert (note["action"], note["needs"], note["followed"]) == ("hold", "budget", False)
+    text = cli("decisions", "--report", cwd=deck.root).stdout
+    assert "  actions: hold 1; held for budget 1\n" in text
+    assert ("claims: 2; the service would have started another job first in 0 (0%); it would not have started "
+            "1 of them then (held or deferred)\n") in text
