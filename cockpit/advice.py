@@ -13,11 +13,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from jobdeck.decide.heuristic import NORMAL, OVERDUE, PIN, URGENT, Heuristic
+from jobdeck.decide.heuristic import NORMAL, OVERDUE, PIN, URGENT, Heuristic, gate_note
 from jobdeck.decide.outlook import outlook_of
 from jobdeck.decide.policy import Policy, policy_of
-from jobdeck.decide.times import clock_text, window_state
-from jobdeck.decide.verdict import DEFER, HOLD, START, Verdict
+from jobdeck.decide.times import clock_text
+from jobdeck.decide.verdict import HOLD, START, Verdict
 from jobdeck.decide.why import Why, why
 from jobdeck.state.board import Board
 from jobdeck.state.cooldowns import COOLDOWN_FILE, read_cooldowns
@@ -142,14 +142,9 @@ def reason_line(verdict: Verdict, heuristic: Heuristic, now: float) -> tuple[str
     card's coarse units; `w` shows every reason in full.
     """
     job = heuristic.policy.jobs[verdict.job]
-    if verdict.action == HOLD:
-        return ("⏸ held" if verdict.needs == "release" else f"⏸ {verdict.needs}"), "magenta"
-    if verdict.action == DEFER:
-        cause = "window" if job.window is not None and not window_state(*job.window, job.timezone, now)[0] \
-            else "cooldown"
-        until = "" if verdict.until is None else " " + clock_text(verdict.until, job.timezone if cause == "window"
-                                                                  else "UTC", now)
-        return f"⏱ {cause}{until}", "cyan"
+    note = gate_note(verdict, job, now)
+    if note is not None:
+        return note, "magenta" if verdict.action == HOLD else "cyan"
     klass = verdict.key[0] if verdict.key else NORMAL
     if klass == PIN:
         return "▲ pinned", "bold yellow"

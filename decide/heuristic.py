@@ -223,8 +223,13 @@ class Heuristic:
 
     # -- gates ----------------------------------------------------------------------
 
-    def gate(self, job_id: str, state: JobState, outlook: Outlook) -> tuple[str, float | None, str | None, str | None]:
-        """(action, until, needs, reason): whether the deck lets this job start now, whatever its rank."""
+    def gate(self, job_id: str, state: JobState, outlook: Outlook,
+             written_only: bool = False) -> tuple[str, float | None, str | None, str | None]:
+        """(action, until, needs, reason): whether the deck lets this job start now, whatever its rank.
+
+        ``written_only``: only what jobs.json writes of the job itself (its window), which holds in
+        every mode; the budget, review capacity and cooldowns gate in live mode only.
+        """
         if state.override == "hold":
             return HOLD, None, "release", "held by the operator"
         if state.override == "pin":
@@ -234,12 +239,14 @@ class Heuristic:
         if job.window is not None:
             inside, change = window_state(job.window[0], job.window[1], job.timezone, now)
             if not inside:
-                return (DEFER, change, None, f"window {job.window_text} ({job.timezone}) opens at "
+                return (DEFER, change, "window", f"window {job.window_text} ({job.timezone}) opens at "
                         f"{clock_text(change, job.timezone, now)}, in {dur(change - now)}")
+        if written_only:
+            return START, None, None, None
         if job.models and all(model in outlook.cooldowns for model in job.models):
             until, why = min(outlook.cooldowns[model] for model in job.models)
             which = f"model {job.model} cools" if len(job.models) == 1 else f"all {len(job.models)} of its models cool"
-            return (DEFER, until, None, f"{which} down until {clock_text(until, 'UTC', now)} UTC"
+            return (DEFER, until, "cooldown", f"{which} down until {clock_text(until, 'UTC', now)} UTC"
                     + (f" ({why})" if why else ""))
         cost = self.estimate(job_id).cost_high
         if policy.per_job_budget is not None and cost > policy.per_job_budget:
@@ -293,10 +300,10 @@ class Heuristic:
 
     # -- together -------------------------------------------------------------------
 
-    def verdict(self, job_id: str, state: JobState, outlook: Outlook) -> Verdict:
+    def verdict(self, job_id: str, state: JobState, outlook: Outlook, written_only: bool = False) -> Verdict:
         """The job's whole verdict: gate first, then its place in the ranking."""
         key, score, reasons, _ = self.order(job_id, state, outlook.now)
-        action, until, needs, why = self.gate(job_id, state, outlook)
+        action, until, needs, why = self.gate(job_id, state, outlook, written_only)
         if action != START and why is not None:
             reasons.insert(0, why)
         return Verdict(job_id, action, score, tuple(reasons), key, until, needs)
@@ -322,3 +329,15 @@ class Heuristic:
             else:
                 others.append(found)
         return starts + others
+
+
+def gate_note(verdict: Verdict, job: JobPolicy, now: float) -> str | None:
+    """A held or deferred job's few words, as its card shows them: '⏸ reviews', '⏱ window 22:00'; else None."""
+    if verdict.action == HOLD:
+        return "⏸ held" if verdict.needs == "release" else f"⏸ {verdict.needs}"
+    if verdict.action == DEFER:
+        cause = verdict.needs or "cooldown"
+        if verdict.until is None:
+            return f"⏱ {cause}"
+        return f"⏱ {cause} " + clock_text(verdict.until, job.timezone if cause == "window" else "UTC", now)
+    return None

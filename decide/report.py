@@ -16,7 +16,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from jobdeck.decide.verdict import START
+from jobdeck.decide.verdict import HOLD, START
 from jobdeck.state.machine import EventType
 from jobdeck.state.timeline import Timeline
 
@@ -97,7 +97,7 @@ def report(records: Iterable[Mapping[str, Any]], since: float | None = None, exa
             out.by_action[str(record.get("action"))] += 1
             if record.get("policy"):
                 out.policies.add(str(record["policy"]))
-            if record.get("needs"):
+            if record.get("needs") and record.get("action") == HOLD:
                 out.held_for[str(record["needs"])] += 1
             timeline.decided(record)
             if record.get("followed") is False and record.get("action") != START:

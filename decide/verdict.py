@@ -23,7 +23,7 @@ class Verdict:
     until: float | None = None
     """For defer (and a budget hold): when to look again."""
     needs: str | None = None
-    """For hold: what would let it start (budget, reviews, release)."""
+    """What would let it start: for hold, budget, reviews or release; for defer, its window or a cooldown ending."""
     rank: int | None = None
     """1 for the job to start first; None for jobs deferred or held."""
 

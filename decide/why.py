@@ -175,6 +175,10 @@ def why(spec: Spec, board: Board, job_id: str, now: float,
             found.verdict = next(v for v in heuristic.rank(ready, outlook) if v.job == job_id)
     if found.verdict is not None and found.verdict.action != START and policy.mode == "live":
         found.blocking.append(found.verdict.reasons[0])
+    elif policy.mode != "live":  # its window holds in every mode
+        action, _, _, window = heuristic.gate(job_id, state, outlook, written_only=True)
+        if action != START and window is not None:
+            found.blocking.append(window)
     if found.blocking:
         found.headline = "it is ready but cannot start now"
     else:

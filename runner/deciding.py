@@ -2,14 +2,18 @@
 
 By mode (``decide.mode`` in jobs.json):
 
-- ``off``: the operator's order (pins, priority, waiting time, jobs.json order); nothing recorded.
+- ``off``: the operator's order (pins, priority, waiting time, jobs.json order).
 - ``shadow`` and ``advise``: the same claims in the same order; each claim records what the
   service would have started instead (``advised``) and the claimed job's verdict, so
   ``jobdeck decisions --report`` can say where it would have differed.
 - ``live``: the ready index is ordered by the ranking, and a job the gates refuse
-  (window, cooldown, budget, review capacity) is skipped with a ``decided`` event,
-  once per change of verdict. With a scorer agent, its accepted answer reorders jobs
-  within the ranking's classes (``runner/scoring.py``).
+  (window, cooldown, budget, review capacity) is skipped. With a scorer agent, its
+  accepted answer reorders jobs within the ranking's classes (``runner/scoring.py``).
+
+In every mode a job's ``window`` holds (it is written in jobs.json, like a dependency).
+Each refusal is a ``decided`` event (hold or defer), once per change: the board keeps
+the last one per job (``Board.kept_back``), so a new runner or a reloaded spec does
+not say it again.
 
 The service itself (``jobdeck.decide``) only reads; every record is written here.
 """
@@ -21,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from jobdeck.decide.heuristic import Heuristic
+from jobdeck.decide.heuristic import Heuristic, gate_note
 from jobdeck.decide.outlook import Outlook, outlook_of
 from jobdeck.decide.policy import Policy, policy_of
 from jobdeck.decide.verdict import DEFER, START, SortKey, Verdict
@@ -47,8 +51,6 @@ class Deciding:
     cooldowns_path: Path
     policy: Policy | None = None
     heuristic: Heuristic | None = None
-    said: dict[str, tuple[str, str | None]] = field(default_factory=dict)
-    """The last verdict recorded per job (action, needs): a hold is recorded once, not every turn."""
     outlook: Outlook | None = None
     refused: set[str] = field(default_factory=set)
     """Ready jobs the gates refused this turn (live): with nothing else to do, ``run --once`` may end."""
@@ -76,16 +78,16 @@ class Deciding:
         Call before ``index.reset(spec)``.
         """
         index.keyer = index.advisor = None
-        if spec.decide.mode == "off":
+        windows = any(job.window is not None for job in spec.jobs)
+        if spec.decide.mode == "off" and not windows:
             self.policy = self.heuristic = None
-        else:
+        else:  # (in off mode, for the windows alone)
             self.policy = policy_of(spec)
             self.heuristic = Heuristic(self.policy, board)
-            self.said.clear()
         scoring = self.scoring
         if scoring is not None:
             scoring.reset(spec, self.policy, self.heuristic)
-        if self.policy is None or self.heuristic is None:
+        if self.policy is None or self.heuristic is None or self.policy.mode == "off":
             return
         heuristic = self.heuristic
         ranking = scoring if scoring is not None and scoring.active and self.policy.mode == "live" else None
@@ -130,7 +132,8 @@ class Deciding:
         Each once per job and cycle; checked at most once a minute (and at ``risk_look``).
         """
         heuristic, policy = self.heuristic, self.policy
-        if heuristic is None or policy is None or (self.risk_look is not None and now < self.risk_look):
+        if heuristic is None or policy is None or policy.mode == "off" \
+                or (self.risk_look is not None and now < self.risk_look):
             return []
         heuristic.board = board
         self.risk_look = now + RISK_EVERY
@@ -150,24 +153,33 @@ class Deciding:
                            "action": "at_risk", "deadline": deadline, "reasons": [why]})
         return events
 
-    # -- live: the gate on each job the ranking puts forward ---------------------------
+    # -- the gate on each job the order puts forward ------------------------------------
 
     def admits(self, job: Job, state: JobState, notes: list[dict[str, Any]]) -> bool:
-        """Live mode: whether the gates let ``job`` start now; a refusal is noted once per change."""
-        if self.heuristic is None or self.outlook is None or self.mode != "live":
+        """Whether the gates let ``job`` start now (live: all of them; other modes: its window).
+
+        A refusal is noted once per change: not when the board's last one for the job says the same.
+        """
+        heuristic, outlook = self.heuristic, self.outlook
+        if heuristic is None or outlook is None:
             return True
-        verdict = self.heuristic.verdict(job.id, state, self.outlook)
+        live = self.mode == "live"
+        if not live and heuristic.policy.jobs[job.id].window is None:
+            return True
+        verdict = heuristic.verdict(job.id, state, outlook, written_only=not live)
         if verdict.action == START:
-            self.outlook.commit(self.heuristic.estimate(job.id).cost_high, self.heuristic.policy.jobs[job.id].reviewed)
+            if live:
+                outlook.commit(heuristic.estimate(job.id).cost_high, heuristic.policy.jobs[job.id].reviewed)
             return True
         self.refused.add(job.id)
         if verdict.action == DEFER and verdict.until is not None:
             self.deferred[job.id] = verdict.until
         elif verdict.until is not None:
             self.next_look = verdict.until if self.next_look is None else min(self.next_look, verdict.until)
-        if self.said.get(job.id) != (verdict.action, verdict.needs):
-            self.said[job.id] = (verdict.action, verdict.needs)
-            notes.append(self._event(verdict))
+        told = heuristic.board.kept_back.get(job.id)
+        if told is None or told[:3] != (verdict.action, verdict.needs, verdict.until):
+            note = gate_note(verdict, heuristic.policy.jobs[job.id], outlook.now)
+            notes.append(self._event(verdict, **({"note": note} if note else {})))
         return False
 
     # -- every mode but off: what each claim is recorded with --------------------------
@@ -180,13 +192,12 @@ class Deciding:
         gates, and it still counts the jobs just chosen.
         """
         heuristic, outlook = self.heuristic, self.outlook
-        if heuristic is None or outlook is None or not chosen:
+        if heuristic is None or outlook is None or not chosen or self.mode == "off":
             return []
         events = []
         if self.mode == "live":
             for n, job in enumerate(chosen, 1):
                 order = heuristic.order(job.id, board.state(job.id), outlook.now)
-                self.said.pop(job.id, None)
                 reasons, extra = tuple(order[2]), {}
                 model, why = heuristic.route(job.id, outlook)
                 if model is not None and why is not None:

@@ -59,16 +59,21 @@ class Board:
     warned: dict[str, tuple[int, Any]]
     """Per job, the (cycle, deadline) of its latest ``at_risk`` decision: a deadline at risk is told once
     per job and cycle, however many runners (a `run --once` from cron every few minutes) see it."""
+    kept_back: dict[str, tuple[str, str | None, float | None, str | None]]
+    """Per backlog job, the decision service's last hold or deferral of it: (action, needs, until, note), until
+    anything else happens to the job. So each is recorded once per change, and `ls` shows its note."""
 
     def __init__(self, jobs: dict[str, JobState] | None = None, rejected: list[tuple[int, str]] | None = None,
                  files: set[str] | None = None, rollups: Rollups | None = None,
-                 held: dict[str, Any] | None = None, warned: dict[str, tuple[int, Any]] | None = None) -> None:
+                 held: dict[str, Any] | None = None, warned: dict[str, tuple[int, Any]] | None = None,
+                 kept_back: dict[str, tuple[str, str | None, float | None, str | None]] | None = None) -> None:
         self.jobs = {} if jobs is None else jobs
         self.rejected = [] if rejected is None else rejected
         self.files = set() if files is None else files
         self.rollups = Rollups() if rollups is None else rollups
         self.held = held
         self.warned = {} if warned is None else warned
+        self.kept_back = {} if kept_back is None else kept_back
 
     def state(self, job: str) -> JobState:
         """The job's state; a job with no events is in the backlog."""
@@ -105,6 +110,10 @@ class Board:
             self.files.add(record["file"])
         elif record["type"] == EventType.DECIDED and record.get("action") == "at_risk":
             self.warned[job] = (new.cycle, record.get("deadline"))
+        if record["type"] == EventType.DECIDED and record.get("action") in ("hold", "defer"):
+            self.kept_back[job] = (record["action"], record.get("needs"), record.get("until"), record.get("note"))
+        elif record["type"] not in (EventType.DECIDED, EventType.PROGRESS) and job in self.kept_back:
+            del self.kept_back[job]  # it started, or the operator acted on it: a hold after that is news
         return new
 
 
@@ -329,6 +338,8 @@ class Store:
             "rollups": self.board.rollups.to_json(),
             **({"held": self.board.held} if self.board.held else {}),
             **({"warned": {job: list(seen) for job, seen in self.board.warned.items()}} if self.board.warned else {}),
+            **({"kept_back": {job: list(said) for job, said in self.board.kept_back.items()}}
+               if self.board.kept_back else {}),
             **(extra or {}),
         }
 
@@ -389,6 +400,8 @@ class Store:
             rollups = Rollups.from_json(snapshot["rollups"])
             warned = {job: (int(cycle), deadline) for job, (cycle, deadline) in snapshot.get("warned", {}).items()
                       if type(cycle) is int}
+            kept_back = {job: (str(action), needs, until, note)
+                         for job, (action, needs, until, note) in snapshot.get("kept_back", {}).items()}
         except (KeyError, TypeError, ValueError, AttributeError, OverflowError):  # (json reads Infinity)
             return False
         self.board.jobs = states
@@ -396,6 +409,7 @@ class Store:
         self.board.files = set(snapshot.get("files", ()))
         self.board.held = snapshot.get("held")
         self.board.warned = warned
+        self.board.kept_back = kept_back
         self.log.resume_at(0 if boundary else offset, seq, last_hash, first_seq=saved.segment, closed=saved.closed,
                            identity=saved.identity)
         self.resumed_at = seq

@@ -12,9 +12,14 @@ import time
 from pathlib import Path
 from typing import Any
 
+import pytest
 from conftest import RunCli
+from jobdeck.runner.capacity import Capacity
+from jobdeck.runner.deciding import Deciding
+from jobdeck.runner.selection import ReadyIndex, pick
 from jobdeck.state.board import open_store
 from jobdeck.state.deck import Deck, init_deck
+from jobdeck.state.loader import load_spec
 
 DAY = 86400.0
 
@@ -175,6 +180,56 @@ def test_a_closed_window_defers_in_live_mode_and_run_once_still_ends(tmp_path: P
     assert cli("pin", "night", cwd=deck.root).returncode == 0  # run it now anyway
     assert cli("run", "--once", "--quiet", cwd=deck.root).returncode == 0
     assert claims(deck) == ["now", "night"]
+
+
+@pytest.mark.parametrize("mode", ["off", "shadow", "advise", "live"])
+def test_a_closed_window_holds_in_every_mode_is_told_once_and_a_pin_runs_it(tmp_path: Path, cli: RunCli,
+                                                                            mode: str) -> None:
+    hour = time.gmtime(time.time() + 3 * 3600).tm_hour
+    window = f"{hour:02d}:00-{(hour + 1) % 24:02d}:00"
+    deck = make_deck(tmp_path / "d", mode, [{"id": "night", "window": window}, {"id": "now"}])
+    for run in range(3):  # a new runner each time (cron), one from the log alone: the deferral is told once
+        if run == 2:
+            deck.board_path.unlink()
+        done = cli("run", "--once", "--quiet", cwd=deck.root, timeout=60)
+        assert done.returncode == 0, done.stderr
+    assert claims(deck) == ["now"]
+    [defer] = [n for n in decided(deck) if n["job"] == "night"]
+    assert (defer["action"], defer["mode"], defer["needs"]) == ("defer", mode, "window")
+    assert defer["reasons"][0].startswith(f"window {window} (UTC) opens at") and defer["note"] == f"⏱ window {hour:02d}:00"
+    why = cli("why", "night", cwd=deck.root).stdout
+    assert why.startswith(f"night: it is ready but cannot start now\n  - window {window} (UTC) opens at"), why
+    assert cli("pin", "night", cwd=deck.root).returncode == 0  # run it now anyway
+    assert cli("run", "--once", "--quiet", cwd=deck.root).returncode == 0
+    assert claims(deck) == ["now", "night"]
+
+
+def test_a_hold_is_told_once_across_runners_and_told_again_after_it_changed(tmp_path: Path, cli: RunCli) -> None:
+    deck = make_deck(tmp_path / "d", "live", [{"id": "waiting", "risk": "medium"}, {"id": "checked", "risk": "medium"}],
+                     review_capacity=1)
+    with open_store(deck) as store:
+        store.commit([{"type": "claimed", "job": "waiting", "attempt": 1, "runner": "past"}])
+        store.commit([{"type": "succeeded", "job": "waiting", "token": store.board.state("waiting").token,
+                       "review": True}])
+    for _ in range(4):
+        assert cli("run", "--once", "--quiet", cwd=deck.root).returncode == 0
+    spec = json.loads(deck.spec_path.read_text())
+    deck.spec_path.write_text(json.dumps({"//": "a comment changes no policy", **spec}))
+    assert cli("run", "--once", "--quiet", cwd=deck.root).returncode == 0
+    with open_store(deck) as store:  # a runner that adopts jobs.json again as it runs
+        index, deciding = ReadyIndex(), Deciding(deck.state_dir / "cooldowns.json")
+        for _ in range(2):
+            loaded = load_spec(deck.spec_path).spec
+            deciding.reset(loaded, store.board, index)
+            index.reset(loaded)
+            index.update(store.board, time.time())
+            picked = pick(index, Capacity(2), deciding, loaded, store.board, time.time(), (), ())
+            assert picked.chosen == [] and picked.decided == []
+    assert [(n["job"], n["action"], n["needs"]) for n in decided(deck)] == [("checked", "hold", "reviews")]
+    assert cli("pause", "checked", cwd=deck.root).returncode == 0
+    assert cli("resume", "checked", cwd=deck.root).returncode == 0  # the operator acted on it: told again
+    assert cli("run", "--once", "--quiet", cwd=deck.root).returncode == 0
+    assert [n["action"] for n in decided(deck)] == ["hold", "hold"]
 
 
 def test_ls_shows_a_pin_and_a_hold(tmp_path: Path, cli: RunCli) -> None:
