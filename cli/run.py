@@ -143,12 +143,17 @@ async def _run_job(runner: Runner, job_id: str, *, wait: bool) -> int:
     """Run until the job is done or cannot progress (without --wait)."""
     task = asyncio.create_task(_serve(runner))
     runner.once = False
+    told = None
     try:
         while not task.done():
             await asyncio.wait([task], timeout=0.05)
             if not runner.started or runner.spec is None:
                 continue
             state = runner.store.board.state(job_id)
+            kept_back = runner.store.board.kept_back.get(job_id)
+            if wait and kept_back is not None and kept_back != told:  # waiting: say once what it waits for
+                told = kept_back
+                print(f"jobdeck run: job '{job_id}' waits: {_kept_back_text(job_id, kept_back)}", file=sys.stderr)
             if state.status == Status.DONE or state.status in (Status.FAILED, Status.CANCELLED) \
                     or (state.status == Status.REVIEW and not wait):
                 break
@@ -169,7 +174,19 @@ async def _run_job(runner: Runner, job_id: str, *, wait: bool) -> int:
 
         job = runner.spec.job(job_id) if runner.spec is not None else None
         flags = card(job, state, runner.store.board, runner.clock()).flags if job is not None else ["no longer in jobs.json"]
+        kept_back = runner.store.board.kept_back.get(job_id) if state.status == Status.BACKLOG else None
+        if kept_back is not None:  # the decision service holds or defers it: say why, and how to start it anyway
+            flags = [flag for flag in flags if flag != kept_back[3]]
         detail = "; ".join(filter(None, [state.reason, *(flag for flag in flags if flag != state.reason)]))
-        print(f"jobdeck run: job '{job_id}' is {state.status.value}" + (f" ({detail})" if detail else ""), file=sys.stderr)
+        print(f"jobdeck run: job '{job_id}' is {state.status.value}" + (f" ({detail})" if detail else "")
+              + (f": {_kept_back_text(job_id, kept_back)}" if kept_back is not None else ""), file=sys.stderr)
         return 1
     return 0
+
+
+def _kept_back_text(job_id: str, kept_back: tuple[str, str | None, float | None, str | None, str | None]) -> str:
+    """'held: review queue 1 of capacity 1, ... (hint: `jobdeck pin ID` starts it now anyway)'."""
+    action, needs, _, note, reason = kept_back
+    said = "deferred" if action == "defer" else "held"
+    return (f"{said} by the decision service: {reason or note or needs or action} "
+            f"(hint: `jobdeck pin {job_id}` starts it now anyway)")

@@ -89,7 +89,7 @@ def snapshot(board: Board) -> Board:
     a sorted copy of its histogram's buckets) is read whole.
     """
     rollups = board.rollups
-    return Board(jobs=dict(board.jobs), rollups=Rollups(dict(rollups.jobs), dict(rollups.hours)))
+    return Board(jobs=dict(board.jobs), rollups=Rollups(dict(rollups.jobs), dict(rollups.hours)), held=board.held)
 
 
 class Advisor:

@@ -59,14 +59,15 @@ class Board:
     warned: dict[str, tuple[int, Any]]
     """Per job, the (cycle, deadline) of its latest ``at_risk`` decision: a deadline at risk is told once
     per job and cycle, however many runners (a `run --once` from cron every few minutes) see it."""
-    kept_back: dict[str, tuple[str, str | None, float | None, str | None]]
-    """Per backlog job, the decision service's last hold or deferral of it: (action, needs, until, note), until
-    anything else happens to the job. So each is recorded once per change, and `ls` shows its note."""
+    kept_back: dict[str, tuple[str, str | None, float | None, str | None, str | None]]
+    """Per backlog job, the decision service's last hold or deferral of it: (action, needs, until, note, reason),
+    until anything else happens to the job. So each is recorded once per change, and `ls` shows its note."""
 
     def __init__(self, jobs: dict[str, JobState] | None = None, rejected: list[tuple[int, str]] | None = None,
                  files: set[str] | None = None, rollups: Rollups | None = None,
                  held: dict[str, Any] | None = None, warned: dict[str, tuple[int, Any]] | None = None,
-                 kept_back: dict[str, tuple[str, str | None, float | None, str | None]] | None = None) -> None:
+                 kept_back: dict[str, tuple[str, str | None, float | None, str | None, str | None]] | None = None
+                 ) -> None:
         self.jobs = {} if jobs is None else jobs
         self.rejected = [] if rejected is None else rejected
         self.files = set() if files is None else files
@@ -111,7 +112,9 @@ class Board:
         elif record["type"] == EventType.DECIDED and record.get("action") == "at_risk":
             self.warned[job] = (new.cycle, record.get("deadline"))
         if record["type"] == EventType.DECIDED and record.get("action") in ("hold", "defer"):
-            self.kept_back[job] = (record["action"], record.get("needs"), record.get("until"), record.get("note"))
+            reasons = record.get("reasons")
+            self.kept_back[job] = (record["action"], record.get("needs"), record.get("until"), record.get("note"),
+                                   reasons[0] if isinstance(reasons, list) and reasons else None)
         elif record["type"] not in (EventType.DECIDED, EventType.PROGRESS) and job in self.kept_back:
             del self.kept_back[job]  # it started, or the operator acted on it: a hold after that is news
         return new
@@ -400,8 +403,8 @@ class Store:
             rollups = Rollups.from_json(snapshot["rollups"])
             warned = {job: (int(cycle), deadline) for job, (cycle, deadline) in snapshot.get("warned", {}).items()
                       if type(cycle) is int}
-            kept_back = {job: (str(action), needs, until, note)
-                         for job, (action, needs, until, note) in snapshot.get("kept_back", {}).items()}
+            kept_back = {job: (str(action), needs, until, note, reason)
+                         for job, (action, needs, until, note, reason) in snapshot.get("kept_back", {}).items()}
         except (KeyError, TypeError, ValueError, AttributeError, OverflowError):  # (json reads Infinity)
             return False
         self.board.jobs = states

@@ -8,12 +8,14 @@ subprocess and the claim order is read back from the chain of work.
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import RunCli
+from conftest import RunCli, cli_env
 from jobdeck.runner.capacity import Capacity
 from jobdeck.runner.deciding import Deciding
 from jobdeck.runner.selection import ReadyIndex, pick
@@ -230,6 +232,39 @@ def test_a_hold_is_told_once_across_runners_and_told_again_after_it_changed(tmp_
     assert cli("resume", "checked", cwd=deck.root).returncode == 0  # the operator acted on it: told again
     assert cli("run", "--once", "--quiet", cwd=deck.root).returncode == 0
     assert [n["action"] for n in decided(deck)] == ["hold", "hold"]
+
+
+def test_ls_and_run_job_say_why_the_service_holds_or_defers_a_job(tmp_path: Path, cli: RunCli) -> None:
+    hour = time.gmtime(time.time() + 3 * 3600).tm_hour
+    deck = make_deck(tmp_path / "d", "live", [{"id": "waiting", "risk": "medium"}, {"id": "checked", "risk": "medium"},
+                                             {"id": "night", "window": f"{hour:02d}:00-{hour:02d}:30"}],
+                     review_capacity=1)
+    with open_store(deck) as store:
+        store.commit([{"type": "claimed", "job": "waiting", "attempt": 1, "runner": "past"}])
+        store.commit([{"type": "succeeded", "job": "waiting", "token": store.board.state("waiting").token,
+                       "review": True}])
+    assert cli("run", "--once", "--quiet", cwd=deck.root).returncode == 0
+    rows = {line.split()[0]: line for line in cli("ls", cwd=deck.root).stdout.splitlines()[1:]}
+    assert rows["checked"].rstrip().endswith("⏸ reviews") and rows["night"].rstrip().endswith(f"⏱ window {hour:02d}:00")
+    cards = {c["id"]: c for c in json.loads(cli("ls", "--json", cwd=deck.root).stdout)}
+    assert cards["checked"]["flags"] == ["⏸ reviews"]
+    refused = cli("run", "--job", "checked", cwd=deck.root)
+    assert refused.returncode == 1
+    assert refused.stderr.splitlines()[-1] == (
+        "jobdeck run: job 'checked' is backlog: held by the decision service: review queue 1 of capacity 1, and its "
+        "output goes to review (hint: `jobdeck pin checked` starts it now anyway)")
+    waiting = subprocess.Popen([sys.executable, "-m", "jobdeck", "run", "--job", "night", "--wait", "--quiet"],
+                               cwd=deck.root, env=cli_env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                               text=True)
+    try:
+        assert waiting.stderr is not None
+        line = waiting.stderr.readline()  # it says what it waits for, then waits
+        assert line.startswith(f"jobdeck run: job 'night' waits: deferred by the decision service: window "
+                               f"{hour:02d}:00-{hour:02d}:30 (UTC) opens at {hour:02d}:00"), line
+        assert line.rstrip().endswith("(hint: `jobdeck pin night` starts it now anyway)")
+    finally:
+        waiting.terminate()
+        waiting.wait(timeout=30)
 
 
 def test_ls_shows_a_pin_and_a_hold(tmp_path: Path, cli: RunCli) -> None:
