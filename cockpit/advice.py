@@ -89,7 +89,8 @@ def snapshot(board: Board) -> Board:
     a sorted copy of its histogram's buckets) is read whole.
     """
     rollups = board.rollups
-    return Board(jobs=dict(board.jobs), rollups=Rollups(dict(rollups.jobs), dict(rollups.hours)), held=board.held)
+    return Board(jobs=dict(board.jobs), rollups=Rollups(dict(rollups.jobs), dict(rollups.hours)), held=board.held,
+                 listed=dict(board.listed))
 
 
 class Advisor:

@@ -103,8 +103,9 @@ class Heuristic:
         if job.deadline_at is not None:
             return job.deadline_at
         if job.deadline_clock is not None:
-            # the cycle began at its cron fire (a retry later in the cycle does not move the deadline)
-            began = state.last_fire if job.scheduled and state.last_fire else (state.since or now)
+            # the cycle began at its cron fire or trigger (a claim or a retry later in the cycle does not move
+            # the deadline); a job no runner has listed yet is taken to begin now
+            began = state.last_fire if job.scheduled and state.last_fire else (state.began or state.since or now)
             return next_clock(job.deadline_clock, job.timezone, began)
         return None
 

@@ -29,7 +29,7 @@ from jobdeck.decide.heuristic import Heuristic, gate_note
 from jobdeck.decide.outlook import Outlook, outlook_of
 from jobdeck.decide.policy import Policy, policy_of
 from jobdeck.decide.verdict import DEFER, START, SortKey, Verdict
-from jobdeck.state.board import Board
+from jobdeck.state.board import LISTED_TYPE, Board
 from jobdeck.state.cooldowns import read_cooldowns
 from jobdeck.state.machine import EventType, JobState
 
@@ -66,6 +66,8 @@ class Deciding:
     """When to look at the deadlines again (the decision service's own timer)."""
     scoring: Scoring | None = None
     """The model scorer (live mode with ``decide.scorer: {"agent": NAME}``), told of every spec change."""
+    unlisted: list[str] = field(default_factory=list)
+    """Jobs of the new spec whose wait counts from when they entered the backlog, to list if the deck never saw them."""
     _cooldowns: tuple[int, dict[str, tuple[float, str]]] = (-1, {})
 
     @property
@@ -84,6 +86,9 @@ class Deciding:
         else:  # (in off mode, for the windows alone)
             self.policy = policy_of(spec)
             self.heuristic = Heuristic(self.policy, board)
+        self.unlisted = [] if spec.decide.mode == "off" else [
+            job.id for job in spec.jobs
+            if job.max_wait is not None or (job.deadline is not None and len(job.deadline) == 5 and job.schedule is None)]
         scoring = self.scoring
         if scoring is not None:
             scoring.reset(spec, self.policy, self.heuristic)
@@ -123,6 +128,12 @@ class Deciding:
         if stamp != self._cooldowns[0]:
             self._cooldowns = (stamp, read_cooldowns(self.cooldowns_path))
         return self._cooldowns[1]
+
+    def listing(self, board: Board) -> list[dict[str, Any]]:
+        """The record that lists the jobs of a new spec the deck has never seen (their wait starts now), once."""
+        new = [job_id for job_id in self.unlisted if job_id not in board.jobs and job_id not in board.listed]
+        self.unlisted = []
+        return [{"type": LISTED_TYPE, "jobs": new}] if new else []
 
     # -- every mode but off: deadlines at risk ------------------------------------------
 

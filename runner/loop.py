@@ -45,7 +45,7 @@ from jobdeck.runner.write_pause import WritePause, write_quietly
 from jobdeck.state.actions import deck_hold_text
 from jobdeck.state.attempt_dirs import open_in
 from jobdeck.state.attempts import STDERR
-from jobdeck.state.board import SNAPSHOT_BEHIND, Board, Store, open_store
+from jobdeck.state.board import LISTED_TYPE, SNAPSHOT_BEHIND, Board, Store, open_store
 from jobdeck.state.crashpoint import crash_point
 from jobdeck.state.cooldowns import COOLDOWN_FILE
 from jobdeck.state.deck import Deck
@@ -322,6 +322,7 @@ class Runner:
         self._say_hold()
         self._ask_scorer(now)
         if not self.writes.paused(now):
+            self.progress.extend(self.deciding.listing(self.store.board))  # jobs whose wait starts now
             self.progress.extend(self.deciding.at_risk(self.store.board, now))  # stored by _settle, just below
         await self._settle(now)
         if self.heartbeat is not None:
@@ -401,6 +402,8 @@ class Runner:
                 changed.add(job)
                 if record.get("type") == EventType.CANCELLED:
                     cancelled.add(job)
+            elif record.get("type") == LISTED_TYPE:  # their wait starts: re-keyed from it
+                changed.update(j for j in record.get("jobs", ()) if isinstance(j, str))
             self.report(record)
         if cancelled:
             self._stop_left_on_cluster(cancelled)

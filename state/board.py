@@ -31,6 +31,9 @@ from jobdeck.state.redact import Redactor
 from jobdeck.state.rollups import SCORED_TYPE, Rollups
 from jobdeck.state.segments import Rotation, check_boundary, check_saved_position, compress, rotate
 
+LISTED_TYPE = "listed"
+"""A runner's deck-level record of jobs it adopted from jobs.json that the deck had never seen (``jobs``): their
+wait (``max_wait``, a daily deadline's cycle) counts from it, as a triggered job's counts from its trigger."""
 SNAPSHOT_FORMAT = 3
 """2: ``paused`` kept when False (an operator's resume); 3: an attempt ``accepted`` in review. A board.json
 (or checkpoint) of another format is passed over: the board is folded from the log."""
@@ -63,11 +66,14 @@ class Board:
     """Per backlog job, the decision service's last hold or deferral of it: (action, needs, until, note, reason),
     until anything else happens to the job. So each is recorded once per change, and `ls` shows its note."""
 
+    listed: dict[str, float]
+    """When each job with no event yet entered the backlog, as a runner listed it (LISTED_TYPE)."""
+
     def __init__(self, jobs: dict[str, JobState] | None = None, rejected: list[tuple[int, str]] | None = None,
                  files: set[str] | None = None, rollups: Rollups | None = None,
                  held: dict[str, Any] | None = None, warned: dict[str, tuple[int, Any]] | None = None,
-                 kept_back: dict[str, tuple[str, str | None, float | None, str | None, str | None]] | None = None
-                 ) -> None:
+                 kept_back: dict[str, tuple[str, str | None, float | None, str | None, str | None]] | None = None,
+                 listed: dict[str, float] | None = None) -> None:
         self.jobs = {} if jobs is None else jobs
         self.rejected = [] if rejected is None else rejected
         self.files = set() if files is None else files
@@ -75,11 +81,15 @@ class Board:
         self.held = held
         self.warned = {} if warned is None else warned
         self.kept_back = {} if kept_back is None else kept_back
+        self.listed = {} if listed is None else listed
 
     def state(self, job: str) -> JobState:
-        """The job's state; a job with no events is in the backlog."""
+        """The job's state; a job with no events is in the backlog (since a runner listed it, if one did)."""
         found = self.jobs.get(job)
-        return found if found is not None else JobState(job)
+        if found is not None:
+            return found
+        listed = self.listed.get(job)
+        return JobState(job, since=listed, began=listed)
 
     def apply(self, record: Mapping[str, Any]) -> JobState | None:
         """Fold one stored record; return the job's new state (None for deck-level records)."""
@@ -92,6 +102,12 @@ class Board:
                 self.held = {k: record[k] for k in ("by", "via", "reason", "ts", "seq") if k in record}
             elif kind == EventType.RELEASED:
                 self.held = None
+            elif kind == LISTED_TYPE and isinstance(record.get("jobs"), list):
+                ts = record.get("ts", 0.0)
+                for listed in record["jobs"]:
+                    if isinstance(listed, str) and ID_RE.fullmatch(listed) and listed not in self.jobs \
+                            and listed not in self.listed:
+                        self.listed[listed] = ts
             return None
         if not ID_RE.fullmatch(job):  # e.g. an id rewritten by an older redactor: no job has it, no path may use it
             self.rejected.append((record.get("seq", -1), f"invalid job id {job!r}"))
@@ -343,6 +359,8 @@ class Store:
             **({"warned": {job: list(seen) for job, seen in self.board.warned.items()}} if self.board.warned else {}),
             **({"kept_back": {job: list(said) for job, said in self.board.kept_back.items()}}
                if self.board.kept_back else {}),
+            **({"listed": {job: ts for job, ts in self.board.listed.items() if job not in self.board.jobs}}
+               if self.board.listed else {}),
             **(extra or {}),
         }
 
@@ -405,9 +423,11 @@ class Store:
                       if type(cycle) is int}
             kept_back = {job: (str(action), needs, until, note, reason)
                          for job, (action, needs, until, note, reason) in snapshot.get("kept_back", {}).items()}
+            listed = {job: float(ts) for job, ts in snapshot.get("listed", {}).items() if ID_RE.fullmatch(job)}
         except (KeyError, TypeError, ValueError, AttributeError, OverflowError):  # (json reads Infinity)
             return False
         self.board.jobs = states
+        self.board.listed = listed
         self.board.rollups = rollups
         self.board.files = set(snapshot.get("files", ()))
         self.board.held = snapshot.get("held")

@@ -120,6 +120,9 @@ class JobState(NamedTuple):
     """The operator's override of the decision service: "pin" (start next; cleared by its claim) or "hold"."""
     override_at: float | None = None
     """When the override was made (pins run in the order they were made)."""
+    began: float | None = None
+    """When the current cycle began (its trigger; the first cycle: when a runner listed the job): a daily deadline
+    is the first after it, however the job moved since (a claim, a failure waiting to retry)."""
 
     @property
     def attempt(self) -> Attempt | None:
@@ -143,7 +146,7 @@ class JobState(NamedTuple):
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {"job": self.job, "status": self.status.value}
         for name in ("cycle", "tries", "token", "not_before", "approved", "reason", "since", "updated",
-                     "last_fire", "override", "override_at"):
+                     "last_fire", "override", "override_at", "began"):
             value = getattr(self, name)
             if value not in (None, False, 0):
                 out[name] = value
@@ -177,6 +180,7 @@ class JobState(NamedTuple):
             last_fire=data.get("last_fire"),
             override=data.get("override"),
             override_at=data.get("override_at"),
+            began=data.get("began"),
         )
 
 
@@ -303,7 +307,7 @@ def _retried(state: JobState, event: Event, now: float) -> JobState:
 
 
 def _triggered(state: JobState, event: Event, now: float) -> JobState:
-    return _moved(state, Status.BACKLOG, now, cycle=state.cycle + 1, tries=0, approved=False,
+    return _moved(state, Status.BACKLOG, now, cycle=state.cycle + 1, began=now, tries=0, approved=False,
                   not_before=None, reason=None, reasons=(), inputs=dict(event.get("inputs", {})),
                   last_fire=event.get("fire", state.last_fire))
 

@@ -430,3 +430,17 @@ def test_the_shadow_report_tells_a_job_it_would_have_held_from_one_it_would_have
     assert "  actions: hold 1; held for budget 1\n" in text
     assert ("claims: 2; the service would have started another job first in 0 (0%); it would not have started "
             "1 of them then (held or deferred)\n") in text
+
+
+def test_a_plain_job_waits_from_when_a_runner_first_listed_it(tmp_path: Path, cli: RunCli) -> None:
+    deck = make_deck(tmp_path / "d", "shadow", [{"id": "tidy", "max_wait": "3h", "paused": True}, {"id": "plain"}])
+    for _ in range(2):
+        assert cli("run", "--once", "--quiet", cwd=deck.root).returncode == 0
+    records = [json.loads(line) for line in deck.events_path.read_text().splitlines()]
+    assert [r["jobs"] for r in records if r["type"] == "listed"] == [["tidy"]]  # once; plain has no wait to count
+    other = make_deck(tmp_path / "e", "shadow", [{"id": "tidy", "max_wait": "3h", "paused": True}])
+    with open_store(other) as store:  # a runner listed it two hours ago
+        store.commit([{"type": "listed", "jobs": ["tidy"]}], now=time.time() - 7200)
+    assert cli("run", "--once", "--quiet", cwd=other.root).returncode == 0
+    why = cli("why", "tidy", cwd=other.root).stdout
+    assert "(max_wait 3h00m), in 59m" in why or "(max_wait 3h00m), in 1h00m" in why, why

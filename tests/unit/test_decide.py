@@ -225,3 +225,26 @@ def test_a_scheduled_jobs_deadline_is_its_cycles_even_after_a_retry_late_in_it()
     fired = NOW - 3 * 3600  # 01:00
     retried_late = ready("j", since=NOW + 2.5 * 3600, last_fire=fired)  # requeued at 06:30, after the deadline
     assert heuristic.deadline_of(policy.jobs["j"], retried_late, NOW + 2.5 * 3600) == NOW + 2 * 3600  # 06:00 today
+
+
+def test_a_job_with_no_event_waits_from_when_a_runner_listed_it_not_from_now() -> None:
+    policy = policy_of(spec({"id": "tidy", "max_wait": "3h"}, {"id": "report", "deadline": "03:58"}))
+    listed = board()
+    listed.apply({"type": "listed", "jobs": ["tidy", "report"], "ts": NOW - 2 * 3600, "seq": 1})
+    heuristic = Heuristic(policy, listed)
+    assert listed.state("tidy").since == NOW - 2 * 3600
+    _, _, reasons, _ = heuristic.order("tidy", listed.state("tidy"), NOW)
+    assert reasons[0] == "must start by 05:00 (max_wait 3h00m), in 1h00m"
+    # listed at 02:00, not run since: today's 03:58 deadline, two minutes gone, not tomorrow's
+    assert heuristic.deadline_of(policy.jobs["report"], listed.state("report"), NOW) == NOW - 120
+    assert heuristic.at_risk("report", NOW) is not None
+
+
+def test_a_daily_deadline_is_the_first_after_the_trigger_even_once_the_job_was_claimed_or_requeued() -> None:
+    policy = policy_of(spec({"id": "report", "deadline": "03:58"}))
+    found = board()
+    found.apply({"type": "triggered", "job": "report", "ts": NOW - 3600, "seq": 1})  # 03:00
+    found.apply({"type": "claimed", "job": "report", "attempt": 1, "runner": "r", "ts": NOW - 60, "seq": 2})
+    heuristic = Heuristic(policy, found)
+    assert heuristic.deadline_of(policy.jobs["report"], found.state("report"), NOW) == NOW - 120
+    assert heuristic.at_risk("report", NOW) is not None
