@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from jobdeck.decide.heuristic import NORMAL, OVERDUE, PIN, URGENT, Heuristic, gate_note
-from jobdeck.decide.outlook import outlook_of
+from jobdeck.decide.outlook import Outlook, outlook_of
 from jobdeck.decide.policy import Policy, policy_of
 from jobdeck.decide.times import clock_text
 from jobdeck.decide.verdict import HOLD, START, Verdict
@@ -129,6 +129,25 @@ class Advisor:
         ranked += [heuristic.verdict(job, board.state(job), outlook) for job in held]
         return Advice(mode, {v.job: v for v in ranked}, {v.job: 0 if v.action == START else 1 for v in ranked},
                       {v.job: reason_line(v, heuristic, now) for v in ranked})
+
+    def keeps_back(self, spec: Spec, board: Board, job_id: str, now: float) -> str | None:
+        """Why the runner would not start ``job_id`` now, ready as it may be: its window in every mode; in live,
+        also the budget, review capacity or a cooldown. None: nothing of the service's keeps it back."""
+        policy = self.policy(spec)
+        if job_id not in policy.jobs:
+            return None
+        heuristic = Heuristic(policy, board)
+        live = policy.mode == "live"
+        outlook = Outlook(now)
+        if live:
+            running = [job for job, state in board.jobs.items() if state.status == Status.RUNNING
+                       and job in policy.jobs]
+            outlook = outlook_of(board, now, read_cooldowns(self.cooldowns_path),
+                                 sum(heuristic.estimate(job).cost_high for job in running),
+                                 sum(1 for job in running if policy.jobs[job].reviewed))
+        action, _, _, reason = heuristic.gate(job_id, board.state(job_id)._replace(override=None), outlook,
+                                              written_only=not live)
+        return reason if action != START else None
 
     def why(self, spec: Spec, board: Board, job_id: str, now: float) -> Why:
         """`jobdeck why` for one job (``board``: a snapshot)."""

@@ -59,6 +59,7 @@ class BoardScreen(JobScreen):
         Binding("c", "toggle_cancelled", "cancelled", show=False, id="cancelled"),
         Binding("escape", "clear_filter", "clear filter", show=False),
         Binding("A", "accept", "accept", id="accept"),
+        Binding("A", "no_advice", show=False),  # where accept does not apply: say why, not nothing
     ]
 
     class Ranked(Message):
@@ -176,6 +177,17 @@ class BoardScreen(JobScreen):
         if top is None or self.model.state(top.job).override == "pin":
             return None
         return top.job
+
+    def action_no_advice(self) -> None:
+        advice = self.board.advice
+        mode = advice.mode if advice is not None else (self.model.spec.decide.mode if self.model.spec else "off")
+        if mode != "advise":
+            said = f"decide.mode is {mode}: A accepts the decision service's advice in advise mode"
+        elif advice is None or advice.top is None:
+            said = "the decision service would start no job now"
+        else:
+            said = f"{advice.top.job}, the job the decision service would start first, is pinned already"
+        self.notify(said, title="nothing to accept", severity="warning", timeout=4)
 
     def action_accept(self) -> None:
         """Accept the advice: pin the top-ranked job, so the runner (which keeps its own order in advise) starts it next."""

@@ -29,6 +29,8 @@ from jobdeck.cockpit.undo import write_action
 
 #: The screen's actions named otherwise than the operator action they take.
 OPERATOR_ACTION = {"cancel_job": "cancel"}
+SAYS_REFUSAL = frozenset({"pin", "hold", "release"})
+"""Hidden keys that run even where they do not apply, to say why in a toast (a disabled key is silent)."""
 
 #: The command palette's entries for the job keys: title, help, action.
 JOB_COMMANDS = (
@@ -141,6 +143,8 @@ class JobScreen(Screen[None]):
         job = model.job(job_id) if job_id else None
         if job is None:
             return False
+        if action in SAYS_REFUSAL:
+            return True  # a refusal is a toast with the reason the CLI gives
         if name == "pause":  # one key for both: the one that applies
             name = self.operator.pause_action(job.id)
         return refusal(ACTIONS[name], job, model.state(job.id)) is None
@@ -250,10 +254,22 @@ class JobScreen(Screen[None]):
 
     def run_job_action(self, job_id: str, action: str, *, reason: str | None = None) -> bool:
         """Append the action's event now; show a refusal as an error toast, never a traceback."""
-        done = write_action(self.app, self.operator, job_id, action, reason=reason)
+        then, timeout = "", 3.0
+        if action == "trigger":  # "run now" on a job the decision service keeps back: say it waits, and what runs it
+            kept_back = self._kept_back(job_id)
+            if kept_back is not None:
+                then, timeout = f", but it waits: {kept_back} (P pins it to run now)", 8.0
+        done = write_action(self.app, self.operator, job_id, action, reason=reason, then=then, timeout=timeout)
         if done:
             self.post_message(self.Acted())
         return done
+
+    def _kept_back(self, job_id: str) -> str | None:
+        model = self.model
+        spec = model.spec if model.ready else None
+        if spec is None or spec.job(job_id) is None:
+            return None
+        return self.advisor.keeps_back(spec, snapshot(model.store.board), job_id, model.clock())
 
     def _on_selected(self, then: Callable[[str], object]) -> None:
         job_id = self.selected_job_id()

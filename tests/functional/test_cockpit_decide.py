@@ -179,22 +179,34 @@ def count(deck) -> int:
     return len(events(deck)) if deck.events_path.exists() else 0
 
 
+def accepting(app) -> bool:
+    """Whether A accepts advice now (the footer shows it); else a hidden A says why it does nothing."""
+    active = app.screen.active_bindings.get("A")
+    return active is not None and active.enabled and active.binding.action == "accept"
+
+
+def toasts(app) -> list[str]:
+    return [n.message for n in app._notifications]
+
+
 async def test_pin_hold_and_release_keys_append_events_and_move_the_card(advised) -> None:
     app = make_app(advised.root, fast_start=False, watch=False, now=NOW)
     async with app.run_test(size=(120, 40)) as pilot:
         await advice_shown(pilot, app)
         assert board_of(app).select("plain")
         await pilot.pause()
-        assert enabled(app, "P") and enabled(app, "H") and not enabled(app, "u")
+        assert enabled(app, "P") and enabled(app, "H")
         await pilot.press("P")
         event = last_event(advised)
         assert (event["type"], event["job"], event["via"]) == ("pinned", "plain", "cockpit") and "@" in event["by"]
         await wait_until(pilot, lambda: column_ids(app, "backlog")[0] == "plain", what="the pinned job first")
         assert reason(app, "plain") == "▲ pinned"
-        assert not enabled(app, "P") and enabled(app, "u")
+        assert enabled(app, "u")
         before = count(advised)
-        await pilot.press("P")  # already pinned: the key does not apply
+        await pilot.press("P")  # already pinned: the key does not apply, and says so
         assert count(advised) == before
+        await wait_until(pilot, lambda: "cannot pin job 'plain': it is already pinned" in toasts(app),
+                         what="the refusal")
         await pilot.press("u")
         assert (last_event(advised)["type"], last_event(advised)["job"]) == ("released", "plain")
         await wait_until(pilot, lambda: column_ids(app, "backlog") == ADVISED, what="the ranking again")
@@ -205,7 +217,7 @@ async def test_pin_hold_and_release_keys_append_events_and_move_the_card(advised
         assert (event["type"], event["job"], event["via"]) == ("held", "big", "cockpit")
         await wait_until(pilot, lambda: reason(app, "big") == "⏸ held", what="the hold shown")
         assert column_ids(app, "backlog") == ["due", "plain", "big", "costly", "after"]  # among the held ones
-        assert not enabled(app, "H") and enabled(app, "u")
+        assert enabled(app, "u")
 
 
 async def test_accept_pins_the_top_ranked_job(advised) -> None:
@@ -214,12 +226,17 @@ async def test_accept_pins_the_top_ranked_job(advised) -> None:
         await advice_shown(pilot, app)
         assert board_of(app).select("after")  # the key acts on the ranking, not on the card under the cursor
         await pilot.pause()
-        assert enabled(app, "A")
+        assert accepting(app)
         await pilot.press("A")
         event = last_event(advised)
         assert (event["type"], event["job"], event["via"]) == ("pinned", "due", "cockpit")
         await wait_until(pilot, lambda: reason(app, "due") == "▲ pinned", what="the pin shown")
-        assert not enabled(app, "A")
+        assert not accepting(app)
+        before = count(advised)
+        await pilot.press("A")  # nothing to accept: it says so
+        assert count(advised) == before
+        await wait_until(pilot, lambda: "due, the job the decision service would start first, is pinned already"
+                         in toasts(app), what="why A does nothing")
 
 
 async def test_accept_is_only_for_advise_mode(tmp_path: Path) -> None:
@@ -227,9 +244,11 @@ async def test_accept_is_only_for_advise_mode(tmp_path: Path) -> None:
     app = make_app(deck.root, fast_start=False, watch=False, now=NOW)
     async with app.run_test(size=(120, 40)) as pilot:
         await advice_shown(pilot, app)
-        assert not enabled(app, "A")
+        assert not accepting(app)
         await pilot.press("A")  # live: the runner follows the ranking already
         assert count(deck) == 0
+        await wait_until(pilot, lambda: "decide.mode is live: A accepts the decision service's advice in advise "
+                         "mode" in toasts(app), what="why A does nothing")
 
 
 async def test_pin_is_refused_outside_the_backlog(tmp_path: Path) -> None:
@@ -242,9 +261,27 @@ async def test_pin_is_refused_outside_the_backlog(tmp_path: Path) -> None:
         assert board_of(app).select("big")  # done
         await pilot.pause()
         before = count(deck)
-        assert not enabled(app, "P") and not enabled(app, "H") and not enabled(app, "u")
         await pilot.press("P", "H", "u")
         assert count(deck) == before
+        await wait_until(pilot, lambda: len(toasts(app)) >= 3, what="three refusals")
+        assert toasts(app)[-3:] == [  # what `jobdeck pin big` (hold, release) says
+            f"cannot {action} job 'big': it is done (hint: pin, hold and release apply to jobs in the backlog)"
+            for action in ("pin", "hold", "release")]
+
+
+async def test_run_now_on_a_job_outside_its_window_says_it_waits_and_that_a_pin_runs_it(tmp_path: Path) -> None:
+    deck = new_deck(tmp_path / "deck", [{"id": "night", "command": ["true"], "window": "22:00-23:00"}],
+                    decide={"mode": "off"})
+    app = make_app(deck.root, fast_start=False, watch=False, now=NOW)  # 15:06 UTC: the window is closed
+    async with app.run_test(size=(120, 40)) as pilot:
+        assert board_of(app).select("night")
+        await pilot.pause()
+        await pilot.press("t", "y")
+        await wait_until(pilot, lambda: any("night triggered" in t for t in toasts(app)), what="the trigger")
+        [said] = [t for t in toasts(app) if "night triggered" in t]
+        assert said == ("night triggered, but it waits: window 22:00-23:00 (UTC) opens at 22:00, in 6h53m "
+                        "(P pins it to run now)")
+        assert last_event(deck)["type"] == "triggered"
 
 
 async def test_at_80_columns_the_shared_job_keys_give_way_in_the_footer(advised) -> None:
