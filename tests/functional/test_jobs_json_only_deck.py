@@ -53,7 +53,7 @@ print(json.dumps(results))
 
 #: Commands whose answer on such a deck is "no" (exit 1) or "nothing there" (exit 2), with its reason.
 REFUSED = {"logs gate": (2, "has no attempt"), "retry gate": (1, "it is backlog"),
-           "run --job after": (1, "is backlog")}
+           "resume gate": (1, "it is not paused"), "run --job after": (1, "is backlog")}
 
 
 def test_every_command_works_on_a_deck_that_is_only_a_jobs_json(tmp_path: Path) -> None:
