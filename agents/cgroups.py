@@ -245,13 +245,18 @@ def _stragglers(runner_group: Path, token: str, leader: Proc | None, files: set[
     """Processes of the attempt left in the runner's leaf (forked before their leader was moved).
 
     Told apart as the subreaper boundary tells orphans apart: marker, session, open files.
+    The runner's own children are never one: a leader not yet moved into its group, or
+    a helper (sbatch, a validator, an alert hook) that, forked and not yet exec'd, still
+    holds a copy of every descriptor the runner has open, the attempt's files among them.
+    (A leftover's parent is its leader or what adopted it; the runner adopts nothing here.)
     """
     found = []
+    runner = os.getpid()
     for pid in procs(runner_group):
-        if pid == os.getpid():
+        if pid == runner:
             continue
         proc = proctree.read(pid)
-        if proc is None or proc.dead:
+        if proc is None or proc.dead or proc.ppid == runner:
             continue
         if (leader is not None and proc.session == leader.pid) or proctree.env_value(pid, MARKER) == token \
                 or (files and proctree.holds_any(pid, files)):
