@@ -86,9 +86,9 @@ class Deciding:
         else:  # (in off mode, for the windows alone)
             self.policy = policy_of(spec)
             self.heuristic = Heuristic(self.policy, board)
-        self.unlisted = [] if spec.decide.mode == "off" else [
-            job.id for job in spec.jobs
-            if job.max_wait is not None or (job.deadline is not None and len(job.deadline) == 5 and job.schedule is None)]
+        self.unlisted = [] if self.policy is None or spec.decide.mode == "off" else [
+            jp.id for jp in self.policy.jobs.values()
+            if jp.max_wait is not None or (jp.deadline_clock is not None and not jp.scheduled)]
         scoring = self.scoring
         if scoring is not None:
             scoring.reset(spec, self.policy, self.heuristic)

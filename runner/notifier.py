@@ -13,13 +13,14 @@ import json
 import threading
 import time
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from jobdeck.runner.senders import Send, Worker, apprise_sender, command_sender, ping_sender
 from jobdeck.state.atomic import write_atomic
-from jobdeck.state.notify_rules import Alert, Dedup, Message, Throttle, approvals, digest, from_record, wait_key
+from jobdeck.state.notify_rules import (WAITS, Alert, Dedup, Message, Throttle, approvals, digest, from_record,
+                                        still_waiting)
 from jobdeck.state.notify_rules import message as compose
 from jobdeck.state.terminal import one_line
 
@@ -35,17 +36,6 @@ DROPS_EVERY = 60.0
 
 DIGEST_FILE = "digest-sent"
 """Beside the raised-approvals file: the UTC day the last daily digest went out."""
-
-WAITS = frozenset({"approval", "hold"})
-"""Alerts about a job's wait, remembered across runners while the job's state stays as it was."""
-
-
-def _still_waiting(key: str, board: Board) -> bool:
-    """Whether the wait ``key`` (``wait_key``'s) was raised for is still the job's present state."""
-    parts = key.split(":")
-    if len(parts) not in (4, 5) or parts[0] not in WAITS:
-        return False
-    return key == wait_key(parts[0], parts[1], board, parts[4] if len(parts) == 5 else None)
 
 
 def _read_raised(path: Path | None) -> set[str]:
@@ -63,14 +53,14 @@ def _lines(text: str) -> str:
     return "\n".join(one_line(line) for line in text.splitlines())
 
 
-def _inert(value: object) -> object:
-    """Every string inside a JSON-like value made ``_lines``-safe."""
+def _each_string(value: object, clean: Callable[[str], str]) -> object:
+    """``clean`` applied to every string inside a JSON-like value."""
     if isinstance(value, str):
-        return _lines(value)
+        return clean(value)
     if isinstance(value, dict):
-        return {key: _inert(item) for key, item in value.items()}
+        return {key: _each_string(item, clean) for key, item in value.items()}
     if isinstance(value, list):
-        return [_inert(item) for item in value]
+        return [_each_string(item, clean) for item in value]
     return value
 
 
@@ -253,9 +243,9 @@ class Notifier:
         raised = self.waits_raised
         if raised is None:
             raised = self.waits_raised = _read_raised(self.raised_path)
-        kept = {key for key in raised if _still_waiting(key, board)}
+        kept = {key for key in raised if still_waiting(key, board)}
         fresh = [alert for alert in alerts if alert.kind not in WAITS or alert.key not in kept]
-        kept |= {alert.key for alert in fresh if alert.kind in WAITS and _still_waiting(alert.key, board)}
+        kept |= {alert.key for alert in fresh if alert.kind in WAITS and still_waiting(alert.key, board)}
         if kept != raised:
             self.waits_raised = kept
             if self.raised_path is not None:
@@ -303,9 +293,8 @@ class Notifier:
 
         jobs = {alert.job for alert in message.alerts}
         # a hook may print its stdin to a terminal: every string it gets is as inert as the body
-        payload = _inert(self.redactor.deep({"title": message.title, "body": message.body,
-                                             "needs_you": message.needs_you, "deck": self.deck_root,
-                                             "alerts": [a.to_json() for a in message.alerts]}))
+        payload = _each_string({"title": message.title, "body": message.body, "needs_you": message.needs_you,
+                                "deck": self.deck_root, "alerts": [a.to_json() for a in message.alerts]}, clean)
         # the deck's place ends the body: one person often runs several decks
         return Send(title=one_line(self.redactor.text(message.title)),
                     body=clean(f"{message.body}\ndeck: {self.deck_root}"),

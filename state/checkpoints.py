@@ -14,16 +14,15 @@ never reads them, and a failed write never fails the rotation.
 from __future__ import annotations
 
 import os
-import re
 from pathlib import Path
 
 from jobdeck.state.atomic import make_private_dir, write_atomic
 from jobdeck.state.deck import Deck
-from jobdeck.state.segments import segment_name
+from jobdeck.state.segments import named_segment, segment_name
 
 CHECKPOINTS_KEPT = 2
 """Checkpoints kept: the newest, and one before it should the newest no longer agree with the log."""
-_NAME = re.compile(r"events-(\d+)\.jsonl\.board\.json")
+SUFFIX = ".board.json"
 
 
 def checkpoint_dir(deck: Deck) -> Path:
@@ -32,7 +31,7 @@ def checkpoint_dir(deck: Deck) -> Path:
 
 def checkpoint_path(deck: Deck, first: int) -> Path:
     """Where the checkpoint of the closed segment that begins at seq ``first`` is kept."""
-    return checkpoint_dir(deck) / f"{segment_name(first)}.board.json"
+    return checkpoint_dir(deck) / f"{segment_name(first)}{SUFFIX}"
 
 
 def checkpoints(deck: Deck) -> list[Path]:
@@ -41,8 +40,12 @@ def checkpoints(deck: Deck) -> list[Path]:
         names = os.listdir(checkpoint_dir(deck))
     except OSError:
         return []
-    found = sorted(((int(match[1]), name) for name in names if (match := _NAME.fullmatch(name))), reverse=True)
-    return [checkpoint_dir(deck) / name for _, name in found]
+    found = []
+    for name in names:
+        named = named_segment(name.removesuffix(SUFFIX)) if name.endswith(SUFFIX) else None
+        if named is not None and not named[1]:
+            found.append((named[0], name))
+    return [checkpoint_dir(deck) / name for _, name in sorted(found, reverse=True)]
 
 
 def write_checkpoint(deck: Deck, first: int, data: bytes) -> Path:

@@ -67,10 +67,22 @@ def digest(board: Board, now: float) -> Alert | None:
     return Alert("digest", f"digest:{date}", text, None, now)
 
 
+WAITS = frozenset({"approval", "hold"})
+"""Alerts about a job's wait, remembered across runners while the job's state stays as it was."""
+
+
 def wait_key(kind: str, job_id: str, board: Board, needs: str | None = None) -> str:
     """The key of an alert about ``job_id``'s present wait: the same for every runner until the job's state changes."""
     state = board.state(job_id)
     return f"{kind}:{job_id}:{state.cycle}:{state.since}" + (f":{needs}" if needs is not None else "")
+
+
+def still_waiting(key: str, board: Board) -> bool:
+    """Whether the wait ``key`` (``wait_key``'s) was raised for is still the job's present state."""
+    parts = key.split(":")
+    if len(parts) not in (4, 5) or parts[0] not in WAITS:
+        return False
+    return key == wait_key(parts[0], parts[1], board, parts[4] if len(parts) == 5 else None)
 
 
 def from_record(record: Mapping[str, Any], spec: Spec | None, board: Board | None = None) -> Alert | None:

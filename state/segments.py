@@ -51,6 +51,12 @@ def segment_name(first: int) -> str:
     return f"events-{first:012d}.jsonl"
 
 
+def named_segment(name: str) -> tuple[int, bool] | None:
+    """(first seq, compressed) of the segment a file name (``segment_name``'s, or its .gz) is for, or None."""
+    match = _NAME.fullmatch(name)
+    return None if match is None else (int(match.group(1)), bool(match.group(2)))
+
+
 # A NamedTuple (and Rotation a plain class), not dataclasses: importing dataclasses (and inspect)
 # costs the CLI ~7 ms at start.
 class Segment(NamedTuple):
@@ -156,11 +162,11 @@ def closed_segments(events_path: Path, before: int | None = None) -> list[Segmen
     except FileNotFoundError:
         return []
     for name in names:
-        match = _NAME.fullmatch(name)
-        if match is None:
+        named = named_segment(name)
+        if named is None:
             continue
-        first = int(match.group(1))
-        if first < limit and (first not in found or not match.group(2)):
+        first, compressed = named
+        if first < limit and (first not in found or not compressed):
             found[first] = log_dir(events_path) / name
     return [Segment(first, found[first]) for first in sorted(found)]
 
