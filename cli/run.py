@@ -16,7 +16,7 @@ from jobdeck.state.loader import SpecSource
 from jobdeck.state.machine import Status
 
 if TYPE_CHECKING:
-    from jobdeck.state.board import Board
+    from jobdeck.state.board import Board, KeptBack
     from jobdeck.state.spec import Spec
 
 
@@ -176,7 +176,7 @@ async def _run_job(runner: Runner, job_id: str, *, wait: bool) -> int:
         flags = card(job, state, runner.store.board, runner.clock()).flags if job is not None else ["no longer in jobs.json"]
         kept_back = runner.store.board.kept_back.get(job_id) if state.status == Status.BACKLOG else None
         if kept_back is not None:  # the decision service holds or defers it: say why, and how to start it anyway
-            flags = [flag for flag in flags if flag != kept_back[3]]
+            flags = [flag for flag in flags if flag != kept_back.note]
         detail = "; ".join(filter(None, [state.reason, *(flag for flag in flags if flag != state.reason)]))
         print(f"jobdeck run: job '{job_id}' is {state.status.value}" + (f" ({detail})" if detail else "")
               + (f": {_kept_back_text(job_id, kept_back)}" if kept_back is not None else ""), file=sys.stderr)
@@ -184,9 +184,9 @@ async def _run_job(runner: Runner, job_id: str, *, wait: bool) -> int:
     return 0
 
 
-def _kept_back_text(job_id: str, kept_back: tuple[str, str | None, float | None, str | None, str | None]) -> str:
+def _kept_back_text(job_id: str, kept_back: KeptBack) -> str:
     """'held: review queue 1 of capacity 1, ... (hint: `jobdeck pin ID` starts it now anyway)'."""
-    action, needs, _, note, reason = kept_back
-    said = "deferred" if action == "defer" else "held"
-    return (f"{said} by the decision service: {reason or note or needs or action} "
+    said = "deferred" if kept_back.action == "defer" else "held"
+    return (f"{said} by the decision service: "
+            f"{kept_back.reason or kept_back.note or kept_back.needs or kept_back.action} "
             f"(hint: `jobdeck pin {job_id}` starts it now anyway)")

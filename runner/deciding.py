@@ -188,7 +188,7 @@ class Deciding:
         elif verdict.until is not None:
             self.next_look = verdict.until if self.next_look is None else min(self.next_look, verdict.until)
         told = heuristic.board.kept_back.get(job.id)
-        if told is None or told[:3] != (verdict.action, verdict.needs, verdict.until):
+        if told is None or (told.action, told.needs, told.until) != (verdict.action, verdict.needs, verdict.until):
             note = gate_note(verdict, heuristic.policy.jobs[job.id], outlook.now)
             notes.append(self._event(verdict, **({"note": note} if note else {})))
         return False

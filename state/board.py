@@ -45,6 +45,18 @@ SNAPSHOT_BEHIND = 1000
 board.json was lost (which replays what follows the newest checkpoint) or left far behind replays more."""
 
 
+class KeptBack(NamedTuple):
+    """The decision service's last hold or deferral of a backlog job (a ``decided`` record's fields)."""
+
+    action: str
+    needs: str | None
+    until: float | None
+    note: str | None
+    """What its card shows: "⏸ reviews", "⏱ window 22:00"."""
+    reason: str | None
+    """Its first reason, in words."""
+
+
 # A plain class (and Rejected a NamedTuple), not dataclasses: importing dataclasses (and inspect)
 # costs the CLI ~7 ms at start.
 class Board:
@@ -62,7 +74,7 @@ class Board:
     warned: dict[str, tuple[int, Any]]
     """Per job, the (cycle, deadline) of its latest ``at_risk`` decision: a deadline at risk is told once
     per job and cycle, however many runners (a `run --once` from cron every few minutes) see it."""
-    kept_back: dict[str, tuple[str, str | None, float | None, str | None, str | None]]
+    kept_back: dict[str, KeptBack]
     """Per backlog job, the decision service's last hold or deferral of it: (action, needs, until, note, reason),
     until anything else happens to the job. So each is recorded once per change, and `ls` shows its note."""
 
@@ -72,7 +84,7 @@ class Board:
     def __init__(self, jobs: dict[str, JobState] | None = None, rejected: list[tuple[int, str]] | None = None,
                  files: set[str] | None = None, rollups: Rollups | None = None,
                  held: dict[str, Any] | None = None, warned: dict[str, tuple[int, Any]] | None = None,
-                 kept_back: dict[str, tuple[str, str | None, float | None, str | None, str | None]] | None = None,
+                 kept_back: dict[str, KeptBack] | None = None,
                  listed: dict[str, float] | None = None) -> None:
         self.jobs = {} if jobs is None else jobs
         self.rejected = [] if rejected is None else rejected
@@ -129,8 +141,8 @@ class Board:
             self.warned[job] = (new.cycle, record.get("deadline"))
         if record["type"] == EventType.DECIDED and record.get("action") in ("hold", "defer"):
             reasons = record.get("reasons")
-            self.kept_back[job] = (record["action"], record.get("needs"), record.get("until"), record.get("note"),
-                                   reasons[0] if isinstance(reasons, list) and reasons else None)
+            self.kept_back[job] = KeptBack(record["action"], record.get("needs"), record.get("until"),
+                                           record.get("note"), reasons[0] if isinstance(reasons, list) and reasons else None)
         elif record["type"] not in (EventType.DECIDED, EventType.PROGRESS) and job in self.kept_back:
             del self.kept_back[job]  # it started, or the operator acted on it: a hold after that is news
         return new
@@ -421,7 +433,7 @@ class Store:
             rollups = Rollups.from_json(snapshot["rollups"])
             warned = {job: (int(cycle), deadline) for job, (cycle, deadline) in snapshot.get("warned", {}).items()
                       if type(cycle) is int}
-            kept_back = {job: (str(action), needs, until, note, reason)
+            kept_back = {job: KeptBack(str(action), needs, until, note, reason)
                          for job, (action, needs, until, note, reason) in snapshot.get("kept_back", {}).items()}
             listed = {job: float(ts) for job, ts in snapshot.get("listed", {}).items() if ID_RE.fullmatch(job)}
         except (KeyError, TypeError, ValueError, AttributeError, OverflowError):  # (json reads Infinity)

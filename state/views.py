@@ -140,8 +140,8 @@ def card(job: CardJob, state: JobState, board: Board, now: float, fires: Mapping
     if backlog and state.override is not None:
         flags.append("held by the operator" if state.override == "hold" else "pinned to start next")
     kept_back = board.kept_back.get(job.id) if backlog else None
-    if kept_back is not None and isinstance(kept_back[3], str):
-        flags.append(kept_back[3])  # the decision service's last hold or deferral: "⏸ reviews", "⏱ window 22:00"
+    if kept_back is not None and isinstance(kept_back.note, str):
+        flags.append(kept_back.note)  # the decision service's last hold or deferral: "⏸ reviews", "⏱ window 22:00"
     if state.reason == "interrupted":
         flags.append("interrupted")
     return Card(
