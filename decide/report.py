@@ -82,13 +82,12 @@ def report(records: Iterable[Mapping[str, Any]], since: float | None = None, exa
         if not isinstance(job, str):
             continue
         timeline.enters_backlog(record)
-        if kind == EventType.CLAIMED and (since is None or ts >= since):
-            out.claims += 1
-            wait = timeline.claimed(job, ts, record.get("runner"))
-            if wait is not None:
-                out.waits.append(wait)
-        elif kind == EventType.CLAIMED:
-            timeline.claimed(job, ts, record.get("runner"))  # the runner's first claim may be before the window
+        if kind == EventType.CLAIMED:
+            wait = timeline.claimed(job, ts, record.get("runner"))  # (its runner's first claim may be before since)
+            if since is None or ts >= since:
+                out.claims += 1
+                if wait is not None:
+                    out.waits.append(wait)
         if since is not None and ts < since:
             continue
         if kind == EventType.DECIDED:

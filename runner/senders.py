@@ -216,10 +216,7 @@ class CommandSender:
         self.aborted = True
         child = self.child
         if child is not None:
-            try:
-                os.killpg(child.pid, signal.SIGKILL)
-            except OSError:
-                pass
+            _kill_group(child, wait=False)
 
 
 def command_sender(argv: list[str], environ: Mapping[str, str], cwd: str) -> CommandSender:
@@ -227,12 +224,14 @@ def command_sender(argv: list[str], environ: Mapping[str, str], cwd: str) -> Com
     return CommandSender(argv, environ, cwd)
 
 
-def _kill_group(child: subprocess.Popen[bytes]) -> None:
+def _kill_group(child: subprocess.Popen[bytes], *, wait: bool = True) -> None:
+    """SIGKILL the hook's process group; with ``wait``, collect it (only from the thread that runs it)."""
     try:
         os.killpg(child.pid, signal.SIGKILL)
     except OSError:
         pass
-    child.communicate()
+    if wait:
+        child.communicate()
 
 
 def ping_sender(url: str) -> Callable[[Send, float], str | None]:

@@ -79,16 +79,16 @@ class Timeline:
         """The pending deadlines before ``ts`` (missed: no success came by then), as (job, deadline); forgets them."""
         if ts <= self.next_due:
             return []
-        missed = sorted((deadline, job) for job, deadline in self.deadline_of.items() if deadline < ts)
-        for _, job in missed:
+        missed = self.overdue(ts)
+        for job, _ in missed:
             del self.deadline_of[job]
         self._due_again()
-        return [(job, deadline) for deadline, job in missed]
+        return missed
 
     def overdue(self, now: float) -> list[tuple[str, float]]:
         """The pending deadlines before ``now``, as (job, deadline), kept (a reader's view at its clock)."""
         return sorted(((job, deadline) for job, deadline in self.deadline_of.items() if deadline < now),
-                      key=lambda pair: pair[1])
+                      key=lambda pair: (pair[1], pair[0]))
 
     def _due_again(self) -> None:
         self.next_due = min(self.deadline_of.values(), default=math.inf)
