@@ -232,13 +232,18 @@ def check_saved_position(events_path: Path, offset: object, last_hash: object, s
         begins = first if segment is None else segment
         closed = begins != first
         if closed:  # taken before a rotation: the position is in a closed segment
-            found = [s for s in closed_segments(events_path, first) if s.first == begins]
-            holds = bool(found) and position_holds(found[0].path, offset, last_hash)
+            found = _closed_at(events_path, begins, first)
+            holds = found is not None and position_holds(found.path, offset, last_hash)
         else:
             holds = grown_since(events_path, offset, last_hash) is not None
         if file_identity(events_path) == identity:
             break
     return SavedPosition(holds, begins, closed, identity)
+
+
+def _closed_at(events_path: Path, begins: int, live: int) -> Segment | None:
+    """The closed segment that begins at seq ``begins`` (the live file begins at ``live``), if it is there."""
+    return next((segment for segment in closed_segments(events_path, live) if segment.first == begins), None)
 
 
 def check_boundary(events_path: Path, seq: int, offset: object, last_hash: object,
@@ -260,11 +265,11 @@ def check_boundary(events_path: Path, seq: int, offset: object, last_hash: objec
         if first == begins:
             head, closed = read_first(events_path), False
         elif first > begins:
-            found = [s for s in closed_segments(events_path, first) if s.first == begins]
-            if not found:
+            found = _closed_at(events_path, begins, first)
+            if found is None:
                 return None
             try:
-                with open_closed(found[0].path)[1] as f:
+                with open_closed(found.path)[1] as f:
                     head = first_record(f)
             except (OSError, EOFError):
                 head = None
