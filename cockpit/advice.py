@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from jobdeck.decide.heuristic import NORMAL, OVERDUE, PIN, URGENT, Heuristic, gate_note
-from jobdeck.decide.outlook import Outlook, outlook_of
+from jobdeck.decide.outlook import Outlook
 from jobdeck.decide.policy import Policy, policy_of
 from jobdeck.decide.times import clock_text
 from jobdeck.decide.verdict import HOLD, START, Verdict
@@ -120,11 +120,7 @@ class Advisor:
                 ready.append(job.id)
             elif state.override == "hold" and is_ready(job, state._replace(override=None), board, now):
                 held.append(job.id)
-        policy = heuristic.policy
-        running = [job for job, state in board.jobs.items() if state.status == Status.RUNNING and job in policy.jobs]
-        outlook = outlook_of(board, now, read_cooldowns(self.cooldowns_path),  # as the runner takes its turn
-                             sum(heuristic.estimate(job).cost_high for job in running),
-                             sum(1 for job in running if policy.jobs[job].reviewed))
+        outlook = heuristic.outlook(now, read_cooldowns(self.cooldowns_path))  # as the runner takes its turn
         ranked = heuristic.rank(ready, outlook)
         ranked += [heuristic.verdict(job, board.state(job), outlook) for job in held]
         return Advice(mode, {v.job: v for v in ranked}, {v.job: 0 if v.action == START else 1 for v in ranked},
@@ -138,13 +134,7 @@ class Advisor:
             return None
         heuristic = Heuristic(policy, board)
         live = policy.mode == "live"
-        outlook = Outlook(now)
-        if live:
-            running = [job for job, state in board.jobs.items() if state.status == Status.RUNNING
-                       and job in policy.jobs]
-            outlook = outlook_of(board, now, read_cooldowns(self.cooldowns_path),
-                                 sum(heuristic.estimate(job).cost_high for job in running),
-                                 sum(1 for job in running if policy.jobs[job].reviewed))
+        outlook = heuristic.outlook(now, read_cooldowns(self.cooldowns_path)) if live else Outlook(now)
         action, _, _, reason = heuristic.gate(job_id, board.state(job_id)._replace(override=None), outlook,
                                               written_only=not live)
         return reason if action != START else None

@@ -20,9 +20,10 @@ the head of the ranking only.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from jobdeck.decide.outlook import Outlook
+from jobdeck.decide.outlook import Outlook, outlook_of
 from jobdeck.decide.policy import JobPolicy, Policy
 from jobdeck.decide.times import clock_text, day_start, next_clock, window_state
 from jobdeck.decide.verdict import DEFER, HOLD, START, SortKey, Verdict
@@ -74,6 +75,16 @@ class Heuristic:
         for parent, children in policy.dependents.items():
             for child in children:
                 self._depends_on[child] = (*self._depends_on.get(child, ()), parent)
+
+    def outlook(self, now: float, cooldowns: Mapping[str, tuple[float, str]],
+                running: Iterable[str] | None = None) -> Outlook:
+        """The board's outlook at ``now``, counting the attempts ``running`` (default: the board's running
+        jobs) at their estimated cost, and those whose output will wait for review."""
+        if running is None:
+            running = [job for job, state in self.board.jobs.items() if state.status == Status.RUNNING]
+        mine = [job for job in running if job in self.policy.jobs]
+        return outlook_of(self.board, now, cooldowns, sum(self.estimate(job).cost_high for job in mine),
+                          sum(1 for job in mine if self.policy.jobs[job].reviewed))
 
     # -- what history says ---------------------------------------------------------
 

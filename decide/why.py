@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from jobdeck.decide.heuristic import Heuristic
-from jobdeck.decide.outlook import outlook_of
 from jobdeck.decide.policy import policy_of
 from jobdeck.decide.times import clock_text
 from jobdeck.decide.verdict import DEFER, START, Verdict
@@ -150,9 +149,7 @@ def why(spec: Spec, board: Board, job_id: str, now: float,
     ready = [j.id for j in spec.jobs if is_ready(j, board.state(j.id), board, now)]
     found.ready = len(ready)
     heuristic = Heuristic(policy, board)
-    running = [j for j, st in board.jobs.items() if st.status == Status.RUNNING and j in policy.jobs]
-    outlook = outlook_of(board, now, cooldowns or {}, sum(heuristic.estimate(j).cost_high for j in running),
-                         sum(1 for j in running if policy.jobs[j].reviewed))
+    outlook = heuristic.outlook(now, cooldowns or {})
     if found.blocking:
         found.verdict = heuristic.verdict(job_id, state, outlook)
         found.headline = "it cannot start yet"

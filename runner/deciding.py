@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from jobdeck.decide.heuristic import Heuristic, gate_note
-from jobdeck.decide.outlook import Outlook, outlook_of
+from jobdeck.decide.outlook import Outlook
 from jobdeck.decide.policy import Policy, policy_of
 from jobdeck.decide.verdict import DEFER, START, SortKey, Verdict
 from jobdeck.state.board import LISTED_TYPE, Board
@@ -113,11 +113,7 @@ class Deciding:
         if self.heuristic is None:
             return
         self.heuristic.board = board
-        jobs = self.heuristic.policy.jobs
-        mine = [job_id for job_id in running if job_id in jobs]
-        running_cost = sum(self.heuristic.estimate(job_id).cost_high for job_id in mine)
-        self.outlook = outlook_of(board, now, self._read_cooldowns(), running_cost,
-                                  sum(1 for job_id in mine if jobs[job_id].reviewed))
+        self.outlook = self.heuristic.outlook(now, self._read_cooldowns(), running)
         self.next_look = None
 
     def _read_cooldowns(self) -> dict[str, tuple[float, str]]:
