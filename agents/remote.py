@@ -37,7 +37,6 @@ one is.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import json
 import os
 import shlex
@@ -63,6 +62,7 @@ from jobdeck.state.attempts import (
     REMOTE_STDIN,
 )
 from jobdeck.state.crashpoint import crash_point
+from jobdeck.state.digest import sha256_hex
 from jobdeck.state.errors import AgentError, NotStarted
 
 if TYPE_CHECKING:
@@ -235,7 +235,7 @@ def client_env(env: Mapping[str, str]) -> dict[str, str]:
 
 def remote_name(ctx: AttemptContext, token: int) -> str:
     """The engine job's name: deck, job, attempt and claim, so a submission can be found again."""
-    deck = hashlib.sha256(str(ctx.state_dir or ctx.workspace_dir).encode()).hexdigest()[:8]
+    deck = sha256_hex(str(ctx.state_dir or ctx.workspace_dir).encode())[:8]
     return f"jobdeck.{deck}.{ctx.job.id}.{ctx.attempt}.{token}"
 
 

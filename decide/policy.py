@@ -6,13 +6,13 @@ a decision, so a decision can always be traced to the policy that made it.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from jobdeck.decide.times import ClockTime, parse_clock, parse_instant
+from jobdeck.state.digest import sha256_hex
 from jobdeck.state.graph import dependents
 
 if TYPE_CHECKING:
@@ -102,7 +102,7 @@ def policy_of(spec: Spec) -> Policy:
         "jobs": {job.id: [job.deadline, job.max_wait, job.window, job.priority, job.timezone, job.review_policy,
                           job.depends_on, list(jobs[job.id].models)] for job in spec.jobs},
     }
-    digest = hashlib.sha256(json.dumps(shaping, sort_keys=True, separators=(",", ":")).encode()).hexdigest()[:12]
+    digest = sha256_hex(json.dumps(shaping, sort_keys=True, separators=(",", ":")).encode())[:12]
     return Policy(decide.mode, agent, 20.0 if agent is None else scorer.timeout,
                   0.0 if agent is None else scorer.min_confidence, decide.budget.daily, decide.budget.per_job,
                   decide.review_capacity, decide.horizon, decide.default_duration, decide.default_cost, jobs,

@@ -10,14 +10,14 @@ never one whose writer is still alive.
 
 from __future__ import annotations
 
-import functools
-import hashlib
 import errno
+import functools
 import os
 import re
 from pathlib import Path
 
 from jobdeck.state.crashpoint import crash_point
+from jobdeck.state.digest import sha256_hex
 from jobdeck.state.liveness import origin, process_alive, running, start_time
 
 FILE_MODE = 0o600
@@ -38,7 +38,7 @@ def pid_origin() -> str:
     """
     here = origin()
     host, boot, namespace = here if here is not None else (os.uname().nodename, "", 0)
-    return hashlib.sha256(f"{host}\0{boot}\0{namespace}".encode()).hexdigest()[:8]
+    return sha256_hex(f"{host}\0{boot}\0{namespace}".encode())[:8]
 
 
 def temp_name(target: Path) -> Path:

@@ -18,7 +18,6 @@ inside a list, so the unfiltered answer is the lines joined, with nothing re-enc
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from collections.abc import Mapping, Sequence
@@ -27,6 +26,7 @@ from typing import Any, NamedTuple
 
 from jobdeck.state.atomic import write_atomic
 from jobdeck.state.deck import Deck
+from jobdeck.state.digest import sha256_hex
 from jobdeck.state.events import grown_since
 from jobdeck.state.stamps import code_stamp, environment_stamp
 
@@ -60,7 +60,7 @@ def cards_path(deck: Deck) -> Path:
 
 def spec_digest(raw: bytes) -> str:
     """The fingerprint of a jobs.json version (the same as LoadedSpec.digest)."""
-    return hashlib.sha256(raw).hexdigest()
+    return sha256_hex(raw)
 
 
 def cached_cards(deck: Deck, now: float) -> CachedCards | None:
@@ -91,7 +91,7 @@ def cached_cards(deck: Deck, now: float) -> CachedCards | None:
                                                      position.get("hash")) != 0:
         return None
     body = data[second + 1:]
-    if first < 0 or second < 0 or header.get("cards") != hashlib.sha256(body).hexdigest():
+    if first < 0 or second < 0 or header.get("cards") != sha256_hex(body):
         return None  # cut short or altered: not the file save_cards wrote
     rows = body.decode().split("\n")[:-1]
     if not isinstance(index, list) or len(index) != len(rows):
@@ -122,7 +122,7 @@ def save_cards(deck: Deck, cards: Sequence[Mapping[str, Any]], *, spec: str, off
         "events": {"offset": offset, "hash": last_hash},
         "now": now,
         "valid_until": valid_until(cards, now),
-        "cards": hashlib.sha256(body).hexdigest(),
+        "cards": sha256_hex(body),
         "board": board,
         "warning": warning,
     }
@@ -155,7 +155,7 @@ def known_fires(deck: Deck, spec: str, now: float) -> dict[str, float]:
             return {}
         second = data.index(b"\n", first + 1)
         body = data[second + 1:]
-        if header.get("cards") != hashlib.sha256(body).hexdigest():
+        if header.get("cards") != sha256_hex(body):
             return {}
         rows = json.loads("[" + ",".join(body.decode().split("\n")[:-1]) + "]")
         return {row["id"]: row["next_fire"] for row in rows if isinstance(row.get("next_fire"), float)}

@@ -20,7 +20,6 @@ the new one from the middle.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from pathlib import Path
@@ -28,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 from jobdeck.state.atomic import FILE_MODE
 from jobdeck.state.crashpoint import armed, crash_point
+from jobdeck.state.digest import sha256_hex
 from jobdeck.state.errors import HistoryMissing, LogReplaced
 
 if TYPE_CHECKING:  # imported on the first write (~4 ms): `ls --json` from the card cache never writes
@@ -54,7 +54,7 @@ def _background_sync(fd: int) -> Future[None]:
 def record_hash(prev: str, body: dict[str, Any]) -> str:
     """Hash of a record: its predecessor's hash and its canonical body."""
     canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
-    return hashlib.sha256(f"{prev}\n{canonical}".encode()).hexdigest()[:32]
+    return sha256_hex(f"{prev}\n{canonical}".encode())[:32]
 
 
 def encode(record: dict[str, Any]) -> bytes:

@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import difflib
 import gc
-import hashlib
 import os
 import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from jobdeck.state import strictjson
+from jobdeck.state.digest import sha256_hex
 from jobdeck.state.errors import SpecError, SpecErrors
 from jobdeck.state.graph import find_cycle
 from jobdeck.state.ids import env_suffix
@@ -88,7 +88,7 @@ def parse_spec(raw: bytes, where: str = "jobs.json") -> LoadedSpec:
         )
     spec = _validate_schema(data, text, where)
     _check_semantics(spec, text, where)
-    return LoadedSpec(spec, raw, hashlib.sha256(raw).hexdigest())
+    return LoadedSpec(spec, raw, sha256_hex(raw))
 
 
 def _decode(raw: bytes, where: str) -> str:

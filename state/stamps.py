@@ -8,12 +8,13 @@ the one the code and environment it loaded gave, even if either changed on disk 
 
 from __future__ import annotations
 
-import hashlib
 import os
 import site
 import sys
 from functools import lru_cache
 from pathlib import Path
+
+from jobdeck.state.digest import sha256_hex
 
 
 @lru_cache(maxsize=1)
@@ -26,7 +27,7 @@ def code_stamp() -> str:
                         if entry.name.endswith(".py"))
     except OSError:
         return "-"
-    return hashlib.sha256("\n".join(stamps).encode()).hexdigest()[:16]
+    return sha256_hex("\n".join(stamps).encode())[:16]
 
 
 ZONEINFO_DIRS = ("/usr/share/zoneinfo", "/usr/lib/zoneinfo", "/usr/share/lib/zoneinfo", "/etc/zoneinfo")
@@ -61,7 +62,7 @@ def environment_stamp() -> str:
     for place in zones:
         seen.append(_time_of(place))
         seen += [_time_of(found.path) for found in _scan(place) if found.is_dir(follow_symlinks=False)]
-    return hashlib.sha256("\n".join(seen).encode()).hexdigest()[:12]
+    return sha256_hex("\n".join(seen).encode())[:12]
 
 
 def _time_of(place: str) -> str:
