@@ -89,7 +89,8 @@ class Attempt(NamedTuple):
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Attempt:
-        return cls(**{k: data[k] for k in cls._fields if k in data})
+        """The attempt ``to_json`` gave; a key that names no field raises TypeError."""
+        return cls(**data)
 
 
 class JobState(NamedTuple):
@@ -162,26 +163,15 @@ class JobState(NamedTuple):
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> JobState:
-        return cls(
-            job=data["job"],
-            status=Status(data["status"]),
-            cycle=data.get("cycle", 0),
-            tries=data.get("tries", 0),
-            token=data.get("token"),
-            attempts=tuple(Attempt.from_json(a) for a in data.get("attempts", ())),
-            not_before=data.get("not_before"),
-            approved=data.get("approved", False),
-            paused=data.get("paused"),
-            reason=data.get("reason"),
-            reasons=tuple(data.get("reasons", ())),
-            inputs=data.get("inputs", {}),
-            since=data.get("since"),
-            updated=data.get("updated"),
-            last_fire=data.get("last_fire"),
-            override=data.get("override"),
-            override_at=data.get("override_at"),
-            began=data.get("began"),
-        )
+        """The state ``to_json`` gave (board.json reads every job's at each start); a key that names no
+        field raises TypeError, a missing ``job`` too."""
+        fields = dict(data)
+        fields["status"] = Status(data["status"])
+        if "attempts" in data:
+            fields["attempts"] = tuple(Attempt.from_json(attempt) for attempt in data["attempts"])
+        if "reasons" in data:
+            fields["reasons"] = tuple(data["reasons"])
+        return cls(**fields)
 
 
 Event = Mapping[str, Any]

@@ -62,6 +62,7 @@ def test_snapshot_is_readable_by_scripts(deck: Deck) -> None:
 
 @pytest.mark.parametrize("tamper", [
     "hash", "offset-past-end", "offset-mid-line", "log-rewritten", "garbage", "format", "bad-state",
+    "unknown-state-field", "unknown-attempt-field", "no-job",
 ])
 def test_a_tampered_or_mismatched_snapshot_is_ignored(deck: Deck, tamper: str) -> None:
     with Store(deck) as store:
@@ -80,6 +81,12 @@ def test_a_tampered_or_mismatched_snapshot_is_ignored(deck: Deck, tamper: str) -
         snapshot["format"] = 999
     elif tamper == "bad-state":
         snapshot["states"]["job-1"]["status"] = "exploded"
+    elif tamper == "unknown-state-field":  # from_json takes the keys as fields: one that names none is refused
+        snapshot["states"]["job-1"]["colour"] = "red"
+    elif tamper == "unknown-attempt-field":
+        snapshot["states"]["job-1"]["attempts"][0]["colour"] = "red"
+    elif tamper == "no-job":
+        del snapshot["states"]["job-1"]["job"]
     if tamper == "log-rewritten":  # a different history of the same shape (e.g. restored from elsewhere)
         deck.events_path.unlink()
         with Store(deck, from_snapshot=False) as store:
