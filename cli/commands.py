@@ -18,10 +18,10 @@ T = TypeVar("T")
 
 if TYPE_CHECKING:  # each command imports what it uses: `--help` and the cached `ls` load no pydantic
     from jobdeck.state.board import Store
+    from jobdeck.state.card import Card
     from jobdeck.state.lightspec import LightSpec
     from jobdeck.state.preview import JobPreview
     from jobdeck.state.spec import Job, Spec
-    from jobdeck.state.views import Card
 
 
 def _deck(args: argparse.Namespace) -> Deck:
@@ -230,7 +230,7 @@ def cmd_ls(args: argparse.Namespace) -> int:
         if args.json and not notes:
             sys.stdout.write(cached.to_json(keep) + "\n")
             return 0
-        from jobdeck.state.views import Card
+        from jobdeck.state.card import Card
 
         rows = json.loads("[" + ",".join(row for row, shown in zip(cached.rows, keep) if shown) + "]")
         shown_cards = _noted([Card.from_json(row) for row in rows], notes)

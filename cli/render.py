@@ -23,12 +23,12 @@ from jobdeck.state.terminal import exit_words
 from jobdeck.state.terminal import one_line as clean
 
 if TYPE_CHECKING:
+    from jobdeck.state.card import Card
     from jobdeck.state.deck import Deck
     from jobdeck.state.gc import GcReport
     from jobdeck.state.machine import JobState
     from jobdeck.state.preview import JobPreview
     from jobdeck.state.spec import Job, Retention
-    from jobdeck.state.views import Card
 
 def when(ts: float | None, now: float | None = None) -> str:
     """'12s ago' / 'in 5m' / '-'."""

@@ -20,11 +20,12 @@ from jobdeck.decide.times import clock_text
 from jobdeck.decide.verdict import HOLD, START, Verdict
 from jobdeck.decide.why import Why, why
 from jobdeck.state.board import Board
+from jobdeck.state.card import Card
 from jobdeck.state.cooldowns import COOLDOWN_FILE, read_cooldowns
 from jobdeck.state.deck import Deck
 from jobdeck.state.machine import Status
 from jobdeck.state.rollups import Rollups
-from jobdeck.state.views import Card, is_ready
+from jobdeck.state.views import is_ready
 
 from jobdeck.cockpit.timefmt import age
 

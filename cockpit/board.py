@@ -16,8 +16,8 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal
 from textual.reactive import reactive
 
+from jobdeck.state.card import Card
 from jobdeck.state.machine import COLUMNS, Status
-from jobdeck.state.views import Card
 
 from jobdeck.cockpit.advice import Advice
 from jobdeck.cockpit.card_cell import CardCell

@@ -19,8 +19,8 @@ from rich.segment import Segment
 from rich.text import Text
 from textual.strip import Strip
 
+from jobdeck.state.card import Card
 from jobdeck.state.machine import Status
-from jobdeck.state.views import Card
 
 from jobdeck.state.terminal import inert
 from jobdeck.cockpit.advice import Advised

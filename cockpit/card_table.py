@@ -21,7 +21,7 @@ from textual.coordinate import Coordinate
 from textual.events import Resize
 from textual.widgets.data_table import RowKey
 
-from jobdeck.state.views import Card
+from jobdeck.state.card import Card
 
 from jobdeck.cockpit.card_cell import HEIGHT, CardCell, clock_text
 from jobdeck.cockpit.textual_private import HeaderlessTable

@@ -14,12 +14,12 @@ from __future__ import annotations
 
 import json
 
+from jobdeck.state.card import Card
 from jobdeck.state.cardcache import CARDS_FORMAT, cards_path, save_cards, spec_digest
 from jobdeck.state.deck import Deck
 from jobdeck.state.errors import SpecError
 from jobdeck.state.lightspec import light_spec
 from jobdeck.state.preview import JobPreview, preview_jobs
-from jobdeck.state.views import Card
 
 
 def last_cards(deck: Deck) -> list[Card] | None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from jobdeck.state.views import Card
+from jobdeck.state.card import Card
 
 
 def matches(card: Card, query: str) -> bool:

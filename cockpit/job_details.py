@@ -15,9 +15,9 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
+from jobdeck.state.card import Card
 from jobdeck.state.durations import format_duration
 from jobdeck.state.machine import JobState
-from jobdeck.state.views import Card
 
 from jobdeck.cockpit.card_cell import flag_texts
 from jobdeck.state.terminal import inert

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from jobdeck.state.attempts import OUTPUT
 from jobdeck.state.board import Store, open_store
+from jobdeck.state.card import Card
 from jobdeck.state.deck import Deck
 from jobdeck.state.errors import LogReplaced, SpecError, StateError
 from jobdeck.state.graph import dependents
@@ -25,7 +26,7 @@ from jobdeck.state.loader import SpecSource
 from jobdeck.state.machine import COLUMNS, JobState, Status
 from jobdeck.state.preview import JobPreview
 from jobdeck.state.segments import all_segments, job_records
-from jobdeck.state.views import Card, card, noted
+from jobdeck.state.views import card, noted
 
 from jobdeck.cockpit.timefmt import start_of_day
 

@@ -11,8 +11,8 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.widgets import DataTable, Static
 
+from jobdeck.state.card import Card
 from jobdeck.state.machine import Status
-from jobdeck.state.views import Card
 
 from jobdeck.cockpit.job_details import t
 from jobdeck.cockpit.job_screen import JobScreen

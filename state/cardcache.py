@@ -16,7 +16,8 @@ the ls filters) and one line per card, encoded exactly as ``json.dumps`` encodes
 inside a list, so the unfiltered answer is the lines joined, with nothing re-encoded.
 """
 
-from __future__ import annotations
+# Annotations are evaluated here (no `from __future__ import annotations`): typing.NamedTuple compiles
+# each string annotation, ~50 µs a field, and every command imports this module's NamedTuples.
 
 import json
 import os

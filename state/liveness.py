@@ -9,7 +9,8 @@ the pair names one process for the life of the boot. Where /proc cannot say, the
 answer is None and the caller keeps its slower rule (a heartbeat's age).
 """
 
-from __future__ import annotations
+# Annotations are evaluated here (no `from __future__ import annotations`): typing.NamedTuple compiles
+# each string annotation, ~50 µs a field, and every command imports this module's NamedTuples.
 
 import functools
 import os

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any, NamedTuple, TypeAlias
+from typing import TYPE_CHECKING, TypeAlias
 
+from jobdeck.state.card import Card
 from jobdeck.state.machine import JobState, Status
 
 if TYPE_CHECKING:  # types only: the cockpit builds cards from a preview before it imports pydantic
@@ -75,39 +76,6 @@ def agent_label(job: CardJob) -> str:
         return job.agent
     command = job.command
     return command.split()[0] if isinstance(command, str) and command.split() else (command[0] if command else "?")
-
-
-class Card(NamedTuple):
-    """One job as the board shows it (a NamedTuple: one is built per job on every full read)."""
-
-    id: str
-    title: str
-    column: Status
-    agent: str
-    attempt: int
-    """Tries used in the current cycle (resets on a new cycle or an operator retry)."""
-    max_attempts: int
-    workspace: str
-    priority: int
-    labels: tuple[str, ...]
-    since: float | None
-    flags: tuple[str, ...] = ()
-    reason: str | None = None
-    next_fire: float | None = None
-    retry_at: float | None = None
-
-    def to_json(self) -> dict[str, Any]:
-        out = self._asdict()
-        out["column"] = self.column.value
-        out["labels"] = list(self.labels)
-        out["flags"] = list(self.flags)
-        return out
-
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> Card:
-        """The Card that ``to_json`` wrote."""
-        return cls(**{**data, "column": Status(data["column"]), "labels": tuple(data["labels"]),
-                      "flags": tuple(data["flags"])})
 
 
 def card(job: CardJob, state: JobState, board: Board, now: float, fires: Mapping[str, float] | None = None) -> Card:

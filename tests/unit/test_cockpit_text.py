@@ -6,9 +6,9 @@ from rich.text import Text
 
 from jobdeck.cockpit.card_cell import CardCell, age_text, flag_texts
 from jobdeck.cockpit.filtering import matches
-from jobdeck.state.terminal import inert
+from jobdeck.state.card import Card
 from jobdeck.state.machine import Status
-from jobdeck.state.views import Card
+from jobdeck.state.terminal import inert
 
 NOW = 1_000_000.0
 
