@@ -284,11 +284,15 @@ class Store:
             raise
 
     def reload(self) -> None:
-        """Forget everything folded and re-read the log (after a failed write)."""
+        """Forget everything folded and read the deck again as a new Store does (after a failed write, whose
+        records may or may not be on disk): from board.json or a checkpoint the log agrees with, then the
+        log after it, a chunk at a time."""
         self.log.close()
         self.board = Board()
         self.log = EventLog(self.deck.events_path)
-        self.refresh()
+        self.resumed_at = 0
+        self._resume_from_snapshot()
+        self.catch_up()
 
     def transact(self, decide: Callable[[Board], Iterable[Mapping[str, Any]]], *,
                  now: float | None = None, strict: bool = True

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -257,3 +258,58 @@ def test_catching_up_a_chunk_at_a_time_folds_what_one_piece_does(deck: Deck, mon
     with open_store(deck, from_snapshot=False) as chunked:
         assert {job: state.to_json() for job, state in chunked.board.jobs.items()} == whole
         assert chunked.log.seq == 80
+
+
+RELOAD_AFTER_A_FAILED_WRITE = """
+import json, resource, signal, sys
+from pathlib import Path
+from jobdeck.state.board import Store
+from jobdeck.state.deck import Deck
+
+deck = Deck(Path(sys.argv[1]))
+store = Store(deck)
+store.refresh()
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit fails with EFBIG instead
+size = deck.events_path.stat().st_size
+resource.setrlimit(resource.RLIMIT_FSIZE, (size + 100, resource.RLIM_INFINITY))
+try:
+    store.commit([{"type": "retried", "job": "job-0", "by": "op", "reason": "x" * 4096}])
+except OSError as exc:
+    print(json.dumps({"error": exc.errno, "resumed_at": store.resumed_at,
+                      "states": {job: s.to_json() for job, s in store.board.jobs.items()}}))
+"""
+
+
+def test_after_a_failed_write_the_store_reads_on_from_board_json_not_from_the_first_record(
+        deck: Deck, tmp_path: Path) -> None:
+    """A failed flush makes the Store read the deck again: from board.json, as opening it does. Here the
+    records before board.json were rotated out and archived, so a fold from the first record cannot be done."""
+    import errno
+    import shutil
+    import subprocess
+    import sys
+
+    from tests.functional.runner_kit import jobdeck
+
+    with Store(deck) as store:
+        run_jobs(store, 0, 20)
+    jobdeck(deck.root, "log", "rotate", check=True)
+    with Store(deck) as store:
+        run_jobs(store, 20, 10)
+        store.write_snapshot()
+        snapshot_seq = store.log.seq
+        run_jobs(store, 30, 5)
+    archive = tmp_path / "archive"
+    archive.mkdir()
+    for segment in (deck.state_dir / "log").iterdir():
+        shutil.move(segment, archive / segment.name)
+    with open_store(deck) as store:
+        expected = {job: s.to_json() for job, s in store.board.jobs.items()}
+
+    done = subprocess.run([sys.executable, "-c", RELOAD_AFTER_A_FAILED_WRITE, str(deck.root)],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    after = json.loads(done.stdout)
+    assert after["error"] == errno.EFBIG
+    assert after["resumed_at"] == snapshot_seq
+    assert after["states"] == expected and len(expected) == 35  # without the record that failed
