@@ -258,7 +258,7 @@ class DeckModel:
             if job is None:
                 continue
             new = noted(card(job, board.state(job_id), board, now), self.notes.get(job_id))
-            if new.next_fire is not None or new.retry_at is not None:
+            if new.next_fire is not None or new.retry_at is not None or new.kept_until is not None:
                 self._timed.add(job_id)
             else:
                 self._timed.discard(job_id)

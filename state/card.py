@@ -30,6 +30,8 @@ class Card(NamedTuple):
     reason: str | None = None
     next_fire: float | None = None
     retry_at: float | None = None
+    kept_until: float | None = None
+    """When the decision service's deferral among ``flags`` ends ("⏱ window 22:00"): its note goes then."""
 
     def to_json(self) -> dict[str, Any]:
         out = self._asdict()

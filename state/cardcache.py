@@ -177,6 +177,7 @@ def valid_until(rows: Sequence[Mapping[str, Any]], now: float) -> float | None:
     """The first time after ``now`` at which some card would read differently (None: never)."""
     times = [row["next_fire"] for row in rows if row.get("next_fire") is not None]
     times += [row["retry_at"] for row in rows if row.get("retry_at") is not None and row["retry_at"] > now]
+    times += [row["kept_until"] for row in rows if row.get("kept_until") is not None and row["kept_until"] > now]
     return min(times, default=None)
 
 

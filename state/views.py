@@ -108,8 +108,14 @@ def card(job: CardJob, state: JobState, board: Board, now: float, fires: Mapping
     if backlog and state.override is not None:
         flags.append("held by the operator" if state.override == "hold" else "pinned to start next")
     kept_back = board.kept_back.get(job.id) if backlog else None
+    kept_until = None
     if kept_back is not None and isinstance(kept_back.note, str):
-        flags.append(kept_back.note)  # the decision service's last hold or deferral: "⏸ reviews", "⏱ window 22:00"
+        # The decision service's last hold or deferral: "⏸ reviews", "⏱ window 22:00". A deferral whose time
+        # has come says nothing more: the job waits for a runner to look again, like any ready job.
+        until = kept_back.until if isinstance(kept_back.until, (int, float)) else None
+        if until is None or until > now:
+            flags.append(kept_back.note)
+            kept_until = until
     if state.reason == "interrupted":
         flags.append("interrupted")
     return Card(
@@ -127,6 +133,7 @@ def card(job: CardJob, state: JobState, board: Board, now: float, fires: Mapping
         reason=state.reason,
         next_fire=fire,
         retry_at=state.not_before if backlog else None,
+        kept_until=kept_until,
     )
 
 

@@ -444,3 +444,26 @@ def test_a_plain_job_waits_from_when_a_runner_first_listed_it(tmp_path: Path, cl
     assert cli("run", "--once", "--quiet", cwd=other.root).returncode == 0
     why = cli("why", "tidy", cwd=other.root).stdout
     assert "(max_wait 3h00m), in 59m" in why or "(max_wait 3h00m), in 1h00m" in why, why
+
+
+def test_a_deferrals_note_leaves_ls_when_its_time_comes_even_from_the_card_cache(tmp_path: Path, cli: RunCli) -> None:
+    """No runner looks again (cron's next `run --once` is minutes away): `ls` must not go on saying the job waits
+    for a window that has opened."""
+    from tests.functional.runner_kit import wait_for
+
+    deck = make_deck(tmp_path / "d", "live", [{"id": "night"}, {"id": "now"}])
+    until = time.time() + 1.5
+    with open_store(deck) as store:  # what a runner records when the job's window is closed
+        store.commit([{"type": "decided", "job": "night", "action": "defer", "mode": "live", "needs": "window",
+                       "until": until, "note": "⏱ window 22:00", "reasons": ["window 22:00-23:00 (UTC) opens at 22:00"]}])
+
+    def night() -> dict[str, Any]:
+        done = cli("ls", "--json", cwd=deck.root)
+        assert done.returncode == 0, done.stderr
+        return next(c for c in json.loads(done.stdout) if c["id"] == "night")
+
+    assert (night()["flags"], night()["kept_until"]) == (["⏱ window 22:00"], until)  # the second from the cache
+    assert cli("ls", cwd=deck.root).stdout.splitlines()[1].rstrip().endswith("⏱ window 22:00")
+    wait_for(lambda: time.time() > until, timeout=10, what="the window's time")
+    assert (night()["flags"], night()["kept_until"]) == ([], None)
+    assert "⏱" not in cli("ls", cwd=deck.root).stdout

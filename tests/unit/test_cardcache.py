@@ -40,3 +40,5 @@ def test_valid_until_is_the_first_card_time_still_ahead() -> None:
     assert valid_until(rows, now) == 1500.0
     assert valid_until(rows[2:], now) is None
     assert valid_until([{"next_fire": 1200.0, "retry_at": 1100.0}], now) == 1100.0
+    assert valid_until([{"next_fire": None, "retry_at": None, "kept_until": 1300.0}], now) == 1300.0  # a deferral
+    assert valid_until([{"next_fire": None, "retry_at": None, "kept_until": 900.0}], now) is None

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from jobdeck.state.board import Board
+from jobdeck.state.board import Board, KeptBack
 from jobdeck.state.loader import parse_spec
 from jobdeck.state.machine import JobState, Status, transition
 from jobdeck.state.views import card, cards, ready_jobs
@@ -77,3 +77,15 @@ def test_cards_explain_why_a_job_waits() -> None:
     assert by_id["interrupted"].flags == ("interrupted",)
     assert by_id["interrupted"].to_json()["labels"] == ["x"]
     assert card(spec.job("backoff"), board.state("backoff"), board, NOW + 61).flags == ()
+
+
+def test_a_deferral_shows_on_the_card_until_its_time_then_goes_and_a_hold_stays() -> None:
+    spec = spec_of(job("night"), job("checked"))
+    board = Board(kept_back={"night": KeptBack("defer", "window", NOW + 600, "⏱ window 22:00", "window opens"),
+                             "checked": KeptBack("hold", "reviews", None, "⏸ reviews", "review queue full")})
+    night, checked = (card(spec.job(j), board.state(j), board, NOW) for j in ("night", "checked"))
+    assert (night.flags, night.kept_until) == (("⏱ window 22:00",), NOW + 600)
+    assert (checked.flags, checked.kept_until) == (("⏸ reviews",), None)
+    later = {j: card(spec.job(j), board.state(j), board, NOW + 600) for j in ("night", "checked")}
+    assert (later["night"].flags, later["night"].kept_until) == ((), None)  # the window is open: no stale note
+    assert later["checked"].flags == ("⏸ reviews",)  # a hold has no time: it stands until a runner looks again
