@@ -30,6 +30,7 @@ from jobdeck.decide.verdict import DEFER, HOLD, START, SortKey, Verdict
 from jobdeck.state.board import Board
 from jobdeck.state.durations import format_duration as dur
 from jobdeck.state.machine import JobState, Status
+from jobdeck.state.views import ready_since
 
 PIN, OVERDUE, URGENT, NORMAL = range(4)
 LOW_BUDGET = 0.8
@@ -182,11 +183,16 @@ class Heuristic:
 
     # -- ranking ---------------------------------------------------------------------
 
+    def waiting_since(self, job_id: str, state: JobState, now: float) -> float:
+        """When the ready job began to wait for a slot (``views.ready_since``), or ``now`` if the board does not
+        tell: its ``max_wait`` and its place among jobs of one priority count from here."""
+        return ready_since(state, self._depends_on.get(job_id, ()), self.board) or now
+
     def order(self, job_id: str, state: JobState, now: float) -> tuple[SortKey, float, list[str], float | None]:
         """The job's sort key, score and ranking reasons at ``now``, and when its key next changes."""
         policy = self.policy
         job = policy.jobs[job_id]
-        since = state.since or now
+        since = self.waiting_since(job_id, state, now)
         estimate = self.estimate(job_id)
         reasons: list[str] = []
         if not estimate.runs:

@@ -83,7 +83,7 @@ def report(records: Iterable[Mapping[str, Any]], since: float | None = None, exa
             continue
         timeline.enters_backlog(record)
         if kind == EventType.CLAIMED:
-            wait = timeline.claimed(job, ts, record.get("runner"))  # (its runner's first claim may be before since)
+            wait = timeline.claimed(job, ts, record.get("runner"), record.get("ready"))  # (its runner's first claim may be before since)
             if since is None or ts >= since:
                 out.claims += 1
                 if wait is not None:

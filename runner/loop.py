@@ -58,6 +58,7 @@ from jobdeck.state.loader import SpecSource
 from jobdeck.state.machine import EventType, Status
 from jobdeck.state.redact import Redactor
 from jobdeck.state.segments import segment_bytes
+from jobdeck.state.views import ready_since
 
 if TYPE_CHECKING:
     from jobdeck.state.spec import Job, Spec
@@ -760,16 +761,22 @@ class Runner:
         picked = pick(self.index, self.capacity, self.deciding, spec, board, now, self.running_ids, self.claims)
         if not picked.chosen and not picked.decided:
             return []
-        bodies = picked.decided + [
-            {"type": EventType.CLAIMED, "job": job.id, "attempt": board.state(job.id).next_attempt,
-             "runner": self.runner_id, "workspace": job.workspace, "pid": os.getpid(),
-             **({"route": self.deciding.routes[job.id]} if job.id in self.deciding.routes else {})}
-            for job in picked.chosen]
+        bodies = picked.decided + [self._claim(job, board) for job in picked.chosen]
         records, refused = self.store.commit(bodies, now=now, strict=False, flush=False)
         for rejected in refused:
             if rejected.body["type"] == EventType.CLAIMED:
                 self.capacity.give_back(spec.by_id[rejected.body["job"]], spec)
         return records
+
+    def _claim(self, job: Job, board: Board) -> dict[str, Any]:
+        """The claim of ``job``'s next attempt by this runner; it says when the job became ready (the waits of
+        `stats` and `decisions --report` count from there)."""
+        state = board.state(job.id)
+        ready = ready_since(state, job.depends_on, board)
+        return {"type": EventType.CLAIMED, "job": job.id, "attempt": state.next_attempt, "runner": self.runner_id,
+                "workspace": job.workspace, "pid": os.getpid(),
+                **({"route": self.deciding.routes[job.id]} if job.id in self.deciding.routes else {}),
+                **({"ready": ready} if ready is not None else {})}
 
     def _prepare(self, record: dict[str, Any], spec: Spec | None = None
                  ) -> tuple[Claimed, OSError | AttemptRefused | None]:

@@ -203,7 +203,7 @@ class Scoring:
             state = board.state(job_id)
             key, score, reasons, _ = heuristic.order(job_id, state, now)
             if key[0] in CLASS_NAMES:
-                ranked.append((key, job_id, score, reasons, state.since or now))
+                ranked.append((key, job_id, score, reasons, heuristic.waiting_since(job_id, state, now)))
             else:
                 ahead += heuristic.estimate(job_id).p90
         ranked.sort()

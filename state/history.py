@@ -107,7 +107,7 @@ class History:
         self.open[job] = OpenAttempt(token, ts, workspace)
         self.workspace_of[job] = workspace
         self.answer_counted.pop(job, None)
-        wait = self.timeline.claimed(job, ts, record.get("runner"))
+        wait = self.timeline.claimed(job, ts, record.get("runner"), record.get("ready"))
         if wait is not None:
             bucket = Histogram.bucket(wait)
             for tally in self._tallies(job, ts):

@@ -5,11 +5,14 @@ Two folds of the chain of work ask this: `jobdeck decisions --report` and
 the backlog ready to its claim, and call a deadline missed when its time
 passed without a success; this module is that rule, kept once.
 
-A job enters the backlog with a ``triggered`` or ``retried`` event, or a
-failure with a retry due. A job with no such event (a plain job's first run)
-has been ready since the runner that claims it began claiming: the log holds
-no earlier moment it could have started (a job added to jobs.json later, or
-waiting on a dependency, counts that time too). A deadline named by a
+A claim says when its job became ready (``ready``: the latest of its entering
+the backlog, its retry time and its dependencies' finishing; state/views.py
+``ready_since``), and the wait counts from there. For a claim that does not (a
+log written before claims said it), a job enters the backlog with a
+``triggered`` or ``retried`` event, or a failure with a retry due, and a job
+with no such event (a plain job's first run) has been ready since the runner
+that claims it began claiming: time spent waiting on a dependency counts
+there too. A deadline named by a
 ``decided`` event is met by a success at or before it, and missed once a
 record of the log (or the clock, for a reader) is past it with no success.
 """
@@ -47,8 +50,9 @@ class Timeline:
             return True
         return False
 
-    def claimed(self, job: str, ts: float, runner: object = None) -> float | None:
-        """The wait that ends with ``job``'s claim at ``ts`` by ``runner`` (None when its start is unknown)."""
+    def claimed(self, job: str, ts: float, runner: object = None, ready: object = None) -> float | None:
+        """The wait that ends with ``job``'s claim at ``ts`` by ``runner`` (None when its start is unknown):
+        from the time the claim gives for the job becoming ready (``ready``), if it gives one."""
         entered = self.entered.pop(job, None)
         if isinstance(runner, str):
             began = self.runner_from.setdefault(runner, ts)
@@ -56,6 +60,8 @@ class Timeline:
                 del self.runner_from[next(iter(self.runner_from))]
             if entered is None:
                 entered = began
+        if isinstance(ready, int | float) and not isinstance(ready, bool) and math.isfinite(ready):
+            entered = ready
         return None if entered is None else max(ts - entered, 0.0)
 
     def decided(self, record: Mapping[str, Any]) -> float | None:

@@ -6,7 +6,7 @@ job is (not) running. Pure functions of spec, board and an injected ``now``.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from functools import lru_cache
 from typing import TYPE_CHECKING, TypeAlias
 
@@ -45,6 +45,24 @@ def blockers(job: CardJob, board: Board) -> list[tuple[str, Status]]:
         if status != Status.DONE:
             out.append((dep, status))
     return out
+
+
+def ready_since(state: JobState, depends_on: Iterable[str], board: Board) -> float | None:
+    """When a backlog job last became ready to start, as far as the board tells (None: not known).
+
+    The latest of: its entering the backlog (``since``: a trigger, a retry, a runner
+    listing it), the time its retry was due, and each dependency's finishing. A wait
+    counts from here (``max_wait``, the waits of `stats`), not from the cycle's start:
+    an hour spent waiting for its dependencies is not an hour spent waiting for a
+    slot. The operator's own gates (an approval, a pause) leave no time on the board:
+    a wait for them counts.
+    """
+    times = [t for t in (state.since, state.not_before) if t is not None]
+    for dep in depends_on:
+        dep_state = board.state(dep)
+        if dep_state.status == Status.DONE and dep_state.since is not None:
+            times.append(dep_state.since)
+    return max(times, default=None)
 
 
 def is_ready(job: Job, state: JobState, board: Board, now: float) -> bool:

@@ -136,6 +136,23 @@ def test_plain_jobs_that_waited_for_a_free_slot_have_waits(tmp_path: Path, cli: 
     assert any(line.startswith("waits: p50 ") for line in lines), lines
 
 
+def test_a_job_that_waited_on_its_dependency_waited_only_from_the_dependencys_end(tmp_path: Path,
+                                                                                    cli: RunCli) -> None:
+    """Its claim says when it became ready; `stats` and `decisions --report` count its wait from there."""
+    spec = {"limits": {"parallel": 2},
+            "jobs": [{"id": "up", "command": ["sleep", "1"]}, {"id": "down", "command": ["true"], "depends_on": ["up"]}]}
+    deck = init_deck(tmp_path / "deck", json.dumps(spec, indent=1).encode())
+    assert cli("run", "--once", "--quiet", cwd=deck.root).returncode == 0
+    log = records(deck)
+    [up_done] = [e for e in log if e["type"] == "succeeded" and e["job"] == "up"]
+    claims = {e["job"]: e for e in log if e["type"] == "claimed"}
+    assert claims["down"]["ready"] == up_done["ts"]  # not the runner's start, a second earlier
+    waited = claims["down"]["ts"] - up_done["ts"]
+    assert claims["down"]["ts"] - claims["up"]["ts"] >= 1.0 > waited
+    rows = {row["id"]: row for row in stats(cli, deck)["jobs"]}
+    assert rows["down"]["wait_p50"] == pytest.approx(waited, rel=0.1, abs=0.01)
+
+
 def test_a_deadline_passed_without_a_success_is_missed(tmp_path: Path, cli: RunCli) -> None:
     spec = {"jobs": [{"id": job, "command": ["true"]} for job in ("ontime", "late", "never")]}
     deck = init_deck(tmp_path / "deck", json.dumps(spec, indent=1).encode())

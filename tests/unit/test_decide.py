@@ -96,6 +96,21 @@ def test_max_wait_is_a_hard_bound_on_waiting() -> None:
     assert "past max_wait 1h" in ranked[0].reasons[0]
 
 
+def test_max_wait_counts_from_when_the_job_became_ready_not_from_its_wait_on_a_dependency() -> None:
+    heuristic = Heuristic(policy_of(spec({"id": "up"}, {"id": "down", "depends_on": ["up"], "max_wait": "30m"},
+                                         {"id": "late", "max_wait": "30m"})),
+                          board(JobState("up", Status.DONE, since=NOW - 600),  # finished ten minutes ago
+                                ready("down", since=NOW - 3 * 3600),  # in the backlog for three hours
+                                ready("late", since=NOW - 20 * 60, not_before=NOW - 300)))
+    assert heuristic.waiting_since("down", heuristic.board.state("down"), NOW) == NOW - 600
+    assert heuristic.waiting_since("late", heuristic.board.state("late"), NOW) == NOW - 300  # its retry came due
+    key, _, reasons, change = heuristic.order("down", heuristic.board.state("down"), NOW)
+    assert reasons[0] == "must start by 04:20 (max_wait 30m00s), in 20m00s"  # not "past max_wait: starts first"
+    assert change == pytest.approx(NOW + 1200)
+    ranked = heuristic.rank(["down", "late"], Outlook(NOW))
+    assert [v.job for v in ranked] == ["down", "late"]  # ready ten minutes against five
+
+
 def test_no_history_uses_the_stated_defaults_and_says_so() -> None:
     heuristic = Heuristic(policy_of(spec({"id": "ask", "agent": "llm"}, default_duration="10m", default_cost=0.3)),
                           board(ready("ask")))
