@@ -149,8 +149,9 @@ class EventLog:
     def read_new(self, limit: int | None = None) -> list[dict[str, Any]]:
         """Records appended since the last call; a trailing partial line is left for later.
 
-        ``limit``: read at most about that many bytes of the live file this call
-        (the records of its complete lines; the rest is read by the next call).
+        ``limit``: read at most about that many bytes this call (the records of
+        complete lines, of the live file or of the closed segments a rotation left
+        behind the position; the rest is read by the next call).
 
         Nothing while records of ours are sealed but not yet stored: they may be in
         the file already, and they are folded into the caller's board already.
@@ -162,7 +163,9 @@ class EventLog:
             try:
                 return records + self._read_live(limit)
             except _Rotated:
-                records += self._follow()
+                records += self._follow(limit)
+                if limit is not None and records:
+                    return records  # a chunk of the closed segments: the next call goes on
         raise LogReplaced(str(self.path), "rotated again and again while being read")
 
     def _read_live(self, limit: int | None = None) -> list[dict[str, Any]]:
@@ -209,8 +212,12 @@ class EventLog:
             self.last_hash = record.get("hash", self.last_hash)
         return records
 
-    def _follow(self) -> list[dict[str, Any]]:
+    def _follow(self, limit: int | None = None) -> list[dict[str, Any]]:
         """Read the closed segments from our position to the live file, then stand at its start.
+
+        ``limit``: stop after about that many bytes, standing in the closed segment
+        reached (the next read follows on from there), so a reader far behind holds
+        one chunk of records at a time, not every segment's.
 
         LogReplaced unless they continue the chain from where we were to the live
         file's segment record: the file at the path was then not put there by a rotation.
@@ -240,6 +247,7 @@ class EventLog:
                 raise LogReplaced(str(self.path), "moved or replaced (no closed segment holds the records read so far)")
             closed = [s for s in closed if s.first >= self.first_seq]
         records: list[dict[str, Any]] = []
+        budget = limit
         for index, segment in enumerate(closed):
             resume = index == 0 and self.seq > 0
             if not resume and segment.first != self.seq + 1:  # archived: the segments are moved out oldest first
@@ -247,14 +255,20 @@ class EventLog:
             start = self.offset - len(self._tail) if resume else 0
             path, f = open_closed(segment.path)  # its .gz if a compaction replaced it since it was listed
             with f:
-                if resume and path.suffix != ".gz" and self._identity != (-1, -1):
-                    held = os.fstat(f.fileno())
-                    if (held.st_dev, held.st_ino) != self._identity:
-                        raise LogReplaced(str(self.path), f"moved or replaced (the closed segment {segment.name} "
-                                                          "is not the file read so far)")
-                lines = [line for _, line in complete_lines(f, start)]
+                held = os.fstat(f.fileno())
+                if resume and path.suffix != ".gz" and self._identity != (-1, -1) \
+                        and (held.st_dev, held.st_ino) != self._identity:
+                    raise LogReplaced(str(self.path), f"moved or replaced (the closed segment {segment.name} "
+                                                      "is not the file read so far)")
+                lines, read, stopped = [], 0, False
+                for _, line in complete_lines(f, start):
+                    lines.append(line)
+                    read += len(line)
+                    if budget is not None and read >= budget:
+                        stopped = True
+                        break
+            data = b"".join(lines)
             if resume and self._tail:
-                data = b"".join(lines)
                 if not data.startswith(self._tail):
                     raise LogReplaced(str(self.path), f"rewritten (the closed segment {segment.name})")
                 lines = data[len(self._tail):].splitlines(keepends=True)
@@ -262,6 +276,13 @@ class EventLog:
                 raise LogReplaced(str(self.path), f"moved or replaced (the closed segment {segment.name} "
                                                   "does not continue the chain from the records read so far)")
             records += self._fold_lines([line.rstrip(b"\n") for line in lines])
+            if stopped:  # stand in this segment: the next read resumes here, and checks it is the same file
+                self.close()
+                self._identity = (-1, -1) if path.suffix == ".gz" else (held.st_dev, held.st_ino)
+                self.offset, self._tail, self.first_seq = start + len(data), data[-TAIL:], segment.first
+                return records
+            if budget is not None:
+                budget -= read
         if self.seq < live_first - 1:
             raise HistoryMissing(str(self.path), str(log_dir(self.path)), self.seq + 1, live_first)
         if self.seq != live_first - 1 or self.last_hash != head.get("prev"):

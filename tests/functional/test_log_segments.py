@@ -277,3 +277,31 @@ def test_one_jobs_chain_is_read_from_every_segment_without_a_torn_last_line(deck
     assert [json.loads(line)["seq"] for line in last] == [4, 7]
     shown = json.loads(jobdeck(deck.root, "show", "hello", "--chain", "0", "--json", check=True).stdout)
     assert [(r["seq"], r["type"]) for r in shown["chain"]] == expected and shown["chain_complete"]
+
+
+@pytest.mark.parametrize("compacted", [False, True])
+def test_a_reader_far_behind_reads_the_closed_segments_a_chunk_at_a_time(deck: Deck, compacted: bool) -> None:
+    """A reader with no board.json (lost, or of an older format) folds every segment: each read of at most
+    ``limit`` bytes returns about that much, never a whole segment, and together they are the log, in order."""
+    for tag in ("a", "b", "c"):
+        _notes(deck, 40, tag)
+        jobdeck(deck.root, "log", "rotate", check=True)
+    if compacted:
+        jobdeck(deck.root, "log", "compact", check=True)
+    _notes(deck, 5, "d")
+    assert len(_closed(deck.root)) >= 3
+    whole = _all_records(deck.root)
+    longest = max(len(json.dumps(r, separators=(",", ":"))) + 1 for r in whole)
+    limit = 1000
+    reader, chunks = EventLog(deck.events_path), []
+    while True:
+        chunk = reader.read_new(limit)
+        if not chunk:
+            break
+        chunks.append(chunk)
+    assert [r["seq"] for chunk in chunks for r in chunk] == [r["seq"] for r in whole] == list(range(1, len(whole) + 1))
+    sizes = [sum(len(json.dumps(r, separators=(",", ":"))) + 1 for r in chunk) for chunk in chunks]
+    assert max(sizes) < limit + longest  # a chunk, not a segment (each is ~5x the limit)
+    assert len(chunks) > 3 * len(_closed(deck.root))
+    _notes(deck, 1, "e")  # and it goes on reading (and may write) from where it stopped: the live file
+    assert [r["seq"] for r in reader.read_new(limit)] == [len(whole) + 1]
