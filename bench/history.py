@@ -56,6 +56,7 @@ ROOT = Path(__file__).resolve().parent.parent
 from cockpit import Terminal  # noqa: E402  (bench/cockpit.py)
 from history_deck import READY_ROOT, SHOWN_JOB, STEPS, build_deck, job_id, spec_bytes, spec_jobs  # noqa: E402
 from jobdeck.state.board import Store  # noqa: E402
+from jobdeck.state.checkpoints import checkpoint_dir  # noqa: E402
 from jobdeck.state.deck import Deck  # noqa: E402
 from jobdeck.state.events import grown_since  # noqa: E402
 from jobdeck.state.lightspec import JOBS_NAME, VALID_NAME  # noqa: E402
@@ -183,10 +184,14 @@ class CachedDeck:
         self._restored[key] = (stat.st_size, stat.st_mtime_ns)
 
     def use_board(self, board: str) -> None:
-        """Put board.json ``fresh`` (as the build left it), ``old`` (at 90% of the log) or ``none`` in place."""
+        """Put board.json ``fresh`` (as the build left it), ``old`` (at 90% of the log) or ``none`` in place;
+        ``bare``: no board.json and no checkpoint either (as after an upgrade to another snapshot format)."""
         target = self.deck.board_path
-        if board == "none":
+        if board in ("none", "bare"):
             target.unlink(missing_ok=True)
+            if board == "bare":
+                for checkpoint in checkpoint_dir(self.deck).glob("*"):
+                    checkpoint.unlink()
         elif board == "old":
             shutil.copyfile(self.home / "board-old.json", target)
         else:
@@ -252,6 +257,7 @@ EVERYDAY = [
     (f"show {SHOWN_JOB}, the command after it", None, ["show", SHOWN_JOB]),
     ("ls, no board.json", "none", ["ls"]),
     (f"show {SHOWN_JOB}, the command after that", None, ["show", SHOWN_JOB]),
+    ("ls, no board.json nor checkpoint", "bare", ["ls"]),
 ]
 """Each measure starts with jobs.json validated before (``.jobdeck/spec.ok``), as on a deck in use,
 except UNVALIDATED. A command that replays more than a bounded tail writes board.json again, so
