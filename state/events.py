@@ -23,7 +23,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from jobdeck.state.atomic import FILE_MODE
 from jobdeck.state.crashpoint import armed, crash_point
@@ -34,6 +34,7 @@ if TYPE_CHECKING:  # imported on the first write (~4 ms): `ls --json` from the c
     from concurrent.futures import Future, ThreadPoolExecutor
 
     from jobdeck.state.chain import ChainBreak
+    from jobdeck.state.segments import Segment
 
 GENESIS = "0" * 32
 TAIL = 48
@@ -77,6 +78,8 @@ class EventLog:
         self._identity: tuple[int, int] | None = None  # (st_dev, st_ino) of the file read or opened
         self._tail = b""  # the last bytes before ``offset``, as read or written
         self._written_tail = b""  # the last bytes of the flush under way
+        self._segment: tuple[int, IO[bytes]] | None = None  # (first seq, open file) of the closed segment a
+        # limited read stopped in: the next read goes on from it (a .gz cannot seek without decompressing again)
 
     def _open(self) -> int:
         if self._fd is None:
@@ -108,6 +111,12 @@ class EventLog:
         if self._fd is not None:
             os.close(self._fd)
             self._fd = None
+        self._drop_segment()
+
+    def _drop_segment(self) -> None:
+        if self._segment is not None:
+            self._segment[1].close()
+            self._segment = None
 
     def resume_at(self, offset: int, seq: int, last_hash: str, *, first_seq: int = 1, closed: bool = False,
                   identity: tuple[int, int] | None = None) -> None:
@@ -120,6 +129,7 @@ class EventLog:
         """
         self.offset, self.seq, self.last_hash, self.first_seq = offset, seq, last_hash, first_seq
         self._tail = b""
+        self._drop_segment()
         if closed:
             self._identity = (-1, -1)  # no file at the path is that one: the next read follows the rotation
             return
@@ -222,8 +232,7 @@ class EventLog:
         LogReplaced unless they continue the chain from where we were to the live
         file's segment record: the file at the path was then not put there by a rotation.
         """
-        from jobdeck.state.segments import (SEGMENT_TYPE, closed_segments, complete_lines, first_record, log_dir,
-                                            open_closed)
+        from jobdeck.state.segments import SEGMENT_TYPE, closed_segments, complete_lines, first_record, log_dir
 
         try:
             live = open(self.path, "rb")
@@ -248,41 +257,49 @@ class EventLog:
             closed = [s for s in closed if s.first >= self.first_seq]
         records: list[dict[str, Any]] = []
         budget = limit
-        for index, segment in enumerate(closed):
-            resume = index == 0 and self.seq > 0
-            if not resume and segment.first != self.seq + 1:  # archived: the segments are moved out oldest first
-                raise HistoryMissing(str(self.path), str(log_dir(self.path)), self.seq + 1, segment.first)
-            start = self.offset - len(self._tail) if resume else 0
-            path, f = open_closed(segment.path)  # its .gz if a compaction replaced it since it was listed
-            with f:
-                held = os.fstat(f.fileno())
-                if resume and path.suffix != ".gz" and self._identity != (-1, -1) \
-                        and (held.st_dev, held.st_ino) != self._identity:
-                    raise LogReplaced(str(self.path), f"moved or replaced (the closed segment {segment.name} "
-                                                      "is not the file read so far)")
-                lines, read, stopped = [], 0, False
-                for _, line in complete_lines(f, start):
-                    lines.append(line)
-                    read += len(line)
-                    if budget is not None and read >= budget:
-                        stopped = True
-                        break
-            data = b"".join(lines)
-            if resume and self._tail:
-                if not data.startswith(self._tail):
-                    raise LogReplaced(str(self.path), f"rewritten (the closed segment {segment.name})")
-                lines = data[len(self._tail):].splitlines(keepends=True)
-            if lines and _link(lines[0]) != self.last_hash:
-                raise LogReplaced(str(self.path), f"moved or replaced (the closed segment {segment.name} "
-                                                  "does not continue the chain from the records read so far)")
-            records += self._fold_lines([line.rstrip(b"\n") for line in lines])
-            if stopped:  # stand in this segment: the next read resumes here, and checks it is the same file
-                self.close()
-                self._identity = (-1, -1) if path.suffix == ".gz" else (held.st_dev, held.st_ino)
-                self.offset, self._tail, self.first_seq = start + len(data), data[-TAIL:], segment.first
-                return records
-            if budget is not None:
-                budget -= read
+        kept, self._segment = self._segment, None  # the closed segment a limited read stopped in, still open
+        try:
+            for index, segment in enumerate(closed):
+                resume = index == 0 and self.seq > 0
+                if not resume and segment.first != self.seq + 1:  # archived: the segments are moved out oldest first
+                    raise HistoryMissing(str(self.path), str(log_dir(self.path)), self.seq + 1, segment.first)
+                if resume and kept is not None and kept[0] == segment.first:  # read on where the last read stopped
+                    f, start, tail, before, seek = kept[1], self.offset, b"", self._tail, False
+                    kept = None
+                else:
+                    (f, start, tail), before, seek = self._open_segment(segment, resume), b"", True
+                try:
+                    lines, read, stopped = [], 0, False
+                    for _, line in complete_lines(f, start if seek else 0):
+                        lines.append(line)
+                        read += len(line)
+                        if budget is not None and read >= budget:
+                            stopped = True
+                            break
+                    data = b"".join(lines)
+                    if tail:
+                        if not data.startswith(tail):
+                            raise LogReplaced(str(self.path), f"rewritten (the closed segment {segment.name})")
+                        lines = data[len(tail):].splitlines(keepends=True)
+                    if lines and _link(lines[0]) != self.last_hash:
+                        raise LogReplaced(str(self.path), f"moved or replaced (the closed segment {segment.name} "
+                                                          "does not continue the chain from the records read so far)")
+                    records += self._fold_lines([line.rstrip(b"\n") for line in lines])
+                except BaseException:
+                    f.close()
+                    raise
+                if stopped:  # stand in this segment, its file left open: the next read goes on from here
+                    self.close()
+                    held = os.fstat(f.fileno())  # (a .gz's own file: compacted again, it is read anew)
+                    self._identity, self._segment = (held.st_dev, held.st_ino), (segment.first, f)
+                    self.offset, self._tail, self.first_seq = start + len(data), (before + data)[-TAIL:], segment.first
+                    return records
+                f.close()
+                if budget is not None:
+                    budget -= read
+        finally:
+            if kept is not None:
+                kept[1].close()
         if self.seq < live_first - 1:
             raise HistoryMissing(str(self.path), str(log_dir(self.path)), self.seq + 1, live_first)
         if self.seq != live_first - 1 or self.last_hash != head.get("prev"):
@@ -290,6 +307,24 @@ class EventLog:
                                               "where the live file begins)")
         self._stand_at_start(live_first, st)
         return records
+
+    def _open_segment(self, segment: Segment, resume: bool) -> tuple[IO[bytes], int, bytes]:
+        """The closed ``segment`` opened for reading; where to read it from and the bytes it must hold there.
+
+        From its start, or, to ``resume`` in it, from just before our position: the
+        bytes there must be those we read last (``_tail``), in the same file.
+        """
+        from jobdeck.state.segments import open_closed
+
+        path, f = open_closed(segment.path)  # its .gz if a compaction replaced it since it was listed
+        if not resume:
+            return f, 0, b""
+        held = os.fstat(f.fileno())
+        if path.suffix != ".gz" and self._identity != (-1, -1) and (held.st_dev, held.st_ino) != self._identity:
+            f.close()
+            raise LogReplaced(str(self.path), f"moved or replaced (the closed segment {segment.name} "
+                                              "is not the file read so far)")
+        return f, self.offset - len(self._tail), self._tail
 
     def _stand_at_start(self, live_first: int, st: os.stat_result) -> None:
         """Read on from the start of the live file ``st``, whose first record is seq ``live_first``."""
