@@ -40,3 +40,18 @@ def test_a_runner_note_is_on_the_running_jobs_card_while_its_runner_lives(tmp_pa
     delta = model.refresh()
     model.read_heartbeats(delta)
     assert "train" in delta.changed and not any("gpu" in flag for flag in model.cards["train"].flags)
+
+
+def test_a_deferrals_note_leaves_the_card_when_its_time_comes(tmp_path: Path) -> None:
+    """The cockpit re-derives clock-dependent cards each full tick (`retime`): a window's note goes once it opens."""
+    deck = init_deck(tmp_path / "deck", b'{"jobs": [{"id": "night", "command": ["true"]}]}')
+    now = [time.time()]
+    with open_store(deck) as store:
+        store.commit([{"type": EventType.DECIDED, "job": "night", "action": "defer", "mode": "live", "needs": "window",
+                       "until": now[0] + 60, "note": "⏱ window 22:00", "reasons": ["window opens at 22:00"]}])
+    model = DeckModel(Deck(deck.root), lambda: now[0])
+    model.load()
+    assert model.cards["night"].flags == ("⏱ window 22:00",)
+    assert not model.retime()  # nothing changed yet
+    now[0] += 61
+    assert model.retime().changed["night"].flags == ()
