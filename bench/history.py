@@ -61,9 +61,10 @@ from jobdeck.state.deck import Deck  # noqa: E402
 from jobdeck.state.events import grown_since  # noqa: E402
 from jobdeck.state.lightspec import JOBS_NAME, VALID_NAME  # noqa: E402
 
-CACHE_FORMAT = 4
+CACHE_FORMAT = 5
 """Bump when history_deck.py builds different decks, or board.json changes format: cached decks of another
-format are rebuilt (3: board.json format 3; 4: the log rotated every 64 MiB as a runner does, with checkpoints)."""
+format are rebuilt (3: board.json format 3; 4: the log rotated every 64 MiB as a runner does, with checkpoints;
+5: board.json format 4)."""
 BOARDS = ("fresh", "old", "none")
 VALIDATION = (VALID_NAME, JOBS_NAME)
 """The loader's verdict on jobs.json in .jobdeck/ (state/lightspec.py), kept across resets."""

@@ -11,6 +11,7 @@ board with ``jq``; it is never the source of truth.
 
 from __future__ import annotations
 
+import binascii
 import json
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -34,9 +35,10 @@ from jobdeck.state.segments import Rotation, check_boundary, check_saved_positio
 LISTED_TYPE = "listed"
 """A runner's deck-level record of jobs it adopted from jobs.json that the deck had never seen (``jobs``): their
 wait (``max_wait``, a daily deadline's cycle) counts from it, as a triggered job's counts from its trigger."""
-SNAPSHOT_FORMAT = 3
-"""2: ``paused`` kept when False (an operator's resume); 3: an attempt ``accepted`` in review. A board.json
-(or checkpoint) of another format is passed over: the board is folded from the log."""
+SNAPSHOT_FORMAT = 4
+"""2: ``paused`` kept when False (an operator's resume); 3: an attempt ``accepted`` in review; 4: the rollups
+kept as JSON text with its CRC-32, parsed only by a reader that needs them. A board.json (or checkpoint) of
+another format is passed over: the board is folded from the log."""
 CATCH_UP_BYTES = 4 << 20
 """How much of the log a reader folds at a time when it catches up from far back."""
 SNAPSHOT_BEHIND = 1000
@@ -67,8 +69,6 @@ class Board:
     """(seq, why) of records in the log that the state machine refused (e.g. stale tokens)."""
     files: set[str]
     """Keys of inbox files that already triggered a run (each file fires once)."""
-    rollups: Rollups
-    """Counts, durations and cost of ended attempts (state/rollups.py)."""
     held: dict[str, Any] | None
     """The whole deck held by the operator (``jobdeck hold`` with no id): by, reason, ts. No new starts."""
     warned: dict[str, tuple[int, Any]]
@@ -89,11 +89,35 @@ class Board:
         self.jobs = {} if jobs is None else jobs
         self.rejected = [] if rejected is None else rejected
         self.files = set() if files is None else files
-        self.rollups = Rollups() if rollups is None else rollups
+        self._rollups: Rollups | None = Rollups() if rollups is None else rollups
+        self._rollups_text: str | None = None
         self.held = held
         self.warned = {} if warned is None else warned
         self.kept_back = {} if kept_back is None else kept_back
         self.listed = {} if listed is None else listed
+
+    @property
+    def rollups(self) -> Rollups:
+        """Counts, durations and cost of ended attempts (state/rollups.py). Up to 90 days of hourly totals: half
+        of a long-lived board.json, so a board resumed from one parses them only when something asks."""
+        if self._rollups is None:
+            self._rollups = Rollups.from_json(json.loads(self._rollups_text or "{}"))
+            self._rollups_text = None
+        return self._rollups
+
+    @rollups.setter
+    def rollups(self, rollups: Rollups) -> None:
+        self._rollups, self._rollups_text = rollups, None
+
+    def defer_rollups(self, text: str) -> None:
+        """Take the rollups as the JSON text a snapshot kept (checked), to parse when first asked for."""
+        self._rollups, self._rollups_text = None, text
+
+    def rollups_text(self) -> str:
+        """The rollups as JSON text, for a snapshot: as read, if nothing asked for them since."""
+        if self._rollups_text is not None:
+            return self._rollups_text
+        return json.dumps(self.rollups.to_json(), separators=(",", ":"))
 
     def state(self, job: str) -> JobState:
         """The job's state; a job with no events is in the backlog (since a runner listed it, if one did)."""
@@ -370,7 +394,7 @@ class Store:
                        "segment": self.log.first_seq},  # the offset is into the file that begins at this seq
             "states": {job: st.to_json() for job, st in self.board.jobs.items()},
             "files": sorted(self.board.files),
-            "rollups": self.board.rollups.to_json(),
+            **_rollups_entry(self.board.rollups_text()),
             **({"held": self.board.held} if self.board.held else {}),
             **({"warned": {job: list(seen) for job, seen in self.board.warned.items()}} if self.board.warned else {}),
             **({"kept_back": {job: list(said) for job, said in self.board.kept_back.items()}}
@@ -434,7 +458,9 @@ class Store:
         try:
             states = {job: JobState.from_json(data) for job, data in snapshot.get("states", {}).items()
                       if ID_RE.fullmatch(job)}  # as the fold does: a record with an invalid id names no job
-            rollups = Rollups.from_json(snapshot["rollups"])
+            rollups = snapshot["rollups"]
+            if not isinstance(rollups, str) or binascii.crc32(rollups.encode()) != snapshot["rollups_crc"]:
+                return False  # torn or edited: the fold from the log gives them again
             warned = {job: (int(cycle), deadline) for job, (cycle, deadline) in snapshot.get("warned", {}).items()
                       if type(cycle) is int}
             kept_back = {job: KeptBack(str(action), needs, until, note, reason)
@@ -444,7 +470,7 @@ class Store:
             return False
         self.board.jobs = states
         self.board.listed = listed
-        self.board.rollups = rollups
+        self.board.defer_rollups(rollups)
         self.board.files = set(snapshot.get("files", ()))
         self.board.held = snapshot.get("held")
         self.board.warned = warned
@@ -453,6 +479,11 @@ class Store:
                            identity=saved.identity)
         self.resumed_at = seq
         return True
+
+
+def _rollups_entry(text: str) -> dict[str, Any]:
+    """A snapshot's rollups: their JSON text and its CRC-32 (a reader parses the text only if it needs them)."""
+    return {"rollups": text, "rollups_crc": binascii.crc32(text.encode())}
 
 
 def encode_snapshot(snapshot: Mapping[str, Any]) -> bytes:

@@ -40,13 +40,17 @@ def test_store_resumes_from_snapshot_and_equals_a_full_fold(deck: Deck) -> None:
         run_jobs(store, 30, 10)
         store.commit([{"type": "retried", "job": "job-0", "by": "op"}])
 
+    kept_rollups = json.loads(deck.board_path.read_bytes())["rollups"]
     resumed = Store(deck)
     assert resumed.log.offset == snapshot_offset > 0  # did not start from the beginning
     assert len(resumed.board.jobs) == 30
+    assert resumed.board.rollups_text() == kept_rollups  # not parsed yet: written back as read
     new_records = resumed.refresh()
     assert [r["seq"] for r in new_records] == list(range(61, 82))
     assert {job: s.to_json() for job, s in resumed.board.jobs.items()} == full_fold(deck)
     assert resumed.board.state("job-0").status == "backlog"
+    with open_store(deck, from_snapshot=False) as folded:
+        assert resumed.board.rollups.to_json() == folded.board.rollups.to_json()
     resumed.close()
 
 
@@ -63,7 +67,7 @@ def test_snapshot_is_readable_by_scripts(deck: Deck) -> None:
 
 @pytest.mark.parametrize("tamper", [
     "hash", "offset-past-end", "offset-mid-line", "log-rewritten", "garbage", "format", "bad-state",
-    "unknown-state-field", "unknown-attempt-field", "no-job",
+    "unknown-state-field", "unknown-attempt-field", "no-job", "rollups-edited", "rollups-not-text",
 ])
 def test_a_tampered_or_mismatched_snapshot_is_ignored(deck: Deck, tamper: str) -> None:
     with Store(deck) as store:
@@ -88,6 +92,10 @@ def test_a_tampered_or_mismatched_snapshot_is_ignored(deck: Deck, tamper: str) -
         snapshot["states"]["job-1"]["attempts"][0]["colour"] = "red"
     elif tamper == "no-job":
         del snapshot["states"]["job-1"]["job"]
+    elif tamper == "rollups-edited":  # still JSON, but not the text the CRC-32 was taken of
+        snapshot["rollups"] = snapshot["rollups"].replace('"jobs":{', '"jobs":{"job-9":{},', 1)
+    elif tamper == "rollups-not-text":
+        snapshot["rollups"] = json.loads(snapshot["rollups"])
     if tamper == "log-rewritten":  # a different history of the same shape (e.g. restored from elsewhere)
         deck.events_path.unlink()
         with Store(deck, from_snapshot=False) as store:
