@@ -1,7 +1,5 @@
 """``python -m jobdeck``: the same as the ``jobdeck`` command."""
 
-import sys
+from jobdeck.cli.main import console
 
-from jobdeck.cli.main import main
-
-sys.exit(main())
+console()

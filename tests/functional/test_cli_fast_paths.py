@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from conftest import RunCli, cli_env, run_cli
+from jobdeck.state.board import Store
 from jobdeck.state.deck import Deck
 
 COMMANDS = [["ls"], ["pause", "hello"], ["resume", "hello"], ["logs", "hello"], ["events", "hello"], ["stats", "hello"],
@@ -266,3 +267,45 @@ def test_cards_saved_in_another_environment_are_not_used(deck: Deck, cli: RunCli
     assert there.returncode == 0 and (deck.state_dir / "cards.jsonl").exists()
     assert modules_loaded_by(deck, ["ls", "--json"])[1][:1] == ["pydantic"]  # judged here, not taken from there
     assert modules_loaded_by(deck, ["ls", "--json"]) == (0, [])  # and now this environment's cards serve
+
+
+TEARDOWN = ("import atexit, sys, threading\n"
+            "atexit.register(lambda: sys.stderr.write('torn down\\n'))\n"
+            "if sys.argv[1] == 'thread':\n"
+            "    threading.Thread(target=threading.Event().wait, args=(0.2,)).start()\n"
+            "from jobdeck.cli.main import console\n"
+            "sys.argv = ['jobdeck', *sys.argv[2:]]\n"
+            "console()\n")
+
+
+def test_a_brief_command_exits_without_the_interpreters_teardown_and_loses_no_output(deck: Deck) -> None:
+    """`console` ends a brief command with os._exit (~6 ms of teardown saved), after flushing what it printed;
+    a long command, or a process with a thread still running, exits as usual."""
+    with Store(deck) as store:  # enough records that the output spans many pipe buffers
+        store.commit([{"type": "note", "text": f"note {n} " + "x" * 200} for n in range(2000)])
+
+    def run(mode: str, *argv: str, pipe_into: list[str] | None = None) -> subprocess.CompletedProcess[str]:
+        command = [sys.executable, "-c", TEARDOWN, mode, *argv]
+        if pipe_into is None:
+            return subprocess.run(command, cwd=deck.root, env=cli_env(), capture_output=True, text=True, timeout=60)
+        with subprocess.Popen(command, cwd=deck.root, env=cli_env(), stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True) as producer:
+            reader = subprocess.run(pipe_into, stdin=producer.stdout, capture_output=True, text=True, timeout=60)
+            assert producer.stdout is not None
+            producer.stdout.close()
+            err = producer.stderr.read() if producer.stderr else ""
+            producer.wait(60)
+        return subprocess.CompletedProcess(command, producer.returncode, reader.stdout, err)
+
+    events = run("plain", "events", "--json")
+    assert events.returncode == 0 and "torn down" not in events.stderr
+    assert [json.loads(line)["seq"] for line in events.stdout.splitlines()] == list(range(1, 2001))
+    for argv in (["--help"], ["ls", "--no-such-option"]):
+        done = run("plain", *argv)
+        assert "torn down" not in done.stderr and done.stdout + done.stderr, argv
+    cut = run("plain", "events", "--json", pipe_into=["head", "-n", "1"])  # the reader goes away early
+    assert (cut.returncode, cut.stderr, len(cut.stdout.splitlines())) == (0, "", 1)
+    threaded = run("thread", "events", "--json")
+    assert threaded.returncode == 0 and threaded.stderr == "torn down\n" and len(threaded.stdout.splitlines()) == 2000
+    long = run("plain", "status")  # not a brief command: the usual exit
+    assert "torn down" in long.stderr
