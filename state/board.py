@@ -39,6 +39,8 @@ SNAPSHOT_FORMAT = 4
 """2: ``paused`` kept when False (an operator's resume); 3: an attempt ``accepted`` in review; 4: the rollups
 kept as JSON text with its CRC-32, parsed only by a reader that needs them. A board.json (or checkpoint) of
 another format is passed over: the board is folded from the log."""
+ROLLED_UP = frozenset({EventType.SUCCEEDED, EventType.FAILED, EventType.INTERRUPTED, SCORED_TYPE})
+"""Records the fold adds to the rollups (an attempt's end, the scorer's spend)."""
 CATCH_UP_BYTES = 4 << 20
 """How much of the log a reader folds at a time when it catches up from far back."""
 SNAPSHOT_BEHIND = 1000
@@ -101,7 +103,12 @@ class Board:
         """Counts, durations and cost of ended attempts (state/rollups.py). Up to 90 days of hourly totals: half
         of a long-lived board.json, so a board resumed from one parses them only when something asks."""
         if self._rollups is None:
-            self._rollups = Rollups.from_json(json.loads(self._rollups_text or "{}"))
+            try:
+                self._rollups = Rollups.from_json(json.loads(self._rollups_text or "{}"))
+            except (ValueError, KeyError, TypeError, AttributeError) as exc:  # its CRC held: written so
+                raise StateError(f"the rollups that board.json (or a checkpoint) kept do not read back: {exc}",
+                                 hint="remove .jobdeck/board.json and .jobdeck/checkpoints/; both are rebuilt "
+                                      "from the log") from None
             self._rollups_text = None
         return self._rollups
 
@@ -362,6 +369,8 @@ class Store:
             accepted.append(event)
         if not accepted:
             return [], refused
+        if any(event.get("type") in ROLLED_UP for event in accepted):
+            _ = self.board.rollups  # read back now if kept as text: a failure stops the commit before its seal
         records = self.log.seal(accepted, now)
         for record in records:
             self.board.apply(record)

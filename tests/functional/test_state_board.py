@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from conftest import RunCli
 from jobdeck.state.board import Store, open_store, read_snapshot
 from jobdeck.state.deck import Deck
 
@@ -321,3 +322,50 @@ def test_after_a_failed_write_the_store_reads_on_from_board_json_not_from_the_fi
     assert after["error"] == errno.EFBIG
     assert after["resumed_at"] == snapshot_seq
     assert after["states"] == expected and len(expected) == 35  # without the record that failed
+
+
+def test_rollups_kept_with_a_good_crc_that_do_not_read_back_are_one_line_naming_the_fix(deck: Deck,
+                                                                                        cli: RunCli) -> None:
+    """board.json's rollups are parsed when something asks (`stats`, the decision service): a text its CRC-32
+    vouches for but this code cannot read (a bug, or an edit that kept the CRC) is an error with its fix, not a
+    traceback; commands that do not ask are untouched."""
+    import binascii
+
+    with Store(deck) as store:
+        run_jobs(store, 0, 3)
+        store.write_snapshot()
+    snapshot = json.loads(deck.board_path.read_bytes())
+    snapshot["rollups"] = "[]"
+    snapshot["rollups_crc"] = binascii.crc32(b"[]")
+    deck.board_path.write_text(json.dumps(snapshot))
+    assert cli("ls", cwd=deck.root).returncode == 0
+    done = cli("stats", cwd=deck.root)
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert done.stderr.splitlines() == [
+        "jobdeck: the rollups that board.json (or a checkpoint) kept do not read back: list indices must be integers "
+        "or slices, not str (hint: remove .jobdeck/board.json and .jobdeck/checkpoints/; both are rebuilt from the log)"]
+    deck.board_path.unlink()
+    assert cli("stats", cwd=deck.root).returncode == 0  # and they are
+
+
+def test_a_commit_that_needs_rollups_that_do_not_read_back_writes_nothing(deck: Deck) -> None:
+    """An attempt's end adds to the rollups: if they do not read back, the commit stops before its records are
+    sealed, and the log is as it was; an action that does not touch them goes through."""
+    import binascii
+
+    from jobdeck.state.errors import StateError
+
+    with Store(deck) as store:
+        store.commit([{"type": "claimed", "job": "job-0", "attempt": 1, "runner": "test"}])
+        store.write_snapshot()
+    snapshot = json.loads(deck.board_path.read_bytes())
+    snapshot["rollups"], snapshot["rollups_crc"] = "[]", binascii.crc32(b"[]")
+    deck.board_path.write_text(json.dumps(snapshot))
+    before = deck.events_path.read_bytes()
+    with Store(deck) as store:
+        token = store.board.state("job-0").token
+        with pytest.raises(StateError):
+            store.commit([{"type": "succeeded", "job": "job-0", "token": token}])
+        assert deck.events_path.read_bytes() == before and not store.log.pending
+        store.commit([{"type": "paused", "job": "job-1", "by": "op"}])
+    assert len(deck.events_path.read_bytes().splitlines()) == len(before.splitlines()) + 1
