@@ -4,7 +4,7 @@ Built by ``views.card`` from a job, its state and the board.
 """
 
 # Annotations are evaluated here (no `from __future__ import annotations`): typing.NamedTuple compiles
-# each string annotation, ~50 µs a field, and every command imports this module's NamedTuples.
+# each string annotation (the first ~0.6 ms, then ~15 µs a field), and every command imports these classes.
 
 from collections.abc import Mapping
 from typing import Any, NamedTuple

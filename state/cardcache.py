@@ -17,7 +17,7 @@ inside a list, so the unfiltered answer is the lines joined, with nothing re-enc
 """
 
 # Annotations are evaluated here (no `from __future__ import annotations`): typing.NamedTuple compiles
-# each string annotation, ~50 µs a field, and every command imports this module's NamedTuples.
+# each string annotation (the first ~0.6 ms, then ~15 µs a field), and every command imports these classes.
 
 import json
 import os

@@ -10,7 +10,7 @@ answer is None and the caller keeps its slower rule (a heartbeat's age).
 """
 
 # Annotations are evaluated here (no `from __future__ import annotations`): typing.NamedTuple compiles
-# each string annotation, ~50 µs a field, and every command imports this module's NamedTuples.
+# each string annotation (the first ~0.6 ms, then ~15 µs a field), and every command imports these classes.
 
 import functools
 import os

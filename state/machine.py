@@ -6,7 +6,7 @@ dicts as stored in events.jsonl (see state/events.py for the envelope).
 """
 
 # Annotations are evaluated here (no `from __future__ import annotations`): typing.NamedTuple compiles
-# each string annotation, ~50 µs a field, and every command imports this module's NamedTuples.
+# each string annotation (the first ~0.6 ms, then ~15 µs a field), and every command imports these classes.
 
 from collections.abc import Callable, Mapping
 from enum import StrEnum
