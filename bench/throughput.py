@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Runner throughput and latency, side by side with peer job runners in the same run.
 
-    .venv/bin/python bench/throughput.py [--jobs 1000] [--parallel 2] [--runs 3]
+    .venv/bin/python bench/throughput.py [--jobs 1000] [--parallel 2] [--runs 3] [--dir /dev/shm]
 
 1. 1,000 `true` jobs: `jobdeck add --from` (one atomic change) + `jobdeck run --once
    --parallel 2`, and the same with every job `idempotent` (the fast path: each
@@ -71,10 +71,23 @@ def jobdeck_run(tmp: Path, n: int, parallel: int, idempotent: bool = False) -> f
     extra = {"idempotent": True} if idempotent else {}
     jobs.write_text("".join(json.dumps({"id": f"t{i:05d}", "command": ["true"], **extra}) + "\n" for i in range(n)))
     os.sync()
-    total = timed([*JOBDECK, "--deck", str(deck), "add", "--from", str(jobs)], env=env())
-    total += timed([*JOBDECK, "--deck", str(deck), "run", "--once", "--quiet", "--parallel", str(parallel)], env=env())
+    add = timed([*JOBDECK, "--deck", str(deck), "add", "--from", str(jobs)], env=env())
+    run = timed([*JOBDECK, "--deck", str(deck), "run", "--once", "--quiet", "--parallel", str(parallel)], env=env())
+    PARTS.setdefault("add --from" + (", idempotent" if idempotent else ""), []).append(add)
     shutil.rmtree(deck)
-    return total
+    return add + run
+
+
+PARTS: dict[str, list[float]] = {}
+"""jobdeck's fixed costs, timed apart: the ``add`` of the jobs, and a ``run --once`` with nothing to run."""
+
+
+def idle_run(tmp: Path) -> float:
+    """``run --once`` on a deck with no jobs: start-up, spec, board, exit."""
+    deck = new_deck(tmp)
+    elapsed = timed([*JOBDECK, "--deck", str(deck), "run", "--once", "--quiet"], env=env())
+    shutil.rmtree(deck)
+    return elapsed
 
 
 def writable_cgroup() -> str | None:
@@ -188,8 +201,10 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--history", type=int, default=100_000, help="past events for the second claim-cost figure")
     parser.add_argument("--chain", type=int, default=50, help="jobs in the dependency chain")
+    parser.add_argument("--dir", type=Path, help="where the decks and the peers' files go (default: the temp dir); "
+                        "/dev/shm takes the disk out, leaving each tool's own work")
     args = parser.parse_args()
-    tmp = Path(tempfile.mkdtemp(prefix="jobdeck-bench-"))
+    tmp = Path(tempfile.mkdtemp(prefix="jobdeck-bench-", dir=args.dir))
     try:
         results: dict[str, list[float]] = {"jobdeck": []}
         tools: dict[str, object] = {
@@ -204,12 +219,14 @@ def main() -> None:
                 os.sync()
                 results[name].append(run(tmp))  # type: ignore[operator]
         cgroup = writable_cgroup()
-        print(f"## {args.jobs} `true` jobs, parallel {args.parallel}, {args.runs} runs (seconds, end to end)")
+        print(f"## {args.jobs} `true` jobs, parallel {args.parallel}, {args.runs} runs (seconds, end to end), in {tmp.parent}")
         print(f"floors: {'a cgroup per job below ' + cgroup if cgroup else 'no cgroup (none writable here)'}")
         ours = statistics.median(results["jobdeck"])
         for name, values in results.items():
             ratio = "" if name == "jobdeck" else f"   jobdeck/peer = {ours / statistics.median(values):.2f}"
             print(f"{name:20} {summary(values)}{ratio}")
+        PARTS["run --once, no jobs"] = [idle_run(tmp) for _ in range(args.runs)]
+        print("of jobdeck's time, fixed costs: " + ", ".join(f"{name} {summary(values)}" for name, values in PARTS.items()))
         fast = statistics.median(results["jobdeck (idempotent)"])
         print("\njobdeck (idempotent)/peer: " + ", ".join(
             f"{name} {fast / statistics.median(values):.2f}" for name, values in results.items()
