@@ -354,9 +354,12 @@ class CgroupBoundary(Boundary):
         self._signal(self._strays, signal.SIGKILL)
 
     def close(self) -> None:
-        if self.group is None or not remove(self.group) or self.tree is not None:
+        if self.group is None or not remove(self.group):
+            return
+        group, self.group = self.group, None  # closed twice (run_attempt, then the loop): one rmdir
+        if self.tree is not None:
             return
         # recovery of a dead runner's attempt: its groups go with its last attempt
-        tree = self.group.parent
+        tree = group.parent
         if remove(tree / GroupTree.RUNNER):
             remove(tree)
