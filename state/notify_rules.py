@@ -101,7 +101,8 @@ def from_record(record: Mapping[str, Any], spec: Spec | None, board: Board | Non
         return Alert("failed", f"failed:{job}:{seq}", f"{job}: failed for good ({why}); jobdeck logs {job}", job, at)
     if kind == EventType.SUCCEEDED and spec is not None and isinstance(job, str) and _is_last(spec, job):
         return Alert("pipeline_done", f"done:{job}:{seq}", f"{job}: pipeline finished", job, at)
-    if kind == "decided" and record.get("action") == "hold" and isinstance(job, str):
+    if kind == "decided" and record.get("action") == "hold" and record.get("mode") == "live" and isinstance(job, str):
+        # only live holds: in off, shadow and advise the gates advise, and such a verdict rides the job's own claim
         why = (record.get("reasons") or [record.get("reason") or "held"])[0]
         needed = str(record.get("needs") or "held")
         # the same hold seen again (a second runner, the next run from cron) is not a new alert: keyed on what it

@@ -284,6 +284,20 @@ def test_a_hold_by_the_decision_service_is_one_alert_across_runs(tmp_path: Path)
     assert sorted(log.read_text().splitlines()) == expected
 
 
+def test_in_shadow_a_gate_that_would_have_held_a_job_it_ran_pages_nobody(tmp_path: Path) -> None:
+    log = tmp_path / "alerts.log"
+    hook = {"command": ["sh", "-c", f'echo "$JOBDECK_ALERT_TITLE" >> {log}']}
+    notify = {"targets": {"log": hook}, "rules": [{"on": ["hold"], "to": ["log"], "throttle": 0}]}
+    jobs = [{"id": "draft-1", "command": ["true"], "review": "always"},
+            {"id": "draft-2", "command": ["true"], "review": "always"}]
+    deck = make_deck(tmp_path, jobs, notify=notify, decide={"mode": "shadow", "review_capacity": 1})
+    jobdeck(deck, "run", "--once", "--parallel", "1", env=env_for(deck), timeout=120)  # (exit 1: both wait for review)
+    decided = {e["job"]: e for e in events(deck) if e["type"] == "decided"}
+    assert decided["draft-2"]["action"] == "hold"  # what live would have done: recorded for the report
+    assert {e["job"] for e in events(deck) if e["type"] == "claimed"} == {"draft-1", "draft-2"}
+    assert not log.exists() or "hold" not in log.read_text()
+
+
 def test_a_command_target_gets_no_control_sequence(tmp_path: Path) -> None:
     seen = tmp_path / "alert.json"
     hook = {"command": ["sh", "-c", f'cat > {seen}']}

@@ -34,8 +34,11 @@ def test_needs_you_and_news_and_what_is_neither() -> None:
     assert kind_of({"type": "succeeded", "job": "up", "review": True, "reasons": ["invalid"]}) == "review"
     assert kind_of({"type": "interrupted", "job": "up"}) == "review"
     assert kind_of({"type": "failed", "job": "up", "message": "exit 1"}) == "failed"
-    assert kind_of({"type": "decided", "job": "up", "action": "hold", "needs": "budget",
+    assert kind_of({"type": "decided", "job": "up", "action": "hold", "needs": "budget", "mode": "live",
                     "reasons": ["budget: $0.90 spent today"]}) == "hold"
+    for mode in ("off", "shadow", "advise"):  # there the gates advise: the verdict rides the job's own claim
+        assert kind_of({"type": "decided", "job": "up", "action": "hold", "needs": "budget", "mode": mode,
+                        "reasons": ["budget: $0.90 spent today"]}) is None
     assert kind_of({"type": "decided", "job": "up", "action": "at_risk", "reasons": ["deadline 06:00 at risk"]}) \
         == "deadline"
     assert kind_of({"type": "decided", "job": "up", "action": "start", "reasons": ["priority 5"]}) is None
