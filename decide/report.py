@@ -69,11 +69,16 @@ def report(records: Iterable[Mapping[str, Any]], since: float | None = None, exa
     out = Report()
     timeline = Timeline()
 
+    unfinished: dict[str, dict[str, Any]] = {}
+    """Per job, its listed miss with no success yet."""
+
     def missed(job: str, deadline: float, done: float | None) -> None:
         if since is None or deadline >= since:
             out.deadline_jobs += 1
             out.deadline_misses += 1
             out.missed.append({"job": job, "deadline": deadline, "done": done})
+            if done is None:
+                unfinished[job] = out.missed[-1]
 
     for record in records:
         kind, job, ts = record.get("type"), record.get("job"), record.get("ts", 0.0)
@@ -114,6 +119,9 @@ def report(records: Iterable[Mapping[str, Any]], since: float | None = None, exa
                 out.failed += 1
             if kind == EventType.SUCCEEDED:
                 out.succeeded += 1
+                miss = unfinished.pop(job, None)
+                if miss is not None and timeline.late_success(job) == miss["deadline"]:
+                    miss["done"] = ts  # missed when its time passed, and done since: late, not never
                 kept = timeline.succeeded(job, ts)
                 if kept is not None:
                     out.deadline_jobs += 1

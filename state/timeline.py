@@ -15,6 +15,8 @@ that claims it began claiming: time spent waiting on a dependency counts
 there too. A deadline named by a
 ``decided`` event is met by a success at or before it, and missed once a
 record of the log (or the clock, for a reader) is past it with no success.
+Each deadline is judged once: a later ``decided`` event naming it again (the
+job's start, after an at-risk warning) does not set it pending again.
 """
 
 from __future__ import annotations
@@ -39,6 +41,10 @@ class Timeline:
     entered: dict[str, float] = field(default_factory=dict)
     deadline_of: dict[str, float] = field(default_factory=dict)
     runner_from: dict[str, float] = field(default_factory=dict)
+    judged: dict[str, float] = field(default_factory=dict)
+    """Per job, the latest deadline already judged (met or missed)."""
+    late: dict[str, float] = field(default_factory=dict)
+    """Per job, a deadline missed with no success since: a success now is a late one."""
     next_due: float = math.inf
     """The earliest pending deadline (derived from ``deadline_of``)."""
 
@@ -66,28 +72,39 @@ class Timeline:
 
     def decided(self, record: Mapping[str, Any]) -> float | None:
         """Note the deadline a ``decided`` record names for its job; that deadline, if any."""
-        deadline = record.get("deadline")
-        if isinstance(deadline, int | float) and not isinstance(deadline, bool):
-            self.deadline_of[record["job"]] = float(deadline)
-            self.next_due = min(self.next_due, float(deadline))
-            return float(deadline)
-        return None
+        deadline, job = record.get("deadline"), record["job"]
+        if not isinstance(deadline, int | float) or isinstance(deadline, bool):
+            return None
+        deadline = float(deadline)
+        if deadline <= self.judged.get(job, -math.inf):
+            return None  # judged already: named again by a later verdict of the same cycle
+        self.deadline_of[job] = deadline
+        self.late.pop(job, None)
+        self.next_due = min(self.next_due, deadline)
+        return deadline
 
     def succeeded(self, job: str, ts: float) -> tuple[float, bool] | None:
         """(deadline, met) for ``job``'s success at ``ts``; None if no deadline is pending for it."""
+        self.late.pop(job, None)
         deadline = self.deadline_of.pop(job, None)
         if deadline is None:
             return None
+        self.judged[job] = deadline
         self._due_again()
         return deadline, ts <= deadline
+
+    def late_success(self, job: str) -> float | None:
+        """The deadline ``job`` missed, if its success now comes after it (call before ``succeeded``)."""
+        return self.late.get(job) if job not in self.deadline_of else None
 
     def passed(self, ts: float) -> list[tuple[str, float]]:
         """The pending deadlines before ``ts`` (missed: no success came by then), as (job, deadline); forgets them."""
         if ts <= self.next_due:
             return []
         missed = self.overdue(ts)
-        for job, _ in missed:
+        for job, deadline in missed:
             del self.deadline_of[job]
+            self.judged[job] = self.late[job] = deadline
         self._due_again()
         return missed
 
@@ -100,12 +117,13 @@ class Timeline:
         self.next_due = min(self.deadline_of.values(), default=math.inf)
 
     def to_json(self) -> dict[str, Any]:
-        return {"entered": self.entered, "deadline_of": self.deadline_of, "runner_from": self.runner_from}
+        return {"entered": self.entered, "deadline_of": self.deadline_of, "runner_from": self.runner_from,
+                "judged": self.judged, "late": self.late}
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Timeline:
-        timeline = cls({str(k): float(v) for k, v in data["entered"].items()},
-                       {str(k): float(v) for k, v in data["deadline_of"].items()},
-                       {str(k): float(v) for k, v in data["runner_from"].items()})
+        # (judged and late are absent from a snapshot written before they were kept)
+        timeline = cls(*({str(k): float(v) for k, v in data.get(name, {}).items()}
+                         for name in ("entered", "deadline_of", "runner_from", "judged", "late")))
         timeline._due_again()
         return timeline

@@ -164,6 +164,36 @@ def test_a_deadline_is_missed_once_its_time_passes_without_a_success() -> None:
     assert again.passed(301.0) == [("never", 300.0)] and again.deadline_of == {}
 
 
+def test_a_deadline_named_again_after_it_passed_is_one_miss_and_a_late_success_says_when() -> None:
+    from jobdeck.decide.report import report
+
+    # at risk before its deadline, started after it (the start names it again), done late; then the next cycle
+    records = [{"seq": 1, "ts": 10.0, "type": "decided", "job": "report", "action": "at_risk", "deadline": 100.0},
+               {"seq": 2, "ts": 150.0, "type": "decided", "job": "report", "action": "start", "deadline": 100.0},
+               {"seq": 3, "ts": 150.0, "type": "claimed", "job": "report", "runner": "r"},
+               {"seq": 4, "ts": 160.0, "type": "succeeded", "job": "report", "token": 3},
+               {"seq": 5, "ts": 170.0, "type": "decided", "job": "report", "action": "start", "deadline": 100.0},
+               {"seq": 6, "ts": 900.0, "type": "decided", "job": "report", "action": "start", "deadline": 1000.0},
+               {"seq": 7, "ts": 900.0, "type": "claimed", "job": "report", "runner": "r"},
+               {"seq": 8, "ts": 950.0, "type": "succeeded", "job": "report", "token": 7}]
+    folded = report(records, now=2000.0)
+    assert (folded.deadline_jobs, folded.deadline_misses) == (2, 1)
+    assert folded.missed == [{"job": "report", "deadline": 100.0, "done": 160.0}]
+    history = History()
+    history.fold(records)
+    tally = history.total["job:report"]
+    assert (tally.deadlines_met, tally.deadlines_missed) == (1, 1)
+    # resumed from a snapshot between the miss and the start that names the deadline again: still one miss
+    timeline = Timeline()
+    timeline.decided(records[0])
+    assert timeline.passed(120.0) == [("report", 100.0)]
+    resumed = Timeline.from_json(timeline.to_json())
+    assert resumed.decided(records[1]) is None and resumed.late_success("report") == 100.0
+    assert resumed.passed(10_000.0) == [] and resumed.succeeded("report", 160.0) is None
+    older = {"entered": {}, "deadline_of": {"report": 100.0}, "runner_from": {}}  # written before judged was kept
+    assert Timeline.from_json(older).passed(120.0) == [("report", 100.0)]
+
+
 def test_a_plain_job_waits_from_its_runners_first_claim() -> None:
     history = History()
     history.fold([{"seq": 1, "ts": 10.0, "type": "claimed", "job": "a", "runner": "r1"},
