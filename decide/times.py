@@ -45,7 +45,9 @@ def window_state(start: ClockTime, end: ClockTime, tz: str, now: float) -> tuple
     minutes = _minute_of_day(now, tz)
     begin, finish = start[0] * 60 + start[1], end[0] * 60 + end[1]
     inside = begin <= minutes < finish if begin < finish else minutes >= begin or minutes < finish
-    return inside, next_clock(end if inside else start, tz, now + 1)
+    # strictly after now (at an edge the minute above has already flipped the state), and not a second later:
+    # at 21:59:59.6 a window from 22:00 opens in 0.4 s, not tomorrow
+    return inside, next_clock(end if inside else start, tz, now + 0.001)
 
 
 def _minute_of_day(now: float, tz: str) -> int:

@@ -131,6 +131,16 @@ def test_gates_defer_for_a_closed_window_and_a_cooling_model() -> None:
     assert heuristic.verdict("night", heuristic.board.state("night"), inside).action == "start"
 
 
+def test_a_window_looked_at_in_its_last_closed_second_opens_that_night_not_the_next() -> None:
+    from jobdeck.decide.times import window_state
+
+    tonight = datetime(2026, 12, 8, 22, 0, tzinfo=timezone.utc).timestamp()
+    assert window_state((22, 0), (6, 0), "UTC", tonight - 0.4) == (False, tonight)
+    assert window_state((22, 0), (6, 0), "UTC", tonight) == (True, tonight + 8 * 3600)
+    assert window_state((22, 0), (6, 0), "UTC", tonight + 8 * 3600 - 0.4) == (True, tonight + 8 * 3600)
+    assert window_state((22, 0), (6, 0), "UTC", tonight + 8 * 3600) == (False, tonight + 86400)
+
+
 def test_the_budget_holds_what_would_overspend_counting_what_starts_before_it() -> None:
     history = {j: [(60, "succeeded", 0.4)] * 2 for j in ("a", "b", "c")}
     heuristic = Heuristic(policy_of(spec({"id": "a", "agent": "llm"}, {"id": "b", "agent": "llm"},
