@@ -8,7 +8,6 @@ the UI thread folds new events into meanwhile.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, NamedTuple
@@ -66,20 +65,7 @@ class Advice:
         if verdict is None:
             return Advised((2, -card.priority, position))
         line, style = self.lines[card.id]
-        return Advised((self.groups[card.id], _steady(verdict.key, card), card.id), line, style)
-
-
-def _steady(key: tuple[Any, ...], card: Card) -> tuple[Any, ...]:
-    """The verdict's sort key, the same from one ranking to the next while the job's place is.
-
-    The heuristic's ``NORMAL`` key, (class, -priority, since, jobs.json place),
-    counts a job that was never queued (no ``since``) as waiting from ``now``, which
-    sorts it after every job that waits; infinity sorts it there too without moving
-    the card on each ranking.
-    """
-    if key and key[0] == NORMAL and card.since is None:
-        return (*key[:2], math.inf, *key[3:])
-    return key
+        return Advised((self.groups[card.id], verdict.key, card.id), line, style)
 
 
 def snapshot(board: Board) -> Board:
@@ -163,7 +149,7 @@ def reason_line(verdict: Verdict, heuristic: Heuristic, now: float) -> tuple[str
         return f"▲ waited past {age(job.max_wait or 0.0)}", "bold yellow"
     glyph, style = ("▲", "bold yellow") if klass == URGENT else ("·", "dim")
     slack = heuristic.slack(verdict.job, now)
-    since = heuristic.board.state(verdict.job).since or now
+    since = heuristic.waiting_since(verdict.job, heuristic.board.state(verdict.job), now)  # as max_wait counts
     start_by = since + job.max_wait if job.max_wait is not None else None
     if start_by is not None and (slack is None or start_by < slack.latest_start):  # max_wait binds first
         return f"{glyph} start by {clock_text(start_by, job.timezone, now)}, in {age(start_by - now)}", style

@@ -115,6 +115,8 @@ class Heuristic:
         if job.deadline_at is not None:
             return job.deadline_at
         if job.deadline_clock is not None:
+            if job.scheduled and state.cycle == 0:
+                return None  # its first fire begins its first cycle: until then no deadline is running
             # the cycle began at its cron fire or trigger (a claim or a retry later in the cycle does not move
             # the deadline); a job no runner has listed yet is taken to begin now
             began = state.last_fire if job.scheduled and state.last_fire else (state.began or state.since or now)
@@ -185,7 +187,7 @@ class Heuristic:
 
     def waiting_since(self, job_id: str, state: JobState, now: float) -> float:
         """When the ready job began to wait for a slot (``views.ready_since``), or ``now`` if the board does not
-        tell: its ``max_wait`` and its place among jobs of one priority count from here."""
+        tell: its ``max_wait`` counts from here. (Its place among jobs of one priority is yours: ``since``.)"""
         return ready_since(state, self._depends_on.get(job_id, ()), self.board) or now
 
     def order(self, job_id: str, state: JobState, now: float) -> tuple[SortKey, float, list[str], float | None]:
@@ -227,7 +229,8 @@ class Heuristic:
         if job.priority:
             reasons.append(f"priority {job.priority}")
         score = max(0.0, min(100.0 + job.priority / 10.0, 300.0))
-        return (NORMAL, -job.priority, since, job.place), score, reasons, min(changes, default=None)
+        # your order exactly (runner/selection.py): far from a deadline the service changes nothing
+        return (NORMAL, -job.priority, state.since or 0.0, job.place), score, reasons, min(changes, default=None)
 
     def _deadline_reason(self, job_id: str, slack: Slack, now: float) -> str:
         owner = self.policy.jobs[slack.owner]

@@ -35,6 +35,7 @@ class JobPolicy:
     window: tuple[ClockTime, ClockTime] | None
     window_text: str | None
     scheduled: bool
+    """Started only when fired, by its cron schedule or a trigger (``views.waits_for_fire``)."""
     reviewed: bool
     """Its output always waits for a person (medium risk, or review: always)."""
     model: str | None
@@ -87,7 +88,7 @@ def _job_policy(job: Job, place: int, spec: Spec) -> JobPolicy:
         window = (parse_clock(start), parse_clock(end))
     models = _models(job, spec)
     return JobPolicy(job.id, place, job.priority, job.timezone, clock, at, job.deadline, job.max_wait, window,
-                     job.window, job.schedule is not None, job.review_policy == "always",
+                     job.window, job.schedule is not None or job.trigger is not None, job.review_policy == "always",
                      models[0] if models else None, models, job.retry.max_attempts)
 
 

@@ -67,7 +67,7 @@ class Deciding:
     scoring: Scoring | None = None
     """The model scorer (live mode with ``decide.scorer: {"agent": NAME}``), told of every spec change."""
     unlisted: list[str] = field(default_factory=list)
-    """Jobs of the new spec whose wait counts from when they entered the backlog, to list if the deck never saw them."""
+    """Jobs of the new spec whose wait counts from when a runner first saw them, to list if the deck never saw them."""
     _cooldowns: tuple[int, dict[str, tuple[float, str]]] = (-1, {})
 
     @property
@@ -86,9 +86,10 @@ class Deciding:
         else:  # (in off mode, for the windows alone)
             self.policy = policy_of(spec)
             self.heuristic = Heuristic(self.policy, board)
+        # Every job a schedule does not start: listed with only some, a listed job (waiting since now) would
+        # sort behind the unlisted (never seen: waiting since ever) in your order, and move there once listed.
         self.unlisted = [] if self.policy is None or spec.decide.mode == "off" else [
-            jp.id for jp in self.policy.jobs.values()
-            if jp.max_wait is not None or (jp.deadline_clock is not None and not jp.scheduled)]
+            jp.id for jp in self.policy.jobs.values() if jp.max_wait is not None or not jp.scheduled]
         scoring = self.scoring
         if scoring is not None:
             scoring.reset(spec, self.policy, self.heuristic)

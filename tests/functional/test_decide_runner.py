@@ -437,7 +437,7 @@ def test_a_plain_job_waits_from_when_a_runner_first_listed_it(tmp_path: Path, cl
     for _ in range(2):
         assert cli("run", "--once", "--quiet", cwd=deck.root).returncode == 0
     records = [json.loads(line) for line in deck.events_path.read_text().splitlines()]
-    assert [r["jobs"] for r in records if r["type"] == "listed"] == [["tidy"]]  # once; plain has no wait to count
+    assert [r["jobs"] for r in records if r["type"] == "listed"] == [["tidy", "plain"]]  # once, every unscheduled job
     other = make_deck(tmp_path / "e", "shadow", [{"id": "tidy", "max_wait": "3h", "paused": True}])
     with open_store(other) as store:  # a runner listed it two hours ago
         store.commit([{"type": "listed", "jobs": ["tidy"]}], now=time.time() - 7200)

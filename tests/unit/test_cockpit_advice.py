@@ -79,13 +79,13 @@ def test_pins_waits_past_max_wait_and_a_dependents_deadline_say_so(tmp_path: Pat
 
 
 def test_the_order_of_never_queued_jobs_is_the_rankings_and_stays_put_as_time_passes(tmp_path: Path) -> None:
-    """A job with no events waits "from now" in the heuristic; its card must not move on every ranking."""
+    """A job with no events has waited since ever, as in your order; its card must not move on every ranking."""
     the_spec = spec({"id": "a"}, {"id": "b", "priority": 2}, {"id": "c"}, {"id": "queued"})
     board = Board({"queued": ready("queued", since=NOW - 600)})
     the_advisor = advisor(tmp_path)
     first, later = (the_advisor.advise(the_spec, board, now) for now in (NOW, NOW + 60))
     ranked = [v.job for v in first.verdicts.values() if v.rank is not None]
-    assert ranked == ["b", "queued", "a", "c"]
+    assert ranked == ["b", "a", "c", "queued"]
     cards = {job.id: card(job, board.state(job.id), board, NOW) for job in the_spec.jobs}
     places = {job: first.advised(c, n) for n, (job, c) in enumerate(cards.items())}
     assert sorted(places, key=lambda job: places[job].order) == ranked

@@ -111,6 +111,16 @@ def test_max_wait_counts_from_when_the_job_became_ready_not_from_its_wait_on_a_d
     assert [v.job for v in ranked] == ["down", "late"]  # ready ten minutes against five
 
 
+def test_far_from_any_deadline_the_service_keeps_the_operators_order() -> None:
+    # y is first in jobs.json and was run by hand before (it has a since); x was never seen (none), so your
+    # order (runner/selection.py: priority, since or 0, place) starts x first, and so must the service
+    up = JobState("up", Status.DONE, since=NOW - 30)
+    heuristic = Heuristic(policy_of(spec({"id": "y"}, {"id": "x"}, {"id": "up"}, {"id": "z", "depends_on": ["up"]})),
+                          board(ready("y", since=NOW - 600), JobState("x", Status.BACKLOG), up,
+                                ready("z", since=NOW - 3600)))
+    assert [v.job for v in heuristic.rank(["y", "x", "z"], Outlook(NOW))] == ["x", "z", "y"]
+
+
 def test_no_history_uses_the_stated_defaults_and_says_so() -> None:
     heuristic = Heuristic(policy_of(spec({"id": "ask", "agent": "llm"}, default_duration="10m", default_cost=0.3)),
                           board(ready("ask")))
@@ -248,8 +258,20 @@ def test_a_scheduled_jobs_deadline_is_its_cycles_even_after_a_retry_late_in_it()
     policy = policy_of(spec({"id": "j", "deadline": "06:00", "schedule": "0 1 * * *"}))
     heuristic = Heuristic(policy, board(ready("j")))
     fired = NOW - 3 * 3600  # 01:00
-    retried_late = ready("j", since=NOW + 2.5 * 3600, last_fire=fired)  # requeued at 06:30, after the deadline
+    retried_late = ready("j", since=NOW + 2.5 * 3600, last_fire=fired, cycle=1)  # requeued at 06:30, after it
     assert heuristic.deadline_of(policy.jobs["j"], retried_late, NOW + 2.5 * 3600) == NOW + 2 * 3600  # 06:00 today
+
+
+def test_a_job_that_waits_for_its_first_fire_has_no_deadline_running_yet() -> None:
+    policy = policy_of(spec({"id": "nightly", "deadline": "04:05", "schedule": "0 23 * * *"},
+                            {"id": "inbox", "deadline": "04:05", "trigger": "*.csv"}))
+    armed = board(ready("nightly", since=NOW - 60), ready("inbox", since=NOW - 60))
+    heuristic = Heuristic(policy, armed)
+    for job in ("nightly", "inbox"):
+        assert heuristic.deadline_of(policy.jobs[job], armed.state(job), NOW) is None
+        assert heuristic.at_risk(job, NOW) is None
+    fired = JobState("nightly", Status.BACKLOG, since=NOW - 60, cycle=1, last_fire=NOW - 60)
+    assert heuristic.deadline_of(policy.jobs["nightly"], fired, NOW) == NOW + 300
 
 
 def test_a_job_with_no_event_waits_from_when_a_runner_listed_it_not_from_now() -> None:
