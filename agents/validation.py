@@ -21,7 +21,8 @@ import os
 import re
 import signal
 import subprocess
-from collections.abc import Mapping
+import time
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -31,6 +32,8 @@ from jobdeck.state.sizes import format_size
 if TYPE_CHECKING:
     from jobdeck.state.spec import Job, Validate
 
+REGEX_SECONDS = 10.0
+"""The longest a regex check may take: past it, the output fails its check (see ``_regex_reasons``)."""
 VALIDATOR_TIMEOUT = 60.0
 """Seconds a ``validate.command`` may run before it counts as a failure."""
 MAX_REASONS = 20
@@ -83,6 +86,7 @@ def check_output(job: Job, output_path: Path, env: Mapping[str, str], redactor: 
     rules = job.validate_
     reasons: list[str] = []
     regex = rules.regex if rules is not None else None
+    deadline = time.monotonic() + REGEX_SECONDS  # for every pattern of the check together
     if wants_json(job) or regex is not None:
         try:
             data, size = _read_checked(Path(output_path))
@@ -95,13 +99,38 @@ def check_output(job: Job, output_path: Path, env: Mapping[str, str], redactor: 
                            f"the {checks} check reads; check a larger output with validate.command")
         else:
             if wants_json(job):
-                reasons.extend(_json_reasons(data, rules))
-            if regex is not None and re.search(regex, data.decode("utf-8", "replace")) is None:
-                reasons.append(f"output does not match the regex {regex!r}")
+                reasons.extend(_json_reasons(data, rules, deadline))
+            if regex is not None:
+                found = _search(regex, data.decode("utf-8", "replace"), deadline)
+                if not found:
+                    reasons.append(_too_slow(regex) if found is None else f"output does not match the regex {regex!r}")
     if rules is not None and rules.command:
         reasons.extend(_command_reasons(list(rules.command), Path(output_path), env))
     redactor = redactor or Redactor.from_environ(env)
     return [_clip(redactor.text(reason)) for reason in reasons[:MAX_REASONS]]
+
+
+def _search(pattern: str, text: str, deadline: float) -> bool | None:
+    """Whether ``pattern`` matches in ``text``; None if the match ran past ``deadline`` (``time.monotonic()``).
+
+    The text is the job's output (an LLM's, an agent's): a pattern that backtracks
+    on it ("(a|aa)+$" on "aaaa…!") could run for hours. ``re`` holds the GIL while
+    it matches, and no signal stops it, so the runner would freeze (no heartbeat,
+    deaf to SIGTERM). The ``regex`` module matches with the GIL released and stops
+    at a timeout; its default (V0) syntax is ``re``'s, which jobs.json's check
+    compiles with.
+    """
+    import regex
+
+    try:
+        return regex.search(pattern, text, timeout=max(deadline - time.monotonic(), 0.001)) is not None
+    except TimeoutError:
+        return None
+
+
+def _too_slow(pattern: str) -> str:
+    return (f"the regex {pattern!r} took more than {REGEX_SECONDS:g}s on this output (a pattern that backtracks, "
+            "such as a nested repeat?): simplify it, or check with validate.command")
 
 
 def _read_checked(path: Path) -> tuple[bytes | None, int]:
@@ -114,7 +143,7 @@ def _read_checked(path: Path) -> tuple[bytes | None, int]:
     return (data if len(data) <= MAX_CHECKED_BYTES else None), max(size, len(data))
 
 
-def _json_reasons(data: bytes, rules: Validate | None) -> list[str]:
+def _json_reasons(data: bytes, rules: Validate | None, deadline: float) -> list[str]:
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -131,11 +160,11 @@ def _json_reasons(data: bytes, rules: Validate | None) -> list[str]:
         else:
             reasons.extend(f"missing required field {name!r}" for name in rules.required if name not in value)
     if rules is not None and rules.json_schema is not None:
-        reasons.extend(_schema_reasons(value, rules.json_schema))
+        reasons.extend(_schema_reasons(value, rules.json_schema, deadline))
     return reasons
 
 
-def _schema_reasons(value: Any, schema: dict[str, Any]) -> list[str]:
+def _schema_reasons(value: Any, schema: dict[str, Any], deadline: float) -> list[str]:
     import jsonschema  # lazily: only jobs with a schema pay for it
 
     validator_class = jsonschema.validators.validator_for(schema, default=jsonschema.Draft202012Validator)
@@ -143,7 +172,17 @@ def _schema_reasons(value: Any, schema: dict[str, Any]) -> list[str]:
         validator_class.check_schema(schema)
     except jsonschema.SchemaError as exc:
         return [f"validate.json_schema is not a valid JSON Schema: {exc.message}"]
-    errors = sorted(validator_class(schema).iter_errors(value), key=lambda e: list(e.absolute_path))
+
+    def pattern(validator: Any, wanted: str, instance: Any, _: Any) -> Iterator[Any]:
+        """``pattern`` as jsonschema checks it, by ``_search`` (jsonschema's own uses ``re``)."""
+        if validator.is_type(instance, "string"):
+            found = _search(wanted, instance, deadline)
+            if not found:
+                yield jsonschema.ValidationError(_too_slow(wanted) if found is None
+                                                 else f"{instance!r} does not match {wanted!r}")
+
+    bounded = jsonschema.validators.extend(validator_class, {"pattern": pattern})
+    errors = sorted(bounded(schema).iter_errors(value), key=lambda e: list(e.absolute_path))
     return [f"at {_json_path(error.absolute_path)}: {error.message}" for error in errors[:MAX_REASONS]]
 
 

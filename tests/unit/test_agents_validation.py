@@ -72,6 +72,46 @@ def test_regex(tmp_path: Path) -> None:
     assert check_output(job(validate={"regex": r"(?m)^DONE$"}), write(tmp_path, "step\nDONE\n"), {}) == []
 
 
+def test_a_regex_that_backtracks_fails_the_output_in_bounded_time_and_lets_other_threads_run(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Untrusted output against a nested repeat: ``re`` would match for hours holding the GIL (the runner's
+    heartbeat and signal handling with it)."""
+    import threading
+    import time
+
+    from jobdeck.agents import validation
+
+    monkeypatch.setattr(validation, "REGEX_SECONDS", 0.5)
+    ticks: list[float] = []
+    done = threading.Event()
+
+    def tick() -> None:
+        while not done.is_set():
+            ticks.append(time.monotonic())
+            time.sleep(0.01)
+
+    ticker = threading.Thread(target=tick)
+    ticker.start()
+    started = time.monotonic()
+    try:
+        reasons = check_output(job(validate={"regex": "(a|aa)+$"}), write(tmp_path, "a" * 60 + "!"), {})
+    finally:
+        done.set()
+        ticker.join()
+    took = time.monotonic() - started
+    assert reasons == ["the regex '(a|aa)+$' took more than 0.5s on this output (a pattern that backtracks, such "
+                       "as a nested repeat?): simplify it, or check with validate.command"]
+    assert 0.5 <= took < 5.0
+    assert len([t for t in ticks if started < t < started + took]) >= 10  # the match let the other thread run
+    # a schema's pattern is bounded the same way (jsonschema's own check uses re), and still checks
+    schema = {"type": "object", "properties": {"id": {"type": "string", "pattern": "(a|aa)+$"}}}
+    reasons = check_output(job(output="json", validate={"json_schema": schema}),
+                           write(tmp_path, json.dumps({"id": "a" * 60 + "!"})), {})
+    assert len(reasons) == 1 and reasons[0].startswith("at $.id: the regex '(a|aa)+$' took more than 0.5s"), reasons
+    assert check_output(job(output="json", validate={"json_schema": schema}),
+                        write(tmp_path, json.dumps({"id": "b"})), {}) == ["at $.id: 'b' does not match '(a|aa)+$'"]
+
+
 def validator(tmp_path: Path, body: str) -> list[str]:
     script = tmp_path / "validator.py"
     script.write_text(body)
