@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from jobdeck.state.deck import Deck, find_deck, init_deck
 from jobdeck.state.errors import (DeckAccessError, JobdeckError, SpecError, SpecErrors, SpecUnreadable,
                                   deck_access_error)
+from jobdeck.state.terminal import one_line
 
 T = TypeVar("T")
 
@@ -108,7 +109,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
                           "field": e.field, "message": e.message, "hint": e.hint} for e in errors])
         else:
             for error in errors:
-                print(error, file=sys.stderr)
+                print(one_line(str(error)), file=sys.stderr)  # an id in it is the file's: inert
             print(f"{len(errors)} problem{'s' if len(errors) != 1 else ''} in {path}", file=sys.stderr)
         return 1
     if deck is not None:  # so the everyday commands after it need no models
@@ -501,7 +502,7 @@ def _act(args: argparse.Namespace, action: str, ids: list[str], **extra: Any) ->
             except DeckAccessError:
                 raise  # the same for every job: say it once
             except JobdeckError as exc:
-                print(f"jobdeck: {exc}", file=sys.stderr)
+                print(f"jobdeck: {one_line(str(exc))}", file=sys.stderr)
                 status = max(status, exc.exit_code)
                 continue
             for record in records:

@@ -21,6 +21,7 @@ from jobdeck.state.errors import DeckAccessError, EditConflict, SpecError, deck_
 from jobdeck.state.loader import parse_spec
 from jobdeck.state.specbytes import read_spec_file
 from jobdeck.state.specfile import install, run_editor, writable_spec_file
+from jobdeck.state.terminal import one_line
 
 
 def _ask(question: str) -> bool:
@@ -65,7 +66,7 @@ def edit(deck: Deck) -> int:
         try:
             parse_spec(edited, str(copy))
         except SpecError as exc:
-            print(f"jobdeck: {exc}", file=sys.stderr)
+            print(f"jobdeck: {one_line(str(exc))}", file=sys.stderr)
             if _ask("jobs.json is not valid; edit again?"):
                 continue
             print(f"nothing installed; your copy is kept at {copy}", file=sys.stderr)
@@ -79,7 +80,7 @@ def edit(deck: Deck) -> int:
                                   hint=error.hint) from None
         except EditConflict as exc:
             current = deck.spec_path.read_bytes()
-            print(f"jobdeck: {exc}", file=sys.stderr)
+            print(f"jobdeck: {one_line(str(exc))}", file=sys.stderr)
             _diff(base, current, "jobs.json (when you started)", "jobs.json (now on disk)")
             _diff(base, edited, "jobs.json (when you started)", "your version")
             if _ask("edit again, starting from the file on disk (re-apply your changes shown above)?"):

@@ -74,3 +74,16 @@ def test_a_jobs_escape_sequences_are_inert_on_a_terminal_and_kept_in_a_pipe(tmp_
     assert jobdeck(deck, "logs", "noisy").stdout == HOSTILE
     _, printed = on_a_terminal(deck, "logs", "noisy", "--raw")
     assert HOSTILE.encode().replace(b"\n", b"\r\n") in printed  # the terminal's line discipline adds \r
+
+
+def test_a_jobs_json_someone_else_wrote_is_judged_with_its_sequences_inert(tmp_path: Path) -> None:
+    """`validate` is the command for a jobs.json you do not trust: an id is quoted, not played."""
+    deck = tmp_path / "deck"
+    deck.mkdir()
+    (deck / "jobs.json").write_text('{"jobs": [{"id": "x\\u001b]2;pwned\\u0007\\u001b[2J", "command": ["true"]}]}')
+    for argv in (["validate"], ["ls"], ["run", "--once"]):
+        code, printed = on_a_terminal(deck, *argv)
+        assert code == 1 and b"field 'id'" in printed, printed
+        for sequence in ACTIVE:
+            assert sequence not in printed, f"jobdeck {' '.join(argv)} printed {sequence!r} to the terminal"
+        assert b"\\x1b]2;pwned" in printed
