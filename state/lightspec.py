@@ -160,8 +160,8 @@ def plainly_valid(job: Mapping[str, Any], known: Collection[str]) -> bool:
     job_id, command, shell = job.get("id"), job.get("command"), job.get("shell", False)
     if type(job_id) is not str or not ID_RE.fullmatch(job_id) or job_id in known or type(shell) is not bool:
         return False
-    argv = type(command) is list and command and all(_text(arg) for arg in command)
-    if not (argv or (shell and _text(command))):
+    argv = not shell and type(command) is list and command and all(_text(arg) for arg in command)
+    if not (argv or (shell and _text(command) and "{{" not in command)):  # (spec.shell_command_problem)
         return False
     title, workspace, labels = job.get("title", ""), job.get("workspace", "default"), job.get("labels", [])
     if not _text(title) or type(workspace) is not str or not ID_RE.fullmatch(workspace):

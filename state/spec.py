@@ -197,6 +197,26 @@ class Validate(_Model):
         return self
 
 
+def shell_command_problem(command: list[str] | str | None, shell: bool) -> str | None:
+    """What is wrong with ``command`` run through /bin/sh -c, if anything.
+
+    The shell parses its text again, so words of a list would be joined and
+    re-split (a word with a space or a ';' becomes code), and a placeholder
+    filled with a value would run that value as code: inputs reach a shell
+    command through the environment instead.
+    """
+    if not shell or command is None:
+        return None
+    if isinstance(command, list) and len(command) > 1:
+        return (f"'command' is a list of {len(command)} words but 'shell' is true: the shell would join and parse "
+                "them again; write the shell code as one string, or drop 'shell' to run the list as argv")
+    text = command if isinstance(command, str) else "".join(command)
+    if "{{" in text:
+        return ("placeholders are not filled in a shell command (a value spliced into shell code could run); "
+                "read it from the environment: $JOBDECK_INPUT, $JOBDECK_VAR_<NAME>, $JOBDECK_INPUT_<DEP>")
+    return None
+
+
 class AgentSpec(_Model):
     """A named way to run jobs, declared once in the ``agents`` section."""
 
@@ -226,6 +246,13 @@ class AgentSpec(_Model):
     """Agent-specific settings (for llm: temperature, max_tokens...)."""
     executor: Identifier | None = None
     """Where this agent's jobs run: the name of an ``executors`` entry (default: on this machine)."""
+
+    @model_validator(mode="after")
+    def _shell_command(self) -> AgentSpec:
+        problem = shell_command_problem(self.command, self.shell)
+        if problem is not None:
+            raise ValueError(problem)
+        return self
 
 
 class JobRetention(_Model):
@@ -336,6 +363,9 @@ class Job(_Model):
             )
         if isinstance(self.command, list) and not self.command:
             raise ValueError("'command' is an empty list")
+        problem = shell_command_problem(self.command, self.shell)
+        if problem is not None:
+            raise ValueError(problem)
         return self
 
     @property
