@@ -53,6 +53,7 @@ from jobdeck.state.errors import AttemptRefused, DeckAccessError, LockTimeout, L
 from jobdeck.state.gc import GcReport, collect
 from jobdeck.state.graph import downstream
 from jobdeck.state.heartbeat import INTERVAL as HEARTBEAT_INTERVAL
+from jobdeck.state.heartbeat import read_heartbeats
 from jobdeck.state.lightspec import mark_valid
 from jobdeck.state.loader import SpecSource
 from jobdeck.state.machine import EventType, Status
@@ -115,6 +116,8 @@ class Runner:
         self.notes: dict[str, str] = {}
         """Where attempts are, when their card should say (a batch system's queue), by job id."""
         self.running_ids: set[str] = set()
+        self.orphans: set[str] = set()
+        """Running attempts of runners that are gone (their jobs outlived them): they hold slots of ours."""
         self.ran: set[str] = set()
         self.stopping = False
         self._checkpoint_seq = 0
@@ -296,8 +299,8 @@ class Runner:
         for job_id in self.running_ids:
             job = spec.job(job_id) if spec else None
             if spec is not None and job is not None:
-                used.take(job, spec, own=job_id in self.claims)
-        self.capacity.used, self.capacity.mine = used.used, len(self.claims)
+                used.take(job, spec, own=job_id in self.claims or job_id in self.orphans)
+        self.capacity.used, self.capacity.mine = used.used, used.mine
 
     # -- one turn ---------------------------------------------------------------------
 
@@ -487,9 +490,13 @@ class Runner:
     def _recover_orphans(self, now: float) -> None:
         foreign = self.running_ids - set(self.claims)
         if not foreign or now < self._next_orphan_check:
+            if self.orphans and not foreign:
+                self.orphans.clear()
+                self._recount()
             return
         self._next_orphan_check = now + ORPHAN_CHECK
         self._stop_abandoned(foreign)
+        self._count_orphans(foreign, now)
 
         taken: list[Claimed] = []
 
@@ -501,6 +508,20 @@ class Runner:
         records, _ = self.store.transact(decide, now=now, strict=False)
         self._absorb(records)
         self._follow_taken(taken)
+
+    def _count_orphans(self, foreign: set[str], now: float) -> None:
+        """Count the attempts whose runner is gone against our ``parallel``: their processes still run
+        (a leader that outlived its runner keeps its attempt), and no live runner counts them otherwise."""
+        board = self.store.board
+        live = {beat.runner for beat in read_heartbeats(self.deck.runners_dir) if beat.alive(now)}
+        orphans = set()
+        for job_id in foreign & self.running_ids:
+            attempt = board.state(job_id).attempt
+            if attempt is not None and attempt.runner not in live:
+                orphans.add(job_id)
+        if orphans != self.orphans:
+            self.orphans = orphans
+            self._recount()
 
     def _stop_left_on_cluster(self, job_ids: Iterable[str]) -> None:
         """Cancel the batch jobs of attempts cancelled while no runner followed them (``left_on_cluster``)."""

@@ -105,6 +105,30 @@ def test_orphaned_child_keeps_its_lease_and_is_not_started_again(tmp_path: Path)
         _stop(second)
 
 
+def test_an_orphan_that_outlived_its_runner_holds_a_slot_of_the_next(tmp_path: Path) -> None:
+    """parallel 1: the runner that follows a kill -9 must not start another job beside the orphan still running."""
+    gate = tmp_path / "gate"
+    deck = make_deck(tmp_path, [
+        {"id": "slow", "command": ["sh", "-c", f"echo begin; while [ ! -e {gate} ]; do sleep 0.05; done"]},
+        {"id": "next", "command": ["true"]},
+    ], limits={"parallel": 1})
+    runner = start_runner(deck)
+    wait_for(lambda: "begin" in output_of(deck, "slow"), what="the job to start")
+    assert status(deck, "next") == "backlog"
+    runner.kill()  # kill -9: slow's process lives on, its lease held
+    runner.wait()
+    second = start_runner(deck)
+    try:
+        time_limit = time.monotonic() + 4  # two orphan checks and many turns
+        while time.monotonic() < time_limit:
+            assert status(deck, "next") == "backlog", "a second job started beside the orphan: parallel is 1"
+            time.sleep(0.2)
+        gate.touch()  # the orphan ends: its slot is free again
+        wait_for(lambda: status(deck, "next") == "done", timeout=30, what="next to run once the orphan ended")
+    finally:
+        _stop(second)
+
+
 def test_sigterm_lets_running_attempts_finish_within_grace(tmp_path: Path) -> None:
     deck = make_deck(tmp_path, [{"id": "short", "command": ["sh", "-c", "echo begin; sleep 1; echo end"]}])
     runner = start_runner(deck, "--grace", "10")
