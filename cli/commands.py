@@ -495,8 +495,10 @@ def _act(args: argparse.Namespace, action: str, ids: list[str], **extra: Any) ->
         raise UnknownJob(f"no job {', '.join(map(repr, unknown))} in {deck.spec_path}; nothing was done",
                          hint="see `jobdeck ls` for the ids")
     status = 0
+    stopped_by_nobody = []
     with _store(deck) as store:
         for job_id in ids:
+            was_running = store.board.state(job_id).status.value == "running"
             try:
                 records = act(store, spec, job_id, action, reason=args.reason, **extra)
             except DeckAccessError:
@@ -510,7 +512,19 @@ def _act(args: argparse.Namespace, action: str, ids: list[str], **extra: Any) ->
                     sys.stdout.write(json.dumps(record) + "\n")
                 else:
                     print(f"{record['type']} {record['job']} (event {record['seq']})")
+            if action == "cancel" and was_running and records:
+                stopped_by_nobody.append(job_id)
+    if stopped_by_nobody and not _runner_up(deck):
+        print(f"jobdeck: no runner is up: the processes of {', '.join(stopped_by_nobody)} run until one starts "
+              f"(`jobdeck run --once` stops them and records the end)", file=sys.stderr)
     return status
+
+
+def _runner_up(deck: Deck) -> bool:
+    from jobdeck.state.heartbeat import read_heartbeats
+
+    now = time.time()
+    return any(beat.alive(now) for beat in read_heartbeats(deck.runners_dir))
 
 
 def cmd_approve(args: argparse.Namespace) -> int:

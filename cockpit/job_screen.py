@@ -228,6 +228,8 @@ class JobScreen(Screen[None]):
             placed = spec.executor_of(job) if spec is not None and job is not None else None
             what = (f"Its batch job on {placed[0]} will be cancelled." if placed is not None else
                     "Its running process group will be terminated.")
+            if running and not self.model.runner_up():
+                what += " No runner is up: that happens when one starts (jobdeck run)."
             self._confirm(job_id, "cancel", f"Cancel job {job_id}?",
                           what if running else "It will not run again until retried or triggered.", "Cancel job")
 
@@ -259,6 +261,8 @@ class JobScreen(Screen[None]):
             kept_back = self._kept_back(job_id)
             if kept_back is not None:
                 then, timeout = f", but it waits: {kept_back} (P pins it to run now)", 8.0
+        elif action == "cancel" and self.model.state(job_id).status == Status.RUNNING and not self.model.runner_up():
+            then, timeout = "; no runner is up, so its processes run until one starts (jobdeck run)", 8.0
         done = write_action(self.app, self.operator, job_id, action, reason=reason, then=then, timeout=timeout)
         if done:
             self.post_message(self.Acted())

@@ -227,6 +227,11 @@ class DeckModel:
         """Every card in jobs.json order."""
         return [self.cards[job_id] for job_id in self.order if job_id in self.cards]
 
+    def runner_up(self) -> bool:
+        """Whether a runner's heartbeat is fresh (as last read): someone acts on what is recorded now."""
+        now = self.clock()
+        return any(beat.alive(now) for beat in self.heartbeats)
+
     def read_heartbeats(self, delta: Delta | None = None) -> None:
         """Read the runners' heartbeats; cards whose runner note changed (e.g. queued on a cluster) are
         re-derived into ``delta``."""

@@ -113,6 +113,9 @@ async def test_cancel_asks_first(deck) -> None:
         before = len(events(deck))
         await pilot.press("x")
         assert isinstance(app.screen, ConfirmScreen)
+        # no runner's heartbeat: nothing stops the processes until one starts, and the dialog says so
+        assert app.screen.detail == ("Its running process group will be terminated. No runner is up: that happens "
+                                     "when one starts (jobdeck run).")
         await pilot.press("n")
         assert not isinstance(app.screen, ConfirmScreen)
         assert len(events(deck)) == before
@@ -133,7 +136,20 @@ async def test_cancelling_a_job_on_a_cluster_says_its_batch_job_goes(deck) -> No
         select(app, "summarise")
         await pilot.press("x")
         assert isinstance(app.screen, ConfirmScreen)
-        assert app.screen.detail == "Its batch job on gpu will be cancelled."
+        assert app.screen.detail.startswith("Its batch job on gpu will be cancelled. No runner is up")
+
+
+async def test_with_a_runner_up_cancel_says_only_what_goes(deck) -> None:
+    from jobdeck.state.heartbeat import Heartbeat, write_heartbeat
+
+    deck.runners_dir.mkdir(parents=True, exist_ok=True)
+    write_heartbeat(deck.runners_dir, Heartbeat("r1", 1, "elsewhere", NOW, 4, ("summarise",)))
+    app = make_app(deck.root, fast_start=False, watch=False, now=NOW)
+    async with app.run_test(size=(120, 40)) as pilot:
+        select(app, "summarise")
+        await pilot.press("x")
+        assert isinstance(app.screen, ConfirmScreen)
+        assert app.screen.detail == "Its running process group will be terminated."
 
 
 async def test_reject_asks_for_a_reason(deck) -> None:

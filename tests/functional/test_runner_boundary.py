@@ -164,7 +164,10 @@ def test_a_cancel_while_the_runner_is_dead_stops_the_whole_attempt_and_ends_it_o
             second_pid = second.pid
             wait_for(lambda: _beat_of(deck, second_pid), what="the second runner's first turn")
             assert not _dead(leader) and not _dead(daemon)  # running, its leader alive: not the runner's to stop
-        jobdeck(deck, "cancel", "long", env=runner_env, check=True)
+        cancelled = jobdeck(deck, "cancel", "long", env=runner_env, check=True)
+        # told whether anything will act on it now: the dead runner's heartbeat file is still there
+        assert ("no runner is up: the processes of long run until one starts" in cancelled.stderr) \
+            == (later == "run --once"), cancelled.stderr
         if later == "run --once":
             done = jobdeck(deck, "run", "--once", env=runner_env)
             assert done.returncode == 0, done.stderr
