@@ -11,6 +11,7 @@ import asyncio
 import gc
 import os
 import select
+import signal
 import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -58,6 +59,7 @@ class CockpitApp(App[None]):
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (110, "-wide")]
     BINDINGS = [
         Binding("q", "quit", "quit", id="quit"),
+        Binding("ctrl+c", "quit", "quit", show=False, id="quit_ctrl_c"),  # (Textual's default only says "ctrl+q")
         Binding("question_mark", "help", "help", id="help"),
         Binding(UNDO_KEY, "undo", "undo", id="undo"),  # offered only while an undo lasts
     ]
@@ -106,6 +108,8 @@ class CockpitApp(App[None]):
         self._ticks = 0
         self._stop_watch: asyncio.Event | None = None
         self._log_error: str | None = None  # the log problem last notified, so it is said once
+        self.terminated = False
+        """SIGTERM ended it (exit code 143)."""
 
     def get_default_screen(self) -> Screen:
         return BoardScreen(self.model, self.operator)
@@ -129,6 +133,12 @@ class CockpitApp(App[None]):
             self.set_interval(1.0, self._tick)
         if not self.is_headless and os.isatty(0):
             self.set_interval(HANGUP_CHECK, self._check_terminal)
+        if not self.is_headless:  # (`kill`, `timeout`, a service stop): quit as `q` does, the terminal restored
+            asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, self._terminated)
+
+    def _terminated(self) -> None:
+        self.terminated = True
+        self.call_later(self.action_quit)
 
     async def _check_terminal(self) -> None:
         """Quit, as `q` does, once the terminal has hung up.
@@ -408,4 +418,4 @@ def run_cockpit(deck: Deck) -> int:
         raise deck_access_error(app.failure, "read the deck", deck.state_dir)
     if app.failure is not None:
         raise app.failure
-    return app.return_code or 0
+    return 143 if app.terminated else app.return_code or 0

@@ -40,7 +40,7 @@ KEYS = (
     )),
     ("Deck", (
         ("e  n", "edit jobs.json in $EDITOR / new job"),
-        ("Ctrl+P  Esc  q", "command palette / back, close / quit"),
+        ("Ctrl+P  Esc  q ^C", "command palette / back, close / quit"),
     )),
 )
 

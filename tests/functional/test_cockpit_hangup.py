@@ -43,3 +43,56 @@ def test_a_cockpit_whose_terminal_closes_quits(tmp_path: Path) -> None:
     finally:
         if cockpit.poll() is None:
             cockpit.kill()
+
+
+def _board_up(master: int) -> bytes:
+    seen, deadline = b"", time.monotonic() + 60
+    while b"hello" not in seen:
+        assert time.monotonic() < deadline, seen[-500:]
+        if select.select([master], [], [], 1)[0]:
+            seen += os.read(master, 65536)
+    return seen
+
+
+def _rest(master: int, proc: subprocess.Popen[bytes]) -> bytes:
+    """What the terminal gets until the process ends."""
+    seen, deadline = b"", time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if select.select([master], [], [], 0.2)[0]:
+            try:
+                chunk = os.read(master, 65536)
+            except OSError:
+                break
+            seen += chunk
+        elif proc.poll() is not None:
+            break
+    return seen
+
+
+def test_sigterm_and_ctrl_c_quit_the_cockpit_as_q_does_and_give_the_terminal_back(tmp_path: Path) -> None:
+    """`kill` (a service stop, `timeout`) used to end it at once: alternate screen, mouse reporting and a hidden
+    cursor were left on the operator's terminal. ^C only said to press ctrl+q."""
+    deck = tmp_path / "deck"
+    deck.mkdir()
+    (deck / "jobs.json").write_text(json.dumps({"jobs": [{"id": "hello", "command": ["true"]}]}))
+    for how, code in (("SIGTERM", 143), ("ctrl+c", 0)):
+        master, side = pty.openpty()
+        fcntl.ioctl(side, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 80, 0, 0))
+        cockpit = subprocess.Popen([sys.executable, "-m", "jobdeck", "cockpit"], cwd=deck,
+                                   env={**cli_env(), "TERM": "xterm-256color"}, stdin=side, stdout=side, stderr=side,
+                                   start_new_session=True)
+        os.close(side)
+        try:
+            _board_up(master)
+            if how == "SIGTERM":
+                cockpit.terminate()
+            else:
+                os.write(master, b"\x03")
+            restored = _rest(master, cockpit)
+            assert cockpit.wait(timeout=15) == code, how
+            for sequence in (b"\x1b[?1049l", b"\x1b[?1000l", b"\x1b[?25h"):  # screen, mouse, cursor given back
+                assert sequence in restored, (how, sequence, restored[-300:])
+        finally:
+            os.close(master)
+            if cockpit.poll() is None:
+                cockpit.kill()
