@@ -42,17 +42,23 @@ class StatusBar(Widget):
 
     def render(self) -> Text:
         width = self.size.width
-        for wide in (True, False):
-            text = self.line(wide=wide)
+        for wide, spare in ((True, False), (False, False), (False, True)):
+            text = self.line(wide=wide, spare=spare)
             if not width or text.cell_len <= width:
                 return text
-        return self.line(wide=False, deck_room=max(0, len(self.deck_name) - (text.cell_len - width)))
+        return self.line(wide=False, spare=True, deck_room=max(0, len(self.deck_name) - (text.cell_len - width)))
 
-    def line(self, *, wide: bool, deck_room: int | None = None) -> Text:
-        """The header with long (``wide``) or short labels; the deck name cut to ``deck_room`` cells."""
+    def line(self, *, wide: bool, spare: bool = False, deck_room: int | None = None) -> Text:
+        """The header with long (``wide``) or short labels; the deck name cut to ``deck_room`` cells.
+
+        ``spare``: without the hour's failures and the day's cost, so that what the operator must
+        know (the deck held, no runner, folded columns) still fits; a held deck is said first then.
+        """
         stats = self.stats
         text = Text(no_wrap=True, overflow="ellipsis")
         text.append(" jobdeck ", "bold reverse")
+        if spare and stats is not None and stats.held_by is not None:
+            text.append(" ⏸ HELD", "bold reverse yellow")
         name = self.deck_name if deck_room is None else self.deck_name[:deck_room]
         if name:
             text.append(f" {name}", "bold")
@@ -69,23 +75,25 @@ class StatusBar(Widget):
             text.append(DIVIDER, "dim")
             text.append("reading the deck…", "italic")
         else:
-            fails = stats.failures_last_hour
-            text.append(DIVIDER, "dim")
-            text.append(f"{fails} failed/1h" if wide else f"{fails}✗/1h", "red" if fails else "dim")
-            text.append(DIVIDER, "dim")
-            text.append(f"${stats.cost_today:.2f} today" if wide else f"${stats.cost_today:.2f}")
+            if not spare:
+                fails = stats.failures_last_hour
+                text.append(DIVIDER, "dim")
+                text.append(f"{fails} failed/1h" if wide else f"{fails}✗/1h", "red" if fails else "dim")
+                text.append(DIVIDER, "dim")
+                text.append(f"${stats.cost_today:.2f} today" if wide else f"${stats.cost_today:.2f}")
             text.append(DIVIDER, "dim")
             if stats.runners:
                 names = "runner up" if len(stats.runners) == 1 else f"{len(stats.runners)} runners up"
                 text.append(f"● {names}", "bold green")
             else:
                 text.append("○ no runner", "bold yellow")
-            if stats.held_by is not None:
+            if stats.held_by is not None and not spare:
                 text.append(DIVIDER, "dim")
                 text.append(f"⏸ deck held by {stats.held_by}" if wide else "⏸ HELD", "bold reverse yellow")
         if self.folded:  # named, in the header's own letters when short: "B folded ←/→"
             note = (", ".join(TITLES[status] for status in self.folded) + " folded: ←/→" if wide
-                    else "".join(FOLDED_SHORT[status.value] for status in self.folded) + " folded ←/→")
+                    else "".join(FOLDED_SHORT[status.value] for status in self.folded)
+                    + (" folded" if spare else " folded ←/→"))
             text.append(DIVIDER, "dim")
             text.append(note, "bold")
         return text
