@@ -10,6 +10,7 @@ from typing import Any
 
 from jobdeck.state.durations import format_duration as dur
 from jobdeck.state.errors import UnknownJob
+from jobdeck.state.money import format_cost as money
 from jobdeck.state.terminal import one_line
 
 
@@ -64,7 +65,7 @@ def cmd_decisions(args: argparse.Namespace, records: list[dict[str, Any]]) -> in
         for miss in data["missed"][:10]:
             done = f"done {_when(miss['done'])}" if miss["done"] is not None else "not done by then"
             print(f"  {miss['job']}: due {_when(miss['deadline'])}, {done}")
-        print(f"outcomes: {found.succeeded} succeeded, {found.failed} failed for good; cost ${found.cost:.2f}")
+        print(f"outcomes: {found.succeeded} succeeded, {found.failed} failed for good; cost {money(found.cost)}")
         return 0
     decided = [r for r in records if r.get("type") == "decided" and (since is None or r.get("ts", 0) >= since)]
     if args.id:

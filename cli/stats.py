@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 from jobdeck.cli.render import aligned, seconds, when
 from jobdeck.state.history import DECK, HOUR, History
+from jobdeck.state.money import format_cost as money
 from jobdeck.state.tally import Tally
 from jobdeck.state.terminal import one_line as clean
 
@@ -108,7 +109,7 @@ def _row(name: str, row: Mapping[str, Any], now: float) -> tuple[str, ...]:
     rate = row["success_rate"]
     return (clean(name), str(row["runs"]), "-" if rate is None else f"{rate:.0%}", seconds(row["wait_p50"]),
             seconds(row["wait_p95"]), seconds(row["run_p50"]), seconds(row["run_p95"]), str(row["retries"]),
-            str(row["rate_limits"]), str(row["cooldowns"]), f"${row['cost']:.2f}", when(row["last_ended"], now))
+            str(row["rate_limits"]), str(row["cooldowns"]), money(row["cost"]), when(row["last_ended"], now))
 
 
 def stats_table(report: Mapping[str, Any], now: float, out: TextIO | None = None) -> None:
@@ -142,11 +143,11 @@ def stats_table(report: Mapping[str, Any], now: float, out: TextIO | None = None
         out.write(f"deadlines: {met} of {met + missed} met ({met / (met + missed):.0%}), {missed} missed\n")
     if deck["models"]:
         out.write("\n")
-        rows = [(clean(m), str(v["runs"]), f"{v['tokens']:,}", f"${v['cost']:.2f}") for m, v in deck["models"].items()]
+        rows = [(clean(m), str(v["runs"]), f"{v['tokens']:,}", money(v["cost"])) for m, v in deck["models"].items()]
         for line in aligned(("MODEL", "RUNS", "TOKENS", "COST"), rows):
             out.write(line + "\n")
     if report["days"]:
         out.write("\nDAY         DONE  FAILED  COST\n")
         for day in report["days"]:
-            out.write(f"{day['day']}  {day['succeeded']:>4}  {day['failed']:>6}  ${day['cost']:.2f}\n")
+            out.write(f"{day['day']}  {day['succeeded']:>4}  {day['failed']:>6}  {money(day['cost'])}\n")
     out.write(f"failed in the last hour: {report['failed_last_hour']}\n")

@@ -17,6 +17,7 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Sparkline, Static
 
+from jobdeck.state.money import format_cost as money
 from jobdeck.state.rollups import HourRollup, Rollups
 
 from jobdeck.cockpit.timefmt import stamp
@@ -67,9 +68,9 @@ class StatsScreen(ModalScreen[None]):
             yield Sparkline(day.succeeded, id="spark-done")
             yield Static(f"failed: {sum(day.failed)}{rate}, most in an hour {max(day.failed)}", id="stats-failed")
             yield Sparkline(day.failed, id="spark-failed")
-            yield Static(f"cost: ${sum(day.cost):.2f}, most in an hour ${max(day.cost):.2f}", id="stats-cost")
+            yield Static(f"cost: {money(sum(day.cost))}, most in an hour {money(max(day.cost))}", id="stats-cost")
             yield Sparkline(day.cost, id="spark-cost")
-            models = ", ".join(f"{model} ${cost:.2f}" for model, cost in sorted(day.by_model.items(),
+            models = ", ".join(f"{model} {money(cost)}" for model, cost in sorted(day.by_model.items(),
                                                                                 key=lambda kv: -kv[1]))
             yield Static(Text(f"by model: {models or 'nothing spent'}", "dim"), id="stats-models")
             yield Static(Text("each bar is one hour, oldest left; `jobdeck stats` for per-job numbers", "dim"))

@@ -13,6 +13,7 @@ from textual.reactive import reactive
 from textual.widget import Widget
 
 from jobdeck.state.machine import COLUMNS, Status
+from jobdeck.state.money import format_cost as money
 
 from jobdeck.cockpit.job_column import TITLES
 from jobdeck.cockpit.model import BoardStats
@@ -80,7 +81,7 @@ class StatusBar(Widget):
                 text.append(DIVIDER, "dim")
                 text.append(f"{fails} failed/1h" if wide else f"{fails}✗/1h", "red" if fails else "dim")
                 text.append(DIVIDER, "dim")
-                text.append(f"${stats.cost_today:.2f} today" if wide else f"${stats.cost_today:.2f}")
+                text.append(f"{money(stats.cost_today)} today" if wide else money(stats.cost_today))
             text.append(DIVIDER, "dim")
             if stats.runners:
                 names = "runner up" if len(stats.runners) == 1 else f"{len(stats.runners)} runners up"

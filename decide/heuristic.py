@@ -30,6 +30,7 @@ from jobdeck.decide.verdict import DEFER, HOLD, START, SortKey, Verdict
 from jobdeck.state.board import Board
 from jobdeck.state.durations import format_duration as dur
 from jobdeck.state.machine import JobState, Status
+from jobdeck.state.money import format_cost as money
 from jobdeck.state.views import ready_since
 
 PIN, OVERDUE, URGENT, NORMAL = range(4)
@@ -199,7 +200,7 @@ class Heuristic:
         reasons: list[str] = []
         if not estimate.runs:
             reasons.append(f"no history: assumed {dur(estimate.p90)}"
-                           + (f", ${estimate.cost:.2f}" if job.model is not None else ""))
+                           + (f", {money(estimate.cost)}" if job.model is not None else ""))
         if estimate.failure_rate and estimate.margin:
             reasons.append(f"fails {estimate.failure_rate:.0%} of runs: {dur(estimate.margin)} kept for retries")
         overdue_at = since + job.max_wait if job.max_wait is not None else None
@@ -271,17 +272,17 @@ class Heuristic:
                     + (f" ({why})" if why else ""))
         cost = self.estimate(job_id).cost_high
         if policy.per_job_budget is not None and cost > policy.per_job_budget:
-            return (HOLD, None, "budget", f"it may cost ${cost:.2f}, over the per-job budget "
-                    f"${policy.per_job_budget:.2f}")
+            return (HOLD, None, "budget", f"it may cost {money(cost)}, over the per-job budget "
+                    f"{money(policy.per_job_budget)}")
         if policy.daily_budget is not None:
             used = outlook.spent_today + outlook.committed
             # a job that calls a model may cost money whatever its estimate: none starts once the day's budget is used
             if (cost or job.model is not None) and (used + cost > policy.daily_budget
                                                     or used >= policy.daily_budget):
-                extra = f" + up to ${cost:.2f} for this job" if cost else ""
+                extra = f" + up to {money(cost)} for this job" if cost else ""
                 return (HOLD, day_start(now) + 86400, "budget",
-                        f"budget: ${outlook.spent_today:.2f} spent today + ${outlook.committed:.2f} running or "
-                        f"starting first{extra} {'>' if cost else '>='} ${policy.daily_budget:.2f} a day"
+                        f"budget: {money(outlook.spent_today)} spent today + {money(outlook.committed)} running or "
+                        f"starting first{extra} {'>' if cost else '>='} {money(policy.daily_budget)} a day"
                         + ("" if cost else f", and it calls {job.model}"))
         if policy.review_capacity is not None and job.reviewed and outlook.review_waiting >= policy.review_capacity:
             return (HOLD, None, "reviews", f"review queue {outlook.review_waiting} of capacity "
@@ -310,9 +311,9 @@ class Heuristic:
                 cost, _, cheapest = min(priced)
                 if cheapest != job.models[0]:
                     first = self.board.rollups.model_cost(job.models[0])
-                    against = f" against ${first:.3f} on {job.models[0]}" if first is not None else ""
+                    against = f" against {money(first)} on {job.models[0]}" if first is not None else ""
                     return cheapest, (f"budget {used / budget:.0%} used: routed to {cheapest}, "
-                                      f"${cost:.3f} a run{against}")
+                                      f"{money(cost)} a run{against}")
         if usable[0] != job.models[0]:
             until, _ = outlook.cooldowns[job.models[0]]
             return usable[0], (f"{job.models[0]} cools down until {clock_text(until, 'UTC', outlook.now)} UTC: "

@@ -33,6 +33,7 @@ from jobdeck.decide.verdict import SortKey
 from jobdeck.state.board import Board
 from jobdeck.state.durations import format_duration as dur
 from jobdeck.state.errors import AgentError
+from jobdeck.state.money import format_cost as money
 from jobdeck.state.rollups import SCORED_TYPE
 
 if TYPE_CHECKING:
@@ -181,8 +182,8 @@ class Scoring:
             spent = board.rollups.cost_since(day_start(now))
             if spent + self.last_cost > policy.daily_budget:
                 self.answer = None
-                self.status = (f"fallback: budget: ${spent:.2f} spent today + ${self.last_cost:.2f} for a ranking "
-                               f"> ${policy.daily_budget:.2f} a day")
+                self.status = (f"fallback: budget: {money(spent)} spent today + {money(self.last_cost)} for a ranking "
+                               f"> {money(policy.daily_budget)} a day")
                 return None
         asked, features = self._question(ready_now, board, now, parallel)
         if not asked.ids:

@@ -12,13 +12,13 @@ a burst of 100 failures becomes two messages, not a hundred.
 from __future__ import annotations
 
 import time
-
 from collections import OrderedDict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from jobdeck.state.machine import EventType, Status
+from jobdeck.state.money import format_cost as money
 from jobdeck.state.views import blockers, is_paused, needs_approval, waits_for_fire
 
 if TYPE_CHECKING:
@@ -62,7 +62,7 @@ def digest(board: Board, now: float) -> Alert | None:
         return None
     waiting = sum(1 for state in board.jobs.values() if state.status == Status.REVIEW)
     date = time.strftime("%Y-%m-%d", time.gmtime(today - 86400))
-    text = (f"{date} (UTC): {done} attempt(s) done, {failed} failed, ${cost:.2f} spent; "
+    text = (f"{date} (UTC): {done} attempt(s) done, {failed} failed, {money(cost)} spent; "
             f"{waiting} output(s) waiting for review now; jobdeck stats --since 24h")
     return Alert("digest", f"digest:{date}", text, None, now)
 

@@ -68,7 +68,7 @@ async def test_header_counts_failures_cost_and_runner(deck) -> None:
         assert stats.cost_today == pytest.approx(0.0123)
         assert stats.runners == ()
         text = app.screen.query_one(StatusBar).render().plain
-        assert "Running 1/4" in text and "2 failed/1h" in text and "$0.01 today" in text
+        assert "Running 1/4" in text and "2 failed/1h" in text and "$0.012 today" in text
         assert "no runner" in text
 
 

@@ -329,7 +329,7 @@ def test_live_routes_a_job_to_its_cheapest_model_when_the_budget_runs_low(tmp_pa
     [note] = [r for r in records if r["type"] == "decided" and r["job"] == "ask"]
     assert note["route"] == "openai/gpt-4.1-mini"
     assert note["reasons"][0].startswith("budget 87% used: routed to openai/gpt-4.1-mini, $0.001 a run against "
-                                         "$0.020 on openai/gpt-4o-mini")
+                                         "$0.02 on openai/gpt-4o-mini")
     ended = [r for r in records if r["type"] == "succeeded" and r["job"] == "ask"][-1]
     assert ended["model"] == "openai/gpt-4.1-mini"  # the attempt called the routed model first
 

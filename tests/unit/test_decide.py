@@ -233,7 +233,7 @@ def test_routing_goes_past_a_cooling_model_and_to_the_cheapest_when_the_budget_r
                                                                "openai/small")
     model, why = heuristic.route("ask", Outlook(NOW, spent_today=0.85))
     assert model == "openai/small"
-    assert why == "budget 85% used: routed to openai/small, $0.004 a run against $0.050 on openai/big"
+    assert why == "budget 85% used: routed to openai/small, $0.004 a run against $0.05 on openai/big"
     everything = {m: (NOW + 60, "rate_limit") for m in ("openai/big", "openai/small", "openai/mid")}
     verdict = heuristic.verdict("ask", heuristic.board.state("ask"), Outlook(NOW, cooldowns=everything))
     assert verdict.action == "defer" and verdict.reasons[0].startswith("all 3 of its models cool down until")
