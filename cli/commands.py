@@ -587,8 +587,16 @@ def cmd_why(args: argparse.Namespace) -> int:
 
 def cmd_decisions(args: argparse.Namespace) -> int:
     from jobdeck.cli.deciding import cmd_decisions as decisions
+    from jobdeck.state.errors import UnknownJob
 
-    return decisions(args, _records(_deck(args)))
+    if args.report and (args.id or args.limit):  # the report is the deck's: a job or a count would be ignored
+        raise JobdeckError("--report covers every job's decisions: give it no id nor -n",
+                           hint="narrow it with --since, or leave out --report to list one job's decisions")
+    deck = _deck(args)
+    records = _records(deck)
+    if args.id and _read_spec(deck)[0].job(args.id) is None and not any(r.get("job") == args.id for r in records):
+        raise UnknownJob(f"no job '{args.id}' in {deck.spec_path} nor in its log", hint="see `jobdeck ls` for the ids")
+    return decisions(args, records)
 
 
 def cmd_trigger(args: argparse.Namespace) -> int:

@@ -78,7 +78,8 @@ def cmd_decisions(args: argparse.Namespace, records: list[dict[str, Any]]) -> in
             continue
         extra = f" (needs {record['needs']})" if record.get("needs") else ""
         if record.get("followed") is False:
-            extra += f"; advised {', '.join(record.get('advised', [])[:3])}"
+            advised = record.get("advised", [])[:3]
+            extra += f"; advised {', '.join(advised)}" if advised else "; it would have started nothing then"
         print(f"{_when(record['ts'])} {record.get('mode', '?'):6} {record['job']}: {record.get('action')}{extra}")
         for reason in record.get("reasons", [])[:3]:
             print(f"    {one_line(str(reason))}")

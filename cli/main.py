@@ -264,10 +264,11 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
                 "runner did (shadow, advise), waits, deadlines met and missed, failures and cost.\n\n"
                 "  jobdeck decisions -n 20\n"
                 "  jobdeck decisions --report --since 24h")
-    p.add_argument("id", nargs="?", help="only this job's decisions")
-    p.add_argument("--report", action="store_true", help="the comparison: differences, waits, deadlines, cost")
+    p.add_argument("id", nargs="?", help="only this job's decisions (not with --report)")
+    p.add_argument("--report", action="store_true",
+                   help="the comparison over every job: differences, waits, deadlines, cost")
     p.add_argument("--since", type=duration, metavar="DURATION", help="only the last DURATION (e.g. 24h, 90m)")
-    p.add_argument("-n", "--limit", type=positive_int, metavar="N", help="only the last N decisions")
+    p.add_argument("-n", "--limit", type=positive_int, metavar="N", help="only the last N decisions (not with --report)")
     p.add_argument("--json", action="store_true", help="JSON lines (with --report: one JSON object)")
 
     p = command("stats", "how the deck has done: runs, failures by class, waits, durations, cost, interventions",

@@ -102,6 +102,12 @@ def test_shadow_claims_in_exactly_the_order_off_gives_and_records_where_it_would
     report = json.loads(cli("decisions", "--report", "--since", "1h", "--json", cwd=shadow.root).stdout)
     assert report["claims"] == len(pipeline()) and report["differed"] == len(differed)
     assert cli("audit", "verify", cwd=shadow.root).returncode == 0
+    # the report is the deck's: a job or a count given with it would be ignored, so it is refused
+    refused = cli("decisions", "--report", "fetch", cwd=shadow.root)
+    assert refused.returncode == 2 and "give it no id nor -n" in refused.stderr
+    assert cli("decisions", "fetch", cwd=shadow.root).stdout.count(" fetch: ") == 1
+    unknown = cli("decisions", "fecth", cwd=shadow.root)
+    assert unknown.returncode == 1 and "no job 'fecth'" in unknown.stderr
 
 
 def test_live_starts_the_deadline_path_first_and_says_why(tmp_path: Path, cli: RunCli) -> None:
