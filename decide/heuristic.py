@@ -199,7 +199,9 @@ class Heuristic:
         estimate = self.estimate(job_id)
         reasons: list[str] = []
         if not estimate.runs:
-            reasons.append(f"no history: assumed {dur(estimate.p90)}"
+            # (durations come from successes: a job seen only failing has none, and says so)
+            reasons.append(f"{'no history' if estimate.failure_rate is None else 'no successful run yet'}: "
+                           f"assumed {dur(estimate.p90)}"
                            + (f", {money(estimate.cost)}" if job.model is not None else ""))
         if estimate.failure_rate and estimate.margin:
             reasons.append(f"fails {estimate.failure_rate:.0%} of runs: {dur(estimate.margin)} kept for retries")

@@ -126,6 +126,10 @@ def test_no_history_uses_the_stated_defaults_and_says_so() -> None:
                           board(ready("ask")))
     [verdict] = heuristic.rank(["ask"], Outlook(NOW))
     assert "no history: assumed 10m00s, $0.30" in verdict.reasons
+    failing = Heuristic(policy_of(spec({"id": "dep", "retry": {"max_attempts": 3}})),
+                        board(ready("dep"), history={"dep": [(0.002, "failed", 0.0)]}))
+    [verdict] = failing.rank(["dep"], Outlook(NOW))
+    assert verdict.reasons[:2] == ("no successful run yet: assumed 5m00s", "fails 100% of runs: 10m00s kept for retries")
 
 
 def test_gates_defer_for_a_closed_window_and_a_cooling_model() -> None:
