@@ -635,6 +635,8 @@ def cmd_gc(args: argparse.Namespace) -> int:
 def cmd_run(args: argparse.Namespace) -> int:
     from jobdeck.cli.run import run_command
 
+    if args.wait and not args.job:  # without it a runner would start and run until stopped, not wait for one job
+        raise JobdeckError("--wait waits for the job of --job", hint="jobdeck run --job ID --wait")
     return run_command(_deck(args), args)
 
 

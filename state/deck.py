@@ -16,6 +16,7 @@ Layout::
 from __future__ import annotations
 
 import os
+import stat
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -115,6 +116,7 @@ def find_deck(explicit: str | os.PathLike[str] | None = None, *,
                 if root.exists() and not root.is_dir():
                     raise DeckNotFound(f"{source} {root}: not a directory",
                                        hint=f"a deck is the directory that holds {SPEC_NAME}")
+                _refuse_unusable_spec(root, source)
                 raise DeckNotFound(
                     f"{source} {root}: no {SPEC_NAME} there",
                     hint=f"create one with `jobdeck init {root}`",
@@ -124,6 +126,7 @@ def find_deck(explicit: str | os.PathLike[str] | None = None, *,
     for directory in (here, *here.parents):
         if _holds_spec(directory):
             return Deck(directory)
+        _refuse_unusable_spec(directory, None)
     raise DeckNotFound(
         f"not inside a deck (no {SPEC_NAME} in {here} or any parent)",
         hint="run `jobdeck init` here, or pass --deck DIR / set JOBDECK_DECK",
@@ -138,9 +141,38 @@ def _holds_spec(directory: Path) -> bool:
         raise deck_access_error(exc, "look for the deck", directory / SPEC_NAME) from None
 
 
+def _unusable_spec(directory: Path) -> str | None:
+    """What is wrong with a ``jobs.json`` entry in ``directory`` that is not a readable file, if there is one:
+    a link to nothing, a directory, a FIFO (None: no such entry, or a regular file)."""
+    path = directory / SPEC_NAME
+    try:
+        os.lstat(path)
+    except OSError:
+        return None
+    try:
+        found = os.stat(path)
+    except FileNotFoundError:
+        return f"{path} is a link to {os.readlink(path)}, which does not exist"
+    except OSError:
+        return None  # (what the system will not say, reading it says in full)
+    if stat.S_ISREG(found.st_mode):
+        return None
+    return f"{path} is {'a directory' if stat.S_ISDIR(found.st_mode) else 'not a regular file'}"
+
+
+def _refuse_unusable_spec(directory: Path, source: str | None) -> None:
+    problem = _unusable_spec(directory)
+    if problem is not None:
+        raise DeckNotFound(f"{source}: {problem}" if source else problem,
+                           hint=f"make {SPEC_NAME} a file (or a link to one); `jobdeck init` will not replace it")
+
+
 def init_deck(root: Path, example: bytes) -> Deck:
-    """Create a deck at ``root`` with ``example`` as its jobs.json; refuse to overwrite one."""
+    """Create a deck at ``root`` with ``example`` as its jobs.json; refuse to overwrite one (or a link)."""
     deck = Deck(root)
+    problem = _unusable_spec(deck.root)
+    if problem is not None:
+        raise JobdeckError(problem, hint="restore what it stands for, or remove it to start a new deck here")
     if deck.spec_path.exists():
         raise JobdeckError(f"{deck.spec_path} already exists", hint="this is already a deck")
     if not deck.root.exists():

@@ -125,3 +125,27 @@ def test_a_mistyped_command_gets_the_nearest_names_and_no_command_gets_the_help(
     bare = cli(cwd=tmp_path)
     assert bare.returncode == 2 and "positional arguments:" in bare.stdout and "examples:" in bare.stdout
     assert cli("--deck", str(tmp_path), cwd=tmp_path).stdout == bare.stdout
+
+
+def test_a_jobs_json_that_is_not_a_file_is_named_and_init_does_not_replace_a_link(cli: RunCli, tmp_path: Path) -> None:
+    import os
+
+    dangling, folder = tmp_path / "dangling", tmp_path / "folder"
+    dangling.mkdir()
+    (dangling / "jobs.json").symlink_to(tmp_path / "shared" / "jobs.json")  # its share is not mounted yet
+    (folder / "jobs.json").mkdir(parents=True)
+    for done in (cli("--deck", str(dangling), "ls", cwd=tmp_path), cli("ls", cwd=dangling)):
+        assert done.returncode == 2
+        assert f"jobs.json is a link to {tmp_path / 'shared' / 'jobs.json'}, which does not exist" in done.stderr
+        assert "jobdeck init" in done.stderr and "create one" not in done.stderr  # no hint that would replace it
+    init = cli("init", str(dangling), cwd=tmp_path)
+    assert init.returncode == 2 and "which does not exist" in init.stderr, init.stderr
+    assert os.path.islink(dangling / "jobs.json") and not (dangling / ".jobdeck").exists()  # the link is kept
+    done = cli("--deck", str(folder), "ls", cwd=tmp_path)
+    assert done.returncode == 2 and "jobs.json is a directory" in done.stderr, done.stderr
+
+
+def test_wait_needs_the_job_it_waits_for(cli: RunCli, tmp_path: Path) -> None:
+    (tmp_path / "jobs.json").write_text('{"jobs": [{"id": "a", "command": ["true"]}]}')
+    done = cli("run", "--wait", cwd=tmp_path, timeout=30)
+    assert done.returncode == 2 and "--wait waits for the job of --job" in done.stderr  # not a runner until stopped
