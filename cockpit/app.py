@@ -285,7 +285,7 @@ class CockpitApp(App[None]):
     def open_output(self, message: JobScreen.OpenOutput) -> None:
         from jobdeck.cockpit.pager import show_in_pager
 
-        path = self.model.output_path(message.job_id)
+        path = self.model.output_path(message.job_id, stderr=message.stderr)
         if path is None:
             self.notify(f"{message.job_id}: no attempt yet", severity="warning", timeout=3)
             return

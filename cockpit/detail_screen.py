@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -21,13 +23,15 @@ class DetailScreen(JobScreen):
 
     BINDINGS = [
         Binding("escape,backspace", "back", "back"),
-        Binding("o", "focus_output", "output", show=False),
+        Binding("E", "toggle_stderr", "stderr", show=False, id="stderr"),  # the pane's title offers it
     ]
 
     def __init__(self, model: DeckModel, operator: Operator, job_id: str, *, live: bool = True) -> None:
         super().__init__(model, operator, classes="detail-screen")
         self.job_id = job_id
         self.tail = OutputTail(id="detail-tail", live=live)
+        self.stderr = False
+        """The pane shows the attempt's stderr.log (E), not its output."""
 
     def compose(self) -> ComposeResult:
         yield Static(id="detail-heading", markup=False)
@@ -70,14 +74,28 @@ class DetailScreen(JobScreen):
             self.query_one("#detail-text", Static).update(
                 details(job, state, card, model.chain(job_id), now, model.archived_before(job_id)))
         attempt = state.attempt
-        title = Text("output", "bold")
+        title = Text("stderr" if self.stderr else "output", "bold")
         if attempt is not None:
             title.append(f" · attempt {attempt.n}" + (" (running)" if attempt.ended is None else f" ({attempt.outcome})"), "dim")
+            if not self.stderr and _has_bytes(model.output_path(job_id, stderr=True)):
+                title.append("  E: its stderr", "bold yellow")  # where a failure usually says why
         self.query_one("#output-title", Static).update(title)
-        self.tail.follow(model.output_path(job_id))
+        self.tail.follow(model.output_path(job_id, stderr=self.stderr))
 
     def action_back(self) -> None:
         self.dismiss()
 
-    def action_focus_output(self) -> None:
-        self.tail.focus()
+    def action_toggle_stderr(self) -> None:
+        self.stderr = not self.stderr
+        self._show(info=False)
+
+    def action_output(self) -> None:
+        """Page what the pane shows, output or stderr, in $PAGER (as `o` does on the board)."""
+        self.post_message(self.OpenOutput(self.job_id, stderr=self.stderr))
+
+
+def _has_bytes(path: Path | None) -> bool:
+    try:
+        return path is not None and path.stat().st_size > 0
+    except OSError:
+        return False

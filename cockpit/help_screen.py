@@ -26,7 +26,7 @@ HEADER = (
 KEYS = (
     ("Board", (
         ("← ↓ ↑ →  h j k l", "cards and columns (also Tab, Shift+Tab)"),
-        ("Enter  o  y  Y", "open the job / its output in $PAGER / copy id / path"),
+        ("Enter  o  E  y  Y", "open / page its output (E: stderr) / copy id, path"),
         ("v  s", "the review queue / the last 24 hours"),
         ("/  c", "filter (label:L ws:W status:S) / Cancelled"),
     )),

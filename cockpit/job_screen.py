@@ -98,11 +98,12 @@ class JobScreen(Screen[None]):
         """Open the last 24 hours' runs, failures and cost."""
 
     class OpenOutput(Message):
-        """Page the job's latest output in $PAGER."""
+        """Page the job's latest output (or its stderr.log) in $PAGER."""
 
-        def __init__(self, job_id: str) -> None:
+        def __init__(self, job_id: str, stderr: bool = False) -> None:
             super().__init__()
             self.job_id = job_id
+            self.stderr = stderr
 
     class EditSpec(Message):
         """Edit jobs.json in $EDITOR."""

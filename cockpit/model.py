@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from jobdeck.state.attempts import OUTPUT
+from jobdeck.state.attempts import OUTPUT, STDERR
 from jobdeck.state.board import Store, open_store
 from jobdeck.state.card import Card
 from jobdeck.state.deck import Deck
@@ -161,13 +161,13 @@ class DeckModel:
     def state(self, job_id: str) -> JobState:
         return self.store.board.state(job_id) if self.ready else JobState(job_id)
 
-    def output_path(self, job_id: str, n: int | None = None) -> Path | None:
-        """The output file of attempt ``n`` (default: the latest) of a job, if it has one."""
+    def output_path(self, job_id: str, n: int | None = None, *, stderr: bool = False) -> Path | None:
+        """The output file (or ``stderr.log``) of attempt ``n`` (default: the latest) of a job, if it has one."""
         attempts = self.state(job_id).attempts
         chosen = next((a for a in attempts if a.n == n), None) if n is not None else (attempts[-1] if attempts else None)
         if chosen is None:
             return None
-        return self.deck.attempt_dir(chosen.workspace, job_id, chosen.n) / OUTPUT
+        return self.deck.attempt_dir(chosen.workspace, job_id, chosen.n) / (STDERR if stderr else OUTPUT)
 
     def chain(self, job_id: str) -> list[dict[str, Any]]:
         """Every event record of a job, oldest first: its chain of work."""

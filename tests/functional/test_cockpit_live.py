@@ -137,3 +137,29 @@ async def test_the_attempts_table_keeps_time_while_the_job_runs(deck) -> None:
         clock[0] += 20
         screen.tick(False)  # the app's one-second tick (not the ten-second full one)
         await wait_until(pilot, lambda: "1m55s" in attempts(), what="the running attempt's time to move")
+
+
+async def test_a_failed_jobs_stderr_is_one_key_away_in_its_detail_and_pages_with_o(deck, monkeypatch) -> None:
+    """The reason a job failed is often only on its stderr: the detail says it has one, E shows it (inert)."""
+    from jobdeck.cockpit import pager
+
+    (deck.attempt_dir("default", "lint", 1) / "stderr.log").write_text("FATAL: \x1b]0;pwned\x07config not found\n")
+    paged: list[Path] = []
+    monkeypatch.setattr(pager, "show_in_pager", lambda app, path, title: paged.append(path))
+    app = make_app(deck.root, fast_start=False, watch=False, now=NOW)
+    async with app.run_test(size=(120, 40)) as pilot:
+        app.screen.board.select("lint")
+        await pilot.press("enter")
+        screen = app.screen
+        assert isinstance(screen, DetailScreen)
+        title = screen.query_one("#output-title").render()
+        assert "output · attempt 1 (failed)" in title.plain and "E: its stderr" in title.plain
+        await wait_until(pilot, lambda: "E501 line too long" in screen.tail.text, what="the output")
+        await pilot.press("E")
+        await wait_until(pilot, lambda: "FATAL: config not found" in screen.tail.text, what="the stderr, inert")
+        assert screen.query_one("#output-title").render().plain.startswith("stderr · attempt 1")
+        await pilot.press("o")
+        await pilot.pause()
+        assert paged == [deck.attempt_dir("default", "lint", 1) / "stderr.log"]
+        await pilot.press("E")
+        await wait_until(pilot, lambda: "E501 line too long" in screen.tail.text, what="the output again")
