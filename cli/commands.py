@@ -197,10 +197,20 @@ def _jobs_from_source(source: str) -> list[dict[str, Any]]:
             value = loads(stripped)
             items = value.get("jobs", [value]) if isinstance(value, dict) and "id" not in value else value
             items = items if isinstance(items, list) else [items]
-        else:
-            items = [loads(line) for line in stripped.splitlines() if line.strip()]
+        else:  # JSONL: each line on its own, its errors told at its own line
+            items = []
+            for number, line in enumerate(text.splitlines(), 1):
+                if line.strip():
+                    try:
+                        items.append(loads(line))
+                    except StrictJSONError as exc:
+                        raise SpecError(exc.message, path=where, line=number, column=exc.column,
+                                        hint=exc.hint) from None
     except StrictJSONError as exc:
         raise SpecError(exc.message, path=where, line=exc.line, column=exc.column, hint=exc.hint) from None
+    if not items:
+        raise SpecError("no jobs given", path=where,
+                        hint='give a job per line (JSONL), a JSON list, or {"jobs": [...]}')
     if not all(isinstance(item, dict) for item in items):
         raise SpecError("every job must be a JSON object", path=where)
     return items

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 from jobdeck.state.attempts import OUTPUT, RESULT, STDERR
 from jobdeck.state.deck import Deck
-from jobdeck.state.errors import JobdeckError
+from jobdeck.state.errors import JobdeckError, NoSuchAttempt
 from jobdeck.state.terminal import Copier
 
 """On a terminal, a line is cleaned whole (a sequence may span a chunk): this much is held at most."""
@@ -41,10 +41,10 @@ def show_logs(deck: Deck, store: Store, job: Job | JobPreview, state: JobState, 
         if not directory.is_dir():
             raise _gone(job.id, attempt, directory, retention)
     elif not state.attempts:
-        raise JobdeckError(f"job '{job.id}' has no attempt yet", hint=f"it has not run; see `jobdeck show {job.id}`")
+        raise NoSuchAttempt(f"job '{job.id}' has no attempt yet", hint=f"it has not run; see `jobdeck show {job.id}`")
     else:
         numbers = sorted(a.n for a in state.attempts)
-        raise JobdeckError(f"job '{job.id}' has no attempt {attempt}",
+        raise NoSuchAttempt(f"job '{job.id}' has no attempt {attempt}",
                            hint=f"its latest attempts are {_ranges(numbers)}; see `jobdeck show {job.id}`")
     path = directory / (STDERR if stderr else OUTPUT)
     out = sys.stdout.buffer

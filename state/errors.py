@@ -167,6 +167,12 @@ class UnknownJob(JobdeckError):
     exit_code = 1
 
 
+class NoSuchAttempt(JobdeckError):
+    """A job that has no attempt, or none with the number asked for (the answer is no, as for an unknown job)."""
+
+    exit_code = 1
+
+
 class EditConflict(JobdeckError):
     """jobs.json changed on disk while it was being edited."""
 

@@ -128,7 +128,7 @@ def add_jobs(deck: Deck, jobs: Iterable[Mapping[str, Any]], *, replace: bool = F
             raise SpecError(f"job {job.get('id')!a} has text that is not UTF-8",
                             hint="jobs.json is UTF-8: give the arguments as UTF-8 text") from None
     if not new_jobs:
-        raise SpecError("no jobs to add", hint="give --command or --model, or a JSON/JSONL file")
+        raise SpecError("no jobs to add", hint="give a command after --, --model with --prompt, or --from FILE")
     existing = document.setdefault("jobs", [])
     index = {job.get("id"): i for i, job in enumerate(existing) if isinstance(job, dict)}
     for job in new_jobs:

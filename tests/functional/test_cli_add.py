@@ -89,6 +89,19 @@ def test_add_jsonl_from_stdin(deck: Deck, cli: RunCli) -> None:
     assert len(load_spec(deck.spec_path).spec.jobs) == 6
 
 
+def test_a_jsonl_mistake_is_told_at_its_own_line_and_empty_input_says_what_to_give(deck: Deck, cli: RunCli) -> None:
+    before = deck.spec_path.read_bytes()
+    lines = '{"id": "k1", "command": ["echo"]}\n\n{"id": "k2", "command": ["echo"]}\n{"id": "k3", "command": ["echo"],}\n'
+    done = cli("--deck", str(deck.root), "add", "--from", "-", input=lines)
+    assert done.returncode == 1 and done.stderr.startswith("jobdeck: stdin:4:"), done.stderr
+    for empty in ("", "\n\n", "[]"):
+        done = cli("--deck", str(deck.root), "add", "--from", "-", input=empty)
+        assert done.returncode == 1 and "stdin: no jobs given" in done.stderr, done.stderr
+    done = cli("--deck", str(deck.root), "add")
+    assert done.returncode == 1 and "give a command after --" in done.stderr, done.stderr
+    assert deck.spec_path.read_bytes() == before
+
+
 def test_duplicate_id_is_refused_and_nothing_is_written(deck: Deck, add: Callable[..., Any]) -> None:
     before = deck.spec_path.read_bytes()
     done = add(deck, "--id", "hello", "--", "echo", "again")

@@ -51,8 +51,8 @@ for n, argv in enumerate(commands):
 print(json.dumps(results))
 """
 
-#: Commands whose answer on such a deck is "no" (exit 1) or "nothing there" (exit 2), with its reason.
-REFUSED = {"logs gate": (2, "has no attempt"), "retry gate": (1, "it is backlog"),
+#: Commands whose answer on such a deck is "no" (exit 1), with its reason.
+REFUSED = {"logs gate": (1, "has no attempt"), "retry gate": (1, "it is backlog"),
            "resume gate": (1, "it is not paused"), "run --job after": (1, "is backlog")}
 
 
