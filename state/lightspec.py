@@ -160,7 +160,8 @@ def plainly_valid(job: Mapping[str, Any], known: Collection[str]) -> bool:
     job_id, command, shell = job.get("id"), job.get("command"), job.get("shell", False)
     if type(job_id) is not str or not ID_RE.fullmatch(job_id) or job_id in known or type(shell) is not bool:
         return False
-    argv = not shell and type(command) is list and command and all(_text(arg) for arg in command)
+    argv = not shell and type(command) is list and command and all(_text(arg) for arg in command) \
+        and command[0].strip() and (command[0].isprintable() and " " not in command[0] or "/" in command[0])
     if not (argv or (shell and _text(command) and "{{" not in command)):  # (spec.shell_command_problem)
         return False
     title, workspace, labels = job.get("title", ""), job.get("workspace", "default"), job.get("labels", [])
@@ -180,7 +181,8 @@ def plainly_valid(job: Mapping[str, Any], known: Collection[str]) -> bool:
         return False
     suffixes: dict[str, str] = {}
     for dep in depends_on:
-        if type(dep) is not str or dep not in known or suffixes.setdefault(env_suffix(dep), dep) != dep:
+        if type(dep) is not str or dep not in known or dep in suffixes.values() \
+                or suffixes.setdefault(env_suffix(dep), dep) != dep:
             return False
     return True
 

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import difflib
 import gc
+import json
 import os
 import re
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -313,7 +315,12 @@ def _check_semantics(spec: Spec, text: str, where: str) -> None:
                                     hint=_executor_hint(spec, agent.executor)))
     for job in spec.jobs:
         suffixes: dict[str, str] = {}
+        listed: set[str] = set()
         for dep in job.depends_on:
+            if dep in listed:
+                err(f"depends on '{dep}' twice", job.id, "depends_on", "list each dependency once")
+                continue
+            listed.add(dep)
             other = suffixes.setdefault(env_suffix(dep), dep)
             if other != dep:
                 err(f"depends on both '{other}' and '{dep}', which share the variable "
@@ -322,11 +329,11 @@ def _check_semantics(spec: Spec, text: str, where: str) -> None:
             if dep == job.id:
                 err("a job cannot depend on itself", job.id, "depends_on")
             elif dep not in seen:
-                close = difflib.get_close_matches(dep, list(seen), n=1)
+                close = [s for s in seen if s.lower() == dep.lower()] or difflib.get_close_matches(dep, list(seen), n=1)
                 err(f"depends on unknown job '{dep}'", job.id, "depends_on",
                     f"did you mean '{close[0]}'?" if close else "declare that job, or remove the dependency")
         if job.agent is not None and job.agent not in spec.agents and job.agent not in BUILTIN_AGENT_TYPES:
-            close = difflib.get_close_matches(job.agent, list(spec.agents), n=1)
+            close = difflib.get_close_matches(job.agent, [*spec.agents, *sorted(BUILTIN_AGENT_TYPES)], n=1)
             err(f"unknown agent '{job.agent}'", job.id, "agent",
                 f"did you mean '{close[0]}'?" if close else "declare it in the 'agents' section")
         _check_executor(spec, job, err)
@@ -346,6 +353,12 @@ def _check_semantics(spec: Spec, text: str, where: str) -> None:
             err("the idle timeout is longer than the hard timeout, so it can never fire", job.id, "timeout")
         if job.retry.max_delay < job.retry.delay:
             err("retry.max_delay is shorter than retry.delay", job.id, "retry")
+        _check_runnable(job, err)
+    for name, agent in spec.agents.items():
+        for bad in _bad_env_names(agent.env):
+            errors.append(SpecError(f"agent '{name}': {bad}", path=where, line=_line_of(text, None, "env"),
+                                    field=f"agents.{name}.env", hint=ENV_NAME_HINT))
+    _check_schemas(spec, err)
     if not errors:
         cycle = find_cycle(spec.dependencies)
         if cycle:
@@ -353,6 +366,50 @@ def _check_semantics(spec: Spec, text: str, where: str) -> None:
                 "remove one of these dependencies")
     if errors:
         raise errors[0] if len(errors) == 1 else SpecErrors(errors)
+
+
+ENV_NAME_HINT = "a variable's name is letters, digits and '_', not starting with a digit"
+
+
+def _bad_env_names(env: Mapping[str, object]) -> list[str]:
+    from jobdeck.state.spec import ENV_NAME_PATTERN
+
+    return [f"'{name}' is not an environment variable's name" for name in env if not re.match(ENV_NAME_PATTERN, name)]
+
+
+def _check_runnable(job: Job, err: Callable[..., None]) -> None:
+    """What would make the job fail at every start, said now: an empty or space-joined program, a bad variable
+    name, an exit code no process can have."""
+    command = job.command
+    if isinstance(command, list) and command and not job.shell:
+        program = command[0]
+        if not program.strip():
+            err("the command's program (its first word) is empty", job.id, "command")
+        elif any(ch.isspace() for ch in program) and "/" not in program:
+            err(f"the program '{program}' has spaces in its name: an argv list has one word per item", job.id,
+                "command", f"write it as {json.dumps([*program.split(), *command[1:]])}, or as one string "
+                           "with \"shell\": true")
+    for bad in _bad_env_names(job.env):
+        err(bad, job.id, "env", ENV_NAME_HINT)
+    for code in job.retry.retryable_exit_codes:
+        if not 1 <= code <= 255:
+            err(f"exit code {code} in retry.retryable_exit_codes is not one a process can exit with", job.id,
+                "retry", "exit codes that mean failure are 1-255 (75 is EX_TEMPFAIL)")
+
+
+def _check_schemas(spec: Spec, err: Callable[..., None]) -> None:
+    """Each validate.json_schema is a JSON Schema, so a mistake in it is told now, not at the first output."""
+    jobs = [job for job in spec.jobs if job.validate_ is not None and job.validate_.json_schema is not None]
+    if not jobs:
+        return
+    import jsonschema  # (only a deck with a schema pays for it)
+
+    for job in jobs:
+        schema = job.validate_.json_schema  # type: ignore[union-attr]
+        try:
+            jsonschema.validators.validator_for(schema, default=jsonschema.Draft202012Validator).check_schema(schema)
+        except jsonschema.SchemaError as exc:
+            err(f"validate.json_schema is not a valid JSON Schema: {exc.message}", job.id, "validate")
 
 
 def _check_executor(spec: Spec, job: Job, err: Callable[..., None]) -> None:
