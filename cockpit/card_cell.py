@@ -22,7 +22,7 @@ from textual.strip import Strip
 from jobdeck.state.card import Card
 from jobdeck.state.machine import Status
 
-from jobdeck.state.terminal import inert
+from jobdeck.state.terminal import inert_line
 from jobdeck.cockpit.advice import Advised
 from jobdeck.cockpit.timefmt import age
 
@@ -81,14 +81,14 @@ def status_line(card: Card, now: float) -> Text:
             if i:
                 text.append(", ", "dim")
             style = next((s for prefix, s in FLAG_STYLES if flag.startswith(prefix)), "")
-            text.append(inert(flag), style)
+            text.append(inert_line(flag), style)
         return text
     if card.reason and card.column in REASON_STYLES:
         reason = "needs review" if card.reason == "review" else card.reason
-        return Text(inert(reason), REASON_STYLES[card.column])
+        return Text(inert_line(reason), REASON_STYLES[card.column])
     if card.next_fire is not None and card.column != Status.RUNNING:
         return Text(f"next in {age(card.next_fire - now)}", "cyan")
-    return Text(inert(card.agent), "dim")
+    return Text(inert_line(card.agent), "dim")
 
 
 def age_text(card: Card, now: float, *, always_attempt: bool = False) -> str:
@@ -148,10 +148,10 @@ class CardCell:
         """Lines two and three, built on first use: only cards scrolled into view pay for them."""
         if self._lines is None:
             card = self.card
-            second = Text(inert(card.title)) if card.title != card.id else Text(inert(card.agent), "dim")
+            second = Text(inert_line(card.title)) if card.title != card.id else Text(inert_line(card.agent), "dim")
             advised = self.advised
             if advised is not None and advised.line is not None:
-                third = Text(inert(advised.line), advised.style)
+                third = Text(inert_line(advised.line), advised.style)
             else:
                 third = status_line(card, self._now)
             if card.title == card.id and third.plain == card.agent:

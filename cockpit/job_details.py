@@ -20,7 +20,7 @@ from jobdeck.state.durations import format_duration
 from jobdeck.state.machine import JobState
 
 from jobdeck.cockpit.card_cell import flag_texts
-from jobdeck.state.terminal import inert
+from jobdeck.state.terminal import inert, inert_line
 from jobdeck.cockpit.timefmt import relative, stamp
 
 if TYPE_CHECKING:
@@ -43,13 +43,13 @@ def heading(job: Job, state: JobState, card: Card, now: float) -> Text:
     text.append(job.id, "bold")
     if job.name != job.id:
         text.append("  ")
-        text.append(inert(job.name))
+        text.append(inert_line(job.name))
     text.append(f"  {status}", f"bold {STATUS_STYLES.get(status, '')}")
     flags = flag_texts(card, now)
     if state.reason and state.status.value in ("review", "failed", "cancelled"):
         flags.insert(0, state.reason)
     if flags:
-        text.append("  " + inert("; ".join(flags)), "italic")
+        text.append("  " + inert_line("; ".join(flags)), "italic")
     return text
 
 

@@ -20,7 +20,7 @@ from jobdeck.cockpit.key_hints import KeyHints
 from jobdeck.cockpit.model import DeckModel, Delta
 from jobdeck.cockpit.operations import Operator
 from jobdeck.cockpit.output_tail import OutputTail
-from jobdeck.state.terminal import inert
+from jobdeck.state.terminal import inert, inert_line
 from jobdeck.cockpit.timefmt import age
 
 KIND_STYLES = {"review": "magenta", "approval": "bold magenta", "interrupted": "bold yellow", "failed": "red"}
@@ -148,7 +148,7 @@ class ReviewScreen(JobScreen):
         text = Text()
         text.append(item.card.id, "bold")
         if item.card.title != item.card.id:
-            text.append(f"  {inert(item.card.title)}")
+            text.append(f"  {inert_line(item.card.title)}")
         text.append(f"\n{item.kind}: ", KIND_STYLES[item.kind])
         text.append(inert(item.why))
         for reason in state.reasons:

@@ -41,6 +41,12 @@ def inert(text: str, *, tab_size: int = 4) -> str:
     return _CONTROL.sub("", text).expandtabs(tab_size)
 
 
+def inert_line(text: str) -> str:
+    """``inert(text)`` on one line: line breaks become spaces (a title, a flag: what a one-line cell shows)."""
+    shown = inert(text)
+    return " ".join(shown.splitlines()) if "\n" in shown else shown
+
+
 def _overwrite(line: str) -> str:
     """What a terminal would show for a line redrawn with ``\\r`` (progress bars)."""
     parts = [part for part in line.split("\r") if part]

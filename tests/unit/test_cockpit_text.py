@@ -88,3 +88,9 @@ def test_the_board_folds_the_fewest_columns_and_keeps_the_focused_one_in_view() 
     assert fold_start(6, 5, focused=0, start=1) == 0
     assert fold_start(6, 1, focused=4, start=0) == 4  # one column at a time
     assert fold_start(5, 5, focused=4, start=3) == 0  # all fit: nothing folded
+
+
+def test_a_title_or_reason_with_line_breaks_stays_on_its_line_of_the_card() -> None:
+    titled = CardCell(card(title="first line\nsecond line\r\nthird", column=Status.FAILED, reason="exit 3\nFATAL"), NOW, 0)
+    second, third = titled.lines
+    assert second.plain == "first line second line third" and third.plain.startswith("exit 3 FATAL")
