@@ -68,6 +68,8 @@ class Board(Horizontal):
         self._rows_held = False
         self._filling = False
         self._fold_start = 0
+        self._before_cancelled: str | None = None
+        """The job selected when the Cancelled column was shown, selected again when it is hidden."""
 
     def compose(self) -> ComposeResult:
         yield from self.columns.values()
@@ -243,9 +245,15 @@ class Board(Horizontal):
         if not self.is_mounted:
             return
         column = self.columns[Status.CANCELLED]
-        if not show and self.screen.focused is column.table:
+        back = None
+        if show:
+            self._before_cancelled = self.selected_id  # to come back to when the column goes again
+        elif self.screen.focused is column.table:
+            back, self._before_cancelled = self._before_cancelled, None
             self.focus_column(-1)
         self._fold(self.size.width)
+        if back is not None:
+            self.select(back)  # (False if it is no longer shown: the focus stays where it went)
         if show and not column.display:  # folded away: go and show it, even empty
             self._focus(column.table)
 

@@ -159,6 +159,17 @@ async def test_cancelled_column_is_behind_a_toggle(deck) -> None:
         assert not cancelled.display
 
 
+async def test_showing_and_hiding_cancelled_at_80x24_comes_back_to_the_selected_card(deck) -> None:
+    app = make_app(deck.root, fast_start=False, watch=False, now=NOW)
+    async with app.run_test(size=(80, 24)) as pilot:
+        assert app.screen.board.select("lint")  # in Failed
+        await pilot.press("c")  # shows Cancelled (and goes there: at 80 columns it folds another away)
+        assert app.screen.board.columns["cancelled"].display
+        await pilot.press("c")
+        assert not app.screen.board.columns["cancelled"].display
+        assert app.screen.selected_job_id() == "lint"
+
+
 async def test_works_at_80x24(deck) -> None:
     app = make_app(deck.root, fast_start=False, watch=False, now=NOW)
     async with app.run_test(size=(80, 24)) as pilot:
