@@ -16,6 +16,7 @@ log, so a removed attempt's number, and its directory, are never used again.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import shlex
@@ -98,7 +99,9 @@ def collect(deck: Deck, store: Store, spec: Spec, now: float, *, dry_run: bool =
             if _remove_tombstone(deck, workspace, job, name, report):
                 report.tombstones += 1  # finished; one it could not remove is among the errors
     found = scan(deck)  # outside the lock: a directory made meanwhile is simply not considered
-    with store.lock:
+    # A dry run changes nothing, so it takes no lock: it needs no write access (a deck another user owns
+    # can be asked), and its answer is what the board says as it reads it.
+    with contextlib.nullcontext() if dry_run else store.lock:
         store.refresh()
         decisions = decide(spec, store.board, found, now)
         doomed = [d for d in decisions if d.delete]

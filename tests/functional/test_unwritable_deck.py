@@ -231,6 +231,9 @@ def test_another_user_writing_the_deck_is_refused_before_it_makes_a_file_there(u
     assert {path: path.stat().st_uid for path in state.rglob("*")} == before  # nothing made, nothing taken over
     read = subprocess.run([sys.executable, "-m", "jobdeck", "ls"], cwd=deck, capture_output=True, text=True, timeout=60)
     assert read.returncode == 0 and "ready" in read.stdout  # reading is fine, and leaves no cache behind
+    asked = subprocess.run([sys.executable, "-m", "jobdeck", "gc", "--dry-run"], cwd=deck, capture_output=True,
+                           text=True, timeout=60)
+    assert asked.returncode == 0 and "would remove" in asked.stdout, asked.stderr  # a dry run writes nothing
     assert {path: path.stat().st_uid for path in state.rglob("*")} == before
     assert user.jobdeck("pause", "ready", cwd=deck).returncode == 0  # the owner's deck works as before
 
