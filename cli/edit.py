@@ -17,7 +17,7 @@ from pathlib import Path
 
 from jobdeck.state.atomic import make_private_dir, write_atomic
 from jobdeck.state.deck import Deck
-from jobdeck.state.errors import DeckAccessError, EditConflict, SpecError, deck_access_error
+from jobdeck.state.errors import DeckAccessError, EditConflict, JobdeckError, SpecError, deck_access_error
 from jobdeck.state.loader import parse_spec
 from jobdeck.state.specbytes import read_spec_file
 from jobdeck.state.specfile import install, run_editor, writable_spec_file
@@ -57,7 +57,13 @@ def edit(deck: Deck) -> int:
     writable_spec_file(deck)  # before any editing: a read-only jobs.json would refuse it at the end
     copy = _private_copy(deck, base)
     while True:
-        run_editor(copy)
+        try:
+            run_editor(copy)
+        except JobdeckError as exc:  # no editor, or it failed: keep the copy only if it holds edits
+            if copy.read_bytes() == base:
+                copy.unlink()
+                raise
+            raise JobdeckError(f"{exc.message}; your copy is kept at {copy}", hint=exc.hint) from None
         edited = copy.read_bytes()
         if edited == base:
             copy.unlink()

@@ -170,6 +170,8 @@ def _refuse_unusable_spec(directory: Path, source: str | None) -> None:
 def init_deck(root: Path, example: bytes) -> Deck:
     """Create a deck at ``root`` with ``example`` as its jobs.json; refuse to overwrite one (or a link)."""
     deck = Deck(root)
+    if deck.root.exists() and not deck.root.is_dir():
+        raise JobdeckError(f"{deck.root} is a file, not a directory", hint="a deck is a directory: name a new one")
     problem = _unusable_spec(deck.root)
     if problem is not None:
         raise JobdeckError(problem, hint="restore what it stands for, or remove it to start a new deck here")

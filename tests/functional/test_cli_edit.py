@@ -151,6 +151,10 @@ def test_failing_editor_installs_nothing(deck: Deck, editor_env: dict[str, str])
     assert done.returncode == 2
     assert "the editor exited with code 3; nothing was installed" in done.stderr
     assert deck.spec_path.read_bytes() == before
+    # no editor at all: nothing was edited, so no copy is left behind (one each time, before)
+    done = run_cli("--deck", str(deck.root), "edit", env={**editor_env, "EDITOR": "no-such-editor-here"})
+    assert done.returncode == 2 and "editor not found: no-such-editor-here" in done.stderr, done.stderr
+    assert not list(deck.state_dir.glob("jobs.*.json"))
 
 
 def test_edit_through_a_linked_jobs_json_installs_into_the_file_it_leads_to(

@@ -143,6 +143,9 @@ def test_a_jobs_json_that_is_not_a_file_is_named_and_init_does_not_replace_a_lin
     assert os.path.islink(dangling / "jobs.json") and not (dangling / ".jobdeck").exists()  # the link is kept
     done = cli("--deck", str(folder), "ls", cwd=tmp_path)
     assert done.returncode == 2 and "jobs.json is a directory" in done.stderr, done.stderr
+    (tmp_path / "afile").write_text("notes")
+    done = cli("init", str(tmp_path / "afile"), cwd=tmp_path)
+    assert done.returncode == 2 and "afile is a file, not a directory (hint:" in done.stderr, done.stderr
 
 
 def test_wait_needs_the_job_it_waits_for(cli: RunCli, tmp_path: Path) -> None:
