@@ -181,8 +181,10 @@ class Heuristic:
         if now + left <= deadline:
             return None
         when = clock_text(deadline, job.timezone, now)
-        return deadline, (f"deadline {when} at risk: what is left of its path takes {dur(left)} at p90, so it "
-                          f"ends about {clock_text(now + left, job.timezone, now)}, {dur(now + left - deadline)} late")
+        ends = f"ends about {clock_text(now + left, job.timezone, now)}, {dur(now + left - deadline)} late"
+        if deadline < now:  # missed already: late, not at risk
+            return deadline, f"deadline {when} passed {dur(now - deadline)} ago: at p90 it {ends}"
+        return deadline, f"deadline {when} at risk: what is left of its path takes {dur(left)} at p90, so it {ends}"
 
     # -- ranking ---------------------------------------------------------------------
 

@@ -256,6 +256,9 @@ def test_a_deadline_is_at_risk_when_the_rest_of_its_path_ends_after_it() -> None
     assert heuristic.at_risk("report", NOW) is None  # fetch is mostly done: its last ~1.5m, then report's ~10m
     assert heuristic.remaining("report", NOW) == pytest.approx(heuristic.estimate("fetch").p90 - 500
                                                                + heuristic.estimate("report").p90)
+    late = Heuristic(policy_of(spec_), board(ready("fetch"), ready("report"), history=history))
+    _, why = late.at_risk("report", NOW + 1200) or (0.0, "")  # 04:20: the 04:15 deadline is gone already
+    assert why.startswith("deadline 04:15 passed 5m00s ago: at p90 it ends about 04:39"), why
 
 
 def test_a_scheduled_jobs_deadline_is_its_cycles_even_after_a_retry_late_in_it() -> None:
