@@ -178,7 +178,7 @@ async def _run_job(runner: Runner, job_id: str, *, wait: bool) -> int:
         if kept_back is not None:  # the decision service holds or defers it: say why, and how to start it anyway
             flags = [flag for flag in flags if flag != kept_back.note]
         detail = "; ".join(filter(None, [state.reason, *(flag for flag in flags if flag != state.reason)]))
-        print(f"jobdeck run: job '{job_id}' is {state.status.value}" + (f" ({detail})" if detail else "")
+        print(f"jobdeck run: job '{job_id}' is {state.status.words}" + (f" ({detail})" if detail else "")
               + (f": {_kept_back_text(job_id, kept_back)}" if kept_back is not None else ""), file=sys.stderr)
         return 1
     return 0

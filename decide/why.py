@@ -114,7 +114,7 @@ def _written(job: Job, spec: Spec, board: Board, now: float) -> list[str]:
         found.append(f"waits to retry until {clock_text(state.not_before, 'UTC', now)} UTC, "
                      f"in {dur(state.not_before - now)} ({state.reason or 'retry'})")
     for dep, status in blockers(job, board):
-        found.append(f"depends on {dep}, which is {status.value}")
+        found.append(f"depends on {dep}, which is {status.words}")
     return found
 
 

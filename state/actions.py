@@ -172,7 +172,7 @@ def refusal(action: Action, job: Job | JobPreview, state: JobState) -> IllegalTr
         if state.status == Status.BACKLOG and action.event in _OVERRIDE_STATE:
             return IllegalTransition(f"cannot {action.name} job '{job.id}': it is {_OVERRIDE_STATE[action.event]}")
         return IllegalTransition(
-            f"cannot {action.name} job '{job.id}': it is {state.status.value}"
+            f"cannot {action.name} job '{job.id}': it is {state.status.words}"
             + (" and already approved" if action.event == EventType.APPROVED and state.approved else ""),
             hint="pin, hold and release apply to jobs in the backlog" if action.event in _OVERRIDE_STATE else None,
         )

@@ -27,6 +27,12 @@ class Status(StrEnum):
     CANCELLED = "cancelled"
 
 
+    @property
+    def words(self) -> str:
+        """As a sentence says it: 'is in the backlog', 'is in review', 'is done'."""
+        return {"backlog": "in the backlog", "review": "in review"}.get(self.value, self.value)
+
+
 class EventType(StrEnum):
     """What a record in events.jsonl says happened to a job.
 
@@ -388,7 +394,7 @@ def transition(state: JobState, event: Event, now: float) -> JobState:
     handler = TABLE.get((state.status, event["type"]))
     if handler is None:
         raise IllegalTransition(
-            f"job '{state.job}' is {state.status.value}; '{event['type']}' does not apply",
+            f"job '{state.job}' is {state.status.words}; '{event['type']}' does not apply",
         )
     return handler(state, event, now)
 

@@ -146,7 +146,7 @@ async def test_w_shows_what_blocks_a_job(advised) -> None:
     app = make_app(advised.root, fast_start=False, watch=False, now=NOW)
     async with app.run_test(size=(80, 24)) as pilot:
         text = await ask_why(pilot, app, "after")
-        assert "it cannot start yet\n  - depends on big, which is backlog\n" in text
+        assert "it cannot start yet\n  - depends on big, which is in the backlog\n" in text
         assert "decision service (advise, policy " in text and "once it is ready: score 100" in text
         await pilot.press("w")  # w closes it too
         text = await ask_why(pilot, app, "costly")

@@ -257,7 +257,7 @@ def test_ls_and_run_job_say_why_the_service_holds_or_defers_a_job(tmp_path: Path
     refused = cli("run", "--job", "checked", cwd=deck.root)
     assert refused.returncode == 1
     assert refused.stderr.splitlines()[-1] == (
-        "jobdeck run: job 'checked' is backlog: held by the decision service: review queue 1 of capacity 1, and its "
+        "jobdeck run: job 'checked' is in the backlog: held by the decision service: review queue 1 of capacity 1, and its "
         "output goes to review (hint: `jobdeck pin checked` starts it now anyway)")
     waiting = subprocess.Popen([sys.executable, "-m", "jobdeck", "run", "--job", "night", "--wait", "--quiet"],
                                cwd=deck.root, env=cli_env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,

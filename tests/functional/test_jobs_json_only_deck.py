@@ -52,8 +52,8 @@ print(json.dumps(results))
 """
 
 #: Commands whose answer on such a deck is "no" (exit 1), with its reason.
-REFUSED = {"logs gate": (1, "has no attempt"), "retry gate": (1, "it is backlog"),
-           "resume gate": (1, "it is not paused"), "run --job after": (1, "is backlog")}
+REFUSED = {"logs gate": (1, "has no attempt"), "retry gate": (1, "it is in the backlog"),
+           "resume gate": (1, "it is not paused"), "run --job after": (1, "is in the backlog")}
 
 
 def test_every_command_works_on_a_deck_that_is_only_a_jobs_json(tmp_path: Path) -> None:

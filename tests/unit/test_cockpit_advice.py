@@ -130,7 +130,7 @@ def test_why_lines_are_jobdeck_whys_text(tmp_path: Path) -> None:
     assert ": start, score " in lines[1]
     assert lines[2].startswith("  - deadline 06:00, p90 duration 1h") and "slack" in lines[2]
     blocked = [line for line, _ in why_lines(the_advisor.why(the_spec, history, "after", NOW), NOW)]
-    assert blocked[:3] == ["it cannot start yet", "  - depends on adhoc, which is backlog",
+    assert blocked[:3] == ["it cannot start yet", "  - depends on adhoc, which is in the backlog",
                            blocked[2]]
     assert blocked[2].startswith("decision service (advise, policy ") and blocked[2].endswith(
         ", once it is ready: score 100")
