@@ -314,7 +314,7 @@ def _say_hidden(index: list[tuple[str, str, list[str]]], args: argparse.Namespac
     hidden = sum(1 for column, workspace, labels in index if column == "cancelled"
                  and _listed({"column": "backlog", "workspace": workspace, "labels": labels}, args))
     if hidden:
-        print(f"{hidden} cancelled not shown (--all)")
+        print(f"{hidden} cancelled not shown (--all)", file=sys.stderr)  # (stdout is the table a script reads)
 
 
 def _listed(row: dict[str, Any], args: argparse.Namespace) -> bool:

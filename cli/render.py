@@ -79,7 +79,7 @@ def cards_table(cards: Sequence[Card], now: float, out: TextIO | None = None) ->
     """The board as aligned columns; on a terminal, long notes fold under the NOTES column."""
     out = out or sys.stdout
     if not cards:
-        out.write("no jobs match\n")
+        sys.stderr.write("no jobs match\n")  # a note, not a row: stdout stays the table (empty) for a script
         return
     rows = [(clean(card.id), card.column.value, clean(card.agent),
              f"{card.attempt}/{card.max_attempts}" if card.attempt else "-", when(card.since, now),
