@@ -33,7 +33,7 @@ if TYPE_CHECKING:
     from jobdeck.state.spec import Job, Validate
 
 REGEX_SECONDS = 10.0
-"""The longest a regex check may take: past it, the output fails its check (see ``_regex_reasons``)."""
+"""The longest the regex checks of one output may take together: past it, the output fails (see ``_search``)."""
 VALIDATOR_TIMEOUT = 60.0
 """Seconds a ``validate.command`` may run before it counts as a failure."""
 MAX_REASONS = 20

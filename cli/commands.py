@@ -531,10 +531,9 @@ def _act(args: argparse.Namespace, action: str, ids: list[str], **extra: Any) ->
 
 
 def _runner_up(deck: Deck) -> bool:
-    from jobdeck.state.heartbeat import read_heartbeats
+    from jobdeck.state.heartbeat import any_alive, read_heartbeats
 
-    now = time.time()
-    return any(beat.alive(now) for beat in read_heartbeats(deck.runners_dir))
+    return any_alive(read_heartbeats(deck.runners_dir), time.time())
 
 
 def cmd_approve(args: argparse.Namespace) -> int:

@@ -20,7 +20,7 @@ from jobdeck.state.card import Card
 from jobdeck.state.deck import Deck
 from jobdeck.state.errors import LogReplaced, SpecError, StateError
 from jobdeck.state.graph import dependents
-from jobdeck.state.heartbeat import Heartbeat, live_notes, read_heartbeats
+from jobdeck.state.heartbeat import Heartbeat, any_alive, live_notes, read_heartbeats
 from jobdeck.state.lightspec import mark_valid
 from jobdeck.state.loader import SpecSource
 from jobdeck.state.machine import COLUMNS, JobState, Status
@@ -229,8 +229,7 @@ class DeckModel:
 
     def runner_up(self) -> bool:
         """Whether a runner's heartbeat is fresh (as last read): someone acts on what is recorded now."""
-        now = self.clock()
-        return any(beat.alive(now) for beat in self.heartbeats)
+        return any_alive(self.heartbeats, self.clock())
 
     def read_heartbeats(self, delta: Delta | None = None) -> None:
         """Read the runners' heartbeats; cards whose runner note changed (e.g. queued on a cluster) are

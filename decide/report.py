@@ -69,8 +69,7 @@ def report(records: Iterable[Mapping[str, Any]], since: float | None = None, exa
     out = Report()
     timeline = Timeline()
 
-    unfinished: dict[str, dict[str, Any]] = {}
-    """Per job, its listed miss with no success yet."""
+    unfinished: dict[str, dict[str, Any]] = {}  # per job, its listed miss with no success yet
 
     def missed(job: str, deadline: float, done: float | None) -> None:
         if since is None or deadline >= since:

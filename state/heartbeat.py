@@ -14,7 +14,7 @@ cannot make sense of.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any, NamedTuple
@@ -140,6 +140,11 @@ def _int(value: object) -> int | None:
 
 def _str(value: object) -> str | None:
     return value if isinstance(value, str) else None
+
+
+def any_alive(beats: Iterable[Heartbeat], now: float) -> bool:
+    """Whether one of these runners is alive: someone acts on what is recorded now."""
+    return any(beat.alive(now) for beat in beats)
 
 
 def live_notes(beats: list[Heartbeat], now: float) -> dict[str, str]:

@@ -176,7 +176,8 @@ class Validate(_Model):
     required: list[str] | None = None
     """The output must be a JSON object with these top-level fields."""
     regex: str | None = None
-    """The output must contain a match for this regular expression."""
+    """The output must contain a match for this regular expression (Python's syntax). A match that takes more
+    than 10 s (a pattern that backtracks on this output) fails the check; so does a ``json_schema`` ``pattern``."""
     command: list[str] | None = Field(None, min_length=1)
     """A validator run with the output file as its last argument; exit 0 means valid."""
 
@@ -225,7 +226,8 @@ class AgentSpec(_Model):
     command: list[str] | str | None = None
     """For shell-like agents: argv template ({{prompt}}, {{input}}, {{output}} are filled in)."""
     shell: StrictBool = False
-    """Run ``command`` through /bin/sh. Off by default: argv runs without a shell."""
+    """Run ``command`` through /bin/sh. Off by default: argv runs without a shell. As for a job's ``shell``: one
+    string, no placeholders."""
     model: str | None = None
     """For llm agents: the litellm model name, e.g. "openai/gpt-4o-mini"."""
     fallbacks: list[str] = Field(default_factory=list)
@@ -277,7 +279,9 @@ class Job(_Model):
     command: list[str] | str | None = None
     """Run this command (argv list; a string only with shell: true). Terse form of a shell job."""
     shell: StrictBool = False
-    """Run ``command`` through /bin/sh -c. Off by default."""
+    """Run ``command`` through /bin/sh -c. Off by default. The command is then one string of shell code (a list of
+    several words is refused: the shell would parse them again), and holds no ``{{placeholders}}``: inputs reach it
+    as ``$JOBDECK_INPUT``, ``$JOBDECK_VAR_<NAME>``, ``$JOBDECK_INPUT_<DEP>``."""
     model: str | None = None
     """Call this LLM (litellm name). Terse form of an llm job; needs ``prompt``."""
     prompt: str | None = None
@@ -385,7 +389,9 @@ class Limits(_Model):
     """How much runs at once, and how much output one attempt may write."""
 
     parallel: StrictInt = Field(4, ge=1, le=1024)
-    """Attempts running at once across the deck (``jobdeck run --parallel`` overrides)."""
+    """Attempts a runner runs at once (``jobdeck run --parallel`` overrides), counting those a runner that died
+    left running: they hold a slot until they end. Two runners on one deck have this many each; the per-model,
+    per-agent and per-key limits are shared."""
     models: dict[str, int] = Field(default_factory=dict)
     """Per-model limit, e.g. {"openai/gpt-4o": 2}."""
     keys: dict[str, int] = Field(default_factory=dict)
