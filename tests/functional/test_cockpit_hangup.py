@@ -22,10 +22,15 @@ from pathlib import Path
 from conftest import cli_env
 
 
-def test_a_cockpit_whose_terminal_closes_quits(tmp_path: Path) -> None:
+def _deck(tmp_path: Path) -> Path:
     deck = tmp_path / "deck"
     deck.mkdir()
     (deck / "jobs.json").write_text(json.dumps({"jobs": [{"id": "hello", "command": ["true"]}]}))
+    return deck
+
+
+def _cockpit_on_a_terminal(deck: Path) -> tuple[int, subprocess.Popen[bytes]]:
+    """`jobdeck cockpit` on an 80x24 pseudo-terminal, in a session of its own, once its board is up."""
     master, side = pty.openpty()
     fcntl.ioctl(side, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 80, 0, 0))
     cockpit = subprocess.Popen([sys.executable, "-m", "jobdeck", "cockpit"], cwd=deck,
@@ -37,21 +42,17 @@ def test_a_cockpit_whose_terminal_closes_quits(tmp_path: Path) -> None:
         assert time.monotonic() < deadline, seen[-500:]
         if select.select([master], [], [], 1)[0]:
             seen += os.read(master, 65536)
+    return master, cockpit
+
+
+def test_a_cockpit_whose_terminal_closes_quits(tmp_path: Path) -> None:
+    master, cockpit = _cockpit_on_a_terminal(_deck(tmp_path))
     os.close(master)  # the terminal goes away
     try:
         cockpit.wait(timeout=15)  # it quits (what it exits with, nobody is left to see)
     finally:
         if cockpit.poll() is None:
             cockpit.kill()
-
-
-def _board_up(master: int) -> bytes:
-    seen, deadline = b"", time.monotonic() + 60
-    while b"hello" not in seen:
-        assert time.monotonic() < deadline, seen[-500:]
-        if select.select([master], [], [], 1)[0]:
-            seen += os.read(master, 65536)
-    return seen
 
 
 def _rest(master: int, proc: subprocess.Popen[bytes]) -> bytes:
@@ -72,18 +73,10 @@ def _rest(master: int, proc: subprocess.Popen[bytes]) -> bytes:
 def test_sigterm_and_ctrl_c_quit_the_cockpit_as_q_does_and_give_the_terminal_back(tmp_path: Path) -> None:
     """`kill` (a service stop, `timeout`) used to end it at once: alternate screen, mouse reporting and a hidden
     cursor were left on the operator's terminal. ^C only said to press ctrl+q."""
-    deck = tmp_path / "deck"
-    deck.mkdir()
-    (deck / "jobs.json").write_text(json.dumps({"jobs": [{"id": "hello", "command": ["true"]}]}))
+    deck = _deck(tmp_path)
     for how, code in (("SIGTERM", 143), ("ctrl+c", 0)):
-        master, side = pty.openpty()
-        fcntl.ioctl(side, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 80, 0, 0))
-        cockpit = subprocess.Popen([sys.executable, "-m", "jobdeck", "cockpit"], cwd=deck,
-                                   env={**cli_env(), "TERM": "xterm-256color"}, stdin=side, stdout=side, stderr=side,
-                                   start_new_session=True)
-        os.close(side)
+        master, cockpit = _cockpit_on_a_terminal(deck)
         try:
-            _board_up(master)
             if how == "SIGTERM":
                 cockpit.terminate()
             else:

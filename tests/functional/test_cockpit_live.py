@@ -25,6 +25,15 @@ def deck(tmp_path: Path):
     return busy_deck(tmp_path / "deck")
 
 
+async def open_detail(app, pilot, job_id: str) -> DetailScreen:
+    """Enter on the job's card: its detail screen."""
+    app.screen.board.select(job_id)
+    await pilot.press("enter")
+    screen = app.screen
+    assert isinstance(screen, DetailScreen)
+    return screen
+
+
 def append_from_another_process(deck, event: dict) -> None:
     code = ("import json, sys; from pathlib import Path; from state.deck import Deck; "
             "from state.board import open_store; "
@@ -48,10 +57,7 @@ async def test_detail_tails_the_running_output_inertly(deck) -> None:
     output = deck.attempt_dir("default", "summarise", 1) / "output"
     app = make_app(deck.root, fast_start=False, now=NOW, poll=None)
     async with app.run_test(size=(120, 40)) as pilot:
-        app.screen.board.select("summarise")
-        await pilot.press("enter")
-        screen = app.screen
-        assert isinstance(screen, DetailScreen)
+        screen = await open_detail(app, pilot, "summarise")
         await wait_until(pilot, lambda: "Summary so far" in screen.tail.text, what="the output so far")
         with output.open("a") as f:
             f.write("\x1b[2J\x1b]0;pwned\x07[bold red]not markup[/] \x1b[31mred\x1b[0m\nstill going")
@@ -148,10 +154,7 @@ async def test_a_failed_jobs_stderr_is_one_key_away_in_its_detail_and_pages_with
     monkeypatch.setattr(pager, "show_in_pager", lambda app, path, title: paged.append(path))
     app = make_app(deck.root, fast_start=False, watch=False, now=NOW)
     async with app.run_test(size=(120, 40)) as pilot:
-        app.screen.board.select("lint")
-        await pilot.press("enter")
-        screen = app.screen
-        assert isinstance(screen, DetailScreen)
+        screen = await open_detail(app, pilot, "lint")
         title = screen.query_one("#output-title").render()
         assert "output · attempt 1 (failed)" in title.plain and "E: its stderr" in title.plain
         await wait_until(pilot, lambda: "E501 line too long" in screen.tail.text, what="the output")
