@@ -32,7 +32,8 @@ _CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 
 
 def inert(text: str, *, tab_size: int = 4) -> str:
-    """``text`` without control sequences; a bare carriage return keeps only what follows it."""
+    """``text`` without control sequences; a bare carriage return redraws its line from the start, as a terminal
+    does."""
     if text.isascii() and text.isprintable():  # the common case, checked in C
         return text
     text = _SEQUENCE.sub("", text)
@@ -48,9 +49,12 @@ def inert_line(text: str) -> str:
 
 
 def _overwrite(line: str) -> str:
-    """What a terminal would show for a line redrawn with ``\\r`` (progress bars)."""
-    parts = [part for part in line.split("\r") if part]
-    return parts[-1] if parts else ""
+    """What a terminal would show for a line redrawn with ``\\r``: each part written over the last from its
+    first column, so a progress bar shows its last state and "secret\\rOVER" shows "OVERet", not "OVER"."""
+    shown = ""
+    for part in line.split("\r"):
+        shown = part + shown[len(part):]
+    return shown
 
 
 def one_line(text: str) -> str:

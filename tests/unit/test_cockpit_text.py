@@ -35,6 +35,12 @@ def test_inert_shows_the_last_redraw_of_a_progress_line() -> None:
     assert inert("10%\r50%\r100%\ndone\r\n") == "100%\ndone\n"
 
 
+def test_a_carriage_return_overwrites_as_a_terminal_does_and_hides_no_more() -> None:
+    # a reviewer must see what a terminal would: the tail of a longer line stays
+    assert inert("secret\rOVER") == "OVERet"
+    assert inert("DROPPED TABLE users\r  ok") == "  okPED TABLE users"
+
+
 def test_inert_drops_a_sequence_cut_at_a_chunk_end() -> None:
     assert inert("abc\x1b[3") == "abc3"  # the tail re-sanitizes its whole buffer, so the rest comes later
     assert "\x1b" not in inert("abc\x1b")
