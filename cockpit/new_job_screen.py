@@ -73,7 +73,10 @@ class NewJobScreen(ModalScreen[str | None]):
         try:
             job_id = self.operator.add_job(job_from_form(self.values()))
         except JobdeckError as exc:
-            self.query_one("#form-error", Static).update(Text(str(exc), "red"))
+            error = self.query_one("#form-error", Static)
+            error.update(Text(str(exc), "red"))
+            # at 80x24 the form is taller than the screen and the error sits at its foot: bring it into view
+            self.call_after_refresh(error.scroll_visible, animate=False)
             return
         self.dismiss(job_id)
 

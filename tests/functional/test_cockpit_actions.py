@@ -297,6 +297,18 @@ async def test_new_job_form_adds_to_jobs_json(deck) -> None:
         assert "hello" in column_ids(app, "backlog")
 
 
+async def test_at_80x24_the_new_job_forms_error_is_brought_into_view(deck) -> None:
+    app = make_app(deck.root, fast_start=False, watch=False, now=NOW)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("n")
+        await pilot.press(*"lint", "ctrl+s")  # duplicate id
+        await pilot.pause()
+        error = app.screen.query_one("#form-error")
+        assert "already exists" in str(error.render())
+        shown = app.screen.query_one("#new-job").region
+        assert error.region.height and shown.contains_region(error.region), (error.region, shown)
+
+
 async def test_edit_never_overwrites_a_save_made_meanwhile(deck, tmp_path, monkeypatch) -> None:
     monkeypatch.delenv("VISUAL", raising=False)
     spec = str(deck.spec_path)
