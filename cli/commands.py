@@ -175,8 +175,10 @@ def _job_from_flags(args: argparse.Namespace) -> dict[str, Any]:
         job["depends_on"] = args.depends_on
     if args.label:
         job["labels"] = args.label
-    if args.max_attempts is not None:
-        job["retry"] = {"max_attempts": args.max_attempts}
+    if args.max_attempts is not None or args.retry_exit:
+        attempts = args.max_attempts if args.max_attempts is not None else 3  # (--retry-exit alone: 3 in all)
+        job["retry"] = {"max_attempts": attempts,
+                        **({"retryable_exit_codes": sorted(set(args.retry_exit))} if args.retry_exit else {})}
     timeout = {k: v for k, v in (("idle", args.idle_timeout), ("hard", args.hard_timeout)) if v}
     if timeout:
         job["timeout"] = timeout

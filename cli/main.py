@@ -206,7 +206,12 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     p.add_argument("--trigger", metavar="GLOB", help="run when a matching file lands in the workspace inbox")
     p.add_argument("--label", action="append", default=[], metavar="L", help="a label (repeatable)")
     p.add_argument("--priority", type=int, help="higher runs first among ready jobs")
-    p.add_argument("--max-attempts", type=positive_int, help="attempts in all, the first included")
+    p.add_argument("--max-attempts", type=positive_int,
+                   help="attempts in all, the first included; a failure is tried again only if it is transient: "
+                        "a timeout, or an exit code given with --retry-exit")
+    p.add_argument("--retry-exit", type=positive_int, action="append", default=[], metavar="CODE",
+                   help="an exit code that means 'try again' (repeatable; e.g. 75, EX_TEMPFAIL); "
+                        "without --max-attempts, 3 attempts in all")
     p.add_argument("--idle-timeout", metavar="DURATION", help="fail when silent this long, e.g. 90s")
     p.add_argument("--hard-timeout", metavar="DURATION", help="fail after this long in total, e.g. 2h")
     p.add_argument("--deadline", metavar="TIME", help="when its output is due: 06:00 (in --timezone) or an ISO datetime")

@@ -89,7 +89,12 @@ def _status_line(job: Job, board: Board, now: float) -> str | None:
     if state.status == Status.DONE:
         return "it is done" + ("; it runs again at its next schedule" if job.schedule else "; `jobdeck trigger` runs it again")
     if state.status == Status.FAILED:
-        return f"it failed: {state.reason or 'failed'}; `jobdeck retry {job.id}` queues it again"
+        unused = job.retry.max_attempts - state.tries
+        codes = ", ".join(map(str, job.retry.retryable_exit_codes)) or "none named"
+        kept = (f" (not tried again: an exit code is only if retry.retryable_exit_codes names it ({codes}); "
+                f"{unused} of its {job.retry.max_attempts} attempts unused)"
+                if unused > 0 and (state.reason or "").startswith("exited with code") else "")
+        return f"it failed: {state.reason or 'failed'}{kept}; `jobdeck retry {job.id}` queues it again"
     if state.status == Status.CANCELLED:
         return f"it was cancelled: {state.reason or ''}".rstrip(": ")
     return None

@@ -102,6 +102,18 @@ def test_a_jsonl_mistake_is_told_at_its_own_line_and_empty_input_says_what_to_gi
     assert deck.spec_path.read_bytes() == before
 
 
+def test_an_exit_code_is_retried_only_when_named_and_why_says_so(deck: Deck, cli: RunCli) -> None:
+    root = str(deck.root)
+    assert cli("--deck", root, "add", "--id", "flaky", "--max-attempts", "3", "--", "sh", "-c", "exit 3").returncode == 0
+    assert cli("--deck", root, "add", "--id", "temp", "--retry-exit", "75", "--", "sh", "-c", "exit 75").returncode == 0
+    jobs = {job["id"]: job for job in json.loads(deck.spec_path.read_text())["jobs"]}
+    assert jobs["temp"]["retry"] == {"max_attempts": 3, "retryable_exit_codes": [75]}
+    cli("--deck", root, "run", "--job", "flaky")
+    why = cli("--deck", root, "why", "flaky").stdout
+    assert why.startswith("flaky: it failed: exited with code 3 (not tried again: an exit code is only if "
+                          "retry.retryable_exit_codes names it (none named); 2 of its 3 attempts unused)"), why
+
+
 def test_duplicate_id_is_refused_and_nothing_is_written(deck: Deck, add: Callable[..., Any]) -> None:
     before = deck.spec_path.read_bytes()
     done = add(deck, "--id", "hello", "--", "echo", "again")
