@@ -7,7 +7,7 @@ import json
 import sys
 import time
 from pathlib import Path
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from jobdeck.state.deck import Deck, find_deck, init_deck
@@ -407,6 +407,19 @@ def _records(deck: Deck) -> list[dict[str, Any]]:
     return _reading(deck, lambda: EventLog(deck.events_path).read_new())
 
 
+def _each_record(deck: Deck, chunk: int = 8 << 20) -> Iterator[dict[str, Any]]:
+    """The log's records in order, read about ``chunk`` bytes at a time: a pass over months of history (a
+    report) holds one chunk of them, not the whole log."""
+    from jobdeck.state.events import EventLog
+
+    log = EventLog(deck.events_path)
+    while True:
+        records = _reading(deck, lambda: log.read_new(limit=chunk))
+        if not records:
+            return
+        yield from records
+
+
 def cmd_events(args: argparse.Namespace) -> int:
     from jobdeck.cli import render
 
@@ -604,10 +617,13 @@ def cmd_decisions(args: argparse.Namespace) -> int:
         raise JobdeckError("--report covers every job's decisions: give it no id nor -n",
                            hint="narrow it with --since, or leave out --report to list one job's decisions")
     deck = _deck(args)
-    records = _records(deck)
-    if args.id and _read_spec(deck)[0].job(args.id) is None and not any(r.get("job") == args.id for r in records):
-        raise UnknownJob(f"no job '{args.id}' in {deck.spec_path} nor in its log", hint="see `jobdeck ls` for the ids")
-    return decisions(args, records)
+    if args.report:  # one pass: the report keeps counts, not the records
+        return decisions(args, _each_record(deck))
+    decided = [r for r in _each_record(deck) if r.get("type") == "decided"]
+    if args.id and _read_spec(deck)[0].job(args.id) is None and not any(r.get("job") == args.id for r in decided):
+        raise UnknownJob(f"no job '{args.id}' in {deck.spec_path} nor in its decisions",
+                         hint="see `jobdeck ls` for the ids")
+    return decisions(args, decided)
 
 
 def cmd_trigger(args: argparse.Namespace) -> int:

@@ -6,6 +6,7 @@ import argparse
 import json
 import sys
 import time
+from collections.abc import Iterable
 from typing import Any
 
 from jobdeck.state.durations import format_duration as dur
@@ -35,7 +36,7 @@ def _when(ts: float) -> str:
     return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(ts))
 
 
-def cmd_decisions(args: argparse.Namespace, records: list[dict[str, Any]]) -> int:
+def cmd_decisions(args: argparse.Namespace, records: Iterable[dict[str, Any]]) -> int:
     from jobdeck.decide.report import report
 
     since = time.time() - args.since if args.since else None
