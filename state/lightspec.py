@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 
 from jobdeck.state.atomic import make_private_dir, write_atomic
 from jobdeck.state.cardcache import spec_digest
+from jobdeck.state.commands import program_problem, shell_command_problem
 from jobdeck.state.deck import Deck
 from jobdeck.state.ids import ID_RE, env_suffix
 from jobdeck.state.preview import JobPreview, preview_jobs
@@ -161,8 +162,8 @@ def plainly_valid(job: Mapping[str, Any], known: Collection[str]) -> bool:
     if type(job_id) is not str or not ID_RE.fullmatch(job_id) or job_id in known or type(shell) is not bool:
         return False
     argv = not shell and type(command) is list and command and all(_text(arg) for arg in command) \
-        and command[0].strip() and (command[0].isprintable() and " " not in command[0] or "/" in command[0])
-    if not (argv or (shell and _text(command) and "{{" not in command)):  # (spec.shell_command_problem)
+        and program_problem(command[0]) is None
+    if not (argv or (shell and _text(command) and shell_command_problem(command, shell) is None)):
         return False
     title, workspace, labels = job.get("title", ""), job.get("workspace", "default"), job.get("labels", [])
     if not _text(title) or type(workspace) is not str or not ID_RE.fullmatch(workspace):

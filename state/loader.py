@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from jobdeck.state import strictjson
+from jobdeck.state.commands import program_problem
 from jobdeck.state.digest import sha256_hex
 from jobdeck.state.errors import SpecError, SpecErrors
 from jobdeck.state.graph import find_cycle
@@ -382,13 +383,11 @@ def _check_runnable(job: Job, err: Callable[..., None]) -> None:
     name, an exit code no process can have."""
     command = job.command
     if isinstance(command, list) and command and not job.shell:
-        program = command[0]
-        if not program.strip():
-            err("the command's program (its first word) is empty", job.id, "command")
-        elif any(ch.isspace() for ch in program) and "/" not in program:
-            err(f"the program '{program}' has spaces in its name: an argv list has one word per item", job.id,
-                "command", f"write it as {json.dumps([*program.split(), *command[1:]])}, or as one string "
-                           "with \"shell\": true")
+        problem = program_problem(command[0])
+        if problem is not None:
+            words = [*command[0].split(), *command[1:]]
+            err(problem, job.id, "command", f"write it as {json.dumps(words)}, or as one string with \"shell\": true"
+                if len(words) > len(command) else None)
     for bad in _bad_env_names(job.env):
         err(bad, job.id, "env", ENV_NAME_HINT)
     for code in job.retry.retryable_exit_codes:

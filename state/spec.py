@@ -34,6 +34,7 @@ from pydantic import (
     model_validator,
 )
 
+from jobdeck.state.commands import shell_command_problem
 from jobdeck.state.durations import parse_duration
 from jobdeck.state.ids import ID_PATTERN
 from jobdeck.state.sizes import SIZE_PATTERN, parse_size
@@ -196,26 +197,6 @@ class Validate(_Model):
         if not any((self.json_schema, self.required, self.regex, self.command)):
             raise ValueError("give at least one of json_schema, required, regex, command")
         return self
-
-
-def shell_command_problem(command: list[str] | str | None, shell: bool) -> str | None:
-    """What is wrong with ``command`` run through /bin/sh -c, if anything.
-
-    The shell parses its text again, so words of a list would be joined and
-    re-split (a word with a space or a ';' becomes code), and a placeholder
-    filled with a value would run that value as code: inputs reach a shell
-    command through the environment instead.
-    """
-    if not shell or command is None:
-        return None
-    if isinstance(command, list) and len(command) > 1:
-        return (f"'command' is a list of {len(command)} words but 'shell' is true: the shell would join and parse "
-                "them again; write the shell code as one string, or drop 'shell' to run the list as argv")
-    text = command if isinstance(command, str) else "".join(command)
-    if "{{" in text:
-        return ("placeholders are not filled in a shell command (a value spliced into shell code could run); "
-                "read it from the environment: $JOBDECK_INPUT, $JOBDECK_VAR_<NAME>, $JOBDECK_INPUT_<DEP>")
-    return None
 
 
 class AgentSpec(_Model):
