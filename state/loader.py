@@ -15,7 +15,7 @@ import os
 import re
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple, TypedDict
 
 from jobdeck.state import strictjson
 from jobdeck.state.commands import program_problem
@@ -189,8 +189,8 @@ def _from_pydantic(err: dict[str, Any], data: dict[str, Any], text: str, where: 
     field_path = [p for p in field_path if not (isinstance(p, str) and ("[" in p or p in ("str", "EnvRef", "list[str]", "function-after")))]
     field = ".".join(str(p) for p in field_path) or None
     message, hint = _describe(err, field_path, in_job=job_id is not None)
-    line = _line_of(text, job_id, field_path[-1] if field_path else None)
-    return SpecError(message, path=where, line=line, job=job_id, field=field, hint=hint)
+    return SpecError(message, path=where, **_at(text, job_id, field_path[-1] if field_path else None), job=job_id,
+                     field=field, hint=hint)
 
 
 def _model_at(parent_path: list[Any]) -> type[Any]:
@@ -262,14 +262,20 @@ def _short(value: Any) -> str:
     return text if len(text) <= 40 else text[:37] + "..."
 
 
-def _line_of(text: str, job_id: str | None, field: Any, nth: int = 0) -> int | None:
-    """Best-effort line of a job (its ``nth`` declaration) and a field within it, for errors."""
+class _Place(TypedDict):
+    line: int | None
+    column: int | None
+
+
+def _at(text: str, job_id: str | None, field: Any, nth: int = 0) -> _Place:
+    """Best-effort place of a job (its ``nth`` declaration) and a field within it, for errors: the ``line`` and
+    ``column`` (1-based, in characters, as an editor counts them) of the field's key, else of the job's ``{``."""
     start = 0
     if job_id and not job_id.startswith("#"):
         pattern = re.compile(r'"id"\s*:\s*' + re.escape(strictjson.json_string(job_id)))
         match = next((m for i, m in enumerate(pattern.finditer(text)) if i == nth), None)
         if not match:
-            return None
+            return {"line": None, "column": None}
         start = match.start()
         obj_start = text.rfind("{", 0, start)
         start = obj_start if obj_start >= 0 else start
@@ -278,8 +284,8 @@ def _line_of(text: str, job_id: str | None, field: Any, nth: int = 0) -> int | N
         if match:
             start = match.start()
     elif not job_id:
-        return None
-    return text.count("\n", 0, start) + 1
+        return {"line": None, "column": None}
+    return {"line": text.count("\n", 0, start) + 1, "column": start - text.rfind("\n", 0, start)}
 
 
 def _check_semantics(spec: Spec, text: str, where: str) -> None:
@@ -289,7 +295,7 @@ def _check_semantics(spec: Spec, text: str, where: str) -> None:
 
     def err(message: str, job: str | None = None, field: str | None = None, hint: str | None = None,
             nth: int = 0) -> None:
-        errors.append(SpecError(message, path=where, line=_line_of(text, job, field, nth), job=job,
+        errors.append(SpecError(message, path=where, **_at(text, job, field, nth), job=job,
                                 field=field, hint=hint))
 
     seen: dict[str, int] = {}
@@ -306,13 +312,13 @@ def _check_semantics(spec: Spec, text: str, where: str) -> None:
             if agent.type not in plugin_types:
                 errors.append(SpecError(
                     f"agent '{name}' has unknown type '{agent.type}'", path=where,
-                    line=_line_of(text, None, "type"), field=f"agents.{name}.type",
+                    **_at(text, None, "type"), field=f"agents.{name}.type",
                     hint=f"built-in types: {', '.join(sorted(BUILTIN_AGENT_TYPES))}",
                 ))
     for name, agent in spec.agents.items():
         if agent.executor is not None and agent.executor not in spec.executors and agent.executor != "local":
             errors.append(SpecError(f"agent '{name}' names unknown executor '{agent.executor}'", path=where,
-                                    line=_line_of(text, None, "executor"), field=f"agents.{name}.executor",
+                                    **_at(text, None, "executor"), field=f"agents.{name}.executor",
                                     hint=_executor_hint(spec, agent.executor)))
     for job in spec.jobs:
         suffixes: dict[str, str] = {}
@@ -357,7 +363,7 @@ def _check_semantics(spec: Spec, text: str, where: str) -> None:
         _check_runnable(job, err)
     for name, agent in spec.agents.items():
         for bad in _bad_env_names(agent.env):
-            errors.append(SpecError(f"agent '{name}': {bad}", path=where, line=_line_of(text, None, "env"),
+            errors.append(SpecError(f"agent '{name}': {bad}", path=where, **_at(text, None, "env"),
                                     field=f"agents.{name}.env", hint=ENV_NAME_HINT))
     _check_schemas(spec, err)
     if not errors:

@@ -107,9 +107,12 @@ def test_validate_json_lists_every_problem() -> None:
     done = run_cli("validate", "--json", "tests/corpus/several-problems.json", cwd=ROOT)
     assert done.returncode == 1
     problems = json.loads(done.stdout)
-    assert [(p["job"], p["field"], p["line"]) for p in problems] == [
-        ("hello", None, 3), ("world", "comand", 4), ("../up", "id", 5)]
+    assert [(p["job"], p["field"], p["line"], p["column"]) for p in problems] == [
+        ("hello", None, 3, 5), ("world", "comand", 4, 21), ("../up", "id", 5, 6)]
     assert problems[1]["hint"] == "did you mean 'command'?"
+    text = run_cli("validate", "tests/corpus/several-problems.json", cwd=ROOT).stderr.splitlines()
+    assert [line.split(": ")[0] for line in text[:-1]] == [  # the same places as the text gives
+        f"tests/corpus/several-problems.json:{p['line']}:{p['column']}" for p in problems]
 
 
 def test_validate_checks_the_deck_jobs_json(tmp_path: Path) -> None:
@@ -117,4 +120,4 @@ def test_validate_checks_the_deck_jobs_json(tmp_path: Path) -> None:
     (tmp_path / "jobs.json").write_text('{"jobs": [{"id": "a", "command": ["true"], "depends_on": ["b"]}]}')
     done = run_cli("validate", cwd=tmp_path)
     assert done.returncode == 1
-    assert f"{tmp_path / 'jobs.json'}:1:1: job 'a', field 'depends_on': depends on unknown job 'b'" in done.stderr
+    assert f"{tmp_path / 'jobs.json'}:1:44: job 'a', field 'depends_on': depends on unknown job 'b'" in done.stderr
