@@ -33,10 +33,14 @@ def audit(deck: Deck, args: argparse.Namespace) -> int:
     broken = report.broken
     head = report.head if broken is None else None
     missing = args.segment is not None and not report.segments
+    beyond = broken is None and args.from_seq is not None and (head is None or head[0] < args.from_seq)
     if args.json:
         _print_json(report.to_json())
     elif missing:
         print(f"no segment begins at seq {args.segment}; see `ls {deck.events_path.parent / 'log'}`", file=sys.stderr)
+    elif beyond:
+        print(f"no record has seq {args.from_seq}: the chain of work ends at seq {head[0] if head else 0}",
+              file=sys.stderr)
     else:
         checked = ", ".join(f"{s.file} ({_held(s, broken)})" for s in report.segments)
         if broken is None:
@@ -48,7 +52,7 @@ def audit(deck: Deck, args: argparse.Namespace) -> int:
             print(f"chain of work BROKEN at line {broken.line} (seq {broken.seq}) of {broken.file}: {broken.problem}",
                   file=sys.stderr)
             print(f"{report.records} records before it verified; segments checked: {checked}", file=sys.stderr)
-    return 0 if broken is None and not missing else 1
+    return 0 if broken is None and not missing and not beyond else 1
 
 
 def _held(segment: CheckedSegment, broken: ChainBreak | None) -> str:

@@ -22,18 +22,19 @@ from collections.abc import Callable, Sequence
 from jobdeck import __version__
 from jobdeck.state.errors import JobdeckError
 
-EPILOG = """\
-examples:
-  jobdeck init mydeck && cd mydeck      create a deck with an example jobs.json
-  jobdeck validate                      check jobs.json; every problem, one line each
-  jobdeck run --once                    run what is ready now, then exit (for cron)
-  jobdeck ls --status review --json     the review queue, for jq
-  jobdeck approve publish --reason ok   approve a job waiting in review or for approval
-  jobdeck cockpit                       the kanban board
-
+EXAMPLES = (
+    "jobdeck init mydeck && cd mydeck      a deck with an example jobs.json",
+    "jobdeck validate                      check jobs.json, one line per problem",
+    "jobdeck run --once                    run what is ready now, then exit (cron)",
+    "jobdeck ls --status review --json     the review queue, for jq",
+    "jobdeck approve publish --reason ok   pass a job waiting for you",
+    "jobdeck cockpit                       the kanban board",
+)
+NOTES = """\
 The deck is found from --deck, then $JOBDECK_DECK, then the nearest parent
-directory holding a jobs.json. Exit codes: 0 ok, 1 refused/invalid/failed/unhealthy,
-2 usage or environment error, 130 interrupted (^C), 143 terminated (SIGTERM).
+directory holding a jobs.json. `jobdeck COMMAND --help` shows each command's options and examples.
+Exit codes: 0 ok, 1 refused/invalid/failed/unhealthy, 2 usage or environment error, 130 interrupted (^C),
+143 terminated (SIGTERM).
 """
 
 
@@ -53,6 +54,17 @@ def positive_int(text: str) -> int:
         raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
     if value < 1:
         raise argparse.ArgumentTypeError(f"{text!r} must be at least 1")
+    return value
+
+
+def count(text: str) -> int:
+    """An argparse type: a whole number of 0 or more."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{text!r} must be 0 or more")
     return value
 
 
@@ -106,9 +118,47 @@ def terminal_columns() -> int:
         return 80
 
 
+class _HelpFormatter(argparse.HelpFormatter):
+    """Descriptions and epilogs filled to the terminal's width, a paragraph at a time, except indented lines
+    (examples, command lines), which are kept as written."""
+
+    def _fill_text(self, text: str, width: int, indent: str) -> str:
+        import textwrap
+
+        out: list[str] = []
+        prose: list[str] = []
+
+        def flush() -> None:
+            if prose:
+                out.extend(textwrap.wrap(" ".join(prose), width, initial_indent=indent, subsequent_indent=indent))
+                prose.clear()
+
+        for line in text.splitlines():
+            if line.strip() and not line[0].isspace():
+                prose.append(line.strip())
+                continue
+            flush()
+            out.append(indent + line if line.strip() else "")
+        flush()
+        return "\n".join(out)
+
+
 def _formatter(prog: str) -> argparse.HelpFormatter:
     """argparse's help formatter, given the width it would ask shutil for (it makes one per argument)."""
-    return argparse.RawDescriptionHelpFormatter(prog, width=terminal_columns() - 2)
+    return _HelpFormatter(prog, width=terminal_columns() - 2)
+
+
+def examples_section(examples: Sequence[str]) -> str:
+    """An epilog's "examples:": each command line, then its comment (after two or more spaces in ``examples``)
+    in one column, two spaces past the longest command line."""
+    if not examples:
+        return ""
+    import re
+
+    rows = [re.split(r"\s{2,}", line.strip(), maxsplit=1) for line in examples]
+    width = max(len(row[0]) for row in rows if len(row) == 2) if any(len(row) == 2 for row in rows) else 0
+    return "examples:\n" + "".join(f"  {row[0].ljust(width)}  {row[1]}\n" if len(row) == 2 else f"  {row[0]}\n"
+                                    for row in rows)
 
 
 class _Unbuilt:
@@ -121,6 +171,9 @@ class _Unbuilt:
         pass
 
     def add_subparsers(self, **kwargs: object) -> _Unbuilt:
+        return self
+
+    def add_mutually_exclusive_group(self, **kwargs: object) -> _Unbuilt:
         return self
 
     def add_parser(self, *args: object, **kwargs: object) -> _Unbuilt:
@@ -137,46 +190,65 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="jobdeck",
         description="A file-based AI task orchestrator with a terminal cockpit.",
-        epilog=EPILOG,
+        epilog=examples_section(EXAMPLES) + "\n" + NOTES,
         formatter_class=_formatter,
     )
     parser.add_argument("--deck", metavar="DIR", help="the deck directory (default: $JOBDECK_DECK or the nearest parent with jobs.json)")
     parser.add_argument("--version", action="version", version=f"jobdeck {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
-    def command(name: str, help_text: str, description: str | None = None) -> argparse.ArgumentParser | _Unbuilt:
+    def command(name: str, help_text: str, description: str | None = None,
+                examples: Sequence[str] = (), notes: str = "") -> argparse.ArgumentParser | _Unbuilt:
+        """Declare a command: its one-line help, a longer description, and the epilog: ``examples``
+        (each "jobdeck ...", then two or more spaces and what it does) and ``notes`` (exit codes, say)."""
         if only is not None and name != only:
             return _Unbuilt()
+        epilog = "\n".join(part for part in (examples_section(examples), notes) if part)
         parsed = sub.add_parser(name, help=help_text, description=description or help_text,
-                                formatter_class=_formatter)
+                                epilog=epilog or None, formatter_class=_formatter)
         # also after the command (`jobdeck ls --deck DIR`), as scripts and muscle memory write it
         parsed.add_argument("--deck", metavar="DIR", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
         return parsed
 
-    p = command("init", "create a deck (jobs.json, workspaces/, .jobdeck/)")
+    p = command("init", "create a deck (jobs.json, workspaces/, .jobdeck/)", examples=[
+        "jobdeck init nightly && cd nightly     a deck with an example jobs.json to edit",
+        "jobdeck --deck ~/decks/nightly init    the place given by --deck"])
     p.add_argument("dir", nargs="?", help="where to create it (default: --deck, else here)")
 
-    p = command("validate", "check jobs.json and print every problem")
+    p = command("validate", "check jobs.json and print every problem", examples=[
+        "jobdeck validate                       the deck's jobs.json; one line per problem",
+        "jobdeck validate new-jobs.json         a file, before it replaces jobs.json",
+        "jobdeck validate --json | jq -r '.[] | \"\\(.line):\\(.column) \\(.message)\"'"])
     p.add_argument("--json", action="store_true", help="print the problems as JSON")
     p.add_argument("file", nargs="?", help="validate this file instead of the deck's jobs.json")
 
-    p = command("schema", "print the JSON Schema of jobs.json (point \"$schema\" at it)")
+    p = command("schema", "print the JSON Schema of jobs.json (point \"$schema\" at it)", examples=[
+        "jobdeck schema -o jobs.schema.json     then point \"$schema\" in jobs.json at it"])
     p.add_argument("-o", "--output", metavar="FILE", help="write it to FILE instead of stdout")
 
-    p = command("ls", "list jobs with their status")
+    p = command("ls", "list jobs with their status", examples=[
+        "jobdeck ls                             every job but the cancelled ones",
+        "jobdeck ls --status review,failed      what waits for you",
+        "jobdeck ls --label nightly --json | jq -r '.[].id'"])
     p.add_argument("--status", metavar="S[,S]", type=statuses, help="only these columns: " + ",".join(STATUSES))
     p.add_argument("--label", metavar="L", help="only jobs with this label")
     p.add_argument("--workspace", metavar="W", help="only jobs in this workspace")
     p.add_argument("--all", action="store_true", help="cancelled jobs too (the table leaves them out; --json has them)")
     p.add_argument("--json", action="store_true", help="JSON array of cards, for scripts")
 
-    p = command("show", "one job: spec, state, attempts, chain of work")
+    p = command("show", "one job: spec, state, attempts, chain of work", examples=[
+        "jobdeck show summarise                 spec, state, attempts, newest 30 records",
+        "jobdeck show summarise --chain 0       with its whole chain of work",
+        "jobdeck show summarise --json | jq .state"])
     p.add_argument("id", help="the job's id")
-    p.add_argument("--chain", type=int, default=30, metavar="N",
+    p.add_argument("--chain", type=count, default=30, metavar="N",
                    help="its newest N records of the chain of work (default 30; 0: all, read from the whole log)")
     p.add_argument("--json", action="store_true", help="spec, card, state and chain as one JSON object")
 
-    p = command("logs", "print a job's output (latest attempt)")
+    p = command("logs", "print a job's output (latest attempt)", examples=[
+        "jobdeck logs fetch                     the latest attempt's output",
+        "jobdeck logs fetch --attempt 2 --stderr",
+        "jobdeck logs fetch -f                  follow it while it runs"])
     p.add_argument("id", help="the job's id")
     p.add_argument("-f", "--follow", action="store_true", help="keep printing as the output grows")
     p.add_argument("--attempt", type=positive_int, metavar="N", help="attempt number (default: latest)")
@@ -187,10 +259,11 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     p = command("add", "add jobs to jobs.json (validated, one atomic change)",
                 "Add one job from flags, or many from a JSON/JSONL file ('-' for stdin). The jobs go at\n"
                 "the end of the \"jobs\" list, laid out like the jobs before them; the rest of the file\n"
-                "stays exactly as you wrote it (a job replaced with --replace keeps its place).\n\n"
-                "  jobdeck add --id hello -- echo hi\n"
-                "  jobdeck add --id sum --model openai/gpt-4o-mini --prompt 'Summarise {{input}}' --depends-on hello\n"
-                "  jq -c '.[]' new-jobs.json | jobdeck add --from -")
+                "stays exactly as you wrote it (a job replaced with --replace keeps its place).", examples=[
+                    "jobdeck add --id hello -- echo hi",
+                    "jobdeck add --id sum --model openai/gpt-4o-mini --prompt 'Sum up {{input}}'",
+                    "jobdeck add --id report --depends-on sum --max-attempts 3 -- ./report.sh",
+                    "jq -c '.[]' new-jobs.json | jobdeck add --from -"])
     p.add_argument("--from", dest="source", metavar="FILE", help="JSON (a job, a list, or {\"jobs\": [...]}) or JSONL; '-' = stdin")
     p.add_argument("--id", help="the new job's id (letters, digits, '.', '_', '-')")
     p.add_argument("--title", help="short human title")
@@ -221,35 +294,59 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     p.add_argument("--replace", action="store_true", help="replace jobs whose id exists")
     p.add_argument("argv", nargs="*", metavar="-- COMMAND ARGS", help="the command (after --)")
 
-    p = command("edit", "edit jobs.json in $EDITOR; installed only if valid and unchanged meanwhile")
+    p = command("edit", "edit jobs.json in $EDITOR; installed only if valid and unchanged meanwhile",
+                "Open a copy of jobs.json in $VISUAL, else $EDITOR, else vi. The copy replaces jobs.json\n"
+                "only if it is valid and jobs.json did not change meanwhile; an invalid one is offered\n"
+                "for editing again, its problems listed.", examples=[
+                    "jobdeck edit",
+                    "EDITOR=nano jobdeck edit"])
 
-    for name, help_text in (
-        ("approve", "approve a job in review, or a high-risk job before it runs"),
-        ("reject", "reject a job in review (or awaiting approval): it goes to failed"),
-        ("retry", "send a failed, reviewed, cancelled or done job back to the backlog"),
-        ("cancel", "cancel a job (a running attempt is terminated)"),
-        ("pause", "keep a job from starting until resumed"),
-        ("resume", "undo pause"),
-        ("pin", "start a backlog job next, before the decision service's ranking (once)"),
-        ("hold", "keep a backlog job, or with no id the whole deck, from starting until released"),
-        ("release", "undo pin or hold (no id: release the deck)"),
+    for name, help_text, examples in (
+        ("approve", "approve a job in review, or a high-risk job before it runs", [
+            "jobdeck approve publish --reason 'checked the numbers'",
+            "jobdeck ls --status review --json | jq -r '.[].id' | xargs jobdeck approve"]),
+        ("reject", "reject a job in review (or awaiting approval): it goes to failed", [
+            "jobdeck reject summarise --reason 'cites a retracted paper'"]),
+        ("retry", "send a failed, reviewed, cancelled or done job back to the backlog", [
+            "jobdeck retry fetch                    the next turn of a runner starts it",
+            "jobdeck retry fetch summarise --reason 'provider back'"]),
+        ("cancel", "cancel a job (a running attempt is terminated)", [
+            "jobdeck cancel crawl --reason 'runaway cost'"]),
+        ("pause", "keep a job from starting until resumed", [
+            "jobdeck pause report --reason 'waiting for new credentials'"]),
+        ("resume", "undo pause", [
+            "jobdeck resume report"]),
+        ("pin", "start a backlog job next, before the decision service's ranking (once)", [
+            "jobdeck pin hotfix                     started next, ahead of every other ready job"]),
+        ("hold", "keep a backlog job, or with no id the whole deck, from starting until released", [
+            "jobdeck hold                           the whole deck, for maintenance",
+            "jobdeck hold crawl --reason 'site down'"]),
+        ("release", "undo pin or hold (no id: release the deck)", [
+            "jobdeck release                        the whole deck starts jobs again",
+            "jobdeck release crawl                  undo `hold crawl` (or `pin crawl`)"]),
     ):
-        p = command(name, help_text)
-        if name in ("hold", "release"):
+        p = command(name, help_text, examples=examples)
+        if name == "hold":
             p.add_argument("id", nargs="*", help="one or more job ids; none: the whole deck (no new starts while "
                                                  "held; running attempts finish; cron fires and inbox files are kept)")
+        elif name == "release":
+            p.add_argument("id", nargs="*", help="one or more job ids to unpin or release; none: release the deck")
         else:
             p.add_argument("id", nargs="+", help="one or more job ids")
         p.add_argument("--reason", metavar="TEXT", help="recorded in the chain of work")
         p.add_argument("--json", action="store_true", help="print the stored events as JSON lines")
 
-    p = command("trigger", "start a new cycle of a job and everything downstream of it")
+    p = command("trigger", "start a new cycle of a job and everything downstream of it", examples=[
+        "jobdeck trigger fetch                  fetch, then each job that depends on it",
+        "jobdeck trigger ingest --input input=/data/today.csv --input lang=de"])
     p.add_argument("id", help="the job to start; its dependents follow")
     p.add_argument("--input", action="append", default=[], metavar="KEY=VALUE", help="inputs for this run ({{inputs.KEY}}; 'input' fills {{input}})")
     p.add_argument("--reason", metavar="TEXT", help="recorded in the chain of work")
     p.add_argument("--json", action="store_true", help="print the stored events as JSON lines")
 
-    p = command("events", "print the chain of work (all jobs, or one)")
+    p = command("events", "print the chain of work (all jobs, or one)", examples=[
+        "jobdeck events -n 20                   the deck's last 20 records",
+        "jobdeck events fetch --json | jq -c 'select(.type == \"failed\")'"])
     p.add_argument("id", nargs="?", help="only this job's events")
     p.add_argument("--json", action="store_true", help="raw records as JSON lines")
     p.add_argument("-n", "--limit", type=positive_int, metavar="N", help="only the last N")
@@ -257,18 +354,18 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     p = command("why", "every reason a job is or is not running now, and its rank with the reasons",
                 "Written constraints first (status, pause, hold, schedule, approval, retry wait,\n"
                 "dependencies, limits), then the decision service's verdict: start, defer until a time,\n"
-                "or hold until something changes, with reasons tied to numbers.\n\n"
-                "  jobdeck why report\n"
-                "  jobdeck why report --json | jq .verdict.reasons")
+                "or hold until something changes, with reasons tied to numbers.", examples=[
+                    "jobdeck why report",
+                    "jobdeck why report --json | jq .verdict.reasons"])
     p.add_argument("id", help="the job's id")
     p.add_argument("--json", action="store_true", help="the answer as one JSON object")
 
     p = command("decisions", "the decision service's history, and how following it would do (--report)",
                 "Every `decided` event: the mode, the job, the action (start, defer, hold) and the\n"
                 "reasons. With --report: where the service would have started another job than the\n"
-                "runner did (shadow, advise), waits, deadlines met and missed, failures and cost.\n\n"
-                "  jobdeck decisions -n 20\n"
-                "  jobdeck decisions --report --since 24h")
+                "runner did (shadow, advise), waits, deadlines met and missed, failures and cost.", examples=[
+                    "jobdeck decisions -n 20",
+                    "jobdeck decisions --report --since 24h"])
     p.add_argument("id", nargs="?", help="only this job's decisions (not with --report)")
     p.add_argument("--report", action="store_true",
                    help="the comparison over every job: differences, waits, deadlines, cost")
@@ -281,11 +378,11 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
                 "to claim) and run time p50/p95, retries, rate-limit hits and cooldowns, tokens and cost per\n"
                 "model, operator interventions per 100 runs and deadlines met; then the totals per day.\n"
                 "Folded from the log into .jobdeck/stats-cache.json, an hour at a time: a window is whole\n"
-                "hours, and the next call folds only what was appended.\n\n"
-                "  jobdeck stats                      all history, with the last 7 days' totals\n"
-                "  jobdeck stats --since 24h          the last day (from the top of the hour)\n"
-                "  jobdeck stats fetch --since 7d     one job, a week\n"
-                "  jobdeck stats --json | jq '.jobs[] | select(.failure_rate > 0.1)'")
+                "hours, and the next call folds only what was appended.", examples=[
+                    "jobdeck stats                      all history, with the last 7 days' totals",
+                    "jobdeck stats --since 24h          the last day (from the top of the hour)",
+                    "jobdeck stats fetch --since 7d     one job, a week",
+                    "jobdeck stats --json | jq '.jobs[] | select(.failure_rate > 0.1)'"])
     p.add_argument("id", nargs="*", help="only these jobs")
     p.add_argument("--since", type=duration, metavar="DURATION",
                    help="only the last DURATION (e.g. 24h, 7d), from the top of the hour it begins in")
@@ -293,19 +390,24 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
                    help="daily totals for the last N days (default 7), within the window")
     p.add_argument("--json", action="store_true", help="the report as one JSON object")
 
-    p = command("audit", "check the chain of work")
+    p = command("audit", "check the chain of work", examples=[
+        "jobdeck audit verify                   every segment; exit 1 at a break",
+        "jobdeck audit verify --from 120000     from the segment holding seq 120000"])
     p.add_argument("what", choices=["verify"], help="verify: check every record's hash and link, in every segment")
-    p.add_argument("--from", dest="from_seq", type=positive_int, metavar="SEQ",
-                   help="only the segments from the one holding SEQ on")
-    p.add_argument("--segment", type=positive_int, metavar="FIRST",
-                   help="only the segment that begins at seq FIRST (.jobdeck/log/events-<FIRST>.jsonl[.gz])")
+    scope = p.add_mutually_exclusive_group()
+    scope.add_argument("--from", dest="from_seq", type=positive_int, metavar="SEQ",
+                       help="only the segments from the one holding SEQ on")
+    scope.add_argument("--segment", type=positive_int, metavar="FIRST",
+                       help="only the segment that begins at seq FIRST (.jobdeck/log/events-<FIRST>.jsonl[.gz])")
     p.add_argument("--json", action="store_true", help="the result as a JSON object")
 
     p = command("gc", "remove the attempt directories jobs.json's retention policy lets go",
                 "Apply the \"retention\" policy of jobs.json (keep_days, keep_attempts): remove the\n"
                 "attempt directories it lets go and print each with its reason and the bytes freed.\n"
                 "Without a policy nothing is removed. Never removed: a job's latest attempt (output\n"
-                "waiting for review included), a running job's attempts, the output a dependent is given.")
+                "waiting for review included), a running job's attempts, the output a dependent is given.",
+                examples=["jobdeck gc --dry-run --verbose         what would go, what stays, and why",
+                          "jobdeck gc --json | jq .bytes_freed"])
     p.add_argument("--dry-run", action="store_true", help="only say what would be removed")
     p.add_argument("--verbose", action="store_true", help="also list what is kept, and why")
     p.add_argument("--json", action="store_true", help="the result as one JSON object")
@@ -313,27 +415,38 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     p = command("log", "rotate the chain of work into a closed segment (and compress closed ones)",
                 "Close .jobdeck/events.jsonl as .jobdeck/log/events-<first seq>.jsonl and start a new\n"
                 "live file that links to it (the runner does this itself past $JOBDECK_LOG_SEGMENT bytes,\n"
-                "default 64 MiB). Safe while runners run: it takes the deck lock.\n\n"
-                "  jobdeck log rotate       close the live segment now\n"
-                "  jobdeck log compact      rotate, then gzip every closed segment")
+                "default 64 MiB). Safe while runners run: it takes the deck lock.", examples=[
+                    "jobdeck log rotate       close the live segment now",
+                    "jobdeck log compact      rotate, then gzip every closed segment"])
     p.add_argument("what", choices=["rotate", "compact"], help="rotate: close the live segment; compact: also gzip closed ones")
     p.add_argument("--json", action="store_true", help="what was done, as a JSON object")
 
     p = command("run", "run jobs: long-running, or --once for scripts and cron",
                 "Claim ready jobs and run them. Without --once it keeps running, woken by\n"
-                "changes to the deck, child exits and timers (cron, retry backoff).\n\n"
-                "exit codes with --once / --job: 0 every job it ran ended done, 1 otherwise.")
+                "changes to the deck, child exits and timers (cron, retry backoff).",
+                examples=["jobdeck run                            long-running (systemd, tmux)",
+                          "jobdeck run --once --quiet             from cron: what is ready now, then exit",
+                          "jobdeck run --job report --wait        one job and its upstream, through approval"],
+                notes="exit codes: 0 every job it ran ended done; 1 a job it ran did not, or jobs.json is invalid\n"
+                      "(a long-running runner waits for a valid one instead); 2 usage or deck problem (no deck,\n"
+                      "unwritable state, lock timeout); 130 ^C and 143 SIGTERM during --once or --job. A\n"
+                      "long-running runner stopped by ^C or SIGTERM exits 0 once its attempts are settled.\n")
     p.add_argument("--once", action="store_true", help="run until nothing more can run now, then exit")
-    p.add_argument("--job", metavar="ID", help="run this job (and its missing upstream), then exit with its outcome")
+    p.add_argument("--job", metavar="ID",
+                   help="run this job (and its missing upstream), then exit with its outcome (--once is implied)")
     p.add_argument("--wait", action="store_true", help="with --job: wait for approval/retries instead of giving up")
     p.add_argument("--parallel", type=positive_int, metavar="N", help="attempts at once (default: limits.parallel)")
     p.add_argument("--json", action="store_true", help="print events as JSON lines")
     p.add_argument("--quiet", action="store_true", help="print nothing but errors")
     p.add_argument("--grace", type=seconds, default=10.0, metavar="S", help="on SIGTERM, let attempts finish this long (default 10)")
 
-    p = command("cockpit", "open the kanban board (Textual TUI)")
+    p = command("cockpit", "open the kanban board (Textual TUI)", examples=[
+        "jobdeck cockpit                        ? inside lists every key",
+        "jobdeck --deck ~/decks/nightly cockpit"])
 
-    p = command("demo", "copy the nightly enrichment example into a fresh deck, run it, open the cockpit")
+    p = command("demo", "copy the nightly enrichment example into a fresh deck, run it, open the cockpit", examples=[
+        "jobdeck demo                           offline, no API key needed",
+        "jobdeck demo --headless /tmp/demo      no cockpit: run it, print a summary"])
     p.add_argument("dir", nargs="?", help="where to create the demo deck (default: ./demo-deck, or demo-deck-2, -3... "
                                          "when an earlier demo has it)")
     p.add_argument("--headless", action="store_true", help="no cockpit: run to the end and print a summary")

@@ -8,6 +8,8 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from jobdeck.cli.main import examples_section
+
 if TYPE_CHECKING:
     from jobdeck.runner.notifier import Notifier
     from jobdeck.runner.senders import Send
@@ -15,18 +17,20 @@ if TYPE_CHECKING:
 
 
 def add_parser(command: Any) -> None:
-    """Declare `notify` with the parser's ``command(name, help, description)`` helper."""
+    """Declare `notify` with the parser's ``command`` helper."""
     description = ("Send one test message to every target in jobs.json's \"notify\" section (or to TARGET),\n"
                    "the way the runner sends alerts: the URL from its environment variable, redacted,\n"
-                   "with the target's timeout and retries. One line per target; exit 1 if any failed.\n\n"
-                   "  NTFY_URL=ntfy://ntfy.sh/my-topic jobdeck notify test phone\n"
-                   "  jobdeck notify test --json | jq '.targets | map_values(.ok)'")
-    p = command("notify", "send a test alert to the targets of jobs.json's notify section", description)
+                   "with the target's timeout and retries. One line per target; exit 1 if any failed.")
+    examples = ["NTFY_URL=ntfy://ntfy.sh/my-topic jobdeck notify test phone",
+                "jobdeck notify test --json | jq '.targets | map_values(.ok)'"]
+    p = command("notify", "send a test alert to the targets of jobs.json's notify section", description,
+                examples=examples)
     p.add_argument("--json", action="store_true", help="the result as one JSON object (also after `test`)")
     actions = p.add_subparsers(dest="what", metavar="test", required=True,
                                help="what to do (test: send a test message)")
     test = actions.add_parser("test", help="send a test message", description=description,
-                              formatter_class=argparse.RawDescriptionHelpFormatter)
+                              epilog=examples_section(examples),
+                              formatter_class=p.formatter_class)
     test.add_argument("target", nargs="?", metavar="TARGET", help="only this target (default: all)")
     test.add_argument("--json", action="store_true", default=argparse.SUPPRESS,
                       help="the result as one JSON object: ok, targets (ok and error each), error")

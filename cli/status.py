@@ -27,16 +27,16 @@ def duration(text: str) -> float:
 
 
 def add_parser(command: Any) -> None:
-    """Declare `status` with the parser's ``command(name, help, description)`` helper."""
+    """Declare `status` with the parser's ``command`` helper."""
     p = command("status", "is a runner alive and is anything stuck? (--check: exit 1 when not, for monitors)",
                 "One line per runner, the jobs per column, then one line per problem: no runner, a dead\n"
                 "runner or a stale heartbeat, the deck held (`jobdeck hold`: a hold forgotten after\n"
                 "maintenance starts nothing), a job running past its hard timeout, and with\n"
                 "--review-age an output waiting for review (or a high-risk job for approval) longer\n"
-                "than that.\n\n"
-                "  jobdeck status --check --review-age 4h || notify-me   cron or a systemd timer\n"
-                "  jobdeck status --json | jq '.problems[].message'\n\n"
-                "exit codes with --check: 0 healthy, 1 a problem was found, 2 no deck or unreadable state.")
+                "than that.",
+                examples=["jobdeck status --check --review-age 4h || notify-me   cron or a systemd timer",
+                          "jobdeck status --json | jq '.problems[].message'"],
+                notes="exit codes with --check: 0 healthy, 1 a problem was found, 2 no deck or unreadable state.\n")
     p.add_argument("--check", action="store_true", help="exit 1 when anything needs a person (0 when healthy)")
     p.add_argument("--review-age", type=duration, metavar="DURATION",
                    help="report reviews and approvals waiting longer than this, e.g. 4h")

@@ -47,6 +47,45 @@ def test_command_help_runs(name: str, capsys: pytest.CaptureFixture[str]) -> Non
     assert " ".join(description.split()) in " ".join(out.split())
 
 
+def examples(text: str) -> list[list[str]]:
+    """The jobdeck command lines of the "examples:" section of a help text, as argv (without "jobdeck")."""
+    import re
+    import shlex
+
+    section = text.split("\nexamples:\n", 1)[1].split("\n\n", 1)[0] if "\nexamples:\n" in text else ""
+    lines = []
+    for line in section.splitlines():
+        command = line[line.index("jobdeck "):] if "jobdeck " in line else ""
+        command = re.split(r"\s{2,}| \|\|? | && ", command)[0]  # the command, without its comment or pipe
+        lines.append(shlex.split(command)[1:])
+    return lines
+
+
+@pytest.mark.parametrize("name", sorted(subcommands()))
+def test_every_command_shows_examples_that_parse(name: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """Each command's --help ends with examples, and each one is a command line the parser takes as written
+    (an option renamed without its examples fails here)."""
+    with pytest.raises(SystemExit):
+        main([name, "--help"])
+    shown = examples(capsys.readouterr().out)
+    assert any(name in argv[:3] for argv in shown), shown  # (after `--deck DIR`, if given)
+    parser = build_parser()
+    for argv in shown:
+        parser.parse_args(argv)  # a usage error is SystemExit(2): the test fails with argparse's message
+
+
+@pytest.mark.parametrize("name", ["", *sorted(subcommands()), "notify test"])
+def test_help_fits_an_80_column_terminal(name: str, capsys: pytest.CaptureFixture[str],
+                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """Prose is filled to the terminal and examples are kept short, so nothing wraps at 80 columns."""
+    monkeypatch.setenv("COLUMNS", "80")
+    with pytest.raises(SystemExit):
+        main([*name.split(), "--help"])
+    out = capsys.readouterr().out
+    assert "examples:" in out
+    assert [line for line in out.splitlines() if len(line) >= 80] == []
+
+
 def test_top_level_help_lists_every_command(cli: RunCli, tmp_path: Path) -> None:
     done = cli("--help", cwd=tmp_path)
     assert done.returncode == 0

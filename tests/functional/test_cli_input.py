@@ -19,6 +19,7 @@ from jobdeck.state.deck import Deck
     (["ls", "--status", "done,bogus"], "unknown status 'bogus'"),
     (["logs", "hello", "--attempt", "0"], "'0' must be at least 1"),
     (["events", "-n", "-1"], "'-1' must be at least 1"),
+    (["show", "hello", "--chain", "-1"], "'-1' must be 0 or more"),
 ])
 def test_bad_arguments_are_usage_errors(deck: Deck, cli: RunCli, argv: list[str], expected: str) -> None:
     done = cli(*argv, cwd=deck.root, timeout=20)  # --parallel -5 used to hang: the timeout catches it

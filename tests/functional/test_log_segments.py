@@ -103,6 +103,10 @@ def test_an_edited_record_in_a_closed_segment_is_named_by_segment_line_and_seq(d
     assert "events-000000000007.jsonl (seq 7-13), events.jsonl (seq 14-16)" in later.stdout
     assert jobdeck(deck.root, "audit", "verify", "--segment", "1").returncode == 1
     assert jobdeck(deck.root, "audit", "verify", "--segment", "7").returncode == 0
+    past = jobdeck(deck.root, "audit", "verify", "--from", "17")  # one past the head: nothing there to verify
+    assert past.returncode == 1 and past.stderr == "no record has seq 17: the chain of work ends at seq 16\n"
+    both = jobdeck(deck.root, "audit", "verify", "--from", "10", "--segment", "7")
+    assert both.returncode == 2 and "not allowed with" in both.stderr
 
     first.write_bytes(data)
     assert jobdeck(deck.root, "audit", "verify").returncode == 0
