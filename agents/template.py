@@ -14,11 +14,11 @@ import re
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
+from jobdeck.state.commands import PLACEHOLDER
 from jobdeck.state.errors import AgentError
 from jobdeck.state.ids import env_suffix
 from jobdeck.state.sizes import format_size
 
-PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z0-9._-]+)?)\s*\}\}")
 MAX_TEMPLATE_BYTES = 1 << 20
 """The largest dependency output a ``{{deps.JOB}}`` or ``{{input}}`` takes (1 MiB): a prompt or an
 argument that big is already past what a model's context or the kernel's argument limit take, and

@@ -2,6 +2,14 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Collection
+
+PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z0-9._-]+)?)\s*\}\}")
+"""A ``{{name}}`` of a prompt or argv template (agents/template.py fills them)."""
+EVERY_RUN = ("input", "output", "attempt")
+"""The placeholders every attempt fills; besides them ``{{inputs.NAME}}``, ``{{deps.JOB}}`` and ``{{prompt}}``."""
+
 
 def shell_command_problem(command: list[str] | str | None, shell: bool) -> str | None:
     """What is wrong with ``command`` run through /bin/sh -c, if anything.
@@ -29,4 +37,29 @@ def program_problem(program: str) -> str | None:
         return "the command's program (its first word) is empty"
     if "/" not in program and any(ch.isspace() for ch in program):
         return f"the program '{program}' has spaces in its name: an argv list has one word per item"
+    return None
+
+
+def template_problem(template: str, depends_on: Collection[str] | None, *, prompt: bool) -> tuple[str, str] | None:
+    """The first placeholder of ``template`` that no attempt could fill, as (problem, hint); None if there is none.
+
+    Filling fails at every start otherwise, hours after the file was accepted. ``depends_on`` is the job's
+    dependencies (None: an agent's template, shared by jobs with different ones); ``prompt``: whether
+    ``{{prompt}}`` is filled (an argv template of a job, or of an agent, that has a prompt).
+    """
+    for match in PLACEHOLDER.finditer(template):
+        name = match.group(1)
+        if name.startswith("deps."):
+            if depends_on is not None and name[5:] not in depends_on:
+                return (f"{{{{{name}}}}} reads the output of '{name[5:]}', which the job does not depend on",
+                        f'add "{name[5:]}" to depends_on')
+        elif not (name in EVERY_RUN or name.startswith("inputs.") or (prompt and name == "prompt")):
+            import difflib
+
+            known = [*EVERY_RUN, "prompt"] if prompt else list(EVERY_RUN)
+            close = difflib.get_close_matches(name, known, n=1)
+            return (f"unknown placeholder {{{{{name}}}}}",
+                    f"did you mean {{{{{close[0]}}}}}?" if close else
+                    "use {{input}}, {{inputs.NAME}}, {{deps.JOB}}, {{output}} or {{attempt}}"
+                    + (" or {{prompt}}" if prompt else ""))
     return None

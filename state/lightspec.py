@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any
 
 from jobdeck.state.atomic import make_private_dir, write_atomic
 from jobdeck.state.cardcache import spec_digest
-from jobdeck.state.commands import program_problem, shell_command_problem
+from jobdeck.state.commands import program_problem, shell_command_problem, template_problem
 from jobdeck.state.deck import Deck
 from jobdeck.state.ids import ID_RE, env_suffix
 from jobdeck.state.preview import JobPreview, preview_jobs
@@ -161,8 +161,10 @@ def plainly_valid(job: Mapping[str, Any], known: Collection[str]) -> bool:
     job_id, command, shell = job.get("id"), job.get("command"), job.get("shell", False)
     if type(job_id) is not str or not ID_RE.fullmatch(job_id) or job_id in known or type(shell) is not bool:
         return False
+    depends_on = job.get("depends_on", [])
     argv = not shell and type(command) is list and command and all(_text(arg) for arg in command) \
-        and program_problem(command[0]) is None
+        and program_problem(command[0]) is None and type(depends_on) is list \
+        and not any(template_problem(arg, depends_on, prompt=False) for arg in command)
     if not (argv or (shell and _text(command) and shell_command_problem(command, shell) is None)):
         return False
     title, workspace, labels = job.get("title", ""), job.get("workspace", "default"), job.get("labels", [])
@@ -177,7 +179,6 @@ def plainly_valid(job: Mapping[str, Any], known: Collection[str]) -> bool:
         return False
     if type(job.get("paused", False)) is not bool or type(job.get("idempotent", False)) is not bool:
         return False
-    depends_on = job.get("depends_on", [])
     if type(depends_on) is not list:
         return False
     suffixes: dict[str, str] = {}

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple, TypedDict
 
 from jobdeck.state import strictjson
-from jobdeck.state.commands import program_problem
+from jobdeck.state.commands import program_problem, template_problem
 from jobdeck.state.digest import sha256_hex
 from jobdeck.state.errors import SpecError, SpecErrors
 from jobdeck.state.graph import find_cycle
@@ -361,6 +361,7 @@ def _check_semantics(spec: Spec, text: str, where: str) -> None:
         if job.retry.max_delay < job.retry.delay:
             err("retry.max_delay is shorter than retry.delay", job.id, "retry")
         _check_runnable(job, err)
+        _check_templates(job, err)
     for name, agent in spec.agents.items():
         for bad in _bad_env_names(agent.env):
             errors.append(SpecError(f"agent '{name}': {bad}", path=where, **_at(text, None, "env"),
@@ -373,6 +374,18 @@ def _check_semantics(spec: Spec, text: str, where: str) -> None:
                 "remove one of these dependencies")
     if errors:
         raise errors[0] if len(errors) == 1 else SpecErrors(errors)
+
+
+def _check_templates(job: Job, err: Callable[..., None]) -> None:
+    """Each placeholder of the job's prompt and argv can be filled by every attempt (commands.template_problem)."""
+    templates = [("prompt", job.prompt)] if job.prompt is not None else []
+    if isinstance(job.command, list) and not job.shell:
+        templates += [("command", part) for part in job.command]
+    for field, template in templates:
+        problem = template_problem(template, job.depends_on, prompt=field == "command" and job.prompt is not None)
+        if problem is not None:
+            err(problem[0], job.id, field, problem[1])
+            return
 
 
 ENV_NAME_HINT = "a variable's name is letters, digits and '_', not starting with a digit"

@@ -26,7 +26,7 @@ VALUES: dict[str, list[Any]] = {
     "id": ["added", "a" * 64, "a" * 65, "-x", "x/y", "x\n", "", 7, None, "fetch", "é"],
     "title": ["A title", "", None, 3, ["x"], "caf\u00e9", "\ud800", "a\udcff", "\x00"],
     "command": [["true"], ["echo", "hi"], [], ["a", 1], "echo hi", "", None, [None], ["printf", "\udcff"],
-                "echo \ud800", ["\x00"]],
+                "echo \ud800", ["\x00"], ["echo", "{{deps.fetch}}"], ["echo", "{{inptu}}"], ["echo", "{{attempt}}"]],
     "shell": [True, False, 1, "true", None],
     "workspace": ["default", "research", "../x", "a b", "", 5, None],
     "depends_on": [[], ["fetch"], ["missing"], ["added"], ["news-signals", "news_signals"], ["fetch", "fetch"],
@@ -58,6 +58,7 @@ def cases() -> list[dict[str, Any]]:
             found.append(job)
             if field == "command":
                 found.append({**job, "shell": True})
+    found.append({**plain, "command": ["cat", "{{deps.fetch}}"], "depends_on": ["fetch"]})
     for (a, va), (b, vb) in itertools.combinations([(f, v) for f in ("shell", "command") for v in VALUES[f]], 2):
         if a != b:
             found.append({"id": "added", a: va, b: vb})
