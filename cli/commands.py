@@ -77,6 +77,9 @@ def cmd_init(args: argparse.Namespace) -> int:
     root = Path(where)
     example = resources.files("jobdeck.cli").joinpath("examples/starter.json").read_bytes()
     deck = init_deck(root, example)
+    if args.json:
+        _print_json({"deck": str(deck.root), "jobs_json": str(deck.spec_path)})
+        return 0
     print(f"created deck {deck.root}")
     print("  jobs.json      the registry: edit it, or `jobdeck add` / `jobdeck edit`")
     print("  workspaces/    where jobs run and keep every attempt's output")
@@ -150,7 +153,22 @@ def cmd_add(args: argparse.Namespace) -> int:
         jobs.append(_job_from_flags(args))
     source = ("stdin" if args.source == "-" else args.source) if args.source else "the command line"
     ids = add_jobs(deck, jobs, replace=args.replace, source=source)
+    if args.json:
+        _print_json({"added": ids})
+        return 0
     print(f"added {len(ids)} job{'s' if len(ids) != 1 else ''}: {', '.join(ids[:10])}{' ...' if len(ids) > 10 else ''}")
+    return 0
+
+
+def cmd_rm(args: argparse.Namespace) -> int:
+    from jobdeck.state.specfile import remove_jobs
+
+    ids = list(dict.fromkeys(args.id))
+    remove_jobs(_deck(args), ids)
+    if args.json:
+        _print_json({"removed": ids})
+    else:
+        print(f"removed {len(ids)} job{'s' if len(ids) != 1 else ''}: {', '.join(ids)}")
     return 0
 
 

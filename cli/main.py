@@ -39,7 +39,7 @@ Exit codes: 0 ok, 1 refused/invalid/failed/unhealthy, 2 usage or environment err
 
 
 STATUSES = ("backlog", "running", "review", "done", "failed", "cancelled")
-BRIEF = frozenset({"validate", "ls", "show", "logs", "events", "add", "approve", "reject", "retry", "cancel", "pause",
+BRIEF = frozenset({"validate", "ls", "show", "logs", "events", "add", "rm", "approve", "reject", "retry", "cancel", "pause",
                    "resume", "pin", "hold", "release", "trigger"})
 """Commands that end within milliseconds of starting (``logs`` unless it follows): run with the cyclic garbage
 collector off. Its passes over the modules they import and the board they read free nothing (the state is
@@ -214,6 +214,7 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
         "jobdeck init nightly && cd nightly     a deck with an example jobs.json to edit",
         "jobdeck --deck ~/decks/nightly init    the place given by --deck"])
     p.add_argument("dir", nargs="?", help="where to create it (default: --deck, else here)")
+    p.add_argument("--json", action="store_true", help="the deck and its jobs.json, as a JSON object")
 
     p = command("validate", "check jobs.json and print every problem", examples=[
         "jobdeck validate                       the deck's jobs.json; one line per problem",
@@ -292,7 +293,18 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     p.add_argument("--window", metavar="HH:MM-HH:MM", help="start only inside this daily window, e.g. 22:00-06:00")
     p.add_argument("--idempotent", action="store_true", help="safe to re-run after a crash mid-attempt")
     p.add_argument("--replace", action="store_true", help="replace jobs whose id exists")
+    p.add_argument("--json", action="store_true", help="the ids added, as a JSON object")
     p.add_argument("argv", nargs="*", metavar="-- COMMAND ARGS", help="the command (after --)")
+
+    p = command("rm", "remove jobs from jobs.json (validated, one atomic change)",
+                "Take jobs out of jobs.json; the rest of the file stays exactly as you wrote it. Refused,\n"
+                "with nothing changed, for a job that is running or that a job staying depends on.\n"
+                "What a removed job did stays in the chain of work, and its attempts in its workspace: a job\n"
+                "added again under its id takes that history up (done stays done until `jobdeck retry`).",
+                examples=["jobdeck rm old-report",
+                          "jobdeck rm fetch summarise             a job and the one that depends on it"])
+    p.add_argument("id", nargs="+", help="one or more job ids")
+    p.add_argument("--json", action="store_true", help="the ids removed, as a JSON object")
 
     p = command("edit", "edit jobs.json in $EDITOR; installed only if valid and unchanged meanwhile",
                 "Open a copy of jobs.json in $VISUAL, else $EDITOR, else vi. The copy replaces jobs.json\n"

@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import os
 import stat
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -157,6 +157,73 @@ def add_jobs(deck: Deck, jobs: Iterable[Mapping[str, Any]], *, replace: bool = F
         except SpecError as exc:
             raise _located(deck, exc, new_jobs, source) from None
     return [str(job.get("id")) for job in new_jobs]
+
+
+def remove_jobs(deck: Deck, ids: Sequence[str]) -> None:
+    """Take the jobs ``ids`` out of jobs.json in one atomic, validated change; nothing else in the file moves.
+
+    Refused (UnknownJob, IllegalTransition), with nothing changed, when an id names no job, when a job that
+    stays depends on one that goes, or when one that goes is running: its attempt would run on with no
+    job to settle into. What a removed job did stays in the chain of work and its workspace.
+    """
+    from jobdeck.state.board import open_store
+    from jobdeck.state.errors import IllegalTransition, UnknownJob
+    from jobdeck.state.loader import parse_spec
+
+    base = deck.spec_path.read_bytes()
+    spec = parse_spec(base, str(deck.spec_path)).spec  # (an invalid jobs.json: its located error)
+    unknown = [job_id for job_id in ids if spec.job(job_id) is None]
+    if unknown:
+        raise UnknownJob(f"no job {', '.join(map(repr, unknown))} in {deck.spec_path}; nothing was done",
+                         hint="see `jobdeck ls` for the ids")
+    going = set(ids)
+    for job in spec.jobs:
+        needed = [dep for dep in job.depends_on if dep in going]
+        if needed and job.id not in going:
+            raise IllegalTransition(f"job '{job.id}' depends on '{needed[0]}'; nothing was done",
+                                    hint=f"remove '{job.id}' too, or take '{needed[0]}' out of its depends_on first")
+    text = base.decode("utf-8-sig")
+    document = loads(text)
+    document["jobs"] = [job for job in document["jobs"] if not (isinstance(job, dict) and job.get("id") in going)]
+    kept = cut_jobs(text, going)
+    if kept is None or loads(kept) != document:  # a layout the cut does not handle: write it anew
+        kept = json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+    raw = ("\ufeff" if base.startswith(b"\xef\xbb\xbf") else "").encode() + kept.encode()
+    with open_store(deck) as store, store.lock:
+        store.refresh()  # under the lock: no runner can claim one of them between this look and the change
+        running = [job_id for job_id in ids if store.board.state(job_id).status.value == "running"]
+        if running:
+            raise IllegalTransition(f"job '{running[0]}' is running; nothing was done",
+                                    hint=f"cancel it first (jobdeck cancel {running[0]}), or wait for it to end")
+        loaded = parse_spec(raw, str(deck.spec_path))
+        _install(deck, base, raw, store.lock)
+    mark_valid(deck, loaded.digest, loaded.spec)
+
+
+def cut_jobs(text: str, ids: Collection[str]) -> str | None:
+    """``text`` (a valid jobs.json) without the jobs ``ids``, each taken out with its separator and nothing
+    else touched; None if the text has no "jobs" list."""
+    span = _member(text, "jobs")
+    if span is None or text[span[0]] != "[":
+        return None
+    start, end = span
+    items = _items(text, start, end)
+    gone = [isinstance(value, dict) and value.get("id") in ids for _, _, value in items]
+    if all(gone):
+        return text[:start] + "[]" + text[end:]
+    pieces, done, n = [], 0, 0
+    while n < len(items):
+        if not gone[n]:
+            n += 1
+            continue
+        last = n
+        while last + 1 < len(items) and gone[last + 1]:
+            last += 1
+        # a run of items going: with the separator before it, or for a run at the start the one after it
+        a, b = (items[n - 1][1], items[last][1]) if n else (items[0][0], items[last + 1][0])
+        pieces.append(text[done:a])
+        done, n = b, last + 1
+    return "".join(pieces) + text[done:]
 
 
 def _located(deck: Deck, error: SpecError, jobs: list[dict[str, Any]], source: str) -> SpecError:

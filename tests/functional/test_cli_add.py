@@ -52,6 +52,13 @@ def test_add_from_flags(deck: Deck, cli: RunCli) -> None:
     assert job.timeout.idle == 30.0 and job.retry.max_attempts == 3
 
 
+def test_add_json_lists_the_ids_added(deck: Deck, cli: RunCli) -> None:
+    done = cli("--deck", str(deck.root), "add", "--json", "--from", "-",
+               input='{"id": "one", "command": ["true"]}\n{"id": "two", "command": ["true"]}\n')
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == {"added": ["one", "two"]}
+
+
 def test_add_llm_job_and_shell_job_from_flags(deck: Deck, add: Callable[..., Any]) -> None:
     llm = add(deck, "--id", "sum", "--model", "openai/gpt-4o-mini",
               "--prompt", "Summarise {{input}}", "--depends-on", "hello")

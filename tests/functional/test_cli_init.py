@@ -28,6 +28,14 @@ def test_init_creates_a_private_deck(cli: RunCli, tmp_path: Path) -> None:
     assert not list(root.glob("**/.*.tmp"))
 
 
+def test_init_json_names_the_deck_and_its_jobs_json(cli: RunCli, tmp_path: Path) -> None:
+    done = cli("init", "--json", "mydeck", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    made = json.loads(done.stdout)
+    assert made == {"deck": str(tmp_path / "mydeck"), "jobs_json": str(tmp_path / "mydeck" / "jobs.json")}
+    assert Path(made["jobs_json"]).is_file()
+
+
 def test_init_writes_state_files_private_too(cli: RunCli, tmp_path: Path) -> None:
     """Files created later (the event log, the ls cache) are 0600 as well."""
     cli("init", "d", cwd=tmp_path)
