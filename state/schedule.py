@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timezone
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 ALIASES = {"@hourly", "@daily", "@midnight", "@weekly", "@monthly", "@yearly", "@annually"}
@@ -16,9 +17,34 @@ def zone(name: str) -> ZoneInfo:
         raise ValueError(f"unknown time zone '{name}'; use an IANA name like 'UTC' or 'Europe/Paris'") from None
 
 
+def _croniter() -> Any:
+    """The croniter module, imported without the process it would start.
+
+    Its import asks ``platform.architecture()`` whether Python is 32-bit, which runs
+    `file -b` on the interpreter: a fork and exec, ~6 ms of the ~24 ms the import
+    takes, in every runner start and every command that reads a schedule. The
+    pointer size answers the same question, so the call is answered from it while
+    croniter is imported.
+    """
+    import sys
+
+    if "croniter" in sys.modules:
+        return sys.modules["croniter"]
+    import platform
+    import struct
+
+    asked = platform.architecture
+    platform.architecture = lambda *args, **kwargs: (f"{struct.calcsize('P') * 8}bit", "")  # type: ignore[assignment]
+    try:
+        import croniter
+    finally:
+        platform.architecture = asked
+    return croniter
+
+
 def check_cron(expr: str, tz: str = "UTC") -> None:
     """Raise ValueError unless ``expr`` is a 5-field cron or alias that fires at least once."""
-    from croniter import croniter
+    croniter = _croniter().croniter
     from croniter.croniter import CroniterBadDateError, CroniterError
 
     text = expr.strip()
@@ -38,7 +64,7 @@ def check_cron(expr: str, tz: str = "UTC") -> None:
 
 def next_fire(expr: str, tz: str, after: float) -> float:
     """The first fire time strictly after the epoch time ``after``."""
-    from croniter import croniter
+    croniter = _croniter().croniter
 
     start = datetime.fromtimestamp(after, timezone.utc).astimezone(zone(tz))
     return croniter(expr.strip(), start).get_next(datetime).timestamp()
@@ -46,7 +72,7 @@ def next_fire(expr: str, tz: str, after: float) -> float:
 
 def last_fire(expr: str, tz: str, at_or_before: float) -> float:
     """The latest fire time at or before the epoch time ``at_or_before``."""
-    from croniter import croniter
+    croniter = _croniter().croniter
 
     start = datetime.fromtimestamp(at_or_before + 1e-6, timezone.utc).astimezone(zone(tz))
     return croniter(expr.strip(), start).get_prev(datetime).timestamp()

@@ -309,3 +309,24 @@ def test_a_brief_command_exits_without_the_interpreters_teardown_and_loses_no_ou
     assert threaded.returncode == 0 and threaded.stderr == "torn down\n" and len(threaded.stdout.splitlines()) == 2000
     long = run("plain", "status")  # not a brief command: the usual exit
     assert "torn down" in long.stderr
+
+
+def test_reading_a_schedule_starts_no_process(tmp_path: Path) -> None:
+    """croniter's import asks platform.architecture(), which runs `file -b` (a fork and exec, ~6 ms of every
+    runner start); state/schedule answers it without one. A `file` first on PATH says whether it was run."""
+    fake = tmp_path / "bin"
+    fake.mkdir()
+    (fake / "file").write_text(f"#!/bin/sh\ntouch {tmp_path / 'ran'}\necho ELF\n")
+    (fake / "file").chmod(0o755)
+    code = ("import time\nfrom jobdeck.state.schedule import check_cron, next_fire\n"
+            "check_cron('0 2 * * *', 'Europe/Paris')\nprint(next_fire('@daily', 'UTC', 0.0))\n"
+            "import platform\nprint(platform.architecture()[0])")  # (the real one is back afterwards)
+    done = subprocess.run([sys.executable, "-c", code], env=cli_env({"PATH": f"{fake}:/usr/bin:/bin"}),
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["86400.0", "64bit"]
+    assert (tmp_path / "ran").exists()  # by the last line's own call: the fake is where platform looks
+    (tmp_path / "ran").unlink()
+    again = subprocess.run([sys.executable, "-c", code.rsplit("\nimport platform", 1)[0]],
+                           env=cli_env({"PATH": f"{fake}:/usr/bin:/bin"}), capture_output=True, text=True, timeout=60)
+    assert again.returncode == 0 and not (tmp_path / "ran").exists()
