@@ -7,12 +7,15 @@ import json
 import sys
 import time
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from jobdeck.state.durations import format_duration as dur
-from jobdeck.state.errors import UnknownJob
+from jobdeck.state.errors import JobdeckError, UnknownJob
 from jobdeck.state.money import format_cost as money
 from jobdeck.state.terminal import one_line
+
+if TYPE_CHECKING:
+    from jobdeck.decide.report import Report
 
 
 def cmd_why(args: argparse.Namespace, deck: Any, spec: Any, board: Any) -> int:
@@ -32,8 +35,34 @@ def cmd_why(args: argparse.Namespace, deck: Any, spec: Any, board: Any) -> int:
     return 0
 
 
-def _when(ts: float) -> str:
-    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(ts))
+def _when(ts: float, zoned: bool = False) -> str:
+    return time.strftime("%Y-%m-%d %H:%M:%S" + (" %Z" if zoned else ""), time.localtime(ts))
+
+
+def _mode_now(args: argparse.Namespace) -> str | None:
+    """``decide.mode`` in jobs.json now; None when it cannot be read (the report stands on the log alone)."""
+    from jobdeck.state.deck import find_deck
+    from jobdeck.state.loader import load_spec
+
+    try:
+        return load_spec(find_deck(getattr(args, "deck", None)).spec_path).spec.decide.mode
+    except JobdeckError:
+        return None
+
+
+def _print_off(found: Report) -> None:
+    """The head of a report over a window where the service decided nothing: there is nothing to compare."""
+    print("the decision service was off over this window: it decided nothing, so there is nothing to compare")
+    if found.mode_now in (None, "off"):
+        print('  to measure it without changing the order, turn on shadow mode: "decide": {"mode": "shadow"} '
+              "in jobs.json (docs/decisions.md)")
+    else:
+        print(f"  it is in {found.mode_now} mode now: the claims to come are compared")
+    deferrals = found.decisions  # off mode records only these
+    if deferrals:
+        print(f"  ({deferrals} {'deferral' if deferrals == 1 else 'deferrals'} for a closed window, which holds in "
+              f"every mode: `jobdeck decisions` lists {'it' if deferrals == 1 else 'them'})")
+    print(f"claims: {found.claims}")
 
 
 def cmd_decisions(args: argparse.Namespace, records: Iterable[dict[str, Any]]) -> int:
@@ -41,31 +70,37 @@ def cmd_decisions(args: argparse.Namespace, records: Iterable[dict[str, Any]]) -
 
     since = time.time() - args.since if args.since else None
     if args.report:
-        found = report(records, since)
+        found = report(records, since, mode_now=_mode_now(args))
         if args.json:
             sys.stdout.write(json.dumps(found.to_json(), indent=2) + "\n")
             return 0
         data = found.to_json()
-        modes = ", ".join(f"{mode} {n}" for mode, n in sorted(found.by_mode.items())) or "none"
-        print(f"decisions: {found.decisions} ({modes}); policies {', '.join(data['policies']) or '-'}")
-        actions = ", ".join(f"{a} {n}" for a, n in sorted(found.by_action.items())) or "-"
-        held = ", ".join(f"{needs} {n}" for needs, n in found.held_for.most_common())
-        print(f"  actions: {actions}" + (f"; held for {held}" if held else ""))
-        share = f" ({found.differed / found.claims:.0%})" if found.claims else ""
-        kept = (f"; it would not have started {found.kept_back} of them then (held or deferred)"
-                if found.kept_back else "")
-        print(f"claims: {found.claims}; the service would have started another job first in {found.differed}{share}"
-              + kept)
+        if found.service_off:
+            _print_off(found)
+        else:
+            modes = ", ".join(f"{mode} {n}" for mode, n in sorted(found.by_mode.items())) or "none"
+            print(f"decisions: {found.decisions} ({modes}); policies {', '.join(data['policies']) or '-'}")
+            actions = ", ".join(f"{a} {n}" for a, n in sorted(found.by_action.items())) or "-"
+            held = ", ".join(f"{needs} {n}" for needs, n in found.held_for.most_common())
+            print(f"  actions: {actions}" + (f"; held for {held}" if held else ""))
+            share = f" ({found.differed / found.claims:.0%})" if found.claims else ""
+            kept = (f"; it would not have started {found.kept_back} of them then (held or deferred)"
+                    if found.kept_back else "")
+            print(f"claims: {found.claims}; the service would have started another job first in "
+                  f"{found.differed}{share}" + kept)
         for example in data["examples"]:
             print(f"  {_when(example['ts'])} ran {example['claimed']}, advised {', '.join(example['advised']) or '-'}"
                   + (f": {one_line(example['reasons'][0])}" if example["reasons"] else ""))
         waits = [data["wait_p50"], data["wait_p95"], data["wait_max"]]
         if waits[0] is not None:
             print(f"waits: p50 {dur(waits[0])}, p95 {dur(waits[1])}, max {dur(waits[2])}")
-        print(f"deadlines: {found.deadline_misses} missed of {found.deadline_jobs}")
+        if found.service_off and not found.deadline_jobs:
+            print("deadlines: not judged (the service's decisions name them)")
+        else:
+            print(f"deadlines: {found.deadline_misses} missed of {found.deadline_jobs}")
         for miss in data["missed"][:10]:
             done = f"done {_when(miss['done'])}" if miss["done"] is not None else "not done by then"
-            print(f"  {miss['job']}: due {_when(miss['deadline'])}, {done}")
+            print(f"  {miss['job']}: due {_when(miss['deadline'], zoned=True)}, {done}")
         print(f"outcomes: {found.succeeded} succeeded, {found.failed} failed for good; cost {money(found.cost)}")
         return 0
     decided = [r for r in records if r.get("type") == "decided" and (since is None or r.get("ts", 0) >= since)]

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 from jobdeck.decide.outlook import Outlook, outlook_of
 from jobdeck.decide.policy import JobPolicy, Policy
-from jobdeck.decide.times import clock_text, day_start, next_clock, window_state
+from jobdeck.decide.times import clock_text, day_start, next_clock, window_state, zoned_text
 from jobdeck.decide.verdict import DEFER, HOLD, START, SortKey, Verdict
 from jobdeck.state.board import Board
 from jobdeck.state.durations import format_duration as dur
@@ -180,7 +180,7 @@ class Heuristic:
         left = self.remaining(job_id, now)
         if now + left <= deadline:
             return None
-        when = clock_text(deadline, job.timezone, now)
+        when = zoned_text(deadline, job.timezone, now)
         ends = f"ends about {clock_text(now + left, job.timezone, now)}, {dur(now + left - deadline)} late"
         if deadline < now:  # missed already: late, not at risk
             return deadline, f"deadline {when} passed {dur(now - deadline)} ago: at p90 it {ends}"
@@ -221,7 +221,7 @@ class Heuristic:
         # The latest start: the binding deadline's, or max_wait's; within the horizon the job goes ahead.
         latest = [(slack.latest_start, self._deadline_reason(job_id, slack, now))] if slack is not None else []
         if overdue_at is not None:
-            latest.append((overdue_at, f"must start by {clock_text(overdue_at, job.timezone, now)} (max_wait "
+            latest.append((overdue_at, f"must start by {zoned_text(overdue_at, job.timezone, now)} (max_wait "
                                        f"{dur(job.max_wait or 0)}), in {dur(overdue_at - now)}"))
         if latest:
             start_by, why = min(latest)
@@ -239,7 +239,7 @@ class Heuristic:
 
     def _deadline_reason(self, job_id: str, slack: Slack, now: float) -> str:
         owner = self.policy.jobs[slack.owner]
-        when = clock_text(slack.deadline, owner.timezone, now)
+        when = zoned_text(slack.deadline, owner.timezone, now)
         left = slack.latest_start - now
         room = f"slack {dur(left)}" if left >= 0 else f"late by {dur(-left)}"
         estimate = self.estimate(job_id)
@@ -272,7 +272,7 @@ class Heuristic:
         if job.models and all(model in outlook.cooldowns for model in job.models):
             until, why = min(outlook.cooldowns[model] for model in job.models)
             which = f"model {job.model} cools" if len(job.models) == 1 else f"all {len(job.models)} of its models cool"
-            return (DEFER, until, "cooldown", f"{which} down until {clock_text(until, 'UTC', now)} UTC"
+            return (DEFER, until, "cooldown", f"{which} down until {zoned_text(until, 'UTC', now)}"
                     + (f" ({why})" if why else ""))
         cost = self.estimate(job_id).cost_high
         if policy.per_job_budget is not None and cost > policy.per_job_budget:
@@ -320,7 +320,7 @@ class Heuristic:
                                       f"{money(cost)} a run{against}")
         if usable[0] != job.models[0]:
             until, _ = outlook.cooldowns[job.models[0]]
-            return usable[0], (f"{job.models[0]} cools down until {clock_text(until, 'UTC', outlook.now)} UTC: "
+            return usable[0], (f"{job.models[0]} cools down until {zoned_text(until, 'UTC', outlook.now)}: "
                                f"routed to {usable[0]}")
         return None, None
 

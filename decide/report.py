@@ -5,7 +5,8 @@ the job entering the backlog ready to its claim), each attempt's end, cost and
 deadline (missed when its time passed without a success: state/timeline.py).
 In shadow and advise modes it shows where the service would have
 started another job than the runner did (``followed: false``); in live mode,
-what following it gave.
+what following it gave. Over a window where it was off there is nothing to
+compare, and the report says so (``service_off``).
 """
 
 from __future__ import annotations
@@ -33,6 +34,10 @@ class Report:
     """Counts and waits over a stretch of the log."""
 
     decisions: int = 0
+    service_decisions: int = 0
+    """Decisions made in shadow, advise or live mode (off mode records only the deferrals of a closed window)."""
+    mode_now: str | None = None
+    """``decide.mode`` in jobs.json now (None: not known)."""
     by_mode: Counter[str] = field(default_factory=Counter)
     by_action: Counter[str] = field(default_factory=Counter)
     held_for: Counter[str] = field(default_factory=Counter)
@@ -51,9 +56,16 @@ class Report:
     cost: float = 0.0
     policies: set[str] = field(default_factory=set)
 
+    @property
+    def service_off(self) -> bool:
+        """Whether the service was off over the window: it decided nothing there, though jobs were claimed
+        (every claim of shadow, advise and live mode comes with a decision) or it is off now."""
+        return not self.service_decisions and (self.claims > 0 or self.mode_now == "off")
+
     def to_json(self) -> dict[str, Any]:
         return {
-            "decisions": self.decisions, "by_mode": dict(self.by_mode), "by_action": dict(self.by_action),
+            "service_off": self.service_off, "decisions": self.decisions, "by_mode": dict(self.by_mode),
+            "by_action": dict(self.by_action),
             "held_for": dict(self.held_for), "claims": self.claims, "differed": self.differed,
             "kept_back": self.kept_back,
             "examples": self.examples, "wait_p50": _quantile(self.waits, 0.5), "wait_p95": _quantile(self.waits, 0.95),
@@ -64,9 +76,10 @@ class Report:
 
 
 def report(records: Iterable[Mapping[str, Any]], since: float | None = None, examples: int = 10,
-           now: float | None = None) -> Report:
-    """The report of ``records`` (in log order) from ``since`` on, its pending deadlines judged at ``now``."""
-    out = Report()
+           now: float | None = None, mode_now: str | None = None) -> Report:
+    """The report of ``records`` (in log order) from ``since`` on, its pending deadlines judged at ``now``;
+    ``mode_now`` is ``decide.mode`` in jobs.json now, if known."""
+    out = Report(mode_now=mode_now)
     timeline = Timeline()
 
     unfinished: dict[str, dict[str, Any]] = {}  # per job, its listed miss with no success yet
@@ -96,6 +109,8 @@ def report(records: Iterable[Mapping[str, Any]], since: float | None = None, exa
             continue
         if kind == EventType.DECIDED:
             out.decisions += 1
+            if record.get("mode") != "off":
+                out.service_decisions += 1
             out.by_mode[str(record.get("mode"))] += 1
             out.by_action[str(record.get("action"))] += 1
             if record.get("policy"):

@@ -63,6 +63,11 @@ def clock_text(moment: float, tz: str, now: float) -> str:
     return local.strftime("%b %d %H:%M")
 
 
+def zoned_text(moment: float, tz: str, now: float) -> str:
+    """``clock_text`` with its zone: ``06:00 Europe/Berlin``, ``06:00 UTC``, as a deadline's reason names it."""
+    return f"{clock_text(moment, tz, now)} {tz}"
+
+
 def day_start(now: float) -> float:
     """Midnight UTC of the day ``now`` is in: the budget's day."""
     return now - now % 86400

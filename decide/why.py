@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from jobdeck.decide.heuristic import Heuristic
 from jobdeck.decide.policy import policy_of
-from jobdeck.decide.times import clock_text
+from jobdeck.decide.times import zoned_text
 from jobdeck.decide.verdict import DEFER, START, Verdict
 from jobdeck.state.actions import deck_hold_text
 from jobdeck.state.board import Board
@@ -39,8 +39,15 @@ class Why:
     blocking: list[str] = field(default_factory=list)
     verdict: Verdict | None = None
     rank: int | None = None
+    """Its place among the ``startable`` jobs (1: the next to start); None when deferred or held (a full limit
+    leaves it its place: limits say how many start, not in what order)."""
     ready: int = 0
     """How many jobs are ready now."""
+    startable: int = 0
+    """How many of them the runner would start now, capacity aside: the ready jobs but those deferred by their
+    window and, in live mode, those the service defers or holds. ``rank`` counts among these."""
+    ranked: int = 0
+    """How many ready jobs the service would start now (every mode but off): the verdict's rank counts among these."""
     policy: str | None = None
 
     @property
@@ -64,7 +71,7 @@ class Why:
                     said += f" for {dur(max(verdict.until - now, 0.0))}"
                 if verdict.needs:
                     said += f" (needs {verdict.needs})"
-                rank = f", rank {verdict.rank} of {self.ready} ready" if verdict.rank else ""
+                rank = f", rank {verdict.rank} of {self.ranked} it would start" if verdict.rank else ""
                 out.append((f"{where}: {said}, score {verdict.score:.0f}{rank}", "head"))
             out += [(f"  - {reason}", "") for reason in verdict.reasons]
         elif self.mode == "off" and self.rank is not None:
@@ -76,7 +83,8 @@ class Why:
         return {"job": self.job, "status": self.status, "mode": self.mode, "headline": self.headline,
                 "summary": self.summary,
                 "blocking": self.blocking, "verdict": self.verdict.to_json() if self.verdict else None,
-                "rank": self.rank, "ready": self.ready, "policy": self.policy}
+                "rank": self.rank, "ready": self.ready, "startable": self.startable, "ranked": self.ranked,
+                "policy": self.policy}
 
 
 def _status_line(job: Job, board: Board, now: float) -> str | None:
@@ -116,7 +124,7 @@ def _written(job: Job, spec: Spec, board: Board, now: float) -> list[str]:
     if needs_approval(job) and not state.approved:
         found.append("high risk: waits for approval (`jobdeck approve`)")
     if state.not_before is not None and state.not_before > now:
-        found.append(f"waits to retry until {clock_text(state.not_before, 'UTC', now)} UTC, "
+        found.append(f"waits to retry until {zoned_text(state.not_before, 'UTC', now)}, "
                      f"in {dur(state.not_before - now)} ({state.reason or 'retry'})")
     for dep, status in blockers(job, board):
         found.append(f"depends on {dep}, which is {status.words}")
@@ -160,11 +168,12 @@ def why(spec: Spec, board: Board, job_id: str, now: float,
         found.headline = "it cannot start yet"
         return found
     found.blocking = _limits(job, spec, board)
+    ranked = heuristic.rank(ready, outlook) if policy.mode != "off" else []
+    found.ranked = sum(1 for verdict in ranked if verdict.action == START)
     if policy.mode == "live":
-        ranked = heuristic.rank(ready, outlook)
         found.verdict = next(v for v in ranked if v.job == job_id)
-        found.rank = found.verdict.rank
-    else:  # the runner's order: pins, then priority, waiting time, jobs.json order
+        found.rank, found.startable = found.verdict.rank, found.ranked
+    else:  # the runner's order: pins, then priority, waiting time, jobs.json order; a closed window holds
         place = {j.id: n for n, j in enumerate(spec.jobs)}
 
         def operator_order(jid: str) -> tuple[Any, ...]:
@@ -172,9 +181,13 @@ def why(spec: Spec, board: Board, job_id: str, now: float,
             if st.override == "pin":
                 return (0, st.override_at or 0.0)
             return (1, -spec.by_id[jid].priority, st.since or 0.0, place[jid])
-        found.rank = sorted(ready, key=operator_order).index(job_id) + 1
+        startable = sorted((jid for jid in ready
+                            if heuristic.gate(jid, board.state(jid), outlook, written_only=True)[0] == START),
+                           key=operator_order)
+        found.startable = len(startable)
+        found.rank = startable.index(job_id) + 1 if job_id in startable else None
         if policy.mode != "off":
-            found.verdict = next(v for v in heuristic.rank(ready, outlook) if v.job == job_id)
+            found.verdict = next(v for v in ranked if v.job == job_id)
     if found.verdict is not None and found.verdict.action != START and policy.mode == "live":
         found.blocking.append(found.verdict.reasons[0])
     elif policy.mode != "live":  # its window holds in every mode
@@ -184,5 +197,11 @@ def why(spec: Spec, board: Board, job_id: str, now: float,
     if found.blocking:
         found.headline = "it is ready but cannot start now"
     else:
-        found.headline = f"it is ready: {found.rank} of {found.ready} in the order the runner starts jobs"
+        found.headline = f"it is ready: {found.rank} of {found.startable} in the order the runner starts jobs"
+        kept = found.ready - found.startable
+        if kept and policy.mode == "live":
+            found.headline += f" ({kept} more ready {'job is' if kept == 1 else 'jobs are'} deferred or held)"
+        elif kept:
+            waits = "job waits for its" if kept == 1 else "jobs wait for their"
+            found.headline += f" ({kept} more ready {waits} window)"
     return found

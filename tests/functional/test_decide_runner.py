@@ -57,7 +57,7 @@ def seed(deck: Deck, job: str, runs: int, seconds: float, *, cost: float | None 
 
 
 def claims(deck: Deck) -> list[str]:
-    with open_store(deck) as store:
+    with open_store(deck):
         pass
     lines = deck.events_path.read_text().splitlines()
     return [r["job"] for r in map(json.loads, lines) if r["type"] == "claimed" and r.get("runner") != "past"]
@@ -356,7 +356,7 @@ def test_a_deadline_at_risk_tells_the_operator_once(tmp_path: Path, cli: RunCli)
     done = cli("run", "--once", "--quiet", cwd=deck.root)
     assert done.returncode == 0, done.stderr
     [risk] = [n for n in decided(deck) if n["action"] == "at_risk"]
-    assert risk["job"] == "report" and risk["reasons"][0].startswith(f"deadline {deadline} at risk: ")
+    assert risk["job"] == "report" and risk["reasons"][0].startswith(f"deadline {deadline} UTC at risk: ")
     alerts = [json.loads(line) for line in seen.read_text().splitlines() if line.strip()]
     kinds = [a["kind"] for alert in alerts for a in alert["alerts"]]
     assert kinds == ["deadline"]

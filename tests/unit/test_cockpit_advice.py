@@ -126,9 +126,9 @@ def test_why_lines_are_jobdeck_whys_text(tmp_path: Path) -> None:
     the_advisor = advisor(tmp_path)
     lines = [line for line, _ in why_lines(the_advisor.why(the_spec, history, "report", NOW), NOW)]
     assert lines[0] == "it is ready: 2 of 2 in the order the runner starts jobs"
-    assert lines[1].startswith("decision service (advise, policy ") and lines[1].endswith("rank 1 of 2 ready")
+    assert lines[1].startswith("decision service (advise, policy ") and lines[1].endswith("rank 1 of 2 it would start")
     assert ": start, score " in lines[1]
-    assert lines[2].startswith("  - deadline 06:00, p90 duration 1h") and "slack" in lines[2]
+    assert lines[2].startswith("  - deadline 06:00 UTC, p90 duration 1h") and "slack" in lines[2]
     blocked = [line for line, _ in why_lines(the_advisor.why(the_spec, history, "after", NOW), NOW)]
     assert blocked[:3] == ["it cannot start yet", "  - depends on adhoc, which is in the backlog",
                            blocked[2]]

@@ -44,7 +44,7 @@ def test_a_job_with_a_close_deadline_goes_ahead_of_higher_priority_work_and_says
     ranked = heuristic.rank(["adhoc", "report"], Outlook(NOW))
     assert [v.job for v in ranked] == ["report", "adhoc"]
     reasons = ranked[0].reasons
-    assert reasons[0].startswith("deadline 06:00, p90 duration 1h") and "slack" in reasons[0]
+    assert reasons[0].startswith("deadline 06:00 UTC, p90 duration 1h") and "slack" in reasons[0]
     assert ranked[0].rank == 1 and ranked[0].score > ranked[1].score
 
 
@@ -67,7 +67,7 @@ def test_a_job_feeding_a_deadline_inherits_it_through_the_critical_path() -> Non
               history={"fetch": [(3000, "succeeded", 0)] * 3, "report": [(3000, "succeeded", 0)] * 3}))
     ranked = heuristic.rank(["other", "fetch"], Outlook(NOW))
     assert [v.job for v in ranked] == ["fetch", "other"]
-    assert ranked[0].reasons[0].startswith("feeds report (deadline 06:00): critical path p90 1h")
+    assert ranked[0].reasons[0].startswith("feeds report (deadline 06:00 UTC): critical path p90 1h")
 
 
 def test_a_flaky_job_keeps_time_for_its_retries() -> None:
@@ -88,7 +88,7 @@ def test_max_wait_is_a_hard_bound_on_waiting() -> None:
     # urgent must start by 04:05, old by 04:30: earliest latest start first, both ahead of priority
     ranked = heuristic.rank(["urgent", "old", "eager"], Outlook(NOW))
     assert [v.job for v in ranked] == ["urgent", "old", "eager"]
-    assert ranked[1].reasons[0] == "must start by 04:30 (max_wait 1h00m), in 30m00s"
+    assert ranked[1].reasons[0] == "must start by 04:30 UTC (max_wait 1h00m), in 30m00s"
     _, _, _, change = heuristic.order("old", heuristic.board.state("old"), NOW)
     assert change == pytest.approx(NOW + 1800)
     ranked = heuristic.rank(["urgent", "old", "eager"], Outlook(NOW + 1800))
@@ -105,7 +105,7 @@ def test_max_wait_counts_from_when_the_job_became_ready_not_from_its_wait_on_a_d
     assert heuristic.waiting_since("down", heuristic.board.state("down"), NOW) == NOW - 600
     assert heuristic.waiting_since("late", heuristic.board.state("late"), NOW) == NOW - 300  # its retry came due
     key, _, reasons, change = heuristic.order("down", heuristic.board.state("down"), NOW)
-    assert reasons[0] == "must start by 04:20 (max_wait 30m00s), in 20m00s"  # not "past max_wait: starts first"
+    assert reasons[0] == "must start by 04:20 UTC (max_wait 30m00s), in 20m00s"  # not "past max_wait: starts first"
     assert change == pytest.approx(NOW + 1200)
     ranked = heuristic.rank(["down", "late"], Outlook(NOW))
     assert [v.job for v in ranked] == ["down", "late"]  # ready ten minutes against five
@@ -250,7 +250,7 @@ def test_a_deadline_is_at_risk_when_the_rest_of_its_path_ends_after_it() -> None
     heuristic = Heuristic(policy_of(spec_), board(ready("fetch"), ready("report"), history=history))
     deadline, why = heuristic.at_risk("report", NOW) or (0.0, "")
     # two ~10-minute jobs (p90 9m56s each, to the histogram's bucket) left, 15 minutes to go
-    assert deadline == NOW + 900 and why.startswith("deadline 04:15 at risk: what is left of its path takes 19m")
+    assert deadline == NOW + 900 and why.startswith("deadline 04:15 UTC at risk: what is left of its path takes 19m")
     running = JobState("fetch", Status.RUNNING, attempts=(Attempt(1, 1, "r", "default", NOW - 500),), since=NOW - 500)
     heuristic = Heuristic(policy_of(spec_), board(running, ready("report"), history=history))
     assert heuristic.at_risk("report", NOW) is None  # fetch is mostly done: its last ~1.5m, then report's ~10m
@@ -258,7 +258,7 @@ def test_a_deadline_is_at_risk_when_the_rest_of_its_path_ends_after_it() -> None
                                                                + heuristic.estimate("report").p90)
     late = Heuristic(policy_of(spec_), board(ready("fetch"), ready("report"), history=history))
     _, why = late.at_risk("report", NOW + 1200) or (0.0, "")  # 04:20: the 04:15 deadline is gone already
-    assert why.startswith("deadline 04:15 passed 5m00s ago: at p90 it ends about 04:39"), why
+    assert why.startswith("deadline 04:15 UTC passed 5m00s ago: at p90 it ends about 04:39"), why
 
 
 def test_a_scheduled_jobs_deadline_is_its_cycles_even_after_a_retry_late_in_it() -> None:
@@ -288,7 +288,7 @@ def test_a_job_with_no_event_waits_from_when_a_runner_listed_it_not_from_now() -
     heuristic = Heuristic(policy, listed)
     assert listed.state("tidy").since == NOW - 2 * 3600
     _, _, reasons, _ = heuristic.order("tidy", listed.state("tidy"), NOW)
-    assert reasons[0] == "must start by 05:00 (max_wait 3h00m), in 1h00m"
+    assert reasons[0] == "must start by 05:00 UTC (max_wait 3h00m), in 1h00m"
     # listed at 02:00, not run since: today's 03:58 deadline, two minutes gone, not tomorrow's
     assert heuristic.deadline_of(policy.jobs["report"], listed.state("report"), NOW) == NOW - 120
     assert heuristic.at_risk("report", NOW) is not None
