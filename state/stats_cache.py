@@ -35,28 +35,42 @@ from jobdeck.state.history import History
 from jobdeck.state.segments import check_saved_position
 
 CACHE_NAME = "stats-cache.json"
-CACHE_FORMAT = 3
-"""Bump when History's fold or layout changes: a cache of another format is folded again."""
+STATS_CACHE_FORMAT = 3
+"""The version of what the cache holds; a cache of another (or none) is stale, and the log is folded again.
+
+It keys the cache instead of jobdeck's code (state/stamps.py), so an upgrade that leaves the stats as
+they were keeps the cache: a refold of a million records costs ~18 s of CPU. Bump it when what is folded
+or how it is laid out changes: the tallies (state/history.py, tally.py, timeline.py, buckets.py,
+rollups.py's Histogram), the pending state, or this file's header. tests/unit/test_stats_cache_format.py
+guards it: it folds a fixed log that touches every counter and compares a fingerprint of the cache
+written with the one recorded for this format, so such a change fails there until this is bumped. A
+change in how a record absent from that log is counted needs the bump all the same (and the record added).
+"""
+LOG_TAIL_BYTES = 1 << 16
+"""How far back from the log's end ``_last_seq`` looks for its last record (records are ~200 bytes)."""
 
 T = TypeVar("T")
+Progress = Callable[[int, int | None], None]
+"""Told after each chunk of a fold: the seq reached and the log's last seq (None if not found)."""
 
 
 def cache_path(deck: Deck) -> Path:
     return deck.state_dir / CACHE_NAME
 
 
-def answer(deck: Deck, question: Callable[[History], T]) -> T:
+def answer(deck: Deck, question: Callable[[History], T], *, progress: Progress | None = None) -> T:
     """``question`` asked of the deck's history; a cache found damaged on the way is folded again and asked again."""
     try:
-        return question(load_history(deck))
+        return question(load_history(deck, progress=progress))
     except StatsCacheDamaged:
-        return question(load_history(deck, cached=False))
+        return question(load_history(deck, cached=False, progress=progress))
 
 
-def load_history(deck: Deck, *, cached: bool = True) -> History:
+def load_history(deck: Deck, *, cached: bool = True, progress: Progress | None = None) -> History:
     """The deck's history folded to the end of the log: from the cache where it holds, then the cache updated.
 
-    ``cached=False`` folds the whole log whatever the cache holds (and replaces it).
+    ``cached=False`` folds the whole log whatever the cache holds (and replaces it). ``progress`` is told
+    how far the fold has come after each chunk it folds (not at all when nothing was appended).
     """
     log = EventLog(deck.events_path)
     history = _from_cache(deck, log) if cached else None
@@ -64,6 +78,7 @@ def load_history(deck: Deck, *, cached: bool = True) -> History:
     if history is None:
         history, log = History(), EventLog(deck.events_path)
     folded = 0
+    last_seq: int | None = None
     try:
         while True:
             records = log.read_new(CATCH_UP_BYTES) or log.read_new()  # a line longer than a chunk
@@ -71,6 +86,9 @@ def load_history(deck: Deck, *, cached: bool = True) -> History:
                 break  # the end, or a torn last line the writer will cut off
             history.fold(records)
             folded += len(records)
+            if progress is not None:
+                last_seq = last_seq if last_seq is not None and last_seq >= log.seq else _last_seq(deck.events_path)
+                progress(log.seq, last_seq)
     except OSError as exc:
         raise deck_access_error(exc, "read the chain of work", deck.events_path) from None
     finally:
@@ -78,6 +96,24 @@ def load_history(deck: Deck, *, cached: bool = True) -> History:
     if folded or not cached:
         _save(deck, history, log)
     return history
+
+
+def _last_seq(events_path: Path) -> int | None:
+    """The seq of the log's last complete record, read from its end; None if it is not found there."""
+    try:
+        with open(events_path, "rb") as f:
+            start = f.seek(max(0, f.seek(0, 2) - LOG_TAIL_BYTES))
+            lines = f.read().split(b"\n")[:-1]  # after the last newline: nothing, or a torn line
+    except OSError:
+        return None
+    if len(lines) < (2 if start else 1):
+        return None  # no line begins in the tail read
+    try:
+        record = json.loads(lines[-1])
+    except ValueError:
+        return None
+    seq = record.get("seq") if isinstance(record, dict) else None
+    return seq if isinstance(seq, int) else None
 
 
 def _from_cache(deck: Deck, log: EventLog) -> History | None:
@@ -88,7 +124,7 @@ def _from_cache(deck: Deck, log: EventLog) -> History | None:
         header = json.loads(data[:end])
     except (OSError, ValueError):
         return None
-    if not isinstance(header, dict) or header.get("format") != CACHE_FORMAT \
+    if not isinstance(header, dict) or header.get("format") != STATS_CACHE_FORMAT \
             or not isinstance(header.get("events"), dict) or header.get("bytes") != len(data):
         return None  # another format, or torn
     position: Mapping[str, Any] = header["events"]
@@ -114,7 +150,7 @@ def _save(deck: Deck, history: History, log: EventLog) -> None:
     pieces = [*hours, *days]
     body = sum(len(piece) for piece in pieces)
     header: dict[str, Any] = {
-        "format": CACHE_FORMAT, "bytes": 0, "hour_bytes": sum(len(piece) for piece in hours),
+        "format": STATS_CACHE_FORMAT, "bytes": 0, "hour_bytes": sum(len(piece) for piece in hours),
         "events": {"offset": log.offset, "seq": log.seq, "hash": log.last_hash, "segment": log.first_seq},
         "history": history.state_json()}
     size = len(json.dumps(header, separators=(",", ":"))) + 1 + body
