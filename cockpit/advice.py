@@ -134,7 +134,7 @@ class Advisor:
 def reason_line(verdict: Verdict, heuristic: Heuristic, now: float) -> tuple[str, str]:
     """A card's short reason and its style: '▲ due 06:00, slack 6m', '⏸ budget', '· priority 5'.
 
-    Cards are a dozen cells wide at 80 columns, so the line leads with what
+    Cards can be as narrow as 17 cells (board.COLUMN_WIDTH), so the line leads with what
     decides (the glyph: ahead, deferred, held) and the time that matters, in the
     card's coarse units; `w` shows every reason in full.
     """

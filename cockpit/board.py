@@ -5,11 +5,14 @@ job with one remove and one add, and updates a card that stayed in place with
 one cell update. Filters and spec reloads that touch most cards rebuild the
 affected columns instead. In advise and live modes the backlog follows the
 decision service's ranking (``advise``), computed off the UI thread. When the
-terminal is too narrow for every shown column, the board shows as many adjacent
-ones as fit around the focused one and says which it folded away (``folded``).
+terminal is too narrow for every shown column to be COLUMN_WIDTH wide, the board
+folds some away, empty ones first, keeps the focused one in view and says which
+it folded (``folded``).
 """
 
 from __future__ import annotations
+
+from collections.abc import Collection, Sequence
 
 from textual import events
 from textual.app import ComposeResult
@@ -29,8 +32,10 @@ from jobdeck.cockpit.model import DeckModel, Delta
 ALL_COLUMNS = (*COLUMNS, Status.CANCELLED)
 REBUILD_AT = 300
 """A delta touching more cards than this rebuilds the columns instead of editing rows."""
-COLUMN_WIDTH = 15
-"""The narrowest column (cockpit.tcss's min-width): five fit in 80 cells, six need 95."""
+COLUMN_WIDTH = 20
+"""The narrowest column (cockpit.tcss's min-width): 17 cells of text, room for a card's id and the first
+words of its note ("awaiting approval", "blocked by news-…"); narrower, "blocked by …" says nothing.
+Three fit in 80 cells, five in 104, six in 125."""
 
 
 def columns_that_fit(width: int) -> int:
@@ -45,6 +50,28 @@ def fold_start(shown: int, room: int, focused: int, start: int) -> int:
         return 0
     start = min(start, focused, shown - room)
     return max(start, focused - room + 1, 0)
+
+
+def columns_in_view(shown: Sequence[Status], room: int, focused: Status | None, filled: Collection[Status],
+                    first: Status | None = None) -> list[Status]:
+    """Which of the ``shown`` columns to keep in view when ``room`` of them fit, left to right.
+
+    All of them if they fit. Else the ``focused`` one and those with cards (``filled``): all of
+    them, the room left going to empty ones in board order; or, if they are more than fit, as many
+    adjacent ones of them as fit around the focused one, moved as little as needed from the
+    ``first`` column in view so far (so ←/→ slide the view rather than jump it).
+    """
+    if len(shown) <= room:
+        return list(shown)
+    wanted = [status for status in shown if status in filled or status == focused]
+    if len(wanted) <= room:
+        spare = [status for status in shown if status not in wanted][:room - len(wanted)]
+        return [status for status in shown if status in wanted or status in spare]
+    order = ALL_COLUMNS.index
+    start = sum(1 for status in wanted if first is not None and order(status) < order(first))
+    at = wanted.index(focused) if focused in wanted else start
+    start = fold_start(len(wanted), room, at, start)
+    return wanted[start:start + room]
 
 
 class Board(Horizontal):
@@ -67,7 +94,6 @@ class Board(Horizontal):
         self._last_table: CardTable | None = None
         self._rows_held = False
         self._filling = False
-        self._fold_start = 0
         self._before_cancelled: str | None = None
         """The job selected when the Cancelled column was shown, selected again when it is hidden."""
 
@@ -75,14 +101,13 @@ class Board(Horizontal):
         yield from self.columns.values()
 
     def on_mount(self) -> None:
-        self._fold(self.app.size.width)
+        self.rebuild()  # (and folds the columns, knowing which have cards)
         # The first frame is drawn before the tables hear of their size: start from
         # an estimate (terminal width shared by the columns, less gaps and scrollbar).
         tables = self.tables_in_view()
         estimate = (self.app.size.width - (len(tables) - 1)) // max(1, len(tables)) - 1
         for table in tables:
             table.fit(estimate)
-        self.rebuild()
 
     # -- folding columns a narrow terminal has no room for ------------------------
 
@@ -90,27 +115,26 @@ class Board(Horizontal):
         """The columns the operator asked to see (Cancelled behind its toggle), left to right."""
         return [status for status in ALL_COLUMNS if status != Status.CANCELLED or self.show_cancelled]
 
-    def _fold(self, width: int, focused: Status | None = None) -> None:
-        """Show as many adjacent columns as fit in ``width``, with the ``focused`` one (or the last
-        focused) among them."""
+    def _fold(self, focused: Status | None = None) -> None:
+        """Show the columns that fit (see ``columns_in_view``), with the ``focused`` one (or the last
+        focused) among them; run again whenever the width, the focus or a column's cards change."""
         shown = self.shown_statuses()
         if focused is None and self._last_table is not None:
             focused = next((s for s in shown if self.columns[s].table is self._last_table), None)
-        room = columns_that_fit(width)
-        at = shown.index(focused) if focused in shown else self._fold_start
-        self._fold_start = start = fold_start(len(shown), room, at, self._fold_start)
-        in_view = set(shown[start:start + room])
+        filled = [status for status in shown if self.columns[status].table.card_count]
+        first = next((status for status in shown if self.columns[status].display), None)
+        room = columns_that_fit(self.size.width or self.app.size.width)
+        in_view = columns_in_view(shown, room, focused, filled, first)
         for status, column in self.columns.items():
-            column.display = status in in_view
+            if column.display != (status in in_view):
+                column.display = status in in_view
         self.folded = tuple(status for status in shown if status not in in_view)
 
     def on_resize(self) -> None:
-        self._fold(self.size.width)
+        self._fold()
 
     def _bring_into_view(self, table: CardTable) -> None:
-        status = next(s for s, column in self.columns.items() if column.table is table)
-        if not self.columns[status].display:
-            self._fold(self.size.width or self.app.size.width, status)
+        self._fold(next(s for s, column in self.columns.items() if column.table is table))
 
     def on_descendant_focus(self, event: events.DescendantFocus) -> None:
         if isinstance(event.widget, CardTable):  # a click, or the focus chain: keep its column in view
@@ -236,6 +260,7 @@ class Board(Horizontal):
             totals[card.column] += 1
         for status, column in self.columns.items():
             column.set_count(column.table.card_count, totals[status])
+        self._fold()  # a column that gained its first card or lost its last one
 
     def watch_filter_text(self) -> None:
         if self.is_mounted:
@@ -251,7 +276,7 @@ class Board(Horizontal):
         elif self.screen.focused is column.table:
             back, self._before_cancelled = self._before_cancelled, None
             self.focus_column(-1)
-        self._fold(self.size.width)
+        self._fold()
         if back is not None:
             self.select(back)  # (False if it is no longer shown: the focus stays where it went)
         if show and not column.display:  # folded away: go and show it, even empty
@@ -286,14 +311,14 @@ class Board(Horizontal):
         return table.selected_id if table is not None else None
 
     def focus_column(self, step: int) -> None:
-        """Focus the next non-empty column in the direction of ``step`` (wrapping); a folded column
-        is visited even when empty, so every shown column can be seen."""
+        """Focus the next column with cards in the direction of ``step`` (wrapping), bringing it into
+        view if it was folded away."""
         tables = self.tables()
         current = self.current_table
         start = tables.index(current) if current in tables else -step
         for offset in range(1, len(tables) + 1):
             candidate = tables[(start + step * offset) % len(tables)]
-            if candidate.row_count or not candidate.parent.display:
+            if candidate.row_count:
                 self._focus(candidate)
                 return
 

@@ -19,7 +19,7 @@ HEADER = (
         ("B4 R0/4 V2 D7 F0", "Backlog, Running/capacity, reView, Done, Failed"),
         ("1✗/1h  $0.00", "attempts failed in the last hour; cost today"),
         ("○ no runner", "no runner's heartbeat is fresh"),
-        ("BC folded ←/→", "columns with no room on screen; ←/→ reach them"),
+        ("RF folded ←/→", "columns with no room, empty first; ←/→ reach cards"),
     ),
 )
 

@@ -52,8 +52,9 @@ class StatusBar(Widget):
     def line(self, *, wide: bool, spare: bool = False, deck_room: int | None = None) -> Text:
         """The header with long (``wide``) or short labels; the deck name cut to ``deck_room`` cells.
 
-        ``spare``: without the hour's failures and the day's cost, so that what the operator must
-        know (the deck held, no runner, folded columns) still fits; a held deck is said first then.
+        ``spare``: without the hour's failures, the day's cost and the running capacity, so that what
+        the operator must know (the deck held, no runner, folded columns) still fits; a held deck is
+        said first then.
         """
         stats = self.stats
         text = Text(no_wrap=True, overflow="ellipsis")
@@ -68,7 +69,8 @@ class StatusBar(Widget):
         for status in COLUMNS:
             count = stats.counts[status]
             label = f"{TITLES[status]} " if wide else SHORT[status.value]
-            value = f"{count}/{stats.capacity}" if status.value == "running" and not stats.loading else str(count)
+            with_capacity = status.value == "running" and not stats.loading and not spare
+            value = f"{count}/{stats.capacity}" if with_capacity else str(count)
             style = "bold red" if status.value == "failed" and count else ""
             text.append(" ")
             text.append(f"{label}{value}", style)

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from jobdeck.cockpit.app import make_app
+from jobdeck.cockpit.board import COLUMN_WIDTH
 from jobdeck.cockpit.board_screen import BoardScreen
 from jobdeck.cockpit.card_table import CardTable
 from jobdeck.cockpit.status_bar import StatusBar
@@ -176,7 +177,7 @@ async def test_works_at_80x24(deck) -> None:
         await pilot.pause()
         for column in app.screen.board.columns.values():
             if column.display:
-                assert column.size.width >= 14
+                assert column.size.width >= COLUMN_WIDTH
         assert app.screen.has_class("-narrow")
 
 
@@ -375,11 +376,9 @@ def _palette_text(app) -> str:
     return " ".join(str(option.prompt) for option in lists.first().options) if lists else ""
 
 
-@pytest.mark.parametrize("width", [80, 84, 94, 95, 100, 160])
+@pytest.mark.parametrize("width", [80, 82, 83, 103, 104, 124, 125, 160])  # 4, 5, 6 columns fit from 83, 104, 125
 @pytest.mark.parametrize("cancelled", [False, True], ids=["cancelled-hidden", "cancelled-shown"])
 async def test_every_shown_column_renders_or_the_header_says_it_is_folded(deck, width, cancelled) -> None:
-    from jobdeck.cockpit.board import COLUMN_WIDTH
-
     app = make_app(deck.root, fast_start=False, watch=False, now=NOW)
     async with app.run_test(size=(width, 24)) as pilot:
         board = app.screen.board
@@ -401,7 +400,7 @@ async def test_every_shown_column_renders_or_the_header_says_it_is_folded(deck, 
         if cancelled:  # c brings the Cancelled column into view, whatever the width
             assert board.columns["cancelled"].display
         seen = set(in_view)
-        for _ in shown:  # → visits every shown column, bringing a folded one into view
+        for _ in shown:  # → visits every column with cards (here, all), bringing a folded one into view
             await pilot.press("right")
             await pilot.pause()
             seen.update(status for status in shown if board.columns[status].display)

@@ -87,7 +87,7 @@ def test_a_card_gives_its_id_the_room_first_then_the_attempt_and_age() -> None:
 def test_the_board_folds_the_fewest_columns_and_keeps_the_focused_one_in_view() -> None:
     from jobdeck.cockpit.board import columns_that_fit, fold_start
 
-    assert [columns_that_fit(width) for width in (80, 84, 94, 95, 160)] == [5, 5, 5, 6, 10]
+    assert [columns_that_fit(width) for width in (80, 84, 94, 95, 160)] == [3, 4, 4, 4, 7]
     assert fold_start(6, 5, focused=0, start=0) == 0  # Backlog..Failed in view
     assert fold_start(6, 5, focused=5, start=0) == 1  # → to Cancelled slides by one
     assert fold_start(6, 5, focused=3, start=1) == 1  # back to Done: no need to move
