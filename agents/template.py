@@ -33,10 +33,13 @@ def render(template: str, values: Mapping[str, str], lookup: Callable[[str], str
         if name in values:
             return values[name]
         found = lookup(name) if lookup else None
+        if found is None and name.startswith("inputs."):  # a name jobs.json may use: this run was not given it
+            raise AgentError(f"{{{{{name}}}}}: this run was given no input '{name[7:]}'",
+                             hint=f"start it with `jobdeck trigger JOB --input {name[7:]}=VALUE`")
         if found is None:
             raise AgentError(
                 f"unknown placeholder {{{{{name}}}}}",
-                hint="use {{input}}, {{inputs.NAME}}, {{deps.JOB}}, {{prompt}} or {{output}}",
+                hint="use {{input}}, {{inputs.NAME}}, {{deps.JOB}}, {{prompt}}, {{output}} or {{attempt}}",
             )
         return found
 

@@ -54,3 +54,13 @@ def test_a_big_dependency_output_no_template_names_is_never_read(tmp_path: Path)
 def test_a_dependency_output_of_exactly_the_bound_is_taken_whole(tmp_path: Path) -> None:
     values, lookup = values_for(context(tmp_path, {"fetch": b"a" * MAX_TEMPLATE_BYTES}))
     assert len(render("{{deps.fetch}}", values, lookup)) == MAX_TEMPLATE_BYTES
+
+
+def test_an_input_this_run_was_not_given_is_named_with_how_to_give_it(tmp_path: Path) -> None:
+    """{{inputs.NAME}} is valid in jobs.json; a run without that input (a cron fire, say) fails saying which
+    input it lacks, not that the placeholder is unknown."""
+    values, lookup = values_for(context(tmp_path, {}))
+    with pytest.raises(AgentError) as caught:
+        render("Summarise in {{inputs.lang}}", values, lookup)
+    assert str(caught.value) == ("{{inputs.lang}}: this run was given no input 'lang' "
+                                 "(hint: start it with `jobdeck trigger JOB --input lang=VALUE`)")
