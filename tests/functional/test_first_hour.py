@@ -71,8 +71,10 @@ def test_the_first_hour_in_the_readmes_order(tmp_path: Path, tmux: Callable[...,
     # the high-risk write-back: it waits for approval, and approving it asks first
     wait_for(lambda: any(r["type"] == "succeeded" and r["job"] == "merge-enrichment" for r in records(deck)),
              "crm-writeback waiting for approval (merge-enrichment done)", screen, timeout=120)
-    keys("/", *"crm-writeback", "Enter")
-    wait_for(shows("crm-writeback"), "the filter on crm-writeback", screen)
+    keys("/", *"crm-writeback")
+    wait_for(shows("Backlog 1/4"), "the filter on crm-writeback", screen)  # applied as typed
+    keys("Enter")  # keeps it, and gives the keys back to the board
+    wait_for(shows(" crm-writeback │"), "crm-writeback selected", screen)
     keys("a")
     wait_for(shows("Approve (y)"), "the confirmation of a high-risk approve", screen)
     keys("Enter")  # Enter keeps: nothing approved
@@ -86,7 +88,7 @@ def test_the_first_hour_in_the_readmes_order(tmp_path: Path, tmux: Callable[...,
 
     # a pause, taken back
     keys("Escape", "/", *"account-brief", "Enter")
-    wait_for(shows("account-brief"), "the filter on account-brief", screen)
+    wait_for(shows(" account-brief │"), "account-brief selected", screen)
     keys("p")
     wait_for(lambda: [r for r in records(deck) if r["type"] == "paused" and r["job"] == "account-brief"],
              "the pause", screen)
