@@ -4,6 +4,7 @@ a hanging target costs the runner nothing, no secret leaves, and the ping URL is
 from __future__ import annotations
 
 import json
+import os
 import time
 from pathlib import Path
 from typing import Any
@@ -192,9 +193,13 @@ def test_runner_trouble_is_one_alert(tmp_path: Path) -> None:
         try:
             wait_for(lambda: list((deck / ".jobdeck" / "runners").glob("*.json")), what="the runner's heartbeat")
             good = (deck / "jobs.json").read_text()
-            (deck / "jobs.json").write_text(good.replace('"command"', '"comand"'))  # a typo the runner rejects
+            def save(text: str) -> None:  # as an editor does: a runner never sees the file empty mid-write
+                (deck / "jobs.json.new").write_text(text)
+                os.replace(deck / "jobs.json.new", deck / "jobs.json")
+
+            save(good.replace('"command"', '"comand"'))  # a typo the runner rejects
             receiver.wait(1, timeout=30)
-            (deck / "jobs.json").write_text(good.replace('"ok"', '"ok2"'))  # fixed, and a new job runs
+            save(good.replace('"ok"', '"ok2"'))  # fixed, and a new job runs
             wait_for(lambda: any(e["type"] == "succeeded" and e["job"] == "ok2" for e in events(deck)),
                      what="the fixed spec's job to run")
         finally:
