@@ -442,7 +442,7 @@ def recent_records(events_path: Path, job_id: str, limit: int) -> tuple[list[dic
     found: list[dict[str, Any]] = []
     for segment in reversed(all_segments(events_path)):
         try:
-            lines = _backwards(segment.path) if not segment.path.name.endswith(".gz") else reversed(
+            lines = lines_backwards(segment.path) if not segment.path.name.endswith(".gz") else reversed(
                 [line for _, line in lines_of(segment.path) if needle in line])
             for line in lines:
                 if needle not in line:
@@ -515,7 +515,7 @@ def _matching(path: Path, needle: bytes, job_id: str, *, missing_ok: bool) -> It
                 at = block.find(needle, stop)
 
 
-def _backwards(path: Path) -> Iterator[bytes]:
+def lines_backwards(path: Path) -> Iterator[bytes]:
     """The complete lines of a plain file, last first (a torn last line is left out)."""
     with open(path, "rb") as f:
         position = f.seek(0, os.SEEK_END)

@@ -32,7 +32,7 @@ from jobdeck.state.errors import StatsCacheDamaged, deck_access_error
 from jobdeck.state.events import EventLog
 from jobdeck.state.buckets import StoredLines
 from jobdeck.state.history import History
-from jobdeck.state.segments import check_saved_position
+from jobdeck.state.segments import check_saved_position, lines_backwards
 
 CACHE_NAME = "stats-cache.json"
 STATS_CACHE_FORMAT = 3
@@ -46,9 +46,6 @@ guards it: it folds a fixed log that touches every counter and compares a finger
 written with the one recorded for this format, so such a change fails there until this is bumped. A
 change in how a record absent from that log is counted needs the bump all the same (and the record added).
 """
-LOG_TAIL_BYTES = 1 << 16
-"""How far back from the log's end ``_last_seq`` looks for its last record (records are ~200 bytes)."""
-
 T = TypeVar("T")
 Progress = Callable[[int, int | None], None]
 """Told after each chunk of a fold: the seq reached and the log's last seq (None if not found)."""
@@ -99,18 +96,11 @@ def load_history(deck: Deck, *, cached: bool = True, progress: Progress | None =
 
 
 def _last_seq(events_path: Path) -> int | None:
-    """The seq of the log's last complete record, read from its end; None if it is not found there."""
+    """The seq of the live log's last complete record; None if there is none, or it has no seq."""
     try:
-        with open(events_path, "rb") as f:
-            start = f.seek(max(0, f.seek(0, 2) - LOG_TAIL_BYTES))
-            lines = f.read().split(b"\n")[:-1]  # after the last newline: nothing, or a torn line
-    except OSError:
-        return None
-    if len(lines) < (2 if start else 1):
-        return None  # no line begins in the tail read
-    try:
-        record = json.loads(lines[-1])
-    except ValueError:
+        last = next(lines_backwards(events_path), None)
+        record = json.loads(last) if last is not None else None
+    except (OSError, ValueError):
         return None
     seq = record.get("seq") if isinstance(record, dict) else None
     return seq if isinstance(seq, int) else None
