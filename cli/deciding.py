@@ -83,7 +83,10 @@ def cmd_decisions(args: argparse.Namespace, records: Iterable[dict[str, Any]]) -
             actions = ", ".join(f"{a} {n}" for a, n in sorted(found.by_action.items())) or "-"
             held = ", ".join(f"{needs} {n}" for needs, n in found.held_for.most_common())
             print(f"  actions: {actions}" + (f"; held for {held}" if held else ""))
-            share = f" ({found.differed / found.claims:.0%})" if found.claims else ""
+            share = f" ({found.differed / found.compared:.0%}" if found.compared else ""
+            if share and found.compared < found.claims:  # some claims were made while it was off
+                share += f" of the {found.compared} made while it was on"
+            share += ")" if share else ""
             kept = (f"; it would not have started {found.kept_back} of them then (held or deferred)"
                     if found.kept_back else "")
             print(f"claims: {found.claims}; the service would have started another job first in "

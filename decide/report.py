@@ -38,6 +38,8 @@ class Report:
     """Decisions made in shadow, advise or live mode (off mode records only the deferrals of a closed window)."""
     mode_now: str | None = None
     """``decide.mode`` in jobs.json now (None: not known)."""
+    compared: int = 0
+    """Claims the service gave its verdict on (shadow, advise, live): ``differed`` is counted among these."""
     by_mode: Counter[str] = field(default_factory=Counter)
     by_action: Counter[str] = field(default_factory=Counter)
     held_for: Counter[str] = field(default_factory=Counter)
@@ -66,7 +68,8 @@ class Report:
         return {
             "service_off": self.service_off, "decisions": self.decisions, "by_mode": dict(self.by_mode),
             "by_action": dict(self.by_action),
-            "held_for": dict(self.held_for), "claims": self.claims, "differed": self.differed,
+            "held_for": dict(self.held_for), "claims": self.claims, "compared": self.compared,
+            "differed": self.differed,
             "kept_back": self.kept_back,
             "examples": self.examples, "wait_p50": _quantile(self.waits, 0.5), "wait_p95": _quantile(self.waits, 0.95),
             "wait_max": max(self.waits, default=None), "deadline_jobs": self.deadline_jobs,
@@ -118,6 +121,8 @@ def report(records: Iterable[Mapping[str, Any]], since: float | None = None, exa
             if record.get("needs") and record.get("action") == HOLD:
                 out.held_for[str(record["needs"])] += 1
             timeline.decided(record)
+            if "followed" in record and record.get("mode") != "off":
+                out.compared += 1  # a claim it gave its verdict on
             if record.get("followed") is False and record.get("action") != START:
                 out.kept_back += 1  # it would have started nothing in its place, not another job first
             elif record.get("followed") is False:

@@ -73,3 +73,16 @@ def test_a_service_that_is_on_with_nothing_claimed_yet_is_not_called_off(tmp_pat
     deck = init_deck(tmp_path / "d", spec_bytes({"mode": "shadow"}))
     text, data = report(cli, deck)
     assert OFF_LINE not in text and data["service_off"] is False and data["claims"] == 0
+
+
+def test_the_share_it_would_have_differed_counts_only_claims_made_while_it_was_on(tmp_path: Path,
+                                                                                   cli: RunCli) -> None:
+    deck = init_deck(tmp_path / "d", spec_bytes({"mode": "off"}))
+    run_once(cli, deck)  # a and b claimed with the service off: nothing to compare them with
+    deck.spec_path.write_bytes(spec_bytes({"mode": "shadow"}))
+    assert cli("retry", "a", "b", cwd=deck.root).returncode == 0
+    run_once(cli, deck)  # a and b again, each with the shadow's verdict
+    text, data = report(cli, deck)
+    assert (data["claims"], data["compared"]) == (4, 2)
+    assert "claims: 4; the service would have started another job first in 0 (0% of the 2 made while it was on)" \
+        in text
