@@ -13,7 +13,7 @@ import gc
 import json
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple, TypedDict
 
@@ -126,10 +126,31 @@ def _validate_schema(data: dict[str, Any], text: str, where: str) -> Spec:
     except ValidationError as exc:
         found = _merge_union_errors(exc.errors(include_url=False))
         errors = [_from_pydantic(err, data, text, where) for err in found]
+        errors += _raw_dependency_errors(data, text, where, {(e.job, e.field) for e in errors})
         raise (errors[0] if len(errors) == 1 else SpecErrors(errors)) from None
     finally:
         if collecting:
             gc.enable()
+
+
+def _raw_dependency_errors(data: dict[str, Any], text: str, where: str,
+                           flagged: set[tuple[str | None, str | None]]) -> list[SpecError]:
+    """The dependency problems of a file the models refused for other reasons, so that one `validate` lists
+    them too: read from the JSON as written, for each job whose id and depends_on are plain strings."""
+    entries = [entry for entry in data.get("jobs", []) if isinstance(entry, dict)] \
+        if isinstance(data.get("jobs"), list) else []
+    declared = {entry["id"] for entry in entries if isinstance(entry.get("id"), str)}
+    errors: list[SpecError] = []
+
+    def err(message: str, job: str | None = None, field: str | None = None, hint: str | None = None) -> None:
+        errors.append(SpecError(message, path=where, **_at(text, job, field), job=job, field=field, hint=hint))
+
+    for entry in entries:
+        job_id, depends_on = entry.get("id"), entry.get("depends_on", [])
+        if isinstance(job_id, str) and isinstance(depends_on, list) and all(isinstance(d, str) for d in depends_on) \
+                and (job_id, "depends_on") not in flagged and (job_id, "id") not in flagged:
+            _check_dependencies(job_id, depends_on, declared, err)
+    return errors
 
 
 #: Union members pydantic names in an error's location, and how to say them.
@@ -321,24 +342,7 @@ def _check_semantics(spec: Spec, text: str, where: str) -> None:
                                     **_at(text, None, "executor"), field=f"agents.{name}.executor",
                                     hint=_executor_hint(spec, agent.executor)))
     for job in spec.jobs:
-        suffixes: dict[str, str] = {}
-        listed: set[str] = set()
-        for dep in job.depends_on:
-            if dep in listed:
-                err(f"depends on '{dep}' twice", job.id, "depends_on", "list each dependency once")
-                continue
-            listed.add(dep)
-            other = suffixes.setdefault(env_suffix(dep), dep)
-            if other != dep:
-                err(f"depends on both '{other}' and '{dep}', which share the variable "
-                    f"JOBDECK_INPUT_{env_suffix(dep)}", job.id, "depends_on",
-                    "rename one of them: ids that differ only in '-', '.', '_' or case collide")
-            if dep == job.id:
-                err("a job cannot depend on itself", job.id, "depends_on")
-            elif dep not in seen:
-                close = [s for s in seen if s.lower() == dep.lower()] or difflib.get_close_matches(dep, list(seen), n=1)
-                err(f"depends on unknown job '{dep}'", job.id, "depends_on",
-                    f"did you mean '{close[0]}'?" if close else "declare that job, or remove the dependency")
+        _check_dependencies(job.id, job.depends_on, seen, err)
         if job.agent is not None and job.agent not in spec.agents and job.agent not in BUILTIN_AGENT_TYPES:
             close = difflib.get_close_matches(job.agent, [*spec.agents, *sorted(BUILTIN_AGENT_TYPES)], n=1)
             err(f"unknown agent '{job.agent}'", job.id, "agent",
@@ -374,6 +378,29 @@ def _check_semantics(spec: Spec, text: str, where: str) -> None:
                 "remove one of these dependencies")
     if errors:
         raise errors[0] if len(errors) == 1 else SpecErrors(errors)
+
+
+def _check_dependencies(job_id: str, depends_on: list[str], declared: Collection[str],
+                        err: Callable[..., None]) -> None:
+    """Each of a job's dependencies is a job ``declared`` but itself, listed once, with a variable of its own."""
+    suffixes: dict[str, str] = {}
+    listed: set[str] = set()
+    for dep in depends_on:
+        if dep in listed:
+            err(f"depends on '{dep}' twice", job_id, "depends_on", "list each dependency once")
+            continue
+        listed.add(dep)
+        other = suffixes.setdefault(env_suffix(dep), dep)
+        if other != dep:
+            err(f"depends on both '{other}' and '{dep}', which share the variable "
+                f"JOBDECK_INPUT_{env_suffix(dep)}", job_id, "depends_on",
+                "rename one of them: ids that differ only in '-', '.', '_' or case collide")
+        if dep == job_id:
+            err("a job cannot depend on itself", job_id, "depends_on")
+        elif dep not in declared:
+            close = [s for s in declared if s.lower() == dep.lower()] or difflib.get_close_matches(dep, list(declared), n=1)
+            err(f"depends on unknown job '{dep}'", job_id, "depends_on",
+                f"did you mean '{close[0]}'?" if close else "declare that job, or remove the dependency")
 
 
 def _check_templates(job: Job, err: Callable[..., None]) -> None:
