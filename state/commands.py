@@ -40,19 +40,26 @@ def program_problem(program: str) -> str | None:
     return None
 
 
-def template_problem(template: str, depends_on: Collection[str] | None, *, prompt: bool) -> tuple[str, str] | None:
-    """The first placeholder of ``template`` that no attempt could fill, as (problem, hint); None if there is none.
+def template_problem(template: str, depends_on: Collection[str], inputs: Collection[str], *,
+                     prompt: bool) -> tuple[str, str] | None:
+    """The first placeholder of a job's ``template`` that its attempts could not fill, as (problem, hint); None
+    if there is none.
 
     Filling fails at every start otherwise, hours after the file was accepted. ``depends_on`` is the job's
-    dependencies (None: an agent's template, shared by jobs with different ones); ``prompt``: whether
-    ``{{prompt}}`` is filled (an argv template of a job, or of an agent, that has a prompt).
+    dependencies; ``inputs``, the input names every run of it has (see ``own_inputs``); ``prompt``: whether
+    ``{{prompt}}`` is filled (an argv template of a job that has a prompt).
     """
     for match in PLACEHOLDER.finditer(template):
         name = match.group(1)
         if name.startswith("deps."):
-            if depends_on is not None and name[5:] not in depends_on:
+            if name[5:] not in depends_on:
                 return (f"{{{{{name}}}}} reads the output of '{name[5:]}', which the job does not depend on",
                         f'add "{name[5:]}" to depends_on')
+        elif name.startswith("inputs.") and name[7:] not in inputs:
+            key = name[7:]
+            return (f"{{{{{name}}}}} is filled only by `jobdeck trigger --input {key}=...`: every other run of the "
+                    "job (its first, a schedule's, a dependency's) would fail",
+                    f'give it a default in the job, "inputs": {{"{key}": "..."}}; a trigger\'s --input overrides it')
         elif not (name in EVERY_RUN or name.startswith("inputs.") or (prompt and name == "prompt")):
             import difflib
 
@@ -63,3 +70,9 @@ def template_problem(template: str, depends_on: Collection[str] | None, *, promp
                     "use {{input}}, {{inputs.NAME}}, {{deps.JOB}}, {{output}} or {{attempt}}"
                     + (" or {{prompt}}" if prompt else ""))
     return None
+
+
+def own_inputs(declared: Collection[str], trigger: object) -> set[str]:
+    """The input names every run of a job has: those it declares, and ``input`` when an inbox file starts it
+    (the file's path). A trigger's ``--input`` adds others to its one run only."""
+    return {*declared, "input"} if trigger is not None else set(declared)

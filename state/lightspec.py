@@ -164,7 +164,7 @@ def plainly_valid(job: Mapping[str, Any], known: Collection[str]) -> bool:
     depends_on = job.get("depends_on", [])
     argv = not shell and type(command) is list and command and all(_text(arg) for arg in command) \
         and program_problem(command[0]) is None and type(depends_on) is list \
-        and not any(template_problem(arg, depends_on, prompt=False) for arg in command)
+        and not any(template_problem(arg, depends_on, (), prompt=False) for arg in command)
     if not (argv or (shell and _text(command) and shell_command_problem(command, shell) is None)):
         return False
     title, workspace, labels = job.get("title", ""), job.get("workspace", "default"), job.get("labels", [])

@@ -287,7 +287,8 @@ class Job(_Model):
     workspace: Identifier = "default"
     """Workspace directory the job runs in (workspaces/<name>)."""
     inputs: dict[str, str] = Field(default_factory=dict)
-    """Named values for the prompt and the environment (JOBDECK_INPUT_<NAME>)."""
+    """Named values for {{inputs.NAME}} and the environment (JOBDECK_VAR_<NAME>); `jobdeck trigger --input
+    NAME=VALUE` overrides one for its run. A placeholder {{inputs.NAME}} needs its NAME here."""
     env: dict[str, EnvValue] = Field(default_factory=dict)
     """Environment variables: plain values or {"env": "NAME"} references to the runner's env."""
 

@@ -119,7 +119,8 @@ def test_hostile_arguments_inputs_and_inbox_names_stay_verbatim_and_inside(tmp_p
     jobs.append({"id": "inboxed", "command": ["cat", "--", "{{input}}"], "trigger": "*"})
     cli_values = ["$(touch PWNED)", "a;b\n../../x", "-rf /\r"]
     for n in range(len(cli_values)):
-        jobs.append({"id": f"trig{n}", "command": ["printf", "%s", "{{inputs.x}}"], "trigger": "never-matches"})
+        jobs.append({"id": f"trig{n}", "command": ["printf", "%s", "{{inputs.x}}"], "inputs": {"x": "unset"},
+                         "trigger": "never-matches"})
     jobs.append({"id": "asked", "command": "echo asked-for-a-shell", "shell": True})
     deck = make_deck(tmp_path, jobs)
     before = _tree(tmp_path, deck)
