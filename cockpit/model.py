@@ -214,6 +214,8 @@ class DeckModel:
             affected = set(delta.touched)
             for job in delta.touched:
                 affected.update(self._dependents.get(job, ()))
+            if delta.touched:  # a review that ended, or an attempt, may end a hold on the review queue
+                affected.update(job for job, kept in self.store.board.kept_back.items() if kept.needs == "reviews")
             self._recard(affected, delta)
         return delta
 

@@ -187,7 +187,10 @@ class Deciding:
         told = heuristic.board.kept_back.get(job.id)
         if told is None or (told.action, told.needs, told.until) != (verdict.action, verdict.needs, verdict.until):
             note = gate_note(verdict, heuristic.policy.jobs[job.id], outlook.now)
-            notes.append(self._event(verdict, **({"note": note} if note else {})))
+            extra: dict[str, Any] = {"note": note} if note else {}
+            if verdict.needs == "reviews":  # so a reader sees when the queue has room again (KeptBack.outlived)
+                extra["capacity"] = heuristic.policy.review_capacity
+            notes.append(self._event(verdict, **extra))
         return False
 
     # -- every mode but off: what each claim is recorded with --------------------------

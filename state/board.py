@@ -27,7 +27,7 @@ from jobdeck.state.errors import HistoryLost, IllegalTransition, StateError, dec
 from jobdeck.state.ids import ID_RE
 from jobdeck.state.events import GENESIS, EventLog, Flush
 from jobdeck.state.lock import DeckLock
-from jobdeck.state.machine import EventType, JobState, transition
+from jobdeck.state.machine import EventType, JobState, Status, transition
 from jobdeck.state.redact import Redactor
 from jobdeck.state.rollups import SCORED_TYPE, Rollups
 from jobdeck.state.segments import Rotation, check_boundary, check_saved_position, compress, rotate
@@ -59,6 +59,14 @@ class KeptBack(NamedTuple):
     """What its card shows: "⏸ reviews", "⏱ window 22:00"."""
     reason: str | None
     """Its first reason, in words."""
+    capacity: int | None = None
+    """For a hold on the review queue: the capacity it was measured against (``decide.review_capacity``)."""
+
+    def outlived(self, board: Board) -> bool:
+        """Whether the board shows this hold no longer holds, so the job waits only for a runner to look again:
+        a hold on the review queue once fewer jobs than its capacity are in review or running (the queue the
+        service counts is at most that: it adds the running jobs whose output will go to review)."""
+        return self.needs == "reviews" and self.capacity is not None and board.review_load() < self.capacity
 
 
 # A plain class (and Rejected a NamedTuple), not dataclasses: importing dataclasses (and inspect)
@@ -97,6 +105,14 @@ class Board:
         self.warned = {} if warned is None else warned
         self.kept_back = {} if kept_back is None else kept_back
         self.listed = {} if listed is None else listed
+        self._review_load: int | None = None
+
+    def review_load(self) -> int:
+        """How many jobs are in review or running (counted once per change of the board)."""
+        if self._review_load is None:
+            self._review_load = sum(1 for state in self.jobs.values()
+                                    if state.status in (Status.REVIEW, Status.RUNNING))
+        return self._review_load
 
     @property
     def rollups(self) -> Rollups:
@@ -162,6 +178,7 @@ class Board:
             self.rejected.append((record.get("seq", -1), str(exc)))
             return None
         self.jobs[job] = new
+        self._review_load = None
         ended = new.attempts[-1] if new.attempts else None
         if ended is not None and ended.ended is not None and ended.reason != "not_started" \
                 and (not old.attempts or old.attempts[-1].ended is None):
@@ -172,8 +189,10 @@ class Board:
             self.warned[job] = (new.cycle, record.get("deadline"))
         if record["type"] == EventType.DECIDED and record.get("action") in ("hold", "defer"):
             reasons = record.get("reasons")
+            capacity = record.get("capacity")
             self.kept_back[job] = KeptBack(record["action"], record.get("needs"), record.get("until"),
-                                           record.get("note"), reasons[0] if isinstance(reasons, list) and reasons else None)
+                                           record.get("note"), reasons[0] if isinstance(reasons, list) and reasons else None,
+                                           capacity if type(capacity) is int else None)
         elif record["type"] not in (EventType.DECIDED, EventType.PROGRESS) and job in self.kept_back:
             del self.kept_back[job]  # it started, or the operator acted on it: a hold after that is news
         return new
@@ -472,12 +491,14 @@ class Store:
                 return False  # torn or edited: the fold from the log gives them again
             warned = {job: (int(cycle), deadline) for job, (cycle, deadline) in snapshot.get("warned", {}).items()
                       if type(cycle) is int}
-            kept_back = {job: KeptBack(str(action), needs, until, note, reason)
-                         for job, (action, needs, until, note, reason) in snapshot.get("kept_back", {}).items()}
+            kept_back = {job: KeptBack(str(action), needs, until, note, reason, *capacity[:1])  # (older: no capacity)
+                         for job, (action, needs, until, note, reason, *capacity)
+                         in snapshot.get("kept_back", {}).items()}
             listed = {job: float(ts) for job, ts in snapshot.get("listed", {}).items() if ID_RE.fullmatch(job)}
         except (KeyError, TypeError, ValueError, AttributeError, OverflowError):  # (json reads Infinity)
             return False
         self.board.jobs = states
+        self.board._review_load = None
         self.board.listed = listed
         self.board.defer_rollups(rollups)
         self.board.files = set(snapshot.get("files", ()))

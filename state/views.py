@@ -129,9 +129,10 @@ def card(job: CardJob, state: JobState, board: Board, now: float, fires: Mapping
     kept_until = None
     if kept_back is not None and isinstance(kept_back.note, str):
         # The decision service's last hold or deferral: "⏸ reviews", "⏱ window 22:00". A deferral whose time
-        # has come says nothing more: the job waits for a runner to look again, like any ready job.
+        # has come, or a hold the board shows is over, says nothing more: the job waits for a runner to look
+        # again, like any ready job.
         until = kept_back.until if isinstance(kept_back.until, (int, float)) else None
-        if until is None or until > now:
+        if (until is None or until > now) and not kept_back.outlived(board):
             flags.append(kept_back.note)
             kept_until = until
     if state.reason == "interrupted":

@@ -55,3 +55,21 @@ def test_a_deferrals_note_leaves_the_card_when_its_time_comes(tmp_path: Path) ->
     assert not model.retime()  # nothing changed yet
     now[0] += 61
     assert model.retime().changed["night"].flags == ()
+
+
+def test_a_hold_on_the_review_queue_leaves_the_card_when_a_review_ends(tmp_path: Path) -> None:
+    """Approving another job's output re-derives the held card: the queue has room, so "⏸ reviews" goes."""
+    deck = init_deck(tmp_path / "deck", b'{"jobs": [{"id": "draft", "command": ["true"], "risk": "medium"}, '
+                                         b'{"id": "next", "command": ["true"], "risk": "medium"}]}')
+    with open_store(deck) as store:
+        store.commit([{"type": EventType.CLAIMED, "job": "draft", "attempt": 1, "runner": "r1"}])
+        store.commit([{"type": EventType.SUCCEEDED, "job": "draft", "token": store.board.state("draft").token,
+                       "review": True}])
+        store.commit([{"type": EventType.DECIDED, "job": "next", "action": "hold", "mode": "live", "needs": "reviews",
+                       "note": "⏸ reviews", "reasons": ["review queue 1 of capacity 1"], "capacity": 1}])
+    model = DeckModel(Deck(deck.root), time.time)
+    model.load()
+    assert model.cards["next"].flags == ("⏸ reviews",)
+    with open_store(deck) as store:
+        store.commit([{"type": EventType.APPROVED, "job": "draft", "by": "op"}])
+    assert model.refresh().changed["next"].flags == ()

@@ -240,6 +240,32 @@ def test_a_hold_is_told_once_across_runners_and_told_again_after_it_changed(tmp_
     assert [n["action"] for n in decided(deck)] == ["hold", "hold"]
 
 
+def test_a_hold_on_the_review_queue_leaves_the_card_once_the_queue_has_room(tmp_path: Path, cli: RunCli) -> None:
+    """`ls` drops "⏸ reviews" when reviews end and the queue is under capacity, before any runner looks again
+    (a `run --once` from cron may be minutes away); while the queue is still full, the note stays."""
+    reviewed = [{"id": f"r{n}", "risk": "medium"} for n in range(3)]
+    deck = make_deck(tmp_path / "d", "live", [*reviewed, {"id": "checked", "risk": "medium"}], review_capacity=2)
+    with open_store(deck) as store:
+        for job in ("r0", "r1", "r2"):
+            store.commit([{"type": "claimed", "job": job, "attempt": 1, "runner": "past"}])
+            store.commit([{"type": "succeeded", "job": job, "token": store.board.state(job).token, "review": True}])
+    assert cli("run", "--once", "--quiet", cwd=deck.root).returncode == 0
+    assert [(n["job"], n["needs"], n["capacity"]) for n in decided(deck)] == [("checked", "reviews", 2)]
+
+    def note() -> list[str]:
+        return {c["id"]: c for c in json.loads(cli("ls", "--json", cwd=deck.root).stdout)}["checked"]["flags"]
+
+    assert note() == ["⏸ reviews"]
+    assert cli("approve", "r0", cwd=deck.root).returncode == 0
+    assert note() == ["⏸ reviews"]  # two still wait: the queue is at its capacity of 2
+    assert cli("reject", "r1", cwd=deck.root).returncode == 0
+    assert note() == []  # one waits: a runner would start it
+    rows = {line.split()[0]: line for line in cli("ls", cwd=deck.root).stdout.splitlines()[1:]}
+    assert "⏸" not in rows["checked"]
+    assert cli("run", "--once", "--quiet", cwd=deck.root).returncode == 1  # it ran, and its output waits for review
+    assert json.loads(cli("show", "checked", "--json", cwd=deck.root).stdout)["card"]["column"] == "review"
+
+
 def test_ls_and_run_job_say_why_the_service_holds_or_defers_a_job(tmp_path: Path, cli: RunCli) -> None:
     hour = time.gmtime(time.time() + 3 * 3600).tm_hour
     deck = make_deck(tmp_path / "d", "live", [{"id": "waiting", "risk": "medium"}, {"id": "checked", "risk": "medium"},

@@ -369,3 +369,26 @@ def test_a_commit_that_needs_rollups_that_do_not_read_back_writes_nothing(deck: 
         assert deck.events_path.read_bytes() == before and not store.log.pending
         store.commit([{"type": "paused", "job": "job-1", "by": "op"}])
     assert len(deck.events_path.read_bytes().splitlines()) == len(before.splitlines()) + 1
+
+
+def test_a_hold_on_the_review_queue_keeps_its_capacity_through_board_json(deck: Deck) -> None:
+    """The capacity a hold was measured against is read back from board.json, and a board.json written before
+    holds kept it (five fields) still resumes, its holds standing until a runner looks again."""
+    hold = {"type": "decided", "job": "later", "mode": "live", "action": "hold", "needs": "reviews",
+            "note": "⏸ reviews", "reasons": ["review queue 1 of capacity 1"], "capacity": 1}
+    with Store(deck) as store:
+        run_jobs(store, 1, 1)  # job-1 waits for review
+        store.commit([hold])
+        store.write_snapshot()
+    with Store(deck) as resumed:
+        assert resumed.log.offset > 0 and resumed.board.kept_back["later"].capacity == 1
+        assert not resumed.board.kept_back["later"].outlived(resumed.board)
+        resumed.commit([{"type": "approved", "job": "job-1", "by": "op"}])
+        assert resumed.board.kept_back["later"].outlived(resumed.board)
+    data = json.loads(deck.board_path.read_bytes())
+    data["kept_back"]["later"] = data["kept_back"]["later"][:5]
+    deck.board_path.write_text(json.dumps(data))
+    with Store(deck) as older:
+        assert older.log.offset > 0  # resumed from it, not folded
+        assert older.board.kept_back["later"].capacity is None
+        assert not older.board.kept_back["later"].outlived(older.board)
