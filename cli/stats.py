@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 from jobdeck.cli.render import aligned, seconds, when
 from jobdeck.state.history import DECK, HOUR, History
 from jobdeck.state.money import format_cost as money
-from jobdeck.state.tally import Tally
+from jobdeck.state.tally import Tally, dollars
 from jobdeck.state.terminal import one_line as clean
 
 if TYPE_CHECKING:
@@ -34,8 +34,8 @@ def scope_report(tally: Tally | None) -> dict[str, Any]:
         "wait_p50": tally.wait.quantile(0.5), "wait_p95": tally.wait.quantile(0.95),
         "run_p50": tally.run.quantile(0.5), "run_p95": tally.run.quantile(0.95),
         "retries": tally.retries, "rate_limits": tally.rate_limits, "cooldowns": tally.cooldowns,
-        "cooldown_skips": tally.cooldown_skips, "tokens": tally.tokens, "cost": round(tally.cost, 6),
-        "models": {model: {"runs": int(runs_), "tokens": int(tokens), "cost": round(cost, 6)}
+        "cooldown_skips": tally.cooldown_skips, "tokens": tally.tokens, "cost": dollars(tally.cost_pico),
+        "models": {model: {"runs": int(runs_), "tokens": int(tokens), "cost": dollars(cost)}
                    for model, (runs_, tokens, cost) in sorted(tally.models.items())},
         "interventions": dict(sorted(tally.interventions.items())),
         "interventions_per_100_runs": round(100 * interventions / runs, 2) if runs else None,
@@ -72,26 +72,26 @@ def daily(history: History, start: float) -> list[dict[str, Any]]:
         if tally is None:
             continue
         day = datetime.fromtimestamp(hour * HOUR).strftime("%Y-%m-%d")
-        total = per_day.setdefault(day, {"day": day, "succeeded": 0, "failed": 0, "cost": 0.0, "tokens": 0,
-                                         "by_model": {}, "tokens_by_model": {}})
+        total = per_day.setdefault(day, {"day": day, "succeeded": 0, "failed": 0, "cost": 0, "tokens": 0,
+                                         "by_model": {}, "tokens_by_model": {}})  # cost in picodollars until the end
         total["succeeded"] += tally.outcomes.get("succeeded", 0)
         total["failed"] += tally.outcomes.get("failed", 0)
-        total["cost"] += tally.cost
+        total["cost"] += tally.cost_pico
         total["tokens"] += tally.tokens
-        named = 0.0
+        named = 0
         for model, (_, tokens, cost) in tally.models.items():
             named += cost
             if cost:
-                total["by_model"][model] = total["by_model"].get(model, 0.0) + cost
+                total["by_model"][model] = total["by_model"].get(model, 0) + cost
             if tokens:
                 total["tokens_by_model"][model] = total["tokens_by_model"].get(model, 0) + int(tokens)
-        if tally.cost - named > 1e-12:
-            total["by_model"]["unknown"] = total["by_model"].get("unknown", 0.0) + tally.cost - named
+        if tally.cost_pico > named:
+            total["by_model"]["unknown"] = total["by_model"].get("unknown", 0) + tally.cost_pico - named
     out = []
     for day in sorted(per_day):
         total = per_day[day]
-        total["cost"] = round(total["cost"], 6)
-        total["by_model"] = {model: round(cost, 6) for model, cost in sorted(total["by_model"].items())}
+        total["cost"] = dollars(total["cost"])
+        total["by_model"] = {model: dollars(cost) for model, cost in sorted(total["by_model"].items())}
         total["tokens_by_model"] = dict(sorted(total["tokens_by_model"].items()))
         out.append(total)
     return out

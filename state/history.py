@@ -13,6 +13,7 @@ tallies so that the next call folds only what was appended (state/stats_cache.py
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -20,7 +21,7 @@ from typing import Any
 from jobdeck.state.buckets import Buckets, StoredLines
 from jobdeck.state.machine import EventType
 from jobdeck.state.rollups import SCORED_TYPE, Histogram, tokens_of
-from jobdeck.state.tally import Tally
+from jobdeck.state.tally import Tally, picodollars
 from jobdeck.state.timeline import Timeline
 
 HOUR = 3600
@@ -125,8 +126,7 @@ class History:
         outcome = "cancelled" if attempt.cancelled else str(kind)
         usage = record.get("usage")
         tokens = tokens_of(usage if isinstance(usage, Mapping) else None)
-        cost = record.get("cost")
-        cost = float(cost) if isinstance(cost, int | float) and not isinstance(cost, bool) else 0.0
+        cost = picodollars(record.get("cost"))
         model = record.get("model") or (usage.get("model") if isinstance(usage, Mapping) else None)
         kept = self.timeline.succeeded(job, ts) if outcome == EventType.SUCCEEDED else None
         took = Histogram.bucket(ts - attempt.started)
@@ -143,9 +143,9 @@ class History:
             if outcome == EventType.FAILED and record.get("reason") == RATE_LIMITED and not counted:
                 tally.rate_limits += 1  # the last model's last answer, which no progress event recorded
             tally.tokens += tokens
-            tally.cost += cost
+            tally.cost_pico += cost
             if model:
-                counts = tally.models.setdefault(str(model), [0, 0, 0.0])
+                counts = tally.models.setdefault(str(model), [0, 0, 0])
                 counts[0] += 1
                 counts[1] += tokens
                 counts[2] += cost
@@ -185,17 +185,18 @@ class History:
     def _spend(self, record: Mapping[str, Any]) -> None:
         """A deck-level call's cost (the model scorer's), counted as the rollups count it."""
         cost, ts = record.get("cost"), record.get("ts", 0.0)
-        if isinstance(cost, bool) or not isinstance(cost, int | float) or not cost > 0:
+        if isinstance(cost, bool) or not isinstance(cost, int | float) or not cost > 0 or not math.isfinite(cost):
             return
         usage = record.get("usage")
         tokens = tokens_of(usage if isinstance(usage, Mapping) else None)
         model = str(record.get("model") or "unknown")
+        spent = picodollars(cost)
         for tally in self._deck_tallies(ts):
-            tally.cost += cost
+            tally.cost_pico += spent
             tally.tokens += tokens
-            counts = tally.models.setdefault(model, [0, 0, 0.0])
+            counts = tally.models.setdefault(model, [0, 0, 0])
             counts[1] += tokens
-            counts[2] += cost
+            counts[2] += spent
 
     def _deck_tallies(self, ts: float) -> list[Tally]:
         """The deck's tallies a record at ``ts`` counts in: its hour's, its day's and the totals."""

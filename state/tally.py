@@ -3,10 +3,14 @@
 A tally is added to (the fold), merged (the hours of a window) and taken from
 (a window reaching far back: the totals less the hours before it); its
 durations are rollups' log-scale histograms, so its quantiles survive merging.
+Money is a whole number of picodollars (``PICODOLLARS``): an event's cost is
+converted once, as it is folded, so sums and differences are exact and a report
+is the same whichever order or grouping (log, hours, cache) it was added in.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -26,6 +30,25 @@ FAILURE_CLASSES: dict[str, tuple[str, ...]] = {
 
 Interrupted attempts are their own class, "interrupted"; cancelled ones are no failure."""
 CLASS_OF = {reason: name for name, reasons in FAILURE_CLASSES.items() for reason in reasons}
+
+PICODOLLARS = 10**12
+"""Picodollars (1e-12 USD) in a dollar: a tally's unit of money.
+
+Fine enough that rounding each of a million events' costs to it moves a total by at most half a
+micro-dollar, the last digit a report prints, and that per-token prices quoted to a ten-thousandth of a
+dollar per million tokens are whole numbers of it. Python's ints do not overflow, so totals stay exact."""
+
+
+def picodollars(usd: object) -> int:
+    """A recorded cost (dollars, as the log holds it) in whole picodollars; 0 for anything not a finite number."""
+    if isinstance(usd, bool) or not isinstance(usd, int | float) or not math.isfinite(usd):
+        return 0
+    return round(usd * PICODOLLARS)
+
+
+def dollars(amount: int) -> float:
+    """``amount`` picodollars in dollars, rounded to the micro-dollar as reports print money."""
+    return round(amount / PICODOLLARS, 6)
 
 
 def failure_class(reason: str | None) -> str:
@@ -57,9 +80,10 @@ class Tally:
     cooldown_skips: int = 0
     """Calls not made because the model was cooling down."""
     tokens: int = 0
-    cost: float = 0.0
-    models: dict[str, list[float]] = field(default_factory=dict)
-    """Per model: [attempts, tokens, cost] (a scorer's call adds tokens and cost, no attempt)."""
+    cost_pico: int = 0
+    """Money spent, in picodollars (``PICODOLLARS``)."""
+    models: dict[str, list[int]] = field(default_factory=dict)
+    """Per model: [attempts, tokens, cost in picodollars] (a scorer's call adds tokens and cost, no attempt)."""
     interventions: dict[str, int] = field(default_factory=dict)
     """Operator records by type (approved, rejected, retried, cancelled, pinned, held, released)."""
     deadlines_met: int = 0
@@ -80,9 +104,9 @@ class Tally:
         self.cooldowns += other.cooldowns
         self.cooldown_skips += other.cooldown_skips
         self.tokens += other.tokens
-        self.cost += other.cost
+        self.cost_pico += other.cost_pico
         for model, (runs, tokens, cost) in other.models.items():
-            mine = self.models.setdefault(model, [0, 0, 0.0])
+            mine = self.models.setdefault(model, [0, 0, 0])
             mine[0] += runs
             mine[1] += tokens
             mine[2] += cost
@@ -111,18 +135,16 @@ class Tally:
         self.cooldowns -= other.cooldowns
         self.cooldown_skips -= other.cooldown_skips
         self.tokens -= other.tokens
-        self.cost -= other.cost
+        self.cost_pico -= other.cost_pico
         for model, (runs, tokens, cost) in other.models.items():
             mine_ = self.models[model]
             mine_[0] -= runs
             mine_[1] -= tokens
             mine_[2] -= cost
-            if not mine_[0] and not mine_[1] and abs(mine_[2]) < 1e-9:
+            if not any(mine_):
                 del self.models[model]
         self.deadlines_met -= other.deadlines_met
         self.deadlines_missed -= other.deadlines_missed
-        if abs(self.cost) < 1e-9:
-            self.cost = 0.0
 
     def failures_by_class(self) -> dict[str, int]:
         """Failed attempts by class, and interrupted ones as "interrupted"."""
@@ -138,18 +160,13 @@ class Tally:
         """Only the fields that are not empty: a cache holds thousands of these."""
         out: dict[str, Any] = {}
         for name in ("runs", "outcomes", "reasons", "retries", "rate_limits", "cooldowns", "cooldown_skips",
-                     "tokens", "cost", "models", "interventions", "deadlines_met", "deadlines_missed",
+                     "tokens", "cost_pico", "models", "interventions", "deadlines_met", "deadlines_missed",
                      "last_ended"):
             value = getattr(self, name)
             if value:
                 out[name] = value
-        if "cost" in out:
-            out["cost"] = round(out["cost"], 9)
         if "last_ended" in out:
             out["last_ended"] = round(out["last_ended"], 3)
-        if "models" in out:
-            out["models"] = {model: [runs, tokens, round(cost, 9)]
-                             for model, (runs, tokens, cost) in out["models"].items()}
         for name in ("run", "wait"):
             histogram: Histogram = getattr(self, name)
             if histogram.total:
@@ -161,7 +178,7 @@ class Tally:
         return cls(int(data.get("runs", 0)), dict(data.get("outcomes", {})), dict(data.get("reasons", {})),
                    Histogram.from_json(data.get("run", {})), Histogram.from_json(data.get("wait", {})),
                    int(data.get("retries", 0)), int(data.get("rate_limits", 0)), int(data.get("cooldowns", 0)),
-                   int(data.get("cooldown_skips", 0)), int(data.get("tokens", 0)), float(data.get("cost", 0.0)),
+                   int(data.get("cooldown_skips", 0)), int(data.get("tokens", 0)), int(data.get("cost_pico", 0)),
                    {str(k): list(v) for k, v in data.get("models", {}).items()},
                    dict(data.get("interventions", {})), int(data.get("deadlines_met", 0)),
                    int(data.get("deadlines_missed", 0)), data.get("last_ended"))

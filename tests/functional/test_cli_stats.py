@@ -35,6 +35,49 @@ def test_stats_json_is_the_same_from_the_fold_and_from_its_cache(deck: Deck, cli
     assert cli("stats", "--json", cwd=deck.root).stdout == folded  # it used to come back rounded to the ms
 
 
+def test_stats_cost_is_the_same_from_the_fold_and_from_its_cache(deck: Deck, cli: RunCli) -> None:
+    """25 attempts at $0.0000015 cost $0.0000375, a rounding boundary of the report's 6 decimals: summed as
+    floats the fold came to just above it ($0.000038) and the cache, rounding that to 9 digits, to just below
+    ($0.000037). Tallies count whole picodollars, so the report no longer depends on whether a cache existed."""
+    from jobdeck.state.board import open_store
+    from jobdeck.state.stats_cache import cache_path
+
+    cost, attempts = 0.0000015, 25
+    as_floats = 0.0
+    for _ in range(attempts):
+        as_floats += cost
+    assert round(as_floats, 6) != round(round(as_floats, 9), 6)  # what the float fold and its cache printed
+    start = (int(time.time() // 3600) - 3) * 3600  # the attempts spread over the three hours before this one
+    with open_store(deck) as store:
+        for n in range(attempts):
+            at = start + n * 400
+            if n:
+                store.commit([{"type": "retried", "job": "hello", "by": "op"}], now=at - 10)
+            store.commit([{"type": "claimed", "job": "hello", "attempt": store.board.state("hello").next_attempt,
+                           "runner": "r"}], now=at)
+            store.commit([{"type": "succeeded", "job": "hello", "token": store.board.state("hello").token,
+                           "model": "m1", "cost": cost, "usage": {"total_tokens": 10}}], now=at + 60)
+    cache = cache_path(deck)
+    reports = []
+    for window in ((), ("--since", f"{int(time.time() - (start + 5400))}s")):  # all history, then a window
+        cache.unlink(missing_ok=True)
+        folded = cli("--deck", str(deck.root), "stats", "--json", *window)  # no cache: folds the log, writes one
+        assert folded.returncode == 0, folded.stderr
+        assert cache.exists()
+        from_cache = cli("--deck", str(deck.root), "stats", "--json", *window)
+        assert from_cache.returncode == 0, from_cache.stderr
+        report, again = json.loads(folded.stdout), json.loads(from_cache.stdout)
+        if window:  # since: the moment each call was asked
+            del report["since"], again["since"]
+        assert again == report, window
+        reports.append(report)
+    whole = reports[0]["deck"]
+    exact = 0.000037  # $0.0000375 rounded to 6 places from the float nearest it, which lies just below
+    assert whole["runs"] == attempts and whole["cost"] == exact
+    assert whole["models"] == {"m1": {"runs": attempts, "tokens": 10 * attempts, "cost": exact}}
+    assert reports[1]["deck"]["runs"] == attempts - 9  # the window leaves out the first hour's nine
+
+
 def test_logs_reads_an_attempt_older_than_the_board_keeps(deck: Deck, cli: RunCli) -> None:
     from jobdeck.state.board import open_store
     from jobdeck.state.machine import ATTEMPTS_KEPT

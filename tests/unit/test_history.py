@@ -7,7 +7,7 @@ from typing import Any
 
 from jobdeck.state.buckets import StoredLines
 from jobdeck.state.history import DECK, HOUR, History
-from jobdeck.state.tally import Tally, failure_class
+from jobdeck.state.tally import PICODOLLARS, Tally, dollars, failure_class
 from jobdeck.state.timeline import Timeline
 
 
@@ -67,8 +67,7 @@ def test_a_window_is_the_sum_of_its_whole_hours_whichever_way_it_is_summed() -> 
         summed = Tally()
         for hour in history.hours_from(int(since // HOUR)):
             summed.merge(history.hour(hour)[DECK])
-        assert window[DECK].to_json() | {"cost": 0} == summed.to_json() | {"cost": 0}
-        assert abs(window[DECK].cost - summed.cost) < 1e-6
+        assert window[DECK].to_json() == summed.to_json()  # money too: whole picodollars, exact either way
 
 
 def stored(history: History) -> History:
@@ -121,7 +120,23 @@ def test_a_scorers_call_is_spend_on_its_model() -> None:
     history = History()
     history.fold([{"seq": 1, "ts": 7200.0, "type": "scored", "cost": 0.2, "model": "judge",
                    "usage": {"total_tokens": 40}}])
-    assert history.hour(2)[DECK].models == {"judge": [0, 40, 0.2]} and history.total[DECK].cost == 0.2
+    spent = 2 * PICODOLLARS // 10
+    assert history.hour(2)[DECK].models == {"judge": [0, 40, spent]} and history.total[DECK].cost_pico == spent
+
+
+def test_money_is_whole_picodollars_and_a_cost_that_is_no_number_counts_nothing() -> None:
+    log = Log()
+    for at, cost in enumerate((0.1, 0.2, float("nan"), float("inf"), True, "0.5", None, 0.0000015)):
+        log.attempt(at * 10.0, at * 10.0 + 1, "a", "succeeded", cost=cost, model="m1")
+    log.add(200.0, "scored", None, cost=float("inf"), model="judge", usage={"total_tokens": 5})
+    history = History()
+    history.fold(log.records)
+    total = history.total[DECK]
+    assert total.cost_pico == 300_001_500_000 and total.models == {"m1": [8, 0, 300_001_500_000]}
+    assert dollars(total.cost_pico) == 0.300001 != round(0.1 + 0.2 + 0.0000015, 6)  # as floats: 0.30000150000000003
+    taken = Tally.from_json(total.to_json())
+    taken.subtract(total)
+    assert taken.cost_pico == 0 and taken.models == {}
 
 
 def test_the_timeline_measures_waits_and_deadlines_as_decisions_report_does() -> None:

@@ -24,6 +24,7 @@ from jobdeck.state.tally import Tally
 
 FINGERPRINTS = {
     3: "bc9e775a30c948cba049ee2fe79ab2da109c0191bc7e953f2a0978296866d338",
+    4: "c068fcb814bc67bb7dbdc280f046b366051a7c0f45e7582fa3370016db36339c",
 }
 """STATS_CACHE_FORMAT -> sha256 of the cache fixed_log() folds into. Add a row per bump; never change a row."""
 
