@@ -140,6 +140,16 @@ class Reporter:
             return template.format_map(_Fields({**defaults, **record})), style
         if kind == EventType.CLAIMED:
             return f"{job} started (attempt {record.get('attempt')})", "yellow"
+        if kind == EventType.DECIDED:  # what the service kept from starting, or warns of; a claim's says nothing more
+            reasons = record.get("reasons")
+            why = str(reasons[0]) if isinstance(reasons, list) and reasons else str(record.get("needs") or "")
+            action = record.get("action")
+            if action in ("hold", "defer"):
+                said = "held" if action == "hold" else "deferred"
+                return f"{job} {said} by the decision service: {why} (hint: `jobdeck pin {job}` starts it now anyway)", "yellow"
+            if action == "at_risk":
+                return f"{job}: {why}", "yellow"  # "deadline 06:00 UTC at risk: ..."
+            return None, None
         if kind == EventType.SUCCEEDED:
             if record.get("review"):
                 reasons = "; ".join(record.get("reasons") or []) or record.get("reason", "")

@@ -275,7 +275,12 @@ def test_ls_and_run_job_say_why_the_service_holds_or_defers_a_job(tmp_path: Path
         store.commit([{"type": "claimed", "job": "waiting", "attempt": 1, "runner": "past"}])
         store.commit([{"type": "succeeded", "job": "waiting", "token": store.board.state("waiting").token,
                        "review": True}])
-    assert cli("run", "--once", "--quiet", cwd=deck.root).returncode == 0
+    ran = cli("run", "--once", cwd=deck.root)
+    assert ran.returncode == 0
+    said = [line.split(" ", 1)[1] for line in ran.stdout.splitlines()]  # the runner's own lines say it too
+    assert ("checked held by the decision service: review queue 1 of capacity 1, and its output goes to review "
+            "(hint: `jobdeck pin checked` starts it now anyway)") in said
+    assert any(line.startswith(f"night deferred by the decision service: window {hour:02d}:00") for line in said)
     rows = {line.split()[0]: line for line in cli("ls", cwd=deck.root).stdout.splitlines()[1:]}
     assert rows["checked"].rstrip().endswith("⏸ reviews") and rows["night"].rstrip().endswith(f"⏱ window {hour:02d}:00")
     cards = {c["id"]: c for c in json.loads(cli("ls", "--json", cwd=deck.root).stdout)}

@@ -76,3 +76,24 @@ def test_an_automatic_gc_that_left_directories_names_the_first_and_how_to_mend_i
                          "/d/workspaces/default/runs/up/.gc-2: Permission denied (hint: make it writable, as its "
                          "owner: `chmod -R u+rwX /d/workspaces/default/runs/up/.gc-2`, then run `jobdeck gc` again) "
                          "(and 1 more: `jobdeck gc` names each)\n"), line
+
+
+def test_what_the_decision_service_keeps_back_or_warns_of_is_a_line_and_a_claims_verdict_is_not() -> None:
+    stream = io.StringIO()
+    reporter = Reporter(stream=stream)
+    decided = {"type": "decided", "mode": "live", "seq": 9, "ts": 0.0}
+    reporter({**decided, "job": "draft", "action": "hold", "needs": "reviews",
+              "reasons": ["review queue 3 of capacity 3, and its output goes to review"]})
+    reporter({**decided, "job": "night", "action": "defer", "needs": "window", "until": 3600.0,
+              "reasons": ["window 22:00-06:00 (UTC) opens at 22:00"]})
+    reporter({**decided, "job": "report", "action": "at_risk", "deadline": 7200.0,
+              "reasons": ["deadline 06:00 UTC at risk: what is left of its path takes 2h at p90, so it ends about "
+                          "07:00 UTC, 1h late"]})
+    reporter({**decided, "job": "fetch", "action": "start", "rank": 1, "reasons": ["deadline 06:00 UTC, slack 2h"]})
+    assert [line.split(" ", 1)[1] for line in stream.getvalue().splitlines()] == [
+        "draft held by the decision service: review queue 3 of capacity 3, and its output goes to review "
+        "(hint: `jobdeck pin draft` starts it now anyway)",
+        "night deferred by the decision service: window 22:00-06:00 (UTC) opens at 22:00 "
+        "(hint: `jobdeck pin night` starts it now anyway)",
+        "report: deadline 06:00 UTC at risk: what is left of its path takes 2h at p90, so it ends about 07:00 UTC, "
+        "1h late"]
