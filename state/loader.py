@@ -126,30 +126,42 @@ def _validate_schema(data: dict[str, Any], text: str, where: str) -> Spec:
     except ValidationError as exc:
         found = _merge_union_errors(exc.errors(include_url=False))
         errors = [_from_pydantic(err, data, text, where) for err in found]
-        errors += _raw_dependency_errors(data, text, where, {(e.job, e.field) for e in errors})
+        errors += _raw_errors(data, text, where, {(e.job, e.field) for e in errors})
         raise (errors[0] if len(errors) == 1 else SpecErrors(errors)) from None
     finally:
         if collecting:
             gc.enable()
 
 
-def _raw_dependency_errors(data: dict[str, Any], text: str, where: str,
-                           flagged: set[tuple[str | None, str | None]]) -> list[SpecError]:
-    """The dependency problems of a file the models refused for other reasons, so that one `validate` lists
-    them too: read from the JSON as written, for each job whose id and depends_on are plain strings."""
+def _raw_errors(data: dict[str, Any], text: str, where: str,
+                flagged: set[tuple[str | None, str | None]]) -> list[SpecError]:
+    """The problems the semantic checks would find in a file the models refused for other reasons, so that one
+    `validate` lists them too: dependencies, agent names, time zones and schedules, read from the JSON as
+    written, for each job whose id is a plain string and whose fields in question the models did not flag."""
     entries = [entry for entry in data.get("jobs", []) if isinstance(entry, dict)] \
         if isinstance(data.get("jobs"), list) else []
     declared = {entry["id"] for entry in entries if isinstance(entry.get("id"), str)}
+    agents = data.get("agents", {})
     errors: list[SpecError] = []
 
     def err(message: str, job: str | None = None, field: str | None = None, hint: str | None = None) -> None:
         errors.append(SpecError(message, path=where, **_at(text, job, field), job=job, field=field, hint=hint))
 
     for entry in entries:
-        job_id, depends_on = entry.get("id"), entry.get("depends_on", [])
-        if isinstance(job_id, str) and isinstance(depends_on, list) and all(isinstance(d, str) for d in depends_on) \
-                and (job_id, "depends_on") not in flagged and (job_id, "id") not in flagged:
+        job_id = entry.get("id")
+        if not isinstance(job_id, str) or (job_id, "id") in flagged:
+            continue
+        depends_on = entry.get("depends_on", [])
+        if isinstance(depends_on, list) and all(isinstance(d, str) for d in depends_on) \
+                and (job_id, "depends_on") not in flagged:
             _check_dependencies(job_id, depends_on, declared, err)
+        agent = entry.get("agent")
+        if isinstance(agent, str) and isinstance(agents, dict) and (job_id, "agent") not in flagged:
+            _check_agent_name(job_id, agent, agents, err)
+        timezone, schedule = entry.get("timezone", "UTC"), entry.get("schedule")
+        if isinstance(timezone, str) and (schedule is None or isinstance(schedule, str)) \
+                and (job_id, "timezone") not in flagged and (job_id, "schedule") not in flagged:
+            _check_clock(job_id, timezone, schedule, err)
     return errors
 
 
@@ -343,21 +355,10 @@ def _check_semantics(spec: Spec, text: str, where: str) -> None:
                                     hint=_executor_hint(spec, agent.executor)))
     for job in spec.jobs:
         _check_dependencies(job.id, job.depends_on, seen, err)
-        if job.agent is not None and job.agent not in spec.agents and job.agent not in BUILTIN_AGENT_TYPES:
-            close = difflib.get_close_matches(job.agent, [*spec.agents, *sorted(BUILTIN_AGENT_TYPES)], n=1)
-            err(f"unknown agent '{job.agent}'", job.id, "agent",
-                f"did you mean '{close[0]}'?" if close else "declare it in the 'agents' section")
+        if job.agent is not None:
+            _check_agent_name(job.id, job.agent, spec.agents, err)
         _check_executor(spec, job, err)
-        try:
-            zone(job.timezone)
-        except ValueError as exc:
-            err(str(exc), job.id, "timezone")
-        else:
-            if job.schedule is not None:
-                try:
-                    check_cron(job.schedule, job.timezone)
-                except ValueError as exc:
-                    err(str(exc), job.id, "schedule", "examples: \"0 2 * * *\" (02:00 daily), \"@hourly\"")
+        _check_clock(job.id, job.timezone, job.schedule, err)
         if job.trigger is not None and ("/" in job.trigger or job.trigger in ("", ".", "..")):
             err("a trigger is a file name pattern like '*.csv', not a path", job.id, "trigger")
         if job.timeout.idle and job.timeout.hard and job.timeout.idle > job.timeout.hard:
@@ -401,6 +402,30 @@ def _check_dependencies(job_id: str, depends_on: list[str], declared: Collection
             close = [s for s in declared if s.lower() == dep.lower()] or difflib.get_close_matches(dep, list(declared), n=1)
             err(f"depends on unknown job '{dep}'", job_id, "depends_on",
                 f"did you mean '{close[0]}'?" if close else "declare that job, or remove the dependency")
+
+
+def _check_agent_name(job_id: str, agent: str, declared: Collection[str], err: Callable[..., None]) -> None:
+    """The job's agent is one ``declared`` in the agents section, or a built-in one."""
+    from jobdeck.state.spec import BUILTIN_AGENT_TYPES
+
+    if agent not in declared and agent not in BUILTIN_AGENT_TYPES:
+        close = difflib.get_close_matches(agent, [*declared, *sorted(BUILTIN_AGENT_TYPES)], n=1)
+        err(f"unknown agent '{agent}'", job_id, "agent",
+            f"did you mean '{close[0]}'?" if close else "declare it in the 'agents' section")
+
+
+def _check_clock(job_id: str, timezone: str, schedule: str | None, err: Callable[..., None]) -> None:
+    """The job's time zone exists and its schedule, read in it, is a cron expression that fires."""
+    try:
+        zone(timezone)
+    except ValueError as exc:
+        err(str(exc), job_id, "timezone")
+        return
+    if schedule is not None:
+        try:
+            check_cron(schedule, timezone)
+        except ValueError as exc:
+            err(str(exc), job_id, "schedule", "examples: \"0 2 * * *\" (02:00 daily), \"@hourly\"")
 
 
 def _check_templates(job: Job, err: Callable[..., None]) -> None:
