@@ -39,7 +39,7 @@ Exit codes: 0 ok, 1 refused/invalid/failed/unhealthy, 2 usage or environment err
 
 
 STATUSES = ("backlog", "running", "review", "done", "failed", "cancelled")
-BRIEF = frozenset({"validate", "ls", "show", "logs", "events", "add", "rm", "approve", "reject", "retry", "cancel", "pause",
+BRIEF = frozenset({"completion", "validate", "ls", "show", "logs", "events", "add", "rm", "approve", "reject", "retry", "cancel", "pause",
                    "resume", "pin", "hold", "release", "trigger"})
 """Commands that end within milliseconds of starting (``logs`` unless it follows): run with the cyclic garbage
 collector off. Its passes over the modules they import and the board they read free nothing (the state is
@@ -461,6 +461,17 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
                                          "when an earlier demo has it)")
     p.add_argument("--headless", action="store_true", help="no cockpit: run to the end and print a summary")
 
+    p = command("completion", "print the shell code that completes commands, options and job ids",
+                "Print the code that makes Tab complete jobdeck's commands and options, and the ids, workspaces\n"
+                "and labels of the deck the command line names (an action offers only the jobs it applies to:\n"
+                "`jobdeck approve <Tab>` the ones waiting for you). Load it from your shell's start-up file.",
+                examples=[
+                    "eval \"$(jobdeck completion bash)\"        in ~/.bashrc",
+                    "eval \"$(jobdeck completion zsh)\"         in ~/.zshrc, after compinit",
+                    "jobdeck completion fish > ~/.config/fish/completions/jobdeck.fish"])
+    p.add_argument("shell", choices=("bash", "zsh", "fish"), help="the shell to complete in")
+    p.set_defaults(handler="jobdeck.cli.completion:cmd_completion")
+
     if only in (None, "status"):  # (their modules are imported only when their parser is built)
         from jobdeck.cli import status
 
@@ -499,6 +510,10 @@ def console() -> None:
     flushed here. Where a thread is still alive (a background fsync, say), the
     exit is the ordinary one.
     """
+    if "_ARGCOMPLETE" in os.environ:  # the shell asks for completions (`jobdeck completion`): answer, exit
+        from jobdeck.cli.completion import complete
+
+        complete()
     code, brief = _run(sys.argv[1:], parse_exits=True)
     if brief and _nothing_running():
         for stream in (sys.stdout, sys.stderr):

@@ -15,7 +15,7 @@ COMMANDS = [["ls"], ["pause", "hello"], ["resume", "hello"], ["logs", "hello"], 
             ["show", "hello"]]
 
 
-HEAVY = ("pydantic", "croniter", "rich")
+HEAVY = ("pydantic", "croniter", "rich", "argcomplete")
 
 
 def modules_loaded_by(deck: Deck, argv: list[str], watched: tuple[str, ...] = HEAVY) -> tuple[int, list[str]]:

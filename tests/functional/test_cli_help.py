@@ -56,7 +56,7 @@ def examples(text: str) -> list[list[str]]:
     lines = []
     for line in section.splitlines():
         command = line[line.index("jobdeck "):] if "jobdeck " in line else ""
-        command = re.split(r"\s{2,}| \|\|? | && ", command)[0]  # the command, without its comment or pipe
+        command = re.split(r"\s{2,}| \|\|? | && | > |\)", command)[0]  # without its comment, pipe, "> FILE", "$(...)"
         lines.append(shlex.split(command)[1:])
     return lines
 
