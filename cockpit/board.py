@@ -294,7 +294,8 @@ class Board(Horizontal):
 
     def _focus(self, table: CardTable) -> None:
         self._bring_into_view(table)
-        table.focus()
+        # At once: Widget.focus waits its turn in the App's queue, behind keys already typed.
+        self.screen.set_focus(table)
         self._last_table = table
 
     @property

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from textual import on, work
+from textual.actions import SkipAction
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.message import Message
@@ -225,9 +226,8 @@ class BoardScreen(JobScreen):
 
     def action_filter(self) -> None:
         bar = self.query_one(FilterBar)
-        if self.focused is bar:  # a "/" typed in the filter itself
-            bar.insert_text_at_cursor("/")
-            return
+        if self.focused is bar:  # a "/" typed in the filter itself: handed to it, behind the keys before it
+            raise SkipAction
         bar.display = True
         self.set_focus(bar)
 
@@ -244,15 +244,22 @@ class BoardScreen(JobScreen):
             self._filter_timer.stop()
         self._filter_timer = self.set_timer(FILTER_DELAY, self._apply_filter)
 
-    @on(FilterBar.Done)
-    def _filter_done(self) -> None:
+    async def action_leave_filter(self, clear: bool = False) -> None:
+        """Enter (keep the filter) or Esc (``clear`` it) in the filter: apply it and focus the board.
+
+        The filter's priority bindings run this as the App reads the key, so the focus
+        has moved before the App hands on the key after it.
+        """
         bar = self.query_one(FilterBar)
+        await bar.caught_up()
+        if clear:
+            bar.value = ""
         self._apply_filter()
         if not bar.value:
             bar.display = False
         table = self.board.current_table
         if table is not None and table.row_count:
-            table.focus()
+            self.set_focus(table)  # at once (table.focus() would wait behind the keys already typed)
         else:
             self.board.focus_first()
 

@@ -1,0 +1,80 @@
+"""Keys typed in one instant around the filter act in the order they were typed.
+
+A terminal delivers a burst (a script, a fast typist: ``/ publish Enter a``) as
+keys queued to the App together. ``Pilot.press`` cannot show the race these
+tests are about: it waits for the app to go idle after every key. So the keys
+are queued the way the terminal driver queues them, with no wait between.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from textual import events
+from textual.app import App
+
+from jobdeck.cockpit.app import make_app
+from jobdeck.cockpit.confirm_screen import ConfirmScreen
+from cockpit_decks import NOW, busy_deck, wait_until
+
+pytestmark = pytest.mark.anyio
+
+CHARACTERS = {"slash": "/", "enter": "\r", "escape": "\x1b", "backspace": "\x7f", "home": None}
+"""The characters of the named keys these tests type (a letter is its own)."""
+
+
+def type_at_once(app: App, *keys: str) -> None:
+    """Queue ``keys`` to the app in one go, as the terminal driver queues the keys of one read."""
+    for key in keys:
+        app.post_message(events.Key(key, CHARACTERS[key] if len(key) > 1 else key))
+
+
+@pytest.fixture
+def deck(tmp_path: Path):
+    return busy_deck(tmp_path / "deck")
+
+
+async def test_a_key_typed_with_enter_acts_on_the_filtered_board(deck) -> None:
+    app = make_app(deck.root, fast_start=False, watch=False, now=NOW)
+    async with app.run_test(size=(120, 40)) as pilot:
+        filter_bar = app.screen.query_one("#filter")
+        type_at_once(app, "slash", *"publish", "enter", "a")
+        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen) and app.focused is not None,
+                         what="a asking to approve")
+        assert app.screen.question == "Approve high-risk job publish?"
+        assert filter_bar.value == "publish"
+        assert app.screen_stack[0].board.filter_text == "publish"
+
+
+async def test_a_key_typed_with_escape_acts_on_the_board(deck) -> None:
+    app = make_app(deck.root, fast_start=False, watch=False, now=NOW)
+    async with app.run_test(size=(120, 40)) as pilot:
+        board = app.screen.board
+        filter_bar = app.screen.query_one("#filter")
+        type_at_once(app, "slash", *"flaky", "escape", "c")
+        await wait_until(pilot, lambda: board.show_cancelled, what="c showing the Cancelled column")
+        assert filter_bar.value == "" and not filter_bar.display
+        assert board.filter_text == ""
+
+
+async def test_keys_typed_at_once_into_the_filter_keep_their_order(deck) -> None:
+    app = make_app(deck.root, fast_start=False, watch=False, now=NOW)
+    async with app.run_test(size=(120, 40)) as pilot:
+        board = app.screen.board
+        filter_bar = app.screen.query_one("#filter")
+        type_at_once(app, "slash", *"fl", "slash", *"ky", "enter")
+        await wait_until(pilot, lambda: board.filter_text and app.focused is not filter_bar, what="the filter kept")
+        assert filter_bar.value == "fl/ky"  # the "/" typed in the filter goes where it was typed
+        assert board.filter_text == "fl/ky"
+
+
+async def test_the_filters_editing_keys_act_in_turn_with_the_letters(deck) -> None:
+    app = make_app(deck.root, fast_start=False, watch=False, now=NOW)
+    async with app.run_test(size=(120, 40)) as pilot:
+        board = app.screen.board
+        filter_bar = app.screen.query_one("#filter")
+        type_at_once(app, "slash", *"lakyx", "backspace", "home", "f", "enter", "c")
+        await wait_until(pilot, lambda: board.show_cancelled, what="c showing the Cancelled column")
+        assert filter_bar.value == "flaky"
+        assert board.filter_text == "flaky"
