@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime, timezone, tzinfo
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from jobdeck.decide.heuristic import NORMAL, OVERDUE, PIN, URGENT, Heuristic, gate_note
@@ -24,6 +25,7 @@ from jobdeck.state.cooldowns import COOLDOWN_FILE, read_cooldowns
 from jobdeck.state.deck import Deck
 from jobdeck.state.machine import Status
 from jobdeck.state.rollups import Rollups
+from jobdeck.state.schedule import zone
 from jobdeck.state.views import is_ready
 
 from jobdeck.cockpit.timefmt import age
@@ -83,8 +85,10 @@ def snapshot(board: Board) -> Board:
 class Advisor:
     """Ranks a deck's backlog for the board and answers `w`; keeps the policy of the last spec it saw."""
 
-    def __init__(self, deck: Deck) -> None:
+    def __init__(self, deck: Deck, *, local_zone: tzinfo | None = None) -> None:
         self.cooldowns_path = deck.state_dir / COOLDOWN_FILE
+        self.local_zone = local_zone
+        """The zone whose times a card shows bare (None: the machine's, as ``TZ`` sets it)."""
         self._policy: tuple[Spec, Policy] | None = None
 
     def policy(self, spec: Spec) -> Policy:
@@ -111,7 +115,7 @@ class Advisor:
         ranked = heuristic.rank(ready, outlook)
         ranked += [heuristic.verdict(job, board.state(job), outlook) for job in held]
         return Advice(mode, {v.job: v for v in ranked}, {v.job: 0 if v.action == START else 1 for v in ranked},
-                      {v.job: reason_line(v, heuristic, now) for v in ranked})
+                      {v.job: reason_line(v, heuristic, now, self.local_zone) for v in ranked})
 
     def keeps_back(self, spec: Spec, board: Board, job_id: str, now: float) -> str | None:
         """Why the runner would not start ``job_id`` now, ready as it may be: its window in every mode; in live,
@@ -131,12 +135,15 @@ class Advisor:
         return why(spec, board, job_id, now, read_cooldowns(self.cooldowns_path))
 
 
-def reason_line(verdict: Verdict, heuristic: Heuristic, now: float) -> tuple[str, str]:
+def reason_line(verdict: Verdict, heuristic: Heuristic, now: float,
+                local_zone: tzinfo | None = None) -> tuple[str, str]:
     """A card's short reason and its style: '▲ due 06:00, slack 6m', '⏸ budget', '· priority 5'.
 
     Cards can be as narrow as 17 cells (board.COLUMN_WIDTH), so the line leads with what
     decides (the glyph: ahead, deferred, held) and the time that matters, in the
-    card's coarse units; `w` shows every reason in full.
+    card's coarse units; `w` shows every reason in full. A time is the job's own
+    clock, as jobs.json and `w` say it, with its zone only when ``local_zone`` (None:
+    the machine's) reads otherwise (see card_clock).
     """
     job = heuristic.policy.jobs[verdict.job]
     note = gate_note(verdict, job, now)
@@ -152,14 +159,30 @@ def reason_line(verdict: Verdict, heuristic: Heuristic, now: float) -> tuple[str
     since = heuristic.waiting_since(verdict.job, heuristic.board.state(verdict.job), now)  # as max_wait counts
     start_by = since + job.max_wait if job.max_wait is not None else None
     if start_by is not None and (slack is None or start_by < slack.latest_start):  # max_wait binds first
-        return f"{glyph} start by {clock_text(start_by, job.timezone, now)}, in {age(start_by - now)}", style
+        start_at = card_clock(start_by, job.timezone, now, local_zone)
+        return f"{glyph} start by {start_at}, in {age(start_by - now)}", style
     if slack is not None:
         owner = heuristic.policy.jobs[slack.owner]
         left = slack.latest_start - now
         due = ("due " if slack.owner == verdict.job else f"for {slack.owner} ") \
-            + clock_text(slack.deadline, owner.timezone, now)
+            + card_clock(slack.deadline, owner.timezone, now, local_zone)
         return f"{glyph} {due}, " + (f"slack {age(left)}" if left >= 0 else f"late {age(-left)}"), style
     return (f"· priority {job.priority}" if job.priority else "· in order"), "dim"
+
+
+def card_clock(moment: float, tz: str, now: float, local_zone: tzinfo | None = None) -> str:
+    """``06:00`` when the clock in ``local_zone`` (None: the machine's) also reads 06:00 then, else ``06:00 CEST``.
+
+    The job's own clock, not the local one, so the card reads as jobs.json and `w` do;
+    its zone's abbreviation only where a bare time would mislead, so the usual card (the
+    job's zone is the machine's) keeps its 20 cells for the slack.
+    """
+    text = clock_text(moment, tz, now)
+    instant = datetime.fromtimestamp(moment, timezone.utc)
+    there = instant.astimezone(zone(tz))
+    if there.utcoffset() == instant.astimezone(local_zone).utcoffset():
+        return text
+    return f"{text} {there.tzname()}"
 
 
 def why_lines(answer: Why, now: float) -> list[tuple[str, str]]:

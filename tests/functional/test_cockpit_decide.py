@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import threading
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +38,18 @@ def advised(tmp_path: Path):
     return new_deck(tmp_path / "deck", JOBS, decide=decide("advise"))
 
 
+@pytest.fixture
+def machine_zone(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[str], None]]:
+    """``machine_zone("Europe/Paris")``: this process's local time zone, as ``TZ`` sets it, until the test ends."""
+    def set_zone(name: str) -> None:
+        monkeypatch.setenv("TZ", name)
+        time.tzset()
+
+    yield set_zone
+    monkeypatch.undo()
+    time.tzset()
+
+
 def board_of(app):
     from jobdeck.cockpit.board_screen import BoardScreen
 
@@ -66,7 +80,9 @@ async def ask_why(pilot, app, job: str) -> str:
 
 
 @pytest.mark.parametrize("mode", ["advise", "live"])
-async def test_the_backlog_follows_the_ranking_with_a_reason_on_each_card(tmp_path: Path, mode: str) -> None:
+async def test_the_backlog_follows_the_ranking_with_a_reason_on_each_card(tmp_path: Path, mode: str,
+                                                                          machine_zone) -> None:
+    machine_zone("UTC")  # the deadline's own zone: its time shows bare
     deck = new_deck(tmp_path / "deck", JOBS, decide=decide(mode))
     app = make_app(deck.root, fast_start=False, watch=False, now=NOW)
     async with app.run_test(size=(120, 40)) as pilot:
@@ -76,6 +92,20 @@ async def test_the_backlog_follows_the_ranking_with_a_reason_on_each_card(tmp_pa
         assert reason(app, "big") == "· priority 5"
         assert reason(app, "costly") == "⏸ budget"  # held: $0.05 expected over the $0.01 per-job budget
         assert reason(app, "after") == "blocked by big"  # not ready: its own flags, as in off
+
+
+@pytest.mark.parametrize(("local", "shown"), [("UTC", "▲ due 17:26 CEST, slack 15m"),
+                                              ("Europe/Berlin", "▲ due 17:26, slack 15m")])
+async def test_a_deadline_on_a_card_names_its_zone_where_the_machines_clock_differs(tmp_path: Path, machine_zone,
+                                                                                      local: str, shown: str) -> None:
+    machine_zone(local)
+    jobs = [{**job, "deadline": "2025-06-15T17:26:40", "timezone": "Europe/Paris"} if job["id"] == "due" else job
+            for job in JOBS]  # the same moment as JOBS's, written in Paris
+    deck = new_deck(tmp_path / "deck", jobs, decide=decide("advise"))
+    app = make_app(deck.root, fast_start=False, watch=False, now=NOW)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await advice_shown(pilot, app)
+        assert reason(app, "due") == shown
 
 
 @pytest.mark.parametrize("mode", ["off", "shadow"])

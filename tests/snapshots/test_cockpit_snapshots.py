@@ -16,7 +16,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "functional"))  # shared deck builders
 
 from jobdeck.cockpit.app import make_app  # noqa: E402
-from cockpit_decks import NOW, busy_deck, long_ids_deck  # noqa: E402
+from cockpit_decks import NOW, busy_deck, long_ids_deck, new_deck  # noqa: E402
 
 SIZES = [pytest.param((80, 24), id="80x24"), pytest.param((120, 40), id="120x40")]
 
@@ -115,3 +115,32 @@ def test_confirm_run_now(snap_compare, app) -> None:
         await pilot.press("t")
 
     assert snap_compare(app, terminal_size=(80, 24), run_before=trigger)
+
+
+ZONED_JOBS = [
+    {"id": "export", "title": "Nightly export", "command": ["true"], "deadline": "2025-06-15T17:26:40",
+     "timezone": "Europe/Paris"},
+    {"id": "report", "title": "Weekly report", "command": ["true"], "deadline": "2025-06-15T15:46:40+00:00"},
+    {"id": "tidy", "title": "Tidy up", "command": ["true"], "priority": 5},
+]
+
+
+@pytest.fixture
+def zoned_app(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setenv("TZ", "UTC")
+    time.tzset()
+    deck = new_deck(tmp_path / "deck", ZONED_JOBS, decide={"mode": "advise"})
+    yield make_app(deck.root, watch=False, now=NOW, poll=None, fast_start=False)
+    monkeypatch.undo()
+    time.tzset()
+
+
+@pytest.mark.parametrize("size", [pytest.param((80, 24), id="80x24"), pytest.param((104, 30), id="104x30")])
+def test_advised_deadlines_name_a_zone_other_than_the_machines(snap_compare, zoned_app, size) -> None:
+    """A deadline in Paris on a UTC machine says CEST, before the slack (20-cell cards at 104); one in UTC is bare."""
+    async def ranked(pilot) -> None:
+        while pilot.app.screen.board.advice is None:
+            await pilot.pause(0.02)
+        await pilot.pause()
+
+    assert snap_compare(zoned_app, terminal_size=size, run_before=ranked)

@@ -5,11 +5,12 @@ Hand-built boards and an injected clock, as in test_decide.py; no Textual.
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime, timezone, tzinfo
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
-from jobdeck.cockpit.advice import Advisor, snapshot, why_lines
+from jobdeck.cockpit.advice import Advisor, card_clock, snapshot, why_lines
 from jobdeck.state.board import Board
 from jobdeck.state.cooldowns import COOLDOWN_FILE
 from jobdeck.state.deck import init_deck
@@ -31,13 +32,15 @@ def ready(job: str, since: float | None = NOW - 60, **fields: Any) -> JobState:
     return JobState(job, Status.BACKLOG, since=since, **fields)
 
 
-def advisor(tmp_path: Path) -> Advisor:
-    return Advisor(init_deck(tmp_path / "deck", b'{"jobs": []}\n'))
+def advisor(tmp_path: Path, local_zone: tzinfo = timezone.utc) -> Advisor:
+    """An advisor on a machine whose clock reads ``local_zone`` (UTC unless said), whatever this one's."""
+    return Advisor(init_deck(tmp_path / "deck", b'{"jobs": []}\n'), local_zone=local_zone)
 
 
-def order_and_lines(the_spec: Spec, board: Board, tmp_path: Path, now: float = NOW) -> list[tuple[str, str | None]]:
+def order_and_lines(the_spec: Spec, board: Board, tmp_path: Path, now: float = NOW,
+                    local_zone: tzinfo = timezone.utc) -> list[tuple[str, str | None]]:
     """The backlog as the board would show it: (job, reason line), top to bottom."""
-    advice = advisor(tmp_path).advise(the_spec, board, now)
+    advice = advisor(tmp_path, local_zone).advise(the_spec, board, now)
     cards = [card(job, board.state(job.id), board, now) for job in the_spec.jobs]
     advised = {c.id: advice.advised(c, n) for n, c in enumerate(cards)}
     return [(job, advised[job].line) for job in sorted(advised, key=lambda job: advised[job].order)]
@@ -76,6 +79,27 @@ def test_pins_waits_past_max_wait_and_a_dependents_deadline_say_so(tmp_path: Pat
         ("waiting", "▲ start by 04:30, in 30m"),  # its max_wait comes before its deadline's latest start
         ("report", None),
     ]
+
+
+def test_a_cards_time_names_its_zone_only_where_the_machines_clock_reads_otherwise(tmp_path: Path) -> None:
+    the_spec = spec({"id": "paris", "deadline": "05:40", "timezone": "Europe/Paris"},
+                    {"id": "utc", "deadline": "04:50"}, {"id": "tokyo", "max_wait": "1h", "timezone": "Asia/Tokyo"})
+    board = Board({job: ready(job) for job in ("paris", "utc", "tokyo")})
+    assert order_and_lines(the_spec, board, tmp_path / "utc") == [  # 05:40 in Paris is 04:40 UTC
+        ("paris", "▲ due 05:40 CET, slack 35m"), ("utc", "▲ due 04:50, slack 45m"),
+        ("tokyo", "▲ start by 13:59 JST, in 59m")]
+    assert order_and_lines(the_spec, board, tmp_path / "berlin", local_zone=ZoneInfo("Europe/Berlin")) == [
+        ("paris", "▲ due 05:40, slack 35m"), ("utc", "▲ due 04:50 UTC, slack 45m"),  # Berlin's clock is Paris's
+        ("tokyo", "▲ start by 13:59 JST, in 59m")]
+
+
+def test_a_card_clock_names_the_zone_as_it_is_on_that_day() -> None:
+    summer = datetime(2026, 7, 1, 4, 0, tzinfo=timezone.utc).timestamp()
+    assert card_clock(summer, "Europe/Paris", summer, timezone.utc) == "06:00 CEST"
+    assert card_clock(NOW, "Europe/Paris", NOW, timezone.utc) == "05:00 CET"
+    assert card_clock(NOW + 3 * 86400, "America/New_York", NOW, timezone.utc) == "Dec 08 23:00 EST"
+    assert card_clock(NOW, "UTC", NOW, ZoneInfo("Europe/London")) == "04:00"  # London keeps UTC's clock in winter
+    assert card_clock(summer, "UTC", summer, ZoneInfo("Europe/London")) == "04:00 UTC"
 
 
 def test_the_order_of_never_queued_jobs_is_the_rankings_and_stays_put_as_time_passes(tmp_path: Path) -> None:
