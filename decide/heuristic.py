@@ -365,5 +365,7 @@ def gate_note(verdict: Verdict, job: JobPolicy, now: float) -> str | None:
         cause = verdict.needs or "cooldown"
         if verdict.until is None:
             return f"⏱ {cause}"
-        return f"⏱ {cause} " + clock_text(verdict.until, job.timezone if cause == "window" else "UTC", now)
+        if cause == "window":  # in the job's zone, as jobs.json gives the window
+            return f"⏱ {cause} " + clock_text(verdict.until, job.timezone, now)
+        return f"⏱ {cause} " + zoned_text(verdict.until, "UTC", now)  # a model's: no job's zone, so say it
     return None

@@ -128,7 +128,7 @@ def test_a_cooling_model_defers_with_the_time_it_cools_down_until(tmp_path: Path
     (the_advisor.cooldowns_path).write_text(f'{{"openai/m": {{"until": {NOW + 600}, "reason": "rate_limit"}}}}')
     assert the_advisor.cooldowns_path.name == COOLDOWN_FILE
     advice = the_advisor.advise(spec({"id": "ask", "agent": "llm"}), Board({"ask": ready("ask")}), NOW)
-    assert advice.lines["ask"] == ("⏱ cooldown 04:10", "cyan")
+    assert advice.lines["ask"] == ("⏱ cooldown 04:10 UTC", "cyan")  # a model has no zone of its own: named
 
 
 def test_a_snapshot_does_not_change_as_the_board_is_folded_on() -> None:
