@@ -113,6 +113,9 @@ def _loads(text: str) -> Any:
         if exc.msg.startswith("Expecting") and not text[exc.pos:].strip() and text.strip():
             raise StrictJSONError("the file ends before the JSON does", exc.lineno, exc.colno,
                                   "a bracket or brace is not closed, or the file was cut off mid-save") from None
+        if exc.msg == "Invalid control character at" and text[exc.pos] in "\r\n":
+            raise StrictJSONError("a string is not closed before the end of the line", exc.lineno, exc.colno,
+                                  'add its closing "; a line break inside a string is written \\n') from None
         raise StrictJSONError(_explain(exc.msg), exc.lineno, exc.colno, _hint(text, exc)) from None
     except (_Refused, RecursionError, ValueError):
         # ValueError: int() beyond Python's digit limit. Locate the culprit.
@@ -169,20 +172,38 @@ def _explain(msg: str) -> str:
     }.get(msg, msg[0].lower() + msg[1:] if msg else "invalid JSON")
 
 
+_TYPOGRAPHIC_QUOTES = "\u201c\u201d\u201e\u2018\u2019\u00ab\u00bb"
+_WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]*")
+_CAPITALISED = {"True": "true", "False": "false", "None": "null", "TRUE": "true", "FALSE": "false",
+                "NULL": "null", "Null": "null"}
+
+
 def _hint(text: str, exc: json.JSONDecodeError) -> str | None:
-    before = text[: exc.pos].rstrip()
-    if exc.msg.startswith("Expecting property name") and before.endswith(","):
+    before, here = text[: exc.pos].rstrip(), text[exc.pos: exc.pos + 2]
+    word = _WORD.match(text, exc.pos)
+    key = exc.msg.startswith("Expecting property name")
+    if (key or exc.msg == "Expecting value") and before.endswith(",") and here[:1] in "}]":
         return "remove the trailing comma; JSON does not allow one"
-    if exc.msg == "Expecting value" and before.endswith(","):
-        return "remove the trailing comma; JSON does not allow one"
+    if (key or exc.msg == "Expecting value") and here[:1] == ",":
+        return "two commas in a row: remove one"
     if exc.msg == "Expecting value" and not text.strip():
         return "the file is empty; a deck needs at least {\"jobs\": []}"
     if exc.msg.startswith("Expecting ',' delimiter"):
         return "a comma is missing between two items, or a bracket is not closed"
-    if exc.msg == "Expecting value" and text[exc.pos: exc.pos + 2] in ("//", "/*"):
+    if exc.msg == "Expecting value" and here in ("//", "/*"):
         return "JSON has no comments; use a \"//\" key instead"
-    if exc.msg == "Expecting property name enclosed in double quotes" and text[exc.pos: exc.pos + 1] == "'":
+    if here[:1] in _TYPOGRAPHIC_QUOTES:
+        return f"JSON needs straight double quotes (\"), not {here[:1]}"
+    if here[:1] == "'":
         return "JSON strings use double quotes"
+    if word is not None and word.group() in _CAPITALISED and not key:
+        return f"JSON writes {_CAPITALISED[word.group()]} in lower case"
+    if word is not None and key:
+        closed = text[word.end(): word.end() + 1] == '"'
+        return (f"its opening quote is missing: write \"{word.group()}\"" if closed
+                else f"a key is written in double quotes: \"{word.group()}\"")
+    if word is not None:
+        return f"text is written in double quotes: \"{word.group()}\""
     return None
 
 

@@ -31,7 +31,8 @@ def test_plain_json_loads() -> None:
     ('{"a": 1,}', 1, 9, "expected a key in double quotes"),
     ('[1, 2,\n]', 2, 1, "expected a value"),
     ('{"a" 1}', 1, 6, "expecting ':' delimiter"),
-    ('{"a": "b\nc"}', 1, 9, "raw control character"),
+    ('{"a": "b\nc"}', 1, 9, "a string is not closed before the end of the line"),
+    ('{"a": "b\tc"}', 1, 9, "raw control character"),
     ('{"a": 1} x', 1, 10, "unexpected text after the end"),
     ('{"a": [1, 2', 1, 12, "the file ends before the JSON does"),
     ('["\\ud800"]', 1, 3, "unpaired surrogate escape \\ud800"),
@@ -41,6 +42,25 @@ def test_problems_are_located(text: str, line: int, column: int, message: str) -
     error = located(text)
     assert message in error.message
     assert (error.line, error.column) == (line, column)
+
+
+@pytest.mark.parametrize(("text", "hint"), [
+    ('[\n {"id": "a", "command": ["echo", "a]},\n {"id": "b"}\n]', 'add its closing "'),
+    ('{"id": "a", command": ["true"]}', 'its opening quote is missing: write "command"'),
+    ('{"id": "a", command: ["true"]}', 'a key is written in double quotes: "command"'),
+    ('{"shell": True}', "JSON writes true in lower case"),
+    ('{"x": None}', "JSON writes null in lower case"),
+    ("{'id': 'a'}", "JSON strings use double quotes"),
+    ('{"id": \'a\'}', "JSON strings use double quotes"),
+    ('{"id": \u201ca\u201d}', "JSON needs straight double quotes (\"), not \u201c"),
+    ('{"id": a}', 'text is written in double quotes: "a"'),
+    ('{"id": "a",}', "remove the trailing comma"),
+    ('["a", ]', "remove the trailing comma"),
+    ('{"id": "a",, "b": 1}', "two commas in a row"),
+])
+def test_the_hint_names_the_mistake_a_hand_editor_made(text: str, hint: str) -> None:
+    """A missing quote is not a trailing comma, and a Python literal is not "expected a value" alone."""
+    assert hint in (located(text).hint or ""), located(text)
 
 
 def test_hints_for_common_hand_editing_mistakes() -> None:
