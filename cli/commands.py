@@ -357,7 +357,7 @@ def _job_and_state(deck: Deck, job_id: str, *, light: bool = False
     spec = _read_spec(deck)[0] if light else _spec(deck)
     job = spec.job(job_id)
     if job is None:
-        raise UnknownJob(f"no job '{job_id}' in {deck.spec_path}", hint="see `jobdeck ls` for the ids")
+        raise UnknownJob.among([job_id], (j.id for j in spec.jobs), deck.spec_path)
     store = _store(deck)
     return spec, job, store
 
@@ -452,8 +452,8 @@ def cmd_events(args: argparse.Namespace) -> int:
         if not records and _read_spec(deck)[0].job(args.id) is None:  # a removed job's history is still shown
             from jobdeck.state.errors import UnknownJob
 
-            raise UnknownJob(f"no job '{args.id}' in {deck.spec_path} or its chain of work",
-                             hint="see `jobdeck ls` for the ids")
+            raise UnknownJob.among([args.id], (j.id for j in _read_spec(deck)[0].jobs), deck.spec_path,
+                                   " or its chain of work")
     else:
         records = _records(deck)
     if args.limit:
@@ -503,8 +503,7 @@ def cmd_stats(args: argparse.Namespace) -> int:
         if missing:
             from jobdeck.state.errors import UnknownJob
 
-            raise UnknownJob(f"no job {', '.join(map(repr, missing))} in {deck.spec_path}",
-                             hint="see `jobdeck ls` for the ids")
+            raise UnknownJob.among(missing, (j.id for j in known.jobs), deck.spec_path)
     if args.json:
         _print_json(report)
     else:
@@ -536,8 +535,7 @@ def _act(args: argparse.Namespace, action: str, ids: list[str], **extra: Any) ->
     spec = _read_spec(deck)[0]
     unknown = [job_id for job_id in ids if spec.job(job_id) is None]
     if unknown:  # nothing is applied unless every id names a job
-        raise UnknownJob(f"no job {', '.join(map(repr, unknown))} in {deck.spec_path}; nothing was done",
-                         hint="see `jobdeck ls` for the ids")
+        raise UnknownJob.among(unknown, (j.id for j in spec.jobs), deck.spec_path, "; nothing was done")
     status = 0
     stopped_by_nobody = []
     with _store(deck) as store:
@@ -640,8 +638,8 @@ def cmd_decisions(args: argparse.Namespace) -> int:
         return decisions(args, _each_record(deck))
     decided = [r for r in _each_record(deck) if r.get("type") == "decided"]
     if args.id and _read_spec(deck)[0].job(args.id) is None and not any(r.get("job") == args.id for r in decided):
-        raise UnknownJob(f"no job '{args.id}' in {deck.spec_path} nor in its decisions",
-                         hint="see `jobdeck ls` for the ids")
+        raise UnknownJob.among([args.id], (j.id for j in _read_spec(deck)[0].jobs), deck.spec_path,
+                               " nor in its decisions")
     return decisions(args, decided)
 
 

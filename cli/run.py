@@ -78,7 +78,7 @@ def _prepare_job(deck: Deck, spec: Spec, job_id: str) -> set[str]:
 
     job = spec.job(job_id)
     if job is None:
-        raise UnknownJob(f"no job '{job_id}' in jobs.json", hint="see `jobdeck ls` for the ids")
+        raise UnknownJob.among([job_id], (j.id for j in spec.jobs), "jobs.json")
     with open_store(deck) as store:
         state = store.board.state(job_id)
         if state.status == Status.RUNNING:

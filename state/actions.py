@@ -80,7 +80,7 @@ def act(store: Store, spec: Spec | LightSpec, job_id: str, action: str, *, reaso
     """
     job = spec.job(job_id)
     if job is None:
-        raise UnknownJob(f"no job '{job_id}' in jobs.json", hint="see `jobdeck ls` for the ids")
+        raise UnknownJob.among([job_id], (j.id for j in spec.jobs), "jobs.json")
     event_type = ACTIONS[action].event
     who = by or operator()
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import errno
 import os
+from collections.abc import Iterable
 
 
 class JobdeckError(Exception):
@@ -165,6 +166,26 @@ class UnknownJob(JobdeckError):
     """A job id that jobs.json does not declare."""
 
     exit_code = 1
+
+    @classmethod
+    def among(cls, missing: list[str], declared: Iterable[str], where: object, more: str = "") -> UnknownJob:
+        """"no job 'fech' in WHERE" (then ``more``), hinting at the declared id each one was likely meant as."""
+        import difflib
+
+        declared = list(declared)
+        meant = {}
+        for job_id in missing:
+            close = [d for d in declared if d.lower() == job_id.lower()] \
+                or difflib.get_close_matches(job_id, declared, n=1)
+            if close:
+                meant[job_id] = close[0]
+        if len(missing) == 1 and meant:
+            hint = f"did you mean {meant[missing[0]]!r}?"
+        elif meant:
+            hint = "did you mean " + ", ".join(f"{close!r} for {job_id!r}" for job_id, close in meant.items()) + "?"
+        else:
+            hint = "see `jobdeck ls` for the ids"
+        return cls(f"no job {', '.join(map(repr, missing))} in {where}{more}", hint=hint)
 
 
 class NoSuchAttempt(JobdeckError):

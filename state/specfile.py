@@ -174,8 +174,7 @@ def remove_jobs(deck: Deck, ids: Sequence[str]) -> None:
     spec = parse_spec(base, str(deck.spec_path)).spec  # (an invalid jobs.json: its located error)
     unknown = [job_id for job_id in ids if spec.job(job_id) is None]
     if unknown:
-        raise UnknownJob(f"no job {', '.join(map(repr, unknown))} in {deck.spec_path}; nothing was done",
-                         hint="see `jobdeck ls` for the ids")
+        raise UnknownJob.among(unknown, (job.id for job in spec.jobs), deck.spec_path, "; nothing was done")
     going = set(ids)
     for job in spec.jobs:
         needed = [dep for dep in job.depends_on if dep in going]

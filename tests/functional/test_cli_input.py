@@ -49,3 +49,16 @@ def test_init_honours_deck(tmp_path: Path, cli: RunCli) -> None:
     both = cli("--deck", str(tmp_path / "one"), "init", str(tmp_path / "two"), cwd=tmp_path)
     assert both.returncode == 2 and "two places for the new deck" in both.stderr
     assert not (tmp_path / "one").exists() and not (tmp_path / "two").exists()
+
+
+def test_a_mistyped_id_is_answered_with_the_job_it_was_likely_meant_as(deck: Deck, cli: RunCli) -> None:
+    """Every command that looks a job up says which declared id is close, as validate does for dependencies."""
+    for argv in (["show", "helo"], ["logs", "Hello"], ["why", "helo"], ["pause", "helo"], ["rm", "helo"],
+                 ["events", "helo"], ["run", "--job", "helo"]):
+        done = cli(*argv, cwd=deck.root)
+        assert done.returncode == 1, (argv, done.stderr)
+        assert done.stderr.rstrip().endswith("(hint: did you mean 'hello'?)"), (argv, done.stderr)
+    several = cli("pause", "helo", "wrld", "zzz", cwd=deck.root)
+    assert several.stderr.rstrip().endswith("(hint: did you mean 'hello' for 'helo', 'world' for 'wrld'?)")
+    far = cli("show", "zzz", cwd=deck.root)
+    assert far.stderr.rstrip().endswith("(hint: see `jobdeck ls` for the ids)")
