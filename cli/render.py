@@ -43,7 +43,7 @@ def notes(card: Card, now: float) -> str:
     if card.retry_at and card.retry_at > now:
         parts = [p for p in parts if p != "retrying"] + [f"retry {when(card.retry_at, now)}"]
     if card.next_fire:
-        parts.append(f"next fire {time.strftime('%Y-%m-%d %H:%M', time.localtime(card.next_fire))}")
+        parts.append(f"next fire {time.strftime('%Y-%m-%d %H:%M %Z', time.localtime(card.next_fire))}")
     if card.reason and card.column.value in ("review", "failed", "cancelled"):
         parts = [card.reason] + [p for p in parts if p != card.reason]
     return "; ".join(parts)
@@ -155,15 +155,25 @@ def _output_path(deck: Deck, workspace: str, job_id: str, n: int) -> str:
         return str(deck.attempt_dir_as_named(workspace, job_id, n) / OUTPUT)
 
 
+#: Fields of a record that hold a moment (epoch seconds): the text shows them as its stamps are shown.
+MOMENTS = frozenset({"retry_at", "ready", "fire", "until", "deadline"})
+
+
+def _field(key: str, value: Any) -> str:
+    if key in MOMENTS and type(value) in (int, float) and 0 < value < 1e11:
+        return f"{key}={time.strftime('%Y-%m-%dT%H:%M:%S', time.localtime(value))}"
+    return f"{key}={json.dumps(value, ensure_ascii=False)}"
+
+
 def events(records: Sequence[dict[str, Any]], out: TextIO | None = None) -> None:
-    """The chain of work, one line per record: seq, time, job, type, details."""
+    """The chain of work, one line per record: seq, time (local, as the header says), job, type, details."""
     out = out or sys.stdout
     bold = _colour(out)
     skip = {"seq", "ts", "type", "job", "prev", "hash"}
     lines = []
     for record in records:
         stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(record.get("ts", 0)))
-        detail = " ".join(f"{k}={json.dumps(v, ensure_ascii=False)}" for k, v in record.items() if k not in skip)
+        detail = " ".join(_field(k, v) for k, v in record.items() if k not in skip)
         kind = _styled(clean(str(record["type"])), "1", bold)
         lines.append(f"{record.get('seq', '?'):>6} {stamp} {clean(str(record.get('job') or '-')):<20} "
                      f"{kind} {clean(detail)}".rstrip())
