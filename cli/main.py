@@ -320,8 +320,9 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
         ("retry", "send a failed, reviewed, cancelled or done job back to the backlog", [
             "jobdeck retry fetch                    the next turn of a runner starts it",
             "jobdeck retry fetch summarise --reason 'provider back'"]),
-        ("cancel", "cancel a job (a running attempt is terminated)", [
-            "jobdeck cancel crawl --reason 'runaway cost'"]),
+        ("cancel", "cancel a job's cycle (a running attempt is terminated); its schedule or inbox starts the next", [
+            "jobdeck cancel crawl --reason 'runaway cost'",
+            "jobdeck cancel nightly && jobdeck pause nightly  nor a new cycle"]),
         ("pause", "keep a job from starting until resumed", [
             "jobdeck pause report --reason 'waiting for new credentials'"]),
         ("resume", "undo pause", [

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
+import re
 from pathlib import Path
 
 import pytest
 
 from conftest import RunCli
-from jobdeck.state.deck import Deck
+from jobdeck.state.deck import Deck, init_deck
 
 
 @pytest.mark.parametrize("argv, expected", [
@@ -62,3 +64,19 @@ def test_a_mistyped_id_is_answered_with_the_job_it_was_likely_meant_as(deck: Dec
     assert several.stderr.rstrip().endswith("(hint: did you mean 'hello' for 'helo', 'world' for 'wrld'?)")
     far = cli("show", "zzz", cwd=deck.root)
     assert far.stderr.rstrip().endswith("(hint: see `jobdeck ls` for the ids)")
+
+
+def test_cancel_says_what_starts_a_scheduled_or_inbox_job_again(tmp_path: Path, cli: RunCli) -> None:
+    """A cancel ends the cycle; the next fire or inbox file starts another, which the operator is told."""
+    deck = init_deck(tmp_path / "deck", json.dumps({"jobs": [
+        {"id": "hourly", "command": ["true"], "schedule": "0 * * * *", "timezone": "Asia/Kolkata"},
+        {"id": "ingest", "command": ["true"], "trigger": "*.csv"},
+        {"id": "plain", "command": ["true"]}]}).encode())
+    done = cli("cancel", "hourly", "ingest", "plain", cwd=deck.root)
+    assert done.returncode == 0 and done.stdout.splitlines() == [
+        "cancelled hourly (event 1)", "cancelled ingest (event 2)", "cancelled plain (event 3)"]
+    hourly, ingest = done.stderr.splitlines()
+    assert re.fullmatch(r"jobdeck: hourly: its schedule starts a new cycle at \d{4}-\d\d-\d\d \d\d:00 Asia/Kolkata "
+                        r"\(hint: `jobdeck pause hourly` keeps it from starting\)", hourly), hourly
+    assert ingest == ("jobdeck: ingest: a file matching *.csv in its inbox starts a new cycle "
+                      "(hint: `jobdeck pause ingest` keeps it from starting)")
