@@ -386,8 +386,10 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
 
     p = command("stats", "how the deck has done: runs, failures by class, waits, durations, cost, interventions",
                 "Per deck, per workspace and per job: runs, success rate, failures by class, wait (backlog\n"
-                "to claim) and run time p50/p95, retries, rate-limit hits and cooldowns, tokens and cost per\n"
-                "model, operator interventions per 100 runs and deadlines met; then the totals per day.\n"
+                "to claim) and run time p50/p95 (of the attempts that succeeded: a timeout or a crash says\n"
+                "little of how long the work takes), retries, rate-limit hits and cooldowns, tokens and\n"
+                "cost per model, operator interventions per 100 runs and deadlines met; then the totals\n"
+                "per day.\n"
                 "Folded from the log into .jobdeck/stats-cache.json, an hour at a time: a window is whole\n"
                 "hours, and the next call folds only what was appended.", examples=[
                     "jobdeck stats                      all history, with the last 7 days' totals",
