@@ -93,6 +93,9 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
     deck = _deck(args) if not args.file else None
     path = deck.spec_path if deck is not None else Path(args.file)
+    if deck is None and not path.exists():  # a path mistyped: no problem in a file to report (exit 2)
+        raise JobdeckError(f"{path}: no such file", hint="check the path; without FILE, validate checks the "
+                                                          "jobs.json of the deck")
     accepted = light_spec(deck) if deck is not None else None
     if accepted is not None:  # these very bytes passed this very loader before: the verdict stands
         document = json.loads(accepted.raw.decode("utf-8-sig"))  # the bytes judged, not a second read

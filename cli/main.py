@@ -406,7 +406,7 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     p = command("audit", "check the chain of work", examples=[
         "jobdeck audit verify                   every segment; exit 1 at a break",
         "jobdeck audit verify --from 120000     from the segment holding seq 120000"])
-    p.add_argument("what", choices=["verify"], help="verify: check every record's hash and link, in every segment")
+    p.add_argument("what", choices=["verify"], metavar="{verify}", help="verify: check every record's hash and link, in every segment")
     scope = p.add_mutually_exclusive_group()
     scope.add_argument("--from", dest="from_seq", type=positive_int, metavar="SEQ",
                        help="only the segments from the one holding SEQ on")
@@ -431,7 +431,7 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
                 "default 64 MiB). Safe while runners run: it takes the deck lock.", examples=[
                     "jobdeck log rotate       close the live segment now",
                     "jobdeck log compact      rotate, then gzip every closed segment"])
-    p.add_argument("what", choices=["rotate", "compact"], help="rotate: close the live segment; compact: also gzip closed ones")
+    p.add_argument("what", choices=["rotate", "compact"], metavar="{rotate,compact}", help="rotate: close the live segment; compact: also gzip closed ones")
     p.add_argument("--json", action="store_true", help="what was done, as a JSON object")
 
     p = command("run", "run jobs: long-running, or --once for scripts and cron",

@@ -80,3 +80,12 @@ def test_cancel_says_what_starts_a_scheduled_or_inbox_job_again(tmp_path: Path, 
                         r"\(hint: `jobdeck pause hourly` keeps it from starting\)", hourly), hourly
     assert ingest == ("jobdeck: ingest: a file matching *.csv in its inbox starts a new cycle "
                       "(hint: `jobdeck pause ingest` keeps it from starting)")
+
+
+def test_validate_of_a_file_that_is_not_there_is_a_usage_error_about_the_path(tmp_path: Path, cli: RunCli) -> None:
+    done = cli("validate", str(tmp_path / "nope.json"), cwd=tmp_path)
+    assert done.returncode == 2
+    assert done.stderr == (f"jobdeck: {tmp_path / 'nope.json'}: no such file (hint: check the path; without FILE, "
+                           "validate checks the jobs.json of the deck)\n")
+    required = cli("audit", cwd=tmp_path)  # the usage line's name for the argument, not its dest
+    assert required.returncode == 2 and required.stderr.endswith("the following arguments are required: {verify}\n")
