@@ -86,14 +86,26 @@ def ready_jobs(spec: Spec, board: Board, now: float) -> list[Job]:
     return [job for job, _ in ready]
 
 
+#: Words that start shell code without naming a program ("for f in *.csv; do ...", "cd /srv && make").
+SHELL_WORDS = frozenset({"for", "while", "until", "if", "case", "select", "function", "set", "export", "cd",
+                         "source", ".", "eval", "trap", "umask", "ulimit", "!"})
+
+
 def agent_label(job: CardJob) -> str:
-    """A short name for how the job runs: model, agent, or command."""
+    """A short name for how the job runs: model, agent, or the program its command starts with ("sh" for shell
+    code whose first word is a keyword, a builtin or punctuation, which names no program)."""
     if job.model:
         return job.model
     if job.agent:
         return job.agent
     command = job.command
-    return command.split()[0] if isinstance(command, str) and command.split() else (command[0] if command else "?")
+    if not isinstance(command, str):
+        return command[0] if command else "?"
+    words = [word for word in command.split() if "=" not in word or word.startswith(("/", "."))]  # (FOO=1 cmd)
+    first = words[0].rstrip(";&|") if words else ""
+    if not first or first in SHELL_WORDS or not (first[:1].isalnum() or first[:1] in "/._~"):
+        return "sh"
+    return first
 
 
 def card(job: CardJob, state: JobState, board: Board, now: float, fires: Mapping[str, float] | None = None) -> Card:

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+from types import SimpleNamespace
 from typing import Any
+
+import pytest
 
 from jobdeck.state.board import Board, KeptBack
 from jobdeck.state.loader import parse_spec
 from jobdeck.state.machine import JobState, Status, transition
-from jobdeck.state.views import card, cards, ready_jobs
+from jobdeck.state.views import agent_label, card, cards, ready_jobs
 
 NOW = 1_700_000_000.0
 
@@ -89,3 +92,16 @@ def test_a_deferral_shows_on_the_card_until_its_time_then_goes_and_a_hold_stays(
     later = {j: card(spec.job(j), board.state(j), board, NOW + 600) for j in ("night", "checked")}
     assert (later["night"].flags, later["night"].kept_until) == ((), None)  # the window is open: no stale note
     assert later["checked"].flags == ("⏸ reviews",)  # a hold has no time: it stands until a runner looks again
+
+
+@pytest.mark.parametrize(("command", "label"), [
+    (["python3", "fetch.py"], "python3"),
+    ("python3 fetch.py --since=1d", "python3"),
+    ("TZ=UTC date", "date"),
+    ("for f in *.csv; do wc -l \"$f\"; done", "sh"),  # the first word of shell code need not name a program
+    ("cd /srv/app && make", "sh"),
+    ("(sleep 1; true)", "sh"),
+    ("./run.sh", "./run.sh"),
+])
+def test_a_cards_agent_names_the_program_a_command_starts(command: object, label: str) -> None:
+    assert agent_label(SimpleNamespace(model=None, agent=None, command=command)) == label
