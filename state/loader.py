@@ -127,7 +127,7 @@ def _validate_schema(data: dict[str, Any], text: str, where: str) -> Spec:
         found = _merge_union_errors(exc.errors(include_url=False))
         errors = [_from_pydantic(err, data, text, where) for err in found]
         errors += _raw_errors(data, text, where, {(e.job, e.field) for e in errors})
-        raise (errors[0] if len(errors) == 1 else SpecErrors(errors)) from None
+        raise (errors[0] if len(errors) == 1 else SpecErrors(in_file_order(errors))) from None
     finally:
         if collecting:
             gc.enable()
@@ -378,7 +378,12 @@ def _check_semantics(spec: Spec, text: str, where: str) -> None:
             err("dependency cycle: " + " -> ".join(cycle), cycle[0], "depends_on",
                 "remove one of these dependencies")
     if errors:
-        raise errors[0] if len(errors) == 1 else SpecErrors(errors)
+        raise errors[0] if len(errors) == 1 else SpecErrors(in_file_order(errors))
+
+
+def in_file_order(errors: list[SpecError]) -> list[SpecError]:
+    """``errors`` by where they are in the file, as a compiler lists them (one without a line first)."""
+    return sorted(errors, key=lambda error: (error.line or 0, error.column or 0))
 
 
 def _check_dependencies(job_id: str, depends_on: list[str], declared: Collection[str],

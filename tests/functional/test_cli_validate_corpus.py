@@ -121,3 +121,14 @@ def test_validate_checks_the_deck_jobs_json(tmp_path: Path) -> None:
     done = run_cli("validate", cwd=tmp_path)
     assert done.returncode == 1
     assert f"{tmp_path / 'jobs.json'}:1:44: job 'a', field 'depends_on': depends on unknown job 'b'" in done.stderr
+
+
+def test_problems_are_listed_in_file_order(tmp_path: Path) -> None:
+    """A dependency problem above a field error is listed above it, as a compiler lists them."""
+    path = tmp_path / "jobs.json"
+    path.write_text('{"jobs": [\n  {"id": "e", "command": ["true"], "depends_on": ["f"]},\n'
+                    '  {"id": "a", "command": ["true"], "retry": {"max_attempts": 0}},\n'
+                    '  {"id": "b", "command": ["true"], "schedule": "61 * * * *"}\n]}\n')
+    done = forked_cli(["validate", str(path)], tmp_path)
+    assert done.returncode == 1
+    assert [int(line.split(":")[1]) for line in done.stderr.splitlines()[:-1]] == [2, 3, 4]
