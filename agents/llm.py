@@ -316,9 +316,9 @@ class _Chain:
         ctx = self.ctx
         kind = result.timed_out or "hard_timeout"
         if kind == "idle_timeout":
-            what = f"no tokens from {result.model} for {ctx.idle_timeout:g}s"
+            what = f"idle timeout: no tokens from {result.model} for {ctx.idle_timeout:g}s"
         else:
-            what = f"running for {ctx.hard_timeout:g}s"
+            what = f"hard timeout: running for {ctx.hard_timeout:g}s"
         failure = Failure.TRANSIENT if ctx.job.retry.on_timeout else Failure.PERSISTENT
         return Outcome.failed(kind, failure, f"{what}; stopped after {result.bytes_written} bytes",
                               model=result.model, **self.tally.fields())

@@ -22,7 +22,7 @@ def exit_outcome(returncode: int | None, timed_out: str | None, ctx: AttemptCont
         return output_limit_outcome(ctx, returncode)
     if timed_out:
         limit = ctx.idle_timeout if timed_out == "idle_timeout" else ctx.hard_timeout
-        what = "no output" if timed_out == "idle_timeout" else "running"
+        what = "idle timeout: no output" if timed_out == "idle_timeout" else "hard timeout: running"
         return Outcome.failed(
             timed_out, Failure.TRANSIENT if retry.on_timeout else Failure.PERSISTENT,
             f"{what} for {limit:g}s; stopped", exit_code=returncode,

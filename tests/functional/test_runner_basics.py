@@ -46,6 +46,9 @@ def test_idle_timeout_and_hard_timeout_are_distinct_and_keep_partial_output(tmp_
     states = board(deck)
     assert states["stall"].attempts[0].reason == "idle_timeout"
     assert states["chatty"].attempts[0].reason == "hard_timeout"
+    said = {line.split()[1]: line.split(" ", 1)[1] for line in result.stdout.splitlines() if " failed" in line}
+    assert said == {"stall": "stall failed: idle timeout: no output for 0.5s; stopped",  # which limit, in words
+                    "chatty": "chatty failed: hard timeout: running for 1s; stopped"}
     assert output_of(deck, "stall") == "partial\n"
     assert output_of(deck, "chatty").count("tick") >= 5
 
