@@ -119,7 +119,7 @@ def _written(job: Job, spec: Spec, board: Board, now: float) -> list[str]:
     if state.override == "hold":
         found.append("held by the operator (`jobdeck release` lets it start)")
     if waits_for_fire(job, state):
-        found.append(f"waits for its schedule ({job.schedule})" if job.schedule else
+        found.append(_schedule_wait(job.schedule, job.timezone, now) if job.schedule else
                      f"waits for a file matching {job.trigger} in its inbox")
     if needs_approval(job) and not state.approved:
         found.append("high risk: waits for approval (`jobdeck approve`)")
@@ -205,3 +205,13 @@ def why(spec: Spec, board: Board, job_id: str, now: float,
             waits = "job waits for its" if kept == 1 else "jobs wait for their"
             found.headline += f" ({kept} more ready {waits} window)"
     return found
+
+
+def _schedule_wait(schedule: str, tz: str, now: float) -> str:
+    """"waits for its schedule (0 2 * * *): next fire 02:00 Europe/Paris", as `ls` tells the fire too."""
+    from jobdeck.state.schedule import next_fire
+
+    try:
+        return f"waits for its schedule ({schedule}): next fire {zoned_text(next_fire(schedule, tz, now), tz, now)}"
+    except (ValueError, KeyError):  # (the loader refuses such a schedule; a stale spec may still hold one)
+        return f"waits for its schedule ({schedule})"

@@ -83,3 +83,9 @@ def test_deadline_reasons_name_the_jobs_time_zone() -> None:
     assert lines(berlin, board, "report")[2].startswith("  - deadline 14:00 Europe/Berlin, p90 duration 5m00s, slack")
     assert lines(berlin, board, "feed")[2].startswith("  - feeds after (deadline 13:30 UTC): critical path p90")
     assert "  - must start by 13:59 UTC (max_wait 2h00m), in 1h59m" in lines(berlin, board, "old")
+
+
+def test_a_job_waiting_for_its_schedule_is_told_its_next_fire_in_its_zone() -> None:
+    the_spec = spec({"id": "nightly", "schedule": "0 2 * * *", "timezone": "Europe/Berlin"}, mode="off")
+    answer = why(the_spec, Board({}), "nightly", NOW)
+    assert answer.blocking == ["waits for its schedule (0 2 * * *): next fire 02:00 Europe/Berlin"]
