@@ -4,13 +4,19 @@ litellm maps every provider's errors onto OpenAI's exception classes, each with 
 ``status_code``; this module reads those (and class names, for the few errors
 without a useful status) so it never has to import litellm itself. It also
 reads Retry-After, which litellm keeps on ``exc.litellm_response_headers``.
+A call that never got a response (refused, DNS, TLS, proxy) is reported by
+litellm as an HTTP 500 like the provider's own; the transport error it chains
+tells them apart, and the operator is told to look at their network instead.
 """
 
 from __future__ import annotations
 
 import email.utils
+import errno
+import os
 import re
 import time
+import urllib.parse
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -24,14 +30,19 @@ class ProviderFailure:
 
     kind: Failure
     reason: str
-    """Short machine-readable reason: rate_limit, server_error, connection, auth, not_found, bad_request, context."""
+    """Short machine-readable reason: rate_limit, server_error, connection, auth, not_found, bad_request, context.
+
+    "connection": no HTTP status came back (refused, DNS, TLS, proxy, a dropped connection), whatever litellm said."""
     message: str
     status: int | None = None
     retry_after: float | None = None
 
     @property
     def model_level(self) -> bool:
-        """Whether the failure says something about the model (breaker counts it), not about this request."""
+        """Whether the failure says something about the model (breaker counts it), not about this request.
+
+        An unreachable endpoint counts: its cooldown spares every job the calls that would fail, and the
+        attempt's retry waits for it, rather than an outage using up each job's tries in seconds."""
         return self.kind is Failure.TRANSIENT or self.reason in ("auth", "not_found")
 
 
@@ -39,7 +50,6 @@ _TRANSIENT_NAMES = {
     "RateLimitError": "rate_limit",
     "Timeout": "timeout",
     "APITimeoutError": "timeout",
-    "APIConnectionError": "connection",
     "InternalServerError": "server_error",
     "ServiceUnavailableError": "server_error",
     "BadGatewayError": "server_error",
@@ -47,8 +57,19 @@ _TRANSIENT_NAMES = {
 }
 
 
-def classify(exc: BaseException, *, now: Callable[[], float] = time.time) -> ProviderFailure:
-    """How to handle ``exc`` raised by a litellm call."""
+#: Transport errors raised while connecting, by class name: httpx's (litellm's aiohttp transport maps onto
+#: them), aiohttp's and the socket's own. No request reached the provider.
+_CONNECT_NAMES = frozenset({"ConnectError", "ConnectTimeout", "ProxyError", "UnsupportedProtocol",
+                            "ClientConnectorError", "ConnectionTimeoutError", "ConnectionRefusedError", "gaierror"})
+#: Transport errors of any phase: the exchange broke off, so no HTTP status was received.
+_TRANSPORT_NAMES = frozenset({"TransportError", "APIConnectionError", "ClientConnectionError", "ClientPayloadError"})
+#: A provider that accepted the connection and went silent: "timeout", not "connection".
+_TIMEOUT_NAMES = frozenset({"Timeout", "APITimeoutError", "TimeoutException", "ServerTimeoutError", "TimeoutError"})
+
+
+def classify(exc: BaseException, *, endpoint: str | None = None,
+             now: Callable[[], float] = time.time) -> ProviderFailure:
+    """How to handle ``exc`` raised by a litellm call (to ``endpoint``, the api_base, when the call named one)."""
     names = [cls.__name__ for cls in type(exc).__mro__]
     status = _status(exc)
     message = _one_line(str(getattr(exc, "message", None) or exc) or type(exc).__name__)
@@ -61,6 +82,9 @@ def classify(exc: BaseException, *, now: Callable[[], float] = time.time) -> Pro
         missing = _KEY_NAME.search(message)
         return ProviderFailure(Failure.PERSISTENT, "auth", f"no API key{f': set {missing.group(0)}' if missing else ''}"
                                f" ({message})", status)
+    unanswered = _unanswered(exc, endpoint)
+    if unanswered is not None:
+        return unanswered
     if status == 429 or "RateLimitError" in names:
         return ProviderFailure(Failure.TRANSIENT, "rate_limit", message, status, retry_after)
     for name in names:
@@ -82,6 +106,77 @@ def classify(exc: BaseException, *, now: Callable[[], float] = time.time) -> Pro
 _MISSING_KEY = re.compile(r"missing credentials|api[ _-]?key (?:is )?(?:missing|not (?:set|found|provided))|"
                           r"(?:no|missing) api[ _-]?key|set the \S*_API_KEY", re.IGNORECASE)
 _KEY_NAME = re.compile(r"\b[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)*_(?:API_KEY|TOKEN|KEY)\b")
+
+
+def _unanswered(exc: BaseException, endpoint: str | None) -> ProviderFailure | None:
+    """A "connection" failure when ``exc`` chains a transport error (whatever status litellm gave it); else None."""
+    chain = _chain(exc)
+    kinds = [{cls.__name__ for cls in type(link).__mro__} for link in chain]
+    connecting = any(kind & _CONNECT_NAMES for kind in kinds)
+    if not connecting and (any(kind & _TIMEOUT_NAMES for kind in kinds)
+                           or not any(kind & _TRANSPORT_NAMES for kind in kinds)):
+        return None
+    if endpoint:  # as configured: one without a scheme, say, is the operator's to see
+        where = f" at {_display_url(endpoint) or endpoint.split('?', 1)[0].rsplit('@', 1)[-1]}"
+    else:
+        where = _host_of(chain)
+    if connecting:
+        return ProviderFailure(Failure.TRANSIENT, "connection", f"could not reach the provider{where}: "
+                               f"{_connect_detail(chain, kinds)} (network, DNS, proxy or api_base)")
+    broke = next((link for link, kind in zip(chain, kinds, strict=True) if "TransportError" in kind), chain[-1])
+    detail = _one_line(str(broke)) or "Connection error"
+    return ProviderFailure(Failure.TRANSIENT, "connection", f"the connection to the provider{where} broke: {detail}")
+
+
+def _chain(exc: BaseException, limit: int = 16) -> list[BaseException]:
+    """``exc`` and the exceptions it was raised from or while handling, outermost first."""
+    chain: list[BaseException] = []
+    link: BaseException | None = exc
+    while link is not None and len(chain) < limit and all(link is not seen for seen in chain):
+        chain.append(link)
+        link = link.__cause__ or (None if link.__suppress_context__ else link.__context__)
+    return chain
+
+
+def _connect_detail(chain: list[BaseException], kinds: list[set[str]]) -> str:
+    """Why the connection failed, in the words of the innermost error that says."""
+    for link, kind in zip(reversed(chain), reversed(kinds), strict=True):
+        if "gaierror" in kind or "ClientConnectorDNSError" in kind:
+            return f"DNS lookup failed: {getattr(link, 'strerror', None) or _one_line(str(link))}"
+        if "SSLError" in kind:
+            return f"TLS failed: {_one_line(getattr(link, 'strerror', None) or str(link))}"
+        if "ConnectionRefusedError" in kind:
+            return "connection refused"
+        if kind & _TIMEOUT_NAMES:
+            return "timed out connecting"
+        code = getattr(link, "errno", None)
+        if isinstance(link, OSError) and isinstance(code, int) and code > 0:
+            return os.strerror(code)
+        if "ConnectionResetError" in kind:
+            return os.strerror(errno.ECONNRESET)
+    said = [_one_line(str(link)) for link, kind in zip(chain, kinds, strict=True) if kind & _CONNECT_NAMES]
+    return next((text for text in reversed(said) if text), "Connection error")
+
+
+def _host_of(chain: list[BaseException]) -> str:
+    """' at scheme://host:port' of the innermost request in ``chain``; litellm's own wrapper names a placeholder."""
+    for link in reversed(chain):
+        try:
+            request = getattr(link, "request", None)
+        except RuntimeError:  # httpx's errors raise it when they were given no request
+            continue
+        origin = _display_url(str(getattr(request, "url", "") or ""), path=False)
+        if origin:
+            return f" at {origin}"
+    return ""
+
+
+def _display_url(url: str, *, path: bool = True) -> str:
+    """``url`` without credentials, query or fragment (they may carry a key); "" if it names no host."""
+    parts = urllib.parse.urlsplit(url)
+    if not parts.hostname:
+        return ""
+    return urllib.parse.urlunsplit((parts.scheme, parts.netloc.rsplit("@", 1)[-1], parts.path if path else "", "", ""))
 
 
 def retry_after_seconds(headers: Mapping[str, str] | None, *, now: Callable[[], float] = time.time) -> float | None:

@@ -182,13 +182,13 @@ async def stream_call(request: Mapping[str, Any], sink: OutputSink, *, idle: flo
                 deadline.stop()
     except TimeoutError as exc:
         if not scope.expired():
-            result.failure = classify(exc)
+            result.failure = classify(exc, endpoint=request.get("api_base"))
         else:
             result.timed_out = deadline.kind
     except asyncio.CancelledError:
         raise
     except Exception as exc:  # noqa: BLE001 - every provider error is classified, none is swallowed
-        result.failure = classify(exc)
+        result.failure = classify(exc, endpoint=request.get("api_base"))
     result.text = "".join(pieces)
     result.bytes_written = streamed
     result.usage = usage_counts(usage)

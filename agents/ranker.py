@@ -123,7 +123,7 @@ def ask(settings: RankerSettings, messages: list[dict[str, str]], timeout: float
         response = litellm.completion(**request)
     except Exception as exc:  # noqa: BLE001 - every provider error is classified and reported, none is swallowed
         seconds = time.monotonic() - started
-        failure = classify(exc)
+        failure = classify(exc, endpoint=settings.api_base)
         error = f"timeout after {timeout:g}s" if failure.reason == "timeout" else f"{failure.reason}: {failure.message}"
         return Reply(None, error, seconds)
     seconds = time.monotonic() - started

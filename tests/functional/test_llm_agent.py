@@ -306,14 +306,27 @@ def test_repeated_failures_cool_a_model_down_for_every_job(deck: Path, server: L
     assert records[1].progress("fallback")[0]["model"] == f"openai/{steady}"
 
 
-def test_a_refused_connection_is_transient(deck: Path, name: str, litellm_loaded: Any) -> None:
+def test_a_refused_connection_says_the_provider_was_not_reached_not_http_500(deck: Path, server: LLMServer,
+                                                                              name: str) -> None:
+    """litellm reports a refused connection as an HTTP 500, like a provider's own error; the operator must not."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    record = attempt(deck, f"http://127.0.0.1:{port}/v1", name, name, options={"retries": 1})
-    outcome = run(record)
-    assert not outcome.ok and outcome.failure is Failure.TRANSIENT
-    assert len(record.progress("retry")) == 1
+    closed = f"http://127.0.0.1:{port}/v1"  # nothing listens there now: the connection is refused
+    record = attempt(deck, closed, name, name, options={"retries": 1})
+    outcome = run(record, LLMAgent(Breaker(threshold=2, cooldown=60)))
+    unreached = f"could not reach the provider at {closed}: connection refused (network, DNS, proxy or api_base)"
+    assert (outcome.ok, outcome.reason, outcome.failure) == (False, "connection", Failure.TRANSIENT)
+    assert outcome.message == f"openai/{name}: {unreached}"
+    [retry] = record.progress("retry")
+    assert retry["reason"] == f"connection: {unreached}", "retried within the attempt, as any transient error"
+    [cooldown] = record.progress("cooldown")
+    assert cooldown["reason"] == f"connection: {unreached}; skipped for 60s"
+
+    server.script(f"{name}-500", server_error(500))
+    answered = run(attempt(deck, server.base_url, f"{name}-500", f"{name}-500", options={"retries": 0}))
+    assert (answered.reason, answered.message) == (
+        "server_error", f"openai/{name}-500: HTTP 500: The server had an error while processing your request.")
 
 
 def test_a_stream_broken_after_tokens_ends_the_attempt_and_keeps_them(deck: Path, name: str,

@@ -87,3 +87,67 @@ def test_a_missing_key_reported_as_a_server_error_is_an_auth_failure() -> None:
     assert failure.message.startswith("no API key: set OPENAI_API_KEY")
     ordinary = classify(Missing("upstream connect error"))
     assert (ordinary.kind, ordinary.reason) == (Failure.TRANSIENT, "server_error")
+
+
+class _Request:
+    def __init__(self, url: str) -> None:
+        self.url = url
+
+
+def chained(*links: Exception) -> Exception:
+    """``links[0]`` raised while handling ``links[1]``, that while handling ``links[2]``...: litellm's chains."""
+    for outer, inner in zip(links, links[1:], strict=False):
+        outer.__context__ = inner
+    return links[0]
+
+
+def unreached_as_litellm_reports_it(inner: Exception) -> Exception:
+    """litellm's InternalServerError (500, placeholder request) over openai's APIConnectionError over httpx's."""
+    top = error("InternalServerError", 500, "litellm.InternalServerError: OpenAIException - Connection error.")
+    top.request = _Request("https://api.openai.com/v1")  # type: ignore[attr-defined]
+    connection = error("APIConnectionError", message="Connection error.")
+    url = "https://user:secret@llm.example:8443/v1/chat/completions?key=k"
+    connection.request = _Request(url)  # type: ignore[attr-defined]
+    transport = type("TransportError", (Exception,), {})
+    connect = type("ConnectError", (transport,), {})("Cannot connect to host llm.example:8443")
+    return chained(top, connection, connect, inner)
+
+
+@pytest.mark.parametrize(("inner", "detail"), [
+    (ConnectionRefusedError(111, "Connect call failed ('10.0.0.1', 8443)"), "connection refused"),
+    (type("gaierror", (OSError,), {})(-2, "Name or service not known"), "DNS lookup failed: Name or service not known"),
+    (type("SSLError", (OSError,), {})(1, "[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed"),
+     "TLS failed: [SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed"),
+    (OSError(101, "Network is unreachable"), "Network is unreachable"),
+])
+def test_a_provider_never_reached_is_a_connection_failure_not_an_http_500(inner: Exception, detail: str) -> None:
+    failure = classify(unreached_as_litellm_reports_it(inner))
+    assert (failure.kind, failure.reason, failure.status) == (Failure.TRANSIENT, "connection", None)
+    assert failure.message == (f"could not reach the provider at https://llm.example:8443: {detail}"
+                               " (network, DNS, proxy or api_base)"), "the real host, without credentials or query"
+    assert failure.model_level, "a cooldown spares every job the calls an unreachable endpoint would fail"
+
+
+def test_the_api_base_the_call_named_is_the_place_not_reached() -> None:
+    failure = classify(unreached_as_litellm_reports_it(ConnectionRefusedError(111, "refused")),
+                       endpoint="http://proxy-user:pw@127.0.0.1:4000/v1?token=t")
+    assert failure.message.startswith("could not reach the provider at http://127.0.0.1:4000/v1: connection refused")
+
+
+def test_a_connection_dropped_without_a_response_is_no_http_500_either() -> None:
+    transport = type("TransportError", (Exception,), {})
+    dropped = chained(error("InternalServerError", 500, "Connection error."), error("APIConnectionError"),
+                      type("ReadError", (transport,), {})("Server disconnected"))
+    failure = classify(dropped)
+    assert (failure.reason, failure.status, failure.message) == (
+        "connection", None, "the connection to the provider broke: Server disconnected")
+
+
+def test_a_real_http_500_and_a_read_timeout_keep_their_reasons() -> None:
+    answered = chained(error("InternalServerError", 500, "The server had an error."),
+                       error("HTTPStatusError", message="Server error '500 Internal Server Error'"))
+    failure = classify(answered)
+    assert (failure.reason, failure.message) == ("server_error", "HTTP 500: The server had an error.")
+    timeout = type("TimeoutException", (type("TransportError", (Exception,), {}),), {})
+    silent = chained(error("Timeout", 408, "Request timed out."), error("APITimeoutError"), timeout("read timed out"))
+    assert classify(silent).reason == "timeout", "the provider took the request and went silent"
