@@ -115,11 +115,12 @@ class CockpitApp(App[None]):
         return BoardScreen(self.model, self.operator)
 
     def on_mount(self) -> None:
-        from jobdeck.cockpit.keys_config import load_keymap
+        from jobdeck.cockpit.keys_config import clashes, key_chains, load_keymap
 
         self.keymap_in_use, problems = load_keymap()
         if self.keymap_in_use:
             self.set_keymap(self.keymap_in_use)
+            problems += clashes(self.keymap_in_use, key_chains(type(self)))
         for problem in problems:
             self.notify(problem, title="keys.toml", severity="error", timeout=15)
         if self.model.ready:
@@ -347,7 +348,7 @@ class CockpitApp(App[None]):
         yield from super().get_system_commands(screen)
         if isinstance(screen, JobScreen):
             for title, help_text, action in screen.palette():
-                yield SystemCommand(title, help_text, partial(screen.run_action, action))
+                yield SystemCommand(title, help_text, partial(screen.run_key, action))
         if self.undo.pending is not None:
             pending = self.undo.pending
             yield SystemCommand("Undo", f"take back {pending.action} {pending.job_id} (z)", self.action_undo)

@@ -60,7 +60,8 @@ class BoardScreen(JobScreen):
         Binding("c", "toggle_cancelled", "cancelled", show=False, id="cancelled"),
         Binding("escape", "clear_filter", "clear filter", show=False),
         Binding("A", "accept", "accept", id="accept"),
-        Binding("A", "no_advice", show=False),  # where accept does not apply: say why, not nothing
+        # where accept does not apply: say why, not nothing (its id: a keys.toml remap of accept moves it too)
+        Binding("A", "no_advice", show=False, id="accept"),
     ]
 
     class Ranked(Message):
@@ -178,6 +179,12 @@ class BoardScreen(JobScreen):
         if top is None or self.model.state(top.job).override == "pin":
             return None
         return top.job
+
+    async def run_key(self, action: str) -> None:
+        if action == "accept" and not self.check_action(action, ()):
+            self.action_no_advice()
+        else:
+            await super().run_key(action)
 
     def action_no_advice(self) -> None:
         advice = self.board.advice

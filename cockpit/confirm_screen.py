@@ -10,7 +10,7 @@ from __future__ import annotations
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical
+from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Static
 
@@ -43,8 +43,9 @@ class ConfirmScreen(ModalScreen[bool]):
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
             yield Static(Text(self.question, "bold"), classes="dialog-title")
-            if self.detail:
-                yield Static(Text(self.detail), classes="dialog-detail")
+            if self.detail:  # scrolls when long (every error of an invalid jobs.json): nothing is cut off
+                with VerticalScroll(classes="dialog-detail"):
+                    yield Static(Text(self.detail))
             with Horizontal(classes="dialog-buttons"):
                 yield Button(act_label(self.yes), id="yes", variant="error")
                 yield Button(keep_label(self.no), id="no")

@@ -80,6 +80,8 @@ class DetailScreen(JobScreen):
             if not self.stderr and _has_bytes(model.output_path(job_id, stderr=True)):
                 title.append("  E: its stderr", "bold yellow")  # where a failure usually says why
         self.query_one("#output-title", Static).update(title)
+        ended = attempt is not None and attempt.ended is not None
+        self.tail.placeholder = "(no output)" if ended else "(no output yet)"
         self.tail.follow(model.output_path(job_id, stderr=self.stderr))
 
     def action_back(self) -> None:

@@ -4,7 +4,8 @@ Board, detail and review screens subclass ``JobScreen`` and say which job is
 selected; the keys here turn into events through ``Operator.act`` (attributed
 to the cockpit). Actions that cannot be taken back ask first (cancel, reject,
 run now, approving a high-risk job); approve, retry, pause and resume go
-through the app's undo (cockpit/undo.py). Refusals become error toasts.
+through the app's undo (cockpit/undo.py). Refusals become error toasts, and so
+does a key pressed where it does not apply: it says why, never nothing.
 What only the app can do (open a screen, edit jobs.json, refresh every screen)
 is asked for with the messages below, so no screen imports the app.
 """
@@ -18,6 +19,7 @@ from textual.message import Message
 from textual.screen import Screen
 
 from jobdeck.state.actions import ACTIONS, refusal
+from jobdeck.state.errors import JobdeckError, UnknownJob
 from jobdeck.state.machine import Status
 
 from jobdeck.cockpit.advice import Advisor, snapshot
@@ -29,8 +31,6 @@ from jobdeck.cockpit.undo import write_action
 
 #: The screen's actions named otherwise than the operator action they take.
 OPERATOR_ACTION = {"cancel_job": "cancel"}
-SAYS_REFUSAL = frozenset({"pin", "hold", "release"})
-"""Hidden keys that run even where they do not apply, to say why in a toast (a disabled key is silent)."""
 
 #: The command palette's entries for the job keys: title, help, action.
 JOB_COMMANDS = (
@@ -52,25 +52,37 @@ JOB_COMMANDS = (
 )
 
 
+def _says_why(binding: Binding) -> Binding:
+    """A hidden binding on the key (and id, so a keys.toml remap moves both) of an operator key, tried after it:
+    where Textual skips the key because it does not apply (a disabled key is silent), this says why in a toast."""
+    return Binding(binding.key, f"refuse('{binding.action}')", show=False, id=binding.id)
+
+
+_OPERATOR_KEYS = [
+    Binding("a", "approve", "approve", id="approve"),
+    Binding("r", "retry", "retry", id="retry"),
+    Binding("x", "cancel_job", "cancel", id="cancel"),
+    Binding("R", "reject", "reject", show=False, id="reject"),
+    Binding("p", "pause", "pause/resume", show=False, id="pause"),
+    Binding("t", "trigger", "run now", show=False, id="trigger"),
+    Binding("P", "pin", "pin", show=False, id="pin"),
+    Binding("H", "hold", "hold", show=False, id="hold"),
+    Binding("u", "release", "release", show=False, id="release"),
+]
+
+
 class JobScreen(Screen[None]):
     """A screen with a selected job and the keys that act on it."""
 
     BINDINGS = [
-        Binding("a", "approve", "approve", id="approve"),
-        Binding("r", "retry", "retry", id="retry"),
-        Binding("x", "cancel_job", "cancel", id="cancel"),
-        Binding("R", "reject", "reject", show=False, id="reject"),
-        Binding("p", "pause", "pause/resume", show=False, id="pause"),
-        Binding("t", "trigger", "run now", show=False, id="trigger"),
+        *_OPERATOR_KEYS,
         Binding("w", "why", "why", id="why"),
         Binding("o", "output", "output", show=False, id="output"),
         Binding("y", "copy_id", "copy id", show=False, id="copy_id"),
         Binding("Y", "copy_path", "copy output path", show=False, id="copy_path"),
-        Binding("P", "pin", "pin", show=False, id="pin"),
-        Binding("H", "hold", "hold", show=False, id="hold"),
-        Binding("u", "release", "release", show=False, id="release"),
         Binding("e", "edit", "edit jobs.json", show=False, id="edit"),
         Binding("n", "new_job", "new job", show=False, id="new_job"),
+        *map(_says_why, _OPERATOR_KEYS),
     ]
 
     class Acted(Message):
@@ -136,19 +148,42 @@ class JobScreen(Screen[None]):
     # -- enabling keys -----------------------------------------------------------
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        name = OPERATOR_ACTION.get(action, action)
-        if name not in ACTIONS:
+        if OPERATOR_ACTION.get(action, action) not in ACTIONS:
             return True
+        return self.refused(action) is None
+
+    def refused(self, action: str) -> JobdeckError | None:
+        """Why the operator key ``action`` (a screen action: ``cancel_job``, ``pin``…) does not apply to the
+        selected job now, in the words ``act`` would refuse it with; None when it applies."""
         job_id = self.selected_job_id()
+        if job_id is None:
+            return JobdeckError("no job selected")
         model = self.model
-        job = model.job(job_id) if job_id else None
+        job = model.job(job_id)
         if job is None:
-            return False
-        if action in SAYS_REFUSAL:
-            return True  # a refusal is a toast with the reason the CLI gives
+            if not model.ready:
+                return JobdeckError("still reading the deck", hint="try again in a moment")
+            return UnknownJob(f"no job '{job_id}' in the jobs.json in use")
+        name = OPERATOR_ACTION.get(action, action)
         if name == "pause":  # one key for both: the one that applies
             name = self.operator.pause_action(job.id)
-        return refusal(ACTIONS[name], job, model.state(job.id)) is None
+        return refusal(ACTIONS[name], job, model.state(job.id))
+
+    def action_refuse(self, action: str) -> None:
+        """Say why an operator key does nothing here (Textual skipped its own binding: it does not apply)."""
+        if self.selected_job_id() is None:
+            self.notify("no job selected", severity="warning", timeout=2)
+            return
+        refused = self.refused(action)
+        if refused is not None:
+            self.notify(str(refused), title=f"cannot {OPERATOR_ACTION.get(action, action)}", severity="error")
+
+    async def run_key(self, action: str) -> None:
+        """Run a key's action from the command palette as the key would: where it does not apply, say why."""
+        if self.check_action(action, ()):
+            await self.run_action(action)
+        elif OPERATOR_ACTION.get(action, action) in ACTIONS:
+            self.action_refuse(action)
 
     # -- the keys ----------------------------------------------------------------
 

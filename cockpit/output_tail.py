@@ -41,6 +41,7 @@ class OutputTail(VerticalScroll):
         super().__init__(id=id)
         self.path: Path | None = None
         self.placeholder = placeholder
+        """Shown while the file has nothing to show; the owner says "(no output)" once the attempt has ended."""
         self.live = live
         self._offset = 0
         self._decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")

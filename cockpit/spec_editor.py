@@ -61,8 +61,7 @@ class SpecEditor:
         self.app.notify("installed jobs.json" if installed else "no changes", timeout=3)
 
     def _offer_again(self, session: EditSession, question: str, detail: str, *, rebase: bool = False) -> None:
-        self.app.notify(detail, title="jobs.json not installed", severity="error")
-
+        # The dialog says why, whole (it scrolls): a toast beside it would cover its buttons at 80x24.
         def answered(again: bool | None) -> None:
             if again:
                 if rebase:

@@ -226,6 +226,52 @@ async def test_a_refused_action_is_an_error_toast_not_a_traceback(deck) -> None:
         assert app.is_running
 
 
+OPERATOR_KEYS = ("a", "r", "x", "R", "p", "t", "P", "H", "u")
+"""The keys that act on the selected job."""
+
+
+@pytest.mark.parametrize("job_id", ["deploy", "summarise", "report", "fetch", "lint", "old"])
+async def test_every_operator_key_acts_or_says_why_on_a_card_of_every_column(deck, job_id: str) -> None:
+    """backlog, running, review, done, failed, cancelled: a key that does not apply says why, never nothing."""
+    app = make_app(deck.root, fast_start=False, watch=False, now=NOW, undo_seconds=60)
+    async with app.run_test(size=(120, 40)) as pilot:
+        if job_id == "old":
+            await pilot.press("c")
+        select(app, job_id)
+        for key in OPERATOR_KEYS:
+            toasts, before = len(app._notifications), len(events(deck))
+            await pilot.press(key)
+            await pilot.pause()
+            asked = isinstance(app.screen, (ConfirmScreen, ReasonScreen))
+            assert asked or len(app._notifications) > toasts, f"{key} on {job_id}: nothing happened"
+            if asked:
+                await pilot.press("escape")
+            if app.undo.pending is not None:
+                await pilot.press("z")
+            if key in "PH" and len(events(deck)) > before:  # pinned, held: released for the next key
+                await pilot.press("u")
+            select(app, job_id)
+
+
+async def test_cancel_on_a_failed_card_says_why_as_pin_does(deck) -> None:
+    app = make_app(deck.root, fast_start=False, watch=False, now=NOW)
+    async with app.run_test(size=(120, 40)) as pilot:
+        select(app, "lint")
+        before = len(events(deck))
+        await pilot.press("x", "P")
+        await pilot.pause()
+        assert len(events(deck)) == before and not isinstance(app.screen, ConfirmScreen)
+        said = [(n.title, n.message) for n in app._notifications if n.severity == "error"]
+        assert said == [("cannot cancel", "cannot cancel job 'lint': it is failed"),
+                        ("cannot pin", "cannot pin job 'lint': it is failed "
+                                       "(hint: pin, hold and release apply to jobs in the backlog)")]
+        assert " x  cancel " not in footer(app)  # the footer still offers only the keys that apply
+        command = next(c for c in app.get_system_commands(app.screen) if c.title == "Cancel job")
+        await command.callback()  # the palette's entry says it too
+        await pilot.pause()
+        assert [n.message for n in app._notifications][-1] == "cannot cancel job 'lint': it is failed"
+
+
 async def test_an_action_raced_by_another_process_is_refused_cleanly(deck) -> None:
     app = make_app(deck.root, fast_start=False, watch=False, now=NOW, poll=None)
     async with app.run_test(size=(120, 40)) as pilot:
@@ -276,6 +322,33 @@ async def test_edit_shows_why_an_invalid_edit_is_not_installed(deck, tmp_path, m
         assert "job 'fetch'" in app.screen.detail
         await pilot.press("n")
         assert deck.spec_path.read_bytes() == original
+        assert any("kept at" in n.message for n in app._notifications)
+
+
+async def test_at_80x24_an_invalid_edits_dialog_shows_every_error_and_nothing_covers_its_buttons(
+        deck, tmp_path, monkeypatch) -> None:
+    monkeypatch.delenv("VISUAL", raising=False)
+    monkeypatch.setenv("EDITOR", write_editor(tmp_path, (
+        "doc = json.load(open(path))\n"
+        "for n, job in enumerate(doc['jobs']):\n"
+        "    job['depends_on'] = ['missing-%d' % n]\n"
+        "json.dump(doc, open(path, 'w'), indent=1)")))
+    app = make_app(deck.root, fast_start=False, watch=False, now=NOW)
+    async with app.run_test(size=(80, 24), notifications=True) as pilot:
+        await pilot.press("e")
+        await pilot.pause()
+        dialog = app.screen
+        assert isinstance(dialog, ConfirmScreen) and "missing-10" in dialog.detail
+        await pilot.pause()
+        buttons = [button.region for button in dialog.query("Button")]
+        toasts = [toast.region for toast in app.screen.query("Toast")]
+        assert all(button.height for button in buttons)
+        assert not [(b, t) for b in buttons for t in toasts if b.overlaps(t)], (buttons, toasts)
+        detail = dialog.query_one(".dialog-detail")
+        detail.scroll_end(animate=False)
+        await pilot.pause()
+        assert detail.max_scroll_y > 0 and detail.scroll_y == detail.max_scroll_y  # the last error can be read
+        await pilot.press("n")
         assert any("kept at" in n.message for n in app._notifications)
 
 

@@ -166,3 +166,20 @@ async def test_a_failed_jobs_stderr_is_one_key_away_in_its_detail_and_pages_with
         assert paged == [deck.attempt_dir("default", "lint", 1) / "stderr.log"]
         await pilot.press("E")
         await wait_until(pilot, lambda: "E501 line too long" in screen.tail.text, what="the output again")
+
+
+async def test_an_ended_attempt_with_no_output_says_no_output_and_a_running_one_no_output_yet(tmp_path) -> None:
+    from cockpit_decks import claim, new_deck, run
+
+    deck = new_deck(tmp_path / "deck")
+    run(deck, "lint", NOW - 60, 1.0, "failed", output="", reason="exit code 1", exit_code=1)
+    claim(deck, "fetch", NOW - 30, output="")
+    app = make_app(deck.root, fast_start=False, watch=False, now=NOW)
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await open_detail(app, pilot, "lint")
+        assert "output · attempt 1 (failed)" in screen.query_one("#output-title").render().plain
+        assert screen.tail.query_one(".tail-text").render().plain == "(no output)"
+        await pilot.press("escape")
+        screen = await open_detail(app, pilot, "fetch")
+        assert "output · attempt 1 (running)" in screen.query_one("#output-title").render().plain
+        assert screen.tail.query_one(".tail-text").render().plain == "(no output yet)"

@@ -138,3 +138,25 @@ async def test_keys_toml_remaps_an_action_and_says_what_it_cannot_read(tmp_path:
         await pilot.press("question_mark")
         await pilot.pause()
         assert "pause ctrl+t" in str(app.screen.query_one("#help-remapped").render())
+
+
+async def test_keys_toml_says_when_a_remap_takes_another_actions_key(tmp_path: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """retry = "q" would leave q to one of the two, and quitting to ^C alone, without a word."""
+    keys = tmp_path / "keys.toml"
+    keys.write_text('[keys]\nretry = "q"\napprove = "ctrl+a"\nwhy = "a"\naccept = "ctrl+g"\n')
+    monkeypatch.setenv("JOBDECK_KEYS", str(keys))
+    deck = new_deck(tmp_path / "deck")
+    app = make_app(deck.root, fast_start=False, watch=False, now=NOW)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.pause()
+        said = [n.message for n in app._notifications if n.title == "keys.toml"]
+        # why takes a from approve, which moved to ctrl+a: no clash
+        assert said == [f'{keys}: retry = "q" takes q, which quit has too: only one of them works by that key']
+        assert select(app, "fetch")
+        await pilot.press("A")  # accept moved to ctrl+g, and its "nothing to accept" with it
+        await pilot.pause()
+        assert not [n for n in app._notifications if n.title == "nothing to accept"]
+        await pilot.press("ctrl+g")
+        await pilot.pause()
+        assert [n for n in app._notifications if n.title == "nothing to accept"]
