@@ -3,9 +3,10 @@
 A newcomer's first command. It copies the ``nightly-enrichment`` example (package data) into a
 new deck, fires the pipeline's head once (its cron would wait for 02:00),
 starts ``jobdeck run`` in the background and opens the cockpit; quitting the
-cockpit stops that runner. ``--headless`` runs the same deck with
-``jobdeck run --once`` and prints where every job ended up, exiting 0 only when
-that is the end state the example is built to reach: a smoke test for CI.
+cockpit, or the demo ending any other way (a hang-up, a kill), stops that
+runner. ``--headless`` runs the same deck with ``jobdeck run --once`` and prints
+where every job ended up, exiting 0 only when that is the end state the example
+is built to reach: a smoke test for CI.
 The runner is a separate process in both modes, exactly as a user would run it;
 its output goes to ``<deck>/logs/runner.log``, outside the folders the runner
 and the cockpit watch.
@@ -131,12 +132,26 @@ def runner_env(pace: str | None) -> dict[str, str]:
 
 
 def start_runner(deck: Deck, pace: str | None) -> subprocess.Popen[bytes]:
-    """A long-running `jobdeck run` in the background; returns once it is up (or fails clearly)."""
+    """A long-running `jobdeck run` in the background; returns once it is up (or fails clearly).
+
+    It stops when this process ends, however it ends (``runner/lifeline.py``): the
+    write end of its lifeline stays open here, unreferenced, until this process exits.
+    In a session of its own, it gets no SIGHUP or ^C from the terminal, which would
+    end it without its grace: it stops through ``stop_runner`` or its lifeline.
+    """
+    from jobdeck.runner import lifeline
+
     log_path = runner_log(deck)
     make_private_dir(log_path.parent)
-    with open(log_path, "ab") as log:
-        proc = subprocess.Popen(runner_command(deck), cwd=deck.root, env=runner_env(pace),
-                                stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
+    read_end, _ = lifeline.hand_out()
+    env = {**runner_env(pace), lifeline.ENV: str(read_end)}
+    try:
+        with open(log_path, "ab") as log:
+            proc = subprocess.Popen(runner_command(deck), cwd=deck.root, env=env, pass_fds=(read_end,),
+                                    start_new_session=True, stdin=subprocess.DEVNULL, stdout=log,
+                                    stderr=subprocess.STDOUT)
+    finally:
+        os.close(read_end)
     deadline = time.monotonic() + RUNNER_START_TIMEOUT
     pause = 0.02
     while not _heartbeat_of(deck, proc.pid):

@@ -451,7 +451,7 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     p.add_argument("--parallel", type=positive_int, metavar="N", help="attempts at once (default: limits.parallel)")
     p.add_argument("--json", action="store_true", help="print events as JSON lines")
     p.add_argument("--quiet", action="store_true", help="print nothing but errors")
-    p.add_argument("--grace", type=seconds, default=10.0, metavar="S", help="on SIGTERM, let attempts finish this long (default 10)")
+    p.add_argument("--grace", type=seconds, default=10.0, metavar="S", help="on ^C or SIGTERM, let attempts finish this long (default 10); a second signal stops them at once")
 
     p = command("cockpit", "open the kanban board (Textual TUI)", examples=[
         "jobdeck cockpit                        ? inside lists every key",

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import errno
 import json
+import os
+import re
 import sys
 import time
 from collections.abc import Mapping
@@ -16,7 +19,32 @@ from jobdeck.state.terminal import one_line
 #: Records about the runner's own trouble: printed on stderr, even with --quiet.
 _PROBLEMS = frozenset({"spec_error", "write_error", "lock_timeout", "watch_error", "chain_warning", "log_replaced",
                        "log_rotate_failed", "notify_failed", "notify_unconfirmed", "notify_error",
-                       "metrics_error", "deck_held", "remote_cancel_failed"})
+                       "metrics_error", "deck_held", "remote_cancel_failed", "stopping", "stopping_now"})
+
+
+#: An OSError as str() spells it: "[Errno 13] Permission denied: '/sys/fs/cgroup/jobdeck-42-a1b2c3'".
+_OS_ERROR = re.compile(r"\[Errno (\d+)\] ([^:\]]+): '([^']*)'")
+
+
+def plain_boundary_why(why: str) -> str:
+    """Why the runner has no cgroup, as words: the usual case for a user without delegation reads as one.
+
+    "no cgroup: [Errno 13] Permission denied: '/sys/fs/cgroup/jobdeck-42-a1b2c3'" becomes
+    "no cgroup: /sys/fs/cgroup is not writable by this user" (the runner makes its
+    group, named jobdeck-..., in the directory named). The runner_started record
+    keeps the reason as it was raised, in ``boundary_why``.
+    """
+    def words(found: re.Match[str]) -> str:
+        code, strerror, path = int(found[1]), found[2], found[3]
+        made = os.path.basename(path).startswith("jobdeck-")  # the group it tried to make: its parent refused
+        place = os.path.dirname(path) if made else path
+        if code in (errno.EACCES, errno.EPERM):
+            return f"{place} is not writable by this user"
+        if code == errno.EROFS:
+            return f"{place} is read-only"
+        return f"{place}: {strerror[:1].lower()}{strerror[1:]}"
+
+    return _OS_ERROR.sub(words, why)
 
 
 class _Fields(dict[str, Any]):
@@ -55,6 +83,7 @@ _NOTES: dict[str, tuple[str, str | None, dict[str, Any]]] = {
                          "no runner followed it)", "yellow", {"job": ""}),
     "remote_cancel_failed": ("{job}: could not cancel its job {remote_id} on {executor}: {message}", "red",
                              {"job": ""}),
+    "claimed_elsewhere": ("{job} started by another runner, {runner} (attempt {attempt})", "dim", {"job": ""}),
     "left_running": ("{job}: left running on its cluster (attempt {attempt}); the next runner takes it over",
                      "yellow", {"job": ""}),
 }
@@ -121,7 +150,10 @@ class Reporter:
             boundary = record.get("boundary")
             why = record.get("boundary_why")
             return (f"runner {record['runner']} started (parallel {record['parallel']}"
-                    + (f", boundary {boundary}" if boundary else "") + (f": {why}" if why else "") + ")"), None
+                    + (f", boundary {boundary}" if boundary else "")
+                    + (f"; {plain_boundary_why(str(why))}" if why else "") + ")"), None
+        if kind in ("stopping", "stopping_now"):
+            return _stopping_line(record), "yellow"
         if kind == "gc":
             from jobdeck.state.sizes import format_size
 
@@ -182,3 +214,15 @@ class Reporter:
             by = record.get("by")
             return f"{job} {action.event}" + (f" by {by}" if by else ""), None
         return None, None
+
+
+def _stopping_line(record: Mapping[str, Any]) -> str:
+    """'stopping: waiting up to 10s for 1 running attempt (^C again to stop now)', or what a second signal did."""
+    by = record.get("by")
+    on = "" if by == "SIGINT" else f" on {by}"
+    running = record.get("running") or 0
+    attempts = f"{running} running attempt{'s' if running != 1 else ''}"
+    if record.get("type") == "stopping_now":
+        return f"stopping now{on}: " + (f"stopping {attempts}" if running else "no attempt running")
+    again = " (^C again to stop now)" if by == "SIGINT" else ""  # a service manager's SIGTERM: no one to ask
+    return f"stopping{on}: waiting up to {record.get('grace', 0):g}s for {attempts}{again}"

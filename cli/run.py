@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import signal
 import sys
 from typing import TYPE_CHECKING
 
+from jobdeck.runner import lifeline
 from jobdeck.runner.loop import Runner
 from jobdeck.cli.report import Reporter
 from jobdeck.state.deck import Deck
@@ -49,11 +51,12 @@ def run_command(deck: Deck, args: argparse.Namespace) -> int:
     if args.job:
         assert spec is not None  # refresh() leaves a spec or an error, and the error was raised above
         only = _prepare_job(deck, spec, args.job)
+    lifeline_fd = lifeline.take(os.environ)  # (before the runner copies the environment its attempts get)
     runner = Runner(deck, parallel=args.parallel, once=bool(args.once or args.job), only=only,
                     report=reporter, grace=args.grace, source=source)
     if args.job:
         return asyncio.run(_run_job(runner, args.job, wait=args.wait))
-    stopped_by = asyncio.run(_serve(runner))
+    stopped_by = asyncio.run(_serve(runner, lifeline_fd))
     _raise_unwritable(runner)
     if not stopped_by:
         _raise_not_started(runner)
@@ -62,13 +65,22 @@ def run_command(deck: Deck, args: argparse.Namespace) -> int:
         failed = [job for job in sorted(runner.ran) if board.state(job).status != Status.DONE]
         if not args.quiet and not args.json:
             done = len(runner.ran) - len(failed)
+            elsewhere = _running_elsewhere(runner)
             print(f"ran {len(runner.ran)} job{'s' if len(runner.ran) != 1 else ''}: {done} done"
                   + (f", not done: {', '.join(failed[:10])}" if failed else "")
+                  + (f"; running under another runner: {', '.join(elsewhere[:10])}" if elsewhere else "")
                   + (f"; stopped by {signal.Signals(stopped_by).name}" if stopped_by else ""), file=sys.stderr)
         if stopped_by:
             return 128 + stopped_by
         return 1 if failed else 0
     return 0  # a long-running runner stopped on request has done its job
+
+
+def _running_elsewhere(runner: Runner) -> list[str]:
+    """The jobs another runner's attempt was running when this one last looked (a --once that overlapped)."""
+    return sorted(job_id for job_id, state in runner.store.board.jobs.items()
+                  if state.status == Status.RUNNING and state.attempt is not None
+                  and state.attempt.runner != runner.runner_id)
 
 
 def _prepare_job(deck: Deck, spec: Spec, job_id: str) -> set[str]:
@@ -117,11 +129,12 @@ def _raise_not_started(runner: Runner) -> None:
         raise DeckAccessError("\n".join(lines))
 
 
-async def _serve(runner: Runner) -> int | None:
+async def _serve(runner: Runner, lifeline_fd: int | None = None) -> int | None:
     """Run until done or stopped; the first signal that stopped it, if one did.
 
     The first SIGINT or SIGTERM stops claiming and gives attempts ``--grace``
-    seconds; a second stops them at once.
+    seconds; a second stops them at once. The end of the parent's lifeline
+    (``runner/lifeline.py``) stops it as a first signal does.
     """
     loop = asyncio.get_running_loop()
     received: list[int] = []
@@ -129,12 +142,17 @@ async def _serve(runner: Runner) -> int | None:
     def on_signal(signum: int) -> None:
         received.append(signum)
         if len(received) == 1:
-            runner.request_stop()
+            runner.request_stop(by=signal.Signals(signum).name)
         else:
-            runner.cancel_all()
+            runner.cancel_all(by=signal.Signals(signum).name)
 
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, on_signal, sig)
+    if lifeline_fd is not None:
+        try:
+            lifeline.watch(lifeline_fd, lambda: runner.request_stop(by=lifeline.STOPPED_BY))
+        except OSError:  # not open here: no parent to follow (a stale variable)
+            pass
     await runner.run()
     return received[0] if received else None
 

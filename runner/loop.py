@@ -37,6 +37,7 @@ from jobdeck.runner.metrics import snapshot as metrics_snapshot
 from jobdeck.runner.notifier import Notifier
 from jobdeck.runner.recovery import Abandoned, abandoned_boundaries, orphaned_events, revoked_left
 from jobdeck.runner.deciding import Deciding
+from jobdeck.runner.elsewhere import report_of_foreign
 from jobdeck.runner.scoring import Scoring
 from jobdeck.runner.selection import ReadyIndex, pick
 from jobdeck.runner.takeover import can_take_over, left_on_cluster, take_over
@@ -312,7 +313,7 @@ class Runner:
         now = self.clock()
         if self.source.refresh():
             self._apply_spec()
-        self._absorb(self.store.refresh())
+        self._absorb(self.store.refresh(), foreign=True)
         self._cancel_revoked()
         spec = self.spec
         if spec is not None and not self.writes.paused(now):
@@ -345,7 +346,7 @@ class Runner:
             return
         try:
             with store.lock:  # re-entrant: rotate's own catch-up then finds nothing left to fold
-                self._absorb(store.refresh())  # another process's records since this turn's refresh
+                self._absorb(store.refresh(), foreign=True)  # another process's records since this turn's refresh
                 rotation = store.rotate()
             if rotation.closed is not None:
                 write_quietly(store.write_snapshot)  # readers resume in the new live file
@@ -395,8 +396,8 @@ class Runner:
             self.report({"type": "gc", "removed": len(report.removed), "bytes_freed": report.bytes_freed,
                          "errors": [error.to_json() for error in report.errors]})
 
-    def _absorb(self, records: list[dict[str, Any]]) -> None:
-        """Track which jobs changed (for readiness and capacity)."""
+    def _absorb(self, records: list[dict[str, Any]], *, foreign: bool = False) -> None:
+        """Track which jobs changed (for readiness and capacity); ``foreign``: records others wrote."""
         changed = set()
         cancelled = set()
         board = self.store.board
@@ -408,7 +409,10 @@ class Runner:
                     cancelled.add(job)
             elif record.get("type") == LISTED_TYPE:  # their wait starts: re-keyed from it
                 changed.update(j for j in record.get("jobs", ()) if isinstance(j, str))
-            self.report(record)
+            if foreign:
+                self._seen_foreign(record)
+            else:
+                self.report(record)
         if cancelled:
             self._stop_left_on_cluster(cancelled)
             self._revoked_due.update(cancelled)
@@ -421,6 +425,14 @@ class Runner:
         if changed:
             self.index.touch(changed)
             self._recount()
+
+    def _seen_foreign(self, record: dict[str, Any]) -> None:
+        """A record another process wrote: the notifier sees it, the printout what ``report_of_foreign`` keeps."""
+        printed = report_of_foreign(record, self.runner_id)
+        if printed is not None:
+            self._printout(printed)
+        if self.notifier is not None:
+            self.notifier.seen(record)
 
     def _cancel_revoked(self) -> None:
         """Stop our attempts whose claim is no longer current (operator cancel)."""
@@ -620,7 +632,7 @@ class Runner:
         if self.writes.paused(now):
             return  # the last write failed (disk full, read-only): wait before trying again
         with store.lock:
-            self._absorb(store.refresh())
+            self._absorb(store.refresh(), foreign=True)
             unflushed = (list(self.finished), list(self.progress))
             # The log's first batch never starts anything early: lost, it would leave an
             # empty log beside a used attempt directory, which reads as a lost history.
@@ -947,7 +959,7 @@ class Runner:
     def _revoked(self, claimed: Claimed) -> bool:
         """Whether the log, read now, no longer shows ``claimed`` as the job's current attempt."""
         store = self.store
-        self._absorb(store.refresh())
+        self._absorb(store.refresh(), foreign=True)
         state = store.board.state(claimed.job_id)
         return state.status != Status.RUNNING or state.token != claimed.token
 
@@ -1150,12 +1162,15 @@ class Runner:
                     await asyncio.wait([final])
         self.close()
 
-    def request_stop(self) -> None:
+    def request_stop(self, by: str | None = None) -> None:
         """First signal: stop claiming, let running attempts finish within ``grace`` seconds, then stop them.
 
         Attempts on a batch system are let go at once: their jobs run on, for the next runner.
+        ``by`` (a signal's name, or what else stopped it) is reported in a ``stopping`` record while attempts
+        run, so the wait is not a silent one.
         """
-        if not self.stopping:
+        first = not self.stopping
+        if first:
             asyncio.get_running_loop().call_later(self.grace, self._end_grace)
         self.stopping = True
         spec = self.spec
@@ -1164,7 +1179,14 @@ class Runner:
             if job is not None and spec is not None and spec.executor_of(job) is not None:
                 self.cancel_why.setdefault(job_id, "runner stopped")
                 task.cancel()
+        running = self._still_running() if first and by is not None else 0
+        if running:  # (with nothing running it stops at once: no wait to explain)
+            self.report({"type": "stopping", "by": by, "grace": self.grace, "running": running})
         self.wake.set()
+
+    def _still_running(self) -> int:
+        """Attempts of ours not yet told to stop."""
+        return sum(1 for job_id, task in self.tasks.items() if not task.done() and job_id not in self.cancel_why)
 
     def _end_grace(self) -> None:
         self.grace_over = True
@@ -1173,8 +1195,10 @@ class Runner:
             task.cancel()
         self.wake.set()
 
-    def cancel_all(self) -> None:
-        """Second signal: stop every attempt now."""
+    def cancel_all(self, by: str | None = None) -> None:
+        """Second signal: stop every attempt now (``by``, a signal's name: reported in a ``stopping_now`` record)."""
+        if by is not None:
+            self.report({"type": "stopping_now", "by": by, "running": self._still_running()})
         self.stopping = True
         self.grace = 0.0
         self.grace_over = True

@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import shutil
 import signal
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -186,3 +189,27 @@ def test_a_cancel_while_the_runner_is_dead_stops_the_whole_attempt_and_ends_it_o
                 proc.wait(30)
         for pid_file in (leader_pid, daemon_pid):
             _reap_leftover(pid_file)
+
+
+def _as_a_user_without_cgroups(*command: str) -> list[str]:
+    """``command`` in a user namespace of its own: no capability over the host's cgroups, as any user without
+    delegation (root's files stay its own, so the deck and the interpreter are reachable)."""
+    return ["unshare", "--user", *command]
+
+
+@pytest.mark.skipif(subprocess.run(["unshare", "--user", "true"], capture_output=True).returncode != 0
+                    if shutil.which("unshare") else True, reason="needs unshare --user")
+def test_a_user_without_cgroups_is_told_so_plainly(tmp_path: Path) -> None:
+    deck = make_deck(tmp_path, [{"id": "a", "command": ["true"]}])
+    command = [sys.executable, "-m", "jobdeck", "run", "--once"]
+    said = subprocess.run(_as_a_user_without_cgroups(*command), cwd=deck, env=env_for(deck),
+                          capture_output=True, text=True, timeout=60)
+    recorded = subprocess.run(_as_a_user_without_cgroups(*command, "--json"), cwd=deck, env=env_for(deck),
+                              capture_output=True, text=True, timeout=60)
+    started = json.loads(recorded.stdout.splitlines()[0])
+    if started["boundary"] != "subreaper" or "[Errno 13]" not in started.get("boundary_why", ""):
+        pytest.skip(f"cgroups were usable, or refused otherwise: {started}")
+    assert started["boundary_why"].startswith("no cgroup: [Errno 13] Permission denied: '")  # the reason, kept
+    first = said.stdout.splitlines()[0].split(" ", 1)[1]
+    assert re.fullmatch(r"runner \S+ started \(parallel \d+, boundary subreaper; "
+                        r"no cgroup: /sys/fs/cgroup\S* is not writable by this user\)", first), first

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import signal
 import time
 from pathlib import Path
+
+import pytest
 
 from tests.functional.runner_kit import board, env_for, jobdeck, make_deck, start_runner, wait_for
 
@@ -69,3 +72,28 @@ def test_ls_names_an_interruption_once(tmp_path: Path) -> None:
     runner.wait(30)
     line = next(line for line in jobdeck(deck, "ls").stdout.splitlines() if line.startswith("long"))
     assert line.count("interrupted") == 1, line
+
+
+@pytest.mark.parametrize(("mode", "sig", "said"), [
+    ("", signal.SIGINT, "stopping: waiting up to 30s for 1 running attempt (^C again to stop now)"),
+    ("--quiet", signal.SIGTERM, "stopping on SIGTERM: waiting up to 30s for 1 running attempt"),
+    ("--json", signal.SIGTERM, {"type": "stopping", "by": "SIGTERM", "grace": 30.0, "running": 1}),
+])
+def test_the_first_signal_says_what_the_runner_waits_for_and_the_second_that_it_stops_now(
+        tmp_path: Path, mode: str, sig: signal.Signals, said: str | dict[str, object]) -> None:
+    deck = make_deck(tmp_path, [{"id": "long", "command": ["sleep", "40"]}])
+    runner = start_runner(deck, "--once", "--grace", "30", *([mode] if mode else []))
+    wait_for(lambda: running(deck, "long"), what="the job to start")
+    runner.send_signal(sig)
+    lines = runner.stdout if mode == "--json" else runner.stderr  # assert: the line comes while the grace runs
+    assert runner.stderr is not None and lines is not None
+    line = next((line for line in lines if "stopping" in line), "")
+    assert runner.poll() is None, line
+    assert (json.loads(line) if mode == "--json" else line.rstrip("\n").split(" ", 1)[-1]) == said, line
+    runner.send_signal(sig)
+    out, err = runner.communicate(timeout=30)
+    assert runner.returncode == 128 + sig
+    now = [line for line in (out if mode == "--json" else err).splitlines() if "stopping now" in line
+           or '"stopping_now"' in line]
+    assert len(now) == 1 and ("SIGTERM" in now[0]) == (sig == signal.SIGTERM), (out, err)
+    assert board(deck)["long"].attempts[-1].outcome == "interrupted"

@@ -97,3 +97,53 @@ def test_what_the_decision_service_keeps_back_or_warns_of_is_a_line_and_a_claims
         "(hint: `jobdeck pin night` starts it now anyway)",
         "report: deadline 06:00 UTC at risk: what is left of its path takes 2h at p90, so it ends about 07:00 UTC, "
         "1h late"]
+
+
+def _line(record: dict[str, object], capsys: pytest.CaptureFixture[str], **options: bool) -> str:
+    """The one line a reporter for people prints for ``record`` (stdout or stderr), without its time."""
+    stream = io.StringIO()
+    Reporter(stream=stream, **options)({"ts": 0.0, **record})
+    printed = (stream.getvalue() + capsys.readouterr().err).splitlines()
+    assert len(printed) == 1, printed
+    return printed[0].split(" ", 1)[1]
+
+
+@pytest.mark.parametrize(("error", "said"), [
+    (PermissionError(13, "Permission denied", "/sys/fs/cgroup/user.slice/jobdeck-42-a1b2c3"),
+     "no cgroup: /sys/fs/cgroup/user.slice is not writable by this user"),
+    (PermissionError(1, "Operation not permitted", "/sys/fs/cgroup/jobdeck-42-a1b2c3/runner/cgroup.procs"),
+     "no cgroup: /sys/fs/cgroup/jobdeck-42-a1b2c3/runner/cgroup.procs is not writable by this user"),
+    (OSError(30, "Read-only file system", "/sys/fs/cgroup/jobdeck-42-a1b2c3"),
+     "no cgroup: /sys/fs/cgroup is read-only"),
+    (FileNotFoundError("no cgroup v2 hierarchy holds this process"),
+     "no cgroup: no cgroup v2 hierarchy holds this process"),
+])
+def test_no_cgroup_reads_as_the_usual_case_not_as_an_error(capsys: pytest.CaptureFixture[str],
+                                                          error: OSError, said: str) -> None:
+    record = {"type": "runner_started", "runner": "vm-42-a1b2", "parallel": 4, "boundary": "subreaper",
+              "boundary_why": f"no cgroup: {error}"}  # as agents/containment.py words it
+    assert _line(record, capsys) == f"runner vm-42-a1b2 started (parallel 4, boundary subreaper; {said})"
+    json_stream = io.StringIO()
+    Reporter(json_lines=True, stream=json_stream)(record)
+    assert json.loads(json_stream.getvalue())["boundary_why"] == f"no cgroup: {error}"  # the reason, as raised
+
+
+def test_another_runners_claim_is_said_to_be_theirs(capsys: pytest.CaptureFixture[str]) -> None:
+    record = {"type": "claimed_elsewhere", "job": "report", "attempt": 2, "runner": "vm-7-beef"}
+    assert _line(record, capsys) == "report started by another runner, vm-7-beef (attempt 2)"
+
+
+@pytest.mark.parametrize(("record", "options", "said"), [
+    ({"type": "stopping", "by": "SIGINT", "grace": 10.0, "running": 2}, {},
+     "stopping: waiting up to 10s for 2 running attempts (^C again to stop now)"),
+    ({"type": "stopping", "by": "SIGTERM", "grace": 2.5, "running": 1}, {"quiet": True},
+     "stopping on SIGTERM: waiting up to 2.5s for 1 running attempt"),
+    ({"type": "stopping_now", "by": "SIGINT", "running": 1}, {"quiet": True},
+     "stopping now: stopping 1 running attempt"),
+])
+def test_a_stop_is_said_on_stderr_even_when_quiet(capsys: pytest.CaptureFixture[str], record: dict[str, object],
+                                                  options: dict[str, bool], said: str) -> None:
+    stream = io.StringIO()
+    Reporter(stream=stream, **options)({"ts": 0.0, **record})
+    assert stream.getvalue() == ""
+    assert capsys.readouterr().err.split(" ", 1)[1] == said + "\n"
