@@ -177,6 +177,7 @@ class Runner:
         except BaseException:
             store.close()
             raise
+        store.unseen = []  # what a commit folds of others' records reaches _absorb
         self._store = store
         self.notifier = Notifier(str(self.deck.root), self.environ, self.redactor,
                                  raised_path=self.deck.state_dir / "alerts-raised.json")
@@ -397,7 +398,15 @@ class Runner:
                          "errors": [error.to_json() for error in report.errors]})
 
     def _absorb(self, records: list[dict[str, Any]], *, foreign: bool = False) -> None:
-        """Track which jobs changed (for readiness and capacity); ``foreign``: records others wrote."""
+        """Track which jobs changed (for readiness and capacity); ``foreign``: records others wrote.
+
+        First, those a commit folded as it caught up under the lock (``Store.unseen``): they precede
+        ``records`` in the log, and a job they made ready would otherwise wait for another change.
+        """
+        unseen = self.store.unseen
+        if unseen:
+            self.store.unseen = []
+            self._absorb(unseen, foreign=True)
         changed = set()
         cancelled = set()
         board = self.store.board

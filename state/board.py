@@ -220,6 +220,10 @@ class Store:
         self.resumed_at = 0
         """Seq of the record board.json or a checkpoint was taken at, if the board was resumed from one
         (0: folded from the log's start): the fold replays only the records after it."""
+        self.unseen: list[dict[str, Any]] | None = None
+        """When a list (a reader that follows the log, the runner), the records ``commit`` and ``transact``
+        folded as they caught up under the lock: other processes' records, which their callers, handed only
+        their own, would otherwise never see. The reader takes them; None keeps none."""
         if from_snapshot:
             self._resume_from_snapshot()
 
@@ -294,7 +298,7 @@ class Store:
         """
         with self.lock:
             if not self.log.pending:
-                self.refresh()
+                self._catch_up_locked()
             records, refused = self._commit_locked(list(bodies), now, strict)
             if flush:
                 crash_point("commit.before_flush")
@@ -350,12 +354,18 @@ class Store:
         """Under the lock, call ``decide(board)`` on the caught-up board and commit its events."""
         with self.lock:
             if not self.log.pending:
-                self.refresh()
+                self._catch_up_locked()
             records, refused = self._commit_locked(list(decide(self.board)), now, strict)
             crash_point("commit.before_flush")
             self.flush()
             crash_point("commit.after_flush")
             return records, refused
+
+    def _catch_up_locked(self) -> None:
+        """Fold what other processes appended, before a commit decides on the board (kept in ``unseen``)."""
+        folded = self.refresh()
+        if self.unseen is not None:
+            self.unseen.extend(folded)
 
     def _commit_locked(self, bodies: list[Mapping[str, Any]], now: float | None,
                        strict: bool) -> tuple[list[dict[str, Any]], list[Rejected]]:
