@@ -166,6 +166,11 @@ class Reporter:
         if kind == SCORED_TYPE:
             said = record.get("why") or f"confidence {record.get('confidence')}"
             return f"scorer {record.get('agent')}: {record.get('outcome')} ({said})", "dim"
+        if kind == "secret_plain_word":
+            names = [str(name) for name in record.get("names") or []]
+            return (f"{', '.join(names)}: referenced as secret{'s' if len(names) > 1 else ''} but "
+                    f"{'each holds' if len(names) > 1 else 'holds'} a short plain word, which is redacted from every "
+                    f"output it appears in (\"secret\": false in the reference if it is none)"), "yellow"
         note = _NOTES.get(str(kind))
         if note is not None:
             template, style, defaults = note

@@ -58,7 +58,7 @@ from jobdeck.state.heartbeat import read_heartbeats
 from jobdeck.state.lightspec import mark_valid
 from jobdeck.state.loader import SpecSource
 from jobdeck.state.machine import EventType, Status
-from jobdeck.state.redact import Redactor
+from jobdeck.state.redact import Redactor, plain_words
 from jobdeck.state.segments import segment_bytes
 from jobdeck.state.views import ready_since
 
@@ -129,6 +129,8 @@ class Runner:
         """Set when a stop's grace has run out: attempts still running, or still to start, are stopped."""
         self.wake = asyncio.Event()
         self.heartbeat: HeartbeatWriter | None = None
+        self._told_plain: set[str] = set()
+        """Referenced variables said to hold a plain word (each once)."""
         self.spec_error_reported: str | None = None
         self._next_orphan_check = 0.0
         self.writes = WritePause(self.report, self._resync)
@@ -199,7 +201,17 @@ class Runner:
         if self.containment.why:
             started["boundary_why"] = self.containment.why
         self.report(started)
+        self._tell_plain_secrets()
         self.notifier.started(self.clock())
+
+    def _tell_plain_secrets(self) -> None:
+        """Say once which referenced secrets hold a plain word, redacted wherever it appears (state/redact.py)."""
+        if self.spec is None:
+            return
+        names = [name for name in plain_words(self.spec, self.environ) if name not in self._told_plain]
+        if names:
+            self._told_plain.update(names)
+            self.report({"type": "secret_plain_word", "names": names})
 
     def _report(self, record: Mapping[str, Any]) -> None:
         self._printout(record)
@@ -283,6 +295,8 @@ class Runner:
             # a job added while the runner is up may reference new secrets
             self.redactor = Redactor.for_spec(current, self.environ)
             self.store.redactor = self.redactor
+            if self.heartbeat is not None:  # (at start, said after the runner's first line)
+                self._tell_plain_secrets()
             if self.notifier is not None:
                 self.notifier.configure(current, self.redactor)
             self.scheduled = [job for job in current.jobs if job.schedule is not None]

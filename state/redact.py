@@ -160,3 +160,19 @@ def referenced_env(spec: Spec) -> set[str]:
     names.update(agent.api_key.env for agent in spec.agents.values() if agent.api_key is not None)
     names.update(spec.notify.referenced_env())
     return names
+
+
+PLAIN_WORD_LENGTH = 12
+"""A referenced value of letters alone up to this long reads as a word ("github", "bearer"), not a key."""
+
+
+def plain_words(spec: Spec, environ: Mapping[str, str] | None = None) -> list[str]:
+    """The referenced variables (not the well-known credentials) whose value is a short plain word.
+
+    Redacted like any secret, such a value is cut out of every output that contains it
+    ("[REDACTED:AUTH_PROVIDER].com"): likely a setting referenced without ``"secret": false``.
+    """
+    environ = os.environ if environ is None else environ
+    return sorted(name for name in referenced_env(spec) - WELL_KNOWN
+                  if MIN_SECRET_LENGTH <= len(environ.get(name, "")) <= PLAIN_WORD_LENGTH
+                  and environ[name].isalpha())

@@ -89,3 +89,21 @@ def test_a_reference_declared_not_secret_passes_its_value_through_and_the_others
     assert done.returncode == 0, done.stdout + done.stderr
     assert json.loads(output_of(deck, "batch")) == {"rows": 300000, "batch": 100000, "key": "[REDACTED:ACCESS_CODE]"}
     assert board(deck)["batch"].status.value == "done"
+
+
+def test_a_referenced_variable_holding_a_plain_word_is_named_once_and_its_value_never(tmp_path: Path) -> None:
+    """A setting referenced without "secret": false is redacted from every output it appears in
+    ("[REDACTED:AUTH_PROVIDER].com"): the runner says which, and prints no value."""
+    deck = make_deck(tmp_path, [
+        {"id": "sync", "command": ["sh", "-c", "echo clone from $P.com"], "env": {"P": {"env": "AUTH_PROVIDER"}}},
+        {"id": "sign", "command": ["true"], "env": {"K": {"env": "SIGNING_KEY"}, "T": {"env": "TOKEN_TYPE"}}},
+        {"id": "plain", "command": ["true"], "env": {"R": {"env": "REGION", "secret": False}}},
+    ])
+    env = env_for(deck, AUTH_PROVIDER="github", SIGNING_KEY="k8Xw2Qz9Lm4pR7tV", TOKEN_TYPE="bearer", REGION="europe")
+    ran = jobdeck(deck, "run", "--once", env=env)
+    assert ran.returncode == 0, ran.stderr
+    said = [line.split(" ", 1)[1] for line in ran.stdout.splitlines() if "plain word" in line]
+    assert said == ["AUTH_PROVIDER, TOKEN_TYPE: referenced as secrets but each holds a short plain word, which is "
+                    "redacted from every output it appears in (\"secret\": false in the reference if it is none)"]
+    assert "github" not in ran.stdout and "bearer" not in ran.stdout
+    assert output_of(deck, "sync") == "clone from [REDACTED:AUTH_PROVIDER].com\n"  # as documented: still redacted
