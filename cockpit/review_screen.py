@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import shlex
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from rich.text import Text
 from textual import on
@@ -23,6 +25,9 @@ from jobdeck.cockpit.output_tail import OutputTail
 from jobdeck.state.terminal import inert, inert_line
 from jobdeck.cockpit.timefmt import age
 
+if TYPE_CHECKING:
+    from jobdeck.state.spec import Job
+
 KIND_STYLES = {"review": "magenta", "approval": "bold magenta", "interrupted": "bold yellow", "failed": "red"}
 
 
@@ -41,6 +46,21 @@ class Waiting:
             return "the runner stopped mid-attempt; check the output"
         reason = self.card.reason or ""
         return "output waits for review" if reason == "review" else reason
+
+
+PROMPT_SHOWN = 400
+"""Characters of a prompt an approval shows (the job's detail has the rest)."""
+
+
+def what_runs(job: Job) -> str:
+    """The command a job runs (argv as a shell would quote it), or its model or agent and prompt."""
+    if isinstance(job.command, list):
+        return shlex.join(job.command)
+    if isinstance(job.command, str):
+        return job.command
+    who = job.model or (f"agent {job.agent}" if job.agent else "its agent")
+    prompt = job.prompt or ""
+    return f"{who}: {prompt[:PROMPT_SHOWN]}" + ("..." if len(prompt) > PROMPT_SHOWN else "")
 
 
 def waiting(cards: dict[str, Card]) -> list[Waiting]:
@@ -153,7 +173,12 @@ class ReviewScreen(JobScreen):
         text.append(inert(item.why))
         for reason in state.reasons:
             text.append(f"\n- {inert(reason)}", "red")
-        text.append("\noutput" + (f" of attempt {state.attempt.n}" if state.attempt else "") + ":", "bold")
+        job = self.model.job(item.card.id)
+        if item.kind == "approval" and job is not None:  # what the approval lets run, before any output
+            text.append("\nwill run: ", "bold")
+            text.append(inert(what_runs(job)))
+        if item.kind != "approval" or state.attempt is not None:
+            text.append("\noutput" + (f" of attempt {state.attempt.n}" if state.attempt else "") + ":", "bold")
         why.update(text)
         self.tail.follow(self.model.output_path(item.card.id))
 

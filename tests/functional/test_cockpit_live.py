@@ -109,6 +109,8 @@ async def test_review_queue_lists_what_waits_oldest_first(deck) -> None:
         assert isinstance(screen, ReviewScreen)
         assert [(i.card.id, i.kind) for i in screen.items] == [
             ("publish", "approval"), ("report", "review"), ("lint", "failed"), ("crashy", "interrupted")]
+        approval = str(screen.query_one("#review-why").render())  # what the approval lets run; no output yet
+        assert "\nwill run: true" in approval and "output" not in approval
         await pilot.press("j")
         assert screen.selected_job_id() == "report"
         why = str(screen.query_one("#review-why").render())
