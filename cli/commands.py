@@ -488,7 +488,8 @@ def cmd_logs(args: argparse.Namespace) -> int:
 
 
 def cmd_stats(args: argparse.Namespace) -> int:
-    from jobdeck.cli.stats import FoldProgress, stats_report, stats_table
+    from jobdeck.cli.progress import Progress
+    from jobdeck.cli.stats import stats_report, stats_table
     from jobdeck.state.stats_cache import answer
 
     deck = _deck(args)
@@ -496,7 +497,7 @@ def cmd_stats(args: argparse.Namespace) -> int:
         rollups = store.board.rollups
     now = time.time()
     since = now - args.since if args.since is not None else None
-    with FoldProgress() as progress:  # a refold of a long log takes seconds: say so on a terminal
+    with Progress("stats: folding the log", "events") as progress:  # a refold takes seconds: say so on a terminal
         report = answer(deck, lambda history: stats_report(history, rollups, args.id, since=since, days=args.days,
                                                            now=now), progress=progress)
     if args.id:

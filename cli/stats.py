@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import os
 import sys
-import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
-from types import TracebackType
 from typing import TYPE_CHECKING, Any, TextIO
 
 from jobdeck.cli.render import aligned, seconds, when
@@ -154,59 +151,3 @@ def stats_table(report: Mapping[str, Any], now: float, out: TextIO | None = None
         for day in report["days"]:
             out.write(f"{day['day']}  {day['succeeded']:>4}  {day['failed']:>6}  {money(day['cost'])}\n")
     out.write(f"failed in the last hour: {report['failed_last_hour']}\n")
-
-
-class FoldProgress:
-    """How far a long fold of the log has come, on one line of a terminal's stderr: rewritten in place, erased at
-    the end; nothing at all where stderr is not a terminal (a script's, a cron mail's).
-
-    Pass it as ``progress`` to state/stats_cache.py's ``answer`` inside a ``with``: a refold of a million records
-    (no cache yet, or one of another format) takes some 20 s, which reads as a hang when nothing is shown.
-    """
-
-    DELAY = 1.0
-    """Seconds of folding before the line shows: a warm call or a short catch-up prints nothing."""
-    EVERY = 0.2
-    """Seconds between rewrites at most."""
-
-    def __init__(self, stream: TextIO | None = None, clock: Callable[[], float] = time.monotonic) -> None:
-        self.stream = stream or sys.stderr
-        self.clock = clock
-        self.live = _interactive(self.stream)
-        self.shown = False
-        self.next_at = clock() + self.DELAY
-
-    def __call__(self, seq: int, last_seq: int | None) -> None:
-        if not self.live:
-            return
-        now = self.clock()
-        if now < self.next_at:
-            return
-        self.next_at = now + self.EVERY
-        of = f" of {last_seq:,}" if last_seq is not None and last_seq >= seq else ""
-        self._write(f"\r\x1b[Kstats: folding the log ({seq:,}{of} events)...")
-        self.shown = True
-
-    def __enter__(self) -> FoldProgress:
-        return self
-
-    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
-                 trace: TracebackType | None) -> None:
-        if self.shown:
-            self._write("\r\x1b[K")  # erased before the report (or an error) is printed
-            self.shown = False
-
-    def _write(self, text: str) -> None:
-        try:
-            self.stream.write(text)
-            self.stream.flush()
-        except (OSError, ValueError):  # a closed terminal: the fold matters more than its commentary
-            self.live = False
-
-
-def _interactive(stream: TextIO) -> bool:
-    """Whether ``stream`` is a terminal that takes a line rewritten in place."""
-    try:
-        return stream.isatty() and os.environ.get("TERM") != "dumb"
-    except (AttributeError, ValueError):  # no isatty, or closed
-        return False

@@ -15,14 +15,17 @@ segment compressed meanwhile is read from its .gz.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
 from jobdeck.state.events import GENESIS, _parse, record_hash
-from jobdeck.state.segments import Segment, closed_segments, complete_lines, open_closed, open_live, segment_name
+from jobdeck.state.segments import (Segment, closed_segments, complete_lines, last_seq, open_closed, open_live,
+                                    segment_name)
 
+PROGRESS_EVERY = 4096
+"""Records checked between calls of a verification's ``progress`` callback."""
 FOLLOWED_ROTATIONS = 100
 """Rotations met during one check that it follows into the new live file; past them it stops where it is."""
 
@@ -79,14 +82,16 @@ def select(segments: list[Segment], from_seq: int | None, segment: int | None) -
 
 
 def verify_chain(events_path: Path, anchor: tuple[int, str] | None = None, *,
-                 from_seq: int | None = None, segment: int | None = None) -> ChainReport:
+                 from_seq: int | None = None, segment: int | None = None,
+                 progress: Callable[[int, int | None], None] | None = None) -> ChainReport:
     """Check every record's hash, link and seq in the chosen segments, in order.
 
     A range (``from_seq``, ``segment``) that does not start at seq 1 trusts the
     link of its first record (the segment before it is not read). ``anchor`` is a
     (seq, hash) recorded outside the log (board.json's position), read before the
     check: the log must still hold that record, and, when the range reaches the
-    live file, reach at least that seq.
+    live file, reach at least that seq. ``progress(seq, the last seq)`` is called
+    every ``PROGRESS_EVERY`` records checked.
     """
     report = ChainReport()
     live = open_live(events_path)
@@ -101,7 +106,9 @@ def verify_chain(events_path: Path, anchor: tuple[int, str] | None = None, *,
         # Whole from seq 1 unless a range was asked for: the oldest segment left is not the log's start
         # once older ones are archived.
         whole = (from_seq is None and segment is None) or (bool(chosen) and chosen[0].first == 1)
-        walk = _Walk(report, anchor, whole)
+        walk = _Walk(report, anchor, whole, progress)
+        if progress is not None:
+            walk.total = max(anchor[0] if anchor is not None else 0, last_seq(events_path) or 0) or None
         for seg in chosen:
             if seg.live:
                 break
@@ -132,8 +139,11 @@ def verify_chain(events_path: Path, anchor: tuple[int, str] | None = None, *,
 class _Walk:
     """The chain checked so far: what the next record must link to and be numbered."""
 
-    def __init__(self, report: ChainReport, anchor: tuple[int, str] | None, whole: bool) -> None:
-        self.report, self.anchor = report, anchor
+    def __init__(self, report: ChainReport, anchor: tuple[int, str] | None, whole: bool,
+                 progress: Callable[[int, int | None], None] | None = None) -> None:
+        self.report, self.anchor, self.progress = report, anchor, progress
+        self.total: int | None = None
+        """The seq a progress line counts to (board.json's, or the live log's last as the check began)."""
         self.prev: str | None = GENESIS if whole else None
         """The hash the next record must link to (None: trust the first record's link)."""
         self.expected: int | None = 1 if whole else None
@@ -168,12 +178,15 @@ class _Walk:
               before: CheckedSegment | None = None) -> CheckedSegment:
         """Check one file's lines (after ``before``, what was checked of it already), stopping at a break."""
         count, last = (0, None) if before is None else (before.records, before.last)
+        progress, total = self.progress, self.total
         for number, line in lines:
             seq, problem = self._check(number, first, line)
             if problem is not None:
                 self.report.broken = ChainBreak(number, seq, problem, name)
                 break
             count, last = count + 1, seq
+            if progress is not None and not count % PROGRESS_EVERY and seq is not None:
+                progress(seq, total)
         self.report.records += count - (0 if before is None else before.records)
         return CheckedSegment(name, first, count, last)
 

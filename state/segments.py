@@ -515,6 +515,17 @@ def _matching(path: Path, needle: bytes, job_id: str, *, missing_ok: bool) -> It
                 at = block.find(needle, stop)
 
 
+def last_seq(events_path: Path) -> int | None:
+    """The seq of the live log's last complete record; None if there is none, or it has no seq."""
+    try:
+        last = next(lines_backwards(events_path), None)
+        record = json.loads(last) if last is not None else None
+    except (OSError, ValueError):
+        return None
+    seq = record.get("seq") if isinstance(record, dict) else None
+    return seq if isinstance(seq, int) else None
+
+
 def lines_backwards(path: Path) -> Iterator[bytes]:
     """The complete lines of a plain file, last first (a torn last line is left out)."""
     with open(path, "rb") as f:

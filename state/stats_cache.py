@@ -32,7 +32,7 @@ from jobdeck.state.errors import StatsCacheDamaged, deck_access_error
 from jobdeck.state.events import EventLog
 from jobdeck.state.buckets import StoredLines
 from jobdeck.state.history import History
-from jobdeck.state.segments import check_saved_position, lines_backwards
+from jobdeck.state.segments import check_saved_position, last_seq
 
 CACHE_NAME = "stats-cache.json"
 STATS_CACHE_FORMAT = 4
@@ -75,7 +75,7 @@ def load_history(deck: Deck, *, cached: bool = True, progress: Progress | None =
     if history is None:
         history, log = History(), EventLog(deck.events_path)
     folded = 0
-    last_seq: int | None = None
+    head: int | None = None
     try:
         while True:
             records = log.read_new(CATCH_UP_BYTES) or log.read_new()  # a line longer than a chunk
@@ -84,8 +84,8 @@ def load_history(deck: Deck, *, cached: bool = True, progress: Progress | None =
             history.fold(records)
             folded += len(records)
             if progress is not None:
-                last_seq = last_seq if last_seq is not None and last_seq >= log.seq else _last_seq(deck.events_path)
-                progress(log.seq, last_seq)
+                head = head if head is not None and head >= log.seq else last_seq(deck.events_path)
+                progress(log.seq, head)
     except OSError as exc:
         raise deck_access_error(exc, "read the chain of work", deck.events_path) from None
     finally:
@@ -93,17 +93,6 @@ def load_history(deck: Deck, *, cached: bool = True, progress: Progress | None =
     if folded or not cached:
         _save(deck, history, log)
     return history
-
-
-def _last_seq(events_path: Path) -> int | None:
-    """The seq of the live log's last complete record; None if there is none, or it has no seq."""
-    try:
-        last = next(lines_backwards(events_path), None)
-        record = json.loads(last) if last is not None else None
-    except (OSError, ValueError):
-        return None
-    seq = record.get("seq") if isinstance(record, dict) else None
-    return seq if isinstance(seq, int) else None
 
 
 def _from_cache(deck: Deck, log: EventLog) -> History | None:

@@ -2,7 +2,7 @@
 
 The CLI runs in a real process with its stderr on a pseudo-terminal (or a pipe).
 The progress waits a second before it shows and a test deck folds in
-milliseconds, so the child sets ``FoldProgress.DELAY`` and ``EVERY`` to 0, and
+milliseconds, so the child sets ``Progress.DELAY`` and ``EVERY`` to 0, and
 reads the log in small chunks so that the line is rewritten several times.
 """
 
@@ -19,29 +19,30 @@ from jobdeck.state.deck import Deck
 
 CHILD = """
 import sys
-from jobdeck.cli.stats import FoldProgress
-from jobdeck.state import stats_cache
-FoldProgress.DELAY = FoldProgress.EVERY = 0.0
+from jobdeck.cli.progress import Progress
+from jobdeck.state import chain, stats_cache
+Progress.DELAY = Progress.EVERY = 0.0
 stats_cache.CATCH_UP_BYTES = 1024
+chain.PROGRESS_EVERY = 8
 from jobdeck.cli.main import console
-sys.argv = ["jobdeck", "stats", "--json"]
+sys.argv = ["jobdeck", *sys.argv[1:]]
 console()
 """
 LINE = re.compile(r"\r\x1b\[Kstats: folding the log \(([\d,]+) of ([\d,]+) events\)\.\.\.")
 
 
-def stats_with_stderr_on(deck: Deck, terminal: bool) -> tuple[str, str]:
-    """stdout and stderr of ``jobdeck stats --json`` run with stderr on a pseudo-terminal or a pipe."""
+def stats_with_stderr_on(deck: Deck, terminal: bool, argv: tuple[str, ...] = ("stats", "--json")) -> tuple[str, str]:
+    """stdout and stderr of ``jobdeck ARGV`` (``stats --json``) run with stderr on a pseudo-terminal or a pipe."""
     env = cli_env({"TERM": "xterm"})
     if not terminal:
-        done = subprocess.run([sys.executable, "-c", CHILD], cwd=deck.root, env=env, capture_output=True, text=True,
-                              stdin=subprocess.DEVNULL, timeout=60)
+        done = subprocess.run([sys.executable, "-c", CHILD, *argv], cwd=deck.root, env=env, capture_output=True,
+                              text=True, stdin=subprocess.DEVNULL, timeout=60)
         assert done.returncode == 0, done.stderr
         return done.stdout, done.stderr
     master, slave = os.openpty()
     try:
-        child = subprocess.Popen([sys.executable, "-c", CHILD], cwd=deck.root, env=env, stdin=subprocess.DEVNULL,
-                                 stdout=subprocess.PIPE, stderr=slave)
+        child = subprocess.Popen([sys.executable, "-c", CHILD, *argv], cwd=deck.root, env=env,
+                                 stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=slave)
     finally:
         os.close(slave)
     shown = b""
@@ -113,3 +114,17 @@ def test_the_fold_tells_its_progress_with_the_logs_last_seq(deck: Deck, cli: Run
     told.clear()
     load_history(deck, progress=lambda seq, last: told.append((seq, last)))
     assert told == []  # nothing appended: nothing folded
+
+
+def test_audit_verify_shows_how_far_it_has_come_on_a_terminal_and_erases_it(deck: Deck, cli: RunCli) -> None:
+    assert cli("run", "--once", cwd=deck.root).returncode == 0
+    grow(deck, 40)
+    assert cli("ls", cwd=deck.root).returncode == 0  # board.json at the head: the records there are to check
+    verified, shown = stats_with_stderr_on(deck, terminal=True, argv=("audit", "verify"))
+    assert verified.startswith(f"chain of work verified: {last_seq(deck)} records, no breaks")
+    line = re.compile(r"\r\x1b\[Kaudit: verifying the chain of work \(([\d,]+) of ([\d,]+) records\)\.\.\.")
+    reached = [int(seq.replace(",", "")) for seq, _ in line.findall(shown)]
+    assert len(reached) > 1 and reached == sorted(reached), shown
+    assert shown.endswith("\r\x1b[K") and line.sub("", shown) == "\r\x1b[K", repr(shown)
+    quiet, stderr = stats_with_stderr_on(deck, terminal=False, argv=("audit", "verify"))
+    assert stderr == "" and quiet == verified
