@@ -196,6 +196,8 @@ def _job_from_flags(args: argparse.Namespace) -> dict[str, Any]:
         job["depends_on"] = args.depends_on
     if args.label:
         job["labels"] = args.label
+    if args.input:
+        job["inputs"] = _inputs(args.input)
     if args.max_attempts is not None or args.retry_exit:
         attempts = args.max_attempts if args.max_attempts is not None else 3  # (--retry-exit alone: 3 in all)
         job["retry"] = {"max_attempts": attempts,
@@ -666,13 +668,18 @@ def cmd_decisions(args: argparse.Namespace) -> int:
 
 
 def cmd_trigger(args: argparse.Namespace) -> int:
+    return _act(args, "trigger", [args.id], inputs=_inputs(args.input))
+
+
+def _inputs(items: list[str]) -> dict[str, str]:
+    """``--input KEY=VALUE`` options as a dict (the last of a key wins)."""
     inputs = {}
-    for item in args.input:
+    for item in items:
         key, sep, value = item.partition("=")
         if not sep or not key:
-            raise JobdeckError(f"--input {item!r} is not KEY=VALUE")
+            raise JobdeckError(f"--input {item!r} is not KEY=VALUE", hint="e.g. --input lang=fr")
         inputs[key] = value
-    return _act(args, "trigger", [args.id], inputs=inputs)
+    return inputs
 
 
 # -- runner and cockpit ----------------------------------------------------------------

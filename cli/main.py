@@ -261,6 +261,7 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
                 "stays exactly as you wrote it (a job replaced with --replace keeps its place).", examples=[
                     "jobdeck add --id hello -- echo hi",
                     "jobdeck add --id sum --model openai/gpt-4o-mini --prompt 'Sum up {{input}}'",
+                    "jobdeck add --id tr --input lang=fr -- ./translate.sh '{{inputs.lang}}'",
                     "jobdeck add --id report --depends-on sum --max-attempts 3 -- ./report.sh",
                     "jq -c '.[]' new-jobs.json | jobdeck add --from -"])
     p.add_argument("--from", dest="source", metavar="FILE", help="JSON (a job, a list, or {\"jobs\": [...]}) or JSONL; '-' = stdin")
@@ -277,6 +278,8 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     p.add_argument("--timezone", metavar="TZ", help="IANA time zone of the schedule (default UTC)")
     p.add_argument("--trigger", metavar="GLOB", help="run when a matching file lands in the workspace inbox")
     p.add_argument("--label", action="append", default=[], metavar="L", help="a label (repeatable)")
+    p.add_argument("--input", action="append", default=[], metavar="KEY=VALUE",
+                   help="a default for {{inputs.KEY}} (repeatable); `trigger --input` overrides it for a run")
     p.add_argument("--priority", type=int, help="higher runs first among ready jobs")
     p.add_argument("--max-attempts", type=positive_int,
                    help="attempts in all, the first included; a failure is tried again only if it is transient: "

@@ -52,6 +52,22 @@ def test_add_from_flags(deck: Deck, cli: RunCli) -> None:
     assert job.timeout.idle == 30.0 and job.retry.max_attempts == 3
 
 
+def test_add_gives_the_defaults_a_jobs_inputs_need_and_a_trigger_overrides_them(deck: Deck, cli: RunCli) -> None:
+    refused = cli("--deck", str(deck.root), "add", "--id", "tr", "--", "echo", "{{inputs.lang}}")
+    assert refused.returncode == 1 and "{{inputs.lang}} is filled only by" in refused.stderr
+    done = cli("--deck", str(deck.root), "add", "--id", "tr", "--input", "lang=fr", "--input", "tone=dry", "--",
+               "echo", "{{inputs.lang}}")
+    assert done.returncode == 0, done.stderr
+    assert jobs_of(deck)["tr"]["inputs"] == {"lang": "fr", "tone": "dry"}
+    assert cli("--deck", str(deck.root), "run", "--once", "--quiet").returncode == 0
+    assert cli("--deck", str(deck.root), "logs", "tr").stdout == "fr\n"
+    assert cli("--deck", str(deck.root), "trigger", "tr", "--input", "lang=de").returncode == 0
+    assert cli("--deck", str(deck.root), "run", "--once", "--quiet").returncode == 0
+    assert cli("--deck", str(deck.root), "logs", "tr").stdout == "de\n"
+    bad = cli("--deck", str(deck.root), "add", "--id", "x", "--input", "lang", "--", "true")
+    assert bad.returncode == 2 and bad.stderr == "jobdeck: --input 'lang' is not KEY=VALUE (hint: e.g. --input lang=fr)\n"
+
+
 def test_add_json_lists_the_ids_added(deck: Deck, cli: RunCli) -> None:
     done = cli("--deck", str(deck.root), "add", "--json", "--from", "-",
                input='{"id": "one", "command": ["true"]}\n{"id": "two", "command": ["true"]}\n')
