@@ -47,34 +47,30 @@ async def test_a_key_typed_with_enter_acts_on_the_filtered_board(deck) -> None:
         assert app.screen_stack[0].board.filter_text == "publish"
 
 
-async def test_a_key_typed_with_escape_acts_on_the_board(deck) -> None:
+async def filtered_after(deck, *keys: str, until: str) -> tuple[str, bool, str]:
+    """Type ``keys`` at once; once ``until`` holds ("cancelled shown", or "filter kept": the board focused with a
+    filter), the filter's text, whether it shows, and the board's filter."""
     app = make_app(deck.root, fast_start=False, watch=False, now=NOW)
     async with app.run_test(size=(120, 40)) as pilot:
         board = app.screen.board
         filter_bar = app.screen.query_one("#filter")
-        type_at_once(app, "slash", *"flaky", "escape", "c")
-        await wait_until(pilot, lambda: board.show_cancelled, what="c showing the Cancelled column")
-        assert filter_bar.value == "" and not filter_bar.display
-        assert board.filter_text == ""
+        type_at_once(app, *keys)
+        done = {"cancelled shown": lambda: board.show_cancelled,
+                "filter kept": lambda: board.filter_text and app.focused is not filter_bar}[until]
+        await wait_until(pilot, done, what=until)
+        return filter_bar.value, filter_bar.display, board.filter_text
+
+
+async def test_a_key_typed_with_escape_acts_on_the_board(deck) -> None:
+    assert await filtered_after(deck, "slash", *"flaky", "escape", "c", until="cancelled shown") == ("", False, "")
 
 
 async def test_keys_typed_at_once_into_the_filter_keep_their_order(deck) -> None:
-    app = make_app(deck.root, fast_start=False, watch=False, now=NOW)
-    async with app.run_test(size=(120, 40)) as pilot:
-        board = app.screen.board
-        filter_bar = app.screen.query_one("#filter")
-        type_at_once(app, "slash", *"fl", "slash", *"ky", "enter")
-        await wait_until(pilot, lambda: board.filter_text and app.focused is not filter_bar, what="the filter kept")
-        assert filter_bar.value == "fl/ky"  # the "/" typed in the filter goes where it was typed
-        assert board.filter_text == "fl/ky"
+    # the "/" typed in the filter goes where it was typed
+    assert await filtered_after(deck, "slash", *"fl", "slash", *"ky", "enter", until="filter kept") == \
+        ("fl/ky", True, "fl/ky")
 
 
 async def test_the_filters_editing_keys_act_in_turn_with_the_letters(deck) -> None:
-    app = make_app(deck.root, fast_start=False, watch=False, now=NOW)
-    async with app.run_test(size=(120, 40)) as pilot:
-        board = app.screen.board
-        filter_bar = app.screen.query_one("#filter")
-        type_at_once(app, "slash", *"lakyx", "backspace", "home", "f", "enter", "c")
-        await wait_until(pilot, lambda: board.show_cancelled, what="c showing the Cancelled column")
-        assert filter_bar.value == "flaky"
-        assert board.filter_text == "flaky"
+    assert await filtered_after(deck, "slash", *"lakyx", "backspace", "home", "f", "enter", "c",
+                                until="cancelled shown") == ("flaky", True, "flaky")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 from textual.widgets import Sparkline
@@ -117,15 +118,20 @@ async def test_no_color_gives_a_monochrome_cockpit(tmp_path: Path, monkeypatch: 
         assert app.no_color  # Textual then draws through its monochrome filter
 
 
+def app_with_keys(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, remaps: str) -> tuple[Path, Any, Any]:
+    """A keys.toml of ``remaps`` (its [keys] table's lines) in use, and the cockpit of a new deck."""
+    keys = tmp_path / "keys.toml"
+    keys.write_text(f"[keys]\n{remaps}")
+    monkeypatch.setenv("JOBDECK_KEYS", str(keys))
+    deck = new_deck(tmp_path / "deck")
+    return keys, deck, make_app(deck.root, fast_start=False, watch=False, now=NOW)
+
+
 async def test_keys_toml_remaps_an_action_and_says_what_it_cannot_read(tmp_path: Path,
                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
     from cockpit_decks import events
 
-    keys = tmp_path / "keys.toml"
-    keys.write_text('[keys]\npause = "ctrl+t"\nfly = "f"\n')
-    monkeypatch.setenv("JOBDECK_KEYS", str(keys))
-    deck = new_deck(tmp_path / "deck")
-    app = make_app(deck.root, fast_start=False, watch=False, now=NOW)
+    keys, deck, app = app_with_keys(tmp_path, monkeypatch, 'pause = "ctrl+t"\nfly = "f"\n')
     async with app.run_test(size=(100, 30)) as pilot:
         await pilot.pause()
         assert select(app, "fetch")
@@ -143,11 +149,8 @@ async def test_keys_toml_remaps_an_action_and_says_what_it_cannot_read(tmp_path:
 async def test_keys_toml_says_when_a_remap_takes_another_actions_key(tmp_path: Path,
                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
     """retry = "q" would leave q to one of the two, and quitting to ^C alone, without a word."""
-    keys = tmp_path / "keys.toml"
-    keys.write_text('[keys]\nretry = "q"\napprove = "ctrl+a"\nwhy = "a"\naccept = "ctrl+g"\n')
-    monkeypatch.setenv("JOBDECK_KEYS", str(keys))
-    deck = new_deck(tmp_path / "deck")
-    app = make_app(deck.root, fast_start=False, watch=False, now=NOW)
+    keys, deck, app = app_with_keys(tmp_path, monkeypatch,
+                                    'retry = "q"\napprove = "ctrl+a"\nwhy = "a"\naccept = "ctrl+g"\n')
     async with app.run_test(size=(100, 30)) as pilot:
         await pilot.pause()
         said = [n.message for n in app._notifications if n.title == "keys.toml"]
