@@ -260,7 +260,7 @@ def cmd_ls(args: argparse.Namespace) -> int:
     # board.json, for the chain warning the fold would give
     if cached is not None and (args.json or cached.board == board):
         if cached.warning:  # as the fold below prints it, --json or not
-            print(f"jobdeck: warning: {cached.warning}", file=sys.stderr)
+            print(f"jobdeck: warning: {one_line(cached.warning)}", file=sys.stderr)  # (a hold reason: inert)
         keep = _keep(cached.index, args)
         notes = _runner_notes(deck, cached.index)
         if args.json and not notes:
@@ -293,7 +293,7 @@ def cmd_ls(args: argparse.Namespace) -> int:
             notice = f"the deck is {deck_hold_text(store.board.held)}; no new starts (`jobdeck release`)"
             warning = f"{warning}; {notice}" if warning else notice
         if warning:
-            print(f"jobdeck: warning: {warning}", file=sys.stderr)
+            print(f"jobdeck: warning: {one_line(warning)}", file=sys.stderr)
     encoded = save_cards(deck, [c.to_json() for c in found], spec=digest, offset=offset,
                          last_hash=last_hash, now=now, board=board, warning=warning)
     keep = _keep(encoded.index, args)
@@ -583,7 +583,8 @@ def _say_what_starts_it_again(job: Any) -> None:
         again = f"a file matching {job.trigger} in its inbox starts a new cycle"
     else:
         return
-    print(f"jobdeck: {job.id}: {again} (hint: `jobdeck pause {job.id}` keeps it from starting)", file=sys.stderr)
+    print(f"jobdeck: {job.id}: {one_line(again)} (hint: `jobdeck pause {job.id}` keeps it from starting)",
+          file=sys.stderr)
 
 
 def _runner_up(deck: Deck) -> bool:

@@ -16,6 +16,7 @@ from jobdeck.state.deck import Deck
 from jobdeck.state.errors import DeckAccessError, JobdeckError, deck_access_error
 from jobdeck.state.loader import SpecSource
 from jobdeck.state.machine import Status
+from jobdeck.state.terminal import one_line
 
 if TYPE_CHECKING:
     from jobdeck.state.board import Board, KeptBack
@@ -171,7 +172,8 @@ async def _run_job(runner: Runner, job_id: str, *, wait: bool) -> int:
             kept_back = runner.store.board.kept_back.get(job_id)
             if wait and kept_back is not None and kept_back != told:  # waiting: say once what it waits for
                 told = kept_back
-                print(f"jobdeck run: job '{job_id}' waits: {_kept_back_text(job_id, kept_back)}", file=sys.stderr)
+                print(f"jobdeck run: job '{job_id}' waits: {one_line(_kept_back_text(job_id, kept_back))}",
+                      file=sys.stderr)
             if state.status == Status.DONE or state.status in (Status.FAILED, Status.CANCELLED) \
                     or (state.status == Status.REVIEW and not wait):
                 break
@@ -196,8 +198,9 @@ async def _run_job(runner: Runner, job_id: str, *, wait: bool) -> int:
         if kept_back is not None:  # the decision service holds or defers it: say why, and how to start it anyway
             flags = [flag for flag in flags if flag != kept_back.note]
         detail = "; ".join(filter(None, [state.reason, *(flag for flag in flags if flag != state.reason)]))
-        print(f"jobdeck run: job '{job_id}' is {state.status.words}" + (f" ({detail})" if detail else "")
-              + (f": {_kept_back_text(job_id, kept_back)}" if kept_back is not None else ""), file=sys.stderr)
+        said = f"job '{job_id}' is {state.status.words}" + (f" ({detail})" if detail else "") \
+            + (f": {_kept_back_text(job_id, kept_back)}" if kept_back is not None else "")
+        print(f"jobdeck run: {one_line(said)}", file=sys.stderr)  # a reason may hold a job's words: inert
         return 1
     return 0
 
@@ -205,6 +208,7 @@ async def _run_job(runner: Runner, job_id: str, *, wait: bool) -> int:
 def _kept_back_text(job_id: str, kept_back: KeptBack) -> str:
     """'held: review queue 1 of capacity 1, ... (hint: `jobdeck pin ID` starts it now anyway)'."""
     said = "deferred" if kept_back.action == "defer" else "held"
-    return (f"{said} by the decision service: "
+    by = "" if kept_back.needs == "window" else " by the decision service"  # its own window, kept in every mode
+    return (f"{said}{by}: "
             f"{kept_back.reason or kept_back.note or kept_back.needs or kept_back.action} "
             f"(hint: `jobdeck pin {job_id}` starts it now anyway)")

@@ -280,7 +280,7 @@ def test_ls_and_run_job_say_why_the_service_holds_or_defers_a_job(tmp_path: Path
     said = [line.split(" ", 1)[1] for line in ran.stdout.splitlines()]  # the runner's own lines say it too
     assert ("checked held by the decision service: review queue 1 of capacity 1, and its output goes to review "
             "(hint: `jobdeck pin checked` starts it now anyway)") in said
-    assert any(line.startswith(f"night deferred by the decision service: window {hour:02d}:00") for line in said)
+    assert any(line.startswith(f"night deferred: window {hour:02d}:00") for line in said)
     rows = {line.split()[0]: line for line in cli("ls", cwd=deck.root).stdout.splitlines()[1:]}
     assert rows["checked"].rstrip().endswith("⏸ reviews") and rows["night"].rstrip().endswith(f"⏱ window {hour:02d}:00")
     cards = {c["id"]: c for c in json.loads(cli("ls", "--json", cwd=deck.root).stdout)}
@@ -296,7 +296,7 @@ def test_ls_and_run_job_say_why_the_service_holds_or_defers_a_job(tmp_path: Path
     try:
         assert waiting.stderr is not None
         line = waiting.stderr.readline()  # it says what it waits for, then waits
-        assert line.startswith(f"jobdeck run: job 'night' waits: deferred by the decision service: window "
+        assert line.startswith(f"jobdeck run: job 'night' waits: deferred: window "
                                f"{hour:02d}:00-{hour:02d}:30 (UTC) opens at {hour:02d}:00"), line
         assert line.rstrip().endswith("(hint: `jobdeck pin night` starts it now anyway)")
     finally:
@@ -504,3 +504,13 @@ def test_a_deferrals_note_leaves_ls_when_its_time_comes_even_from_the_card_cache
     wait_for(lambda: time.time() > until, timeout=10, what="the window's time")
     assert (night()["flags"], night()["kept_until"]) == ([], None)
     assert "⏱" not in cli("ls", cwd=deck.root).stdout
+
+
+def test_a_deck_holds_reason_reaches_ls_inert(tmp_path: Path, cli: RunCli) -> None:
+    """The reason is the operator's words, printed by every command after: escape sequences in it stay text."""
+    deck = make_deck(tmp_path / "d", "off", [{"id": "a"}])
+    assert cli("hold", "--reason", "maint \x1b]0;pwned\x07 \x1b[31mred\x1b[0m", cwd=deck.root).returncode == 0
+    for argv in (["ls"], ["ls", "--json"], ["ls"]):  # (the second table comes from the card cache)
+        done = cli(*argv, cwd=deck.root)
+        assert done.returncode == 0 and "the deck is held" in done.stderr, done.stderr
+        assert "\x1b" not in done.stderr and "\x07" not in done.stderr, repr(done.stderr)

@@ -90,10 +90,13 @@ def test_what_the_decision_service_keeps_back_or_warns_of_is_a_line_and_a_claims
               "reasons": ["deadline 06:00 UTC at risk: what is left of its path takes 2h at p90, so it ends about "
                           "07:00 UTC, 1h late"]})
     reporter({**decided, "job": "fetch", "action": "start", "rank": 1, "reasons": ["deadline 06:00 UTC, slack 2h"]})
+    # shadow's advice on a claim it would not have made: the job starts, so no "held" line says otherwise
+    reporter({**decided, "mode": "shadow", "job": "draft2", "action": "hold", "needs": "reviews", "followed": False,
+              "advised": ["fetch"], "reasons": ["review queue 0 of capacity 0, and its output goes to review"]})
     assert [line.split(" ", 1)[1] for line in stream.getvalue().splitlines()] == [
         "draft held by the decision service: review queue 3 of capacity 3, and its output goes to review "
         "(hint: `jobdeck pin draft` starts it now anyway)",
-        "night deferred by the decision service: window 22:00-06:00 (UTC) opens at 22:00 "
+        "night deferred: window 22:00-06:00 (UTC) opens at 22:00 "
         "(hint: `jobdeck pin night` starts it now anyway)",
         "report: deadline 06:00 UTC at risk: what is left of its path takes 2h at p90, so it ends about 07:00 UTC, "
         "1h late"]
