@@ -256,6 +256,8 @@ class Runner:
             writer.pending = None
             error = None if future.cancelled() else future.exception()
             message = f"{path}: {getattr(error, 'strerror', None) or error}" if error is not None else None
+            if isinstance(error, FileNotFoundError) and not path.parent.is_dir():  # not made for it: say which
+                message = f"{path}: its directory {path.parent} does not exist (create it, or change metrics.textfile)"
             if message is not None and message != writer.error:
                 self.report({"type": "metrics_error", "message": message})
             writer.error = message

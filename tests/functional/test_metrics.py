@@ -74,7 +74,10 @@ def test_an_unwritable_place_is_one_line_and_the_runner_goes_on(tmp_path: Path) 
     result = jobdeck(deck, "run", "--once")
     assert result.returncode == 0
     lines = [line for line in result.stderr.splitlines() if "metrics textfile" in line]
-    assert len(lines) == 1 and "No such file or directory" in lines[0], result.stderr
+    missing = tmp_path / "missing"
+    assert len(lines) == 1 and lines[0].endswith(
+        f"cannot write the metrics textfile {missing / 'jobdeck.prom'}: its directory {missing} does not exist "
+        "(create it, or change metrics.textfile); trying again"), result.stderr
 
 
 def test_status_and_textfile_agree_on_the_heartbeat(tmp_path: Path) -> None:
