@@ -71,7 +71,6 @@ _NOTES: dict[str, tuple[str, str | None, dict[str, Any]]] = {
     "watch_error": ("watching the deck failed ({message}); {next}", "red", {}),
     "gc_error": ("retention (gc) failed: {message}; trying again in an hour", "red", {}),
     "refused": ("{job}: event refused: {message}", "dim", {"job": ""}),
-    "notify_failed": ("sending to {target} failed after {tries} tr(ies): {message}", "red", {}),
     "notify_error": ("notify: {message}", "red", {}),
     "notify_unconfirmed": ("alerts to {target} not confirmed as the runner stopped: {message}", "red", {}),
     "metrics_error": ("cannot write the metrics textfile {message}; trying again", "red", {}),
@@ -166,6 +165,10 @@ class Reporter:
         if kind == SCORED_TYPE:
             said = record.get("why") or f"confidence {record.get('confidence')}"
             return f"scorer {record.get('agent')}: {record.get('outcome')} ({said})", "dim"
+        if kind == "notify_failed":
+            tries = record.get("tries")
+            return (f"sending to {record.get('target')} failed after {tries} {'try' if tries == 1 else 'tries'}: "
+                    f"{record.get('message')}"), "red"
         if kind == "secret_plain_word":
             names = [str(name) for name in record.get("names") or []]
             return (f"{', '.join(names)}: referenced as secret{'s' if len(names) > 1 else ''} but "

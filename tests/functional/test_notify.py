@@ -103,7 +103,7 @@ def test_a_failed_send_is_recorded_not_fatal(tmp_path: Path) -> None:
     deck = make_deck(tmp_path, [{"id": "bad", "command": ["false"]}], notify=notify)
     result = run_once(deck)
     assert result.returncode == 1  # bad failed; the runner itself did not
-    assert "sending to broken failed after 2 tr(ies): sh exited with code 3: nope" in result.stderr
+    assert "sending to broken failed after 2 tries: sh exited with code 3: nope" in result.stderr
     notes = [e for e in events(deck) if e["type"] == "progress" and e.get("what") == "notify_failed"]
     assert [(n["job"], n["target"]) for n in notes] == [("bad", "broken")]
 
