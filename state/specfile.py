@@ -18,7 +18,7 @@ from collections.abc import Collection, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from jobdeck.state.atomic import write_atomic
+from jobdeck.state.atomic import FILE_MODE, write_atomic
 from jobdeck.state.deck import Deck
 from jobdeck.state.errors import DeckAccessError, EditConflict, JobdeckError, SpecError, SpecErrors
 from jobdeck.state.lightspec import accepted, mark_accepted, mark_valid, plainly_valid
@@ -97,10 +97,11 @@ def _install(deck: Deck, base: bytes, new: bytes, lock: DeckLock | None) -> None
                 f"{deck.spec_path} changed on disk while you were editing",
                 hint="your version was not installed; re-apply your change to the new file",
             )
-        if target == deck.spec_path:
-            write_atomic(target, new)
-        else:  # a file of the operator's outside jobdeck's keeping: its permissions stay as they are
-            write_atomic(target, new, mode=stat.S_IMODE(target.stat().st_mode))
+        try:  # the operator's file: its permissions stay as they are (0644 stays 0644); a new one is private
+            mode = stat.S_IMODE(target.stat().st_mode)
+        except FileNotFoundError:
+            mode = FILE_MODE
+        write_atomic(target, new, mode=mode)
 
 
 def add_jobs(deck: Deck, jobs: Iterable[Mapping[str, Any]], *, replace: bool = False,

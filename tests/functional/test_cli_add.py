@@ -244,6 +244,16 @@ def _link_jobs_json(deck: Deck, tmp_path: Path) -> Path:
     return target
 
 
+@pytest.mark.parametrize("mode", [0o644, 0o640, 0o600])
+def test_add_and_rm_keep_the_mode_the_operator_gave_jobs_json(deck: Deck, cli: RunCli, mode: int) -> None:
+    """A hand-written 0644 jobs.json (a repository's, a group's) stays 0644: add and rm change its text only."""
+    deck.spec_path.chmod(mode)
+    assert cli("--deck", str(deck.root), "add", "--id", "greet", "--", "echo", "hi").returncode == 0
+    assert deck.spec_path.stat().st_mode & 0o777 == mode
+    assert cli("--deck", str(deck.root), "rm", "greet").returncode == 0
+    assert deck.spec_path.stat().st_mode & 0o777 == mode
+
+
 def test_add_through_a_linked_jobs_json_writes_the_file_it_leads_to(
         deck: Deck, cli: RunCli, tmp_path: Path) -> None:
     target = _link_jobs_json(deck, tmp_path)
