@@ -7,7 +7,7 @@ import json
 import sys
 import time
 from pathlib import Path
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from jobdeck.state.deck import Deck, find_deck, init_deck
@@ -424,51 +424,61 @@ def _reading(deck: Deck, read: Callable[[], T]) -> T:
         raise deck_access_error(exc, "read the chain of work", deck.events_path) from None
 
 
-def _records(deck: Deck) -> list[dict[str, Any]]:
-    from jobdeck.state.events import EventLog
-
-    return _reading(deck, lambda: EventLog(deck.events_path).read_new())
-
-
-def _each_record(deck: Deck, chunk: int = 8 << 20) -> Iterator[dict[str, Any]]:
-    """The log's records in order, read about ``chunk`` bytes at a time: a pass over months of history (a
-    report) holds one chunk of them, not the whole log."""
-    from jobdeck.state.events import EventLog
-
-    log = EventLog(deck.events_path)
-    while True:
-        records = _reading(deck, lambda: log.read_new(limit=chunk))
-        if not records:
-            return
+def _each_record(deck: Deck) -> Iterator[dict[str, Any]]:
+    """The log's records in order, read a chunk at a time: a pass over months of history (a report) holds
+    one chunk of them, not the whole log."""
+    for records in _chunks(deck):
         yield from records
 
 
 def cmd_events(args: argparse.Namespace) -> int:
     from jobdeck.cli import render
 
+    from jobdeck.state.segments import job_records, recent_records
+
     deck = _deck(args)
     if args.id:  # only the job's lines are parsed: memory is its history, not the log's
-        from jobdeck.state.segments import job_records, recent_records
-
         if args.limit:
             records = _reading(deck, lambda: recent_records(deck.events_path, args.id, args.limit)[0])
         else:
             records = _reading(deck, lambda: job_records(deck.events_path, args.id))
+        if not records:
+            _no_lost_history(deck)
         if not records and _read_spec(deck)[0].job(args.id) is None:  # a removed job's history is still shown
             from jobdeck.state.errors import UnknownJob
 
             raise UnknownJob.among([args.id], (j.id for j in _read_spec(deck)[0].jobs), deck.spec_path,
                                    " or its chain of work")
-    else:
-        records = _records(deck)
-    if args.limit:
-        records = records[-args.limit:]
-    if args.json:
-        for record in records:
-            sys.stdout.write(json.dumps(record, ensure_ascii=False) + "\n")
-    else:
-        render.events(records)
+        chunks: Iterable[list[dict[str, Any]]] = [records]
+    elif args.limit:  # read backwards: the newest records cost what they hold, not the log
+        chunks = [_reading(deck, lambda: recent_records(deck.events_path, None, args.limit)[0])]
+    else:  # a chunk at a time: months of history are never held at once
+        chunks = _chunks(deck)
+    printed = False
+    for chunk in chunks:
+        printed = printed or bool(chunk)
+        if args.json:
+            sys.stdout.write("".join(json.dumps(record, ensure_ascii=False) + "\n" for record in chunk))
+        else:
+            render.events(chunk)
+    if not printed:
+        _no_lost_history(deck)
     return 0
+
+
+def _chunks(deck: Deck, chunk: int = 8 << 20) -> Iterator[list[dict[str, Any]]]:
+    """The log's records in order, about ``chunk`` bytes of them at a time."""
+    from jobdeck.state.events import EventLog
+
+    log = EventLog(deck.events_path)
+    while records := _reading(deck, lambda: log.read_new(limit=chunk)):
+        yield records
+
+
+def _no_lost_history(deck: Deck) -> None:
+    """An empty chain of work beside earlier attempts is a lost history (HistoryLost, exit 2), as for `ls`."""
+    with _store(deck):  # (opening the store checks: state/board.py open_store)
+        pass
 
 
 def cmd_logs(args: argparse.Namespace) -> int:

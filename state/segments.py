@@ -432,13 +432,14 @@ READ_BACK_BLOCK = 1 << 20
 SCAN_BLOCK = 4 << 20
 
 
-def recent_records(events_path: Path, job_id: str, limit: int) -> tuple[list[dict[str, Any]], bool]:
-    """The job's newest ``limit`` records, oldest first, and whether it has older ones.
+def recent_records(events_path: Path, job_id: str | None, limit: int) -> tuple[list[dict[str, Any]], bool]:
+    """The job's newest ``limit`` records (``job_id`` None: the deck's), oldest first, and whether there are
+    older ones.
 
     Read from the end of the log backwards (gzip segments forwards, one line at a
-    time), so `show` costs what the job's recent history costs, not the whole log.
+    time), so `show` and `events -n` cost what the recent history costs, not the whole log.
     """
-    needle = b'"job":"' + job_id.encode() + b'"'
+    needle = b'"job":"' + job_id.encode() + b'"' if job_id is not None else b""
     found: list[dict[str, Any]] = []
     for segment in reversed(all_segments(events_path)):
         try:
@@ -451,7 +452,7 @@ def recent_records(events_path: Path, job_id: str, limit: int) -> tuple[list[dic
                     record = json.loads(line)
                 except ValueError:
                     continue
-                if isinstance(record, dict) and record.get("job") == job_id:
+                if isinstance(record, dict) and (job_id is None or record.get("job") == job_id):
                     if len(found) == limit:
                         return found[::-1], True
                     found.append(record)

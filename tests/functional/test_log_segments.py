@@ -59,6 +59,11 @@ def test_rotation_keeps_one_chain_that_old_and_new_readers_read_whole(deck: Deck
     assert records[5]["prev"] == records[4]["hash"] and records[9]["prev"] == records[8]["hash"]
     shown = jobdeck(deck.root, "events", "--json", check=True).stdout.splitlines()
     assert [json.loads(line)["seq"] for line in shown] == list(range(1, 13))
+    for newest in (1, 2, 4, 8, 12, 20):  # read backwards, into the compressed segments and past the first record
+        shown = jobdeck(deck.root, "events", "--json", "-n", str(newest), check=True).stdout.splitlines()
+        assert [json.loads(line)["seq"] for line in shown] == list(range(max(1, 13 - newest), 13)), newest
+    text = jobdeck(deck.root, "events", "-n", "3", check=True).stdout.splitlines()
+    assert [int(line.split()[0]) for line in text] == [10, 11, 12]
 
     audit = jobdeck(deck.root, "audit", "verify", "--json", check=True)
     report = json.loads(audit.stdout)

@@ -21,7 +21,8 @@ def test_reads_on_a_log_emptied_beside_earlier_attempts_refuse_in_one_line(tmp_p
     else:
         shutil.copyfile(log, log.with_name("events.jsonl.1"))
         log.write_bytes(b"")
-    for command in (["ls"], ["ls", "--json"], ["show", "a"], ["logs", "a"], ["stats"]):
+    for command in (["ls"], ["ls", "--json"], ["show", "a"], ["logs", "a"], ["stats"], ["events"],
+                    ["events", "--json", "-n", "5"], ["events", "a"]):
         result = jobdeck(deck, *command)
         assert result.returncode == 2, (command, result.stdout, result.stderr)
         lines = result.stderr.strip().splitlines()
