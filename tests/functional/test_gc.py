@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 import shlex
 import signal
 from collections.abc import Iterator
@@ -45,7 +46,11 @@ def test_dry_run_removes_nothing_and_gc_removes_what_the_policy_lets_go(tmp_path
     report = json.loads(dry.stdout)
     assert [(item["job"], item["attempt"]) for item in report["removed"]] == [
         ("down", 1), ("down", 2), ("down", 3), ("up", 1), ("up", 2), ("up", 3)]
-    assert report["bytes_freed"] > 0
+    # what `du` would say the six directories take: their blocks, not their files' lengths (a few bytes each)
+    du = subprocess.run(["du", "-s", "--block-size=1", *(str(deck.job_runs_dir("default", job) / n)
+                                                        for job in ("down", "up") for n in ("1", "2", "3"))],
+                        capture_output=True, text=True, check=True)
+    assert report["bytes_freed"] == sum(int(line.split()[0]) for line in du.stdout.splitlines()) > 6 * 4096
     assert attempts(deck, "up") == before == ["1", "2", "3", "4"]
 
     done = cli("--deck", str(deck.root), "gc")
