@@ -124,7 +124,7 @@ def stats_table(report: Mapping[str, Any], now: float, out: TextIO | None = None
     scopes = [("deck", deck), *((f"workspace {w['workspace']}", w) for w in report["workspaces"]),
               *((row["id"], row) for row in report["jobs"])]
     if not deck["runs"] and len(scopes) == 1:
-        out.write("no attempt has ended yet\n")
+        out.write("no attempt has ended yet\n" if report["from"] is None else "no attempt ended in this window\n")
     else:
         for line in aligned(HEADERS, [_row(name, row, now) for name, row in scopes]):
             out.write(line + "\n")
