@@ -36,7 +36,8 @@ def read_spec_file(path: Path) -> bytes:
     except FileNotFoundError:
         raise SpecError(
             "file not found", path=where,
-            hint="create a deck with `jobdeck init`, or pass --deck DIR",
+            hint="was it, or the deck's directory, moved or removed? put it back where .jobdeck/ is "
+                 "(`jobdeck init` would start a new deck, with no history)",
         ) from None
     except OSError as exc:
         raise SpecUnreadable(f"cannot open it: {exc.strerror}", path=where, hint=_access_hint(exc)) from None

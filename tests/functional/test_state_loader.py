@@ -19,7 +19,7 @@ from jobdeck.state.loader import SpecSource
     (b'{"jobs": [\n  {"id": "hello", "command": ["echo", "hi"]},\n  {"id": "wor', "unterminated string"),
     (b'{"agents": {}}', "no 'jobs' list"),
     (b'{"jobs": [{"id": "hello", "command": ["echo"], "depends_on": ["hello"]}]}', "cannot depend on itself"),
-    (None, "file not found"),
+    (None, "file not found (hint: was it, or the deck's directory, moved or removed?"),  # not "jobdeck init"
 ])
 def test_bad_save_keeps_the_last_good_spec_and_reports_why(deck: Deck, bad: bytes | None, message: str) -> None:
     source = SpecSource(deck.spec_path)
