@@ -24,6 +24,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from jobdeck.decide.outlook import Outlook, outlook_of
+from jobdeck.decide.path import PathLeft, path_left
 from jobdeck.decide.policy import JobPolicy, Policy
 from jobdeck.decide.times import clock_text, day_start, next_clock, window_state, zoned_text
 from jobdeck.decide.verdict import DEFER, HOLD, START, SortKey, Verdict
@@ -52,6 +53,8 @@ class Estimate:
     failure_rate: float | None
     margin: float
     """Time kept for retries: expected extra attempts (from the failure rate) times p90."""
+    cost_assumed: bool = False
+    """An llm job whose ended attempts recorded no cost (a mock, say): ``cost`` is the policy's default_cost."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,14 +103,16 @@ class Heuristic:
         policy, job = self.policy, self.policy.jobs[job_id]
         runs = rollup.durations.total if rollup is not None else 0
         p90 = (rollup.durations.quantile(0.9) if rollup is not None and runs else None) or policy.default_duration
-        if rollup is not None and rollup.ended and (rollup.cost or job.model is None):
-            cost, high = rollup.cost / rollup.ended, max(rollup.cost_max, rollup.cost / rollup.ended)
+        ended = rollup.ended if rollup is not None else 0
+        if rollup is not None and ended and (rollup.cost or job.model is None):
+            cost, high = rollup.cost / ended, max(rollup.cost_max, rollup.cost / ended)
         else:
             cost = high = policy.default_cost if job.model is not None else 0.0
+        assumed = bool(ended and job.model is not None and rollup is not None and not rollup.cost and cost)
         rate = rollup.failure_rate() if rollup is not None else None
         extra = min(rate / (1.0 - rate), job.max_attempts - 1) if rate and rate < 1.0 and job.max_attempts > 1 \
             else (job.max_attempts - 1 if rate == 1.0 else 0.0)
-        found = Estimate(p90, runs, cost, high, rate, extra * p90)
+        found = Estimate(p90, runs, cost, high, rate, extra * p90, assumed)
         self._estimates[job_id] = (version, found)
         return found
 
@@ -148,25 +153,18 @@ class Heuristic:
         seen[job_id] = best
         return best
 
-    def remaining(self, job_id: str, now: float, _seen: dict[str, float] | None = None) -> float:
-        """p90 seconds until ``job_id`` ends: itself (what is left of it, if running) after its slowest unfinished
-        upstream path."""
-        seen = {} if _seen is None else _seen
-        if job_id in seen:
-            return seen[job_id]
-        seen[job_id] = 0.0
-        state = self.board.state(job_id)
-        estimate = self.estimate(job_id)
-        if state.status == Status.DONE:
-            return 0.0
-        own = estimate.p90 + estimate.margin
-        if state.status == Status.RUNNING and state.attempt is not None:
-            own = max(own - (now - state.attempt.started), 0.0)
-        job = self.policy.jobs.get(job_id)
-        upstream = max((self.remaining(dep, now, seen) for dep in self._depends_on.get(job_id, ())
-                        if dep in self.policy.jobs), default=0.0)
-        seen[job_id] = own + (upstream if job is not None and state.status != Status.RUNNING else 0.0)
-        return seen[job_id]
+    def depends_on(self, job_id: str) -> tuple[str, ...]:
+        """The jobs ``job_id`` depends on."""
+        return self._depends_on.get(job_id, ())
+
+    def left(self, job_id: str, now: float) -> PathLeft:
+        """What is left of the job's path at ``now`` (``decide.path``): its slowest unfinished upstream chain
+        and itself at p90, from when its window opens if it is closed then, and the approvals it waits on."""
+        return path_left(self, job_id, now)
+
+    def remaining(self, job_id: str, now: float) -> float:
+        """p90 seconds until ``job_id`` ends: ``left``'s figure."""
+        return self.left(job_id, now).seconds
 
     def at_risk(self, job_id: str, now: float) -> tuple[float, str] | None:
         """(deadline, reason) when a job with its own deadline would end after it at p90 from now; else None."""
@@ -177,14 +175,20 @@ class Heuristic:
         deadline = self.deadline_of(job, state, now)
         if deadline is None:
             return None
-        left = self.remaining(job_id, now)
-        if now + left <= deadline:
+        left = self.left(job_id, now)
+        end = now + left.seconds
+        if end <= deadline:
             return None
         when = zoned_text(deadline, job.timezone, now)
-        ends = f"ends about {clock_text(now + left, job.timezone, now)}, {dur(now + left - deadline)} late"
+        ends = f"ends about {clock_text(end, job.timezone, now)}, {dur(end - deadline)} late" + left.approval_text()
         if deadline < now:  # missed already: late, not at risk
             return deadline, f"deadline {when} passed {dur(now - deadline)} ago: at p90 it {ends}"
-        return deadline, f"deadline {when} at risk: what is left of its path takes {dur(left)} at p90, so it {ends}"
+        window = left.window_text(job_id, job.timezone, now)
+        if left.window is not None and window is not None:
+            said = "cannot be met" if left.window[1] >= deadline else "at risk"
+            return deadline, f"deadline {when} {said}: {window}, so at p90 it {ends}"
+        return deadline, (f"deadline {when} at risk: what is left of its path takes {dur(left.seconds)} at p90, "
+                          f"so it {ends}")
 
     # -- ranking ---------------------------------------------------------------------
 
@@ -205,6 +209,8 @@ class Heuristic:
             reasons.append(f"{'no history' if estimate.failure_rate is None else 'no successful run yet'}: "
                            f"assumed {dur(estimate.p90)}"
                            + (f", {money(estimate.cost)}" if job.model is not None else ""))
+        elif estimate.cost_assumed:
+            reasons.append(f"no cost recorded: assumed {money(estimate.cost)} a run (decide.default_cost)")
         if estimate.failure_rate and estimate.margin:
             reasons.append(f"fails {estimate.failure_rate:.0%} of runs: {dur(estimate.margin)} kept for retries")
         overdue_at = since + job.max_wait if job.max_wait is not None else None
@@ -238,14 +244,24 @@ class Heuristic:
         return (NORMAL, -job.priority, state.since or 0.0, job.place), score, reasons, min(changes, default=None)
 
     def _deadline_reason(self, job_id: str, slack: Slack, now: float) -> str:
+        """The binding deadline's room, counted from the job's earliest start: after what is left upstream of it,
+        and when its window opens (the same path as ``at_risk``)."""
         owner = self.policy.jobs[slack.owner]
         when = zoned_text(slack.deadline, owner.timezone, now)
-        left = slack.latest_start - now
-        room = f"slack {dur(left)}" if left >= 0 else f"late by {dur(-left)}"
         estimate = self.estimate(job_id)
+        path = self.left(job_id, now)
+        start = now + max(path.seconds - (estimate.p90 + estimate.margin), 0.0)
+        left = slack.latest_start - start
+        room = f"slack {dur(left)}" if left >= 0 else f"late by {dur(-left)}"
+        wait = path.window_text(job_id, owner.timezone, now)
+        missed = " cannot be met" if path.window is not None and path.window[1] >= slack.deadline else ""
+        if wait is None and start > now:
+            wait = f"what is left of its path takes {dur(path.seconds)} at p90"
         if slack.owner == job_id:
-            return f"deadline {when}, p90 duration {dur(estimate.p90)}, {room}"
-        return f"feeds {slack.owner} (deadline {when}): critical path p90 {dur(slack.path)}, {room}"
+            head = f"deadline {when}" + (f"{missed}: {wait}" if missed else f", {wait}" if wait else "")
+            return f"{head}, p90 duration {dur(estimate.p90)}, {room}{path.approval_text()}"
+        head = f"feeds {slack.owner} (deadline {when})" + (f", which{missed}" if missed else "")
+        return f"{head}: {wait + ', ' if wait else ''}critical path p90 {dur(slack.path)}, {room}{path.approval_text()}"
 
     # -- gates ----------------------------------------------------------------------
 
@@ -289,8 +305,11 @@ class Heuristic:
                         f"starting first{extra} {'>' if cost else '>='} {money(policy.daily_budget)} a day"
                         + ("" if cost else f", and it calls {job.model}"))
         if policy.review_capacity is not None and job.reviewed and outlook.review_waiting >= policy.review_capacity:
+            ahead = outlook.review_ahead
+            counted = (f" once {', '.join(ahead)}, starting first, {'is' if len(ahead) == 1 else 'are'} counted"
+                       if ahead else "")
             return (HOLD, None, "reviews", f"review queue {outlook.review_waiting} of capacity "
-                    f"{policy.review_capacity}, and its output goes to review")
+                    f"{policy.review_capacity}{counted}, and its output goes to review")
         return START, None, None, None
 
     def route(self, job_id: str, outlook: Outlook) -> tuple[str | None, str | None]:
@@ -349,7 +368,7 @@ class Heuristic:
         for _, job_id in ordered:
             found = self.verdict(job_id, board.state(job_id), outlook)
             if found.action == START:
-                outlook.commit(self.estimate(job_id).cost_high, self.policy.jobs[job_id].reviewed)
+                outlook.commit(self.estimate(job_id).cost_high, self.policy.jobs[job_id].reviewed, job_id)
                 starts.append(Verdict(found.job, found.action, found.score, found.reasons, found.key,
                                       rank=len(starts) + 1))
             else:

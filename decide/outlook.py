@@ -23,12 +23,20 @@ class Outlook:
     """Jobs whose output waits for a person."""
     cooldowns: Mapping[str, tuple[float, str]] = field(default_factory=dict)
     """Model -> (until, reason), from the breaker's shared file."""
+    review_ahead: list[str] = field(default_factory=list)
+    """Jobs ``review_waiting`` counts that are not in review nor running yet: named ones that start first this
+    turn (``Heuristic.rank``), so a hold's reason does not pass a predicted queue for the real one."""
 
-    def commit(self, cost: float, reviewed: bool) -> None:
-        """A job starts: its expected cost is spoken for, and its output may join the review queue."""
+    def commit(self, cost: float, reviewed: bool, job: str | None = None) -> None:
+        """A job starts: its expected cost is spoken for, and its output may join the review queue.
+
+        ``job`` names it among the ``review_ahead``; the runner, whose claims are real, does not name them.
+        """
         self.committed += cost
         if reviewed:
             self.review_waiting += 1
+            if job is not None:
+                self.review_ahead.append(job)
 
 
 def outlook_of(board: Board, now: float, cooldowns: Mapping[str, tuple[float, str]],

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 from jobdeck.decide.times import ClockTime, parse_clock, parse_instant
 from jobdeck.state.digest import sha256_hex
 from jobdeck.state.graph import dependents
+from jobdeck.state.views import needs_approval
 
 if TYPE_CHECKING:
     from jobdeck.state.spec import Job, Spec
@@ -43,6 +44,8 @@ class JobPolicy:
     models: tuple[str, ...]
     """The models it may call, in the written order (model, then fallbacks): what routing chooses among."""
     max_attempts: int
+    approval: bool
+    """High risk: each cycle waits for the operator's approval before it runs."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,7 +92,7 @@ def _job_policy(job: Job, place: int, spec: Spec) -> JobPolicy:
     models = _models(job, spec)
     return JobPolicy(job.id, place, job.priority, job.timezone, clock, at, job.deadline, job.max_wait, window,
                      job.window, job.schedule is not None or job.trigger is not None, job.review_policy == "always",
-                     models[0] if models else None, models, job.retry.max_attempts)
+                     models[0] if models else None, models, job.retry.max_attempts, needs_approval(job))
 
 
 def policy_of(spec: Spec) -> Policy:

@@ -93,10 +93,13 @@ def _type(prop: dict[str, Any]) -> str:
         return f"object of {_type(values)}" if values else "object"
     if kind == "string" and prop.get("pattern") == ID_PATTERN:
         return "[id](#ids)"
-    if kind == "integer" and ("minimum" in prop or "maximum" in prop):
-        return f"integer {prop.get('minimum', '')}..{prop.get('maximum', '')}"
-    if kind == "number" and ("minimum" in prop or "maximum" in prop):
-        return f"number {prop.get('minimum', '')}..{prop.get('maximum', '')}"
+    if kind in ("integer", "number") and ("exclusiveMinimum" in prop or "exclusiveMaximum" in prop):
+        bounds = [f"{sign} {prop[name]}" for name, sign in (("exclusiveMinimum", ">"), ("minimum", ">="),
+                                                            ("exclusiveMaximum", "<"), ("maximum", "<="))
+                  if name in prop]
+        return f"{kind} {' and '.join(bounds)}"
+    if kind in ("integer", "number") and ("minimum" in prop or "maximum" in prop):
+        return f"{kind} {prop.get('minimum', '')}..{prop.get('maximum', '')}"
     return kind or "any"
 
 

@@ -437,14 +437,23 @@ class Decide(_Model):
     """"heuristic" (transparent, the default) or {"agent": NAME} to ask an llm agent."""
     budget: Budget = Field(default_factory=Budget)
     """Daily and per-job spending limits."""
-    review_capacity: StrictInt | None = Field(None, ge=0)
-    """How many outputs may wait for a person before jobs whose output goes to review are held."""
+    review_capacity: StrictInt | None = Field(None, ge=1)
+    """How many outputs may wait for a person before jobs whose output goes to review are held (1 or more;
+    leave it out for no limit)."""
     horizon: Duration = 3600.0
     """How close a job's latest start (from a deadline, or max_wait) must be before it goes ahead of the rest."""
     default_duration: Duration = 300.0
     """The duration assumed for a job with no successful run yet (reasons say so)."""
     default_cost: Annotated[float, Field(ge=0)] = 0.0
     """The cost (USD) assumed for an attempt of an llm job with no history (reasons say so)."""
+
+    @field_validator("review_capacity", mode="before")
+    @classmethod
+    def _some_review(cls, value: Any) -> Any:
+        if isinstance(value, int) and not isinstance(value, bool) and value < 1:
+            raise ValueError(f"must be 1 or more (got {value}): with no room for a review, every job whose output "
+                             "goes to review would be held forever; leave it out for no limit")
+        return value
 
 
 ALERT_GROUPS = {"needs_you": ("approval", "review", "failed", "runner", "hold", "deadline"),

@@ -178,13 +178,20 @@ def test_a_job_near_its_max_wait_stays_ahead_whatever_the_answer(tmp_path: Path,
 
 
 def test_an_answer_cannot_start_what_a_gate_holds(tmp_path: Path, server: LLMServer) -> None:
-    # d's output goes to review and the review capacity is 0: held, whatever place the model gives it.
-    jobs = [*({"id": j, "command": ["true"]} for j in "abc"), {"id": "d", "command": ["true"], "risk": "medium"}]
-    deck = scorer_deck(tmp_path, server, jobs=jobs, review_capacity=0)
+    # d's output goes to review and the one place in the review queue is taken (by r): held, whatever place the
+    # model gives it.
+    jobs = [*({"id": j, "command": ["true"]} for j in "abc"), {"id": "d", "command": ["true"], "risk": "medium"},
+            {"id": "r", "command": ["true"], "risk": "medium"}]
+    deck = scorer_deck(tmp_path, server, jobs=jobs, review_capacity=1)
+    with open_store(deck) as store:  # r ran before: its output waits for review
+        store.commit([{"type": "claimed", "job": "r", "attempt": 1, "runner": "past"}])
+        store.commit([{"type": "succeeded", "job": "r", "token": store.board.state("r").token,
+                       "review": True}])
+        assert store.board.state("r").status == "review"
     server.script(WIRE, answer(["d", "c", "b", "a"]))
     event = run_through_one_answer(deck)
     assert event["outcome"] == "accepted"
-    assert claims(deck) == ["gate", "c", "b", "a"]
+    assert claims(deck) == ["r", "gate", "c", "b", "a"]  # (r's: the one seeded above)
     [hold] = [r for r in records(deck) if r["type"] == "decided" and r["action"] == "hold"]
     assert (hold["job"], hold["needs"]) == ("d", "reviews")
 

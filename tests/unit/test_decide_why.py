@@ -89,3 +89,46 @@ def test_a_job_waiting_for_its_schedule_is_told_its_next_fire_in_its_zone() -> N
     the_spec = spec({"id": "nightly", "schedule": "0 2 * * *", "timezone": "Europe/Berlin"}, mode="off")
     answer = why(the_spec, Board({}), "nightly", NOW)
     assert answer.blocking == ["waits for its schedule (0 2 * * *): next fire 02:00 Europe/Berlin"]
+
+
+def test_a_review_hold_says_when_its_queue_counts_jobs_that_start_first() -> None:
+    the_spec = spec({"id": "draft1", "risk": "medium"}, {"id": "draft2", "risk": "medium"},
+                    {"id": "draft3", "risk": "medium"}, mode="live", review_capacity=2)
+    board = Board({job: ready(job) for job in ("draft1", "draft2", "draft3")})
+    answer = why(the_spec, board, "draft3", NOW)
+    assert answer.blocking == ["review queue 2 of capacity 2 once draft1, draft2, starting first, are counted, "
+                               "and its output goes to review"]
+    board = Board({"draft3": ready("draft3"), "draft1": JobState("draft1", Status.REVIEW),
+                   "draft2": JobState("draft2", Status.REVIEW)})
+    assert why(the_spec, board, "draft3", NOW).blocking == ["review queue 2 of capacity 2, and its output goes to "
+                                                            "review"]
+
+
+def test_the_runners_own_hold_counts_its_claims_as_the_real_queue() -> None:
+    from jobdeck.decide.heuristic import Heuristic
+    from jobdeck.decide.outlook import Outlook
+    from jobdeck.decide.policy import policy_of
+
+    the_spec = spec({"id": "draft1", "risk": "medium"}, {"id": "draft2", "risk": "medium"}, mode="live",
+                    review_capacity=1)
+    heuristic = Heuristic(policy_of(the_spec), Board({job: ready(job) for job in ("draft1", "draft2")}))
+    outlook = Outlook(NOW)
+    outlook.commit(0.0, True)  # as runner/deciding.py's admits: draft1 is claimed in this turn's commit
+    assert heuristic.gate("draft2", ready("draft2"), outlook)[3] == ("review queue 1 of capacity 1, and its output "
+                                                                    "goes to review")
+
+
+def test_an_llm_job_whose_runs_recorded_no_cost_says_which_cost_it_is_given() -> None:
+    the_spec = spec({"id": "dear", "agent": "llm"}, {"id": "cheap", "agent": "llm"}, mode="live",
+                    default_cost=0.01, budget={"daily": 0.015})
+    board = Board({job: ready(job) for job in ("dear", "cheap")})
+    for job in ("dear", "cheap"):  # a mock model: the attempts end with no cost
+        board.rollups.add(job, Attempt(1, 1, "r", "default", NOW - 86400, NOW - 86300, "succeeded"))
+    assert lines(the_spec, board, "dear")[2:] == ["  - no cost recorded: assumed $0.01 a run (decide.default_cost)"]
+    cheap = lines(the_spec, board, "cheap")
+    assert cheap[1] == "  - budget: $0.00 spent today + $0.01 running or starting first + up to $0.01 for this job " \
+                       "> $0.015 a day"
+    assert cheap[-1] == "  - no cost recorded: assumed $0.01 a run (decide.default_cost)"
+    priced = Board({"dear": ready("dear")})
+    priced.rollups.add("dear", Attempt(1, 1, "r", "default", NOW - 86400, NOW - 86300, "succeeded", cost=0.002))
+    assert lines(the_spec, priced, "dear")[2:] == []  # a start in your order, nothing assumed: nothing to add
