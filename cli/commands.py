@@ -543,7 +543,7 @@ def cmd_log(args: argparse.Namespace) -> int:
 
 
 def _act(args: argparse.Namespace, action: str, ids: list[str], **extra: Any) -> int:
-    from jobdeck.state.actions import act
+    from jobdeck.state.actions import perform
 
     from jobdeck.state.errors import UnknownJob
 
@@ -558,7 +558,7 @@ def _act(args: argparse.Namespace, action: str, ids: list[str], **extra: Any) ->
         for job_id in ids:
             was_running = store.board.state(job_id).status.value == "running"
             try:
-                records = act(store, spec, job_id, action, reason=args.reason, **extra)
+                records, notes = perform(store, spec, job_id, action, reason=args.reason, **extra)
             except DeckAccessError:
                 raise  # the same for every job: say it once
             except JobdeckError as exc:
@@ -570,6 +570,8 @@ def _act(args: argparse.Namespace, action: str, ids: list[str], **extra: Any) ->
                     sys.stdout.write(json.dumps(record) + "\n")
                 else:
                     print(f"{record['type']} {record['job']} (event {record['seq']})")
+            for note in notes:  # (stdout stays one line per event, for scripts)
+                print(f"jobdeck: {job_id}: {one_line(note)}", file=sys.stderr)
             if action == "cancel" and was_running and records:
                 stopped_by_nobody.append(job_id)
             if action == "cancel" and records:

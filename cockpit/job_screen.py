@@ -21,6 +21,7 @@ from textual.screen import Screen
 from jobdeck.state.actions import ACTIONS, refusal
 from jobdeck.state.errors import JobdeckError, UnknownJob
 from jobdeck.state.machine import Status
+from jobdeck.state.terminal import inert_line
 
 from jobdeck.cockpit.advice import Advisor, snapshot
 from jobdeck.cockpit.confirm_screen import ConfirmScreen
@@ -31,6 +32,10 @@ from jobdeck.cockpit.undo import write_action
 
 #: The screen's actions named otherwise than the operator action they take.
 OPERATOR_ACTION = {"cancel_job": "cancel"}
+
+OVERRIDES = frozenset({"pin", "hold", "release"})
+"""The operator's overrides of the decision service: written at once, with what they replaced and what a pinned job
+still waits for told in the toast."""
 
 #: The command palette's entries for the job keys: title, help, action.
 JOB_COMMANDS = (
@@ -167,7 +172,8 @@ class JobScreen(Screen[None]):
         name = OPERATOR_ACTION.get(action, action)
         if name == "pause":  # one key for both: the one that applies
             name = self.operator.pause_action(job.id)
-        return refusal(ACTIONS[name], job, model.state(job.id))
+        board = model.store.board if model.ready else None
+        return refusal(ACTIONS[name], job, model.state(job.id), board=board, now=model.clock())
 
     def action_refuse(self, action: str) -> None:
         """Say why an operator key does nothing here (Textual skipped its own binding: it does not apply)."""
@@ -176,7 +182,8 @@ class JobScreen(Screen[None]):
             return
         refused = self.refused(action)
         if refused is not None:
-            self.notify(str(refused), title=f"cannot {OPERATOR_ACTION.get(action, action)}", severity="error")
+            self.notify(inert_line(str(refused)), title=f"cannot {OPERATOR_ACTION.get(action, action)}",
+                        severity="error", markup=False)  # (a decision's reason may come from a model: inert)
 
     async def run_key(self, action: str) -> None:
         """Run a key's action from the command palette as the key would: where it does not apply, say why."""
@@ -292,6 +299,8 @@ class JobScreen(Screen[None]):
 
     def run_job_action(self, job_id: str, action: str, *, reason: str | None = None) -> bool:
         """Append the action's event now; show a refusal as an error toast, never a traceback."""
+        if action in OVERRIDES:
+            return self._override(job_id, action, reason=reason)
         then, timeout = "", 3.0
         if action == "trigger":  # "run now" on a job the decision service keeps back: say it waits, and what runs it
             kept_back = self._kept_back(job_id)
@@ -303,6 +312,20 @@ class JobScreen(Screen[None]):
         if done:
             self.post_message(self.Acted())
         return done
+
+    def _override(self, job_id: str, action: str, *, reason: str | None) -> bool:
+        """Pin, hold or release now, as `jobdeck pin` does: the toast says the override it replaced and what a
+        pinned job still waits for (the CLI's stderr lines), and warns when there is any of that."""
+        try:
+            outcome = self.operator.perform(job_id, action, reason=reason)
+        except JobdeckError as exc:
+            self.notify(inert_line(str(exc)), title=f"cannot {action}", severity="error", markup=False)
+            return False
+        told = "".join(f"; {note}" for note in outcome.notes)
+        self.notify(inert_line(f"{job_id} {ACTIONS[action].done}{told}"), severity="warning" if told else "information",
+                    timeout=10.0 if told else 3.0, markup=False)
+        self.post_message(self.Acted())
+        return True
 
     def _kept_back(self, job_id: str) -> str | None:
         model = self.model

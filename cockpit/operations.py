@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from jobdeck.state.actions import act
+from jobdeck.state.actions import Outcome, perform
 from jobdeck.state.board import Store, open_store
 from jobdeck.state.deck import Deck
 from jobdeck.state.errors import JobdeckError
@@ -40,6 +40,10 @@ class Operator:
 
     def act(self, job_id: str, action: str, *, reason: str | None = None) -> list[dict[str, Any]]:
         """Apply ``action`` to a job; JobdeckError (e.g. IllegalTransition) when it does not apply."""
+        return self.perform(job_id, action, reason=reason).records
+
+    def perform(self, job_id: str, action: str, *, reason: str | None = None) -> Outcome:
+        """Apply ``action`` to a job and say what the operator should be told of it (``state.actions.perform``)."""
         if not self.model.ready:
             raise JobdeckError("still reading the deck", hint="try again in a moment")
         spec = self.model.spec
@@ -48,7 +52,7 @@ class Operator:
                                hint="fix it (e to edit) before acting on jobs")
         if self._store is None:
             self._store = open_store(self.model.deck)
-        return act(self._store, spec, job_id, action, reason=reason, via=VIA, by=self.by)
+        return perform(self._store, spec, job_id, action, reason=reason, via=VIA, by=self.by)
 
     def check_writable(self) -> None:
         """DeckAccessError now if no action could be written (another user's deck): an action that waits out

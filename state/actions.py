@@ -9,15 +9,16 @@ from __future__ import annotations
 
 import getpass
 import os
+import time
 from collections.abc import Mapping
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from jobdeck.state.board import Board, Store
+from jobdeck.state.board import Board, KeptBack, Store
 from jobdeck.state.errors import IllegalTransition, UnknownJob, deck_access_error
 from jobdeck.state.graph import downstream
 from jobdeck.state.machine import EventType, JobState, Status, allowed
-from jobdeck.state.views import is_paused, needs_approval
+from jobdeck.state.views import blockers, is_paused, kept_back_now, needs_approval, waits_for_fire
 
 if TYPE_CHECKING:
     from jobdeck.state.lightspec import LightSpec
@@ -69,10 +70,27 @@ def operator() -> str:
     return f"{user}@{os.uname().nodename}"  # gethostname(), without importing socket (~5 ms)
 
 
+class Outcome(NamedTuple):
+    """What an operator action recorded, and what the operator should be told of it."""
+
+    records: list[dict[str, Any]]
+    """The stored event records."""
+    notes: list[str]
+    """What the action did beyond its name or did not achieve, one sentence each: the override a pin or hold
+    replaced ("it replaces the hold by ana@box since ..."), what still keeps a pinned job from starting."""
+
+
 def act(store: Store, spec: Spec | LightSpec, job_id: str, action: str, *, reason: str | None = None,
         via: str = "cli", by: str | None = None, inputs: Mapping[str, str] | None = None,
         now: float | None = None) -> list[dict[str, Any]]:
-    """Apply an operator ``action`` to a job; return the stored event records.
+    """Apply an operator ``action`` to a job; return the stored event records (``perform``'s, without its notes)."""
+    return perform(store, spec, job_id, action, reason=reason, via=via, by=by, inputs=inputs, now=now).records
+
+
+def perform(store: Store, spec: Spec | LightSpec, job_id: str, action: str, *, reason: str | None = None,
+            via: str = "cli", by: str | None = None, inputs: Mapping[str, str] | None = None,
+            now: float | None = None) -> Outcome:
+    """Apply an operator ``action`` to a job; return the stored event records and what to tell the operator.
 
     Raises UnknownJob for an id not in the spec, IllegalTransition (with the
     job's status) when the action does not apply now, and DeckAccessError when
@@ -83,9 +101,11 @@ def act(store: Store, spec: Spec | LightSpec, job_id: str, action: str, *, reaso
         raise UnknownJob.among([job_id], (j.id for j in spec.jobs), "jobs.json")
     event_type = ACTIONS[action].event
     who = by or operator()
+    notes: list[str] = []
 
     def decide(board: Board) -> list[dict[str, Any]]:
         state = board.state(job_id)
+        at = time.time() if now is None else now
         base = {"type": event_type, "by": who, "via": via}
         if reason:
             base["reason"] = reason
@@ -104,16 +124,54 @@ def act(store: Store, spec: Spec | LightSpec, job_id: str, action: str, *, reaso
                     event["inputs"] = dict(inputs)
                 events.append(event)
             return events
-        refused = refusal(ACTIONS[action], job, state)
+        refused = refusal(ACTIONS[action], job, state, board=board, now=at)
         if refused is not None:
             raise refused
+        notes[:] = override_notes(ACTIONS[action], job, state, board, at)
         return [{**base, "job": job_id}]
 
     try:
         records, _ = store.transact(decide, now=now)
     except OSError as exc:
         raise deck_access_error(exc, f"record {action} of job '{job_id}'", store.deck.events_path) from None
-    return records
+    return Outcome(records, notes)
+
+
+def override_notes(action: Action, job: Job | JobPreview, state: JobState, board: Board, now: float) -> list[str]:
+    """What to tell an operator who pins or holds ``job`` (in ``state``, on ``board``, before the event).
+
+    An override always wins, so a pin replaces a hold and a hold a pin; the operator is told whose, since when
+    and why. A pin passes the decision service's gates, not the operator's own: those it still waits for are
+    said, each with what lifts it."""
+    notes = []
+    if action.event in (EventType.PINNED, EventType.HELD) and state.override is not None:
+        notes.append(f"it replaces the {state.override}{_override_made(state)}")
+    if action.event != EventType.PINNED:
+        return notes
+    if board.held is not None:
+        notes.append(f"nothing starts while the deck is {deck_hold_text(board.held)} (`jobdeck release` releases it)")
+    if is_paused(job, state):
+        notes.append(f"it is paused: it starts once resumed (`jobdeck resume {job.id}`)")
+    if needs_approval(job) and not state.approved:
+        notes.append(f"it still waits for approval (`jobdeck approve {job.id}`)")
+    waited = blockers(job, board)
+    if waited:
+        notes.append("it still waits for " + ", ".join(f"{dep} ({status.words})" for dep, status in waited))
+    if waits_for_fire(job, state):
+        fire = "its schedule" if job.schedule is not None else f"a file matching {job.trigger} in its inbox"
+        notes.append(f"it waits for {fire}: a pin starts no cycle (`jobdeck trigger {job.id}` starts one now)")
+    if state.not_before is not None and state.not_before > now:
+        notes.append(f"it waits to retry until {_utc(state.not_before)}")
+    return notes
+
+
+def _override_made(state: JobState) -> str:
+    """Who made the job's override, since when and why, as it follows "the hold": `` by ana@box since 2026-12-06
+    14:03 UTC: site down``."""
+    made = f" by {state.override_by}" if state.override_by else ""  # (a board.json from before it was kept: not known)
+    if state.override_at is not None:
+        made += f" since {_utc(state.override_at)}"
+    return made + (f": {state.override_reason}" if state.override_reason else "")
 
 
 _OVERRIDE_STATE = {EventType.PINNED: "already pinned", EventType.HELD: "already held",
@@ -147,16 +205,21 @@ def hold_deck(store: Store, hold: bool, *, reason: str | None = None, via: str =
 
 def deck_hold_text(held: Mapping[str, Any]) -> str:
     """``held by ana@box since 2026-12-06 14:03 UTC: maintenance``."""
-    import time as _time
-
-    since = _time.strftime("%Y-%m-%d %H:%M UTC", _time.gmtime(float(held.get("ts", 0.0))))
+    since = _utc(float(held.get("ts", 0.0)))
     return f"held by {held.get('by', '?')} since {since}" + (f": {held['reason']}" if held.get("reason") else "")
 
 
-def refusal(action: Action, job: Job | JobPreview, state: JobState) -> IllegalTransition | None:
+def _utc(ts: float) -> str:
+    """``2026-12-06 14:03 UTC``."""
+    return time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(ts))
+
+
+def refusal(action: Action, job: Job | JobPreview, state: JobState, *, board: Board | None = None,
+            now: float | None = None) -> IllegalTransition | None:
     """Why ``action`` does not apply to ``job`` in ``state`` now, or None when it does.
 
-    The cockpit enables its keys by the same test ``act`` refuses by.
+    The cockpit enables its keys by the same test ``act`` refuses by. Given the ``board`` (and ``now``), a release
+    of a job the decision service keeps back says so, and how to start it anyway.
     """
     if action.event in (EventType.APPROVED, EventType.REJECTED) and state.status == Status.BACKLOG \
             and not needs_approval(job):
@@ -169,6 +232,14 @@ def refusal(action: Action, job: Job | JobPreview, state: JobState) -> IllegalTr
         return IllegalTransition(
             f"cannot {action.name} job '{job.id}': it is {'already' if action.event == EventType.PAUSED else 'not'} paused")
     if not allowed(state, action.event):
+        if state.status == Status.BACKLOG and action.event == EventType.RELEASED and board is not None:
+            kept_back = kept_back_now(board, job.id, time.time() if now is None else now)
+            if kept_back is not None:
+                return _service_keeps(job.id, kept_back)
+            if board.held is not None:
+                return IllegalTransition(f"cannot release job '{job.id}': the operator did not pin or hold it; "
+                                         f"the whole deck is {deck_hold_text(board.held)}",
+                                         hint="`jobdeck release` with no id releases the deck")
         if state.status == Status.BACKLOG and action.event in _OVERRIDE_STATE:
             return IllegalTransition(f"cannot {action.name} job '{job.id}': it is {_OVERRIDE_STATE[action.event]}")
         return IllegalTransition(
@@ -177,3 +248,12 @@ def refusal(action: Action, job: Job | JobPreview, state: JobState) -> IllegalTr
             hint="pin, hold and release apply to jobs in the backlog" if action.event in _OVERRIDE_STATE else None,
         )
     return None
+
+
+def _service_keeps(job_id: str, kept_back: KeptBack) -> IllegalTransition:
+    """The refusal of a release of a job that the decision service, not the operator, keeps back."""
+    verb = "holds" if kept_back.action == "hold" else "defers"
+    why = kept_back.reason or (f"it needs {kept_back.needs}" if kept_back.needs else kept_back.note or "")
+    return IllegalTransition(f"cannot release job '{job_id}': the operator did not pin or hold it; "
+                             f"the decision service {verb} it" + (f": {why}" if why else ""),
+                             hint=f"`jobdeck pin {job_id}` starts it anyway")

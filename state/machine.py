@@ -131,6 +131,10 @@ class JobState(NamedTuple):
     began: float | None = None
     """When the current cycle began (its trigger; the first cycle: when a runner listed the job): a daily deadline
     is the first after it, however the job moved since (a claim, a failure waiting to retry)."""
+    override_by: str | None = None
+    """Who made the override (user@host), so the one who replaces or releases it is told whose it was."""
+    override_reason: str | None = None
+    """The reason given with the override (``--reason``), shown wherever the override is."""
 
     @property
     def attempt(self) -> Attempt | None:
@@ -154,7 +158,7 @@ class JobState(NamedTuple):
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {"job": self.job, "status": self.status.value}
         for name in ("cycle", "tries", "token", "not_before", "approved", "reason", "since", "updated",
-                     "last_fire", "override", "override_at", "began"):
+                     "last_fire", "override", "override_at", "began", "override_by", "override_reason"):
             value = getattr(self, name)
             if value not in (None, False, 0):
                 out[name] = value
@@ -224,6 +228,10 @@ def _end_attempt(state: JobState, event: Event, now: float, outcome: str) -> tup
     return state.attempts[:-1] + (ended,)
 
 
+_NO_OVERRIDE = MappingProxyType({"override": None, "override_at": None, "override_by": None, "override_reason": None})
+"""A JobState's fields with no override: a release, a pin spent by its claim."""
+
+
 def _claimed(state: JobState, event: Event, now: float) -> JobState:
     attempt = Attempt(
         n=event["attempt"], token=event["seq"], runner=event.get("runner", "?"),
@@ -237,7 +245,7 @@ def _claimed(state: JobState, event: Event, now: float) -> JobState:
     return _moved(
         state, Status.RUNNING, now, token=attempt.token, tries=state.tries + 1,
         attempts=(*state.attempts[1 - ATTEMPTS_KEPT:], attempt), not_before=None, reason=None, reasons=(),
-        override=None if pinned else state.override, override_at=None if pinned else state.override_at,
+        **(_NO_OVERRIDE if pinned else {}),
     )
 
 
@@ -324,17 +332,20 @@ def _resumed(state: JobState, event: Event, now: float) -> JobState:
 
 
 def _pinned(state: JobState, event: Event, now: float) -> JobState:
-    return state._replace(override="pin", override_at=now, updated=now)
+    # A pin replaces a hold (and a hold a pin): the operator's latest word is the override (state/actions.py says so).
+    return state._replace(override="pin", override_at=now, override_by=event.get("by"),
+                          override_reason=event.get("reason"), updated=now)
 
 
 def _held(state: JobState, event: Event, now: float) -> JobState:
-    return state._replace(override="hold", override_at=now, updated=now)
+    return state._replace(override="hold", override_at=now, override_by=event.get("by"),
+                          override_reason=event.get("reason"), updated=now)
 
 
 def _released(state: JobState, event: Event, now: float) -> JobState:
     if state.override is None:
         raise IllegalTransition(f"job '{state.job}' is neither pinned nor held; there is nothing to release")
-    return state._replace(override=None, override_at=None, updated=now)
+    return state._replace(**_NO_OVERRIDE, updated=now)
 
 
 def _decided(state: JobState, event: Event, now: float) -> JobState:

@@ -14,7 +14,7 @@ from jobdeck.state.card import Card
 from jobdeck.state.machine import JobState, Status
 
 if TYPE_CHECKING:  # types only: the cockpit builds cards from a preview before it imports pydantic
-    from jobdeck.state.board import Board
+    from jobdeck.state.board import Board, KeptBack
     from jobdeck.state.preview import JobPreview
     from jobdeck.state.spec import Job, Spec
 
@@ -78,6 +78,26 @@ def is_ready(job: Job, state: JobState, board: Board, now: float) -> bool:
     )
 
 
+def override_text(state: JobState) -> str:
+    """The operator's override as a card says it: "held by the operator: site down", "pinned to start next"."""
+    said = "held by the operator" if state.override == "hold" else "pinned to start next"
+    return f"{said}: {state.override_reason}" if state.override_reason else said
+
+
+def kept_back_now(board: Board, job_id: str, now: float) -> KeptBack | None:
+    """The decision service's last hold or deferral of a backlog job, if it still keeps the job back at ``now``.
+
+    A deferral whose time has come, or a hold the board shows is over, keeps nothing back: the job waits for a
+    runner to look again, like any ready job."""
+    kept_back = board.kept_back.get(job_id)
+    if kept_back is None:
+        return None
+    until = kept_back.until if isinstance(kept_back.until, (int, float)) else None
+    if (until is not None and until <= now) or kept_back.outlived(board):
+        return None
+    return kept_back._replace(until=until)
+
+
 def ready_jobs(spec: Spec, board: Board, now: float) -> list[Job]:
     """Jobs that may start now, highest priority first, then longest waiting."""
     ready = [(job, board.state(job.id)) for job in spec.jobs]
@@ -136,17 +156,12 @@ def card(job: CardJob, state: JobState, board: Board, now: float, fires: Mapping
     if is_paused(job, state):
         flags.append("paused")
     if backlog and state.override is not None:
-        flags.append("held by the operator" if state.override == "hold" else "pinned to start next")
-    kept_back = board.kept_back.get(job.id) if backlog else None
+        flags.append(override_text(state))
+    kept_back = kept_back_now(board, job.id, now) if backlog else None
     kept_until = None
     if kept_back is not None and isinstance(kept_back.note, str):
-        # The decision service's last hold or deferral: "⏸ reviews", "⏱ window 22:00". A deferral whose time
-        # has come, or a hold the board shows is over, says nothing more: the job waits for a runner to look
-        # again, like any ready job.
-        until = kept_back.until if isinstance(kept_back.until, (int, float)) else None
-        if (until is None or until > now) and not kept_back.outlived(board):
-            flags.append(kept_back.note)
-            kept_until = until
+        flags.append(kept_back.note)
+        kept_until = kept_back.until
     if state.reason == "interrupted":
         flags.append("interrupted")
     return Card(

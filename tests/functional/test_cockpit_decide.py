@@ -331,3 +331,48 @@ async def test_at_80_columns_the_shared_job_keys_give_way_in_the_footer(advised)
             text = footer(app)
             assert len(text) <= size[0] and text.endswith("?  help  ^p  palette")
             assert all(hint in text for hint in shown) and not any(hint in text for hint in gave_way), text
+
+
+async def test_pin_says_in_its_toast_the_hold_it_replaces_and_what_still_keeps_the_job_back(advised) -> None:
+    commit(advised, [{"type": "held", "job": "plain", "by": "ops@host", "via": "cli", "reason": "site down"}], NOW)
+    app = make_app(advised.root, fast_start=False, watch=False, now=NOW)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await advice_shown(pilot, app)
+        assert board_of(app).select("plain")
+        await pilot.pause()
+        await pilot.press("P")  # what `jobdeck pin plain` says on stderr
+        assert (last_event(advised)["type"], last_event(advised)["job"]) == ("pinned", "plain")
+        await wait_until(pilot, lambda: "plain pinned to start next; it replaces the hold by ops@host since "
+                         "2025-06-15 15:06 UTC: site down" in toasts(app), what="the replaced hold told")
+        assert board_of(app).select("after")
+        await pilot.pause()
+        await pilot.press("P")
+        assert (last_event(advised)["type"], last_event(advised)["job"]) == ("pinned", "after")
+        await wait_until(pilot, lambda: "after pinned to start next; it still waits for big (in the backlog)"
+                         in toasts(app), what="the dependency it still waits for")
+        assert app._notifications and list(app._notifications)[-1].severity == "warning"
+
+
+async def test_release_of_a_job_the_decision_service_holds_says_so_and_that_a_pin_starts_it(advised) -> None:
+    commit(advised, [{"type": "decided", "job": "costly", "action": "hold", "needs": "budget", "mode": "live",
+                      "note": "⏸ budget", "reasons": ["it may cost $0.05, over the per-job budget $0.01"]}], NOW)
+    app = make_app(advised.root, fast_start=False, watch=False, now=NOW)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await advice_shown(pilot, app)
+        assert board_of(app).select("costly")
+        await pilot.pause()
+        before = count(advised)
+        await pilot.press("u")
+        assert count(advised) == before
+        await wait_until(pilot, lambda: "cannot release job 'costly': the operator did not pin or hold it; the "
+                         "decision service holds it: it may cost $0.05, over the per-job budget $0.01 (hint: "
+                         "`jobdeck pin costly` starts it anyway)" in toasts(app), what="who holds it, and why")
+
+
+async def test_a_card_shows_the_reason_of_the_operators_hold(tmp_path: Path) -> None:
+    deck = new_deck(tmp_path / "deck", JOBS)
+    commit(deck, [{"type": "held", "job": "plain", "by": "ops@host", "via": "cli", "reason": "site down"}], NOW)
+    app = make_app(deck.root, fast_start=False, watch=False, now=NOW)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_until(pilot, lambda: "plain" in column_ids(app, "backlog"), what="the board")
+        assert reason(app, "plain") == "held by the operator: site down"

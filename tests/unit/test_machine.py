@@ -245,6 +245,21 @@ def test_a_pin_is_spent_by_the_claim_a_hold_refuses_claims_and_release_undoes_ei
         transition(JobState("j"), ev("released", by="op"), T0 + 3)
 
 
+def test_an_override_keeps_who_made_it_and_why_until_it_is_replaced_spent_or_released() -> None:
+    held = transition(JobState("j"), ev("held", by="ana@box", reason="site down"), T0 + 1)
+    assert (held.override, held.override_by, held.override_reason) == ("hold", "ana@box", "site down")
+    assert JobState.from_json(held.to_json()) == held  # as board.json keeps it
+    pinned = transition(held, ev("pinned", by="bo@box"), T0 + 2)  # the latest override replaces the one before
+    assert (pinned.override, pinned.override_at, pinned.override_by, pinned.override_reason) == \
+        ("pin", T0 + 2, "bo@box", None)
+    running = transition(pinned, ev("claimed", attempt=1, seq=5), T0 + 3)
+    assert (running.override, running.override_by, running.override_reason) == (None, None, None)
+    released = transition(held, ev("released", by="bo@box"), T0 + 3)
+    assert (released.override, released.override_by, released.override_reason) == (None, None, None)
+    old = {"job": "j", "status": "backlog", "override": "hold", "override_at": T0}  # a board.json from before
+    assert JobState.from_json(old) == JobState("j", override="hold", override_at=T0)
+
+
 def test_a_decision_is_a_note_in_every_column() -> None:
     for status in Status:
         state = in_status(status)
