@@ -32,7 +32,7 @@ from jobdeck.state.board import Board
 from jobdeck.state.durations import format_duration as dur
 from jobdeck.state.machine import JobState, Status
 from jobdeck.state.money import format_cost as money
-from jobdeck.state.views import ready_since
+from jobdeck.state.views import override_text, ready_since
 
 PIN, OVERDUE, URGENT, NORMAL = range(4)
 LOW_BUDGET = 0.8
@@ -273,7 +273,7 @@ class Heuristic:
         every mode; the budget, review capacity and cooldowns gate in live mode only.
         """
         if state.override == "hold":
-            return HOLD, None, "release", "held by the operator"
+            return HOLD, None, "release", override_text(state)  # "held by the operator: site down"
         if state.override == "pin":
             return START, None, None, None
         policy, now = self.policy, outlook.now

@@ -21,7 +21,7 @@ from jobdeck.state.board import Board
 from jobdeck.state.durations import format_duration as dur
 from jobdeck.state.limits import limit_keys
 from jobdeck.state.machine import Status
-from jobdeck.state.views import blockers, is_paused, is_ready, needs_approval, waits_for_fire
+from jobdeck.state.views import blockers, is_paused, is_ready, needs_approval, override_text, waits_for_fire
 
 if TYPE_CHECKING:
     from jobdeck.state.spec import Job, Spec
@@ -117,7 +117,7 @@ def _written(job: Job, spec: Spec, board: Board, now: float) -> list[str]:
     if is_paused(job, state):
         found.append("paused (`jobdeck resume` lets it start)")
     if state.override == "hold":
-        found.append("held by the operator (`jobdeck release` lets it start)")
+        found.append(f"{override_text(state)} (`jobdeck release` lets it start)")
     if waits_for_fire(job, state):
         found.append(_schedule_wait(job.schedule, job.timezone, now) if job.schedule else
                      f"waits for a file matching {job.trigger} in its inbox")

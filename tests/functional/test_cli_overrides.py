@@ -103,6 +103,9 @@ def test_the_reason_of_a_hold_or_a_pin_is_shown_wherever_the_override_is(tmp_pat
     assert "\x1b" not in rows["p"] and rows["p"].rstrip().endswith("waiting")  # the operator's text is inert
     shown = cli("show", "w", cwd=deck.root).stdout
     assert shown.splitlines()[1] == "  held by the operator: site down"
+    why = cli("why", "w", cwd=deck.root).stdout.splitlines()
+    assert why[1] == "  - held by the operator: site down (`jobdeck release` lets it start)"
+    assert "  - held by the operator: site down" in why[3:]  # the service's reason for its hold says it too
     state = json.loads(cli("show", "w", "--json", cwd=deck.root).stdout)["state"]
     assert (state["override"], state["override_reason"]) == ("hold", "site down") and "@" in state["override_by"]
     assert cli("release", "w", cwd=deck.root).returncode == 0
