@@ -17,11 +17,15 @@ from textual.binding import Binding
 from textual.message import Message
 from textual.widgets import DataTable, Input
 
+from jobdeck.state.actions import deck_hold_text
 from jobdeck.state.board import Board as BoardState
+from jobdeck.state.errors import JobdeckError
 from jobdeck.state.machine import Status
+from jobdeck.state.terminal import inert_line
 
 from jobdeck.cockpit.advice import ADVISING_MODES, Advice, snapshot
 from jobdeck.cockpit.board import Board
+from jobdeck.cockpit.confirm_screen import ConfirmScreen
 from jobdeck.cockpit.filter_bar import FilterBar
 from jobdeck.cockpit.job_screen import JobScreen
 from jobdeck.cockpit.key_hints import KeyHints
@@ -39,6 +43,8 @@ BOARD_COMMANDS = (
     ("Filter", "filter the board by text, label:, ws:, status: (/)", "filter"),
     ("Toggle cancelled", "show or hide the Cancelled column (c)", "toggle_cancelled"),
     ("Accept advice", "pin the job the decision service ranks first (A, advise mode)", "accept"),
+    ("Hold / release the deck", "nothing new starts on the whole deck until released, or release it (D)",
+     "hold_deck"),
 )
 """The command palette's entries for the board's own keys: title, help, action."""
 
@@ -59,6 +65,7 @@ class BoardScreen(JobScreen):
         Binding("s", "stats", "stats", show=False, id="stats"),
         Binding("c", "toggle_cancelled", "cancelled", show=False, id="cancelled"),
         Binding("escape", "clear_filter", "clear filter", show=False),
+        Binding("D", "hold_deck", "hold/release the deck", show=False, id="hold_deck"),
         Binding("A", "accept", "accept", id="accept"),
         # where accept does not apply: say why, not nothing (its id: a keys.toml remap of accept moves it too)
         Binding("A", "no_advice", show=False, id="accept"),
@@ -202,6 +209,31 @@ class BoardScreen(JobScreen):
         job_id = self._advised_first()
         if job_id is not None:
             self.run_job_action(job_id, "pin")
+
+    def action_hold_deck(self) -> None:
+        """Hold the whole deck, or release it: asked first, as `jobdeck hold` and `release` with no id do it."""
+        held = self.model.store.board.held if self.model.ready else None
+        if held is None:
+            question, detail, yes = ("Hold the whole deck?", "Nothing new starts until it is released (D again, or "
+                                     "`jobdeck release`); running attempts finish, fires and inbox files are kept.",
+                                     "Hold")
+        else:
+            question, detail, yes = (f"Release the deck, {deck_hold_text(held)}?", "Jobs start again.", "Release")
+
+        def answered(yes: bool | None) -> None:
+            if not yes:
+                return
+            try:
+                self.operator.hold_deck(held is None)
+            except JobdeckError as exc:
+                self.notify(inert_line(str(exc)), title="cannot hold the deck" if held is None else
+                            "cannot release the deck", severity="error", markup=False)
+                return
+            self.notify("deck held: nothing new starts" if held is None else "deck released: jobs start again",
+                        severity="warning" if held is None else "information", timeout=5.0)
+            self.post_message(self.Acted())
+
+        self.app.push_screen(ConfirmScreen(inert_line(question), detail=detail, yes=yes, no="Keep"), answered)
 
     def action_column(self, step: int) -> None:
         self.board.focus_column(step)

@@ -18,7 +18,7 @@ HEADER = (
     (
         ("B4 R0/4 V2 D7 F0", "Backlog, Running/capacity, reView, Done, Failed"),
         ("1✗/1h  $0.00", "attempts failed in the last hour; cost today"),
-        ("○ no runner", "no runner's heartbeat is fresh"),
+        ("○ no runner  ⏸ HELD", "no runner's heartbeat is fresh; deck held (D)"),
         ("RF folded ←/→", "columns with no room, empty first; ←/→ reach cards"),
     ),
 )
@@ -39,7 +39,7 @@ KEYS = (
         ("w  A", "why it waits / accept the advice (advise)"),
     )),
     ("Deck", (
-        ("e  n", "edit jobs.json in $EDITOR / new job"),
+        ("D  e  n", "hold or release the deck / edit jobs.json / new job"),
         ("Ctrl+P  Esc  q ^C", "command palette / back, close / quit"),
     )),
 )

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from jobdeck.state.actions import Outcome, perform
+from jobdeck.state.actions import Outcome, hold_deck, perform
 from jobdeck.state.board import Store, open_store
 from jobdeck.state.deck import Deck
 from jobdeck.state.errors import JobdeckError
@@ -53,6 +53,12 @@ class Operator:
         if self._store is None:
             self._store = open_store(self.model.deck)
         return perform(self._store, spec, job_id, action, reason=reason, via=VIA, by=self.by)
+
+    def hold_deck(self, hold: bool) -> dict[str, Any]:
+        """Hold the whole deck (nothing new starts; running attempts finish) or release it (``state.actions``)."""
+        if self._store is None:
+            self._store = open_store(self.model.deck)
+        return hold_deck(self._store, hold, via=VIA, by=self.by)
 
     def check_writable(self) -> None:
         """DeckAccessError now if no action could be written (another user's deck): an action that waits out
