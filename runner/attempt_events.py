@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import errno
 import json
+import math
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -179,11 +180,19 @@ def _write_all(fd: int, data: bytes, path: Path) -> None:
 
 def read_result(directory: Path | int) -> dict[str, Any] | None:
     """The outcome event stored in result.json (in a path or an open directory), if the file is
-    complete and not a link."""
+    complete and not a link, with the time the attempt ended as ``ended`` when the file says it.
+
+    Recorded later by recovery, the event keeps that time: its record's own ``ts``
+    is when the recovery ran (``state/machine.py`` prefers ``ended``)."""
     try:
         with open(open_in(directory, RESULT, os.O_RDONLY), "rb") as file:
             record = json.loads(file.read())
     except (OSError, ValueError):
         return None
     event = record.get("event") if isinstance(record, dict) else None
-    return event if isinstance(event, dict) else None
+    if not isinstance(event, dict):
+        return None
+    ended = record.get("ended")
+    if isinstance(ended, int | float) and not isinstance(ended, bool) and math.isfinite(ended):
+        event = {**event, "ended": ended}
+    return event

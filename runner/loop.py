@@ -35,7 +35,7 @@ from jobdeck.runner.inbox import InboxScanner
 from jobdeck.runner.metrics import TextfileWriter, textfile_path
 from jobdeck.runner.metrics import snapshot as metrics_snapshot
 from jobdeck.runner.notifier import Notifier
-from jobdeck.runner.recovery import Abandoned, abandoned_boundaries, orphaned_events, revoked_left
+from jobdeck.runner.recovery import Abandoned, abandoned_boundaries, orphaned_events, overdue_orphans, revoked_left
 from jobdeck.runner.deciding import Deciding
 from jobdeck.runner.elsewhere import report_of_foreign
 from jobdeck.runner.scoring import Scoring
@@ -141,6 +141,7 @@ class Runner:
         self.containment: Containment | None = None
         self._abandoned: dict[Path, asyncio.Task[None]] = {}  # dead runners' attempts whose leftovers are being stopped
         self._revoked_due: set[str] = set()  # jobs whose attempt may have been cancelled while its runner was dead
+        self._overdue: dict[Path, dict[str, Any]] = {}  # dead runners' attempts stopped for their timeout: outcomes
         self._cancelling: dict[Path, asyncio.Task[None]] = {}  # batch jobs of attempts cancelled with no runner up
         self._gc_due = 0.0
         self._gc: asyncio.Future[GcReport] | None = None
@@ -533,6 +534,7 @@ class Runner:
             return
         self._next_orphan_check = now + ORPHAN_CHECK
         self._stop_abandoned(foreign)
+        self._stop_overdue(foreign, now)
         self._count_orphans(foreign, now)
 
         taken: list[Claimed] = []
@@ -540,11 +542,14 @@ class Runner:
         def decide(board: Board) -> list[dict[str, Any]]:
             ids = {j for j, st in board.jobs.items() if st.status == Status.RUNNING}
             return orphaned_events(self.deck, self.spec, board, ids, set(self.claims), now, busy=set(self._abandoned),
-                                   take_over=partial(self._take_over, taken))
+                                   take_over=partial(self._take_over, taken), stopped=self._overdue)
 
         records, _ = self.store.transact(decide, now=now, strict=False)
         self._absorb(records)
         self._follow_taken(taken)
+        board = self.store.board
+        self._overdue = {directory: event for directory, event in self._overdue.items()
+                         if board.state(event["job"]).token == event["token"]}  # still to record
 
     def _count_orphans(self, foreign: set[str], now: float) -> None:
         """Count the attempts whose runner is gone against our ``parallel``: their processes still run
@@ -612,6 +617,17 @@ class Runner:
     def _stop_abandoned(self, foreign: set[str]) -> None:
         """Stop what dead runners' attempts left behind once their leaders are gone (then recovery resolves them)."""
         self._stop_left(abandoned_boundaries(self.deck, self.store.board, foreign), "leftovers")
+
+    def _stop_overdue(self, foreign: set[str], now: float) -> None:
+        """Stop dead runners' attempts that run past their job's hard or idle timeout; recovery then records
+        the timeout as their runner would have (``_overdue``). The next check comes by the next deadline."""
+        found, next_due = overdue_orphans(self.deck, self.spec, self.store.board, foreign, set(self.claims), now,
+                                          busy=set(self._abandoned))
+        for overdue in found:
+            self._overdue[overdue.left.directory] = overdue.event
+        self._stop_left([overdue.left for overdue in found], "overdue_left")
+        if next_due is not None:
+            self._next_orphan_check = min(self._next_orphan_check, next_due)
 
     def _end_revoked(self, now: float) -> None:
         """Stop and end the attempts cancelled while their runner was dead: nothing else ever would (lock taken)."""

@@ -12,29 +12,34 @@ attempt's boundary record (``agents/boundary.py``) says who the leader and the
 runner were: when both are gone, what is left in the attempt's boundary is
 stopped first (``abandoned_boundaries``, outside the lock), and the attempt is
 resolved once nothing is (``busy`` holds the ones being stopped). A leader
-still running keeps the attempt as it is, even if it closed its lease descriptor.
+still running keeps the attempt as it is, even if it closed its lease descriptor,
+until its job's hard or idle timeout passes: then it is stopped as its runner
+would have stopped it, and ended with the timeout (``overdue_orphans``).
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterable, Set
+from collections.abc import Callable, Iterable, Mapping, Set
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
+from jobdeck.agents.base import Failure, Outcome
 from jobdeck.agents.boundary import Boundary, read_record
 from jobdeck.agents.containment import reopen
-from jobdeck.runner.attempt import lease_held
+from jobdeck.runner.attempt import Claimed, lease_held
 from jobdeck.runner.attempt_events import interrupted_event, read_result
+from jobdeck.runner.verdict import verdict
 from jobdeck.state.attempt_dirs import open_attempt_dir, read_remote
-from jobdeck.state.attempts import REMOTE_SCRIPT
+from jobdeck.state.attempts import LEASE, OUTPUT, REMOTE, REMOTE_SCRIPT
 from jobdeck.state.board import Board
 from jobdeck.state.deck import Deck
 from jobdeck.state.errors import AttemptRefused
 from jobdeck.state.machine import EventType, Status
 
 if TYPE_CHECKING:
-    from jobdeck.state.spec import Spec
+    from jobdeck.state.machine import JobState
+    from jobdeck.state.spec import Job, Spec
 
 
 TakeOver = Callable[[str, Any, dict[str, Any]], bool]
@@ -42,12 +47,14 @@ TakeOver = Callable[[str, Any, dict[str, Any]], bool]
 
 
 def orphaned_events(deck: Deck, spec: Spec | None, board: Board, job_ids: set[str], mine: set[str],
-                    now: float, busy: Set[Path] = frozenset(), take_over: TakeOver | None = None
-                    ) -> list[dict[str, Any]]:
+                    now: float, busy: Set[Path] = frozenset(), take_over: TakeOver | None = None,
+                    stopped: Mapping[Path, dict[str, Any]] | None = None) -> list[dict[str, Any]]:
     """Events resolving every running attempt in ``job_ids`` that no live process holds.
 
     An attempt on an executor whose job the batch system still hosts is not
-    resolved but offered to ``take_over`` (``runner/takeover.py``).
+    resolved but offered to ``take_over`` (``runner/takeover.py``). One this runner
+    stopped for its timeout (``stopped``, by directory: ``overdue_orphans``) ends
+    with that outcome rather than ``interrupted``.
     """
     events = []
     for job_id in sorted(job_ids - mine):
@@ -79,8 +86,11 @@ def orphaned_events(deck: Deck, spec: Spec | None, board: Board, job_ids: set[st
                 os.close(attempt_fd)
         if held:
             continue
+        timed_out = stopped.get(directory) if stopped is not None and directory is not None else None
         if stored is not None and stored.get("token") == state.token:
             events.append({**stored, "recovered": True})
+        elif timed_out is not None and timed_out.get("token") == state.token:
+            events.append(timed_out)
         else:
             job = spec.job(job_id) if spec is not None else None
             events.append(interrupted_event(job, state, state.token, now, "runner died"))
@@ -152,6 +162,86 @@ def revoked_left(deck: Deck, board: Board, job_ids: Iterable[str], mine: Set[str
                 continue
         events.append({"type": EventType.FAILED, "job": job_id, "token": attempt.token, "reason": "cancelled"})
     return found, events
+
+
+class Overdue(NamedTuple):
+    """A dead runner's attempt still running past its job's timeout: what to stop, and the outcome to record then."""
+
+    left: Abandoned
+    event: dict[str, Any]
+
+
+def overdue_orphans(deck: Deck, spec: Spec | None, board: Board, job_ids: Iterable[str], mine: Set[str],
+                    now: float, busy: Set[Path] = frozenset()) -> tuple[list[Overdue], float | None]:
+    """Dead runners' attempts whose leader still runs past the job's hard or idle timeout, and the next such deadline.
+
+    Their runner would have stopped them; with it gone, nothing did. The hard
+    timeout counts from the claim, the idle one from the last growth of the
+    attempt's ``output`` or ``stderr.log`` (their mtimes). Only attempts whose record can be
+    checked and stopped from here (same host, boot and pid namespace); an attempt
+    on a batch system is taken over instead (``runner/takeover.py``).
+    """
+    found: list[Overdue] = []
+    next_due: float | None = None
+    for job_id in sorted(set(job_ids) - set(mine)):
+        state = board.state(job_id)
+        attempt = state.attempt
+        job = spec.job(job_id) if spec is not None else None
+        if (state.status != Status.RUNNING or attempt is None or state.token is None or job is None
+                or (job.timeout.hard is None and job.timeout.idle is None)):
+            continue
+        try:
+            directory = deck.attempt_dir(attempt.workspace, job_id, attempt.n)
+        except AttemptRefused:  # its workspace leads out of the deck: nothing of it is read there
+            continue
+        if directory in busy or os.path.lexists(directory / REMOTE):
+            continue
+        record = read_record(directory)
+        if record is None or not record.local or record.runner_alive() or not record.leader_alive():
+            continue  # (a gone leader: abandoned_boundaries stops what it left, recovery resolves it)
+        deadlines = []
+        if job.timeout.hard is not None:
+            deadlines.append((attempt.started + job.timeout.hard, "hard_timeout"))
+        if job.timeout.idle is not None:
+            deadlines.append((_last_growth(directory, attempt.started) + job.timeout.idle, "idle_timeout"))
+        due, reason = min(deadlines)
+        if due > now:
+            next_due = due if next_due is None else min(next_due, due)
+            continue
+        left = _left_running(deck, job_id, attempt.workspace, attempt.n, leader_gone=False)
+        if left is not None:
+            found.append(Overdue(left, _timeout_event(job, state, directory, reason, now)))
+    return found, next_due
+
+
+def _last_growth(directory: Path, started: float) -> float:
+    """When the attempt last wrote its output or diagnostics (not before it was claimed)."""
+    last = started
+    for name in (OUTPUT, LEASE):
+        try:
+            last = max(last, os.lstat(directory / name).st_mtime)
+        except FileNotFoundError:
+            continue
+    return last
+
+
+def _timeout_event(job: Job, state: JobState, directory: Path, reason: str, now: float) -> dict[str, Any]:
+    """The outcome an attempt stopped for ``reason`` gets, as its own runner would have recorded it."""
+    attempt = state.attempt
+    assert attempt is not None and state.token is not None
+    if reason == "idle_timeout":
+        what, limit = "idle timeout: no output", job.timeout.idle
+    else:
+        what, limit = "hard timeout: running", job.timeout.hard
+    outcome = Outcome.failed(reason, Failure.TRANSIENT if job.retry.on_timeout else Failure.PERSISTENT,
+                             f"{what} for {limit:g}s; stopped after its runner was gone")
+    claimed = Claimed(job.id, attempt.n, state.token, attempt.workspace, state.tries, directory, -1, attempt.started)
+    event = verdict(job, claimed, outcome, [], now)
+    try:
+        event["output_bytes"] = os.lstat(directory / OUTPUT).st_size
+    except FileNotFoundError:
+        pass
+    return event
 
 
 def _left_running(deck: Deck, job_id: str, workspace: str, n: int, *, leader_gone: bool) -> Abandoned | None:

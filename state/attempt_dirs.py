@@ -57,16 +57,31 @@ def used_by(directory: Path | int, *, links: bool = True) -> str | None:
 
 
 def find_used_attempt(workspaces_dir: Path) -> Path | None:
-    """The first attempt directory under ``workspaces/*/runs/*/`` that an attempt used, else None.
+    """The first attempt directory under ``workspaces/*/runs/*/`` that a claim made, else None.
 
-    Links are not followed: a link a job planted is not history.
+    A claim counts even when its files are still empty (a silent program, or one
+    that has not started): on a young deck that directory may be all that is left
+    of a lost log. Links are not followed: a link a job planted is not history.
     """
     for runs in _subdirs(workspaces_dir, RUNS):
         for job_dir in _subdirs(runs):
             for attempt_dir in _subdirs(job_dir):
-                if attempt_dir.name.isdigit() and used_by(attempt_dir, links=False) is not None:
+                if attempt_dir.name.isdigit() and _claimed_or_used(attempt_dir):
                     return attempt_dir
     return None
+
+
+def _claimed_or_used(attempt_dir: Path) -> bool:
+    """Whether ``attempt_dir`` holds a file a claim makes (empty or not) or any other attempt's file."""
+    if used_by(attempt_dir, links=False) is not None:
+        return True
+    for name in _CLAIM_FILES:
+        try:
+            if stat.S_ISREG(os.lstat(attempt_dir / name).st_mode):
+                return True
+        except FileNotFoundError:
+            continue
+    return False
 
 
 def _subdirs(directory: Path, child: str | None = None) -> list[Path]:

@@ -272,8 +272,9 @@ class Store:
         """HistoryLost if the log is missing or empty while the workspaces hold attempts of an earlier one.
 
         Writing a new log then would start every job's story again: jobs already done
-        would run again. Only an empty log is checked, so this costs nothing after
-        the first record.
+        would run again. Any attempt directory a claim made counts, its files empty or
+        not and its lease held or not (a young deck's only trace may be a silent job's).
+        Only an empty log is checked, so this costs nothing after the first record.
         """
         if self.log.offset or self.log.seq:
             return

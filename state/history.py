@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from jobdeck.state.buckets import Buckets, StoredLines
-from jobdeck.state.machine import EventType
+from jobdeck.state.machine import EventType, recorded_end
 from jobdeck.state.rollups import SCORED_TYPE, Histogram, tokens_of
 from jobdeck.state.tally import Tally, picodollars
 from jobdeck.state.timeline import Timeline
@@ -129,7 +129,8 @@ class History:
         cost = picodollars(record.get("cost"))
         model = record.get("model") or (usage.get("model") if isinstance(usage, Mapping) else None)
         kept = self.timeline.succeeded(job, ts) if outcome == EventType.SUCCEEDED else None
-        took = Histogram.bucket(ts - attempt.started)
+        ended = recorded_end(record, attempt.started, ts)  # a recovered outcome's own end, not its recording's
+        took = Histogram.bucket(ended - attempt.started)
         for tally in self._tallies(job, ts):
             tally.runs += 1
             tally.outcomes[outcome] = tally.outcomes.get(outcome, 0) + 1
@@ -154,8 +155,8 @@ class History:
                     tally.deadlines_met += 1
                 else:
                     tally.deadlines_missed += 1
-            if tally.last_ended is None or ts > tally.last_ended:
-                tally.last_ended = ts
+            if tally.last_ended is None or ended > tally.last_ended:
+                tally.last_ended = ended
 
     def _progress(self, job: str, record: Mapping[str, Any], ts: float) -> None:
         """Retries, cooldowns and fallbacks; each rate-limit answer once.

@@ -8,6 +8,7 @@ dicts as stored in events.jsonl (see state/events.py for the envelope).
 # Annotations are evaluated here (no `from __future__ import annotations`): typing.NamedTuple compiles
 # each string annotation (the first ~0.6 ms, then ~15 µs a field), and every command imports these classes.
 
+import math
 from collections.abc import Callable, Mapping
 from enum import StrEnum
 from types import MappingProxyType
@@ -217,7 +218,7 @@ def _check_token(state: JobState, event: Event) -> None:
 def _end_attempt(state: JobState, event: Event, now: float, outcome: str) -> tuple[Attempt, ...]:
     last = state.attempts[-1]
     ended = last._replace(
-        ended=now,
+        ended=recorded_end(event, last.started, now),
         outcome=outcome,
         reason=event.get("reason"),
         exit_code=event.get("exit_code"),
@@ -226,6 +227,15 @@ def _end_attempt(state: JobState, event: Event, now: float, outcome: str) -> tup
         cost=event.get("cost"),
     )
     return state.attempts[:-1] + (ended,)
+
+
+def recorded_end(event: Event, started: float, now: float) -> float:
+    """When the attempt an outcome event ends did end: its ``ended`` (an outcome recovered from result.json
+    after its runner died, recorded later) kept between the attempt's start and ``now``, else ``now``."""
+    ended = event.get("ended")
+    if (type(ended) is float or type(ended) is int) and math.isfinite(ended):
+        return min(max(ended, started), now)
+    return now
 
 
 _NO_OVERRIDE = MappingProxyType({"override": None, "override_at": None, "override_by": None, "override_reason": None})

@@ -25,6 +25,7 @@ from jobdeck.state.tally import Tally
 FINGERPRINTS = {
     3: "bc9e775a30c948cba049ee2fe79ab2da109c0191bc7e953f2a0978296866d338",
     4: "c068fcb814bc67bb7dbdc280f046b366051a7c0f45e7582fa3370016db36339c",
+    5: "defbe8e142ddd2b0480180c4b6ba001771e82c0af1389806832030c7b5d297ab",  # a recovered outcome's own end
 }
 """STATS_CACHE_FORMAT -> sha256 of the cache fixed_log() folds into. Add a row per bump; never change a row."""
 
@@ -71,6 +72,8 @@ def fixed_log() -> list[dict[str, Any]]:
     add(5650, "decided", "a", deadline=T0 + 9000)
     a = add(5700, "claimed", "a", attempt=3, workspace="w1", runner="r3")
     add(9100, "succeeded", "a", token=a, usage=usage, cost=0.125, model="m2")  # late
+    d = add(9150, "claimed", "d", attempt=1, workspace="w3", runner="r4")
+    add(9250, "failed", "d", token=d, reason="exit_code", ended=T0 + 9160, recovered=True)  # ran 10 s, not 100
     add(9200, "decided", "c", deadline=T0 + 99_000)  # pending at the end
     add(9300, "claimed", "c", attempt=3, workspace="w3", runner="r3")  # open at the end
     add(9310, "progress", "c", what="cooldown", reason="rate_limit")  # its answer counted, pending

@@ -1,0 +1,112 @@
+"""A runner killed with ``kill -9`` leaves its attempt running: the next runner enforces the job's timeouts on it.
+
+The hard timeout counts from the claim, the idle one from the attempt's last
+output; the orphan is stopped whole (leader and descendants) and its end is
+recorded as its own runner would have: failed, ``hard_timeout`` or
+``idle_timeout``, retried or not by the job's retry policy. Each test runs with
+both boundaries (a dead runner's cgroup, or the processes marked with the attempt).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+from pathlib import Path
+from typing import Any
+
+from tests.functional.runner_kit import (  # noqa: F401  (boundary: the fixture)
+    boundary,
+    env_for,
+    events,
+    make_deck,
+    start_runner,
+    wait_for,
+)
+
+SLACK = 3.0
+"""Seconds allowed past a deadline (+ grace): the next orphan check, runner start-up on a loaded machine."""
+
+
+def _dead(pid: int) -> bool:
+    """Gone, or exited and waiting to be reaped."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] in ("Z", "X")
+    except FileNotFoundError:
+        return True
+
+
+def _outcome(deck: Path, job: str) -> dict[str, Any] | None:
+    return next((e for e in events(deck) if e.get("job") == job and e["type"] in ("succeeded", "failed",
+                                                                                    "interrupted")), None)
+
+
+def _orphan(deck: Path, pid_file: Path, env: dict[str, str]) -> subprocess.Popen[str]:
+    """Run the deck's job under a runner, kill -9 that runner, and start another: (the second runner)."""
+    first = start_runner(deck, env=env)
+    wait_for(lambda: pid_file.exists() and pid_file.read_text().strip(), timeout=15, what="the job to start")
+    first.kill()
+    first.communicate()
+    return start_runner(deck, env=env)
+
+
+def _stop(runner: subprocess.Popen[str] | None, pid_file: Path) -> None:
+    if runner is not None:
+        runner.send_signal(signal.SIGTERM)
+        runner.communicate(timeout=30)
+    if pid_file.exists() and pid_file.read_text().strip():
+        try:  # a failing test leaves nothing running
+            os.killpg(int(pid_file.read_text()), signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+
+def test_an_orphan_past_its_hard_timeout_is_stopped_and_recorded(tmp_path: Path, boundary: str) -> None:  # noqa: F811
+    pid_file, child_file = tmp_path / "leader.pid", tmp_path / "child.pid"
+    # Output every 0.2 s keeps the idle timeout away; a child of the leader must go with it.
+    script = (f"sleep 60 & echo $! > {child_file}; echo $$ > {pid_file}; "
+              f"while :; do echo tick; sleep 0.2; done")
+    deck = make_deck(tmp_path, [{"id": "hang", "command": ["sh", "-c", script],
+                                 "timeout": {"hard": 4, "idle": 3, "grace": 1}}])
+    runner = None
+    try:
+        runner = _orphan(deck, pid_file, env_for(deck, JOBDECK_BOUNDARY=boundary))
+        leader = int(pid_file.read_text())
+        outcome = wait_for(lambda: _outcome(deck, "hang"), timeout=4 + 1 + SLACK + 5, what="the hard timeout")
+        claimed = next(e for e in events(deck) if e["type"] == "claimed")
+        assert outcome["type"] == "failed" and outcome["reason"] == "hard_timeout", outcome
+        assert outcome["token"] == claimed["seq"] and outcome["attempt"] == 1
+        assert outcome["failure"] == "transient" and "retry_at" not in outcome  # max_attempts 1: no try left
+        assert 4 <= outcome["ts"] - claimed["ts"] < 4 + 1 + SLACK, outcome["ts"] - claimed["ts"]
+        assert _dead(leader) and _dead(int(child_file.read_text()))
+        assert runner.poll() is None  # the second runner is still up, and says nothing failed it
+    finally:
+        _stop(runner, pid_file)
+
+
+def test_an_idle_orphan_is_stopped_and_retried_by_its_policy(tmp_path: Path, boundary: str) -> None:  # noqa: F811
+    pid_file = tmp_path / "leader.pid"
+    gate = tmp_path / "gate"
+    # Attempt 1 prints, then falls silent; attempt 2 (the retry) prints and ends.
+    script = (f"if [ \"$JOBDECK_ATTEMPT\" = 1 ]; then echo $$ > {pid_file}; echo early; "
+              f"while [ ! -e {gate} ]; do sleep 0.05; done; exec sleep 60; fi; echo second")
+    deck = make_deck(tmp_path, [{"id": "quiet", "command": ["sh", "-c", script],
+                                 "timeout": {"idle": 2, "hard": 60, "grace": 1},
+                                 "retry": {"max_attempts": 2, "delay": 0.1, "jitter": 0}}])
+    runner = None
+    try:
+        runner = _orphan(deck, pid_file, env_for(deck, JOBDECK_BOUNDARY=boundary))
+        gate.touch()
+        leader = int(pid_file.read_text())
+        output = deck / "workspaces" / "default" / "runs" / "quiet" / "1" / "output"
+        outcome = wait_for(lambda: _outcome(deck, "quiet"), timeout=2 + 1 + SLACK + 5, what="the idle timeout")
+        assert outcome["type"] == "failed" and outcome["reason"] == "idle_timeout", outcome
+        assert outcome["failure"] == "transient" and "retry_at" in outcome
+        assert output.read_text() == "early\n"
+        assert outcome["ts"] - output.stat().st_mtime >= 2  # silent for the idle timeout, from its last output
+        assert _dead(leader)
+        wait_for(lambda: any(e["type"] == "succeeded" for e in events(deck)), timeout=15, what="the retry")
+        assert (output.parent.parent / "2" / "output").read_text() == "second\n"
+    finally:
+        _stop(runner, pid_file)
