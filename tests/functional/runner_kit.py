@@ -89,6 +89,15 @@ def output_of(deck: Path, job: str, attempt: int = 1, workspace: str = "default"
     return path.read_text() if path.exists() else ""
 
 
+def process_gone(pid: int) -> bool:
+    """Whether process ``pid`` is gone, or exited and waiting to be reaped."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] in ("Z", "X")
+    except FileNotFoundError:
+        return True
+
+
 def cgroups_writable() -> bool:
     """Whether this user may make cgroups below its own (what the cgroup boundary needs)."""
     from jobdeck.agents.cgroups import own_directory

@@ -20,21 +20,13 @@ from tests.functional.runner_kit import (  # noqa: F401  (boundary: the fixture)
     env_for,
     events,
     make_deck,
+    process_gone,
     start_runner,
     wait_for,
 )
 
 SLACK = 3.0
 """Seconds allowed past a deadline (+ grace): the next orphan check, runner start-up on a loaded machine."""
-
-
-def _dead(pid: int) -> bool:
-    """Gone, or exited and waiting to be reaped."""
-    try:
-        with open(f"/proc/{pid}/stat") as stat:
-            return stat.read().rsplit(")", 1)[1].split()[0] in ("Z", "X")
-    except FileNotFoundError:
-        return True
 
 
 def _outcome(deck: Path, job: str) -> dict[str, Any] | None:
@@ -79,7 +71,7 @@ def test_an_orphan_past_its_hard_timeout_is_stopped_and_recorded(tmp_path: Path,
         assert outcome["token"] == claimed["seq"] and outcome["attempt"] == 1
         assert outcome["failure"] == "transient" and "retry_at" not in outcome  # max_attempts 1: no try left
         assert 4 <= outcome["ts"] - claimed["ts"] < 4 + 1 + SLACK, outcome["ts"] - claimed["ts"]
-        assert _dead(leader) and _dead(int(child_file.read_text()))
+        assert process_gone(leader) and process_gone(int(child_file.read_text()))
         assert runner.poll() is None  # the second runner is still up, and says nothing failed it
     finally:
         _stop(runner, pid_file)
@@ -105,7 +97,7 @@ def test_an_idle_orphan_is_stopped_and_retried_by_its_policy(tmp_path: Path, bou
         assert outcome["failure"] == "transient" and "retry_at" in outcome
         assert output.read_text() == "early\n"
         assert outcome["ts"] - output.stat().st_mtime >= 2  # silent for the idle timeout, from its last output
-        assert _dead(leader)
+        assert process_gone(leader)
         wait_for(lambda: any(e["type"] == "succeeded" for e in events(deck)), timeout=15, what="the retry")
         assert (output.parent.parent / "2" / "output").read_text() == "second\n"
     finally:

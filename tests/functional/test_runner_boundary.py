@@ -24,6 +24,7 @@ from tests.functional.runner_kit import (  # noqa: F401  (boundary: the fixture)
     events,
     jobdeck,
     make_deck,
+    process_gone,
     output_of,
     start_runner,
     wait_for,
@@ -32,15 +33,6 @@ from tests.functional.runner_kit import (  # noqa: F401  (boundary: the fixture)
 SECRET = "s3cret-boundary-value"
 SLACK = 2.0
 """Seconds allowed beyond hard timeout + grace (runner start-up and turns on a loaded 2-core machine)."""
-
-
-def _dead(pid: int) -> bool:
-    """Gone, or exited and waiting to be reaped."""
-    try:
-        with open(f"/proc/{pid}/stat") as stat:
-            return stat.read().rsplit(")", 1)[1].split()[0] in ("Z", "X")
-    except FileNotFoundError:
-        return True
 
 
 def _reap_leftover(pid_file: Path) -> None:
@@ -83,7 +75,7 @@ def test_a_setsid_daemon_ends_with_its_attempt(tmp_path: Path, boundary: str, re
         for job, limit in (("timeout", 1 + 1), ("exits", 1)):
             ended = wait_for(lambda: _outcome(deck, job), timeout=30, what=f"{job} recorded")
             daemon = int(pids[job].read_text())
-            assert _dead(daemon), f"{job}: its daemon {daemon} outlived the attempt"
+            assert process_gone(daemon), f"{job}: its daemon {daemon} outlived the attempt"
             claimed = next(e for e in events(deck) if e["type"] == "claimed" and e["job"] == job)
             assert ended["ts"] - claimed["ts"] <= limit + SLACK
             written = output_of(deck, job)
@@ -128,12 +120,12 @@ def test_a_runner_killed_while_a_daemon_lives_is_recovered_without_waiting_for_i
         wait_for(lambda: _beat_of(deck, second_pid), what="the second runner's first turn")
         # the leader still runs: the attempt stays leased and nothing of it is stopped
         assert board(deck)["slow"].status.value == "running"
-        assert not _dead(int(leader_pid.read_text())) and not _dead(int(daemon_pid.read_text()))
+        assert not process_gone(int(leader_pid.read_text())) and not process_gone(int(daemon_pid.read_text()))
         gate.touch()  # the leader exits; only the daemon holds the lease now
         wait_for(lambda: board(deck)["slow"].attempts[0].outcome is not None, timeout=20,
                  what="the attempt resolved (the daemon would hold it for 60 s)")
         assert board(deck)["slow"].attempts[0].outcome == "interrupted"
-        assert _dead(int(daemon_pid.read_text()))
+        assert process_gone(int(daemon_pid.read_text()))
         assert "late" not in output_of(deck, "slow")
         wait_for(lambda: board(deck)["slow"].status.value == "done", what="the retry")
         assert output_of(deck, "slow", attempt=2) == "finished\n"
@@ -166,7 +158,7 @@ def test_a_cancel_while_the_runner_is_dead_stops_the_whole_attempt_and_ends_it_o
             second = start_runner(deck, env=runner_env)
             second_pid = second.pid
             wait_for(lambda: _beat_of(deck, second_pid), what="the second runner's first turn")
-            assert not _dead(leader) and not _dead(daemon)  # running, its leader alive: not the runner's to stop
+            assert not process_gone(leader) and not process_gone(daemon)  # running, its leader alive: not the runner's to stop
         cancelled = jobdeck(deck, "cancel", "long", env=runner_env, check=True)
         # told whether anything will act on it now: the dead runner's heartbeat file is still there
         assert ("no runner is up: the processes of long run until one starts" in cancelled.stderr) \
@@ -176,7 +168,7 @@ def test_a_cancel_while_the_runner_is_dead_stops_the_whole_attempt_and_ends_it_o
             assert done.returncode == 0, done.stderr
             assert "cancelled while its runner was dead; stopping the 4 process(es)" in done.stdout
         ended = wait_for(lambda: _outcome(deck, "long"), timeout=20, what="the attempt ended")
-        assert _dead(leader) and _dead(daemon)
+        assert process_gone(leader) and process_gone(daemon)
         assert {k: ended[k] for k in ("type", "token", "reason")} == {"type": "failed", "token": 1, "reason": "cancelled"}
         assert board(deck)["long"].status.value == "cancelled"
         again = jobdeck(deck, "run", "--once", env=runner_env)
