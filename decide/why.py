@@ -95,7 +95,7 @@ def _status_line(job: Job, board: Board, now: float) -> str | None:
     if state.status == Status.REVIEW:
         return f"its output waits for review: {state.reason or 'review'}"
     if state.status == Status.DONE:
-        return "it is done" + ("; it runs again at its next schedule" if job.schedule else "; `jobdeck trigger` runs it again")
+        return "it is done; " + (_next_cycle(job, now) or "`jobdeck trigger` runs it again")
     if state.status == Status.FAILED:
         unused = job.retry.max_attempts - state.tries
         codes = ", ".join(map(str, job.retry.retryable_exit_codes)) or "none named"
@@ -104,7 +104,19 @@ def _status_line(job: Job, board: Board, now: float) -> str | None:
                 if unused > 0 and (state.reason or "").startswith("exited with code") else "")
         return f"it failed: {state.reason or 'failed'}{kept}; `jobdeck retry {job.id}` queues it again"
     if state.status == Status.CANCELLED:
-        return f"it was cancelled: {state.reason or ''}".rstrip(": ")
+        return f"it was cancelled: {state.reason or ''}".rstrip(": ") + "; " \
+            + (_next_cycle(job, now) or f"`jobdeck retry {job.id}` queues it again")
+    return None
+
+
+def _next_cycle(job: Job, now: float) -> str | None:
+    """What starts the job's next cycle by itself ("its schedule starts the next cycle at 02:00 Europe/Paris"), if
+    anything does."""
+    if job.schedule is not None:
+        fire = _next_fire_text(job.schedule, job.timezone, now)
+        return "its schedule starts the next cycle" + (f" at {fire}" if fire else "")
+    if job.trigger is not None:
+        return f"a file matching {job.trigger} in its inbox starts the next cycle"
     return None
 
 
@@ -209,9 +221,15 @@ def why(spec: Spec, board: Board, job_id: str, now: float,
 
 def _schedule_wait(schedule: str, tz: str, now: float) -> str:
     """"waits for its schedule (0 2 * * *): next fire 02:00 Europe/Paris", as `ls` tells the fire too."""
+    fire = _next_fire_text(schedule, tz, now)
+    return f"waits for its schedule ({schedule})" + (f": next fire {fire}" if fire else "")
+
+
+def _next_fire_text(schedule: str, tz: str, now: float) -> str | None:
+    """The schedule's next fire after ``now`` in its zone ("02:00 Europe/Paris"); None if it cannot be told."""
     from jobdeck.state.schedule import next_fire
 
     try:
-        return f"waits for its schedule ({schedule}): next fire {zoned_text(next_fire(schedule, tz, now), tz, now)}"
+        return zoned_text(next_fire(schedule, tz, now), tz, now)
     except (ValueError, KeyError):  # (the loader refuses such a schedule; a stale spec may still hold one)
-        return f"waits for its schedule ({schedule})"
+        return None

@@ -132,3 +132,16 @@ def test_an_llm_job_whose_runs_recorded_no_cost_says_which_cost_it_is_given() ->
     priced = Board({"dear": ready("dear")})
     priced.rollups.add("dear", Attempt(1, 1, "r", "default", NOW - 86400, NOW - 86300, "succeeded", cost=0.002))
     assert lines(the_spec, priced, "dear")[2:] == []  # a start in your order, nothing assumed: nothing to add
+
+
+def test_a_cancelled_or_done_job_is_told_what_starts_its_next_cycle() -> None:
+    the_spec = spec({"id": "nightly", "schedule": "0 2 * * *", "timezone": "Europe/Berlin"},
+                    {"id": "ingest", "trigger": "*.csv"}, {"id": "once"}, mode="off")
+    cancelled = JobState("nightly", Status.CANCELLED, reason="cancelled by the operator", since=NOW - 60)
+    board = Board({"nightly": cancelled, "ingest": cancelled._replace(job="ingest"),
+                   "once": cancelled._replace(job="once", status=Status.DONE)})
+    assert why(the_spec, board, "nightly", NOW).headline == (
+        "it was cancelled: cancelled by the operator; its schedule starts the next cycle at 02:00 Europe/Berlin")
+    assert why(the_spec, board, "ingest", NOW).headline.endswith("; a file matching *.csv in its inbox starts the "
+                                                                  "next cycle")
+    assert why(the_spec, board, "once", NOW).headline == "it is done; `jobdeck trigger` runs it again"
