@@ -67,7 +67,9 @@ def run_command(deck: Deck, args: argparse.Namespace) -> int:
         if not args.quiet and not args.json:
             done = len(runner.ran) - len(failed)
             elsewhere = _running_elsewhere(runner)
-            print(f"ran {len(runner.ran)} job{'s' if len(runner.ran) != 1 else ''}: {done} done"
+            runs = runner.attempts_started
+            print(f"ran {len(runner.ran)} job{'s' if len(runner.ran) != 1 else ''}"
+                  + (f" ({runs} attempts)" if runs > len(runner.ran) else "") + f": {done} done"
                   + (f", not done: {', '.join(failed[:10])}" if failed else "")
                   + (f"; running under another runner: {', '.join(elsewhere[:10])}" if elsewhere else "")
                   + (f"; stopped by {signal.Signals(stopped_by).name}" if stopped_by else ""), file=sys.stderr)

@@ -120,6 +120,8 @@ class Runner:
         self.orphans: set[str] = set()
         """Running attempts of runners that are gone (their jobs outlived them): they hold slots of ours."""
         self.ran: set[str] = set()
+        self.attempts_started = 0
+        """Attempts this runner started (a job run twice, by two inbox files or a retry, counts twice)."""
         self.stopping = False
         self._checkpoint_seq = 0
         self._checkpoint_at = 0.0
@@ -894,6 +896,7 @@ class Runner:
             self.writes.failed(error, now)  # the log took the claim but the deck refuses files: pause claiming
             return False
         self.ran.add(job_id)
+        self.attempts_started += 1
         self.index.touch([job_id])
         return True
 

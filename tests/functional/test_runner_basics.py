@@ -161,3 +161,16 @@ def test_invalid_output_goes_to_review_with_reasons_and_never_reaches_dependents
     jobdeck(deck, "approve", "score", check=True)
     assert jobdeck(deck, "run", "--once").returncode == 0
     assert output_of(deck, "use") == '{"score": "high"}\n'
+
+
+def test_run_once_counts_the_attempts_of_a_job_run_more_than_once(tmp_path: Path) -> None:
+    """Two inbox files run one job twice: the summary says 1 job and 2 attempts, not just "ran 1 job"."""
+    deck = make_deck(tmp_path, [{"id": "ingest", "command": ["cat", "{{inputs.input}}"], "trigger": "*.csv"},
+                                {"id": "plain", "command": ["true"]}])
+    inbox = deck / "workspaces" / "default" / "inbox"
+    inbox.mkdir(parents=True, exist_ok=True)
+    for name in ("a.csv", "b.csv"):
+        (inbox / name).write_text(name + "\n")
+    result = jobdeck(deck, "run", "--once")
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.splitlines()[-1] == "ran 2 jobs (3 attempts): 2 done"
