@@ -113,13 +113,17 @@ def _unanswered(exc: BaseException, endpoint: str | None) -> ProviderFailure | N
     chain = _chain(exc)
     kinds = [{cls.__name__ for cls in type(link).__mro__} for link in chain]
     connecting = any(kind & _CONNECT_NAMES for kind in kinds)
-    if not connecting and (any(kind & _TIMEOUT_NAMES for kind in kinds)
-                           or not any(kind & _TRANSPORT_NAMES for kind in kinds)):
+    silent = not connecting and any(kind & _TIMEOUT_NAMES for kind in kinds)
+    if not connecting and not silent and not any(kind & _TRANSPORT_NAMES for kind in kinds):
         return None
     if endpoint:  # as configured: one without a scheme, say, is the operator's to see
         where = f" at {_display_url(endpoint) or endpoint.split('?', 1)[0].rsplit('@', 1)[-1]}"
     else:
         where = _host_of(chain)
+    if silent:  # it took the request and went silent: a timeout, whatever status litellm gave it
+        timed = next(link for link, kind in zip(chain, kinds, strict=True) if kind & _TIMEOUT_NAMES)
+        return ProviderFailure(Failure.TRANSIENT, "timeout", f"no answer from the provider{where} in time: "
+                               f"{_one_line(str(timed)) or 'timed out'}")
     if connecting:
         return ProviderFailure(Failure.TRANSIENT, "connection", f"could not reach the provider{where}: "
                                f"{_connect_detail(chain, kinds)} (network, DNS, proxy or api_base)")

@@ -151,3 +151,12 @@ def test_a_real_http_500_and_a_read_timeout_keep_their_reasons() -> None:
     timeout = type("TimeoutException", (type("TransportError", (Exception,), {}),), {})
     silent = chained(error("Timeout", 408, "Request timed out."), error("APITimeoutError"), timeout("read timed out"))
     assert classify(silent).reason == "timeout", "the provider took the request and went silent"
+
+
+def test_a_read_timeout_litellm_reports_as_a_connection_error_is_a_timeout_not_an_http_500() -> None:
+    timeout = type("ReadTimeout", (type("TimeoutException", (type("TransportError", (Exception,), {}),), {}),), {})
+    wrapped = chained(error("InternalServerError", 500, "litellm.InternalServerError: Connection error."),
+                      error("APIConnectionError", message="Connection error."), timeout("read timed out"))
+    failure = classify(wrapped, endpoint="http://127.0.0.1:4000/v1")
+    assert (failure.kind, failure.reason, failure.status) == (Failure.TRANSIENT, "timeout", None)
+    assert failure.message == "no answer from the provider at http://127.0.0.1:4000/v1 in time: read timed out"
