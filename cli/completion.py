@@ -85,12 +85,12 @@ def _ids(action: str | None) -> Completer:
         found = [job.id for job in spec.jobs if job.id.startswith(prefix) and job.id not in typed]
         if action is None or board is None:
             return found
-        from jobdeck.state.actions import ACTIONS, refusal
-        from jobdeck.state.machine import Status
+        from jobdeck.state.actions import ACTIONS, refusal, trigger_refusal
 
-        if action == "trigger":  # (act refuses a running job's cycle, and one of its dependents running)
-            return [job for job in found if board.state(job).status != Status.RUNNING]
-        return [job for job in found if refusal(ACTIONS[action], spec.job(job), board.state(job)) is None]
+        if action == "trigger":  # act refuses a cycle that would overlap a running job: the job, or downstream
+            return [job for job in found if trigger_refusal(spec.dependencies, board, job) is None]
+        return [job for job in found
+                if refusal(ACTIONS[action], spec.job(job), board.state(job), board=board) is None]
 
     return ids
 
@@ -149,6 +149,11 @@ def _read(parsed_args: argparse.Namespace, *, board: bool) -> tuple[Deck, Spec |
 
     try:
         deck = find_deck(getattr(parsed_args, "deck", None))
+        if not deck.state_dir.is_dir():  # a deck nothing has run in: a Tab makes no .jobdeck/ (nor marks jobs.json)
+            from jobdeck.state.board import Board
+            from jobdeck.state.loader import load_spec
+
+            return deck, load_spec(deck.spec_path).spec, Board() if board else None  # (every job in the backlog)
         spec, _digest = _read_spec(deck)
         if not board:
             return deck, spec, None

@@ -10,7 +10,7 @@ from __future__ import annotations
 import getpass
 import os
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -110,13 +110,10 @@ def perform(store: Store, spec: Spec | LightSpec, job_id: str, action: str, *, r
         if reason:
             base["reason"] = reason
         if action == "trigger":
+            refused = trigger_refusal(spec.dependencies, board, job_id)
+            if refused is not None:
+                raise refused
             targets = downstream([job_id], spec.dependencies)
-            busy = [t for t in targets if board.state(t).status == Status.RUNNING]
-            if busy:
-                raise IllegalTransition(
-                    f"job '{busy[0]}' is running; a new cycle would overlap it",
-                    hint="wait for it to finish, or cancel it first",
-                )
             events = []
             for target in targets:
                 event: dict[str, Any] = {**base, "job": target, "source": f"{via}:{who}", "root": job_id}
@@ -250,10 +247,20 @@ def refusal(action: Action, job: Job | JobPreview, state: JobState, *, board: Bo
     return None
 
 
+def trigger_refusal(dependencies: Mapping[str, Sequence[str]], board: Board, job_id: str) -> IllegalTransition | None:
+    """Why a new cycle of ``job_id`` cannot start now: it, or a job downstream of it, is running."""
+    busy = [t for t in downstream([job_id], dependencies) if board.state(t).status == Status.RUNNING]
+    if busy:
+        return IllegalTransition(f"job '{busy[0]}' is running; a new cycle would overlap it",
+                                 hint="wait for it to finish, or cancel it first")
+    return None
+
+
 def _service_keeps(job_id: str, kept_back: KeptBack) -> IllegalTransition:
     """The refusal of a release of a job that the decision service, not the operator, keeps back."""
     verb = "holds" if kept_back.action == "hold" else "defers"
+    who = "its window" if kept_back.needs == "window" else "the decision service"  # (a window holds in every mode)
     why = kept_back.reason or (f"it needs {kept_back.needs}" if kept_back.needs else kept_back.note or "")
     return IllegalTransition(f"cannot release job '{job_id}': the operator did not pin or hold it; "
-                             f"the decision service {verb} it" + (f": {why}" if why else ""),
+                             f"{who} {verb} it" + (f": {why}" if why else ""),
                              hint=f"`jobdeck pin {job_id}` starts it anyway")

@@ -502,7 +502,8 @@ class Store:
                 return False  # torn or edited: the fold from the log gives them again
             warned = {job: (int(cycle), deadline) for job, (cycle, deadline) in snapshot.get("warned", {}).items()
                       if type(cycle) is int}
-            kept_back = {job: KeptBack(str(action), needs, until, note, reason, *capacity[:1])  # (older: no capacity)
+            kept_back = {job: KeptBack(str(action), needs, until, note, reason,  # (older: no capacity)
+                                       capacity[0] if capacity and type(capacity[0]) is int else None)
                          for job, (action, needs, until, note, reason, *capacity)
                          in snapshot.get("kept_back", {}).items()}
             listed = {job: float(ts) for job, ts in snapshot.get("listed", {}).items() if ID_RE.fullmatch(job)}

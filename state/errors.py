@@ -170,15 +170,10 @@ class UnknownJob(JobdeckError):
     @classmethod
     def among(cls, missing: list[str], declared: Iterable[str], where: object, more: str = "") -> UnknownJob:
         """"no job 'fech' in WHERE" (then ``more``), hinting at the declared id each one was likely meant as."""
-        import difflib
+        from jobdeck.state.ids import closest_id
 
         declared = list(declared)
-        meant = {}
-        for job_id in missing:
-            close = [d for d in declared if d.lower() == job_id.lower()] \
-                or difflib.get_close_matches(job_id, declared, n=1)
-            if close:
-                meant[job_id] = close[0]
+        meant = {job_id: close for job_id in missing if (close := closest_id(job_id, declared)) is not None}
         if len(missing) == 1 and meant:
             hint = f"did you mean {meant[missing[0]]!r}?"
         elif meant:

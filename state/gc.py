@@ -279,7 +279,7 @@ def _size_of(deck: Deck, attempt: AttemptDir, name: str) -> int:
 def _size(job_fd: int, name: str) -> int:
     """Disk space ``name`` takes, as `du` counts it: the blocks of its directories and regular files (``os.fwalk``
     follows no link). An attempt's few small files take a block each, and its directories one more: their
-    lengths alone said a tenth of what removing them frees."""
+    lengths alone are a tenth of what removing them frees."""
     try:
         total = os.stat(name, dir_fd=job_fd, follow_symlinks=False).st_blocks * 512
     except FileNotFoundError:

@@ -13,7 +13,6 @@ tallies so that the next call folds only what was appended (state/stats_cache.py
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -185,13 +184,12 @@ class History:
 
     def _spend(self, record: Mapping[str, Any]) -> None:
         """A deck-level call's cost (the model scorer's), counted as the rollups count it."""
-        cost, ts = record.get("cost"), record.get("ts", 0.0)
-        if isinstance(cost, bool) or not isinstance(cost, int | float) or not cost > 0 or not math.isfinite(cost):
+        spent, ts = picodollars(record.get("cost")), record.get("ts", 0.0)
+        if spent <= 0:  # (no cost, or none that is a finite number)
             return
         usage = record.get("usage")
         tokens = tokens_of(usage if isinstance(usage, Mapping) else None)
         model = str(record.get("model") or "unknown")
-        spent = picodollars(cost)
         for tally in self._deck_tallies(ts):
             tally.cost_pico += spent
             tally.tokens += tokens

@@ -22,7 +22,7 @@ from jobdeck.state.commands import own_inputs, program_problem, template_problem
 from jobdeck.state.digest import sha256_hex
 from jobdeck.state.errors import SpecError, SpecErrors
 from jobdeck.state.graph import find_cycle
-from jobdeck.state.ids import env_suffix
+from jobdeck.state.ids import closest_id, env_suffix
 from jobdeck.state.schedule import check_cron, zone
 from jobdeck.state.specbytes import read_spec_file
 from jobdeck.state.stamps import code_stamp, environment_stamp
@@ -404,9 +404,9 @@ def _check_dependencies(job_id: str, depends_on: list[str], declared: Collection
         if dep == job_id:
             err("a job cannot depend on itself", job_id, "depends_on")
         elif dep not in declared:
-            close = [s for s in declared if s.lower() == dep.lower()] or difflib.get_close_matches(dep, list(declared), n=1)
+            close = closest_id(dep, declared)
             err(f"depends on unknown job '{dep}'", job_id, "depends_on",
-                f"did you mean '{close[0]}'?" if close else "declare that job, or remove the dependency")
+                f"did you mean '{close}'?" if close else "declare that job, or remove the dependency")
 
 
 def _check_agent_name(job_id: str, agent: str, declared: Collection[str], err: Callable[..., None]) -> None:

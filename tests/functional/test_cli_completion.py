@@ -4,6 +4,7 @@ ids an action applies to now, read from the deck the command line names."""
 from __future__ import annotations
 
 import json
+import shutil
 import shlex
 import subprocess
 import sys
@@ -109,3 +110,17 @@ def test_completion_prints_each_shells_code_and_refuses_another(cli: RunCli, tmp
         assert done.returncode == 0 and marker in done.stdout, (shell, done.stdout[:200])
     refused = cli("completion", "tcsh", cwd=tmp_path)
     assert refused.returncode == 2 and "invalid choice: 'tcsh'" in refused.stderr
+
+
+def test_trigger_offers_no_job_whose_cycle_would_overlap_a_running_one_and_a_tab_writes_nothing(
+        tmp_path: Path, tab: object) -> None:
+    deck = init_deck(tmp_path / "deck", json.dumps({"jobs": [
+        {"id": "up", "command": ["true"]}, {"id": "down", "command": ["true"], "depends_on": ["up"]},
+        {"id": "alone", "command": ["true"]}]}).encode())
+    fresh = init_deck(tmp_path / "fresh", b'{"jobs": [{"id": "solo", "command": ["true"]}]}')
+    shutil.rmtree(fresh.state_dir)  # a deck nothing has run in, as a clone of its repository has it
+    with open_store(deck) as store:
+        store.commit([{"type": "claimed", "job": "down", "attempt": 1, "runner": "r"}])
+    assert tab(deck.root, "jobdeck trigger ") == [{"alone"}]  # up's cycle would overlap down, running
+    assert tab(fresh.root, "jobdeck approve ", "jobdeck show ") == [set(), {"solo"}]
+    assert not fresh.state_dir.exists()

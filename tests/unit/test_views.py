@@ -105,3 +105,18 @@ def test_a_deferral_shows_on_the_card_until_its_time_then_goes_and_a_hold_stays(
 ])
 def test_a_cards_agent_names_the_program_a_command_starts(command: object, label: str) -> None:
     assert agent_label(SimpleNamespace(model=None, agent=None, command=command)) == label
+
+
+def test_a_release_of_a_job_kept_back_names_who_keeps_it_back() -> None:
+    """A window defers a job in every mode, so a release is told its window keeps it, not the service."""
+    from jobdeck.state.actions import ACTIONS, refusal
+
+    spec = spec_of(job("night"), job("draft"))
+    board = Board(kept_back={"night": KeptBack("defer", "window", NOW + 600, "⏱ window 22:00",
+                                               "window 22:00-06:00 (UTC) opens at 22:00"),
+                             "draft": KeptBack("hold", "reviews", None, "⏸ reviews", "review queue 1 of capacity 1")})
+    night = refusal(ACTIONS["release"], spec.job("night"), board.state("night"), board=board, now=NOW)
+    draft = refusal(ACTIONS["release"], spec.job("draft"), board.state("draft"), board=board, now=NOW)
+    assert night is not None and str(night).startswith(
+        "cannot release job 'night': the operator did not pin or hold it; its window defers it: window 22:00")
+    assert draft is not None and "; the decision service holds it: review queue 1 of capacity 1" in str(draft)
