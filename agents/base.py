@@ -124,6 +124,14 @@ class AttemptContext:
     """Whether a cancelled remote attempt should be left running (the runner is stopping, not the operator)."""
 
 
+def timeout_words(kind: str, limit: float | None, silent: str = "no output") -> str:
+    """What a timed-out attempt's reason begins with: "hard timeout: running for 5s", "idle timeout: no output for
+    3s" (``silent``: what went missing for an idle one, e.g. "no tokens from MODEL")."""
+    if kind == "idle_timeout":
+        return f"idle timeout: {silent} for {limit or 0:g}s"
+    return f"hard timeout: running for {limit or 0:g}s"
+
+
 def output_limit_outcome(ctx: AttemptContext, exit_code: int | None = None) -> Outcome:
     """The outcome of an attempt whose output passed its size limit: a failure retrying would repeat."""
     limit = ctx.output.limit or 0

@@ -40,7 +40,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from jobdeck.agents.base import Agent, AttemptContext, Failure, Outcome
+from jobdeck.agents.base import Agent, AttemptContext, Failure, Outcome, timeout_words
 from jobdeck.agents.breaker import Breaker
 from jobdeck.agents.envref import resolve
 from jobdeck.agents.llm_call import CallResult, missing_key, stream_call
@@ -315,10 +315,8 @@ class _Chain:
     def _timeout(self, result: CallResult) -> Outcome:
         ctx = self.ctx
         kind = result.timed_out or "hard_timeout"
-        if kind == "idle_timeout":
-            what = f"idle timeout: no tokens from {result.model} for {ctx.idle_timeout:g}s"
-        else:
-            what = f"hard timeout: running for {ctx.hard_timeout:g}s"
+        what = timeout_words(kind, ctx.idle_timeout if kind == "idle_timeout" else ctx.hard_timeout,
+                             f"no tokens from {result.model}")
         failure = Failure.TRANSIENT if ctx.job.retry.on_timeout else Failure.PERSISTENT
         return Outcome.failed(kind, failure, f"{what}; stopped after {result.bytes_written} bytes",
                               model=result.model, **self.tally.fields())

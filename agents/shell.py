@@ -9,7 +9,7 @@ The rendered prompt, if the job has one, is written to the child's stdin.
 
 from __future__ import annotations
 
-from jobdeck.agents.base import Agent, AttemptContext, Failure, Outcome, output_limit_outcome
+from jobdeck.agents.base import Agent, AttemptContext, Failure, Outcome, output_limit_outcome, timeout_words
 from jobdeck.agents.process import run_process
 from jobdeck.agents.template import render, values_for
 from jobdeck.state.terminal import exit_words
@@ -22,10 +22,9 @@ def exit_outcome(returncode: int | None, timed_out: str | None, ctx: AttemptCont
         return output_limit_outcome(ctx, returncode)
     if timed_out:
         limit = ctx.idle_timeout if timed_out == "idle_timeout" else ctx.hard_timeout
-        what = "idle timeout: no output" if timed_out == "idle_timeout" else "hard timeout: running"
         return Outcome.failed(
             timed_out, Failure.TRANSIENT if retry.on_timeout else Failure.PERSISTENT,
-            f"{what} for {limit:g}s; stopped", exit_code=returncode,
+            f"{timeout_words(timed_out, limit)}; stopped", exit_code=returncode,
         )
     if returncode == 0:
         return Outcome.success(exit_code=0)

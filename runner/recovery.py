@@ -24,14 +24,14 @@ from collections.abc import Callable, Iterable, Mapping, Set
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from jobdeck.agents.base import Failure, Outcome
+from jobdeck.agents.base import Failure, Outcome, timeout_words
 from jobdeck.agents.boundary import Boundary, read_record
 from jobdeck.agents.containment import reopen
 from jobdeck.runner.attempt import Claimed, lease_held
 from jobdeck.runner.attempt_events import interrupted_event, read_result
 from jobdeck.runner.verdict import verdict
 from jobdeck.state.attempt_dirs import open_attempt_dir, read_remote
-from jobdeck.state.attempts import LEASE, OUTPUT, REMOTE, REMOTE_SCRIPT
+from jobdeck.state.attempts import OUTPUT, REMOTE, REMOTE_SCRIPT, STDERR
 from jobdeck.state.board import Board
 from jobdeck.state.deck import Deck
 from jobdeck.state.errors import AttemptRefused
@@ -217,7 +217,7 @@ def overdue_orphans(deck: Deck, spec: Spec | None, board: Board, job_ids: Iterab
 def _last_growth(directory: Path, started: float) -> float:
     """When the attempt last wrote its output or diagnostics (not before it was claimed)."""
     last = started
-    for name in (OUTPUT, LEASE):
+    for name in (OUTPUT, STDERR):
         try:
             last = max(last, os.lstat(directory / name).st_mtime)
         except FileNotFoundError:
@@ -229,12 +229,9 @@ def _timeout_event(job: Job, state: JobState, directory: Path, reason: str, now:
     """The outcome an attempt stopped for ``reason`` gets, as its own runner would have recorded it."""
     attempt = state.attempt
     assert attempt is not None and state.token is not None
-    if reason == "idle_timeout":
-        what, limit = "idle timeout: no output", job.timeout.idle
-    else:
-        what, limit = "hard timeout: running", job.timeout.hard
+    limit = job.timeout.idle if reason == "idle_timeout" else job.timeout.hard
     outcome = Outcome.failed(reason, Failure.TRANSIENT if job.retry.on_timeout else Failure.PERSISTENT,
-                             f"{what} for {limit:g}s; stopped after its runner was gone")
+                             f"{timeout_words(reason, limit)}; stopped after its runner was gone")
     claimed = Claimed(job.id, attempt.n, state.token, attempt.workspace, state.tries, directory, -1, attempt.started)
     event = verdict(job, claimed, outcome, [], now)
     try:
