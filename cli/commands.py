@@ -575,28 +575,24 @@ def _act(args: argparse.Namespace, action: str, ids: list[str], **extra: Any) ->
             if action == "cancel" and was_running and records:
                 stopped_by_nobody.append(job_id)
             if action == "cancel" and records:
-                _say_what_starts_it_again(spec.job(job_id))
+                from jobdeck.state.views import is_paused
+
+                job = spec.job(job_id)
+                _say_what_starts_it_again(job, is_paused(job, store.board.state(job_id)))
     if stopped_by_nobody and not _runner_up(deck):
         print(f"jobdeck: no runner is up: the processes of {', '.join(stopped_by_nobody)} run until one starts "
               f"(`jobdeck run --once` stops them and records the end)", file=sys.stderr)
     return status
 
 
-def _say_what_starts_it_again(job: Any) -> None:
+def _say_what_starts_it_again(job: Any, paused: bool) -> None:
     """A cancel ends this cycle only: say so of a job its schedule or inbox starts again, and how to stop that."""
-    if job.schedule is not None:
-        from datetime import datetime
+    from jobdeck.decide.why import next_cycle  # (what `why` says of a cancelled job)
 
-        from jobdeck.state.schedule import next_fire, zone
-
-        fire = datetime.fromtimestamp(next_fire(job.schedule, job.timezone, time.time()), zone(job.timezone))
-        again = f"its schedule starts a new cycle at {fire:%Y-%m-%d %H:%M} {job.timezone}"
-    elif job.trigger is not None:
-        again = f"a file matching {job.trigger} in its inbox starts a new cycle"
-    else:
-        return
-    print(f"jobdeck: {job.id}: {one_line(again)} (hint: `jobdeck pause {job.id}` keeps it from starting)",
-          file=sys.stderr)
+    again = next_cycle(job, time.time())
+    if again is not None and not paused:
+        print(f"jobdeck: {job.id}: {one_line(again)} (hint: `jobdeck pause {job.id}` keeps it from starting)",
+              file=sys.stderr)
 
 
 def _runner_up(deck: Deck) -> bool:

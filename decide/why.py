@@ -24,6 +24,7 @@ from jobdeck.state.machine import Status
 from jobdeck.state.views import blockers, is_paused, is_ready, needs_approval, override_text, waits_for_fire
 
 if TYPE_CHECKING:
+    from jobdeck.state.preview import JobPreview
     from jobdeck.state.spec import Job, Spec
 
 
@@ -95,7 +96,7 @@ def _status_line(job: Job, board: Board, now: float) -> str | None:
     if state.status == Status.REVIEW:
         return f"its output waits for review: {state.reason or 'review'}"
     if state.status == Status.DONE:
-        return "it is done; " + (_next_cycle(job, now) or "`jobdeck trigger` runs it again")
+        return "it is done; " + (next_cycle(job, now) or "`jobdeck trigger` runs it again")
     if state.status == Status.FAILED:
         unused = job.retry.max_attempts - state.tries
         codes = ", ".join(map(str, job.retry.retryable_exit_codes)) or "none named"
@@ -105,11 +106,11 @@ def _status_line(job: Job, board: Board, now: float) -> str | None:
         return f"it failed: {state.reason or 'failed'}{kept}; `jobdeck retry {job.id}` queues it again"
     if state.status == Status.CANCELLED:
         return f"it was cancelled: {state.reason or ''}".rstrip(": ") + "; " \
-            + (_next_cycle(job, now) or f"`jobdeck retry {job.id}` queues it again")
+            + (next_cycle(job, now) or f"`jobdeck retry {job.id}` queues it again")
     return None
 
 
-def _next_cycle(job: Job, now: float) -> str | None:
+def next_cycle(job: Job | JobPreview, now: float) -> str | None:
     """What starts the job's next cycle by itself ("its schedule starts the next cycle at 02:00 Europe/Paris"), if
     anything does."""
     if job.schedule is not None:

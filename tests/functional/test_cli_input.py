@@ -75,10 +75,10 @@ def test_cancel_says_what_starts_a_scheduled_or_inbox_job_again(tmp_path: Path, 
     done = cli("cancel", "hourly", "ingest", "plain", cwd=deck.root)
     assert done.returncode == 0 and done.stdout.splitlines() == [
         "cancelled hourly (event 1)", "cancelled ingest (event 2)", "cancelled plain (event 3)"]
-    hourly, ingest = done.stderr.splitlines()
-    assert re.fullmatch(r"jobdeck: hourly: its schedule starts a new cycle at \d{4}-\d\d-\d\d \d\d:00 Asia/Kolkata "
+    hourly, ingest = done.stderr.splitlines()  # (no line for plain: nothing starts it again)
+    assert re.fullmatch(r"jobdeck: hourly: its schedule starts the next cycle at \d\d:00 Asia/Kolkata "
                         r"\(hint: `jobdeck pause hourly` keeps it from starting\)", hourly), hourly
-    assert ingest == ("jobdeck: ingest: a file matching *.csv in its inbox starts a new cycle "
+    assert ingest == ("jobdeck: ingest: a file matching *.csv in its inbox starts the next cycle "
                       "(hint: `jobdeck pause ingest` keeps it from starting)")
 
 
@@ -89,3 +89,7 @@ def test_validate_of_a_file_that_is_not_there_is_a_usage_error_about_the_path(tm
                            "validate checks the jobs.json of the deck)\n")
     required = cli("audit", cwd=tmp_path)  # the usage line's name for the argument, not its dest
     assert required.returncode == 2 and required.stderr.endswith("the following arguments are required: {verify}\n")
+    paused = init_deck(tmp_path / "paused", json.dumps({"jobs": [
+        {"id": "hourly", "command": ["true"], "schedule": "0 * * * *", "paused": True}]}).encode())
+    quiet = cli("cancel", "hourly", cwd=paused.root)  # paused: no fire starts it, no hint to pause it
+    assert quiet.returncode == 0 and quiet.stderr == ""
