@@ -185,11 +185,9 @@ class Reporter:
             why = str(reasons[0]) if isinstance(reasons, list) and reasons else str(record.get("needs") or "")
             action = record.get("action")
             if action in ("hold", "defer") and "followed" not in record:  # (a claim's advice: it started anyway)
-                pin = f" (hint: `jobdeck pin {job}` starts it now anyway)"
-                if record.get("needs") == "window":  # the job's own window, kept in every mode
-                    return f"{job} deferred: {why}{pin}", "yellow"
-                said = "held" if action == "hold" else "deferred"
-                return f"{job} {said} by the decision service: {why}{pin}", "yellow"
+                from jobdeck.state.views import kept_back_words
+
+                return f"{job} {kept_back_words(str(job), action, record.get('needs'), why)}", "yellow"
             if action == "at_risk":
                 return f"{job}: {why}", "yellow"  # "deadline 06:00 UTC at risk: ..."
             return None, None

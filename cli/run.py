@@ -209,8 +209,7 @@ async def _run_job(runner: Runner, job_id: str, *, wait: bool) -> int:
 
 def _kept_back_text(job_id: str, kept_back: KeptBack) -> str:
     """'held: review queue 1 of capacity 1, ... (hint: `jobdeck pin ID` starts it now anyway)'."""
-    said = "deferred" if kept_back.action == "defer" else "held"
-    by = "" if kept_back.needs == "window" else " by the decision service"  # its own window, kept in every mode
-    return (f"{said}{by}: "
-            f"{kept_back.reason or kept_back.note or kept_back.needs or kept_back.action} "
-            f"(hint: `jobdeck pin {job_id}` starts it now anyway)")
+    from jobdeck.state.views import kept_back_words
+
+    return kept_back_words(job_id, kept_back.action, kept_back.needs,
+                           kept_back.reason or kept_back.note or kept_back.needs or kept_back.action)

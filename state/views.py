@@ -84,6 +84,14 @@ def override_text(state: JobState) -> str:
     return f"{said}: {state.override_reason}" if state.override_reason else said
 
 
+def kept_back_words(job_id: str, action: object, needs: object, why: str) -> str:
+    """A hold or deferral as the runner and `run --job` say it: "held by the decision service: WHY (hint: ...)",
+    or "deferred: WHY" for the job's own window, which holds in every mode."""
+    said = "deferred" if action == "defer" else "held"
+    by = "" if needs == "window" else " by the decision service"
+    return f"{said}{by}: {why} (hint: `jobdeck pin {job_id}` starts it now anyway)"
+
+
 def kept_back_now(board: Board, job_id: str, now: float) -> KeptBack | None:
     """The decision service's last hold or deferral of a backlog job, if it still keeps the job back at ``now``.
 
