@@ -5,7 +5,12 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from jobdeck.state.board import Board
+    from jobdeck.state.health import Problem
+    from jobdeck.state.spec import Spec
 
 UNHEALTHY = 1
 """Exit code of `status --check` when it found a problem (the table's 1: the answer is "no")."""
@@ -33,7 +38,7 @@ def add_parser(command: Any) -> None:
                 "runner or a stale heartbeat, the deck held (`jobdeck hold`: a hold forgotten after\n"
                 "maintenance starts nothing), a job running past its hard timeout, and with\n"
                 "--review-age an output waiting for review (or a high-risk job for approval) longer\n"
-                "than that.",
+                "than that, and a job whose deadline passed before it was done.",
                 examples=["jobdeck status --check --review-age 4h || notify-me   cron or a systemd timer",
                           "jobdeck status --json | jq '.problems[].message'"],
                 notes="exit codes with --check: 0 healthy, 1 a problem was found, 2 no deck or unreadable state.\n")
@@ -67,6 +72,8 @@ def gather(deck_dir: str | None, now: float, *, waiting_age: float | None) -> di
     with open_store(deck) as store:
         board = store.board
         problems += job_problems(spec, board, now, waiting_age=waiting_age, deck=deck)
+        if spec is not None:
+            problems += missed_deadlines(spec, board, now)
         counts = Counter(state.status.value for state in board.jobs.values())
     never_ran = sum(1 for job in spec.jobs if job.id not in board.jobs) if spec is not None else 0
     if never_ran:
@@ -79,6 +86,29 @@ def gather(deck_dir: str | None, now: float, *, waiting_age: float | None) -> di
         "jobs": dict(sorted(counts.items())),
         "problems": [problem.to_json() for problem in problems],
     }
+
+
+def missed_deadlines(spec: Spec, board: Board, now: float) -> list[Problem]:
+    """A problem for each job whose deadline passed while it is not done (in every ``decide.mode``: the deadline
+    is the operator's own word in jobs.json)."""
+    from jobdeck.decide.heuristic import Heuristic
+    from jobdeck.decide.policy import policy_of
+    from jobdeck.decide.times import zoned_text
+    from jobdeck.state.durations import format_duration
+    from jobdeck.state.health import Problem
+
+    if not any(job.deadline is not None for job in spec.jobs):
+        return []
+    heuristic = Heuristic(policy_of(spec), board)
+    problems = []
+    for job_id, deadline in heuristic.missed(now):
+        state = board.state(job_id)
+        when = zoned_text(deadline, heuristic.policy.jobs[job_id].timezone, now)
+        problems.append(Problem("deadline_missed", f"{job_id} missed its deadline {when} "
+                                                   f"{format_duration(now - deadline)} ago and is not done "
+                                                   f"({state.status.value}); see `jobdeck why {job_id}`",
+                                job_id, now - deadline))
+    return problems
 
 
 def cmd_status(args: argparse.Namespace) -> int:

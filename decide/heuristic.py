@@ -35,6 +35,8 @@ from jobdeck.state.money import format_cost as money
 from jobdeck.state.views import override_text, ready_since
 
 PIN, OVERDUE, URGENT, NORMAL = range(4)
+UNFINISHED = frozenset({Status.BACKLOG, Status.RUNNING})
+"""A job's states in which its deadline is still to be met, or missed: not yet run, or running."""
 LOW_BUDGET = 0.8
 """The share of the daily budget spoken for past which a job is routed to its cheapest model."""
 
@@ -129,6 +131,19 @@ class Heuristic:
             return next_clock(job.deadline_clock, job.timezone, began)
         return None
 
+    def missed(self, now: float) -> list[tuple[str, float]]:
+        """(job, deadline) for each job whose own deadline of its current cycle passed while it is not done, in
+        the order of their deadlines: what `status --check` reports in every mode."""
+        late = []
+        for job_id, job in self.policy.jobs.items():
+            if job.deadline_clock is None and job.deadline_at is None:
+                continue
+            state = self.board.state(job_id)
+            deadline = self.deadline_of(job, state, now) if state.status in UNFINISHED else None
+            if deadline is not None and deadline < now:
+                late.append((job_id, deadline))
+        return sorted(late, key=lambda pair: (pair[1], pair[0]))
+
     def slack(self, job_id: str, now: float, _seen: dict[str, Slack | None] | None = None) -> Slack | None:
         """The binding deadline through this job: its own or a pending dependent's, whichever leaves less room."""
         seen = {} if _seen is None else _seen
@@ -167,10 +182,11 @@ class Heuristic:
         return self.left(job_id, now).seconds
 
     def at_risk(self, job_id: str, now: float) -> tuple[float, str] | None:
-        """(deadline, reason) when a job with its own deadline would end after it at p90 from now; else None."""
+        """(deadline, reason) when a job with its own deadline would end after it at p90 from now, or its
+        deadline passed while it is not done (a deadline before ``now``: missed); else None."""
         job = self.policy.jobs[job_id]
         state = self.board.state(job_id)
-        if state.status not in (Status.BACKLOG, Status.RUNNING):
+        if state.status not in UNFINISHED:
             return None
         deadline = self.deadline_of(job, state, now)
         if deadline is None:
@@ -182,7 +198,7 @@ class Heuristic:
         when = zoned_text(deadline, job.timezone, now)
         ends = f"ends about {clock_text(end, job.timezone, now)}, {dur(end - deadline)} late" + left.approval_text()
         if deadline < now:  # missed already: late, not at risk
-            return deadline, f"deadline {when} passed {dur(now - deadline)} ago: at p90 it {ends}"
+            return deadline, f"deadline {when} missed {dur(now - deadline)} ago, not done: at p90 it {ends}"
         window = left.window_text(job_id, job.timezone, now)
         if left.window is not None and window is not None:
             said = "cannot be met" if left.window[1] >= deadline else "at risk"
@@ -257,10 +273,13 @@ class Heuristic:
         missed = " cannot be met" if path.window is not None and path.window[1] >= slack.deadline else ""
         if wait is None and start > now:
             wait = f"what is left of its path takes {dur(path.seconds)} at p90"
+        gone = f" missed {dur(now - slack.deadline)} ago" if slack.deadline < now else ""
         if slack.owner == job_id:
-            head = f"deadline {when}" + (f"{missed}: {wait}" if missed else f", {wait}" if wait else "")
+            said = f"{missed}: {wait}" if missed and not gone else f", {wait}" if wait else ""
+            head = f"deadline {when}{gone}{said}"
             return f"{head}, p90 duration {dur(estimate.p90)}, {room}{path.approval_text()}"
-        head = f"feeds {slack.owner} (deadline {when})" + (f", which{missed}" if missed else "")
+        head = f"feeds {slack.owner} (deadline {when})" + (f", which was{gone}" if gone else
+                                                           f", which{missed}" if missed else "")
         return f"{head}: {wait + ', ' if wait else ''}critical path p90 {dur(slack.path)}, {room}{path.approval_text()}"
 
     # -- gates ----------------------------------------------------------------------

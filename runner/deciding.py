@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from jobdeck.decide.heuristic import Heuristic, gate_note
+from jobdeck.decide.heuristic import UNFINISHED, Heuristic, gate_note
 from jobdeck.decide.outlook import Outlook
 from jobdeck.decide.policy import Policy, policy_of
 from jobdeck.decide.verdict import DEFER, START, SortKey, Verdict
@@ -39,9 +39,11 @@ if TYPE_CHECKING:
     from jobdeck.state.spec import Job, Spec
 
 ADVISED_KEPT = 5
-RISK_EVERY = 60.0
-"""Seconds between two looks at whether a deadline is at risk."""
 """How many of the service's first choices a shadow ``decided`` event names."""
+RISK_EVERY = 60.0
+"""Seconds between two looks at whether a deadline is at risk (a deadline's own moment is looked at too)."""
+PAST = 1.0
+"""Seconds after a deadline at which the runner looks whether it was met."""
 
 
 @dataclass
@@ -60,8 +62,8 @@ class Deciding:
     """Jobs deferred this turn (window, cooldown), and until when: the ready index parks them till then."""
     next_look: float | None = None
     """When a held job should be looked at again whatever happens (the budget's day turns)."""
-    warned: set[tuple[str, int, float]] = field(default_factory=set)
-    """(job, cycle, deadline) already said to be at risk: once per cycle."""
+    warned: set[tuple[str, int, float, str]] = field(default_factory=set)
+    """(job, cycle, deadline, action) already told: at risk, then missed, each once per cycle."""
     risk_look: float | None = None
     """When to look at the deadlines again (the decision service's own timer)."""
     scoring: Scoring | None = None
@@ -135,30 +137,41 @@ class Deciding:
     # -- every mode but off: deadlines at risk ------------------------------------------
 
     def at_risk(self, board: Board, now: float) -> list[dict[str, Any]]:
-        """``decided`` events (action ``at_risk``) for jobs whose deadline the rest of their path would miss.
+        """``decided`` events for jobs whose deadline the rest of their path would miss (action ``at_risk``)
+        or that passed with the job not done (action ``missed``).
 
-        Each once per job and cycle; checked at most once a minute (and at ``risk_look``).
+        Each once per job, cycle and deadline; looked at once a minute (``risk_look``), and at the moment
+        the next deadline passes, so a miss is told when it happens.
         """
         heuristic, policy = self.heuristic, self.policy
         if heuristic is None or policy is None or policy.mode == "off" \
                 or (self.risk_look is not None and now < self.risk_look):
             return []
         heuristic.board = board
-        self.risk_look = now + RISK_EVERY
+        look = now + RISK_EVERY
         events = []
         for job_id, job in policy.jobs.items():
             if job.deadline_clock is None and job.deadline_at is None:
                 continue
+            state = board.state(job_id)
             found = heuristic.at_risk(job_id, now)
             if found is None:
+                upcoming = heuristic.deadline_of(job, state, now) if state.status in UNFINISHED else None
+                if upcoming is not None and upcoming >= now:  # (told when it passes, not up to a minute later)
+                    look = min(look, upcoming + PAST)
                 continue
             deadline, why = found
-            key = (job_id, board.state(job_id).cycle, deadline)
-            if key in self.warned or board.warned.get(job_id) == key[1:]:  # told already, by this runner or another
-                continue
-            self.warned.add(key)
+            action = "missed" if deadline < now else "at_risk"
+            if action == "at_risk":
+                look = min(look, deadline + PAST)
+            cycle = state.cycle
+            told = board.late if action == "missed" else board.warned
+            if (job_id, cycle, deadline, action) in self.warned or told.get(job_id) == (cycle, deadline):
+                continue  # told already, by this runner or another
+            self.warned.add((job_id, cycle, deadline, action))
             events.append({"type": EventType.DECIDED, "job": job_id, "mode": policy.mode, "policy": policy.digest,
-                           "action": "at_risk", "deadline": deadline, "reasons": [why]})
+                           "action": action, "deadline": deadline, "reasons": [why]})
+        self.risk_look = look
         return events
 
     # -- the gate on each job the order puts forward ------------------------------------

@@ -659,6 +659,7 @@ class Runner:
     async def _empty_abandoned(self, job_id: str, directory: Path, boundary: Boundary, grace: float) -> None:
         try:
             await boundary.stop(grace)
+            crash_point("orphan.stopped")  # (nothing of it runs now; its outcome, if it has one, is not yet recorded)
         finally:
             boundary.close()
             self._abandoned.pop(directory, None)
@@ -1038,7 +1039,7 @@ class Runner:
             times.append(now + 1.0)
         if self.deciding.next_look is not None:
             times.append(self.deciding.next_look)
-        if self.deciding.risk_look is not None and not self.once:
+        if self.deciding.risk_look is not None:  # (with --once too: a deadline passing while its job runs)
             times.append(self.deciding.risk_look)
         if self.heartbeat is not None and not self.once:
             times.append(self.heartbeat.last + HEARTBEAT_INTERVAL)

@@ -84,6 +84,9 @@ class Board:
     warned: dict[str, tuple[int, Any]]
     """Per job, the (cycle, deadline) of its latest ``at_risk`` decision: a deadline at risk is told once
     per job and cycle, however many runners (a `run --once` from cron every few minutes) see it."""
+    late: dict[str, tuple[int, Any]]
+    """Per job, the (cycle, deadline) of its latest ``missed`` decision: a missed deadline is told once, as
+    ``warned``."""
     kept_back: dict[str, KeptBack]
     """Per backlog job, the decision service's last hold or deferral of it: (action, needs, until, note, reason),
     until anything else happens to the job. So each is recorded once per change, and `ls` shows its note."""
@@ -95,7 +98,7 @@ class Board:
                  files: set[str] | None = None, rollups: Rollups | None = None,
                  held: dict[str, Any] | None = None, warned: dict[str, tuple[int, Any]] | None = None,
                  kept_back: dict[str, KeptBack] | None = None,
-                 listed: dict[str, float] | None = None) -> None:
+                 listed: dict[str, float] | None = None, late: dict[str, tuple[int, Any]] | None = None) -> None:
         self.jobs = {} if jobs is None else jobs
         self.rejected = [] if rejected is None else rejected
         self.files = set() if files is None else files
@@ -103,6 +106,7 @@ class Board:
         self._rollups_text: str | None = None
         self.held = held
         self.warned = {} if warned is None else warned
+        self.late = {} if late is None else late
         self.kept_back = {} if kept_back is None else kept_back
         self.listed = {} if listed is None else listed
         self._review_load: int | None = None
@@ -185,8 +189,9 @@ class Board:
             self.rollups.add(job, ended, record.get("model"))
         if "file" in record and record["type"] == EventType.TRIGGERED:
             self.files.add(record["file"])
-        elif record["type"] == EventType.DECIDED and record.get("action") == "at_risk":
-            self.warned[job] = (new.cycle, record.get("deadline"))
+        elif record["type"] == EventType.DECIDED and record.get("action") in ("at_risk", "missed"):
+            told = self.warned if record["action"] == "at_risk" else self.late
+            told[job] = (new.cycle, record.get("deadline"))
         if record["type"] == EventType.DECIDED and record.get("action") in ("hold", "defer"):
             reasons = record.get("reasons")
             capacity = record.get("capacity")
@@ -436,6 +441,7 @@ class Store:
             **_rollups_entry(self.board.rollups_text()),
             **({"held": self.board.held} if self.board.held else {}),
             **({"warned": {job: list(seen) for job, seen in self.board.warned.items()}} if self.board.warned else {}),
+            **({"late": {job: list(seen) for job, seen in self.board.late.items()}} if self.board.late else {}),
             **({"kept_back": {job: list(said) for job, said in self.board.kept_back.items()}}
                if self.board.kept_back else {}),
             **({"listed": {job: ts for job, ts in self.board.listed.items() if job not in self.board.jobs}}
@@ -500,8 +506,8 @@ class Store:
             rollups = snapshot["rollups"]
             if not isinstance(rollups, str) or binascii.crc32(rollups.encode()) != snapshot["rollups_crc"]:
                 return False  # torn or edited: the fold from the log gives them again
-            warned = {job: (int(cycle), deadline) for job, (cycle, deadline) in snapshot.get("warned", {}).items()
-                      if type(cycle) is int}
+            warned, late = ({job: (int(cycle), deadline) for job, (cycle, deadline) in snapshot.get(name, {}).items()
+                             if type(cycle) is int} for name in ("warned", "late"))  # (older: no late)
             kept_back = {job: KeptBack(str(action), needs, until, note, reason,  # (older: no capacity)
                                        capacity[0] if capacity and type(capacity[0]) is int else None)
                          for job, (action, needs, until, note, reason, *capacity)
@@ -516,6 +522,7 @@ class Store:
         self.board.files = set(snapshot.get("files", ()))
         self.board.held = snapshot.get("held")
         self.board.warned = warned
+        self.board.late = late
         self.board.kept_back = kept_back
         self.log.resume_at(0 if boundary else offset, seq, last_hash, first_seq=saved.segment, closed=saved.closed,
                            identity=saved.identity)

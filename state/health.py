@@ -33,7 +33,8 @@ class Problem:
     """One thing that needs a person."""
 
     kind: str
-    """no_runner, stale_heartbeat, spec_error, deck_held, overrun, review_waiting or approval_waiting."""
+    """no_runner, stale_heartbeat, spec_error, deck_held, overrun, review_waiting, approval_waiting or
+    deadline_missed."""
     message: str
     """One line: what, where, how to fix."""
     job: str | None = None

@@ -443,6 +443,55 @@ def test_a_deadline_still_at_risk_is_told_once_across_runs_from_cron(tmp_path: P
     assert [(n["job"], n["deadline"]) for n in risks] == [("report", risks[0]["deadline"])]
 
 
+def test_a_deadline_that_passes_while_its_job_runs_is_told_missed_when_it_passes(tmp_path: Path, cli: RunCli) -> None:
+    """The miss is its own alert, told while the job still runs (not at the next minute's look), once."""
+    seen = tmp_path / "alerts.jsonl"
+    due = time.time() + 3
+    deck = make_deck(tmp_path / "d", "shadow", [{"id": "slow", "command": ["sleep", "6"],
+                                                  "deadline": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(due))}])
+    spec = json.loads(deck.spec_path.read_text())
+    hook = {"command": ["sh", "-c", f"cat >> {seen}; echo >> {seen}"]}
+    spec["notify"] = {"targets": {"hook": hook}, "rules": [{"to": ["hook"], "throttle": 0}]}
+    deck.spec_path.write_text(json.dumps(spec))
+    run = cli("run", "--once", cwd=deck.root)
+    assert run.returncode == 0, run.stderr
+    records = [json.loads(line) for line in deck.events_path.read_text().splitlines()]
+    [missed] = [r for r in records if r["type"] == "decided" and r["action"] == "missed"]
+    [done] = [r for r in records if r["type"] == "succeeded"]
+    assert missed["job"] == "slow" and missed["ts"] < done["ts"]  # told while it ran: at its deadline
+    assert missed["reasons"][0].startswith("deadline ") and " missed " in missed["reasons"][0]
+    assert "slow: deadline " in run.stdout and " missed " in run.stdout
+    alerts = [a for line in seen.read_text().splitlines() if line.strip() for a in json.loads(line)["alerts"]]
+    assert alerts[-1]["kind"] == "deadline" and " missed " in alerts[-1]["text"], alerts
+    assert "missed" in cli("events", "-n", "3", cwd=deck.root).stdout
+
+
+def test_a_missed_deadline_is_told_once_across_runs_and_status_reports_it_in_every_mode(
+        tmp_path: Path, cli: RunCli) -> None:
+    past = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - 600))
+    deck = make_deck(tmp_path / "d", "shadow", [{"id": "report", "paused": True, "deadline": past}, {"id": "other"}])
+    for run in range(3):
+        assert cli("run", "--once", "--quiet", cwd=deck.root).returncode == 0
+        if run == 1:
+            deck.board_path.unlink()  # and from the log alone, without board.json
+    assert [(n["job"], n["action"]) for n in decided(deck) if n["action"] in ("at_risk", "missed")] \
+        == [("report", "missed")]
+    for mode in ("shadow", "off"):
+        spec = json.loads(deck.spec_path.read_text())
+        spec["decide"]["mode"] = mode
+        deck.spec_path.write_text(json.dumps(spec))
+        check = cli("status", "--check", "--json", cwd=deck.root)
+        assert check.returncode == 1, check.stdout
+        [problem] = [p for p in json.loads(check.stdout)["problems"] if p["kind"] == "deadline_missed"]
+        assert problem["job"] == "report" and problem["age"] >= 600
+        assert problem["message"].startswith(f"report missed its deadline {past[11:16]} UTC 10m")
+        assert problem["message"].endswith("ago and is not done (backlog); see `jobdeck why report`")
+    assert cli("resume", "report", cwd=deck.root).returncode == 0
+    assert cli("run", "--once", "--quiet", cwd=deck.root).returncode == 0
+    check = json.loads(cli("status", "--json", cwd=deck.root).stdout)
+    assert [p for p in check["problems"] if p["kind"] == "deadline_missed"] == []  # done, late: no longer a problem
+
+
 def test_a_board_json_with_a_bad_warned_entry_is_read_as_no_snapshot(tmp_path: Path, cli: RunCli) -> None:
     deck = make_deck(tmp_path / "d", "shadow", [{"id": "report"}])
     assert cli("run", "--once", "--quiet", cwd=deck.root).returncode == 0

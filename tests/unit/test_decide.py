@@ -258,7 +258,7 @@ def test_a_deadline_is_at_risk_when_the_rest_of_its_path_ends_after_it() -> None
                                                                + heuristic.estimate("report").p90)
     late = Heuristic(policy_of(spec_), board(ready("fetch"), ready("report"), history=history))
     _, why = late.at_risk("report", NOW + 1200) or (0.0, "")  # 04:20: the 04:15 deadline is gone already
-    assert why.startswith("deadline 04:15 UTC passed 5m00s ago: at p90 it ends about 04:39"), why
+    assert why.startswith("deadline 04:15 UTC missed 5m00s ago, not done: at p90 it ends about 04:39"), why
 
 
 def test_a_scheduled_jobs_deadline_is_its_cycles_even_after_a_retry_late_in_it() -> None:

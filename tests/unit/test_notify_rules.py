@@ -41,6 +41,8 @@ def test_needs_you_and_news_and_what_is_neither() -> None:
                         "reasons": ["budget: $0.90 spent today"]}) is None
     assert kind_of({"type": "decided", "job": "up", "action": "at_risk", "reasons": ["deadline 06:00 at risk"]}) \
         == "deadline"
+    assert kind_of({"type": "decided", "job": "up", "action": "missed", "reasons": ["deadline 06:00 missed"]}) \
+        == "deadline"
     assert kind_of({"type": "decided", "job": "up", "action": "start", "reasons": ["priority 5"]}) is None
     assert kind_of({"type": "write_error", "message": "disk full"}) == "runner"
     assert kind_of({"type": "succeeded", "job": "down"}) == "pipeline_done"
