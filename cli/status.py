@@ -12,6 +12,8 @@ if TYPE_CHECKING:
     from jobdeck.state.health import Problem
     from jobdeck.state.spec import Spec
 
+MIN_FREE = 100 * 1024 * 1024
+"""The default floor of `--min-free`: less free on the deck's filesystem is a problem."""
 UNHEALTHY = 1
 """Exit code of `status --check` when it found a problem (the table's 1: the answer is "no")."""
 
@@ -31,6 +33,18 @@ def duration(text: str) -> float:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
+def min_free(text: str) -> int:
+    """An argparse type: a size such as 500MB or 1GiB, or 0 for no floor."""
+    from jobdeck.state.sizes import parse_size
+
+    if text.strip() == "0":
+        return 0
+    try:
+        return parse_size(int(text) if text.strip().isdigit() else text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def add_parser(command: Any) -> None:
     """Declare `status` with the parser's ``command`` helper."""
     p = command("status", "is a runner alive and is anything stuck? (--check: exit 1 when not, for monitors)",
@@ -38,31 +52,37 @@ def add_parser(command: Any) -> None:
                 "runner or a stale heartbeat, the deck held (`jobdeck hold`: a hold forgotten after\n"
                 "maintenance starts nothing), a job running past its hard timeout, and with\n"
                 "--review-age an output waiting for review (or a high-risk job for approval) longer\n"
-                "than that, and a job whose deadline passed before it was done.",
+                "than that, a job whose deadline passed before it was done, and the deck's filesystem\n"
+                "with less than --min-free left.",
                 examples=["jobdeck status --check --review-age 4h || notify-me   cron or a systemd timer",
                           "jobdeck status --json | jq '.problems[].message'"],
                 notes="exit codes with --check: 0 healthy, 1 a problem was found, 2 no deck or unreadable state.\n")
     p.add_argument("--check", action="store_true", help="exit 1 when anything needs a person (0 when healthy)")
     p.add_argument("--review-age", type=duration, metavar="DURATION",
                    help="report reviews and approvals waiting longer than this, e.g. 4h")
+    p.add_argument("--min-free", type=min_free, default=MIN_FREE, metavar="SIZE",
+                   help=f"report the deck's filesystem with less free than this (default {MIN_FREE >> 20} MiB; "
+                        f"0: never)")
     p.add_argument("--json", action="store_true", help="runners, counts and problems as one JSON object")
     p.set_defaults(handler="jobdeck.cli.status:cmd_status")
 
 
-def gather(deck_dir: str | None, now: float, *, waiting_age: float | None) -> dict[str, Any]:
+def gather(deck_dir: str | None, now: float, *, waiting_age: float | None, floor: int = MIN_FREE) -> dict[str, Any]:
     """What `status` shows: runners, jobs per column and the problems found (plain data, JSON-ready)."""
     from collections import Counter
 
     from jobdeck.state.board import open_store
     from jobdeck.state.deck import find_deck
     from jobdeck.state.errors import SpecError
-    from jobdeck.state.health import Problem, job_problems, runner_problems
+    from jobdeck.state.health import Problem, job_problems, room_problems, runner_problems
+    from jobdeck.state.space import room
     from jobdeck.state.heartbeat import read_heartbeats
     from jobdeck.state.loader import load_spec
 
     deck = find_deck(deck_dir)
     beats = read_heartbeats(deck.runners_dir)
     problems = runner_problems(beats, now)
+    problems += room_problems(str(deck.root), room(deck.root), floor)
     spec = None
     try:
         spec = load_spec(deck.spec_path).spec
@@ -116,7 +136,7 @@ def cmd_status(args: argparse.Namespace) -> int:
 
     from jobdeck.state.terminal import one_line
 
-    report = gather(args.deck, time.time(), waiting_age=args.review_age)
+    report = gather(args.deck, time.time(), waiting_age=args.review_age, floor=args.min_free)
     if args.json:
         sys.stdout.write(json.dumps(report, indent=2) + "\n")
     else:

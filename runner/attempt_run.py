@@ -12,6 +12,7 @@ import os
 import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from jobdeck.agents.base import Failure, Outcome, output_limit_outcome
@@ -24,6 +25,7 @@ from jobdeck.state.crashpoint import crash_point
 from jobdeck.state.deck import Deck
 from jobdeck.state.errors import AgentError, NotStarted
 from jobdeck.state.redact import Redactor
+from jobdeck.state.space import full_note
 
 if TYPE_CHECKING:
     from jobdeck.state.board import Board
@@ -65,6 +67,10 @@ async def run_attempt(deck: Deck, spec: Spec, job: Job, claimed: Claimed, board:
                 output_bytes, pid = ctx.output.bytes_written, ctx.pid
         if ctx.output.over_limit and outcome.reason != "output_limit":  # whatever the agent made of it
             outcome = output_limit_outcome(ctx, outcome.exit_code)
+        if not outcome.ok:  # ENOSPC reaches the job, which often says only "exit 1": say why, if it is that
+            full = full_note(claimed.directory)
+            if full is not None:
+                outcome = replace(outcome, message=f"{outcome.message}; {full}" if outcome.message else full)
         reasons: list[str] = []
         if outcome.ok and (job.validate_ is not None or job.output == "json"):
             from jobdeck.agents.validation import check_output

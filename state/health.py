@@ -16,6 +16,8 @@ from jobdeck.state.attempt_dirs import read_remote
 from jobdeck.state.durations import format_duration
 from jobdeck.state.heartbeat import STALE_AFTER, Heartbeat
 from jobdeck.state.machine import Status
+from jobdeck.state.sizes import format_size
+from jobdeck.state.space import Room
 from jobdeck.state.views import blockers, is_paused, needs_approval, waits_for_fire
 
 if TYPE_CHECKING:
@@ -33,8 +35,8 @@ class Problem:
     """One thing that needs a person."""
 
     kind: str
-    """no_runner, stale_heartbeat, spec_error, deck_held, overrun, review_waiting, approval_waiting or
-    deadline_missed."""
+    """no_runner, stale_heartbeat, spec_error, deck_held, overrun, review_waiting, approval_waiting,
+    deadline_missed or disk_low."""
     message: str
     """One line: what, where, how to fix."""
     job: str | None = None
@@ -64,6 +66,16 @@ def runner_problems(beats: list[Heartbeat], now: float) -> list[Problem]:
                     f"runner {newest.runner} (pid {newest.pid}, {newest.host}): heartbeat {format_duration(age)} old, "
                     f"stale after {STALE_AFTER:g}s (hint: is it stopped or hung? restart `jobdeck run`)",
                     age=age)]
+
+
+def room_problems(where: str, left: Room | None, floor: int) -> list[Problem]:
+    """The filesystem holding the deck (at ``where``) with less than ``floor`` bytes, or no inodes, left."""
+    short = left.short(floor) if left is not None and floor > 0 else None
+    if short is None:
+        return []
+    return [Problem("disk_low", f"the deck's filesystem ({where}) has {short}, below --min-free "
+                                f"{format_size(floor)}: jobs writing there will fail (hint: `jobdeck gc`, or free "
+                                f"space)")]
 
 
 def job_problems(spec: Spec | None, board: Board, now: float, *, waiting_age: float | None,
