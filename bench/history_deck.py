@@ -130,8 +130,9 @@ class History:
         self.rng = rng
         self.clock = clock
         self.runner = "runner-0000"
-        self.output = b""
-        """The output of the attempt whose outcome was made last."""
+        self.output: dict[tuple[str, int], bytes] = {}
+        """The output of each attempt whose outcome is made and whose directory is not yet queued, by (job, n):
+        pipelines interleave, so another attempt's outcome may come between the two."""
         self.attempt_dirs = 0
         self.unwritten: list[tuple[str, list[tuple[str, bytes]]]] = []
         """Attempt directories to write: (path, [(file name, content)])."""
@@ -258,8 +259,9 @@ class History:
         if kind == "succeeded":
             event["review"] = False
         event.update(fields)
-        self.output = self.rng.choice(self.outputs) if "model" in job else f"{job['title']}: ok\n".encode()
-        event["output_bytes"] = len(self.output)
+        output = self.rng.choice(self.outputs) if "model" in job else f"{job['title']}: ok\n".encode()
+        self.output[job["id"], n] = output
+        event["output_bytes"] = len(output)
         event["pid"] = pid
         return event
 
@@ -272,7 +274,7 @@ class History:
                        outcome: dict[str, Any] | None, stderr: bytes) -> None:
         """Queue workspaces/<ws>/runs/<job>/<n>/ as the runner leaves it (result.json only when it saw the end)."""
         directory = f"{self.deck.workspaces_dir}/{job['workspace']}/runs/{job['id']}/{n}"
-        output = self.output if outcome is not None else b""
+        output = self.output.pop((job["id"], n), b"") if outcome is not None else b""
         files = [(STDERR, stderr), (OUTPUT, output)]
         if outcome is not None:
             event = {k: v for k, v in outcome.items() if k != "ts"}
