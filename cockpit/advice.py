@@ -166,6 +166,8 @@ def reason_line(verdict: Verdict, heuristic: Heuristic, now: float,
         left = slack.latest_start - now
         due = ("due " if slack.owner == verdict.job else f"for {slack.owner} ") \
             + card_clock(slack.deadline, owner.timezone, now, local_zone)
+        if slack.deadline < now:  # (not "late 2h": that is the latest start's, and the deadline itself is gone)
+            return f"{glyph} {due}, missed", "bold red"
         return f"{glyph} {due}, " + (f"slack {age(left)}" if left >= 0 else f"late {age(-left)}"), style
     return (f"· priority {job.priority}" if job.priority else "· in order"), "dim"
 

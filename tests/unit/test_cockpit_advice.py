@@ -81,6 +81,13 @@ def test_pins_waits_past_max_wait_and_a_dependents_deadline_say_so(tmp_path: Pat
     ]
 
 
+def test_a_deadline_gone_by_reads_missed_not_late(tmp_path: Path) -> None:
+    the_spec = spec({"id": "gone", "deadline": "2026-12-06T03:50:00Z"}, {"id": "close", "deadline": "04:02"})
+    board = Board({"gone": ready("gone"), "close": ready("close")})
+    assert order_and_lines(the_spec, board, tmp_path) == [("gone", "▲ due 03:50, missed"),
+                                                          ("close", "▲ due 04:02, late 3m")]
+
+
 def test_a_cards_time_names_its_zone_only_where_the_machines_clock_reads_otherwise(tmp_path: Path) -> None:
     the_spec = spec({"id": "paris", "deadline": "05:40", "timezone": "Europe/Paris"},
                     {"id": "utc", "deadline": "04:50"}, {"id": "tokyo", "max_wait": "1h", "timezone": "Asia/Tokyo"})
