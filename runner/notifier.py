@@ -165,7 +165,7 @@ class Notifier:
         alerts: list[Alert] = []
         touched: set[str] = set()
         for record in records:
-            alert = from_record(record, spec, board)
+            alert = from_record(record, spec, board, now)
             if alert is not None:
                 alerts.append(alert)
             job = record.get("job")

@@ -12,6 +12,7 @@ a burst of 100 failures becomes two messages, not a hundred.
 from __future__ import annotations
 
 import time
+import zlib
 from collections import OrderedDict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -85,10 +86,13 @@ def still_waiting(key: str, board: Board) -> bool:
     return key == wait_key(parts[0], parts[1], board, parts[4] if len(parts) == 5 else None)
 
 
-def from_record(record: Mapping[str, Any], spec: Spec | None, board: Board | None = None) -> Alert | None:
-    """The alert a record of the log (or a runner report) raises, if any (``board`` keys a hold by the job's state)."""
+def from_record(record: Mapping[str, Any], spec: Spec | None, board: Board | None = None,
+                now: float | None = None) -> Alert | None:
+    """The alert a record of the log (or a runner report) raises, if any (``board`` keys a hold by the job's state).
+
+    A runner report carries no time of its own: it is dated ``now`` (default: the clock's)."""
     kind, job, seq = record.get("type"), record.get("job"), record.get("seq")
-    at = float(record.get("ts") or 0.0)
+    at = float(record.get("ts") or (time.time() if now is None else now))
     if kind == EventType.SUCCEEDED and record.get("review"):
         why = "; ".join(record.get("reasons") or []) or record.get("reason") or "review"
         return Alert("review", f"review:{job}:{seq}", f"{job}: output waits for review ({why}); "
@@ -114,7 +118,9 @@ def from_record(record: Mapping[str, Any], spec: Spec | None, board: Board | Non
         why = (record.get("reasons") or [f"deadline {record['action'].replace('_', ' ')}"])[0]
         return Alert("deadline", f"deadline:{job}:{seq}", f"{job}: {why}; jobdeck why {job}", job, at)
     if kind in RUNNER_TROUBLE:  # reported again every retry while it lasts: one alert an hour per kind
-        return Alert("runner", f"runner:{kind}:{int(at // 3600)}",
+        # (a jobs.json error is reported once per change of the file: each new error is news)
+        which = f":{zlib.crc32(str(record.get('message', '')).encode()):08x}" if kind == "spec_error" else ""
+        return Alert("runner", f"runner:{kind}{which}:{int(at // 3600)}",
                      f"runner in trouble ({kind}): {record.get('message', '')}", None, at)
     return None
 

@@ -161,3 +161,21 @@ def test_a_typo_in_the_notify_and_metrics_sections_gets_a_suggestion() -> None:
     assert any("field 'notify.targets.t.comand'" in line and "did you mean 'command'?" in line for line in lines)
     assert any("field 'notify.rules.0.throtle'" in line and "did you mean 'throttle'?" in line for line in lines)
     assert any("field 'metrics.textfle'" in line and "did you mean 'textfile'?" in line for line in lines)
+
+
+def test_a_runner_report_is_dated_now_and_alerts_again_in_a_later_hour_or_for_a_new_jobs_json_error() -> None:
+    """Runner reports carry no ts: dated 0, every one had the key of 1970's first hour, once per runner's life."""
+    broken = {"type": "spec_error", "message": "jobs.json:3: 'risk' must be low, medium or high"}
+    first = from_record(broken, SPEC, None, NOW)
+    assert first is not None and first.at == NOW
+    dedup = Dedup()
+
+    def new(record: dict[str, Any], at: float) -> bool:
+        alert = from_record(record, SPEC, None, at)
+        return alert is not None and dedup.first(alert)
+    assert dedup.first(first)
+    assert not new(broken, NOW + 60)  # the same error, the same hour
+    assert new({**broken, "message": "jobs.json:4: unknown field 'comand'"}, NOW + 70)  # another error is news
+    lock = {"type": "lock_timeout", "message": "the deck lock is held"}
+    assert new(lock, NOW) and not new(lock, NOW + 5)
+    assert new(lock, NOW + 3600)  # still so an hour on: told again
