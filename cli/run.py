@@ -64,26 +64,38 @@ def run_command(deck: Deck, args: argparse.Namespace) -> int:
     if args.once:
         board = runner.store.board
         failed = [job for job in sorted(runner.ran) if board.state(job).status != Status.DONE]
+        # what a runner that is gone left running, and this run recorded the end of, is the run's news too
+        recovered = [job for job in sorted(runner.recovered - runner.ran) if board.state(job).status != Status.DONE]
         if not args.quiet and not args.json:
             done = len(runner.ran) - len(failed)
-            elsewhere = _running_elsewhere(runner)
+            elsewhere, orphaned = _running_elsewhere(runner)
             runs = runner.attempts_started
             print(f"ran {len(runner.ran)} job{'s' if len(runner.ran) != 1 else ''}"
                   + (f" ({runs} attempts)" if runs > len(runner.ran) else "") + f": {done} done"
                   + (f", not done: {', '.join(failed[:10])}" if failed else "")
+                  + (f"; left by a runner that is gone, not done: {_listed(recovered, board)}" if recovered else "")
                   + (f"; running under another runner: {', '.join(elsewhere[:10])}" if elsewhere else "")
+                  + (f"; still running, its runner gone: {', '.join(orphaned[:10])} (stopped at its timeout, or "
+                     f"`jobdeck cancel`)" if orphaned else "")
                   + (f"; stopped by {signal.Signals(stopped_by).name}" if stopped_by else ""), file=sys.stderr)
         if stopped_by:
             return 128 + stopped_by
-        return 1 if failed else 0
+        return 1 if failed or recovered else 0
     return 0  # a long-running runner stopped on request has done its job
 
 
-def _running_elsewhere(runner: Runner) -> list[str]:
-    """The jobs another runner's attempt was running when this one last looked (a --once that overlapped)."""
-    return sorted(job_id for job_id, state in runner.store.board.jobs.items()
-                  if state.status == Status.RUNNING and state.attempt is not None
-                  and state.attempt.runner != runner.runner_id)
+def _running_elsewhere(runner: Runner) -> tuple[list[str], list[str]]:
+    """The jobs another runner's attempt was running when this one last looked (a --once that overlapped), and
+    those of them whose runner is gone (``Runner.orphans``): their processes outlived it."""
+    elsewhere = sorted(job_id for job_id, state in runner.store.board.jobs.items()
+                       if state.status == Status.RUNNING and state.attempt is not None
+                       and state.attempt.runner != runner.runner_id)
+    return [job for job in elsewhere if job not in runner.orphans], [job for job in elsewhere if job in runner.orphans]
+
+
+def _listed(jobs: list[str], board: Board) -> str:
+    """``stuck (failed), long (review)``: the first ten jobs, each with its column."""
+    return ", ".join(f"{job} ({board.state(job).status.value})" for job in jobs[:10])
 
 
 def _prepare_job(deck: Deck, spec: Spec, job_id: str) -> set[str]:

@@ -120,6 +120,8 @@ class Runner:
         self.orphans: set[str] = set()
         """Running attempts of runners that are gone (their jobs outlived them): they hold slots of ours."""
         self.ran: set[str] = set()
+        self.recovered: set[str] = set()
+        """Jobs whose attempt, left by a runner that is gone, this runner recorded the end of (recovery)."""
         self.attempts_started = 0
         """Attempts this runner started (a job run twice, by two inbox files or a retry, counts twice)."""
         self.stopping = False
@@ -548,6 +550,8 @@ class Runner:
 
         records, _ = self.store.transact(decide, now=now, strict=False)
         self._absorb(records)
+        self.recovered.update(record["job"] for record in records if record.get("type") in (
+            EventType.SUCCEEDED, EventType.FAILED, EventType.INTERRUPTED))
         self._follow_taken(taken)
         board = self.store.board
         self._overdue = {directory: event for directory, event in self._overdue.items()

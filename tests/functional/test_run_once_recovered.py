@@ -1,0 +1,44 @@
+"""`run --once` from cron after a runner died: what it recorded of the dead runner's attempts is its news.
+
+A cron script mails on exit 1 ("a job the run left in review, failed or
+waiting"); a run that found a dead runner's attempt and sent it to review, or
+recorded its failure, exited 0 and said "ran 0 jobs: 0 done".
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+from pathlib import Path
+
+from tests.functional.runner_kit import events, jobdeck, make_deck, process_gone, start_runner, wait_for
+
+
+def test_a_run_that_recorded_a_dead_runners_attempt_not_done_exits_1_and_names_it(tmp_path: Path) -> None:
+    pid_file = tmp_path / "leader.pid"
+    deck = make_deck(tmp_path, [{"id": "long", "command": ["sh", "-c", f"echo $$ > {pid_file}; exec sleep 60"]},
+                                {"id": "quick", "command": ["true"], "depends_on": ["long"]}])
+    first = start_runner(deck, "--once")
+    leader = 0
+    try:
+        leader = int(wait_for(lambda: pid_file.exists() and pid_file.read_text().strip(), timeout=15,
+                              what="the job to start"))
+        first.kill()  # kill -9: its attempt runs on, with nobody to record its end
+        first.communicate()
+
+        still = jobdeck(deck, "run", "--once")
+        assert still.returncode == 0, still.stderr  # it runs still: nothing to say of its end yet
+        assert "still running, its runner gone: long (stopped at its timeout, or `jobdeck cancel`)" in still.stderr
+        assert "running under another runner" not in still.stderr
+
+        os.killpg(leader, signal.SIGKILL)  # the attempt ends while no runner looks: no result.json
+        wait_for(lambda: process_gone(leader), timeout=15, what="the job to end")
+        recovered = jobdeck(deck, "run", "--once")
+    finally:
+        if leader and not process_gone(leader):
+            os.killpg(leader, signal.SIGKILL)
+    assert [e["type"] for e in events(deck) if e.get("job") == "long"] == ["claimed", "interrupted"]
+    assert recovered.returncode == 1, recovered.stderr
+    assert "ran 0 jobs: 0 done; left by a runner that is gone, not done: long (review)" in recovered.stderr
+    again = jobdeck(deck, "run", "--once")  # the next run has nothing of it to tell
+    assert again.returncode == 0 and "left by a runner" not in again.stderr, again.stderr
