@@ -177,6 +177,7 @@ async def _run_job(runner: Runner, job_id: str, *, wait: bool) -> int:
     task = asyncio.create_task(_serve(runner))
     runner.once = False
     told = None
+    waits: list[str] = []
     try:
         while not task.done():
             await asyncio.wait([task], timeout=0.05)
@@ -188,6 +189,11 @@ async def _run_job(runner: Runner, job_id: str, *, wait: bool) -> int:
                 told = kept_back
                 print(f"jobdeck run: job '{job_id}' waits: {one_line(_kept_back_text(job_id, kept_back))}",
                       file=sys.stderr)
+            if wait and (now_waits := _waits_for_you(runner, job_id)) != waits:  # ... or for you: each once
+                for said in now_waits:
+                    if said not in waits:
+                        print(f"jobdeck run: job '{job_id}' waits for you: {one_line(said)}", file=sys.stderr)
+                waits = now_waits
             if state.status == Status.DONE or state.status in (Status.FAILED, Status.CANCELLED) \
                     or (state.status == Status.REVIEW and not wait):
                 break
@@ -217,6 +223,30 @@ async def _run_job(runner: Runner, job_id: str, *, wait: bool) -> int:
         print(f"jobdeck run: {one_line(said)}", file=sys.stderr)  # a reason may hold a job's words: inert
         return 1
     return 0
+
+
+def _waits_for_you(runner: Runner, job_id: str) -> list[str]:
+    """What only the operator can give, on the path to ``job_id`` (it and what it needs upstream): approvals,
+    reviews, resumes and releases, each with its command."""
+    from jobdeck.state.views import is_paused, needs_approval
+
+    board, spec = runner.store.board, runner.spec
+    said = [] if board.held is None else ["the whole deck is held (`jobdeck release`)"]
+    for on_path in sorted(runner.index.only or {job_id}):
+        job, state = spec.job(on_path) if spec is not None else None, board.state(on_path)
+        if job is None:
+            continue
+        if state.status == Status.REVIEW:
+            said.append(f"{on_path}'s output waits for review (`jobdeck approve {on_path}` or `jobdeck reject "
+                        f"{on_path}`)")
+        elif state.status == Status.BACKLOG:
+            if is_paused(job, state):
+                said.append(f"{on_path} is paused (`jobdeck resume {on_path}`)")
+            if state.override == "hold":
+                said.append(f"{on_path} is held (`jobdeck release {on_path}`)")
+            if needs_approval(job) and not state.approved:
+                said.append(f"{on_path} is high-risk and waits for approval (`jobdeck approve {on_path}`)")
+    return said
 
 
 def _kept_back_text(job_id: str, kept_back: KeptBack) -> str:

@@ -1,0 +1,38 @@
+"""`run --job ID --wait` on a path that waits for the operator says so, once each, then runs when given it.
+
+It printed only "runner ... started" and waited in silence: a pause waited forever
+with no hint, and an approval looked like a hang.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.functional.runner_kit import env_for, jobdeck, make_deck, status, wait_for
+
+
+def test_run_job_wait_names_what_waits_for_the_operator_and_runs_once_given(tmp_path: Path) -> None:
+    deck = make_deck(tmp_path, [{"id": "up", "command": ["true"], "risk": "high"},
+                                {"id": "pub", "command": ["echo", "hi"], "depends_on": ["up"], "paused": True}])
+    said = tmp_path / "stderr.txt"
+    with open(said, "w") as sink:
+        run = subprocess.Popen([sys.executable, "-m", "jobdeck", "run", "--job", "pub", "--wait"], cwd=deck,
+                               env=env_for(deck), stdout=subprocess.DEVNULL, stderr=sink, text=True)
+    try:
+        paused = "jobdeck run: job 'pub' waits for you: pub is paused (`jobdeck resume pub`)"
+        approval = ("jobdeck run: job 'pub' waits for you: up is high-risk and waits for approval "
+                    "(`jobdeck approve up`)")
+        wait_for(lambda: paused in said.read_text() and approval in said.read_text(), timeout=30,
+                 what="the waits to be said")
+        jobdeck(deck, "approve", "up", check=True)
+        wait_for(lambda: status(deck, "up") == "done", timeout=30, what="up to run")
+        jobdeck(deck, "resume", "pub", check=True)
+        assert run.wait(30) == 0
+    finally:
+        if run.poll() is None:
+            run.kill()
+            run.wait()
+    text = said.read_text()
+    assert text.count(paused) == 1 and text.count(approval) == 1, text  # each once, however long it waited
