@@ -336,6 +336,10 @@ def command_name() -> str:
 
 def run_demo(path: Path | None, *, headless: bool = False) -> int:
     """`jobdeck demo [DIR] [--headless]`; returns the exit code."""
+    if not headless:  # (before a deck is made or a runner started for a cockpit that cannot open)
+        from jobdeck.cockpit.tty import need_terminal
+
+        need_terminal("`jobdeck demo --headless` runs the demo to its end and prints a summary")
     if path is None:
         path = free_demo_dir(Path.cwd())
         if path.name != DEFAULT_DIR:

@@ -36,6 +36,7 @@ from jobdeck.cockpit.job_screen import JobScreen
 from jobdeck.cockpit.model import DeckModel, Delta
 from jobdeck.cockpit.operations import Operator
 from jobdeck.cockpit.spec_editor import SpecEditor
+from jobdeck.cockpit.tty import need_terminal
 from jobdeck.cockpit.undo import UNDO_KEY, UNDO_SECONDS, Undo
 from jobdeck.cockpit.watcher import changes, deck_targets
 
@@ -407,8 +408,10 @@ def _collector_paused() -> Iterator[None]:
 def run_cockpit(deck: Deck) -> int:
     """Run the cockpit in this terminal until the operator quits.
 
-    Raises what stopped it from reading the deck behind a board painted from saved cards or a preview.
+    Raises what stopped it from reading the deck behind a board painted from saved cards or a preview, and
+    JobdeckError where there is no terminal.
     """
+    need_terminal("in a script, `jobdeck ls --json` or `jobdeck status --json` tell the same")
     app = make_app(deck.root)
     try:
         app.run()

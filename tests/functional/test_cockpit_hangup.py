@@ -89,3 +89,15 @@ def test_sigterm_and_ctrl_c_quit_the_cockpit_as_q_does_and_give_the_terminal_bac
             os.close(master)
             if cockpit.poll() is None:
                 cockpit.kill()
+
+
+def test_the_cockpit_and_the_demo_refuse_without_a_terminal(tmp_path: Path) -> None:
+    """From cron or a pipe, Textual wrote escape codes into the file and waited for keys forever."""
+    deck = _deck(tmp_path)
+    for command, hint in ((["cockpit"], "`jobdeck ls --json`"), (["demo", "d"], "`jobdeck demo --headless`")):
+        done = subprocess.run([sys.executable, "-m", "jobdeck", *command], cwd=deck, env=cli_env(),
+                              stdin=subprocess.DEVNULL, capture_output=True, timeout=60)
+        assert done.returncode == 2 and done.stdout == b"", (command, done.stdout[:300])
+        said = done.stderr.decode()
+        assert said.startswith("jobdeck: the cockpit needs a terminal, and standard input is not one") and hint in said
+    assert not (deck / "d").exists()  # the demo made no deck, started no runner

@@ -181,6 +181,7 @@ def test_interactive_demo_approve_then_inbox_csv_enriches_only_its_leads(
     monkeypatch.setenv("JOBDECK_DEMO_PACE", "0.01")
     monkeypatch.setattr(demo, "start_runner", start_and_keep)
     monkeypatch.setattr(cockpit_app, "run_cockpit", operator)
+    monkeypatch.setattr("jobdeck.cockpit.tty.need_terminal", lambda hint: None)  # (pytest's stdin is none)
     deck = tmp_path / "demo"
     assert demo.run_demo(deck) == 0
     runner = started[0]
