@@ -563,7 +563,10 @@ def _run(argv: Sequence[str], *, parse_exits: bool = False) -> tuple[int, bool]:
             print(f"jobdeck: no command {name!r} (hint: {hint})", file=sys.stderr)
             return 2, False
     try:
-        args = parser.parse_args(argv)
+        args, extras = parser.parse_known_args(argv)
+        if extras:  # said by the command's own parser: its usage line, not the top-level one
+            sub = next(action for action in parser._actions if action.dest == "command").choices
+            (sub[args.command] if args.command in sub else parser).error(f"unrecognized arguments: {' '.join(extras)}")
     except SystemExit as exc:
         if not parse_exits:
             raise

@@ -140,6 +140,14 @@ def test_unknown_command_is_a_usage_error(cli: RunCli, tmp_path: Path) -> None:
     assert "Traceback" not in done.stderr
 
 
+def test_an_unknown_option_is_told_by_the_commands_own_usage(cli: RunCli, tmp_path: Path) -> None:
+    """`jobdeck logs X --json` printed the top-level usage, as if the command were not known."""
+    done = cli("logs", "x", "--json", cwd=tmp_path)
+    assert done.returncode == 2 and done.stdout == ""
+    assert done.stderr.splitlines()[0].startswith("usage: jobdeck logs [-h]")
+    assert done.stderr.splitlines()[-1] == "jobdeck logs: error: unrecognized arguments: --json"
+
+
 def test_a_command_built_alone_parses_and_explains_itself_as_in_the_full_parser() -> None:
     """`build_parser(only=NAME)` (what `main` builds for `jobdeck NAME ...`) loses no argument of NAME."""
     from jobdeck.cli.main import named_command
