@@ -696,17 +696,19 @@ def _inputs(items: list[str]) -> dict[str, str]:
 
 def cmd_gc(args: argparse.Namespace) -> int:
     from jobdeck.cli import render
+    from jobdeck.state.actions import operator
     from jobdeck.state.gc import collect
 
     deck = _deck(args)
     spec = _spec(deck)
     with _store(deck) as store:
-        report = collect(deck, store, spec, time.time(), dry_run=args.dry_run)
+        report = collect(deck, store, spec, time.time(), dry_run=args.dry_run, by=operator(), via="cli")
     if args.json:
         _print_json(render.gc_json(report, verbose=args.verbose))
     else:
         sys.stdout.write(render.gc_text(report, verbose=args.verbose, policy=spec.retention))
-    if report.errors:  # the rest was done; what is left needs the operator, as any deck refusing writes does
+    if report.errors or report.unrecorded is not None:
+        # The rest was done; what is left needs the operator, as any deck refusing writes does.
         from jobdeck.state.errors import DeckAccessError
 
         sys.stdout.flush()

@@ -421,7 +421,8 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
                 "Apply the \"retention\" policy of jobs.json (keep_days, keep_attempts): remove the\n"
                 "attempt directories it lets go and print each with its reason and the bytes freed.\n"
                 "Without a policy nothing is removed. Never removed: a job's latest attempt (output\n"
-                "waiting for review included), a running job's attempts, the output a dependent is given.",
+                "waiting for review included), a running job's attempts, the output a dependent is given.\n"
+                "What went is recorded in the chain of work: one \"gc\" record (see `jobdeck events`).",
                 examples=["jobdeck gc --dry-run --verbose         what would go, what stays, and why",
                           "jobdeck gc --json | jq .bytes_freed"])
     p.add_argument("--dry-run", action="store_true", help="only say what would be removed")

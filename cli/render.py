@@ -200,6 +200,7 @@ def gc_json(report: GcReport, *, verbose: bool) -> dict[str, Any]:
         "bytes_freed": report.bytes_freed,
         "tombstones_finished": report.tombstones,
         "errors": [error.to_json() for error in report.errors],
+        "recorded": report.record["seq"] if report.record is not None else None,
     }
     if verbose:
         out["kept"] = [{"workspace": d.attempt.workspace, "job": d.attempt.job, "attempt": d.attempt.n,
@@ -228,5 +229,7 @@ def gc_text(report: GcReport, *, verbose: bool, policy: Retention) -> str:
 
 
 def gc_problems(report: GcReport) -> list[str]:
-    """`jobdeck gc`'s errors, one line each: the directory it could not remove (full path), why, and how to mend it."""
-    return [clean(str(error)) for error in report.errors]
+    """`jobdeck gc`'s errors, one line each: the directory it could not remove (full path), why, and how to mend it;
+    then, if it could not be recorded in the log, why."""
+    unrecorded = [clean(str(report.unrecorded))] if report.unrecorded is not None else []
+    return [clean(str(error)) for error in report.errors] + unrecorded

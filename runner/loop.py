@@ -51,7 +51,7 @@ from jobdeck.state.crashpoint import crash_point
 from jobdeck.state.cooldowns import COOLDOWN_FILE
 from jobdeck.state.deck import Deck
 from jobdeck.state.errors import AttemptRefused, DeckAccessError, LockTimeout, LogReplaced, deck_access_error
-from jobdeck.state.gc import GcReport, collect
+from jobdeck.state.gc import GC_TYPE, GcReport, collect
 from jobdeck.state.graph import downstream
 from jobdeck.state.heartbeat import INTERVAL as HEARTBEAT_INTERVAL
 from jobdeck.state.heartbeat import read_heartbeats
@@ -403,9 +403,10 @@ class Runner:
     def _gc_thread(self, spec: Spec, now: float) -> GcReport:
         store = open_store(self.deck)  # a lock descriptor of its own: flock does not exclude its own descriptor
         with store:
-            return collect(self.deck, store, spec, now)
+            return collect(self.deck, store, spec, now, by=self.runner_id, via="runner")
 
     def _gc_ended(self, future: asyncio.Future[GcReport]) -> None:
+        """Print what the gc did: its ``gc`` record (folded as another process's), with what it could not remove."""
         self._gc = None
         if future.cancelled():
             return
@@ -414,9 +415,12 @@ class Runner:
             self.report({"type": "gc_error", "message": str(error)})
             return
         report = future.result()
-        if report.removed or report.errors or report.tombstones:
-            self.report({"type": "gc", "removed": len(report.removed), "bytes_freed": report.bytes_freed,
-                         "errors": [error.to_json() for error in report.errors]})
+        if report.record is not None or report.removed or report.errors:
+            said = dict(report.record) if report.record is not None else {
+                "type": GC_TYPE, "removed": len(report.removed), "bytes_freed": report.bytes_freed}
+            self.report({**said, "errors": [error.to_json() for error in report.errors]})
+        if report.unrecorded is not None:
+            self.report({"type": "gc_error", "message": str(report.unrecorded)})
 
     def _absorb(self, records: list[dict[str, Any]], *, foreign: bool = False) -> None:
         """Track which jobs changed (for readiness and capacity); ``foreign``: records others wrote.

@@ -14,7 +14,10 @@ stopped first (``abandoned_boundaries``, outside the lock), and the attempt is
 resolved once nothing is (``busy`` holds the ones being stopped). A leader
 still running keeps the attempt as it is, even if it closed its lease descriptor,
 until its job's hard or idle timeout passes: then it is stopped as its runner
-would have stopped it, and ended with the timeout (``overdue_orphans``).
+would have stopped it, and ended with the timeout (``overdue_orphans``). Its
+result.json is written before the stop begins, so that if this runner dies too
+before the outcome is in the log, the next recovery records the timeout, not
+``interrupted``.
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ from jobdeck.agents.base import Failure, Outcome, timeout_words
 from jobdeck.agents.boundary import Boundary, read_record
 from jobdeck.agents.containment import reopen
 from jobdeck.runner.attempt import Claimed, lease_held
-from jobdeck.runner.attempt_events import interrupted_event, read_result
+from jobdeck.runner.attempt_events import interrupted_event, read_result, write_result
 from jobdeck.runner.verdict import verdict
 from jobdeck.state.attempt_dirs import open_attempt_dir, read_remote
 from jobdeck.state.attempts import OUTPUT, REMOTE, REMOTE_SCRIPT, STDERR
@@ -38,7 +41,6 @@ from jobdeck.state.errors import AttemptRefused
 from jobdeck.state.machine import EventType, Status
 
 if TYPE_CHECKING:
-    from jobdeck.state.machine import JobState
     from jobdeck.state.spec import Job, Spec
 
 
@@ -87,10 +89,10 @@ def orphaned_events(deck: Deck, spec: Spec | None, board: Board, job_ids: set[st
         if held:
             continue
         timed_out = stopped.get(directory) if stopped is not None and directory is not None else None
-        if stored is not None and stored.get("token") == state.token:
+        if timed_out is not None and timed_out.get("token") == state.token:
+            events.append(timed_out)  # (its result.json holds the same: this runner wrote it before the stop)
+        elif stored is not None and stored.get("token") == state.token:
             events.append({**stored, "recovered": True})
-        elif timed_out is not None and timed_out.get("token") == state.token:
-            events.append(timed_out)
         else:
             job = spec.job(job_id) if spec is not None else None
             events.append(interrupted_event(job, state, state.token, now, "runner died"))
@@ -179,7 +181,8 @@ def overdue_orphans(deck: Deck, spec: Spec | None, board: Board, job_ids: Iterab
     timeout counts from the claim, the idle one from the last growth of the
     attempt's ``output`` or ``stderr.log`` (their mtimes). Only attempts whose record can be
     checked and stopped from here (same host, boot and pid namespace); an attempt
-    on a batch system is taken over instead (``runner/takeover.py``).
+    on a batch system is taken over instead (``runner/takeover.py``). Each one's
+    result.json is written here, before the caller stops it (``_keep_result``).
     """
     found: list[Overdue] = []
     next_due: float | None = None
@@ -210,7 +213,11 @@ def overdue_orphans(deck: Deck, spec: Spec | None, board: Board, job_ids: Iterab
             continue
         left = _left_running(deck, job_id, attempt.workspace, attempt.n, leader_gone=False)
         if left is not None:
-            found.append(Overdue(left, _timeout_event(job, state, directory, reason, now)))
+            claimed = Claimed(job.id, attempt.n, state.token, attempt.workspace, state.tries, directory, -1,
+                              attempt.started)
+            event = _timeout_event(job, claimed, reason, now)
+            _keep_result(deck, claimed, event, now)
+            found.append(Overdue(left, event))
     return found, next_due
 
 
@@ -225,20 +232,36 @@ def _last_growth(directory: Path, started: float) -> float:
     return last
 
 
-def _timeout_event(job: Job, state: JobState, directory: Path, reason: str, now: float) -> dict[str, Any]:
+def _timeout_event(job: Job, claimed: Claimed, reason: str, now: float) -> dict[str, Any]:
     """The outcome an attempt stopped for ``reason`` gets, as its own runner would have recorded it."""
-    attempt = state.attempt
-    assert attempt is not None and state.token is not None
     limit = job.timeout.idle if reason == "idle_timeout" else job.timeout.hard
     outcome = Outcome.failed(reason, Failure.TRANSIENT if job.retry.on_timeout else Failure.PERSISTENT,
                              f"{timeout_words(reason, limit)}; stopped after its runner was gone")
-    claimed = Claimed(job.id, attempt.n, state.token, attempt.workspace, state.tries, directory, -1, attempt.started)
     event = verdict(job, claimed, outcome, [], now)
     try:
-        event["output_bytes"] = os.lstat(directory / OUTPUT).st_size
+        event["output_bytes"] = os.lstat(claimed.directory / OUTPUT).st_size
     except FileNotFoundError:
         pass
     return event
+
+
+def _keep_result(deck: Deck, claimed: Claimed, event: dict[str, Any], now: float) -> None:
+    """Write ``event`` into the attempt's result.json before the attempt is stopped, as its runner would at its end.
+
+    Once the stop begins, the leader may be gone and the lease free at any moment;
+    should this runner die before the outcome is in the log, the next recovery
+    then finds this result, not "no result" (which it would record as ``interrupted``).
+    """
+    try:
+        dir_fd = open_attempt_dir(deck, claimed.workspace, claimed.job_id, claimed.attempt)
+    except (OSError, AttemptRefused):  # (the stop and this runner's own record go on without it)
+        return
+    try:
+        write_result(claimed, event, int(event.get("output_bytes", 0)), now, dir_fd=dir_fd)
+    except OSError:
+        pass  # e.g. a full disk: this runner still records the outcome; only its death too would lose it
+    finally:
+        os.close(dir_fd)
 
 
 def _left_running(deck: Deck, job_id: str, workspace: str, n: int, *, leader_gone: bool) -> Abandoned | None:

@@ -12,6 +12,10 @@ to ``.gc-<name>`` in its job directory; after the lock is let go, the tombstones
 removed (``shutil.rmtree`` with ``dir_fd``, which follows no link). A tombstone
 left by an earlier gc is finished by the next one. Attempt numbers come from the
 log, so a removed attempt's number, and its directory, are never used again.
+
+A gc that removed anything then commits one deck-level ``gc`` record to the log
+(``GC_TYPE``): what went, the bytes freed, the retention rules that let it go,
+and who ran it, so the chain of work says where an attempt directory went.
 """
 
 from __future__ import annotations
@@ -31,7 +35,7 @@ from typing import TYPE_CHECKING, Any
 from jobdeck.state.attempt_dirs import DIR_FLAGS, open_workspace
 from jobdeck.state.attempts import RUNS, parse_attempt_dir
 from jobdeck.state.crashpoint import crash_point
-from jobdeck.state.errors import AttemptRefused, JobdeckError
+from jobdeck.state.errors import AttemptRefused, JobdeckError, deck_access_error
 from jobdeck.state.ids import ID_RE
 from jobdeck.state.retention import AttemptDir, Decision, decide
 
@@ -42,6 +46,11 @@ if TYPE_CHECKING:
 
 TOMBSTONE = ".gc-"
 """Prefix of an attempt directory being removed: ``runs/<job>/.gc-<n>`` (or ``.gc-<n>.lost-<token>``)."""
+GC_TYPE = "gc"
+"""The deck-level record of a gc that removed something: ``by``, ``via``, ``removed``, ``bytes_freed``,
+``attempts``, ``reasons`` (and ``more``, ``finished`` when not zero). The fold passes it by, as any record of no job."""
+NAMED = 20
+"""Attempt directories a ``gc`` record names (``<job>/<n>``); the rest are counted (``more``)."""
 
 
 @dataclass
@@ -85,14 +94,23 @@ class GcReport:
     """Tombstones of an earlier, interrupted gc that this one finished."""
     errors: list[GcError] = field(default_factory=list)
     """Directories that could not be removed (the rest went on)."""
+    record: dict[str, Any] | None = None
+    """The ``gc`` record committed to the log (None: a dry run, nothing removed, or the commit failed)."""
+    unrecorded: JobdeckError | None = None
+    """Why the record of what was removed could not be committed (the directories are gone all the same)."""
 
     @property
     def bytes_freed(self) -> int:
         return sum(item.bytes for item in self.removed)
 
 
-def collect(deck: Deck, store: Store, spec: Spec, now: float, *, dry_run: bool = False) -> GcReport:
-    """Apply ``spec``'s retention to the deck: finish old tombstones, decide, remove (or only say, ``dry_run``)."""
+def collect(deck: Deck, store: Store, spec: Spec, now: float, *, by: str, via: str,
+            dry_run: bool = False) -> GcReport:
+    """Apply ``spec``'s retention to the deck: finish old tombstones, decide, remove (or only say, ``dry_run``).
+
+    What was removed is then committed as one ``gc`` record, attributed to ``by`` (``user@host``, or a
+    runner's id) and ``via`` (``cli``, ``runner``).
+    """
     report = GcReport(dry_run=dry_run)
     if not dry_run:
         for workspace, job, name in _tombstones(deck):
@@ -127,7 +145,27 @@ def collect(deck: Deck, store: Store, spec: Spec, now: float, *, dry_run: bool =
         size = _size_of(deck, attempt, tombstone)
         if _remove_tombstone(deck, attempt.workspace, attempt.job, tombstone, report):
             report.removed.append(Removed(attempt, decision.why, size))
+    if not dry_run and (report.removed or report.tombstones):
+        try:
+            report.record = store.commit([gc_record(report, by=by, via=via)])[0][0]
+        except OSError as exc:
+            report.unrecorded = deck_access_error(exc, "record the gc in the chain of work", deck.events_path)
+        except JobdeckError as exc:  # the lock not had in time, the log replaced
+            report.unrecorded = exc
     return report
+
+
+def gc_record(report: GcReport, *, by: str, via: str) -> dict[str, Any]:
+    """The body of the ``gc`` record for what ``report`` removed: counts, bytes, NAMED of the directories, why."""
+    record: dict[str, Any] = {"type": GC_TYPE, "by": by, "via": via, "removed": len(report.removed),
+                              "bytes_freed": report.bytes_freed,
+                              "attempts": [f"{item.attempt.job}/{item.attempt.name}" for item in report.removed[:NAMED]],
+                              "reasons": list(dict.fromkeys(item.why for item in report.removed))}
+    if len(report.removed) > NAMED:
+        record["more"] = len(report.removed) - NAMED
+    if report.tombstones:
+        record["finished"] = report.tombstones
+    return record
 
 
 def scan(deck: Deck) -> list[AttemptDir]:

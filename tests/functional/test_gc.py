@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import getpass
 import json
 import os
 import subprocess
@@ -9,6 +10,7 @@ import shlex
 import signal
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -36,6 +38,38 @@ def make_deck(tmp_path: Path, cli: RunCli, rounds: int = 4) -> Deck:
 
 def attempts(deck: Deck, job: str) -> list[str]:
     return sorted(os.listdir(deck.job_runs_dir("default", job)))
+
+
+def gc_records(deck: Deck) -> list[dict[str, Any]]:
+    """The ``gc`` records in the deck's chain of work."""
+    lines = deck.events_path.read_text().splitlines()
+    return [record for record in map(json.loads, lines) if record["type"] == "gc"]
+
+
+def test_a_gc_that_removed_something_says_so_in_the_chain_of_work(tmp_path: Path, cli: RunCli) -> None:
+    """What went, how much it freed, the rules that let it go, who ran it: one record, and one line in `events`."""
+    deck = make_deck(tmp_path, cli)
+    assert cli("--deck", str(deck.root), "gc", "--dry-run").returncode == 0
+    assert gc_records(deck) == []  # a dry run decides nothing
+    done = cli("--deck", str(deck.root), "gc", "--json")
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+
+    [record] = gc_records(deck)
+    assert record["seq"] == report["recorded"]
+    assert (record["by"], record["via"]) == (f"{getpass.getuser()}@{os.uname().nodename}", "cli")
+    assert (record["removed"], record["bytes_freed"]) == (6, report["bytes_freed"])
+    assert record["attempts"] == ["down/1", "down/2", "down/3", "up/1", "up/2", "up/3"]
+    assert record["reasons"] == ["not among the last attempt"]
+    assert "more" not in record and "finished" not in record
+    shown = cli("--deck", str(deck.root), "events", "--limit", "1")
+    assert shown.stdout.count("\n") == 1
+    assert " gc by=" in shown.stdout and " removed=6 bytes_freed=" in shown.stdout, shown.stdout
+
+    again = cli("--deck", str(deck.root), "gc", "--json")  # nothing left to remove: nothing to say
+    assert json.loads(again.stdout)["recorded"] is None
+    assert len(gc_records(deck)) == 1
+    assert cli("--deck", str(deck.root), "audit", "verify").returncode == 0
 
 
 def test_dry_run_removes_nothing_and_gc_removes_what_the_policy_lets_go(tmp_path: Path, cli: RunCli) -> None:
@@ -117,10 +151,14 @@ def test_a_kill_during_gc_leaves_a_deck_the_next_gc_completes(tmp_path: Path, cl
         f"(what is left is in {deck.job_runs_dir('default', 'down') / '.gc-2'}) (hint: run `jobdeck gc` again to "
         "finish it (it says why if it cannot); its record stays: see `jobdeck show down`)"])
 
+    assert gc_records(deck) == []  # killed before it had removed anything
     done = cli("--deck", str(deck.root), "gc", "--json")
     report = json.loads(done.stdout)
     assert report["tombstones_finished"] == 2
     assert attempts(deck, "down") == attempts(deck, "up") == ["4"]
+    [record] = gc_records(deck)  # the next one's record counts what it finished
+    assert (record["removed"], record["finished"]) == (4, 2)
+    assert record["attempts"] == ["down/3", "up/1", "up/2", "up/3"]
 
     assert cli("--deck", str(deck.root), "retry", "up", "down").returncode == 0
     assert cli("--deck", str(deck.root), "run", "--once", "--quiet").returncode == 0
@@ -139,17 +177,29 @@ def test_without_a_policy_nothing_is_removed(tmp_path: Path, cli: RunCli) -> Non
 
 def test_the_long_running_runner_applies_an_automatic_policy(tmp_path: Path, cli: RunCli) -> None:
     from tests.functional.runner_kit import wait_for
-    from tests.torture.kit import start_runner, stop
+    from tests.torture.kit import reports, start_runner, stop
 
     deck = make_deck(tmp_path, cli, rounds=3)
     deck.spec_path.write_text(json.dumps(dict(JOBS, retention={"keep_attempts": 1, "auto": True})))
-    runner = start_runner(deck.root)
+    printed = tmp_path / "runner.jsonl"
+    with printed.open("w") as stdout:
+        runner = start_runner(deck.root, stdout=stdout)
+
+    def printed_gc() -> list[dict[str, Any]]:  # (printed once the record is in the log)
+        return [line for line in reports(printed) if line["type"] == "gc"]
+
     try:
-        wait_for(lambda: attempts(deck, "up") == attempts(deck, "down") == ["3"], timeout=30,
-                 what="the runner's gc")
+        [said] = wait_for(printed_gc, timeout=30, what="the runner's gc")
     finally:
         stop(runner)
     assert runner.returncode == 0
+    assert attempts(deck, "up") == attempts(deck, "down") == ["3"]
+    [record] = gc_records(deck)
+    started = next(line for line in reports(printed) if line["type"] == "runner_started")
+    assert (record["by"], record["via"]) == (started["runner"], "runner")  # the runner's retention.auto
+    assert record["attempts"] == ["down/1", "down/2", "up/1", "up/2"] and record["removed"] == 4
+    assert said == {**record, "errors": []}  # its printout is the record it wrote
+    assert cli("--deck", str(deck.root), "audit", "verify").returncode == 0
 
 
 def test_directories_the_fast_path_set_aside_go_by_the_same_policy(tmp_path: Path, cli: RunCli) -> None:

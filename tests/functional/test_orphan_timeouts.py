@@ -3,8 +3,10 @@
 The hard timeout counts from the claim, the idle one from the attempt's last
 output; the orphan is stopped whole (leader and descendants) and its end is
 recorded as its own runner would have: failed, ``hard_timeout`` or
-``idle_timeout``, retried or not by the job's retry policy. Each test runs with
-both boundaries (a dead runner's cgroup, or the processes marked with the attempt).
+``idle_timeout``, retried or not by the job's retry policy, even when the runner
+that stops it is killed too before the outcome is in the log (a third one
+records it from the attempt's result.json). Each test runs with both boundaries
+(a dead runner's cgroup, or the processes marked with the attempt).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from tests.functional.runner_kit import (  # noqa: F401  (boundary: the fixture)
     boundary,
     env_for,
     events,
+    jobdeck,
     make_deck,
     process_gone,
     start_runner,
@@ -102,3 +105,63 @@ def test_an_idle_orphan_is_stopped_and_retried_by_its_policy(tmp_path: Path, bou
         assert (output.parent.parent / "2" / "output").read_text() == "second\n"
     finally:
         _stop(runner, pid_file)
+
+
+def _overdue_outcome(deck: Path, job: str, hard: float) -> dict[str, Any]:
+    """The job's recorded outcome, checked to be the hard timeout a runner that is gone too wrote in result.json."""
+    outcome = _outcome(deck, job)
+    assert outcome is not None
+    claimed = next(e for e in events(deck) if e["type"] == "claimed")
+    assert (outcome["type"], outcome.get("reason")) == ("failed", "hard_timeout"), outcome
+    assert outcome["token"] == claimed["seq"] and outcome["attempt"] == 1
+    assert outcome["recovered"] is True and "stopped after its runner was gone" in outcome["message"], outcome
+    assert outcome["ended"] - claimed["ts"] >= hard  # when the second runner stopped it, not when it was recorded
+    assert jobdeck(deck, "audit", "verify").returncode == 0
+    return outcome
+
+
+def test_a_runner_killed_after_stopping_an_overdue_orphan_leaves_the_timeout_to_the_next(
+        tmp_path: Path, boundary: str) -> None:  # noqa: F811
+    """The second crash: the orphan stopped (its lease free), its runner killed before the timeout was in the log."""
+    pid_file = tmp_path / "leader.pid"
+    deck = make_deck(tmp_path, [{"id": "hang", "command": ["sh", "-c", f"echo $$ > {pid_file}; "
+                                                                        "while :; do echo tick; sleep 0.2; done"],
+                                 "timeout": {"hard": 2, "grace": 1}}])
+    env = env_for(deck, JOBDECK_BOUNDARY=boundary)
+    second = None
+    try:
+        second = _orphan(deck, pid_file, {**env, "JOBDECK_CRASH_AT": "orphan.stopped"})
+        second.communicate(timeout=2 + 1 + SLACK + 10)
+        assert second.returncode == -signal.SIGKILL  # killed at the point, the orphan stopped
+        assert process_gone(int(pid_file.read_text()))
+        assert _outcome(deck, "hang") is None  # nothing recorded: what the next runner finds is all there is
+        jobdeck(deck, "run", "--once", env=env)
+        _overdue_outcome(deck, "hang", 2)
+    finally:
+        _stop(None, pid_file)
+
+
+def test_a_runner_killed_while_stopping_an_overdue_orphan_leaves_the_timeout_to_the_next(
+        tmp_path: Path, boundary: str) -> None:  # noqa: F811
+    """Killed halfway through the stop: the leader gone (the lease's last holder deaf to SIGTERM), nothing recorded."""
+    pid_file, deaf_file = tmp_path / "leader.pid", tmp_path / "deaf.pid"
+    script = (f"(trap '' TERM; exec sleep 60) & echo $! > {deaf_file}; echo $$ > {pid_file}; "
+              "while :; do echo tick; sleep 0.2; done")
+    deck = make_deck(tmp_path, [{"id": "hang", "command": ["sh", "-c", script], "timeout": {"hard": 2, "grace": 4}}])
+    env = env_for(deck, JOBDECK_BOUNDARY=boundary)
+    second = third = None
+    try:
+        second = _orphan(deck, pid_file, env)
+        leader, deaf = int(pid_file.read_text()), int(deaf_file.read_text())
+        wait_for(lambda: process_gone(leader), timeout=2 + SLACK + 10, what="the second runner's SIGTERM")
+        second.kill()  # within the grace it gives the process that ignores SIGTERM
+        second.communicate()
+        assert not process_gone(deaf) and _outcome(deck, "hang") is None
+        third = start_runner(deck, env=env)
+        wait_for(lambda: _outcome(deck, "hang"), timeout=4 + SLACK + 10, what="the third runner's recovery")
+        assert process_gone(deaf)
+        _overdue_outcome(deck, "hang", 2)
+    finally:
+        _stop(third, pid_file)
+        if deaf_file.exists() and not process_gone(int(deaf_file.read_text())):
+            os.kill(int(deaf_file.read_text()), signal.SIGKILL)
