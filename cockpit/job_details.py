@@ -17,6 +17,7 @@ from rich.text import Text
 
 from jobdeck.state.card import Card
 from jobdeck.state.durations import format_duration
+from jobdeck.state.outcomes import counted_as
 from jobdeck.state.machine import JobState
 
 from jobdeck.cockpit.card_cell import flag_texts
@@ -91,7 +92,8 @@ BARS = "▁▂▃▄▅▆▇█"
 
 def duration_trend(state: JobState) -> Text | None:
     """The durations of the kept attempts that succeeded, oldest first, as a one-line sparkline; None under two."""
-    took = [a.ended - a.started for a in state.attempts if a.outcome == "succeeded" and a.ended is not None]
+    took = [a.ended - a.started for a in state.attempts
+            if a.ended is not None and counted_as(a.outcome or "failed", a.reason)[0] == "succeeded"]
     if len(took) < 2:
         return None
     low, high = min(took), max(took)

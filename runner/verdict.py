@@ -13,6 +13,7 @@ from jobdeck.agents.base import Failure, Outcome
 from jobdeck.runner.attempt import Claimed
 from jobdeck.runner.backoff import retry_delay
 from jobdeck.state.machine import EventType
+from jobdeck.state.outcomes import INVALID_OUTPUT, INVALID_OUTPUT_REVIEW
 
 if TYPE_CHECKING:
     from jobdeck.state.spec import Job
@@ -28,12 +29,12 @@ def verdict(job: Job, claimed: Claimed, outcome: Outcome, reasons: list[str], no
     if outcome.ok:
         policy = job.review_policy
         if reasons and policy == "never":
-            return {**base, "type": EventType.FAILED, "reason": "invalid_output", "reasons": reasons,
+            return {**base, "type": EventType.FAILED, "reason": INVALID_OUTPUT, "reasons": reasons,
                     "message": "output failed validation and review is 'never'"}
         review = policy == "always" or bool(reasons)
         event = {**base, "type": EventType.SUCCEEDED, "review": review}
         if review:
-            event["reason"] = "invalid output" if reasons else f"review required ({'risk ' + job.risk if job.review is None else 'review: always'})"
+            event["reason"] = INVALID_OUTPUT_REVIEW if reasons else f"review required ({'risk ' + job.risk if job.review is None else 'review: always'})"
             event["reasons"] = reasons
         return event
     event = {**base, "type": EventType.FAILED, "reason": outcome.reason, "failure": outcome.failure.value if outcome.failure else None}

@@ -6,7 +6,8 @@ the board does not keep: waits, failure classes, rate limits, operators
 stepping in, deadlines. Those need the log, so the log is folded once into one
 ``Tally`` per scope per hour and per day, and a window is the sum of its whole
 hours (it starts at the top of the hour its start falls in), read per day where
-it can. Durations go into rollups' log-scale ``Histogram``, so quantiles merge. The fold's
+it can. An ended attempt counts as state/outcomes.py says, as in the rollups (output that failed
+validation is a failure). Durations go into rollups' log-scale ``Histogram``, so quantiles merge. The fold's
 pending state (open attempts, backlog entries, deadlines) is kept with the
 tallies so that the next call folds only what was appended (state/stats_cache.py).
 """
@@ -19,6 +20,7 @@ from typing import Any
 
 from jobdeck.state.buckets import Buckets, StoredLines
 from jobdeck.state.machine import EventType, recorded_end
+from jobdeck.state.outcomes import counted_as
 from jobdeck.state.rollups import SCORED_TYPE, Histogram, tokens_of
 from jobdeck.state.tally import Tally, picodollars
 from jobdeck.state.timeline import Timeline
@@ -122,19 +124,21 @@ class History:
         if record.get("reason") == "not_started":
             return  # nothing ran
         kind = record["type"]
-        outcome = "cancelled" if attempt.cancelled else str(kind)
+        outcome, reason = counted_as(str(kind), record.get("reason"))
+        outcome = "cancelled" if attempt.cancelled else outcome
         usage = record.get("usage")
         tokens = tokens_of(usage if isinstance(usage, Mapping) else None)
         cost = picodollars(record.get("cost"))
         model = record.get("model") or (usage.get("model") if isinstance(usage, Mapping) else None)
-        kept = self.timeline.succeeded(job, ts) if outcome == EventType.SUCCEEDED else None
+        # the success event meets a deadline (one whose output went to review too), as in `decisions --report`
+        kept = self.timeline.succeeded(job, ts) if kind == EventType.SUCCEEDED and not attempt.cancelled else None
         ended = recorded_end(record, attempt.started, ts)  # a recovered outcome's own end, not its recording's
         took = Histogram.bucket(ended - attempt.started)
+        reason = str(reason or "failed")
         for tally in self._tallies(job, ts):
             tally.runs += 1
             tally.outcomes[outcome] = tally.outcomes.get(outcome, 0) + 1
             if outcome == EventType.FAILED:
-                reason = str(record.get("reason") or "failed")
                 tally.reasons[reason] = tally.reasons.get(reason, 0) + 1
             elif outcome == EventType.SUCCEEDED:
                 tally.run.add_to(took)

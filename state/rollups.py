@@ -9,6 +9,11 @@ events as at a thousand.
 
 Durations go into a fixed log-scale histogram (``Histogram``): a quantile is
 exact to within one bucket, about 9% of its value, whatever the number of runs.
+
+An attempt counts as state/outcomes.py says: output that failed validation is a
+failure, and its wall time is no success's. Rollups a board.json or checkpoint
+kept from before that rule count such earlier attempts as successes, and are not
+folded again for it (docs/ARCHITECTURE.md says why).
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from jobdeck.state.machine import Attempt
+from jobdeck.state.outcomes import counted_as
 
 BUCKETS_PER_DOUBLING = 8
 """Histogram resolution: bucket k holds durations in [2^(k/8), 2^((k+1)/8)) hundredths of a second."""
@@ -111,11 +117,12 @@ class JobRollup(_Record):
 
     ended: int
     outcomes: dict[str, int]
-    """Ended attempts by outcome: succeeded, failed, interrupted, cancelled."""
+    """Ended attempts by outcome as counted (state/outcomes.py): succeeded, failed (output that failed validation
+    too), interrupted, cancelled."""
     reasons: dict[str, int]
-    """Failed and interrupted attempts by reason (exit_code, idle_timeout, rate_limit, ...)."""
+    """Failed and interrupted attempts by counted reason (exit_code, idle_timeout, invalid_output, ...)."""
     durations: Histogram
-    """Wall time of succeeded attempts."""
+    """Wall time of the attempts counted as succeeded."""
     cost: float
     cost_max: float
     """The most one attempt has cost (the decision service's budget gate plans for it)."""
@@ -204,14 +211,14 @@ class Rollups(_Record):
         """Count one ended attempt (called once, when the fold ends it)."""
         if attempt.ended is None:
             return
-        outcome = attempt.outcome or "failed"
+        outcome, reason = counted_as(attempt.outcome or "failed", attempt.reason)
         rollup = self.jobs.get(job)
         if rollup is None:
             rollup = self.jobs[job] = JobRollup()
         rollup.ended += 1
         rollup.outcomes[outcome] = rollup.outcomes.get(outcome, 0) + 1
-        if outcome in ("failed", "interrupted") and attempt.reason:
-            rollup.reasons[attempt.reason] = rollup.reasons.get(attempt.reason, 0) + 1
+        if outcome in ("failed", "interrupted") and reason:
+            rollup.reasons[reason] = rollup.reasons.get(reason, 0) + 1
         if outcome == "succeeded":
             rollup.durations.add(attempt.ended - attempt.started)
         cost = attempt.cost or 0.0

@@ -35,12 +35,12 @@ from jobdeck.state.history import History
 from jobdeck.state.segments import check_saved_position, last_seq
 
 CACHE_NAME = "stats-cache.json"
-STATS_CACHE_FORMAT = 5
+STATS_CACHE_FORMAT = 6
 """The version of what the cache holds; a cache of another (or none) is stale, and the log is folded again.
 
 It keys the cache instead of jobdeck's code (state/stamps.py), so an upgrade that leaves the stats as
 they were keeps the cache: a refold of a million records costs ~18 s of CPU. Bump it when what is folded
-or how it is laid out changes: the tallies (state/history.py, tally.py, timeline.py, buckets.py,
+or how it is laid out changes: the tallies (state/history.py, tally.py, outcomes.py, timeline.py, buckets.py,
 rollups.py's Histogram), the pending state, or this file's header. tests/unit/test_stats_cache_format.py
 guards it: it folds a fixed log that touches every counter and compares a fingerprint of the cache
 written with the one recorded for this format, so such a change fails there until this is bumped. A

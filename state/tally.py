@@ -15,21 +15,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from jobdeck.state.outcomes import failure_class
 from jobdeck.state.rollups import Histogram
-
-FAILURE_CLASSES: dict[str, tuple[str, ...]] = {
-    "exit": ("exit_code", "signal"),
-    "idle_timeout": ("idle_timeout",),
-    "hard_timeout": ("hard_timeout",),
-    "invalid_output": ("invalid_output", "output_limit"),
-    "provider_auth": ("auth",),
-    "provider_rate_limit": ("rate_limit",),
-    "provider_server": ("server_error", "connection", "timeout"),
-}
-"""Failed attempts' ``reason`` (runner/verdict.py, agents/failures.py) by class; any other is "other".
-
-Interrupted attempts are their own class, "interrupted"; cancelled ones are no failure."""
-CLASS_OF = {reason: name for name, reasons in FAILURE_CLASSES.items() for reason in reasons}
 
 PICODOLLARS = 10**12
 """Picodollars (1e-12 USD) in a dollar: a tally's unit of money.
@@ -51,11 +38,6 @@ def dollars(amount: int) -> float:
     return round(amount / PICODOLLARS, 6)
 
 
-def failure_class(reason: str | None) -> str:
-    """The class of a failed attempt's ``reason``."""
-    return CLASS_OF.get(reason or "", "other")
-
-
 @dataclass(slots=True)
 class Tally:
     """What happened in one scope over a stretch of time (an hour, a window, the whole log)."""
@@ -63,11 +45,12 @@ class Tally:
     runs: int = 0
     """Attempts that ended (an attempt that could not be set up never ran and is not one)."""
     outcomes: dict[str, int] = field(default_factory=dict)
-    """Ended attempts by outcome: succeeded, failed, interrupted, cancelled."""
+    """Ended attempts by outcome as counted (state/outcomes.py): succeeded, failed (output that failed validation
+    too), interrupted, cancelled."""
     reasons: dict[str, int] = field(default_factory=dict)
-    """Failed attempts by their ``reason``."""
+    """Failed attempts by their counted ``reason``."""
     run: Histogram = field(default_factory=Histogram)
-    """Wall time of succeeded attempts, from claim to end."""
+    """Wall time of the attempts counted as succeeded, from claim to end."""
     wait: Histogram = field(default_factory=Histogram)
     """Time from entering the backlog to the claim, counted at the claim."""
     retries: int = 0

@@ -183,3 +183,34 @@ def test_a_deadline_passed_without_a_success_is_missed(tmp_path: Path, cli: RunC
     report = cli("decisions", "--report", cwd=deck.root).stdout
     assert "deadlines: 2 missed of 3" in report
     assert "  never: due " in report and ", not done by then" in report
+
+
+def test_output_that_failed_validation_is_a_failure_of_class_invalid_output(tmp_path: Path, cli: RunCli) -> None:
+    """README's failure classes: output that failed `validate` (sent to review, the default) is no success, and its
+    time is no success's run time; the same folded cold, on from the stats cache, and from board.json or the log."""
+    bad = tmp_path / "bad"
+    script = f"if [ -e '{bad}' ]; then sleep 1; echo nope; else echo ok; fi"
+    spec = {"jobs": [{"id": "check", "command": ["sh", "-c", script], "validate": {"regex": "^ok"}}]}
+    deck = init_deck(tmp_path / "deck", json.dumps(spec, indent=1).encode())
+    assert cli("run", "--once", "--quiet", cwd=deck.root).returncode == 0
+    assert stats(cli, deck)["deck"]["outcomes"] == {"succeeded": 1}  # the cache holds the success
+    bad.touch()
+    assert cli("retry", "check", cwd=deck.root).returncode == 0
+    assert cli("run", "--once", "--quiet", cwd=deck.root).returncode == 1  # left in review
+    [invalid] = [e for e in records(deck) if e["type"] == "succeeded" and e.get("review")]
+    assert invalid["reason"] == "invalid output"  # the runner's verdict: review, as before
+    warm = stats(cli, deck)  # folded on from the cache
+    (deck.state_dir / "stats-cache.json").unlink()
+    cold = stats(cli, deck)
+    assert cold == warm == stats(cli, deck)  # and read back from the cache the cold fold wrote
+    [row] = cold["jobs"]
+    assert row["outcomes"] == {"failed": 1, "succeeded": 1} and row["success_rate"] == 0.5
+    assert row["failures"] == {"invalid_output": 1} and row["reasons"] == {"invalid_output": 1}
+    assert row["run_p95"] is not None and row["run_p95"] < 0.9  # the success's time, not the second it slept
+    assert cold["deck"]["failures"] == {"invalid_output": 1} and cold["failed_last_hour"] == 1
+    assert [(day["succeeded"], day["failed"]) for day in cold["days"]] == [(1, 1)]
+    deck.board_path.unlink()  # the rollups folded again from the log count it as board.json's did
+    assert stats(cli, deck) == cold
+    text = cli("stats", cwd=deck.root).stdout
+    assert "  check: 1 invalid_output" in text
+    assert [line.split()[:3] for line in text.splitlines() if line.startswith("check ")] == [["check", "2", "50%"]]

@@ -7,7 +7,8 @@ from typing import Any
 
 from jobdeck.state.buckets import StoredLines
 from jobdeck.state.history import DECK, HOUR, History
-from jobdeck.state.tally import PICODOLLARS, Tally, dollars, failure_class
+from jobdeck.state.outcomes import failure_class
+from jobdeck.state.tally import PICODOLLARS, Tally, dollars
 from jobdeck.state.timeline import Timeline
 
 

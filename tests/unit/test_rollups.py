@@ -44,6 +44,7 @@ def run_jobs(store: Store, count: int, at: float) -> None:
         store.commit([{"type": "claimed", "job": job, "attempt": attempt, "runner": "t"}], now=at + n)
         token = store.board.state(job).token
         end: dict[str, Any] = ({"type": "failed", "reason": "exit_code", "exit_code": 1} if n % 4 == 0
+                               else {"type": "succeeded", "review": True, "reason": "invalid output"} if n % 4 == 1
                                else {"type": "succeeded", "exit_code": 0, "cost": 0.01})
         store.commit([{**end, "job": job, "token": token}], now=at + n + 2 + n % 3)
         if store.board.state(job).status.value != "backlog":
@@ -61,5 +62,6 @@ def test_rollups_from_a_snapshot_equal_a_full_fold(deck: Deck) -> None:
     with open_store(deck, from_snapshot=False) as replayed:
         assert replayed.board.rollups.to_json() == live
     assert sum(job["ended"] for job in live["jobs"].values()) == 65
-    failed = sum(1 for n in range(40) if n % 4 == 0) + sum(1 for n in range(25) if n % 4 == 0)
+    failed = sum(1 for n in range(40) if n % 4 < 2) + sum(1 for n in range(25) if n % 4 < 2)  # invalid output too
     assert sum(job["outcomes"].get("failed", 0) for job in live["jobs"].values()) == failed
+    assert sum(job["reasons"].get("invalid_output", 0) for job in live["jobs"].values()) == 10 + 6

@@ -26,6 +26,7 @@ FINGERPRINTS = {
     3: "bc9e775a30c948cba049ee2fe79ab2da109c0191bc7e953f2a0978296866d338",
     4: "c068fcb814bc67bb7dbdc280f046b366051a7c0f45e7582fa3370016db36339c",
     5: "defbe8e142ddd2b0480180c4b6ba001771e82c0af1389806832030c7b5d297ab",  # a recovered outcome's own end
+    6: "1a4d629c05e213cfb62a6eb26ca8b468ca61b1ad845cb4ac5b10348a0cce7550",  # invalid output: a failure
 }
 """STATS_CACHE_FORMAT -> sha256 of the cache fixed_log() folds into. Add a row per bump; never change a row."""
 
@@ -74,6 +75,9 @@ def fixed_log() -> list[dict[str, Any]]:
     add(9100, "succeeded", "a", token=a, usage=usage, cost=0.125, model="m2")  # late
     d = add(9150, "claimed", "d", attempt=1, workspace="w3", runner="r4")
     add(9250, "failed", "d", token=d, reason="exit_code", ended=T0 + 9160, recovered=True)  # ran 10 s, not 100
+    e = add(9260, "claimed", "e", attempt=1, workspace="w3", runner="r4")
+    add(9290, "succeeded", "e", token=e, review=True, reason="invalid output",  # a failure, not a success
+        reasons=["output: does not match 'ok'"])
     add(9200, "decided", "c", deadline=T0 + 99_000)  # pending at the end
     add(9300, "claimed", "c", attempt=3, workspace="w3", runner="r3")  # open at the end
     add(9310, "progress", "c", what="cooldown", reason="rate_limit")  # its answer counted, pending
@@ -100,6 +104,7 @@ def test_the_fixed_log_touches_every_field_of_the_cache() -> None:
     empty = [field.name for field in dataclasses.fields(Tally) if not Tally.to_json(total).get(field.name)]
     assert not empty, f"add records to fixed_log() that count {empty}, then bump STATS_CACHE_FORMAT"
     assert set(total.outcomes) == {"succeeded", "failed", "interrupted", "cancelled"}
+    assert history.total["job:e"].failures_by_class() == {"invalid_output": 1} and not history.total["job:e"].run.total
     assert set(total.interventions) == {"approved", "rejected", "retried", "cancelled", "pinned", "held", "released"}
     assert {"workspace:w1", "workspace:w2", "workspace:default", "workspace:w3"} <= set(history.total)
     pending = history.state_json()
