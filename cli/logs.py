@@ -98,9 +98,9 @@ def _gone(job_id: str, n: int, directory: Path, retention: Callable[[], bool]) -
                             f"and has not finished (what is left is in {tombstone})",
                             hint="run `jobdeck gc` again to finish it (it says why if it cannot); its record stays: "
                                  f"see `jobdeck show {job_id}`")
-    if retention():
-        return JobdeckError(f"attempt {n} of job '{job_id}' was removed by retention (`jobdeck gc`)",
-                            hint=f"its record stays: see `jobdeck show {job_id}`")
+    if retention():  # removed as the operator's policy says: no output, as for an attempt that never was (exit 1)
+        return NoSuchAttempt(f"attempt {n} of job '{job_id}' was removed by retention (`jobdeck gc`)",
+                             hint=f"its record stays: see `jobdeck show {job_id}`")
     return JobdeckError(f"attempt {n} of job '{job_id}' is no longer on disk ({directory} is gone)",
                         hint=f"its record stays: see `jobdeck show {job_id}`")
 
