@@ -172,6 +172,8 @@ def _explain(msg: str) -> str:
     }.get(msg, msg[0].lower() + msg[1:] if msg else "invalid JSON")
 
 
+_COMMENT = re.compile(r"[ \t\r\n]*/[/*]")
+_COMMENT_HINT = "JSON has no comments; use a \"//\" key instead"
 _TYPOGRAPHIC_QUOTES = "\u201c\u201d\u201e\u2018\u2019\u00ab\u00bb"
 _WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]*")
 _CAPITALISED = {"True": "true", "False": "false", "None": "null", "TRUE": "true", "FALSE": "false",
@@ -182,6 +184,8 @@ def _hint(text: str, exc: json.JSONDecodeError) -> str | None:
     before, here = text[: exc.pos].rstrip(), text[exc.pos: exc.pos + 2]
     word = _WORD.match(text, exc.pos)
     key = exc.msg.startswith("Expecting property name")
+    if _COMMENT.match(text, exc.pos):  # whatever the parser expected there: a comment is what a person wrote
+        return _COMMENT_HINT
     if (key or exc.msg == "Expecting value") and before.endswith(",") and here[:1] in "}]":
         return "remove the trailing comma; JSON does not allow one"
     if (key or exc.msg == "Expecting value") and here[:1] == ",":
@@ -190,8 +194,6 @@ def _hint(text: str, exc: json.JSONDecodeError) -> str | None:
         return "the file is empty; a deck needs at least {\"jobs\": []}"
     if exc.msg.startswith("Expecting ',' delimiter"):
         return "a comma is missing between two items, or a bracket is not closed"
-    if exc.msg == "Expecting value" and here in ("//", "/*"):
-        return "JSON has no comments; use a \"//\" key instead"
     if here[:1] in _TYPOGRAPHIC_QUOTES:
         return f"JSON needs straight double quotes (\"), not {here[:1]}"
     if here[:1] == "'":

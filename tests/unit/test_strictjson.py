@@ -57,6 +57,15 @@ def test_problems_are_located(text: str, line: int, column: int, message: str) -
     ('{"id": "a",}', "remove the trailing comma"),
     ('["a", ]', "remove the trailing comma"),
     ('{"id": "a",, "b": 1}', "two commas in a row"),
+    ('[ // x\n {"id": "a"}]', 'JSON has no comments; use a "//" key instead'),
+    ('{"id": "a",\n // owner: data team\n "command": ["true"]}', 'JSON has no comments; use a "//" key instead'),
+    ('{"id": "a", /* owner */ "command": ["true"]}', 'JSON has no comments; use a "//" key instead'),
+    ('[{"id": "a"} // trailing note\n]', 'JSON has no comments; use a "//" key instead'),
+    ('[{"id": "a"} /* old */]', 'JSON has no comments; use a "//" key instead'),
+    ('{"jobs": []} // trailing note', 'JSON has no comments; use a "//" key instead'),
+    ('{"jobs": []}\n/* old */', 'JSON has no comments; use a "//" key instead'),
+    ('{"id": "a", // x\n}', 'JSON has no comments; use a "//" key instead'),
+    ('{"id" // x\n: "a"}', 'JSON has no comments; use a "//" key instead'),
 ])
 def test_the_hint_names_the_mistake_a_hand_editor_made(text: str, hint: str) -> None:
     """A missing quote is not a trailing comma, and a Python literal is not "expected a value" alone."""
