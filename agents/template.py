@@ -1,10 +1,11 @@
 """Prompt and argv templates: ``{{input}}``, ``{{inputs.NAME}}``, ``{{deps.JOB}}``, ``{{output}}``.
 
 Substitution is plain text replacement of whole placeholders; a value is never
-re-parsed (no shell, no nested templates). Unknown placeholders are errors, so a
-typo never silently sends an empty string to a model. A dependency's output is
-read only when a template names it, and only if it is at most
-``MAX_TEMPLATE_BYTES``: a larger one is refused, never cut short or loaded whole.
+re-parsed (no shell, no nested templates). Unknown placeholders, and an
+``{{input}}`` with nothing to hold, are errors, so a typo never silently sends an
+empty string to a model. A dependency's output is read only when a template names
+it, and only if it is at most ``MAX_TEMPLATE_BYTES``: a larger one is refused,
+never cut short or loaded whole.
 """
 
 from __future__ import annotations
@@ -60,13 +61,30 @@ def values_for(ctx: object) -> tuple[dict[str, str], Callable[[str], str | None]
     def lookup(name: str) -> str | None:
         if name.startswith("deps.") and name[5:] in ctx.dep_outputs:
             return dep_output(name[5:], ctx.dep_outputs[name[5:]], name)
-        if name == "input":  # the one dependency's output, if there is exactly one
-            if len(ctx.dep_outputs) == 1:
-                return dep_output(*next(iter(ctx.dep_outputs.items())), name)
-            return ""
+        if name == "input":  # this run has no input of its own: the output of the job's one dependency
+            return one_dependency_output(ctx.job.id, ctx.job.depends_on, ctx.dep_outputs)
         return None
 
     return values, lookup
+
+
+def one_dependency_output(job_id: str, depends_on: list[str], dep_outputs: Mapping[str, Path]) -> str:
+    """``{{input}}`` of a run given no ``input``: the text of the output of the job's one dependency.
+
+    jobs.json is refused when a job's runs could have no such value (commands.input_problem), so what is
+    left here is a run that was not given the input its job waits for, or a dependency without an output.
+
+    Raises:
+        AgentError: the job has no single dependency with an output to give.
+    """
+    if len(depends_on) != 1:
+        raise AgentError("{{input}}: this run was given no input" + (
+            f", and the job depends on {len(depends_on)} jobs" if depends_on else ", and the job depends on none"),
+            hint=f"start it with `jobdeck trigger {job_id} --input input=VALUE`")
+    if depends_on[0] not in dep_outputs:
+        raise AgentError(f"{{{{input}}}}: '{depends_on[0]}' has no output to give (no attempt of it succeeded)",
+                         hint=f"`jobdeck trigger {depends_on[0]}` runs it, then this job")
+    return dep_output(depends_on[0], dep_outputs[depends_on[0]], "input")
 
 
 def dep_output(job_id: str, path: Path, placeholder: str) -> str:

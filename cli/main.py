@@ -56,6 +56,20 @@ def count(text: str) -> int:
     return _whole_number(text, 0, "0 or more")
 
 
+def exit_code(text: str) -> int:
+    """An argparse type: an exit code a failing process can have (1-255), as a number or a sysexits.h name."""
+    if text.startswith("EX_"):
+        named = getattr(os, text, None)
+        if not isinstance(named, int):
+            raise argparse.ArgumentTypeError(f"{text!r} is not a sysexits.h name (EX_TEMPFAIL is 75)")
+        value = named
+    else:
+        value = _whole_number(text, 1, "at least 1")
+    if not 1 <= value <= 255:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an exit code a failing process can have (1-255)")
+    return value
+
+
 def _whole_number(text: str, least: int, wanted: str) -> int:
     try:
         value = int(text)
@@ -259,8 +273,8 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
                 "Add one job from flags, or many from a JSON/JSONL file ('-' for stdin). The jobs go at\n"
                 "the end of the \"jobs\" list, laid out like the jobs before them; the rest of the file\n"
                 "stays exactly as you wrote it (a job replaced with --replace keeps its place).", examples=[
-                    "jobdeck add --id hello -- echo hi",
-                    "jobdeck add --id sum --model openai/gpt-4o-mini --prompt 'Sum up {{input}}'",
+                    "jobdeck add --id hi -- echo hi",
+                    "jobdeck add --id sum --depends-on hi --model gpt-4o --prompt 'Sum {{input}}'",
                     "jobdeck add --id tr --input lang=fr -- ./translate.sh '{{inputs.lang}}'",
                     "jobdeck add --id report --depends-on sum --max-attempts 3 -- ./report.sh",
                     "jq -c '.[]' new-jobs.json | jobdeck add --from -"])
@@ -284,8 +298,9 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     p.add_argument("--max-attempts", type=positive_int,
                    help="attempts in all, the first included; a failure is tried again only if it is transient: "
                         "a timeout, or an exit code given with --retry-exit")
-    p.add_argument("--retry-exit", type=positive_int, action="append", default=[], metavar="CODE",
-                   help="an exit code that means 'try again' (repeatable; e.g. 75, EX_TEMPFAIL); "
+    p.add_argument("--retry-exit", type=exit_code, action="append", default=[], metavar="CODE",
+                   help="an exit code that means 'try again' (repeatable; a number or a sysexits.h name, "
+                        "e.g. 75 or EX_TEMPFAIL); "
                         "without --max-attempts, 3 attempts in all")
     p.add_argument("--idle-timeout", metavar="DURATION", help="fail when silent this long, e.g. 90s")
     p.add_argument("--hard-timeout", metavar="DURATION", help="fail after this long in total, e.g. 2h")

@@ -8,7 +8,8 @@ from collections.abc import Collection
 PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z0-9._-]+)?)\s*\}\}")
 """A ``{{name}}`` of a prompt or argv template (agents/template.py fills them)."""
 EVERY_RUN = ("input", "output", "attempt")
-"""The placeholders every attempt fills; besides them ``{{inputs.NAME}}``, ``{{deps.JOB}}`` and ``{{prompt}}``."""
+"""The placeholders every attempt fills (``{{input}}`` when ``input_problem`` finds none); besides them
+``{{inputs.NAME}}``, ``{{deps.JOB}}`` and ``{{prompt}}``."""
 
 
 def shell_command_problem(command: list[str] | str | None, shell: bool) -> str | None:
@@ -41,25 +42,31 @@ def program_problem(program: str) -> str | None:
 
 
 def template_problem(template: str, depends_on: Collection[str], inputs: Collection[str], *,
-                     prompt: bool) -> tuple[str, str] | None:
+                     prompt: bool, inbox: bool = False) -> tuple[str, str] | None:
     """The first placeholder of a job's ``template`` that its attempts could not fill, as (problem, hint); None
     if there is none.
 
     Filling fails at every start otherwise, hours after the file was accepted. ``depends_on`` is the job's
-    dependencies; ``inputs``, the input names every run of it has (see ``own_inputs``); ``prompt``: whether
-    ``{{prompt}}`` is filled (an argv template of a job that has a prompt).
+    dependencies; ``inputs``, the names of its ``inputs`` defaults; ``prompt``: whether ``{{prompt}}`` is
+    filled (an argv template of a job that has a prompt); ``inbox``: whether an inbox file starts its runs
+    (it has a ``trigger``), which gives them an ``input``, the file's path.
     """
+    given = {*inputs, "input"} if inbox else set(inputs)  # (a trigger's --input adds others to its one run only)
     for match in PLACEHOLDER.finditer(template):
         name = match.group(1)
         if name.startswith("deps."):
             if name[5:] not in depends_on:
                 return (f"{{{{{name}}}}} reads the output of '{name[5:]}', which the job does not depend on",
                         f'add "{name[5:]}" to depends_on')
-        elif name.startswith("inputs.") and name[7:] not in inputs:
+        elif name.startswith("inputs.") and name[7:] not in given:
             key = name[7:]
             return (f"{{{{{name}}}}} is filled only by `jobdeck trigger --input {key}=...`: every other run of the "
                     "job (its first, a schedule's, a dependency's) would fail",
                     f'give it a default in the job, "inputs": {{"{key}": "..."}}; a trigger\'s --input overrides it')
+        elif name == "input" and "input" not in inputs:
+            problem = input_problem(list(depends_on), inbox)
+            if problem is not None:
+                return problem
         elif not (name in EVERY_RUN or name.startswith("inputs.") or (prompt and name == "prompt")):
             import difflib
 
@@ -72,7 +79,24 @@ def template_problem(template: str, depends_on: Collection[str], inputs: Collect
     return None
 
 
-def own_inputs(declared: Collection[str], trigger: object) -> set[str]:
-    """The input names every run of a job has: those it declares, and ``input`` when an inbox file starts it
-    (the file's path). A trigger's ``--input`` adds others to its one run only."""
-    return {*declared, "input"} if trigger is not None else set(declared)
+def input_problem(depends_on: list[str], inbox: bool) -> tuple[str, str] | None:
+    """Why ``{{input}}`` would not hold one kind of value in every run of a job with no ``input`` default, as
+    (problem, hint); None if it does.
+
+    It holds the run's ``input`` (an inbox file's path), else the output of the job's one dependency: with
+    no source some runs would fail, and with two it would be a path in some runs and a text in others.
+    """
+    if len(depends_on) > 1:
+        names = " or ".join(f"{{{{deps.{dep}}}}}" for dep in depends_on)
+        return (f"{{{{input}}}} is the output of a job's one dependency, but this job has {len(depends_on)} "
+                f"({', '.join(depends_on)})", f"name the one you mean: {names}")
+    if depends_on and inbox:
+        return (f"{{{{input}}}} would be the inbox file's path in the runs a file starts and the output of "
+                f"'{depends_on[0]}' in the others",
+                f"write {{{{deps.{depends_on[0]}}}}} for that output and {{{{inputs.input}}}} for the file's path")
+    if not depends_on and not inbox:
+        return ("{{input}} is filled only by `jobdeck trigger --input input=...` in a job with no dependency and "
+                "no trigger: every other run of it (its first, a schedule's) would fail",
+                'depend on the job whose output it reads, take inbox files with "trigger": "*.csv", or give it '
+                'a default, "inputs": {"input": "..."}')
+    return None

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple, TypedDict
 
 from jobdeck.state import strictjson
-from jobdeck.state.commands import own_inputs, program_problem, template_problem
+from jobdeck.state.commands import program_problem, template_problem
 from jobdeck.state.digest import sha256_hex
 from jobdeck.state.errors import SpecError, SpecErrors
 from jobdeck.state.graph import find_cycle
@@ -438,9 +438,10 @@ def _check_templates(job: Job, err: Callable[..., None]) -> None:
     templates = [("prompt", job.prompt)] if job.prompt is not None else []
     if isinstance(job.command, list) and not job.shell:
         templates += [("command", part) for part in job.command]
-    inputs, argv_has_prompt = own_inputs(job.inputs, job.trigger), job.prompt is not None
+    argv_has_prompt = job.prompt is not None
     for field, template in templates:
-        problem = template_problem(template, job.depends_on, inputs, prompt=field == "command" and argv_has_prompt)
+        problem = template_problem(template, job.depends_on, job.inputs, inbox=job.trigger is not None,
+                                   prompt=field == "command" and argv_has_prompt)
         if problem is not None:
             err(problem[0], job.id, field, problem[1])
             return

@@ -266,9 +266,9 @@ class Job(_Model):
     model: str | None = None
     """Call this LLM (litellm name). Terse form of an llm job; needs ``prompt``."""
     prompt: str | None = None
-    """Prompt template: {{input}}, {{inputs.NAME}}, {{deps.JOB}} (a job in ``depends_on``), {{output}} and
-    {{attempt}} are filled in. A placeholder no attempt could fill, here or in an argv ``command``, is refused
-    when jobs.json is loaded."""
+    """Prompt template: {{input}} (the run's input, e.g. the inbox file's path, else the output of the job's one
+    dependency), {{inputs.NAME}}, {{deps.JOB}} (a job in ``depends_on``), {{output}} and {{attempt}} are filled
+    in. A placeholder no attempt could fill, here or in an argv ``command``, is refused when jobs.json is loaded."""
     agent: Identifier | None = None
     """Name of an agent in the ``agents`` section (or a built-in: claude, codex, aider, gemini)."""
     fallbacks: list[str] = Field(default_factory=list)

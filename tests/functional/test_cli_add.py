@@ -18,7 +18,7 @@ import pytest
 
 from jobdeck.cli.main import main
 from conftest import RunCli
-from jobdeck.state.deck import Deck
+from jobdeck.state.deck import Deck, init_deck
 from jobdeck.state.loader import load_spec
 
 
@@ -135,6 +135,33 @@ def test_an_exit_code_is_retried_only_when_named_and_why_says_so(deck: Deck, cli
     why = cli("--deck", root, "why", "flaky").stdout
     assert why.startswith("flaky: it failed: exited with code 3 (not tried again: an exit code is only if "
                           "retry.retryable_exit_codes names it (none named); 2 of its 3 attempts unused)"), why
+
+
+def test_retry_exit_takes_a_number_or_the_sysexits_name_its_help_offers(deck: Deck, cli: RunCli) -> None:
+    root = str(deck.root)
+    done = cli("--deck", root, "add", "--id", "temp", "--retry-exit", "EX_TEMPFAIL", "--retry-exit", "3", "--", "true")
+    assert done.returncode == 0, done.stderr
+    assert json.loads(deck.spec_path.read_text())["jobs"][-1]["retry"] == {
+        "max_attempts": 3, "retryable_exit_codes": [3, 75]}
+    before = deck.spec_path.read_bytes()
+    for code, why in (("EX_TEMPFAL", "'EX_TEMPFAL' is not a sysexits.h name (EX_TEMPFAIL is 75)"),
+                      ("EX_OK", "'EX_OK' is not an exit code a failing process can have (1-255)"),
+                      ("256", "'256' is not an exit code a failing process can have (1-255)")):
+        refused = cli("--deck", root, "add", "--id", "bad", "--retry-exit", code, "--", "true")
+        assert refused.returncode == 2 and why in refused.stderr, refused.stderr
+    assert deck.spec_path.read_bytes() == before
+
+
+def test_the_examples_of_add_help_are_accepted_in_order(tmp_path: Path, cli: RunCli) -> None:
+    """Each `jobdeck add` line of `add --help` (but the one reading stdin) adds its job to a new deck."""
+    from test_cli_help import examples
+
+    root = str(init_deck(tmp_path / "deck", b'{"jobs": []}').root)
+    shown = [argv for argv in examples(cli("add", "--help", cwd=tmp_path).stdout) if "--from" not in argv]
+    assert len(shown) >= 4, shown
+    for argv in shown:
+        done = cli("--deck", root, *argv)
+        assert done.returncode == 0, (argv, done.stderr)
 
 
 def test_duplicate_id_is_refused_and_nothing_is_written(deck: Deck, add: Callable[..., Any]) -> None:

@@ -1,0 +1,66 @@
+"""What ``{{input}}`` holds in each kind of run, with the real runner, and the decks refused for it."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from conftest import RunCli
+from jobdeck.state.deck import Deck, init_deck
+
+
+def make_deck(tmp_path: Path, jobs: list[dict[str, Any]]) -> Deck:
+    return init_deck(tmp_path / "deck", json.dumps({"jobs": jobs}).encode())
+
+
+def test_one_dependency_gives_its_output_text(tmp_path: Path, cli: RunCli) -> None:
+    deck = make_deck(tmp_path, [{"id": "fetch", "command": ["printf", "rows"]},
+                                {"id": "sum", "command": ["echo", "got {{input}}"], "depends_on": ["fetch"]}])
+    assert cli("run", "--once", "--quiet", cwd=deck.root).returncode == 0
+    assert cli("logs", "sum", cwd=deck.root).stdout == "got rows\n"
+
+
+def test_an_inbox_file_gives_its_path_and_trigger_input_its_value(tmp_path: Path, cli: RunCli) -> None:
+    deck = make_deck(tmp_path, [{"id": "load", "command": ["echo", "{{input}}"], "trigger": "*.csv"}])
+    inbox = deck.root / "workspaces" / "default" / "inbox"
+    inbox.mkdir(parents=True, exist_ok=True)
+    (inbox / "leads.csv").write_text("a,b\n")
+    assert cli("run", "--once", "--quiet", cwd=deck.root).returncode == 0
+    path = cli("logs", "load", cwd=deck.root).stdout.strip()
+    assert Path(path).name == "leads.csv" and Path(path).read_text() == "a,b\n", path
+    assert cli("trigger", "load", "--input", "input=/data/late.csv", cwd=deck.root).returncode == 0
+    assert cli("run", "--once", "--quiet", cwd=deck.root).returncode == 0
+    assert cli("logs", "load", cwd=deck.root).stdout == "/data/late.csv\n"
+
+
+def test_a_run_with_nothing_for_input_fails_saying_so_instead_of_getting_an_empty_string(
+        tmp_path: Path, cli: RunCli) -> None:
+    """A job that waits for inbox files, triggered by hand without --input: no file, no dependency."""
+    deck = make_deck(tmp_path, [{"id": "load", "command": ["echo", "[{{input}}]"], "trigger": "*.csv"}])
+    assert cli("trigger", "load", cwd=deck.root).returncode == 0
+    cli("run", "--once", "--quiet", cwd=deck.root)
+    shown = cli("show", "load", "--json", cwd=deck.root)
+    assert json.loads(shown.stdout)["state"]["status"] == "failed", shown.stdout
+    assert json.loads(shown.stdout)["card"]["reason"] == (
+        "{{input}}: this run was given no input, and the job depends on none "
+        "(hint: start it with `jobdeck trigger load --input input=VALUE`)")
+
+
+def test_input_with_no_source_or_several_is_refused_when_jobs_json_is_loaded(tmp_path: Path, cli: RunCli) -> None:
+    path = tmp_path / "jobs.json"
+    path.write_text(json.dumps({"jobs": [
+        {"id": "a", "command": ["true"]}, {"id": "b", "command": ["true"]},
+        {"id": "alone", "command": ["echo", "{{input}}"]},
+        {"id": "both", "command": ["echo", "{{input}}"], "depends_on": ["a", "b"]},
+        {"id": "mixed", "command": ["echo", "{{input}}"], "depends_on": ["a"], "trigger": "*.csv"},
+        {"id": "given", "command": ["echo", "{{input}}"], "depends_on": ["a", "b"], "inputs": {"input": "x"}},
+    ]}))
+    done = cli("validate", str(path), cwd=tmp_path)
+    assert done.returncode == 1
+    problems = done.stderr.splitlines()
+    assert problems[-1] == f"3 problems in {path}", done.stderr
+    assert "job 'alone', field 'command': {{input}} is filled only by `jobdeck trigger --input input=...`" in problems[0]
+    assert "job 'both', field 'command': {{input}} is the output of a job's one dependency, but this job has 2" \
+        in problems[1]
+    assert "job 'mixed', field 'command': {{input}} would be the inbox file's path" in problems[2]
