@@ -94,6 +94,15 @@ def test_top_level_help_lists_every_command(cli: RunCli, tmp_path: Path) -> None
     assert "JOBDECK_DECK" in done.stdout
 
 
+def test_the_readme_lists_every_command() -> None:
+    """README's "Commands" section names each command, in backquotes (`log rotate|compact` for `log`)."""
+    from conftest import ROOT
+
+    section = (ROOT / "README.md").read_text().split("\n## Commands\n", 1)[1].split("\n## ", 1)[0]
+    named = {word.split()[0] for word in section.split("`")[1::2] if word.strip()}
+    assert sorted(set(subcommands()) - named) == []
+
+
 def test_ls_outside_a_deck_says_so_and_how_to_make_one(cli: RunCli, tmp_path: Path) -> None:
     done = cli("ls", cwd=tmp_path)
     assert done.returncode == 2
