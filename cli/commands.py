@@ -275,7 +275,7 @@ def cmd_ls(args: argparse.Namespace) -> int:
         else:
             from jobdeck.cli import render
 
-            render.cards_table(shown_cards, time.time())
+            render.cards_table(shown_cards, time.time(), deck_empty=not cached.index)
             _say_hidden(cached.index, args)
         return 0
     from jobdeck.state.cardcache import known_fires, save_cards
@@ -306,7 +306,8 @@ def cmd_ls(args: argparse.Namespace) -> int:
     else:
         from jobdeck.cli import render
 
-        render.cards_table(_noted([c for c, shown in zip(found, keep) if shown], notes), time.time())
+        render.cards_table(_noted([c for c, shown in zip(found, keep) if shown], notes), time.time(),
+                           deck_empty=not found)
         _say_hidden(encoded.index, args)
     return 0
 

@@ -75,11 +75,13 @@ def _styled(text: str, code: str, enabled: bool) -> str:
     return f"\x1b[{code}m{text}\x1b[0m" if enabled else text
 
 
-def cards_table(cards: Sequence[Card], now: float, out: TextIO | None = None) -> None:
-    """The board as aligned columns; on a terminal, long notes fold under the NOTES column."""
+def cards_table(cards: Sequence[Card], now: float, out: TextIO | None = None, *, deck_empty: bool = False) -> None:
+    """The board as aligned columns; on a terminal, long notes fold under the NOTES column. ``deck_empty``: no job
+    at all (not none that a filter lets through)."""
     out = out or sys.stdout
-    if not cards:
-        sys.stderr.write("no jobs match\n")  # a note, not a row: stdout stays the table (empty) for a script
+    if not cards:  # a note, not a row: stdout stays the table (empty) for a script
+        sys.stderr.write("no jobs in jobs.json yet (hint: `jobdeck add --id hello -- echo hi`)\n" if deck_empty
+                         else "no jobs match\n")
         return
     rows = [(clean(card.id), card.column.value, clean(card.agent),
              f"{card.attempt}/{card.max_attempts}" if card.attempt else "-", when(card.since, now),

@@ -288,3 +288,18 @@ def test_ls_json_from_its_cache_warns_as_the_fold_does(tmp_path: Path) -> None:
     assert (deck.state_dir / "cards.jsonl").exists()
     assert first.stdout == second.stdout
     assert "held" in first.stderr and second.stderr == first.stderr  # the second is served from the cards
+
+
+def test_an_empty_deck_says_so_and_a_filter_that_matches_nothing_says_that(tmp_path: Path) -> None:
+    """Both said "no jobs match", as if a filter had hidden the jobs of a deck that has none."""
+    deck = init_deck(tmp_path / "deck", b'{"jobs": []}')
+    for _ in range(2):  # the slow path, then the card cache's
+        done = subprocess.run([sys.executable, "-m", "jobdeck", "--deck", str(deck.root), "ls"], cwd=ROOT,
+                              env=cli_env(), capture_output=True, text=True, timeout=60)
+        assert (done.returncode, done.stdout) == (0, "")
+        assert done.stderr == "no jobs in jobs.json yet (hint: `jobdeck add --id hello -- echo hi`)\n"
+    deck.spec_path.write_text('{"jobs": [{"id": "a", "command": ["true"]}]}')
+    for _ in range(2):
+        done = subprocess.run([sys.executable, "-m", "jobdeck", "--deck", str(deck.root), "ls", "--status", "failed"],
+                              cwd=ROOT, env=cli_env(), capture_output=True, text=True, timeout=60)
+        assert (done.returncode, done.stdout, done.stderr) == (0, "", "no jobs match\n")
