@@ -66,6 +66,14 @@ def run_command(deck: Deck, args: argparse.Namespace) -> int:
         failed = [job for job in sorted(runner.ran) if board.state(job).status != Status.DONE]
         # what a runner that is gone left running, and this run recorded the end of, is the run's news too
         recovered = [job for job in sorted(runner.recovered - runner.ran) if board.state(job).status != Status.DONE]
+        if args.json and not args.quiet:  # the summary as the last JSON line, for a script
+            import json
+
+            elsewhere, orphaned = _running_elsewhere(runner)
+            sys.stdout.write(json.dumps({
+                "type": "summary", "ran": sorted(runner.ran), "attempts": runner.attempts_started,
+                "not_done": failed, "left_not_done": recovered, "running_elsewhere": elsewhere, "orphaned": orphaned,
+                "stopped_by": signal.Signals(stopped_by).name if stopped_by else None}) + "\n")
         if not args.quiet and not args.json:
             done = len(runner.ran) - len(failed)
             elsewhere, orphaned = _running_elsewhere(runner)

@@ -7,6 +7,7 @@ recorded its failure, exited 0 and said "ran 0 jobs: 0 done".
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 from pathlib import Path
@@ -42,3 +43,14 @@ def test_a_run_that_recorded_a_dead_runners_attempt_not_done_exits_1_and_names_i
     assert "ran 0 jobs: 0 done; left by a runner that is gone, not done: long (review)" in recovered.stderr
     again = jobdeck(deck, "run", "--once")  # the next run has nothing of it to tell
     assert again.returncode == 0 and "left by a runner" not in again.stderr, again.stderr
+
+
+def test_run_once_json_ends_with_its_summary(tmp_path: Path) -> None:
+    """The `ran ...` line was for people only: with --json a script had to count the outcome records itself."""
+    deck = make_deck(tmp_path, [{"id": "a", "command": ["true"]}, {"id": "b", "command": ["false"]}])
+    done = jobdeck(deck, "run", "--once", "--json")
+    assert done.returncode == 1 and "ran " not in done.stderr, done.stderr
+    summary = json.loads(done.stdout.splitlines()[-1])
+    assert summary == {"type": "summary", "ran": ["a", "b"], "attempts": 2, "not_done": ["b"], "left_not_done": [],
+                       "running_elsewhere": [], "orphaned": [], "stopped_by": None}
+    assert '"summary"' not in jobdeck(deck, "run", "--once", "--json", "--quiet").stdout  # --quiet: no summary
