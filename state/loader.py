@@ -30,7 +30,7 @@ from jobdeck.state.stamps import code_stamp, environment_stamp
 if TYPE_CHECKING:  # pydantic is imported only when a spec is validated
     from collections.abc import Callable
 
-    from jobdeck.state.spec import Job, Spec
+    from jobdeck.state.spec import AgentSpec, Job, Spec
 
 
 # NamedTuples, not dataclasses: importing dataclasses (and inspect) costs the CLI ~7 ms at start.
@@ -366,7 +366,7 @@ def _check_semantics(spec: Spec, text: str, where: str) -> None:
         if job.retry.max_delay < job.retry.delay:
             err("retry.max_delay is shorter than retry.delay", job.id, "retry")
         _check_runnable(job, err)
-        _check_templates(job, err)
+        _check_templates(job, spec.agents.get(job.agent) if job.agent is not None else None, err)
     for name, agent in spec.agents.items():
         for bad in _bad_env_names(agent.env):
             errors.append(SpecError(f"agent '{name}': {bad}", path=where, **_at(text, None, "env"),
@@ -433,17 +433,19 @@ def _check_clock(job_id: str, timezone: str, schedule: str | None, err: Callable
             err(str(exc), job_id, "schedule", "examples: \"0 2 * * *\" (02:00 daily), \"@hourly\"")
 
 
-def _check_templates(job: Job, err: Callable[..., None]) -> None:
-    """Each placeholder of the job's prompt and argv can be filled by every attempt (commands.template_problem)."""
-    templates = [("prompt", job.prompt)] if job.prompt is not None else []
+def _check_templates(job: Job, agent: AgentSpec | None, err: Callable[..., None]) -> None:
+    """Each placeholder of the job's prompt and argv, and of its named agent's argv, can be filled by every attempt
+    of this job (commands.template_problem): an agent's command is a template of each job that names it."""
+    templates = [("prompt", job.prompt, False)] if job.prompt is not None else []
     if isinstance(job.command, list) and not job.shell:
-        templates += [("command", part) for part in job.command]
-    argv_has_prompt = job.prompt is not None
-    for field, template in templates:
-        problem = template_problem(template, job.depends_on, job.inputs, inbox=job.trigger is not None,
-                                   prompt=field == "command" and argv_has_prompt)
+        templates += [("command", part, job.prompt is not None) for part in job.command]
+    if agent is not None and isinstance(agent.command, list) and not agent.shell:
+        templates += [("agent", part, True) for part in agent.command]  # (an agent's argv is given the prompt)
+    for field, template, prompt in templates:
+        problem = template_problem(template, job.depends_on, job.inputs, inbox=job.trigger is not None, prompt=prompt)
         if problem is not None:
-            err(problem[0], job.id, field, problem[1])
+            said = problem[0] if field != "agent" else f"the command of its agent '{job.agent}': {problem[0]}"
+            err(said, job.id, field, problem[1])
             return
 
 
