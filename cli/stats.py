@@ -98,7 +98,7 @@ def start_of_local_day(moment: float) -> float:
     return datetime.fromtimestamp(moment).replace(hour=0, minute=0, second=0, microsecond=0).timestamp()
 
 
-CLASS_WORDS = {"exit": "exited non-zero"}
+CLASS_WORDS = {"exit": "exited non-zero", "invalid_output": "invalid output"}
 """Failure classes worded for the text report where the bare name misleads ("exit 2" reads as an exit code)."""
 
 HEADERS = ("SCOPE", "RUNS", "OK", "WAIT P50", "WAIT P95", "RUN P50", "RUN P95", "RETRIES", "RATE LIMITS",

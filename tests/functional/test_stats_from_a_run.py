@@ -212,5 +212,5 @@ def test_output_that_failed_validation_is_a_failure_of_class_invalid_output(tmp_
     deck.board_path.unlink()  # the rollups folded again from the log count it as board.json's did
     assert stats(cli, deck) == cold
     text = cli("stats", cwd=deck.root).stdout
-    assert "  check: 1 invalid_output" in text
+    assert "  check: 1 invalid output" in text
     assert [line.split()[:3] for line in text.splitlines() if line.startswith("check ")] == [["check", "2", "50%"]]
