@@ -21,7 +21,6 @@ from pathlib import Path
 from textual import events, on, work
 from textual.app import App, SystemCommand
 from textual.binding import Binding
-from textual.constants import ESCAPE_DELAY
 from textual.message import Message
 from textual.screen import Screen
 
@@ -33,6 +32,7 @@ from jobdeck.cockpit.escape_keys import split_alt
 from jobdeck.cockpit.fast_start import last_cards, previewed_jobs, save_board
 from jobdeck.cockpit.job_commands import JobCommands
 from jobdeck.cockpit.job_screen import JobScreen
+from jobdeck.cockpit.key_order import KeyOrder
 from jobdeck.cockpit.model import DeckModel, Delta
 from jobdeck.cockpit.operations import Operator
 from jobdeck.cockpit.spec_editor import SpecEditor
@@ -111,6 +111,7 @@ class CockpitApp(App[None]):
         self._log_error: str | None = None  # the log problem last notified, so it is said once
         self.terminated = False
         """SIGTERM ended it (exit code 143)."""
+        self.key_order = KeyOrder(self)
 
     def get_default_screen(self) -> Screen:
         return BoardScreen(self.model, self.operator)
@@ -155,13 +156,23 @@ class CockpitApp(App[None]):
             await self.action_quit()
 
     async def on_event(self, event: events.Event) -> None:
-        keys = split_alt(event) if isinstance(event, events.Key) and not event.is_forwarded else None
-        if keys is None:
+        if not isinstance(event, events.Key) or event.is_forwarded:
             await super().on_event(event)
-        else:  # as if typed apart: the key comes one escape delay later, when what the Escape did
-            escape, key = keys  # (a dialog closed, the focus moved) is done, as it would be for slower hands
-            self.post_message(escape)
-            self.set_timer(ESCAPE_DELAY, partial(self.post_message, key))
+            return
+        keys = split_alt(event)
+        if keys is not None:  # as if typed apart: the key comes in its turn, once what the Escape did (a dialog
+            event, key = keys  # closed, the focus moved) is done, as it would be for slower hands
+            admitted = self.key_order.admit(event)
+            self.key_order.waiting.append(key)  # (next: whatever was typed after it waits behind)
+            if not admitted:
+                return
+        elif not self.key_order.admit(event):  # the key before it is still on its way: this one waits its turn
+            return
+        target = self.focused or self.screen  # where the App hands it, unless a priority binding takes it
+        try:
+            await super().on_event(event)
+        finally:
+            self.key_order.handed(target)
 
     # -- keeping up with the disk ----------------------------------------------------
 
