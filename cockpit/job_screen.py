@@ -309,9 +309,9 @@ class JobScreen(Screen[None]):
         elif action == "cancel" and self.model.state(job_id).status == Status.RUNNING and not self.model.runner_up():
             then, timeout = "; no runner is up, so its processes run until one starts (jobdeck run)", 8.0
         done = write_action(self.app, self.operator, job_id, action, reason=reason, then=then, timeout=timeout)
-        if done:
+        if done is not None:
             self.post_message(self.Acted())
-        return done
+        return done is not None
 
     def _override(self, job_id: str, action: str, *, reason: str | None) -> bool:
         """Pin, hold or release now, as `jobdeck pin` does: the toast says the override it replaced and what a

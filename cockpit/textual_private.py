@@ -6,7 +6,8 @@ by one, and drawing every line again after any change. The shortcuts around them
 read and write DataTable's private members (``_row_locations``, ``_data``,
 ``_updated_cells``, ``_update_count``, ``_require_update_dimensions``,
 ``_y_offsets``, ``_show_hover_cursor``, ``_pseudo_class_state``, ``_render_line``,
-``textual._two_way_dict``, and rich's ``Style._meta``), so no other cockpit module touches them, and
+``textual._two_way_dict``, and rich's ``Style._meta``; ``App._notifications`` and ``App._unnotify`` to take a
+toast back), so no other cockpit module touches them, and
 tests/unit/test_textual_private.py fails when one of them is gone, changes its
 signature or stops behaving as relied on here.
 
@@ -22,7 +23,9 @@ from typing import Protocol, TypeVar
 from rich.segment import Segment
 from rich.style import Style
 from textual._two_way_dict import TwoWayDict
+from textual.app import App
 from textual.geometry import Region
+from textual.notifications import Notification
 from textual.strip import Strip
 from textual.widgets import DataTable
 from textual.widgets.data_table import CellKey, CursorType, RowKey
@@ -158,3 +161,13 @@ def _with_row_meta(strip: Strip, row: int | None) -> Strip:
     return Strip([Segment(segment.text, segment.style + moved, segment.control)
                   if segment.style is not None and segment.style._meta else segment for segment in strip],
                  strip.cell_length)
+
+
+def withdraw(app: App[object], notification: Notification) -> None:
+    """Take a toast off the screen before its timeout (the undo's "z to undo" once nothing is left to undo).
+
+    Textual has no public way: ``App.notify`` keeps no handle, and ``App._unnotify`` takes the notification out of
+    ``App._notifications`` and redraws them.
+    """
+    if notification in app._notifications:
+        app._unnotify(notification)

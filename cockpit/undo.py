@@ -15,12 +15,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from textual.app import App
+from textual.notifications import Notification, Notify
 from textual.timer import Timer
 
 from jobdeck.state.actions import ACTIONS
 from jobdeck.state.errors import JobdeckError
 
 from jobdeck.cockpit.operations import Operator
+from jobdeck.cockpit.textual_private import withdraw
 
 UNDO_KEY = "z"
 UNDO_SECONDS = 5.0
@@ -40,18 +42,24 @@ class Undoable:
 
 
 def write_action(app: App[object], operator: Operator, job_id: str, action: str, *,
-                 reason: str | None = None, then: str = "", timeout: float = 3) -> bool:
-    """Append the action's event and say so in a toast (``then`` added to it); a refusal is an
-    error toast, never a traceback."""
+                 reason: str | None = None, then: str = "", timeout: float = 3) -> Notification | None:
+    """Append the action's event and say so in a toast (``then`` added to it), returned; a refusal is an
+    error toast, never a traceback, and None."""
     try:
         records = operator.act(job_id, action, reason=reason)
     except JobdeckError as exc:
         app.notify(str(exc), title=f"cannot {action}", severity="error")
-        return False
+        return None
     targets = sorted({record["job"] for record in records if "job" in record})
     also = f" (+{len(targets) - 1} downstream)" if len(targets) > 1 else ""
-    app.notify(f"{job_id} {ACTIONS[action].done}{also}{then}", timeout=timeout)
-    return True
+    return toast(app, f"{job_id} {ACTIONS[action].done}{also}{then}", timeout)
+
+
+def toast(app: App[object], message: str, timeout: float) -> Notification:
+    """``App.notify``, keeping the toast, so that it can be taken back (``withdraw``)."""
+    shown = Notification(message, timeout=timeout)
+    app.post_message(Notify(shown))
+    return shown
 
 
 class Undo:
@@ -65,6 +73,8 @@ class Undo:
         self.seconds = seconds
         self.pending: Undoable | None = None
         self._timer: Timer | None = None
+        self._toast: Notification | None = None
+        """The toast offering the pending action's undo: taken back once there is nothing to undo."""
 
     def offer(self, job_id: str, action: str) -> None:
         """Take ``action`` on the job with an undo: written now (pause, resume) or after ``seconds``."""
@@ -72,17 +82,18 @@ class Undo:
             return  # the same key twice: one action
         self.settle()
         if action in INVERSE:
-            if not self._write(job_id, action, then=f" — {UNDO_KEY} to undo", timeout=self.seconds):
+            shown = self._write(job_id, action, then=f" — {UNDO_KEY} to undo", timeout=self.seconds)
+            if shown is None:
                 return
-            self._hold(Undoable(job_id, action, written=True))
+            self._hold(Undoable(job_id, action, written=True), shown)
         else:
             try:
                 self.operator.check_writable()
             except JobdeckError as exc:
                 self.app.notify(str(exc), title=f"cannot {action}", severity="error")
                 return
-            self._hold(Undoable(job_id, action, written=False))
-            self.app.notify(f"{action} {job_id} in {self.seconds:g}s — {UNDO_KEY} to undo", timeout=self.seconds)
+            self._hold(Undoable(job_id, action, written=False),
+                       toast(self.app, f"{action} {job_id} in {self.seconds:g}s — {UNDO_KEY} to undo", self.seconds))
 
     def undo(self) -> None:
         """Take the pending action back: drop it if it waits, write its inverse if it was written."""
@@ -100,13 +111,16 @@ class Undo:
         if pending is not None and not pending.written:
             self._write(pending.job_id, pending.action)
 
-    def _hold(self, pending: Undoable) -> None:
-        self.pending = pending
+    def _hold(self, pending: Undoable, shown: Notification) -> None:
+        self.pending, self._toast = pending, shown
         self._timer = self.app.set_timer(self.seconds, self.settle)
         self.app.refresh_bindings()
 
     def _release(self) -> Undoable | None:
         pending, self.pending = self.pending, None
+        if self._toast is not None:  # its "z to undo" is no longer true
+            withdraw(self.app, self._toast)
+            self._toast = None
         if self._timer is not None:
             self._timer.stop()
             self._timer = None
@@ -114,8 +128,8 @@ class Undo:
             self.app.refresh_bindings()
         return pending
 
-    def _write(self, job_id: str, action: str, **toast: Any) -> bool:
-        done = write_action(self.app, self.operator, job_id, action, **toast)
-        if done:
+    def _write(self, job_id: str, action: str, **said: Any) -> Notification | None:
+        done = write_action(self.app, self.operator, job_id, action, **said)
+        if done is not None:
             self.written()
         return done

@@ -94,3 +94,21 @@ async def test_a_reason_its_enter_and_y_typed_at_once_reject_with_that_reason(de
         type_at_once(app, "R", *"no summary", "enter", "y")
         await wait_until(pilot, lambda: deck_events(deck)[-1]["type"] == "rejected", what="the rejection")
         assert deck_events(deck)[-1]["reason"] == "no summary"  # (the y was not typed into the reason)
+
+
+async def test_an_undo_toast_goes_once_there_is_nothing_left_to_undo(deck) -> None:
+    """`r` then `a` within the undo's seconds wrote the retry, and its "z to undo" toast stayed beside the approve's."""
+    app = make_app(deck.root, fast_start=False, watch=False, now=NOW, undo_seconds=30)
+    async with app.run_test(size=(120, 40)) as pilot:
+        def toasts() -> list[str]:
+            return [str(n.message) for n in app._notifications]
+        assert app.screen.board.select("lint")
+        await pilot.press("r")
+        assert toasts() == ["retry lint in 30s — z to undo"]
+        assert app.screen.board.select("report")
+        await pilot.press("a")  # the retry is written now: only the approve can be undone
+        await wait_until(pilot, lambda: "retry lint in 30s — z to undo" not in toasts(), what="the retry's toast to go")
+        assert "approve report in 30s — z to undo" in toasts() and "lint queued again" in toasts()
+        await pilot.press("z")
+        await wait_until(pilot, lambda: "approve report in 30s — z to undo" not in toasts(), what="the undone toast")
+        assert "undone: approve report (nothing written)" in toasts()

@@ -45,6 +45,7 @@ def test_the_private_methods_keep_their_signatures() -> None:
     assert parameters(DataTable.render_lines) == ["self", "crop"]
     assert parameters(DataTable.remove_row) == ["self", "row_key"]
     assert isinstance(inspect.getattr_static(DataTable, "_y_offsets"), property)
+    assert parameters(App._unnotify) == ["self", "notification", "refresh"]
 
 
 def test_two_way_dict_maps_both_ways() -> None:
@@ -258,3 +259,20 @@ async def test_a_kept_line_moved_by_two_rows_still_points_the_mouse_at_its_row()
         row = table.get_row_index("r3")  # was 3, now 1: the same stripe, not under the cursor
         rows = {segment.style.meta.get("row") for segment in table.render_line(row * HEIGHT) if segment.style}
         assert rows == {row}
+
+
+@pytest.mark.anyio
+async def test_a_withdrawn_toast_leaves_the_app_and_a_second_withdraw_is_nothing() -> None:
+    from textual.notifications import Notification, Notify
+
+    from jobdeck.cockpit.textual_private import withdraw
+
+    app = App()
+    async with app.run_test() as pilot:
+        shown = Notification("z to undo", timeout=30)
+        app.post_message(Notify(shown))
+        await pilot.pause()
+        assert shown in app._notifications
+        withdraw(app, shown)
+        assert shown not in app._notifications
+        withdraw(app, shown)
