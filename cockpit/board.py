@@ -311,14 +311,17 @@ class Board(Horizontal):
         table = self.current_table
         return table.selected_id if table is not None else None
 
-    def focus_column(self, step: int) -> None:
-        """Focus the next column with cards in the direction of ``step`` (wrapping), bringing it into
-        view if it was folded away."""
+    def focus_column(self, step: int, *, wrap: bool = True) -> None:
+        """Focus the next column with cards in the direction of ``step`` (past the last, the first if ``wrap``,
+        else none), bringing it into view if it was folded away."""
         tables = self.tables()
         current = self.current_table
         start = tables.index(current) if current in tables else -step
         for offset in range(1, len(tables) + 1):
-            candidate = tables[(start + step * offset) % len(tables)]
+            at = start + step * offset
+            if not wrap and not 0 <= at < len(tables):
+                return
+            candidate = tables[at % len(tables)]
             if candidate.row_count:
                 self._focus(candidate)
                 return

@@ -235,8 +235,8 @@ class BoardScreen(JobScreen):
 
         self.app.push_screen(ConfirmScreen(inert_line(question), detail=detail, yes=yes, no="Keep"), answered)
 
-    def action_column(self, step: int) -> None:
-        self.board.focus_column(step)
+    def action_column(self, step: int, wrap: bool = True) -> None:
+        self.board.focus_column(step, wrap=wrap)
         self.refresh_bindings()
 
     def action_open(self) -> None:

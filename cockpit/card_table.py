@@ -42,10 +42,11 @@ class CardTable(HeaderlessTable[CardCell]):
     BINDINGS = [
         Binding("j", "cursor_down", "down", show=False),
         Binding("k", "cursor_up", "up", show=False),
-        Binding("g", "scroll_top", "top", show=False),
-        Binding("G", "scroll_bottom", "bottom", show=False),
-        Binding("left,h", "screen.column(-1)", "column left", show=False),
-        Binding("right,l", "screen.column(1)", "column right", show=False),
+        Binding("g,home", "scroll_top", "top", show=False),
+        Binding("G,end", "scroll_bottom", "bottom", show=False),
+        # (they stop at the board's edge, as arrows do; Tab goes round)
+        Binding("left,h", "screen.column(-1, False)", "column left", show=False),
+        Binding("right,l", "screen.column(1, False)", "column right", show=False),
     ]
 
     def __init__(self, *, id: str | None = None, keep_newest: bool = False) -> None:

@@ -25,7 +25,7 @@ HEADER = (
 
 KEYS = (
     ("Board", (
-        ("← ↓ ↑ →  h j k l", "cards and columns (also Tab, Shift+Tab)"),
+        ("← ↓ ↑ →  h j k l", "cards and columns (Tab goes round); g G first, last"),
         ("Enter  o  E  y  Y", "open / page its output (E: stderr) / copy id, path"),
         ("v  s", "the review queue / the last 24 hours"),
         ("/  c", "filter (label:L ws:W status:S) / Cancelled"),

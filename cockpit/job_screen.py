@@ -83,6 +83,7 @@ class JobScreen(Screen[None]):
         *_OPERATOR_KEYS,
         Binding("w", "why", "why", id="why"),
         Binding("o", "output", "output", show=False, id="output"),
+        Binding("E", "stderr_output", "stderr", show=False, id="stderr_output"),  # (the detail's E: its pane)
         Binding("y", "copy_id", "copy id", show=False, id="copy_id"),
         Binding("Y", "copy_path", "copy output path", show=False, id="copy_path"),
         Binding("e", "edit", "edit jobs.json", show=False, id="edit"),
@@ -290,6 +291,9 @@ class JobScreen(Screen[None]):
 
     def action_output(self) -> None:
         self._on_selected(lambda job_id: self.post_message(self.OpenOutput(job_id)))
+
+    def action_stderr_output(self) -> None:
+        self._on_selected(lambda job_id: self.post_message(self.OpenOutput(job_id, stderr=True)))
 
     def action_edit(self) -> None:
         self.post_message(self.EditSpec())

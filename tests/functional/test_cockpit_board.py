@@ -111,6 +111,8 @@ async def test_keys_move_between_cards_and_columns(deck) -> None:
         assert focused == ["done"]
         await pilot.press("tab", "tab")  # failed, then wraps round to the backlog
         assert screen.selected_job_id() == "deploy"
+        await pilot.press("h", "left")  # the arrows stop at the board's edge (a key after them acts where they show)
+        assert screen.selected_job_id() == "deploy"
         await pilot.press("shift+tab", "h")
         assert screen.selected_job_id() == "fetch"
         assert isinstance(app.focused, CardTable)
@@ -400,8 +402,8 @@ async def test_every_shown_column_renders_or_the_header_says_it_is_folded(deck, 
         if cancelled:  # c brings the Cancelled column into view, whatever the width
             assert board.columns["cancelled"].display
         seen = set(in_view)
-        for _ in shown:  # → visits every column with cards (here, all), bringing a folded one into view
-            await pilot.press("right")
+        for key in ("left",) * len(shown) + ("right",) * len(shown):  # ← to the first, → to the last: every column
+            await pilot.press(key)  # with cards (here, all), a folded one brought into view
             await pilot.pause()
             seen.update(status for status in shown if board.columns[status].display)
         assert seen == set(shown)

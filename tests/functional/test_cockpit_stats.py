@@ -66,6 +66,24 @@ async def test_o_pages_the_latest_output_inert_through_the_pager(tmp_path: Path,
     assert seen.read_text() == "plain line\nred\n"
 
 
+async def test_capital_e_on_the_board_pages_the_stderr(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Help lists E beside o for the board; it did nothing there (only the detail had it)."""
+    from cockpit_decks import run as run_job
+
+    deck = new_deck(tmp_path / "deck")
+    run_job(deck, "fetch", NOW - 60, 2.0, output="the output\n")
+    (deck.attempt_dir("default", "fetch", 1) / "stderr.log").write_text("warning: slow\n")
+    seen = tmp_path / "paged.txt"
+    monkeypatch.setenv("PAGER", f"tee {seen}")
+    app = make_app(deck.root, fast_start=False, watch=False, now=NOW)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        assert select(app, "fetch")
+        await pilot.press("E")
+        await wait_until(pilot, lambda: seen.exists() and seen.read_text().endswith("\n"), what="the pager")
+    assert seen.read_text() == "warning: slow\n"
+
+
 async def test_the_header_leads_to_the_stats_and_the_detail_shows_a_duration_trend(tmp_path: Path) -> None:
     from jobdeck.cockpit.detail_screen import DetailScreen
     from jobdeck.cockpit.status_bar import StatusBar
