@@ -463,7 +463,7 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
                       "(a long-running runner waits for a valid one instead); 2 usage or deck problem (no deck,\n"
                       "unwritable state, lock timeout); 130 ^C and 143 SIGTERM during --once or --job. A\n"
                       "long-running runner stopped by ^C or SIGTERM exits 0 once its attempts are settled.\n")
-    p.add_argument("--once", action="store_true", help="run until nothing more can run now, then exit")
+    p.add_argument("--once", action="store_true", help="run until nothing more can run now (a retry due within a minute included), then exit")
     p.add_argument("--job", metavar="ID",
                    help="run this job (and its missing upstream), then exit with its outcome (--once is implied)")
     p.add_argument("--wait", action="store_true", help="with --job: wait for approval/retries instead of giving up")

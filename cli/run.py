@@ -7,6 +7,7 @@ import asyncio
 import os
 import signal
 import sys
+import time
 from typing import TYPE_CHECKING
 
 from jobdeck.runner import lifeline
@@ -66,13 +67,16 @@ def run_command(deck: Deck, args: argparse.Namespace) -> int:
         failed = [job for job in sorted(runner.ran) if board.state(job).status != Status.DONE]
         # what a runner that is gone left running, and this run recorded the end of, is the run's news too
         recovered = [job for job in sorted(runner.recovered - runner.ran) if board.state(job).status != Status.DONE]
+        later = {job: board.state(job).not_before for job in failed  # retries left to the next run
+                 if board.state(job).status == Status.BACKLOG and board.state(job).not_before is not None}
         if args.json and not args.quiet:  # the summary as the last JSON line, for a script
             import json
 
             elsewhere, orphaned = _running_elsewhere(runner)
             sys.stdout.write(json.dumps({
                 "type": "summary", "ran": sorted(runner.ran), "attempts": runner.attempts_started,
-                "not_done": failed, "left_not_done": recovered, "running_elsewhere": elsewhere, "orphaned": orphaned,
+                "not_done": failed, "retry_later": later, "left_not_done": recovered, "running_elsewhere": elsewhere,
+                "orphaned": orphaned,
                 "stopped_by": signal.Signals(stopped_by).name if stopped_by else None}) + "\n")
         if not args.quiet and not args.json:
             done = len(runner.ran) - len(failed)
@@ -81,6 +85,7 @@ def run_command(deck: Deck, args: argparse.Namespace) -> int:
             print(f"ran {len(runner.ran)} job{'s' if len(runner.ran) != 1 else ''}"
                   + (f" ({runs} attempts)" if runs > len(runner.ran) else "") + f": {done} done"
                   + (f", not done: {', '.join(failed[:10])}" if failed else "")
+                  + (f"; retrying after this run: {_retries(later)}" if later else "")
                   + (f"; left by a runner that is gone, not done: {_listed(recovered, board)}" if recovered else "")
                   + (f"; running under another runner: {', '.join(elsewhere[:10])}" if elsewhere else "")
                   + (f"; still running, its runner gone: {', '.join(orphaned[:10])} (stopped at its timeout, or "
@@ -99,6 +104,11 @@ def _running_elsewhere(runner: Runner) -> tuple[list[str], list[str]]:
                        if state.status == Status.RUNNING and state.attempt is not None
                        and state.attempt.runner != runner.runner_id)
     return [job for job in elsewhere if job not in runner.orphans], [job for job in elsewhere if job in runner.orphans]
+
+
+def _retries(later: dict[str, float]) -> str:
+    """``first at 14:12:30 UTC``: the retries a run left to the next one, and when each is due."""
+    return ", ".join(f"{job} at {time.strftime('%H:%M:%S UTC', time.gmtime(at))}" for job, at in list(later.items())[:10])
 
 
 def _listed(jobs: list[str], board: Board) -> str:

@@ -71,6 +71,8 @@ CHECKPOINT_SECONDS = 30.0
 """A running runner rewrites board.json this often: a command replays at most this much of the log."""
 ONCE_PATIENCE = 5.0
 """Seconds ``--once`` keeps retrying to record ended attempts while the deck refuses writes."""
+ONCE_RETRY_WAIT = 60.0
+"""Seconds ``--once`` waits for a retry of its own to come due; a later one is left to the next run (cron's)."""
 GC_INTERVAL = 3600.0
 """Seconds between two automatic gcs (``retention.auto``) of a long-running runner."""
 NOTIFY_DRAIN = 5.0
@@ -1070,7 +1072,8 @@ class Runner:
         return not (self.finished or self.progress) or now - self.writes.since >= ONCE_PATIENCE
 
     def idle(self, now: float) -> bool:
-        """Nothing running or being stopped, nothing to record, nothing ready, no retry of ours pending."""
+        """Nothing running or being stopped, nothing to record, nothing ready, no retry of ours due within
+        ONCE_RETRY_WAIT (a provider's Retry-After of 15 minutes held a `run --once` from cron that long)."""
         if self.tasks or self._abandoned or self.finished or self.progress or self.inbox.unsettled():
             return False
         board = self.store.board
@@ -1079,7 +1082,8 @@ class Runner:
             return False
         for job_id in self.ran:
             state = board.state(job_id)
-            if state.status == Status.BACKLOG and state.not_before is not None:
+            if state.status == Status.BACKLOG and state.not_before is not None \
+                    and state.not_before - now <= ONCE_RETRY_WAIT:
                 return False
         if self._inbox_waiting and not self.stopping and self.spec is not None:
             for root in self._inbox_waiting:  # a deferred inbox file can fire now

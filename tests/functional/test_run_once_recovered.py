@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import time
 from pathlib import Path
 
 from tests.functional.runner_kit import events, jobdeck, make_deck, process_gone, start_runner, wait_for
@@ -51,6 +52,23 @@ def test_run_once_json_ends_with_its_summary(tmp_path: Path) -> None:
     done = jobdeck(deck, "run", "--once", "--json")
     assert done.returncode == 1 and "ran " not in done.stderr, done.stderr
     summary = json.loads(done.stdout.splitlines()[-1])
-    assert summary == {"type": "summary", "ran": ["a", "b"], "attempts": 2, "not_done": ["b"], "left_not_done": [],
-                       "running_elsewhere": [], "orphaned": [], "stopped_by": None}
+    assert summary == {"type": "summary", "ran": ["a", "b"], "attempts": 2, "not_done": ["b"], "retry_later": {},
+                       "left_not_done": [], "running_elsewhere": [], "orphaned": [], "stopped_by": None}
     assert '"summary"' not in jobdeck(deck, "run", "--once", "--json", "--quiet").stdout  # --quiet: no summary
+
+
+def test_run_once_waits_for_a_retry_due_soon_and_leaves_a_later_one_to_the_next_run(tmp_path: Path) -> None:
+    """A provider's Retry-After of 15 minutes held `run --once` that long: cron's next run overlapped it."""
+    soon = {"max_attempts": 2, "retryable_exit_codes": [75], "delay": "1s"}
+    later = {"max_attempts": 3, "retryable_exit_codes": [75], "delay": "10m"}
+    deck = make_deck(tmp_path, [{"id": "soon", "command": ["sh", "-c", "exit 75"], "retry": soon},
+                                {"id": "later", "command": ["sh", "-c", "exit 75"], "retry": later}])
+    done = jobdeck(deck, "run", "--once", "--json", timeout=60)
+    assert done.returncode == 1, done.stderr
+    tries = [e["job"] for e in events(deck) if e["type"] == "claimed"]
+    assert sorted(tries) == ["later", "soon", "soon"]  # soon's retry, a second away, ran in this run
+    summary = json.loads(done.stdout.splitlines()[-1])
+    assert list(summary["retry_later"]) == ["later"] and summary["retry_later"]["later"] > time.time() + 500
+    again = jobdeck(deck, "run", "--once", timeout=60)  # the next run: later's retry is not due yet
+    assert again.returncode == 0 and again.stderr.endswith("ran 0 jobs: 0 done\n"), again.stderr
+    assert len([e for e in events(deck) if e["type"] == "claimed"]) == 3
