@@ -151,12 +151,14 @@ class ReadyIndex:
         """Pop ready jobs in order while ``fits(job)`` accepts them, until ``full()``."""
         chosen: list[Job] = []
         skipped: list[tuple[SortKey, str]] = []
+        asked: set[str] = set()
         by_id = self.spec.by_id if self.spec is not None else {}
         while self._heap:
             entry = heapq.heappop(self._heap)
             key, job_id = entry
-            if job_id not in self.ready or self._keys.get(job_id) != key:
-                continue  # stale heap entry
+            if job_id not in self.ready or self._keys.get(job_id) != key or job_id in asked:
+                continue  # stale heap entry, or a second one of the same key: a job parked, then ready again,
+            asked.add(job_id)  # keyed alike (``fits`` asked twice noted its gate's refusal twice)
             job = by_id[job_id]
             if fits(job):
                 self.ready.discard(job_id)

@@ -132,3 +132,22 @@ def test_a_run_that_ends_by_itself_gives_up_on_a_deck_that_refuses_writes(tmp_pa
     runner.writes.failed(PermissionError(13, "Permission denied", "events.jsonl"), 101.0)
     assert not runner.stuck(100.0 + ONCE_PATIENCE - 0.01), "its outcome gets a few seconds to be recorded"
     assert runner.stuck(100.0 + ONCE_PATIENCE), "counted from the first failed write"
+
+
+def test_a_job_parked_then_ready_again_with_the_same_key_is_asked_once_per_turn() -> None:
+    """park() leaves the job's heap entry; ready again, keyed alike, it had two, and the gate noted its hold twice."""
+    from jobdeck.runner.selection import ReadyIndex
+    from jobdeck.state.board import Board
+
+    spec = Spec.model_validate({"jobs": [{"id": "held", "command": ["true"]}, {"id": "other", "command": ["true"]}]})
+    index = ReadyIndex()
+    index.reset(spec)
+    index.update(Board(), now=0.0)
+    index.park("held", until=5.0)  # deferred for a cooldown...
+    index.update(Board(), now=6.0)  # ...and ready again, with the key it had
+    asked: list[str] = []
+    index.take(lambda job: asked.append(job.id) is not None, lambda: False)  # each refused: kept for the next turn
+    assert sorted(asked) == ["held", "other"]
+    asked.clear()
+    index.take(lambda job: asked.append(job.id) is not None, lambda: False)
+    assert sorted(asked) == ["held", "other"]  # and the duplicate is not kept either
