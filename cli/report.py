@@ -162,6 +162,12 @@ class Reporter:
                 return removed, "dim"
             more = f" (and {len(errors) - 1} more: `jobdeck gc` names each)" if len(errors) > 1 else ""
             return f"{removed}; {errors[0]['message']}{more}", "red"
+        if kind == "decide_mode":  # (state.board.MODE_TYPE)
+            lifted = [str(job) for job in record.get("lifted") or []]
+            was = f"{record['was']} -> " if record.get("was") else ""
+            return (f"decision service: {was}{record.get('mode')}"
+                    + (f"; its holds are lifted: {', '.join(lifted[:10])}" + (" ..." if len(lifted) > 10 else "")
+                       if lifted else "")), "yellow" if lifted else "dim"
         if kind == SCORED_TYPE:
             said = record.get("why") or f"confidence {record.get('confidence')}"
             return f"scorer {record.get('agent')}: {record.get('outcome')} ({said})", "dim"

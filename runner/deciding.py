@@ -28,8 +28,8 @@ from typing import TYPE_CHECKING, Any
 from jobdeck.decide.heuristic import UNFINISHED, Heuristic, gate_note
 from jobdeck.decide.outlook import Outlook
 from jobdeck.decide.policy import Policy, policy_of
-from jobdeck.decide.verdict import DEFER, START, SortKey, Verdict
-from jobdeck.state.board import LISTED_TYPE, Board
+from jobdeck.decide.verdict import DEFER, HOLD, START, SortKey, Verdict
+from jobdeck.state.board import LISTED_TYPE, MODE_TYPE, Board
 from jobdeck.state.cooldowns import read_cooldowns
 from jobdeck.state.machine import EventType, JobState
 
@@ -127,6 +127,15 @@ class Deciding:
         if stamp != self._cooldowns[0]:
             self._cooldowns = (stamp, read_cooldowns(self.cooldowns_path))
         return self._cooldowns[1]
+
+    def mode_taken(self, board: Board, mode: str) -> list[dict[str, Any]]:
+        """The record of this runner taking up ``mode`` when the deck's last recorded one differs (a deck that never
+        left ``off`` records nothing): leaving live, the holds it drops are named, and the fold lifts them."""
+        was = board.decide_mode
+        if mode == was or (was is None and mode == "off"):
+            return []
+        lifted = sorted(job for job, kept in board.kept_back.items() if kept.action == HOLD) if mode != "live" else []
+        return [{"type": MODE_TYPE, "mode": mode, "was": was, "lifted": lifted}]
 
     def listing(self, board: Board) -> list[dict[str, Any]]:
         """The record that lists the jobs of a new spec the deck has never seen (their wait starts now), once."""

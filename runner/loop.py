@@ -351,6 +351,8 @@ class Runner:
         self._say_hold()
         self._ask_scorer(now)
         if not self.writes.paused(now):
+            if self.spec is not None:  # leaving live lifts its holds: a record says so, and which
+                self.progress.extend(self.deciding.mode_taken(self.store.board, self.spec.decide.mode))
             self.progress.extend(self.deciding.listing(self.store.board))  # jobs whose wait starts now
             self.progress.extend(self.deciding.at_risk(self.store.board, now))  # stored by _settle, just below
         await self._settle(now)

@@ -33,6 +33,9 @@ from jobdeck.state.rollups import SCORED_TYPE, Rollups
 from jobdeck.state.segments import Rotation, check_boundary, check_saved_position, compress, rotate
 
 LISTED_TYPE = "listed"
+MODE_TYPE = "decide_mode"
+"""A deck-level record of a runner taking up a ``decide.mode`` other than the last recorded: ``mode``, ``was``, and
+``lifted``, the jobs whose live hold it drops (a hold is live mode's alone)."""
 """A runner's deck-level record of jobs it adopted from jobs.json that the deck had never seen (``jobs``): their
 wait (``max_wait``, a daily deadline's cycle) counts from it, as a triggered job's counts from its trigger."""
 SNAPSHOT_FORMAT = 4
@@ -93,6 +96,8 @@ class Board:
 
     listed: dict[str, float]
     """When each job with no event yet entered the backlog, as a runner listed it (LISTED_TYPE)."""
+    decide_mode: str | None
+    """The ``decide.mode`` a runner last recorded taking up (MODE_TYPE); None before any."""
 
     def __init__(self, jobs: dict[str, JobState] | None = None, rejected: list[tuple[int, str]] | None = None,
                  files: set[str] | None = None, rollups: Rollups | None = None,
@@ -109,6 +114,7 @@ class Board:
         self.late = {} if late is None else late
         self.kept_back = {} if kept_back is None else kept_back
         self.listed = {} if listed is None else listed
+        self.decide_mode: str | None = None
         self._review_load: int | None = None
 
     def review_load(self) -> int:
@@ -165,6 +171,10 @@ class Board:
                 self.held = {k: record[k] for k in ("by", "via", "reason", "ts", "seq") if k in record}
             elif kind == EventType.RELEASED:
                 self.held = None
+            elif kind == MODE_TYPE and isinstance(record.get("mode"), str):
+                self.decide_mode = record["mode"]
+                if self.decide_mode != "live":  # a hold is live mode's: out of it, none stands (a window's defer does)
+                    self.kept_back = {job: kept for job, kept in self.kept_back.items() if kept.action != "hold"}
             elif kind == LISTED_TYPE and isinstance(record.get("jobs"), list):
                 ts = record.get("ts", 0.0)
                 for listed in record["jobs"]:
@@ -442,6 +452,7 @@ class Store:
             **({"held": self.board.held} if self.board.held else {}),
             **({"warned": {job: list(seen) for job, seen in self.board.warned.items()}} if self.board.warned else {}),
             **({"late": {job: list(seen) for job, seen in self.board.late.items()}} if self.board.late else {}),
+            **({"decide_mode": self.board.decide_mode} if self.board.decide_mode is not None else {}),
             **({"kept_back": {job: list(said) for job, said in self.board.kept_back.items()}}
                if self.board.kept_back else {}),
             **({"listed": {job: ts for job, ts in self.board.listed.items() if job not in self.board.jobs}}
@@ -523,6 +534,8 @@ class Store:
         self.board.held = snapshot.get("held")
         self.board.warned = warned
         self.board.late = late
+        mode = snapshot.get("decide_mode")
+        self.board.decide_mode = mode if isinstance(mode, str) else None
         self.board.kept_back = kept_back
         self.log.resume_at(0 if boundary else offset, seq, last_hash, first_seq=saved.segment, closed=saved.closed,
                            identity=saved.identity)

@@ -492,6 +492,33 @@ def test_a_missed_deadline_is_told_once_across_runs_and_status_reports_it_in_eve
     assert [p for p in check["problems"] if p["kind"] == "deadline_missed"] == []  # done, late: no longer a problem
 
 
+def test_leaving_live_lifts_its_holds_with_a_record_that_names_them(tmp_path: Path, cli: RunCli) -> None:
+    """Switched from live to off, a held job started with nothing recorded, and `ls`/`release` still said it was held."""
+    deck = make_deck(tmp_path / "d", "live", [{"id": "ask", "model": "openai/gpt-4o-mini", "prompt": "hi",
+                                               "mock_response": "ok", "command": None}, {"id": "plain"}],
+                     budget={"daily": 0.01}, default_cost=0.02)
+    spec = json.loads(deck.spec_path.read_text())
+    del spec["jobs"][0]["command"]
+    deck.spec_path.write_text(json.dumps(spec))
+    env = {"LITELLM_LOCAL_MODEL_COST_MAP": "True"}
+    held = cli("run", "--once", cwd=deck.root, env=env)
+    assert held.returncode == 0 and "ask held by the decision service: budget" in held.stdout, held.stdout
+    assert "⏸ budget" in cli("ls", cwd=deck.root).stdout
+    spec["decide"]["mode"] = "off"
+    deck.spec_path.write_text(json.dumps(spec))
+    done = cli("run", "--once", cwd=deck.root, env=env)
+    assert done.returncode == 0, done.stderr
+    assert "decision service: live -> off; its holds are lifted: ask" in done.stdout
+    records = [json.loads(line) for line in deck.events_path.read_text().splitlines()]
+    assert [(r["mode"], r["was"], r["lifted"]) for r in records if r["type"] == "decide_mode"] == [
+        ("live", None, []), ("off", "live", ["ask"])]
+    assert [r["job"] for r in records if r["type"] == "succeeded"][-1] == "ask"
+    deck.board_path.unlink()  # the fold from the log lifts them too
+    assert "⏸" not in cli("ls", cwd=deck.root).stdout
+    assert cli("run", "--once", cwd=deck.root, env=env).returncode == 0
+    assert len([line for line in deck.events_path.read_text().splitlines() if '"decide_mode"' in line]) == 2
+
+
 def test_a_board_json_with_a_bad_warned_entry_is_read_as_no_snapshot(tmp_path: Path, cli: RunCli) -> None:
     deck = make_deck(tmp_path / "d", "shadow", [{"id": "report"}])
     assert cli("run", "--once", "--quiet", cwd=deck.root).returncode == 0
