@@ -58,6 +58,8 @@ class Deciding:
     """Ready jobs the gates refused this turn (live): with nothing else to do, ``run --once`` may end."""
     routes: dict[str, str] = field(default_factory=dict)
     """This turn's claims that go to another model than their first (live): job -> model."""
+    pinned_past: dict[str, tuple[str | None, str]] = field(default_factory=dict)
+    """This turn's pinned claims that a gate would have kept back (live): job -> (needs, reason), for their event."""
     deferred: dict[str, float] = field(default_factory=dict)
     """Jobs deferred this turn (window, cooldown), and until when: the ready index parks them till then."""
     next_look: float | None = None
@@ -113,6 +115,7 @@ class Deciding:
         self.refused.clear()
         self.deferred.clear()
         self.routes.clear()
+        self.pinned_past.clear()
         if self.heuristic is None:
             return
         self.heuristic.board = board
@@ -199,6 +202,10 @@ class Deciding:
         verdict = heuristic.verdict(job.id, state, outlook, written_only=not live)
         if verdict.action == START:
             if live:
+                if state.override == "pin":  # it passes the gates: its claim says which it passed, and why
+                    action, _, needs, why = heuristic.gate(job.id, state._replace(override=None), outlook)
+                    if action != START and why is not None:
+                        self.pinned_past[job.id] = (needs, why)
                 outlook.commit(heuristic.estimate(job.id).cost_high, heuristic.policy.jobs[job.id].reviewed)
             return True
         self.refused.add(job.id)
@@ -236,6 +243,10 @@ class Deciding:
                 if model is not None and why is not None:
                     self.routes[job.id] = model
                     reasons, extra = (why, *reasons), {"route": model}
+                past = self.pinned_past.get(job.id)
+                if past is not None:  # (a budget overspent by a pin is explained where it was spent)
+                    reasons = (*reasons, f"pinned past the decision service's gate: {past[1]}")
+                    extra["overrode"] = past[0]
                 if self.scoring is not None:
                     reasons, scored = self.scoring.annotate(job.id, reasons)
                     extra.update(scored)

@@ -519,6 +519,22 @@ def test_leaving_live_lifts_its_holds_with_a_record_that_names_them(tmp_path: Pa
     assert len([line for line in deck.events_path.read_text().splitlines() if '"decide_mode"' in line]) == 2
 
 
+def test_a_pin_past_the_budget_says_so_in_its_claims_decision(tmp_path: Path, cli: RunCli) -> None:
+    """A pinned job spent past the day's budget, and the chain of work said only "pinned by the operator"."""
+    deck = make_deck(tmp_path / "d", "live", [{"id": "ask", "model": "openai/gpt-4o-mini", "prompt": "hi",
+                                               "mock_response": "ok", "command": None}],
+                     budget={"daily": 0.01}, default_cost=0.02)
+    spec = json.loads(deck.spec_path.read_text())
+    del spec["jobs"][0]["command"]
+    deck.spec_path.write_text(json.dumps(spec))
+    env = {"LITELLM_LOCAL_MODEL_COST_MAP": "True"}
+    assert cli("pin", "ask", cwd=deck.root).returncode == 0
+    assert cli("run", "--once", cwd=deck.root, env=env).returncode == 0
+    [started] = [n for n in decided(deck) if n["action"] == "start"]
+    assert started["reasons"][0] == "pinned by the operator" and started["overrode"] == "budget"
+    assert started["reasons"][-1].startswith("pinned past the decision service's gate: budget: $0.00 spent today")
+
+
 def test_a_board_json_with_a_bad_warned_entry_is_read_as_no_snapshot(tmp_path: Path, cli: RunCli) -> None:
     deck = make_deck(tmp_path / "d", "shadow", [{"id": "report"}])
     assert cli("run", "--once", "--quiet", cwd=deck.root).returncode == 0
