@@ -43,14 +43,19 @@ class StatusBar(Widget):
 
     def render(self) -> Text:
         width = self.size.width
-        for wide, spare in ((True, False), (False, False), (False, True)):
-            text = self.line(wide=wide, spare=spare)
+        for wide, compact, spare in ((True, False, False), (False, False, False), (False, True, False),
+                                     (False, True, True)):
+            text = self.line(wide=wide, compact=compact, spare=spare)
             if not width or text.cell_len <= width:
                 return text
-        return self.line(wide=False, spare=True, deck_room=max(0, len(self.deck_name) - (text.cell_len - width)))
+        return self.line(wide=False, compact=True, spare=True,
+                         deck_room=max(0, len(self.deck_name) - (text.cell_len - width)))
 
-    def line(self, *, wide: bool, spare: bool = False, deck_room: int | None = None) -> Text:
+    def line(self, *, wide: bool, compact: bool = False, spare: bool = False, deck_room: int | None = None) -> Text:
         """The header with long (``wide``) or short labels; the deck name cut to ``deck_room`` cells.
+
+        ``compact``: the runners and the folded columns in their fewest words ("● up", "DF ←/→"), so that a
+        busy board keeps the hour's failures and the day's cost, which matter most then.
 
         ``spare``: without the hour's failures, the day's cost and the running capacity, so that what
         the operator must know (the deck held, no runner, folded columns) still fits; a held deck is
@@ -87,6 +92,8 @@ class StatusBar(Widget):
             text.append(DIVIDER, "dim")
             if stats.runners:
                 names = "runner up" if len(stats.runners) == 1 else f"{len(stats.runners)} runners up"
+                if compact:
+                    names = "up" if len(stats.runners) == 1 else f"{len(stats.runners)} up"
                 text.append(f"● {names}", "bold green")
             else:
                 text.append("○ no runner", "bold yellow")
@@ -96,7 +103,7 @@ class StatusBar(Widget):
         if self.folded:  # named, in the header's own letters when short: "B folded ←/→"
             note = (", ".join(TITLES[status] for status in self.folded) + " folded: ←/→" if wide
                     else "".join(FOLDED_SHORT[status.value] for status in self.folded)
-                    + (" folded" if spare else " folded ←/→"))
+                    + (" folded" if spare else " ←/→" if compact else " folded ←/→"))
             text.append(DIVIDER, "dim")
             text.append(note, "bold")
         return text
