@@ -22,6 +22,7 @@ from jobdeck.state.actions import ACTIONS, refusal
 from jobdeck.state.errors import JobdeckError, UnknownJob
 from jobdeck.state.machine import Status
 from jobdeck.state.terminal import inert_line
+from jobdeck.state.views import blockers
 
 from jobdeck.cockpit.advice import Advisor, snapshot
 from jobdeck.cockpit.confirm_screen import ConfirmScreen
@@ -308,7 +309,11 @@ class JobScreen(Screen[None]):
         then, timeout = "", 3.0
         if action == "trigger":  # "run now" on a job the decision service keeps back: say it waits, and what runs it
             kept_back = self._kept_back(job_id)
-            if kept_back is not None:
+            job = self.model.job(job_id)
+            waits = blockers(job, self.model.store.board) if job is not None else []
+            if waits:  # (a new cycle of it does not run its dependencies again)
+                then, timeout = ", but it waits for " + ", ".join(f"{dep} ({status.words})" for dep, status in waits), 8.0
+            elif kept_back is not None:
                 then, timeout = f", but it waits: {kept_back} (P pins it to run now)", 8.0
         elif action == "cancel" and self.model.state(job_id).status == Status.RUNNING and not self.model.runner_up():
             then, timeout = "; no runner is up, so its processes run until one starts (jobdeck run)", 8.0

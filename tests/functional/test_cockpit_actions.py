@@ -215,6 +215,17 @@ async def test_run_now_asks_first_then_triggers_the_job_and_its_dependents(deck)
         assert shown_columns(app)["lint"] == "backlog"
 
 
+async def test_run_now_on_a_blocked_job_says_what_it_waits_for(deck) -> None:
+    """"deploy triggered" read as if it ran; its dependency failed, so the new cycle waits (a cycle runs no
+    dependency again)."""
+    app = make_app(deck.root, fast_start=False, watch=False, now=NOW)
+    async with app.run_test(size=(120, 40)) as pilot:
+        select(app, "deploy")
+        await pilot.press("t", "y")
+        assert [e["job"] for e in events(deck) if e["type"] == "triggered"] == ["deploy"]
+        assert "deploy triggered, but it waits for lint (failed)" in [str(n.message) for n in app._notifications]
+
+
 async def test_a_refused_action_is_an_error_toast_not_a_traceback(deck) -> None:
     app = make_app(deck.root, fast_start=False, watch=False, now=NOW)
     async with app.run_test(size=(120, 40)) as pilot:
