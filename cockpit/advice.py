@@ -169,6 +169,8 @@ def reason_line(verdict: Verdict, heuristic: Heuristic, now: float,
         if slack.deadline < now:  # (not "late 2h": that is the latest start's, and the deadline itself is gone)
             return f"{glyph} {due}, missed", "bold red"
         return f"{glyph} {due}, " + (f"slack {age(left)}" if left >= 0 else f"late {age(-left)}"), style
+    if heuristic.board.held is not None:  # ("· in order" read as if it would run: nothing starts while the deck is held)
+        return "⏸ deck held", "magenta"
     return (f"· priority {job.priority}" if job.priority else "· in order"), "dim"
 
 

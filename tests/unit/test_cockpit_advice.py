@@ -81,6 +81,14 @@ def test_pins_waits_past_max_wait_and_a_dependents_deadline_say_so(tmp_path: Pat
     ]
 
 
+def test_a_held_deck_says_so_on_a_card_that_would_otherwise_read_in_order(tmp_path: Path) -> None:
+    the_spec = spec({"id": "plain"}, {"id": "report", "deadline": "04:30"})
+    board = Board({"plain": ready("plain"), "report": ready("report")},
+                  held={"by": "ana@box", "via": "cli", "ts": NOW - 60})
+    assert order_and_lines(the_spec, board, tmp_path) == [("report", "▲ due 04:30, slack 25m"),
+                                                          ("plain", "⏸ deck held")]
+
+
 def test_a_deadline_gone_by_reads_missed_not_late(tmp_path: Path) -> None:
     the_spec = spec({"id": "gone", "deadline": "2026-12-06T03:50:00Z"}, {"id": "close", "deadline": "04:02"})
     board = Board({"gone": ready("gone"), "close": ready("close")})
