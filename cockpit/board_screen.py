@@ -27,6 +27,7 @@ from jobdeck.cockpit.advice import ADVISING_MODES, Advice, snapshot
 from jobdeck.cockpit.board import Board
 from jobdeck.cockpit.confirm_screen import ConfirmScreen
 from jobdeck.cockpit.filter_bar import FilterBar
+from jobdeck.cockpit.filtering import asks_cancelled, problems
 from jobdeck.cockpit.job_screen import JobScreen
 from jobdeck.cockpit.key_hints import KeyHints
 from jobdeck.cockpit.model import DeckModel, Delta
@@ -83,6 +84,7 @@ class BoardScreen(JobScreen):
         super().__init__(model, operator, id="board-screen")
         self.board = Board(model, id="board")
         self._filter_timer = None
+        self._filter_problems: list[str] = []
         self._ranking = False
         self._rank_again = False
         self._rank_error: str | None = None  # the last failure notified, so it is said once
@@ -306,5 +308,12 @@ class BoardScreen(JobScreen):
         if self._filter_timer is not None:
             self._filter_timer.stop()
             self._filter_timer = None
-        self.board.filter_text = self.query_one(FilterBar).value.strip()
+        text = self.query_one(FilterBar).value.strip()
+        self.board.filter_text = text
+        if asks_cancelled(text):
+            self.board.show_cancelled = True
+        said = problems(text)
+        if said and said != self._filter_problems:  # a typo silently emptied the board
+            self.notify("; ".join(said), title="filter", severity="warning", timeout=6)
+        self._filter_problems = said
         self.refresh_bindings()

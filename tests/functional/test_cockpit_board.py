@@ -151,6 +151,25 @@ async def test_filter_by_text_label_and_workspace(deck) -> None:
         assert not filter_bar.display
 
 
+async def test_filter_by_status_takes_a_list_brings_cancelled_and_names_a_typo(deck) -> None:
+    """`status:review,failed` (the CLI's own syntax) matched nothing, `status:cancelled` showed nothing until `c`,
+    and `status:runing` emptied the board without a word."""
+    app = make_app(deck.root, fast_start=False, watch=False, now=NOW)
+    async with app.run_test(size=(120, 40)) as pilot:
+        filter_bar = app.screen.query_one("#filter")
+        for query, jobs in (("status:review,failed", {"report", "lint", "crashy"}), ("status:cancelled", {"old"})):
+            await pilot.press("slash")
+            filter_bar.value = query
+            await pilot.press("enter")
+            await wait_until(pilot, lambda: set(shown_columns(app)) == jobs, what=query)
+        assert app.screen.board.show_cancelled
+        await pilot.press("slash")
+        filter_bar.value = "status:runing"
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: any("no status 'runing': backlog, running" in str(n.message)
+                                            for n in app._notifications), what="the typo named")
+
+
 async def test_cancelled_column_is_behind_a_toggle(deck) -> None:
     app = make_app(deck.root, fast_start=False, watch=False, now=NOW)
     async with app.run_test(size=(120, 40)) as pilot:
