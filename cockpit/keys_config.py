@@ -26,9 +26,9 @@ from textual.keys import key_to_character
 if TYPE_CHECKING:
     from textual.app import App
 
-KEYS = ("approve", "retry", "cancel", "reject", "pause", "trigger", "why", "output", "copy_id", "copy_path", "pin",
-        "hold", "release", "edit", "new_job", "filter", "review", "stats", "cancelled", "accept", "quit", "help",
-        "undo")
+KEYS = ("approve", "retry", "cancel", "reject", "pause", "trigger", "why", "output", "stderr_output", "copy_id",
+        "copy_path", "pin", "hold", "release", "hold_deck", "edit", "new_job", "filter", "review", "stats", "cancelled",
+        "accept", "quit", "help", "undo")
 """The actions a keys file may remap (the ids of the cockpit's bindings)."""
 
 

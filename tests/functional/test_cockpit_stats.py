@@ -181,3 +181,20 @@ async def test_keys_toml_says_when_a_remap_takes_another_actions_key(tmp_path: P
         await pilot.press("ctrl+g")
         await pilot.pause()
         assert [n for n in app._notifications if n.title == "nothing to accept"]
+
+
+def test_every_remappable_action_is_a_binding_the_cockpit_has_and_the_deck_hold_is_one() -> None:
+    """`hold_deck = "f9"` was refused as no action: D (and E on the board) were not in the list."""
+    from textual.binding import Binding
+
+    from jobdeck.cockpit.app import CockpitApp
+    from jobdeck.cockpit.board_screen import BoardScreen
+    from jobdeck.cockpit.card_table import CardTable
+    from jobdeck.cockpit.detail_screen import DetailScreen
+    from jobdeck.cockpit.keys_config import KEYS
+    from jobdeck.cockpit.review_screen import ReviewScreen
+
+    ids = {binding.id for owner in (CockpitApp, BoardScreen, CardTable, DetailScreen, ReviewScreen)
+           for klass in owner.__mro__ for binding in getattr(klass, "BINDINGS", ()) if isinstance(binding, Binding)}
+    assert set(KEYS) <= ids, set(KEYS) - ids
+    assert {"hold_deck", "stderr_output"} <= set(KEYS)
