@@ -65,6 +65,9 @@ class KeyHints(Static):
                 (self.app.get_key_display(binding), binding.description, binding.action in own))
         app_keys.append(PALETTE)
         job_id = self.selected() if self.selected is not None else None
+        if width and job_id and len(job_id) > max(ID_ROOM_LEAST, width // 3):  # (a 64-character id left no key)
+            cut = max(ID_ROOM_LEAST, width // 3)
+            job_id = job_id[:cut - 1] + "…"
         if width:
             room = width + 1 - sum(_cells(hint) for hint in app_keys)  # the last hint has no trailing space
             if job_id:
@@ -86,6 +89,11 @@ class KeyHints(Static):
             text.append(f" {description} ")
         text.rstrip()
         return text
+
+
+ID_ROOM_LEAST = 16
+"""Cells the selected id may always take in the footer; a longer id gets a third of the line, cut (Enter shows it
+whole)."""
 
 
 def _cells(hint: tuple[str, str, bool]) -> int:

@@ -439,6 +439,19 @@ async def test_the_footer_shows_the_selected_cards_full_id(tmp_path) -> None:
         assert footer.startswith(" merge-enrichment-of-leads │")
 
 
+async def test_a_very_long_id_leaves_the_footer_room_for_its_keys(tmp_path) -> None:
+    """A 64-character id took the whole footer: no action key, `?` cut."""
+    from cockpit_decks import new_deck
+
+    long_id = "this-is-a-very-long-job-identifier-that-goes-on-and-on-for-64chr"
+    deck = new_deck(tmp_path / "deck", [{"id": long_id, "command": ["true"]}])
+    app = make_app(deck.root, fast_start=False, watch=False, now=NOW)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        footer = app.screen.query_one("#key-hints").render().plain
+        assert footer.startswith(f" {long_id[:25]}… │") and " ?  help " in footer and "quit" in footer, footer
+
+
 def test_textual_reads_escape_then_a_key_within_its_delay_as_alt_key() -> None:
     """Why cockpit/escape_keys.py exists: the bytes of Esc-then-c and of Alt+c are the same."""
     from textual._xterm_parser import XTermParser
