@@ -6,11 +6,13 @@ job is (not) running. Pure functions of spec, board and an injected ``now``.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from functools import lru_cache
 from typing import TYPE_CHECKING, TypeAlias
 
 from jobdeck.state.card import Card
+from jobdeck.state.durations import format_duration
 from jobdeck.state.machine import JobState, Status
 
 if TYPE_CHECKING:  # types only: the cockpit builds cards from a preview before it imports pydantic
@@ -103,7 +105,14 @@ def kept_back_now(board: Board, job_id: str, now: float) -> KeptBack | None:
     until = kept_back.until if isinstance(kept_back.until, (int, float)) else None
     if (until is not None and until <= now) or kept_back.outlived(board):
         return None
-    return kept_back._replace(until=until)
+    reason = kept_back.reason
+    if isinstance(reason, str) and until is not None:  # "opens at 02:00, in 11h58m", said then: counted from now
+        reason = _COUNTDOWN.sub(f", in {format_duration(until - now)}", reason, count=1)
+    return kept_back._replace(until=until, reason=reason)
+
+
+_COUNTDOWN = re.compile(r", in \d+(?:\.\d+)?[smhd](?:\d+[smhd])*(?=$|[;,)])")
+"""A reason's "in 11h58m" (state.durations.format_duration's forms), which the reason's moment counted."""
 
 
 def ready_jobs(spec: Spec, board: Board, now: float) -> list[Job]:
