@@ -11,7 +11,9 @@ costs at most one extra failed call.
 States per model: closed (calls go through, consecutive failures are counted),
 open (``until`` in the future: skip the model), half-open (``until`` passed but the
 failure streak remains: the next failure reopens it at once with a doubled
-cooldown; a success closes it).
+cooldown; a success closes it). Besides that streak rule, a provider that said
+when it takes requests again (a Retry-After longer than an attempt waits) opens
+the cooldown until then at once, whatever the streak (``record_retry_after``).
 """
 
 from __future__ import annotations
@@ -75,7 +77,7 @@ class Breaker:
     def record_success(self, model: str) -> None:
         """A call to ``model`` succeeded: close its breaker."""
         health = self._models.pop(model, None)
-        if health is not None and health.opened:
+        if health is not None and (health.opened or health.until):
             self._save(model, None)
 
     def record_failure(self, model: str, reason: str, *, retry_after: float | None = None) -> float | None:
@@ -91,6 +93,23 @@ class Breaker:
         health.opened += 1
         health.until = now + seconds
         health.reason = reason
+        self._save(model, health)
+        return seconds
+
+    def record_retry_after(self, model: str, reason: str, seconds: float) -> float | None:
+        """The provider asked for ``seconds`` before the next call to ``model``: skip it until then.
+
+        Opens the cooldown whatever the failure streak, or lengthens one open for less;
+        returns ``seconds`` if it did either. The streak and its doubling are left alone.
+        """
+        if seconds <= 0:
+            return None
+        self._reload()  # never shorten a longer cooldown another runner opened
+        health = self._models.setdefault(model, ModelHealth())
+        until = self.clock() + seconds
+        if until <= health.until:
+            return None
+        health.until, health.reason = until, reason
         self._save(model, health)
         return seconds
 

@@ -3,7 +3,9 @@
 litellm maps every provider's errors onto OpenAI's exception classes, each with a
 ``status_code``; this module reads those (and class names, for the few errors
 without a useful status) so it never has to import litellm itself. It also
-reads Retry-After, which litellm keeps on ``exc.litellm_response_headers``.
+reads Retry-After, which litellm keeps on ``exc.litellm_response_headers``,
+and believes it for ``MAX_RETRY_AFTER`` at most, so every wait built on it (the
+attempt's retry, the model's cooldown, the job's next attempt) has one bound.
 A call that never got a response (refused, DNS, TLS, proxy) is reported by
 litellm as an HTTP 500 like the provider's own; the transport error it chains
 tells them apart, and the operator is told to look at their network instead.
@@ -22,6 +24,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from jobdeck.agents.base import Failure
+from jobdeck.state.durations import format_duration
+
+MAX_RETRY_AFTER = 3600.0
+"""The longest Retry-After believed (seconds). A day's, or an HTTP date years ahead, is a quota only the
+operator can lift or a misconfigured proxy; past an hour one call finds out again, and costs little."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,6 +43,17 @@ class ProviderFailure:
     message: str
     status: int | None = None
     retry_after: float | None = None
+    """Seconds the provider asked to wait before the next call (Retry-After), at most MAX_RETRY_AFTER."""
+    asked: float | None = None
+    """What the Retry-After asked for when that was more than MAX_RETRY_AFTER (``retry_after`` is then the cap)."""
+
+    def wait_text(self) -> str:
+        """The provider's wait in a cooldown's reason: "Retry-After 15m00s", "Retry-After 2d0h, capped at 1h00m"."""
+        if self.retry_after is None:
+            return ""
+        if self.asked is None:
+            return f"Retry-After {format_duration(self.retry_after)}"
+        return f"Retry-After {format_duration(self.asked)}, capped at {format_duration(self.retry_after)}"
 
     @property
     def model_level(self) -> bool:
@@ -75,7 +93,7 @@ def classify(exc: BaseException, *, endpoint: str | None = None,
     message = _one_line(str(getattr(exc, "message", None) or exc) or type(exc).__name__)
     if status is not None:
         message = f"HTTP {status}: {message}"
-    retry_after = retry_after_seconds(_headers(exc), now=now)
+    wait = _believed(retry_after_seconds(_headers(exc), now=now))
     if "ContextWindowExceededError" in names:
         return ProviderFailure(Failure.CONTEXT, "context", message, status)
     if _MISSING_KEY.search(message):  # providers' SDKs say so in many ways, litellm often as an HTTP 500
@@ -86,13 +104,13 @@ def classify(exc: BaseException, *, endpoint: str | None = None,
     if unanswered is not None:
         return unanswered
     if status == 429 or "RateLimitError" in names:
-        return ProviderFailure(Failure.TRANSIENT, "rate_limit", message, status, retry_after)
+        return ProviderFailure(Failure.TRANSIENT, "rate_limit", message, status, *wait)
     for name in names:
         if name in _TRANSIENT_NAMES:
-            return ProviderFailure(Failure.TRANSIENT, _TRANSIENT_NAMES[name], message, status, retry_after)
+            return ProviderFailure(Failure.TRANSIENT, _TRANSIENT_NAMES[name], message, status, *wait)
     if status is not None:
         if status in (408, 409) or status >= 500:
-            return ProviderFailure(Failure.TRANSIENT, "server_error", message, status, retry_after)
+            return ProviderFailure(Failure.TRANSIENT, "server_error", message, status, *wait)
         if status in (401, 403):
             return ProviderFailure(Failure.PERSISTENT, "auth", message, status)
         if status == 404:
@@ -101,6 +119,13 @@ def classify(exc: BaseException, *, endpoint: str | None = None,
     if isinstance(exc, OSError):
         return ProviderFailure(Failure.TRANSIENT, "connection", message)
     return ProviderFailure(Failure.PERSISTENT, "error", f"{type(exc).__name__}: {message}")
+
+
+def _believed(asked: float | None) -> tuple[float | None, float | None]:
+    """(retry_after, asked) of a ProviderFailure: the wait bounded by MAX_RETRY_AFTER, and what was asked past it."""
+    if asked is None or asked <= MAX_RETRY_AFTER:
+        return asked, None
+    return MAX_RETRY_AFTER, asked
 
 
 _MISSING_KEY = re.compile(r"missing credentials|api[ _-]?key (?:is )?(?:missing|not (?:set|found|provided))|"

@@ -19,8 +19,11 @@ Retries are split by horizon, one rule for every error:
 Persistent errors (401/403 auth, 404, 400) move to the next model in
 ``fallbacks`` without a retry; context-window-exceeded moves to ``context_model``.
 Auth, not-found and transient failures count toward the shared circuit breaker
-(``agents.breaker``); a model in cooldown is skipped. Every retry, switch and
-cooldown is reported through ``ctx.emit`` with its reason, redacted.
+(``agents.breaker``); a model in cooldown is skipped. A Retry-After longer than
+``max_retry_wait`` cools the model down until then at once: no job could do
+better by calling it, and the provider said when to come back (believed up to
+an hour, ``agents.failures.MAX_RETRY_AFTER``). Every retry, switch and cooldown
+is reported through ``ctx.emit`` with its reason, redacted.
 
 ``mock_response`` (a string, or a list indexed by attempt number) answers
 offline through litellm's mock path, streamed like a real reply. With
@@ -283,12 +286,17 @@ class _Chain:
             if failure is None:  # a timeout: the model stalled
                 self.breaker.record_failure(model, result.timed_out or "timeout")
                 return result, None
-            opened = None
+            opened, asked = None, ""
             if failure.model_level:
                 opened = self.breaker.record_failure(model, failure.reason, retry_after=failure.retry_after)
+            if opened is None and failure.retry_after is not None and failure.retry_after > settings.max_retry_wait:
+                # Longer than any attempt waits: no job on the model could do better than wait for it.
+                asked = f" ({failure.wait_text()})"
+                opened = self.breaker.record_retry_after(model, f"{failure.reason} with {failure.wait_text()}",
+                                                         failure.retry_after)
             if opened is not None:
-                _emit(ctx, self.redact, "cooldown", model,
-                      f"{failure.reason}: {failure.message}; skipped for {opened:.0f}s", seconds=round(opened, 3))
+                _emit(ctx, self.redact, "cooldown", model, f"{failure.reason}: {failure.message}; "
+                      f"skipped for {opened:.0f}s{asked}", seconds=round(opened, 3))
             if failure.kind is not Failure.TRANSIENT or result.bytes_written or opened is not None:
                 return result, opened
             tries += 1

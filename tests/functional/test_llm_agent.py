@@ -226,16 +226,27 @@ def test_429_retry_after_is_honoured_within_the_attempt(deck: Path, server: LLMS
     assert second.at - first.at >= 1.0
     [retry] = record.progress("retry")
     assert retry["reason"].startswith("rate_limit") and retry["delay"] >= 1.0
+    assert not record.progress("cooldown"), "a wait the attempt sat out itself cools nothing down"
 
 
-def test_a_retry_after_longer_than_the_attempt_waits_goes_to_the_runner(deck: Path, server: LLMServer,
-                                                                        name: str) -> None:
-    server.script(name, rate_limited(retry_after=120))
+def test_a_retry_after_longer_than_the_attempt_waits_goes_to_the_runner_and_cools_the_model(
+        deck: Path, server: LLMServer, name: str) -> None:
+    server.script(name, rate_limited(retry_after=120), rate_limited(retry_after=120))
+    breaker = Breaker()  # threshold 3: one failure would not open it
     record = attempt(deck, server.base_url, name, name)
-    outcome = run(record)
+    outcome = run(record, LLMAgent(breaker))
     assert (outcome.ok, outcome.reason, outcome.failure) == (False, "rate_limit", Failure.TRANSIENT)
     assert outcome.retry_after is not None and outcome.retry_after >= 119
     assert len(server.calls(name)) == 1 and not record.progress("retry")
+    [cooldown] = record.progress("cooldown")
+    assert cooldown["reason"].endswith("; skipped for 120s (Retry-After 2m00s)") and cooldown["seconds"] == 120
+    assert 119 <= breaker.blocked_for(f"openai/{name}") <= 120
+    assert breaker.reason(f"openai/{name}") == "rate_limit with Retry-After 2m00s"
+
+    later = attempt(deck, server.base_url, f"{name}-b", name)  # another job on the model: skipped, not sent
+    skipped = run(later, LLMAgent(breaker))
+    assert (skipped.reason, skipped.failure) == ("cooldown", Failure.TRANSIENT) and len(server.calls(name)) == 1
+    assert skipped.retry_after is not None and 118 <= skipped.retry_after <= 120
 
 
 def test_401_falls_back_to_the_next_model_without_retrying(deck: Path, server: LLMServer, name: str) -> None:

@@ -77,10 +77,12 @@ def test_stats_count_every_429_the_server_answered_and_agree_with_the_events(tmp
                                                                              server: LLMServer) -> None:
     # first: FIRST 429 (retried), 429 (its last: the fallback says it); SECOND 429 (retried), then an answer.
     # then: FIRST 429 a third time (its cooldown opens: said by the cooldown, not again by the fallback);
-    #   SECOND 429 with a retry-after past what an attempt waits (the attempt's failure says it).
-    # last: FIRST cooling down (skipped); SECOND 500 twice: no rate limit.
+    #   SECOND 429 (retried), 429 again (its last, on the last model: the attempt's failure says it).
+    # last: FIRST cooling down (skipped); SECOND 500, its third failure in a row: a cooldown, no rate limit.
+    # (A 429 whose retry-after is past what an attempt waits opens a cooldown at once: test_retry_after_cooldown.py.)
     scripts = {FIRST_WIRE: [rate_limited(0.01), rate_limited(0.01), rate_limited(0.01)],
-               SECOND_WIRE: [rate_limited(0.01), Reply(), rate_limited(600), server_error(), server_error()]}
+               SECOND_WIRE: [rate_limited(0.01), Reply(), rate_limited(0.01), rate_limited(0.01), server_error(),
+                             server_error()]}
     for wire, steps in scripts.items():
         server.script(wire, *steps)
     ai = {"type": "llm", "model": FIRST, "fallbacks": [SECOND], "api_base": server.base_url,
@@ -104,7 +106,7 @@ def test_stats_count_every_429_the_server_answered_and_agree_with_the_events(tmp
     events = records(deck)
     progress = [(e["job"], e["what"], e["reason"][:20]) for e in events if e["type"] == "progress"]
     report = stats(cli, deck)["deck"]
-    assert answered_429 == 5, progress  # the scenario above ran as written
+    assert answered_429 == 6 and len(server.calls(SECOND_WIRE)) == 5, progress  # the scenario above ran as written
     assert report["rate_limits"] == answered_429, progress
     hand = by_hand(events)
     assert {key: report[key] for key in ("runs", "outcomes", "retries", "reasons", "interventions")} == hand

@@ -65,6 +65,43 @@ def test_retry_after_lengthens_the_cooldown() -> None:
     assert breaker.record_failure("m", "rate_limit", retry_after=90) == 90
 
 
+def test_a_retry_after_opens_the_cooldown_until_then_whatever_the_streak(tmp_path: Path) -> None:
+    path = tmp_path / "cooldowns.json"
+    clock = Clock()
+    breaker = Breaker(threshold=3, cooldown=30, path=path, clock=clock)
+    assert breaker.record_failure("m", "rate_limit", retry_after=900) is None, "one failure: the streak stays shut"
+    assert breaker.record_retry_after("m", "rate_limit with Retry-After 15m00s", 900) == 900
+    assert breaker.blocked_for("m") == 900 and breaker.reason("m") == "rate_limit with Retry-After 15m00s"
+    assert json.loads(path.read_text())["m"] == {"until": 1900, "reason": "rate_limit with Retry-After 15m00s"}
+    clock.now += 901
+    assert breaker.record_failure("m", "x") is None, "the streak was left alone: two failures, not three"
+    assert breaker.record_failure("m", "x") == 30, "and its doubling too"
+
+
+def test_a_retry_after_never_shortens_a_cooldown_and_zero_opens_none(tmp_path: Path) -> None:
+    path = tmp_path / "cooldowns.json"
+    clock = Clock()
+    breaker = Breaker(threshold=1, cooldown=30, clock=clock)
+    assert breaker.record_retry_after("m", "asked", 0) is None and breaker.blocked_for("m") == 0
+    assert breaker.record_failure("m", "server_error") == 30
+    assert breaker.record_retry_after("m", "asked", 10) is None
+    assert breaker.blocked_for("m") == 30 and breaker.reason("m") == "server_error"
+    assert breaker.record_retry_after("m", "asked", 60) == 60 and breaker.blocked_for("m") == 60
+    other = Breaker(threshold=1, cooldown=30, path=path, clock=clock)  # another runner opened a longer one
+    other.record_retry_after("n", "rate_limit with Retry-After 1h00m", 3600)
+    breaker.attach(path)
+    assert breaker.record_retry_after("n", "asked", 900) is None
+    assert json.loads(path.read_text())["n"]["until"] == 4600
+
+
+def test_a_success_closes_a_retry_after_cooldown_in_the_file_too(tmp_path: Path) -> None:
+    path = tmp_path / "cooldowns.json"
+    breaker = Breaker(threshold=3, cooldown=30, path=path, clock=Clock())
+    breaker.record_retry_after("m", "asked", 900)
+    breaker.record_success("m")  # a call already on its way when the cooldown opened
+    assert breaker.blocked_for("m") == 0 and "m" not in json.loads(path.read_text())
+
+
 def test_bad_settings_are_rejected() -> None:
     with pytest.raises(ValueError):
         Breaker(threshold=0)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 
 from jobdeck.agents.base import Failure
-from jobdeck.agents.failures import classify, retry_after_seconds
+from jobdeck.agents.failures import MAX_RETRY_AFTER, classify, retry_after_seconds
 
 
 def error(name: str, status: int | None = None, message: str = "boom", headers: dict[str, str] | None = None,
@@ -60,6 +60,23 @@ def test_message_loses_litellm_prefixes_and_gains_the_status() -> None:
 def test_retry_after_from_headers() -> None:
     assert classify(error("RateLimitError", 429, headers={"Retry-After": "7"})).retry_after == 7.0
     assert classify(error("RateLimitError", 429)).retry_after is None
+
+
+@pytest.mark.parametrize(("name", "status", "headers", "wait", "asked", "words"), [
+    ("RateLimitError", 429, {"Retry-After": "900"}, 900.0, None, "Retry-After 15m00s"),
+    ("ServiceUnavailableError", 503, {"Retry-After": "3600"}, 3600.0, None, "Retry-After 1h00m"),
+    ("RateLimitError", 429, {"Retry-After": "86400"}, MAX_RETRY_AFTER, 86400.0, "Retry-After 1d0h, capped at 1h00m"),
+    # an HTTP date a year ahead (now is 2015-10-21 07:28:00 GMT)
+    ("RateLimitError", 429, {"Retry-After": "Fri, 21 Oct 2016 07:28:00 GMT"}, MAX_RETRY_AFTER, 366 * 86400.0,
+     "Retry-After 366d0h, capped at 1h00m"),
+    ("RateLimitError", 429, {"retry-after-ms": "7200000"}, MAX_RETRY_AFTER, 7200.0,
+     "Retry-After 2h00m, capped at 1h00m"),
+])
+def test_a_retry_after_is_believed_up_to_an_hour_and_says_what_was_asked(
+        name: str, status: int, headers: dict[str, str], wait: float, asked: float | None, words: str) -> None:
+    failure = classify(error(name, status, headers=headers), now=lambda: 1445412480.0)
+    assert (failure.kind, failure.retry_after, failure.asked) == (Failure.TRANSIENT, wait, asked)
+    assert failure.wait_text() == words
 
 
 @pytest.mark.parametrize(("headers", "seconds"), [
