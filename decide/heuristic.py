@@ -26,12 +26,13 @@ from dataclasses import dataclass
 from jobdeck.decide.outlook import Outlook, outlook_of
 from jobdeck.decide.path import PathLeft, path_left
 from jobdeck.decide.policy import JobPolicy, Policy
-from jobdeck.decide.times import clock_text, day_start, next_clock, window_state, zoned_text
+from jobdeck.decide.times import clock_text, day_start, local_day_start, next_clock, window_state, zoned_text
 from jobdeck.decide.verdict import DEFER, HOLD, START, SortKey, Verdict
 from jobdeck.state.board import Board
 from jobdeck.state.durations import format_duration as dur
 from jobdeck.state.machine import JobState, Status
 from jobdeck.state.money import format_cost as money
+from jobdeck.state.tally import picodollars
 from jobdeck.state.views import override_text, ready_since
 
 PIN, OVERDUE, URGENT, NORMAL = range(4)
@@ -49,7 +50,7 @@ class Estimate:
     runs: int
     """Succeeded attempts behind ``p90`` (0: the policy's default_duration)."""
     cost: float
-    """Mean cost of an attempt (the policy's default_cost for an llm job with no history)."""
+    """Mean cost of an attempt (for an llm job with no history: its model's, else the policy's default_cost)."""
     cost_high: float
     """The most an attempt may cost, as far as history knows: the budget gate plans for this."""
     failure_rate: float | None
@@ -57,6 +58,9 @@ class Estimate:
     """Time kept for retries: expected extra attempts (from the failure rate) times p90."""
     cost_assumed: bool = False
     """An llm job whose ended attempts recorded no cost (a mock, say): ``cost`` is the policy's default_cost."""
+    cost_model: str | None = None
+    """For an llm job with no history of its own: the model whose mean cost per attempt (in the rollups, over
+    every job that ran on it) ``cost`` is; None when it is the policy's default_cost or the job's own."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,7 +81,7 @@ class Heuristic:
     def __init__(self, policy: Policy, board: Board) -> None:
         self.policy = policy
         self.board = board
-        self._estimates: dict[str, tuple[int, Estimate]] = {}
+        self._estimates: dict[str, tuple[tuple[int, int], Estimate]] = {}
         self._depends_on: dict[str, tuple[str, ...]] = {}
         for parent, children in policy.dependents.items():
             for child in children:
@@ -96,25 +100,36 @@ class Heuristic:
     # -- what history says ---------------------------------------------------------
 
     def estimate(self, job_id: str) -> Estimate:
-        """p90 duration, mean cost and failure rate from the job's rollup (cached until it ends again)."""
-        rollup = self.board.rollups.jobs.get(job_id)
-        version = rollup.ended if rollup is not None else 0
+        """p90 duration, mean cost and failure rate from the job's rollup (cached until it, or for a job with no
+        history of its own its model, ends another attempt).
+
+        An llm job with no history of its own is given its model's mean cost per attempt, from every job that ran
+        on it, when those runs recorded a cost; else, as one whose runs recorded none, ``default_cost``.
+        """
+        rollups = self.board.rollups
+        rollup = rollups.jobs.get(job_id)
+        policy, job = self.policy, self.policy.jobs[job_id]
+        ended = rollup.ended if rollup is not None else 0
+        on_model = rollups.models.get(job.model, (0, 0.0)) if job.model is not None and not ended else (0, 0.0)
+        version = (ended, on_model[0])
         cached = self._estimates.get(job_id)
         if cached is not None and cached[0] == version:
             return cached[1]
-        policy, job = self.policy, self.policy.jobs[job_id]
         runs = rollup.durations.total if rollup is not None else 0
         p90 = (rollup.durations.quantile(0.9) if rollup is not None and runs else None) or policy.default_duration
-        ended = rollup.ended if rollup is not None else 0
+        from_model = None
         if rollup is not None and ended and (rollup.cost or job.model is None):
             cost, high = rollup.cost / ended, max(rollup.cost_max, rollup.cost / ended)
+        elif on_model[0] and on_model[1] > 0:
+            cost = high = on_model[1] / on_model[0]
+            from_model = job.model
         else:
             cost = high = policy.default_cost if job.model is not None else 0.0
         assumed = bool(ended and job.model is not None and rollup is not None and not rollup.cost and cost)
         rate = rollup.failure_rate() if rollup is not None else None
         extra = min(rate / (1.0 - rate), job.max_attempts - 1) if rate and rate < 1.0 and job.max_attempts > 1 \
             else (job.max_attempts - 1 if rate == 1.0 else 0.0)
-        found = Estimate(p90, runs, cost, high, rate, extra * p90, assumed)
+        found = Estimate(p90, runs, cost, high, rate, extra * p90, assumed, from_model)
         self._estimates[job_id] = (version, found)
         return found
 
@@ -125,9 +140,13 @@ class Heuristic:
         if job.deadline_clock is not None:
             if job.scheduled and state.cycle == 0:
                 return None  # its first fire begins its first cycle: until then no deadline is running
-            # the cycle began at its cron fire or trigger (a claim or a retry later in the cycle does not move
-            # the deadline); a job no runner has listed yet is taken to begin now
-            began = state.last_fire if job.scheduled and state.last_fire else (state.began or state.since or now)
+            # the cycle began at its cron fire or trigger, or when a runner listed the job (a claim or a retry later
+            # in the cycle does not move the deadline)
+            began = state.last_fire if job.scheduled and state.last_fire else (state.began or state.since)
+            if began is None:
+                # never triggered, listed nor moved: in every mode but off a runner lists it as it first sees it,
+                # from now; in off nothing does, so its cycle is the day it is in (a deadline earlier today passed)
+                began = local_day_start(now, job.timezone) if self.policy.mode == "off" else now
             return next_clock(job.deadline_clock, job.timezone, began)
         return None
 
@@ -174,7 +193,8 @@ class Heuristic:
 
     def left(self, job_id: str, now: float) -> PathLeft:
         """What is left of the job's path at ``now`` (``decide.path``): its slowest unfinished upstream chain
-        and itself at p90, from when its window opens if it is closed then, and the approvals it waits on."""
+        and itself at p90, from when its window opens if it is closed then (in live mode, from when a hold with a
+        known end is over), and the approvals it waits on."""
         return path_left(self, job_id, now)
 
     def remaining(self, job_id: str, now: float) -> float:
@@ -199,10 +219,10 @@ class Heuristic:
         ends = f"ends about {clock_text(end, job.timezone, now)}, {dur(end - deadline)} late" + left.approval_text()
         if deadline < now:  # missed already: late, not at risk
             return deadline, f"deadline {when} missed {dur(now - deadline)} ago, not done: at p90 it {ends}"
-        window = left.window_text(job_id, job.timezone, now)
-        if left.window is not None and window is not None:
-            said = "cannot be met" if left.window[1] >= deadline else "at risk"
-            return deadline, f"deadline {when} {said}: {window}, so at p90 it {ends}"
+        wait = left.wait_text(job_id, job.timezone, now)
+        if left.wait is not None and wait is not None:
+            said = "cannot be met" if left.wait.until >= deadline else "at risk"
+            return deadline, f"deadline {when} {said}: {wait}, so at p90 it {ends}"
         return deadline, (f"deadline {when} at risk: what is left of its path takes {dur(left.seconds)} at p90, "
                           f"so it {ends}")
 
@@ -224,7 +244,8 @@ class Heuristic:
             # (durations come from successes: a job seen only failing has none, and says so)
             reasons.append(f"{'no history' if estimate.failure_rate is None else 'no successful run yet'}: "
                            f"assumed {dur(estimate.p90)}"
-                           + (f", {money(estimate.cost)}" if job.model is not None else ""))
+                           + (f", {money(estimate.cost)}" if job.model is not None else "")
+                           + (f", {estimate.cost_model}'s mean" if estimate.cost_model is not None else ""))
         elif estimate.cost_assumed:
             reasons.append(f"no cost recorded: assumed {money(estimate.cost)} a run (decide.default_cost)")
         if estimate.failure_rate and estimate.margin:
@@ -261,7 +282,7 @@ class Heuristic:
 
     def _deadline_reason(self, job_id: str, slack: Slack, now: float) -> str:
         """The binding deadline's room, counted from the job's earliest start: after what is left upstream of it,
-        and when its window opens (the same path as ``at_risk``)."""
+        and when its window opens or a live hold with a known end is over (the same path as ``at_risk``)."""
         owner = self.policy.jobs[slack.owner]
         when = zoned_text(slack.deadline, owner.timezone, now)
         estimate = self.estimate(job_id)
@@ -269,8 +290,8 @@ class Heuristic:
         start = now + max(path.seconds - (estimate.p90 + estimate.margin), 0.0)
         left = slack.latest_start - start
         room = f"slack {dur(left)}" if left >= 0 else f"late by {dur(-left)}"
-        wait = path.window_text(job_id, owner.timezone, now)
-        missed = " cannot be met" if path.window is not None and path.window[1] >= slack.deadline else ""
+        wait = path.wait_text(job_id, owner.timezone, now)
+        missed = " cannot be met" if path.wait is not None and path.wait.until >= slack.deadline else ""
         if wait is None and start > now:
             wait = f"what is left of its path takes {dur(path.seconds)} at p90"
         gone = f" missed {dur(now - slack.deadline)} ago" if slack.deadline < now else ""
@@ -310,14 +331,16 @@ class Heuristic:
             return (DEFER, until, "cooldown", f"{which} down until {zoned_text(until, 'UTC', now)}"
                     + (f" ({why})" if why else ""))
         cost = self.estimate(job_id).cost_high
-        if policy.per_job_budget is not None and cost > policy.per_job_budget:
+        # money is compared in whole picodollars, as the tally keeps it: two $0.021 calls recorded as
+        # 0.020999999999999998 each use a $0.042 budget, and $0.10 + $0.20 fits in $0.30
+        if policy.per_job_budget is not None and picodollars(cost) > picodollars(policy.per_job_budget):
             return (HOLD, None, "budget", f"it may cost {money(cost)}, over the per-job budget "
                     f"{money(policy.per_job_budget)}")
         if policy.daily_budget is not None:
-            used = outlook.spent_today + outlook.committed
+            used = picodollars(outlook.spent_today) + picodollars(outlook.committed)
+            daily = picodollars(policy.daily_budget)
             # a job that calls a model may cost money whatever its estimate: none starts once the day's budget is used
-            if (cost or job.model is not None) and (used + cost > policy.daily_budget
-                                                    or used >= policy.daily_budget):
+            if (cost or job.model is not None) and (used + picodollars(cost) > daily or used >= daily):
                 extra = f" + up to {money(cost)} for this job" if cost else ""
                 return (HOLD, day_start(now) + 86400, "budget",
                         f"budget: {money(outlook.spent_today)} spent today + {money(outlook.committed)} running or "

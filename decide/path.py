@@ -1,12 +1,13 @@
 """What is left of a job's path: its slowest unfinished upstream chain and itself, at p90, with the waits it meets.
 
 A deadline's slack (``jobdeck why``, the ranking's reasons) and the runner's
-at-risk check both read it, so the two give one figure. Of the waits, a closed
-window counts (its opening is the earliest start, in every mode, as the window
-holds in every mode); an approval not given yet is named but not counted, since
-no one can say when it comes. A gate that only holds in live mode (budget, review
-capacity, a cooldown) is not counted either: it has no known end, and its hold is
-told on its own.
+at-risk check both read it, so the two give one figure. Of the waits, those with
+a known end count: a closed window (its opening is the earliest start, in every
+mode, as the window holds in every mode), and in live mode a hold or deferral the
+board keeps (``Board.kept_back``) with an ``until`` (the budget's, until the UTC
+day turns; a model's cooldown). An approval not given yet is named but not
+counted, since no one can say when it comes; nor is a hold with no known end
+(review capacity, the per-job budget), which is told on its own.
 """
 
 from __future__ import annotations
@@ -14,11 +15,36 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from jobdeck.decide.times import clock_text, window_state
+from jobdeck.decide.times import clock_text, window_state, zoned_text
 from jobdeck.state.machine import Status
 
 if TYPE_CHECKING:
     from jobdeck.decide.heuristic import Heuristic
+
+WINDOW = "window"
+"""``Wait.gate`` of a closed window (the ``needs`` of its deferral)."""
+GATE_WORDS = {"budget": "is held for the budget", "cooldown": "waits for its model's cooldown"}
+"""How a reason names a live gate's wait, by its ``needs``."""
+
+
+@dataclass(frozen=True, slots=True)
+class Wait:
+    """A job on the path that cannot start before a known moment, and what keeps it back."""
+
+    job: str
+    until: float
+    gate: str
+    """``WINDOW``, or the ``needs`` of the live hold or deferral the board keeps for it ("budget", "cooldown")."""
+
+    def text(self, job_id: str, tz: str, now: float) -> str:
+        """"its window opens at 22:00", "enrich is held for the budget until 00:00 UTC": ``job_id``'s own in
+        the words of "its"."""
+        if self.gate == WINDOW:
+            whose = "its window" if self.job == job_id else f"the window of {self.job}"
+            return f"{whose} opens at {clock_text(self.until, tz, now)}"
+        who = "it" if self.job == job_id else self.job
+        words = GATE_WORDS.get(self.gate, f"is kept back ({self.gate})")
+        return f"{who} {words} until {zoned_text(self.until, tz, now)}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,18 +52,14 @@ class PathLeft:
     """p90 seconds until a job ends, and what its path waits for."""
 
     seconds: float
-    window: tuple[str, float] | None = None
-    """The job on the path whose closed window binds it, and when that window opens."""
+    wait: Wait | None = None
+    """The last wait that moved the path's end: a closed window, or a live gate with a known end."""
     approvals: tuple[str, ...] = ()
     """Jobs on the path (the job itself included) that wait for the operator's approval."""
 
-    def window_text(self, job_id: str, tz: str, now: float) -> str | None:
-        """"its window opens at 22:00", or "the window of feed opens at 22:00"; None when no window binds."""
-        if self.window is None:
-            return None
-        owner, opens = self.window
-        whose = "its window" if owner == job_id else f"the window of {owner}"
-        return f"{whose} opens at {clock_text(opens, tz, now)}"
+    def wait_text(self, job_id: str, tz: str, now: float) -> str | None:
+        """``Wait.text`` of the binding wait; None when nothing with a known end keeps the path back."""
+        return None if self.wait is None else self.wait.text(job_id, tz, now)
 
     def approval_text(self) -> str:
         """", and approveme waits for `jobdeck approve approveme`" for each approval the path waits on."""
@@ -63,13 +85,16 @@ def path_left(heuristic: Heuristic, job_id: str, now: float, seen: dict[str, Pat
                 if dep in heuristic.policy.jobs]
     slowest = max(upstream, key=lambda left: left.seconds, default=PathLeft(0.0))
     approvals = tuple(dict.fromkeys(job for left in upstream for job in left.approvals))
-    start, window = now + slowest.seconds, slowest.window
-    if job is not None:
-        if job.window is not None and state.override != "pin":  # a pin runs it outside its window
+    start, wait = now + slowest.seconds, slowest.wait
+    if job is not None and state.override != "pin":  # a pin runs it now, past its window and every gate
+        kept = board.kept_back.get(job_id) if heuristic.policy.mode == "live" else None
+        if kept is not None and kept.until is not None and kept.needs != WINDOW and kept.until > start:
+            start, wait = kept.until, Wait(job_id, kept.until, kept.needs or kept.action)
+        if job.window is not None:  # (looked at once the hold is over: it may close by then)
             inside, opens = window_state(job.window[0], job.window[1], job.timezone, start)
             if not inside:
-                start, window = opens, (job_id, opens)
-        if job.approval and not state.approved:
-            approvals += (job_id,)
-    seen[job_id] = PathLeft(start - now + own, window, approvals)
+                start, wait = opens, Wait(job_id, opens, WINDOW)
+    if job is not None and job.approval and not state.approved:
+        approvals += (job_id,)
+    seen[job_id] = PathLeft(start - now + own, wait, approvals)
     return seen[job_id]

@@ -32,6 +32,12 @@ def next_clock(at: ClockTime, tz: str, after: float) -> float:
     return candidate.timestamp()
 
 
+def local_day_start(moment: float, tz: str) -> float:
+    """Midnight (in ``tz``) of the day ``moment`` is in there: when a daily deadline's day began."""
+    local = datetime.fromtimestamp(moment, timezone.utc).astimezone(_zone(tz))
+    return local.replace(hour=0, minute=0, second=0, microsecond=0).timestamp()
+
+
 def parse_instant(text: str, tz: str) -> float:
     """An ISO-8601 datetime as epoch seconds; one without an offset is read in ``tz``."""
     moment = datetime.fromisoformat(text)

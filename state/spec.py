@@ -405,7 +405,8 @@ class Budget(_Model):
     daily: Annotated[float, Field(gt=0)] | None = None
     """USD per day (UTC): what ended attempts cost, plus the most each running or next attempt may cost."""
     per_job: Annotated[float, Field(gt=0)] | None = None
-    """USD one attempt may cost: the most it has cost before (or ``default_cost``) must stay within it."""
+    """USD one attempt may cost: the most it has cost before (with no history, its model's mean cost per attempt, or
+    ``default_cost``) must stay within it."""
 
     @field_validator("daily", "per_job", mode="before")
     @classmethod
@@ -445,7 +446,8 @@ class Decide(_Model):
     default_duration: Duration = 300.0
     """The duration assumed for a job with no successful run yet (reasons say so)."""
     default_cost: Annotated[float, Field(ge=0)] = 0.0
-    """The cost (USD) assumed for an attempt of an llm job with no history (reasons say so)."""
+    """The cost (USD) assumed for an attempt of an llm job with no history, when no run on its model recorded a
+    cost either (else its model's mean cost per attempt is assumed; reasons say which)."""
 
     @field_validator("review_capacity", mode="before")
     @classmethod

@@ -302,3 +302,72 @@ def test_a_daily_deadline_is_the_first_after_the_trigger_even_once_the_job_was_c
     heuristic = Heuristic(policy, found)
     assert heuristic.deadline_of(policy.jobs["report"], found.state("report"), NOW) == NOW - 120
     assert heuristic.at_risk("report", NOW) is not None
+
+
+def test_the_budget_compares_money_exactly_as_the_tally_keeps_it() -> None:
+    # two $0.021 calls as a model's price gives them use a $0.042 budget, though their float sum is below it
+    spent = Outlook(NOW, spent_today=0.020999999999999998 + 0.020999999999999998)
+    heuristic = Heuristic(policy_of(spec({"id": "ask", "agent": "llm"}, budget={"daily": 0.042})), board(ready("ask")))
+    ask = heuristic.verdict("ask", heuristic.board.state("ask"), spent)
+    assert (ask.action, ask.needs) == ("hold", "budget")
+    assert ask.reasons[0] == ("budget: $0.042 spent today + $0.00 running or starting first >= $0.042 a day, "
+                              "and it calls openai/m")
+    # and $0.10 + $0.20 fits in $0.30, a day's or a job's, though 0.1 + 0.2 > 0.3 in floats
+    fits = Heuristic(policy_of(spec({"id": "b", "agent": "llm"}, budget={"daily": 0.3, "per_job": 0.3})),
+                     board(ready("b"), history={"b": [(60, "succeeded", 0.2)]}))
+    assert fits.verdict("b", fits.board.state("b"), Outlook(NOW, spent_today=0.1)).action == "start"
+    dear = Heuristic(policy_of(spec({"id": "b", "agent": "llm"}, budget={"per_job": 0.3})),
+                     board(ready("b"), history={"b": [(60, "succeeded", 0.1 + 0.2)]}))
+    assert dear.verdict("b", dear.board.state("b"), Outlook(NOW)).action == "start"
+
+
+def test_a_job_with_no_history_is_given_its_models_mean_cost_and_says_so() -> None:
+    found = board(ready("c4"))
+    for job in ("c1", "c2"):  # two other jobs ran on the same model, $0.021 each
+        found.rollups.add(job, Attempt(1, 1, "r", "default", NOW - 600, NOW - 540, "succeeded",
+                                       cost=0.020999999999999998), "openai/m")
+    heuristic = Heuristic(policy_of(spec({"id": "c4", "agent": "llm"}, budget={"daily": 0.042})), found)
+    estimate = heuristic.estimate("c4")
+    assert (estimate.cost, estimate.cost_high, estimate.cost_model) == (0.020999999999999998,) * 2 + ("openai/m",)
+    spent = Outlook(NOW, spent_today=found.rollups.cost_since(NOW - 3600))
+    held = heuristic.verdict("c4", found.state("c4"), spent)
+    assert (held.action, held.needs) == ("hold", "budget")
+    assert held.reasons[0] == ("budget: $0.042 spent today + $0.00 running or starting first + up to $0.021 for this "
+                               "job > $0.042 a day")
+    assert "no history: assumed 5m00s, $0.021, openai/m's mean" in held.reasons
+    roomy = heuristic.verdict("c4", found.state("c4"), Outlook(NOW, spent_today=0.021))
+    assert roomy.action == "start"  # $0.021 + $0.021 fits in $0.042
+    # the estimate follows the model's history as other jobs end on it (it is cached until they do)
+    found.rollups.add("c3", Attempt(1, 1, "r", "default", NOW - 300, NOW - 240, "succeeded", cost=0.051), "openai/m")
+    assert heuristic.estimate("c4").cost == pytest.approx(0.031)
+    # default_cost stays the last resort: a model whose runs recorded no cost (a mock), or none at all
+    mock = board(ready("c4"))
+    mock.rollups.add("c1", Attempt(1, 1, "r", "default", NOW - 600, NOW - 540, "succeeded"), "openai/m")
+    for history in (mock, board(ready("c4"))):
+        fallback = Heuristic(policy_of(spec({"id": "c4", "agent": "llm"}, default_cost=0.01)), history)
+        assert (fallback.estimate("c4").cost, fallback.estimate("c4").cost_model) == (0.01, None)
+        [verdict] = fallback.rank(["c4"], Outlook(NOW))
+        assert "no history: assumed 5m00s, $0.01" in verdict.reasons
+
+
+def test_in_off_mode_a_never_run_jobs_daily_deadline_is_todays_so_it_is_missed_once_it_passes() -> None:
+    # nothing lists jobs in off mode: the job's cycle is the day it is in, not one that begins whenever it is asked
+    the_spec = spec({"id": "offdl2", "command": ["echo", "x"], "deadline": "04:08", "paused": True}, mode="off")
+    heuristic = Heuristic(policy_of(the_spec), board())
+    job, due = heuristic.policy.jobs["offdl2"], NOW + 480
+    before, after = NOW + 440, NOW + 488  # 04:07:20, 04:08:08
+    assert heuristic.deadline_of(job, heuristic.board.state("offdl2"), before) == due
+    assert heuristic.missed(before) == []
+    assert heuristic.deadline_of(job, heuristic.board.state("offdl2"), after) == due
+    assert heuristic.missed(after) == [("offdl2", due)]
+    assert heuristic.at_risk("offdl2", after) == (due, "deadline 04:08 UTC missed 8.0s ago, not done: at p90 it ends "
+                                                       "about 04:13, 5m08s late")
+    _, _, reasons, _ = heuristic.order("offdl2", heuristic.board.state("offdl2"), after)
+    assert reasons[0] == "deadline 04:08 UTC missed 8.0s ago, p90 duration 5m00s, late by 5m08s"
+    # the next day is its next cycle, with the next deadline
+    tomorrow = datetime(2026, 12, 7, 0, 0, 1, tzinfo=timezone.utc).timestamp()
+    assert heuristic.missed(tomorrow) == []
+    assert heuristic.deadline_of(job, heuristic.board.state("offdl2"), tomorrow) == due + 86400
+    # in every other mode a runner lists such a job as it first sees it: its deadline is the first after that
+    shadow = Heuristic(policy_of(spec({"id": "offdl2", "deadline": "04:08", "paused": True}, mode="shadow")), board())
+    assert shadow.deadline_of(shadow.policy.jobs["offdl2"], shadow.board.state("offdl2"), after) == due + 86400

@@ -10,7 +10,7 @@ import pytest
 from jobdeck.decide.heuristic import Heuristic
 from jobdeck.decide.outlook import Outlook
 from jobdeck.decide.why import why
-from jobdeck.state.board import Board
+from jobdeck.state.board import Board, KeptBack
 from jobdeck.state.machine import JobState, Status
 from jobdeck.state.spec import Spec
 
@@ -100,3 +100,65 @@ def test_why_and_at_risk_give_the_paths_lateness_and_name_the_approval_it_waits_
     approved = heuristic_of(the_spec, ready("approveme", approved=True), ready("late"))
     found = approved.at_risk("late", NOW)
     assert found is not None and found[1].endswith("so it ends about 12:10, 2m00s late")
+
+
+def budget_deck(mode: str = "live") -> Spec:
+    """enrich (an llm job) feeds report, due 12:15 UTC; $0.021 of the day's $0.03 is gone, so enrich is held."""
+    return Spec.model_validate({"decide": {"mode": mode, "budget": {"daily": 0.03}, "default_cost": 0.021},
+                                "jobs": [{"id": "enrich", "model": "openai/gpt-4o-mini", "prompt": "hi"},
+                                         {"id": "report", "command": ["true"], "depends_on": ["enrich"],
+                                          "deadline": "12:15"}]})
+
+
+MIDNIGHT = NOW + 12 * 3600
+"""When the budget's (UTC) day turns: the until of a budget hold made today."""
+
+
+def hold_told(until: float | None = MIDNIGHT, needs: str = "budget") -> KeptBack:
+    """A live hold as the runner told it, the board keeping it (``Board.kept_back``)."""
+    return KeptBack("hold", needs, until, f"⏸ {needs}", None)
+
+
+def test_a_live_hold_with_a_known_end_starts_the_path_when_it_ends_so_the_deadline_cannot_be_met() -> None:
+    free = heuristic_of(budget_deck(), ready("enrich"), ready("report"))
+    assert free.at_risk("report", NOW) is None  # 10 minutes of path, 15 to go
+    heuristic = heuristic_of(budget_deck(), ready("enrich"), ready("report"))
+    heuristic.board.kept_back["enrich"] = hold_told()
+    assert heuristic.at_risk("report", NOW) == (
+        NOW + 900, "deadline 12:15 UTC cannot be met: enrich is held for the budget until 00:00 UTC, so at p90 it "
+                   "ends about 00:10, 11h55m late")
+    text = [line for line, _ in why(budget_deck(), heuristic.board, "report", NOW).lines(NOW)]
+    assert ("  - deadline 12:15 UTC cannot be met: enrich is held for the budget until 00:00 UTC, p90 duration "
+            "5m00s, late by 11h55m") in text
+    assert not any("slack" in line for line in text)
+    # past the deadline, the miss gives the true lateness, not the seconds since the deadline
+    assert heuristic.at_risk("report", NOW + 916) == (
+        NOW + 900, "deadline 12:15 UTC missed 16s ago, not done: at p90 it ends about 00:10, 11h55m late")
+    enrich = heuristic.verdict("enrich", heuristic.board.state("enrich"), Outlook(NOW)).reasons
+    assert "feeds report (deadline 12:15 UTC), which cannot be met: it is held for the budget until 00:00 UTC, " \
+           "critical path p90 10m00s, late by 11h55m" in enrich
+
+
+def test_a_jobs_own_hold_and_a_cooldown_count_a_hold_with_no_known_end_or_outside_live_mode_does_not() -> None:
+    own = heuristic_of(budget_deck(), JobState("enrich", Status.DONE), ready("report"))
+    own.board.kept_back["report"] = hold_told()
+    assert own.at_risk("report", NOW) == (
+        NOW + 900, "deadline 12:15 UTC cannot be met: it is held for the budget until 00:00 UTC, so at p90 it ends "
+                   "about 00:05, 11h50m late")
+    cooling = heuristic_of(budget_deck(), ready("enrich"), ready("report"))
+    cooling.board.kept_back["enrich"] = KeptBack("defer", "cooldown", NOW + 3 * 3600, "⏱ cooldown 15:00 UTC", None)
+    assert cooling.at_risk("report", NOW) == (
+        NOW + 900, "deadline 12:15 UTC cannot be met: enrich waits for its model's cooldown until 15:00 UTC, so at "
+                   "p90 it ends about 15:10, 2h55m late")
+    for mode, kept in (("live", hold_told(until=None, needs="reviews")),  # the review queue: no known end
+                       ("shadow", hold_told())):  # a budget hold from live mode, before a switch to shadow
+        heuristic = heuristic_of(budget_deck(mode), ready("enrich"), ready("report"))
+        heuristic.board.kept_back["enrich"] = kept
+        assert heuristic.at_risk("report", NOW) is None, mode
+        assert heuristic.left("report", NOW).seconds == 600
+    ended = heuristic_of(budget_deck(), ready("enrich"), ready("report"))
+    ended.board.kept_back["enrich"] = hold_told(until=NOW - 60)  # told before, over now: the path starts now
+    assert ended.at_risk("report", NOW) is None
+    pinned = heuristic_of(budget_deck(), ready("enrich", override="pin", override_at=NOW), ready("report"))
+    pinned.board.kept_back["enrich"] = hold_told()
+    assert pinned.left("report", NOW).seconds == 600  # a pin passes every gate
