@@ -391,13 +391,14 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
 
     p = command("decisions", "the decision service's history, and how following it would do (--report)",
                 "Every `decided` event: the mode, the job, the action (start, defer, hold) and the\n"
-                "reasons. With --report: where the service would have started another job than the\n"
-                "runner did (shadow, advise), waits, deadlines met and missed, failures and cost.", examples=[
+                "reasons. With --report: the claims live mode would have changed (shadow, advise):\n"
+                "another job started first, or the job held or deferred; waits, deadlines met and\n"
+                "missed, failures, and each UTC day's spend against the daily budget.", examples=[
                     "jobdeck decisions -n 20",
                     "jobdeck decisions --report --since 24h"])
     p.add_argument("id", nargs="?", help="only this job's decisions (not with --report)")
     p.add_argument("--report", action="store_true",
-                   help="the comparison over every job: differences, waits, deadlines, cost")
+                   help="the comparison over every job: changes, waits, deadlines, spend and budget")
     p.add_argument("--since", type=duration, metavar="DURATION", help="only the last DURATION (e.g. 24h, 90m)")
     p.add_argument("-n", "--limit", type=positive_int, metavar="N", help="only the last N decisions (not with --report)")
     p.add_argument("--json", action="store_true", help="JSON lines (with --report: one JSON object)")

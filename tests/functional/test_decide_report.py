@@ -1,6 +1,8 @@
-"""`jobdeck decisions --report` over a window where the decision service was off: it says so, and measures nothing.
+"""`jobdeck decisions --report`: what live mode would have changed, spend against the daily budget, waits as
+`stats` measures them; over a window where the decision service was off, it says so and compares nothing.
 
-Real decks, a real `jobdeck run --once` in a subprocess, the report read back from the CLI.
+Real decks, a real `jobdeck run --once` in a subprocess (history seeded through ``Store.commit`` with past
+timestamps), the report read back from the CLI.
 """
 
 from __future__ import annotations
@@ -10,7 +12,9 @@ import time
 from pathlib import Path
 from typing import Any
 
+import pytest
 from conftest import RunCli
+from jobdeck.state.board import Store, open_store
 from jobdeck.state.deck import Deck, init_deck
 
 OFF_LINE = "the decision service was off over this window: it decided nothing, so there is nothing to compare"
@@ -65,7 +69,8 @@ def test_decisions_from_an_earlier_mode_are_reported_as_they_were_made(tmp_path:
     deck.spec_path.write_bytes(spec_bytes({"mode": "off"}))  # turned off since
     text, data = report(cli, deck)
     assert text.startswith("decisions: 3 (shadow 3); policies ")
-    assert "claims: 2; the service would have started another job first in 0 (0%)" in text
+    assert "claims: 2; live would have changed 0 (0%)\n" in text and "started another job first" not in text
+    assert "budget: no daily budget set (decide.budget.daily)" in text and data["budget"]["daily"] is None
     assert OFF_LINE not in text and data["service_off"] is False
 
 
@@ -84,5 +89,109 @@ def test_the_share_it_would_have_differed_counts_only_claims_made_while_it_was_o
     run_once(cli, deck)  # a and b again, each with the shadow's verdict
     text, data = report(cli, deck)
     assert (data["claims"], data["compared"]) == (4, 2)
-    assert "claims: 4; the service would have started another job first in 0 (0% of the 2 made while it was on)" \
-        in text
+    assert "claims: 4; live would have changed 0 (0% of the 2 made while it was on)" in text
+
+
+# -- a shadow deck: what live would have changed, and the budget ----------------------------------------
+
+LLM = {"model": "openai/gpt-4o-mini", "prompt": "summarise the day", "mock_response": "ok"}
+
+
+def attempt(store: Store, job: str, start: float, seconds: float, cost: float | None = None,
+            ready: float | None = None) -> None:
+    """One past attempt of ``job`` (claimed at ``start``, ``ready`` since then if given), left done."""
+    if store.board.state(job).status != "backlog":
+        store.commit([{"type": "retried", "job": job, "by": "past"}], now=start)
+    claim = {"type": "claimed", "job": job, "attempt": store.board.state(job).next_attempt, "runner": "past",
+             **({"ready": ready} if ready is not None else {})}
+    store.commit([claim], now=start)
+    ended: dict[str, Any] = {"type": "succeeded", "job": job, "token": store.board.state(job).token,
+                             **({"cost": cost} if cost is not None else {})}
+    store.commit([ended], now=start + seconds)
+
+
+def shadow_deck(root: Path) -> Deck:
+    """A day's work in shadow: ad hoc jobs at priority 5 before a path to a report due in 25 minutes; two
+    llm jobs at priority 3 when today's spend ($0.08, three calls moments ago) is past the $0.06 budget;
+    two drafts for review with room for one; housekeeping last."""
+    due = time.strftime("%H:%M", time.gmtime(time.time() + 25 * 60))
+    jobs = [{"id": "adhoc-1", "command": ["true"], "priority": 5},
+            {"id": "adhoc-2", "command": ["true"], "priority": 5},
+            {"id": "fetch", "command": ["true"]},
+            {"id": "enrich", "command": ["true"], "depends_on": ["fetch"]},
+            {"id": "report", "command": ["true"], "depends_on": ["enrich"], "deadline": due},
+            {"id": "summarise", **LLM, "priority": 3},
+            {"id": "digest", **LLM, "priority": 3},
+            {"id": "draft-1", "command": ["true"], "review": "always", "priority": 1},
+            {"id": "draft-2", "command": ["true"], "review": "always", "priority": 1},
+            {"id": "tidy", "command": ["true"], "priority": -1}]
+    decide = {"mode": "shadow", "budget": {"daily": 0.06}, "default_cost": 0.02, "review_capacity": 1,
+              "horizon": "1h"}
+    deck = init_deck(root, json.dumps({"decide": decide, "jobs": jobs}, indent=1).encode())
+    now = time.time()
+    with open_store(deck) as store:
+        for job in ("fetch", "enrich", "report"):  # yesterday, 7 minutes each: the path needs ~21 of its 25
+            for _ in range(3):
+                attempt(store, job, now - 86400 - 420, 420)
+        for n, cost in enumerate((0.03, 0.025, 0.025)):  # moments ago (today, UTC): $0.08
+            attempt(store, "summarise", now - 20 + 2 * n, 1, cost)
+        for job in ("fetch", "enrich", "report", "summarise"):
+            store.commit([{"type": "retried", "job": job, "by": "past"}])
+    return deck
+
+
+def test_the_report_counts_every_claim_live_would_have_changed_and_shows_each_kind(tmp_path: Path,
+                                                                                  cli: RunCli) -> None:
+    deck = shadow_deck(tmp_path / "d")
+    done = cli("run", "--once", "--parallel", "1", "--quiet", cwd=deck.root, timeout=60)
+    assert done.returncode == 1, done.stderr  # the drafts wait for review: not done
+    text, data = report(cli, deck)
+    # 10 claims with a verdict: 3 would have waited for fetch (the report's path), 3 would not have started then
+    assert (data["compared"], data["changed"], data["differed"], data["kept_back"]) == (10, 6, 3, 3)
+    assert data["kept_back_for"] == {"budget": 2, "reviews": 1}
+    lines = text.splitlines()
+    head = lines.index("claims: 22; live would have changed 6 (60% of the 10 made while it was on)")
+    assert lines[head + 1] == "  started another job first: 3 (30%)"
+    assert [line.split(" ran ")[1].split(",")[0] for line in lines[head + 2:head + 5]] == \
+        ["adhoc-1", "adhoc-2", "draft-1"]
+    assert lines[head + 5] == "  not started the job then: 3 (30%): held for budget 2, reviews 1"
+    kept = lines[head + 6:head + 9]
+    assert [line.split(" ran ")[1].split(",")[0] for line in kept] == ["summarise", "digest", "draft-2"]
+    assert kept[0].endswith(", would have held it: budget: $0.08 spent today + $0.00 running or starting first"
+                            " + up to $0.03 for this job > $0.06 a day")
+    assert kept[2].endswith(", would have held it: review queue 1 of capacity 1, and its output goes to review")
+    assert [(e["claimed"], e["action"], e["needs"]) for e in data["kept_back_examples"]] == \
+        [("summarise", "hold", "budget"), ("digest", "hold", "budget"), ("draft-2", "hold", "reviews")]
+    assert [e["claimed"] for e in data["examples"]] == ["adhoc-1", "adhoc-2", "draft-1"]
+
+
+def test_the_report_sets_each_utc_days_spend_against_the_daily_budget(tmp_path: Path, cli: RunCli) -> None:
+    deck = shadow_deck(tmp_path / "d")
+    done = cli("run", "--once", "--parallel", "1", "--quiet", cwd=deck.root, timeout=60)
+    assert done.returncode == 1, done.stderr  # the drafts wait for review: not done
+    held = [r for r in map(json.loads, deck.events_path.read_text().splitlines()) if r.get("needs") == "budget"]
+    today = time.strftime("%Y-%m-%d", time.gmtime(held[0]["ts"]))
+    text, data = report(cli, deck)
+    assert data["budget"] == {"daily": 0.06, "days": [{"day": today, "spent": 0.08, "over": 0.02, "held": 0,
+                                                       "would_have_held": 2}]}
+    assert text.endswith("budget: $0.06 a day (decide.budget.daily), by UTC day:\n"
+                         f"  {today}: spent $0.08, over it by $0.02 (+33%); live would have held 2 claims for it\n")
+    # a window that starts within the day still sets the whole day's spend against the budget
+    since = cli("decisions", "--report", "--json", "--since", "10s", cwd=deck.root)
+    assert json.loads(since.stdout)["budget"]["days"] == data["budget"]["days"]
+
+
+def test_the_reports_median_wait_is_the_one_stats_gives(tmp_path: Path, cli: RunCli) -> None:
+    waits = [0, 0, 0, 0, 20, 33, 38, 78, 118, 118, 137, 147, 154, 214]  # an even sample: p50 is the 7th, 38s
+    jobs = [{"id": f"w{n}", "command": ["true"]} for n in range(len(waits))]
+    deck = init_deck(tmp_path / "d", json.dumps({"decide": {"mode": "shadow"}, "jobs": jobs}).encode())
+    start = float(int(time.time()) - 3600)  # whole seconds: each wait exact
+    with open_store(deck) as store:
+        for n, wait in enumerate(waits):
+            attempt(store, f"w{n}", start + 60 * n, 1, ready=start + 60 * n - wait)
+    text, data = report(cli, deck)
+    stats = json.loads(cli("stats", "--json", cwd=deck.root).stdout)["deck"]
+    assert data["wait_p50"] == 38  # the exact wait (38s, not its neighbour 78s)
+    assert stats["wait_p50"] == pytest.approx(38, rel=0.1)  # the top of its histogram bucket: 41s
+    assert data["wait_p95"] == 214 and stats["wait_p95"] == pytest.approx(214, rel=0.1)
+    assert "waits: p50 38s, p95 3m34s, max 3m34s" in text

@@ -557,8 +557,9 @@ def test_the_shadow_report_tells_a_job_it_would_have_held_from_one_it_would_have
     assert (note["action"], note["needs"], note["followed"]) == ("hold", "budget", False)
     text = cli("decisions", "--report", cwd=deck.root).stdout
     assert "  actions: hold 1; held for budget 1\n" in text
-    assert ("claims: 2; the service would have started another job first in 0 (0% of the 1 made while it was on); "
-            "it would not have started 1 of them then (held or deferred)\n") in text  # (the seeded claim had none)
+    assert ("claims: 2; live would have changed 1 (100% of the 1 made while it was on)\n"  # (the seeded claim had none)
+            "  started another job first: 0 (0%)\n"
+            "  not started the job then: 1 (100%): held for budget 1\n") in text
 
 
 def test_a_plain_job_waits_from_when_a_runner_first_listed_it(tmp_path: Path, cli: RunCli) -> None:
