@@ -6,6 +6,7 @@ from __future__ import annotations
 import random
 from typing import Any
 
+import log_records
 from jobdeck.decide.report import quantile, report
 from jobdeck.state.history import History
 from jobdeck.state.rollups import Histogram
@@ -15,18 +16,8 @@ DAY = 86400.0
 MONDAY = 20_000 * DAY  # a UTC midnight
 
 
-class Log:
-    """Records as the log holds them: seq, ts, type, job and the event's fields."""
-
-    def __init__(self) -> None:
-        self.records: list[dict[str, Any]] = []
-
-    def add(self, ts: float, kind: str, job: str | None = None, **fields: Any) -> int:
-        record = {"seq": len(self.records) + 1, "ts": ts, "type": kind, **fields}
-        if job is not None:
-            record["job"] = job
-        self.records.append(record)
-        return record["seq"]
+class Log(log_records.Log):
+    """The hand-written log, with attempts as these tests write them."""
 
     def attempt(self, start: float, end: float, job: str, cost: float, **decided: Any) -> None:
         """A shadow claim of ``job`` with its verdict (``decided``), and its end at ``end`` costing ``cost``."""

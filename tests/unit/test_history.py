@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 from typing import Any
 
+import log_records
 from jobdeck.state.buckets import StoredLines
 from jobdeck.state.history import DECK, HOUR, History
 from jobdeck.state.outcomes import failure_class
@@ -12,18 +13,8 @@ from jobdeck.state.tally import PICODOLLARS, Tally, dollars
 from jobdeck.state.timeline import Timeline
 
 
-class Log:
-    """Records as the log holds them: seq, ts, type, job and the event's fields."""
-
-    def __init__(self) -> None:
-        self.records: list[dict[str, Any]] = []
-
-    def add(self, ts: float, kind: str, job: str | None = None, **fields: Any) -> int:
-        record = {"seq": len(self.records) + 1, "ts": ts, "type": kind, **fields}
-        if job is not None:
-            record["job"] = job
-        self.records.append(record)
-        return record["seq"]
+class Log(log_records.Log):
+    """The hand-written log, with attempts as these tests write them."""
 
     def attempt(self, start: float, end: float, job: str, outcome: str, **fields: Any) -> None:
         token = self.add(start, "claimed", job, attempt=1, workspace=fields.pop("workspace", "default"))
