@@ -328,7 +328,7 @@ class Heuristic:
         if job.models and all(model in outlook.cooldowns for model in job.models):
             until, why = min(outlook.cooldowns[model] for model in job.models)
             which = f"model {job.model} cools" if len(job.models) == 1 else f"all {len(job.models)} of its models cool"
-            return (DEFER, until, "cooldown", f"{which} down until {zoned_text(until, 'UTC', now)}"
+            return (DEFER, until, "cooldown", f"{which} down until {zoned_text(until, 'UTC', now, seconds=True)}"
                     + (f" ({why})" if why else ""))
         cost = self.estimate(job_id).cost_high
         # money is compared in whole picodollars, as the tally keeps it: two $0.021 calls recorded as

@@ -69,8 +69,14 @@ def clock_text(moment: float, tz: str, now: float) -> str:
     return local.strftime("%b %d %H:%M")
 
 
-def zoned_text(moment: float, tz: str, now: float) -> str:
-    """``clock_text`` with its zone: ``06:00 Europe/Berlin``, ``06:00 UTC``, as a deadline's reason names it."""
+def zoned_text(moment: float, tz: str, now: float, *, seconds: bool = False) -> str:
+    """``clock_text`` with its zone: ``06:00 Europe/Berlin``, ``06:00 UTC``, as a deadline's reason names it.
+
+    ``seconds``: a moment that is exact, not an estimate (a cooldown's end), is said to the second when it is
+    within ten minutes and not on the minute: "until 13:56" read as over at 13:56:23 for 13:56:53."""
+    if seconds and abs(moment - now) < 600 and int(moment) % 60:
+        local = datetime.fromtimestamp(moment, timezone.utc).astimezone(_zone(tz))
+        return f"{local.strftime('%H:%M:%S')} {tz}"
     return f"{clock_text(moment, tz, now)} {tz}"
 
 

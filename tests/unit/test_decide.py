@@ -371,3 +371,14 @@ def test_in_off_mode_a_never_run_jobs_daily_deadline_is_todays_so_it_is_missed_o
     # in every other mode a runner lists such a job as it first sees it: its deadline is the first after that
     shadow = Heuristic(policy_of(spec({"id": "offdl2", "deadline": "04:08", "paused": True}, mode="shadow")), board())
     assert shadow.deadline_of(shadow.policy.jobs["offdl2"], shadow.board.state("offdl2"), after) == due + 86400
+
+
+def test_a_cooldown_ending_soon_is_said_to_the_second() -> None:
+    """"cools down until 13:56 UTC" at 13:56:23, for 13:56:53, read as already over."""
+    heuristic = Heuristic(policy_of(spec({"id": "ask", "model": "openai/big", "prompt": "hi"})), board(ready("ask")))
+    soon = Outlook(NOW, cooldowns={"openai/big": (NOW + 30, "rate_limit")})
+    verdict = heuristic.verdict("ask", heuristic.board.state("ask"), soon)
+    assert verdict.reasons[0] == "model openai/big cools down until 04:00:30 UTC (rate_limit)"
+    later = Outlook(NOW, cooldowns={"openai/big": (NOW + 3630, "rate_limit")})
+    assert heuristic.verdict("ask", heuristic.board.state("ask"), later).reasons[0].startswith(
+        "model openai/big cools down until 05:00 UTC")
