@@ -220,6 +220,8 @@ class Deciding:
             if verdict.needs == "reviews":  # so a reader sees when the queue has room again (KeptBack.outlived)
                 extra["capacity"] = heuristic.policy.review_capacity
             notes.append(self._event(verdict, **extra))
+            if live and verdict.until is not None:  # a hold with an end moves deadlines' paths: look at them now
+                self.risk_look = outlook.now
         return False
 
     # -- every mode but off: what each claim is recorded with --------------------------
