@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -51,3 +53,17 @@ def cli() -> RunCli:
 def deck(tmp_path: Path) -> Deck:
     """A fresh deck in tmp_path/deck whose jobs.json holds TWO_JOBS."""
     return init_deck(tmp_path / "deck", TWO_JOBS)
+
+
+def records(deck: Deck) -> list[dict[str, Any]]:
+    """Every record of the deck's chain of work, as stored."""
+    return [json.loads(line) for line in deck.events_path.read_text().splitlines() if line.strip()]
+
+
+@pytest.fixture
+def server() -> Iterator[Any]:
+    """A stand-in provider on 127.0.0.1 (tests/fixtures/llm_server.py), up for the test."""
+    from tests.fixtures.llm_server import LLMServer
+
+    with LLMServer() as running:
+        yield running

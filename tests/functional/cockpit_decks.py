@@ -160,3 +160,17 @@ def long_ids_deck(root: Path, now: float = NOW) -> Deck:
     commit(deck, [{"type": "cancelled", "job": "stale-experiment-2024", "reason": "superseded", "by": "ops@host",
                    "via": "cli"}], now - 3600)
     return deck
+
+
+KEY_CHARACTERS = {"slash": "/", "enter": "\r", "escape": "\x1b", "backspace": "\x7f", "tab": "\t", "space": " ",
+                  "home": None}
+"""The characters of the named keys the burst tests type (a letter is its own)."""
+
+
+def type_at_once(app: Any, *keys: str) -> None:
+    """Queue ``keys`` to the app in one go, as the terminal driver queues the keys of one read (``Pilot.press``
+    waits for the app to go idle after every key, which hides what a burst does)."""
+    from textual import events as textual_events
+
+    for key in keys:
+        app.post_message(textual_events.Key(key, KEY_CHARACTERS[key] if key in KEY_CHARACTERS else key))

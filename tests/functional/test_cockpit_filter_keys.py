@@ -11,24 +11,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from textual import events
-from textual.app import App
 
 from jobdeck.cockpit.app import make_app
 from jobdeck.cockpit.confirm_screen import ConfirmScreen
-from cockpit_decks import NOW, busy_deck, wait_until
+from cockpit_decks import NOW, busy_deck, type_at_once, wait_until
 
 pytestmark = pytest.mark.anyio
-
-CHARACTERS = {"slash": "/", "enter": "\r", "escape": "\x1b", "backspace": "\x7f", "home": None}
-"""The characters of the named keys these tests type (a letter is its own)."""
-
-
-def type_at_once(app: App, *keys: str) -> None:
-    """Queue ``keys`` to the app in one go, as the terminal driver queues the keys of one read."""
-    for key in keys:
-        app.post_message(events.Key(key, CHARACTERS[key] if len(key) > 1 else key))
-
 
 @pytest.fixture
 def deck(tmp_path: Path):

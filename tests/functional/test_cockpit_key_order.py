@@ -15,25 +15,15 @@ from pathlib import Path
 
 import pytest
 from textual import events
-from textual.app import App
 
 from jobdeck.cockpit.app import make_app
 from jobdeck.cockpit.confirm_screen import ConfirmScreen
 from jobdeck.cockpit.detail_screen import DetailScreen
 from jobdeck.cockpit.new_job_screen import NewJobScreen
 from jobdeck.cockpit.review_screen import ReviewScreen
-from cockpit_decks import NOW, busy_deck, events as deck_events, wait_until
+from cockpit_decks import NOW, busy_deck, events as deck_events, type_at_once, wait_until
 
 pytestmark = pytest.mark.anyio
-
-CHARACTERS = {"enter": "\r", "escape": "\x1b", "tab": "\t", "space": " "}
-
-
-def type_at_once(app: App, *keys: str) -> None:
-    """Queue ``keys`` to the app in one go, as the terminal driver queues the keys of one read."""
-    for key in keys:
-        app.post_message(events.Key(key, CHARACTERS.get(key, key)))
-
 
 @pytest.fixture
 def deck(tmp_path: Path):

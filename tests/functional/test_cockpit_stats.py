@@ -49,39 +49,35 @@ async def test_s_shows_the_last_day_hour_by_hour_and_fits_80x24(tmp_path: Path) 
         await wait_until(pilot, lambda: not isinstance(app.screen, StatsScreen), what="the board again")
 
 
-async def test_o_pages_the_latest_output_inert_through_the_pager(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The job's output reaches $PAGER without its escape sequences, and ends with a newline."""
+async def paged(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, key: str, output: str,
+                stderr: str | None = None) -> str:
+    """What `key` on fetch's card (its attempt wrote ``output``, and ``stderr``) hands $PAGER."""
     from cockpit_decks import run as run_job
 
     deck = new_deck(tmp_path / "deck")
-    run_job(deck, "fetch", NOW - 60, 2.0, output="plain \x1b]52;c;ZXZpbA==\x07line\n\x1b[31mred\x1b[0m")
+    run_job(deck, "fetch", NOW - 60, 2.0, output=output)
+    if stderr is not None:
+        (deck.attempt_dir("default", "fetch", 1) / "stderr.log").write_text(stderr)
     seen = tmp_path / "paged.txt"
     monkeypatch.setenv("PAGER", f"tee {seen}")
     app = make_app(deck.root, fast_start=False, watch=False, now=NOW)
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.pause()
         assert select(app, "fetch")
-        await pilot.press("o")
+        await pilot.press(key)
         await wait_until(pilot, lambda: seen.exists() and seen.read_text().endswith("\n"), what="the pager")
-    assert seen.read_text() == "plain line\nred\n"
+    return seen.read_text()
+
+
+async def test_o_pages_the_latest_output_inert_through_the_pager(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The job's output reaches $PAGER without its escape sequences, and ends with a newline."""
+    output = "plain \x1b]52;c;ZXZpbA==\x07line\n\x1b[31mred\x1b[0m"
+    assert await paged(tmp_path, monkeypatch, "o", output) == "plain line\nred\n"
 
 
 async def test_capital_e_on_the_board_pages_the_stderr(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Help lists E beside o for the board; it did nothing there (only the detail had it)."""
-    from cockpit_decks import run as run_job
-
-    deck = new_deck(tmp_path / "deck")
-    run_job(deck, "fetch", NOW - 60, 2.0, output="the output\n")
-    (deck.attempt_dir("default", "fetch", 1) / "stderr.log").write_text("warning: slow\n")
-    seen = tmp_path / "paged.txt"
-    monkeypatch.setenv("PAGER", f"tee {seen}")
-    app = make_app(deck.root, fast_start=False, watch=False, now=NOW)
-    async with app.run_test(size=(80, 24)) as pilot:
-        await pilot.pause()
-        assert select(app, "fetch")
-        await pilot.press("E")
-        await wait_until(pilot, lambda: seen.exists() and seen.read_text().endswith("\n"), what="the pager")
-    assert seen.read_text() == "warning: slow\n"
+    assert await paged(tmp_path, monkeypatch, "E", "the output\n", stderr="warning: slow\n") == "warning: slow\n"
 
 
 async def test_the_header_leads_to_the_stats_and_the_detail_shows_a_duration_trend(tmp_path: Path) -> None:

@@ -17,7 +17,6 @@ import re
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +24,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the repo root, for tests.fixtures
 
-from conftest import RunCli, cli_env  # noqa: E402
+from conftest import RunCli, records, cli_env  # noqa: E402
 from jobdeck.decide.times import day_start  # noqa: E402
 from jobdeck.state.board import open_store  # noqa: E402
 from jobdeck.state.deck import Deck, init_deck  # noqa: E402
@@ -36,12 +35,6 @@ WIRE = "gpt-4o-mini"  # the name the server sees
 KEY_VAR = "JOBDECK_TEST_SCORER_KEY"
 ENV = {"LITELLM_LOCAL_MODEL_COST_MAP": "True", KEY_VAR: "sk-scorer-test"}
 QUEUED = ["a", "b", "c", "d"]
-
-
-@pytest.fixture
-def server() -> Iterator[LLMServer]:
-    with LLMServer() as running:
-        yield running
 
 
 def scorer_deck(root: Path, server: LLMServer, *, timeout: str = "10s", jobs: list[dict[str, Any]] | None = None,
@@ -59,10 +52,6 @@ def scorer_deck(root: Path, server: LLMServer, *, timeout: str = "10s", jobs: li
     with open_store(deck) as store:
         store.commit([{"type": "pinned", "job": "gate", "by": "test"}])
     return deck
-
-
-def records(deck: Deck) -> list[dict[str, Any]]:
-    return [json.loads(line) for line in deck.events_path.read_text().splitlines() if line.strip()]
 
 
 def claims(deck: Deck) -> list[str]:

@@ -12,15 +12,13 @@ import email.utils
 import json
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the repo root, for tests.fixtures
 
-from conftest import RunCli  # noqa: E402
+from conftest import RunCli, records  # noqa: E402
 from jobdeck.agents.failures import MAX_RETRY_AFTER  # noqa: E402
 from jobdeck.state.deck import Deck, init_deck  # noqa: E402
 from tests.fixtures.llm_server import LLMServer, rate_limited  # noqa: E402
@@ -29,16 +27,6 @@ MODEL, WIRE = "openai/gpt-4o-mini", "gpt-4o-mini"  # WIRE: the name the server s
 KEY_VAR = "JOBDECK_TEST_RETRY_AFTER_KEY"
 ENV = {"LITELLM_LOCAL_MODEL_COST_MAP": "True", KEY_VAR: "sk-retry-after-test"}
 DAY = 86400.0
-
-
-@pytest.fixture
-def server() -> Iterator[LLMServer]:
-    with LLMServer() as running:
-        yield running
-
-
-def records(deck: Deck) -> list[dict[str, Any]]:
-    return [json.loads(line) for line in deck.events_path.read_text().splitlines() if line.strip()]
 
 
 def live_deck(root: Path, base_url: str) -> Deck:

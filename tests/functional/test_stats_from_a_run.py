@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +14,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the repo root, for tests.fixtures
 
-from conftest import RunCli  # noqa: E402
+from conftest import RunCli, records  # noqa: E402
 from jobdeck.state.board import open_store  # noqa: E402
 from jobdeck.state.deck import Deck, init_deck  # noqa: E402
 from tests.fixtures.llm_server import Fail, LLMServer, Reply, rate_limited, server_error  # noqa: E402
@@ -25,16 +24,6 @@ FIRST_WIRE, SECOND_WIRE = "gpt-4o-mini", "gpt-4.1-mini"  # the names the server 
 KEY_VAR = "JOBDECK_TEST_STATS_KEY"
 ENV = {"LITELLM_LOCAL_MODEL_COST_MAP": "True", KEY_VAR: "sk-stats-test"}
 ENDS = ("succeeded", "failed", "interrupted")
-
-
-@pytest.fixture
-def server() -> Iterator[LLMServer]:
-    with LLMServer() as running:
-        yield running
-
-
-def records(deck: Deck) -> list[dict[str, Any]]:
-    return [json.loads(line) for line in deck.events_path.read_text().splitlines() if line.strip()]
 
 
 def stats(cli: RunCli, deck: Deck, *args: str) -> dict[str, Any]:
