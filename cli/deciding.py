@@ -131,7 +131,9 @@ def _print_budget(budget: dict[str, Any]) -> None:
             held.append(f"it held {n} {'job' if n == 1 else 'jobs'} for it (live)")
         print(f"  {day['day']}: {line}; " + ("; ".join(held) or "no job held for it"))
     if len(shown) < len(days):
-        print(f"  and {len(days) - len(shown)} days within it, none held for it (--json lists each)")
+        rest = len(days) - len(shown)
+        print(f"  {'and ' if shown else 'all '}{rest} {'day' if rest == 1 else 'days'} within it, none held for it "
+              f"(--json lists each)")
 
 
 def cmd_decisions(args: argparse.Namespace, records: Iterable[dict[str, Any]]) -> int:

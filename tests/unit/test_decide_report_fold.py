@@ -82,3 +82,13 @@ def test_a_quantile_is_the_one_statss_histogram_gives_to_within_its_bucket() -> 
             assert low - 1e-9 <= binned <= high + 1e-9, (sorted(waits), q, exact, binned)
     assert quantile([0, 0, 0, 0, 20, 33, 38, 78, 118, 118, 137, 147, 154, 214], 0.5) == 38  # the 7th of 14
     assert quantile([], 0.5) is None and quantile([5.0], 0.95) == 5.0
+
+
+def test_a_long_window_within_the_budget_says_all_its_days_were(capsys) -> None:
+    """Over more than DAYS_SHOWN days only those over the budget are listed; with none it read "and 35 days"."""
+    from jobdeck.cli.deciding import DAYS_SHOWN, _print_budget
+
+    day = {"day": "2026-11-01", "spent": 0.1, "over": 0.0, "held": 0, "would_have_held": 0}
+    _print_budget({"daily": 0.5, "days": [day] * (DAYS_SHOWN + 21)})
+    assert capsys.readouterr().out.splitlines()[1] == \
+        f"  all {DAYS_SHOWN + 21} days within it, none held for it (--json lists each)"
