@@ -22,7 +22,7 @@ from jobdeck.state.atomic import write_atomic
 from jobdeck.state.attempt_dirs import find_used_attempt
 from jobdeck.state.checkpoints import checkpoints, write_checkpoint
 from jobdeck.state.crashpoint import crash_point
-from jobdeck.state.deck import Deck
+from jobdeck.state.deck import Deck, mark_format
 from jobdeck.state.errors import HistoryLost, IllegalTransition, StateError, deck_access_error
 from jobdeck.state.ids import ID_RE
 from jobdeck.state.events import GENESIS, EventLog, Flush
@@ -235,6 +235,8 @@ class Store:
         self.resumed_at = 0
         """Seq of the record board.json or a checkpoint was taken at, if the board was resumed from one
         (0: folded from the log's start): the fold replays only the records after it."""
+        self._marked = False
+        """Whether this Store has seen the deck marked with its format (``mark_format``, before its first write)."""
         self.unseen: list[dict[str, Any]] | None = None
         """When a list (a reader that follows the log, the runner), the records ``commit`` and ``transact``
         folded as they caught up under the lock: other processes' records, which their callers, handed only
@@ -414,6 +416,9 @@ class Store:
             accepted.append(event)
         if not accepted:
             return [], refused
+        if not self._marked:
+            mark_format(self.deck)
+            self._marked = True
         if any(event.get("type") in ROLLED_UP for event in accepted):
             _ = self.board.rollups  # read back now if kept as text: a failure stops the commit before its seal
         records = self.log.seal(accepted, now)
@@ -430,6 +435,7 @@ class Store:
         with self.lock:
             self.refresh()
             boundary = None if self.log.pending else self.snapshot()  # (pending: rotate refuses)
+            mark_format(self.deck)  # a jobdeck that knows no segments must not read on
             rotation = rotate(self.log)
             if rotation.closed is not None and boundary is not None:
                 rotation.checkpoint = self._write_checkpoint(boundary)

@@ -4,6 +4,7 @@ Layout::
 
     <deck>/jobs.json                      the spec (people write it)
     <deck>/.jobdeck/lock                  the one lock file
+    <deck>/.jobdeck/format                the deck's on-disk format (DECK_FORMAT), and which jobdeck wrote it
     <deck>/.jobdeck/events.jsonl          the chain of work (state)
     <deck>/.jobdeck/log/events-<seq>.jsonl[.gz]  its closed segments (state/segments.py)
     <deck>/.jobdeck/board.json            derived snapshot for scripts
@@ -15,6 +16,7 @@ Layout::
 
 from __future__ import annotations
 
+import json
 import os
 import stat
 from collections.abc import Mapping
@@ -22,12 +24,19 @@ from pathlib import Path
 
 from jobdeck.state.atomic import DIR_MODE, FILE_MODE, make_private_dir, write_atomic
 from jobdeck.state.attempts import RUNS
-from jobdeck.state.errors import AttemptRefused, DeckNotFound, JobdeckError, deck_access_error
+from jobdeck.state.errors import AttemptRefused, DeckNotFound, JobdeckError, StateError, deck_access_error
 from jobdeck.state.ids import ID_RE
 
 SPEC_NAME = "jobs.json"
 STATE_NAME = ".jobdeck"
 ENV_VAR = "JOBDECK_DECK"
+DECK_FORMAT = 2
+"""The on-disk format this jobdeck reads and writes: 1, the chain of work in one file; 2, in segments
+(state/segments.py). A deck records it in .jobdeck/format when it is made or first written to; one that
+records a higher format was written by a newer jobdeck, whose records this one could fold wrongly (a job
+done run again, a paused one started), so every command refuses it (``check_format``). A change to what
+the log or the state directory means, one an older jobdeck would misread, raises this number."""
+FORMAT_NAME = "format"
 
 
 def check_name(value: str, what: str) -> str:
@@ -51,6 +60,7 @@ class Deck:
         self.events_path = self.state_dir / "events.jsonl"
         self.board_path = self.state_dir / "board.json"
         self.runners_dir = self.state_dir / "runners"
+        self.format_path = self.state_dir / FORMAT_NAME
         self.workspaces_dir = self.root / "workspaces"
         self._workspaces: dict[str, Path] = {}
 
@@ -99,10 +109,62 @@ class Deck:
         return self.workspaces_dir / workspace / RUNS / job / str(int(attempt))
 
     def ensure_state_dirs(self) -> None:
-        """Create the state directory tree if missing (0700)."""
+        """Create the state directory tree if missing (0700), marked with this jobdeck's format."""
         make_private_dir(self.state_dir)
         make_private_dir(self.runners_dir)
         make_private_dir(self.workspaces_dir)
+        mark_format(self)
+
+
+def deck_format(deck: Deck) -> tuple[int, str] | None:
+    """(format, the jobdeck that wrote it) from .jobdeck/format; None for a deck not marked (format 1, or new).
+
+    DeckAccessError if the system will not let it be read; StateError if it is not a format marker.
+    """
+    try:
+        data = deck.format_path.read_bytes()
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise deck_access_error(exc, "read the deck's format", deck.format_path) from None
+    try:
+        marker = json.loads(data)
+        number, written_by = marker["format"], marker.get("written_by", "another jobdeck")
+        if type(number) is not int or number < 1 or not isinstance(written_by, str):
+            raise ValueError
+    except (ValueError, TypeError, KeyError):
+        raise StateError(f"{deck.format_path} is not a deck format marker",
+                         hint=f'put back {{"format": {DECK_FORMAT}}} if this jobdeck made the deck; '
+                              "else run the jobdeck that wrote it") from None
+    return number, written_by
+
+
+def check_format(deck: Deck) -> None:
+    """StateError if a newer jobdeck wrote the deck in a format this one does not know."""
+    found = deck_format(deck)
+    if found is not None and found[0] > DECK_FORMAT:
+        from jobdeck import __version__
+        from jobdeck.state.terminal import one_line
+
+        raise StateError(
+            f"{deck.root} is in deck format {found[0]}, written by {one_line(found[1])}; "
+            f"this jobdeck ({__version__}) knows formats up to {DECK_FORMAT}",
+            hint="upgrade jobdeck to the version that wrote it: an older one could fold its records wrongly")
+
+
+def mark_format(deck: Deck) -> None:
+    """Record DECK_FORMAT in .jobdeck/format if it holds a lower one or none; the caller is about to write the
+    deck (and may: the deck lock refuses a user who does not own the state directory)."""
+    found = deck_format(deck)
+    if found is not None and found[0] >= DECK_FORMAT:
+        return
+    from jobdeck import __version__
+
+    try:
+        write_atomic(deck.format_path, f'{{"format": {DECK_FORMAT}, "written_by": "jobdeck {__version__}"}}\n'
+                     .encode(), durable=False)
+    except OSError:
+        pass  # a guard for later, not this command's work: the write it is about to do says what is wrong
 
 
 def find_deck(explicit: str | os.PathLike[str] | None = None, *,
@@ -121,11 +183,15 @@ def find_deck(explicit: str | os.PathLike[str] | None = None, *,
                     f"{source} {root}: no {SPEC_NAME} there",
                     hint=f"create one with `jobdeck init {root}`",
                 )
-            return Deck(root)
+            deck = Deck(root)
+            check_format(deck)
+            return deck
     here = (cwd or Path.cwd()).resolve()
     for directory in (here, *here.parents):
         if _holds_spec(directory):
-            return Deck(directory)
+            deck = Deck(directory)
+            check_format(deck)
+            return deck
         _refuse_unusable_spec(directory, None)
     raise DeckNotFound(
         f"not inside a deck (no {SPEC_NAME} in {here} or any parent)",
