@@ -1,7 +1,10 @@
 """The decision policy of a spec, compiled once per spec: per-job deadlines, windows, waits, and a digest.
 
 Every ``decided`` event carries ``policy``, the digest of the fields that shape
-a decision, so a decision can always be traced to the policy that made it.
+a decision, so a decision can always be traced to the policy that made it. The
+mode is not one of them (each event carries it apart): a policy watched in
+shadow mode keeps its digest when it goes live, so `decisions --report` can show
+that what went live is what was watched.
 """
 
 from __future__ import annotations
@@ -102,7 +105,7 @@ def policy_of(spec: Spec) -> Policy:
     agent = None if isinstance(scorer, str) else scorer.agent
     jobs = {job.id: _job_policy(job, place, spec) for place, job in enumerate(spec.jobs)}
     shaping = {
-        "decide": decide.model_dump(mode="json"),
+        "decide": decide.model_dump(mode="json", exclude={"mode"}),
         "jobs": {job.id: [job.deadline, job.max_wait, job.window, job.priority, job.timezone, job.review_policy,
                           job.depends_on, list(jobs[job.id].models)] for job in spec.jobs},
     }

@@ -214,6 +214,8 @@ def test_the_policy_digest_follows_what_shapes_decisions_only() -> None:
     assert policy_of(spec({"id": "a", "deadline": "06:00", "title": "A"})).digest == base
     assert policy_of(spec({"id": "a", "deadline": "06:30"})).digest != base
     assert policy_of(spec({"id": "a", "deadline": "06:00"}, budget={"daily": 3})).digest != base
+    # the mode decides whether a verdict acts, not what it is: shadow's digest is the one that goes live
+    assert policy_of(spec({"id": "a", "deadline": "06:00"}, mode="shadow")).digest == base
 
 
 def test_a_deadline_of_each_cycle_is_the_first_after_the_cycle_began_in_the_jobs_time_zone() -> None:
