@@ -104,6 +104,7 @@ def gather(deck_dir: str | None, now: float, *, waiting_age: float | None, floor
         "runners": [{"id": b.runner, "pid": b.pid, "host": b.host, "heartbeat": b.at, "age": round(now - b.at, 1),
                      "alive": b.alive(now), "gone": b.gone(), "running": list(b.running)} for b in beats],
         "jobs": dict(sorted(counts.items())),
+        "jobs_complete": spec is not None,  # (an invalid jobs.json: only jobs with history are counted)
         "problems": [problem.to_json() for problem in problems],
     }
 
@@ -144,7 +145,11 @@ def cmd_status(args: argparse.Namespace) -> int:
             state = "alive" if runner["alive"] else "process gone" if runner["gone"] else "stale"
             print(one_line(f"runner {runner['id']} (pid {runner['pid']}, {runner['host']}): {state}, "
                            f"beat {runner['age']:g}s ago, {len(runner['running'])} running"))
-        print("jobs: " + (", ".join(f"{n} {status}" for status, n in report["jobs"].items()) or "none"))
+        counted = ", ".join(f"{n} {status}" for status, n in report["jobs"].items())
+        if report["jobs_complete"]:
+            print("jobs: " + (counted or "none"))
+        else:  # the jobs that never ran are in jobs.json alone
+            print(f"jobs: {counted or 'none'} with history (jobs.json is invalid: those that never ran are not known)")
         for problem in report["problems"]:
             print(one_line(f"problem: {problem['message']}"))
         if report["ok"]:

@@ -99,3 +99,22 @@ def test_a_review_waiting_longer_than_review_age(tmp_path: Path) -> None:
         assert problems == [p for p in problems if "job pub: output waiting for review" in p] and len(problems) == 1
         bad = jobdeck(deck, "status", "--check", "--review-age", "soon")
         assert bad.returncode == 2 and "'soon' is not a duration" in bad.stderr
+
+
+def test_an_invalid_jobs_json_says_the_jobs_that_never_ran_are_not_counted(tmp_path: Path) -> None:
+    """The runner keeps its last good spec; status reads the broken file, so it knows only the jobs with history,
+    and says so rather than "jobs: none" or a backlog short by every job that never ran."""
+    deck = make_deck(tmp_path, [{"id": "ran", "command": ["true"]}, {"id": "waits", "command": ["true"],
+                                                                       "risk": "high"},
+                                {"id": "never", "command": ["true"], "depends_on": ["waits"]}])
+    assert jobdeck(deck, "run", "--once").returncode == 0
+    assert json.loads(jobdeck(deck, "status", "--json").stdout)["jobs"] == {"backlog": 2, "done": 1}
+    (deck / "jobs.json").write_text('{"jobs": [\n')
+
+    result = jobdeck(deck, "status")
+    report = json.loads(jobdeck(deck, "status", "--json").stdout)
+
+    assert result.stdout.splitlines()[0] == ("jobs: 1 done with history "
+                                             "(jobs.json is invalid: those that never ran are not known)")
+    assert report["jobs"] == {"done": 1} and report["jobs_complete"] is False
+    assert "spec_error" in [problem["kind"] for problem in report["problems"]]
