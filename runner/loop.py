@@ -1032,7 +1032,9 @@ class Runner:
     def _next_timer(self, now: float) -> float | None:
         times = []
         wait = self.index.next_wait()
-        if wait is not None:
+        if wait is not None and not self.capacity.full and self.store.board.held is None:
+            # (with no slot free, or the deck held, a retry's time or a rank's change starts nothing: a child's
+            # exit or the release wakes the loop, whose turn takes them; a timer gone by would spin the loop)
             times.append(wait)
         if self.spec is not None:
             board = self.store.board
