@@ -12,7 +12,9 @@ Retries are split by horizon, one rule for every error:
 * **Between attempts** (the runner's backoff, ``job.retry``) is everything
   longer: when a model's in-attempt retries are used up the next model in the
   chain is tried, and when the chain is exhausted the attempt ends TRANSIENT
-  with ``retry_after`` = the soonest Retry-After or cooldown. A stream that
+  with ``retry_after`` = the soonest Retry-After or cooldown (the runner does
+  not claim a job whose every model cools, so an attempt that skips them all
+  is a pinned one, or one claimed as another runner opened a cooldown). A stream that
   breaks after tokens were written, and idle/hard timeouts, also end the attempt
   at once (its partial output is kept; the next attempt starts a fresh file).
 

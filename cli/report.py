@@ -196,8 +196,8 @@ class Reporter:
                 return f"{job} {kept_back_words(str(job), action, record.get('needs'), why)}", "yellow"
             if action == "at_risk":
                 return f"{job}: {why}", "yellow"  # "deadline 06:00 UTC at risk: ..."
-            if action == "missed":
-                return f"{job}: {why}", "red"  # "deadline 06:00 UTC missed 1s ago, not done: ..."
+            if action in ("missed", "overdue"):  # "deadline 06:00 UTC missed 1s ago, not done: ...", "waited 10m..."
+                return f"{job}: {why}", "red"
             return None, None
         if kind == EventType.SUCCEEDED:
             if record.get("review"):

@@ -69,13 +69,15 @@ def run_command(deck: Deck, args: argparse.Namespace) -> int:
         recovered = [job for job in sorted(runner.recovered - runner.ran) if board.state(job).status != Status.DONE]
         later = {job: board.state(job).not_before for job in failed  # retries left to the next run
                  if board.state(job).status == Status.BACKLOG and board.state(job).not_before is not None}
+        cooling = runner.waiting_for_cooldown(runner.clock())  # starts left to the next run
         if args.json and not args.quiet:  # the summary as the last JSON line, for a script
             import json
 
             elsewhere, orphaned = _running_elsewhere(runner)
             sys.stdout.write(json.dumps({
                 "type": "summary", "ran": sorted(runner.ran), "attempts": runner.attempts_started,
-                "not_done": failed, "retry_later": later, "left_not_done": recovered, "running_elsewhere": elsewhere,
+                "not_done": failed, "retry_later": later, "cooling": cooling, "left_not_done": recovered,
+                "running_elsewhere": elsewhere,
                 "orphaned": orphaned,
                 "stopped_by": signal.Signals(stopped_by).name if stopped_by else None}) + "\n")
         if not args.quiet and not args.json:
@@ -86,6 +88,7 @@ def run_command(deck: Deck, args: argparse.Namespace) -> int:
                   + (f" ({runs} attempts)" if runs > len(runner.ran) else "") + f": {done} done"
                   + (f", not done: {', '.join(failed[:10])}" if failed else "")
                   + (f"; retrying after this run: {_retries(later)}" if later else "")
+                  + (f"; waiting for a model's cooldown: {_retries(cooling, 'until')}" if cooling else "")
                   + (f"; left by a runner that is gone, not done: {_listed(recovered, board)}" if recovered else "")
                   + (f"; running under another runner: {', '.join(elsewhere[:10])}" if elsewhere else "")
                   + (f"; still running, its runner gone: {', '.join(orphaned[:10])} (stopped at its timeout, or "
@@ -106,9 +109,10 @@ def _running_elsewhere(runner: Runner) -> tuple[list[str], list[str]]:
     return [job for job in elsewhere if job not in runner.orphans], [job for job in elsewhere if job in runner.orphans]
 
 
-def _retries(later: dict[str, float]) -> str:
-    """``first at 14:12:30 UTC``: the retries a run left to the next one, and when each is due."""
-    return ", ".join(f"{job} at {time.strftime('%H:%M:%S UTC', time.gmtime(at))}" for job, at in list(later.items())[:10])
+def _retries(later: dict[str, float], word: str = "at") -> str:
+    """``first at 14:12:30 UTC``: the retries (or starts) a run left to the next one, and when each is due."""
+    return ", ".join(f"{job} {word} {time.strftime('%H:%M:%S UTC', time.gmtime(at))}"
+                     for job, at in list(later.items())[:10])
 
 
 def _listed(jobs: list[str], board: Board) -> str:
@@ -244,27 +248,20 @@ async def _run_job(runner: Runner, job_id: str, *, wait: bool) -> int:
 
 
 def _waits_for_you(runner: Runner, job_id: str) -> list[str]:
-    """What only the operator can give, on the path to ``job_id`` (it and what it needs upstream): approvals,
-    reviews, resumes and releases, each with its command."""
-    from jobdeck.state.views import is_paused, needs_approval
+    """What only the operator can give on the path to ``job_id`` (it and what it needs upstream), as `why` says
+    it (``state.blocking``), each with its command: the deck's release, approvals, reviews, resumes, releases."""
+    from jobdeck.state.blocking import blocking
 
     board, spec = runner.store.board, runner.spec
-    said = [] if board.held is None else ["the whole deck is held (`jobdeck release`)"]
+    said: dict[str, None] = {}  # (in order, each once: the deck's hold is every job's)
     for on_path in sorted(runner.index.only or {job_id}):
-        job, state = spec.job(on_path) if spec is not None else None, board.state(on_path)
+        job = spec.job(on_path) if spec is not None else None
         if job is None:
             continue
-        if state.status == Status.REVIEW:
-            said.append(f"{on_path}'s output waits for review (`jobdeck approve {on_path}` or `jobdeck reject "
-                        f"{on_path}`)")
-        elif state.status == Status.BACKLOG:
-            if is_paused(job, state):
-                said.append(f"{on_path} is paused (`jobdeck resume {on_path}`)")
-            if state.override == "hold":
-                said.append(f"{on_path} is held (`jobdeck release {on_path}`)")
-            if needs_approval(job) and not state.approved:
-                said.append(f"{on_path} is high-risk and waits for approval (`jobdeck approve {on_path}`)")
-    return said
+        for blocker in blocking(job, board.state(on_path), board, runner.clock()):
+            if blocker.by_operator:
+                said[blocker.said(on_path)] = None
+    return list(said)
 
 
 def _kept_back_text(job_id: str, kept_back: KeptBack) -> str:

@@ -94,6 +94,7 @@ def gather(deck_dir: str | None, now: float, *, waiting_age: float | None, floor
         problems += job_problems(spec, board, now, waiting_age=waiting_age, deck=deck)
         if spec is not None:
             problems += missed_deadlines(spec, board, now)
+            problems += waits_past_max_wait(spec, board, now)
         counts = Counter(state.status.value for state in board.jobs.values())
     never_ran = sum(1 for job in spec.jobs if job.id not in board.jobs) if spec is not None else 0
     if never_ran:
@@ -129,6 +130,25 @@ def missed_deadlines(spec: Spec, board: Board, now: float) -> list[Problem]:
                                                    f"{format_duration(now - deadline)} ago and is not done "
                                                    f"({state.status.value}); see `jobdeck why {job_id}`",
                                 job_id, now - deadline))
+    return problems
+
+
+def waits_past_max_wait(spec: Spec, board: Board, now: float) -> list[Problem]:
+    """A problem for each job waiting past its max_wait, not started (in every ``decide.mode``, as a deadline)."""
+    from jobdeck.decide.heuristic import Heuristic
+    from jobdeck.decide.policy import policy_of
+    from jobdeck.state.durations import format_duration
+    from jobdeck.state.health import Problem
+
+    if not any(job.max_wait is not None for job in spec.jobs):
+        return []
+    heuristic = Heuristic(policy_of(spec), board)
+    problems = []
+    for job_id, since in heuristic.waits_past(now)[0]:
+        max_wait = heuristic.policy.jobs[job_id].max_wait or 0.0
+        problems.append(Problem("max_wait_passed", f"{job_id} has waited {format_duration(now - since)}, past its "
+                                                   f"max_wait {format_duration(max_wait)}, and has not started; see "
+                                                   f"`jobdeck why {job_id}`", job_id, now - since - max_wait))
     return problems
 
 

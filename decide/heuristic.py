@@ -4,30 +4,37 @@ Ranking (lower key starts first), in four classes:
 
 0. pinned by the operator, in the order of the pins;
 1. waited past ``max_wait``: the longest overdue first (no job starves);
-2. a latest start within ``decide.horizon``: the earliest latest start first.
+2. a latest start within its lead: the earliest latest start first.
    A deadline's latest start (its own, or a pending dependent's) is the deadline
    less the p90 duration of the job and of its path to that deadline, less a
-   retry margin for a job that fails often; ``max_wait``'s is ``since + max_wait``,
-   so a job nearing its bound starts while slots still come free before it;
+   retry margin for a job that fails often; its lead is ``decide.horizon``.
+   ``max_wait``'s latest start is ``since + max_wait``, and its lead (``wait_lead``)
+   half the max_wait, or the longest a slot busy now may stay busy if that is
+   longer (``slot_hold``: the longest p90 of the policy's jobs), at most the
+   horizon: a bound, not a priority, it puts the job ahead of your order only
+   once waiting in it could miss the bound, and from then on the first slot to
+   come free (at p90) is the job's, before its bound;
 3. everything else as ``off`` orders it: priority, waiting time, jobs.json order.
 
-A job's key changes only when it crosses ``latest start - horizon`` or ``since +
+A job's key changes only when it crosses ``latest start - lead`` or ``since +
 max_wait``; ``Heuristic.order`` says when, so a caller can keep the ranking in a
-heap and touch a job only when its key changes. The gates (window, cooldown,
+heap and touch a job only when its key changes (a change in another job's p90
+moves a lead: it reaches a job the next time the job is keyed). The gates (window, cooldown,
 budget, review capacity) depend on the whole deck and are asked of the jobs at
 the head of the ranking only.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import math
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 
 from jobdeck.decide.outlook import Outlook, outlook_of
 from jobdeck.decide.path import PathLeft, path_left
 from jobdeck.decide.policy import JobPolicy, Policy
 from jobdeck.decide.times import clock_text, day_start, local_day_start, next_clock, window_state, zoned_text
-from jobdeck.decide.verdict import DEFER, HOLD, START, SortKey, Verdict
+from jobdeck.decide.verdict import DEFER, HOLD, START, Gate, SortKey, Verdict
 from jobdeck.state.board import Board
 from jobdeck.state.durations import format_duration as dur
 from jobdeck.state.machine import JobState, Status
@@ -83,6 +90,8 @@ class Heuristic:
         self.board = board
         self._estimates: dict[str, tuple[tuple[int, int], Estimate]] = {}
         self._depends_on: dict[str, tuple[str, ...]] = {}
+        self._slot_hold: float | None = None
+        self._bounded = [job for job in policy.jobs.values() if job.max_wait is not None]
         for parent, children in policy.dependents.items():
             for child in children:
                 self._depends_on[child] = (*self._depends_on.get(child, ()), parent)
@@ -131,7 +140,27 @@ class Heuristic:
             else (job.max_attempts - 1 if rate == 1.0 else 0.0)
         found = Estimate(p90, runs, cost, high, rate, extra * p90, assumed, from_model)
         self._estimates[job_id] = (version, found)
+        if self._slot_hold is not None:
+            self._slot_hold = max(self._slot_hold, p90)
         return found
+
+    def wait_lead(self, max_wait: float) -> float:
+        """How long before ``since + max_wait`` a job goes ahead of your order: long enough for a busy slot to come
+        free (``slot_hold``) and for the jobs that reach their bounds together, half the max_wait (a burst queued
+        at once shares one bound); at most ``decide.horizon``, as a deadline's."""
+        return min(self.policy.horizon, max(self.slot_hold(), max_wait / 2))
+
+    def slot_hold(self) -> float:
+        """The longest p90 duration of the policy's jobs: how long, as history tells, a slot busy now may stay busy.
+
+        Taken over every job once per policy, then raised by each estimate made afresh (it never falls while the
+        policy lasts: a lead kept too long starts a job early, one too short misses its bound).
+        """
+        if self._slot_hold is None:
+            self._slot_hold = 0.0
+            self._slot_hold = max((self.estimate(job_id).p90 for job_id in self.policy.jobs),
+                                  default=self.policy.default_duration)
+        return self._slot_hold
 
     def deadline_of(self, job: JobPolicy, state: JobState, now: float) -> float | None:
         """The job's own deadline for its current cycle."""
@@ -162,6 +191,32 @@ class Heuristic:
             if deadline is not None and deadline < now:
                 late.append((job_id, deadline))
         return sorted(late, key=lambda pair: (pair[1], pair[0]))
+
+    def waits_past(self, now: float, grace: float = 0.0) -> tuple[list[tuple[str, float]], float | None]:
+        """(job, since) for each job waiting past its max_wait at ``now`` (by ``grace`` at least), longest overdue
+        first, and the next time a job waiting now crosses its max_wait (or crossed it, less than ``grace`` ago).
+
+        Waiting: in the backlog, not for a fire, a retry or its dependencies. What keeps it back is the operator's
+        (a hold, a pause, an approval), a gate's, or busy slots: `status --check` reports it in every mode.
+        """
+        past: list[tuple[float, str, float]] = []
+        crossing: float | None = None
+        board = self.board
+        for job in self._bounded:
+            state = board.state(job.id)
+            if state.status != Status.BACKLOG or (job.scheduled and state.cycle == 0) \
+                    or (state.not_before is not None and state.not_before > now) \
+                    or any(board.state(dep).status != Status.DONE for dep in self.depends_on(job.id)):
+                continue
+            since = ready_since(state, self.depends_on(job.id), board)
+            if since is None:
+                continue  # never listed (off mode, a job no runner saw): no wait to count
+            bound = since + (job.max_wait or 0.0)
+            if bound < now and now - bound >= grace:
+                past.append((bound, job.id, since))
+            elif crossing is None or bound < crossing:
+                crossing = bound  # (or crossed less than ``grace`` ago)
+        return [(job_id, since) for _, job_id, since in sorted(past)], crossing
 
     def slack(self, job_id: str, now: float, _seen: dict[str, Slack | None] | None = None) -> Slack | None:
         """The binding deadline through this job: its own or a pending dependent's, whichever leaves less room."""
@@ -257,23 +312,30 @@ class Heuristic:
             reasons.insert(0, "pinned by the operator")
             return (PIN, state.override_at or 0.0), 1000.0, reasons, None
         if overdue_at is not None and now >= overdue_at:
-            reasons.insert(0, f"waited {dur(now - since)}, past max_wait {dur(job.max_wait or 0)}: starts first")
+            # (first in the ranking, not started: a gate, a hold or busy slots may still keep it back)
+            reasons.insert(0, f"waited {dur(now - since)}, past max_wait {dur(job.max_wait or 0)}: first in line")
             return (OVERDUE, overdue_at), 900.0, reasons, None
         if overdue_at is not None:
             changes.append(overdue_at)
-        # The latest start: the binding deadline's, or max_wait's; within the horizon the job goes ahead.
-        latest = [(slack.latest_start, self._deadline_reason(job_id, slack, now))] if slack is not None else []
+        # Each latest start with its lead: the binding deadline's (the horizon), max_wait's (slot_hold, at most the
+        # horizon). Within its lead the job goes ahead of your order.
+        latest = [(slack.latest_start, policy.horizon, self._deadline_reason(job_id, slack, now))] \
+            if slack is not None else []
         if overdue_at is not None:
-            latest.append((overdue_at, f"must start by {zoned_text(overdue_at, job.timezone, now)} (max_wait "
-                                       f"{dur(job.max_wait or 0)}), in {dur(overdue_at - now)}"))
+            latest.append((overdue_at, self.wait_lead(job.max_wait or 0.0),
+                           f"must start by {zoned_text(overdue_at, job.timezone, now)} (max_wait "
+                           f"{dur(job.max_wait or 0)}), in {dur(overdue_at - now)}"))
         if latest:
-            start_by, why = min(latest)
-            reasons.insert(0, why)
-            left = start_by - now
-            if left <= policy.horizon:
-                score = 500.0 + 400.0 * (1.0 - max(0.0, min(left / policy.horizon, 1.0)))
+            latest.sort()
+            reasons.insert(0, latest[0][2])
+            ahead = [(start_by, lead) for start_by, lead, _ in latest if start_by - now <= lead]
+            start_by, lead = ahead[0] if ahead else (math.inf, 0.0)
+            # the key changes when an earlier latest start than the one it is keyed by comes within its lead
+            changes += [earlier - its_lead for earlier, its_lead, _ in latest if earlier < start_by]
+            if ahead:
+                left = start_by - now
+                score = 500.0 + 400.0 * (1.0 - max(0.0, min(left / lead, 1.0))) if lead > 0 else 900.0
                 return (URGENT, start_by), score, reasons, min(changes, default=None)
-            changes.append(start_by - policy.horizon)
         if job.priority:
             reasons.append(f"priority {job.priority}")
         score = max(0.0, min(100.0 + job.priority / 10.0, 300.0))
@@ -307,52 +369,62 @@ class Heuristic:
 
     def gate(self, job_id: str, state: JobState, outlook: Outlook,
              written_only: bool = False) -> tuple[str, float | None, str | None, str | None]:
-        """(action, until, needs, reason): whether the deck lets this job start now, whatever its rank.
+        """(action, until, needs, reason): whether the deck lets this job start now, whatever its rank, and if not,
+        the first gate that holds it (the runner's question: it asks no further).
 
-        ``written_only``: only what jobs.json writes of the job itself (its window), which holds in
-        every mode; the budget, review capacity and cooldowns gate in live mode only.
+        ``written_only``: only the gates that hold in every mode: what jobs.json writes of the job itself
+        (its window), and every model it names cooling down (an attempt then could call nothing, and would
+        spend one of its tries); the budget and review capacity gate in live mode only.
         """
+        first = next(self._gates(job_id, state, outlook, written_only), None)
+        return (START, None, None, None) if first is None else first
+
+    def gates(self, job_id: str, state: JobState, outlook: Outlook, written_only: bool = False) -> list[Gate]:
+        """Every gate that holds this job now, in the order ``gate`` asks them (none: it may start)."""
+        return list(self._gates(job_id, state, outlook, written_only))
+
+    def _gates(self, job_id: str, state: JobState, outlook: Outlook, written_only: bool) -> Iterator[Gate]:
+        """The gates that hold the job, one at a time: a caller that needs only the first asks no more."""
         if state.override == "hold":
-            return HOLD, None, "release", override_text(state)  # "held by the operator: site down"
-        if state.override == "pin":
-            return START, None, None, None
+            yield Gate(HOLD, None, "release", override_text(state))  # "held by the operator: site down"
+        elif state.override == "pin":
+            return
         policy, now = self.policy, outlook.now
         job = policy.jobs[job_id]
         if job.window is not None:
             inside, change = window_state(job.window[0], job.window[1], job.timezone, now)
             if not inside:
-                return (DEFER, change, "window", f"window {job.window_text} ({job.timezone}) opens at "
-                        f"{clock_text(change, job.timezone, now)}, in {dur(change - now)}")
-        if written_only:
-            return START, None, None, None
+                yield Gate(DEFER, change, "window", f"window {job.window_text} ({job.timezone}) opens at "
+                           f"{clock_text(change, job.timezone, now)}, in {dur(change - now)}")
         if job.models and all(model in outlook.cooldowns for model in job.models):
             until, why = min(outlook.cooldowns[model] for model in job.models)
             which = f"model {job.model} cools" if len(job.models) == 1 else f"all {len(job.models)} of its models cool"
-            return (DEFER, until, "cooldown", f"{which} down until {zoned_text(until, 'UTC', now, seconds=True)}"
-                    + (f" ({why})" if why else ""))
+            yield Gate(DEFER, until, "cooldown", f"{which} down until {zoned_text(until, 'UTC', now, seconds=True)}"
+                       + (f" ({why})" if why else ""))
+        if written_only:
+            return
         cost = self.estimate(job_id).cost_high
         # money is compared in whole picodollars, as the tally keeps it: two $0.021 calls recorded as
         # 0.020999999999999998 each use a $0.042 budget, and $0.10 + $0.20 fits in $0.30
         if policy.per_job_budget is not None and picodollars(cost) > picodollars(policy.per_job_budget):
-            return (HOLD, None, "budget", f"it may cost {money(cost)}, over the per-job budget "
-                    f"{money(policy.per_job_budget)}")
-        if policy.daily_budget is not None:
+            yield Gate(HOLD, None, "budget", f"it may cost {money(cost)}, over the per-job budget "
+                       f"{money(policy.per_job_budget)}")
+        elif policy.daily_budget is not None:  # (a job over the per-job budget never starts: the day's is moot)
             used = picodollars(outlook.spent_today) + picodollars(outlook.committed)
             daily = picodollars(policy.daily_budget)
             # a job that calls a model may cost money whatever its estimate: none starts once the day's budget is used
             if (cost or job.model is not None) and (used + picodollars(cost) > daily or used >= daily):
                 extra = f" + up to {money(cost)} for this job" if cost else ""
-                return (HOLD, day_start(now) + 86400, "budget",
-                        f"budget: {money(outlook.spent_today)} spent today + {money(outlook.committed)} running or "
-                        f"starting first{extra} {'>' if cost else '>='} {money(policy.daily_budget)} a day"
-                        + ("" if cost else f", and it calls {job.model}"))
+                yield Gate(HOLD, day_start(now) + 86400, "budget",
+                           f"budget: {money(outlook.spent_today)} spent today + {money(outlook.committed)} running or "
+                           f"starting first{extra} {'>' if cost else '>='} {money(policy.daily_budget)} a day"
+                           + ("" if cost else f", and it calls {job.model}"))
         if policy.review_capacity is not None and job.reviewed and outlook.review_waiting >= policy.review_capacity:
             ahead = outlook.review_ahead
             counted = (f" once {', '.join(ahead)}, starting first, {'is' if len(ahead) == 1 else 'are'} counted"
                        if ahead else "")
-            return (HOLD, None, "reviews", f"review queue {outlook.review_waiting} of capacity "
-                    f"{policy.review_capacity}{counted}, and its output goes to review")
-        return START, None, None, None
+            yield Gate(HOLD, None, "reviews", f"review queue {outlook.review_waiting} of capacity "
+                       f"{policy.review_capacity}{counted}, and its output goes to review")
 
     def route(self, job_id: str, outlook: Outlook) -> tuple[str | None, str | None]:
         """The model to start the job on when its written order is not the best one now, and why.
@@ -388,12 +460,16 @@ class Heuristic:
     # -- together -------------------------------------------------------------------
 
     def verdict(self, job_id: str, state: JobState, outlook: Outlook, written_only: bool = False) -> Verdict:
-        """The job's whole verdict: gate first, then its place in the ranking."""
+        """The job's whole verdict: its gates first (the first sets what the runner does), then its place in the
+        ranking."""
         key, score, reasons, _ = self.order(job_id, state, outlook.now)
-        action, until, needs, why = self.gate(job_id, state, outlook, written_only)
-        if action != START and why is not None:
-            reasons.insert(0, why)
-        return Verdict(job_id, action, score, tuple(reasons), key, until, needs)
+        asked = self._gates(job_id, state, outlook, written_only)
+        first = next(asked, None)
+        if first is None:
+            return Verdict(job_id, START, score, tuple(reasons), key)
+        gates = (first, *asked)  # (the rest only for a job kept back: one that starts costs no more)
+        return Verdict(job_id, first.action, score, (*(gate.reason for gate in gates), *reasons), key, first.until,
+                       first.needs, gates=gates)
 
     def rank(self, ready: list[str], outlook: Outlook) -> list[Verdict]:
         """Every ready job's verdict: those that may start in rank order (rank 1 first), then the rest.
@@ -419,7 +495,11 @@ class Heuristic:
 
 
 def gate_note(verdict: Verdict, job: JobPolicy, now: float) -> str | None:
-    """A held or deferred job's few words, as its card shows them: '⏸ reviews', '⏱ window 22:00'; else None."""
+    """A held or deferred job's few words, as its card shows them: '⏸ reviews', '⏱ window 22:00'; else None.
+
+    Of a job more than one gate holds, the one that holds it longest (``Verdict.binding``): a card that read
+    '⏱ cooldown 14:05 UTC' for a job the budget holds until the day turns would promise a start at 14:05."""
+    verdict = verdict.binding()
     if verdict.action == HOLD:
         return "⏸ held" if verdict.needs == "release" else f"⏸ {verdict.needs}"
     if verdict.action == DEFER:

@@ -6,6 +6,7 @@ from datetime import datetime, timedelta, timezone
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
+from jobdeck.state.clock import clock_text, zoned_text  # (named in state/, where what keeps a job back names them too)
 from jobdeck.state.schedule import zone
 
 ClockTime = tuple[int, int]
@@ -59,25 +60,6 @@ def window_state(start: ClockTime, end: ClockTime, tz: str, now: float) -> tuple
 def _minute_of_day(now: float, tz: str) -> int:
     local = datetime.fromtimestamp(now, timezone.utc).astimezone(_zone(tz))
     return local.hour * 60 + local.minute
-
-
-def clock_text(moment: float, tz: str, now: float) -> str:
-    """``06:00``, or ``Dec 24 06:00`` when not within the next day: how reasons name a time."""
-    local = datetime.fromtimestamp(moment, timezone.utc).astimezone(_zone(tz))
-    if abs(moment - now) < 20 * 3600:
-        return local.strftime("%H:%M")
-    return local.strftime("%b %d %H:%M")
-
-
-def zoned_text(moment: float, tz: str, now: float, *, seconds: bool = False) -> str:
-    """``clock_text`` with its zone: ``06:00 Europe/Berlin``, ``06:00 UTC``, as a deadline's reason names it.
-
-    ``seconds``: a moment that is exact, not an estimate (a cooldown's end), is said to the second when it is
-    within ten minutes and not on the minute: "until 13:56" read as over at 13:56:23 for 13:56:53."""
-    if seconds and abs(moment - now) < 600 and int(moment) % 60:
-        local = datetime.fromtimestamp(moment, timezone.utc).astimezone(_zone(tz))
-        return f"{local.strftime('%H:%M:%S')} {tz}"
-    return f"{clock_text(moment, tz, now)} {tz}"
 
 
 def day_start(now: float) -> float:

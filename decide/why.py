@@ -15,13 +15,13 @@ from typing import TYPE_CHECKING, Any
 from jobdeck.decide.heuristic import Heuristic
 from jobdeck.decide.policy import policy_of
 from jobdeck.decide.times import zoned_text
-from jobdeck.decide.verdict import DEFER, START, Verdict
-from jobdeck.state.actions import deck_hold_text
+from jobdeck.decide.verdict import HOLD, START, Gate, Verdict
+from jobdeck.state.blocking import blocking, next_fire_text
 from jobdeck.state.board import Board
 from jobdeck.state.durations import format_duration as dur
 from jobdeck.state.limits import limit_keys
 from jobdeck.state.machine import Status
-from jobdeck.state.views import blockers, is_paused, is_ready, needs_approval, override_text, waits_for_fire
+from jobdeck.state.views import is_ready
 
 if TYPE_CHECKING:
     from jobdeck.state.preview import JobPreview
@@ -39,6 +39,11 @@ class Why:
     """One line: running, done, "cannot start yet", "ready: 3 of 12"..."""
     blocking: list[str] = field(default_factory=list)
     verdict: Verdict | None = None
+    """The service's verdict as the gate that holds the job longest says it (``Verdict.binding``): hold until the
+    day turns, not defer for 24 s, for a job both a cooldown and the budget keep back; ``gates`` has them all."""
+    gates: list[Gate] = field(default_factory=list)
+    """Every gate of the service that holds it now, in the order they are asked (live: all; other modes: those
+    that hold in every mode); ``blocking`` lists each."""
     rank: int | None = None
     """Its place among the ``startable`` jobs (1: the next to start); None when deferred or held (a full limit
     leaves it its place: limits say how many start, not in what order)."""
@@ -67,8 +72,8 @@ class Why:
             if self.rank is None and self.status == Status.BACKLOG.value and verdict.action == START:
                 out.append((f"{where}, once it is ready: score {verdict.score:.0f}", "head"))
             else:
-                said = verdict.action
-                if verdict.action == DEFER and verdict.until is not None:
+                said = verdict.action  # the gate that holds it longest (Verdict.binding): the start to expect
+                if verdict.until is not None:
                     said += f" for {dur(max(verdict.until - now, 0.0))}"
                 if verdict.needs:
                     said += f" (needs {verdict.needs})"
@@ -83,7 +88,8 @@ class Why:
     def to_json(self) -> dict[str, Any]:
         return {"job": self.job, "status": self.status, "mode": self.mode, "headline": self.headline,
                 "summary": self.summary,
-                "blocking": self.blocking, "verdict": self.verdict.to_json() if self.verdict else None,
+                "blocking": self.blocking, "gates": [gate.to_json() for gate in self.gates],
+                "verdict": self.verdict.to_json() if self.verdict else None,
                 "rank": self.rank, "ready": self.ready, "startable": self.startable, "ranked": self.ranked,
                 "policy": self.policy}
 
@@ -114,7 +120,7 @@ def next_cycle(job: Job | JobPreview, now: float) -> str | None:
     """What starts the job's next cycle by itself ("its schedule starts the next cycle at 02:00 Europe/Paris"), if
     anything does."""
     if job.schedule is not None:
-        fire = _next_fire_text(job.schedule, job.timezone, now)
+        fire = next_fire_text(job.schedule, job.timezone, now)
         return "its schedule starts the next cycle" + (f" at {fire}" if fire else "")
     if job.trigger is not None:
         return f"a file matching {job.trigger} in its inbox starts the next cycle"
@@ -122,26 +128,16 @@ def next_cycle(job: Job | JobPreview, now: float) -> str | None:
 
 
 def _written(job: Job, spec: Spec, board: Board, now: float) -> list[str]:
-    """The written constraints that keep a backlog job from starting."""
-    state = board.state(job.id)
-    found: list[str] = []
-    if board.held is not None:
-        found.append(f"the whole deck is {deck_hold_text(board.held)} (`jobdeck release` lets jobs start)")
-    if is_paused(job, state):
-        found.append("paused (`jobdeck resume` lets it start)")
-    if state.override == "hold":
-        found.append(f"{override_text(state)} (`jobdeck release` lets it start)")
-    if waits_for_fire(job, state):
-        found.append(_schedule_wait(job.schedule, job.timezone, now) if job.schedule else
-                     f"waits for a file matching {job.trigger} in its inbox")
-    if needs_approval(job) and not state.approved:
-        found.append("high risk: waits for approval (`jobdeck approve`)")
-    if state.not_before is not None and state.not_before > now:
-        found.append(f"waits to retry until {zoned_text(state.not_before, 'UTC', now)}, "
-                     f"in {dur(state.not_before - now)} ({state.reason or 'retry'})")
-    for dep, status in blockers(job, board):
-        found.append(f"depends on {dep}, which is {status.words}")
-    return found
+    """The written constraints that keep a backlog job from starting (``state.blocking``), each with its hint."""
+    return [blocker.said() for blocker in blocking(job, board.state(job.id), board, now)]
+
+
+def _gate_line(gate: Gate, now: float) -> str:
+    """A gate as `why` lists it: its reason, and the end of a hold that has one (a deferral's reason names its
+    end: "opens at 22:00", "cools down until 14:05 UTC")."""
+    if gate.action == HOLD and gate.until is not None:
+        return f"{gate.reason} (until {zoned_text(gate.until, 'UTC', now)}, in {dur(max(gate.until - now, 0.0))})"
+    return gate.reason
 
 
 def _limits(job: Job, spec: Spec, board: Board) -> list[str]:
@@ -177,15 +173,17 @@ def why(spec: Spec, board: Board, job_id: str, now: float,
     heuristic = Heuristic(policy, board)
     outlook = heuristic.outlook(now, cooldowns or {})
     if found.blocking:
-        found.verdict = heuristic.verdict(job_id, state, outlook)
+        verdict = heuristic.verdict(job_id, state, outlook)
+        found.verdict, found.gates = verdict.binding(), list(verdict.gates)
         found.headline = "it cannot start yet"
         return found
     found.blocking = _limits(job, spec, board)
     ranked = heuristic.rank(ready, outlook) if policy.mode != "off" else []
     found.ranked = sum(1 for verdict in ranked if verdict.action == START)
     if policy.mode == "live":
-        found.verdict = next(v for v in ranked if v.job == job_id)
-        found.rank, found.startable = found.verdict.rank, found.ranked
+        verdict = next(v for v in ranked if v.job == job_id)
+        found.verdict, found.gates = verdict.binding(), list(verdict.gates)
+        found.rank, found.startable = verdict.rank, found.ranked
     else:  # the runner's order: pins, then priority, waiting time, jobs.json order; a closed window holds
         place = {j.id: n for n, j in enumerate(spec.jobs)}
 
@@ -200,13 +198,9 @@ def why(spec: Spec, board: Board, job_id: str, now: float,
         found.startable = len(startable)
         found.rank = startable.index(job_id) + 1 if job_id in startable else None
         if policy.mode != "off":
-            found.verdict = next(v for v in ranked if v.job == job_id)
-    if found.verdict is not None and found.verdict.action != START and policy.mode == "live":
-        found.blocking.append(found.verdict.reasons[0])
-    elif policy.mode != "live":  # its window holds in every mode
-        action, _, _, window = heuristic.gate(job_id, state, outlook, written_only=True)
-        if action != START and window is not None:
-            found.blocking.append(window)
+            found.verdict = next(v for v in ranked if v.job == job_id).binding()
+        found.gates = heuristic.gates(job_id, state, outlook, written_only=True)  # (they hold in every mode)
+    found.blocking += [_gate_line(gate, now) for gate in found.gates]
     if found.blocking:
         found.headline = "it is ready but cannot start now"
     else:
@@ -218,19 +212,3 @@ def why(spec: Spec, board: Board, job_id: str, now: float,
             waits = "job waits for its" if kept == 1 else "jobs wait for their"
             found.headline += f" ({kept} more ready {waits} window)"
     return found
-
-
-def _schedule_wait(schedule: str, tz: str, now: float) -> str:
-    """"waits for its schedule (0 2 * * *): next fire 02:00 Europe/Paris", as `ls` tells the fire too."""
-    fire = _next_fire_text(schedule, tz, now)
-    return f"waits for its schedule ({schedule})" + (f": next fire {fire}" if fire else "")
-
-
-def _next_fire_text(schedule: str, tz: str, now: float) -> str | None:
-    """The schedule's next fire after ``now`` in its zone ("02:00 Europe/Paris"); None if it cannot be told."""
-    from jobdeck.state.schedule import next_fire
-
-    try:
-        return zoned_text(next_fire(schedule, tz, now), tz, now)
-    except (ValueError, KeyError):  # (the loader refuses such a schedule; a stale spec may still hold one)
-        return None

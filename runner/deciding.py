@@ -10,7 +10,8 @@ By mode (``decide.mode`` in jobs.json):
   (window, cooldown, budget, review capacity) is skipped. With a scorer agent, its
   accepted answer reorders jobs within the ranking's classes (``runner/scoring.py``).
 
-In every mode a job's ``window`` holds (it is written in jobs.json, like a dependency).
+In every mode a job's ``window`` holds (it is written in jobs.json, like a dependency), and so
+does a cooldown of every model a job names: its attempt could call nothing, and would spend a try.
 Each refusal is a ``decided`` event (hold or defer), once per change: the board keeps
 the last one per job (``Board.kept_back``), so a new runner or a reloaded spec does
 not say it again.
@@ -29,11 +30,15 @@ from jobdeck.decide.heuristic import UNFINISHED, Heuristic, gate_note
 from jobdeck.decide.outlook import Outlook
 from jobdeck.decide.policy import Policy, policy_of
 from jobdeck.decide.verdict import DEFER, HOLD, START, SortKey, Verdict
+from jobdeck.state.blocking import blocking
 from jobdeck.state.board import LISTED_TYPE, MODE_TYPE, Board
 from jobdeck.state.cooldowns import read_cooldowns
-from jobdeck.state.machine import EventType, JobState
+from jobdeck.state.durations import format_duration as dur
+from jobdeck.state.limits import limit_keys
+from jobdeck.state.machine import EventType, JobState, Status
 
 if TYPE_CHECKING:
+    from jobdeck.runner.capacity import Capacity
     from jobdeck.runner.scoring import Scoring
     from jobdeck.runner.selection import ReadyIndex
     from jobdeck.state.spec import Job, Spec
@@ -66,8 +71,10 @@ class Deciding:
     """When a held job should be looked at again whatever happens (the budget's day turns)."""
     warned: set[tuple[str, int, float, str]] = field(default_factory=set)
     """(job, cycle, deadline, action) already told: at risk, then missed, each once per cycle."""
+    waits_told: set[tuple[str, float]] = field(default_factory=set)
+    """(job, since) whose wait past max_wait is told already, by this runner (the board keeps the deck's)."""
     risk_look: float | None = None
-    """When to look at the deadlines again (the decision service's own timer)."""
+    """When to look at the deadlines and waits again (the decision service's own timer)."""
     scoring: Scoring | None = None
     """The model scorer (live mode with ``decide.scorer: {"agent": NAME}``), told of every spec change."""
     unlisted: list[str] = field(default_factory=list)
@@ -84,10 +91,11 @@ class Deciding:
         Call before ``index.reset(spec)``.
         """
         index.keyer = index.advisor = None
-        windows = any(job.window is not None for job in spec.jobs)
-        if spec.decide.mode == "off" and not windows:
+        llm_agents = {name for name, agent in spec.agents.items() if agent.type == "llm" and agent.model}
+        gated = any(job.window is not None or job.model is not None or job.agent in llm_agents for job in spec.jobs)
+        if spec.decide.mode == "off" and not gated:
             self.policy = self.heuristic = None
-        else:  # (in off mode, for the windows alone)
+        else:  # (in off mode, for the windows and the cooldowns alone)
             self.policy = policy_of(spec)
             self.heuristic = Heuristic(self.policy, board)
         # Every job a schedule does not start: listed with only some, a listed job (waiting since now) would
@@ -119,7 +127,11 @@ class Deciding:
         if self.heuristic is None:
             return
         self.heuristic.board = board
-        self.outlook = self.heuristic.outlook(now, self._read_cooldowns(), running)
+        if self.mode == "off":  # only the gates of every mode are asked: the time and the cooldowns
+            self.outlook = Outlook(now, cooldowns={model: entry for model, entry in self._read_cooldowns().items()
+                                                   if entry[0] > now})
+        else:
+            self.outlook = self.heuristic.outlook(now, self._read_cooldowns(), running)
         self.next_look = None
 
     def _read_cooldowns(self) -> dict[str, tuple[float, str]]:
@@ -146,7 +158,73 @@ class Deciding:
         self.unlisted = []
         return [{"type": LISTED_TYPE, "jobs": new}] if new else []
 
-    # -- every mode but off: deadlines at risk ------------------------------------------
+    # -- every mode but off: deadlines at risk, waits past max_wait ------------------------
+
+    def watch(self, board: Board, now: float, capacity: Capacity | None = None,
+              spec: Spec | None = None) -> list[dict[str, Any]]:
+        """``decided`` events for deadlines at risk or missed (``at_risk``) and for jobs waiting past their max_wait
+        (``overdue``); ``risk_look`` says when to look again: within a minute, a second after the next deadline,
+        and a second after the next job crosses its max_wait, so each is told when it happens."""
+        events = self.at_risk(board, now)
+        waits, crossing = self.overdue(board, now, capacity, spec)
+        if crossing is not None:
+            self.risk_look = crossing + PAST if self.risk_look is None else min(self.risk_look, crossing + PAST)
+        return events + waits
+
+    def overdue(self, board: Board, now: float, capacity: Capacity | None = None,
+                spec: Spec | None = None) -> tuple[list[dict[str, Any]], float | None]:
+        """``decided`` events (action ``overdue``) for jobs that crossed their max_wait without starting, once per
+        job and wait, each saying how long it waited and what kept it back; and when the next job crosses its own.
+
+        Looked at every turn (a job's wait begins with any event), counting a job ``PAST`` after its crossing: a
+        turn at the crossing itself (its key changes then) may still claim it.
+        """
+        heuristic, policy = self.heuristic, self.policy
+        if heuristic is None or policy is None or policy.mode == "off":
+            return [], None
+        heuristic.board = board
+        past, crossing = heuristic.waits_past(now, grace=PAST)
+        events = []
+        outlook: Outlook | None = None
+        for job_id, since in past:
+            if board.overdue.get(job_id) == since or (job_id, since) in self.waits_told:
+                continue  # told already, by this runner or another
+            self.waits_told.add((job_id, since))
+            if outlook is None:
+                outlook = heuristic.outlook(now, self._read_cooldowns())
+            max_wait = policy.jobs[job_id].max_wait or 0.0
+            kept_by, why = self._kept_back(job_id, board, outlook, capacity, spec)
+            events.append({"type": EventType.DECIDED, "job": job_id, "mode": policy.mode, "policy": policy.digest,
+                           "action": "overdue", "since": since, "max_wait": max_wait, "waited": round(now - since, 3),
+                           "kept_by": kept_by,
+                           "reasons": [f"waited {dur(now - since)}, past its max_wait {dur(max_wait)}, not started: "
+                                       f"{why}"]})
+        return events, crossing
+
+    def _kept_back(self, job_id: str, board: Board, outlook: Outlook, capacity: Capacity | None,
+                   spec: Spec | None) -> tuple[str, str]:
+        """(kind, words) of what keeps a waiting job from starting now: the operator (what `why` lists, as
+        ``state.blocking`` says it), a gate, or the slots."""
+        assert self.heuristic is not None
+        heuristic, state = self.heuristic, board.state(job_id)
+        job = spec.by_id.get(job_id) if spec is not None else None
+        if job is not None:
+            written = [found for found in blocking(job, state, board, outlook.now) if found.by_operator]
+            if written:
+                return written[0].kind.value, written[0].said(job_id)
+        action, _, needs, why = heuristic.gate(job_id, state, outlook, written_only=self.mode != "live")
+        if action != START and why is not None:
+            return str(needs or action), why
+        running = sorted(job for job, other in board.jobs.items() if other.status == Status.RUNNING)
+        named = ", ".join(running[:3]) + (f" and {len(running) - 3} more" if len(running) > 3 else "")
+        if capacity is not None and job is not None and spec is not None and not capacity.fits(job, spec):
+            if capacity.full:
+                return "slots", f"every slot busy ({capacity.mine} of {capacity.parallel}" + \
+                    (f": {named})" if named else ")")
+            for kind, name, limit in limit_keys(job, spec):
+                if capacity.used[(kind, name)] >= limit:
+                    return "limit", f"its {kind} limit {name} is full ({limit} running)"
+        return "slots", "not claimed in time: no runner had a free slot" + (f" ({named} running)" if named else "")
 
     def at_risk(self, board: Board, now: float) -> list[dict[str, Any]]:
         """``decided`` events for jobs whose deadline the rest of their path would miss (action ``at_risk``)
@@ -189,7 +267,7 @@ class Deciding:
     # -- the gate on each job the order puts forward ------------------------------------
 
     def admits(self, job: Job, state: JobState, notes: list[dict[str, Any]]) -> bool:
-        """Whether the gates let ``job`` start now (live: all of them; other modes: its window).
+        """Whether the gates let ``job`` start now (live: all of them; other modes: its window, its models' cooldowns).
 
         A refusal is noted once per change: not when the board's last one for the job says the same.
         """
@@ -197,7 +275,10 @@ class Deciding:
         if heuristic is None or outlook is None:
             return True
         live = self.mode == "live"
-        if not live and heuristic.policy.jobs[job.id].window is None:
+        written = heuristic.policy.jobs[job.id]
+        cooling = outlook.cooldowns  # (empty but while a provider is refusing: the usual claim pays one lookup)
+        if not live and written.window is None and not (cooling and written.models
+                                                          and all(model in cooling for model in written.models)):
             return True
         verdict = heuristic.verdict(job.id, state, outlook, written_only=not live)
         if verdict.action == START:

@@ -124,6 +124,8 @@ class Runner:
         self.ran: set[str] = set()
         self.recovered: set[str] = set()
         """Jobs whose attempt, left by a runner that is gone, this runner recorded the end of (recovery)."""
+        self.cooling: dict[str, float] = {}
+        """Jobs this runner found deferred because every model they name cools down, and until when."""
         self.attempts_started = 0
         """Attempts this runner started (a job run twice, by two inbox files or a retry, counts twice)."""
         self.stopping = False
@@ -354,7 +356,8 @@ class Runner:
             if self.spec is not None:  # leaving live lifts its holds: a record says so, and which
                 self.progress.extend(self.deciding.mode_taken(self.store.board, self.spec.decide.mode))
             self.progress.extend(self.deciding.listing(self.store.board))  # jobs whose wait starts now
-            self.progress.extend(self.deciding.at_risk(self.store.board, now))  # stored by _settle, just below
+            # deadlines at risk or missed, waits past max_wait: stored by _settle, just below
+            self.progress.extend(self.deciding.watch(self.store.board, now, self.capacity, self.spec))
         await self._settle(now)
         if self.heartbeat is not None:
             self.heartbeat.beat(sorted(self.claims), now, notes=self.notes)
@@ -848,6 +851,7 @@ class Runner:
             return []
         # (an attempt of ours whose claim a failed write lost may still be stopping: not twice at once)
         picked = pick(self.index, self.capacity, self.deciding, spec, board, now, self.running_ids, self.claims)
+        self._note_cooling(picked.decided, board)
         if not picked.chosen and not picked.decided:
             return []
         bodies = picked.decided + [self._claim(job, board) for job in picked.chosen]
@@ -856,6 +860,15 @@ class Runner:
             if rejected.body["type"] == EventType.CLAIMED:
                 self.capacity.give_back(spec.by_id[rejected.body["job"]], spec)
         return records
+
+    def _note_cooling(self, decided: list[dict[str, Any]], board: Board) -> None:
+        """Keep the turn's deferrals for a cooldown (told now, or told before and kept by the board)."""
+        told = {event["job"]: event.get("needs") for event in decided if event.get("action") == "defer"}
+        for job_id, until in self.deciding.deferred.items():
+            kept = board.kept_back.get(job_id)
+            needs = told[job_id] if job_id in told else kept.needs if kept is not None else None
+            if needs == "cooldown":
+                self.cooling[job_id] = until
 
     def _claim(self, job: Job, board: Board) -> dict[str, Any]:
         """The claim of ``job``'s next attempt by this runner; it says when the job became ready (the waits of
@@ -1089,6 +1102,8 @@ class Runner:
             if state.status == Status.BACKLOG and state.not_before is not None \
                     and state.not_before - now <= ONCE_RETRY_WAIT:
                 return False
+        if any(until - now <= ONCE_RETRY_WAIT for until in self.waiting_for_cooldown(now).values()):
+            return False  # a cooldown ending soon is waited for as a retry of ours is
         if self._inbox_waiting and not self.stopping and self.spec is not None:
             for root in self._inbox_waiting:  # a deferred inbox file can fire now
                 targets = downstream([root], self.spec.dependencies)
@@ -1096,6 +1111,12 @@ class Runner:
                         not any(board.state(t).status == Status.RUNNING for t in targets):
                     return False
         return True
+
+    def waiting_for_cooldown(self, now: float) -> dict[str, float]:
+        """The backlog jobs this runner deferred until every model they name is done cooling, and when that is."""
+        board = self.store.board
+        return {job_id: until for job_id, until in self.cooling.items()
+                if until > now and board.state(job_id).status == Status.BACKLOG}
 
     def _start_watcher(self) -> None:
         inboxes = []

@@ -14,11 +14,12 @@ from collections.abc import Mapping, Sequence
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, NamedTuple
 
+from jobdeck.state.blocking import Blocked, blocking, deck_hold_text, utc_text
 from jobdeck.state.board import Board, KeptBack, Store
 from jobdeck.state.errors import IllegalTransition, UnknownJob, deck_access_error
 from jobdeck.state.graph import downstream
 from jobdeck.state.machine import EventType, JobState, Status, allowed
-from jobdeck.state.views import blockers, is_paused, kept_back_now, needs_approval, waits_for_fire
+from jobdeck.state.views import is_paused, kept_back_now, needs_approval
 
 if TYPE_CHECKING:
     from jobdeck.state.lightspec import LightSpec
@@ -138,27 +139,20 @@ def override_notes(action: Action, job: Job | JobPreview, state: JobState, board
     """What to tell an operator who pins or holds ``job`` (in ``state``, on ``board``, before the event).
 
     An override always wins, so a pin replaces a hold and a hold a pin; the operator is told whose, since when
-    and why. A pin passes the decision service's gates, not the operator's own: those it still waits for are
-    said, each with what lifts it."""
+    and why. A pin passes the decision service's gates, not the operator's own: those it still waits for
+    (``state.blocking``, as `why` lists them) are said, each with what lifts it."""
     notes = []
     if action.event in (EventType.PINNED, EventType.HELD) and state.override is not None:
         notes.append(f"it replaces the {state.override}{_override_made(state)}")
     if action.event != EventType.PINNED:
         return notes
-    if board.held is not None:
-        notes.append(f"nothing starts while the deck is {deck_hold_text(board.held)} (`jobdeck release` releases it)")
-    if is_paused(job, state):
-        notes.append(f"it is paused: it starts once resumed (`jobdeck resume {job.id}`)")
-    if needs_approval(job) and not state.approved:
-        notes.append(f"it still waits for approval (`jobdeck approve {job.id}`)")
-    waited = blockers(job, board)
-    if waited:
-        notes.append("it still waits for " + ", ".join(f"{dep} ({status.words})" for dep, status in waited))
-    if waits_for_fire(job, state):
-        fire = "its schedule" if job.schedule is not None else f"a file matching {job.trigger} in its inbox"
-        notes.append(f"it waits for {fire}: a pin starts no cycle (`jobdeck trigger {job.id}` starts one now)")
-    if state.not_before is not None and state.not_before > now:
-        notes.append(f"it waits to retry until {_utc(state.not_before)}")
+    for blocker in blocking(job, state, board, now):
+        if blocker.kind == Blocked.HELD:  # the pin replaces it: said above
+            continue
+        if blocker.kind in (Blocked.SCHEDULE, Blocked.INBOX):
+            notes.append(f"it {blocker.fact}; a pin starts no cycle ({blocker.lift})")
+        else:
+            notes.append(blocker.said("it"))
     return notes
 
 
@@ -167,7 +161,7 @@ def _override_made(state: JobState) -> str:
     14:03 UTC: site down``."""
     made = f" by {state.override_by}" if state.override_by else ""  # (a board.json from before it was kept: not known)
     if state.override_at is not None:
-        made += f" since {_utc(state.override_at)}"
+        made += f" since {utc_text(state.override_at)}"
     return made + (f": {state.override_reason}" if state.override_reason else "")
 
 
@@ -198,17 +192,6 @@ def hold_deck(store: Store, hold: bool, *, reason: str | None = None, via: str =
     except OSError as exc:
         raise deck_access_error(exc, "hold the deck" if hold else "release the deck", store.deck.events_path) from None
     return records[0]
-
-
-def deck_hold_text(held: Mapping[str, Any]) -> str:
-    """``held by ana@box since 2026-12-06 14:03 UTC: maintenance``."""
-    since = _utc(float(held.get("ts", 0.0)))
-    return f"held by {held.get('by', '?')} since {since}" + (f": {held['reason']}" if held.get("reason") else "")
-
-
-def _utc(ts: float) -> str:
-    """``2026-12-06 14:03 UTC``."""
-    return time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(ts))
 
 
 def refusal(action: Action, job: Job | JobPreview, state: JobState, *, board: Board | None = None,

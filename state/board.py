@@ -90,6 +90,9 @@ class Board:
     late: dict[str, tuple[int, Any]]
     """Per job, the (cycle, deadline) of its latest ``missed`` decision: a missed deadline is told once, as
     ``warned``."""
+    overdue: dict[str, float]
+    """Per job, when the wait began whose crossing of ``max_wait`` was last told (an ``overdue`` decision): told
+    once per job and wait, however many runners see it."""
     kept_back: dict[str, KeptBack]
     """Per backlog job, the decision service's last hold or deferral of it: (action, needs, until, note, reason),
     until anything else happens to the job. So each is recorded once per change, and `ls` shows its note."""
@@ -112,6 +115,7 @@ class Board:
         self.held = held
         self.warned = {} if warned is None else warned
         self.late = {} if late is None else late
+        self.overdue = {}
         self.kept_back = {} if kept_back is None else kept_back
         self.listed = {} if listed is None else listed
         self.decide_mode: str | None = None
@@ -202,6 +206,9 @@ class Board:
         elif record["type"] == EventType.DECIDED and record.get("action") in ("at_risk", "missed"):
             told = self.warned if record["action"] == "at_risk" else self.late
             told[job] = (new.cycle, record.get("deadline"))
+        elif record["type"] == EventType.DECIDED and record.get("action") == "overdue" \
+                and isinstance(record.get("since"), int | float):
+            self.overdue[job] = float(record["since"])
         if record["type"] == EventType.DECIDED and record.get("action") in ("hold", "defer"):
             reasons = record.get("reasons")
             capacity = record.get("capacity")
@@ -458,6 +465,7 @@ class Store:
             **({"held": self.board.held} if self.board.held else {}),
             **({"warned": {job: list(seen) for job, seen in self.board.warned.items()}} if self.board.warned else {}),
             **({"late": {job: list(seen) for job, seen in self.board.late.items()}} if self.board.late else {}),
+            **({"overdue": self.board.overdue} if self.board.overdue else {}),
             **({"decide_mode": self.board.decide_mode} if self.board.decide_mode is not None else {}),
             **({"kept_back": {job: list(said) for job, said in self.board.kept_back.items()}}
                if self.board.kept_back else {}),
@@ -530,6 +538,7 @@ class Store:
                          for job, (action, needs, until, note, reason, *capacity)
                          in snapshot.get("kept_back", {}).items()}
             listed = {job: float(ts) for job, ts in snapshot.get("listed", {}).items() if ID_RE.fullmatch(job)}
+            overdue = {job: float(since) for job, since in snapshot.get("overdue", {}).items()}  # (older: none)
         except (KeyError, TypeError, ValueError, AttributeError, OverflowError):  # (json reads Infinity)
             return False
         self.board.jobs = states
@@ -540,6 +549,7 @@ class Store:
         self.board.held = snapshot.get("held")
         self.board.warned = warned
         self.board.late = late
+        self.board.overdue = overdue
         mode = snapshot.get("decide_mode")
         self.board.decide_mode = mode if isinstance(mode, str) else None
         self.board.kept_back = kept_back

@@ -36,7 +36,7 @@ class Problem:
 
     kind: str
     """no_runner, stale_heartbeat, spec_error, deck_held, overrun, review_waiting, approval_waiting,
-    deadline_missed or disk_low."""
+    deadline_missed, max_wait_passed or disk_low."""
     message: str
     """One line: what, where, how to fix."""
     job: str | None = None

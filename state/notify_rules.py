@@ -114,8 +114,11 @@ def from_record(record: Mapping[str, Any], spec: Spec | None, board: Board | Non
         key = wait_key("hold", job, board, needed) if board is not None else f"hold:{job}:{needed}"
         needs = f", needs {record['needs']}" if record.get("needs") else ""
         return Alert("hold", key, f"{job}: held by the decision service{needs} ({why}); jobdeck why {job}", job, at)
-    if kind == "decided" and record.get("action") in ("at_risk", "missed") and isinstance(job, str):
-        why = (record.get("reasons") or [f"deadline {record['action'].replace('_', ' ')}"])[0]
+    if kind == "decided" and record.get("action") in ("at_risk", "missed", "overdue") and isinstance(job, str):
+        # (a wait past max_wait misses the bound on its start: a deadline too)
+        said = "waited past its max_wait" if record["action"] == "overdue" else \
+            f"deadline {record['action'].replace('_', ' ')}"
+        why = (record.get("reasons") or [said])[0]
         return Alert("deadline", f"deadline:{job}:{seq}", f"{job}: {why}; jobdeck why {job}", job, at)
     if kind in RUNNER_TROUBLE:  # reported again every retry while it lasts: one alert an hour per kind
         # (a jobs.json error is reported once per change of the file: each new error is news)

@@ -328,7 +328,8 @@ class Job(_Model):
     """When its output is due: a time of day like "06:00" in ``timezone`` (for each cycle: the first such time
     after the cycle began), or an ISO-8601 datetime like "2026-12-24T06:00:00+01:00". Read by the decision service."""
     max_wait: Duration | None = None
-    """The longest this job may wait once ready; past it the decision service starts it first, whatever the score."""
+    """The longest this job may wait once ready; past it the decision service puts it first in line (a gate, a hold
+    or busy slots may still keep it back), and the runner tells the breach once, with what kept it back."""
     executor: Identifier | None = None
     """Where the job's process runs: the name of an ``executors`` entry, e.g. a Slurm partition (default:
     the agent's executor, else this machine). Only jobs that run a command (shell and CLI agents) can."""
@@ -442,7 +443,8 @@ class Decide(_Model):
     """How many outputs may wait for a person before jobs whose output goes to review are held (1 or more;
     leave it out for no limit)."""
     horizon: Duration = 3600.0
-    """How close a job's latest start (from a deadline, or max_wait) must be before it goes ahead of the rest."""
+    """How close a deadline's latest start must be before its job goes ahead of the rest. A job's max_wait puts it
+    ahead half its max_wait before its bound, or as long as a busy slot may take to come free if longer, at most this."""
     default_duration: Duration = 300.0
     """The duration assumed for a job with no successful run yet (reasons say so)."""
     default_cost: Annotated[float, Field(ge=0)] = 0.0

@@ -53,19 +53,21 @@ def test_a_pin_says_what_still_keeps_the_job_from_starting(tmp_path: Path, cli: 
         pinned = cli("pin", job, cwd=deck.root)
         assert pinned.returncode == 0 and pinned.stdout.startswith(f"pinned {job} (event ")  # the pin is recorded
         told[job] = pinned.stderr
+    nightly = told.pop("nightly")  # its next fire, as `why` names it: "03:00 UTC", or "Dec 08 03:00 UTC"
+    assert re.fullmatch(r"jobdeck: nightly: it waits for its schedule \(0 3 \* \* \*\): next fire "
+                        r"(\w{3} \d\d )?03:00 UTC; a pin starts no cycle \(`jobdeck trigger nightly` starts a cycle "
+                        r"now\)\n", nightly), nightly
     assert told == {
-        "risky": "jobdeck: risky: it still waits for approval (`jobdeck approve risky`)\n",
-        "after": "jobdeck: after: it still waits for free (in the backlog)\n",
-        "still": "jobdeck: still: it is paused: it starts once resumed (`jobdeck resume still`)\n",
-        "nightly": "jobdeck: nightly: it waits for its schedule: a pin starts no cycle (`jobdeck trigger nightly` "
-                   "starts one now)\n",
+        "risky": "jobdeck: risky: it is high-risk and waits for approval (`jobdeck approve risky`)\n",
+        "after": "jobdeck: after: it depends on free, which is in the backlog\n",
+        "still": "jobdeck: still: it is paused (`jobdeck resume still`)\n",
     }
     assert cli("release", "free", cwd=deck.root).returncode == 0
     assert cli("hold", "--reason", "maintenance", cwd=deck.root).returncode == 0
     on_held_deck = cli("pin", "free", cwd=deck.root)
     assert on_held_deck.returncode == 0
-    assert re.fullmatch(rf"jobdeck: free: nothing starts while the deck is held by \S+@\S+ {SINCE}: maintenance "
-                        r"\(`jobdeck release` releases it\)\n", on_held_deck.stderr), on_held_deck.stderr
+    assert re.fullmatch(rf"jobdeck: free: the whole deck is held by \S+@\S+ {SINCE}: maintenance "
+                        r"\(`jobdeck release`\)\n", on_held_deck.stderr), on_held_deck.stderr
 
 
 def test_release_of_a_job_the_decision_service_holds_says_so_and_how_to_start_it(tmp_path: Path,
@@ -104,7 +106,7 @@ def test_the_reason_of_a_hold_or_a_pin_is_shown_wherever_the_override_is(tmp_pat
     shown = cli("show", "w", cwd=deck.root).stdout
     assert shown.splitlines()[1] == "  held by the operator: site down"
     why = cli("why", "w", cwd=deck.root).stdout.splitlines()
-    assert why[1] == "  - held by the operator: site down (`jobdeck release` lets it start)"
+    assert why[1] == "  - is held by the operator: site down (`jobdeck release w`)"
     assert "  - held by the operator: site down" in why[3:]  # the service's reason for its hold says it too
     state = json.loads(cli("show", "w", "--json", cwd=deck.root).stdout)["state"]
     assert (state["override"], state["override_reason"]) == ("hold", "site down") and "@" in state["override_by"]

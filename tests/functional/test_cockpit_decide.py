@@ -348,7 +348,7 @@ async def test_pin_says_in_its_toast_the_hold_it_replaces_and_what_still_keeps_t
         await pilot.pause()
         await pilot.press("P")
         assert (last_event(advised)["type"], last_event(advised)["job"]) == ("pinned", "after")
-        await wait_until(pilot, lambda: "after pinned to start next; it still waits for big (in the backlog)"
+        await wait_until(pilot, lambda: "after pinned to start next; it depends on big, which is in the backlog"
                          in toasts(app), what="the dependency it still waits for")
         assert app._notifications and list(app._notifications)[-1].severity == "warning"
 

@@ -157,8 +157,9 @@ def test_a_ranking_that_would_breach_max_wait_falls_back(tmp_path: Path, server:
 
 
 def test_a_job_near_its_max_wait_stays_ahead_whatever_the_answer(tmp_path: Path, server: LLMServer) -> None:
-    # With the default one-hour horizon, `a`'s max_wait (8m) makes it urgent: the answer orders only the rest.
-    jobs = [{"id": "a", "command": ["true"], "max_wait": "8m"}, *({"id": j, "command": ["true"]} for j in "bcd")]
+    # `a`'s max_wait (4m) is shorter than a busy slot may take to come free (5m, assumed): urgent from the start,
+    # the answer orders only the rest.
+    jobs = [{"id": "a", "command": ["true"], "max_wait": "4m"}, *({"id": j, "command": ["true"]} for j in "bcd")]
     deck = scorer_deck(tmp_path, server, jobs=jobs)
     server.script(WIRE, answer(["d", "c", "b", "a"]))
     event = run_through_one_answer(deck)

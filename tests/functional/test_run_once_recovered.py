@@ -53,7 +53,7 @@ def test_run_once_json_ends_with_its_summary(tmp_path: Path) -> None:
     assert done.returncode == 1 and "ran " not in done.stderr, done.stderr
     summary = json.loads(done.stdout.splitlines()[-1])
     assert summary == {"type": "summary", "ran": ["a", "b"], "attempts": 2, "not_done": ["b"], "retry_later": {},
-                       "left_not_done": [], "running_elsewhere": [], "orphaned": [], "stopped_by": None}
+                       "cooling": {}, "left_not_done": [], "running_elsewhere": [], "orphaned": [], "stopped_by": None}
     assert '"summary"' not in jobdeck(deck, "run", "--once", "--json", "--quiet").stdout  # --quiet: no summary
 
 

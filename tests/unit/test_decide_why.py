@@ -88,7 +88,8 @@ def test_deadline_reasons_name_the_jobs_time_zone() -> None:
 def test_a_job_waiting_for_its_schedule_is_told_its_next_fire_in_its_zone() -> None:
     the_spec = spec({"id": "nightly", "schedule": "0 2 * * *", "timezone": "Europe/Berlin"}, mode="off")
     answer = why(the_spec, Board({}), "nightly", NOW)
-    assert answer.blocking == ["waits for its schedule (0 2 * * *): next fire 02:00 Europe/Berlin"]
+    assert answer.blocking == ["waits for its schedule (0 2 * * *): next fire 02:00 Europe/Berlin "
+                               "(`jobdeck trigger nightly` starts a cycle now)"]
 
 
 def test_a_review_hold_says_when_its_queue_counts_jobs_that_start_first() -> None:
@@ -127,7 +128,7 @@ def test_an_llm_job_whose_runs_recorded_no_cost_says_which_cost_it_is_given() ->
     assert lines(the_spec, board, "dear")[2:] == ["  - no cost recorded: assumed $0.01 a run (decide.default_cost)"]
     cheap = lines(the_spec, board, "cheap")
     assert cheap[1] == "  - budget: $0.00 spent today + $0.01 running or starting first + up to $0.01 for this job " \
-                       "> $0.015 a day"
+                       "> $0.015 a day (until 00:00 UTC, in 12h00m)"
     assert cheap[-1] == "  - no cost recorded: assumed $0.01 a run (decide.default_cost)"
     priced = Board({"dear": ready("dear")})
     priced.rollups.add("dear", Attempt(1, 1, "r", "default", NOW - 86400, NOW - 86300, "succeeded", cost=0.002))
