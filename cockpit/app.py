@@ -22,6 +22,7 @@ from textual import events, on, work
 from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.message import Message
+from textual.notifications import SeverityLevel
 from textual.screen import Screen
 
 from jobdeck.state.deck import Deck
@@ -36,6 +37,7 @@ from jobdeck.cockpit.key_order import KeyOrder
 from jobdeck.cockpit.model import DeckModel, Delta
 from jobdeck.cockpit.operations import Operator
 from jobdeck.cockpit.spec_editor import SpecEditor
+from jobdeck.cockpit.toast_text import fit_toast, toast_text_width
 from jobdeck.cockpit.tty import need_terminal
 from jobdeck.cockpit.undo import UNDO_KEY, UNDO_SECONDS, Undo
 from jobdeck.cockpit.watcher import changes, deck_targets
@@ -227,6 +229,14 @@ class CockpitApp(App[None]):
     def _offer_undo(self, message: JobScreen.OfferUndo) -> None:
         self.undo.offer(message.job_id, message.action)
 
+    def notify(self, message: str, *, title: str = "", severity: SeverityLevel = "information",
+               timeout: float | None = None, markup: bool = True) -> None:
+        """Textual's toast, as plain text broken into lines at spaces and at a path's separators
+        (cockpit/toast_text.py). Toasts carry ids, paths and errors, never markup: a ``[`` in a path would be
+        read as a tag, so ``markup`` is not used."""
+        super().notify(fit_toast(message, toast_text_width(self.size.width)), title=title, severity=severity,
+                       timeout=timeout, markup=False)
+
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "undo":
             return self.undo.pending is not None
@@ -326,7 +336,8 @@ class CockpitApp(App[None]):
                 self.sync()
                 self.notify(f"added job {job_id} to jobs.json", timeout=3)
 
-        self.push_screen(NewJobScreen(self.operator), added)
+        keys = self.screen.key_names() if isinstance(self.screen, JobScreen) else {}
+        self.push_screen(NewJobScreen(self.operator, keys=keys), added)
 
     async def action_quit(self) -> None:
         if self._stop_watch is not None:

@@ -3,16 +3,25 @@
 Every confirmation in the cockpit follows one convention: the action is
 ``y`` (its button names it, "Cancel job (y)"), and the default, focused and
 named "(Enter)", is the choice that changes nothing; n and Esc choose it too.
+
+A question keeps its height and toasts get only the rows it leaves
+(``QuestionScreen``): at 80x24 a toast raised while it is open would otherwise
+sit over its buttons.
 """
 
 from __future__ import annotations
 
+from typing import TypeVar
+
 from rich.text import Text
+from textual import events, on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.screen import ModalScreen
+from textual.screen import ModalScreen, Screen
 from textual.widgets import Button, Static
+
+AnswerT = TypeVar("AnswerT")
 
 ACT_KEY = "y"
 """The key that takes the action in every confirmation."""
@@ -28,7 +37,33 @@ def keep_label(choice: str) -> str:
     return f"{choice} (Enter)"
 
 
-class ConfirmScreen(ModalScreen[bool]):
+class QuestionScreen(ModalScreen[AnswerT]):
+    """A dialog that asks (its ``.dialog`` keeps its height): toasts take only the rows below it.
+
+    Over a dialog the toasts are docked in its own layer (cockpit.tcss), so it is laid out above
+    them; their rack is held to the rows the question leaves, where it shows the newest toast
+    (older ones scroll off its top), so none covers a button.
+    """
+
+    _toast_rows: int | None = None
+
+    @on(events.Mount)
+    def _follow_layout(self) -> None:
+        self.screen_layout_refresh_signal.subscribe(self.query_one(".dialog"), self._leave_toast_rows)
+
+    def _leave_toast_rows(self, _: Screen) -> None:
+        racks = self.query("#textual-toastrack")  # (none when notifications are off)
+        if not racks:
+            return
+        rack = racks.first()
+        rows = max(self.size.height - self.query_one(".dialog").outer_size.height - rack.styles.margin.bottom, 0)
+        if rows != self._toast_rows:
+            self._toast_rows = rows
+            rack.styles.max_height = rows
+            rack.call_after_refresh(rack.scroll_end, animate=False, force=True)  # the newest, as the rack shows it
+
+
+class ConfirmScreen(QuestionScreen[bool]):
     """Ask; dismiss with True for y (or a click on the action) and False for Enter, n or Esc."""
 
     BINDINGS = [
@@ -41,7 +76,7 @@ class ConfirmScreen(ModalScreen[bool]):
         self.question, self.detail, self.yes, self.no = question, detail, yes, no
 
     def compose(self) -> ComposeResult:
-        with Vertical(classes="dialog"):
+        with Vertical(classes="dialog -question"):
             yield Static(Text(self.question, "bold"), classes="dialog-title")
             if self.detail:  # scrolls when long (every error of an invalid jobs.json): nothing is cut off
                 with VerticalScroll(classes="dialog-detail"):

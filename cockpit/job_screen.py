@@ -26,6 +26,7 @@ from jobdeck.state.views import blockers
 
 from jobdeck.cockpit.advice import Advisor, snapshot
 from jobdeck.cockpit.confirm_screen import ConfirmScreen
+from jobdeck.cockpit.key_advice import in_keys
 from jobdeck.cockpit.model import DeckModel, Delta
 from jobdeck.cockpit.operations import Operator
 from jobdeck.cockpit.reason_screen import ReasonScreen
@@ -59,7 +60,7 @@ JOB_COMMANDS = (
 
 
 def _says_why(binding: Binding) -> Binding:
-    """A hidden binding on the key (and id, so a keys.toml remap moves both) of an operator key, tried after it:
+    """A hidden binding on the key (and id, so a keys.toml remap moves both) of a job key, tried after it:
     where Textual skips the key because it does not apply (a disabled key is silent), this says why in a toast."""
     return Binding(binding.key, f"refuse('{binding.action}')", show=False, id=binding.id)
 
@@ -75,6 +76,10 @@ _OPERATOR_KEYS = [
     Binding("H", "hold", "hold", show=False, id="hold"),
     Binding("u", "release", "release", show=False, id="release"),
 ]
+_WHY = Binding("w", "why", "why", id="why")
+
+SELECTED_ONLY = frozenset({"why"})
+"""Footer keys that only act on a selected job: offered only while one is (an empty column offers none of them)."""
 
 
 class JobScreen(Screen[None]):
@@ -82,14 +87,14 @@ class JobScreen(Screen[None]):
 
     BINDINGS = [
         *_OPERATOR_KEYS,
-        Binding("w", "why", "why", id="why"),
+        _WHY,
         Binding("o", "output", "output", show=False, id="output"),
         Binding("E", "stderr_output", "stderr", show=False, id="stderr_output"),  # (the detail's E: its pane)
         Binding("y", "copy_id", "copy id", show=False, id="copy_id"),
         Binding("Y", "copy_path", "copy output path", show=False, id="copy_path"),
         Binding("e", "edit", "edit jobs.json", show=False, id="edit"),
         Binding("n", "new_job", "new job", show=False, id="new_job"),
-        *map(_says_why, _OPERATOR_KEYS),
+        *map(_says_why, [*_OPERATOR_KEYS, _WHY]),
     ]
 
     class Acted(Message):
@@ -149,12 +154,28 @@ class JobScreen(Screen[None]):
         """The command palette's entries for this screen's keys: title, help, action."""
         return JOB_COMMANDS
 
+    def key_names(self) -> dict[str, str]:
+        """Binding id -> the key that runs it here, as the footer shows it, keys.toml's remaps included."""
+        keymap: dict[str, str] = getattr(self.app, "keymap_in_use", {})  # (the app sets it; screens do not import it)
+        keys: dict[str, str] = {}
+        for klass in type(self).__mro__:  # the screen's own bindings before those it inherits
+            for binding in Binding.make_bindings(vars(klass).get("BINDINGS", ())):
+                if binding.id is not None:
+                    keys.setdefault(binding.id, keymap.get(binding.id) or binding.key)
+        return {name: self.app.get_key_display(Binding(key.split(",")[0].strip(), name)) for name, key in keys.items()}
+
+    def said_in_keys(self, text: str, job_id: str | None = None) -> str:
+        """``text`` (a refusal, a note, `why`) with the CLI commands it advises said as this screen's keys."""
+        return in_keys(text, self.key_names(), job_id if job_id is not None else self.selected_job_id())
+
     def tick(self, full: bool) -> None:
         """Called every second (``full`` every tenth): redraw clock-dependent text."""
 
     # -- enabling keys -----------------------------------------------------------
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action in SELECTED_ONLY:
+            return self.selected_job_id() is not None
         if OPERATOR_ACTION.get(action, action) not in ACTIONS:
             return True
         return self.refused(action) is None
@@ -182,16 +203,16 @@ class JobScreen(Screen[None]):
         if self.selected_job_id() is None:
             self.notify("no job selected", severity="warning", timeout=2)
             return
-        refused = self.refused(action)
+        refused = self.refused(action) if OPERATOR_ACTION.get(action, action) in ACTIONS else None
         if refused is not None:
-            self.notify(inert_line(str(refused)), title=f"cannot {OPERATOR_ACTION.get(action, action)}",
-                        severity="error", markup=False)  # (a decision's reason may come from a model: inert)
+            self.notify(inert_line(self.said_in_keys(str(refused))),  # (a decision's reason may come from a model)
+                        title=f"cannot {OPERATOR_ACTION.get(action, action)}", severity="error", markup=False)
 
     async def run_key(self, action: str) -> None:
         """Run a key's action from the command palette as the key would: where it does not apply, say why."""
         if self.check_action(action, ()):
             await self.run_action(action)
-        elif OPERATOR_ACTION.get(action, action) in ACTIONS:
+        elif OPERATOR_ACTION.get(action, action) in ACTIONS or action in SELECTED_ONLY:
             self.action_refuse(action)
 
     # -- the keys ----------------------------------------------------------------
@@ -262,7 +283,8 @@ class JobScreen(Screen[None]):
                 self.notify("still reading the deck; a moment" if not model.ready else
                             f"{job_id} is not in the jobs.json in use", severity="warning", timeout=3)
                 return
-            self.app.push_screen(WhyScreen(self.advisor, spec, snapshot(model.store.board), job_id, model.clock()))
+            self.app.push_screen(WhyScreen(self.advisor, spec, snapshot(model.store.board), job_id, model.clock(),
+                                           keys=self.key_names()))
 
         self._on_selected(ask)
 
@@ -328,9 +350,10 @@ class JobScreen(Screen[None]):
         try:
             outcome = self.operator.perform(job_id, action, reason=reason)
         except JobdeckError as exc:
-            self.notify(inert_line(str(exc)), title=f"cannot {action}", severity="error", markup=False)
+            self.notify(inert_line(self.said_in_keys(str(exc), job_id)), title=f"cannot {action}", severity="error",
+                        markup=False)
             return False
-        told = "".join(f"; {note}" for note in outcome.notes)
+        told = self.said_in_keys("".join(f"; {note}" for note in outcome.notes), job_id)
         self.notify(inert_line(f"{job_id} {ACTIONS[action].done}{told}"), severity="warning" if told else "information",
                     timeout=10.0 if told else 3.0, markup=False)
         self.post_message(self.Acted())

@@ -1,6 +1,13 @@
-"""`n`: a form for one new job, added to jobs.json the way `jobdeck add` does it."""
+"""`n`: a form for one new job, added to jobs.json the way `jobdeck add` does it.
+
+An error is said on the form by the field it names, as the form labels it, and
+its hint in the cockpit's keys (cockpit/key_advice.py); an alternative that
+passes a CLI option the form has no field for is left out.
+"""
 
 from __future__ import annotations
+
+from collections.abc import Mapping
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -9,9 +16,10 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Select, Static
 
-from jobdeck.state.errors import JobdeckError
+from jobdeck.state.errors import JobdeckError, SpecError
 
-from jobdeck.cockpit.operations import Operator, job_from_form
+from jobdeck.cockpit.key_advice import in_keys, without_options
+from jobdeck.cockpit.operations import FORM, Operator, job_from_form
 
 FIELDS = (
     ("id", "id", "letters, digits, . _ - (required)"),
@@ -31,9 +39,11 @@ class NewJobScreen(ModalScreen[str | None]):
 
     BINDINGS = [Binding("escape", "close", "cancel"), Binding("ctrl+s", "add", "add job")]
 
-    def __init__(self, operator: Operator) -> None:
+    def __init__(self, operator: Operator, *, keys: Mapping[str, str] | None = None) -> None:
         super().__init__()
         self.operator = operator
+        self.keys = dict(keys or {})
+        """The keys of the screen it was opened from (binding id -> key), for the hints of its errors."""
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="new-job", classes="dialog"):
@@ -74,7 +84,7 @@ class NewJobScreen(ModalScreen[str | None]):
             job_id = self.operator.add_job(job_from_form(self.values()))
         except JobdeckError as exc:
             error = self.query_one("#form-error", Static)
-            error.update(Text(str(exc), "red"))
+            error.update(Text(form_error(exc, self.keys), "red"))
             # at 80x24 the form is taller than the screen and the error sits at its foot: bring it into view
             self.call_after_refresh(error.scroll_visible, animate=False)
             return
@@ -82,3 +92,16 @@ class NewJobScreen(ModalScreen[str | None]):
 
     def action_close(self) -> None:
         self.dismiss(None)
+
+
+def form_error(error: JobdeckError, keys: Mapping[str, str]) -> str:
+    """``error`` as the form says it: "depends on: depends on unknown job 'nope' (hint: ...)", its hint in ``keys``."""
+    text = error.message
+    if isinstance(error, SpecError) and error.path in (FORM, None):
+        labels = {key: label for key, label, _ in FIELDS}
+        field = (error.field or "").split(".")[0].split("[")[0]
+        text = f"{labels.get(field, field)}: {text}" if field else text
+    elif isinstance(error, SpecError):  # jobs.json itself, or the deck with the job added: say where
+        text = f"{error.location}: {text}"
+    hint = in_keys(without_options(error.hint), keys) if error.hint else ""
+    return f"{text} (hint: {hint})" if hint else text

@@ -28,6 +28,8 @@ from jobdeck.state.lock import check_owner
 from jobdeck.cockpit.model import DeckModel
 
 VIA = "cockpit"
+FORM = "the new-job form"
+"""Where an error in a job added from the cockpit is said to be (the CLI's own says "the command line")."""
 
 
 class Operator:
@@ -74,7 +76,7 @@ class Operator:
 
     def add_job(self, fields: dict[str, Any]) -> str:
         """Add one job to jobs.json (validated, compare-and-swap); return its id."""
-        ids = add_jobs(self.model.deck, [fields])
+        ids = add_jobs(self.model.deck, [fields], source=FORM)
         return ids[0]
 
     def close(self) -> None:

@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import asyncio
 import codecs
+from collections.abc import Callable
 from pathlib import Path
 
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.containers import VerticalScroll
+from textual.content import Content
 from textual.message import Message
 from textual.widgets import Static
 
@@ -25,6 +27,8 @@ from jobdeck.cockpit.watcher import changes
 
 KEEP = 64 * 1024
 """Characters of output kept on screen (the tail end)."""
+ABOVE = 2
+"""Lines of output shown above the line a file opens at, for its context."""
 
 
 class OutputTail(VerticalScroll):
@@ -48,6 +52,9 @@ class OutputTail(VerticalScroll):
         self._buffer = ""
         self._dropped = False
         self._stop: asyncio.Event | None = None
+        self._opens_at: Callable[[str], int | None] | None = None
+        self._opening: tuple[str, int] | None = None
+        """The text shown and the line to scroll to once it is laid out."""
 
     def compose(self) -> ComposeResult:
         yield Static(Text(self.placeholder, "dim"), classes="tail-text", markup=False)
@@ -57,10 +64,12 @@ class OutputTail(VerticalScroll):
         """What is shown now (already made inert)."""
         return inert(self._buffer)
 
-    def follow(self, path: Path | None) -> None:
-        """Show ``path`` (re-reading it from the start when it is a different file)."""
+    def follow(self, path: Path | None, *, opens_at: Callable[[str], int | None] | None = None) -> None:
+        """Show ``path`` (re-reading it from the start when it is a different file) at its end, following it as it
+        grows; with ``opens_at``, a different file opens at the line it finds in the text shown (None: its start)."""
         if path != self.path:
             self.path = path
+            self._opens_at, self._opening = opens_at, None
             self._offset, self._buffer, self._dropped = 0, "", False
             self._decoder.reset()
             self._stop_watching()
@@ -107,8 +116,30 @@ class OutputTail(VerticalScroll):
         shown = Text("… earlier output not shown\n", "dim") if self._dropped else Text()
         shown.append(inert(self._buffer))
         static.update(shown)
-        if at_end:
+        if self._opens_at is not None:
+            line = self._opens_at(self.text) or 0
+            self._opens_at = None
+            self._opening = (shown.plain, line + (1 if self._dropped else 0))
+            self.call_after_refresh(self._open)
+        elif at_end:
             self.call_after_refresh(self.scroll_end, animate=False)
+
+    def _open(self) -> None:
+        """Scroll to the line the file opens at, ``ABOVE`` lines below the top, once the text is laid out."""
+        if self._opening is None:
+            return
+        shown, line = self._opening
+        static = self.query_one(".tail-text", Static)
+        width = static.size.width
+        if not width or self.virtual_size.height < Content(shown).get_height(static.styles, width):
+            return  # not laid out yet: the resize that lays it out comes back here
+        self._opening = None
+        above = "\n".join(shown.split("\n")[:max(line - ABOVE, 0)])  # lines wrap: count the rows they take
+        self.scroll_to(y=Content(above).get_height(static.styles, width) if above else 0, animate=False,
+                       immediate=True)
+
+    def on_resize(self) -> None:
+        self._open()
 
     @work(exclusive=True, group="tail")
     async def _watch(self, path: Path, stop: asyncio.Event) -> None:

@@ -10,13 +10,12 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
-from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Static
 
-from jobdeck.cockpit.confirm_screen import ACT_KEY, act_label, keep_label
+from jobdeck.cockpit.confirm_screen import ACT_KEY, QuestionScreen, act_label, keep_label
 
 
-class ReasonScreen(ModalScreen[str | None]):
+class ReasonScreen(QuestionScreen[str | None]):
     """Dismiss with the reason typed, or None when the operator backs out."""
 
     BINDINGS = [
@@ -30,7 +29,7 @@ class ReasonScreen(ModalScreen[str | None]):
         self.job_id, self.action = job_id, action
 
     def compose(self) -> ComposeResult:
-        with Vertical(classes="dialog"):
+        with Vertical(classes="dialog -question"):
             yield Static(Text(f"{self.action} job {self.job_id}?", "bold"), classes="dialog-title")
             yield Static(Text(f"Why? The reason is recorded in the chain of work. Type it, Enter, "
                               f"then {ACT_KEY} to {self.action.lower()}."), classes="dialog-detail")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shlex
 from dataclasses import dataclass
+from functools import partial
 from typing import TYPE_CHECKING
 
 from rich.text import Text
@@ -21,6 +22,7 @@ from jobdeck.cockpit.job_screen import JobScreen
 from jobdeck.cockpit.key_hints import KeyHints
 from jobdeck.cockpit.model import DeckModel, Delta
 from jobdeck.cockpit.operations import Operator
+from jobdeck.cockpit.output_place import failed_line
 from jobdeck.cockpit.output_tail import OutputTail
 from jobdeck.state.terminal import inert, inert_line
 from jobdeck.cockpit.timefmt import age
@@ -180,7 +182,9 @@ class ReviewScreen(JobScreen):
         if item.kind != "approval" or state.attempt is not None:
             text.append("\noutput" + (f" of attempt {state.attempt.n}" if state.attempt else "") + ":", "bold")
         why.update(text)
-        self.tail.follow(self.model.output_path(item.card.id))
+        # output for review opens where it failed validation, else at its start; a failure's at its end (last words)
+        opens_at = partial(failed_line, reasons=state.reasons) if item.kind == "review" else None
+        self.tail.follow(self.model.output_path(item.card.id), opens_at=opens_at)
 
     @on(DataTable.RowHighlighted)
     def _highlighted(self) -> None:

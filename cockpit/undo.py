@@ -23,6 +23,7 @@ from jobdeck.state.errors import JobdeckError
 
 from jobdeck.cockpit.operations import Operator
 from jobdeck.cockpit.textual_private import withdraw
+from jobdeck.cockpit.toast_text import fit_toast, toast_text_width
 
 UNDO_KEY = "z"
 UNDO_SECONDS = 5.0
@@ -56,8 +57,9 @@ def write_action(app: App[object], operator: Operator, job_id: str, action: str,
 
 
 def toast(app: App[object], message: str, timeout: float) -> Notification:
-    """``App.notify``, keeping the toast, so that it can be taken back (``withdraw``)."""
-    shown = Notification(message, timeout=timeout)
+    """``App.notify``, keeping the toast, so that it can be taken back (``withdraw``); plain text, fitted as the
+    cockpit's every toast is (cockpit/toast_text.py)."""
+    shown = Notification(fit_toast(message, toast_text_width(app.size.width)), timeout=timeout, markup=False)
     app.post_message(Notify(shown))
     return shown
 

@@ -2,11 +2,13 @@
 
 The answer ranks every ready job (tens of milliseconds on a 1,000-job deck), so it
 is worked out in a thread worker from a snapshot of the board taken when `w` was
-pressed; the dialog says "asking" until then.
+pressed; the dialog says "asking" until then. The commands `jobdeck why` advises
+are said as the keys of the screen it was asked from (cockpit/key_advice.py).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 from rich.text import Text
@@ -23,6 +25,7 @@ from jobdeck.state.board import Board
 from jobdeck.state.terminal import inert
 
 from jobdeck.cockpit.advice import Advisor, why_lines
+from jobdeck.cockpit.key_advice import in_keys
 from jobdeck.cockpit.timefmt import stamp
 
 if TYPE_CHECKING:
@@ -42,9 +45,12 @@ class WhyScreen(ModalScreen[None]):
             self.answer = answer
             self.error = error
 
-    def __init__(self, advisor: Advisor, spec: Spec, board: Board, job_id: str, now: float) -> None:
+    def __init__(self, advisor: Advisor, spec: Spec, board: Board, job_id: str, now: float, *,
+                 keys: Mapping[str, str] | None = None) -> None:
         super().__init__(classes="dialog-screen")
         self.advisor, self.spec, self.board, self.job_id, self.now = advisor, spec, board, job_id, now
+        self.keys = dict(keys or {})
+        """The keys of the screen it was asked from (binding id -> key): `why`'s CLI advice is said as them."""
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="why", classes="dialog"):
@@ -73,7 +79,7 @@ class WhyScreen(ModalScreen[None]):
             for line, style in why_lines(message.answer, self.now):
                 if text:
                     text.append("\n")
-                text.append(inert(line), style)
+                text.append(inert(in_keys(line, self.keys, self.job_id)), style)
         self.query_one("#why-text", Static).update(text)
 
     def action_close(self) -> None:

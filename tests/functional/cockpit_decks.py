@@ -174,3 +174,10 @@ def type_at_once(app: Any, *keys: str) -> None:
 
     for key in keys:
         app.post_message(textual_events.Key(key, KEY_CHARACTERS[key] if key in KEY_CHARACTERS else key))
+
+
+def toast_said(message: str) -> str:
+    """A toast's text as one line: the cockpit breaks a toast with a path in it at spaces and after a ``/``
+    (cockpit/toast_text.py); this joins the lines back."""
+    lines = message.split("\n")
+    return "".join(line if n == len(lines) - 1 or line.endswith("/") else line + " " for n, line in enumerate(lines))

@@ -13,7 +13,7 @@ from jobdeck.cockpit.app import make_app
 from jobdeck.cockpit.confirm_screen import ConfirmScreen
 from jobdeck.cockpit.new_job_screen import NewJobScreen
 from jobdeck.cockpit.reason_screen import ReasonScreen
-from cockpit_decks import NOW, busy_deck, column_ids, events, shown_columns, wait_until
+from cockpit_decks import NOW, busy_deck, column_ids, events, shown_columns, toast_said, wait_until
 
 pytestmark = pytest.mark.anyio
 
@@ -36,7 +36,7 @@ def footer(app) -> str:
 
 
 def error_toasts(app) -> list[str]:
-    return [n.message for n in app._notifications if n.severity == "error"]
+    return [toast_said(n.message) for n in app._notifications if n.severity == "error"]
 
 
 async def test_approve_in_review_moves_the_job_to_done(deck) -> None:
@@ -360,7 +360,7 @@ async def test_at_80x24_an_invalid_edits_dialog_shows_every_error_and_nothing_co
         await pilot.pause()
         assert detail.max_scroll_y > 0 and detail.scroll_y == detail.max_scroll_y  # the last error can be read
         await pilot.press("n")
-        assert any("kept at" in n.message for n in app._notifications)
+        assert any("kept at" in toast_said(n.message) for n in app._notifications)
 
 
 async def test_new_job_form_adds_to_jobs_json(deck) -> None:
@@ -437,3 +437,20 @@ async def test_edit_of_a_read_only_jobs_json_is_refused_before_the_editor_and_an
         assert deck.spec_path.read_bytes() == original
         kept = next(message for message in error_toasts(app) if "kept at" in message).rsplit("kept at ", 1)[1]
         assert "mine" in [job["id"] for job in json.loads(Path(kept).read_text())["jobs"]]
+
+
+async def test_the_new_job_forms_errors_name_its_fields_and_give_no_cli_advice(deck) -> None:
+    app = make_app(deck.root, fast_start=False, watch=False, now=NOW)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("n")
+        form = app.screen
+        assert isinstance(form, NewJobScreen)
+        form.query_one("#field-command").value = "true"
+        await pilot.press(*"lint", "ctrl+s")  # taken: `jobdeck add` would say "or pass --replace"
+        said = str(form.query_one("#form-error").render())
+        assert said == "id: job 'lint' already exists (hint: pick another id)", said
+        form.query_one("#field-id").value = "fresh"
+        form.query_one("#field-depends_on").value = "nope"
+        await pilot.press("ctrl+s")
+        said = str(form.query_one("#form-error").render())
+        assert said.startswith("depends on: depends on unknown job 'nope'") and "command line" not in said, said

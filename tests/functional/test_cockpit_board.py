@@ -547,3 +547,23 @@ async def test_at_80_columns_the_footer_keeps_the_id_and_the_jobs_first_key(tmp_
         footer = app.screen.query_one("#key-hints").render().plain
         assert footer.startswith(" merge-enrichment │ r  retry ")  # the review key gave way, not the act
         assert footer.endswith("?  help  ^p  palette") and len(footer) <= 80
+
+
+async def test_w_is_offered_only_with_a_card_selected_and_says_what_it_needs_without_one(tmp_path) -> None:
+    from jobdeck.cockpit.why_screen import WhyScreen
+
+    deck = busy_deck(tmp_path / "deck")
+    app = make_app(deck.root, fast_start=False, watch=False, now=NOW)
+    async with app.run_test(size=(80, 24)) as pilot:
+        hints = app.screen.query_one("#key-hints")
+        assert app.screen.board.select("lint")
+        await pilot.pause()
+        assert " w  why " in hints.render().plain
+        await pilot.press("slash", *"nothing-matches", "enter")  # every column empty: nothing selected
+        await wait_until(pilot, lambda: app.screen.board.selected_id is None, what="an empty board")
+        await pilot.pause()
+        assert " why " not in hints.render().plain
+        await pilot.press("w")
+        await wait_until(pilot, lambda: any(n.message == "no job selected" for n in app._notifications),
+                         what="w to say what it needs")
+        assert not isinstance(app.screen, WhyScreen)

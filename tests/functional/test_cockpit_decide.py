@@ -366,7 +366,7 @@ async def test_release_of_a_job_the_decision_service_holds_says_so_and_that_a_pi
         assert count(advised) == before
         await wait_until(pilot, lambda: "cannot release job 'costly': the operator did not pin or hold it; the "
                          "decision service holds it: it may cost $0.05, over the per-job budget $0.01 (hint: "
-                         "`jobdeck pin costly` starts it anyway)" in toasts(app), what="who holds it, and why")
+                         "key P starts it anyway)" in toasts(app), what="who holds it, and why")
 
 
 async def test_a_card_shows_the_reason_of_the_operators_hold(tmp_path: Path) -> None:
@@ -376,3 +376,27 @@ async def test_a_card_shows_the_reason_of_the_operators_hold(tmp_path: Path) -> 
     async with app.run_test(size=(120, 40)) as pilot:
         await wait_until(pilot, lambda: "plain" in column_ids(app, "backlog"), what="the board")
         assert reason(app, "plain") == "held by the operator: site down"
+
+
+async def test_w_names_the_cockpits_key_for_what_lifts_a_block_as_keys_toml_maps_it(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from jobdeck.decide.why import why
+    from jobdeck.state.board import open_store
+    from jobdeck.state.loader import load_spec
+
+    keys = tmp_path / "keys.toml"
+    keys.write_text('[keys]\napprove = "ctrl+a"\n')
+    monkeypatch.setenv("JOBDECK_KEYS", str(keys))
+    deck = new_deck(tmp_path / "deck", [*JOBS, {"id": "risky", "command": ["true"], "risk": "high"}],
+                    decide=decide("advise"))
+    commit(deck, [{"type": "paused", "job": "risky", "by": "ops@host", "via": "cli"},
+                  {"type": "held", "by": "ops@host", "via": "cli", "reason": "maintenance"}], NOW)
+    with open_store(deck) as store:  # the CLI's `why` keeps its commands
+        answer = why(load_spec(deck.spec_path).spec, store.board, "risky", NOW)
+    cli_text = "\n".join(line for line, _ in answer.lines(NOW))
+    assert "`jobdeck approve risky`" in cli_text and "`jobdeck resume risky`" in cli_text
+    app = make_app(deck.root, fast_start=False, watch=False, now=NOW)
+    async with app.run_test(size=(80, 24)) as pilot:
+        text = await ask_why(pilot, app, "risky")
+        assert "`jobdeck" not in text, text
+        assert "(key ^a)" in text and "(key p)" in text and "(key D)" in text

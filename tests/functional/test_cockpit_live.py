@@ -12,6 +12,7 @@ import pytest
 
 from jobdeck.cockpit.app import make_app
 from jobdeck.cockpit.detail_screen import DetailScreen
+from jobdeck.cockpit.output_tail import ABOVE
 from jobdeck.cockpit.review_screen import ReviewScreen
 from jobdeck.cockpit.spec_banner import SpecBanner
 from cockpit_decks import JOBS, NOW, busy_deck, column_ids, events, shown_columns, wait_until, write_spec
@@ -185,3 +186,34 @@ async def test_an_ended_attempt_with_no_output_says_no_output_and_a_running_one_
         screen = await open_detail(app, pilot, "fetch")
         assert "output · attempt 1 (running)" in screen.query_one("#output-title").render().plain
         assert screen.tail.query_one(".tail-text").render().plain == "(no output yet)"
+
+
+SIGNALS = json.dumps({"signals": [{"domain": f"d{n}.example", "kind": "expansion", "evidence": "news",
+                                   "strength": "very high" if n == 7 else "high"} for n in range(12)]}, indent=2)
+
+
+def tail_rows(screen) -> list[str]:
+    """The output lines the review pane shows now (the tail's lines in its view)."""
+    tail = screen.query_one("#review-tail")
+    return tail.text.split("\n")[int(tail.scroll_y):int(tail.scroll_y) + tail.scrollable_content_region.height]
+
+
+async def test_the_review_pane_opens_at_the_field_that_failed_validation_else_at_the_start(tmp_path: Path) -> None:
+    from cockpit_decks import new_deck, run
+
+    deck = new_deck(tmp_path / "deck", [{"id": "plain", "command": ["true"], "risk": "medium"},
+                                        {"id": "signals", "command": ["true"]}])
+    run(deck, "plain", NOW - 120, 5.0, output=SIGNALS, review=True, reason="review required (risk medium)")
+    run(deck, "signals", NOW - 60, 5.0, output=SIGNALS, review=True, reason="invalid output",
+        reasons=["at $.signals[7].strength: 'very high' is not one of ['low', 'medium', 'high']"])
+    app = make_app(deck.root, fast_start=False, watch=False, now=NOW)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("v")
+        screen = app.screen
+        assert isinstance(screen, ReviewScreen) and screen.selected_job_id() == "plain"
+        await wait_until(pilot, lambda: tail_rows(screen)[:2] == ["{", '  "signals": ['], what="its start")
+        await pilot.press("j")  # the one that failed validation: far down its output, which the pane is past
+        assert screen.selected_job_id() == "signals"
+        await wait_until(pilot, lambda: '      "strength": "very high"' in tail_rows(screen),
+                         what="the invalid field in view")
+        assert tail_rows(screen).index('      "strength": "very high"') == ABOVE  # below the lines before it

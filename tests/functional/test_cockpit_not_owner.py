@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from cockpit_decks import NOW, busy_deck, events
+from cockpit_decks import NOW, busy_deck, events, toast_said
 from jobdeck.cockpit.app import make_app
 
 pytestmark = [pytest.mark.anyio,
@@ -37,7 +37,7 @@ async def test_an_action_that_waits_out_its_undo_is_refused_at_the_key(tmp_path:
         assert app.undo.pending is None  # nothing waits to be written at quit
         refused = [n for n in app._notifications if n.severity == "error"]
         assert len(refused) == 1 and refused[0].title == f"cannot {action}"
-        assert "belongs to uid 64001, not to root" in refused[0].message
+        assert "belongs to uid 64001, not to root" in toast_said(refused[0].message)
         await pilot.press("q")
     assert len(events(deck)) == before
     assert {os.stat(os.path.join(folder, name)).st_uid for folder, _, files in os.walk(deck.state_dir)

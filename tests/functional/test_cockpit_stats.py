@@ -10,7 +10,7 @@ from textual.widgets import Sparkline
 
 from jobdeck.cockpit.app import make_app
 from jobdeck.cockpit.stats_screen import StatsScreen
-from cockpit_decks import NOW, new_deck, run, wait_until
+from cockpit_decks import NOW, new_deck, run, toast_said, wait_until
 
 pytestmark = pytest.mark.anyio
 
@@ -154,7 +154,7 @@ async def test_keys_toml_remaps_an_action_and_says_what_it_cannot_read(tmp_path:
         assert not deck.events_path.exists() or not [e for e in events(deck) if e["type"] == "paused"]
         await pilot.press("ctrl+t")
         await wait_until(pilot, lambda: [e for e in events(deck) if e["type"] == "paused"], what="the pause")
-        assert any("no action 'fly'" in str(n.message) for n in app._notifications)
+        assert any("no action 'fly'" in toast_said(n.message) for n in app._notifications)
         await pilot.press("question_mark")
         await pilot.pause()
         assert "pause ctrl+t" in str(app.screen.query_one("#help-remapped").render())
@@ -167,7 +167,7 @@ async def test_keys_toml_says_when_a_remap_takes_another_actions_key(tmp_path: P
                                     'retry = "q"\napprove = "ctrl+a"\nwhy = "a"\naccept = "ctrl+g"\n')
     async with app.run_test(size=(100, 30)) as pilot:
         await pilot.pause()
-        said = [n.message for n in app._notifications if n.title == "keys.toml"]
+        said = [toast_said(n.message) for n in app._notifications if n.title == "keys.toml"]
         # why takes a from approve, which moved to ctrl+a: no clash
         assert said == [f'{keys}: retry = "q" takes q, which quit has too: only one of them works by that key']
         assert select(app, "fetch")
