@@ -27,6 +27,9 @@ if TYPE_CHECKING:  # watchfiles (and anyio) are imported when the watch starts
 _T = TypeVar("_T")
 
 WATCHED_NAMES = ("jobs.json", "events.jsonl")
+READY_LOOK_MS = 250
+"""How long the watch waits for a change before it hands back an empty batch: the first one says it is up
+(the runner then takes a turn); the later ones are passed over."""
 
 
 class DeckWatcher:
@@ -58,10 +61,16 @@ class DeckWatcher:
     def _run(self) -> None:
         import watchfiles
 
+        watching = False
         try:
             for changes in watchfiles.watch(*self.paths, watch_filter=self._interesting, recursive=False,
-                                            step=20, debounce=200, stop_event=self._stop,
-                                            raise_interrupt=False):
+                                            step=20, debounce=200, stop_event=self._stop, raise_interrupt=False,
+                                            rust_timeout=READY_LOOK_MS, yield_on_timeout=True):
+                if not changes and watching:
+                    continue  # (a quiet READY_LOOK_MS: nothing to say)
+                # The first batch, changes or none, says the watch is up: a change made between the runner's last
+                # read and now (the import and the setup take ~0.1 s) would otherwise wait for the heartbeat.
+                watching = True
                 inbox = any(os.path.dirname(path) in self.inboxes for _, path in changes)
                 if not self._post(self.notify, inbox):
                     return
