@@ -14,12 +14,11 @@ from collections.abc import Mapping, Sequence
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from jobdeck.state.blocking import Blocked, blocking, deck_hold_text, utc_text
 from jobdeck.state.board import Board, KeptBack, Store
 from jobdeck.state.errors import IllegalTransition, UnknownJob, deck_access_error
 from jobdeck.state.graph import downstream
 from jobdeck.state.machine import EventType, JobState, Status, allowed
-from jobdeck.state.views import is_paused, kept_back_now, needs_approval
+from jobdeck.state.views import deck_hold_text, is_paused, kept_back_now, needs_approval, utc_text
 
 if TYPE_CHECKING:
     from jobdeck.state.lightspec import LightSpec
@@ -146,6 +145,8 @@ def override_notes(action: Action, job: Job | JobPreview, state: JobState, board
         notes.append(f"it replaces the {state.override}{_override_made(state)}")
     if action.event != EventType.PINNED:
         return notes
+    from jobdeck.state.blocking import Blocked, blocking  # (a pin's notes only: not every action's import)
+
     for blocker in blocking(job, state, board, now):
         if blocker.kind == Blocked.HELD:  # the pin replaces it: said above
             continue

@@ -7,14 +7,12 @@ service's gates (budget, cooldowns, a window...) are not here: they are decide/'
 
 from __future__ import annotations
 
-import time
-from collections.abc import Mapping
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 from jobdeck.state.durations import format_duration
 from jobdeck.state.machine import JobState, Status
-from jobdeck.state.views import blockers, is_paused, needs_approval, override_text, waits_for_fire
+from jobdeck.state.views import blockers, deck_hold_text, is_paused, needs_approval, override_text, waits_for_fire
 
 if TYPE_CHECKING:
     from jobdeck.state.board import Board
@@ -126,14 +124,3 @@ def _schedule_wait(schedule: str, tz: str, now: float) -> str:
     """"waits for its schedule (0 2 * * *): next fire 02:00 Europe/Paris", as `ls` tells the fire too."""
     fire = next_fire_text(schedule, tz, now)
     return f"waits for its schedule ({schedule})" + (f": next fire {fire}" if fire else "")
-
-
-def deck_hold_text(held: Mapping[str, Any]) -> str:
-    """``held by ana@box since 2026-12-06 14:03 UTC: maintenance``."""
-    since = utc_text(float(held.get("ts", 0.0)))
-    return f"held by {held.get('by', '?')} since {since}" + (f": {held['reason']}" if held.get("reason") else "")
-
-
-def utc_text(ts: float) -> str:
-    """``2026-12-06 14:03 UTC``."""
-    return time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(ts))

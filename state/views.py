@@ -7,9 +7,10 @@ job is (not) running. Pure functions of spec, board and an injected ``now``.
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Iterable, Mapping
 from functools import lru_cache
-from typing import TYPE_CHECKING, TypeAlias
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 from jobdeck.state.card import Card
 from jobdeck.state.durations import format_duration
@@ -84,6 +85,17 @@ def override_text(state: JobState) -> str:
     """The operator's override as a card says it: "held by the operator: site down", "pinned to start next"."""
     said = "held by the operator" if state.override == "hold" else "pinned to start next"
     return f"{said}: {state.override_reason}" if state.override_reason else said
+
+
+def deck_hold_text(held: Mapping[str, Any]) -> str:
+    """``held by ana@box since 2026-12-06 14:03 UTC: maintenance``."""
+    since = utc_text(float(held.get("ts", 0.0)))
+    return f"held by {held.get('by', '?')} since {since}" + (f": {held['reason']}" if held.get("reason") else "")
+
+
+def utc_text(ts: float) -> str:
+    """``2026-12-06 14:03 UTC``."""
+    return time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(ts))
 
 
 def kept_back_words(job_id: str, action: object, needs: object, why: str) -> str:
