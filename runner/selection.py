@@ -98,7 +98,11 @@ class ReadyIndex:
         heap, keys = self._advice, self._advice_keys
         while heap and keys.get(heap[0][1]) != heap[0][0]:
             heapq.heappop(heap)  # stale: re-keyed, or no longer ready
-        return [job_id for key, job_id in heapq.nsmallest(limit * 2 + 8, heap) if keys.get(job_id) == key][:limit]
+        found: dict[str, None] = {}  # (a job parked, then ready again keyed alike, has two entries: named once)
+        for key, job_id in heapq.nsmallest(limit * 2 + 8, heap):
+            if keys.get(job_id) == key:
+                found.setdefault(job_id)
+        return list(found)[:limit]
 
     def advice_rank(self, job_id: str) -> int | None:
         """The job's place (1 = first) in the advisor's order (O(n))."""

@@ -151,3 +151,20 @@ def test_a_job_parked_then_ready_again_with_the_same_key_is_asked_once_per_turn(
     asked.clear()
     index.take(lambda job: asked.append(job.id) is not None, lambda: False)
     assert sorted(asked) == ["held", "other"]  # and the duplicate is not kept either
+
+
+def test_the_advice_names_a_job_parked_then_ready_again_once() -> None:
+    """The advisor's heap kept both entries of such a job (shadow, advise): the advice read [b, b, c...], so a claim
+    of c, the service's second choice, was reported third, and `decisions --report` counted it as not followed."""
+    from jobdeck.runner.selection import ReadyIndex
+    from jobdeck.state.board import Board
+
+    spec = Spec.model_validate({"jobs": [{"id": job, "command": ["true"]} for job in ("b", "c", "d")]})
+    index = ReadyIndex()
+    index.reset(spec)
+    index.advisor = lambda job_id, state, now: ((spec.by_id[job_id].id,), None)  # (by id: b, c, d)
+    index.update(Board(), now=0.0)
+    index.park("b", until=5.0)  # deferred for a cooldown...
+    index.update(Board(), now=6.0)  # ...and ready again, keyed as it was
+    assert index.advised(3) == ["b", "c", "d"]
+    assert index.advice_rank("c") == 2
