@@ -100,8 +100,11 @@ class Deciding:
             self.heuristic = Heuristic(self.policy, board)
         # Every job a schedule does not start: listed with only some, a listed job (waiting since now) would
         # sort behind the unlisted (never seen: waiting since ever) in your order, and move there once listed.
-        self.unlisted = [] if self.policy is None or spec.decide.mode == "off" else [
-            jp.id for jp in self.policy.jobs.values() if jp.max_wait is not None or not jp.scheduled]
+        # In off mode, which ranks nothing, only the jobs with a max_wait: their wait must start somewhere for
+        # `status --check` to tell it past (a deck without one writes no record it did not write before).
+        off = spec.decide.mode == "off"
+        self.unlisted = [job.id for job in spec.jobs if job.max_wait is not None
+                         or not (off or job.schedule is not None or job.trigger is not None)]
         scoring = self.scoring
         if scoring is not None:
             scoring.reset(spec, self.policy, self.heuristic)
@@ -154,7 +157,9 @@ class Deciding:
 
     def listing(self, board: Board) -> list[dict[str, Any]]:
         """The record that lists the jobs of a new spec the deck has never seen (their wait starts now), once."""
-        new = [job_id for job_id in self.unlisted if job_id not in board.jobs and job_id not in board.listed]
+        # (a job whose first record is the operator's hold or pause has a state, but no wait begun: listed too)
+        new = [job_id for job_id in self.unlisted if job_id not in board.listed
+               and (job_id not in board.jobs or board.jobs[job_id].since is None)]
         self.unlisted = []
         return [{"type": LISTED_TYPE, "jobs": new}] if new else []
 

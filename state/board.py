@@ -98,7 +98,8 @@ class Board:
     until anything else happens to the job. So each is recorded once per change, and `ls` shows its note."""
 
     listed: dict[str, float]
-    """When each job with no event yet entered the backlog, as a runner listed it (LISTED_TYPE)."""
+    """When each job with no event yet (or none that began its wait: the operator's hold or pause) entered the
+    backlog, as a runner listed it (LISTED_TYPE)."""
     decide_mode: str | None
     """The ``decide.mode`` a runner last recorded taking up (MODE_TYPE); None before any."""
 
@@ -182,9 +183,9 @@ class Board:
             elif kind == LISTED_TYPE and isinstance(record.get("jobs"), list):
                 ts = record.get("ts", 0.0)
                 for listed in record["jobs"]:
-                    if isinstance(listed, str) and ID_RE.fullmatch(listed) and listed not in self.jobs \
-                            and listed not in self.listed:
-                        self.listed[listed] = ts
+                    if isinstance(listed, str) and ID_RE.fullmatch(listed) and listed not in self.listed \
+                            and (listed not in self.jobs or self.jobs[listed].since is None):
+                        self.listed[listed] = ts  # (a job held or paused before its wait began: it begins now)
             return None
         if not ID_RE.fullmatch(job):  # e.g. an id rewritten by an older redactor: no job has it, no path may use it
             self.rejected.append((record.get("seq", -1), f"invalid job id {job!r}"))
@@ -469,7 +470,8 @@ class Store:
             **({"decide_mode": self.board.decide_mode} if self.board.decide_mode is not None else {}),
             **({"kept_back": {job: list(said) for job, said in self.board.kept_back.items()}}
                if self.board.kept_back else {}),
-            **({"listed": {job: ts for job, ts in self.board.listed.items() if job not in self.board.jobs}}
+            **({"listed": {job: ts for job, ts in self.board.listed.items()  # (kept while no event says more)
+                           if job not in self.board.jobs or self.board.jobs[job].since is None}}
                if self.board.listed else {}),
             **(extra or {}),
         }

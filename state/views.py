@@ -54,13 +54,14 @@ def ready_since(state: JobState, depends_on: Iterable[str], board: Board) -> flo
     """When a backlog job last became ready to start, as far as the board tells (None: not known).
 
     The latest of: its entering the backlog (``since``: a trigger, a retry, a runner
-    listing it), the time its retry was due, and each dependency's finishing. A wait
+    listing it, a listing that came after the operator's first hold or pause), the time its retry was due, and each dependency's finishing. A wait
     counts from here (``max_wait``, the waits of `stats`), not from the cycle's start:
     an hour spent waiting for its dependencies is not an hour spent waiting for a
     slot. The operator's own gates (an approval, a pause) leave no time on the board:
     a wait for them counts.
     """
-    times = [t for t in (state.since, state.not_before) if t is not None]
+    since = state.since if state.since is not None else board.listed.get(state.job)  # (held or paused at first)
+    times = [t for t in (since, state.not_before) if t is not None]
     for dep in depends_on:
         dep_state = board.state(dep)
         if dep_state.status == Status.DONE and dep_state.since is not None:

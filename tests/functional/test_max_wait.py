@@ -7,6 +7,8 @@ Decks are real directories; `jobdeck run --once` runs as a subprocess and the ch
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -97,3 +99,46 @@ def test_a_safe_short_max_wait_keeps_your_order_and_goes_ahead_as_its_bound_near
     assert overdue(deck) == []
     why = next(r for r in records(deck) if r["type"] == "decided" and r["job"] == "low")["reasons"][0]
     assert why.startswith("must start by ") and "(max_wait 6.0s)" in why
+
+
+def test_a_job_held_or_paused_before_any_runner_saw_it_has_its_wait_counted(tmp_path: Path, cli: RunCli) -> None:
+    """Its first record was the operator's: it had a state, but no wait begun, and the runner listed only jobs with
+    no state, so its max_wait was never counted: no breach told, `status --check` ok, a claim with no `ready`."""
+    deck = make_deck(tmp_path / "deck", "live", [{"id": "heldone", "max_wait": "1s"},
+                                                 {"id": "pausedone", "max_wait": "1s"},
+                                                 {"id": "hog", "command": ["sleep", "3"], "priority": 5}])
+    assert cli("hold", "heldone", cwd=deck.root).returncode == 0
+    assert cli("pause", "pausedone", cwd=deck.root).returncode == 0
+
+    run = cli("run", "--once", cwd=deck.root)
+
+    assert run.returncode == 0, run.stderr
+    told = {r["job"]: r for r in overdue(deck)}
+    assert set(told) == {"heldone", "pausedone"}
+    assert (told["heldone"]["kept_by"], told["pausedone"]["kept_by"]) == ("held", "paused")
+    problems = json.loads(cli("status", "--json", cwd=deck.root).stdout)["problems"]
+    assert sorted(p["job"] for p in problems if p["kind"] == "max_wait_passed") == ["heldone", "pausedone"]
+
+
+def test_off_mode_counts_a_max_wait_for_status_check(tmp_path: Path, cli: RunCli) -> None:
+    """Off ranks nothing and writes no decision, but a job's max_wait is the operator's word in every mode: the
+    runner lists the jobs that have one, so their waits begin, and `status --check` says when one is passed."""
+    deck = make_deck(tmp_path / "deck", "off", [{"id": "hog", "command": ["sleep", "60"], "priority": 5},
+                                                {"id": "plainw", "max_wait": "1s"}])
+    runner = subprocess.Popen([sys.executable, "-m", "jobdeck", "run"], cwd=deck.root, stdout=subprocess.DEVNULL)
+    try:
+        def passed() -> list[str]:
+            report = json.loads(cli("status", "--json", cwd=deck.root).stdout)
+            return [p["job"] for p in report["problems"] if p["kind"] == "max_wait_passed"]
+
+        deadline = time.monotonic() + 30
+        while passed() != ["plainw"]:
+            assert time.monotonic() < deadline, "status --check never told plainw's wait past its max_wait"
+            time.sleep(0.2)
+    finally:
+        runner.terminate()
+        runner.wait(30)
+    listed = [r["jobs"] for r in records(deck) if r["type"] == "listed"]
+    assert listed == [["plainw"]]  # only the job with a max_wait: off writes nothing else it did not write before
+    assert not [r for r in records(deck) if r["type"] == "decided" and r.get("action") == "overdue"]  # (off decides
+    # nothing: the breach is for `status --check` to tell)
