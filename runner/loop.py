@@ -473,7 +473,7 @@ class Runner:
         if printed is not None:
             self._printout(printed)
         if self.notifier is not None:
-            self.notifier.seen(record)
+            self.notifier.seen(record, foreign=True)
 
     def _cancel_revoked(self) -> None:
         """Stop our attempts whose claim is no longer current (operator cancel)."""

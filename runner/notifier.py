@@ -64,6 +64,10 @@ def _each_string(value: object, clean: Callable[[str], str]) -> object:
     return value
 
 
+FOREIGN = "_foreign"
+"""Marks what ``seen`` keeps of another process's record: its job, for ``touched``, and nothing to alert on."""
+
+
 class Notifier:
     """Turns what the runner sees into alerts and pings for the deck's ``notify`` section."""
 
@@ -150,10 +154,16 @@ class Notifier:
 
     # -- on the loop ----------------------------------------------------------------------
 
-    def seen(self, record: Mapping[str, Any]) -> None:
-        """Remember a record of the log or a runner report for the next ``turn``."""
+    def seen(self, record: Mapping[str, Any], *, foreign: bool = False) -> None:
+        """Remember a record of the log or a runner report for the next ``turn``.
+
+        ``foreign``: another process wrote it. Every record that raises an alert is a runner's (an outcome, a
+        decision, its own trouble), and the runner that wrote it raises it: two runners on one deck (or a cron
+        `run --once` beside a long-running one) would otherwise send each alert twice. A foreign record still
+        says which jobs changed, for the approvals they may have unblocked.
+        """
         if self.rules or self.ping is not None:
-            self.records.append(record)
+            self.records.append(record if not foreign else {"job": record.get("job"), FOREIGN: True})
 
     def started(self, now: float) -> None:
         """The runner has started: ping."""
@@ -165,7 +175,7 @@ class Notifier:
         alerts: list[Alert] = []
         touched: set[str] = set()
         for record in records:
-            alert = from_record(record, spec, board, now)
+            alert = None if FOREIGN in record else from_record(record, spec, board, now)
             if alert is not None:
                 alerts.append(alert)
             job = record.get("job")

@@ -366,3 +366,29 @@ def test_notify_test_takes_json_anywhere_and_answers_in_json_when_it_cannot_send
     answer = json.loads(none.stdout)
     assert (answer["ok"], answer["targets"]) == (False, {})
     assert "no alert targets: jobs.json has no notify.targets" in answer["error"]
+
+
+def test_two_runners_on_one_deck_send_each_alert_once(tmp_path: Path) -> None:
+    """Each runner raised alerts from every record it read, its own and the other's: two runners (or a cron
+    `run --once` beside a long-running one) sent each failure, review and decision twice. The runner that wrote
+    a record raises its alert; the other only notes the job changed."""
+    import signal
+
+    from tests.functional.runner_kit import start_runner, wait_for
+
+    jobs = [{"id": f"bad{n}", "command": ["sh", "-c", "sleep 0.2; false"]} for n in range(8)]
+    with Receiver() as receiver:
+        deck = make_deck(tmp_path, jobs, notify=NEEDS_YOU_TO_HERE, limits={"parallel": 2})
+        env = env_for(deck, HERE_URL=receiver.json_url)
+        runners = [start_runner(deck, env=env), start_runner(deck, env=env)]
+        try:
+            wait_for(lambda: sum(e["type"] == "failed" for e in events(deck)) == 8, what="every job to fail")
+            claimed_by = {e["runner"] for e in events(deck) if e["type"] == "claimed"}
+            assert len(claimed_by) == 2, "both runners ran jobs"  # (else the test shows nothing)
+            wait_for(lambda: len(receiver.messages()) >= 8, what="the alerts")
+        finally:
+            for runner in runners:
+                runner.send_signal(signal.SIGTERM)
+            for runner in runners:
+                runner.wait(30)
+        assert titles(receiver) == sorted(f"jobdeck needs you: failed bad{n}" for n in range(8))
