@@ -60,6 +60,7 @@ class CockpitApp(App[None]):
     TITLE = "jobdeck"
     COMMANDS = App.COMMANDS | {JobCommands}
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (110, "-wide")]
+    SUSPENDED_SCREEN_CLASS = "-suspended"  # (hides its toasts under a dialog: cockpit.tcss)
     BINDINGS = [
         Binding("q", "quit", "quit", id="quit"),
         Binding("ctrl+c", "quit", "quit", show=False, id="quit_ctrl_c"),  # (Textual's default only says "ctrl+q")

@@ -4,9 +4,9 @@ Every confirmation in the cockpit follows one convention: the action is
 ``y`` (its button names it, "Cancel job (y)"), and the default, focused and
 named "(Enter)", is the choice that changes nothing; n and Esc choose it too.
 
-A question keeps its height and toasts get only the rows it leaves
-(``QuestionScreen``): at 80x24 a toast raised while it is open would otherwise
-sit over its buttons.
+A question keeps its height and toasts get only the rows it leaves, whole ones,
+the newest in view (``QuestionScreen``): at 80x24 a toast raised while it is
+open would otherwise sit over its buttons.
 """
 
 from __future__ import annotations
@@ -18,8 +18,12 @@ from textual import events, on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.css.scalar import Scalar
 from textual.screen import ModalScreen, Screen
+from textual.widget import Widget
 from textual.widgets import Button, Static
+
+from jobdeck.cockpit.toast_text import toast_text_width
 
 AnswerT = TypeVar("AnswerT")
 
@@ -41,11 +45,10 @@ class QuestionScreen(ModalScreen[AnswerT]):
     """A dialog that asks (its ``.dialog`` keeps its height): toasts take only the rows below it.
 
     Over a dialog the toasts are docked in its own layer (cockpit.tcss), so it is laid out above
-    them; their rack is held to the rows the question leaves, where it shows the newest toast
-    (older ones scroll off its top), so none covers a button.
+    them. The rack shows the newest toasts that fit whole in the rows the question leaves and hides
+    the older ones (a rack in that layer cannot be scrolled to its end: Textual lays out no size for
+    it). When the newest does not fit, the question drops its blank rows (``-tight``) to make room.
     """
-
-    _toast_rows: int | None = None
 
     @on(events.Mount)
     def _follow_layout(self) -> None:
@@ -56,11 +59,34 @@ class QuestionScreen(ModalScreen[AnswerT]):
         if not racks:
             return
         rack = racks.first()
+        holders = [holder for holder in rack.query_children("ToastHolder") if holder.query_children("Toast")]
         rows = max(self.size.height - self.query_one(".dialog").outer_size.height - rack.styles.margin.bottom, 0)
-        if rows != self._toast_rows:
-            self._toast_rows = rows
-            rack.styles.max_height = rows
-            rack.call_after_refresh(rack.scroll_end, animate=False, force=True)  # the newest, as the rack shows it
+        heights = [self._toast_height(holder) for holder in holders]
+        if heights and heights[-1] > rows and not self.has_class("-tight"):
+            self.add_class("-tight")  # laid out again, and back here with the rows that frees
+            return
+        shown = whole_toasts(heights, rows)
+        for n, holder in enumerate(holders):
+            holder.display = n >= len(holders) - shown
+        if rack.styles.max_height != Scalar.from_number(rows):
+            rack.styles.max_height = rows  # (a newest toast taller than every row left is cut, not the buttons)
+
+    def _toast_height(self, holder: Widget) -> int:
+        """Rows a toast takes in the rack: its lines at the width the cockpit fits toast text to, its padding
+        and the margin above it."""
+        toast = holder.query_children("Toast").first()
+        lines = toast.get_content_height(self.size, self.size, toast_text_width(self.app.size.width))
+        return lines + toast.styles.gutter.height + toast.styles.margin.top
+
+
+def whole_toasts(heights: list[int], rows: int) -> int:
+    """How many of the newest toasts (``heights`` oldest first) fit whole in ``rows``: at least the newest."""
+    used = shown = 0
+    for height in reversed(heights):
+        if shown and used + height > rows:
+            break
+        used, shown = used + height, shown + 1
+    return shown
 
 
 class ConfirmScreen(QuestionScreen[bool]):

@@ -24,6 +24,7 @@ from jobdeck.cockpit.model import DeckModel, Delta
 from jobdeck.cockpit.operations import Operator
 from jobdeck.cockpit.output_place import failed_line
 from jobdeck.cockpit.output_tail import OutputTail
+from jobdeck.cockpit.review_table import ReviewTable
 from jobdeck.state.terminal import inert, inert_line
 from jobdeck.cockpit.timefmt import age
 
@@ -97,28 +98,22 @@ class ReviewScreen(JobScreen):
     def compose(self) -> ComposeResult:
         yield Static(id="review-title", markup=False)
         with Horizontal(id="review-body"):
-            yield DataTable(id="review-queue", cursor_type="row", zebra_stripes=True)
+            yield ReviewTable(id="review-queue")
             with Vertical(id="review-side"):
                 yield Static(id="review-why", markup=False)
                 yield self.tail
         yield KeyHints()
 
     def on_mount(self) -> None:
-        table = self.query_one("#review-queue", DataTable)
-        for label, key in (("waiting", "age"), ("job", "job"), ("kind", "kind"), ("why", "why")):
-            table.add_column(label, key=key)
         self._fill()
-        table.focus()
+        self.queue.focus()
 
     @property
-    def queue(self) -> DataTable[Text]:
-        return self.query_one("#review-queue", DataTable)
+    def queue(self) -> ReviewTable:
+        return self.query_one("#review-queue", ReviewTable)
 
     def selected_job_id(self) -> str | None:
-        table = self.queue
-        if not table.row_count:
-            return None
-        return table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+        return self.queue.selected_key()
 
     def deck_changed(self, delta: Delta) -> None:
         self._fill()
@@ -128,24 +123,10 @@ class ReviewScreen(JobScreen):
             self._fill()
 
     def _fill(self) -> None:
-        """Show the queue; rows are edited in place while the order is unchanged."""
+        """Show the queue and the selected job beside it."""
         items = waiting(self.model.cards)
         now = self.model.clock()
-        table = self.queue
-        selected = self.selected_job_id()
-        keys = [item.card.id for item in items]
-        rows = {item.card.id: self._row(item, now) for item in items}
-        if keys == [str(key.value) for key in table.rows]:
-            for key, cells in rows.items():
-                for column, cell in zip(("age", "job", "kind", "why"), cells):
-                    if table.get_cell(key, column) != cell:
-                        table.update_cell(key, column, cell)
-        else:
-            table.clear()
-            for key, cells in rows.items():
-                table.add_row(*cells, key=key)
-            if selected in rows:
-                table.move_cursor(row=keys.index(selected), animate=False)
+        self.queue.show({item.card.id: self._row(item, now) for item in items})
         self.items = items
         self.query_one("#review-title", Static).update(Text(
             f"Review queue: {len(items)} waiting on you (oldest first)" if items else

@@ -126,6 +126,33 @@ async def test_review_queue_lists_what_waits_oldest_first(deck) -> None:
         assert shown_columns(app)["report"] == "done"
 
 
+LONG_ID = "a-very-long-job-identifier-that-goes-on-and-on-past-any-column-x"
+
+
+@pytest.mark.parametrize("size", [(80, 24), (120, 40)])
+async def test_a_long_id_in_the_review_queue_is_cut_so_kind_and_why_stay_in_view(tmp_path: Path, size) -> None:
+    from cockpit_decks import new_deck, run
+
+    assert len(LONG_ID) == 64
+    deck = new_deck(tmp_path / "deck", [{"id": "report", "command": ["true"]}, {"id": LONG_ID, "command": ["false"]}])
+    run(deck, "report", NOW - 120, 5.0, review=True, reason="invalid output")
+    run(deck, LONG_ID, NOW - 60, 1.0, "failed", reason="exit code 1", exit_code=1)
+    app = make_app(deck.root, fast_start=False, watch=False, now=NOW)
+    async with app.run_test(size=size) as pilot:
+        await pilot.press("v")
+        table = app.screen.query_one("#review-queue")
+        await pilot.pause()
+        assert table.virtual_size.width <= table.scrollable_content_region.width  # nothing off to the right
+        rows = [table.render_line(y).text for y in range(3)]
+        for row, (kind, why) in zip(rows[1:], (("review", "invalid output"), ("failed", "exit code 1"))):
+            assert f" {kind} " in row and why in row, rows
+        assert "a-very-long-job-" in rows[2] and LONG_ID not in rows[2]
+        assert rows[2].split()[1].endswith("…"), rows
+        assert app.screen.selected_job_id() == "report"
+        await pilot.press("j")  # the side pane names it in full
+        assert LONG_ID in str(app.screen.query_one("#review-why").render()).replace("\n", "")
+
+
 async def test_the_attempts_table_keeps_time_while_the_job_runs(deck) -> None:
     clock = [NOW]
     app = make_app(deck.root, fast_start=False, watch=False, now=NOW)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import io
+import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -12,7 +15,7 @@ from jobdeck.cockpit.confirm_screen import ConfirmScreen
 from jobdeck.cockpit.new_job_screen import NewJobScreen
 from jobdeck.cockpit.reason_screen import ReasonScreen
 from jobdeck.cockpit.toast_text import toast_text_width
-from cockpit_decks import NOW, busy_deck, wait_until
+from cockpit_decks import NOW, busy_deck, new_deck, run, toast_said, wait_until
 
 pytestmark = pytest.mark.anyio
 
@@ -81,3 +84,73 @@ async def test_the_toast_holds_as_many_cells_a_line_as_the_cockpit_fits_its_text
         await wait_until(pilot, lambda: app.screen.query("Toast"), what="the toast")
         await pilot.pause()
         assert app.screen.query_one("Toast").content_region.width == toast_text_width(width)
+
+
+def screen_rows(app) -> list[str]:
+    """The screen's text as the terminal gets it: a dialog over the screens beneath it, which show through its
+    translucent background (Textual draws it so; no public call returns it as text)."""
+    from rich.console import Console
+
+    console = Console(width=app.size.width, height=app.size.height, record=True, file=io.StringIO(),
+                      force_terminal=True, legacy_windows=False, safe_box=False)
+    console.print(app.screen._compositor.render_update(full=True, screen_stack=app._background_screens))
+    return console.export_text(styles=False).splitlines()
+
+
+async def only_whole_toasts_beside_the_dialog(app, pilot, key: str) -> None:
+    """The newest toast is drawn whole below the dialog ``key`` opened, any other drawn is whole too, and nothing of
+    a toast shows anywhere else: the screen beneath shows through around the dialog, as it does with no toasts."""
+    box = app.screen.query_one(".dialog").region
+    toasts = list(app.screen.query("Toast"))
+    shown = [toast for toast in toasts if toast.parent.display]
+    assert shown and shown[-1] is toasts[-1]
+    for toast in shown:
+        assert app.screen.region.contains_region(toast.region) and not toast.region.overlaps(box), toast.region
+    area = Region.from_union([toast.region for toast in shown])
+    with_toasts = screen_rows(app)
+    app.clear_notifications()
+    await pilot.press("escape")  # the same dialog again, no toast anywhere
+    await pilot.press(key)
+    await wait_until(pilot, lambda: app.screen.query(".dialog"), what="the dialog again")
+    await pilot.pause()
+    assert not app.screen_stack[0].query("Toast")
+    moved = app.screen.query_one(".dialog").region  # (centred in the whole screen now)
+    for y, (row, bare) in enumerate(zip(with_toasts, screen_rows(app))):
+        outside = [x for x in range(len(row)) if not any(r.contains(x, y) for r in (area, box, moved))]
+        assert [row[x] for x in outside] == [bare[x] for x in outside], \
+            f"row {y} shows toast text beside the toasts in view: {row!r} ({bare!r} without toasts)"
+
+
+async def test_a_toast_too_tall_for_the_rows_below_a_question_is_shown_whole(request) -> None:
+    long_id = "a-very-long-job-identifier-that-goes-on-and-on-past-any-column-x"
+    # a deck at a short path (/tmp/jd…/deck): the toast then takes five lines at 60 wide; under a deep one the path
+    # alone would take more rows than a 60x20 screen leaves beside the question
+    root = Path(tempfile.mkdtemp(prefix="jd", dir="/tmp"))
+    request.addfinalizer(lambda: shutil.rmtree(root))
+    deck = new_deck(root / "deck", [{"id": long_id, "command": ["false"]}])
+    run(deck, long_id, NOW - 60, 1.0, "failed", reason="exit code 1", exit_code=1)
+    app = make_app(deck.root, fast_start=False, watch=False, now=NOW)
+    async with app.run_test(size=(60, 20), notifications=True) as pilot:
+        assert app.screen.board.select(long_id)
+        await pilot.press("Y", "t")  # the output's path, five lines, then the run-now question
+        assert isinstance(app.screen, ConfirmScreen)
+        await wait_until(pilot, lambda: app.screen.query("Toast"), what="the toast")
+        await pilot.pause()
+        await only_whole_toasts_beside_the_dialog(app, pilot, "t")
+
+
+async def test_over_a_question_the_newest_toast_shows_whole_and_none_shows_through(tmp_path: Path,
+                                                                                 monkeypatch) -> None:
+    keys = tmp_path / "keys.toml"
+    keys.write_text('[keys]\nfrobnicate = "f9"\nretry = "q"\n')  # two problems: two toasts, a tall one first
+    monkeypatch.setenv("JOBDECK_KEYS", str(keys))
+    deck = busy_deck(tmp_path / "deck")
+    app = make_app(deck.root, fast_start=False, watch=False, now=NOW)
+    async with app.run_test(size=(80, 24), notifications=True) as pilot:
+        assert app.screen.board.select("report")
+        await pilot.press("x")
+        assert isinstance(app.screen, ConfirmScreen)
+        await wait_until(pilot, lambda: len(app.screen.query("Toast")) == 2, what="both toasts")
+        await pilot.pause()
+        assert "retry = \"q\"" in toast_said(str(list(app.screen.query("Toast"))[-1].render()))
+        await only_whole_toasts_beside_the_dialog(app, pilot, "x")
