@@ -191,9 +191,11 @@ class Reporter:
             why = str(reasons[0]) if isinstance(reasons, list) and reasons else str(record.get("needs") or "")
             action = record.get("action")
             if action in ("hold", "defer") and "followed" not in record:  # (a claim's advice: it started anyway)
+                from jobdeck.state.board import binding_of
                 from jobdeck.state.views import kept_back_words
 
-                return f"{job} {kept_back_words(str(job), action, record.get('needs'), why)}", "yellow"
+                action, needs, longest = binding_of(record)  # (of several gates, the one that keeps it back longest)
+                return f"{job} {kept_back_words(str(job), action, needs, longest or why)}", "yellow"
             if action == "at_risk":
                 return f"{job}: {why}", "yellow"  # "deadline 06:00 UTC at risk: ..."
             if action in ("missed", "overdue"):  # "deadline 06:00 UTC missed 1s ago, not done: ...", "waited 10m..."

@@ -268,5 +268,5 @@ def _kept_back_text(job_id: str, kept_back: KeptBack) -> str:
     """'held: review queue 1 of capacity 1, ... (hint: `jobdeck pin ID` starts it now anyway)'."""
     from jobdeck.state.views import kept_back_words
 
-    return kept_back_words(job_id, kept_back.action, kept_back.needs,
-                           kept_back.reason or kept_back.note or kept_back.needs or kept_back.action)
+    action, needs = kept_back.said()  # (of several gates, the one that keeps it back longest)
+    return kept_back_words(job_id, action, needs, kept_back.reason or kept_back.note or needs or action)

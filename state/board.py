@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import binascii
 import json
+import math
 import time
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
@@ -52,6 +53,18 @@ SNAPSHOT_BEHIND = 1000
 board.json was lost (which replays what follows the newest checkpoint) or left far behind replays more."""
 
 
+def binding_of(record: Mapping[str, Any]) -> tuple[str, str | None, str | None]:
+    """(action, needs, reason) of a hold or defer record as a person waits for it: of its ``gates`` (several), the
+    one that keeps the job back longest, a hold with no end first, else the latest end (decide.verdict's
+    ``binding_gate``); else the record's own action, needs and first reason."""
+    gates = record.get("gates")
+    if isinstance(gates, list) and len(gates) > 1 and all(isinstance(gate, dict) for gate in gates):
+        gate = max(gates, key=lambda gate: math.inf if not isinstance(gate.get("until"), int | float) else gate["until"])
+        return str(gate.get("action")), gate.get("needs"), gate.get("reason")
+    reasons = record.get("reasons")
+    return str(record.get("action")), record.get("needs"), reasons[0] if isinstance(reasons, list) and reasons else None
+
+
 class KeptBack(NamedTuple):
     """The decision service's last hold or deferral of a backlog job (a ``decided`` record's fields)."""
 
@@ -61,9 +74,16 @@ class KeptBack(NamedTuple):
     note: str | None
     """What its card shows: "⏸ reviews", "⏱ window 22:00"."""
     reason: str | None
-    """Its first reason, in words."""
+    """Why, in words: of several gates, the reason of the one that keeps it back longest (``binding_of``)."""
     capacity: int | None = None
     """For a hold on the review queue: the capacity it was measured against (``decide.review_capacity``)."""
+    shown: tuple[str, str | None] | None = None
+    """(action, needs) of that longest gate where it is not the first: what a person waits for. ``action``,
+    ``needs`` and ``until`` stay the first gate's, which the runner acts on (it asks again at its end)."""
+
+    def said(self) -> tuple[str, str | None]:
+        """(action, needs) as a person is told them: the longest gate's."""
+        return self.shown if self.shown is not None else (self.action, self.needs)
 
     def outlived(self, board: Board) -> bool:
         """Whether the board shows this hold no longer holds, so the job waits only for a runner to look again:
@@ -211,11 +231,12 @@ class Board:
                 and isinstance(record.get("since"), int | float):
             self.overdue[job] = float(record["since"])
         if record["type"] == EventType.DECIDED and record.get("action") in ("hold", "defer"):
-            reasons = record.get("reasons")
             capacity = record.get("capacity")
+            action, needs, reason = binding_of(record)
+            shown = (action, needs) if (action, needs) != (record["action"], record.get("needs")) else None
             self.kept_back[job] = KeptBack(record["action"], record.get("needs"), record.get("until"),
-                                           record.get("note"), reasons[0] if isinstance(reasons, list) and reasons else None,
-                                           capacity if type(capacity) is int else None)
+                                           record.get("note"), reason, capacity if type(capacity) is int else None,
+                                           shown)
         elif record["type"] not in (EventType.DECIDED, EventType.PROGRESS) and job in self.kept_back:
             del self.kept_back[job]  # it started, or the operator acted on it: a hold after that is news
         return new
@@ -535,9 +556,10 @@ class Store:
                 return False  # torn or edited: the fold from the log gives them again
             warned, late = ({job: (int(cycle), deadline) for job, (cycle, deadline) in snapshot.get(name, {}).items()
                              if type(cycle) is int} for name in ("warned", "late"))  # (older: no late)
-            kept_back = {job: KeptBack(str(action), needs, until, note, reason,  # (older: no capacity)
-                                       capacity[0] if capacity and type(capacity[0]) is int else None)
-                         for job, (action, needs, until, note, reason, *capacity)
+            kept_back = {job: KeptBack(str(action), needs, until, note, reason,  # (older: no capacity, no shown)
+                                       more[0] if more and type(more[0]) is int else None,
+                                       (str(more[1][0]), more[1][1]) if len(more) > 1 and more[1] else None)
+                         for job, (action, needs, until, note, reason, *more)
                          in snapshot.get("kept_back", {}).items()}
             listed = {job: float(ts) for job, ts in snapshot.get("listed", {}).items() if ID_RE.fullmatch(job)}
             overdue = {job: float(since) for job, since in snapshot.get("overdue", {}).items()}  # (older: none)
