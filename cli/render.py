@@ -158,7 +158,7 @@ def _output_path(deck: Deck, workspace: str, job_id: str, n: int) -> str:
 
 
 #: Fields of a record that hold a moment (epoch seconds): the text shows them as its stamps are shown.
-MOMENTS = frozenset({"retry_at", "ready", "fire", "until", "deadline"})
+MOMENTS = frozenset({"retry_at", "ready", "fire", "until", "deadline", "since"})
 
 
 def _field(key: str, value: Any) -> str:

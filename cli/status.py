@@ -169,7 +169,7 @@ def cmd_status(args: argparse.Namespace) -> int:
         if report["jobs_complete"]:
             print("jobs: " + (counted or "none"))
         else:  # the jobs that never ran are in jobs.json alone
-            print(f"jobs: {counted or 'none'} with history (jobs.json is invalid: those that never ran are not known)")
+            print(f"jobs with history: {counted or 'none'} (jobs.json is invalid: those that never ran are not known)")
         for problem in report["problems"]:
             print(one_line(f"problem: {problem['message']}"))
         if report["ok"]:

@@ -114,7 +114,7 @@ def test_an_invalid_jobs_json_says_the_jobs_that_never_ran_are_not_counted(tmp_p
     result = jobdeck(deck, "status")
     report = json.loads(jobdeck(deck, "status", "--json").stdout)
 
-    assert result.stdout.splitlines()[0] == ("jobs: 1 done with history "
+    assert result.stdout.splitlines()[0] == ("jobs with history: 1 done "
                                              "(jobs.json is invalid: those that never ran are not known)")
     assert report["jobs"] == {"done": 1} and report["jobs_complete"] is False
     assert "spec_error" in [problem["kind"] for problem in report["problems"]]
