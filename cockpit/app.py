@@ -33,13 +33,14 @@ from jobdeck.cockpit.escape_keys import split_alt
 from jobdeck.cockpit.fast_start import last_cards, previewed_jobs, save_board
 from jobdeck.cockpit.job_commands import JobCommands
 from jobdeck.cockpit.job_screen import JobScreen
+from jobdeck.cockpit.key_hints import key_shown
 from jobdeck.cockpit.key_order import KeyOrder
 from jobdeck.cockpit.model import DeckModel, Delta
 from jobdeck.cockpit.operations import Operator
 from jobdeck.cockpit.spec_editor import SpecEditor
 from jobdeck.cockpit.toast_text import fit_toast, toast_text_width
 from jobdeck.cockpit.tty import need_terminal
-from jobdeck.cockpit.undo import UNDO_KEY, UNDO_SECONDS, Undo
+from jobdeck.cockpit.undo import UNDO_KEY, UNDO_SECONDS, Undo, undo_key
 from jobdeck.cockpit.watcher import changes, deck_targets
 
 # Screens opened later (detail, review, help, new job) are imported when first
@@ -375,8 +376,9 @@ class CockpitApp(App[None]):
                 yield SystemCommand(title, help_text, partial(screen.run_key, action))
         if self.undo.pending is not None:
             pending = self.undo.pending
-            yield SystemCommand("Undo", f"take back {pending.action} {pending.job_id} (z)", self.action_undo)
-        yield SystemCommand("Help", "every key (?)", self.action_help)
+            yield SystemCommand("Undo", f"take back {pending.action} {pending.job_id} ({undo_key(self)})",
+                                self.action_undo)
+        yield SystemCommand("Help", f"every key ({key_shown(self, 'help', '?')})", self.action_help)
 
 
 def make_app(deck_path: str | os.PathLike[str], *, watch: bool = True, now: float | None = None,

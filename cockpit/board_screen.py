@@ -39,15 +39,15 @@ if TYPE_CHECKING:
     from jobdeck.state.spec import Spec
 
 BOARD_COMMANDS = (
-    ("Review queue", "everything waiting on you (v)", "review"),
-    ("Stats", "runs, failures and cost per hour over the last 24 hours (s)", "stats"),
-    ("Filter", "filter the board by text, label:, ws:, status: (/)", "filter"),
-    ("Toggle cancelled", "show or hide the Cancelled column (c)", "toggle_cancelled"),
-    ("Accept advice", "pin the job the decision service ranks first (A, advise mode)", "accept"),
-    ("Hold / release the deck", "nothing new starts on the whole deck until released, or release it (D)",
-     "hold_deck"),
+    ("Review queue", "everything waiting on you ({key})", "review", "review"),
+    ("Stats", "runs, failures and cost per hour over the last 24 hours ({key})", "stats", "stats"),
+    ("Filter", "filter the board by text, label:, ws:, status: ({key})", "filter", "filter"),
+    ("Toggle cancelled", "show or hide the Cancelled column ({key})", "toggle_cancelled", "cancelled"),
+    ("Accept advice", "pin the job the decision service ranks first ({key}, advise mode)", "accept", "accept"),
+    ("Hold / release the deck", "nothing new starts on the whole deck until released, or release it ({key})",
+     "hold_deck", "hold_deck"),
 )
-"""The command palette's entries for the board's own keys: title, help, action."""
+"""The command palette's entries for the board's own keys: title, help, action, binding id (as JOB_COMMANDS)."""
 
 FILTER_DELAY = 0.15
 """Seconds of no typing before the filter is applied (each application re-places cards)."""
@@ -107,7 +107,7 @@ class BoardScreen(JobScreen):
         return self.board.selected_id
 
     def palette(self) -> tuple[tuple[str, str, str], ...]:
-        return super().palette() + BOARD_COMMANDS
+        return super().palette() + self.palette_entries(BOARD_COMMANDS)
 
     def deck_changed(self, delta: Delta) -> None:
         self.board.apply(delta)
@@ -199,7 +199,8 @@ class BoardScreen(JobScreen):
         advice = self.board.advice
         mode = advice.mode if advice is not None else (self.model.spec.decide.mode if self.model.spec else "off")
         if mode != "advise":
-            said = f"decide.mode is {mode}: A accepts the decision service's advice in advise mode"
+            said = (f"decide.mode is {mode}: {self.key_names()['accept']} accepts the decision service's advice "
+                    "in advise mode")
         elif advice is None or advice.top is None:
             said = "the decision service would start no job now"
         else:
@@ -216,9 +217,9 @@ class BoardScreen(JobScreen):
         """Hold the whole deck, or release it: asked first, as `jobdeck hold` and `release` with no id do it."""
         held = self.model.store.board.held if self.model.ready else None
         if held is None:
-            question, detail, yes = ("Hold the whole deck?", "Nothing new starts until it is released (D again, or "
-                                     "`jobdeck release`); running attempts finish, fires and inbox files are kept.",
-                                     "Hold")
+            question, detail, yes = ("Hold the whole deck?", f"Nothing new starts until it is released "
+                                     f"({self.key_names()['hold_deck']} again); running attempts finish, fires and "
+                                     "inbox files are kept.", "Hold")
         else:
             question, detail, yes = (f"Release the deck, {deck_hold_text(held)}?", "Jobs start again.", "Release")
 

@@ -23,7 +23,8 @@ class DetailScreen(JobScreen):
 
     BINDINGS = [
         Binding("escape,backspace", "back", "back"),
-        Binding("E", "toggle_stderr", "stderr", show=False, id="stderr"),  # the pane's title offers it
+        # the pane's title offers it; the id of the board's E (page stderr), so that keys.toml moves both
+        Binding("E", "toggle_stderr", "stderr", show=False, id="stderr_output"),
     ]
 
     def __init__(self, model: DeckModel, operator: Operator, job_id: str, *, live: bool = True) -> None:
@@ -78,7 +79,8 @@ class DetailScreen(JobScreen):
         if attempt is not None:
             title.append(f" · attempt {attempt.n}" + (" (running)" if attempt.ended is None else f" ({attempt.outcome})"), "dim")
             if not self.stderr and _has_bytes(model.output_path(job_id, stderr=True)):
-                title.append("  E: its stderr", "bold yellow")  # where a failure usually says why
+                # where a failure usually says why
+                title.append(f"  {self.key_names()['stderr_output']}: its stderr", "bold yellow")
         self.query_one("#output-title", Static).update(title)
         ended = attempt is not None and attempt.ended is not None
         self.tail.placeholder = "(no output)" if ended else "(no output yet)"

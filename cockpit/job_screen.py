@@ -12,7 +12,7 @@ is asked for with the messages below, so no screen imports the app.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 from textual.binding import Binding
 from textual.message import Message
@@ -39,24 +39,25 @@ OVERRIDES = frozenset({"pin", "hold", "release"})
 """The operator's overrides of the decision service: written at once, with what they replaced and what a pinned job
 still waits for told in the toast."""
 
-#: The command palette's entries for the job keys: title, help, action.
 JOB_COMMANDS = (
-    ("Approve", "approve the selected job (a)", "approve"),
-    ("Reject", "reject the selected job with a reason (R)", "reject"),
-    ("Retry", "queue the selected job again (r)", "retry"),
-    ("Cancel job", "cancel the selected job (x)", "cancel_job"),
-    ("Pause / resume", "pause or resume the selected job (p)", "pause"),
-    ("Run now", "start a new cycle of the selected job (t)", "trigger"),
-    ("Why", "what keeps the selected job from running, its rank and the reasons (w)", "why"),
-    ("Output in $PAGER", "page the selected job's latest output, escape sequences removed (o)", "output"),
-    ("Copy id", "copy the selected job's id to the clipboard (y)", "copy_id"),
-    ("Copy output path", "copy the path of the selected job's latest output (Y)", "copy_path"),
-    ("Pin", "start the selected backlog job next, once (P)", "pin"),
-    ("Hold", "keep the selected backlog job from starting until released (H)", "hold"),
-    ("Release", "undo a pin or hold of the selected job (u)", "release"),
-    ("Edit jobs.json", "open jobs.json in $EDITOR, validated on save (e)", "edit"),
-    ("New job", "add a job to jobs.json (n)", "new_job"),
+    ("Approve", "approve the selected job ({key})", "approve", "approve"),
+    ("Reject", "reject the selected job with a reason ({key})", "reject", "reject"),
+    ("Retry", "queue the selected job again ({key})", "retry", "retry"),
+    ("Cancel job", "cancel the selected job ({key})", "cancel_job", "cancel"),
+    ("Pause / resume", "pause or resume the selected job ({key})", "pause", "pause"),
+    ("Run now", "start a new cycle of the selected job ({key})", "trigger", "trigger"),
+    ("Why", "what keeps the selected job from running, its rank and the reasons ({key})", "why", "why"),
+    ("Output in $PAGER", "page the selected job's latest output, escape sequences removed ({key})", "output",
+     "output"),
+    ("Copy id", "copy the selected job's id to the clipboard ({key})", "copy_id", "copy_id"),
+    ("Copy output path", "copy the path of the selected job's latest output ({key})", "copy_path", "copy_path"),
+    ("Pin", "start the selected backlog job next, once ({key})", "pin", "pin"),
+    ("Hold", "keep the selected backlog job from starting until released ({key})", "hold", "hold"),
+    ("Release", "undo a pin or hold of the selected job ({key})", "release", "release"),
+    ("Edit jobs.json", "open jobs.json in $EDITOR, validated on save ({key})", "edit", "edit"),
+    ("New job", "add a job to jobs.json ({key})", "new_job", "new_job"),
 )
+"""The command palette's entries for the job keys: title, help (``{key}``: the key in use), action, binding id."""
 
 
 def _says_why(binding: Binding) -> Binding:
@@ -151,8 +152,14 @@ class JobScreen(Screen[None]):
         """Called after every refresh of the model; screens update what they show."""
 
     def palette(self) -> tuple[tuple[str, str, str], ...]:
-        """The command palette's entries for this screen's keys: title, help, action."""
-        return JOB_COMMANDS
+        """The command palette's entries for this screen's keys: title, help naming the key as keys.toml maps it,
+        action."""
+        return self.palette_entries(JOB_COMMANDS)
+
+    def palette_entries(self, commands: Iterable[tuple[str, str, str, str]]) -> tuple[tuple[str, str, str], ...]:
+        """``commands`` (title, help, action, binding id) with each help's ``{key}`` said as the key in use here."""
+        keys = self.key_names()
+        return tuple((title, help_text.format(key=keys[name]), action) for title, help_text, action, name in commands)
 
     def key_names(self) -> dict[str, str]:
         """Binding id -> the key that runs it here, as the footer shows it, keys.toml's remaps included."""

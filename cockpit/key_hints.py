@@ -100,3 +100,9 @@ def _cells(hint: tuple[str, str, bool]) -> int:
     """Cells one hint takes: ' k ' and ' description '."""
     key, description, _ = hint
     return len(key) + len(description) + 4
+
+
+def key_shown(app: App[object], name: str, default: str) -> str:
+    """The key of binding ``name`` (``default`` unless keys.toml remaps it) as the footer shows it ("^z")."""
+    keys = getattr(app, "keymap_in_use", {}).get(name) or default  # (the app keeps the keymap in use)
+    return app.get_key_display(Binding(keys.split(",")[0].strip(), name))

@@ -144,7 +144,9 @@ class ReviewScreen(JobScreen):
         item = next((i for i in self.items if i.card.id == job_id), None)
         why = self.query_one("#review-why", Static)
         if item is None:
-            why.update(Text("Approve (a), reject (R), retry (r) or cancel (x) the selected job.", "dim"))
+            keys = self.key_names()
+            why.update(Text(f"Approve ({keys['approve']}), reject ({keys['reject']}), retry ({keys['retry']}) or "
+                            f"cancel ({keys['cancel']}) the selected job.", "dim"))
             self.tail.follow(None)
             return
         state = self.model.state(item.card.id)

@@ -4,7 +4,8 @@ Pause and resume are written at once and undone by their opposite (both stay in
 the chain of work). Approve and retry have no opposite event, so they wait
 ``seconds`` before they are written, and an undo drops them. One action waits
 at a time: a new one writes the one before it, and quitting writes what waits
-(the operator asked for it). The undo key is ``z``: ``u`` already releases a pin.
+(the operator asked for it). The undo key is ``z`` (``u`` already releases a pin),
+and the toasts name it as keys.toml maps it.
 ``write_action`` is how every job key writes its event, undoable or not.
 """
 
@@ -21,6 +22,7 @@ from textual.timer import Timer
 from jobdeck.state.actions import ACTIONS
 from jobdeck.state.errors import JobdeckError
 
+from jobdeck.cockpit.key_hints import key_shown
 from jobdeck.cockpit.operations import Operator
 from jobdeck.cockpit.textual_private import withdraw
 from jobdeck.cockpit.toast_text import fit_toast, toast_text_width
@@ -56,6 +58,11 @@ def write_action(app: App[object], operator: Operator, job_id: str, action: str,
     return toast(app, f"{job_id} {ACTIONS[action].done}{also}{then}", timeout)
 
 
+def undo_key(app: App[object]) -> str:
+    """The undo key as the footer shows it, keys.toml's remap included."""
+    return key_shown(app, "undo", UNDO_KEY)
+
+
 def toast(app: App[object], message: str, timeout: float) -> Notification:
     """``App.notify``, keeping the toast, so that it can be taken back (``withdraw``); plain text, fitted as the
     cockpit's every toast is (cockpit/toast_text.py)."""
@@ -84,7 +91,7 @@ class Undo:
             return  # the same key twice: one action
         self.settle()
         if action in INVERSE:
-            shown = self._write(job_id, action, then=f" — {UNDO_KEY} to undo", timeout=self.seconds)
+            shown = self._write(job_id, action, then=f" — {undo_key(self.app)} to undo", timeout=self.seconds)
             if shown is None:
                 return
             self._hold(Undoable(job_id, action, written=True), shown)
@@ -95,7 +102,7 @@ class Undo:
                 self.app.notify(str(exc), title=f"cannot {action}", severity="error")
                 return
             self._hold(Undoable(job_id, action, written=False),
-                       toast(self.app, f"{action} {job_id} in {self.seconds:g}s — {UNDO_KEY} to undo", self.seconds))
+                       toast(self.app, f"{action} {job_id} in {self.seconds:g}s — {undo_key(self.app)} to undo", self.seconds))
 
     def undo(self) -> None:
         """Take the pending action back: drop it if it waits, write its inverse if it was written."""

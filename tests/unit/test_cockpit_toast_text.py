@@ -38,3 +38,16 @@ def test_a_name_longer_than_a_line_is_cut_as_there_is_no_other_way() -> None:
 
 def test_the_text_width_follows_the_screen_up_to_the_toasts_own_width() -> None:
     assert [toast_text_width(width) for width in (40, 80, 81, 120, 200)] == [16, 36, 36, 56, 57]
+
+
+def test_a_name_longer_than_a_line_breaks_after_a_dash_underscore_or_dot_before_it_is_cut() -> None:
+    long_id = "crm-enrichment-for-the-accounts-of-northern-europe-daily-refresh"
+    assert fit_toast(f"copied {long_id}", 36).split("\n") == ["copied", "crm-enrichment-for-the-accounts-of-",
+                                                               "northern-europe-daily-refresh"]
+    assert fit_toast("/x/" + "report_of_the_week.final.txt", 12).split("\n") == ["/x/", "report_of_", "the_week.",
+                                                                               "final.txt"]
+
+
+def test_a_path_still_breaks_after_its_slashes_first() -> None:
+    lines = fit_toast("/tmp/some-deck/workspaces/a-long-workspace-name/runs", 30).split("\n")
+    assert lines == ["/tmp/some-deck/workspaces/", "a-long-workspace-name/runs"]
