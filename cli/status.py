@@ -88,13 +88,16 @@ def gather(deck_dir: str | None, now: float, *, waiting_age: float | None, floor
         spec = load_spec(deck.spec_path).spec
     except SpecError as exc:  # the runner keeps its last good spec: say so, and check what can be checked
         problems.append(Problem("spec_error", f"jobs.json is invalid, runners keep the last good spec: "
-                                              f"{str(exc).splitlines()[0]}"))
+                                              f"{str(exc).splitlines()[0]}; deadlines and max_wait are checked "
+                                              "only as the runners told them until it is valid"))
     with open_store(deck) as store:
         board = store.board
         problems += job_problems(spec, board, now, waiting_age=waiting_age, deck=deck)
         if spec is not None:
             problems += missed_deadlines(spec, board, now)
             problems += waits_past_max_wait(spec, board, now)
+        else:
+            problems += told_by_runners(board, now)
         counts = Counter(state.status.value for state in board.jobs.values())
     never_ran = sum(1 for job in spec.jobs if job.id not in board.jobs) if spec is not None else 0
     if never_ran:
@@ -108,6 +111,32 @@ def gather(deck_dir: str | None, now: float, *, waiting_age: float | None, floor
         "jobs_complete": spec is not None,  # (an invalid jobs.json: only jobs with history are counted)
         "problems": [problem.to_json() for problem in problems],
     }
+
+
+def told_by_runners(board: Board, now: float) -> list[Problem]:
+    """While jobs.json is invalid (so its deadlines and bounds cannot be read): the misses and waits past max_wait
+    the runners recorded (``decided`` missed and overdue, in every mode but off) that still stand, so the check does
+    not go quiet while the operator mends the file."""
+    from jobdeck.state.durations import format_duration
+    from jobdeck.state.health import Problem
+    from jobdeck.state.machine import Status
+
+    problems = []
+    for job_id, (cycle, deadline) in sorted(board.late.items()):
+        state = board.state(job_id)
+        if state.cycle == cycle and state.status != Status.DONE:
+            ago = f" {format_duration(now - deadline)} ago" if isinstance(deadline, int | float) else ""
+            problems.append(Problem("deadline_missed", f"{job_id} missed its deadline{ago} and is not done "
+                                                       f"({state.status.value}), as a runner told it; see "
+                                                       f"`jobdeck why {job_id}`", job_id,
+                                    now - deadline if isinstance(deadline, int | float) else None))
+    for job_id, since in sorted(board.overdue.items()):
+        state = board.state(job_id)
+        if state.status == Status.BACKLOG and not (state.attempts and state.attempts[-1].started >= since):
+            problems.append(Problem("max_wait_passed", f"{job_id} has waited {format_duration(now - since)}, past its "
+                                                       f"max_wait, and has not started, as a runner told it; see "
+                                                       f"`jobdeck why {job_id}`", job_id, now - since))
+    return problems
 
 
 def missed_deadlines(spec: Spec, board: Board, now: float) -> list[Problem]:

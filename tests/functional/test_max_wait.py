@@ -142,3 +142,22 @@ def test_off_mode_counts_a_max_wait_for_status_check(tmp_path: Path, cli: RunCli
     assert listed == [["plainw"]]  # only the job with a max_wait: off writes nothing else it did not write before
     assert not [r for r in records(deck) if r["type"] == "decided" and r.get("action") == "overdue"]  # (off decides
     # nothing: the breach is for `status --check` to tell)
+
+
+def test_status_check_keeps_what_the_runners_told_while_jobs_json_is_invalid(tmp_path: Path, cli: RunCli) -> None:
+    """With jobs.json broken, the bounds cannot be read: the check said only spec_error, going quiet on a wait past
+    max_wait just while the operator mended the file. It reports what the runners recorded, and says so."""
+    deck = make_deck(tmp_path / "deck", "live", [{"id": "heldone", "max_wait": "1s"},
+                                                 {"id": "hog", "command": ["sleep", "2.5"], "priority": 5}])
+    assert cli("hold", "heldone", cwd=deck.root).returncode == 0
+    assert cli("run", "--once", cwd=deck.root).returncode == 0
+    assert [r["job"] for r in overdue(deck)] == ["heldone"]
+    deck.spec_path.write_text('{"jobs": [\n')
+
+    report = json.loads(cli("status", "--json", cwd=deck.root).stdout)
+
+    kinds = {p["kind"]: p for p in report["problems"]}
+    assert kinds["max_wait_passed"]["job"] == "heldone"
+    assert kinds["max_wait_passed"]["message"].startswith("heldone has waited ")
+    assert "as a runner told it" in kinds["max_wait_passed"]["message"]
+    assert "deadlines and max_wait are checked only as the runners told them" in kinds["spec_error"]["message"]
