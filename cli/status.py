@@ -135,7 +135,8 @@ def told_by_runners(board: Board, now: float) -> list[Problem]:
         if state.status == Status.BACKLOG and not (state.attempts and state.attempts[-1].started >= since):
             problems.append(Problem("max_wait_passed", f"{job_id} has waited {format_duration(now - since)}, past its "
                                                        f"max_wait, and has not started, as a runner told it; see "
-                                                       f"`jobdeck why {job_id}`", job_id, now - since))
+                                                       f"`jobdeck why {job_id}`", job_id))  # (past by how long:
+            # its max_wait is in jobs.json)
     return problems
 
 

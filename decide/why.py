@@ -172,8 +172,8 @@ def why(spec: Spec, board: Board, job_id: str, now: float,
     found.ready = len(ready)
     heuristic = Heuristic(policy, board)
     outlook = heuristic.outlook(now, cooldowns or {})
-    if found.blocking:
-        verdict = heuristic.verdict(job_id, state, outlook)
+    if found.blocking:  # (out of live, only the gates of every mode: the budget and the reviews advise there)
+        verdict = heuristic.verdict(job_id, state, outlook, written_only=policy.mode != "live")
         found.verdict, found.gates = verdict.binding(), list(verdict.gates)
         found.headline = "it cannot start yet"
         return found

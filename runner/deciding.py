@@ -300,7 +300,9 @@ class Deciding:
         elif verdict.until is not None:
             self.next_look = verdict.until if self.next_look is None else min(self.next_look, verdict.until)
         told = heuristic.board.kept_back.get(job.id)
-        if told is None or (told.action, told.needs, told.until) != (verdict.action, verdict.needs, verdict.until):
+        longest = verdict.binding()  # (what a person is told: the card, `run --job`)
+        if told is None or (told.action, told.needs, told.until) != (verdict.action, verdict.needs, verdict.until) \
+                or told.said() != (longest.action, longest.needs):
             note = gate_note(verdict, heuristic.policy.jobs[job.id], outlook.now)
             extra: dict[str, Any] = {"note": note} if note else {}
             if verdict.needs == "reviews":  # so a reader sees when the queue has room again (KeptBack.outlived)

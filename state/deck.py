@@ -127,6 +127,8 @@ def deck_format(deck: Deck) -> tuple[int, str] | None:
         return None
     except OSError as exc:
         raise deck_access_error(exc, "read the deck's format", deck.format_path) from None
+    if not data.strip():
+        return None  # (a marker cut short as it was first written, by a crash: written again by the next write)
     try:
         marker = json.loads(data)
         number, written_by = marker["format"], marker.get("written_by", "another jobdeck")
@@ -162,7 +164,7 @@ def mark_format(deck: Deck) -> None:
 
     try:
         write_atomic(deck.format_path, f'{{"format": {DECK_FORMAT}, "written_by": "jobdeck {__version__}"}}\n'
-                     .encode(), durable=False)
+                     .encode())  # (durable: once in a deck's life)
     except OSError:
         pass  # a guard for later, not this command's work: the write it is about to do says what is wrong
 

@@ -51,6 +51,14 @@ def test_a_marker_that_is_not_one_is_named(deck: Deck, cli: RunCli) -> None:
     assert done.stderr.startswith(f"jobdeck: {deck.format_path} is not a deck format marker (hint: ")
 
 
+def test_an_empty_marker_left_by_a_crash_is_no_marker(deck: Deck, cli: RunCli) -> None:
+    """A power cut as the marker was first written leaves it empty: the deck is read as unmarked, not refused."""
+    deck.format_path.write_bytes(b"")
+    assert cli("--deck", str(deck.root), "ls").returncode == 0
+    assert cli("--deck", str(deck.root), "pause", "hello").returncode == 0
+    assert _marker(deck)["format"] == DECK_FORMAT
+
+
 def test_an_unmarked_deck_is_marked_by_its_first_write_and_never_by_a_read(deck: Deck, cli: RunCli) -> None:
     """A deck older jobdecks made has no marker: reading it (a read-only deck, say) leaves none; writing marks it."""
     deck.format_path.unlink()

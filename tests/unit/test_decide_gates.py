@@ -86,3 +86,43 @@ def test_why_lists_every_gate_with_its_end_and_leads_with_the_binding_one() -> N
     lines = [text for text, _ in answer.lines(NOW)]
     assert lines[3].startswith("decision service (live, policy ")
     assert lines[3].endswith(": hold for 12h00m (needs budget), score 100")
+
+
+def test_why_of_a_blocked_job_out_of_live_names_only_the_gates_of_every_mode() -> None:
+    """A paused job in shadow mode, its budget spent: `why` gave "hold for 12h00m (needs budget)", a gate shadow
+    only advises, where the runner would start it once resumed."""
+    the_spec = spec({"id": "spent"}, {"id": "ask", "paused": True}, mode="shadow", budget={"daily": 1.0})
+    board = Board({"ask": ready("ask")})
+    board.rollups.add("spent", Attempt(1, 1, "r", "default", NOW - 120, NOW - 60, "succeeded", cost=1.0))
+    answer = why(the_spec, board, "ask", NOW, {})
+    assert answer.blocking and answer.blocking[0].startswith("is paused")
+    assert answer.gates == [] and answer.verdict is not None and answer.verdict.action == "start"
+
+
+def test_a_longer_gate_that_joins_the_first_is_told_again(tmp_path: Any) -> None:
+    """Held for the budget (until the day turns), then the review queue filled: the reviews hold, with no end, keeps
+    it back longer, but the runner compared only the first gate and said nothing, so the card and `run --job` kept
+    saying "budget" while `why` said reviews."""
+    from jobdeck.runner.deciding import Deciding
+    from jobdeck.runner.selection import ReadyIndex
+
+    the_spec = spec({"id": "spent"}, {"id": "ask", "review": "always"}, {"id": "other", "review": "always"},
+                    budget={"daily": 1.0}, review_capacity=1)
+    board = Board({"ask": ready("ask")})
+    board.rollups.add("spent", Attempt(1, 1, "r", "default", NOW - 120, NOW - 60, "succeeded", cost=1.0))
+    deciding, index = Deciding(tmp_path / "cooldowns.json"), ReadyIndex()
+    deciding.reset(the_spec, board, index)
+    notes: list[dict[str, Any]] = []
+    deciding.begin_turn(board, NOW, [])
+    assert not deciding.admits(the_spec.by_id["ask"], board.state("ask"), notes)
+    assert [(n["action"], n["needs"]) for n in notes] == [("hold", "budget")]
+    board.apply({**notes[0], "seq": 1, "ts": NOW})
+
+    board.jobs["other"] = JobState("other", Status.REVIEW, since=NOW)  # the review queue is full now
+    board._review_load = None
+    notes.clear()
+    deciding.begin_turn(board, NOW + 1, [])
+    assert not deciding.admits(the_spec.by_id["ask"], board.state("ask"), notes)
+    assert [(n["action"], n["needs"], n["note"]) for n in notes] == [("hold", "budget", "⏸ reviews")]
+    board.apply({**notes[0], "seq": 2, "ts": NOW + 1})
+    assert board.kept_back["ask"].said() == ("hold", "reviews")
