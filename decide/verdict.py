@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any, NamedTuple
+
+from jobdeck.state.board import longest
 
 START, DEFER, HOLD = "start", "defer", "hold"
 """The actions: start now (in rank order), defer until a time, hold until something changes (``needs``)."""
@@ -31,9 +32,9 @@ class Gate(NamedTuple):
 
 
 def binding_gate(gates: Sequence[Gate]) -> Gate:
-    """Of ``gates`` (one or more), the one that keeps the job back longest: a hold with no end, else the latest
-    end; the first of equals."""
-    return max(gates, key=lambda gate: math.inf if gate.until is None else gate.until)
+    """Of ``gates`` (one or more), the one that keeps the job back longest (``state.board.longest``: a hold with no
+    end, else the latest end; the first of equals)."""
+    return gates[longest([gate.until for gate in gates])]
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,7 +15,7 @@ import binascii
 import json
 import math
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -53,13 +53,18 @@ SNAPSHOT_BEHIND = 1000
 board.json was lost (which replays what follows the newest checkpoint) or left far behind replays more."""
 
 
+def longest(untils: Sequence[object]) -> int:
+    """Which of several gates, by their ends, keeps a job back longest: one with no end (None), else the latest
+    end; the first of equals. The one rule of ``binding_of`` and decide.verdict's ``binding_gate``."""
+    return max(range(len(untils)), key=lambda n: untils[n] if isinstance(untils[n], int | float) else math.inf)
+
+
 def binding_of(record: Mapping[str, Any]) -> tuple[str, str | None, str | None]:
     """(action, needs, reason) of a hold or defer record as a person waits for it: of its ``gates`` (several), the
-    one that keeps the job back longest, a hold with no end first, else the latest end (decide.verdict's
-    ``binding_gate``); else the record's own action, needs and first reason."""
+    one that keeps the job back longest (``longest``); else the record's own action, needs and first reason."""
     gates = record.get("gates")
     if isinstance(gates, list) and len(gates) > 1 and all(isinstance(gate, dict) for gate in gates):
-        gate = max(gates, key=lambda gate: math.inf if not isinstance(gate.get("until"), int | float) else gate["until"])
+        gate = gates[longest([gate.get("until") for gate in gates])]
         return str(gate.get("action")), gate.get("needs"), gate.get("reason")
     reasons = record.get("reasons")
     return str(record.get("action")), record.get("needs"), reasons[0] if isinstance(reasons, list) and reasons else None
