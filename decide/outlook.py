@@ -49,5 +49,9 @@ def outlook_of(board: Board, now: float, cooldowns: Mapping[str, tuple[float, st
     """
     spent = board.rollups.cost_since(day_start(now))
     waiting = running_reviewed + sum(1 for state in board.jobs.values() if state.status == Status.REVIEW)
-    live = {model: entry for model, entry in cooldowns.items() if entry[0] > now}
-    return Outlook(now, spent, running_cost, waiting, live)
+    return Outlook(now, spent, running_cost, waiting, still_cooling(cooldowns, now))
+
+
+def still_cooling(cooldowns: Mapping[str, tuple[float, str]], now: float) -> dict[str, tuple[float, str]]:
+    """The cooldowns of ``cooldowns`` (model -> (until, why)) not over at ``now``."""
+    return {model: entry for model, entry in cooldowns.items() if entry[0] > now}

@@ -71,7 +71,7 @@ class Policy:
     digest: str
 
 
-def _models(job: Job, spec: Spec) -> tuple[str, ...]:
+def models_of(job: Job, spec: Spec) -> tuple[str, ...]:
     """The llm models a job may call, written order (none for other agents)."""
     if job.model is not None:
         return tuple(dict.fromkeys([job.model, *job.fallbacks]))
@@ -92,7 +92,7 @@ def _job_policy(job: Job, place: int, spec: Spec) -> JobPolicy:
     if job.window is not None:
         start, _, end = job.window.partition("-")
         window = (parse_clock(start), parse_clock(end))
-    models = _models(job, spec)
+    models = models_of(job, spec)
     return JobPolicy(job.id, place, job.priority, job.timezone, clock, at, job.deadline, job.max_wait, window,
                      job.window, job.schedule is not None or job.trigger is not None, job.review_policy == "always",
                      models[0] if models else None, models, job.retry.max_attempts, needs_approval(job))

@@ -27,8 +27,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from jobdeck.decide.heuristic import UNFINISHED, Heuristic, gate_note
-from jobdeck.decide.outlook import Outlook
-from jobdeck.decide.policy import Policy, policy_of
+from jobdeck.decide.outlook import Outlook, still_cooling
+from jobdeck.decide.policy import Policy, models_of, policy_of
 from jobdeck.decide.verdict import DEFER, HOLD, START, SortKey, Verdict
 from jobdeck.state.blocking import blocking
 from jobdeck.state.board import LISTED_TYPE, MODE_TYPE, Board
@@ -91,8 +91,7 @@ class Deciding:
         Call before ``index.reset(spec)``.
         """
         index.keyer = index.advisor = None
-        llm_agents = {name for name, agent in spec.agents.items() if agent.type == "llm" and agent.model}
-        gated = any(job.window is not None or job.model is not None or job.agent in llm_agents for job in spec.jobs)
+        gated = any(job.window is not None or models_of(job, spec) for job in spec.jobs)
         if spec.decide.mode == "off" and not gated:
             self.policy = self.heuristic = None
         else:  # (in off mode, for the windows and the cooldowns alone)
@@ -131,8 +130,7 @@ class Deciding:
             return
         self.heuristic.board = board
         if self.mode == "off":  # only the gates of every mode are asked: the time and the cooldowns
-            self.outlook = Outlook(now, cooldowns={model: entry for model, entry in self._read_cooldowns().items()
-                                                   if entry[0] > now})
+            self.outlook = Outlook(now, cooldowns=still_cooling(self._read_cooldowns(), now))
         else:
             self.outlook = self.heuristic.outlook(now, self._read_cooldowns(), running)
         self.next_look = None
