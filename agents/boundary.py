@@ -19,7 +19,9 @@ The boundary also records, on the attempt's lease file, who its leader and its
 runner are (``BoundaryRecord``): after a runner is killed, recovery can tell an
 orphaned leader that still runs (the attempt stays leased) from leftovers that
 merely inherited the lease descriptor (they are stopped, and the attempt is
-resolved).
+resolved). It is written twice: before the leader starts, naming none (the leader
+runs before the runner can take it in, and the runner may be killed in between),
+and once the leader is in.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ from jobdeck.agents import proctree
 from jobdeck.agents.proctree import Proc
 from jobdeck.state.atomic import FILE_MODE, pid_origin
 from jobdeck.state.attempts import BOUNDARY, BOUNDARY_XATTR, LEASE
+from jobdeck.state.crashpoint import crash_point
 from jobdeck.state.liveness import running
 
 MARKER = "JOBDECK_ATTEMPT_ID"
@@ -70,14 +73,29 @@ class Boundary(ABC):
         return {MARKER: self.token} if self.token else {}
 
     def prepare(self) -> None:
-        """Get ready for a leader to start (so that taking it in costs as little time as possible)."""
+        """Get ready for a leader to start, and record that one is starting.
+
+        The leader runs before ``adopt`` can record it: a runner killed in
+        between leaves the record written here, which names no leader, and
+        recovery then looks at what the attempt's boundary holds instead.
+        """
+        self._ready()
+        self._record()
+
+    def _ready(self) -> None:
+        """Whatever makes taking the leader in cost as little time as possible."""
 
     def adopt(self, pid: int) -> None:
         """Take in the attempt's just-started leader (before it can have done much) and record it."""
+        crash_point("leader.started")  # (it runs: only the record written at ``prepare`` tells of it)
         self._enclose(pid)
         self.leader = proctree.read(pid)
         self._adopted()
-        if self.directory is not None and self.leader is not None and self.runner is not None:
+        if self.leader is not None:
+            self._record()
+
+    def _record(self) -> None:
+        if self.directory is not None and self.runner is not None:
             write_record(self.directory, self.lease_fd, self.record())
 
     def release_leader(self) -> None:
@@ -95,9 +113,9 @@ class Boundary(ABC):
         """The live processes inside."""
 
     def record(self) -> BoundaryRecord:
-        assert self.leader is not None and self.runner is not None
-        return BoundaryRecord(self.kind, pid_origin(), (self.runner.pid, self.runner.start),
-                              (self.leader.pid, self.leader.start), self.token or "-")
+        assert self.runner is not None
+        leader = None if self.leader is None else (self.leader.pid, self.leader.start)
+        return BoundaryRecord(self.kind, pid_origin(), (self.runner.pid, self.runner.start), leader, self.token or "-")
 
     def _signal(self, members: list[Proc], sig: int) -> None:
         for proc in members:
@@ -191,23 +209,23 @@ class BoundaryRecord:
     """``pid_origin()`` of the runner: pids are only judged by a process of the same origin."""
     runner: tuple[int, int]
     """The runner's (pid, start time)."""
-    leader: tuple[int, int]
-    """The attempt's leader's (pid, start time)."""
+    leader: tuple[int, int] | None
+    """The attempt's leader's (pid, start time); None while it is being started (``-``)."""
     token: str
     """The value of ``JOBDECK_ATTEMPT_ID`` in the attempt's processes (and its cgroup's name)."""
 
     def encode(self) -> bytes:
         """At most 60 bytes, so that ext4 keeps it inside the inode (64 with 256-byte inodes) instead
         of a 4 KiB block of its own per attempt; numbers in hex."""
-        return (f"{self.kind[0]}{self.origin} {self.runner[0]:x}.{self.runner[1]:x} "
-                f"{self.leader[0]:x}.{self.leader[1]:x} {self.token}").encode()
+        leader = "-" if self.leader is None else f"{self.leader[0]:x}.{self.leader[1]:x}"
+        return f"{self.kind[0]}{self.origin} {self.runner[0]:x}.{self.runner[1]:x} {leader} {self.token}".encode()
 
     @classmethod
     def decode(cls, data: bytes) -> BoundaryRecord | None:
         try:
             head, runner, leader, token = data.decode().split(" ")
             kind = _KINDS[head[0]]
-            return cls(kind, head[1:], _pair(runner), _pair(leader), token)
+            return cls(kind, head[1:], _pair(runner), None if leader == "-" else _pair(leader), token)
         except (ValueError, KeyError, IndexError):  # also UnicodeDecodeError
             return None
 
@@ -220,7 +238,8 @@ class BoundaryRecord:
         return _alive(self.runner)
 
     def leader_alive(self) -> bool:
-        return _alive(self.leader)
+        """Whether the recorded leader runs (False when none is recorded: see ``runner/recovery.py``)."""
+        return self.leader is not None and _alive(self.leader)
 
 
 _KINDS = {"c": "cgroup", "s": "subreaper"}

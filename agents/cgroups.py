@@ -284,7 +284,7 @@ class CgroupBoundary(Boundary):
         self.fallback: GroupBoundary | None = None
         """The process group, for an attempt whose group could not be made (e.g. cgroup.max.descendants)."""
 
-    def prepare(self) -> None:
+    def _ready(self) -> None:
         assert self.tree is not None and self.token is not None
         if self.group is None and self.fallback is None:
             try:
@@ -295,7 +295,7 @@ class CgroupBoundary(Boundary):
     def _enclose(self, pid: int) -> None:
         self.holds_leader = True
         if self.fallback is None:
-            self.prepare()
+            self._ready()
         try:
             if self.group is not None:
                 move(self.group, pid)

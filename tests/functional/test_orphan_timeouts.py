@@ -165,3 +165,28 @@ def test_a_runner_killed_while_stopping_an_overdue_orphan_leaves_the_timeout_to_
         _stop(third, pid_file)
         if deaf_file.exists() and not process_gone(int(deaf_file.read_text())):
             os.kill(int(deaf_file.read_text()), signal.SIGKILL)
+
+
+def test_a_runner_killed_as_its_leader_starts_leaves_the_timeout_to_the_next(
+        tmp_path: Path, boundary: str) -> None:  # noqa: F811
+    """Killed between the leader's start and its record: the leader runs (and holds the lease), unknown to any record
+    of who it is. The next runner still finds it by the attempt's boundary and stops it at the hard timeout."""
+    pid_file = tmp_path / "leader.pid"
+    deck = make_deck(tmp_path, [{"id": "hang", "command": ["sh", "-c", f"echo $$ > {pid_file}; "
+                                                                        "while :; do echo tick; sleep 0.2; done"],
+                                 "timeout": {"hard": 2, "grace": 1}}])
+    env = env_for(deck, JOBDECK_BOUNDARY=boundary)
+    second = None
+    try:
+        first = start_runner(deck, env={**env, "JOBDECK_CRASH_AT": "leader.started"})
+        first.communicate(timeout=15)
+        assert first.returncode == -signal.SIGKILL
+        leader = int(wait_for(lambda: pid_file.exists() and pid_file.read_text().strip(), timeout=15,
+                              what="the job to start"))
+        second = start_runner(deck, env=env)
+        outcome = wait_for(lambda: _outcome(deck, "hang"), timeout=2 + 1 + SLACK + 5, what="the hard timeout")
+        assert (outcome["type"], outcome["reason"]) == ("failed", "hard_timeout"), outcome
+        assert "stopped after its runner was gone" in outcome["message"]
+        assert process_gone(leader)
+    finally:
+        _stop(second, pid_file)

@@ -24,6 +24,8 @@ def test_a_record_survives_encoding_and_fits_in_an_ext4_inode() -> None:
     largest = BoundaryRecord("subreaper", "f" * 8, (4194304, 16**9 - 1), (4194304, 16**9 - 1), TOKEN)  # 21 years up
     assert BoundaryRecord.decode(largest.encode()) == largest
     assert len(largest.encode()) <= 60
+    starting = BoundaryRecord("cgroup", pid_origin(), (10, 20), None, TOKEN)  # written before the leader starts
+    assert BoundaryRecord.decode(starting.encode()) == starting and not starting.leader_alive()
 
 
 def test_garbage_is_no_record() -> None:
