@@ -29,29 +29,61 @@ def _deck(args: argparse.Namespace) -> Deck:
     return find_deck(args.deck)
 
 
-def _spec(deck: Deck) -> Spec:
-    """jobs.json validated in full (pydantic); marks it valid for the light read paths."""
-    return _validated(deck)[0]
+def _spec(deck: Deck, *, kept: bool = True) -> Spec:
+    """jobs.json validated in full (pydantic); marks it valid for the light read paths. While it is
+    invalid, its last valid version (``_kept``), unless ``kept`` is False (a command that deletes)."""
+    return _validated(deck, kept=kept)[0]
 
 
-def _validated(deck: Deck) -> tuple[Spec, str]:
+def _validated(deck: Deck, *, kept: bool = True) -> tuple[Spec, str]:
     from jobdeck.state.lightspec import mark_valid
-    from jobdeck.state.loader import load_spec
+    from jobdeck.state.loader import load_spec, parse_spec
 
-    loaded = load_spec(deck.spec_path)
-    mark_valid(deck, loaded.digest, loaded.spec, create=True)  # these commands make .jobdeck/ anyway
+    try:
+        loaded = load_spec(deck.spec_path)
+    except SpecError as exc:
+        last = _kept(deck, exc) if kept else None
+        if last is None:
+            raise
+        loaded = parse_spec(last.raw, str(deck.spec_path))  # (accepted before, by this code, here)
+        return loaded.spec, loaded.digest
+    mark_valid(deck, loaded, create=True)  # these commands make .jobdeck/ anyway
     return loaded.spec, loaded.digest
 
 
-def _read_spec(deck: Deck) -> tuple[Spec | LightSpec, str]:
-    """jobs.json and its digest for a command that reads ids, workspaces and card fields.
+def _read_spec(deck: Deck, *, quiet: bool = False) -> tuple[Spec | LightSpec, str]:
+    """jobs.json and its digest for a command that reads ids, workspaces and card fields (or acts on a job).
 
-    Without pydantic when the loader has accepted these bytes before (state/lightspec.py).
+    Without pydantic when the loader has accepted these bytes before (state/lightspec.py). While
+    jobs.json is invalid, its last valid version (``_kept``; ``quiet``: without saying so, for a Tab).
     """
     from jobdeck.state.lightspec import light_spec
 
     found = light_spec(deck)
-    return (found, found.digest) if found is not None else _validated(deck)
+    if found is not None:
+        return found, found.digest
+    try:
+        return _validated(deck, kept=False)
+    except SpecError as exc:
+        last = _kept(deck, exc, quiet=quiet)
+        if last is None:
+            raise
+        return last, last.digest
+
+
+def _kept(deck: Deck, problem: SpecError, *, quiet: bool = False) -> LightSpec | None:
+    """The last valid version of jobs.json while ``problem`` makes the file itself invalid, as runners keep it
+    (state/lightspec.py ``kept_spec``), said on stderr; None if there is none (or the file cannot be read)."""
+    from jobdeck.state.lightspec import kept_spec
+
+    if isinstance(problem, SpecUnreadable):
+        return None
+    last = kept_spec(deck)
+    if last is not None and not quiet:
+        first = problem.errors[0] if isinstance(problem, SpecErrors) else problem
+        print(f"jobdeck: {one_line(str(first))}; using the last valid jobs.json meanwhile, as runners do",
+              file=sys.stderr)
+    return last
 
 
 def _store(deck: Deck) -> Store:
@@ -119,7 +151,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
             print(f"{len(errors)} problem{'s' if len(errors) != 1 else ''} in {path}", file=sys.stderr)
         return 1
     if deck is not None:  # so the everyday commands after it need no models
-        mark_valid(deck, loaded.digest, loaded.spec)
+        mark_valid(deck, loaded)
     spec = loaded.spec
     _say_valid(args, path, len(spec.jobs), len(spec.agents), len(spec.executors))
     return 0
@@ -701,7 +733,7 @@ def cmd_gc(args: argparse.Namespace) -> int:
     from jobdeck.state.gc import collect
 
     deck = _deck(args)
-    spec = _spec(deck)
+    spec = _spec(deck, kept=False)  # (what goes is judged by the file as it is, never by an older version)
     with _store(deck) as store:
         report = collect(deck, store, spec, time.time(), dry_run=args.dry_run, by=operator(), via="cli")
     if args.json:

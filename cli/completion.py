@@ -154,7 +154,7 @@ def _read(parsed_args: argparse.Namespace, *, board: bool) -> tuple[Deck, Spec |
             from jobdeck.state.loader import load_spec
 
             return deck, load_spec(deck.spec_path).spec, Board() if board else None  # (every job in the backlog)
-        spec, _digest = _read_spec(deck)
+        spec, _digest = _read_spec(deck, quiet=True)  # (jobs.json mid-edit: its last valid version's ids)
         if not board:
             return deck, spec, None
         with _store(deck) as store:

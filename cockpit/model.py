@@ -129,7 +129,7 @@ class DeckModel:
         model.load()
         if model.source.current is not None and model.source.error is None:  # so the next start,
             loaded = model.source.current  # and every read-only command, can skip the models
-            mark_valid(self.deck, loaded.digest, loaded.spec)
+            mark_valid(self.deck, loaded)
         return model
 
     def adopt(self, loaded: DeckModel) -> Delta:

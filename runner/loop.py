@@ -302,7 +302,7 @@ class Runner:
         if current is not None and current is not self.spec:
             self.spec = current
             assert self.source.current is not None
-            mark_valid(self.deck, self.source.current.digest, current)  # for the commands and the cockpit
+            mark_valid(self.deck, self.source.current)  # for the commands and the cockpit
             # a job added while the runner is up may reference new secrets
             self.redactor = Redactor.for_spec(current, self.environ)
             self.store.redactor = self.redactor

@@ -21,6 +21,11 @@ fields): what the loader would say of the result is then known without asking.
 expanded) and whether it is idempotent: when marking a file valid, each job's
 validated form is kept in ``.jobdeck/spec.jobs.jsonl`` under the same marker,
 one line per job, so `show` reads its job's line instead of building the models.
+
+The bytes of the newest version accepted are kept too (``.jobdeck/spec.kept.json``):
+while jobs.json is invalid (an operator halfway through an edit), runners keep
+running its last valid version, and the read commands and the operator's
+actions use that same version (``kept_spec``), saying so, rather than refuse.
 """
 
 from __future__ import annotations
@@ -40,10 +45,11 @@ from jobdeck.state.specbytes import read_spec_file
 from jobdeck.state.stamps import code_stamp, environment_stamp
 
 if TYPE_CHECKING:
-    from jobdeck.state.spec import Spec
+    from jobdeck.state.loader import LoadedSpec
 
 VALID_NAME = "spec.ok"
 JOBS_NAME = "spec.jobs.jsonl"
+KEPT_NAME = "spec.kept.json"
 
 
 class LightSpec:
@@ -97,13 +103,14 @@ def validated_job(deck: Deck, digest: str, job_id: str) -> tuple[dict[str, Any],
     return None
 
 
-def mark_valid(deck: Deck, digest: str, spec: Spec, *, create: bool = False) -> None:
-    """Record that the loader accepted ``spec``, the jobs.json with ``digest``, and keep each job's
-    validated form for `show` (caches: a failed write is fine).
+def mark_valid(deck: Deck, loaded: LoadedSpec, *, create: bool = False) -> None:
+    """Record that the loader accepted ``loaded``, keep each job's validated form for `show`, and keep
+    its bytes as the last valid version (caches: a failed write is fine).
 
     ``create``: make the state directory if the deck has none yet (a fresh clone), for a command that
     makes it anyway (`ls`, `show`...); `validate` leaves a deck without one as it found it.
     """
+    digest, spec = loaded.digest, loaded.spec
     marker = _marker(digest)
     try:
         if create:
@@ -126,7 +133,7 @@ def mark_valid(deck: Deck, digest: str, spec: Spec, *, create: bool = False) -> 
             write_atomic(jobs_path, "".join(lines).encode(), durable=False, cache=True)
         except OSError:
             pass
-    _add_marker(deck, marker)
+    _add_marker(deck, marker, loaded.raw)
 
 
 def accepted(deck: Deck, raw: bytes) -> bool:
@@ -137,7 +144,7 @@ def accepted(deck: Deck, raw: bytes) -> bool:
 def mark_accepted(deck: Deck, raw: bytes) -> None:
     """Mark ``raw`` accepted without keeping its jobs' validated forms: `show` validates it again
     (``spec.jobs.jsonl`` stays with the version it was made for). A cache: a failed write is fine."""
-    _add_marker(deck, _marker(spec_digest(raw)))
+    _add_marker(deck, _marker(spec_digest(raw)), raw)
 
 
 PLAIN_FIELDS = frozenset({"id", "title", "command", "shell", "workspace", "depends_on", "labels", "risk",
@@ -190,8 +197,9 @@ def plainly_valid(job: Mapping[str, Any], known: Collection[str]) -> bool:
 
 
 def _text(value: Any) -> bool:
-    """A string jobs.json can hold: UTF-8 text (no lone surrogate, as a non-UTF-8 argument decodes to)."""
-    if type(value) is not str:
+    """A string jobs.json can hold: UTF-8 text (no lone surrogate, as a non-UTF-8 argument decodes to) without
+    a NUL (the loader refuses one anywhere)."""
+    if type(value) is not str or "\0" in value:
         return False
     if value.isascii():
         return True
@@ -215,18 +223,34 @@ def _accepted_markers(deck: Deck) -> list[str]:
         return []
 
 
-def _add_marker(deck: Deck, marker: str) -> None:
+def _add_marker(deck: Deck, marker: str, raw: bytes) -> None:
     """Keep ``marker`` as the newest of the last KEPT_MARKERS accepted versions judged by this code
-    (in any environment)."""
+    (in any environment), and ``raw``, the version it marks, as the last valid one (``kept_spec``)."""
     markers = _accepted_markers(deck)
     if markers and markers[-1] == marker:
         return  # already the newest: a command that changes nothing writes nothing
     code = " " + code_stamp() + "."  # other environments' verdicts stay (cron's PYTHONPATH, say); older code's go
     kept = [line for line in markers if line != marker and code in line][-(KEPT_MARKERS - 1):]
-    try:
+    try:  # (the bytes first: the marker that makes them usable follows)
+        write_atomic(deck.state_dir / KEPT_NAME, raw, durable=False, cache=True)
         write_atomic(deck.state_dir / VALID_NAME, "".join([*kept, marker]).encode(), durable=False, cache=True)
     except OSError:
         pass
+
+
+def kept_spec(deck: Deck) -> LightSpec | None:
+    """The last jobs.json the loader accepted here (with this code, in this environment), kept when it was
+    marked; None if there is none. What the read paths and the operator's actions use while jobs.json is
+    invalid: the version runners keep running meanwhile (``SpecSource``)."""
+    try:
+        raw = (deck.state_dir / KEPT_NAME).read_bytes()
+    except OSError:
+        return None
+    digest = spec_digest(raw)
+    if _marker(digest) not in _accepted_markers(deck):
+        return None
+    jobs = preview_jobs(raw)
+    return LightSpec(jobs, digest, raw) if jobs is not None else None
 
 
 def _marker(digest: str) -> str:

@@ -80,7 +80,7 @@ def install(deck: Deck, base: bytes, new: bytes, *, lock: DeckLock | None = None
 
     loaded = parse_spec(new, str(deck.spec_path))
     _install(deck, base, new, lock)
-    mark_valid(deck, loaded.digest, loaded.spec)  # the commands after it need not validate it again
+    mark_valid(deck, loaded)  # the commands after it need not validate it again
     return loaded
 
 
@@ -197,7 +197,7 @@ def remove_jobs(deck: Deck, ids: Sequence[str]) -> None:
                                     hint=f"cancel it first (jobdeck cancel {running[0]}), or wait for it to end")
         loaded = parse_spec(raw, str(deck.spec_path))
         _install(deck, base, raw, store.lock)
-    mark_valid(deck, loaded.digest, loaded.spec)
+    mark_valid(deck, loaded)
 
 
 def cut_jobs(text: str, ids: Collection[str]) -> str | None:

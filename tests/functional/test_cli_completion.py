@@ -100,7 +100,9 @@ def test_the_deck_named_on_the_line_is_read_and_none_completes_nothing_quietly(d
     elsewhere.mkdir()
     said = tab(elsewhere, "jobdeck show ", f"jobdeck --deck {deck.root} approve ", f"jobdeck show --deck {deck.root} q")
     assert said == [set(), {"draft", "publish"}, {"quiet"}]
-    deck.spec_path.write_text('{"jobs": [{"id": "draft", "comand": ["true"]}]}')  # broken: nothing, no error
+    deck.spec_path.write_text('{"jobs": [{"id": "draft", "comand": ["true"]}]}')  # mid-edit: its last valid version
+    assert tab(deck.root, "jobdeck show q", "jobdeck val") == [{"quiet"}, {"validate"}]
+    (deck.state_dir / "spec.ok").unlink()  # none this jobdeck accepted: nothing, no error
     assert tab(deck.root, "jobdeck show ", "jobdeck val") == [set(), {"validate"}]
 
 

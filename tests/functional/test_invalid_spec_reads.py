@@ -1,0 +1,65 @@
+"""While jobs.json is invalid (an operator halfway through an edit), runners keep its last valid version:
+the read commands and the operator's actions use that same version, and say so, instead of refusing.
+
+A command that deletes (`gc`) or starts work (`run`) still refuses: it judges the file as it is.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from tests.functional.runner_kit import jobdeck, make_deck
+
+BROKEN = '{"jobs": [{"id": "a", "command": ["echo", "hi"],}]}\n'  # a trailing comma, mid-edit
+
+
+def _said_kept(stderr: str) -> None:
+    assert stderr.count("\n") == 1 and "jobs.json:1:49: " in stderr and "trailing comma" in stderr, stderr
+    assert "using the last valid jobs.json meanwhile, as runners do" in stderr, stderr
+
+
+def test_reads_and_actions_use_the_last_valid_version_while_jobs_json_is_invalid(tmp_path: Path) -> None:
+    deck = make_deck(tmp_path, [{"id": "a", "command": ["echo", "hi"]},
+                                {"id": "b", "command": ["true"], "risk": "high"}])
+    jobdeck(deck, "run", "--once", check=True)
+    jobdeck(deck, "add", "--id", "c", "--", "true", check=True)  # (accepted without the models: kept all the same)
+    (deck / "jobs.json").write_text(BROKEN)
+
+    listed = jobdeck(deck, "ls", "--json")
+    assert listed.returncode == 0, listed.stderr
+    assert {card["id"]: card["column"] for card in json.loads(listed.stdout)} == \
+        {"a": "done", "b": "backlog", "c": "backlog"}
+    _said_kept(listed.stderr)
+
+    logs = jobdeck(deck, "logs", "a")
+    assert (logs.returncode, logs.stdout) == (0, "hi\n")
+    _said_kept(logs.stderr)
+    shown = jobdeck(deck, "show", "c", "--json")
+    assert shown.returncode == 0 and json.loads(shown.stdout)["spec"]["command"] == ["true"], shown.stderr
+
+    for action in (("pause", "c"), ("approve", "b")):
+        done = jobdeck(deck, *action)
+        assert done.returncode == 0, done.stderr
+        _said_kept(done.stderr)
+    unknown = jobdeck(deck, "pause", "zz")
+    assert unknown.returncode != 0 and "zz" in unknown.stderr  # ids are still checked, against that version
+
+    for refused in (("gc", "--dry-run"), ("run", "--once")):
+        result = jobdeck(deck, *refused)
+        assert result.returncode == 1 and "trailing comma" in result.stderr, (refused, result.stderr)
+        assert "last valid" not in result.stderr
+
+
+def test_a_deck_never_valid_or_whose_kept_version_this_jobdeck_did_not_accept_refuses(tmp_path: Path) -> None:
+    deck = make_deck(tmp_path, [{"id": "a", "command": ["echo", "hi"]}])
+    (deck / "jobs.json").write_text(BROKEN)
+    never = jobdeck(deck, "ls")
+    assert never.returncode == 1 and "trailing comma" in never.stderr and "last valid" not in never.stderr
+
+    (deck / "jobs.json").write_text('{"jobs": [{"id": "a", "command": ["echo", "hi"]}]}\n')
+    jobdeck(deck, "ls", check=True)
+    (deck / ".jobdeck" / "spec.ok").unlink()  # (the verdict gone: another jobdeck, another environment)
+    (deck / "jobs.json").write_text(BROKEN)
+    unjudged = jobdeck(deck, "logs", "a")
+    assert unjudged.returncode == 1 and "last valid" not in unjudged.stderr
