@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -125,9 +126,19 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
     deck = _deck(args) if not args.file else None
     path = deck.spec_path if deck is not None else Path(args.file)
-    if deck is None and not path.exists():  # a path mistyped: no problem in a file to report (exit 2)
-        raise JobdeckError(f"{path}: no such file", hint="check the path; without FILE, validate checks the "
-                                                          "jobs.json of the deck")
+    if deck is None:  # a path mistyped: no problem in a file to report (exit 2)
+        try:
+            is_dir = path.is_dir()
+        except OSError:  # (a directory on the way that cannot be entered: the read says so, with a hint)
+            is_dir = False
+        else:
+            if not is_dir and not os.path.lexists(path):
+                raise JobdeckError(f"{path}: no such file", hint="check the path; without FILE, validate checks "
+                                                                  "the jobs.json of the deck")
+        if is_dir:
+            raise JobdeckError(f"{path}: is a directory, not a file",
+                               hint=f"give the path of a jobs.json file, e.g. {path / 'jobs.json'}; without FILE, "
+                                    f"validate checks the jobs.json of the deck")
     accepted = light_spec(deck) if deck is not None else None
     if accepted is not None:  # these very bytes passed this very loader before: the verdict stands
         document = json.loads(accepted.raw.decode("utf-8-sig"))  # the bytes judged, not a second read

@@ -87,6 +87,10 @@ def test_validate_of_a_file_that_is_not_there_is_a_usage_error_about_the_path(tm
     assert done.returncode == 2
     assert done.stderr == (f"jobdeck: {tmp_path / 'nope.json'}: no such file (hint: check the path; without FILE, "
                            "validate checks the jobs.json of the deck)\n")
+    folder = cli("validate", str(tmp_path), cwd=tmp_path)  # a deck's directory for its jobs.json: the path, too
+    assert folder.returncode == 2 and folder.stderr.startswith(f"jobdeck: {tmp_path}: is a directory, not a file "
+                                                                f"(hint: give the path of a jobs.json file, e.g. "
+                                                                f"{tmp_path / 'jobs.json'};"), folder.stderr
     required = cli("audit", cwd=tmp_path)  # the usage line's name for the argument, not its dest
     assert required.returncode == 2 and required.stderr.endswith("the following arguments are required: {verify}\n")
     paused = init_deck(tmp_path / "paused", json.dumps({"jobs": [
