@@ -62,6 +62,7 @@ _NOTES: dict[str, tuple[str, str | None, dict[str, Any]]] = {
                      "still runs", "dim", {"job": ""}),
     "chain_warning": ("warning: {message}", "red", {}),
     "spec_error": ("jobs.json is invalid, keeping the {keeping}: {message}", "red", {}),
+    "spec_ok": ("jobs.json is valid again: running it as it is now", "green", {}),
     "log_replaced": ("stopping, letting running attempts finish: {message}", "red", {}),
     "write_error": ("the deck refuses writes, {next}: {message}", "red", {"next": "retrying"}),
     "write_resumed": ("the deck takes writes again", "green", {}),
@@ -153,6 +154,10 @@ class Reporter:
                     + (f"; {plain_boundary_why(str(why))}" if why else "") + ")"), None
         if kind in ("stopping", "stopping_now"):
             return _stopping_line(record), "yellow"
+        if kind == "runner_stopped":
+            attempts = record.get("attempts") or 0
+            return f"runner {record['runner']} stopped (on {record['by']}; {attempts} " \
+                   f"attempt{'s' if attempts != 1 else ''} started)", None
         if kind == "gc":
             from jobdeck.state.sizes import format_size
 

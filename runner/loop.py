@@ -129,6 +129,8 @@ class Runner:
         self.attempts_started = 0
         """Attempts this runner started (a job run twice, by two inbox files or a retry, counts twice)."""
         self.stopping = False
+        self.stopped_by: str | None = None
+        """What stopped the runner (a signal's name), for its last line."""
         self._checkpoint_seq = 0
         self._checkpoint_at = 0.0
         self._segment_bytes = segment_bytes()
@@ -296,8 +298,9 @@ class Runner:
             self.spec_error_reported = str(error)
             self.report({"type": "spec_error", "message": str(error),
                          "keeping": "last good spec" if self.source.current else "no spec yet"})
-        if error is None:
+        if error is None and self.spec_error_reported is not None:
             self.spec_error_reported = None
+            self.report({"type": "spec_ok"})
         current = self.source.current.spec if self.source.current else None
         if current is not None and current is not self.spec:
             self.spec = current
@@ -1199,6 +1202,9 @@ class Runner:
                     self._start_watcher()
         finally:
             await self.shutdown()
+        if self.stopped_by is not None:  # a signal's: `run --once` and `run --job` end with their own summary
+            self.report({"type": "runner_stopped", "runner": self.runner_id, "by": self.stopped_by,
+                         "attempts": self.attempts_started})
         if self.log_lost is not None:
             raise self.log_lost
 
@@ -1253,6 +1259,7 @@ class Runner:
         """
         first = not self.stopping
         if first:
+            self.stopped_by = by
             asyncio.get_running_loop().call_later(self.grace, self._end_grace)
         self.stopping = True
         spec = self.spec
