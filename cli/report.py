@@ -185,6 +185,10 @@ class Reporter:
             return (f"{', '.join(names)}: referenced as secret{'s' if len(names) > 1 else ''} but "
                     f"{'each holds' if len(names) > 1 else 'holds'} a short plain word, which is redacted from every "
                     f"output it appears in (\"secret\": false in the reference if it is none)"), "yellow"
+        if kind == "well_known_plain_word":
+            names = [str(name) for name in record.get("names") or []]
+            return (f"{', '.join(names)}: {'well-known credentials' if len(names) > 1 else 'a well-known credential'} "
+                    f"holding a plain word, not a key, so not redacted"), "dim"
         note = _NOTES.get(str(kind))
         if note is not None:
             template, style, defaults = note

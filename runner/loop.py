@@ -58,7 +58,7 @@ from jobdeck.state.heartbeat import read_heartbeats
 from jobdeck.state.lightspec import mark_valid
 from jobdeck.state.loader import SpecSource
 from jobdeck.state.machine import EventType, Status
-from jobdeck.state.redact import Redactor, plain_words
+from jobdeck.state.redact import Redactor, plain_well_known, plain_words, referenced_env
 from jobdeck.state.segments import segment_bytes
 from jobdeck.state.views import ready_since
 
@@ -216,13 +216,17 @@ class Runner:
         self.notifier.started(self.clock())
 
     def _tell_plain_secrets(self) -> None:
-        """Say once which referenced secrets hold a plain word, redacted wherever it appears (state/redact.py)."""
-        if self.spec is None:
-            return
-        names = [name for name in plain_words(self.spec, self.environ) if name not in self._told_plain]
-        if names:
-            self._told_plain.update(names)
-            self.report({"type": "secret_plain_word", "names": names})
+        """Say once which well-known credential variables hold a plain word (left unredacted), and which
+        referenced secrets do (redacted wherever it appears): state/redact.py. Names only, never values."""
+        referenced = referenced_env(self.spec) if self.spec is not None else set()
+        found = [("well_known_plain_word", plain_well_known(self.environ, referenced))]
+        if self.spec is not None:
+            found.append(("secret_plain_word", plain_words(self.spec, self.environ)))
+        for kind, plain in found:
+            names = [name for name in plain if name not in self._told_plain]
+            if names:
+                self._told_plain.update(names)
+                self.report({"type": kind, "names": names})
 
     def _report(self, record: Mapping[str, Any]) -> None:
         self._printout(record)

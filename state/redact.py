@@ -3,15 +3,27 @@
 A secret is the value of an environment variable that jobs.json references
 (``{"env": NAME}`` in a job's or agent's ``env``, an agent's ``api_key``, a notify target or ping) or of a
 well-known credential variable (``WELL_KNOWN``: provider API keys, cloud and forge
-tokens). Exact occurrences of those values are replaced by ``[REDACTED:NAME]``
-before a byte reaches disk; encoded forms (base64, URL-encoding) are not.
+tokens, which the providers' SDKs read without being told). Exact occurrences of
+those values are replaced by ``[REDACTED:NAME]`` before a byte reaches disk;
+encoded forms (base64, URL-encoding) are not.
 
 A name that merely looks secret is not enough: ``GIT_AUTHOR_NAME`` or
 ``MAX_TOKENS=128000`` are everyday values, and redacting them rewrote people's
-names and turned valid JSON output into invalid JSON. Identifiers (event type,
-job, workspace, runner) are never rewritten: a job called ``github-sync`` stays
-``github-sync`` whatever ``AUTH_PROVIDER`` holds.
-"""
+names and turned valid JSON output into invalid JSON. Nor is a well-known name
+holding a plain word (``is_plain_word``): ``OPENAI_API_KEY=ollama``, ``lm-studio``,
+``sk-no-key-required`` or ``GITLAB_TOKEN=default`` are what local servers and
+tools are set up with, and redacting them rewrote that word in every job's
+output. A plain word is at most ``PLAIN_WORD_LENGTH`` (20) characters of ASCII
+letters, in one or more parts joined by ``-`` or ``_``, each part lowercase,
+UPPERCASE or Capitalized; a digit, any other character, mixed case inside a part
+or one character more, and it is a key. ``CHOSEN_BY_PEOPLE`` (a password, a
+proxy's master key) are secrets whatever they hold, and so is every referenced
+variable: referencing it is the deck saying so (the runner names those holding
+a plain word, ``plain_words``, and the well-known ones it left alone,
+``plain_well_known``, never their values).
+
+Identifiers (event type, job, workspace, runner) are never rewritten: a job called
+``github-sync`` stays ``github-sync`` whatever ``AUTH_PROVIDER`` holds."""
 
 from __future__ import annotations
 
@@ -41,7 +53,11 @@ WELL_KNOWN = frozenset({
     "GITLAB_TOKEN", "GITLAB_PRIVATE_TOKEN", "BITBUCKET_TOKEN", "NPM_TOKEN", "PYPI_TOKEN", "TWINE_PASSWORD",
     "SLACK_BOT_TOKEN", "SLACK_TOKEN", "DISCORD_TOKEN", "TELEGRAM_BOT_TOKEN",
 })
-"""Credential variables redacted whenever they are set, referenced or not."""
+"""Credential variables redacted whenever they are set, referenced or not, unless they hold a plain word."""
+
+CHOSEN_BY_PEOPLE = frozenset({"TWINE_PASSWORD", "LITELLM_MASTER_KEY"})
+"""Well-known variables whose value a person makes up (a password, a proxy's master key): a word is no sign of
+a setting there, so they are redacted whatever they hold."""
 
 IDENTIFIER_FIELDS = frozenset({"type", "job", "workspace", "runner", "by", "via", "seq", "ts", "prev", "hash"})
 """Event fields that name things: never rewritten, so a log never holds an id no reader accepts."""
@@ -69,9 +85,10 @@ class Redactor:
     @classmethod
     def from_environ(cls, environ: Mapping[str, str] | None = None,
                      referenced: Iterable[str] = ()) -> Redactor:
-        """Secrets from the environment: the ``referenced`` names and the ``WELL_KNOWN`` ones."""
+        """Secrets from the environment: the ``referenced`` names, and the ``WELL_KNOWN`` ones holding no plain word."""
         environ = os.environ if environ is None else environ
-        wanted = WELL_KNOWN.union(referenced)
+        referenced = set(referenced)
+        wanted = WELL_KNOWN.difference(plain_well_known(environ, referenced)).union(referenced)
         return cls({name: environ[name] for name in sorted(wanted) if environ.get(name)})
 
     @classmethod
@@ -162,17 +179,38 @@ def referenced_env(spec: Spec) -> set[str]:
     return names
 
 
-PLAIN_WORD_LENGTH = 12
-"""A referenced value of letters alone up to this long reads as a word ("github", "bearer"), not a key."""
+PLAIN_WORD_LENGTH = 20
+"""The longest value that reads as a plain word ("github", "sk-no-key-required"); one character more is a key."""
+
+_PART = r"(?:[a-z]+|[A-Z]+|[A-Z][a-z]+)"
+PLAIN_WORD = rf"{_PART}(?:[-_]{_PART})*"
+"""Letters in parts joined by '-' or '_', each part lowercase, UPPERCASE or Capitalized (a key mixes cases).
+(Compiled at its first use, by ``re``'s cache: every command imports this module, few ask.)"""
+
+
+def is_plain_word(value: str) -> bool:
+    """Whether ``value`` reads as a setting ("ollama", "lm-studio", "EMPTY"), not as a key."""
+    return len(value) <= PLAIN_WORD_LENGTH and re.fullmatch(PLAIN_WORD, value) is not None
+
+
+def _holds_plain_word(environ: Mapping[str, str], name: str) -> bool:
+    """Whether ``name`` holds a plain word long enough to be redacted (a shorter value never is)."""
+    value = environ.get(name, "")
+    return len(value) >= MIN_SECRET_LENGTH and is_plain_word(value)
 
 
 def plain_words(spec: Spec, environ: Mapping[str, str] | None = None) -> list[str]:
-    """The referenced variables (not the well-known credentials) whose value is a short plain word.
+    """The referenced variables (not the well-known credentials) whose value is a plain word.
 
     Redacted like any secret, such a value is cut out of every output that contains it
     ("[REDACTED:AUTH_PROVIDER].com"): likely a setting referenced without ``"secret": false``.
     """
     environ = os.environ if environ is None else environ
-    return sorted(name for name in referenced_env(spec) - WELL_KNOWN
-                  if MIN_SECRET_LENGTH <= len(environ.get(name, "")) <= PLAIN_WORD_LENGTH
-                  and environ[name].isalpha())
+    return sorted(name for name in referenced_env(spec) - WELL_KNOWN if _holds_plain_word(environ, name))
+
+
+def plain_well_known(environ: Mapping[str, str] | None = None, referenced: Iterable[str] = ()) -> list[str]:
+    """The well-known credential variables left unredacted: not referenced, and holding a plain word, not a key."""
+    environ = os.environ if environ is None else environ
+    return sorted(name for name in WELL_KNOWN - CHOSEN_BY_PEOPLE - set(referenced)
+                  if _holds_plain_word(environ, name))

@@ -107,3 +107,55 @@ def test_a_referenced_variable_holding_a_plain_word_is_named_once_and_its_value_
                     "redacted from every output it appears in (\"secret\": false in the reference if it is none)"]
     assert "github" not in ran.stdout and "bearer" not in ran.stdout
     assert output_of(deck, "sync") == "clone from [REDACTED:AUTH_PROVIDER].com\n"  # as documented: still redacted
+
+
+def _without_well_known(env: dict[str, str]) -> dict[str, str]:
+    from jobdeck.state.redact import WELL_KNOWN
+
+    return {name: value for name, value in env.items() if name not in WELL_KNOWN}
+
+
+def test_well_known_variables_holding_a_plain_word_rewrite_no_output_and_real_keys_stay_redacted(
+        tmp_path: Path) -> None:
+    """`OPENAI_API_KEY=ollama` (a local server's usual setting) and `GITLAB_TOKEN=default` are no keys:
+    a job's JSON that holds those words stays valid; a real key in a well-known variable is still redacted."""
+    real_key = "sk-ant-api03-Xk29fQ7LmZp4Rt8WvB1nY6cD"
+    deck = make_deck(tmp_path, [
+        {"id": "p", "command": ["echo", '{"mode": "default", "backend": "ollama"}'],
+         "validate": {"json_schema": {"type": "object",
+                                      "properties": {"mode": {"enum": ["default", "custom"]}}}}},
+        {"id": "keys", "command": ["sh", "-c", 'echo "key=$ANTHROPIC_API_KEY via ollama"; '
+                                               'echo "err=$ANTHROPIC_API_KEY mode default" >&2']},
+        {"id": "strict", "command": ["echo", '{"mode": "default"}'],
+         "validate": {"json_schema": {"properties": {"mode": {"enum": ["custom"]}}}}},
+    ])
+    env = {**_without_well_known(env_for(deck)), "OPENAI_API_KEY": "ollama", "GITLAB_TOKEN": "default",
+           "ANTHROPIC_API_KEY": real_key}
+    ran = jobdeck(deck, "run", "--once", env=env)
+    assert ran.returncode == 1 and ran.stderr.endswith("not done: strict\n"), ran.stdout + ran.stderr
+    assert json.loads(output_of(deck, "p")) == {"mode": "default", "backend": "ollama"}
+    assert board(deck)["p"].status.value == "done"  # valid against its schema, not sent to review
+    run_dir = deck / "workspaces" / "default" / "runs" / "keys" / "1"
+    assert (run_dir / "output").read_text() == "key=[REDACTED:ANTHROPIC_API_KEY] via ollama\n"
+    assert (run_dir / "stderr.log").read_text() == "err=[REDACTED:ANTHROPIC_API_KEY] mode default\n"
+    leaks = [str(p.relative_to(deck)) for p in deck.rglob("*") if p.is_file() and real_key.encode() in p.read_bytes()]
+    assert leaks == []
+    said = [line.split(" ", 1)[1] for line in ran.stdout.splitlines() if "plain word" in line]
+    assert said == ["GITLAB_TOKEN, OPENAI_API_KEY: well-known credentials holding a plain word, not a key, "
+                    "so not redacted"]
+    assert "ollama" not in ran.stdout  # the names, never the values
+    assert real_key not in ran.stdout + ran.stderr
+    reasons = [str(e) for e in events(deck) if e.get("job") == "strict" and "REDACTED" not in str(e)
+               and "'default' is not one of ['custom']" in str(e)]
+    assert reasons, "the validator's message names the word as the job wrote it"
+    assert jobdeck(deck, "logs", "p", env=env).stdout == '{"mode": "default", "backend": "ollama"}\n'
+
+
+def test_a_referenced_well_known_variable_holding_a_plain_word_is_still_redacted(tmp_path: Path) -> None:
+    """A reference is the deck saying "this is a secret": `{"env": "OPENAI_API_KEY"}` holding `ollama` is redacted."""
+    deck = make_deck(tmp_path, [{"id": "ref", "command": ["sh", "-c", "echo backend $K"],
+                                 "env": {"K": {"env": "OPENAI_API_KEY"}}}])
+    ran = jobdeck(deck, "run", "--once", env={**_without_well_known(env_for(deck)), "OPENAI_API_KEY": "ollama"})
+    assert ran.returncode == 0, ran.stdout + ran.stderr
+    assert output_of(deck, "ref") == "backend [REDACTED:OPENAI_API_KEY]\n"
+    assert "plain word" not in ran.stdout

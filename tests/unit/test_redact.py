@@ -8,11 +8,11 @@ from jobdeck.state.redact import Redactor
 
 
 def test_referenced_and_well_known_variables_are_secrets_and_nothing_else() -> None:
-    environ = {"OPENAI_API_KEY": "sk-live-123456", "GITHUB_TOKEN": "ghp_abcdef", "DB_PASSWORD": "hunter22",
+    environ = {"OPENAI_API_KEY": "sk-live-123456", "GITHUB_TOKEN": "ghp_abcdef12", "DB_PASSWORD": "hunter22",
                "HOME": "/home/me", "PLAIN": "visible-value", "MY_CUSTOM": "custom-secret",
                "GIT_AUTHOR_NAME": "Ada Lovelace", "MAX_TOKENS": "128000", "AUTH_PROVIDER": "github"}
     redactor = Redactor.from_environ(environ, referenced=["MY_CUSTOM"])
-    text = ("key sk-live-123456 token ghp_abcdef pw hunter22 home /home/me plain visible-value c custom-secret "
+    text = ("key sk-live-123456 token ghp_abcdef12 pw hunter22 home /home/me plain visible-value c custom-secret "
             "by Ada Lovelace {\"context_window\": 128000} via github")
     assert redactor.text(text) == (
         "key [REDACTED:OPENAI_API_KEY] token [REDACTED:GITHUB_TOKEN] pw hunter22 "
@@ -81,3 +81,57 @@ def test_a_secret_split_across_stream_chunks_is_not_cut() -> None:
     assert redactor.split(data, len(data) - 3) == (b"pre", data[3:])
     assert redactor.split(b"short", 10) == (b"", b"short")
     assert Redactor({}).split(b"no secrets", 3) == (b"no secr", b"ets")
+
+
+PLAIN_SETTINGS = ["ollama", "lm-studio", "not-needed", "sk-no-key-required", "EMPTY", "default", "disabled",
+                  "Ollama", "NOT_USED", "your-api-key-here"]
+REAL_KEYS = ["sk-proj-Ab12Cd34Ef56Gh78Ij90Kl12Mn34Op56", "ghp_16C7e42F292c6912E7710c838347Ae178B4a",
+             "glpat-xYz4AbCdEfGhIjKlMnOp", "AKIAIOSFODNN7EXAMPLE", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+             "c2VjcmV0LXRva2VuLXdpdGgtbm8tZGlnaXRz", "sk-abc123", "xoxb-not-a-real-token-but-long-enough",
+             "qwErTyUiOpAsDfGhJkLz", "abcdefghijklmnopqrstu"]
+
+
+@pytest.mark.parametrize("value", PLAIN_SETTINGS)
+def test_a_well_known_variable_holding_a_plain_word_is_no_secret(value: str) -> None:
+    """`OPENAI_API_KEY=ollama` is a local server's setting, not a key: the word stays in every output."""
+    from jobdeck.state.redact import plain_well_known
+
+    environ = {"OPENAI_API_KEY": value, "GITLAB_TOKEN": "glpat-xYz4AbCdEfGhIjKlMnOp"}
+    redactor = Redactor.from_environ(environ)
+    assert redactor.text(f'{{"backend": "{value}"}} glpat-xYz4AbCdEfGhIjKlMnOp') == (
+        f'{{"backend": "{value}"}} [REDACTED:GITLAB_TOKEN]')
+    assert plain_well_known(environ) == (["OPENAI_API_KEY"] if len(value) >= 6 else [])
+
+
+@pytest.mark.parametrize("value", REAL_KEYS)
+def test_a_well_known_variable_holding_anything_but_a_plain_word_is_redacted(value: str) -> None:
+    """A digit, a character other than a letter, '-' or '_', mixed case inside a word, or more than 20
+    characters: a key, redacted."""
+    from jobdeck.state.redact import plain_well_known
+
+    redactor = Redactor.from_environ({"GH_TOKEN": value})
+    assert redactor.text(f"token {value} used") == "token [REDACTED:GH_TOKEN] used"
+    assert plain_well_known({"GH_TOKEN": value}) == []
+
+
+def test_a_password_people_choose_is_redacted_even_when_it_is_a_word() -> None:
+    from jobdeck.state.redact import plain_well_known
+
+    environ = {"TWINE_PASSWORD": "horsebattery", "LITELLM_MASTER_KEY": "sk-my-proxy"}
+    assert Redactor.from_environ(environ).text("horsebattery sk-my-proxy") == (
+        "[REDACTED:TWINE_PASSWORD] [REDACTED:LITELLM_MASTER_KEY]")
+    assert plain_well_known(environ) == []
+
+
+def test_a_referenced_variable_holding_a_plain_word_is_still_redacted() -> None:
+    """Referenced, well known or not, a value is a secret: the deck said so."""
+    from jobdeck.state.loader import parse_spec
+    from jobdeck.state.redact import plain_well_known, plain_words
+
+    spec = parse_spec(b"""{"agents": {"w": {"type": "llm", "model": "openai/x", "api_key": {"env": "OPENAI_API_KEY"}}},
+        "jobs": [{"id": "j", "command": ["true"], "env": {"P": {"env": "AUTH_PROVIDER"}}}]}""").spec
+    environ = {"OPENAI_API_KEY": "ollama", "AUTH_PROVIDER": "github", "GITLAB_TOKEN": "default"}
+    redactor = Redactor.for_spec(spec, environ)
+    assert redactor.text("ollama github default") == "[REDACTED:OPENAI_API_KEY] [REDACTED:AUTH_PROVIDER] default"
+    assert plain_words(spec, environ) == ["AUTH_PROVIDER"]  # the warning names the referenced setting
+    assert plain_well_known(environ, referenced=["OPENAI_API_KEY", "AUTH_PROVIDER"]) == ["GITLAB_TOKEN"]
