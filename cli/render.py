@@ -148,13 +148,15 @@ def job_detail(deck: Deck, job: Job | JobPreview, state: JobState, card: Card, c
 
 
 def _output_path(deck: Deck, workspace: str, job_id: str, n: int) -> str:
-    """Where an attempt's output is, resolved; as written for a workspace that leads out of the deck."""
+    """Where an attempt's output is, resolved; as written for a workspace that leads out of the deck; or that
+    its directory is no longer on disk (removed by `jobdeck gc`, or by hand: `logs --attempt N` says which)."""
     from jobdeck.state.errors import AttemptRefused
 
     try:
-        return str(deck.attempt_dir(workspace, job_id, n) / OUTPUT)
+        directory = deck.attempt_dir(workspace, job_id, n)
     except AttemptRefused:
         return str(deck.attempt_dir_as_named(workspace, job_id, n) / OUTPUT)
+    return str(directory / OUTPUT) if os.path.lexists(directory) else "(removed)"
 
 
 #: Fields of a record that hold a moment (epoch seconds): the text shows them as its stamps are shown.

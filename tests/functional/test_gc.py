@@ -65,6 +65,9 @@ def test_a_gc_that_removed_something_says_so_in_the_chain_of_work(tmp_path: Path
     shown = cli("--deck", str(deck.root), "events", "--limit", "1")
     assert shown.stdout.count("\n") == 1
     assert " gc by=" in shown.stdout and " removed=6 bytes_freed=" in shown.stdout, shown.stdout
+    attempts = cli("--deck", str(deck.root), "show", "up").stdout.split("\nattempts\n")[1].splitlines()[1:5]
+    assert [row.split()[0] for row in attempts] == ["1", "2", "3", "4"], attempts
+    assert [row.endswith("(removed)") for row in attempts] == [True, True, True, False], attempts  # no path to nothing
 
     again = cli("--deck", str(deck.root), "gc", "--json")  # nothing left to remove: nothing to say
     assert json.loads(again.stdout)["recorded"] is None
