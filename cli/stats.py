@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 from jobdeck.cli.render import aligned, seconds, when
 from jobdeck.state.history import DECK, HOUR, History
 from jobdeck.state.money import format_cost as money
-from jobdeck.state.tally import Tally, dollars
+from jobdeck.state.tally import Tally, dollars, quantile
 from jobdeck.state.terminal import one_line as clean
 
 if TYPE_CHECKING:
@@ -28,8 +28,8 @@ def scope_report(tally: Tally | None) -> dict[str, Any]:
         "success_rate": succeeded / runs if runs else None,
         "failure_rate": tally.outcomes.get("failed", 0) / runs if runs else None,
         "failures": tally.failures_by_class(), "reasons": dict(sorted(tally.reasons.items())),
-        "wait_p50": tally.wait.quantile(0.5), "wait_p95": tally.wait.quantile(0.95),
-        "run_p50": tally.run.quantile(0.5), "run_p95": tally.run.quantile(0.95),
+        "wait_p50": quantile(tally.wait, 0.5), "wait_p95": quantile(tally.wait, 0.95),
+        "run_p50": quantile(tally.run, 0.5), "run_p95": quantile(tally.run, 0.95),
         "retries": tally.retries, "rate_limits": tally.rate_limits, "cooldowns": tally.cooldowns,
         "cooldown_skips": tally.cooldown_skips, "tokens": tally.tokens, "cost": dollars(tally.cost_pico),
         "models": {model: {"runs": int(runs_), "tokens": int(tokens), "cost": dollars(cost)}
@@ -52,7 +52,7 @@ def stats_report(history: History, rollups: Rollups, jobs: Sequence[str], *, sin
         row = scope_report(window.get(f"job:{job}"))
         tally = window.get(f"job:{job}") or Tally()
         rows.append({"id": job, "ended": row["runs"], **row,
-                     "p50": tally.run.quantile(0.5), "p90": tally.run.quantile(0.9)})
+                     "p50": quantile(tally.run, 0.5), "p90": quantile(tally.run, 0.9)})
     workspaces = [{"workspace": scope[10:], **scope_report(tally)}
                   for scope, tally in sorted(window.items()) if scope.startswith("workspace:")]
     first_day = max(start_of_local_day(now - (days - 1) * 86400), since if since is not None else 0.0)

@@ -126,6 +126,8 @@ class Runner:
         """Jobs whose attempt, left by a runner that is gone, this runner recorded the end of (recovery)."""
         self.cooling: dict[str, float] = {}
         """Jobs this runner found deferred because every model they name cools down, and until when."""
+        self.seen_from: dict[str, float] = {}
+        """When this runner first saw each job a jobs.json it reloaded added: the job entered the deck then."""
         self.attempts_started = 0
         """Attempts this runner started (a job run twice, by two inbox files or a retry, counts twice)."""
         self.stopping = False
@@ -307,6 +309,10 @@ class Runner:
             self.report({"type": "spec_ok"})
         current = self.source.current.spec if self.source.current else None
         if current is not None and current is not self.spec:
+            if self.spec is not None:  # a reload: the jobs it adds enter the deck now (a claim says so, as `ready`)
+                before, now = self.spec.by_id, self.clock()
+                self.seen_from = {job.id: self.seen_from.get(job.id, now) for job in current.jobs
+                                  if job.id in self.seen_from or job.id not in before}
             self.spec = current
             assert self.source.current is not None
             mark_valid(self.deck, self.source.current)  # for the commands and the cockpit
@@ -879,9 +885,10 @@ class Runner:
 
     def _claim(self, job: Job, board: Board) -> dict[str, Any]:
         """The claim of ``job``'s next attempt by this runner; it says when the job became ready (the waits of
-        `stats` and `decisions --report` count from there)."""
+        `stats` and `decisions --report` count from there): a job a reloaded jobs.json added, not before then."""
         state = board.state(job.id)
-        ready = ready_since(state, job.depends_on, board)
+        ready, seen = ready_since(state, job.depends_on, board), self.seen_from.get(job.id)
+        ready = seen if seen is not None and (ready is None or seen > ready) else ready
         return {"type": EventType.CLAIMED, "job": job.id, "attempt": state.next_attempt, "runner": self.runner_id,
                 "workspace": job.workspace, "pid": os.getpid(),
                 **({"route": self.deciding.routes[job.id]} if job.id in self.deciding.routes else {}),

@@ -10,6 +10,12 @@ it can. An ended attempt counts as state/outcomes.py says, as in the rollups (ou
 validation is a failure). Durations go into rollups' log-scale ``Histogram``, so quantiles merge. The fold's
 pending state (open attempts, backlog entries, deadlines) is kept with the
 tallies so that the next call folds only what was appended (state/stats_cache.py).
+
+A record counts in its job's workspace, which the log names only in a claim. An
+operator's record of a job no claim has placed yet (approved before its first
+run, rejected, retried after a cancel) waits for the job's next claim, and then
+counts in that workspace, in its own hour; a reader places those still waiting
+by jobs.json (``declared``).
 """
 
 from __future__ import annotations
@@ -57,11 +63,17 @@ class History:
     timeline: Timeline = field(default_factory=Timeline)
     workspace_of: dict[str, str] = field(default_factory=dict)
     """Each job's workspace, as its latest claim named it."""
+    unplaced: dict[str, list[list[Any]]] = field(default_factory=dict)
+    """Per job no claim has named a workspace for: its operators' records, as [ts, type], counted in the deck and
+    the job, and in a workspace once the job's claim names one."""
     answer_counted: dict[str, bool] = field(default_factory=dict)
     """Per running job: whether the last failed answer of its attempt's model was counted already (a cooldown)."""
     hours: Buckets = field(default_factory=lambda: Buckets(HOUR))
     days: Buckets = field(default_factory=lambda: Buckets(DAY))
     """The same tallies per UTC day: a window of months reads its days, not thousands of hours."""
+    declared: Mapping[str, str] = field(default_factory=dict)
+    """Each job's workspace as jobs.json declares it, set by a reader (not folded, not stored): where ``window``
+    counts the ``unplaced`` records."""
 
     # -- folding ---------------------------------------------------------------------------
 
@@ -97,6 +109,8 @@ class History:
             if kind in INTERVENTIONS and record.get("by"):
                 for tally in self._tallies(job, ts):
                     tally.interventions[kind] = tally.interventions.get(kind, 0) + 1
+                if self._workspace(job) is None:
+                    self.unplaced.setdefault(job, []).append([ts, str(kind)])
         if latest is not None:
             self.hours.spill(int(latest // HOUR) - 1)
             self.days.spill(int(latest // DAY) - 1)
@@ -108,6 +122,9 @@ class History:
             return
         self.open[job] = OpenAttempt(token, ts, workspace)
         self.workspace_of[job] = workspace
+        for at, kind in self.unplaced.pop(job, ()):  # the operator's records from before: in their own hours
+            for tally in self._scoped([f"workspace:{workspace}"], at):
+                tally.interventions[kind] = tally.interventions.get(kind, 0) + 1
         self.answer_counted.pop(job, None)
         wait = self.timeline.claimed(job, ts, record.get("runner"), record.get("ready"))
         if wait is not None:
@@ -203,15 +220,20 @@ class History:
 
     def _deck_tallies(self, ts: float) -> list[Tally]:
         """The deck's tallies a record at ``ts`` counts in: its hour's, its day's and the totals."""
-        return [self.hours.tally(int(ts // HOUR), DECK), self.days.tally(int(ts // DAY), DECK), self._total(DECK)]
+        return self._scoped([DECK], ts)
+
+    def _workspace(self, job: str) -> str | None:
+        """The workspace of ``job``'s open attempt, else of its latest claim; None before its first."""
+        attempt = self.open.get(job)
+        return attempt.workspace if attempt is not None else self.workspace_of.get(job)
 
     def _tallies(self, job: str, ts: float) -> list[Tally]:
         """The tallies a record of ``job`` at ``ts`` counts in: its hour's, its day's and the totals, per scope."""
-        scopes = [DECK, f"job:{job}"]
-        attempt = self.open.get(job)
-        workspace = attempt.workspace if attempt is not None else self.workspace_of.get(job)
-        if workspace is not None:
-            scopes.append(f"workspace:{workspace}")
+        workspace = self._workspace(job)
+        return self._scoped([DECK, f"job:{job}", *([f"workspace:{workspace}"] if workspace is not None else [])], ts)
+
+    def _scoped(self, scopes: list[str], ts: float) -> list[Tally]:
+        """The tallies of ``scopes`` a record at ``ts`` counts in: its hour's, its day's and the totals."""
         hour, day = int(ts // HOUR), int(ts // DAY)
         return [*(self.hours.tally(hour, scope) for scope in scopes),
                 *(self.days.tally(day, scope) for scope in scopes),
@@ -229,21 +251,34 @@ class History:
         """Per scope, the sum of the hours from the one holding ``since`` on (everything for None).
 
         With ``now``, the deadlines pending in the window whose time has passed by
-        then, which no later record has counted yet, count as missed too.
+        then, which no later record has counted yet, count as missed too. The
+        ``unplaced`` records in the window count in the workspaces ``declared`` gives their jobs.
         """
         window = self._window(since)
         start = int(since // HOUR) * HOUR if since is not None else float("-inf")
         overdue = [job for job, deadline in self.timeline.overdue(now) if deadline >= start] if now is not None else []
-        if not overdue:
+        placed = [(workspace, kind) for job, records in self.unplaced.items()
+                  if (workspace := self.declared.get(job)) is not None for at, kind in records if at >= start]
+        if not overdue and not placed:
             return window
         window = {scope: tally for scope, tally in window.items()}  # the totals themselves stay as folded
+        copied: set[str] = set()
+
+        def copy_of(scope: str) -> Tally:
+            if scope not in copied:
+                copied.add(scope)
+                copy = Tally()
+                copy.merge(window.get(scope) or Tally())
+                window[scope] = copy
+            return window[scope]
+
         for job in overdue:
             workspace = self.workspace_of.get(job)
             for scope in (DECK, f"job:{job}", *([f"workspace:{workspace}"] if workspace is not None else [])):
-                copy = Tally()
-                copy.merge(window.get(scope) or Tally())
-                copy.deadlines_missed += 1
-                window[scope] = copy
+                copy_of(scope).deadlines_missed += 1
+        for workspace, kind in placed:
+            tally = copy_of(f"workspace:{workspace}")
+            tally.interventions[kind] = tally.interventions.get(kind, 0) + 1
         return window
 
     def _window(self, since: float | None) -> dict[str, Tally]:
@@ -297,16 +332,19 @@ class History:
         return {"total": {scope: tally.to_json() for scope, tally in self.total.items()},
                 "open": {job: [a.token, a.started, a.workspace, a.cancelled] for job, a in self.open.items()},
                 "timeline": self.timeline.to_json(), "workspace_of": self.workspace_of,
-                "answer_counted": self.answer_counted}
+                "answer_counted": self.answer_counted, "unplaced": self.unplaced}
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any], hours: StoredLines, days: StoredLines) -> History:
         """The history as stored, its buckets in ``hours`` and ``days``.
 
         KeyError, TypeError or ValueError if ``data`` is not one."""
-        return cls({str(scope): Tally.from_json(tally) for scope, tally in data["total"].items()},
-                   {str(job): OpenAttempt(int(a[0]), float(a[1]), str(a[2]), bool(a[3]))
-                    for job, a in data["open"].items()},
-                   Timeline.from_json(data["timeline"]), {str(k): str(v) for k, v in data["workspace_of"].items()},
-                   {str(k): bool(v) for k, v in data["answer_counted"].items()},
-                   Buckets(HOUR, hours), Buckets(DAY, days))
+        return cls(total={str(scope): Tally.from_json(tally) for scope, tally in data["total"].items()},
+                   open={str(job): OpenAttempt(int(a[0]), float(a[1]), str(a[2]), bool(a[3]))
+                         for job, a in data["open"].items()},
+                   timeline=Timeline.from_json(data["timeline"]),
+                   workspace_of={str(k): str(v) for k, v in data["workspace_of"].items()},
+                   unplaced={str(job): [[float(at), str(kind)] for at, kind in records]
+                             for job, records in data["unplaced"].items()},
+                   answer_counted={str(k): bool(v) for k, v in data["answer_counted"].items()},
+                   hours=Buckets(HOUR, hours), days=Buckets(DAY, days))

@@ -28,14 +28,14 @@ from typing import Any, TypeVar
 from jobdeck.state.atomic import write_atomic
 from jobdeck.state.board import CATCH_UP_BYTES
 from jobdeck.state.deck import Deck
-from jobdeck.state.errors import StatsCacheDamaged, deck_access_error
+from jobdeck.state.errors import SpecError, StatsCacheDamaged, deck_access_error
 from jobdeck.state.events import EventLog
 from jobdeck.state.buckets import StoredLines
 from jobdeck.state.history import History
 from jobdeck.state.segments import check_saved_position, last_seq
 
 CACHE_NAME = "stats-cache.json"
-STATS_CACHE_FORMAT = 6
+STATS_CACHE_FORMAT = 7
 """The version of what the cache holds; a cache of another (or none) is stale, and the log is folded again.
 
 It keys the cache instead of jobdeck's code (state/stamps.py), so an upgrade that leaves the stats as
@@ -58,9 +58,31 @@ def cache_path(deck: Deck) -> Path:
 def answer(deck: Deck, question: Callable[[History], T], *, progress: Progress | None = None) -> T:
     """``question`` asked of the deck's history; a cache found damaged on the way is folded again and asked again."""
     try:
-        return question(load_history(deck, progress=progress))
+        return question(_told_workspaces(deck, load_history(deck, progress=progress)))
     except StatsCacheDamaged:
-        return question(load_history(deck, cached=False, progress=progress))
+        return question(_told_workspaces(deck, load_history(deck, cached=False, progress=progress)))
+
+
+def _told_workspaces(deck: Deck, history: History) -> History:
+    """``history``, told the workspace jobs.json gives each job if an operator's record of a job no claim named a
+    workspace for waits to be placed (History.declared): as the loader last accepted jobs.json, or as the file
+    reads now if it accepted no version with this code (a workspace's name is all that is read)."""
+    if history.unplaced:
+        from jobdeck.state.lightspec import kept_spec, light_spec  # (the preview: only for such a record)
+        from jobdeck.state.preview import preview_jobs
+        from jobdeck.state.specbytes import read_spec_file
+
+        def read(how: Callable[[], T]) -> T | None:
+            try:
+                return how()
+            except SpecError:  # no jobs.json, or one that cannot be read
+                return None
+
+        found = read(lambda: light_spec(deck)) or kept_spec(deck)
+        jobs = found.jobs if found is not None else read(lambda: preview_jobs(read_spec_file(deck.spec_path)))
+        if jobs is not None:
+            history.declared = {job.id: job.workspace for job in jobs}
+    return history
 
 
 def load_history(deck: Deck, *, cached: bool = True, progress: Progress | None = None) -> History:

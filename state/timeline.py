@@ -6,13 +6,16 @@ the backlog ready to its claim, and call a deadline missed when its time
 passed without a success; this module is that rule, kept once.
 
 A claim says when its job became ready (``ready``: the latest of its entering
-the backlog, its retry time and its dependencies' finishing; state/views.py
-``ready_since``), and the wait counts from there. For a claim that does not (a
-log written before claims said it), a job enters the backlog with a
-``triggered`` or ``retried`` event, or a failure with a retry due, and a job
-with no such event (a plain job's first run) has been ready since the runner
-that claims it began claiming: time spent waiting on a dependency counts
-there too. A deadline named by a
+the backlog, its retry time and its dependencies' finishing, state/views.py
+``ready_since``; or when the runner first saw it in a jobs.json it reloaded, if
+later), and the wait counts from there. For a claim that does not (a log
+written before claims said it), a job enters the backlog with a ``triggered``
+or ``retried`` event, or a failure with a retry due, and a job with no such
+event (a plain job's first run) has been ready since the runner that claims it
+began claiming: time spent waiting on a dependency counts there too. Either
+way, a job the operator kept back (paused, held, not yet approved) waits from
+the operator's letting it go (``resumed``, ``released`` of a hold, ``approved``)
+when that comes later: it was not waiting for a slot. A deadline named by a
 ``decided`` event is met by a success at or before it, and missed once a
 record of the log (or the clock, for a reader) is past it with no success.
 Each deadline is judged once: a later ``decided`` event naming it again (the
@@ -30,13 +33,16 @@ from jobdeck.state.machine import EventType
 
 BACKLOG_ENTRIES = frozenset({EventType.TRIGGERED, EventType.RETRIED})
 """Record types that put a job in the backlog (a failed one with ``retry_at`` does too)."""
+LETTING_GO = frozenset({EventType.RESUMED, EventType.APPROVED})
+"""Operator records that lift a gate keeping a job back (``released`` does too, of a hold, not of a pin)."""
 RUNNERS_KEPT = 64
 """Runners whose first claim is remembered: a runner claims in one stretch, and cron starts a new one each run."""
 
 
 @dataclass(slots=True)
 class Timeline:
-    """Per job: when it last entered the backlog and the deadline pending for it; per runner, its first claim."""
+    """Per job: when it last entered the backlog or the operator let it go, and the deadline pending for it; per
+    runner, its first claim."""
 
     entered: dict[str, float] = field(default_factory=dict)
     deadline_of: dict[str, float] = field(default_factory=dict)
@@ -47,18 +53,30 @@ class Timeline:
     """Per job, a deadline missed with no success since: a success now is a late one."""
     next_due: float = math.inf
     """The earliest pending deadline (derived from ``deadline_of``)."""
+    let_go: dict[str, float] = field(default_factory=dict)
+    """Per job, the operator's latest letting it go (a resume, a hold released, an approval) not yet claimed."""
+    held: dict[str, float] = field(default_factory=dict)
+    """Per job, the operator's hold of it not yet released (its release lets the job go; a pin's does not)."""
 
     def enters_backlog(self, record: Mapping[str, Any]) -> bool:
-        """Note ``record`` if it puts its job in the backlog; whether it did."""
-        kind = record.get("type")
+        """Note ``record`` if it puts its job in the backlog (whether it did), or if the operator holds the job
+        or lets it go."""
+        kind, job = record.get("type"), record["job"]
         if kind in BACKLOG_ENTRIES or (kind == EventType.FAILED and record.get("retry_at") is not None):
-            self.entered[record["job"]] = record.get("ts", 0.0)
+            self.entered[job] = record.get("ts", 0.0)
             return True
+        if kind == EventType.HELD:
+            self.held[job] = record.get("ts", 0.0)
+        elif kind == EventType.PINNED:  # a pin replaces a hold
+            self.held.pop(job, None)
+        elif kind in LETTING_GO or (kind == EventType.RELEASED and self.held.pop(job, None) is not None):
+            self.let_go[job] = record.get("ts", 0.0)
         return False
 
     def claimed(self, job: str, ts: float, runner: object = None, ready: object = None) -> float | None:
         """The wait that ends with ``job``'s claim at ``ts`` by ``runner`` (None when its start is unknown):
-        from the time the claim gives for the job becoming ready (``ready``), if it gives one."""
+        from the time the claim gives for the job becoming ready (``ready``), if it gives one, or from the
+        operator's letting the job go, if that came later."""
         entered = self.entered.pop(job, None)
         if isinstance(runner, str):
             began = self.runner_from.setdefault(runner, ts)
@@ -68,6 +86,9 @@ class Timeline:
                 entered = began
         if isinstance(ready, int | float) and not isinstance(ready, bool) and math.isfinite(ready):
             entered = ready
+        let_go = self.let_go.pop(job, None)
+        if let_go is not None and (entered is None or let_go > entered):
+            entered = let_go
         return None if entered is None else max(ts - entered, 0.0)
 
     def decided(self, record: Mapping[str, Any]) -> float | None:
@@ -118,12 +139,13 @@ class Timeline:
 
     def to_json(self) -> dict[str, Any]:
         return {"entered": self.entered, "deadline_of": self.deadline_of, "runner_from": self.runner_from,
-                "judged": self.judged, "late": self.late}
+                "judged": self.judged, "late": self.late, "let_go": self.let_go, "held": self.held}
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Timeline:
-        # (judged and late are absent from a snapshot written before they were kept)
-        timeline = cls(*({str(k): float(v) for k, v in data.get(name, {}).items()}
-                         for name in ("entered", "deadline_of", "runner_from", "judged", "late")))
+        # (judged and late are absent from a snapshot written before they were kept, let_go and held too)
+        kept = {name: {str(k): float(v) for k, v in data.get(name, {}).items()}
+                for name in ("entered", "deadline_of", "runner_from", "judged", "late", "let_go", "held")}
+        timeline = cls(**kept)
         timeline._due_again()
         return timeline

@@ -58,7 +58,8 @@ def ready_since(state: JobState, depends_on: Iterable[str], board: Board) -> flo
     counts from here (``max_wait``, the waits of `stats`), not from the cycle's start:
     an hour spent waiting for its dependencies is not an hour spent waiting for a
     slot. The operator's own gates (an approval, a pause) leave no time on the board:
-    a wait for them counts.
+    a wait for them counts toward ``max_wait``; `stats` leaves it out, from the log
+    (state/timeline.py).
     """
     since = state.since if state.since is not None else board.listed.get(state.job)  # (held or paused at first)
     times = [t for t in (since, state.not_before) if t is not None]

@@ -9,7 +9,8 @@ import log_records
 from jobdeck.state.buckets import StoredLines
 from jobdeck.state.history import DECK, HOUR, History
 from jobdeck.state.outcomes import failure_class
-from jobdeck.state.tally import PICODOLLARS, Tally, dollars
+from jobdeck.state.rollups import Histogram
+from jobdeck.state.tally import PICODOLLARS, Tally, dollars, quantile
 from jobdeck.state.timeline import Timeline
 
 
@@ -210,3 +211,94 @@ def test_a_plain_job_waits_from_its_runners_first_claim() -> None:
                   {"seq": 5, "ts": 20.0, "type": "claimed", "job": "c", "runner": "r2"}])
     waits = {job: history.total[f"job:{job}"].wait.quantile(0.5) for job in "abc"}
     assert waits["a"] < 0.01 and abs(waits["b"] - 4.0) < 0.4 and abs(waits["c"] - 5.0) < 0.5, waits
+
+
+def test_a_wait_begins_when_the_operator_lets_the_job_go() -> None:
+    """A job paused, held or awaiting approval is not waiting for a slot: its wait begins at the resume, the
+    release of the hold or the approval, if that comes after it became ready; a release of a pin lifts nothing."""
+    from jobdeck.decide.report import report
+
+    log = Log()
+    log.add(0.0, "claimed", "first", runner="r1")  # the runner's first claim: where a plain job's wait begins
+    log.add(100.0, "resumed", "paused", by="op")  # paused in jobs.json: no record of the pause
+    log.add(102.0, "claimed", "paused", runner="r1")
+    log.add(200.0, "held", "held", by="op")
+    log.add(300.0, "released", "held", by="op")
+    log.add(301.0, "claimed", "held", runner="r1", ready=50.0)
+    log.add(400.0, "approved", "risky", by="op")
+    log.add(404.0, "claimed", "risky", runner="r1", ready=10.0)
+    log.add(500.0, "pinned", "pinned", by="op")
+    log.add(600.0, "released", "pinned", by="op")  # unpinned: back in line, still waiting since it became ready
+    log.add(650.0, "claimed", "pinned", runner="r1", ready=450.0)
+    log.add(700.0, "resumed", "later", by="op")  # resumed before it entered the backlog: its entry counts
+    log.add(750.0, "triggered", "later")
+    log.add(755.0, "claimed", "later", runner="r1")
+    log.add(800.0, "claimed", "plain", runner="r1")  # nothing lifted: from the runner's first claim, as before
+    expected = {"first": 0.0, "paused": 2.0, "held": 1.0, "risky": 4.0, "pinned": 200.0, "later": 5.0,
+                "plain": 800.0}
+    assert sorted(report(log.records).waits) == sorted(expected.values())
+    history = History()
+    history.fold(log.records)
+    for job, wait in expected.items():
+        low, high = Histogram.bounds(Histogram.bucket(wait))
+        assert low <= quantile(history.total[f"job:{job}"].wait, 0.5) <= high, job
+    half = History()
+    half.fold(log.records[:4])  # stored between the hold and its release
+    resumed = stored(half)
+    resumed.fold(log.records[4:])
+    assert {s: t.to_json() for s, t in resumed.total.items()} == {s: t.to_json() for s, t in history.total.items()}
+
+
+def test_an_operators_record_counts_in_its_jobs_workspace_before_its_first_claim_too() -> None:
+    """Approved before its first run, pinned, rejected or retried with no attempt: the record names no workspace.
+    It counts in the workspace the job's next claim names, in its own hour; one never claimed, in the workspace
+    jobs.json gives the job when the history is read."""
+    log = Log()
+    log.add(0.0, "approved", "publish", by="op")
+    log.add(10.0, "pinned", "publish", by="op")
+    log.add(20.0, "rejected", "risky", by="op")
+    log.add(30.0, "retried", "risky", by="op")
+    log.add(3 * HOUR, "claimed", "publish", attempt=1, workspace="w1", runner="r")
+    log.add(3 * HOUR + 5, "cancelled", "publish", by="op")  # its attempt names the workspace
+    whole = History()
+    whole.fold(log.records)
+    part = History()
+    part.fold(log.records[:4])
+    resumed = stored(part)  # stored before the claim that places the first records
+    resumed.fold(log.records[4:])
+    for history in (whole, stored(resumed)):
+        assert history.hour(0)["workspace:w1"].interventions == {"approved": 1, "pinned": 1}
+        assert history.total["workspace:w1"].interventions == {"approved": 1, "pinned": 1, "cancelled": 1}
+        assert "workspace:w2" not in history.window(None)  # jobs.json not asked: risky's place is not known
+        history.declared = {"risky": "w2", "publish": "w9"}  # publish's claim said where it ran
+        for since in (None, 0.0):
+            window = history.window(since, 4 * HOUR)
+            assert window["workspace:w2"].interventions == {"rejected": 1, "retried": 1}
+            assert window["workspace:w1"].interventions == {"approved": 1, "pinned": 1, "cancelled": 1}
+            assert "workspace:w9" not in window
+        assert "workspace:w2" not in history.window(HOUR, 4 * HOUR)  # both records came before the window
+        assert history.total[DECK].interventions \
+            == {"approved": 1, "pinned": 1, "cancelled": 1, "rejected": 1, "retried": 1}
+        assert "workspace:w2" not in history.total  # the fold's own tallies keep only what the log says
+
+
+def test_one_wait_is_its_own_p50_and_p95_and_each_quantile_is_within_the_bucket_of_its_rank() -> None:
+    from jobdeck.decide.report import quantile as exact
+
+    one = Histogram()
+    one.add(19.5)
+    assert quantile(one, 0.5) == quantile(one, 0.95) == quantile(one, 0.0)
+    low, high = Histogram.bounds(Histogram.bucket(19.5))
+    assert low < quantile(one, 0.5) < high
+    rng = random.Random(3)
+    for _ in range(300):
+        waits = [round(rng.expovariate(1 / 90), rng.choice((0, 3))) for _ in range(rng.randint(1, 40))]
+        histogram = Histogram()
+        for wait in waits:
+            histogram.add(wait)
+        for q in (0.5, 0.9, 0.95):
+            truth = exact(waits, q)
+            assert truth is not None
+            low, high = Histogram.bounds(Histogram.bucket(truth))
+            assert low <= quantile(histogram, q) <= high, (sorted(waits), q, truth)
+    assert quantile(Histogram(), 0.5) is None

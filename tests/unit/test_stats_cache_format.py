@@ -27,6 +27,7 @@ FINGERPRINTS = {
     4: "c068fcb814bc67bb7dbdc280f046b366051a7c0f45e7582fa3370016db36339c",
     5: "defbe8e142ddd2b0480180c4b6ba001771e82c0af1389806832030c7b5d297ab",  # a recovered outcome's own end
     6: "1a4d629c05e213cfb62a6eb26ca8b468ca61b1ad845cb4ac5b10348a0cce7550",  # invalid output: a failure
+    7: "1ae265be3b0797942c9bf37a5903f22b04b22c2da69a2698fd875e312c8b6bb7",  # waits from letting go; unplaced records
 }
 """STATS_CACHE_FORMAT -> sha256 of the cache fixed_log() folds into. Add a row per bump; never change a row."""
 
@@ -68,9 +69,12 @@ def fixed_log() -> list[dict[str, Any]]:
     add(1402, "failed", "c", token=c - 1, reason="exit_code")  # a stale token
     for kind in ("approved", "rejected", "retried", "pinned"):
         add(1500, kind, "c", by="op")
+    add(1600, "pinned", "d", by="op")  # before d's first claim: counted in its workspace then, in this hour
     a = add(5500, "claimed", "a", attempt=2, workspace="w1", runner="r3")  # the next UTC day
     add(5600, "failed", "a", token=a, reason="idle_timeout", retry_at=T0 + 5700, cost=0.25, model="m1")
+    add(5620, "held", "a", by="op")
     add(5650, "decided", "a", deadline=T0 + 9000)
+    add(5680, "released", "a", by="op")  # its next wait begins here, not at its failure
     a = add(5700, "claimed", "a", attempt=3, workspace="w1", runner="r3")
     add(9100, "succeeded", "a", token=a, usage=usage, cost=0.125, model="m2")  # late
     d = add(9150, "claimed", "d", attempt=1, workspace="w3", runner="r4")
@@ -82,6 +86,8 @@ def fixed_log() -> list[dict[str, Any]]:
     add(9300, "claimed", "c", attempt=3, workspace="w3", runner="r3")  # open at the end
     add(9310, "progress", "c", what="cooldown", reason="rate_limit")  # its answer counted, pending
     add(9400, "triggered", "b")  # in the backlog at the end
+    add(9410, "approved", "f", by="op")  # never claimed: placed by jobs.json when read; let go, pending
+    add(9420, "held", "g", by="op")  # held at the end
     return records
 
 
@@ -107,6 +113,7 @@ def test_the_fixed_log_touches_every_field_of_the_cache() -> None:
     assert history.total["job:e"].failures_by_class() == {"invalid_output": 1} and not history.total["job:e"].run.total
     assert set(total.interventions) == {"approved", "rejected", "retried", "cancelled", "pinned", "held", "released"}
     assert {"workspace:w1", "workspace:w2", "workspace:default", "workspace:w3"} <= set(history.total)
+    assert history.total["workspace:w3"].interventions == {"pinned": 1}
     pending = history.state_json()
     assert all(pending[name] for name in pending), f"fixed_log() leaves nothing pending in {pending}"
     assert all(value for value in pending["timeline"].values()), "fixed_log() leaves a part of the timeline empty"
