@@ -102,14 +102,20 @@ def test_a_review_waiting_longer_than_review_age(tmp_path: Path) -> None:
 
 
 def test_an_invalid_jobs_json_says_the_jobs_that_never_ran_are_not_counted(tmp_path: Path) -> None:
-    """The runner keeps its last good spec; status reads the broken file, so it knows only the jobs with history,
-    and says so rather than "jobs: none" or a backlog short by every job that never ran."""
+    """The runner keeps its last good spec, and so does status where this jobdeck accepted one here; without one, it
+    knows only the jobs with history, and says so rather than "jobs: none" or a backlog short by every job that never
+    ran."""
     deck = make_deck(tmp_path, [{"id": "ran", "command": ["true"]}, {"id": "waits", "command": ["true"],
                                                                        "risk": "high"},
                                 {"id": "never", "command": ["true"], "depends_on": ["waits"]}])
     assert jobdeck(deck, "run", "--once").returncode == 0
     assert json.loads(jobdeck(deck, "status", "--json").stdout)["jobs"] == {"backlog": 2, "done": 1}
     (deck / "jobs.json").write_text('{"jobs": [\n')
+    kept = json.loads(jobdeck(deck, "status", "--json").stdout)
+    assert kept["jobs"] == {"backlog": 2, "done": 1} and kept["jobs_complete"] is True
+    [said] = [problem["message"] for problem in kept["problems"] if problem["kind"] == "spec_error"]
+    assert said.endswith("deadlines and max_wait are checked against that version meanwhile"), said
+    (deck / ".jobdeck" / "spec.ok").unlink()  # (no version this jobdeck accepted: another one's deck, say)
 
     result = jobdeck(deck, "status")
     report = json.loads(jobdeck(deck, "status", "--json").stdout)
