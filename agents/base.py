@@ -34,7 +34,7 @@ class Failure(StrEnum):
     """How a failed attempt should be handled."""
 
     TRANSIENT = "transient"
-    """Try again after a backoff (rate limit, connection, 5xx, timeout, retryable exit code)."""
+    """Try again after a backoff (rate limit, connection, 5xx, timeout, an empty answer, retryable exit code)."""
     PERSISTENT = "persistent"
     """Trying the same thing again will fail the same way (auth, bad request, exit code)."""
     CONTEXT = "context"

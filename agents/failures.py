@@ -9,6 +9,8 @@ attempt's retry, the model's cooldown, the job's next attempt) has one bound.
 A call that never got a response (refused, DNS, TLS, proxy) is reported by
 litellm as an HTTP 500 like the provider's own; the transport error it chains
 tells them apart, and the operator is told to look at their network instead.
+An answer with no text (HTTP 200, and a stream that carries none) is
+``empty_answer``, transient like a 5xx: no job wants an empty answer.
 """
 
 from __future__ import annotations
@@ -37,9 +39,11 @@ class ProviderFailure:
 
     kind: Failure
     reason: str
-    """Short machine-readable reason: rate_limit, server_error, connection, auth, not_found, bad_request, context.
+    """Short machine-readable reason: rate_limit, server_error, connection, timeout, empty_answer, auth, not_found,
+    bad_request, context.
 
-    "connection": no HTTP status came back (refused, DNS, TLS, proxy, a dropped connection), whatever litellm said."""
+    "connection": no HTTP status came back (refused, DNS, TLS, proxy, a dropped connection), or the stream stopped
+    before the answer's end, whatever litellm said. "empty_answer": HTTP 200 and no text."""
     message: str
     status: int | None = None
     retry_after: float | None = None
@@ -85,12 +89,31 @@ _TRANSPORT_NAMES = frozenset({"TransportError", "APIConnectionError", "ClientCon
 _TIMEOUT_NAMES = frozenset({"Timeout", "APITimeoutError", "TimeoutException", "ServerTimeoutError", "TimeoutError"})
 
 
-def classify(exc: BaseException, *, endpoint: str | None = None,
+#: What litellm (1.110) raises, as an HTTP 500 of its own, when an OpenAI-style stream ends before a finish_reason
+#: (``CustomStreamWrapper._stream_eof_error``): the provider answered 200 and stopped short.
+_CUT_SHORT = "Stream ended before a finish_reason was received"
+
+
+def empty_answer(detail: str = "", *, mock: bool = False) -> ProviderFailure:
+    """A call answered with no text (``detail`` says more, e.g. " (finish_reason length)"): retried as a 5xx is."""
+    said = "answered with no content (mock_response is empty)" if mock else f"answered 200 with no content{detail}"
+    return ProviderFailure(Failure.TRANSIENT, "empty_answer", said)
+
+
+def classify(exc: BaseException, *, endpoint: str | None = None, streamed_text: bool = False,
              now: Callable[[], float] = time.time) -> ProviderFailure:
-    """How to handle ``exc`` raised by a litellm call (to ``endpoint``, the api_base, when the call named one)."""
+    """How to handle ``exc`` raised by a litellm call (to ``endpoint``, the api_base, when the call named one).
+
+    ``streamed_text``: the call had received some of the answer's text when it failed.
+    """
     names = [cls.__name__ for cls in type(exc).__mro__]
     status = _status(exc)
     message = _one_line(str(getattr(exc, "message", None) or exc) or type(exc).__name__)
+    if _CUT_SHORT in message:
+        if not streamed_text:
+            return empty_answer(" (the stream ended without a finish_reason)")
+        return ProviderFailure(Failure.TRANSIENT, "connection",
+                               "the stream ended before its finish_reason: the answer was cut short")
     if status is not None:
         message = f"HTTP {status}: {message}"
     wait = _believed(retry_after_seconds(_headers(exc), now=now))

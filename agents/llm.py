@@ -3,29 +3,32 @@
 Retries are split by horizon, one rule for every error:
 
 * **Within the attempt** the agent retries a transient error (429, 5xx,
-  connection, provider timeout) on the same model only while nothing has been
-  written to the output yet, at most ``options.retries`` times (default 2), with
-  exponential backoff from ``options.retry_delay`` (0.5 s) and jitter, never
-  shorter than the provider's Retry-After and never longer than
-  ``options.max_retry_wait`` (30 s) or past the hard timeout. These are the blips
-  litellm's own retries would absorb; jobs get them even with ``max_attempts: 1``.
+  connection, provider timeout, ``empty_answer``: HTTP 200 with no text) on the
+  same model only while nothing has been written to the output yet, at most
+  ``options.retries`` times (default 2), with exponential backoff from
+  ``options.retry_delay`` (0.5 s) and jitter, never shorter than the provider's
+  Retry-After and never longer than ``options.max_retry_wait`` (30 s) or past
+  the hard timeout. These are the blips litellm's own retries would absorb;
+  jobs get them even with ``max_attempts: 1``.
 * **Between attempts** (the runner's backoff, ``job.retry``) is everything
   longer: when a model's in-attempt retries are used up the next model in the
   chain is tried, and when the chain is exhausted the attempt ends TRANSIENT
   with ``retry_after`` = the soonest Retry-After or cooldown (the runner does
-  not claim a job whose every model cools, so an attempt that skips them all
-  is a pinned one, or one claimed as another runner opened a cooldown). A stream that
-  breaks after tokens were written, and idle/hard timeouts, also end the attempt
-  at once (its partial output is kept; the next attempt starts a fresh file).
+  not claim a job whose every model cools, pinned or not, so an attempt that skips
+  them all was claimed as another runner opened a cooldown: having called nothing,
+  it ends ``not_called``, which costs the job no try). A stream that
+  breaks after tokens were written (dropped, or ended before its finish_reason),
+  and idle/hard timeouts, also end the attempt at once (its partial output is
+  kept; the next attempt starts a fresh file).
 
 Persistent errors (401/403 auth, 404, 400) move to the next model in
 ``fallbacks`` without a retry; context-window-exceeded moves to ``context_model``.
-Auth, not-found and transient failures count toward the shared circuit breaker
-(``agents.breaker``); a model in cooldown is skipped. A Retry-After longer than
-``max_retry_wait`` cools the model down until then at once: no job could do
-better by calling it, and the provider said when to come back (believed up to
-an hour, ``agents.failures.MAX_RETRY_AFTER``). Every retry, switch and cooldown
-is reported through ``ctx.emit`` with its reason, redacted.
+Auth, not-found and transient failures of real calls (not a mock's) count toward
+the shared circuit breaker (``agents.breaker``); a model in cooldown is skipped.
+A Retry-After longer than ``max_retry_wait`` cools the model down until then at
+once: no job could do better by calling it, and the provider said when to come
+back (believed up to an hour, ``agents.failures.MAX_RETRY_AFTER``). Every retry,
+switch and cooldown is reported through ``ctx.emit`` with its reason, redacted.
 
 ``mock_response`` (a string, or a list indexed by attempt number) answers
 offline through litellm's mock path, streamed like a real reply. With
@@ -54,7 +57,7 @@ from jobdeck.agents.validation import check_output
 from jobdeck.state.attempt_dirs import open_in
 from jobdeck.state.cooldowns import COOLDOWN_FILE
 from jobdeck.state.errors import AgentError
-from jobdeck.state.machine import EventType
+from jobdeck.state.machine import NOT_CALLED, EventType
 from jobdeck.state.redact import Redactor
 
 Redact = Callable[[str], str]
@@ -264,6 +267,9 @@ class _Chain:
                 final = Outcome.failed(failure.reason, Failure.PERSISTENT, message, model=model)
         ended = deferred or final
         assert ended is not None
+        if final is None and not self.tally.calls:  # every model skipped as cooling: the attempt called none
+            ended = Outcome.failed(NOT_CALLED, Failure.TRANSIENT, f"every model cools down, none was called: "
+                                   f"{ended.message}", retry_after=ended.retry_after, model=ended.model)
         return _with_tally(ended, self.tally), ""
 
     async def _call_with_retries(self, model: str, messages: list[dict[str, Any]],
@@ -289,7 +295,7 @@ class _Chain:
                 self.breaker.record_failure(model, result.timed_out or "timeout")
                 return result, None
             opened, asked = None, ""
-            if failure.model_level:
+            if failure.model_level and mock is None:  # a stand-in's answer says nothing about the model
                 opened = self.breaker.record_failure(model, failure.reason, retry_after=failure.retry_after)
             if opened is None and failure.retry_after is not None and failure.retry_after > settings.max_retry_wait:
                 # Longer than any attempt waits: no job on the model could do better than wait for it.

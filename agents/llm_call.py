@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from jobdeck.agents.base import Failure
-from jobdeck.agents.failures import ProviderFailure, classify
+from jobdeck.agents.failures import ProviderFailure, classify, empty_answer
 from jobdeck.agents.output_sink import OutputSink
 
 
@@ -125,7 +125,8 @@ async def stream_call(request: Mapping[str, Any], sink: OutputSink, *, idle: flo
         mock: the request carries ``mock_response`` (cost is reported as 0).
 
     Returns:
-        The result; provider errors and timeouts are results, not exceptions.
+        The result; provider errors and timeouts are results, not exceptions, and so is an
+        answer that ends with no text (``empty_answer``).
 
     Raises:
         asyncio.CancelledError: the runner cancelled the attempt (the request is closed first).
@@ -139,6 +140,7 @@ async def stream_call(request: Mapping[str, Any], sink: OutputSink, *, idle: flo
     deadline = _Deadline(scope, idle, hard_deadline)
     now = deadline.loop.time
     usage: Any = None
+    finish_reason: str | None = None
     unwritten: list[bytes] = []
     write_failed: list[OSError] = []
 
@@ -163,7 +165,9 @@ async def stream_call(request: Mapping[str, Any], sink: OutputSink, *, idle: flo
                             raise write_failed[0]
                         if sink.over_limit:  # nothing more would be kept; the runner fails the attempt
                             break
-                        piece, last = _content(chunk)
+                        piece, finished, last = _content(chunk)
+                        if finished is not None:
+                            finish_reason = finished
                         if piece:
                             data = piece.encode()
                             pieces.append(piece)
@@ -182,13 +186,17 @@ async def stream_call(request: Mapping[str, Any], sink: OutputSink, *, idle: flo
                 deadline.stop()
     except TimeoutError as exc:
         if not scope.expired():
-            result.failure = classify(exc, endpoint=request.get("api_base"))
+            result.failure = classify(exc, endpoint=request.get("api_base"), streamed_text=bool(pieces))
         else:
             result.timed_out = deadline.kind
     except asyncio.CancelledError:
         raise
     except Exception as exc:  # noqa: BLE001 - every provider error is classified, none is swallowed
-        result.failure = classify(exc, endpoint=request.get("api_base"))
+        result.failure = classify(exc, endpoint=request.get("api_base"), streamed_text=bool(pieces))
+    else:
+        if not pieces:  # whatever the finish_reason: litellm makes up "stop" for a stream with no chunk at all
+            detail = "" if finish_reason in (None, "stop") else f" (finish_reason {finish_reason})"
+            result.failure = empty_answer(detail, mock=mock)
     result.text = "".join(pieces)
     result.bytes_written = streamed
     result.usage = usage_counts(usage)
@@ -247,19 +255,20 @@ class _Deadline:
             self._timer = self.loop.call_at(due, self._check)
 
 
-def _content(chunk: Any) -> tuple[str | None, bool]:
-    """The chunk's text, and whether it may carry usage (no text, or the finishing chunk).
+def _content(chunk: Any) -> tuple[str | None, str | None, bool]:
+    """The chunk's text, its finish_reason, and whether it may carry usage (no text, or the finishing chunk).
 
     Usage comes in the chunk after the last token; looking for it on every chunk
     costs a pydantic attribute miss (an exception inside) per token.
     """
     choices = getattr(chunk, "choices", None)
     if not choices:
-        return None, True
+        return None, None, True
     choice = choices[0]
     delta = _field(choice, "delta")
     content = _field(delta, "content") if delta is not None else None
-    return content, not content or _field(choice, "finish_reason") is not None
+    finish_reason = _field(choice, "finish_reason")
+    return content, finish_reason, not content or finish_reason is not None
 
 
 def _field(model: Any, name: str) -> Any:

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 from jobdeck.cli.main import terminal_columns
 from jobdeck.state.attempts import OUTPUT
 from jobdeck.state.durations import format_duration
+from jobdeck.state.machine import not_a_try
 from jobdeck.state.terminal import exit_words
 from jobdeck.state.terminal import one_line as clean
 
@@ -132,8 +133,8 @@ def job_detail(deck: Deck, job: Job | JobPreview, state: JobState, card: Card, c
         for attempt in state.attempts:
             took = format_duration(attempt.ended - attempt.started) if attempt.ended else "running"
             outcome = attempt.outcome or "running"
-            if attempt.reason == "not_started" or (attempt.outcome == "interrupted" and idempotent):
-                outcome += " (not a try)"  # the runner could not start it, or stopped it: `ls` TRY does not count it
+            if not_a_try(attempt.reason) or (attempt.outcome == "interrupted" and idempotent):
+                outcome += " (not a try)"  # not started, no model called, or stopped: `ls` TRY does not count it
             rows.append((str(attempt.n), outcome, clean(attempt.reason or ""),
                          exit_words(attempt.exit_code), when(attempt.started, now),
                          took, clean(_output_path(deck, attempt.workspace, job.id, attempt.n))))

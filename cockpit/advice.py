@@ -117,18 +117,19 @@ class Advisor:
         return Advice(mode, {v.job: v for v in ranked}, {v.job: 0 if v.action == START else 1 for v in ranked},
                       {v.job: reason_line(v, heuristic, now, self.local_zone) for v in ranked})
 
-    def keeps_back(self, spec: Spec, board: Board, job_id: str, now: float) -> str | None:
-        """Why the runner would not start ``job_id`` now, ready as it may be: its window in every mode; in live,
-        also the budget, review capacity or a cooldown. None: nothing of the service's keeps it back."""
+    def keeps_back(self, spec: Spec, board: Board, job_id: str, now: float) -> tuple[str, str | None] | None:
+        """Why the runner would not start ``job_id`` now, ready as it may be, and what it needs (``needs``: "window",
+        "cooldown"...): its window in every mode; in live, also the budget, review capacity or a cooldown. None:
+        nothing of the service's keeps it back."""
         policy = self.policy(spec)
         if job_id not in policy.jobs:
             return None
         heuristic = Heuristic(policy, board)
         live = policy.mode == "live"
         outlook = heuristic.outlook(now, read_cooldowns(self.cooldowns_path)) if live else Outlook(now)
-        action, _, _, reason = heuristic.gate(job_id, board.state(job_id)._replace(override=None), outlook,
-                                              written_only=not live)
-        return reason if action != START else None
+        action, _, needs, reason = heuristic.gate(job_id, board.state(job_id)._replace(override=None), outlook,
+                                                  written_only=not live)
+        return (reason or "", needs) if action != START else None
 
     def why(self, spec: Spec, board: Board, job_id: str, now: float) -> Why:
         """`jobdeck why` for one job (``board``: a snapshot)."""

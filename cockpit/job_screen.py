@@ -343,7 +343,9 @@ class JobScreen(Screen[None]):
             if waits:  # (a new cycle of it does not run its dependencies again)
                 then, timeout = ", but it waits for " + ", ".join(f"{dep} ({status.words})" for dep, status in waits), 8.0
             elif kept_back is not None:
-                then, timeout = f", but it waits: {kept_back} (P pins it to run now)", 8.0
+                why, needs = kept_back
+                pins = "" if needs == "cooldown" else " (P pins it to run now)"  # (a pin does not pass a cooldown)
+                then, timeout = f", but it waits: {why}{pins}", 8.0
         elif action == "cancel" and self.model.state(job_id).status == Status.RUNNING and not self.model.runner_up():
             then, timeout = "; no runner is up, so its processes run until one starts (jobdeck run)", 8.0
         done = write_action(self.app, self.operator, job_id, action, reason=reason, then=then, timeout=timeout)
@@ -366,7 +368,7 @@ class JobScreen(Screen[None]):
         self.post_message(self.Acted())
         return True
 
-    def _kept_back(self, job_id: str) -> str | None:
+    def _kept_back(self, job_id: str) -> tuple[str, str | None] | None:
         model = self.model
         spec = model.spec if model.ready else None
         if spec is None or spec.job(job_id) is None:

@@ -373,8 +373,8 @@ class Heuristic:
         the first gate that holds it (the runner's question: it asks no further).
 
         ``written_only``: only the gates that hold in every mode: what jobs.json writes of the job itself
-        (its window), and every model it names cooling down (an attempt then could call nothing, and would
-        spend one of its tries); the budget and review capacity gate in live mode only.
+        (its window), and every model it names cooling down (an attempt then could call nothing); the budget
+        and review capacity gate in live mode only. A pinned job meets only the cooldown.
         """
         first = next(self._gates(job_id, state, outlook, written_only), None)
         return (START, None, None, None) if first is None else first
@@ -387,11 +387,12 @@ class Heuristic:
         """The gates that hold the job, one at a time: a caller that needs only the first asks no more."""
         if state.override == "hold":
             yield Gate(HOLD, None, "release", override_text(state))  # "held by the operator: site down"
-        elif state.override == "pin":
-            return
+        # A pin goes past the service's judgement (a window, the budget, reviews), not a provider's cooldown: an
+        # attempt started then could call nothing.
+        pinned = state.override == "pin"
         policy, now = self.policy, outlook.now
         job = policy.jobs[job_id]
-        if job.window is not None:
+        if job.window is not None and not pinned:
             inside, change = window_state(job.window[0], job.window[1], job.timezone, now)
             if not inside:
                 yield Gate(DEFER, change, "window", f"window {job.window_text} ({job.timezone}) opens at "
@@ -399,9 +400,9 @@ class Heuristic:
         if job.models and all(model in outlook.cooldowns for model in job.models):
             until, why = min(outlook.cooldowns[model] for model in job.models)
             which = f"model {job.model} cools" if len(job.models) == 1 else f"all {len(job.models)} of its models cool"
-            yield Gate(DEFER, until, "cooldown", f"{which} down until {zoned_text(until, 'UTC', now, seconds=True)}"
-                       + (f" ({why})" if why else ""))
-        if written_only:
+            yield Gate(DEFER, until, "cooldown", f"{'pinned, but ' if pinned else ''}{which} down until "
+                       f"{zoned_text(until, 'UTC', now, seconds=True)}" + (f" ({why})" if why else ""))
+        if written_only or pinned:
             return
         cost = self.estimate(job_id).cost_high
         # money is compared in whole picodollars, as the tally keeps it: two $0.021 calls recorded as

@@ -86,11 +86,13 @@ def path_left(heuristic: Heuristic, job_id: str, now: float, seen: dict[str, Pat
     slowest = max(upstream, key=lambda left: left.seconds, default=PathLeft(0.0))
     approvals = tuple(dict.fromkeys(job for left in upstream for job in left.approvals))
     start, wait = now + slowest.seconds, slowest.wait
-    if job is not None and state.override != "pin":  # a pin runs it now, past its window and every gate
+    pinned = state.override == "pin"  # a pin runs it now, past its window and every gate but a cooldown
+    if job is not None:
         kept = board.kept_back.get(job_id) if heuristic.policy.mode == "live" else None
-        if kept is not None and kept.until is not None and kept.needs != WINDOW and kept.until > start:
+        if kept is not None and kept.until is not None and kept.needs != WINDOW and kept.until > start \
+                and (not pinned or kept.needs == "cooldown"):
             start, wait = kept.until, Wait(job_id, kept.until, kept.needs or kept.action)
-        if job.window is not None:  # (looked at once the hold is over: it may close by then)
+        if job.window is not None and not pinned:  # (looked at once the hold is over: it may close by then)
             inside, opens = window_state(job.window[0], job.window[1], job.timezone, start)
             if not inside:
                 start, wait = opens, Wait(job_id, opens, WINDOW)

@@ -20,7 +20,7 @@ from jobdeck.runner.attempt import Claimed
 from jobdeck.state.atomic import FILE_MODE
 from jobdeck.state.attempt_dirs import DIR_FLAGS, open_in
 from jobdeck.state.attempts import RESULT, RUNS
-from jobdeck.state.machine import EventType, JobState
+from jobdeck.state.machine import NOT_STARTED, EventType, JobState
 
 if TYPE_CHECKING:
     from jobdeck.state.spec import Job
@@ -40,12 +40,12 @@ def not_started_event(claimed: Claimed, state: JobState, now: float, exc: BaseEx
     """
     streak = 0
     for attempt in reversed(state.attempts[:-1]):  # the last one is this attempt
-        if attempt.reason != "not_started":
+        if attempt.reason != NOT_STARTED:
             break
         streak += 1
     wait = min(RETRY_NOT_STARTED * 2 ** streak, MAX_NOT_STARTED_WAIT)
     return {"type": EventType.FAILED, "job": claimed.job_id, "token": claimed.token, "attempt": claimed.attempt,
-            "reason": "not_started", "failure": "transient", "retry_at": now + wait,
+            "reason": NOT_STARTED, "failure": "transient", "retry_at": now + wait,
             "message": f"the attempt could not be set up, nothing ran: {_setup_error(claimed, exc)}"}
 
 

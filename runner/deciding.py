@@ -11,7 +11,7 @@ By mode (``decide.mode`` in jobs.json):
   accepted answer reorders jobs within the ranking's classes (``runner/scoring.py``).
 
 In every mode a job's ``window`` holds (it is written in jobs.json, like a dependency), and so
-does a cooldown of every model a job names: its attempt could call nothing, and would spend a try.
+does a cooldown of every model a job names, on a pinned job too: its attempt could call nothing.
 Each refusal is a ``decided`` event (hold or defer), once per change: the board keeps
 the last one per job (``Board.kept_back``), so a new runner or a reloaded spec does
 not say it again.

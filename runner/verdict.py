@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from jobdeck.agents.base import Failure, Outcome
 from jobdeck.runner.attempt import Claimed
 from jobdeck.runner.backoff import retry_delay
-from jobdeck.state.machine import EventType
+from jobdeck.state.machine import NOT_CALLED, EventType
 from jobdeck.state.outcomes import INVALID_OUTPUT, INVALID_OUTPUT_REVIEW
 
 if TYPE_CHECKING:
@@ -40,7 +40,9 @@ def verdict(job: Job, claimed: Claimed, outcome: Outcome, reasons: list[str], no
     event = {**base, "type": EventType.FAILED, "reason": outcome.reason, "failure": outcome.failure.value if outcome.failure else None}
     if outcome.message:
         event["message"] = outcome.message
-    if outcome.failure == Failure.TRANSIENT and claimed.tries < job.retry.max_attempts:
+    if outcome.reason == NOT_CALLED:  # it called no model, every one cooling: no try spent, due at the soonest end
+        event["retry_at"] = now + (outcome.retry_after or 0.0)
+    elif outcome.failure == Failure.TRANSIENT and claimed.tries < job.retry.max_attempts:
         delay = retry_delay(job.retry, claimed.tries, retry_after=outcome.retry_after)
         event["retry_at"] = now + delay
     return {k: v for k, v in event.items() if v is not None}

@@ -245,6 +245,10 @@ def _service_keeps(job_id: str, kept_back: KeptBack) -> IllegalTransition:
     verb = "holds" if kept_back.action == "hold" else "defers"
     who = "its window" if kept_back.needs == "window" else "the decision service"  # (a window holds in every mode)
     why = kept_back.reason or (f"it needs {kept_back.needs}" if kept_back.needs else kept_back.note or "")
+    if kept_back.needs == "cooldown":  # a provider's, which a pin does not pass either: it starts when it ends
+        return IllegalTransition(f"cannot release job '{job_id}': the operator did not pin or hold it; it waits "
+                                 f"for its models' cooldown" + (f": {why}" if why else ""),
+                                 hint="it starts when the cooldown ends; nothing starts it sooner")
     return IllegalTransition(f"cannot release job '{job_id}': the operator did not pin or hold it; "
                              f"{who} {verb} it" + (f": {why}" if why else ""),
                              hint=f"`jobdeck pin {job_id}` starts it anyway")

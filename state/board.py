@@ -28,7 +28,7 @@ from jobdeck.state.errors import HistoryLost, IllegalTransition, StateError, dec
 from jobdeck.state.ids import ID_RE
 from jobdeck.state.events import GENESIS, EventLog, Flush
 from jobdeck.state.lock import DeckLock
-from jobdeck.state.machine import EventType, JobState, Status, transition
+from jobdeck.state.machine import EventType, JobState, Status, not_a_try, transition
 from jobdeck.state.redact import Redactor
 from jobdeck.state.rollups import SCORED_TYPE, Rollups
 from jobdeck.state.segments import Rotation, check_boundary, check_saved_position, compress, rotate
@@ -224,7 +224,7 @@ class Board:
         self.jobs[job] = new
         self._review_load = None
         ended = new.attempts[-1] if new.attempts else None
-        if ended is not None and ended.ended is not None and ended.reason != "not_started" \
+        if ended is not None and ended.ended is not None and not not_a_try(ended.reason) \
                 and (not old.attempts or old.attempts[-1].ended is None):
             self.rollups.add(job, ended, record.get("model"))
         if "file" in record and record["type"] == EventType.TRIGGERED:

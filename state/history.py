@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from jobdeck.state.buckets import Buckets, StoredLines
-from jobdeck.state.machine import EventType, recorded_end
+from jobdeck.state.machine import EventType, not_a_try, recorded_end
 from jobdeck.state.outcomes import counted_as
 from jobdeck.state.rollups import SCORED_TYPE, Histogram, tokens_of
 from jobdeck.state.tally import Tally, picodollars
@@ -138,8 +138,8 @@ class History:
             return  # a stale token: the state machine refuses it, and so does this count
         del self.open[job]
         counted = self.answer_counted.pop(job, False)
-        if record.get("reason") == "not_started":
-            return  # nothing ran
+        if not_a_try(record.get("reason")):
+            return  # nothing ran, or nothing was called: no run (the try was given back)
         kind = record["type"]
         outcome, reason = counted_as(str(kind), record.get("reason"))
         outcome = "cancelled" if attempt.cancelled else outcome

@@ -67,6 +67,19 @@ class EventType(StrEnum):
 COLUMNS = (Status.BACKLOG, Status.RUNNING, Status.REVIEW, Status.DONE, Status.FAILED)
 
 
+NOT_STARTED = "not_started"
+"""The reason of a failed attempt that could not be set up (runner/attempt_events.py): nothing ran."""
+NOT_CALLED = "not_called"
+"""The reason of a failed llm attempt that called no model, every one it names cooling down (agents/llm.py); one
+that called a model and then skipped the rest ends with the reason of what it met (``cooldown``, ``rate_limit``)."""
+NOT_A_TRY = frozenset({NOT_STARTED, NOT_CALLED})
+"""Reasons of a failed attempt in which nothing ran: it does not count as one of the job's tries."""
+
+
+def not_a_try(reason: object) -> bool:
+    """Whether an ended attempt's ``reason`` says nothing ran (NOT_A_TRY); any value a log may hold."""
+    return isinstance(reason, str) and reason in NOT_A_TRY
+
 ATTEMPTS_KEPT = 20
 """Attempts a JobState keeps, the newest: the state's size (and a claim's cost) is the present, not the past.
 
@@ -274,8 +287,9 @@ def _failed(state: JobState, event: Event, now: float) -> JobState:
     attempts = _end_attempt(state, event, now, "failed")
     reason = event.get("message") or event.get("reason", "failed")
     retry_at = event.get("retry_at")
-    # An attempt that could not be set up never ran: it does not count as one of the job's tries.
-    tries = state.tries - 1 if event.get("reason") == "not_started" and state.tries > 0 else state.tries
+    cause = event.get("reason")
+    # An attempt that could not be set up, or that could call no model, never ran: it is not one of the job's tries.
+    tries = state.tries - 1 if not_a_try(cause) and state.tries > 0 else state.tries
     if retry_at is not None:
         return _moved(state, Status.BACKLOG, now, attempts=attempts, token=None, tries=tries,
                       not_before=retry_at, reason=reason, reasons=tuple(event.get("reasons", ())))

@@ -23,7 +23,7 @@ FAILURE_CLASSES: dict[str, tuple[str, ...]] = {
     "invalid_output": (INVALID_OUTPUT, "output_limit"),
     "provider_auth": ("auth",),
     "provider_rate_limit": ("rate_limit",),
-    "provider_server": ("server_error", "connection", "timeout"),
+    "provider_server": ("server_error", "connection", "timeout", "empty_answer"),
 }
 """Failed attempts' ``reason`` (runner/verdict.py, agents/failures.py), as ``counted_as`` gives it, by class; any other
 is "other".

@@ -102,8 +102,11 @@ def utc_text(ts: float) -> str:
 
 def kept_back_words(job_id: str, action: object, needs: object, why: str) -> str:
     """A hold or deferral as the runner and `run --job` say it: "held by the decision service: WHY (hint: ...)",
-    or "deferred: WHY" for the job's own window, which holds in every mode."""
+    or "deferred: WHY" for the job's own window, which holds in every mode, and for its models' cooldown, which
+    a pin does not pass either (an attempt then could call nothing): that one gets no hint."""
     said = "deferred" if action == "defer" else "held"
+    if needs == "cooldown":
+        return f"{said}: {why}"
     by = "" if needs == "window" else " by the decision service"
     return f"{said}{by}: {why} (hint: `jobdeck pin {job_id}` starts it now anyway)"
 

@@ -35,7 +35,7 @@ from jobdeck.state.errors import AgentError  # noqa: E402
 from jobdeck.state.redact import Redactor  # noqa: E402
 from tests.fixtures.attempts import Attempt, make_attempt, make_spec  # noqa: E402
 from tests.fixtures.llm_server import (  # noqa: E402
-    LLMServer, Reply, Stall, bad_request, context_too_long, rate_limited, server_error, unauthorized,
+    Cut, LLMServer, Reply, Stall, Step, bad_request, context_too_long, rate_limited, server_error, unauthorized,
 )
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning:litellm.*")
@@ -244,8 +244,8 @@ def test_a_retry_after_longer_than_the_attempt_waits_goes_to_the_runner_and_cool
     assert breaker.reason(f"openai/{name}") == "rate_limit with Retry-After 2m00s"
 
     later = attempt(deck, server.base_url, f"{name}-b", name)  # another job on the model: skipped, not sent
-    skipped = run(later, LLMAgent(breaker))
-    assert (skipped.reason, skipped.failure) == ("cooldown", Failure.TRANSIENT) and len(server.calls(name)) == 1
+    skipped = run(later, LLMAgent(breaker))  # (having called nothing, it costs that job no try)
+    assert (skipped.reason, skipped.failure) == ("not_called", Failure.TRANSIENT) and len(server.calls(name)) == 1
     assert skipped.retry_after is not None and 118 <= skipped.retry_after <= 120
 
 
@@ -359,6 +359,101 @@ def test_a_stream_broken_after_tokens_ends_the_attempt_and_keeps_them(deck: Path
         assert outcome.message is not None and "stream broke after" in outcome.message
         assert len(own.calls(name)) == 1, "no retry once tokens were written"
         assert record.ctx.output.path.read_text() == token
+
+
+NO_FINISH = " (the stream ended without a finish_reason)"
+NO_CONTENT: dict[str, tuple[Step, str]] = {
+    "finish-stop": (Reply([]), ""),
+    "finish-content-filter": (Reply([], finish_reason="content_filter"), " (finish_reason content_filter)"),
+    # litellm hands over a finish_reason "stop" of its own for these two: no chunk came to say otherwise
+    "empty-stream": (Cut(role=False), ""),
+    "only-done": (Cut(role=False, done=True), ""),
+    "role-only": (Cut(), NO_FINISH),
+    "role-then-done": (Cut(done=True), NO_FINISH),
+}
+
+
+@pytest.mark.parametrize(("shape", "detail"), NO_CONTENT.values(), ids=NO_CONTENT.keys())
+def test_an_answer_with_no_content_is_a_transient_empty_answer_retried_like_a_5xx(
+        deck: Path, server: LLMServer, name: str, shape: Step, detail: str) -> None:
+    server.script(name, shape, shape)
+    record = attempt(deck, server.base_url, name, name, options={"retries": 1})
+    outcome = run(record)
+    said = f"answered 200 with no content{detail}"
+    assert (outcome.ok, outcome.reason, outcome.failure) == (False, "empty_answer", Failure.TRANSIENT)
+    assert outcome.message == f"openai/{name}: {said}"
+    assert len(server.calls(name)) == 2, "retried within the attempt, as a 5xx is"
+    [retry] = record.progress("retry")
+    assert retry["reason"] == f"empty_answer: {said}"
+    assert record.ctx.output.path.read_text() == ""
+
+
+def test_an_empty_answer_moves_on_to_the_next_model(deck: Path, server: LLMServer, name: str) -> None:
+    server.script(f"{name}-empty", Reply([]))
+    record = attempt(deck, server.base_url, name, f"{name}-empty", fallbacks=[f"openai/{name}-backup"],
+                     options={"retries": 0})
+    outcome = run(record)
+    assert outcome.ok and outcome.model == f"openai/{name}-backup"
+    assert record.ctx.output.path.read_text() == "Hello, world."
+    [fallback] = record.progress("fallback")
+    assert fallback["from"] == f"openai/{name}-empty"
+    assert fallback["reason"] == "empty_answer: answered 200 with no content"
+
+
+CUT_MID_ANSWER = {
+    "ended": (Cut(["partial ", "answer "]), "the stream ended before its finish_reason: the answer was cut short"),
+    "ended-after-done": (Cut(["partial ", "answer "], done=True),
+                         "the stream ended before its finish_reason: the answer was cut short"),
+    "dropped": (Cut(["partial ", "answer "], abrupt=True), "the connection to the provider at "),
+}
+
+
+@pytest.mark.parametrize(("shape", "said"), CUT_MID_ANSWER.values(), ids=CUT_MID_ANSWER.keys())
+def test_a_stream_cut_mid_answer_without_a_finish_reason_is_a_broken_stream(
+        deck: Path, server: LLMServer, name: str, shape: Step, said: str) -> None:
+    server.script(name, shape)
+    record = attempt(deck, server.base_url, name, name)
+    outcome = run(record)
+    assert (outcome.ok, outcome.reason, outcome.failure) == (False, "connection", Failure.TRANSIENT)
+    assert outcome.message is not None
+    assert outcome.message.startswith(f"stream broke after 15 bytes: openai/{name}: {said}")
+    assert len(server.calls(name)) == 1, "no retry once tokens were written"
+    assert record.ctx.output.path.read_text() == "partial answer "
+
+
+def test_an_empty_answer_is_retried_not_repaired(deck: Path, server: LLMServer, name: str) -> None:
+    server.script(name, Reply([]), Reply(['{"title": "t"}']))
+    record = attempt(deck, server.base_url, name, name, output="json", repair=True,
+                     validate={"required": ["title"]})
+    outcome = run(record)
+    assert outcome.ok and not record.progress("repair")
+    first, second = server.calls(name)
+    assert second.messages == first.messages, "the same question again, not a repair prompt"
+    assert record.ctx.output.path.read_text() == '{"title": "t"}'
+
+
+def test_an_empty_repair_answer_puts_the_first_answer_back(deck: Path, server: LLMServer, name: str) -> None:
+    server.script(name, Reply(['{"wrong": true}']), Reply([]))
+    record = attempt(deck, server.base_url, name, name, output="json", repair=True,
+                     validate={"required": ["title"]}, options={"retries": 0})
+    outcome = run(record)
+    assert outcome.ok and len(server.calls(name)) == 2
+    assert record.ctx.output.path.read_text() == '{"wrong": true}'
+    assert record.progress("repair")[-1]["reason"] == (
+        f"repair failed (empty_answer): openai/{name}: answered 200 with no content")
+
+
+def test_an_empty_mock_response_is_an_empty_answer_that_cools_nothing(deck: Path, name: str,
+                                                                      litellm_loaded: Any) -> None:
+    breaker = Breaker(threshold=1)
+    agents = {"demo": {"type": "llm", "model": "openai/gpt-4o-mini", "options": {"retry_delay": 0.01}}}
+    job = {"id": name, "agent": "demo", "prompt": "Summarise.", "mock_response": ["", "second answer"]}
+    first = run(make_attempt(deck, job, agents=agents, attempt=1), LLMAgent(breaker))
+    assert (first.reason, first.failure) == ("empty_answer", Failure.TRANSIENT)
+    assert first.message == "openai/gpt-4o-mini: answered with no content (mock_response is empty)"
+    assert breaker.blocked_for("openai/gpt-4o-mini") == 0, "a stand-in's answer says nothing about the model"
+    second = make_attempt(deck, job, agents=agents, attempt=2)
+    assert run(second, LLMAgent(breaker)).ok and second.ctx.output.path.read_text() == "second answer"
 
 
 def test_cancelling_the_attempt_stops_the_request_and_keeps_output(deck: Path, server: LLMServer,

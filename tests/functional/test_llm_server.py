@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import http.client
 import json
 import sys
 import urllib.error
@@ -9,9 +10,13 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the repo root, for tests.fixtures
 
-from tests.fixtures.llm_server import CONTEXT_MESSAGE, LLMServer, Reply, context_too_long, rate_limited  # noqa: E402
+from tests.fixtures.llm_server import (  # noqa: E402
+    CONTEXT_MESSAGE, Cut, LLMServer, Reply, context_too_long, rate_limited,
+)
 
 
 def post(server: LLMServer, body: dict[str, Any]) -> tuple[int, dict[str, str], bytes]:
@@ -57,3 +62,24 @@ def test_errors_use_openais_format_and_retry_after() -> None:
         assert status == 400 and json.loads(body)["error"] == {
             "message": CONTEXT_MESSAGE, "type": "invalid_request_error", "param": None,
             "code": "context_length_exceeded"}
+
+
+def stream_events(server: LLMServer, model: str) -> list[str]:
+    status, headers, body = post(server, {"model": model, "stream": True, "messages": []})
+    assert status == 200 and headers["Content-Type"] == "text/event-stream"
+    return [line[len("data: "):] for line in body.decode().splitlines() if line.startswith("data: ")]
+
+
+def test_cut_streams_end_without_a_finish_reason_and_replies_may_finish_otherwise() -> None:
+    with LLMServer() as server:
+        server.script("*", Cut(role=False), Cut(role=False, done=True), Cut(["part"]), Cut(["part"], abrupt=True),
+                      Reply([], finish_reason="content_filter"))
+        assert stream_events(server, "m") == []
+        assert stream_events(server, "m") == ["[DONE]"]
+        choices = [json.loads(event)["choices"][0] for event in stream_events(server, "m")]
+        assert [choice["delta"] for choice in choices] == [{"role": "assistant", "content": ""}, {"content": "part"}]
+        assert {choice["finish_reason"] for choice in choices} == {None}
+        with pytest.raises(http.client.IncompleteRead):  # the chunked body never ends
+            stream_events(server, "m")
+        finished = [json.loads(event) for event in stream_events(server, "m")[:-1]]
+        assert [c["choices"][0]["finish_reason"] for c in finished if c["choices"]] == [None, "content_filter"]

@@ -1,4 +1,4 @@
-"""Reading litellm's streamed chunks: text, the finishing chunk, usage (pure, no litellm import)."""
+"""Reading litellm's streamed chunks: text, finish_reason, usage (pure, no litellm import)."""
 
 from __future__ import annotations
 
@@ -31,12 +31,13 @@ def chunk(content: str | None, finish_reason: str | None = None) -> SimpleNamesp
     return SimpleNamespace(choices=[Loose(delta=Loose(content=content), finish_reason=finish_reason)])
 
 
-def test_content_and_whether_the_chunk_may_carry_usage() -> None:
-    assert _content(chunk("word ")) == ("word ", False)
-    assert _content(chunk("last", finish_reason="stop")) == ("last", True)
-    assert _content(chunk("")) == ("", True)
-    assert _content(SimpleNamespace(choices=[])) == (None, True)
-    assert _content(SimpleNamespace()) == (None, True)
+def test_content_finish_reason_and_whether_the_chunk_may_carry_usage() -> None:
+    assert _content(chunk("word ")) == ("word ", None, False)
+    assert _content(chunk("last", finish_reason="stop")) == ("last", "stop", True)
+    assert _content(chunk("")) == ("", None, True)
+    assert _content(chunk(None, finish_reason="length")) == (None, "length", True)
+    assert _content(SimpleNamespace(choices=[])) == (None, None, True)
+    assert _content(SimpleNamespace()) == (None, None, True)
 
 
 def test_usage_is_what_the_provider_reported_and_nothing_when_it_reported_zeros() -> None:

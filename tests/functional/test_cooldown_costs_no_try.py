@@ -1,0 +1,203 @@
+"""An attempt that could call no model, because every one cools down, costs the job none of its tries.
+
+Two ways an llm job met its models all cooling and spent a try calling nothing: it was pinned (a pin went past
+every gate, the cooldown's too), or another runner opened the cooldown between its claim and its first call.
+Now a pinned job waits for the cooldown like any other (its pin kept, told once), and an attempt that still
+meets every model cooling ends ``not_called``, gives its try back and is due when the soonest cooldown ends.
+
+Real processes throughout: `jobdeck run --once` as a subprocess, a real HTTP server on 127.0.0.1 standing in for
+the provider (tests/fixtures/llm_server.py), and ``.jobdeck/cooldowns.json`` written as the breaker writes it
+(``state.cooldowns``), which is what another runner's breaker does when a provider refuses it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the repo root, for tests.fixtures
+
+from conftest import RunCli, cli_env, records  # noqa: E402
+from jobdeck.decide.times import zoned_text  # noqa: E402
+from jobdeck.state.board import open_store  # noqa: E402
+from jobdeck.state.cooldowns import COOLDOWN_FILE, cooldowns_data  # noqa: E402
+from jobdeck.state.deck import Deck, init_deck  # noqa: E402
+from tests.fixtures.llm_server import LLMServer, rate_limited  # noqa: E402
+from tests.functional.runner_kit import wait_for  # noqa: E402
+
+MODEL, WIRE = "openai/gpt-4o-mini", "gpt-4o-mini"  # WIRE: the name the server sees
+BACKUP, BACKUP_WIRE = "openai/gpt-4o", "gpt-4o"
+KEY_VAR = "JOBDECK_TEST_COOLDOWN_NO_TRY_KEY"
+ENV = {"LITELLM_LOCAL_MODEL_COST_MAP": "True", KEY_VAR: "sk-cooldown-no-try-test"}
+WHY = "rate_limit with Retry-After 5m00s"
+NOT_CALLED = "not_called"
+"""The reason of an attempt that called no model (every one cooling): the log's word, kept as it is on disk."""
+
+
+def llm_deck(root: Path, base_url: str, mode: str, jobs: list[dict[str, Any]],
+             options: dict[str, Any] | None = None) -> Deck:
+    agent = {"type": "llm", "model": MODEL, "api_base": base_url, "api_key": {"env": KEY_VAR},
+             **({"options": options} if options else {})}
+    spec = {"decide": {"mode": mode}, "agents": {"ai": agent}, "jobs": jobs}
+    return init_deck(root, json.dumps(spec, indent=1).encode())
+
+
+def cool(deck: Deck, seconds: float, *models: str) -> float:
+    """Open a cooldown of ``models`` for ``seconds``, as a runner's breaker shares it; returns its end."""
+    until = time.time() + seconds
+    (deck.state_dir / COOLDOWN_FILE).write_bytes(cooldowns_data({model: (until, WHY) for model in models}))
+    return until
+
+
+def cards(cli: RunCli, deck: Deck) -> dict[str, dict[str, Any]]:
+    listed = cli("ls", "--json", cwd=deck.root)
+    assert listed.returncode == 0, listed.stderr
+    return {card["id"]: card for card in json.loads(listed.stdout)}
+
+
+@pytest.mark.parametrize("mode", ["off", "live"])
+def test_a_pinned_job_whose_every_model_cools_keeps_its_pin_and_its_try(
+        tmp_path: Path, cli: RunCli, server: LLMServer, mode: str) -> None:
+    deck = llm_deck(tmp_path / "deck", server.base_url, mode,
+                    [{"id": "urgent", "agent": "ai", "prompt": "say hi", "retry": {"max_attempts": 1}}])
+    until = cool(deck, 300, MODEL)
+    waited = cli("run", "--once", cwd=deck.root, env=ENV)  # the operator sees it wait, and pins it
+    assert waited.returncode == 0, waited.stderr
+    assert cli("pin", "urgent", cwd=deck.root).returncode == 0
+
+    done = cli("run", "--once", cwd=deck.root, env=ENV)
+    events = records(deck)
+    assert [e for e in events if e["type"] == "claimed"] == [], "a pin claimed an attempt that could call nothing"
+    assert server.calls() == []
+    [before, deferred] = [e for e in events if e["type"] == "decided"]  # told again: the pin is news
+    for told in (before, deferred):
+        assert (told["job"], told["action"], told["needs"]) == ("urgent", "defer", "cooldown")
+        assert told["until"] == pytest.approx(until, abs=0.01)
+    cools = f"model {MODEL} cools down until {zoned_text(until, 'UTC', deferred['ts'], seconds=True)} ({WHY})"
+    said = f"pinned, but {cools}"  # the cooldown's own words, told of a pinned job
+    assert (before["reasons"][0], deferred["reasons"][0]) == (cools, said)
+    assert f" urgent deferred: {said}\n" in done.stdout  # the runner's line: no hint to pin what is pinned
+    assert done.returncode == 0, done.stderr  # nothing failed: the job waits, and the summary says for what
+    assert f"waiting for a model's cooldown: urgent until {time.strftime('%H:%M:%S', time.gmtime(until))} UTC" \
+        in done.stderr
+
+    card = cards(cli, deck)["urgent"]
+    assert (card["column"], card["attempt"]) == ("backlog", 0)
+    assert "pinned to start next" in card["flags"], "the pin was lost"
+    why = cli("why", "urgent", cwd=deck.root)
+    assert why.returncode == 0, why.stderr
+    assert said in why.stdout
+
+    again = cli("run", "--once", cwd=deck.root, env=ENV)  # cron's next run, the cooldown still on
+    assert again.returncode == 0, again.stderr
+    assert records(deck)[len(events):] == [], "the wait was told again"
+    assert server.calls() == []
+
+
+def test_a_pinned_job_starts_first_once_the_cooldown_ends(tmp_path: Path, cli: RunCli, server: LLMServer) -> None:
+    deck = llm_deck(tmp_path / "deck", server.base_url, "off",
+                    [{"id": "other", "command": ["true"], "priority": 9},
+                     {"id": "urgent", "agent": "ai", "prompt": "say hi", "retry": {"max_attempts": 1}}])
+    until = cool(deck, 6, MODEL)
+    assert cli("pin", "urgent", cwd=deck.root).returncode == 0
+
+    done = cli("run", "--once", cwd=deck.root, env=ENV)  # it waits for a cooldown that ends within a minute
+    assert done.returncode == 0, done.stderr
+    events = records(deck)
+    [deferred] = [e for e in events if e["type"] == "decided" and e["job"] == "urgent"]
+    [claim] = [e for e in events if e["type"] == "claimed" and e["job"] == "urgent"]
+    assert claim["attempt"] == 1
+    assert deferred["until"] <= claim["ts"] < deferred["until"] + 2.0, "not started when the cooldown ended"
+    [ended] = [e for e in events if e.get("job") == "urgent" and e["type"] in ("succeeded", "failed")]
+    assert ended["type"] == "succeeded"
+    assert len(server.calls(WIRE)) == 1 and until <= server.calls(WIRE)[0].wall
+    assert "pinned to start next" not in cards(cli, deck)["urgent"]["flags"], "the claim spends the pin"
+
+
+def test_an_attempt_claimed_as_another_runner_opens_a_cooldown_gives_its_try_back(
+        tmp_path: Path, cli: RunCli, server: LLMServer) -> None:
+    """The race, made deterministic: the attempt reads its prompt from its dependency's output, a FIFO, so it
+    waits there after its claim passed the gates; the test opens the cooldown, then lets the attempt go on."""
+    deck = llm_deck(tmp_path / "deck", server.base_url, "off",
+                    [{"id": "source", "command": ["true"]},
+                     {"id": "ask", "agent": "ai", "prompt": "{{deps.source}}", "depends_on": ["source"],
+                      "retry": {"max_attempts": 1}}])
+    with open_store(deck) as store:  # source ran before: its output is what ask's prompt reads
+        store.commit([{"type": "claimed", "job": "source", "attempt": 1, "runner": "past"}])
+        store.commit([{"type": "succeeded", "job": "source", "token": store.board.state("source").token}])
+    output = deck.attempt_dir("default", "source", 1) / "output"
+    output.parent.mkdir(parents=True, exist_ok=True)
+    os.mkfifo(output)
+
+    runner = subprocess.Popen([sys.executable, "-m", "jobdeck", "run", "--once"], cwd=deck.root,
+                              env=cli_env(ENV), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        def reader_waits() -> int | None:  # ask's attempt opened the FIFO: claimed, past every gate
+            try:
+                return os.open(output, os.O_WRONLY | os.O_NONBLOCK)
+            except OSError:
+                return None
+        fd = wait_for(reader_waits, timeout=60, what="the attempt to read its prompt")
+        until = cool(deck, 5, MODEL)  # another runner's provider answered 429 just now
+        plain = output.with_name("output.plain")
+        plain.write_text("say hi")
+        os.replace(plain, output)  # the next attempt reads a plain file; this one still holds the FIFO
+        os.write(fd, b"say hi")
+        os.close(fd)
+        out, err = runner.communicate(timeout=90)
+    finally:
+        if runner.poll() is None:
+            runner.kill()
+            runner.communicate()
+    assert runner.returncode == 0, err
+
+    events = [e for e in records(deck) if e.get("job") == "ask"]
+    first, second = [e for e in events if e["type"] in ("succeeded", "failed")]
+    assert (first["type"], first["reason"], first["failure"]) == ("failed", NOT_CALLED, "transient")
+    assert first["retry_at"] == pytest.approx(until, abs=0.5), "not due when the cooldown ends"
+    assert first["message"].startswith("every model cools down, none was called: ")
+    assert second["type"] == "succeeded", "the try the first attempt could not use was spent"
+    [_, claim] = [e for e in events if e["type"] == "claimed"]
+    assert claim["attempt"] == 2 and until <= claim["ts"]
+    assert len(server.calls(WIRE)) == 1 and until <= server.calls(WIRE)[0].wall
+
+
+def test_an_attempt_that_called_a_model_spends_its_try_though_the_rest_cool(
+        tmp_path: Path, cli: RunCli, server: LLMServer) -> None:
+    """The first model answered 429 (a wait the attempt leaves to the runner); the fallback cools down for less,
+    so the attempt ends `cooldown`, after a real call: that try was spent, as any provider refusal's is."""
+    server.script(WIRE, rate_limited("300"))
+    deck = llm_deck(tmp_path / "deck", server.base_url, "off",
+                    [{"id": "ask", "agent": "ai", "prompt": "say hi", "fallbacks": [BACKUP],
+                      "retry": {"max_attempts": 1}}], options={"retries": 0, "max_retry_wait": 600})
+    cool(deck, 120, BACKUP)
+
+    done = cli("run", "--once", cwd=deck.root, env=ENV)
+    assert done.returncode == 1, done.stderr
+    [ended] = [e for e in records(deck) if e.get("job") == "ask" and e["type"] in ("succeeded", "failed")]
+    assert (ended["type"], ended["reason"], ended.get("retry_at")) == ("failed", "cooldown", None)
+    assert ended["usage"]["calls"] == 1
+    assert cards(cli, deck)["ask"]["column"] == "failed"
+    assert len(server.calls(WIRE)) == 1 and server.calls(BACKUP_WIRE) == []
+
+
+def test_release_of_a_job_a_cooldown_defers_says_nothing_starts_it_sooner(
+        tmp_path: Path, cli: RunCli, server: LLMServer) -> None:
+    """Its refusal pointed at `jobdeck pin`, which a cooldown does not pass."""
+    deck = llm_deck(tmp_path / "deck", server.base_url, "off", [{"id": "urgent", "agent": "ai", "prompt": "say hi"}])
+    cool(deck, 300, MODEL)
+    assert cli("run", "--once", cwd=deck.root, env=ENV).returncode == 0  # deferred for the cooldown
+    refused = cli("release", "urgent", cwd=deck.root)
+    assert refused.returncode == 1
+    assert refused.stderr.startswith("jobdeck: cannot release job 'urgent': the operator did not pin or hold it; "
+                                     f"it waits for its models' cooldown: model {MODEL} cools down until "), \
+        refused.stderr
+    assert refused.stderr.endswith("(hint: it starts when the cooldown ends; nothing starts it sooner)\n")
+    assert "pin" not in refused.stderr.split("(hint:")[1]
