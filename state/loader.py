@@ -89,9 +89,92 @@ def parse_spec(raw: bytes, where: str = "jobs.json") -> LoadedSpec:
             "no 'jobs' list", path=where, line=1, column=1,
             hint='add "jobs": [] at the top level; a file without it is never read as "no jobs"',
         )
-    spec = _validate_schema(data, text, where)
-    _check_semantics(spec, text, where)
+    nul = _nul_errors(data, text, where) if NUL_ESCAPE in text else []
+    try:
+        spec = _validate_schema(data, text, where)
+        _check_semantics(spec, text, where)
+    except SpecError as exc:
+        if not nul:
+            raise
+        raise _with_nul(nul, exc.errors if isinstance(exc, SpecErrors) else [exc]) from None
+    if nul:
+        raise _with_nul(nul, [])
     return LoadedSpec(spec, raw, sha256_hex(raw))
+
+
+NUL_ESCAPE = "\\u0000"
+"""How a NUL is written in JSON text, the only way it can be: a file without it holds none."""
+NUL_HINT = "remove the \\u0000: no argument, environment variable or file name can hold one"
+
+
+def _nul_errors(data: dict[str, Any], text: str, where: str) -> list[SpecError]:
+    """Each string of jobs.json, key or value, that holds a NUL: one in an argument, the environment or a path
+    fails every start (``embedded null byte``), so none is accepted anywhere, but in notes ("//", "$comment")
+    and in ``validate.json_schema``, a schema whose patterns may well match one."""
+    errors: list[SpecError] = []
+    stack: list[tuple[tuple[str | int, ...], Any]] = [((), data)]
+    while stack:
+        path, value = stack.pop()
+        if isinstance(value, str):
+            if "\0" in value:
+                errors.append(_error_at(path, "contains a NUL byte", data, text, where, hint=NUL_HINT, nul=True))
+        elif isinstance(value, list):
+            stack.extend(((*path, n), item) for n, item in enumerate(value))
+        elif isinstance(value, dict) and not (path[:1] == ("jobs",) and path[2:4] == ("validate", "json_schema")):
+            for key, item in value.items():
+                if key.startswith("//") or key == "$comment":
+                    continue
+                if "\0" in key:
+                    errors.append(_error_at((*path, key), "the name contains a NUL byte", data, text, where,
+                                            hint=NUL_HINT, nul=True, in_key=True))
+                stack.append(((*path, key), item))
+    return errors
+
+
+def _with_nul(nul: list[SpecError], others: list[SpecError]) -> SpecError:
+    """The NUL errors and the other problems, but those about the same field: a check of a value with a NUL in
+    it says nothing the NUL error does not, and would print the NUL."""
+    def same_field(error: SpecError, nul_error: SpecError) -> bool:
+        field, flagged = _printable(error.field or ""), nul_error.field or ""
+        return error.job == nul_error.job and (field == flagged or field.startswith(flagged + ".")
+                                               or flagged.startswith(field + "."))
+
+    kept = [error for error in others if not any(same_field(error, nul_error) for nul_error in nul)]
+    errors = in_file_order([*nul, *kept])
+    return errors[0] if len(errors) == 1 else SpecErrors(errors)
+
+
+def _printable(text: str) -> str:
+    """``text`` with each NUL written as JSON writes it, for a message."""
+    return text.replace("\0", NUL_ESCAPE)
+
+
+def _error_at(path: tuple[str | int, ...], message: str, data: dict[str, Any], text: str, where: str, *,
+              hint: str | None = None, nul: bool = False, in_key: bool = False) -> SpecError:
+    """A problem with the value at ``path`` (keys and indexes from the top of the file), located exactly: at its
+    key in an object, at the item in a list; with ``nul``, at the first NUL of that string (of the key with
+    ``in_key``)."""
+    job_id, field = None, path
+    if len(path) >= 2 and path[0] == "jobs" and isinstance(path[1], int):
+        job_id, field = _job_name(data, path[1]), path[2:]
+    place: _Place = {"line": None, "column": None}
+    found = strictjson.locate(text, path)
+    if found is not None:
+        value_at, key_at = found
+        at = value_at if key_at is None else key_at
+        if nul:
+            at = strictjson.nul_escape(text, key_at if in_key and key_at is not None else value_at) or at
+        place = {"line": text.count("\n", 0, at) + 1, "column": at - text.rfind("\n", 0, at)}
+    return SpecError(message, path=where, **place, job=job_id,
+                     field=_printable(".".join(str(step) for step in field)) or None, hint=hint)
+
+
+def _job_name(data: dict[str, Any], index: int) -> str:
+    """How errors name the job at ``index`` of the jobs list: its id, or '#N' when that is no plain string."""
+    jobs = data.get("jobs")
+    entry = jobs[index] if isinstance(jobs, list) and index < len(jobs) else None
+    raw_id = entry.get("id") if isinstance(entry, dict) else None
+    return raw_id if isinstance(raw_id, str) and "\0" not in raw_id else f"#{index + 1}"
 
 
 def _decode(raw: bytes, where: str) -> str:
@@ -127,6 +210,7 @@ def _validate_schema(data: dict[str, Any], text: str, where: str) -> Spec:
         found = _merge_union_errors(exc.errors(include_url=False))
         errors = [_from_pydantic(err, data, text, where) for err in found]
         errors += _raw_errors(data, text, where, {(e.job, e.field) for e in errors})
+        errors += _unchecked_combinations(data, text, where, found)
         raise (errors[0] if len(errors) == 1 else SpecErrors(in_file_order(errors))) from None
     finally:
         if collecting:
@@ -149,7 +233,7 @@ def _raw_errors(data: dict[str, Any], text: str, where: str,
 
     for entry in entries:
         job_id = entry.get("id")
-        if not isinstance(job_id, str) or (job_id, "id") in flagged:
+        if not isinstance(job_id, str) or "\0" in job_id or (job_id, "id") in flagged:
             continue
         depends_on = entry.get("depends_on", [])
         if isinstance(depends_on, list) and all(isinstance(d, str) for d in depends_on) \
@@ -162,6 +246,72 @@ def _raw_errors(data: dict[str, Any], text: str, where: str,
         if isinstance(timezone, str) and (schedule is None or isinstance(schedule, str)) \
                 and (job_id, "timezone") not in flagged and (job_id, "schedule") not in flagged:
             _check_clock(job_id, timezone, schedule, err)
+    return errors
+
+
+def _unchecked_combinations(data: dict[str, Any], text: str, where: str,
+                            found: list[dict[str, Any]]) -> list[SpecError]:
+    """The checks of how fields go together (a job's way to run, an agent's shell command, a notify target,
+    the targets rules send to, the scorer's agent) that the models could not make, asked of the JSON as written.
+
+    A model makes them once its fields are valid, so one field error in it hid them until it was fixed. A
+    check is skipped when a field it reads was refused, or when the object has an unknown field (maybe a
+    misspelt one it reads): its verdict would be about a value that is not there.
+    """
+    from jobdeck.state.commands import shell_command_problem
+    from jobdeck.state.spec import rules_problem, run_problem, scorer_problem, target_problem
+
+    # Each object the models refused something in, by path: the fields refused, "?" for an unknown one.
+    refused: dict[tuple[Any, ...], set[Any]] = {}
+    for error in found:
+        loc = tuple(error["loc"])
+        if "[key]" in loc:  # a refused key: an error of the object holding it, not of the value under it
+            loc = loc[:loc.index("[key]")]
+        for depth in range(len(loc)):
+            unknown = error["type"] == "extra_forbidden" and depth == len(loc) - 1
+            refused.setdefault(loc[:depth], set()).add("?" if unknown else loc[depth])
+    errors: list[SpecError] = []
+
+    def unchecked(path: tuple[Any, ...], reads: set[str]) -> bool:
+        """Whether the object at ``path`` was refused inside, so its own check never ran, and that check
+        ``reads`` no refused field."""
+        names = refused.get(path)
+        return bool(names) and not names & {*reads, "?"}
+
+    def err(path: tuple[Any, ...], problem: str | None) -> None:
+        if problem is not None:
+            errors.append(_error_at(path, problem, data, text, where))
+
+    jobs, agents, notify, decide = (data.get(name) for name in ("jobs", "agents", "notify", "decide"))
+    for n, job in enumerate(jobs if isinstance(jobs, list) else ()):
+        if isinstance(job, dict) and unchecked(("jobs", n), {"command", "shell", "model", "prompt", "agent"}):
+            run = run_problem(job.get("command"), job.get("shell", False), job.get("model"), job.get("prompt"),
+                              job.get("agent"))
+            if run is not None:
+                err(("jobs", n) if run[0] is None else ("jobs", n, run[0]), run[1])
+    for name, agent in agents.items() if isinstance(agents, dict) else ():
+        if isinstance(agent, dict) and unchecked(("agents", name), {"command", "shell"}):
+            err(("agents", name, "command"), shell_command_problem(agent.get("command"), agent.get("shell") is True))
+    targets = notify.get("targets", {}) if isinstance(notify, dict) else None
+    for name, target in targets.items() if isinstance(targets, dict) else ():
+        if isinstance(target, dict) and unchecked(("notify", "targets", name), {"url", "command"}):
+            err(("notify", "targets", name), target_problem(target.get("url"), target.get("command")))
+    rules = notify.get("rules") if isinstance(notify, dict) else None
+    if isinstance(targets, dict) and isinstance(rules, list) and unchecked(("notify",), set()):
+        sends_to = [rule["to"] if isinstance(rule, dict) and isinstance(rule.get("to"), list)
+                    and not refused.get(("notify", "rules", n), set()) & {"to", "?"} else []
+                    for n, rule in enumerate(rules)]
+        unknown = rules_problem(sends_to, targets)
+        if unknown is not None:
+            err(("notify", "rules", unknown[0], "to"), unknown[1])
+    scorer = decide.get("scorer") if isinstance(decide, dict) else None
+    if isinstance(scorer, dict) and isinstance(scorer.get("agent"), str) and isinstance(agents, dict) \
+            and unchecked((), set()) and not refused.get(("decide",), set()) & {"scorer", "?"}:
+        named = agents.get(scorer["agent"])
+        if not isinstance(named, dict):
+            err(("decide", "scorer"), scorer_problem(scorer["agent"], None))
+        elif not refused.get(("agents", scorer["agent"]), set()) & {"type", "?"}:
+            err(("decide", "scorer"), scorer_problem(scorer["agent"], named.get("type", "shell")))
     return errors
 
 
@@ -210,13 +360,14 @@ def _merge_union_errors(errors: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def _from_pydantic(err: dict[str, Any], data: dict[str, Any], text: str, where: str) -> SpecError:
     loc = list(err["loc"])
+    if err["type"] == "cross_field":  # a model's check of several fields: at the field it names
+        within = (err["ctx"]["field"] or "").split(".")
+        path = (*loc, *(int(step) if step.isdigit() else step for step in within if step))
+        return _error_at(path, err["msg"], data, text, where)
     job_id = None
     field_path = loc
     if len(loc) >= 2 and loc[0] == "jobs" and isinstance(loc[1], int):
-        jobs = data.get("jobs")
-        entry = jobs[loc[1]] if isinstance(jobs, list) and loc[1] < len(jobs) else None
-        raw_id = entry.get("id") if isinstance(entry, dict) else None
-        job_id = raw_id if isinstance(raw_id, str) else f"#{loc[1] + 1}"
+        job_id = _job_name(data, loc[1])
         field_path = loc[2:]
     # pydantic adds the union member / validator name to the path; drop those.
     field_path = [p for p in field_path if not (isinstance(p, str) and ("[" in p or p in ("str", "EnvRef", "list[str]", "function-after")))]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timezone
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -52,14 +53,60 @@ def check_cron(expr: str, tz: str = "UTC") -> None:
         if text not in ALIASES:
             raise ValueError(f"unknown schedule alias '{text}'; use one of {', '.join(sorted(ALIASES))}")
     elif len(text.split()) != 5:
-        raise ValueError(f"'{expr}' has {len(text.split())} fields; a cron schedule has 5 (minute hour day month weekday)")
+        count = len(text.split())
+        raise ValueError(f"'{expr}' has {count} field{'' if count == 1 else 's'}; a cron schedule has 5 "
+                         "(minute hour day month weekday)")
     start = datetime(2000, 1, 1, tzinfo=zone(tz))
     try:
         croniter(text, start).get_next(datetime)
     except CroniterBadDateError:
         raise ValueError(f"'{expr}' never fires (no such date, like 31 February)") from None
     except (CroniterError, ValueError, KeyError) as exc:
-        raise ValueError(f"'{expr}' is not a valid cron expression: {exc}") from None
+        problem = field_problem(text)
+        raise ValueError(f"{problem} in '{expr}'" if problem else
+                         f"'{expr}' is not a valid cron expression: {exc}") from None
+
+
+#: Each field of a cron expression: its name, its range, and the names it takes for numbers.
+FIELDS = (("minute", 0, 59, ()), ("hour", 0, 23, ()), ("day", 1, 31, ()),
+          ("month", 1, 12, ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")),
+          ("weekday", 0, 7, ("sun", "mon", "tue", "wed", "thu", "fri", "sat")))
+_NAMED = {"month": "a month's name (jan-dec)", "weekday": "a day's name (sun-sat)"}
+_SPECIAL = re.compile(r"(?i)[LWH]|LW|\d+[LW]|\d+#\d+")
+"""croniter's extensions (last day, nearest weekday, hashed, nth weekday): left to its own words."""
+
+
+def field_problem(expr: str) -> str | None:
+    """What is wrong with a field of the 5-field cron ``expr`` croniter refused, in plain words: a number out
+    of its field's range, a step that is 0 or not a number, a word that is no number or name, a misplaced '?'.
+    None when it is something else, which croniter's own words then say."""
+    for (name, low, high, names), field in zip(FIELDS, expr.split()):
+        for part in field.split(","):
+            base, slash, step = part.partition("/")
+            if slash and not step.isdigit():
+                return f"{name} step '{step}' is not a number"
+            if slash and int(step) == 0:
+                return f"{name} step 0 is not allowed (a step is 1 or more)"
+            if not base:
+                return f"{name} '{field}' has an empty item"
+            if base == "?" and name not in ("day", "weekday"):
+                return f"{name} cannot be '?' (only day and weekday can)"
+            if base.startswith("-") and base[1:].isdigit():
+                return f"{name} -{int(base[1:])} is out of range ({_range(name, low, high)})"
+            for value in base.split("-") if base not in ("*", "?") else ():
+                if value.isdigit():
+                    if not low <= int(value) <= high:
+                        return f"{name} {int(value)} is out of range ({_range(name, low, high)})"
+                elif not value:
+                    return f"{name} '{base}' is not a number or a range like {low}-{high}"
+                elif not _SPECIAL.fullmatch(value) and value.lower() not in names:
+                    kinds = f"a number ({low}-{high})" + (f" or {_NAMED[name]}" if name in _NAMED else "")
+                    return f"{name} '{value}' is not {kinds}"
+    return None
+
+
+def _range(name: str, low: int, high: int) -> str:
+    return f"{low}-{high}, Sunday is 0 or 7" if name == "weekday" else f"{low}-{high}"
 
 
 def next_fire(expr: str, tz: str, after: float) -> float:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Collection
 from functools import cached_property
 from typing import Annotated, Any, Literal
 
@@ -33,6 +34,7 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+from pydantic_core import PydanticCustomError
 
 from jobdeck.state.commands import shell_command_problem
 from jobdeck.state.durations import parse_duration
@@ -101,6 +103,57 @@ def _window(value: Any) -> Any:
     if not dash or not _CLOCK.match(start.strip()) or not _CLOCK.match(end.strip()) or start.strip() == end.strip():
         raise ValueError(f"'{value}' is not a daily window like \"22:00-06:00\" (start-end, 24-hour clock)")
     return f"{start.strip()}-{end.strip()}"
+
+
+def cross_field(problem: str, field: str | None = None) -> PydanticCustomError:
+    """The error of a check that reads several fields of a model, to raise in its validator: ``field`` (dotted,
+    within the model) is where the loader points, None for the model itself."""
+    return PydanticCustomError("cross_field", "{problem}", {"problem": problem, "field": field})
+
+
+def run_problem(command: Any, shell: Any, model: Any, prompt: Any, agent: Any) -> tuple[str | None, str] | None:
+    """What is wrong with how a job says it runs, as (field, problem); None if nothing.
+
+    Judged from the values as jobs.json writes them (a field left out is None, ``shell`` False), so that the
+    loader can ask it of a job whose other fields the model refused.
+    """
+    ways = [name for name, value in (("command", command), ("model", model), ("agent", agent)) if value is not None]
+    if not ways:
+        return None, "say how the job runs: give 'command', 'model' (with 'prompt') or 'agent'"
+    if "command" in ways and "model" in ways:
+        return "model", "give 'command' or 'model', not both"
+    if model is not None and prompt is None:
+        return "model", "an llm job ('model') needs a 'prompt'"
+    if isinstance(command, str) and shell is False:
+        return "command", ("'command' is a string but 'shell' is false; use an argv list like "
+                           '["echo", "hi"], or set "shell": true')
+    if isinstance(command, list) and not command:
+        return "command", "'command' is an empty list"
+    problem = shell_command_problem(command, shell is True)
+    return ("command", problem) if problem is not None else None
+
+
+def target_problem(url: Any, command: Any) -> str | None:
+    """What is wrong with how a notify target says where alerts go (``url`` and ``command`` as written)."""
+    if (url is None) == (command is None):
+        return "give a target either 'url' (an {\"env\": NAME} reference) or 'command', not both"
+    return None
+
+
+def rules_problem(sends_to: list[list[str]], targets: Collection[str]) -> tuple[int, str] | None:
+    """The first notify rule (0-based, with the problem) that sends to a target not in ``targets``; None if none."""
+    for n, names in enumerate(sends_to):
+        unknown = [name for name in names if name not in targets]
+        if unknown:
+            return n, f"rule {n + 1} sends to {', '.join(map(repr, unknown))}, which notify.targets does not declare"
+    return None
+
+
+def scorer_problem(agent: str, agent_type: str | None) -> str | None:
+    """What is wrong with ``decide.scorer`` naming ``agent``, whose type is ``agent_type`` (None: not declared)."""
+    if agent_type != "llm":
+        return f"decide.scorer names agent '{agent}', which is not an llm agent in 'agents'"
+    return None
 
 
 def _drop_comments(value: Any) -> Any:
@@ -234,7 +287,7 @@ class AgentSpec(_Model):
     def _shell_command(self) -> AgentSpec:
         problem = shell_command_problem(self.command, self.shell)
         if problem is not None:
-            raise ValueError(problem)
+            raise cross_field(problem, "command")
         return self
 
 
@@ -338,23 +391,9 @@ class Job(_Model):
 
     @model_validator(mode="after")
     def _one_way_to_run(self) -> Job:
-        ways = [name for name in ("command", "model", "agent") if getattr(self, name) is not None]
-        if not ways:
-            raise ValueError("say how the job runs: give 'command', 'model' (with 'prompt') or 'agent'")
-        if "command" in ways and "model" in ways:
-            raise ValueError("give 'command' or 'model', not both")
-        if self.model is not None and self.prompt is None:
-            raise ValueError("an llm job ('model') needs a 'prompt'")
-        if isinstance(self.command, str) and not self.shell:
-            raise ValueError(
-                "'command' is a string but 'shell' is false; use an argv list like "
-                '["echo", "hi"], or set "shell": true'
-            )
-        if isinstance(self.command, list) and not self.command:
-            raise ValueError("'command' is an empty list")
-        problem = shell_command_problem(self.command, self.shell)
+        problem = run_problem(self.command, self.shell, self.model, self.prompt, self.agent)
         if problem is not None:
-            raise ValueError(problem)
+            raise cross_field(problem[1], problem[0])
         return self
 
     @property
@@ -488,8 +527,9 @@ class NotifyTarget(_Model):
 
     @model_validator(mode="after")
     def _one_way(self) -> NotifyTarget:
-        if (self.url is None) == (self.command is None):
-            raise ValueError("give a target either 'url' (an {\"env\": NAME} reference) or 'command', not both")
+        problem = target_problem(self.url, self.command)
+        if problem is not None:
+            raise cross_field(problem)
         return self
 
 
@@ -527,11 +567,9 @@ class Notify(_Model):
 
     @model_validator(mode="after")
     def _known_targets(self) -> Notify:
-        for n, rule in enumerate(self.rules or ()):
-            unknown = [name for name in rule.to if name not in self.targets]
-            if unknown:
-                raise ValueError(f"rule {n + 1} sends to {', '.join(map(repr, unknown))}, which notify.targets "
-                                 f"does not declare")
+        problem = rules_problem([rule.to for rule in self.rules or ()], self.targets)
+        if problem is not None:
+            raise cross_field(problem[1], f"rules.{problem[0]}.to")
         return self
 
     def effective_rules(self) -> list[NotifyRule]:
@@ -620,8 +658,9 @@ class Spec(_Model):
         scorer = self.decide.scorer
         if isinstance(scorer, ScorerAgent):
             named = self.agents.get(scorer.agent)
-            if named is None or named.type != "llm":
-                raise ValueError(f"decide.scorer names agent '{scorer.agent}', which is not an llm agent in 'agents'")
+            problem = scorer_problem(scorer.agent, named.type if named is not None else None)
+            if problem is not None:
+                raise cross_field(problem, "decide.scorer")
         return self
 
     def job(self, job_id: str) -> Job | None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Sequence
 from typing import Any, NoReturn
 
 MAX_DEPTH = 64
@@ -307,6 +308,71 @@ class _Scanner:
                 elif len(token.lstrip("-")) > MAX_INT_DIGITS:
                     return (f"number {token[:20]}... has {len(token)} digits, too large", start,
                             f"integers are limited to {MAX_INT_DIGITS} digits")
+
+
+_DECODER = json.JSONDecoder()
+
+
+def locate(text: str, path: Sequence[str | int]) -> tuple[int, int | None] | None:
+    """Where the value at ``path`` (object keys and list indexes) is in ``text``, a document ``loads`` accepted.
+
+    Returns the offset of the value and, when the last step of ``path`` is a key, the offset of that key
+    (None for a list item or the whole document); None when ``path`` is not in the document. Only for
+    pointing at a problem: it reads ``text`` again, skipping the values before each step.
+    """
+    pos, key_at = _space(text, 0), None
+    for step in path:
+        opener = text[pos: pos + 1]
+        if opener == "{" and isinstance(step, str):
+            pos = _space(text, pos + 1)
+            while text[pos] == '"':
+                key_at = pos
+                key, pos = json.decoder.scanstring(text, pos + 1)
+                pos = _space(text, _space(text, pos) + 1)  # past the ':'
+                if key == step:
+                    break
+                pos = _past(text, pos)
+            else:
+                return None
+        elif opener == "[" and isinstance(step, int) and not isinstance(step, bool):
+            pos = _space(text, pos + 1)
+            for _ in range(step):
+                if text[pos] == "]":
+                    return None
+                pos = _past(text, pos)
+            if text[pos] == "]":
+                return None
+            key_at = None
+        else:
+            return None
+    return pos, key_at
+
+
+def _past(text: str, pos: int) -> int:
+    """The offset of what follows the value at ``pos`` in its object or list: the next item, or the closing bracket."""
+    pos = _space(text, _DECODER.raw_decode(text, pos)[1])
+    return _space(text, pos + 1) if text[pos] == "," else pos
+
+
+def _space(text: str, pos: int) -> int:
+    """The offset of the first character at or after ``pos`` that is not JSON whitespace."""
+    while pos < len(text) and text[pos] in " \t\n\r":
+        pos += 1
+    return pos
+
+
+def nul_escape(text: str, pos: int) -> int | None:
+    """The offset of the first ``\\u0000`` escape in the string literal at ``pos``: JSON text holds a NUL no other way
+    (``loads`` refuses raw control characters); None if it has none."""
+    end = pos + 1
+    while text[end] != '"':
+        if text[end] == "\\":
+            if text.startswith("u0000", end + 1):
+                return end
+            end += 2
+        else:
+            end += 1
+    return None
 
 
 def json_string(value: str) -> str:

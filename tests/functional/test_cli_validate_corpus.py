@@ -108,7 +108,7 @@ def test_validate_json_lists_every_problem() -> None:
     assert done.returncode == 1
     problems = json.loads(done.stdout)
     assert [(p["job"], p["field"], p["line"], p["column"]) for p in problems] == [
-        ("hello", None, 3, 5), ("world", "comand", 4, 21), ("../up", "id", 5, 6)]
+        ("hello", "command", 3, 21), ("world", "comand", 4, 21), ("../up", "id", 5, 6)]
     assert problems[1]["hint"] == "did you mean 'command'?"
     text = run_cli("validate", "tests/corpus/several-problems.json", cwd=ROOT).stderr.splitlines()
     assert [line.split(": ")[0] for line in text[:-1]] == [  # the same places as the text gives

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from jobdeck.state.strictjson import MAX_DEPTH, StrictJSONError, loads
+from jobdeck.state.strictjson import MAX_DEPTH, StrictJSONError, locate, loads, nul_escape
 
 
 def located(text: str) -> StrictJSONError:
@@ -111,3 +111,32 @@ def test_surrogate_escaped_text_is_refused() -> None:
 
 def test_twenty_nine_digit_integers_are_fine() -> None:
     assert loads("[" + "9" * 30 + "]") == [int("9" * 30)]
+
+
+@pytest.mark.parametrize(("path", "value", "key"), [
+    ((), "{", None),
+    (("jobs",), "[", '"jobs"'),
+    (("jobs", 1), '{"id": "b"', None),
+    (("jobs", 1, "command", 1), '"x\\u0000"', None),
+    (("jobs", 0, "env", "K"), '"v"', '"K"'),
+])
+def test_locate_finds_the_value_and_its_key(path: tuple[str | int, ...], value: str, key: str | None) -> None:
+    text = ('{"//": {"jobs": []},\n "jobs": [{"id": "a", "env": {"J": [1, {"K": 2}], "K": "v"}},\n'
+            '   {"id": "b", "command": ["echo", "x\\u0000"]}]}')
+    assert loads(text)  # locate reads documents loads accepted
+    found = locate(text, path)
+    assert found is not None
+    assert text[found[0]:].startswith(value)
+    assert (text[found[1]:].startswith(key) if key else found[1] is None)
+
+
+@pytest.mark.parametrize("path", [("nope",), ("jobs", 2), ("jobs", "0"), ("jobs", 0, "id", 0), ("jobs", 0, "env", "k")])
+def test_locate_says_none_for_a_path_not_in_the_document(path: tuple[str | int, ...]) -> None:
+    assert locate('{"jobs": [{"id": "a", "env": {}}, []]}', path) is None
+
+
+def test_nul_escape_finds_the_escape_not_an_escaped_backslash() -> None:
+    text = '["\\\\u0000 then \\u0000", "\\\\u0000"]'
+    assert loads(text) == ["\\u0000 then \x00", "\\u0000"]
+    assert nul_escape(text, 1) == text.index(" then ") + len(" then ")
+    assert nul_escape(text, text.index('", "') + 3) is None
