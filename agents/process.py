@@ -73,6 +73,14 @@ async def run_process(argv: Sequence[str], ctx: AttemptContext, *, stdin: bytes 
     except PermissionError:
         stderr_sink.close()
         raise AgentError(f"command not executable: {argv[0]}") from None
+    except ValueError as exc:  # "embedded null byte": jobs.json holds none, so a placeholder brought it
+        if "null byte" not in str(exc):
+            raise
+        stderr_sink.close()
+        raise AgentError(f"cannot start {argv[0]}: an argument or environment variable holds a NUL byte, "
+                         f"which no program can be given",
+                         hint="a dependency's output put it there: read that output from its file "
+                              "($JOBDECK_INPUT_<JOB>) rather than through {{deps.JOB}}") from None
     ctx.pid = child.pid
     started = time.monotonic()
     timed_out: str | None = None

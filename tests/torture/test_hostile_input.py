@@ -22,7 +22,7 @@ import pytest
 from jobdeck.state.deck import Deck, check_name
 from jobdeck.state.errors import JobdeckError, SpecError
 from jobdeck.state.loader import parse_spec
-from tests.functional.runner_kit import make_deck
+from tests.functional.runner_kit import events, make_deck
 from tests.torture.kit import ROOT, board, env_for, jobdeck, write_figure
 
 SAFE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")  # the documented rule, written out independently
@@ -96,6 +96,11 @@ def test_hostile_names_never_become_paths(tmp_path: Path) -> None:
                                    "escaped": 0, "misjudged": 0})
 
 
+def _stderr(deck: Path, job: str, attempt: int = 1) -> str:
+    path = deck / "workspaces" / "default" / "runs" / job / str(attempt) / "stderr.log"
+    return path.read_text(errors="replace") if path.exists() else ""
+
+
 def _output(deck: Path, job: str, attempt: int = 1) -> str:
     """The attempt's output, byte for byte (read_text would turn \\r into \\n)."""
     path = deck / "workspaces" / "default" / "runs" / job / str(attempt) / "output"
@@ -151,6 +156,8 @@ def test_hostile_arguments_inputs_and_inbox_names_stay_verbatim_and_inside(tmp_p
     for n, value in enumerate(cli_values):
         assert _output(deck, f"trig{n}") == value, f"--input {value!r} was not passed verbatim"
     assert states["nul"].status.value == "failed"  # refused at exec, reported, runner alive
+    [nul_failed] = [e for e in events(deck) if e["type"] == "failed" and e["job"] == "nul"]
+    assert "holds a NUL byte" in nul_failed["message"] and "Traceback" not in _stderr(deck, "nul"), nul_failed
     seen = sorted(_output(deck, "inboxed", a.n) for a in states["inboxed"].attempts)
     hidden = [n for n, name in enumerate(names) if name.startswith(".")]  # dot files are ignored by design
     assert seen == sorted(f"marker-{n}\n" for n in range(len(names)) if n not in hidden), seen
