@@ -154,6 +154,11 @@ def override_notes(action: Action, job: Job | JobPreview, state: JobState, board
             notes.append(f"it {blocker.fact}; a pin starts no cycle ({blocker.lift})")
         else:
             notes.append(blocker.said("it"))
+    kept = board.kept_back.get(job.id)
+    if kept is not None and kept.needs == "cooldown" and (kept.until is None or kept.until > now):
+        # (as a runner last found it: a provider's cooldown, which a pin does not pass either)
+        notes.append(f"it waits for its models' cooldown" + (f": {kept.reason}" if kept.reason else "")
+                     + "; it starts when that ends, pinned first")
     return notes
 
 

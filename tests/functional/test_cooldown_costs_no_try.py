@@ -201,3 +201,15 @@ def test_release_of_a_job_a_cooldown_defers_says_nothing_starts_it_sooner(
         refused.stderr
     assert refused.stderr.endswith("(hint: it starts when the cooldown ends; nothing starts it sooner)\n")
     assert "pin" not in refused.stderr.split("(hint:")[1]
+
+
+def test_a_pin_of_a_job_a_cooldown_defers_says_it_waits_for_the_cooldown(
+        tmp_path: Path, cli: RunCli, server: LLMServer) -> None:
+    deck = llm_deck(tmp_path / "deck", server.base_url, "off", [{"id": "urgent", "agent": "ai", "prompt": "say hi"}])
+    cool(deck, 300, MODEL)
+    assert cli("run", "--once", cwd=deck.root, env=ENV).returncode == 0  # deferred for the cooldown
+    pinned = cli("pin", "urgent", cwd=deck.root)
+    assert pinned.returncode == 0 and pinned.stdout.startswith("pinned urgent (event ")
+    assert pinned.stderr.startswith(f"jobdeck: urgent: it waits for its models' cooldown: model {MODEL} cools down "
+                                    "until "), pinned.stderr
+    assert pinned.stderr.endswith("; it starts when that ends, pinned first\n"), pinned.stderr
