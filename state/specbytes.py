@@ -27,8 +27,9 @@ def read_spec_file(path: Path) -> bytes:
     (a link to /dev/zero) or a huge file is refused, not waited on or read without end.
 
     Raises:
-        SpecUnreadable: the system refuses to open or read it (permissions, I/O error).
-        SpecError: it is missing, not a regular file, or too large.
+        SpecUnreadable: the system refuses to open or read it (permissions, I/O error), or it is no
+            regular file (a directory, a FIFO, a device).
+        SpecError: it is missing, or too large.
     """
     where = str(path)
     try:
@@ -43,11 +44,12 @@ def read_spec_file(path: Path) -> bytes:
         raise SpecUnreadable(f"cannot open it: {exc.strerror}", path=where, hint=_access_hint(exc)) from None
     try:
         info = os.fstat(fd)
+        # (no file to find problems in: the path's, as for one that cannot be read; exit 2)
         if stat.S_ISDIR(info.st_mode):
-            raise SpecError("is a directory, not a file", path=where)
+            raise SpecUnreadable("is a directory, not a file", path=where)
         if not stat.S_ISREG(info.st_mode):
-            raise SpecError(f"is not a regular file (it is {_file_kind(info.st_mode)})", path=where,
-                            hint="jobs.json must be a plain file; a symbolic link to one is fine")
+            raise SpecUnreadable(f"is not a regular file (it is {_file_kind(info.st_mode)})", path=where,
+                                 hint="jobs.json must be a plain file; a symbolic link to one is fine")
         if info.st_size > MAX_SPEC_BYTES:
             raise _too_large(info.st_size, where)
         chunks, size = [], 0
