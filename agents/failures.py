@@ -94,10 +94,34 @@ _TIMEOUT_NAMES = frozenset({"Timeout", "APITimeoutError", "TimeoutException", "S
 _CUT_SHORT = "Stream ended before a finish_reason was received"
 
 
-def empty_answer(detail: str = "", *, mock: bool = False) -> ProviderFailure:
-    """A call answered with no text (``detail`` says more, e.g. " (finish_reason length)"): retried as a 5xx is."""
-    said = "answered with no content (mock_response is empty)" if mock else f"answered 200 with no content{detail}"
-    return ProviderFailure(Failure.TRANSIENT, "empty_answer", said)
+#: Why a model stopped with no text, when it says (``finish_reason``), and what to change: asked again, it answers
+#: the same, so such an empty answer is no blip to retry nor a sign of the model's health (no breaker, no cooldown).
+_EMPTY_FOR = {
+    "length": "it used up max_tokens before any text (a reasoning model can): raise the agent's max_tokens",
+    "content_filter": "the provider's content filter withheld it: the prompt is the thing to change",
+    "tool_calls": "it asked to call a tool, which a jobdeck llm job does not offer: say so in the prompt",
+    "function_call": "it asked to call a function, which a jobdeck llm job does not offer: say so in the prompt",
+}
+
+
+def empty_answer(detail: str = "", *, mock: bool = False, finish_reason: str | None = None) -> ProviderFailure:
+    """A call answered with no text (``detail`` says more, e.g. " (the stream ended without a finish_reason)").
+
+    Retried as a 5xx is, unless the model said why it stopped (``finish_reason`` other than "stop"): then it
+    would answer the same again, so the failure is persistent (the next model in the chain is tried)."""
+    if mock:
+        return ProviderFailure(Failure.TRANSIENT, "empty_answer", "answered with no content (mock_response is empty)")
+    if finish_reason not in (None, "stop"):
+        why = _EMPTY_FOR.get(finish_reason, "asked again, it would answer the same")
+        return ProviderFailure(Failure.PERSISTENT, "empty_answer",
+                               f"answered 200 with no content (finish_reason {finish_reason}): {why}")
+    return ProviderFailure(Failure.TRANSIENT, "empty_answer", f"answered 200 with no content{detail}")
+
+
+def cut_short() -> ProviderFailure:
+    """A stream that gave some text, then ended with no finish_reason: the answer was cut short (a broken stream)."""
+    return ProviderFailure(Failure.TRANSIENT, "connection",
+                           "the stream ended before its finish_reason: the answer was cut short")
 
 
 def classify(exc: BaseException, *, endpoint: str | None = None, streamed_text: bool = False,
@@ -112,8 +136,7 @@ def classify(exc: BaseException, *, endpoint: str | None = None, streamed_text: 
     if _CUT_SHORT in message:
         if not streamed_text:
             return empty_answer(" (the stream ended without a finish_reason)")
-        return ProviderFailure(Failure.TRANSIENT, "connection",
-                               "the stream ended before its finish_reason: the answer was cut short")
+        return cut_short()
     if status is not None:
         message = f"HTTP {status}: {message}"
     wait = _believed(retry_after_seconds(_headers(exc), now=now))

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from jobdeck.agents.base import Failure
-from jobdeck.agents.failures import ProviderFailure, classify, empty_answer
+from jobdeck.agents.failures import ProviderFailure, classify, cut_short, empty_answer
 from jobdeck.agents.output_sink import OutputSink
 
 
@@ -194,9 +194,10 @@ async def stream_call(request: Mapping[str, Any], sink: OutputSink, *, idle: flo
     except Exception as exc:  # noqa: BLE001 - every provider error is classified, none is swallowed
         result.failure = classify(exc, endpoint=request.get("api_base"), streamed_text=bool(pieces))
     else:
-        if not pieces:  # whatever the finish_reason: litellm makes up "stop" for a stream with no chunk at all
-            detail = "" if finish_reason in (None, "stop") else f" (finish_reason {finish_reason})"
-            result.failure = empty_answer(detail, mock=mock)
+        if not pieces:  # (litellm makes up "stop" for a stream with no chunk at all)
+            result.failure = empty_answer(mock=mock, finish_reason=finish_reason)
+        elif finish_reason is None and not mock:  # (litellm 1.110 raises for it: _CUT_SHORT; older ones need not)
+            result.failure = cut_short()
     result.text = "".join(pieces)
     result.bytes_written = streamed
     result.usage = usage_counts(usage)

@@ -364,7 +364,6 @@ def test_a_stream_broken_after_tokens_ends_the_attempt_and_keeps_them(deck: Path
 NO_FINISH = " (the stream ended without a finish_reason)"
 NO_CONTENT: dict[str, tuple[Step, str]] = {
     "finish-stop": (Reply([]), ""),
-    "finish-content-filter": (Reply([], finish_reason="content_filter"), " (finish_reason content_filter)"),
     # litellm hands over a finish_reason "stop" of its own for these two: no chunk came to say otherwise
     "empty-stream": (Cut(role=False), ""),
     "only-done": (Cut(role=False, done=True), ""),
@@ -386,6 +385,29 @@ def test_an_answer_with_no_content_is_a_transient_empty_answer_retried_like_a_5x
     [retry] = record.progress("retry")
     assert retry["reason"] == f"empty_answer: {said}"
     assert record.ctx.output.path.read_text() == ""
+
+
+SAYS_WHY = {
+    "length": "it used up max_tokens before any text (a reasoning model can): raise the agent's max_tokens",
+    "content_filter": "the provider's content filter withheld it: the prompt is the thing to change",
+}
+
+
+@pytest.mark.parametrize(("finish", "why"), SAYS_WHY.items(), ids=SAYS_WHY.keys())
+def test_an_empty_answer_whose_model_says_why_it_stopped_is_not_retried_nor_cools_the_model(
+        deck: Path, server: LLMServer, name: str, finish: str, why: str) -> None:
+    """Asked again, it would answer the same: retrying bills every call, and counting it toward the breaker cooled
+    the model for every job in the deck."""
+    server.script(name, Reply([], finish_reason=finish), Reply([], finish_reason=finish), Reply([], finish_reason=finish))
+    record = attempt(deck, server.base_url, name, name, fallbacks=[f"openai/{name}-backup"], options={"retries": 2})
+    breaker = Breaker(threshold=1)
+    outcome = run(record, LLMAgent(breaker))
+    assert outcome.ok and outcome.model == f"openai/{name}-backup"  # the next model in the chain, at once
+    assert len(server.calls(name)) == 1, "not retried: it would answer the same"
+    [fallback] = record.progress("fallback")
+    assert fallback["reason"] == f"empty_answer: answered 200 with no content (finish_reason {finish}): {why}"
+    assert breaker.blocked_for(f"openai/{name}") == 0, "an answer's content is no sign of the model's health"
+    assert not record.progress("cooldown")
 
 
 def test_an_empty_answer_moves_on_to_the_next_model(deck: Path, server: LLMServer, name: str) -> None:
