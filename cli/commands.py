@@ -22,6 +22,7 @@ if TYPE_CHECKING:  # each command imports what it uses: `--help` and the cached 
     from jobdeck.state.board import Store
     from jobdeck.state.card import Card
     from jobdeck.state.lightspec import LightSpec
+    from jobdeck.state.loader import LoadedSpec
     from jobdeck.state.preview import JobPreview
     from jobdeck.state.spec import Job, Spec
 
@@ -32,31 +33,32 @@ def _deck(args: argparse.Namespace) -> Deck:
 
 def _spec(deck: Deck, *, kept: bool = True) -> Spec:
     """jobs.json validated in full (pydantic); marks it valid for the light read paths. While it is
-    invalid, its last valid version (``_kept``), unless ``kept`` is False (a command that deletes)."""
+    invalid, its last valid version (``kept_validated``), unless ``kept`` is False (a command that deletes)."""
     return _validated(deck, kept=kept)[0]
 
 
 def _validated(deck: Deck, *, kept: bool = True) -> tuple[Spec, str]:
     from jobdeck.state.lightspec import mark_valid
-    from jobdeck.state.loader import load_spec, parse_spec
+    from jobdeck.state.loader import load_spec
 
     try:
         loaded = load_spec(deck.spec_path)
     except SpecError as exc:
-        last = _kept(deck, exc) if kept else None
+        last = kept_validated(deck, exc) if kept else None
         if last is None:
             raise
-        loaded = parse_spec(last.raw, str(deck.spec_path))  # (accepted before, by this code, here)
-        return loaded.spec, loaded.digest
+        _say_kept(exc)
+        return last.spec, last.digest
     mark_valid(deck, loaded, create=True)  # these commands make .jobdeck/ anyway
     return loaded.spec, loaded.digest
 
 
-def _read_spec(deck: Deck, *, quiet: bool = False) -> tuple[Spec | LightSpec, str]:
+def _read_spec(deck: Deck, *, quiet: bool = False, kept: bool = True) -> tuple[Spec | LightSpec, str]:
     """jobs.json and its digest for a command that reads ids, workspaces and card fields (or acts on a job).
 
     Without pydantic when the loader has accepted these bytes before (state/lightspec.py). While
-    jobs.json is invalid, its last valid version (``_kept``; ``quiet``: without saying so, for a Tab).
+    jobs.json is invalid, its last valid version (``kept_light``; ``quiet``: without saying so, for a Tab),
+    unless ``kept`` is False (an action that lets work start).
     """
     from jobdeck.state.lightspec import light_spec
 
@@ -66,25 +68,42 @@ def _read_spec(deck: Deck, *, quiet: bool = False) -> tuple[Spec | LightSpec, st
     try:
         return _validated(deck, kept=False)
     except SpecError as exc:
-        last = _kept(deck, exc, quiet=quiet)
+        last = kept_light(deck, exc) if kept else None
         if last is None:
             raise
+        if not quiet:
+            _say_kept(exc)
         return last, last.digest
 
 
-def _kept(deck: Deck, problem: SpecError, *, quiet: bool = False) -> LightSpec | None:
-    """The last valid version of jobs.json while ``problem`` makes the file itself invalid, as runners keep it
-    (state/lightspec.py ``kept_spec``), said on stderr; None if there is none (or the file cannot be read)."""
+def kept_light(deck: Deck, problem: SpecError) -> LightSpec | None:
+    """The last valid version of jobs.json (state/lightspec.py ``kept_spec``: the newest version the loader
+    accepted here, which runners keep running) while ``problem`` makes the file itself invalid; None if none
+    is kept, or the file cannot be read at all."""
     from jobdeck.state.lightspec import kept_spec
 
-    if isinstance(problem, SpecUnreadable):
-        return None
-    last = kept_spec(deck)
-    if last is not None and not quiet:
+    return None if isinstance(problem, SpecUnreadable) else kept_spec(deck)
+
+
+def kept_validated(deck: Deck, problem: SpecError) -> LoadedSpec | None:
+    """``kept_light``, validated in full (pydantic)."""
+    from jobdeck.state.loader import parse_spec
+
+    last = kept_light(deck, problem)
+    return None if last is None else parse_spec(last.raw, str(deck.spec_path))  # (accepted before, by this code)
+
+
+_said_kept = False
+
+
+def _say_kept(problem: SpecError) -> None:
+    """Say, once per command, what is wrong with jobs.json and that its last valid version is read meanwhile."""
+    global _said_kept
+    if not _said_kept:
+        _said_kept = True
         first = problem.errors[0] if isinstance(problem, SpecErrors) else problem
-        print(f"jobdeck: {one_line(str(first))}; using the last valid jobs.json meanwhile, as runners do",
+        print(f"jobdeck: {one_line(str(first))}; using the last valid jobs.json meanwhile, as running runners do",
               file=sys.stderr)
-    return last
 
 
 def _store(deck: Deck) -> Store:
@@ -586,13 +605,19 @@ def cmd_log(args: argparse.Namespace) -> int:
 # -- operator actions ----------------------------------------------------------------
 
 
+STOPPING = frozenset({"cancel", "pause", "hold", "reject"})
+"""The actions that stop or keep back work: they may act on the last valid jobs.json while the file is invalid."""
+
+
 def _act(args: argparse.Namespace, action: str, ids: list[str], **extra: Any) -> int:
     from jobdeck.state.actions import perform
 
     from jobdeck.state.errors import UnknownJob
 
     deck = _deck(args)
-    spec = _read_spec(deck)[0]
+    # While jobs.json is invalid, what stops or holds work acts on its last valid version (a runaway job mid-edit);
+    # what lets work start waits for the file to be fixed.
+    spec = _read_spec(deck, kept=action in STOPPING)[0]
     unknown = [job_id for job_id in ids if spec.job(job_id) is None]
     if unknown:  # nothing is applied unless every id names a job
         raise UnknownJob.among(unknown, (j.id for j in spec.jobs), deck.spec_path, "; nothing was done")

@@ -9,7 +9,6 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from jobdeck.state.board import Board
-    from jobdeck.state.deck import Deck
     from jobdeck.state.health import Problem
     from jobdeck.state.spec import Spec
 
@@ -88,7 +87,10 @@ def gather(deck_dir: str | None, now: float, *, waiting_age: float | None, floor
     try:
         spec = load_spec(deck.spec_path).spec
     except SpecError as exc:  # the runner keeps its last good spec: say so, and check against it if it is known here
-        spec = _kept_spec(deck, exc)
+        from jobdeck.cli.commands import kept_validated
+
+        kept = kept_validated(deck, exc)
+        spec = kept.spec if kept is not None else None
         checked = "against that version meanwhile" if spec is not None else \
             "only as the runners told them until it is valid"
         problems.append(Problem("spec_error", f"jobs.json is invalid, runners keep the last good spec: "
@@ -115,17 +117,6 @@ def gather(deck_dir: str | None, now: float, *, waiting_age: float | None, floor
         "jobs_complete": spec is not None,  # (an invalid jobs.json: only jobs with history are counted)
         "problems": [problem.to_json() for problem in problems],
     }
-
-
-def _kept_spec(deck: Deck, problem: Exception) -> Spec | None:
-    """The last valid jobs.json (state/lightspec.py ``kept_spec``) while ``problem`` makes the file invalid, validated;
-    None if none is kept or the file cannot be read at all."""
-    from jobdeck.state.errors import SpecUnreadable
-    from jobdeck.state.lightspec import kept_spec
-    from jobdeck.state.loader import parse_spec
-
-    last = None if isinstance(problem, SpecUnreadable) else kept_spec(deck)
-    return parse_spec(last.raw, str(deck.spec_path)).spec if last is not None else None
 
 
 def told_by_runners(board: Board, now: float) -> list[Problem]:

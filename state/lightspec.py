@@ -80,8 +80,11 @@ def light_spec(deck: Deck) -> LightSpec | None:
         return None
     raw = read_spec_file(deck.spec_path)
     digest = spec_digest(raw)
-    if _marker(digest) not in markers:
+    marker = _marker(digest)
+    if marker not in markers:
         return None
+    if markers[-1] != marker:  # a version accepted before, back (an undone edit): the newest now, and the one kept
+        _add_marker(deck, marker, raw)
     jobs = preview_jobs(raw)
     return LightSpec(jobs, digest, raw) if jobs is not None else None
 

@@ -1,7 +1,9 @@
 """While jobs.json is invalid (an operator halfway through an edit), runners keep its last valid version:
-the read commands and the operator's actions use that same version, and say so, instead of refusing.
+the read commands, and the actions that stop or keep back work, use that same version and say so, instead of
+refusing (a runaway job can be paused mid-edit).
 
-A command that deletes (`gc`) or starts work (`run`) still refuses: it judges the file as it is.
+What deletes (`gc`) or lets work start (`run`, `approve`, `trigger`, `retry`, `resume`, `pin`, `release`) still
+refuses: it judges the file as it is.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ BROKEN = '{"jobs": [{"id": "a", "command": ["echo", "hi"],}]}\n'  # a trailing c
 
 def _said_kept(stderr: str) -> None:
     assert stderr.count("\n") == 1 and "jobs.json:1:49: " in stderr and "trailing comma" in stderr, stderr
-    assert "using the last valid jobs.json meanwhile, as runners do" in stderr, stderr
+    assert "using the last valid jobs.json meanwhile, as running runners do" in stderr, stderr
 
 
 def test_reads_and_actions_use_the_last_valid_version_while_jobs_json_is_invalid(tmp_path: Path) -> None:
@@ -38,7 +40,7 @@ def test_reads_and_actions_use_the_last_valid_version_while_jobs_json_is_invalid
     shown = jobdeck(deck, "show", "c", "--json")
     assert shown.returncode == 0 and json.loads(shown.stdout)["spec"]["command"] == ["true"], shown.stderr
 
-    for action in (("pause", "c"), ("approve", "b")):
+    for action in (("pause", "c"), ("hold", "b")):
         done = jobdeck(deck, *action)
         assert done.returncode == 0, done.stderr
         _said_kept(done.stderr)
@@ -63,3 +65,33 @@ def test_a_deck_never_valid_or_whose_kept_version_this_jobdeck_did_not_accept_re
     (deck / "jobs.json").write_text(BROKEN)
     unjudged = jobdeck(deck, "logs", "a")
     assert unjudged.returncode == 1 and "last valid" not in unjudged.stderr
+
+
+def test_the_version_kept_is_the_last_one_seen_valid_even_one_accepted_before(tmp_path: Path) -> None:
+    """A: accepted; B (with a job b): accepted; back to A (accepted before: read without validating); then broken.
+    The version used meanwhile is A, the last the deck was at, not B, the last one validated."""
+    deck = make_deck(tmp_path, [{"id": "a", "command": ["true"]}])
+    first = (deck / "jobs.json").read_text()
+    jobdeck(deck, "ls", check=True)
+    jobdeck(deck, "add", "--id", "b", "--", "true", check=True)
+    jobdeck(deck, "ls", check=True)
+    (deck / "jobs.json").write_text(first)
+    jobdeck(deck, "ls", check=True)
+    (deck / "jobs.json").write_text(BROKEN)
+    listed = jobdeck(deck, "ls", "--json")
+    assert listed.returncode == 0 and [card["id"] for card in json.loads(listed.stdout)] == ["a"], listed.stdout
+
+
+def test_an_action_that_lets_work_start_waits_for_jobs_json_to_be_valid(tmp_path: Path) -> None:
+    deck = make_deck(tmp_path, [{"id": "a", "command": ["true"]}, {"id": "risky", "command": ["true"], "risk": "high"}])
+    jobdeck(deck, "ls", check=True)
+    (deck / "jobs.json").write_text(BROKEN)
+    for action in (("approve", "risky"), ("trigger", "a"), ("retry", "a"), ("resume", "a"), ("pin", "a"),
+                   ("release", "a")):
+        refused = jobdeck(deck, *action)
+        assert refused.returncode == 1 and "trailing comma" in refused.stderr, (action, refused.stderr)
+        assert "last valid" not in refused.stderr, (action, refused.stderr)
+    for action in (("pause", "a"), ("hold", "a"), ("cancel", "a")):
+        done = jobdeck(deck, *action)
+        assert done.returncode == 0, (action, done.stderr)
+        _said_kept(done.stderr)
