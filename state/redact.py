@@ -55,7 +55,7 @@ WELL_KNOWN = frozenset({
 })
 """Credential variables redacted whenever they are set, referenced or not, unless they hold a plain word."""
 
-CHOSEN_BY_PEOPLE = frozenset({"TWINE_PASSWORD", "LITELLM_MASTER_KEY"})
+CHOSEN_BY_PEOPLE = frozenset({"TWINE_PASSWORD", "LITELLM_MASTER_KEY", "LITELLM_API_KEY"})
 """Well-known variables whose value a person makes up (a password, a proxy's master key): a word is no sign of
 a setting there, so they are redacted whatever they hold."""
 

@@ -117,9 +117,10 @@ def test_a_well_known_variable_holding_anything_but_a_plain_word_is_redacted(val
 def test_a_password_people_choose_is_redacted_even_when_it_is_a_word() -> None:
     from jobdeck.state.redact import plain_well_known
 
-    environ = {"TWINE_PASSWORD": "horsebattery", "LITELLM_MASTER_KEY": "sk-my-proxy"}
-    assert Redactor.from_environ(environ).text("horsebattery sk-my-proxy") == (
-        "[REDACTED:TWINE_PASSWORD] [REDACTED:LITELLM_MASTER_KEY]")
+    environ = {"TWINE_PASSWORD": "horsebattery", "LITELLM_MASTER_KEY": "sk-my-proxy",
+               "LITELLM_API_KEY": "sk-teamsecret"}  # (the proxy's client side of the master key)
+    assert Redactor.from_environ(environ).text("horsebattery sk-my-proxy sk-teamsecret") == (
+        "[REDACTED:TWINE_PASSWORD] [REDACTED:LITELLM_MASTER_KEY] [REDACTED:LITELLM_API_KEY]")
     assert plain_well_known(environ) == []
 
 
