@@ -137,7 +137,8 @@ def job_detail(deck: Deck, job: Job | JobPreview, state: JobState, card: Card, c
                 outcome += " (not a try)"  # not started, no model called, or stopped: `ls` TRY does not count it
             rows.append((str(attempt.n), outcome, clean(attempt.reason or ""),
                          exit_words(attempt.exit_code), when(attempt.started, now),
-                         took, clean(_output_path(deck, attempt.workspace, job.id, attempt.n))))
+                         took, clean(_output_path(deck, attempt.workspace, job.id, attempt.n,
+                                                  made=attempt.reason != "not_started"))))
         widths = [max(_width(row[i]) for row in rows) for i in range(len(ATTEMPT_HEADERS) - 1)]
         lines.append(_styled("attempts", "1", colour))
         for i, row in enumerate(rows):
@@ -148,16 +149,19 @@ def job_detail(deck: Deck, job: Job | JobPreview, state: JobState, card: Card, c
     events(chain, out)
 
 
-def _output_path(deck: Deck, workspace: str, job_id: str, n: int) -> str:
+def _output_path(deck: Deck, workspace: str, job_id: str, n: int, *, made: bool = True) -> str:
     """Where an attempt's output is, resolved; as written for a workspace that leads out of the deck; or that
-    its directory is no longer on disk (removed by `jobdeck gc`, or by hand: `logs --attempt N` says which)."""
+    its directory is no longer on disk (removed by `jobdeck gc`, or by hand: `logs --attempt N` says which), or
+    never was (``made`` False: an attempt that could not be set up, whose directory may not have been made)."""
     from jobdeck.state.errors import AttemptRefused
 
     try:
         directory = deck.attempt_dir(workspace, job_id, n)
     except AttemptRefused:
         return str(deck.attempt_dir_as_named(workspace, job_id, n) / OUTPUT)
-    return str(directory / OUTPUT) if os.path.lexists(directory) else "(removed)"
+    if os.path.lexists(directory):
+        return str(directory / OUTPUT)
+    return "(removed)" if made else "-"
 
 
 #: Fields of a record that hold a moment (epoch seconds): the text shows them as its stamps are shown.
