@@ -605,19 +605,15 @@ def cmd_log(args: argparse.Namespace) -> int:
 # -- operator actions ----------------------------------------------------------------
 
 
-STOPPING = frozenset({"cancel", "pause", "hold", "reject"})
-"""The actions that stop or keep back work: they may act on the last valid jobs.json while the file is invalid."""
-
-
 def _act(args: argparse.Namespace, action: str, ids: list[str], **extra: Any) -> int:
-    from jobdeck.state.actions import perform
+    from jobdeck.state.actions import STOPS_WORK, perform
 
     from jobdeck.state.errors import UnknownJob
 
     deck = _deck(args)
     # While jobs.json is invalid, what stops or holds work acts on its last valid version (a runaway job mid-edit);
     # what lets work start waits for the file to be fixed.
-    spec = _read_spec(deck, kept=action in STOPPING)[0]
+    spec = _read_spec(deck, kept=action in STOPS_WORK)[0]
     unknown = [job_id for job_id in ids if spec.job(job_id) is None]
     if unknown:  # nothing is applied unless every id names a job
         raise UnknownJob.among(unknown, (j.id for j in spec.jobs), deck.spec_path, "; nothing was done")

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from jobdeck.state.actions import Outcome, hold_deck, perform
+from jobdeck.state.actions import STOPS_WORK, Outcome, hold_deck, perform
 from jobdeck.state.board import Store, open_store
 from jobdeck.state.deck import Deck
 from jobdeck.state.errors import JobdeckError
@@ -52,6 +52,9 @@ class Operator:
         if spec is None:
             raise JobdeckError("jobs.json has not been valid since the cockpit started",
                                hint="fix it (e to edit) before acting on jobs")
+        if self.model.spec_error is not None and action not in STOPS_WORK:  # (as the CLI: state/actions.py)
+            raise JobdeckError(f"jobs.json is invalid; {action} lets work start, so it waits for the file",
+                               hint="fix it (e to edit); pause, cancel, hold and reject act meanwhile")
         if self._store is None:
             self._store = open_store(self.model.deck)
         return perform(self._store, spec, job_id, action, reason=reason, via=VIA, by=self.by)

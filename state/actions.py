@@ -245,6 +245,11 @@ def trigger_refusal(dependencies: Mapping[str, Sequence[str]], board: Board, job
     return None
 
 
+STOPS_WORK = frozenset({"cancel", "pause", "hold", "reject"})
+"""The actions that stop or keep back work. While jobs.json is invalid they act on its last valid version, the
+one runners keep running (a runaway job, mid-edit); the others let work start, and wait for the file."""
+
+
 def _service_keeps(job_id: str, kept_back: KeptBack) -> IllegalTransition:
     """The refusal of a release of a job that the decision service, not the operator, keeps back."""
     verb = "holds" if kept_back.action == "hold" else "defers"

@@ -15,6 +15,7 @@ from jobdeck.cockpit.detail_screen import DetailScreen
 from jobdeck.cockpit.output_tail import ABOVE
 from jobdeck.cockpit.review_screen import ReviewScreen
 from jobdeck.cockpit.spec_banner import SpecBanner
+from jobdeck.state.errors import JobdeckError
 from cockpit_decks import JOBS, NOW, busy_deck, column_ids, events, shown_columns, wait_until, write_spec
 
 pytestmark = pytest.mark.anyio
@@ -97,6 +98,10 @@ async def test_invalid_jobs_json_shows_a_banner_and_keeps_the_board(deck) -> Non
         line = next(i for i, text in enumerate(good.splitlines(), 1) if '"id": "lint"' in text)
         assert f"jobs.json:{line}:" in message
         assert len(shown_columns(app)) == 10
+        # meanwhile what stops work acts on the last good version; what lets work start waits (as the CLI)
+        with pytest.raises(JobdeckError, match="jobs.json is invalid; approve lets work start"):
+            app.operator.act("publish", "approve")
+        assert [r["type"] for r in app.operator.act("flaky", "pause")] == ["paused"]
         write_spec(deck, JOBS + [{"id": "extra", "command": ["true"]}])
         await wait_until(pilot, lambda: not banner.display, what="the banner to go")
         assert "extra" in column_ids(app, "backlog")
