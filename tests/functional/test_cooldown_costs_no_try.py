@@ -188,12 +188,18 @@ def test_an_attempt_that_called_a_model_spends_its_try_though_the_rest_cool(
     assert len(server.calls(WIRE)) == 1 and server.calls(BACKUP_WIRE) == []
 
 
+def deferred_for_a_cooldown(tmp_path: Path, cli: RunCli, server: LLMServer) -> Deck:
+    """A deck whose one llm job, urgent, a runner deferred for its model's cooldown (5 minutes more)."""
+    deck = llm_deck(tmp_path / "deck", server.base_url, "off", [{"id": "urgent", "agent": "ai", "prompt": "say hi"}])
+    cool(deck, 300, MODEL)
+    assert cli("run", "--once", cwd=deck.root, env=ENV).returncode == 0
+    return deck
+
+
 def test_release_of_a_job_a_cooldown_defers_says_nothing_starts_it_sooner(
         tmp_path: Path, cli: RunCli, server: LLMServer) -> None:
     """Its refusal pointed at `jobdeck pin`, which a cooldown does not pass."""
-    deck = llm_deck(tmp_path / "deck", server.base_url, "off", [{"id": "urgent", "agent": "ai", "prompt": "say hi"}])
-    cool(deck, 300, MODEL)
-    assert cli("run", "--once", cwd=deck.root, env=ENV).returncode == 0  # deferred for the cooldown
+    deck = deferred_for_a_cooldown(tmp_path, cli, server)
     refused = cli("release", "urgent", cwd=deck.root)
     assert refused.returncode == 1
     assert refused.stderr.startswith("jobdeck: cannot release job 'urgent': the operator did not pin or hold it; "
@@ -205,9 +211,7 @@ def test_release_of_a_job_a_cooldown_defers_says_nothing_starts_it_sooner(
 
 def test_a_pin_of_a_job_a_cooldown_defers_says_it_waits_for_the_cooldown(
         tmp_path: Path, cli: RunCli, server: LLMServer) -> None:
-    deck = llm_deck(tmp_path / "deck", server.base_url, "off", [{"id": "urgent", "agent": "ai", "prompt": "say hi"}])
-    cool(deck, 300, MODEL)
-    assert cli("run", "--once", cwd=deck.root, env=ENV).returncode == 0  # deferred for the cooldown
+    deck = deferred_for_a_cooldown(tmp_path, cli, server)
     pinned = cli("pin", "urgent", cwd=deck.root)
     assert pinned.returncode == 0 and pinned.stdout.startswith("pinned urgent (event ")
     assert pinned.stderr.startswith(f"jobdeck: urgent: it waits for its models' cooldown: model {MODEL} cools down "
