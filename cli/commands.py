@@ -93,6 +93,11 @@ def kept_validated(deck: Deck, problem: SpecError) -> LoadedSpec | None:
     return None if last is None else parse_spec(last.raw, str(deck.spec_path))  # (accepted before, by this code)
 
 
+def _first_problem(problem: SpecError) -> str:
+    """What is wrong with jobs.json, in one line: the first of its problems."""
+    return one_line(str(problem.errors[0] if isinstance(problem, SpecErrors) else problem))
+
+
 _said_kept = False
 
 
@@ -101,8 +106,7 @@ def _say_kept(problem: SpecError) -> None:
     global _said_kept
     if not _said_kept:
         _said_kept = True
-        first = problem.errors[0] if isinstance(problem, SpecErrors) else problem
-        print(f"jobdeck: {one_line(str(first))}; using the last valid jobs.json meanwhile, as running runners do",
+        print(f"jobdeck: {_first_problem(problem)}; using the last valid jobs.json meanwhile, as running runners do",
               file=sys.stderr)
 
 
@@ -606,14 +610,21 @@ def cmd_log(args: argparse.Namespace) -> int:
 
 
 def _act(args: argparse.Namespace, action: str, ids: list[str], **extra: Any) -> int:
-    from jobdeck.state.actions import STOPS_WORK, perform
+    from jobdeck.state.actions import STOPS_WORK, perform, waits_for_valid_spec
 
     from jobdeck.state.errors import UnknownJob
 
     deck = _deck(args)
     # While jobs.json is invalid, what stops or holds work acts on its last valid version (a runaway job mid-edit);
     # what lets work start waits for the file to be fixed.
-    spec = _read_spec(deck, kept=action in STOPS_WORK)[0]
+    try:
+        spec = _read_spec(deck, kept=action in STOPS_WORK)[0]
+    except SpecUnreadable:
+        raise
+    except SpecError as exc:
+        if action in STOPS_WORK:
+            raise
+        raise waits_for_valid_spec(action, exc) from None
     unknown = [job_id for job_id in ids if spec.job(job_id) is None]
     if unknown:  # nothing is applied unless every id names a job
         raise UnknownJob.among(unknown, (j.id for j in spec.jobs), deck.spec_path, "; nothing was done")
@@ -703,9 +714,16 @@ def cmd_release(args: argparse.Namespace) -> int:
 
 
 def _hold_deck(args: argparse.Namespace, hold: bool) -> int:
-    from jobdeck.state.actions import hold_deck
+    from jobdeck.state.actions import hold_deck, waits_for_valid_spec
 
     deck = _deck(args)
+    if not hold:  # a release lets work start: not while jobs.json is invalid (a hold stops it: always)
+        try:
+            _read_spec(deck, kept=False)
+        except SpecUnreadable:
+            raise
+        except SpecError as exc:
+            raise waits_for_valid_spec("release", exc) from None
     with _store(deck) as store:
         record = hold_deck(store, hold, reason=args.reason)
     if args.json:

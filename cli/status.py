@@ -77,6 +77,7 @@ def gather(deck_dir: str | None, now: float, *, waiting_age: float | None, floor
     from jobdeck.state.health import Problem, job_problems, room_problems, runner_problems
     from jobdeck.state.space import room
     from jobdeck.state.heartbeat import read_heartbeats
+    from jobdeck.state.lightspec import mark_valid
     from jobdeck.state.loader import load_spec
 
     deck = find_deck(deck_dir)
@@ -85,7 +86,7 @@ def gather(deck_dir: str | None, now: float, *, waiting_age: float | None, floor
     problems += room_problems(str(deck.root), room(deck.root), floor)
     spec = None
     try:
-        spec = load_spec(deck.spec_path).spec
+        loaded = load_spec(deck.spec_path)
     except SpecError as exc:  # the runner keeps its last good spec: say so, and check against it if it is known here
         from jobdeck.cli.commands import kept_validated
 
@@ -96,6 +97,9 @@ def gather(deck_dir: str | None, now: float, *, waiting_age: float | None, floor
         problems.append(Problem("spec_error", f"jobs.json is invalid, runners keep the last good spec: "
                                               f"{str(exc).splitlines()[0]}; deadlines and max_wait are checked "
                                               f"{checked}"))
+    else:
+        spec = loaded.spec
+        mark_valid(deck, loaded)  # the version the deck is at: the last valid one, should it break (state/lightspec)
     with open_store(deck) as store:
         board = store.board
         problems += job_problems(spec, board, now, waiting_age=waiting_age, deck=deck)

@@ -221,6 +221,11 @@ class BoardScreen(JobScreen):
                                      f"({self.key_names()['hold_deck']} again); running attempts finish, fires and "
                                      "inbox files are kept.", "Hold")
         else:
+            try:  # (refused at once, not after the question)
+                self.operator.check_allowed("release")
+            except JobdeckError as exc:
+                self.notify(inert_line(str(exc)), title="cannot release the deck", severity="error", markup=False)
+                return
             question, detail, yes = (f"Release the deck, {deck_hold_text(held)}?", "Jobs start again.", "Release")
 
         def answered(yes: bool | None) -> None:

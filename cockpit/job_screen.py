@@ -248,6 +248,12 @@ class JobScreen(Screen[None]):
             self.OfferUndo(job_id, self.operator.pause_action(job_id))))
 
     def _confirm(self, job_id: str, action: str, question: str, detail: str, yes: str) -> None:
+        try:  # (refused at once, not after the question)
+            self.operator.check_allowed(action)
+        except JobdeckError as exc:
+            self.notify(inert_line(str(exc)), title=f"cannot {action}", severity="error", markup=False)
+            return
+
         def answered(yes: bool | None) -> None:
             if yes:
                 self.run_job_action(job_id, action)

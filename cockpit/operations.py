@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from jobdeck.state.actions import STOPS_WORK, Outcome, hold_deck, perform
+from jobdeck.state.actions import STOPS_WORK, Outcome, hold_deck, perform, waits_for_valid_spec
 from jobdeck.state.board import Store, open_store
 from jobdeck.state.deck import Deck
 from jobdeck.state.errors import JobdeckError
@@ -39,6 +39,8 @@ class Operator:
         self.model = model
         self.by = by
         self._store: Store | None = None
+        self.taking_back = False
+        """Set while an undo writes the inverse of the operator's last action: that is allowed whatever the file."""
 
     def act(self, job_id: str, action: str, *, reason: str | None = None) -> list[dict[str, Any]]:
         """Apply ``action`` to a job; JobdeckError (e.g. IllegalTransition) when it does not apply."""
@@ -52,15 +54,23 @@ class Operator:
         if spec is None:
             raise JobdeckError("jobs.json has not been valid since the cockpit started",
                                hint="fix it (e to edit) before acting on jobs")
-        if self.model.spec_error is not None and action not in STOPS_WORK:  # (as the CLI: state/actions.py)
-            raise JobdeckError(f"jobs.json is invalid; {action} lets work start, so it waits for the file",
-                               hint="fix it (e to edit); pause, cancel, hold and reject act meanwhile")
+        if not self.taking_back:
+            self.check_allowed(action)
         if self._store is None:
             self._store = open_store(self.model.deck)
         return perform(self._store, spec, job_id, action, reason=reason, via=VIA, by=self.by)
 
+    def check_allowed(self, action: str) -> None:
+        """JobdeckError if ``action`` lets work start while jobs.json is invalid (as the CLI: ``STOPS_WORK``);
+        asked before a countdown or a question, so that a refusal comes at once."""
+        error = self.model.spec_error
+        if error is not None and action not in STOPS_WORK:
+            raise waits_for_valid_spec(action, error)
+
     def hold_deck(self, hold: bool) -> dict[str, Any]:
         """Hold the whole deck (nothing new starts; running attempts finish) or release it (``state.actions``)."""
+        if not hold:
+            self.check_allowed("release")
         if self._store is None:
             self._store = open_store(self.model.deck)
         return hold_deck(self._store, hold, via=VIA, by=self.by)

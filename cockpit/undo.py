@@ -98,6 +98,7 @@ class Undo:
         else:
             try:
                 self.operator.check_writable()
+                self.operator.check_allowed(action)
             except JobdeckError as exc:
                 self.app.notify(str(exc), title=f"cannot {action}", severity="error")
                 return
@@ -109,8 +110,12 @@ class Undo:
         pending = self._release()
         if pending is None:
             return
-        if pending.written:
-            self._write(pending.job_id, INVERSE[pending.action])
+        if pending.written:  # (taking back what was just done: allowed while jobs.json is invalid, too)
+            self.operator.taking_back = True
+            try:
+                self._write(pending.job_id, INVERSE[pending.action])
+            finally:
+                self.operator.taking_back = False
         else:
             self.app.notify(f"undone: {pending.action} {pending.job_id} (nothing written)", timeout=3)
 

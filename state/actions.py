@@ -15,9 +15,10 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from jobdeck.state.board import Board, KeptBack, Store
-from jobdeck.state.errors import IllegalTransition, UnknownJob, deck_access_error
+from jobdeck.state.errors import IllegalTransition, SpecError, SpecErrors, UnknownJob, deck_access_error
 from jobdeck.state.graph import downstream
 from jobdeck.state.machine import EventType, JobState, Status, allowed
+from jobdeck.state.terminal import one_line
 from jobdeck.state.views import deck_hold_text, is_paused, kept_back_now, needs_approval, utc_text
 
 if TYPE_CHECKING:
@@ -248,6 +249,16 @@ def trigger_refusal(dependencies: Mapping[str, Sequence[str]], board: Board, job
 STOPS_WORK = frozenset({"cancel", "pause", "hold", "reject"})
 """The actions that stop or keep back work. While jobs.json is invalid they act on its last valid version, the
 one runners keep running (a runaway job, mid-edit); the others let work start, and wait for the file."""
+
+
+def waits_for_valid_spec(action: str, problem: SpecError) -> IllegalTransition:
+    """The refusal of an action that lets work start (not in STOPS_WORK; "release" for the deck's) while jobs.json
+    is invalid (``problem``: what is wrong with it; its first problem is said)."""
+    first = problem.errors[0] if isinstance(problem, SpecErrors) else problem
+    fix = first.hint or "fix it (`jobdeck validate` lists every problem)"
+    return IllegalTransition(f"{action} waits for jobs.json to be valid, as it lets work start: "
+                             f"{one_line(first.location)}: {one_line(first.message)}",
+                             hint=f"{fix}; pause, cancel, hold and reject act meanwhile")
 
 
 def _service_keeps(job_id: str, kept_back: KeptBack) -> IllegalTransition:

@@ -99,9 +99,17 @@ async def test_invalid_jobs_json_shows_a_banner_and_keeps_the_board(deck) -> Non
         assert f"jobs.json:{line}:" in message
         assert len(shown_columns(app)) == 10
         # meanwhile what stops work acts on the last good version; what lets work start waits (as the CLI)
-        with pytest.raises(JobdeckError, match="jobs.json is invalid; approve lets work start"):
+        with pytest.raises(JobdeckError, match="approve waits for jobs.json to be valid, as it lets work start"):
             app.operator.act("publish", "approve")
         assert [r["type"] for r in app.operator.act("flaky", "pause")] == ["paused"]
+        errors = len([n for n in app._notifications if n.severity == "error"])
+        app.undo.offer("lint", "retry")  # refused at once: no countdown that ends in a refusal
+        await pilot.pause()
+        assert app.undo.pending is None
+        assert len([n for n in app._notifications if n.severity == "error"]) == errors + 1
+        app.undo.offer("old", "pause")
+        app.undo.undo()  # taking back what was just done is allowed whatever the file
+        assert [e["type"] for e in events(deck) if e.get("job") == "old"][-2:] == ["paused", "resumed"]
         write_spec(deck, JOBS + [{"id": "extra", "command": ["true"]}])
         await wait_until(pilot, lambda: not banner.display, what="the banner to go")
         assert "extra" in column_ids(app, "backlog")
