@@ -76,8 +76,9 @@ class Boundary(ABC):
         """Get ready for a leader to start, and record that one is starting.
 
         The leader runs before ``adopt`` can record it: a runner killed in
-        between leaves the record written here, which names no leader, and
-        recovery then looks at what the attempt's boundary holds instead.
+        between leaves the record written here, which names no leader but the
+        runner and the token, so that recovery finds and stops what the attempt
+        runs (without it, a leader holding the lease ran on, past every timeout).
         """
         self._ready()
         self._record()
@@ -238,7 +239,8 @@ class BoundaryRecord:
         return _alive(self.runner)
 
     def leader_alive(self) -> bool:
-        """Whether the recorded leader runs (False when none is recorded: see ``runner/recovery.py``)."""
+        """Whether the recorded leader runs; False when none is recorded (its runner died as it started it: what
+        the attempt runs is then stopped as for a leader gone, ``runner/recovery.py``)."""
         return self.leader is not None and _alive(self.leader)
 
 

@@ -11,9 +11,13 @@ after a runner crash a daemon could hold it long after the leader exited. The
 attempt's boundary record (``agents/boundary.py``) says who the leader and the
 runner were: when both are gone, what is left in the attempt's boundary is
 stopped first (``abandoned_boundaries``, outside the lock), and the attempt is
-resolved once nothing is (``busy`` holds the ones being stopped). A leader
-still running keeps the attempt as it is, even if it closed its lease descriptor,
-until its job's hard or idle timeout passes: then it is stopped as its runner
+resolved once nothing is (``busy`` holds the ones being stopped). A record
+that names no leader (its runner was killed after starting the leader, before
+recording it: a window of well under a millisecond) counts as a leader gone:
+what the attempt runs is stopped whole and the attempt ends ``interrupted``,
+retried by its policy; no process is taken to be the leader (a daemon the
+leader left would be). A leader still running keeps the attempt as it is, even
+if it closed its lease descriptor, until its job's hard or idle timeout passes: then it is stopped as its runner
 would have stopped it, and ended with the timeout (``overdue_orphans``). Its
 result.json is written before the stop begins, so that if this runner dies too
 before the outcome is in the log, the next recovery records the timeout, not
@@ -28,7 +32,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from jobdeck.agents.base import Failure, Outcome, timeout_words
-from jobdeck.agents.boundary import Boundary, BoundaryRecord, read_record
+from jobdeck.agents.boundary import Boundary, read_record
 from jobdeck.agents.containment import reopen
 from jobdeck.runner.attempt import Claimed, lease_held
 from jobdeck.runner.attempt_events import interrupted_event, read_result, write_result
@@ -79,7 +83,7 @@ def orphaned_events(deck: Deck, spec: Spec | None, board: Board, job_ids: set[st
                 held = lease_held(attempt_fd)
                 if not held:  # the lease is free, but the program may still run (its runner recorded it)
                     record = read_record(directory)
-                    held = record is not None and record.local and _leader_runs(record, directory)
+                    held = record is not None and record.local and record.leader_alive()
                 stored = None if held else read_result(attempt_fd)
                 remote = None if held or stored is not None else read_remote(attempt_fd)
                 if remote is not None and take_over is not None and take_over(job_id, state, remote):
@@ -200,7 +204,7 @@ def overdue_orphans(deck: Deck, spec: Spec | None, board: Board, job_ids: Iterab
         if directory in busy or os.path.lexists(directory / REMOTE):
             continue
         record = read_record(directory)
-        if record is None or not record.local or record.runner_alive() or not _leader_runs(record, directory):
+        if record is None or not record.local or record.runner_alive() or not record.leader_alive():
             continue  # (a gone leader: abandoned_boundaries stops what it left, recovery resolves it)
         deadlines = []
         if job.timeout.hard is not None:
@@ -264,16 +268,6 @@ def _keep_result(deck: Deck, claimed: Claimed, event: dict[str, Any], now: float
         os.close(dir_fd)
 
 
-def _leader_runs(record: BoundaryRecord, directory: Path) -> bool:
-    """Whether the attempt's leader still runs. A record that names none (its runner died as it started the
-    leader, before it could record it) stands for the leader while anything in the attempt's boundary runs."""
-    if record.leader is not None:
-        return record.leader_alive()
-    boundary = reopen(record, directory, lambda: lease_held(directory))
-    # (not closed: an attempt group is empty while its leader, never moved in, runs beside the runner's leaf)
-    return boundary is not None and bool(boundary.members())
-
-
 def _left_running(deck: Deck, job_id: str, workspace: str, n: int, *, leader_gone: bool) -> Abandoned | None:
     """What a dead runner's attempt still runs (with ``leader_gone``, only once its leader exited), or None."""
     try:
@@ -281,7 +275,7 @@ def _left_running(deck: Deck, job_id: str, workspace: str, n: int, *, leader_gon
     except AttemptRefused:  # its workspace leads out of the deck: nothing of it is read there
         return None
     record = read_record(directory)
-    if record is None or not record.local or record.runner_alive() or (leader_gone and _leader_runs(record, directory)):
+    if record is None or not record.local or record.runner_alive() or (leader_gone and record.leader_alive()):
         return None
     boundary = reopen(record, directory, lambda: lease_held(directory))
     if boundary is None:

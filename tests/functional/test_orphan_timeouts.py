@@ -17,6 +17,9 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
+import pytest
+
+from jobdeck.agents.boundary import read_record
 from tests.functional.runner_kit import (  # noqa: F401  (boundary: the fixture)
     boundary,
     env_for,
@@ -25,6 +28,7 @@ from tests.functional.runner_kit import (  # noqa: F401  (boundary: the fixture)
     make_deck,
     process_gone,
     start_runner,
+    status,
     wait_for,
 )
 
@@ -37,10 +41,18 @@ def _outcome(deck: Path, job: str) -> dict[str, Any] | None:
                                                                                     "interrupted")), None)
 
 
+def _leader_recorded(attempt: Path) -> bool:
+    record = read_record(attempt)
+    return record is not None and record.leader is not None
+
+
 def _orphan(deck: Path, pid_file: Path, env: dict[str, str]) -> subprocess.Popen[str]:
-    """Run the deck's job under a runner, kill -9 that runner, and start another: (the second runner)."""
+    """Run the deck's job under a runner, kill -9 that runner once it recorded the job's leader, and start another:
+    (the second runner). (Killed before the record, the leader is stopped at once: the test below.)"""
     first = start_runner(deck, env=env)
     wait_for(lambda: pid_file.exists() and pid_file.read_text().strip(), timeout=15, what="the job to start")
+    wait_for(lambda: any(_leader_recorded(attempt) for attempt in deck.glob("workspaces/default/runs/*/1")),
+             timeout=15, what="its leader's record")
     first.kill()
     first.communicate()
     return start_runner(deck, env=env)
@@ -167,10 +179,11 @@ def test_a_runner_killed_while_stopping_an_overdue_orphan_leaves_the_timeout_to_
             os.kill(int(deaf_file.read_text()), signal.SIGKILL)
 
 
-def test_a_runner_killed_as_its_leader_starts_leaves_the_timeout_to_the_next(
+def test_a_runner_killed_as_its_leader_starts_leaves_an_attempt_the_next_stops_whole(
         tmp_path: Path, boundary: str) -> None:  # noqa: F811
     """Killed between the leader's start and its record: the leader runs (and holds the lease), unknown to any record
-    of who it is. The next runner still finds it by the attempt's boundary and stops it at the hard timeout."""
+    of who it is (it ran on past every timeout). The record written before the spawn names the runner and the token:
+    the next runner stops what the attempt runs at once, as for a leader gone, and ends it interrupted."""
     pid_file = tmp_path / "leader.pid"
     deck = make_deck(tmp_path, [{"id": "hang", "command": ["sh", "-c", f"echo $$ > {pid_file}; "
                                                                         "while :; do echo tick; sleep 0.2; done"],
@@ -183,10 +196,48 @@ def test_a_runner_killed_as_its_leader_starts_leaves_the_timeout_to_the_next(
         assert first.returncode == -signal.SIGKILL
         leader = int(wait_for(lambda: pid_file.exists() and pid_file.read_text().strip(), timeout=15,
                               what="the job to start"))
+        record = read_record(deck / "workspaces" / "default" / "runs" / "hang" / "1")
+        assert record is not None and record.leader is None
         second = start_runner(deck, env=env)
-        outcome = wait_for(lambda: _outcome(deck, "hang"), timeout=2 + 1 + SLACK + 5, what="the hard timeout")
-        assert (outcome["type"], outcome["reason"]) == ("failed", "hard_timeout"), outcome
-        assert "stopped after its runner was gone" in outcome["message"]
+        outcome = wait_for(lambda: _outcome(deck, "hang"), timeout=15, what="the attempt to be resolved")
+        assert (outcome["type"], outcome["reason"]) == ("interrupted", "runner died"), outcome
         assert process_gone(leader)
     finally:
         _stop(second, pid_file)
+
+
+@pytest.mark.parametrize("killed", ["as the leader starts", "once the leader is recorded"])
+def test_a_daemon_the_dead_runners_leader_left_is_stopped_and_the_attempt_resolved(
+        tmp_path: Path, boundary: str, killed: str) -> None:  # noqa: F811
+    """The leader exits after its runner is killed, leaving a setsid daemon. Whether or not the runner lived to record
+    the leader, the next runner stops the daemon at once and resolves the attempt (interrupted): a daemon never stands
+    for the leader, which would keep the attempt running, and its `parallel` slot taken, for as long as it lived."""
+    leader_file, daemon_file, gate = tmp_path / "leader.pid", tmp_path / "daemon.pid", tmp_path / "gate"
+    script = (f"echo $$ > {leader_file}; setsid sh -c 'echo $$ > {daemon_file}; exec sleep 1000' & "
+              f"while [ ! -e {gate} ]; do sleep 0.05; done; exit 0")
+    deck = make_deck(tmp_path, [{"id": "leaves", "command": ["sh", "-c", script]}])
+    attempt = deck / "workspaces" / "default" / "runs" / "leaves" / "1"
+    env = env_for(deck, JOBDECK_BOUNDARY=boundary)
+    second = None
+    try:
+        if killed == "as the leader starts":
+            first = start_runner(deck, env={**env, "JOBDECK_CRASH_AT": "leader.started"})
+            first.communicate(timeout=15)
+            assert first.returncode == -signal.SIGKILL
+        else:
+            first = start_runner(deck, env=env)
+            wait_for(lambda: _leader_recorded(attempt), timeout=15, what="the leader's record")
+            first.kill()
+            first.communicate()
+        daemon = int(wait_for(lambda: daemon_file.exists() and daemon_file.read_text().strip(), timeout=15,
+                              what="the daemon to start"))
+        leader = int(leader_file.read_text())
+        gate.touch()
+        wait_for(lambda: process_gone(leader), timeout=15, what="the leader to exit")
+        second = start_runner(deck, env=env)
+        outcome = wait_for(lambda: _outcome(deck, "leaves"), timeout=15, what="the attempt to be resolved")
+        assert (outcome["type"], outcome["reason"]) == ("interrupted", "runner died"), outcome
+        assert process_gone(daemon)
+        assert status(deck, "leaves") == "review"
+    finally:
+        _stop(second, daemon_file)
