@@ -132,14 +132,20 @@ def _overdue_outcome(deck: Path, job: str, hard: float) -> dict[str, Any]:
     return outcome
 
 
+def _hanging(tmp_path: Path, pid_file: Path, boundary: str) -> tuple[Path, dict[str, str]]:
+    """A deck whose job, hang, writes its pid to ``pid_file`` and ticks until stopped (hard timeout 2 s), and the
+    environment of its runners."""
+    deck = make_deck(tmp_path, [{"id": "hang", "command": ["sh", "-c", f"echo $$ > {pid_file}; "
+                                                                        "while :; do echo tick; sleep 0.2; done"],
+                                 "timeout": {"hard": 2, "grace": 1}}])
+    return deck, env_for(deck, JOBDECK_BOUNDARY=boundary)
+
+
 def test_a_runner_killed_after_stopping_an_overdue_orphan_leaves_the_timeout_to_the_next(
         tmp_path: Path, boundary: str) -> None:  # noqa: F811
     """The second crash: the orphan stopped (its lease free), its runner killed before the timeout was in the log."""
     pid_file = tmp_path / "leader.pid"
-    deck = make_deck(tmp_path, [{"id": "hang", "command": ["sh", "-c", f"echo $$ > {pid_file}; "
-                                                                        "while :; do echo tick; sleep 0.2; done"],
-                                 "timeout": {"hard": 2, "grace": 1}}])
-    env = env_for(deck, JOBDECK_BOUNDARY=boundary)
+    deck, env = _hanging(tmp_path, pid_file, boundary)
     second = None
     try:
         second = _orphan(deck, pid_file, {**env, "JOBDECK_CRASH_AT": "orphan.stopped"})
@@ -185,10 +191,7 @@ def test_a_runner_killed_as_its_leader_starts_leaves_an_attempt_the_next_stops_w
     of who it is (it ran on past every timeout). The record written before the spawn names the runner and the token:
     the next runner stops what the attempt runs at once, as for a leader gone, and ends it interrupted."""
     pid_file = tmp_path / "leader.pid"
-    deck = make_deck(tmp_path, [{"id": "hang", "command": ["sh", "-c", f"echo $$ > {pid_file}; "
-                                                                        "while :; do echo tick; sleep 0.2; done"],
-                                 "timeout": {"hard": 2, "grace": 1}}])
-    env = env_for(deck, JOBDECK_BOUNDARY=boundary)
+    deck, env = _hanging(tmp_path, pid_file, boundary)
     second = None
     try:
         first = start_runner(deck, env={**env, "JOBDECK_CRASH_AT": "leader.started"})
