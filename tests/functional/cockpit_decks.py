@@ -176,6 +176,11 @@ def type_at_once(app: Any, *keys: str) -> None:
         app.post_message(textual_events.Key(key, KEY_CHARACTERS[key] if key in KEY_CHARACTERS else key))
 
 
+def error_toasts(app: Any) -> list[str]:
+    """The error toasts the app has shown, each as one line."""
+    return [toast_said(n.message) for n in app._notifications if n.severity == "error"]
+
+
 def toast_said(message: str) -> str:
     """A toast's text as one line: the cockpit breaks a toast with a path in it at spaces and after a ``/``
     (cockpit/toast_text.py); this joins the lines back."""

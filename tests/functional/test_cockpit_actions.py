@@ -13,7 +13,7 @@ from jobdeck.cockpit.app import make_app
 from jobdeck.cockpit.confirm_screen import ConfirmScreen
 from jobdeck.cockpit.new_job_screen import NewJobScreen
 from jobdeck.cockpit.reason_screen import ReasonScreen
-from cockpit_decks import NOW, busy_deck, column_ids, events, shown_columns, toast_said, wait_until
+from cockpit_decks import NOW, busy_deck, column_ids, error_toasts, events, shown_columns, toast_said, wait_until
 
 pytestmark = pytest.mark.anyio
 
@@ -33,10 +33,6 @@ def select(app, job_id: str) -> None:
 
 def footer(app) -> str:
     return app.screen.query_one("#key-hints").render().plain
-
-
-def error_toasts(app) -> list[str]:
-    return [toast_said(n.message) for n in app._notifications if n.severity == "error"]
 
 
 async def test_approve_in_review_moves_the_job_to_done(deck) -> None:

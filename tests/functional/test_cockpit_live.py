@@ -16,7 +16,7 @@ from jobdeck.cockpit.output_tail import ABOVE
 from jobdeck.cockpit.review_screen import ReviewScreen
 from jobdeck.cockpit.spec_banner import SpecBanner
 from jobdeck.state.errors import JobdeckError
-from cockpit_decks import JOBS, NOW, busy_deck, column_ids, events, shown_columns, wait_until, write_spec
+from cockpit_decks import JOBS, NOW, busy_deck, column_ids, error_toasts, events, shown_columns, wait_until, write_spec
 
 pytestmark = pytest.mark.anyio
 ROOT = Path(__file__).resolve().parents[2]
@@ -102,11 +102,11 @@ async def test_invalid_jobs_json_shows_a_banner_and_keeps_the_board(deck) -> Non
         with pytest.raises(JobdeckError, match="approve waits for jobs.json to be valid, as it lets work start"):
             app.operator.act("publish", "approve")
         assert [r["type"] for r in app.operator.act("flaky", "pause")] == ["paused"]
-        errors = len([n for n in app._notifications if n.severity == "error"])
+        errors = len(error_toasts(app))
         app.undo.offer("lint", "retry")  # refused at once: no countdown that ends in a refusal
         await pilot.pause()
         assert app.undo.pending is None
-        assert len([n for n in app._notifications if n.severity == "error"]) == errors + 1
+        assert len(error_toasts(app)) == errors + 1
         app.undo.offer("old", "pause")
         app.undo.undo()  # taking back what was just done is allowed whatever the file
         assert [e["type"] for e in events(deck) if e.get("job") == "old"][-2:] == ["paused", "resumed"]
