@@ -87,10 +87,9 @@ def kept_light(deck: Deck, problem: SpecError) -> LightSpec | None:
 
 def kept_validated(deck: Deck, problem: SpecError) -> LoadedSpec | None:
     """``kept_light``, validated in full (pydantic)."""
-    from jobdeck.state.loader import parse_spec
+    from jobdeck.state.loader import kept_loaded
 
-    last = kept_light(deck, problem)
-    return None if last is None else parse_spec(last.raw, str(deck.spec_path))  # (accepted before, by this code)
+    return kept_loaded(deck, problem)
 
 
 def _first_problem(problem: SpecError) -> str:

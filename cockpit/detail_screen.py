@@ -16,6 +16,7 @@ from jobdeck.cockpit.key_hints import KeyHints
 from jobdeck.cockpit.model import DeckModel, Delta
 from jobdeck.cockpit.operations import Operator
 from jobdeck.cockpit.output_tail import OutputTail
+from jobdeck.cockpit.spec_banner import SpecBanner
 
 
 class DetailScreen(JobScreen):
@@ -36,6 +37,7 @@ class DetailScreen(JobScreen):
 
     def compose(self) -> ComposeResult:
         yield Static(id="detail-heading", markup=False)
+        yield SpecBanner(id="spec-banner", markup=False)
         with Horizontal(id="detail-body"):
             with VerticalScroll(id="detail-info"):
                 yield Static(id="detail-text", markup=False)
@@ -62,6 +64,7 @@ class DetailScreen(JobScreen):
         self._show(info=full or (attempt is not None and attempt.ended is None))
 
     def _show(self, info: bool = True) -> None:
+        self.show_spec_banner()
         model, job_id = self.model, self.job_id
         job, card = model.job(job_id), model.cards.get(job_id)
         if job is None or card is None:

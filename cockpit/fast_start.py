@@ -18,7 +18,7 @@ from jobdeck.state.card import Card
 from jobdeck.state.cardcache import CARDS_FORMAT, cards_path, save_cards, spec_digest
 from jobdeck.state.deck import Deck
 from jobdeck.state.errors import SpecError
-from jobdeck.state.lightspec import light_spec
+from jobdeck.state.lightspec import kept_spec, light_spec
 from jobdeck.state.preview import JobPreview, preview_jobs
 
 
@@ -51,7 +51,8 @@ def previewed_jobs(deck: Deck) -> list[JobPreview] | None:
     any file the loader accepts: when the loader has accepted these very bytes before
     (state/lightspec.py: `.jobdeck/spec.ok`) it comes from that record, with no second parse. A file
     the loader then refuses (an unknown field, say) is painted for as long as it takes to read it,
-    under "reading the deck…", and then shows its banner and no cards, as a validated start would.
+    under "reading the deck…", and then shows its banner over the deck's last valid version, as a
+    validated start would; a file the preview cannot read (mid-edit) is painted as that version at once.
     """
     try:
         accepted = light_spec(deck)
@@ -60,7 +61,11 @@ def previewed_jobs(deck: Deck) -> list[JobPreview] | None:
         raw = deck.spec_path.read_bytes()
     except (OSError, SpecError):
         return None  # the loader says what is wrong
-    return preview_jobs(raw)
+    previewed = preview_jobs(raw)
+    if previewed is None:  # mid-edit: the version runners keep meanwhile, as the full read will show it
+        kept = kept_spec(deck)
+        return kept.jobs if kept is not None else None
+    return previewed
 
 
 def save_board(deck: Deck, cards: list[Card], *, spec: str, offset: int, last_hash: str,

@@ -30,6 +30,7 @@ from jobdeck.cockpit.key_advice import in_keys
 from jobdeck.cockpit.model import DeckModel, Delta
 from jobdeck.cockpit.operations import Operator
 from jobdeck.cockpit.reason_screen import ReasonScreen
+from jobdeck.cockpit.spec_banner import SpecBanner
 from jobdeck.cockpit.undo import write_action
 
 #: The screen's actions named otherwise than the operator action they take.
@@ -150,6 +151,12 @@ class JobScreen(Screen[None]):
 
     def deck_changed(self, delta: Delta) -> None:
         """Called after every refresh of the model; screens update what they show."""
+
+    def show_spec_banner(self) -> None:
+        """Say on this screen, as the board does, that jobs.json is invalid and which version is shown (hidden
+        while it is valid): the keys that start work are refused meanwhile, and the screen says why first."""
+        for banner in self.query(SpecBanner):
+            banner.show_error(self.model.spec_error, self.model.spec is not None)
 
     def palette(self) -> tuple[tuple[str, str, str], ...]:
         """The command palette's entries for this screen's keys: title, help naming the key as keys.toml maps it,

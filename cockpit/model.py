@@ -80,7 +80,7 @@ class DeckModel:
     def __init__(self, deck: Deck, clock: Callable[[], float], store: Store | None = None) -> None:
         self.deck = deck
         self.clock = clock
-        self.source = SpecSource(deck.spec_path)
+        self.source = SpecSource(deck.spec_path, deck)
         self.store: Store = store if store is not None else open_store(deck)
         self.cards: dict[str, Card] = {}
         self.order: dict[str, int] = {}
@@ -99,7 +99,7 @@ class DeckModel:
         """A model that only knows cached cards (``ready`` is False until ``adopt``)."""
         model = cls.__new__(cls)
         model.deck, model.clock, model.ready = deck, clock, False
-        model.source = SpecSource(deck.spec_path)
+        model.source = SpecSource(deck.spec_path, deck)
         model.cards = {card.id: card for card in cached}
         model.order = {card.id: i for i, card in enumerate(cached)}
         model.heartbeats, model.notes = [], {}

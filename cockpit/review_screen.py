@@ -25,6 +25,7 @@ from jobdeck.cockpit.operations import Operator
 from jobdeck.cockpit.output_place import failed_line
 from jobdeck.cockpit.output_tail import OutputTail
 from jobdeck.cockpit.review_table import ReviewTable
+from jobdeck.cockpit.spec_banner import SpecBanner
 from jobdeck.state.terminal import inert, inert_line
 from jobdeck.cockpit.timefmt import age
 
@@ -97,6 +98,7 @@ class ReviewScreen(JobScreen):
 
     def compose(self) -> ComposeResult:
         yield Static(id="review-title", markup=False)
+        yield SpecBanner(id="spec-banner", markup=False)
         with Horizontal(id="review-body"):
             yield ReviewTable(id="review-queue")
             with Vertical(id="review-side"):
@@ -124,6 +126,7 @@ class ReviewScreen(JobScreen):
 
     def _fill(self) -> None:
         """Show the queue and the selected job beside it."""
+        self.show_spec_banner()
         items = waiting(self.model.cards)
         now = self.model.clock()
         self.queue.show({item.card.id: self._row(item, now) for item in items})

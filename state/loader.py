@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple, TypedDict
 from jobdeck.state import strictjson
 from jobdeck.state.commands import program_problem, template_problem
 from jobdeck.state.digest import sha256_hex
-from jobdeck.state.errors import SpecError, SpecErrors
+from jobdeck.state.errors import SpecError, SpecErrors, SpecUnreadable
 from jobdeck.state.graph import find_cycle
 from jobdeck.state.ids import closest_id, env_suffix
 from jobdeck.state.schedule import check_cron, zone
@@ -30,6 +30,7 @@ from jobdeck.state.stamps import code_stamp, environment_stamp
 if TYPE_CHECKING:  # pydantic is imported only when a spec is validated
     from collections.abc import Callable
 
+    from jobdeck.state.deck import Deck
     from jobdeck.state.spec import AgentSpec, Job, Spec
 
 
@@ -65,6 +66,24 @@ class LoadedSpec(NamedTuple):
 def load_spec(path: Path) -> LoadedSpec:
     """Read and validate ``path``; raise SpecError (or SpecErrors) on any problem."""
     return parse_spec(read_spec_file(path), str(path))
+
+
+def kept_loaded(deck: Deck, problem: SpecError | None = None) -> LoadedSpec | None:
+    """The last valid version of the deck's jobs.json (state/lightspec.py ``kept_spec``: the newest version the
+    loader accepted here, which running runners keep running), validated, for a reader while the file itself
+    is invalid (``problem``); None if none is kept, or if the file cannot be read at all (then there is no
+    "meanwhile" to speak of: the reader says why it cannot)."""
+    from jobdeck.state.lightspec import kept_spec
+
+    if isinstance(problem, SpecUnreadable):
+        return None
+    last = kept_spec(deck)
+    if last is None:
+        return None
+    try:
+        return parse_spec(last.raw, str(deck.spec_path))  # accepted before, by this code
+    except SpecError:
+        return None
 
 
 def parse_spec(raw: bytes, where: str = "jobs.json") -> LoadedSpec:
@@ -672,11 +691,14 @@ class SpecSource:
     """A long-running reader's view of jobs.json: reloads on change, keeps the last good spec.
 
     ``error`` holds the current problem (None when the file on disk is valid); ``current``
-    is the newest valid spec ever read, so a bad save never empties the board.
+    is the newest valid spec ever read, so a bad save never empties the board. Given the
+    ``deck``, a reader that starts while the file is invalid begins from the deck's last
+    valid version (``kept_loaded``), as runners that were running keep it.
     """
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, deck: Deck | None = None) -> None:
         self.path = path
+        self.deck = deck
         self.current: LoadedSpec | None = None
         self.error: SpecError | None = None
         self._seen: Fingerprint | None = None
@@ -692,6 +714,9 @@ class SpecSource:
         except SpecError as exc:
             changed = str(exc) != str(self.error)
             self.error = exc
+            if self.current is None and self.deck is not None:
+                self.current = kept_loaded(self.deck, exc)
+                changed = changed or self.current is not None
             return changed
         changed = self.error is not None or self.current is None or loaded.digest != self.current.digest
         self.current, self.error = loaded, None

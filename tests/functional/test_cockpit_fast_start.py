@@ -201,3 +201,28 @@ async def test_a_deck_that_cannot_be_read_behind_its_saved_cards_quits_with_the_
     async with app.run_test(size=(120, 40)) as pilot:
         await wait_until(pilot, lambda: app.failure is not None, what="the deck read to fail")
     assert isinstance(app.failure, HistoryLost) and app.return_code == 2
+
+
+@pytest.mark.parametrize("broken", ["truncated", "unknown field"])
+async def test_a_cockpit_started_mid_edit_shows_the_last_valid_version_under_the_banner(deck, broken) -> None:
+    ls_json(deck)  # the deck has been read while jobs.json was valid: that version is kept
+    (deck.state_dir / "cards.jsonl").unlink()  # no saved cards: the first frame is a preview
+    spec = deck.spec_path.read_text()
+    deck.spec_path.write_text(spec[:len(spec) // 2] if broken == "truncated"
+                              else spec.replace('"risk": "high"', '"risk": "high", "comand": ["x"]'))
+    app = make_app(deck.root, watch=False, now=NOW)
+    async with app.run_test(size=(120, 40)) as pilot:
+        assert set(shown_columns(app)) == {"a", "b", "c", "d"}  # painted at once, before the deck is read
+        await wait_until(pilot, lambda: app.model.ready, what="the deck to be read")
+        await pilot.pause()
+        assert set(shown_columns(app)) == {"a", "b", "c", "d"}
+        banner = app.screen.query_one("#spec-banner").render().plain
+        assert banner.startswith("jobs.json is invalid; showing the last good version"), banner
+        app.screen.board.select("c")
+        await pilot.press("a")  # lets work start: waits for a valid jobs.json
+        await pilot.pause()
+        assert "approved" not in [record["type"] for record in events(deck)]
+        app.screen.board.select("d")
+        await pilot.press("p")  # stops work: acts on the kept version
+        await wait_until(pilot, lambda: events(deck)[-1]["type"] == "paused", what="the pause")
+    assert not (deck.state_dir / "cards.jsonl").exists()  # cards of a version not on disk are not left

@@ -115,6 +115,21 @@ async def test_invalid_jobs_json_shows_a_banner_and_keeps_the_board(deck) -> Non
         assert "extra" in column_ids(app, "backlog")
 
 
+async def test_the_review_queue_and_the_job_view_say_too_that_jobs_json_is_invalid(deck) -> None:
+    app = make_app(deck.root, fast_start=False, now=NOW, poll=None)
+    async with app.run_test(size=(80, 24)) as pilot:
+        good = deck.spec_path.read_text()
+        deck.spec_path.write_text(good.replace('"id": "lint",', '"id": "lint",,', 1))
+        await wait_until(pilot, lambda: app.screen.query_one(SpecBanner).display, what="the board's banner")
+        for keys, screen_type in ((("v",), ReviewScreen), (("escape", "enter"), DetailScreen)):
+            await pilot.press(*keys)
+            await wait_until(pilot, lambda: isinstance(app.screen, screen_type), what=screen_type.__name__)
+            banner = app.screen.query_one(SpecBanner)
+            assert banner.display and "jobs.json is invalid; showing the last good version" in str(banner.render())
+        deck.spec_path.write_text(good)
+        await wait_until(pilot, lambda: not app.screen.query_one(SpecBanner).display, what="the banner to go")
+
+
 async def test_review_queue_lists_what_waits_oldest_first(deck) -> None:
     app = make_app(deck.root, fast_start=False, watch=False, now=NOW)
     async with app.run_test(size=(120, 40)) as pilot:
