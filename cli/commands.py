@@ -71,8 +71,7 @@ def _read_spec(deck: Deck, *, quiet: bool = False, kept: bool = True) -> tuple[S
         last = kept_light(deck, exc) if kept else None
         if last is None:
             raise
-        if not quiet:
-            _say_kept(exc)
+        _say_kept(exc, quiet=quiet)
         return last, last.digest
 
 
@@ -98,12 +97,21 @@ def _first_problem(problem: SpecError) -> str:
 
 
 _said_kept = False
+_kept_in_use = False
 
 
-def _say_kept(problem: SpecError) -> None:
-    """Say, once per command, what is wrong with jobs.json and that its last valid version is read meanwhile."""
-    global _said_kept
-    if not _said_kept:
+def spec_place(deck: Deck) -> str:
+    """Where this command looked for job ids: jobs.json, or its last valid version while the file is invalid
+    (an id just added to the broken file is not there yet)."""
+    return f"the last valid version of {deck.spec_path}" if _kept_in_use else str(deck.spec_path)
+
+
+def _say_kept(problem: SpecError, *, quiet: bool = False) -> None:
+    """Say, once per command, what is wrong with jobs.json and that its last valid version is read meanwhile
+    (``quiet``: only note it, for ``spec_place``)."""
+    global _said_kept, _kept_in_use
+    _kept_in_use = True
+    if not _said_kept and not quiet:
         _said_kept = True
         print(f"jobdeck: {_first_problem(problem)}; using the last valid jobs.json meanwhile, as running runners do",
               file=sys.stderr)
@@ -428,7 +436,7 @@ def _job_and_state(deck: Deck, job_id: str, *, light: bool = False
     spec = _read_spec(deck)[0] if light else _spec(deck)
     job = spec.job(job_id)
     if job is None:
-        raise UnknownJob.among([job_id], (j.id for j in spec.jobs), deck.spec_path)
+        raise UnknownJob.among([job_id], (j.id for j in spec.jobs), spec_place(deck))
     store = _store(deck)
     return spec, job, store
 
@@ -513,7 +521,7 @@ def cmd_events(args: argparse.Namespace) -> int:
         if not records and _read_spec(deck)[0].job(args.id) is None:  # a removed job's history is still shown
             from jobdeck.state.errors import UnknownJob
 
-            raise UnknownJob.among([args.id], (j.id for j in _read_spec(deck)[0].jobs), deck.spec_path,
+            raise UnknownJob.among([args.id], (j.id for j in _read_spec(deck)[0].jobs), spec_place(deck),
                                    " or its chain of work")
         chunks: Iterable[list[dict[str, Any]]] = [records]
     elif args.limit:  # read backwards: the newest records cost what they hold, not the log
@@ -585,7 +593,7 @@ def cmd_stats(args: argparse.Namespace) -> int:
         if missing:
             from jobdeck.state.errors import UnknownJob
 
-            raise UnknownJob.among(missing, (j.id for j in known.jobs), deck.spec_path)
+            raise UnknownJob.among(missing, (j.id for j in known.jobs), spec_place(deck))
     if args.json:
         _print_json(report)
     else:
@@ -626,7 +634,7 @@ def _act(args: argparse.Namespace, action: str, ids: list[str], **extra: Any) ->
         raise waits_for_valid_spec(action, exc) from None
     unknown = [job_id for job_id in ids if spec.job(job_id) is None]
     if unknown:  # nothing is applied unless every id names a job
-        raise UnknownJob.among(unknown, (j.id for j in spec.jobs), deck.spec_path, "; nothing was done")
+        raise UnknownJob.among(unknown, (j.id for j in spec.jobs), spec_place(deck), "; nothing was done")
     status = 0
     stopped_by_nobody = []
     with _store(deck) as store:
@@ -753,7 +761,7 @@ def cmd_decisions(args: argparse.Namespace) -> int:
         return decisions(args, _each_record(deck))
     decided = [r for r in _each_record(deck) if r.get("type") == "decided"]
     if args.id and _read_spec(deck)[0].job(args.id) is None and not any(r.get("job") == args.id for r in decided):
-        raise UnknownJob.among([args.id], (j.id for j in _read_spec(deck)[0].jobs), deck.spec_path,
+        raise UnknownJob.among([args.id], (j.id for j in _read_spec(deck)[0].jobs), spec_place(deck),
                                " nor in its decisions")
     return decisions(args, decided)
 

@@ -26,7 +26,9 @@ def cmd_why(args: argparse.Namespace, deck: Any, spec: Any, board: Any) -> int:
     from jobdeck.state.cooldowns import COOLDOWN_FILE, read_cooldowns
 
     if spec.job(args.id) is None:
-        raise UnknownJob.among([args.id], (j.id for j in spec.jobs), deck.spec_path)
+        from jobdeck.cli.commands import spec_place
+
+        raise UnknownJob.among([args.id], (j.id for j in spec.jobs), spec_place(deck))
     answer = why(spec, board, args.id, time.time(), read_cooldowns(deck.state_dir / COOLDOWN_FILE))
     if args.json:
         sys.stdout.write(json.dumps(answer.to_json(), indent=2) + "\n")

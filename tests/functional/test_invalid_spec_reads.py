@@ -44,8 +44,10 @@ def test_reads_and_actions_use_the_last_valid_version_while_jobs_json_is_invalid
         done = jobdeck(deck, *action)
         assert done.returncode == 0, done.stderr
         _said_kept(done.stderr)
-    unknown = jobdeck(deck, "pause", "zz")
-    assert unknown.returncode != 0 and "zz" in unknown.stderr  # ids are still checked, against that version
+    for command in ("pause", "show", "logs", "why"):  # ids are still checked, against that version, which is named
+        unknown = jobdeck(deck, command, "zz")
+        assert unknown.returncode == 1, (command, unknown.stderr)
+        assert f"no job 'zz' in the last valid version of {deck / 'jobs.json'}" in unknown.stderr, unknown.stderr
 
     for refused in (("gc", "--dry-run"), ("run", "--once")):
         result = jobdeck(deck, *refused)
