@@ -238,9 +238,11 @@ class Reporter:
                 return f"{job}: running on {record.get('executor')} ({record.get('node')})", "dim"
             return None, None
         action = ACTION_OF_EVENT.get(str(kind))
-        if action is not None and action.moves and job:  # a pause or resume moves nothing: no line
-            by = record.get("by")
-            return f"{job} {action.event}" + (f" by {by}" if by else ""), None
+        if action is not None and job:  # the operator's hand: what moved the job, or what it set (a pause, a pin)
+            by, why = record.get("by"), record.get("reason")
+            said = action.event if action.moves else action.done  # "approved"; "pinned to start next"
+            return (f"{job} {said}" + (f" by {by}" if by else "") + (f": {why}" if why else ""),
+                    None if action.moves else "dim")
         return None, None
 
 

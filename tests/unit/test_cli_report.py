@@ -150,3 +150,19 @@ def test_a_stop_is_said_on_stderr_even_when_quiet(capsys: pytest.CaptureFixture[
     Reporter(stream=stream, **options)({"ts": 0.0, **record})
     assert stream.getvalue() == ""
     assert capsys.readouterr().err.split(" ", 1)[1] == said + "\n"
+
+
+@pytest.mark.parametrize(("record", "said"), [
+    ({"type": "approved", "job": "publish", "by": "ana@box"}, "publish approved by ana@box"),
+    ({"type": "rejected", "job": "report", "by": "ana@box", "reason": "wrong totals"},
+     "report rejected by ana@box: wrong totals"),
+    ({"type": "paused", "job": "enrich", "by": "ana@box"}, "enrich paused by ana@box"),
+    ({"type": "resumed", "job": "enrich", "by": "cockpit"}, "enrich resumed by cockpit"),
+    ({"type": "pinned", "job": "night", "by": "ana@box", "reason": "the board meets at 9"},
+     "night pinned to start next by ana@box: the board meets at 9"),
+    ({"type": "held", "job": "night", "by": "ana@box"}, "night held until released by ana@box"),
+    ({"type": "released", "job": "night", "by": "ana@box"}, "night released by ana@box"),
+])
+def test_the_operators_hand_is_a_line_whether_or_not_it_moves_the_job(capsys: pytest.CaptureFixture[str],
+                                                                     record: dict[str, object], said: str) -> None:
+    assert _line(record, capsys) == said
