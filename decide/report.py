@@ -23,7 +23,7 @@ from typing import Any
 from jobdeck.decide.times import day_start
 from jobdeck.decide.verdict import HOLD, START
 from jobdeck.state.history import ENDINGS
-from jobdeck.state.machine import EventType
+from jobdeck.state.machine import EventType, not_a_try
 from jobdeck.state.rollups import SCORED_TYPE
 from jobdeck.state.tally import dollars, picodollars
 from jobdeck.state.timeline import Timeline
@@ -155,6 +155,7 @@ def report(records: Iterable[Mapping[str, Any]], since: float | None = None, exa
     timeline = Timeline()
     first_day = None if since is None else day_start(since)
     attempt_of: dict[str, int] = {}  # per job, its open attempt's token (an ending with another one is refused)
+    counted: dict[str, float | None] = {}  # per job, its open attempt's claim as counted in the window: its wait
 
     unfinished: dict[str, dict[str, Any]] = {}  # per job, its listed miss with no success yet
 
@@ -186,13 +187,21 @@ def report(records: Iterable[Mapping[str, Any]], since: float | None = None, exa
             if isinstance(record.get("seq"), int):
                 attempt_of[job] = record["seq"]
             wait = timeline.claimed(job, ts, record.get("runner"), record.get("ready"))  # (its runner's first claim may be before since)
+            counted.pop(job, None)
             if since is None or ts >= since:
                 out.claims += 1
+                counted[job] = wait
                 if wait is not None:
                     out.waits.append(wait)
         elif kind in ENDINGS and job in attempt_of and record.get("token") == attempt_of[job]:
             del attempt_of[job]
             spend(ts, record.get("cost"))
+            if job in counted:
+                wait = counted.pop(job)
+                if not_a_try(record.get("reason")):  # it started no try: not a claim, and no wait ended
+                    out.claims -= 1
+                    if wait is not None:
+                        out.waits.remove(wait)
         elif (kind == EventType.DECIDED and record.get("action") == HOLD and record.get("needs") == "budget"
               and (first_day is None or ts >= first_day)):
             day = out.days.setdefault(int(ts // DAY), DaySpend())

@@ -52,6 +52,8 @@ class OpenAttempt:
     started: float
     workspace: str
     cancelled: bool = False
+    wait: int | None = None
+    """The bucket its claim's wait was counted in, if one was: uncounted if the attempt turns out not a try."""
 
 
 @dataclass
@@ -120,7 +122,7 @@ class History:
         token = record.get("seq")
         if not isinstance(token, int):
             return
-        self.open[job] = OpenAttempt(token, ts, workspace)
+        attempt = self.open[job] = OpenAttempt(token, ts, workspace)
         self.workspace_of[job] = workspace
         for at, kind in self.unplaced.pop(job, ()):  # the operator's records from before: in their own hours
             for tally in self._scoped([f"workspace:{workspace}"], at):
@@ -128,9 +130,9 @@ class History:
         self.answer_counted.pop(job, None)
         wait = self.timeline.claimed(job, ts, record.get("runner"), record.get("ready"))
         if wait is not None:
-            bucket = Histogram.bucket(wait)
+            attempt.wait = Histogram.bucket(wait)
             for tally in self._tallies(job, ts):
-                tally.wait.add_to(bucket)
+                tally.wait.add_to(attempt.wait)
 
     def _ended(self, job: str, record: Mapping[str, Any], ts: float) -> None:
         attempt = self.open.get(job)
@@ -138,8 +140,11 @@ class History:
             return  # a stale token: the state machine refuses it, and so does this count
         del self.open[job]
         counted = self.answer_counted.pop(job, False)
-        if not_a_try(record.get("reason")):
-            return  # nothing ran, or nothing was called: no run (the try was given back)
+        if not_a_try(record.get("reason")):  # nothing ran, or nothing was called: no run (the try was given back),
+            if attempt.wait is not None:  # and no wait ended: it goes on to the claim that starts a try
+                for tally in self._tallies(job, attempt.started):
+                    tally.wait.take_from(attempt.wait)
+            return
         kind = record["type"]
         outcome, reason = counted_as(str(kind), record.get("reason"))
         outcome = "cancelled" if attempt.cancelled else outcome
@@ -330,7 +335,7 @@ class History:
     def state_json(self) -> dict[str, Any]:
         """Everything but the hours: the totals and the fold's pending state."""
         return {"total": {scope: tally.to_json() for scope, tally in self.total.items()},
-                "open": {job: [a.token, a.started, a.workspace, a.cancelled] for job, a in self.open.items()},
+                "open": {job: [a.token, a.started, a.workspace, a.cancelled, a.wait] for job, a in self.open.items()},
                 "timeline": self.timeline.to_json(), "workspace_of": self.workspace_of,
                 "answer_counted": self.answer_counted, "unplaced": self.unplaced}
 
@@ -340,7 +345,8 @@ class History:
 
         KeyError, TypeError or ValueError if ``data`` is not one."""
         return cls(total={str(scope): Tally.from_json(tally) for scope, tally in data["total"].items()},
-                   open={str(job): OpenAttempt(int(a[0]), float(a[1]), str(a[2]), bool(a[3]))
+                   open={str(job): OpenAttempt(int(a[0]), float(a[1]), str(a[2]), bool(a[3]),
+                                               None if a[4] is None else int(a[4]))
                          for job, a in data["open"].items()},
                    timeline=Timeline.from_json(data["timeline"]),
                    workspace_of={str(k): str(v) for k, v in data["workspace_of"].items()},

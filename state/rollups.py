@@ -87,6 +87,17 @@ class Histogram(_Record):
         self.counts[bucket] = self.counts.get(bucket, 0) + 1
         self.total += 1
 
+    def take_from(self, bucket: int) -> None:
+        """Uncount one duration ``add_to`` counted in ``bucket`` (one that turned out not to count)."""
+        left = self.counts.get(bucket, 0) - 1
+        if left < 0:
+            return
+        if left:
+            self.counts[bucket] = left
+        else:
+            del self.counts[bucket]
+        self.total -= 1
+
     def quantile(self, q: float) -> float | None:
         """The duration below which a fraction ``q`` of runs ended (interpolated within its bucket)."""
         if not self.total:

@@ -195,3 +195,20 @@ def test_the_reports_median_wait_is_the_one_stats_gives(tmp_path: Path, cli: Run
     assert stats["wait_p50"] == pytest.approx(38, rel=0.1)  # the middle of its histogram bucket: 39s
     assert data["wait_p95"] == 214 and stats["wait_p95"] == pytest.approx(214, rel=0.1)
     assert "waits: p50 38s, p95 3m34s, max 3m34s" in text
+
+
+def test_an_attempt_that_called_no_model_is_no_claim_and_ends_no_wait(tmp_path: Path, cli: RunCli) -> None:
+    deck = init_deck(tmp_path / "d", json.dumps({"decide": {"mode": "shadow"},
+                                                 "jobs": [{"id": "a", "command": ["true"]}]}).encode())
+    start = float(int(time.time()) - 3600)
+    with open_store(deck) as store:  # claimed after 100 s, but every model was cooling: no try, retried at +400
+        store.commit([{"type": "claimed", "job": "a", "attempt": 1, "runner": "past", "ready": start - 100}],
+                     now=start)
+        store.commit([{"type": "failed", "job": "a", "token": store.board.state("a").token, "reason": "not_called",
+                       "retry_at": start + 400}], now=start + 1)
+        attempt(store, "a", start + 410, 5, ready=start + 400)  # then it waited 10 s for a slot, and ran
+    _, data = report(cli, deck)
+    stats = json.loads(cli("stats", "--json", cwd=deck.root).stdout)["deck"]
+    assert data["claims"] == 1 and data["wait_p50"] == data["wait_p95"] == 10
+    assert stats["runs"] == 1 and stats["wait_p50"] == pytest.approx(10, rel=0.1)
+    assert stats["wait_p95"] == pytest.approx(10, rel=0.1)  # the 100 s before a claim that started nothing: gone

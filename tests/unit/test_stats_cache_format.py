@@ -28,6 +28,7 @@ FINGERPRINTS = {
     5: "defbe8e142ddd2b0480180c4b6ba001771e82c0af1389806832030c7b5d297ab",  # a recovered outcome's own end
     6: "1a4d629c05e213cfb62a6eb26ca8b468ca61b1ad845cb4ac5b10348a0cce7550",  # invalid output: a failure
     7: "1ae265be3b0797942c9bf37a5903f22b04b22c2da69a2698fd875e312c8b6bb7",  # waits from letting go; unplaced records
+    8: "ef2725c9ffbcaad55f60794801a3b215cf4b4c680f4b8dfd90164c64893ea65d",  # no wait for a claim that is not a try
 }
 """STATS_CACHE_FORMAT -> sha256 of the cache fixed_log() folds into. Add a row per bump; never change a row."""
 
@@ -65,7 +66,7 @@ def fixed_log() -> list[dict[str, Any]]:
     c = add(1300, "claimed", "c", attempt=1, runner="r1")
     add(1390, "interrupted", "c", token=c, reason="signal")
     c = add(1400, "claimed", "c", attempt=2, runner="r1")
-    add(1401, "failed", "c", token=c, reason="not_started")  # never ran
+    add(1401, "failed", "c", token=c, reason="not_started")  # never ran: its claim's wait is taken back
     add(1402, "failed", "c", token=c - 1, reason="exit_code")  # a stale token
     for kind in ("approved", "rejected", "retried", "pinned"):
         add(1500, kind, "c", by="op")
