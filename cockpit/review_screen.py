@@ -68,7 +68,8 @@ def what_runs(job: Job) -> str:
 
 
 def waiting(cards: dict[str, Card]) -> list[Waiting]:
-    """Review, approval, interrupted and failed jobs, oldest first."""
+    """Review, approval, interrupted and failed jobs, oldest first; last, those with no known start (a job
+    awaiting approval that no runner has listed yet)."""
     found = []
     for card in cards.values():
         if card.column == Status.REVIEW:
@@ -77,7 +78,7 @@ def waiting(cards: dict[str, Card]) -> list[Waiting]:
             found.append(Waiting(card, "failed"))
         elif card.column == Status.BACKLOG and "awaiting approval" in card.flags:
             found.append(Waiting(card, "approval"))
-    found.sort(key=lambda item: (item.card.since or 0.0, item.card.id))
+    found.sort(key=lambda item: (item.card.since is None, item.card.since or 0.0, item.card.id))
     return found
 
 

@@ -136,11 +136,13 @@ async def test_review_queue_lists_what_waits_oldest_first(deck) -> None:
         await pilot.press("v")
         screen = app.screen
         assert isinstance(screen, ReviewScreen)
-        assert [(i.card.id, i.kind) for i in screen.items] == [
-            ("publish", "approval"), ("report", "review"), ("lint", "failed"), ("crashy", "interrupted")]
+        assert [(i.card.id, i.kind) for i in screen.items] == [  # an approval no runner has listed yet: last
+            ("report", "review"), ("lint", "failed"), ("crashy", "interrupted"), ("publish", "approval")]
+        await pilot.press("j", "j", "j")
+        assert screen.selected_job_id() == "publish"
         approval = str(screen.query_one("#review-why").render())  # what the approval lets run; no output yet
         assert "\nwill run: true" in approval and "output" not in approval
-        await pilot.press("j")
+        await pilot.press("k", "k", "k")
         assert screen.selected_job_id() == "report"
         why = str(screen.query_one("#review-why").render())
         assert "missing required field 'summary'" in why
@@ -149,7 +151,7 @@ async def test_review_queue_lists_what_waits_oldest_first(deck) -> None:
         await pilot.press("a")
         await wait_until(pilot, lambda: events(deck)[-1]["type"] == "approved", what="the approve, after its undo")
         assert (events(deck)[-1]["type"], events(deck)[-1]["job"]) == ("approved", "report")
-        assert [i.card.id for i in screen.items] == ["publish", "lint", "crashy"]
+        assert [i.card.id for i in screen.items] == ["lint", "crashy", "publish"]
         await pilot.press("escape")
         assert shown_columns(app)["report"] == "done"
 
