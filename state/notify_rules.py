@@ -22,6 +22,8 @@ from jobdeck.state.machine import EventType, Status
 from jobdeck.state.money import format_cost as money
 from jobdeck.state.views import blockers, is_paused, needs_approval, waits_for_fire
 
+ENDINGS = frozenset({EventType.SUCCEEDED, EventType.FAILED, EventType.INTERRUPTED})
+
 if TYPE_CHECKING:
     from jobdeck.state.board import Board
     from jobdeck.state.spec import Spec
@@ -93,6 +95,8 @@ def from_record(record: Mapping[str, Any], spec: Spec | None, board: Board | Non
     A runner report carries no time of its own: it is dated ``now`` (default: the clock's)."""
     kind, job, seq = record.get("type"), record.get("job"), record.get("seq")
     at = float(record.get("ts") or (time.time() if now is None else now))
+    if kind in ENDINGS and _cancelled(record, board):
+        return None  # the operator's own cancel: how its attempt ended is not news that needs them
     if kind == EventType.SUCCEEDED and record.get("review"):
         why = "; ".join(record.get("reasons") or []) or record.get("reason") or "review"
         return Alert("review", f"review:{job}:{seq}", f"{job}: output waits for review ({why}); "
@@ -126,6 +130,15 @@ def from_record(record: Mapping[str, Any], spec: Spec | None, board: Board | Non
         return Alert("runner", f"runner:{kind}{which}:{int(at // 3600)}",
                      f"runner in trouble ({kind}): {record.get('message', '')}", None, at)
     return None
+
+
+def _cancelled(ending: Mapping[str, Any], board: Board | None) -> bool:
+    """Whether ``ending`` ends an attempt the operator cancelled: stopped for the cancel, or ended on its own
+    once the job was cancelled (the job then stays cancelled)."""
+    if ending.get("reason") == "cancelled":
+        return True
+    job = ending.get("job")
+    return board is not None and isinstance(job, str) and board.state(job).status == Status.CANCELLED
 
 
 def _is_last(spec: Spec, job_id: str) -> bool:

@@ -392,3 +392,26 @@ def test_two_runners_on_one_deck_send_each_alert_once(tmp_path: Path) -> None:
             for runner in runners:
                 runner.wait(30)
         assert titles(receiver) == sorted(f"jobdeck needs you: failed bad{n}" for n in range(8))
+
+
+def test_the_operators_own_cancel_of_a_running_job_pages_nobody(tmp_path: Path) -> None:
+    from tests.functional.runner_kit import start_runner, status, wait_for
+
+    log = tmp_path / "alerts.log"
+    hook = {"command": ["sh", "-c", f'echo "$JOBDECK_ALERT_TITLE" >> {log}']}
+    notify = {"targets": {"log": hook}, "rules": [{"on": ["needs_you"], "to": ["log"], "throttle": 0}]}
+    deck = make_deck(tmp_path, [{"id": "long", "command": ["sleep", "60"]},
+                                {"id": "bad", "command": ["false"], "paused": True}], notify=notify)
+    runner = start_runner(deck)
+    try:
+        wait_for(lambda: status(deck, "long") == "running", what="long to run")
+        jobdeck(deck, "cancel", "long", check=True)
+        wait_for(lambda: any(e["type"] == "failed" and e["job"] == "long" for e in events(deck)),
+                 what="the cancelled attempt's end")
+        jobdeck(deck, "resume", "bad", check=True)  # a failure after it: its alert comes after the cancel's end
+        wait_for(lambda: log.exists() and "failed bad" in log.read_text(), what="bad's alert")
+    finally:
+        runner.terminate()
+        runner.communicate(timeout=30)
+    assert status(deck, "long") == "cancelled"
+    assert log.read_text().splitlines() == ["jobdeck needs you: failed bad"]  # not "failed long" first
