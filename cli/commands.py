@@ -275,10 +275,20 @@ def _job_from_flags(args: argparse.Namespace) -> dict[str, Any]:
         attempts = args.max_attempts if args.max_attempts is not None else 3  # (--retry-exit alone: 3 in all)
         job["retry"] = {"max_attempts": attempts,
                         **({"retryable_exit_codes": sorted(set(args.retry_exit))} if args.retry_exit else {})}
-    timeout = {k: v for k, v in (("idle", args.idle_timeout), ("hard", args.hard_timeout)) if v}
+    if job.get("max_wait") is not None:
+        job["max_wait"] = _seconds_if_bare(job["max_wait"])
+    timeout = {k: _seconds_if_bare(v) for k, v in (("idle", args.idle_timeout), ("hard", args.hard_timeout)) if v}
     if timeout:
         job["timeout"] = timeout
     return job
+
+
+def _seconds_if_bare(duration: str) -> str | int | float:
+    """A duration flag as jobs.json takes it: a bare number ("90") is seconds, written as a number (90)."""
+    text = duration.strip()
+    if not (text.isascii() and text.replace(".", "", 1).isdigit() and text[0].isdigit() and text[-1].isdigit()):
+        return duration  # "90s", "2h": as written (the loader judges it)
+    return int(text) if text.isdigit() else float(text)
 
 
 def _jobs_from_source(source: str) -> list[dict[str, Any]]:

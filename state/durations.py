@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 _PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d)")
+_NUMBER = re.compile(r"[0-9]+(?:\.[0-9]+)?")
 _UNIT = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
 
 
@@ -23,6 +24,9 @@ def parse_duration(value: object) -> float:
             seconds += float(match.group(1)) * _UNIT[match.group(2)]
             pos = match.end()
         if not text or pos != len(text):
+            if _NUMBER.fullmatch(text):  # "90": a number in quotes
+                raise ValueError(f"'{value}' is a string with no unit; write the number {text} (seconds, no quotes) "
+                                 f"or '{text}s'")
             raise ValueError(
                 f"'{value}' is not a duration; write seconds (90) or '90s', '5m', '2h', '1h30m'"
             )

@@ -340,3 +340,21 @@ def test_add_takes_the_decision_services_fields_from_flags(deck: Deck, add: Call
                                        "max_wait": "3h", "window": "22:00-06:00", "idempotent": True}
     bad = add(deck, "--id", "late", "--window", "25:00-06:00", "--", "true")
     assert bad.returncode == 1 and "job 'late', field 'window'" in bad.stderr and "late" not in jobs_of(deck)
+
+
+def test_a_duration_flag_given_as_a_bare_number_is_seconds(deck: Deck, add: Callable[..., Any]) -> None:
+    done = add(deck, "--id", "z", "--hard-timeout", "90", "--idle-timeout", "1.5", "--max-wait", "300",
+               "--", "true")
+    assert done.returncode == 0, done.stderr
+    assert jobs_of(deck)["z"]["timeout"] == {"idle": 1.5, "hard": 90} and jobs_of(deck)["z"]["max_wait"] == 300
+    for odd in ("nan", "1e3", ".5"):  # not a plain number of seconds: judged as written
+        refused = add(deck, "--id", "y", "--hard-timeout", odd, "--", "true")
+        assert refused.returncode == 1 and f"'{odd}' is not a duration" in refused.stderr, refused.stderr
+
+
+def test_a_number_in_quotes_in_jobs_json_is_told_to_lose_its_quotes(tmp_path: Path, cli: RunCli) -> None:
+    path = tmp_path / "jobs.json"
+    path.write_text('{"jobs": [{"id": "a", "command": ["true"], "timeout": {"hard": "90"}}]}')
+    said = cli("validate", str(path))
+    assert said.returncode == 1
+    assert "'90' is a string with no unit; write the number 90 (seconds, no quotes) or '90s'" in said.stdout + said.stderr
