@@ -8,7 +8,7 @@ import os
 import sys
 import time
 from pathlib import Path
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from jobdeck.state.deck import Deck, find_deck, init_deck
@@ -777,7 +777,32 @@ def cmd_decisions(args: argparse.Namespace) -> int:
 
 
 def cmd_trigger(args: argparse.Namespace) -> int:
-    return _act(args, "trigger", [args.id], inputs=_inputs(args.input))
+    inputs = _inputs(args.input)
+    if inputs:
+        _check_inputs(_deck(args), args.id, inputs)
+    return _act(args, "trigger", [args.id], inputs=inputs, replace=args.replace)
+
+
+def _check_inputs(deck: Deck, job_id: str, inputs: Mapping[str, str]) -> None:
+    """Refuse a run's input the job does not declare (a typo would otherwise be dropped without a word): its
+    ``inputs`` names, and ``input``, the run's own (an inbox file's path)."""
+    from jobdeck.state.ids import closest_id
+
+    try:
+        spec = _read_spec(deck, kept=False)[0]
+    except SpecError:
+        return  # the trigger itself says what is wrong with jobs.json
+    job = spec.job(job_id)
+    if job is None:
+        return  # the trigger says so
+    declared = {"input", *_as_validated(deck, spec, job)[1].get("inputs", {})}
+    for key in inputs:
+        if key not in declared:
+            close = closest_id(key, sorted(declared))
+            raise JobdeckError(
+                f"job '{job_id}' has no input '{key}'; it takes {', '.join(sorted(declared))}",
+                hint=(f"did you mean '{close}'? If not, " if close else "")
+                + f'declare it in the job, "inputs": {{"{key}": "a default"}}')
 
 
 def _inputs(items: list[str]) -> dict[str, str]:

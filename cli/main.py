@@ -370,6 +370,8 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
         "jobdeck trigger ingest --input input=/data/today.csv --input lang=de"])
     p.add_argument("id", help="the job to start; its dependents follow")
     p.add_argument("--input", action="append", default=[], metavar="KEY=VALUE", help="inputs for this run ({{inputs.KEY}}; 'input' fills {{input}})")
+    p.add_argument("--replace", action="store_true",
+                   help="replace the inputs of an earlier trigger that has not started yet (refused without it)")
     p.add_argument("--reason", metavar="TEXT", help="recorded in the chain of work")
     p.add_argument("--json", action="store_true", help="print the stored events as JSON lines")
 

@@ -90,12 +90,15 @@ def act(store: Store, spec: Spec | LightSpec, job_id: str, action: str, *, reaso
 
 def perform(store: Store, spec: Spec | LightSpec, job_id: str, action: str, *, reason: str | None = None,
             via: str = "cli", by: str | None = None, inputs: Mapping[str, str] | None = None,
-            now: float | None = None) -> Outcome:
+            replace: bool = False, now: float | None = None) -> Outcome:
     """Apply an operator ``action`` to a job; return the stored event records and what to tell the operator.
 
     Raises UnknownJob for an id not in the spec, IllegalTransition (with the
     job's status) when the action does not apply now, and DeckAccessError when
     the chain of work cannot be read or written (then nothing was recorded).
+    A trigger of a job whose earlier trigger's inputs have not started yet is
+    refused unless ``replace``: the new cycle would replace them, and that run
+    would never happen.
     """
     job = spec.job(job_id)
     if job is None:
@@ -111,7 +114,8 @@ def perform(store: Store, spec: Spec | LightSpec, job_id: str, action: str, *, r
         if reason:
             base["reason"] = reason
         if action == "trigger":
-            refused = trigger_refusal(spec.dependencies, board, job_id)
+            refused = trigger_refusal(spec.dependencies, board, job_id) or \
+                (None if replace else waiting_inputs_refusal(state))
             if refused is not None:
                 raise refused
             targets = downstream([job_id], spec.dependencies)
@@ -244,6 +248,17 @@ def trigger_refusal(dependencies: Mapping[str, Sequence[str]], board: Board, job
         return IllegalTransition(f"job '{busy[0]}' is running; a new cycle would overlap it",
                                  hint="wait for it to finish, or cancel it first")
     return None
+
+
+def waiting_inputs_refusal(state: JobState) -> IllegalTransition | None:
+    """Why a trigger would lose a run: the job was triggered with inputs that have not started yet (a new cycle
+    takes their place). One run per trigger, as one per inbox file."""
+    if not (state.status == Status.BACKLOG and state.cycle > 0 and state.tries == 0 and state.inputs):
+        return None
+    given = ", ".join(f"{key}={value}" for key, value in sorted(state.inputs.items()))
+    return IllegalTransition(f"job '{state.job}' waits to run with the inputs of an earlier trigger ({one_line(given)}); "
+                             f"a new trigger would replace them",
+                             hint="trigger again once it has started, or pass --replace to replace them")
 
 
 STOPS_WORK = frozenset({"cancel", "pause", "hold", "reject"})

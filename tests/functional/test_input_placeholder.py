@@ -64,3 +64,30 @@ def test_input_with_no_source_or_several_is_refused_when_jobs_json_is_loaded(tmp
     assert "job 'both', field 'command': {{input}} is the output of a job's one dependency, but this job has 2" \
         in problems[1]
     assert "job 'mixed', field 'command': {{input}} would be the inbox file's path" in problems[2]
+
+
+def test_a_second_trigger_with_inputs_before_the_first_runs_is_refused_unless_it_replaces(
+        tmp_path: Path, cli: RunCli) -> None:
+    """One run per trigger, as one per inbox file: a webhook's second file must not silently take the first's place."""
+    deck = make_deck(tmp_path, [{"id": "load", "command": ["echo", "{{input}}"], "trigger": "*.csv"}])
+    assert cli("trigger", "load", "--input", "input=/data/a.csv", cwd=deck.root).returncode == 0
+    second = cli("trigger", "load", "--input", "input=/data/b.csv", cwd=deck.root)
+    assert second.returncode == 1 and second.stdout == ""
+    assert "waits to run with the inputs of an earlier trigger (input=/data/a.csv)" in second.stderr, second.stderr
+    assert cli("run", "--once", "--quiet", cwd=deck.root).returncode == 0
+    assert cli("logs", "load", cwd=deck.root).stdout == "/data/a.csv\n"  # the first file ran
+    assert cli("trigger", "load", "--input", "input=/data/b.csv", cwd=deck.root).returncode == 0  # it has started
+    replaced = cli("trigger", "load", "--input", "input=/data/c.csv", "--replace", cwd=deck.root)
+    assert replaced.returncode == 0, replaced.stderr
+    assert cli("run", "--once", "--quiet", cwd=deck.root).returncode == 0
+    assert cli("logs", "load", cwd=deck.root).stdout == "/data/c.csv\n"
+
+
+def test_an_input_the_job_does_not_take_is_refused_with_the_one_meant(tmp_path: Path, cli: RunCli) -> None:
+    deck = make_deck(tmp_path, [{"id": "greet", "command": ["echo", "{{inputs.name}}"],
+                                 "inputs": {"name": "world", "team": "ops"}}])
+    typo = cli("trigger", "greet", "--input", "name=Ana", "--input", "tem=x", cwd=deck.root)
+    assert typo.returncode == 2 and typo.stdout == ""
+    assert "job 'greet' has no input 'tem'; it takes input, name, team (hint: did you mean 'team'?" in typo.stderr
+    assert [line for line in cli("events", "greet", cwd=deck.root).stdout.splitlines() if "triggered" in line] == []
+    assert cli("trigger", "greet", "--input", "name=Ana", "--input", "team=dev", cwd=deck.root).returncode == 0
