@@ -132,7 +132,7 @@ def _prepare_job(deck: Deck, spec: Spec, job_id: str) -> set[str]:
         state = store.board.state(job_id)
         if state.status == Status.RUNNING:
             raise JobdeckError(f"job '{job_id}' is already running", hint=f"follow it with `jobdeck logs {job_id} -f`")
-        if state.status != Status.BACKLOG:
+        if state.status not in (Status.BACKLOG, Status.REVIEW):  # (output in review waits for you: not thrown away)
             act(store, spec, job_id, "retry", reason="jobdeck run --job", via="runner")
         elif job.schedule or job.trigger:
             if state.cycle == 0:

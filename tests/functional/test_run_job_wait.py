@@ -36,3 +36,28 @@ def test_run_job_wait_names_what_waits_for_the_operator_and_runs_once_given(tmp_
             run.wait()
     text = said.read_text()
     assert text.count(paused) == 1 and text.count(approval) == 1, text  # each once, however long it waited
+
+
+def test_run_job_on_a_job_in_review_leaves_its_review_to_the_operator(tmp_path: Path) -> None:
+    """It retried the job: the output waiting for review was thrown away, and the job ran again on each call."""
+    from tests.functional.runner_kit import events
+
+    deck = make_deck(tmp_path, [{"id": "draft", "command": ["echo", "hi"], "review": "always"}])
+    jobdeck(deck, "run", "--once", "--quiet")
+    assert status(deck, "draft") == "review"
+    told = jobdeck(deck, "run", "--job", "draft")
+    assert told.returncode == 1 and "jobdeck run: job 'draft' is in review" in told.stderr, told.stderr
+    said = tmp_path / "stderr.txt"
+    with open(said, "w") as sink:
+        run = subprocess.Popen([sys.executable, "-m", "jobdeck", "run", "--job", "draft", "--wait"], cwd=deck,
+                               env=env_for(deck), stdout=subprocess.DEVNULL, stderr=sink, text=True)
+    try:
+        wait_for(lambda: "draft waits for review of its output" in said.read_text(), timeout=30,
+                 what="the review to be said")
+        jobdeck(deck, "approve", "draft", check=True)
+        assert run.wait(30) == 0
+    finally:
+        if run.poll() is None:
+            run.kill()
+            run.wait()
+    assert [e["type"] for e in events(deck) if e["type"] in ("claimed", "retried")] == ["claimed"]  # one run
