@@ -195,7 +195,8 @@ class LLMAgent(Agent):
         if not (outcome.ok and ctx.job.output == "json" and ctx.job.repair):
             return outcome
         ctx.output.flush()
-        reasons = await asyncio.to_thread(check_output, ctx.job, ctx.output.path, ctx.env, ctx.redactor)
+        reasons = await asyncio.to_thread(check_output, ctx.job, ctx.output.path, ctx.env, ctx.redactor,
+                                            ctx.workspace_dir)
         if not reasons:
             return outcome
         _emit(ctx, redact, "repair", outcome.model, "; ".join(reasons))

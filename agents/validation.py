@@ -71,7 +71,8 @@ def wants_json(job: Job) -> bool:
     return job.output == "json" or bool(rules and (rules.json_schema is not None or rules.required))
 
 
-def check_output(job: Job, output_path: Path, env: Mapping[str, str], redactor: Redactor | None = None) -> list[str]:
+def check_output(job: Job, output_path: Path, env: Mapping[str, str], redactor: Redactor | None = None,
+                 cwd: Path | None = None) -> list[str]:
     """Reasons the output at ``output_path`` fails ``job``'s checks (empty: valid).
 
     Args:
@@ -79,6 +80,8 @@ def check_output(job: Job, output_path: Path, env: Mapping[str, str], redactor: 
         output_path: the attempt's output file.
         env: environment for a ``validate.command``.
         redactor: the attempt's redactor (default: the well-known credentials in ``env``).
+        cwd: where a ``validate.command`` runs: the job's workspace, as its own command does (default: the
+            output's directory), so that a relative path means the same in both.
 
     Returns:
         Human-readable reasons, at most ``MAX_REASONS``, secrets redacted.
@@ -105,7 +108,7 @@ def check_output(job: Job, output_path: Path, env: Mapping[str, str], redactor: 
                 if not found:
                     reasons.append(_too_slow(regex) if found is None else f"output does not match the regex {regex!r}")
     if rules is not None and rules.command:
-        reasons.extend(_command_reasons(list(rules.command), Path(output_path), env))
+        reasons.extend(_command_reasons(list(rules.command), Path(output_path), env, cwd))
     redactor = redactor or Redactor.from_environ(env)
     return [_clip(redactor.text(reason)) for reason in reasons[:MAX_REASONS]]
 
@@ -197,12 +200,13 @@ def _json_type(value: Any) -> str:
     return {list: "array", str: "string", bool: "boolean", type(None): "null"}.get(type(value), "number")
 
 
-def _command_reasons(command: list[str], output_path: Path, env: Mapping[str, str]) -> list[str]:
-    argv = [*command, str(output_path)]
+def _command_reasons(command: list[str], output_path: Path, env: Mapping[str, str],
+                     cwd: Path | None = None) -> list[str]:
+    argv = [*command, os.path.abspath(output_path)]
     try:
         proc = subprocess.Popen(
             argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-            cwd=output_path.parent, env=dict(env), start_new_session=True,
+            cwd=cwd or output_path.parent, env=dict(env), start_new_session=True,
         )
     except FileNotFoundError:
         return [f"validator command not found: {command[0]}"]

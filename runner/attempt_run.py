@@ -76,7 +76,8 @@ async def run_attempt(deck: Deck, spec: Spec, job: Job, claimed: Claimed, board:
             from jobdeck.agents.validation import check_output
 
             # a validator command may take a while: keep the event loop free
-            reasons = await asyncio.to_thread(check_output, job, ctx.output.path, ctx.env, ctx.redactor)
+            reasons = await asyncio.to_thread(check_output, job, ctx.output.path, ctx.env, ctx.redactor,
+                                            ctx.workspace_dir)
     except AgentError as exc:  # (a batch system's refusal may pass: it says so)
         failure = Failure.TRANSIENT if getattr(exc, "transient", False) else Failure.PERSISTENT
         outcome = Outcome.failed(getattr(exc, "reason", "agent_error"), failure, redactor.text(str(exc)))

@@ -233,7 +233,8 @@ class Validate(_Model):
     """The output must contain a match for this regular expression (Python's syntax). A match that takes more
     than 10 s (a pattern that backtracks on this output) fails the check; so does a ``json_schema`` ``pattern``."""
     command: list[str] | None = Field(None, min_length=1)
-    """A validator run with the output file as its last argument; exit 0 means valid."""
+    """A validator run with the output file (its absolute path) as its last argument, in the job's workspace
+    as the job's own command is; exit 0 means valid."""
 
     @field_validator("regex")
     @classmethod

@@ -174,3 +174,16 @@ def test_run_once_counts_the_attempts_of_a_job_run_more_than_once(tmp_path: Path
     result = jobdeck(deck, "run", "--once")
     assert result.returncode == 0, result.stderr
     assert result.stderr.splitlines()[-1] == "ran 2 jobs (3 attempts): 2 done"
+
+
+def test_a_validator_runs_in_the_workspace_as_the_job_does(tmp_path: Path) -> None:
+    """A relative path means the same in `validate.command` as in `command` (docs/jobs-json.md's own example)."""
+    deck = make_deck(tmp_path, [{"id": "t", "command": ["sh", "scripts/make.sh"],
+                                 "validate": {"command": ["sh", "scripts/check.sh"]}}])
+    scripts = deck / "workspaces" / "default" / "scripts"
+    scripts.mkdir(parents=True)
+    (scripts / "make.sh").write_text("echo rows: 3\n")
+    (scripts / "check.sh").write_text('grep -q "rows: 3" "$1" || { echo "no rows in $1" >&2; exit 1; }\n')
+    result = jobdeck(deck, "run", "--once")
+    assert result.returncode == 0, result.stderr
+    assert status(deck, "t") == "done"
