@@ -228,12 +228,33 @@ def cmd_add(args: argparse.Namespace) -> int:
     if args.id or args.argv or args.model:
         jobs.append(_job_from_flags(args))
     source = ("stdin" if args.source == "-" else args.source) if args.source else "the command line"
+    try:
+        declared = {job.id for job in _read_spec(deck, kept=False)[0].jobs}
+    except SpecError:
+        declared = set()  # (add_jobs says what is wrong)
     ids = add_jobs(deck, jobs, replace=args.replace, source=source)
+    history = _histories(deck, [job_id for job_id in ids if job_id not in declared])  # (not a job --replace edits)
     if args.json:
-        _print_json({"added": ids})
+        _print_json({"added": ids, "history": {job_id: {"status": status, "attempts": attempts}
+                                               for job_id, (status, attempts) in history.items()}})
         return 0
     print(f"added {len(ids)} job{'s' if len(ids) != 1 else ''}: {', '.join(ids[:10])}{' ...' if len(ids) > 10 else ''}")
+    for job_id, (status, cycle_runs) in history.items():
+        print(f"jobdeck: {job_id}: takes up the history of the job once declared under its id ({status}, "
+              f"{cycle_runs} attempt{'s' if cycle_runs != 1 else ''}), and dependents read its last output; "
+              f"`jobdeck retry {job_id}` runs it anew", file=sys.stderr)
     return 0
+
+
+def _histories(deck: Deck, added: list[str]) -> dict[str, tuple[str, int]]:
+    """The jobs among ``added`` that had a past in the chain of work (removed, then added again under their id):
+    their status and attempts, which carry over (a done job stays done; its output is what dependents read)."""
+    if not deck.events_path.exists():
+        return {}
+    with _store(deck) as store:
+        states = {job_id: store.board.jobs.get(job_id) for job_id in added}
+    return {job_id: (state.status.value, state.next_attempt - 1) for job_id, state in states.items()
+            if state is not None and state.next_attempt > 1}
 
 
 def cmd_rm(args: argparse.Namespace) -> int:

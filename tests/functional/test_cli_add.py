@@ -72,7 +72,7 @@ def test_add_json_lists_the_ids_added(deck: Deck, cli: RunCli) -> None:
     done = cli("--deck", str(deck.root), "add", "--json", "--from", "-",
                input='{"id": "one", "command": ["true"]}\n{"id": "two", "command": ["true"]}\n')
     assert done.returncode == 0, done.stderr
-    assert json.loads(done.stdout) == {"added": ["one", "two"]}
+    assert json.loads(done.stdout) == {"added": ["one", "two"], "history": {}}
 
 
 def test_add_llm_job_and_shell_job_from_flags(deck: Deck, add: Callable[..., Any]) -> None:
@@ -358,3 +358,17 @@ def test_a_number_in_quotes_in_jobs_json_is_told_to_lose_its_quotes(tmp_path: Pa
     said = cli("validate", str(path))
     assert said.returncode == 1
     assert "'90' is a string with no unit; write the number 90 (seconds, no quotes) or '90s'" in said.stdout + said.stderr
+
+
+def test_a_job_added_again_under_a_removed_ids_name_says_it_takes_up_that_history(deck: Deck, cli: RunCli) -> None:
+    assert cli("add", "--id", "tod", "--", "echo", "old", cwd=deck.root).returncode == 0
+    assert cli("run", "--once", "--quiet", cwd=deck.root).returncode == 0
+    assert cli("rm", "tod", cwd=deck.root).returncode == 0
+    again = cli("add", "--id", "tod", "--", "echo", "new", cwd=deck.root)
+    assert again.returncode == 0 and again.stdout == "added 1 job: tod\n"
+    assert again.stderr == ("jobdeck: tod: takes up the history of the job once declared under its id (done, 1 "
+                            "attempt), and dependents read its last output; `jobdeck retry tod` runs it anew\n")
+    edited = cli("add", "--id", "tod", "--replace", "--json", "--", "echo", "newer", cwd=deck.root)
+    assert json.loads(edited.stdout) == {"added": ["tod"], "history": {}} and edited.stderr == ""  # an edit
+    fresh = cli("add", "--id", "other", "--json", "--", "true", cwd=deck.root)
+    assert json.loads(fresh.stdout) == {"added": ["other"], "history": {}}
