@@ -85,6 +85,8 @@ class Notifier:
         self.config: Notify | None = None
         self.rules: list[NotifyRule] = []
         self.workers: dict[str, Worker] = {}
+        self.retiring: list[Worker] = []
+        """Workers of targets removed or changed, finishing what they hold: a stopping runner waits for them too."""
         self.throttles: dict[tuple[int, str], Throttle] = {}
         self.dedup = Dedup()
         self.records: list[Mapping[str, Any]] = []
@@ -105,7 +107,11 @@ class Notifier:
         return bool(self.workers) or self.ping is not None
 
     def configure(self, spec: Spec, redactor: Redactor) -> None:
-        """Adopt ``spec``'s notify section; targets whose settings did not change keep their thread and queue."""
+        """Adopt ``spec``'s notify section; targets whose settings did not change keep their thread and queue.
+
+        Nothing queued is lost: a changed target's queue moves to its new worker, which starts once the send under
+        way ends, and a removed target's worker sends what it holds before it ends.
+        """
         self.redactor = redactor
         config = spec.notify
         if config == self.config:
@@ -117,13 +123,21 @@ class Notifier:
         self.throttles = {}
         keep = {name for name, target in config.targets.items()
                 if old is not None and old.targets.get(name) == target and name in self.workers}
-        for name in [name for name in self.workers if name not in keep]:
-            self.workers.pop(name).stop()
+        replaced = {name: self.workers.pop(name) for name in list(self.workers) if name not in keep}
         for name, target in config.targets.items():
             if name not in keep:
-                worker = self._worker(name, target)
+                worker = self._worker(name, target, after=replaced.get(name))
                 if worker is not None:
                     self.workers[name] = worker
+        self.retiring = [worker for worker in self.retiring if worker.thread.is_alive()]
+        for name, worker in replaced.items():
+            successor = self.workers.get(name)
+            if successor is None:
+                worker.retire()
+            else:
+                for send in worker.hand_over():
+                    successor.put(send)
+            self.retiring.append(worker)
         if old is None or old.ping != config.ping:
             if self.ping is not None:
                 self.ping.stop()
@@ -134,7 +148,8 @@ class Notifier:
                                    limit=2)
         self.ping_every = config.ping_every
 
-    def _worker(self, name: str, target: NotifyTarget) -> Worker | None:
+    def _worker(self, name: str, target: NotifyTarget, after: Worker | None = None) -> Worker | None:
+        """A worker for ``target`` (None when its URL's variable is unset); ``after``: the one it replaces."""
         if target.url is not None:
             url = self._env(target.url.env, f"notify.targets.{name}.url")
             if not url:
@@ -143,8 +158,8 @@ class Notifier:
         else:
             hook = command_sender(list(target.command or ()), self.environ, self.deck_root)
             return Worker(name, hook, timeout=target.timeout, retries=target.retries, failed=self._failed,
-                          abort=hook.abort)
-        return Worker(name, deliver, timeout=target.timeout, retries=target.retries, failed=self._failed)
+                          abort=hook.abort, after=after)
+        return Worker(name, deliver, timeout=target.timeout, retries=target.retries, failed=self._failed, after=after)
 
     def _env(self, variable: str, field: str) -> str | None:
         value = self.environ.get(variable)
@@ -199,10 +214,8 @@ class Notifier:
             if not self.dedup.first(alert):
                 continue
             failing = failing or alert.kind in ("failed", "runner")
-            for index, rule in enumerate(self.rules):
-                if alert.kind in rule.kinds:
-                    for target in rule.to:
-                        self._offer(index, rule, target, alert, now)
+            for target, index in self._routes(alert.kind).items():
+                self._offer(index, target, alert, now)
         self._send_due(now)
         self._ping(now, fail=failing)
         self._report_drops(now)
@@ -265,8 +278,23 @@ class Notifier:
                     pass  # only saves a repeated alert after a restart
         return fresh
 
-    def _offer(self, index: int, rule: NotifyRule, target: str, alert: Alert, now: float) -> None:
-        throttle = self.throttles.setdefault((index, target), Throttle(rule.throttle))
+    def _routes(self, kind: str) -> dict[str, int]:
+        """Each target an alert of ``kind`` goes to, once, with the index of the rule whose throttle paces it there.
+
+        When several rules send it to one target, the shortest throttle wins (the first rule of those on a tie):
+        the more urgent rule is honoured, and the target gets the alert once, not once per rule.
+        """
+        routes: dict[str, int] = {}
+        for index, rule in enumerate(self.rules):
+            if kind in rule.kinds:
+                for target in rule.to:
+                    chosen = routes.get(target)
+                    if chosen is None or rule.throttle < self.rules[chosen].throttle:
+                        routes[target] = index
+        return routes
+
+    def _offer(self, index: int, target: str, alert: Alert, now: float) -> None:
+        throttle = self.throttles.setdefault((index, target), Throttle(self.rules[index].throttle))
         message = throttle.offer(alert, now)
         if message is not None:
             self._send(target, message)
@@ -282,7 +310,7 @@ class Notifier:
         return min((t.next_due for t in self.throttles.values() if t.next_due is not None), default=None)
 
     def flush(self, now: float) -> None:
-        """Send every held summary now (the runner is stopping)."""
+        """Send every held summary now (the runner is stopping, or the rules are changing)."""
         self._drops_reported = {name: (count, float("-inf")) for name, (count, _) in self._drops_reported.items()}
         for (_, target), throttle in self.throttles.items():
             if throttle.held:
@@ -342,7 +370,7 @@ class Notifier:
         process behind and says which alert may not have arrived.
         """
         deadline = time.monotonic() + timeout
-        workers = [*self.workers.values(), *([self.ping] if self.ping is not None else [])]
+        workers = [*self.retiring, *self.workers.values(), *([self.ping] if self.ping is not None else [])]
         while any(not worker.idle() for worker in workers):
             if time.monotonic() >= deadline:
                 self._give_up(timeout)
@@ -351,24 +379,30 @@ class Notifier:
         return True
 
     def _give_up(self, waited: float) -> None:
-        for name, worker in self.workers.items():
+        unsent: dict[str, list[Send]] = {}
+        hooks: set[str] = set()
+        for worker in [*self.retiring, *self.workers.values()]:  # a replaced worker's sends are a target's oldest
             if worker.idle():
                 continue
             sends = worker.unconfirmed()
             worker.stop(abort=True)
             if not sends:
                 continue  # it ended meanwhile
+            unsent.setdefault(worker.name, []).extend(sends)
+            if worker.abort is not None:
+                hooks.add(worker.name)
+        for name, sends in unsent.items():
             titles = ", ".join(f"'{send.title}'" for send in sends[:3]) + \
                 (f" and {len(sends) - 3} more" if len(sends) > 3 else "")
             jobs = {send.job for send in sends}
-            stopped = "; the hook was stopped" if worker.abort is not None else ""
+            stopped = "; the hook was stopped" if name in hooks else ""
             self._failures.append({"type": "notify_unconfirmed", "target": name, "tries": 0,
                                    "job": next(iter(jobs)) if len(jobs) == 1 else None,
                                    "message": f"{titles} still sending after {waited:g}s{stopped}"})
 
     def close(self) -> None:
         """Stop every worker thread (a send under way finishes in the background: the threads are daemons)."""
-        for worker in self.workers.values():
+        for worker in [*self.retiring, *self.workers.values()]:
             worker.stop()
         if self.ping is not None:
             self.ping.stop()

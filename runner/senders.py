@@ -46,8 +46,12 @@ class Worker:
     """One target's thread: takes sends off its queue and delivers each with a timeout and retries."""
 
     def __init__(self, name: str, deliver: Callable[[Send, float], str | None], *, timeout: float, retries: int,
-                 failed: Failed, limit: int = QUEUE_LIMIT, abort: Callable[[], None] | None = None) -> None:
+                 failed: Failed, limit: int = QUEUE_LIMIT, abort: Callable[[], None] | None = None,
+                 after: Worker | None = None) -> None:
         self.name = name
+        self.after = after
+        """The worker this one replaces (the target's settings changed): its send under way ends before this one
+        starts, so the target gets its messages in order."""
         self.deliver = deliver
         """Delivers a send within a timeout; returns None on success, else why it failed (one line)."""
         self.abort = abort
@@ -59,6 +63,8 @@ class Worker:
         self.failed = failed
         self.queue: queue.Queue[Send | None] = queue.Queue(limit)
         self.stopping = threading.Event()
+        self.retiring = threading.Event()
+        """Set by ``retire``: the thread ends once its queue is empty."""
         self.dropped = 0
         self.sent = 0
         self.thread = threading.Thread(target=self._serve, name=f"jobdeck-notify-{name}", daemon=True)
@@ -95,19 +101,45 @@ class Worker:
         except queue.Full:
             pass
 
+    def retire(self) -> None:
+        """End once every queued send is delivered (``stop`` drops them): for a target the runner no longer uses."""
+        self.retiring.set()
+        try:
+            self.queue.put_nowait(None)
+        except queue.Full:
+            pass  # the thread has sends to take, and ends after the last of them
+
+    def hand_over(self) -> list[Send]:
+        """Take every queued send off this worker, which then ends after the send under way (retries included):
+        what it held goes to its successor, with the target's new settings."""
+        taken: list[Send] = []
+        while True:
+            try:
+                send = self.queue.get_nowait()
+            except queue.Empty:
+                break
+            self.queue.task_done()
+            if send is not None:
+                taken.append(send)
+        self.retire()
+        return taken
+
     def _serve(self) -> None:
+        if self.after is not None:
+            self.after.thread.join()
+            self.after = None
         while True:
             send = self.queue.get()
             try:
-                if send is None or self.stopping.is_set():
-                    if send is None:
-                        return
-                    continue
-                self.current = send
-                self._send(send)
+                if send is not None and not self.stopping.is_set():
+                    self.current = send
+                    self._send(send)
             finally:
                 self.current = None
                 self.queue.task_done()
+            # (a full queue left no room for the end marker)
+            if send is None or (self.stopping.is_set() or self.retiring.is_set()) and self.queue.empty():
+                return
 
     def _send(self, send: Send) -> None:
         why = "not sent"

@@ -415,3 +415,126 @@ def test_the_operators_own_cancel_of_a_running_job_pages_nobody(tmp_path: Path) 
         runner.communicate(timeout=30)
     assert status(deck, "long") == "cancelled"
     assert log.read_text().splitlines() == ["jobdeck needs you: failed bad"]  # not "failed long" first
+
+
+def test_two_rules_that_send_one_alert_to_one_target_send_it_once_paced_by_the_shorter_throttle(
+        tmp_path: Path) -> None:
+    log = tmp_path / "alerts.log"
+    hook = {"command": ["sh", "-c", f'echo "$JOBDECK_ALERT_TITLE" >> {log}']}
+    # both rules cover "failed": the first would sum the last two failures up, the second sends each at once
+    notify = {"targets": {"log": hook}, "rules": [{"on": ["failed"], "to": ["log"], "throttle": "15m"},
+                                                  {"on": ["needs_you"], "to": ["log"], "throttle": 0}]}
+    deck = make_deck(tmp_path, [{"id": f"bad{n}", "command": ["false"]} for n in range(3)], notify=notify)
+    run_once(deck)
+    assert sorted(log.read_text().splitlines()) == [f"jobdeck needs you: failed bad{n}" for n in range(3)]
+
+
+def held_alert_deck(tmp_path: Path, hook: dict[str, Any]) -> Path:
+    """A deck whose first failure's alert goes out to ``hook`` at once and whose second is held for an hour; a
+    third job, which succeeds, runs after both, so once it is done the second alert is held."""
+    jobs = [{"id": "a", "command": ["false"], "priority": 2}, {"id": "b", "command": ["false"], "priority": 1},
+            {"id": "c", "command": ["true"]}]
+    notify = {"targets": {"log": hook}, "rules": [{"on": ["needs_you"], "to": ["log"], "throttle": "1h"}]}
+    return make_deck(tmp_path, jobs, notify=notify, limits={"parallel": 1})
+
+
+def gated_hook(started: Path, go: Path, log: Path) -> dict[str, Any]:
+    """A hook that notes its start, waits until ``go`` exists, then appends the alert's title to ``log``."""
+    script = (f'echo $$ >> {started}; until [ -e {go} ]; do sleep 0.05; done; '
+              f'echo "$JOBDECK_ALERT_TITLE" >> {log}')
+    return {"command": ["sh", "-c", script], "timeout": "60s"}
+
+
+def edit_notify(deck: Path, notify: dict[str, Any]) -> None:
+    """Replace jobs.json's notify section as an editor does, and wait for the runner to adopt the new file (it
+    keeps the bytes of each version it accepts)."""
+    from tests.functional.runner_kit import wait_for
+
+    spec = json.loads((deck / "jobs.json").read_text())
+    new = json.dumps({**spec, "notify": notify}, indent=1).encode()
+    (deck / "jobs.json.new").write_bytes(new)
+    os.replace(deck / "jobs.json.new", deck / "jobs.json")
+    wait_for(lambda: (deck / ".jobdeck" / "spec.kept.json").read_bytes() == new, what="the runner to reload")
+
+
+def wait_for_the_held_alert(deck: Path, started: Path) -> None:
+    from tests.functional.runner_kit import wait_for
+
+    wait_for(lambda: started.exists() and any(e["type"] == "succeeded" and e["job"] == "c" for e in events(deck)),
+             what="a's alert to be sending and b's to be held")
+
+
+def test_editing_a_target_sends_what_was_held_and_queued_for_it(tmp_path: Path) -> None:
+    """Changing a target's settings stopped its worker, which skipped its queue: the summary the edit flushed,
+    and anything else queued, vanished without a word."""
+    import signal
+
+    from tests.functional.runner_kit import start_runner
+
+    started, go, log = tmp_path / "started", tmp_path / "go", tmp_path / "alerts.log"
+    hook = gated_hook(started, go, log)
+    deck = held_alert_deck(tmp_path, hook)
+    runner = start_runner(deck)
+    try:
+        wait_for_the_held_alert(deck, started)
+        spec = json.loads((deck / "jobs.json").read_text())
+        edit_notify(deck, {**spec["notify"], "targets": {"log": {**hook, "timeout": "61s"}}})
+        go.touch()
+    finally:
+        go.touch()
+        runner.send_signal(signal.SIGTERM)
+        _, stderr = runner.communicate(timeout=60)
+    # the stop waits for what is queued: the count is final once the runner has exited
+    assert log.read_text().splitlines() == ["jobdeck needs you: failed a", "jobdeck needs you: failed b"], stderr
+    assert "notify" not in stderr and "not confirmed" not in stderr, stderr
+
+
+def test_a_removed_target_sends_what_was_held_for_it(tmp_path: Path) -> None:
+    import signal
+
+    from tests.functional.runner_kit import start_runner
+
+    started, go, log = tmp_path / "started", tmp_path / "go", tmp_path / "alerts.log"
+    other = tmp_path / "other.log"
+    deck = held_alert_deck(tmp_path, gated_hook(started, go, log))
+    runner = start_runner(deck)
+    try:
+        wait_for_the_held_alert(deck, started)
+        edit_notify(deck, {"targets": {"other": {"command": ["sh", "-c", f'echo "$JOBDECK_ALERT_TITLE" >> {other}']}},
+                           "rules": [{"on": ["needs_you"], "to": ["other"], "throttle": 0}]})
+        go.touch()
+    finally:
+        go.touch()
+        runner.send_signal(signal.SIGTERM)
+        _, stderr = runner.communicate(timeout=60)
+    # held under the rules that named it: it goes where they sent it
+    assert log.read_text().splitlines() == ["jobdeck needs you: failed a", "jobdeck needs you: failed b"], stderr
+    assert not other.exists()
+    assert "not confirmed" not in stderr, stderr
+
+
+def test_a_stopping_runner_stops_the_hook_of_an_edited_target_and_says_what_is_unconfirmed(tmp_path: Path) -> None:
+    import signal
+
+    from tests.functional.runner_kit import start_runner
+
+    started, go, log = tmp_path / "started", tmp_path / "go", tmp_path / "alerts.log"
+    hook = gated_hook(started, go, log)
+    deck = held_alert_deck(tmp_path, hook)
+    runner = start_runner(deck)
+    try:
+        wait_for_the_held_alert(deck, started)
+        spec = json.loads((deck / "jobs.json").read_text())
+        edit_notify(deck, {**spec["notify"], "targets": {"log": {**hook, "timeout": "61s"}}})
+        runner.send_signal(signal.SIGTERM)  # a's hook never ends on its own
+        _, stderr = runner.communicate(timeout=60)
+        [pid] = [int(line) for line in started.read_text().splitlines()]
+        assert not alive(pid)  # killed with its process group before the runner exited
+    finally:
+        go.touch()
+        runner.kill()
+        runner.wait()
+    line = ("alerts to log not confirmed as the runner stopped: 'jobdeck needs you: failed a', "
+            "'jobdeck needs you: failed b' still sending after 5s; the hook was stopped\n")
+    assert line in stderr, stderr
+    assert not log.exists()
