@@ -57,8 +57,9 @@ def _read_spec(deck: Deck, *, quiet: bool = False, kept: bool = True) -> tuple[S
     """jobs.json and its digest for a command that reads ids, workspaces and card fields (or acts on a job).
 
     Without pydantic when the loader has accepted these bytes before (state/lightspec.py). While
-    jobs.json is invalid, its last valid version (``kept_light``; ``quiet``: without saying so, for a Tab),
-    unless ``kept`` is False (an action that lets work start).
+    jobs.json is invalid, its last valid version (``kept_light``; validated again if this jobdeck did not
+    accept it itself, after an upgrade say; ``quiet``: without saying so, for a Tab), unless ``kept`` is False
+    (an action that lets work start).
     """
     from jobdeck.state.lightspec import light_spec
 
@@ -68,11 +69,16 @@ def _read_spec(deck: Deck, *, quiet: bool = False, kept: bool = True) -> tuple[S
     try:
         return _validated(deck, kept=False)
     except SpecError as exc:
-        last = kept_light(deck, exc) if kept else None
+        if not kept:
+            raise
+        light = kept_light(deck, exc)
+        last = (light, light.digest) if light is not None else None
+        if last is None and (full := kept_validated(deck, exc)) is not None:
+            last = full.spec, full.digest
         if last is None:
             raise
         _say_kept(exc, quiet=quiet)
-        return last, last.digest
+        return last
 
 
 def kept_light(deck: Deck, problem: SpecError) -> LightSpec | None:
@@ -85,7 +91,9 @@ def kept_light(deck: Deck, problem: SpecError) -> LightSpec | None:
 
 
 def kept_validated(deck: Deck, problem: SpecError) -> LoadedSpec | None:
-    """``kept_light``, validated in full (pydantic)."""
+    """The last valid version of jobs.json validated in full (pydantic) by this jobdeck, whichever accepted it
+    before (state/loader.py ``kept_loaded``); None if none is kept, this jobdeck refuses it, or the file
+    cannot be read at all."""
     from jobdeck.state.loader import kept_loaded
 
     return kept_loaded(deck, problem)

@@ -241,13 +241,21 @@ def _add_marker(deck: Deck, marker: str, raw: bytes) -> None:
         pass
 
 
+def kept_bytes(deck: Deck) -> bytes | None:
+    """The bytes of the last jobs.json the loader accepted here, whichever jobdeck accepted it (None: none kept).
+    A reader that validates them again may use them after an upgrade; ``kept_spec`` may not."""
+    try:
+        return (deck.state_dir / KEPT_NAME).read_bytes()
+    except OSError:
+        return None
+
+
 def kept_spec(deck: Deck) -> LightSpec | None:
     """The last jobs.json the loader accepted here (with this code, in this environment), kept when it was
     marked; None if there is none. What the read paths and the operator's actions use while jobs.json is
     invalid: the version runners keep running meanwhile (``SpecSource``)."""
-    try:
-        raw = (deck.state_dir / KEPT_NAME).read_bytes()
-    except OSError:
+    raw = kept_bytes(deck)
+    if raw is None:
         return None
     digest = spec_digest(raw)
     if _marker(digest) not in _accepted_markers(deck):

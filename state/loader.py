@@ -69,19 +69,19 @@ def load_spec(path: Path) -> LoadedSpec:
 
 
 def kept_loaded(deck: Deck, problem: SpecError | None = None) -> LoadedSpec | None:
-    """The last valid version of the deck's jobs.json (state/lightspec.py ``kept_spec``: the newest version the
+    """The last valid version of the deck's jobs.json (state/lightspec.py ``kept_bytes``: the newest version the
     loader accepted here, which running runners keep running), validated, for a reader while the file itself
     is invalid (``problem``); None if none is kept, or if the file cannot be read at all (then there is no
     "meanwhile" to speak of: the reader says why it cannot)."""
-    from jobdeck.state.lightspec import kept_spec
+    from jobdeck.state.lightspec import kept_bytes
 
     if isinstance(problem, SpecUnreadable):
         return None
-    last = kept_spec(deck)
-    if last is None:
+    raw = kept_bytes(deck)
+    if raw is None:
         return None
     try:
-        return parse_spec(last.raw, str(deck.spec_path))  # accepted before, by this code
+        return parse_spec(raw, str(deck.spec_path))  # validated again: by this code, whichever accepted it before
     except SpecError:
         return None
 

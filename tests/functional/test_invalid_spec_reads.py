@@ -55,7 +55,7 @@ def test_reads_and_actions_use_the_last_valid_version_while_jobs_json_is_invalid
         assert "last valid" not in result.stderr
 
 
-def test_a_deck_never_valid_or_whose_kept_version_this_jobdeck_did_not_accept_refuses(tmp_path: Path) -> None:
+def test_a_deck_never_valid_or_whose_kept_version_this_jobdeck_refuses_refuses(tmp_path: Path) -> None:
     deck = make_deck(tmp_path, [{"id": "a", "command": ["echo", "hi"]}])
     (deck / "jobs.json").write_text(BROKEN)
     never = jobdeck(deck, "ls")
@@ -65,8 +65,14 @@ def test_a_deck_never_valid_or_whose_kept_version_this_jobdeck_did_not_accept_re
     jobdeck(deck, "ls", check=True)
     (deck / ".jobdeck" / "spec.ok").unlink()  # (the verdict gone: another jobdeck, another environment)
     (deck / "jobs.json").write_text(BROKEN)
-    unjudged = jobdeck(deck, "logs", "a")
-    assert unjudged.returncode == 1 and "last valid" not in unjudged.stderr
+    judged_again = jobdeck(deck, "ls", "--json")  # this jobdeck validates the kept version itself, and accepts it
+    assert judged_again.returncode == 0 and [card["id"] for card in json.loads(judged_again.stdout)] == ["a"]
+    _said_kept(judged_again.stderr)
+
+    kept = deck / ".jobdeck" / "spec.kept.json"
+    kept.write_text('{"jobs": [{"id": "a", "comand": ["echo", "hi"]}]}\n')  # one this jobdeck refuses
+    refused = jobdeck(deck, "logs", "a")
+    assert refused.returncode == 1 and "trailing comma" in refused.stderr and "last valid" not in refused.stderr
 
 
 def test_the_version_kept_is_the_last_one_seen_valid_even_one_accepted_before(tmp_path: Path) -> None:
