@@ -61,7 +61,7 @@ async def test_keys_after_one_that_opens_a_screen_act_on_that_screen(deck) -> No
     async with app.run_test(size=(120, 40)) as pilot:
         board = app.screen
         assert board.selected_job_id() == "publish"  # high risk: `a` on it asks first
-        type_at_once(app, "v", "j", "a")  # the queue's second row is `report`, an output waiting for review
+        type_at_once(app, "v", "j", "k", "a")  # down and up again: `report`, an output waiting for review
         await wait_until(pilot, lambda: app.undo.pending is not None, what="the approval")
         assert isinstance(app.screen, ReviewScreen) and app.undo.pending.job_id == "report"
         assert board.selected_job_id() == "publish"  # the board under the queue did not move
