@@ -139,6 +139,7 @@ def _print_json(value: Any) -> None:
 
 
 def cmd_init(args: argparse.Namespace) -> int:
+    import shlex
     from importlib import resources
 
     if args.dir and args.deck and Path(args.dir).resolve() != Path(args.deck).resolve():
@@ -147,7 +148,13 @@ def cmd_init(args: argparse.Namespace) -> int:
     where = args.dir or args.deck or "."
     root = Path(where)
     example = resources.files("jobdeck.cli").joinpath("examples/starter.json").read_bytes()
-    deck = init_deck(root, example)
+    try:
+        deck = init_deck(root, example)
+    except (FileExistsError, NotADirectoryError) as exc:  # a file on the way: mkdir says "File exists"
+        raise JobdeckError(f"cannot create the deck: {exc.filename} is a file, not a directory",
+                           hint="put the deck in a directory, or move the file") from None
+    except OSError as exc:
+        raise deck_access_error(exc, "create the deck", root) from None
     if args.json:
         _print_json({"deck": str(deck.root), "jobs_json": str(deck.spec_path)})
         return 0
@@ -155,7 +162,7 @@ def cmd_init(args: argparse.Namespace) -> int:
     print("  jobs.json      the registry: edit it, or `jobdeck add` / `jobdeck edit`")
     print("  workspaces/    where jobs run and keep every attempt's output")
     print("  .jobdeck/      the chain of work (events.jsonl) and the lock")
-    print(f"next: cd {where} && jobdeck validate && jobdeck run --once && jobdeck ls")
+    print(f"next: cd {shlex.quote(where)} && jobdeck validate && jobdeck run --once && jobdeck ls")
     return 0
 
 

@@ -83,3 +83,24 @@ def test_a_hand_written_jobs_json_is_a_deck_without_init(cli: RunCli, tmp_path: 
     ran = cli("--deck", str(root), "run", "--once", "--quiet")
     assert ran.returncode == 0, ran.stderr
     assert (root / "workspaces" / "default" / "runs" / "a" / "1" / "output").read_text() == "hi\n"
+
+
+def test_the_next_step_init_prints_runs_as_printed_for_a_name_with_a_space(cli: RunCli, tmp_path: Path) -> None:
+    import subprocess
+
+    done = cli("init", "my deck", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    step = done.stdout.splitlines()[-1]
+    assert step.startswith("next: cd 'my deck' && "), step
+    printed = step.removeprefix("next: ").split(" && ")[0]  # the cd, as a shell takes it
+    assert subprocess.run(["sh", "-c", f"{printed} && pwd"], cwd=tmp_path, capture_output=True,
+                          text=True).stdout.strip() == str(tmp_path / "my deck")
+
+
+def test_init_where_it_cannot_make_the_deck_says_what_it_was_doing_in_one_line(cli: RunCli, tmp_path: Path) -> None:
+    (tmp_path / "notes").write_text("a file, not a directory\n")
+    done = cli("init", str(tmp_path / "notes" / "deck"), cwd=tmp_path)
+    assert done.returncode == 2 and done.stdout == ""
+    assert done.stderr == (f"jobdeck: cannot create the deck: {tmp_path / 'notes'} is a file, not a directory "
+                           "(hint: put the deck in a directory, or move the file)\n")
+    assert done.stderr.count("\n") == 1
