@@ -185,6 +185,11 @@ class Reporter:
             return (f"{', '.join(names)}: referenced as secret{'s' if len(names) > 1 else ''} but "
                     f"{'each holds' if len(names) > 1 else 'holds'} a short plain word, which is redacted from every "
                     f"output it appears in (\"secret\": false in the reference if it is none)"), "yellow"
+        if kind == "api_key_plain_word":
+            names = [str(name) for name in record.get("names") or []]
+            return (f"{', '.join(names)}: an agent's api_key holding a plain word, redacted from every output it "
+                    f"appears in; for a server that takes any key, leave api_key out: the provider's SDK reads "
+                    f"the variable itself"), "yellow"
         if kind == "well_known_plain_word":
             names = [str(name) for name in record.get("names") or []]
             return (f"{', '.join(names)}: {'well-known credentials' if len(names) > 1 else 'a well-known credential'} "

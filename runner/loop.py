@@ -58,7 +58,7 @@ from jobdeck.state.heartbeat import read_heartbeats
 from jobdeck.state.lightspec import mark_valid
 from jobdeck.state.loader import SpecSource
 from jobdeck.state.machine import EventType, Status
-from jobdeck.state.redact import Redactor, plain_well_known, plain_words, referenced_env
+from jobdeck.state.redact import Redactor, plain_api_keys, plain_well_known, plain_words, referenced_env
 from jobdeck.state.segments import segment_bytes
 from jobdeck.state.views import ready_since
 
@@ -224,6 +224,7 @@ class Runner:
         found = [("well_known_plain_word", plain_well_known(self.environ, referenced))]
         if self.spec is not None:
             found.append(("secret_plain_word", plain_words(self.spec, self.environ)))
+            found.append(("api_key_plain_word", plain_api_keys(self.spec, self.environ)))
         for kind, plain in found:
             names = [name for name in plain if name not in self._told_plain]
             if names:

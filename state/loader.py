@@ -519,6 +519,12 @@ def _check_semantics(spec: Spec, text: str, where: str) -> None:
                     hint=f"built-in types: {', '.join(sorted(BUILTIN_AGENT_TYPES))}",
                 ))
     for name, agent in spec.agents.items():
+        if agent.api_key is not None and not agent.api_key.secret:
+            errors.append(SpecError(
+                f"agent '{name}': an api_key is a secret whatever \"secret\" says", path=where,
+                **_at(text, None, "secret"), field=f"agents.{name}.api_key.secret",
+                hint="remove \"secret\": false; for a server that takes any key (ollama), leave api_key out: "
+                     "the provider's SDK reads its variable itself, and a plain word there is not redacted"))
         if agent.executor is not None and agent.executor not in spec.executors and agent.executor != "local":
             errors.append(SpecError(f"agent '{name}' names unknown executor '{agent.executor}'", path=where,
                                     **_at(text, None, "executor"), field=f"agents.{name}.executor",

@@ -19,8 +19,8 @@ UPPERCASE or Capitalized; a digit, any other character, mixed case inside a part
 or one character more, and it is a key. ``CHOSEN_BY_PEOPLE`` (a password, a
 proxy's master key) are secrets whatever they hold, and so is every referenced
 variable: referencing it is the deck saying so (the runner names those holding
-a plain word, ``plain_words``, and the well-known ones it left alone,
-``plain_well_known``, never their values).
+a plain word, ``plain_words`` and, for the agents' API keys, ``plain_api_keys``,
+and the well-known ones it left alone, ``plain_well_known``, never their values).
 
 Identifiers (event type, job, workspace, runner) are never rewritten: a job called
 ``github-sync`` stays ``github-sync`` whatever ``AUTH_PROVIDER`` holds."""
@@ -174,9 +174,14 @@ def referenced_env(spec: Spec) -> set[str]:
     holders: list[Job | AgentSpec] = [*spec.jobs, *spec.agents.values()]
     for holder in holders:
         names.update(value.env for value in holder.env.values() if not isinstance(value, str) and value.secret)
-    names.update(agent.api_key.env for agent in spec.agents.values() if agent.api_key is not None)
+    names.update(api_key_names(spec))
     names.update(spec.notify.referenced_env())
     return names
+
+
+def api_key_names(spec: Spec) -> set[str]:
+    """Names of the variables the agents take their API keys from (secrets whatever ``secret`` says)."""
+    return {agent.api_key.env for agent in spec.agents.values() if agent.api_key is not None}
 
 
 PLAIN_WORD_LENGTH = 20
@@ -200,13 +205,26 @@ def _holds_plain_word(environ: Mapping[str, str], name: str) -> bool:
 
 
 def plain_words(spec: Spec, environ: Mapping[str, str] | None = None) -> list[str]:
-    """The referenced variables (not the well-known credentials) whose value is a plain word.
+    """The referenced variables, but API keys (``plain_api_keys``) and those ``CHOSEN_BY_PEOPLE`` (a password),
+    whose value is a plain word.
 
     Redacted like any secret, such a value is cut out of every output that contains it
     ("[REDACTED:AUTH_PROVIDER].com"): likely a setting referenced without ``"secret": false``.
     """
     environ = os.environ if environ is None else environ
-    return sorted(name for name in referenced_env(spec) - WELL_KNOWN if _holds_plain_word(environ, name))
+    return sorted(name for name in referenced_env(spec) - api_key_names(spec) - CHOSEN_BY_PEOPLE
+                  if _holds_plain_word(environ, name))
+
+
+def plain_api_keys(spec: Spec, environ: Mapping[str, str] | None = None) -> list[str]:
+    """The agents' API key variables whose value is a plain word ("ollama": a local server that takes any key).
+
+    An API key is a secret whatever it holds, so the word is cut out of every output; an agent for such a
+    server needs no ``api_key``: the provider's SDK reads its variable itself, and a well-known one holding
+    a plain word is left alone.
+    """
+    environ = os.environ if environ is None else environ
+    return sorted(name for name in api_key_names(spec) - CHOSEN_BY_PEOPLE if _holds_plain_word(environ, name))
 
 
 def plain_well_known(environ: Mapping[str, str] | None = None, referenced: Iterable[str] = ()) -> list[str]:

@@ -186,7 +186,8 @@ class EnvRef(_Model):
     """Name of the environment variable to read, e.g. "OPENAI_API_KEY"."""
     secret: bool = True
     """Whether its value is redacted wherever jobdeck writes. false for an ordinary value, such as a batch
-    size read from the environment (an agent's api_key and the notify URLs are secret whatever this says)."""
+    size read from the environment (the notify URLs are secret whatever this says, and an agent's api_key
+    refuses false: a key is a secret)."""
 
 
 EnvValue = str | EnvRef

@@ -158,4 +158,27 @@ def test_a_referenced_well_known_variable_holding_a_plain_word_is_still_redacted
     ran = jobdeck(deck, "run", "--once", env={**_without_well_known(env_for(deck)), "OPENAI_API_KEY": "ollama"})
     assert ran.returncode == 0, ran.stdout + ran.stderr
     assert output_of(deck, "ref") == "backend [REDACTED:OPENAI_API_KEY]\n"
-    assert "plain word" not in ran.stdout
+    said = [line.split(" ", 1)[1] for line in ran.stdout.splitlines() if "plain word" in line]
+    assert said == ["OPENAI_API_KEY: referenced as secret but holds a short plain word, which is redacted from "
+                    "every output it appears in (\"secret\": false in the reference if it is none)"]
+
+
+def test_an_agents_api_key_holding_a_plain_word_is_redacted_and_said_with_what_to_do(tmp_path: Path) -> None:
+    """An api_key is a secret whatever it holds; a local server's "ollama" there is cut out of every output, so the
+    runner says so, and how to do without one. "secret": false on it was accepted and did nothing: refused."""
+    agents = {"local": {"type": "llm", "model": "openai/llama3", "api_key": {"env": "OPENAI_API_KEY"}}}
+    deck = make_deck(tmp_path, [{"id": "say", "command": ["echo", "ollama is the backend"]}], agents=agents)
+    ran = jobdeck(deck, "run", "--once", env={**_without_well_known(env_for(deck)), "OPENAI_API_KEY": "ollama"})
+    assert ran.returncode == 0, ran.stdout + ran.stderr
+    assert output_of(deck, "say") == "[REDACTED:OPENAI_API_KEY] is the backend\n"
+    said = [line.split(" ", 1)[1] for line in ran.stdout.splitlines() if "plain word" in line]
+    assert said == ["OPENAI_API_KEY: an agent's api_key holding a plain word, redacted from every output it appears "
+                    "in; for a server that takes any key, leave api_key out: the provider's SDK reads the variable "
+                    "itself"]
+    spec = json.loads((deck / "jobs.json").read_text())
+    spec["agents"]["local"]["api_key"]["secret"] = False
+    (deck / "jobs.json").write_text(json.dumps(spec, indent=1))
+    refused = jobdeck(deck, "validate")
+    assert refused.returncode == 1
+    assert "agent 'local': an api_key is a secret whatever \"secret\" says (hint: remove \"secret\": false;" \
+        in refused.stdout + refused.stderr
