@@ -134,14 +134,19 @@ class Boundary(ABC):
         self._signal(members, signal.SIGSTOP)
         self._signal(members, signal.SIGKILL)
 
-    async def stop(self, grace: float) -> None:
+    async def stop(self, grace: float) -> list[tuple[int, str]]:
         """SIGTERM everything inside, SIGKILL what is left after ``grace`` seconds; return once nothing is.
 
-        A member this process may not signal (a setuid program's) is left alone.
+        A member this process may not signal (a setuid program's) is left alone. Returns what it found
+        inside, as (pid, command name), the leader apart: after a leader that exited by itself, what its
+        job left running, which the runner says it stopped.
         """
         members = self._reachable()
         if not members:
-            return
+            return []
+        leader = self.leader.pid if self.leader is not None else None
+        found = [(proc.pid, proctree.command_name(proc.pid) or "?") for proc in members
+                 if proc.pid != leader and not proc.dead]
         self._signal(members, signal.SIGTERM)
         told = {(proc.pid, proc.start) for proc in members}
         deadline = time.monotonic() + grace
@@ -161,6 +166,7 @@ class Boundary(ABC):
             await asyncio.sleep(pause)
             pause = min(pause * 2, self.poll)
             members = self._reachable()
+        return found
 
     def close(self) -> None:
         """Let go of what the boundary holds (its cgroup). Call after ``stop``."""

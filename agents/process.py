@@ -23,6 +23,7 @@ from jobdeck.agents.boundary import GroupBoundary
 from jobdeck.agents.child import PIPE, Child
 from jobdeck.agents.output_sink import OutputSink
 from jobdeck.state.errors import AgentError, NotStarted
+from jobdeck.state.machine import EventType
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,6 +34,8 @@ class ProcessResult:
     timed_out: str | None  # None, "idle_timeout", "hard_timeout" or "output_limit" (why it was stopped)
 
 
+LEFTOVER_NAMES = 5
+"""Command names a ``leftovers_stopped`` record gives at most (the count is whole)."""
 STRAY_PIPE_WAIT = 1.0
 """Seconds to wait for the pipes' end once the boundary is empty (a process outside it may hold them)."""
 
@@ -100,7 +103,10 @@ async def run_process(argv: Sequence[str], ctx: AttemptContext, *, stdin: bytes 
             timeout = None if deadline is None else max(0.0, deadline[0] - time.monotonic())
             await asyncio.wait([exited], timeout=ctx.output.next_look(timeout))
         # The child exited or its time is up: what it started goes too, daemons included.
-        await boundary.stop(ctx.grace)
+        left = await boundary.stop(ctx.grace)
+        if left and timed_out is None:  # the job ended and left these running: say so, or a service dies unseen
+            ctx.emit({"type": EventType.PROGRESS, "what": "leftovers_stopped", "processes": len(left),
+                      "names": sorted({name for _, name in left})[:LEFTOVER_NAMES]})
         await child.wait()
         await _drained(child)
     except asyncio.CancelledError:

@@ -47,6 +47,15 @@ def read(pid: int) -> Proc | None:
         return None
 
 
+def command_name(pid: int) -> str | None:
+    """The process's command name as /proc gives it (``comm``: at most 15 bytes), or None if it is gone."""
+    try:
+        with open(f"/proc/{pid}/comm", "rb") as file:
+            return file.read().decode("utf-8", "replace").rstrip("\n")
+    except OSError:
+        return None
+
+
 def same(proc: Proc) -> Proc | None:
     """``proc`` as it is now, or None if it is gone (or its pid now names another process)."""
     now = read(proc.pid)

@@ -230,6 +230,10 @@ class Reporter:
             return f"{job} interrupted ({record.get('reason')})" + ("; will retry" if record.get("retry_at") else "; sent to review"), "magenta"
         if kind == EventType.PROGRESS:
             what = record.get("what")
+            if what == "leftovers_stopped":
+                count, names = record.get("processes") or 0, ", ".join(map(str, record.get("names") or []))
+                return (f"{job}: stopped {count} process{'es' if count != 1 else ''} it left running"
+                        + (f" ({names})" if names else "") + " (a job's processes end with it)"), "yellow"
             if what == "fire_skipped":
                 return f"{job}: schedule fire skipped ({record.get('reason')})", "dim"
             if what in ("retry", "fallback", "cooldown"):

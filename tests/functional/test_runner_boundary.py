@@ -83,6 +83,10 @@ def test_a_setsid_daemon_ends_with_its_attempt(tmp_path: Path, boundary: str, re
             assert (SECRET not in written) and (("[REDACTED:" in written) == redacted)
         assert board(deck)["timeout"].attempts[0].reason == "hard_timeout"
         assert board(deck)["exits"].status.value == "done"
+        stopped = {e["job"]: e for e in events(deck) if e.get("what") == "leftovers_stopped"}
+        assert set(stopped) == {"exits"}  # its leader ended and left the daemon; the timeout says the rest
+        assert stopped["exits"]["processes"] >= 1 and stopped["exits"]["names"]  # the daemon's shell, its sleep
+        assert set(stopped["exits"]["names"]) <= {"setsid", "sh", "sleep"}, stopped["exits"]
     finally:
         runner.send_signal(signal.SIGTERM)
         runner.wait(30)

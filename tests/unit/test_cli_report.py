@@ -166,3 +166,9 @@ def test_a_stop_is_said_on_stderr_even_when_quiet(capsys: pytest.CaptureFixture[
 def test_the_operators_hand_is_a_line_whether_or_not_it_moves_the_job(capsys: pytest.CaptureFixture[str],
                                                                      record: dict[str, object], said: str) -> None:
     assert _line(record, capsys) == said
+
+
+def test_processes_a_job_left_running_are_said_when_the_runner_stops_them(capsys: pytest.CaptureFixture[str]) -> None:
+    record = {"type": "progress", "job": "svc", "what": "leftovers_stopped", "processes": 2, "names": ["redis-server"]}
+    assert _line(record, capsys) == \
+        "svc: stopped 2 processes it left running (redis-server) (a job's processes end with it)"
