@@ -61,7 +61,7 @@ _NOTES: dict[str, tuple[str, str | None, dict[str, Any]]] = {
     "revoked_left": ("{job}: cancelled while its runner was dead; stopping the {processes} process(es) it "
                      "still runs", "dim", {"job": ""}),
     "chain_warning": ("warning: {message}", "red", {}),
-    "spec_error": ("jobs.json is invalid, keeping the {keeping}: {message}", "red", {}),
+    "spec_error": ("jobs.json is invalid, {keeping}: {message}", "red", {}),
     "spec_ok": ("jobs.json is valid again: running it as it is now", "green", {}),
     "log_replaced": ("stopping, letting running attempts finish: {message}", "red", {}),
     "write_error": ("the deck refuses writes, {next}: {message}", "red", {"next": "retrying"}),

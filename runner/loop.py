@@ -304,7 +304,8 @@ class Runner:
         if error is not None and str(error) != self.spec_error_reported:
             self.spec_error_reported = str(error)
             self.report({"type": "spec_error", "message": str(error),
-                         "keeping": "last good spec" if self.source.current else "no spec yet"})
+                         "keeping": "keeping the last good spec" if self.source.current else
+                         "starting nothing until it is valid"})
         if error is None and self.spec_error_reported is not None:
             self.spec_error_reported = None
             self.report({"type": "spec_ok"})
@@ -326,6 +327,8 @@ class Runner:
                 self.notifier.configure(current, self.redactor)
             self.scheduled = [job for job in current.jobs if job.schedule is not None]
             self.capacity.parallel = self.parallel_override or current.limits.parallel
+            if self.heartbeat is not None:  # what the cockpit's header and `status` show as this runner's slots
+                self.heartbeat.parallel = self.capacity.parallel
             self.deciding.reset(current, self.store.board, self.index)
             self.index.reset(current)
             self._recount()

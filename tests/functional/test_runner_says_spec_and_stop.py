@@ -35,3 +35,26 @@ def test_the_runner_says_the_spec_is_valid_again_and_that_it_stopped(tmp_path: P
     assert runner.returncode == 0
     last = out.read_text().splitlines()[-1]
     assert re.fullmatch(r"\d\d:\d\d:\d\d runner \S+ stopped \(on SIGTERM; 2 attempts started\)", last), last
+
+
+def test_a_runner_started_on_a_broken_jobs_json_waits_then_takes_its_limits(tmp_path: Path) -> None:
+    """It said "keeping the no spec yet", and its heartbeat kept the one slot it started with, which the cockpit's
+    header and `status` showed (R0/1) after jobs.json gave it four."""
+    from jobdeck.state.heartbeat import read_heartbeats
+
+    deck = make_deck(tmp_path, [{"id": "a", "command": ["true"]}])
+    (deck / "jobs.json").write_text('{"jobs": [{"id": "a", "command": ["true"],}]}')
+    out, err = tmp_path / "runner.out", tmp_path / "runner.err"
+    with open(out, "w") as stdout, open(err, "w") as stderr:
+        runner = subprocess.Popen([sys.executable, "-m", "jobdeck", "run"], cwd=deck, env=env_for(deck),
+                                  stdout=stdout, stderr=stderr, text=True)
+    try:
+        wait_for(lambda: "jobs.json is invalid, starting nothing until it is valid: " in err.read_text(),
+                 timeout=30, what="the runner to say it waits")
+        (deck / "jobs.json").write_text('{"limits": {"parallel": 4}, "jobs": [{"id": "a", "command": ["true"]}]}')
+        wait_for(lambda: any(e["type"] == "succeeded" for e in events(deck)), timeout=30, what="a to run")
+        wait_for(lambda: [beat.parallel for beat in read_heartbeats(deck / ".jobdeck" / "runners")] == [4],
+                 timeout=30, what="the heartbeat to say 4 slots")
+    finally:
+        runner.send_signal(signal.SIGTERM)
+        runner.wait(timeout=30)
