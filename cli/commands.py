@@ -239,7 +239,7 @@ def cmd_add(args: argparse.Namespace) -> int:
     from jobdeck.state.specfile import add_jobs
 
     deck = _deck(args)
-    jobs = _jobs_from_source(args.source) if args.source else []
+    jobs, text = _jobs_from_source(args.source) if args.source else ([], None)
     if args.id or args.argv or args.model:
         jobs.append(_job_from_flags(args))
     source = ("stdin" if args.source == "-" else args.source) if args.source else "the command line"
@@ -247,7 +247,7 @@ def cmd_add(args: argparse.Namespace) -> int:
         declared = {job.id for job in _read_spec(deck, kept=False)[0].jobs}
     except SpecError:
         declared = set()  # (add_jobs says what is wrong)
-    ids = add_jobs(deck, jobs, replace=args.replace, source=source)
+    ids = add_jobs(deck, jobs, replace=args.replace, source=source, source_text=text)
     history = _histories(deck, [job_id for job_id in ids if job_id not in declared])  # (not a job --replace edits)
     if args.json:
         _print_json({"added": ids, "history": {job_id: {"status": status, "attempts": attempts}
@@ -327,7 +327,8 @@ def _seconds_if_bare(duration: str) -> str | int | float:
     return int(text) if text.isdigit() else float(text)
 
 
-def _jobs_from_source(source: str) -> list[dict[str, Any]]:
+def _jobs_from_source(source: str) -> tuple[list[dict[str, Any]], str]:
+    """The jobs `add --from` reads (a JSON list, {"jobs": [...]}, one object, or JSONL), and the text read."""
     from jobdeck.state.strictjson import StrictJSONError, loads
 
     where = "stdin" if source == "-" else source
@@ -357,7 +358,7 @@ def _jobs_from_source(source: str) -> list[dict[str, Any]]:
                         hint='give a job per line (JSONL), a JSON list, or {"jobs": [...]}')
     if not all(isinstance(item, dict) for item in items):
         raise SpecError("every job must be a JSON object", path=where)
-    return items
+    return items, text
 
 
 def cmd_edit(args: argparse.Namespace) -> int:

@@ -470,6 +470,14 @@ class _Place(TypedDict):
     column: int | None
 
 
+def locate(text: str, job_id: str | None, field: str | None) -> tuple[int | None, int | None]:
+    """(line, column) in ``text`` of job ``job_id``'s ``field`` (dotted: its last key is looked for), else of
+    the job; (None, None) if the job is not found. For jobs read from elsewhere than jobs.json (`add --from`)."""
+    keys = [step for step in (field or "").split(".") if step and not step.isdigit()]
+    place = _at(text, job_id, keys[-1] if keys else None)
+    return place["line"], place["column"]
+
+
 def _at(text: str, job_id: str | None, field: Any, nth: int = 0) -> _Place:
     """Best-effort place of a job (its ``nth`` declaration) and a field within it, for errors: the ``line`` and
     ``column`` (1-based, in characters, as an editor counts them) of the field's key, else of the job's ``{``."""

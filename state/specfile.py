@@ -105,12 +105,13 @@ def _install(deck: Deck, base: bytes, new: bytes, lock: DeckLock | None) -> None
 
 
 def add_jobs(deck: Deck, jobs: Iterable[Mapping[str, Any]], *, replace: bool = False,
-             source: str = "the command line") -> list[str]:
+             source: str = "the command line", source_text: str | None = None) -> list[str]:
     """Add ``jobs`` to jobs.json in one atomic, validated change; return their ids.
 
     With ``replace``, a job whose id exists is replaced instead of being an error.
     ``source`` (a file, "stdin") is where the jobs came from: what is wrong with
-    one of them is told there, not at a line of a jobs.json that was never written.
+    one of them is told there, not at a line of a jobs.json that was never written,
+    at its line and column when ``source_text`` (the source's text) is given.
     """
     base = deck.spec_path.read_bytes()
     try:
@@ -154,9 +155,9 @@ def add_jobs(deck: Deck, jobs: Iterable[Mapping[str, Any]], *, replace: bool = F
         try:
             install(deck, base, raw)
         except SpecErrors as exc:
-            raise SpecErrors([_located(deck, error, new_jobs, source) for error in exc.errors]) from None
+            raise SpecErrors([_located(deck, error, new_jobs, source, source_text) for error in exc.errors]) from None
         except SpecError as exc:
-            raise _located(deck, exc, new_jobs, source) from None
+            raise _located(deck, exc, new_jobs, source, source_text) from None
     return [str(job.get("id")) for job in new_jobs]
 
 
@@ -226,14 +227,20 @@ def cut_jobs(text: str, ids: Collection[str]) -> str | None:
     return "".join(pieces) + text[done:]
 
 
-def _located(deck: Deck, error: SpecError, jobs: list[dict[str, Any]], source: str) -> SpecError:
+def _located(deck: Deck, error: SpecError, jobs: list[dict[str, Any]], source: str,
+             source_text: str | None = None) -> SpecError:
     """``error``, found in the jobs.json an addition would make, told where the operator can see it: at the
-    added job's source, or at jobs.json as a whole (its line numbers are those of a file not written)."""
+    added job's source (its line and column there, given ``source_text``), or at jobs.json as a whole (its
+    line numbers are those of a file not written)."""
+    from jobdeck.state.loader import locate
+
     if error.path != str(deck.spec_path) or error.line is None:
         return error
     added = error.job is not None and any(job.get("id") == error.job for job in jobs)
     where = source if added else f"{deck.spec_path} with the added jobs"
-    return SpecError(error.message, path=where, job=error.job, field=error.field, hint=error.hint)
+    line, column = locate(source_text, error.job, error.field) if added and source_text is not None else (None, None)
+    return SpecError(error.message, path=where, line=line, column=column, job=error.job, field=error.field,
+                     hint=error.hint)
 
 
 def _plain_addition(deck: Deck, base: bytes, raw: bytes, jobs: list[dict[str, Any]], known: set[Any]) -> bool:

@@ -217,9 +217,9 @@ def test_a_bad_job_is_told_at_its_source_not_at_a_line_of_a_jobs_json_never_writ
     from_stdin = add(deck, "--from", "-", input='{"id": "n2", "comand": ["echo"]}')
     from_flags = add(deck, "--id", "n5", "--depends-on", "n5", "--", "true")
     assert [done.returncode for done in (from_file, from_stdin, from_flags)] == [1, 1, 1]
-    assert from_file.stderr == (f"jobdeck: {source}: job 'x2', field 'comand': unknown field 'comand' "
-                                "(hint: did you mean 'command'?)\n")
-    assert from_stdin.stderr.startswith("jobdeck: stdin: job 'n2', field 'comand': unknown field 'comand'")
+    assert from_file.stderr == (f"jobdeck: {source}:2:14: job 'x2', field 'comand': unknown field 'comand' "
+                                "(hint: did you mean 'command'?)\n")  # at its line and column in the file
+    assert from_stdin.stderr.startswith("jobdeck: stdin:1:14: job 'n2', field 'comand': unknown field 'comand'")
     assert from_flags.stderr == ("jobdeck: the command line: job 'n5', field 'depends_on': "
                                  "a job cannot depend on itself\n")
     assert deck.spec_path.read_bytes() == before
