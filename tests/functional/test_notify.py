@@ -464,9 +464,10 @@ def wait_for_the_held_alert(deck: Path, started: Path) -> None:
              what="a's alert to be sending and b's to be held")
 
 
-def test_editing_a_target_sends_what_was_held_and_queued_for_it(tmp_path: Path) -> None:
-    """Changing a target's settings stopped its worker, which skipped its queue: the summary the edit flushed,
-    and anything else queued, vanished without a word."""
+def _through_an_edit(tmp_path: Path, edited: Any) -> tuple[Path, str]:
+    """A runner holds b's alert while a's hook runs; the notify section is replaced by ``edited(notify, hook)``,
+    a's hook let go, the runner stopped. The log of the first target, and the runner's stderr: the stop waits for
+    what is queued, so the log is final once the runner has exited."""
     import signal
 
     from tests.functional.runner_kit import start_runner
@@ -477,36 +478,28 @@ def test_editing_a_target_sends_what_was_held_and_queued_for_it(tmp_path: Path) 
     runner = start_runner(deck)
     try:
         wait_for_the_held_alert(deck, started)
-        spec = json.loads((deck / "jobs.json").read_text())
-        edit_notify(deck, {**spec["notify"], "targets": {"log": {**hook, "timeout": "61s"}}})
-        go.touch()
+        edit_notify(deck, edited(json.loads((deck / "jobs.json").read_text())["notify"], hook))
     finally:
         go.touch()
         runner.send_signal(signal.SIGTERM)
         _, stderr = runner.communicate(timeout=60)
-    # the stop waits for what is queued: the count is final once the runner has exited
+    return log, stderr
+
+
+def test_editing_a_target_sends_what_was_held_and_queued_for_it(tmp_path: Path) -> None:
+    """Changing a target's settings stopped its worker, which skipped its queue: the summary the edit flushed,
+    and anything else queued, vanished without a word."""
+    log, stderr = _through_an_edit(tmp_path, lambda notify, hook: {**notify, "targets": {"log": {**hook,
+                                                                                                "timeout": "61s"}}})
     assert log.read_text().splitlines() == ["jobdeck needs you: failed a", "jobdeck needs you: failed b"], stderr
     assert "notify" not in stderr and "not confirmed" not in stderr, stderr
 
 
 def test_a_removed_target_sends_what_was_held_for_it(tmp_path: Path) -> None:
-    import signal
-
-    from tests.functional.runner_kit import start_runner
-
-    started, go, log = tmp_path / "started", tmp_path / "go", tmp_path / "alerts.log"
     other = tmp_path / "other.log"
-    deck = held_alert_deck(tmp_path, gated_hook(started, go, log))
-    runner = start_runner(deck)
-    try:
-        wait_for_the_held_alert(deck, started)
-        edit_notify(deck, {"targets": {"other": {"command": ["sh", "-c", f'echo "$JOBDECK_ALERT_TITLE" >> {other}']}},
-                           "rules": [{"on": ["needs_you"], "to": ["other"], "throttle": 0}]})
-        go.touch()
-    finally:
-        go.touch()
-        runner.send_signal(signal.SIGTERM)
-        _, stderr = runner.communicate(timeout=60)
+    log, stderr = _through_an_edit(tmp_path, lambda notify, hook: {
+        "targets": {"other": {"command": ["sh", "-c", f'echo "$JOBDECK_ALERT_TITLE" >> {other}']}},
+        "rules": [{"on": ["needs_you"], "to": ["other"], "throttle": 0}]})
     # held under the rules that named it: it goes where they sent it
     assert log.read_text().splitlines() == ["jobdeck needs you: failed a", "jobdeck needs you: failed b"], stderr
     assert not other.exists()
