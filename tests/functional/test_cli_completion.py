@@ -102,7 +102,7 @@ def test_the_deck_named_on_the_line_is_read_and_none_completes_nothing_quietly(d
     assert said == [set(), {"draft", "publish"}, {"quiet"}]
     deck.spec_path.write_text('{"jobs": [{"id": "draft", "comand": ["true"]}]}')  # mid-edit: its last valid version
     assert tab(deck.root, "jobdeck show q", "jobdeck val") == [{"quiet"}, {"validate"}]
-    (deck.state_dir / "spec.ok").unlink()  # none this jobdeck accepted: nothing, no error
+    (deck.state_dir / "spec.kept.json").unlink()  # no version kept: nothing, no error
     assert tab(deck.root, "jobdeck show ", "jobdeck val") == [set(), {"validate"}]
 
 

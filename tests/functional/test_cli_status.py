@@ -115,7 +115,7 @@ def test_an_invalid_jobs_json_says_the_jobs_that_never_ran_are_not_counted(tmp_p
     assert kept["jobs"] == {"backlog": 2, "done": 1} and kept["jobs_complete"] is True
     [said] = [problem["message"] for problem in kept["problems"] if problem["kind"] == "spec_error"]
     assert said.endswith("deadlines and max_wait are checked against that version meanwhile"), said
-    (deck / ".jobdeck" / "spec.ok").unlink()  # (no version this jobdeck accepted: another one's deck, say)
+    (deck / ".jobdeck" / "spec.kept.json").unlink()  # (no version kept: a deck last valid before one was kept)
 
     result = jobdeck(deck, "status")
     report = json.loads(jobdeck(deck, "status", "--json").stdout)

@@ -157,7 +157,7 @@ def test_status_check_keeps_what_the_runners_told_while_jobs_json_is_invalid(tmp
     kept = {p["kind"]: p for p in json.loads(cli("status", "--json", cwd=deck.root).stdout)["problems"]}
     assert kept["max_wait_passed"]["job"] == "heldone" and "as a runner told it" not in kept["max_wait_passed"]["message"]
     assert "checked against that version meanwhile" in kept["spec_error"]["message"]  # (the version runners keep)
-    (deck.state_dir / "spec.ok").unlink()  # none this jobdeck accepted: only what the runners recorded
+    (deck.state_dir / "spec.kept.json").unlink()  # none kept: only what the runners recorded
     report = json.loads(cli("status", "--json", cwd=deck.root).stdout)
 
     kinds = {p["kind"]: p for p in report["problems"]}

@@ -17,7 +17,8 @@ def test_parse_duration(written: object, seconds: float) -> None:
 
 @pytest.mark.parametrize(("written", "message"), [
     ("5 minutes", "is not a duration"), ("", "is not a duration"), ("s", "is not a duration"),
-    ("5", "is not a duration"), ("1e3s", "is not a duration"), ("m5", "is not a duration"),
+    ("5", "is a string with no unit; write the number 5 "), ("1e3s", "is not a duration"),
+    ("m5", "is not a duration"),
     ("-5s", "is not a duration"), (0, "must be more than 0"), (-1, "must be more than 0"),
     ("0s", "must be more than 0"), ("366d", "at most a year"), (float("nan"), "must be more than 0"),
     (True, "must be a number of seconds"), (None, "must be a number of seconds"),
