@@ -163,21 +163,24 @@ class Heuristic:
         return self._slot_hold
 
     def deadline_of(self, job: JobPolicy, state: JobState, now: float) -> float | None:
-        """The job's own deadline for its current cycle."""
-        if job.deadline_at is not None:
+        """The job's own deadline for its current cycle; None once a success of the cycle has settled it (met, or
+        missed and done since), so the operator's re-run of the job is not held to it again."""
+        clock = job.deadline_clock
+        if (job.deadline_at is None and clock is None) or (clock is not None and job.scheduled and state.cycle == 0):
+            return None  # (a scheduled job's first fire begins its first cycle: until then no deadline is running)
+        # the cycle began at its cron fire or trigger, or when a runner listed the job (a claim, a retry or a fire
+        # skipped later in the cycle does not move the deadline)
+        began = state.began if state.began is not None else \
+            state.last_fire if job.scheduled and state.last_fire else state.since
+        if succeeded_since(state, began):
+            return None
+        if clock is None:
             return job.deadline_at
-        if job.deadline_clock is not None:
-            if job.scheduled and state.cycle == 0:
-                return None  # its first fire begins its first cycle: until then no deadline is running
-            # the cycle began at its cron fire or trigger, or when a runner listed the job (a claim or a retry later
-            # in the cycle does not move the deadline)
-            began = state.last_fire if job.scheduled and state.last_fire else (state.began or state.since)
-            if began is None:
-                # never triggered, listed nor moved: in every mode but off a runner lists it as it first sees it,
-                # from now; in off nothing does, so its cycle is the day it is in (a deadline earlier today passed)
-                began = local_day_start(now, job.timezone) if self.policy.mode == "off" else now
-            return next_clock(job.deadline_clock, job.timezone, began)
-        return None
+        if began is None:
+            # never triggered, listed nor moved: in every mode but off a runner lists it as it first sees it,
+            # from now; in off nothing does, so its cycle is the day it is in (a deadline earlier today passed)
+            began = local_day_start(now, job.timezone) if self.policy.mode == "off" else now
+        return next_clock(clock, job.timezone, began)
 
     def missed(self, now: float) -> list[tuple[str, float]]:
         """(job, deadline) for each job whose own deadline of its current cycle passed while it is not done, in
@@ -493,6 +496,16 @@ class Heuristic:
             else:
                 others.append(found)
         return starts + others
+
+
+def succeeded_since(state: JobState, began: float | None) -> bool:
+    """Whether an attempt of ``state`` claimed at or after ``began`` (None: any) succeeded."""
+    for attempt in reversed(state.attempts):
+        if began is not None and attempt.started < began:
+            return False  # (attempts are kept oldest first: the rest are of earlier cycles)
+        if attempt.outcome == "succeeded":
+            return True
+    return False
 
 
 def gate_note(verdict: Verdict, job: JobPolicy, now: float) -> str | None:

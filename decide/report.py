@@ -23,7 +23,7 @@ from typing import Any
 from jobdeck.decide.times import day_start
 from jobdeck.decide.verdict import HOLD, START
 from jobdeck.state.history import ENDINGS
-from jobdeck.state.machine import EventType, not_a_try
+from jobdeck.state.machine import EventType, not_a_try, recorded_end
 from jobdeck.state.rollups import SCORED_TYPE
 from jobdeck.state.tally import dollars, picodollars
 from jobdeck.state.timeline import Timeline
@@ -150,11 +150,14 @@ def report(records: Iterable[Mapping[str, Any]], since: float | None = None, exa
     ``mode_now`` and ``daily_budget`` are ``decide.mode`` and ``decide.budget.daily`` in jobs.json now, if known.
 
     Spend and budget holds are counted per UTC day over each day the window touches, whole: the budget is a day's.
+    A deadline counts in the window when it passes there with no success, or a success there meets or misses it,
+    though the decision that named it came before.
     """
     out = Report(mode_now=mode_now, daily_budget=daily_budget)
     timeline = Timeline()
     first_day = None if since is None else day_start(since)
-    attempt_of: dict[str, int] = {}  # per job, its open attempt's token (an ending with another one is refused)
+    # per job, its open attempt's token (an ending with another one is refused) and start
+    attempt_of: dict[str, tuple[int, float]] = {}
     counted: dict[str, float | None] = {}  # per job, its open attempt's claim as counted in the window: its wait
 
     unfinished: dict[str, dict[str, Any]] = {}  # per job, its listed miss with no success yet
@@ -176,7 +179,13 @@ def report(records: Iterable[Mapping[str, Any]], since: float | None = None, exa
 
     for record in records:
         kind, job, ts = record.get("type"), record.get("job"), record.get("ts", 0.0)
-        for late, deadline in timeline.passed(ts):
+        opened = attempt_of.get(job) if isinstance(job, str) else None
+        ending = kind in ENDINGS and opened is not None and record.get("token") == opened[0]
+        ended = ts
+        if kind == EventType.SUCCEEDED and ending and opened is not None:
+            # judged at its own end: a success recovered from result.json after its deadline may have met it
+            ended = recorded_end(record, opened[1], ts)
+        for late, deadline in timeline.passed(ended):
             missed(late, deadline, None)
         if not isinstance(job, str):
             if kind == SCORED_TYPE:
@@ -185,7 +194,7 @@ def report(records: Iterable[Mapping[str, Any]], since: float | None = None, exa
         timeline.enters_backlog(record)
         if kind == EventType.CLAIMED:
             if isinstance(record.get("seq"), int):
-                attempt_of[job] = record["seq"]
+                attempt_of[job] = (record["seq"], ts)
             wait = timeline.claimed(job, ts, record.get("runner"), record.get("ready"))  # (its runner's first claim may be before since)
             counted.pop(job, None)
             if since is None or ts >= since:
@@ -193,7 +202,7 @@ def report(records: Iterable[Mapping[str, Any]], since: float | None = None, exa
                 counted[job] = wait
                 if wait is not None:
                     out.waits.append(wait)
-        elif kind in ENDINGS and job in attempt_of and record.get("token") == attempt_of[job]:
+        elif ending:
             del attempt_of[job]
             spend(ts, record.get("cost"))
             if job in counted:
@@ -209,6 +218,24 @@ def report(records: Iterable[Mapping[str, Any]], since: float | None = None, exa
                 day.held += 1
             elif record.get("followed") is False:
                 day.would_have_held += 1
+        if kind == EventType.DECIDED:
+            timeline.decided(record)  # (a deadline named before the window may be met or missed in it)
+        elif kind == EventType.SUCCEEDED:
+            missed_before = timeline.late_success(job)
+            kept = timeline.succeeded(job, ended)
+            if since is None or ts >= since:
+                out.succeeded += 1
+                miss = unfinished.pop(job, None)
+                if miss is not None and missed_before == miss["deadline"]:
+                    miss["done"] = ended  # missed when its time passed, and done since: late, not never
+                if kept is not None:
+                    out.deadline_jobs += 1
+                    if not kept[1]:
+                        out.deadline_misses += 1
+                        out.missed.append({"job": job, "deadline": kept[0], "done": ended})
+            if ended < ts:
+                for late, deadline in timeline.passed(ts):  # the other deadlines the record is past
+                    missed(late, deadline, None)
         if since is not None and ts < since:
             continue
         if kind == EventType.DECIDED:
@@ -221,7 +248,6 @@ def report(records: Iterable[Mapping[str, Any]], since: float | None = None, exa
                 out.policies.add(str(record["policy"]))
             if record.get("needs") and record.get("action") == HOLD:
                 out.held_for[str(record["needs"])] += 1
-            timeline.decided(record)
             if "followed" in record and record.get("mode") != "off":
                 out.compared += 1  # a claim it gave its verdict on
                 if record.get("mode") == "live":
@@ -238,20 +264,8 @@ def report(records: Iterable[Mapping[str, Any]], since: float | None = None, exa
                 if len(out.examples) < examples:
                     out.examples.append({"ts": ts, "claimed": job, "advised": record.get("advised", [])[:3],
                                          "reasons": record.get("advised_why") or record.get("reasons", [])[:2]})
-        elif kind in (EventType.SUCCEEDED, EventType.FAILED):
-            if kind == EventType.FAILED and record.get("retry_at") is None:
-                out.failed += 1
-            if kind == EventType.SUCCEEDED:
-                out.succeeded += 1
-                miss = unfinished.pop(job, None)
-                if miss is not None and timeline.late_success(job) == miss["deadline"]:
-                    miss["done"] = ts  # missed when its time passed, and done since: late, not never
-                kept = timeline.succeeded(job, ts)
-                if kept is not None:
-                    out.deadline_jobs += 1
-                    if not kept[1]:
-                        out.deadline_misses += 1
-                        out.missed.append({"job": job, "deadline": kept[0], "done": ts})
+        elif kind == EventType.FAILED and record.get("retry_at") is None:
+            out.failed += 1
     for late, deadline in timeline.overdue(time.time() if now is None else now):
         missed(late, deadline, None)
     return out

@@ -7,7 +7,8 @@ stepping in, deadlines. Those need the log, so the log is folded once into one
 ``Tally`` per scope per hour and per day, and a window is the sum of its whole
 hours (it starts at the top of the hour its start falls in), read per day where
 it can. An ended attempt counts as state/outcomes.py says, as in the rollups (output that failed
-validation is a failure). Durations go into rollups' log-scale ``Histogram``, so quantiles merge. The fold's
+validation is a failure). Durations go into rollups' log-scale ``Histogram``, so quantiles merge. A deadline
+met counts in the hour of its success, one missed in its own hour, as `decisions --report` places it. The fold's
 pending state (open attempts, backlog entries, deadlines) is kept with the
 tallies so that the next call folds only what was appended (state/stats_cache.py).
 
@@ -86,9 +87,9 @@ class History:
             job = record.get("job")
             kind = record.get("type")
             ts = record.get("ts", 0.0)
-            for late, _ in self.timeline.passed(ts):  # its time passed with no success
-                for tally in self._tallies(late, ts):
-                    tally.deadlines_missed += 1
+            # a success is judged at its own end: one recovered from result.json after its deadline may have met it
+            ended = self._success_end(job, record, ts) if kind == EventType.SUCCEEDED else ts
+            self._passed(ended)
             if not isinstance(job, str):
                 if kind == SCORED_TYPE:
                     self._spend(record)
@@ -102,6 +103,8 @@ class History:
                 self._claimed(job, record, ts)
             elif kind in ENDINGS:
                 self._ended(job, record, ts)
+                if ended < ts:
+                    self._passed(ts)  # the other deadlines the record is past
             elif kind == EventType.PROGRESS:
                 self._progress(job, record, ts)
             elif kind == EventType.DECIDED:
@@ -152,9 +155,10 @@ class History:
         tokens = tokens_of(usage if isinstance(usage, Mapping) else None)
         cost = picodollars(record.get("cost"))
         model = record.get("model") or (usage.get("model") if isinstance(usage, Mapping) else None)
-        # the success event meets a deadline (one whose output went to review too), as in `decisions --report`
-        kept = self.timeline.succeeded(job, ts) if kind == EventType.SUCCEEDED and not attempt.cancelled else None
         ended = recorded_end(record, attempt.started, ts)  # a recovered outcome's own end, not its recording's
+        # the success meets a deadline (one whose output went to review too) by when it ended, as in
+        # `decisions --report`
+        kept = self.timeline.succeeded(job, ended) if kind == EventType.SUCCEEDED and not attempt.cancelled else None
         took = Histogram.bucket(ended - attempt.started)
         reason = str(reason or "failed")
         for tally in self._tallies(job, ts):
@@ -182,6 +186,20 @@ class History:
                     tally.deadlines_missed += 1
             if tally.last_ended is None or ended > tally.last_ended:
                 tally.last_ended = ended
+
+    def _passed(self, at: float) -> None:
+        """Count the pending deadlines before ``at`` as missed, each in its own hour (not that of the record
+        that found it passed, which may come hours later)."""
+        for late, deadline in self.timeline.passed(at):
+            for tally in self._tallies(late, deadline):
+                tally.deadlines_missed += 1
+
+    def _success_end(self, job: object, record: Mapping[str, Any], ts: float) -> float:
+        """When the attempt a success record ends did end (``ts`` for a record ``_ended`` refuses)."""
+        attempt = self.open.get(job) if isinstance(job, str) else None
+        if attempt is None or record.get("token") != attempt.token:
+            return ts
+        return recorded_end(record, attempt.started, ts)
 
     def _progress(self, job: str, record: Mapping[str, Any], ts: float) -> None:
         """Retries, cooldowns and fallbacks; each rate-limit answer once.

@@ -143,8 +143,9 @@ class JobState(NamedTuple):
     override_at: float | None = None
     """When the override was made (pins run in the order they were made)."""
     began: float | None = None
-    """When the current cycle began (its trigger; the first cycle: when a runner listed the job): a daily deadline
-    is the first after it, however the job moved since (a claim, a failure waiting to retry)."""
+    """When the current cycle began (its cron fire or trigger; the first cycle: when a runner listed the job): a
+    daily deadline is the first after it, however the job moved since (a claim, a failure waiting to retry, a fire
+    skipped while it runs)."""
     override_by: str | None = None
     """Who made the override (user@host), so the one who replaces or releases it is told whose it was."""
     override_reason: str | None = None
@@ -336,7 +337,9 @@ def _retried(state: JobState, event: Event, now: float) -> JobState:
 
 
 def _triggered(state: JobState, event: Event, now: float) -> JobState:
-    return _moved(state, Status.BACKLOG, now, cycle=state.cycle + 1, began=now, tries=0, approved=False,
+    fire = event.get("fire")  # a cron fire caught up late began its cycle when it was due, not when recorded
+    began = min(fire, now) if (type(fire) is float or type(fire) is int) and math.isfinite(fire) else now
+    return _moved(state, Status.BACKLOG, now, cycle=state.cycle + 1, began=began, tries=0, approved=False,
                   not_before=None, reason=None, reasons=(), inputs=dict(event.get("inputs", {})),
                   last_fire=event.get("fire", state.last_fire))
 

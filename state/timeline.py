@@ -16,10 +16,14 @@ began claiming: time spent waiting on a dependency counts there too. Either
 way, a job the operator kept back (paused, held, not yet approved) waits from
 the operator's letting it go (``resumed``, ``released`` of a hold, ``approved``)
 when that comes later: it was not waiting for a slot. A deadline named by a
-``decided`` event is met by a success at or before it, and missed once a
-record of the log (or the clock, for a reader) is past it with no success.
-Each deadline is judged once: a later ``decided`` event naming it again (the
-job's start, after an at-risk warning) does not set it pending again.
+``decided`` event is met by a success that ended at or before it, and missed
+once a record of the log (or the clock, for a reader) is past it with no
+success. A success is judged at its attempt's end (state.machine.recorded_end),
+before the record's own time passes the deadlines pending: an outcome recovered
+from result.json is recorded later than it ended, by the next runner. Each
+deadline is judged once: a later ``decided`` event naming it again (the job's
+start, after an at-risk warning) does not set it pending again; the folds note
+every ``decided`` event, so a deadline named before a window is judged in it.
 """
 
 from __future__ import annotations
@@ -104,15 +108,15 @@ class Timeline:
         self.next_due = min(self.next_due, deadline)
         return deadline
 
-    def succeeded(self, job: str, ts: float) -> tuple[float, bool] | None:
-        """(deadline, met) for ``job``'s success at ``ts``; None if no deadline is pending for it."""
+    def succeeded(self, job: str, ended: float) -> tuple[float, bool] | None:
+        """(deadline, met) for ``job``'s success that ended at ``ended``; None if no deadline is pending for it."""
         self.late.pop(job, None)
         deadline = self.deadline_of.pop(job, None)
         if deadline is None:
             return None
         self.judged[job] = deadline
         self._due_again()
-        return deadline, ts <= deadline
+        return deadline, ended <= deadline
 
     def late_success(self, job: str) -> float | None:
         """The deadline ``job`` missed, if its success now comes after it (call before ``succeeded``)."""

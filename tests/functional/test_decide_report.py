@@ -2,7 +2,8 @@
 `stats` measures them; over a window where the decision service was off, it says so and compares nothing.
 
 Real decks, a real `jobdeck run --once` in a subprocess (history seeded through ``Store.commit`` with past
-timestamps), the report read back from the CLI.
+timestamps), the report read back from the CLI. Last, the deadline a job's cycle is held to, as `status --check` and
+the runner tell it, and how the report and `stats` judge it.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import pytest
 from conftest import RunCli
 from jobdeck.state.board import Store, open_store
 from jobdeck.state.deck import Deck, init_deck
+from test_decide_runner import decided, make_deck
 
 OFF_LINE = "the decision service was off over this window: it decided nothing, so there is nothing to compare"
 
@@ -212,3 +214,127 @@ def test_an_attempt_that_called_no_model_is_no_claim_and_ends_no_wait(tmp_path: 
     assert data["claims"] == 1 and data["wait_p50"] == data["wait_p95"] == 10
     assert stats["runs"] == 1 and stats["wait_p50"] == pytest.approx(10, rel=0.1)
     assert stats["wait_p95"] == pytest.approx(10, rel=0.1)  # the 100 s before a claim that started nothing: gone
+
+
+def clock(moment: float) -> str:
+    """``moment``'s time of day (UTC), as a ``deadline`` is written."""
+    return time.strftime("%H:%M", time.gmtime(moment))
+
+
+def problems(cli: RunCli, root: Path, kind: str) -> list[dict[str, Any]]:
+    """The problems of ``kind`` `status --check` reports."""
+    found = json.loads(cli("status", "--check", "--json", cwd=root).stdout)["problems"]
+    return [problem for problem in found if problem["kind"] == kind]
+
+
+def test_a_fire_skipped_while_the_cycle_runs_leaves_its_missed_deadline_missed(tmp_path: Path, cli: RunCli) -> None:
+    now = time.time()
+    due = (now - 20 * 60) // 60 * 60  # twenty minutes ago, on the minute
+    deck = make_deck(tmp_path / "d", "shadow", [{"id": "nightly", "schedule": "*/5 * * * *", "deadline": clock(due)}])
+    with open_store(deck) as store:
+        fire = due - 10 * 60
+        store.commit([{"type": "triggered", "job": "nightly", "source": "cron", "root": "nightly", "by": "past",
+                       "fire": fire}], now=fire)
+        store.commit([{"type": "claimed", "job": "nightly", "attempt": 1, "runner": "past"}], now=fire + 1)
+    assert [p["job"] for p in problems(cli, deck.root, "deadline_missed")] == ["nightly"]
+    with open_store(deck) as store:  # the next fire, ten minutes after the deadline, is skipped: the job still runs
+        skipped = due + 10 * 60
+        store.commit([{"type": "progress", "job": "nightly", "what": "fire_skipped", "fire": skipped,
+                       "reason": "previous cycle still running"}], now=skipped)
+        state = store.board.state("nightly")
+        assert (state.status, state.cycle, state.last_fire) == ("running", 1, skipped)
+    # not done, and no new cycle began: still missed
+    assert [p["job"] for p in problems(cli, deck.root, "deadline_missed")] == ["nightly"]
+
+
+def test_a_rerun_of_a_job_that_met_its_deadline_is_not_told_it_missed_it(tmp_path: Path, cli: RunCli) -> None:
+    now = time.time()
+    deck = make_deck(tmp_path / "d", "shadow", [{"id": "report", "deadline": clock(now - 3600),
+                                                 "command": ["sleep", "3"]}])
+    with open_store(deck) as store:  # today's deadline passed an hour ago; the job was done two hours before it
+        store.commit([{"type": "listed", "jobs": ["report"]}], now=now - 3 * 3600)
+        store.commit([{"type": "claimed", "job": "report", "attempt": 1, "runner": "past"}], now=now - 3 * 3600 + 60)
+        token = store.board.state("report").token
+        store.commit([{"type": "succeeded", "job": "report", "token": token}], now=now - 3 * 3600 + 120)
+    report = json.loads(cli("decisions", "--report", "--json", cwd=deck.root).stdout)
+    assert (report["deadline_jobs"], report["deadline_misses"]) == (0, 0)
+    # the operator runs it again: `jobdeck retry` of a done job keeps its cycle, and the deadline it met
+    assert cli("retry", "report", cwd=deck.root).returncode == 0
+    assert problems(cli, deck.root, "deadline_missed") == []
+    done = cli("run", "--once", "--quiet", cwd=deck.root)
+    assert done.returncode == 0, done.stderr
+    assert [d for d in decided(deck) if d["action"] in ("missed", "at_risk")] == []
+    with open_store(deck) as store:
+        assert store.board.state("report").status == "done" and len(store.board.state("report").attempts) == 2
+
+
+def test_report_since_judges_the_deadlines_named_just_before_its_window(tmp_path: Path, cli: RunCli) -> None:
+    now = time.time()
+    hour = now // 3600 * 3600  # the window begins on the hour, so `stats --since` (whole hours) sees the same one
+    if now - hour < 20 * 60:
+        hour -= 3600
+    ontime_due, late_due, early_due = hour + 15 * 60, hour + 5 * 60, hour + 12 * 60
+    deck = make_deck(tmp_path / "d", "shadow", [{"id": "ontime", "deadline": clock(ontime_due)},
+                                               {"id": "late", "deadline": clock(late_due)},
+                                               {"id": "early", "deadline": clock(early_due)}])
+    with open_store(deck) as store:
+        store.commit([{"type": "listed", "jobs": ["ontime", "late", "early"]}], now=hour - 3600)
+        for job, due in (("ontime", ontime_due), ("late", late_due), ("early", early_due)):
+            store.commit([{"type": "decided", "job": job, "mode": "shadow", "action": "start", "reasons": [],
+                           "followed": True, "deadline": due},
+                          {"type": "claimed", "job": job, "attempt": 1, "runner": "r"}], now=hour - 120)
+        # early is done before the window, its deadline in it: met, before the window, so not the window's
+        store.commit([{"type": "succeeded", "job": "early", "token": store.board.state("early").token}],
+                     now=hour - 60)
+        for job in ("ontime", "late"):  # both end ten minutes into the window: ontime 5 min early, late 5 min late
+            store.commit([{"type": "succeeded", "job": job, "token": store.board.state(job).token}],
+                         now=hour + 10 * 60)
+    since = f"{int(now - hour)}s"
+    report = json.loads(cli("decisions", "--report", "--since", since, "--json", cwd=deck.root).stdout)
+    stats = json.loads(cli("stats", "--since", since, "--json", cwd=deck.root).stdout)
+    assert (stats["deck"]["deadlines"]["met"], stats["deck"]["deadlines"]["missed"]) == (1, 1)
+    assert (report["deadline_jobs"], report["deadline_misses"]) == (2, 1)
+    assert report["missed"] == [{"job": "late", "deadline": late_due, "done": hour + 10 * 60}]
+
+
+def test_a_recovered_success_is_judged_by_when_it_ended_not_when_it_was_recorded(tmp_path: Path,
+                                                                                 cli: RunCli) -> None:
+    now = time.time()
+    due = (now - 10 * 60) // 60 * 60  # ten minutes ago, on the minute
+    deck = make_deck(tmp_path / "d", "shadow", [{"id": "report", "deadline": clock(due)}])
+    with open_store(deck) as store:
+        store.commit([{"type": "listed", "jobs": ["report"]}], now=due - 3600)
+        store.commit([{"type": "decided", "job": "report", "mode": "shadow", "action": "start", "reasons": [],
+                       "followed": True, "deadline": due},
+                      {"type": "claimed", "job": "report", "attempt": 1, "runner": "dead"}], now=due - 20 * 60)
+        token = store.board.state("report").token
+        # it ended five minutes before its deadline; its runner was gone, so the next one recorded it now
+        store.commit([{"type": "succeeded", "job": "report", "token": token, "ended": due - 5 * 60,
+                       "recovered": True}], now=now)
+        assert store.board.state("report").attempt.ended == due - 5 * 60
+    report = json.loads(cli("decisions", "--report", "--json", cwd=deck.root).stdout)
+    stats = json.loads(cli("stats", "--json", cwd=deck.root).stdout)
+    assert (report["deadline_jobs"], report["deadline_misses"], report["missed"]) == (1, 0, [])
+    assert (stats["deck"]["deadlines"]["met"], stats["deck"]["deadlines"]["missed"]) == (1, 0)
+
+
+def test_stats_since_counts_a_missed_deadline_in_its_own_hour_not_the_next_records(tmp_path: Path,
+                                                                                  cli: RunCli) -> None:
+    now = time.time()
+    due = (now - 8 * 3600) // 60 * 60  # eight hours ago
+    deck = make_deck(tmp_path / "d", "shadow", [{"id": "report", "deadline": clock(due)}, {"id": "other"}])
+    with open_store(deck) as store:
+        store.commit([{"type": "listed", "jobs": ["report", "other"]}], now=due - 3600)
+        store.commit([{"type": "decided", "job": "report", "mode": "shadow", "action": "start", "reasons": [],
+                       "followed": True, "deadline": due},
+                      {"type": "claimed", "job": "report", "attempt": 1, "runner": "r"}], now=due - 600)
+        # its runner died; nothing was written for eight hours, then the operator held another job
+        store.commit([{"type": "held", "job": "other", "by": "op@box"}], now=now - 60)
+    whole = json.loads(cli("stats", "--json", cwd=deck.root).stdout)
+    last_hour = json.loads(cli("stats", "--since", "1h", "--json", cwd=deck.root).stdout)
+    around_it = json.loads(cli("stats", "--since", f"{int(now - due) + 1800}s", "--json", cwd=deck.root).stdout)
+    report = json.loads(cli("decisions", "--report", "--since", "1h", "--json", cwd=deck.root).stdout)
+    assert whole["deck"]["deadlines"]["missed"] == 1
+    assert report["deadline_misses"] == 0  # due eight hours ago: not the last hour's
+    assert last_hour["deck"]["deadlines"]["missed"] == 0
+    assert around_it["deck"]["deadlines"]["missed"] == 1
