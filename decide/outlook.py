@@ -16,7 +16,8 @@ class Outlook:
 
     now: float
     spent_today: float = 0.0
-    """Cost of attempts (and model scorer calls) that ended since midnight UTC."""
+    """Cost of attempts (and model scorer calls) that ended today, UTC: spend stamped on a later day (by a clock
+    set back since) is not today's."""
     committed: float = 0.0
     """Estimated cost of attempts running now (or started this turn)."""
     review_waiting: int = 0
@@ -47,7 +48,8 @@ def outlook_of(board: Board, now: float, cooldowns: Mapping[str, tuple[float, st
     ``running_reviewed`` counts those whose output will wait for review (the
     queue they will join counts against review capacity already).
     """
-    spent = board.rollups.cost_since(day_start(now))
+    today = day_start(now)
+    spent = board.rollups.cost_since(today, today + 86400)
     waiting = running_reviewed + sum(1 for state in board.jobs.values() if state.status == Status.REVIEW)
     return Outlook(now, spent, running_cost, waiting, still_cooling(cooldowns, now))
 

@@ -317,7 +317,9 @@ class Deciding:
 
         In shadow and advise modes ``index`` keeps the service's order beside the
         runner's (``ReadyIndex.advisor``); the advice is its first jobs that pass the
-        gates, and it still counts the jobs just chosen.
+        gates, and it still counts the jobs just chosen. Each claim is judged as live's
+        gates would judge it in the same place: after the turn's earlier claims that
+        they let start, whose cost and review count against it.
         """
         heuristic, outlook = self.heuristic, self.outlook
         if heuristic is None or outlook is None or not chosen or self.mode == "off":
@@ -351,8 +353,12 @@ class Deciding:
                 if len(starts) >= max(ADVISED_KEPT, len(chosen)):
                     break
         first = {v.job for v in starts[:len(chosen)]}
+        mine = Outlook(outlook.now, outlook.spent_today, outlook.committed, outlook.review_waiting,
+                       outlook.cooldowns)
         for job in chosen:
-            verdict = heuristic.verdict(job.id, board.state(job.id), outlook)
+            verdict = heuristic.verdict(job.id, board.state(job.id), mine)
+            if verdict.action == START:  # (one it would have held is not counted: live would not have started it)
+                mine.commit(heuristic.estimate(job.id).cost_high, heuristic.policy.jobs[job.id].reviewed)
             rank = index.advice_rank(job.id) if verdict.action == START else None
             extra: dict[str, Any] = {"followed": job.id in first, "advised": [v.job for v in starts[:ADVISED_KEPT]]}
             if job.id not in first and starts:

@@ -262,7 +262,7 @@ class Runner:
         path = textfile_path(self.deck.root, spec.metrics.textfile)
         writer = self._metrics
         if writer is None or writer.path != path or writer.every != spec.metrics.every:
-            writer = self._metrics = TextfileWriter(path, spec.metrics.every)
+            writer = self._metrics = TextfileWriter(path, spec.metrics.every, deck=self.deck)
         if writer.pending is not None or not (force or now >= writer.due):
             return None
         writer.due = now + writer.every

@@ -179,7 +179,8 @@ class Scoring:
         policy, heuristic = self.policy, self.heuristic
         assert policy is not None and heuristic is not None
         if policy.daily_budget is not None:
-            spent = board.rollups.cost_since(day_start(now))
+            today = day_start(now)
+            spent = board.rollups.cost_since(today, today + 86400)  # (not spend stamped on a later day)
             if spent + self.last_cost > policy.daily_budget:
                 self.answer = None
                 self.status = (f"fallback: budget: {money(spent)} spent today + {money(self.last_cost)} for a ranking "

@@ -281,10 +281,12 @@ class Rollups(_Record):
     def failures_since(self, since: float) -> int:
         return sum(1 for ended in self.recent_failures if ended >= since)
 
-    def cost_since(self, since: float) -> float:
-        """Cost of attempts and scorer calls that ended from the hour of ``since`` on (whole hours)."""
+    def cost_since(self, since: float, until: float | None = None) -> float:
+        """Cost of attempts and scorer calls that ended from the hour of ``since`` on, and before the hour of
+        ``until`` if given (whole hours): a day's spend leaves out hours stamped after it by a clock set back since."""
         first = int(since // 3600)
-        return sum(hour.cost for key, hour in self.hours.items() if key >= first)
+        end = None if until is None else int(until // 3600)
+        return sum(hour.cost for key, hour in self.hours.items() if key >= first and (end is None or key < end))
 
     def hours_between(self, start: float, end: float) -> Iterable[tuple[int, HourRollup]]:
         first, last = int(start // 3600), int(end // 3600)

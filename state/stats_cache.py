@@ -92,7 +92,7 @@ def load_history(deck: Deck, *, cached: bool = True, progress: Progress | None =
     how far the fold has come after each chunk it folds (not at all when nothing was appended).
     """
     log = EventLog(deck.events_path)
-    history = _from_cache(deck, log) if cached else None
+    history = cached_history(deck, log) if cached else None
     cached = history is not None
     if history is None:
         history, log = History(), EventLog(deck.events_path)
@@ -113,11 +113,11 @@ def load_history(deck: Deck, *, cached: bool = True, progress: Progress | None =
     finally:
         log.close()
     if folded or not cached:
-        _save(deck, history, log)
+        save_history(deck, history, log)
     return history
 
 
-def _from_cache(deck: Deck, log: EventLog) -> History | None:
+def cached_history(deck: Deck, log: EventLog) -> History | None:
     """The cached history with ``log`` standing at its position; None if there is none that holds."""
     try:
         data = cache_path(deck).read_bytes()
@@ -146,7 +146,8 @@ def _from_cache(deck: Deck, log: EventLog) -> History | None:
     return history
 
 
-def _save(deck: Deck, history: History, log: EventLog) -> None:
+def save_history(deck: Deck, history: History, log: EventLog) -> None:
+    """Write ``history`` as the cache, folded to where ``log`` stands (``cached_history`` reads it back)."""
     hours, days = history.hours.lines(), history.days.lines()
     pieces = [*hours, *days]
     body = sum(len(piece) for piece in pieces)

@@ -607,3 +607,38 @@ def test_a_deck_holds_reason_reaches_ls_inert(tmp_path: Path, cli: RunCli) -> No
         done = cli(*argv, cwd=deck.root)
         assert done.returncode == 0 and "the deck is held" in done.stderr, done.stderr
         assert "\x1b" not in done.stderr and "\x07" not in done.stderr, repr(done.stderr)
+
+
+def budget_deck_for(root: Path, mode: str) -> Deck:
+    """Two jobs whose runs have cost $0.03 each, two days ago, under a $0.05 daily budget: one fits, not both."""
+    deck = make_deck(root, mode, [{"id": "a"}, {"id": "b"}], budget={"daily": 0.05})
+    for job in ("a", "b"):
+        seed(deck, job, 1, 5, cost=0.03, ago=2 * DAY)
+    return deck
+
+
+def test_shadow_counts_a_budget_hold_that_a_claim_of_the_same_turn_causes(tmp_path: Path, cli: RunCli) -> None:
+    live, shadow = budget_deck_for(tmp_path / "live", "live"), budget_deck_for(tmp_path / "shadow", "shadow")
+    for deck in (live, shadow):
+        done = cli("run", "--once", "--parallel", "2", "--quiet", cwd=deck.root)
+        assert done.returncode == 0, done.stderr
+    assert [(d["job"], d["needs"]) for d in decided(live) if d["action"] == "hold"] == [("b", "budget")]
+    notes = {d["job"]: d for d in decided(shadow)}
+    assert sorted(claims(shadow)) == ["a", "b"]  # shadow still runs both
+    assert (notes["b"]["action"], notes["b"].get("needs"), notes["b"]["followed"]) == ("hold", "budget", False)
+    assert "+ $0.03 running or starting first + up to $0.03 for this job" in notes["b"]["reasons"][0]
+    report = json.loads(cli("decisions", "--report", "--json", cwd=shadow.root).stdout)
+    assert report["kept_back_for"] == {"budget": 1}
+
+
+def test_shadow_counts_a_review_hold_that_a_claim_of_the_same_turn_causes(tmp_path: Path, cli: RunCli) -> None:
+    decks = {mode: make_deck(tmp_path / mode, mode, [{"id": "a", "risk": "medium"}, {"id": "b", "risk": "medium"}],
+                             review_capacity=1) for mode in ("live", "shadow")}
+    for deck in decks.values():
+        done = cli("run", "--once", "--parallel", "2", "--quiet", cwd=deck.root)
+        assert done.returncode == 1, done.stderr  # (an output waits for review)
+    assert [(d["job"], d["needs"]) for d in decided(decks["live"]) if d["action"] == "hold"] == [("b", "reviews")]
+    notes = {d["job"]: d for d in decided(decks["shadow"])}
+    assert (notes["a"]["action"], notes["b"]["action"], notes["b"].get("needs")) == ("start", "hold", "reviews")
+    report = json.loads(cli("decisions", "--report", "--json", cwd=decks["shadow"].root).stdout)
+    assert report["kept_back_for"] == {"reviews": 1}

@@ -6,11 +6,15 @@ import json
 import os
 import signal
 import stat
+import time
 from pathlib import Path
 from typing import Any
 
 from prometheus_client.parser import text_string_to_metric_families
 
+from jobdeck.runner.metrics import TextfileWriter, snapshot
+from jobdeck.state.board import Board
+from jobdeck.state.deck import Deck
 from tests.functional.runner_kit import jobdeck, make_deck, start_runner, wait_for
 
 
@@ -95,3 +99,67 @@ def test_status_and_textfile_agree_on_the_heartbeat(tmp_path: Path) -> None:
         runner.send_signal(signal.SIGTERM)
         runner.wait(30)
     assert os.path.exists(tmp_path / "jobdeck.prom")
+
+
+def at(seconds_from_now: float) -> str:
+    """An absolute deadline, ``seconds_from_now`` away (negative: passed)."""
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + seconds_from_now))
+
+
+def deadline_deck(tmp_path: Path, **top: Any) -> Path:
+    """A shadow deck: report, paused, is past its deadline; quick meets its own; later and last wait to be resumed."""
+    jobs: list[dict[str, Any]] = [{"id": "report", "command": ["true"], "paused": True, "deadline": at(-600)},
+                                  {"id": "quick", "command": ["true"], "deadline": at(3600)},
+                                  {"id": "later", "command": ["true"], "paused": True, "deadline": at(3600)},
+                                  {"id": "last", "command": ["true"], "paused": True, "deadline": at(3600)}]
+    return make_deck(tmp_path, jobs, decide={"mode": "shadow"}, **top)
+
+
+def stats_deadlines(deck: Path) -> tuple[int, int]:
+    told = json.loads(jobdeck(deck, "stats", "--json", check=True).stdout)["deck"]["deadlines"]
+    return told["met"], told["missed"]
+
+
+def test_the_runner_shows_the_deadlines_overdue_as_status_check_counts_them(tmp_path: Path) -> None:
+    deck = deadline_deck(tmp_path, metrics={"textfile": "jobdeck.prom"})
+    assert jobdeck(deck, "run", "--once").returncode == 0
+    check = json.loads(jobdeck(deck, "status", "--check", "--json").stdout)
+    assert [p["job"] for p in check["problems"] if p["kind"] == "deadline_missed"] == ["report"]
+    assert parse(deck / "jobdeck.prom")["jobdeck_deadlines_overdue"] == {(): 1}
+    jobdeck(deck, "resume", "report", check=True)
+    assert jobdeck(deck, "run", "--once").returncode == 0  # done, late: no longer overdue
+    assert parse(deck / "jobdeck.prom")["jobdeck_deadlines_overdue"] == {(): 0}
+
+
+def test_deadlines_met_and_missed_are_counted_as_stats_counts_them_folding_only_what_the_log_gained(
+        tmp_path: Path) -> None:
+    deck = deadline_deck(tmp_path)
+    textfile, cache = tmp_path / "jobdeck.prom", deck / ".jobdeck" / "stats-cache.json"
+    writer = TextfileWriter(textfile, 15.0, deck=Deck(deck))
+    assert jobdeck(deck, "run", "--once").returncode == 0  # quick met its deadline; report's passed, not run
+    writer.write(snapshot(None, Board(), {}))  # no stats cache yet: the log folded from its start, the cache saved
+    assert parse(textfile)["jobdeck_deadlines_total"] == {(("outcome", "met"),): 1, (("outcome", "missed"),): 1}
+    assert cache.exists() and stats_deadlines(deck) == (1, 1)
+
+    jobdeck(deck, "resume", "later", check=True)
+    assert jobdeck(deck, "run", "--once").returncode == 0
+    cache.write_text("not a cache")  # a count that read it (or folded the log again, and saved) would show
+    writer.write(snapshot(None, Board(), {}))
+    assert parse(textfile)["jobdeck_deadlines_total"] == {(("outcome", "met"),): 2, (("outcome", "missed"),): 1}
+    assert cache.read_text() == "not a cache"  # only the records appended since the last write were folded
+
+    fresh = TextfileWriter(textfile, 15.0, deck=Deck(deck))  # a new runner: from the stats cache, which holds
+    assert stats_deadlines(deck) == (2, 1)  # (stats mends the cache)
+    jobdeck(deck, "resume", "last", check=True)
+    assert jobdeck(deck, "run", "--once").returncode == 0
+    fresh.write(snapshot(None, Board(), {}))
+    assert parse(textfile)["jobdeck_deadlines_total"] == {(("outcome", "met"),): 3, (("outcome", "missed"),): 1}
+    assert stats_deadlines(deck) == (3, 1)
+
+
+def test_the_runner_counts_deadlines_met_and_missed_as_stats_does(tmp_path: Path) -> None:
+    deck = deadline_deck(tmp_path, metrics={"textfile": "jobdeck.prom"})
+    assert jobdeck(deck, "run", "--once").returncode == 0
+    assert parse(deck / "jobdeck.prom")["jobdeck_deadlines_total"] == {(("outcome", "met"),): 1,
+                                                                       (("outcome", "missed"),): 1}
+    assert stats_deadlines(deck) == (1, 1)

@@ -384,3 +384,14 @@ def test_a_cooldown_ending_soon_is_said_to_the_second() -> None:
     later = Outlook(NOW, cooldowns={"openai/big": (NOW + 3630, "rate_limit")})
     assert heuristic.verdict("ask", heuristic.board.state("ask"), later).reasons[0].startswith(
         "model openai/big cools down until 05:00 UTC")
+
+
+def test_spend_stamped_on_a_later_day_is_not_todays() -> None:
+    # a clock that ran two days ahead stamped $5 of spend, then was set back: today has spent its own $0.10
+    found = board(ready("ask"))
+    ahead = NOW + 2 * 86400
+    found.rollups.add("early", Attempt(1, 1, "r", "default", ahead - 60, ahead, "succeeded", cost=5.0))
+    found.rollups.add("today", Attempt(1, 2, "r", "default", NOW - 120, NOW - 60, "succeeded", cost=0.1))
+    assert outlook_of(found, NOW, {}).spent_today == 0.1
+    heuristic = Heuristic(policy_of(spec({"id": "ask", "agent": "llm"}, budget={"daily": 1.0})), found)
+    assert heuristic.verdict("ask", found.state("ask"), heuristic.outlook(NOW, {})).action == "start"

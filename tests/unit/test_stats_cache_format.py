@@ -19,7 +19,7 @@ from jobdeck.state.deck import Deck
 from jobdeck.state.digest import sha256_hex
 from jobdeck.state.events import EventLog
 from jobdeck.state.history import DECK, History
-from jobdeck.state.stats_cache import STATS_CACHE_FORMAT, _save, cache_path, load_history
+from jobdeck.state.stats_cache import STATS_CACHE_FORMAT, cache_path, load_history, save_history
 from jobdeck.state.tally import Tally
 
 FINGERPRINTS = {
@@ -101,7 +101,7 @@ def cache_of(records: list[dict[str, Any]], root: Path) -> bytes:
     log.resume_at(4096, records[-1]["seq"], "f" * 64)
     deck = Deck(root)
     deck.state_dir.mkdir(parents=True, exist_ok=True)
-    _save(deck, history, log)
+    save_history(deck, history, log)
     return cache_path(deck).read_bytes()
 
 
