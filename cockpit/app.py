@@ -282,8 +282,9 @@ class CockpitApp(App[None]):
             screen.deck_changed(delta)
 
     def _job_screens(self) -> list[JobScreen]:
-        """The open screens that show jobs, bottom to top."""
-        return [screen for screen in self.screen_stack if isinstance(screen, JobScreen)]
+        """The open screens that show jobs, bottom to top; a screen still being put up is left out (it is on the
+        stack before it has its widgets, and shows the model as it is once it has them)."""
+        return [screen for screen in self.screen_stack if isinstance(screen, JobScreen) and screen.is_mounted]
 
     # -- screens -------------------------------------------------------------------
 

@@ -248,9 +248,7 @@ class BoardScreen(JobScreen):
         self.refresh_bindings()
 
     def action_open(self) -> None:
-        job_id = self.selected_job_id()
-        if job_id is not None:
-            self.post_message(self.OpenDetail(job_id))
+        self._on_selected(lambda job_id: self.post_message(self.OpenDetail(job_id)))
 
     @on(DataTable.RowSelected)
     def _row_selected(self, event: DataTable.RowSelected) -> None:

@@ -16,6 +16,7 @@ from __future__ import annotations
 from bisect import bisect_left, bisect_right, insort
 from collections.abc import Iterable
 
+from textual.actions import SkipAction
 from textual.binding import Binding
 from textual.coordinate import Coordinate
 from textual.events import Resize
@@ -61,6 +62,11 @@ class CardTable(HeaderlessTable[CardCell]):
         self._dirty = False
         self._needs_sort = False
         self._filling = False
+
+    def action_select_cursor(self) -> None:
+        if not self.row_count:  # nothing to open: Enter goes on to the screen, which says so
+            raise SkipAction
+        super().action_select_cursor()
 
     # -- what is shown -----------------------------------------------------------
 

@@ -81,7 +81,8 @@ _OPERATOR_KEYS = [
 _WHY = Binding("w", "why", "why", id="why")
 
 SELECTED_ONLY = frozenset({"why"})
-"""Footer keys that only act on a selected job: offered only while one is (an empty column offers none of them)."""
+"""Footer keys that only act on a selected job in the jobs.json in use: offered only while there is one (an empty
+column, or the job view of a job taken out of jobs.json, offers none of them)."""
 
 
 class JobScreen(Screen[None]):
@@ -189,10 +190,15 @@ class JobScreen(Screen[None]):
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action in SELECTED_ONLY:
-            return self.selected_job_id() is not None
+            job_id = self.selected_job_id()
+            return job_id is not None and not self._gone(job_id)
         if OPERATOR_ACTION.get(action, action) not in ACTIONS:
             return True
         return self.refused(action) is None
+
+    def _gone(self, job_id: str) -> bool:
+        """The deck is read and ``job_id`` is not in the jobs.json in use (`jobdeck rm`, an edit)."""
+        return self.model.ready and self.model.job(job_id) is None
 
     def refused(self, action: str) -> JobdeckError | None:
         """Why the operator key ``action`` (a screen action: ``cancel_job``, ``pin``…) does not apply to the
@@ -214,8 +220,12 @@ class JobScreen(Screen[None]):
 
     def action_refuse(self, action: str) -> None:
         """Say why an operator key does nothing here (Textual skipped its own binding: it does not apply)."""
-        if self.selected_job_id() is None:
+        job_id = self.selected_job_id()
+        if job_id is None:
             self.notify("no job selected", severity="warning", timeout=2)
+            return
+        if action in SELECTED_ONLY:
+            self.notify(f"{job_id} is not in the jobs.json in use", severity="warning", timeout=3)
             return
         refused = self.refused(action) if OPERATOR_ACTION.get(action, action) in ACTIONS else None
         if refused is not None:

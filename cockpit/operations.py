@@ -12,6 +12,8 @@ from __future__ import annotations
 import os
 import shlex
 import tempfile
+from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -41,6 +43,9 @@ class Operator:
         self._store: Store | None = None
         self.taking_back = False
         """Set while an undo writes the inverse of the operator's last action: that is allowed whatever the file."""
+        self.making_way: Callable[[str | None, str], AbstractContextManager[object]] = _nothing_waits
+        """Around every event written, given the job (None: the deck) and the action: the cockpit's undo writes
+        or drops there the action that waits out its undo (cockpit/undo.py), so none is written after a later one."""
 
     def act(self, job_id: str, action: str, *, reason: str | None = None) -> list[dict[str, Any]]:
         """Apply ``action`` to a job; JobdeckError (e.g. IllegalTransition) when it does not apply."""
@@ -58,7 +63,8 @@ class Operator:
             self.check_allowed(action)
         if self._store is None:
             self._store = open_store(self.model.deck)
-        return perform(self._store, spec, job_id, action, reason=reason, via=VIA, by=self.by)
+        with self.making_way(job_id, action):
+            return perform(self._store, spec, job_id, action, reason=reason, via=VIA, by=self.by)
 
     def check_allowed(self, action: str) -> None:
         """JobdeckError if ``action`` lets work start while jobs.json is invalid (as the CLI: ``STOPS_WORK``);
@@ -73,7 +79,8 @@ class Operator:
             self.check_allowed("release")
         if self._store is None:
             self._store = open_store(self.model.deck)
-        return hold_deck(self._store, hold, via=VIA, by=self.by)
+        with self.making_way(None, "hold" if hold else "release"):
+            return hold_deck(self._store, hold, via=VIA, by=self.by)
 
     def check_writable(self) -> None:
         """DeckAccessError now if no action could be written (another user's deck): an action that waits out
@@ -95,6 +102,11 @@ class Operator:
     def close(self) -> None:
         if self._store is not None:
             self._store.close()
+
+
+def _nothing_waits(job_id: str | None, action: str) -> AbstractContextManager[object]:
+    """``Operator.making_way`` with no undo to make way for."""
+    return nullcontext()
 
 
 def job_from_form(values: dict[str, str]) -> dict[str, Any]:

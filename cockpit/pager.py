@@ -3,7 +3,7 @@
 The output is untrusted (a job may print terminal control sequences), and a
 pager shown with ``LESS=-R`` would pass them to the terminal; so the pager reads
 the output through ``state.terminal.Copier``, which strips them, on its stdin.
-The app is suspended while the pager runs.
+The pager runs with the terminal handed over (cockpit/handover.py).
 """
 
 from __future__ import annotations
@@ -13,9 +13,11 @@ import shlex
 import subprocess
 from pathlib import Path
 
-from textual.app import App, SuspendNotSupported
+from textual.app import App
 
 from jobdeck.state.terminal import Copier
+
+from jobdeck.cockpit.handover import handed_over
 
 
 def pager_argv() -> list[str]:
@@ -47,11 +49,7 @@ def show_in_pager(app: App[object], path: Path, title: str) -> None:
         return process.wait()
 
     try:
-        try:
-            with app.suspend():
-                code = page()
-        except SuspendNotSupported:  # headless (tests): the pager needs no terminal
-            code = page()
+        code = handed_over(app, page)
     except OSError as exc:
         app.notify(f"cannot run the pager {argv[0]!r}: {exc.strerror or exc} (set $PAGER)", severity="error")
         return

@@ -184,9 +184,7 @@ class ReviewScreen(JobScreen):
         self.action_open()
 
     def action_open(self) -> None:
-        job_id = self.selected_job_id()
-        if job_id is not None:
-            self.post_message(self.OpenDetail(job_id))
+        self._on_selected(lambda job_id: self.post_message(self.OpenDetail(job_id)))
 
     def action_cursor(self, step: int) -> None:
         (self.queue.action_cursor_down if step > 0 else self.queue.action_cursor_up)()

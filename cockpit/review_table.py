@@ -9,6 +9,7 @@ selected job's full id and reason are in the side pane beside it.
 from __future__ import annotations
 
 from rich.text import Text
+from textual.actions import SkipAction
 from textual.events import Resize
 from textual.widgets import DataTable
 
@@ -56,6 +57,11 @@ class ReviewTable(DataTable[Text]):
                         self.update_cell(key, column, cell)
             return
         self._rebuild(widths)
+
+    def action_select_cursor(self) -> None:
+        if not self.row_count:  # nothing to open: Enter goes on to the screen, which says so
+            raise SkipAction
+        super().action_select_cursor()
 
     def selected_key(self) -> str | None:
         if not self.row_count:

@@ -1,6 +1,6 @@
 """`e`: edit jobs.json in $EDITOR from the cockpit, the way `jobdeck edit` does it.
 
-The app is suspended while the editor runs on a private copy; the copy is then
+The editor runs on a private copy with the terminal handed over (cockpit/handover.py); the copy is then
 validated and installed by compare-and-swap (cockpit.operations.EditSession).
 An invalid copy or a concurrent change on disk is explained and offered for
 another round; nothing is lost either way.
@@ -10,12 +10,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from textual.app import App, SuspendNotSupported
+from textual.app import App
 
 from jobdeck.state.deck import Deck
 from jobdeck.state.errors import EditConflict, JobdeckError, SpecError
 
 from jobdeck.cockpit.confirm_screen import ConfirmScreen
+from jobdeck.cockpit.handover import handed_over
 from jobdeck.cockpit.operations import EditSession
 
 
@@ -40,11 +41,7 @@ class SpecEditor:
 
     def _round(self, session: EditSession) -> None:
         try:
-            try:
-                with self.app.suspend():
-                    session.run_editor()
-            except SuspendNotSupported:  # headless (tests): the editor needs no terminal
-                session.run_editor()
+            handed_over(self.app, session.run_editor)
             installed = session.finish()
         except SpecError as exc:
             self._offer_again(session, "jobs.json would not be valid. Edit again?", str(exc))

@@ -3,15 +3,20 @@
 Pause and resume are written at once and undone by their opposite (both stay in
 the chain of work). Approve and retry have no opposite event, so they wait
 ``seconds`` before they are written, and an undo drops them. One action waits
-at a time: a new one writes the one before it, and quitting writes what waits
-(the operator asked for it). The undo key is ``z`` (``u`` already releases a pin),
+at a time, and nothing is written after a later one: any other action the
+operator takes writes it first (``Undo.making_way``, around every event the
+cockpit writes), short of another verdict on the same job (``VERDICTS``: a
+cancel or reject after a retry that waits), which replaces it; quitting writes
+what waits (the operator asked for it). Either way the undo ends, so `z` takes
+back only the last action. The undo key is ``z`` (``u`` already releases a pin),
 and the toasts name it as keys.toml maps it.
 ``write_action`` is how every job key writes its event, undoable or not.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,6 +37,9 @@ UNDO_SECONDS = 5.0
 """How long an undo is offered (and an approve or retry waits before it is written)."""
 INVERSE = {"pause": "resume", "resume": "pause"}
 """Actions written at once, and the action that takes each back."""
+VERDICTS = frozenset({"approve", "reject", "retry", "cancel"})
+"""What the operator makes of a job that waits on them: a second verdict on a job replaces an approve or retry still
+waiting out its undo (the operator changed their mind), where writing both would refuse the second or undo the first."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,13 +92,13 @@ class Undo:
         self._timer: Timer | None = None
         self._toast: Notification | None = None
         """The toast offering the pending action's undo: taken back once there is nothing to undo."""
+        operator.making_way = self.making_way
 
     def offer(self, job_id: str, action: str) -> None:
         """Take ``action`` on the job with an undo: written now (pause, resume) or after ``seconds``."""
         if self.pending is not None and (self.pending.job_id, self.pending.action) == (job_id, action):
             return  # the same key twice: one action
-        self.settle()
-        if action in INVERSE:
+        if action in INVERSE:  # (written through the operator, which makes way for it)
             shown = self._write(job_id, action, then=f" — {undo_key(self.app)} to undo", timeout=self.seconds)
             if shown is None:
                 return
@@ -102,6 +110,8 @@ class Undo:
             except JobdeckError as exc:
                 self.app.notify(str(exc), title=f"cannot {action}", severity="error")
                 return
+            with self.making_way(job_id, action):  # (held, not written: what waits makes way for it now)
+                pass
             self._hold(Undoable(job_id, action, written=False),
                        toast(self.app, f"{action} {job_id} in {self.seconds:g}s — {undo_key(self.app)} to undo", self.seconds))
 
@@ -118,6 +128,24 @@ class Undo:
                 self.operator.taking_back = False
         else:
             self.app.notify(f"undone: {pending.action} {pending.job_id} (nothing written)", timeout=3)
+
+    @contextmanager
+    def making_way(self, job_id: str | None, action: str) -> Iterator[None]:
+        """Around a new action on ``job_id`` (None: the deck): the one that waits is written before it, or, when
+        both are ``VERDICTS`` on the same job, dropped once the new one is written (kept if it is refused)."""
+        pending = self.pending
+        if pending is None:
+            yield
+            return
+        if pending.written or pending.job_id != job_id or action not in VERDICTS:
+            self.settle()
+            yield
+            return
+        yield
+        if self.pending is pending:
+            self._release()
+            self.app.notify(f"{pending.action} {pending.job_id} dropped, nothing written: {action} replaces it",
+                            timeout=4)
 
     def settle(self) -> None:
         """Write the action that waits, now (a new action, quitting); the undo is gone either way."""

@@ -13,6 +13,7 @@ from jobdeck.cockpit.app import make_app
 from jobdeck.cockpit.confirm_screen import ConfirmScreen
 from jobdeck.cockpit.new_job_screen import NewJobScreen
 from jobdeck.cockpit.reason_screen import ReasonScreen
+from jobdeck.cockpit.review_screen import ReviewScreen
 from cockpit_decks import NOW, busy_deck, column_ids, error_toasts, events, shown_columns, toast_said, wait_until
 
 pytestmark = pytest.mark.anyio
@@ -450,3 +451,84 @@ async def test_the_new_job_forms_errors_name_its_fields_and_give_no_cli_advice(d
         await pilot.press("ctrl+s")
         said = str(form.query_one("#form-error").render())
         assert said.startswith("depends on: depends on unknown job 'nope'") and "command line" not in said, said
+
+
+def written(deck, since: int) -> list[tuple[str, str]]:
+    """(type, job) of every event appended after the first ``since``."""
+    return [(event["type"], event.get("job", "")) for event in events(deck)[since:]]
+
+
+async def test_a_cancel_confirmed_while_a_retry_waits_out_its_undo_is_the_last_word(deck) -> None:
+    """In the review queue, `r` then `x y`: the retry was written seconds after the cancel, and the job ran."""
+    app = make_app(deck.root, fast_start=False, watch=False, now=NOW, undo_seconds=60)
+    before = len(events(deck))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("v")
+        assert isinstance(app.screen, ReviewScreen) and app.screen.selected_job_id() == "report"
+        await pilot.press("r")
+        assert app.undo.pending is not None and written(deck, before) == []
+        await pilot.press("x", "y")
+        assert written(deck, before) == [("cancelled", "report")]  # the operator's last word on it
+        assert app.undo.pending is None  # nothing waits to be written after it, nothing for z to take back
+        assert "retry report dropped, nothing written: cancel replaces it" in [n.message for n in app._notifications]
+        await pilot.press("z", "q")
+    assert written(deck, before) == [("cancelled", "report")]
+
+
+async def test_a_reject_after_an_approve_that_waits_replaces_it(deck) -> None:
+    """`a` then `R` with a reason: 5 s later "cannot approve ... it is failed" (the reject was written first)."""
+    app = make_app(deck.root, fast_start=False, watch=False, now=NOW, undo_seconds=60)
+    before = len(events(deck))
+    async with app.run_test(size=(120, 40)) as pilot:
+        select(app, "report")
+        await pilot.press("a", "R", *"no summary", "enter", "y")
+        await wait_until(pilot, lambda: written(deck, before) != [], what="the rejection")
+        assert written(deck, before) == [("rejected", "report")] and app.undo.pending is None
+        await pilot.press("q")
+    assert written(deck, before) == [("rejected", "report")] and error_toasts(app) == []
+
+
+async def test_a_retry_after_an_approve_that_waits_on_the_same_job_replaces_it(deck) -> None:
+    app = make_app(deck.root, fast_start=False, watch=False, now=NOW, undo_seconds=60)
+    before = len(events(deck))
+    async with app.run_test(size=(120, 40)) as pilot:
+        select(app, "report")
+        await pilot.press("a", "r")
+        assert written(deck, before) == [] and (app.undo.pending.job_id, app.undo.pending.action) == ("report", "retry")
+        await pilot.press("q")
+    assert written(deck, before) == [("retried", "report")] and error_toasts(app) == []
+
+
+async def test_z_after_a_cancel_does_not_take_back_the_pause_before_it(deck) -> None:
+    """`p` on a running job, then `x y`: z wrote "resumed" on the cancelled job."""
+    app = make_app(deck.root, fast_start=False, watch=False, now=NOW, undo_seconds=60)
+    before = len(events(deck))
+    async with app.run_test(size=(120, 40)) as pilot:
+        select(app, "summarise")
+        await pilot.press("p")
+        assert written(deck, before) == [("paused", "summarise")]
+        await pilot.press("x", "y")
+        assert app.undo.pending is None and " z  undo " not in footer(app)
+        await pilot.press("z")
+        await pilot.pause()
+    assert written(deck, before) == [("paused", "summarise"), ("cancelled", "summarise")]
+
+
+async def test_an_action_on_another_job_writes_the_one_that_waits_first(deck) -> None:
+    """`r` on one job, then any action on another: the retry is written first, and z cannot reach back to it."""
+    app = make_app(deck.root, fast_start=False, watch=False, now=NOW, undo_seconds=60)
+    before = len(events(deck))
+    async with app.run_test(size=(120, 40)) as pilot:
+        select(app, "lint")
+        await pilot.press("r")
+        select(app, "summarise")
+        await pilot.press("x", "y")
+        assert written(deck, before) == [("retried", "lint"), ("cancelled", "summarise")]
+        select(app, "report")
+        await pilot.press("r")
+        select(app, "deploy")
+        await pilot.press("H")  # an override, written at once, writes it too
+        assert written(deck, before)[2:] == [("retried", "report"), ("held", "deploy")]
+        assert app.undo.pending is None
+        await pilot.press("z", "q")
+    assert len(written(deck, before)) == 4

@@ -567,3 +567,16 @@ async def test_w_is_offered_only_with_a_card_selected_and_says_what_it_needs_wit
         await wait_until(pilot, lambda: any(n.message == "no job selected" for n in app._notifications),
                          what="w to say what it needs")
         assert not isinstance(app.screen, WhyScreen)
+
+
+async def test_enter_with_no_card_selected_says_so_as_the_other_keys_do(tmp_path) -> None:
+    deck = busy_deck(tmp_path / "deck")
+    app = make_app(deck.root, fast_start=False, watch=False, now=NOW)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("slash", *"nothing-matches", "enter")  # every column empty: nothing selected
+        await wait_until(pilot, lambda: app.screen.board.selected_id is None, what="an empty board")
+        toasts = len(app._notifications)
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: [n.message for n in app._notifications][toasts:] == ["no job selected"],
+                         what="Enter to say there is nothing to open")
+        assert app.screen is app.screen_stack[0]

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import subprocess
 import sys
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -274,3 +276,70 @@ async def test_the_review_pane_opens_at_the_field_that_failed_validation_else_at
         await wait_until(pilot, lambda: '      "strength": "very high"' in tail_rows(screen),
                          what="the invalid field in view")
         assert tail_rows(screen).index('      "strength": "very high"') == ABOVE  # below the lines before it
+
+
+async def test_a_change_on_disk_while_the_review_queue_or_a_job_view_is_being_put_up_waits_for_it(deck) -> None:
+    """`v` as a runner wrote: the change reached the queue before it had its widgets, and the cockpit ended on a
+    traceback (NoMatches on the queue's output tail); the job view (Enter) was open to the same."""
+    from jobdeck.cockpit.job_screen import JobScreen
+
+    app = make_app(deck.root, fast_start=False, watch=False, now=NOW, poll=None)
+    jobs = [dict(job) for job in JOBS]
+    report = next(job for job in jobs if job["id"] == "report")
+    async with app.run_test(size=(80, 24)) as pilot:
+        for opening, screen_type in ((app.open_review, ReviewScreen),
+                                     (partial(app.open_detail, JobScreen.OpenDetail("report")), DetailScreen)):
+            opening()  # what `v` and Enter do: the screen is on the stack at once, its widgets come after
+            screen = app.screen_stack[-1]
+            assert isinstance(screen, screen_type)
+            steps = 0
+            while not screen.is_mounted:  # a change on disk at every step of its putting up
+                steps += 1
+                report["title"] = f"Weekly report, take {steps}"
+                write_spec(deck, jobs)
+                app.sync()
+                await asyncio.sleep(0)
+            assert steps > 1
+            await pilot.pause()
+            assert app.is_running and app.screen is screen
+            title = f"Weekly report, take {steps}"
+            if screen_type is ReviewScreen:
+                assert [item.card.id for item in screen.items][0] == "report"
+                assert title in str(screen.query_one("#review-why").render())
+            else:
+                assert title in str(screen.query_one("#detail-heading").render())
+            await pilot.press("escape")
+
+
+async def test_the_view_of_a_job_taken_out_of_jobs_json_offers_no_w_and_says_why_not(deck) -> None:
+    from jobdeck.cockpit.why_screen import WhyScreen
+
+    app = make_app(deck.root, fast_start=False, now=NOW, poll=None)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_detail(app, pilot, "lint")
+        hints = screen.query_one("#key-hints")
+        await pilot.pause()
+        assert " w  why " in hints.render().plain
+        write_spec(deck, [job for job in JOBS if job["id"] not in ("lint", "deploy")])  # as `jobdeck rm lint deploy`
+        await wait_until(pilot, lambda: "no longer in jobs.json" in str(screen.query_one("#detail-heading").render()),
+                         what="the view to say the job is gone")
+        await pilot.pause()
+        assert " why " not in hints.render().plain
+        await pilot.press("w")
+        await wait_until(pilot, lambda: any(n.message == "lint is not in the jobs.json in use"
+                                            for n in app._notifications), what="w to say why not")
+        assert not isinstance(app.screen, WhyScreen)
+
+
+async def test_enter_in_an_empty_review_queue_says_no_job_is_selected(tmp_path: Path) -> None:
+    from cockpit_decks import new_deck
+
+    deck = new_deck(tmp_path / "deck", [{"id": "hello", "command": ["true"]}])
+    app = make_app(deck.root, fast_start=False, watch=False, now=NOW)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("v")
+        assert isinstance(app.screen, ReviewScreen) and app.screen.items == []
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: [n.message for n in app._notifications] == ["no job selected"],
+                         what="Enter to say there is nothing to open")
+        assert isinstance(app.screen, ReviewScreen)
