@@ -285,7 +285,8 @@ class DeckModel:
         for job_card in self.cards.values():
             counts[job_card.column] += 1
         rollups = self.store.board.rollups  # kept by the fold: no pass over past attempts
-        failures, cost = rollups.failures_since(now - 3600), rollups.cost_since(start_of_day(now))
+        # today's cost: from the local day's start to the end of this hour (not spend a clock set back stamped later)
+        failures, cost = rollups.failures_since(now - 3600), rollups.cost_since(start_of_day(now), now + 3600)
         alive = tuple(h for h in self.heartbeats if h.alive(now))
         declared = [h.parallel for h in alive if h.parallel]
         spec = self.spec
