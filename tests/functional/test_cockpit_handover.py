@@ -19,6 +19,8 @@ import termios
 import time
 from pathlib import Path
 
+import pytest
+
 from conftest import cli_env
 from cockpit_decks import NOW, new_deck, run
 
@@ -99,18 +101,15 @@ def _handed_back_after(terminal: Terminal, key: bytes, said: bytes) -> None:
     assert terminal.quits_with_q() == 0  # the keys reach the cockpit again
 
 
-def test_an_editor_that_exits_non_zero_gives_the_board_back_with_an_error_toast(tmp_path: Path) -> None:
-    terminal = Terminal(_deck(tmp_path), {"EDITOR": "false"})
+@pytest.mark.parametrize(("env", "key", "said"), [
+    ({"EDITOR": "false"}, b"e", b"exited with"),  # an editor that exits non-zero (vim's :cq)
+    ({"PAGER": "nosuchpager"}, b"o", b"'nosuchpager'"),  # a pager that cannot run
+], ids=["editor-fails", "pager-missing"])
+def test_a_program_that_fails_gives_the_board_back_with_an_error_toast(tmp_path: Path, env: dict[str, str],
+                                                                        key: bytes, said: bytes) -> None:
+    terminal = Terminal(_deck(tmp_path), env)
     try:
-        _handed_back_after(terminal, b"e", b"exited with")
-    finally:
-        terminal.close()
-
-
-def test_a_pager_that_cannot_run_gives_the_board_back_with_an_error_toast(tmp_path: Path) -> None:
-    terminal = Terminal(_deck(tmp_path), {"PAGER": "nosuchpager"})
-    try:
-        _handed_back_after(terminal, b"o", b"'nosuchpager'")
+        _handed_back_after(terminal, key, said)
     finally:
         terminal.close()
 
