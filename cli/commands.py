@@ -243,10 +243,12 @@ def cmd_add(args: argparse.Namespace) -> int:
     if args.id or args.argv or args.model:
         jobs.append(_job_from_flags(args))
     source = ("stdin" if args.source == "-" else args.source) if args.source else "the command line"
-    try:
-        declared = {job.id for job in _read_spec(deck, kept=False)[0].jobs}
-    except SpecError:
-        declared = set()  # (add_jobs says what is wrong)
+    declared: set[str] = set()
+    if args.replace:  # (without it every id added is new: one already declared is refused)
+        try:
+            declared = {job.id for job in _read_spec(deck, kept=False)[0].jobs}
+        except SpecError:
+            pass  # (add_jobs says what is wrong)
     ids = add_jobs(deck, jobs, replace=args.replace, source=source, source_text=text)
     history = _histories(deck, [job_id for job_id in ids if job_id not in declared])  # (not a job --replace edits)
     if args.json:
@@ -263,11 +265,22 @@ def cmd_add(args: argparse.Namespace) -> int:
 
 def _histories(deck: Deck, added: list[str]) -> dict[str, tuple[str, int]]:
     """The jobs among ``added`` that had a past in the chain of work (removed, then added again under their id):
-    their status and attempts, which carry over (a done job stays done; its output is what dependents read)."""
-    if not deck.events_path.exists():
+    their status and attempts, which carry over (a done job stays done; its output is what dependents read).
+
+    Only ids with attempt directories in some workspace are looked up in the board: a fresh id (the usual
+    `add`) costs a few stats, not a read of the board (~15 ms). A past without attempts (never ran) is not
+    told: it has no output for dependents to read."""
+    from jobdeck.state.attempts import RUNS
+
+    try:
+        workspaces = [entry for entry in deck.workspaces_dir.iterdir() if entry.is_dir()]
+    except OSError:
+        return {}
+    ran = [job_id for job_id in added if any((workspace / RUNS / job_id).is_dir() for workspace in workspaces)]
+    if not ran or not deck.events_path.exists():
         return {}
     with _store(deck) as store:
-        states = {job_id: store.board.jobs.get(job_id) for job_id in added}
+        states = {job_id: store.board.jobs.get(job_id) for job_id in ran}
     return {job_id: (state.status.value, state.next_attempt - 1) for job_id, state in states.items()
             if state is not None and state.next_attempt > 1}
 
