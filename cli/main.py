@@ -3,7 +3,8 @@
 Every command's work lives in state/, runner/ or cockpit/; this module turns
 their JobdeckErrors into one clean line on stderr and a stable exit code:
 0 success, 1 the answer is "no" (invalid spec, refused action, failed job),
-2 usage or environment problem (no deck, bad arguments, lock timeout), 130 on ^C, 143 when SIGTERM stopped a run.
+2 usage or environment problem (no deck, bad arguments, lock timeout), 130 on ^C, 143 when SIGTERM stopped a run
+(129: SIGHUP).
 The layers turn the system's refusals into JobdeckErrors that say what could
 not be done; an OSError that still reaches this module is printed the same
 way (file and reason, exit 2) as a last resort, never as a traceback.
@@ -34,7 +35,7 @@ NOTES = """\
 The deck is found from --deck, then $JOBDECK_DECK, then the nearest parent
 directory holding a jobs.json. `jobdeck COMMAND --help` shows each command's options and examples.
 Exit codes: 0 ok, 1 refused/invalid/failed/unhealthy, 2 usage or environment error, 130 interrupted (^C),
-143 terminated (SIGTERM).
+143 terminated (SIGTERM), 129 hung up (SIGHUP).
 """
 
 

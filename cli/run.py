@@ -169,9 +169,12 @@ def _raise_not_started(runner: Runner) -> None:
 async def _serve(runner: Runner, lifeline_fd: int | None = None) -> int | None:
     """Run until done or stopped; the first signal that stopped it, if one did.
 
-    The first SIGINT or SIGTERM stops claiming and gives attempts ``--grace``
-    seconds; a second stops them at once. The end of the parent's lifeline
-    (``runner/lifeline.py``) stops it as a first signal does.
+    The first SIGINT, SIGTERM or SIGHUP stops claiming and gives attempts ``--grace``
+    seconds; a second stops them at once. SIGHUP is a terminal closing (an SSH session
+    dropped) or a log rotation's ``kill -HUP``: by default it killed the runner at once,
+    its attempts left orphaned; stdout is inherited, so there is no log to reopen (rotate
+    with copytruncate). The end of the parent's lifeline (``runner/lifeline.py``) stops it
+    as a first signal does.
     """
     loop = asyncio.get_running_loop()
     received: list[int] = []
@@ -183,7 +186,7 @@ async def _serve(runner: Runner, lifeline_fd: int | None = None) -> int | None:
         else:
             runner.cancel_all(by=signal.Signals(signum).name)
 
-    for sig in (signal.SIGTERM, signal.SIGINT):
+    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
         loop.add_signal_handler(sig, on_signal, sig)
     if lifeline_fd is not None:
         try:

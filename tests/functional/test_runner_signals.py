@@ -17,17 +17,21 @@ def running(deck: Path, job: str) -> bool:
     return state is not None and state.status.value == "running"
 
 
-def test_sigterm_gives_running_attempts_the_grace_then_stops_them(tmp_path: Path) -> None:
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP], ids=["SIGTERM", "SIGHUP"])
+def test_sigterm_gives_running_attempts_the_grace_then_stops_them(tmp_path: Path, sig: signal.Signals) -> None:
+    """SIGHUP too (a terminal closing, an SSH session dropped): by default it killed the runner on the spot, its
+    attempt left running with no runner, and no line said why."""
     deck = make_deck(tmp_path, [{"id": "long", "command": ["sleep", "40"]}])
     runner = start_runner(deck, "--once", "--grace", "1")
     wait_for(lambda: running(deck, "long"), what="the job to start")
     stopped_at = time.monotonic()
-    runner.send_signal(signal.SIGTERM)
+    runner.send_signal(sig)
     code = runner.wait(30)
     took = time.monotonic() - stopped_at
-    assert code == 128 + signal.SIGTERM, runner.stderr.read()
+    stderr = runner.stderr.read()
+    assert code == 128 + sig, stderr
     assert took < 10, f"the runner took {took:.1f}s to stop with --grace 1"
-    assert "stopped by SIGTERM" in runner.stderr.read()
+    assert f"stopped by {sig.name}" in stderr and f"stopping on {sig.name}: waiting up to 1s" in stderr, stderr
     state = board(deck)["long"]
     assert state.status.value == "review" and state.attempts[-1].outcome == "interrupted"
 
