@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 from jobdeck.state.attempts import OUTPUT, RESULT, STDERR
 from jobdeck.state.deck import Deck
 from jobdeck.state.errors import JobdeckError, NoSuchAttempt
-from jobdeck.state.terminal import Copier
+from jobdeck.state.terminal import Copier, one_line
 
 """On a terminal, a line is cleaned whole (a sequence may span a chunk): this much is held at most."""
 
@@ -60,6 +60,13 @@ def show_logs(deck: Deck, store: Store, job: Job | JobPreview, state: JobState, 
             offset = copy.from_file(path, offset)
         offset = copy.from_file(path, offset)
     copy.finish()
+    if offset == 0 and chosen is not None and chosen.ended is not None and chosen.outcome != "succeeded":
+        # nothing to print of an attempt that failed (an llm job's provider error is in its record, not its output)
+        reason = state.reason if chosen == state.attempt and state.reason else chosen.reason  # (the latest's, in words)
+        why = f" ({reason})" if reason else ""
+        said = f"{job.id}: attempt {chosen.n} wrote nothing to its {'stderr' if stderr else 'output'}; " \
+               f"it ended {chosen.outcome}{why}"
+        print(f"jobdeck: {one_line(said)} (hint: `jobdeck show {job.id}` has the whole story)", file=sys.stderr)
     return 0
 
 

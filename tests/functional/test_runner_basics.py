@@ -187,3 +187,15 @@ def test_a_validator_runs_in_the_workspace_as_the_job_does(tmp_path: Path) -> No
     result = jobdeck(deck, "run", "--once")
     assert result.returncode == 0, result.stderr
     assert status(deck, "t") == "done"
+
+
+def test_logs_of_an_attempt_that_failed_with_no_output_says_how_it_ended(tmp_path: Path) -> None:
+    """It printed nothing and exited 0: an llm job's provider error, say, is in its record, not its output."""
+    deck = make_deck(tmp_path, [{"id": "quiet", "command": ["false"]}, {"id": "said", "command": ["echo", "hi"]}])
+    jobdeck(deck, "run", "--once")
+    told = jobdeck(deck, "logs", "quiet")
+    assert (told.returncode, told.stdout) == (0, "")
+    assert told.stderr == ("jobdeck: quiet: attempt 1 wrote nothing to its output; it ended failed (exited with code 1) "
+                           "(hint: `jobdeck show quiet` has the whole story)\n")
+    done = jobdeck(deck, "logs", "said")
+    assert (done.stdout, done.stderr) == ("hi\n", "")  # a success with output: the output alone
