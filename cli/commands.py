@@ -693,6 +693,8 @@ def _act(args: argparse.Namespace, action: str, ids: list[str], **extra: Any) ->
             raise
         raise waits_for_valid_spec(action, exc) from None
     unknown = [job_id for job_id in ids if spec.job(job_id) is None]
+    if unknown and action == "cancel":  # a job taken out of jobs.json by hand while it ran may still be stopped
+        unknown = [job_id for job_id in unknown if not _running_in_the_log(deck, job_id)]
     if unknown:  # nothing is applied unless every id names a job
         raise UnknownJob.among(unknown, (j.id for j in spec.jobs), spec_place(deck), "; nothing was done")
     status = 0
@@ -721,7 +723,8 @@ def _act(args: argparse.Namespace, action: str, ids: list[str], **extra: Any) ->
                 from jobdeck.state.views import is_paused
 
                 job = spec.job(job_id)
-                _say_what_starts_it_again(job, is_paused(job, store.board.state(job_id)))
+                if job is not None:  # (a job no longer in jobs.json starts again only once it is back there)
+                    _say_what_starts_it_again(job, is_paused(job, store.board.state(job_id)))
     if stopped_by_nobody and not _runner_up(deck):
         print(f"jobdeck: no runner is up: the processes of {', '.join(stopped_by_nobody)} run until one starts "
               f"(`jobdeck run --once` stops them and records the end)", file=sys.stderr)
@@ -824,6 +827,12 @@ def cmd_decisions(args: argparse.Namespace) -> int:
         raise UnknownJob.among([args.id], (j.id for j in _read_spec(deck)[0].jobs), spec_place(deck),
                                " nor in its decisions")
     return decisions(args, decided)
+
+
+def _running_in_the_log(deck: Deck, job_id: str) -> bool:
+    """Whether the chain of work has ``job_id`` running (a job jobs.json no longer declares, say)."""
+    with _store(deck) as store:
+        return job_id in store.board.jobs and store.board.state(job_id).status.value == "running"
 
 
 def cmd_trigger(args: argparse.Namespace) -> int:

@@ -102,6 +102,8 @@ def perform(store: Store, spec: Spec | LightSpec, job_id: str, action: str, *, r
     """
     job = spec.job(job_id)
     if job is None:
+        if action == "cancel":  # a job taken out of jobs.json while its attempt runs: that attempt may still be stopped
+            return _cancel_removed(store, spec, job_id, reason=reason, via=via, by=by or operator(), now=now)
         raise UnknownJob.among([job_id], (j.id for j in spec.jobs), "jobs.json")
     event_type = ACTIONS[action].event
     who = by or operator()
@@ -137,6 +139,22 @@ def perform(store: Store, spec: Spec | LightSpec, job_id: str, action: str, *, r
     except OSError as exc:
         raise deck_access_error(exc, f"record {action} of job '{job_id}'", store.deck.events_path) from None
     return Outcome(records, notes)
+
+
+def _cancel_removed(store: Store, spec: Spec | LightSpec, job_id: str, *, reason: str | None, via: str, by: str,
+                    now: float | None) -> Outcome:
+    """Cancel the running attempt of a job no longer in jobs.json (a hand edit took it out while it ran: `rm`
+    refuses that); UnknownJob for any other id, as for every action on a job jobs.json does not declare."""
+    def decide(board: Board) -> list[dict[str, Any]]:
+        if board.state(job_id).status != Status.RUNNING or job_id not in board.jobs:
+            raise UnknownJob.among([job_id], (j.id for j in spec.jobs), "jobs.json")
+        return [{"type": EventType.CANCELLED, "job": job_id, "by": by, "via": via, **({"reason": reason} if reason else {})}]
+
+    try:
+        records, _ = store.transact(decide, now=now)
+    except OSError as exc:
+        raise deck_access_error(exc, f"record cancel of job '{job_id}'", store.deck.events_path) from None
+    return Outcome(records, ["no longer in jobs.json: its running attempt is stopped"])
 
 
 def override_notes(action: Action, job: Job | JobPreview, state: JobState, board: Board, now: float) -> list[str]:

@@ -199,3 +199,26 @@ def test_logs_of_an_attempt_that_failed_with_no_output_says_how_it_ended(tmp_pat
                            "(hint: `jobdeck show quiet` has the whole story)\n")
     done = jobdeck(deck, "logs", "said")
     assert (done.stdout, done.stderr) == ("hi\n", "")  # a success with output: the output alone
+
+
+def test_a_job_taken_out_of_jobs_json_while_it_runs_can_still_be_cancelled(tmp_path: Path) -> None:
+    """`rm` refuses a running job, but a hand edit does not: its attempt ran to the end, `cancel` saying there was
+    no such job."""
+    from tests.functional.runner_kit import start_runner, wait_for
+
+    deck = make_deck(tmp_path, [{"id": "long", "command": ["sleep", "60"]}, {"id": "stays", "command": ["true"]}])
+    runner = start_runner(deck)
+    try:
+        wait_for(lambda: status(deck, "long") == "running", what="long to run")
+        (deck / "jobs.json").write_text(json.dumps({"jobs": [{"id": "stays", "command": ["true"]}]}))
+        cancelled = jobdeck(deck, "cancel", "long")
+        assert cancelled.returncode == 0, cancelled.stderr
+        assert "no longer in jobs.json: its running attempt is stopped" in cancelled.stderr
+        wait_for(lambda: any(e["type"] == "failed" and e["job"] == "long" for e in events(deck)),
+                 what="the attempt's end")
+        assert status(deck, "long") == "cancelled"
+        other = jobdeck(deck, "cancel", "nope")
+        assert other.returncode == 1 and "no job 'nope'" in other.stderr
+    finally:
+        runner.terminate()
+        runner.communicate(timeout=30)
