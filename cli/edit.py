@@ -23,6 +23,9 @@ from jobdeck.state.specbytes import read_spec_file
 from jobdeck.state.specfile import install, run_editor, writable_spec_file
 from jobdeck.state.terminal import one_line
 
+INSTALL_HINT = "check that jobs.json is a regular file you may read and write"
+"""The hint of a refused install whose reason has none of its own (jobs.json made a directory, say)."""
+
 
 def _ask(question: str) -> bool:
     if not sys.stdin.isatty():
@@ -51,6 +54,16 @@ def _private_copy(deck: Deck, base: bytes) -> Path:
     return Path(name)
 
 
+def _holds_edits(copy: Path, base: bytes) -> bool:
+    """Whether the editor's copy is there with other bytes than ``base`` (one that cannot be read is kept)."""
+    try:
+        return copy.read_bytes() != base
+    except FileNotFoundError:
+        return False
+    except OSError:
+        return True
+
+
 def edit(deck: Deck) -> int:
     """Edit jobs.json through a private copy; 0 installed or unchanged, 1 not installed."""
     base = read_spec_file(deck.spec_path)
@@ -59,11 +72,12 @@ def edit(deck: Deck) -> int:
     while True:
         try:
             run_editor(copy)
-        except JobdeckError as exc:  # no editor, or it failed: keep the copy only if it holds edits
-            if copy.read_bytes() == base:
-                copy.unlink()
-                raise
-            raise JobdeckError(f"{exc.message}; your copy is kept at {copy}", hint=exc.hint) from None
+        except JobdeckError as exc:  # no editor, it failed, or its copy went: keep the copy only if it holds edits
+            if not _holds_edits(copy, base):
+                copy.unlink(missing_ok=True)
+                raise JobdeckError(f"{exc.message}; nothing was installed", hint=exc.hint) from None
+            raise JobdeckError(f"{exc.message}; nothing was installed, your copy is kept at {copy}",
+                               hint=exc.hint) from None
         edited = copy.read_bytes()
         if edited == base:
             copy.unlink()
@@ -83,7 +97,7 @@ def edit(deck: Deck) -> int:
             error = exc if isinstance(exc, DeckAccessError) else deck_access_error(exc, "install jobs.json",
                                                                                    deck.spec_path)
             raise DeckAccessError(f"{error.message}; nothing installed, your copy is kept at {copy}",
-                                  hint=error.hint) from None
+                                  hint=error.hint or INSTALL_HINT) from None
         except EditConflict as exc:
             current = deck.spec_path.read_bytes()
             print(f"jobdeck: {one_line(str(exc))}", file=sys.stderr)

@@ -7,7 +7,8 @@ affected columns instead. In advise and live modes the backlog follows the
 decision service's ranking (``advise``), computed off the UI thread. When the
 terminal is too narrow for every shown column to be COLUMN_WIDTH wide, the board
 folds some away, empty ones first, keeps the focused one in view and says which
-it folded (``folded``).
+it folded (``folded``); a focused column that loses its last card hands the focus
+on to where that card went.
 """
 
 from __future__ import annotations
@@ -182,12 +183,25 @@ class Board(Horizontal):
             self.set_timer(0.001, self._fill_next)
 
     def apply(self, delta: Delta) -> None:
-        """Show a delta: move, update or remove only the rows it names."""
+        """Show a delta: move, update or remove only the rows it names.
+
+        When the focused column loses its last card, the focus goes with that card (or, if it
+        is no longer shown, to the next column with cards): an empty column would keep its place
+        in a folded view, with the cursor on nothing, while the column the card went to folds away.
+        """
         if self._rows_held and self.model.ready:
             self.release_rows()
+        on_screen = self.screen.focused  # (a screen over the board keeps it; the filter bar typed in is no table)
+        focused = on_screen if isinstance(on_screen, CardTable) else None
+        leaving = focused.selected_id if focused is not None else None
         if len(delta.changed) + len(delta.removed) > REBUILD_AT:
             self.rebuild()
-            return
+        else:
+            self._apply(delta)
+        if focused is not None and leaving is not None and not focused.card_count and not self.select(leaving):
+            self.focus_column(1)
+
+    def _apply(self, delta: Delta) -> None:
         now = self.model.clock()
         touched: set[Status] = set()
         for job_id in delta.removed:

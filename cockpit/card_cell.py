@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from rich.cells import cell_len
 from rich.console import Console, ConsoleOptions, RenderResult
 from rich.measure import Measurement
 from rich.segment import Segment
@@ -29,6 +30,13 @@ from jobdeck.cockpit.timefmt import age
 HEIGHT = 3
 STRIPS_KEPT = 24
 """Drawn lines kept per card: its three lines in either stripe, with and without the cursor, and more."""
+ID_KEPT = 8
+"""The fewest cells an id is cut to so its attempt and age still show: seven characters and "…"."""
+
+#: The operator's own overrides as a card says them (state/views.override_text), and the word each
+#: is said in when the whole line has no room: the operator's word is never the part cut away.
+OVERRIDES = (("held by the operator", "held"), ("pinned to start next", "pinned"))
+OVERRIDE_PREFIXES = tuple(said for said, _ in OVERRIDES)
 
 #: Style of a flag, by its first word(s).
 FLAG_STYLES = (
@@ -72,10 +80,17 @@ def flag_texts(card: Card, now: float) -> list[str]:
     return out
 
 
-def status_line(card: Card, now: float) -> Text:
-    """The third line: flags, else the reason it needs someone, else agent / next fire."""
+def status_line(card: Card, now: float, width: int | None = None) -> Text:
+    """The third line: flags, else the reason it needs someone, else agent / next fire.
+
+    The operator's override (held, pinned) comes first among the flags; when they are wider than
+    ``width``, it is said in its one word so the rest ("blocked by ...") keeps what room is left.
+    """
     flags = flag_texts(card, now)
     if flags:
+        flags.sort(key=lambda flag: not flag.startswith(OVERRIDE_PREFIXES))  # (stable: the rest keep their order)
+        if width is not None and len(flags) > 1 and cell_len(", ".join(flags)) > width:
+            flags = [short_override(flag) for flag in flags]
         text = Text()
         for i, flag in enumerate(flags):
             if i:
@@ -89,6 +104,14 @@ def status_line(card: Card, now: float) -> Text:
     if card.next_fire is not None and card.column != Status.RUNNING:
         return Text(f"next in {age(card.next_fire - now)}", "cyan")
     return Text(inert_line(card.agent), "dim")
+
+
+def short_override(flag: str) -> str:
+    """"held by the operator: site down" as "held: site down"; any other flag as it is."""
+    for said, word in OVERRIDES:
+        if flag.startswith(said):
+            return word + flag[len(said):]
+    return flag
 
 
 def age_text(card: Card, now: float, *, always_attempt: bool = False) -> str:
@@ -159,6 +182,13 @@ class CardCell:
             self._lines = (second, third)
         return self._lines
 
+    @property
+    def _overridden(self) -> bool:
+        """Whether the third line says the card's flags, the operator's override among them (not an advice)."""
+        advised = self.advised
+        return ((advised is None or advised.line is None)
+                and any(flag.startswith(OVERRIDE_PREFIXES) for flag in self.card.flags))
+
     def __rich_measure__(self, console: Console, options: ConsoleOptions) -> Measurement:
         return Measurement(1, options.max_width)
 
@@ -174,22 +204,29 @@ class CardCell:
         return self._drawn[1]
 
     def _layout(self, width: int) -> list[Text]:
-        # The id comes first (it is what an operator types elsewhere): the attempt and
-        # age take what room it leaves, the age alone if that is all, else nothing.
-        card_id = self.card.id
+        # The whole id (what an operator types elsewhere) with the attempt and age beside it, '1/1'
+        # included, if they fit; else the id is cut, down to ID_KEPT cells, for the attempt (if it
+        # says more than '1/1') and the age: the footer shows the selected card's whole id. Only
+        # narrower than that does the age go alone, then the corner altogether.
+        card = self.card
+        first = Text(card.id, "bold", no_wrap=True, overflow="ellipsis")
+        whole, kept = first.cell_len, min(first.cell_len, ID_KEPT)
+        bare = age(self._now - card.since) if card.since is not None else ""
         corner = ""
-        for candidate in (age_text(self.card, self._now, always_attempt=True), self.corner,
-                          age(self._now - self.card.since) if self.card.since is not None else ""):
-            if candidate and len(card_id) + 1 + len(candidate) <= width:
+        for candidate, id_cells in ((age_text(card, self._now, always_attempt=True), whole), (self.corner, whole),
+                                    (self.corner, kept), (bare, kept)):
+            if candidate and id_cells + 1 + len(candidate) <= width:
                 corner = candidate
                 break
-        first = Text(card_id, "bold", no_wrap=True, overflow="ellipsis")
-        first.truncate(width, overflow="ellipsis")
+        first.truncate(width - (len(corner) + 1 if corner else 0), overflow="ellipsis")
         if corner:
             first.pad_right(width - first.cell_len - len(corner))
             first.append(corner, "dim")
         lines = [first]
-        for line in self.lines:
+        second, third = self.lines
+        if third.cell_len > width and self._overridden:  # the operator's word kept short, the rest after it
+            third = status_line(card, self._now, width)
+        for line in (second, third):
             line = line.copy()
             line.no_wrap, line.overflow = True, "ellipsis"
             line.truncate(width, overflow="ellipsis")

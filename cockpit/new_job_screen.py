@@ -1,7 +1,8 @@
 """`n`: a form for one new job, added to jobs.json the way `jobdeck add` does it.
 
-An error is said on the form by the field it names, as the form labels it, and
-its hint in the cockpit's keys (cockpit/key_advice.py); an alternative that
+Enter goes on to the next field, as Tab does; Ctrl+S or the Add button adds the
+job. An error is said on the form by the field it names, as the form labels it,
+and its hint in the cockpit's keys (cockpit/key_advice.py); an alternative that
 passes a CLI option the form has no field for is left out.
 """
 
@@ -32,6 +33,8 @@ FIELDS = (
     ("depends_on", "depends on", "comma-separated job ids"),
     ("schedule", "schedule", "cron, e.g. 0 2 * * * or @daily"),
 )
+NO_WAY_TO_RUN = "say how the job runs: give a command, or a model and its prompt"
+"""The spec's "give 'command', 'model' (with 'prompt') or 'agent'" in the form's words: it has no agent field."""
 
 
 class NewJobScreen(ModalScreen[str | None]):
@@ -70,8 +73,10 @@ class NewJobScreen(ModalScreen[str | None]):
         return found
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
+        # Enter moves on, as Tab does: sent from one field, the form would come back with
+        # an error at its foot, scrolled away from the field being typed in.
         event.stop()
-        self.action_add()
+        self.focus_next()
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         if event.button.id == "add":
@@ -100,8 +105,18 @@ def form_error(error: JobdeckError, keys: Mapping[str, str]) -> str:
     if isinstance(error, SpecError) and error.path in (FORM, None):
         labels = {key: label for key, label, _ in FIELDS}
         field = (error.field or "").split(".")[0].split("[")[0]
+        if not field and says_no_way_to_run(text):
+            field, text = "command", NO_WAY_TO_RUN
         text = f"{labels.get(field, field)}: {text}" if field else text
     elif isinstance(error, SpecError):  # jobs.json itself, or the deck with the job added: say where
         text = f"{error.location}: {text}"
     hint = in_keys(without_options(error.hint), keys) if error.hint else ""
     return f"{text} (hint: {hint})" if hint else text
+
+
+def says_no_way_to_run(message: str) -> bool:
+    """Whether ``message`` is the spec's own "say how the job runs" (state/spec.run_problem), of a job given none."""
+    from jobdeck.state.spec import run_problem  # (pydantic: already loaded by the add that was refused)
+
+    problem = run_problem(None, False, None, None, None)
+    return problem is not None and message == problem[1]

@@ -374,8 +374,15 @@ def editor_argv() -> list[str]:
 
 
 def run_editor(path: Path) -> None:
-    """Run the user's editor on ``path`` (a private copy of jobs.json) in this terminal."""
+    """Run the user's editor on ``path`` (a private copy of jobs.json) in this terminal.
+
+    Raises JobdeckError if the editor cannot start or exits non-zero, DeckAccessError if the copy
+    cannot be read once it is done (removed meanwhile, say). Each says what went wrong and no more:
+    the caller, which knows whether the copy holds an edit, says what became of it.
+    """
     import subprocess
+
+    from jobdeck.state.errors import deck_access_error
 
     argv = [*editor_argv(), str(path)]
     try:
@@ -383,5 +390,12 @@ def run_editor(path: Path) -> None:
     except FileNotFoundError:
         raise JobdeckError(f"editor not found: {argv[0]}", hint="set $EDITOR, e.g. EDITOR=nano") from None
     if code != 0:
-        raise JobdeckError(f"the editor exited with code {code}; nothing was installed",
-                           hint=f"your copy is kept at {path}")
+        raise JobdeckError(f"the editor exited with code {code}")
+    try:
+        with open(path, "rb"):
+            pass
+    except FileNotFoundError:
+        raise DeckAccessError(f"your copy of jobs.json was removed while you edited it: {path}",
+                              hint="jobs.json is as it was: edit it again") from None
+    except OSError as exc:
+        raise deck_access_error(exc, "read your edited copy of jobs.json", path) from None

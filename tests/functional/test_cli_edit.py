@@ -52,6 +52,12 @@ elif mode == "invalid":
     copy.write_text('{"jobs": [{"id": "hello", "comand": ["echo", "hi"]}]}\\n')
 elif mode == "fail":
     sys.exit(3)
+elif mode == "change-then-fail":
+    change(copy, label_hello)
+    sys.exit(3)
+elif mode == "remove-copy":
+    change(copy, label_hello)
+    copy.unlink()                                       # a cleaner took the copy while it was being edited
 elif mode == "then-read-only":
     change(copy, label_hello)
     os.chmod(os.environ["JOBS_JSON"], 0o444)            # made read-only while it was being edited
@@ -186,3 +192,30 @@ def test_a_read_only_jobs_json_is_refused_before_editing_and_an_edit_made_meanwh
     assert len(done.stderr.splitlines()) == 1
     assert deck.spec_path.read_bytes() == before
     assert json.loads(kept_copy(done.stderr).read_text())["jobs"][0]["labels"] == ["edited"]
+
+
+def test_a_failing_editor_is_said_once_and_the_copy_named_only_when_kept(
+        deck: Deck, editor_env: dict[str, str]) -> None:
+    """"...; nothing was installed; your copy is kept at P (hint: your copy is kept at P)": said twice; and with
+    no edit, "(hint: your copy is kept at P)" of a copy already removed."""
+    done = run_cli("--deck", str(deck.root), "edit", env={**editor_env, "EDIT_MODE": "fail"})
+    assert done.returncode == 2
+    assert done.stderr == "jobdeck: the editor exited with code 3; nothing was installed\n", done.stderr
+    assert not list(deck.state_dir.glob("jobs.*.json"))
+    done = run_cli("--deck", str(deck.root), "edit", env={**editor_env, "EDIT_MODE": "change-then-fail"})
+    assert done.returncode == 2
+    said = "jobdeck: the editor exited with code 3; nothing was installed, your copy is kept at "
+    assert done.stderr.startswith(said), done.stderr
+    assert done.stderr.count("kept at") == 1 and len(done.stderr.splitlines()) == 1, done.stderr
+    assert json.loads(kept_copy(done.stderr).read_text())["jobs"][0]["labels"] == ["edited"]
+
+
+def test_a_copy_removed_while_it_was_being_edited_is_one_clear_error(deck: Deck, editor_env: dict[str, str]) -> None:
+    """It was "jobdeck: PATH: No such file or directory", with no word of what it meant or what to do."""
+    before = deck.spec_path.read_bytes()
+    done = run_cli("--deck", str(deck.root), "edit", env={**editor_env, "EDIT_MODE": "remove-copy"})
+    assert done.returncode == 2
+    assert done.stderr.startswith("jobdeck: your copy of jobs.json was removed while you edited it: "), done.stderr
+    assert "nothing was installed" in done.stderr and "(hint: " in done.stderr and "kept at" not in done.stderr
+    assert len(done.stderr.splitlines()) == 1 and "Traceback" not in done.stderr
+    assert deck.spec_path.read_bytes() == before

@@ -532,3 +532,87 @@ async def test_an_action_on_another_job_writes_the_one_that_waits_first(deck) ->
         assert app.undo.pending is None
         await pilot.press("z", "q")
     assert len(written(deck, before)) == 4
+
+
+async def test_enter_in_the_new_job_form_goes_to_the_next_field_and_ctrl_s_adds(deck) -> None:
+    """Enter in the id field sent the whole form, scrolled to an error naming an 'agent' field it has not."""
+    app = make_app(deck.root, fast_start=False, watch=False, now=NOW)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("n")
+        form = app.screen
+        assert isinstance(form, NewJobScreen)
+        await pilot.press(*"fresh", "enter")
+        assert app.screen is form and app.focused.id == "field-title"
+        assert str(form.query_one("#form-error").render()) == ""
+        await pilot.press(*"Fresh job", "enter")
+        assert app.focused.id == "field-command" and app.focused.region.height  # in view, to be typed in
+        await pilot.press("ctrl+s")  # no command, no model
+        said = str(form.query_one("#form-error").render())
+        assert said.startswith("command: ") and "'agent'" not in said and "model" in said, said
+        assert app.screen is form and "fresh" not in deck.spec_path.read_text()
+        await pilot.press(*"true", "enter")
+        assert app.focused.id == "field-model"
+        await pilot.press("ctrl+s")
+        assert app.screen is not form
+        assert json.loads(deck.spec_path.read_text())["jobs"][-1] == {"id": "fresh", "title": "Fresh job",
+                                                                      "command": ["true"]}
+
+
+async def test_an_editor_that_fails_is_said_once_and_the_copy_named_only_when_kept(deck, tmp_path, monkeypatch) -> None:
+    """"the editor exited with code 1; nothing was installed (hint: your copy is kept at P); nothing installed,
+    your edit is kept at P": twice, and of a copy that held no edit."""
+    monkeypatch.delenv("VISUAL", raising=False)
+    edits = tmp_path / "edits"
+    monkeypatch.setenv("EDITOR", write_editor(tmp_path, (
+        f"import os\nif os.path.exists({str(edits)!r}):\n"
+        "    doc = json.load(open(path))\n"
+        "    doc['jobs'].append({'id': 'mine', 'command': ['true']})\n"
+        "    json.dump(doc, open(path, 'w'))\n"
+        "sys.exit(1)")))
+    original = deck.spec_path.read_bytes()
+    app = make_app(deck.root, fast_start=False, watch=False, now=NOW)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("e")
+        await wait_until(pilot, lambda: error_toasts(app), what="the editor's failure")
+        assert error_toasts(app) == ["the editor exited with code 1; nothing was installed"]
+        assert not list(deck.state_dir.glob("jobs.*.json"))  # nothing edited: no copy left behind
+        edits.touch()
+        await pilot.press("e")
+        await wait_until(pilot, lambda: len(error_toasts(app)) == 2, what="the second failure")
+        said = error_toasts(app)[-1]
+        assert said.startswith("the editor exited with code 1; nothing was installed, your copy is kept at "), said
+        assert said.count("kept at") == 1 and said.count("installed") == 1, said
+        kept = Path(said.rsplit("kept at ", 1)[1])
+        assert "mine" in [job["id"] for job in json.loads(kept.read_text())["jobs"]]
+        assert deck.spec_path.read_bytes() == original
+
+
+@pytest.mark.parametrize("meanwhile", ["copy-removed", "jobs-json-unreadable"])
+async def test_an_edit_whose_files_go_wrong_meanwhile_is_one_error_and_the_cockpit_carries_on(
+        deck, tmp_path, monkeypatch, meanwhile) -> None:
+    """The private copy removed while the editor had it, or jobs.json turned into something that cannot be read:
+    an OSError out of the install crashed the cockpit with a traceback."""
+    monkeypatch.delenv("VISUAL", raising=False)
+    spec = str(deck.spec_path)
+    script = {
+        "copy-removed": "import os\nos.remove(path)",
+        "jobs-json-unreadable": ("import os\ndoc = json.load(open(path))\n"
+                                 "doc['jobs'].append({'id': 'mine', 'command': ['true']})\n"
+                                 "json.dump(doc, open(path, 'w'))\n"
+                                 f"saved = open({spec!r}).read()\nos.remove({spec!r})\nos.mkdir({spec!r})"),
+    }[meanwhile]
+    monkeypatch.setenv("EDITOR", write_editor(tmp_path, script))
+    app = make_app(deck.root, fast_start=False, watch=False, now=NOW, poll=None)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("e")
+        await wait_until(pilot, lambda: error_toasts(app), what="the error")
+        (said,) = error_toasts(app)
+        assert "(hint: " in said and "Traceback" not in said, said
+        if meanwhile == "copy-removed":
+            assert said.startswith("your copy of jobs.json was removed while you edited it"), said
+        else:
+            assert said.startswith(f"cannot install jobs.json: {spec}: Is a directory"), said
+            kept = Path(said.rsplit("kept at ", 1)[1])
+            assert "mine" in [job["id"] for job in json.loads(kept.read_text())["jobs"]]
+        await pilot.press("right")  # still the board, still taking keys
+        assert app.is_running and app.screen.board is not None

@@ -75,13 +75,16 @@ def first_line(cell: CardCell, width: int) -> str:
     return cell._layout(width)[0].plain
 
 
-def test_a_card_gives_its_id_the_room_first_then_the_attempt_and_age() -> None:
+def test_a_card_keeps_its_attempt_and_age_and_cuts_its_id_for_them() -> None:
     long = card(id="merge-enrichment", attempt=1, max_attempts=3, since=NOW - 57)
     cell = CardCell(long, NOW, 0)
     assert first_line(cell, 30) == "merge-enrichment       1/3 57s"
-    assert first_line(cell, 22) == "merge-enrichment   57s"  # no room for the attempt: the age alone
-    assert first_line(cell, 18) == "merge-enrichment"  # no room for either: the whole id
-    assert first_line(cell, 13) == "merge-enrich…"  # cut only when the id alone is wider than the card
+    assert first_line(cell, 22) == "merge-enrichm… 1/3 57s"  # no room beside the whole id: the id is cut
+    assert first_line(cell, 16) == "merge-e… 1/3 57s"  # down to ID_KEPT cells
+    assert first_line(cell, 13) == "merge-en… 57s"  # narrower: the age alone
+    assert first_line(cell, 11) == "merge-enri…"  # narrower still: the id alone
+    single = CardCell(card(id="merge-enrichment", attempt=1, since=NOW - 57), NOW, 0)
+    assert first_line(single, 22) == "merge-enrichment   57s"  # '1/1' says little: never worth cutting the id
 
 
 def test_the_board_folds_the_fewest_columns_and_keeps_the_focused_one_in_view() -> None:
