@@ -108,10 +108,12 @@ def gather(deck_dir: str | None, now: float, *, waiting_age: float | None, floor
             problems += waits_past_max_wait(spec, board, now)
         else:
             problems += told_by_runners(board, now)
-        counts = Counter(state.status.value for state in board.jobs.values())
-    never_ran = sum(1 for job in spec.jobs if job.id not in board.jobs) if spec is not None else 0
-    if never_ran:
-        counts["backlog"] += never_ran
+        if spec is not None:  # the jobs jobs.json declares: a past job's history stays on the board
+            declared = {job.id for job in spec.jobs}
+            counts = Counter(board.state(job_id).status.value for job_id in declared)
+            past: int | None = sum(1 for job_id in board.jobs if job_id not in declared)
+        else:
+            counts, past = Counter(state.status.value for state in board.jobs.values()), None
     return {
         "ok": not problems,
         "deck": str(deck.root),
@@ -119,6 +121,7 @@ def gather(deck_dir: str | None, now: float, *, waiting_age: float | None, floor
                      "alive": b.alive(now), "gone": b.gone(), "running": list(b.running)} for b in beats],
         "jobs": dict(sorted(counts.items())),
         "jobs_complete": spec is not None,  # (an invalid jobs.json: only jobs with history are counted)
+        "jobs_past": past,  # jobs with history that jobs.json no longer declares, not counted (None: not known)
         "problems": [problem.to_json() for problem in problems],
     }
 
@@ -207,7 +210,8 @@ def cmd_status(args: argparse.Namespace) -> int:
                            f"beat {runner['age']:g}s ago, {len(runner['running'])} running"))
         counted = ", ".join(f"{n} {status}" for status, n in report["jobs"].items())
         if report["jobs_complete"]:
-            print("jobs: " + (counted or "none"))
+            past = f" ({report['jobs_past']} no longer in jobs.json, not counted)" if report["jobs_past"] else ""
+            print("jobs: " + (counted or "none") + past)
         else:  # the jobs that never ran are in jobs.json alone
             print(f"jobs with history: {counted or 'none'} (jobs.json is invalid: those that never ran are not known)")
         for problem in report["problems"]:

@@ -537,6 +537,8 @@ def _check_semantics(spec: Spec, text: str, where: str) -> None:
             errors.append(SpecError(f"agent '{name}' names unknown executor '{agent.executor}'", path=where,
                                     **_at(text, None, "executor"), field=f"agents.{name}.executor",
                                     hint=_executor_hint(spec, agent.executor)))
+        if agent.type == "llm":
+            errors += _llm_agent_problems(name, agent, text, where)
     for job in spec.jobs:
         _check_dependencies(job.id, job.depends_on, seen, err)
         if job.agent is not None:
@@ -693,6 +695,60 @@ def _check_executor(spec: Spec, job: Job, err: Callable[..., None]) -> None:
 def _executor_hint(spec: Spec, name: str) -> str:
     close = difflib.get_close_matches(name, list(spec.executors), n=1)
     return f"did you mean '{close[0]}'?" if close else "declare it in the 'executors' section"
+
+
+#: Options of an llm agent that jobdeck sets on each call itself, and what to write instead. A copy of
+#: agents/llm.py RESERVED_OPTIONS (state/ may not import agents/), which Settings.for_attempt refuses at run time.
+LLM_RESERVED_OPTIONS = {
+    "model": "set the agent's 'model' field", "messages": "the job's 'prompt' is the message",
+    "stream": "jobdeck always streams the answer", "api_key": "set the agent's 'api_key' field",
+    "api_base": "set the agent's 'api_base' field", "base_url": "set the agent's 'api_base' field",
+    "max_retries": "use the option 'retries' (jobdeck's own retries)",
+    "num_retries": "use the option 'retries' (jobdeck's own retries)",
+    "fallbacks": "set the agent's 'fallbacks' field",
+    "context_window_fallback_dict": "set the agent's 'context_model' field",
+    "mock_response": "set the job's 'mock_response' field",
+    "timeout": "set the job's timeout.hard and timeout.idle, which bound each call",
+}
+#: Options jobdeck reads itself as numbers >= 0, and an example of each (agents/llm.py OWN_OPTIONS and _number).
+LLM_NUMBER_OPTIONS = {"retries": 2, "retry_delay": 0.5, "max_retry_wait": 30}
+API_BASE_HINT = "e.g. http://127.0.0.1:11434/v1"
+
+
+def _llm_agent_problems(name: str, agent: AgentSpec, text: str, where: str) -> list[SpecError]:
+    """What would fail every attempt of llm agent ``name`` before its first call, said now: an option jobdeck
+    sets itself, a number option that is not a number >= 0, an api_base that is no http(s) URL."""
+    problems: list[SpecError] = []
+
+    def err(path: tuple[str, ...], message: str, hint: str) -> None:
+        problems.append(_error_at(("agents", name, *path), f"agent '{name}': {message}", {}, text, where, hint=hint))
+
+    for option, value in agent.options.items():
+        if option in LLM_RESERVED_OPTIONS:
+            err(("options", option), f"option '{option}' is set by jobdeck and cannot be overridden",
+                LLM_RESERVED_OPTIONS[option])
+        elif option in LLM_NUMBER_OPTIONS and (isinstance(value, bool) or not isinstance(value, int | float)
+                                               or value < 0):
+            quoted = ", without quotes" if isinstance(value, str) else ""
+            err(("options", option), f"option '{option}' must be a number >= 0 (got {_short(value)})",
+                f"e.g. \"{option}\": {LLM_NUMBER_OPTIONS[option]}{quoted}")
+    if agent.api_base is not None and not _is_http_url(agent.api_base):
+        err(("api_base",), f"api_base {_short(agent.api_base)} is not an http(s) URL", API_BASE_HINT)
+    return problems
+
+
+def _is_http_url(text: str) -> bool:
+    """Whether ``text`` is an http or https URL with a host (and, if any, a valid port), and no spaces."""
+    from urllib.parse import urlsplit
+
+    if any(char.isspace() or not char.isprintable() for char in text):
+        return False
+    try:
+        parts = urlsplit(text)
+        parts.port  # noqa: B018 - raises ValueError for a port out of range or not a number
+    except ValueError:
+        return False
+    return parts.scheme in ("http", "https") and bool(parts.hostname)
 
 
 def _plugin_agent_types() -> set[str]:

@@ -271,7 +271,8 @@ class AgentSpec(_Model):
     context_model: str | None = None
     """A larger-context model to switch to when the context window is exceeded."""
     api_base: str | None = None
-    """Base URL of an OpenAI-compatible endpoint (a local server, a proxy)."""
+    """Base URL of an OpenAI-compatible endpoint (a local server, a proxy): an http(s) URL with a host, e.g.
+    http://127.0.0.1:11434/v1."""
     api_key: EnvRef | None = None
     """API key, as an environment reference; never write the key itself. Sent to the model's provider
     only: a fallback at another provider gets its own key from litellm's variable for it (e.g.
@@ -281,7 +282,10 @@ class AgentSpec(_Model):
     env: dict[str, EnvValue] = Field(default_factory=dict)
     """Environment for the agent's process: values or {"env": "NAME"} references."""
     options: dict[str, Any] = Field(default_factory=dict)
-    """Agent-specific settings (for llm: temperature, max_tokens...)."""
+    """Agent-specific settings. For llm: litellm's (temperature, max_tokens...) and jobdeck's own retries,
+    retry_delay and max_retry_wait (numbers >= 0) and system; not those jobdeck sets itself (model, messages,
+    stream, api_key, api_base, base_url, max_retries, num_retries, fallbacks, context_window_fallback_dict,
+    mock_response, timeout)."""
     executor: Identifier | None = None
     """Where this agent's jobs run: the name of an ``executors`` entry (default: on this machine)."""
 

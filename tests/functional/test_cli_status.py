@@ -124,3 +124,20 @@ def test_an_invalid_jobs_json_says_the_jobs_that_never_ran_are_not_counted(tmp_p
                                              "(jobs.json is invalid: those that never ran are not known)")
     assert report["jobs"] == {"done": 1} and report["jobs_complete"] is False
     assert "spec_error" in [problem["kind"] for problem in report["problems"]]
+
+
+def test_jobs_no_longer_in_jobs_json_are_not_counted(tmp_path: Path) -> None:
+    """After jobs.json is replaced by other jobs, status counts the jobs it declares, as `ls` lists them, and says
+    apart how many past jobs (with history, no longer declared) it leaves out."""
+    deck = make_deck(tmp_path, [{"id": f"old-{n}", "command": ["true"]} for n in range(3)])
+    assert jobdeck(deck, "run", "--once").returncode == 0
+    (deck / "jobs.json").write_text(json.dumps({"jobs": [{"id": "new-0", "command": ["true"]},
+                                                         {"id": "new-1", "command": ["false"]}]}))
+    assert jobdeck(deck, "run", "--once").returncode == 1  # (new-1 failed)
+
+    result = jobdeck(deck, "status")
+    report = json.loads(jobdeck(deck, "status", "--json").stdout)
+
+    assert result.stdout.splitlines()[0] == "jobs: 1 done, 1 failed (3 no longer in jobs.json, not counted)"
+    assert report["jobs"] == {"done": 1, "failed": 1} and report["jobs_complete"] is True
+    assert report["jobs_past"] == 3
