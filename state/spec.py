@@ -267,7 +267,8 @@ class AgentSpec(_Model):
     model: str | None = None
     """For llm agents: the litellm model name, e.g. "openai/gpt-4o-mini"."""
     fallbacks: list[str] = Field(default_factory=list)
-    """Models to try in order when the model fails persistently (auth, bad request)."""
+    """Models to try in order: at once when the model fails persistently (auth, not found, bad request), and
+    once its retries are spent when it keeps failing transiently (429, 5xx, an empty answer)."""
     context_model: str | None = None
     """A larger-context model to switch to when the context window is exceeded."""
     api_base: str | None = None
