@@ -6,8 +6,10 @@ For a runner that starts a thousand short jobs that overhead is the bottleneck,
 so a child here is a ``subprocess.Popen`` plus three selector registrations at
 most: a pidfd that becomes readable when the child exits (Linux 5.3+; a waiting
 thread elsewhere), and, only when the output must pass through the runner, a
-reader per pipe that hands each chunk to a callback. Input, when there is any,
-is fed through a non-blocking writer.
+reader per pipe that hands each chunk to a callback. A callback that cannot
+take a chunk (OSError: the disk is full) ends its pipe's draining: the child's
+next write there fails (EPIPE, or SIGPIPE), as a write to a full disk would.
+Input, when there is any, is fed through a non-blocking writer.
 
 The child is the leader of a new session and process group, so the whole group
 can be signalled. Its exit status is collected here, by ``waitpid`` on its own
@@ -190,8 +192,11 @@ class Child:
             except OSError:
                 data = b""
             if data:
-                deliver(data)
-                return
+                try:
+                    deliver(data)
+                    return
+                except OSError:  # e.g. a full disk: the callback keeps the error, the rest is not wanted
+                    pass
             finish()
 
         def finish(_: object = None) -> None:

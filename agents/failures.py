@@ -10,7 +10,9 @@ A call that never got a response (refused, DNS, TLS, proxy) is reported by
 litellm as an HTTP 500 like the provider's own; the transport error it chains
 tells them apart, and the operator is told to look at their network instead.
 An answer with no text (HTTP 200, and a stream that carries none) is
-``empty_answer``, transient like a 5xx: no job wants an empty answer.
+``empty_answer``, transient like a 5xx: no job wants an empty answer. A stream
+litellm stops for repeating one chunk is ``repeating``, also an HTTP 500 of
+litellm's making: persistent, since the model asked again loops again.
 """
 
 from __future__ import annotations
@@ -43,7 +45,8 @@ class ProviderFailure:
     bad_request, context.
 
     "connection": no HTTP status came back (refused, DNS, TLS, proxy, a dropped connection), or the stream stopped
-    before the answer's end, whatever litellm said. "empty_answer": HTTP 200 and no text."""
+    before the answer's end, whatever litellm said. "empty_answer": HTTP 200 and no text. "repeating": the stream
+    gave one chunk over and over (litellm stopped it)."""
     message: str
     status: int | None = None
     retry_after: float | None = None
@@ -94,6 +97,23 @@ _TIMEOUT_NAMES = frozenset({"Timeout", "APITimeoutError", "TimeoutException", "S
 _CUT_SHORT = "Stream ended before a finish_reason was received"
 
 
+#: What litellm raises, as an HTTP 500 of its own, when a stream gives the same chunk ``REPEATED_STREAMING_CHUNK_LIMIT``
+#: (100) times in a row (``CustomStreamWrapper.raise_on_model_repetition``), followed by " = <the chunk>.".
+_REPEATING = "The model is repeating the same chunk"
+#: Characters of the repeated chunk a message shows: enough to recognise it, not a screenful of it.
+REPEATED_SHOWN = 40
+
+
+def repeating(message: str) -> ProviderFailure:
+    """A stream litellm stopped for repeating one chunk (``message`` is its error): a loop the model would repeat."""
+    chunk = message.split(" = ", 1)[1] if " = " in message else ""
+    chunk = chunk.removesuffix("…").removesuffix(".")
+    shown = repr(chunk if len(chunk) <= REPEATED_SHOWN else chunk[:REPEATED_SHOWN] + "…") if chunk else "a chunk"
+    return ProviderFailure(Failure.PERSISTENT, "repeating",
+                           f"the model kept repeating {shown} (litellm stopped the stream): asked again it would "
+                           f"loop again; change the prompt or the model's sampling (temperature, frequency_penalty)")
+
+
 #: Why a model stopped with no text, when it says (``finish_reason``), and what to change: asked again, it answers
 #: the same, so such an empty answer is no blip to retry nor a sign of the model's health (no breaker, no cooldown).
 _EMPTY_FOR = {
@@ -137,6 +157,8 @@ def classify(exc: BaseException, *, endpoint: str | None = None, streamed_text: 
         if not streamed_text:
             return empty_answer(" (the stream ended without a finish_reason)")
         return cut_short()
+    if _REPEATING in message:
+        return repeating(message)
     if status is not None:
         message = f"HTTP {status}: {message}"
     wait = _believed(retry_after_seconds(_headers(exc), now=now))

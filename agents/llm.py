@@ -22,7 +22,8 @@ Retries are split by horizon, one rule for every error:
   kept; the next attempt starts a fresh file).
 
 Persistent errors (401/403 auth, 404, 400) move to the next model in
-``fallbacks`` without a retry; context-window-exceeded moves to ``context_model``.
+``fallbacks`` without a retry; context-window-exceeded moves to ``context_model``
+(a job's own, when it gives one, even empty, else its agent's).
 Auth, not-found and transient failures of real calls (not a mock's) count toward
 the shared circuit breaker (``agents.breaker``); a model in cooldown is skipped.
 A Retry-After longer than ``max_retry_wait`` cools the model down until then at
@@ -46,7 +47,7 @@ import random
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from jobdeck.agents.base import Agent, AttemptContext, Failure, Outcome, timeout_words
 from jobdeck.agents.breaker import Breaker
@@ -59,6 +60,9 @@ from jobdeck.state.cooldowns import COOLDOWN_FILE
 from jobdeck.state.errors import AgentError
 from jobdeck.state.machine import NOT_CALLED, EventType
 from jobdeck.state.redact import Redactor
+
+if TYPE_CHECKING:
+    from jobdeck.state.spec import AgentSpec, Job
 
 Redact = Callable[[str], str]
 #: Agent options read by jobdeck; every other option is passed to litellm.
@@ -93,7 +97,7 @@ class Settings:
         model = job.model or (spec.model if spec else None)
         if not model:
             raise AgentError(f"job '{job.id}' has no model", hint="set 'model' on the job or its agent")
-        chain = [model, *(job.fallbacks or (spec.fallbacks if spec else []))]
+        chain = [model, *_own_or_agent(job, spec, "fallbacks", [])]
         if ctx.route is not None and ctx.route in chain:  # the decision service's choice, among these only
             chain = [ctx.route, *(m for m in chain if m != ctx.route)]
         options = dict(spec.options) if spec else {}
@@ -106,7 +110,7 @@ class Settings:
         mock = job.mock_response
         return cls(
             models=tuple(dict.fromkeys(chain)),
-            context_model=job.context_model or (spec.context_model if spec else None),
+            context_model=_own_or_agent(job, spec, "context_model", None),
             api_base=spec.api_base if spec else None,
             api_key=resolve(key_ref, ctx.env, what="api_key") if key_ref is not None and mock is None else None,
             api_key_name=key_ref.env if key_ref is not None else None,
@@ -136,6 +140,13 @@ class Settings:
         if not self.mock:
             return ""
         return self.mock[min(max(attempt - 1, 0) + call, len(self.mock) - 1)]
+
+
+def _own_or_agent(job: Job, spec: AgentSpec | None, name: str, default: Any) -> Any:
+    """The job's field when jobs.json gives it, even empty (``"fallbacks": []``: none), else its agent's."""
+    if name in job.model_fields_set:
+        return getattr(job, name)
+    return getattr(spec, name) if spec is not None else default
 
 
 def _provider(model: str) -> str | None:
@@ -248,8 +259,9 @@ class _Chain:
             failure = result.failure
             assert failure is not None
             message = self.redact(f"{model}: {failure.message}")
-            if result.bytes_written:
-                return Outcome.failed(failure.reason, Failure.TRANSIENT,
+            if result.bytes_written:  # the next attempt starts afresh, unless asking again would fail the same
+                kind = Failure.PERSISTENT if failure.kind is Failure.PERSISTENT else Failure.TRANSIENT
+                return Outcome.failed(failure.reason, kind,
                                       f"stream broke after {result.bytes_written} bytes: {message}",
                                       model=model, **self.tally.fields()), result.text
             switch = (model, f"{failure.reason}: {failure.message}")

@@ -130,6 +130,8 @@ async def stream_call(request: Mapping[str, Any], sink: OutputSink, *, idle: flo
 
     Raises:
         asyncio.CancelledError: the runner cancelled the attempt (the request is closed first).
+        OutputUnwritable: the answer could not be written to ``sink`` (a full disk): the deck's failure,
+            not the model's, so it is no result to retry on, fall back from or cool the model for.
     """
     # The event loop also serves every other attempt, the heartbeat and operator actions.
     litellm = await _loaded_litellm()
@@ -149,7 +151,7 @@ async def stream_call(request: Mapping[str, Any], sink: OutputSink, *, idle: flo
             return
         try:
             sink.write(b"".join(unwritten))
-        except OSError as exc:  # raised in the call itself, like any failure to write the output
+        except OSError as exc:  # the stream stops at the next chunk; the call then raises the sink's failure
             write_failed.append(exc)
         unwritten.clear()
 
@@ -162,7 +164,7 @@ async def stream_call(request: Mapping[str, Any], sink: OutputSink, *, idle: flo
                     async for chunk in response:
                         deadline.last_chunk = now()
                         if write_failed:
-                            raise write_failed[0]
+                            break
                         if sink.over_limit:  # nothing more would be kept; the runner fails the attempt
                             break
                         piece, finished, last = _content(chunk)
@@ -180,8 +182,6 @@ async def stream_call(request: Mapping[str, Any], sink: OutputSink, *, idle: flo
                 finally:
                     await response.aclose()
                     write_at_end_of_turn()
-                if write_failed:
-                    raise write_failed[0]
             finally:
                 deadline.stop()
     except TimeoutError as exc:
@@ -198,6 +198,10 @@ async def stream_call(request: Mapping[str, Any], sink: OutputSink, *, idle: flo
             result.failure = empty_answer(mock=mock, finish_reason=finish_reason)
         elif finish_reason is None and not mock:  # (litellm 1.110 raises for it: _CUT_SHORT; older ones need not)
             result.failure = cut_short()
+    if write_failed:  # the deck's failure, whatever the provider did: no model is to blame
+        unwritable = sink.unwritable()
+        assert unwritable is not None, "the sink keeps the error of the write that failed"
+        raise unwritable from write_failed[0]
     result.text = "".join(pieces)
     result.bytes_written = streamed
     result.usage = usage_counts(usage)

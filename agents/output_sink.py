@@ -4,24 +4,36 @@ Agents write their output (and a child's stderr) through an ``OutputSink`` so a
 secret is redacted before it reaches the disk, so the idle timeout has one
 clock to read (the sink's last activity), and so the output's size limit is
 kept in one place: the file never holds more than ``limit`` bytes once the
-attempt ends.
+attempt ends. A write that fails (a full disk) is the deck's failure, not the
+job's: the sink writes nothing more and ``close`` raises ``OutputUnwritable``,
+which ends the attempt as ``runner_error``.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 from jobdeck.state.attempt_dirs import open_in
+from jobdeck.state.errors import AgentError
 from jobdeck.state.redact import Redactor
+from jobdeck.state.space import full_note
 
 LOOK_MIN = 0.005
 """Seconds: the shortest wait between two looks at the size of a file a child writes directly."""
 LOOK_MAX = 0.5
 """Seconds: the longest such wait; a child that starts writing at disk speed right after a
 look may pass the limit by as much as it writes in this time before it is stopped."""
+
+
+class OutputUnwritable(AgentError):
+    """The attempt's output (or stderr.log) could not be written: the attempt fails, whatever its job did."""
+
+    reason = "runner_error"
+    transient = False  # a full disk stays full until someone frees it: a retry at once would fail the same
 
 
 class OutputSink:
@@ -51,6 +63,8 @@ class OutputSink:
         self._keep = redactor.tail_keep() if redactor else 0
         self.opened = False
         """Whether the file was created (a lazy sink creates it on the first write)."""
+        self.write_error: OSError | None = None
+        """The first write (or lazy open) that failed; every later write raises it again without trying."""
         if fd is not None:  # already open (O_APPEND), e.g. created along with the attempt's lease
             self._fd, self.opened = fd, True
         else:
@@ -72,16 +86,31 @@ class OutputSink:
         self._write(data)
 
     def _write(self, data: bytes) -> None:
+        """Append ``data``; raises OSError (kept in ``write_error``) if it cannot be written."""
+        if self.write_error is not None:  # a hole mid-output would be worse than an end cut short
+            raise self.write_error
         if self.limit is not None and self.bytes_written + len(data) > self.limit:
             self.over_limit = True
             data = data[:max(0, self.limit - self.bytes_written)]
-        if self._fd < 0 and data:
-            self._fd = self._open()
-        view = memoryview(data)
-        while view:
-            n = os.write(self._fd, view)
-            self.bytes_written += n
-            view = view[n:]
+        try:
+            if self._fd < 0 and data:
+                self._fd = self._open()
+            view = memoryview(data)
+            while view:
+                n = os.write(self._fd, view)
+                self.bytes_written += n
+                view = view[n:]
+        except OSError as exc:
+            self.write_error = exc
+            raise
+
+    def unwritable(self) -> OutputUnwritable | None:
+        """What to report for the write that failed (naming a full filesystem when it is one); None if none did."""
+        if self.write_error is None:
+            return None
+        what = self.write_error.strerror or str(self.write_error)
+        full = full_note(self.path.parent)
+        return OutputUnwritable(f"could not write {self.path.name}: {what}{f'; {full}' if full else ''}")
 
     def touch(self) -> None:
         """Record activity without bytes (e.g. a keep-alive token)."""
@@ -151,16 +180,28 @@ class OutputSink:
         self.last_activity = self.clock()
 
     def close(self) -> None:
+        """Write what is held back and close the file, which is closed whatever fails.
+
+        Raises:
+            OutputUnwritable: a write failed, now or before: the output is incomplete.
+        """
         if self._closed:
             return
-        self.sync_activity()
-        self.flush()
-        self._closed = True
-        if self.over_limit and self._fd >= 0:
-            self._clip()
-        if self._fd >= 0:
-            os.close(self._fd)
-            self._fd = -1
+        try:
+            self.sync_activity()
+            if self.write_error is None:
+                with contextlib.suppress(OSError):  # kept in write_error, raised below
+                    self.flush()
+        finally:
+            self._closed = True
+            if self.over_limit and self._fd >= 0:
+                self._clip()
+            if self._fd >= 0:
+                os.close(self._fd)
+                self._fd = -1
+        failure = self.unwritable()
+        if failure is not None:
+            raise failure from self.write_error
 
     def _clip(self) -> None:
         """Cut a file a child wrote past the limit back to it (the child is stopped by now)."""

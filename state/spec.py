@@ -332,7 +332,8 @@ class Job(_Model):
     agent: Identifier | None = None
     """Name of an agent in the ``agents`` section (or a built-in: claude, codex, aider, gemini)."""
     fallbacks: list[str] = Field(default_factory=list)
-    """LLM models to fall back to, in order, on persistent errors."""
+    """LLM models to fall back to, in order (as an agent's ``fallbacks``); given, even as ``[]``, they replace the
+    agent's."""
     context_model: str | None = None
     """Larger-context LLM to use when the context window is exceeded."""
     mock_response: str | list[str] | None = None

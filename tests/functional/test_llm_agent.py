@@ -28,7 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the repo root, f
 from jobdeck.agents.base import Failure, Outcome  # noqa: E402
 from jobdeck.agents.breaker import Breaker  # noqa: E402
 from jobdeck.agents.llm import LLMAgent  # noqa: E402
-from jobdeck.agents.output_sink import OutputSink  # noqa: E402
+from jobdeck.agents.output_sink import OutputSink, OutputUnwritable  # noqa: E402
 from jobdeck.agents.registry import Registry  # noqa: E402
 from jobdeck.agents.validation import check_output  # noqa: E402
 from jobdeck.state.errors import AgentError  # noqa: E402
@@ -188,15 +188,36 @@ def test_a_busy_event_loop_does_not_count_as_an_idle_stream(deck: Path, server: 
 
 
 @pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full")
-def test_an_output_that_cannot_be_written_fails_the_attempt(deck: Path, server: LLMServer, name: str) -> None:
+def test_an_output_that_cannot_be_written_fails_the_attempt_not_the_model(deck: Path, server: LLMServer,
+                                                                          name: str) -> None:
+    """The deck's full disk says nothing about the model: no retry, no fallback, no cooldown for every job."""
     server.script(name, Reply(["a ", "b ", "c"]))
-    record = attempt(deck, server.base_url, name, name, idle=5, hard=30)
+    record = attempt(deck, server.base_url, name, name, idle=5, hard=30, fallbacks=[f"openai/{name}-other"])
     record.ctx.output.close()
     # every write fails with ENOSPC (no redaction, so nothing is held back for close() to write)
     record.ctx.output = OutputSink(Path("/dev/full"), Redactor({}))
-    outcome = run(record)
-    assert not outcome.ok and outcome.failure is Failure.TRANSIENT
-    assert "No space left on device" in (outcome.message or "")
+    breaker = Breaker(threshold=1)
+    with pytest.raises(OutputUnwritable, match="could not write full: No space left on device") as raised:
+        asyncio.run(LLMAgent(breaker).run(record.ctx))
+    assert raised.value.reason == "runner_error" and not raised.value.transient
+    with pytest.raises(OutputUnwritable):  # the runner's close of the output reports it too, having closed the file
+        record.close()
+    assert len(server.calls(name)) == 1 and not server.calls(f"{name}-other")
+    assert breaker.blocked_for(f"openai/{name}") == 0
+    assert not record.progress("cooldown") and not record.progress("retry") and not record.progress("fallback")
+
+
+def test_a_stream_repeating_one_chunk_fails_for_good_with_a_short_message(deck: Path, server: LLMServer,
+                                                                         name: str) -> None:
+    """litellm stops such a stream with an HTTP 500 of its own; asked again the model loops again."""
+    server.script(name, Reply(["x" * 1000] * 150))
+    record = attempt(deck, server.base_url, name, name, idle=5, hard=30)
+    breaker = Breaker(threshold=1)
+    outcome = run(record, LLMAgent(breaker))
+    assert (outcome.reason, outcome.failure) == ("repeating", Failure.PERSISTENT), outcome.message
+    assert "the model kept repeating 'xxxxxxxxxx" in (outcome.message or "") and len(outcome.message or "") < 400
+    assert len(server.calls(name)) == 1 and not record.progress("retry")
+    assert breaker.blocked_for(f"openai/{name}") == 0 and not record.progress("cooldown")
 
 
 def test_a_reply_streaming_longer_than_the_idle_timeout_completes(deck: Path, server: LLMServer,

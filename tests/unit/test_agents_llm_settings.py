@@ -82,3 +82,14 @@ def test_the_api_key_goes_only_to_models_of_its_provider(tmp_path: Path) -> None
     (tmp_path / "p").mkdir()
     proxied = settings(tmp_path / "p", {}, {**direct, "api_base": "http://127.0.0.1:9/v1"})
     assert {proxied.key_for(model) for model in proxied.models} == {"sk-unit-123456"}  # one endpoint serves them all
+
+
+def test_an_empty_job_field_switches_the_agents_off(tmp_path: Path) -> None:
+    """Given, a job's field replaces the agent's even when empty: ``"fallbacks": []`` means none."""
+    got = settings(tmp_path, {"fallbacks": [], "context_model": None})
+    assert got.models == ("openai/base",) and got.context_model is None
+
+
+def test_a_job_field_left_out_takes_the_agents(tmp_path: Path) -> None:
+    got = settings(tmp_path, {"fallbacks": []})
+    assert got.models == ("openai/base",) and got.context_model == "openai/big"
