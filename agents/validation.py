@@ -6,8 +6,10 @@ string is a reason a person can act on (the review queue shows them).
 
 JSON output (``output: "json"``, ``validate.json_schema`` or ``validate.required``)
 may be wrapped in one Markdown code fence (```` ```json ... ``` ````), because
-models add one even when told not to; the fence is stripped before parsing.
-Prose around the JSON is not tolerated: it is what a repair re-ask is for.
+models add one even when told not to; the fence is stripped before parsing, and
+once the output has passed its checks the runner writes it back without the fence
+(``fenced_json_body``), so a dependent reads JSON. Prose around the JSON is not
+tolerated: it is what a repair re-ask is for.
 
 The JSON and regex checks hold the output in memory, so they read at most
 ``MAX_CHECKED_BYTES``; a larger output fails them unread (a ``validate.command``
@@ -63,6 +65,27 @@ def parse_json_output(text: str) -> Any:
         raise ValueError(f"{exc.msg} (line {exc.lineno}, column {exc.colno})") from None
     except RecursionError:
         raise ValueError("nested too deeply") from None
+
+
+def fenced_json_body(data: bytes) -> bytes | None:
+    """The JSON inside one Markdown code fence that wraps all of ``data``, else None (not fenced, or not JSON).
+
+    The body is a slice of ``data`` (UTF-8 decodes and encodes back byte for byte),
+    so removing the fence removes bytes only: nothing a redaction hid comes back.
+    """
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    match = _FENCE.match(text)
+    if match is None:
+        return None
+    body = match.group("body")
+    try:
+        json.loads(body)
+    except (ValueError, RecursionError):
+        return None
+    return body.encode("utf-8")
 
 
 def wants_json(job: Job) -> bool:

@@ -8,7 +8,9 @@ that is not the agent's own work lives in the module it names (``environment``,
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
+import stat
 import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -21,6 +23,9 @@ from jobdeck.runner.attempt import Claimed
 from jobdeck.runner.attempt_events import interrupted_event, not_started_event, write_result
 from jobdeck.runner.environment import build_context
 from jobdeck.runner.verdict import verdict
+from jobdeck.state.atomic import temp_name
+from jobdeck.state.attempt_dirs import DIR_FLAGS, open_in
+from jobdeck.state.attempts import OUTPUT
 from jobdeck.state.crashpoint import crash_point
 from jobdeck.state.deck import Deck
 from jobdeck.state.errors import AgentError, NotStarted
@@ -73,11 +78,15 @@ async def run_attempt(deck: Deck, spec: Spec, job: Job, claimed: Claimed, board:
                 outcome = replace(outcome, message=f"{outcome.message}; {full}" if outcome.message else full)
         reasons: list[str] = []
         if outcome.ok and (job.validate_ is not None or job.output == "json"):
-            from jobdeck.agents.validation import check_output
+            from jobdeck.agents.validation import check_output, wants_json
 
             # a validator command may take a while: keep the event loop free
             reasons = await asyncio.to_thread(check_output, job, ctx.output.path, ctx.env, ctx.redactor,
                                             ctx.workspace_dir)
+            if not reasons and wants_json(job):  # before the outcome is recorded: no dependent sees the fence
+                unwrapped_bytes = await asyncio.to_thread(_unwrap_json_output, claimed)
+                if unwrapped_bytes is not None:
+                    output_bytes = unwrapped_bytes
     except AgentError as exc:  # (a batch system's refusal may pass: it says so)
         failure = Failure.TRANSIENT if getattr(exc, "transient", False) else Failure.PERSISTENT
         outcome = Outcome.failed(getattr(exc, "reason", "agent_error"), failure, redactor.text(str(exc)))
@@ -94,6 +103,51 @@ async def run_attempt(deck: Deck, spec: Spec, job: Job, claimed: Claimed, board:
         event["pid"] = pid
     _keep_result(claimed, event, output_bytes, clock())
     return event
+
+
+def _unwrap_json_output(claimed: Claimed) -> int | None:
+    """Replace the attempt's output, if it is one fenced JSON document, by the JSON alone; return its new size.
+
+    Call only once the output has passed its JSON checks. The JSON is written to a
+    temp file renamed over the output, so a reader opens the old file or the new one,
+    whole. None: the output is left as it was (not fenced, or it cannot be rewritten
+    on a full or read-only deck: it passed its checks as written).
+    """
+    from jobdeck.agents.validation import MAX_CHECKED_BYTES, fenced_json_body
+
+    own = None
+    dir_fd = claimed.dir_fd
+    try:
+        if dir_fd < 0:
+            dir_fd = own = os.open(claimed.directory, DIR_FLAGS)
+        with open(open_in(dir_fd, OUTPUT, os.O_RDONLY), "rb") as output:
+            written = os.fstat(output.fileno())
+            if not stat.S_ISREG(written.st_mode) or written.st_size > MAX_CHECKED_BYTES:
+                return None
+            body = fenced_json_body(output.read(MAX_CHECKED_BYTES + 1))
+        if body is None:
+            return None
+        temp = temp_name(claimed.directory / OUTPUT).name
+        try:
+            fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC,
+                         stat.S_IMODE(written.st_mode), dir_fd=dir_fd)
+            try:
+                with open(fd, "wb", closefd=False) as unwrapped:
+                    unwrapped.write(body)
+                os.fsync(fd)  # the rename must not be durable before the bytes it names
+            finally:
+                os.close(fd)
+            os.replace(temp, OUTPUT, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
+        except OSError:
+            with contextlib.suppress(OSError):
+                os.unlink(temp, dir_fd=dir_fd)
+            raise
+        return len(body)
+    except OSError:
+        return None
+    finally:
+        if own is not None:
+            os.close(own)
 
 
 def _keep_result(claimed: Claimed, event: dict[str, Any], output_bytes: int, ended: float) -> None:

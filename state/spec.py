@@ -339,7 +339,9 @@ class Job(_Model):
     mock_response: str | list[str] | None = None
     """Offline stand-in for the LLM's answer (litellm mock_response); a list gives one per attempt."""
     output: Literal["text", "json"] = "text"
-    """Expected output format; "json" parses the output and applies ``validate``."""
+    """Expected output format; "json" parses the output and applies ``validate``. JSON wrapped in one Markdown code
+    fence, as models often write it, passes, and once valid the output file is rewritten without the fence, so a
+    dependent reads the JSON alone (as for ``validate.required`` and ``validate.json_schema``)."""
     repair: StrictBool = False
     """For llm json output: on invalid output, re-ask once with the validation errors."""
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from jobdeck.agents.validation import check_output, parse_json_output, strip_fences
+from jobdeck.agents.validation import check_output, fenced_json_body, parse_json_output, strip_fences
 from jobdeck.state.redact import Redactor
 from jobdeck.state.spec import Job
 
@@ -191,3 +191,24 @@ def test_a_validator_command_alone_never_reads_the_output_in_the_runner(tmp_path
     with path.open("wb") as f:
         f.truncate(1 << 40)  # 1 TiB, sparse: reading it would never end
     assert check_output(job(validate={"command": ["test", "-s"]}), path, {}) == []
+
+
+@pytest.mark.parametrize(("data", "body"), [
+    (b'```json\n{"a": 1}\n```\n', b'{"a": 1}'),
+    (b'  ```JSON\r\n["\xc3\xa9"]```  ', b'["\xc3\xa9"]'),
+    (b'```\n{\n  "a": [1,\n 2]\n}\n```', b'{\n  "a": [1,\n 2]\n}'),
+])
+def test_the_json_in_one_wrapping_fence_is_a_slice_of_the_output(data: bytes, body: bytes) -> None:
+    assert fenced_json_body(data) == body
+    assert body in data
+
+
+@pytest.mark.parametrize("data", [
+    b'{"a": 1}',                                  # not fenced: kept as written
+    b'Here:\n```json\n{"a": 1}\n```',            # prose around the fence
+    b'```json\nnot json\n```',                    # fenced, but not JSON
+    b'```\n```json\n{"a": 1}\n```\n```',          # a fence in a fence is not JSON
+    b'```json\n{"a": "\xff"}\n```',               # not UTF-8
+])
+def test_anything_but_one_fenced_json_document_is_not_unwrapped(data: bytes) -> None:
+    assert fenced_json_body(data) is None
