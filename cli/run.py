@@ -173,7 +173,7 @@ async def _serve(runner: Runner, lifeline_fd: int | None = None) -> int | None:
     seconds; a second stops them at once. SIGHUP is a terminal closing (an SSH session
     dropped) or a log rotation's ``kill -HUP``: by default it killed the runner at once,
     its attempts left orphaned; stdout is inherited, so there is no log to reopen (rotate
-    with copytruncate). The end of the parent's lifeline (``runner/lifeline.py``) stops it
+    with copytruncate). A runner started under ``nohup`` keeps SIGHUP ignored, as asked. The end of the parent's lifeline (``runner/lifeline.py``) stops it
     as a first signal does.
     """
     loop = asyncio.get_running_loop()
@@ -186,7 +186,8 @@ async def _serve(runner: Runner, lifeline_fd: int | None = None) -> int | None:
         else:
             runner.cancel_all(by=signal.Signals(signum).name)
 
-    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+    hangup = [] if signal.getsignal(signal.SIGHUP) is signal.SIG_IGN else [signal.SIGHUP]  # (nohup: left ignored)
+    for sig in (signal.SIGTERM, signal.SIGINT, *hangup):
         loop.add_signal_handler(sig, on_signal, sig)
     if lifeline_fd is not None:
         try:

@@ -101,3 +101,24 @@ def test_the_first_signal_says_what_the_runner_waits_for_and_the_second_that_it_
            or '"stopping_now"' in line]
     assert len(now) == 1 and ("SIGTERM" in now[0]) == (sig == signal.SIGTERM), (out, err)
     assert board(deck)["long"].attempts[-1].outcome == "interrupted"
+
+
+def test_a_runner_started_under_nohup_keeps_ignoring_sighup(tmp_path: Path) -> None:
+    """nohup asks for SIGHUP to be ignored: a handler of the runner's own would undo what the operator asked."""
+    import subprocess
+    import sys
+
+    deck = make_deck(tmp_path, [{"id": "long", "command": ["sleep", "40"]}])
+    runner = subprocess.Popen(["nohup", sys.executable, "-m", "jobdeck", "run", "--once", "--grace", "1"], cwd=deck,
+                              env=env_for(deck), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        wait_for(lambda: running(deck, "long"), what="the job to start")
+        runner.send_signal(signal.SIGHUP)
+        runner.send_signal(signal.SIGTERM)  # what stops it, after the hangup it ignored
+        assert runner.wait(30) == 128 + signal.SIGTERM
+        said = runner.stdout.read()
+        assert "stopping on SIGTERM" in said and "SIGHUP" not in said, said
+    finally:
+        if runner.poll() is None:
+            runner.kill()
+            runner.wait()
