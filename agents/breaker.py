@@ -8,7 +8,11 @@ file, rewritten atomically only when a cooldown opens or closes and re-read only
 when its mtime changes. The file is advisory: a lost update between two runners
 costs at most one extra failed call.
 
-States per model: closed (calls go through, consecutive failures are counted),
+Everything here is keyed by ``state.cooldowns.cooldown_key``: a model on one endpoint
+with one key, so a dead local server or a refused team key cools only the agents that
+call it. The caller makes the key; the breaker never parses it.
+
+States per key: closed (calls go through, consecutive failures are counted),
 open (``until`` in the future: skip the model), half-open (``until`` passed but the
 failure streak remains: the next failure reopens it at once with a doubled
 cooldown; a success closes it). Besides that streak rule, a provider that said
@@ -42,7 +46,7 @@ class ModelHealth:
 
 
 class Breaker:
-    """Per-model failure counting and cooldowns. Time is injected (``clock``) for tests."""
+    """Failure counting and cooldowns per cooldown key (a model where it is called). Time is injected (``clock``)."""
 
     def __init__(self, *, threshold: int = 3, cooldown: float = 30.0, max_cooldown: float = 600.0,
                  path: Path | None = None, clock: Callable[[], float] = time.time) -> None:

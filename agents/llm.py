@@ -25,7 +25,9 @@ Persistent errors (401/403 auth, 404, 400) move to the next model in
 ``fallbacks`` without a retry; context-window-exceeded moves to ``context_model``
 (a job's own, when it gives one, even empty, else its agent's).
 Auth, not-found and transient failures of real calls (not a mock's) count toward
-the shared circuit breaker (``agents.breaker``); a model in cooldown is skipped.
+the shared circuit breaker (``agents.breaker``); a model in cooldown is skipped. A
+cooldown is the model's where this agent calls it (``state.cooldowns.cooldown_key``:
+its api_base and api_key variable), so one dead endpoint or refused key cools no other.
 A Retry-After longer than ``max_retry_wait`` cools the model down until then at
 once: no job could do better by calling it, and the provider said when to come
 back (believed up to an hour, ``agents.failures.MAX_RETRY_AFTER``). Every retry,
@@ -56,7 +58,7 @@ from jobdeck.agents.llm_call import CallResult, missing_key, stream_call
 from jobdeck.agents.template import render, values_for
 from jobdeck.agents.validation import check_output
 from jobdeck.state.attempt_dirs import open_in
-from jobdeck.state.cooldowns import COOLDOWN_FILE
+from jobdeck.state.cooldowns import COOLDOWN_FILE, cooldown_key, cooldown_label
 from jobdeck.state.errors import AgentError
 from jobdeck.state.machine import NOT_CALLED, EventType
 from jobdeck.state.redact import Redactor
@@ -132,6 +134,14 @@ class Settings:
             return self.api_key
         provider = _provider(self.models[0])
         return self.api_key if provider is not None and _provider(model) == provider else None
+
+    def cooldown_key(self, model: str) -> str:
+        """The breaker's key for a call to ``model``: the model where this agent calls it, with its own key."""
+        return cooldown_key(model, self.api_base, self.api_key_name)
+
+    def label(self, model: str) -> str:
+        """``model`` in messages, with the endpoint and key variable when they are not the default."""
+        return cooldown_label(model, self.api_base, self.api_key_name)
 
     def mock_for(self, attempt: int, call: int) -> str | None:
         """The mock answer for a call: list item ``attempt - 1`` (+1 for the repair re-ask), last one repeating."""
@@ -241,11 +251,13 @@ class _Chain:
         final: Outcome | None = None
         while queue:
             model = queue.popleft()
-            wait = self.breaker.blocked_for(model)
+            cooling = settings.cooldown_key(model)
+            wait = self.breaker.blocked_for(cooling)
             if wait > 0:
-                why = f"cooling down for {wait:.0f}s more after {self.breaker.reason(model) or 'failures'}"
+                why = f"cooling down for {wait:.0f}s more after {self.breaker.reason(cooling) or 'failures'}"
                 _emit(ctx, self.redact, "cooldown", model, f"skipped: {why}", seconds=round(wait, 3))
-                deferred = _sooner(deferred, Outcome.failed("cooldown", Failure.TRANSIENT, f"{model} is {why}",
+                deferred = _sooner(deferred, Outcome.failed("cooldown", Failure.TRANSIENT,
+                                                            f"{settings.label(model)} is {why}",
                                                             retry_after=wait, model=model))
                 switch = switch or (model, "cooling down")
                 continue
@@ -295,25 +307,26 @@ class _Chain:
             no_key = await missing_key(model, settings.key_for(model), settings.api_base)
             if no_key is not None:  # the operator's to fix, not the model's: no retry, no cooldown
                 return CallResult(model=model, failure=no_key), None
+        cooling = settings.cooldown_key(model)
         tries = 0
         while True:
             result = await stream_call(self._request(model, messages, mock), ctx.output, idle=ctx.idle_timeout,
                                        hard_deadline=self.hard_deadline, mock=mock is not None)
             self.tally.add(result)
             if result.ok:
-                self.breaker.record_success(model)
+                self.breaker.record_success(cooling)
                 return result, None
             failure = result.failure
             if failure is None:  # a timeout: the model stalled
-                self.breaker.record_failure(model, result.timed_out or "timeout")
+                self.breaker.record_failure(cooling, result.timed_out or "timeout")
                 return result, None
             opened, asked = None, ""
             if failure.model_level and mock is None:  # a stand-in's answer says nothing about the model
-                opened = self.breaker.record_failure(model, failure.reason, retry_after=failure.retry_after)
+                opened = self.breaker.record_failure(cooling, failure.reason, retry_after=failure.retry_after)
             if opened is None and failure.retry_after is not None and failure.retry_after > settings.max_retry_wait:
                 # Longer than any attempt waits: no job on the model could do better than wait for it.
                 asked = f" ({failure.wait_text()})"
-                opened = self.breaker.record_retry_after(model, f"{failure.reason} with {failure.wait_text()}",
+                opened = self.breaker.record_retry_after(cooling, f"{failure.reason} with {failure.wait_text()}",
                                                          failure.retry_after)
             if opened is not None:
                 _emit(ctx, self.redact, "cooldown", model, f"{failure.reason}: {failure.message}; "

@@ -400,9 +400,10 @@ class Heuristic:
             if not inside:
                 yield Gate(DEFER, change, "window", f"window {job.window_text} ({job.timezone}) opens at "
                            f"{clock_text(change, job.timezone, now)}, in {dur(change - now)}")
-        if job.models and all(model in outlook.cooldowns for model in job.models):
-            until, why = min(outlook.cooldowns[model] for model in job.models)
-            which = f"model {job.model} cools" if len(job.models) == 1 else f"all {len(job.models)} of its models cool"
+        if job.cooldown_keys and all(key in outlook.cooldowns for key in job.cooldown_keys):
+            until, why = min(outlook.cooldowns[key] for key in job.cooldown_keys)
+            which = (f"model {job.label(job.models[0])} cools" if len(job.models) == 1
+                     else f"all {len(job.models)} of its models cool")
             yield Gate(DEFER, until, "cooldown", f"{'pinned, but ' if pinned else ''}{which} down until "
                        f"{zoned_text(until, 'UTC', now, seconds=True)}" + (f" ({why})" if why else ""))
         if written_only or pinned:
@@ -440,7 +441,7 @@ class Heuristic:
         policy, job = self.policy, self.policy.jobs[job_id]
         if len(job.models) < 2:
             return None, None
-        usable = [model for model in job.models if model not in outlook.cooldowns]
+        usable = [model for model, key in zip(job.models, job.cooldown_keys) if key not in outlook.cooldowns]
         if not usable:
             return None, None  # the gate defers it
         budget = policy.daily_budget
@@ -456,8 +457,8 @@ class Heuristic:
                     return cheapest, (f"budget {used / budget:.0%} used: routed to {cheapest}, "
                                       f"{money(cost)} a run{against}")
         if usable[0] != job.models[0]:
-            until, _ = outlook.cooldowns[job.models[0]]
-            return usable[0], (f"{job.models[0]} cools down until {zoned_text(until, 'UTC', outlook.now)}: "
+            until, _ = outlook.cooldowns[job.cooldown_keys[0]]
+            return usable[0], (f"{job.label(job.models[0])} cools down until {zoned_text(until, 'UTC', outlook.now)}: "
                                f"routed to {usable[0]}")
         return None, None
 

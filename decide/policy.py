@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from jobdeck.decide.times import ClockTime, parse_clock, parse_instant
+from jobdeck.state.cooldowns import cooldown_key, cooldown_label
 from jobdeck.state.digest import sha256_hex
 from jobdeck.state.graph import dependents
 from jobdeck.state.views import needs_approval
@@ -49,6 +50,16 @@ class JobPolicy:
     max_attempts: int
     approval: bool
     """High risk: each cycle waits for the operator's approval before it runs."""
+    cooldown_keys: tuple[str, ...] = ()
+    """Each of ``models``' key in the shared cooldowns (``state.cooldowns.cooldown_key``): where its agent calls it."""
+    api_base: str | None = None
+    """Its agent's endpoint, when not the provider's default."""
+    api_key_name: str | None = None
+    """Its agent's api_key variable, when it has its own."""
+
+    def label(self, model: str) -> str:
+        """``model`` in messages: with the endpoint and key variable when they are not the default."""
+        return cooldown_label(model, self.api_base, self.api_key_name)
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,9 +104,13 @@ def _job_policy(job: Job, place: int, spec: Spec) -> JobPolicy:
         start, _, end = job.window.partition("-")
         window = (parse_clock(start), parse_clock(end))
     models = models_of(job, spec)
+    named = spec.agents.get(job.agent) if job.agent is not None else None  # as the llm agent's Settings take it
+    api_base = named.api_base if named is not None else None
+    key_name = named.api_key.env if named is not None and named.api_key is not None else None
     return JobPolicy(job.id, place, job.priority, job.timezone, clock, at, job.deadline, job.max_wait, window,
                      job.window, job.schedule is not None or job.trigger is not None, job.review_policy == "always",
-                     models[0] if models else None, models, job.retry.max_attempts, needs_approval(job))
+                     models[0] if models else None, models, job.retry.max_attempts, needs_approval(job),
+                     tuple(cooldown_key(model, api_base, key_name) for model in models), api_base, key_name)
 
 
 def policy_of(spec: Spec) -> Policy:

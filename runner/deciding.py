@@ -280,8 +280,8 @@ class Deciding:
         live = self.mode == "live"
         written = heuristic.policy.jobs[job.id]
         cooling = outlook.cooldowns  # (empty but while a provider is refusing: the usual claim pays one lookup)
-        if not live and written.window is None and not (cooling and written.models
-                                                          and all(model in cooling for model in written.models)):
+        if not live and written.window is None and not (cooling and written.cooldown_keys
+                                                          and all(key in cooling for key in written.cooldown_keys)):
             return True
         verdict = heuristic.verdict(job.id, state, outlook, written_only=not live)
         if verdict.action == START:

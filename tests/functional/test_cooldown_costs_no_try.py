@@ -27,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the repo root, f
 from conftest import RunCli, cli_env, records  # noqa: E402
 from jobdeck.decide.times import zoned_text  # noqa: E402
 from jobdeck.state.board import open_store  # noqa: E402
-from jobdeck.state.cooldowns import COOLDOWN_FILE, cooldowns_data  # noqa: E402
+from jobdeck.state.cooldowns import COOLDOWN_FILE, cooldown_key, cooldown_label, cooldowns_data  # noqa: E402
 from jobdeck.state.deck import Deck, init_deck  # noqa: E402
 from tests.fixtures.llm_server import LLMServer, rate_limited  # noqa: E402
 from tests.functional.runner_kit import wait_for  # noqa: E402
@@ -50,9 +50,12 @@ def llm_deck(root: Path, base_url: str, mode: str, jobs: list[dict[str, Any]],
 
 
 def cool(deck: Deck, seconds: float, *models: str) -> float:
-    """Open a cooldown of ``models`` for ``seconds``, as a runner's breaker shares it; returns its end."""
+    """Open a cooldown of ``models`` at agent ai's endpoint for ``seconds``, as a runner's breaker shares it;
+    returns its end."""
     until = time.time() + seconds
-    (deck.state_dir / COOLDOWN_FILE).write_bytes(cooldowns_data({model: (until, WHY) for model in models}))
+    base = json.loads((deck.root / "jobs.json").read_text())["agents"]["ai"]["api_base"]
+    keys = [cooldown_key(model, base, KEY_VAR) for model in models]
+    (deck.state_dir / COOLDOWN_FILE).write_bytes(cooldowns_data({key: (until, WHY) for key in keys}))
     return until
 
 
@@ -80,7 +83,7 @@ def test_a_pinned_job_whose_every_model_cools_keeps_its_pin_and_its_try(
     for told in (before, deferred):
         assert (told["job"], told["action"], told["needs"]) == ("urgent", "defer", "cooldown")
         assert told["until"] == pytest.approx(until, abs=0.01)
-    cools = f"model {MODEL} cools down until {zoned_text(until, 'UTC', deferred['ts'], seconds=True)} ({WHY})"
+    cools = f"model {cooldown_label(MODEL, server.base_url, KEY_VAR)} cools down until {zoned_text(until, 'UTC', deferred['ts'], seconds=True)} ({WHY})"
     said = f"pinned, but {cools}"  # the cooldown's own words, told of a pinned job
     assert (before["reasons"][0], deferred["reasons"][0]) == (cools, said)
     assert f" urgent deferred: {said}\n" in done.stdout  # the runner's line: no hint to pin what is pinned
@@ -203,7 +206,8 @@ def test_release_of_a_job_a_cooldown_defers_says_nothing_starts_it_sooner(
     refused = cli("release", "urgent", cwd=deck.root)
     assert refused.returncode == 1
     assert refused.stderr.startswith("jobdeck: cannot release job 'urgent': the operator did not pin or hold it; "
-                                     f"it waits for its models' cooldown: model {MODEL} cools down until "), \
+                                     f"it waits for its models' cooldown: model {cooldown_label(MODEL, server.base_url, KEY_VAR)} "
+                                     "cools down until "), \
         refused.stderr
     assert refused.stderr.endswith("(hint: it starts when the cooldown ends; nothing starts it sooner)\n")
     assert "pin" not in refused.stderr.split("(hint:")[1]
@@ -214,6 +218,6 @@ def test_a_pin_of_a_job_a_cooldown_defers_says_it_waits_for_the_cooldown(
     deck = deferred_for_a_cooldown(tmp_path, cli, server)
     pinned = cli("pin", "urgent", cwd=deck.root)
     assert pinned.returncode == 0 and pinned.stdout.startswith("pinned urgent (event ")
-    assert pinned.stderr.startswith(f"jobdeck: urgent: it waits for its models' cooldown: model {MODEL} cools down "
-                                    "until "), pinned.stderr
+    assert pinned.stderr.startswith(f"jobdeck: urgent: it waits for its models' cooldown: model "
+                                    f"{cooldown_label(MODEL, server.base_url, KEY_VAR)} cools down until "), pinned.stderr
     assert pinned.stderr.endswith("; it starts when that ends, pinned first\n"), pinned.stderr

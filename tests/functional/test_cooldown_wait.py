@@ -21,6 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the repo root, f
 
 from conftest import RunCli, records  # noqa: E402
 from jobdeck.decide.times import zoned_text  # noqa: E402
+from jobdeck.state.cooldowns import cooldown_key, cooldown_label  # noqa: E402
 from jobdeck.state.deck import Deck, init_deck  # noqa: E402
 from tests.fixtures.llm_server import LLMServer, rate_limited  # noqa: E402
 
@@ -54,7 +55,8 @@ def test_a_job_whose_model_cools_waits_for_the_cooldown_without_spending_an_atte
     done = cli("run", "--once", cwd=deck.root, env=ENV)
     assert done.returncode == 1, done.stderr  # first: not done, its retry due after the cooldown
     assert len(server.calls(WIRE)) == 1, "the second job was sent into the rate limit"
-    until = json.loads((deck.state_dir / "cooldowns.json").read_text())[MODEL]["until"]
+    until = json.loads((deck.state_dir / "cooldowns.json").read_text())[cooldown_key(MODEL, server.base_url,
+                                                                                      KEY_VAR)]["until"]
 
     events = records(deck)
     assert [e["job"] for e in events if e["type"] == "claimed"] == ["first"], "an attempt that could call nothing"
@@ -62,7 +64,7 @@ def test_a_job_whose_model_cools_waits_for_the_cooldown_without_spending_an_atte
                   and e["action"] != "start"]  # (shadow and advise also record each claim's advice)
     assert (deferred["action"], deferred["needs"], deferred["mode"]) == ("defer", "cooldown", mode)
     assert deferred["until"] == pytest.approx(until, abs=0.01)
-    cools = f"model {MODEL} cools down until {zoned_text(until, 'UTC', deferred['ts'], seconds=True)}"
+    cools = f"model {cooldown_label(MODEL, server.base_url, KEY_VAR)} cools down until {zoned_text(until, 'UTC', deferred['ts'], seconds=True)}"
     assert deferred["reasons"][0] == f"{cools} (rate_limit with Retry-After 5m00s)"
     assert f"waiting for a model's cooldown: second until {clock(until)} UTC" in done.stderr
 
@@ -100,3 +102,41 @@ def test_the_waiting_job_starts_as_soon_as_the_cooldown_ends(
     [ended] = [e for e in events if e.get("job") == "second" and e["type"] in ("succeeded", "failed")]
     assert ended["type"] == "succeeded"
     assert len(server.calls(WIRE)) == 2
+
+
+def test_a_dead_endpoint_cools_only_the_agents_that_call_it(tmp_path: Path, cli: RunCli, server: LLMServer) -> None:
+    # Two agents, one model name: ``dead`` on a port where nothing answers (bound, never listening: refused at
+    # once), ``fake`` on the healthy stand-in. Connection errors on ``dead`` open its cooldown; the job on
+    # ``fake`` must run, not be deferred for the other endpoint's outage.
+    import socket
+
+    with socket.socket() as unanswered:
+        unanswered.bind(("127.0.0.1", 0))
+        dead_base = f"http://127.0.0.1:{unanswered.getsockname()[1]}/v1"
+        agents = {"dead": {"type": "llm", "model": MODEL, "api_base": dead_base, "api_key": {"env": KEY_VAR},
+                           "options": {"retry_delay": 0.01}},
+                  "fake": {"type": "llm", "model": MODEL, "api_base": server.base_url, "api_key": {"env": KEY_VAR}}}
+        jobs = [{"id": "doomed", "agent": "dead", "prompt": "say hi", "priority": 9, "retry": {"max_attempts": 1}},
+                {"id": "healthy", "agent": "fake", "prompt": "say hi", "priority": 1, "retry": {"max_attempts": 1}}]
+        spec = {"decide": {"mode": "off"}, "limits": {"parallel": 1}, "agents": agents, "jobs": jobs}
+        deck = init_deck(tmp_path / "deck", json.dumps(spec, indent=1).encode())
+
+        done = cli("run", "--once", cwd=deck.root, env=ENV)
+
+    events = records(deck)
+    deferred = [e["reasons"][0] for e in events if e["type"] == "decided" and e["job"] == "healthy"
+                and e["action"] != "start"]
+    assert deferred == [], "the healthy endpoint was deferred for the dead one's cooldown"
+    assert [e["job"] for e in events if e["type"] == "claimed"] == ["doomed", "healthy"], done.stderr
+    cooling = json.loads((deck.state_dir / "cooldowns.json").read_text())
+    assert list(cooling) == [cooldown_key(MODEL, dead_base, KEY_VAR)], cooling  # the endpoint that failed
+    assert cooling[next(iter(cooling))]["reason"] == "connection"
+    ended = {e["job"]: e["type"] for e in events if e["type"] in ("succeeded", "failed")}
+    assert ended == {"doomed": "failed", "healthy": "succeeded"}
+    assert len(server.calls(WIRE)) == 1
+
+    # the same model on the healthy endpoint, on another key variable, or on the default endpoint is not cooling
+    assert cooldown_key(MODEL, server.base_url, KEY_VAR) not in cooling
+    assert cooldown_key(MODEL, dead_base, "OTHER_TEAM_KEY") != cooldown_key(MODEL, dead_base, KEY_VAR)
+    assert cooldown_key(MODEL) == MODEL  # an old entry (a plain model name) still means the default endpoint
+    assert KEY_VAR not in cooldown_key(MODEL, dead_base, KEY_VAR)  # a tag of the variable's name, not the name

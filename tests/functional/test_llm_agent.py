@@ -31,6 +31,7 @@ from jobdeck.agents.llm import LLMAgent  # noqa: E402
 from jobdeck.agents.output_sink import OutputSink, OutputUnwritable  # noqa: E402
 from jobdeck.agents.registry import Registry  # noqa: E402
 from jobdeck.agents.validation import check_output  # noqa: E402
+from jobdeck.state.cooldowns import cooldown_key  # noqa: E402
 from jobdeck.state.errors import AgentError  # noqa: E402
 from jobdeck.state.redact import Redactor  # noqa: E402
 from tests.fixtures.attempts import Attempt, make_attempt, make_spec  # noqa: E402
@@ -261,13 +262,36 @@ def test_a_retry_after_longer_than_the_attempt_waits_goes_to_the_runner_and_cool
     assert len(server.calls(name)) == 1 and not record.progress("retry")
     [cooldown] = record.progress("cooldown")
     assert cooldown["reason"].endswith("; skipped for 120s (Retry-After 2m00s)") and cooldown["seconds"] == 120
-    assert 119 <= breaker.blocked_for(f"openai/{name}") <= 120
-    assert breaker.reason(f"openai/{name}") == "rate_limit with Retry-After 2m00s"
+    cooling = cooldown_key(f"openai/{name}", server.base_url, KEY_VAR)  # the model where this agent calls it
+    assert 119 <= breaker.blocked_for(cooling) <= 120
+    assert breaker.reason(cooling) == "rate_limit with Retry-After 2m00s"
+    assert breaker.blocked_for(f"openai/{name}") == 0.0, "the provider's default endpoint cooled too"
 
     later = attempt(deck, server.base_url, f"{name}-b", name)  # another job on the model: skipped, not sent
     skipped = run(later, LLMAgent(breaker))  # (having called nothing, it costs that job no try)
     assert (skipped.reason, skipped.failure) == ("not_called", Failure.TRANSIENT) and len(server.calls(name)) == 1
     assert skipped.retry_after is not None and 118 <= skipped.retry_after <= 120
+
+
+def test_a_long_retry_after_on_one_key_cools_the_model_for_that_key_only(
+        deck: Path, server: LLMServer, name: str) -> None:
+    """Two teams' agents share a proxy and a model, each with its own key variable: the 429 one team's key meets
+    cools that team's calls, and the other team's job is still sent (and answered)."""
+    other_key = f"{KEY_VAR}_OTHER_TEAM"
+    server.script(name, rate_limited(retry_after=120))
+    breaker = Breaker()
+    record = attempt(deck, server.base_url, name, name)
+    refused = run(record, LLMAgent(breaker))
+    assert (refused.reason, len(server.calls(name))) == ("rate_limit", 1)
+
+    spec = {"id": f"{name}-b", "agent": "team", "model": f"openai/{name}", "prompt": "Say hello."}
+    team = {"team": {"type": "llm", "api_base": server.base_url, "api_key": {"env": other_key}}}
+    other = make_attempt(deck, spec, agents={**local_agents(server.base_url), **team},
+                         env={**os.environ, other_key: "sk-other-team"})
+    answered = run(other, LLMAgent(breaker))
+    assert answered.ok and len(server.calls(name)) == 2, "the other team's key was cooled by this one's refusal"
+    assert not other.progress("cooldown")
+    assert breaker.blocked_for(cooldown_key(f"openai/{name}", server.base_url, KEY_VAR)) > 100  # still the first's
 
 
 def test_401_falls_back_to_the_next_model_without_retrying(deck: Path, server: LLMServer, name: str) -> None:

@@ -20,6 +20,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the repo root, f
 
 from conftest import RunCli, records  # noqa: E402
 from jobdeck.agents.failures import MAX_RETRY_AFTER  # noqa: E402
+from jobdeck.state.cooldowns import cooldown_key  # noqa: E402
 from jobdeck.state.deck import Deck, init_deck  # noqa: E402
 from tests.fixtures.llm_server import LLMServer, rate_limited  # noqa: E402
 
@@ -68,9 +69,10 @@ def test_a_long_retry_after_defers_the_next_job_on_the_model_until_the_provider_
     assert f"rate_limit with {words}" in deferred["reasons"][0]
 
     cooling = json.loads((deck.state_dir / "cooldowns.json").read_text())
-    assert list(cooling) == [MODEL]
-    assert asked_at + wait - 1 <= cooling[MODEL]["until"] <= time.time() + wait
-    assert cooling[MODEL]["reason"] == f"rate_limit with {words}"
+    key = cooldown_key(MODEL, server.base_url, KEY_VAR)  # the model where it refused, not everywhere
+    assert list(cooling) == [key]
+    assert asked_at + wait - 1 <= cooling[key]["until"] <= time.time() + wait
+    assert cooling[key]["reason"] == f"rate_limit with {words}"
 
     report = cli("stats", "--json", cwd=deck.root)
     assert report.returncode == 0, report.stderr
