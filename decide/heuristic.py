@@ -500,11 +500,12 @@ class Heuristic:
 
 
 def succeeded_since(state: JobState, began: float | None) -> bool:
-    """Whether an attempt of ``state`` claimed at or after ``began`` (None: any) succeeded."""
+    """Whether an attempt of ``state`` claimed at or after ``began`` (None: any) succeeded, its output not
+    rejected in review."""
     for attempt in reversed(state.attempts):
         if began is not None and attempt.started < began:
             return False  # (attempts are kept oldest first: the rest are of earlier cycles)
-        if attempt.outcome == "succeeded":
+        if attempt.outcome == "succeeded" and attempt.accepted is not False:
             return True
     return False
 

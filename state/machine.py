@@ -103,7 +103,8 @@ class Attempt(NamedTuple):
     cost: float | None = None
     accepted: bool | None = None
     """True when the operator approved it in review without it having succeeded (interrupted, say): its
-    output is then what dependents are given, as a success's is (``JobState.last_success``)."""
+    output is then what dependents are given, as a success's is (``JobState.last_success``). False when the
+    operator rejected its output in review: a success that settles no deadline."""
 
     def to_json(self) -> dict[str, Any]:
         return {k: v for k, v in zip(self._fields, self) if v is not None}
@@ -328,7 +329,11 @@ def _approved(state: JobState, event: Event, now: float) -> JobState:
 
 def _rejected(state: JobState, event: Event, now: float) -> JobState:
     why = event.get("reason") or "rejected by the operator"
-    return _moved(state, Status.FAILED, now, reason=f"rejected: {why}", approved=False, not_before=None)
+    attempts = state.attempts
+    if state.status == Status.REVIEW and attempts:  # its output refused: a success that settles nothing (deadlines)
+        attempts = (*attempts[:-1], attempts[-1]._replace(accepted=False))
+    return _moved(state, Status.FAILED, now, reason=f"rejected: {why}", approved=False, not_before=None,
+                  attempts=attempts)
 
 
 def _retried(state: JobState, event: Event, now: float) -> JobState:

@@ -93,3 +93,20 @@ def test_stats_count_a_missed_deadline_in_its_own_hour_and_a_recovered_success_b
     assert history.hour(int(MONDAY // HOUR))[DECK].deadlines_missed == 1  # report's, in the hour it fell in
     assert history.hour(int(MONDAY // HOUR) + 5)[DECK].deadlines_missed == 0
     assert (history.total[DECK].deadlines_met, history.total[DECK].deadlines_missed) == (1, 1)
+
+
+def test_a_success_whose_output_was_rejected_settles_no_deadline() -> None:
+    """Rejected in review, the cycle has no accepted work: the job is still held to its deadline, after the reject
+    and after its retry."""
+    log = log_records.Log()
+    log.add(MONDAY + 3600, "listed", jobs=["rev"])
+    token = log.add(MONDAY + 4 * 3600, "claimed", "rev", attempt=1, runner="r")
+    log.add(MONDAY + 5 * 3600, "succeeded", "rev", token=token, review=True, reason="review")
+    log.add(MONDAY + 5 * 3600 + 60, "rejected", "rev", by="op", reason="wrong answer")
+    job = {"id": "rev", "deadline": "06:00", "review": "always"}
+    now = MONDAY + 7 * 3600
+    rejected = heuristic_of(log, job)  # failed for good now: `status --check` tells the failure, not the deadline
+    assert rejected.deadline_of(rejected.policy.jobs["rev"], rejected.board.state("rev"), now) == MONDAY + 6 * 3600
+    log.add(MONDAY + 7 * 3600, "retried", "rev", by="op")
+    retried = heuristic_of(log, job)
+    assert [name for name, _ in retried.missed(now + 60)] == ["rev"]
