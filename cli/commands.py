@@ -843,9 +843,10 @@ def cmd_trigger(args: argparse.Namespace) -> int:
 
 
 def _check_inputs(deck: Deck, job_id: str, inputs: Mapping[str, str]) -> None:
-    """Refuse a run's input the job does not declare (a typo would otherwise be dropped without a word): its
-    ``inputs`` names, and ``input``, the run's own (an inbox file's path)."""
-    from jobdeck.state.ids import closest_id
+    """A run's input the job does not declare (its ``inputs`` names, and ``input``, the run's own): refused for a
+    job that reads inputs only through placeholders (a model's prompt: the value would be dropped without a
+    word); for one that runs a program, said on stderr, since it reaches the program as $JOBDECK_VAR_<KEY>."""
+    from jobdeck.state.ids import closest_id, env_suffix
 
     try:
         spec = _read_spec(deck, kept=False)[0]
@@ -854,14 +855,30 @@ def _check_inputs(deck: Deck, job_id: str, inputs: Mapping[str, str]) -> None:
     job = spec.job(job_id)
     if job is None:
         return  # the trigger says so
-    declared = {"input", *_as_validated(deck, spec, job)[1].get("inputs", {})}
-    for key in inputs:
-        if key not in declared:
-            close = closest_id(key, sorted(declared))
-            raise JobdeckError(
-                f"job '{job_id}' has no input '{key}'; it takes {', '.join(sorted(declared))}",
-                hint=(f"did you mean '{close}'? If not, " if close else "")
-                + f'declare it in the job, "inputs": {{"{key}": "a default"}}')
+    written = _as_validated(deck, spec, job)[1]
+    declared = {"input", *written.get("inputs", {})}
+    unknown = [key for key in inputs if key not in declared]
+    if not unknown:
+        return
+    key = unknown[0]
+    close = closest_id(key, sorted(declared))
+    meant = f"did you mean '{close}'? If not, " if close else ""
+    if "command" in written or _runs_a_program(deck, written.get("agent")):
+        for key in unknown:
+            print(f"jobdeck: {job_id}: input '{key}' is not one the job declares ({', '.join(sorted(declared))}): "
+                  f"it reaches the program as $JOBDECK_VAR_{env_suffix(key)} only", file=sys.stderr)
+        return
+    raise JobdeckError(f"job '{job_id}' has no input '{key}'; it takes {', '.join(sorted(declared))}",
+                       hint=meant + f'declare it in the job, "inputs": {{"{key}": "a default"}}')
+
+
+def _runs_a_program(deck: Deck, agent: str | None) -> bool:
+    """Whether a job of ``agent`` runs a program (a coding-agent CLI, say), whose environment holds its inputs;
+    not an llm agent's call, which reads them only through placeholders."""
+    if agent is None:
+        return False
+    declared = _spec(deck).agents.get(agent)
+    return declared is None or declared.type != "llm"  # (a built-in preset is a program)
 
 
 def _inputs(items: list[str]) -> dict[str, str]:

@@ -83,11 +83,21 @@ def test_a_second_trigger_with_inputs_before_the_first_runs_is_refused_unless_it
     assert cli("logs", "load", cwd=deck.root).stdout == "/data/c.csv\n"
 
 
-def test_an_input_the_job_does_not_take_is_refused_with_the_one_meant(tmp_path: Path, cli: RunCli) -> None:
-    deck = make_deck(tmp_path, [{"id": "greet", "command": ["echo", "{{inputs.name}}"],
-                                 "inputs": {"name": "world", "team": "ops"}}])
-    typo = cli("trigger", "greet", "--input", "name=Ana", "--input", "tem=x", cwd=deck.root)
+def test_an_input_a_prompt_cannot_take_is_refused_and_one_a_program_may_read_is_said(tmp_path: Path,
+                                                                                   cli: RunCli) -> None:
+    """A model's prompt reads inputs only through placeholders: an undeclared key would be dropped without a word.
+    A program gets every input as $JOBDECK_VAR_<KEY>, declared or not: the key is said, and passed."""
+    deck = make_deck(tmp_path, [{"id": "ask", "model": "openai/x", "mock_response": "ok",
+                                 "prompt": "Greet {{inputs.name}}", "inputs": {"name": "world", "team": "ops"}},
+                                {"id": "greet", "command": "echo hello $JOBDECK_VAR_LANG", "shell": True}])
+    typo = cli("trigger", "ask", "--input", "name=Ana", "--input", "tem=x", cwd=deck.root)
     assert typo.returncode == 2 and typo.stdout == ""
-    assert "job 'greet' has no input 'tem'; it takes input, name, team (hint: did you mean 'team'?" in typo.stderr
-    assert [line for line in cli("events", "greet", cwd=deck.root).stdout.splitlines() if "triggered" in line] == []
-    assert cli("trigger", "greet", "--input", "name=Ana", "--input", "team=dev", cwd=deck.root).returncode == 0
+    assert "job 'ask' has no input 'tem'; it takes input, name, team (hint: did you mean 'team'?" in typo.stderr
+    assert [line for line in cli("events", "ask", cwd=deck.root).stdout.splitlines() if "triggered" in line] == []
+    assert cli("trigger", "ask", "--input", "name=Ana", "--input", "team=dev", cwd=deck.root).returncode == 0
+    shell = cli("trigger", "greet", "--input", "lang=de", cwd=deck.root)
+    assert shell.returncode == 0, shell.stderr
+    assert shell.stderr == ("jobdeck: greet: input 'lang' is not one the job declares (input): it reaches the "
+                            "program as $JOBDECK_VAR_LANG only\n")
+    assert cli("run", "--once", "--quiet", cwd=deck.root).returncode == 0
+    assert cli("logs", "greet", cwd=deck.root).stdout == "hello de\n"
