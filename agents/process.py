@@ -85,6 +85,7 @@ async def run_process(argv: Sequence[str], ctx: AttemptContext, *, stdin: bytes 
                          hint="a dependency's output put it there: read that output from its file "
                               "($JOBDECK_INPUT_<JOB>) rather than through {{deps.JOB}}") from None
     ctx.pid = child.pid
+    cancelled = False
     started = time.monotonic()
     timed_out: str | None = None
     exited = child.exited
@@ -112,11 +113,16 @@ async def run_process(argv: Sequence[str], ctx: AttemptContext, *, stdin: bytes 
     except asyncio.CancelledError:
         await asyncio.shield(boundary.stop(ctx.grace))
         child.close_streams()
+        cancelled = True
         raise
     finally:
         child.release()
         boundary.release_leader()
-        stderr_sink.close()
+        try:
+            stderr_sink.close()
+        except AgentError:  # stderr.log could not be written (a full disk)
+            if not cancelled:
+                raise  # the attempt's outcome; a cancel on its way says how it ended instead
     return ProcessResult(child.returncode, timed_out)
 
 

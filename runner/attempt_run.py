@@ -59,8 +59,10 @@ async def run_attempt(deck: Deck, spec: Spec, job: Job, claimed: Claimed, board:
             ctx.note = note
         if detach is not None:
             ctx.detach = detach
+        ran = False
         try:
             outcome = await agent.run(ctx)
+            ran = True
         finally:
             try:
                 if claimed.boundary is not None:  # nothing the attempt started outlives it
@@ -68,7 +70,12 @@ async def run_attempt(deck: Deck, spec: Spec, job: Job, claimed: Claimed, board:
             finally:
                 if claimed.boundary is not None:
                     claimed.boundary.close()
-                ctx.output.close()
+                try:
+                    ctx.output.close()
+                except AgentError:  # an output that could not be written (a full disk)
+                    if ran:
+                        raise  # the attempt's outcome
+                    # else a cancel (or another error) is on its way: it says how the attempt ended
                 output_bytes, pid = ctx.output.bytes_written, ctx.pid
         if ctx.output.over_limit and outcome.reason != "output_limit":  # whatever the agent made of it
             outcome = output_limit_outcome(ctx, outcome.exit_code)

@@ -69,3 +69,42 @@ def test_a_redacted_output_that_fills_the_deck_fails_cleanly_and_frees_its_space
     assert "runs/filler/1/output" not in (out / "fds.txt").read_text(), "the failed attempt's output is still open"
     assert int((out / "avail.txt").read_text()) > 1024 * 1024, "removing the output freed nothing"
     assert (out / "after.txt").read_text() == "fits\n"
+
+
+CANCEL_SCRIPT = r"""
+set -eu
+deck=$1 out=$2
+mount -t tmpfs -o size=2m none "$deck"
+echo '{"jobs": [{"id": "filler", "command": ["sh", "-c", "head -c 3000000 /dev/zero | tr \"\\\\0\" b; sleep 60"], "env": {"KEY": {"env": "MYKEY"}}}]}' > "$deck/jobs.json"
+cd "$ROOT"
+jd() { "$PY" -m jobdeck --deck "$deck" "$@"; }
+jd run > "$out/runner.log" 2>&1 &
+runner=$!
+for _ in $(seq 600); do  # until the output has filled the disk (the job then sleeps)
+    [ "$(df -B1 --output=avail "$deck" | tail -1)" -lt 65536 ] && [ -s "$deck/workspaces/default/runs/filler/1/output" ] && break
+    sleep 0.1
+done
+jd cancel filler
+for _ in $(seq 600); do grep -q '"type": *"failed"' "$deck/.jobdeck/events.jsonl" && break; sleep 0.1; done
+kill -TERM "$runner"
+wait "$runner" || true
+cp "$deck/.jobdeck/events.jsonl" "$out/events.jsonl"
+"""
+
+
+@pytest.mark.skipif(not namespaces(), reason="needs `unshare -rm` (user and mount namespaces)")
+def test_a_cancel_of_an_attempt_whose_output_filled_the_deck_ends_it_cancelled(tmp_path: Path) -> None:
+    """The output's failure, raised as the cancel unwound the attempt, took the cancel's place: runner_error."""
+    mount, out = tmp_path / "m", tmp_path / "out"
+    mount.mkdir()
+    out.mkdir()
+    env = cli_env({"PY": sys.executable, "ROOT": str(ROOT), "MYKEY": SECRET})
+    done = subprocess.run(["unshare", "-rm", "bash", "-c", CANCEL_SCRIPT, "script", str(mount), str(out)],
+                          env=env, capture_output=True, text=True, timeout=180)
+    log = (out / "runner.log").read_text() if (out / "runner.log").exists() else ""
+    assert done.returncode == 0, done.stderr + log
+    events = [json.loads(line) for line in (out / "events.jsonl").read_text().splitlines()]
+    ends = [(e["type"], e.get("reason")) for e in events if e.get("job") == "filler" and e.get("type") in
+            ("failed", "succeeded", "interrupted")]
+    assert ends == [("failed", "cancelled")], (ends, log)
+    assert "Traceback" not in log, log
