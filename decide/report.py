@@ -185,7 +185,7 @@ def report(records: Iterable[Mapping[str, Any]], since: float | None = None, exa
         if kind == EventType.SUCCEEDED and ending and opened is not None:
             # judged at its own end: a success recovered from result.json after its deadline may have met it
             ended = recorded_end(record, opened[1], ts)
-        for late, deadline in timeline.passed(ended):
+        for late, deadline in timeline.passed(ended, attempt_of):  # (a running job's wait for its attempt's end)
             missed(late, deadline, None)
         if not isinstance(job, str):
             if kind == SCORED_TYPE:
@@ -233,9 +233,9 @@ def report(records: Iterable[Mapping[str, Any]], since: float | None = None, exa
                     if not kept[1]:
                         out.deadline_misses += 1
                         out.missed.append({"job": job, "deadline": kept[0], "done": ended})
-            if ended < ts:
-                for late, deadline in timeline.passed(ts):  # the other deadlines the record is past
-                    missed(late, deadline, None)
+        if ending:  # this job's deadline, once its attempt ended without meeting it, and the others it is past
+            for late, deadline in timeline.passed(ts, attempt_of):
+                missed(late, deadline, None)
         if since is not None and ts < since:
             continue
         if kind == EventType.DECIDED:

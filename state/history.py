@@ -21,7 +21,7 @@ by jobs.json (``declared``).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Container, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -89,7 +89,7 @@ class History:
             ts = record.get("ts", 0.0)
             # a success is judged at its own end: one recovered from result.json after its deadline may have met it
             ended = self._success_end(job, record, ts) if kind == EventType.SUCCEEDED else ts
-            self._passed(ended)
+            self._passed(ended, running=self.open)
             if not isinstance(job, str):
                 if kind == SCORED_TYPE:
                     self._spend(record)
@@ -103,8 +103,7 @@ class History:
                 self._claimed(job, record, ts)
             elif kind in ENDINGS:
                 self._ended(job, record, ts)
-                if ended < ts:
-                    self._passed(ts)  # the other deadlines the record is past
+                self._passed(ts, running=self.open)  # this job's, once its attempt ended without meeting it
             elif kind == EventType.PROGRESS:
                 self._progress(job, record, ts)
             elif kind == EventType.DECIDED:
@@ -187,10 +186,10 @@ class History:
             if tally.last_ended is None or ended > tally.last_ended:
                 tally.last_ended = ended
 
-    def _passed(self, at: float) -> None:
+    def _passed(self, at: float, running: Container[str] = ()) -> None:
         """Count the pending deadlines before ``at`` as missed, each in its own hour (not that of the record
-        that found it passed, which may come hours later)."""
-        for late, deadline in self.timeline.passed(at):
+        that found it passed, which may come hours later); those of ``running`` jobs wait for their attempt's end."""
+        for late, deadline in self.timeline.passed(at, running):
             for tally in self._tallies(late, deadline):
                 tally.deadlines_missed += 1
 

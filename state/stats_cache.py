@@ -35,7 +35,7 @@ from jobdeck.state.history import History
 from jobdeck.state.segments import check_saved_position, last_seq
 
 CACHE_NAME = "stats-cache.json"
-STATS_CACHE_FORMAT = 9
+STATS_CACHE_FORMAT = 10
 """The version of what the cache holds; a cache of another (or none) is stale, and the log is folded again.
 
 It keys the cache instead of jobdeck's code (state/stamps.py), so an upgrade that leaves the stats as

@@ -29,7 +29,7 @@ every ``decided`` event, so a deadline named before a window is judged in it.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Container, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -122,11 +122,14 @@ class Timeline:
         """The deadline ``job`` missed, if its success now comes after it (call before ``succeeded``)."""
         return self.late.get(job) if job not in self.deadline_of else None
 
-    def passed(self, ts: float) -> list[tuple[str, float]]:
-        """The pending deadlines before ``ts`` (missed: no success came by then), as (job, deadline); forgets them."""
+    def passed(self, ts: float, running: Container[str] = ()) -> list[tuple[str, float]]:
+        """The pending deadlines before ``ts`` (missed: no success came by then), as (job, deadline); forgets them.
+
+        Those of ``running`` jobs wait for their attempt's ending record: its work may have ended in time, and
+        be recorded late (an outcome recovered from result.json after its runner died, others' records first)."""
         if ts <= self.next_due:
             return []
-        missed = self.overdue(ts)
+        missed = [(job, deadline) for job, deadline in self.overdue(ts) if job not in running]
         for job, deadline in missed:
             del self.deadline_of[job]
             self.judged[job] = self.late[job] = deadline

@@ -84,8 +84,7 @@ def test_stats_count_a_missed_deadline_in_its_own_hour_and_a_recovered_success_b
     log = log_records.Log()
     log.add(MONDAY, "decided", "report", deadline=MONDAY + 1800)
     log.add(MONDAY, "decided", "recovered", deadline=MONDAY + 1800)
-    log.add(MONDAY + 60, "claimed", "report", attempt=1, runner="r")
-    token = log.add(MONDAY + 60, "claimed", "recovered", attempt=1, runner="r")
+    token = log.add(MONDAY + 60, "claimed", "recovered", attempt=1, runner="r")  # (report never starts)
     # nothing is written for five hours; then the next runner records what it found done in result.json
     log.add(MONDAY + 5 * HOUR, "succeeded", "recovered", token=token, ended=MONDAY + 1200, recovered=True)
     history = History()
@@ -110,3 +109,23 @@ def test_a_success_whose_output_was_rejected_settles_no_deadline() -> None:
     log.add(MONDAY + 7 * 3600, "retried", "rev", by="op")
     retried = heuristic_of(log, job)
     assert [name for name, _ in retried.missed(now + 60)] == ["rev"]
+
+
+def test_a_recovered_success_is_judged_at_its_end_whatever_records_come_before_it() -> None:
+    """Other runners' records, or the cron fires a runner writes before it recovers an orphan, came between the
+    deadline and the recovered outcome: the deadline was judged missed at the first of them."""
+    def judged(between: bool) -> tuple[tuple[int, int], tuple[int, int]]:
+        log = log_records.Log()
+        due = MONDAY + 1800
+        log.add(MONDAY, "decided", "rec", deadline=due)
+        token = log.add(MONDAY + 60, "claimed", "rec", attempt=1, runner="r")
+        if between:
+            log.add(due + 30, "claimed", "other", attempt=1, runner="r2")
+        log.add(due + 600, "succeeded", "rec", token=token, ended=due - 60, recovered=True)
+        history = History()
+        history.fold(log.records)
+        told = report(log.records, now=due + 3600)
+        return ((history.total[DECK].deadlines_met, history.total[DECK].deadlines_missed),
+                (told.deadline_jobs, told.deadline_misses))
+
+    assert judged(between=False) == judged(between=True) == ((1, 0), (1, 0))
