@@ -50,16 +50,23 @@ cp "$deck/.jobdeck/events.jsonl" "$out/events.jsonl"
 """
 
 
-@pytest.mark.skipif(not namespaces(), reason="needs `unshare -rm` (user and mount namespaces)")
-def test_a_redacted_output_that_fills_the_deck_fails_cleanly_and_frees_its_space(tmp_path: Path) -> None:
+def _on_a_full_deck(tmp_path: Path, script: str) -> tuple[Path, str]:
+    """Run ``script`` (a deck on a 2 MiB tmpfs it mounts, in a mount namespace of its own); the folder it left its
+    files in, and the runner's log."""
     mount, out = tmp_path / "m", tmp_path / "out"
     mount.mkdir()
     out.mkdir()
     env = cli_env({"PY": sys.executable, "ROOT": str(ROOT), "MYKEY": SECRET})
-    done = subprocess.run(["unshare", "-rm", "bash", "-c", SCRIPT, "script", str(mount), str(out)],
+    done = subprocess.run(["unshare", "-rm", "bash", "-c", script, "script", str(mount), str(out)],
                           env=env, capture_output=True, text=True, timeout=180)
     log = (out / "runner.log").read_text() if (out / "runner.log").exists() else ""
     assert done.returncode == 0, done.stderr + log
+    return out, log
+
+
+@pytest.mark.skipif(not namespaces(), reason="needs `unshare -rm` (user and mount namespaces)")
+def test_a_redacted_output_that_fills_the_deck_fails_cleanly_and_frees_its_space(tmp_path: Path) -> None:
+    out, log = _on_a_full_deck(tmp_path, SCRIPT)
     assert "Traceback" not in log and "Exception in callback" not in log, log
     events = [json.loads(line) for line in (out / "events.jsonl").read_text().splitlines()]
     [failed] = [e for e in events if e.get("type") == "failed" and e.get("job") == "filler"]
@@ -95,14 +102,7 @@ cp "$deck/.jobdeck/events.jsonl" "$out/events.jsonl"
 @pytest.mark.skipif(not namespaces(), reason="needs `unshare -rm` (user and mount namespaces)")
 def test_a_cancel_of_an_attempt_whose_output_filled_the_deck_ends_it_cancelled(tmp_path: Path) -> None:
     """The output's failure, raised as the cancel unwound the attempt, took the cancel's place: runner_error."""
-    mount, out = tmp_path / "m", tmp_path / "out"
-    mount.mkdir()
-    out.mkdir()
-    env = cli_env({"PY": sys.executable, "ROOT": str(ROOT), "MYKEY": SECRET})
-    done = subprocess.run(["unshare", "-rm", "bash", "-c", CANCEL_SCRIPT, "script", str(mount), str(out)],
-                          env=env, capture_output=True, text=True, timeout=180)
-    log = (out / "runner.log").read_text() if (out / "runner.log").exists() else ""
-    assert done.returncode == 0, done.stderr + log
+    out, log = _on_a_full_deck(tmp_path, CANCEL_SCRIPT)
     events = [json.loads(line) for line in (out / "events.jsonl").read_text().splitlines()]
     ends = [(e["type"], e.get("reason")) for e in events if e.get("job") == "filler" and e.get("type") in
             ("failed", "succeeded", "interrupted")]
