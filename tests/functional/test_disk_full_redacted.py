@@ -35,7 +35,7 @@ until_column() {  # wait (bounded) until job $1 is in column $2
     for _ in $(seq 600); do [ "$(column "$1")" = "$2" ] && return 0; sleep 0.1; done
     echo "timed out waiting for $1 to be $2" >&2; return 1
 }
-jd run > "$out/runner.log" 2>&1 &
+"$PY" -m jobdeck --deck "$deck" run > "$out/runner.log" 2>&1 &  # not through jd: $! must be the runner
 runner=$!
 until_column filler failed
 ls -l "/proc/$runner/fd" > "$out/fds.txt"
@@ -61,6 +61,7 @@ def _on_a_full_deck(tmp_path: Path, script: str) -> tuple[Path, str]:
                           env=env, capture_output=True, text=True, timeout=180)
     log = (out / "runner.log").read_text() if (out / "runner.log").exists() else ""
     assert done.returncode == 0, done.stderr + log
+    assert "stopped (on SIGTERM" in log, log  # the script's runner is gone: none outlives the test
     return out, log
 
 
@@ -85,7 +86,7 @@ mount -t tmpfs -o size=2m none "$deck"
 echo '{"jobs": [{"id": "filler", "command": ["sh", "-c", "head -c 3000000 /dev/zero | tr \"\\\\0\" b; sleep 60"], "env": {"KEY": {"env": "MYKEY"}}}]}' > "$deck/jobs.json"
 cd "$ROOT"
 jd() { "$PY" -m jobdeck --deck "$deck" "$@"; }
-jd run > "$out/runner.log" 2>&1 &
+"$PY" -m jobdeck --deck "$deck" run > "$out/runner.log" 2>&1 &  # not through jd: $! must be the runner
 runner=$!
 for _ in $(seq 600); do  # until the output has filled the disk (the job then sleeps)
     [ "$(df -B1 --output=avail "$deck" | tail -1)" -lt 65536 ] && [ -s "$deck/workspaces/default/runs/filler/1/output" ] && break
