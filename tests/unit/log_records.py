@@ -1,8 +1,12 @@
-"""A chain of work written by hand for the folds' unit tests: records as the log holds them."""
+"""A chain of work written by hand for the folds' unit tests: records as the log holds them; random waits."""
 
 from __future__ import annotations
 
+import random
+from collections.abc import Iterator
 from typing import Any
+
+from jobdeck.state.rollups import Histogram
 
 
 class Log:
@@ -17,3 +21,15 @@ class Log:
             record["job"] = job
         self.records.append(record)
         return record["seq"]
+
+
+def random_waits(seed: int, samples: int = 300) -> Iterator[tuple[list[float], Histogram]]:
+    """``samples`` sets of 1-40 waits (seconds, exponential around 90 s, some whole, some to the millisecond),
+    each with the rollups' histogram of it: for the quantiles of `stats` and of `decisions --report`."""
+    rng = random.Random(seed)
+    for _ in range(samples):
+        waits = [round(rng.expovariate(1 / 90), rng.choice((0, 3))) for _ in range(rng.randint(1, 40))]
+        histogram = Histogram()
+        for wait in waits:
+            histogram.add(wait)
+        yield waits, histogram

@@ -3,7 +3,6 @@ quantiles against the histogram `jobdeck stats` reads, on records written by han
 
 from __future__ import annotations
 
-import random
 from typing import Any
 
 import log_records
@@ -69,12 +68,7 @@ def test_spend_is_set_against_the_budget_per_utc_day_counting_each_day_the_windo
 
 
 def test_a_quantile_is_the_one_statss_histogram_gives_to_within_its_bucket() -> None:
-    rng = random.Random(7)
-    for _ in range(300):
-        waits = [round(rng.expovariate(1 / 90), rng.choice((0, 3))) for _ in range(rng.randint(1, 40))]
-        histogram = Histogram()
-        for wait in waits:
-            histogram.add(wait)
+    for waits, histogram in log_records.random_waits(seed=7):
         for q in (0.5, 0.9, 0.95):
             exact, binned = quantile(waits, q), histogram.quantile(q)
             assert exact is not None and binned is not None

@@ -290,12 +290,7 @@ def test_one_wait_is_its_own_p50_and_p95_and_each_quantile_is_within_the_bucket_
     assert quantile(one, 0.5) == quantile(one, 0.95) == quantile(one, 0.0)
     low, high = Histogram.bounds(Histogram.bucket(19.5))
     assert low < quantile(one, 0.5) < high
-    rng = random.Random(3)
-    for _ in range(300):
-        waits = [round(rng.expovariate(1 / 90), rng.choice((0, 3))) for _ in range(rng.randint(1, 40))]
-        histogram = Histogram()
-        for wait in waits:
-            histogram.add(wait)
+    for waits, histogram in log_records.random_waits(seed=3):
         for q in (0.5, 0.9, 0.95):
             truth = exact(waits, q)
             assert truth is not None
