@@ -17,6 +17,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from jobdeck.runner import digest_once
 from jobdeck.runner.senders import Send, Worker, apprise_sender, command_sender, ping_sender
 from jobdeck.state.atomic import write_atomic
 from jobdeck.state.notify_rules import (WAITS, Alert, Dedup, Message, Throttle, approvals, digest, from_record,
@@ -34,8 +35,9 @@ DROPS_EVERY = 60.0
 """Seconds between two reports of messages dropped for one target."""
 
 
-DIGEST_FILE = "digest-sent"
-"""Beside the raised-approvals file: the UTC day the last daily digest went out."""
+def _carries_digest(send: Send | None) -> bool:
+    return send is not None and any(isinstance(alert, Mapping) and alert.get("kind") == "digest"
+                                    for alert in send.payload.get("alerts", ()))
 
 
 def _read_raised(path: Path | None) -> set[str]:
@@ -64,6 +66,8 @@ def _each_string(value: object, clean: Callable[[str], str]) -> object:
     return value
 
 
+Deliver = Callable[[Send, float], "str | None"]
+
 FOREIGN = "_foreign"
 """Marks what ``seen`` keeps of another process's record: its job, for ``touched``, and nothing to alert on."""
 
@@ -79,7 +83,15 @@ class Notifier:
         repeat them."""
         self.waits_raised: set[str] | None = None
         self.digest_day: int | None = None
-        """The UTC day (days since the epoch) the last digest was raised on."""
+        """The UTC day (days since the epoch) whose digest this process sent, or saw sent by another."""
+        self._digest_sending: int | None = None
+        """The day whose digest this process took on and has not yet recorded as sent."""
+        self._digest_waiting: set[str] = set()
+        """The targets the digest taken on went to whose send is not yet done (delivered, or failed for good)."""
+        self._digest_done: deque[str] = deque()
+        """Targets whose digest send is done, appended by their worker threads."""
+        self._delivering: dict[str, Send] = {}
+        """Each target's send under way (set on its worker thread), for ``_failed`` to know what failed."""
         self.environ = dict(environ)
         self.redactor = redactor
         self.config: Notify | None = None
@@ -100,7 +112,8 @@ class Notifier:
         self._dependents_of: tuple[Spec, dict[str, list[str]]] | None = None
         self._drops_reported: dict[str, tuple[int, float]] = {}
         self.problems: list[str] = []
-        """Configuration problems found (an unset variable): reported once each by the runner."""
+        """Configuration problems found (an unset variable), and a digest sent again: reported once each by the
+        runner."""
 
     @property
     def active(self) -> bool:
@@ -154,12 +167,23 @@ class Notifier:
             url = self._env(target.url.env, f"notify.targets.{name}.url")
             if not url:
                 return None
-            deliver = apprise_sender(url)
+            deliver = self._watched(name, apprise_sender(url))
         else:
             hook = command_sender(list(target.command or ()), self.environ, self.deck_root)
-            return Worker(name, hook, timeout=target.timeout, retries=target.retries, failed=self._failed,
-                          abort=hook.abort, after=after)
+            return Worker(name, self._watched(name, hook), timeout=target.timeout, retries=target.retries,
+                          failed=self._failed, abort=hook.abort, after=after)
         return Worker(name, deliver, timeout=target.timeout, retries=target.retries, failed=self._failed, after=after)
+
+    def _watched(self, name: str, deliver: Deliver) -> Deliver:
+        """``deliver``, telling the digest's bookkeeping when the digest has been delivered to target ``name``."""
+        def watched(send: Send, timeout: float) -> str | None:
+            self._delivering[name] = send
+            why = deliver(send, timeout)
+            if why is None and _carries_digest(send):
+                self._digest_done.append(name)
+            return why
+
+        return watched
 
     def _env(self, variable: str, field: str) -> str | None:
         value = self.environ.get(variable)
@@ -214,9 +238,13 @@ class Notifier:
             if not self.dedup.first(alert):
                 continue
             failing = failing or alert.kind in ("failed", "runner")
-            for target, index in self._routes(alert.kind).items():
+            routes = self._routes(alert.kind)
+            if alert.kind == "digest":
+                self._digest_waiting = set(routes)
+            for target, index in routes.items():
                 self._offer(index, target, alert, now)
         self._send_due(now)
+        self._digest_sent()
         self._ping(now, fail=failing)
         self._report_drops(now)
 
@@ -241,25 +269,37 @@ class Notifier:
         return self._dependents_of[1]
 
     def _digest(self, board: Board, now: float) -> Alert | None:
-        """Yesterday's digest, once per UTC day across runner restarts, when a rule asks for it."""
+        """Yesterday's digest, once per UTC day whatever the number of runners, when a rule asks for it.
+
+        runner/digest_once.py takes it on for this process; it is recorded as sent once every target's send is
+        done (``_digest_sent``).
+        """
         if not any("digest" in rule.kinds for rule in self.rules):
             return None
         today = int(now // 86400)
-        path = self.raised_path.with_name(DIGEST_FILE) if self.raised_path is not None else None
-        if self.digest_day is None:
-            try:
-                self.digest_day = int(path.read_text()) if path is not None else None
-            except (OSError, ValueError):
-                self.digest_day = None
         if self.digest_day is not None and self.digest_day >= today:
             return None
+        if self.raised_path is not None:
+            taken = digest_once.take(self.raised_path.with_name(digest_once.DIGEST_FILE), today, now)
+            if not taken.taken:
+                self.digest_day = taken.sent_day
+                return None
+            if taken.again is not None:
+                self.problems.append(taken.again)
+            self._digest_sending, self._digest_waiting = today, set()
         self.digest_day = today
-        if path is not None:
-            try:
-                write_atomic(path, str(today).encode(), durable=False)
-            except OSError:
-                pass  # only saves a repeated digest after a restart
         return digest(board, now)
+
+    def _digest_sent(self) -> None:
+        """Record the digest taken on as sent once each of its targets' sends is done (delivered or failed for
+        good, and then recorded as ``notify_failed``); a quiet day's, that sent nothing, at once."""
+        while self._digest_done:
+            self._digest_waiting.discard(self._digest_done.popleft())
+        day = self._digest_sending
+        if day is None or self._digest_waiting or self.raised_path is None:
+            return
+        if digest_once.record_sent(self.raised_path.with_name(digest_once.DIGEST_FILE), day):
+            self._digest_sending = None
 
     def _new_waits(self, alerts: list[Alert], board: Board) -> list[Alert]:
         """``alerts`` without the approval and hold alerts an earlier runner raised; keeps the file of them current."""
@@ -320,9 +360,9 @@ class Notifier:
 
     def _send(self, target: str, message: Message) -> None:
         worker = self.workers.get(target)
-        if worker is None:
-            return
-        worker.put(self.safe(message))  # a full queue counts the drop: reported by _report_drops
+        # a full queue counts the drop: reported by _report_drops
+        if (worker is None or not worker.put(self.safe(message))) and any(a.kind == "digest" for a in message.alerts):
+            self._digest_done.append(target)  # no send to wait for
 
     def safe(self, message: Message) -> Send:
         """The send for ``message``: secrets redacted, no control sequences, one line per line."""
@@ -348,6 +388,9 @@ class Notifier:
     # -- from the worker threads ------------------------------------------------------------
 
     def _failed(self, failure: dict[str, Any]) -> None:
+        target = failure.get("target")
+        if isinstance(target, str) and _carries_digest(self._delivering.get(target)):
+            self._digest_done.append(target)  # failed for good: recorded like any alert's, not sent again
         failure["message"] = self.redactor.text(str(failure.get("message", "")))
         self._failures.append(failure)
         wake = self.wake
