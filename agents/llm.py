@@ -27,7 +27,8 @@ Persistent errors (401/403 auth, 404, 400) move to the next model in
 Auth, not-found and transient failures of real calls (not a mock's) count toward
 the shared circuit breaker (``agents.breaker``); a model in cooldown is skipped. A
 cooldown is the model's where this agent calls it (``state.cooldowns.cooldown_key``:
-its api_base and api_key variable), so one dead endpoint or refused key cools no other.
+its api_base, and its api_key variable for the models the key goes with), so one dead
+endpoint or refused key cools no other.
 A Retry-After longer than ``max_retry_wait`` cools the model down until then at
 once: no job could do better by calling it, and the provider said when to come
 back (believed up to an hour, ``agents.failures.MAX_RETRY_AFTER``). Every retry,
@@ -58,7 +59,7 @@ from jobdeck.agents.llm_call import CallResult, missing_key, stream_call
 from jobdeck.agents.template import render, values_for
 from jobdeck.agents.validation import check_output
 from jobdeck.state.attempt_dirs import open_in
-from jobdeck.state.cooldowns import COOLDOWN_FILE, cooldown_key, cooldown_label
+from jobdeck.state.cooldowns import COOLDOWN_FILE, cooldown_key, cooldown_label, key_name_for
 from jobdeck.state.errors import AgentError
 from jobdeck.state.machine import NOT_CALLED, EventType
 from jobdeck.state.redact import Redactor
@@ -82,6 +83,8 @@ class Settings:
     """An llm attempt's configuration: the job's fields over its named agent's."""
 
     models: tuple[str, ...]
+    first: str
+    """The model written first (the job's or its agent's): the one its api_key is for, wherever a route puts it."""
     context_model: str | None
     api_base: str | None
     api_key: str | None = field(repr=False)
@@ -111,7 +114,7 @@ class Settings:
         key_ref = spec.api_key if spec else None
         mock = job.mock_response
         return cls(
-            models=tuple(dict.fromkeys(chain)),
+            models=tuple(dict.fromkeys(chain)), first=model,
             context_model=_own_or_agent(job, spec, "context_model", None),
             api_base=spec.api_base if spec else None,
             api_key=resolve(key_ref, ctx.env, what="api_key") if key_ref is not None and mock is None else None,
@@ -125,23 +128,27 @@ class Settings:
         """The api_key for a call to ``model``: only a model served where the key belongs.
 
         With ``api_base`` every call goes to that one endpoint (a proxy, a local
-        server), which the key is for. Otherwise the key is the first model's
-        provider's: a fallback at another provider gets none, and litellm uses
-        that provider's own variable (e.g. ANTHROPIC_API_KEY), so an OpenAI key is
-        never sent to Anthropic.
+        server), which the key is for. Otherwise the key is the provider's of
+        the model written first (``first``, even when a route calls another
+        first): a fallback at another provider gets none, and litellm uses that
+        provider's own variable (e.g. ANTHROPIC_API_KEY), so an OpenAI key is
+        never sent to Anthropic. Nor to a model its cooldown is not keyed by
+        (``key_name_for``): the key a call is sent with is the one it cools.
         """
-        if self.api_key is None or self.api_base or model == self.models[0]:
+        if self.api_key is None or self.api_base or model == self.first:
             return self.api_key
-        provider = _provider(self.models[0])
+        if key_name_for(model, self.first, self.api_base, self.api_key_name) is None:
+            return None
+        provider = _provider(self.first)
         return self.api_key if provider is not None and _provider(model) == provider else None
 
     def cooldown_key(self, model: str) -> str:
-        """The breaker's key for a call to ``model``: the model where this agent calls it, with its own key."""
-        return cooldown_key(model, self.api_base, self.api_key_name)
+        """The breaker's key for a call to ``model``: the model where this agent calls it, with the key it goes with."""
+        return cooldown_key(model, self.api_base, key_name_for(model, self.first, self.api_base, self.api_key_name))
 
     def label(self, model: str) -> str:
         """``model`` in messages, with the endpoint and key variable when they are not the default."""
-        return cooldown_label(model, self.api_base, self.api_key_name)
+        return cooldown_label(model, self.api_base, key_name_for(model, self.first, self.api_base, self.api_key_name))
 
     def mock_for(self, attempt: int, call: int) -> str | None:
         """The mock answer for a call: list item ``attempt - 1`` (+1 for the repair re-ask), last one repeating."""

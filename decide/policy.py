@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from jobdeck.decide.times import ClockTime, parse_clock, parse_instant
-from jobdeck.state.cooldowns import cooldown_key, cooldown_label
+from jobdeck.state.cooldowns import cooldown_key, cooldown_label, key_name_for
 from jobdeck.state.digest import sha256_hex
 from jobdeck.state.graph import dependents
 from jobdeck.state.views import needs_approval
@@ -59,7 +59,8 @@ class JobPolicy:
 
     def label(self, model: str) -> str:
         """``model`` in messages: with the endpoint and key variable when they are not the default."""
-        return cooldown_label(model, self.api_base, self.api_key_name)
+        first = self.models[0] if self.models else model
+        return cooldown_label(model, self.api_base, key_name_for(model, first, self.api_base, self.api_key_name))
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,7 +111,8 @@ def _job_policy(job: Job, place: int, spec: Spec) -> JobPolicy:
     return JobPolicy(job.id, place, job.priority, job.timezone, clock, at, job.deadline, job.max_wait, window,
                      job.window, job.schedule is not None or job.trigger is not None, job.review_policy == "always",
                      models[0] if models else None, models, job.retry.max_attempts, needs_approval(job),
-                     tuple(cooldown_key(model, api_base, key_name) for model in models), api_base, key_name)
+                     tuple(cooldown_key(model, api_base, key_name_for(model, models[0], api_base, key_name))
+                           for model in models), api_base, key_name)
 
 
 def policy_of(spec: Spec) -> Policy:

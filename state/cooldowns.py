@@ -5,9 +5,10 @@ or closes; the decision service reads it to defer jobs whose model is cooling
 down. One home for its name, its format and its keys, so the two never disagree.
 
 A cooldown belongs to the endpoint and key that failed, not to the model's name:
-an agent with its own ``api_base`` or ``api_key`` cools only what it calls
-(``cooldown_key``), and one on the provider's default endpoint and key keeps the
-plain model name, as every entry did before keys had more to them.
+an agent with its own ``api_base`` or ``api_key`` cools only what it calls with them
+(``cooldown_key``; ``key_name_for``: which of its chain's models its key goes with),
+and a call on the provider's default endpoint and key keeps the plain model name,
+as every entry did before keys had more to them.
 """
 
 from __future__ import annotations
@@ -25,13 +26,36 @@ def cooldown_key(model: str, api_base: str | None = None, api_key_name: str | No
     """What a call to ``model`` cools when it fails: ``model``, ``model@api_base``, either + ``#<key tag>``.
 
     The tag is a digest of the key's variable *name* (never its value), so two teams' keys on one model cool
-    apart. An agent's own key tags every model of its chain, even a fallback litellm sends with that provider's
-    default key: a cooldown kept apart costs at most a failed call, one shared by mistake defers healthy jobs.
+    apart. ``api_key_name`` is the variable the call is sent with: ``key_name_for`` says which, in an agent's chain.
     """
     key = model if not api_base else f"{model}@{_endpoint(api_base)}"
     if api_key_name:
         key += "#" + hashlib.sha256(api_key_name.encode()).hexdigest()[:8]
     return key
+
+
+def key_name_for(model: str, first: str, api_base: str | None, api_key_name: str | None) -> str | None:
+    """The agent's api_key variable a call to ``model`` goes with, in a chain the agent (or job) wrote ``first``
+    first; None when it goes with its provider's default key, and so cools with it.
+
+    At the agent's ``api_base`` every call carries the agent's key; at the providers' own endpoints the key is
+    ``first``'s provider's, and a model that names another provider (``anthropic/...`` after ``openai/...``) goes
+    with that provider's default key (the llm agent sends the key no further: ``Settings.key_for``). A model
+    that names none is taken to go with the agent's key: a cooldown kept apart costs at most a failed call, one
+    shared by mistake defers healthy jobs.
+    """
+    if not api_key_name or api_base or model == first:
+        return api_key_name
+    provider, first_provider = provider_named(model), provider_named(first)
+    if provider is not None and first_provider is not None and provider != first_provider:
+        return None
+    return api_key_name
+
+
+def provider_named(model: str) -> str | None:
+    """The provider ``model`` names before its first ``/`` (``openai/gpt-4o``: openai); None if it names none."""
+    provider, slash, _ = model.partition("/")
+    return provider if slash and provider else None
 
 
 def cooldown_label(model: str, api_base: str | None = None, api_key_name: str | None = None) -> str:
