@@ -39,10 +39,11 @@ MODE_TYPE = "decide_mode"
 ``lifted``, the jobs whose live hold it drops (a hold is live mode's alone)."""
 """A runner's deck-level record of jobs it adopted from jobs.json that the deck had never seen (``jobs``): their
 wait (``max_wait``, a daily deadline's cycle) counts from it, as a triggered job's counts from its trigger."""
-SNAPSHOT_FORMAT = 4
+SNAPSHOT_FORMAT = 5
 """2: ``paused`` kept when False (an operator's resume); 3: an attempt ``accepted`` in review; 4: the rollups
-kept as JSON text with its CRC-32, parsed only by a reader that needs them. A board.json (or checkpoint) of
-another format is passed over: the board is folded from the log."""
+kept as JSON text with its CRC-32, parsed only by a reader that needs them; 5: an attempt's ``pin``, which the
+job gets back if that attempt ran nothing. A board.json (or checkpoint) of another format is passed over: the
+board is folded from the log."""
 ROLLED_UP = frozenset({EventType.SUCCEEDED, EventType.FAILED, EventType.INTERRUPTED, SCORED_TYPE})
 """Records the fold adds to the rollups (an attempt's end, the scorer's spend)."""
 CATCH_UP_BYTES = 4 << 20

@@ -105,6 +105,9 @@ class Attempt(NamedTuple):
     """True when the operator approved it in review without it having succeeded (interrupted, say): its
     output is then what dependents are given, as a success's is (``JobState.last_success``). False when the
     operator rejected its output in review: a success that settles no deadline."""
+    pin: Mapping[str, Any] | None = None
+    """The operator's pin its claim spent (``at``, ``by``, ``reason``): the job gets it back if the attempt ran
+    nothing (NOT_A_TRY), so a pin is spent by an attempt that runs, not by a claim that came to nothing."""
 
     def to_json(self) -> dict[str, Any]:
         return {k: v for k, v in zip(self._fields, self) if v is not None}
@@ -140,7 +143,8 @@ class JobState(NamedTuple):
     last_fire: float | None = None
     """The latest cron fire time handled (triggered, skipped or armed)."""
     override: str | None = None
-    """The operator's override of the decision service: "pin" (start next; cleared by its claim) or "hold"."""
+    """The operator's override of the decision service: "pin" (start next; cleared by its claim, given back if
+    that attempt ran nothing: ``Attempt.pin``) or "hold"."""
     override_at: float | None = None
     """When the override was made (pins run in the order they were made)."""
     began: float | None = None
@@ -267,6 +271,9 @@ def _claimed(state: JobState, event: Event, now: float) -> JobState:
     if state.override == "hold":
         raise IllegalTransition(f"job '{state.job}' is held by the operator; release it first")
     pinned = state.override == "pin"
+    if pinned:
+        attempt = attempt._replace(pin={k: v for k, v in (("at", state.override_at), ("by", state.override_by),
+                                                          ("reason", state.override_reason)) if v is not None})
     return _moved(
         state, Status.RUNNING, now, token=attempt.token, tries=state.tries + 1,
         attempts=(*state.attempts[1 - ATTEMPTS_KEPT:], attempt), not_before=None, reason=None, reasons=(),
@@ -293,10 +300,26 @@ def _failed(state: JobState, event: Event, now: float) -> JobState:
     # An attempt that could not be set up, or that could call no model, never ran: it is not one of the job's tries.
     tries = state.tries - 1 if not_a_try(cause) and state.tries > 0 else state.tries
     if retry_at is not None:
+        reasons = tuple(event.get("reasons", ()))
+        pin = attempts[-1].pin if not_a_try(cause) else None
+        if pin is None:  # (no override can be made while it runs: pin, hold and release apply to a waiting job)
+            return _moved(state, Status.BACKLOG, now, attempts=attempts, token=None, tries=tries,
+                          not_before=retry_at, reason=reason, reasons=reasons)
         return _moved(state, Status.BACKLOG, now, attempts=attempts, token=None, tries=tries,
-                      not_before=retry_at, reason=reason, reasons=tuple(event.get("reasons", ())))
+                      not_before=retry_at, reason=reason, reasons=(*reasons, _pin_kept(attempts[-1].n, cause)),
+                      override="pin", override_at=pin.get("at"), override_by=pin.get("by"),
+                      override_reason=pin.get("reason"))
     return _moved(state, Status.FAILED, now, attempts=attempts, token=None, reason=reason,
                   reasons=tuple(event.get("reasons", ())))
+
+
+_RAN_NOTHING = {NOT_CALLED: "called no model (every one cools down)", NOT_STARTED: "could not be set up"}
+
+
+def _pin_kept(n: int, cause: str) -> str:
+    """Why a job whose pinned attempt ran nothing is pinned still (its state's reasons: `show`, the cockpit)."""
+    what = _RAN_NOTHING.get(cause, "ran nothing")
+    return f"still pinned: attempt {n} {what}, so the pin waits for an attempt that runs"
 
 
 def _interrupted(state: JobState, event: Event, now: float) -> JobState:

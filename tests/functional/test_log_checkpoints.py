@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from jobdeck.state.board import SNAPSHOT_BEHIND, Board, Store, open_store, read_snapshot, read_snapshot_file
+from jobdeck.state.board import SNAPSHOT_BEHIND, SNAPSHOT_FORMAT, Board, Store, open_store, read_snapshot, read_snapshot_file
 from jobdeck.state.checkpoints import CHECKPOINTS_KEPT, checkpoint_dir, checkpoint_path, checkpoints
 from jobdeck.state.deck import Deck
 from jobdeck.state.events import EventLog
@@ -144,7 +144,9 @@ def test_a_checkpoint_the_log_disagrees_with_is_refused(deck: Deck, tmp_path: Pa
     elif spoiled == "torn":
         newest.write_bytes(data[: len(data) // 2])
     else:
-        newest.write_bytes(data.replace(b'"format":4', b'"format":3', 1))
+        older = f'"format":{SNAPSHOT_FORMAT - 1}'.encode()
+        newest.write_bytes(data.replace(f'"format":{SNAPSHOT_FORMAT}'.encode(), older, 1))
+        assert older in newest.read_bytes()
     deck.board_path.unlink()
     (deck.state_dir / "cards.jsonl").unlink(missing_ok=True)
 

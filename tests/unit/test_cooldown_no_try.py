@@ -140,3 +140,13 @@ def test_a_pinned_jobs_cooldown_is_said_without_the_hint_to_pin_it() -> None:
     assert kept_back_words("ask", kept.action, kept.needs, kept.reason or "") == "deferred: pinned, but model ... cools"
     assert kept_back_words("ask", "defer", "window", "window 12:00-13:00 (UTC) opens at 12:00").endswith(
         "(hint: `jobdeck pin ask` starts it now anyway)")
+
+
+def test_a_pin_is_given_back_by_an_attempt_that_called_nothing_and_spent_by_one_that_called_a_model() -> None:
+    running = claimed(pinned(), seq=7)
+    assert running.override is None and running.attempts[-1].pin == {"at": T0 - 30}
+    back = failed(running, reason=NOT_CALLED, failure="transient", retry_at=T0 + 120, message="every model cools")
+    assert (back.override, back.override_at) == ("pin", T0 - 30), "the pin waits for an attempt that runs"
+    assert any(reason.startswith("still pinned: attempt 1 called no model") for reason in back.reasons)
+    spent = failed(running, reason="rate_limit", failure="transient", retry_at=T0 + 120, message="429")
+    assert spent.override is None, "an attempt that called a model spent the pin"
