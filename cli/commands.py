@@ -389,9 +389,10 @@ def cmd_ls(args: argparse.Namespace) -> int:
     deck = _deck(args)
     board = board_stamp(deck)
     cached = cached_cards(deck, time.time())
-    # jobs.json and the log unchanged since the cards were computed; the table also needs the same
+    # jobs.json and the log unchanged since the cards were computed, by a writer that listed the jobs taken out
+    # of jobs.json whose attempt is under way (the cockpit's board does not); the table also needs the same
     # board.json, for the chain warning the fold would give
-    if cached is not None and (args.json or cached.board == board):
+    if cached is not None and cached.undeclared and (args.json or cached.board == board):
         if cached.warning:  # as the fold below prints it, --json or not
             print(f"jobdeck: warning: {one_line(cached.warning)}", file=sys.stderr)  # (a hold reason: inert)
         keep = _keep(cached.index, args)
@@ -428,7 +429,7 @@ def cmd_ls(args: argparse.Namespace) -> int:
         if warning:
             print(f"jobdeck: warning: {one_line(warning)}", file=sys.stderr)
     encoded = save_cards(deck, [c.to_json() for c in found], spec=digest, offset=offset,
-                         last_hash=last_hash, now=now, board=board, warning=warning)
+                         last_hash=last_hash, now=now, board=board, warning=warning, undeclared=True)
     keep = _keep(encoded.index, args)
     notes = _runner_notes(deck, encoded.index)
     if args.json and not notes:

@@ -84,8 +84,7 @@ def cards_table(cards: Sequence[Card], now: float, out: TextIO | None = None, *,
         sys.stderr.write("no jobs in jobs.json yet (hint: `jobdeck add --id hello -- echo hi`)\n" if deck_empty
                          else "no jobs match\n")
         return
-    rows = [(clean(card.id), card.column.value, clean(card.agent),
-             f"{card.attempt}/{card.max_attempts}" if card.attempt else "-", when(card.since, now),
+    rows = [(clean(card.id), card.column.value, clean(card.agent), _tries(card), when(card.since, now),
              clean(notes(card, now))) for card in cards]
     widths = [max(_width(header), *(_width(row[i]) for row in rows)) for i, header in enumerate(CARD_HEADERS[:5])]
     colour = _colour(out)
@@ -106,6 +105,28 @@ def cards_table(cards: Sequence[Card], now: float, out: TextIO | None = None, *,
         lines.append(("  ".join(cells) + "  " + parts[0]).rstrip())
         lines.extend(" " * indent + part for part in parts[1:])
     out.write("\n".join(lines) + "\n")
+    hint = undeclared_hint(cards)
+    if hint:
+        sys.stderr.write(hint + "\n")  # (stdout is the table a script reads)
+
+
+def _tries(card: Card) -> str:
+    """The TRY column: "2/3"; "1/?" when the job's retries are not known (no longer in jobs.json); "-" if none."""
+    if not card.attempt:
+        return "-"
+    return f"{card.attempt}/{card.max_attempts if card.declared else '?'}"
+
+
+def undeclared_hint(cards: Sequence[Card]) -> str | None:
+    """Once under the table: which running jobs jobs.json no longer declares, and how to stop them (None: none)."""
+    running = [clean(card.id) for card in cards if not card.declared and card.column.value == "running"]
+    if not running:
+        return None
+    if len(running) == 1:
+        return (f"jobdeck: {running[0]} still runs but is no longer in jobs.json "
+                f"(hint: `jobdeck cancel {running[0]}` stops it)")
+    return (f"jobdeck: {len(running)} jobs still run but are no longer in jobs.json: {', '.join(running)} "
+            f"(hint: `jobdeck cancel ID` stops one)")
 
 
 def job_detail(deck: Deck, job: Job | JobPreview, state: JobState, card: Card, chain: Sequence[dict[str, Any]], *,

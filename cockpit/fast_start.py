@@ -70,6 +70,7 @@ def previewed_jobs(deck: Deck) -> list[JobPreview] | None:
 
 def save_board(deck: Deck, cards: list[Card], *, spec: str, offset: int, last_hash: str,
                now: float) -> None:
-    """Store the cards for the next start (and for `jobdeck ls --json`)."""
+    """Store the cards for the next start (and for `jobdeck ls --json`): they include those of jobs jobs.json
+    no longer declares whose attempt is under way (``DeckModel.cards_in_order``)."""
     save_cards(deck, [card.to_json() for card in cards], spec=spec, offset=offset,
-               last_hash=last_hash, now=now)
+               last_hash=last_hash, now=now, undeclared=True)

@@ -22,7 +22,7 @@ from jobdeck.state.actions import ACTIONS, refusal
 from jobdeck.state.errors import JobdeckError, UnknownJob
 from jobdeck.state.machine import Status
 from jobdeck.state.terminal import inert_line
-from jobdeck.state.views import blockers
+from jobdeck.state.views import blockers, holds_claim
 
 from jobdeck.cockpit.advice import Advisor, snapshot
 from jobdeck.cockpit.confirm_screen import ConfirmScreen
@@ -208,11 +208,15 @@ class JobScreen(Screen[None]):
             return JobdeckError("no job selected")
         model = self.model
         job = model.job(job_id)
+        name = OPERATOR_ACTION.get(action, action)
         if job is None:
             if not model.ready:
                 return JobdeckError("still reading the deck", hint="try again in a moment")
+            if holds_claim(model.state(job_id)):  # taken out of jobs.json while an attempt of it runs
+                return None if name == "cancel" else UnknownJob(
+                    f"job '{job_id}' is no longer in the jobs.json in use",
+                    hint=f"`jobdeck cancel {job_id}` stops its attempt")
             return UnknownJob(f"no job '{job_id}' in the jobs.json in use")
-        name = OPERATOR_ACTION.get(action, action)
         if name == "pause":  # one key for both: the one that applies
             name = self.operator.pause_action(job.id)
         board = model.store.board if model.ready else None

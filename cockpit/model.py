@@ -26,7 +26,7 @@ from jobdeck.state.loader import SpecSource
 from jobdeck.state.machine import COLUMNS, JobState, Status
 from jobdeck.state.preview import JobPreview
 from jobdeck.state.segments import all_segments, job_records
-from jobdeck.state.views import card, noted
+from jobdeck.state.views import card, holds_claim, noted, undeclared, undeclared_card
 
 from jobdeck.cockpit.timefmt import start_of_day
 
@@ -84,7 +84,8 @@ class DeckModel:
         self.store: Store = store if store is not None else open_store(deck)
         self.cards: dict[str, Card] = {}
         self.order: dict[str, int] = {}
-        """Position of each job in jobs.json (the backlog's tie-break)."""
+        """Position of each job in jobs.json (the backlog's tie-break), then the jobs it no longer declares whose
+        attempt is still under way (``views.undeclared``), shown until the attempt's end is recorded."""
         self.heartbeats: list[Heartbeat] = []
         self.notes: dict[str, str] = {}
         """What live runners say of their attempts, by job id (from their heartbeats)."""
@@ -226,7 +227,7 @@ class DeckModel:
         return delta
 
     def cards_in_order(self) -> list[Card]:
-        """Every card in jobs.json order."""
+        """Every card in jobs.json order, then those of jobs it no longer declares whose attempt is under way."""
         return [self.cards[job_id] for job_id in self.order if job_id in self.cards]
 
     def runner_up(self) -> bool:
@@ -247,6 +248,9 @@ class DeckModel:
         spec = self.spec
         jobs = spec.jobs if spec is not None else []
         self.order = {job.id: i for i, job in enumerate(jobs)}
+        if spec is not None:
+            for state in undeclared(spec, self.store.board):
+                self.order[state.job] = len(self.order)
         self._dependents = dependents(spec.dependencies if spec is not None else {})
         delta.removed = set(self.cards) - set(self.order)
         for job_id in delta.removed:
@@ -260,10 +264,16 @@ class DeckModel:
             return
         board, now = self.store.board, self.clock()
         for job_id in list(job_ids):
-            job = spec.job(job_id)
-            if job is None:
+            job, state = spec.job(job_id), board.state(job_id)
+            if job is None and not holds_claim(state):  # not declared, or no longer: an attempt of it ended
+                if self.cards.pop(job_id, None) is not None:
+                    self.order.pop(job_id, None)
+                    self._timed.discard(job_id)
+                    delta.removed.add(job_id)
                 continue
-            new = noted(card(job, board.state(job_id), board, now), self.notes.get(job_id))
+            found = card(job, state, board, now) if job is not None else undeclared_card(state)
+            new = noted(found, self.notes.get(job_id))
+            self.order.setdefault(job_id, len(self.order))  # (claimed by a runner that read an older jobs.json)
             if new.next_fire is not None or new.retry_at is not None or new.kept_until is not None:
                 self._timed.add(job_id)
             else:

@@ -32,6 +32,9 @@ class Card(NamedTuple):
     retry_at: float | None = None
     kept_until: float | None = None
     """When the decision service's deferral among ``flags`` ends ("⏱ window 22:00"): its note goes then."""
+    declared: bool = True
+    """False for a job jobs.json no longer declares whose attempt is still under way (``views.undeclared_card``):
+    `ls` lists it, flagged, until the attempt's end is recorded, so the operator can see it and cancel it."""
 
     def to_json(self) -> dict[str, Any]:
         out = self._asdict()

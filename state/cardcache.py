@@ -7,8 +7,12 @@ what they were computed from; ``cached_cards`` returns them only while jobs.json
 holds the same bytes, the log ends at the same record, the card code is unchanged
 and no card's times have come due. `ls --json` takes them on that alone; the table
 also wants the same board.json (``board_stamp``), so that the chain warning the fold
-gave, kept with the cards, is still the one to give. This module imports only the
-standard library: the point is to answer without loading pydantic or croniter.
+gave, kept with the cards, is still the one to give. The card of a job taken out of
+jobs.json while its attempt runs (views.undeclared_card) changes with the log too
+(its attempt's end is a record), but `ls` takes only cards whose writer says they
+include such jobs (``undeclared``): the cockpit's board leaves them out. This module
+imports only the standard library: the point is to answer without loading pydantic
+or croniter.
 
 The file is a private cache, not an interface (scripts use `jobdeck ls --json` or
 board.json): a header line, an index line ([column, workspace, labels] per card, for
@@ -47,6 +51,9 @@ class CachedCards(NamedTuple):
     """``board_stamp`` of the board.json the cards were folded from (None: not recorded)."""
     warning: str | None = None
     """The chain warning the store gave while the cards were computed (``Store.chain_warning``)."""
+    undeclared: bool = False
+    """Whether the cards include those of jobs jobs.json no longer declares whose attempt is under way
+    (``views.cards`` does): `ls` answers only from such cards, or would not list those jobs."""
 
     def to_json(self, keep: Sequence[bool] | None = None) -> str:
         """The JSON array of the cards (those marked in ``keep``), as `ls --json` prints it."""
@@ -99,21 +106,25 @@ def cached_cards(deck: Deck, now: float) -> CachedCards | None:
         return None
     board, warning = header.get("board"), header.get("warning")
     return CachedCards(rows, index, board if isinstance(board, str) else None,
-                       warning if isinstance(warning, str) else None)
+                       warning if isinstance(warning, str) else None, header.get("undeclared") is True)
 
 
 def save_cards(deck: Deck, cards: Sequence[Mapping[str, Any]], *, spec: str, offset: int,
-               last_hash: str, now: float, board: str | None = None, warning: str | None = None) -> CachedCards:
+               last_hash: str, now: float, board: str | None = None, warning: str | None = None,
+               undeclared: bool = False) -> CachedCards:
     """Cache ``cards`` (JSON rows computed at ``now`` from jobs.json ``spec`` and the log up to
     ``offset``) and return them encoded, the way ``cached_cards`` will return them.
 
     ``board`` (``board_stamp`` taken before the store read board.json) and ``warning``
-    let `jobdeck ls` answer from the cache exactly as the fold would, warning included.
+    let `jobdeck ls` answer from the cache exactly as the fold would, warning included;
+    so does ``undeclared``: the cards include those of jobs jobs.json no longer declares
+    whose attempt is under way (``views.cards``).
     A deck the caller may read but not write is fine: the cache is skipped.
     """
     encode = json.JSONEncoder(ensure_ascii=False).encode  # what json.dumps(..., ensure_ascii=False) uses
     cached = CachedCards([encode(card) for card in cards],
-                         [(card["column"], card["workspace"], card["labels"]) for card in cards], board, warning)
+                         [(card["column"], card["workspace"], card["labels"]) for card in cards], board, warning,
+                         undeclared)
     body = "".join(row + "\n" for row in cached.rows).encode()
     header = {
         "format": CARDS_FORMAT,
@@ -126,6 +137,7 @@ def save_cards(deck: Deck, cards: Sequence[Mapping[str, Any]], *, spec: str, off
         "cards": sha256_hex(body),
         "board": board,
         "warning": warning,
+        "undeclared": undeclared,
     }
     data = (json.dumps(header) + "\n" + encode(cached.index) + "\n").encode() + body
     try:

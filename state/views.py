@@ -18,6 +18,7 @@ from jobdeck.state.machine import JobState, Status
 
 if TYPE_CHECKING:  # types only: the cockpit builds cards from a preview before it imports pydantic
     from jobdeck.state.board import Board, KeptBack
+    from jobdeck.state.lightspec import LightSpec
     from jobdeck.state.preview import JobPreview
     from jobdeck.state.spec import Job, Spec
 
@@ -235,6 +236,47 @@ def noted(card: Card, note: str | None) -> Card:
     return card._replace(flags=(note, *card.flags))
 
 
-def cards(spec: Spec, board: Board, now: float, fires: Mapping[str, float] | None = None) -> list[Card]:
-    """Cards for every job in the spec, in spec order (``fires``: as for ``card``)."""
-    return [card(job, board.state(job.id), board, now, fires) for job in spec.jobs]
+UNDECLARED = "no longer in jobs.json"
+"""The flag of a card whose job jobs.json no longer declares (``undeclared_card``)."""
+
+
+def holds_claim(state: JobState) -> bool:
+    """Whether an attempt of the job is under way: claimed and not yet ended (running, or cancelled and
+    still being stopped): the fencing token its end must carry is still set."""
+    return state.token is not None
+
+
+def undeclared(spec: Spec | LightSpec, board: Board) -> list[JobState]:
+    """States of the jobs ``spec`` does not declare that still hold a claim (taken out of jobs.json by hand
+    while an attempt ran), by id: what a runner is still running, or stopping, that no card would show."""
+    return sorted((state for job_id, state in board.jobs.items() if holds_claim(state) and spec.job(job_id) is None),
+                  key=lambda state: state.job)
+
+
+def undeclared_card(state: JobState) -> Card:
+    """The card of a job jobs.json no longer declares whose attempt is under way (``holds_claim``): what the
+    board knows of it (its column, tries, workspace, since), the rest unknown (``agent`` "?", ``max_attempts``
+    0), flagged UNDECLARED and ``declared`` False; it goes once the attempt's end is recorded."""
+    attempt = state.attempt
+    return Card(
+        id=state.job,
+        title=state.job,
+        column=state.status,
+        agent="?",
+        attempt=state.tries,
+        max_attempts=0,
+        workspace=attempt.workspace if attempt is not None else "default",
+        priority=0,
+        labels=(),
+        since=state.since,
+        flags=(UNDECLARED,),
+        reason=state.reason,
+        declared=False,
+    )
+
+
+def cards(spec: Spec | LightSpec, board: Board, now: float, fires: Mapping[str, float] | None = None) -> list[Card]:
+    """Cards for every job in the spec, in spec order (``fires``: as for ``card``), then those of jobs it no
+    longer declares whose attempt is still under way (``undeclared_card``), by id."""
+    declared = [card(job, board.state(job.id), board, now, fires) for job in spec.jobs]
+    return declared + [undeclared_card(state) for state in undeclared(spec, board)]
