@@ -56,6 +56,7 @@ from jobdeck.agents.base import Agent, AttemptContext, Failure, Outcome, timeout
 from jobdeck.agents.breaker import Breaker
 from jobdeck.agents.envref import resolve
 from jobdeck.agents.llm_call import CallResult, missing_key, stream_call
+from jobdeck.agents.output_sink import OutputUnwritable
 from jobdeck.agents.template import render, values_for
 from jobdeck.agents.validation import check_output
 from jobdeck.state.attempt_dirs import open_in
@@ -317,8 +318,14 @@ class _Chain:
         cooling = settings.cooldown_key(model)
         tries = 0
         while True:
-            result = await stream_call(self._request(model, messages, mock), ctx.output, idle=ctx.idle_timeout,
-                                       hard_deadline=self.hard_deadline, mock=mock is not None)
+            try:
+                result = await stream_call(self._request(model, messages, mock), ctx.output, idle=ctx.idle_timeout,
+                                           hard_deadline=self.hard_deadline, mock=mock is not None)
+            except OutputUnwritable as exc:  # the attempt fails; what its calls cost still counts
+                if exc.call is not None:
+                    self.tally.add(exc.call)
+                exc.spent = self.tally.fields()
+                raise
             self.tally.add(result)
             if result.ok:
                 self.breaker.record_success(cooling)

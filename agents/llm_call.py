@@ -198,14 +198,15 @@ async def stream_call(request: Mapping[str, Any], sink: OutputSink, *, idle: flo
             result.failure = empty_answer(mock=mock, finish_reason=finish_reason)
         elif finish_reason is None and not mock:  # (litellm 1.110 raises for it: _CUT_SHORT; older ones need not)
             result.failure = cut_short()
-    if write_failed:  # the deck's failure, whatever the provider did: no model is to blame
-        unwritable = sink.unwritable()
-        assert unwritable is not None, "the sink keeps the error of the write that failed"
-        raise unwritable from write_failed[0]
     result.text = "".join(pieces)
     result.bytes_written = streamed
     result.usage = usage_counts(usage)
     result.cost = 0.0 if mock else call_cost(litellm, result.model, usage, result.usage)
+    if write_failed:  # the deck's failure, whatever the provider did: no model is to blame
+        unwritable = sink.unwritable()
+        assert unwritable is not None, "the sink keeps the error of the write that failed"
+        unwritable.call = result  # what it cost, as far as the stream said before it stopped
+        raise unwritable from write_failed[0]
     return result
 
 

@@ -15,6 +15,7 @@ import contextlib
 import os
 import time
 from collections.abc import Callable
+from typing import Any
 from pathlib import Path
 
 from jobdeck.state.attempt_dirs import open_in
@@ -34,6 +35,8 @@ class OutputUnwritable(AgentError):
 
     reason = "runner_error"
     transient = False  # a full disk stays full until someone frees it: a retry at once would fail the same
+    call: Any = None
+    """The llm call whose answer could not be written (``llm_call.CallResult``: its usage and cost), if one."""
 
 
 class OutputSink:

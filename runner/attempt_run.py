@@ -72,8 +72,10 @@ async def run_attempt(deck: Deck, spec: Spec, job: Job, claimed: Claimed, board:
                     claimed.boundary.close()
                 try:
                     ctx.output.close()
-                except AgentError:  # an output that could not be written (a full disk)
+                except AgentError as exc:  # an output that could not be written (a full disk)
                     if ran:
+                        if exc.spent is None:  # what the attempt's calls cost counts all the same
+                            exc.spent = {"usage": outcome.usage, "cost": outcome.cost}
                         raise  # the attempt's outcome
                     # else a cancel (or another error) is on its way: it says how the attempt ended
                 output_bytes, pid = ctx.output.bytes_written, ctx.pid
@@ -96,7 +98,8 @@ async def run_attempt(deck: Deck, spec: Spec, job: Job, claimed: Claimed, board:
                     output_bytes = unwrapped_bytes
     except AgentError as exc:  # (a batch system's refusal may pass: it says so)
         failure = Failure.TRANSIENT if getattr(exc, "transient", False) else Failure.PERSISTENT
-        outcome = Outcome.failed(getattr(exc, "reason", "agent_error"), failure, redactor.text(str(exc)))
+        outcome = Outcome.failed(getattr(exc, "reason", "agent_error"), failure, redactor.text(str(exc)),
+                                 **(exc.spent or {}))
         reasons = []
     except NotStarted as exc:
         return not_started_event(claimed, board.state(job.id), clock(), exc)

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import errno
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 
 class JobdeckError(Exception):
@@ -197,6 +198,10 @@ class EditConflict(JobdeckError):
 
 class AgentError(JobdeckError):
     """An agent could not be set up or run (missing executable, bad config)."""
+
+    spent: Mapping[str, Any] | None = None
+    """What the attempt's calls cost before it failed (``usage``, ``cost``, as an outcome has them): recorded
+    with the failure, so a model's answer lost to a full disk still counts in the day's spend."""
 
 
 class NotStarted(JobdeckError):

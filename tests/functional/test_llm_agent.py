@@ -201,6 +201,8 @@ def test_an_output_that_cannot_be_written_fails_the_attempt_not_the_model(deck: 
     with pytest.raises(OutputUnwritable, match="could not write full: No space left on device") as raised:
         asyncio.run(LLMAgent(breaker).run(record.ctx))
     assert raised.value.reason == "runner_error" and not raised.value.transient
+    assert raised.value.spent is not None and raised.value.spent["usage"]["calls"] == 1, \
+        "the call made still counts in the attempt's usage and the day's spend"
     with pytest.raises(OutputUnwritable):  # the runner's close of the output reports it too, having closed the file
         record.close()
     assert len(server.calls(name)) == 1 and not server.calls(f"{name}-other")
