@@ -840,6 +840,7 @@ def cmd_trigger(args: argparse.Namespace) -> int:
     inputs = _inputs(args.input)
     if inputs:
         _check_inputs(_deck(args), args.id, inputs)
+        _say_redacted(_deck(args), inputs)
     return _act(args, "trigger", [args.id], inputs=inputs, replace=args.replace)
 
 
@@ -880,6 +881,20 @@ def _runs_a_program(deck: Deck, agent: str | None) -> bool:
         return False
     declared = _spec(deck).agents.get(agent)
     return declared is None or declared.type != "llm"  # (a built-in preset is a program)
+
+
+def _say_redacted(deck: Deck, inputs: Mapping[str, str]) -> None:
+    """Say, on stderr, which inputs hold a secret's value: the log keeps, and the job is given, the redacted
+    form (as the store writes it: ``redact.for_deck``), never the secret."""
+    from jobdeck.state.redact import for_deck
+
+    redactor = for_deck(deck.spec_path)
+    for key, value in inputs.items():
+        kept = redactor.text(value)
+        if kept != value:
+            print(f"jobdeck: input '{key}' holds a secret's value: it is recorded, and given to the job, as "
+                  f"{one_line(kept)[:80]!r} (hint: a job reads a secret from its environment, "
+                  f'"env": {{"NAME": {{"env": "NAME"}}}})', file=sys.stderr)
 
 
 def _inputs(items: list[str]) -> dict[str, str]:

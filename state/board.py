@@ -29,7 +29,7 @@ from jobdeck.state.ids import ID_RE
 from jobdeck.state.events import GENESIS, EventLog, Flush
 from jobdeck.state.lock import DeckLock
 from jobdeck.state.machine import EventType, JobState, Status, not_a_try, transition
-from jobdeck.state.redact import Redactor
+from jobdeck.state.redact import Redactor, for_deck
 from jobdeck.state.rollups import SCORED_TYPE, Rollups
 from jobdeck.state.segments import Rotation, check_boundary, check_saved_position, compress, rotate
 
@@ -264,7 +264,7 @@ class Store:
         self.board = Board()
         self.log = EventLog(deck.events_path)
         self.lock = DeckLock(deck.lock_path, timeout=lock_timeout)
-        self.redactor = redactor or Redactor({})
+        self._redactor = redactor
         self.chain_warning: str | None = None
         """Set when board.json (or a checkpoint) saw a record the log no longer holds (found while opening)."""
         self.resumed_at = 0
@@ -278,6 +278,19 @@ class Store:
         their own, would otherwise never see. The reader takes them; None keeps none."""
         if from_snapshot:
             self._resume_from_snapshot()
+
+    @property
+    def redactor(self) -> Redactor:
+        """What every record committed is redacted with: the runner's (the spec it runs), else, made at the first
+        commit, the secrets jobs.json references and the well-known names in this process's environment
+        (``redact.for_deck``): an operator's trigger input or reason is redacted as a job's output is."""
+        if self._redactor is None:
+            self._redactor = for_deck(self.deck.spec_path)
+        return self._redactor
+
+    @redactor.setter
+    def redactor(self, redactor: Redactor) -> None:
+        self._redactor = redactor
 
     def close(self) -> None:
         self.log.close()

@@ -35,6 +35,8 @@ from typing import TYPE_CHECKING, Any
 from jobdeck.state.ids import ID_RE
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from jobdeck.state.spec import AgentSpec, Job, Spec
 
 MIN_SECRET_LENGTH = 6
@@ -177,6 +179,36 @@ def referenced_env(spec: Spec) -> set[str]:
     names.update(api_key_names(spec))
     names.update(spec.notify.referenced_env())
     return names
+
+
+def referenced_in(document: Any) -> set[str]:
+    """Names of the environment variables a jobs.json document (as parsed, not validated) reads as secrets:
+    every ``{"env": NAME}`` object not marked ``"secret": false``, wherever it is. What ``referenced_env``
+    finds in the validated spec, for a process that writes to the deck without loading it (a CLI action)."""
+    names: set[str] = set()
+    stack = [document]
+    while stack:
+        value = stack.pop()
+        if isinstance(value, dict):
+            if isinstance(value.get("env"), str) and value.get("secret", True) is not False:
+                names.add(value["env"])
+            stack.extend(value.values())
+        elif isinstance(value, list):
+            stack.extend(value)
+    return names
+
+
+def for_deck(spec_path: Path, environ: Mapping[str, str] | None = None) -> Redactor:
+    """The redactor for a write to the deck of ``spec_path`` by a process that has not loaded its spec (the
+    CLI's and the cockpit's actions: a trigger's inputs, an approval's reason): the secrets jobs.json references,
+    read from its bytes, and the well-known names. An unreadable jobs.json leaves the well-known names."""
+    import json
+
+    try:
+        referenced = referenced_in(json.loads(spec_path.read_bytes()))
+    except (OSError, ValueError, RecursionError):
+        referenced = set()
+    return Redactor.from_environ(environ, referenced)
 
 
 def api_key_names(spec: Spec) -> set[str]:
