@@ -548,6 +548,14 @@ def console() -> None:
             except (OSError, ValueError):  # a reader gone (`jobdeck ls | head`), or a stream closed
                 pass
         os._exit(code)
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:  # `jobdeck decisions --json | head -1`: the reader is gone, not an error
+        devnull = os.open(os.devnull, os.O_WRONLY)  # what is left in the buffer goes nowhere at the exit
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):
+        pass
     sys.exit(code)
 
 
