@@ -439,8 +439,29 @@ def _describe(err: dict[str, Any], field_path: list[Any], *, in_job: bool = Fals
     else:
         message = message[0].lower() + message[1:]
     if kind.endswith("_type") or kind == "literal_error":
-        message += f" (got {_short(err.get('input'))})"
+        given = err.get("input")
+        if isinstance(given, str) and any(step in SECRET_FIELDS for step in field_path):
+            # a key written where its variable's name belongs: said without its value (it reaches logs, mail)
+            return (f'must name the environment variable that holds it, {{"env": "NAME"}}, not hold the '
+                    f"value itself ({len(given)} characters, not shown)",
+                    f'put the value in a variable (export {_variable_for(field_path)}=...) and write '
+                    f'"{name}": {{"env": "{_variable_for(field_path)}"}}')
+        message += f" (got {_short(given)})"
     return message, None
+
+
+SECRET_FIELDS = frozenset({"api_key", "url", "ping"})
+"""Fields that take a secret by reference ({"env": NAME}: an agent's key, a notify target's URL, its ping): a
+string written there is most likely the secret itself, which an error message must not repeat."""
+
+
+def _variable_for(field_path: list[Any]) -> str:
+    """A variable name to suggest for the secret field at ``field_path`` (``agents.w.api_key``: W_API_KEY)."""
+    import re
+
+    named = [str(step) for step in field_path if isinstance(step, str) and step not in ("agents", "targets",
+                                                                                       "notify")]
+    return re.sub(r"[^A-Z0-9_]", "_", "_".join(named).upper()).lstrip("0123456789_") or "SECRET"
 
 
 #: pydantic's wording for wrong JSON types, in terms of JSON.
