@@ -22,7 +22,9 @@ success. A success is judged at its attempt's end (state.machine.recorded_end),
 before the record's own time passes the deadlines pending: an outcome recovered
 from result.json is recorded later than it ended, by the next runner. Each
 deadline is judged once: a later ``decided`` event naming it again (the job's
-start, after an at-risk warning) does not set it pending again; the folds note
+start, after an at-risk warning) does not set it pending again, while one
+naming another deadline does, an earlier one included (the operator moved the
+job's deadline within the day, after it had met the first); the folds note
 every ``decided`` event, so a deadline named before a window is judged in it.
 """
 
@@ -52,7 +54,8 @@ class Timeline:
     deadline_of: dict[str, float] = field(default_factory=dict)
     runner_from: dict[str, float] = field(default_factory=dict)
     judged: dict[str, float] = field(default_factory=dict)
-    """Per job, the latest deadline already judged (met or missed)."""
+    """Per job, the deadline last judged (met or missed): a verdict naming it again does not set it pending again;
+    one naming another, an earlier one too (the operator moved the deadline within the day), does."""
     late: dict[str, float] = field(default_factory=dict)
     """Per job, a deadline missed with no success since: a success now is a late one."""
     next_due: float = math.inf
@@ -101,7 +104,7 @@ class Timeline:
         if not isinstance(deadline, int | float) or isinstance(deadline, bool):
             return None
         deadline = float(deadline)
-        if deadline <= self.judged.get(job, -math.inf):
+        if deadline == self.judged.get(job):
             return None  # judged already: named again by a later verdict of the same cycle
         self.deadline_of[job] = deadline
         self.late.pop(job, None)

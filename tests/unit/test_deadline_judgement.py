@@ -129,3 +129,21 @@ def test_a_recovered_success_is_judged_at_its_end_whatever_records_come_before_i
                 (told.deadline_jobs, told.deadline_misses))
 
     assert judged(between=False) == judged(between=True) == ((1, 0), (1, 0))
+
+
+def test_a_deadline_moved_earlier_after_the_first_was_met_is_judged_as_the_service_judged_it() -> None:
+    """The operator moved a job's deadline (23:59 to 22:32) after it had met the first, and its new cycle missed
+    the new one: `status --check` and the service's `decided` record said missed; stats and the report must too."""
+    log = log_records.Log()
+    first, moved = MONDAY + 23 * HOUR + 59 * 60, MONDAY + 22 * HOUR + 32 * 60
+    log.add(MONDAY + 20 * HOUR, "decided", "report", mode="shadow", action="start", followed=True, deadline=first)
+    token = log.add(MONDAY + 20 * HOUR, "claimed", "report", attempt=1, runner="r")
+    log.add(MONDAY + 20 * HOUR + 60, "succeeded", "report", token=token)  # met 23:59
+    log.add(MONDAY + 22 * HOUR, "triggered", "report", by="op")
+    log.add(moved + 1, "decided", "report", mode="shadow", action="missed", deadline=moved)
+    log.add(moved + 120, "decided", "report", mode="shadow", action="missed", deadline=moved)  # named again
+    history = History()
+    history.fold(log.records)
+    assert (history.total[DECK].deadlines_met, history.total[DECK].deadlines_missed) == (1, 1)
+    found = report(log.records, now=moved + 3600)
+    assert (found.deadline_jobs, found.deadline_misses) == (2, 1)
