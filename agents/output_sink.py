@@ -12,6 +12,7 @@ which ends the attempt as ``runner_error``.
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import time
 from collections.abc import Callable
@@ -199,12 +200,63 @@ class OutputSink:
             self._closed = True
             if self.over_limit and self._fd >= 0:
                 self._clip()
+            written = os.fstat(self._fd) if self._fd >= 0 else None
             if self._fd >= 0:
                 os.close(self._fd)
                 self._fd = -1
+        if written is not None and self.redactor and not getattr(self, "_direct", False) \
+                and self.write_error is None:
+            try:
+                self._redact_in_place(written)
+            except OSError as exc:  # a secret the job wrote may be left in the file: the attempt fails
+                self.write_error = exc
         failure = self.unwritable()
         if failure is not None:
             raise failure from self.write_error
+
+    def _redact_in_place(self, written: os.stat_result) -> None:
+        """Redact what the job wrote into the file itself ($JOBDECK_OUTPUT, `{{output}}`), whose bytes never
+        passed through ``write``: seen as a file that is no longer the one written to, or of another size.
+        Rewritten beside it and renamed over it, only if a secret was found."""
+        where = self.path.parent if self.dir_fd is None else self.dir_fd
+        try:
+            fd = open_in(where, self.path.name, os.O_RDONLY)
+        except OSError as exc:
+            if exc.errno in (errno.ENOENT, errno.ELOOP):  # removed, or a link (which jobdeck never reads through)
+                return
+            raise
+        try:
+            found = os.fstat(fd)
+            if (found.st_dev, found.st_ino, found.st_size) == (written.st_dev, written.st_ino, self.bytes_written):
+                return  # only what passed through write: redacted already
+            temp = f".{self.path.name}.redacted"
+            out = open_in(where, temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
+            changed, size, held, keep = False, 0, b"", self.redactor.tail_keep()
+            try:
+                while True:
+                    chunk = os.read(fd, 1 << 20)
+                    raw = held + chunk
+                    data, held = self.redactor.split(raw, keep) if chunk else (self.redactor.data(raw), b"")
+                    changed = changed or data != raw[:len(raw) - len(held)]
+                    view = memoryview(data)
+                    while view:
+                        view = view[os.write(out, view):]
+                    size += len(data)
+                    if not chunk:
+                        break
+                if changed:
+                    os.fsync(out)
+            finally:
+                os.close(out)
+            at = {"src_dir_fd": where, "dst_dir_fd": where} if isinstance(where, int) else {}
+            source = temp if isinstance(where, int) else str(self.path.parent / temp)
+            if changed:
+                os.rename(source, self.path.name if at else str(self.path), **at)
+                self.bytes_written = size
+            else:
+                os.unlink(source, **({"dir_fd": where} if at else {}))
+        finally:
+            os.close(fd)
 
     def _clip(self) -> None:
         """Cut a file a child wrote past the limit back to it (the child is stopped by now)."""
