@@ -262,9 +262,8 @@ class Runner:
         path = textfile_path(self.deck.root, spec.metrics.textfile)
         writer = self._metrics
         if writer is None or writer.path != path or writer.every != spec.metrics.every:
-            # the deadline counters take the stats cache once, then fold what the log gains: a long-running
-            # runner's; a run --once from cron would read the whole cache (and fold a stale one) on every run
-            writer = self._metrics = TextfileWriter(path, spec.metrics.every, deck=None if self.once else self.deck)
+            # the deadline counters start from the stats totals (sized by the jobs), then fold what the log gains
+            writer = self._metrics = TextfileWriter(path, spec.metrics.every, deck=self.deck)
         if writer.pending is not None or not (force or now >= writer.due):
             return None
         writer.due = now + writer.every

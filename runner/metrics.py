@@ -9,9 +9,11 @@ file, so the collector never reads half of one. prometheus-client is imported
 there, by the first write only.
 
 Deadlines met and missed are the log's to tell, not the board's: the writer
-counts them as `jobdeck stats` does (state/history.py), from the stats cache
-once, then folding on its thread only what the log gained since the last write
-(``DeadlineCounts``). The deadlines overdue now are the board's, as `jobdeck
+counts them as `jobdeck stats` does (state/history.py), from the stats totals
+(``stats_cache.TOTALS_NAME``: sized by the jobs, not the history; kept by every write) or, the first time,
+the stats cache, then folding on its thread only what the log gained since
+(``DeadlineCounts``): a `run --once` from cron pays for the minute it ran, not
+for the deck's history. The deadlines overdue now are the board's, as `jobdeck
 status --check` reads them (``Heuristic.missed``).
 """
 
@@ -188,10 +190,11 @@ class TextfileWriter:
 class DeadlineCounts:
     """A deck's deadlines met and missed, folded as `jobdeck stats` folds them (state/history.py), kept up to date.
 
-    The first count takes the history from the stats cache, or, where none holds, folds the log from its start
-    and saves the cache, as `jobdeck stats` would; each count after folds only the records appended since, so a
-    write costs what the log gained, not its length. Only the totals are kept: the hours and days a fold fills
-    are let go (a deck's history of them is the cache's, tens of MB at a million records).
+    The first count takes the history from the stats totals (TOTALS_NAME), else the stats cache, or, where none
+    holds, folds the log from its start and saves the cache, as `jobdeck stats` would; each count after folds only
+    the records appended since, so a write costs what the log gained, not its length. Only the totals are kept:
+    the hours and days a fold fills are let go (a deck's history of them is the cache's, tens of MB at a million
+    records), and the totals are saved whenever a count folded something, for the next runner or `run --once`.
     """
 
     def __init__(self, deck: Deck) -> None:
@@ -204,8 +207,8 @@ class DeadlineCounts:
         history, log = self._history, self._log
         if history is None or log is None:
             history, log = self._history, self._log = self._start()
-        else:
-            self._fold(history, log)
+        elif self._fold(history, log):
+            self._keep(history, log)
         history.hours, history.days = Buckets(HOUR), Buckets(DAY)  # (only the totals are read)
         total = history.total.get(DECK)
         return (total.deadlines_met, total.deadlines_missed) if total is not None else (0, 0)
@@ -215,18 +218,30 @@ class DeadlineCounts:
         line of it found damaged is folded again, as `stats` does), the cache then brought up to date."""
         log = EventLog(self.deck.events_path)
         # (stats_cache's own reader: the history and the log position it was taken at come from one read)
+        totals = stats_cache.cached_history(self.deck, log, stats_cache.TOTALS_NAME)
+        if totals is not None:
+            if self._fold(totals, log):
+                self._keep(totals, log)
+            return totals, log
         history = stats_cache.cached_history(self.deck, log)
         if history is not None:
             try:
                 if self._fold(history, log):
                     stats_cache.save_history(self.deck, history, log)
+                self._keep(history, log)
                 return history, log
             except StatsCacheDamaged:
                 log.close()
-        history, log = History(), EventLog(self.deck.events_path)
+                log = EventLog(self.deck.events_path)
+        history = History()
         self._fold(history, log)
         stats_cache.save_history(self.deck, history, log)
+        self._keep(history, log)
         return history, log
+
+    def _keep(self, history: History, log: EventLog) -> None:
+        """Save the totals where the next count, in this runner or the next, starts from."""
+        stats_cache.save_history(self.deck, history, log, stats_cache.TOTALS_NAME)
 
     @staticmethod
     def _fold(history: History, log: EventLog) -> int:

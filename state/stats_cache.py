@@ -35,6 +35,9 @@ from jobdeck.state.history import History
 from jobdeck.state.segments import check_saved_position, last_seq
 
 CACHE_NAME = "stats-cache.json"
+TOTALS_NAME = "stats-totals.json"
+"""The cache's header alone (totals and the fold's pending state, no hours or days), sized by the jobs, not the
+history: what the metrics' deadline counters keep themselves up to date from, read and written by every run."""
 STATS_CACHE_FORMAT = 10
 """The version of what the cache holds; a cache of another (or none) is stale, and the log is folded again.
 
@@ -51,8 +54,8 @@ Progress = Callable[[int, int | None], None]
 """Told after each chunk of a fold: the seq reached and the log's last seq (None if not found)."""
 
 
-def cache_path(deck: Deck) -> Path:
-    return deck.state_dir / CACHE_NAME
+def cache_path(deck: Deck, name: str = CACHE_NAME) -> Path:
+    return deck.state_dir / name
 
 
 def answer(deck: Deck, question: Callable[[History], T], *, progress: Progress | None = None) -> T:
@@ -117,10 +120,11 @@ def load_history(deck: Deck, *, cached: bool = True, progress: Progress | None =
     return history
 
 
-def cached_history(deck: Deck, log: EventLog) -> History | None:
-    """The cached history with ``log`` standing at its position; None if there is none that holds."""
+def cached_history(deck: Deck, log: EventLog, name: str = CACHE_NAME) -> History | None:
+    """The cached history (in the file ``name``: TOTALS_NAME's has no hours or days) with ``log`` standing at its
+    position; None if there is none that holds."""
     try:
-        data = cache_path(deck).read_bytes()
+        data = cache_path(deck, name).read_bytes()
         end = data.index(b"\n")
         header = json.loads(data[:end])
     except (OSError, ValueError):
@@ -146,9 +150,10 @@ def cached_history(deck: Deck, log: EventLog) -> History | None:
     return history
 
 
-def save_history(deck: Deck, history: History, log: EventLog) -> None:
-    """Write ``history`` as the cache, folded to where ``log`` stands (``cached_history`` reads it back)."""
-    hours, days = history.hours.lines(), history.days.lines()
+def save_history(deck: Deck, history: History, log: EventLog, name: str = CACHE_NAME) -> None:
+    """Write ``history`` as the cache, folded to where ``log`` stands (``cached_history`` reads it back); in the
+    file TOTALS_NAME, without its hours and days."""
+    hours, days = (history.hours.lines(), history.days.lines()) if name != TOTALS_NAME else ([], [])
     pieces = [*hours, *days]
     body = sum(len(piece) for piece in pieces)
     header: dict[str, Any] = {
@@ -161,6 +166,6 @@ def save_history(deck: Deck, history: History, log: EventLog) -> None:
         size = len(json.dumps(header, separators=(",", ":"))) + 1 + body
     data = b"".join([json.dumps(header, separators=(",", ":")).encode(), b"\n", *pieces])
     try:
-        write_atomic(cache_path(deck), data, durable=False, cache=True)
+        write_atomic(cache_path(deck, name), data, durable=False, cache=True)
     except OSError:
         pass  # a deck that refuses writes still gets its answer; the next call folds again

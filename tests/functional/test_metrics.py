@@ -148,28 +148,41 @@ def test_deadlines_met_and_missed_are_counted_as_stats_counts_them_folding_only_
     assert parse(textfile)["jobdeck_deadlines_total"] == {(("outcome", "met"),): 2, (("outcome", "missed"),): 1}
     assert cache.read_text() == "not a cache"  # only the records appended since the last write were folded
 
-    fresh = TextfileWriter(textfile, 15.0, deck=Deck(deck))  # a new runner: from the stats cache, which holds
-    assert stats_deadlines(deck) == (2, 1)  # (stats mends the cache)
+    totals = deck / ".jobdeck" / "stats-totals.json"
+    assert 0 < totals.stat().st_size < 16_384, "the totals alone: no hours, no days"
+    fresh = TextfileWriter(textfile, 15.0, deck=Deck(deck))  # a new runner: from the totals, the cache unread
     jobdeck(deck, "resume", "last", check=True)
     assert jobdeck(deck, "run", "--once").returncode == 0
     fresh.write(snapshot(None, Board(), {}))
     assert parse(textfile)["jobdeck_deadlines_total"] == {(("outcome", "met"),): 3, (("outcome", "missed"),): 1}
-    assert stats_deadlines(deck) == (3, 1)
+    assert cache.read_text() == "not a cache"
+    assert stats_deadlines(deck) == (3, 1)  # (stats mends the cache)
+
+    totals.unlink()  # a runner of a deck whose totals are gone: from the stats cache, which holds
+    TextfileWriter(textfile, 15.0, deck=Deck(deck)).write(snapshot(None, Board(), {}))
+    assert parse(textfile)["jobdeck_deadlines_total"] == {(("outcome", "met"),): 3, (("outcome", "missed"),): 1}
+    assert totals.exists()
 
 
-def test_the_runner_counts_deadlines_met_and_missed_as_stats_does(tmp_path: Path) -> None:
-    """A long-running runner's file has the counters; a run --once's leaves them out (it would read the whole
-    stats cache on every run), and keeps the overdue gauge."""
+def test_every_runner_counts_deadlines_met_and_missed_as_stats_does(tmp_path: Path) -> None:
+    """A run --once from cron and a long-running runner alike: each starts from the totals the last one kept."""
     deck = deadline_deck(tmp_path, metrics={"textfile": "jobdeck.prom"})
     assert jobdeck(deck, "run", "--once").returncode == 0
     once = parse(deck / "jobdeck.prom")
-    assert "jobdeck_deadlines_total" not in once and "jobdeck_deadlines_overdue" in once
+    assert once["jobdeck_deadlines_total"] == {(("outcome", "met"),): 1, (("outcome", "missed"),): 1}
+    assert "jobdeck_deadlines_overdue" in once
+    jobdeck(deck, "resume", "later", check=True)
+    assert jobdeck(deck, "run", "--once").returncode == 0
+    assert parse(deck / "jobdeck.prom")["jobdeck_deadlines_total"] == {(("outcome", "met"),): 2,
+                                                                       (("outcome", "missed"),): 1}
+    jobdeck(deck, "resume", "last", check=True)
     runner = start_runner(deck)
     try:
-        wait_for(lambda: "jobdeck_deadlines_total" in parse(deck / "jobdeck.prom"), what="the counters")
-        assert parse(deck / "jobdeck.prom")["jobdeck_deadlines_total"] == {(("outcome", "met"),): 1,
+        wait_for(lambda: parse(deck / "jobdeck.prom").get("jobdeck_deadlines_total", {}).get(
+            (("outcome", "met"),)) == 3, what="the counters")
+        assert parse(deck / "jobdeck.prom")["jobdeck_deadlines_total"] == {(("outcome", "met"),): 3,
                                                                            (("outcome", "missed"),): 1}
     finally:
         runner.send_signal(signal.SIGTERM)
         runner.wait(30)
-    assert stats_deadlines(deck) == (1, 1)
+    assert stats_deadlines(deck) == (3, 1)
