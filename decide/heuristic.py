@@ -195,6 +195,11 @@ class Heuristic:
                 late.append((job_id, deadline))
         return sorted(late, key=lambda pair: (pair[1], pair[0]))
 
+    def _waiting(self, job_id: str, state: JobState, now: float) -> bool:
+        """Whether a backlog job's wait for a slot has begun: its retry is due and its dependencies are done."""
+        return not (state.not_before is not None and state.not_before > now) \
+            and all(self.board.state(dep).status == Status.DONE for dep in self.depends_on(job_id))
+
     def waits_past(self, now: float, grace: float = 0.0) -> tuple[list[tuple[str, float]], float | None]:
         """(job, since) for each job waiting past its max_wait at ``now`` (by ``grace`` at least), longest overdue
         first, and the next time a job waiting now crosses its max_wait (or crossed it, less than ``grace`` ago).
@@ -208,8 +213,7 @@ class Heuristic:
         for job in self._bounded:
             state = board.state(job.id)
             if state.status != Status.BACKLOG or (job.scheduled and state.cycle == 0) \
-                    or (state.not_before is not None and state.not_before > now) \
-                    or any(board.state(dep).status != Status.DONE for dep in self.depends_on(job.id)):
+                    or not self._waiting(job.id, state, now):
                 continue
             since = ready_since(state, self.depends_on(job.id), board)
             if since is None:
@@ -309,6 +313,11 @@ class Heuristic:
         if estimate.failure_rate and estimate.margin:
             reasons.append(f"fails {estimate.failure_rate:.0%} of runs: {dur(estimate.margin)} kept for retries")
         overdue_at = since + job.max_wait if job.max_wait is not None else None
+        if overdue_at is not None and not self._waiting(job_id, state, now):
+            # its wait has not begun (a dependency not done, a retry not due): no latest start yet, as
+            # ``waits_past`` counts none (`why` on a blocked job said "must start by" a time it could not)
+            reasons.append(f"max_wait {dur(job.max_wait or 0)} counts once it is ready")
+            overdue_at = None
         slack = self.slack(job_id, now)
         changes: list[float] = []
         if state.override == "pin":

@@ -395,3 +395,19 @@ def test_spend_stamped_on_a_later_day_is_not_todays() -> None:
     assert outlook_of(found, NOW, {}).spent_today == 0.1
     heuristic = Heuristic(policy_of(spec({"id": "ask", "agent": "llm"}, budget={"daily": 1.0})), found)
     assert heuristic.verdict("ask", found.state("ask"), heuristic.outlook(NOW, {})).action == "start"
+
+
+def test_a_job_waiting_for_its_dependency_has_no_max_wait_start_by_until_it_is_ready() -> None:
+    """Its wait has not begun: `why` said "must start by" a time it could not start by, which `status --check`
+    and the overdue events (``waits_past``) never held it to."""
+    jobs = ({"id": "fetch"}, {"id": "report", "depends_on": ["fetch"], "max_wait": "1m"})
+    fetching = JobState("fetch", Status.RUNNING, since=NOW - 600, token=1)
+    blocked = Heuristic(policy_of(spec(*jobs)), board(fetching, ready("report", since=NOW - 600)))
+    _, _, reasons, _ = blocked.order("report", blocked.board.state("report"), NOW)
+    assert not any("must start by" in reason or "past max_wait" in reason for reason in reasons)
+    assert "max_wait 1m00s counts once it is ready" in reasons
+    assert blocked.waits_past(NOW) == ([], None)
+    fetched = JobState("fetch", Status.DONE, since=NOW - 30)
+    ready_now = Heuristic(policy_of(spec(*jobs)), board(fetched, ready("report", since=NOW - 600)))
+    _, _, reasons, _ = ready_now.order("report", ready_now.board.state("report"), NOW)
+    assert reasons[0].startswith("must start by") and reasons[0].endswith("in 30s")
