@@ -918,8 +918,12 @@ def cmd_gc(args: argparse.Namespace) -> int:
 
     deck = _deck(args)
     spec = _spec(deck, kept=False)  # (what goes is judged by the file as it is, never by an older version)
-    with _store(deck) as store:
-        report = collect(deck, store, spec, time.time(), dry_run=args.dry_run, by=operator(), via="cli")
+    from jobdeck.cli.progress import Progress
+
+    what = "gc: sizing what would go" if args.dry_run else "gc: removing attempt directories"
+    with _store(deck) as store, Progress(what, "directories") as progress:  # (a terminal's, after a second)
+        report = collect(deck, store, spec, time.time(), dry_run=args.dry_run, by=operator(), via="cli",
+                         progress=progress)
     if args.json:
         _print_json(render.gc_json(report, verbose=args.verbose))
     else:

@@ -26,7 +26,7 @@ import os
 import shlex
 import shutil
 import stat
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -105,7 +105,7 @@ class GcReport:
 
 
 def collect(deck: Deck, store: Store, spec: Spec, now: float, *, by: str, via: str,
-            dry_run: bool = False) -> GcReport:
+            dry_run: bool = False, progress: Callable[[int, int | None], None] | None = None) -> GcReport:
     """Apply ``spec``'s retention to the deck: finish old tombstones, decide, remove (or only say, ``dry_run``).
 
     What was removed is then committed as one ``gc`` record, attributed to ``by`` (``user@host``, or a
@@ -125,9 +125,11 @@ def collect(deck: Deck, store: Store, spec: Spec, now: float, *, by: str, via: s
         doomed = [d for d in decisions if d.delete]
         report.kept = [d for d in decisions if not d.delete]
         buried: list[Decision] = []
-        for decision in doomed:
+        for n, decision in enumerate(doomed):
             attempt = decision.attempt
             if dry_run:
+                if progress is not None:
+                    progress(n, len(doomed))
                 report.removed.append(Removed(attempt, decision.why, _size_of(deck, attempt, attempt.name)))
                 continue
             try:
@@ -139,7 +141,9 @@ def collect(deck: Deck, store: Store, spec: Spec, now: float, *, by: str, via: s
                 report.errors.append(_error(deck.job_runs_dir(attempt.workspace, attempt.job) / attempt.name, exc))
                 continue
             buried.append(decision)
-    for decision in buried:  # the lock is let go: the runner need not wait for the disk
+    for n, decision in enumerate(buried):  # the lock is let go: the runner need not wait for the disk
+        if progress is not None:  # (tens of thousands of directories take tens of seconds)
+            progress(n, len(buried))
         attempt = decision.attempt
         tombstone = f"{TOMBSTONE}{attempt.name}"
         size = _size_of(deck, attempt, tombstone)

@@ -312,3 +312,18 @@ def test_the_runners_own_gc_names_what_it_cannot_remove_and_how_to_mend_it(user_
     assert line.endswith(f"; could not remove {tombstone}: Permission denied (hint: make it writable, as its owner: "
                          f"`chmod -R u+rwX {shlex.quote(str(tombstone))}`, then run `jobdeck gc` again)"), line
     assert sorted(os.listdir(runs)) == [".gc-2", "3"]
+
+
+@pytest.mark.parametrize("dry_run", [True, False])
+def test_gc_tells_its_progress_through_each_directory(tmp_path: Path, cli: RunCli, dry_run: bool) -> None:
+    """Tens of thousands of directories take tens of seconds: the CLI shows this count on a terminal."""
+    from jobdeck.state.board import open_store
+    from jobdeck.state.gc import collect
+    from jobdeck.state.loader import load_spec
+
+    deck = make_deck(tmp_path, cli)
+    told: list[tuple[int, int | None]] = []
+    with open_store(deck) as store:
+        report = collect(deck, store, load_spec(deck.spec_path).spec, 0.0, by="t", via="test", dry_run=dry_run,
+                         progress=lambda done, total: told.append((done, total)))
+    assert len(report.removed) == 6 and told == [(n, 6) for n in range(6)]
