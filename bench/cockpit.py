@@ -81,7 +81,7 @@ def build_deck(root: Path, jobs: int) -> Deck:
         for n, record in enumerate(stored[:finished]):
             job, token = record["job"], record["seq"]
             if n % 20 == 7:
-                results.append({"type": "failed", "job": job, "token": token, "reason": "exit code 1",
+                results.append({"type": "failed", "job": job, "token": token, "reason": "exit_code",
                                 "exit_code": 1})
             elif n % 20 == 11:
                 results.append({"type": "succeeded", "job": job, "token": token, "review": True,

@@ -226,15 +226,15 @@ class History:
                 stderr = b""
             elif roll < 0.97 and tries < max_attempts:
                 delay = 5.0 * 2 ** (tries - 1)
-                why = ({"reason": "provider_error", "message": "litellm.ServiceUnavailableError: 503 overloaded"}
-                       if llm else {"exit_code": 75, "reason": "exit code 75"})
+                why = ({"reason": "server_error", "message": "litellm.ServiceUnavailableError: 503 overloaded"}
+                       if llm else {"exit_code": 75, "reason": "exit_code", "message": "exited with code 75"})
                 outcome = self._outcome(job, token, n, pid, "failed", calls, **why, failure="transient",
                                         retry_at=self.clock.t + delay)
                 not_before = outcome["retry_at"]
                 stderr = b"" if llm else b"upstream busy, try again later\n"
             else:
-                why = ({"reason": "provider_error", "message": "litellm.BadRequestError: context length exceeded"}
-                       if llm else {"exit_code": 1, "reason": "exit code 1"})
+                why = ({"reason": "context", "message": "litellm.ContextWindowExceededError: context length exceeded"}
+                       if llm else {"exit_code": 1, "reason": "exit_code", "message": "exited with code 1"})
                 outcome = self._outcome(job, token, n, pid, "failed", calls, **why, failure="persistent")
                 stderr = b"" if llm else b"error: malformed record at line 17\n"
             yield outcome
