@@ -41,9 +41,13 @@ MODE_TYPE = "decide_mode"
 wait (``max_wait``, a daily deadline's cycle) counts from it, as a triggered job's counts from its trigger."""
 SNAPSHOT_FORMAT = 5
 """2: ``paused`` kept when False (an operator's resume); 3: an attempt ``accepted`` in review; 4: the rollups
-kept as JSON text with its CRC-32, parsed only by a reader that needs them; 5: an attempt's ``pin``, which the
-job gets back if that attempt ran nothing. A board.json (or checkpoint) of another format is passed over: the
-board is folded from the log."""
+kept as JSON text with its CRC-32, parsed only by a reader that needs them; 5: an attempt under way may carry the
+``pin`` its claim spent, which the job gets back if that attempt runs nothing. A board.json (or checkpoint) of a
+format not in SNAPSHOT_READ is passed over: the board is folded from the log."""
+SNAPSHOT_READ = frozenset({4, SNAPSHOT_FORMAT})
+"""The formats read back. A board with no pinned attempt under way (an attempt's ``pin`` goes when it ends) is
+written as format 4, which a jobdeck from before pins read too: an upgrade, or two versions on one deck, does not
+make every command fold the log again (a deck whose old segments are archived could not be folded at all)."""
 ROLLED_UP = frozenset({EventType.SUCCEEDED, EventType.FAILED, EventType.INTERRUPTED, SCORED_TYPE})
 """Records the fold adds to the rollups (an attempt's end, the scorer's spend)."""
 CATCH_UP_BYTES = 4 << 20
@@ -495,8 +499,9 @@ class Store:
 
     def snapshot(self, extra: Mapping[str, Any] | None = None) -> dict[str, Any]:
         """The board as a JSON-ready dict, with the log position it reflects."""
+        pinned = any(state.attempts and state.attempts[-1].pin is not None for state in self.board.jobs.values())
         return {
-            "format": SNAPSHOT_FORMAT,
+            "format": SNAPSHOT_FORMAT if pinned else 4,
             "generated": time.time(),
             "events": {"offset": self.log.offset, "seq": self.log.seq, "hash": self.log.last_hash,
                        "segment": self.log.first_seq},  # the offset is into the file that begins at this seq
@@ -618,12 +623,13 @@ def read_snapshot(deck: Deck) -> dict[str, Any] | None:
 
 
 def read_snapshot_file(path: Path) -> dict[str, Any] | None:
-    """The snapshot at ``path`` (board.json or a checkpoint) if present, readable and of SNAPSHOT_FORMAT, else None."""
+    """The snapshot at ``path`` (board.json or a checkpoint) if present, readable and of a format in SNAPSHOT_READ,
+    else None."""
     try:
         data = json.loads(path.read_bytes())
     except (OSError, ValueError):
         return None
-    if not isinstance(data, dict) or data.get("format") != SNAPSHOT_FORMAT:
+    if not isinstance(data, dict) or data.get("format") not in SNAPSHOT_READ:
         return None
     return data
 

@@ -106,8 +106,9 @@ class Attempt(NamedTuple):
     output is then what dependents are given, as a success's is (``JobState.last_success``). False when the
     operator rejected its output in review: a success that settles no deadline."""
     pin: Mapping[str, Any] | None = None
-    """The operator's pin its claim spent (``at``, ``by``, ``reason``): the job gets it back if the attempt ran
-    nothing (NOT_A_TRY), so a pin is spent by an attempt that runs, not by a claim that came to nothing."""
+    """While it runs, the operator's pin its claim spent (``at``, ``by``, ``reason``): the job gets it back if the
+    attempt ends having run nothing (NOT_A_TRY), so a pin is spent by an attempt that runs, not by a claim that
+    came to nothing. Dropped when the attempt ends."""
 
     def to_json(self) -> dict[str, Any]:
         return {k: v for k, v in zip(self._fields, self) if v is not None}
@@ -244,6 +245,7 @@ def _end_attempt(state: JobState, event: Event, now: float, outcome: str) -> tup
         output_bytes=event.get("output_bytes"),
         usage=event.get("usage"),
         cost=event.get("cost"),
+        pin=None,  # (needed only while it runs: the board keeps the format older jobdecks read, SNAPSHOT_READ)
     )
     return state.attempts[:-1] + (ended,)
 
@@ -301,7 +303,7 @@ def _failed(state: JobState, event: Event, now: float) -> JobState:
     tries = state.tries - 1 if not_a_try(cause) and state.tries > 0 else state.tries
     if retry_at is not None:
         reasons = tuple(event.get("reasons", ()))
-        pin = attempts[-1].pin if not_a_try(cause) else None
+        pin = state.attempts[-1].pin if not_a_try(cause) and state.attempts else None
         if pin is None:  # (no override can be made while it runs: pin, hold and release apply to a waiting job)
             return _moved(state, Status.BACKLOG, now, attempts=attempts, token=None, tries=tries,
                           not_before=retry_at, reason=reason, reasons=reasons)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import sys
 from pathlib import Path
@@ -16,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from jobdeck.state.board import SNAPSHOT_BEHIND, SNAPSHOT_FORMAT, Board, Store, open_store, read_snapshot, read_snapshot_file
+from jobdeck.state.board import SNAPSHOT_BEHIND, SNAPSHOT_READ, Board, Store, open_store, read_snapshot, read_snapshot_file
 from jobdeck.state.checkpoints import CHECKPOINTS_KEPT, checkpoint_dir, checkpoint_path, checkpoints
 from jobdeck.state.deck import Deck
 from jobdeck.state.events import EventLog
@@ -144,8 +145,8 @@ def test_a_checkpoint_the_log_disagrees_with_is_refused(deck: Deck, tmp_path: Pa
     elif spoiled == "torn":
         newest.write_bytes(data[: len(data) // 2])
     else:
-        older = f'"format":{SNAPSHOT_FORMAT - 1}'.encode()
-        newest.write_bytes(data.replace(f'"format":{SNAPSHOT_FORMAT}'.encode(), older, 1))
+        older = f'"format":{min(SNAPSHOT_READ) - 1}'.encode()  # one no jobdeck of this version reads
+        newest.write_bytes(re.sub(rb'"format":\d+', older, data, count=1))
         assert older in newest.read_bytes()
     deck.board_path.unlink()
     (deck.state_dir / "cards.jsonl").unlink(missing_ok=True)

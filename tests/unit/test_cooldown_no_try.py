@@ -150,3 +150,4 @@ def test_a_pin_is_given_back_by_an_attempt_that_called_nothing_and_spent_by_one_
     assert any(reason.startswith("still pinned: attempt 1 called no model") for reason in back.reasons)
     spent = failed(running, reason="rate_limit", failure="transient", retry_at=T0 + 120, message="429")
     assert spent.override is None, "an attempt that called a model spent the pin"
+    assert back.attempts[-1].pin is None and spent.attempts[-1].pin is None, "an ended attempt keeps no pin"
