@@ -427,6 +427,8 @@ class Notifier:
         for worker in [*self.retiring, *self.workers.values()]:  # a replaced worker's sends are a target's oldest
             if worker.idle():
                 continue
+            if _carries_digest(worker.current):  # handed over, and may arrive: no run sends it again (a queued
+                self._digest_done.append(worker.name)  # one, never begun, is left to the next runner to send)
             sends = worker.unconfirmed()
             worker.stop(abort=True)
             if not sends:

@@ -45,7 +45,7 @@ for line in sys.stdin:  # "turn NOW": one turn of a runner at NOW, its sends wai
     store.refresh()
     notifier.turn(spec, store.board, now)
     notifier.flush(now)
-    notifier.drain(20)
+    notifier.drain(float(os.environ.get("DRAIN", "20")))  # (a stopping runner waits NOTIFY_DRAIN)
     notifier.turn(spec, store.board, now)
     print("turned", *notifier.problems, flush=True)
     notifier.problems.clear()
@@ -158,3 +158,23 @@ def test_a_runner_killed_after_taking_the_digest_on_leaves_it_to_the_next(tmp_pa
         assert digests(receiver) == [day]
         assert f"sending the digest of {day} again" in after.stderr
     assert (deck / ".jobdeck" / DIGEST_FILE).read_text().strip() == str(today)
+
+
+def test_a_digest_still_sending_when_its_runner_stops_is_not_sent_again_by_every_run(tmp_path: Path) -> None:
+    """A target slower than a stopping runner waits (an SMTP relay, a slow webhook): the digest was handed over,
+    and may arrive; the next runs must not send it again, every cron minute of the day."""
+    today = int(time.time() // DAY)
+    deck = deck_with_work_on(tmp_path, today - 1)
+    with Receiver(hang=True) as slow:
+        stopping = driver(deck, slow, DRAIN="0.3")
+        try:
+            assert turn(stopping, time.time()).startswith("turned")
+            slow.wait(1)  # it reached the target, which holds it
+        finally:
+            assert stopping.stdin is not None
+            stopping.stdin.close()
+            stopping.wait(30)
+    assert (deck / ".jobdeck" / DIGEST_FILE).read_text().strip() == str(today)
+    with Receiver() as receiver:
+        later = run_once(deck, receiver)
+        assert digests(receiver) == [] and "again" not in later.stderr
