@@ -1,11 +1,12 @@
 """The daily digest, once a UTC day whatever the number of runners: its record in ``.jobdeck/digest-sent``.
 
 Under an flock of its own (``digest-sent.lock``), a runner takes the day's digest on
-(``take``): the file then names the day and the runner sending it. Once every target's
-send is done it records the day as sent (``record_sent``): the file holds the day
-alone, as jobdeck always wrote it. At least once: a runner that dies in between
-leaves the digest to the next, which sends it again and says so (it may have
-arrived: never twice without a word).
+(``take``): it writes itself in ``digest-sending``, then the day in ``digest-sent``, as
+jobdeck always wrote it there (so a jobdeck that knows no ``digest-sending`` reads the
+day as sent). Once every target's send is done it records the day as sent
+(``record_sent``): its ``digest-sending`` goes. At least once: a runner that dies in
+between leaves its ``digest-sending`` behind, and the next runner sends the digest
+again and says so (it may have arrived: never twice without a word).
 """
 
 from __future__ import annotations
@@ -23,8 +24,9 @@ from jobdeck.state.liveness import process_alive, running, start_time
 from jobdeck.state.lock import DeckLock
 
 DIGEST_FILE = "digest-sent"
-"""Beside the raised-approvals file: the UTC day of the last daily digest, as a number once it went out, as
-``{"day": ..., "sending": {pid, start, origin, at}}`` while the runner that took it on sends it."""
+"""Beside the raised-approvals file: the UTC day (a number) of the last daily digest taken on, or sent."""
+SENDING_FILE = "digest-sending"
+"""While a runner sends the day's digest: ``{"day": ..., "pid", "start", "origin", "at"}``, the runner."""
 DIGEST_LOCK = "digest-sent.lock"
 """The flock held to read and rewrite DIGEST_FILE (a file of its own: the digest file is replaced, and an
 flock on a replaced inode excludes nobody)."""
@@ -44,22 +46,22 @@ class Taken(NamedTuple):
     again: str | None = None
 
 
-def read(path: Path) -> dict[str, Any] | None:
-    """What DIGEST_FILE says: ``{"day": n}`` (sent), ``{"day": n, "sending": {...}}``, or None."""
+def read(path: Path) -> int | None:
+    """The day DIGEST_FILE (``path``) names, or None."""
     try:
         text = path.read_text().strip()
     except OSError:
         return None
-    if text.isdigit():
-        return {"day": int(text)}
+    return int(text) if text.isdigit() else None
+
+
+def read_sending(path: Path) -> dict[str, Any] | None:
+    """The runner SENDING_FILE (``path``) names, with the ``day`` it sends, or None."""
     try:
-        record = json.loads(text)
-    except ValueError:
+        record = json.loads(path.read_text())
+    except (OSError, ValueError):
         return None
-    if not isinstance(record, dict) or not isinstance(record.get("day"), int) \
-            or not isinstance(record.get("sending"), dict):
-        return None
-    return record
+    return record if isinstance(record, dict) and isinstance(record.get("day"), int) else None
 
 
 def sender_alive(sending: Mapping[str, Any], now: float) -> bool:
@@ -71,25 +73,27 @@ def sender_alive(sending: Mapping[str, Any], now: float) -> bool:
 
 
 def take(path: Path, today: int, now: float) -> Taken:
-    """Take ``today``'s digest on, recorded in ``path``; not taken when it went out (``sent_day``), another
-    runner is sending it, or the lock or the file cannot be had (the next turn looks again)."""
+    """Take ``today``'s digest on, recorded in ``path`` (and SENDING_FILE beside it); not taken when it went out
+    (``sent_day``), another runner is sending it, or the lock or a file cannot be had (the next turn looks again)."""
     lock = DeckLock(path.with_name(DIGEST_LOCK), timeout=DIGEST_LOCK_WAIT)
+    sending_path = path.with_name(SENDING_FILE)
     again = None
     try:
         with lock:
-            record = read(path)
-            if record is not None and record["day"] >= today:
-                sending = record.get("sending")
-                if sending is None:
-                    return Taken(False, sent_day=record["day"])
+            day, sending = read(path), read_sending(sending_path)
+            if day is not None and day >= today:
+                if sending is None or sending["day"] != day:
+                    return Taken(False, sent_day=day)
                 if sender_alive(sending, now):
                     return Taken(False)
-                day = time.strftime("%Y-%m-%d", time.gmtime((record["day"] - 1) * 86400))
-                again = (f"sending the digest of {day} again: the runner that took it on (pid "
+                when = time.strftime("%Y-%m-%d", time.gmtime((day - 1) * 86400))
+                again = (f"sending the digest of {when} again: the runner that took it on (pid "
                          f"{sending.get('pid')}) ended before it was sent, or before it recorded that it was; "
                          f"it may have arrived")
-            me = {"pid": os.getpid(), "start": start_time(os.getpid()), "origin": pid_origin(), "at": now}
-            write_atomic(path, json.dumps({"day": today, "sending": me}).encode())
+            me = {"day": today, "pid": os.getpid(), "start": start_time(os.getpid()), "origin": pid_origin(),
+                  "at": now}
+            write_atomic(sending_path, json.dumps(me).encode())
+            write_atomic(path, str(today).encode())
     except (OSError, JobdeckError):
         return Taken(False)
     finally:
@@ -98,16 +102,16 @@ def take(path: Path, today: int, now: float) -> Taken:
 
 
 def record_sent(path: Path, day: int) -> bool:
-    """Record ``day``'s digest, taken on by this process, as sent; False if the file or its lock could not be
-    had (looked at again next turn; a runner that stops first leaves the digest to be sent again)."""
+    """Record ``day``'s digest, taken on by this process, as sent (its SENDING_FILE goes); False if a file or the
+    lock could not be had (looked at again next turn; a runner that stops first leaves it to be sent again)."""
     lock = DeckLock(path.with_name(DIGEST_LOCK), timeout=DIGEST_LOCK_WAIT)
+    sending_path = path.with_name(SENDING_FILE)
     try:
         with lock:
-            record = read(path)
-            sending = record.get("sending") if record is not None else None
-            if record is not None and record["day"] == day and sending is not None \
+            sending = read_sending(sending_path)
+            if sending is not None and sending["day"] == day \
                     and (sending.get("pid"), sending.get("origin")) == (os.getpid(), pid_origin()):
-                write_atomic(path, str(day).encode())
+                sending_path.unlink()
     except (OSError, JobdeckError):
         return False
     finally:

@@ -17,7 +17,7 @@ import sys
 import time
 from pathlib import Path
 
-from jobdeck.runner.digest_once import DIGEST_FILE
+from jobdeck.runner.digest_once import DIGEST_FILE, SENDING_FILE
 from tests.functional.receiver import Receiver
 from tests.functional.runner_kit import ROOT, env_for, jobdeck, make_deck, wait_for
 
@@ -143,8 +143,9 @@ def test_a_runner_killed_after_taking_the_digest_on_leaves_it_to_the_next(tmp_pa
     today = int(time.time() // DAY)
     deck = deck_with_work_on(tmp_path, today - 1)
     with Receiver() as receiver:
-        # stopped once its decision is on disk (the digest file renamed into place), before anything is sent
-        doomed = driver(deck, receiver, JOBDECK_CRASH_AT="atomic.after_rename", JOBDECK_CRASH_SIGNAL="SIGSTOP")
+        # stopped once its decision is on disk (digest-sending, then the day in digest-sent, renamed into place),
+        # before anything is sent
+        doomed = driver(deck, receiver, JOBDECK_CRASH_AT="atomic.after_rename:2", JOBDECK_CRASH_SIGNAL="SIGSTOP")
         assert doomed.stdin is not None
         doomed.stdin.write(f"turn {time.time()}\n")
         doomed.stdin.flush()
@@ -152,12 +153,16 @@ def test_a_runner_killed_after_taking_the_digest_on_leaves_it_to_the_next(tmp_pa
         os.kill(doomed.pid, signal.SIGKILL)
         doomed.wait(30)
         assert digests(receiver) == []
+        # the day alone, as a jobdeck from before digest-sending reads it: taken on, not to be sent by it too
+        assert (deck / ".jobdeck" / DIGEST_FILE).read_text() == str(today)
+        assert (deck / ".jobdeck" / SENDING_FILE).exists()
         after = run_once(deck, receiver)  # the next runner sends it, and says why
         run_once(deck, receiver)
         day = time.strftime("%Y-%m-%d", time.gmtime((today - 1) * DAY))
         assert digests(receiver) == [day]
         assert f"sending the digest of {day} again" in after.stderr
     assert (deck / ".jobdeck" / DIGEST_FILE).read_text().strip() == str(today)
+    assert not (deck / ".jobdeck" / SENDING_FILE).exists()
 
 
 def test_a_digest_still_sending_when_its_runner_stops_is_not_sent_again_by_every_run(tmp_path: Path) -> None:
