@@ -13,8 +13,6 @@ the provider (tests/fixtures/llm_server.py), and ``.jobdeck/cooldowns.json`` wri
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -24,13 +22,12 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the repo root, for tests.fixtures
 
-from conftest import RunCli, cli_env, records  # noqa: E402
+from conftest import RunCli, records  # noqa: E402
 from jobdeck.decide.times import zoned_text  # noqa: E402
-from jobdeck.state.board import open_store  # noqa: E402
 from jobdeck.state.cooldowns import COOLDOWN_FILE, cooldown_key, cooldown_label, cooldowns_data  # noqa: E402
 from jobdeck.state.deck import Deck, init_deck  # noqa: E402
 from tests.fixtures.llm_server import LLMServer, rate_limited  # noqa: E402
-from tests.functional.runner_kit import wait_for  # noqa: E402
+from tests.functional import cooldown_race  # noqa: E402
 
 MODEL, WIRE = "openai/gpt-4o-mini", "gpt-4o-mini"  # WIRE: the name the server sees
 BACKUP, BACKUP_WIRE = "openai/gpt-4o", "gpt-4o"
@@ -128,37 +125,11 @@ def test_an_attempt_claimed_as_another_runner_opens_a_cooldown_gives_its_try_bac
         tmp_path: Path, cli: RunCli, server: LLMServer) -> None:
     """The race, made deterministic: the attempt reads its prompt from its dependency's output, a FIFO, so it
     waits there after its claim passed the gates; the test opens the cooldown, then lets the attempt go on."""
-    deck = llm_deck(tmp_path / "deck", server.base_url, "off",
-                    [{"id": "source", "command": ["true"]},
-                     {"id": "ask", "agent": "ai", "prompt": "{{deps.source}}", "depends_on": ["source"],
-                      "retry": {"max_attempts": 1}}])
-    with open_store(deck) as store:  # source ran before: its output is what ask's prompt reads
-        store.commit([{"type": "claimed", "job": "source", "attempt": 1, "runner": "past"}])
-        store.commit([{"type": "succeeded", "job": "source", "token": store.board.state("source").token}])
-    output = deck.attempt_dir("default", "source", 1) / "output"
-    output.parent.mkdir(parents=True, exist_ok=True)
-    os.mkfifo(output)
+    deck = cooldown_race.held_source(llm_deck(tmp_path / "deck", server.base_url, "off", cooldown_race.JOBS))
 
-    runner = subprocess.Popen([sys.executable, "-m", "jobdeck", "run", "--once"], cwd=deck.root,
-                              env=cli_env(ENV), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        def reader_waits() -> int | None:  # ask's attempt opened the FIFO: claimed, past every gate
-            try:
-                return os.open(output, os.O_WRONLY | os.O_NONBLOCK)
-            except OSError:
-                return None
-        fd = wait_for(reader_waits, timeout=60, what="the attempt to read its prompt")
-        until = cool(deck, 5, MODEL)  # another runner's provider answered 429 just now
-        plain = output.with_name("output.plain")
-        plain.write_text("say hi")
-        os.replace(plain, output)  # the next attempt reads a plain file; this one still holds the FIFO
-        os.write(fd, b"say hi")
-        os.close(fd)
-        out, err = runner.communicate(timeout=90)
-    finally:
-        if runner.poll() is None:
-            runner.kill()
-            runner.communicate()
+    # another runner's provider answered 429 just now
+    run, until = cooldown_race.lose_the_race(deck, ENV, lambda: cool(deck, 5, MODEL))
+    runner, err = run, run.stderr
     assert runner.returncode == 0, err
 
     events = [e for e in records(deck) if e.get("job") == "ask"]

@@ -100,20 +100,27 @@ def run_once(deck: Path, receiver: Receiver) -> subprocess.CompletedProcess[str]
     return result
 
 
+def stopped_at(deck: Path, receiver: Receiver, crash_at: str, what: str) -> subprocess.Popen[str]:
+    """A driver asked for a turn now, stopped (SIGSTOP) at the crash point ``crash_at`` of that turn."""
+    process = driver(deck, receiver, JOBDECK_CRASH_AT=crash_at, JOBDECK_CRASH_SIGNAL="SIGSTOP")
+    assert process.stdin is not None
+    process.stdin.write(f"turn {time.time()}\n")
+    process.stdin.flush()
+    wait_for(lambda: stopped(process.pid), 30, what)
+    return process
+
+
 def test_two_runners_reaching_the_digest_at_once_send_it_once(tmp_path: Path) -> None:
     today = int(time.time() // DAY)
     deck = deck_with_work_on(tmp_path, today - 1)
     with Receiver() as receiver:
-        # the first stops right after it decided to send, as it writes the digest file
-        first = driver(deck, receiver, JOBDECK_CRASH_AT="atomic.before_write", JOBDECK_CRASH_SIGNAL="SIGSTOP")
-        assert first.stdin is not None
-        first.stdin.write(f"turn {time.time()}\n")
-        first.stdin.flush()
-        wait_for(lambda: stopped(first.pid), 30, "the first runner to stop at the digest file's write")
+        # the first stops right after it decided to send, as it writes the digest files
+        first = stopped_at(deck, receiver, "atomic.before_write", "the first runner to stop at the digest's write")
         # a second runner (cron's run --once) reaches the digest meanwhile, and finishes its run
         second = run_once(deck, receiver)
         first.send_signal(signal.SIGCONT)
         assert first.stdout is not None and first.stdout.readline().startswith("turned")
+        assert first.stdin is not None
         first.stdin.close()
         assert first.wait(30) == 0, first.stderr.read() if first.stderr else ""
         run_once(deck, receiver)  # a third, later: the digest was sent
@@ -145,11 +152,7 @@ def test_a_runner_killed_after_taking_the_digest_on_leaves_it_to_the_next(tmp_pa
     with Receiver() as receiver:
         # stopped once its decision is on disk (digest-sending, then the day in digest-sent, renamed into place),
         # before anything is sent
-        doomed = driver(deck, receiver, JOBDECK_CRASH_AT="atomic.after_rename:2", JOBDECK_CRASH_SIGNAL="SIGSTOP")
-        assert doomed.stdin is not None
-        doomed.stdin.write(f"turn {time.time()}\n")
-        doomed.stdin.flush()
-        wait_for(lambda: stopped(doomed.pid), 30, "the runner to stop after writing the digest file")
+        doomed = stopped_at(deck, receiver, "atomic.after_rename:2", "the runner to stop after writing the digest")
         os.kill(doomed.pid, signal.SIGKILL)
         doomed.wait(30)
         assert digests(receiver) == []

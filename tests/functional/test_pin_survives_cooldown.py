@@ -14,7 +14,6 @@ reads its prompt from its dependency's output, a FIFO, so it waits there after i
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import time
@@ -25,13 +24,13 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the repo root, for tests.fixtures
 
-from conftest import RunCli, cli_env, records  # noqa: E402
-from jobdeck.state.board import Board, open_store  # noqa: E402
+from conftest import RunCli, records  # noqa: E402
+from jobdeck.state.board import Board  # noqa: E402
 from jobdeck.state.cooldowns import COOLDOWN_FILE, cooldown_key, cooldowns_data  # noqa: E402
 from jobdeck.state.deck import Deck, init_deck  # noqa: E402
 from jobdeck.state.machine import JobState  # noqa: E402
 from tests.fixtures.llm_server import LLMServer  # noqa: E402
-from tests.functional.runner_kit import wait_for  # noqa: E402
+from tests.functional import cooldown_race  # noqa: E402
 
 MODEL, WIRE = "openai/gpt-4o-mini", "gpt-4o-mini"  # WIRE: the name the server sees
 KEY_VAR = "JOBDECK_TEST_PIN_SURVIVES_KEY"
@@ -45,48 +44,21 @@ PIN_REASON = "the release waits on it"
 def race_deck(root: Path, base_url: str) -> Deck:
     """``ask`` (llm, pinned by the operator) reads its prompt from ``source``'s output, a FIFO no one writes yet."""
     agent = {"type": "llm", "model": MODEL, "api_base": base_url, "api_key": {"env": KEY_VAR}}
-    spec = {"decide": {"mode": "off"}, "agents": {"ai": agent},
-            "jobs": [{"id": "source", "command": ["true"]},
-                     {"id": "ask", "agent": "ai", "prompt": "{{deps.source}}", "depends_on": ["source"],
-                      "retry": {"max_attempts": 1}}]}
-    deck = init_deck(root, json.dumps(spec, indent=1).encode())
-    with open_store(deck) as store:  # source ran before: its output is what ask's prompt reads
-        store.commit([{"type": "claimed", "job": "source", "attempt": 1, "runner": "past"}])
-        store.commit([{"type": "succeeded", "job": "source", "token": store.board.state("source").token}])
-    output = deck.attempt_dir("default", "source", 1) / "output"
-    output.parent.mkdir(parents=True, exist_ok=True)
-    os.mkfifo(output)
-    return deck
+    spec = {"decide": {"mode": "off"}, "agents": {"ai": agent}, "jobs": cooldown_race.JOBS}
+    return cooldown_race.held_source(init_deck(root, json.dumps(spec, indent=1).encode()))
 
 
 def lose_the_race(deck: Deck, cooldown: float) -> tuple[subprocess.CompletedProcess[str], float]:
     """Run `jobdeck run --once`; once ask's attempt is past its claim, open a cooldown of its model for
     ``cooldown`` seconds (another runner's 429), then let the attempt go on. Returns the run and the end."""
-    output = deck.attempt_dir("default", "source", 1) / "output"
-    runner = subprocess.Popen([sys.executable, "-m", "jobdeck", "run", "--once"], cwd=deck.root,
-                              env=cli_env(ENV), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        def reader_waits() -> int | None:  # ask's attempt opened the FIFO: claimed, past every gate
-            try:
-                return os.open(output, os.O_WRONLY | os.O_NONBLOCK)
-            except OSError:
-                return None
-        fd = wait_for(reader_waits, timeout=60, what="the attempt to read its prompt")
+    def open_cooldown() -> float:
         until = time.time() + cooldown
         base = json.loads((deck.root / "jobs.json").read_text())["agents"]["ai"]["api_base"]
         (deck.state_dir / COOLDOWN_FILE).write_bytes(
             cooldowns_data({cooldown_key(MODEL, base, KEY_VAR): (until, WHY)}))
-        plain = output.with_name("output.plain")
-        plain.write_text("say hi")
-        os.replace(plain, output)  # the next attempt reads a plain file; this one still holds the FIFO
-        os.write(fd, b"say hi")
-        os.close(fd)
-        out, err = runner.communicate(timeout=90)
-    finally:
-        if runner.poll() is None:
-            runner.kill()
-            runner.communicate()
-    return subprocess.CompletedProcess(runner.args, runner.returncode, out, err), until
+        return until
+
+    return cooldown_race.lose_the_race(deck, ENV, open_cooldown)
 
 
 def folded(events: list[dict[str, Any]], job: str) -> JobState:
