@@ -12,12 +12,12 @@ which ends the attempt as ``runner_error``.
 from __future__ import annotations
 
 import contextlib
-import errno
 import os
+import stat
 import time
 from collections.abc import Callable
-from typing import Any
 from pathlib import Path
+from typing import Any
 
 from jobdeck.state.attempt_dirs import open_in
 from jobdeck.state.errors import AgentError
@@ -74,6 +74,8 @@ class OutputSink:
         else:
             self._fd = -1 if lazy else self._open()
         self._closed = False
+        self._written: os.stat_result | None = None
+        """The file as ``close`` left it: ``redact_written`` tells by it whether the job wrote the file itself."""
 
     def _open(self) -> int:
         fd = open_in(self.path.parent if self.dir_fd is None else self.dir_fd, self.path.name,
@@ -200,63 +202,93 @@ class OutputSink:
             self._closed = True
             if self.over_limit and self._fd >= 0:
                 self._clip()
-            written = os.fstat(self._fd) if self._fd >= 0 else None
             if self._fd >= 0:
+                with contextlib.suppress(OSError):
+                    self._written = os.fstat(self._fd)
                 os.close(self._fd)
                 self._fd = -1
-        if written is not None and self.redactor and not getattr(self, "_direct", False) \
-                and self.write_error is None:
-            try:
-                self._redact_in_place(written)
-            except OSError as exc:  # a secret the job wrote may be left in the file: the attempt fails
-                self.write_error = exc
         failure = self.unwritable()
         if failure is not None:
             raise failure from self.write_error
 
-    def _redact_in_place(self, written: os.stat_result) -> None:
-        """Redact what the job wrote into the file itself ($JOBDECK_OUTPUT, `{{output}}`), whose bytes never
-        passed through ``write``: seen as a file that is no longer the one written to, or of another size.
-        Rewritten beside it and renamed over it, only if a secret was found."""
+    def redact_written(self) -> None:
+        """After ``close``: redact what the job wrote into the file itself ($JOBDECK_OUTPUT, `{{output}}`), whose
+        bytes never passed through ``write``, seen as a file that is not the one written to, or not of the size
+        written to it.
+
+        Read once to look for a secret; only if one is there, written again redacted beside it and renamed over it.
+        A FIFO or any other file that is not a regular one is left alone (never opened to block). Reads the whole
+        file: call it off the event loop. Raises OutputUnwritable if the redacted copy cannot be written (a secret
+        may be left in the file).
+        """
+        written = self._written
+        if written is None or not self.redactor or getattr(self, "_direct", False) or self.write_error is not None:
+            return
         where = self.path.parent if self.dir_fd is None else self.dir_fd
         try:
-            fd = open_in(where, self.path.name, os.O_RDONLY)
-        except OSError as exc:
-            if exc.errno in (errno.ENOENT, errno.ELOOP):  # removed, or a link (which jobdeck never reads through)
-                return
-            raise
+            fd = open_in(where, self.path.name, os.O_RDONLY | os.O_NONBLOCK)
+        except OSError:  # removed, or a link in its place (which jobdeck never reads through)
+            return
         try:
             found = os.fstat(fd)
-            if (found.st_dev, found.st_ino, found.st_size) == (written.st_dev, written.st_ino, self.bytes_written):
+            if not stat.S_ISREG(found.st_mode):
+                return
+            ours = (found.st_dev, found.st_ino, found.st_size) == (written.st_dev, written.st_ino, self.bytes_written)
+            self.bytes_written = found.st_size
+            if ours:
                 return  # only what passed through write: redacted already
-            temp = f".{self.path.name}.redacted"
-            out = open_in(where, temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
-            changed, size, held, keep = False, 0, b"", self.redactor.tail_keep()
+            if not self._holds_secret(fd):
+                return
             try:
-                while True:
-                    chunk = os.read(fd, 1 << 20)
-                    raw = held + chunk
-                    data, held = self.redactor.split(raw, keep) if chunk else (self.redactor.data(raw), b"")
-                    changed = changed or data != raw[:len(raw) - len(held)]
-                    view = memoryview(data)
-                    while view:
-                        view = view[os.write(out, view):]
-                    size += len(data)
-                    if not chunk:
-                        break
-                if changed:
-                    os.fsync(out)
-            finally:
-                os.close(out)
-            at = {"src_dir_fd": where, "dst_dir_fd": where} if isinstance(where, int) else {}
-            source = temp if isinstance(where, int) else str(self.path.parent / temp)
-            if changed:
-                os.rename(source, self.path.name if at else str(self.path), **at)
-                self.bytes_written = size
-            else:
-                os.unlink(source, **({"dir_fd": where} if at else {}))
+                self.bytes_written = self._rewrite_redacted(fd, where)
+            except OSError as exc:
+                self.write_error = exc
+                failure = self.unwritable()
+                assert failure is not None
+                raise failure from exc
         finally:
             os.close(fd)
+
+    def _holds_secret(self, fd: int) -> bool:
+        held, keep = b"", self.redactor.tail_keep()
+        while chunk := os.read(fd, 1 << 20):
+            raw = held + chunk
+            data, held = self.redactor.split(raw, keep)
+            if data != raw[:len(raw) - len(held)]:
+                return True
+        return self.redactor.data(held) != held
+
+    def _rewrite_redacted(self, fd: int, where: Path | int) -> int:
+        """Write the file behind ``fd`` again, redacted, beside it and renamed over it; its new size."""
+        temp = f".{self.path.name}.redacted"
+        at = {"dir_fd": where} if isinstance(where, int) else {}
+        named = temp if at else str(self.path.parent / temp)
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(named, **at)
+        out = os.open(named, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600, **at)
+        size, held, keep = 0, b"", self.redactor.tail_keep()
+        try:
+            os.lseek(fd, 0, os.SEEK_SET)
+            while True:
+                chunk = os.read(fd, 1 << 20)
+                raw = held + chunk
+                data, held = self.redactor.split(raw, keep) if chunk else (self.redactor.data(raw), b"")
+                view = memoryview(data)
+                while view:
+                    view = view[os.write(out, view):]
+                size += len(data)
+                if not chunk:
+                    break
+            os.fsync(out)
+            os.rename(named, self.path.name if at else str(self.path),
+                      **({"src_dir_fd": where, "dst_dir_fd": where} if at else {}))
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(named, **at)
+            raise
+        finally:
+            os.close(out)
+        return size
 
     def _clip(self) -> None:
         """Cut a file a child wrote past the limit back to it (the child is stopped by now)."""

@@ -72,6 +72,8 @@ async def run_attempt(deck: Deck, spec: Spec, job: Job, claimed: Claimed, board:
                     claimed.boundary.close()
                 try:
                     ctx.output.close()
+                    # what the job wrote into its output file itself passed no redaction: looked at off the loop
+                    await asyncio.to_thread(ctx.output.redact_written)
                 except AgentError as exc:  # an output that could not be written (a full disk)
                     if ran:
                         if exc.spent is None:  # what the attempt's calls cost counts all the same

@@ -4,6 +4,7 @@ before the outcome is recorded, so no secret it references stays on disk or reac
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from tests.functional.runner_kit import env_for, jobdeck, make_deck
@@ -37,3 +38,20 @@ def test_what_a_job_writes_into_its_output_file_is_redacted_before_a_dependent_r
     assert not list(runs.rglob(".output.redacted")), "the rewrite leaves no temporary file"
     shown = jobdeck(deck, "logs", "replaces", env=env_for(deck, GITHUB_TOKEN=TOKEN), check=True)
     assert shown.stdout == "moved [REDACTED:GITHUB_TOKEN]\n"
+
+
+def test_a_fifo_or_a_large_file_left_as_the_output_holds_up_nothing(tmp_path: Path) -> None:
+    """The runner looks at the output file again by its name: a FIFO left there must not block it (never
+    opened to wait for a writer), and a large file with no secret is read once, off the loop, not copied."""
+    deck = make_deck(tmp_path, [
+        {"id": "fifo", "command": 'rm -f "$JOBDECK_OUTPUT"; mkfifo "$JOBDECK_OUTPUT"', "shell": True, "env": GH},
+        {"id": "big", "command": 'head -c 50000000 /dev/zero > r.tmp && mv r.tmp "$JOBDECK_OUTPUT"', "shell": True,
+         "env": GH},
+    ])
+    done = jobdeck(deck, "run", "--once", "--quiet", env=env_for(deck, GITHUB_TOKEN=TOKEN), timeout=60)
+    assert done.returncode == 0, done.stderr
+    runs = deck / "workspaces" / "default" / "runs"
+    assert (runs / "big" / "1" / "output").stat().st_size == 50_000_000
+    assert not list(runs.rglob(".output.redacted")), "no copy of a file with no secret in it"
+    result = json.loads((runs / "big" / "1" / "result.json").read_text())
+    assert result["output_bytes"] == 50_000_000, "the size of what the job left, not of what it printed"
