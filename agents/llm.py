@@ -131,17 +131,14 @@ class Settings:
         With ``api_base`` every call goes to that one endpoint (a proxy, a local
         server), which the key is for. Otherwise the key is the provider's of
         the model written first (``first``, even when a route calls another
-        first): a fallback at another provider gets none, and litellm uses that
-        provider's own variable (e.g. ANTHROPIC_API_KEY), so an OpenAI key is
-        never sent to Anthropic. Nor to a model its cooldown is not keyed by
-        (``key_name_for``): the key a call is sent with is the one it cools.
+        first): a fallback of another provider, or of one not known, gets none,
+        and litellm uses that provider's own variable (e.g. ANTHROPIC_API_KEY),
+        so an OpenAI key is never sent to Anthropic. One answer decides both the
+        key a call carries and the key it cools with (``key_name_for``).
         """
-        if self.api_key is None or self.api_base or model == self.first:
-            return self.api_key
-        if key_name_for(model, self.first, self.api_base, self.api_key_name) is None:
+        if self.api_key is None:
             return None
-        provider = _provider(self.first)
-        return self.api_key if provider is not None and _provider(model) == provider else None
+        return self.api_key if key_name_for(model, self.first, self.api_base, self.api_key_name) else None
 
     def cooldown_key(self, model: str) -> str:
         """The breaker's key for a call to ``model``: the model where this agent calls it, with the key it goes with."""
@@ -165,16 +162,6 @@ def _own_or_agent(job: Job, spec: AgentSpec | None, name: str, default: Any) -> 
     if name in job.model_fields_set:
         return getattr(job, name)
     return getattr(spec, name) if spec is not None else default
-
-
-def _provider(model: str) -> str | None:
-    """litellm's provider for ``model`` ("openai/gpt-4o" and "gpt-4o" are both openai); None if unknown."""
-    from jobdeck.agents.llm_call import load_litellm
-
-    try:
-        return str(load_litellm().get_llm_provider(model)[1])
-    except Exception:  # litellm raises its own errors for a model it cannot place
-        return None
 
 
 def _number(value: Any, name: str, kind: type = float) -> Any:

@@ -39,23 +39,28 @@ def key_name_for(model: str, first: str, api_base: str | None, api_key_name: str
     first; None when it goes with its provider's default key, and so cools with it.
 
     At the agent's ``api_base`` every call carries the agent's key; at the providers' own endpoints the key is
-    ``first``'s provider's, and a model that names another provider (``anthropic/...`` after ``openai/...``) goes
-    with that provider's default key (the llm agent sends the key no further: ``Settings.key_for``). A model
-    that names none is taken to go with the agent's key: a cooldown kept apart costs at most a failed call, one
-    shared by mistake defers healthy jobs.
+    ``first``'s provider's, and goes only to a model known to be of that provider (``provider_named``): any other
+    goes with its provider's default key (litellm reads that provider's variable), and cools with it. The llm
+    agent sends the key by this same answer (``Settings.key_for``), so a call cools with the key it carried.
     """
     if not api_key_name or api_base or model == first:
         return api_key_name
-    provider, first_provider = provider_named(model), provider_named(first)
-    if provider is not None and first_provider is not None and provider != first_provider:
-        return None
-    return api_key_name
+    provider = provider_named(model)
+    return api_key_name if provider is not None and provider == provider_named(first) else None
+
+
+FAMILIES = (("gpt-", "openai"), ("chatgpt-", "openai"), ("o1", "openai"), ("o3", "openai"), ("o4", "openai"),
+            ("text-embedding-", "openai"), ("claude-", "anthropic"))
+"""Model names written without a provider whose provider is plain (``gpt-4o``: openai), by their beginning."""
 
 
 def provider_named(model: str) -> str | None:
-    """The provider ``model`` names before its first ``/`` (``openai/gpt-4o``: openai); None if it names none."""
+    """The provider ``model`` names before its first ``/`` (``openai/gpt-4o``: openai), or whose family it is of
+    (``gpt-4o``, ``claude-3-haiku-...``: FAMILIES); None if neither tells."""
     provider, slash, _ = model.partition("/")
-    return provider if slash and provider else None
+    if slash:
+        return provider or None
+    return next((family for start, family in FAMILIES if model.startswith(start)), None)
 
 
 def cooldown_label(model: str, api_base: str | None = None, api_key_name: str | None = None) -> str:

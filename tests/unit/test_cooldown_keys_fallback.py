@@ -67,32 +67,35 @@ def test_at_the_agents_own_endpoint_every_model_goes_and_cools_with_its_key(tmp_
         assert got.cooldown_key(model) == cooldown_key(model, base, KEY_VAR)
 
 
-@pytest.mark.parametrize("fallbacks", [
-    [OTHER_PROVIDER, SAME_PROVIDER, "gpt-4o", "claude-3-haiku-20240307", "no-such-model-xyz",
-     "meta-llama/Llama-3-8b", "openrouter/openai/gpt-4o", "azure/gpt-4o"],
-])
-def test_a_call_that_carries_the_key_always_cools_with_its_tag(tmp_path: Path, fallbacks: list[str]) -> None:
-    """The decision that matters: a cooldown shared with the default key's callers by mistake would defer their
-    healthy jobs, so a model sent the agent's key is never keyed as the default. A model that names no provider
-    keeps the tag (kept apart: at most a failed call)."""
-    got = settings(tmp_path, {**AGENT, "fallbacks": fallbacks, "context_model": "anthropic/claude-3-opus"})
+@pytest.mark.parametrize("first", [FIRST, "gpt-4o", "claude-3-5-sonnet-20240620", "my-local-model"])
+def test_a_call_carries_the_agents_key_exactly_when_it_cools_with_its_tag(tmp_path: Path, first: str) -> None:
+    """One answer for both: a key sent where the cooldown is keyed as the default's would defer the default key's
+    healthy jobs; a tag where the default key was sent would hide its 429 from them."""
+    fallbacks = [OTHER_PROVIDER, SAME_PROVIDER, "gpt-4o-mini", "o3-mini", "claude-3-haiku-20240307",
+                 "no-such-model-xyz", "meta-llama/Llama-3-8b", "openrouter/openai/gpt-4o", "azure/gpt-4o"]
+    got = settings(tmp_path, {**AGENT, "model": first, "fallbacks": [m for m in fallbacks if m != first],
+                              "context_model": "anthropic/claude-3-opus"})
+    carried = {}
     for model in (*got.models, "anthropic/claude-3-opus"):
-        tagged = got.cooldown_key(model) != model
-        if got.key_for(model) is not None:
-            assert tagged, model
-        if provider_named(model) not in (None, "openai"):
-            assert not tagged and got.key_for(model) is None, model
+        carried[model] = got.key_for(model) is not None
+        assert carried[model] == (got.cooldown_key(model) != model), model
+    assert carried[first]
+    if provider_named(first) == "openai":
+        assert carried["gpt-4o-mini"] and carried["o3-mini"] and not carried["claude-3-haiku-20240307"]
+    assert not carried["no-such-model-xyz"] and not carried["azure/gpt-4o"]
 
 
 def test_key_name_for_names_the_variable_a_call_goes_with() -> None:
     assert key_name_for(OTHER_PROVIDER, FIRST, None, KEY_VAR) is None
     assert key_name_for(SAME_PROVIDER, FIRST, None, KEY_VAR) == KEY_VAR
-    assert key_name_for("claude-3-haiku-20240307", FIRST, None, KEY_VAR) == KEY_VAR  # names no provider: kept apart
+    assert key_name_for("claude-3-haiku-20240307", FIRST, None, KEY_VAR) is None  # of Anthropic's family
+    assert key_name_for("gpt-4o", FIRST, None, KEY_VAR) == KEY_VAR  # of OpenAI's
+    assert key_name_for("my-local-model", FIRST, None, KEY_VAR) is None  # of none known: the default key's
     assert key_name_for(OTHER_PROVIDER, FIRST, "http://127.0.0.1:9/v1", KEY_VAR) == KEY_VAR
     assert key_name_for(OTHER_PROVIDER, OTHER_PROVIDER, None, KEY_VAR) == KEY_VAR  # the key's own model
     assert key_name_for(OTHER_PROVIDER, FIRST, None, None) is None
-    assert [provider_named(m) for m in ("openai/gpt-4o", "gpt-4o", "/x", "openrouter/a/b")] == \
-        ["openai", None, None, "openrouter"]
+    assert [provider_named(m) for m in ("openai/gpt-4o", "gpt-4o", "/x", "openrouter/a/b", "claude-3-opus",
+                                        "mistral-large")] == ["openai", "openai", None, "openrouter", "anthropic", None]
     assert cooldown_label(OTHER_PROVIDER, None, key_name_for(OTHER_PROVIDER, FIRST, None, KEY_VAR)) == OTHER_PROVIDER
 
 
