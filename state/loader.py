@@ -440,10 +440,13 @@ def _describe(err: dict[str, Any], field_path: list[Any], *, in_job: bool = Fals
         message = message[0].lower() + message[1:]
     if kind.endswith("_type") or kind == "literal_error":
         given = err.get("input")
-        if isinstance(given, str) and any(step in SECRET_FIELDS for step in field_path):
+        if not isinstance(given, dict) and ((field_path and field_path[-1] in SECRET_FIELDS)
+                                            or (isinstance(given, str) and SECRET_FIELDS.intersection(
+                                                step for step in field_path if isinstance(step, str)))):
             # a key written where its variable's name belongs: said without its value (it reaches logs, mail)
+            shown = f"{len(given)} characters" if isinstance(given, str) else f"a JSON {_json_type(given)}"
             return (f'must name the environment variable that holds it, {{"env": "NAME"}}, not hold the '
-                    f"value itself ({len(given)} characters, not shown)",
+                    f"value itself ({shown}, not shown)",
                     f'put the value in a variable (export {_variable_for(field_path)}=...) and write '
                     f'"{name}": {{"env": "{_variable_for(field_path)}"}}')
         message += f" (got {_short(given)})"
@@ -453,6 +456,13 @@ def _describe(err: dict[str, Any], field_path: list[Any], *, in_job: bool = Fals
 SECRET_FIELDS = frozenset({"api_key", "url", "ping"})
 """Fields that take a secret by reference ({"env": NAME}: an agent's key, a notify target's URL, its ping): a
 string written there is most likely the secret itself, which an error message must not repeat."""
+
+
+def _json_type(value: object) -> str:
+    """What JSON calls ``value``'s type (for a message that must not show the value)."""
+    if isinstance(value, bool) or value is None:
+        return "true/false" if value is not None else "null"
+    return {int: "number", float: "number", list: "list", str: "string"}.get(type(value), "value")
 
 
 def _variable_for(field_path: list[Any]) -> str:

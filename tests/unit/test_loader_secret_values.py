@@ -34,6 +34,12 @@ def test_a_secret_written_in_place_of_its_reference_is_not_repeated(document: di
     assert error.field == field and '{"env": "NAME"}' in said and f"export {variable}=" in said
 
 
+def test_a_secret_written_as_another_json_type_is_not_repeated_either() -> None:
+    (error,) = errors_of({"agents": {"w": {"type": "llm", "model": "openai/x", "api_key": [KEY]}},
+                          "jobs": [{"id": "a", "agent": "w", "prompt": "hi"}]})
+    assert KEY[:12] not in str(error) and "a JSON list" in str(error)
+
+
 def test_other_wrong_types_still_say_what_was_given() -> None:
     (error,) = errors_of({"jobs": [{"id": "a", "command": ["true"], "priority": "high"}]})
     assert "(got 'high')" in str(error)
