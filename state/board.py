@@ -14,6 +14,7 @@ from __future__ import annotations
 import binascii
 import json
 import math
+import os
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
@@ -269,6 +270,8 @@ class Store:
         self.log = EventLog(deck.events_path)
         self.lock = DeckLock(deck.lock_path, timeout=lock_timeout)
         self._redactor = redactor
+        self._redactor_of: tuple[int, ...] | None = None
+        """The jobs.json (inode, size, mtime) a redactor made here was read from (None: given, or none read)."""
         self.chain_warning: str | None = None
         """Set when board.json (or a checkpoint) saw a record the log no longer holds (found while opening)."""
         self.resumed_at = 0
@@ -288,13 +291,19 @@ class Store:
         """What every record committed is redacted with: the runner's (the spec it runs), else, made at the first
         commit, the secrets jobs.json references and the well-known names in this process's environment
         (``redact.for_deck``): an operator's trigger input or reason is redacted as a job's output is."""
-        if self._redactor is None:
-            self._redactor = for_deck(self.deck.spec_path)
+        if self._redactor is None or self._redactor_of is not None:  # made here: made again when jobs.json changes
+            try:
+                found = os.stat(self.deck.spec_path)
+                seen: tuple[int, ...] | None = (found.st_ino, found.st_size, found.st_mtime_ns)
+            except OSError:
+                seen = None
+            if self._redactor is None or seen != self._redactor_of:
+                self._redactor, self._redactor_of = for_deck(self.deck.spec_path), seen
         return self._redactor
 
     @redactor.setter
     def redactor(self, redactor: Redactor) -> None:
-        self._redactor = redactor
+        self._redactor, self._redactor_of = redactor, None
 
     def close(self) -> None:
         self.log.close()
@@ -366,6 +375,7 @@ class Store:
         ``flush=False`` (lock held by the caller) the records are sealed and folded
         but written only by ``flush()``, so several commits share one fsync.
         """
+        _ = self.redactor  # made, if it is made here, before the lock: runners need not wait on a jobs.json read
         with self.lock:
             if not self.log.pending:
                 self._catch_up_locked()
@@ -422,6 +432,7 @@ class Store:
                  now: float | None = None, strict: bool = True
                  ) -> tuple[list[dict[str, Any]], list[Rejected]]:
         """Under the lock, call ``decide(board)`` on the caught-up board and commit its events."""
+        _ = self.redactor  # (before the lock, as in ``commit``)
         with self.lock:
             if not self.log.pending:
                 self._catch_up_locked()

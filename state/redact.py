@@ -204,9 +204,12 @@ def for_deck(spec_path: Path, environ: Mapping[str, str] | None = None) -> Redac
     read from its bytes, and the well-known names. An unreadable jobs.json leaves the well-known names."""
     import json
 
-    try:
-        referenced = referenced_in(json.loads(spec_path.read_bytes()))
-    except (OSError, ValueError, RecursionError):
+    from jobdeck.state.errors import JobdeckError
+    from jobdeck.state.specbytes import read_spec_file
+
+    try:  # (as every reader of jobs.json reads it: a regular file, of a sane size, never a FIFO to wait on)
+        referenced = referenced_in(json.loads(read_spec_file(spec_path)))
+    except (OSError, ValueError, RecursionError, JobdeckError):
         referenced = set()
     return Redactor.from_environ(environ, referenced)
 

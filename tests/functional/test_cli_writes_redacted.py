@@ -44,3 +44,21 @@ def test_a_trigger_input_and_the_reasons_of_actions_are_recorded_redacted(tmp_pa
     jobdeck(deck, "run", "--once", "--quiet", env=env, check=True)
     assert (deck / "workspaces" / "default" / "got").read_text() == "[REDACTED:GITHUB_TOKEN]", \
         "the job is given what the log keeps"
+
+
+def test_a_long_lived_store_redacts_what_jobs_json_came_to_reference_since(tmp_path: Path, monkeypatch) -> None:
+    """The cockpit keeps one store for its actions: a variable jobs.json references after its first action is
+    redacted in the next, as the runner's redactor follows the spec it adopts."""
+    from jobdeck.state.board import open_store
+    from jobdeck.state.deck import Deck
+
+    deck = make_deck(tmp_path, [{"id": "a", "command": ["true"]}])
+    monkeypatch.setenv("TEAM_SECRET", TEAM)
+    with open_store(Deck(deck)) as store:
+        store.commit([{"type": "paused", "job": "a", "by": "op", "reason": f"before {TEAM}"}])
+        spec = json.loads((deck / "jobs.json").read_text())
+        spec["jobs"][0]["env"] = {"T": {"env": "TEAM_SECRET"}}
+        (deck / "jobs.json").write_text(json.dumps(spec))
+        store.commit([{"type": "resumed", "job": "a", "by": "op", "reason": f"after {TEAM}"}])
+    reasons = [json.loads(line).get("reason") for line in (deck / ".jobdeck" / "events.jsonl").read_text().splitlines()]
+    assert reasons[-2:] == [f"before {TEAM}", "after [REDACTED:TEAM_SECRET]"]
