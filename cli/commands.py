@@ -390,7 +390,7 @@ def cmd_ls(args: argparse.Namespace) -> int:
     board = board_stamp(deck)
     cached = cached_cards(deck, time.time())
     # jobs.json and the log unchanged since the cards were computed, by a writer that listed the jobs taken out
-    # of jobs.json whose attempt is under way (the cockpit's board does not); the table also needs the same
+    # of jobs.json whose attempt is under way (an older jobdeck's cards do not); the table also needs the same
     # board.json, for the chain warning the fold would give
     if cached is not None and cached.undeclared and (args.json or cached.board == board):
         if cached.warning:  # as the fold below prints it, --json or not

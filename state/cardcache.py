@@ -10,7 +10,8 @@ also wants the same board.json (``board_stamp``), so that the chain warning the 
 gave, kept with the cards, is still the one to give. The card of a job taken out of
 jobs.json while its attempt runs (views.undeclared_card) changes with the log too
 (its attempt's end is a record), but `ls` takes only cards whose writer says they
-include such jobs (``undeclared``): the cockpit's board leaves them out. This module
+include such jobs (``undeclared``: `ls` and the cockpit do; cards an older jobdeck
+wrote do not). This module
 imports only the standard library: the point is to answer without loading pydantic
 or croniter.
 
