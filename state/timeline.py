@@ -22,9 +22,9 @@ success. A success is judged at its attempt's end (state.machine.recorded_end),
 before the record's own time passes the deadlines pending: an outcome recovered
 from result.json is recorded later than it ended, by the next runner. Each
 deadline is judged once: a later ``decided`` event naming it again (the job's
-start, after an at-risk warning) does not set it pending again, while one
-naming another deadline does, an earlier one included (the operator moved the
-job's deadline within the day, after it had met the first); the folds note
+start, after an at-risk warning) does not set it pending again, nor does one
+naming an earlier deadline, unless the service says that one was missed (the
+operator moved the job's deadline within the day, after it had met the first); the folds note
 every ``decided`` event, so a deadline named before a window is judged in it.
 """
 
@@ -54,8 +54,8 @@ class Timeline:
     deadline_of: dict[str, float] = field(default_factory=dict)
     runner_from: dict[str, float] = field(default_factory=dict)
     judged: dict[str, float] = field(default_factory=dict)
-    """Per job, the deadline last judged (met or missed): a verdict naming it again does not set it pending again;
-    one naming another, an earlier one too (the operator moved the deadline within the day), does."""
+    """Per job, the deadline last judged (met or missed): a verdict naming it again does not set it pending again,
+    nor one naming an earlier deadline, unless it says that one was missed (the operator moved the deadline)."""
     late: dict[str, float] = field(default_factory=dict)
     """Per job, a deadline missed with no success since: a success now is a late one."""
     next_due: float = math.inf
@@ -104,8 +104,11 @@ class Timeline:
         if not isinstance(deadline, int | float) or isinstance(deadline, bool):
             return None
         deadline = float(deadline)
-        if deadline == self.judged.get(job):
-            return None  # judged already: named again by a later verdict of the same cycle
+        judged = self.judged.get(job)
+        if judged is not None and (deadline == judged or (deadline < judged and record.get("action") != "missed")):
+            # judged already: named again by a later verdict of the same cycle; an earlier deadline only counts
+            # again when the service itself says it was missed (the operator moved the deadline within the day)
+            return None
         self.deadline_of[job] = deadline
         self.late.pop(job, None)
         self.next_due = min(self.next_due, deadline)

@@ -142,6 +142,7 @@ def test_a_deadline_moved_earlier_after_the_first_was_met_is_judged_as_the_servi
     log.add(MONDAY + 22 * HOUR, "triggered", "report", by="op")
     log.add(moved + 1, "decided", "report", mode="shadow", action="missed", deadline=moved)
     log.add(moved + 120, "decided", "report", mode="shadow", action="missed", deadline=moved)  # named again
+    log.add(moved + 180, "decided", "report", mode="shadow", action="start", deadline=moved - 3600)  # a stale one
     history = History()
     history.fold(log.records)
     assert (history.total[DECK].deadlines_met, history.total[DECK].deadlines_missed) == (1, 1)
