@@ -489,17 +489,36 @@ def _listed(row: dict[str, Any], args: argparse.Namespace) -> bool:
     return not args.workspace or row["workspace"] == args.workspace
 
 
-def _job_and_state(deck: Deck, job_id: str, *, light: bool = False
+def _job_and_state(deck: Deck, job_id: str, *, light: bool = False, undeclared: bool = False
                    ) -> tuple[Spec | LightSpec, Job | JobPreview, Store]:
-    """The spec, the job and an open store; ``light``: the job may be a preview (no pydantic)."""
+    """The spec, the job and an open store; ``light``: the job may be a preview (no pydantic). With
+    ``undeclared``, a job taken out of jobs.json whose attempt is still under way is found too, as a preview of
+    what the board knows of it (its id and workspace); without, it is refused with what can be done about it."""
     from jobdeck.state.errors import UnknownJob
 
     spec = _read_spec(deck)[0] if light else _spec(deck)
     job = spec.job(job_id)
-    if job is None:
-        raise UnknownJob.among([job_id], (j.id for j in spec.jobs), spec_place(deck))
+    if job is not None:
+        return spec, job, _store(deck)
     store = _store(deck)
-    return spec, job, store
+    try:
+        from jobdeck.state.views import holds_claim
+
+        state = store.board.state(job_id)
+        if job_id in store.board.jobs and holds_claim(state) and state.attempt is not None:
+            if undeclared:
+                from jobdeck.state.preview import RetryPreview, JobPreview
+
+                return spec, JobPreview(job_id, None, None, None, None, (), state.attempt.workspace, None, "UTC",
+                                        None, "low", 0, (), False, RetryPreview()), store
+            raise UnknownJob(f"job '{job_id}' is no longer in {spec_place(deck)}; its attempt "
+                             f"{state.attempt.n} is still under way",
+                             hint=f"`jobdeck logs {job_id}` shows its output, `jobdeck cancel {job_id}` stops it")
+    except BaseException:
+        store.close()
+        raise
+    store.close()
+    raise UnknownJob.among([job_id], (j.id for j in spec.jobs), spec_place(deck))
 
 
 def cmd_show(args: argparse.Namespace) -> int:
@@ -620,7 +639,7 @@ def cmd_logs(args: argparse.Namespace) -> int:
     from jobdeck.cli.logs import show_logs
 
     deck = _deck(args)
-    spec, job, store = _job_and_state(deck, args.id, light=True)
+    spec, job, store = _job_and_state(deck, args.id, light=True, undeclared=True)
     with store:
         state = store.board.state(job.id)
 

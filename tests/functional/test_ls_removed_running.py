@@ -153,3 +153,29 @@ def test_the_cockpit_shows_such_a_job_until_its_attempt_ends_and_its_saved_cards
         assert [card["id"] for card in _ls_json(deck)] == ["stays"]
     finally:
         _stop(runner)
+
+
+def test_logs_shows_such_a_jobs_output_and_show_says_what_it_is(tmp_path: Path) -> None:
+    """`ls` lists it; `logs` must show what it does, so the operator can judge whether to cancel it, and `show`
+    say why it has no spec to show, rather than "no job" for an id `ls` just listed."""
+    fifo = tmp_path / "gone.fifo"
+    os.mkfifo(fifo)
+    deck = make_deck(tmp_path, [{"id": "gone", "command": ["sh", "-c", f'echo halfway; cat "{fifo}"']},
+                                {"id": "stays", "command": ["true"]}])
+    runner = start_runner(deck)
+    try:
+        wait_for(lambda: status(deck, "gone") == "running" and status(deck, "stays") == "done",
+                 what="gone to run, stays to be done")
+        (deck / "jobs.json").write_text(json.dumps({"jobs": [{"id": "stays", "command": ["true"]}]}))
+        wait_for(lambda: jobdeck(deck, "logs", "gone").stdout == "halfway\n", what="gone's output through logs")
+        shown = jobdeck(deck, "show", "gone")
+        assert shown.returncode == 1 and shown.stdout == ""
+        assert shown.stderr == (f"jobdeck: job 'gone' is no longer in {deck / 'jobs.json'}; its attempt 1 is still "
+                                "under way (hint: `jobdeck logs gone` shows its output, `jobdeck cancel gone` stops "
+                                "it)\n")
+        _release(tmp_path, "gone")
+        wait_for(lambda: _ended(deck, "gone"), what="gone's attempt to end")
+        after = jobdeck(deck, "logs", "gone")
+        assert after.returncode == 1 and "no job 'gone'" in after.stderr
+    finally:
+        _stop(runner)
