@@ -172,6 +172,8 @@ class Heuristic:
         # skipped later in the cycle does not move the deadline)
         began = state.began if state.began is not None else \
             state.last_fire if job.scheduled and state.last_fire else state.since
+        if began is None:  # held or paused before a runner first saw it: its cycle began when one listed it
+            began = self.board.listed.get(state.job)
         if succeeded_since(state, began):
             return None
         if clock is None:
