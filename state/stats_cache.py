@@ -38,7 +38,7 @@ CACHE_NAME = "stats-cache.json"
 TOTALS_NAME = "stats-totals.json"
 """The cache's header alone (totals and the fold's pending state, no hours or days), sized by the jobs, not the
 history: what the metrics' deadline counters keep themselves up to date from, read and written by every run."""
-STATS_CACHE_FORMAT = 10
+STATS_CACHE_FORMAT = 11
 """The version of what the cache holds; a cache of another (or none) is stale, and the log is folded again.
 
 It keys the cache instead of jobdeck's code (state/stamps.py), so an upgrade that leaves the stats as

@@ -71,6 +71,8 @@ class Timeline:
         kind, job = record.get("type"), record["job"]
         if kind in BACKLOG_ENTRIES or (kind == EventType.FAILED and record.get("retry_at") is not None):
             self.entered[job] = record.get("ts", 0.0)
+            if kind == EventType.TRIGGERED:  # a new cycle, held to its own deadline: the same time of day, if
+                self.judged.pop(job, None)   # triggered again before it (the service judges it anew, so do we)
             return True
         if kind == EventType.HELD:
             self.held[job] = record.get("ts", 0.0)

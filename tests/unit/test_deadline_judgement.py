@@ -148,3 +148,35 @@ def test_a_deadline_moved_earlier_after_the_first_was_met_is_judged_as_the_servi
     assert (history.total[DECK].deadlines_met, history.total[DECK].deadlines_missed) == (1, 1)
     found = report(log.records, now=moved + 3600)
     assert (found.deadline_jobs, found.deadline_misses) == (2, 1)
+
+
+def test_a_job_held_before_a_runner_first_saw_it_misses_the_deadline_of_the_day_it_was_listed() -> None:
+    """Its first record is the operator's hold: the state has no `since`, and its cycle began when a runner listed
+    it, not at every look (the deadline slid to tomorrow: no `missed`, no `status --check` problem)."""
+    log = log_records.Log()
+    log.add(MONDAY + 3600, "held", "rep", by="op", reason="not yet")
+    log.add(MONDAY + 3600 + 5, "listed", jobs=["rep"])
+    heuristic = heuristic_of(log, {"id": "rep", "deadline": "06:00"})
+    state = heuristic.board.state("rep")
+    assert state.since is None and state.override == "hold"
+    now = MONDAY + 7 * 3600
+    assert heuristic.deadline_of(heuristic.policy.jobs["rep"], state, now) == MONDAY + 6 * 3600
+    assert heuristic.missed(now) == [("rep", MONDAY + 6 * 3600)]
+
+
+def test_a_cycle_triggered_again_before_its_deadline_is_held_to_it_again_in_stats_too() -> None:
+    """The first cycle met 06:00; the operator triggers the job again at 05:55, it waits, and the service says the
+    new cycle missed 06:00: stats and the report count that miss (they passed over a deadline judged once)."""
+    log = log_records.Log()
+    due = MONDAY + 6 * 3600
+    log.add(MONDAY + 3600, "decided", "x", mode="live", action="start", deadline=due)
+    token = log.add(MONDAY + 3600, "claimed", "x", attempt=1, runner="r")
+    log.add(MONDAY + 3700, "succeeded", "x", token=token)  # met 06:00
+    log.add(due - 300, "triggered", "x", by="op")
+    log.add(due - 290, "decided", "x", mode="live", action="hold", deadline=due)
+    log.add(due + 2, "decided", "x", mode="live", action="missed", deadline=due)
+    history = History()
+    history.fold(log.records)
+    assert (history.total[DECK].deadlines_met, history.total[DECK].deadlines_missed) == (1, 1)
+    found = report(log.records, now=due + 3600)
+    assert (found.deadline_jobs, found.deadline_misses) == (2, 1)

@@ -31,6 +31,7 @@ FINGERPRINTS = {
     8: "ef2725c9ffbcaad55f60794801a3b215cf4b4c680f4b8dfd90164c64893ea65d",  # no wait for a claim that is not a try
     9: "f1425cfe547c77e4a4a249a1b5bde32b2860ad2e5292bc26ae786221488dd359",  # a miss in its hour; a success at its end
     10: "7549a6c1a0b6cc682d0c43bbc6ea507f29e26fa3c66c935dddea124a3ff66a5b",  # a running job's deadline waits for its end
+    11: "db0289ec51dfe3cf3fa7625a4a155cd4c3a28be99fe6ecf5a82b97f70a07817e",  # a new cycle judged anew
 }
 """STATS_CACHE_FORMAT -> sha256 of the cache fixed_log() folds into. Add a row per bump; never change a row."""
 
