@@ -64,7 +64,8 @@ class Estimate:
     margin: float
     """Time kept for retries: expected extra attempts (from the failure rate) times p90."""
     cost_assumed: bool = False
-    """An llm job whose ended attempts recorded no cost (a mock, say): ``cost`` is the policy's default_cost."""
+    """An llm job whose cost neither its own attempts (none ended, or they recorded none) nor its model's tell:
+    ``cost`` is the policy's default_cost."""
     cost_model: str | None = None
     """For an llm job with no history of its own: the model whose mean cost per attempt (in the rollups, over
     every job that ran on it) ``cost`` is; None when it is the policy's default_cost or the job's own."""
@@ -119,7 +120,10 @@ class Heuristic:
         rollup = rollups.jobs.get(job_id)
         policy, job = self.policy, self.policy.jobs[job_id]
         ended = rollup.ended if rollup is not None else 0
-        on_model = rollups.models.get(job.model, (0, 0.0)) if job.model is not None and not ended else (0, 0.0)
+        own = bool(rollup is not None and ended and (rollup.cost or job.model is None))
+        """The job's own attempts tell its cost; else (none ended, or they recorded none: a 429 costs nothing) its
+        model's mean over every job, else ``default_cost``."""
+        on_model = rollups.models.get(job.model, (0, 0.0)) if job.model is not None and not own else (0, 0.0)
         version = (ended, on_model[0])
         cached = self._estimates.get(job_id)
         if cached is not None and cached[0] == version:
@@ -127,14 +131,15 @@ class Heuristic:
         runs = rollup.durations.total if rollup is not None else 0
         p90 = (rollup.durations.quantile(0.9) if rollup is not None and runs else None) or policy.default_duration
         from_model = None
-        if rollup is not None and ended and (rollup.cost or job.model is None):
+        if own:
+            assert rollup is not None
             cost, high = rollup.cost / ended, max(rollup.cost_max, rollup.cost / ended)
         elif on_model[0] and on_model[1] > 0:
             cost = high = on_model[1] / on_model[0]
             from_model = job.model
         else:
             cost = high = policy.default_cost if job.model is not None else 0.0
-        assumed = bool(ended and job.model is not None and rollup is not None and not rollup.cost and cost)
+        assumed = bool(job.model is not None and not own and from_model is None and cost)
         rate = rollup.failure_rate() if rollup is not None else None
         extra = min(rate / (1.0 - rate), job.max_attempts - 1) if rate and rate < 1.0 and job.max_attempts > 1 \
             else (job.max_attempts - 1 if rate == 1.0 else 0.0)
@@ -309,7 +314,8 @@ class Heuristic:
             reasons.append(f"{'no history' if estimate.failure_rate is None else 'no successful run yet'}: "
                            f"assumed {dur(estimate.p90)}"
                            + (f", {money(estimate.cost)}" if job.model is not None else "")
-                           + (f", {estimate.cost_model}'s mean" if estimate.cost_model is not None else ""))
+                           + (f", {estimate.cost_model}'s mean" if estimate.cost_model is not None else
+                              " (decide.default_cost)" if estimate.cost_assumed else ""))
         elif estimate.cost_assumed:
             reasons.append(f"no cost recorded: assumed {money(estimate.cost)} a run (decide.default_cost)")
         if estimate.failure_rate and estimate.margin:

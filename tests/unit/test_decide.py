@@ -125,7 +125,7 @@ def test_no_history_uses_the_stated_defaults_and_says_so() -> None:
     heuristic = Heuristic(policy_of(spec({"id": "ask", "agent": "llm"}, default_duration="10m", default_cost=0.3)),
                           board(ready("ask")))
     [verdict] = heuristic.rank(["ask"], Outlook(NOW))
-    assert "no history: assumed 10m00s, $0.30" in verdict.reasons
+    assert "no history: assumed 10m00s, $0.30 (decide.default_cost)" in verdict.reasons
     failing = Heuristic(policy_of(spec({"id": "dep", "retry": {"max_attempts": 3}})),
                         board(ready("dep"), history={"dep": [(0.002, "failed", 0.0)]}))
     [verdict] = failing.rank(["dep"], Outlook(NOW))
@@ -349,7 +349,7 @@ def test_a_job_with_no_history_is_given_its_models_mean_cost_and_says_so() -> No
         fallback = Heuristic(policy_of(spec({"id": "c4", "agent": "llm"}, default_cost=0.01)), history)
         assert (fallback.estimate("c4").cost, fallback.estimate("c4").cost_model) == (0.01, None)
         [verdict] = fallback.rank(["c4"], Outlook(NOW))
-        assert "no history: assumed 5m00s, $0.01" in verdict.reasons
+        assert "no history: assumed 5m00s, $0.01 (decide.default_cost)" in verdict.reasons
 
 
 def test_in_off_mode_a_never_run_jobs_daily_deadline_is_todays_so_it_is_missed_once_it_passes() -> None:
@@ -411,3 +411,16 @@ def test_a_job_waiting_for_its_dependency_has_no_max_wait_start_by_until_it_is_r
     ready_now = Heuristic(policy_of(spec(*jobs)), board(fetched, ready("report", since=NOW - 600)))
     _, _, reasons, _ = ready_now.order("report", ready_now.board.state("report"), NOW)
     assert reasons[0].startswith("must start by") and reasons[0].endswith("in 30s")
+
+
+def test_a_job_whose_only_attempt_cost_nothing_is_given_its_models_mean_like_a_job_with_none() -> None:
+    """A 429 costs nothing: the job's own zero says nothing of what a run costs; its model's mean does, as for a
+    job that never ran (two jobs on one model were given $0.02 and $0.001)."""
+    found = board(ready("refused"), ready("fresh"))
+    found.rollups.add("other", Attempt(1, 1, "r", "default", NOW - 600, NOW - 540, "succeeded", cost=0.001),
+                      "openai/m")
+    found.rollups.add("refused", Attempt(1, 1, "r", "default", NOW - 300, NOW - 299, "failed"), "openai/m")
+    heuristic = Heuristic(policy_of(spec({"id": "refused", "agent": "llm"}, {"id": "fresh", "agent": "llm"})), found)
+    refused, fresh = heuristic.estimate("refused"), heuristic.estimate("fresh")
+    assert (refused.cost, refused.cost_model, refused.cost_assumed) == (fresh.cost, "openai/m", False)
+    assert refused.cost == pytest.approx(0.0005)  # (the mean of an attempt on the model: the 429 counts as one)
