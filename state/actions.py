@@ -132,6 +132,9 @@ def perform(store: Store, spec: Spec | LightSpec, job_id: str, action: str, *, r
         if refused is not None:
             raise refused
         notes[:] = override_notes(ACTIONS[action], job, state, board, at)
+        if action == "pause" and state.status == Status.RUNNING:
+            notes.append(f"it runs on to the end of this attempt, then starts no new one until resumed "
+                         f"(`jobdeck cancel {job_id}` stops it now)")
         return [{**base, "job": job_id}]
 
     try:

@@ -188,8 +188,8 @@ def card(job: CardJob, state: JobState, board: Board, now: float, fires: Mapping
             flags.append("waiting for schedule")
     elif backlog and job.trigger is not None and state.cycle == 0:
         flags.append(f"waiting for {job.trigger} in inbox")
-    if is_paused(job, state):
-        flags.append("paused")
+    if is_paused(job, state):  # (a running attempt is not stopped by a pause: it runs on, and is the last)
+        flags.append("paused after this run" if state.status == Status.RUNNING else "paused")
     if backlog and state.override is not None:
         flags.append(override_text(state))
     kept_back = kept_back_now(board, job.id, now) if backlog else None
