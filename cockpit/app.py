@@ -297,8 +297,14 @@ class CockpitApp(App[None]):
     def open_detail(self, message: JobScreen.OpenDetail) -> None:
         from jobdeck.cockpit.detail_screen import DetailScreen
 
-        if not self._still_loading() and self.model.job(message.job_id) is not None:
-            self.push_screen(DetailScreen(self.model, self.operator, message.job_id, live=self.watching))
+        if self._still_loading():
+            return
+        if self.model.job(message.job_id) is None:  # (a card of a job taken out of jobs.json mid-attempt)
+            self.notify(f"{message.job_id} is no longer in jobs.json, its attempt still runs: `jobdeck logs "
+                        f"{message.job_id}` shows its output; cancel stops it", severity="warning", timeout=5,
+                        markup=False)
+            return
+        self.push_screen(DetailScreen(self.model, self.operator, message.job_id, live=self.watching))
 
     @on(JobScreen.OpenReview)
     def open_review(self) -> None:

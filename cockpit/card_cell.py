@@ -120,8 +120,8 @@ def age_text(card: Card, now: float, *, always_attempt: bool = False) -> str:
     '1/1' says little, so a single-attempt job shows only its age unless ``always_attempt``.
     """
     parts = []
-    if card.attempt and (always_attempt or card.max_attempts > 1 or card.attempt > 1):
-        parts.append(f"{card.attempt}/{card.max_attempts}")
+    if card.attempt and (always_attempt or card.max_attempts > 1 or card.attempt > 1 or not card.declared):
+        parts.append(f"{card.attempt}/{card.max_attempts if card.declared else '?'}")  # (?: no longer in jobs.json)
     if card.since is not None:
         parts.append(age(now - card.since))
     return " ".join(parts)

@@ -85,6 +85,8 @@ def test_a_card_keeps_its_attempt_and_age_and_cuts_its_id_for_them() -> None:
     assert first_line(cell, 11) == "merge-enri…"  # narrower still: the id alone
     single = CardCell(card(id="merge-enrichment", attempt=1, since=NOW - 57), NOW, 0)
     assert first_line(single, 22) == "merge-enrichment   57s"  # '1/1' says little: never worth cutting the id
+    gone = CardCell(card(id="long-runner", attempt=1, max_attempts=0, since=NOW - 57, declared=False), NOW, 0)
+    assert first_line(gone, 22) == "long-runner    1/? 57s"  # no longer in jobs.json: its tries are not known
 
 
 def test_the_board_folds_the_fewest_columns_and_keeps_the_focused_one_in_view() -> None:
