@@ -185,9 +185,11 @@ class Board(Horizontal):
     def apply(self, delta: Delta) -> None:
         """Show a delta: move, update or remove only the rows it names.
 
-        When the focused column loses its last card, the focus goes with that card (or, if it
-        is no longer shown, to the next column with cards): an empty column would keep its place
-        in a folded view, with the cursor on nothing, while the column the card went to folds away.
+        When the selected card leaves the focused column (an action's or the runner's move), the
+        selection goes with it, so the next key acts on the job it acted on, not on the card that
+        slid into its row; if it is no longer shown and the column is left empty, the focus goes to
+        the next column with cards (an empty column would keep its place in a folded view, with the
+        cursor on nothing).
         """
         if self._rows_held and self.model.ready:
             self.release_rows()
@@ -198,8 +200,11 @@ class Board(Horizontal):
             self.rebuild()
         else:
             self._apply(delta)
-        if focused is not None and leaving is not None and not focused.card_count and not self.select(leaving):
-            self.focus_column(1)
+        if focused is not None and leaving is not None:
+            where = self._placed.get(leaving)
+            if (where is None or self.columns[where].table is not focused) and not self.select(leaving) \
+                    and not focused.card_count:
+                self.focus_column(1)
 
     def _apply(self, delta: Delta) -> None:
         now = self.model.clock()

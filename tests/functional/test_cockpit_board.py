@@ -580,3 +580,21 @@ async def test_enter_with_no_card_selected_says_so_as_the_other_keys_do(tmp_path
         await wait_until(pilot, lambda: [n.message for n in app._notifications][toasts:] == ["no job selected"],
                          what="Enter to say there is nothing to open")
         assert app.screen is app.screen_stack[0]
+
+
+async def test_the_selection_goes_with_its_job_when_it_leaves_a_column_that_keeps_other_cards(tmp_path) -> None:
+    """Retried from Failed, the job went to Running and the cursor stayed in Failed on the card that slid into its
+    row: the next `r` retried another job."""
+    from cockpit_decks import commit, new_deck
+
+    jobs = [{"id": job, "command": ["true"]} for job in ("flaky", "other", "third")]
+    deck = new_deck(tmp_path / "deck", jobs)
+    app = make_app(deck.root, fast_start=False, watch=False, now=NOW, poll=None)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_until(pilot, lambda: len(column_ids(app, "backlog")) == 3, what="the backlog to fill")
+        assert app.screen.board.select("flaky")
+        commit(deck, [{"type": "claimed", "job": "flaky", "attempt": 1, "runner": "r1", "workspace": "default"}],
+               NOW)
+        app.sync()
+        assert column_ids(app, "running") == ["flaky"] and column_ids(app, "backlog") == ["other", "third"]
+        assert app.screen.selected_job_id() == "flaky", "the selection stayed behind, on another job"
