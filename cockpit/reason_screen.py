@@ -52,8 +52,10 @@ class ReasonScreen(QuestionScreen[str | None]):
 
     def _reason(self) -> str | None:
         reason = self.query_one("#reason", Input).value.strip()
-        if not reason:
-            self.query_one("#reason-error", Static).update("give a reason")
+        if len(reason) < 2:  # one character is a key pressed while the field had the focus ("y"), not a reason
+            self.query_one("#reason-error", Static).update(
+                "give a reason: type it here, then Enter" if not reason else
+                f"{reason!r} reads as a key pressed here by mistake: type the reason, then Enter")
             self.query_one("#reason", Input).focus()
             return None
         self.query_one("#reason-error", Static).update("")

@@ -158,6 +158,8 @@ async def test_reject_asks_for_a_reason(deck) -> None:
         assert isinstance(app.screen, ReasonScreen)
         await pilot.press("enter")  # no reason yet: refused, the dialog stays
         assert isinstance(app.screen, ReasonScreen) and len(events(deck)) == before
+        await pilot.press("y", "enter", "y")  # y taken for the confirmation is typed in the field: not a reason
+        assert isinstance(app.screen, ReasonScreen) and len(events(deck)) == before
         await pilot.press("escape")
         assert len(events(deck)) == before
         await pilot.press("R", *"no summary, y missing", "enter")  # y in the field is text
