@@ -260,9 +260,26 @@ class JobScreen(Screen[None]):
         self._on_selected(lambda job_id: self.post_message(self.OfferUndo(job_id, "retry")))
 
     def action_trigger(self) -> None:
-        self._on_selected(lambda job_id: self._confirm(
-            job_id, "trigger", f"Run {job_id} now?", "A new cycle starts: the job and the jobs that depend on it "
-            "run again.", "Run now"))
+        def ask(job_id: str) -> None:
+            waits = self._trigger_waits(job_id)  # said before the question, not only after the answer
+            self._confirm(job_id, "trigger", f"Run {job_id} now?", "A new cycle starts: the job and the jobs that "
+                          "depend on it run again." + (f" {waits[:1].upper()}{waits[1:]}." if waits else ""), "Run now")
+
+        self._on_selected(ask)
+
+    def _trigger_waits(self, job_id: str) -> str:
+        """"it waits ..." when a new cycle of the job would not start at once (its dependencies, a gate of the
+        decision service, and what lifts it); "" when it would."""
+        kept_back = self._kept_back(job_id)
+        job = self.model.job(job_id)
+        waits = blockers(job, self.model.store.board) if job is not None and self.model.ready else []
+        if waits:  # (a new cycle of it does not run its dependencies again)
+            return "it waits for " + ", ".join(f"{dep} ({status.words})" for dep, status in waits)
+        if kept_back is not None:
+            why, needs = kept_back
+            pins = "" if needs == "cooldown" else " (P pins it to run now)"  # (a pin does not pass a cooldown)
+            return f"it waits: {why}{pins}"
+        return ""
 
     def action_pause(self) -> None:
         self._on_selected(lambda job_id: self.post_message(
@@ -364,15 +381,8 @@ class JobScreen(Screen[None]):
             return self._override(job_id, action, reason=reason)
         then, timeout = "", 3.0
         if action == "trigger":  # "run now" on a job the decision service keeps back: say it waits, and what runs it
-            kept_back = self._kept_back(job_id)
-            job = self.model.job(job_id)
-            waits = blockers(job, self.model.store.board) if job is not None else []
-            if waits:  # (a new cycle of it does not run its dependencies again)
-                then, timeout = ", but it waits for " + ", ".join(f"{dep} ({status.words})" for dep, status in waits), 8.0
-            elif kept_back is not None:
-                why, needs = kept_back
-                pins = "" if needs == "cooldown" else " (P pins it to run now)"  # (a pin does not pass a cooldown)
-                then, timeout = f", but it waits: {why}{pins}", 8.0
+            waits = self._trigger_waits(job_id)
+            then, timeout = (f", but {waits}", 8.0) if waits else (then, timeout)
         elif action == "cancel" and self.model.state(job_id).status == Status.RUNNING and not self.model.runner_up():
             then, timeout = "; no runner is up, so its processes run until one starts (jobdeck run)", 8.0
         done = write_action(self.app, self.operator, job_id, action, reason=reason, then=then, timeout=timeout)
