@@ -138,12 +138,11 @@ class Advisor:
 
 def reason_line(verdict: Verdict, heuristic: Heuristic, now: float,
                 local_zone: tzinfo | None = None) -> tuple[str, str]:
-    """A card's short reason and its style: '▲ slack 6m, due 06:00', '⏸ budget', '· priority 5'.
+    """A card's short reason and its style: '▲ due 06:00, slack 6m', '⏸ budget', '· priority 5'.
 
     Cards can be as narrow as 17 cells (board.COLUMN_WIDTH), so the line leads with what
-    decides (the glyph: ahead, deferred, held) and the figure that matters (the slack, the
-    time left to start), in the card's coarse units, then the clock and whose deadline it
-    is, which a narrow card may cut; `w` shows every reason in full. A time is the job's own
+    decides (the glyph: ahead, deferred, held) and the time that matters, in the
+    card's coarse units; `w` shows every reason in full. A time is the job's own
     clock, as jobs.json and `w` say it, with its zone only when ``local_zone`` (None:
     the machine's) reads otherwise (see card_clock).
     """
@@ -162,15 +161,15 @@ def reason_line(verdict: Verdict, heuristic: Heuristic, now: float,
     start_by = since + job.max_wait if job.max_wait is not None else None
     if start_by is not None and (slack is None or start_by < slack.latest_start):  # max_wait binds first
         start_at = card_clock(start_by, job.timezone, now, local_zone)
-        return f"{glyph} start in {age(start_by - now)}, by {start_at}", style
+        return f"{glyph} start by {start_at}, in {age(start_by - now)}", style
     if slack is not None:
         owner = heuristic.policy.jobs[slack.owner]
         left = slack.latest_start - now
         due = ("due " if slack.owner == verdict.job else f"for {slack.owner} ") \
             + card_clock(slack.deadline, owner.timezone, now, local_zone)
         if slack.deadline < now:  # (not "late 2h": that is the latest start's, and the deadline itself is gone)
-            return f"{glyph} missed, {due}", "bold red"
-        return f"{glyph} " + (f"slack {age(left)}" if left >= 0 else f"late {age(-left)}") + f", {due}", style
+            return f"{glyph} {due}, missed", "bold red"
+        return f"{glyph} {due}, " + (f"slack {age(left)}" if left >= 0 else f"late {age(-left)}"), style
     if heuristic.board.held is not None:  # ("· in order" read as if it would run: nothing starts while the deck is held)
         return "⏸ deck held", "magenta"
     return (f"· priority {job.priority}" if job.priority else "· in order"), "dim"

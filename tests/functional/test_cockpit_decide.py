@@ -88,14 +88,14 @@ async def test_the_backlog_follows_the_ranking_with_a_reason_on_each_card(tmp_pa
     async with app.run_test(size=(120, 40)) as pilot:
         await advice_shown(pilot, app)
         assert column_ids(app, "backlog") == ADVISED  # the deadline job above the priority-5 one
-        assert reason(app, "due") == "▲ slack 15m, due 15:26"
+        assert reason(app, "due") == "▲ due 15:26, slack 15m"
         assert reason(app, "big") == "· priority 5"
         assert reason(app, "costly") == "⏸ budget"  # held: $0.05 expected over the $0.01 per-job budget
         assert reason(app, "after") == "blocked by big"  # not ready: its own flags, as in off
 
 
-@pytest.mark.parametrize(("local", "shown"), [("UTC", "▲ slack 15m, due 17:26 CEST"),
-                                              ("Europe/Berlin", "▲ slack 15m, due 17:26")])
+@pytest.mark.parametrize(("local", "shown"), [("UTC", "▲ due 17:26 CEST, slack 15m"),
+                                              ("Europe/Berlin", "▲ due 17:26, slack 15m")])
 async def test_a_deadline_on_a_card_names_its_zone_where_the_machines_clock_differs(tmp_path: Path, machine_zone,
                                                                                       local: str, shown: str) -> None:
     machine_zone(local)

@@ -54,7 +54,7 @@ def test_ranked_jobs_come_first_then_held_and_deferred_then_the_rest_as_today(tm
     board = Board({job: ready(job) for job in ("adhoc", "report", "plain", "costly", "night", "after")}
                   | {"kept": ready("kept", override="hold", override_at=NOW - 5)})
     assert order_and_lines(the_spec, board, tmp_path) == [
-        ("report", "▲ slack 25m, due 04:30"),
+        ("report", "▲ due 04:30, slack 25m"),
         ("adhoc", "· priority 5"),
         ("plain", "· in order"),
         ("costly", "⏸ budget"),
@@ -74,9 +74,9 @@ def test_pins_waits_past_max_wait_and_a_dependents_deadline_say_so(tmp_path: Pat
     assert order_and_lines(the_spec, board, tmp_path) == [
         ("first", "▲ pinned"),
         ("starved", "▲ waited past 1h"),
-        ("late", "▲ late 3m, due 04:02"),
-        ("feeder", "▲ slack 30m, for report 04:40"),
-        ("waiting", "▲ start in 30m, by 04:30"),  # its max_wait comes before its deadline's latest start
+        ("late", "▲ due 04:02, late 3m"),
+        ("feeder", "▲ for report 04:40, slack 30m"),
+        ("waiting", "▲ start by 04:30, in 30m"),  # its max_wait comes before its deadline's latest start
         ("report", None),
     ]
 
@@ -85,15 +85,15 @@ def test_a_held_deck_says_so_on_a_card_that_would_otherwise_read_in_order(tmp_pa
     the_spec = spec({"id": "plain"}, {"id": "report", "deadline": "04:30"})
     board = Board({"plain": ready("plain"), "report": ready("report")},
                   held={"by": "ana@box", "via": "cli", "ts": NOW - 60})
-    assert order_and_lines(the_spec, board, tmp_path) == [("report", "▲ slack 25m, due 04:30"),
+    assert order_and_lines(the_spec, board, tmp_path) == [("report", "▲ due 04:30, slack 25m"),
                                                           ("plain", "⏸ deck held")]
 
 
 def test_a_deadline_gone_by_reads_missed_not_late(tmp_path: Path) -> None:
     the_spec = spec({"id": "gone", "deadline": "2026-12-06T03:50:00Z"}, {"id": "close", "deadline": "04:02"})
     board = Board({"gone": ready("gone"), "close": ready("close")})
-    assert order_and_lines(the_spec, board, tmp_path) == [("gone", "▲ missed, due 03:50"),
-                                                          ("close", "▲ late 3m, due 04:02")]
+    assert order_and_lines(the_spec, board, tmp_path) == [("gone", "▲ due 03:50, missed"),
+                                                          ("close", "▲ due 04:02, late 3m")]
 
 
 def test_a_cards_time_names_its_zone_only_where_the_machines_clock_reads_otherwise(tmp_path: Path) -> None:
@@ -101,11 +101,11 @@ def test_a_cards_time_names_its_zone_only_where_the_machines_clock_reads_otherwi
                     {"id": "utc", "deadline": "04:50"}, {"id": "tokyo", "max_wait": "1h", "timezone": "Asia/Tokyo"})
     board = Board({job: ready(job) for job in ("paris", "utc", "tokyo")})
     assert order_and_lines(the_spec, board, tmp_path / "utc") == [  # 05:40 in Paris is 04:40 UTC
-        ("paris", "▲ slack 35m, due 05:40 CET"), ("utc", "▲ slack 45m, due 04:50"),
-        ("tokyo", "· start in 59m, by 13:59 JST")]  # (its bound safe: in your order, half its max_wait ahead)
+        ("paris", "▲ due 05:40 CET, slack 35m"), ("utc", "▲ due 04:50, slack 45m"),
+        ("tokyo", "· start by 13:59 JST, in 59m")]  # (its bound safe: in your order, half its max_wait ahead)
     assert order_and_lines(the_spec, board, tmp_path / "berlin", local_zone=ZoneInfo("Europe/Berlin")) == [
-        ("paris", "▲ slack 35m, due 05:40"), ("utc", "▲ slack 45m, due 04:50 UTC"),  # Berlin's clock is Paris's
-        ("tokyo", "· start in 59m, by 13:59 JST")]
+        ("paris", "▲ due 05:40, slack 35m"), ("utc", "▲ due 04:50 UTC, slack 45m"),  # Berlin's clock is Paris's
+        ("tokyo", "· start by 13:59 JST, in 59m")]
 
 
 def test_a_card_clock_names_the_zone_as_it_is_on_that_day() -> None:
