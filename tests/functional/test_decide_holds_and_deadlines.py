@@ -13,8 +13,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from conftest import RunCli
 from jobdeck.state.board import open_store
+from jobdeck.state.clock import clock_text
 from jobdeck.state.deck import Deck, init_deck
 
 MODEL = "openai/gpt-4o-mini"
@@ -62,10 +64,12 @@ def test_a_budget_hold_upstream_of_a_deadline_is_told_at_risk_with_when_the_hold
     assert cli("run", "--once", "--quiet", cwd=deck.root).returncode == 0  # (cron's next run: a runner's next look)
     [risk] = [n for n in decided(deck) if n["action"] == "at_risk"]
     assert risk["job"] == "report"
+    # (the day's turn as reasons name a time: "Dec 09 00:00" when it is more than 20 hours away, in the small hours)
+    turn, after = clock_text(midnight, "UTC", time.time()), clock_text(midnight + 600, "UTC", time.time())
     assert risk["reasons"][0].startswith(f"deadline {deadline} UTC cannot be met: enrich is held for the budget "
-                                         "until 00:00 UTC, so at p90 it ends about 00:10, "), risk["reasons"]
+                                         f"until {turn} UTC, so at p90 it ends about {after}, "), risk["reasons"]
     why = cli("why", "report", cwd=deck.root).stdout
-    assert f"  - deadline {deadline} UTC cannot be met: enrich is held for the budget until 00:00 UTC, " in why, why
+    assert f"  - deadline {deadline} UTC cannot be met: enrich is held for the budget until {turn} UTC, " in why, why
     assert "slack" not in why
 
 

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 from conftest import RunCli
 from jobdeck.state.board import open_store
+from jobdeck.state.clock import clock_text
 from jobdeck.state.deck import Deck, init_deck
 
 MODEL = "openai/gpt-4o-mini"
@@ -48,8 +49,9 @@ def test_why_names_the_cooldown_and_the_budget_and_leads_with_the_budget(tmp_pat
     assert answer["headline"] == "it is ready but cannot start now"
     assert len(answer["blocking"]) == 2
     assert answer["blocking"][0].startswith(f"model {MODEL} cools down until ")
-    assert answer["blocking"][1].startswith("budget: $1.00 spent today") and " (until 00:00 UTC, in " in \
-        answer["blocking"][1]
+    turn = time.time() - time.time() % 86400 + 86400  # named "Dec 09 00:00" when more than 20 hours away
+    assert answer["blocking"][1].startswith("budget: $1.00 spent today") and \
+        f" (until {clock_text(turn, 'UTC', time.time())} UTC, in " in answer["blocking"][1]
     verdict = answer["verdict"]  # the binding gate: the day's turn, not the cooldown's end
     assert (verdict["action"], verdict["needs"], verdict["until"]) == ("hold", "budget", answer["gates"][1]["until"])
 
