@@ -139,6 +139,8 @@ class Runner:
         self._rotate_after = 0.0  # after a failed rotation, when to try again
         self.grace_over = False
         """Set when a stop's grace has run out: attempts still running, or still to start, are stopped."""
+        self._stopping_told = False
+        """Whether the ``stopping`` record (what a stopped runner waits for) was reported."""
         self.wake = asyncio.Event()
         self.heartbeat: HeartbeatWriter | None = None
         self._told_plain: set[str] = set()
@@ -777,6 +779,8 @@ class Runner:
                 if not claimed.unsynced:
                     job = claim_from.by_id[claimed.job_id]
                     self.tasks[claimed.job_id] = asyncio.get_running_loop().create_task(self._attempt(job, claimed))
+            if self.stopping:  # a signal came while these claims were being recorded
+                self._tell_stopping()
 
     def _start_early(self, prepared: list[tuple[Claimed, OSError | AttemptRefused | None]], spec: Spec,
                      now: float) -> list[Claimed]:
@@ -1284,10 +1288,19 @@ class Runner:
             if job is not None and spec is not None and spec.executor_of(job) is not None:
                 self.cancel_why.setdefault(job_id, "runner stopped")
                 task.cancel()
-        running = self._still_running() if first and by is not None else 0
-        if running:  # (with nothing running it stops at once: no wait to explain)
-            self.report({"type": "stopping", "by": by, "grace": self.grace, "running": running})
+        if first and by is not None:
+            self._tell_stopping()
         self.wake.set()
+
+    def _tell_stopping(self) -> None:
+        """Report what the stopped runner waits for, once, as soon as an attempt of its runs: at the signal, or,
+        when the signal came between claims' record and their attempts' start, as they start."""
+        if self._stopping_told or self.stopped_by is None or self.grace_over:
+            return
+        running = self._still_running()
+        if running:  # (with nothing running it stops at once: no wait to explain)
+            self._stopping_told = True
+            self.report({"type": "stopping", "by": self.stopped_by, "grace": self.grace, "running": running})
 
     def _still_running(self) -> int:
         """Attempts of ours not yet told to stop."""
